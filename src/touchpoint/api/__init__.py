@@ -1,0 +1,1 @@
+"""The HTTP entry point: parse, call a service, shape the answer."""

@@ -1,0 +1,75 @@
+"""The FastAPI application, built around a Container from the composition root."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from touchpoint import __version__
+from touchpoint.api.routes import collector, health, identity, imports, status, tagging
+from touchpoint.bootstrap import Container
+from touchpoint.core.errors import ConflictError, NotFoundError, TouchpointError, ValidationError
+from touchpoint.ingest import ImportRejected
+from touchpoint.ingest.collector.payload import PayloadError
+from touchpoint.ingest.collector.service import CollectorUnavailable, UnknownWriteKey
+
+_STATUS_BY_ERROR: list[tuple[type[TouchpointError], int]] = [
+    (ImportRejected, 422),
+    (CollectorUnavailable, 503),
+    (UnknownWriteKey, 401),
+    (ValidationError, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+]
+
+
+def create_app(container: Container, *, collector_only: bool = False) -> FastAPI:
+    """The API with every router mounted and errors mapped to statuses.
+
+    `collector_only` serves just the SDK endpoints, /healthz and /metrics (`touchpoint collect`).
+    """
+    app = FastAPI(
+        title="Touchpoint",
+        version=__version__,
+        description="券商客户数据与客户旅程平台 · Customer data and journeys for securities brokerages",
+    )
+    app.state.container = container
+    app.include_router(health.router)
+    app.include_router(collector.router)
+    if not collector_only:
+        app.include_router(imports.router, prefix="/api/v1")
+        app.include_router(status.router, prefix="/api/v1")
+        app.include_router(identity.router, prefix="/api/v1")
+        app.include_router(tagging.router, prefix="/api/v1")
+        app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    app.add_exception_handler(TouchpointError, _touchpoint_error)  # type: ignore[arg-type]
+    app.add_exception_handler(PayloadError, _payload_error)  # type: ignore[arg-type]
+    return app
+
+
+async def _touchpoint_error(_request: Request, exc: TouchpointError) -> JSONResponse:
+    code = next((status for kind, status in _STATUS_BY_ERROR if isinstance(exc, kind)), 400)
+    # `code` and `message` too: the Segment SDK reads those from an error body.
+    body: dict[str, object] = {"error": exc.code, "detail": str(exc), "code": exc.code, "message": str(exc)}
+    if isinstance(exc, ImportRejected):
+        body["report"] = exc.report.model_dump(mode="json")
+    headers = {"Retry-After": "5"} if code == 503 else None
+    return JSONResponse(status_code=code, content=body, headers=headers)
+
+
+async def _payload_error(_request: Request, exc: PayloadError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"error": exc.reason, "detail": exc.detail})
+
+
+def _landing() -> str:
+    return """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Touchpoint</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>Touchpoint 客户旅程平台</h1>
+<p>券商客户数据与客户旅程平台。Customer data and journeys for securities brokerages.</p>
+<ul>
+<li><a href="/docs">API 文档 · API docs (OpenAPI)</a></li>
+<li><a href="/api/v1/status">数据状态 · Data status</a></li>
+<li><a href="/healthz">健康检查 · Health</a></li>
+</ul></body></html>"""

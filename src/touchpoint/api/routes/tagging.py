@@ -1,0 +1,127 @@
+"""Indicators, tags, definitions, computation and the customer 360° view over HTTP."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import PlainTextResponse
+
+from touchpoint.api.deps import container, principal
+from touchpoint.bootstrap import Container
+from touchpoint.governance import Principal
+from touchpoint.indicators import (
+    IndicatorDef,
+    delete_indicator,
+    get_indicator,
+    list_indicators,
+    save_indicator,
+)
+from touchpoint.tags.customer360 import customer_view
+from touchpoint.tags.definitions_io import apply_import, export_yaml, plan_import
+from touchpoint.tags.inspect import catalogue, tag_detail
+from touchpoint.tags.model import TagDef
+from touchpoint.tags.service import compute, delete_tag, get_tag, indicator_dependents, list_tags, save_tag
+
+router = APIRouter(tags=["indicators and tags"])
+Deps = Annotated[Container, Depends(container)]
+Caller = Annotated[Principal, Depends(principal)]
+
+
+@router.get("/indicators")
+def indicators(c: Deps) -> list[dict[str, Any]]:
+    """Every indicator definition."""
+    return [d.model_dump(mode="json") for d in list_indicators(env=c.indicator_env).values()]
+
+
+@router.get("/indicators/{name}")
+def indicator(name: str, c: Deps) -> dict[str, Any]:
+    """One indicator and the tags that read it."""
+    body = get_indicator(env=c.indicator_env, name=name).model_dump(mode="json")
+    return body | {"read_by": indicator_dependents(env=c.tag_env, indicator=name)}
+
+
+@router.put("/indicators/{name}")
+def put_indicator(name: str, definition: IndicatorDef, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Create or update an indicator (a new version)."""
+    definition = definition.model_copy(update={"name": name})
+    version = save_indicator(env=c.indicator_env, principal=caller, definition=definition)
+    return {"name": name, "version": version}
+
+
+@router.delete("/indicators/{name}")
+def remove_indicator(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Delete an indicator no tag reads."""
+    dependents = indicator_dependents(env=c.tag_env, indicator=name)
+    delete_indicator(env=c.indicator_env, principal=caller, name=name, dependents=dependents)
+    return {"deleted": name}
+
+
+@router.get("/tags")
+def tags(c: Deps) -> list[dict[str, Any]]:
+    """Every tag definition."""
+    return [
+        t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in list_tags(env=c.tag_env).values()
+    ]
+
+
+@router.get("/tags/tree")
+def tag_tree(c: Deps) -> list[dict[str, Any]]:
+    """The catalogue as a category tree."""
+    return catalogue(env=c.tag_env)
+
+
+@router.get("/tags/{name}")
+def tag(name: str, c: Deps) -> dict[str, Any]:
+    """Coverage, distribution, history, lineage and model metrics of one tag."""
+    return tag_detail(env=c.tag_env, name=name)
+
+
+@router.put("/tags/{name}")
+def put_tag(name: str, definition: TagDef, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Create or update a tag after checking what it reads."""
+    definition = definition.model_copy(update={"name": name})
+    return {"name": name, "version": save_tag(env=c.tag_env, principal=caller, tag=definition)}
+
+
+@router.delete("/tags/{name}")
+def remove_tag(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Delete a tag."""
+    get_tag(env=c.tag_env, name=name)
+    delete_tag(env=c.tag_env, principal=caller, name=name)
+    return {"deleted": name}
+
+
+@router.get("/definitions/export", response_class=PlainTextResponse)
+def definitions_export(c: Deps) -> str:
+    """Every indicator and tag as YAML."""
+    return export_yaml(env=c.tag_env)
+
+
+@router.post("/definitions/import")
+def definitions_import(
+    c: Deps,
+    caller: Caller,
+    text: Annotated[str, Body(media_type="application/yaml", description="a definitions YAML document")],
+    apply: Annotated[bool, Query(description="write the changes; otherwise only the plan")] = False,
+) -> dict[str, Any]:
+    """The plan of what an import changes; with apply=true, the import itself."""
+    plan = (
+        apply_import(env=c.tag_env, principal=caller, text=text)
+        if apply
+        else plan_import(env=c.tag_env, text=text)
+    )
+    return {"applied": apply, "plan": plan}
+
+
+@router.post("/compute")
+def compute_date(c: Deps, caller: Caller, day: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
+    """Compute every indicator and tag for a business date."""
+    return compute(env=c.tag_env, principal=caller, day=day)
+
+
+@router.get("/customers/{customer_no}")
+def customer(customer_no: str, c: Deps) -> dict[str, Any]:
+    """The customer 360° view."""
+    return customer_view(env=c.tag_env, customer_no=customer_no)

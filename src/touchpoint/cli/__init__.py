@@ -1,0 +1,1 @@
+"""The `touchpoint` command line: parse, call a service, print the answer."""

@@ -1,0 +1,79 @@
+"""`touchpoint demo` — generate the synthetic brokerage and serve it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from touchpoint.bootstrap import describe_deployment
+from touchpoint.cli.output import console, print_json, stage_progress
+from touchpoint.cli.serve import serve
+from touchpoint.governance import SYSTEM
+from touchpoint.ingest import TABLES, data_status
+
+
+def demo_command(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option(min=10, help="number of customers")] = 5000,
+    days: Annotated[int, typer.Option(min=5, help="calendar days of history")] = 90,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same brokerage")] = 7,
+    reset: Annotated[bool, typer.Option("--reset", help="clear the analytical store and regenerate")] = False,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="generate, print the summary and exit")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Generate a demo brokerage (once per data directory and parameters), print a summary, then serve."""
+    # Imported here: the generator pulls in Faker, which would slow every other command's start-up.
+    from touchpoint.demo import DemoParams
+    from touchpoint.demo.runs import ensure_demo
+
+    container = ctx.obj.container
+    params = DemoParams(customers=customers, days=days, seed=seed)
+    with stage_progress(enabled=not as_json) as bar:
+        outcome = ensure_demo(
+            env=container.import_env, principal=SYSTEM, params=params, reset=reset, progress=bar
+        )
+    status = data_status(analytics=container.analytics, ops=container.ops)
+    summary = _summary(status, generated=outcome.generated)
+    if as_json:
+        print_json(summary | {"home": describe_deployment(container)["home"]})
+    else:
+        _print_summary(summary)
+    if not no_serve:
+        serve(container, host, port)
+
+
+def _summary(status: dict[str, object], *, generated: bool) -> dict[str, object]:
+    tables = status["tables"]
+    assert isinstance(tables, dict)
+    dates = [t["first_date"] for t in tables.values() if t["first_date"]]
+    last = [t["last_date"] for t in tables.values() if t["last_date"]]
+    return {
+        "generated": generated,
+        "rows": {name: _current_rows(name, info) for name, info in tables.items()},
+        "first_date": min(dates) if dates else None,
+        "last_date": max(last) if last else None,
+    }
+
+
+def _current_rows(name: str, info: dict[str, object]) -> object:
+    # Customers and products are daily snapshots: their current count is the latest snapshot's.
+    return info["latest_rows"] if TABLES[name].partition_by == "snapshot" else info["rows"]
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    rows = summary["rows"]
+    assert isinstance(rows, dict)
+    head = (
+        "演示券商已生成 · demo brokerage generated"
+        if summary["generated"]
+        else "演示券商已存在 · demo already present"
+    )
+    console.print(head, style="bold")
+    for name in ("customers", "products", "trades", "cash_flows", "assets", "holdings", "events"):
+        console.print(f"  {name:<11} {rows.get(name, 0):>12,}", highlight=False)
+    console.print(f"  date range  {summary['first_date']} … {summary['last_date']}", highlight=False)

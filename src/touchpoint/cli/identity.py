@@ -1,0 +1,59 @@
+"""`touchpoint identity …` — One ID lookups and undoing a wrong merge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from touchpoint.cli.output import console, print_json
+from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import show, unmerge
+
+app = typer.Typer(help="One ID: resolve identifiers, show the merge log, unmerge.", no_args_is_help=True)
+TypeOption = Annotated[str | None, typer.Option("--type", help="customer_no, anonymous_id, phone, …")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context, value: str, id_type: TypeOption = None, as_json: JsonOption = False
+) -> None:
+    """The uid VALUE resolves to, every identifier linked to it, and the merge-log entries."""
+    body = show(env=ctx.obj.container.identity_env, value=value, id_type=id_type)
+    if as_json:
+        print_json(body)
+        return
+    console.print(f"uid {body['uid']}", highlight=False)
+    ids = Table("id_type", "id_value")
+    for ident in body["identifiers"]:
+        ids.add_row(ident["id_type"], ident["id_value"])
+    console.print(ids)
+    log = Table("#", "at", "action", "uid", "from", "ids", "reason")
+    for e in body["log"]:
+        log.add_row(
+            str(e["id"]),
+            e["at"],
+            e["action"],
+            str(e["uid"]),
+            str(e["from_uid"] or ""),
+            ", ".join(e["ids"]),
+            e["reason"] or "",
+        )
+    console.print(log)
+
+
+@app.command("unmerge")
+def unmerge_command(
+    ctx: typer.Context, value: str, id_type: TypeOption = None, as_json: JsonOption = False
+) -> None:
+    """Undo the link or merge that attached VALUE: it (and what came with it) moves to a person of its own."""
+    body = unmerge(env=ctx.obj.container.identity_env, principal=SYSTEM, value=value, id_type=id_type)
+    if as_json:
+        print_json(body)
+    else:
+        typer.echo(
+            f"{body['identifier']}: uid {body['from_uid']} → {body['to_uid']} "
+            f"(moved {', '.join(body['moved'])})"
+        )

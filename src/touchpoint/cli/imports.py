@@ -1,0 +1,88 @@
+"""`touchpoint import TABLE PATH` — batch import of core-system tables and historical events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from touchpoint.cli.output import console, errors, print_json, stage_progress
+from touchpoint.governance import SYSTEM
+from touchpoint.ingest import TABLES, ImportOptions, ImportRejected, ImportReport, import_file
+
+LARGE_FILE_BYTES = 8 << 20
+"""Files above this size show a progress bar."""
+
+
+def import_command(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help=f"one of: {', '.join(TABLES)}")],
+    path: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK), Parquet, or JSON Lines (events)")],
+    business_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date", formats=["%Y-%m-%d"], help="business date of a snapshot or a dateless daily file"
+        ),
+    ] = None,
+    file_format: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl")] = None,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option("--skip-bad-rows", help="import the good rows; write the bad ones to a reject file"),
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="the file is the complete content of every date it touches")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="import even if this exact file was imported")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import a file into a canonical table. A file with bad rows is rejected whole unless --skip-bad-rows."""
+    container = ctx.obj.container
+    options = ImportOptions(
+        business_date=business_date.date() if business_date else None,
+        skip_bad_rows=skip_bad_rows,
+        replace=replace,
+        force=force,
+    )
+    try:
+        with stage_progress(
+            enabled=not as_json and path.stat().st_size > 8 << 20 if path.exists() else False
+        ) as bar:
+            report = import_file(
+                env=container.import_env,
+                principal=SYSTEM,
+                table=table,
+                path=path,
+                options=options,
+                file_format=file_format,
+                progress=bar,
+            )
+    except ImportRejected as rejected:
+        _show(rejected.report, as_json)
+        raise typer.Exit(1) from None
+    _show(report, as_json)
+
+
+def _show(report: ImportReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        return
+    out = errors if report.status == "rejected" else console
+    out.print(report.summary(), highlight=False)
+    if report.errors:
+        table = Table("row", "line", "column", "value", "reason", title=f"{report.error_count} problem(s)")
+        for error in report.errors[:50]:
+            table.add_row(
+                str(error.row), str(error.line or ""), error.column or "", error.value or "", error.reason
+            )
+        out.print(table)
+        if report.error_count > 50:
+            out.print(f"… {report.error_count - 50} more (see --json)")
+    if report.reject_file:
+        out.print(f"bad rows written to {report.reject_file}", highlight=False)
+    if report.status == "rejected":
+        out.print("nothing was imported; fix the rows above or use --skip-bad-rows", highlight=False)

@@ -1,0 +1,73 @@
+"""`touchpoint serve`, `touchpoint collect` and `touchpoint worker` — the long-running processes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from touchpoint.api.app import create_app
+from touchpoint.bootstrap import Container
+from touchpoint.cli.output import print_json
+from touchpoint.worker.loop import BackgroundWorker, run_pass
+
+HostOption = Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")]
+PortOption = Annotated[int | None, typer.Option(help="port (default 8000)")]
+
+
+def serve_command(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the API, the collector endpoints and the background worker; OpenAPI docs at /docs."""
+    serve(ctx.obj.container, host, port)
+
+
+def serve(container: Container, host: str | None, port: int | None, *, with_worker: bool = True) -> None:
+    """Run uvicorn on the container's app (and the worker thread) until interrupted."""
+    bind_host = host or container.settings.host
+    bind_port = port or container.settings.port
+    worker = BackgroundWorker(container) if with_worker else None
+    if worker:
+        worker.start()
+    typer.echo(f"Touchpoint serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    try:
+        uvicorn.run(create_app(container), host=bind_host, port=bind_port, log_level="info")
+    finally:
+        if worker:
+            worker.stop()
+
+
+def collect_command(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
+    """Serve only the collector endpoints (SDKs, native events, /metrics), e.g. behind a balancer."""
+    container = ctx.obj.container
+    bind_host = host or container.settings.host
+    bind_port = port or container.settings.port
+    typer.echo(f"Touchpoint collector on http://{bind_host}:{bind_port}")
+    uvicorn.run(create_app(container, collector_only=True), host=bind_host, port=bind_port, log_level="info")
+
+
+def worker_command(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="process everything pending, then exit")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print what the pass did as JSON")] = False,
+) -> None:
+    """Run the event-log consumers (One ID, compaction to Parquet) and housekeeping."""
+    container = ctx.obj.container
+    if once:
+        result = run_pass(container)
+        body = {
+            "identity_events": result.identity_events,
+            "compacted_records": result.compacted_records,
+            "customers_linked": result.customers_linked,
+        }
+        if as_json:
+            print_json(body)
+        else:
+            typer.echo(", ".join(f"{k} {v}" for k, v in body.items()))
+        return
+    worker = BackgroundWorker(container)
+    worker.start()
+    typer.echo("Touchpoint worker running; Ctrl-C to stop")
+    try:
+        worker.wait()
+    except KeyboardInterrupt:
+        worker.stop()

@@ -1,0 +1,39 @@
+"""`touchpoint status` — what the data directory holds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from touchpoint.bootstrap import describe_deployment
+from touchpoint.cli.output import console, print_json
+from touchpoint.ingest import data_status
+
+
+def status_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+) -> None:
+    """Data directory, store URLs, and row counts per table and date."""
+    container = ctx.obj.container
+    body = describe_deployment(container) | data_status(analytics=container.analytics, ops=container.ops)
+    if as_json:
+        print_json(body)
+        return
+    console.print(f"data directory   {body['home']}", highlight=False)
+    console.print(f"operational      {body['operational_store']['url']}", highlight=False)
+    console.print(
+        f"analytical       {body['analytical_store']['path']} ({body['analytical_store']['engine']})"
+    )
+    table = Table("table", "rows", "dates", "first", "last")
+    for name, info in body["tables"].items():
+        table.add_row(
+            name,
+            f"{info['rows']:,}",
+            str(len(info["dates"])),
+            info["first_date"] or "-",
+            info["last_date"] or "-",
+        )
+    console.print(table)

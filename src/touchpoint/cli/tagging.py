@@ -1,0 +1,232 @@
+"""`touchpoint indicator|tag|definitions|library|compute|customer …` — the tag-management CLI."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from touchpoint.cli.output import console, print_json
+from touchpoint.governance import SYSTEM
+from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
+from touchpoint.tags.customer360 import customer_view
+from touchpoint.tags.definitions_io import apply_import, default_library, export_yaml, plan_import
+from touchpoint.tags.inspect import catalogue, tag_detail
+from touchpoint.tags.service import (
+    compute,
+    delete_tag,
+    indicator_dependents,
+    latest_data_date,
+    list_tags,
+    upload_imported,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+indicator_app = typer.Typer(help="Indicators (指标): list, show, delete.", no_args_is_help=True)
+tag_app = typer.Typer(help="Tags (标签): list, tree, show, upload, delete.", no_args_is_help=True)
+definitions_app = typer.Typer(help="Indicator and tag definitions as YAML.", no_args_is_help=True)
+library_app = typer.Typer(help="The default brokerage tag library.", no_args_is_help=True)
+customer_app = typer.Typer(help="Customer 360° view.", no_args_is_help=True)
+
+
+@indicator_app.command("list")
+def indicator_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every indicator with its source, aggregation and window."""
+    found = list_indicators(env=ctx.obj.container.indicator_env)
+    if as_json:
+        print_json([d.model_dump(mode="json", exclude_none=True) for d in found.values()])
+        return
+    table = Table("name", "title", "category", "source", "aggregation", "window", "unit")
+    for d in found.values():
+        table.add_row(
+            d.name,
+            d.title,
+            d.category,
+            d.source + (f":{d.event}" if d.event else ""),
+            d.aggregation,
+            d.window.label(),
+            d.unit,
+        )
+    console.print(table)
+
+
+@indicator_app.command("show")
+def indicator_show(ctx: typer.Context, name: str, as_json: JsonOption = True) -> None:
+    """One indicator's definition and the tags that read it."""
+    c = ctx.obj.container
+    body = get_indicator(env=c.indicator_env, name=name).model_dump(mode="json", exclude_none=True)
+    print_json(body | {"read_by": indicator_dependents(env=c.tag_env, indicator=name)})
+
+
+@indicator_app.command("delete")
+def indicator_delete(ctx: typer.Context, name: str) -> None:
+    """Delete an indicator that no tag reads."""
+    c = ctx.obj.container
+    dependents = indicator_dependents(env=c.tag_env, indicator=name)
+    delete_indicator(env=c.indicator_env, principal=SYSTEM, name=name, dependents=dependents)
+    typer.echo(f"deleted indicator {name}")
+
+
+@tag_app.command("list")
+def tag_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every tag with its category and kind."""
+    found = list_tags(env=ctx.obj.container.tag_env)
+    if as_json:
+        print_json([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in found.values()])
+        return
+    table = Table("name", "title", "category", "kind", "values", "sensitive")
+    for t in found.values():
+        table.add_row(
+            t.name, t.title, t.category, t.kind, " / ".join(t.possible_values()), "yes" if t.sensitive else ""
+        )
+    console.print(table)
+
+
+@tag_app.command("tree")
+def tag_tree(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The tag catalogue as a category tree."""
+    tree = catalogue(env=ctx.obj.container.tag_env)
+    if as_json:
+        print_json(tree)
+        return
+    for node in tree:
+        _print_node(node, 0)
+
+
+def _print_node(node: dict[str, object], depth: int) -> None:
+    console.print("  " * depth + f"{node['name']}/")
+    for tag in node["tags"]:  # type: ignore[attr-defined]
+        console.print("  " * (depth + 1) + f"{tag['name']}  {tag['title']}  ({tag['kind']})")
+    for child in node["children"]:  # type: ignore[attr-defined]
+        _print_node(child, depth + 1)
+
+
+@tag_app.command("show")
+def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+    """Coverage, distribution, history, lineage and model metrics of one tag."""
+    detail = tag_detail(env=ctx.obj.container.tag_env, name=name)
+    if as_json:
+        print_json(detail)
+        return
+    definition = detail["definition"]
+    console.print(
+        f"{definition['name']}  {definition['title']}  [{definition['category']}]  {definition['kind']}"
+    )
+    console.print(
+        f"business date {detail['business_date']}, "
+        f"coverage {detail['coverage']:.1%} of {detail['population']:,}"
+    )
+    table = Table("value", "customers", "share")
+    for row in detail["distribution"]:
+        table.add_row(row["value"], f"{row['count']:,}", f"{row['share']:.1%}")
+    console.print(table)
+    console.print(f"reads: {detail['lineage']}")
+    if detail["model_metrics"]:
+        console.print(f"model: {detail['model_metrics']}")
+
+
+@tag_app.command("upload")
+def tag_upload(ctx: typer.Context, name: str, path: Path) -> None:
+    """Replace an imported tag's list from a CSV with columns customer_no,value."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = [(r["customer_no"].strip(), r["value"].strip()) for r in csv.DictReader(handle)]
+    result = upload_imported(env=ctx.obj.container.tag_env, principal=SYSTEM, tag=name, rows=rows)
+    typer.echo(f"{result['tag']}: {result['rows']} customers")
+
+
+@tag_app.command("delete")
+def tag_delete(ctx: typer.Context, name: str) -> None:
+    """Delete a tag (its past snapshots stay)."""
+    delete_tag(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name)
+    typer.echo(f"deleted tag {name}")
+
+
+@definitions_app.command("export")
+def definitions_export(ctx: typer.Context, path: Path) -> None:
+    """Write every indicator and tag to a YAML file."""
+    path.write_text(export_yaml(env=ctx.obj.container.tag_env), encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+@definitions_app.command("import")
+def definitions_import(
+    ctx: typer.Context,
+    path: Path,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="write the changes (default: only show the plan)")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what importing a YAML file would change; with --apply, change it."""
+    text = path.read_text(encoding="utf-8")
+    env = ctx.obj.container.tag_env
+    plan = apply_import(env=env, principal=SYSTEM, text=text) if apply else plan_import(env=env, text=text)
+    _print_plan(plan, applied=apply, as_json=as_json)
+
+
+def _print_plan(plan: list[dict[str, str]], *, applied: bool, as_json: bool) -> None:
+    if as_json:
+        print_json({"applied": applied, "plan": plan})
+        return
+    for step in plan:
+        if step["action"] != "unchanged":
+            console.print(f"{step['action']:<7} {step['kind']:<9} {step['name']}")
+    counts = {a: sum(1 for s in plan if s["action"] == a) for a in ("create", "update", "unchanged")}
+    verb = "applied" if applied else "plan (use --apply to write)"
+    typer.echo(
+        f"{verb}: {counts['create']} to create, {counts['update']} to update, {counts['unchanged']} unchanged"
+    )
+
+
+@library_app.command("install")
+def library_install(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Install or update the default brokerage library (indicators and tags)."""
+    plan = apply_import(env=ctx.obj.container.tag_env, principal=SYSTEM, text=default_library())
+    _print_plan(plan, applied=True, as_json=as_json)
+
+
+def compute_command(
+    ctx: typer.Context,
+    day: Annotated[
+        datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="business date")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compute every indicator and tag for a business date (default: the latest date with data)."""
+    c = ctx.obj.container
+    business_date = day.date() if day else latest_data_date(env=c.tag_env)
+    with console.status(f"computing indicators and tags for {business_date} …"):
+        result = compute(env=c.tag_env, principal=SYSTEM, day=business_date)
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(
+            f"{result['business_date']}: {result['customers']:,} customers, "
+            f"{result['indicators']} indicators, "
+            f"{result['tags']} tags"
+        )
+
+
+@customer_app.command("show")
+def customer_show(ctx: typer.Context, customer_no: str, as_json: JsonOption = False) -> None:
+    """Attributes, identities, tags, indicators, assets, holdings, trades and events of one customer."""
+    view = customer_view(env=ctx.obj.container.tag_env, customer_no=customer_no)
+    if as_json:
+        print_json(view)
+        return
+    attributes = view["attributes"]
+    console.print(
+        f"{customer_no}  {attributes.get('name')}  uid {view['uid']}  {attributes.get('branch_id')}  "
+        f"risk {attributes.get('risk_level')}"
+    )
+    for section in ("tags", "indicators"):
+        values = view[section].get("values", {})
+        console.print(f"{section} ({view[section].get('business_date')}):")
+        for key, value in values.items():
+            if value is not None:
+                console.print(f"  {key:<32} {value}")
+    console.print(f"{len(view['trades'])} recent trades, {len(view['events'])} recent events")

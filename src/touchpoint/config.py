@@ -1,0 +1,114 @@
+"""Settings: one TOML file in the data directory plus `TOUCHPOINT_*` environment variables.
+
+Built once by the entry point and passed down; nothing reads the environment at import time.
+Precedence, highest first: explicit arguments, environment, `<home>/touchpoint.toml`, defaults.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_HOME = Path("touchpoint-data")
+CONFIG_FILE_NAME = "touchpoint.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
+
+    home: Path = Field(default=DEFAULT_HOME, description="data directory holding the embedded stores")
+    database_url: str | None = Field(
+        default=None, description="operational store; SQLite file in the data directory when unset"
+    )
+    engine: Literal["duckdb"] = Field(default="duckdb", description="analytical engine")
+    timezone: str = Field(default="Asia/Shanghai", description="brokerage time zone for business rules")
+    exchange: str = Field(default="XSHG", description="exchange calendar for trading days")
+    extra_holidays: list[date] = Field(
+        default_factory=list, description="exchange holidays beyond those exchange-calendars records"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: int = Field(default=2048, description="largest import file the API accepts")
+    event_log: Literal["sql", "nats"] = Field(default="sql", description="event log backend")
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server for event_log = nats")
+    collector_max_body_mb: int = Field(default=8, description="largest request body the collector reads")
+    collector_max_inflated_mb: int = Field(default=32, description="largest decompressed payload")
+    collector_max_age_days: int = Field(default=30, description="older events are quarantined")
+    collector_max_future_minutes: int = Field(default=60, description="events further ahead are quarantined")
+    collector_dedupe_days: int = Field(default=7, description="how long resent events are recognised")
+    event_log_retention_days: int = Field(
+        default=7, description="processed events older than this leave the event log (they stay in Parquet)"
+    )
+    collector_write_keys: list[str] = Field(
+        default_factory=list, description="accepted Segment/PostHog keys; empty accepts any"
+    )
+    identity_mode: Literal["one_to_one", "many_to_one"] = Field(
+        default="one_to_one", description="how anonymous ids bind to logins"
+    )
+    identity_project_modes: dict[str, Literal["one_to_one", "many_to_one"]] = Field(default_factory=dict)
+    worker_interval_seconds: float = Field(
+        default=5.0, description="background compaction and identity cadence"
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def config_file(self) -> Path:
+        """Where this deployment's TOML file lives."""
+        return self.home / CONFIG_FILE_NAME
+
+    @property
+    def analytical_dir(self) -> Path:
+        """Root of the Parquet analytical store."""
+        return self.home / "analytical"
+
+    @property
+    def rejects_dir(self) -> Path:
+        """Where imports write the rows they skipped."""
+        return self.home / "rejects"
+
+    @property
+    def operational_url(self) -> str:
+        """The SQLAlchemy URL of the operational store."""
+        return self.database_url or f"sqlite:///{self.home / 'touchpoint.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments beat the environment, which beats the TOML file in the data directory."""
+        home = _home_from(init_settings(), env_settings())
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=home / CONFIG_FILE_NAME)
+        return (init_settings, env_settings, toml)
+
+
+def _home_from(init_values: dict[str, Any], env_values: dict[str, Any]) -> Path:
+    raw = init_values.get("home") or env_values.get("home") or DEFAULT_HOME
+    return Path(raw).expanduser().resolve()
+
+
+def load_settings(home: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once for an entry point; `home` (e.g. from `--home`) beats TOUCHPOINT_HOME."""
+    values = dict(overrides)
+    if home is not None:
+        values["home"] = home
+    return Settings(**values)

@@ -1,0 +1,60 @@
+"""Making sure a data directory holds the demo brokerage, generating it only when needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from touchpoint.core.errors import ConflictError
+from touchpoint.demo.model import DemoParams, DemoSummary
+from touchpoint.demo.service import generate_demo
+from touchpoint.governance import Principal
+from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
+from touchpoint.store.operational.meta import delete_value, get_value, set_value
+
+DEMO_KEY = "demo.params"
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """The demo in the data directory, and whether this call generated it."""
+
+    summary: DemoSummary | None
+    generated: bool
+
+
+def ensure_demo(
+    *,
+    env: ImportEnv,
+    principal: Principal,
+    params: DemoParams,
+    reset: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> DemoOutcome:
+    """Generate the demo unless the same demo is already there; refuse to mix it into other data."""
+    recorded = _recorded_params(env)
+    holds_data = any(env.analytics.partitions(name) for name in TABLES)
+    if reset:
+        clear_analytical_data(env=env, principal=principal)
+        _forget_demo(env)
+    elif recorded == params.model_dump(mode="json"):
+        return DemoOutcome(summary=None, generated=False)
+    elif holds_data:
+        raise ConflictError(
+            f"{env.analytics.root} already holds data that is not this demo; "
+            "pass --reset to replace it or --home to use another data directory"
+        )
+    summary = generate_demo(env=env, principal=principal, params=params, progress=progress)
+    with env.ops.begin() as connection:
+        set_value(connection, DEMO_KEY, params.model_dump(mode="json"), now=env.clock.now())
+    return DemoOutcome(summary=summary, generated=True)
+
+
+def _recorded_params(env: ImportEnv) -> object:
+    with env.ops.begin() as connection:
+        return get_value(connection, DEMO_KEY)
+
+
+def _forget_demo(env: ImportEnv) -> None:
+    with env.ops.begin() as connection:
+        delete_value(connection, DEMO_KEY)

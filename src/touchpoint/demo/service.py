@@ -1,0 +1,68 @@
+"""Generating the demo brokerage through the same import path as real data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pyarrow as pa
+
+from touchpoint.demo.behaviour import events_table
+from touchpoint.demo.daily import assets_table, cash_flows_table, holdings_table, make_portfolio, trades_table
+from touchpoint.demo.model import DemoParams, DemoSummary
+from touchpoint.demo.population import customers_table, make_population, make_shelf
+from touchpoint.governance import Principal
+from touchpoint.ingest import ImportEnv, ImportOptions, import_arrow
+
+Progress = Callable[[str, int, int], None]
+
+
+def demo_end_date(env: ImportEnv, params: DemoParams) -> date:
+    """The last trading day on or before the requested end (default: today's business date)."""
+    end = params.end_date or env.calendar.business_date(env.clock.now())
+    return end if env.calendar.is_trading_day(end) else env.calendar.previous_trading_day(end)
+
+
+def generate_demo(
+    *, env: ImportEnv, principal: Principal, params: DemoParams, progress: Progress | None = None
+) -> DemoSummary:
+    """Generate and import customers, products, daily assets and holdings, trades, cash flows and events."""
+    started = time.perf_counter()
+    report = progress or (lambda _stage, _done, _total: None)
+    end = demo_end_date(env, params)
+    days = [end - timedelta(days=n) for n in range(params.days - 1, -1, -1)]
+    sessions = [d for d in days if env.calendar.is_trading_day(d)]
+    population = make_population(params.seed, params.customers, end)
+    shelf = make_shelf(params.seed, env.calendar, sessions)
+    portfolio = make_portfolio(params.seed, population, shelf)
+
+    def load(table: str, data: pa.Table, business_date: date | None = None) -> int:
+        options = ImportOptions(business_date=business_date, replace=business_date is not None)
+        return import_arrow(
+            env=env, principal=principal, table=table, data=data, options=options, source_name=f"demo:{table}"
+        ).rows_imported
+
+    report("profiles", 0, 2)
+    counts = {"customers": load("customers", customers_table(params.seed, population, end), end)}
+    counts["products"] = load("products", shelf.table, end)
+    report("profiles", 2, 2)
+    totals = dict.fromkeys(("assets", "holdings", "trades", "cash_flows", "events"), 0)
+    for index, day in enumerate(days):
+        if env.calendar.is_trading_day(day):
+            totals["assets"] += load("assets", assets_table(params.seed, population, day, index))
+            totals["holdings"] += load(
+                "holdings", holdings_table(params.seed, population, portfolio, day, index)
+            )
+            totals["trades"] += load(
+                "trades", trades_table(params.seed, population, portfolio, env.calendar, day, index)
+            )
+            totals["cash_flows"] += load(
+                "cash_flows", cash_flows_table(params.seed, population, env.calendar, day, index)
+            )
+        events = events_table(params.seed, population, shelf, portfolio, env.calendar, day, index, end)
+        totals["events"] += load("events", events)
+        report("daily data", index + 1, len(days))
+    return DemoSummary(
+        **counts, **totals, first_date=days[0], last_date=end, seconds=round(time.perf_counter() - started, 2)
+    )

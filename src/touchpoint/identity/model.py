@@ -1,0 +1,74 @@
+"""Identifier types, the generic ids that never merge anything, and the graph's policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+LOGIN_TYPES = frozenset({"customer_no"})
+"""Identifier types that name a customer for certain: two of them are never merged."""
+ANONYMOUS = "anonymous_id"
+GENERIC_IDS = frozenset(
+    {
+        "",
+        "null",
+        "none",
+        "nil",
+        "(null)",
+        "undefined",
+        "nan",
+        "0",
+        "-1",
+        "anonymous",
+        "unknown",
+        "guest",
+        "default",
+        "00000000-0000-0000-0000-000000000000",
+    }
+)
+SENSORS_IDENTITY_TYPES = {
+    "$identity_login_id": "customer_no",
+    "$identity_anonymous_id": ANONYMOUS,
+    "$identity_android_id": ANONYMOUS,
+    "$identity_android_uuid": ANONYMOUS,
+    "$identity_idfv": ANONYMOUS,
+    "$identity_cookie_id": ANONYMOUS,
+    "$identity_mobile": "phone",
+    "$identity_email": "email",
+}
+
+Mode = Literal["one_to_one", "many_to_one"]
+
+
+def is_generic(value: str | None) -> bool:
+    """True for placeholder ids ("null", "undefined", "0", …) that must never link two people."""
+    return value is None or value.strip().lower() in GENERIC_IDS
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """One identifier: its type and value."""
+
+    id_type: str
+    value: str
+
+    @property
+    def is_login(self) -> bool:
+        """Customer numbers and login ids: they name one customer for certain."""
+        return self.id_type in LOGIN_TYPES
+
+    def label(self) -> str:
+        """`type:value` for logs."""
+        return f"{self.id_type}:{self.value}"
+
+
+@dataclass(frozen=True)
+class IdentityPolicy:
+    """How anonymous ids bind to logins, per project (Sensors' one-to-one is the default)."""
+
+    default_mode: Mode = "one_to_one"
+    modes: dict[str, Mode] = field(default_factory=dict)
+
+    def mode(self, project: str) -> Mode:
+        """The binding mode of one project."""
+        return self.modes.get(project, self.default_mode)

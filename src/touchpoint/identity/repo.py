@@ -1,0 +1,186 @@
+"""The identity graph and profiles in the operational store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+
+from touchpoint.identity.model import Identifier
+from touchpoint.store.operational.schema import (
+    identity_links,
+    identity_log,
+    persons,
+    profile_attributes,
+)
+
+
+def uid_of(connection: Connection, ident: Identifier) -> int | None:
+    """The uid an identifier is linked to, or None."""
+    value = connection.execute(
+        select(identity_links.c.uid).where(
+            identity_links.c.id_type == ident.id_type, identity_links.c.id_value == ident.value
+        )
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def uids_of(connection: Connection, idents: Iterable[Identifier]) -> dict[Identifier, int]:
+    """The uids of many identifiers at once (unknown ones are absent)."""
+    wanted = list(idents)
+    if not wanted:
+        return {}
+    clauses = [
+        and_(identity_links.c.id_type == i.id_type, identity_links.c.id_value == i.value) for i in wanted
+    ]
+    rows = connection.execute(select(identity_links).where(or_(*clauses)))
+    return {Identifier(r.id_type, r.id_value): int(r.uid) for r in rows}
+
+
+def ids_of(connection: Connection, uid: int) -> list[Identifier]:
+    """Every identifier linked to a uid."""
+    rows = connection.execute(
+        select(identity_links.c.id_type, identity_links.c.id_value)
+        .where(identity_links.c.uid == uid)
+        .order_by(identity_links.c.id_type, identity_links.c.id_value)
+    )
+    return [Identifier(t, v) for t, v in rows]
+
+
+def new_person(connection: Connection, now: datetime) -> int:
+    """Allocate the next dense uid."""
+    return int(
+        connection.execute(insert(persons).values(created_at=now).returning(persons.c.uid)).scalar_one()
+    )
+
+
+def link(connection: Connection, ident: Identifier, uid: int, now: datetime) -> None:
+    """Point an identifier at a uid (creating or moving the link)."""
+    moved = connection.execute(
+        update(identity_links)
+        .where(identity_links.c.id_type == ident.id_type, identity_links.c.id_value == ident.value)
+        .values(uid=uid, linked_at=now)
+    )
+    if not moved.rowcount:
+        connection.execute(
+            insert(identity_links).values(id_type=ident.id_type, id_value=ident.value, uid=uid, linked_at=now)
+        )
+
+
+def log(
+    connection: Connection,
+    *,
+    action: str,
+    uid: int | None,
+    from_uid: int | None,
+    ids: list[Identifier],
+    source: str,
+    reason: str | None,
+    now: datetime,
+) -> int:
+    """Append one entry to the merge log."""
+    result = connection.execute(
+        insert(identity_log)
+        .values(
+            at=now,
+            action=action,
+            uid=uid,
+            from_uid=from_uid,
+            ids=[i.label() for i in ids],
+            source=source,
+            reason=reason,
+        )
+        .returning(identity_log.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def log_entries(connection: Connection, uids: Iterable[int]) -> list[dict[str, Any]]:
+    """Merge-log entries that touched any of `uids`, oldest first."""
+    wanted = list(uids)
+    query = (
+        select(identity_log)
+        .where(or_(identity_log.c.uid.in_(wanted), identity_log.c.from_uid.in_(wanted)))
+        .order_by(identity_log.c.id)
+    )
+    return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def last_attaching_entry(connection: Connection, ident: Identifier) -> dict[str, Any] | None:
+    """The newest link or merge entry, not yet undone, that attached `ident` to its present uid."""
+    query = (
+        select(identity_log)
+        .where(identity_log.c.action.in_(("link", "merge")), identity_log.c.undone_by.is_(None))
+        .order_by(identity_log.c.id.desc())
+    )
+    for row in connection.execute(query).mappings():
+        if ident.label() in row["ids"]:
+            return dict(row)
+    return None
+
+
+def mark_undone(connection: Connection, entry_id: int, by: int) -> None:
+    """Record that a log entry was reversed by another."""
+    connection.execute(update(identity_log).where(identity_log.c.id == entry_id).values(undone_by=by))
+
+
+def profile(connection: Connection, uid: int) -> dict[str, Any]:
+    """The SDK-maintained profile of a uid."""
+    rows = connection.execute(select(profile_attributes).where(profile_attributes.c.uid == uid))
+    return {r.key: r.value for r in rows}
+
+
+def write_profile(
+    connection: Connection, uid: int, values: dict[str, Any], unset: Iterable[str], source: str, now: datetime
+) -> None:
+    """Upsert values and remove keys of one profile."""
+    keys = list(values) + list(unset)
+    if keys:
+        connection.execute(
+            delete(profile_attributes).where(
+                profile_attributes.c.uid == uid, profile_attributes.c.key.in_(keys)
+            )
+        )
+    if values:
+        connection.execute(
+            insert(profile_attributes),
+            [
+                {"uid": uid, "key": k, "value": v, "updated_at": now, "source": source}
+                for k, v in values.items()
+            ],
+        )
+
+
+def delete_profile(connection: Connection, uid: int) -> None:
+    """Remove every profile value of a uid."""
+    connection.execute(delete(profile_attributes).where(profile_attributes.c.uid == uid))
+
+
+def move_profile(connection: Connection, from_uid: int, to_uid: int, now: datetime) -> None:
+    """Carry profile values to the surviving uid of a merge; the survivor's own values win."""
+    survivor = profile(connection, to_uid)
+    moved = {k: v for k, v in profile(connection, from_uid).items() if k not in survivor}
+    write_profile(connection, to_uid, moved, [], "merge", now)
+    delete_profile(connection, from_uid)
+
+
+def customer_uids(connection: Connection) -> list[tuple[str, int]]:
+    """(customer number, uid) for every customer number."""
+    query = select(identity_links.c.id_value, identity_links.c.uid).where(
+        identity_links.c.id_type == "customer_no"
+    )
+    return [(value, int(uid)) for value, uid in connection.execute(query)]
+
+
+def aliases_of_customers(connection: Connection) -> list[tuple[str, str]]:
+    """(other identifier value, customer number) for every non-customer-number id linked to a customer."""
+    other = identity_links.alias("other")
+    customer = identity_links.alias("customer")
+    query = (
+        select(other.c.id_value, customer.c.id_value)
+        .join(customer, (customer.c.uid == other.c.uid) & (customer.c.id_type == "customer_no"))
+        .where(other.c.id_type != "customer_no")
+    )
+    return [(value, customer_no) for value, customer_no in connection.execute(query)]

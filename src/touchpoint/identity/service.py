@@ -1,0 +1,261 @@
+"""One ID use cases: apply the event log to the graph, link business identifiers, show, unmerge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection
+
+from touchpoint.core.clock import Clock
+from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance import Principal, record_operation
+from touchpoint.identity import repo
+from touchpoint.identity.bulk import link_customers
+from touchpoint.identity.graph import Graph
+from touchpoint.identity.model import Identifier, IdentityPolicy
+from touchpoint.identity.observe import observe
+from touchpoint.identity.profiles import apply_operation
+from touchpoint.ingest.ports import EventLog, LogRecord
+from touchpoint.store import AnalyticalStore, OperationalStore
+from touchpoint.store.operational.meta import get_value, set_value
+from touchpoint.store.operational.offsets import get_offset, set_offset
+
+CONSUMER = "identity"
+
+
+@dataclass(frozen=True)
+class IdentityEnv:
+    """What the identity use cases read and write."""
+
+    ops: OperationalStore
+    clock: Clock
+    policy: IdentityPolicy = field(default_factory=IdentityPolicy)
+
+
+def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
+    """Apply the next events of the log to the graph and profiles; offset and effects commit together."""
+    with env.ops.begin() as connection:
+        after = get_offset(connection, CONSUMER)
+        records = log.read_after(after, limit)
+        for record in records:
+            apply_event(connection, record, env.policy, env.clock.now())
+        if records:
+            set_offset(connection, CONSUMER, records[-1].offset, env.clock.now())
+    return len(records)
+
+
+def apply_event(
+    connection: Connection, record: LogRecord, policy: IdentityPolicy, now: datetime
+) -> int | None:
+    """Link what one event says about identity, then apply its profile operation; returns its uid."""
+    body = record.payload
+    graph = Graph(connection, now=now, source=str(body.get("source", "event")))
+    mode = policy.mode(str(body.get("project", "default")))
+    obs = observe(body)
+    for anonymous, login in obs.pairs:
+        graph.bind(anonymous, login, mode)
+    if obs.group:
+        graph.bind_all(obs.group, mode)
+    for ident in obs.unbind:
+        graph.unbind(ident)
+    uid = _subject_uid(graph, obs.subject, obs.subject_is_loose)
+    profile = body.get("profile")
+    if uid is not None and profile:
+        _apply_profile(connection, uid, profile, str(body.get("source")), now)
+    return uid
+
+
+def _subject_uid(graph: Graph, subject: Identifier | None, loose: bool) -> int | None:
+    if subject is None:
+        return None
+    return graph.resolve_loose(subject.value) if loose else graph.ensure(subject)
+
+
+def _apply_profile(
+    connection: Connection, uid: int, profile: dict[str, Any], source: str, now: datetime
+) -> None:
+    current = repo.profile(connection, uid)
+    change = apply_operation(
+        current, str(profile.get("op")), profile.get("values") or {}, profile.get("once") or {}
+    )
+    if change.delete_all:
+        repo.delete_profile(connection, uid)
+        return
+    repo.write_profile(connection, uid, change.writes, change.removes, source, now)
+
+
+def link_business_ids(
+    *, env: IdentityEnv, customers: list[dict[str, Any]], id_columns: dict[str, str] | None = None
+) -> int:
+    """Give every customer number a uid and link its phone and WeChat openid to it; returns links made."""
+    columns = id_columns or {"phone": "phone", "wechat_openid": "wechat_openid"}
+    with env.ops.begin() as connection:
+        return link_customers(connection, customers, columns, env.clock.now())
+
+
+def resolve(*, env: IdentityEnv, value: str, id_type: str | None = None) -> int | None:
+    """The uid an identifier resolves to (any type when `id_type` is None)."""
+    with env.ops.begin() as connection:
+        return _find(connection, value, id_type)
+
+
+def _find(connection: Connection, value: str, id_type: str | None) -> int | None:
+    if id_type is not None:
+        return repo.uid_of(connection, Identifier(id_type, value))
+    for candidate in ("customer_no", "anonymous_id", "phone", "wechat_openid", "fund_account", "email"):
+        uid = repo.uid_of(connection, Identifier(candidate, value))
+        if uid is not None:
+            return uid
+    return None
+
+
+def show(*, env: IdentityEnv, value: str, id_type: str | None = None) -> dict[str, Any]:
+    """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries."""
+    with env.ops.begin() as connection:
+        uid = _find(connection, value, id_type)
+        if uid is None:
+            raise NotFoundError(f"no customer is known by {value!r}")
+        ids = repo.ids_of(connection, uid)
+        entries = repo.log_entries(connection, [uid])
+        profile = repo.profile(connection, uid)
+    return {
+        "uid": uid,
+        "identifiers": [{"id_type": i.id_type, "id_value": i.value} for i in ids],
+        "profile": profile,
+        "log": [_entry(e) for e in entries],
+    }
+
+
+def _entry(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**entry, "at": entry["at"].isoformat()}
+
+
+def unmerge(
+    *, env: IdentityEnv, principal: Principal, value: str, id_type: str | None = None
+) -> dict[str, Any]:
+    """Undo the link or merge that attached this identifier: what it brought moves to a person of its own."""
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        uid = _find(connection, value, id_type)
+        if uid is None:
+            raise NotFoundError(f"no customer is known by {value!r}")
+        ident = next(
+            i for i in repo.ids_of(connection, uid) if i.value == value and (id_type in (None, i.id_type))
+        )
+        entry = repo.last_attaching_entry(connection, ident)
+        if entry is None:
+            raise ValidationError(f"{ident.label()} was not linked by a merge; nothing to undo")
+        labels = set(entry["ids"])
+        moving = [i for i in repo.ids_of(connection, uid) if i.label() in labels]
+        target = entry["from_uid"] or repo.new_person(connection, now)
+        for moved in moving:
+            repo.link(connection, moved, target, now)
+        undo_id = repo.log(
+            connection,
+            action="unmerge",
+            uid=target,
+            from_uid=uid,
+            ids=moving,
+            source="operator",
+            reason=f"undo of log entry {entry['id']}",
+            now=now,
+        )
+        repo.mark_undone(connection, entry["id"], undo_id)
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action="identity.unmerge",
+            target_type="identity",
+            target_id=ident.label(),
+            before={"uid": uid},
+            after={"uid": target, "moved": [m.label() for m in moving]},
+        )
+    return {
+        "identifier": ident.label(),
+        "from_uid": uid,
+        "to_uid": target,
+        "moved": [m.label() for m in moving],
+    }
+
+
+CUSTOMERS_SYNCED = "identity.customers_snapshot"
+
+
+def sync_customers(*, env: IdentityEnv, analytics: AnalyticalStore) -> int:
+    """Link the identifiers of the latest customers snapshot once per new snapshot; returns rows linked."""
+    partitions = analytics.partitions("customers")
+    if not partitions:
+        return 0
+    latest = partitions[-1]
+    marker = {"dt": latest.dt.isoformat(), "file": latest.file}
+    with env.ops.begin() as connection:
+        if get_value(connection, CUSTOMERS_SYNCED) == marker:
+            return 0
+    snapshot = analytics.read_partition("customers", latest.dt)
+    rows = [] if snapshot is None else snapshot.select(_CUSTOMER_ID_COLUMNS).to_pylist()
+    linked = link_business_ids(env=env, customers=rows)
+    with env.ops.begin() as connection:
+        set_value(connection, CUSTOMERS_SYNCED, marker, now=env.clock.now())
+    return linked
+
+
+_CUSTOMER_ID_COLUMNS = ["customer_no", "phone", "wechat_openid"]
+
+
+EVENTS_SYNCED = "identity.imported_event_partitions"
+
+
+def sync_imported_events(*, env: IdentityEnv, analytics: AnalyticalStore) -> int:
+    """Link the anonymous and login ids that imported history carries (new or rewritten partitions only)."""
+    with env.ops.begin() as connection:
+        done: dict[str, str] = get_value(connection, EVENTS_SYNCED) or {}
+    pending = [p for p in analytics.partitions("events") if done.get(p.dt.isoformat()) != p.file]
+    linked = 0
+    for partition in pending:
+        table = analytics.read_partition("events", partition.dt)
+        pairs = _anonymous_login_pairs(table)
+        now = env.clock.now()
+        with env.ops.begin() as connection:
+            graph = Graph(connection, now=now, source="import")
+            for anonymous, login in pairs:
+                graph.bind(
+                    Identifier("anonymous_id", anonymous),
+                    Identifier("customer_no", login),
+                    env.policy.default_mode,
+                )
+            done[partition.dt.isoformat()] = partition.file
+            set_value(connection, EVENTS_SYNCED, done, now=now)
+        linked += len(pairs)
+    return linked
+
+
+def _anonymous_login_pairs(table: Any) -> list[tuple[str, str]]:
+    if table is None or table.num_rows == 0:
+        return []
+    rows = table.select(["anonymous_id", "login_id", "customer_no", "source"]).to_pylist()
+    pairs = {
+        (r["anonymous_id"], r["login_id"] or r["customer_no"])
+        for r in rows
+        if r["source"] == "import" and r["anonymous_id"] and (r["login_id"] or r["customer_no"])
+    }
+    return sorted(pairs)
+
+
+def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
+    """Two lookup tables for the analytical engine: (customer_no, uid) and (id_value, customer_no)."""
+    with env.ops.begin() as connection:
+        uids = repo.customer_uids(connection)
+        aliases = repo.aliases_of_customers(connection)
+    uid_table = pa.table(
+        {"customer_no": [c for c, _ in uids], "uid": pa.array([u for _, u in uids], type=pa.int64())},
+        schema=pa.schema([("customer_no", pa.string()), ("uid", pa.int64())]),
+    )
+    alias_table = pa.table(
+        {"id_value": [v for v, _ in aliases], "customer_no": [c for _, c in aliases]},
+        schema=pa.schema([("id_value", pa.string()), ("customer_no", pa.string())]),
+    )
+    return uid_table, alias_table

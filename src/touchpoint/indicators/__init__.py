@@ -1,0 +1,23 @@
+"""Indicators (指标): declared per-customer metrics, computed per business date."""
+
+from touchpoint.indicators.model import Filter, IndicatorDef, Window
+from touchpoint.indicators.service import (
+    IndicatorEnv,
+    compute_indicators,
+    delete_indicator,
+    get_indicator,
+    list_indicators,
+    save_indicator,
+)
+
+__all__ = [
+    "Filter",
+    "IndicatorDef",
+    "IndicatorEnv",
+    "Window",
+    "compute_indicators",
+    "delete_indicator",
+    "get_indicator",
+    "list_indicators",
+    "save_indicator",
+]

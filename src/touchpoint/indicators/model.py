@@ -1,0 +1,107 @@
+"""Indicator definitions (指标): declared, typed, per-customer metrics computed per business date."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+Source = Literal["customers", "assets", "holdings", "trades", "cash_flows", "events"]
+Aggregation = Literal[
+    "count",
+    "count_distinct",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "first",
+    "last",
+    "days_since_first",
+    "days_since_last",
+    "value",
+]
+Op = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "exists"]
+NEEDS_COLUMN = {"count_distinct", "sum", "avg", "min", "max", "first", "last", "value"}
+ZERO_WHEN_EMPTY = {"count", "count_distinct", "sum"}
+
+
+class Filter(BaseModel):
+    """A condition on a source column, or on an event property."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = None
+    property: str | None = None
+    op: Op = "="
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Filter:
+        if (self.column is None) == (self.property is None):
+            raise ValueError("a filter names exactly one of column or property")
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op} needs a list value")
+        return self
+
+
+class Window(BaseModel):
+    """Which dates an indicator reads, relative to the business date D."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["days", "trading_days", "month_to_date", "all_time", "snapshot"]
+    n: int | None = Field(default=None, ge=1, le=3660)
+
+    @model_validator(mode="after")
+    def _n_when_needed(self) -> Window:
+        if self.kind in ("days", "trading_days") and self.n is None:
+            raise ValueError(f"a {self.kind} window needs n")
+        return self
+
+    def label(self) -> str:
+        """`30d`, `20td`, `mtd`, `all`, `snapshot`."""
+        return {"days": f"{self.n}d", "trading_days": f"{self.n}td", "month_to_date": "mtd"}.get(
+            self.kind, "all" if self.kind == "all_time" else "snapshot"
+        )
+
+
+class IndicatorDef(BaseModel):
+    """One indicator: source, aggregation, filters, window, unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str
+    description: str = ""
+    category: str = "其他"
+    source: Source
+    aggregation: Aggregation
+    column: str | None = None
+    event: str | None = Field(default=None, description="events only: the event name")
+    filters: list[Filter] = Field(default_factory=list)
+    window: Window
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IndicatorDef:
+        if self.aggregation in NEEDS_COLUMN and self.column is None:
+            raise ValueError(f"aggregation {self.aggregation} needs a column")
+        if self.event is not None and self.source != "events":
+            raise ValueError("event applies to source events only")
+        if self.source == "customers" and self.window.kind != "snapshot":
+            raise ValueError("customers indicators read the snapshot: window kind snapshot")
+        if any(f.property for f in self.filters) and self.source != "events":
+            raise ValueError("property filters apply to events only")
+        return self
+
+    @property
+    def value_type(self) -> Literal["int", "float"]:
+        """Counts and day differences are whole numbers; everything else is a decimal."""
+        whole = self.aggregation in ("count", "count_distinct", "days_since_first", "days_since_last")
+        return "int" if whole else "float"
+
+    def group_key(self) -> str:
+        """Indicators with the same source, event, filters and window are computed in one pass."""
+        filters = [f.model_dump() for f in self.filters]
+        return repr((self.source, self.event, filters, self.window.model_dump()))

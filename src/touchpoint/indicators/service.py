@@ -1,0 +1,156 @@
+"""Indicator use cases: define (versioned, audited), list, delete, and compute a snapshot for a date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from touchpoint.core.calendar import TradingCalendar
+from touchpoint.core.clock import Clock
+from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance import Principal, record_operation
+from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
+from touchpoint.indicators.compile import compile_indicators, window_bounds
+from touchpoint.indicators.model import IndicatorDef
+from touchpoint.indicators.validate import check_indicator
+from touchpoint.store import AnalyticalStore, OperationalStore
+from touchpoint.store.operational import definitions as store
+
+KIND = "indicator"
+
+
+@dataclass(frozen=True)
+class IndicatorEnv:
+    """What indicator use cases read and write."""
+
+    ops: OperationalStore
+    analytics: AnalyticalStore
+    clock: Clock
+    calendar: TradingCalendar
+    identity: IdentityEnv
+
+
+def list_indicators(*, env: IndicatorEnv) -> dict[str, IndicatorDef]:
+    """Every current indicator definition by name."""
+    with env.ops.begin() as connection:
+        bodies = store.current(connection, KIND)
+    return {name: IndicatorDef.model_validate(body) for name, body in sorted(bodies.items())}
+
+
+def get_indicator(*, env: IndicatorEnv, name: str) -> IndicatorDef:
+    """One indicator, or NotFoundError."""
+    found = list_indicators(env=env).get(name)
+    if found is None:
+        raise NotFoundError(f"no indicator named {name!r}")
+    return found
+
+
+def known_events(analytics: AnalyticalStore) -> set[str]:
+    """Event names present in the analytical store (empty when no events yet)."""
+    if not analytics.partitions("events"):
+        return set()
+    events = analytics.table("events")
+    return set(events.select("event").distinct().to_pyarrow()["event"].to_pylist())
+
+
+def save_indicator(*, env: IndicatorEnv, principal: Principal, definition: IndicatorDef) -> int:
+    """Create or update an indicator (a new version); returns the version."""
+    check_indicator(definition, known_events(env.analytics))
+    body = definition.model_dump(mode="json", exclude_defaults=False)
+    with env.ops.begin() as connection:
+        before = store.current(connection, KIND).get(definition.name)
+        if before == body:
+            return len(store.history(connection, KIND, definition.name))
+        version = store.save(
+            connection, KIND, definition.name, body, actor=principal.user, now=env.clock.now()
+        )
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action="indicator.save",
+            target_type=KIND,
+            target_id=definition.name,
+            before=before,
+            after=body,
+        )
+    return version
+
+
+def delete_indicator(
+    *, env: IndicatorEnv, principal: Principal, name: str, dependents: Sequence[str]
+) -> None:
+    """Delete an indicator nothing depends on."""
+    if dependents:
+        raise ValidationError(
+            f"indicator {name!r} is read by {', '.join(sorted(dependents))}; delete those first"
+        )
+    with env.ops.begin() as connection:
+        before = store.current(connection, KIND).get(name)
+        if before is None:
+            raise NotFoundError(f"no indicator named {name!r}")
+        store.save(connection, KIND, name, None, actor=principal.user, now=env.clock.now())
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action="indicator.delete",
+            target_type=KIND,
+            target_id=name,
+            before=before,
+            after=None,
+        )
+
+
+def compute_indicators(*, env: IndicatorEnv, day: date, definitions: Sequence[IndicatorDef]) -> pa.Table:
+    """Every indicator for every customer of the snapshot on or before `day`: (uid, customer_no, …)."""
+    customers_dates = [p.dt for p in env.analytics.partitions("customers")]
+    snapshot = max((d for d in customers_dates if d <= day), default=None)
+    if snapshot is None:
+        raise ValidationError(f"no customers snapshot on or before {day}; import customers first")
+    population = _population(env, snapshot)
+    uids, aliases = id_tables(env=env.identity)
+    # A distinct id may itself be a customer number: map it to itself beside the aliases One ID knows.
+    themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})
+    aliases = pa.concat_tables([aliases, themselves.cast(aliases.schema)])
+    sources: dict[str, Any] = {s: env.analytics.table(s) for s in {d.source for d in definitions}}
+    bounds = {
+        d.name: window_bounds(d.window, day, env.calendar, [p.dt for p in env.analytics.partitions(d.source)])
+        for d in definitions
+    }
+    expr = compile_indicators(
+        definitions,
+        day=day,
+        population=population.join(ibis.memtable(uids), "customer_no"),
+        sources=sources,
+        id_map=ibis.memtable(aliases),
+        bounds=bounds,
+    )
+    table: pa.Table = expr.to_pyarrow()
+    return table.sort_by("uid")
+
+
+def _population(env: IndicatorEnv, snapshot: date) -> Any:
+    customers = env.analytics.table("customers")
+    population = customers.filter(customers.dt == snapshot).select("customer_no")
+    uids, _ = id_tables(env=env.identity)
+    missing = population.anti_join(ibis.memtable(uids), "customer_no").to_pyarrow()
+    if missing.num_rows:
+        link_business_ids(env=env.identity, customers=missing.to_pylist())
+    return population
+
+
+def dependencies_of(definition: IndicatorDef) -> list[str]:
+    """What an indicator reads, for lineage: `source.column` items and the event."""
+    items = [f"{definition.source}.{definition.column}"] if definition.column else [definition.source]
+    items += [
+        f"{definition.source}.{f.column or 'properties.' + str(f.property)}" for f in definition.filters
+    ]
+    if definition.event:
+        items.append(f"event:{definition.event}")
+    return items

@@ -1,0 +1,146 @@
+"""A decoded batch, the normalised event every consumer reads, and the problems that quarantine one."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Source = Literal["sensors", "segment", "posthog", "native"]
+SENSORS_NAME = re.compile(r"^[a-zA-Z_$][a-zA-Z0-9_$]{0,99}$")
+SENSORS_RESERVED = frozenset(
+    {
+        "distinct_id",
+        "original_id",
+        "time",
+        "properties",
+        "id",
+        "first_id",
+        "second_id",
+        "users",
+        "events",
+        "event",
+        "event_id",
+        "device_id",
+        "user_id",
+        "date",
+        "datetime",
+    }
+)
+MAX_ID_LENGTH = 255
+
+
+class EventProblem(Exception):
+    """One message inside a batch that cannot be stored as an event; it goes to the quarantine."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Batch:
+    """What one request carried, before each message is checked."""
+
+    source: Source
+    project: str
+    messages: list[Any]
+    sent_at: datetime | None = None
+    historical: bool = False
+    dry_run: bool = False
+    key: str | None = None
+
+
+@dataclass
+class Normalised:
+    """One accepted message in Touchpoint's own shape; `dedupe_key` as its SDK intends."""
+
+    payload: dict[str, Any]
+    dedupe_key: str | None
+
+
+@dataclass
+class Quarantined:
+    """One message that failed its checks, with the reason."""
+
+    reason: str
+    detail: str
+    message: Any
+
+
+@dataclass
+class Checked:
+    """A batch split into what goes to the log and what goes to the quarantine."""
+
+    accepted: list[Normalised] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+
+def event_id_for(dedupe_key: str | None, fallback: str) -> str:
+    """A stable event id from the dedupe key (so a resend maps to the same row), else the fallback."""
+    if dedupe_key is None:
+        return fallback
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+
+
+def require_id(value: Any, field_name: str, *, required: bool = True) -> str | None:
+    """A present, non-empty identifier of at most 255 characters, as text."""
+    if value is None or value == "":
+        if required:
+            raise EventProblem("missing_id", f"{field_name} is required")
+        return None
+    text = str(value) if isinstance(value, int | str) else None
+    if text is None:
+        raise EventProblem("bad_id", f"{field_name} must be a string")
+    if len(text) > MAX_ID_LENGTH:
+        raise EventProblem("bad_id", f"{field_name} is longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def require_object(value: Any, field_name: str) -> dict[str, Any]:
+    """A JSON object (None reads as empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventProblem("bad_properties", f"{field_name} must be a JSON object")
+    return value
+
+
+def payload(
+    *,
+    event_id: str,
+    source: Source,
+    project: str,
+    kind: str,
+    event: str | None,
+    time: int,
+    client_time: int,
+    received_at: int,
+    distinct_id: str | None,
+    properties: dict[str, Any],
+    ids: dict[str, Any] | None = None,
+    profile: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The normalised event every consumer reads (times in epoch ms).
+
+    `kind` is the SDK's message type (track, track_signup, profile_set, identify, alias, …); `ids` holds the
+    identity hints (login_id, anonymous_id, original_id, customer_no, identities, is_login); `profile`
+    holds profile operations ({"op": ..., "values": {...}}).
+    """
+    return {
+        "event_id": event_id,
+        "source": source,
+        "project": project,
+        "kind": kind,
+        "event": event,
+        "time": time,
+        "client_time": client_time,
+        "received_at": received_at,
+        "distinct_id": distinct_id,
+        "properties": properties,
+        "ids": ids or {},
+        "profile": profile,
+    }

@@ -1,0 +1,114 @@
+"""PostHog: `/batch/`, `/capture/`, `/e/`, `/i/v0/e/`, `/track/` with `api_key` (or `token`) in the body."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from touchpoint.ingest.collector.model import (
+    Batch,
+    EventProblem,
+    Normalised,
+    event_id_for,
+    payload,
+    require_id,
+    require_object,
+)
+from touchpoint.ingest.collector.payload import PayloadError, maybe_gunzip, parse_json
+from touchpoint.ingest.collector.timing import TimeWindow, corrected, from_iso, to_millis
+
+
+def decode(body: bytes, *, inflate_limit: int) -> Batch:
+    """A PostHog request (a batch, a list or one event) as a batch."""
+    document = parse_json(maybe_gunzip(body, inflate_limit))
+    if isinstance(document, list):
+        document = {"batch": document}
+    if not isinstance(document, dict):
+        raise PayloadError("bad_json", "the body must be a JSON object or array")
+    messages = document.get("batch") if "batch" in document else [document]
+    if not isinstance(messages, list):
+        raise PayloadError("bad_json", "`batch` must be an array")
+    key = document.get("api_key") or document.get("token") or _first_token(messages)
+    sent_raw = document.get("sent_at")
+    try:
+        sent_at = from_iso(sent_raw, "sent_at") if sent_raw else None
+    except EventProblem:
+        sent_at = None
+    historical = bool(document.get("historical_migration"))
+    return Batch(
+        source="posthog",
+        project=str(key or "default"),
+        messages=messages,
+        sent_at=sent_at,
+        historical=historical,
+        key=key,
+    )
+
+
+def _first_token(messages: list[Any]) -> str | None:
+    for message in messages:
+        if isinstance(message, dict):
+            token = message.get("api_key") or require_object(message.get("properties"), "properties").get(
+                "token"
+            )
+            if token:
+                return str(token)
+    return None
+
+
+def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow) -> Normalised:
+    """Check one PostHog event and put it in Touchpoint's shape."""
+    if not isinstance(message, dict):
+        raise EventProblem("bad_json", "each event must be a JSON object")
+    name = message.get("event")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise EventProblem("bad_name", f"event name {name!r} must be a non-empty string")
+    properties = dict(require_object(message.get("properties"), "properties"))
+    distinct_id = require_id(message.get("distinct_id") or properties.get("distinct_id"), "distinct_id")
+    client_time = from_iso(message["timestamp"]) if message.get("timestamp") else received
+    event_time = corrected(client_time, batch.sent_at, received)
+    window.check(event_time, received, historical=batch.historical)
+    key = f"ph|{batch.key}|{message['uuid']}" if message.get("uuid") else None
+    return Normalised(
+        dedupe_key=key,
+        payload=payload(
+            event_id=event_id_for(key, uuid.uuid4().hex),
+            source="posthog",
+            project=batch.project,
+            kind=_kind(name),
+            event=None if name in ("$set", "$create_alias", "$groupidentify") else name,
+            time=to_millis(event_time),
+            client_time=to_millis(client_time),
+            received_at=to_millis(received),
+            distinct_id=distinct_id,
+            properties=properties,
+            ids=_identity_hints(name, properties, distinct_id),
+            profile=_profile(message, properties),
+        ),
+    )
+
+
+def _kind(name: str) -> str:
+    return {"$identify": "identify", "$create_alias": "alias", "$set": "profile_set"}.get(name, "track")
+
+
+def _identity_hints(name: str, properties: dict[str, Any], distinct_id: str | None) -> dict[str, Any]:
+    if name == "$identify":
+        anon = properties.get("$anon_distinct_id")
+        return {"login_id": distinct_id, "anonymous_id": anon, "is_login": True}
+    if name == "$create_alias":
+        return {"login_id": properties.get("alias"), "anonymous_id": distinct_id, "is_login": False}
+    return {"is_login": False}
+
+
+def _profile(message: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any] | None:
+    sets = message.get("$set") or properties.get("$set")
+    once = message.get("$set_once") or properties.get("$set_once")
+    if not sets and not once:
+        return None
+    return {
+        "op": "profile_set",
+        "values": sets if isinstance(sets, dict) else {},
+        "once": once if isinstance(once, dict) else {},
+    }

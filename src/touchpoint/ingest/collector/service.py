@@ -1,0 +1,157 @@
+"""Collecting a decoded batch: check each message, append the good ones durably, quarantine the rest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import DBAPIError
+
+from touchpoint.core.clock import Clock
+from touchpoint.core.errors import TouchpointError
+from touchpoint.ingest.collector import native, posthog, repo, segment, sensors
+from touchpoint.ingest.collector.model import Batch, Checked, EventProblem, Normalised, Quarantined
+from touchpoint.ingest.collector.timing import TimeWindow
+from touchpoint.ingest.ports import EventLog, LogEntry
+from touchpoint.store import OperationalStore
+
+Normaliser = Callable[[Any, Batch, datetime, TimeWindow], Normalised]
+NORMALISERS: dict[str, Normaliser] = {
+    "sensors": sensors.normalise,
+    "segment": segment.normalise,
+    "posthog": posthog.normalise,
+    "native": native.normalise,
+}
+
+
+class CollectorUnavailable(TouchpointError):
+    """The event log cannot take the batch right now; the SDK should retry (HTTP 503)."""
+
+    code = "unavailable"
+
+
+class UnknownWriteKey(TouchpointError):
+    """The request names a key this deployment does not accept (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+@dataclass(frozen=True)
+class CollectorEnv:
+    """What the collector writes to, and its limits."""
+
+    log: EventLog
+    ops: OperationalStore
+    clock: Clock
+    window: TimeWindow = field(default_factory=TimeWindow)
+    inflate_limit: int = 32 << 20
+    max_body: int = 8 << 20
+    write_keys: frozenset[str] = frozenset()
+
+    def check_key(self, key: str | None) -> None:
+        """Refuse an unknown Segment/PostHog key when keys are configured (HTTP 401)."""
+        if self.write_keys and key not in self.write_keys:
+            raise UnknownWriteKey("unknown write key / api_key")
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    """What happened to one batch."""
+
+    accepted: int
+    duplicates: int
+    quarantined: int
+    reasons: dict[str, int]
+
+
+def check_batch(batch: Batch, received: datetime, window: TimeWindow) -> Checked:
+    """Split a batch into normalised events and quarantined messages (pure)."""
+    normalise = NORMALISERS[batch.source]
+    checked = Checked()
+    for message in batch.messages:
+        try:
+            checked.accepted.append(normalise(message, batch, received, window))
+        except EventProblem as problem:
+            checked.quarantined.append(Quarantined(problem.reason, problem.detail, message))
+    return checked
+
+
+def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
+    """Check and store one batch; returns only once accepted events and quarantined ones are durable."""
+    received = env.clock.now()
+    checked = check_batch(batch, received, env.window)
+    reasons = dict(Counter(q.reason for q in checked.quarantined))
+    if batch.dry_run:
+        return CollectResult(len(checked.accepted), 0, len(checked.quarantined), reasons)
+    entries = [LogEntry(n.dedupe_key, n.payload["event_id"], n.payload) for n in checked.accepted]
+    try:
+        appended = env.log.append(entries, received_at=received) if entries else None
+        duplicates = appended.duplicates if appended else 0
+        with env.ops.begin() as connection:
+            repo.quarantine(connection, batch.source, checked.quarantined, received)
+            repo.bump(connection, _counters(batch.source, len(entries) - duplicates, duplicates, reasons))
+    except DBAPIError as exc:
+        raise CollectorUnavailable(
+            f"the event log is unavailable, retry later ({exc.__class__.__name__})"
+        ) from exc
+    return CollectResult(len(entries) - duplicates, duplicates, len(checked.quarantined), reasons)
+
+
+def record_rejected_batch(*, env: CollectorEnv, source: str, reason: str, detail: str, raw: bytes) -> None:
+    """Keep a whole request that could never be valid in the quarantine, so nothing vanishes unseen."""
+    problem = Quarantined(reason, detail, raw[:4096].decode("utf-8", errors="replace"))
+    with env.ops.begin() as connection:
+        repo.quarantine(connection, source, [problem], env.clock.now())
+        repo.bump(connection, {f"rejected_batches|{reason}": 1})
+
+
+def _counters(source: str, accepted: int, duplicates: int, reasons: dict[str, int]) -> dict[str, int]:
+    counters = {f"accepted|{source}": accepted, f"duplicates|{source}": duplicates, f"batches|{source}": 1}
+    counters.update({f"quarantined|{reason}": n for reason, n in reasons.items()})
+    return {k: v for k, v in counters.items() if v}
+
+
+def replay_sensors_log(
+    *, env: CollectorEnv, lines: Iterable[bytes], project: str, historical: bool, batch_size: int = 500
+) -> CollectResult:
+    """Feed files written by the Sensors LoggingConsumer through the collector, a batch at a time.
+
+    Lines that are not JSON objects are quarantined like any bad message; `historical` lifts the age limit.
+    """
+    totals = CollectResult(0, 0, 0, {})
+    messages: list[Any] = []
+    for line in lines:
+        if line.strip():
+            messages.append(_json_or_text(line, historical))
+        if len(messages) >= batch_size:
+            totals = _add(
+                totals, collect(env=env, batch=Batch(source="sensors", project=project, messages=messages))
+            )
+            messages = []
+    if messages:
+        totals = _add(
+            totals, collect(env=env, batch=Batch(source="sensors", project=project, messages=messages))
+        )
+    return totals
+
+
+def _json_or_text(line: bytes, historical: bool) -> Any:
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line.decode("utf-8", errors="replace")
+    if historical and isinstance(message, dict):
+        message.setdefault("time_free", True)
+    return message
+
+
+def _add(a: CollectResult, b: CollectResult) -> CollectResult:
+    reasons = Counter(a.reasons)
+    reasons.update(b.reasons)
+    return CollectResult(
+        a.accepted + b.accepted, a.duplicates + b.duplicates, a.quarantined + b.quarantined, dict(reasons)
+    )

@@ -1,0 +1,35 @@
+"""The event log as the collector and its consumers see it; adapters live under store/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+
+__all__ = ["AppendResult", "EventLog", "LogEntry", "LogRecord"]
+
+
+class EventLog(Protocol):
+    """A durable, ordered, deduplicating log; consumers keep their offsets in the operational store."""
+
+    def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
+        """Append new entries durably (all or none) and return once they would survive a crash."""
+        ...
+
+    def read_after(self, offset: int, limit: int) -> list[LogRecord]:
+        """Up to `limit` records after `offset`, in order (for consumers that keep their own offsets)."""
+        ...
+
+    def head(self) -> int:
+        """The offset of the newest record (0 when empty)."""
+        ...
+
+    def forget_dedupe_keys(self, *, older_than: datetime) -> int:
+        """Drop dedupe keys seen before `older_than` (the end of the dedupe window); returns how many."""
+        ...
+
+    def trim(self, *, up_to: int, older_than: datetime) -> int:
+        """Delete records at or below offset `up_to` received before `older_than`; returns how many."""
+        ...

@@ -1,0 +1,1 @@
+"""The analytical store: Hive-partitioned Parquet with an atomic manifest per table."""

@@ -1,0 +1,1 @@
+"""Engine adapters: the only place analytical engine drivers are imported."""

@@ -1,0 +1,42 @@
+"""The embedded analytical engine: Ibis on DuckDB, one in-memory connection per thread."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+
+class DuckDBBackend:
+    """Turns committed Parquet files into Ibis tables on a DuckDB connection."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._threads = threads
+        self._local = threading.local()
+
+    @property
+    def connection(self) -> Any:
+        """This thread's Ibis DuckDB backend (DuckDB connections are not shared across threads)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = ibis.duckdb.connect()
+            if self._threads:
+                con.raw_sql(f"SET threads = {int(self._threads)}")
+            self._local.con = con
+        return con
+
+    def read_parquet_files(self, name: str, version: int, files: Sequence[Path], schema: pa.Schema) -> Any:
+        """An Ibis table over exactly `files` (`dt` from the Hive path); no files gives an empty table."""
+        if not files:
+            return ibis.memtable(schema.empty_table())
+        view = f"{name}__v{version}_{secrets.token_hex(3)}"
+        return self.connection.read_parquet(
+            [str(f) for f in files], table_name=view, hive_partitioning=True, union_by_name=True
+        )

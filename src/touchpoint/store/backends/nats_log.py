@@ -1,0 +1,163 @@
+"""The scale-out event log: a NATS JetStream stream.
+
+Offsets are stream sequence numbers; JetStream's duplicate window (Nats-Msg-Id) does the deduplication, so
+collectors on many machines share one log. A publish returns once the server has stored the message; run
+the server with `sync_interval: always` when an acknowledged event must survive a power cut, not only a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import nats
+import orjson
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+
+T = TypeVar("T")
+SUBJECT_PREFIX = "touchpoint.events"
+
+
+class NatsEventLog:
+    """EventLog on JetStream, with a private asyncio loop so callers stay synchronous."""
+
+    def __init__(self, url: str, *, dedupe_window: timedelta, stream: str = "TOUCHPOINT_EVENTS") -> None:
+        self.url = url
+        self.stream = stream
+        self.subject = f"{SUBJECT_PREFIX}.{stream.lower()}"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-event-log", daemon=True)
+        self._thread.start()
+        self._nc: Any = None
+        self._js: Any = None
+        self._run(self._connect(dedupe_window))
+
+    def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    async def _connect(self, dedupe_window: timedelta) -> None:
+        self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=3)
+        self._js = self._nc.jetstream()
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[self.subject],
+            storage=StorageType.FILE,
+            duplicate_window=dedupe_window.total_seconds(),
+        )
+        try:
+            await self._js.stream_info(self.stream)
+            await self._js.update_stream(config)
+        except NotFoundError:
+            await self._js.add_stream(config)
+
+    def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
+        """Publish every entry and wait for the server's acknowledgements."""
+        return self._run(self._append(entries, received_at))
+
+    async def _append(self, entries: Sequence[LogEntry], received_at: datetime) -> AppendResult:
+        stamp = received_at.astimezone(UTC).isoformat()
+        acks = await asyncio.gather(
+            *(
+                self._js.publish(
+                    self.subject,
+                    orjson.dumps({"event_id": e.event_id, "received_at": stamp, "payload": e.payload}),
+                    headers={"Nats-Msg-Id": e.dedupe_key or e.event_id},
+                )
+                for e in entries
+            )
+        )
+        fresh = [int(a.seq) for a in acks if not a.duplicate]
+        return AppendResult(offsets=fresh, duplicates=len(entries) - len(fresh))
+
+    def read_after(self, offset: int, limit: int) -> list[LogRecord]:
+        """Up to `limit` messages from sequence offset + 1, through a short-lived ordered consumer."""
+        return self._run(self._read_after(offset, limit))
+
+    async def _read_after(self, offset: int, limit: int) -> list[LogRecord]:
+        state = (await self._js.stream_info(self.stream)).state
+        head = int(state.last_seq)
+        if offset >= head or state.messages == 0:
+            return []
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=offset + 1,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30.0,
+        )
+        subscription = await self._js.pull_subscribe(self.subject, stream=self.stream, config=config)
+        records: list[LogRecord] = []
+        # A fetch may time out on a loaded server before the messages that exist arrive: keep asking until
+        # the head seen at the start is reached, so a slow moment never looks like an empty log.
+        deadline = self._loop.time() + 10.0
+        try:
+            while len(records) < limit and (not records or records[-1].offset < head):
+                try:
+                    messages = await subscription.fetch(min(limit - len(records), 1000), timeout=0.5)
+                except NatsTimeout:
+                    if self._loop.time() > deadline:
+                        break
+                    continue
+                records.extend(_record(m) for m in messages)
+        finally:
+            await subscription.unsubscribe()
+        return sorted(records, key=lambda r: r.offset)[:limit]
+
+    def head(self) -> int:
+        """The sequence number of the newest message."""
+        return self._run(self._head())
+
+    async def _head(self) -> int:
+        info = await self._js.stream_info(self.stream)
+        return int(info.state.last_seq)
+
+    def trim(self, *, up_to: int, older_than: datetime) -> int:
+        """Purge messages up to `up_to` (JetStream keeps sequence numbers, so offsets stay valid)."""
+        if up_to <= 0:
+            return 0
+        return self._run(self._purge(up_to, older_than))
+
+    async def _purge(self, up_to: int, older_than: datetime) -> int:
+        # Purge only up to the last message that is both processed and older than the retention.
+        last = 0
+        for record in await self._read_after(0, up_to):
+            if record.offset > up_to or record.received_at >= older_than:
+                break
+            last = record.offset
+        if last == 0:
+            return 0
+        before = await self._js.stream_info(self.stream)
+        await self._js.purge_stream(self.stream, seq=last + 1)
+        after = await self._js.stream_info(self.stream)
+        return int(before.state.messages - after.state.messages)
+
+    def forget_dedupe_keys(self, *, older_than: datetime) -> int:
+        """JetStream forgets message ids by itself when its duplicate window passes."""
+        return 0
+
+    def delete_stream(self) -> None:
+        """Remove the stream and everything in it (tests, decommissioning)."""
+        self._run(self._js.delete_stream(self.stream))
+
+    def close(self) -> None:
+        """Drain the connection and stop the loop."""
+        if self._nc is not None:
+            self._run(self._nc.drain())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+def _record(message: Any) -> LogRecord:
+    body = orjson.loads(message.data)
+    return LogRecord(
+        offset=int(message.metadata.sequence.stream),
+        event_id=body["event_id"],
+        received_at=datetime.fromisoformat(body["received_at"]),
+        payload=body["payload"],
+    )

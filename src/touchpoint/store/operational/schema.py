@@ -1,0 +1,195 @@
+"""Tables of the operational store. Alembic migrations under store/migrations create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text
+
+from touchpoint.store.operational.types import JSONText, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+import_runs = Table(
+    "import_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("table_name", String(64), nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("business_date", Date, nullable=True),
+    Column("options", JSONText, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("rows_read", BigInteger, nullable=False, default=0),
+    Column("rows_imported", BigInteger, nullable=False, default=0),
+    Column("rows_rejected", BigInteger, nullable=False, default=0),
+    Column("report", JSONText, nullable=True),
+    Column("reject_file", Text, nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index(None, "table_name", "source_sha256"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(64), nullable=False),
+    Column("target_id", String(256), nullable=False),
+    Column("before", JSONText, nullable=True),
+    Column("after", JSONText, nullable=True),
+    Index(None, "target_type", "target_id"),
+)
+
+meta_values = Table(
+    "meta_values",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", JSONText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# ---- collector and event log (issue: collector and One ID) ----------------------------------------------
+
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("offset", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", JSONText, nullable=False),
+)
+
+event_dedupe = Table(
+    "event_dedupe",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index(None, "seen_at"),
+)
+
+consumer_offsets = Table(
+    "consumer_offsets",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+event_quarantine = Table(
+    "event_quarantine",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index(None, "reason"),
+)
+
+collector_counters = Table(
+    "collector_counters",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# ---- One ID ---------------------------------------------------------------------------------------------
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("uid", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("id_type", String(64), primary_key=True),
+    Column("id_value", String(255), primary_key=True),
+    Column("uid", BigInteger, nullable=False),
+    Column("linked_at", UTCDateTime, nullable=False),
+    Index(None, "uid"),
+)
+
+identity_log = Table(
+    "identity_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("uid", BigInteger, nullable=True),
+    Column("from_uid", BigInteger, nullable=True),
+    Column("ids", JSONText, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("undone_by", BigInteger, nullable=True),
+    Index(None, "uid"),
+)
+
+profile_attributes = Table(
+    "profile_attributes",
+    metadata,
+    Column("uid", BigInteger, primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", JSONText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+)
+
+# ---- definitions, computation runs, models (indicators and tags) ----------------------------------------
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", JSONText, nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "kind", "name", "version", unique=True),
+)
+
+compute_runs = Table(
+    "compute_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("stats", JSONText, nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "business_date"),
+)
+
+model_metrics = Table(
+    "model_metrics",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("tag", String(128), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("trained_at", UTCDateTime, nullable=False),
+    Column("metrics", JSONText, nullable=False),
+    Index(None, "tag"),
+)
+
+tag_imports = Table(
+    "tag_imports",
+    metadata,
+    Column("tag", String(128), primary_key=True),
+    Column("customer_no", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+)

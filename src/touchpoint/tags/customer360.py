@@ -1,0 +1,83 @@
+"""The 360° view of one customer: attributes, identities, tags, indicators, assets, holdings, activity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from touchpoint.core.errors import NotFoundError
+from touchpoint.identity.service import show as identity_show
+from touchpoint.tags.service import TagEnv, list_tags
+
+RECENT = 20
+
+
+def customer_view(*, env: TagEnv, customer_no: str) -> dict[str, Any]:
+    """Everything known about one customer, newest first where it is a history."""
+    analytics = env.indicators.analytics
+    customers = analytics.table("customers")
+    latest = customers.filter(customers.customer_no == customer_no).order_by(customers.dt.desc()).limit(1)
+    rows = latest.to_pyarrow().to_pylist()
+    if not rows:
+        raise NotFoundError(f"no customer {customer_no!r}")
+    try:
+        identity = identity_show(env=env.indicators.identity, value=customer_no, id_type="customer_no")
+    except NotFoundError:
+        identity = {"uid": None, "identifiers": [], "profile": {}, "log": []}
+    return {
+        "customer_no": customer_no,
+        "uid": identity["uid"],
+        "attributes": _jsonable(rows[0]),
+        "identities": identity["identifiers"],
+        "sdk_profile": identity["profile"],
+        "tags": _latest_row(env, "tag_values", customer_no, sensitive=_sensitive(env)),
+        "indicators": _latest_row(env, "indicator_values", customer_no, sensitive=set()),
+        "assets": _history(env, "assets", customer_no, "date", 30),
+        "holdings": _latest_rows(env, "holdings", customer_no),
+        "trades": _history(env, "trades", customer_no, "time", RECENT),
+        "events": _history(env, "events", customer_no, "time", RECENT),
+    }
+
+
+def _sensitive(env: TagEnv) -> set[str]:
+    return {name for name, tag in list_tags(env=env).items() if tag.sensitive}
+
+
+def _latest_row(env: TagEnv, table_name: str, customer_no: str, sensitive: set[str]) -> dict[str, Any]:
+    analytics = env.indicators.analytics
+    partitions = analytics.partitions(table_name)
+    if not partitions:
+        return {}
+    table = analytics.read_partition(table_name, partitions[-1].dt)
+    assert table is not None
+    import pyarrow.compute as pc
+
+    found = table.filter(pc.equal(table["customer_no"], customer_no)).to_pylist()
+    if not found:
+        return {}
+    values = {k: v for k, v in found[0].items() if k not in ("uid", "customer_no") and k not in sensitive}
+    return {"business_date": partitions[-1].dt.isoformat(), "values": _jsonable(values)}
+
+
+def _latest_rows(env: TagEnv, table_name: str, customer_no: str) -> list[dict[str, Any]]:
+    analytics = env.indicators.analytics
+    partitions = analytics.partitions(table_name)
+    if not partitions:
+        return []
+    table = analytics.table(table_name)
+    rows = table.filter((table.customer_no == customer_no) & (table.dt == partitions[-1].dt)).to_pyarrow()
+    return [_jsonable(r) for r in rows.to_pylist()]
+
+
+def _history(env: TagEnv, table_name: str, customer_no: str, order: str, limit: int) -> list[dict[str, Any]]:
+    analytics = env.indicators.analytics
+    if not analytics.partitions(table_name):
+        return []
+    table = analytics.table(table_name)
+    rows = (
+        table.filter(table.customer_no == customer_no).order_by(table[order].desc()).limit(limit).to_pyarrow()
+    )
+    return [_jsonable(r) for r in rows.to_pylist()]
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

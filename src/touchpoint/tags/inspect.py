@@ -1,0 +1,92 @@
+"""Looking at tags: the category tree, one tag's coverage, distribution, history and lineage, its members."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pyroaring import BitMap
+
+from touchpoint.core.errors import NotFoundError
+from touchpoint.tags import repo
+from touchpoint.tags.layout import TAG_BITMAPS
+from touchpoint.tags.model import TagDef
+from touchpoint.tags.references import lineage
+from touchpoint.tags.service import TagEnv, get_tag, list_tags
+
+
+def catalogue(*, env: TagEnv) -> list[dict[str, Any]]:
+    """The category tree: nested {name, children, tags} from each tag's category path."""
+    root: dict[str, Any] = {"name": "", "children": {}, "tags": []}
+    for tag in list_tags(env=env).values():
+        node = root
+        for part in [p for p in tag.category.split("/") if p]:
+            node = node["children"].setdefault(part, {"name": part, "children": {}, "tags": []})
+        node["tags"].append(
+            {"name": tag.name, "title": tag.title, "kind": tag.kind, "sensitive": tag.sensitive}
+        )
+    children: list[dict[str, Any]] = _as_list(root)["children"]
+    return children
+
+
+def _as_list(node: dict[str, Any]) -> dict[str, Any]:
+    return {**node, "children": [_as_list(child) for child in node["children"].values()]}
+
+
+def _counts_by_date(env: TagEnv, name: str) -> dict[date, dict[str, int]]:
+    analytics = env.indicators.analytics
+    if not analytics.partitions(TAG_BITMAPS.name):
+        return {}
+    table = analytics.table(TAG_BITMAPS.name)
+    rows = table.filter(table.tag == name).select("dt", "value", "count").to_pyarrow().to_pylist()
+    history: dict[date, dict[str, int]] = {}
+    for row in rows:
+        history.setdefault(row["dt"], {})[row["value"]] = int(row["count"])
+    return dict(sorted(history.items()))
+
+
+def population_size(env: TagEnv, day: date) -> int:
+    """How many customers the snapshot of `day` covers."""
+    for partition in env.indicators.analytics.partitions("tag_values"):
+        if partition.dt == day:
+            return partition.rows
+    return 0
+
+
+def tag_detail(*, env: TagEnv, name: str) -> dict[str, Any]:
+    """Definition, coverage and distribution on the latest date, history, lineage, model metrics."""
+    tag: TagDef = get_tag(env=env, name=name)
+    history = _counts_by_date(env, name)
+    latest = max(history) if history else None
+    distribution = history.get(latest, {}) if latest else {}
+    population = population_size(env, latest) if latest else 0
+    covered = sum(distribution.values())
+    with env.indicators.ops.begin() as connection:
+        metrics = repo.latest_metrics(connection, name) if tag.kind == "model" else None
+    return {
+        "definition": tag.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "business_date": latest.isoformat() if latest else None,
+        "population": population,
+        "coverage": round(covered / population, 4) if population else 0.0,
+        "distribution": [
+            {"value": v, "count": n, "share": round(n / population, 4) if population else 0.0}
+            for v, n in sorted(distribution.items(), key=lambda kv: -kv[1])
+        ],
+        "history": [{"date": d.isoformat(), "counts": counts} for d, counts in history.items()],
+        "lineage": lineage(tag),
+        "model_metrics": metrics,
+    }
+
+
+def members(*, env: TagEnv, name: str, value: str, day: date | None = None) -> BitMap:
+    """The uids carrying `value` of tag `name` on `day` (default: the latest computed date)."""
+    analytics = env.indicators.analytics
+    dates = [p.dt for p in analytics.partitions(TAG_BITMAPS.name) if day is None or p.dt <= day]
+    if not dates:
+        raise NotFoundError("no tag snapshot has been computed yet (run touchpoint compute)")
+    table = analytics.read_partition(TAG_BITMAPS.name, max(dates))
+    assert table is not None
+    for row in table.to_pylist():
+        if row["tag"] == name and row["value"] == value:
+            return BitMap.deserialize(row["bitmap"])
+    return BitMap()

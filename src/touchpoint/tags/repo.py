@@ -1,0 +1,81 @@
+"""Computation runs, model metrics and imported tag values in the operational store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from touchpoint.store.operational.schema import compute_runs, model_metrics, tag_imports
+
+
+def start_run(connection: Connection, run_id: str, day: date, now: datetime) -> None:
+    """Record that a computation began."""
+    connection.execute(
+        insert(compute_runs).values(id=run_id, business_date=day, status="running", started_at=now)
+    )
+
+
+def finish_run(
+    connection: Connection,
+    run_id: str,
+    *,
+    status: str,
+    now: datetime,
+    stats: Any = None,
+    error: str | None = None,
+) -> None:
+    """Record how a computation ended."""
+    connection.execute(
+        update(compute_runs)
+        .where(compute_runs.c.id == run_id)
+        .values(status=status, finished_at=now, stats=stats, error=error)
+    )
+
+
+def recent_runs(connection: Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest computation runs first."""
+    query = select(compute_runs).order_by(compute_runs.c.started_at.desc()).limit(limit)
+    return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def save_metrics(connection: Connection, tag: str, day: date, metrics: dict[str, Any], now: datetime) -> None:
+    """Keep a model tag's training metrics."""
+    connection.execute(
+        insert(model_metrics).values(tag=tag, business_date=day, trained_at=now, metrics=metrics)
+    )
+
+
+def latest_metrics(connection: Connection, tag: str) -> dict[str, Any] | None:
+    """The newest training metrics of a model tag."""
+    row = (
+        connection.execute(
+            select(model_metrics)
+            .where(model_metrics.c.tag == tag)
+            .order_by(model_metrics.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else {**row["metrics"], "business_date": row["business_date"].isoformat()}
+
+
+def replace_imported(
+    connection: Connection, tag: str, rows: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """Replace the uploaded (customer_no, value) list of an imported tag."""
+    connection.execute(delete(tag_imports).where(tag_imports.c.tag == tag))
+    if rows:
+        connection.execute(
+            insert(tag_imports),
+            [{"tag": tag, "customer_no": c, "value": v, "uploaded_at": now} for c, v in rows],
+        )
+
+
+def imported_values(connection: Connection, tag: str) -> dict[str, str]:
+    """customer_no → value of an imported tag."""
+    query = select(tag_imports.c.customer_no, tag_imports.c.value).where(tag_imports.c.tag == tag)
+    return {str(row[0]): str(row[1]) for row in connection.execute(query)}

@@ -1,0 +1,231 @@
+"""Tag use cases: define, validate, dry-run, compute a date (indicators, tags, bitmaps), inspect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.core.ids import new_id
+from touchpoint.governance import Principal, record_operation
+from touchpoint.indicators import IndicatorDef, IndicatorEnv, compute_indicators, list_indicators
+from touchpoint.indicators.layout import INDICATOR_VALUES
+from touchpoint.store.operational import definitions as store
+from touchpoint.tags import repo
+from touchpoint.tags.evaluate import bitmaps, bucket_values, rule_values
+from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
+from touchpoint.tags.learn import score_model_tag
+from touchpoint.tags.model import TagDef
+from touchpoint.tags.references import check_tag, lineage
+
+KIND = "tag"
+
+
+@dataclass(frozen=True)
+class TagEnv:
+    """Tags read indicators; everything else comes through the indicator environment."""
+
+    indicators: IndicatorEnv
+
+
+def list_tags(*, env: TagEnv) -> dict[str, TagDef]:
+    """Every current tag by name."""
+    with env.indicators.ops.begin() as connection:
+        bodies = store.current(connection, KIND)
+    return {name: TagDef.model_validate(body) for name, body in sorted(bodies.items())}
+
+
+def get_tag(*, env: TagEnv, name: str) -> TagDef:
+    """One tag, or NotFoundError."""
+    found = list_tags(env=env).get(name)
+    if found is None:
+        raise NotFoundError(f"no tag named {name!r}")
+    return found
+
+
+def save_tag(*, env: TagEnv, principal: Principal, tag: TagDef) -> int:
+    """Create or update a tag after checking what it reads; returns the version."""
+    check_tag(tag, set(list_indicators(env=env.indicators)))
+    body = tag.model_dump(mode="json", by_alias=True, exclude_none=True)
+    ops, clock = env.indicators.ops, env.indicators.clock
+    with ops.begin() as connection:
+        before = store.current(connection, KIND).get(tag.name)
+        if before == body:
+            return len(store.history(connection, KIND, tag.name))
+        version = store.save(connection, KIND, tag.name, body, actor=principal.user, now=clock.now())
+        record_operation(
+            connection,
+            clock=clock,
+            principal=principal,
+            action="tag.save",
+            target_type=KIND,
+            target_id=tag.name,
+            before=before,
+            after=body,
+        )
+    return version
+
+
+def delete_tag(*, env: TagEnv, principal: Principal, name: str) -> None:
+    """Delete a tag (its past snapshots stay)."""
+    ops, clock = env.indicators.ops, env.indicators.clock
+    with ops.begin() as connection:
+        before = store.current(connection, KIND).get(name)
+        if before is None:
+            raise NotFoundError(f"no tag named {name!r}")
+        store.save(connection, KIND, name, None, actor=principal.user, now=clock.now())
+        record_operation(
+            connection,
+            clock=clock,
+            principal=principal,
+            action="tag.delete",
+            target_type=KIND,
+            target_id=name,
+            before=before,
+            after=None,
+        )
+
+
+def indicator_dependents(*, env: TagEnv, indicator: str) -> list[str]:
+    """Tags that read an indicator."""
+    return [name for name, tag in list_tags(env=env).items() if indicator in lineage(tag)["indicators"]]
+
+
+def upload_imported(
+    *, env: TagEnv, principal: Principal, tag: str, rows: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """Replace an imported tag's list; values outside the tag's declared values are refused."""
+    definition = get_tag(env=env, name=tag)
+    if definition.kind != "imported":
+        raise ValidationError(f"tag {tag!r} is a {definition.kind} tag; only imported tags take uploads")
+    allowed = set(definition.values or [])
+    wrong = sorted({v for _, v in rows if allowed and v not in allowed})
+    if wrong:
+        raise ValidationError(f"tag {tag!r}: values {wrong} are not among {sorted(allowed)}")
+    ops, clock = env.indicators.ops, env.indicators.clock
+    with ops.begin() as connection:
+        repo.replace_imported(connection, tag, rows, clock.now())
+        record_operation(
+            connection,
+            clock=clock,
+            principal=principal,
+            action="tag.upload",
+            target_type=KIND,
+            target_id=tag,
+            after={"rows": len(rows)},
+        )
+    return {"tag": tag, "rows": len(rows)}
+
+
+@dataclass
+class Evaluated:
+    """Tag columns for every customer, and model metrics."""
+
+    values: dict[str, np.ndarray]
+    metrics: dict[str, dict[str, Any]]
+
+
+def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Evaluated:
+    """Every tag's value for every row of `frame` (indicators and attributes side by side)."""
+    values: dict[str, np.ndarray] = {}
+    metrics: dict[str, dict[str, Any]] = {}
+    for tag in tags:
+        if tag.kind == "rule":
+            values[tag.name] = rule_values(tag, frame)
+        elif tag.kind == "bucket":
+            values[tag.name] = bucket_values(tag, frame)
+        elif tag.kind == "model":
+            scored = score_model_tag(tag, frame)
+            values[tag.name], metrics[tag.name] = scored.values, scored.metrics
+        else:
+            with env.indicators.ops.begin() as connection:
+                listed = repo.imported_values(connection, tag.name)
+            values[tag.name] = frame["customer_no"].map(listed).astype(object).to_numpy()
+    return Evaluated(values=values, metrics=metrics)
+
+
+def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFrame:
+    """Indicators joined to the customers snapshot's attributes, one row per customer."""
+    analytics = env.indicators.analytics
+    snapshot = analytics.latest_partition_on_or_before("customers", day)
+    attributes = analytics.read_partition("customers", snapshot) if snapshot else None
+    frame: pd.DataFrame = indicators.to_pandas()
+    if attributes is None:
+        return frame
+    merged: pd.DataFrame = frame.merge(
+        attributes.drop_columns(["attributes"]).to_pandas(), on="customer_no", how="left"
+    )
+    return merged
+
+
+def latest_data_date(*, env: TagEnv) -> date:
+    """The newest date the customers or assets snapshots hold, else today's business date."""
+    ienv = env.indicators
+    dates = [p.dt for name in ("assets", "customers") for p in ienv.analytics.partitions(name)]
+    return max(dates) if dates else ienv.calendar.business_date(ienv.clock.now())
+
+
+def compute(*, env: TagEnv, principal: Principal, day: date) -> dict[str, Any]:
+    """Compute every indicator and tag for `day` and store them; a failure leaves the previous snapshot."""
+    ienv = env.indicators
+    run_id = new_id("cmp")
+    with ienv.ops.begin() as connection:
+        repo.start_run(connection, run_id, day, ienv.clock.now())
+    try:
+        stats = _compute(env, day)
+    except Exception as exc:
+        with ienv.ops.begin() as connection:
+            repo.finish_run(connection, run_id, status="failed", now=ienv.clock.now(), error=str(exc))
+        raise
+    with ienv.ops.begin() as connection:
+        for tag, metrics in stats.pop("model_metrics").items():
+            repo.save_metrics(connection, tag, day, metrics, ienv.clock.now())
+        repo.finish_run(connection, run_id, status="succeeded", now=ienv.clock.now(), stats=stats)
+        record_operation(
+            connection,
+            clock=ienv.clock,
+            principal=principal,
+            action="compute",
+            target_type="business_date",
+            target_id=day.isoformat(),
+            after=stats,
+        )
+    return {"run_id": run_id, "business_date": day.isoformat(), **stats}
+
+
+def _compute(env: TagEnv, day: date) -> dict[str, Any]:
+    indicator_defs: list[IndicatorDef] = list(list_indicators(env=env.indicators).values())
+    if not indicator_defs:
+        raise ValidationError("no indicators are defined; install the default library first")
+    indicators = compute_indicators(env=env.indicators, day=day, definitions=indicator_defs)
+    tags = list(list_tags(env=env).values())
+    frame = customer_frame(env=env, day=day, indicators=indicators)
+    evaluated = evaluate_tags(env=env, tags=tags, frame=frame)
+    tag_table = pa.table(
+        {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
+        | {name: pa.array(values, type=pa.string()) for name, values in evaluated.values.items()}
+    )
+    bitmap_table = _bitmap_table(indicators["uid"].to_numpy(), evaluated.values)
+    analytics = env.indicators.analytics
+    analytics.replace_partitions(INDICATOR_VALUES.name, {day: indicators})
+    analytics.replace_partitions(TAG_VALUES.name, {day: tag_table})
+    analytics.replace_partitions(TAG_BITMAPS.name, {day: bitmap_table})
+    return {
+        "customers": indicators.num_rows,
+        "indicators": len(indicator_defs),
+        "tags": len(tags),
+        "model_metrics": evaluated.metrics,
+    }
+
+
+def _bitmap_table(uids: np.ndarray, values: dict[str, np.ndarray]) -> pa.Table:
+    rows: list[dict[str, Any]] = []
+    for tag, column in values.items():
+        for value, members in sorted(bitmaps(uids, column).items()):
+            rows.append({"tag": tag, "value": value, "count": len(members), "bitmap": members.serialize()})
+    return pa.Table.from_pylist(rows, schema=TAG_BITMAPS.schema)

@@ -1,0 +1,91 @@
+"""The worker loop: drain the identity consumer, compact events to Parquet, forget old dedupe keys."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from touchpoint.bootstrap import Container
+from touchpoint.identity.service import CONSUMER as IDENTITY
+from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
+from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
+from touchpoint.ingest.compactor import compact
+from touchpoint.store.operational.offsets import all_offsets
+
+log = logging.getLogger("touchpoint.worker")
+REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass of the worker did."""
+
+    identity_events: int
+    compacted_records: int
+    customers_linked: int
+
+
+def run_pass(container: Container) -> PassResult:
+    """One full pass: everything pending is processed before it returns."""
+    linked = sync_customers(env=container.identity_env, analytics=container.analytics)
+    linked += sync_imported_events(env=container.identity_env, analytics=container.analytics)
+    identity_events = 0
+    while (n := process_log(env=container.identity_env, log=container.log)) > 0:
+        identity_events += n
+    compacted = 0
+    while (
+        step := compact(
+            log=container.log,
+            ops=container.ops,
+            analytics=container.analytics,
+            clock=container.clock,
+            calendar=container.calendar,
+        )
+    ).records > 0:
+        compacted += step.records
+    _housekeeping(container)
+    return PassResult(identity_events=identity_events, compacted_records=compacted, customers_linked=linked)
+
+
+def _housekeeping(container: Container) -> None:
+    settings, now = container.settings, container.clock.now()
+    container.log.forget_dedupe_keys(older_than=now - timedelta(days=settings.collector_dedupe_days))
+    with container.ops.begin() as connection:
+        offsets = all_offsets(connection)
+    # Only what every consumer (compactor, One ID, and any later one) has processed may go.
+    consumed = min([offsets.get(name, 0) for name in REQUIRED_CONSUMERS] + list(offsets.values()))
+    container.log.trim(up_to=consumed, older_than=now - timedelta(days=settings.event_log_retention_days))
+
+
+class BackgroundWorker:
+    """Runs `run_pass` every few seconds in a daemon thread until stopped; errors are logged, not fatal."""
+
+    def __init__(self, container: Container, interval: float | None = None) -> None:
+        self.container = container
+        self.interval = interval if interval is not None else container.settings.worker_interval_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="touchpoint-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start the loop."""
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the worker is stopped (Ctrl-C in the foreground)."""
+        while self._thread.is_alive():
+            self._thread.join(1.0)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to finish its pass and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                run_pass(self.container)
+            except Exception:  # a failing pass leaves everything in place and is retried next time
+                log.exception("worker pass failed; retrying in %.0f s", self.interval)
+            self._stop.wait(self.interval)

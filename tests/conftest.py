@@ -1,0 +1,57 @@
+"""Shared fixtures: a fresh data directory and operational store per test, on SQLite and on PostgreSQL.
+
+PostgreSQL runs whenever TOUCHPOINT_TEST_POSTGRES_URL is set (CI sets it and fails if the server is down);
+each test gets its own schema so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from support import postgres_schema_url
+from touchpoint.bootstrap import Container, build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+
+POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 Beijing on a Monday that is a trading day
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty operational database: SQLite always, PostgreSQL when its URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ops.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    yield from postgres_schema_url(base)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """A virtual clock at a known trading-day morning."""
+    return VirtualClock(START)
+
+
+@pytest.fixture
+def container(tmp_path: Path, database_url: str, clock: VirtualClock) -> Iterator[Container]:
+    """Stores and services on a fresh data directory, for each operational database."""
+    settings = load_settings(tmp_path / "home", database_url=database_url)
+    built = build(settings, clock=clock)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_container(tmp_path: Path, clock: VirtualClock) -> Iterator[Container]:
+    """Stores and services on SQLite only, for tests about the analytical side."""
+    built = build(load_settings(tmp_path / "home"), clock=clock)
+    yield built
+    built.close()

@@ -1,0 +1,103 @@
+"""One test body for every event log backend: SQL (SQLite, PostgreSQL) and NATS JetStream."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from support import postgres_schema_url
+from touchpoint.core.events import LogEntry
+from touchpoint.ingest.ports import EventLog
+from touchpoint.store import OperationalStore
+from touchpoint.store.operational.event_log import SqlEventLog
+
+NATS_ENV = "TOUCHPOINT_TEST_NATS_URL"
+POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("nats", marks=pytest.mark.nats),
+    ]
+)
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventLog]:
+    if request.param == "sqlite":
+        yield from _sql_log(f"sqlite:///{tmp_path / 'ops.db'}")
+    elif request.param == "postgres":
+        base = os.environ.get(POSTGRES_ENV)
+        if not base:
+            pytest.skip(f"{POSTGRES_ENV} is not set")
+        for url in postgres_schema_url(base):
+            yield from _sql_log(url)
+    else:
+        yield from _nats_log()
+
+
+def _sql_log(url: str) -> Iterator[EventLog]:
+    ops = OperationalStore(url)
+    ops.upgrade()
+    yield SqlEventLog(ops)
+    ops.dispose()
+
+
+def _nats_log() -> Iterator[EventLog]:
+    url = os.environ.get(NATS_ENV)
+    if not url:
+        pytest.skip(f"{NATS_ENV} is not set")
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    nats_log = NatsEventLog(url, dedupe_window=timedelta(minutes=10), stream=f"T_{uuid.uuid4().hex[:10]}")
+    yield nats_log
+    nats_log.delete_stream()
+    nats_log.close()
+
+
+def _entry(key: str | None, n: int) -> LogEntry:
+    return LogEntry(dedupe_key=key, event_id=f"id-{n}", payload={"n": n, "event": "x"})
+
+
+def test_append_then_read_in_order(log: EventLog) -> None:
+    result = log.append([_entry(f"k{n}", n) for n in range(5)], received_at=T0)
+    assert result.duplicates == 0
+    assert result.offsets == sorted(result.offsets)
+    records = log.read_after(0, 100)
+    assert [r.payload["n"] for r in records] == [0, 1, 2, 3, 4]
+    assert [r.offset for r in records] == result.offsets
+    assert records[0].received_at == T0
+    assert log.head() == result.offsets[-1]
+
+
+def test_resent_keys_are_duplicates_and_keyless_entries_never_are(log: EventLog) -> None:
+    log.append([_entry("a", 1), _entry(None, 2)], received_at=T0)
+    again = log.append([_entry("a", 1), _entry(None, 3), _entry("b", 4)], received_at=T0)
+    assert again.duplicates == 1
+    assert len(again.offsets) == 2
+    assert [r.payload["n"] for r in log.read_after(0, 100)] == [1, 2, 3, 4]
+
+
+def test_read_after_pages_through_the_log(log: EventLog) -> None:
+    log.append([_entry(f"k{n}", n) for n in range(25)], received_at=T0)
+    seen: list[int] = []
+    offset = 0
+    while page := log.read_after(offset, 10):
+        seen.extend(r.payload["n"] for r in page)
+        offset = page[-1].offset
+    assert seen == list(range(25))
+    assert log.read_after(log.head(), 10) == []
+
+
+def test_trim_drops_only_processed_records_and_offsets_stay_valid(log: EventLog) -> None:
+    offsets = log.append([_entry(f"k{n}", n) for n in range(5)], received_at=T0).offsets
+    assert log.trim(up_to=offsets[1], older_than=T0) == 0  # not old enough yet
+    assert log.trim(up_to=offsets[1], older_than=T0 + timedelta(days=1)) == 2
+    assert [r.payload["n"] for r in log.read_after(0, 100)] == [2, 3, 4]
+    assert [r.offset for r in log.read_after(offsets[2], 100)] == offsets[3:]
+    assert log.head() == offsets[-1]

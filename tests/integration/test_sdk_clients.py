@@ -1,0 +1,130 @@
+"""The real Sensors, Segment and PostHog Python clients against the running collector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.compute as pc
+import sensorsanalytics
+from posthog import Posthog
+from segment.analytics.client import Client as SegmentClient
+
+from touchpoint.bootstrap import Container
+from touchpoint.identity import repo as identity_repo
+from touchpoint.identity.model import Identifier
+from touchpoint.identity.service import show
+from touchpoint.ingest.collector.service import replay_sensors_log
+from touchpoint.ingest.collector.stats import collector_stats
+from touchpoint.worker.loop import run_pass
+
+
+def _events(container: Container) -> list[dict]:  # type: ignore[type-arg]
+    run_pass(container)
+    return container.analytics.table("events").to_pyarrow().to_pylist()
+
+
+def _same_person(container: Container, anonymous: str, login: str) -> bool:
+    with container.ops.begin() as connection:
+        a = identity_repo.uid_of(connection, Identifier("anonymous_id", anonymous))
+        b = identity_repo.uid_of(connection, Identifier("customer_no", login))
+    return a is not None and a == b
+
+
+def test_sensors_python_sdk_story(container: Container, live_server: str) -> None:
+    url = f"{live_server}/sa?project=default"
+    sa = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DefaultConsumer(url))
+    sa.track("dev-1", "fund_detail_view", {"fund_code": "000001", "price": 1.5, "tags": ["A", "B"]})
+    sa.track_signup("C001", "dev-1")
+    sa.track("C001", "fund_subscribe", {"amount": 1000}, is_login_id=True)
+    sa.profile_set("C001", {"risk_level": "C3"}, is_login_id=True)
+    sa.profile_increment("C001", {"trade_count": 2}, is_login_id=True)
+    sa.profile_append("C001", {"held_codes": ["600519"]}, is_login_id=True)
+    batch = sensorsanalytics.SensorsAnalytics(sensorsanalytics.BatchConsumer(url, max_size=3))
+    for i in range(4):
+        batch.track("dev-9", "content_view", {"article_id": f"a{i}"})
+    batch.close()
+    debug = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DebugConsumer(url, write_data=False))
+    debug.track("dev-1", "never_stored", {})
+
+    events = _events(container)
+    names = sorted(e["event"] for e in events)
+    assert names == ["$SignUp", *["content_view"] * 4, "fund_detail_view", "fund_subscribe"]
+    view = next(e for e in events if e["event"] == "fund_detail_view")
+    assert view["distinct_id"] == "dev-1"
+    assert '"tags":["A","B"]' in view["properties"]
+    assert _same_person(container, "dev-1", "C001")
+    profile = show(env=container.identity_env, value="C001")["profile"]
+    assert profile["risk_level"] == "C3"
+    assert profile["trade_count"] == 2
+    assert profile["held_codes"] == ["600519"]
+
+
+def test_segment_python_sdk_story_and_resent_batches(container: Container, live_server: str) -> None:
+    client = SegmentClient(write_key="wk_test", host=live_server, sync_mode=True)
+    client.track(
+        anonymous_id="anon-7", event="Quote Viewed", properties={"symbol": "600519"}, message_id="m1"
+    )
+    client.identify(user_id="C007", anonymous_id="anon-7", traits={"risk_level": "C4"}, message_id="m2")
+    client.track(user_id="C007", event="Order Completed", properties={"qty": 100}, message_id="m3")
+    client.track(user_id="C007", event="Order Completed", properties={"qty": 100}, message_id="m3")  # resend
+    client.page(anonymous_id="anon-7", category="Market", name="Quote", message_id="m4")
+
+    events = _events(container)
+    assert sorted(e["event"] for e in events) == ["$pageview", "Order Completed", "Quote Viewed"]
+    assert _same_person(container, "anon-7", "C007")
+    assert show(env=container.identity_env, value="C007")["profile"]["risk_level"] == "C4"
+    stats = collector_stats(log=container.log, ops=container.ops, clock=container.clock)
+    assert stats["duplicates"]["segment"] == 1
+
+
+def test_posthog_python_sdk_story(container: Container, live_server: str) -> None:
+    client = Posthog("phc_test", host=live_server, sync_mode=True)
+    client.capture(
+        "app_open",
+        distinct_id="ph-anon",
+        properties={"os": "iOS"},
+        uuid="00000000-0000-4000-8000-000000000001",
+    )
+    client.capture(
+        "app_open",
+        distinct_id="ph-anon",
+        properties={"os": "iOS"},
+        uuid="00000000-0000-4000-8000-000000000001",
+    )
+    client.alias("ph-anon", "C042")
+    client.set(distinct_id="C042", properties={"risk_level": "C2"})
+    client.shutdown()
+
+    events = _events(container)
+    opens = [e for e in events if e["event"] == "app_open"]
+    assert len(opens) == 1
+    assert opens[0]["source"] == "posthog"
+    assert _same_person(container, "ph-anon", "C042")
+    assert show(env=container.identity_env, value="C042")["profile"]["risk_level"] == "C2"
+    assert (
+        pc.sum(pc.equal(container.analytics.table("events").to_pyarrow()["event"], "app_open")).as_py() == 1
+    )
+
+
+def test_sensors_logging_consumer_files_replay_through_the_collector(
+    container: Container, tmp_path: Path
+) -> None:
+    prefix = str(tmp_path / "sa.log")
+    consumer = sensorsanalytics.LoggingConsumer(prefix)
+    sa = sensorsanalytics.SensorsAnalytics(consumer)
+    sa.track("dev-5", "content_view", {"topic": "打新"})
+    sa.track_signup("C005", "dev-5")
+    sa.profile_set("C005", {"city": "上海"}, is_login_id=True)
+    sa.close()
+    files = list(tmp_path.glob("sa.log*"))
+    assert len(files) == 1
+    with files[0].open("ab") as handle:
+        handle.write(b"not json at all\n")
+    with files[0].open("rb") as handle:
+        result = replay_sensors_log(
+            env=container.collector_env, lines=handle, project="default", historical=False
+        )
+    assert (result.accepted, result.quarantined) == (3, 1)
+    assert sorted(e["event"] for e in _events(container)) == ["$SignUp", "content_view"]
+    assert _same_person(container, "dev-5", "C005")
+    assert show(env=container.identity_env, value="C005")["profile"]["city"] == "上海"

@@ -1,0 +1,77 @@
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from touchpoint.core.calendar import TradingCalendar
+
+CAL = TradingCalendar()
+
+
+def test_known_holidays_and_weekends() -> None:
+    assert CAL.is_trading_day(date(2026, 1, 5))  # Monday
+    assert not CAL.is_trading_day(date(2026, 1, 3))  # Saturday
+    assert not CAL.is_trading_day(date(2025, 10, 1))  # National Day
+    assert not CAL.is_trading_day(date(2025, 1, 29))  # Spring Festival
+    assert CAL.is_trading_day(date(2025, 10, 9))
+
+
+def test_nth_trading_day_after_skips_the_national_day_week() -> None:
+    # 2025-09-30 is the last session before the National Day holiday; trading resumes on 10-09.
+    assert CAL.add_trading_days(date(2025, 9, 30), 1) == date(2025, 10, 9)
+    assert CAL.add_trading_days(date(2025, 10, 9), -1) == date(2025, 9, 30)
+    assert CAL.add_trading_days(date(2025, 10, 4), 0) == date(2025, 10, 9)
+    assert CAL.next_trading_day(date(2025, 10, 1)) == date(2025, 10, 9)
+    assert CAL.previous_trading_day(date(2025, 10, 1)) == date(2025, 9, 30)
+
+
+def test_business_date_is_beijing_date() -> None:
+    late_utc = datetime(2026, 1, 5, 17, 30, tzinfo=UTC)  # 01:30 on the 6th in Beijing
+    assert CAL.business_date(late_utc) == date(2026, 1, 6)
+    assert CAL.to_utc(date(2026, 1, 6), time(16, 0)) == datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
+
+
+def test_past_the_recorded_year_weekdays_minus_configured_holidays() -> None:
+    day = date(CAL.recorded_until.year + 1, 2, 1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    assert CAL.is_trading_day(day)
+    assert not CAL.is_trading_day(day + timedelta(days=6 - day.weekday()))  # that week's Sunday
+    closed = TradingCalendar(extra_holidays=[day])
+    assert not closed.is_trading_day(day)
+    assert closed.next_trading_day(day - timedelta(days=1)) > day
+
+
+def test_outside_the_calendar_is_an_error() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        CAL.is_trading_day(date(1990, 1, 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    day=st.dates(min_value=date(2015, 1, 1), max_value=date(2026, 11, 30)),
+    n=st.integers(min_value=-40, max_value=40),
+)
+def test_add_trading_days_agrees_with_counting_sessions(day: date, n: int) -> None:
+    result = CAL.add_trading_days(day, n)
+    assert CAL.is_trading_day(result)
+    if n > 0:
+        assert result > day
+        assert CAL.count_trading_days(day, result) - (1 if CAL.is_trading_day(day) else 0) == n
+    elif n < 0:
+        assert result < day
+        assert CAL.count_trading_days(result, day) - (1 if CAL.is_trading_day(day) else 0) == -n
+    else:
+        assert result >= day
+        assert CAL.count_trading_days(day, result) == 1
+
+
+def test_sessions_match_exchange_calendars_day_by_day() -> None:
+    import exchange_calendars
+
+    reference = exchange_calendars.get_calendar("XSHG")
+    day = date(2024, 1, 1)
+    while day <= date(2025, 12, 31):
+        assert CAL.is_trading_day(day) == reference.is_session(day.isoformat()), day
+        day += timedelta(days=1)

@@ -1,0 +1,115 @@
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from touchpoint.store import AnalyticalStore, TableLayout
+from touchpoint.store.analytical import catalog as catalog_module
+from touchpoint.store.backends.duckdb import DuckDBBackend
+
+LAYOUT = TableLayout(name="facts", schema=pa.schema([("k", pa.string()), ("v", pa.int64())]), key=("k",))
+D1, D2 = date(2026, 1, 5), date(2026, 1, 6)
+
+
+def _store(root: Path) -> AnalyticalStore:
+    return AnalyticalStore(root, [LAYOUT], DuckDBBackend())
+
+
+def _rows(keys: list[str], values: list[int], dt: date) -> pa.Table:
+    return pa.table(
+        {"k": keys, "v": pa.array(values, pa.int64()), "dt": pa.array([dt] * len(keys), pa.date32())}
+    )
+
+
+def test_empty_table_reads_as_empty_with_schema(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    frame = store.table("facts").to_pandas()
+    assert list(frame.columns) == ["k", "v", "dt"]
+    assert frame.empty
+
+
+def test_upsert_replaces_by_key_within_partition(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.upsert("facts", _rows(["a", "b"], [1, 2], D1))
+    store.upsert("facts", _rows(["b", "c"], [20, 3], D1))
+    store.upsert("facts", _rows(["a"], [100], D2))
+    frame = store.table("facts").to_pandas().sort_values(["dt", "k"])
+    assert frame[["k", "v"]].values.tolist() == [["a", 1], ["b", 20], ["c", 3], ["a", 100]]
+    assert [p.rows for p in store.partitions("facts")] == [3, 1]
+    assert store.manifest("facts").version == 3
+
+
+def test_replace_partitions_leaves_other_dates(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.upsert("facts", _rows(["a", "b"], [1, 2], D1))
+    store.upsert("facts", _rows(["x"], [9], D2))
+    store.replace_partitions("facts", {D1: _rows(["z"], [0], D1).drop_columns(["dt"])})
+    frame = store.table("facts").to_pandas().sort_values("k")
+    assert frame["k"].tolist() == ["x", "z"]
+
+
+def test_crash_before_manifest_swap_keeps_previous_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(tmp_path)
+    store.upsert("facts", _rows(["a", "b"], [1, 2], D1))
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(catalog_module, "write_bytes_atomic", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.upsert("facts", _rows(["a", "c"], [10, 3], D1))
+    monkeypatch.undo()
+    frame = _store(tmp_path).table("facts").to_pandas().sort_values("k")
+    assert frame[["k", "v"]].values.tolist() == [["a", 1], ["b", 2]]
+
+
+def test_reader_keeps_its_files_while_a_writer_commits(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.upsert("facts", _rows(["a"], [1], D1))
+    before = store.table("facts")
+    _store(tmp_path).upsert("facts", _rows(["a"], [2], D1))
+    assert before.to_pandas()["v"].tolist() == [1]  # superseded files survive the grace period
+    assert store.table("facts").to_pandas()["v"].tolist() == [2]
+
+
+def test_unknown_table_is_named(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="nope"):
+        _store(tmp_path).table("nope")
+
+
+batches = st.lists(
+    st.lists(
+        st.tuples(st.sampled_from("abcdefgh"), st.integers(0, 1000), st.sampled_from([D1, D2])),
+        min_size=0,
+        max_size=12,
+        unique_by=lambda row: (row[0], row[2]),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches=batches)
+def test_upserts_equal_last_write_wins_in_pandas(
+    tmp_path_factory: pytest.TempPathFactory, batches: list
+) -> None:
+    store = _store(tmp_path_factory.mktemp("cat"))
+    expected: dict[tuple[str, date], int] = {}
+    for batch in batches:
+        if batch:
+            keys, values, dts = zip(*batch, strict=True)
+            table = pa.table(
+                {"k": list(keys), "v": pa.array(values, pa.int64()), "dt": pa.array(dts, pa.date32())}
+            )
+            store.upsert("facts", table)
+        for k, v, dt in batch:
+            expected[(k, dt)] = v
+    rows = store.table("facts").to_pyarrow().to_pylist()
+    assert {(r["k"], r["dt"]): r["v"] for r in rows} == expected
+    assert len(rows) == len(expected)

@@ -1,0 +1,32 @@
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from touchpoint.bootstrap import Container
+from touchpoint.store.operational.meta import get_value, set_value
+from touchpoint.store.operational.schema import metadata
+
+
+def test_migrations_build_exactly_the_declared_schema(container: Container) -> None:
+    assert container.ops.current_revision() == container.ops.head_revision()
+    with container.ops.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_upgrade_is_idempotent(container: Container) -> None:
+    container.ops.upgrade()
+    assert container.ops.current_revision() == container.ops.head_revision()
+
+
+def test_meta_values_round_trip(container: Container) -> None:
+    now = container.clock.now()
+    with container.ops.begin() as connection:
+        set_value(connection, "k", {"a": [1, 2]}, now=now)
+        set_value(connection, "k", {"a": [3]}, now=now)
+    with container.ops.begin() as connection:
+        assert get_value(connection, "k") == {"a": [3]}
+        assert get_value(connection, "missing") is None
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_container: Container) -> None:
+    with sqlite_container.ops.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
