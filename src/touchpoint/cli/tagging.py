@@ -48,7 +48,7 @@ def indicator_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
             d.category,
             d.source + (f":{d.event}" if d.event else ""),
             d.aggregation,
-            d.window.label(),
+            d.window.label() if d.window else f"= {d.formula}",
             d.unit,
         )
     console.print(table)

@@ -11,6 +11,7 @@ import ibis
 from ibis.expr.types import BooleanValue, Table, Value
 
 from touchpoint.core.calendar import TradingCalendar
+from touchpoint.indicators.formula import evaluate_formula, evaluation_order
 from touchpoint.indicators.model import ZERO_WHEN_EMPTY, Filter, IndicatorDef, Window
 
 ORDER_COLUMN = {
@@ -52,9 +53,10 @@ def compile_indicators(
     id_map: Table,
     bounds: Mapping[str, tuple[date | None, date | None]],
 ) -> Table:
-    """One row per customer of `population` with a column per indicator."""
+    """One row per customer of `population` with a column per indicator (derived ones last)."""
+    base = [d for d in definitions if d.source != "derived"]
     groups: dict[str, list[IndicatorDef]] = defaultdict(list)
-    for definition in definitions:
+    for definition in base:
         groups[definition.group_key()].append(definition)
     result = population
     for members in groups.values():
@@ -62,7 +64,19 @@ def compile_indicators(
         rows = _rows(sources[first.source], first, bounds[first.name], id_map)
         aggregated = rows.group_by(KEY).agg(**{d.name: _metric(rows, d, day) for d in members})
         result = result.left_join(aggregated, KEY).drop(f"{KEY}_right")
-    return result.mutate(**{d.name: _finish(result[d.name], d) for d in definitions})
+    result = result.mutate(**{d.name: _finish(result[d.name], d) for d in base})
+    return _derive(result, [d for d in definitions if d.source == "derived"])
+
+
+def _derive(result: Table, derived: Sequence[IndicatorDef]) -> Table:
+    formulas = {d.name: d for d in derived}
+    for name in evaluation_order({d.name: d.inputs() for d in derived}):
+        formula = formulas[name].formula
+        assert formula is not None
+        columns = {n: result[n].cast("float64") for n in formulas[name].inputs()}
+        value = evaluate_formula(formula, columns, lambda a, b: a / b.nullif(0.0))
+        result = result.mutate(**{name: value.cast("float64")})
+    return result
 
 
 def _rows(

@@ -6,8 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from touchpoint.indicators.formula import formula_inputs
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-Source = Literal["customers", "assets", "holdings", "trades", "cash_flows", "events"]
+Source = Literal["customers", "assets", "holdings", "trades", "cash_flows", "events", "derived"]
 Aggregation = Literal[
     "count",
     "count_distinct",
@@ -20,6 +22,7 @@ Aggregation = Literal[
     "days_since_first",
     "days_since_last",
     "value",
+    "formula",
 ]
 Op = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "exists"]
 NEEDS_COLUMN = {"count_distinct", "sum", "avg", "min", "max", "first", "last", "value"}
@@ -80,7 +83,10 @@ class IndicatorDef(BaseModel):
     column: str | None = None
     event: str | None = Field(default=None, description="events only: the event name")
     filters: list[Filter] = Field(default_factory=list)
-    window: Window
+    window: Window | None = Field(default=None, description="every source but derived needs one")
+    formula: str | None = Field(
+        default=None, description="derived only: arithmetic over other indicators, e.g. `a / b`"
+    )
     unit: str = ""
 
     @model_validator(mode="after")
@@ -89,11 +95,36 @@ class IndicatorDef(BaseModel):
             raise ValueError(f"aggregation {self.aggregation} needs a column")
         if self.event is not None and self.source != "events":
             raise ValueError("event applies to source events only")
+        if (self.source == "derived") != (self.aggregation == "formula"):
+            raise ValueError("a derived indicator, and only it, has aggregation formula")
+        if self.source == "derived":
+            return self._derived_consistent()
+        if self.window is None:
+            raise ValueError(f"a {self.source} indicator needs a window")
+        if self.formula is not None:
+            raise ValueError("formula applies to derived indicators only")
         if self.source == "customers" and self.window.kind != "snapshot":
             raise ValueError("customers indicators read the snapshot: window kind snapshot")
         if any(f.property for f in self.filters) and self.source != "events":
             raise ValueError("property filters apply to events only")
         return self
+
+    def _derived_consistent(self) -> IndicatorDef:
+        if not self.formula:
+            raise ValueError("a derived indicator needs a formula")
+        if self.window is not None or self.filters or self.event or self.column:
+            raise ValueError("a derived indicator has a formula only (no window, column, event or filters)")
+        try:
+            inputs = formula_inputs(self.formula)
+        except Exception as exc:
+            raise ValueError(str(exc)) from None
+        if self.name in inputs:
+            raise ValueError(f"formula cycle {self.name} → {self.name}")
+        return self
+
+    def inputs(self) -> list[str]:
+        """The indicators a derived indicator reads (none for the others)."""
+        return formula_inputs(self.formula) if self.formula else []
 
     @property
     def value_type(self) -> Literal["int", "float"]:
@@ -104,4 +135,5 @@ class IndicatorDef(BaseModel):
     def group_key(self) -> str:
         """Indicators with the same source, event, filters and window are computed in one pass."""
         filters = [f.model_dump() for f in self.filters]
-        return repr((self.source, self.event, filters, self.window.model_dump()))
+        window = self.window.model_dump() if self.window else None
+        return repr((self.source, self.event, filters, window))

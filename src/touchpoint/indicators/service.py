@@ -60,7 +60,7 @@ def known_events(analytics: AnalyticalStore) -> set[str]:
 
 def save_indicator(*, env: IndicatorEnv, principal: Principal, definition: IndicatorDef) -> int:
     """Create or update an indicator (a new version); returns the version."""
-    check_indicator(definition, known_events(env.analytics))
+    check_indicator(definition, known_events(env.analytics), list_indicators(env=env))
     body = definition.model_dump(mode="json", exclude_defaults=False)
     with env.ops.begin() as connection:
         before = store.current(connection, KIND).get(definition.name)
@@ -118,10 +118,12 @@ def compute_indicators(*, env: IndicatorEnv, day: date, definitions: Sequence[In
     # A distinct id may itself be a customer number: map it to itself beside the aliases One ID knows.
     themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})
     aliases = pa.concat_tables([aliases, themselves.cast(aliases.schema)])
-    sources: dict[str, Any] = {s: env.analytics.table(s) for s in {d.source for d in definitions}}
+    read = {d.source for d in definitions if d.source != "derived"}
+    sources: dict[str, Any] = {s: env.analytics.table(s) for s in read}
     bounds = {
         d.name: window_bounds(d.window, day, env.calendar, [p.dt for p in env.analytics.partitions(d.source)])
         for d in definitions
+        if d.window is not None
     }
     expr = compile_indicators(
         definitions,
@@ -147,6 +149,8 @@ def _population(env: IndicatorEnv, snapshot: date) -> Any:
 
 def dependencies_of(definition: IndicatorDef) -> list[str]:
     """What an indicator reads, for lineage: `source.column` items and the event."""
+    if definition.source == "derived":
+        return [f"indicator:{name}" for name in definition.inputs()]
     items = [f"{definition.source}.{definition.column}"] if definition.column else [definition.source]
     items += [
         f"{definition.source}.{f.column or 'properties.' + str(f.property)}" for f in definition.filters

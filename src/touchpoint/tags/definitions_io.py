@@ -57,9 +57,10 @@ def plan_import(*, env: TagEnv, text: str) -> list[dict[str, str]]:
     indicators, tags = parse_yaml(text)
     current_indicators = list_indicators(env=env.indicators)
     current_tags = list_tags(env=env)
-    names = set(current_indicators) | {d.name for d in indicators}
+    after = {**current_indicators, **{d.name: d for d in indicators}}
+    names = set(after)
     for definition in indicators:
-        check_indicator(definition, set())
+        check_indicator(definition, set(), after)
     for tag in tags:
         check_tag(tag, names)
     plan = [_step("indicator", d.name, current_indicators.get(d.name), d) for d in indicators]

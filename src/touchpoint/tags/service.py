@@ -92,8 +92,16 @@ def delete_tag(*, env: TagEnv, principal: Principal, name: str) -> None:
 
 
 def indicator_dependents(*, env: TagEnv, indicator: str) -> list[str]:
-    """Tags that read an indicator."""
-    return [name for name, tag in list_tags(env=env).items() if indicator in lineage(tag)["indicators"]]
+    """Tags and derived indicators that read an indicator."""
+    tags = [
+        f"tag {name}" for name, tag in list_tags(env=env).items() if indicator in lineage(tag)["indicators"]
+    ]
+    formulas = [
+        f"indicator {name}"
+        for name, definition in list_indicators(env=env.indicators).items()
+        if indicator in definition.inputs()
+    ]
+    return formulas + tags
 
 
 def upload_imported(

@@ -270,3 +270,77 @@ def test_definitions_naming_unknown_things_are_refused(sqlite_container: Contain
         save_indicator(env=env, principal=SYSTEM, definition=bad_event)
     with pytest.raises(ValueError, match="needs a column"):
         IndicatorDef(name="z", title="z", source="trades", aggregation="sum", window={"kind": "days", "n": 3})
+
+
+def test_derived_indicators_follow_their_formula_in_dependency_order(sqlite_container: Container) -> None:
+    _customers(sqlite_container)
+    _load(
+        sqlite_container,
+        "holdings",
+        pa.table(
+            {
+                "customer_no": ["C1", "C1", "C2"],
+                "date": [DAY] * 3,
+                "product_code": ["600000", "110000", "600000"],
+                "market_value": [300.0, 100.0, 50.0],
+            }
+        ),
+    )
+    snapshot = {"kind": "snapshot"}
+    total = IndicatorDef(
+        name="hold_total",
+        title="t",
+        source="holdings",
+        aggregation="sum",
+        column="market_value",
+        window=snapshot,
+    )
+    top = IndicatorDef(
+        name="hold_top",
+        title="m",
+        source="holdings",
+        aggregation="max",
+        column="market_value",
+        window=snapshot,
+    )
+    # Listed before the formula it reads: evaluation order comes from the formulas, not the list.
+    percent = IndicatorDef(
+        name="top_percent", title="p", source="derived", aggregation="formula", formula="share * 100"
+    )
+    share = IndicatorDef(
+        name="share", title="s", source="derived", aggregation="formula", formula="hold_top / hold_total"
+    )
+    table = compute_indicators(
+        env=sqlite_container.indicator_env, day=DAY, definitions=[percent, total, top, share]
+    ).to_pandas()
+    values = table.set_index("customer_no")
+    assert values.loc["C1", "share"] == pytest.approx(0.75)
+    assert values.loc["C1", "top_percent"] == pytest.approx(75.0)
+    assert values.loc["C2", "share"] == pytest.approx(1.0)
+    assert pd.isna(values.loc["C3", "share"])  # no holdings: 0 ÷ 0 is no value, not an error
+
+
+def test_formulas_naming_unknown_indicators_or_closing_a_cycle_are_refused(
+    sqlite_container: Container,
+) -> None:
+    env = sqlite_container.indicator_env
+
+    def derived(name: str, formula: str) -> IndicatorDef:
+        return IndicatorDef(name=name, title=name, source="derived", aggregation="formula", formula=formula)
+
+    with pytest.raises(ValidationError, match="unknown indicator 'nope'"):
+        save_indicator(env=env, principal=SYSTEM, definition=derived("a", "nope + 1"))
+    base = IndicatorDef(
+        name="trades_7d", title="t", source="trades", aggregation="count", window={"kind": "days", "n": 7}
+    )
+    save_indicator(env=env, principal=SYSTEM, definition=base)
+    save_indicator(env=env, principal=SYSTEM, definition=derived("a", "trades_7d * 2"))
+    save_indicator(env=env, principal=SYSTEM, definition=derived("b", "a + 1"))
+    with pytest.raises(ValidationError, match=r"cycle (a → b → a|b → a → b)"):
+        save_indicator(env=env, principal=SYSTEM, definition=derived("a", "b / 2"))
+    with pytest.raises(ValueError, match="cycle c → c"):
+        derived("c", "c + 1")
+    with pytest.raises(ValueError, match="Call is not allowed"):
+        derived("d", "__import__('os')")
+    with pytest.raises(ValueError, match="needs a window"):
+        IndicatorDef(name="e", title="e", source="trades", aggregation="count")
