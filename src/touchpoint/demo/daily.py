@@ -38,10 +38,12 @@ def make_portfolio(seed: int, population: Population, shelf: Shelf) -> Portfolio
 
 
 def total_assets_on(seed: int, population: Population, day_index: int) -> np.ndarray:
-    """Total assets on a day: a deterministic random walk from each customer's base."""
+    """Total assets on a day: each customer's own daily trend from their base, plus day-to-day noise."""
     rng = rng_for(seed, 5, day_index)
     drift = rng.normal(0.0, 0.012, len(population.base_assets))
-    trend = np.exp(0.0004 * day_index + drift)
+    # Some customers grow, some drain away: a ±10 % move over a month is common, as in a real book.
+    rates = rng_for(seed, 9).normal(0.0003, 0.003, len(population.base_assets))
+    trend = np.exp(rates * day_index + drift)
     return np.round(population.base_assets * trend, 2)
 
 
@@ -82,9 +84,15 @@ def holdings_table(
             "product_code": codes[keep],
             "quantity": np.round(values / prices, 2)[keep],
             "market_value": values[keep],
-            "cost": np.round(values * 0.97, 2)[keep],
+            "cost": np.round(values / _performance(seed, len(population.customer_no)), 2)[keep],
         }
     )
+
+
+def _performance(seed: int, count: int) -> np.ndarray:
+    """Market value over cost of each customer's stock and fund positions (a per-customer P&L)."""
+    factors = rng_for(seed, 10).lognormal(0.0, 0.15, (2, count))
+    return np.concatenate([factors[0], factors[1]])
 
 
 def trades_table(

@@ -74,9 +74,14 @@ def _derive(result: Table, derived: Sequence[IndicatorDef]) -> Table:
         formula = formulas[name].formula
         assert formula is not None
         columns = {n: result[n].cast("float64") for n in formulas[name].inputs()}
-        value = evaluate_formula(formula, columns, lambda a, b: a / b.nullif(0.0))
+        value = evaluate_formula(formula, columns, _divide_or_null)
         result = result.mutate(**{name: value.cast("float64")})
     return result
+
+
+def _divide_or_null(left: Any, right: Any) -> Any:
+    divisor = ibis.literal(right, type="float64") if isinstance(right, float) else right
+    return left / divisor.nullif(0.0)
 
 
 def _rows(

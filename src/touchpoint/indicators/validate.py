@@ -8,8 +8,31 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.indicators.formula import evaluation_order
 from touchpoint.indicators.model import IndicatorDef
 from touchpoint.ingest import TABLES
+from touchpoint.ingest.model import Kind
 
 EXTRA_COLUMNS = {"dt", "attributes"}
+NUMERIC_KINDS = {Kind.INT, Kind.FLOAT, Kind.BOOL}
+# Business events the default library and the native back-end integration define; an indicator may name
+# them before the first one arrives (a small brokerage may see its first IPO forfeit months after install).
+CATALOGUE_EVENTS = frozenset(
+    {
+        "$AppStart",
+        "$pageview",
+        "login",
+        "content_view",
+        "fund_detail_view",
+        "fund_compare",
+        "fund_subscribe",
+        "autoinvest_plan_create",
+        "autoinvest_deduction",
+        "autoinvest_deduction_failed",
+        "ipo_subscribe",
+        "ipo_allotment",
+        "ipo_payment",
+        "ipo_forfeit",
+        "message_clicked",
+    }
+)
 
 
 def source_columns(source: str) -> set[str]:
@@ -42,7 +65,8 @@ def check_indicator(
                 f"{where}: unknown column {column!r} of {definition.source} "
                 f"(columns: {', '.join(sorted(columns))})"
             )
-    if definition.event is not None and known_events and definition.event not in known_events:
+    known = set(known_events) | CATALOGUE_EVENTS
+    if definition.event is not None and known_events and definition.event not in known:
         raise ValidationError(f"{where}: unknown event {definition.event!r} (never collected or imported)")
 
 
@@ -53,9 +77,19 @@ def check_formula(definition: IndicatorDef, indicators: Mapping[str, IndicatorDe
         used = everything.get(name)
         if used is None:
             raise ValidationError(f"indicator {definition.name}: formula reads unknown indicator {name!r}")
-        if used.aggregation in ("first", "last", "value") and used.source != "derived":
+        if not gives_number(used):
             raise ValidationError(
                 f"indicator {definition.name}: formula reads {name!r}, whose {used.aggregation} "
                 "may not be a number"
             )
     evaluation_order({d.name: d.inputs() for d in everything.values() if d.source == "derived"})
+
+
+def gives_number(definition: IndicatorDef) -> bool:
+    """Whether an indicator's values are numbers (first/last/value of a text column are not)."""
+    if definition.aggregation not in ("first", "last", "value"):
+        return True
+    column = definition.column or ""
+    if column.startswith("properties.") or column in EXTRA_COLUMNS:
+        return False
+    return TABLES[definition.source].column(column).kind in NUMERIC_KINDS

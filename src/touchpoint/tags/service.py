@@ -153,8 +153,16 @@ def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Ev
         else:
             with env.indicators.ops.begin() as connection:
                 listed = repo.imported_values(connection, tag.name)
-            values[tag.name] = frame["customer_no"].map(listed).astype(object).to_numpy()
-    return Evaluated(values=values, metrics=metrics)
+            values[tag.name] = frame["customer_no"].map(listed).to_numpy()
+    return Evaluated(values={name: _labels(v) for name, v in values.items()}, metrics=metrics)
+
+
+def _labels(values: np.ndarray) -> np.ndarray:
+    """Tag values as text, None where a customer has no value (NaN from a join or a model included)."""
+    missing = pd.isna(values)
+    labels = np.array([None] * len(values), dtype=object)
+    labels[~missing] = [str(v) for v in values[~missing]]
+    return labels
 
 
 def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFrame:
