@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(
         default=5.0, description="background compaction and identity cadence"
     )
+    compute_refresh_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="recompute indicators and tags at least this often (events keep arriving)",
+    )
+    compute_retry_minutes: float = Field(
+        default=15.0, gt=0, description="wait this long before retrying a failed scheduled computation"
+    )
 
     @field_validator("home")
     @classmethod

@@ -29,7 +29,7 @@ def demo_command(
     """Generate a demo brokerage (once per data directory and parameters), print a summary, then serve."""
     # Imported here: the generator pulls in Faker, which would slow every other command's start-up.
     from touchpoint.demo import DemoParams
-    from touchpoint.demo.runs import ensure_demo
+    from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 
     container = ctx.obj.container
     params = DemoParams(customers=customers, days=days, seed=seed)
@@ -37,8 +37,10 @@ def demo_command(
         outcome = ensure_demo(
             env=container.import_env, principal=SYSTEM, params=params, reset=reset, progress=bar
         )
+    with console.status("计算指标与标签 · computing indicators and tags …"):
+        computed = ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
     status = data_status(analytics=container.analytics, ops=container.ops)
-    summary = _summary(status, generated=outcome.generated)
+    summary = _summary(status, generated=outcome.generated) | {"computed": computed}
     if as_json:
         print_json(summary | {"home": describe_deployment(container)["home"]})
     else:
@@ -77,3 +79,10 @@ def _print_summary(summary: dict[str, object]) -> None:
     for name in ("customers", "products", "trades", "cash_flows", "assets", "holdings", "events"):
         console.print(f"  {name:<11} {rows.get(name, 0):>12,}", highlight=False)
     console.print(f"  date range  {summary['first_date']} … {summary['last_date']}", highlight=False)
+    computed = summary.get("computed")
+    if isinstance(computed, dict):
+        console.print(
+            f"  指标 indicators {computed['indicators']} · 标签 tags {computed['tags']} "
+            f"computed for {computed['business_date']}",
+            highlight=False,
+        )

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from touchpoint.core.errors import ConflictError
 from touchpoint.demo.model import DemoParams, DemoSummary
 from touchpoint.demo.service import generate_demo
 from touchpoint.governance import Principal
+from touchpoint.indicators import list_indicators
 from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
 from touchpoint.store.operational.meta import delete_value, get_value, set_value
+from touchpoint.tags.definitions_io import apply_import, default_library
+from touchpoint.tags.service import TagEnv, compute, compute_due
 
 DEMO_KEY = "demo.params"
 
@@ -58,3 +63,15 @@ def _recorded_params(env: ImportEnv) -> object:
 def _forget_demo(env: ImportEnv) -> None:
     with env.ops.begin() as connection:
         delete_value(connection, DEMO_KEY)
+
+
+def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | None:
+    """Install the default library if no indicator exists yet, then compute the newest date unless done.
+
+    Returns the computation's summary, or None when the newest date was already computed and nothing
+    it reads has changed since.
+    """
+    if not list_indicators(env=env.indicators):
+        apply_import(env=env, principal=principal, text=default_library())
+    day = compute_due(env=env, refresh=timedelta(days=36_500), retry=timedelta(0))
+    return compute(env=env, principal=principal, day=day) if day is not None else None

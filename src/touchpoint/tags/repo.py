@@ -6,9 +6,15 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from touchpoint.store.operational.schema import compute_runs, model_metrics, tag_imports
+from touchpoint.store.operational.schema import (
+    compute_runs,
+    definitions,
+    import_runs,
+    model_metrics,
+    tag_imports,
+)
 
 
 def start_run(connection: Connection, run_id: str, day: date, now: datetime) -> None:
@@ -39,6 +45,26 @@ def recent_runs(connection: Connection, limit: int = 10) -> list[dict[str, Any]]
     """The newest computation runs first."""
     query = select(compute_runs).order_by(compute_runs.c.started_at.desc()).limit(limit)
     return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def last_run_of(connection: Connection, day: date, status: str | None = None) -> dict[str, Any] | None:
+    """The newest computation run for a business date (of one status when given)."""
+    query = select(compute_runs).where(compute_runs.c.business_date == day)
+    if status is not None:
+        query = query.where(compute_runs.c.status == status)
+    row = connection.execute(query.order_by(compute_runs.c.started_at.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def last_input_change(connection: Connection) -> datetime | None:
+    """When data was last imported or a definition last changed (what makes a computation stale)."""
+    imported = connection.execute(
+        select(func.max(import_runs.c.finished_at)).where(import_runs.c.status.like("imported%"))
+    ).scalar()
+    defined = connection.execute(select(func.max(definitions.c.created_at))).scalar()
+    uploaded = connection.execute(select(func.max(tag_imports.c.uploaded_at))).scalar()
+    changed = [t for t in (imported, defined, uploaded) if t is not None]
+    return max(changed) if changed else None
 
 
 def save_metrics(connection: Connection, tag: str, day: date, metrics: dict[str, Any], now: datetime) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -184,6 +184,33 @@ def latest_data_date(*, env: TagEnv) -> date:
     ienv = env.indicators
     dates = [p.dt for name in ("assets", "customers") for p in ienv.analytics.partitions(name)]
     return max(dates) if dates else ienv.calendar.business_date(ienv.clock.now())
+
+
+def compute_due(*, env: TagEnv, refresh: timedelta, retry: timedelta) -> date | None:
+    """The business date a scheduled computation should build now, or None when nothing is due.
+
+    Due when the newest data date has never been computed, when data was imported or a definition
+    changed since its last success, or when that success is older than `refresh`. A failure is retried
+    only after `retry`, so a broken definition does not spin the worker.
+    """
+    ienv = env.indicators
+    if not ienv.analytics.partitions("customers") or not list_indicators(env=ienv):
+        return None
+    day = latest_data_date(env=env)
+    now = ienv.clock.now()
+    with ienv.ops.begin() as connection:
+        latest = repo.last_run_of(connection, day)
+        success = repo.last_run_of(connection, day, status="succeeded")
+        changed = repo.last_input_change(connection)
+    if latest is not None and latest["status"] == "running" and now - latest["started_at"] < refresh:
+        return None
+    if latest is not None and latest["status"] == "failed" and now - latest["finished_at"] < retry:
+        return None
+    if success is None:
+        return day
+    finished: datetime = success["finished_at"]
+    stale = changed is not None and changed > finished
+    return day if stale or now - finished >= refresh else None
 
 
 def compute(*, env: TagEnv, principal: Principal, day: date) -> dict[str, Any]:

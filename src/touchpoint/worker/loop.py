@@ -1,4 +1,5 @@
-"""The worker loop: drain the identity consumer, compact events to Parquet, forget old dedupe keys."""
+"""The worker loop: drain the identity consumer, compact events to Parquet, forget old dedupe keys, and
+compute indicators and tags when the data or the definitions have changed (or a day has passed)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from touchpoint.bootstrap import Container
+from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
 from touchpoint.store.operational.offsets import all_offsets
+from touchpoint.tags.service import compute, compute_due
 
 log = logging.getLogger("touchpoint.worker")
 REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY)
@@ -25,6 +28,7 @@ class PassResult:
     identity_events: int
     compacted_records: int
     customers_linked: int
+    computed: str | None = None
 
 
 def run_pass(container: Container) -> PassResult:
@@ -46,7 +50,30 @@ def run_pass(container: Container) -> PassResult:
     ).records > 0:
         compacted += step.records
     _housekeeping(container)
-    return PassResult(identity_events=identity_events, compacted_records=compacted, customers_linked=linked)
+    return PassResult(
+        identity_events=identity_events,
+        compacted_records=compacted,
+        customers_linked=linked,
+        computed=_scheduled_compute(container),
+    )
+
+
+def _scheduled_compute(container: Container) -> str | None:
+    settings = container.settings
+    day = compute_due(
+        env=container.tag_env,
+        refresh=timedelta(hours=settings.compute_refresh_hours),
+        retry=timedelta(minutes=settings.compute_retry_minutes),
+    )
+    if day is None:
+        return None
+    try:
+        compute(env=container.tag_env, principal=SYSTEM, day=day)
+    except Exception:
+        # The run is recorded as failed with its error; the next attempt waits for the retry interval.
+        log.exception("scheduled computation for %s failed", day)
+        return None
+    return day.isoformat()
 
 
 def _housekeeping(container: Container) -> None:
