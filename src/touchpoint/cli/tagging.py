@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,14 +13,22 @@ from touchpoint.cli.output import console, print_json
 from touchpoint.governance import SYSTEM
 from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
 from touchpoint.tags.customer360 import customer_view
-from touchpoint.tags.definitions_io import apply_import, default_library, export_yaml, plan_import
-from touchpoint.tags.inspect import catalogue, tag_detail
+from touchpoint.tags.definitions_io import (
+    apply_import,
+    default_library,
+    export_yaml,
+    parse_yaml,
+    plan_import,
+)
+from touchpoint.tags.inspect import catalogue, member_list, tag_detail
 from touchpoint.tags.service import (
     compute,
     delete_tag,
+    dry_run,
     indicator_dependents,
     latest_data_date,
     list_tags,
+    read_imported_csv,
     upload_imported,
 )
 
@@ -130,12 +137,40 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
 
 
 @tag_app.command("upload")
-def tag_upload(ctx: typer.Context, name: str, path: Path) -> None:
+def tag_upload(ctx: typer.Context, name: str, path: Path, as_json: JsonOption = False) -> None:
     """Replace an imported tag's list from a CSV with columns customer_no,value."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = [(r["customer_no"].strip(), r["value"].strip()) for r in csv.DictReader(handle)]
+    rows = read_imported_csv(path.read_bytes())
     result = upload_imported(env=ctx.obj.container.tag_env, principal=SYSTEM, tag=name, rows=rows)
+    if as_json:
+        print_json(result)
+        return
     typer.echo(f"{result['tag']}: {result['rows']} customers")
+    unknown = result["unknown_customers"]
+    if unknown:
+        typer.echo(f"{len(unknown)} not in the customers snapshot: {', '.join(unknown[:10])}")
+
+
+@tag_app.command("members")
+def tag_members(
+    ctx: typer.Context,
+    name: str,
+    value: str,
+    day: Annotated[
+        datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="business date")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=0, help="customer numbers to list")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """How many customers carry a tag value, and the first of them."""
+    result = member_list(
+        env=ctx.obj.container.tag_env, name=name, value=value, day=day.date() if day else None, limit=limit
+    )
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"{name}={value} on {result['business_date']}: {result['count']:,} customers")
+    for number in result["customers"]:
+        typer.echo(f"  {number}")
 
 
 @tag_app.command("delete")
@@ -150,6 +185,28 @@ def definitions_export(ctx: typer.Context, path: Path) -> None:
     """Write every indicator and tag to a YAML file."""
     path.write_text(export_yaml(env=ctx.obj.container.tag_env), encoding="utf-8")
     typer.echo(f"wrote {path}")
+
+
+@definitions_app.command("dry-run")
+def definitions_dry_run(
+    ctx: typer.Context,
+    path: Path,
+    sample: Annotated[int, typer.Option(min=1, help="customers to compute on")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a YAML file's definitions and compute them on a random sample; nothing is written."""
+    indicators, tags = parse_yaml(path.read_text(encoding="utf-8"))
+    with console.status(f"dry run on {sample:,} customers …"):
+        result = dry_run(env=ctx.obj.container.tag_env, indicators=indicators, tags=tags, sample=sample)
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"{result['business_date']}: {result['sample']:,} customers sampled")
+    for name, summary in result["indicators"].items():
+        shown = {k: v for k, v in summary.items() if k != "top_values"}
+        typer.echo(f"  indicator {name}: {shown}")
+    for name, summary in result["tags"].items():
+        typer.echo(f"  tag {name}: coverage {summary['coverage']:.1%} {summary['distribution']}")
 
 
 @definitions_app.command("import")

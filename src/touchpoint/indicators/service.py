@@ -107,13 +107,20 @@ def delete_indicator(
         )
 
 
-def compute_indicators(*, env: IndicatorEnv, day: date, definitions: Sequence[IndicatorDef]) -> pa.Table:
-    """Every indicator for every customer of the snapshot on or before `day`: (uid, customer_no, …)."""
+def compute_indicators(
+    *, env: IndicatorEnv, day: date, definitions: Sequence[IndicatorDef], sample: int | None = None
+) -> pa.Table:
+    """Every indicator for every customer of the snapshot on or before `day`: (uid, customer_no, …).
+
+    With `sample`, only that many customers chosen at random (a dry run of new definitions).
+    """
     customers_dates = [p.dt for p in env.analytics.partitions("customers")]
     snapshot = max((d for d in customers_dates if d <= day), default=None)
     if snapshot is None:
         raise ValidationError(f"no customers snapshot on or before {day}; import customers first")
     population = _population(env, snapshot)
+    if sample is not None:
+        population = population.order_by(ibis.random()).limit(sample)
     uids, aliases = id_tables(env=env.identity)
     # A distinct id may itself be a customer number: map it to itself beside the aliases One ID knows.
     themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from touchpoint.core.errors import NotFoundError
+from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.tags import repo
-from touchpoint.tags.layout import TAG_BITMAPS
+from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import lineage
 from touchpoint.tags.service import TagEnv, get_tag, list_tags
@@ -90,3 +92,29 @@ def members(*, env: TagEnv, name: str, value: str, day: date | None = None) -> B
         if row["tag"] == name and row["value"] == value:
             return BitMap.deserialize(row["bitmap"])
     return BitMap()
+
+
+def member_list(
+    *, env: TagEnv, name: str, value: str, day: date | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """How many customers carry a tag value on a date, and the first `limit` customer numbers."""
+    tag = get_tag(env=env, name=name)
+    if value not in tag.possible_values():
+        raise ValidationError(f"tag {name!r} has no value {value!r} (values: {tag.possible_values()})")
+    analytics = env.indicators.analytics
+    dates = [p.dt for p in analytics.partitions(TAG_BITMAPS.name) if day is None or p.dt <= day]
+    if not dates:
+        raise NotFoundError("no tag snapshot has been computed yet (run touchpoint compute)")
+    snapshot = max(dates)
+    uids = members(env=env, name=name, value=value, day=snapshot)
+    first = pa.array(list(uids[:limit]) if limit else [], type=pa.int64())
+    rows = analytics.read_partition(TAG_VALUES.name, snapshot)
+    assert rows is not None
+    chosen = rows.select(["uid", "customer_no"]).filter(pc.is_in(rows["uid"].cast(pa.int64()), first))
+    return {
+        "tag": name,
+        "value": value,
+        "business_date": snapshot.isoformat(),
+        "count": len(uids),
+        "customers": chosen.sort_by("uid")["customer_no"].to_pylist(),
+    }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,6 +18,8 @@ from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, record_operation
 from touchpoint.indicators import IndicatorDef, IndicatorEnv, compute_indicators, list_indicators
 from touchpoint.indicators.layout import INDICATOR_VALUES
+from touchpoint.indicators.service import known_events
+from touchpoint.indicators.validate import check_indicator
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags import repo
 from touchpoint.tags.evaluate import bitmaps, bucket_values, rule_values
@@ -104,6 +109,26 @@ def indicator_dependents(*, env: TagEnv, indicator: str) -> list[str]:
     return formulas + tags
 
 
+def read_imported_csv(data: bytes) -> list[tuple[str, str]]:
+    """Rows (customer_no, value) of an uploaded list: CSV in UTF-8 (with or without BOM) or GBK."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gbk", errors="strict")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"customer_no", "value"} - set(reader.fieldnames or [])
+    if missing:
+        raise ValidationError(
+            f"the list needs columns customer_no,value; missing {', '.join(sorted(missing))} "
+            f"(found: {', '.join(reader.fieldnames or []) or 'nothing'})"
+        )
+    rows = [((r["customer_no"] or "").strip(), (r["value"] or "").strip()) for r in reader]
+    blank = [i + 1 for i, (c, v) in enumerate(rows) if not c or not v]
+    if blank:
+        raise ValidationError(f"rows {blank[:10]} have an empty customer_no or value")
+    return rows
+
+
 def upload_imported(
     *, env: TagEnv, principal: Principal, tag: str, rows: list[tuple[str, str]]
 ) -> dict[str, Any]:
@@ -127,7 +152,19 @@ def upload_imported(
             target_id=tag,
             after={"rows": len(rows)},
         )
-    return {"tag": tag, "rows": len(rows)}
+    return {"tag": tag, "rows": len(rows), "unknown_customers": _unknown_customers(env, rows)}
+
+
+def _unknown_customers(env: TagEnv, rows: list[tuple[str, str]]) -> list[str]:
+    """Listed customer numbers the newest customers snapshot does not hold (kept, but worth a look)."""
+    analytics = env.indicators.analytics
+    snapshot = analytics.latest_partition_on_or_before("customers", date.max)
+    if snapshot is None:
+        return sorted({c for c, _ in rows})
+    table = analytics.read_partition("customers", snapshot)
+    assert table is not None
+    known = set(table["customer_no"].to_pylist())
+    return sorted({c for c, _ in rows} - known)
 
 
 @dataclass
@@ -272,3 +309,60 @@ def _bitmap_table(uids: np.ndarray, values: dict[str, np.ndarray]) -> pa.Table:
         for value, members in sorted(bitmaps(uids, column).items()):
             rows.append({"tag": tag, "value": value, "count": len(members), "bitmap": members.serialize()})
     return pa.Table.from_pylist(rows, schema=TAG_BITMAPS.schema)
+
+
+def dry_run(
+    *,
+    env: TagEnv,
+    indicators: Sequence[IndicatorDef] = (),
+    tags: Sequence[TagDef] = (),
+    sample: int = 1000,
+    day: date | None = None,
+) -> dict[str, Any]:
+    """Check new or changed definitions and compute them on a random sample of customers; writes nothing.
+
+    Given definitions replace current ones of the same name; the rest of the library is computed beside
+    them so that tags and formulas can read it.
+    """
+    ienv = env.indicators
+    everything = {**list_indicators(env=ienv), **{d.name: d for d in indicators}}
+    known = known_events(ienv.analytics)
+    for definition in indicators:
+        check_indicator(definition, known, everything)
+    for tag in tags:
+        check_tag(tag, set(everything))
+    business_date = day or latest_data_date(env=env)
+    values = compute_indicators(
+        env=ienv, day=business_date, definitions=list(everything.values()), sample=sample
+    )
+    frame = customer_frame(env=env, day=business_date, indicators=values)
+    evaluated = evaluate_tags(env=env, tags=list(tags), frame=frame)
+    return {
+        "business_date": business_date.isoformat(),
+        "sample": values.num_rows,
+        "indicators": {d.name: _indicator_summary(frame[d.name]) for d in indicators},
+        "tags": {
+            name: _tag_summary(column) | {"model_metrics": evaluated.metrics.get(name)}
+            for name, column in evaluated.values.items()
+        },
+    }
+
+
+def _indicator_summary(column: pd.Series) -> dict[str, Any]:
+    numeric = pd.to_numeric(column, errors="coerce")
+    present = column.notna()
+    summary: dict[str, Any] = {"non_null": round(float(present.mean()), 4) if len(column) else 0.0}
+    if numeric.notna().any():
+        summary |= {"min": float(numeric.min()), "max": float(numeric.max()), "mean": float(numeric.mean())}
+    else:
+        summary["top_values"] = column[present].astype(str).value_counts().head(5).to_dict()
+    return summary
+
+
+def _tag_summary(values: np.ndarray) -> dict[str, Any]:
+    counts = pd.Series(values).dropna().value_counts()
+    size = len(values)
+    return {
+        "coverage": round(int(counts.sum()) / size, 4) if size else 0.0,
+        "distribution": {str(v): int(n) for v, n in counts.items()},
+    }

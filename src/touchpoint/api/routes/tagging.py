@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from touchpoint.api.deps import container, principal
@@ -19,14 +19,26 @@ from touchpoint.indicators import (
     save_indicator,
 )
 from touchpoint.tags.customer360 import customer_view
-from touchpoint.tags.definitions_io import apply_import, export_yaml, plan_import
-from touchpoint.tags.inspect import catalogue, tag_detail
+from touchpoint.tags.definitions_io import apply_import, export_yaml, parse_yaml, plan_import
+from touchpoint.tags.inspect import catalogue, member_list, tag_detail
 from touchpoint.tags.model import TagDef
-from touchpoint.tags.service import compute, delete_tag, get_tag, indicator_dependents, list_tags, save_tag
+from touchpoint.tags.service import (
+    compute,
+    delete_tag,
+    dry_run,
+    get_tag,
+    indicator_dependents,
+    latest_data_date,
+    list_tags,
+    read_imported_csv,
+    save_tag,
+    upload_imported,
+)
 
 router = APIRouter(tags=["indicators and tags"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
+Sample = Annotated[int, Query(ge=1, le=1_000_000, description="customers to compute on")]
 
 
 @router.get("/indicators")
@@ -58,6 +70,13 @@ def remove_indicator(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
     return {"deleted": name}
 
 
+@router.post("/indicators/{name}/dry-run")
+def indicator_dry_run(name: str, definition: IndicatorDef, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
+    """Check an indicator and compute it on a random sample of customers, without saving it."""
+    definition = definition.model_copy(update={"name": name})
+    return dry_run(env=c.tag_env, indicators=[definition], sample=sample)
+
+
 @router.get("/tags")
 def tags(c: Deps) -> list[dict[str, Any]]:
     """Every tag definition."""
@@ -83,6 +102,32 @@ def put_tag(name: str, definition: TagDef, c: Deps, caller: Caller) -> dict[str,
     """Create or update a tag after checking what it reads."""
     definition = definition.model_copy(update={"name": name})
     return {"name": name, "version": save_tag(env=c.tag_env, principal=caller, tag=definition)}
+
+
+@router.post("/tags/{name}/dry-run")
+def tag_dry_run(name: str, definition: TagDef, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
+    """Check a tag and evaluate it on a random sample of customers, without saving it."""
+    definition = definition.model_copy(update={"name": name})
+    return dry_run(env=c.tag_env, tags=[definition], sample=sample)
+
+
+@router.get("/tags/{name}/members")
+def tag_members(
+    name: str,
+    value: str,
+    c: Deps,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
+) -> dict[str, Any]:
+    """How many customers carry a tag value on a date (default: the latest), and the first of them."""
+    return member_list(env=c.tag_env, name=name, value=value, day=day, limit=limit)
+
+
+@router.post("/tags/{name}/upload")
+async def tag_upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Replace an imported tag's list from a CSV with columns customer_no,value."""
+    rows = read_imported_csv(await file.read())
+    return upload_imported(env=c.tag_env, principal=caller, tag=name, rows=rows)
 
 
 @router.delete("/tags/{name}")
@@ -115,10 +160,23 @@ def definitions_import(
     return {"applied": apply, "plan": plan}
 
 
+@router.post("/definitions/dry-run")
+def definitions_dry_run(
+    c: Deps,
+    text: Annotated[str, Body(media_type="application/yaml", description="a definitions YAML document")],
+    sample: Sample = 1000,
+) -> dict[str, Any]:
+    """Check a YAML document's definitions and compute them on a random sample; nothing is written."""
+    indicators, tags = parse_yaml(text)
+    return dry_run(env=c.tag_env, indicators=indicators, tags=tags, sample=sample)
+
+
 @router.post("/compute")
-def compute_date(c: Deps, caller: Caller, day: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
-    """Compute every indicator and tag for a business date."""
-    return compute(env=c.tag_env, principal=caller, day=day)
+def compute_date(
+    c: Deps, caller: Caller, day: Annotated[date | None, Query(alias="date")] = None
+) -> dict[str, Any]:
+    """Compute every indicator and tag for a business date (default: the newest date with data)."""
+    return compute(env=c.tag_env, principal=caller, day=day or latest_data_date(env=c.tag_env))
 
 
 @router.get("/customers/{customer_no}")
