@@ -1,0 +1,143 @@
+"""Tag evaluation against row-by-row Python: first match wins, buckets, bitmaps equal members."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from touchpoint.core.errors import ValidationError
+from touchpoint.tags.evaluate import bitmaps, bucket_values, rule_values
+from touchpoint.tags.model import TagDef
+
+values = st.one_of(st.none(), st.integers(-5, 5).map(float))
+frames = st.lists(st.tuples(values, values), min_size=1, max_size=30)
+ops = st.sampled_from(["=", "!=", ">", ">=", "<", "<=", "exists", "not_exists", "between", "in"])
+
+
+@st.composite
+def comparisons(draw: st.DrawFn) -> dict[str, Any]:
+    op = draw(ops)
+    target = draw(st.sampled_from(["x", "y"]))
+    if op == "exists":
+        return {"indicator": target, "op": "exists", "value": True}
+    if op == "not_exists":
+        return {"indicator": target, "op": "exists", "value": False}
+    if op == "between":
+        low = draw(st.integers(-5, 5))
+        return {"indicator": target, "op": "between", "value": [low, low + draw(st.integers(0, 4))]}
+    if op == "in":
+        return {"indicator": target, "op": "in", "value": draw(st.lists(st.integers(-5, 5), max_size=3))}
+    return {"indicator": target, "op": op, "value": {"param": "p"} if draw(st.booleans()) else 1}
+
+
+conditions = st.recursive(
+    comparisons(),
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3).map(lambda c: {"all": c})
+        | st.lists(inner, min_size=1, max_size=3).map(lambda c: {"any": c})
+        | inner.map(lambda c: {"not": c})
+    ),
+    max_leaves=5,
+)
+
+
+def _holds(condition: dict[str, Any], row: dict[str, float | None], p: float) -> bool:
+    """The documented semantics, one row at a time: a missing value satisfies no comparison."""
+    if "all" in condition:
+        return all(_holds(c, row, p) for c in condition["all"])
+    if "any" in condition:
+        return any(_holds(c, row, p) for c in condition["any"])
+    if "not" in condition:
+        return not _holds(condition["not"], row, p)
+    value = row[condition["indicator"]]
+    wanted = p if condition["value"] == {"param": "p"} else condition["value"]
+    if condition["op"] == "exists":
+        return (value is not None) == wanted
+    if value is None:
+        return False
+    checks = {
+        "=": lambda: value == wanted,
+        "!=": lambda: value != wanted,
+        ">": lambda: value > wanted,
+        ">=": lambda: value >= wanted,
+        "<": lambda: value < wanted,
+        "<=": lambda: value <= wanted,
+        "between": lambda: wanted[0] <= value <= wanted[1],
+        "in": lambda: value in wanted,
+    }
+    return bool(checks[condition["op"]]())
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=frames, cases=st.lists(conditions, min_size=1, max_size=4), p=st.integers(-3, 3))
+def test_rule_tags_take_the_first_matching_case(
+    rows: list[tuple[float | None, float | None]], cases: list[dict[str, Any]], p: int
+) -> None:
+    tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        params={"p": p},
+        rules=[{"when": c, "value": f"v{i}"} for i, c in enumerate(cases)],
+        default="none",
+    )
+    frame = pd.DataFrame(rows, columns=["x", "y"], dtype=float)
+    got = rule_values(tag, frame)
+    for i, (x, y) in enumerate(rows):
+        row = {"x": x, "y": y}
+        want = next((f"v{n}" for n, c in enumerate(cases) if _holds(c, row, p)), "none")
+        assert got[i] == want, (row, cases)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    numbers=st.lists(st.one_of(st.none(), st.floats(-100, 100)), min_size=1, max_size=40),
+    edges=st.lists(st.integers(-50, 50), min_size=1, max_size=5, unique=True).map(sorted),
+)
+def test_buckets_match_pandas_cut(numbers: list[float | None], edges: list[int]) -> None:
+    labels = [f"b{i}" for i in range(len(edges) + 1)]
+    tag = TagDef(
+        name="b",
+        title="b",
+        category="c",
+        kind="bucket",
+        bucket={"indicator": "x", "edges": edges, "labels": labels},
+    )
+    frame = pd.DataFrame({"x": pd.Series(numbers, dtype=float)})
+    cut = pd.cut(frame["x"], [-math.inf, *edges, math.inf], right=False, labels=labels)
+    got = bucket_values(tag, frame)
+    for mine, theirs in zip(got, cut, strict=True):
+        assert (mine is None and pd.isna(theirs)) or mine == theirs
+
+
+def test_bucket_edges_from_params_must_ascend() -> None:
+    tag = TagDef(
+        name="b",
+        title="b",
+        category="c",
+        kind="bucket",
+        params={"low": 10, "high": 5},
+        bucket={"indicator": "x", "edges": [{"param": "low"}, {"param": "high"}], "labels": ["a", "b", "c"]},
+    )
+    with pytest.raises(ValidationError, match="edges must ascend"):
+        bucket_values(tag, pd.DataFrame({"x": [1.0]}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    assigned=st.lists(st.one_of(st.none(), st.sampled_from(["高", "中", "低"])), max_size=60),
+    offset=st.integers(0, 2**31 - 100),
+)
+def test_bitmaps_hold_exactly_the_members_of_each_value(assigned: list[str | None], offset: int) -> None:
+    uids = np.arange(offset, offset + len(assigned), dtype=np.int64)
+    maps = bitmaps(uids, np.array(assigned, dtype=object))
+    for value in {v for v in assigned if v is not None}:
+        assert set(maps[value]) == {int(u) for u, v in zip(uids, assigned, strict=True) if v == value}
+    assert set(maps) == {v for v in assigned if v is not None}  # a missing value has no bitmap
