@@ -158,7 +158,8 @@ def test_rule_tags_follow_their_params(demo: Container) -> None:
 def test_bitmaps_equal_the_parquet_members_for_every_tag_value(demo: Container) -> None:
     values = demo.analytics.read_partition(TAG_VALUES.name, DEMO_END)
     stored = demo.analytics.read_partition(TAG_BITMAPS.name, DEMO_END)
-    assert values is not None and stored is not None
+    assert values is not None
+    assert stored is not None
     frame = values.to_pandas()
     checked = 0
     for row in stored.to_pylist():
@@ -175,7 +176,8 @@ def test_model_tags_store_their_training_metrics(demo: Container) -> None:
 
     for name in ("churn_propensity", "fund_purchase_propensity"):
         metrics = tag_detail(env=demo.tag_env, name=name)["model_metrics"]
-        assert metrics is not None and 0.5 < metrics["auc_holdout"] <= 1.0, metrics
+        assert metrics is not None
+        assert 0.5 < metrics["auc_holdout"] <= 1.0, metrics
         assert metrics["train_rows"] + metrics["holdout_rows"] == 800
 
 
