@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError as PydanticError
@@ -15,6 +15,8 @@ from touchpoint.indicators.validate import check_indicator
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import check_tag
 from touchpoint.tags.service import TagEnv, list_tags, save_tag
+
+T = TypeVar("T", IndicatorDef, TagDef)
 
 
 def export_yaml(*, env: TagEnv) -> str:
@@ -41,6 +43,12 @@ def parse_yaml(text: str) -> tuple[list[IndicatorDef], list[TagDef]]:
     indicators = [_parse(IndicatorDef, item, "indicator") for item in document.get("indicators") or []]
     tags = [_parse(TagDef, item, "tag") for item in document.get("tags") or []]
     return indicators, tags
+
+
+def parse_definition(model: type[T], item: Any) -> T:
+    """One indicator or tag from a mapping, or ValidationError naming the entry and its faults."""
+    parsed: T = _parse(model, item, "indicator" if model is IndicatorDef else "tag")
+    return parsed
 
 
 def _parse(model: Any, item: Any, kind: str) -> Any:

@@ -19,7 +19,13 @@ from touchpoint.indicators import (
     save_indicator,
 )
 from touchpoint.tags.customer360 import customer_view
-from touchpoint.tags.definitions_io import apply_import, export_yaml, parse_yaml, plan_import
+from touchpoint.tags.definitions_io import (
+    apply_import,
+    export_yaml,
+    parse_definition,
+    parse_yaml,
+    plan_import,
+)
 from touchpoint.tags.inspect import catalogue, member_list, tag_detail
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.service import (
@@ -38,6 +44,13 @@ from touchpoint.tags.service import (
 router = APIRouter(tags=["indicators and tags"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
+IndicatorBody = Annotated[
+    dict[str, Any],
+    Body(description="an indicator definition (IndicatorDef); the name comes from the path"),
+]
+TagBody = Annotated[
+    dict[str, Any], Body(description="a tag definition (TagDef); the name comes from the path")
+]
 Sample = Annotated[int, Query(ge=1, le=1_000_000, description="customers to compute on")]
 
 
@@ -55,9 +68,9 @@ def indicator(name: str, c: Deps) -> dict[str, Any]:
 
 
 @router.put("/indicators/{name}")
-def put_indicator(name: str, definition: IndicatorDef, c: Deps, caller: Caller) -> dict[str, Any]:
+def put_indicator(name: str, body: IndicatorBody, c: Deps, caller: Caller) -> dict[str, Any]:
     """Create or update an indicator (a new version)."""
-    definition = definition.model_copy(update={"name": name})
+    definition = parse_definition(IndicatorDef, body | {"name": name})
     version = save_indicator(env=c.indicator_env, principal=caller, definition=definition)
     return {"name": name, "version": version}
 
@@ -71,9 +84,9 @@ def remove_indicator(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
 
 
 @router.post("/indicators/{name}/dry-run")
-def indicator_dry_run(name: str, definition: IndicatorDef, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
+def indicator_dry_run(name: str, body: IndicatorBody, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
     """Check an indicator and compute it on a random sample of customers, without saving it."""
-    definition = definition.model_copy(update={"name": name})
+    definition = parse_definition(IndicatorDef, body | {"name": name})
     return dry_run(env=c.tag_env, indicators=[definition], sample=sample)
 
 
@@ -98,16 +111,16 @@ def tag(name: str, c: Deps) -> dict[str, Any]:
 
 
 @router.put("/tags/{name}")
-def put_tag(name: str, definition: TagDef, c: Deps, caller: Caller) -> dict[str, Any]:
+def put_tag(name: str, body: TagBody, c: Deps, caller: Caller) -> dict[str, Any]:
     """Create or update a tag after checking what it reads."""
-    definition = definition.model_copy(update={"name": name})
+    definition = parse_definition(TagDef, body | {"name": name})
     return {"name": name, "version": save_tag(env=c.tag_env, principal=caller, tag=definition)}
 
 
 @router.post("/tags/{name}/dry-run")
-def tag_dry_run(name: str, definition: TagDef, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
+def tag_dry_run(name: str, body: TagBody, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
     """Check a tag and evaluate it on a random sample of customers, without saving it."""
-    definition = definition.model_copy(update={"name": name})
+    definition = parse_definition(TagDef, body | {"name": name})
     return dry_run(env=c.tag_env, tags=[definition], sample=sample)
 
 
