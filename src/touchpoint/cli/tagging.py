@@ -271,7 +271,7 @@ def compute_command(
 @customer_app.command("show")
 def customer_show(ctx: typer.Context, customer_no: str, as_json: JsonOption = False) -> None:
     """Attributes, identities, tags, indicators, assets, holdings, trades and events of one customer."""
-    view = customer_view(env=ctx.obj.container.tag_env, customer_no=customer_no)
+    view = customer_view(env=ctx.obj.container.tag_env, principal=SYSTEM, customer_no=customer_no)
     if as_json:
         print_json(view)
         return

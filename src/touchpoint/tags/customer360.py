@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from touchpoint.core.errors import NotFoundError
+from touchpoint.governance import Principal
 from touchpoint.identity.service import show as identity_show
 from touchpoint.tags.service import TagEnv, list_tags
 
 RECENT = 20
 
 
-def customer_view(*, env: TagEnv, customer_no: str) -> dict[str, Any]:
-    """Everything known about one customer, newest first where it is a history."""
+SENSITIVE_READERS = frozenset({"admin", "sensitive_reader"})
+MASK = "***"
+
+
+def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dict[str, Any]:
+    """Everything known about one customer, newest first where it is a history.
+
+    Sensitive tags show as `***` unless the caller holds a role that may read them.
+    """
     analytics = env.indicators.analytics
     customers = analytics.table("customers")
     latest = customers.filter(customers.customer_no == customer_no).order_by(customers.dt.desc()).limit(1)
@@ -29,8 +37,8 @@ def customer_view(*, env: TagEnv, customer_no: str) -> dict[str, Any]:
         "attributes": _jsonable(rows[0]),
         "identities": identity["identifiers"],
         "sdk_profile": identity["profile"],
-        "tags": _latest_row(env, "tag_values", customer_no, sensitive=_sensitive(env)),
-        "indicators": _latest_row(env, "indicator_values", customer_no, sensitive=set()),
+        "tags": _latest_row(env, "tag_values", customer_no, masked=_masked_tags(env, principal)),
+        "indicators": _latest_row(env, "indicator_values", customer_no, masked=set()),
         "assets": _history(env, "assets", customer_no, "date", 30),
         "holdings": _latest_rows(env, "holdings", customer_no),
         "trades": _history(env, "trades", customer_no, "time", RECENT),
@@ -38,11 +46,13 @@ def customer_view(*, env: TagEnv, customer_no: str) -> dict[str, Any]:
     }
 
 
-def _sensitive(env: TagEnv) -> set[str]:
+def _masked_tags(env: TagEnv, principal: Principal) -> set[str]:
+    if principal.roles & SENSITIVE_READERS:
+        return set()
     return {name for name, tag in list_tags(env=env).items() if tag.sensitive}
 
 
-def _latest_row(env: TagEnv, table_name: str, customer_no: str, sensitive: set[str]) -> dict[str, Any]:
+def _latest_row(env: TagEnv, table_name: str, customer_no: str, masked: set[str]) -> dict[str, Any]:
     analytics = env.indicators.analytics
     partitions = analytics.partitions(table_name)
     if not partitions:
@@ -54,8 +64,16 @@ def _latest_row(env: TagEnv, table_name: str, customer_no: str, sensitive: set[s
     found = table.filter(pc.equal(table["customer_no"], customer_no)).to_pylist()
     if not found:
         return {}
-    values = {k: v for k, v in found[0].items() if k not in ("uid", "customer_no") and k not in sensitive}
-    return {"business_date": partitions[-1].dt.isoformat(), "values": _jsonable(values)}
+    values = {
+        k: (MASK if k in masked and v is not None else v)
+        for k, v in found[0].items()
+        if k not in ("uid", "customer_no")
+    }
+    return {
+        "business_date": partitions[-1].dt.isoformat(),
+        "values": _jsonable(values),
+        "masked": sorted(masked & set(values)),
+    }
 
 
 def _latest_rows(env: TagEnv, table_name: str, customer_no: str) -> list[dict[str, Any]]:

@@ -255,8 +255,24 @@ def test_customer_360_shows_profile_tags_indicators_and_assets(container: Contai
     _library(container)
     _assets(container, D2, [200.0, 1.0, 1.0, 1.0])
     compute(env=container.tag_env, principal=SYSTEM, day=D2)
-    view = customer_view(env=container.tag_env, customer_no="C1")
+    view = customer_view(env=container.tag_env, principal=SYSTEM, customer_no="C1")
     assert view["attributes"]["risk_level"] == "C1"
     assert view["indicators"]["values"]["total_assets"] == 200.0
     assert view["tags"]["values"]["tier"] == "长尾"
     assert [a["total_assets"] for a in view["assets"]][-2:] in ([100.0, 200.0], [200.0, 100.0])
+
+
+def test_sensitive_tags_are_masked_for_callers_without_the_role(container: Container) -> None:
+    from touchpoint.governance import Principal
+
+    _library(container)
+    save_tag(env=container.tag_env, principal=SYSTEM, tag=_tier().model_copy(update={"sensitive": True}))
+    compute(env=container.tag_env, principal=SYSTEM, day=D1)
+    operator = Principal(user="ops", roles=frozenset({"operator"}))
+    seen = customer_view(env=container.tag_env, principal=operator, customer_no="C3")["tags"]
+    assert (seen["values"]["tier"], seen["masked"]) == ("***", ["tier"])
+    reader = Principal(user="risk", roles=frozenset({"sensitive_reader"}))
+    assert (
+        customer_view(env=container.tag_env, principal=reader, customer_no="C3")["tags"]["values"]["tier"]
+        == "高净值"
+    )

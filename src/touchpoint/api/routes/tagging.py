@@ -193,6 +193,6 @@ def compute_date(
 
 
 @router.get("/customers/{customer_no}")
-def customer(customer_no: str, c: Deps) -> dict[str, Any]:
+def customer(customer_no: str, c: Deps, caller: Caller) -> dict[str, Any]:
     """The customer 360° view."""
-    return customer_view(env=c.tag_env, customer_no=customer_no)
+    return customer_view(env=c.tag_env, principal=caller, customer_no=customer_no)

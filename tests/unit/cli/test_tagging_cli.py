@@ -1,0 +1,75 @@
+"""The tag-management CLI on a small demo: every reporting command answers --json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from touchpoint.cli.main import app
+
+RUNNER = CliRunner()
+
+
+def _run(home: Path, *args: str) -> str:
+    result = RUNNER.invoke(app, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _json(home: Path, *args: str) -> object:
+    return json.loads(_run(home, *args, "--json"))
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "home"
+    summary = _json(path, "demo", "--no-serve", "--customers", "200", "--days", "15", "--seed", "5")
+    assert isinstance(summary, dict)
+    assert summary["computed"]["tags"] >= 30
+    return path
+
+
+def test_lists_and_details(home: Path) -> None:
+    indicators = _json(home, "indicator", "list")
+    tags = _json(home, "tag", "list")
+    assert isinstance(indicators, list)
+    assert isinstance(tags, list)
+    assert len(indicators) >= 40
+    assert len(tags) >= 30
+    detail = _json(home, "tag", "show", "asset_tier")
+    assert isinstance(detail, dict)
+    assert detail["population"] == 200
+    assert detail["lineage"]["indicators"] == ["total_assets"]
+    shown = _json(home, "indicator", "show", "total_assets")
+    assert isinstance(shown, dict)
+    assert "tag asset_tier" in shown["read_by"]
+    members = _json(home, "tag", "members", "asset_tier", "大众", "--limit", "3")
+    assert isinstance(members, dict)
+    assert len(members["customers"]) == min(3, members["count"])
+    view = _json(home, "customer", "show", "C1000000")
+    assert isinstance(view, dict)
+    assert view["tags"]["values"]["asset_tier"] in ("高净值", "富裕", "大众", "长尾")
+
+
+def test_export_plan_dry_run_and_refusal(home: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "lib.yaml"
+    _run(home, "definitions", "export", str(exported))
+    plan = _json(home, "definitions", "import", str(exported))
+    assert isinstance(plan, dict)
+    assert {s["action"] for s in plan["plan"]} == {"unchanged"}
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        exported.read_text(encoding="utf-8").replace("high_net_worth: 6000000", "high_net_worth: 1")
+    )
+    plan = _json(home, "definitions", "import", str(changed))
+    assert isinstance(plan, dict)
+    assert [s["name"] for s in plan["plan"] if s["action"] == "update"] == ["asset_tier"]
+    dry = _json(home, "definitions", "dry-run", str(changed), "--sample", "50")
+    assert isinstance(dry, dict)
+    assert dry["tags"]["asset_tier"]["distribution"].get("高净值", 0) == dry["sample"] == 50
+    refused = RUNNER.invoke(app, ["--home", str(home), "indicator", "delete", "total_assets"])
+    assert refused.exit_code != 0
+    assert "read by tag asset_tier" in str(refused.exception) or "read by" in refused.output
