@@ -72,4 +72,5 @@ def test_export_plan_dry_run_and_refusal(home: Path, tmp_path: Path) -> None:
     assert dry["tags"]["asset_tier"]["distribution"].get("高净值", 0) == dry["sample"] == 50
     refused = RUNNER.invoke(app, ["--home", str(home), "indicator", "delete", "total_assets"])
     assert refused.exit_code != 0
-    assert "read by tag asset_tier" in str(refused.exception) or "read by" in refused.output
+    assert "is read by" in str(refused.exception)
+    assert "tag asset_tier" in str(refused.exception)
