@@ -171,7 +171,7 @@ def customer_uids(connection: Connection) -> list[tuple[str, int]]:
     query = select(identity_links.c.id_value, identity_links.c.uid).where(
         identity_links.c.id_type == "customer_no"
     )
-    return [(value, int(uid)) for value, uid in connection.execute(query)]
+    return [tuple(row) for row in connection.execute(query).fetchall()]
 
 
 def aliases_of_customers(connection: Connection) -> list[tuple[str, str]]:
@@ -183,4 +183,4 @@ def aliases_of_customers(connection: Connection) -> list[tuple[str, str]]:
         .join(customer, (customer.c.uid == other.c.uid) & (customer.c.id_type == "customer_no"))
         .where(other.c.id_type != "customer_no")
     )
-    return [(value, customer_no) for value, customer_no in connection.execute(query)]
+    return [tuple(row) for row in connection.execute(query).fetchall()]

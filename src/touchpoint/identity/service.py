@@ -250,12 +250,12 @@ def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
     with env.ops.begin() as connection:
         uids = repo.customer_uids(connection)
         aliases = repo.aliases_of_customers(connection)
+    numbers, uid_values = zip(*uids, strict=True) if uids else ((), ())
     uid_table = pa.table(
-        {"customer_no": [c for c, _ in uids], "uid": pa.array([u for _, u in uids], type=pa.int64())},
-        schema=pa.schema([("customer_no", pa.string()), ("uid", pa.int64())]),
+        {"customer_no": pa.array(numbers, pa.string()), "uid": pa.array(uid_values, pa.int64())}
     )
+    values, owners = zip(*aliases, strict=True) if aliases else ((), ())
     alias_table = pa.table(
-        {"id_value": [v for v, _ in aliases], "customer_no": [c for _, c in aliases]},
-        schema=pa.schema([("id_value", pa.string()), ("customer_no", pa.string())]),
+        {"id_value": pa.array(values, pa.string()), "customer_no": pa.array(owners, pa.string())}
     )
     return uid_table, alias_table

@@ -118,10 +118,9 @@ def compute_indicators(
     snapshot = max((d for d in customers_dates if d <= day), default=None)
     if snapshot is None:
         raise ValidationError(f"no customers snapshot on or before {day}; import customers first")
-    population = _population(env, snapshot)
+    population, uids, aliases = _population(env, snapshot)
     if sample is not None:
         population = population.order_by(ibis.random()).limit(sample)
-    uids, aliases = id_tables(env=env.identity)
     # A distinct id may itself be a customer number: map it to itself beside the aliases One ID knows.
     themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})
     aliases = pa.concat_tables([aliases, themselves.cast(aliases.schema)])
@@ -144,14 +143,16 @@ def compute_indicators(
     return table.sort_by("uid")
 
 
-def _population(env: IndicatorEnv, snapshot: date) -> Any:
+def _population(env: IndicatorEnv, snapshot: date) -> tuple[Any, pa.Table, pa.Table]:
+    """The snapshot's customers, every one linked to a uid, with One ID's lookup tables."""
     customers = env.analytics.table("customers")
     population = customers.filter(customers.dt == snapshot).select("customer_no")
-    uids, _ = id_tables(env=env.identity)
+    uids, aliases = id_tables(env=env.identity)
     missing = population.anti_join(ibis.memtable(uids), "customer_no").to_pyarrow()
     if missing.num_rows:
         link_business_ids(env=env.identity, customers=missing.to_pylist())
-    return population
+        uids, aliases = id_tables(env=env.identity)
+    return population, uids, aliases
 
 
 def dependencies_of(definition: IndicatorDef) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,7 +106,10 @@ def bucket_values(tag: TagDef, frame: pd.DataFrame) -> np.ndarray:
 
 def bitmaps(uids: np.ndarray, values: np.ndarray) -> dict[str, BitMap]:
     """A Roaring bitmap of uids per tag value (missing values have none)."""
-    frame = pd.DataFrame({"uid": uids, "value": values}).dropna()
+    codes, uniques = pd.factorize(values)
+    as_uint32 = np.asarray(uids, dtype=np.uint32)
+    # array('I') is the buffer pyroaring ingests without a Python-level loop.
     return {
-        str(value): BitMap(group["uid"].astype("uint32").tolist()) for value, group in frame.groupby("value")
+        str(value): BitMap(array("I", as_uint32[codes == code].tobytes()))
+        for code, value in enumerate(uniques)
     }

@@ -195,10 +195,9 @@ def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Ev
 
 
 def _labels(values: np.ndarray) -> np.ndarray:
-    """Tag values as text, None where a customer has no value (NaN from a join or a model included)."""
-    missing = pd.isna(values)
-    labels = np.array([None] * len(values), dtype=object)
-    labels[~missing] = [str(v) for v in values[~missing]]
+    """Tag values (already text) with None wherever a join or a model left NaN."""
+    labels = values.astype(object)
+    labels[pd.isna(labels)] = None
     return labels
 
 
