@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from touchpoint.identity.model import Identifier
+from touchpoint.store.operational.bulk import fetch_tuples
 from touchpoint.store.operational.schema import (
     identity_links,
     identity_log,
@@ -171,7 +172,7 @@ def customer_uids(connection: Connection) -> list[tuple[str, int]]:
     query = select(identity_links.c.id_value, identity_links.c.uid).where(
         identity_links.c.id_type == "customer_no"
     )
-    return [tuple(row) for row in connection.execute(query).fetchall()]
+    return fetch_tuples(connection, query)
 
 
 def aliases_of_customers(connection: Connection) -> list[tuple[str, str]]:
@@ -183,4 +184,4 @@ def aliases_of_customers(connection: Connection) -> list[tuple[str, str]]:
         .join(customer, (customer.c.uid == other.c.uid) & (customer.c.id_type == "customer_no"))
         .where(other.c.id_type != "customer_no")
     )
-    return [tuple(row) for row in connection.execute(query).fetchall()]
+    return fetch_tuples(connection, query)

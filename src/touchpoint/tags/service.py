@@ -190,12 +190,12 @@ def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Ev
         else:
             with env.indicators.ops.begin() as connection:
                 listed = repo.imported_values(connection, tag.name)
-            values[tag.name] = frame["customer_no"].map(listed).to_numpy()
-    return Evaluated(values={name: _labels(v) for name, v in values.items()}, metrics=metrics)
+            values[tag.name] = _labels(frame["customer_no"].map(listed).to_numpy())
+    return Evaluated(values=values, metrics=metrics)
 
 
 def _labels(values: np.ndarray) -> np.ndarray:
-    """Tag values (already text) with None wherever a join or a model left NaN."""
+    """Listed values with None where the list has no entry (the join leaves NaN)."""
     labels = values.astype(object)
     labels[pd.isna(labels)] = None
     return labels
