@@ -29,6 +29,7 @@ from touchpoint.tags.service import (
     latest_data_date,
     list_tags,
     read_imported_csv,
+    recent_compute_runs,
     upload_imported,
 )
 
@@ -251,10 +252,14 @@ def compute_command(
     day: Annotated[
         datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="business date")
     ] = None,
+    runs: Annotated[bool, typer.Option("--runs", help="list recent runs instead of computing")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Compute every indicator and tag for a business date (default: the latest date with data)."""
     c = ctx.obj.container
+    if runs:
+        _print_runs(recent_compute_runs(env=c.tag_env), as_json=as_json)
+        return
     business_date = day.date() if day else latest_data_date(env=c.tag_env)
     with console.status(f"computing indicators and tags for {business_date} …"):
         result = compute(env=c.tag_env, principal=SYSTEM, day=business_date)
@@ -266,6 +271,28 @@ def compute_command(
             f"{result['indicators']} indicators, "
             f"{result['tags']} tags"
         )
+
+
+def _print_runs(runs: list[dict[str, object]], *, as_json: bool) -> None:
+    if as_json:
+        print_json(runs)
+        return
+    table = Table("date", "status", "started (UTC)", "seconds", "detail")
+    for run in runs:
+        stats = run["stats"] if isinstance(run["stats"], dict) else {}
+        detail = run["error"] or (
+            f"{stats.get('customers', 0):,} customers · {stats.get('indicators')} indicators · "
+            f"{stats.get('tags')} tags"
+            if stats
+            else ""
+        )
+        started = datetime.fromisoformat(str(run["started_at"]))
+        finished = datetime.fromisoformat(str(run["finished_at"])) if run["finished_at"] else None
+        took = f"{(finished - started).total_seconds():.1f}" if finished else ""
+        table.add_row(
+            str(run["business_date"]), str(run["status"]), f"{started:%Y-%m-%d %H:%M}", took, str(detail)
+        )
+    console.print(table)
 
 
 @customer_app.command("show")

@@ -16,6 +16,19 @@ from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import lineage
 from touchpoint.tags.service import TagEnv, get_tag, list_tags
 
+# The top of the catalogue in the order brokerage staff read a customer; other categories follow by name.
+CATEGORY_ORDER = (
+    "基础属性",
+    "资产",
+    "交易行为",
+    "持仓与产品偏好",
+    "风险与适当性",
+    "生命周期",
+    "价值",
+    "活跃度",
+    "渠道偏好",
+)
+
 
 def catalogue(*, env: TagEnv) -> list[dict[str, Any]]:
     """The category tree: nested {name, children, tags} from each tag's category path."""
@@ -28,7 +41,8 @@ def catalogue(*, env: TagEnv) -> list[dict[str, Any]]:
             {"name": tag.name, "title": tag.title, "kind": tag.kind, "sensitive": tag.sensitive}
         )
     children: list[dict[str, Any]] = _as_list(root)["children"]
-    return children
+    rank = {name: i for i, name in enumerate(CATEGORY_ORDER)}
+    return sorted(children, key=lambda node: (rank.get(node["name"], len(rank)), node["name"]))
 
 
 def _as_list(node: dict[str, Any]) -> dict[str, Any]:

@@ -222,6 +222,21 @@ def latest_data_date(*, env: TagEnv) -> date:
     return max(dates) if dates else ienv.calendar.business_date(ienv.clock.now())
 
 
+def recent_compute_runs(*, env: TagEnv, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest computation runs first: date, status, timings, figures or the error."""
+    with env.indicators.ops.begin() as connection:
+        runs = repo.recent_runs(connection, limit)
+    return [
+        {
+            **run,
+            "business_date": run["business_date"].isoformat(),
+            "started_at": run["started_at"].isoformat(),
+            "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
+        }
+        for run in runs
+    ]
+
+
 def compute_due(*, env: TagEnv, refresh: timedelta, retry: timedelta) -> date | None:
     """The business date a scheduled computation should build now, or None when nothing is due.
 

@@ -49,6 +49,12 @@ def test_lists_and_details(home: Path) -> None:
     members = _json(home, "tag", "members", "asset_tier", "大众", "--limit", "3")
     assert isinstance(members, dict)
     assert len(members["customers"]) == min(3, members["count"])
+    runs = _json(home, "compute", "--runs")
+    assert isinstance(runs, list)
+    assert runs[0]["status"] == "succeeded"
+    tree = _json(home, "tag", "tree")
+    assert isinstance(tree, list)
+    assert [node["name"] for node in tree][:3] == ["基础属性", "资产", "交易行为"]
     view = _json(home, "customer", "show", "C1000000")
     assert isinstance(view, dict)
     assert view["tags"]["values"]["asset_tier"] in ("高净值", "富裕", "大众", "长尾")

@@ -109,11 +109,12 @@ def test_compute_writes_values_bitmaps_and_a_run(container: Container) -> None:
 
 
 def test_a_failed_computation_leaves_the_previous_snapshot(
-    container: Container, monkeypatch: pytest.MonkeyPatch
+    container: Container, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
 ) -> None:
     _library(container)
     compute(env=container.tag_env, principal=SYSTEM, day=D1)
     before = _values(container, D1)
+    clock.advance(timedelta(hours=1))
     _assets(container, D2, [9_000_000.0] * 4)
 
     def broken(**_: object) -> object:
@@ -129,6 +130,11 @@ def test_a_failed_computation_leaves_the_previous_snapshot(
         run = service.repo.last_run_of(connection, D2)
     assert run is not None
     assert (run["status"], run["error"]) == ("failed", "disk full")
+    listed = service.recent_compute_runs(env=container.tag_env)
+    assert [(r["business_date"], r["status"]) for r in listed] == [
+        (D2.isoformat(), "failed"),
+        (D1.isoformat(), "succeeded"),
+    ]
 
 
 @pytest.mark.parametrize(

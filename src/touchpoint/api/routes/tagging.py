@@ -37,6 +37,7 @@ from touchpoint.tags.service import (
     latest_data_date,
     list_tags,
     read_imported_csv,
+    recent_compute_runs,
     save_tag,
     upload_imported,
 )
@@ -190,6 +191,12 @@ def compute_date(
 ) -> dict[str, Any]:
     """Compute every indicator and tag for a business date (default: the newest date with data)."""
     return compute(env=c.tag_env, principal=caller, day=day or latest_data_date(env=c.tag_env))
+
+
+@router.get("/compute/runs")
+def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
+    """Recent computation runs, newest first (a failed run carries its error)."""
+    return recent_compute_runs(env=c.tag_env, limit=limit)
 
 
 @router.get("/customers/{customer_no}")
