@@ -123,7 +123,13 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
     definition = detail["definition"]
     console.print(
         f"{definition['name']}  {definition['title']}  [{definition['category']}]  {definition['kind']}"
+        + ("  sensitive" if definition.get("sensitive") else "")
     )
+    if definition.get("description"):
+        console.print(definition["description"])
+    console.print(f"owner {definition['owner']}, updated {definition['schedule']}")
+    if definition.get("params"):
+        console.print("params: " + ", ".join(f"{k}={v}" for k, v in definition["params"].items()))
     console.print(
         f"business date {detail['business_date']}, "
         f"coverage {detail['coverage']:.1%} of {detail['population']:,}"
@@ -132,9 +138,25 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
     for row in detail["distribution"]:
         table.add_row(row["value"], f"{row['count']:,}", f"{row['share']:.1%}")
     console.print(table)
-    console.print(f"reads: {detail['lineage']}")
-    if detail["model_metrics"]:
-        console.print(f"model: {detail['model_metrics']}")
+    lineage = detail["lineage"]
+    console.print(
+        "reads: "
+        + ", ".join(
+            [f"indicator {i}" for i in lineage["indicators"]]
+            + [f"attribute {a}" for a in lineage["attributes"]]
+        )
+    )
+    dates = [h["date"] for h in detail["history"]]
+    if dates:
+        console.print(f"history: {len(dates)} date(s), {dates[0]} … {dates[-1]}")
+    metrics = detail["model_metrics"]
+    if metrics:
+        console.print(
+            f"model: {metrics.get('algorithm')}, hold-out AUC {metrics.get('auc_holdout')}, "
+            f"{metrics.get('train_rows', 0):,} training rows, positive rate {metrics.get('positive_rate')}"
+            if "auc_holdout" in metrics
+            else f"model: {metrics.get('error')}"
+        )
 
 
 @tag_app.command("upload")
