@@ -13,23 +13,14 @@ from touchpoint.bootstrap import Container
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.tags.definitions_io import default_library, parse_yaml
+from touchpoint.tags.inspect import CATEGORY_ORDER
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.references import compares, conditions_of
 
 from .conftest import DEMO_END
 
 INDICATORS, TAGS = parse_yaml(default_library())
-CATEGORIES = {
-    "基础属性",
-    "资产",
-    "交易行为",
-    "持仓与产品偏好",
-    "风险与适当性",
-    "生命周期",
-    "价值",
-    "活跃度",
-    "渠道偏好",
-}
+CATEGORIES = set(CATEGORY_ORDER)  # the catalogue's top level, in the order staff read it
 
 
 def test_the_library_is_large_enough_and_spans_the_catalogue() -> None:
