@@ -97,15 +97,15 @@ def _rows(
     if definition.source == "customers" and end is not None:
         table = table.filter(table.dt == end)
     if definition.source == "events":
-        table = _resolve_customers(table, id_map)
+        table = resolve_customers(table, id_map)
         if definition.event is not None:
             table = table.filter(table.event == definition.event)
     for condition in definition.filters:
-        table = table.filter(_condition(table, condition))
+        table = table.filter(property_condition(table, condition))
     return table.filter(table[KEY].notnull())
 
 
-def _resolve_customers(events: Table, id_map: Table) -> Table:
+def resolve_customers(events: Table, id_map: Table) -> Table:
     """Events carry raw ids: an anonymous id counts for the customer One ID linked it to."""
     joined = events.left_join(id_map, events.distinct_id == id_map.id_value)
     return joined.mutate(customer_no=ibis.coalesce(joined.customer_no, joined.customer_no_right)).drop(
@@ -113,7 +113,8 @@ def _resolve_customers(events: Table, id_map: Table) -> Table:
     )
 
 
-def _condition(table: Table, condition: Filter) -> BooleanValue:
+def property_condition(table: Table, condition: Filter) -> BooleanValue:
+    """A filter on a source column, or on an event property read from its JSON."""
     if condition.property is not None:
         numeric = isinstance(condition.value, int | float) and not isinstance(condition.value, bool)
         target = table.properties.cast("json")[condition.property].unwrap_as(

@@ -121,9 +121,7 @@ def compute_indicators(
     population, uids, aliases = _population(env, snapshot)
     if sample is not None:
         population = population.order_by(ibis.random()).limit(sample)
-    # A distinct id may itself be a customer number: map it to itself beside the aliases One ID knows.
-    themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})
-    aliases = pa.concat_tables([aliases, themselves.cast(aliases.schema)])
+    aliases = with_self_aliases(uids, aliases)
     read = {d.source for d in definitions if d.source != "derived"}
     sources: dict[str, Any] = {s: env.analytics.table(s) for s in read}
     bounds = {
@@ -141,6 +139,18 @@ def compute_indicators(
     )
     table: pa.Table = expr.to_pyarrow()
     return table.sort_by("uid")
+
+
+def with_self_aliases(uids: pa.Table, aliases: pa.Table) -> pa.Table:
+    """One ID's aliases plus each customer number mapped to itself (a distinct id may be one)."""
+    themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})
+    return pa.concat_tables([aliases, themselves.cast(aliases.schema)])
+
+
+def event_id_map(env: IndicatorEnv) -> pa.Table:
+    """(id_value, customer_no) for resolving events' distinct ids to customers."""
+    uids, aliases = id_tables(env=env.identity)
+    return with_self_aliases(uids, aliases)
 
 
 def _population(env: IndicatorEnv, snapshot: date) -> tuple[Any, pa.Table, pa.Table]:

@@ -1,0 +1,171 @@
+"""The fast path: a rule evaluated on Roaring bitmaps (tags), column scans (indicators, attributes) and one
+query per behaviour condition, combined with bitmap set operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyroaring import BitMap
+
+from touchpoint.core.errors import ValidationError
+from touchpoint.segments.context import Context, gap_of, property_filters
+from touchpoint.segments.model import (
+    AllGroup,
+    AnyGroup,
+    AttributeCondition,
+    EventCondition,
+    IndicatorCondition,
+    ListCondition,
+    NotGroup,
+    Rule,
+    SegmentCondition,
+    SequenceCondition,
+    TagCondition,
+    Window,
+)
+
+
+def evaluate(rule: Rule, context: Context, visiting: tuple[str, ...] = ()) -> BitMap:
+    """The uids the rule selects from the customer base."""
+    if isinstance(rule, AllGroup):
+        parts = [evaluate(part, context, visiting) for part in rule.all]
+        return BitMap.intersection(*parts) if len(parts) > 1 else parts[0]
+    if isinstance(rule, AnyGroup):
+        return BitMap.union(*(evaluate(part, context, visiting) for part in rule.any))
+    if isinstance(rule, NotGroup):
+        return context.universe - evaluate(rule.not_, context, visiting)
+    if isinstance(rule, SegmentCondition):
+        if rule.segment in visiting:
+            raise ValidationError(f"segment cycle {' → '.join([*visiting, rule.segment])}")
+        return evaluate(context.segment_rule(rule.segment), context, (*visiting, rule.segment))
+    return _leaf(rule, context)
+
+
+def _leaf(rule: Rule, context: Context) -> BitMap:
+    if isinstance(rule, TagCondition):
+        return _tag(rule, context)
+    if isinstance(rule, IndicatorCondition):
+        return _where(context, _compare(context.indicator(rule.indicator), rule.op, rule.value))
+    if isinstance(rule, AttributeCondition):
+        return _where(context, attribute_mask(rule, context.attributes[rule.attribute]))
+    if isinstance(rule, EventCondition):
+        return _event(rule, context)
+    if isinstance(rule, SequenceCondition):
+        return context.bitmap_of(sorted(sequence_customers(rule, context)))
+    assert isinstance(rule, ListCondition)
+    return context.bitmap_of(context.list_members(rule.list_))
+
+
+def _where(context: Context, mask: np.ndarray) -> BitMap:
+    return BitMap(context.uids[mask])
+
+
+def _tag(rule: TagCondition, context: Context) -> BitMap:
+    bitmaps = context.tag_bitmaps
+    present = [bitmap for (tag, _), bitmap in bitmaps.items() if tag == rule.tag]
+    having = BitMap.union(*present) if present else BitMap()
+    if rule.exists is not None:
+        return having if rule.exists else context.universe - having
+    listed = rule.in_ if rule.in_ is not None else rule.not_in or []
+    chosen = [bitmaps.get((rule.tag, value), BitMap()) for value in listed]
+    union = BitMap.union(*chosen) if chosen else BitMap()
+    return union if rule.in_ is not None else having - union
+
+
+def _compare(values: np.ndarray, op: str, value: Any) -> np.ndarray:
+    """Where `values op value` holds; NaN (no value) never does."""
+    with np.errstate(invalid="ignore"):
+        if op == "between":
+            low, high = value
+            between: np.ndarray = (values >= low) & (values <= high)
+            return between
+        compared: np.ndarray = {
+            "=": lambda: values == value,
+            "!=": lambda: (values != value) & ~np.isnan(values),
+            ">": lambda: values > value,
+            ">=": lambda: values >= value,
+            "<": lambda: values < value,
+            "<=": lambda: values <= value,
+        }[op]()
+        return compared
+
+
+def attribute_mask(rule: AttributeCondition, series: pd.Series) -> np.ndarray:
+    """Where an attribute condition holds; a missing attribute satisfies nothing but `exists: false`."""
+    present = series.notna().to_numpy()
+    if rule.exists is not None:
+        return present if rule.exists else ~present
+    if rule.in_ is not None or rule.not_in is not None:
+        hit = series.isin(rule.in_ if rule.in_ is not None else rule.not_in or []).to_numpy()
+        return (hit if rule.in_ is not None else ~hit) & present
+    assert rule.op is not None
+    if rule.op == "between":
+        low, high = rule.value
+        return (series.ge(low) & series.le(high)).fillna(False).to_numpy(dtype=bool)
+    compared = {
+        "=": series.eq,
+        "!=": series.ne,
+        ">": series.gt,
+        ">=": series.ge,
+        "<": series.lt,
+        "<=": series.le,
+    }[rule.op](rule.value)
+    return compared.fillna(False).to_numpy(dtype=bool) & present
+
+
+def event_counts(rule: EventCondition, context: Context) -> pd.Series:
+    """Matching events per customer number (customers with none are absent)."""
+    events = property_filters(context.events([rule.event], Window(rule.within)), rule.where)
+    counts = events.group_by("customer_no").agg(n=events.count()).to_pandas()
+    return pd.Series(counts["n"].to_numpy(), index=counts["customer_no"].to_numpy())
+
+
+def _event(rule: EventCondition, context: Context) -> BitMap:
+    counts = event_counts(rule, context)
+    passing = context.bitmap_of(counts[[rule.count.holds(int(n)) for n in counts]].index.tolist())
+    if rule.count.holds(0):
+        return (context.universe - context.bitmap_of(counts.index.tolist())) | passing
+    return passing
+
+
+def sequence_customers(rule: SequenceCondition, context: Context) -> set[str]:
+    """Customer numbers who did the steps in order, each within the gap of the previous, inside the window.
+
+    One pass over the step events sorted by customer and time, with a small state machine per customer:
+    `reached[k]` is the latest time a valid chain reached step k (the latest is best for later gaps).
+    """
+    rows = _step_rows(rule, context)
+    gap = gap_of(rule.gap)
+    last = len(rule.sequence) - 1
+    done: set[str] = set()
+    customer: str | None = None
+    reached: list[Any] = []
+    for who, at, step in zip(rows["customer_no"], rows["time"], rows["step"], strict=True):
+        if who != customer:
+            customer, reached = who, [None] * (last + 1)
+        if who in done:
+            continue
+        if step == 0:
+            reached[0] = at
+        elif reached[step - 1] is not None and at - reached[step - 1] <= gap:
+            reached[step] = at
+        if reached[last] is not None:
+            done.add(who)
+    return done
+
+
+def _step_rows(rule: SequenceCondition, context: Context) -> pd.DataFrame:
+    """Every event matching some step, once per step it matches, in the order the state machine reads them:
+    by customer and time, and for one event its later steps first (one event fills one step of a chain)."""
+    window = Window(rule.within)
+    frames = []
+    for index, step in enumerate(rule.sequence):
+        events = property_filters(context.events([step.event], window), step.where)
+        frames.append(events.select("customer_no", "time", "event_id").to_pandas().assign(step=index))
+    rows: pd.DataFrame = pd.concat(frames)
+    ordered: pd.DataFrame = rows.sort_values(
+        ["customer_no", "time", "event_id", "step"], ascending=[True, True, True, False], kind="stable"
+    )
+    return ordered

@@ -1,0 +1,252 @@
+"""The segment rule (人群规则): one JSON tree shared by the API, the CLI, the console and journeys.
+
+Groups `all` / `any` / `not` nest to any depth; leaves select customers by a tag value, an indicator, a
+profile attribute, behaviour (an event count within a window), a sequence of events, membership of another
+saved segment, or an uploaded list.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+CompareOp = Literal["=", "!=", ">", ">=", "<", "<=", "between"]
+PropertyOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "exists"]
+WINDOW_PATTERN = r"^[1-9][0-9]{0,4}(d|h|td)$"
+
+
+class Window:
+    """A relative window back from the evaluation time: `7d` days, `12h` hours or `5td` XSHG trading days."""
+
+    def __init__(self, text: str) -> None:
+        found = re.fullmatch(r"([1-9][0-9]{0,4})(d|h|td)", text)
+        if found is None:
+            raise ValueError(f"window {text!r} is not N followed by d, h or td (e.g. 7d, 12h, 5td)")
+        self.n = int(found.group(1))
+        self.unit = found.group(2)
+
+    def span(self) -> timedelta | None:
+        """The length of a day or hour window; None for trading days (it depends on the calendar)."""
+        if self.unit == "d":
+            return timedelta(days=self.n)
+        if self.unit == "h":
+            return timedelta(hours=self.n)
+        return None
+
+
+class _Leaf(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TagCondition(_Leaf):
+    """`{"tag": "asset_tier", "in": [...]}`, or `"not_in"`, or `"exists": true|false`."""
+
+    tag: str
+    in_: list[str] | None = Field(default=None, alias="in")
+    not_in: list[str] | None = None
+    exists: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> TagCondition:
+        given = [x is not None for x in (self.in_, self.not_in, self.exists)]
+        if sum(given) != 1:
+            raise ValueError(f"tag {self.tag!r}: give exactly one of in, not_in, exists")
+        return self
+
+
+class IndicatorCondition(_Leaf):
+    """`{"indicator": "trade_count_30d", "op": ">=", "value": 5}`; `between` takes [low, high]."""
+
+    indicator: str
+    op: CompareOp
+    value: float | list[float]
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> IndicatorCondition:
+        if (self.op == "between") != isinstance(self.value, list):
+            raise ValueError(f"indicator {self.indicator!r}: between takes [low, high], other ops one number")
+        if isinstance(self.value, list) and len(self.value) != 2:
+            raise ValueError(f"indicator {self.indicator!r}: between takes exactly [low, high]")
+        return self
+
+
+class AttributeCondition(_Leaf):
+    """`{"attribute": "risk_level", "in": ["C4", "C5"]}`, or an op and a value, or `"exists"`."""
+
+    attribute: str
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+    exists: bool | None = None
+    op: CompareOp | None = None
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> AttributeCondition:
+        given = [x is not None for x in (self.in_, self.not_in, self.exists, self.op)]
+        if sum(given) != 1:
+            raise ValueError(f"attribute {self.attribute!r}: give exactly one of in, not_in, exists, op")
+        if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
+            raise ValueError(f"attribute {self.attribute!r}: between takes [low, high]")
+        return self
+
+
+class PropertyFilter(_Leaf):
+    """A condition on an event property."""
+
+    property: str
+    op: PropertyOp = "="
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _list_for_in(self) -> PropertyFilter:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"property {self.property!r}: {self.op} takes a list")
+        return self
+
+
+class CountTest(_Leaf):
+    """How many matching events: `{"op": ">=", "value": 3}`; `{"op": "=", "value": 0}` means "did not"."""
+
+    op: Literal["=", "!=", ">", ">=", "<", "<="] = ">="
+    value: int = Field(default=1, ge=0)
+
+    def holds(self, count: int) -> bool:
+        """Whether `count` events pass the test."""
+        return {
+            "=": count == self.value,
+            "!=": count != self.value,
+            ">": count > self.value,
+            ">=": count >= self.value,
+            "<": count < self.value,
+            "<=": count <= self.value,
+        }[self.op]
+
+
+class EventCondition(_Leaf):
+    """Customers who did `event` (with property filters) a number of times within a window."""
+
+    event: str
+    where: list[PropertyFilter] = Field(default_factory=list)
+    count: CountTest = Field(default_factory=CountTest)
+    within: str = Field(pattern=WINDOW_PATTERN)
+
+
+class Step(_Leaf):
+    """One step of a sequence: an event with property filters."""
+
+    event: str
+    where: list[PropertyFilter] = Field(default_factory=list)
+
+
+class SequenceCondition(_Leaf):
+    """Customers who did the steps in order, each within `gap` of the previous, all inside `within`."""
+
+    sequence: list[Step] = Field(min_length=2, max_length=10)
+    gap: str = Field(pattern=WINDOW_PATTERN)
+    within: str = Field(pattern=WINDOW_PATTERN)
+
+    @model_validator(mode="after")
+    def _gap_in_hours_or_days(self) -> SequenceCondition:
+        if Window(self.gap).unit == "td":
+            raise ValueError("a sequence gap is in days (d) or hours (h)")
+        return self
+
+
+class SegmentCondition(_Leaf):
+    """Members of another saved segment."""
+
+    segment: str
+
+
+class ListCondition(_Leaf):
+    """Customers on an uploaded list."""
+
+    list_: str = Field(alias="list")
+
+
+class AllGroup(_Leaf):
+    """Every part holds."""
+
+    all: list[Rule] = Field(min_length=1)
+
+
+class AnyGroup(_Leaf):
+    """At least one part holds."""
+
+    any: list[Rule] = Field(min_length=1)
+
+
+class NotGroup(_Leaf):
+    """The part does not hold (within the customer base)."""
+
+    not_: Rule = Field(alias="not")
+
+
+KINDS: dict[str, type[BaseModel]] = {
+    "all": AllGroup,
+    "any": AnyGroup,
+    "not": NotGroup,
+    "tag": TagCondition,
+    "indicator": IndicatorCondition,
+    "attribute": AttributeCondition,
+    "event": EventCondition,
+    "sequence": SequenceCondition,
+    "segment": SegmentCondition,
+    "list": ListCondition,
+}
+
+
+def kind_of(value: Any) -> str | None:
+    """Which kind of node a JSON object (or a parsed node) is, from its distinguishing key."""
+    if isinstance(value, dict):
+        return next((key for key in KINDS if key in value), None)
+    return next((key for key, model in KINDS.items() if isinstance(value, model)), None)
+
+
+# Picking the node kind from its key first gives errors about that kind only, not about all ten.
+Rule = Annotated[
+    Union[  # noqa: UP007 (a recursive alias pydantic resolves by name)
+        Annotated[AllGroup, Tag("all")],
+        Annotated[AnyGroup, Tag("any")],
+        Annotated[NotGroup, Tag("not")],
+        Annotated[TagCondition, Tag("tag")],
+        Annotated[IndicatorCondition, Tag("indicator")],
+        Annotated[AttributeCondition, Tag("attribute")],
+        Annotated[EventCondition, Tag("event")],
+        Annotated[SequenceCondition, Tag("sequence")],
+        Annotated[SegmentCondition, Tag("segment")],
+        Annotated[ListCondition, Tag("list")],
+    ],
+    Discriminator(
+        kind_of,
+        custom_error_type="unknown_rule_node",
+        custom_error_message=f"a rule node has one of the keys {', '.join(KINDS)}",
+    ),
+]
+
+
+class SegmentRule(BaseModel):
+    """The root of a rule, so that a whole tree validates (and publishes its JSON Schema) as one model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Rule
+
+
+AllGroup.model_rebuild()
+AnyGroup.model_rebuild()
+NotGroup.model_rebuild()
+SegmentRule.model_rebuild()
+
+
+def parse_rule(body: Any) -> Rule:
+    """A rule from its JSON form, or pydantic's ValidationError."""
+    return SegmentRule.model_validate({"rule": body}).rule
+
+
+def rule_schema() -> dict[str, Any]:
+    """The published JSON Schema of a rule tree."""
+    return SegmentRule.model_json_schema(by_alias=True)
