@@ -40,6 +40,15 @@ class SegmentDef(BaseModel):
     rule: dict[str, Any]
 
 
+def segment_from(body: dict[str, Any], name: str) -> SegmentDef:
+    """A segment definition from a request body (its name from the path), faults named."""
+    try:
+        return SegmentDef.model_validate({"title": name, **body, "name": name})
+    except PydanticError as exc:
+        problems = [f"{_place(e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        raise ValidationError(f"segment {name}: " + "; ".join(problems)) from None
+
+
 def read_rule(body: Any) -> Rule:
     """A rule from JSON, or a ValidationError naming each fault's place in the tree."""
     try:
@@ -156,12 +165,23 @@ def preview(
     return {
         "count": len(members),
         "base": len(context.universe),
-        "at": context.at.isoformat(),
+        "at": context.at.astimezone(env.indicators.calendar.tz).isoformat(),
         "snapshot_date": _iso(context.snapshot),
         "path": path,
         "elapsed_ms": round(elapsed * 1000, 2),
         "sample": [mask_customer_no(c) for c in chosen],
     }
+
+
+def local_instant(*, env: TagEnv, text: str) -> datetime:
+    """`YYYY-MM-DDTHH:MM` (or with seconds, or an offset) read in the brokerage's time zone."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"--at {text!r} is not YYYY-MM-DDTHH:MM") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=env.indicators.calendar.tz)
+    return parsed
 
 
 def _iso(day: date) -> str:

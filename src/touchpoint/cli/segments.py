@@ -1,0 +1,105 @@
+"""`touchpoint segment …` — crowd selection (人群圈选): preview a rule, save and list segments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from touchpoint.cli.output import console, print_json
+from touchpoint.core.errors import ValidationError
+from touchpoint.governance import SYSTEM
+from touchpoint.segments.model import rule_schema
+from touchpoint.segments.service import (
+    SegmentDef,
+    get_segment,
+    list_segments,
+    local_instant,
+    preview,
+    save_segment,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+RuleOption = Annotated[Path, typer.Option("--rule", help="a JSON file holding the rule tree")]
+app = typer.Typer(help="Segments (人群): preview a rule, save, list, show.", no_args_is_help=True)
+
+
+def _read_rule(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{path}: not JSON ({exc})") from None
+
+
+@app.command("preview")
+def preview_command(
+    ctx: typer.Context,
+    rule: RuleOption,
+    at: Annotated[
+        str | None, typer.Option("--at", help="evaluate as of YYYY-MM-DDTHH:MM Beijing time (default now)")
+    ] = None,
+    path: Annotated[str, typer.Option("--path", help="bitmap (fast) or sql (reference)")] = "bitmap",
+    as_json: JsonOption = False,
+) -> None:
+    """How many customers a rule selects, and a masked sample of them."""
+    env = ctx.obj.container.tag_env
+    if path not in ("bitmap", "sql"):
+        raise ValidationError(f"--path {path!r}: choose bitmap or sql")
+    instant = local_instant(env=env, text=at) if at else None
+    result = preview(env=env, rule=_read_rule(rule), at=instant, path="sql" if path == "sql" else "bitmap")
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['count']:,} of {result['base']:,} customers ({result['elapsed_ms']} ms, {path})")
+    console.print("sample: " + ", ".join(result["sample"]))
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """The JSON Schema of a rule tree."""
+    print_json(rule_schema())
+
+
+@app.command("create")
+def create_command(
+    ctx: typer.Context,
+    name: str,
+    rule: RuleOption,
+    title: Annotated[str | None, typer.Option(help="display name (default: the name)")] = None,
+    description: Annotated[str, typer.Option(help="what the segment is for")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Save a segment (a new version if it exists)."""
+    segment = SegmentDef(name=name, title=title or name, description=description, rule=_read_rule(rule))
+    version = save_segment(env=ctx.obj.container.tag_env, principal=SYSTEM, segment=segment)
+    if as_json:
+        print_json({"name": name, "version": version})
+    else:
+        console.print(f"saved segment {name} (version {version})")
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every saved segment."""
+    segments = list_segments(env=ctx.obj.container.tag_env)
+    if as_json:
+        print_json([s.model_dump(mode="json") for s in segments.values()])
+        return
+    for segment in segments.values():
+        console.print(f"{segment.name}  {segment.title}  ({segment.kind})  {segment.description}")
+
+
+@app.command("show")
+def show_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+    """One saved segment with its current count."""
+    env = ctx.obj.container.tag_env
+    segment = get_segment(env=env, name=name)
+    counted = preview(env=env, rule=segment.rule, sample=0)
+    body = segment.model_dump(mode="json") | {"count": counted["count"], "base": counted["base"]}
+    if as_json:
+        print_json(body)
+        return
+    console.print(f"{segment.name}  {segment.title}: {counted['count']:,} of {counted['base']:,} customers")
+    console.print(json.dumps(segment.rule, ensure_ascii=False, indent=2))

@@ -1,0 +1,149 @@
+"""Rules refused with the fault and its place; saved segments; the preview CLI and API on a small demo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from touchpoint.api.app import create_app
+from touchpoint.bootstrap import Container, build
+from touchpoint.cli.main import app
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
+from touchpoint.demo import DemoParams
+from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
+from touchpoint.governance import SYSTEM
+from touchpoint.segments.model import rule_schema
+from touchpoint.segments.service import SegmentDef, mask_customer_no, preview, save_segment
+
+END = date(2026, 3, 31)
+AT = datetime(2026, 3, 31, 8, tzinfo=UTC)
+RULE = {
+    "all": [
+        {"tag": "asset_tier", "in": ["高净值", "富裕", "大众"]},
+        {"indicator": "login_days_30d", "op": ">=", "value": 1},
+        {"not": {"attribute": "risk_level", "in": ["C1"]}},
+        {"event": "fund_detail_view", "within": "7d"},
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, Path]]:
+    home = tmp_path_factory.mktemp("seg") / "home"
+    container = build(load_settings(home), clock=VirtualClock(AT))
+    ensure_demo(
+        env=container.import_env,
+        principal=SYSTEM,
+        params=DemoParams(customers=300, days=20, seed=9, end_date=END),
+    )
+    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    yield container, home
+    container.close()
+
+
+@pytest.mark.parametrize(
+    ("rule", "fault"),
+    [
+        (
+            {"all": [{"tag": "asset_tier", "in": ["高净值"]}, {"tag": "nope", "exists": True}]},
+            r"rule\.all\[1\]: unknown tag 'nope'",
+        ),
+        (
+            {"any": [{"tag": "asset_tier", "in": ["土豪"]}]},
+            r"rule\.any\[0\]: tag 'asset_tier' has no value '土豪'",
+        ),
+        ({"not": {"indicator": "nope", "op": ">", "value": 1}}, r"rule\.not: unknown indicator 'nope'"),
+        ({"indicator": "last_topic_30d", "op": ">", "value": 1}, "is text"),
+        ({"attribute": "shoe", "exists": True}, "unknown attribute 'shoe'"),
+        ({"attribute": "gender", "op": ">", "value": "M"}, "> needs a number or date"),
+        ({"attribute": "risk_level", "in": ["C9"]}, "has no value 'C9'"),
+        ({"event": "logni", "within": "7d"}, "unknown event"),
+        ({"event": "login", "within": "7 days"}, "within"),
+        ({"segment": "ghost"}, "unknown segment 'ghost'"),
+        ({"list": "u1"}, "unknown list 'u1'"),
+        ({"all": [{"indicatr": "x"}]}, r"rule\.all\[0\]: a rule node has one of the keys"),
+        ({"tag": "asset_tier", "in": ["富裕"], "exists": True}, "exactly one of in, not_in, exists"),
+    ],
+)
+def test_faulty_rules_are_refused_naming_the_place(
+    demo: tuple[Container, Path], rule: dict[str, Any], fault: str
+) -> None:
+    container, _ = demo
+    with pytest.raises(ValidationError, match=fault):
+        preview(env=container.tag_env, rule=rule, at=AT)
+
+
+def test_saved_segments_nest_and_cycles_are_refused(demo: tuple[Container, Path]) -> None:
+    container, _ = demo
+    env = container.tag_env
+    save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich", title="富", rule=RULE["all"][0]))
+    nested = {"all": [{"segment": "rich"}, {"indicator": "login_days_30d", "op": ">=", "value": 1}]}
+    save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich_active", title="活跃", rule=nested))
+    direct = preview(env=env, rule={"all": RULE["all"][:2]}, at=AT)
+    assert preview(env=env, rule={"segment": "rich_active"}, at=AT)["count"] == direct["count"] > 0
+    loop = {"any": [{"segment": "rich_active"}]}
+    with pytest.raises(ValidationError, match="segment cycle rich_active → rich → rich_active"):
+        save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich", title="富", rule=loop))
+
+
+def test_preview_paths_agree_and_sample_is_masked(demo: tuple[Container, Path]) -> None:
+    container, _ = demo
+    fast = preview(env=container.tag_env, rule=RULE, at=AT)
+    slow = preview(env=container.tag_env, rule=RULE, at=AT, path="sql")
+    assert fast["count"] == slow["count"] > 0
+    assert fast["sample"] == slow["sample"]
+    assert all("***" in s for s in fast["sample"])
+    assert fast["at"] == "2026-03-31T16:00:00+08:00"
+    assert mask_customer_no("C1000123") == "C10***23"
+
+
+def test_cli_preview_at_a_beijing_time(demo: tuple[Container, Path], tmp_path: Path) -> None:
+    container, home = demo
+    rule_file = tmp_path / "rule.json"
+    rule_file.write_text(json.dumps(RULE, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        [
+            "--home",
+            str(home),
+            "segment",
+            "preview",
+            "--rule",
+            str(rule_file),
+            "--at",
+            "2026-03-31T16:00",
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["count"] == preview(env=container.tag_env, rule=RULE, at=AT)["count"]
+    assert body["at"].startswith("2026-03-31T16:00:00+08:00")
+
+
+def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> None:
+    container, _ = demo
+    with TestClient(create_app(container)) as client:
+        assert client.get("/api/v1/segments/schema").json() == rule_schema()
+        answer = client.post("/api/v1/segments/preview?at=2026-03-31T16:00:00", json=RULE)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["count"] == preview(env=container.tag_env, rule=RULE, at=AT)["count"]
+        bad = client.post("/api/v1/segments/preview", json={"tag": "nope", "exists": True})
+        assert bad.status_code == 400
+        assert "unknown tag 'nope'" in bad.text
+        saved = client.put("/api/v1/segments/engaged", json={"title": "活跃", "rule": RULE})
+        assert saved.status_code == 200, saved.text
+        assert client.get("/api/v1/segments/engaged").json()["title"] == "活跃"
+        refused = client.put("/api/v1/segments/x", json={"rule": RULE, "kind": "weird"})
+        assert refused.status_code == 400
+        assert "kind" in refused.text
