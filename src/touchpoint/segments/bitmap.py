@@ -3,6 +3,7 @@ query per behaviour condition, combined with bitmap set operations."""
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,7 @@ from touchpoint.segments.model import (
 def evaluate(rule: Rule, context: Context, visiting: tuple[str, ...] = ()) -> BitMap:
     """The uids the rule selects from the customer base."""
     if isinstance(rule, AllGroup):
-        parts = [evaluate(part, context, visiting) for part in rule.all]
-        return BitMap.intersection(*parts) if len(parts) > 1 else parts[0]
+        return _all(rule, context, visiting)
     if isinstance(rule, AnyGroup):
         return BitMap.union(*(evaluate(part, context, visiting) for part in rule.any))
     if isinstance(rule, NotGroup):
@@ -43,13 +43,40 @@ def evaluate(rule: Rule, context: Context, visiting: tuple[str, ...] = ()) -> Bi
     return _leaf(rule, context)
 
 
+def _all(rule: AllGroup, context: Context, visiting: tuple[str, ...]) -> BitMap:
+    """Intersect the bitmap parts first, then test column conditions only on the customers left.
+
+    Building a bitmap from a column condition costs in proportion to how many customers pass it; testing
+    the few candidates an intersection of tags leaves costs far less.
+    """
+    columns = [p for p in rule.all if isinstance(p, IndicatorCondition | AttributeCondition)]
+    others = [evaluate(p, context, visiting) for p in rule.all if p not in columns]
+    if not others:
+        return _where(context, np.logical_and.reduce([_mask(p, context) for p in columns]))
+    found = BitMap.intersection(*others) if len(others) > 1 else others[0]
+    if not columns or not found:
+        return found
+    positions = np.searchsorted(context.uids, np.frombuffer(found.to_array(), dtype=np.uint32))
+    keep = np.logical_and.reduce([_mask(p, context, positions) for p in columns])
+    return BitMap(array("I", context.uids[positions[keep]].tobytes()))
+
+
+def _mask(
+    rule: IndicatorCondition | AttributeCondition, context: Context, at: np.ndarray | None = None
+) -> np.ndarray:
+    """A column condition over the base (or over the base positions `at`)."""
+    if isinstance(rule, IndicatorCondition):
+        values = context.indicator(rule.indicator)
+        return _compare(values if at is None else values[at], rule.op, rule.value)
+    series = context.attributes[rule.attribute]
+    return attribute_mask(rule, series if at is None else series.iloc[at])
+
+
 def _leaf(rule: Rule, context: Context) -> BitMap:
     if isinstance(rule, TagCondition):
         return _tag(rule, context)
-    if isinstance(rule, IndicatorCondition):
-        return _where(context, _compare(context.indicator(rule.indicator), rule.op, rule.value))
-    if isinstance(rule, AttributeCondition):
-        return _where(context, attribute_mask(rule, context.attributes[rule.attribute]))
+    if isinstance(rule, IndicatorCondition | AttributeCondition):
+        return _where(context, _mask(rule, context))
     if isinstance(rule, EventCondition):
         return _event(rule, context)
     if isinstance(rule, SequenceCondition):
@@ -59,7 +86,8 @@ def _leaf(rule: Rule, context: Context) -> BitMap:
 
 
 def _where(context: Context, mask: np.ndarray) -> BitMap:
-    return BitMap(context.uids[mask])
+    # array('I') is the buffer pyroaring ingests without a Python-level loop.
+    return BitMap(array("I", context.uids[mask].tobytes()))
 
 
 def _tag(rule: TagCondition, context: Context) -> BitMap:

@@ -3,6 +3,7 @@ the events inside a relative window — all as of one evaluation time, loaded on
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -58,7 +59,7 @@ class Context:
     @cached_property
     def universe(self) -> BitMap:
         """The whole customer base as a bitmap."""
-        return BitMap(self.uids)
+        return BitMap(array("I", self.uids.tobytes()))
 
     @cached_property
     def uid_of(self) -> dict[str, int]:

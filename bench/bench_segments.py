@@ -1,0 +1,140 @@
+"""Segment preview: a 6-condition tag and indicator rule over 1,000,000 and 10,000,000 customers.
+
+Synthesises the computed snapshots a day of `touchpoint compute` would leave (tag values and their Roaring
+bitmaps, indicator values, the customers snapshot) with realistic value mixes, then times the same rule on the
+bitmap path and on the SQL reference path (one Ibis query on DuckDB) in the same run; the counts must agree.
+Two bitmap figures: cold (reading the snapshot, as the first preview of a day does) and warm (the snapshot
+already loaded, as an editor's repeated previews are). The ratio SQL ÷ warm bitmap is the figure.
+Run: `python bench/bench_segments.py [--sizes 1000000 10000000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from touchpoint.bootstrap import Container, build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.governance import SYSTEM
+from touchpoint.indicators import IndicatorDef, save_indicator
+from touchpoint.indicators.layout import INDICATOR_VALUES
+from touchpoint.ingest import ImportOptions, import_arrow
+from touchpoint.segments.bitmap import evaluate
+from touchpoint.segments.service import context_at, read_rule
+from touchpoint.segments.sql import evaluate_sql
+from touchpoint.tags.evaluate import bitmaps
+from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
+from touchpoint.tags.model import TagDef
+from touchpoint.tags.service import save_tag
+
+DAY = date(2026, 3, 31)
+AT = datetime(2026, 3, 31, 8, tzinfo=UTC)
+TAGS = {
+    "asset_tier": (["高净值", "富裕", "大众", "长尾"], [0.01, 0.15, 0.6, 0.24]),
+    "lifecycle_stage": (["新开户", "成长", "成熟", "沉睡", "流失预警"], [0.04, 0.5, 0.3, 0.12, 0.04]),
+    "activity_level": (["不活跃", "低活跃", "中活跃", "高活跃"], [0.25, 0.3, 0.4, 0.05]),
+}
+RULE = {
+    "all": [
+        {"tag": "asset_tier", "in": ["高净值", "富裕"]},
+        {"tag": "lifecycle_stage", "not_in": ["沉睡", "流失预警"]},
+        {"tag": "activity_level", "exists": True},
+        {"indicator": "total_assets", "op": ">=", "value": 100_000},
+        {"indicator": "trade_count_30d", "op": ">=", "value": 1},
+        {"indicator": "login_days_30d", "op": "between", "value": [1, 20]},
+    ]
+}
+
+
+def synthesise(container: Container, size: int) -> None:
+    """Definitions, a customers snapshot and the three computed snapshots for `size` customers."""
+    rng = np.random.default_rng(size)
+    numbers = np.char.add("C", np.arange(10_000_000, 10_000_000 + size).astype(str))
+    uids = np.arange(1, size + 1, dtype=np.int64)
+    import_arrow(
+        env=container.import_env,
+        principal=SYSTEM,
+        table="customers",
+        data=pa.table({"customer_no": numbers}),
+        options=ImportOptions(business_date=DAY, force=True),
+        source_name=f"customers-{size}",
+    )
+    columns: dict[str, pa.Array] = {"uid": pa.array(uids), "customer_no": pa.array(numbers)}
+    bitmap_rows = []
+    for name, (values, weights) in TAGS.items():
+        chosen = np.array(values, dtype=object)[rng.choice(len(values), size, p=weights)]
+        columns[name] = pa.array(chosen, pa.string())
+        for value, members in bitmaps(uids, chosen).items():
+            bitmap_rows.append(
+                {"tag": name, "value": value, "count": len(members), "bitmap": members.serialize()}
+            )
+        tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
+        save_tag(env=container.tag_env, principal=SYSTEM, tag=tag)
+    indicators = {
+        "total_assets": np.round(np.exp(rng.normal(11.3, 1.9, size)), 2),
+        "trade_count_30d": rng.poisson(1.5, size).astype(np.int64),
+        "login_days_30d": rng.poisson(6, size).astype(np.int64),
+    }
+    for name in indicators:
+        save_indicator(
+            env=container.indicator_env,
+            principal=SYSTEM,
+            definition=IndicatorDef(
+                name=name, title=name, source="assets", aggregation="count", window={"kind": "snapshot"}
+            ),
+        )
+    analytics = container.analytics
+    analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
+    analytics.replace_partitions(
+        TAG_BITMAPS.name, {DAY: pa.Table.from_pylist(bitmap_rows, TAG_BITMAPS.schema)}
+    )
+    values = pa.table({"uid": uids, "customer_no": numbers} | {k: pa.array(v) for k, v in indicators.items()})
+    analytics.replace_partitions(INDICATOR_VALUES.name, {DAY: values})
+
+
+def measure(size: int) -> None:
+    """Print cold and warm bitmap times, the SQL time and their ratio for one size."""
+    home = Path(tempfile.mkdtemp(prefix=f"bench-seg-{size}-"))
+    container = build(load_settings(home), clock=VirtualClock(AT))
+    started = time.perf_counter()
+    synthesise(container, size)
+    print(f"{size:,} customers synthesised in {time.perf_counter() - started:.1f} s")
+    rule = read_rule(RULE)
+    context = context_at(env=container.tag_env, at=AT)
+    started = time.perf_counter()
+    cold = evaluate(rule, context)
+    cold_ms = (time.perf_counter() - started) * 1000
+    warm_ms = min(_timed(lambda: evaluate(rule, context)) for _ in range(5))
+    sql_ms = min(_timed(lambda: evaluate_sql(rule, context)) for _ in range(3))
+    assert len(evaluate_sql(rule, context)) == len(cold), "the two paths disagree"
+    print(
+        f"  {len(cold):,} members · bitmap cold {cold_ms:.0f} ms, warm {warm_ms:.1f} ms · "
+        f"SQL on DuckDB {sql_ms:.0f} ms · ratio SQL / warm bitmap {sql_ms / warm_ms:.1f}×"
+    )
+    container.close()
+
+
+def _timed(work: object) -> float:
+    assert callable(work)
+    started = time.perf_counter()
+    work()
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    """Measure each size."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    for size in parser.parse_args().sizes:
+        measure(size)
+
+
+if __name__ == "__main__":
+    main()
