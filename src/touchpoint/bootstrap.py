@@ -17,6 +17,7 @@ from touchpoint.ingest import ImportEnv, analytical_layouts
 from touchpoint.ingest.collector.service import CollectorEnv
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
+from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.service import TagEnv
@@ -120,7 +121,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     ops = OperationalStore(settings.operational_url)
     if migrate:
         ops.upgrade()
-    layouts = [*analytical_layouts(), INDICATOR_VALUES, TAG_VALUES, TAG_BITMAPS]
+    layouts = [*analytical_layouts(), INDICATOR_VALUES, TAG_VALUES, TAG_BITMAPS, SEGMENT_MEMBERS]
     analytics = AnalyticalStore(settings.analytical_dir, layouts, _engine_backend(settings))
     calendar = TradingCalendar(settings.timezone, settings.exchange, settings.extra_holidays)
     return Container(

@@ -56,7 +56,7 @@ def _all(rule: AllGroup, context: Context, visiting: tuple[str, ...]) -> BitMap:
     found = BitMap.intersection(*others) if len(others) > 1 else others[0]
     if not columns or not found:
         return found
-    positions = np.searchsorted(context.uids, np.frombuffer(found.to_array(), dtype=np.uint32))
+    positions = context.positions(np.frombuffer(found.to_array(), dtype=np.uint32))
     keep = np.logical_and.reduce([_mask(p, context, positions) for p in columns])
     return BitMap(array("I", context.uids[positions[keep]].tobytes()))
 

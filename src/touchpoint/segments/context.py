@@ -57,6 +57,19 @@ class Context:
         return uids
 
     @cached_property
+    def dense(self) -> bool:
+        """Whether the base's uids are one unbroken run (then a uid's position is simple arithmetic)."""
+        uids = self.uids
+        return len(uids) == 0 or int(uids[-1]) - int(uids[0]) + 1 == len(uids)
+
+    def positions(self, uids: np.ndarray) -> np.ndarray:
+        """Where each of `uids` (all in the base, ascending) sits in the base."""
+        if self.dense:
+            return uids.astype(np.int64) - int(self.uids[0]) if len(self.uids) else uids.astype(np.int64)
+        found: np.ndarray = np.searchsorted(self.uids, uids)
+        return found
+
+    @cached_property
     def universe(self) -> BitMap:
         """The whole customer base as a bitmap."""
         return BitMap(array("I", self.uids.tobytes()))

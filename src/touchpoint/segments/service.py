@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
+from pyroaring import BitMap
 
 from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, record_operation
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
 from touchpoint.indicators.service import known_events
+from touchpoint.ingest import TABLES
+from touchpoint.segments import repo
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.context import Context
+from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.segments.model import Rule, parse_rule
 from touchpoint.segments.sql import evaluate_sql
 from touchpoint.segments.validate import check_rule
@@ -98,8 +104,13 @@ def check(*, env: TagEnv, rule: Rule, segments: dict[str, SegmentDef] | None = N
         indicators=list_indicators(env=env.indicators),
         events=known_events(env.indicators.analytics),
         segment_rule=segment_rule,
-        lists=set(),
+        lists=_list_ids(env),
     )
+
+
+def _list_ids(env: TagEnv) -> set[str]:
+    with env.indicators.ops.begin() as connection:
+        return repo.list_ids(connection)
 
 
 def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> int:
@@ -143,7 +154,10 @@ def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
         return read_rule(saved[name].rule)
 
     def list_members(name: str) -> list[str]:
-        raise ValidationError(f"unknown list {name!r}")
+        with ienv.ops.begin() as connection:
+            if name not in repo.list_ids(connection):
+                raise ValidationError(f"unknown list {name!r}")
+            return repo.list_members(connection, name)
 
     return Context(
         env=env, at=instant, snapshot=max(days), segment_rule=segment_rule, list_members=list_members
@@ -193,3 +207,199 @@ def mask_customer_no(number: str) -> str:
     if len(number) <= 4:
         return "*" * len(number)
     return f"{number[:3]}{'*' * (len(number) - 5)}{number[-2:]}"
+
+
+def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[str]) -> dict[str, Any]:
+    """Keep an uploaded list of customer numbers; report the numbers the customers snapshot lacks."""
+    cleaned = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
+    if not cleaned:
+        raise ValidationError("the list holds no customer numbers")
+    ienv = env.indicators
+    list_id = new_id("lst")
+    with ienv.ops.begin() as connection:
+        repo.save_list(connection, list_id, name, cleaned, principal.user, ienv.clock.now())
+        record_operation(
+            connection,
+            clock=ienv.clock,
+            principal=principal,
+            action="segment.list_upload",
+            target_type="segment_list",
+            target_id=list_id,
+            after={"name": name, "rows": len(cleaned)},
+        )
+    known = _known_customers(env)
+    return {"list": list_id, "rows": len(cleaned), "unknown": [n for n in cleaned if n not in known]}
+
+
+def _known_customers(env: TagEnv) -> set[str]:
+    analytics = env.indicators.analytics
+    day = analytics.latest_partition_on_or_before("customers", date.max)
+    if day is None:
+        return set()
+    table = analytics.read_partition("customers", day)
+    return set(table["customer_no"].to_pylist()) if table is not None else set()
+
+
+def read_numbers(data: bytes) -> list[str]:
+    """Customer numbers from an upload: one per line, or CSV with a `customer_no` (else the first) column."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gbk")
+    rows = [line.split(",") for line in text.splitlines() if line.strip()]
+    if not rows:
+        return []
+    header = [cell.strip() for cell in rows[0]]
+    column = header.index("customer_no") if "customer_no" in header else 0
+    body = rows[1:] if "customer_no" in header else rows
+    return [row[column].strip() for row in body if len(row) > column]
+
+
+def refresh_segment(
+    *, env: TagEnv, principal: Principal, name: str, at: datetime | None = None
+) -> dict[str, Any]:
+    """Evaluate a saved segment now and keep its members as the snapshot of the business date.
+
+    A static segment is frozen by its first refresh and not evaluated again. A failure is recorded on the
+    segment with its error and the time the next attempt may run (doubling back-off, at most a day).
+    """
+    segment = get_segment(env=env, name=name)
+    ienv = env.indicators
+    instant = at or ienv.clock.now()
+    day = ienv.calendar.business_date(instant)
+    if segment.kind == "static" and _snapshot_dates(env, name):
+        return status(env=env, name=name)
+    with ienv.ops.begin() as connection:
+        previous = repo.runs_of(connection, name, limit=1)
+        attempt = previous[0]["attempt"] + 1 if previous and previous[0]["status"] == "failed" else 1
+        run_id = new_id("srf")
+        repo.start_run(connection, run_id, name, day, attempt, instant)
+    try:
+        context = context_at(env=env, at=instant)
+        rule = read_rule(segment.rule)
+        check(env=env, rule=rule)
+        members = evaluate(rule, context)
+        _store_members(env, name, day, members)
+    except Exception as exc:
+        retry = instant + min(timedelta(minutes=2 ** (attempt - 1)), timedelta(days=1))
+        with ienv.ops.begin() as connection:
+            repo.finish_run(
+                connection,
+                run_id,
+                status="failed",
+                error=str(exc),
+                retry_at=retry,
+                finished_at=ienv.clock.now(),
+            )
+        raise
+    with ienv.ops.begin() as connection:
+        repo.finish_run(
+            connection, run_id, status="succeeded", size=len(members), finished_at=ienv.clock.now()
+        )
+    return status(env=env, name=name)
+
+
+def _store_members(env: TagEnv, name: str, day: date, members: BitMap) -> None:
+    analytics = env.indicators.analytics
+    existing = analytics.read_partition(SEGMENT_MEMBERS.name, day)
+    rows = [r for r in (existing.to_pylist() if existing is not None else []) if r["segment"] != name]
+    rows.append({"segment": name, "count": len(members), "bitmap": members.serialize()})
+    analytics.replace_partitions(
+        SEGMENT_MEMBERS.name, {day: pa.Table.from_pylist(rows, SEGMENT_MEMBERS.schema)}
+    )
+
+
+def _snapshot_dates(env: TagEnv, name: str) -> list[date]:
+    analytics = env.indicators.analytics
+    days = []
+    for partition in analytics.partitions(SEGMENT_MEMBERS.name):
+        table = analytics.read_partition(SEGMENT_MEMBERS.name, partition.dt)
+        if table is not None and name in table["segment"].to_pylist():
+            days.append(partition.dt)
+    return days
+
+
+def members_of(*, env: TagEnv, name: str, day: date | None = None) -> tuple[date, BitMap]:
+    """The newest member snapshot of a segment on or before `day`."""
+    analytics = env.indicators.analytics
+    days = [d for d in _snapshot_dates(env, name) if day is None or d <= day]
+    if not days:
+        raise NotFoundError(
+            f"segment {name!r} has no member snapshot yet (touchpoint segment refresh {name})"
+        )
+    table = analytics.read_partition(SEGMENT_MEMBERS.name, max(days))
+    assert table is not None
+    row = next(r for r in table.to_pylist() if r["segment"] == name)
+    return max(days), BitMap.deserialize(row["bitmap"])
+
+
+def status(*, env: TagEnv, name: str) -> dict[str, Any]:
+    """A saved segment with its size history, last computation and last error."""
+    segment = get_segment(env=env, name=name)
+    with env.indicators.ops.begin() as connection:
+        runs = repo.runs_of(connection, name)
+    succeeded = [r for r in runs if r["status"] == "succeeded"]
+    failed = runs[0] if runs and runs[0]["status"] == "failed" else None
+    history: dict[str, int] = {}
+    for run in reversed(succeeded):
+        history[run["business_date"].isoformat()] = int(run["size"])
+    return segment.model_dump(mode="json") | {
+        "size": succeeded[0]["size"] if succeeded else None,
+        "last_computed": succeeded[0]["finished_at"].isoformat() if succeeded else None,
+        "last_error": failed["error"] if failed else None,
+        "retry_at": failed["retry_at"].isoformat() if failed and failed["retry_at"] else None,
+        "history": [{"date": d, "size": n} for d, n in history.items()],
+    }
+
+
+def refreshes_due(*, env: TagEnv) -> list[str]:
+    """Dynamic segments without a successful refresh for today's business date, not waiting out a back-off."""
+    ienv = env.indicators
+    now = ienv.clock.now()
+    today = ienv.calendar.business_date(now)
+    due = []
+    for name, segment in list_segments(env=env).items():
+        if segment.kind != "dynamic":
+            continue
+        with ienv.ops.begin() as connection:
+            runs = repo.runs_of(connection, name, limit=1)
+        last = runs[0] if runs else None
+        if last and last["status"] == "succeeded" and last["business_date"] >= today:
+            continue
+        if last and last["status"] == "failed" and last["retry_at"] and last["retry_at"] > now:
+            continue
+        due.append(name)
+    return due
+
+
+def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: list[str]) -> str:
+    """The members of the newest snapshot as CSV: customer number and the chosen attributes (audited)."""
+    allowed = set(TABLES["customers"].column_names)
+    unknown = [a for a in attributes if a not in allowed]
+    if unknown:
+        raise ValidationError(f"unknown attribute(s) {', '.join(unknown)} (attributes: {sorted(allowed)})")
+    day, members = members_of(env=env, name=name)
+    analytics = env.indicators.analytics
+    tag_day = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
+    values = analytics.read_partition(TAG_VALUES.name, tag_day) if tag_day else None
+    if values is None:
+        raise NotFoundError("no tag snapshot to map members to customer numbers; run touchpoint compute")
+    frame = values.select(["uid", "customer_no"]).to_pandas()
+    frame = frame[frame["uid"].isin(list(members))]
+    snapshot = analytics.latest_partition_on_or_before("customers", day)
+    customers = analytics.read_partition("customers", snapshot) if snapshot else None
+    wanted = [a for a in attributes if a != "customer_no"]
+    if wanted and customers is not None:
+        frame = frame.merge(customers.to_pandas()[["customer_no", *wanted]], on="customer_no", how="left")
+    text = frame.drop(columns=["uid"]).sort_values("customer_no").to_csv(index=False)
+    with env.indicators.ops.begin() as connection:
+        record_operation(
+            connection,
+            clock=env.indicators.clock,
+            principal=principal,
+            action="segment.export",
+            target_type=KIND,
+            target_id=name,
+            after={"rows": len(frame), "attributes": attributes, "business_date": day.isoformat()},
+        )
+    return str(text)

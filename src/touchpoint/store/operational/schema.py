@@ -193,3 +193,36 @@ tag_imports = Table(
     Column("value", String(128), nullable=False),
     Column("uploaded_at", UTCDateTime, nullable=False),
 )
+
+segment_lists = Table(
+    "segment_lists",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+segment_list_members = Table(
+    "segment_list_members",
+    metadata,
+    Column("list_id", String(32), primary_key=True),
+    Column("customer_no", String(64), primary_key=True),
+)
+
+segment_runs = Table(
+    "segment_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("segment", String(128), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("size", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("retry_at", UTCDateTime, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index(None, "segment", "started_at"),
+)
