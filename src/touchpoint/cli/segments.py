@@ -14,11 +14,15 @@ from touchpoint.governance import SYSTEM
 from touchpoint.segments.model import rule_schema
 from touchpoint.segments.service import (
     SegmentDef,
-    get_segment,
+    export_members,
     list_segments,
     local_instant,
     preview,
+    read_numbers,
+    refresh_segment,
     save_segment,
+    status,
+    upload_list,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
@@ -93,13 +97,63 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command("show")
 def show_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
-    """One saved segment with its current count."""
-    env = ctx.obj.container.tag_env
-    segment = get_segment(env=env, name=name)
-    counted = preview(env=env, rule=segment.rule, sample=0)
-    body = segment.model_dump(mode="json") | {"count": counted["count"], "base": counted["base"]}
+    """A saved segment: its rule, size history, last computation and last error."""
+    body = status(env=ctx.obj.container.tag_env, name=name)
     if as_json:
         print_json(body)
         return
-    console.print(f"{segment.name}  {segment.title}: {counted['count']:,} of {counted['base']:,} customers")
-    console.print(json.dumps(segment.rule, ensure_ascii=False, indent=2))
+    console.print(f"{body['name']}  {body['title']}  ({body['kind']})  size {body['size']}")
+    console.print(f"last computed {body['last_computed'] or 'never'}")
+    if body["last_error"]:
+        console.print(f"last error: {body['last_error']} (retry at {body['retry_at']})")
+    for point in body["history"]:
+        console.print(f"  {point['date']}  {point['size']:,}")
+    console.print(json.dumps(body["rule"], ensure_ascii=False, indent=2))
+
+
+@app.command("refresh")
+def refresh_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+    """Evaluate a saved segment now and keep today's member snapshot."""
+    body = refresh_segment(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name)
+    if as_json:
+        print_json(body)
+    else:
+        console.print(f"{name}: {body['size']:,} members")
+
+
+@app.command("upload")
+def upload_command(
+    ctx: typer.Context,
+    name: str,
+    path: Path,
+    title: Annotated[str | None, typer.Option(help="display name (default: the name)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a static segment from a file of customer numbers (one per line, or CSV with customer_no)."""
+    env = ctx.obj.container.tag_env
+    uploaded = upload_list(env=env, principal=SYSTEM, name=path.name, numbers=read_numbers(path.read_bytes()))
+    segment = SegmentDef(name=name, title=title or name, kind="static", rule={"list": uploaded["list"]})
+    save_segment(env=env, principal=SYSTEM, segment=segment)
+    body = refresh_segment(env=env, principal=SYSTEM, name=name) | {"upload": uploaded}
+    if as_json:
+        print_json(body)
+        return
+    console.print(f"{name}: {body['size']:,} members from {uploaded['rows']:,} numbers")
+    if uploaded["unknown"]:
+        console.print(f"{len(uploaded['unknown'])} unknown: {', '.join(uploaded['unknown'][:10])}")
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    name: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write")],
+    attributes: Annotated[
+        str, typer.Option("--attributes", help="comma-separated customer attributes to add")
+    ] = "",
+) -> None:
+    """Write the members of the newest snapshot as CSV (recorded in the audit log)."""
+    chosen = [a.strip() for a in attributes.split(",") if a.strip()]
+    text = export_members(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name, attributes=chosen)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {max(text.count(chr(10)) - 1, 0):,} members to {output}")

@@ -14,6 +14,7 @@ from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
+from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.tags.service import compute, compute_due
 
@@ -29,6 +30,7 @@ class PassResult:
     compacted_records: int
     customers_linked: int
     computed: str | None = None
+    segments_refreshed: int = 0
 
 
 def run_pass(container: Container) -> PassResult:
@@ -55,7 +57,22 @@ def run_pass(container: Container) -> PassResult:
         compacted_records=compacted,
         customers_linked=linked,
         computed=_scheduled_compute(container),
+        segments_refreshed=_scheduled_refreshes(container),
     )
+
+
+def _scheduled_refreshes(container: Container) -> int:
+    if not container.analytics.partitions("tag_values"):
+        return 0
+    refreshed = 0
+    for name in refreshes_due(env=container.tag_env):
+        try:
+            refresh_segment(env=container.tag_env, principal=SYSTEM, name=name)
+            refreshed += 1
+        except Exception:
+            # Recorded on the segment with its error and the time of the next attempt (back-off).
+            log.exception("refreshing segment %s failed", name)
+    return refreshed
 
 
 def _scheduled_compute(container: Container) -> str | None:

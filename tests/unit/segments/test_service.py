@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +147,76 @@ def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> N
         refused = client.put("/api/v1/segments/x", json={"rule": RULE, "kind": "weird"})
         assert refused.status_code == 400
         assert "kind" in refused.text
+
+
+def test_refresh_keeps_snapshots_and_history(demo: tuple[Container, Path]) -> None:
+    from touchpoint.segments.service import members_of, refresh_segment, refreshes_due, status
+
+    container, _ = demo
+    env = container.tag_env
+    save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="browsers", title="浏览", rule=RULE))
+    assert "browsers" in refreshes_due(env=env)
+    body = refresh_segment(env=env, principal=SYSTEM, name="browsers")
+    expected = preview(env=env, rule=RULE, at=AT)["count"]
+    assert body["size"] == expected
+    assert body["history"] == [{"date": "2026-03-31", "size": expected}]
+    assert body["last_error"] is None
+    day, members = members_of(env=env, name="browsers")
+    assert (day, len(members)) == (END, expected)
+    assert "browsers" not in refreshes_due(env=env)
+    assert status(env=env, name="browsers")["last_computed"] is not None
+
+
+def test_a_failing_refresh_is_recorded_and_retried_with_back_off(
+    demo: tuple[Container, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from touchpoint.segments import service
+    from touchpoint.segments.service import refresh_segment, refreshes_due, status
+
+    container, _ = demo
+    env = container.tag_env
+    save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="fragile", title="f", rule=RULE))
+
+    def broken(*_: object, **__: object) -> object:
+        raise RuntimeError("engine gone")
+
+    monkeypatch.setattr(service, "evaluate", broken)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="engine gone"):
+            refresh_segment(env=env, principal=SYSTEM, name="fragile")
+    shown = status(env=env, name="fragile")
+    assert shown["last_error"] == "engine gone"
+    assert shown["retry_at"] == "2026-03-31T08:02:00+00:00"  # second attempt: 2 minutes of back-off
+    assert "fragile" not in refreshes_due(env=env)  # waiting out the back-off, not dropped
+    clock = container.clock
+    assert isinstance(clock, VirtualClock)
+    clock.advance(timedelta(minutes=3))
+    assert "fragile" in refreshes_due(env=env)
+
+
+def test_uploaded_list_becomes_a_static_segment_and_exports(
+    demo: tuple[Container, Path], tmp_path: Path
+) -> None:
+    from touchpoint.segments.service import export_members, read_numbers, upload_list
+
+    container, home = demo
+    env = container.tag_env
+    numbers = read_numbers("customer_no,备注\nC1000001,a\nC1000002,b\nC9999999,c\n".encode("gbk"))
+    assert numbers == ["C1000001", "C1000002", "C9999999"]
+    uploaded = upload_list(env=env, principal=SYSTEM, name="vip.csv", numbers=numbers)
+    assert uploaded["unknown"] == ["C9999999"]
+    listed = preview(env=env, rule={"list": uploaded["list"]}, at=AT)
+    assert listed["count"] == 2
+    files = tmp_path / "vip.txt"
+    files.write_text("C1000003\nC1000004\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["--home", str(home), "segment", "upload", "vips", str(files), "--json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["size"] == 2
+    text = export_members(env=env, principal=SYSTEM, name="vips", attributes=["risk_level", "city"])
+    lines = text.strip().splitlines()
+    assert lines[0] == "customer_no,risk_level,city"
+    assert [line.split(",")[0] for line in lines[1:]] == ["C1000003", "C1000004"]
+    with pytest.raises(ValidationError, match="unknown attribute"):
+        export_members(env=env, principal=SYSTEM, name="vips", attributes=["shoe"])

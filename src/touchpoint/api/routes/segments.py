@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, UploadFile
+from fastapi.responses import PlainTextResponse
 
 from touchpoint.api.deps import container, principal
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.segments.model import rule_schema
-from touchpoint.segments.service import get_segment, list_segments, preview, save_segment, segment_from
+from touchpoint.segments.service import (
+    export_members,
+    list_segments,
+    preview,
+    read_numbers,
+    refresh_segment,
+    save_segment,
+    segment_from,
+    status,
+    upload_list,
+)
 
 router = APIRouter(tags=["segments"])
 Deps = Annotated[Container, Depends(container)]
@@ -48,10 +59,34 @@ def segments(c: Deps) -> list[dict[str, Any]]:
 
 @router.get("/segments/{name}")
 def segment(name: str, c: Deps) -> dict[str, Any]:
-    """One saved segment with its current count."""
-    found = get_segment(env=c.tag_env, name=name)
-    counted = preview(env=c.tag_env, rule=found.rule, sample=0)
-    return found.model_dump(mode="json") | {"count": counted["count"], "base": counted["base"]}
+    """One saved segment: rule, size history, last computation and last error."""
+    return status(env=c.tag_env, name=name)
+
+
+@router.post("/segments/{name}/refresh")
+def refresh(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Evaluate a saved segment now and keep today's member snapshot."""
+    return refresh_segment(env=c.tag_env, principal=caller, name=name)
+
+
+@router.get("/segments/{name}/export", response_class=PlainTextResponse)
+def export(
+    name: str, c: Deps, caller: Caller, attributes: Annotated[str, Query(description="comma-separated")] = ""
+) -> str:
+    """The members of the newest snapshot as CSV (recorded in the audit log)."""
+    chosen = [a.strip() for a in attributes.split(",") if a.strip()]
+    return export_members(env=c.tag_env, principal=caller, name=name, attributes=chosen)
+
+
+@router.post("/segments/{name}/upload")
+async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> dict[str, Any]:
+    """Make a static segment from an uploaded file of customer numbers; unknown numbers are reported."""
+    uploaded = upload_list(
+        env=c.tag_env, principal=caller, name=file.filename or name, numbers=read_numbers(await file.read())
+    )
+    segment = segment_from({"kind": "static", "rule": {"list": uploaded["list"]}}, name)
+    save_segment(env=c.tag_env, principal=caller, segment=segment)
+    return refresh_segment(env=c.tag_env, principal=caller, name=name) | {"upload": uploaded}
 
 
 @router.put("/segments/{name}")
