@@ -7,7 +7,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from touchpoint import __version__
-from touchpoint.api.routes import collector, health, identity, imports, segments, status, tagging
+from touchpoint.api.routes import (
+    collector,
+    health,
+    identity,
+    imports,
+    insight,
+    segments,
+    status,
+    tagging,
+)
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import ConflictError, NotFoundError, TouchpointError, ValidationError
 from touchpoint.ingest import ImportRejected
@@ -43,6 +52,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         app.include_router(identity.router, prefix="/api/v1")
         app.include_router(tagging.router, prefix="/api/v1")
         app.include_router(segments.router, prefix="/api/v1")
+        app.include_router(insight.router, prefix="/api/v1")
         app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     app.add_exception_handler(TouchpointError, _touchpoint_error)  # type: ignore[arg-type]

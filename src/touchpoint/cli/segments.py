@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 
 from touchpoint.cli.output import console, print_json
 from touchpoint.core.errors import ValidationError
+from touchpoint.core.ids import new_id
 from touchpoint.governance import SYSTEM
+from touchpoint.insight.lookalike import Job, lookalike, run_in_background
+from touchpoint.insight.profile import overlap, tgi_profile
 from touchpoint.segments.model import rule_schema
 from touchpoint.segments.service import (
     SegmentDef,
@@ -134,7 +138,7 @@ def upload_command(
     uploaded = upload_list(env=env, principal=SYSTEM, name=path.name, numbers=read_numbers(path.read_bytes()))
     segment = SegmentDef(name=name, title=title or name, kind="static", rule={"list": uploaded["list"]})
     save_segment(env=env, principal=SYSTEM, segment=segment)
-    body = refresh_segment(env=env, principal=SYSTEM, name=name) | {"upload": uploaded}
+    body = refresh_segment(env=env, principal=SYSTEM, name=name, force=True) | {"upload": uploaded}
     if as_json:
         print_json(body)
         return
@@ -157,3 +161,100 @@ def export_command(
     text = export_members(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name, attributes=chosen)
     output.write_text(text, encoding="utf-8")
     console.print(f"wrote {max(text.count(chr(10)) - 1, 0):,} members to {output}")
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+@app.command("insight")
+def insight_command(
+    ctx: typer.Context,
+    name: str,
+    against: Annotated[
+        str | None, typer.Option(help="compare with this segment (default: all customers)")
+    ] = None,
+    tags: Annotated[str, typer.Option(help="comma-separated tags (default: every non-sensitive tag)")] = "",
+    indicators: Annotated[str, typer.Option(help="comma-separated indicators to summarise")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """What sets a segment apart: TGI of every tag value against the base, indicator summaries."""
+    body = tgi_profile(
+        env=ctx.obj.container.tag_env,
+        segment=name,
+        against=against,
+        tags=_names(tags) or None,
+        indicators=_names(indicators),
+    )
+    if as_json:
+        print_json(body)
+        return
+    console.print(f"{name}: {body['segment_size']:,} vs {body['against']} {body['base_size']:,}")
+    for tag in body["tags"][:10]:
+        top = tag["values"][0] if tag["values"] else None
+        if top:
+            console.print(
+                f"  {tag['tag']:<28} {top['value']:<10} TGI {top['tgi']}  ({top['segment_share']:.0%})"
+            )
+
+
+@app.command("overlap")
+def overlap_command(ctx: typer.Context, names: list[str], as_json: JsonOption = False) -> None:
+    """Sizes of 2–4 segments and of every overlap between them (for a Venn chart)."""
+    body = overlap(env=ctx.obj.container.tag_env, segments=names)
+    if as_json:
+        print_json(body)
+        return
+    for region in body["regions"]:
+        console.print(f"  {' ∩ '.join(region['segments']):<50} {region['intersection']:>10,}")
+
+
+@app.command("lookalike")
+def lookalike_command(
+    ctx: typer.Context,
+    seed: str,
+    target: str,
+    top: Annotated[int | None, typer.Option(min=1, help="keep the K best-scoring customers")] = None,
+    min_score: Annotated[
+        float | None, typer.Option(min=0, max=1, help="keep everyone above this score")
+    ] = None,
+    pool: Annotated[str | None, typer.Option(help="candidates from this segment (default: everyone)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Expand a seed segment into a new static segment of look-alikes (Ctrl-C cancels)."""
+    env = ctx.obj.container.tag_env
+    job = Job(id=new_id("lal"), seed=seed, target=target)
+
+    def work(running: Job) -> Any:
+        return lookalike(
+            env=env,
+            principal=SYSTEM,
+            seed=seed,
+            target=target,
+            top=top,
+            min_score=min_score,
+            pool=pool,
+            job=running,
+        )
+
+    thread = run_in_background(work, job)
+    with Progress(disable=as_json) as bar:
+        task = bar.add_task("lookalike", total=1.0)
+        try:
+            while thread.is_alive():
+                bar.update(task, completed=job.progress, description=job.stage)
+                thread.join(0.2)
+        except KeyboardInterrupt:
+            job.cancel.set()
+            thread.join()
+    if job.error:
+        raise ValidationError(job.error)
+    assert job.result is not None
+    if as_json:
+        print_json(job.result)
+        return
+    result = job.result
+    console.print(
+        f"{target}: {result['size']:,} look-alikes of {seed} ({result['seed_size']:,}), "
+        f"hold-out AUC {result['auc_holdout']}"
+    )

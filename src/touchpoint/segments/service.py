@@ -256,18 +256,19 @@ def read_numbers(data: bytes) -> list[str]:
 
 
 def refresh_segment(
-    *, env: TagEnv, principal: Principal, name: str, at: datetime | None = None
+    *, env: TagEnv, principal: Principal, name: str, at: datetime | None = None, force: bool = False
 ) -> dict[str, Any]:
     """Evaluate a saved segment now and keep its members as the snapshot of the business date.
 
-    A static segment is frozen by its first refresh and not evaluated again. A failure is recorded on the
+    A static segment is frozen by its first refresh and not evaluated again unless `force` (its definition
+    was replaced). A failure is recorded on the
     segment with its error and the time the next attempt may run (doubling back-off, at most a day).
     """
     segment = get_segment(env=env, name=name)
     ienv = env.indicators
     instant = at or ienv.clock.now()
     day = ienv.calendar.business_date(instant)
-    if segment.kind == "static" and _snapshot_dates(env, name):
+    if segment.kind == "static" and not force and _snapshot_dates(env, name):
         return status(env=env, name=name)
     with ienv.ops.begin() as connection:
         previous = repo.runs_of(connection, name, limit=1)
@@ -403,3 +404,15 @@ def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: 
             after={"rows": len(frame), "attributes": attributes, "business_date": day.isoformat()},
         )
     return str(text)
+
+
+def current_members(*, env: TagEnv, name: str) -> tuple[Context, BitMap]:
+    """A saved segment's members as of now: today's snapshot if there is one, else evaluated live."""
+    context = context_at(env=env)
+    today = env.indicators.calendar.business_date(context.at)
+    if today in _snapshot_dates(env, name):
+        return context, members_of(env=env, name=name, day=today)[1]
+    segment = get_segment(env=env, name=name)
+    if segment.kind == "static":
+        return context, members_of(env=env, name=name)[1]
+    return context, evaluate(read_rule(segment.rule), context)

@@ -86,7 +86,7 @@ async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> dict[s
     )
     segment = segment_from({"kind": "static", "rule": {"list": uploaded["list"]}}, name)
     save_segment(env=c.tag_env, principal=caller, segment=segment)
-    return refresh_segment(env=c.tag_env, principal=caller, name=name) | {"upload": uploaded}
+    return refresh_segment(env=c.tag_env, principal=caller, name=name, force=True) | {"upload": uploaded}
 
 
 @router.put("/segments/{name}")

@@ -1,0 +1,1 @@
+"""Crowd insight (人群洞察): TGI profiles, indicator summaries, overlaps, lookalike expansion."""

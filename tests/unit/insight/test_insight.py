@@ -1,0 +1,151 @@
+"""TGI and overlaps against plain set arithmetic; lookalike finds a planted group; jobs over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from touchpoint.api.app import create_app
+from touchpoint.bootstrap import Container, build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
+from touchpoint.demo import DemoParams
+from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
+from touchpoint.governance import SYSTEM
+from touchpoint.insight.lookalike import lookalike
+from touchpoint.insight.profile import overlap, tgi_profile
+from touchpoint.segments.service import SegmentDef, save_segment
+
+END = date(2026, 3, 31)
+AT = datetime(2026, 3, 31, 8, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    container = build(load_settings(tmp_path_factory.mktemp("insight")), clock=VirtualClock(AT))
+    params = DemoParams(customers=1500, days=30, seed=13, end_date=END)
+    ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
+    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    env = container.tag_env
+    for name, rule in (
+        ("recurring", {"tag": "recurring_investor", "in": ["是"]}),
+        ("rich", {"tag": "asset_tier", "in": ["高净值", "富裕"]}),
+        ("active", {"indicator": "login_days_30d", "op": ">=", "value": 4}),
+    ):
+        save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name=name, title=name, rule=rule))
+    yield container
+    container.close()
+
+
+def test_tgi_matches_shares_counted_by_pandas(demo: Container) -> None:
+    tags = demo.analytics.read_partition("tag_values", END).to_pandas()
+    body = tgi_profile(env=demo.tag_env, segment="rich", tags=["lifecycle_stage", "risk_level"])
+    members = tags[tags["asset_tier"].isin(["高净值", "富裕"])]
+    assert body["segment_size"] == len(members)
+    for profile in body["tags"]:
+        tag = profile["tag"]
+        for row in profile["values"]:
+            segment_share = (members[tag] == row["value"]).mean()
+            base_share = (tags[tag] == row["value"]).mean()
+            assert row["segment_share"] == pytest.approx(segment_share, abs=1e-4)
+            assert row["tgi"] == pytest.approx(segment_share / base_share * 100, abs=0.1)
+    distances = [p["distance"] for p in body["tags"]]
+    assert distances == sorted(distances, reverse=True)
+
+
+def test_tgi_against_another_segment_and_indicator_summary(demo: Container) -> None:
+    body = tgi_profile(
+        env=demo.tag_env, segment="rich", against="active", tags=["asset_tier"], indicators=["total_assets"]
+    )
+    values = demo.analytics.read_partition("indicator_values", END).to_pandas()
+    tags = demo.analytics.read_partition("tag_values", END).to_pandas()
+    active = values[values["login_days_30d"] >= 4]
+    assert body["base_size"] == len(active)
+    rich = values[tags["asset_tier"].isin(["高净值", "富裕"]).to_numpy()]
+    assert body["indicators"][0]["segment"]["median"] == pytest.approx(rich["total_assets"].median())
+    with pytest.raises(ValidationError, match="unknown tag"):
+        tgi_profile(env=demo.tag_env, segment="rich", tags=["nope"])
+
+
+def test_overlap_regions_are_set_arithmetic(demo: Container) -> None:
+    tags = demo.analytics.read_partition("tag_values", END).to_pandas().set_index("customer_no")
+    values = demo.analytics.read_partition("indicator_values", END).to_pandas().set_index("customer_no")
+    sets = {
+        "recurring": set(tags.index[tags["recurring_investor"] == "是"]),
+        "rich": set(tags.index[tags["asset_tier"].isin(["高净值", "富裕"])]),
+        "active": set(values.index[values["login_days_30d"] >= 4]),
+    }
+    body = overlap(env=demo.tag_env, segments=list(sets))
+    for region in body["regions"]:
+        inside = set.intersection(*(sets[n] for n in region["segments"]))
+        others = [sets[n] for n in sets if n not in region["segments"]]
+        exactly = inside - set.union(*others) if others else inside
+        assert (region["intersection"], region["exactly"]) == (len(inside), len(exactly))
+    with pytest.raises(ValidationError, match="2 to 4"):
+        overlap(env=demo.tag_env, segments=["rich"])
+
+
+def test_lookalike_finds_the_planted_recurring_investors(demo: Container) -> None:
+    result = lookalike(env=demo.tag_env, principal=SYSTEM, seed="recurring", target="recurring_like", top=100)
+    assert result["auc_holdout"] > 0.75  # the demo plants them among fund-heavy portfolios
+    assert result["size"] == 100
+    assert not any("recurring_investor" in f or "autoinvest" in f for f in result["features"])
+    tags = demo.analytics.read_partition("tag_values", END).to_pandas()
+    chosen = set(demo.analytics.read_partition("segment_members", END).to_pandas()["segment"])
+    assert "recurring_like" in chosen
+    again = lookalike(env=demo.tag_env, principal=SYSTEM, seed="recurring", target="recurring_like", top=50)
+    assert again["size"] == 50  # a rerun replaces the frozen list
+    assert len(tags) == 1500
+
+
+def test_lookalike_job_over_http_and_cancel(demo: Container) -> None:
+    with TestClient(create_app(demo)) as client:
+        started = client.post("/api/v1/segments/recurring/lookalike", json={"target": "via_api", "top": 30})
+        assert started.status_code == 202
+        job = started.json()["id"]
+        for _ in range(300):
+            view = client.get(f"/api/v1/jobs/{job}").json()
+            if view["stage"] in ("done", "failed", "cancelled"):
+                break
+            time.sleep(0.1)
+        assert view["stage"] == "done", view
+        assert view["result"]["size"] == 30
+        assert client.get("/api/v1/segments/via_api").json()["size"] == 30
+        cancelled = client.post(
+            "/api/v1/segments/recurring/lookalike", json={"target": "never", "top": 5}
+        ).json()
+        client.delete(f"/api/v1/jobs/{cancelled['id']}")
+        for _ in range(300):
+            view = client.get(f"/api/v1/jobs/{cancelled['id']}").json()
+            if view["stage"] in ("done", "failed", "cancelled"):
+                break
+            time.sleep(0.1)
+        assert view["stage"] in ("cancelled", "done")  # one that finished before the cancel arrived is done
+        assert client.get("/api/v1/jobs/nope").status_code == 404
+        missing = client.post("/api/v1/segments/recurring/lookalike", json={"target": "x"})
+        assert missing.status_code == 202
+        time.sleep(0.5)
+        assert "exactly one of top" in str(client.get(f"/api/v1/jobs/{missing.json()['id']}").json()["error"])
+
+
+def test_a_cancelled_job_stops_at_its_next_stage_and_saves_nothing(demo: Container) -> None:
+    from touchpoint.insight.lookalike import Job, run_in_background
+    from touchpoint.segments.service import list_segments
+
+    job = Job(id="lal_test", seed="recurring", target="stopped")
+    job.cancel.set()
+
+    def work(running: Job) -> object:
+        return lookalike(
+            env=demo.tag_env, principal=SYSTEM, seed="recurring", target="stopped", top=10, job=running
+        )
+
+    run_in_background(work, job).join(30)
+    assert job.stage == "cancelled"
+    assert "cancelled" in str(job.error)
+    assert "stopped" not in list_segments(env=demo.tag_env)
