@@ -155,12 +155,17 @@ def export_command(
     attributes: Annotated[
         str, typer.Option("--attributes", help="comma-separated customer attributes to add")
     ] = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Write the members of the newest snapshot as CSV (recorded in the audit log)."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
     text = export_members(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name, attributes=chosen)
     output.write_text(text, encoding="utf-8")
-    console.print(f"wrote {max(text.count(chr(10)) - 1, 0):,} members to {output}")
+    rows = max(text.count("\n") - 1, 0)
+    if as_json:
+        print_json({"segment": name, "rows": rows, "path": str(output), "attributes": chosen})
+    else:
+        console.print(f"wrote {rows:,} members to {output}")
 
 
 def _names(text: str) -> list[str]:
