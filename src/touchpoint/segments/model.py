@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 CompareOp = Literal["=", "!=", ">", ">=", "<", "<=", "between"]
 PropertyOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "exists"]
@@ -131,7 +131,13 @@ class EventCondition(_Leaf):
     event: str
     where: list[PropertyFilter] = Field(default_factory=list)
     count: CountTest = Field(default_factory=CountTest)
-    within: str = Field(pattern=WINDOW_PATTERN)
+    within: str = Field(json_schema_extra={"pattern": WINDOW_PATTERN})
+
+    @field_validator("within")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        Window(value)
+        return value
 
 
 class Step(_Leaf):
@@ -145,8 +151,14 @@ class SequenceCondition(_Leaf):
     """Customers who did the steps in order, each within `gap` of the previous, all inside `within`."""
 
     sequence: list[Step] = Field(min_length=2, max_length=10)
-    gap: str = Field(pattern=WINDOW_PATTERN)
-    within: str = Field(pattern=WINDOW_PATTERN)
+    gap: str = Field(json_schema_extra={"pattern": WINDOW_PATTERN})
+    within: str = Field(json_schema_extra={"pattern": WINDOW_PATTERN})
+
+    @field_validator("gap", "within")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        Window(value)
+        return value
 
     @model_validator(mode="after")
     def _gap_in_hours_or_days(self) -> SequenceCondition:
