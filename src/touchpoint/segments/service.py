@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -51,8 +52,7 @@ def segment_from(body: dict[str, Any], name: str) -> SegmentDef:
     try:
         return SegmentDef.model_validate({"title": name, **body, "name": name})
     except PydanticError as exc:
-        problems = [f"{_place(e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
-        raise ValidationError(f"segment {name}: " + "; ".join(problems)) from None
+        raise ValidationError(f"segment {name}: {_problems(exc)}") from None
 
 
 def read_rule(body: Any) -> Rule:
@@ -60,8 +60,11 @@ def read_rule(body: Any) -> Rule:
     try:
         return parse_rule(body)
     except PydanticError as exc:
-        problems = [f"{_place(e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
-        raise ValidationError("; ".join(problems)) from None
+        raise ValidationError(_problems(exc)) from None
+
+
+def _problems(exc: PydanticError) -> str:
+    return "; ".join(f"{_place(e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def _place(loc: tuple[Any, ...]) -> str:
@@ -92,20 +95,25 @@ def get_segment(*, env: TagEnv, name: str) -> SegmentDef:
 def check(*, env: TagEnv, rule: Rule, segments: dict[str, SegmentDef] | None = None) -> None:
     """Validate a rule against the catalogue, the events seen, saved segments and lists."""
     saved = segments if segments is not None else list_segments(env=env)
+    check_rule(
+        rule,
+        tags=list_tags(env=env),
+        indicators=list_indicators(env=env.indicators),
+        events=known_events(env.indicators.analytics),
+        segment_rule=_resolver(saved),
+        lists=_list_ids(env),
+    )
+
+
+def _resolver(saved: dict[str, SegmentDef]) -> Callable[[str], Rule]:
+    """Look up a saved segment's rule by name, refusing unknown names."""
 
     def segment_rule(name: str) -> Rule:
         if name not in saved:
             raise ValidationError(f"unknown segment {name!r}")
         return read_rule(saved[name].rule)
 
-    check_rule(
-        rule,
-        tags=list_tags(env=env),
-        indicators=list_indicators(env=env.indicators),
-        events=known_events(env.indicators.analytics),
-        segment_rule=segment_rule,
-        lists=_list_ids(env),
-    )
+    return segment_rule
 
 
 def _list_ids(env: TagEnv) -> set[str]:
@@ -146,12 +154,7 @@ def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
     days = [p.dt for p in ienv.analytics.partitions(TAG_VALUES.name) if p.dt <= business_date]
     if not days:
         raise ValidationError(f"no tag snapshot on or before {business_date}; run touchpoint compute first")
-    saved = list_segments(env=env)
-
-    def segment_rule(name: str) -> Rule:
-        if name not in saved:
-            raise ValidationError(f"unknown segment {name!r}")
-        return read_rule(saved[name].rule)
+    segment_rule = _resolver(list_segments(env=env))
 
     def list_members(name: str) -> list[str]:
         with ienv.ops.begin() as connection:
