@@ -1,0 +1,62 @@
+"""Loading events for analysis: one row per event with the person who did it, its time and local day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import pandas as pd
+from ibis.expr.types import Table
+
+from touchpoint.core.errors import ValidationError
+from touchpoint.indicators.compile import resolve_customers
+from touchpoint.indicators.service import event_id_map, known_events
+from touchpoint.segments.context import property_filters
+from touchpoint.segments.model import PropertyFilter
+from touchpoint.tags.service import TagEnv
+
+MAX_RANGE_DAYS = 3660
+
+
+def check_range(start: date, end: date) -> None:
+    """Refuse a reversed or absurd date range."""
+    if start > end:
+        raise ValidationError(f"from {start} is after to {end}")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise ValidationError(f"a query covers at most {MAX_RANGE_DAYS} days")
+
+
+def check_events(env: TagEnv, names: list[str]) -> None:
+    """Refuse events never collected or imported."""
+    seen = known_events(env.indicators.analytics)
+    unknown = [n for n in names if n not in seen]
+    if unknown:
+        raise ValidationError(f"unknown event(s) {', '.join(unknown)} (never collected or imported)")
+
+
+def events_between(
+    env: TagEnv, names: list[str], first: date, last: date, where: list[PropertyFilter] | None = None
+) -> Table:
+    """Events of `names` on Beijing days first…last, with `person`: the customer, else the raw distinct id."""
+    events = env.indicators.analytics.table("events")
+    chosen = events.filter(events.event.isin(names), events.dt >= first, events.dt <= last)
+    chosen = property_filters(chosen, where or [])
+    resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env.indicators)))
+    return resolved.mutate(person=ibis.coalesce(resolved.customer_no, resolved.distinct_id))
+
+
+def frame(table: Table, *columns: str) -> pd.DataFrame:
+    """The chosen columns as pandas, oldest first (event_id breaks ties so results are repeatable)."""
+    result: pd.DataFrame = table.select(*columns).order_by(["time", "event_id"]).to_pandas()
+    return result
+
+
+def day_span(days: int) -> timedelta:
+    """A number of days as a duration."""
+    return timedelta(days=days)
+
+
+def as_dict(value: Any) -> Any:
+    """Numbers from numpy as plain Python for JSON."""
+    return value.item() if hasattr(value, "item") else value
