@@ -9,7 +9,18 @@ import typer
 
 from touchpoint import __version__
 from touchpoint.bootstrap import Container, build
-from touchpoint.cli import calendar, collector, demo, identity, imports, segments, serve, status, tagging
+from touchpoint.cli import (
+    analytics,
+    calendar,
+    collector,
+    demo,
+    identity,
+    imports,
+    segments,
+    serve,
+    status,
+    tagging,
+)
 from touchpoint.cli.output import fail
 from touchpoint.config import load_settings
 from touchpoint.core.errors import TouchpointError
@@ -81,6 +92,7 @@ app.add_typer(tagging.definitions_app, name="definitions")
 app.add_typer(tagging.library_app, name="library")
 app.add_typer(tagging.customer_app, name="customer")
 app.add_typer(segments.app, name="segment")
+app.add_typer(analytics.app, name="analytics")
 
 
 def run() -> None:

@@ -1,0 +1,78 @@
+"""`touchpoint analytics …` — behaviour analytics for scripts and schedulers (the shape is kept stable)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics.trend import event_trend
+from touchpoint.cli.output import console, print_json
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Beijing date (inclusive)")]
+app = typer.Typer(help="Behaviour analytics (行为分析): funnels, event trends.", no_args_is_help=True)
+
+
+@app.command("funnel")
+def funnel_command(
+    ctx: typer.Context,
+    steps: Annotated[str, typer.Option(help="comma-separated events, 2 to 20")],
+    window: Annotated[str, typer.Option(help="conversion window: 30m, 12h, 7d or 5td")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    mode: Annotated[str, typer.Option(help="ordered")] = "ordered",
+    as_json: JsonOption = False,
+) -> None:
+    """Customers reaching each step of an ordered funnel, with conversions and times between steps."""
+    query = FunnelQuery.model_validate(
+        {
+            "steps": [{"event": e.strip()} for e in steps.split(",") if e.strip()],
+            "window": window,
+            "start": start.date(),
+            "end": end.date(),
+            "mode": mode,
+        }
+    )
+    result = funnel(env=ctx.obj.container.tag_env, query=query)
+    if as_json:
+        print_json(result)
+        return
+    for step in result["steps"]:
+        console.print(
+            f"{step['event']:<28} {step['customers']:>10,}  {step['conversion_from_first']:>7.1%}",
+            highlight=False,
+        )
+
+
+@app.command("events")
+def events_command(
+    ctx: typer.Context,
+    event: Annotated[str, typer.Option(help="the event")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    by: Annotated[str | None, typer.Option(help="group by this event property")] = None,
+    unit: Annotated[str, typer.Option(help="day, week or month")] = "day",
+    as_json: JsonOption = False,
+) -> None:
+    """Events, customers and events per customer by Beijing day (or week, month), optionally grouped."""
+    if unit not in ("day", "week", "month"):
+        raise typer.BadParameter(f"--unit {unit!r}: choose day, week or month")
+    result = event_trend(
+        env=ctx.obj.container.tag_env,
+        event=event,
+        start=start.date(),
+        end=end.date(),
+        by=by,
+        unit="week" if unit == "week" else "month" if unit == "month" else "day",
+    )
+    if as_json:
+        print_json(result)
+        return
+    for row in result["series"]:
+        group = f"  {row['group']}" if "group" in row else ""
+        console.print(
+            f"{row['date']}{group:<14} {row['count']:>10,} {row['customers']:>10,}", highlight=False
+        )
