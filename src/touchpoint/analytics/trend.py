@@ -69,7 +69,7 @@ def event_trend(
 
 def _period(days: pd.Series, unit: Unit) -> pd.Series:
     if unit == "week":
-        monday: pd.Series = days - pd.to_timedelta(days.dt.weekday, unit="D")  # weeks start on Monday
+        monday: pd.Series = days - pd.to_timedelta(days.dt.day_of_week, unit="D")  # weeks start on Monday
         return monday
     if unit == "month":
         first: pd.Series = days.dt.to_period("M").dt.to_timestamp()

@@ -73,7 +73,7 @@ def test_trend_matches_pandas(data: list[tuple[str, str, int, str]], unit: str, 
     day = local[views.index]
     views["period"] = {
         "day": day,
-        "week": day - pd.to_timedelta(day.dt.weekday, unit="D"),
+        "week": day - pd.to_timedelta(day.dt.day_of_week, unit="D"),
         "month": day.dt.to_period("M").dt.to_timestamp(),
     }[unit]
     views["kind"] = [json.loads(p)["kind"] for p in views["properties"]]
