@@ -8,12 +8,15 @@ from typing import Annotated
 import typer
 
 from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics.retention import retention
 from touchpoint.analytics.trend import event_trend
 from touchpoint.cli.output import console, print_json
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Beijing date (inclusive)")]
-app = typer.Typer(help="Behaviour analytics (行为分析): funnels, event trends.", no_args_is_help=True)
+app = typer.Typer(
+    help="Behaviour analytics (行为分析): funnels, retention, event trends.", no_args_is_help=True
+)
 
 
 @app.command("funnel")
@@ -76,3 +79,41 @@ def events_command(
         console.print(
             f"{row['date']}{group:<14} {row['count']:>10,} {row['customers']:>10,}", highlight=False
         )
+
+
+@app.command("retention")
+def retention_command(
+    ctx: typer.Context,
+    start_event: Annotated[
+        str, typer.Option("--start-event", help="the event that puts a customer in a cohort")
+    ],
+    return_event: Annotated[str, typer.Option("--return-event", help="the event that counts as coming back")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    periods: Annotated[int, typer.Option(help="periods after the start period")] = 7,
+    unit: Annotated[str, typer.Option(help="day, week or month")] = "day",
+    first_time: Annotated[
+        bool, typer.Option("--first-time", help="only each customer's first period")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The cohort triangle: per start period, its size and how many came back in each later period."""
+    if unit not in ("day", "week", "month"):
+        raise typer.BadParameter(f"--unit {unit!r}: choose day, week or month")
+    result = retention(
+        env=ctx.obj.container.tag_env,
+        start_event=start_event,
+        return_event=return_event,
+        start=start.date(),
+        end=end.date(),
+        periods=periods,
+        unit="week" if unit == "week" else "month" if unit == "month" else "day",
+        first_time=first_time,
+    )
+    if as_json:
+        print_json(result)
+        return
+    for cohort in result["cohorts"]:
+        size = cohort["size"]
+        rates = " ".join(f"{n / size:>6.1%}" if size else "     -" for n in cohort["retained"])
+        console.print(f"{cohort['start']} {size:>8,}  {rates}", highlight=False)
