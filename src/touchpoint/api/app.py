@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from touchpoint import __version__
 from touchpoint.api.routes import (
+    analytics,
     collector,
     health,
     identity,
@@ -53,6 +54,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         app.include_router(tagging.router, prefix="/api/v1")
         app.include_router(segments.router, prefix="/api/v1")
         app.include_router(insight.router, prefix="/api/v1")
+        app.include_router(analytics.router, prefix="/api/v1")
         app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     app.add_exception_handler(TouchpointError, _touchpoint_error)  # type: ignore[arg-type]

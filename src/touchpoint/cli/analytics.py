@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from touchpoint.analytics.distribution import distribution
 from touchpoint.analytics.funnel import FunnelQuery, funnel
 from touchpoint.analytics.retention import retention
 from touchpoint.analytics.trend import event_trend
@@ -117,3 +118,20 @@ def retention_command(
         size = cohort["size"]
         rates = " ".join(f"{n / size:>6.1%}" if size else "     -" for n in cohort["retained"])
         console.print(f"{cohort['start']} {size:>8,}  {rates}", highlight=False)
+
+
+@app.command("distribution")
+def distribution_command(
+    ctx: typer.Context,
+    event: Annotated[str, typer.Option(help="the event")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    as_json: JsonOption = False,
+) -> None:
+    """Customers by how many times they did the event (1, 2, 3–5, 6–10, …)."""
+    result = distribution(env=ctx.obj.container.tag_env, event=event, start=start.date(), end=end.date())
+    if as_json:
+        print_json(result)
+        return
+    for bucket in result["buckets"]:
+        console.print(f"{bucket['times']:>8} {bucket['customers']:>10,}", highlight=False)
