@@ -9,6 +9,7 @@ import typer
 
 from touchpoint.analytics.distribution import distribution
 from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics.paths import paths
 from touchpoint.analytics.retention import retention
 from touchpoint.analytics.trend import event_trend
 from touchpoint.cli.output import console, print_json
@@ -135,3 +136,31 @@ def distribution_command(
         return
     for bucket in result["buckets"]:
         console.print(f"{bucket['times']:>8} {bucket['customers']:>10,}", highlight=False)
+
+
+@app.command("paths")
+def paths_command(
+    ctx: typer.Context,
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    from_event: Annotated[str | None, typer.Option("--from-event", help="paths after this event")] = None,
+    to_event: Annotated[str | None, typer.Option("--to-event", help="paths leading to this event")] = None,
+    steps: Annotated[int, typer.Option(help="events per path, 2 to 10")] = 5,
+    limit: Annotated[int, typer.Option(help="heaviest links to keep")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Sankey data of what customers do after (or before) an event, within 30-minute sessions."""
+    result = paths(
+        env=ctx.obj.container.tag_env,
+        start=start.date(),
+        end=end.date(),
+        from_event=from_event,
+        to_event=to_event,
+        steps=steps,
+        limit=limit,
+    )
+    if as_json:
+        print_json(result)
+        return
+    for link in result["links"]:
+        console.print(f"{link['source']:<30} → {link['target']:<30} {link['value']:>8,}", highlight=False)

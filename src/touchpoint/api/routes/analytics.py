@@ -11,6 +11,7 @@ from pydantic import ValidationError as PydanticError
 
 from touchpoint.analytics.distribution import distribution
 from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics.paths import paths
 from touchpoint.analytics.retention import retention
 from touchpoint.analytics.trend import event_trend
 from touchpoint.api.deps import container
@@ -88,3 +89,23 @@ def distribution_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict
     """Customers by how many times they did the event."""
     query: EventQuery = _parse(EventQuery, body)
     return distribution(env=c.tag_env, event=query.event, start=query.start, end=query.end, where=query.where)
+
+
+class PathQuery(BaseModel):
+    """Paths after `from_event` or before `to_event` over Beijing dates."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    from_event: str | None = None
+    to_event: str | None = None
+    steps: int = 5
+    limit: int = 50
+
+
+@router.post("/analytics/paths")
+def paths_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Nodes and the heaviest links (Sankey data) of session paths around an event."""
+    query: PathQuery = _parse(PathQuery, body)
+    return paths(env=c.tag_env, **query.model_dump())
