@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -25,3 +26,20 @@ def postgres_schema_url(base: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def import_events(container: Any, frame: Any) -> None:
+    """Load a pandas frame of events into a test container's analytical store, as a historical import."""
+    import pyarrow as pa
+
+    from touchpoint.governance import SYSTEM
+    from touchpoint.ingest import ImportOptions, import_arrow
+
+    import_arrow(
+        env=container.import_env,
+        principal=SYSTEM,
+        table="events",
+        data=pa.Table.from_pandas(frame, preserve_index=False),
+        options=ImportOptions(force=True),
+        source_name="events",
+    )

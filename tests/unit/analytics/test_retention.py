@@ -7,18 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support import import_events
 from touchpoint.analytics.retention import retention
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
-from touchpoint.governance import SYSTEM
-from touchpoint.ingest import ImportOptions, import_arrow
 
 BASE = datetime(2026, 1, 4, 16, 0, tzinfo=UTC)  # 2026-01-05 00:00 Beijing, a Monday
 rows = st.lists(
@@ -41,14 +39,7 @@ def _load(container: Container, data: list[tuple[str, str, int]]) -> pd.DataFram
             "time": [BASE + timedelta(minutes=r[2]) for r in data],
         }
     )
-    import_arrow(
-        env=container.import_env,
-        principal=SYSTEM,
-        table="events",
-        data=pa.Table.from_pandas(frame, preserve_index=False),
-        options=ImportOptions(force=True),
-        source_name="e",
-    )
+    import_events(container, frame)
     return frame
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-import pyarrow as pa
 from fastapi.testclient import TestClient
 
+from support import import_events
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
-from touchpoint.governance import SYSTEM
-from touchpoint.ingest import ImportOptions, import_arrow
 
 BASE = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # 2026-03-02 00:00 Beijing
 EVENTS = [  # person, event, minutes after BASE
@@ -29,14 +27,7 @@ def _client(container: Container) -> TestClient:
             "time": [BASE + timedelta(minutes=e[2]) for e in EVENTS],
         }
     )
-    import_arrow(
-        env=container.import_env,
-        principal=SYSTEM,
-        table="events",
-        data=pa.Table.from_pandas(frame, preserve_index=False),
-        options=ImportOptions(force=True),
-        source_name="e",
-    )
+    import_events(container, frame)
     return TestClient(create_app(container))
 
 
