@@ -57,8 +57,8 @@ class FunnelQuery(BaseModel):
     @field_validator("mode")
     @classmethod
     def _mode(cls, value: str) -> str:
-        if value != "ordered":
-            raise ValueError(f"mode {value!r}: this version computes ordered funnels")
+        if value not in ("ordered", "strict"):
+            raise ValueError(f"mode {value!r}: choose ordered or strict (unordered is not available yet)")
         return value
 
 
@@ -82,12 +82,70 @@ def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
     calendar = env.indicators.calendar
     last_day = _last_day(query.end, n, unit, calendar)
     per_step = [_frame(env, step, query.start, last_day) for step in query.steps]
-    reached, gaps = _scan(per_step, query, calendar)
+    if query.mode == "strict":
+        tracked = _tracked_events(env)
+        stream = _frame(env, FunnelStep(event=tracked[0]), query.start, last_day, tracked)
+        reached, gaps = _scan_strict(per_step, stream, query, calendar)
+    else:
+        reached, gaps = _scan(per_step, query, calendar)
     return _report(query, reached, gaps)
 
 
-def _frame(env: TagEnv, step: FunnelStep, first: date, last: date) -> pd.DataFrame:
-    table = events_between(env, [step.event], first, last, step.where)
+def _tracked_events(env: TagEnv) -> list[str]:
+    events = env.indicators.analytics.table("events")
+    names: list[str] = events.select("event").distinct().to_pyarrow()["event"].to_pylist()
+    return names
+
+
+def _scan_strict(
+    per_step: list[pd.DataFrame], stream: pd.DataFrame, query: FunnelQuery, calendar: TradingCalendar
+) -> tuple[pd.Series, list[pd.Series]]:
+    """Strict mode: each next step must be the customer's very next tracked event (ties by event id)."""
+    people = pd.Index(stream["person"].unique())
+    origin = int(_ms(stream["time"]).min()) if len(stream) else 0
+    code = people.get_indexer(stream["person"]).astype(np.int64)
+    keys = (code << TIME_BITS) | (_ms(stream["time"]) - origin)
+    rows = stream["event_id"].to_numpy()
+    order = np.lexsort((rows, keys))
+    keys, rows, days = keys[order], rows[order], stream["dt"].to_numpy()[order]
+    member = [np.isin(rows, frame["event_id"].to_numpy()) for frame in per_step]
+    position = np.flatnonzero(member[0] & (days >= query.start) & (days <= query.end))
+    deadline = _deadlines(keys[position], days[position], query, origin, calendar)
+    person = keys[position] >> TIME_BITS
+    reached = np.ones(len(position), dtype=np.int64)
+    alive = np.ones(len(position), dtype=bool)
+    mask = (1 << TIME_BITS) - 1
+    times = [keys[position] & mask]
+    for step in member[1:]:
+        following = np.minimum(position + 1, max(len(keys) - 1, 0))
+        found = alive & (position + 1 < len(keys)) & ((keys[following] >> TIME_BITS) == person)
+        found &= step[following] & ((keys[following] & mask) <= deadline)
+        reached += found
+        alive = found
+        position = np.where(found, following, position)
+        times.append(np.where(found, keys[following] & mask, -1))
+    return _best(person, reached, times, len(per_step))
+
+
+def _best(
+    person: np.ndarray, reached: np.ndarray, times: list[np.ndarray], steps: int
+) -> tuple[pd.Series, list[pd.Series]]:
+    """Per person, the chain that got furthest (the earliest such), and its step-to-step seconds."""
+    chains = pd.DataFrame({"person": person, "reached": reached})
+    best = chains.sort_values("reached", ascending=False, kind="stable").drop_duplicates("person")
+    gaps = [
+        pd.Series(
+            ((times[k][best.index] - times[k - 1][best.index]) / 1000.0)[best["reached"].to_numpy() > k]
+        )
+        for k in range(1, steps)
+    ]
+    return best.set_index("person")["reached"], gaps
+
+
+def _frame(
+    env: TagEnv, step: FunnelStep, first: date, last: date, names: list[str] | None = None
+) -> pd.DataFrame:
+    table = events_between(env, names or [step.event], first, last, [] if names else step.where)
     frame: pd.DataFrame = table.select("person", "time", "event_id", "dt").to_pandas()
     frame["dt"] = pd.to_datetime(frame["dt"]).dt.date
     return frame
@@ -151,15 +209,7 @@ def _scan(
         chain_key = np.where(found, found_key, chain_key)
         used.append(np.where(found, rows[np.minimum(index, len(rows) - 1)] if len(rows) else "", ""))
         times.append(np.where(found, found_key & ((1 << TIME_BITS) - 1), -1))
-    chains = pd.DataFrame({"person": person, "reached": reached})
-    best = chains.sort_values("reached", ascending=False, kind="stable").drop_duplicates("person")
-    gaps = [
-        pd.Series(
-            ((times[k][best.index] - times[k - 1][best.index]) / 1000.0)[best["reached"].to_numpy() > k]
-        )
-        for k in range(1, len(per_step))
-    ]
-    return best.set_index("person")["reached"], gaps
+    return _best(person, reached, times, len(per_step))
 
 
 def _deadlines(

@@ -35,6 +35,7 @@ queries = st.tuples(
     st.sampled_from(["30m", "2h", "1d", "2d"]),
     st.integers(0, 2),
     st.integers(0, 2),
+    st.sampled_from(["ordered", "strict"]),
 )
 
 
@@ -65,13 +66,31 @@ def _furthest(
     return best
 
 
-def _brute_force(frame: pd.DataFrame, steps: list[str], window: str, first: date, last: date) -> list[int]:
+def _strict(mine: pd.DataFrame, steps: list[str], start_id: str, deadline: datetime) -> int:
+    """Steps done as the very next events after `start_id` in the customer's stream (time, then id)."""
+    stream = mine.sort_values(["time", "event_id"]).reset_index(drop=True)
+    at = int(stream.index[stream["event_id"] == start_id][0])
+    done = 0
+    for step in steps:
+        at += 1
+        if at >= len(stream) or stream.loc[at, "event"] != step or stream.loc[at, "time"] > deadline:
+            break
+        done += 1
+    return done
+
+
+def _brute_force(
+    frame: pd.DataFrame, steps: list[str], window: str, first: date, last: date, mode: str
+) -> list[int]:
     span = UNITS[window[-1]] * int(window[:-1])
     local = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
     furthest: dict[str, int] = {}
     for row in frame[(frame["event"] == steps[0]) & (local >= first) & (local <= last)].itertuples():
         mine = frame[frame["distinct_id"] == row.distinct_id]
-        reached = 1 + _furthest(mine, steps[1:], row.time, row.time + span, {row.event_id})
+        if mode == "strict":
+            reached = 1 + _strict(mine, steps[1:], row.event_id, row.time + span)
+        else:
+            reached = 1 + _furthest(mine, steps[1:], row.time, row.time + span, {row.event_id})
         furthest[row.distinct_id] = max(furthest.get(row.distinct_id, 0), reached)
     return [sum(1 for r in furthest.values() if r >= k + 1) for k in range(len(steps))]
 
@@ -79,7 +98,7 @@ def _brute_force(frame: pd.DataFrame, steps: list[str], window: str, first: date
 @settings(max_examples=60, deadline=None)
 @given(rows=events, query=queries)
 def test_funnel_matches_brute_force(rows: list[tuple[str, str, int]], query: tuple) -> None:  # type: ignore[type-arg]
-    steps, window, offset, length = query
+    steps, window, offset, length, mode = query
     with tempfile.TemporaryDirectory() as home:
         container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
         try:
@@ -90,10 +109,12 @@ def test_funnel_matches_brute_force(rows: list[tuple[str, str, int]], query: tup
             last = first + timedelta(days=length)
             got = funnel(
                 env=container.tag_env,
-                query=FunnelQuery(steps=[{"event": s} for s in steps], window=window, start=first, end=last),
+                query=FunnelQuery(
+                    steps=[{"event": s} for s in steps], window=window, start=first, end=last, mode=mode
+                ),
             )
-            want = _brute_force(frame, steps, window, first, last)
-            assert [s["customers"] for s in got["steps"]] == want, (steps, window, first, last)
+            want = _brute_force(frame, steps, window, first, last, mode)
+            assert [s["customers"] for s in got["steps"]] == want, (steps, window, first, last, mode)
         finally:
             container.close()
 
@@ -118,5 +139,7 @@ def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
         ask(window="0d")
     with pytest.raises(ValueError, match="at most 20"):
         ask(steps=[{"event": "a"}] * 21)
+    with pytest.raises(ValueError, match="choose ordered or strict"):
+        ask(mode="sideways")
     with pytest.raises(ValidationError, match="is after to"):
         ask(start="2026-03-12", end="2026-03-10")
