@@ -77,7 +77,7 @@ def retention(
     starts = _people(env, start_event, history_start, end, start_where, unit)
     in_range = starts[(starts["day"] >= start) & (starts["day"] <= end)]
     cohort = in_range.drop_duplicates(["person", "period"])[["person", "period"]]
-    if first_time:
+    if first_time and len(cohort):
         first_ever = starts.groupby("person")["period"].min().rename("first")
         cohort = cohort.join(first_ever, on="person")
         cohort = cohort[cohort["period"] == cohort["first"]][["person", "period"]]
