@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
 
 import ibis
-import pandas as pd
 from ibis.expr.types import Table
 
 from touchpoint.core.errors import ValidationError
@@ -44,19 +42,3 @@ def events_between(
     chosen = property_filters(chosen, where or [])
     resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env.indicators)))
     return resolved.mutate(person=ibis.coalesce(resolved.customer_no, resolved.distinct_id))
-
-
-def frame(table: Table, *columns: str) -> pd.DataFrame:
-    """The chosen columns as pandas, oldest first (event_id breaks ties so results are repeatable)."""
-    result: pd.DataFrame = table.select(*columns).order_by(["time", "event_id"]).to_pandas()
-    return result
-
-
-def day_span(days: int) -> timedelta:
-    """A number of days as a duration."""
-    return timedelta(days=days)
-
-
-def as_dict(value: Any) -> Any:
-    """Numbers from numpy as plain Python for JSON."""
-    return value.item() if hasattr(value, "item") else value

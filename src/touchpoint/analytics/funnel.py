@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from touchpoint.analytics.events import check_events, check_range, events_between
 from touchpoint.core.calendar import TradingCalendar
+from touchpoint.indicators.service import known_events
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.tags.service import TagEnv
 
@@ -83,18 +84,12 @@ def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
     last_day = _last_day(query.end, n, unit, calendar)
     per_step = [_frame(env, step, query.start, last_day) for step in query.steps]
     if query.mode == "strict":
-        tracked = _tracked_events(env)
+        tracked = sorted(known_events(env.indicators.analytics))
         stream = _frame(env, FunnelStep(event=tracked[0]), query.start, last_day, tracked)
         reached, gaps = _scan_strict(per_step, stream, query, calendar)
     else:
         reached, gaps = _scan(per_step, query, calendar)
     return _report(query, reached, gaps)
-
-
-def _tracked_events(env: TagEnv) -> list[str]:
-    events = env.indicators.analytics.table("events")
-    names: list[str] = events.select("event").distinct().to_pyarrow()["event"].to_pylist()
-    return names
 
 
 def _scan_strict(

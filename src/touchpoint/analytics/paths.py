@@ -17,6 +17,7 @@ import pandas as pd
 
 from touchpoint.analytics.events import check_events, check_range, events_between
 from touchpoint.core.errors import ValidationError
+from touchpoint.indicators.service import known_events
 from touchpoint.tags.service import TagEnv
 
 SESSION_GAP = timedelta(minutes=30)
@@ -55,9 +56,7 @@ def paths(
     anchor = from_event or to_event
     assert anchor is not None
     check_events(env, [anchor])
-    analytics = env.indicators.analytics
-    names = analytics.table("events").select("event").distinct().to_pyarrow()["event"].to_pylist()
-    table = events_between(env, names, start, end)
+    table = events_between(env, sorted(known_events(env.indicators.analytics)), start, end)
     frame: pd.DataFrame = (
         table.select("person", "time", "event", "event_id")
         .to_pandas()

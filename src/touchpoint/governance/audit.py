@@ -8,6 +8,8 @@ from sqlalchemy import Connection, insert, select
 
 from touchpoint.core.clock import Clock
 from touchpoint.governance.model import Principal
+from touchpoint.store import OperationalStore
+from touchpoint.store.operational import definitions
 from touchpoint.store.operational.schema import audit_log
 
 
@@ -44,3 +46,28 @@ def list_operations(
     if target_type is not None:
         query = query.where(audit_log.c.target_type == target_type)
     return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def save_definition(
+    ops: OperationalStore, *, clock: Clock, principal: Principal, kind: str, name: str, body: dict[str, Any]
+) -> int:
+    """Store a new version of a definition with its audit entry; an unchanged body adds nothing.
+
+    Returns the definition's version (the existing one when nothing changed).
+    """
+    with ops.begin() as connection:
+        before = definitions.current(connection, kind).get(name)
+        if before == body:
+            return len(definitions.history(connection, kind, name))
+        version = definitions.save(connection, kind, name, body, actor=principal.user, now=clock.now())
+        record_operation(
+            connection,
+            clock=clock,
+            principal=principal,
+            action=f"{kind}.save",
+            target_type=kind,
+            target_id=name,
+            before=before,
+            after=body,
+        )
+    return version

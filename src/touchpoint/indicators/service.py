@@ -13,7 +13,7 @@ import pyarrow as pa
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock
 from touchpoint.core.errors import NotFoundError, ValidationError
-from touchpoint.governance import Principal, record_operation
+from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
 from touchpoint.indicators.compile import compile_indicators, window_bounds
 from touchpoint.indicators.model import IndicatorDef
@@ -50,36 +50,33 @@ def get_indicator(*, env: IndicatorEnv, name: str) -> IndicatorDef:
     return found
 
 
+_EVENT_NAMES: dict[tuple[object, ...], frozenset[str]] = {}
+
+
 def known_events(analytics: AnalyticalStore) -> set[str]:
-    """Event names present in the analytical store (empty when no events yet)."""
-    if not analytics.partitions("events"):
+    """Event names present in the analytical store (empty when no events yet).
+
+    Remembered per set of event files: saving a library or checking rules asks many times, and scanning
+    every event each time would cost a full pass over the largest table.
+    """
+    partitions = analytics.partitions("events")
+    if not partitions:
         return set()
-    events = analytics.table("events")
-    return set(events.select("event").distinct().to_pyarrow()["event"].to_pylist())
+    key = (str(analytics.root), *((p.dt, p.file) for p in partitions))
+    if key not in _EVENT_NAMES:
+        events = analytics.table("events")
+        _EVENT_NAMES.clear()  # only the newest file set is worth keeping
+        _EVENT_NAMES[key] = frozenset(events.select("event").distinct().to_pyarrow()["event"].to_pylist())
+    return set(_EVENT_NAMES[key])
 
 
 def save_indicator(*, env: IndicatorEnv, principal: Principal, definition: IndicatorDef) -> int:
     """Create or update an indicator (a new version); returns the version."""
     check_indicator(definition, known_events(env.analytics), list_indicators(env=env))
     body = definition.model_dump(mode="json", exclude_defaults=False)
-    with env.ops.begin() as connection:
-        before = store.current(connection, KIND).get(definition.name)
-        if before == body:
-            return len(store.history(connection, KIND, definition.name))
-        version = store.save(
-            connection, KIND, definition.name, body, actor=principal.user, now=env.clock.now()
-        )
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action="indicator.save",
-            target_type=KIND,
-            target_id=definition.name,
-            before=before,
-            after=body,
-        )
-    return version
+    return save_definition(
+        env.ops, clock=env.clock, principal=principal, kind=KIND, name=definition.name, body=body
+    )
 
 
 def delete_indicator(

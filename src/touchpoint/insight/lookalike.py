@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
@@ -36,12 +35,12 @@ from touchpoint.segments.service import (
     upload_list,
 )
 from touchpoint.segments.validate import nodes
+from touchpoint.tags.learn import holdout_split
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import lineage
 from touchpoint.tags.service import TagEnv, list_tags
 
 SEED = 7
-MAX_TRAIN_ROWS = 200_000
 
 
 class Cancelled(Exception):
@@ -105,11 +104,7 @@ def lookalike(
     if y.sum() < 10 or (~y).sum() < 10:
         raise ValidationError(f"seed {seed!r} needs at least 10 members and 10 non-members in the pool")
     job.report("training", 0.2)
-    train_x, test_x, train_y, test_y = train_test_split(x, y, test_size=0.25, stratify=y, random_state=SEED)
-    if len(train_y) > MAX_TRAIN_ROWS:
-        train_x, _, train_y, _ = train_test_split(
-            train_x, train_y, train_size=MAX_TRAIN_ROWS, stratify=train_y, random_state=SEED
-        )
+    train_x, test_x, train_y, test_y = holdout_split(x, y)
     model = HistGradientBoostingClassifier(max_iter=150, random_state=SEED).fit(train_x, train_y)
     auc = float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
     job.report("scoring", 0.6)

@@ -26,6 +26,8 @@ from touchpoint.segments.model import (
     TagCondition,
     Window,
 )
+from touchpoint.tags.evaluate import mask
+from touchpoint.tags.model import Compare
 
 
 def evaluate(rule: Rule, context: Context, visiting: tuple[str, ...] = ()) -> BitMap:
@@ -121,26 +123,20 @@ def _compare(values: np.ndarray, op: str, value: Any) -> np.ndarray:
 
 
 def attribute_mask(rule: AttributeCondition, series: pd.Series) -> np.ndarray:
-    """Where an attribute condition holds; a missing attribute satisfies nothing but `exists: false`."""
-    present = series.notna().to_numpy()
+    """Where an attribute condition holds, by the tag rules' comparison (a missing value satisfies nothing
+    but `exists: false`)."""
+    op: Any
+    value: Any
     if rule.exists is not None:
-        return present if rule.exists else ~present
-    if rule.in_ is not None or rule.not_in is not None:
-        hit = series.isin(rule.in_ if rule.in_ is not None else rule.not_in or []).to_numpy()
-        return (hit if rule.in_ is not None else ~hit) & present
-    assert rule.op is not None
-    if rule.op == "between":
-        low, high = rule.value
-        return (series.ge(low) & series.le(high)).fillna(False).to_numpy(dtype=bool)
-    compared = {
-        "=": series.eq,
-        "!=": series.ne,
-        ">": series.gt,
-        ">=": series.ge,
-        "<": series.lt,
-        "<=": series.le,
-    }[rule.op](rule.value)
-    return compared.fillna(False).to_numpy(dtype=bool) & present
+        op, value = "exists", rule.exists
+    elif rule.in_ is not None:
+        op, value = "in", rule.in_
+    elif rule.not_in is not None:
+        op, value = "not_in", rule.not_in
+    else:
+        op, value = rule.op, rule.value
+    condition = Compare(attribute=rule.attribute, op=op, value=value)
+    return mask(condition, series.to_frame(rule.attribute), {}, f"attribute {rule.attribute}")
 
 
 def event_counts(rule: EventCondition, context: Context) -> pd.Series:

@@ -161,12 +161,6 @@ def property_filters(table: Table, filters: list[PropertyFilter]) -> Table:
     return table
 
 
-def step_times(table: Table) -> pd.DataFrame:
-    """(customer_no, time, event, properties) rows as pandas, oldest first, for sequence scans."""
-    frame: pd.DataFrame = table.select("customer_no", "time", "event").order_by("time").to_pandas()
-    return frame
-
-
 def gap_of(text: str) -> timedelta:
     """A sequence gap as a duration."""
     span = Window(text).span()

@@ -60,3 +60,14 @@ def runs_of(connection: Connection, segment: str, limit: int = 30) -> list[dict[
         .limit(limit)
     )
     return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def snapshot_dates(connection: Connection, segment: str) -> list[date]:
+    """Business dates a refresh of the segment succeeded for (each left a member snapshot)."""
+    query = (
+        select(segment_runs.c.business_date)
+        .where(segment_runs.c.segment == segment, segment_runs.c.status == "succeeded")
+        .distinct()
+        .order_by(segment_runs.c.business_date)
+    )
+    return [row[0] for row in connection.execute(query)]

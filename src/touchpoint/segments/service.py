@@ -14,7 +14,7 @@ from pyroaring import BitMap
 
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
-from touchpoint.governance import Principal, record_operation
+from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
 from touchpoint.indicators.service import known_events
@@ -128,22 +128,9 @@ def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> i
     check(env=env, rule=rule, segments=saved)
     body = segment.model_dump(mode="json")
     ienv = env.indicators
-    with ienv.ops.begin() as connection:
-        before = store.current(connection, KIND).get(segment.name)
-        if before == body:
-            return len(store.history(connection, KIND, segment.name))
-        version = store.save(connection, KIND, segment.name, body, actor=principal.user, now=ienv.clock.now())
-        record_operation(
-            connection,
-            clock=ienv.clock,
-            principal=principal,
-            action="segment.save",
-            target_type=KIND,
-            target_id=segment.name,
-            before=before,
-            after=body,
-        )
-    return version
+    return save_definition(
+        ienv.ops, clock=ienv.clock, principal=principal, kind=KIND, name=segment.name, body=body
+    )
 
 
 def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
@@ -314,13 +301,9 @@ def _store_members(env: TagEnv, name: str, day: date, members: BitMap) -> None:
 
 
 def _snapshot_dates(env: TagEnv, name: str) -> list[date]:
-    analytics = env.indicators.analytics
-    days = []
-    for partition in analytics.partitions(SEGMENT_MEMBERS.name):
-        table = analytics.read_partition(SEGMENT_MEMBERS.name, partition.dt)
-        if table is not None and name in table["segment"].to_pylist():
-            days.append(partition.dt)
-    return days
+    # Every successful refresh stored a snapshot for its date: the runs index them without reading files.
+    with env.indicators.ops.begin() as connection:
+        return repo.snapshot_dates(connection, name)
 
 
 def members_of(*, env: TagEnv, name: str, day: date | None = None) -> tuple[date, BitMap]:

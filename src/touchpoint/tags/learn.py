@@ -48,14 +48,7 @@ def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
             "positives": positives,
         }
         return Scored(values=np.full(len(frame), None, dtype=object), metrics=metrics)
-    train_x, test_x, train_y, test_y = train_test_split(
-        features, label, test_size=0.25, stratify=label, random_state=SEED
-    )
-    if len(train_y) > MAX_TRAIN_ROWS:
-        # Past a few hundred thousand rows a bigger training set adds time, not accuracy.
-        train_x, _, train_y, _ = train_test_split(
-            train_x, train_y, train_size=MAX_TRAIN_ROWS, stratify=train_y, random_state=SEED
-        )
+    train_x, test_x, train_y, test_y = holdout_split(features, label)
     model = _estimator(spec.algorithm).fit(train_x, train_y)
     auc = float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
     probability = model.predict_proba(features)[:, 1]
@@ -71,6 +64,19 @@ def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
         "features": list(spec.features),
     }
     return Scored(values=bands, metrics=metrics)
+
+
+def holdout_split(features: np.ndarray, label: np.ndarray) -> tuple[Any, Any, Any, Any]:
+    """Train and hold-out rows, stratified 75/25, training capped at MAX_TRAIN_ROWS rows."""
+    train_x, test_x, train_y, test_y = train_test_split(
+        features, label, test_size=0.25, stratify=label, random_state=SEED
+    )
+    if len(train_y) > MAX_TRAIN_ROWS:
+        # Past a few hundred thousand rows a bigger training set adds time, not accuracy.
+        train_x, _, train_y, _ = train_test_split(
+            train_x, train_y, train_size=MAX_TRAIN_ROWS, stratify=train_y, random_state=SEED
+        )
+    return train_x, test_x, train_y, test_y
 
 
 def _estimator(algorithm: str) -> Any:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
-from touchpoint.governance import Principal, record_operation
+from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.indicators import IndicatorDef, IndicatorEnv, compute_indicators, list_indicators
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.indicators.service import known_events
@@ -57,23 +57,10 @@ def save_tag(*, env: TagEnv, principal: Principal, tag: TagDef) -> int:
     """Create or update a tag after checking what it reads; returns the version."""
     check_tag(tag, set(list_indicators(env=env.indicators)))
     body = tag.model_dump(mode="json", by_alias=True, exclude_none=True)
-    ops, clock = env.indicators.ops, env.indicators.clock
-    with ops.begin() as connection:
-        before = store.current(connection, KIND).get(tag.name)
-        if before == body:
-            return len(store.history(connection, KIND, tag.name))
-        version = store.save(connection, KIND, tag.name, body, actor=principal.user, now=clock.now())
-        record_operation(
-            connection,
-            clock=clock,
-            principal=principal,
-            action="tag.save",
-            target_type=KIND,
-            target_id=tag.name,
-            before=before,
-            after=body,
-        )
-    return version
+    ienv = env.indicators
+    return save_definition(
+        ienv.ops, clock=ienv.clock, principal=principal, kind=KIND, name=tag.name, body=body
+    )
 
 
 def delete_tag(*, env: TagEnv, principal: Principal, name: str) -> None:
