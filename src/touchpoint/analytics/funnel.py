@@ -1,32 +1,44 @@
-"""Funnels (漏斗): how far customers get through ordered steps within a conversion window.
+"""Funnels (漏斗): how far customers get through 2–20 steps within a conversion window.
 
-Semantics: a customer's first step is an occurrence on a Beijing day inside [from, to]; the customer
-reaches step k if some such occurrence is followed by steps 2..k in order, each at or after the previous
-(one event fills one step), with step k no later than the window after that first-step occurrence. The
-reported step is the furthest reached over all first-step occurrences.
+Semantics: a customer's first step is an occurrence on a Beijing day inside [from, to]; from each such
+occurrence (a chain) the customer reaches step k if steps 2..k follow it within the window after it. The
+reported step is the furthest reached over all of the customer's chains.
+- `ordered`: steps 2..k in order, each at or after the previous (one event fills one step); other events may
+  come between.
+- `strict`: each next step is the customer's very next tracked event (ties at one instant by event id).
+- `unordered`: steps 2..k each happen at or after the first step, in any order (the steps must be different
+  events, so one event never fills two steps).
+An exclusion step (ordered and unordered) stops a chain at step k-1 when the excluded event happens strictly
+between the chain's step k-1 and step k, for k in the exclusion's span; each step is taken at its earliest
+usable occurrence, which is never worse for the steps after it.
 
 Computed as one sorted key array per step (person code and time packed into one int64) scanned by a small
-vectorised state machine: every first-step occurrence is a chain, and for each next step every chain looks up
-its earliest usable occurrence with one `searchsorted` — earliest is never worse for the steps after it.
+vectorised state machine: for each next step every chain looks up its earliest usable occurrence with one
+`searchsorted`, not one self-join per step.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, top_labels, with_property
 from touchpoint.core.calendar import TradingCalendar
+from touchpoint.core.errors import ValidationError
 from touchpoint.indicators.service import known_events
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.tags.service import TagEnv
 
 TIME_BITS = 36  # milliseconds since the query's first instant: about two years
+TIME_MASK = (1 << TIME_BITS) - 1
+MODES = ("ordered", "strict", "unordered")
 
 
 class FunnelStep(BaseModel):
@@ -38,8 +50,20 @@ class FunnelStep(BaseModel):
     where: list[PropertyFilter] = Field(default_factory=list)
 
 
+class Exclusion(BaseModel):
+    """An event that, done between step `after` and step `before` (default: the last), stops the chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: str
+    where: list[PropertyFilter] = Field(default_factory=list)
+    after: int = Field(default=1, ge=1)
+    before: int | None = None
+
+
 class FunnelQuery(BaseModel):
-    """2–20 ordered steps, a conversion window (`30m`, `12h`, `7d`, `5td`) and Beijing dates (inclusive)."""
+    """2–20 steps, a conversion window (`30m`, `12h`, `7d`, `5td`), Beijing dates (inclusive), a mode,
+    exclusion steps and a breakdown (`by`: a property, `attribute:NAME` or `tag:NAME`; top N + 其他)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +72,9 @@ class FunnelQuery(BaseModel):
     start: date
     end: date
     mode: str = "ordered"
+    exclusions: list[Exclusion] = Field(default_factory=list)
+    by: str | None = None
+    top: int = Field(default=10, ge=1, le=100)
 
     @field_validator("window")
     @classmethod
@@ -58,9 +85,33 @@ class FunnelQuery(BaseModel):
     @field_validator("mode")
     @classmethod
     def _mode(cls, value: str) -> str:
-        if value not in ("ordered", "strict"):
-            raise ValueError(f"mode {value!r}: choose ordered or strict (unordered is not available yet)")
+        if value not in MODES:
+            raise ValueError(f"mode {value!r}: choose ordered, strict or unordered")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FunnelQuery:
+        if self.mode == "unordered":
+            names = [step.event for step in self.steps]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(
+                    f"an unordered funnel needs a different event at each step ({repeated[0]} repeats)"
+                )
+        if self.exclusions and self.mode == "strict":
+            raise ValueError(
+                "a strict funnel already allows no other event between steps: drop the exclusions"
+            )
+        for i, exclusion in enumerate(self.exclusions):
+            before = exclusion.before or len(self.steps)
+            if not exclusion.after < before <= len(self.steps):
+                raise ValueError(
+                    f"exclusions[{i}]: after {exclusion.after} and before {before} must be steps "
+                    f"1..{len(self.steps)} with after < before"
+                )
+        if self.by is not None:
+            Breakdown.parse(self.by)
+        return self
 
 
 def parse_window(text: str) -> tuple[int, str]:
@@ -74,76 +125,289 @@ def parse_window(text: str) -> tuple[int, str]:
     return n, found.group(2)
 
 
+@dataclass
+class Chains:
+    """Every first-step occurrence in range and how far it got: `times[k]` is when step k+1 was reached
+    (milliseconds since `origin`, -1 when not reached)."""
+
+    people: pd.Index
+    person: np.ndarray
+    anchor: np.ndarray
+    reached: np.ndarray
+    times: list[np.ndarray]
+    origin: int
+
+
 def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
-    """Customers reaching each step, conversions, and time from the previous step (median and mean)."""
+    """Customers reaching each step, conversions, and time from the previous step (median and mean), overall
+    and, with `by`, per group."""
+    chains, frames = _chains(env, query)
+    best = _best(chains, None)
+    result = {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "window": query.window,
+        "mode": query.mode,
+        "steps": _steps(query, best),
+    }
+    if query.by is not None:
+        labels = _labels(env, query, chains, frames[0])
+        grouped = _best(chains, labels)
+        sizes = grouped.groupby("group").size().sort_values(ascending=False, kind="stable")
+        order = [label for label in sizes.index if label != OTHER] + [OTHER] * (OTHER in sizes.index)
+        result["by"] = query.by
+        result["breakdown"] = [
+            {"group": str(label), "steps": _steps(query, grouped[grouped["group"] == label])}
+            for label in order
+        ]
+    return result
+
+
+def funnel_customers(
+    *, env: TagEnv, query: FunnelQuery, step: int, who: Literal["reached", "dropped"]
+) -> list[str]:
+    """Customer numbers who reached step `step` (1-based), or who dropped at it: reached step-1, not step."""
+    if not 1 <= step <= len(query.steps) or (who == "dropped" and step == 1):
+        raise ValidationError(f"step {step}: give 1..{len(query.steps)} (2.. for drop-offs)")
+    chains, frames = _chains(env, query)
+    best = _best(chains, None)
+    chosen = best["reached"] >= step if who == "reached" else best["reached"] == step - 1
+    people = chains.people[best.loc[chosen, "person"].to_numpy()]
+    customers = set(frames[0].loc[frames[0]["customer_no"].notna(), "person"])
+    return sorted(p for p in people if p in customers)
+
+
+def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Chains, list[pd.DataFrame]]:
     check_range(query.start, query.end)
-    names = list(dict.fromkeys(step.event for step in query.steps))
-    check_events(env, names)
+    names = [step.event for step in query.steps] + [e.event for e in query.exclusions]
+    check_events(env, list(dict.fromkeys(names)))
     n, unit = parse_window(query.window)
     calendar = env.indicators.calendar
     last_day = _last_day(query.end, n, unit, calendar)
-    per_step = [_frame(env, step, query.start, last_day) for step in query.steps]
+    group = Breakdown.parse(query.by) if query.by else None
+    prop = group.name if group is not None and group.kind == "property" else None
+    per_step = [
+        _frame(env, step.event, step.where, query.start, last_day, prop if k == 0 else None)
+        for k, step in enumerate(query.steps)
+    ]
     if query.mode == "strict":
         tracked = sorted(known_events(env.indicators.analytics))
-        stream = _frame(env, FunnelStep(event=tracked[0]), query.start, last_day, tracked)
-        reached, gaps = _scan_strict(per_step, stream, query, calendar)
-    else:
-        reached, gaps = _scan(per_step, query, calendar)
-    return _report(query, reached, gaps)
+        stream = _frame(env, None, [], query.start, last_day, None, tracked)
+        return _scan_strict(per_step, stream, query, calendar), per_step
+    chains = (_scan_unordered if query.mode == "unordered" else _scan)(per_step, query, calendar)
+    for exclusion in query.exclusions:
+        frame = _frame(env, exclusion.event, exclusion.where, query.start, last_day, None)
+        keys = _keys(frame, chains.people, chains.origin)
+        keys = np.sort(keys[keys >= 0])
+        _exclude(chains, keys, exclusion.after, exclusion.before or len(query.steps))
+    return chains, per_step
+
+
+def _frame(
+    env: TagEnv,
+    event: str | None,
+    where: list[PropertyFilter],
+    first: date,
+    last: date,
+    prop: str | None,
+    names: list[str] | None = None,
+) -> pd.DataFrame:
+    table = events_between(env, names or [str(event)], first, last, where)
+    columns = ["person", "customer_no", "time", "event_id", "dt"]
+    if prop is not None:
+        table = with_property(table, prop)
+        columns.append("group")
+    frame: pd.DataFrame = table.select(*columns).to_pandas()
+    frame["dt"] = pd.to_datetime(frame["dt"]).dt.date
+    return frame
+
+
+def _keys(frame: pd.DataFrame, people: pd.Index, origin: int) -> np.ndarray:
+    """Person code and time packed into one sortable int64 (-1 for people outside `people`)."""
+    code = people.get_indexer(pd.Index(frame["person"])).astype(np.int64)
+    keys: np.ndarray = (code << TIME_BITS) | (_ms(frame["time"]) - origin)
+    keys[code < 0] = -1
+    return keys
+
+
+def _sorted_steps(
+    per_step: list[pd.DataFrame],
+) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], pd.Index, int]:
+    """Per step its keys, event ids and days sorted by key then id; the people coding and time origin."""
+    people = pd.Index(pd.concat([f["person"] for f in per_step]).unique())
+    origin = min((int(_ms(f["time"]).min()) for f in per_step if len(f)), default=0)
+    arrays = []
+    for frame in per_step:
+        key = _keys(frame, people, origin)
+        rows = frame["event_id"].to_numpy()
+        order = np.lexsort((rows, key))
+        arrays.append((key[order], rows[order], frame["dt"].to_numpy()[order]))
+    return arrays, people, origin
+
+
+def _first_steps(
+    arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]], query: FunnelQuery
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys, event ids and days of the first-step occurrences on days inside [from, to]."""
+    keys, rows, days = arrays[0]
+    in_range = (days >= query.start) & (days <= query.end)
+    return keys[in_range], rows[in_range], days[in_range]
+
+
+def _scan(per_step: list[pd.DataFrame], query: FunnelQuery, calendar: TradingCalendar) -> Chains:
+    arrays, people, origin = _sorted_steps(per_step)
+    chain_key, anchor, days = _first_steps(arrays, query)
+    used = [anchor]
+    deadline = _deadlines(chain_key, days, query, origin, calendar)
+    person = chain_key >> TIME_BITS
+    reached = np.ones(len(chain_key), dtype=np.int64)
+    alive = np.ones(len(chain_key), dtype=bool)
+    times = [chain_key & TIME_MASK]
+    for keys, rows, _ in arrays[1:]:
+        index = np.searchsorted(keys, chain_key, side="left")
+        for _ in range(len(used)):
+            # An event already used by this chain cannot fill another step: take the next occurrence.
+            clash = np.zeros(len(index), dtype=bool)
+            inside = index < len(keys)
+            for earlier in used:
+                clash[inside] |= rows[index[inside]] == earlier[inside]
+            if not clash.any():
+                break
+            index = index + clash
+        found_key = _at(keys, index, 0)
+        found = alive & (index < len(keys)) & ((found_key >> TIME_BITS) == person)
+        found &= (found_key & TIME_MASK) <= deadline
+        reached += found
+        alive = found
+        chain_key = np.where(found, found_key, chain_key)
+        used.append(np.where(found, _at(rows, index, ""), ""))
+        times.append(np.where(found, found_key & TIME_MASK, -1))
+    return Chains(people, person, anchor, reached, times, origin)
+
+
+def _scan_unordered(per_step: list[pd.DataFrame], query: FunnelQuery, calendar: TradingCalendar) -> Chains:
+    """Each later step at its earliest occurrence at or after the first step; step k is reached when steps
+    2..k all happened in the window, at the latest of their times."""
+    arrays, people, origin = _sorted_steps(per_step)
+    chain_key, anchor, days = _first_steps(arrays, query)
+    deadline = _deadlines(chain_key, days, query, origin, calendar)
+    person = chain_key >> TIME_BITS
+    reached = np.ones(len(chain_key), dtype=np.int64)
+    alive = np.ones(len(chain_key), dtype=bool)
+    times = [chain_key & TIME_MASK]
+    for keys, _, _ in arrays[1:]:
+        index = np.searchsorted(keys, chain_key, side="left")
+        found_key = _at(keys, index, 0)
+        found = alive & (index < len(keys)) & ((found_key >> TIME_BITS) == person)
+        found &= (found_key & TIME_MASK) <= deadline
+        reached += found
+        alive = found
+        times.append(np.where(found, np.maximum(times[-1], found_key & TIME_MASK), -1))
+    return Chains(people, person, anchor, reached, times, origin)
 
 
 def _scan_strict(
     per_step: list[pd.DataFrame], stream: pd.DataFrame, query: FunnelQuery, calendar: TradingCalendar
-) -> tuple[pd.Series, list[pd.Series]]:
+) -> Chains:
     """Strict mode: each next step must be the customer's very next tracked event (ties by event id)."""
     people = pd.Index(stream["person"].unique())
     origin = int(_ms(stream["time"]).min()) if len(stream) else 0
-    code = people.get_indexer(stream["person"]).astype(np.int64)
-    keys = (code << TIME_BITS) | (_ms(stream["time"]) - origin)
+    keys = _keys(stream, people, origin)
     rows = stream["event_id"].to_numpy()
     order = np.lexsort((rows, keys))
     keys, rows, days = keys[order], rows[order], stream["dt"].to_numpy()[order]
     member = [np.isin(rows, frame["event_id"].to_numpy()) for frame in per_step]
     position = np.flatnonzero(member[0] & (days >= query.start) & (days <= query.end))
+    anchor = rows[position]
     deadline = _deadlines(keys[position], days[position], query, origin, calendar)
     person = keys[position] >> TIME_BITS
     reached = np.ones(len(position), dtype=np.int64)
     alive = np.ones(len(position), dtype=bool)
-    mask = (1 << TIME_BITS) - 1
-    times = [keys[position] & mask]
+    times = [keys[position] & TIME_MASK]
     for step in member[1:]:
         following = np.minimum(position + 1, max(len(keys) - 1, 0))
         found = alive & (position + 1 < len(keys)) & ((keys[following] >> TIME_BITS) == person)
-        found &= step[following] & ((keys[following] & mask) <= deadline)
+        found &= step[following] & ((keys[following] & TIME_MASK) <= deadline)
         reached += found
         alive = found
         position = np.where(found, following, position)
-        times.append(np.where(found, keys[following] & mask, -1))
-    return _best(person, reached, times, len(per_step))
+        times.append(np.where(found, keys[following] & TIME_MASK, -1))
+    return Chains(people, person, anchor, reached, times, origin)
 
 
-def _best(
-    person: np.ndarray, reached: np.ndarray, times: list[np.ndarray], steps: int
-) -> tuple[pd.Series, list[pd.Series]]:
-    """Per person, the chain that got furthest (the earliest such), and its step-to-step seconds."""
-    chains = pd.DataFrame({"person": person, "reached": reached})
-    best = chains.sort_values("reached", ascending=False, kind="stable").drop_duplicates("person")
-    gaps = [
-        pd.Series(
-            ((times[k][best.index] - times[k - 1][best.index]) / 1000.0)[best["reached"].to_numpy() > k]
+def _at(values: np.ndarray, index: np.ndarray, empty: Any) -> np.ndarray:
+    """values[index], with `empty` where the index runs past the end."""
+    if not len(values):
+        return np.full(len(index), empty)
+    picked: np.ndarray = values[np.minimum(index, len(values) - 1)]
+    return np.where(index < len(values), picked, empty)
+
+
+def _exclude(chains: Chains, excluded: np.ndarray, after: int, before: int) -> None:
+    """Stop each chain at step k-1 when an excluded event lies strictly between its steps k-1 and k, for
+    k in after+1..before (steps numbered from 1)."""
+    for k in range(after, before):  # 0-based index of step k+1
+        live = chains.reached > k
+        previous = (chains.person << TIME_BITS) | np.maximum(chains.times[k - 1], 0)
+        index = np.searchsorted(excluded, previous, side="right")
+        found = _at(excluded, index, -1)
+        cut = live & (index < len(excluded)) & ((found >> TIME_BITS) == chains.person)
+        cut &= (found & TIME_MASK) < chains.times[k]
+        chains.reached = np.where(cut, k, chains.reached)
+        for later in range(k, len(chains.times)):
+            chains.times[later] = np.where(cut, -1, chains.times[later])
+
+
+def _labels(env: TagEnv, query: FunnelQuery, chains: Chains, first: pd.DataFrame) -> np.ndarray:
+    """Each chain's group: its first step's property value, or its customer's attribute or tag value; all
+    but the `top` groups with most first-step customers fold into 其他."""
+    by = Breakdown.parse(str(query.by))
+    if by.kind == "property":
+        values = first["group"].to_numpy()[pd.Index(first["event_id"]).get_indexer(chains.anchor)]
+        raw = pd.Series(values, dtype=object)
+    else:
+        labels = customer_labels(env, by, query.end)
+        raw = pd.Series(chains.people[chains.person], dtype=object).map(labels)
+    pairs = pd.DataFrame({"label": raw.fillna(MISSING).astype(str), "person": chains.person})
+    distinct = pairs.drop_duplicates()
+    leaders = top_labels(distinct["label"], pd.Series(1, index=distinct.index), query.top)
+    kept = set(leaders)
+    folded: np.ndarray = np.where(pairs["label"].isin(kept), pairs["label"], OTHER)
+    return folded
+
+
+def _best(chains: Chains, labels: np.ndarray | None) -> pd.DataFrame:
+    """Per person (and group), the chain that got furthest (the earliest such) with its step times."""
+    frame = pd.DataFrame({"person": chains.person, "reached": chains.reached})
+    keys = ["person"]
+    if labels is not None:
+        frame["group"] = labels
+        keys = ["group", "person"]
+    for k, column in enumerate(chains.times):
+        frame[f"t{k}"] = column
+    best: pd.DataFrame = frame.sort_values("reached", ascending=False, kind="stable").drop_duplicates(keys)
+    return best
+
+
+def _steps(query: FunnelQuery, best: pd.DataFrame) -> list[dict[str, Any]]:
+    counts = [int((best["reached"] >= k + 1).sum()) for k in range(len(query.steps))]
+    steps = []
+    for k, step in enumerate(query.steps):
+        gap = pd.Series(dtype=float)
+        if k:
+            done = best[best["reached"] > k]
+            gap = (done[f"t{k}"] - done[f"t{k - 1}"]) / 1000.0
+        steps.append(
+            {
+                "event": step.event,
+                "customers": counts[k],
+                "conversion_from_previous": _ratio(counts[k], counts[k - 1]) if k else 1.0,
+                "conversion_from_first": _ratio(counts[k], counts[0]),
+                "median_seconds_from_previous": float(gap.median()) if len(gap) else None,
+                "avg_seconds_from_previous": float(gap.mean()) if len(gap) else None,
+            }
         )
-        for k in range(1, steps)
-    ]
-    return best.set_index("person")["reached"], gaps
-
-
-def _frame(
-    env: TagEnv, step: FunnelStep, first: date, last: date, names: list[str] | None = None
-) -> pd.DataFrame:
-    table = events_between(env, names or [step.event], first, last, [] if names else step.where)
-    frame: pd.DataFrame = table.select("person", "time", "event_id", "dt").to_pandas()
-    frame["dt"] = pd.to_datetime(frame["dt"]).dt.date
-    return frame
+    return steps
 
 
 def _last_day(end: date, n: int, unit: str, calendar: TradingCalendar) -> date:
@@ -162,56 +426,11 @@ def _ms(times: pd.Series) -> np.ndarray:
     return millis
 
 
-def _scan(
-    per_step: list[pd.DataFrame], query: FunnelQuery, calendar: TradingCalendar
-) -> tuple[pd.Series, list[pd.Series]]:
-    people = pd.Index(pd.concat([f["person"] for f in per_step]).unique())
-    origin = min((int(_ms(f["time"]).min()) for f in per_step if len(f)), default=0)
-    arrays = []
-    for frame in per_step:
-        code = people.get_indexer(frame["person"]).astype(np.int64)
-        millis = _ms(frame["time"]) - origin
-        key = (code << TIME_BITS) | millis.astype(np.int64)
-        rows = frame["event_id"].to_numpy()
-        order = np.lexsort((rows, key))
-        arrays.append((key[order], rows[order], frame["dt"].to_numpy()[order]))
-    first_key, first_rows, first_days = arrays[0]
-    in_range = (first_days >= query.start) & (first_days <= query.end)
-    chain_key = first_key[in_range]
-    used = [first_rows[in_range]]
-    deadline = _deadlines(chain_key, first_days[in_range], query, origin, calendar)
-    person = chain_key >> TIME_BITS
-    reached = np.ones(len(chain_key), dtype=np.int64)
-    alive = np.ones(len(chain_key), dtype=bool)
-    times = [chain_key & ((1 << TIME_BITS) - 1)]
-    for keys, rows, _ in arrays[1:]:
-        index = np.searchsorted(keys, chain_key, side="left")
-        for _ in range(len(used)):
-            # An event already used by this chain cannot fill another step: take the next occurrence.
-            clash = np.zeros(len(index), dtype=bool)
-            inside = index < len(keys)
-            for earlier in used:
-                clash[inside] |= rows[index[inside]] == earlier[inside]
-            if not clash.any():
-                break
-            index = index + clash
-        inside = index < len(keys)
-        found_key = np.where(inside, keys[np.minimum(index, len(keys) - 1)] if len(keys) else 0, 0)
-        found = alive & inside & ((found_key >> TIME_BITS) == person)
-        found &= (found_key & ((1 << TIME_BITS) - 1)) <= deadline
-        reached += found
-        alive = found
-        chain_key = np.where(found, found_key, chain_key)
-        used.append(np.where(found, rows[np.minimum(index, len(rows) - 1)] if len(rows) else "", ""))
-        times.append(np.where(found, found_key & ((1 << TIME_BITS) - 1), -1))
-    return _best(person, reached, times, len(per_step))
-
-
 def _deadlines(
     keys: np.ndarray, days: np.ndarray, query: FunnelQuery, origin: int, calendar: TradingCalendar
 ) -> np.ndarray:
     n, unit = parse_window(query.window)
-    started = keys & ((1 << TIME_BITS) - 1)
+    started = keys & TIME_MASK
     if unit != "td":
         span = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[unit] * n
         return started + span
@@ -222,30 +441,6 @@ def _deadlines(
         midnight = calendar.to_utc(last + timedelta(days=1), time(0, 0))
         ends[day] = int(midnight.timestamp() * 1000) - origin - 1
     return np.array([ends[d] for d in days.tolist()], dtype=np.int64)
-
-
-def _report(query: FunnelQuery, reached: pd.Series, gaps: list[pd.Series]) -> dict[str, Any]:
-    counts = [int((reached >= k + 1).sum()) for k in range(len(query.steps))]
-    steps = []
-    for k, step in enumerate(query.steps):
-        gap = gaps[k - 1] if k else pd.Series(dtype=float)
-        steps.append(
-            {
-                "event": step.event,
-                "customers": counts[k],
-                "conversion_from_previous": _ratio(counts[k], counts[k - 1]) if k else 1.0,
-                "conversion_from_first": _ratio(counts[k], counts[0]),
-                "median_seconds_from_previous": float(gap.median()) if len(gap) else None,
-                "avg_seconds_from_previous": float(gap.mean()) if len(gap) else None,
-            }
-        )
-    return {
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
-        "window": query.window,
-        "mode": query.mode,
-        "steps": steps,
-    }
 
 
 def _ratio(part: int, whole: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -35,7 +36,8 @@ queries = st.tuples(
     st.sampled_from(["30m", "2h", "1d", "2d"]),
     st.integers(0, 2),
     st.integers(0, 2),
-    st.sampled_from(["ordered", "strict"]),
+    st.sampled_from(["ordered", "strict", "unordered"]),
+    st.one_of(st.none(), st.tuples(st.sampled_from(NAMES), st.integers(1, 3), st.integers(2, 4))),
 )
 
 
@@ -79,42 +81,142 @@ def _strict(mine: pd.DataFrame, steps: list[str], start_id: str, deadline: datet
     return done
 
 
+def _unordered(mine: pd.DataFrame, steps: list[str], start: datetime, deadline: datetime) -> list[datetime]:
+    """When each further step was reached: steps 2..k all done in [start, deadline], at the latest of them."""
+    reached_at = [start]
+    for step in steps:
+        times = mine.loc[
+            (mine["event"] == step) & (mine["time"] >= start) & (mine["time"] <= deadline), "time"
+        ]
+        if times.empty:
+            break
+        reached_at.append(max(reached_at[-1], times.min()))
+    return reached_at[1:]
+
+
+def _greedy(mine: pd.DataFrame, steps: list[str], row: Any, deadline: datetime) -> list[datetime]:
+    """Each further step at its earliest unused occurrence at or after the previous step (time, then id)."""
+    at, used, reached_at = row.time, {row.event_id}, []
+    for step in steps:
+        options = mine[(mine["event"] == step) & (mine["time"] >= at) & ~mine["event_id"].isin(used)]
+        options = options.sort_values(["time", "event_id"])
+        if options.empty or options.iloc[0]["time"] > deadline:
+            break
+        at = options.iloc[0]["time"]
+        used.add(options.iloc[0]["event_id"])
+        reached_at.append(at)
+    return reached_at
+
+
+def _cut(
+    mine: pd.DataFrame, start: datetime, reached_at: list[datetime], exclusion: tuple[str, int, int]
+) -> int:
+    """Steps reached once an exclusion between steps `after` and `before` stops the chain."""
+    event, after, before = exclusion
+    times = [start, *reached_at]
+    excluded = mine.loc[mine["event"] == event, "time"]
+    for k in range(1, len(times)):  # times[k] is step k+1
+        if after <= k < before and ((excluded > times[k - 1]) & (excluded < times[k])).any():
+            return k
+    return len(times)
+
+
+def _average_gaps(
+    frame: pd.DataFrame, steps: list[str], mode: str, exclusion: tuple[str, int, int]
+) -> list[float | None]:
+    """Mean seconds between steps over each customer's earliest chain among those going furthest."""
+    best: dict[str, tuple[int, list[datetime]]] = {}
+    for row in frame[frame["event"] == steps[0]].sort_values(["time", "event_id"]).itertuples():
+        mine = frame[frame["distinct_id"] == row.distinct_id]
+        deadline = row.time + timedelta(days=1)
+        if mode == "unordered":
+            done = _unordered(mine, steps[1:], row.time, deadline)
+        else:
+            done = _greedy(mine, steps[1:], row, deadline)
+        reached = _cut(mine, row.time, done, exclusion)
+        if reached > best.get(row.distinct_id, (0, []))[0]:
+            best[row.distinct_id] = (reached, [row.time, *done])
+    averages: list[float | None] = []
+    for k in range(1, len(steps)):
+        gaps = [(t[k] - t[k - 1]).total_seconds() for n, t in best.values() if n > k]
+        averages.append(sum(gaps) / len(gaps) if gaps else None)
+    return averages
+
+
 def _brute_force(
-    frame: pd.DataFrame, steps: list[str], window: str, first: date, last: date, mode: str
+    frame: pd.DataFrame,
+    steps: list[str],
+    window: str,
+    first: date,
+    last: date,
+    mode: str,
+    exclusion: tuple[str, int, int] | None = None,
 ) -> list[int]:
     span = UNITS[window[-1]] * int(window[:-1])
     local = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
     furthest: dict[str, int] = {}
     for row in frame[(frame["event"] == steps[0]) & (local >= first) & (local <= last)].itertuples():
         mine = frame[frame["distinct_id"] == row.distinct_id]
+        deadline = row.time + span
         if mode == "strict":
-            reached = 1 + _strict(mine, steps[1:], row.event_id, row.time + span)
+            reached = 1 + _strict(mine, steps[1:], row.event_id, deadline)
+        elif exclusion is not None:
+            done = _greedy(mine, steps[1:], row, deadline)
+            if mode == "unordered":
+                done = _unordered(mine, steps[1:], row.time, deadline)
+            reached = _cut(mine, row.time, done, exclusion)
+        elif mode == "unordered":
+            reached = 1 + len(_unordered(mine, steps[1:], row.time, deadline))
         else:
-            reached = 1 + _furthest(mine, steps[1:], row.time, row.time + span, {row.event_id})
+            reached = 1 + _furthest(mine, steps[1:], row.time, deadline, {row.event_id})
         furthest[row.distinct_id] = max(furthest.get(row.distinct_id, 0), reached)
     return [sum(1 for r in furthest.values() if r >= k + 1) for k in range(len(steps))]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(rows=events, query=queries)
 def test_funnel_matches_brute_force(rows: list[tuple[str, str, int]], query: tuple) -> None:  # type: ignore[type-arg]
-    steps, window, offset, length, mode = query
+    steps, window, offset, length, mode, excluded = query
+    if mode == "unordered":
+        steps = list(dict.fromkeys(steps))
+    exclusion = None
+    if excluded is not None and mode != "strict":
+        exclusion = (excluded[0], excluded[1], min(excluded[2], len(steps)))
+        if exclusion[1] >= exclusion[2]:
+            exclusion = None
     with tempfile.TemporaryDirectory() as home:
         container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
         try:
             frame = _load(container, rows)
-            if not set(steps) <= set(frame["event"]):
+            if len(steps) < 2 or not set(steps) <= set(frame["event"]):
                 return
+            if exclusion is not None and exclusion[0] not in set(frame["event"]):
+                exclusion = None
+            exclusions = (
+                [] if exclusion is None else [dict(zip(["event", "after", "before"], exclusion, strict=True))]
+            )
             first = date(2026, 3, 10) + timedelta(days=offset - 1)
             last = first + timedelta(days=length)
             got = funnel(
                 env=container.tag_env,
                 query=FunnelQuery(
-                    steps=[{"event": s} for s in steps], window=window, start=first, end=last, mode=mode
+                    steps=[{"event": s} for s in steps],
+                    window=window,
+                    start=first,
+                    end=last,
+                    mode=mode,
+                    exclusions=exclusions,
                 ),
             )
-            want = _brute_force(frame, steps, window, first, last, mode)
-            assert [s["customers"] for s in got["steps"]] == want, (steps, window, first, last, mode)
+            want = _brute_force(frame, steps, window, first, last, mode, exclusion)
+            assert [s["customers"] for s in got["steps"]] == want, (
+                steps,
+                window,
+                first,
+                last,
+                mode,
+                exclusion,
+            )
         finally:
             container.close()
 
@@ -139,7 +241,53 @@ def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
         ask(window="0d")
     with pytest.raises(ValueError, match="at most 20"):
         ask(steps=[{"event": "a"}] * 21)
-    with pytest.raises(ValueError, match="choose ordered or strict"):
+    with pytest.raises(ValueError, match="choose ordered, strict or unordered"):
         ask(mode="sideways")
     with pytest.raises(ValidationError, match="is after to"):
         ask(start="2026-03-12", end="2026-03-10")
+
+
+hours = st.integers(0, 8).map(lambda h: h * 60)
+dense_events = st.tuples(
+    st.tuples(hours, hours, hours, hours),  # one a, b, c and x for P1, so every example has a funnel
+    st.lists(st.tuples(st.sampled_from(["P1", "P2"]), st.sampled_from([*NAMES, "x"]), hours), max_size=26),
+).map(lambda drawn: [("P1", n, h) for n, h in zip([*NAMES, "x"], drawn[0], strict=True)] + drawn[1])
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    rows=dense_events,
+    mode=st.sampled_from(["ordered", "unordered"]),
+    exclusion=st.tuples(st.sampled_from(["x", "b"]), st.sampled_from([(1, 2), (1, 3), (2, 3)])).map(
+        lambda drawn: (drawn[0], *drawn[1])
+    ),
+)
+def test_exclusions_on_crowded_timelines_match_brute_force(
+    rows: list[tuple[str, str, int]], mode: str, exclusion: tuple[str, int, int]
+) -> None:
+    """Few instants, many ties: exclusions at the very instant of a step, and steps out of order."""
+    steps = ["a", "b", "c"]
+    if mode == "unordered":
+        exclusion = ("x", exclusion[1], exclusion[2])  # an unordered funnel's steps are different events
+    with tempfile.TemporaryDirectory() as home:
+        container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
+        try:
+            frame = _load(container, rows)
+            day = date(2026, 3, 10)
+            got = funnel(
+                env=container.tag_env,
+                query=FunnelQuery(
+                    steps=[{"event": s} for s in steps],
+                    window="1d",
+                    start=day,
+                    end=day,
+                    mode=mode,
+                    exclusions=[dict(zip(["event", "after", "before"], exclusion, strict=True))],
+                ),
+            )
+            want = _brute_force(frame, steps, "1d", day, day, mode, exclusion)
+            assert [s["customers"] for s in got["steps"]] == want
+            gaps = _average_gaps(frame, steps, mode, exclusion)
+            assert [s["avg_seconds_from_previous"] for s in got["steps"][1:]] == pytest.approx(gaps)
+        finally:
+            container.close()
