@@ -13,25 +13,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.events import check_events, check_range, events_between, period_start
 from touchpoint.core.errors import ValidationError
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.tags.service import TagEnv
 
 Unit = Literal["day", "week", "month"]
 EARLIEST = date(1990, 1, 1)
-
-
-def period_start(days: pd.Series, unit: Unit) -> pd.Series:
-    """The first day of each date's period."""
-    stamps: pd.Series = pd.Series(pd.to_datetime(days), index=days.index)
-    if unit == "week":
-        monday: pd.Series = stamps - pd.to_timedelta(stamps.dt.day_of_week, unit="D")
-        return monday
-    if unit == "month":
-        first: pd.Series = stamps.dt.to_period("M").dt.to_timestamp()
-        return first
-    return stamps
 
 
 def periods_between(earlier: pd.Series, later: pd.Series, unit: Unit) -> pd.Series:
