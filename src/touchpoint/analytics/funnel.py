@@ -32,8 +32,10 @@ from touchpoint.analytics.events import check_events, check_range, events_betwee
 from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, top_labels, with_property
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.errors import ValidationError
+from touchpoint.governance import Principal
 from touchpoint.indicators.service import known_events
 from touchpoint.segments.model import PropertyFilter
+from touchpoint.segments.service import save_list_segment
 from touchpoint.tags.service import TagEnv
 
 TIME_BITS = 36  # milliseconds since the query's first instant: about two years
@@ -110,7 +112,10 @@ class FunnelQuery(BaseModel):
                     f"1..{len(self.steps)} with after < before"
                 )
         if self.by is not None:
-            Breakdown.parse(self.by)
+            try:
+                Breakdown.parse(self.by)
+            except ValidationError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -175,6 +180,26 @@ def funnel_customers(
     people = chains.people[best.loc[chosen, "person"].to_numpy()]
     customers = set(frames[0].loc[frames[0]["customer_no"].notna(), "person"])
     return sorted(p for p in people if p in customers)
+
+
+def save_funnel_segment(
+    *,
+    env: TagEnv,
+    principal: Principal,
+    query: FunnelQuery,
+    step: int,
+    who: Literal["reached", "dropped"],
+    name: str,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Save the customers who reached (or dropped at) a step as a static segment."""
+    numbers = funnel_customers(env=env, query=query, step=step, who=who)
+    verb = "到达" if who == "reached" else "流失于"
+    source = f"funnel {' → '.join(s.event for s in query.steps)} {who} step {step}"
+    label = title or f"漏斗{verb}第{step}步 {query.start}~{query.end}"
+    return save_list_segment(
+        env=env, principal=principal, name=name, title=label, numbers=numbers, source=source
+    )
 
 
 def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Chains, list[pd.DataFrame]]:

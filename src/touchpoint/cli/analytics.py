@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
 from touchpoint.analytics.distribution import distribution
-from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics.funnel import FunnelQuery, funnel, save_funnel_segment
 from touchpoint.analytics.paths import paths
-from touchpoint.analytics.retention import retention
-from touchpoint.analytics.trend import event_trend
+from touchpoint.analytics.retention import RetentionQuery, retention, save_retention_segment
+from touchpoint.analytics.trend import UNITS, Unit, event_trend
 from touchpoint.cli.output import console, print_json
+from touchpoint.governance import SYSTEM
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Beijing date (inclusive)")]
@@ -28,10 +29,21 @@ def funnel_command(
     window: Annotated[str, typer.Option(help="conversion window: 30m, 12h, 7d or 5td")],
     start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
     end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
-    mode: Annotated[str, typer.Option(help="ordered")] = "ordered",
+    mode: Annotated[str, typer.Option(help="ordered, strict or unordered")] = "ordered",
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="exclude EVENT (whole funnel) or EVENT:A-B (between steps A and B); repeatable"),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="break down by PROPERTY, attribute:NAME or tag:NAME")] = None,
+    top: Annotated[int, typer.Option(help="groups kept in a breakdown (the rest: 其他)")] = 10,
+    save_segment: Annotated[
+        str | None, typer.Option("--save-segment", help="save the customers of --step as this static segment")
+    ] = None,
+    step: Annotated[int | None, typer.Option(help="with --save-segment: the step (1-based)")] = None,
+    who: Annotated[str, typer.Option(help="with --save-segment: dropped or reached")] = "dropped",
     as_json: JsonOption = False,
 ) -> None:
-    """Customers reaching each step of an ordered funnel, with conversions and times between steps."""
+    """Customers reaching each step of a funnel, with conversions and times between steps."""
     query = FunnelQuery.model_validate(
         {
             "steps": [{"event": e.strip()} for e in steps.split(",") if e.strip()],
@@ -39,17 +51,55 @@ def funnel_command(
             "start": start.date(),
             "end": end.date(),
             "mode": mode,
+            "exclusions": [_exclusion(text) for text in exclude or []],
+            "by": by,
+            "top": top,
         }
     )
-    result = funnel(env=ctx.obj.container.tag_env, query=query)
+    env = ctx.obj.container.tag_env
+    if save_segment is not None:
+        if step is None or who not in ("dropped", "reached"):
+            raise typer.BadParameter("--save-segment needs --step K and --who dropped|reached")
+        saved = save_funnel_segment(
+            env=env,
+            principal=SYSTEM,
+            query=query,
+            step=step,
+            who="reached" if who == "reached" else "dropped",
+            name=save_segment,
+        )
+        _print_saved(saved, as_json)
+        return
+    result = funnel(env=env, query=query)
     if as_json:
         print_json(result)
         return
-    for step in result["steps"]:
-        console.print(
-            f"{step['event']:<28} {step['customers']:>10,}  {step['conversion_from_first']:>7.1%}",
-            highlight=False,
-        )
+    for group in [{"group": "", "steps": result["steps"]}, *result.get("breakdown", [])]:
+        if group["group"]:
+            console.print(f"[bold]{group['group']}[/bold]")
+        for item in group["steps"]:
+            console.print(
+                f"{item['event']:<28} {item['customers']:>10,}  {item['conversion_from_first']:>7.1%}",
+                highlight=False,
+            )
+
+
+def _exclusion(text: str) -> dict[str, object]:
+    """`EVENT` or `EVENT:A-B` as an exclusion step."""
+    event, _, span = text.partition(":")
+    if not span:
+        return {"event": event.strip()}
+    after, _, before = span.partition("-")
+    if not (after.strip().isdigit() and before.strip().isdigit()):
+        raise typer.BadParameter(f"--exclude {text!r}: write EVENT or EVENT:A-B with step numbers A < B")
+    return {"event": event.strip(), "after": int(after), "before": int(before)}
+
+
+def _print_saved(saved: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print_json(saved)
+        return
+    console.print(f"{saved['name']}: {saved['size']:,} customers saved as a static segment", highlight=False)
 
 
 @app.command("events")
@@ -58,29 +108,52 @@ def events_command(
     event: Annotated[str, typer.Option(help="the event")],
     start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
     end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
-    by: Annotated[str | None, typer.Option(help="group by this event property")] = None,
-    unit: Annotated[str, typer.Option(help="day, week or month")] = "day",
+    by: Annotated[
+        str | None, typer.Option(help="group by an event PROPERTY, attribute:NAME or tag:NAME")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="day, week, month or trading_day")] = "day",
+    top: Annotated[int, typer.Option(help="groups kept (the rest: 其他)")] = 10,
+    measure: Annotated[str | None, typer.Option(help="sum:PROPERTY, avg:PROPERTY or max:PROPERTY")] = None,
+    compare_from: Annotated[
+        datetime | None,
+        typer.Option("--compare-from", formats=["%Y-%m-%d"], help="compare with as long a period from here"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Events, customers and events per customer by Beijing day (or week, month), optionally grouped."""
-    if unit not in ("day", "week", "month"):
-        raise typer.BadParameter(f"--unit {unit!r}: choose day, week or month")
+    """Events, customers and events per customer by Beijing day (or week, month, trading day)."""
     result = event_trend(
         env=ctx.obj.container.tag_env,
         event=event,
         start=start.date(),
         end=end.date(),
         by=by,
-        unit="week" if unit == "week" else "month" if unit == "month" else "day",
+        unit=_unit(unit),
+        top=top,
+        measure=measure,
+        compare_from=compare_from.date() if compare_from else None,
     )
     if as_json:
         print_json(result)
         return
     for row in result["series"]:
         group = f"  {row['group']}" if "group" in row else ""
+        value = f" {row['value']:>14,.2f}" if row.get("value") is not None else ""
         console.print(
-            f"{row['date']}{group:<14} {row['count']:>10,} {row['customers']:>10,}", highlight=False
+            f"{row['date']}{group:<14} {row['count']:>10,} {row['customers']:>10,}{value}", highlight=False
         )
+    if "comparison" in result:
+        change = result["comparison"]["change"]
+        console.print(
+            f"vs {result['comparison']['from']}~{result['comparison']['to']}: "
+            + ", ".join(f"{k} {v:+.1%}" for k, v in change.items() if v is not None),
+            highlight=False,
+        )
+
+
+def _unit(text: str) -> Unit:
+    if text not in UNITS:
+        raise typer.BadParameter(f"--unit {text!r}: choose {', '.join(UNITS)}")
+    return cast(Unit, text)
 
 
 @app.command("retention")
@@ -97,13 +170,19 @@ def retention_command(
     first_time: Annotated[
         bool, typer.Option("--first-time", help="only each customer's first period")
     ] = False,
+    save_segment: Annotated[
+        str | None, typer.Option("--save-segment", help="save one cell's customers as this static segment")
+    ] = None,
+    cohort: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="with --save-segment: the cohort's start")
+    ] = None,
+    offset: Annotated[int, typer.Option(help="with --save-segment: periods after the start (0: all)")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """The cohort triangle: per start period, its size and how many came back in each later period."""
     if unit not in ("day", "week", "month"):
         raise typer.BadParameter(f"--unit {unit!r}: choose day, week or month")
-    result = retention(
-        env=ctx.obj.container.tag_env,
+    query = RetentionQuery(
         start_event=start_event,
         return_event=return_event,
         start=start.date(),
@@ -112,13 +191,23 @@ def retention_command(
         unit="week" if unit == "week" else "month" if unit == "month" else "day",
         first_time=first_time,
     )
+    env = ctx.obj.container.tag_env
+    if save_segment is not None:
+        if cohort is None:
+            raise typer.BadParameter("--save-segment needs --cohort YYYY-MM-DD (and --offset K)")
+        saved = save_retention_segment(
+            env=env, principal=SYSTEM, query=query, cohort=cohort.date(), offset=offset, name=save_segment
+        )
+        _print_saved(saved, as_json)
+        return
+    result = retention(env=env, **query.model_dump())
     if as_json:
         print_json(result)
         return
-    for cohort in result["cohorts"]:
-        size = cohort["size"]
-        rates = " ".join(f"{n / size:>6.1%}" if size else "     -" for n in cohort["retained"])
-        console.print(f"{cohort['start']} {size:>8,}  {rates}", highlight=False)
+    for row in result["cohorts"]:
+        size = row["size"]
+        rates = " ".join(f"{n / size:>6.1%}" if size else "     -" for n in row["retained"])
+        console.print(f"{row['start']} {size:>8,}  {rates}", highlight=False)
 
 
 @app.command("distribution")

@@ -24,9 +24,9 @@ from touchpoint.segments.service import (
     preview,
     read_numbers,
     refresh_segment,
+    save_list_segment,
     save_segment,
     status,
-    upload_list,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
@@ -135,10 +135,11 @@ def upload_command(
 ) -> None:
     """Make a static segment from a file of customer numbers (one per line, or CSV with customer_no)."""
     env = ctx.obj.container.tag_env
-    uploaded = upload_list(env=env, principal=SYSTEM, name=path.name, numbers=read_numbers(path.read_bytes()))
-    segment = SegmentDef(name=name, title=title or name, kind="static", rule={"list": uploaded["list"]})
-    save_segment(env=env, principal=SYSTEM, segment=segment)
-    body = refresh_segment(env=env, principal=SYSTEM, name=name, force=True) | {"upload": uploaded}
+    numbers = read_numbers(path.read_bytes())
+    body = save_list_segment(
+        env=env, principal=SYSTEM, name=name, title=title or name, numbers=numbers, source=path.name
+    )
+    uploaded = body["upload"]
     if as_json:
         print_json(body)
         return

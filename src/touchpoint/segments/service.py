@@ -221,6 +221,17 @@ def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[s
     return {"list": list_id, "rows": len(cleaned), "unknown": [n for n in cleaned if n not in known]}
 
 
+def save_list_segment(
+    *, env: TagEnv, principal: Principal, name: str, title: str, numbers: list[str], source: str
+) -> dict[str, Any]:
+    """A static segment of these customer numbers: the list kept, the segment saved and refreshed at once."""
+    segment_from({"title": title, "kind": "static", "rule": {}}, name)  # a bad name fails before any write
+    uploaded = upload_list(env=env, principal=principal, name=source, numbers=numbers)
+    segment = segment_from({"title": title, "kind": "static", "rule": {"list": uploaded["list"]}}, name)
+    save_segment(env=env, principal=principal, segment=segment)
+    return refresh_segment(env=env, principal=principal, name=name, force=True) | {"upload": uploaded}
+
+
 def _known_customers(env: TagEnv) -> set[str]:
     analytics = env.indicators.analytics
     day = analytics.latest_partition_on_or_before("customers", date.max)

@@ -10,46 +10,58 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.analytics.distribution import distribution
-from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics.funnel import FunnelQuery, funnel, save_funnel_segment
 from touchpoint.analytics.paths import paths
-from touchpoint.analytics.retention import retention
+from touchpoint.analytics.retention import RetentionQuery, retention, save_retention_segment
 from touchpoint.analytics.trend import event_trend
-from touchpoint.api.deps import container
+from touchpoint.api.deps import container, principal
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import ValidationError
+from touchpoint.governance import Principal
 from touchpoint.segments.model import PropertyFilter
 
 router = APIRouter(tags=["analytics"])
 Deps = Annotated[Container, Depends(container)]
-
-
-class RetentionQuery(BaseModel):
-    """Start and return events (with filters), Beijing dates, periods and unit."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    start_event: str
-    return_event: str
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
-    periods: int = 7
-    unit: Literal["day", "week", "month"] = "day"
-    first_time: bool = False
-    start_where: list[PropertyFilter] = Field(default_factory=list)
-    return_where: list[PropertyFilter] = Field(default_factory=list)
+Caller = Annotated[Principal, Depends(principal)]
 
 
 class EventQuery(BaseModel):
-    """One event (with filters) over Beijing dates by day, week or month, optionally grouped by a property."""
+    """One event (with filters) over Beijing dates by day, week, month or trading day; optionally grouped
+    (`by`: a property, `attribute:NAME`, `tag:NAME`), measured (`sum:PROP`…) and compared."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     event: str
     start: date = Field(alias="from")
     end: date = Field(alias="to")
-    unit: Literal["day", "week", "month"] = "day"
+    unit: Literal["day", "week", "month", "trading_day"] = "day"
     by: str | None = None
+    top: int = 10
+    measure: str | None = None
+    compare_from: date | None = None
     where: list[PropertyFilter] = Field(default_factory=list)
+
+
+class SaveFunnelCustomers(BaseModel):
+    """Which customers of a funnel to keep as a static segment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: str
+    title: str | None = None
+    step: int
+    who: Literal["reached", "dropped"] = "dropped"
+
+
+class SaveRetentionCell(BaseModel):
+    """Which cell of a retention triangle to keep as a static segment (offset 0: the whole cohort)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: str
+    title: str | None = None
+    cohort: date
+    offset: int
 
 
 def _parse(model: Any, body: dict[str, Any]) -> Any:
@@ -61,13 +73,35 @@ def _parse(model: Any, body: dict[str, Any]) -> Any:
         ) from None
 
 
-@router.post("/analytics/funnel")
-def funnel_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    """Steps `[{"event", "where"}]`, `window`, `from`, `to` (Beijing dates), `mode`."""
+def _funnel_query(body: dict[str, Any]) -> FunnelQuery:
     renamed = {**body, "start": body.get("from"), "end": body.get("to")}
     renamed.pop("from", None)
     renamed.pop("to", None)
-    return funnel(env=c.tag_env, query=_parse(FunnelQuery, renamed))
+    query: FunnelQuery = _parse(FunnelQuery, renamed)
+    return query
+
+
+@router.post("/analytics/funnel")
+def funnel_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Steps `[{"event", "where"}]`, `window`, `from`, `to` (Beijing dates), `mode`, `exclusions`, `by`."""
+    return funnel(env=c.tag_env, query=_funnel_query(body))
+
+
+@router.post("/analytics/funnel/segment")
+def funnel_segment_route(c: Deps, caller: Caller, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """A funnel query plus `save: {"segment", "step", "who": "dropped"|"reached"}`: those customers become
+    a static segment."""
+    save: SaveFunnelCustomers = _parse(SaveFunnelCustomers, body.get("save") or {})
+    query = _funnel_query({k: v for k, v in body.items() if k != "save"})
+    return save_funnel_segment(
+        env=c.tag_env,
+        principal=caller,
+        query=query,
+        step=save.step,
+        who=save.who,
+        name=save.segment,
+        title=save.title,
+    )
 
 
 @router.post("/analytics/retention")
@@ -75,6 +109,24 @@ def retention_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[st
     """The cohort triangle."""
     query: RetentionQuery = _parse(RetentionQuery, body)
     return retention(env=c.tag_env, **query.model_dump())
+
+
+@router.post("/analytics/retention/segment")
+def retention_segment_route(
+    c: Deps, caller: Caller, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """A retention query plus `save: {"segment", "cohort", "offset"}`: that cell becomes a static segment."""
+    save: SaveRetentionCell = _parse(SaveRetentionCell, body.get("save") or {})
+    query: RetentionQuery = _parse(RetentionQuery, {k: v for k, v in body.items() if k != "save"})
+    return save_retention_segment(
+        env=c.tag_env,
+        principal=caller,
+        query=query,
+        cohort=save.cohort,
+        offset=save.offset,
+        name=save.segment,
+        title=save.title,
+    )
 
 
 @router.post("/analytics/events")

@@ -18,10 +18,10 @@ from touchpoint.segments.service import (
     preview,
     read_numbers,
     refresh_segment,
+    save_list_segment,
     save_segment,
     segment_from,
     status,
-    upload_list,
 )
 
 router = APIRouter(tags=["segments"])
@@ -81,12 +81,10 @@ def export(
 @router.post("/segments/{name}/upload")
 async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> dict[str, Any]:
     """Make a static segment from an uploaded file of customer numbers; unknown numbers are reported."""
-    uploaded = upload_list(
-        env=c.tag_env, principal=caller, name=file.filename or name, numbers=read_numbers(await file.read())
+    numbers = read_numbers(await file.read())
+    return save_list_segment(
+        env=c.tag_env, principal=caller, name=name, title=name, numbers=numbers, source=file.filename or name
     )
-    segment = segment_from({"kind": "static", "rule": {"list": uploaded["list"]}}, name)
-    save_segment(env=c.tag_env, principal=caller, segment=segment)
-    return refresh_segment(env=c.tag_env, principal=caller, name=name, force=True) | {"upload": uploaded}
 
 
 @router.put("/segments/{name}")

@@ -1,0 +1,171 @@
+"""Breakdowns by attribute and tag, and saving a funnel step or a retention cell as a segment, on a small demo
+brokerage; groups are checked against the tag and customers snapshots read with pandas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from touchpoint.analytics.events import events_between
+from touchpoint.analytics.funnel import FunnelQuery, funnel, funnel_customers
+from touchpoint.analytics.retention import retention, retention_customers
+from touchpoint.analytics.trend import event_trend
+from touchpoint.api.app import create_app
+from touchpoint.bootstrap import Container, build
+from touchpoint.cli.main import app
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
+from touchpoint.demo import DemoParams
+from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
+from touchpoint.governance import SYSTEM
+from touchpoint.segments.service import members_of
+from touchpoint.tags.layout import TAG_VALUES
+
+END = date(2026, 3, 31)
+START = date(2026, 3, 12)
+STEPS = ["fund_detail_view", "fund_compare", "fund_subscribe"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, Path]]:
+    home = tmp_path_factory.mktemp("breakdown") / "home"
+    container = build(load_settings(home), clock=VirtualClock(datetime(2026, 3, 31, 8, tzinfo=UTC)))
+    ensure_demo(
+        env=container.import_env,
+        principal=SYSTEM,
+        params=DemoParams(customers=400, days=20, seed=5, end_date=END),
+    )
+    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    yield container, home
+    container.close()
+
+
+def _query(**extra: object) -> FunnelQuery:
+    steps = [{"event": s} for s in STEPS]
+    return FunnelQuery.model_validate({"steps": steps, "window": "3d", "start": START, "end": END} | extra)
+
+
+def _snapshot(container: Container, table: str, column: str) -> pd.Series:
+    analytics = container.tag_env.indicators.analytics
+    day = analytics.latest_partition_on_or_before(table, END)
+    frame = analytics.read_partition(table, day).to_pandas()
+    return frame.set_index("customer_no")[column].astype(str)
+
+
+@pytest.mark.parametrize(
+    ("by", "table", "column"),
+    [("tag:asset_tier", TAG_VALUES.name, "asset_tier"), ("attribute:risk_level", "customers", "risk_level")],
+)
+def test_funnel_groups_are_the_overall_funnel_split_by_the_snapshot(
+    demo: tuple[Container, Path], by: str, table: str, column: str
+) -> None:
+    container, _ = demo
+    env = container.tag_env
+    result = funnel(env=env, query=_query(by=by, top=3))
+    labels = _snapshot(container, table, column)
+    reached = [set(funnel_customers(env=env, query=_query(), step=k + 1, who="reached")) for k in range(3)]
+    assert reached[0], "the demo should have fund viewers"
+    named = [g for g in result["breakdown"] if g["group"] not in ("其他", "(无)")]
+    assert len(named) == 3
+    for group in named:
+        members = set(labels[labels == group["group"]].index)
+        assert [s["customers"] for s in group["steps"]] == [len(r & members) for r in reached]
+    totals = [sum(g["steps"][k]["customers"] for g in result["breakdown"]) for k in range(3)]
+    assert totals == [s["customers"] for s in result["steps"]]
+
+
+def test_trend_by_tag_counts_each_groups_events(demo: tuple[Container, Path]) -> None:
+    container, _ = demo
+    env = container.tag_env
+    got = event_trend(env=env, event="login", start=START, end=END, unit="month", by="tag:lifecycle_stage")
+    events = events_between(env, ["login"], START, END).select("person").to_pandas()
+    labels = _snapshot(container, TAG_VALUES.name, "lifecycle_stage")
+    want = events["person"].map(labels).fillna("(无)").value_counts().to_dict()
+    have: dict[str, int] = {}
+    for row in got["series"]:
+        have[row["group"]] = have.get(row["group"], 0) + row["count"]
+    assert have == want
+
+
+def test_dropped_customers_saved_from_the_cli_become_a_static_segment(demo: tuple[Container, Path]) -> None:
+    container, home = demo
+    env = container.tag_env
+    counts = [s["customers"] for s in funnel(env=env, query=_query())["steps"]]
+    dropped = funnel_customers(env=env, query=_query(), step=2, who="dropped")
+    assert 0 < len(dropped) <= counts[0] - counts[1]
+    runner = CliRunner()
+    args = ["--home", str(home), "analytics", "funnel", "--steps", ",".join(STEPS), "--window", "3d"]
+    args += ["--from", START.isoformat(), "--to", END.isoformat(), "--save-segment", "fund_view_no_compare"]
+    outcome = runner.invoke(app, [*args, "--step", "2", "--who", "dropped", "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    assert json.loads(outcome.output)["size"] == len(dropped)
+    _, members = members_of(env=env, name="fund_view_no_compare")
+    assert len(members) == len(dropped)
+
+
+def test_a_retention_cell_saved_over_http_holds_that_cells_customers(demo: tuple[Container, Path]) -> None:
+    container, _ = demo
+    env = container.tag_env
+    query = {"start_event": "login", "return_event": "login", "from": "2026-03-20", "to": "2026-03-22"}
+    asked = {"start_event": "login", "return_event": "login", "periods": 3}
+    asked |= {"start": date(2026, 3, 20), "end": date(2026, 3, 22)}
+    cohort = retention(env=env, **asked)["cohorts"][0]  # type: ignore[arg-type]
+    cell = retention_customers(env=env, **asked, cohort=date(2026, 3, 20), offset=2)  # type: ignore[arg-type]
+    assert 0 < len(cell) <= cohort["retained"][1]
+    with TestClient(create_app(container)) as client:
+        saved = client.post(
+            "/api/v1/analytics/retention/segment",
+            json=query
+            | {"periods": 3, "save": {"segment": "login_back_day2", "cohort": "2026-03-20", "offset": 2}},
+        )
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["size"] == len(cell)
+        missing = client.post(
+            "/api/v1/analytics/retention/segment",
+            json=query | {"save": {"segment": "x", "cohort": "2026-03-25", "offset": 1}},
+        )
+        assert missing.status_code == 400
+        assert "no cohort starts 2026-03-25" in missing.text
+        funnel_saved = client.post(
+            "/api/v1/analytics/funnel/segment",
+            json={"steps": [{"event": s} for s in STEPS], "window": "3d", "from": str(START), "to": str(END),
+                  "save": {"segment": "fund_subscribers", "step": 3, "who": "reached"}},
+        )  # fmt: skip
+        assert funnel_saved.status_code == 200, funnel_saved.text
+        assert funnel_saved.json()["size"] == len(
+            funnel_customers(env=env, query=_query(), step=3, who="reached")
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "fault"),
+    [
+        ({"mode": "unordered", "steps": [{"event": "login"}, {"event": "login"}]}, "login repeats"),
+        ({"mode": "strict", "exclusions": [{"event": "login"}]}, "drop the exclusions"),
+        ({"exclusions": [{"event": "login", "after": 3, "before": 2}]}, r"exclusions\[0\]: after 3"),
+        ({"by": "colour:red"}, "write NAME, property:NAME"),
+    ],
+)
+def test_bad_funnel_options_are_refused(change: dict[str, object], fault: str) -> None:
+    with pytest.raises(ValueError, match=fault):
+        _query(**change)
+
+
+def test_bad_breakdowns_and_measures_name_the_fault(demo: tuple[Container, Path]) -> None:
+    env = demo[0].tag_env
+    with pytest.raises(ValidationError, match="no such tag"):
+        funnel(env=env, query=_query(by="tag:shoe_size"))
+    with pytest.raises(ValidationError, match="has no such column"):
+        event_trend(env=env, event="login", start=START, end=END, by="attribute:shoe")
+    with pytest.raises(ValidationError, match="write sum:PROPERTY"):
+        event_trend(env=env, event="login", start=START, end=END, measure="median:amount")
+    with pytest.raises(ValidationError, match=r"\(2\.\. for drop-offs\)"):
+        funnel_customers(env=env, query=_query(), step=1, who="dropped")
