@@ -26,6 +26,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.expr.types import BooleanValue, Table
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from touchpoint.analytics.events import check_events, check_range, events_between
@@ -33,6 +36,8 @@ from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labe
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
+from touchpoint.indicators.compile import property_condition
+from touchpoint.indicators.model import Filter
 from touchpoint.indicators.service import known_events
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.segments.service import save_list_segment
@@ -131,22 +136,36 @@ def parse_window(text: str) -> tuple[int, str]:
 
 
 @dataclass
-class Chains:
-    """Every first-step occurrence in range and how far it got: `times[k]` is when step k+1 was reached
-    (milliseconds since `origin`, -1 when not reached)."""
+class Events:
+    """The funnel's events sorted by person then time: packed keys (person code << TIME_BITS | milliseconds
+    since `origin`), Beijing days, which step and exclusion each event matches, and per person whether it is
+    a customer."""
 
     people: pd.Index
+    keys: np.ndarray
+    days: np.ndarray
+    steps: list[np.ndarray]
+    excluded: list[np.ndarray]
+    groups: np.ndarray | None
+    is_customer: np.ndarray
+    origin: int
+
+
+@dataclass
+class Chains:
+    """Every first-step occurrence in range and how far it got: `times[k]` is when step k+1 was reached
+    (milliseconds since the events' origin, -1 when not reached); `anchor` is the occurrence's row."""
+
     person: np.ndarray
     anchor: np.ndarray
     reached: np.ndarray
     times: list[np.ndarray]
-    origin: int
 
 
 def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
     """Customers reaching each step, conversions, and time from the previous step (median and mean), overall
     and, with `by`, per group."""
-    chains, frames = _chains(env, query)
+    events, chains = _chains(env, query)
     best = _best(chains, None)
     result = {
         "from": query.start.isoformat(),
@@ -156,8 +175,7 @@ def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
         "steps": _steps(query, best),
     }
     if query.by is not None:
-        labels = _labels(env, query, chains, frames[0])
-        grouped = _best(chains, labels)
+        grouped = _best(chains, _labels(env, query, events, chains))
         sizes = grouped.groupby("group").size().sort_values(ascending=False, kind="stable")
         order = [label for label in sizes.index if label != OTHER] + [OTHER] * (OTHER in sizes.index)
         result["by"] = query.by
@@ -174,12 +192,11 @@ def funnel_customers(
     """Customer numbers who reached step `step` (1-based), or who dropped at it: reached step-1, not step."""
     if not 1 <= step <= len(query.steps) or (who == "dropped" and step == 1):
         raise ValidationError(f"step {step}: give 1..{len(query.steps)} (2.. for drop-offs)")
-    chains, frames = _chains(env, query)
+    events, chains = _chains(env, query)
     best = _best(chains, None)
     chosen = best["reached"] >= step if who == "reached" else best["reached"] == step - 1
-    people = chains.people[best.loc[chosen, "person"].to_numpy()]
-    customers = set(frames[0].loc[frames[0]["customer_no"].notna(), "person"])
-    return sorted(p for p in people if p in customers)
+    codes = best.loc[chosen, "person"].to_numpy()
+    return sorted(events.people[codes[events.is_customer[codes]]])
 
 
 def save_funnel_segment(
@@ -202,100 +219,98 @@ def save_funnel_segment(
     )
 
 
-def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Chains, list[pd.DataFrame]]:
+def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Events, Chains]:
     check_range(query.start, query.end)
     names = [step.event for step in query.steps] + [e.event for e in query.exclusions]
     check_events(env, list(dict.fromkeys(names)))
     n, unit = parse_window(query.window)
     calendar = env.indicators.calendar
-    last_day = _last_day(query.end, n, unit, calendar)
-    group = Breakdown.parse(query.by) if query.by else None
-    prop = group.name if group is not None and group.kind == "property" else None
-    per_step = [
-        _frame(env, step.event, step.where, query.start, last_day, prop if k == 0 else None)
-        for k, step in enumerate(query.steps)
-    ]
+    events = _load(env, query, _last_day(query.end, n, unit, calendar))
+    first = np.flatnonzero(events.steps[0] & (events.days >= query.start) & (events.days <= query.end))
+    deadline = _deadlines(events, first, query, calendar)
     if query.mode == "strict":
-        tracked = sorted(known_events(env.indicators.analytics))
-        stream = _frame(env, None, [], query.start, last_day, None, tracked)
-        return _scan_strict(per_step, stream, query, calendar), per_step
-    chains = (_scan_unordered if query.mode == "unordered" else _scan)(per_step, query, calendar)
-    for exclusion in query.exclusions:
-        frame = _frame(env, exclusion.event, exclusion.where, query.start, last_day, None)
-        keys = _keys(frame, chains.people, chains.origin)
-        keys = np.sort(keys[keys >= 0])
-        _exclude(chains, keys, exclusion.after, exclusion.before or len(query.steps))
-    return chains, per_step
+        return events, _scan_strict(events, first, deadline)
+    chains = (_scan_unordered if query.mode == "unordered" else _scan)(events, first, deadline)
+    for j, exclusion in enumerate(query.exclusions):
+        _exclude(
+            chains, events.keys[events.excluded[j]], exclusion.after, exclusion.before or len(query.steps)
+        )
+    return events, chains
 
 
-def _frame(
-    env: TagEnv,
-    event: str | None,
-    where: list[PropertyFilter],
-    first: date,
-    last: date,
-    prop: str | None,
-    names: list[str] | None = None,
-) -> pd.DataFrame:
-    table = events_between(env, names or [str(event)], first, last, where)
-    columns = ["person", "customer_no", "time", "event_id", "dt"]
-    if prop is not None:
-        table = with_property(table, prop)
-        columns.append("group")
-    frame: pd.DataFrame = table.select(*columns).to_pandas()
-    frame["dt"] = pd.to_datetime(frame["dt"]).dt.date
-    return frame
+def _load(env: TagEnv, query: FunnelQuery, last_day: date) -> Events:
+    """One query for every event the funnel reads (a strict funnel reads every tracked event)."""
+    if query.mode == "strict":
+        names = sorted(known_events(env.indicators.analytics))
+    else:
+        names = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
+    table = events_between(env, names, query.start, last_day)
+    marks = {f"s{k}": _matches(table, step.event, step.where) for k, step in enumerate(query.steps)}
+    marks |= {f"x{j}": _matches(table, e.event, e.where) for j, e in enumerate(query.exclusions)}
+    group = Breakdown.parse(query.by) if query.by else None
+    if group is not None and group.kind == "property":
+        table = with_property(table, group.name)
+        marks["group"] = table.group
+    columns = ["person", "customer_no", "time", "dt", *(["event_id"] if query.mode == "strict" else [])]
+    arrow = table.mutate(**marks).select(*columns, *marks).to_pyarrow().combine_chunks()
+    encoded = pc.dictionary_encode(arrow["person"]).combine_chunks()
+    code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    millis = arrow["time"].cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64()).to_numpy()
+    origin = int(millis.min()) if len(millis) else 0
+    if len(millis) and int(millis.max()) - origin > TIME_MASK:
+        raise ValidationError("a funnel reads at most about 790 days of events: shorten the range or window")
+    keys = (code << TIME_BITS) | (millis - origin)
+    if query.mode == "strict":
+        # The very next event is defined by time, then event id.
+        order = np.lexsort((arrow["event_id"].to_numpy(zero_copy_only=False), keys))
+    else:
+        order = np.argsort(keys, kind="stable")
+    people = pd.Index(encoded.dictionary.to_pylist())
+    is_customer = np.zeros(len(people), dtype=bool)
+    is_customer[code[pc.is_valid(arrow["customer_no"]).to_numpy(zero_copy_only=False)]] = True
+
+    def column(name: str) -> np.ndarray:
+        values: np.ndarray = arrow[name].fill_null(False).to_numpy(zero_copy_only=False)[order]
+        return values
+
+    return Events(
+        people=people,
+        keys=keys[order],
+        days=arrow["dt"].to_numpy(zero_copy_only=False).astype("datetime64[D]")[order],
+        steps=[column(f"s{k}") for k in range(len(query.steps))],
+        excluded=[column(f"x{j}") for j in range(len(query.exclusions))],
+        groups=arrow["group"].to_numpy(zero_copy_only=False)[order] if "group" in marks else None,
+        is_customer=is_customer,
+        origin=origin,
+    )
 
 
-def _keys(frame: pd.DataFrame, people: pd.Index, origin: int) -> np.ndarray:
-    """Person code and time packed into one sortable int64 (-1 for people outside `people`)."""
-    code = people.get_indexer(pd.Index(frame["person"])).astype(np.int64)
-    keys: np.ndarray = (code << TIME_BITS) | (_ms(frame["time"]) - origin)
-    keys[code < 0] = -1
-    return keys
+def _matches(table: Table, event: str, where: list[PropertyFilter]) -> BooleanValue:
+    """Whether each row is this event and passes its property filters (a missing property fails)."""
+    condition: BooleanValue = table.event == event
+    for item in where:
+        condition &= property_condition(table, Filter(property=item.property, op=item.op, value=item.value))
+    return condition.fill_null(False)
 
 
-def _sorted_steps(
-    per_step: list[pd.DataFrame],
-) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], pd.Index, int]:
-    """Per step its keys, event ids and days sorted by key then id; the people coding and time origin."""
-    people = pd.Index(pd.concat([f["person"] for f in per_step]).unique())
-    origin = min((int(_ms(f["time"]).min()) for f in per_step if len(f)), default=0)
-    arrays = []
-    for frame in per_step:
-        key = _keys(frame, people, origin)
-        rows = frame["event_id"].to_numpy()
-        order = np.lexsort((rows, key))
-        arrays.append((key[order], rows[order], frame["dt"].to_numpy()[order]))
-    return arrays, people, origin
-
-
-def _first_steps(
-    arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]], query: FunnelQuery
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The keys, event ids and days of the first-step occurrences on days inside [from, to]."""
-    keys, rows, days = arrays[0]
-    in_range = (days >= query.start) & (days <= query.end)
-    return keys[in_range], rows[in_range], days[in_range]
-
-
-def _scan(per_step: list[pd.DataFrame], query: FunnelQuery, calendar: TradingCalendar) -> Chains:
-    arrays, people, origin = _sorted_steps(per_step)
-    chain_key, anchor, days = _first_steps(arrays, query)
-    used = [anchor]
-    deadline = _deadlines(chain_key, days, query, origin, calendar)
+def _scan(events: Events, first: np.ndarray, deadline: np.ndarray) -> Chains:
+    """Ordered: each next step at its earliest occurrence at or after the previous one, not already used."""
+    chain_key = events.keys[first]
+    used = [first]
     person = chain_key >> TIME_BITS
-    reached = np.ones(len(chain_key), dtype=np.int64)
-    alive = np.ones(len(chain_key), dtype=bool)
+    reached = np.ones(len(first), dtype=np.int64)
+    alive = np.ones(len(first), dtype=bool)
     times = [chain_key & TIME_MASK]
-    for keys, rows, _ in arrays[1:]:
+    for member in events.steps[1:]:
+        rows = np.flatnonzero(member)
+        keys = events.keys[rows]
         index = np.searchsorted(keys, chain_key, side="left")
         for _ in range(len(used)):
             # An event already used by this chain cannot fill another step: take the next occurrence.
+            picked = _at(rows, index, -1)
             clash = np.zeros(len(index), dtype=bool)
-            inside = index < len(keys)
             for earlier in used:
-                clash[inside] |= rows[index[inside]] == earlier[inside]
+                clash |= picked == earlier
             if not clash.any():
                 break
             index = index + clash
@@ -305,22 +320,21 @@ def _scan(per_step: list[pd.DataFrame], query: FunnelQuery, calendar: TradingCal
         reached += found
         alive = found
         chain_key = np.where(found, found_key, chain_key)
-        used.append(np.where(found, _at(rows, index, ""), ""))
+        used.append(np.where(found, _at(rows, index, -1), -1))
         times.append(np.where(found, found_key & TIME_MASK, -1))
-    return Chains(people, person, anchor, reached, times, origin)
+    return Chains(person, first, reached, times)
 
 
-def _scan_unordered(per_step: list[pd.DataFrame], query: FunnelQuery, calendar: TradingCalendar) -> Chains:
+def _scan_unordered(events: Events, first: np.ndarray, deadline: np.ndarray) -> Chains:
     """Each later step at its earliest occurrence at or after the first step; step k is reached when steps
     2..k all happened in the window, at the latest of their times."""
-    arrays, people, origin = _sorted_steps(per_step)
-    chain_key, anchor, days = _first_steps(arrays, query)
-    deadline = _deadlines(chain_key, days, query, origin, calendar)
+    chain_key = events.keys[first]
     person = chain_key >> TIME_BITS
-    reached = np.ones(len(chain_key), dtype=np.int64)
-    alive = np.ones(len(chain_key), dtype=bool)
+    reached = np.ones(len(first), dtype=np.int64)
+    alive = np.ones(len(first), dtype=bool)
     times = [chain_key & TIME_MASK]
-    for keys, _, _ in arrays[1:]:
+    for member in events.steps[1:]:
+        keys = events.keys[member]
         index = np.searchsorted(keys, chain_key, side="left")
         found_key = _at(keys, index, 0)
         found = alive & (index < len(keys)) & ((found_key >> TIME_BITS) == person)
@@ -328,36 +342,26 @@ def _scan_unordered(per_step: list[pd.DataFrame], query: FunnelQuery, calendar: 
         reached += found
         alive = found
         times.append(np.where(found, np.maximum(times[-1], found_key & TIME_MASK), -1))
-    return Chains(people, person, anchor, reached, times, origin)
+    return Chains(person, first, reached, times)
 
 
-def _scan_strict(
-    per_step: list[pd.DataFrame], stream: pd.DataFrame, query: FunnelQuery, calendar: TradingCalendar
-) -> Chains:
-    """Strict mode: each next step must be the customer's very next tracked event (ties by event id)."""
-    people = pd.Index(stream["person"].unique())
-    origin = int(_ms(stream["time"]).min()) if len(stream) else 0
-    keys = _keys(stream, people, origin)
-    rows = stream["event_id"].to_numpy()
-    order = np.lexsort((rows, keys))
-    keys, rows, days = keys[order], rows[order], stream["dt"].to_numpy()[order]
-    member = [np.isin(rows, frame["event_id"].to_numpy()) for frame in per_step]
-    position = np.flatnonzero(member[0] & (days >= query.start) & (days <= query.end))
-    anchor = rows[position]
-    deadline = _deadlines(keys[position], days[position], query, origin, calendar)
+def _scan_strict(events: Events, first: np.ndarray, deadline: np.ndarray) -> Chains:
+    """Strict: each next step must be the customer's very next tracked event (ties by event id)."""
+    keys = events.keys
+    position = first
     person = keys[position] >> TIME_BITS
     reached = np.ones(len(position), dtype=np.int64)
     alive = np.ones(len(position), dtype=bool)
     times = [keys[position] & TIME_MASK]
-    for step in member[1:]:
+    for member in events.steps[1:]:
         following = np.minimum(position + 1, max(len(keys) - 1, 0))
         found = alive & (position + 1 < len(keys)) & ((keys[following] >> TIME_BITS) == person)
-        found &= step[following] & ((keys[following] & TIME_MASK) <= deadline)
+        found &= member[following] & ((keys[following] & TIME_MASK) <= deadline)
         reached += found
         alive = found
         position = np.where(found, following, position)
         times.append(np.where(found, keys[following] & TIME_MASK, -1))
-    return Chains(people, person, anchor, reached, times, origin)
+    return Chains(person, first, reached, times)
 
 
 def _at(values: np.ndarray, index: np.ndarray, empty: Any) -> np.ndarray:
@@ -383,16 +387,16 @@ def _exclude(chains: Chains, excluded: np.ndarray, after: int, before: int) -> N
             chains.times[later] = np.where(cut, -1, chains.times[later])
 
 
-def _labels(env: TagEnv, query: FunnelQuery, chains: Chains, first: pd.DataFrame) -> np.ndarray:
+def _labels(env: TagEnv, query: FunnelQuery, events: Events, chains: Chains) -> np.ndarray:
     """Each chain's group: its first step's property value, or its customer's attribute or tag value; all
     but the `top` groups with most first-step customers fold into 其他."""
     by = Breakdown.parse(str(query.by))
     if by.kind == "property":
-        values = first["group"].to_numpy()[pd.Index(first["event_id"]).get_indexer(chains.anchor)]
-        raw = pd.Series(values, dtype=object)
+        assert events.groups is not None
+        raw = pd.Series(events.groups[chains.anchor], dtype=object)
     else:
         labels = customer_labels(env, by, query.end)
-        raw = pd.Series(chains.people[chains.person], dtype=object).map(labels)
+        raw = pd.Series(events.people[chains.person], dtype=object).map(labels)
     pairs = pd.DataFrame({"label": raw.fillna(MISSING).astype(str), "person": chains.person})
     distinct = pairs.drop_duplicates()
     leaders = top_labels(distinct["label"], pd.Series(1, index=distinct.index), query.top)
@@ -444,28 +448,24 @@ def _last_day(end: date, n: int, unit: str, calendar: TradingCalendar) -> date:
     return end + timedelta(days=span.days + 1)
 
 
-def _ms(times: pd.Series) -> np.ndarray:
-    """Epoch milliseconds of timezone-aware timestamps, whatever unit pandas holds them in."""
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    millis: np.ndarray = naive.astype("datetime64[ms]").astype("int64").to_numpy()
-    return millis
-
-
 def _deadlines(
-    keys: np.ndarray, days: np.ndarray, query: FunnelQuery, origin: int, calendar: TradingCalendar
+    events: Events, first: np.ndarray, query: FunnelQuery, calendar: TradingCalendar
 ) -> np.ndarray:
+    """The last moment (milliseconds since the origin) each chain may reach a step."""
     n, unit = parse_window(query.window)
-    started = keys & TIME_MASK
+    started = events.keys[first] & TIME_MASK
     if unit != "td":
         span = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[unit] * n
-        return started + span
+        deadline: np.ndarray = started + span
+        return deadline
+    days = events.days[first]
     ends = {}
-    for day in set(days.tolist()):
+    for day in np.unique(days).astype(object):
         anchor = day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
         last = calendar.add_trading_days(anchor, n)
         midnight = calendar.to_utc(last + timedelta(days=1), time(0, 0))
-        ends[day] = int(midnight.timestamp() * 1000) - origin - 1
-    return np.array([ends[d] for d in days.tolist()], dtype=np.int64)
+        ends[day] = int(midnight.timestamp() * 1000) - events.origin - 1
+    return np.array([ends[d] for d in days.astype(object)], dtype=np.int64)
 
 
 def _ratio(part: int, whole: int) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from touchpoint.identity.model import Identifier
 from touchpoint.store.operational.bulk import fetch_tuples
@@ -165,6 +165,16 @@ def move_profile(connection: Connection, from_uid: int, to_uid: int, now: dateti
     moved = {k: v for k, v in profile(connection, from_uid).items() if k not in survivor}
     write_profile(connection, to_uid, moved, [], "merge", now)
     delete_profile(connection, from_uid)
+
+
+def graph_marker(connection: Connection) -> tuple[Any, ...]:
+    """A cheap fingerprint of the graph: it changes whenever a link is added, moved or removed (every such
+    change is logged, and moves restamp `linked_at`)."""
+    logged = connection.execute(select(func.max(identity_log.c.id))).scalar_one_or_none()
+    links = connection.execute(
+        select(func.count(), func.max(identity_links.c.linked_at)).select_from(identity_links)
+    ).one()
+    return (logged, int(links[0]), str(links[1]))
 
 
 def customer_uids(connection: Connection) -> list[tuple[str, int]]:

@@ -245,11 +245,26 @@ def _anonymous_login_pairs(table: Any) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+_ID_TABLES: dict[tuple[Any, ...], tuple[pa.Table, pa.Table]] = {}
+
+
 def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
-    """Two lookup tables for the analytical engine: (customer_no, uid) and (id_value, customer_no)."""
+    """Two lookup tables for the analytical engine: (customer_no, uid) and (id_value, customer_no).
+
+    Remembered while the graph is unchanged: every analysis resolves events through them, and reading a
+    large graph costs seconds.
+    """
     with env.ops.begin() as connection:
-        uids = repo.customer_uids(connection)
-        aliases = repo.aliases_of_customers(connection)
+        key = (env.ops.url, *repo.graph_marker(connection))
+        if key not in _ID_TABLES:
+            _ID_TABLES.clear()  # only the newest graph is worth keeping
+            _ID_TABLES[key] = _read_id_tables(connection)
+    return _ID_TABLES[key]
+
+
+def _read_id_tables(connection: Any) -> tuple[pa.Table, pa.Table]:
+    uids = repo.customer_uids(connection)
+    aliases = repo.aliases_of_customers(connection)
     numbers, uid_values = zip(*uids, strict=True) if uids else ((), ())
     uid_table = pa.table(
         {"customer_no": pa.array(numbers, pa.string()), "uid": pa.array(uid_values, pa.int64())}

@@ -6,10 +6,12 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import exchange_calendars
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from support import import_events
@@ -20,6 +22,8 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 
 NAMES = ["a", "b", "c"]
+XSHG = exchange_calendars.get_calendar("XSHG")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 BASE = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)  # 2026-03-10 00:00 Beijing
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 events = st.lists(
@@ -33,7 +37,7 @@ events = st.lists(
 )
 queries = st.tuples(
     st.lists(st.sampled_from(NAMES), min_size=2, max_size=4),
-    st.sampled_from(["30m", "2h", "1d", "2d"]),
+    st.sampled_from(["30m", "2h", "1d", "2d", "1td"]),
     st.integers(0, 2),
     st.integers(0, 2),
     st.sampled_from(["ordered", "strict", "unordered"]),
@@ -143,6 +147,18 @@ def _average_gaps(
     return averages
 
 
+def _deadline(start: datetime, window: str) -> datetime:
+    """The window's end: a span after `start`, or the end of the Nth XSHG session after its Beijing day."""
+    if not window.endswith("td"):
+        return start + UNITS[window[-1]] * int(window[:-1])
+    day = start.astimezone(SHANGHAI).date()
+    session = XSHG.date_to_session(pd.Timestamp(day), direction="previous")
+    last = XSHG.session_offset(session, int(window[:-2])).date()
+    return datetime.combine(last + timedelta(days=1), datetime.min.time(), SHANGHAI) - timedelta(
+        milliseconds=1
+    )
+
+
 def _brute_force(
     frame: pd.DataFrame,
     steps: list[str],
@@ -152,12 +168,11 @@ def _brute_force(
     mode: str,
     exclusion: tuple[str, int, int] | None = None,
 ) -> list[int]:
-    span = UNITS[window[-1]] * int(window[:-1])
     local = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
     furthest: dict[str, int] = {}
     for row in frame[(frame["event"] == steps[0]) & (local >= first) & (local <= last)].itertuples():
         mine = frame[frame["distinct_id"] == row.distinct_id]
-        deadline = row.time + span
+        deadline = _deadline(row.time, window)
         if mode == "strict":
             reached = 1 + _strict(mine, steps[1:], row.event_id, deadline)
         elif exclusion is not None:
@@ -174,6 +189,13 @@ def _brute_force(
 
 
 @settings(max_examples=150, deadline=None)
+@example(  # one trading day from Tuesday ends with Wednesday: Thursday's step is too late
+    rows=[("P1", "a", 600), ("P1", "b", 2 * 1440 + 600)], query=(["a", "b"], "1td", 1, 2, "ordered", None)
+)
+@example(  # one trading day from Friday runs to the end of Monday
+    rows=[("P1", "a", 3 * 1440 + 600), ("P1", "b", 6 * 1440 + 600)],
+    query=(["a", "b"], "1td", 2, 2, "ordered", None),
+)
 @given(rows=events, query=queries)
 def test_funnel_matches_brute_force(rows: list[tuple[str, str, int]], query: tuple) -> None:  # type: ignore[type-arg]
     steps, window, offset, length, mode, excluded = query
