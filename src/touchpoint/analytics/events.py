@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import ibis
-import pandas as pd
 from ibis.expr.types import Table
 
-from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.errors import ValidationError
 from touchpoint.indicators.compile import resolve_customers
 from touchpoint.indicators.service import event_id_map, known_events
@@ -33,27 +31,6 @@ def check_events(env: TagEnv, names: list[str]) -> None:
     unknown = [n for n in names if n not in seen]
     if unknown:
         raise ValidationError(f"unknown event(s) {', '.join(unknown)} (never collected or imported)")
-
-
-def period_start(days: pd.Series, unit: str, calendar: TradingCalendar | None = None) -> pd.Series:
-    """The first day of each date's period: the day, the Monday of its week, the first of its month, or
-    (unit `trading_day`) the trading day it counts toward: itself, else the next trading day."""
-    stamps: pd.Series = pd.Series(pd.to_datetime(days), index=days.index)
-    if unit == "week":
-        monday: pd.Series = stamps - pd.to_timedelta(stamps.dt.day_of_week, unit="D")
-        return monday
-    if unit == "month":
-        first: pd.Series = stamps.dt.to_period("M").dt.to_timestamp()
-        return first
-    if unit == "trading_day":
-        assert calendar is not None
-        mapping = {
-            day: pd.Timestamp(day if calendar.is_trading_day(day) else calendar.next_trading_day(day))
-            for day in stamps.dt.date.unique()
-        }
-        bucket: pd.Series = stamps.dt.date.map(mapping)
-        return bucket
-    return stamps
 
 
 def events_between(

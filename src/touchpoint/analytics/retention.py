@@ -12,9 +12,10 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 import pandas as pd
+from ibis.expr.types import Table
 from pydantic import BaseModel, ConfigDict, Field
 
-from touchpoint.analytics.events import check_events, check_range, events_between, period_start
+from touchpoint.analytics.events import check_events, check_range, events_between
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
 from touchpoint.segments.model import PropertyFilter
@@ -25,13 +26,11 @@ Unit = Literal["day", "week", "month"]
 EARLIEST = date(1990, 1, 1)
 
 
-def periods_between(earlier: pd.Series, later: pd.Series, unit: Unit) -> pd.Series:
-    """Whole periods from `earlier` to `later` (both period starts)."""
-    if unit == "month":
-        months: pd.Series = (later.dt.year - earlier.dt.year) * 12 + (later.dt.month - earlier.dt.month)
-        return months
-    days = (later - earlier).dt.days
-    return days // 7 if unit == "week" else days
+def _period_of(day: date, unit: Unit) -> date:
+    """The first day of the day's period (weeks start on Monday)."""
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if unit == "month" else day
 
 
 def _shift(day: date, unit: Unit, n: int) -> date:
@@ -95,13 +94,14 @@ def retention(
     cohort, joined = _cohorts(
         env, start_event, return_event, start, end, periods, unit, first_time, start_where, return_where
     )
-    counts = joined.groupby(["period", "offset"])["person"].nunique()
-    sizes = cohort.groupby("period")["person"].nunique()
+    sizes = cohort.group_by("period").agg(size=cohort.person.count()).to_pandas()
+    counts = joined.group_by(["period", "offset"]).agg(n=joined.person.count()).to_pandas()
+    retained = {(pd.Timestamp(r.period).date(), int(r.offset)): int(r.n) for r in counts.itertuples()}
     cohorts = []
-    for period, size in sizes.items():
-        stamp = pd.Timestamp(str(period))
-        retained = [int(counts.get((stamp, k), 0)) for k in range(1, periods + 1)]
-        cohorts.append({"start": stamp.date().isoformat(), "size": int(size), "retained": retained})
+    for row in sizes.sort_values("period").itertuples():
+        day = pd.Timestamp(row.period).date()
+        cells = [retained.get((day, k), 0) for k in range(1, periods + 1)]
+        cohorts.append({"start": day.isoformat(), "size": int(row.size), "retained": cells})
     return {"unit": unit, "periods": periods, "first_time": first_time, "cohorts": cohorts}
 
 
@@ -127,14 +127,16 @@ def retention_customers(
     members, joined = _cohorts(
         env, start_event, return_event, start, end, periods, unit, first_time, start_where, return_where
     )
-    stamp = pd.Timestamp(cohort)
-    if not (members["period"] == stamp).any():
-        raise ValidationError(f"no cohort starts {cohort} (a cohort starts on the first day of each {unit})")
-    if offset == 0:
-        chosen = members.loc[members["period"] == stamp, "person"]
+    members = members.filter(members.period == cohort)
+    if offset:
+        chosen = joined.filter(joined.period == cohort, joined.offset == offset).select("person")
     else:
-        chosen = joined.loc[(joined["period"] == stamp) & (joined["offset"] == offset), "person"]
-    return sorted(set(chosen) & set(members.loc[members["customer_no"].notna(), "person"]))
+        chosen = members.select("person")
+    customers = members.filter(members.is_customer).select("person")
+    picked = chosen.semi_join(customers, "person").to_pyarrow()["person"].to_pylist()
+    if not picked and members.count().to_pyarrow().as_py() == 0:
+        raise ValidationError(f"no cohort starts {cohort} (a cohort starts on the first day of each {unit})")
+    return sorted(picked)
 
 
 def _cohorts(
@@ -148,36 +150,40 @@ def _cohorts(
     first_time: bool,
     start_where: list[PropertyFilter] | None,
     return_where: list[PropertyFilter] | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(person, period, customer_no) of each cohort membership, and its returns with their offset."""
+) -> tuple[Table, Table]:
+    """Each cohort membership (person, period, is_customer) and each return within `periods` (person,
+    period, offset), one row per person and period — as queries for the engine."""
     check_range(start, end)
     if not 1 <= periods <= 120:
         raise ValidationError(f"periods {periods}: give 1 to 120")
     check_events(env, list(dict.fromkeys([start_event, return_event])))
-    first_period = period_start(pd.Series([start]), unit).iloc[0].date()
-    last_period = period_start(pd.Series([end]), unit).iloc[0].date()
+    first_period, last_period = _period_of(start, unit), _period_of(end, unit)
     reach = _shift(last_period, unit, periods + 1) - timedelta(days=1)
-    history_start = EARLIEST if first_time else start
-    starts = _people(env, start_event, history_start, end, start_where, unit)
-    in_range = starts[(starts["day"] >= start) & (starts["day"] <= end)]
-    cohort = in_range.drop_duplicates(["person", "period"])[["person", "period", "customer_no"]]
-    if first_time and len(cohort):
-        first_ever = starts.groupby("person")["period"].min().rename("first")
-        cohort = cohort.join(first_ever, on="person")
-        cohort = cohort[cohort["period"] == cohort["first"]][["person", "period", "customer_no"]]
-    returns = _people(env, return_event, first_period, reach, return_where, unit)
-    returns = returns.drop_duplicates(["person", "period"])[["person", "period"]]
-    joined = cohort[["person", "period"]].merge(returns, on="person", suffixes=("", "_return"))
-    joined["offset"] = periods_between(joined["period"], joined["period_return"], unit)
-    joined = joined[(joined["offset"] >= 1) & (joined["offset"] <= periods)]
+    starts = _periods(
+        events_between(env, [start_event], EARLIEST if first_time else start, end, start_where), unit
+    )
+    in_range = starts.filter(starts.dt >= start, starts.dt <= end)
+    cohort = in_range.group_by(["person", "period"]).agg(is_customer=in_range.customer_no.notnull().any())
+    if first_time:
+        first_ever = starts.group_by("person").agg(first=starts.period.min())
+        cohort = cohort.join(first_ever, "person").filter(lambda t: t.period == t.first).drop("first")
+    returned = _periods(events_between(env, [return_event], first_period, reach, return_where), unit)
+    returns = returned.select("person", later=returned.period).distinct()
+    joined = cohort.join(returns, "person")
+    joined = joined.mutate(offset=_offset(joined.period, joined.later, unit))
+    joined = joined.filter(joined.offset >= 1, joined.offset <= periods).select("person", "period", "offset")
     return cohort, joined
 
 
-def _people(
-    env: TagEnv, event: str, first: date, last: date, where: list[PropertyFilter] | None, unit: Unit
-) -> pd.DataFrame:
-    table = events_between(env, [event], first, last, where)
-    frame: pd.DataFrame = table.select("person", "customer_no", "dt").to_pandas()
-    frame["day"] = pd.to_datetime(frame["dt"]).dt.date
-    frame["period"] = period_start(frame["dt"], unit)
-    return frame
+def _periods(table: Table, unit: Unit) -> Table:
+    """The events with `period`: the first day of their Beijing day's day, week (from Monday) or month."""
+    truncated = {"day": table.dt, "week": table.dt.truncate("W"), "month": table.dt.truncate("M")}[unit]
+    return table.mutate(period=truncated)
+
+
+def _offset(earlier: Any, later: Any, unit: Unit) -> Any:
+    """Whole periods from one period start to a later one."""
+    if unit == "month":
+        return (later.year() - earlier.year()) * 12 + (later.month() - earlier.month())
+    days = later.delta(earlier, unit="day")
+    return days // 7 if unit == "week" else days

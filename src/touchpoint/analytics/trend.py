@@ -9,13 +9,15 @@ trading day.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
-import pandas as pd
+import ibis
+import pyarrow as pa
+from ibis.expr.types import Table
 
-from touchpoint.analytics.events import check_events, check_range, events_between, period_start
-from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, top_labels, with_property
+from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, with_property
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.errors import ValidationError
 from touchpoint.segments.model import PropertyFilter
@@ -57,11 +59,13 @@ def event_trend(
     how = parse_measure(measure) if measure else None
     if not 1 <= top <= 100:
         raise ValidationError(f"top {top}: give 1 to 100")
-    frame = _rows(env, event, start, end, where, breakdown, how)
-    leaders = None
+    calendar = env.indicators.calendar
+    rows = _rows(env, event, start, end, where, breakdown, how, unit, calendar)
+    leaders: list[str] | None = None
     if breakdown is not None:
-        frame["group"] = top_labels(frame["group"], pd.Series(1, index=frame.index), top)
-        leaders = set(frame["group"])
+        leaders = _leaders(rows, top)
+        rows = _fold(rows, leaders)
+    total = _figures(rows, [], how)[0]
     result: dict[str, Any] = {
         "event": event,
         "from": start.isoformat(),
@@ -69,22 +73,22 @@ def event_trend(
         "unit": unit,
         "by": by,
         "measure": measure,
-        "series": _series(frame, unit, breakdown is not None, how, env.indicators.calendar),
-        "total": _figures(frame, how),
+        "series": _figures(rows, ["period", "group"] if breakdown else ["period"], how),
+        "total": total,
     }
     if compare_from is not None:
         compare_to = compare_from + (end - start)
         check_range(compare_from, compare_to)
-        earlier = _rows(env, event, compare_from, compare_to, where, breakdown, how)
+        earlier = _rows(env, event, compare_from, compare_to, where, breakdown, how, unit, calendar)
         if leaders is not None:
-            earlier["group"] = earlier["group"].where(earlier["group"].isin(leaders), OTHER)
-        total = _figures(earlier, how)
+            earlier = _fold(earlier, leaders)
+        before = _figures(earlier, [], how)[0]
         result["comparison"] = {
             "from": compare_from.isoformat(),
             "to": compare_to.isoformat(),
-            "series": _series(earlier, unit, breakdown is not None, how, env.indicators.calendar),
-            "total": total,
-            "change": {key: _change(result["total"][key], total[key]) for key in total},
+            "series": _figures(earlier, ["period", "group"] if breakdown else ["period"], how),
+            "total": before,
+            "change": {key: _change(total[key], before[key]) for key in before},
         }
     return result
 
@@ -97,53 +101,71 @@ def _rows(
     where: list[PropertyFilter] | None,
     breakdown: Breakdown | None,
     how: tuple[str, str] | None,
-) -> pd.DataFrame:
-    """One row per event: person, Beijing day, and the group and measured value when asked for."""
+    unit: Unit,
+    calendar: TradingCalendar,
+) -> Table:
+    """One row per event: person, period, and the group and measured value when asked for (a query)."""
     table = events_between(env, [event], start, end, where)
-    columns = ["person", "dt"]
     if breakdown is not None and breakdown.kind == "property":
         table = with_property(table, breakdown.name)
-        columns.append("group")
+    elif breakdown is not None:
+        labels = customer_labels(env, breakdown, end)
+        lookup = ibis.memtable(
+            pa.table({"label_of": labels.index.astype(str).tolist(), "label": labels.astype(str).tolist()})
+        )
+        table = table.left_join(lookup, table.person == lookup.label_of).rename(group="label")
+    if breakdown is not None:
+        table = table.mutate(group=table.group.fill_null(MISSING))
     if how is not None:
         table = table.mutate(value=table.properties.cast("json")[how[1]].unwrap_as("float64"))
-        columns.append("value")
-    frame: pd.DataFrame = table.select(*columns).to_pandas()
-    frame["dt"] = pd.to_datetime(frame["dt"])
-    if breakdown is not None and breakdown.kind != "property":
-        frame["group"] = frame["person"].map(customer_labels(env, breakdown, end))
-    if breakdown is not None:
-        frame["group"] = frame["group"].fillna(MISSING).astype(str)
-    return frame
+    return _with_period(table, unit, start, end, calendar)
 
 
-def _series(
-    frame: pd.DataFrame, unit: Unit, grouped: bool, how: tuple[str, str] | None, calendar: TradingCalendar
-) -> list[dict[str, Any]]:
-    frame = frame.assign(period=period_start(frame["dt"], unit, calendar))
-    keys = ["period", "group"] if grouped else ["period"]
-    series = []
-    for key, rows in frame.groupby(keys, sort=True):
-        parts = key if isinstance(key, tuple) else (key,)
-        day = parts[0]
-        assert isinstance(day, pd.Timestamp)
-        item: dict[str, Any] = {"date": day.date().isoformat(), **_figures(rows, how)}
-        if grouped:
-            item["group"] = parts[1]
-        series.append(item)
-    return series
+def _with_period(table: Table, unit: Unit, start: date, end: date, calendar: TradingCalendar) -> Table:
+    """The rows with `period`: their day, its week's Monday, its month's first day, or its trading day
+    (a non-trading day's events count toward the next trading day)."""
+    if unit == "trading_day":
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        buckets = [d if calendar.is_trading_day(d) else calendar.next_trading_day(d) for d in days]
+        lookup = ibis.memtable(pa.table({"bucket_of": days, "bucket": buckets}))
+        joined = table.join(lookup, table.dt == lookup.bucket_of)
+        return joined.mutate(period=joined.bucket)
+    truncated = {"day": table.dt, "week": table.dt.truncate("W"), "month": table.dt.truncate("M")}[unit]
+    return table.mutate(period=truncated)
 
 
-def _figures(rows: pd.DataFrame, how: tuple[str, str] | None) -> dict[str, Any]:
-    count, customers = len(rows), int(rows["person"].nunique())
-    figures: dict[str, Any] = {
-        "count": count,
-        "customers": customers,
-        "per_customer": round(count / customers, 4) if customers else 0.0,
-    }
+def _leaders(rows: Table, top: int) -> list[str]:
+    """The `top` groups with the most events (ties by name)."""
+    counts = rows.group_by("group").agg(n=rows.count()).order_by([ibis.desc("n"), "group"]).limit(top)
+    leaders: list[str] = counts.to_pyarrow()["group"].to_pylist()
+    return leaders
+
+
+def _fold(rows: Table, leaders: list[str]) -> Table:
+    """Every group outside `leaders` becomes 其他."""
+    return rows.mutate(group=ibis.ifelse(rows.group.isin(leaders), rows.group, OTHER))
+
+
+def _figures(rows: Table, keys: list[str], how: tuple[str, str] | None) -> list[dict[str, Any]]:
+    """Events, distinct customers, events per customer and the measure, per `keys` (or in all), sorted."""
+    metrics: dict[str, Any] = {"count": rows.count(), "customers": rows.person.nunique()}
     if how is not None:
-        values = rows["value"].dropna()
-        aggregate = {"sum": values.sum(), "avg": values.mean(), "max": values.max()}[how[0]]
-        figures["value"] = float(aggregate) if len(values) else None
+        value = rows.value
+        metrics["value"] = {"sum": value.sum(), "avg": value.mean(), "max": value.max()}[how[0]]
+    aggregated = rows.group_by(keys).agg(**metrics).order_by(keys) if keys else rows.agg(**metrics)
+    figures = []
+    for row in aggregated.to_pyarrow().to_pylist():
+        count, customers = int(row["count"]), int(row["customers"])
+        item: dict[str, Any] = {}
+        if "period" in row:
+            item["date"] = row["period"].isoformat()
+        if "group" in row:
+            item["group"] = row["group"]
+        item |= {"count": count, "customers": customers}
+        item["per_customer"] = round(count / customers, 4) if customers else 0.0
+        if how is not None:
+            item["value"] = None if row["value"] is None else float(row["value"])
+        figures.append(item)
     return figures
 
 
