@@ -245,11 +245,12 @@ def _load(env: TagEnv, query: FunnelQuery, last_day: date) -> Events:
     else:
         names = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
     table = events_between(env, names, query.start, last_day)
-    marks = {f"s{k}": _matches(table, step.event, step.where) for k, step in enumerate(query.steps)}
-    marks |= {f"x{j}": _matches(table, e.event, e.where) for j, e in enumerate(query.exclusions)}
     group = Breakdown.parse(query.by) if query.by else None
     if group is not None and group.kind == "property":
         table = with_property(table, group.name)
+    marks = {f"s{k}": _matches(table, step.event, step.where) for k, step in enumerate(query.steps)}
+    marks |= {f"x{j}": _matches(table, e.event, e.where) for j, e in enumerate(query.exclusions)}
+    if group is not None and group.kind == "property":
         marks["group"] = table.group
     columns = ["person", "customer_no", "time", "dt", *(["event_id"] if query.mode == "strict" else [])]
     arrow = table.mutate(**marks).select(*columns, *marks).to_pyarrow().combine_chunks()
@@ -264,7 +265,7 @@ def _load(env: TagEnv, query: FunnelQuery, last_day: date) -> Events:
         # The very next event is defined by time, then event id.
         order = np.lexsort((arrow["event_id"].to_numpy(zero_copy_only=False), keys))
     else:
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)  # events at one instant may come in any order: they fill steps alike
     people = pd.Index(encoded.dictionary.to_pylist())
     is_customer = np.zeros(len(people), dtype=bool)
     is_customer[code[pc.is_valid(arrow["customer_no"]).to_numpy(zero_copy_only=False)]] = True

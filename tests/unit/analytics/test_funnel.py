@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -313,3 +314,62 @@ def test_exclusions_on_crowded_timelines_match_brute_force(
             assert [s["avg_seconds_from_previous"] for s in got["steps"][1:]] == pytest.approx(gaps)
         finally:
             container.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P3"]),
+            st.sampled_from(NAMES),
+            st.integers(0, 3 * 24 * 60).map(lambda m: m - m % 60),
+            st.sampled_from(["x", "y", None]),
+        ),
+        min_size=2,
+        max_size=30,
+    ),
+    steps=st.lists(st.sampled_from(NAMES), min_size=2, max_size=3),
+)
+def test_breakdown_by_property_splits_chains_by_their_first_step(
+    rows: list[tuple[str, str, int, str | None]], steps: list[str]
+) -> None:
+    """Per group, the funnel of the chains whose first step carries that property value."""
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i:03d}" for i in range(len(rows))],
+            "event": [r[1] for r in rows],
+            "distinct_id": [r[0] for r in rows],
+            "time": [BASE + timedelta(minutes=r[2]) for r in rows],
+            "properties": [json.dumps({} if r[3] is None else {"kind": r[3]}) for r in rows],
+        }
+    )
+    kinds = pd.Series([r[3] or "(无)" for r in rows])
+    first, last = date(2026, 3, 10), date(2026, 3, 11)
+    with tempfile.TemporaryDirectory() as home:
+        container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
+        try:
+            import_events(container, frame)
+            if not set(steps) <= set(frame["event"]):
+                return
+            got = funnel(
+                env=container.tag_env,
+                query=FunnelQuery(
+                    steps=[{"event": s} for s in steps], window="1d", start=first, end=last, by="kind"
+                ),
+            )
+        finally:
+            container.close()
+    local = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
+    want = {}
+    for kind in sorted(set(kinds)):
+        furthest: dict[str, int] = {}
+        entries = frame[(frame["event"] == steps[0]) & (local >= first) & (local <= last) & (kinds == kind)]
+        for row in entries.itertuples():
+            mine = frame[frame["distinct_id"] == row.distinct_id]
+            deadline = row.time + timedelta(days=1)
+            reached = 1 + _furthest(mine, steps[1:], row.time, deadline, {row.event_id})
+            furthest[row.distinct_id] = max(furthest.get(row.distinct_id, 0), reached)
+        if furthest:
+            want[kind] = [sum(1 for r in furthest.values() if r >= k + 1) for k in range(len(steps))]
+    have = {g["group"]: [s["customers"] for s in g["steps"]] for g in got.get("breakdown", [])}
+    assert have == want
