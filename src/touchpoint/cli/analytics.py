@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import datetime
 from typing import Annotated, cast
 
@@ -14,8 +16,12 @@ from touchpoint.analytics.retention import RetentionQuery, retention, save_reten
 from touchpoint.analytics.trend import UNITS, Unit, event_trend
 from touchpoint.cli.output import console, print_json
 from touchpoint.governance import SYSTEM
+from touchpoint.segments.model import PropertyFilter
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+WhereOption = Annotated[
+    list[str] | None, typer.Option("--where", help="event property filter such as amount>=1000; repeatable")
+]
 DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Beijing date (inclusive)")]
 app = typer.Typer(
     help="Behaviour analytics (行为分析): funnels, retention, event trends.", no_args_is_help=True
@@ -114,6 +120,7 @@ def events_command(
     unit: Annotated[str, typer.Option(help="day, week, month or trading_day")] = "day",
     top: Annotated[int, typer.Option(help="groups kept (the rest: 其他)")] = 10,
     measure: Annotated[str | None, typer.Option(help="sum:PROPERTY, avg:PROPERTY or max:PROPERTY")] = None,
+    where: WhereOption = None,
     compare_from: Annotated[
         datetime | None,
         typer.Option("--compare-from", formats=["%Y-%m-%d"], help="compare with as long a period from here"),
@@ -131,6 +138,7 @@ def events_command(
         top=top,
         measure=measure,
         compare_from=compare_from.date() if compare_from else None,
+        where=_filters(where),
     )
     if as_json:
         print_json(result)
@@ -148,6 +156,21 @@ def events_command(
             + ", ".join(f"{k} {v:+.1%}" for k, v in change.items() if v is not None),
             highlight=False,
         )
+
+
+def _filters(texts: list[str] | None) -> list[PropertyFilter]:
+    """`amount>=1000`, `fund_type=股票型`, `channel!=app` as event property filters (numbers as numbers)."""
+    filters = []
+    for text in texts or []:
+        found = re.fullmatch(r"\s*([^=!<>\s]+)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*", text)
+        if found is None:
+            raise typer.BadParameter(f"--where {text!r}: write PROPERTY=VALUE (or !=, >, >=, <, <=)")
+        name, op, raw = found.groups()
+        value: object = raw
+        with contextlib.suppress(ValueError):
+            value = float(raw) if "." in raw else int(raw)
+        filters.append(PropertyFilter.model_validate({"property": name, "op": op, "value": value}))
+    return filters
 
 
 def _unit(text: str) -> Unit:
@@ -216,10 +239,13 @@ def distribution_command(
     event: Annotated[str, typer.Option(help="the event")],
     start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
     end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    where: WhereOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Customers by how many times they did the event (1, 2, 3–5, 6–10, …)."""
-    result = distribution(env=ctx.obj.container.tag_env, event=event, start=start.date(), end=end.date())
+    result = distribution(
+        env=ctx.obj.container.tag_env, event=event, start=start.date(), end=end.date(), where=_filters(where)
+    )
     if as_json:
         print_json(result)
         return

@@ -169,3 +169,31 @@ def test_bad_breakdowns_and_measures_name_the_fault(demo: tuple[Container, Path]
         event_trend(env=env, event="login", start=START, end=END, measure="median:amount")
     with pytest.raises(ValidationError, match=r"\(2\.\. for drop-offs\)"):
         funnel_customers(env=env, query=_query(), step=1, who="dropped")
+
+
+def test_events_cli_filters_measures_and_compares(demo: tuple[Container, Path]) -> None:
+    container, home = demo
+    env = container.tag_env
+    args = ["--home", str(home), "analytics", "events", "--event", "fund_subscribe", "--from", "2026-03-19"]
+    args += [
+        "--to",
+        "2026-03-31",
+        "--where",
+        "amount>=2000",
+        "--measure",
+        "sum:amount",
+        "--unit",
+        "trading_day",
+    ]
+    outcome = CliRunner().invoke(app, [*args, "--compare-from", "2026-03-12", "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    got = json.loads(outcome.output)
+    rows = events_between(env, ["fund_subscribe"], date(2026, 3, 19), END).select("properties").to_pandas()
+    amounts = pd.Series([json.loads(p).get("amount") for p in rows["properties"]], dtype=float)
+    assert got["total"]["count"] == int((amounts >= 2000).sum()) > 0
+    assert got["total"]["value"] == float(amounts[amounts >= 2000].sum())
+    assert {date.fromisoformat(r["date"]).weekday() for r in got["series"]} <= {0, 1, 2, 3, 4}
+    assert (got["comparison"]["from"], got["comparison"]["to"]) == ("2026-03-12", "2026-03-24")
+    bad = CliRunner().invoke(app, [*args[:8], "--to", "2026-03-31", "--where", "amount~3"])
+    assert bad.exit_code == 2
+    assert "PROPERTY=VALUE" in bad.output
