@@ -226,7 +226,9 @@ def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Events, Chains]:
     n, unit = parse_window(query.window)
     calendar = env.indicators.calendar
     events = _load(env, query, _last_day(query.end, n, unit, calendar))
-    first = np.flatnonzero(events.steps[0] & (events.days >= query.start) & (events.days <= query.end))
+    # datetime64 bounds: comparing with a `date` object would go element by element in Python.
+    in_range = (events.days >= np.datetime64(query.start)) & (events.days <= np.datetime64(query.end))
+    first = np.flatnonzero(events.steps[0] & in_range)
     deadline = _deadlines(events, first, query, calendar)
     if query.mode == "strict":
         return events, _scan_strict(events, first, deadline)
