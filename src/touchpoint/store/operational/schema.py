@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from touchpoint.store.operational.types import JSONText, UTCDateTime
 
@@ -225,4 +237,100 @@ segment_runs = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
     Index(None, "segment", "started_at"),
+)
+
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("published_at", UTCDateTime, nullable=True),
+    Column("admitted_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+journey_runs = Table(
+    "journey_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("journey", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("customer_no", String(64), nullable=False),
+    Column("node", String(64), nullable=True),
+    Column("step", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("wake_at", UTCDateTime, nullable=True),
+    Column("wait_event", String(128), nullable=True),
+    Column("holdout", Boolean, nullable=False),
+    Column("context", JSONText, nullable=False),
+    Column("active_key", String(200), nullable=True, unique=True),
+    Column("entered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("end_reason", String(32), nullable=True),
+    Index(None, "status", "wake_at"),
+    Index(None, "wait_event", "customer_no"),
+    Index(None, "customer_no"),
+    Index(None, "journey", "entered_at"),
+)
+
+journey_steps = Table(
+    "journey_steps",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("journey", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "run_id"),
+    Index(None, "journey", "version", "node"),
+)
+
+journey_outbox = Table(
+    "journey_outbox",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("journey", String(64), nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("customer_no", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSONText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    UniqueConstraint("run_id", "node", "step"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "journey", "node"),
+)
+
+journey_attempts = Table(
+    "journey_attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("outbox_id", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "outbox_id"),
+)
+
+channel_log = Table(
+    "channel_log",
+    metadata,
+    Column("outbox_id", String(32), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("customer_no", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )

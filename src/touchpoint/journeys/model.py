@@ -1,0 +1,340 @@
+"""The journey definition (客户旅程): a versioned graph of nodes — the one truth the API, YAML files and the
+console's canvas all produce and the engine interprets.
+
+A journey has one entry (a segment, once or on a schedule; an event; or an API call with a payload), a start
+node, and nodes linked by id: `wait`, `wait_for_event`, `split`, `ab_split`, `action`, `exit`. Settings hold
+the goal, exit criteria, re-entry rule, hold-out share, entry caps and priority.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from touchpoint.segments.model import PropertyFilter
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+NODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+DURATION = re.compile(r"^(-?)([1-9][0-9]{0,5})(m|h|d|td)$")
+
+
+class Duration:
+    """`30m`, `12h`, `3d` or `2td` (XSHG trading days); a leading `-` for offsets before a date."""
+
+    def __init__(self, text: str) -> None:
+        found = DURATION.fullmatch(text.strip())
+        if found is None:
+            raise ValueError(f"duration {text!r} is not N followed by m, h, d or td (e.g. 30m, 3d, 2td)")
+        self.negative = found.group(1) == "-"
+        self.n = int(found.group(2))
+        self.unit = found.group(3)
+
+    def span(self) -> timedelta | None:
+        """The length as a timedelta; None for trading days (they depend on the calendar)."""
+        if self.unit == "td":
+            return None
+        length = {"m": timedelta(minutes=self.n), "h": timedelta(hours=self.n), "d": timedelta(days=self.n)}
+        return -length[self.unit] if self.negative else length[self.unit]
+
+
+def _duration(value: str | None, *, signed: bool = False) -> str | None:
+    if value is None:
+        return value
+    parsed = Duration(value)
+    if parsed.negative and not signed:
+        raise ValueError(f"duration {value!r} must be positive")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Entries ---------------------------------------------------------------------------------------------------
+
+
+class SegmentEntry(_Strict):
+    """Members of a saved segment enter: once when published, or at each `schedule` (cron, Beijing time),
+    admitting the members not yet admitted."""
+
+    type: Literal["segment"]
+    segment: str
+    schedule: str | None = None
+
+
+class EventEntry(_Strict):
+    """A customer enters when they do the event (MOT events included); the event's properties become the
+    entry payload."""
+
+    type: Literal["event"]
+    event: str
+    where: list[PropertyFilter] = Field(default_factory=list)
+
+
+class ApiEntry(_Strict):
+    """A customer enters by `POST /api/v1/journeys/{name}/enter` with a payload holding `required` keys."""
+
+    type: Literal["api"]
+    required: list[str] = Field(default_factory=list)
+
+
+Entry = Annotated[SegmentEntry | EventEntry | ApiEntry, Field(discriminator="type")]
+
+
+# Actions ---------------------------------------------------------------------------------------------------
+
+
+class SendMessage(_Strict):
+    """Send a message on a channel with a template (Jinja, sandboxed) rendered for the customer."""
+
+    kind: Literal["send"]
+    channel: str
+    template: str
+
+
+class SetTag(_Strict):
+    """Set a value of an imported tag for the customer."""
+
+    kind: Literal["set_tag"]
+    tag: str
+    value: str
+
+
+class SetAttribute(_Strict):
+    """Set a profile attribute of the customer."""
+
+    kind: Literal["set_attribute"]
+    attribute: str
+    value: Any
+
+
+class CallWebhook(_Strict):
+    """POST the customer number, journey, node and context as JSON to a URL."""
+
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+
+
+Action = Annotated[SendMessage | SetTag | SetAttribute | CallWebhook, Field(discriminator="kind")]
+ACTION_KINDS = ("send", "set_tag", "set_attribute", "webhook")
+
+
+# Nodes -----------------------------------------------------------------------------------------------------
+
+
+class _Node(_Strict):
+    id: str = Field(pattern=NODE_PATTERN)
+    title: str = ""
+
+
+class WaitNode(_Node):
+    """Wait a `duration`; or until a time of day (`until_time` HH:MM Beijing, on the next trading day when
+    `trading_day`); or until a date/time held in the entry payload or the customer's attributes
+    (`until_field` such as `payload.pay_deadline`, shifted by `offset` such as `-4h`)."""
+
+    type: Literal["wait"]
+    duration: str | None = None
+    until_time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    trading_day: bool = False
+    until_field: str | None = Field(default=None, pattern=r"^(payload|attribute)\.[A-Za-z0-9_]+$")
+    offset: str | None = None
+    next: str
+
+    @field_validator("duration")
+    @classmethod
+    def _check_duration(cls, value: str | None) -> str | None:
+        return _duration(value)
+
+    @field_validator("offset")
+    @classmethod
+    def _check_offset(cls, value: str | None) -> str | None:
+        return _duration(value, signed=True)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WaitNode:
+        given = [self.duration is not None, self.until_time is not None, self.until_field is not None]
+        if sum(given) != 1:
+            raise ValueError(f"wait {self.id}: give exactly one of duration, until_time, until_field")
+        if self.offset is not None and self.until_field is None:
+            raise ValueError(f"wait {self.id}: offset applies only with until_field")
+        return self
+
+
+class WaitForEventNode(_Node):
+    """Branch on whether the customer does `event` within `timeout` (counting events since they entered the
+    journey); `match` correlates event properties with the entry payload (`{"product_code":
+    "payload.product_code"}`)."""
+
+    type: Literal["wait_for_event"]
+    event: str
+    where: list[PropertyFilter] = Field(default_factory=list)
+    match: dict[str, str] = Field(default_factory=dict)
+    timeout: str
+    on_event: str
+    on_timeout: str
+
+    @field_validator("timeout")
+    @classmethod
+    def _check_timeout(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _check_match(cls, value: dict[str, str]) -> dict[str, str]:
+        for prop, source in value.items():
+            if not source.startswith("payload."):
+                raise ValueError(f"match {prop!r}: the value must name an entry payload key, payload.NAME")
+        return value
+
+
+class Branch(_Strict):
+    """One branch of a split: a segment rule evaluated for the customer now."""
+
+    name: str
+    rule: dict[str, Any]
+    next: str
+
+
+class SplitNode(_Node):
+    """The first branch whose rule holds for the customer, else `default`."""
+
+    type: Literal["split"]
+    branches: list[Branch] = Field(min_length=1, max_length=20)
+    default: str
+
+
+class Variant(_Strict):
+    """One variant of an A/B split and its weight."""
+
+    name: str
+    weight: int = Field(ge=1, le=10_000)
+    next: str
+
+
+class AbSplitNode(_Node):
+    """A weighted random variant, fixed per (journey, customer) by a stable hash."""
+
+    type: Literal["ab_split"]
+    variants: list[Variant] = Field(min_length=2, max_length=10)
+
+
+class ActionNode(_Node):
+    """Do one action, then go on to `next` (or end the run when there is none)."""
+
+    type: Literal["action"]
+    action: Action
+    next: str | None = None
+
+
+class ExitNode(_Node):
+    """End the customer's run."""
+
+    type: Literal["exit"]
+
+
+Node = Annotated[
+    WaitNode | WaitForEventNode | SplitNode | AbSplitNode | ActionNode | ExitNode, Field(discriminator="type")
+]
+WAITING_TYPES = ("wait", "wait_for_event")
+
+
+def successors(node: Any) -> list[tuple[str, str]]:
+    """(edge label, node id) of every edge leaving `node`."""
+    if isinstance(node, WaitNode):
+        return [("next", node.next)]
+    if isinstance(node, WaitForEventNode):
+        return [("on_event", node.on_event), ("on_timeout", node.on_timeout)]
+    if isinstance(node, SplitNode):
+        return [(f"branches[{i}]", b.next) for i, b in enumerate(node.branches)] + [("default", node.default)]
+    if isinstance(node, AbSplitNode):
+        return [(f"variants[{i}]", v.next) for i, v in enumerate(node.variants)]
+    if isinstance(node, ActionNode):
+        return [("next", node.next)] if node.next else []
+    return []
+
+
+# Settings --------------------------------------------------------------------------------------------------
+
+
+class Goal(_Strict):
+    """Doing `event` within `within` of entering counts as converted and ends the run."""
+
+    event: str
+    where: list[PropertyFilter] = Field(default_factory=list)
+    within: str = "7d"
+
+    @field_validator("within")
+    @classmethod
+    def _check_within(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+
+class ExitCriterion(_Strict):
+    """Doing `event`, or being a member of `segment` when checked, ends the run."""
+
+    event: str | None = None
+    where: list[PropertyFilter] = Field(default_factory=list)
+    segment: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExitCriterion:
+        if (self.event is None) == (self.segment is None):
+            raise ValueError("an exit criterion names exactly one of event, segment")
+        return self
+
+
+class Reentry(_Strict):
+    """`never`; `after_exit` (once the previous run ended); `interval` (and at least `interval` after the
+    previous entry). Never two runs of one journey at once for a customer."""
+
+    mode: Literal["never", "after_exit", "interval"] = "never"
+    interval: str | None = None
+
+    @model_validator(mode="after")
+    def _interval(self) -> Reentry:
+        if (self.mode == "interval") != (self.interval is not None):
+            raise ValueError("re-entry: give interval exactly when mode is interval")
+        _duration(self.interval)
+        return self
+
+
+class Caps(_Strict):
+    """At most `total` entries ever and `per_day` per Beijing day (None: no cap)."""
+
+    total: int | None = Field(default=None, ge=1)
+    per_day: int | None = Field(default=None, ge=1)
+
+
+class JourneyDef(_Strict):
+    """A journey: entry, start node, nodes and settings."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str
+    description: str = ""
+    owner: str = "system"
+    entry: Entry
+    start: str
+    nodes: list[Node] = Field(min_length=1, max_length=200)
+    goal: Goal | None = None
+    exit_criteria: list[ExitCriterion] = Field(default_factory=list)
+    reentry: Reentry = Field(default_factory=Reentry)
+    holdout_percent: float = Field(default=0.0, ge=0.0, le=50.0)
+    caps: Caps = Field(default_factory=Caps)
+    priority: int = Field(default=0, ge=0, le=100)
+
+    def node(self, node_id: str) -> Any:
+        """The node with this id (KeyError when absent)."""
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+
+def journey_schema() -> dict[str, Any]:
+    """The published JSON Schema of a journey definition."""
+    return JourneyDef.model_json_schema()

@@ -1,0 +1,166 @@
+"""Checks a journey graph before it is saved: every fault named with its place (`nodes[2] (wait_1).next: …`).
+
+Structure: unique node ids, a start that exists, no dangling edges, no unreachable nodes, no cycle that could
+spin without waiting. References: events collected or catalogued, saved segments, valid split rules, known
+tags and channels, templates that parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from touchpoint.core.errors import ValidationError
+from touchpoint.journeys.model import (
+    WAITING_TYPES,
+    ActionNode,
+    EventEntry,
+    JourneyDef,
+    SegmentEntry,
+    SendMessage,
+    SetTag,
+    SplitNode,
+    WaitForEventNode,
+    successors,
+)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a journey may refer to."""
+
+    events: Collection[str]
+    segments: Collection[str]
+    tags: Collection[str]
+    channels: Collection[str]
+    check_rule: Callable[[dict[str, Any]], None]
+
+
+def problems(journey: JourneyDef, known: Known) -> list[str]:
+    """Every fault of the journey, each naming where it is; empty when the journey is sound."""
+    found = _structure(journey)
+    found += _references(journey, known)
+    return found
+
+
+def _place(index: int, node: Any) -> str:
+    return f"nodes[{index}] ({node.id})"
+
+
+def _structure(journey: JourneyDef) -> list[str]:
+    found: list[str] = []
+    ids: dict[str, int] = {}
+    for i, node in enumerate(journey.nodes):
+        if node.id in ids:
+            found.append(f"{_place(i, node)}: id {node.id!r} is also nodes[{ids[node.id]}]")
+        ids.setdefault(node.id, i)
+    if journey.start not in ids:
+        found.append(f"start: unknown node {journey.start!r}")
+    for i, node in enumerate(journey.nodes):
+        for label, target in successors(node):
+            if target not in ids:
+                found.append(f"{_place(i, node)}.{label}: unknown node {target!r}")
+    if found:
+        return found
+    reachable = _reachable(journey)
+    for i, node in enumerate(journey.nodes):
+        if node.id not in reachable:
+            found.append(f"{_place(i, node)}: unreachable from start {journey.start!r}")
+    cycle = _cycle_without_wait(journey)
+    if cycle:
+        found.append(f"nodes {' → '.join(cycle)}: a cycle without a wait would repeat at once, forever")
+    return found
+
+
+def _reachable(journey: JourneyDef) -> set[str]:
+    seen, todo = {journey.start}, [journey.start]
+    while todo:
+        for _, target in successors(journey.node(todo.pop())):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def _cycle_without_wait(journey: JourneyDef) -> list[str]:
+    """A cycle among nodes that pass straight on (no wait in it), as the ids around it; empty when none."""
+    instant = {n.id: [t for _, t in successors(n)] for n in journey.nodes if n.type not in WAITING_TYPES}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node_id: str) -> list[str]:
+        state[node_id] = 1
+        path.append(node_id)
+        for target in instant.get(node_id, []):
+            if target not in instant:
+                continue
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        state[node_id] = 2
+        path.pop()
+        return []
+
+    for node_id in instant:
+        if node_id not in state and (cycle := visit(node_id)):
+            return cycle
+    return []
+
+
+def _references(journey: JourneyDef, known: Known) -> list[str]:
+    found: list[str] = []
+    entry = journey.entry
+    if isinstance(entry, SegmentEntry) and entry.segment not in known.segments:
+        found.append(f"entry.segment: unknown segment {entry.segment!r}")
+    if isinstance(entry, EventEntry) and entry.event not in known.events:
+        found.append(f"entry.event: unknown event {entry.event!r}")
+    if journey.goal is not None and journey.goal.event not in known.events:
+        found.append(f"goal.event: unknown event {journey.goal.event!r}")
+    for i, criterion in enumerate(journey.exit_criteria):
+        if criterion.event is not None and criterion.event not in known.events:
+            found.append(f"exit_criteria[{i}].event: unknown event {criterion.event!r}")
+        if criterion.segment is not None and criterion.segment not in known.segments:
+            found.append(f"exit_criteria[{i}].segment: unknown segment {criterion.segment!r}")
+    for i, node in enumerate(journey.nodes):
+        found += [f"{_place(i, node)}{fault}" for fault in _node_references(node, known)]
+    return found
+
+
+def _node_references(node: Any, known: Known) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, WaitForEventNode) and node.event not in known.events:
+        found.append(f".event: unknown event {node.event!r}")
+    if isinstance(node, SplitNode):
+        for j, branch in enumerate(node.branches):
+            try:
+                known.check_rule(branch.rule)
+            except (ValidationError, ValueError) as exc:  # the checker names the fault; we add the place
+                found.append(f".branches[{j}].rule: {exc}")
+    if isinstance(node, ActionNode):
+        action = node.action
+        if isinstance(action, SendMessage):
+            if action.channel not in known.channels:
+                found.append(f".action.channel: unknown channel {action.channel!r}")
+            fault = template_fault(action.template)
+            if fault:
+                found.append(f".action.template: {fault}")
+        if isinstance(action, SetTag) and action.tag not in known.tags:
+            found.append(f".action.tag: unknown tag {action.tag!r}")
+    return found
+
+
+_TEMPLATES = SandboxedEnvironment(autoescape=False)
+
+
+def template_fault(text: str) -> str | None:
+    """Why a message template does not parse, or None."""
+    try:
+        _TEMPLATES.parse(text)
+    except TemplateSyntaxError as exc:
+        return f"line {exc.lineno}: {exc.message}"
+    return None
