@@ -17,6 +17,7 @@ from touchpoint.ingest import ImportEnv, analytical_layouts
 from touchpoint.ingest.collector.service import CollectorEnv
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
+from touchpoint.journeys.service import JourneyEnv
 from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
@@ -104,6 +105,11 @@ class Container:
     def tag_env(self) -> TagEnv:
         """What the tag use cases read and write."""
         return TagEnv(indicators=self.indicator_env)
+
+    @property
+    def journey_env(self) -> JourneyEnv:
+        """What the journey use cases and the runtime read and write."""
+        return JourneyEnv(tags=self.tag_env, log=self.log)
 
     def close(self) -> None:
         """Release database connections and the event log."""

@@ -177,6 +177,21 @@ def graph_marker(connection: Connection) -> tuple[Any, ...]:
     return (logged, int(links[0]), str(links[1]))
 
 
+def customers_of_values(connection: Connection, values: list[str]) -> dict[str, str]:
+    """Identifier value (any type) → the customer number of the person it is linked to, where there is one."""
+    other = identity_links.alias("other")
+    customer = identity_links.alias("customer")
+    found: dict[str, str] = {}
+    for start in range(0, len(values), 500):
+        query = (
+            select(other.c.id_value, customer.c.id_value)
+            .join(customer, (customer.c.uid == other.c.uid) & (customer.c.id_type == "customer_no"))
+            .where(other.c.id_value.in_(values[start : start + 500]))
+        )
+        found.update(dict(fetch_tuples(connection, query)))
+    return found
+
+
 def customer_uids(connection: Connection) -> list[tuple[str, int]]:
     """(customer number, uid) for every customer number."""
     query = select(identity_links.c.id_value, identity_links.c.uid).where(

@@ -87,6 +87,18 @@ def _apply_profile(
     repo.write_profile(connection, uid, change.writes, change.removes, source, now)
 
 
+def set_profile_values(
+    connection: Connection, *, customer_no: str, values: dict[str, Any], source: str, now: datetime
+) -> bool:
+    """Set profile attributes of a customer (in the caller's transaction); False when One ID does not know
+    the customer number."""
+    uid = repo.uid_of(connection, Identifier("customer_no", customer_no))
+    if uid is None:
+        return False
+    _apply_profile(connection, uid, {"op": "profile_set", "values": values}, source, now)
+    return True
+
+
 def link_business_ids(
     *, env: IdentityEnv, customers: list[dict[str, Any]], id_columns: dict[str, str] | None = None
 ) -> int:
@@ -100,6 +112,12 @@ def resolve(*, env: IdentityEnv, value: str, id_type: str | None = None) -> int 
     """The uid an identifier resolves to (any type when `id_type` is None)."""
     with env.ops.begin() as connection:
         return _find(connection, value, id_type)
+
+
+def customer_numbers(connection: Connection, values: list[str]) -> dict[str, str]:
+    """The customer number behind each identifier value that One ID links to a customer (batch lookup, in
+    the caller's transaction)."""
+    return repo.customers_of_values(connection, sorted(set(values)))
 
 
 def _find(connection: Connection, value: str, id_type: str | None) -> int | None:

@@ -101,6 +101,16 @@ def replace_imported(
         )
 
 
+def set_imported_value(connection: Connection, tag: str, customer_no: str, value: str, now: datetime) -> None:
+    """Set one customer's value of an imported tag (replacing their earlier value)."""
+    connection.execute(
+        delete(tag_imports).where(tag_imports.c.tag == tag, tag_imports.c.customer_no == customer_no)
+    )
+    connection.execute(
+        insert(tag_imports).values(tag=tag, customer_no=customer_no, value=value, uploaded_at=now)
+    )
+
+
 def imported_values(connection: Connection, tag: str) -> dict[str, str]:
     """customer_no → value of an imported tag."""
     query = select(tag_imports.c.customer_no, tag_imports.c.value).where(tag_imports.c.tag == tag)

@@ -142,6 +142,17 @@ def upload_imported(
     return {"tag": tag, "rows": len(rows), "unknown_customers": _unknown_customers(env, rows)}
 
 
+def set_imported_value(connection: Any, *, env: TagEnv, tag: str, customer_no: str, value: str) -> None:
+    """Set one customer's value of an imported tag in the caller's transaction (journeys do this); the next
+    computation carries it into the tag snapshot."""
+    definition = get_tag(env=env, name=tag)
+    if definition.kind != "imported":
+        raise ValidationError(f"tag {tag!r} is a {definition.kind} tag; only imported tags can be set")
+    if definition.values and value not in definition.values:
+        raise ValidationError(f"tag {tag!r}: value {value!r} is not among {sorted(definition.values)}")
+    repo.set_imported_value(connection, tag, customer_no, value, env.indicators.clock.now())
+
+
 def _unknown_customers(env: TagEnv, rows: list[tuple[str, str]]) -> list[str]:
     """Listed customer numbers the newest customers snapshot does not hold (kept, but worth a look)."""
     analytics = env.indicators.analytics

@@ -334,3 +334,14 @@ channel_log = Table(
     Column("content", Text, nullable=False),
     Column("at", UTCDateTime, nullable=False),
 )
+
+journey_inbox = Table(
+    "journey_inbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("customer_no", String(64), nullable=False),
+    Column("event", String(128), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    Column("properties", JSONText, nullable=False),
+    Index(None, "customer_no", "event", "time"),
+)

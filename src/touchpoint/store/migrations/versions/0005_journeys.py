@@ -1,5 +1,5 @@
-"""Journeys: their lifecycle, per-customer runs (state and timers), step history, the outbox of effects, its
-attempts, and the log channel's record.
+"""Journeys: their lifecycle, per-customer runs (state and timers), step history, the events runs may wait
+for, the outbox of effects, its attempts, and the log channel's record.
 
 Revision ID: 0005_journeys
 Revises: 0004_segments
@@ -106,6 +106,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_journey_attempts"),
     )
     op.create_index("ix_journey_attempts_outbox_id", "journey_attempts", ["outbox_id"])
+    op.create_table(
+        "journey_inbox",
+        sa.Column("id", SERIAL, nullable=False, autoincrement=True),
+        sa.Column("customer_no", sa.String(64), nullable=False),
+        sa.Column("event", sa.String(128), nullable=False),
+        sa.Column("time", UTCDateTime(), nullable=False),
+        sa.Column("properties", JSONText(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_journey_inbox"),
+    )
+    op.create_index(
+        "ix_journey_inbox_customer_no_event_time", "journey_inbox", ["customer_no", "event", "time"]
+    )
     op.create_table(
         "channel_log",
         sa.Column("outbox_id", sa.String(32), nullable=False),

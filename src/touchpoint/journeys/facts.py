@@ -1,0 +1,129 @@
+"""What the engine may ask about a customer, answered from the stores: segment rules evaluated on the newest
+tag snapshot (one evaluation per rule per batch, shared by every run in it), saved segments' members, profile
+attributes, the kept events runs wait for, and message templates rendered in Jinja's sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+from jinja2.sandbox import SandboxedEnvironment
+from pyroaring import BitMap
+
+from touchpoint.journeys import repo
+from touchpoint.journeys.model import WaitForEventNode
+from touchpoint.segments.bitmap import evaluate
+from touchpoint.segments.context import Context
+from touchpoint.segments.model import PropertyFilter
+from touchpoint.segments.service import context_at, current_members, read_rule
+from touchpoint.tags.service import TagEnv
+
+_TEMPLATES = SandboxedEnvironment(autoescape=False)
+
+
+class Snapshot:
+    """The segment context of one batch, loaded on first use, with evaluated rules and segments cached."""
+
+    def __init__(self, env: TagEnv) -> None:
+        self.env = env
+        self._rules: dict[str, BitMap] = {}
+        self._segments: dict[str, set[str]] = {}
+
+    @cached_property
+    def context(self) -> Context:
+        """The rule context as of now."""
+        return context_at(env=self.env)
+
+    def rule_members(self, rule: dict[str, Any]) -> BitMap:
+        """Who satisfies a rule now (evaluated once per batch)."""
+        key = repr(sorted(rule.items()))
+        if key not in self._rules:
+            self._rules[key] = evaluate(read_rule(rule), self.context)
+        return self._rules[key]
+
+    def segment_members(self, name: str) -> set[str]:
+        """A saved segment's current members as customer numbers."""
+        if name not in self._segments:
+            context, members = current_members(env=self.env, name=name)
+            numbers = context.base.to_pandas().set_index("uid")["customer_no"]
+            self._segments[name] = {str(numbers[uid]) for uid in members}
+        return self._segments[name]
+
+    @cached_property
+    def attributes(self) -> pd.DataFrame:
+        """The customers snapshot, indexed by customer number."""
+        return self.context.attributes.set_index("customer_no")
+
+
+class LiveFacts:
+    """The engine's questions about one customer, answered within the batch's transaction."""
+
+    def __init__(self, connection: Any, snapshot: Snapshot, customer_no: str) -> None:
+        self.connection = connection
+        self.snapshot = snapshot
+        self.customer_no = customer_no
+
+    def matches(self, rule: dict[str, Any]) -> bool:
+        """Whether the customer satisfies the rule now."""
+        uid = self.snapshot.context.uid_of.get(self.customer_no)
+        return uid is not None and uid in self.snapshot.rule_members(rule)
+
+    def in_segment(self, name: str) -> bool:
+        """Whether the customer is in the saved segment now."""
+        return self.customer_no in self.snapshot.segment_members(name)
+
+    def attribute(self, name: str) -> Any:
+        """A column of the customers snapshot for this customer (None when absent)."""
+        table = self.snapshot.attributes
+        if name not in table.columns or self.customer_no not in table.index:
+            return None
+        value: Any = table.at[self.customer_no, name]
+        return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+    def event_since(self, node: WaitForEventNode, payload: dict[str, Any], since: datetime) -> bool:
+        """Whether a kept event of the node's name, filters and payload match happened at or after `since`."""
+        for kept in repo.inbox_events(self.connection, self.customer_no, node.event, since):
+            props = kept["properties"] or {}
+            correlated = all(
+                props.get(prop) == payload.get(source.removeprefix("payload."))
+                for prop, source in node.match.items()
+            )
+            if correlated and passes(props, node.where):
+                return True
+        return False
+
+    def render(self, template: str, context: dict[str, Any]) -> str:
+        """The template rendered with `customer` (attributes), `customer_no` and `payload`."""
+        customer: dict[str, Any] = {}
+        table = self.snapshot.attributes
+        if self.customer_no in table.index:
+            row = table.loc[self.customer_no]
+            customer = {str(k): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in row.items()}
+        return _TEMPLATES.from_string(template).render(
+            customer=customer, customer_no=self.customer_no, payload=context
+        )
+
+
+def passes(props: dict[str, Any], where: list[PropertyFilter]) -> bool:
+    """Whether event properties pass filters (the same operators as segment rules; a missing value fails)."""
+    return all(_holds(props.get(f.property), f.op, f.value) for f in where)
+
+
+def _holds(value: Any, op: str, wanted: Any) -> bool:
+    if op == "exists":
+        return (value is not None) == (wanted in (None, True))
+    if value is None:
+        return False
+    if op in ("in", "not_in"):
+        inside = value in wanted or str(value) in [str(w) for w in wanted]
+        return inside if op == "in" else not inside
+    if op in ("=", "!="):
+        same = value == wanted or str(value) == str(wanted)
+        return same if op == "=" else not same
+    try:
+        left, right = float(value), float(wanted)
+    except (TypeError, ValueError):
+        return False
+    return {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[op]

@@ -1,0 +1,345 @@
+"""Journeys in the operational store: lifecycle, runs (state, timers), steps, the inbox of events runs may
+wait for, and the outbox of effects with its attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
+
+from touchpoint.core.errors import ValidationError
+from touchpoint.journeys.engine import ACTIVE, Run, Step
+from touchpoint.store.operational.bulk import fetch_tuples
+from touchpoint.store.operational.schema import (
+    channel_log,
+    journey_attempts,
+    journey_inbox,
+    journey_outbox,
+    journey_runs,
+    journey_steps,
+    journeys,
+)
+
+
+def state(connection: Connection, name: str) -> dict[str, Any] | None:
+    """A journey's lifecycle row (status, live version, times), or None for a journey never saved."""
+    row = connection.execute(select(journeys).where(journeys.c.name == name)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def all_states(connection: Connection) -> dict[str, dict[str, Any]]:
+    """Every journey's lifecycle row by name."""
+    return {r["name"]: dict(r) for r in connection.execute(select(journeys)).mappings()}
+
+
+def set_state(connection: Connection, name: str, now: datetime, **values: Any) -> None:
+    """Create or update a journey's lifecycle row."""
+    if state(connection, name) is None:
+        connection.execute(insert(journeys).values(name=name, status="draft", updated_at=now))
+    connection.execute(update(journeys).where(journeys.c.name == name).values(updated_at=now, **values))
+
+
+def entry_facts(connection: Connection, journey: str) -> dict[str, tuple[datetime, bool]]:
+    """Per customer who ever entered: (their latest entry, whether a run is still active)."""
+    query = (
+        select(
+            journey_runs.c.customer_no,
+            func.max(journey_runs.c.entered_at),
+            func.count(journey_runs.c.active_key),
+        )
+        .where(journey_runs.c.journey == journey)
+        .group_by(journey_runs.c.customer_no)
+    )
+    return {customer: (entered, active > 0) for customer, entered, active in fetch_tuples(connection, query)}
+
+
+def entered_since(connection: Connection, journey: str, since: datetime | None) -> int:
+    """How many runs entered the journey since `since` (ever, when None)."""
+    query = select(func.count()).select_from(journey_runs).where(journey_runs.c.journey == journey)
+    if since is not None:
+        query = query.where(journey_runs.c.entered_at >= since)
+    return int(connection.execute(query).scalar_one())
+
+
+def insert_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
+    """Store new runs (one statement for the batch)."""
+    if runs:
+        connection.execute(insert(journey_runs), [_row(run, now) for run in runs])
+
+
+def _row(run: Run, now: datetime) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "journey": run.journey,
+        "version": run.version,
+        "customer_no": run.customer_no,
+        "node": run.node,
+        "step": run.step,
+        "status": run.status,
+        "wake_at": run.wake_at,
+        "wait_event": run.wait_event,
+        "holdout": run.holdout,
+        "context": run.context,
+        "active_key": f"{run.journey}\x00{run.customer_no}" if run.status in ACTIVE else None,
+        "entered_at": run.entered_at,
+        "updated_at": now,
+        "ended_at": None if run.status in ACTIVE else now,
+        "end_reason": run.end_reason,
+    }
+
+
+def claim_due(connection: Connection, now: datetime, live: Iterable[str], limit: int) -> list[Run]:
+    """Active runs of live journeys whose wake-at has come, locked for this transaction; rows another worker
+    holds are skipped (PostgreSQL), so two workers never take the same run."""
+    names = list(live)
+    if not names:
+        return []
+    query = (
+        select(journey_runs)
+        .where(
+            journey_runs.c.status.in_(ACTIVE),
+            journey_runs.c.wake_at <= now,
+            journey_runs.c.journey.in_(names),
+        )
+        .order_by(journey_runs.c.wake_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [run_of(row) for row in connection.execute(query).mappings()]
+
+
+def run_of(row: Any) -> Run:
+    """A run from its stored row."""
+    return Run(
+        id=row["id"],
+        journey=row["journey"],
+        version=row["version"],
+        customer_no=row["customer_no"],
+        node=row["node"],
+        step=row["step"],
+        status=row["status"],
+        entered_at=row["entered_at"],
+        holdout=bool(row["holdout"]),
+        wake_at=row["wake_at"],
+        wait_event=row["wait_event"],
+        context=dict(row["context"] or {}),
+        end_reason=row["end_reason"],
+    )
+
+
+def save_run(connection: Connection, run: Run, now: datetime) -> None:
+    """Write a run's new state (ending it frees the customer for re-entry)."""
+    values = _row(run, now)
+    values.pop("id")
+    values.pop("entered_at")
+    if run.status in ACTIVE:
+        values.pop("ended_at")
+    connection.execute(update(journey_runs).where(journey_runs.c.id == run.id).values(**values))
+
+
+def insert_steps(connection: Connection, run: Run, steps: list[Step], now: datetime) -> None:
+    """Record the nodes a run passed through."""
+    if steps:
+        connection.execute(
+            insert(journey_steps),
+            [
+                {
+                    "run_id": run.id,
+                    "journey": run.journey,
+                    "version": run.version,
+                    "node": s.node,
+                    "step": s.step,
+                    "outcome": s.outcome,
+                    "detail": s.detail,
+                    "at": now,
+                }
+                for s in steps
+            ],
+        )
+
+
+def insert_outbox(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Queue effects; the unique (run, node, step) key refuses a second copy of one."""
+    if rows:
+        connection.execute(insert(journey_outbox), rows)
+
+
+def active_runs_of(connection: Connection, customers: list[str], journeys_: list[str]) -> list[Run]:
+    """Active runs of these customers in these journeys, locked for this transaction."""
+    if not customers or not journeys_:
+        return []
+    query = (
+        select(journey_runs)
+        .where(
+            journey_runs.c.customer_no.in_(customers),
+            journey_runs.c.journey.in_(journeys_),
+            journey_runs.c.status.in_(ACTIVE),
+        )
+        .with_for_update(skip_locked=False)
+    )
+    return [run_of(row) for row in connection.execute(query).mappings()]
+
+
+def runs_for_goal(connection: Connection, customer: str, journey: str, since: datetime) -> list[Run]:
+    """The customer's runs of a journey that entered at or after `since` (active or ended)."""
+    query = select(journey_runs).where(
+        journey_runs.c.customer_no == customer,
+        journey_runs.c.journey == journey,
+        journey_runs.c.entered_at >= since,
+    )
+    return [run_of(row) for row in connection.execute(query).mappings()]
+
+
+def has_step(connection: Connection, run_id: str, outcome: str) -> bool:
+    """Whether the run already has a step with this outcome."""
+    query = (
+        select(func.count())
+        .select_from(journey_steps)
+        .where(journey_steps.c.run_id == run_id, journey_steps.c.outcome == outcome)
+    )
+    return bool(connection.execute(query).scalar_one())
+
+
+def add_inbox(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep events that runs may wait for."""
+    if rows:
+        connection.execute(insert(journey_inbox), rows)
+
+
+def inbox_events(connection: Connection, customer: str, event: str, since: datetime) -> list[dict[str, Any]]:
+    """The customer's kept events of one name at or after `since` (properties and time)."""
+    query = select(journey_inbox.c.time, journey_inbox.c.properties).where(
+        journey_inbox.c.customer_no == customer, journey_inbox.c.event == event, journey_inbox.c.time >= since
+    )
+    return [{"time": t, "properties": p} for t, p in fetch_tuples(connection, query)]
+
+
+def claim_outbox(connection: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Pending effects due now, locked for this transaction (others skip them)."""
+    query = (
+        select(journey_outbox)
+        .where(journey_outbox.c.status == "pending", journey_outbox.c.next_attempt_at <= now)
+        .order_by(journey_outbox.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def finish_attempt(
+    connection: Connection, row: dict[str, Any], *, ok: bool, detail: str | None, now: datetime, **values: Any
+) -> None:
+    """Record one attempt and the effect's new status."""
+    attempt = int(row["attempts"]) + 1
+    connection.execute(
+        insert(journey_attempts).values(outbox_id=row["id"], attempt=attempt, ok=ok, detail=detail, at=now)
+    )
+    connection.execute(
+        update(journey_outbox).where(journey_outbox.c.id == row["id"]).values(attempts=attempt, **values)
+    )
+
+
+def log_message(
+    connection: Connection, outbox_id: str, channel: str, customer: str, content: str, now: datetime
+) -> bool:
+    """The log channel's send: one row per outbox id (a repeat of the same id is a no-op)."""
+    exists = connection.execute(
+        select(func.count()).select_from(channel_log).where(channel_log.c.outbox_id == outbox_id)
+    ).scalar_one()
+    if exists:
+        return False
+    connection.execute(
+        insert(channel_log).values(
+            outbox_id=outbox_id, channel=channel, customer_no=customer, content=content, at=now
+        )
+    )
+    return True
+
+
+def runs_of_customer(connection: Connection, customer: str) -> list[Run]:
+    """Every run of one customer, newest first."""
+    query = (
+        select(journey_runs)
+        .where(journey_runs.c.customer_no == customer)
+        .order_by(journey_runs.c.entered_at.desc())
+    )
+    return [run_of(row) for row in connection.execute(query).mappings()]
+
+
+def steps_of(connection: Connection, run_id: str) -> list[Row[Any]]:
+    """A run's steps in order."""
+    query = select(journey_steps).where(journey_steps.c.run_id == run_id).order_by(journey_steps.c.id)
+    return list(connection.execute(query))
+
+
+def node_counts(connection: Connection, journey: str) -> dict[str, Any]:
+    """Per node: steps by outcome; runs waiting at it; effects by status."""
+    outcomes = fetch_tuples(
+        connection,
+        select(journey_steps.c.node, journey_steps.c.outcome, func.count())
+        .where(journey_steps.c.journey == journey)
+        .group_by(journey_steps.c.node, journey_steps.c.outcome),
+    )
+    waiting = fetch_tuples(
+        connection,
+        select(journey_runs.c.node, func.count())
+        .where(journey_runs.c.journey == journey, journey_runs.c.status.in_(ACTIVE))
+        .group_by(journey_runs.c.node),
+    )
+    effects = fetch_tuples(
+        connection,
+        select(journey_outbox.c.node, journey_outbox.c.status, func.count())
+        .where(journey_outbox.c.journey == journey)
+        .group_by(journey_outbox.c.node, journey_outbox.c.status),
+    )
+    ends = fetch_tuples(
+        connection,
+        select(journey_runs.c.status, journey_runs.c.holdout, func.count())
+        .where(journey_runs.c.journey == journey)
+        .group_by(journey_runs.c.status, journey_runs.c.holdout),
+    )
+    return {"outcomes": outcomes, "waiting": waiting, "effects": effects, "runs": ends}
+
+
+def stuck_runs(connection: Connection, before: datetime) -> list[Run]:
+    """Active runs whose wake-at passed before `before` (a worker should have taken them)."""
+    query = select(journey_runs).where(journey_runs.c.status.in_(ACTIVE), journey_runs.c.wake_at < before)
+    return [run_of(row) for row in connection.execute(query).mappings()]
+
+
+def end_runs(connection: Connection, where: Any, status: str, reason: str, now: datetime) -> int:
+    """End matching active runs."""
+    result = connection.execute(
+        update(journey_runs)
+        .where(and_(where, journey_runs.c.status.in_(ACTIVE)))
+        .values(status=status, end_reason=reason, active_key=None, ended_at=now, updated_at=now, wake_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
+RUNS = journey_runs  # for the conditions runtime passes to end_runs
+
+
+def move_runs(
+    connection: Connection, journey: str, version: int, node_map: dict[str, str], now: datetime
+) -> int:
+    """Move the active runs of older versions to `version`, each at the node its current node maps to, as if
+    it had just reached it (a wait there starts afresh); refuses when a current node is not mapped."""
+    older = and_(
+        journey_runs.c.journey == journey, journey_runs.c.version < version, journey_runs.c.status.in_(ACTIVE)
+    )
+    nodes = [n for (n,) in fetch_tuples(connection, select(journey_runs.c.node).where(older).distinct())]
+    unmapped = sorted(str(n) for n in nodes if n not in node_map)
+    if unmapped:
+        raise ValidationError(f"node map: runs wait at {unmapped[0]!r}, which the map does not move")
+    moved = 0
+    for old, new in node_map.items():
+        result = connection.execute(
+            update(journey_runs)
+            .where(older, journey_runs.c.node == old)
+            .values(version=version, node=new, status="ready", wake_at=now, wait_event=None, updated_at=now)
+        )
+        moved += int(result.rowcount or 0)
+    return moved

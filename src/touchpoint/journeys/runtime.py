@@ -1,0 +1,434 @@
+"""The journey runtime: admits customers, advances due runs, routes events to runs, and drains the outbox.
+
+Every call is one transaction: a batch of runs advanced together with their steps and outbox rows; a batch of
+log records routed together with the consumer offset; one effect's attempt with its status. A crash anywhere
+rolls the whole batch back, and the outbox's unique (run, node, step) key means a retried step can never
+queue a second send. Due runs and effects are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL), so several
+workers never take the same one; on SQLite the single writer does the same job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from cronsim import CronSim
+
+from touchpoint.core.errors import ValidationError
+from touchpoint.core.ids import new_id
+from touchpoint.identity.service import customer_numbers, set_profile_values
+from touchpoint.journeys import repo
+from touchpoint.journeys.engine import ACTIVE, Outcome, Run, Step, Trigger, advance, after
+from touchpoint.journeys.facts import LiveFacts, Snapshot, passes
+from touchpoint.journeys.model import Duration, EventEntry, JourneyDef, SegmentEntry, WaitForEventNode
+from touchpoint.journeys.service import KIND, JourneyEnv
+from touchpoint.segments.service import current_members
+from touchpoint.store.operational import definitions as store
+from touchpoint.store.operational.offsets import get_offset, set_offset
+from touchpoint.tags.service import set_imported_value
+
+log = logging.getLogger("touchpoint.journeys")
+CONSUMER = "journeys"
+MAX_ATTEMPTS = 5
+MAX_ERRORS = 5
+BATCH = 1_000
+
+
+def live_versions(env: JourneyEnv) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]:
+    """Lifecycle rows, and every saved version of journeys that are live or paused."""
+    with env.ops.begin() as connection:
+        states = repo.all_states(connection)
+        versions: dict[tuple[str, int], JourneyDef] = {}
+        for name, st in states.items():
+            if st["status"] not in ("live", "paused"):
+                continue
+            for saved in store.history(connection, KIND, name):
+                if saved["body"] is not None:
+                    versions[(name, saved["version"])] = JourneyDef.model_validate(saved["body"])
+    return states, versions
+
+
+# Admission -------------------------------------------------------------------------------------------------
+
+
+def admit(
+    *, env: JourneyEnv, name: str, customers: list[str], payloads: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Admit customers to a live journey (re-entry rule, caps and hold-out applied); returns the counts."""
+    states, versions = live_versions(env)
+    st = states.get(name)
+    if st is None or st["status"] != "live":
+        raise ValidationError(f"journey {name!r} is not live; publish it first")
+    journey = versions[(name, st["version"])]
+    with env.ops.begin() as connection:
+        return admit_in(connection, env, journey, st["version"], customers, payloads or {})
+
+
+def admit_in(
+    connection: Any,
+    env: JourneyEnv,
+    journey: JourneyDef,
+    version: int,
+    customers: list[str],
+    payloads: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Admission inside the caller's transaction (event entry shares the routing transaction)."""
+    now = env.clock.now()
+    wanted = list(dict.fromkeys(customers))
+    allowed = _reentry_filter(journey, repo.entry_facts(connection, journey.name), wanted, now)
+    room = _room(connection, env, journey, now)
+    admitted = allowed[:room] if room is not None else allowed
+    runs = [
+        Run(
+            id=new_id("run"),
+            journey=journey.name,
+            version=version,
+            customer_no=customer,
+            node=None,
+            step=0,
+            status="ready",
+            entered_at=now,
+            holdout=in_holdout(journey, customer),
+            wake_at=now,
+            context={"payload": payloads.get(customer, {})},
+        )
+        for customer in admitted
+    ]
+    for start in range(0, len(runs), 10_000):
+        repo.insert_runs(connection, runs[start : start + 10_000], now)
+    return {
+        "admitted": len(runs),
+        "holdout": sum(r.holdout for r in runs),
+        "refused_by_reentry": len(wanted) - len(allowed),
+        "refused_by_cap": len(allowed) - len(admitted),
+    }
+
+
+def _reentry_filter(
+    journey: JourneyDef, history: dict[str, tuple[datetime, bool]], customers: list[str], now: datetime
+) -> list[str]:
+    rule = journey.reentry
+    keep = []
+    for customer in customers:
+        seen = history.get(customer)
+        if seen is None:
+            keep.append(customer)
+            continue
+        last, active = seen
+        if active or rule.mode == "never":
+            continue
+        if rule.mode == "interval":
+            span = Duration(str(rule.interval)).span() or timedelta(days=Duration(str(rule.interval)).n)
+            if _aware(last) + span > now:
+                continue
+        keep.append(customer)
+    return keep
+
+
+def _room(connection: Any, env: JourneyEnv, journey: JourneyDef, now: datetime) -> int | None:
+    caps = journey.caps
+    rooms = []
+    if caps.total is not None:
+        rooms.append(caps.total - repo.entered_since(connection, journey.name, None))
+    if caps.per_day is not None:
+        midnight = env.calendar.to_utc(env.calendar.business_date(now))
+        rooms.append(caps.per_day - repo.entered_since(connection, journey.name, midnight))
+    return max(0, min(rooms)) if rooms else None
+
+
+def in_holdout(journey: JourneyDef, customer: str) -> bool:
+    """Whether the customer is in the journey's hold-out group (a stable hash below the share)."""
+    if journey.holdout_percent <= 0:
+        return False
+    digest = hashlib.sha256(f"holdout\x00{journey.name}\x00{customer}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 < journey.holdout_percent * 100
+
+
+def admit_segments(*, env: JourneyEnv) -> int:
+    """Admit the members of segment-entry journeys that are due: once after publishing, or at each cron time
+    (Beijing) for recurring ones. Returns how many runs were admitted."""
+    states, versions = live_versions(env)
+    now = env.clock.now()
+    admitted = 0
+    for name, st in sorted(states.items()):
+        if st["status"] != "live":
+            continue
+        journey = versions[(name, st["version"])]
+        entry = journey.entry
+        if not isinstance(entry, SegmentEntry) or not _entry_due(entry, st, now, env):
+            continue
+        context, members = current_members(env=env.tags, name=entry.segment)
+        numbers = context.base.to_pandas().set_index("uid")["customer_no"]
+        customers = [str(numbers[uid]) for uid in members]
+        with env.ops.begin() as connection:
+            admitted += admit_in(connection, env, journey, st["version"], customers, {})["admitted"]
+            repo.set_state(connection, name, now, admitted_at=now)
+    return admitted
+
+
+def _entry_due(entry: SegmentEntry, st: dict[str, Any], now: datetime, env: JourneyEnv) -> bool:
+    last = st.get("admitted_at")
+    if entry.schedule is None:
+        return last is None
+    start = _aware(last or st["published_at"]).astimezone(env.calendar.tz)
+    upcoming = next(CronSim(entry.schedule, start))
+    return upcoming <= now.astimezone(env.calendar.tz)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# Advancing -------------------------------------------------------------------------------------------------
+
+
+def tick(*, env: JourneyEnv, limit: int = BATCH) -> int:
+    """Advance up to `limit` due runs of live journeys; returns how many were taken."""
+    states, versions = live_versions(env)
+    live = [name for name, st in states.items() if st["status"] == "live"]
+    now = env.clock.now()
+    snapshot = Snapshot(env.tags)
+    with env.ops.begin() as connection:
+        runs = repo.claim_due(connection, now, live, limit)
+        for run in runs:
+            journey = versions[(run.journey, run.version)]
+            trigger: Trigger = "enter" if run.node is None else "timer"
+            if run.context.pop("event_at", None):
+                trigger = "event"
+            facts = LiveFacts(connection, snapshot, run.customer_no)
+            try:
+                outcome = advance(journey, run, now=now, trigger=trigger, facts=facts, calendar=env.calendar)
+            except Exception as exc:  # a fact that cannot be read now (e.g. no tag snapshot yet): retry later
+                outcome = _backed_off(run, now, exc)
+            _persist(connection, outcome, now)
+    return len(runs)
+
+
+def _backed_off(run: Run, now: datetime, exc: Exception) -> Outcome:
+    errors = int(run.context.get("errors", 0)) + 1
+    run.context["errors"] = errors
+    run.context["last_error"] = str(exc)[:300]
+    if errors >= MAX_ERRORS:
+        run.status, run.end_reason, run.wake_at = "failed", "errors", None
+    else:
+        run.wake_at = now + timedelta(minutes=2**errors)
+    log.warning("journey %s run %s: %s (attempt %d)", run.journey, run.id, exc, errors)
+    return Outcome(run)
+
+
+def _persist(connection: Any, outcome: Outcome, now: datetime) -> None:
+    run = outcome.run
+    repo.save_run(connection, run, now)
+    repo.insert_steps(connection, run, outcome.steps, now)
+    repo.insert_outbox(
+        connection,
+        [
+            {
+                "id": new_id("obx"),
+                "run_id": run.id,
+                "journey": run.journey,
+                "node": effect.node,
+                "step": effect.step,
+                "customer_no": run.customer_no,
+                "kind": effect.kind,
+                "payload": effect.payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for effect in outcome.effects
+        ],
+    )
+
+
+# Routing events --------------------------------------------------------------------------------------------
+
+
+def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
+    """Route the next log records: event entries, kept events for waits, goals, exits, and wake-ups of runs
+    waiting for the event. The offset commits with all of it."""
+    states, versions = live_versions(env)
+    current = {
+        n: versions[(n, st["version"])] for n, st in states.items() if st["status"] in ("live", "paused")
+    }
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        after = get_offset(connection, CONSUMER)
+        records = env.log.read_after(after, limit)
+        if not records:
+            return 0
+        events = [r.payload for r in records if r.payload.get("event")]
+        owners = customer_numbers(connection, [v for e in events for v in _ids(e)])
+        for event in events:
+            customer = next((owners[v] for v in _ids(event) if v in owners), None)
+            if customer is not None:
+                _route_one(connection, env, current, states, versions, event, customer, now)
+        set_offset(connection, CONSUMER, records[-1].offset, now)
+    return len(records)
+
+
+def _ids(event: dict[str, Any]) -> list[str]:
+    ids = event.get("ids") or {}
+    found = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
+    return [str(v) for v in found if v]
+
+
+def _route_one(
+    connection: Any,
+    env: JourneyEnv,
+    current: dict[str, JourneyDef],
+    states: dict[str, dict[str, Any]],
+    versions: dict[tuple[str, int], JourneyDef],
+    event: dict[str, Any],
+    customer: str,
+    now: datetime,
+) -> None:
+    name = str(event["event"])
+    props = event.get("properties") or {}
+    at = datetime.fromtimestamp(int(event["time"]) / 1000, tz=UTC)
+    if any(_waits_for(j, name) or (j.goal and j.goal.event == name) for j in current.values()):
+        repo.add_inbox(
+            connection, [{"customer_no": customer, "event": name, "time": at, "properties": props}]
+        )
+    for jname, journey in current.items():
+        if journey.goal is not None and journey.goal.event == name and passes(props, journey.goal.where):
+            _convert(connection, env, journey, customer, at, now)
+        for criterion in journey.exit_criteria:
+            if criterion.event == name and passes(props, criterion.where):
+                repo.end_runs(
+                    connection,
+                    (repo.RUNS.c.journey == jname) & (repo.RUNS.c.customer_no == customer),
+                    "exited",
+                    f"event {name}"[:32],
+                    now,
+                )
+    _wake_waiting(connection, versions, customer, name, props, at, now)
+    for jname, journey in current.items():
+        entry = journey.entry
+        live = states[jname]["status"] == "live"
+        if live and isinstance(entry, EventEntry) and entry.event == name and passes(props, entry.where):
+            admit_in(connection, env, journey, states[jname]["version"], [customer], {customer: props})
+
+
+def _waits_for(journey: JourneyDef, event: str) -> bool:
+    return any(isinstance(n, WaitForEventNode) and n.event == event for n in journey.nodes)
+
+
+def _convert(
+    connection: Any, env: JourneyEnv, journey: JourneyDef, customer: str, at: datetime, now: datetime
+) -> None:
+    """A goal event converts the customer's runs that entered within the attribution window before it: an
+    active run ends as converted; an ended one (or a hold-out's) is still counted, once."""
+    assert journey.goal is not None
+    within = Duration(journey.goal.within)
+    generous = within.span() or timedelta(days=within.n * 2 + 10)  # trading days: filtered exactly below
+    for run in repo.runs_for_goal(connection, customer, journey.name, at - generous):
+        entered = _aware(run.entered_at)
+        if not entered <= at <= after(entered, journey.goal.within, env.calendar):
+            continue
+        if repo.has_step(connection, run.id, "goal"):
+            continue
+        repo.insert_steps(connection, run, [_goal_step(run)], now)
+        if run.status in ACTIVE:
+            run.status, run.end_reason, run.wake_at, run.wait_event = "converted", "goal", None, None
+            repo.save_run(connection, run, now)
+
+
+def _goal_step(run: Run) -> Step:
+    return Step(run.node or "-", run.step, "goal", "hold-out" if run.holdout else None)
+
+
+def _wake_waiting(
+    connection: Any,
+    versions: dict[tuple[str, int], JourneyDef],
+    customer: str,
+    name: str,
+    props: dict[str, Any],
+    at: datetime,
+    now: datetime,
+) -> None:
+    journeys = sorted({j for (j, _) in versions})
+    for run in repo.active_runs_of(connection, [customer], journeys):
+        if run.status != "waiting_event" or run.wait_event != name or run.node is None:
+            continue
+        node = versions[(run.journey, run.version)].node(run.node)
+        # Any event since entry counts: one that came before the node was reached is not lost.
+        if at < _aware(run.entered_at) or not _correlated(node, run, props):
+            continue
+        run.context["event_at"] = at.isoformat()
+        run.wake_at = now
+        repo.save_run(connection, run, now)
+
+
+def _correlated(node: WaitForEventNode, run: Run, props: dict[str, Any]) -> bool:
+    payload = run.context.get("payload", {})
+    matched = all(
+        props.get(prop) == payload.get(source.removeprefix("payload.")) for prop, source in node.match.items()
+    )
+    return matched and passes(props, node.where)
+
+
+# Dispatching -----------------------------------------------------------------------------------------------
+
+
+def dispatch(*, env: JourneyEnv, limit: int = 200, http: httpx.Client | None = None) -> int:
+    """Carry out due effects; each attempt is recorded; failures retry with back-off up to MAX_ATTEMPTS."""
+    now = env.clock.now()
+    done = 0
+    with env.ops.begin() as connection:
+        for row in repo.claim_outbox(connection, now, limit):
+            try:
+                detail = _perform(connection, env, row, http)
+            except Exception as exc:  # a provider's failure is the effect's, recorded and retried
+                attempts = int(row["attempts"]) + 1
+                final = attempts >= MAX_ATTEMPTS
+                repo.finish_attempt(
+                    connection,
+                    row,
+                    ok=False,
+                    detail=str(exc)[:500],
+                    now=now,
+                    status="failed" if final else "pending",
+                    last_error=str(exc)[:500],
+                    next_attempt_at=None if final else now + timedelta(minutes=2**attempts),
+                )
+                continue
+            repo.finish_attempt(connection, row, ok=True, detail=detail, now=now, status="sent", done_at=now)
+            done += 1
+    return done
+
+
+def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], http: httpx.Client | None) -> str:
+    payload, customer, kind = row["payload"], row["customer_no"], row["kind"]
+    now = env.clock.now()
+    if kind == "send":
+        if payload["channel"] != "log":
+            raise ValidationError(f"channel {payload['channel']!r} has no provider yet")
+        fresh = repo.log_message(connection, row["id"], "log", customer, payload["content"], now)
+        return "logged" if fresh else "already logged"
+    if kind == "set_tag":
+        set_imported_value(
+            connection, env=env.tags, tag=payload["tag"], customer_no=customer, value=payload["value"]
+        )
+        return f"{payload['tag']}={payload['value']}"
+    if kind == "set_attribute":
+        values = {payload["attribute"]: payload["value"]}
+        if not set_profile_values(connection, customer_no=customer, values=values, source="journey", now=now):
+            raise ValidationError(f"One ID does not know customer {customer}")
+        return f"{payload['attribute']} set"
+    if kind == "webhook":
+        client = http or httpx.Client(timeout=10)
+        body = {
+            "customer_no": customer,
+            "journey": row["journey"],
+            "node": row["node"],
+            "outbox_id": row["id"],
+        }
+        response = client.post(payload["url"], json=body, headers={"Idempotency-Key": row["id"]})
+        response.raise_for_status()
+        return f"HTTP {response.status_code}"
+    raise ValidationError(f"unknown action kind {kind!r}")

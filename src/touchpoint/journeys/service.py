@@ -1,0 +1,230 @@
+"""Journey use cases: save (versioned, validated), publish, pause, resume, stop, archive; read a version back.
+
+Lifecycle: draft → live (published) → paused → live … → stopped → archived. Publishing freezes the newest
+saved version; saving again while live makes the next version, which runs only once published. Runs keep the
+version they entered on unless the editor moves them (mapping old nodes to new) or ends them on publishing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError as PydanticError
+
+from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.indicators.service import known_events
+from touchpoint.indicators.validate import CATALOGUE_EVENTS
+from touchpoint.ingest.ports import EventLog
+from touchpoint.journeys import repo
+from touchpoint.journeys.model import JourneyDef
+from touchpoint.journeys.validate import Known, problems
+from touchpoint.segments.service import check, list_segments, read_rule
+from touchpoint.store.operational import definitions as store
+from touchpoint.tags.service import TagEnv, list_tags
+
+KIND = "journey"
+CHANNELS = ("log",)  # the channels issue adds the real providers
+InFlight = Literal["keep", "move", "end"]
+
+
+@dataclass
+class JourneyEnv:
+    """What journey use cases read and write."""
+
+    tags: TagEnv
+    log: EventLog
+
+    @property
+    def ops(self) -> Any:
+        """The operational store."""
+        return self.tags.indicators.ops
+
+    @property
+    def clock(self) -> Any:
+        """The clock (virtual in simulations)."""
+        return self.tags.indicators.clock
+
+    @property
+    def calendar(self) -> Any:
+        """The brokerage time zone and trading calendar."""
+        return self.tags.indicators.calendar
+
+
+def parse_journey(body: Any) -> JourneyDef:
+    """A journey from JSON or YAML data, faults named by place."""
+    try:
+        return JourneyDef.model_validate(body)
+    except PydanticError as exc:
+        faults = [
+            f"{'.'.join(str(p) for p in e['loc'][:4])}: {e['msg']}".removeprefix("Value error, ")
+            for e in exc.errors()[:8]
+        ]
+        raise ValidationError("journey: " + "; ".join(faults)) from None
+
+
+def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
+    """Refuse a journey whose graph or references are unsound, naming every fault."""
+    tag_env = env.tags
+
+    def check_rule(rule: dict[str, Any]) -> None:
+        check(env=tag_env, rule=read_rule(rule))
+
+    known = Known(
+        events=set(known_events(tag_env.indicators.analytics)) | set(CATALOGUE_EVENTS),
+        segments=set(list_segments(env=tag_env)),
+        tags=set(list_tags(env=tag_env)),
+        channels=CHANNELS,
+        check_rule=check_rule,
+    )
+    found = problems(journey, known)
+    if found:
+        raise ValidationError(f"journey {journey.name}: " + "; ".join(found))
+
+
+def save_journey(*, env: JourneyEnv, principal: Principal, journey: JourneyDef) -> int:
+    """Validate and store a new version (a draft until published); returns the version."""
+    validate(env=env, journey=journey)
+    body = journey.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+    version = save_definition(
+        env.ops, clock=env.clock, principal=principal, kind=KIND, name=journey.name, body=body
+    )
+    with env.ops.begin() as connection:
+        if repo.state(connection, journey.name) is None:
+            repo.set_state(connection, journey.name, env.clock.now(), status="draft")
+    return version
+
+
+def list_journeys(*, env: JourneyEnv) -> list[dict[str, Any]]:
+    """Every journey with its status, live version and newest saved version."""
+    with env.ops.begin() as connection:
+        bodies = store.current(connection, KIND)
+        states = repo.all_states(connection)
+        rows = []
+        for name in sorted(bodies):
+            saved = len(store.history(connection, KIND, name))
+            st = states.get(name, {})
+            rows.append(
+                {
+                    "name": name,
+                    "title": bodies[name].get("title", name),
+                    "status": st.get("status", "draft"),
+                    "live_version": st.get("version"),
+                    "latest_version": saved,
+                }
+            )
+    return rows
+
+
+def get_journey(*, env: JourneyEnv, name: str, version: int | None = None) -> JourneyDef:
+    """A journey as saved: the newest version, or the given one."""
+    with env.ops.begin() as connection:
+        versions = store.history(connection, KIND, name)
+    if not versions or versions[-1]["body"] is None:
+        raise NotFoundError(f"no journey named {name!r}")
+    if version is None:
+        return JourneyDef.model_validate(versions[-1]["body"])
+    chosen = [v for v in versions if v["version"] == version]
+    if not chosen or chosen[0]["body"] is None:
+        raise NotFoundError(f"journey {name!r} has no version {version}")
+    return JourneyDef.model_validate(chosen[0]["body"])
+
+
+def status(*, env: JourneyEnv, name: str) -> dict[str, Any]:
+    """The lifecycle row of a journey."""
+    with env.ops.begin() as connection:
+        found = repo.state(connection, name)
+    if found is None:
+        raise NotFoundError(f"no journey named {name!r}")
+    return found
+
+
+def publish(
+    *,
+    env: JourneyEnv,
+    principal: Principal,
+    name: str,
+    in_flight: InFlight = "keep",
+    node_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Make the newest saved version live. Runs on an older version stay on it (`keep`), move to the new
+    version at the mapped node (`move`, every current node mapped), or end (`end`)."""
+    journey = get_journey(env=env, name=name)
+    validate(env=env, journey=journey)
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        before = repo.state(connection, name) or {}
+        if before.get("status") in ("stopped", "archived"):
+            raise ValidationError(
+                f"journey {name} is {before['status']}; save it under a new name to run again"
+            )
+        version = len(store.history(connection, KIND, name))
+        moved = _in_flight(connection, name, version, journey, in_flight, node_map or {}, now)
+        repo.set_state(connection, name, now, status="live", version=version, published_at=now)
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action="journey.publish",
+            target_type=KIND,
+            target_id=name,
+            before={"status": before.get("status"), "version": before.get("version")},
+            after={"status": "live", "version": version, "in_flight": in_flight, "runs": moved},
+        )
+    return {"name": name, "status": "live", "version": version, "runs_changed": moved}
+
+
+def _in_flight(
+    connection: Any,
+    name: str,
+    version: int,
+    journey: JourneyDef,
+    how: InFlight,
+    node_map: dict[str, str],
+    now: Any,
+) -> int:
+    older = repo.RUNS.c.journey == name
+    if how == "keep":
+        return 0
+    if how == "end":
+        return repo.end_runs(
+            connection, older & (repo.RUNS.c.version < version), "stopped", "version ended", now
+        )
+    known = {node.id for node in journey.nodes}
+    unknown = sorted(set(node_map.values()) - known)
+    if unknown:
+        raise ValidationError(f"node map: version {version} has no node {unknown[0]!r}")
+    return repo.move_runs(connection, name, version, node_map, now)
+
+
+def set_status(*, env: JourneyEnv, principal: Principal, name: str, to: str) -> dict[str, Any]:
+    """Pause (hold runs where they are), resume, stop (end every run) or archive a journey."""
+    allowed = {
+        "paused": ("live",),
+        "live": ("paused",),
+        "stopped": ("live", "paused", "draft"),
+        "archived": ("stopped", "draft"),
+    }
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        current = repo.state(connection, name)
+        if current is None:
+            raise NotFoundError(f"no journey named {name!r}")
+        if current["status"] not in allowed[to]:
+            raise ValidationError(f"journey {name} is {current['status']}; it cannot become {to}")
+        ended = 0
+        if to == "stopped":
+            ended = repo.end_runs(connection, repo.RUNS.c.journey == name, "stopped", "journey stopped", now)
+        repo.set_state(connection, name, now, status=to)
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action=f"journey.{to}",
+            target_type=KIND,
+            target_id=name,
+            before={"status": current["status"]},
+            after={"status": to, "runs_ended": ended},
+        )
+    return {"name": name, "status": to, "runs_ended": ended}
