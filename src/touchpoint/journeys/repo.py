@@ -4,7 +4,7 @@ wait for, and the outbox of effects with its attempts."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
@@ -52,7 +52,8 @@ def entry_facts(connection: Connection, journey: str) -> dict[str, tuple[datetim
         .where(journey_runs.c.journey == journey)
         .group_by(journey_runs.c.customer_no)
     )
-    return {customer: (entered, active > 0) for customer, entered, active in fetch_tuples(connection, query)}
+    rows = connection.execute(query)  # typed rows: the driver alone would hand back SQLite's text times
+    return {customer: (_aware(entered), active > 0) for customer, entered, active in rows}
 
 
 def entered_since(connection: Connection, journey: str, since: datetime | None) -> int:
@@ -61,6 +62,13 @@ def entered_since(connection: Connection, journey: str, since: datetime | None) 
     if since is not None:
         query = query.where(journey_runs.c.entered_at >= since)
     return int(connection.execute(query).scalar_one())
+
+
+def _aware(moment: Any) -> datetime:
+    """An aggregate over a time column comes back without its type on SQLite: read it as UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def insert_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
@@ -213,7 +221,7 @@ def inbox_events(connection: Connection, customer: str, event: str, since: datet
     query = select(journey_inbox.c.time, journey_inbox.c.properties).where(
         journey_inbox.c.customer_no == customer, journey_inbox.c.event == event, journey_inbox.c.time >= since
     )
-    return [{"time": t, "properties": p} for t, p in fetch_tuples(connection, query)]
+    return [{"time": t, "properties": p} for t, p in connection.execute(query)]
 
 
 def claim_outbox(connection: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
