@@ -14,6 +14,7 @@ from touchpoint.api.routes import (
     identity,
     imports,
     insight,
+    journeys,
     segments,
     status,
     tagging,
@@ -55,6 +56,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         app.include_router(segments.router, prefix="/api/v1")
         app.include_router(insight.router, prefix="/api/v1")
         app.include_router(analytics.router, prefix="/api/v1")
+        app.include_router(journeys.router, prefix="/api/v1")
         app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     app.add_exception_handler(TouchpointError, _touchpoint_error)  # type: ignore[arg-type]

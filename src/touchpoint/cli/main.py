@@ -16,6 +16,7 @@ from touchpoint.cli import (
     demo,
     identity,
     imports,
+    journeys,
     segments,
     serve,
     status,
@@ -93,6 +94,7 @@ app.add_typer(tagging.library_app, name="library")
 app.add_typer(tagging.customer_app, name="customer")
 app.add_typer(segments.app, name="segment")
 app.add_typer(analytics.app, name="analytics")
+app.add_typer(journeys.app, name="journey")
 
 
 def run() -> None:

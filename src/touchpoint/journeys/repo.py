@@ -66,9 +66,8 @@ def entered_since(connection: Connection, journey: str, since: datetime | None) 
 
 def _aware(moment: Any) -> datetime:
     """An aggregate over a time column comes back without its type on SQLite: read it as UTC."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    parsed: datetime = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def insert_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
@@ -351,3 +350,29 @@ def move_runs(
         )
         moved += int(result.rowcount or 0)
     return moved
+
+
+def goal_counts(connection: Connection, journey: str) -> dict[bool, tuple[int, int]]:
+    """Per hold-out flag: (runs, runs that reached the goal)."""
+    runs: dict[Any, int] = dict(
+        connection.execute(
+            select(journey_runs.c.holdout, func.count())
+            .where(journey_runs.c.journey == journey)
+            .group_by(journey_runs.c.holdout)
+        ).all()
+    )
+    goals: dict[Any, int] = dict(
+        connection.execute(
+            select(journey_runs.c.holdout, func.count(func.distinct(journey_steps.c.run_id)))
+            .join(journey_runs, journey_runs.c.id == journey_steps.c.run_id)
+            .where(journey_steps.c.journey == journey, journey_steps.c.outcome == "goal")
+            .group_by(journey_runs.c.holdout)
+        ).all()
+    )
+    return {bool(flag): (int(runs.get(flag, 0)), int(goals.get(flag, 0))) for flag in (False, True)}
+
+
+def get_run(connection: Connection, run_id: str) -> Run | None:
+    """One run, or None."""
+    row = connection.execute(select(journey_runs).where(journey_runs.c.id == run_id)).mappings().first()
+    return run_of(row) if row is not None else None

@@ -8,6 +8,7 @@ version they entered on unless the editor moves them (mapping old nodes to new) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError as PydanticError
@@ -18,6 +19,7 @@ from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.ingest.ports import EventLog
 from touchpoint.journeys import repo
+from touchpoint.journeys.engine import ACTIVE
 from touchpoint.journeys.model import JourneyDef
 from touchpoint.journeys.validate import Known, problems
 from touchpoint.segments.service import check, list_segments, read_rule
@@ -228,3 +230,135 @@ def set_status(*, env: JourneyEnv, principal: Principal, name: str, to: str) -> 
             after={"status": to, "runs_ended": ended},
         )
     return {"name": name, "status": to, "runs_ended": ended}
+
+
+def statistics(*, env: JourneyEnv, name: str) -> dict[str, Any]:
+    """Per node: runs that passed (by how they left), waiting now, effects by status; goal conversion of
+    treated runs and of the hold-out group."""
+    journey = get_journey(env=env, name=name)
+    with env.ops.begin() as connection:
+        counts = repo.node_counts(connection, name)
+        goals = repo.goal_counts(connection, name)
+    nodes: dict[str, dict[str, Any]] = {
+        n.id: {"node": n.id, "type": n.type, "passed": 0, "waiting": 0, "outcomes": {}, "actions": {}}
+        for n in journey.nodes
+    }
+    for node, outcome, count in counts["outcomes"]:
+        item = nodes.setdefault(
+            node, {"node": node, "type": "?", "passed": 0, "waiting": 0, "outcomes": {}, "actions": {}}
+        )
+        if outcome != "goal":
+            item["passed"] += count
+        item["outcomes"][outcome] = count
+    for node, count in counts["waiting"]:
+        if node in nodes:
+            nodes[node]["waiting"] = count
+    for node, effect_status, count in counts["effects"]:
+        if node in nodes:
+            nodes[node]["actions"][effect_status] = count
+    for item in nodes.values():
+        item["entered"] = item["passed"] + item["waiting"]
+        skipped = item["outcomes"].get("skipped", 0)
+        if skipped:
+            item["actions"]["skipped"] = skipped
+    treated, holdout = goals[False], goals[True]
+    return {
+        "name": name,
+        "runs": {f"{status}{' (hold-out)' if held else ''}": n for status, held, n in counts["runs"]},
+        "nodes": list(nodes.values()),
+        "goal": {
+            "treated": {"runs": treated[0], "converted": treated[1], "rate": _rate(treated)},
+            "holdout": {"runs": holdout[0], "converted": holdout[1], "rate": _rate(holdout)},
+        },
+    }
+
+
+def _rate(pair: tuple[int, int]) -> float | None:
+    return round(pair[1] / pair[0], 4) if pair[0] else None
+
+
+def customer_runs(*, env: JourneyEnv, customer_no: str) -> list[dict[str, Any]]:
+    """Every run of a customer with where it is, why (its last steps) and what it waits for."""
+    with env.ops.begin() as connection:
+        runs = repo.runs_of_customer(connection, customer_no)
+        return [
+            {
+                "run": run.id,
+                "journey": run.journey,
+                "version": run.version,
+                "status": run.status,
+                "node": run.node,
+                "wake_at": run.wake_at.isoformat() if run.wake_at else None,
+                "waiting_for": run.wait_event,
+                "holdout": run.holdout,
+                "entered_at": run.entered_at.isoformat(),
+                "end_reason": run.end_reason,
+                "last_error": run.context.get("last_error"),
+                "steps": [
+                    {"node": s.node, "outcome": s.outcome, "detail": s.detail, "at": s.at.isoformat()}
+                    for s in repo.steps_of(connection, run.id)
+                ],
+            }
+            for run in runs
+        ]
+
+
+def stuck(*, env: JourneyEnv, grace_minutes: int = 10) -> list[dict[str, Any]]:
+    """Active runs of live journeys whose wake-at passed more than `grace_minutes` ago."""
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        live = {n for n, s in repo.all_states(connection).items() if s["status"] == "live"}
+        runs = repo.stuck_runs(connection, now - timedelta(minutes=grace_minutes))
+    return [
+        {
+            "run": r.id,
+            "journey": r.journey,
+            "customer_no": r.customer_no,
+            "node": r.node,
+            "wake_at": r.wake_at.isoformat() if r.wake_at else None,
+            "errors": r.context.get("errors", 0),
+        }
+        for r in runs
+        if r.journey in live
+    ]
+
+
+def resume_run(*, env: JourneyEnv, principal: Principal, run_id: str) -> dict[str, Any]:
+    """Make a stuck or backed-off run due now (its error count cleared)."""
+    return _change_run(env, principal, run_id, "resume")
+
+
+def stop_run(*, env: JourneyEnv, principal: Principal, run_id: str) -> dict[str, Any]:
+    """End one run (it sends nothing more)."""
+    return _change_run(env, principal, run_id, "stop")
+
+
+def _change_run(env: JourneyEnv, principal: Principal, run_id: str, how: str) -> dict[str, Any]:
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        run = repo.get_run(connection, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        if run.status not in ACTIVE:
+            raise ValidationError(f"run {run_id} already ended ({run.status})")
+        if how == "stop":
+            run.status, run.end_reason, run.wake_at, run.wait_event = (
+                "stopped",
+                "stopped by operator",
+                None,
+                None,
+            )
+        else:
+            run.wake_at = now
+            run.context.pop("errors", None)
+        repo.save_run(connection, run, now)
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action=f"journey.run_{how}",
+            target_type="journey_run",
+            target_id=run_id,
+            after={"status": run.status},
+        )
+    return {"run": run_id, "status": run.status, "wake_at": run.wake_at.isoformat() if run.wake_at else None}

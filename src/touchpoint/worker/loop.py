@@ -14,12 +14,14 @@ from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
+from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
+from touchpoint.journeys.runtime import admit_segments, dispatch, route_events, tick
 from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.tags.service import compute, compute_due
 
 log = logging.getLogger("touchpoint.worker")
-REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY)
+REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, JOURNEYS)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class PassResult:
     customers_linked: int
     computed: str | None = None
     segments_refreshed: int = 0
+    journey_steps: int = 0
+    effects_done: int = 0
 
 
 def run_pass(container: Container) -> PassResult:
@@ -51,14 +55,42 @@ def run_pass(container: Container) -> PassResult:
         )
     ).records > 0:
         compacted += step.records
+    computed = _scheduled_compute(container)
+    refreshed = _scheduled_refreshes(container)
+    steps, effects = _journeys(container)
     _housekeeping(container)
     return PassResult(
         identity_events=identity_events,
         compacted_records=compacted,
         customers_linked=linked,
-        computed=_scheduled_compute(container),
-        segments_refreshed=_scheduled_refreshes(container),
+        computed=computed,
+        segments_refreshed=refreshed,
+        journey_steps=steps,
+        effects_done=effects,
     )
+
+
+def _journeys(container: Container, rounds: int = 50) -> tuple[int, int]:
+    """Route new events to journeys, admit due segment entries, advance due runs, carry out due effects."""
+    env = container.journey_env
+    while route_events(env=env) > 0:
+        pass
+    try:
+        admit_segments(env=env)
+    except Exception:  # e.g. no tag snapshot yet: admission is retried next pass
+        log.exception("admitting segment members to journeys failed")
+    steps = effects = 0
+    for _ in range(rounds):  # bounded, so one pass never starves the rest of the loop
+        taken = tick(env=env)
+        steps += taken
+        if not taken:
+            break
+    for _ in range(rounds):
+        done = dispatch(env=env)
+        effects += done
+        if not done:
+            break
+    return steps, effects
 
 
 def _scheduled_refreshes(container: Container) -> int:

@@ -1,0 +1,235 @@
+"""`touchpoint journey …` — define, publish, run and inspect journeys (客户旅程)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from touchpoint.cli.output import console, print_json
+from touchpoint.core.errors import ValidationError
+from touchpoint.governance import SYSTEM
+from touchpoint.journeys.model import journey_schema
+from touchpoint.journeys.runtime import admit
+from touchpoint.journeys.service import (
+    customer_runs,
+    get_journey,
+    list_journeys,
+    parse_journey,
+    publish,
+    resume_run,
+    save_journey,
+    set_status,
+    statistics,
+    stop_run,
+    stuck,
+    validate,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+app = typer.Typer(help="Journeys (客户旅程): define, publish, pause, inspect.", no_args_is_help=True)
+
+
+def read_definition(path: Path) -> Any:
+    """A journey file: JSON, or YAML (.yaml/.yml)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValidationError(
+            f"{path}: not {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'} ({exc})"
+        ) from None
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of a journey definition."""
+    print_json(journey_schema())
+
+
+@app.command("validate")
+def validate_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
+    """Check a journey file without saving it."""
+    journey = parse_journey(read_definition(path))
+    validate(env=ctx.obj.container.journey_env, journey=journey)
+    if as_json:
+        print_json({"name": journey.name, "valid": True})
+        return
+    console.print(f"{journey.name}: valid · 校验通过")
+
+
+@app.command("save")
+def save_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
+    """Save a journey file as the journey's next version (a draft until published)."""
+    journey = parse_journey(read_definition(path))
+    version = save_journey(env=ctx.obj.container.journey_env, principal=SYSTEM, journey=journey)
+    if as_json:
+        print_json({"name": journey.name, "version": version})
+        return
+    console.print(f"{journey.name}: saved as version {version}")
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every journey with its status and versions."""
+    rows = list_journeys(env=ctx.obj.container.journey_env)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(
+            f"{row['name']:<24} {row['status']:<9} live v{row['live_version'] or '-'}"
+            f" · latest v{row['latest_version']}  {row['title']}",
+            highlight=False,
+        )
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    name: str,
+    version: Annotated[int | None, typer.Option(help="a saved version (default: the newest)")] = None,
+    yaml_out: Annotated[bool, typer.Option("--yaml", help="print as YAML")] = False,
+) -> None:
+    """Print a journey's definition (JSON, or YAML to keep in version control)."""
+    body = get_journey(env=ctx.obj.container.journey_env, name=name, version=version).model_dump(mode="json")
+    if yaml_out:
+        typer.echo(yaml.safe_dump(body, allow_unicode=True, sort_keys=False))
+        return
+    print_json(body)
+
+
+@app.command("publish")
+def publish_command(
+    ctx: typer.Context,
+    name: str,
+    in_flight: Annotated[str, typer.Option(help="runs on older versions: keep, move or end")] = "keep",
+    node_map: Annotated[
+        list[str] | None, typer.Option("--map", help="with --in-flight move: OLD=NEW node ids; repeatable")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make the newest saved version live."""
+    if in_flight not in ("keep", "move", "end"):
+        raise typer.BadParameter(f"--in-flight {in_flight!r}: choose keep, move or end")
+    pairs = dict(_pair(text) for text in node_map or [])
+    result = publish(
+        env=ctx.obj.container.journey_env,
+        principal=SYSTEM,
+        name=name,
+        in_flight="move" if in_flight == "move" else "end" if in_flight == "end" else "keep",
+        node_map=pairs,
+    )
+    _done(result, as_json)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old or not new:
+        raise typer.BadParameter(f"--map {text!r}: write OLD=NEW")
+    return old.strip(), new.strip()
+
+
+def _status_command(to: str, doc: str) -> Any:
+    def command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+        _done(set_status(env=ctx.obj.container.journey_env, principal=SYSTEM, name=name, to=to), as_json)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("pause")(_status_command("paused", "Pause a live journey: runs stay where they are."))
+app.command("resume")(_status_command("live", "Resume a paused journey: runs go on from where they are."))
+app.command("stop")(_status_command("stopped", "Stop a journey: every run ends; nothing more is sent."))
+app.command("archive")(_status_command("archived", "Archive a stopped or draft journey."))
+
+
+def _done(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    console.print(", ".join(f"{k}: {v}" for k, v in result.items()), highlight=False)
+
+
+@app.command("enter")
+def enter_command(
+    ctx: typer.Context,
+    name: str,
+    customer: Annotated[list[str], typer.Option(help="customer number; repeatable")],
+    payload: Annotated[str, typer.Option(help="entry payload as JSON")] = "{}",
+    as_json: JsonOption = False,
+) -> None:
+    """Admit customers to a live journey (an API-entry journey, or by hand)."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--payload is not JSON ({exc})") from None
+    env = ctx.obj.container.journey_env
+    _done(admit(env=env, name=name, customers=customer, payloads=dict.fromkeys(customer, body)), as_json)
+
+
+@app.command("stats")
+def stats_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+    """Per-node statistics and goal conversion against the hold-out."""
+    result = statistics(env=ctx.obj.container.journey_env, name=name)
+    if as_json:
+        print_json(result)
+        return
+    for node in result["nodes"]:
+        outcomes = ", ".join(f"{k} {v}" for k, v in node["outcomes"].items())
+        console.print(
+            f"{node['node']:<20} {node['type']:<15} entered {node['entered']:>7,}"
+            f"  waiting {node['waiting']:>6,}  {outcomes}",
+            highlight=False,
+        )
+    goal = result["goal"]
+    console.print(
+        f"goal: treated {goal['treated']['rate']} · hold-out {goal['holdout']['rate']}", highlight=False
+    )
+
+
+@app.command("runs")
+def runs_command(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Option(help="customer number")],
+    as_json: JsonOption = False,
+) -> None:
+    """A customer's runs: where each is, why, and what it waits for."""
+    runs = customer_runs(env=ctx.obj.container.journey_env, customer_no=customer)
+    if as_json:
+        print_json(runs)
+        return
+    for run in runs:
+        why = run["steps"][-1]["outcome"] if run["steps"] else "entered"
+        console.print(
+            f"{run['journey']:<20} v{run['version']} {run['status']:<13} at {run['node']}"
+            f" (last: {why}) wake {run['wake_at']}",
+            highlight=False,
+        )
+
+
+@app.command("stuck")
+def stuck_command(
+    ctx: typer.Context,
+    resume: Annotated[bool, typer.Option("--resume", help="make each stuck run due now")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Runs past their wake-at that no worker has taken (and, with --resume, wake them)."""
+    env = ctx.obj.container.journey_env
+    found = stuck(env=env)
+    if resume:
+        for run in found:
+            resume_run(env=env, principal=SYSTEM, run_id=run["run"])
+    if as_json:
+        print_json({"stuck": found, "resumed": len(found) if resume else 0})
+        return
+    console.print(f"{len(found)} stuck run(s){' resumed' if resume else ''}")
+
+
+@app.command("stop-run")
+def stop_run_command(ctx: typer.Context, run: str, as_json: JsonOption = False) -> None:
+    """End one run."""
+    _done(stop_run(env=ctx.obj.container.journey_env, principal=SYSTEM, run_id=run), as_json)
