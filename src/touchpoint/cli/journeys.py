@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from touchpoint.journeys.service import (
     stuck,
     validate,
 )
+from touchpoint.journeys.simulate import simulate
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 app = typer.Typer(help="Journeys (客户旅程): define, publish, pause, inspect.", no_args_is_help=True)
@@ -233,3 +235,72 @@ def stuck_command(
 def stop_run_command(ctx: typer.Context, run: str, as_json: JsonOption = False) -> None:
     """End one run."""
     _done(stop_run(env=ctx.obj.container.journey_env, principal=SYSTEM, run_id=run), as_json)
+
+
+@app.command("simulate")
+def simulate_command(
+    ctx: typer.Context,
+    path: Path,
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    sample: Annotated[int, typer.Option(help="paths to show")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay a period's recorded events and data through a journey file (log channel, virtual clock)."""
+    journey = parse_journey(read_definition(path))
+    result = simulate(
+        env=ctx.obj.container.journey_env,
+        journey=journey,
+        start=start.date(),
+        end=end.date(),
+        sample=sample,
+        progress=not as_json,
+    )
+    _print_walk(result, as_json)
+
+
+@app.command("test")
+def walk_command(
+    ctx: typer.Context,
+    path: Path,
+    customer: Annotated[str, typer.Option(help="the customer to walk through")],
+    start: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date (default: 30 days ago)"),
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date (default: today)")
+    ] = None,
+    payload: Annotated[str, typer.Option(help="entry payload as JSON (API entry)")] = "{}",
+    as_json: JsonOption = False,
+) -> None:
+    """Walk one customer through a journey file step by step, time fast-forwarded."""
+    env = ctx.obj.container.journey_env
+    today = env.calendar.business_date(env.clock.now())
+    last = end.date() if end else today
+    first = start.date() if start else last - timedelta(days=30)
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--payload is not JSON ({exc})") from None
+    journey = parse_journey(read_definition(path))
+    result = simulate(
+        env=env, journey=journey, start=first, end=last, customers=[customer], payload=body, sample=1
+    )
+    _print_walk(result, as_json)
+
+
+def _print_walk(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['events_replayed']:,} events replayed · runs {result['runs']}", highlight=False)
+    for node in result["nodes"]:
+        outcomes = ", ".join(f"{k} {v}" for k, v in node["outcomes"].items())
+        console.print(f"  {node['node']:<20} entered {node['entered']:>7,}  {outcomes}", highlight=False)
+    for path in result["paths"]:
+        console.print(f"[bold]{path['customer_no']}[/bold] {path['status']}")
+        for step in path["steps"]:
+            console.print(f"  {step['at']}  {step['node']:<20} {step['outcome']}", highlight=False)
+        for message in path["messages"]:
+            console.print(f"  ✉ {message['node']}: {message['content']}", highlight=False)

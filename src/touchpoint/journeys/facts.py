@@ -53,8 +53,21 @@ class Snapshot:
 
     @cached_property
     def attributes(self) -> pd.DataFrame:
-        """The customers snapshot, indexed by customer number."""
-        return self.context.attributes.set_index("customer_no")
+        """The customers snapshot on or before today (else the earliest), indexed by customer number; it
+        needs no tag snapshot, so templates render before the first computation too."""
+        ienv = self.env.indicators
+        analytics = ienv.analytics
+        today = ienv.calendar.business_date(ienv.clock.now())
+        day = analytics.latest_partition_on_or_before("customers", today)
+        if day is None:
+            stored = analytics.partitions("customers")
+            if not stored:
+                return pd.DataFrame(index=pd.Index([], name="customer_no"))
+            day = stored[0].dt
+        table = analytics.read_partition("customers", day)
+        assert table is not None
+        frame: pd.DataFrame = table.drop_columns(["attributes"]).to_pandas().set_index("customer_no")
+        return frame
 
 
 class LiveFacts:

@@ -376,3 +376,30 @@ def get_run(connection: Connection, run_id: str) -> Run | None:
     """One run, or None."""
     row = connection.execute(select(journey_runs).where(journey_runs.c.id == run_id)).mappings().first()
     return run_of(row) if row is not None else None
+
+
+def next_wake(connection: Connection) -> datetime | None:
+    """The earliest wake-at of any active run (a simulation's clock jumps there)."""
+    moment = connection.execute(
+        select(func.min(journey_runs.c.wake_at)).where(journey_runs.c.status.in_(ACTIVE))
+    ).scalar_one_or_none()
+    return None if moment is None else _aware(moment)
+
+
+def sample_runs(connection: Connection, journey: str, limit: int) -> list[Run]:
+    """A few runs of a journey (a simulation's sample of paths)."""
+    query = (
+        select(journey_runs).where(journey_runs.c.journey == journey).order_by(journey_runs.c.id).limit(limit)
+    )
+    return [run_of(row) for row in connection.execute(query).mappings()]
+
+
+def messages_of(connection: Connection, run_id: str) -> list[dict[str, Any]]:
+    """What the log channel recorded for a run: node and content, in order."""
+    query = (
+        select(journey_outbox.c.node, channel_log.c.content, channel_log.c.at)
+        .join(channel_log, channel_log.c.outbox_id == journey_outbox.c.id)
+        .where(journey_outbox.c.run_id == run_id)
+        .order_by(channel_log.c.at)
+    )
+    return [{"node": node, "content": content} for node, content, _ in connection.execute(query)]

@@ -37,8 +37,14 @@ MAX_ERRORS = 5
 BATCH = 1_000
 
 
-def live_versions(env: JourneyEnv) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]:
-    """Lifecycle rows, and every saved version of journeys that are live or paused."""
+Catalog = tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]
+
+
+def live_versions(env: JourneyEnv, catalog: Catalog | None = None) -> Catalog:
+    """Lifecycle rows, and every saved version of journeys that are live or paused (a simulation hands in
+    its own catalog instead)."""
+    if catalog is not None:
+        return catalog
     with env.ops.begin() as connection:
         states = repo.all_states(connection)
         versions: dict[tuple[str, int], JourneyDef] = {}
@@ -147,10 +153,10 @@ def in_holdout(journey: JourneyDef, customer: str) -> bool:
     return int.from_bytes(digest[:8], "big") % 10_000 < journey.holdout_percent * 100
 
 
-def admit_segments(*, env: JourneyEnv) -> int:
+def admit_segments(*, env: JourneyEnv, catalog: Catalog | None = None) -> int:
     """Admit the members of segment-entry journeys that are due: once after publishing, or at each cron time
     (Beijing) for recurring ones. Returns how many runs were admitted."""
-    states, versions = live_versions(env)
+    states, versions = live_versions(env, catalog)
     now = env.clock.now()
     admitted = 0
     for name, st in sorted(states.items()):
@@ -166,6 +172,7 @@ def admit_segments(*, env: JourneyEnv) -> int:
         with env.ops.begin() as connection:
             admitted += admit_in(connection, env, journey, st["version"], customers, {})["admitted"]
             repo.set_state(connection, name, now, admitted_at=now)
+        st["admitted_at"] = now  # a simulation's catalog lives in memory
     return admitted
 
 
@@ -185,9 +192,9 @@ def _aware(moment: datetime) -> datetime:
 # Advancing -------------------------------------------------------------------------------------------------
 
 
-def tick(*, env: JourneyEnv, limit: int = BATCH) -> int:
+def tick(*, env: JourneyEnv, limit: int = BATCH, catalog: Catalog | None = None) -> int:
     """Advance up to `limit` due runs of live journeys; returns how many were taken."""
-    states, versions = live_versions(env)
+    states, versions = live_versions(env, catalog)
     live = [name for name, st in states.items() if st["status"] == "live"]
     now = env.clock.now()
     snapshot = Snapshot(env.tags)
@@ -251,11 +258,7 @@ def _persist(connection: Any, outcome: Outcome, now: datetime) -> None:
 def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     """Route the next log records: event entries, kept events for waits, goals, exits, and wake-ups of runs
     waiting for the event. The offset commits with all of it."""
-    states, versions = live_versions(env)
-    current = {
-        n: versions[(n, st["version"])] for n, st in states.items() if st["status"] in ("live", "paused")
-    }
-    now = env.clock.now()
+    catalog = live_versions(env)
     with env.ops.begin() as connection:
         after = get_offset(connection, CONSUMER)
         records = env.log.read_after(after, limit)
@@ -263,12 +266,27 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
             return 0
         events = [r.payload for r in records if r.payload.get("event")]
         owners = customer_numbers(connection, [v for e in events for v in _ids(e)])
+        routed = []
         for event in events:
             customer = next((owners[v] for v in _ids(event) if v in owners), None)
             if customer is not None:
-                _route_one(connection, env, current, states, versions, event, customer, now)
-        set_offset(connection, CONSUMER, records[-1].offset, now)
+                routed.append((event, customer))
+        route_batch(connection, env, catalog, routed)
+        set_offset(connection, CONSUMER, records[-1].offset, env.clock.now())
     return len(records)
+
+
+def route_batch(
+    connection: Any, env: JourneyEnv, catalog: Catalog, events: list[tuple[dict[str, Any], str]]
+) -> None:
+    """Route (event, customer number) pairs in the caller's transaction (simulations replay through it)."""
+    states, versions = catalog
+    current = {
+        n: versions[(n, st["version"])] for n, st in states.items() if st["status"] in ("live", "paused")
+    }
+    now = env.clock.now()
+    for event, customer in events:
+        _route_one(connection, env, current, states, versions, event, customer, now)
 
 
 def _ids(event: dict[str, Any]) -> list[str]:

@@ -232,10 +232,10 @@ def set_status(*, env: JourneyEnv, principal: Principal, name: str, to: str) -> 
     return {"name": name, "status": to, "runs_ended": ended}
 
 
-def statistics(*, env: JourneyEnv, name: str) -> dict[str, Any]:
+def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None) -> dict[str, Any]:
     """Per node: runs that passed (by how they left), waiting now, effects by status; goal conversion of
     treated runs and of the hold-out group."""
-    journey = get_journey(env=env, name=name)
+    journey = journey or get_journey(env=env, name=name)
     with env.ops.begin() as connection:
         counts = repo.node_counts(connection, name)
         goals = repo.goal_counts(connection, name)

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from touchpoint.analytics.events import events_between
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
@@ -20,6 +22,9 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.demo import DemoParams
 from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
+from touchpoint.journeys.service import parse_journey
+from touchpoint.journeys.simulate import simulate
+from touchpoint.store.operational.schema import journey_runs
 from touchpoint.worker.loop import run_pass
 
 END = date(2026, 3, 31)
@@ -131,3 +136,42 @@ def test_event_entry_over_http_and_the_worker(home: tuple[Container, Path, Virtu
         runs = client.get("/api/v1/customers/C1000002/journeys").json()
         assert runs[0]["status"] == "done"
         assert [s["outcome"] for s in runs[0]["steps"]] == ["next", "on_timeout", "queued"]
+
+
+def test_simulation_replays_recorded_events_without_touching_live_runs(
+    home: tuple[Container, Path, VirtualClock], tmp_path: Path
+) -> None:
+    container, root, _ = home
+    env = container.journey_env
+    first, last = date(2026, 3, 25), date(2026, 3, 29)
+    journey = parse_journey(dict(JOURNEY, name="sim_followup"))
+    with env.ops.begin() as connection:
+        runs_before = connection.execute(select(func.count()).select_from(journey_runs)).scalar_one()
+    result = simulate(env=env, journey=journey, start=first, end=last, sample=3)
+    with env.ops.begin() as connection:
+        assert connection.execute(select(func.count()).select_from(journey_runs)).scalar_one() == runs_before
+    views = events_between(container.tag_env, ["fund_detail_view"], first, last).to_pandas()
+    viewers = views.loc[views["customer_no"].notna(), "customer_no"].nunique()
+    nodes = {n["node"]: n for n in result["nodes"]}
+    assert viewers > 0
+    assert nodes["wait"]["entered"] == viewers  # re-entry `never`: each viewer once
+    bought = nodes["bought"]
+    assert (
+        bought["outcomes"].get("on_event", 0)
+        + bought["outcomes"].get("on_timeout", 0)
+        + bought["waiting"]
+        + nodes["wait"]["waiting"]
+        == viewers
+    )
+    assert nodes["nudge"]["actions"].get("sent", 0) == bought["outcomes"].get("on_timeout", 0)
+    assert result["paths"]
+    assert all(p["steps"][0]["node"] == "wait" for p in result["paths"])
+    path = tmp_path / "journey.json"
+    path.write_text(json.dumps(dict(JOURNEY, name="sim_followup")), encoding="utf-8")
+    walked = CliRunner().invoke(
+        app,
+        ["--home", str(root), "journey", "test", str(path), "--customer", result["paths"][0]["customer_no"],
+         "--from", str(first), "--to", str(last), "--json"],
+    )  # fmt: skip
+    assert walked.exit_code == 0, walked.output
+    assert json.loads(walked.output)["paths"][0]["steps"] == result["paths"][0]["steps"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Select, Table, insert, select
 
 
 def fetch_tuples(connection: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
@@ -20,3 +20,13 @@ def fetch_tuples(connection: Connection, query: Select[Any]) -> list[tuple[Any, 
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def copy_table(source: Connection, target: Connection, table: Table, batch: int = 20_000) -> int:
+    """Copy every row of `table` from one database to another (same schema); returns how many."""
+    result = source.execute(select(table)).mappings()
+    copied = 0
+    while rows := result.fetchmany(batch):
+        target.execute(insert(table), [dict(r) for r in rows])
+        copied += len(rows)
+    return copied
