@@ -27,7 +27,7 @@ from touchpoint.journeys.model import Duration, EventEntry, JourneyDef, SegmentE
 from touchpoint.journeys.service import KIND, JourneyEnv
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import definitions as store
-from touchpoint.store.operational.offsets import get_offset, set_offset
+from touchpoint.store.operational.offsets import lock_offset, set_offset
 from touchpoint.tags.service import set_imported_value
 
 log = logging.getLogger("touchpoint.journeys")
@@ -260,7 +260,7 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     waiting for the event. The offset commits with all of it."""
     catalog = live_versions(env)
     with env.ops.begin() as connection:
-        after = get_offset(connection, CONSUMER)
+        after = lock_offset(connection, CONSUMER, env.clock.now())
         records = env.log.read_after(after, limit)
         if not records:
             return 0

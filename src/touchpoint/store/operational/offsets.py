@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from touchpoint.store.operational.schema import consumer_offsets
 
@@ -19,6 +20,23 @@ def get_offset(connection: Connection, consumer: str) -> int:
         select(consumer_offsets.c.offset).where(consumer_offsets.c.consumer == consumer)
     ).scalar_one_or_none()
     return int(value or 0)
+
+
+def lock_offset(connection: Connection, consumer: str, now: datetime) -> int:
+    """The consumer's offset, its row locked until the transaction ends, so two workers never process the
+    same records (PostgreSQL; SQLite's single writer refuses the second one at its first write)."""
+    if get_offset(connection, consumer) == 0:
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(consumer_offsets).values(consumer=consumer, offset=0, updated_at=now)
+                )
+        except IntegrityError:
+            pass  # another worker created it first
+    value = connection.execute(
+        select(consumer_offsets.c.offset).where(consumer_offsets.c.consumer == consumer).with_for_update()
+    ).scalar_one()
+    return int(value)
 
 
 def set_offset(connection: Connection, consumer: str, value: int, now: datetime) -> None:
