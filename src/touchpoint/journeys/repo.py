@@ -89,7 +89,7 @@ def _row(run: Run, now: datetime) -> dict[str, Any]:
         "wait_event": run.wait_event,
         "holdout": run.holdout,
         "context": run.context,
-        "active_key": f"{run.journey}\x00{run.customer_no}" if run.status in ACTIVE else None,
+        "active_key": f"{run.journey}|{run.customer_no}" if run.status in ACTIVE else None,
         "entered_at": run.entered_at,
         "updated_at": now,
         "ended_at": None if run.status in ACTIVE else now,

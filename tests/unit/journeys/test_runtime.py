@@ -3,6 +3,7 @@ hold-out, versions and pausing; sends counted in the log channel."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from support import postgres_schema_url
 from touchpoint.bootstrap import Container, build
-from touchpoint.config import load_settings
+from touchpoint.config import Settings, load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import LogEntry
@@ -27,10 +29,24 @@ END = date(2026, 3, 31)
 START = datetime(2026, 3, 31, 1, tzinfo=UTC)  # 09:00 Beijing
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, VirtualClock]]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Container, VirtualClock]]:
+    home = tmp_path_factory.mktemp("journeys") / "home"
+    if request.param == "sqlite":
+        yield from _world(load_settings(home))
+        return
+    base = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TOUCHPOINT_TEST_POSTGRES_URL is not set")
+    for url in postgres_schema_url(base):
+        yield from _world(load_settings(home, database_url=url))
+
+
+def _world(settings: Settings) -> Iterator[tuple[Container, VirtualClock]]:
     clock = VirtualClock(START)
-    container = build(load_settings(tmp_path_factory.mktemp("journeys") / "home"), clock=clock)
+    container = build(settings, clock=clock)
     ensure_demo(
         env=container.import_env,
         principal=SYSTEM,

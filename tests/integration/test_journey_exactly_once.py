@@ -1,0 +1,122 @@
+"""kill -9 of journey workers at random moments, then restarts: every step's message is sent exactly once.
+
+Workers are real processes advancing runs and draining the outbox in small batches; the test kills them
+mid-flight again and again (one worker on SQLite; two at once on PostgreSQL, as SKIP LOCKED must keep them
+off each other's runs), then lets a last worker finish and counts what the log channel received.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from touchpoint.bootstrap import build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import SystemClock
+from touchpoint.governance import SYSTEM
+from touchpoint.journeys.runtime import admit
+from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.store.operational.schema import channel_log, journey_outbox, journey_runs, journey_steps
+
+CUSTOMERS = 400
+WORKER = """
+import sys, time
+from pathlib import Path
+from touchpoint.bootstrap import build
+from touchpoint.config import load_settings
+from touchpoint.journeys.runtime import dispatch, tick
+container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
+env = container.journey_env
+print("ready", flush=True)
+while True:
+    moved = tick(env=env, limit=15)
+    sent = dispatch(env=env, limit=7)
+    if not moved and not sent:
+        time.sleep(0.02)
+"""
+JOURNEY = {
+    "name": "twice",
+    "title": "two messages",
+    "entry": {"type": "api"},
+    "start": "hello",
+    "nodes": [
+        {
+            "id": "hello",
+            "type": "action",
+            "action": {"kind": "send", "channel": "log", "template": "你好"},
+            "next": "bye",
+        },
+        {"id": "bye", "type": "action", "action": {"kind": "send", "channel": "log", "template": "再见"}},
+    ],
+}
+
+
+def _start(home: Path, url: str) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(home), url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    return child
+
+
+@pytest.mark.slow
+def test_kill_9_between_steps_and_sends_never_sends_twice(tmp_path: Path, database_url: str) -> None:
+    home = tmp_path / "home"
+    container = build(load_settings(home, database_url=database_url), clock=SystemClock())
+    env = container.journey_env
+    save_journey(env=env, principal=SYSTEM, journey=parse_journey(JOURNEY))
+    publish(env=env, principal=SYSTEM, name="twice")
+    admit(env=env, name="twice", customers=[f"C{i:06d}" for i in range(CUSTOMERS)])
+    workers = 2 if container.ops.dialect == "postgresql" else 1
+    rng = random.Random(7)
+    for _ in range(6):
+        children = [_start(home, database_url) for _ in range(workers)]
+        time.sleep(rng.uniform(0.2, 0.8))
+        for child in children:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+    finisher = _start(home, database_url)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            with container.ops.begin() as connection:
+                active = connection.execute(
+                    select(func.count()).select_from(journey_runs).where(journey_runs.c.status != "done")
+                ).scalar_one()
+                pending = connection.execute(
+                    select(func.count()).select_from(journey_outbox).where(journey_outbox.c.status != "sent")
+                ).scalar_one()
+            if not active and not pending:
+                break
+            time.sleep(0.2)
+    finally:
+        os.kill(finisher.pid, signal.SIGKILL)
+        finisher.wait()
+    with container.ops.begin() as connection:
+        sends = connection.execute(select(func.count()).select_from(channel_log)).scalar_one()
+        per_run = connection.execute(
+            select(journey_outbox.c.run_id, func.count()).group_by(journey_outbox.c.run_id)
+        ).all()
+        repeated_steps = connection.execute(
+            select(journey_steps.c.run_id, journey_steps.c.step)
+            .group_by(journey_steps.c.run_id, journey_steps.c.step)
+            .having(func.count() > 1)
+        ).all()
+    container.close()
+    assert sends == 2 * CUSTOMERS
+    assert len(per_run) == CUSTOMERS
+    assert {n for _, n in per_run} == {2}
+    assert repeated_steps == []
