@@ -69,7 +69,7 @@ def save_retention_segment(
     title: str | None = None,
 ) -> dict[str, Any]:
     """Save one cell of the triangle (offset 0: the whole cohort) as a static segment."""
-    numbers = retention_customers(env=env, **query.model_dump(), cohort=cohort, offset=offset)
+    numbers = retention_customers(env=env, query=query, cohort=cohort, offset=offset)
     source = f"retention {query.start_event} → {query.return_event} cohort {cohort} +{offset} {query.unit}"
     label = title or f"留存 {query.start_event}→{query.return_event} {cohort} 第{offset}期"
     return save_list_segment(
@@ -105,28 +105,13 @@ def retention(
     return {"unit": unit, "periods": periods, "first_time": first_time, "cohorts": cohorts}
 
 
-def retention_customers(
-    *,
-    env: TagEnv,
-    start_event: str,
-    return_event: str,
-    start: date,
-    end: date,
-    periods: int,
-    cohort: date,
-    offset: int,
-    unit: Unit = "day",
-    first_time: bool = False,
-    start_where: list[PropertyFilter] | None = None,
-    return_where: list[PropertyFilter] | None = None,
-) -> list[str]:
+def retention_customers(*, env: TagEnv, query: RetentionQuery, cohort: date, offset: int) -> list[str]:
     """The customer numbers in one cell: the cohort starting `cohort` (offset 0: all of it) or those of it
     who came back `offset` periods later."""
+    periods, unit = query.periods, query.unit
     if not 0 <= offset <= periods:
         raise ValidationError(f"offset {offset}: give 0 (the whole cohort) to {periods}")
-    members, joined = _cohorts(
-        env, start_event, return_event, start, end, periods, unit, first_time, start_where, return_where
-    )
+    members, joined = _cohorts(env, **dict(query))
     members = members.filter(members.period == cohort)
     if offset:
         chosen = joined.filter(joined.period == cohort, joined.offset == offset).select("person")

@@ -223,7 +223,7 @@ def retention_command(
         )
         _print_saved(saved, as_json)
         return
-    result = retention(env=env, **query.model_dump())
+    result = retention(env=env, **dict(query))
     if as_json:
         print_json(result)
         return

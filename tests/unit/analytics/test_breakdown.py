@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from touchpoint.analytics.events import events_between
 from touchpoint.analytics.funnel import FunnelQuery, funnel, funnel_customers
-from touchpoint.analytics.retention import retention, retention_customers
+from touchpoint.analytics.retention import RetentionQuery, retention, retention_customers
 from touchpoint.analytics.trend import event_trend
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
@@ -118,7 +118,9 @@ def test_a_retention_cell_saved_over_http_holds_that_cells_customers(demo: tuple
     asked = {"start_event": "login", "return_event": "login", "periods": 3}
     asked |= {"start": date(2026, 3, 20), "end": date(2026, 3, 22)}
     cohort = retention(env=env, **asked)["cohorts"][0]  # type: ignore[arg-type]
-    cell = retention_customers(env=env, **asked, cohort=date(2026, 3, 20), offset=2)  # type: ignore[arg-type]
+    cell = retention_customers(
+        env=env, query=RetentionQuery.model_validate(asked), cohort=date(2026, 3, 20), offset=2
+    )
     assert 0 < len(cell) <= cohort["retained"][1]
     with TestClient(create_app(container)) as client:
         saved = client.post(

@@ -67,6 +67,23 @@ def test_funnel_retention_events_and_distribution(sqlite_container: Container) -
             ("2026-03-02", 2, 2),
             ("2026-03-03", 3, 2),
         ]
+        filtered = client.post(
+            "/api/v1/analytics/events",
+            json={
+                "event": "view",
+                "from": "2026-03-01",
+                "to": "2026-03-03",
+                "where": [{"property": "page", "op": "exists"}],
+            },
+        )
+        assert filtered.status_code == 200, filtered.text
+        assert filtered.json()["series"] == []  # no event carries the property
+        held = client.post(
+            "/api/v1/analytics/retention",
+            json={"start_event": "view", "return_event": "view", "from": "2026-03-02", "to": "2026-03-02",
+                  "periods": 2, "return_where": [{"property": "page", "op": "exists"}]},
+        )  # fmt: skip
+        assert held.json()["cohorts"] == [{"start": "2026-03-02", "size": 2, "retained": [0, 0]}]
         buckets = client.post(
             "/api/v1/analytics/distribution", json={"event": "view", "from": "2026-03-01", "to": "2026-03-03"}
         ).json()["buckets"]

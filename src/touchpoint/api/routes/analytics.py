@@ -108,7 +108,7 @@ def funnel_segment_route(c: Deps, caller: Caller, body: Annotated[dict[str, Any]
 def retention_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """The cohort triangle."""
     query: RetentionQuery = _parse(RetentionQuery, body)
-    return retention(env=c.tag_env, **query.model_dump())
+    return retention(env=c.tag_env, **dict(query))
 
 
 @router.post("/analytics/retention/segment")
@@ -133,7 +133,7 @@ def retention_segment_route(
 def events_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Counts, customers and per-customer averages by period (and group)."""
     query: EventQuery = _parse(EventQuery, body)
-    return event_trend(env=c.tag_env, **query.model_dump())
+    return event_trend(env=c.tag_env, **dict(query))
 
 
 @router.post("/analytics/distribution")
@@ -160,4 +160,4 @@ class PathQuery(BaseModel):
 def paths_route(c: Deps, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Nodes and the heaviest links (Sankey data) of session paths around an event."""
     query: PathQuery = _parse(PathQuery, body)
-    return paths(env=c.tag_env, **query.model_dump())
+    return paths(env=c.tag_env, **dict(query))
