@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime
-from typing import Annotated, cast
+from datetime import date, timedelta
+from typing import Annotated, Any, cast
 
 import typer
+from rich.table import Table
 
 from touchpoint.analytics.distribution import distribution
 from touchpoint.analytics.funnel import FunnelQuery, funnel, save_funnel_segment
@@ -22,7 +23,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 WhereOption = Annotated[
     list[str] | None, typer.Option("--where", help="event property filter such as amount>=1000; repeatable")
 ]
-DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Beijing date (inclusive)")]
+DAY_HELP = "YYYY-MM-DD, today, yesterday or -Nd (N days before today), a Beijing date"
+FromOption = Annotated[str, typer.Option("--from", help=f"first day: {DAY_HELP}")]
+ToOption = Annotated[str, typer.Option("--to", help=f"last day (inclusive): {DAY_HELP}")]
 app = typer.Typer(
     help="Behaviour analytics (行为分析): funnels, retention, event trends.", no_args_is_help=True
 )
@@ -33,8 +36,8 @@ def funnel_command(
     ctx: typer.Context,
     steps: Annotated[str, typer.Option(help="comma-separated events, 2 to 20")],
     window: Annotated[str, typer.Option(help="conversion window: 30m, 12h, 7d or 5td")],
-    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
-    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    start: FromOption,
+    end: ToOption,
     mode: Annotated[str, typer.Option(help="ordered, strict or unordered")] = "ordered",
     exclude: Annotated[
         list[str] | None,
@@ -54,8 +57,8 @@ def funnel_command(
         {
             "steps": [{"event": e.strip()} for e in steps.split(",") if e.strip()],
             "window": window,
-            "start": start.date(),
-            "end": end.date(),
+            "start": _day(ctx, start),
+            "end": _day(ctx, end),
             "mode": mode,
             "exclusions": [_exclusion(text) for text in exclude or []],
             "by": by,
@@ -80,14 +83,33 @@ def funnel_command(
     if as_json:
         print_json(result)
         return
-    for group in [{"group": "", "steps": result["steps"]}, *result.get("breakdown", [])]:
-        if group["group"]:
-            console.print(f"[bold]{group['group']}[/bold]")
-        for item in group["steps"]:
-            console.print(
-                f"{item['event']:<28} {item['customers']:>10,}  {item['conversion_from_first']:>7.1%}",
-                highlight=False,
-            )
+    for group in [{"group": "全部 · all", "steps": result["steps"]}, *result.get("breakdown", [])]:
+        console.print(_funnel_table(group["group"], group["steps"]))
+
+
+def _funnel_table(title: str, steps: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("步骤 step", no_wrap=True)
+    for header in ("客户", "环比 vs prev", "总体 vs first", "用时 median"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for k, step in enumerate(steps, start=1):
+        median = step["median_seconds_from_previous"]
+        table.add_row(
+            f"{k}. {step['event']}",
+            f"{step['customers']:,}",
+            f"{step['conversion_from_previous']:.1%}",
+            f"{step['conversion_from_first']:.1%}",
+            "-" if median is None else _duration(median),
+        )
+    return table
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def _exclusion(text: str) -> dict[str, object]:
@@ -112,8 +134,8 @@ def _print_saved(saved: dict[str, object], as_json: bool) -> None:
 def events_command(
     ctx: typer.Context,
     event: Annotated[str, typer.Option(help="the event")],
-    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
-    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    start: FromOption,
+    end: ToOption,
     by: Annotated[
         str | None, typer.Option(help="group by an event PROPERTY, attribute:NAME or tag:NAME")
     ] = None,
@@ -122,8 +144,7 @@ def events_command(
     measure: Annotated[str | None, typer.Option(help="sum:PROPERTY, avg:PROPERTY or max:PROPERTY")] = None,
     where: WhereOption = None,
     compare_from: Annotated[
-        datetime | None,
-        typer.Option("--compare-from", formats=["%Y-%m-%d"], help="compare with as long a period from here"),
+        str | None, typer.Option("--compare-from", help="compare with as long a period from this day")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -131,13 +152,13 @@ def events_command(
     result = event_trend(
         env=ctx.obj.container.tag_env,
         event=event,
-        start=start.date(),
-        end=end.date(),
+        start=_day(ctx, start),
+        end=_day(ctx, end),
         by=by,
         unit=_unit(unit),
         top=top,
         measure=measure,
-        compare_from=compare_from.date() if compare_from else None,
+        compare_from=_day(ctx, compare_from) if compare_from else None,
         where=_filters(where),
     )
     if as_json:
@@ -156,6 +177,24 @@ def events_command(
             + ", ".join(f"{k} {v:+.1%}" for k, v in change.items() if v is not None),
             highlight=False,
         )
+
+
+def _day(ctx: typer.Context, text: str) -> date:
+    """A Beijing date from YYYY-MM-DD, `today`, `yesterday` or `-Nd` (relative to the deployment's clock)."""
+    container = ctx.obj.container
+    today: date = container.calendar.business_date(container.clock.now())
+    word = text.strip().lower()
+    relative = re.fullmatch(r"-(\d{1,4})d", word)
+    if word == "today":
+        return today
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    if relative:
+        return today - timedelta(days=int(relative.group(1)))
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date: write {DAY_HELP}") from None
 
 
 def _filters(texts: list[str] | None) -> list[PropertyFilter]:
@@ -186,8 +225,8 @@ def retention_command(
         str, typer.Option("--start-event", help="the event that puts a customer in a cohort")
     ],
     return_event: Annotated[str, typer.Option("--return-event", help="the event that counts as coming back")],
-    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
-    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    start: FromOption,
+    end: ToOption,
     periods: Annotated[int, typer.Option(help="periods after the start period")] = 7,
     unit: Annotated[str, typer.Option(help="day, week or month")] = "day",
     first_time: Annotated[
@@ -196,9 +235,7 @@ def retention_command(
     save_segment: Annotated[
         str | None, typer.Option("--save-segment", help="save one cell's customers as this static segment")
     ] = None,
-    cohort: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="with --save-segment: the cohort's start")
-    ] = None,
+    cohort: Annotated[str | None, typer.Option(help="with --save-segment: the cohort's first day")] = None,
     offset: Annotated[int, typer.Option(help="with --save-segment: periods after the start (0: all)")] = 0,
     as_json: JsonOption = False,
 ) -> None:
@@ -208,8 +245,8 @@ def retention_command(
     query = RetentionQuery(
         start_event=start_event,
         return_event=return_event,
-        start=start.date(),
-        end=end.date(),
+        start=_day(ctx, start),
+        end=_day(ctx, end),
         periods=periods,
         unit="week" if unit == "week" else "month" if unit == "month" else "day",
         first_time=first_time,
@@ -219,7 +256,7 @@ def retention_command(
         if cohort is None:
             raise typer.BadParameter("--save-segment needs --cohort YYYY-MM-DD (and --offset K)")
         saved = save_retention_segment(
-            env=env, principal=SYSTEM, query=query, cohort=cohort.date(), offset=offset, name=save_segment
+            env=env, principal=SYSTEM, query=query, cohort=_day(ctx, cohort), offset=offset, name=save_segment
         )
         _print_saved(saved, as_json)
         return
@@ -227,6 +264,8 @@ def retention_command(
     if as_json:
         print_json(result)
         return
+    offsets = " ".join(f"{'+' + str(k):>6}" for k in range(1, result["periods"] + 1))
+    console.print(f"{'cohort 批次':<10} {'size':>8}  {offsets}", highlight=False)
     for row in result["cohorts"]:
         size = row["size"]
         rates = " ".join(f"{n / size:>6.1%}" if size else "     -" for n in row["retained"])
@@ -237,14 +276,18 @@ def retention_command(
 def distribution_command(
     ctx: typer.Context,
     event: Annotated[str, typer.Option(help="the event")],
-    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
-    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    start: FromOption,
+    end: ToOption,
     where: WhereOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Customers by how many times they did the event (1, 2, 3–5, 6–10, …)."""
     result = distribution(
-        env=ctx.obj.container.tag_env, event=event, start=start.date(), end=end.date(), where=_filters(where)
+        env=ctx.obj.container.tag_env,
+        event=event,
+        start=_day(ctx, start),
+        end=_day(ctx, end),
+        where=_filters(where),
     )
     if as_json:
         print_json(result)
@@ -256,8 +299,8 @@ def distribution_command(
 @app.command("paths")
 def paths_command(
     ctx: typer.Context,
-    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
-    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    start: FromOption,
+    end: ToOption,
     from_event: Annotated[str | None, typer.Option("--from-event", help="paths after this event")] = None,
     to_event: Annotated[str | None, typer.Option("--to-event", help="paths leading to this event")] = None,
     steps: Annotated[int, typer.Option(help="events per path, 2 to 10")] = 5,
@@ -267,8 +310,8 @@ def paths_command(
     """Sankey data of what customers do after (or before) an event, within 30-minute sessions."""
     result = paths(
         env=ctx.obj.container.tag_env,
-        start=start.date(),
-        end=end.date(),
+        start=_day(ctx, start),
+        end=_day(ctx, end),
         from_event=from_event,
         to_event=to_event,
         steps=steps,
