@@ -116,10 +116,11 @@ def advance(
         return out
     if _exits(journey, out, facts):
         return out
-    if trigger != "enter" and run.node is not None:
+    if trigger == "enter" or run.node is None:
+        out.run.node, out.run.status = journey.start, "ready"
+    elif run.status != "ready":
         _leave_waiting_node(journey, out, now=now, trigger=trigger, facts=facts)
-    elif trigger == "enter":
-        out.run.node = journey.start
+    # A ready run (new, or moved to another version's node) arrives at its node: a wait there starts afresh.
     for _ in range(MAX_STEPS_PER_CALL):
         if out.run.status not in ACTIVE or out.run.status != "ready" or out.run.node is None:
             break
