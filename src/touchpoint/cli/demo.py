@@ -29,7 +29,7 @@ def demo_command(
     """Generate a demo brokerage (once per data directory and parameters), print a summary, then serve."""
     # Imported here: the generator pulls in Faker, which would slow every other command's start-up.
     from touchpoint.demo import DemoParams
-    from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
+    from touchpoint.demo.runs import ensure_demo, ensure_demo_journeys, ensure_demo_tags
 
     container = ctx.obj.container
     params = DemoParams(customers=customers, days=days, seed=seed)
@@ -39,8 +39,9 @@ def demo_command(
         )
     with console.status("计算指标与标签 · computing indicators and tags …"):
         computed = ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+        journeys = ensure_demo_journeys(env=container.journey_env, principal=SYSTEM)
     status = data_status(analytics=container.analytics, ops=container.ops)
-    summary = _summary(status, generated=outcome.generated) | {"computed": computed}
+    summary = _summary(status, generated=outcome.generated) | {"computed": computed, "journeys": journeys}
     if as_json:
         print_json(summary | {"home": describe_deployment(container)["home"]})
     else:
@@ -79,6 +80,9 @@ def _print_summary(summary: dict[str, object]) -> None:
     for name in ("customers", "products", "trades", "cash_flows", "assets", "holdings", "events"):
         console.print(f"  {name:<11} {rows.get(name, 0):>12,}", highlight=False)
     console.print(f"  date range  {summary['first_date']} … {summary['last_date']}", highlight=False)
+    journeys = summary.get("journeys")
+    if isinstance(journeys, list) and journeys:
+        console.print(f"  旅程 journeys published: {', '.join(journeys)}", highlight=False)
     computed = summary.get("computed")
     if isinstance(computed, dict):
         console.print(

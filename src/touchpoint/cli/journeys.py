@@ -182,11 +182,14 @@ def stats_command(ctx: typer.Context, name: str, as_json: JsonOption = False) ->
         return
     for node in result["nodes"]:
         outcomes = ", ".join(f"{k} {v}" for k, v in node["outcomes"].items())
+        actions = ", ".join(f"{k} {v}" for k, v in node["actions"].items())
         console.print(
-            f"{node['node']:<20} {node['type']:<15} entered {node['entered']:>7,}"
-            f"  waiting {node['waiting']:>6,}  {outcomes}",
+            f"{node['node']:<16} {node['type']:<15} entered {node['entered']:>7,}"
+            f"  waiting {node['waiting']:>6,}",
             highlight=False,
         )
+        if outcomes or actions:
+            console.print(f"    {outcomes}{' · actions: ' + actions if actions else ''}", highlight=False)
     goal = result["goal"]
     console.print(
         f"goal: treated {goal['treated']['rate']} · hold-out {goal['holdout']['rate']}", highlight=False

@@ -50,7 +50,8 @@ def worker_command(
     once: Annotated[bool, typer.Option("--once", help="process everything pending, then exit")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print what the pass did as JSON")] = False,
 ) -> None:
-    """Run the event-log consumers (One ID, compaction to Parquet) and housekeeping."""
+    """Run the event-log consumers (One ID, compaction, journeys), scheduled computation, segment refreshes,
+    journey runs and their effects, and housekeeping."""
     container = ctx.obj.container
     if once:
         result = run_pass(container)
@@ -58,6 +59,10 @@ def worker_command(
             "identity_events": result.identity_events,
             "compacted_records": result.compacted_records,
             "customers_linked": result.customers_linked,
+            "computed": result.computed,
+            "segments_refreshed": result.segments_refreshed,
+            "journey_runs_advanced": result.journey_steps,
+            "journey_effects_done": result.effects_done,
         }
         if as_json:
             print_json(body)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.resources import files
 from typing import Any
+
+import yaml
 
 from touchpoint.core.errors import ConflictError
 from touchpoint.demo.model import DemoParams, DemoSummary
@@ -13,6 +16,8 @@ from touchpoint.demo.service import generate_demo
 from touchpoint.governance import Principal
 from touchpoint.indicators import list_indicators
 from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
+from touchpoint.journeys.service import JourneyEnv, list_journeys, parse_journey, publish, save_journey
+from touchpoint.segments.service import SegmentDef, list_segments, save_segment
 from touchpoint.store.operational.meta import delete_value, get_value, set_value
 from touchpoint.tags.definitions_io import apply_import, default_library
 from touchpoint.tags.service import TagEnv, compute, compute_due
@@ -63,6 +68,32 @@ def _recorded_params(env: ImportEnv) -> object:
 def _forget_demo(env: ImportEnv) -> None:
     with env.ops.begin() as connection:
         delete_value(connection, DEMO_KEY)
+
+
+DEMO_SEGMENTS = {"dormant_customers": ("沉睡客户", {"tag": "lifecycle_stage", "in": ["沉睡"]})}
+
+
+def ensure_demo_journeys(*, env: JourneyEnv, principal: Principal) -> list[str]:
+    """Save and publish the demo journeys (and the segment one enters from) unless they exist already;
+    returns the names published now."""
+    saved = list_segments(env=env.tags)
+    for name, (title, rule) in DEMO_SEGMENTS.items():
+        if name not in saved:
+            save_segment(
+                env=env.tags, principal=principal, segment=SegmentDef(name=name, title=title, rule=rule)
+            )
+    existing = {row["name"] for row in list_journeys(env=env)}
+    published = []
+    for path in sorted((files("touchpoint.demo") / "journeys").iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".yaml"):
+            continue
+        journey = parse_journey(yaml.safe_load(path.read_text(encoding="utf-8")))
+        if journey.name in existing:
+            continue
+        save_journey(env=env, principal=principal, journey=journey)
+        publish(env=env, principal=principal, name=journey.name)
+        published.append(journey.name)
+    return published
 
 
 def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | None:

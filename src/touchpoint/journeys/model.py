@@ -57,8 +57,8 @@ class _Strict(BaseModel):
 
 
 class SegmentEntry(_Strict):
-    """Members of a saved segment enter: once when published, or at each `schedule` (cron, Beijing time),
-    admitting the members not yet admitted."""
+    """Members of a saved segment enter when the journey is published and, with a `schedule` (cron,
+    Beijing time), again at each scheduled time (the re-entry rule decides who may enter again)."""
 
     type: Literal["segment"]
     segment: str

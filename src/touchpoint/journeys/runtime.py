@@ -154,8 +154,8 @@ def in_holdout(journey: JourneyDef, customer: str) -> bool:
 
 
 def admit_segments(*, env: JourneyEnv, catalog: Catalog | None = None) -> int:
-    """Admit the members of segment-entry journeys that are due: once after publishing, or at each cron time
-    (Beijing) for recurring ones. Returns how many runs were admitted."""
+    """Admit the members of segment-entry journeys that are due: at publishing, and for recurring ones again
+    at each cron time (Beijing) after that. Returns how many runs were admitted."""
     states, versions = live_versions(env, catalog)
     now = env.clock.now()
     admitted = 0
@@ -178,9 +178,11 @@ def admit_segments(*, env: JourneyEnv, catalog: Catalog | None = None) -> int:
 
 def _entry_due(entry: SegmentEntry, st: dict[str, Any], now: datetime, env: JourneyEnv) -> bool:
     last = st.get("admitted_at")
+    if last is None:
+        return True  # the first admission happens at publishing, recurring or not
     if entry.schedule is None:
-        return last is None
-    start = _aware(last or st["published_at"]).astimezone(env.calendar.tz)
+        return False
+    start = _aware(last).astimezone(env.calendar.tz)
     upcoming = next(CronSim(entry.schedule, start))
     return upcoming <= now.astimezone(env.calendar.tz)
 
