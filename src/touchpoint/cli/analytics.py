@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import date, timedelta
 from typing import Annotated, Any, cast
 
 import typer
@@ -15,6 +14,7 @@ from touchpoint.analytics.funnel import FunnelQuery, funnel, save_funnel_segment
 from touchpoint.analytics.paths import paths
 from touchpoint.analytics.retention import RetentionQuery, retention, save_retention_segment
 from touchpoint.analytics.trend import UNITS, Unit, event_trend
+from touchpoint.cli.days import FromOption, ToOption, parse_day
 from touchpoint.cli.output import console, print_json
 from touchpoint.governance import SYSTEM
 from touchpoint.segments.model import PropertyFilter
@@ -23,9 +23,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 WhereOption = Annotated[
     list[str] | None, typer.Option("--where", help="event property filter such as amount>=1000; repeatable")
 ]
-DAY_HELP = "YYYY-MM-DD, today, yesterday or -Nd (N days before today), a Beijing date"
-FromOption = Annotated[str, typer.Option("--from", help=f"first day: {DAY_HELP}")]
-ToOption = Annotated[str, typer.Option("--to", help=f"last day (inclusive): {DAY_HELP}")]
 app = typer.Typer(
     help="Behaviour analytics (行为分析): funnels, retention, event trends.", no_args_is_help=True
 )
@@ -57,8 +54,8 @@ def funnel_command(
         {
             "steps": [{"event": e.strip()} for e in steps.split(",") if e.strip()],
             "window": window,
-            "start": _day(ctx, start),
-            "end": _day(ctx, end),
+            "start": parse_day(ctx, start),
+            "end": parse_day(ctx, end),
             "mode": mode,
             "exclusions": [_exclusion(text) for text in exclude or []],
             "by": by,
@@ -152,13 +149,13 @@ def events_command(
     result = event_trend(
         env=ctx.obj.container.tag_env,
         event=event,
-        start=_day(ctx, start),
-        end=_day(ctx, end),
+        start=parse_day(ctx, start),
+        end=parse_day(ctx, end),
         by=by,
         unit=_unit(unit),
         top=top,
         measure=measure,
-        compare_from=_day(ctx, compare_from) if compare_from else None,
+        compare_from=parse_day(ctx, compare_from) if compare_from else None,
         where=_filters(where),
     )
     if as_json:
@@ -177,24 +174,6 @@ def events_command(
             + ", ".join(f"{k} {v:+.1%}" for k, v in change.items() if v is not None),
             highlight=False,
         )
-
-
-def _day(ctx: typer.Context, text: str) -> date:
-    """A Beijing date from YYYY-MM-DD, `today`, `yesterday` or `-Nd` (relative to the deployment's clock)."""
-    container = ctx.obj.container
-    today: date = container.calendar.business_date(container.clock.now())
-    word = text.strip().lower()
-    relative = re.fullmatch(r"-(\d{1,4})d", word)
-    if word == "today":
-        return today
-    if word == "yesterday":
-        return today - timedelta(days=1)
-    if relative:
-        return today - timedelta(days=int(relative.group(1)))
-    try:
-        return date.fromisoformat(word)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date: write {DAY_HELP}") from None
 
 
 def _filters(texts: list[str] | None) -> list[PropertyFilter]:
@@ -245,8 +224,8 @@ def retention_command(
     query = RetentionQuery(
         start_event=start_event,
         return_event=return_event,
-        start=_day(ctx, start),
-        end=_day(ctx, end),
+        start=parse_day(ctx, start),
+        end=parse_day(ctx, end),
         periods=periods,
         unit="week" if unit == "week" else "month" if unit == "month" else "day",
         first_time=first_time,
@@ -256,7 +235,12 @@ def retention_command(
         if cohort is None:
             raise typer.BadParameter("--save-segment needs --cohort YYYY-MM-DD (and --offset K)")
         saved = save_retention_segment(
-            env=env, principal=SYSTEM, query=query, cohort=_day(ctx, cohort), offset=offset, name=save_segment
+            env=env,
+            principal=SYSTEM,
+            query=query,
+            cohort=parse_day(ctx, cohort),
+            offset=offset,
+            name=save_segment,
         )
         _print_saved(saved, as_json)
         return
@@ -285,8 +269,8 @@ def distribution_command(
     result = distribution(
         env=ctx.obj.container.tag_env,
         event=event,
-        start=_day(ctx, start),
-        end=_day(ctx, end),
+        start=parse_day(ctx, start),
+        end=parse_day(ctx, end),
         where=_filters(where),
     )
     if as_json:
@@ -310,8 +294,8 @@ def paths_command(
     """Sankey data of what customers do after (or before) an event, within 30-minute sessions."""
     result = paths(
         env=ctx.obj.container.tag_env,
-        start=_day(ctx, start),
-        end=_day(ctx, end),
+        start=parse_day(ctx, start),
+        end=parse_day(ctx, end),
         from_event=from_event,
         to_event=to_event,
         steps=steps,

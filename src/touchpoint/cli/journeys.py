@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
+from touchpoint.cli.days import DAY_HELP, FromOption, ToOption, parse_day
 from touchpoint.cli.output import console, print_json
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
@@ -244,8 +244,8 @@ def stop_run_command(ctx: typer.Context, run: str, as_json: JsonOption = False) 
 def simulate_command(
     ctx: typer.Context,
     path: Path,
-    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date")],
-    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date")],
+    start: FromOption,
+    end: ToOption,
     sample: Annotated[int, typer.Option(help="paths to show")] = 5,
     as_json: JsonOption = False,
 ) -> None:
@@ -254,8 +254,8 @@ def simulate_command(
     result = simulate(
         env=ctx.obj.container.journey_env,
         journey=journey,
-        start=start.date(),
-        end=end.date(),
+        start=parse_day(ctx, start),
+        end=parse_day(ctx, end),
         sample=sample,
         progress=not as_json,
     )
@@ -267,21 +267,14 @@ def walk_command(
     ctx: typer.Context,
     path: Path,
     customer: Annotated[str, typer.Option(help="the customer to walk through")],
-    start: Annotated[
-        datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="first Beijing date (default: 30 days ago)"),
-    ] = None,
-    end: Annotated[
-        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="last Beijing date (default: today)")
-    ] = None,
+    start: Annotated[str, typer.Option("--from", help=f"first day (default -30d): {DAY_HELP}")] = "-30d",
+    end: Annotated[str, typer.Option("--to", help=f"last day (default today): {DAY_HELP}")] = "today",
     payload: Annotated[str, typer.Option(help="entry payload as JSON (API entry)")] = "{}",
     as_json: JsonOption = False,
 ) -> None:
     """Walk one customer through a journey file step by step, time fast-forwarded."""
     env = ctx.obj.container.journey_env
-    today = env.calendar.business_date(env.clock.now())
-    last = end.date() if end else today
-    first = start.date() if start else last - timedelta(days=30)
+    first, last = parse_day(ctx, start), parse_day(ctx, end)
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -302,7 +295,7 @@ def _print_walk(result: dict[str, Any], as_json: bool) -> None:
         outcomes = ", ".join(f"{k} {v}" for k, v in node["outcomes"].items())
         console.print(f"  {node['node']:<20} entered {node['entered']:>7,}  {outcomes}", highlight=False)
     for path in result["paths"]:
-        console.print(f"[bold]{path['customer_no']}[/bold] {path['status']}")
+        console.print(f"{path['customer_no']} · {path['status']}", style="bold", highlight=False)
         for step in path["steps"]:
             console.print(f"  {step['at']}  {step['node']:<20} {step['outcome']}", highlight=False)
         for message in path["messages"]:

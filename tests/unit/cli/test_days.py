@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import typer
 
-from touchpoint.cli.analytics import _day
+from touchpoint.cli.days import parse_day as _day
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import VirtualClock
 
