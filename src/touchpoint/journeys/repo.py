@@ -301,13 +301,19 @@ def node_counts(connection: Connection, journey: str) -> dict[str, Any]:
         .where(journey_outbox.c.journey == journey)
         .group_by(journey_outbox.c.node, journey_outbox.c.status),
     )
+    failures = fetch_tuples(
+        connection,
+        select(journey_outbox.c.node, journey_outbox.c.last_error, func.count())
+        .where(journey_outbox.c.journey == journey, journey_outbox.c.last_error.is_not(None))
+        .group_by(journey_outbox.c.node, journey_outbox.c.last_error),
+    )
     ends = fetch_tuples(
         connection,
         select(journey_runs.c.status, journey_runs.c.holdout, func.count())
         .where(journey_runs.c.journey == journey)
         .group_by(journey_runs.c.status, journey_runs.c.holdout),
     )
-    return {"outcomes": outcomes, "waiting": waiting, "effects": effects, "runs": ends}
+    return {"outcomes": outcomes, "waiting": waiting, "effects": effects, "failures": failures, "runs": ends}
 
 
 def stuck_runs(connection: Connection, before: datetime) -> list[Run]:

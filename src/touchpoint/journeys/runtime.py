@@ -23,7 +23,14 @@ from touchpoint.identity.service import customer_numbers, set_profile_values
 from touchpoint.journeys import repo
 from touchpoint.journeys.engine import ACTIVE, Outcome, Run, Step, Trigger, advance, after
 from touchpoint.journeys.facts import LiveFacts, Snapshot, passes
-from touchpoint.journeys.model import Duration, EventEntry, JourneyDef, SegmentEntry, WaitForEventNode
+from touchpoint.journeys.model import (
+    ApiEntry,
+    Duration,
+    EventEntry,
+    JourneyDef,
+    SegmentEntry,
+    WaitForEventNode,
+)
 from touchpoint.journeys.service import KIND, JourneyEnv
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import definitions as store
@@ -69,6 +76,13 @@ def admit(
     if st is None or st["status"] != "live":
         raise ValidationError(f"journey {name!r} is not live; publish it first")
     journey = versions[(name, st["version"])]
+    if isinstance(journey.entry, ApiEntry):
+        for customer in customers:
+            missing = [k for k in journey.entry.required if k not in (payloads or {}).get(customer, {})]
+            if missing:
+                raise ValidationError(
+                    f"journey {name}: the payload for {customer} lacks {', '.join(missing)}"
+                )
     with env.ops.begin() as connection:
         return admit_in(connection, env, journey, st["version"], customers, payloads or {})
 

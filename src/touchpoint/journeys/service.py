@@ -256,11 +256,17 @@ def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None)
     for node, effect_status, count in counts["effects"]:
         if node in nodes:
             nodes[node]["actions"][effect_status] = count
+    for node, error, count in counts["failures"]:
+        if node in nodes:
+            nodes[node].setdefault("failure_reasons", {})[str(error)[:120]] = count
     for item in nodes.values():
         item["entered"] = item["passed"] + item["waiting"]
-        skipped = item["outcomes"].get("skipped", 0)
-        if skipped:
-            item["actions"]["skipped"] = skipped
+        if item["type"] == "action":
+            item["actions"]["attempted"] = sum(item["actions"].values())
+            skipped = item["outcomes"].get("skipped", 0)
+            if skipped:
+                item["actions"]["skipped"] = skipped
+                item["skip_reasons"] = {"hold-out": skipped}
     treated, holdout = goals[False], goals[True]
     return {
         "name": name,

@@ -132,7 +132,7 @@ def test_event_entry_over_http_and_the_worker(home: tuple[Container, Path, Virtu
         stats = client.get("/api/v1/journeys/fund_followup/stats").json()
         by_node = {n["node"]: n for n in stats["nodes"]}
         assert by_node["bought"]["outcomes"] == {"on_event": 1, "on_timeout": 1}
-        assert by_node["nudge"]["actions"] == {"sent": 1}
+        assert by_node["nudge"]["actions"] == {"sent": 1, "attempted": 1}
         runs = client.get("/api/v1/customers/C1000002/journeys").json()
         assert runs[0]["status"] == "done"
         assert [s["outcome"] for s in runs[0]["steps"]] == ["next", "on_timeout", "queued"]
