@@ -15,6 +15,7 @@ from touchpoint.core.calendar import TradingCalendar
 from touchpoint.journeys.model import (
     AbSplitNode,
     ActionNode,
+    CallWebhook,
     Duration,
     ExitNode,
     JourneyDef,
@@ -222,6 +223,11 @@ def _act(node: ActionNode, out: Outcome, facts: Facts) -> None:
     payload: dict[str, Any] = action.model_dump(mode="json")
     if isinstance(action, SendMessage):
         payload["content"] = facts.render(action.template, run.context.get("payload", {}))
+    if isinstance(action, CallWebhook):
+        payload["context"] = {
+            "payload": run.context.get("payload", {}),
+            "variants": run.context.get("variants", {}),
+        }
     out.effects.append(Effect(node.id, run.step, action.kind, payload))
     _go(out, node.id, "queued", node.next)
 

@@ -323,7 +323,9 @@ def stuck_runs(connection: Connection, before: datetime) -> list[Run]:
 
 
 def end_runs(connection: Connection, where: Any, status: str, reason: str, now: datetime) -> int:
-    """End matching active runs."""
+    """End matching active runs; what they still had queued is not sent."""
+    ending = select(journey_runs.c.id).where(and_(where, journey_runs.c.status.in_(ACTIVE)))
+    cancel_pending(connection, journey_outbox.c.run_id.in_(ending), f"run {status}: {reason}", now)
     result = connection.execute(
         update(journey_runs)
         .where(and_(where, journey_runs.c.status.in_(ACTIVE)))
@@ -332,7 +334,18 @@ def end_runs(connection: Connection, where: Any, status: str, reason: str, now: 
     return int(result.rowcount or 0)
 
 
-RUNS = journey_runs  # for the conditions runtime passes to end_runs
+def cancel_pending(connection: Connection, where: Any, reason: str, now: datetime) -> int:
+    """Mark matching effects that were not carried out yet as skipped (their run ended first)."""
+    result = connection.execute(
+        update(journey_outbox)
+        .where(and_(where, journey_outbox.c.status == "pending"))
+        .values(status="skipped", last_error=reason[:500], done_at=now, next_attempt_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
+RUNS = journey_runs  # for the conditions callers pass to end_runs
+OUTBOX = journey_outbox  # and to cancel_pending
 
 
 def move_runs(
@@ -344,10 +357,16 @@ def move_runs(
         journey_runs.c.journey == journey, journey_runs.c.version < version, journey_runs.c.status.in_(ACTIVE)
     )
     nodes = [n for (n,) in fetch_tuples(connection, select(journey_runs.c.node).where(older).distinct())]
-    unmapped = sorted(str(n) for n in nodes if n not in node_map)
+    # Runs not started yet (no node) simply start on the new version.
+    unmapped = sorted(str(n) for n in nodes if n is not None and n not in node_map)
     if unmapped:
         raise ValidationError(f"node map: runs wait at {unmapped[0]!r}, which the map does not move")
-    moved = 0
+    started = connection.execute(
+        update(journey_runs)
+        .where(older, journey_runs.c.node.is_(None))
+        .values(version=version, updated_at=now)
+    )
+    moved = int(started.rowcount or 0)
     for old, new in node_map.items():
         result = connection.execute(
             update(journey_runs)

@@ -370,6 +370,8 @@ def _convert(
         if run.status in ACTIVE:
             run.status, run.end_reason, run.wake_at, run.wait_event = "converted", "goal", None, None
             repo.save_run(connection, run, now)
+            # Converted: a message still queued (e.g. "please subscribe") would now be wrong.
+            repo.cancel_pending(connection, repo.OUTBOX.c.run_id == run.id, "run converted", now)
 
 
 def _goal_step(run: Run) -> Step:
@@ -461,6 +463,7 @@ def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], http: httpx.
             "journey": row["journey"],
             "node": row["node"],
             "outbox_id": row["id"],
+            "context": payload.get("context", {}),
         }
         response = client.post(payload["url"], json=body, headers={"Idempotency-Key": row["id"]})
         response.raise_for_status()

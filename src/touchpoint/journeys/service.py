@@ -354,6 +354,7 @@ def _change_run(env: JourneyEnv, principal: Principal, run_id: str, how: str) ->
                 None,
                 None,
             )
+            repo.cancel_pending(connection, repo.OUTBOX.c.run_id == run_id, "run stopped by operator", now)
         else:
             run.wake_at = now
             run.context.pop("errors", None)
