@@ -223,11 +223,17 @@ def inbox_events(connection: Connection, customer: str, event: str, since: datet
     return [{"time": t, "properties": p} for t, p in connection.execute(query)]
 
 
-def claim_outbox(connection: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Pending effects due now, locked for this transaction (others skip them)."""
+def claim_outbox(connection: Connection, now: datetime, limit: int, live: list[str]) -> list[dict[str, Any]]:
+    """Pending effects of live journeys due now, locked for this transaction (others skip them)."""
+    if not live:
+        return []
     query = (
         select(journey_outbox)
-        .where(journey_outbox.c.status == "pending", journey_outbox.c.next_attempt_at <= now)
+        .where(
+            journey_outbox.c.status == "pending",
+            journey_outbox.c.next_attempt_at <= now,
+            journey_outbox.c.journey.in_(live),
+        )
         .order_by(journey_outbox.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -304,7 +310,13 @@ def node_counts(connection: Connection, journey: str) -> dict[str, Any]:
     failures = fetch_tuples(
         connection,
         select(journey_outbox.c.node, journey_outbox.c.last_error, func.count())
-        .where(journey_outbox.c.journey == journey, journey_outbox.c.last_error.is_not(None))
+        .where(journey_outbox.c.journey == journey, journey_outbox.c.status == "failed")
+        .group_by(journey_outbox.c.node, journey_outbox.c.last_error),
+    )
+    cancelled = fetch_tuples(
+        connection,
+        select(journey_outbox.c.node, journey_outbox.c.last_error, func.count())
+        .where(journey_outbox.c.journey == journey, journey_outbox.c.status == "skipped")
         .group_by(journey_outbox.c.node, journey_outbox.c.last_error),
     )
     ends = fetch_tuples(
@@ -313,7 +325,14 @@ def node_counts(connection: Connection, journey: str) -> dict[str, Any]:
         .where(journey_runs.c.journey == journey)
         .group_by(journey_runs.c.status, journey_runs.c.holdout),
     )
-    return {"outcomes": outcomes, "waiting": waiting, "effects": effects, "failures": failures, "runs": ends}
+    return {
+        "outcomes": outcomes,
+        "waiting": waiting,
+        "effects": effects,
+        "failures": failures,
+        "cancelled": cancelled,
+        "runs": ends,
+    }
 
 
 def stuck_runs(connection: Connection, before: datetime) -> list[Run]:

@@ -245,6 +245,10 @@ def _backed_off(run: Run, now: datetime, exc: Exception) -> Outcome:
 def _persist(connection: Any, outcome: Outcome, now: datetime) -> None:
     run = outcome.run
     repo.save_run(connection, run, now)
+    if run.status == "exited":
+        # An exit (e.g. into an exit segment) also stops what the run had queued before; a run that ends
+        # normally keeps its last action, queued in this very call.
+        repo.cancel_pending(connection, repo.OUTBOX.c.run_id == run.id, f"run exited: {run.end_reason}", now)
     repo.insert_steps(connection, run, outcome.steps, now)
     repo.insert_outbox(
         connection,
@@ -333,6 +337,10 @@ def _route_one(
             _convert(connection, env, journey, customer, at, now)
         for criterion in journey.exit_criteria:
             if criterion.event == name and passes(props, criterion.where):
+                for run in repo.active_runs_of(connection, [customer], [jname]):
+                    repo.insert_steps(
+                        connection, run, [Step(run.node or "-", run.step, "exit", f"event {name}")], now
+                    )
                 repo.end_runs(
                     connection,
                     (repo.RUNS.c.journey == jname) & (repo.RUNS.c.customer_no == customer),
@@ -411,14 +419,34 @@ def _correlated(node: WaitForEventNode, run: Run, props: dict[str, Any]) -> bool
 # Dispatching -----------------------------------------------------------------------------------------------
 
 
-def dispatch(*, env: JourneyEnv, limit: int = 200, http: httpx.Client | None = None) -> int:
+def dispatch(
+    *, env: JourneyEnv, limit: int = 200, http: httpx.Client | None = None, catalog: Catalog | None = None
+) -> int:
     """Carry out due effects; each attempt is recorded; failures retry with back-off up to MAX_ATTEMPTS."""
     now = env.clock.now()
     done = 0
-    with env.ops.begin() as connection:
-        for row in repo.claim_outbox(connection, now, limit):
+    client = http or httpx.Client(timeout=10)
+    try:
+        with env.ops.begin() as connection:
+            states = catalog[0] if catalog is not None else repo.all_states(connection)
+            live = [n for n, st in states.items() if st["status"] == "live"]
+            done = _dispatch_batch(
+                connection, env, repo.claim_outbox(connection, now, limit, live), client, now
+            )
+    finally:
+        if http is None:
+            client.close()
+    return done
+
+
+def _dispatch_batch(
+    connection: Any, env: JourneyEnv, rows: list[dict[str, Any]], client: httpx.Client, now: datetime
+) -> int:
+    done = 0
+    if rows:  # effects of paused journeys wait with their runs
+        for row in rows:
             try:
-                detail = _perform(connection, env, row, http)
+                detail = _perform(connection, env, row, client)
             except Exception as exc:  # a provider's failure is the effect's, recorded and retried
                 attempts = int(row["attempts"]) + 1
                 final = attempts >= MAX_ATTEMPTS
@@ -438,7 +466,7 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, http: httpx.Client | None = N
     return done
 
 
-def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], http: httpx.Client | None) -> str:
+def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], client: httpx.Client) -> str:
     payload, customer, kind = row["payload"], row["customer_no"], row["kind"]
     now = env.clock.now()
     if kind == "send":
@@ -457,7 +485,6 @@ def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], http: httpx.
             raise ValidationError(f"One ID does not know customer {customer}")
         return f"{payload['attribute']} set"
     if kind == "webhook":
-        client = http or httpx.Client(timeout=10)
         body = {
             "customer_no": customer,
             "journey": row["journey"],

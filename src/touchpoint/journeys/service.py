@@ -76,7 +76,9 @@ def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
     known = Known(
         events=set(known_events(tag_env.indicators.analytics)) | set(CATALOGUE_EVENTS),
         segments=set(list_segments(env=tag_env)),
-        tags=set(list_tags(env=tag_env)),
+        tags={
+            name: tag.values or [] for name, tag in list_tags(env=tag_env).items() if tag.kind == "imported"
+        },
         channels=CHANNELS,
         check_rule=check_rule,
     )
@@ -259,14 +261,18 @@ def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None)
     for node, error, count in counts["failures"]:
         if node in nodes:
             nodes[node].setdefault("failure_reasons", {})[str(error)[:120]] = count
+    for node, reason, count in counts["cancelled"]:
+        if node in nodes:
+            nodes[node].setdefault("skip_reasons", {})[str(reason)[:120]] = count
     for item in nodes.values():
         item["entered"] = item["passed"] + item["waiting"]
         if item["type"] == "action":
-            item["actions"]["attempted"] = sum(item["actions"].values())
-            skipped = item["outcomes"].get("skipped", 0)
-            if skipped:
-                item["actions"]["skipped"] = skipped
-                item["skip_reasons"] = {"hold-out": skipped}
+            actions = item["actions"]
+            actions["attempted"] = sum(n for status, n in actions.items() if status != "skipped")
+            held = item["outcomes"].get("skipped", 0)
+            if held:
+                actions["skipped"] = actions.get("skipped", 0) + held
+                item.setdefault("skip_reasons", {})["hold-out"] = held
     treated, holdout = goals[False], goals[True]
     return {
         "name": name,

@@ -186,7 +186,7 @@ def _admit_at_start(
 def _drain(sim: JourneyEnv, catalog: Catalog) -> None:
     while tick(env=sim, catalog=catalog):
         pass
-    while dispatch(env=sim):
+    while dispatch(env=sim, catalog=catalog):
         pass
 
 

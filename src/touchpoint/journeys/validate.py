@@ -7,7 +7,7 @@ tags and channels, templates that parse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ class Known:
 
     events: Collection[str]
     segments: Collection[str]
-    tags: Collection[str]
+    tags: Mapping[str, Collection[str]]  # imported tags and their values (empty: any value)
     channels: Collection[str]
     check_rule: Callable[[dict[str, Any]], None]
 
@@ -149,8 +149,11 @@ def _node_references(node: Any, known: Known) -> list[str]:
             fault = template_fault(action.template)
             if fault:
                 found.append(f".action.template: {fault}")
-        if isinstance(action, SetTag) and action.tag not in known.tags:
-            found.append(f".action.tag: unknown tag {action.tag!r}")
+        if isinstance(action, SetTag):
+            if action.tag not in known.tags:
+                found.append(f".action.tag: {action.tag!r} is not an imported tag (only those can be set)")
+            elif known.tags[action.tag] and action.value not in known.tags[action.tag]:
+                found.append(f".action.value: {action.value!r} is not a value of tag {action.tag!r}")
     return found
 
 
