@@ -443,26 +443,26 @@ def _dispatch_batch(
     connection: Any, env: JourneyEnv, rows: list[dict[str, Any]], client: httpx.Client, now: datetime
 ) -> int:
     done = 0
-    if rows:  # effects of paused journeys wait with their runs
-        for row in rows:
-            try:
+    for row in rows:
+        try:
+            with connection.begin_nested():  # a failing effect rolls back alone, not the batch
                 detail = _perform(connection, env, row, client)
-            except Exception as exc:  # a provider's failure is the effect's, recorded and retried
-                attempts = int(row["attempts"]) + 1
-                final = attempts >= MAX_ATTEMPTS
-                repo.finish_attempt(
-                    connection,
-                    row,
-                    ok=False,
-                    detail=str(exc)[:500],
-                    now=now,
-                    status="failed" if final else "pending",
-                    last_error=str(exc)[:500],
-                    next_attempt_at=None if final else now + timedelta(minutes=2**attempts),
-                )
-                continue
-            repo.finish_attempt(connection, row, ok=True, detail=detail, now=now, status="sent", done_at=now)
-            done += 1
+        except Exception as exc:  # a provider's failure is the effect's, recorded and retried
+            attempts = int(row["attempts"]) + 1
+            final = attempts >= MAX_ATTEMPTS
+            repo.finish_attempt(
+                connection,
+                row,
+                ok=False,
+                detail=str(exc)[:500],
+                now=now,
+                status="failed" if final else "pending",
+                last_error=str(exc)[:500],
+                next_attempt_at=None if final else now + timedelta(minutes=2**attempts),
+            )
+            continue
+        repo.finish_attempt(connection, row, ok=True, detail=detail, now=now, status="sent", done_at=now)
+        done += 1
     return done
 
 
