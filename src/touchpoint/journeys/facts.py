@@ -4,7 +4,7 @@ attributes, the kept events runs wait for, and message templates rendered in Jin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -17,10 +17,13 @@ from touchpoint.journeys.model import WaitForEventNode
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.context import Context
 from touchpoint.segments.model import PropertyFilter
-from touchpoint.segments.service import context_at, current_members, read_rule
+from touchpoint.segments.service import context_at, current_members, read_rule, segment_resolver
+from touchpoint.tags.layout import TAG_VALUES
 from touchpoint.tags.service import TagEnv
 
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
+REUSE = timedelta(minutes=5)  # a batch may use a rule context this much older than its own time
+_CONTEXTS: dict[str, Context] = {}
 
 
 class Snapshot:
@@ -33,8 +36,21 @@ class Snapshot:
 
     @cached_property
     def context(self) -> Context:
-        """The rule context as of now."""
-        return context_at(env=self.env)
+        """The rule context as of now — reused from an earlier batch on the same tag snapshot for up to five
+        minutes, because loading a million customers' base costs more than the batch itself."""
+        ienv = self.env.indicators
+        now = ienv.clock.now()
+        key = str(ienv.analytics.root)
+        cached = _CONTEXTS.get(key)
+        if cached is not None and timedelta(0) <= now - cached.at <= REUSE:
+            fresh_day = ienv.calendar.business_date(now)
+            if cached.snapshot == _newest_snapshot(self.env, fresh_day):
+                cached.segment_rule = segment_resolver(env=self.env)  # segments saved since count
+                return cached
+        context = context_at(env=self.env)
+        _CONTEXTS.clear()
+        _CONTEXTS[key] = context
+        return context
 
     def rule_members(self, rule: dict[str, Any]) -> BitMap:
         """Who satisfies a rule now (evaluated once per batch)."""
@@ -68,6 +84,11 @@ class Snapshot:
         assert table is not None
         frame: pd.DataFrame = table.drop_columns(["attributes"]).to_pandas().set_index("customer_no")
         return frame
+
+
+def _newest_snapshot(env: TagEnv, day: date) -> date | None:
+    stored = [p.dt for p in env.indicators.analytics.partitions(TAG_VALUES.name) if p.dt <= day]
+    return max(stored) if stored else None
 
 
 class LiveFacts:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.engine import ACTIVE, Run, Step
@@ -146,25 +146,66 @@ def save_run(connection: Connection, run: Run, now: datetime) -> None:
     connection.execute(update(journey_runs).where(journey_runs.c.id == run.id).values(**values))
 
 
+_SAVED = (
+    "node",
+    "step",
+    "status",
+    "wake_at",
+    "wait_event",
+    "context",
+    "active_key",
+    "updated_at",
+    "end_reason",
+)
+
+
+def save_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
+    """Write many runs' new states in one statement (a tick's batch)."""
+    if not runs:
+        return
+    statement = (
+        update(journey_runs)
+        .where(journey_runs.c.id == bindparam("run_id"))
+        .values(**{column: bindparam(column) for column in (*_SAVED, "ended_at")})
+    )
+    rows = []
+    for run in runs:
+        row = _row(run, now)
+        rows.append({"run_id": run.id, "ended_at": row["ended_at"], **{c: row[c] for c in _SAVED}})
+    ended = [r for r in rows if r["ended_at"] is not None]
+    active = [r for r in rows if r["ended_at"] is None]
+    if active:  # an active run keeps ended_at empty; one statement shape per kind keeps executemany simple
+        connection.execute(statement, active)
+    if ended:
+        connection.execute(statement, ended)
+
+
+def insert_step_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Record many steps at once (rows as `insert_steps` builds them)."""
+    if rows:
+        connection.execute(insert(journey_steps), rows)
+
+
+def step_rows(run: Run, steps: list[Step], now: datetime) -> list[dict[str, Any]]:
+    """The stored rows of a run's steps."""
+    return [
+        {
+            "run_id": run.id,
+            "journey": run.journey,
+            "version": run.version,
+            "node": s.node,
+            "step": s.step,
+            "outcome": s.outcome,
+            "detail": s.detail,
+            "at": now,
+        }
+        for s in steps
+    ]
+
+
 def insert_steps(connection: Connection, run: Run, steps: list[Step], now: datetime) -> None:
     """Record the nodes a run passed through."""
-    if steps:
-        connection.execute(
-            insert(journey_steps),
-            [
-                {
-                    "run_id": run.id,
-                    "journey": run.journey,
-                    "version": run.version,
-                    "node": s.node,
-                    "step": s.step,
-                    "outcome": s.outcome,
-                    "detail": s.detail,
-                    "at": now,
-                }
-                for s in steps
-            ],
-        )
+    insert_step_rows(connection, step_rows(run, steps, now))
 
 
 def insert_outbox(connection: Connection, rows: list[dict[str, Any]]) -> None:

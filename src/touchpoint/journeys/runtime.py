@@ -216,6 +216,7 @@ def tick(*, env: JourneyEnv, limit: int = BATCH, catalog: Catalog | None = None)
     snapshot = Snapshot(env.tags)
     with env.ops.begin() as connection:
         runs = repo.claim_due(connection, now, live, limit)
+        outcomes = []
         for run in runs:
             journey = versions[(run.journey, run.version)]
             trigger: Trigger = "enter" if run.node is None else "timer"
@@ -226,7 +227,8 @@ def tick(*, env: JourneyEnv, limit: int = BATCH, catalog: Catalog | None = None)
                 outcome = advance(journey, run, now=now, trigger=trigger, facts=facts, calendar=env.calendar)
             except Exception as exc:  # a fact that cannot be read now (e.g. no tag snapshot yet): retry later
                 outcome = _backed_off(run, now, exc)
-            _persist(connection, outcome, now)
+            outcomes.append(outcome)
+        _persist(connection, outcomes, now)
     return len(runs)
 
 
@@ -242,24 +244,27 @@ def _backed_off(run: Run, now: datetime, exc: Exception) -> Outcome:
     return Outcome(run)
 
 
-def _persist(connection: Any, outcome: Outcome, now: datetime) -> None:
-    run = outcome.run
-    repo.save_run(connection, run, now)
-    if run.status == "exited":
-        # An exit (e.g. into an exit segment) also stops what the run had queued before; a run that ends
-        # normally keeps its last action, queued in this very call.
-        repo.cancel_pending(connection, repo.OUTBOX.c.run_id == run.id, f"run exited: {run.end_reason}", now)
-    repo.insert_steps(connection, run, outcome.steps, now)
+def _persist(connection: Any, outcomes: list[Outcome], now: datetime) -> None:
+    """A batch's runs, steps and outbox rows, a few statements for all of them."""
+    repo.save_runs(connection, [o.run for o in outcomes], now)
+    for outcome in outcomes:
+        run = outcome.run
+        if run.status == "exited":
+            # An exit (e.g. into an exit segment) also stops what the run had queued before; a run that ends
+            # normally keeps its last action, queued in this very call.
+            reason = f"run exited: {run.end_reason}"
+            repo.cancel_pending(connection, repo.OUTBOX.c.run_id == run.id, reason, now)
+    repo.insert_step_rows(connection, [r for o in outcomes for r in repo.step_rows(o.run, o.steps, now)])
     repo.insert_outbox(
         connection,
         [
             {
                 "id": new_id("obx"),
-                "run_id": run.id,
-                "journey": run.journey,
+                "run_id": o.run.id,
+                "journey": o.run.journey,
                 "node": effect.node,
                 "step": effect.step,
-                "customer_no": run.customer_no,
+                "customer_no": o.run.customer_no,
                 "kind": effect.kind,
                 "payload": effect.payload,
                 "status": "pending",
@@ -267,7 +272,8 @@ def _persist(connection: Any, outcome: Outcome, now: datetime) -> None:
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for effect in outcome.effects
+            for o in outcomes
+            for effect in o.effects
         ],
     )
 
