@@ -5,10 +5,11 @@ attributes, the kept events runs wait for, and message templates rendered in Jin
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 from pyroaring import BitMap
 
@@ -24,15 +25,24 @@ from touchpoint.tags.service import TagEnv
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
 REUSE = timedelta(minutes=5)  # a batch may use a rule context this much older than its own time
 _CONTEXTS: dict[str, Context] = {}
+_ROWS: dict[tuple[str, date], CustomerRows] = {}
+
+
+@lru_cache(maxsize=512)
+def _compiled(text: str) -> Template:
+    """A template compiled once per distinct text."""
+    return _TEMPLATES.from_string(text)
 
 
 class Snapshot:
     """The segment context of one batch, loaded on first use, with evaluated rules and segments cached."""
 
-    def __init__(self, env: TagEnv) -> None:
+    def __init__(self, env: TagEnv, batch: list[str] | None = None) -> None:
         self.env = env
+        self.batch = set(batch or [])
         self._rules: dict[str, BitMap] = {}
         self._segments: dict[str, set[str]] = {}
+        self._inbox: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     @cached_property
     def context(self) -> Context:
@@ -63,14 +73,13 @@ class Snapshot:
         """A saved segment's current members as customer numbers."""
         if name not in self._segments:
             context, members = current_members(env=self.env, name=name)
-            numbers = context.base.to_pandas().set_index("uid")["customer_no"]
-            self._segments[name] = {str(numbers[uid]) for uid in members}
+            self._segments[name] = set(context.customer_numbers(members))
         return self._segments[name]
 
     @cached_property
-    def attributes(self) -> pd.DataFrame:
-        """The customers snapshot on or before today (else the earliest), indexed by customer number; it
-        needs no tag snapshot, so templates render before the first computation too."""
+    def attributes(self) -> CustomerRows:
+        """The customers snapshot on or before today (else the earliest); it needs no tag snapshot, so
+        templates render before the first computation too. Kept across batches while its date holds."""
         ienv = self.env.indicators
         analytics = ienv.analytics
         today = ienv.calendar.business_date(ienv.clock.now())
@@ -78,12 +87,51 @@ class Snapshot:
         if day is None:
             stored = analytics.partitions("customers")
             if not stored:
-                return pd.DataFrame(index=pd.Index([], name="customer_no"))
+                return CustomerRows(None)
             day = stored[0].dt
-        table = analytics.read_partition("customers", day)
-        assert table is not None
-        frame: pd.DataFrame = table.drop_columns(["attributes"]).to_pandas().set_index("customer_no")
-        return frame
+        key = (str(analytics.root), day)
+        if key not in _ROWS:
+            _ROWS.clear()
+            _ROWS[key] = CustomerRows(analytics.read_partition("customers", day))
+        return _ROWS[key]
+
+    def kept_events(
+        self, connection: Any, customer: str, event: str, since: datetime
+    ) -> list[dict[str, Any]]:
+        """A customer's kept events of one name since `since`: read once per event name for the batch."""
+        if event not in self._inbox:
+            self._inbox[event] = repo.inbox_of(connection, list(self.batch), event)
+        return [e for e in self._inbox[event].get(customer, []) if e["time"] >= since]
+
+
+class CustomerRows:
+    """The customers snapshot for one-customer lookups: a number → row index, columns as lists."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        self._table = table.drop_columns(["attributes"]) if table is not None else None
+        numbers = self._table["customer_no"].to_pylist() if self._table is not None else []
+        self._index = {number: i for i, number in enumerate(numbers)}
+        self._columns: dict[str, list[Any]] = {}
+
+    def _column(self, name: str) -> list[Any] | None:
+        if self._table is None or name not in self._table.column_names:
+            return None
+        if name not in self._columns:
+            self._columns[name] = self._table[name].to_pylist()
+        return self._columns[name]
+
+    def value(self, customer: str, name: str) -> Any:
+        """One attribute of one customer (None when absent)."""
+        position = self._index.get(customer)
+        column = self._column(name)
+        return None if position is None or column is None else column[position]
+
+    def row(self, customer: str) -> dict[str, Any]:
+        """Every attribute of one customer (empty when unknown)."""
+        position = self._index.get(customer)
+        if position is None or self._table is None:
+            return {}
+        return {name: self._column(name)[position] for name in self._table.column_names}  # type: ignore[index]
 
 
 def _newest_snapshot(env: TagEnv, day: date) -> date | None:
@@ -110,15 +158,15 @@ class LiveFacts:
 
     def attribute(self, name: str) -> Any:
         """A column of the customers snapshot for this customer (None when absent)."""
-        table = self.snapshot.attributes
-        if name not in table.columns or self.customer_no not in table.index:
-            return None
-        value: Any = table.at[self.customer_no, name]
-        return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+        return self.snapshot.attributes.value(self.customer_no, name)
 
     def event_since(self, node: WaitForEventNode, payload: dict[str, Any], since: datetime) -> bool:
         """Whether a kept event of the node's name, filters and payload match happened at or after `since`."""
-        for kept in repo.inbox_events(self.connection, self.customer_no, node.event, since):
+        if self.customer_no in self.snapshot.batch:
+            kept_events = self.snapshot.kept_events(self.connection, self.customer_no, node.event, since)
+        else:
+            kept_events = repo.inbox_events(self.connection, self.customer_no, node.event, since)
+        for kept in kept_events:
             props = kept["properties"] or {}
             correlated = all(
                 props.get(prop) == payload.get(source.removeprefix("payload."))
@@ -130,14 +178,8 @@ class LiveFacts:
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         """The template rendered with `customer` (attributes), `customer_no` and `payload`."""
-        customer: dict[str, Any] = {}
-        table = self.snapshot.attributes
-        if self.customer_no in table.index:
-            row = table.loc[self.customer_no]
-            customer = {str(k): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in row.items()}
-        return _TEMPLATES.from_string(template).render(
-            customer=customer, customer_no=self.customer_no, payload=context
-        )
+        customer = self.snapshot.attributes.row(self.customer_no) if "customer" in template else {}
+        return _compiled(template).render(customer=customer, customer_no=self.customer_no, payload=context)
 
 
 def passes(props: dict[str, Any], where: list[PropertyFilter]) -> bool:

@@ -41,8 +41,22 @@ def set_state(connection: Connection, name: str, now: datetime, **values: Any) -
     connection.execute(update(journeys).where(journeys.c.name == name).values(updated_at=now, **values))
 
 
-def entry_facts(connection: Connection, journey: str) -> dict[str, tuple[datetime, bool]]:
-    """Per customer who ever entered: (their latest entry, whether a run is still active)."""
+def entry_facts(
+    connection: Connection, journey: str, customers: list[str] | None = None
+) -> dict[str, tuple[datetime, bool]]:
+    """Per customer who ever entered (of `customers`, when given): (their latest entry, whether a run is still
+    active)."""
+    if customers is not None and len(customers) <= 1_000:
+        found: dict[str, tuple[datetime, bool]] = {}
+        for start in range(0, len(customers), 500):
+            found |= _entry_facts(connection, journey, customers[start : start + 500])
+        return found
+    return _entry_facts(connection, journey, None)
+
+
+def _entry_facts(
+    connection: Connection, journey: str, customers: list[str] | None
+) -> dict[str, tuple[datetime, bool]]:
     query = (
         select(
             journey_runs.c.customer_no,
@@ -52,6 +66,8 @@ def entry_facts(connection: Connection, journey: str) -> dict[str, tuple[datetim
         .where(journey_runs.c.journey == journey)
         .group_by(journey_runs.c.customer_no)
     )
+    if customers is not None:
+        query = query.where(journey_runs.c.customer_no.in_(customers))
     rows = connection.execute(query)  # typed rows: the driver alone would hand back SQLite's text times
     return {customer: (_aware(entered), active > 0) for customer, entered, active in rows}
 
@@ -488,3 +504,16 @@ def messages_of(connection: Connection, run_id: str) -> list[dict[str, Any]]:
         .order_by(channel_log.c.at)
     )
     return [{"node": node, "content": content} for node, content, _ in connection.execute(query)]
+
+
+def inbox_of(connection: Connection, customers: list[str], event: str) -> dict[str, list[dict[str, Any]]]:
+    """Kept events of one name for many customers (a batch), by customer."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    wanted = sorted(set(customers))
+    for start in range(0, len(wanted), 500):
+        query = select(journey_inbox.c.customer_no, journey_inbox.c.time, journey_inbox.c.properties).where(
+            journey_inbox.c.event == event, journey_inbox.c.customer_no.in_(wanted[start : start + 500])
+        )
+        for customer, at, props in connection.execute(query):
+            found.setdefault(customer, []).append({"time": _aware(at), "properties": props})
+    return found

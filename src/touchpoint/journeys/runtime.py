@@ -98,7 +98,8 @@ def admit_in(
     """Admission inside the caller's transaction (event entry shares the routing transaction)."""
     now = env.clock.now()
     wanted = list(dict.fromkeys(customers))
-    allowed = _reentry_filter(journey, repo.entry_facts(connection, journey.name), wanted, now)
+    history = repo.entry_facts(connection, journey.name, wanted)
+    allowed = _reentry_filter(journey, history, wanted, now)
     room = _room(connection, env, journey, now)
     admitted = allowed[:room] if room is not None else allowed
     runs = [
@@ -181,8 +182,7 @@ def admit_segments(*, env: JourneyEnv, catalog: Catalog | None = None) -> int:
         if not isinstance(entry, SegmentEntry) or not _entry_due(entry, st, now, env):
             continue
         context, members = current_members(env=env.tags, name=entry.segment)
-        numbers = context.base.to_pandas().set_index("uid")["customer_no"]
-        customers = [str(numbers[uid]) for uid in members]
+        customers = context.customer_numbers(members)
         with env.ops.begin() as connection:
             admitted += admit_in(connection, env, journey, st["version"], customers, {})["admitted"]
             repo.set_state(connection, name, now, admitted_at=now)
@@ -213,9 +213,9 @@ def tick(*, env: JourneyEnv, limit: int = BATCH, catalog: Catalog | None = None)
     states, versions = live_versions(env, catalog)
     live = [name for name, st in states.items() if st["status"] == "live"]
     now = env.clock.now()
-    snapshot = Snapshot(env.tags)
     with env.ops.begin() as connection:
         runs = repo.claim_due(connection, now, live, limit)
+        snapshot = Snapshot(env.tags, [run.customer_no for run in runs])
         outcomes = []
         for run in runs:
             journey = versions[(run.journey, run.version)]

@@ -174,7 +174,7 @@ def _admit_at_start(
             admit_segments(env=sim, catalog=catalog)
             return
         context, members = current_members(env=sim.tags, name=journey.entry.segment)
-        numbers = set(context.base.to_pandas().set_index("uid")["customer_no"][list(members)])
+        numbers = set(context.customer_numbers(members))
         customers = [c for c in customers if c in numbers]
     elif isinstance(journey.entry, EventEntry) or customers is None:
         return

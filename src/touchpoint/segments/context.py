@@ -147,6 +147,12 @@ class Context:
         last = today if calendar.is_trading_day(today) else calendar.previous_trading_day(today)
         return None, calendar.add_trading_days(last, -(within.n - 1))
 
+    def customer_numbers(self, members: BitMap) -> list[str]:
+        """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take)."""
+        uids = np.frombuffer(members.to_array(), dtype=np.uint32)
+        numbers: list[str] = self.base["customer_no"].take(pa.array(self.positions(uids))).to_pylist()
+        return numbers
+
     def bitmap_of(self, customer_numbers: list[str] | pd.Series) -> BitMap:
         """The uids of customer numbers that are in the base."""
         uid_of = self.uid_of

@@ -269,7 +269,8 @@ journey_runs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime, nullable=True),
     Column("end_reason", String(32), nullable=True),
-    Index(None, "status", "wake_at"),
+    # Only active runs have a wake-at, so due runs are one range scan in wake-at order.
+    Index(None, "wake_at"),
     Index(None, "wait_event", "customer_no"),
     Index(None, "customer_no"),
     Index(None, "journey", "entered_at"),

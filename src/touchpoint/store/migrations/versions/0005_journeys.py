@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_journey_runs"),
         sa.UniqueConstraint("active_key", name="uq_journey_runs_active_key"),
     )
-    op.create_index("ix_journey_runs_status_wake_at", "journey_runs", ["status", "wake_at"])
+    op.create_index("ix_journey_runs_wake_at", "journey_runs", ["wake_at"])
     op.create_index("ix_journey_runs_wait_event_customer_no", "journey_runs", ["wait_event", "customer_no"])
     op.create_index("ix_journey_runs_customer_no", "journey_runs", ["customer_no"])
     op.create_index("ix_journey_runs_journey_entered_at", "journey_runs", ["journey", "entered_at"])
