@@ -517,3 +517,53 @@ def inbox_of(connection: Connection, customers: list[str], event: str) -> dict[s
         for customer, at, props in connection.execute(query):
             found.setdefault(customer, []).append({"time": _aware(at), "properties": props})
     return found
+
+
+def log_messages(connection: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
+    """The log channel's send for many effects at once: a row per outbox id not logged before; the effects
+    marked sent with their attempts recorded. Returns how many were newly logged."""
+    if not rows:
+        return 0
+    ids = [r["id"] for r in rows]
+    logged = {
+        outbox_id
+        for start in range(0, len(ids), 500)
+        for (outbox_id,) in connection.execute(
+            select(channel_log.c.outbox_id).where(channel_log.c.outbox_id.in_(ids[start : start + 500]))
+        )
+    }
+    fresh = [r for r in rows if r["id"] not in logged]
+    if fresh:
+        connection.execute(
+            insert(channel_log),
+            [
+                {
+                    "outbox_id": r["id"],
+                    "channel": "log",
+                    "customer_no": r["customer_no"],
+                    "content": r["payload"]["content"],
+                    "at": now,
+                }
+                for r in fresh
+            ],
+        )
+    connection.execute(
+        insert(journey_attempts),
+        [
+            {
+                "outbox_id": r["id"],
+                "attempt": int(r["attempts"]) + 1,
+                "ok": True,
+                "detail": "already logged" if r["id"] in logged else "logged",
+                "at": now,
+            }
+            for r in rows
+        ],
+    )
+    connection.execute(
+        update(journey_outbox)
+        .where(journey_outbox.c.id == bindparam("outbox_id"))
+        .values(status="sent", attempts=bindparam("attempt"), done_at=now),
+        [{"outbox_id": r["id"], "attempt": int(r["attempts"]) + 1} for r in rows],
+    )
+    return len(fresh)

@@ -448,8 +448,13 @@ def dispatch(
 def _dispatch_batch(
     connection: Any, env: JourneyEnv, rows: list[dict[str, Any]], client: httpx.Client, now: datetime
 ) -> int:
-    done = 0
+    logged = [r for r in rows if r["kind"] == "send" and r["payload"].get("channel") == "log"]
+    repo.log_messages(connection, logged, now)  # the log channel in a few statements for the whole batch
+    done = len(logged)
+    handled = {r["id"] for r in logged}
     for row in rows:
+        if row["id"] in handled:
+            continue
         try:
             with connection.begin_nested():  # a failing effect rolls back alone, not the batch
                 detail = _perform(connection, env, row, client)
