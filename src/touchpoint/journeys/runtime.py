@@ -94,8 +94,10 @@ def admit_in(
     version: int,
     customers: list[str],
     payloads: dict[str, dict[str, Any]],
+    entered: dict[str, datetime] | None = None,
 ) -> dict[str, Any]:
-    """Admission inside the caller's transaction (event entry shares the routing transaction)."""
+    """Admission inside the caller's transaction (event entry shares the routing transaction); `entered` gives
+    a run's entry time (an event entry enters at its event's time), else now."""
     now = env.clock.now()
     wanted = list(dict.fromkeys(customers))
     history = repo.entry_facts(connection, journey.name, wanted)
@@ -111,7 +113,7 @@ def admit_in(
             node=None,
             step=0,
             status="ready",
-            entered_at=now,
+            entered_at=(entered or {}).get(customer, now),
             holdout=in_holdout(journey, customer),
             wake_at=now,
             context={"payload": payloads.get(customer, {})},
@@ -305,61 +307,86 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
 def route_batch(
     connection: Any, env: JourneyEnv, catalog: Catalog, events: list[tuple[dict[str, Any], str]]
 ) -> None:
-    """Route (event, customer number) pairs in the caller's transaction (simulations replay through it)."""
+    """Route (event, customer number) pairs in the caller's transaction (simulations replay through it): the
+    batch's kept events in one insert, its waiting runs read at once, its entries admitted per journey."""
     states, versions = catalog
     current = {
         n: versions[(n, st["version"])] for n, st in states.items() if st["status"] in ("live", "paused")
     }
     now = env.clock.now()
+    waited = {n.event for j in versions.values() for n in j.nodes if isinstance(n, WaitForEventNode)}
+    goals_exits = {j.goal.event for j in current.values() if j.goal} | {
+        c.event for j in current.values() for c in j.exit_criteria if c.event
+    }
+    kept = waited | {j.goal.event for j in current.values() if j.goal}
+    waiting = _waiting_runs(connection, versions, [c for e, c in events if e["event"] in waited])
+    entries: dict[str, dict[str, tuple[dict[str, Any], datetime]]] = {}
+    inbox, woken = [], {}
     for event, customer in events:
-        _route_one(connection, env, current, states, versions, event, customer, now)
+        name, props = str(event["event"]), event.get("properties") or {}
+        at = datetime.fromtimestamp(int(event["time"]) / 1000, tz=UTC)
+        if name in kept:
+            inbox.append({"customer_no": customer, "event": name, "time": at, "properties": props})
+        if name in goals_exits:
+            _admit_entries(connection, env, current, states, entries)  # a run entered earlier in the batch
+            waiting.pop(customer, None)  # may end now: its state is read afresh when it wakes
+            _goals_and_exits(connection, env, current, name, props, customer, at, now)
+        for run in waiting.get(customer, []) if name in waited else []:
+            if _wakes(versions, run, name, props, at):
+                run.context["event_at"] = at.isoformat()
+                run.wake_at = now
+                woken[run.id] = run
+        for jname, journey in current.items():
+            entry = journey.entry
+            live = states[jname]["status"] == "live"
+            if live and isinstance(entry, EventEntry) and entry.event == name and passes(props, entry.where):
+                entries.setdefault(jname, {}).setdefault(customer, (props, at))
+    repo.add_inbox(connection, inbox)
+    repo.save_runs(connection, list(woken.values()), now)
+    _admit_entries(connection, env, current, states, entries)
 
 
-def _ids(event: dict[str, Any]) -> list[str]:
-    ids = event.get("ids") or {}
-    found = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
-    return [str(v) for v in found if v]
-
-
-def _route_one(
+def _admit_entries(
     connection: Any,
     env: JourneyEnv,
     current: dict[str, JourneyDef],
     states: dict[str, dict[str, Any]],
-    versions: dict[tuple[str, int], JourneyDef],
-    event: dict[str, Any],
+    entries: dict[str, dict[str, tuple[dict[str, Any], datetime]]],
+) -> None:
+    """Admit the event entries gathered so far, one call per journey, each run entered at its event's time."""
+    for jname, chosen in entries.items():
+        payloads = {customer: props for customer, (props, _) in chosen.items()}
+        entered = {customer: at for customer, (_, at) in chosen.items()}
+        admit_in(connection, env, current[jname], states[jname]["version"], list(chosen), payloads, entered)
+    entries.clear()
+
+
+def _goals_and_exits(
+    connection: Any,
+    env: JourneyEnv,
+    current: dict[str, JourneyDef],
+    name: str,
+    props: dict[str, Any],
     customer: str,
+    at: datetime,
     now: datetime,
 ) -> None:
-    name = str(event["event"])
-    props = event.get("properties") or {}
-    at = datetime.fromtimestamp(int(event["time"]) / 1000, tz=UTC)
-    if any(_waits_for(j, name) or (j.goal and j.goal.event == name) for j in current.values()):
-        repo.add_inbox(
-            connection, [{"customer_no": customer, "event": name, "time": at, "properties": props}]
-        )
     for jname, journey in current.items():
         if journey.goal is not None and journey.goal.event == name and passes(props, journey.goal.where):
             _convert(connection, env, journey, customer, at, now)
         for criterion in journey.exit_criteria:
             if criterion.event == name and passes(props, criterion.where):
                 for run in repo.active_runs_of(connection, [customer], [jname]):
-                    repo.insert_steps(
-                        connection, run, [Step(run.node or "-", run.step, "exit", f"event {name}")], now
-                    )
-                repo.end_runs(
-                    connection,
-                    (repo.RUNS.c.journey == jname) & (repo.RUNS.c.customer_no == customer),
-                    "exited",
-                    f"event {name}"[:32],
-                    now,
-                )
-    _wake_waiting(connection, versions, customer, name, props, at, now)
-    for jname, journey in current.items():
-        entry = journey.entry
-        live = states[jname]["status"] == "live"
-        if live and isinstance(entry, EventEntry) and entry.event == name and passes(props, entry.where):
-            admit_in(connection, env, journey, states[jname]["version"], [customer], {customer: props})
+                    step = Step(run.node or "-", run.step, "exit", f"event {name}")
+                    repo.insert_steps(connection, run, [step], now)
+                where = (repo.RUNS.c.journey == jname) & (repo.RUNS.c.customer_no == customer)
+                repo.end_runs(connection, where, "exited", f"event {name}"[:32], now)
+
+
+def _ids(event: dict[str, Any]) -> list[str]:
+    ids = event.get("ids") or {}
+    found = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
+    return [str(v) for v in found if v]
 
 
 def _waits_for(journey: JourneyDef, event: str) -> bool:
@@ -392,26 +419,28 @@ def _goal_step(run: Run) -> Step:
     return Step(run.node or "-", run.step, "goal", "hold-out" if run.holdout else None)
 
 
-def _wake_waiting(
-    connection: Any,
-    versions: dict[tuple[str, int], JourneyDef],
-    customer: str,
-    name: str,
-    props: dict[str, Any],
-    at: datetime,
-    now: datetime,
-) -> None:
+def _waiting_runs(
+    connection: Any, versions: dict[tuple[str, int], JourneyDef], customers: list[str]
+) -> dict[str, list[Run]]:
+    """The active runs of these customers, by customer (one query per 500 customers)."""
     journeys = sorted({j for (j, _) in versions})
-    for run in repo.active_runs_of(connection, [customer], journeys):
-        if run.status != "waiting_event" or run.wait_event != name or run.node is None:
-            continue
-        node = versions[(run.journey, run.version)].node(run.node)
-        # Any event since entry counts: one that came before the node was reached is not lost.
-        if at < _aware(run.entered_at) or not _correlated(node, run, props):
-            continue
-        run.context["event_at"] = at.isoformat()
-        run.wake_at = now
-        repo.save_run(connection, run, now)
+    wanted = sorted(set(customers))
+    found: dict[str, list[Run]] = {}
+    for start in range(0, len(wanted), 500):
+        for run in repo.active_runs_of(connection, wanted[start : start + 500], journeys):
+            found.setdefault(run.customer_no, []).append(run)
+    return found
+
+
+def _wakes(
+    versions: dict[tuple[str, int], JourneyDef], run: Run, name: str, props: dict[str, Any], at: datetime
+) -> bool:
+    """Whether this event releases a run waiting for it (any event since entry counts: one that came before
+    the node was reached is not lost)."""
+    if run.status != "waiting_event" or run.wait_event != name or run.node is None:
+        return False
+    node = versions[(run.journey, run.version)].node(run.node)
+    return at >= _aware(run.entered_at) and _correlated(node, run, props)
 
 
 def _correlated(node: WaitForEventNode, run: Run, props: dict[str, Any]) -> bool:
