@@ -1,0 +1,841 @@
+"""Journeys at scale: segment admission, advancing runs through a graph, dispatch, event-to-outbox latency.
+
+Part 1, on a VirtualClock. Synthesises what a segment needs for `--customers` customers the way
+bench_segments.py does (the customers snapshot, three tags' values and Roaring bitmaps, the tag definitions)
+and saves a segment every customer is in; publishes a segment-entry journey
+
+    wait 1d → split (asset_tier in 高净值/富裕 → offer_vip, else offer_plain; both action send, channel log)
+    → wait_for_event fund_subscribe (timeout 1d) → action send (thanks / remind)
+
+and times, as the worker calls them:
+
+- admission: `admit_segments` (runs admitted per second);
+- advancing: `tick(limit=--batch)` until nothing is due, in three passes with the clock moved on between
+  them: entry (every run reaches the 1-day wait), +1 day (wait → split → send → wait_for_event: three steps
+  and one effect a run), +1 day more (the timeout → send → end: two steps and one effect). Figures: run
+  advances (runs tick took) and steps (journey_steps rows written) per second of tick time;
+- dispatch: `dispatch(limit=--batch)` until the outbox is empty (effects per second; the log channel).
+
+The peer beside each is a bare bulk insert of as many rows as were admitted into a copy of journey_runs
+(same columns, indexes and unique key) in the same operational store: SQLAlchemy Core executemany, 10,000
+rows a statement, one transaction, the rows built beforehand — the floor for writing that many runs. Each
+figure is printed with its ratio to it, and admission beside the anchors' published 20,000 audience-entry
+instances/s. Only `--advance` runs (default 200,000) are advanced and dispatched, the rest stopped first
+(the output says so): on SQLite the busy pass advances about 700 runs/s, so all of 1,000,000 would take
+about an hour. `--profile` runs the first tick of the +1-day and +2-day passes under cProfile (left out
+of their rates), and route_events + tick over a burst of 200 login events after part 2, and lists the
+top entries.
+
+Part 2, on the SystemClock, in the same store: an event-entry journey (login → action send) fed at a
+steady `--rate` events/s (default 1,000) for `--seconds` by a producer thread appending to the event log
+(one append per due batch, each event for a new customer One ID knows), while the main thread runs
+`route_events` and `tick` in a loop as the worker does (polling every 2 ms when idle), until everything
+is handled or `--drain` seconds (default 60) have passed since the last append. Latency per event = its
+outbox row's created_at (the time tick started, before its commit) − the received_at it was appended
+with. Figures: p50/p99/max; the p50 of the first and last tenth of the events (a backlog shows as
+growth); the achieved rate; the consumer's events per busy second (busy: its route_events + tick rounds
+that found work). An event not handled within the drain window counts as infinitely late (printed
+"unhandled", null in JSON). The peer: the same producer with a
+consumer that only polls `read_after` (latency = when the read returned the record − its received_at),
+the round trip the journey consumer's own reads start from.
+
+SQLite in a throwaway home by default; `--database-url postgresql://…` runs the operational store (and the
+event log) on PostgreSQL, in a fresh schema dropped afterwards.
+Run: `python bench/bench_journeys.py [--customers N] [--advance N] [--batch N] [--seconds S] [--rate R]
+[--drain S] [--database-url URL] [--profile] [--json]` (the default on 2 CPUs and SQLite: about 20
+minutes, peak RSS about 1.4 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import math
+import pstats
+import resource
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Column, Index, MetaData, Table, create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from touchpoint.bootstrap import Container, build
+from touchpoint.config import Settings, load_settings
+from touchpoint.core.clock import SystemClock, VirtualClock
+from touchpoint.core.events import LogEntry
+from touchpoint.core.ids import new_id
+from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import link_business_ids
+from touchpoint.ingest import ImportOptions, import_arrow
+from touchpoint.journeys import repo
+from touchpoint.journeys.runtime import CONSUMER, admit_segments, dispatch, route_events, tick
+from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey
+from touchpoint.segments.service import SegmentDef, save_segment
+from touchpoint.store.operational.offsets import lock_offset, set_offset
+from touchpoint.store.operational.schema import NAMING, journey_outbox, journey_runs, journey_steps
+from touchpoint.tags.evaluate import bitmaps
+from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
+from touchpoint.tags.model import TagDef
+from touchpoint.tags.service import save_tag
+
+DAY = date(2026, 3, 31)
+AT = datetime(2026, 3, 31, 1, tzinfo=UTC)  # 09:00 Beijing
+ANCHOR = 20_000  # audience-entry instances/s, as the anchors published
+CHUNK = 10_000  # rows a statement, as admit_in inserts runs
+POLL = 0.002
+BURST = 200  # login events routed and ticked under cProfile (each admission reads the journey's runs)
+TAGS = {
+    "asset_tier": (["高净值", "富裕", "大众", "长尾"], [0.01, 0.15, 0.6, 0.24]),
+    "lifecycle_stage": (["新开户", "成长", "成熟", "沉睡", "流失预警"], [0.04, 0.5, 0.3, 0.12, 0.04]),
+    "activity_level": (["不活跃", "低活跃", "中活跃", "高活跃"], [0.25, 0.3, 0.4, 0.05]),
+}
+AUDIENCE = SegmentDef(name="bench_audience", title="everyone", rule={"tag": "activity_level", "exists": True})
+AFFLUENT = {"tag": "asset_tier", "in": ["高净值", "富裕"]}
+
+
+def _send(node: str, template: str, after: str | None = None) -> dict[str, Any]:
+    action = {"kind": "send", "channel": "log", "template": template}
+    return {"id": node, "type": "action", "action": action} | ({"next": after} if after else {})
+
+
+NURTURE = {
+    "name": "bench_nurture",
+    "title": "新品认购培育",
+    "entry": {"type": "segment", "segment": AUDIENCE.name},
+    "start": "cool_off",
+    "nodes": [
+        {"id": "cool_off", "type": "wait", "duration": "1d", "next": "by_tier"},
+        {
+            "id": "by_tier",
+            "type": "split",
+            "branches": [{"name": "affluent", "rule": AFFLUENT, "next": "offer_vip"}],
+            "default": "offer_plain",
+        },
+        _send("offer_vip", "尊敬的客户 {{ customer_no }}，您的理财经理为您预留了新发基金额度", "subscribed"),
+        _send("offer_plain", "{{ customer_no }}，新发基金今日开放认购", "subscribed"),
+        {
+            "id": "subscribed",
+            "type": "wait_for_event",
+            "event": "fund_subscribe",
+            "timeout": "1d",
+            "on_event": "thanks",
+            "on_timeout": "remind",
+        },
+        _send("thanks", "感谢认购"),
+        _send("remind", "{{ customer_no }}，新发基金认购明日截止"),
+    ],
+}
+WELCOME = {
+    "name": "bench_welcome",
+    "title": "登录欢迎",
+    "entry": {"type": "event", "event": "login"},
+    "start": "welcome",
+    "nodes": [_send("welcome", "欢迎回来 {{ payload.seq }}")],
+}
+
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def customer_numbers(size: int) -> np.ndarray:
+    """The synthetic customer numbers, C10000000 onwards (one width, so text order is number order)."""
+    return np.char.add("C", np.arange(10_000_000, 10_000_000 + size).astype(str))
+
+
+def synthesise(container: Container, size: int) -> None:
+    """The customers snapshot, three tags' values and bitmaps for `size` customers, the audience segment."""
+    rng = np.random.default_rng(size)
+    numbers = customer_numbers(size)
+    uids = np.arange(1, size + 1, dtype=np.int64)
+    import_arrow(
+        env=container.import_env,
+        principal=SYSTEM,
+        table="customers",
+        data=pa.table({"customer_no": numbers}),
+        options=ImportOptions(business_date=DAY, force=True),
+        source_name=f"customers-{size}",
+    )
+    columns: dict[str, pa.Array] = {"uid": pa.array(uids), "customer_no": pa.array(numbers)}
+    bitmap_rows = []
+    for name, (values, weights) in TAGS.items():
+        chosen = np.array(values, dtype=object)[rng.choice(len(values), size, p=weights)]
+        columns[name] = pa.array(chosen, pa.string())
+        for value, members in bitmaps(uids, chosen).items():
+            bitmap_rows.append(
+                {"tag": name, "value": value, "count": len(members), "bitmap": members.serialize()}
+            )
+        tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
+        save_tag(env=container.tag_env, principal=SYSTEM, tag=tag)
+    analytics = container.analytics
+    analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
+    analytics.replace_partitions(
+        TAG_BITMAPS.name, {DAY: pa.Table.from_pylist(bitmap_rows, TAG_BITMAPS.schema)}
+    )
+    save_segment(env=container.tag_env, principal=SYSTEM, segment=AUDIENCE)
+
+
+def go_live(env: JourneyEnv, body: dict[str, Any]) -> None:
+    """Save and publish a journey, as the API does."""
+    save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
+    publish(env=env, principal=SYSTEM, name=body["name"])
+
+
+# Part 1 ----------------------------------------------------------------------------------------------------
+
+
+def bare_insert(container: Container, size: int) -> float:
+    """The peer: seconds to insert `size` journey_runs-shaped rows into a copy of the table, in one
+    transaction with executemany in chunks of CHUNK (the rows built beforehand, not timed)."""
+    copy = Table(
+        "bench_bare_runs",
+        MetaData(naming_convention=NAMING),
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable, unique=c.unique)
+            for c in journey_runs.columns
+        ),
+        *(Index(None, *(c.name for c in index.columns)) for index in journey_runs.indexes),
+    )
+    now = container.clock.now()
+    numbers = customer_numbers(size).tolist()
+    rows = [
+        {
+            "id": new_id("run"),
+            "journey": "bench_bare",
+            "version": 1,
+            "customer_no": number,
+            "node": None,
+            "step": 0,
+            "status": "ready",
+            "wake_at": now,
+            "wait_event": None,
+            "holdout": False,
+            "context": {"payload": {}},
+            "active_key": f"bench_bare|{number}",
+            "entered_at": now,
+            "updated_at": now,
+            "ended_at": None,
+            "end_reason": None,
+        }
+        for number in numbers
+    ]
+    engine = container.ops.engine
+    copy.create(engine)
+    try:
+        started = time.perf_counter()
+        with engine.begin() as connection:
+            for start in range(0, len(rows), CHUNK):
+                connection.execute(insert(copy), rows[start : start + CHUNK])
+        seconds = time.perf_counter() - started
+    finally:
+        copy.drop(engine)
+    return seconds
+
+
+def counts(env: JourneyEnv, journey: str) -> tuple[int, int]:
+    """(journey_steps rows, journey_outbox rows) of a journey."""
+    with env.ops.begin() as connection:
+        steps = connection.execute(
+            select(func.count()).select_from(journey_steps).where(journey_steps.c.journey == journey)
+        ).scalar_one()
+        effects = connection.execute(
+            select(func.count()).select_from(journey_outbox).where(journey_outbox.c.journey == journey)
+        ).scalar_one()
+    return int(steps), int(effects)
+
+
+@dataclass
+class Pass:
+    """One tick pass: runs taken, steps and effects written, and the seconds tick took for them."""
+
+    name: str
+    runs: int = 0
+    steps: int = 0
+    effects: int = 0
+    seconds: float = 0.0
+    calls: int = 0
+    profile: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tick_pass(env: JourneyEnv, name: str, total: int, batch: int, *, profile: bool) -> Pass:
+    """Tick until nothing is due; with `profile`, the first call runs under cProfile and is not counted."""
+    result = Pass(name)
+    steps_before, effects_before = counts(env, NURTURE["name"])
+    profiled_runs = 0
+    with _progress() as progress:
+        task = progress.add_task(f"tick {name}", total=total, note="")
+        if profile:
+            profiler = cProfile.Profile()
+            profiled_runs = profiler.runcall(lambda: tick(env=env, limit=batch))
+            result.profile = top_entries(profiler)
+            progress.update(task, advance=profiled_runs, note="(first call profiled)")
+            steps_after, effects_after = counts(env, NURTURE["name"])
+            steps_before, effects_before = steps_after, effects_after
+        while True:
+            started = time.perf_counter()
+            taken = tick(env=env, limit=batch)
+            result.seconds += time.perf_counter() - started
+            if not taken:
+                break
+            result.runs += taken
+            result.calls += 1
+            rate = result.runs / result.seconds
+            progress.update(task, advance=taken, note=f"{rate:,.0f} runs/s")
+    steps_after, effects_after = counts(env, NURTURE["name"])
+    result.steps, result.effects = steps_after - steps_before, effects_after - effects_before
+    if profiled_runs:
+        result.name += f" ({profiled_runs:,} runs of the profiled call left out)"
+    return result
+
+
+def top_entries(profiler: cProfile.Profile, top: int = 15, entry: str = "tick") -> list[dict[str, Any]]:
+    """The `top` entries by own time, then the `top` touchpoint functions by cumulative time."""
+    stats = pstats.Stats(profiler)
+    entries = [
+        (own, total, calls, f"{file}:{line}({func_name})")
+        for (file, line, func_name), (_, calls, own, total, _) in stats.stats.items()  # type: ignore[attr-defined]
+    ]
+    by_own = sorted(entries, reverse=True)[:top]
+    ours = sorted(
+        ((total, own, calls, where) for own, total, calls, where in entries if "touchpoint/" in where),
+        reverse=True,
+    )[:top]
+    total_seconds = max((t for _, t, _, _ in entries), default=0.0)
+    rows = [
+        {"by": "own", "where": w, "calls": c, "tottime": round(o, 4), "cumtime": round(t, 4)}
+        for o, t, c, w in by_own
+    ]
+    rows += [
+        {"by": "cumulative", "where": w, "calls": c, "tottime": round(o, 4), "cumtime": round(t, 4)}
+        for t, o, c, w in ours
+    ]
+    return [{"by": "total", "where": entry, "calls": 1, "tottime": 0.0, "cumtime": total_seconds}, *rows]
+
+
+def drain_outbox(env: JourneyEnv, total: int, batch: int) -> tuple[int, float]:
+    """Dispatch until nothing is due: (effects done, seconds)."""
+    done, seconds = 0, 0.0
+    with _progress() as progress:
+        task = progress.add_task("dispatch", total=total, note="")
+        while True:
+            started = time.perf_counter()
+            n = dispatch(env=env, limit=batch)
+            seconds += time.perf_counter() - started
+            if not n:
+                break
+            done += n
+            progress.update(task, advance=n, note=f"{done / seconds:,.0f} effects/s")
+    return done, seconds
+
+
+def segment_journey(
+    container: Container,
+    clock: VirtualClock,
+    size: int,
+    advance: int,
+    batch: int,
+    *,
+    profile: bool,
+    out: TextIO,
+) -> dict[str, Any]:
+    """Part 1: admission, three tick passes and dispatch, each beside the bare insert."""
+    env = container.journey_env
+    started = time.perf_counter()
+    with console.status(f"synthesising {size:,} customers, their tags and the audience segment"):
+        synthesise(container, size)
+    print(f"{size:,} customers synthesised in {time.perf_counter() - started:.1f} s", file=out)
+    go_live(env, NURTURE)
+    with console.status(f"admit_segments: {size:,} members"):
+        started = time.perf_counter()
+        admitted = admit_segments(env=env)
+        admit_seconds = time.perf_counter() - started
+    assert admitted == size, f"admitted {admitted:,} of {size:,}"
+    with console.status(f"peer: bare executemany of {admitted:,} journey_runs rows"):
+        bare_seconds = bare_insert(container, admitted)
+    admit_rate, bare_rate = admitted / admit_seconds, admitted / bare_seconds
+    print(
+        f"admission  {admitted:,} runs in {admit_seconds:.1f} s = {admit_rate:,.0f} admitted/s | bare "
+        f"insert {bare_seconds:.1f} s = {bare_rate:,.0f} rows/s | ratio admission ÷ bare "
+        f"{admit_rate / bare_rate:.2f}× | anchors' published {ANCHOR:,} entries/s: "
+        f"{admit_rate / ANCHOR:.2f}×",
+        file=out,
+    )
+    figures: dict[str, Any] = {
+        "customers": size,
+        "admitted": admitted,
+        "admit_seconds": round(admit_seconds, 3),
+        "admitted_per_second": round(admit_rate),
+        "bare_insert_seconds": round(bare_seconds, 3),
+        "bare_insert_rows_per_second": round(bare_rate),
+        "ratio_admission_to_bare": round(admit_rate / bare_rate, 3),
+        "ratio_admission_to_anchor": round(admit_rate / ANCHOR, 3),
+    }
+    advanced = min(advance, admitted)
+    if advanced < admitted:
+        cutoff = str(customer_numbers(advanced + 1)[-1])
+        with env.ops.begin() as connection:
+            stopped = repo.end_runs(
+                connection,
+                (repo.RUNS.c.journey == NURTURE["name"]) & (repo.RUNS.c.customer_no >= cutoff),
+                "stopped",
+                "bench: not advanced",
+                clock.now(),
+            )
+        print(
+            f"advancing a subset: {advanced:,} of the {admitted:,} admitted runs ({stopped:,} stopped first)",
+            file=out,
+        )
+    figures["advanced"] = advanced
+    passes = [tick_pass(env, "entry", advanced, batch, profile=False)]
+    clock.advance(timedelta(days=1, minutes=1))
+    passes.append(tick_pass(env, "+1 day", advanced, batch, profile=profile))
+    clock.advance(timedelta(days=1, minutes=1))
+    passes.append(tick_pass(env, "+2 days", advanced, batch, profile=profile))
+    for p in passes:
+        runs_rate, steps_rate = p.runs / p.seconds, p.steps / p.seconds
+        print(
+            f"tick {p.name}: {p.runs:,} runs, {p.steps:,} steps, {p.effects:,} effects in {p.seconds:.1f} s "
+            f"({p.calls} calls) = {runs_rate:,.0f} runs/s, {steps_rate:,.0f} steps/s | ratio runs/s ÷ bare "
+            f"{runs_rate / bare_rate:.3f}×",
+            file=out,
+        )
+    runs = sum(p.runs for p in passes)
+    steps = sum(p.steps for p in passes)
+    queued = sum(p.effects for p in passes)
+    seconds = sum(p.seconds for p in passes)
+    print(
+        f"advancing  {runs:,} run advances, {steps:,} steps, {queued:,} effects queued in {seconds:.1f} s = "
+        f"{runs / seconds:,.0f} run advances/s, {steps / seconds:,.0f} steps/s | ratio steps/s ÷ bare "
+        f"{steps / seconds / bare_rate:.3f}×",
+        file=out,
+    )
+    _, pending = counts(env, NURTURE["name"])
+    done, dispatch_seconds = drain_outbox(env, pending, batch)
+    effects_rate = done / dispatch_seconds
+    print(
+        f"dispatch   {done:,} effects in {dispatch_seconds:.1f} s = {effects_rate:,.0f} effects/s | "
+        f"ratio ÷ bare {effects_rate / bare_rate:.3f}×",
+        file=out,
+    )
+    figures |= {
+        "passes": [
+            {
+                "pass": p.name,
+                "runs": p.runs,
+                "steps": p.steps,
+                "effects": p.effects,
+                "seconds": round(p.seconds, 3),
+                "calls": p.calls,
+                "runs_per_second": round(p.runs / p.seconds),
+                "steps_per_second": round(p.steps / p.seconds),
+            }
+            for p in passes
+        ],
+        "run_advances_per_second": round(runs / seconds),
+        "steps_per_second": round(steps / seconds),
+        "ratio_steps_to_bare": round(steps / seconds / bare_rate, 4),
+        "effects_dispatched": done,
+        "dispatch_seconds": round(dispatch_seconds, 3),
+        "effects_per_second": round(effects_rate),
+        "ratio_effects_to_bare": round(effects_rate / bare_rate, 4),
+    }
+    if profile:
+        figures["tick_profiles"] = {p.name: p.profile for p in passes if p.profile}
+        for p in passes:
+            if p.profile:
+                print_profile(f"{p.name}, first call", p.profile, out)
+    return figures
+
+
+def print_profile(name: str, rows: list[dict[str, Any]], out: TextIO, what: str = "tick") -> None:
+    """The profiled call's top entries, by own time and (touchpoint) by cumulative time."""
+    print(f"{what} {name} under cProfile ({rows[0]['cumtime']:.2f} s):", file=out)
+    for by in ("own", "cumulative"):
+        print(f"  top by {by} time:", file=out)
+        for row in rows:
+            if row["by"] == by:
+                print(
+                    f"    {row['cumtime']:7.2f} s cum {row['tottime']:6.2f} s own {row['calls']:>9,} calls "
+                    f"{_short(row['where'])}",
+                    file=out,
+                )
+
+
+def _short(where: str) -> str:
+    for marker in ("site-packages/", "src/", "lib/python3"):
+        if marker in where:
+            return where.split(marker, 1)[1]
+    return where
+
+
+# Part 2 ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Producer:
+    """Appends `rate` events a second for `seconds` to the log, each for the next customer, in a thread."""
+
+    container: Container
+    event: str
+    customers: list[str]
+    rate: int
+    seconds: float
+    sent: dict[int, datetime] = field(default_factory=dict)
+    first: float = 0.0
+    last: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread."""
+        thread = threading.Thread(target=self._run, name="bench-producer", daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
+        try:
+            self._produce()
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def _produce(self) -> None:
+        log, clock = self.container.log, self.container.clock
+        total = int(self.rate * self.seconds)
+        origin = time.perf_counter()
+        n = 0
+        while n < total:
+            due = min(total, int((time.perf_counter() - origin) * self.rate) + 1)
+            if due <= n:
+                time.sleep(max(0.0, origin + n / self.rate - time.perf_counter()))
+                continue
+            now = clock.now()
+            ms = int(now.timestamp() * 1000)
+            entries = []
+            for seq in range(n, due):
+                customer = self.customers[seq]
+                body = {
+                    "event_id": f"{self.event}-{seq}-{ms}",
+                    "kind": "track",
+                    "event": self.event,
+                    "time": ms,
+                    "distinct_id": customer,
+                    "properties": {"seq": seq},
+                    "ids": {"customer_no": customer},
+                }
+                entries.append(LogEntry(None, body["event_id"], body))
+            log.append(entries, received_at=now)
+            if n == 0:
+                self.first = time.perf_counter()
+            self.last = time.perf_counter()
+            for seq in range(n, due):
+                self.sent[seq] = now
+            n = due
+
+    def achieved(self) -> float:
+        """Events a second from the first append to the last."""
+        span = self.last - self.first
+        return (len(self.sent) - 1) / span if span > 0 else float("nan")
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of latencies in seconds, as milliseconds (nearest rank); None where the rank falls
+    on an event never handled (its latency, infinite here, is beyond the drain window)."""
+    if not values:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float | None:
+        value = ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+        return round(value * 1000, 2) if math.isfinite(value) else None
+
+    return {"p50_ms": rank(0.5), "p99_ms": rank(0.99), "max_ms": rank(1.0)}
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:,.1f} ms" if value is not None else "unhandled"
+
+
+def _ratio(left: float | None, right: float | None) -> float | None:
+    return round(left / right, 1) if left is not None and right else None
+
+
+def _times(ratio: float | None) -> str:
+    return f"{ratio:,.1f}×" if ratio is not None else "n/a (unhandled)"
+
+
+def journey_latency(
+    container: Container, customers: list[str], rate: int, seconds: float, drain: float
+) -> dict[str, Any]:
+    """Feed the event journey and run the worker's route + tick until every event is handled, or until
+    `drain` seconds after the producer stopped (events still unhandled then count as infinitely late)."""
+    env = container.journey_env
+    producer = Producer(container, "login", customers, rate, seconds)
+    busy, loops = 0.0, 0
+    total = int(rate * seconds)
+    thread = producer.start()
+    wall = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task("event → outbox", total=total, note="")
+        while True:
+            started = time.perf_counter()
+            routed = route_events(env=env)
+            ticked = 0
+            while (n := tick(env=env)) > 0:
+                ticked += n
+            if routed or ticked:  # empty polls (about 4 ms each on SQLite) are not counted as busy
+                busy += time.perf_counter() - started
+                loops += 1
+            progress.update(task, advance=ticked, note=f"{len(producer.sent):,} appended")
+            if producer.done.is_set() and not routed and not ticked:
+                break
+            if producer.done.is_set() and time.perf_counter() - producer.last > drain:
+                progress.update(task, note=f"drain window of {drain:.0f} s over")
+                break
+            if not routed and not ticked:
+                time.sleep(POLL)
+    finished = time.perf_counter()
+    thread.join()
+    wall = finished - wall
+    if producer.error is not None:
+        raise producer.error
+    with env.ops.begin() as connection:
+        rows = connection.execute(
+            select(journey_outbox.c.payload, journey_outbox.c.created_at).where(
+                journey_outbox.c.journey == WELCOME["name"]
+            )
+        ).all()
+    by_seq = {}
+    for payload, created_at in rows:
+        seq = int(str(payload["content"]).rsplit(" ", 1)[-1])
+        by_seq[seq] = (created_at - producer.sent[seq]).total_seconds()
+    latencies = [by_seq.get(seq, math.inf) for seq in sorted(producer.sent)]
+    tenth = max(len(latencies) // 10, 1)
+    return {
+        "appended": len(producer.sent),
+        "outbox_rows": len(rows),
+        "unhandled": len(producer.sent) - len(rows),
+        "achieved_rate": round(producer.achieved(), 1),
+        "consumer_busy_share": round(busy / wall, 3),
+        "handled_per_busy_second": round(len(rows) / busy, 1) if busy else 0.0,
+        "consumer_loops": loops,
+        "drain_seconds_after_producer": round(finished - producer.last, 2),
+        **percentiles(latencies),
+        "first_tenth_p50_ms": percentiles(latencies[:tenth])["p50_ms"],
+        "last_tenth_p50_ms": percentiles(latencies[-tenth:])["p50_ms"],
+    }
+
+
+def profile_burst(container: Container, customers: list[str]) -> list[dict[str, Any]]:
+    """Append one batch of login events at once, then route and tick them all under cProfile."""
+    env = container.journey_env
+    now = container.clock.now()
+    ms = int(now.timestamp() * 1000)
+    entries = [
+        LogEntry(
+            None,
+            f"burst-{seq}",
+            {
+                "event_id": f"burst-{seq}",
+                "kind": "track",
+                "event": "login",
+                "time": ms,
+                "distinct_id": customer,
+                "properties": {"seq": seq},
+                "ids": {"customer_no": customer},
+            },
+        )
+        for seq, customer in enumerate(customers)
+    ]
+    with env.ops.begin() as connection:  # skip any backlog the drain window left: only the burst is profiled
+        lock_offset(connection, CONSUMER, now)
+        set_offset(connection, CONSUMER, int(container.log.head()), now)  # type: ignore[attr-defined]
+    container.log.append(entries, received_at=now)
+    profiler = cProfile.Profile()
+
+    def handle() -> None:
+        while route_events(env=env):
+            pass
+        while tick(env=env):
+            pass
+
+    profiler.runcall(handle)
+    return top_entries(profiler, entry="route_events + tick")
+
+
+def log_latency(container: Container, customers: list[str], rate: int, seconds: float) -> dict[str, Any]:
+    """The peer: the same producer, a consumer that only reads the log back."""
+    log, clock = container.log, container.clock
+    after = int(log.head())  # type: ignore[attr-defined]
+    producer = Producer(container, "$pageview", customers, rate, seconds)
+    latencies: list[float] = []
+    thread = producer.start()
+    with _progress() as progress:
+        task = progress.add_task("append → read_after", total=int(rate * seconds), note="")
+        while True:
+            records = log.read_after(after, 2_000)
+            now = clock.now()
+            latencies += [(now - r.received_at).total_seconds() for r in records]
+            if records:
+                after = records[-1].offset
+                progress.update(task, advance=len(records))
+            elif producer.done.is_set():
+                break
+            else:
+                time.sleep(POLL)
+    thread.join()
+    if producer.error is not None:
+        raise producer.error
+    return {
+        "appended": len(producer.sent),
+        "achieved_rate": round(producer.achieved(), 1),
+        **percentiles(latencies),
+    }
+
+
+def event_latency(
+    settings: Settings, offset: int, rate: int, seconds: float, drain: float, *, profile: bool, out: TextIO
+) -> dict[str, Any]:
+    """Part 2 in a container on the system clock over the same store."""
+    container = build(settings, clock=SystemClock(), migrate=False)
+    total = int(rate * seconds)
+    try:
+        customers = customer_numbers(offset + 2 * total + BURST).tolist()[offset:]
+        linked = customers[:total] + customers[2 * total :]
+        link_business_ids(
+            env=container.identity_env, customers=[{"customer_no": c} for c in linked], id_columns={}
+        )
+        go_live(container.journey_env, WELCOME)
+        journey = journey_latency(container, customers[:total], rate, seconds, drain)
+        rows = profile_burst(container, customers[2 * total :]) if profile else []
+        peer = log_latency(container, customers[total : 2 * total], rate, seconds)
+    finally:
+        container.close()
+    j, p = journey, peer
+    print(
+        f"event → outbox  {j['outbox_rows']:,} of {j['appended']:,} events handled ({j['unhandled']:,} not "
+        f"within {drain:.0f} s of the last append), appended at {j['achieved_rate']:,.0f}/s: p50 "
+        f"{_ms(j['p50_ms'])}, p99 {_ms(j['p99_ms'])}, max {_ms(j['max_ms'])} (first tenth p50 "
+        f"{_ms(j['first_tenth_p50_ms'])}, last tenth {_ms(j['last_tenth_p50_ms'])}; consumer working "
+        f"{j['consumer_busy_share']:.0%}, {j['handled_per_busy_second']:,.0f} events per busy second) | "
+        f"append → read_after at {p['achieved_rate']:,.0f}/s: p50 {_ms(p['p50_ms'])}, p99 "
+        f"{_ms(p['p99_ms'])}, max {_ms(p['max_ms'])} | ratio p50 {_times(_ratio(j['p50_ms'], p['p50_ms']))}, "
+        f"p99 {_times(_ratio(j['p99_ms'], p['p99_ms']))}",
+        file=out,
+    )
+    figures = {
+        "rate": rate,
+        "seconds": seconds,
+        "drain_window_seconds": drain,
+        "journey": journey,
+        "log_round_trip": peer,
+        "ratio_p50": _ratio(j["p50_ms"], p["p50_ms"]),
+        "ratio_p99": _ratio(j["p99_ms"], p["p99_ms"]),
+    }
+    if rows:
+        figures["burst_profile"] = rows
+        print_profile(f"{BURST:,} login events at once", rows, out, what="route_events + tick")
+    return figures
+
+
+# Running ---------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def operational_url(database_url: str | None) -> Iterator[str | None]:
+    """None (SQLite in the home) or a URL into a fresh PostgreSQL schema, dropped afterwards."""
+    if database_url is None:
+        yield None
+        return
+    url = make_url(database_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def peak_rss_bytes() -> int:
+    """The process's resident-set high-water mark."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
+    """Both parts in one store; print and return the figures."""
+    figures: dict[str, Any] = {}
+    with operational_url(args.database_url) as url:
+        settings = load_settings(home, database_url=url) if url else load_settings(home)
+        clock = VirtualClock(AT)
+        container = build(settings, clock=clock)
+        figures["store"] = container.ops.dialect
+        print(f"operational store: {container.ops.dialect}", file=out)
+        try:
+            figures["segment_journey"] = segment_journey(
+                container, clock, args.customers, args.advance, args.batch, profile=args.profile, out=out
+            )
+        finally:
+            container.close()
+        figures["event_latency"] = event_latency(
+            settings, args.customers, args.rate, args.seconds, args.drain, profile=args.profile, out=out
+        )
+    figures["max_rss_bytes"] = peak_rss_bytes()
+    print(f"peak RSS of the whole run {figures['max_rss_bytes'] / 2**30:.2f} GiB", file=out)
+    return figures
+
+
+def main() -> None:
+    """Parse the options, run both parts in a throwaway home, print the figures (or JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--advance", type=int, default=200_000, help="advance only this many of the runs")
+    parser.add_argument("--batch", type=int, default=10_000, help="tick and dispatch limit per call")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long the producer appends")
+    parser.add_argument("--rate", type=int, default=1_000, help="events a second the producer appends")
+    parser.add_argument(
+        "--drain", type=float, default=60.0, help="seconds to keep handling after the last append"
+    )
+    parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite (fresh schema)")
+    parser.add_argument("--profile", action="store_true", help="profile one tick of each later pass")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+    out = sys.stderr if args.json else sys.stdout
+    with tempfile.TemporaryDirectory(prefix="bench-journeys-") as home:
+        figures = run(Path(home), args, out)
+    if args.json:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
