@@ -389,10 +389,6 @@ def _ids(event: dict[str, Any]) -> list[str]:
     return [str(v) for v in found if v]
 
 
-def _waits_for(journey: JourneyDef, event: str) -> bool:
-    return any(isinstance(n, WaitForEventNode) and n.event == event for n in journey.nodes)
-
-
 def _convert(
     connection: Any, env: JourneyEnv, journey: JourneyDef, customer: str, at: datetime, now: datetime
 ) -> None:
