@@ -62,17 +62,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Column, Index, MetaData, Table, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench_segments import synthesise_tags
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import Settings, load_settings
 from touchpoint.core.clock import SystemClock, VirtualClock
@@ -80,29 +80,18 @@ from touchpoint.core.events import LogEntry
 from touchpoint.core.ids import new_id
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import link_business_ids
-from touchpoint.ingest import ImportOptions, import_arrow
 from touchpoint.journeys import repo
 from touchpoint.journeys.runtime import CONSUMER, admit_segments, dispatch, route_events, tick
 from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey
 from touchpoint.segments.service import SegmentDef, save_segment
 from touchpoint.store.operational.offsets import lock_offset, set_offset
 from touchpoint.store.operational.schema import NAMING, journey_outbox, journey_runs, journey_steps
-from touchpoint.tags.evaluate import bitmaps
-from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
-from touchpoint.tags.model import TagDef
-from touchpoint.tags.service import save_tag
 
-DAY = date(2026, 3, 31)
 AT = datetime(2026, 3, 31, 1, tzinfo=UTC)  # 09:00 Beijing
 ANCHOR = 20_000  # audience-entry instances/s, as the anchors published
 CHUNK = 10_000  # rows a statement, as admit_in inserts runs
 POLL = 0.002
 BURST = 200  # login events routed and ticked under cProfile (each admission reads the journey's runs)
-TAGS = {
-    "asset_tier": (["高净值", "富裕", "大众", "长尾"], [0.01, 0.15, 0.6, 0.24]),
-    "lifecycle_stage": (["新开户", "成长", "成熟", "沉睡", "流失预警"], [0.04, 0.5, 0.3, 0.12, 0.04]),
-    "activity_level": (["不活跃", "低活跃", "中活跃", "高活跃"], [0.25, 0.3, 0.4, 0.05]),
-}
 AUDIENCE = SegmentDef(name="bench_audience", title="everyone", rule={"tag": "activity_level", "exists": True})
 AFFLUENT = {"tag": "asset_tier", "in": ["高净值", "富裕"]}
 
@@ -167,34 +156,9 @@ def customer_numbers(size: int) -> np.ndarray:
 
 
 def synthesise(container: Container, size: int) -> None:
-    """The customers snapshot, three tags' values and bitmaps for `size` customers, the audience segment."""
-    rng = np.random.default_rng(size)
-    numbers = customer_numbers(size)
-    uids = np.arange(1, size + 1, dtype=np.int64)
-    import_arrow(
-        env=container.import_env,
-        principal=SYSTEM,
-        table="customers",
-        data=pa.table({"customer_no": numbers}),
-        options=ImportOptions(business_date=DAY, force=True),
-        source_name=f"customers-{size}",
-    )
-    columns: dict[str, pa.Array] = {"uid": pa.array(uids), "customer_no": pa.array(numbers)}
-    bitmap_rows = []
-    for name, (values, weights) in TAGS.items():
-        chosen = np.array(values, dtype=object)[rng.choice(len(values), size, p=weights)]
-        columns[name] = pa.array(chosen, pa.string())
-        for value, members in bitmaps(uids, chosen).items():
-            bitmap_rows.append(
-                {"tag": name, "value": value, "count": len(members), "bitmap": members.serialize()}
-            )
-        tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
-        save_tag(env=container.tag_env, principal=SYSTEM, tag=tag)
-    analytics = container.analytics
-    analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
-    analytics.replace_partitions(
-        TAG_BITMAPS.name, {DAY: pa.Table.from_pylist(bitmap_rows, TAG_BITMAPS.schema)}
-    )
+    """The customers snapshot, three tags' values and bitmaps for `size` customers (as bench_segments.py
+    makes them), and the audience segment."""
+    synthesise_tags(container, size, np.random.default_rng(size))
     save_segment(env=container.tag_env, principal=SYSTEM, segment=AUDIENCE)
 
 

@@ -53,9 +53,11 @@ RULE = {
 }
 
 
-def synthesise(container: Container, size: int) -> None:
-    """Definitions, a customers snapshot and the three computed snapshots for `size` customers."""
-    rng = np.random.default_rng(size)
+def synthesise_tags(
+    container: Container, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The customers snapshot and three tags' values and Roaring bitmaps for `size` customers (C10000000
+    onwards); returns their uids and customer numbers. Shared with bench_journeys.py."""
     numbers = np.char.add("C", np.arange(10_000_000, 10_000_000 + size).astype(str))
     uids = np.arange(1, size + 1, dtype=np.int64)
     import_arrow(
@@ -77,6 +79,18 @@ def synthesise(container: Container, size: int) -> None:
             )
         tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
         save_tag(env=container.tag_env, principal=SYSTEM, tag=tag)
+    analytics = container.analytics
+    analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
+    analytics.replace_partitions(
+        TAG_BITMAPS.name, {DAY: pa.Table.from_pylist(bitmap_rows, TAG_BITMAPS.schema)}
+    )
+    return uids, numbers
+
+
+def synthesise(container: Container, size: int) -> None:
+    """Definitions, a customers snapshot and the three computed snapshots for `size` customers."""
+    rng = np.random.default_rng(size)
+    uids, numbers = synthesise_tags(container, size, rng)
     indicators = {
         "total_assets": np.round(np.exp(rng.normal(11.3, 1.9, size)), 2),
         "trade_count_30d": rng.poisson(1.5, size).astype(np.int64),
@@ -91,10 +105,6 @@ def synthesise(container: Container, size: int) -> None:
             ),
         )
     analytics = container.analytics
-    analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
-    analytics.replace_partitions(
-        TAG_BITMAPS.name, {DAY: pa.Table.from_pylist(bitmap_rows, TAG_BITMAPS.schema)}
-    )
     values = pa.table({"uid": uids, "customer_no": numbers} | {k: pa.array(v) for k, v in indicators.items()})
     analytics.replace_partitions(INDICATOR_VALUES.name, {DAY: values})
 

@@ -43,3 +43,40 @@ def import_events(container: Any, frame: Any) -> None:
         options=ImportOptions(force=True),
         source_name="events",
     )
+
+
+def demo_world(request: Any, home: Any, prepare: Any = None) -> Iterator[tuple[Any, Any]]:
+    """A small demo brokerage on a virtual clock (2026-03-31 09:00 Beijing), with its tags computed, on SQLite
+    or — for `request.param == "postgres"` — on a fresh PostgreSQL schema (skipped when no URL is set);
+    `prepare(container)` runs before it is handed out. For module-scoped journey fixtures."""
+    import os
+    from datetime import UTC, date, datetime
+
+    import pytest
+
+    from touchpoint.bootstrap import build
+    from touchpoint.config import load_settings
+    from touchpoint.core.clock import VirtualClock
+    from touchpoint.demo import DemoParams
+    from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
+    from touchpoint.governance import SYSTEM
+
+    def world(settings: Any) -> Iterator[tuple[Any, Any]]:
+        clock = VirtualClock(datetime(2026, 3, 31, 1, tzinfo=UTC))
+        container = build(settings, clock=clock)
+        params = DemoParams(customers=200, days=15, seed=3, end_date=date(2026, 3, 31))
+        ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
+        ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+        if prepare is not None:
+            prepare(container)
+        yield container, clock
+        container.close()
+
+    if request.param == "sqlite":
+        yield from world(load_settings(home))
+        return
+    base = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TOUCHPOINT_TEST_POSTGRES_URL is not set")
+    for url in postgres_schema_url(base):
+        yield from world(load_settings(home, database_url=url))

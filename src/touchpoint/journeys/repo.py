@@ -69,7 +69,7 @@ def _entry_facts(
     if customers is not None:
         query = query.where(journey_runs.c.customer_no.in_(customers))
     rows = connection.execute(query)  # typed rows: the driver alone would hand back SQLite's text times
-    return {customer: (_aware(entered), active > 0) for customer, entered, active in rows}
+    return {customer: (as_utc(entered), active > 0) for customer, entered, active in rows}
 
 
 def entered_since(connection: Connection, journey: str, since: datetime | None) -> int:
@@ -80,8 +80,9 @@ def entered_since(connection: Connection, journey: str, since: datetime | None) 
     return int(connection.execute(query).scalar_one())
 
 
-def _aware(moment: Any) -> datetime:
-    """An aggregate over a time column comes back without its type on SQLite: read it as UTC."""
+def as_utc(moment: Any) -> datetime:
+    """A stored time as an aware UTC instant (an aggregate over a time column comes back as naive text on
+    SQLite; other drivers may drop the zone)."""
     parsed: datetime = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
@@ -484,7 +485,7 @@ def next_wake(connection: Connection) -> datetime | None:
     moment = connection.execute(
         select(func.min(journey_runs.c.wake_at)).where(journey_runs.c.status.in_(ACTIVE))
     ).scalar_one_or_none()
-    return None if moment is None else _aware(moment)
+    return None if moment is None else as_utc(moment)
 
 
 def sample_runs(connection: Connection, journey: str, limit: int) -> list[Run]:
@@ -515,7 +516,7 @@ def inbox_of(connection: Connection, customers: list[str], event: str) -> dict[s
             journey_inbox.c.event == event, journey_inbox.c.customer_no.in_(wanted[start : start + 500])
         )
         for customer, at, props in connection.execute(query):
-            found.setdefault(customer, []).append({"time": _aware(at), "properties": props})
+            found.setdefault(customer, []).append({"time": as_utc(at), "properties": props})
     return found
 
 

@@ -145,7 +145,7 @@ def _reentry_filter(
             continue
         if rule.mode == "interval":
             span = Duration(str(rule.interval)).span() or timedelta(days=Duration(str(rule.interval)).n)
-            if _aware(last) + span > now:
+            if repo.as_utc(last) + span > now:
                 continue
         keep.append(customer)
     return keep
@@ -198,13 +198,9 @@ def _entry_due(entry: SegmentEntry, st: dict[str, Any], now: datetime, env: Jour
         return True  # the first admission happens at publishing, recurring or not
     if entry.schedule is None:
         return False
-    start = _aware(last).astimezone(env.calendar.tz)
+    start = repo.as_utc(last).astimezone(env.calendar.tz)
     upcoming = next(CronSim(entry.schedule, start))
     return upcoming <= now.astimezone(env.calendar.tz)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # Advancing -------------------------------------------------------------------------------------------------
@@ -398,7 +394,7 @@ def _convert(
     within = Duration(journey.goal.within)
     generous = within.span() or timedelta(days=within.n * 2 + 10)  # trading days: filtered exactly below
     for run in repo.runs_for_goal(connection, customer, journey.name, at - generous):
-        entered = _aware(run.entered_at)
+        entered = repo.as_utc(run.entered_at)
         if not entered <= at <= after(entered, journey.goal.within, env.calendar):
             continue
         if repo.has_step(connection, run.id, "goal"):
@@ -436,7 +432,7 @@ def _wakes(
     if run.status != "waiting_event" or run.wait_event != name or run.node is None:
         return False
     node = versions[(run.journey, run.version)].node(run.node)
-    return at >= _aware(run.entered_at) and _correlated(node, run, props)
+    return at >= repo.as_utc(run.entered_at) and _correlated(node, run, props)
 
 
 def _correlated(node: WaitForEventNode, run: Run, props: dict[str, Any]) -> bool:

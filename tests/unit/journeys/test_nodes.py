@@ -11,7 +11,6 @@ calendar. No test touches the network: every dispatch gets an httpx mock transpo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,13 +22,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from support import postgres_schema_url
-from touchpoint.bootstrap import Container, build
-from touchpoint.config import Settings, load_settings
+from support import demo_world
+from touchpoint.bootstrap import Container
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
-from touchpoint.demo import DemoParams
-from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import show
 from touchpoint.journeys.runtime import admit, admit_segments, dispatch, route_events, tick
@@ -63,28 +59,7 @@ XSHG = exchange_calendars.get_calendar("XSHG")
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Container, VirtualClock]]:
-    home = tmp_path_factory.mktemp("journey_nodes") / "home"
-    if request.param == "sqlite":
-        yield from _world(load_settings(home))
-        return
-    base = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("TOUCHPOINT_TEST_POSTGRES_URL is not set")
-    for url in postgres_schema_url(base):
-        yield from _world(load_settings(home, database_url=url))
-
-
-def _world(settings: Settings) -> Iterator[tuple[Container, VirtualClock]]:
-    clock = VirtualClock(START)
-    container = build(settings, clock=clock)
-    ensure_demo(
-        env=container.import_env,
-        principal=SYSTEM,
-        params=DemoParams(customers=200, days=15, seed=3, end_date=END),
-    )
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
-    yield container, clock
-    container.close()
+    yield from demo_world(request, tmp_path_factory.mktemp("journey_nodes") / "home", None)
 
 
 # Helpers ---------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ hold-out, versions and pausing; sends counted in the log channel."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,14 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from support import postgres_schema_url
-from touchpoint.bootstrap import Container, build
-from touchpoint.config import Settings, load_settings
+from support import demo_world
+from touchpoint.bootstrap import Container
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import LogEntry
-from touchpoint.demo import DemoParams
-from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
 from touchpoint.journeys.runtime import admit, admit_segments, dispatch, route_events, tick
 from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey, set_status
@@ -33,30 +29,12 @@ START = datetime(2026, 3, 31, 1, tzinfo=UTC)  # 09:00 Beijing
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Container, VirtualClock]]:
-    home = tmp_path_factory.mktemp("journeys") / "home"
-    if request.param == "sqlite":
-        yield from _world(load_settings(home))
-        return
-    base = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("TOUCHPOINT_TEST_POSTGRES_URL is not set")
-    for url in postgres_schema_url(base):
-        yield from _world(load_settings(home, database_url=url))
+    yield from demo_world(request, tmp_path_factory.mktemp("journeys") / "home", _save_rich)
 
 
-def _world(settings: Settings) -> Iterator[tuple[Container, VirtualClock]]:
-    clock = VirtualClock(START)
-    container = build(settings, clock=clock)
-    ensure_demo(
-        env=container.import_env,
-        principal=SYSTEM,
-        params=DemoParams(customers=200, days=15, seed=3, end_date=END),
-    )
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+def _save_rich(container: Container) -> None:
     rich = SegmentDef(name="rich", title="rich", rule={"tag": "asset_tier", "in": ["高净值", "富裕"]})
     save_segment(env=container.tag_env, principal=SYSTEM, segment=rich)
-    yield container, clock
-    container.close()
 
 
 def _journey(name: str, nodes: list[dict[str, Any]], **settings: Any) -> dict[str, Any]:
