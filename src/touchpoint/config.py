@@ -6,11 +6,11 @@ Precedence, highest first: explicit arguments, environment, `<home>/touchpoint.t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,70 @@ from pydantic_settings import (
 )
 
 DEFAULT_HOME = Path("touchpoint-data")
+BANNED_WORDS = (
+    "保本",
+    "保收益",
+    "保证收益",
+    "稳赚",
+    "稳赚不赔",
+    "无风险",
+    "零风险",
+    "承诺",
+    "保证",
+    "有保障",
+    "高收益",
+    "业绩优良",
+    "名列前茅",
+    "位居前列",
+    "最有价值",
+    "首只",
+    "最好",
+    "最强",
+    "唯一",
+)
+DISCLOSURES = ("投资有风险", "市场有风险")
+MAX_LENGTHS = {
+    "sms": 300,
+    "push": 200,
+    "wechat": 200,
+    "wecom": 2048,
+    "email": 100_000,
+    "inbox": 2000,
+    "webhook": 10_000,
+    "log": 10_000,
+}
+
+
+class FrequencyCap(BaseModel):
+    """At most this many marketing messages per customer per Beijing day and per week (None: no cap)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_day: int | None = Field(default=None, ge=0)
+    per_week: int | None = Field(default=None, ge=0)
+
+
+class ChannelPolicy(BaseModel):
+    """The send-time rules and content rules (DOMAIN.md §3); defaults where no regulation sets a number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quiet_start: time = Field(default=time(21, 0), description="marketing quiet hours begin (Beijing time)")
+    quiet_end: time = Field(default=time(8, 0), description="and end")
+    caps_all_channels: FrequencyCap = Field(
+        default_factory=lambda: FrequencyCap(per_day=1, per_week=3),
+        description="marketing touches per customer across every channel",
+    )
+    caps_per_channel: dict[str, FrequencyCap] = Field(default_factory=dict)
+    banned_words: list[str] = Field(default_factory=lambda: list(BANNED_WORDS))
+    disclosures: list[str] = Field(
+        default_factory=lambda: list(DISCLOSURES),
+        description="one of these must appear in any template that names a product",
+    )
+    max_lengths: dict[str, int] = Field(default_factory=lambda: dict(MAX_LENGTHS))
+    risk_test_valid_days: int = Field(default=730, ge=1, description="a risk assessment expires after this")
+    suitability_rule_version: str = "CSRC-2017-适当性匹配-v1"
+
 CONFIG_FILE_NAME = "touchpoint.toml"
 
 
@@ -67,6 +131,15 @@ class Settings(BaseSettings):
     )
     compute_retry_minutes: float = Field(
         default=15.0, gt=0, description="wait this long before retrying a failed scheduled computation"
+    )
+
+    channels: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="a provider per channel, e.g. [channels.sms] provider = 'http_sms', url = ..., signature = ...",
+    )
+    channel_policy: ChannelPolicy = Field(default_factory=ChannelPolicy)
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="base of tracked links and unsubscribe links"
     )
 
     @field_validator("home")

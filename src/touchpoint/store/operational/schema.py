@@ -346,3 +346,110 @@ journey_inbox = Table(
     Column("properties", JSONText, nullable=False),
     Index(None, "customer_no", "event", "time"),
 )
+
+# ---- channels: templates, sends, receipts, consent, caps, inbox, links -----------------------------------
+
+channel_templates = Table(
+    "channel_templates",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("active_version", Integer, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+channel_sends = Table(
+    "channel_sends",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("customer_no", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("template_version", Integer, nullable=False),
+    Column("journey", String(64), nullable=True),
+    Column("node", String(64), nullable=True),
+    Column("variant", String(64), nullable=True),
+    Column("marketing", Boolean, nullable=False),
+    Column("product", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("evidence", JSONText, nullable=False),
+    Column("provider_message_id", String(128), nullable=True),
+    Column("content", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "channel", "provider_message_id"),
+    Index(None, "customer_no", "created_at"),
+    Index(None, "journey", "node"),
+)
+
+channel_events = Table(
+    "channel_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("send_id", String(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("payload", JSONText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("forwarded", Boolean, nullable=False),
+    Index(None, "forwarded", "id"),
+    Index(None, "send_id"),
+)
+
+channel_consents = Table(
+    "channel_consents",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("customer_no", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "customer_no", "channel", "at"),
+)
+
+channel_dnd = Table(
+    "channel_dnd",
+    metadata,
+    Column("customer_no", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("until", UTCDateTime, nullable=True),
+    Column("added_by", String(128), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+channel_counters = Table(
+    "channel_counters",
+    metadata,
+    Column("customer_no", String(64), primary_key=True),
+    Column("scope", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+channel_inbox = Table(
+    "channel_inbox",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("customer_no", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime, nullable=True),
+    Index(None, "customer_no", "created_at"),
+)
+
+channel_links = Table(
+    "channel_links",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("send_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "send_id"),
+)

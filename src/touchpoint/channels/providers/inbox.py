@@ -1,0 +1,49 @@
+"""The in-app inbox: messages stored per customer, served by `GET /api/v1/inbox/{customer}` for the app."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from touchpoint.channels import repo
+from touchpoint.channels.providers.base import (
+    Delivery,
+    OutboundMessage,
+    ProviderConfig,
+    SendContext,
+    no_receipts,
+)
+
+
+class InboxConfig(ProviderConfig):
+    """The inbox needs no settings beyond the shared ones."""
+
+    provider: Literal["inbox"] = "inbox"
+
+
+class InboxProvider:
+    """Writes the message into the inbox table in the dispatcher's transaction: it is there exactly when the
+    send is recorded."""
+
+    kind = "inbox"
+
+    def __init__(self, config: InboxConfig) -> None:
+        self.rate_per_second = config.rate_per_second
+        self.burst = config.burst
+
+    def send(self, message: OutboundMessage, context: SendContext) -> Delivery:
+        """Store the message for the customer (a repeat of the same key is a no-op)."""
+        fresh = repo.add_inbox_message(
+            context.connection,
+            {
+                "id": message.key,
+                "customer_no": message.customer_no,
+                "title": message.title,
+                "body": message.body,
+                "url": message.url,
+                "created_at": context.now,
+                "read_at": None,
+            },
+        )
+        return Delivery(message.key, "stored in the inbox" if fresh else "already in the inbox")
+
+    parse_receipt = staticmethod(no_receipts)

@@ -1,0 +1,119 @@
+"""One-customer lookups for rendering and policies: the profile (customers snapshot with its extra
+attributes), the newest tag and indicator snapshots, and the product shelf. Each snapshot is read once and
+kept while its date holds, because a batch of sends asks about many customers of the same day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from touchpoint.ingest.model import ATTRIBUTES_COLUMN
+from touchpoint.store import AnalyticalStore
+
+_CACHE: dict[tuple[str, str, date], KeyedRows] = {}
+ADDRESS_COLUMNS = {"sms": "phone", "wechat": "wechat_openid", "email": "email", "wecom": "advisor_id"}
+
+
+class KeyedRows:
+    """A snapshot table for lookups by key: key → row index, columns turned into lists on first use."""
+
+    def __init__(self, table: pa.Table | None, key: str = "customer_no") -> None:
+        self._table = table
+        keys = table[key].to_pylist() if table is not None and key in table.column_names else []
+        self._index = {k: i for i, k in enumerate(keys)}
+        self._columns: dict[str, list[Any]] = {}
+
+    @property
+    def column_names(self) -> list[str]:
+        """The snapshot's columns (without the packed extra attributes)."""
+        names = self._table.column_names if self._table is not None else []
+        return [n for n in names if n != ATTRIBUTES_COLUMN]
+
+    def _column(self, name: str) -> list[Any] | None:
+        if self._table is None or name not in self._table.column_names:
+            return None
+        if name not in self._columns:
+            self._columns[name] = self._table[name].to_pylist()
+        return self._columns[name]
+
+    def value(self, key: str, name: str) -> Any:
+        """One column of one row (None when absent)."""
+        position = self._index.get(key)
+        column = self._column(name)
+        return None if position is None or column is None else column[position]
+
+    def row(self, key: str) -> dict[str, Any]:
+        """Every column of one row, extra attributes unpacked beside them (empty when unknown)."""
+        position = self._index.get(key)
+        if position is None:
+            return {}
+        found = {name: self._column(name)[position] for name in self.column_names}  # type: ignore[index]
+        extra = self.value(key, ATTRIBUTES_COLUMN)
+        if extra:
+            unpacked = orjson.loads(extra)
+            found.update({k: v for k, v in unpacked.items() if k not in found})
+        return found
+
+    def keys_where(self, name: str, value: Any) -> list[str]:
+        """The keys of rows whose column equals `value` (a scan; for rare lookups such as SMS replies)."""
+        column = self._column(name)
+        if column is None:
+            return []
+        keys = list(self._index)
+        return [keys[i] for i, v in enumerate(column) if v == value]
+
+
+def snapshot_rows(analytics: AnalyticalStore, table: str, day: date, key: str) -> KeyedRows:
+    """The newest partition of a snapshot table on or before `day` (else its earliest), cached by date."""
+    found = analytics.latest_partition_on_or_before(table, day)
+    if found is None:
+        stored = analytics.partitions(table)
+        if not stored:
+            return KeyedRows(None, key)
+        found = stored[0].dt
+    cache_key = (str(analytics.root), table, found)
+    if cache_key not in _CACHE:
+        for old in [k for k in _CACHE if k[:2] == cache_key[:2]]:
+            del _CACHE[old]
+        _CACHE[cache_key] = KeyedRows(analytics.read_partition(table, found), key)
+    return _CACHE[cache_key]
+
+
+class Recipients:
+    """What rendering and the policies read about customers and products on one business day."""
+
+    def __init__(self, analytics: AnalyticalStore, day: date) -> None:
+        self.analytics = analytics
+        self.day = day
+
+    @property
+    def customers(self) -> KeyedRows:
+        """The profile snapshot."""
+        return snapshot_rows(self.analytics, "customers", self.day, "customer_no")
+
+    @property
+    def products(self) -> KeyedRows:
+        """The product shelf."""
+        return snapshot_rows(self.analytics, "products", self.day, "product_code")
+
+    @property
+    def tags(self) -> KeyedRows:
+        """The newest tag snapshot (a wide row per customer)."""
+        return snapshot_rows(self.analytics, "tag_values", self.day, "customer_no")
+
+    @property
+    def indicators(self) -> KeyedRows:
+        """The newest indicator snapshot."""
+        return snapshot_rows(self.analytics, "indicator_values", self.day, "customer_no")
+
+    def address(self, channel: str, customer_no: str, profile: dict[str, Any]) -> str | None:
+        """Where a channel reaches the customer: phone, openid, email, the advisor's WeCom id, or the customer
+        number itself (app push alias, in-app inbox, webhook)."""
+        column = ADDRESS_COLUMNS.get(channel)
+        if column is None:
+            return customer_no
+        value = profile.get(column)
+        return None if value in (None, "") else str(value)

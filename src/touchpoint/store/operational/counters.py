@@ -1,0 +1,39 @@
+"""Counters that concurrent writers raise atomically up to a limit (frequency caps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from touchpoint.store.operational.schema import channel_counters
+
+
+def bump_below(connection: Connection, *, customer_no: str, scope: str, period: str, limit: int) -> bool:
+    """Add one to the counter if it is below `limit`; False (and nothing changed) when it is not.
+
+    One INSERT … ON CONFLICT DO UPDATE … WHERE count < limit: the row lock the update takes makes concurrent
+    dispatchers queue on the same counter, and each sees the others' committed count, so none overshoots.
+    """
+    if limit <= 0:
+        return False
+    dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+    table = channel_counters
+    statement = dialect.insert(table).values(customer_no=customer_no, scope=scope, period=period, count=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.customer_no, table.c.scope, table.c.period],
+        set_={"count": table.c.count + 1},
+        where=table.c.count < limit,
+    ).returning(table.c.count)
+    return connection.execute(statement).first() is not None
+
+
+def counter_value(connection: Connection, *, customer_no: str, scope: str, period: str) -> int:
+    """The counter's value (0 when it was never raised)."""
+    query = select(func.coalesce(func.max(channel_counters.c.count), 0)).where(
+        channel_counters.c.customer_no == customer_no,
+        channel_counters.c.scope == scope,
+        channel_counters.c.period == period,
+    )
+    return int(connection.execute(query).scalar_one())
