@@ -96,8 +96,8 @@ AUDIENCE = SegmentDef(name="bench_audience", title="everyone", rule={"tag": "act
 AFFLUENT = {"tag": "asset_tier", "in": ["高净值", "富裕"]}
 
 
-def _send(node: str, template: str, after: str | None = None) -> dict[str, Any]:
-    action = {"kind": "send", "channel": "log", "template": template}
+def _send(node: str, text: str, after: str | None = None) -> dict[str, Any]:
+    action = {"kind": "send", "channel": "log", "text": text}
     return {"id": node, "type": "action", "action": action} | ({"next": after} if after else {})
 
 

@@ -99,6 +99,8 @@ class Reply:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default backlog of 5 drops connections in concurrency tests, which then look like time-outs.
+    request_queue_size = 128
     gateway: FakeGateway
 
 
@@ -162,7 +164,8 @@ class FakeGateway:
         self._counter = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.gateway = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: leaving the context waits for the serving loop to notice.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -291,7 +294,8 @@ class _MailHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else b""
-        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        # Line ends as a reader sees them, not as SMTP carries them.
+        parsed = email.message_from_bytes(content.replace(b"\r\n", b"\n"), policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         mail = ReceivedMail(
             mail_from=str(envelope.mail_from),

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
+
+from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.providers.registry import build_providers
 from touchpoint.config import Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
@@ -53,6 +57,8 @@ class Container:
     analytics: AnalyticalStore
     log: EventLog
     _closed: bool = field(default=False, init=False)
+    _channels: ChannelEnv | None = field(default=None, init=False)
+    _http: httpx.Client | None = field(default=None, init=False)
 
     @property
     def import_env(self) -> ImportEnv:
@@ -109,7 +115,21 @@ class Container:
     @property
     def journey_env(self) -> JourneyEnv:
         """What the journey use cases and the runtime read and write."""
-        return JourneyEnv(tags=self.tag_env, log=self.log)
+        return JourneyEnv(tags=self.tag_env, log=self.log, channels=self.channel_env)
+
+    @property
+    def channel_env(self) -> ChannelEnv:
+        """Providers (built once: they keep access tokens, connections and rate buckets), policies, stores."""
+        if self._channels is None:
+            self._http = httpx.Client(timeout=10)
+            self._channels = ChannelEnv(
+                tags=self.tag_env,
+                log=self.log,
+                policy=self.settings.channel_policy,
+                providers=build_providers(self.settings.channels, self._http, self.clock),
+                public_url=self.settings.public_url,
+            )
+        return self._channels
 
     def close(self) -> None:
         """Release database connections and the event log."""
@@ -117,6 +137,8 @@ class Container:
             closer = getattr(self.log, "close", None)
             if closer is not None:
                 closer()
+            if self._http is not None:
+                self._http.close()
             self.ops.dispose()
             self._closed = True
 

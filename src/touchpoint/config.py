@@ -83,6 +83,7 @@ class ChannelPolicy(BaseModel):
     risk_test_valid_days: int = Field(default=730, ge=1, description="a risk assessment expires after this")
     suitability_rule_version: str = "CSRC-2017-适当性匹配-v1"
 
+
 CONFIG_FILE_NAME = "touchpoint.toml"
 
 
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
 
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="a provider per channel, e.g. [channels.sms] provider = 'http_sms', url = ..., signature = ...",
+        description="a provider per channel: [channels.sms] provider = 'http_sms', url = …, signature = …",
     )
     channel_policy: ChannelPolicy = Field(default_factory=ChannelPolicy)
     public_url: str = Field(

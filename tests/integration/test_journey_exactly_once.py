@@ -51,10 +51,10 @@ JOURNEY = {
         {
             "id": "hello",
             "type": "action",
-            "action": {"kind": "send", "channel": "log", "template": "你好"},
+            "action": {"kind": "send", "channel": "log", "text": "你好"},
             "next": "bye",
         },
-        {"id": "bye", "type": "action", "action": {"kind": "send", "channel": "log", "template": "再见"}},
+        {"id": "bye", "type": "action", "action": {"kind": "send", "channel": "log", "text": "再见"}},
     ],
 }
 

@@ -221,9 +221,9 @@ def _act(node: ActionNode, out: Outcome, facts: Facts) -> None:
         return
     action = node.action
     payload: dict[str, Any] = action.model_dump(mode="json")
-    if isinstance(action, SendMessage):
-        payload["content"] = facts.render(action.template, run.context.get("payload", {}))
-    if isinstance(action, CallWebhook):
+    if isinstance(action, SendMessage) and action.text is not None:
+        payload["content"] = facts.render(action.text, run.context.get("payload", {}))
+    elif isinstance(action, SendMessage | CallWebhook):  # rendered or posted when dispatched
         payload["context"] = {
             "payload": run.context.get("payload", {}),
             "variants": run.context.get("variants", {}),

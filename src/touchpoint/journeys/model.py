@@ -88,11 +88,25 @@ Entry = Annotated[SegmentEntry | EventEntry | ApiEntry, Field(discriminator="typ
 
 
 class SendMessage(_Strict):
-    """Send a message on a channel with a template (Jinja, sandboxed) rendered for the customer."""
+    """Send a message on a channel: a registered, checked template (rendered for the customer when it is
+    dispatched, through consent, suitability, quiet hours and caps), or — on the `log` channel only — an
+    inline note `text` (Jinja, sandboxed) that is recorded, never sent."""
 
     kind: Literal["send"]
     channel: str
-    template: str
+    template: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    text: str | None = None
+    product: str | None = Field(
+        default=None, description="the product promoted (a code, or payload.KEY); overrides the template's"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SendMessage:
+        if (self.template is None) == (self.text is None):
+            raise ValueError("send: give exactly one of template (a registered template) or text (log only)")
+        if self.text is not None and self.channel != "log":
+            raise ValueError("send: inline text is only for the log channel; other channels need a template")
+        return self
 
 
 class SetTag(_Strict):

@@ -312,21 +312,13 @@ def finish_attempt(
     )
 
 
-def log_message(
-    connection: Connection, outbox_id: str, channel: str, customer: str, content: str, now: datetime
-) -> bool:
-    """The log channel's send: one row per outbox id (a repeat of the same id is a no-op)."""
-    exists = connection.execute(
-        select(func.count()).select_from(channel_log).where(channel_log.c.outbox_id == outbox_id)
-    ).scalar_one()
-    if exists:
-        return False
+def delay_effect(connection: Connection, outbox_id: str, until: datetime, reason: str) -> None:
+    """Hold an effect back until a time (quiet hours, a rate limit) without spending an attempt."""
     connection.execute(
-        insert(channel_log).values(
-            outbox_id=outbox_id, channel=channel, customer_no=customer, content=content, at=now
-        )
+        update(journey_outbox)
+        .where(journey_outbox.c.id == outbox_id)
+        .values(next_attempt_at=until, last_error=f"delayed: {reason}")
     )
-    return True
 
 
 def runs_of_customer(connection: Connection, customer: str) -> list[Run]:

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 from cronsim import CronSim
 
+from touchpoint.channels.dispatcher import Prepared, deliver, prepare
+from touchpoint.channels.model import SendRequest, SendResult
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import customer_numbers, set_profile_values
@@ -42,6 +44,7 @@ CONSUMER = "journeys"
 MAX_ATTEMPTS = 5
 MAX_ERRORS = 5
 BATCH = 1_000
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 Catalog = tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]
@@ -457,28 +460,68 @@ def dispatch(
         with env.ops.begin() as connection:
             states = catalog[0] if catalog is not None else repo.all_states(connection)
             live = [n for n, st in states.items() if st["status"] == "live"]
-            done = _dispatch_batch(
-                connection, env, repo.claim_outbox(connection, now, limit, live), client, now
-            )
+            rows = repo.claim_outbox(connection, now, limit, live)
+            done = _dispatch_batch(connection, env, _by_priority(env, rows, states, catalog), client, now)
     finally:
         if http is None:
             client.close()
     return done
 
 
+def _by_priority(
+    env: JourneyEnv, rows: list[dict[str, Any]], states: dict[str, Any], catalog: Catalog | None
+) -> list[dict[str, Any]]:
+    """The batch with higher-priority journeys first, so that when a frequency cap leaves room for one
+    message, the more important journey takes it."""
+    if not any(r["kind"] == "send" for r in rows):
+        return rows
+    versions = live_versions(env, catalog)[1] if catalog is None else catalog[1]
+    priority = {
+        name: versions[(name, st["version"])].priority
+        for name, st in states.items()
+        if st.get("version") is not None and (name, st["version"]) in versions
+    }
+    return sorted(rows, key=lambda r: (-priority.get(r["journey"], 0), r["next_attempt_at"] or _EARLIEST))
+
+
+def _send_request(row: dict[str, Any]) -> SendRequest:
+    payload = row["payload"]
+    context = payload.get("context", {})
+    variants = context.get("variants", {})
+    return SendRequest(
+        key=row["id"],
+        customer_no=row["customer_no"],
+        channel=payload["channel"],
+        template=payload["template"],
+        payload=context.get("payload", {}),
+        product=payload.get("product"),
+        journey=row["journey"],
+        node=row["node"],
+        variant=",".join(str(v) for v in variants.values()) or None,
+    )
+
+
 def _dispatch_batch(
     connection: Any, env: JourneyEnv, rows: list[dict[str, Any]], client: httpx.Client, now: datetime
 ) -> int:
-    logged = [r for r in rows if r["kind"] == "send" and r["payload"].get("channel") == "log"]
-    repo.log_messages(connection, logged, now)  # the log channel in a few statements for the whole batch
+    logged = [r for r in rows if r["kind"] == "send" and "content" in r["payload"]]
+    repo.log_messages(connection, logged, now)  # inline log notes in a few statements for the whole batch
     done = len(logged)
     handled = {r["id"] for r in logged}
+    templated = [r for r in rows if r["kind"] == "send" and r["id"] not in handled]
+    requests = {r["id"]: _send_request(r) for r in templated}
+    prepared = (
+        prepare(connection, env.channels, list(requests.values())) if requests and env.channels else None
+    )
     for row in rows:
         if row["id"] in handled:
             continue
         try:
             with connection.begin_nested():  # a failing effect rolls back alone, not the batch
-                detail = _perform(connection, env, row, client)
+                if row["id"] in requests:
+                    result = _deliver(connection, env, requests[row["id"]], prepared)
+                else:
+                    result = SendResult("sent", _perform(connection, env, row, client))
         except Exception as exc:  # a provider's failure is the effect's, recorded and retried
             attempts = int(row["attempts"]) + 1
             final = attempts >= MAX_ATTEMPTS
@@ -493,19 +536,39 @@ def _dispatch_batch(
                 next_attempt_at=None if final else now + timedelta(minutes=2**attempts),
             )
             continue
-        repo.finish_attempt(connection, row, ok=True, detail=detail, now=now, status="sent", done_at=now)
-        done += 1
+        _settle(connection, row, result, now)
+        done += result.status == "sent"
     return done
+
+
+def _deliver(connection: Any, env: JourneyEnv, request: SendRequest, prepared: Prepared | None) -> SendResult:
+    if env.channels is None:
+        raise ValidationError("channels are not wired into this journey environment")
+    return deliver(connection, env.channels, request, prepared)
+
+
+def _settle(connection: Any, row: dict[str, Any], result: SendResult, now: datetime) -> None:
+    """Record what the channel did: sent, skipped by a policy (the reason shows in the statistics), delayed
+    (quiet hours, a rate limit: no attempt spent) or failed for good (the provider's reason)."""
+    if result.status == "delayed":
+        repo.delay_effect(connection, row["id"], result.until or now, result.reason)
+        return
+    ok = result.status == "sent"
+    repo.finish_attempt(
+        connection,
+        row,
+        ok=ok,
+        detail=result.reason[:500],
+        now=now,
+        status=result.status,
+        last_error=None if ok else result.reason[:500],
+        done_at=now,
+    )
 
 
 def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], client: httpx.Client) -> str:
     payload, customer, kind = row["payload"], row["customer_no"], row["kind"]
     now = env.clock.now()
-    if kind == "send":
-        if payload["channel"] != "log":
-            raise ValidationError(f"channel {payload['channel']!r} has no provider yet")
-        fresh = repo.log_message(connection, row["id"], "log", customer, payload["content"], now)
-        return "logged" if fresh else "already logged"
     if kind == "set_tag":
         set_imported_value(
             connection, env=env.tags, tag=payload["tag"], customer_no=customer, value=payload["value"]

@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError as PydanticError
 
+from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.model import CHANNELS
+from touchpoint.channels.service import get_template, template_ready
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.indicators.service import known_events
@@ -20,14 +23,13 @@ from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.ingest.ports import EventLog
 from touchpoint.journeys import repo
 from touchpoint.journeys.engine import ACTIVE
-from touchpoint.journeys.model import JourneyDef
+from touchpoint.journeys.model import ActionNode, JourneyDef, SendMessage
 from touchpoint.journeys.validate import Known, problems
 from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags.service import TagEnv, list_tags
 
 KIND = "journey"
-CHANNELS = ("log",)  # the channels issue adds the real providers
 InFlight = Literal["keep", "move", "end"]
 
 
@@ -37,6 +39,7 @@ class JourneyEnv:
 
     tags: TagEnv
     log: EventLog
+    channels: ChannelEnv | None = None
 
     @property
     def ops(self) -> Any:
@@ -81,10 +84,36 @@ def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
         },
         channels=CHANNELS,
         check_rule=check_rule,
+        template_fault=lambda name, channel: _template_fault(env, name, channel),
     )
     found = problems(journey, known)
     if found:
         raise ValidationError(f"journey {journey.name}: " + "; ".join(found))
+
+
+def _template_fault(env: JourneyEnv, name: str, channel: str) -> str | None:
+    if env.channels is None:
+        return None
+    try:
+        template = get_template(env=env.channels, name=name)
+    except NotFoundError as exc:
+        return str(exc)
+    return (
+        None if template.channel == channel else f"template {name!r} is for {template.channel}, not {channel}"
+    )
+
+
+def _not_ready(env: JourneyEnv, journey: JourneyDef) -> list[str]:
+    """Sends whose template is not active or whose channel has no provider (publishing waits for both)."""
+    if env.channels is None:
+        return []
+    found = []
+    for node in journey.nodes:
+        if isinstance(node, ActionNode) and isinstance(node.action, SendMessage) and node.action.template:
+            why = template_ready(env=env.channels, name=node.action.template, channel=node.action.channel)
+            if why:
+                found.append(f"nodes.{node.id}.action.template: {why}")
+    return found
 
 
 def save_journey(*, env: JourneyEnv, principal: Principal, journey: JourneyDef) -> int:
@@ -156,6 +185,9 @@ def publish(
     version at the mapped node (`move`, every current node mapped), or end (`end`)."""
     journey = get_journey(env=env, name=name)
     validate(env=env, journey=journey)
+    not_ready = _not_ready(env, journey)
+    if not_ready:
+        raise ValidationError(f"journey {name} cannot be published: " + "; ".join(not_ready))
     now = env.clock.now()
     with env.ops.begin() as connection:
         before = repo.state(connection, name) or {}

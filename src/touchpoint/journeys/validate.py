@@ -38,6 +38,7 @@ class Known:
     tags: Mapping[str, Collection[str]]  # imported tags and their values (empty: any value)
     channels: Collection[str]
     check_rule: Callable[[dict[str, Any]], None]
+    template_fault: Callable[[str, str], str | None] = lambda name, channel: None
 
 
 def problems(journey: JourneyDef, known: Known) -> list[str]:
@@ -146,9 +147,14 @@ def _node_references(node: Any, known: Known) -> list[str]:
         if isinstance(action, SendMessage):
             if action.channel not in known.channels:
                 found.append(f".action.channel: unknown channel {action.channel!r}")
-            fault = template_fault(action.template)
-            if fault:
-                found.append(f".action.template: {fault}")
+            elif action.template is not None:
+                fault = known.template_fault(action.template, action.channel)
+                if fault:
+                    found.append(f".action.template: {fault}")
+            if action.text is not None:
+                fault = template_fault(action.text)
+                if fault:
+                    found.append(f".action.text: {fault}")
         if isinstance(action, SetTag):
             if action.tag not in known.tags:
                 found.append(f".action.tag: {action.tag!r} is not an imported tag (only those can be set)")

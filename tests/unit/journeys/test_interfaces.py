@@ -49,7 +49,7 @@ JOURNEY = {
             "action": {
                 "kind": "send",
                 "channel": "log",
-                "template": "您关注的 {{ payload.fund_code }} 还在等您",
+                "text": "您关注的 {{ payload.fund_code }} 还在等您",
             },
         },
         {"id": "done", "type": "exit"},

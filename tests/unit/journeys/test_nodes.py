@@ -154,7 +154,7 @@ def _send_node(node_id: str, text: str, next_node: str | None = None) -> dict[st
     node: dict[str, Any] = {
         "id": node_id,
         "type": "action",
-        "action": {"kind": "send", "channel": "log", "template": text},
+        "action": {"kind": "send", "channel": "log", "text": text},
     }
     return node | ({"next": next_node} if next_node else {})
 

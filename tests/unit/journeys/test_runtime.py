@@ -121,12 +121,12 @@ def test_segment_entry_waits_splits_and_sends_once_per_customer(
             {
                 "id": "vip",
                 "type": "action",
-                "action": {"kind": "send", "channel": "log", "template": "尊敬的{{ customer.name }}"},
+                "action": {"kind": "send", "channel": "log", "text": "尊敬的{{ customer.name }}"},
             },
             {
                 "id": "plain",
                 "type": "action",
-                "action": {"kind": "send", "channel": "log", "template": "您好"},
+                "action": {"kind": "send", "channel": "log", "text": "您好"},
             },
         ],
         entry={"type": "segment", "segment": "rich"},
@@ -170,12 +170,12 @@ def test_wait_for_event_counts_an_event_that_came_before_the_node(
             {
                 "id": "thanks",
                 "type": "action",
-                "action": {"kind": "send", "channel": "log", "template": "已缴款"},
+                "action": {"kind": "send", "channel": "log", "text": "已缴款"},
             },
             {
                 "id": "remind",
                 "type": "action",
-                "action": {"kind": "send", "channel": "log", "template": "请缴款 {{ payload.product_code }}"},
+                "action": {"kind": "send", "channel": "log", "text": "请缴款 {{ payload.product_code }}"},
             },
         ],
     )
@@ -208,13 +208,13 @@ def test_goal_converts_and_holdout_receives_nothing(world: tuple[Container, Virt
             {
                 "id": "ask",
                 "type": "action",
-                "action": {"kind": "send", "channel": "log", "template": "来看看基金"},
+                "action": {"kind": "send", "channel": "log", "text": "来看看基金"},
             },
             {"id": "later", "type": "wait", "duration": "3d", "next": "again"},
             {
                 "id": "again",
                 "type": "action",
-                "action": {"kind": "send", "channel": "log", "template": "再看看"},
+                "action": {"kind": "send", "channel": "log", "text": "再看看"},
             },
         ],
         goal={"event": "fund_subscribe", "within": "7d"},
@@ -269,7 +269,7 @@ def test_pause_holds_runs_and_a_new_version_leaves_runs_in_flight_on_theirs(
     env = container.journey_env
     nodes = [
         {"id": "wait", "type": "wait", "duration": "2h", "next": "say"},
-        {"id": "say", "type": "action", "action": {"kind": "send", "channel": "log", "template": "v1"}},
+        {"id": "say", "type": "action", "action": {"kind": "send", "channel": "log", "text": "v1"}},
     ]
     _go_live(env, _journey("versions", nodes))
     first = _customers(container, 2)
@@ -278,7 +278,7 @@ def test_pause_holds_runs_and_a_new_version_leaves_runs_in_flight_on_theirs(
     _drive(env, clock, hours=3)
     assert _sends(env, "versions") == []  # held at the wait while paused
     set_status(env=env, principal=SYSTEM, name="versions", to="live")
-    nodes[1]["action"]["template"] = "v2"
+    nodes[1]["action"]["text"] = "v2"
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(_journey("versions", nodes)))
     publish(env=env, principal=SYSTEM, name="versions")
     admit(env=env, name="versions", customers=first[1:])
@@ -324,7 +324,7 @@ def test_invalid_journeys_are_refused_naming_the_node(world: tuple[Container, Vi
                 {
                     "id": "a",
                     "type": "action",
-                    "action": {"kind": "send", "channel": "pigeon", "template": "{{ x"},
+                    "action": {"kind": "send", "channel": "pigeon", "template": "pigeon_post"},
                 }
             ],
             "unknown channel 'pigeon'",

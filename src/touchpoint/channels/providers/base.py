@@ -87,7 +87,7 @@ class Provider(Protocol):
     burst: int
 
     def send(self, message: OutboundMessage, context: SendContext) -> Delivery:
-        """Hand one message to the gateway; raise TransientError or PermanentError when it does not take it."""
+        """Hand one message to the gateway; TransientError or PermanentError when it does not take it."""
         ...
 
     def parse_receipt(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
