@@ -7,6 +7,7 @@ same message. `FakeSmtp` is an SMTP relay with STARTTLS (a certificate made at s
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -231,7 +232,10 @@ class FakeGateway:
                 return 200, orjson.dumps({"access_token": token, "expires_in": self.token_lifetime}), 0.0
             weixin = request.path in WEIXIN_SEND_PATHS
             if weixin and request.query.get("access_token") not in self._tokens:
-                stale = {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+                stale = {
+                    "errcode": 40001,
+                    "errmsg": "invalid credential, access_token is invalid or not latest",
+                }
                 return 200, orjson.dumps(stale), 0.0
             key = request.key
             if key is not None and key in self._accepted:
@@ -261,7 +265,7 @@ def _accepted(status: int, json: Any) -> bool:
     if not 200 <= status < 300:
         return False
     if isinstance(json, dict):
-        return json.get("errcode", 0) == 0 and json.get("code", "OK") == "OK"
+        return bool(json.get("errcode", 0) == 0 and json.get("code", "OK") == "OK")
     return True
 
 
@@ -313,7 +317,7 @@ class _EphemeralController(Controller):
     """aiosmtpd's Controller, bound to port 0: the real port is read back before the start-up probe."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
@@ -414,4 +418,3 @@ def _self_signed(cert_path: str, key_path: str) -> None:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-

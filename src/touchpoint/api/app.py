@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from touchpoint import __version__
 from touchpoint.api.routes import (
     analytics,
+    channels,
     collector,
     health,
     identity,
@@ -57,6 +58,8 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         app.include_router(insight.router, prefix="/api/v1")
         app.include_router(analytics.router, prefix="/api/v1")
         app.include_router(journeys.router, prefix="/api/v1")
+        app.include_router(channels.router, prefix="/api/v1")
+        app.include_router(channels.public)
         app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     app.add_exception_handler(TouchpointError, _touchpoint_error)  # type: ignore[arg-type]

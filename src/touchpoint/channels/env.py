@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from touchpoint.channels.providers.base import Provider
+from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.ratelimit import TokenBucket
 from touchpoint.config import ChannelPolicy
 from touchpoint.ingest.ports import EventLog
@@ -42,6 +43,14 @@ class ChannelEnv:
     def calendar(self) -> Any:
         """The brokerage time zone and trading calendar."""
         return self.tags.indicators.calendar
+
+    def recording(self, tags: TagEnv, log: EventLog) -> ChannelEnv:
+        """The same policies and templates on other stores, every provider replaced by `log`: a simulation
+        applies consent, suitability, quiet hours and caps exactly as a real send would, and sends nothing."""
+        providers: dict[str, Provider] = {channel: LogProvider(LogConfig()) for channel in self.providers}
+        return ChannelEnv(
+            tags=tags, log=log, policy=self.policy, providers=providers, public_url=self.public_url
+        )
 
     def bucket(self, channel: str) -> TokenBucket | None:
         """The provider's token bucket (None when it has no rate limit); one per channel per process."""

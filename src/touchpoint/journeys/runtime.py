@@ -452,7 +452,8 @@ def _correlated(node: WaitForEventNode, run: Run, props: dict[str, Any]) -> bool
 def dispatch(
     *, env: JourneyEnv, limit: int = 200, http: httpx.Client | None = None, catalog: Catalog | None = None
 ) -> int:
-    """Carry out due effects; each attempt is recorded; failures retry with back-off up to MAX_ATTEMPTS."""
+    """Carry out due effects; each attempt is recorded; failures retry with back-off up to MAX_ATTEMPTS.
+    Returns how many were concluded (sent, or skipped by a channel policy)."""
     now = env.clock.now()
     done = 0
     client = http or httpx.Client(timeout=10)
@@ -537,7 +538,7 @@ def _dispatch_batch(
             )
             continue
         _settle(connection, row, result, now)
-        done += result.status == "sent"
+        done += result.status in ("sent", "skipped")  # concluded: drainers loop while batches conclude
     return done
 
 

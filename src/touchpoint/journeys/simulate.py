@@ -32,6 +32,9 @@ from touchpoint.segments.service import current_members
 from touchpoint.store.operational.bulk import copy_table
 from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.schema import (
+    channel_consents,
+    channel_dnd,
+    channel_templates,
     definitions,
     identity_links,
     segment_list_members,
@@ -40,7 +43,16 @@ from touchpoint.store.operational.schema import (
 )
 from touchpoint.tags.service import TagEnv
 
-COPIED = (definitions, segment_lists, segment_list_members, identity_links, tag_imports)
+COPIED = (
+    definitions,
+    segment_lists,
+    segment_list_members,
+    identity_links,
+    tag_imports,
+    channel_templates,
+    channel_consents,
+    channel_dnd,
+)
 
 
 class _NoLog:
@@ -72,7 +84,9 @@ def sandbox(env: JourneyEnv, clock: VirtualClock, workdir: Path) -> JourneyEnv:
     live = env.tags.indicators
     identity = IdentityEnv(ops=ops, clock=clock, policy=live.identity.policy)
     indicators: IndicatorEnv = replace(live, ops=ops, clock=clock, identity=identity)
-    return JourneyEnv(tags=TagEnv(indicators=indicators), log=_NoLog())
+    tags = TagEnv(indicators=indicators)
+    channels = env.channels.recording(tags, _NoLog()) if env.channels is not None else None
+    return JourneyEnv(tags=tags, log=_NoLog(), channels=channels)
 
 
 def simulate(

@@ -15,6 +15,7 @@ from touchpoint.identity.service import process_log, sync_customers, sync_import
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
 from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
+from touchpoint.channels.service import forward_events
 from touchpoint.journeys.runtime import admit_segments, dispatch, route_events, tick
 from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets
@@ -90,6 +91,8 @@ def _journeys(container: Container, rounds: int = 50) -> tuple[int, int]:
         effects += done
         if not done:
             break
+    while forward_events(env=container.channel_env) > 0:  # message events join the event log
+        pass
     return steps, effects
 
 

@@ -118,7 +118,9 @@ def test_server_errors_and_rate_limits_are_transient(
 
 
 def test_client_errors_are_permanent_with_the_reason(gateway: FakeGateway, client: httpx.Client) -> None:
-    gateway.script("/v3/push", Reply(status=400, json={"error": {"code": 1011, "message": "cannot find user"}}))
+    gateway.script(
+        "/v3/push", Reply(status=400, json={"error": {"code": 1011, "message": "cannot find user"}})
+    )
     with pytest.raises(PermanentError, match=r"HTTP 400.*cannot find user"):
         provider(gateway, client).send(message(), CONTEXT)
 
@@ -135,7 +137,9 @@ def test_gateway_down_is_transient(client: httpx.Client) -> None:
         push.send(message(), CONTEXT)
 
 
-def test_timeout_then_retry_with_the_same_key_is_one_delivery(gateway: FakeGateway, client: httpx.Client) -> None:
+def test_timeout_then_retry_with_the_same_key_is_one_delivery(
+    gateway: FakeGateway, client: httpx.Client
+) -> None:
     gateway.script("/v3/push", Reply(delay=0.8))
     push = provider(gateway, client)
     with pytest.raises(TransientError, match=r"timed out after 0\.3s"):

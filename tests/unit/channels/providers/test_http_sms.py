@@ -1,14 +1,21 @@
-"""The HTTP SMS provider against a real local gateway: the text with 签名 and opt-out, codes, reports, replies."""
+"""The HTTP SMS provider against a real local gateway: text with 签名 and opt-out, codes, reports, replies."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from provider_servers import FakeGateway, Reply, message
-from touchpoint.channels.providers.base import OutboundMessage, PermanentError, ReceiptError, SendContext, TransientError
+from touchpoint.channels.providers.base import (
+    OutboundMessage,
+    PermanentError,
+    ReceiptError,
+    SendContext,
+    TransientError,
+)
 from touchpoint.channels.providers.http_sms import HttpSmsProvider, SmsConfig, sms_text
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -67,10 +74,14 @@ def test_posts_the_template_params_signed_text_and_key(gateway: FakeGateway, sms
 
 def test_opt_out_suffix_only_on_marketing_and_only_once(gateway: FakeGateway, sms: HttpSmsProvider) -> None:
     sms.send(text_message(key="k-m", marketing=True), CONTEXT)
-    assert gateway.requests[0].json["content"] == "【演示证券】您的账户今日有新股可申购，详情见App。回复TD退订"
+    assert (
+        gateway.requests[0].json["content"] == "【演示证券】您的账户今日有新股可申购，详情见App。回复TD退订"
+    )
 
     config = sms.config
-    assert sms_text(config, text_message(marketing=False)) == "【演示证券】您的账户今日有新股可申购，详情见App。"
+    assert (
+        sms_text(config, text_message(marketing=False)) == "【演示证券】您的账户今日有新股可申购，详情见App。"
+    )
     already = text_message(marketing=True, body="两融利率限时优惠，回复TD退订")
     assert sms_text(config, already) == "【演示证券】两融利率限时优惠，回复TD退订"
     signed = text_message(marketing=True, body="【演示证券】两融利率限时优惠")
@@ -110,7 +121,7 @@ def test_http_failures(gateway: FakeGateway, sms: HttpSmsProvider) -> None:
     )
     with pytest.raises(TransientError, match="HTTP 502"):
         sms.send(text_message(key="a"), CONTEXT)
-    with pytest.raises(PermanentError, match="HTTP 403.*IP not in whitelist"):
+    with pytest.raises(PermanentError, match=r"HTTP 403.*IP not in whitelist"):
         sms.send(text_message(key="b"), CONTEXT)
     with pytest.raises(TransientError, match="timed out"):
         sms.send(text_message(key="c"), CONTEXT)
@@ -121,11 +132,23 @@ def test_http_failures(gateway: FakeGateway, sms: HttpSmsProvider) -> None:
 
 
 def test_parses_delivery_reports_and_replies(sms: HttpSmsProvider) -> None:
-    body = (
-        '[{"biz_id": "biz-1", "status": "DELIVERED", "err_code": "DELIVERED", "report_time": "2026-03-02 09:00:05"},'
-        ' {"biz_id": "biz-2", "status": "FAILED", "err_code": "MK:0001", "report_time": "2026-03-02 09:00:06"},'
-        ' {"phone": "13800138000", "content": "TD", "send_time": "2026-03-02 09:03:00"}]'
-    ).encode()
+    body = orjson.dumps(
+        [
+            {
+                "biz_id": "biz-1",
+                "status": "DELIVERED",
+                "err_code": "DELIVERED",
+                "report_time": "2026-03-02 09:00:05",
+            },
+            {
+                "biz_id": "biz-2",
+                "status": "FAILED",
+                "err_code": "MK:0001",
+                "report_time": "2026-03-02 09:00:06",
+            },
+            {"phone": "13800138000", "content": "TD", "send_time": "2026-03-02 09:03:00"},
+        ]
+    )
     delivered, failed, reply = sms.parse_receipt(body, {})
     assert (delivered.status, delivered.provider_message_id, delivered.reason) == ("delivered", "biz-1", None)
     assert delivered.at == datetime(2026, 3, 2, 1, 0, 5, tzinfo=UTC)

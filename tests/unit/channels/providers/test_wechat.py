@@ -57,7 +57,9 @@ def wechat(gateway: FakeGateway, client: httpx.Client, clock: VirtualClock) -> W
 
 @pytest.fixture
 def wecom(gateway: FakeGateway, client: httpx.Client, clock: VirtualClock) -> WecomProvider:
-    config = WecomConfig(corpid="ww0123456789", corpsecret="corp-secret", agentid=1000002, api_base=gateway.url)
+    config = WecomConfig(
+        corpid="ww0123456789", corpsecret="corp-secret", agentid=1000002, api_base=gateway.url
+    )
     return WecomProvider(config, client, clock)
 
 
@@ -157,10 +159,22 @@ def test_a_token_refused_twice_is_transient(gateway: FakeGateway, wechat: Wechat
 @pytest.mark.parametrize(
     ("answer", "error", "pattern"),
     [
-        ({"errcode": 43004, "errmsg": "require subscribe"}, PermanentError, "wechat errcode 43004: require subscribe"),
-        ({"errcode": 40003, "errmsg": "invalid openid"}, PermanentError, "wechat errcode 40003: invalid openid"),
+        (
+            {"errcode": 43004, "errmsg": "require subscribe"},
+            PermanentError,
+            "wechat errcode 43004: require subscribe",
+        ),
+        (
+            {"errcode": 40003, "errmsg": "invalid openid"},
+            PermanentError,
+            "wechat errcode 40003: invalid openid",
+        ),
         ({"errcode": -1, "errmsg": "system error"}, TransientError, "wechat errcode -1"),
-        ({"errcode": 45009, "errmsg": "reach max api daily quota limit"}, TransientError, "wechat errcode 45009"),
+        (
+            {"errcode": 45009, "errmsg": "reach max api daily quota limit"},
+            TransientError,
+            "wechat errcode 45009",
+        ),
     ],
 )
 def test_errcodes(
@@ -266,7 +280,9 @@ def test_wecom_refreshes_a_refused_token_and_reports_invalid_users(
     wecom.send(message(address="zhangsan"), CONTEXT)
     assert len(gateway.requests_to("/cgi-bin/gettoken")) == 2
 
-    gateway.script(WECOM_SEND, Reply(json={"errcode": 0, "errmsg": "ok", "invaliduser": "lisi", "msgid": "x"}))
+    gateway.script(
+        WECOM_SEND, Reply(json={"errcode": 0, "errmsg": "ok", "invaliduser": "lisi", "msgid": "x"})
+    )
     with pytest.raises(PermanentError, match="wecom user lisi"):
         wecom.send(message(address="lisi"), CONTEXT)
     gateway.script(WECOM_SEND, Reply(json={"errcode": 60020, "errmsg": "not allow to access from your ip"}))
