@@ -279,7 +279,11 @@ def _render(
 ) -> Rendered:
     links: list[dict[str, Any]] = []
 
+    base = env.public_url.rstrip("/")
+
     def shorten(url: str, kind: str = "link") -> str:
+        if url.startswith(f"{base}/"):
+            return url  # already ours (the unsubscribe link): tracking it would hide the opt-out
         code = secrets.token_urlsafe(9)
         target = url
         if kind == "link":
@@ -293,7 +297,7 @@ def _render(
                 },
             )
         links.append({"code": code, "send_id": request.key, "kind": kind, "url": target, "created_at": now})
-        return f"{env.public_url.rstrip('/')}/{'t' if kind == 'link' else 'u'}/{code}"
+        return f"{base}/{'t' if kind == 'link' else 'u'}/{code}"
 
     unsubscribe = shorten(request.channel, "unsubscribe") if template.marketing else ""
     context = {

@@ -12,6 +12,7 @@ from touchpoint.bootstrap import Container, build
 from touchpoint.cli import (
     analytics,
     calendar,
+    channels,
     collector,
     demo,
     identity,
@@ -95,6 +96,8 @@ app.add_typer(tagging.customer_app, name="customer")
 app.add_typer(segments.app, name="segment")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(journeys.app, name="journey")
+app.add_typer(channels.template_app, name="template")
+app.add_typer(channels.channel_app, name="channel")
 
 
 def run() -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.service import activate_template, list_templates, parse_template, save_template
 from touchpoint.core.errors import ConflictError
 from touchpoint.demo.model import DemoParams, DemoSummary
 from touchpoint.demo.service import generate_demo
@@ -82,6 +84,8 @@ def ensure_demo_journeys(*, env: JourneyEnv, principal: Principal) -> list[str]:
             save_segment(
                 env=env.tags, principal=principal, segment=SegmentDef(name=name, title=title, rule=rule)
             )
+    if env.channels is not None:
+        ensure_demo_templates(env=env.channels, principal=principal)
     existing = {row["name"] for row in list_journeys(env=env)}
     published = []
     for path in sorted((files("touchpoint.demo") / "journeys").iterdir(), key=lambda p: p.name):
@@ -94,6 +98,22 @@ def ensure_demo_journeys(*, env: JourneyEnv, principal: Principal) -> list[str]:
         publish(env=env, principal=principal, name=journey.name)
         published.append(journey.name)
     return published
+
+
+def ensure_demo_templates(*, env: ChannelEnv, principal: Principal) -> list[str]:
+    """Save and activate the demo message templates unless they exist already; returns those added now."""
+    existing = {row["name"] for row in list_templates(env=env)}
+    added = []
+    for path in sorted((files("touchpoint.demo") / "templates").iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".yaml"):
+            continue
+        template = parse_template(yaml.safe_load(path.read_text(encoding="utf-8")))
+        if template.name in existing:
+            continue
+        save_template(env=env, principal=principal, template=template)
+        activate_template(env=env, principal=principal, name=template.name)
+        added.append(template.name)
+    return added
 
 
 def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | None:

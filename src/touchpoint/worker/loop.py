@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from touchpoint.bootstrap import Container
+from touchpoint.channels.service import forward_events
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
 from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
-from touchpoint.channels.service import forward_events
 from touchpoint.journeys.runtime import admit_segments, dispatch, route_events, tick
 from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from touchpoint.bootstrap import build
+from sqlalchemy import select
+
+from touchpoint.bootstrap import Container, build
+from touchpoint.channels import service
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.demo import DemoParams
@@ -13,6 +16,7 @@ from touchpoint.demo.runs import ensure_demo, ensure_demo_journeys, ensure_demo_
 from touchpoint.governance import SYSTEM
 from touchpoint.journeys.service import list_journeys, statistics
 from touchpoint.segments.service import current_members
+from touchpoint.store.operational.schema import channel_sends
 from touchpoint.worker.loop import run_pass
 
 
@@ -38,5 +42,25 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
         _, dormant = current_members(env=container.tag_env, name="dormant_customers")
         stats = statistics(env=env, name="dormant_wakeup")
         assert stats["nodes"][0]["entered"] == len(dormant) > 0
+        # The morning brief goes through the policies to the in-app inbox: sent to consenting customers,
+        # skipped with the consent reason for the others — every queued send is accounted for.
+        content = next(n for n in stats["nodes"] if n["node"] == "content")
+        queued = content["outcomes"].get("queued", 0)
+        assert queued > 0
+        report = service.report(env=container.channel_env, journey="dormant_wakeup")
+        [brief] = [r for r in report["templates"] if r["template"] == "market_morning_brief"]
+        assert sum(brief["statuses"].values()) == queued
+        assert brief["statuses"].get("sent", 0) > 0, brief["failure_reasons"]
+        assert set(brief["skip_reasons"]) <= {"consent: no marketing consent"}
+        sent = next(m for m in _sends(container) if m["status"] == "sent")
+        inbox = service.inbox(env=container.channel_env, customer_no=sent["customer_no"])
+        assert inbox["unread"] == 1
+        assert "/t/" in inbox["messages"][0]["body"]  # the brief's link is tracked
     finally:
         container.close()
+
+
+def _sends(container: Container) -> list[dict[str, object]]:
+    with container.ops.begin() as connection:
+        rows = connection.execute(select(channel_sends)).mappings().all()
+    return [dict(r) for r in rows]

@@ -1,0 +1,296 @@
+"""`touchpoint template …` and `touchpoint channel …` — message templates, consent, do-not-disturb, the
+in-app inbox and the message report (渠道与模板)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from touchpoint.channels import service
+from touchpoint.channels.model import TemplateDef
+from touchpoint.cli.journeys import read_definition
+from touchpoint.cli.output import console, print_json
+from touchpoint.core.errors import ValidationError
+from touchpoint.governance import SYSTEM
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
+template_app = typer.Typer(
+    help="Message templates (消息模板): save, check, preview, activate.", no_args_is_help=True
+)
+channel_app = typer.Typer(
+    help="Channels (渠道): consent, do-not-disturb, inbox, message report.", no_args_is_help=True
+)
+VersionOption = Annotated[int | None, typer.Option(help="a saved version (default: the newest)")]
+
+
+def _env(ctx: typer.Context) -> Any:
+    return ctx.obj.container.channel_env
+
+
+def _faults(faults: list[str]) -> None:
+    for fault in faults:
+        console.print(f"  [red]✗[/red] {fault}", highlight=False)
+
+
+@template_app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of a template."""
+    print_json(TemplateDef.model_json_schema())
+
+
+@template_app.command("save")
+def save_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
+    """Save a template file (YAML or JSON) as the template's next version (a draft until activated)."""
+    result = service.save_template(
+        env=_env(ctx), principal=SYSTEM, template=service.parse_template(read_definition(path))
+    )
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['name']}: saved as version {result['version']}", highlight=False)
+    if result["faults"]:
+        console.print("content check · 内容检查 (fix before activating):")
+        _faults(result["faults"])
+
+
+@template_app.command("list")
+def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every template with its channel, classification and status."""
+    rows = service.list_templates(env=_env(ctx))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "channel", "class", "status", "active", "latest", "title")
+    for r in rows:
+        kind = r["classification"] + (" (urgent)" if r["urgent"] else "")
+        table.add_row(
+            r["name"],
+            r["channel"],
+            kind,
+            r["status"],
+            str(r["active_version"] or "-"),
+            str(r["latest_version"]),
+            r["title"],
+        )
+    console.print(table)
+
+
+@template_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    name: str,
+    version: VersionOption = None,
+    yaml_out: Annotated[bool, typer.Option("--yaml", help="print as YAML")] = False,
+) -> None:
+    """Print a template's definition."""
+    body = service.get_template(env=_env(ctx), name=name, version=version).model_dump(mode="json")
+    if yaml_out:
+        typer.echo(yaml.safe_dump(body, allow_unicode=True, sort_keys=False))
+        return
+    print_json(body)
+
+
+@template_app.command("check")
+def check_command(
+    ctx: typer.Context, name: str, version: VersionOption = None, as_json: JsonOption = False
+) -> None:
+    """The content check: banned words, risk disclosure, lengths, variables, sandbox."""
+    template = service.get_template(env=_env(ctx), name=name, version=version)
+    faults = service.check_template(env=_env(ctx), template=template)
+    if as_json:
+        print_json({"name": name, "ok": not faults, "faults": faults})
+    elif faults:
+        console.print(f"{name}: {len(faults)} fault(s) · 未通过")
+        _faults(faults)
+    else:
+        console.print(f"{name}: passes the content check · 内容检查通过")
+    if faults:
+        raise typer.Exit(1)
+
+
+@template_app.command("preview")
+def preview_command(
+    ctx: typer.Context,
+    name: str,
+    customer: Annotated[str, typer.Option(help="the customer number to render for")],
+    payload: Annotated[str, typer.Option(help="the entry payload as JSON")] = "{}",
+    version: VersionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Render a template for one customer (nothing is sent)."""
+    try:
+        values = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"--payload is not JSON: {exc}") from None
+    result = service.preview(env=_env(ctx), name=name, customer_no=customer, payload=values, version=version)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"[bold]{result['channel']}[/bold] → {result['address'] or '(no address)'}", highlight=False
+    )
+    if result["subject"]:
+        console.print(f"subject: {result['subject']}", highlight=False)
+    console.print(result["body"], highlight=False)
+    console.print(f"({result['length']} characters)")
+    if result["faults"]:
+        _faults(result["faults"])
+
+
+@template_app.command("activate")
+def activate_command(
+    ctx: typer.Context, name: str, version: VersionOption = None, as_json: JsonOption = False
+) -> None:
+    """Make a version the one that sends (refused, naming each fault, when the content check fails)."""
+    result = service.activate_template(env=_env(ctx), principal=SYSTEM, name=name, version=version)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{name}: version {result['active_version']} active · 已启用", highlight=False)
+
+
+@template_app.command("retire")
+def retire_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+    """Stop a template from sending."""
+    result = service.retire_template(env=_env(ctx), principal=SYSTEM, name=name)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{name}: retired · 已停用")
+
+
+@channel_app.command("report")
+def report_command(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(help="look back this many days")] = 7,
+    journey: Annotated[str | None, typer.Option(help="only this journey's messages")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sends by status and reason, and the message funnel, per channel and template."""
+    result = service.report(env=_env(ctx), days=days, journey=journey)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(
+        "channel",
+        "template",
+        "sent",
+        "delivered",
+        "opened",
+        "clicked",
+        "failed",
+        "skipped",
+        "top skip reason",
+    )
+    for row in result["templates"]:
+        funnel, reasons = row["funnel"], row["skip_reasons"]
+        top = max(reasons, key=reasons.get) if reasons else ""
+        table.add_row(
+            row["channel"],
+            row["template"],
+            *(str(funnel[k]) for k in ("sent", "delivered", "opened", "clicked", "failed")),
+            str(row["statuses"].get("skipped", 0)),
+            top,
+        )
+    console.print(table)
+
+
+@channel_app.command("consent")
+def consent_command(
+    ctx: typer.Context,
+    customer: str,
+    grant: Annotated[
+        str | None, typer.Option(help="grant marketing consent on CHANNEL ('*' for all)")
+    ] = None,
+    withdraw: Annotated[
+        str | None, typer.Option(help="withdraw marketing consent on CHANNEL ('*' for all)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a customer's marketing consent per channel, or grant / withdraw it."""
+    env = _env(ctx)
+    if grant and withdraw:
+        raise typer.BadParameter("give --grant or --withdraw, not both")
+    if grant or withdraw:
+        result = service.set_consent(
+            env=env,
+            principal=SYSTEM,
+            customer_no=customer,
+            channel=grant or withdraw or "*",
+            granted=bool(grant),
+            source="cli",
+        )
+    else:
+        result = service.consent_of(env=env, customer_no=customer)
+    if as_json:
+        print_json(result)
+        return
+    for channel, why in result["channels"].items():
+        console.print(f"{channel:<8} {why}", highlight=False)
+    if result["do_not_disturb"]:
+        console.print(f"do-not-disturb · 免打扰: {result['do_not_disturb']}", highlight=False)
+
+
+@channel_app.command("dnd")
+def dnd_command(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Argument(help="the customer (omit to list)")] = None,
+    reason: Annotated[str | None, typer.Option(help="add the customer with this reason")] = None,
+    days: Annotated[int | None, typer.Option(help="for this many days (default: until removed)")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="take the customer off the list")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The do-not-disturb list (免打扰): list it, add a customer with a reason, or remove one."""
+    env = _env(ctx)
+    result: Any
+    if customer is None:
+        result = service.do_not_disturb_list(env=env)
+    elif remove:
+        result = {
+            "customer_no": customer,
+            "removed": service.remove_do_not_disturb(env=env, principal=SYSTEM, customer_no=customer),
+        }
+    elif reason:
+        result = service.add_do_not_disturb(
+            env=env, principal=SYSTEM, customer_no=customer, reason=reason, days=days
+        )
+    else:
+        raise typer.BadParameter("give --reason to add the customer, or --remove")
+    if as_json:
+        print_json(result)
+        return
+    for row in result if isinstance(result, list) else [result]:
+        console.print(" · ".join(f"{k}={v}" for k, v in row.items()), highlight=False)
+
+
+@channel_app.command("inbox")
+def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
+    """A customer's in-app messages (what the app shows)."""
+    result = service.inbox(env=_env(ctx), customer_no=customer)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{customer}: {result['unread']} unread · 未读")
+    for m in result["messages"]:
+        console.print(
+            f"{'  ' if m['read'] else '● '}{m['created_at'][:16]} {m['title']}: {m['body']}", highlight=False
+        )
+
+
+@channel_app.command("messages")
+def messages_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
+    """A customer's newest messages with status, reason and evidence."""
+    rows = service.customer_messages(env=_env(ctx), customer_no=customer)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        console.print(
+            f"{r['at'][:16]} {r['channel']:<7} {r['template']:<24} {r['status']:<9} {r['reason'] or ''}",
+            highlight=False,
+        )
