@@ -46,7 +46,7 @@ def marketing_allowed(
     consent is a refusal). A withdrawal for all channels beats an older grant for one."""
     relevant = [r for r in records if r.channel in (channel, ALL_CHANNELS)]
     if relevant:
-        newest = max(relevant, key=lambda r: (r.at, r.channel != ALL_CHANNELS))
+        newest = max(relevant, key=lambda r: (r.at, not r.granted))  # at a tie, the withdrawal holds
         if newest.granted:
             return True, f"consent granted ({newest.channel})"
         scope = "all channels" if newest.channel == ALL_CHANNELS else channel

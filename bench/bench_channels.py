@@ -1,0 +1,443 @@
+"""Channel dispatch: messages/s through the dispatcher with every send-time policy on, beside bare HTTP posts.
+
+Synthesises a brokerage of `--customers` customers (default 20,000) on a VirtualClock at 10:00 Beijing: a
+customers snapshot with risk level, a recent risk assessment, investor type, phone and the marketing
+consent flag (about 8 % without it), a product shelf with one R3 fund, consent records for about 2 % (a
+withdrawal on every channel for consenting customers, a webhook grant for some without the flag) and a
+do-not-disturb list of about 0.5 %. Customers at C1/C2, with an expired assessment or none, admit R1 only,
+so the suitability check refuses the fund to them (about 7 %). One marketing webhook template promotes the
+fund named in the payload, carries the risk disclosure and one https link (rewritten by the link tracker)
+and the unsubscribe link. The webhook provider posts to a FakeGateway (tests/provider_servers.py) run in a
+child process, so that the server's work does not share this process's GIL with the dispatcher.
+
+Every policy runs on each request, in the dispatcher's order: consent (profile flag and records),
+suitability, do-not-disturb, quiet hours (checked, daytime: never delays), frequency caps (raised to 1,000
+a day and 5,000 a week on all channels and 1,000 a day on the webhook: counted, never full) and the
+provider's token bucket (1,000/s with a burst of 1,000, the clock moved on a second a batch: a token taken
+per send, never empty); then rendering, link tracking, the signed post, the send row and its event.
+
+The dispatcher figure: `--messages` requests (default 5,000), each a distinct key for a customer drawn at
+random, dispatched `--batch` (default 200) to a transaction as the journey runtime does (`prepare` once a
+batch, `deliver` each request); the time includes prepare, the policies, the posts and the commit. The
+peer: as many `httpx.Client.post` calls of a webhook-shaped JSON body (with an Idempotency-Key, so the
+gateway keeps the same books) to the same server, the bodies built beforehand. The ratio dispatcher ÷ bare
+is the figure (requests/s, and sent/s since skipped requests make no post); the gateway's count of
+deliveries must equal the sends. `--profile` runs one more batch under cProfile (not counted) and lists
+the top entries.
+Run: `python bench/bench_channels.py [--customers N] [--messages N] [--batch N] [--profile] [--json]`
+(the default on 2 CPUs: under a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import numpy as np
+import orjson
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench_journeys import peak_rss_bytes, print_profile, top_entries
+from touchpoint.bootstrap import Container, build
+from touchpoint.channels.dispatcher import deliver, prepare
+from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.model import SendRequest
+from touchpoint.channels.service import (
+    activate_template,
+    add_do_not_disturb,
+    parse_template,
+    save_template,
+    set_consent,
+)
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.governance import SYSTEM
+from touchpoint.ingest import ImportOptions, import_arrow
+
+# FakeGateway lives with the tests; the tests directory goes on the path as pytest's `pythonpath` puts it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+DAY = date(2026, 3, 31)  # a Tuesday, a trading day
+AT = datetime(2026, 3, 31, 2, tzinfo=UTC)  # 10:00 Beijing: quiet hours (21:00-08:00) are checked, never hit
+FUND = "F000001"
+HOOK_PATH = "/hooks/touchpoint"
+SECRET = "bench-webhook-secret"
+TEMPLATE = "bench_fund_offer"
+BATCH_TICK = timedelta(seconds=1)  # the virtual clock moves on a second a batch, so the token bucket refills
+TEMPLATE_BODY = {
+    "name": TEMPLATE,
+    "title": "新发基金推荐（webhook）",
+    "channel": "webhook",
+    "classification": "marketing",
+    "product": "payload.fund_code",
+    "subject": "{{ product.name }}今日开放认购",
+    "body": (
+        "{{ customer_no }}，您关注的{{ product.name }}（{{ product.risk_level }}）今日开放认购，详情见 "
+        "https://m.bench-securities.cn/fund/{{ payload.fund_code }} 。市场有风险，投资需谨慎。"
+        "退订：{{ unsubscribe_url }}"
+    ),
+    "track_links": True,
+}
+# Raised so that every send is counted against three caps (all channels per day and per week, the webhook
+# per day) without any customer reaching one: the caps' cost is measured, not their refusals.
+CHANNEL_POLICY = {
+    "caps_all_channels": {"per_day": 1000, "per_week": 5000},
+    "caps_per_channel": {"webhook": {"per_day": 1000}},
+}
+RISK_LEVELS = (["C1", "C2", "C3", "C4", "C5"], [0.02, 0.03, 0.4, 0.4, 0.15])
+
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+# The local webhook server ----------------------------------------------------------------------------------
+
+
+def serve_gateway(pipe: Connection) -> None:
+    """In the child process: run a FakeGateway, send its URL, answer "deliveries" with the count of keys it
+    accepted, and stop on "stop"."""
+    from provider_servers import FakeGateway
+
+    with FakeGateway() as gateway:
+        pipe.send(gateway.url)
+        while (command := pipe.recv()) != "stop":
+            assert command == "deliveries", command
+            pipe.send(len(gateway.deliveries()))
+
+
+class Gateway:
+    """The parent's handle on the child process's FakeGateway."""
+
+    def __init__(self, pipe: Connection, url: str) -> None:
+        self._pipe = pipe
+        self.url = url
+
+    def deliveries(self) -> int:
+        """Distinct keys the gateway accepted so far."""
+        self._pipe.send("deliveries")
+        count: int = self._pipe.recv()
+        return count
+
+
+@contextmanager
+def gateway_process() -> Iterator[Gateway]:
+    """A FakeGateway in a child process (spawned: no forked copy of this process's threads and stores)."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=serve_gateway, args=(theirs,), name="bench-gateway", daemon=True)
+    process.start()
+    try:
+        if not ours.poll(60):
+            raise RuntimeError("the gateway process did not start")
+        yield Gateway(ours, ours.recv())
+    finally:
+        if process.is_alive():
+            ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+
+
+# The brokerage ---------------------------------------------------------------------------------------------
+
+
+def customer_numbers(size: int) -> list[str]:
+    """The synthetic customer numbers, C10000000 onwards."""
+    return [f"C{n}" for n in range(10_000_000, 10_000_000 + size)]
+
+
+def synthesise(container: Container, size: int, rng: np.random.Generator) -> dict[str, int]:
+    """The customers snapshot, the product shelf, consent records, the do-not-disturb list and the active
+    template; returns how many customers each policy should refuse (for the printout)."""
+    numbers = customer_numbers(size)
+    levels = rng.choice(RISK_LEVELS[0], size, p=RISK_LEVELS[1])
+    # Mostly assessed within the last year; about 2 % longer ago than the 730 days an assessment holds.
+    assessed_days = np.where(
+        rng.random(size) < 0.02, rng.integers(731, 1500, size), rng.integers(1, 365, size)
+    )
+    assessed = [DAY - timedelta(days=int(d)) for d in assessed_days]
+    professional = rng.random(size) < 0.02
+    consent = rng.random(size) >= 0.08
+    customers = pa.table(
+        {
+            "customer_no": numbers,
+            "phone": [f"139{n:08d}" for n in range(size)],
+            "risk_level": pa.array(levels.tolist(), pa.string()),
+            "risk_assessed_at": pa.array(assessed, pa.date32()),
+            "investor_type": ["professional" if p else "ordinary" for p in professional],
+            "consent_marketing": pa.array(consent.tolist(), pa.bool_()),
+        }
+    )
+    products = pa.table(
+        {
+            "product_code": [FUND, "F000002"],
+            "name": ["景顺成长混合A", "货币增利B"],
+            "product_type": ["fund", "fund"],
+            "risk_level": ["R3", "R1"],
+            "fund_type": ["混合型", "货币型"],
+        }
+    )
+    options = ImportOptions(business_date=DAY, force=True)
+    for table, data in (("customers", customers), ("products", products)):
+        report = import_arrow(
+            env=container.import_env,
+            principal=SYSTEM,
+            table=table,
+            data=data,
+            options=options,
+            source_name=f"bench-{table}",
+        )
+        assert report.rows_imported == data.num_rows, report.errors[:3]
+
+    env = container.channel_env
+    # Consent records, through the use case the console calls: withdrawals on every channel for about 1 % of
+    # the consenting customers, webhook grants for about a tenth of those without the flag.
+    withdrawn = np.flatnonzero(consent & (rng.random(size) < 0.01)).tolist()
+    granted = np.flatnonzero(~consent & (rng.random(size) < 0.1)).tolist()
+    for i in withdrawn:
+        set_consent(env=env, principal=SYSTEM, customer_no=numbers[i], channel="*", granted=False)
+    for i in granted:
+        set_consent(env=env, principal=SYSTEM, customer_no=numbers[i], channel="webhook", granted=True)
+    quiet = rng.choice(size, max(size // 200, 1), replace=False)
+    for i in quiet:
+        add_do_not_disturb(env=env, principal=SYSTEM, customer_no=numbers[i], reason="客户投诉后暂停营销")
+
+    template = parse_template(TEMPLATE_BODY)
+    faults = save_template(env=env, principal=SYSTEM, template=template)["faults"]
+    assert not faults, faults
+    activate_template(env=env, principal=SYSTEM, name=TEMPLATE)
+    may = (consent & ~np.isin(np.arange(size), withdrawn)) | np.isin(np.arange(size), granted)
+    return {
+        "without_consent": int(size - may.sum()),
+        "consent_records": len(withdrawn) + len(granted),
+        "do_not_disturb": len(quiet),
+    }
+
+
+def send_requests(size: int, count: int, rng: np.random.Generator, prefix: str) -> list[SendRequest]:
+    """`count` requests, each a distinct key, for customers drawn at random (a customer may get two)."""
+    numbers = customer_numbers(size)
+    return [
+        SendRequest(
+            key=f"{prefix}-{i:07d}",
+            customer_no=numbers[c],
+            channel="webhook",
+            template=TEMPLATE,
+            payload={"fund_code": FUND},
+        )
+        for i, c in enumerate(rng.integers(0, size, count))
+    ]
+
+
+# Measuring -------------------------------------------------------------------------------------------------
+
+
+def dispatch_batch(env: ChannelEnv, batch: list[SendRequest], outcomes: Counter[str]) -> None:
+    """One transaction: prepare once, deliver each request (as the journey runtime's dispatch does)."""
+    with env.ops.begin() as connection:
+        prepared = prepare(connection, env, batch)
+        for request in batch:
+            result = deliver(connection, env, request, prepared)
+            # The reason's first word (consent, suitability, do-not-disturb, frequency …) names the policy.
+            outcomes[result.status if result.status != "skipped" else result.reason.split(":")[0]] += 1
+
+
+def dispatch_all(
+    env: ChannelEnv, clock: VirtualClock, requests: list[SendRequest], batch: int
+) -> tuple[Counter[str], float, float]:
+    """Dispatch every request in batches: (outcomes, seconds, seconds of the first batch)."""
+    outcomes: Counter[str] = Counter()
+    seconds = first = 0.0
+    with _progress() as progress:
+        task = progress.add_task("dispatcher", total=len(requests), note="")
+        for start in range(0, len(requests), batch):
+            chunk = requests[start : start + batch]
+            started = time.perf_counter()
+            dispatch_batch(env, chunk, outcomes)
+            elapsed = time.perf_counter() - started
+            seconds += elapsed
+            first = first or elapsed
+            clock.advance(BATCH_TICK)
+            progress.update(task, advance=len(chunk), note=f"{(start + len(chunk)) / seconds:,.0f}/s")
+    return outcomes, seconds, first
+
+
+def bare_bodies(requests: list[SendRequest]) -> list[tuple[str, bytes]]:
+    """(key, JSON body) per request, shaped as the webhook provider's document with a rendered text."""
+    text = str(TEMPLATE_BODY["body"]).replace("{{ product.name }}", "景顺成长混合A")
+    return [
+        (
+            f"bare-{r.key}",
+            orjson.dumps(
+                {
+                    "key": f"bare-{r.key}",
+                    "channel": "webhook",
+                    "customer_no": r.customer_no,
+                    "address": r.customer_no,
+                    "title": "景顺成长混合A今日开放认购",
+                    "body": text.replace("{{ customer_no }}", r.customer_no),
+                    "marketing": True,
+                    "template": TEMPLATE,
+                    "template_version": 1,
+                    "url": None,
+                    "params": {},
+                    "metadata": {"journey": None, "node": None, "variant": None, "unsubscribe_url": None},
+                }
+            ),
+        )
+        for r in requests
+    ]
+
+
+def post_all(url: str, bodies: list[tuple[str, bytes]]) -> float:
+    """The peer: one httpx post per body to `url`, a 2xx required; returns the seconds."""
+    with httpx.Client(timeout=10) as client, _progress() as progress:  # as the container's own client
+        task = progress.add_task("bare posts", total=len(bodies), note="")
+        started = time.perf_counter()
+        for n, (key, body) in enumerate(bodies, 1):
+            response = client.post(
+                url, content=body, headers={"Content-Type": "application/json", "Idempotency-Key": key}
+            )
+            response.raise_for_status()
+            if n % 100 == 0:
+                progress.update(task, completed=n, note=f"{n / (time.perf_counter() - started):,.0f}/s")
+        seconds = time.perf_counter() - started
+        progress.update(task, completed=len(bodies))
+    return seconds
+
+
+def profile_batch(env: ChannelEnv, requests: list[SendRequest]) -> list[dict[str, Any]]:
+    """One more batch under cProfile (fresh keys, warm caches): its top entries."""
+    profiler = cProfile.Profile()
+    profiler.runcall(dispatch_batch, env, requests, Counter())
+    return top_entries(profiler, entry="prepare + deliver")
+
+
+# Running ---------------------------------------------------------------------------------------------------
+
+
+def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
+    """Synthesise, dispatch, post; print and return the figures."""
+    rng = np.random.default_rng(args.customers)
+    with gateway_process() as gateway:
+        url = gateway.url + HOOK_PATH
+        channels = {
+            "webhook": {
+                "provider": "webhook",
+                "url": url,
+                "secret": SECRET,
+                "rate_per_second": 1000,
+                "burst": 1000,
+            }
+        }
+        settings = load_settings(home, channels=channels, channel_policy=CHANNEL_POLICY)
+        clock = VirtualClock(AT)
+        container = build(settings, clock=clock)
+        try:
+            started = time.perf_counter()
+            with console.status(f"synthesising {args.customers:,} customers, consent, do-not-disturb"):
+                expected = synthesise(container, args.customers, rng)
+            print(
+                f"{args.customers:,} customers synthesised in {time.perf_counter() - started:.1f} s: "
+                f"{expected['without_consent']:,} may not get marketing ({expected['consent_records']:,} "
+                f"consent records), {expected['do_not_disturb']:,} on the do-not-disturb list; "
+                f"operational store {container.ops.dialect}",
+                file=out,
+            )
+            env = container.channel_env
+            requests = send_requests(args.customers, args.messages, rng, "bench")
+            outcomes, seconds, first = dispatch_all(env, clock, requests, args.batch)
+            delivered = gateway.deliveries()
+            sent = outcomes["sent"]
+            assert delivered == sent, f"the gateway took {delivered:,} messages, the dispatcher sent {sent:,}"
+            profile = (
+                profile_batch(env, send_requests(args.customers, args.batch, rng, "profiled"))
+                if args.profile
+                else []
+            )
+        finally:
+            container.close()
+        bodies = bare_bodies(requests)
+        before = gateway.deliveries()
+        bare_seconds = post_all(url, bodies)
+        assert gateway.deliveries() - before == len(bodies), "the gateway did not take every bare post"
+
+    rate, sent_rate, bare_rate = len(requests) / seconds, sent / seconds, len(bodies) / bare_seconds
+    skipped = {k: v for k, v in sorted(outcomes.items()) if k != "sent"}
+    print(
+        f"dispatcher {len(requests):,} requests ({sent:,} sent, skipped: "
+        + ", ".join(f"{k} {v:,}" for k, v in skipped.items())
+        + f") in {seconds:.1f} s = {rate:,.0f} requests/s, {sent_rate:,.0f} sent/s (first batch of "
+        f"{args.batch} {first * 1000:,.0f} ms, snapshots read cold) | bare httpx posts {len(bodies):,} in "
+        f"{bare_seconds:.1f} s = {bare_rate:,.0f}/s | ratio dispatcher ÷ bare {rate / bare_rate:.2f}× "
+        f"(sent/s ÷ bare {sent_rate / bare_rate:.2f}×)",
+        file=out,
+    )
+    figures: dict[str, Any] = {
+        "customers": args.customers,
+        "messages": len(requests),
+        "batch": args.batch,
+        "outcomes": dict(outcomes),
+        "sent": sent,
+        "gateway_deliveries": delivered,
+        "dispatch_seconds": round(seconds, 3),
+        "first_batch_seconds": round(first, 3),
+        "requests_per_second": round(rate, 1),
+        "sent_per_second": round(sent_rate, 1),
+        "bare_posts": len(bodies),
+        "bare_seconds": round(bare_seconds, 3),
+        "bare_posts_per_second": round(bare_rate, 1),
+        "ratio_dispatcher_to_bare": round(rate / bare_rate, 3),
+        "ratio_sent_to_bare": round(sent_rate / bare_rate, 3),
+    }
+    if profile:
+        figures["batch_profile"] = profile
+        print_profile(f"one batch of {args.batch}", profile, out, what="prepare + deliver")
+    figures["max_rss_bytes"] = peak_rss_bytes()
+    print(f"peak RSS of the whole run {figures['max_rss_bytes'] / 2**30:.2f} GiB", file=out)
+    return figures
+
+
+def main() -> None:
+    """Parse the options, run in a throwaway home, print the figures (or JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=5_000, help="send requests dispatched")
+    parser.add_argument("--batch", type=int, default=200, help="requests a transaction")
+    parser.add_argument("--profile", action="store_true", help="profile one more batch")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+    out = sys.stderr if args.json else sys.stdout
+    with tempfile.TemporaryDirectory(prefix="bench-channels-") as home:
+        figures = run(Path(home), args, out)
+    if args.json:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

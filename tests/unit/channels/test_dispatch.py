@@ -1,0 +1,342 @@
+"""Send-time policies through the journey dispatcher to a local SMS gateway: suitability with its evidence,
+consent (service notices regardless), caps with journey priority, quiet hours that delay, receipts, tracked
+links, unsubscribes and the inbox — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from provider_servers import FakeGateway
+from touchpoint.api.app import create_app
+from touchpoint.bootstrap import Container, build
+from touchpoint.channels import service
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
+from touchpoint.governance import SYSTEM
+from touchpoint.ingest.service import ImportOptions, import_arrow
+from touchpoint.journeys.runtime import admit, dispatch, tick
+from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.store.operational.schema import channel_events, channel_sends, journey_outbox
+
+DAY = date(2026, 3, 31)
+NOON = datetime(2026, 3, 31, 4, tzinfo=UTC)  # 12:00 Beijing
+CUSTOMERS = [
+    # number, risk level, assessed, investor type, consent, phone
+    ("C2OK", "C2", "2026-01-05", "ordinary", True, "13800000001"),
+    ("C4OK", "C4", "2026-01-05", "ordinary", True, "13800000002"),
+    ("C5OLD", "C5", "2023-01-05", "ordinary", True, "13800000003"),
+    ("PRO", "C1", "2026-01-05", "professional", True, "13800000004"),
+    ("NOCONSENT", "C3", "2026-01-05", "ordinary", False, "13800000005"),
+]
+PROMO = {
+    "name": "fund_promo",
+    "title": "基金推荐",
+    "channel": "sms",
+    "classification": "marketing",
+    "product": "payload.fund_code",
+    "provider_template_id": "SMS_1",
+    "body": "{{ customer.name }}，{{ product.name }}（{{ product.risk_level }}）现可申购 "
+    "https://m.example.cn/f/{{ payload.fund_code }} 。市场有风险，投资需谨慎。",
+}
+NOTICE = {
+    "name": "deduction_failed",
+    "title": "定投扣款失败",
+    "channel": "sms",
+    "classification": "service",
+    "provider_template_id": "SMS_2",
+    "body": "{{ customer.name }}，您本期定投扣款失败，请检查资金账户余额。",
+}
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Container, VirtualClock, FakeGateway]]:
+    with FakeGateway() as gateway:
+        settings = load_settings(
+            tmp_path / "home",
+            database_url=database_url,
+            channels={
+                "sms": {"provider": "http_sms", "url": gateway.url_for("/sms"), "signature": "【测试证券】"}
+            },
+            public_url="https://t.example.cn",
+        )
+        clock = VirtualClock(NOON)
+        container = build(settings, clock=clock)
+        try:
+            _brokerage(container)
+            for body in (PROMO, NOTICE):
+                service.save_template(
+                    env=container.channel_env, principal=SYSTEM, template=service.parse_template(body)
+                )
+                service.activate_template(env=container.channel_env, principal=SYSTEM, name=body["name"])
+            yield container, clock, gateway
+        finally:
+            container.close()
+
+
+def _brokerage(container: Container) -> None:
+    customers = pa.table(
+        {
+            "customer_no": [c[0] for c in CUSTOMERS],
+            "name": [f"客户{c[0]}" for c in CUSTOMERS],
+            "risk_level": [c[1] for c in CUSTOMERS],
+            "risk_assessed_at": [c[2] for c in CUSTOMERS],
+            "investor_type": [c[3] for c in CUSTOMERS],
+            "consent_marketing": [c[4] for c in CUSTOMERS],
+            "phone": [c[5] for c in CUSTOMERS],
+        }
+    )
+    products = pa.table(
+        {
+            "product_code": ["F002", "F004"],
+            "name": ["稳健债券A", "杠杆指数B"],
+            "product_type": ["fund", "fund"],
+            "risk_level": ["R2", "R4"],
+        }
+    )
+    for table, data in (("customers", customers), ("products", products)):
+        import_arrow(
+            env=container.import_env,
+            principal=SYSTEM,
+            table=table,
+            data=data,
+            options=ImportOptions(business_date=DAY),
+            source_name=f"{table}.test",
+        )
+
+
+def _journey(container: Container, name: str, template: str, priority: int = 0) -> None:
+    body = {
+        "name": name,
+        "title": name,
+        "entry": {"type": "api"},
+        "start": "send",
+        "priority": priority,
+        "nodes": [
+            {
+                "id": "send",
+                "type": "action",
+                "action": {"kind": "send", "channel": "sms", "template": template},
+            }
+        ],
+    }
+    save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(body))
+    publish(env=container.journey_env, principal=SYSTEM, name=name)
+
+
+def _run(
+    container: Container, journey: str, customers: list[str], payload: dict[str, Any] | None = None
+) -> None:
+    env = container.journey_env
+    admit(env=env, name=journey, customers=customers, payloads=dict.fromkeys(customers, payload or {}))
+    while tick(env=env):
+        pass
+    while dispatch(env=env):
+        pass
+
+
+def _sends(container: Container) -> dict[tuple[str, str], dict[str, Any]]:
+    with container.ops.begin() as connection:
+        rows = connection.execute(select(channel_sends)).mappings().all()
+    return {(r["customer_no"], r["template"]): dict(r) for r in rows}
+
+
+def _outbox(container: Container) -> list[dict[str, Any]]:
+    with container.ops.begin() as connection:
+        return [dict(r) for r in connection.execute(select(journey_outbox)).mappings()]
+
+
+def _phones(gateway: FakeGateway) -> list[str]:
+    return [r.json["phone"] for r in gateway.requests_to("/sms")]
+
+
+def test_a_product_message_goes_only_to_customers_whose_level_admits_it(world: Any) -> None:
+    container, _, gateway = world
+    _journey(container, "promo_r4", "fund_promo")
+    everyone = [c[0] for c in CUSTOMERS]
+    _run(container, "promo_r4", everyone, {"fund_code": "F004"})
+    sends = _sends(container)
+    assert sorted(_phones(gateway)) == ["13800000002", "13800000004"]  # C4 and the professional investor
+    c2 = sends[("C2OK", "fund_promo")]
+    assert c2["status"] == "skipped"
+    assert c2["reason"] == "suitability: unsuitable: C2 admits up to R2, product F004 is R4"
+    assert c2["evidence"]["suitability"] == {
+        "customer_level": "C2",
+        "investor_type": "ordinary",
+        "risk_assessed_at": "2026-01-05",
+        "admits_up_to": "R2",
+        "product": "F004",
+        "product_level": "R4",
+        "rule_version": container.settings.channel_policy.suitability_rule_version,
+        "decision": c2["reason"].removeprefix("suitability: "),
+    }
+    assert "expired" in sends[("C5OLD", "fund_promo")]["reason"]
+    assert sends[("NOCONSENT", "fund_promo")]["reason"] == "consent: no marketing consent"
+    text = gateway.requests_to("/sms")[0].json["content"]
+    assert text.startswith("【测试证券】")
+    assert text.endswith("回复TD退订")
+    assert "https://t.example.cn/t/" in text
+    assert "m.example.cn" not in text
+
+
+def test_an_opted_out_customer_gets_service_notices_but_not_marketing(world: Any) -> None:
+    container, clock, gateway = world
+    service.set_consent(
+        env=container.channel_env, principal=SYSTEM, customer_no="C4OK", channel="sms", granted=False
+    )
+    _journey(container, "promo_r2", "fund_promo")
+    _journey(container, "notice", "deduction_failed")
+    _run(container, "promo_r2", ["C4OK"], {"fund_code": "F002"})
+    _run(container, "notice", ["C4OK", "NOCONSENT"])
+    sends = _sends(container)
+    assert sends[("C4OK", "fund_promo")]["reason"] == "consent: opted out of marketing on sms"
+    assert sends[("C4OK", "deduction_failed")]["status"] == "sent"
+    assert sends[("NOCONSENT", "deduction_failed")]["status"] == "sent"
+    assert not any(r.json["content"].endswith("回复TD退订") for r in gateway.requests_to("/sms"))
+    [skipped] = [o for o in _outbox(container) if o["journey"] == "promo_r2"]
+    assert (skipped["status"], skipped["last_error"]) == ("skipped", "consent: opted out of marketing on sms")
+    del clock
+
+
+def test_a_capped_customer_is_skipped_and_priority_decides_who_wins(world: Any) -> None:
+    container, _, gateway = world
+    _journey(container, "low", "fund_promo", priority=1)
+    _journey(container, "high", "fund_promo", priority=90)
+    env = container.journey_env
+    payloads = {"C4OK": {"fund_code": "F002"}}
+    admit(env=env, name="low", customers=["C4OK"], payloads=payloads)
+    admit(env=env, name="high", customers=["C4OK"], payloads=payloads)
+    while tick(env=env):
+        pass
+    dispatch(env=env)  # both in one batch: the higher priority takes the day's one marketing message
+    status = {o["journey"]: (o["status"], o["last_error"]) for o in _outbox(container)}
+    assert status == {
+        "high": ("sent", None),
+        "low": ("skipped", "frequency cap: 1 marketing message(s) per day on all channels"),
+    }
+    assert len(gateway.requests_to("/sms")) == 1
+
+
+def test_a_2230_marketing_sms_leaves_at_0800_and_an_urgent_notice_at_once(world: Any) -> None:
+    container, clock, gateway = world
+    urgent = {
+        **NOTICE,
+        "name": "margin_call",
+        "title": "追保通知",
+        "urgent": True,
+        "body": "{{ customer.name }}，请及时追加担保物。",
+    }
+    service.save_template(
+        env=container.channel_env, principal=SYSTEM, template=service.parse_template(urgent)
+    )
+    service.activate_template(env=container.channel_env, principal=SYSTEM, name="margin_call")
+    _journey(container, "evening_promo", "fund_promo")
+    _journey(container, "margin", "margin_call")
+    clock.set(datetime(2026, 3, 31, 14, 30, tzinfo=UTC))  # 22:30 Beijing
+    _run(container, "evening_promo", ["C4OK"], {"fund_code": "F002"})
+    _run(container, "margin", ["C2OK"])
+    assert _phones(gateway) == ["13800000001"]  # the urgent margin call went out in quiet hours
+    [held] = [o for o in _outbox(container) if o["journey"] == "evening_promo"]
+    assert held["status"] == "pending"
+    assert held["attempts"] == 0
+    assert held["next_attempt_at"] == datetime(2026, 4, 1, 0, 0, tzinfo=UTC)  # 08:00 Beijing
+    assert held["last_error"] == "delayed: quiet hours until 08:00"
+    clock.set(datetime(2026, 3, 31, 23, 59, tzinfo=UTC))
+    dispatch(env=container.journey_env)
+    assert len(gateway.requests_to("/sms")) == 1
+    clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=UTC))
+    dispatch(env=container.journey_env)
+    assert _phones(gateway) == ["13800000001", "13800000002"]
+    assert _sends(container)[("C4OK", "fund_promo")]["status"] == "sent"
+
+
+def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any) -> None:
+    container, clock, gateway = world
+    _journey(container, "promo", "fund_promo")
+    _run(container, "promo", ["C4OK", "PRO"], {"fund_code": "F002"})
+    sends = _sends(container)
+    c4, pro = sends[("C4OK", "fund_promo")], sends[("PRO", "fund_promo")]
+    report = [
+        {"biz_id": c4["provider_message_id"], "status": "DELIVERED", "report_time": "2026-03-31 12:00:05"},
+        {"biz_id": pro["provider_message_id"], "status": "FAILED", "err_code": "MOBILE_NOT_ON_SERVICE"},
+        {"biz_id": "unknown-id", "status": "DELIVERED"},
+        {"phone": "13800000004", "content": "TD", "send_time": "2026-03-31 12:01:00"},
+    ]
+    client = TestClient(create_app(container))
+    answer = client.post("/api/v1/channels/sms/receipts", content=orjson.dumps(report))
+    assert answer.json() == {"applied": 2, "unknown": 1, "opt_outs": 1}
+    bad = client.post("/api/v1/channels/sms/receipts", content=b'[{"biz_id": "x", "status": "MAYBE"}]')
+    assert bad.status_code == 400
+    assert "DELIVERED or FAILED" in bad.json()["detail"]
+    [link] = [t for t in c4["content"].split() if t.startswith("https://t.example.cn/t/")]
+    for _ in range(2):  # a second click of one message is not a second conversion
+        redirect = client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False)
+        assert redirect.status_code == 302
+    target = redirect.headers["location"]
+    assert target.startswith("https://m.example.cn/f/F002?")
+    assert "utm_medium=sms" in target
+    assert "utm_campaign=promo" in target
+    consent = service.consent_of(env=container.channel_env, customer_no="PRO")
+    assert consent["channels"]["sms"] == "opted out of marketing on sms"  # the 退订 reply
+    assert consent["channels"]["push"] == "marketing consent on the profile"
+    unsubscribe = c4["evidence"]["unsubscribe_url"].removeprefix("https://t.example.cn")
+    assert client.get(unsubscribe).status_code == 200
+    assert service.consent_of(env=container.channel_env, customer_no="C4OK")["channels"]["sms"].startswith(
+        "opted out"
+    )
+    with container.ops.begin() as connection:
+        events = connection.execute(select(channel_events.c.event, channel_events.c.payload)).all()
+    names = sorted(e for e, _ in events)
+    assert names == ["message_clicked", "message_delivered", "message_failed", "message_sent", "message_sent"]
+    clicked = next(p for e, p in events if e == "message_clicked")
+    assert clicked["distinct_id"] == "C4OK"
+    assert {k: clicked["properties"][k] for k in ("journey", "node", "template", "channel")} == {
+        "journey": "promo",
+        "node": "send",
+        "template": "fund_promo",
+        "channel": "sms",
+    }
+    assert service.forward_events(env=container.channel_env) == 5
+    assert service.forward_events(env=container.channel_env) == 0
+    logged = [r.payload["event"] for r in container.log.read_after(0, 100)]
+    assert sorted(logged) == names
+    del clock, gateway
+
+
+def test_a_send_without_an_active_template_or_provider_cannot_be_published(world: Any) -> None:
+    container, _, _ = world
+    draft = {**NOTICE, "name": "draft_notice"}
+    service.save_template(env=container.channel_env, principal=SYSTEM, template=service.parse_template(draft))
+    body = {
+        "name": "uses_draft",
+        "title": "t",
+        "entry": {"type": "api"},
+        "start": "a",
+        "nodes": [
+            {
+                "id": "a",
+                "type": "action",
+                "action": {"kind": "send", "channel": "sms", "template": "draft_notice"},
+            }
+        ],
+    }
+    save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(body))
+    with pytest.raises(
+        ValidationError, match=r"nodes\.a\.action\.template: template 'draft_notice' is not active"
+    ):
+        publish(env=container.journey_env, principal=SYSTEM, name="uses_draft")
+    wrong = {**body, "name": "wrong_channel"}
+    wrong["nodes"] = [
+        {"id": "a", "type": "action", "action": {"kind": "send", "channel": "push", "template": "fund_promo"}}
+    ]
+    with pytest.raises(ValidationError, match="template 'fund_promo' is for sms, not push"):
+        save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(wrong))
