@@ -175,8 +175,8 @@ def _stop(children: list[subprocess.Popen[str]]) -> None:
         child.wait()
 
 
-def _settle(container: Container, seconds: float = 60) -> None:
-    """Wait until every run is over and no effect is pending."""
+def _settle(container: Container, seconds: float = 40) -> None:
+    """Wait until every run is over and no effect is pending (or give up: the assertions then say why)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with container.ops.begin() as connection:
@@ -189,7 +189,6 @@ def _settle(container: Container, seconds: float = 60) -> None:
         if not busy:
             return
         time.sleep(0.1)
-    pytest.fail(f"runs or effects still open after {seconds:g}s")
 
 
 @pytest.mark.slow
@@ -218,7 +217,6 @@ def test_each_provider_delivers_each_step_exactly_once_with_two_dispatchers(
     steps = {(r["customer_no"], r["payload"]["channel"]) for r in outbox}
     assert len(outbox) == len(steps) == len(CUSTOMERS) * len(CHANNELS)
     assert steps == {(customer, channel) for customer in CUSTOMERS for channel in CHANNELS}
-    assert Counter((r["status"], r["attempts"]) for r in outbox) == {("sent", 1): len(outbox)}
     keys = {channel: [r["id"] for r in outbox if r["payload"]["channel"] == channel] for channel in CHANNELS}
     for channel, path in KEYED_PATHS.items():  # each key posted once, so accepted once
         assert Counter(r.key for r in gateway.requests_to(path)) == Counter(keys[channel]), channel
@@ -236,6 +234,7 @@ def test_each_provider_delivers_each_step_exactly_once_with_two_dispatchers(
     assert sorted((r["id"], r["customer_no"]) for r in inbox) == sorted(
         (r["id"], r["customer_no"]) for r in outbox if r["payload"]["channel"] == "inbox"
     )
+    assert Counter((r["status"], r["attempts"]) for r in outbox) == {("sent", 1): len(outbox)}
     assert {r["id"]: r["status"] for r in sends} == {r["id"]: "sent" for r in outbox}
     assert Counter((r["send_id"], r["event"]) for r in events) == Counter(
         (r["id"], "message_sent") for r in outbox
@@ -269,7 +268,7 @@ def test_a_time_out_then_success_is_not_sent_twice(tmp_path: Path, database_url:
             attempts = sorted((r["attempt"], r["ok"]) for r in _rows(container, journey_attempts))
         finally:
             container.close()
-    assert [r.headers["idempotency-key"] for r in gateway.requests_to("/hook")] == [row["id"], row["id"]]
+    assert [r.headers.get("idempotency-key") for r in gateway.requests_to("/hook")] == [row["id"], row["id"]]
     assert gateway.deliveries() == [row["id"]]
     assert gateway.delivered_keys() == {row["id"]}
     assert (row["status"], row["attempts"]) == ("sent", 2)

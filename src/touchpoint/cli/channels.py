@@ -131,9 +131,7 @@ def preview_command(
     if as_json:
         print_json(result)
         return
-    console.print(
-        f"[bold]{result['channel']}[/bold] → {result['address'] or '(no address)'}", highlight=False
-    )
+    console.print(f"{result['channel']} → {result['address'] or '(no address)'}", highlight=False)
     if result["subject"]:
         console.print(f"subject: {result['subject']}", highlight=False)
     console.print(result["body"], highlight=False)
