@@ -312,6 +312,18 @@ def finish_attempt(
     )
 
 
+def effects_of(connection: Connection, run_id: str) -> list[dict[str, Any]]:
+    """A run's effects in step order: node, kind, status, attempts and the reason it did not go (if any)."""
+    c = journey_outbox.c
+    query = (
+        select(c.node, c.kind, c.status, c.attempts, c.last_error).where(c.run_id == run_id).order_by(c.step)
+    )
+    return [
+        {"node": node, "kind": kind, "status": status, "attempts": attempts, "reason": reason}
+        for node, kind, status, attempts, reason in connection.execute(query)
+    ]
+
+
 def delay_effect(connection: Connection, outbox_id: str, until: datetime, reason: str) -> None:
     """Hold an effect back until a time (quiet hours, a rate limit) without spending an attempt."""
     connection.execute(

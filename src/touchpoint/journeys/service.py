@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.events import MESSAGE_EVENTS
 from touchpoint.channels.model import CHANNELS
 from touchpoint.channels.service import get_template, template_ready
 from touchpoint.core.errors import NotFoundError, ValidationError
@@ -77,7 +78,7 @@ def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
         check(env=tag_env, rule=read_rule(rule))
 
     known = Known(
-        events=set(known_events(tag_env.indicators.analytics)) | set(CATALOGUE_EVENTS),
+        events=set(known_events(tag_env.indicators.analytics)) | set(CATALOGUE_EVENTS) | set(MESSAGE_EVENTS),
         segments=set(list_segments(env=tag_env)),
         tags={
             name: tag.values or [] for name, tag in list_tags(env=tag_env).items() if tag.kind == "imported"
@@ -322,7 +323,8 @@ def _rate(pair: tuple[int, int]) -> float | None:
 
 
 def customer_runs(*, env: JourneyEnv, customer_no: str) -> list[dict[str, Any]]:
-    """Every run of a customer with where it is, why (its last steps) and what it waits for."""
+    """Every run of a customer with where it is, why (its last steps), what it waits for, and its effects
+    (sent, skipped with the channel policy's reason, delayed, failed)."""
     with env.ops.begin() as connection:
         runs = repo.runs_of_customer(connection, customer_no)
         return [
@@ -342,6 +344,7 @@ def customer_runs(*, env: JourneyEnv, customer_no: str) -> list[dict[str, Any]]:
                     {"node": s.node, "outcome": s.outcome, "detail": s.detail, "at": s.at.isoformat()}
                     for s in repo.steps_of(connection, run.id)
                 ],
+                "effects": repo.effects_of(connection, run.id),
             }
             for run in runs
         ]

@@ -5,7 +5,7 @@ links, unsubscribes and the inbox — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import sync_customers
 from touchpoint.ingest.service import ImportOptions, import_arrow
-from touchpoint.journeys.runtime import admit, dispatch, tick
-from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.journeys.runtime import admit, dispatch, route_events, tick
+from touchpoint.journeys.service import customer_runs, parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import channel_events, channel_sends, journey_outbox
 
 DAY = date(2026, 3, 31)
@@ -340,3 +341,63 @@ def test_a_send_without_an_active_template_or_provider_cannot_be_published(world
     ]
     with pytest.raises(ValidationError, match="template 'fund_promo' is for sms, not push"):
         save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(wrong))
+
+
+def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any) -> None:
+    container, clock, _ = world
+    body = {
+        "name": "nudge",
+        "title": "click or not",
+        "entry": {"type": "api"},
+        "start": "offer",
+        "nodes": [
+            {
+                "id": "offer",
+                "type": "action",
+                "action": {"kind": "send", "channel": "sms", "template": "fund_promo"},
+                "next": "clicked",
+            },
+            {
+                "id": "clicked",
+                "type": "wait_for_event",
+                "event": "message_clicked",
+                "timeout": "3d",
+                "on_event": "thanks",
+                "on_timeout": "done",
+            },
+            {
+                "id": "thanks",
+                "type": "action",
+                "action": {"kind": "send", "channel": "sms", "template": "deduction_failed"},
+                "next": "done",
+            },
+            {"id": "done", "type": "exit"},
+        ],
+    }
+    env = container.journey_env
+    save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
+    publish(env=env, principal=SYSTEM, name="nudge")
+    _run(container, "nudge", ["C4OK", "C2OK"], {"fund_code": "F004"})
+    link = next(t for t in _sends(container)[("C4OK", "fund_promo")]["content"].split() if "/t/" in t)
+    clock.advance(timedelta(hours=1))
+    client = TestClient(create_app(container))
+    assert client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False).status_code == 302
+    service.forward_events(env=container.channel_env)
+    sync_customers(env=container.identity_env, analytics=container.analytics)  # One ID knows the customers
+    route_events(env=env)
+    while tick(env=env):
+        pass
+    runs = {r["journey"]: r for r in customer_runs(env=env, customer_no="C4OK")}
+    assert runs["nudge"]["status"] == "done"
+    assert [e["node"] for e in runs["nudge"]["effects"]] == ["offer", "thanks"]
+    [skipped] = customer_runs(env=env, customer_no="C2OK")
+    assert skipped["node"] == "clicked"  # still waiting: the unsuitable offer was never sent
+    assert skipped["effects"] == [
+        {
+            "node": "offer",
+            "kind": "send",
+            "status": "skipped",
+            "attempts": 1,
+            "reason": "suitability: unsuitable: C2 admits up to R2, product F004 is R4",
+        }
+    ]
