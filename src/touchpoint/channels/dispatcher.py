@@ -300,15 +300,9 @@ def _render(
         return f"{base}/{'t' if kind == 'link' else 'u'}/{code}"
 
     unsubscribe = shorten(request.channel, "unsubscribe") if template.marketing else ""
-    context = {
-        "customer": profile,
-        "tags": _LazyRow(prepared.recipients.tags.row, request.customer_no),
-        "indicators": _LazyRow(prepared.recipients.indicators.row, request.customer_no),
-        "payload": request.payload,
-        "product": product,
-        "customer_no": request.customer_no,
-        "unsubscribe_url": unsubscribe,
-    }
+    context = render_context(
+        prepared.recipients, request.customer_no, profile, request.payload, product, unsubscribe
+    )
     try:
         rendered = render(template, context)
     except TemplateRenderError as exc:
@@ -322,8 +316,29 @@ def _render(
     return rendered
 
 
+def render_context(
+    recipients: Recipients,
+    customer_no: str,
+    profile: dict[str, Any],
+    payload: dict[str, Any],
+    product: dict[str, Any],
+    unsubscribe_url: str,
+) -> dict[str, Any]:
+    """The variables a template sees; tag and indicator rows are read only if the template asks for them."""
+    return {
+        "customer": profile,
+        "tags": _LazyRow(recipients.tags.row, customer_no),
+        "indicators": _LazyRow(recipients.indicators.row, customer_no),
+        "payload": payload,
+        "product": product,
+        "customer_no": customer_no,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
 class _LazyRow(dict[str, Any]):
-    """A customer's tag or indicator row, read only when a template asks for it."""
+    """A customer's tag or indicator row, read only when a template asks for it (values are None for a
+    customer the newest snapshot does not hold yet)."""
 
     def __init__(self, read: Any, customer: str) -> None:
         super().__init__()
@@ -336,6 +351,8 @@ class _LazyRow(dict[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         self._load()
+        if not super().__len__():
+            return None  # a customer newer than the snapshot: values unknown yet, not a template fault
         return super().__getitem__(key)
 
     def __contains__(self, key: object) -> bool:

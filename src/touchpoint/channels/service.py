@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.channels import repo
-from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template
+from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, render_context
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.events import RECEIPT_EVENTS, message_event
 from touchpoint.channels.model import CHANNELS, TemplateDef, product_code
@@ -180,15 +180,9 @@ def preview(
     if not profile:
         raise NotFoundError(f"customer {customer_no} is not in the customers snapshot")
     code = product_code(template.product, payload or {})
-    context = {
-        "customer": profile,
-        "tags": recipients.tags.row(customer_no),
-        "indicators": recipients.indicators.row(customer_no),
-        "payload": payload or {},
-        "product": recipients.products.row(code) if code else {},
-        "customer_no": customer_no,
-        "unsubscribe_url": f"{env.public_url.rstrip('/')}/u/preview" if template.marketing else "",
-    }
+    product = recipients.products.row(code) if code else {}
+    unsubscribe = f"{env.public_url.rstrip('/')}/u/preview" if template.marketing else ""
+    context = render_context(recipients, customer_no, profile, payload or {}, product, unsubscribe)
     try:
         rendered = render(template, context)
     except TemplateRenderError as exc:
