@@ -28,7 +28,7 @@ printed for requests/s and for sent/s (a skipped request makes no post); the gat
 must equal the sends. `--profile` runs one more batch under cProfile (not counted) and lists its top
 entries.
 Run: `python bench/bench_channels.py [--customers N] [--messages N] [--batch N] [--profile] [--json]`
-(the default on 2 CPUs: about 35 s, peak RSS about 0.35 GiB).
+(the default on 2 CPUs: about 20 s, peak RSS about 0.35 GiB).
 """
 
 from __future__ import annotations

