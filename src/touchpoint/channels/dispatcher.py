@@ -29,7 +29,14 @@ from touchpoint.channels.policies import (
 )
 from touchpoint.channels.providers.base import OutboundMessage, PermanentError, SendContext
 from touchpoint.channels.recipients import ADDRESS_COLUMNS, Recipients
-from touchpoint.channels.templates import Rendered, TemplateRenderError, render, rewrite_links, with_utm
+from touchpoint.channels.templates import (
+    Rendered,
+    TemplateRenderError,
+    banned_words_in,
+    render,
+    rewrite_links,
+    with_utm,
+)
 from touchpoint.store.operational.counters import bump_below
 
 TEMPLATE_KIND = "template"
@@ -212,11 +219,12 @@ def _check_policies(
         evidence["consent"] = why
         if not allowed:
             raise Skip(f"consent: {why}")
-    code = product_code(request.product or template.product, request.payload)
-    product: dict[str, Any] = {}
-    if code is not None:
-        product = prepared.recipients.products.row(code)
-        send["product"] = code
+    code = product_code(template.product, request.payload)
+    product = prepared.recipients.products.row(code) if code else {}
+    send["product"] = code
+    if template.marketing and template.product and code is None:
+        raise Skip(f"suitability: the entry names no product ({template.product} is missing)")
+    if template.marketing and code is not None:  # suitability governs promotion, not service notices
         decision = suitability(
             customer_level=profile.get("risk_level"),
             investor_type=profile.get("investor_type"),
@@ -329,6 +337,9 @@ def _render(
         rendered = render(template, context)
     except TemplateRenderError as exc:
         raise PermanentError(f"template {template.name}: {exc}") from exc
+    banned = banned_words_in(rendered, env.policy.banned_words)
+    if banned:  # a value from the entry payload or the profile can bring one in
+        raise PermanentError(f"content check: the message as rendered contains {', '.join(banned)}")
     if template.track_links:
         rendered.body = rewrite_links(rendered.body, shorten)
         rendered.url = shorten(rendered.url) if rendered.url else None

@@ -83,7 +83,6 @@ class SendRequest:
     channel: str
     template: str
     payload: dict[str, Any] = field(default_factory=dict)
-    product: str | None = None
     journey: str | None = None
     node: str | None = None
     variant: str | None = None

@@ -14,7 +14,7 @@ import pyarrow as pa
 from touchpoint.ingest.model import ATTRIBUTES_COLUMN
 from touchpoint.store import AnalyticalStore
 
-_CACHE: dict[tuple[str, str, date], KeyedRows] = {}
+_CACHE: dict[tuple[str, str, str], KeyedRows] = {}
 ADDRESS_COLUMNS = {"sms": "phone", "wechat": "wechat_openid", "email": "email", "wecom": "advisor_id"}
 
 
@@ -68,14 +68,14 @@ class KeyedRows:
 
 
 def snapshot_rows(analytics: AnalyticalStore, table: str, day: date, key: str) -> KeyedRows:
-    """The newest partition of a snapshot table on or before `day` (else its earliest), cached by date."""
-    found = analytics.latest_partition_on_or_before(table, day)
-    if found is None:
-        stored = analytics.partitions(table)
-        if not stored:
-            return KeyedRows(None, key)
-        found = stored[0].dt
-    cache_key = (str(analytics.root), table, found)
+    """The newest partition of a snapshot table on or before `day` (else its earliest), cached by its file:
+    a re-import of the same date writes a new file, so running processes see it at once."""
+    partitions = analytics.manifest(table).partitions
+    if not partitions:
+        return KeyedRows(None, key)
+    on_or_before = [d for d in partitions if d <= day]
+    found = max(on_or_before) if on_or_before else min(partitions)
+    cache_key = (str(analytics.root), table, partitions[found].file)
     if cache_key not in _CACHE:
         for old in [k for k in _CACHE if k[:2] == cache_key[:2]]:
             del _CACHE[old]

@@ -10,14 +10,38 @@ from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from touchpoint.channels.model import NEEDS_PROVIDER_TEMPLATE, TemplateDef
 from touchpoint.config import ChannelPolicy
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+MAX_OUTPUT = 200_000  # characters: no message is longer; a bigger value is an attack on memory
+UNSAFE_FILTERS = frozenset({"attr", "format"})  # reach attributes or format strings by a computed name
+UNSAFE_METHODS = frozenset({"format", "format_map", "mro"})
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with repetition (`'x' * 10**9`) and powers bounded."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Refuse powers, and repetitions longer than any message."""
+        if operator == "**":
+            raise SecurityError("the power operator is not allowed in templates")
+        for seq, times in ((left, right), (right, left)):
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(times, int)
+                and len(seq) * times > MAX_OUTPUT
+            ):
+                raise SecurityError(f"a repetition longer than {MAX_OUTPUT} characters")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False)
 ROOTS = ("customer", "tags", "indicators", "payload", "product", "customer_no", "unsubscribe_url")
 LINK = re.compile(r"https?://[^\s<>\"'（）()【】，。]+")
 PRIVATE = re.compile(r"^_")
@@ -48,6 +72,17 @@ class Rendered:
     url: str | None
     params: dict[str, str] = field(default_factory=dict)
 
+    def texts(self) -> dict[str, str]:
+        """Every rendered text by place."""
+        found = {
+            "subject": self.subject,
+            "body": self.body,
+            **{f"params.{k}": v for k, v in self.params.items()},
+        }
+        if self.url:
+            found["url"] = self.url
+        return found
+
 
 class TemplateRenderError(ValueError):
     """The template cannot be rendered for this customer (a missing payload key, a sandbox refusal)."""
@@ -72,7 +107,11 @@ def parse_fault(text: str) -> str | None:
 
 
 def check(template: TemplateDef, *, policy: ChannelPolicy, known: Known) -> list[str]:
-    """Every reason this template may not be activated, each naming its place; empty when it may."""
+    """Every reason this template may not be activated, each naming its place; empty when it may.
+
+    Banned words are looked for in the source and in a rendering with stand-in values (so that a word split by
+    an expression or a comment is caught); the risk disclosure must show in that rendering (a disclosure in a
+    comment or in a branch that is not taken does not count)."""
     faults: list[str] = []
     texts = template.texts()
     for place, text in texts.items():
@@ -82,13 +121,19 @@ def check(template: TemplateDef, *, policy: ChannelPolicy, known: Known) -> list
             continue
         faults += [f"{place}: {f}" for f in _variable_faults(text, known)]
     faults += _banned_word_faults(texts, policy.banned_words)
-    faults += _disclosure_faults(template, texts, policy.disclosures)
-    faults = list(dict.fromkeys(faults))  # a private name can be caught twice (as text and as member)
     if template.channel in NEEDS_PROVIDER_TEMPLATE and not template.provider_template_id:
         faults.append(f"provider_template_id: a {template.channel} template needs the gateway's template id")
-    if not faults:
-        faults += _length_faults(template, policy)
-    return faults
+    if any(f.split(": ", 1)[1].startswith(("does not parse", "sandbox", "unknown variable")) for f in faults):
+        return list(dict.fromkeys(faults))  # a rendering would only fail again on the same fault
+    try:
+        sample = render(template, sample_context())
+    except TemplateRenderError as exc:
+        return list(dict.fromkeys([*faults, str(exc)]))
+    shown = sample.texts()
+    faults += _banned_word_faults(shown, policy.banned_words)
+    faults += _disclosure_faults(template, texts, shown, policy.disclosures)
+    faults += _length_faults(template, shown, policy)
+    return list(dict.fromkeys(faults))  # a fault can be caught twice (in the source and in the rendering)
 
 
 def _variable_faults(text: str, known: Known) -> list[str]:
@@ -97,13 +142,15 @@ def _variable_faults(text: str, known: Known) -> list[str]:
     for const in tree.find_all(nodes.Const):
         if isinstance(const.value, str) and const.value.startswith("_"):
             faults.append(f"sandbox: access to {const.value!r} is refused")
+    for flt in tree.find_all(nodes.Filter):
+        if flt.name in UNSAFE_FILTERS:
+            faults.append(f"sandbox: the {flt.name} filter is not allowed in templates")
     for root, name in _members(tree):
-        if PRIVATE.match(name):
+        if PRIVATE.match(name) or name in UNSAFE_METHODS:
             faults.append(f"sandbox: access to {name!r} is refused")
         elif root in ROOTS and not known.allows(root, name):
             faults.append(f"unknown variable {root}.{name}")
-    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    for name in sorted({n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - assigned):
+    for name in sorted(meta.find_undeclared_variables(tree)):
         if name not in ROOTS and name not in _ENV.globals:
             faults.append(f"unknown variable {name}")
     return faults
@@ -134,35 +181,32 @@ def _banned_word_faults(texts: dict[str, str], banned: Iterable[str]) -> list[st
     ]
 
 
-def _disclosure_faults(template: TemplateDef, texts: dict[str, str], disclosures: list[str]) -> list[str]:
+def _disclosure_faults(
+    template: TemplateDef, texts: dict[str, str], shown: dict[str, str], disclosures: list[str]
+) -> list[str]:
     names_product = template.product is not None or any(
-        root == "product" for text in texts.values() for root, _ in _members(_ENV.parse(text))
+        "product" in meta.find_undeclared_variables(_ENV.parse(text)) for text in texts.values()
     )
-    if not names_product:
-        return []
-    shown = template.body + template.subject + "".join(template.params.values())
-    if any(d in shown for d in disclosures):
+    if not names_product or any(d in text for d in disclosures for text in shown.values()):
         return []
     wanted = ", ".join(disclosures)
-    return [f"body: a template that names a product must carry a risk disclosure (one of {wanted})"]
+    return [f"body: a template that names a product must show a risk disclosure (one of {wanted})"]
 
 
-def _length_faults(template: TemplateDef, policy: ChannelPolicy) -> list[str]:
+def _length_faults(template: TemplateDef, shown: dict[str, str], policy: ChannelPolicy) -> list[str]:
     limit = policy.max_lengths.get(template.channel)
     if limit is None:
         return []
-    try:
-        sample = render(template, sample_context())
-    except TemplateRenderError as exc:
-        return [f"body: {exc}"]
-    faults = []
-    pieces = {"body": sample.body, **{f"params.{k}": v for k, v in sample.params.items()}}
-    for place, text in pieces.items():
-        if len(text) > limit:
-            faults.append(
-                f"{place}: about {len(text)} characters, over the {template.channel} limit of {limit}"
-            )
-    return faults
+    return [
+        f"{place}: about {len(text)} characters, over the {template.channel} limit of {limit}"
+        for place, text in shown.items()
+        if place != "url" and len(text) > limit
+    ]
+
+
+def banned_words_in(rendered: Rendered, banned: Iterable[str]) -> list[str]:
+    """Banned words in a message as rendered for a customer (a value from the entry can bring one in)."""
+    return sorted({w for text in rendered.texts().values() for w in banned if w and w in text})
 
 
 # Rendering -------------------------------------------------------------------------------------------------
@@ -200,13 +244,18 @@ def render(template: TemplateDef, context: dict[str, Any]) -> Rendered:
 
 def _render_one(place: str, text: str, context: dict[str, Any]) -> str:
     try:
-        return compiled(text).render(**context)
+        rendered = compiled(text).render(**context)
     except SecurityError as exc:
         raise TemplateRenderError(f"{place}: sandbox refused: {exc}") from exc
     except UndefinedError as exc:
         raise TemplateRenderError(f"{place}: {exc.message}") from exc
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(f"{place}: does not parse: {exc.message}") from exc
+    except Exception as exc:  # 1/0, 'a' + 1 …: the template's fault, named, never a crash or a retry
+        raise TemplateRenderError(f"{place}: {type(exc).__name__}: {exc}") from exc
+    if len(rendered) > MAX_OUTPUT:
+        raise TemplateRenderError(f"{place}: rendered to {len(rendered)} characters, over {MAX_OUTPUT}")
+    return rendered
 
 
 # Links -----------------------------------------------------------------------------------------------------

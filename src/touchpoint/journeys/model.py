@@ -94,11 +94,8 @@ class SendMessage(_Strict):
 
     kind: Literal["send"]
     channel: str
-    template: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    template: str | None = Field(default=None, pattern=NAME_PATTERN)
     text: str | None = None
-    product: str | None = Field(
-        default=None, description="the product promoted (a code, or payload.KEY); overrides the template's"
-    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SendMessage:

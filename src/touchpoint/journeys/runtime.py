@@ -495,7 +495,6 @@ def _send_request(row: dict[str, Any]) -> SendRequest:
         channel=payload["channel"],
         template=payload["template"],
         payload=context.get("payload", {}),
-        product=payload.get("product"),
         journey=row["journey"],
         node=row["node"],
         variant=",".join(str(v) for v in variants.values()) or None,

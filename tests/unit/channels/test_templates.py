@@ -52,7 +52,7 @@ def test_a_sound_template_passes_and_each_fault_is_named() -> None:
         "body: banned word '稳赚不赔' (金融营销宣传禁用语)",
     ]
     assert _faults(body="推荐 {{ product.name }}，欢迎申购。") == [
-        "body: a template that names a product must carry a risk disclosure (one of 投资有风险, 市场有风险)"
+        "body: a template that names a product must show a risk disclosure (one of 投资有风险, 市场有风险)"
     ]
     assert _faults(body="{{ customer.nickname }} {{ tags.nope }} {{ secret }}。市场有风险") == [
         "body: unknown variable customer.nickname",
@@ -64,7 +64,13 @@ def test_a_sound_template_passes_and_each_fault_is_named() -> None:
         "body: sandbox: access to '__mro__' is refused",
     ]
     assert _faults(body="{{ customer|attr('__init__') }}市场有风险") == [
-        "body: sandbox: access to '__init__' is refused"
+        "body: sandbox: access to '__init__' is refused",
+        "body: sandbox: the attr filter is not allowed in templates",
+    ]
+    hidden = "{% if customer.name == 'zz' %}{{ '{0.x}'.format(customer) }}{% endif %}市场有风险"
+    assert _faults(body=hidden) == ["body: sandbox: access to 'format' is refused"]
+    assert _faults(body="{{ 'x' * 1000000 }}市场有风险") == [
+        "body: sandbox refused: a repetition longer than 200000 characters"
     ]
     assert _faults(body="{{ customer.name 市场有风险") == [
         "body: does not parse: expected token 'end of print statement', got '市场有风险' (line 1)"
@@ -72,6 +78,24 @@ def test_a_sound_template_passes_and_each_fault_is_named() -> None:
     long_sms = {"channel": "sms", "provider_template_id": "S1", "body": "市场有风险" + "字" * 400}
     assert _faults(**long_sms) == ["body: about 405 characters, over the sms limit of 300"]
     assert _faults(channel="sms") == ["provider_template_id: a sms template needs the gateway's template id"]
+    assert _faults(body="{{ 1 / 0 }}市场有风险") == ["body: ZeroDivisionError: division by zero"]
+    assert _faults(body="{% for x in [1, 2] %}{{ loop.index }}{% endfor %}市场有风险") == []
+
+
+def test_the_check_reads_the_message_as_it_will_show() -> None:
+    disclosure = (
+        "body: a template that names a product must show a risk disclosure (one of 投资有风险, 市场有风险)"
+    )
+    assert _faults(body="{{ '保' ~ '本' }}的{{ product.name }}。市场有风险") == [
+        "body: banned word '保本' (金融营销宣传禁用语)"
+    ]
+    assert _faults(body="稳{# x #}赚的{{ product.name }}。市场有风险") == [
+        "body: banned word '稳赚' (金融营销宣传禁用语)"
+    ]
+    assert _faults(body="{{ product.name }}{# 投资有风险 #}") == [disclosure]
+    assert _faults(body="{{ product.name }}{% if false %}投资有风险{% endif %}") == [disclosure]
+    hidden_product = {"product": None, "body": "{% set p = product %}{{ p.name }}"}
+    assert _faults(**hidden_product) == [disclosure]
 
 
 def test_a_sandbox_escape_is_refused_when_rendering_too() -> None:
@@ -117,7 +141,7 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
     assert "cannot be activated" in message
     assert "banned word '无风险'" in message
     assert "banned word '高收益'" in message
-    assert "must carry a risk disclosure" in message
+    assert "must show a risk disclosure" in message
     # This brokerage has no tag library: a tag variable is unknown here, so the fix leaves it out.
     sound = {**GOOD, "body": "推荐 {{ product.name }}。市场有风险，投资需谨慎。"}
     fixed = service.save_template(env=env, principal=SYSTEM, template=service.parse_template(sound))
