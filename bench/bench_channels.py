@@ -58,16 +58,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench_journeys import peak_rss_bytes, print_profile, top_entries
 from touchpoint.bootstrap import Container, build
+from touchpoint.channels.audience import add_do_not_disturb, set_consent
 from touchpoint.channels.dispatcher import deliver, prepare
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.model import SendRequest
-from touchpoint.channels.service import (
-    activate_template,
-    add_do_not_disturb,
-    parse_template,
-    save_template,
-    set_consent,
-)
+from touchpoint.channels.service import activate_template, parse_template, save_template
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.governance import SYSTEM

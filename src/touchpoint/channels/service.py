@@ -3,7 +3,7 @@ list, the in-app inbox, receipts, tracked clicks and unsubscribes, message event
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError as PydanticError
@@ -11,14 +11,11 @@ from pydantic import ValidationError as PydanticError
 from touchpoint.channels import repo
 from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, render_context
 from touchpoint.channels.env import ChannelEnv
-from touchpoint.channels.events import RECEIPT_EVENTS, message_event
-from touchpoint.channels.model import CHANNELS, TemplateDef, product_code
-from touchpoint.channels.policies import ALL_CHANNELS, ConsentRecord, marketing_allowed
-from touchpoint.channels.providers.base import PermanentError, Receipt, ReceiptError
+from touchpoint.channels.model import TemplateDef, product_code
+from touchpoint.channels.providers.base import PermanentError
 from touchpoint.channels.recipients import Recipients
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
-from touchpoint.core.events import LogEntry
 from touchpoint.governance import record_operation, save_definition
 from touchpoint.governance.model import Principal
 from touchpoint.indicators.service import list_indicators
@@ -201,248 +198,7 @@ def preview(
     }
 
 
-# Consent and do-not-disturb --------------------------------------------------------------------------------
-
-
-def _channel_or_all(channel: str) -> str:
-    if channel != ALL_CHANNELS and channel not in CHANNELS:
-        raise ValidationError(f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)} or * for all")
-    return channel
-
-
-def set_consent(
-    *,
-    env: ChannelEnv,
-    principal: Principal,
-    customer_no: str,
-    channel: str,
-    granted: bool,
-    source: str = "console",
-) -> dict[str, Any]:
-    """Record a marketing consent grant or withdrawal for one channel or all ('*')."""
-    channel = _channel_or_all(channel)
-    with env.ops.begin() as connection:
-        repo.add_consent(
-            connection,
-            customer=customer_no,
-            channel=channel,
-            granted=granted,
-            source=source,
-            detail=f"by {principal.user}",
-            now=env.clock.now(),
-        )
-    return consent_of(env=env, customer_no=customer_no)
-
-
-def consent_of(*, env: ChannelEnv, customer_no: str) -> dict[str, Any]:
-    """A customer's marketing consent per channel now, the profile flag, and the history as evidence."""
-    recipients = Recipients(env.analytics, env.calendar.business_date(env.clock.now()))
-    profile_flag = recipients.customers.value(customer_no, "consent_marketing")
-    with env.ops.begin() as connection:
-        history = repo.consents_of(connection, customer_no)
-        dnd = repo.do_not_disturb(connection, [customer_no], env.clock.now())
-    records = [ConsentRecord(h["channel"], bool(h["granted"]), h["at"]) for h in history]
-    return {
-        "customer_no": customer_no,
-        "profile_consent_marketing": profile_flag,
-        "channels": {c: marketing_allowed(c, profile_flag, records)[1] for c in CHANNELS if c != "log"},
-        "do_not_disturb": dnd.get(customer_no),
-        "history": [
-            {
-                "channel": h["channel"],
-                "granted": h["granted"],
-                "source": h["source"],
-                "at": h["at"].isoformat(),
-            }
-            for h in history
-        ],
-    }
-
-
-def add_do_not_disturb(
-    *, env: ChannelEnv, principal: Principal, customer_no: str, reason: str, days: int | None = None
-) -> dict[str, Any]:
-    """Put a customer on the do-not-disturb list (no marketing), for good or for some days."""
-    if not reason.strip():
-        raise ValidationError("a do-not-disturb entry needs a reason")
-    now = env.clock.now()
-    until = now + timedelta(days=days) if days else None
-    with env.ops.begin() as connection:
-        repo.set_dnd(
-            connection, customer=customer_no, reason=reason, until=until, actor=principal.user, now=now
-        )
-    return {"customer_no": customer_no, "reason": reason, "until": until.isoformat() if until else None}
-
-
-def remove_do_not_disturb(*, env: ChannelEnv, principal: Principal, customer_no: str) -> bool:
-    """Take a customer off the list."""
-    del principal
-    with env.ops.begin() as connection:
-        return repo.remove_dnd(connection, customer_no) > 0
-
-
-def do_not_disturb_list(*, env: ChannelEnv) -> list[dict[str, Any]]:
-    """The do-not-disturb list."""
-    with env.ops.begin() as connection:
-        rows = repo.dnd_list(connection)
-    return [
-        {
-            "customer_no": r["customer_no"],
-            "reason": r["reason"],
-            "until": r["until"].isoformat() if r["until"] else None,
-            "added_by": r["added_by"],
-        }
-        for r in rows
-    ]
-
-
-# Inbox -----------------------------------------------------------------------------------------------------
-
-
-def inbox(*, env: ChannelEnv, customer_no: str, limit: int = 50, unread_only: bool = False) -> dict[str, Any]:
-    """A customer's in-app messages, newest first, with the unread count."""
-    with env.ops.begin() as connection:
-        rows = repo.inbox_of(connection, customer_no, limit, unread_only)
-        unread = len(repo.inbox_of(connection, customer_no, 10_000, True))
-    return {
-        "customer_no": customer_no,
-        "unread": unread,
-        "messages": [
-            {
-                "id": r["id"],
-                "title": r["title"],
-                "body": r["body"],
-                "url": r["url"],
-                "created_at": r["created_at"].isoformat(),
-                "read": r["read_at"] is not None,
-            }
-            for r in rows
-        ],
-    }
-
-
-def read_inbox_message(*, env: ChannelEnv, customer_no: str, message_id: str) -> bool:
-    """Mark an in-app message read; its first reading is the message's `message_opened` event."""
-    now = env.clock.now()
-    with env.ops.begin() as connection:
-        if not repo.mark_inbox_read(connection, customer_no, message_id, now):
-            return False
-        send = repo.get_send(connection, message_id)
-        if send is not None:
-            _receipt_event(connection, send, "opened", None, now)
-    return True
-
-
-# Receipts, clicks and unsubscribes -------------------------------------------------------------------------
-
-
-def apply_receipts(*, env: ChannelEnv, channel: str, body: bytes, headers: dict[str, str]) -> dict[str, int]:
-    """A provider's callback: delivery, failure and open receipts move their sends on and become message
-    events; replies of 退订/TD opt the sender out of marketing SMS. Unknown message ids are only counted."""
-    provider = env.providers.get(channel)
-    if provider is None:
-        raise NotFoundError(f"channel {channel} has no provider configured")
-    try:
-        receipts = provider.parse_receipt(body, headers)
-    except ReceiptError as exc:
-        raise ValidationError(f"{channel} receipt: {exc}") from exc
-    counts = {"applied": 0, "unknown": 0, "opt_outs": 0}
-    now = env.clock.now()
-    with env.ops.begin() as connection:
-        for receipt in receipts:
-            counts[_apply_receipt(env, connection, channel, receipt, now)] += 1
-    return counts
-
-
-def _apply_receipt(env: ChannelEnv, connection: Any, channel: str, receipt: Receipt, now: datetime) -> str:
-    if receipt.status == "reply":
-        return "opt_outs" if _opt_out_reply(env, connection, channel, receipt, now) else "unknown"
-    send = repo.send_by_provider_id(connection, channel, receipt.provider_message_id or "")
-    if send is None:
-        return "unknown"
-    _receipt_event(connection, send, receipt.status, receipt.reason, receipt.at or now)
-    return "applied"
-
-
-def _receipt_event(
-    connection: Any, send: dict[str, Any], status: str, reason: str | None, at: datetime
-) -> None:
-    event = RECEIPT_EVENTS[status]
-    if status in ("opened", "clicked") and repo.has_event(connection, send["id"], event):
-        return  # a second open or click of one message is not a second conversion
-    if status in ("delivered", "failed"):
-        repo.set_send_status(connection, send["id"], status, reason, at)
-    repo.add_event(connection, send["id"], event, message_event(event, send, at, reason=reason), at)
-
-
-def _opt_out_reply(env: ChannelEnv, connection: Any, channel: str, receipt: Receipt, now: datetime) -> bool:
-    if (receipt.text or "").strip().lower() not in OPT_OUT_REPLIES or not receipt.address:
-        return False
-    recipients = Recipients(env.analytics, env.calendar.business_date(now))
-    customers = recipients.customers.keys_where("phone", receipt.address)
-    for customer in customers:
-        repo.add_consent(
-            connection,
-            customer=customer,
-            channel=channel,
-            granted=False,
-            source="reply",
-            detail=receipt.text,
-            now=now,
-        )
-    return bool(customers)
-
-
-def follow_link(*, env: ChannelEnv, code: str) -> str:
-    """A tracked link's target; the first click of a message records `message_clicked`."""
-    now = env.clock.now()
-    with env.ops.begin() as connection:
-        found = repo.link(connection, code)
-        if found is None or found["kind"] != "link":
-            raise NotFoundError(f"no tracked link {code!r}")
-        send = repo.get_send(connection, found["send_id"])
-        if send is not None:
-            _receipt_event(connection, send, "clicked", None, now)
-    return str(found["url"])
-
-
-def unsubscribe(*, env: ChannelEnv, code: str) -> dict[str, Any]:
-    """An unsubscribe link: the customer opts out of marketing on the message's channel."""
-    now = env.clock.now()
-    with env.ops.begin() as connection:
-        found = repo.link(connection, code)
-        send = (
-            repo.get_send(connection, found["send_id"]) if found and found["kind"] == "unsubscribe" else None
-        )
-        if send is None:
-            raise NotFoundError(f"no unsubscribe link {code!r}")
-        repo.add_consent(
-            connection,
-            customer=send["customer_no"],
-            channel=send["channel"],
-            granted=False,
-            source="unsubscribe_link",
-            detail=send["id"],
-            now=now,
-        )
-    return {"customer_no": send["customer_no"], "channel": send["channel"], "opted_out": True}
-
-
-# Events into the event log, reports ------------------------------------------------------------------------
-
-
-def forward_events(*, env: ChannelEnv, limit: int = 1_000) -> int:
-    """Append recorded message events to the event log, then mark them. A crash between the two appends them
-    again under the same dedupe key, which the log drops."""
-    with env.ops.begin() as connection:
-        rows = repo.unforwarded_events(connection, limit)
-    if not rows:
-        return 0
-    entries = [LogEntry(f"channel-event|{r['id']}", r["payload"]["event_id"], r["payload"]) for r in rows]
-    env.log.append(entries, received_at=env.clock.now())
-    with env.ops.begin() as connection:
-        repo.mark_forwarded(connection, [int(r["id"]) for r in rows])
-    return len(rows)
+# Reports ------------------------------------------------------------------------
 
 
 def report(*, env: ChannelEnv, days: int = 7, journey: str | None = None) -> dict[str, Any]:

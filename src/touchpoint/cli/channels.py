@@ -11,7 +11,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from touchpoint.channels import service
+from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
 from touchpoint.cli.output import console, print_json
@@ -215,7 +215,7 @@ def consent_command(
     if grant and withdraw:
         raise typer.BadParameter("give --grant or --withdraw, not both")
     if grant or withdraw:
-        result = service.set_consent(
+        result = audience.set_consent(
             env=env,
             principal=SYSTEM,
             customer_no=customer,
@@ -224,7 +224,7 @@ def consent_command(
             source="cli",
         )
     else:
-        result = service.consent_of(env=env, customer_no=customer)
+        result = audience.consent_of(env=env, customer_no=customer)
     if as_json:
         print_json(result)
         return
@@ -247,14 +247,14 @@ def dnd_command(
     env = _env(ctx)
     result: Any
     if customer is None:
-        result = service.do_not_disturb_list(env=env)
+        result = audience.do_not_disturb_list(env=env)
     elif remove:
         result = {
             "customer_no": customer,
-            "removed": service.remove_do_not_disturb(env=env, principal=SYSTEM, customer_no=customer),
+            "removed": audience.remove_do_not_disturb(env=env, principal=SYSTEM, customer_no=customer),
         }
     elif reason:
-        result = service.add_do_not_disturb(
+        result = audience.add_do_not_disturb(
             env=env, principal=SYSTEM, customer_no=customer, reason=reason, days=days
         )
     else:
@@ -269,7 +269,7 @@ def dnd_command(
 @channel_app.command("inbox")
 def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
     """A customer's in-app messages (what the app shows)."""
-    result = service.inbox(env=_env(ctx), customer_no=customer)
+    result = feedback.inbox(env=_env(ctx), customer_no=customer)
     if as_json:
         print_json(result)
         return

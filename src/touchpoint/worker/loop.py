@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from touchpoint.bootstrap import Container
-from touchpoint.channels.service import forward_events
+from touchpoint.channels.feedback import forward_events
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from provider_servers import FakeGateway
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
-from touchpoint.channels import service
+from touchpoint.channels import audience, feedback, service
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
@@ -191,7 +191,7 @@ def test_a_product_message_goes_only_to_customers_whose_level_admits_it(world: A
 
 def test_an_opted_out_customer_gets_service_notices_but_not_marketing(world: Any) -> None:
     container, clock, gateway = world
-    service.set_consent(
+    audience.set_consent(
         env=container.channel_env, principal=SYSTEM, customer_no="C4OK", channel="sms", granted=False
     )
     _journey(container, "promo_r2", "fund_promo")
@@ -286,12 +286,12 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     assert target.startswith("https://m.example.cn/f/F002?")
     assert "utm_medium=sms" in target
     assert "utm_campaign=promo" in target
-    consent = service.consent_of(env=container.channel_env, customer_no="PRO")
+    consent = audience.consent_of(env=container.channel_env, customer_no="PRO")
     assert consent["channels"]["sms"] == "opted out of marketing on sms"  # the 退订 reply
     assert consent["channels"]["push"] == "marketing consent on the profile"
     unsubscribe = c4["evidence"]["unsubscribe_url"].removeprefix("https://t.example.cn")
     assert client.get(unsubscribe).status_code == 200
-    assert service.consent_of(env=container.channel_env, customer_no="C4OK")["channels"]["sms"].startswith(
+    assert audience.consent_of(env=container.channel_env, customer_no="C4OK")["channels"]["sms"].startswith(
         "opted out"
     )
     with container.ops.begin() as connection:
@@ -306,8 +306,8 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
         "template": "fund_promo",
         "channel": "sms",
     }
-    assert service.forward_events(env=container.channel_env) == 5
-    assert service.forward_events(env=container.channel_env) == 0
+    assert feedback.forward_events(env=container.channel_env) == 5
+    assert feedback.forward_events(env=container.channel_env) == 0
     logged = [r.payload["event"] for r in container.log.read_after(0, 100)]
     assert sorted(logged) == names
     del clock, gateway
@@ -382,7 +382,7 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
     clock.advance(timedelta(hours=1))
     client = TestClient(create_app(container))
     assert client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False).status_code == 302
-    service.forward_events(env=container.channel_env)
+    feedback.forward_events(env=container.channel_env)
     sync_customers(env=container.identity_env, analytics=container.analytics)  # One ID knows the customers
     route_events(env=env)
     while tick(env=env):

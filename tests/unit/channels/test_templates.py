@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from touchpoint.bootstrap import Container
-from touchpoint.channels import service
+from touchpoint.channels import feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.channels.templates import Known, check, render, sample_context
 from touchpoint.config import ChannelPolicy
@@ -189,14 +189,14 @@ def test_the_inbox_serves_messages_and_the_first_reading_is_an_open(shop: Contai
     admit(env=shop.journey_env, name="statements", customers=["A1", "A2"])
     tick(env=shop.journey_env)
     dispatch(env=shop.journey_env)
-    box = service.inbox(env=env, customer_no="A2")
+    box = feedback.inbox(env=env, customer_no="A2")
     assert box["unread"] == 1
     [message] = box["messages"]
     assert (message["title"], message["body"]) == ("三月对账单", "李四，您的三月对账单已生成。")
-    assert service.read_inbox_message(env=env, customer_no="A2", message_id=message["id"])
-    assert not service.read_inbox_message(env=env, customer_no="A2", message_id=message["id"])
-    assert not service.read_inbox_message(env=env, customer_no="A1", message_id=message["id"])  # not A1's
-    assert service.inbox(env=env, customer_no="A2")["unread"] == 0
+    assert feedback.read_inbox_message(env=env, customer_no="A2", message_id=message["id"])
+    assert not feedback.read_inbox_message(env=env, customer_no="A2", message_id=message["id"])
+    assert not feedback.read_inbox_message(env=env, customer_no="A1", message_id=message["id"])  # not A1's
+    assert feedback.inbox(env=env, customer_no="A2")["unread"] == 0
     with shop.ops.begin() as connection:
         events = sorted(connection.execute(select(channel_events.c.event)).scalars())
     assert events == ["message_opened", "message_sent", "message_sent"]

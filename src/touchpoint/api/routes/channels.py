@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint.api.deps import container, principal
 from touchpoint.bootstrap import Container
-from touchpoint.channels import service
+from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import Principal
@@ -111,13 +111,13 @@ def retire(name: str, deps: Deps, caller: Caller) -> dict[str, Any]:
 @router.get("/customers/{customer_no}/consent")
 def consent(customer_no: str, deps: Deps) -> dict[str, Any]:
     """Marketing consent per channel, do-not-disturb, and the consent history."""
-    return service.consent_of(env=deps.channel_env, customer_no=customer_no)
+    return audience.consent_of(env=deps.channel_env, customer_no=customer_no)
 
 
 @router.post("/customers/{customer_no}/consent")
 def set_consent(customer_no: str, request: ConsentRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
     """Record a consent change."""
-    return service.set_consent(
+    return audience.set_consent(
         env=deps.channel_env,
         principal=caller,
         customer_no=customer_no,
@@ -136,13 +136,13 @@ def messages(customer_no: str, deps: Deps, limit: int = 50) -> list[dict[str, An
 @router.get("/do-not-disturb")
 def dnd_list(deps: Deps) -> list[dict[str, Any]]:
     """The do-not-disturb list."""
-    return service.do_not_disturb_list(env=deps.channel_env)
+    return audience.do_not_disturb_list(env=deps.channel_env)
 
 
 @router.put("/do-not-disturb/{customer_no}")
 def dnd_add(customer_no: str, request: DndRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
     """Put a customer on the list."""
-    return service.add_do_not_disturb(
+    return audience.add_do_not_disturb(
         env=deps.channel_env,
         principal=caller,
         customer_no=customer_no,
@@ -154,7 +154,7 @@ def dnd_add(customer_no: str, request: DndRequest, deps: Deps, caller: Caller) -
 @router.delete("/do-not-disturb/{customer_no}")
 def dnd_remove(customer_no: str, deps: Deps, caller: Caller) -> dict[str, Any]:
     """Take a customer off the list."""
-    if not service.remove_do_not_disturb(env=deps.channel_env, principal=caller, customer_no=customer_no):
+    if not audience.remove_do_not_disturb(env=deps.channel_env, principal=caller, customer_no=customer_no):
         raise NotFoundError(f"customer {customer_no} is not on the do-not-disturb list")
     return {"customer_no": customer_no, "removed": True}
 
@@ -162,13 +162,13 @@ def dnd_remove(customer_no: str, deps: Deps, caller: Caller) -> dict[str, Any]:
 @router.get("/inbox/{customer_no}")
 def inbox(customer_no: str, deps: Deps, limit: int = 50, unread_only: bool = False) -> dict[str, Any]:
     """The customer's in-app messages for the app to show, newest first."""
-    return service.inbox(env=deps.channel_env, customer_no=customer_no, limit=limit, unread_only=unread_only)
+    return feedback.inbox(env=deps.channel_env, customer_no=customer_no, limit=limit, unread_only=unread_only)
 
 
 @router.post("/inbox/{customer_no}/{message_id}/read")
 def inbox_read(customer_no: str, message_id: str, deps: Deps) -> dict[str, Any]:
     """The app shows a message: mark it read (its first reading is `message_opened`)."""
-    if not service.read_inbox_message(env=deps.channel_env, customer_no=customer_no, message_id=message_id):
+    if not feedback.read_inbox_message(env=deps.channel_env, customer_no=customer_no, message_id=message_id):
         raise NotFoundError(f"no unread message {message_id} for {customer_no}")
     return {"id": message_id, "read": True}
 
@@ -177,7 +177,7 @@ def inbox_read(customer_no: str, message_id: str, deps: Deps) -> dict[str, Any]:
 async def receipts(channel: str, request: Request, deps: Deps) -> dict[str, int]:
     """A provider's callback (delivery reports, opens, SMS replies)."""
     body = await request.body()
-    return service.apply_receipts(
+    return feedback.apply_receipts(
         env=deps.channel_env,
         channel=channel,
         body=body,
@@ -194,13 +194,13 @@ def report(deps: Deps, days: int = 7, journey: str | None = None) -> dict[str, A
 @public.get("/t/{code}")
 def follow(code: str, deps: Deps) -> RedirectResponse:
     """A tracked link: record the click, then redirect to the target with its UTM parameters."""
-    return RedirectResponse(service.follow_link(env=deps.channel_env, code=code), status_code=302)
+    return RedirectResponse(feedback.follow_link(env=deps.channel_env, code=code), status_code=302)
 
 
 @public.get("/u/{code}", response_class=HTMLResponse)
 def unsubscribe(code: str, deps: Deps) -> str:
     """An unsubscribe link: opt out of marketing on the message's channel."""
-    done = service.unsubscribe(env=deps.channel_env, code=code)
+    done = feedback.unsubscribe(env=deps.channel_env, code=code)
     return (
         "<!doctype html><meta charset='utf-8'><title>退订成功 · Unsubscribed</title>"
         f"<p>您已退订 {done['channel']} 营销消息。</p>"

@@ -1,0 +1,107 @@
+"""Who may be reached with marketing: consent per channel (grants, withdrawals, their history as evidence)
+and the do-not-disturb list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from touchpoint.channels import repo
+from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.model import CHANNELS
+from touchpoint.channels.policies import ALL_CHANNELS, ConsentRecord, marketing_allowed
+from touchpoint.channels.recipients import Recipients
+from touchpoint.core.errors import ValidationError
+from touchpoint.governance.model import Principal
+
+
+def _channel_or_all(channel: str) -> str:
+    if channel != ALL_CHANNELS and channel not in CHANNELS:
+        raise ValidationError(f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)} or * for all")
+    return channel
+
+
+def set_consent(
+    *,
+    env: ChannelEnv,
+    principal: Principal,
+    customer_no: str,
+    channel: str,
+    granted: bool,
+    source: str = "console",
+) -> dict[str, Any]:
+    """Record a marketing consent grant or withdrawal for one channel or all ('*')."""
+    channel = _channel_or_all(channel)
+    with env.ops.begin() as connection:
+        repo.add_consent(
+            connection,
+            customer=customer_no,
+            channel=channel,
+            granted=granted,
+            source=source,
+            detail=f"by {principal.user}",
+            now=env.clock.now(),
+        )
+    return consent_of(env=env, customer_no=customer_no)
+
+
+def consent_of(*, env: ChannelEnv, customer_no: str) -> dict[str, Any]:
+    """A customer's marketing consent per channel now, the profile flag, and the history as evidence."""
+    recipients = Recipients(env.analytics, env.calendar.business_date(env.clock.now()))
+    profile_flag = recipients.customers.value(customer_no, "consent_marketing")
+    with env.ops.begin() as connection:
+        history = repo.consents_of(connection, customer_no)
+        dnd = repo.do_not_disturb(connection, [customer_no], env.clock.now())
+    records = [ConsentRecord(h["channel"], bool(h["granted"]), h["at"]) for h in history]
+    return {
+        "customer_no": customer_no,
+        "profile_consent_marketing": profile_flag,
+        "channels": {c: marketing_allowed(c, profile_flag, records)[1] for c in CHANNELS if c != "log"},
+        "do_not_disturb": dnd.get(customer_no),
+        "history": [
+            {
+                "channel": h["channel"],
+                "granted": h["granted"],
+                "source": h["source"],
+                "at": h["at"].isoformat(),
+            }
+            for h in history
+        ],
+    }
+
+
+def add_do_not_disturb(
+    *, env: ChannelEnv, principal: Principal, customer_no: str, reason: str, days: int | None = None
+) -> dict[str, Any]:
+    """Put a customer on the do-not-disturb list (no marketing), for good or for some days."""
+    if not reason.strip():
+        raise ValidationError("a do-not-disturb entry needs a reason")
+    now = env.clock.now()
+    until = now + timedelta(days=days) if days else None
+    with env.ops.begin() as connection:
+        repo.set_dnd(
+            connection, customer=customer_no, reason=reason, until=until, actor=principal.user, now=now
+        )
+    return {"customer_no": customer_no, "reason": reason, "until": until.isoformat() if until else None}
+
+
+def remove_do_not_disturb(*, env: ChannelEnv, principal: Principal, customer_no: str) -> bool:
+    """Take a customer off the list."""
+    del principal
+    with env.ops.begin() as connection:
+        return repo.remove_dnd(connection, customer_no) > 0
+
+
+def do_not_disturb_list(*, env: ChannelEnv) -> list[dict[str, Any]]:
+    """The do-not-disturb list."""
+    with env.ops.begin() as connection:
+        rows = repo.dnd_list(connection)
+    return [
+        {
+            "customer_no": r["customer_no"],
+            "reason": r["reason"],
+            "until": r["until"].isoformat() if r["until"] else None,
+            "added_by": r["added_by"],
+        }
+        for r in rows
+    ]
