@@ -128,6 +128,11 @@ class Container:
                 policy=self.settings.channel_policy,
                 providers=build_providers(self.settings.channels, self._http, self.clock),
                 public_url=self.settings.public_url,
+                receipt_tokens={
+                    channel: str(config["receipt_token"])
+                    for channel, config in self.settings.channels.items()
+                    if config.get("receipt_token")
+                },
             )
         return self._channels
 

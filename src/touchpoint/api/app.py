@@ -21,7 +21,13 @@ from touchpoint.api.routes import (
     tagging,
 )
 from touchpoint.bootstrap import Container
-from touchpoint.core.errors import ConflictError, NotFoundError, TouchpointError, ValidationError
+from touchpoint.core.errors import (
+    ConflictError,
+    NotFoundError,
+    TouchpointError,
+    UnauthorizedError,
+    ValidationError,
+)
 from touchpoint.ingest import ImportRejected
 from touchpoint.ingest.collector.payload import PayloadError
 from touchpoint.ingest.collector.service import CollectorUnavailable, UnknownWriteKey
@@ -30,6 +36,7 @@ _STATUS_BY_ERROR: list[tuple[type[TouchpointError], int]] = [
     (ImportRejected, 422),
     (CollectorUnavailable, 503),
     (UnknownWriteKey, 401),
+    (UnauthorizedError, 401),
     (ValidationError, 400),
     (NotFoundError, 404),
     (ConflictError, 409),

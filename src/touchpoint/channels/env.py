@@ -22,6 +22,7 @@ class ChannelEnv:
     policy: ChannelPolicy
     providers: dict[str, Provider]
     public_url: str = "http://127.0.0.1:8000"
+    receipt_tokens: dict[str, str] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict, init=False)
 
     @property

@@ -4,7 +4,9 @@ log so that journeys can wait on them and reports can count them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hmac
+import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 
 from touchpoint.channels import repo
@@ -12,7 +14,7 @@ from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.events import RECEIPT_EVENTS, message_event
 from touchpoint.channels.providers.base import Receipt, ReceiptError
 from touchpoint.channels.recipients import Recipients
-from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.core.errors import NotFoundError, UnauthorizedError, ValidationError
 from touchpoint.core.events import LogEntry
 
 OPT_OUT_REPLIES = frozenset({"td", "t", "n", "退订", "退", "取消"})
@@ -57,9 +59,13 @@ def read_inbox_message(*, env: ChannelEnv, customer_no: str, message_id: str) ->
 # Receipts, clicks and unsubscribes -------------------------------------------------------------------------
 
 
-def apply_receipts(*, env: ChannelEnv, channel: str, body: bytes, headers: dict[str, str]) -> dict[str, int]:
-    """A provider's callback: delivery, failure and open receipts move their sends on and become message
-    events; replies of 退订/TD opt the sender out of marketing SMS. Unknown message ids are only counted."""
+def apply_receipts(
+    *, env: ChannelEnv, channel: str, body: bytes, headers: dict[str, str], token: str | None
+) -> dict[str, int]:
+    """A provider's callback, authenticated by the channel's receipt token: delivery, failure and open
+    receipts move their sends on and become message events (once per send); replies of 退订/TD opt the
+    sender out of marketing SMS. A receipt for a send not committed yet is kept and matched by the worker."""
+    _check_token(env, channel, token)
     provider = env.providers.get(channel)
     if provider is None:
         raise NotFoundError(f"channel {channel} has no provider configured")
@@ -67,7 +73,7 @@ def apply_receipts(*, env: ChannelEnv, channel: str, body: bytes, headers: dict[
         receipts = provider.parse_receipt(body, headers)
     except ReceiptError as exc:
         raise ValidationError(f"{channel} receipt: {exc}") from exc
-    counts = {"applied": 0, "unknown": 0, "opt_outs": 0}
+    counts = {"applied": 0, "pending": 0, "opt_outs": 0, "ignored": 0}
     now = env.clock.now()
     with env.ops.begin() as connection:
         for receipt in receipts:
@@ -75,12 +81,31 @@ def apply_receipts(*, env: ChannelEnv, channel: str, body: bytes, headers: dict[
     return counts
 
 
+def _check_token(env: ChannelEnv, channel: str, token: str | None) -> None:
+    expected = env.receipt_tokens.get(channel)
+    if expected is None:
+        raise UnauthorizedError(
+            f"receipts for {channel} need channels.{channel}.receipt_token in the settings"
+        )
+    if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise UnauthorizedError(f"receipts for {channel}: missing or wrong token")
+
+
 def _apply_receipt(env: ChannelEnv, connection: Any, channel: str, receipt: Receipt, now: datetime) -> str:
     if receipt.status == "reply":
-        return "opt_outs" if _opt_out_reply(env, connection, channel, receipt, now) else "unknown"
-    send = repo.send_by_provider_id(connection, channel, receipt.provider_message_id or "")
+        return "opt_outs" if _opt_out_reply(env, connection, channel, receipt, now) else "ignored"
+    if not receipt.provider_message_id:
+        return "ignored"
+    send = repo.send_by_provider_id(connection, channel, receipt.provider_message_id)
     if send is None:
-        return "unknown"
+        pending = {
+            "provider_message_id": receipt.provider_message_id[:128],
+            "status": receipt.status,
+            "reason": receipt.reason,
+            "at": receipt.at or now,
+        }
+        repo.add_pending_receipt(connection, channel, pending, now)
+        return "pending"
     _receipt_event(connection, send, receipt.status, receipt.reason, receipt.at or now)
     return "applied"
 
@@ -89,18 +114,38 @@ def _receipt_event(
     connection: Any, send: dict[str, Any], status: str, reason: str | None, at: datetime
 ) -> None:
     event = RECEIPT_EVENTS[status]
-    if status in ("opened", "clicked") and repo.has_event(connection, send["id"], event):
-        return  # a second open or click of one message is not a second conversion
+    once = (event,) if status in ("opened", "clicked") else ("message_delivered", "message_failed")
+    if any(repo.has_event(connection, send["id"], e) for e in once):
+        return  # a repeated report, or a second click, is not a second outcome
     if status in ("delivered", "failed"):
         repo.set_send_status(connection, send["id"], status, reason, at)
     repo.add_event(connection, send["id"], event, message_event(event, send, at, reason=reason), at)
 
 
+def match_pending_receipts(*, env: ChannelEnv, limit: int = 1_000, keep_hours: int = 24) -> int:
+    """Apply receipts that came before their send was visible; forget those that waited over `keep_hours`."""
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        rows = repo.pending_receipts(connection, limit)
+        done = []
+        for row in rows:
+            send = repo.send_by_provider_id(connection, row["channel"], row["provider_message_id"])
+            if send is not None:
+                _receipt_event(connection, send, row["status"], row["reason"], row["at"])
+            if send is not None or now - row["received_at"] > timedelta(hours=keep_hours):
+                done.append(int(row["id"]))
+        repo.drop_pending_receipts(connection, done)
+    return len(done)
+
+
 def _opt_out_reply(env: ChannelEnv, connection: Any, channel: str, receipt: Receipt, now: datetime) -> bool:
-    if (receipt.text or "").strip().lower() not in OPT_OUT_REPLIES or not receipt.address:
+    """A reply of TD / 退订 (in any width, with punctuation) withdraws marketing consent on this channel for
+    the customers with that phone number (with or without +86)."""
+    if _reply_word(receipt.text) not in OPT_OUT_REPLIES or not receipt.address:
         return False
+    phone = _national_number(receipt.address)
     recipients = Recipients(env.analytics, env.calendar.business_date(now))
-    customers = recipients.customers.keys_where("phone", receipt.address)
+    customers = recipients.customers.keys_where("phone", phone)
     for customer in customers:
         repo.add_consent(
             connection,
@@ -112,6 +157,16 @@ def _opt_out_reply(env: ChannelEnv, connection: Any, channel: str, receipt: Rece
             now=now,
         )
     return bool(customers)
+
+
+def _reply_word(text: str | None) -> str:
+    normal = unicodedata.normalize("NFKC", text or "").strip().lower()
+    return "".join(ch for ch in normal if not unicodedata.category(ch).startswith(("P", "Z", "C")))
+
+
+def _national_number(address: str) -> str:
+    digits = "".join(ch for ch in address if ch.isdigit())
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
 
 
 def follow_link(*, env: ChannelEnv, code: str) -> str:

@@ -16,6 +16,7 @@ from touchpoint.store.operational.schema import (
     channel_events,
     channel_inbox,
     channel_links,
+    channel_receipts,
     channel_sends,
     channel_templates,
     definitions,
@@ -174,6 +175,28 @@ def has_event(connection: Connection, send_id: str, event: str) -> bool:
     """Whether a send already reported this event (opens and clicks count once per send)."""
     query = select(func.count()).where(channel_events.c.send_id == send_id, channel_events.c.event == event)
     return bool(connection.execute(query).scalar_one())
+
+
+def add_pending_receipt(connection: Connection, channel: str, receipt: dict[str, Any], now: datetime) -> None:
+    """Keep a receipt whose send is not visible yet (its batch has not committed)."""
+    connection.execute(insert(channel_receipts), [{"channel": channel, "received_at": now, **receipt}])
+
+
+def pending_receipts(connection: Connection, limit: int) -> list[dict[str, Any]]:
+    """Receipts still waiting for their send, oldest first."""
+    query = (
+        select(channel_receipts)
+        .order_by(channel_receipts.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def drop_pending_receipts(connection: Connection, ids: list[int]) -> None:
+    """Forget receipts that were matched or waited too long."""
+    if ids:
+        connection.execute(channel_receipts.delete().where(channel_receipts.c.id.in_(ids)))
 
 
 # Consent and do-not-disturb --------------------------------------------------------------------------------

@@ -25,3 +25,9 @@ class ConflictError(TouchpointError):
     """The request clashes with the current state (a concurrent writer, an existing name)."""
 
     code = "conflict"
+
+
+class UnauthorizedError(TouchpointError):
+    """The request does not carry the credential this endpoint needs (HTTP 401)."""
+
+    code = "unauthorized"

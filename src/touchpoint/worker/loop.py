@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from touchpoint.bootstrap import Container
-from touchpoint.channels.feedback import forward_events
+from touchpoint.channels.feedback import forward_events, match_pending_receipts
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
@@ -91,6 +91,7 @@ def _journeys(container: Container, rounds: int = 50) -> tuple[int, int]:
         effects += done
         if not done:
             break
+    match_pending_receipts(env=container.channel_env)  # receipts that beat their send's commit
     while forward_events(env=container.channel_env) > 0:  # message events join the event log
         pass
     return steps, effects

@@ -30,6 +30,8 @@ from touchpoint.journeys.service import customer_runs, parse_journey, publish, s
 from touchpoint.store.operational.schema import channel_events, channel_sends, journey_outbox
 
 DAY = date(2026, 3, 31)
+TOKEN = "receipts-0123456789abcdef"
+RECEIPTS = f"/api/v1/channels/sms/receipts?token={TOKEN}"
 NOON = datetime(2026, 3, 31, 4, tzinfo=UTC)  # 12:00 Beijing
 CUSTOMERS = [
     # number, risk level, assessed, investor type, consent, phone
@@ -66,7 +68,12 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Container, Virtua
             tmp_path / "home",
             database_url=database_url,
             channels={
-                "sms": {"provider": "http_sms", "url": gateway.url_for("/sms"), "signature": "【测试证券】"}
+                "sms": {
+                    "provider": "http_sms",
+                    "url": gateway.url_for("/sms"),
+                    "signature": "【测试证券】",
+                    "receipt_token": TOKEN,
+                }
             },
             public_url="https://t.example.cn",
         )
@@ -269,13 +276,21 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     report = [
         {"biz_id": c4["provider_message_id"], "status": "DELIVERED", "report_time": "2026-03-31 12:00:05"},
         {"biz_id": pro["provider_message_id"], "status": "FAILED", "err_code": "MOBILE_NOT_ON_SERVICE"},
-        {"biz_id": "unknown-id", "status": "DELIVERED"},
-        {"phone": "13800000004", "content": "TD", "send_time": "2026-03-31 12:01:00"},
+        {"biz_id": "not-committed-yet", "status": "DELIVERED"},
+        {"phone": "+86 138-0000-0004", "content": "ＴＤ。", "send_time": "2026-03-31 12:01:00"},
+        {"phone": "13800000001", "content": "好的", "send_time": "2026-03-31 12:01:00"},
     ]
     client = TestClient(create_app(container))
-    answer = client.post("/api/v1/channels/sms/receipts", content=orjson.dumps(report))
-    assert answer.json() == {"applied": 2, "unknown": 1, "opt_outs": 1}
-    bad = client.post("/api/v1/channels/sms/receipts", content=b'[{"biz_id": "x", "status": "MAYBE"}]')
+    unsigned = client.post("/api/v1/channels/sms/receipts", content=orjson.dumps(report))
+    assert unsigned.status_code == 401  # anyone could otherwise opt customers out or forge deliveries
+    answer = client.post(RECEIPTS, content=orjson.dumps(report))
+    assert answer.json() == {"applied": 2, "pending": 1, "opt_outs": 1, "ignored": 1}
+    again = client.post(RECEIPTS, content=orjson.dumps(report[:2]))  # a gateway repeats its reports
+    assert again.json()["applied"] == 2
+    assert feedback.match_pending_receipts(env=container.channel_env) == 0  # kept a while for its send
+    clock.advance(timedelta(hours=25))
+    assert feedback.match_pending_receipts(env=container.channel_env) == 1  # then forgotten
+    bad = client.post(RECEIPTS, content=b'[{"biz_id": "x", "status": "MAYBE"}]')
     assert bad.status_code == 400
     assert "DELIVERED or FAILED" in bad.json()["detail"]
     [link] = [t for t in c4["content"].split() if t.startswith("https://t.example.cn/t/")]
@@ -310,7 +325,7 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     assert feedback.forward_events(env=container.channel_env) == 0
     logged = [r.payload["event"] for r in container.log.read_after(0, 100)]
     assert sorted(logged) == names
-    del clock, gateway
+    del gateway
 
 
 def test_a_send_without_an_active_template_or_provider_cannot_be_published(world: Any) -> None:
@@ -401,3 +416,29 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
             "reason": "suitability: unsuitable: C2 admits up to R2, product F004 is R4",
         }
     ]
+
+
+def test_suitability_never_lapses_for_marketing_and_never_blocks_a_service_notice(world: Any) -> None:
+    container, _, gateway = world
+    _journey(container, "promo_without_fund", "fund_promo")
+    _run(container, "promo_without_fund", ["C4OK"])  # the entry carries no fund_code
+    sends = _sends(container)
+    assert sends[("C4OK", "fund_promo")]["status"] == "skipped"
+    assert sends[("C4OK", "fund_promo")]["reason"] == (
+        "suitability: the entry names no product (payload.fund_code is missing)"
+    )
+    dividend = {
+        **NOTICE,
+        "name": "dividend_paid",
+        "title": "分红到账",
+        "product": "payload.fund_code",
+        "body": "{{ customer.name }}，您持有的{{ product.name }}分红已到账。市场有风险，投资需谨慎。",
+    }
+    service.save_template(
+        env=container.channel_env, principal=SYSTEM, template=service.parse_template(dividend)
+    )
+    service.activate_template(env=container.channel_env, principal=SYSTEM, name="dividend_paid")
+    _journey(container, "dividends", "dividend_paid")
+    _run(container, "dividends", ["C2OK"], {"fund_code": "F004"})  # bought above level after the warning
+    assert _sends(container)[("C2OK", "dividend_paid")]["status"] == "sent"
+    assert "杠杆指数B分红已到账" in gateway.requests_to("/sms")[-1].json["content"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -174,14 +175,18 @@ def inbox_read(customer_no: str, message_id: str, deps: Deps) -> dict[str, Any]:
 
 
 @router.post("/channels/{channel}/receipts")
-async def receipts(channel: str, request: Request, deps: Deps) -> dict[str, int]:
-    """A provider's callback (delivery reports, opens, SMS replies)."""
+async def receipts(channel: str, request: Request, deps: Deps, token: str | None = None) -> dict[str, int]:
+    """A provider's callback (delivery reports, opens, SMS replies), carrying the channel's receipt token as
+    `?token=` or the `X-Touchpoint-Token` header."""
     body = await request.body()
-    return feedback.apply_receipts(
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return await run_in_threadpool(
+        feedback.apply_receipts,
         env=deps.channel_env,
         channel=channel,
         body=body,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=headers,
+        token=token or headers.get("x-touchpoint-token"),
     )
 
 

@@ -104,6 +104,9 @@ class ProviderConfig(BaseModel):
     rate_per_second: float | None = Field(default=None, gt=0)
     burst: int = Field(default=10, ge=1)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    receipt_token: str | None = Field(
+        default=None, min_length=16, description="the gateway's callbacks must carry it (?token= or header)"
+    )
 
 
 class HttpConfig(ProviderConfig):

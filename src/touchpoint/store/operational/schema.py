@@ -398,6 +398,19 @@ channel_events = Table(
     Index(None, "send_id"),
 )
 
+channel_receipts = Table(
+    "channel_receipts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("provider_message_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index(None, "received_at"),
+)
+
 channel_consents = Table(
     "channel_consents",
     metadata,

@@ -1,5 +1,6 @@
-"""Channels: message templates' lifecycle, every send with its evidence, receipts waiting to enter the event
-log, consent records, the do-not-disturb list, frequency counters, the in-app inbox and tracked links.
+"""Channels: message templates' lifecycle, every send with its evidence, message events waiting to enter the
+event log, receipts that came before their send was committed, consent records, the do-not-disturb list,
+frequency counters, the in-app inbox and tracked links.
 
 Revision ID: 0006_channels
 Revises: 0005_journeys
@@ -71,6 +72,18 @@ def upgrade() -> None:
     op.create_index("ix_channel_events_forwarded_id", "channel_events", ["forwarded", "id"])
     op.create_index("ix_channel_events_send_id", "channel_events", ["send_id"])
     op.create_table(
+        "channel_receipts",
+        sa.Column("id", SERIAL, autoincrement=True, nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("provider_message_id", sa.String(128), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_channel_receipts"),
+    )
+    op.create_index("ix_channel_receipts_received_at", "channel_receipts", ["received_at"])
+    op.create_table(
         "channel_consents",
         sa.Column("id", SERIAL, autoincrement=True, nullable=False),
         sa.Column("customer_no", sa.String(64), nullable=False),
@@ -133,6 +146,7 @@ def downgrade() -> None:
         "channel_counters",
         "channel_dnd",
         "channel_consents",
+        "channel_receipts",
         "channel_events",
         "channel_sends",
         "channel_templates",
