@@ -282,7 +282,8 @@ def inbox_events(connection: Connection, customer: str, event: str, since: datet
 
 
 def claim_outbox(connection: Connection, now: datetime, limit: int, live: list[str]) -> list[dict[str, Any]]:
-    """Pending effects of live journeys due now, locked for this transaction (others skip them)."""
+    """Pending effects of live journeys due now, higher journey priority first (a capped slot goes to the
+    more important journey), locked for this transaction (others skip them)."""
     if not live:
         return []
     query = (
@@ -292,7 +293,7 @@ def claim_outbox(connection: Connection, now: datetime, limit: int, live: list[s
             journey_outbox.c.next_attempt_at <= now,
             journey_outbox.c.journey.in_(live),
         )
-        .order_by(journey_outbox.c.next_attempt_at)
+        .order_by(journey_outbox.c.priority.desc(), journey_outbox.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -44,7 +44,6 @@ CONSUMER = "journeys"
 MAX_ATTEMPTS = 5
 MAX_ERRORS = 5
 BATCH = 1_000
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 Catalog = tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]
@@ -229,7 +228,7 @@ def tick(*, env: JourneyEnv, limit: int = BATCH, catalog: Catalog | None = None)
             except Exception as exc:  # a fact that cannot be read now (e.g. no tag snapshot yet): retry later
                 outcome = _backed_off(run, now, exc)
             outcomes.append(outcome)
-        _persist(connection, outcomes, now)
+        _persist(connection, outcomes, now, versions)
     return len(runs)
 
 
@@ -245,7 +244,9 @@ def _backed_off(run: Run, now: datetime, exc: Exception) -> Outcome:
     return Outcome(run)
 
 
-def _persist(connection: Any, outcomes: list[Outcome], now: datetime) -> None:
+def _persist(
+    connection: Any, outcomes: list[Outcome], now: datetime, versions: dict[tuple[str, int], JourneyDef]
+) -> None:
     """A batch's runs, steps and outbox rows, a few statements for all of them."""
     repo.save_runs(connection, [o.run for o in outcomes], now)
     for outcome in outcomes:
@@ -268,6 +269,7 @@ def _persist(connection: Any, outcomes: list[Outcome], now: datetime) -> None:
                 "customer_no": o.run.customer_no,
                 "kind": effect.kind,
                 "payload": effect.payload,
+                "priority": versions[(o.run.journey, o.run.version)].priority,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -462,27 +464,11 @@ def dispatch(
             states = catalog[0] if catalog is not None else repo.all_states(connection)
             live = [n for n, st in states.items() if st["status"] == "live"]
             rows = repo.claim_outbox(connection, now, limit, live)
-            done = _dispatch_batch(connection, env, _by_priority(env, rows, states, catalog), client, now)
+            done = _dispatch_batch(connection, env, rows, client, now)
     finally:
         if http is None:
             client.close()
     return done
-
-
-def _by_priority(
-    env: JourneyEnv, rows: list[dict[str, Any]], states: dict[str, Any], catalog: Catalog | None
-) -> list[dict[str, Any]]:
-    """The batch with higher-priority journeys first, so that when a frequency cap leaves room for one
-    message, the more important journey takes it."""
-    if not any(r["kind"] == "send" for r in rows):
-        return rows
-    versions = live_versions(env, catalog)[1] if catalog is None else catalog[1]
-    priority = {
-        name: versions[(name, st["version"])].priority
-        for name, st in states.items()
-        if st.get("version") is not None and (name, st["version"]) in versions
-    }
-    return sorted(rows, key=lambda r: (-priority.get(r["journey"], 0), r["next_attempt_at"] or _EARLIEST))
 
 
 def _send_request(row: dict[str, Any]) -> SendRequest:

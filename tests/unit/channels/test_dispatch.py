@@ -225,7 +225,8 @@ def test_a_capped_customer_is_skipped_and_priority_decides_who_wins(world: Any) 
     admit(env=env, name="high", customers=["C4OK"], payloads=payloads)
     while tick(env=env):
         pass
-    dispatch(env=env)  # both in one batch: the higher priority takes the day's one marketing message
+    dispatch(env=env, limit=1)  # one effect per batch: the claim itself takes the higher priority first
+    dispatch(env=env, limit=1)
     status = {o["journey"]: (o["status"], o["last_error"]) for o in _outbox(container)}
     assert status == {
         "high": ("sent", None),

@@ -303,6 +303,7 @@ journey_outbox = Table(
     Column("customer_no", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("payload", JSONText, nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime, nullable=True),

@@ -22,7 +22,9 @@ SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    """Create the channel tables."""
+    """Create the channel tables; journey effects carry their journey's priority (who wins a capped slot)."""
+    with op.batch_alter_table("journey_outbox") as batch:
+        batch.add_column(sa.Column("priority", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "channel_templates",
         sa.Column("name", sa.String(64), nullable=False),
@@ -152,3 +154,5 @@ def downgrade() -> None:
         "channel_templates",
     ):
         op.drop_table(table)
+    with op.batch_alter_table("journey_outbox") as batch:
+        batch.drop_column("priority")
