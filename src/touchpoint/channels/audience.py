@@ -12,6 +12,7 @@ from touchpoint.channels.model import CHANNELS
 from touchpoint.channels.policies import ALL_CHANNELS, ConsentRecord, marketing_allowed
 from touchpoint.channels.recipients import Recipients
 from touchpoint.core.errors import ValidationError
+from touchpoint.governance import record_operation
 from touchpoint.governance.model import Principal
 
 
@@ -32,6 +33,9 @@ def set_consent(
 ) -> dict[str, Any]:
     """Record a marketing consent grant or withdrawal for one channel or all ('*')."""
     channel = _channel_or_all(channel)
+    _check_customer_no(customer_no)
+    if not source or len(source) > 64:
+        raise ValidationError("source must be 1 to 64 characters")
     with env.ops.begin() as connection:
         repo.add_consent(
             connection,
@@ -76,6 +80,11 @@ def add_do_not_disturb(
     """Put a customer on the do-not-disturb list (no marketing), for good or for some days."""
     if not reason.strip():
         raise ValidationError("a do-not-disturb entry needs a reason")
+    if days is not None and days < 1:
+        raise ValidationError(
+            f"days must be at least 1 (got {days}); leave it out to keep the entry until removed"
+        )
+    _check_customer_no(customer_no)
     now = env.clock.now()
     until = now + timedelta(days=days) if days else None
     with env.ops.begin() as connection:
@@ -86,10 +95,24 @@ def add_do_not_disturb(
 
 
 def remove_do_not_disturb(*, env: ChannelEnv, principal: Principal, customer_no: str) -> bool:
-    """Take a customer off the list."""
-    del principal
+    """Take a customer off the list (recorded in the audit log)."""
     with env.ops.begin() as connection:
-        return repo.remove_dnd(connection, customer_no) > 0
+        removed = repo.remove_dnd(connection, customer_no) > 0
+        if removed:
+            record_operation(
+                connection,
+                clock=env.clock,
+                principal=principal,
+                action="do_not_disturb.remove",
+                target_type="customer",
+                target_id=customer_no,
+            )
+    return removed
+
+
+def _check_customer_no(customer_no: str) -> None:
+    if not customer_no or len(customer_no) > 64:
+        raise ValidationError(f"customer number {customer_no[:80]!r} must be 1 to 64 characters")
 
 
 def do_not_disturb_list(*, env: ChannelEnv) -> list[dict[str, Any]]:

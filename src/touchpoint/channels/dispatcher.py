@@ -41,6 +41,7 @@ from touchpoint.store.operational.counters import bump_below
 
 TEMPLATE_KIND = "template"
 DONE = ("sent", "delivered", "opened", "clicked")
+UNCAPPED = ("log", "wecom")  # a record, or a note to the advisor: neither touches the customer
 _VERSIONS: dict[tuple[str, int], TemplateDef] = {}
 
 
@@ -172,7 +173,8 @@ def _deliver(
             env.bucket(request.channel).give_back()  # type: ignore[union-attr]
         raise
     savepoint.commit()
-    send.update(provider_message_id=delivery.provider_message_id, content=rendered.body)
+    provider_id = (delivery.provider_message_id or "")[:128] or None  # the column's width: it must record
+    send.update(provider_message_id=provider_id, content=rendered.body)
     _finish(connection, send, "sent", delivery.detail, now, exists)
     return SendResult("sent", delivery.detail, evidence=send["evidence"])
 
@@ -187,7 +189,7 @@ def _send_row(request: SendRequest, template: TemplateDef, version: int, now: da
         "template_version": version,
         "journey": request.journey,
         "node": request.node,
-        "variant": request.variant,
+        "variant": (request.variant or "")[:64] or None,  # the column's width: a send must record
         "marketing": template.marketing,
         "product": None,
         "status": "pending",
@@ -269,7 +271,7 @@ def _take_caps(
     send: dict[str, Any],
 ) -> None:
     """Count a marketing send against every cap that applies, atomically; the first full cap skips it."""
-    if not template.marketing:
+    if not template.marketing or channel in UNCAPPED:
         return
     day, week = cap_periods(now, env.calendar.tz)
     scopes = [(ALL_CHANNELS, env.policy.caps_all_channels)]

@@ -26,7 +26,7 @@ def inbox(*, env: ChannelEnv, customer_no: str, limit: int = 50, unread_only: bo
     """A customer's in-app messages, newest first, with the unread count."""
     with env.ops.begin() as connection:
         rows = repo.inbox_of(connection, customer_no, limit, unread_only)
-        unread = len(repo.inbox_of(connection, customer_no, 10_000, True))
+        unread = repo.unread_count(connection, customer_no)
     return {
         "customer_no": customer_no,
         "unread": unread,

@@ -303,6 +303,14 @@ def inbox_of(connection: Connection, customer: str, limit: int, unread_only: boo
     return [dict(r) for r in connection.execute(query).mappings()]
 
 
+def unread_count(connection: Connection, customer: str) -> int:
+    """How many of a customer's in-app messages are unread."""
+    query = select(func.count()).where(
+        channel_inbox.c.customer_no == customer, channel_inbox.c.read_at.is_(None)
+    )
+    return int(connection.execute(query).scalar_one())
+
+
 def mark_inbox_read(connection: Connection, customer: str, message_id: str, now: datetime) -> bool:
     """Mark one message read; False when it is not this customer's (or already read)."""
     result = connection.execute(

@@ -79,12 +79,18 @@ def save_template(*, env: ChannelEnv, principal: Principal, template: TemplateDe
 
 def get_template(*, env: ChannelEnv, name: str, version: int | None = None) -> TemplateDef:
     """A template's newest (or a given) version."""
+    return _template_version(env, name, version)[0]
+
+
+def _template_version(env: ChannelEnv, name: str, version: int | None) -> tuple[TemplateDef, int]:
+    """A template's newest (or a given) version, with its number."""
     with env.ops.begin() as connection:
         history = store.history(connection, TEMPLATE_KIND, name)
     bodies = [h for h in history if h["body"] is not None and (version is None or h["version"] == version)]
     if not bodies:
-        raise NotFoundError(f"template {name!r}{f' version {version}' if version else ''} does not exist")
-    return TemplateDef.model_validate(bodies[-1]["body"])
+        wanted = "" if version is None else f" version {version}"
+        raise NotFoundError(f"template {name!r}{wanted} does not exist")
+    return TemplateDef.model_validate(bodies[-1]["body"]), int(bodies[-1]["version"])
 
 
 def list_templates(*, env: ChannelEnv) -> list[dict[str, Any]]:
@@ -112,9 +118,7 @@ def activate_template(
     *, env: ChannelEnv, principal: Principal, name: str, version: int | None = None
 ) -> dict[str, Any]:
     """Make a version the one that sends once the content check passes (ValidationError names faults)."""
-    template = get_template(env=env, name=name, version=version)
-    with env.ops.begin() as connection:
-        version = version or len(store.history(connection, TEMPLATE_KIND, name))
+    template, version = _template_version(env, name, version)  # the very version that is checked
     faults = check_template(env=env, template=template)
     if faults:
         raise ValidationError(
@@ -204,6 +208,8 @@ def preview(
 def report(*, env: ChannelEnv, days: int = 7, journey: str | None = None) -> dict[str, Any]:
     """Per channel and template: sends by status, skip and failure reasons, and the message funnel
     (sent → delivered → opened → clicked) counted once per message."""
+    if not 1 <= days <= 3660:
+        raise ValidationError(f"days must be between 1 and 3660 (got {days})")
     since = env.clock.now() - timedelta(days=days)
     with env.ops.begin() as connection:
         sends = repo.send_counts(connection, since, journey)

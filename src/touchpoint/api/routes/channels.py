@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,7 @@ router = APIRouter(tags=["channels"])
 public = APIRouter(tags=["channels"])  # links customers open: outside /api/v1, short
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
+Limit = Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")]
 
 
 class PreviewRequest(BaseModel):
@@ -40,7 +41,7 @@ class ConsentRequest(BaseModel):
 
     channel: str = "*"
     granted: bool
-    source: str = "api"
+    source: str = Field(default="api", min_length=1, max_length=64)
 
 
 class DndRequest(BaseModel):
@@ -129,7 +130,7 @@ def set_consent(customer_no: str, request: ConsentRequest, deps: Deps, caller: C
 
 
 @router.get("/customers/{customer_no}/messages")
-def messages(customer_no: str, deps: Deps, limit: int = 50) -> list[dict[str, Any]]:
+def messages(customer_no: str, deps: Deps, limit: Limit = 50) -> list[dict[str, Any]]:
     """A customer's newest messages with status, reason and evidence."""
     return service.customer_messages(env=deps.channel_env, customer_no=customer_no, limit=limit)
 
@@ -161,7 +162,7 @@ def dnd_remove(customer_no: str, deps: Deps, caller: Caller) -> dict[str, Any]:
 
 
 @router.get("/inbox/{customer_no}")
-def inbox(customer_no: str, deps: Deps, limit: int = 50, unread_only: bool = False) -> dict[str, Any]:
+def inbox(customer_no: str, deps: Deps, limit: Limit = 50, unread_only: bool = False) -> dict[str, Any]:
     """The customer's in-app messages for the app to show, newest first."""
     return feedback.inbox(env=deps.channel_env, customer_no=customer_no, limit=limit, unread_only=unread_only)
 
@@ -191,7 +192,9 @@ async def receipts(channel: str, request: Request, deps: Deps, token: str | None
 
 
 @router.get("/channels/report")
-def report(deps: Deps, days: int = 7, journey: str | None = None) -> dict[str, Any]:
+def report(
+    deps: Deps, days: Annotated[int, Query(ge=1, le=3660)] = 7, journey: str | None = None
+) -> dict[str, Any]:
     """Sends by status and reason, and the message funnel, per channel and template."""
     return service.report(env=deps.channel_env, days=days, journey=journey)
 
