@@ -9,6 +9,7 @@ key, and the gateway drops the repeat.
 
 from __future__ import annotations
 
+import html
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,7 +43,6 @@ from touchpoint.store.operational.counters import bump_below
 TEMPLATE_KIND = "template"
 DONE = ("sent", "delivered", "opened", "clicked")
 UNCAPPED = ("log", "wecom")  # a record, or a note to the advisor: neither touches the customer
-_VERSIONS: dict[tuple[str, int], TemplateDef] = {}
 
 
 @dataclass
@@ -98,13 +98,10 @@ def active_template(connection: Any, name: str) -> tuple[TemplateDef, int]:
     version = state["active_version"]
     if state["status"] != "active" or version is None:
         raise PermanentError(f"template {name!r} is not active ({state['status']})")
-    key = (name, int(version))
-    if key not in _VERSIONS:
-        body = repo.template_body(connection, TEMPLATE_KIND, name, int(version))
-        if body is None:
-            raise PermanentError(f"template {name!r} version {version} is missing")
-        _VERSIONS[key] = TemplateDef.model_validate(body)
-    return _VERSIONS[key], int(version)
+    body = repo.template_body(connection, TEMPLATE_KIND, name, int(version))
+    if body is None:
+        raise PermanentError(f"template {name!r} version {version} is missing")
+    return TemplateDef.model_validate(body), int(version)
 
 
 def deliver(
@@ -317,7 +314,7 @@ def _render(
         if url.startswith(f"{base}/"):
             return url  # already ours (the unsubscribe link): tracking it would hide the opt-out
         code = secrets.token_urlsafe(9)
-        target = url
+        target = html.unescape(url)  # a link in HTML writes & as &amp;
         if kind == "link":
             target = with_utm(
                 url,
@@ -342,6 +339,8 @@ def _render(
     banned = banned_words_in(rendered, env.policy.banned_words)
     if banned:  # a value from the entry payload or the profile can bring one in
         raise PermanentError(f"content check: the message as rendered contains {', '.join(banned)}")
+    if rendered.url and not rendered.url.startswith(("https://", "http://")):
+        raise PermanentError(f"template {template.name}: url {rendered.url[:80]!r} is not an http(s) link")
     if template.track_links:
         rendered.body = rewrite_links(rendered.body, shorten)
         rendered.url = shorten(rendered.url) if rendered.url else None

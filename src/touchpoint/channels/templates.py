@@ -42,8 +42,11 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 
 _ENV = _Sandbox(undefined=StrictUndefined, autoescape=False)
+_HTML = _Sandbox(undefined=StrictUndefined, autoescape=True)  # email bodies: values cannot inject markup
 ROOTS = ("customer", "tags", "indicators", "payload", "product", "customer_no", "unsubscribe_url")
-LINK = re.compile(r"https?://[^\s<>\"'（）()【】，。]+")
+LINK = re.compile(
+    r"https?://[^\s<>\"'（）()【】，。]+(?<![.,!?;:])"
+)  # a sentence's full stop is not the link's
 PRIVATE = re.compile(r"^_")
 SAMPLE = "示例值六个字"  # six characters: a stand-in of typical length when checking message lengths
 
@@ -89,9 +92,9 @@ class TemplateRenderError(ValueError):
 
 
 @lru_cache(maxsize=1024)
-def compiled(text: str) -> Template:
-    """A template text compiled once."""
-    return _ENV.from_string(text)
+def compiled(text: str, html: bool = False) -> Template:
+    """A template text compiled once (HTML-escaping its values for email)."""
+    return (_HTML if html else _ENV).from_string(text)
 
 
 def parse_fault(text: str) -> str | None:
@@ -234,17 +237,18 @@ def sample_context() -> dict[str, Any]:
 
 def render(template: TemplateDef, context: dict[str, Any]) -> Rendered:
     """The template's texts rendered with `context`; a refusal or a missing value names its place."""
+    html = template.channel == "email"
     return Rendered(
         subject=_render_one("subject", template.subject, context),
-        body=_render_one("body", template.body, context),
+        body=_render_one("body", template.body, context, html=html),
         url=_render_one("url", template.url, context) if template.url else None,
         params={k: _render_one(f"params.{k}", v, context) for k, v in template.params.items()},
     )
 
 
-def _render_one(place: str, text: str, context: dict[str, Any]) -> str:
+def _render_one(place: str, text: str, context: dict[str, Any], *, html: bool = False) -> str:
     try:
-        rendered = compiled(text).render(**context)
+        rendered = compiled(text, html).render(**context)
     except SecurityError as exc:
         raise TemplateRenderError(f"{place}: sandbox refused: {exc}") from exc
     except UndefinedError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,9 @@ CONSUMER = "journeys"
 MAX_ATTEMPTS = 5
 MAX_ERRORS = 5
 BATCH = 1_000
+# Wall time one dispatch transaction may spend with gateways: its locks (SQLite's single writer above all)
+# are held meanwhile, and a gateway that times out on every call must not hold them for minutes.
+BATCH_SECONDS = 10.0
 
 
 Catalog = tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]
@@ -499,9 +503,12 @@ def _dispatch_batch(
     prepared = (
         prepare(connection, env.channels, list(requests.values())) if requests and env.channels else None
     )
+    deadline = time.monotonic() + BATCH_SECONDS
     for row in rows:
         if row["id"] in handled:
             continue
+        if time.monotonic() > deadline:
+            break  # slow gateways: commit what is done; the rest stays pending for the next batch
         try:
             with connection.begin_nested():  # a failing effect rolls back alone, not the batch
                 if row["id"] in requests:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from touchpoint.bootstrap import Container
 from touchpoint.channels import feedback, service
 from touchpoint.channels.model import TemplateDef
-from touchpoint.channels.templates import Known, check, render, sample_context
+from touchpoint.channels.templates import Known, check, render, rewrite_links, sample_context
 from touchpoint.config import ChannelPolicy
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
@@ -200,3 +200,19 @@ def test_the_inbox_serves_messages_and_the_first_reading_is_an_open(shop: Contai
     with shop.ops.begin() as connection:
         events = sorted(connection.execute(select(channel_events.c.event)).scalars())
     assert events == ["message_opened", "message_sent", "message_sent"]
+
+
+def test_email_values_are_escaped_and_links_end_before_punctuation() -> None:
+    email = TemplateDef.model_validate(
+        {**GOOD, "channel": "email", "body": "<p>{{ payload.note }}</p>", "product": None, "subject": "s"}
+    )
+    rendered = render(email, {**sample_context(), "payload": {"note": "<script>x()</script>"}})
+    assert rendered.body == "<p>&lt;script&gt;x()&lt;/script&gt;</p>"
+    push = TemplateDef.model_validate({**GOOD, "body": "x", "product": None, "subject": "{{ payload.note }}"})
+    assert render(push, {**sample_context(), "payload": {"note": "<b>"}}).subject == "<b>"  # not HTML
+    seen: list[str] = []
+    text = rewrite_links(
+        "见 https://a.cn/x?a=1&b=2。再看 https://b.cn/y! 或 https://c.cn/z.", lambda u: seen.append(u) or "L"
+    )
+    assert seen == ["https://a.cn/x?a=1&b=2", "https://b.cn/y", "https://c.cn/z"]
+    assert text == "见 L。再看 L! 或 L."
