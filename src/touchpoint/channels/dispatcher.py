@@ -29,7 +29,7 @@ from touchpoint.channels.policies import (
     truthy,
 )
 from touchpoint.channels.providers.base import OutboundMessage, PermanentError, SendContext
-from touchpoint.channels.recipients import ADDRESS_COLUMNS, Recipients
+from touchpoint.channels.recipients import ADDRESS_COLUMNS, Recipients, render_context
 from touchpoint.channels.templates import (
     Rendered,
     TemplateRenderError,
@@ -114,66 +114,76 @@ def deliver(
     earlier = prepared.earlier.get(request.key)
     if earlier is not None and earlier["status"] in DONE:
         return SendResult("sent", "already sent", evidence=earlier["evidence"])
-    now = env.clock.now()
     try:
         template, version = prepared.template(connection, request.template)
     except PermanentError as exc:
         return SendResult("failed", str(exc))
-    send = _send_row(request, template, version, now)
-    exists = earlier is not None
+    job = _Job(connection, env, request, template, prepared, env.clock.now(), earlier is not None)
+    job.send = _send_row(request, template, version, job.now)
     try:
-        return _deliver(connection, env, request, template, send, prepared, exists)
+        return _deliver(job)
     except Skip as skip:
         if skip.until is not None:
-            return SendResult("delayed", skip.reason, until=skip.until, evidence=send["evidence"])
-        _finish(connection, send, "skipped", skip.reason, now, exists)
-        return SendResult("skipped", skip.reason, evidence=send["evidence"])
+            return SendResult("delayed", skip.reason, until=skip.until, evidence=job.evidence)
+        _finish(job, "skipped", skip.reason)
+        return SendResult("skipped", skip.reason, evidence=job.evidence)
     except PermanentError as exc:
-        _finish(connection, send, "failed", str(exc), now, exists)
-        return SendResult("failed", str(exc), evidence=send["evidence"])
+        _finish(job, "failed", str(exc))
+        return SendResult("failed", str(exc), evidence=job.evidence)
 
 
-def _deliver(
-    connection: Any,
-    env: ChannelEnv,
-    request: SendRequest,
-    template: TemplateDef,
-    send: dict[str, Any],
-    prepared: Prepared,
-    exists: bool,
-) -> SendResult:
-    now = send["created_at"]
+@dataclass
+class _Job:
+    """One request on its way: what it reads, and the send row it fills in."""
+
+    connection: Any
+    env: ChannelEnv
+    request: SendRequest
+    template: TemplateDef
+    prepared: Prepared
+    now: datetime
+    exists: bool  # an earlier attempt left a send row (a delay, a transient failure)
+    send: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """What the policies found, stored with the send."""
+        evidence: dict[str, Any] = self.send["evidence"]
+        return evidence
+
+
+def _deliver(job: _Job) -> SendResult:
+    request, template = job.request, job.template
     if template.channel != request.channel:
         raise PermanentError(f"template {template.name!r} is for {template.channel}, not {request.channel}")
-    provider = env.providers.get(request.channel)
+    provider = job.env.providers.get(request.channel)
     if provider is None:
         raise PermanentError(f"channel {request.channel} has no provider configured")
-    send["provider"] = provider.kind
-    profile = prepared.recipients.customers.row(request.customer_no)
+    job.send["provider"] = provider.kind
+    profile = job.prepared.recipients.customers.row(request.customer_no)
     if not profile:
         raise PermanentError(f"customer {request.customer_no} is not in the customers snapshot")
-    product = _check_policies(connection, env, request, template, send, profile, prepared, now)
-    address = prepared.recipients.address(request.channel, request.customer_no, profile)
+    product = _check_policies(job, profile)
+    address = job.prepared.recipients.address(request.channel, request.customer_no, profile)
     if address is None:
         raise Skip(f"no {ADDRESS_COLUMNS[request.channel]} on the profile for {request.channel}")
-    savepoint = connection.begin_nested()  # caps, links and the provider's own writes undo together
+    savepoint = job.connection.begin_nested()  # caps, links and the provider's own writes undo together
     token = False
     try:
-        _take_caps(connection, env, request.channel, template, request.customer_no, now, send)
-        token = _take_token(env, request.channel, now)
-        rendered = _render(connection, env, request, template, send, profile, product, prepared, now)
-        message = _message(request, template, send, address, rendered)
-        delivery = provider.send(message, SendContext(connection, now))
+        _take_caps(job)
+        token = _take_token(job)
+        rendered = _render(job, profile, product)
+        delivery = provider.send(_message(job, address, rendered), SendContext(job.connection, job.now))
     except BaseException:
         savepoint.rollback()
         if token:
-            env.bucket(request.channel).give_back()  # type: ignore[union-attr]
+            job.env.bucket(request.channel).give_back()  # type: ignore[union-attr]
         raise
     savepoint.commit()
     provider_id = (delivery.provider_message_id or "")[:128] or None  # the column's width: it must record
-    send.update(provider_message_id=provider_id, content=rendered.body)
-    _finish(connection, send, "sent", delivery.detail, now, exists)
-    return SendResult("sent", delivery.detail, evidence=send["evidence"])
+    job.send.update(provider_message_id=provider_id, content=rendered.body)
+    _finish(job, "sent", delivery.detail)
+    return SendResult("sent", delivery.detail, evidence=job.evidence)
 
 
 def _send_row(request: SendRequest, template: TemplateDef, version: int, now: datetime) -> dict[str, Any]:
@@ -199,53 +209,51 @@ def _send_row(request: SendRequest, template: TemplateDef, version: int, now: da
     }
 
 
-def _check_policies(
-    connection: Any,
-    env: ChannelEnv,
-    request: SendRequest,
-    template: TemplateDef,
-    send: dict[str, Any],
-    profile: dict[str, Any],
-    prepared: Prepared,
-    now: datetime,
-) -> dict[str, Any]:
+def _check_policies(job: _Job, profile: dict[str, Any]) -> dict[str, Any]:
     """Consent, suitability, do-not-disturb, quiet hours, in that order; returns the product row, if any."""
-    evidence = send["evidence"]
+    request, template, prepared = job.request, job.template, job.prepared
     if template.marketing:
         allowed, why = marketing_allowed(
             request.channel, profile.get("consent_marketing"), prepared.consents.get(request.customer_no, [])
         )
-        evidence["consent"] = why
+        job.evidence["consent"] = why
         if not allowed:
             raise Skip(f"consent: {why}")
     code = product_code(template.product, request.payload)
     product = prepared.recipients.products.row(code) if code else {}
-    send["product"] = code
-    if template.marketing and template.product and code is None:
-        raise Skip(f"suitability: the entry names no product ({template.product} is missing)")
-    if template.marketing and code is not None:  # suitability governs promotion, not service notices
-        decision = suitability(
-            customer_level=profile.get("risk_level"),
-            investor_type=profile.get("investor_type"),
-            lowest_category=truthy(profile.get("lowest_risk_category")),
-            assessed_at=_as_date(profile.get("risk_assessed_at")),
-            product_code=code,
-            product_level=product.get("risk_level"),
-            today=env.calendar.business_date(now),
-            valid_days=env.policy.risk_test_valid_days,
-            rule_version=env.policy.suitability_rule_version,
-        )
-        evidence["suitability"] = {**decision.evidence, "decision": decision.reason}
-        if not decision.allowed:
-            raise Skip(f"suitability: {decision.reason}")
+    job.send["product"] = code
+    if template.marketing:  # suitability governs promotion, not service notices
+        _check_suitability(job, profile, code, product)
     if template.marketing and request.customer_no in prepared.dnd:
         raise Skip(f"do-not-disturb: {prepared.dnd[request.customer_no]}")
     if not template.urgent:
-        policy = env.policy
-        until = quiet_hours_end(now, policy.quiet_start, policy.quiet_end, env.calendar.tz)
+        policy = job.env.policy
+        until = quiet_hours_end(job.now, policy.quiet_start, policy.quiet_end, job.env.calendar.tz)
         if until is not None:
             raise Skip(f"quiet hours until {policy.quiet_end.strftime('%H:%M')}", until=until)
     return product
+
+
+def _check_suitability(job: _Job, profile: dict[str, Any], code: str | None, product: dict[str, Any]) -> None:
+    """A product the customer's risk level does not admit skips the send, with the evidence kept."""
+    if job.template.product and code is None:
+        raise Skip(f"suitability: the entry names no product ({job.template.product} is missing)")
+    if code is None:
+        return
+    decision = suitability(
+        customer_level=profile.get("risk_level"),
+        investor_type=profile.get("investor_type"),
+        lowest_category=truthy(profile.get("lowest_risk_category")),
+        assessed_at=_as_date(profile.get("risk_assessed_at")),
+        product_code=code,
+        product_level=product.get("risk_level"),
+        today=job.env.calendar.business_date(job.now),
+        valid_days=job.env.policy.risk_test_valid_days,
+        rule_version=job.env.policy.suitability_rule_version,
+    )
+    job.evidence["suitability"] = {**decision.evidence, "decision": decision.reason}
+    if not decision.allowed:
+        raise Skip(f"suitability: {decision.reason}")
 
 
 def _as_date(value: Any) -> date | None:
@@ -258,145 +266,105 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
-def _take_caps(
-    connection: Any,
-    env: ChannelEnv,
-    channel: str,
-    template: TemplateDef,
-    customer: str,
-    now: datetime,
-    send: dict[str, Any],
-) -> None:
+def _take_caps(job: _Job) -> None:
     """Count a marketing send against every cap that applies, atomically; the first full cap skips it."""
-    if not template.marketing or channel in UNCAPPED:
+    channel, policy = job.request.channel, job.env.policy
+    if not job.template.marketing or channel in UNCAPPED:
         return
-    day, week = cap_periods(now, env.calendar.tz)
-    scopes = [(ALL_CHANNELS, env.policy.caps_all_channels)]
-    if channel in env.policy.caps_per_channel:
-        scopes.append((channel, env.policy.caps_per_channel[channel]))
+    day, week = cap_periods(job.now, job.env.calendar.tz)
+    scopes = [(ALL_CHANNELS, policy.caps_all_channels)]
+    if channel in policy.caps_per_channel:
+        scopes.append((channel, policy.caps_per_channel[channel]))
     for scope, cap in scopes:
         where = "all channels" if scope == ALL_CHANNELS else scope
         for period, limit, unit in ((day, cap.per_day, "day"), (week, cap.per_week, "week")):
             if limit is None:
                 continue
-            if not bump_below(connection, customer_no=customer, scope=scope, period=period, limit=limit):
+            customer = job.request.customer_no
+            if not bump_below(job.connection, customer_no=customer, scope=scope, period=period, limit=limit):
                 raise Skip(f"frequency cap: {limit} marketing message(s) per {unit} on {where}")
-    send["evidence"]["caps"] = {"day": day, "week": week}
+    job.evidence["caps"] = {"day": day, "week": week}
 
 
-def _take_token(env: ChannelEnv, channel: str, now: datetime) -> bool:
+def _take_token(job: _Job) -> bool:
     """Take the provider's token (True when one was taken, to give back if the send does not happen)."""
-    bucket = env.bucket(channel)
+    bucket = job.env.bucket(job.request.channel)
     if bucket is None:
         return False
-    wait = bucket.take(now)
+    wait = bucket.take(job.now)
     if wait.total_seconds() > 0:
-        raise Skip(f"rate limit of the {channel} provider", until=now + wait)
+        raise Skip(f"rate limit of the {job.request.channel} provider", until=job.now + wait)
     return True
 
 
-def _render(
-    connection: Any,
-    env: ChannelEnv,
-    request: SendRequest,
-    template: TemplateDef,
-    send: dict[str, Any],
-    profile: dict[str, Any],
-    product: dict[str, Any],
-    prepared: Prepared,
-    now: datetime,
-) -> Rendered:
-    links: list[dict[str, Any]] = []
-
-    base = env.public_url.rstrip("/")
-
-    def shorten(url: str, kind: str = "link") -> str:
-        if url.startswith(f"{base}/"):
-            return url  # already ours (the unsubscribe link): tracking it would hide the opt-out
-        code = secrets.token_urlsafe(9)
-        target = html.unescape(url)  # a link in HTML writes & as &amp;
-        if kind == "link":
-            target = with_utm(
-                url,
-                {
-                    "utm_source": "touchpoint",
-                    "utm_medium": request.channel,
-                    "utm_campaign": request.journey or template.name,
-                    "utm_content": f"{template.name}.{request.variant}" if request.variant else template.name,
-                },
-            )
-        links.append({"code": code, "send_id": request.key, "kind": kind, "url": target, "created_at": now})
-        return f"{base}/{'t' if kind == 'link' else 'u'}/{code}"
-
-    unsubscribe = shorten(request.channel, "unsubscribe") if template.marketing else ""
+def _render(job: _Job, profile: dict[str, Any], product: dict[str, Any]) -> Rendered:
+    """The message for this customer, checked once more for banned words, its links tracked."""
+    request, template = job.request, job.template
+    tracker = _LinkTracker(job)
+    unsubscribe = tracker.unsubscribe_link() if template.marketing else ""
     context = render_context(
-        prepared.recipients, request.customer_no, profile, request.payload, product, unsubscribe
+        job.prepared.recipients, request.customer_no, profile, request.payload, product, unsubscribe
     )
     try:
         rendered = render(template, context)
     except TemplateRenderError as exc:
         raise PermanentError(f"template {template.name}: {exc}") from exc
-    banned = banned_words_in(rendered, env.policy.banned_words)
+    banned = banned_words_in(rendered, job.env.policy.banned_words)
     if banned:  # a value from the entry payload or the profile can bring one in
         raise PermanentError(f"content check: the message as rendered contains {', '.join(banned)}")
     if rendered.url and not rendered.url.startswith(("https://", "http://")):
         raise PermanentError(f"template {template.name}: url {rendered.url[:80]!r} is not an http(s) link")
     if template.track_links:
-        rendered.body = rewrite_links(rendered.body, shorten)
-        rendered.url = shorten(rendered.url) if rendered.url else None
+        rendered.body = rewrite_links(rendered.body, tracker.track)
+        rendered.url = tracker.track(rendered.url) if rendered.url else None
     if unsubscribe:
-        send["evidence"]["unsubscribe_url"] = unsubscribe
-    repo.add_links(connection, links)
+        job.evidence["unsubscribe_url"] = unsubscribe
+    repo.add_links(job.connection, tracker.links)
     return rendered
 
 
-def render_context(
-    recipients: Recipients,
-    customer_no: str,
-    profile: dict[str, Any],
-    payload: dict[str, Any],
-    product: dict[str, Any],
-    unsubscribe_url: str,
-) -> dict[str, Any]:
-    """The variables a template sees; tag and indicator rows are read only if the template asks for them."""
-    return {
-        "customer": profile,
-        "tags": _LazyRow(lambda c: recipients.tags.row(c), customer_no),  # the snapshot only if asked
-        "indicators": _LazyRow(lambda c: recipients.indicators.row(c), customer_no),
-        "payload": payload,
-        "product": product,
-        "customer_no": customer_no,
-        "unsubscribe_url": unsubscribe_url,
-    }
+class _LinkTracker:
+    """Short links of one send: each target rewritten to `{public_url}/t/{code}` (the click is recorded, then
+    redirected with UTM parameters) and the unsubscribe link `{public_url}/u/{code}`."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.base = job.env.public_url.rstrip("/")
+        self.links: list[dict[str, Any]] = []
+
+    def track(self, url: str) -> str:
+        """The tracked short link for a target (our own links are left as they are)."""
+        if url.startswith(f"{self.base}/"):
+            return url  # already ours (the unsubscribe link): tracking it would hide the opt-out
+        request, template = self.job.request, self.job.template
+        utm = {
+            "utm_source": "touchpoint",
+            "utm_medium": request.channel,
+            "utm_campaign": request.journey or template.name,
+            "utm_content": f"{template.name}.{request.variant}" if request.variant else template.name,
+        }
+        return self._short("t", with_utm(html.unescape(url), utm))  # a link in HTML writes & as &amp;
+
+    def unsubscribe_link(self) -> str:
+        """The send's unsubscribe link (its target is the channel it opts out of)."""
+        return self._short("u", self.job.request.channel)
+
+    def _short(self, kind: str, target: str) -> str:
+        code = secrets.token_urlsafe(9)
+        self.links.append(
+            {
+                "code": code,
+                "send_id": self.job.request.key,
+                "kind": "link" if kind == "t" else "unsubscribe",
+                "url": target,
+                "created_at": self.job.now,
+            }
+        )
+        return f"{self.base}/{kind}/{code}"
 
 
-class _LazyRow(dict[str, Any]):
-    """A customer's tag or indicator row, read only when a template asks for it (values are None for a
-    customer the newest snapshot does not hold yet)."""
-
-    def __init__(self, read: Any, customer: str) -> None:
-        super().__init__()
-        self._read, self._customer, self._loaded = read, customer, False
-
-    def _load(self) -> None:
-        if not self._loaded:
-            self.update(self._read(self._customer))
-            self._loaded = True
-
-    def __getitem__(self, key: str) -> Any:
-        self._load()
-        if not super().__len__():
-            return None  # a customer newer than the snapshot: values unknown yet, not a template fault
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        self._load()
-        return super().__contains__(key)
-
-
-def _message(
-    request: SendRequest, template: TemplateDef, send: dict[str, Any], address: str, rendered: Rendered
-) -> OutboundMessage:
+def _message(job: _Job, address: str, rendered: Rendered) -> OutboundMessage:
+    request, template = job.request, job.template
     return OutboundMessage(
         key=request.key,
         channel=request.channel,
@@ -406,7 +374,7 @@ def _message(
         body=rendered.body,
         marketing=template.marketing,
         template=template.name,
-        template_version=send["template_version"],
+        template_version=job.send["template_version"],
         provider_template_id=template.provider_template_id,
         params=rendered.params,
         url=rendered.url,
@@ -414,17 +382,16 @@ def _message(
             "journey": request.journey,
             "node": request.node,
             "variant": request.variant,
-            "unsubscribe_url": send["evidence"].get("unsubscribe_url"),
+            "unsubscribe_url": job.evidence.get("unsubscribe_url"),
         },
     )
 
 
-def _finish(
-    connection: Any, send: dict[str, Any], status: str, reason: str, now: datetime, exists: bool
-) -> None:
+def _finish(job: _Job, status: str, reason: str) -> None:
     """Record the send with its outcome and, when it went out or failed at the gateway, its event."""
+    send, now = job.send, job.now
     send.update(status=status, reason=reason, updated_at=now)
-    repo.record_send(connection, send, exists=exists)
+    repo.record_send(job.connection, send, exists=job.exists)
     if status in ("sent", "failed"):
         name = "message_sent" if status == "sent" else "message_failed"
-        repo.add_event(connection, send["id"], name, message_event(name, send, now, reason=reason), now)
+        repo.add_event(job.connection, send["id"], name, message_event(name, send, now, reason=reason), now)

@@ -118,3 +118,47 @@ class Recipients:
             return customer_no
         value = profile.get(column)
         return None if value in (None, "") else str(value)
+
+
+def render_context(
+    recipients: Recipients,
+    customer_no: str,
+    profile: dict[str, Any],
+    payload: dict[str, Any],
+    product: dict[str, Any],
+    unsubscribe_url: str,
+) -> dict[str, Any]:
+    """The variables a template sees; tag and indicator rows are read only if the template asks for them."""
+    return {
+        "customer": profile,
+        "tags": LazyRow(lambda c: recipients.tags.row(c), customer_no),  # the snapshot only if asked
+        "indicators": LazyRow(lambda c: recipients.indicators.row(c), customer_no),
+        "payload": payload,
+        "product": product,
+        "customer_no": customer_no,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+class LazyRow(dict[str, Any]):
+    """A customer's tag or indicator row, read only when a template asks for it (values are None for a
+    customer the newest snapshot does not hold yet)."""
+
+    def __init__(self, read: Any, customer: str) -> None:
+        super().__init__()
+        self._read, self._customer, self._loaded = read, customer, False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self.update(self._read(self._customer))
+            self._loaded = True
+
+    def __getitem__(self, key: str) -> Any:
+        self._load()
+        if not super().__len__():
+            return None  # a customer newer than the snapshot: values unknown yet, not a template fault
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return super().__contains__(key)

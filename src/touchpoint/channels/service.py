@@ -9,11 +9,11 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.channels import repo
-from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, render_context
+from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.model import TemplateDef, product_code
 from touchpoint.channels.providers.base import PermanentError
-from touchpoint.channels.recipients import Recipients
+from touchpoint.channels.recipients import Recipients, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
 from touchpoint.governance import record_operation, save_definition

@@ -88,10 +88,8 @@ def ensure_demo_journeys(*, env: JourneyEnv, principal: Principal) -> list[str]:
         ensure_demo_templates(env=env.channels, principal=principal)
     existing = {row["name"] for row in list_journeys(env=env)}
     published = []
-    for path in sorted((files("touchpoint.demo") / "journeys").iterdir(), key=lambda p: p.name):
-        if not path.name.endswith(".yaml"):
-            continue
-        journey = parse_journey(yaml.safe_load(path.read_text(encoding="utf-8")))
+    for body in _demo_definitions("journeys"):
+        journey = parse_journey(body)
         if journey.name in existing:
             continue
         save_journey(env=env, principal=principal, journey=journey)
@@ -104,16 +102,20 @@ def ensure_demo_templates(*, env: ChannelEnv, principal: Principal) -> list[str]
     """Save and activate the demo message templates unless they exist already; returns those added now."""
     existing = {row["name"] for row in list_templates(env=env)}
     added = []
-    for path in sorted((files("touchpoint.demo") / "templates").iterdir(), key=lambda p: p.name):
-        if not path.name.endswith(".yaml"):
-            continue
-        template = parse_template(yaml.safe_load(path.read_text(encoding="utf-8")))
+    for body in _demo_definitions("templates"):
+        template = parse_template(body)
         if template.name in existing:
             continue
         save_template(env=env, principal=principal, template=template)
         activate_template(env=env, principal=principal, name=template.name)
         added.append(template.name)
     return added
+
+
+def _demo_definitions(folder: str) -> list[Any]:
+    """The YAML definitions shipped in a folder of the demo package, in file-name order."""
+    paths = sorted((files("touchpoint.demo") / folder).iterdir(), key=lambda p: p.name)
+    return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in paths if p.name.endswith(".yaml")]
 
 
 def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | None:

@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any
 
-import pyarrow as pa
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 from pyroaring import BitMap
 
+from touchpoint.channels.recipients import KeyedRows, snapshot_rows
 from touchpoint.journeys import repo
 from touchpoint.journeys.model import WaitForEventNode
 from touchpoint.segments.bitmap import evaluate
@@ -25,7 +25,6 @@ from touchpoint.tags.service import TagEnv
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
 REUSE = timedelta(minutes=5)  # a batch may use a rule context this much older than its own time
 _CONTEXTS: dict[str, Context] = {}
-_ROWS: dict[tuple[str, date], CustomerRows] = {}
 
 
 @lru_cache(maxsize=512)
@@ -77,23 +76,12 @@ class Snapshot:
         return self._segments[name]
 
     @cached_property
-    def attributes(self) -> CustomerRows:
+    def attributes(self) -> KeyedRows:
         """The customers snapshot on or before today (else the earliest); it needs no tag snapshot, so
-        templates render before the first computation too. Kept across batches while its date holds."""
+        templates render before the first computation too. Kept across batches while its file holds."""
         ienv = self.env.indicators
-        analytics = ienv.analytics
         today = ienv.calendar.business_date(ienv.clock.now())
-        day = analytics.latest_partition_on_or_before("customers", today)
-        if day is None:
-            stored = analytics.partitions("customers")
-            if not stored:
-                return CustomerRows(None)
-            day = stored[0].dt
-        key = (str(analytics.root), day)
-        if key not in _ROWS:
-            _ROWS.clear()
-            _ROWS[key] = CustomerRows(analytics.read_partition("customers", day))
-        return _ROWS[key]
+        return snapshot_rows(ienv.analytics, "customers", today, "customer_no")
 
     def kept_events(
         self, connection: Any, customer: str, event: str, since: datetime
@@ -102,36 +90,6 @@ class Snapshot:
         if event not in self._inbox:
             self._inbox[event] = repo.inbox_of(connection, list(self.batch), event)
         return [e for e in self._inbox[event].get(customer, []) if e["time"] >= since]
-
-
-class CustomerRows:
-    """The customers snapshot for one-customer lookups: a number → row index, columns as lists."""
-
-    def __init__(self, table: pa.Table | None) -> None:
-        self._table = table.drop_columns(["attributes"]) if table is not None else None
-        numbers = self._table["customer_no"].to_pylist() if self._table is not None else []
-        self._index = {number: i for i, number in enumerate(numbers)}
-        self._columns: dict[str, list[Any]] = {}
-
-    def _column(self, name: str) -> list[Any] | None:
-        if self._table is None or name not in self._table.column_names:
-            return None
-        if name not in self._columns:
-            self._columns[name] = self._table[name].to_pylist()
-        return self._columns[name]
-
-    def value(self, customer: str, name: str) -> Any:
-        """One attribute of one customer (None when absent)."""
-        position = self._index.get(customer)
-        column = self._column(name)
-        return None if position is None or column is None else column[position]
-
-    def row(self, customer: str) -> dict[str, Any]:
-        """Every attribute of one customer (empty when unknown)."""
-        position = self._index.get(customer)
-        if position is None or self._table is None:
-            return {}
-        return {name: self._column(name)[position] for name in self._table.column_names}  # type: ignore[index]
 
 
 def _newest_snapshot(env: TagEnv, day: date) -> date | None:
