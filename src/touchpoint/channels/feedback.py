@@ -4,8 +4,10 @@ log so that journeys can wait on them and reports can count them."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,12 +62,18 @@ def read_inbox_message(*, env: ChannelEnv, customer_no: str, message_id: str) ->
 
 
 def apply_receipts(
-    *, env: ChannelEnv, channel: str, body: bytes, headers: dict[str, str], token: str | None
+    *,
+    env: ChannelEnv,
+    channel: str,
+    body: bytes,
+    headers: dict[str, str],
+    token: str | None,
+    signed: WechatSignature | None = None,
 ) -> dict[str, int]:
     """A provider's callback, authenticated by the channel's receipt token: delivery, failure and open
     receipts move their sends on and become message events (once per send); replies of 退订/TD opt the
     sender out of marketing SMS. A receipt for a send not committed yet is kept and matched by the worker."""
-    _check_token(env, channel, token)
+    _check_token(env, channel, token, signed)
     provider = env.providers.get(channel)
     if provider is None:
         raise NotFoundError(f"channel {channel} has no provider configured")
@@ -81,14 +89,40 @@ def apply_receipts(
     return counts
 
 
-def _check_token(env: ChannelEnv, channel: str, token: str | None) -> None:
+@dataclass(frozen=True)
+class WechatSignature:
+    """The query WeChat adds to every call of a server URL: sha1 of the sorted token, timestamp and nonce."""
+
+    signature: str
+    timestamp: str
+    nonce: str
+
+    def valid_for(self, token: str) -> bool:
+        """Whether WeChat signed this call with the token configured for the account."""
+        digest = hashlib.sha1("".join(sorted([token, self.timestamp, self.nonce])).encode()).hexdigest()
+        return hmac.compare_digest(digest, self.signature)
+
+
+def _check_token(env: ChannelEnv, channel: str, token: str | None, signed: WechatSignature | None) -> None:
+    """A callback must carry the channel's receipt token — or, from WeChat, a signature made with it."""
     expected = env.receipt_tokens.get(channel)
     if expected is None:
         raise UnauthorizedError(
             f"receipts for {channel} need channels.{channel}.receipt_token in the settings"
         )
+    if signed is not None and signed.valid_for(expected):
+        return
     if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
         raise UnauthorizedError(f"receipts for {channel}: missing or wrong token")
+
+
+def wechat_handshake(*, env: ChannelEnv, channel: str, signed: WechatSignature, echostr: str) -> str:
+    """WeChat's check of a server URL before it sends events there: answer `echostr` when the signature
+    was made with the configured token."""
+    expected = env.receipt_tokens.get(channel)
+    if expected is None or not signed.valid_for(expected):
+        raise UnauthorizedError(f"{channel}: the signature does not match channels.{channel}.receipt_token")
+    return echostr
 
 
 def _apply_receipt(env: ChannelEnv, connection: Any, channel: str, receipt: Receipt, now: datetime) -> str:

@@ -58,6 +58,11 @@ class KeyedRows:
             found.update({k: v for k, v in unpacked.items() if k not in found})
         return found
 
+    def extra_names(self, sample: int = 2_000) -> set[str]:
+        """The names of the extra columns an import kept (read from the first rows)."""
+        column = self._column(ATTRIBUTES_COLUMN) or []
+        return {name for packed in column[:sample] if packed for name in orjson.loads(packed)}
+
     def keys_where(self, name: str, value: Any) -> list[str]:
         """The keys of rows whose column equals `value` (a scan; for rare lookups such as SMS replies)."""
         column = self._column(name)

@@ -43,7 +43,7 @@ def known_names(env: ChannelEnv) -> Known:
     """The names templates may use: profile columns, tag and indicator names, product columns."""
     customer_columns = set(CUSTOMERS.column_names) | {"email", "lowest_risk_category"}
     customers = Recipients(env.analytics, env.calendar.business_date(env.clock.now())).customers
-    customer_columns |= set(customers.column_names)
+    customer_columns |= set(customers.column_names) | customers.extra_names()
     return Known(
         customer=frozenset(customer_columns),
         tags=frozenset(list_tags(env=env.tags)),

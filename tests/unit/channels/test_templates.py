@@ -112,7 +112,12 @@ def test_urgent_is_only_for_service_notices() -> None:
 @pytest.fixture
 def shop(container: Container) -> Container:
     customers = pa.table(
-        {"customer_no": ["A1", "A2"], "name": ["张三", "李四"], "consent_marketing": [True, True]}
+        {
+            "customer_no": ["A1", "A2"],
+            "name": ["张三", "李四"],
+            "consent_marketing": [True, True],
+            "vip_level": ["金卡", "银卡"],  # an extra column of the brokerage's export
+        }
     )
     products = pa.table(
         {"product_code": ["F1"], "name": ["沪深300指数"], "product_type": ["fund"], "risk_level": ["R3"]}
@@ -143,7 +148,10 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
     assert "banned word '高收益'" in message
     assert "must show a risk disclosure" in message
     # This brokerage has no tag library: a tag variable is unknown here, so the fix leaves it out.
-    sound = {**GOOD, "body": "推荐 {{ product.name }}。市场有风险，投资需谨慎。"}
+    sound = {
+        **GOOD,
+        "body": "{{ customer.vip_level }}客户，推荐 {{ product.name }}。市场有风险，投资需谨慎。",
+    }
     fixed = service.save_template(env=env, principal=SYSTEM, template=service.parse_template(sound))
     assert (fixed["version"], fixed["faults"]) == (2, [])
     assert service.activate_template(env=env, principal=SYSTEM, name="good")["active_version"] == 2
@@ -151,7 +159,7 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
     assert (row["status"], row["active_version"], row["latest_version"]) == ("active", 2, 2)
     preview = service.preview(env=env, name="good", customer_no="A1", payload={"fund_code": "F1"})
     assert preview["subject"] == "张三，新品上线"
-    assert "推荐 沪深300指数" in preview["body"]
+    assert preview["body"].startswith("金卡客户，推荐 沪深300指数")
     assert preview["address"] == "A1"
     old = service.preview(env=env, name="good", customer_no="A1", payload={"fund_code": "F1"}, version=1)
     assert old["body"].startswith("无风险高收益")

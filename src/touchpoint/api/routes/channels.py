@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint.api.deps import container, principal
@@ -176,9 +176,17 @@ def inbox_read(customer_no: str, message_id: str, deps: Deps) -> dict[str, Any]:
 
 
 @router.post("/channels/{channel}/receipts")
-async def receipts(channel: str, request: Request, deps: Deps, token: str | None = None) -> dict[str, int]:
+async def receipts(
+    channel: str,
+    request: Request,
+    deps: Deps,
+    token: str | None = None,
+    signature: str | None = None,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, int]:
     """A provider's callback (delivery reports, opens, SMS replies), carrying the channel's receipt token as
-    `?token=` or the `X-Touchpoint-Token` header."""
+    `?token=` or the `X-Touchpoint-Token` header (WeChat: its signature made with that token)."""
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await run_in_threadpool(
@@ -188,7 +196,25 @@ async def receipts(channel: str, request: Request, deps: Deps, token: str | None
         body=body,
         headers=headers,
         token=token or headers.get("x-touchpoint-token"),
+        signed=_signed(signature, timestamp, nonce),
     )
+
+
+@router.get("/channels/{channel}/receipts", response_class=PlainTextResponse)
+def wechat_handshake(
+    channel: str, deps: Deps, signature: str, timestamp: str, nonce: str, echostr: str
+) -> str:
+    """WeChat checks the server URL before it sends events: echo `echostr` when the signature holds."""
+    signed = feedback.WechatSignature(signature, timestamp, nonce)
+    return feedback.wechat_handshake(env=deps.channel_env, channel=channel, signed=signed, echostr=echostr)
+
+
+def _signed(
+    signature: str | None, timestamp: str | None, nonce: str | None
+) -> feedback.WechatSignature | None:
+    if signature and timestamp and nonce:
+        return feedback.WechatSignature(signature, timestamp, nonce)
+    return None
 
 
 @router.get("/channels/report")
