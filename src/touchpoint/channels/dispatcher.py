@@ -132,6 +132,26 @@ def deliver(
         return SendResult("failed", str(exc), evidence=job.evidence)
 
 
+def decide(connection: Any, env: ChannelEnv, request: SendRequest, template: TemplateDef) -> dict[str, Any]:
+    """What the policies would do with this request now — send, skip (why) or delay (until when) — with their
+    evidence; nothing is counted, rendered or sent (the preview's answer)."""
+    prepared = prepare(connection, env, [request])
+    job = _Job(connection, env, request, template, prepared, env.clock.now(), False)
+    job.send = _send_row(request, template, 0, job.now)
+    profile = prepared.recipients.customers.row(request.customer_no)
+    try:
+        _check_policies(job, profile)
+    except Skip as skip:
+        until = skip.until.isoformat() if skip.until else None
+        return {
+            "outcome": "delayed" if until else "skipped",
+            "reason": skip.reason,
+            "until": until,
+            **job.evidence,
+        }
+    return {"outcome": "would send", "reason": None, "until": None, **job.evidence}
+
+
 @dataclass
 class _Job:
     """One request on its way: what it reads, and the send row it fills in."""

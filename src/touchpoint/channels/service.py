@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.channels import repo
-from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template
+from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, decide
 from touchpoint.channels.env import ChannelEnv
-from touchpoint.channels.model import TemplateDef, product_code
+from touchpoint.channels.model import SendRequest, TemplateDef, product_code
 from touchpoint.channels.providers.base import PermanentError
 from touchpoint.channels.recipients import Recipients, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
@@ -188,10 +188,14 @@ def preview(
         rendered = render(template, context)
     except TemplateRenderError as exc:
         raise ValidationError(f"template {name!r} cannot be rendered for {customer_no}: {exc}") from exc
+    with env.ops.begin() as connection:
+        request = SendRequest("preview", customer_no, template.channel, name, payload or {})
+        decision = decide(connection, env, request, template)
     return {
         "name": name,
         "channel": template.channel,
         "customer_no": customer_no,
+        "policies": decision,
         "address": recipients.address(template.channel, customer_no, profile),
         "subject": rendered.subject,
         "body": rendered.body,

@@ -136,6 +136,9 @@ def preview_command(
         console.print(f"subject: {result['subject']}", highlight=False)
     console.print(result["body"], highlight=False)
     console.print(f"({result['length']} characters)")
+    policies = result["policies"]
+    verdict = policies["outcome"] + (f": {policies['reason']}" if policies["reason"] else "")
+    console.print(f"policies now · 发送策略: {verdict}", highlight=False)
     if result["faults"]:
         _faults(result["faults"])
 

@@ -161,6 +161,10 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
     assert preview["subject"] == "张三，新品上线"
     assert preview["body"].startswith("金卡客户，推荐 沪深300指数")
     assert preview["address"] == "A1"
+    assert preview["policies"]["outcome"] == "skipped"  # what would happen now, nothing counted or sent
+    assert preview["policies"]["reason"] == (
+        "suitability: unsuitable: no valid risk assessment (admits R1 only), product F1 is R3"
+    )
     old = service.preview(env=env, name="good", customer_no="A1", payload={"fund_code": "F1"}, version=1)
     assert old["body"].startswith("无风险高收益")
     service.retire_template(env=env, principal=SYSTEM, name="good")
