@@ -51,8 +51,8 @@ def set_consent(
 
 def consent_of(*, env: ChannelEnv, customer_no: str) -> dict[str, Any]:
     """A customer's marketing consent per channel now, the profile flag, and the history as evidence."""
-    recipients = Recipients(env.analytics, env.calendar.business_date(env.clock.now()))
-    profile_flag = recipients.customers.value(customer_no, "consent_marketing")
+    customers = Recipients(env.analytics, env.calendar.business_date(env.clock.now())).customers
+    profile_flag = customers.value(customer_no, "consent_marketing")
     with env.ops.begin() as connection:
         history = repo.consents_of(connection, customer_no)
         dnd = repo.do_not_disturb(connection, [customer_no], env.clock.now())
@@ -60,7 +60,9 @@ def consent_of(*, env: ChannelEnv, customer_no: str) -> dict[str, Any]:
     return {
         "customer_no": customer_no,
         "profile_consent_marketing": profile_flag,
-        "channels": {c: marketing_allowed(c, profile_flag, records)[1] for c in CHANNELS if c != "log"},
+        "channels": {
+            c: marketing_allowed(c, profile_flag, records, customers.as_of)[1] for c in CHANNELS if c != "log"
+        },
         "do_not_disturb": dnd.get(customer_no),
         "history": [
             {

@@ -234,7 +234,10 @@ def _check_policies(job: _Job, profile: dict[str, Any]) -> dict[str, Any]:
     request, template, prepared = job.request, job.template, job.prepared
     if template.marketing:
         allowed, why = marketing_allowed(
-            request.channel, profile.get("consent_marketing"), prepared.consents.get(request.customer_no, [])
+            request.channel,
+            profile.get("consent_marketing"),
+            prepared.consents.get(request.customer_no, []),
+            prepared.recipients.customers.as_of,
         )
         job.evidence["consent"] = why
         if not allowed:

@@ -39,14 +39,19 @@ class ConsentRecord:
 
 
 def marketing_allowed(
-    channel: str, profile_consent: Any, records: Iterable[ConsentRecord]
+    channel: str, profile_consent: Any, records: Iterable[ConsentRecord], profile_as_of: date | None = None
 ) -> tuple[bool, str]:
-    """May marketing go to this customer on this channel? The newest record for the channel, else the newest
-    for all channels, else the consent flag imported with the profile (no flag means no — MIIT: no explicit
-    consent is a refusal). A withdrawal for all channels beats an older grant for one."""
+    """May marketing go to this customer on this channel? The newest record for the channel or for all
+    channels, else the consent flag imported with the profile (no flag means no — MIIT: no explicit consent
+    is a refusal). A withdrawal for all channels beats an older grant for one, and a profile imported
+    without consent after a recorded grant withdraws it (the core system heard the customer since); a
+    profile with consent never undoes a recorded opt-out."""
     relevant = [r for r in records if r.channel in (channel, ALL_CHANNELS)]
     if relevant:
         newest = max(relevant, key=lambda r: (r.at, not r.granted))  # at a tie, the withdrawal holds
+        withdrawn_since = profile_as_of is not None and profile_as_of > newest.at.date()
+        if newest.granted and withdrawn_since and not truthy(profile_consent):
+            return False, f"consent withdrawn on the profile of {profile_as_of}"
         if newest.granted:
             return True, f"consent granted ({newest.channel})"
         scope = "all channels" if newest.channel == ALL_CHANNELS else channel

@@ -21,7 +21,8 @@ ADDRESS_COLUMNS = {"sms": "phone", "wechat": "wechat_openid", "email": "email", 
 class KeyedRows:
     """A snapshot table for lookups by key: key → row index, columns turned into lists on first use."""
 
-    def __init__(self, table: pa.Table | None, key: str = "customer_no") -> None:
+    def __init__(self, table: pa.Table | None, key: str = "customer_no", as_of: date | None = None) -> None:
+        self.as_of = as_of  # the snapshot's business date
         self._table = table
         keys = table[key].to_pylist() if table is not None and key in table.column_names else []
         self._index = {k: i for i, k in enumerate(keys)}
@@ -84,7 +85,7 @@ def snapshot_rows(analytics: AnalyticalStore, table: str, day: date, key: str) -
     if cache_key not in _CACHE:
         for old in [k for k in _CACHE if k[:2] == cache_key[:2]]:
             del _CACHE[old]
-        _CACHE[cache_key] = KeyedRows(analytics.read_partition(table, found), key)
+        _CACHE[cache_key] = KeyedRows(analytics.read_partition(table, found), key, found)
     return _CACHE[cache_key]
 
 

@@ -146,3 +146,14 @@ def test_a_delayed_send_lands_outside_quiet_hours_within_a_day(moment: datetime)
 def test_caps_count_in_beijing_days_and_iso_weeks() -> None:
     late_sunday_utc = datetime(2026, 4, 5, 16, 30, tzinfo=UTC)  # Monday 00:30 in Beijing
     assert cap_periods(late_sunday_utc, BEIJING) == ("d2026-04-06", "w2026-15")
+
+
+def test_a_later_profile_without_consent_withdraws_a_recorded_grant_but_never_undoes_an_opt_out() -> None:
+    granted = [ConsentRecord("*", True, datetime(2026, 3, 1, 2, tzinfo=UTC))]
+    assert marketing_allowed("sms", False, granted, date(2026, 3, 1))[0]  # same day: the grant stands
+    assert marketing_allowed("sms", False, granted, date(2026, 3, 5)) == (
+        False,
+        "consent withdrawn on the profile of 2026-03-05",
+    )
+    opted_out = [ConsentRecord("sms", False, datetime(2026, 3, 1, 2, tzinfo=UTC))]
+    assert not marketing_allowed("sms", True, opted_out, date(2026, 3, 5))[0]
