@@ -81,7 +81,8 @@ from touchpoint.core.ids import new_id
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import link_business_ids
 from touchpoint.journeys import repo
-from touchpoint.journeys.runtime import CONSUMER, admit_segments, dispatch, route_events, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import CONSUMER, admit_segments, route_events, tick
 from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey
 from touchpoint.segments.service import SegmentDef, save_segment
 from touchpoint.store.operational.offsets import lock_offset, set_offset

@@ -33,7 +33,8 @@ from touchpoint.config import CONFIG_FILE_NAME, load_settings
 from touchpoint.core.clock import SystemClock, VirtualClock
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import ImportOptions, import_arrow
-from touchpoint.journeys.runtime import admit, dispatch, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import admit, tick
 from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import (
     channel_events,
@@ -54,7 +55,8 @@ import sys, time
 from pathlib import Path
 from touchpoint.bootstrap import build
 from touchpoint.config import load_settings
-from touchpoint.journeys.runtime import dispatch, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import tick
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
 env = container.journey_env
 print("ready", flush=True)

@@ -32,7 +32,8 @@ import sys, time
 from pathlib import Path
 from touchpoint.bootstrap import build
 from touchpoint.config import load_settings
-from touchpoint.journeys.runtime import dispatch, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import tick
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
 env = container.journey_env
 print("ready", flush=True)

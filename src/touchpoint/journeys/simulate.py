@@ -25,8 +25,9 @@ from touchpoint.core.events import AppendResult, LogEntry, LogRecord
 from touchpoint.identity.service import IdentityEnv
 from touchpoint.indicators.service import IndicatorEnv
 from touchpoint.journeys import repo
+from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.model import EventEntry, JourneyDef, SegmentEntry, WaitForEventNode
-from touchpoint.journeys.runtime import Catalog, admit_in, admit_segments, dispatch, route_batch, tick
+from touchpoint.journeys.runtime import Catalog, admit_in, admit_segments, route_batch, tick
 from touchpoint.journeys.service import JourneyEnv, statistics, validate
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational.bulk import copy_table

@@ -15,8 +15,9 @@ from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
+from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
-from touchpoint.journeys.runtime import admit_segments, dispatch, route_events, tick
+from touchpoint.journeys.runtime import admit_segments, route_events, tick
 from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.tags.service import compute, compute_due

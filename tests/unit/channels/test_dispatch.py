@@ -25,7 +25,8 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import sync_customers
 from touchpoint.ingest.service import ImportOptions, import_arrow
-from touchpoint.journeys.runtime import admit, dispatch, route_events, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import admit, route_events, tick
 from touchpoint.journeys.service import customer_runs, parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import channel_events, channel_sends, journey_outbox
 

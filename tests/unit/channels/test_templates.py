@@ -18,7 +18,8 @@ from touchpoint.config import ChannelPolicy
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest.service import ImportOptions, import_arrow
-from touchpoint.journeys.runtime import admit, dispatch, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import admit, tick
 from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import channel_events
 

@@ -28,7 +28,8 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import show
-from touchpoint.journeys.runtime import admit, admit_segments, dispatch, route_events, tick
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import admit, admit_segments, route_events, tick
 from touchpoint.journeys.service import (
     JourneyEnv,
     customer_runs,
