@@ -80,20 +80,34 @@ def add_do_not_disturb(
     *, env: ChannelEnv, principal: Principal, customer_no: str, reason: str, days: int | None = None
 ) -> dict[str, Any]:
     """Put a customer on the do-not-disturb list (no marketing), for good or for some days."""
+    added = add_do_not_disturb_list(
+        env=env, principal=principal, customers=[customer_no], reason=reason, days=days
+    )
+    return {"customer_no": customer_no, "reason": reason, "until": added["until"]}
+
+
+def add_do_not_disturb_list(
+    *, env: ChannelEnv, principal: Principal, customers: list[str], reason: str, days: int | None = None
+) -> dict[str, Any]:
+    """Put many customers on the list at once (a 谢绝营销 list from the call centre), all or none: a bad
+    number is named and nothing is added."""
     if not reason.strip():
         raise ValidationError("a do-not-disturb entry needs a reason")
     if days is not None and days < 1:
         raise ValidationError(
             f"days must be at least 1 (got {days}); leave it out to keep the entry until removed"
         )
-    _check_customer_no(customer_no)
+    for customer_no in customers:
+        _check_customer_no(customer_no)
     now = env.clock.now()
     until = now + timedelta(days=days) if days else None
+    unique = list(dict.fromkeys(customers))
     with env.ops.begin() as connection:
-        repo.set_dnd(
-            connection, customer=customer_no, reason=reason, until=until, actor=principal.user, now=now
-        )
-    return {"customer_no": customer_no, "reason": reason, "until": until.isoformat() if until else None}
+        for customer_no in unique:
+            repo.set_dnd(
+                connection, customer=customer_no, reason=reason, until=until, actor=principal.user, now=now
+            )
+    return {"added": len(unique), "reason": reason, "until": until.isoformat() if until else None}
 
 
 def remove_do_not_disturb(*, env: ChannelEnv, principal: Principal, customer_no: str) -> bool:

@@ -244,12 +244,23 @@ def dnd_command(
     reason: Annotated[str | None, typer.Option(help="add the customer with this reason")] = None,
     days: Annotated[int | None, typer.Option(help="for this many days (default: until removed)")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="take the customer off the list")] = False,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="add every customer number in this file (one a line)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The do-not-disturb list (免打扰): list it, add a customer with a reason, or remove one."""
+    """The do-not-disturb list (免打扰): list it, add a customer (or a file of them) with a reason, or remove
+    one."""
     env = _env(ctx)
     result: Any
-    if customer is None:
+    if file is not None:
+        if not reason:
+            raise typer.BadParameter("give --reason with --file")
+        numbers = [line.strip() for line in file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        result = audience.add_do_not_disturb_list(
+            env=env, principal=SYSTEM, customers=numbers, reason=reason, days=days
+        )
+    elif customer is None:
         result = audience.do_not_disturb_list(env=env)
     elif remove:
         result = {

@@ -96,6 +96,12 @@ def test_consent_dnd_inbox_and_messages(home: Path) -> None:
     listed = _json(home, "channel", "dnd")
     assert isinstance(listed, list)
     assert [r["customer_no"] for r in listed] == [customer]
+    numbers = home.parent / "refusals.txt"
+    numbers.write_text("C1000001\nC1000002\n\nC1000002\n", encoding="utf-8")
+    bulk = _json(home, "channel", "dnd", "--file", str(numbers), "--reason", "谢绝营销名单", "--days", "90")
+    assert isinstance(bulk, dict)
+    assert bulk["added"] == 2
+    assert len(_json(home, "channel", "dnd")) == len({customer, "C1000001", "C1000002"})  # type: ignore[arg-type]
     report = _json(home, "channel", "report", "--journey", "dormant_wakeup")
     assert isinstance(report, dict)
     assert all(r["channel"] == "inbox" for r in report["templates"])

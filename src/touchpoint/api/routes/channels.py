@@ -141,6 +141,24 @@ def dnd_list(deps: Deps) -> list[dict[str, Any]]:
     return audience.do_not_disturb_list(env=deps.channel_env)
 
 
+class DndListRequest(DndRequest):
+    """Put many customers on the list at once."""
+
+    customers: list[str] = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/do-not-disturb")
+def dnd_add_many(request: DndListRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
+    """Put a list of customers on the do-not-disturb list (all or none; a bad number is named)."""
+    return audience.add_do_not_disturb_list(
+        env=deps.channel_env,
+        principal=caller,
+        customers=request.customers,
+        reason=request.reason,
+        days=request.days,
+    )
+
+
 @router.put("/do-not-disturb/{customer_no}")
 def dnd_add(customer_no: str, request: DndRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
     """Put a customer on the list."""
