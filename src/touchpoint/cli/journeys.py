@@ -202,7 +202,8 @@ def runs_command(
     customer: Annotated[str, typer.Option(help="customer number")],
     as_json: JsonOption = False,
 ) -> None:
-    """A customer's runs: where each is, why, and what it waits for."""
+    """A customer's runs: where each is, why, what it waits for, and each effect's outcome (sent, skipped by
+    a channel policy with the reason, delayed, failed)."""
     runs = customer_runs(env=ctx.obj.container.journey_env, customer_no=customer)
     if as_json:
         print_json(runs)
@@ -214,6 +215,11 @@ def runs_command(
             f" (last: {why}) wake {run['wake_at']}",
             highlight=False,
         )
+        for effect in run["effects"]:
+            reason = f" — {effect['reason']}" if effect["reason"] else ""
+            console.print(
+                f"    {effect['node']}: {effect['kind']} {effect['status']}{reason}", highlight=False
+            )
 
 
 @app.command("stuck")
