@@ -61,7 +61,9 @@ def consent_of(*, env: ChannelEnv, customer_no: str) -> dict[str, Any]:
         "customer_no": customer_no,
         "profile_consent_marketing": profile_flag,
         "channels": {
-            c: marketing_allowed(c, profile_flag, records, customers.as_of)[1] for c in CHANNELS if c != "log"
+            c: marketing_allowed(c, profile_flag, records, customers.as_of, env.calendar.tz)[1]
+            for c in CHANNELS
+            if c != "log"
         },
         "do_not_disturb": dnd.get(customer_no),
         "history": [

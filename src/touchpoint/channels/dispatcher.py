@@ -9,7 +9,6 @@ key, and the gateway drops the repeat.
 
 from __future__ import annotations
 
-import html
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,11 +33,13 @@ from touchpoint.channels.templates import (
     Rendered,
     TemplateRenderError,
     banned_words_in,
+    has_disclosure,
+    names_product,
     render,
     rewrite_links,
     with_utm,
 )
-from touchpoint.store.operational.counters import bump_below
+from touchpoint.store.operational.counters import bump_below, counter_value
 
 TEMPLATE_KIND = "template"
 DONE = ("sent", "delivered", "opened", "clicked")
@@ -141,6 +142,12 @@ def decide(connection: Any, env: ChannelEnv, request: SendRequest, template: Tem
     profile = prepared.recipients.customers.row(request.customer_no)
     try:
         _check_policies(job, profile)
+        if prepared.recipients.address(request.channel, request.customer_no, profile) is None:
+            raise Skip(f"no {ADDRESS_COLUMNS[request.channel]} on the profile for {request.channel}")
+        for scope, period, limit, why in _cap_rules(job):
+            used = counter_value(connection, customer_no=request.customer_no, scope=scope, period=period)
+            if used >= limit:
+                raise Skip(why)
     except Skip as skip:
         until = skip.until.isoformat() if skip.until else None
         return {
@@ -238,13 +245,14 @@ def _check_policies(job: _Job, profile: dict[str, Any]) -> dict[str, Any]:
             profile.get("consent_marketing"),
             prepared.consents.get(request.customer_no, []),
             prepared.recipients.customers.as_of,
+            job.env.calendar.tz,
         )
         job.evidence["consent"] = why
         if not allowed:
             raise Skip(f"consent: {why}")
     code = product_code(template.product, request.payload)
     product = prepared.recipients.products.row(code) if code else {}
-    job.send["product"] = code
+    job.send["product"] = code[:64] if code else None  # the column's width: a send must record
     if template.marketing:  # suitability governs promotion, not service notices
         _check_suitability(job, profile, code, product)
     if template.marketing and request.customer_no in prepared.dnd:
@@ -289,24 +297,32 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
-def _take_caps(job: _Job) -> None:
-    """Count a marketing send against every cap that applies, atomically; the first full cap skips it."""
+def _cap_rules(job: _Job) -> list[tuple[str, str, int, str]]:
+    """The counters a marketing send counts in: (scope, period, limit, why it is full)."""
     channel, policy = job.request.channel, job.env.policy
     if not job.template.marketing or channel in UNCAPPED:
-        return
+        return []
     day, week = cap_periods(job.now, job.env.calendar.tz)
     scopes = [(ALL_CHANNELS, policy.caps_all_channels)]
     if channel in policy.caps_per_channel:
         scopes.append((channel, policy.caps_per_channel[channel]))
+    rules = []
     for scope, cap in scopes:
         where = "all channels" if scope == ALL_CHANNELS else scope
         for period, limit, unit in ((day, cap.per_day, "day"), (week, cap.per_week, "week")):
-            if limit is None:
-                continue
-            customer = job.request.customer_no
-            if not bump_below(job.connection, customer_no=customer, scope=scope, period=period, limit=limit):
-                raise Skip(f"frequency cap: {limit} marketing message(s) per {unit} on {where}")
-    job.evidence["caps"] = {"day": day, "week": week}
+            if limit is not None:
+                why = f"frequency cap: {limit} marketing message(s) per {unit} on {where}"
+                rules.append((scope, period, limit, why))
+    return rules
+
+
+def _take_caps(job: _Job) -> None:
+    """Count a marketing send against every cap that applies, atomically; the first full cap skips it."""
+    customer = job.request.customer_no
+    for scope, period, limit, why in _cap_rules(job):
+        if not bump_below(job.connection, customer_no=customer, scope=scope, period=period, limit=limit):
+            raise Skip(why)
+        job.evidence.setdefault("caps", []).append(period if scope == ALL_CHANNELS else f"{scope}:{period}")
 
 
 def _take_token(job: _Job) -> bool:
@@ -332,9 +348,14 @@ def _render(job: _Job, profile: dict[str, Any], product: dict[str, Any]) -> Rend
         rendered = render(template, context)
     except TemplateRenderError as exc:
         raise PermanentError(f"template {template.name}: {exc}") from exc
-    banned = banned_words_in(rendered, job.env.policy.banned_words)
+    policy = job.env.policy
+    banned = banned_words_in(rendered, policy.banned_words)
     if banned:  # a value from the entry payload or the profile can bring one in
         raise PermanentError(f"content check: the message as rendered contains {', '.join(banned)}")
+    if names_product(template) and not has_disclosure(rendered.texts(), policy.disclosures):
+        raise PermanentError(
+            "content check: the message as rendered names a product but shows no risk disclosure"
+        )
     if rendered.url and not rendered.url.startswith(("https://", "http://")):
         raise PermanentError(f"template {template.name}: url {rendered.url[:80]!r} is not an http(s) link")
     if template.track_links:
@@ -366,7 +387,9 @@ class _LinkTracker:
             "utm_campaign": request.journey or template.name,
             "utm_content": f"{template.name}.{request.variant}" if request.variant else template.name,
         }
-        return self._short("t", with_utm(html.unescape(url), utm))  # a link in HTML writes & as &amp;
+        if self.job.template.channel == "email":
+            url = url.replace("&amp;", "&")  # a link in an HTML body writes & as &amp;
+        return self._short("t", with_utm(url, utm))
 
     def unsubscribe_link(self) -> str:
         """The send's unsubscribe link (its target is the channel it opts out of)."""

@@ -20,6 +20,7 @@ from touchpoint.core.errors import NotFoundError, UnauthorizedError, ValidationE
 from touchpoint.core.events import LogEntry
 
 OPT_OUT_REPLIES = frozenset({"td", "t", "n", "退订", "退", "取消"})
+SIGNATURE_MAX_AGE = 300  # seconds
 
 # Inbox -----------------------------------------------------------------------------------------------------
 
@@ -97,8 +98,11 @@ class WechatSignature:
     timestamp: str
     nonce: str
 
-    def valid_for(self, token: str) -> bool:
-        """Whether WeChat signed this call with the token configured for the account."""
+    def valid_for(self, token: str, now: datetime) -> bool:
+        """Whether WeChat signed this call with the account's token within the last five minutes (the
+        signature does not cover the body, so an old signed URL must not be replayable)."""
+        if not self.timestamp.isdigit() or abs(now.timestamp() - int(self.timestamp)) > SIGNATURE_MAX_AGE:
+            return False
         digest = hashlib.sha1("".join(sorted([token, self.timestamp, self.nonce])).encode()).hexdigest()
         return hmac.compare_digest(digest, self.signature)
 
@@ -110,7 +114,7 @@ def _check_token(env: ChannelEnv, channel: str, token: str | None, signed: Wecha
         raise UnauthorizedError(
             f"receipts for {channel} need channels.{channel}.receipt_token in the settings"
         )
-    if signed is not None and signed.valid_for(expected):
+    if signed is not None and signed.valid_for(expected, env.clock.now()):
         return
     if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
         raise UnauthorizedError(f"receipts for {channel}: missing or wrong token")
@@ -120,7 +124,7 @@ def wechat_handshake(*, env: ChannelEnv, channel: str, signed: WechatSignature, 
     """WeChat's check of a server URL before it sends events there: answer `echostr` when the signature
     was made with the configured token."""
     expected = env.receipt_tokens.get(channel)
-    if expected is None or not signed.valid_for(expected):
+    if expected is None or not signed.valid_for(expected, env.clock.now()):
         raise UnauthorizedError(f"{channel}: the signature does not match channels.{channel}.receipt_token")
     return echostr
 
@@ -151,9 +155,12 @@ def _receipt_event(
     once = (event,) if status in ("opened", "clicked") else ("message_delivered", "message_failed")
     if any(repo.has_event(connection, send["id"], e) for e in once):
         return  # a repeated report, or a second click, is not a second outcome
+    if not repo.add_event_once(
+        connection, send["id"], event, message_event(event, send, at, reason=reason), at
+    ):
+        return  # a concurrent callback or click recorded it a moment ago
     if status in ("delivered", "failed"):
         repo.set_send_status(connection, send["id"], status, reason, at)
-    repo.add_event(connection, send["id"], event, message_event(event, send, at, reason=reason), at)
 
 
 def match_pending_receipts(*, env: ChannelEnv, limit: int = 1_000, keep_hours: int = 24) -> int:

@@ -39,7 +39,11 @@ class ConsentRecord:
 
 
 def marketing_allowed(
-    channel: str, profile_consent: Any, records: Iterable[ConsentRecord], profile_as_of: date | None = None
+    channel: str,
+    profile_consent: Any,
+    records: Iterable[ConsentRecord],
+    profile_as_of: date | None = None,
+    tz: ZoneInfo | None = None,
 ) -> tuple[bool, str]:
     """May marketing go to this customer on this channel? The newest record for the channel or for all
     channels, else the consent flag imported with the profile (no flag means no — MIIT: no explicit consent
@@ -49,8 +53,10 @@ def marketing_allowed(
     relevant = [r for r in records if r.channel in (channel, ALL_CHANNELS)]
     if relevant:
         newest = max(relevant, key=lambda r: (r.at, not r.granted))  # at a tie, the withdrawal holds
-        withdrawn_since = profile_as_of is not None and profile_as_of > newest.at.date()
-        if newest.granted and withdrawn_since and not truthy(profile_consent):
+        recorded_on = newest.at.astimezone(tz).date() if tz else newest.at.date()
+        withdrawn_since = profile_as_of is not None and profile_as_of > recorded_on
+        explicit_no = profile_consent is not None and profile_consent != "" and not truthy(profile_consent)
+        if newest.granted and withdrawn_since and explicit_no:
             return False, f"consent withdrawn on the profile of {profile_as_of}"
         if newest.granted:
             return True, f"consent granted ({newest.channel})"

@@ -4,6 +4,7 @@ kept while its date holds, because a batch of sends asks about many customers of
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -15,6 +16,7 @@ from touchpoint.ingest.model import ATTRIBUTES_COLUMN
 from touchpoint.store import AnalyticalStore
 
 _CACHE: dict[tuple[str, str, str], KeyedRows] = {}
+_CACHE_LOCK = threading.Lock()
 ADDRESS_COLUMNS = {"sms": "phone", "wechat": "wechat_openid", "email": "email", "wecom": "advisor_id"}
 
 
@@ -82,11 +84,13 @@ def snapshot_rows(analytics: AnalyticalStore, table: str, day: date, key: str) -
     on_or_before = [d for d in partitions if d <= day]
     found = max(on_or_before) if on_or_before else min(partitions)
     cache_key = (str(analytics.root), table, partitions[found].file)
-    if cache_key not in _CACHE:
-        for old in [k for k in _CACHE if k[:2] == cache_key[:2]]:
-            del _CACHE[old]
-        _CACHE[cache_key] = KeyedRows(analytics.read_partition(table, found), key, found)
-    return _CACHE[cache_key]
+    with _CACHE_LOCK:  # API threads and the worker share the cache
+        rows = _CACHE.get(cache_key)
+        if rows is None:
+            for old in [k for k in _CACHE if k[:2] == cache_key[:2]]:
+                del _CACHE[old]
+            rows = _CACHE[cache_key] = KeyedRows(analytics.read_partition(table, found), key, found)
+    return rows
 
 
 class Recipients:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from touchpoint.channels.policies import ConsentRecord
 from touchpoint.store.operational.bulk import fetch_tuples
@@ -152,6 +153,19 @@ def add_event(
         insert(channel_events),
         [{"send_id": send_id, "event": event, "payload": payload, "created_at": now, "forwarded": False}],
     )
+
+
+def add_event_once(
+    connection: Connection, send_id: str, event: str, payload: dict[str, Any], now: datetime
+) -> bool:
+    """Keep a message event unless the send has it already (False then), also against a concurrent writer:
+    the unique (send, event) index refuses the second, in a savepoint so the caller's transaction goes on."""
+    try:
+        with connection.begin_nested():
+            add_event(connection, send_id, event, payload, now)
+    except IntegrityError:
+        return False
+    return True
 
 
 def unforwarded_events(connection: Connection, limit: int) -> list[dict[str, Any]]:

@@ -41,12 +41,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+MAX_RANGE = 1_000
+COMMENT = re.compile(r"\{#.*?#\}", re.S)
+HTML_TAG = re.compile(r"<[a-zA-Z/!]")
 _ENV = _Sandbox(undefined=StrictUndefined, autoescape=False)
-_HTML = _Sandbox(undefined=StrictUndefined, autoescape=True)  # email bodies: values cannot inject markup
+_HTML = _Sandbox(undefined=StrictUndefined, autoescape=True)  # HTML email: values cannot inject markup
+for _globals in (_ENV.globals, _HTML.globals):
+    for _name in ("namespace", "lipsum", "cycler", "joiner"):  # state across a loop, or text by the megabyte
+        _globals.pop(_name, None)
 ROOTS = ("customer", "tags", "indicators", "payload", "product", "customer_no", "unsubscribe_url")
-LINK = re.compile(
-    r"https?://[^\s<>\"'（）()【】，。]+(?<![.,!?;:])"
-)  # a sentence's full stop is not the link's
+# A link ends at a space, a quote, CJK punctuation, or a sentence's closing mark (which is not the link's).
+LINK = re.compile(r"https?://[^\s<>\"'（）()【】，。！？；：、]+(?<![.,!?;:])")
 PRIVATE = re.compile(r"^_")
 SAMPLE = "示例值六个字"  # six characters: a stand-in of typical length when checking message lengths
 
@@ -90,6 +95,10 @@ class Rendered:
 class TemplateRenderError(ValueError):
     """The template cannot be rendered for this customer (a missing payload key, a sandbox refusal)."""
 
+    def __init__(self, message: str, *, security: bool = False) -> None:
+        super().__init__(message)
+        self.security = security
+
 
 @lru_cache(maxsize=1024)
 def compiled(text: str, html: bool = False) -> Template:
@@ -129,13 +138,19 @@ def check(template: TemplateDef, *, policy: ChannelPolicy, known: Known) -> list
     if any(f.split(": ", 1)[1].startswith(("does not parse", "sandbox", "unknown variable")) for f in faults):
         return list(dict.fromkeys(faults))  # a rendering would only fail again on the same fault
     try:
-        sample = render(template, sample_context())
+        shown = render(template, sample_context()).texts()
     except TemplateRenderError as exc:
-        return list(dict.fromkeys([*faults, str(exc)]))
-    shown = sample.texts()
+        if exc.security:
+            return list(dict.fromkeys([*faults, str(exc)]))
+        # Stand-in text cannot play every value (a number compared, a list looped): judge the source with
+        # its comments taken out; the send-time check sees the real message.
+        shown = {place: COMMENT.sub("", text) for place, text in texts.items()}
+    else:
+        faults += _length_faults(template, shown, policy)
     faults += _banned_word_faults(shown, policy.banned_words)
-    faults += _disclosure_faults(template, texts, shown, policy.disclosures)
-    faults += _length_faults(template, shown, policy)
+    if names_product(template) and not has_disclosure(shown, policy.disclosures):
+        wanted = ", ".join(policy.disclosures)
+        faults.append(f"body: a template that names a product must show a risk disclosure (one of {wanted})")
     return list(dict.fromkeys(faults))  # a fault can be caught twice (in the source and in the rendering)
 
 
@@ -148,6 +163,12 @@ def _variable_faults(text: str, known: Known) -> list[str]:
     for flt in tree.find_all(nodes.Filter):
         if flt.name in UNSAFE_FILTERS:
             faults.append(f"sandbox: the {flt.name} filter is not allowed in templates")
+    for loop in tree.find_all(nodes.For):
+        if any(True for _ in loop.find_all(nodes.For)):
+            faults.append("sandbox: a loop inside a loop is not allowed in message templates")
+    for call in tree.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name == "range" and not _small_range(call):
+            faults.append(f"sandbox: range() takes literal numbers up to {MAX_RANGE} in message templates")
     for root, name in _members(tree):
         if PRIVATE.match(name) or name in UNSAFE_METHODS:
             faults.append(f"sandbox: access to {name!r} is refused")
@@ -157,6 +178,12 @@ def _variable_faults(text: str, known: Known) -> list[str]:
         if name not in ROOTS and name not in _ENV.globals:
             faults.append(f"unknown variable {name}")
     return faults
+
+
+def _small_range(call: nodes.Call) -> bool:
+    return all(isinstance(a, nodes.Const) and isinstance(a.value, int) for a in call.args) and all(
+        abs(a.value) <= MAX_RANGE for a in call.args if isinstance(a, nodes.Const)
+    )
 
 
 def _members(tree: nodes.Template) -> list[tuple[str | None, str]]:
@@ -184,16 +211,16 @@ def _banned_word_faults(texts: dict[str, str], banned: Iterable[str]) -> list[st
     ]
 
 
-def _disclosure_faults(
-    template: TemplateDef, texts: dict[str, str], shown: dict[str, str], disclosures: list[str]
-) -> list[str]:
-    names_product = template.product is not None or any(
-        "product" in meta.find_undeclared_variables(_ENV.parse(text)) for text in texts.values()
+def names_product(template: TemplateDef) -> bool:
+    """Whether the template is about a product (it declares one, or uses the `product` variable)."""
+    return template.product is not None or any(
+        "product" in meta.find_undeclared_variables(_ENV.parse(text)) for text in template.texts().values()
     )
-    if not names_product or any(d in text for d in disclosures for text in shown.values()):
-        return []
-    wanted = ", ".join(disclosures)
-    return [f"body: a template that names a product must show a risk disclosure (one of {wanted})"]
+
+
+def has_disclosure(texts: dict[str, str], disclosures: Iterable[str]) -> bool:
+    """Whether one of the risk disclosures shows in these texts."""
+    return any(d in text for d in disclosures for text in texts.values())
 
 
 def _length_faults(template: TemplateDef, shown: dict[str, str], policy: ChannelPolicy) -> list[str]:
@@ -237,7 +264,7 @@ def sample_context() -> dict[str, Any]:
 
 def render(template: TemplateDef, context: dict[str, Any]) -> Rendered:
     """The template's texts rendered with `context`; a refusal or a missing value names its place."""
-    html = template.channel == "email"
+    html = template.channel == "email" and bool(HTML_TAG.search(template.body))  # plain text stays plain
     return Rendered(
         subject=_render_one("subject", template.subject, context),
         body=_render_one("body", template.body, context, html=html),
@@ -248,18 +275,28 @@ def render(template: TemplateDef, context: dict[str, Any]) -> Rendered:
 
 def _render_one(place: str, text: str, context: dict[str, Any], *, html: bool = False) -> str:
     try:
-        rendered = compiled(text, html).render(**context)
+        rendered = _bounded(compiled(text, html), context)
     except SecurityError as exc:
-        raise TemplateRenderError(f"{place}: sandbox refused: {exc}") from exc
+        raise TemplateRenderError(f"{place}: sandbox refused: {exc}", security=True) from exc
     except UndefinedError as exc:
         raise TemplateRenderError(f"{place}: {exc.message}") from exc
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(f"{place}: does not parse: {exc.message}") from exc
     except Exception as exc:  # 1/0, 'a' + 1 …: the template's fault, named, never a crash or a retry
         raise TemplateRenderError(f"{place}: {type(exc).__name__}: {exc}") from exc
-    if len(rendered) > MAX_OUTPUT:
-        raise TemplateRenderError(f"{place}: rendered to {len(rendered)} characters, over {MAX_OUTPUT}")
     return rendered
+
+
+def _bounded(template: Template, context: dict[str, Any]) -> str:
+    """Render piece by piece, stopping as soon as the text outgrows any message."""
+    pieces: list[str] = []
+    size = 0
+    for piece in template.generate(**context):
+        size += len(piece)
+        if size > MAX_OUTPUT:
+            raise SecurityError(f"the message grows past {MAX_OUTPUT} characters")
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 # Links -----------------------------------------------------------------------------------------------------

@@ -290,8 +290,19 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     again = client.post(RECEIPTS, content=orjson.dumps(report[:2]))  # a gateway repeats its reports
     assert again.json()["applied"] == 2
     assert feedback.match_pending_receipts(env=container.channel_env) == 0  # kept a while for its send
+    # The receipt beat its send's commit: once the send is there, the worker matches it.
+    _run(container, "promo", ["C2OK"], {"fund_code": "F002"})
+    with container.ops.begin() as connection:
+        connection.execute(
+            channel_sends.update()
+            .where(channel_sends.c.customer_no == "C2OK")
+            .values(provider_message_id="not-committed-yet")
+        )
+    assert feedback.match_pending_receipts(env=container.channel_env) == 1
+    assert _sends(container)[("C2OK", "fund_promo")]["status"] == "delivered"
+    client.post(RECEIPTS, content=orjson.dumps([{"biz_id": "never-ours", "status": "DELIVERED"}]))
     clock.advance(timedelta(hours=25))
-    assert feedback.match_pending_receipts(env=container.channel_env) == 1  # then forgotten
+    assert feedback.match_pending_receipts(env=container.channel_env) == 1  # an unknown one is forgotten
     bad = client.post(RECEIPTS, content=b'[{"biz_id": "x", "status": "MAYBE"}]')
     assert bad.status_code == 400
     assert "DELIVERED or FAILED" in bad.json()["detail"]
@@ -314,7 +325,15 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     with container.ops.begin() as connection:
         events = connection.execute(select(channel_events.c.event, channel_events.c.payload)).all()
     names = sorted(e for e, _ in events)
-    assert names == ["message_clicked", "message_delivered", "message_failed", "message_sent", "message_sent"]
+    assert names == [
+        "message_clicked",
+        "message_delivered",
+        "message_delivered",
+        "message_failed",
+        "message_sent",
+        "message_sent",
+        "message_sent",
+    ]
     clicked = next(p for e, p in events if e == "message_clicked")
     assert clicked["distinct_id"] == "C4OK"
     assert {k: clicked["properties"][k] for k in ("journey", "node", "template", "channel")} == {
@@ -323,7 +342,7 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
         "template": "fund_promo",
         "channel": "sms",
     }
-    assert feedback.forward_events(env=container.channel_env) == 5
+    assert feedback.forward_events(env=container.channel_env) == 7
     assert feedback.forward_events(env=container.channel_env) == 0
     logged = [r.payload["event"] for r in container.log.read_after(0, 100)]
     assert sorted(logged) == names

@@ -157,3 +157,12 @@ def test_a_later_profile_without_consent_withdraws_a_recorded_grant_but_never_un
     )
     opted_out = [ConsentRecord("sms", False, datetime(2026, 3, 1, 2, tzinfo=UTC))]
     assert not marketing_allowed("sms", True, opted_out, date(2026, 3, 5))[0]
+
+
+def test_an_early_morning_grant_is_dated_in_beijing_and_a_missing_flag_withdraws_nothing() -> None:
+    at_0730 = [
+        ConsentRecord("*", True, datetime(2026, 3, 30, 23, 30, tzinfo=UTC))
+    ]  # 07:30 on 03-31 in Beijing
+    assert marketing_allowed("sms", False, at_0730, date(2026, 3, 31), BEIJING)[0]
+    assert not marketing_allowed("sms", False, at_0730, date(2026, 4, 1), BEIJING)[0]
+    assert marketing_allowed("sms", None, at_0730, date(2026, 4, 1), BEIJING)[0]  # no flag: no statement

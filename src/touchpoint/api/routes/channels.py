@@ -193,7 +193,7 @@ def inbox_read(customer_no: str, message_id: str, deps: Deps) -> dict[str, Any]:
     return {"id": message_id, "read": True}
 
 
-@router.post("/channels/{channel}/receipts")
+@router.post("/channels/{channel}/receipts", response_model=None)
 async def receipts(
     channel: str,
     request: Request,
@@ -202,12 +202,12 @@ async def receipts(
     signature: str | None = None,
     timestamp: str | None = None,
     nonce: str | None = None,
-) -> dict[str, int]:
+) -> dict[str, int] | PlainTextResponse:
     """A provider's callback (delivery reports, opens, SMS replies), carrying the channel's receipt token as
     `?token=` or the `X-Touchpoint-Token` header (WeChat: its signature made with that token)."""
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return await run_in_threadpool(
+    counts = await run_in_threadpool(
         feedback.apply_receipts,
         env=deps.channel_env,
         channel=channel,
@@ -216,6 +216,9 @@ async def receipts(
         token=token or headers.get("x-touchpoint-token"),
         signed=_signed(signature, timestamp, nonce),
     )
+    if channel == "wechat":  # WeChat wants the bare word; anything else shows followers an error notice
+        return PlainTextResponse("success")
+    return counts
 
 
 @router.get("/channels/{channel}/receipts", response_class=PlainTextResponse)

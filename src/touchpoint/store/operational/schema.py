@@ -312,6 +312,7 @@ journey_outbox = Table(
     Column("done_at", UTCDateTime, nullable=True),
     UniqueConstraint("run_id", "node", "step"),
     Index(None, "status", "next_attempt_at"),
+    Index(None, "status", "priority", "next_attempt_at"),
     Index(None, "journey", "node"),
 )
 
@@ -396,7 +397,7 @@ channel_events = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("forwarded", Boolean, nullable=False),
     Index(None, "forwarded", "id"),
-    Index(None, "send_id"),
+    Index(None, "send_id", "event", unique=True),  # an outcome of a message counts once, whoever races
 )
 
 channel_receipts = Table(

@@ -25,6 +25,11 @@ def upgrade() -> None:
     """Create the channel tables; journey effects carry their journey's priority (who wins a capped slot)."""
     with op.batch_alter_table("journey_outbox") as batch:
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index(
+        "ix_journey_outbox_status_priority_next_attempt_at",
+        "journey_outbox",
+        ["status", "priority", "next_attempt_at"],
+    )
     op.create_table(
         "channel_templates",
         sa.Column("name", sa.String(64), nullable=False),
@@ -72,7 +77,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_channel_events"),
     )
     op.create_index("ix_channel_events_forwarded_id", "channel_events", ["forwarded", "id"])
-    op.create_index("ix_channel_events_send_id", "channel_events", ["send_id"])
+    op.create_index("ix_channel_events_send_id_event", "channel_events", ["send_id", "event"], unique=True)
     op.create_table(
         "channel_receipts",
         sa.Column("id", SERIAL, autoincrement=True, nullable=False),
@@ -154,5 +159,6 @@ def downgrade() -> None:
         "channel_templates",
     ):
         op.drop_table(table)
+    op.drop_index("ix_journey_outbox_status_priority_next_attempt_at", "journey_outbox")
     with op.batch_alter_table("journey_outbox") as batch:
         batch.drop_column("priority")
