@@ -15,7 +15,7 @@ from touchpoint.channels.model import SendRequest, TemplateDef, product_code
 from touchpoint.channels.providers.base import PermanentError
 from touchpoint.channels.recipients import Recipients, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
-from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
+from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError, pydantic_faults
 from touchpoint.governance import record_operation, save_definition
 from touchpoint.governance.model import Principal
 from touchpoint.indicators.service import list_indicators
@@ -33,10 +33,7 @@ def parse_template(body: Any) -> TemplateDef:
     try:
         return TemplateDef.model_validate(body)
     except PydanticError as exc:
-        faults = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'template'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValidationError(f"invalid template: {faults}") from exc
+        raise ValidationError(f"invalid template: {pydantic_faults(exc, root='template')}") from exc
 
 
 def known_names(env: ChannelEnv) -> Known:
@@ -152,15 +149,28 @@ def _set_status(
     return {"name": name, "status": status, "active_version": version}
 
 
+def template_fault(*, env: ChannelEnv, name: str, channel: str) -> str | None:
+    """Why a journey step may not name this template on this channel (it does not exist, or it belongs to
+    another channel — which no version can change), or None (used when a journey is saved)."""
+    try:
+        template = get_template(env=env, name=name)
+    except NotFoundError as exc:
+        return str(exc)
+    return (
+        None if template.channel == channel else f"template {name!r} is for {template.channel}, not {channel}"
+    )
+
+
 def template_ready(*, env: ChannelEnv, name: str, channel: str) -> str | None:
     """Why a journey may not send this template on this channel now, or None (used when publishing)."""
+    fault = template_fault(env=env, name=name, channel=channel)
+    if fault:
+        return fault
     with env.ops.begin() as connection:
         try:
-            template, _ = active_template(connection, name)
+            active_template(connection, name)
         except PermanentError as exc:
             return str(exc)
-    if template.channel != channel:
-        return f"template {name!r} is for {template.channel}, not {channel}"
     if channel not in env.providers:
         return f"channel {channel} has no provider configured"
     return None

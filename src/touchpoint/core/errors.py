@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError as PydanticError
+
 
 class TouchpointError(Exception):
     """Base class for errors a user can act on: the message names what is wrong."""
@@ -31,3 +33,8 @@ class UnauthorizedError(TouchpointError):
     """The request does not carry the credential this endpoint needs (HTTP 401)."""
 
     code = "unauthorized"
+
+
+def pydantic_faults(exc: PydanticError, *, root: str = "") -> str:
+    """A pydantic validation failure as one line of `place: problem` pairs (`root` names an empty place)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or root}: {e['msg']}" for e in exc.errors())

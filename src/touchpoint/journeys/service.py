@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticError
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.events import MESSAGE_EVENTS
 from touchpoint.channels.model import CHANNELS
-from touchpoint.channels.service import get_template, template_ready
+from touchpoint.channels.service import template_fault, template_ready
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.indicators.service import known_events
@@ -93,15 +93,7 @@ def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
 
 
 def _template_fault(env: JourneyEnv, name: str, channel: str) -> str | None:
-    if env.channels is None:
-        return None
-    try:
-        template = get_template(env=env.channels, name=name)
-    except NotFoundError as exc:
-        return str(exc)
-    return (
-        None if template.channel == channel else f"template {name!r} is for {template.channel}, not {channel}"
-    )
+    return None if env.channels is None else template_fault(env=env.channels, name=name, channel=channel)
 
 
 def _not_ready(env: JourneyEnv, journey: JourneyDef) -> list[str]:

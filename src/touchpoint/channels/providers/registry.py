@@ -24,7 +24,7 @@ from touchpoint.channels.providers.wechat import (
     WecomProvider,
 )
 from touchpoint.core.clock import Clock
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import ValidationError, pydantic_faults
 
 Factory = Callable[[dict[str, Any], httpx.Client, Clock], Provider]
 
@@ -57,6 +57,5 @@ def build_providers(
         try:
             providers[channel] = FACTORIES[kind](dict(config), http, clock)
         except PydanticError as exc:
-            faults = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            raise ValidationError(f"channels.{channel}: {faults}") from exc
+            raise ValidationError(f"channels.{channel}: {pydantic_faults(exc)}") from exc
     return providers
