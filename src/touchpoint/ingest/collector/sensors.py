@@ -36,6 +36,12 @@ PROFILE_KINDS = {
     "profile_delete",
 }
 ITEM_KINDS = {"item_set", "item_delete"}
+# Keys that steer the protocol rather than describe anyone: read as identity hints, never stored as values.
+LOGIN_FLAG = "$is_login_id"
+IDENTITY_PREFIX = "$identity_"
+PROTOCOL_KEYS = frozenset({LOGIN_FLAG, "$token"})
+# The SDK's description of itself: kept on an event (Sensors' preset event properties), never on a profile.
+LIBRARY_PREFIX = "$lib"
 
 
 def decode(fields: dict[str, str], *, dry_run: bool, inflate_limit: int) -> Batch:
@@ -84,6 +90,7 @@ def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow
     if kind in ITEM_KINDS:
         raise EventProblem("unsupported", "item_* messages describe catalogue items, not customers")
     properties = _properties(message)
+    hints = _protocol_hints(properties)
     distinct_id = require_id(message.get("distinct_id"), "distinct_id")
     event = _event_name(message, kind)
     project = str(message.get("project") or properties.pop("$project", None) or batch.project)
@@ -105,9 +112,9 @@ def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow
             client_time=to_millis(client_time),
             received_at=to_millis(received),
             distinct_id=distinct_id,
-            properties={} if kind in PROFILE_KINDS else properties,
-            ids=_identity_hints(message, properties, distinct_id),
-            profile={"op": kind, "values": properties} if kind in PROFILE_KINDS else None,
+            properties=_library(properties) if kind in PROFILE_KINDS else properties,
+            ids=_identity_hints(message, hints, distinct_id),
+            profile={"op": kind, "values": _customer_values(properties)} if kind in PROFILE_KINDS else None,
         ),
     )
 
@@ -118,6 +125,20 @@ def _properties(message: dict[str, Any]) -> dict[str, Any]:
         if not SENSORS_NAME.match(key) or key.lower() in SENSORS_RESERVED:
             raise EventProblem("bad_name", f"property name {key!r} is not allowed")
     return properties
+
+
+def _protocol_hints(properties: dict[str, Any]) -> dict[str, Any]:
+    """Take the protocol keys out of `properties` (in place) and return them."""
+    taken = [k for k in properties if k in PROTOCOL_KEYS or k.startswith(IDENTITY_PREFIX)]
+    return {k: properties.pop(k) for k in taken}
+
+
+def _library(properties: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in properties.items() if k.startswith(LIBRARY_PREFIX)}
+
+
+def _customer_values(properties: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in properties.items() if not k.startswith(LIBRARY_PREFIX)}
 
 
 def _event_name(message: dict[str, Any], kind: Any) -> str | None:
@@ -142,16 +163,19 @@ def _dedupe_key(message: dict[str, Any], project: str, distinct_id: str | None) 
 
 
 def _identity_hints(
-    message: dict[str, Any], properties: dict[str, Any], distinct_id: str | None
+    message: dict[str, Any], hints: dict[str, Any], distinct_id: str | None
 ) -> dict[str, Any]:
     login_id = message.get("login_id")
-    is_login = bool(properties.get("$is_login_id")) or message.get("type") == "track_signup"
+    # Only a JSON `true` marks a login, as the SDKs send it: a string such as "false" must not.
+    is_login = hints.get(LOGIN_FLAG) is True or message.get("type") == "track_signup"
     is_login = is_login or (login_id is not None and login_id == distinct_id)
-    identities = message.get("identities")
+    given = message.get("identities")
+    named = {k: v for k, v in hints.items() if k.startswith(IDENTITY_PREFIX)}
     return {
         "login_id": login_id,
         "anonymous_id": message.get("anonymous_id"),
         "original_id": message.get("original_id"),
         "is_login": is_login,
-        "identities": identities if isinstance(identities, dict) else {},
+        # The top-level map is the protocol's place for identities; it wins over a property of the same key.
+        "identities": {**named, **given} if isinstance(given, dict) else named,
     }
