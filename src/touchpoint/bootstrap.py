@@ -92,7 +92,9 @@ class Container:
     def identity_env(self) -> IdentityEnv:
         """What the One ID use cases read and write."""
         policy = IdentityPolicy(
-            default_mode=self.settings.identity_mode, modes=self.settings.identity_project_modes
+            default_mode=self.settings.identity_mode,
+            modes=self.settings.identity_project_modes,
+            shared_after=self.settings.identity_shared_device_logins,
         )
         return IdentityEnv(ops=self.ops, clock=self.clock, policy=policy)
 

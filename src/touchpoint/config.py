@@ -119,7 +119,14 @@ class Settings(BaseSettings):
         default_factory=list, description="accepted Segment/PostHog keys; empty accepts any"
     )
     identity_mode: Literal["one_to_one", "many_to_one"] = Field(
-        default="one_to_one", description="how anonymous ids bind to logins"
+        default="many_to_one",
+        description="how anonymous ids bind to logins: every device of a customer (many_to_one) or its first",
+    )
+    identity_shared_device_logins: int = Field(
+        default=3,
+        ge=2,
+        le=1000,
+        description="a device seen with this many customers is shared (stays anonymous)",
     )
     identity_project_modes: dict[str, Literal["one_to_one", "many_to_one"]] = Field(default_factory=dict)
     worker_interval_seconds: float = Field(

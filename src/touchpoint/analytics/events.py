@@ -36,9 +36,16 @@ def check_events(env: TagEnv, names: list[str]) -> None:
 def events_between(
     env: TagEnv, names: list[str], first: date, last: date, where: list[PropertyFilter] | None = None
 ) -> Table:
-    """Events of `names` on Beijing days first…last, with `person`: the customer, else the raw distinct id."""
+    """Events of `names` on Beijing days first…last, with `person`: the customer number; else, for someone
+    not (yet) known as a customer, `~uid` of their One ID person; else the raw distinct id."""
     events = env.indicators.analytics.table("events")
     chosen = events.filter(events.event.isin(names), events.dt >= first, events.dt <= last)
     chosen = property_filters(chosen, where or [])
     resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env.indicators)))
-    return resolved.mutate(person=ibis.coalesce(resolved.customer_no, resolved.distinct_id))
+    anonymous = ibis.literal(ANONYMOUS_PERSON) + resolved.person_uid.cast("string")
+    return resolved.mutate(person=ibis.coalesce(resolved.customer_no, anonymous, resolved.distinct_id))
+
+
+ANONYMOUS_PERSON = "~"
+"""The prefix of a person who is not a customer (their One ID uid follows): counted once however many
+devices they used."""

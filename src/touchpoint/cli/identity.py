@@ -9,9 +9,13 @@ from rich.table import Table
 
 from touchpoint.cli.output import console, print_json
 from touchpoint.governance import SYSTEM
-from touchpoint.identity.service import show, unmerge
+from touchpoint.identity.corrections import allow, unmerge
+from touchpoint.identity.service import show
 
-app = typer.Typer(help="One ID: resolve identifiers, show the merge log, unmerge.", no_args_is_help=True)
+app = typer.Typer(
+    help="One ID: resolve identifiers, show the merge log, detach (unmerge) and allow again.",
+    no_args_is_help=True,
+)
 TypeOption = Annotated[str | None, typer.Option("--type", help="customer_no, anonymous_id, phone, …")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 
@@ -42,18 +46,53 @@ def show_command(
             e["reason"] or "",
         )
     console.print(log)
+    for shared in body["shared"]:
+        console.print(f"shared device (stays anonymous): {shared}", highlight=False)
+    for separation in body["separations"]:
+        console.print(
+            f"separated: {separation['left']} ≠ {separation['right']} (by {separation['by']})",
+            highlight=False,
+        )
 
 
 @app.command("unmerge")
 def unmerge_command(
-    ctx: typer.Context, value: str, id_type: TypeOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    value: str,
+    id_type: TypeOption = None,
+    reason: Annotated[str | None, typer.Option(help="why, for the audit log")] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Undo the link or merge that attached VALUE: it (and what came with it) moves to a person of its own."""
-    body = unmerge(env=ctx.obj.container.identity_env, principal=SYSTEM, value=value, id_type=id_type)
+    """Detach exactly VALUE from the person it is linked to (the customer keeps its uid and profile); the
+    two are not linked again until `identity allow`."""
+    body = unmerge(
+        env=ctx.obj.container.identity_env, principal=SYSTEM, value=value, id_type=id_type, reason=reason
+    )
     if as_json:
         print_json(body)
     else:
-        typer.echo(
-            f"{body['identifier']}: uid {body['from_uid']} → {body['to_uid']} "
-            f"(moved {', '.join(body['moved'])})"
-        )
+        typer.echo(f"{body['identifier']}: uid {body['from_uid']} → {body['to_uid']}")
+
+
+@app.command("allow")
+def allow_command(
+    ctx: typer.Context,
+    value: str,
+    other: str,
+    id_type: TypeOption = None,
+    other_type: Annotated[str | None, typer.Option("--other-type", help="the type of OTHER")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lift the separation between VALUE and OTHER made by an unmerge: later events may link them again."""
+    body = allow(
+        env=ctx.obj.container.identity_env,
+        principal=SYSTEM,
+        value=value,
+        other=other,
+        id_type=id_type,
+        other_type=other_type,
+    )
+    if as_json:
+        print_json(body)
+    else:
+        typer.echo(f"{body['identifier']} and {body['other']} may be linked again")

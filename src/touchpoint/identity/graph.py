@@ -1,10 +1,14 @@
 """The One ID rules, applied inside one transaction.
 
 - A customer number / login id is never merged into another one (refused and logged).
-- An anonymous id binds to the first login it meets (one-to-one); with many-to-one a login may gather many
-  anonymous ids, but an anonymous id still never moves from one login to another.
+- many-to-one (default): a login gathers every device it is seen on; one-to-one: only its first. In both, a
+  device never moves from one login to another.
+- A device seen with `shared_after` different logins is shared: it is detached from its customer, links to
+  nobody from then on, and its events stay anonymous.
+- Identifiers an operator separated (unmerge) are never linked again until the separation is lifted.
+- An anonymous id whose value turns out to be the login itself becomes that login (one identifier, not two).
 - Generic ids ("null", "undefined", "0", …) link nothing.
-- Every link, merge and refusal is written to the append-only merge log; merges can be undone.
+- Every link, merge and refusal is written to the append-only merge log.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from touchpoint.identity import repo
-from touchpoint.identity.model import ANONYMOUS, Identifier, Mode, is_generic
+from touchpoint.identity.model import ANONYMOUS, DEFAULT_SHARED_AFTER, Identifier, Mode, is_generic
 
 
 class Graph:
     """The identity graph as seen by one transaction."""
 
-    def __init__(self, connection: Connection, *, now: datetime, source: str) -> None:
+    def __init__(
+        self, connection: Connection, *, now: datetime, source: str, shared_after: int = DEFAULT_SHARED_AFTER
+    ) -> None:
         self.connection = connection
         self.now = now
         self.source = source
+        self.shared_after = shared_after
 
     def ensure(self, ident: Identifier) -> int | None:
         """The uid of `ident`, creating a person for a new identifier (None for a generic id)."""
@@ -33,13 +40,26 @@ class Graph:
         if uid is not None:
             return uid
         if ident.is_login:
-            twin = repo.uid_of(self.connection, Identifier(ANONYMOUS, ident.value))
-            if twin is not None and not self._login_of(twin):
-                # The same value seen earlier without knowing it was a login: it is that person.
-                return self._attach(ident, twin, reason="same value seen as an anonymous id")
+            promoted = self._promote_twin(ident)
+            if promoted is not None:
+                return promoted
         uid = repo.new_person(self.connection, self.now)
         repo.link(self.connection, ident, uid, self.now)
         self._log("create", uid=uid, from_uid=None, ids=[ident], reason=None)
+        return uid
+
+    def _promote_twin(self, login: Identifier) -> int | None:
+        """The same value seen earlier as an anonymous id, on a person without a login: that anonymous id
+        was the login all along, so it becomes the login (one identifier, so an event is counted once)."""
+        twin = Identifier(ANONYMOUS, login.value)
+        uid = repo.uid_of(self.connection, twin)
+        if uid is None or self._login_of(uid) is not None or repo.is_shared(self.connection, twin):
+            return None
+        if repo.separated(self.connection, repo.ids_of(self.connection, uid), [login]):
+            return None
+        repo.delete_link(self.connection, twin)
+        repo.link(self.connection, login, uid, self.now)
+        self._log("link", uid=uid, from_uid=None, ids=[login], reason=f"{twin.label()} is the login itself")
         return uid
 
     def resolve_loose(self, value: str) -> int | None:
@@ -53,16 +73,19 @@ class Graph:
         return self.ensure(Identifier(ANONYMOUS, value))
 
     def bind(self, anonymous: Identifier, login: Identifier, mode: Mode) -> int | None:
-        """Link an anonymous id (or any non-login id) to a login under the one-to-one / many-to-one rules."""
-        if is_generic(anonymous.value):
+        """Link an anonymous id (or any non-login id) to a login under the binding rules."""
+        if is_generic(anonymous.value) or (anonymous.id_type == ANONYMOUS and anonymous.value == login.value):
             return self.ensure(login)
         if is_generic(login.value):
             return self.ensure(anonymous)
+        if anonymous.id_type == ANONYMOUS and self._shared(anonymous, login):
+            self.ensure(anonymous)
+            return self.ensure(login)
         anon_uid = repo.uid_of(self.connection, anonymous)
         if (
             repo.uid_of(self.connection, login) is None
             and anon_uid is not None
-            and not self._login_of(anon_uid)
+            and self._may_take(anon_uid, login)
         ):
             return self._attach(login, anon_uid, reason=f"login of {anonymous.label()}")
         login_uid = self.ensure(login)
@@ -79,6 +102,27 @@ class Graph:
             return self._attach(anonymous, login_uid, reason=None)
         return self.merge(anon_uid, login_uid, reason=f"{anonymous.label()} bound to {login.label()}")
 
+    def _may_take(self, uid: int, login: Identifier) -> bool:
+        """May a new login be attached to this (anonymous) person?"""
+        ids = repo.ids_of(self.connection, uid)
+        return self._login_of(uid) is None and not repo.separated(self.connection, ids, [login])
+
+    def _shared(self, device: Identifier, login: Identifier) -> bool:
+        """Note that `device` was seen with `login`; True when the device is shared (now or before)."""
+        if repo.is_shared(self.connection, device):
+            return True
+        seen = repo.record_sighting(self.connection, device, login.value, self.now)
+        if seen < self.shared_after:
+            return False
+        reason = f"seen with {seen} different customers"
+        repo.mark_shared(self.connection, device, reason, self.now)
+        uid = repo.uid_of(self.connection, device)
+        if uid is not None and len(repo.ids_of(self.connection, uid)) > 1:
+            alone = repo.new_person(self.connection, self.now)
+            repo.link(self.connection, device, alone, self.now)
+            self._log("shared", uid=alone, from_uid=uid, ids=[device], reason=reason)
+        return True
+
     def _refusal(
         self, anon_uid: int | None, login_uid: int, login: Identifier, mode: Mode, anonymous: Identifier
     ) -> str | None:
@@ -88,8 +132,11 @@ class Graph:
                 return f"{anonymous.label()} is already bound to {other.label()}"
         if mode == "one_to_one" and anonymous.id_type == ANONYMOUS:
             held = [i for i in repo.ids_of(self.connection, login_uid) if i.id_type == ANONYMOUS]
-            if held and anonymous not in held and not (len(held) == 1 and held[0].value == login.value):
+            if held and anonymous not in held:
                 return f"{login.label()} is already bound to {held[0].label()} (one-to-one)"
+        mine = repo.ids_of(self.connection, anon_uid) if anon_uid is not None else [anonymous]
+        if repo.separated(self.connection, mine, repo.ids_of(self.connection, login_uid)):
+            return f"{anonymous.label()} and {login.label()} were separated by an operator"
         return None
 
     def bind_all(self, idents: list[Identifier], mode: Mode) -> int | None:
@@ -100,7 +147,7 @@ class Graph:
             anchor = idents[0] if idents else None
             uid = self.ensure(anchor) if anchor else None
             for other in idents[1:]:
-                if uid is not None and repo.uid_of(self.connection, other) is None:
+                if uid is not None and self._may_join(other, uid):
                     self._attach(other, uid, reason=None)
             return uid
         for extra in logins[1:]:
@@ -117,6 +164,9 @@ class Graph:
         if self._login_of(from_uid) is not None and self._login_of(to_uid) is not None:
             self._refuse(moving, "two customer numbers are never merged", to_uid)
             return to_uid
+        if repo.separated(self.connection, moving, repo.ids_of(self.connection, to_uid)):
+            self._refuse(moving, "separated by an operator", to_uid)
+            return to_uid
         for ident in moving:
             repo.link(self.connection, ident, to_uid, self.now)
         repo.move_profile(self.connection, from_uid, to_uid, self.now)
@@ -132,6 +182,12 @@ class Graph:
         repo.link(self.connection, ident, fresh, self.now)
         self._log("unbind", uid=fresh, from_uid=uid, ids=[ident], reason="unbind")
         return fresh
+
+    def _may_join(self, ident: Identifier, uid: int) -> bool:
+        """May a new identifier join this person without a login to anchor it?"""
+        if repo.uid_of(self.connection, ident) is not None or repo.is_shared(self.connection, ident):
+            return False
+        return not repo.separated(self.connection, [ident], repo.ids_of(self.connection, uid))
 
     def _attach(self, ident: Identifier, uid: int, *, reason: str | None) -> int:
         repo.link(self.connection, ident, uid, self.now)

@@ -62,12 +62,23 @@ class Identifier:
         return f"{self.id_type}:{self.value}"
 
 
+DEFAULT_SHARED_AFTER = 3
+"""A device seen with this many different customers is shared (a branch kiosk, a family tablet)."""
+
+
 @dataclass(frozen=True)
 class IdentityPolicy:
-    """How anonymous ids bind to logins, per project (Sensors' one-to-one is the default)."""
+    """How anonymous ids bind to logins, per project.
 
-    default_mode: Mode = "one_to_one"
+    many-to-one (the default, as in PostHog and Sensors' ID-Mapping): every device of a customer joins that
+    customer, and a device never joins a second customer. one-to-one (strict): a customer keeps only the first
+    device it was seen on. In both, a device seen with `shared_after` different customers is shared: it is
+    detached from its customer and its events stay anonymous.
+    """
+
+    default_mode: Mode = "many_to_one"
     modes: dict[str, Mode] = field(default_factory=dict)
+    shared_after: int = DEFAULT_SHARED_AFTER
 
     def mode(self, project: str) -> Mode:
         """The binding mode of one project."""

@@ -6,13 +6,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 
-from touchpoint.identity.model import Identifier
+from touchpoint.identity.model import ANONYMOUS, Identifier
 from touchpoint.store.operational.bulk import fetch_tuples
 from touchpoint.store.operational.schema import (
     identity_links,
     identity_log,
+    identity_separations,
+    identity_shared,
+    identity_sightings,
     persons,
     profile_attributes,
 )
@@ -177,18 +180,45 @@ def graph_marker(connection: Connection) -> tuple[Any, ...]:
     return (logged, int(links[0]), str(links[1]))
 
 
-def customers_of_values(connection: Connection, values: list[str]) -> dict[str, str]:
-    """Identifier value (any type) → the customer number of the person it is linked to, where there is one."""
-    other = identity_links.alias("other")
+def _precedence() -> Any:
+    """How one value known under several id types resolves, as the collector resolves a distinct id: a
+    customer number first, then an anonymous id, then any other type (by name, for a stable answer)."""
+    return case(
+        (identity_links.c.id_type == "customer_no", 0),
+        (identity_links.c.id_type == ANONYMOUS, 1),
+        else_=2,
+    )
+
+
+def _resolved_values(values: list[str] | None = None) -> Any:
+    """One row per identifier value: (value, uid) by precedence — a value never names two people."""
+    rank = (
+        func.row_number()
+        .over(partition_by=identity_links.c.id_value, order_by=(_precedence(), identity_links.c.id_type))
+        .label("rank")
+    )
+    query = select(identity_links.c.id_value, identity_links.c.uid, rank)
+    if values is not None:
+        query = query.where(identity_links.c.id_value.in_(values))
+    return query.subquery("ranked")
+
+
+def _with_customer(ranked: Any) -> Any:
     customer = identity_links.alias("customer")
+    return (
+        select(ranked.c.id_value, ranked.c.uid, customer.c.id_value.label("customer_no"))
+        .select_from(ranked)
+        .outerjoin(customer, (customer.c.uid == ranked.c.uid) & (customer.c.id_type == "customer_no"))
+        .where(ranked.c.rank == 1)
+    )
+
+
+def customers_of_values(connection: Connection, values: list[str]) -> dict[str, str]:
+    """Identifier value (any type) → the customer number of the person it resolves to, where there is one."""
     found: dict[str, str] = {}
     for start in range(0, len(values), 500):
-        query = (
-            select(other.c.id_value, customer.c.id_value)
-            .join(customer, (customer.c.uid == other.c.uid) & (customer.c.id_type == "customer_no"))
-            .where(other.c.id_value.in_(values[start : start + 500]))
-        )
-        found.update(dict(fetch_tuples(connection, query)))
+        query = _with_customer(_resolved_values(values[start : start + 500]))
+        found.update({value: number for value, _, number in connection.execute(query) if number is not None})
     return found
 
 
@@ -200,13 +230,113 @@ def customer_uids(connection: Connection) -> list[tuple[str, int]]:
     return fetch_tuples(connection, query)
 
 
-def aliases_of_customers(connection: Connection) -> list[tuple[str, str]]:
-    """(other identifier value, customer number) for every non-customer-number id linked to a customer."""
-    other = identity_links.alias("other")
-    customer = identity_links.alias("customer")
-    query = (
-        select(other.c.id_value, customer.c.id_value)
-        .join(customer, (customer.c.uid == other.c.uid) & (customer.c.id_type == "customer_no"))
-        .where(other.c.id_type != "customer_no")
+def resolved_identifiers(connection: Connection) -> list[tuple[str, int, str | None]]:
+    """(identifier value, uid, customer number or None) with exactly one row per value, for resolving
+    events' distinct ids: a join through this table can never count an event twice."""
+    return fetch_tuples(connection, _with_customer(_resolved_values()))
+
+
+def delete_link(connection: Connection, ident: Identifier) -> None:
+    """Remove one identifier from the graph (its person keeps the others)."""
+    connection.execute(
+        delete(identity_links).where(
+            identity_links.c.id_type == ident.id_type, identity_links.c.id_value == ident.value
+        )
     )
-    return fetch_tuples(connection, query)
+
+
+def separated(connection: Connection, left: Iterable[Identifier], right: Iterable[Identifier]) -> bool:
+    """True when an operator separated an identifier of `left` from one of `right` (and has not lifted it)."""
+    lefts = sorted({i.label() for i in left})
+    rights = sorted({i.label() for i in right})
+    if not lefts or not rights:
+        return False
+    table = identity_separations
+    query = (
+        select(func.count())
+        .select_from(table)
+        .where(
+            table.c.lifted_at.is_(None),
+            or_(
+                and_(table.c.left_label.in_(lefts), table.c.right_label.in_(rights)),
+                and_(table.c.left_label.in_(rights), table.c.right_label.in_(lefts)),
+            ),
+        )
+    )
+    return bool(connection.execute(query).scalar_one())
+
+
+def add_separation(
+    connection: Connection, left: Identifier, right: Identifier, *, actor: str, reason: str, now: datetime
+) -> None:
+    """Remember that two identifiers must not be linked again."""
+    connection.execute(
+        insert(identity_separations).values(
+            left_label=left.label(), right_label=right.label(), created_at=now, actor=actor, reason=reason
+        )
+    )
+
+
+def lift_separations(
+    connection: Connection, left: Identifier, right: Identifier, *, actor: str, now: datetime
+) -> int:
+    """Lift every active separation between two identifiers; returns how many."""
+    table = identity_separations
+    pair = {left.label(), right.label()}
+    result = connection.execute(
+        update(table)
+        .where(
+            table.c.lifted_at.is_(None),
+            table.c.left_label.in_(sorted(pair)),
+            table.c.right_label.in_(sorted(pair)),
+            table.c.left_label != table.c.right_label,
+        )
+        .values(lifted_at=now, lifted_by=actor)
+    )
+    return int(result.rowcount or 0)
+
+
+def separations_of(connection: Connection, idents: Iterable[Identifier]) -> list[dict[str, Any]]:
+    """Active separations that name any of `idents`, oldest first."""
+    labels = sorted({i.label() for i in idents})
+    table = identity_separations
+    query = (
+        select(table)
+        .where(
+            table.c.lifted_at.is_(None),
+            or_(table.c.left_label.in_(labels), table.c.right_label.in_(labels)),
+        )
+        .order_by(table.c.id)
+    )
+    return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def record_sighting(connection: Connection, device: Identifier, login: str, now: datetime) -> int:
+    """Note that a device was seen with a login; returns how many different logins it has been seen with."""
+    table = identity_sightings
+    where = (table.c.id_type == device.id_type) & (table.c.id_value == device.value)
+    known = connection.execute(
+        select(func.count()).select_from(table).where(where, table.c.login == login)
+    ).scalar_one()
+    if not known:
+        connection.execute(
+            insert(table).values(id_type=device.id_type, id_value=device.value, login=login, seen_at=now)
+        )
+    return int(connection.execute(select(func.count()).select_from(table).where(where)).scalar_one())
+
+
+def is_shared(connection: Connection, ident: Identifier) -> bool:
+    """True for a device marked shared."""
+    table = identity_shared
+    query = select(func.count()).where(table.c.id_type == ident.id_type, table.c.id_value == ident.value)
+    return bool(connection.execute(query).scalar_one())
+
+
+def mark_shared(connection: Connection, ident: Identifier, reason: str, now: datetime) -> None:
+    """Mark a device shared (idempotent)."""
+    if not is_shared(connection, ident):
+        connection.execute(
+            insert(identity_shared).values(
+                id_type=ident.id_type, id_value=ident.value, marked_at=now, reason=reason
+            )
+        )

@@ -10,8 +10,7 @@ import pyarrow as pa
 from sqlalchemy import Connection
 
 from touchpoint.core.clock import Clock
-from touchpoint.core.errors import NotFoundError, ValidationError
-from touchpoint.governance import Principal, record_operation
+from touchpoint.core.errors import NotFoundError
 from touchpoint.identity import repo
 from touchpoint.identity.bulk import link_customers
 from touchpoint.identity.graph import Graph
@@ -52,7 +51,9 @@ def apply_event(
 ) -> int | None:
     """Link what one event says about identity, then apply its profile operation; returns its uid."""
     body = record.payload
-    graph = Graph(connection, now=now, source=str(body.get("source", "event")))
+    graph = Graph(
+        connection, now=now, source=str(body.get("source", "event")), shared_after=policy.shared_after
+    )
     mode = policy.mode(str(body.get("project", "default")))
     obs = observe(body)
     for anonymous, login in obs.pairs:
@@ -120,6 +121,11 @@ def customer_numbers(connection: Connection, values: list[str]) -> dict[str, str
     return repo.customers_of_values(connection, sorted(set(values)))
 
 
+def find(connection: Connection, value: str, id_type: str | None) -> int | None:
+    """The uid of a value of the given type, or of any type (customer number first) when None."""
+    return _find(connection, value, id_type)
+
+
 def _find(connection: Connection, value: str, id_type: str | None) -> int | None:
     if id_type is not None:
         return repo.uid_of(connection, Identifier(id_type, value))
@@ -139,65 +145,28 @@ def show(*, env: IdentityEnv, value: str, id_type: str | None = None) -> dict[st
         ids = repo.ids_of(connection, uid)
         entries = repo.log_entries(connection, [uid])
         profile = repo.profile(connection, uid)
+        separations = repo.separations_of(connection, ids)
+        shared = [i.label() for i in ids if repo.is_shared(connection, i)]
     return {
         "uid": uid,
         "identifiers": [{"id_type": i.id_type, "id_value": i.value} for i in ids],
         "profile": profile,
         "log": [_entry(e) for e in entries],
+        "separations": [
+            {
+                "left": r["left_label"],
+                "right": r["right_label"],
+                "by": r["actor"],
+                "at": r["created_at"].isoformat(),
+            }
+            for r in separations
+        ],
+        "shared": shared,
     }
 
 
 def _entry(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "at": entry["at"].isoformat()}
-
-
-def unmerge(
-    *, env: IdentityEnv, principal: Principal, value: str, id_type: str | None = None
-) -> dict[str, Any]:
-    """Undo the link or merge that attached this identifier: what it brought moves to a person of its own."""
-    now = env.clock.now()
-    with env.ops.begin() as connection:
-        uid = _find(connection, value, id_type)
-        if uid is None:
-            raise NotFoundError(f"no customer is known by {value!r}")
-        ident = next(
-            i for i in repo.ids_of(connection, uid) if i.value == value and (id_type in (None, i.id_type))
-        )
-        entry = repo.last_attaching_entry(connection, ident)
-        if entry is None:
-            raise ValidationError(f"{ident.label()} was not linked by a merge; nothing to undo")
-        labels = set(entry["ids"])
-        moving = [i for i in repo.ids_of(connection, uid) if i.label() in labels]
-        target = entry["from_uid"] or repo.new_person(connection, now)
-        for moved in moving:
-            repo.link(connection, moved, target, now)
-        undo_id = repo.log(
-            connection,
-            action="unmerge",
-            uid=target,
-            from_uid=uid,
-            ids=moving,
-            source="operator",
-            reason=f"undo of log entry {entry['id']}",
-            now=now,
-        )
-        repo.mark_undone(connection, entry["id"], undo_id)
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action="identity.unmerge",
-            target_type="identity",
-            target_id=ident.label(),
-            before={"uid": uid},
-            after={"uid": target, "moved": [m.label() for m in moving]},
-        )
-    return {
-        "identifier": ident.label(),
-        "from_uid": uid,
-        "to_uid": target,
-        "moved": [m.label() for m in moving],
-    }
 
 
 CUSTOMERS_SYNCED = "identity.customers_snapshot"
@@ -238,7 +207,7 @@ def sync_imported_events(*, env: IdentityEnv, analytics: AnalyticalStore) -> int
         pairs = _anonymous_login_pairs(table)
         now = env.clock.now()
         with env.ops.begin() as connection:
-            graph = Graph(connection, now=now, source="import")
+            graph = Graph(connection, now=now, source="import", shared_after=env.policy.shared_after)
             for anonymous, login in pairs:
                 graph.bind(
                     Identifier("anonymous_id", anonymous),
@@ -267,7 +236,8 @@ _ID_TABLES: dict[tuple[Any, ...], tuple[pa.Table, pa.Table]] = {}
 
 
 def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
-    """Two lookup tables for the analytical engine: (customer_no, uid) and (id_value, customer_no).
+    """Two lookup tables for the analytical engine: (customer_no, uid), and the event id map (id_value,
+    person_uid, customer_no) with exactly one row per identifier value (see repo.resolved_identifiers).
 
     Remembered while the graph is unchanged: every analysis resolves events through them, and reading a
     large graph costs seconds.
@@ -282,13 +252,17 @@ def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
 
 def _read_id_tables(connection: Any) -> tuple[pa.Table, pa.Table]:
     uids = repo.customer_uids(connection)
-    aliases = repo.aliases_of_customers(connection)
+    resolved = repo.resolved_identifiers(connection)
     numbers, uid_values = zip(*uids, strict=True) if uids else ((), ())
     uid_table = pa.table(
         {"customer_no": pa.array(numbers, pa.string()), "uid": pa.array(uid_values, pa.int64())}
     )
-    values, owners = zip(*aliases, strict=True) if aliases else ((), ())
-    alias_table = pa.table(
-        {"id_value": pa.array(values, pa.string()), "customer_no": pa.array(owners, pa.string())}
+    values, persons, owners = zip(*resolved, strict=True) if resolved else ((), (), ())
+    id_map = pa.table(
+        {
+            "id_value": pa.array(values, pa.string()),
+            "person_uid": pa.array(persons, pa.int64()),
+            "customer_no": pa.array(owners, pa.string()),
+        }
     )
-    return uid_table, alias_table
+    return uid_table, id_map

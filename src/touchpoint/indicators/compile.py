@@ -106,7 +106,8 @@ def _rows(
 
 
 def resolve_customers(events: Table, id_map: Table) -> Table:
-    """Events carry raw ids: an anonymous id counts for the customer One ID linked it to."""
+    """Events carry raw ids: an anonymous id counts for the customer One ID linked it to, and `person_uid`
+    names the person (customer or not). `id_map` has one row per id value, so no event is counted twice."""
     joined = events.left_join(id_map, events.distinct_id == id_map.id_value)
     return joined.mutate(customer_no=ibis.coalesce(joined.customer_no, joined.customer_no_right)).drop(
         "customer_no_right", "id_value"

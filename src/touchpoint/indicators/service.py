@@ -118,7 +118,6 @@ def compute_indicators(
     population, uids, aliases = _population(env, snapshot)
     if sample is not None:
         population = population.order_by(ibis.random()).limit(sample)
-    aliases = with_self_aliases(uids, aliases)
     read = {d.source for d in definitions if d.source != "derived"}
     sources: dict[str, Any] = {s: env.analytics.table(s) for s in read}
     bounds = {
@@ -138,16 +137,10 @@ def compute_indicators(
     return table.sort_by("uid")
 
 
-def with_self_aliases(uids: pa.Table, aliases: pa.Table) -> pa.Table:
-    """One ID's aliases plus each customer number mapped to itself (a distinct id may be one)."""
-    themselves = pa.table({"id_value": uids["customer_no"], "customer_no": uids["customer_no"]})
-    return pa.concat_tables([aliases, themselves.cast(aliases.schema)])
-
-
 def event_id_map(env: IndicatorEnv) -> pa.Table:
-    """(id_value, customer_no) for resolving events' distinct ids to customers."""
-    uids, aliases = id_tables(env=env.identity)
-    return with_self_aliases(uids, aliases)
+    """(id_value, person_uid, customer_no), one row per identifier value, for resolving events' distinct
+    ids to people (see indicators.compile.resolve_customers)."""
+    return id_tables(env=env.identity)[1]
 
 
 def _population(env: IndicatorEnv, snapshot: date) -> tuple[Any, pa.Table, pa.Table]:

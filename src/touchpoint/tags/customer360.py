@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
+import pyarrow.compute as pc
+
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import Principal
 from touchpoint.identity.service import show as identity_show
+from touchpoint.indicators.compile import resolve_customers
+from touchpoint.indicators.service import event_id_map
 from touchpoint.tags.service import TagEnv, list_tags
 
 RECENT = 20
@@ -42,8 +47,25 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
         "assets": _history(env, "assets", customer_no, "date", 30),
         "holdings": _latest_rows(env, "holdings", customer_no),
         "trades": _history(env, "trades", customer_no, "time", RECENT),
-        "events": _history(env, "events", customer_no, "time", RECENT),
+        "events": _events(env, customer_no, RECENT),
     }
+
+
+def _events(env: TagEnv, customer_no: str, limit: int) -> list[dict[str, Any]]:
+    """The person's newest events through One ID: SDK events under any of their device or login ids, not
+    only those that name the customer number."""
+    analytics = env.indicators.analytics
+    if not analytics.partitions("events"):
+        return []
+    id_map = event_id_map(env.indicators)
+    theirs = id_map.filter(pc.equal(id_map["customer_no"], customer_no))
+    values = theirs["id_value"].to_pylist() or [customer_no]
+    events = analytics.table("events")
+    candidates = events.filter(events.distinct_id.isin(values) | (events.customer_no == customer_no))
+    resolved = resolve_customers(candidates, ibis.memtable(theirs))
+    mine = resolved.filter(resolved.customer_no == customer_no).drop("person_uid")
+    rows = mine.order_by(mine.time.desc()).limit(limit).to_pyarrow()
+    return [_jsonable(r) for r in rows.to_pylist()]
 
 
 def _masked_tags(env: TagEnv, principal: Principal) -> set[str]:
@@ -59,8 +81,6 @@ def _latest_row(env: TagEnv, table_name: str, customer_no: str, masked: set[str]
         return {}
     table = analytics.read_partition(table_name, partitions[-1].dt)
     assert table is not None
-    import pyarrow.compute as pc
-
     found = table.filter(pc.equal(table["customer_no"], customer_no)).to_pylist()
     if not found:
         return {}

@@ -10,7 +10,8 @@ from touchpoint.governance import SYSTEM
 from touchpoint.identity import repo
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import Identifier
-from touchpoint.identity.service import link_business_ids, show, unmerge
+from touchpoint.identity.corrections import unmerge
+from touchpoint.identity.service import link_business_ids, show
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 ANON = lambda v: Identifier("anonymous_id", v)  # noqa: E731
@@ -78,7 +79,7 @@ def test_merge_of_an_anonymous_person_then_unmerge(container: Container) -> None
     assert result["to_uid"] == anon_uid
     assert _uid(container, ANON("dev-1")) == anon_uid
     assert _uid(container, LOGIN("C001")) == login_uid
-    with pytest.raises(ValidationError, match="nothing to undo"):
+    with pytest.raises(ValidationError, match="nothing to detach"):
         unmerge(env=container.identity_env, principal=SYSTEM, value="dev-1")
     with pytest.raises(NotFoundError):
         unmerge(env=container.identity_env, principal=SYSTEM, value="nobody")

@@ -1,4 +1,5 @@
-"""One ID over HTTP: which customer an identifier resolves to, and undoing a wrong merge."""
+"""One ID over HTTP: which customer an identifier resolves to, detaching a wrongly linked identifier, and
+lifting such a separation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from touchpoint.api.deps import container, principal
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
-from touchpoint.identity.service import show, unmerge
+from touchpoint.identity.corrections import allow, unmerge
+from touchpoint.identity.service import show
 
 router = APIRouter(tags=["identity"])
 
@@ -30,6 +32,27 @@ def identity_unmerge(
     c: Annotated[Container, Depends(container)],
     caller: Annotated[Principal, Depends(principal)],
     id_type: str | None = None,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
-    """Undo the link or merge that attached this identifier."""
-    return unmerge(env=c.identity_env, principal=caller, value=value, id_type=id_type)
+    """Detach exactly this identifier from its person; the two stay apart until the separation is lifted."""
+    return unmerge(env=c.identity_env, principal=caller, value=value, id_type=id_type, reason=reason)
+
+
+@router.post("/identity/{value}/allow")
+def identity_allow(
+    value: str,
+    c: Annotated[Container, Depends(container)],
+    caller: Annotated[Principal, Depends(principal)],
+    other: Annotated[str, Query(description="the identifier it was separated from")],
+    id_type: str | None = None,
+    other_type: str | None = None,
+) -> dict[str, Any]:
+    """Lift the separation between two identifiers, so that later events may link them again."""
+    return allow(
+        env=c.identity_env,
+        principal=caller,
+        value=value,
+        other=other,
+        id_type=id_type,
+        other_type=other_type,
+    )

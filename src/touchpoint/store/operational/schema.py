@@ -148,6 +148,42 @@ identity_log = Table(
     Index(None, "uid"),
 )
 
+identity_separations = Table(
+    "identity_separations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("left_label", String(330), nullable=False),
+    Column("right_label", String(330), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("lifted_at", UTCDateTime, nullable=True),
+    Column("lifted_by", String(128), nullable=True),
+    Index(None, "left_label"),
+    Index(None, "right_label"),
+)
+"""Pairs of identifiers an operator separated: never linked again until the separation is lifted."""
+
+identity_sightings = Table(
+    "identity_sightings",
+    metadata,
+    Column("id_type", String(64), primary_key=True),
+    Column("id_value", String(255), primary_key=True),
+    Column("login", String(255), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+"""Which logins each device-like identifier was seen with: a device seen with many is shared."""
+
+identity_shared = Table(
+    "identity_shared",
+    metadata,
+    Column("id_type", String(64), primary_key=True),
+    Column("id_value", String(255), primary_key=True),
+    Column("marked_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+"""Shared devices (a branch kiosk): they link to no customer, and their events stay anonymous."""
+
 profile_attributes = Table(
     "profile_attributes",
     metadata,
