@@ -43,7 +43,7 @@ def _ensure(container: Container, ident: Identifier) -> int | None:
 
 
 def test_an_anonymous_id_that_is_the_login_becomes_the_login(container: Container) -> None:
-    """Sensors track(X, is_login_id=False), then X logs in: one identifier, not anonymous_id:X + customer_no:X."""
+    """Sensors track(X, is_login_id=False), then X logs in: one identifier, not X and its twin."""
     anon_uid = _ensure(container, ANON("C0007"))
     assert _ensure(container, LOGIN("C0007")) == anon_uid
     assert _ids(container, LOGIN("C0007")) == {"customer_no:C0007"}
@@ -121,7 +121,7 @@ def test_kiosk_unmerge_detaches_the_device_and_is_remembered(
 
 def test_unmerge_refuses_a_customer_number_and_a_lone_identifier(container: Container) -> None:
     _bind(container, "dev-1", "C1")
-    with pytest.raises(ValidationError, match="name the identifier to detach.*anonymous_id:dev-1"):
+    with pytest.raises(ValidationError, match=r"name the identifier to detach.*anonymous_id:dev-1"):
         unmerge(env=container.identity_env, principal=SYSTEM, value="C1")
     _ensure(container, ANON("alone"))
     with pytest.raises(ValidationError, match="nothing to detach"):

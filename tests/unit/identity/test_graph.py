@@ -8,9 +8,9 @@ from touchpoint.bootstrap import Container
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.identity import repo
+from touchpoint.identity.corrections import unmerge
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import Identifier
-from touchpoint.identity.corrections import unmerge
 from touchpoint.identity.service import link_business_ids, show
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
