@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import sensorsanalytics
 from posthog import Posthog
 from segment.analytics.client import Client as SegmentClient
 
+from touchpoint.analytics.events import events_between
 from touchpoint.bootstrap import Container
+from touchpoint.governance import SYSTEM
 from touchpoint.identity import repo as identity_repo
 from touchpoint.identity.model import Identifier
 from touchpoint.identity.service import show
+from touchpoint.indicators.model import IndicatorDef, Window
+from touchpoint.indicators.service import compute_indicators
+from touchpoint.ingest import ImportOptions, import_arrow
 from touchpoint.ingest.collector.service import replay_sensors_log
 from touchpoint.ingest.collector.stats import collector_stats
+from touchpoint.tags.customer360 import customer_view
 from touchpoint.worker.loop import run_pass
 
 
@@ -128,3 +135,76 @@ def test_sensors_logging_consumer_files_replay_through_the_collector(
     assert sorted(e["event"] for e in _events(container)) == ["$SignUp", "content_view"]
     assert _same_person(container, "dev-5", "C005")
     assert show(env=container.identity_env, value="C005")["profile"]["city"] == "上海"
+
+
+def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
+    container: Container, live_server: str
+) -> None:
+    """Sensors track(X, is_login_id=False) then X as a login; PostHog capture("PH7") then $identify PH7: the
+    person holds one identifier, and each event counts once in analytics, indicators and the 360° view."""
+    sa = sensorsanalytics.SensorsAnalytics(
+        sensorsanalytics.DefaultConsumer(f"{live_server}/sa?project=default")
+    )
+    sa.track("S7", "content_view", {"topic": "基金"}, is_login_id=False)
+    sa.track("S7", "content_view", {"topic": "打新"}, is_login_id=False)
+    ph = Posthog("phc_test", host=live_server, sync_mode=True)
+    for topic in ("基金", "打新"):
+        ph.capture("content_view", distinct_id="PH7", properties={"topic": topic})
+    ph.flush()
+    run_pass(container)  # both values are known as anonymous ids before they log in
+    sa.track("S7", "content_view", {"topic": "两融"}, is_login_id=True)
+    sa.track("S7", "content_view", {"topic": "港股"}, is_login_id=True)
+    ph.capture("$identify", distinct_id="PH7", properties={"$anon_distinct_id": "PH7"})
+    ph.capture("content_view", distinct_id="PH7", properties={"topic": "两融"})
+    ph.shutdown()
+    run_pass(container)
+    import_arrow(
+        env=container.import_env,
+        principal=SYSTEM,
+        table="customers",
+        data=pa.table({"customer_no": ["S7", "PH7"], "name": ["卢伟", "叶园"]}),
+        options=ImportOptions(business_date=container.calendar.business_date(container.clock.now())),
+        source_name="customers",
+    )
+    run_pass(container)
+
+    day = container.calendar.business_date(container.clock.now())
+    frame = events_between(container.tag_env, ["content_view"], day, day).to_pandas()
+    assert frame.groupby("person").size().to_dict() == {"S7": 4, "PH7": 3}
+    views = IndicatorDef(
+        name="content_view_30d",
+        title="近30日资讯阅读次数",
+        source="events",
+        event="content_view",
+        aggregation="count",
+        window=Window(kind="days", n=30),
+    )
+    computed = compute_indicators(env=container.indicator_env, day=day, definitions=[views]).to_pylist()
+    assert {r["customer_no"]: r["content_view_30d"] for r in computed} == {"S7": 4, "PH7": 3}
+    for customer, count in (("S7", 4), ("PH7", 3)):
+        view = customer_view(env=container.tag_env, principal=SYSTEM, customer_no=customer)
+        assert [i["id_value"] for i in view["identities"]] == [customer]
+        assert [e["event"] for e in view["events"] if e["event"] != "$identify"] == ["content_view"] * count
+
+
+def test_the_360_view_shows_events_from_the_sdks_through_one_id(
+    container: Container, live_server: str
+) -> None:
+    """Segment events before the login (anonymousId only) and after it both appear on the customer's page."""
+    import_arrow(
+        env=container.import_env,
+        principal=SYSTEM,
+        table="customers",
+        data=pa.table({"customer_no": ["C008"], "name": ["王芳"]}),
+        options=ImportOptions(business_date=container.calendar.business_date(container.clock.now())),
+        source_name="customers",
+    )
+    client = SegmentClient(write_key="wk_test", host=live_server, sync_mode=True)
+    client.track(anonymous_id="anon-8", event="Quote Viewed", properties={"symbol": "600519"})
+    client.identify(user_id="C008", anonymous_id="anon-8")
+    client.track(user_id="C008", event="Order Completed", properties={"qty": 100})
+    client.track(anonymous_id="someone-else", event="Quote Viewed", properties={"symbol": "000001"})
+    run_pass(container)
+    view = customer_view(env=container.tag_env, principal=SYSTEM, customer_no="C008")
+    assert sorted(e["event"] for e in view["events"]) == ["Order Completed", "Quote Viewed"]
+    assert {e["distinct_id"] for e in view["events"]} == {"anon-8", "C008"}

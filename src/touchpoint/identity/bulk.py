@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from touchpoint.identity.graph import Graph
-from touchpoint.identity.model import Identifier, is_generic
+from touchpoint.identity.model import ANONYMOUS, Identifier, is_generic
 from touchpoint.store.operational.schema import identity_links, identity_log, persons
 
 _CHUNK = 5000
@@ -23,7 +23,10 @@ def link_customers(
     new_customers = sorted(
         {str(r["customer_no"]) for r in rows if r.get("customer_no")} - known.get("customer_no", {}).keys()
     )
-    created = _create_people(connection, new_customers, now)
+    graph = Graph(connection, now=now, source="import")
+    twins = _anonymous_twins(connection, new_customers)
+    created = {c: uid for c in twins if (uid := graph.ensure(Identifier("customer_no", c))) is not None}
+    created |= _create_people(connection, [c for c in new_customers if c not in twins], now)
     uid_by_customer = {**known.get("customer_no", {}), **created}
     attach: list[tuple[Identifier, int]] = []
     conflicts: list[tuple[Identifier, Identifier]] = []
@@ -43,10 +46,21 @@ def link_customers(
             elif current != uid:
                 conflicts.append((Identifier(id_type, str(value)), Identifier("customer_no", customer)))
     _attach(connection, attach, now)
-    graph = Graph(connection, now=now, source="import")
     for ident, login in conflicts:
         graph.bind(ident, login, "many_to_one")
     return len(created) + len(attach) + len(conflicts)
+
+
+def _anonymous_twins(connection: Connection, customers: list[str]) -> set[str]:
+    """New customer numbers already seen as anonymous ids: the graph decides whether each is that person."""
+    found: set[str] = set()
+    for start in range(0, len(customers), _CHUNK):
+        query = select(identity_links.c.id_value).where(
+            identity_links.c.id_type == ANONYMOUS,
+            identity_links.c.id_value.in_(customers[start : start + _CHUNK]),
+        )
+        found.update(connection.execute(query).scalars())
+    return found
 
 
 def _links(connection: Connection, id_types: list[str]) -> dict[str, dict[str, int]]:
