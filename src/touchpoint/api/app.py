@@ -58,6 +58,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
     app.include_router(collector.router)
     if not collector_only:
         app.include_router(imports.router, prefix="/api/v1")
+        app.include_router(collector.admin, prefix="/api/v1")
         app.include_router(status.router, prefix="/api/v1")
         app.include_router(identity.router, prefix="/api/v1")
         app.include_router(tagging.router, prefix="/api/v1")

@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from touchpoint.cli.output import console, print_json
-from touchpoint.ingest.collector import repo
+from touchpoint.governance import SYSTEM
+from touchpoint.ingest.collector.model import QuarantineEntry, ReplayReport
+from touchpoint.ingest.collector.quarantine import list_quarantine, replay_quarantine
 from touchpoint.ingest.collector.service import replay_sensors_log
 from touchpoint.ingest.collector.stats import collector_stats
 from touchpoint.ingest.compactor import compact
@@ -27,7 +29,7 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json(body)
         return
     table = Table("metric", "label", "value")
-    for key in ("accepted", "duplicates", "batches", "quarantined", "rejected_batches"):
+    for key in ("accepted", "duplicates", "batches", "quarantined", "replayed", "rejected_batches"):
         for label, value in sorted(body[key].items()):
             table.add_row(key, label, f"{value:,}")
     for name, lag in body["consumers"].items():
@@ -38,22 +40,75 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("quarantine")
 def quarantine(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="how many of the newest to show")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="how many of the newest to show")] = 20,
+    reason: Annotated[str | None, typer.Option(help="only messages quarantined for this reason")] = None,
+    replay: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="check this message again with the age limit lifted and admit it if it passes "
+            "(an id, repeatable; `all` with --reason for every message of that reason)"
+        ),
+    ] = None,
+    why: Annotated[
+        str | None, typer.Option(help="why the messages are replayed (kept in the audit log)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest quarantined messages, with their reasons."""
+    """The newest quarantined messages with their reasons; `--replay` lets them in with an override."""
     c = ctx.obj.container
-    with c.ops.begin() as connection:
-        rows = repo.recent_quarantine(connection, limit)
+    if not replay:
+        if why is not None:
+            raise typer.BadParameter("--why goes with --replay")
+        page = list_quarantine(env=c.collector_env, reason=reason, limit=limit)
+        _print_quarantine(page.items, as_json)
+        return
+    ids, by_reason = _replay_selection(replay, reason)
+    if not why or not why.strip():
+        raise typer.BadParameter("--replay needs --why: the reason is kept in the audit log")
+    report = replay_quarantine(env=c.collector_env, principal=SYSTEM, why=why, ids=ids, reason=by_reason)
+    _print_replay(report, as_json)
+
+
+def _replay_selection(replay: list[str], reason: str | None) -> tuple[list[int], str | None]:
+    """(ids, None) for `--replay ID …`, ([], reason) for `--replay all --reason R`."""
+    if "all" in replay:
+        if len(replay) > 1 or reason is None:
+            raise typer.BadParameter(
+                "`--replay all` takes --reason and no ids, e.g. --reason too_old --replay all"
+            )
+        return [], reason
+    if reason is not None:
+        raise typer.BadParameter("--reason selects with `--replay all`; give either ids or --reason")
+    if not all(value.isdigit() for value in replay):
+        raise typer.BadParameter(f"--replay takes quarantine ids or `all`, not {replay!r}")
+    return [int(value) for value in replay], None
+
+
+def _print_quarantine(items: list[QuarantineEntry], as_json: bool) -> None:
     if as_json:
-        print_json(rows)
+        print_json([item.model_dump(mode="json") for item in items])
         return
     table = Table("id", "received", "source", "reason", "detail")
-    for row in rows:
-        table.add_row(
-            str(row["id"]), row["received_at"].isoformat(), row["source"], row["reason"], row["detail"]
-        )
+    for item in items:
+        table.add_row(str(item.id), item.received_at.isoformat(), item.source, item.reason, item.detail)
     console.print(table)
+
+
+def _print_replay(report: ReplayReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        return
+    typer.echo(
+        f"admitted {report.admitted} ({report.duplicates} already in the log), "
+        f"still quarantined {report.quarantined}, not found {report.not_found}, "
+        f"not replayable {report.not_replayable}"
+    )
+    left = [o for o in report.outcomes if o.outcome != "admitted"]
+    if left:
+        table = Table("id", "outcome", "reason", "detail")
+        for o in left:
+            table.add_row(str(o.id), o.outcome, o.reason or "", o.detail or "")
+        console.print(table)
 
 
 @app.command("replay")

@@ -9,21 +9,27 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from touchpoint.api.deps import container
+from touchpoint.api.deps import container, principal
 from touchpoint.bootstrap import Container
+from touchpoint.governance import Principal
 from touchpoint.ingest.collector import native, posthog, segment, sensors
-from touchpoint.ingest.collector.model import Batch
+from touchpoint.ingest.collector.model import Batch, QuarantinePage, ReplayReport
 from touchpoint.ingest.collector.payload import PayloadError, form_fields
+from touchpoint.ingest.collector.quarantine import MAX_WHY, list_quarantine, replay_quarantine
 from touchpoint.ingest.collector.service import CollectResult, collect, record_rejected_batch
 from touchpoint.ingest.collector.stats import collector_stats, prometheus_text
 
 router = APIRouter(tags=["collector"])
+# Operator endpoints: mounted under /api/v1 by the full API only, never on a public collector-only process.
+admin = APIRouter(tags=["collector"])
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 Deps = Annotated[Container, Depends(container)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -183,3 +189,36 @@ def metrics(c: Deps) -> str:
 def stats(c: Deps) -> dict[str, Any]:
     """The collector's counters and lags as JSON."""
     return collector_stats(log=c.log, ops=c.ops, clock=c.clock)
+
+
+# ---- the quarantine (operators) ------------------------------------------------------------------------
+
+
+class ReplayRequest(BaseModel):
+    """Messages to check again with the age limit lifted: by id, or every message of one reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(default_factory=list, max_length=10_000, description="quarantine ids")
+    reason: str | None = Field(default=None, min_length=1, max_length=64, description="e.g. too_old")
+    why: str = Field(min_length=1, max_length=MAX_WHY, description="kept in the audit log")
+
+
+@admin.get("/collector/quarantine")
+def quarantine_list(
+    c: Deps,
+    reason: Annotated[str | None, Query(max_length=64, description="only this reason")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")] = 50,
+) -> QuarantinePage:
+    """The newest quarantined messages with their reasons and what their requests said."""
+    return list_quarantine(env=c.collector_env, reason=reason, limit=limit)
+
+
+@admin.post("/collector/quarantine/replay")
+def quarantine_replay(body: ReplayRequest, c: Deps, caller: Caller) -> ReplayReport:
+    """Check messages again as on arrival with the age limit lifted; admit those that pass (recorded in the
+    audit log with `why`), keep the others with the reason they fail now. Answers once admitted events are
+    durable; replaying again admits nothing twice."""
+    return replay_quarantine(
+        env=c.collector_env, principal=caller, why=body.why, ids=body.ids, reason=body.reason
+    )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 Source = Literal["sensors", "segment", "posthog", "native"]
 SENSORS_NAME = re.compile(r"^[a-zA-Z_$][a-zA-Z0-9_$]{0,99}$")
 SENSORS_RESERVED = frozenset(
@@ -77,6 +79,56 @@ class Checked:
 
     accepted: list[Normalised] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
+
+
+class QuarantineEntry(BaseModel):
+    """One quarantined message as an operator sees it."""
+
+    id: int
+    received_at: datetime
+    source: str
+    reason: str
+    detail: str
+    payload: Any = Field(description="the message as received, or the text of a refused request")
+    context: dict[str, Any] = Field(description="what its request said: project, key, sent_at, historical")
+    replayable: bool = Field(description="false for a refused request: it holds no single message")
+
+
+class QuarantinePage(BaseModel):
+    """Quarantined messages, newest first, and how many match in all."""
+
+    total: int
+    items: list[QuarantineEntry]
+
+
+ReplayOutcomeKind = Literal["admitted", "quarantined", "not_found", "not_replayable"]
+
+
+class ReplayOutcome(BaseModel):
+    """What a replay did with one quarantined message.
+
+    `admitted`: it left the quarantine and its event is in the log (once, even if it was already there);
+    `quarantined`: another check still fails, `reason` and `detail` say which; `not_found`: no such message
+    (never quarantined, or already replayed); `not_replayable`: a refused request, left as it is.
+    """
+
+    id: int
+    outcome: ReplayOutcomeKind
+    event_id: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class ReplayReport(BaseModel):
+    """The totals of one replay (`duplicates` counts admitted messages the log already held) and each
+    message's outcome."""
+
+    admitted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    not_found: int = 0
+    not_replayable: int = 0
+    outcomes: list[ReplayOutcome] = Field(default_factory=list)
 
 
 def event_id_for(dedupe_key: str | None, fallback: str) -> str:

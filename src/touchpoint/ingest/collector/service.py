@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy.exc import DBAPIError
@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from touchpoint.core.clock import Clock
 from touchpoint.core.errors import TouchpointError
 from touchpoint.ingest.collector import native, posthog, repo, segment, sensors
-from touchpoint.ingest.collector.model import Batch, Checked, EventProblem, Normalised, Quarantined
+from touchpoint.ingest.collector.model import Batch, Checked, EventProblem, Normalised, Quarantined, Source
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog, LogEntry
 from touchpoint.store import OperationalStore
@@ -92,7 +92,7 @@ def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
         appended = env.log.append(entries, received_at=received) if entries else None
         duplicates = appended.duplicates if appended else 0
         with env.ops.begin() as connection:
-            repo.quarantine(connection, batch.source, checked.quarantined, received)
+            repo.quarantine(connection, batch.source, checked.quarantined, received, batch_context(batch))
             repo.bump(connection, _counters(batch.source, len(entries) - duplicates, duplicates, reasons))
     except DBAPIError as exc:
         raise CollectorUnavailable(
@@ -101,11 +101,34 @@ def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
     return CollectResult(len(entries) - duplicates, duplicates, len(checked.quarantined), reasons)
 
 
+def batch_context(batch: Batch) -> dict[str, Any]:
+    """What a request said that its messages need to be checked again alone (kept with quarantined ones)."""
+    return {
+        "project": batch.project,
+        "key": batch.key,
+        "sent_at": batch.sent_at.isoformat() if batch.sent_at else None,
+        "historical": batch.historical,
+    }
+
+
+def batch_of_one(source: str, message: Any, context: dict[str, Any]) -> Batch:
+    """A batch holding one message and what its request said (the inverse of `batch_context`)."""
+    sent_at = context.get("sent_at")
+    return Batch(
+        source=cast(Source, source),
+        project=str(context.get("project") or "default"),
+        messages=[message],
+        sent_at=datetime.fromisoformat(sent_at) if isinstance(sent_at, str) else None,
+        historical=bool(context.get("historical")),
+        key=context.get("key"),
+    )
+
+
 def record_rejected_batch(*, env: CollectorEnv, source: str, reason: str, detail: str, raw: bytes) -> None:
     """Keep a whole request that could never be valid in the quarantine, so nothing vanishes unseen."""
-    problem = Quarantined(reason, detail, raw[:4096].decode("utf-8", errors="replace"))
+    text = raw[:4096].decode("utf-8", errors="replace")
     with env.ops.begin() as connection:
-        repo.quarantine(connection, source, [problem], env.clock.now())
+        repo.quarantine_request(connection, source, reason, detail, text, env.clock.now())
         repo.bump(connection, {f"rejected_batches|{reason}": 1})
 
 

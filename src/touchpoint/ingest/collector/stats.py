@@ -15,7 +15,8 @@ CONSUMERS = ("compactor", "identity")
 
 
 def collector_stats(*, log: EventLog, ops: OperationalStore, clock: Clock) -> dict[str, Any]:
-    """Accepted, duplicates and batches per source, quarantined by reason, and each consumer's lag."""
+    """Accepted, duplicates and batches per source, quarantined and replayed by reason, and each consumer's
+    lag."""
     with ops.begin() as connection:
         counters = repo.counters(connection)
         quarantined = repo.quarantine_by_reason(connection)
@@ -27,6 +28,7 @@ def collector_stats(*, log: EventLog, ops: OperationalStore, clock: Clock) -> di
         "batches": _by_label(counters, "batches"),
         "rejected_batches": _by_label(counters, "rejected_batches"),
         "quarantined": quarantined,
+        "replayed": _by_label(counters, "replayed"),
         "log_head": log.head(),
         "consumers": {name: consumer_lag(log=log, ops=ops, clock=clock, consumer=name) for name in consumers},
     }
@@ -49,6 +51,12 @@ def prometheus_text(stats: dict[str, Any]) -> str:
         ),
         ("batches", "source", "touchpoint_collector_batches_total", "Requests that carried events"),
         ("quarantined", "reason", "touchpoint_collector_quarantined", "Messages in the quarantine"),
+        (
+            "replayed",
+            "reason",
+            "touchpoint_collector_replayed_total",
+            "Quarantined messages an operator let in",
+        ),
         (
             "rejected_batches",
             "reason",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,12 +15,19 @@ class TimeWindow:
 
     max_age: timedelta = timedelta(days=30)
     max_future: timedelta = timedelta(hours=1)
+    age_limit_lifted: bool = False
+
+    def lifting_age_limit(self) -> TimeWindow:
+        """The same window without the age limit: an operator's override when replaying the quarantine."""
+        return replace(self, age_limit_lifted=True)
 
     def check(self, event_time: datetime, received: datetime, *, historical: bool) -> None:
         """Quarantine events outside the window instead of silently re-timing them."""
         if event_time > received + self.max_future:
             raise EventProblem("in_future", f"time {event_time.isoformat()} is ahead of the server clock")
-        if not historical and event_time < received - self.max_age:
+        if historical or self.age_limit_lifted:
+            return
+        if event_time < received - self.max_age:
             raise EventProblem(
                 "too_old", f"time {event_time.isoformat()} is older than {self.max_age.days} days"
             )
