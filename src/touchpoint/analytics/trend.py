@@ -3,8 +3,10 @@ maximum of a numeric property, by Beijing day, week, month or XSHG trading day; 
 a profile attribute or a tag (the top N groups, the rest as 其他); beside a comparison period.
 
 A trading-day bucket holds its own day and the non-trading days just before it (weekend and holiday activity
-counts toward the trading day it takes effect on), so a range ending on a holiday may show the next
-trading day.
+counts toward the trading day it takes effect on). The range is applied to the bucket: an event belongs to
+it when its trading day lies in [from, to], so a range starting on a holiday holds no events of the closed
+days before it that roll past its end, and one starting on the first trading day after a closure holds the
+whole closure's events.
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ def _rows(
     calendar: TradingCalendar,
 ) -> Table:
     """One row per event: person, period, and the group and measured value when asked for (a query)."""
-    table = events_between(env, [event], start, end, where)
+    first, last = _days_read(start, end, unit, calendar)
+    table = events_between(env, [event], first, last, where)
     if breakdown is not None and breakdown.kind == "property":
         table = with_property(table, breakdown.name)
     elif breakdown is not None:
@@ -121,13 +124,32 @@ def _rows(
     return _with_period(table, unit, start, end, calendar)
 
 
+def _days_read(start: date, end: date, unit: Unit, calendar: TradingCalendar) -> tuple[date, date]:
+    """The Beijing days whose events can fall in the range. For trading days: from the day after the last
+    trading day before the range's first trading day (the closed days that roll onto it) to the range's
+    last trading day (later closed days roll past `end`); the range itself when it holds no trading day."""
+    sessions = calendar.trading_days(start, end) if unit == "trading_day" else []
+    if not sessions:
+        return start, end
+    return calendar.previous_trading_day(sessions[0]) + timedelta(days=1), sessions[-1]
+
+
 def _with_period(table: Table, unit: Unit, start: date, end: date, calendar: TradingCalendar) -> Table:
     """The rows with `period`: their day, its week's Monday, its month's first day, or its trading day
-    (a non-trading day's events count toward the next trading day)."""
+    (a non-trading day's events count toward the next trading day); only trading days in [start, end]."""
     if unit == "trading_day":
-        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        first, last = _days_read(start, end, unit, calendar)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         buckets = [d if calendar.is_trading_day(d) else calendar.next_trading_day(d) for d in days]
-        lookup = ibis.memtable(pa.table({"bucket_of": days, "bucket": buckets}))
+        inside = [(d, b) for d, b in zip(days, buckets, strict=True) if start <= b <= end]
+        lookup = ibis.memtable(
+            pa.table(
+                {
+                    "bucket_of": pa.array([d for d, _ in inside], pa.date32()),
+                    "bucket": pa.array([b for _, b in inside], pa.date32()),
+                }
+            )
+        )
         joined = table.join(lookup, table.dt == lookup.bucket_of)
         return joined.mutate(period=joined.bucket)
     truncated = {"day": table.dt, "week": table.dt.truncate("W"), "month": table.dt.truncate("M")}[unit]
