@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import ibis
@@ -21,27 +22,90 @@ ORDER_COLUMN = {
     "cash_flows": "time",
     "events": "time",
 }
+# Rows at the same instant are ordered by their key, so that `first` and `last` have one answer.
+TIE_COLUMN = {"holdings": "product_code", "trades": "trade_id", "cash_flows": "flow_id", "events": "event_id"}
+# A snapshot row is the state at a day's close: a closed day's row repeats the previous close.
+SNAPSHOT_SOURCES = frozenset({"assets", "holdings"})
 KEY = "customer_no"
 
 
+@dataclass(frozen=True)
+class WindowSpan:
+    """The rows a window reads, worked out from the calendar and the source's partitions.
+
+    Rows dated start..end (inclusive; start None: from the first); end None reads nothing. `trading_days`
+    maps each date read to the trading day its rows count for (dates it leaves out are not read);
+    `per_customer` keeps each customer's latest date only; `zero_when_empty` says whether a customer
+    without rows has 0 for a count or sum (the source has data for the window) or no value.
+    """
+
+    start: date | None
+    end: date | None
+    trading_days: tuple[tuple[date, date], ...] | None = None
+    per_customer: bool = False
+    zero_when_empty: bool = False
+
+
 def window_bounds(
-    window: Window, day: date, calendar: TradingCalendar, partitions: Sequence[date]
-) -> tuple[date | None, date | None]:
-    """The first and last business date (inclusive) a window reads; (None, None) when nothing qualifies."""
-    if window.kind == "snapshot":
+    window: Window, source: str, day: date, calendar: TradingCalendar, partitions: Sequence[date]
+) -> WindowSpan:
+    """What a window of `source` reads for business date `day`, given the dates the source holds."""
+    if source == "customers":
         on_or_before = [d for d in partitions if d <= day]
         latest = max(on_or_before) if on_or_before else None
-        return latest, latest
-    if window.kind == "days":
-        assert window.n is not None
-        return date.fromordinal(day.toordinal() - window.n + 1), day
+        return WindowSpan(latest, latest)
+    if window.kind == "snapshot":
+        return _snapshot_span(window, day, calendar, partitions)
     if window.kind == "trading_days":
         assert window.n is not None
-        last = day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
-        return calendar.add_trading_days(last, -(window.n - 1)), day
-    if window.kind == "month_to_date":
-        return day.replace(day=1), day
-    return None, day
+        return _trading_span(window.n, source, day, calendar, partitions)
+    start = None
+    if window.kind == "days":
+        assert window.n is not None
+        start = day - timedelta(days=window.n - 1)
+    elif window.kind == "month_to_date":
+        start = day.replace(day=1)
+    return WindowSpan(start, day, zero_when_empty=_holds_data(partitions, start, day))
+
+
+def _last_trading_day(day: date, calendar: TradingCalendar) -> date:
+    return day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
+
+
+def _snapshot_span(
+    window: Window, day: date, calendar: TradingCalendar, partitions: Sequence[date]
+) -> WindowSpan:
+    """Each customer's latest rows on or before `day`, no older than the staleness limit allows."""
+    oldest = calendar.add_trading_days(_last_trading_day(day, calendar), -window.staleness)
+    if not _holds_data(partitions, oldest, day):
+        return WindowSpan(None, None)
+    return WindowSpan(oldest, day, per_customer=True)
+
+
+def _trading_span(
+    n: int, source: str, day: date, calendar: TradingCalendar, partitions: Sequence[date]
+) -> WindowSpan:
+    """The n trading days ending with the last one on or before `day`.
+
+    A snapshot row dated on a closed day is left out (it repeats the previous close and would weigh it
+    twice in an average). A flow row (trades, cash flows, events) dated on a closed day counts for the next
+    trading day, as a holiday fund order is processed then — so one dated after the last trading day
+    counts on a trading day after the window.
+    """
+    last = _last_trading_day(day, calendar)
+    first_day = calendar.add_trading_days(last, -(n - 1))
+    if source in SNAPSHOT_SOURCES:
+        first = first_day
+        mapping = tuple((d, d) for d in calendar.trading_days(first, last))
+    else:
+        first = calendar.previous_trading_day(first_day) + timedelta(days=1)
+        dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        mapping = tuple((d, calendar.add_trading_days(d, 0)) for d in dates)
+    return WindowSpan(first, last, trading_days=mapping, zero_when_empty=_holds_data(partitions, first, day))
+
+
+def _holds_data(partitions: Sequence[date], first: date | None, day: date) -> bool:
+    return any((first is None or first <= d) and d <= day for d in partitions)
 
 
 def compile_indicators(
@@ -51,7 +115,7 @@ def compile_indicators(
     population: Table,
     sources: Mapping[str, Table],
     id_map: Table,
-    bounds: Mapping[str, tuple[date | None, date | None]],
+    bounds: Mapping[str, WindowSpan],
 ) -> Table:
     """One row per customer of `population` with a column per indicator (derived ones last)."""
     base = [d for d in definitions if d.source != "derived"]
@@ -61,11 +125,26 @@ def compile_indicators(
     result = population
     for members in groups.values():
         first = members[0]
-        rows = _rows(sources[first.source], first, bounds[first.name], id_map)
-        aggregated = rows.group_by(KEY).agg(**{d.name: _metric(rows, d, day) for d in members})
+        aggregated = _aggregate(sources[first.source], members, bounds[first.name], id_map, day)
         result = result.left_join(aggregated, KEY).drop(f"{KEY}_right")
-    result = result.mutate(**{d.name: _finish(result[d.name], d) for d in base})
+    result = result.mutate(**{d.name: _finish(result[d.name], d, bounds[d.name]) for d in base})
     return _derive(result, [d for d in definitions if d.source == "derived"])
+
+
+def _aggregate(
+    table: Table, members: Sequence[IndicatorDef], span: WindowSpan, id_map: Table, day: date
+) -> Table:
+    """One row per customer with a value for each of `members` (same source, filters and window)."""
+    first = members[0]
+    rows = _rows(table, first, span, id_map)
+    keep = _conditions(rows, first)
+    if not span.per_customer:
+        rows = rows if keep is None else rows.filter(keep)
+        return rows.group_by(KEY).agg(**{d.name: _metric(rows, d, day) for d in members})
+    # A snapshot holds a customer when it has any row for them; the filters then pick among those rows,
+    # so a customer it holds with no row passing them has 0 of a count or sum, not no value.
+    metrics = {d.name: _metric(rows, d, day, keep) for d in members}
+    return rows.group_by(KEY).agg(**metrics)
 
 
 def _derive(result: Table, derived: Sequence[IndicatorDef]) -> Table:
@@ -84,25 +163,51 @@ def _divide_or_null(left: Any, right: Any) -> Any:
     return left / divisor.nullif(0.0)
 
 
-def _rows(
-    table: Table, definition: IndicatorDef, bounds: tuple[date | None, date | None], id_map: Table
-) -> Table:
-    start, end = bounds
-    if definition.source != "customers":
-        if end is None:
-            return table.filter(ibis.literal(False))
-        table = table.filter(table.dt <= end)
-        if start is not None:
-            table = table.filter(table.dt >= start)
-    if definition.source == "customers" and end is not None:
-        table = table.filter(table.dt == end)
+def _rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map: Table) -> Table:
+    """The window's rows with a customer number, before the definition's event and filters."""
+    if definition.source == "customers":
+        table = table if span.end is None else table.filter(table.dt == span.end)
+        return table.filter(table[KEY].notnull())
+    if span.end is None:
+        return table.filter(ibis.literal(False))
+    table = table.filter(table.dt <= span.end)
+    if span.start is not None:
+        table = table.filter(table.dt >= span.start)
+    if span.trading_days is not None:
+        table = _on_trading_days(table, span.trading_days)
     if definition.source == "events":
         table = resolve_customers(table, id_map)
-        if definition.event is not None:
-            table = table.filter(table.event == definition.event)
-    for condition in definition.filters:
-        table = table.filter(property_condition(table, condition))
-    return table.filter(table[KEY].notnull())
+    table = table.filter(table[KEY].notnull())
+    if span.per_customer:
+        # Each customer's own latest date: a file that leaves some customers out is not their snapshot.
+        # A join, not `max().over(group_by=…)`: DuckDB 2.0.0 rewrites that window into an aggregate that
+        # loses the date filters on hive-partitioned files, and then picks dates after D.
+        latest = table.group_by(KEY).agg(latest_dt=table.dt.max())
+        table = table.join(latest, [KEY, table.dt == latest.latest_dt]).drop("latest_dt")
+    return table
+
+
+def _on_trading_days(table: Table, mapping: tuple[tuple[date, date], ...]) -> Table:
+    """Rows of the mapped dates only, `dt` replaced by the trading day each date counts for."""
+    days = ibis.memtable(
+        {"dt": [d for d, _ in mapping], "trading_dt": [t for _, t in mapping]},
+        schema={"dt": "date", "trading_dt": "date"},
+    )
+    joined = table.join(days, "dt")
+    return joined.mutate(dt=joined.trading_dt).drop("trading_dt")
+
+
+def _conditions(rows: Table, definition: IndicatorDef) -> BooleanValue | None:
+    """The definition's event and filters as one condition (None: every row)."""
+    conditions = [property_condition(rows, f) for f in definition.filters]
+    if definition.source == "events" and definition.event is not None:
+        conditions.insert(0, rows.event == definition.event)
+    if not conditions:
+        return None
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = combined & condition
+    return combined
 
 
 def resolve_customers(events: Table, id_map: Table) -> Table:
@@ -151,32 +256,44 @@ def _column(rows: Table, definition: IndicatorDef) -> Value:
     return rows[definition.column]
 
 
-def _metric(rows: Table, definition: IndicatorDef, day: date) -> Value:
+def _metric(rows: Table, definition: IndicatorDef, day: date, where: BooleanValue | None = None) -> Value:
     agg = definition.aggregation
     if agg == "count":
-        return rows.count()
+        count: Value = rows.count(where=where)
+        return count
     if agg in ("days_since_first", "days_since_last"):
         dates = rows[definition.column] if definition.column else rows.dt
-        edge = dates.min() if agg == "days_since_first" else dates.max()
+        edge = dates.min(where=where) if agg == "days_since_first" else dates.max(where=where)
         return ibis.literal(day).delta(edge.cast("date"), unit="day")
     column = _column(rows, definition)
-    order = rows[ORDER_COLUMN.get(definition.source, "dt")]
     metrics: dict[str, Any] = {
-        "count_distinct": lambda: column.nunique(),
-        "sum": lambda: column.sum(),
-        "avg": lambda: column.mean(),
-        "min": lambda: column.min(),
-        "max": lambda: column.max(),
-        "first": lambda: column.argmin(order),
-        "last": lambda: column.argmax(order),
-        "value": lambda: column.arbitrary(),
+        "count_distinct": lambda: column.nunique(where=where),
+        "sum": lambda: column.sum(where=where),
+        "avg": lambda: column.mean(where=where),
+        "min": lambda: column.min(where=where),
+        "max": lambda: column.max(where=where),
+        "first": lambda: column.argmin(_order(rows, definition.source), where=where),
+        "last": lambda: column.argmax(_order(rows, definition.source), where=where),
+        "value": lambda: column.arbitrary(where=where),
     }
     value: Value = metrics[agg]()
+    if agg == "sum" and where is not None:
+        # Only customers the snapshot holds are grouped here: none of their rows passing is 0.
+        value = value.fill_null(0)
     return value
 
 
-def _finish(column: Value, definition: IndicatorDef) -> Value:
-    if definition.aggregation in ZERO_WHEN_EMPTY:
+def _order(rows: Table, source: str) -> Value:
+    """When a row happened, then its key: rows at one instant still have one order."""
+    order = rows[ORDER_COLUMN.get(source, "dt")]
+    tie = TIE_COLUMN.get(source)
+    if tie is None or tie not in rows.columns:
+        return order
+    return ibis.struct({"at": order, "tie": rows[tie]})
+
+
+def _finish(column: Value, definition: IndicatorDef, span: WindowSpan) -> Value:
+    if definition.aggregation in ZERO_WHEN_EMPTY and span.zero_when_empty:
         column = column.fill_null(0)
     if definition.aggregation in ("first", "last", "value") and not _numeric(column):
         return column

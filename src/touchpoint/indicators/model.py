@@ -26,7 +26,13 @@ Aggregation = Literal[
 ]
 Op = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "exists"]
 NEEDS_COLUMN = {"count_distinct", "sum", "avg", "min", "max", "first", "last", "value"}
+# Aggregations that are 0, not missing, for a customer without rows — but only where absence means "none":
+# in a window the source has data for (a feed not yet imported is not "no trades"), or, in a snapshot, for
+# a customer the snapshot holds but whose rows the filters exclude. A customer a snapshot does not hold at
+# all has no value.
 ZERO_WHEN_EMPTY = {"count", "count_distinct", "sum"}
+# How many trading days a customer's latest snapshot row may trail the business date by default.
+SNAPSHOT_MAX_AGE = 5
 
 
 class Filter(BaseModel):
@@ -55,12 +61,28 @@ class Window(BaseModel):
 
     kind: Literal["days", "trading_days", "month_to_date", "all_time", "snapshot"]
     n: int | None = Field(default=None, ge=1, le=3660)
+    max_age: int | None = Field(
+        default=None,
+        ge=0,
+        le=250,
+        description=(
+            f"snapshot only: how many trading days a customer's latest row may be older than the last "
+            f"trading day on or before D (default {SNAPSHOT_MAX_AGE}); older, the customer has no value"
+        ),
+    )
 
     @model_validator(mode="after")
     def _n_when_needed(self) -> Window:
         if self.kind in ("days", "trading_days") and self.n is None:
             raise ValueError(f"a {self.kind} window needs n")
+        if self.max_age is not None and self.kind != "snapshot":
+            raise ValueError("max_age applies to snapshot windows only")
         return self
+
+    @property
+    def staleness(self) -> int:
+        """The trading days a snapshot row may trail the business date."""
+        return SNAPSHOT_MAX_AGE if self.max_age is None else self.max_age
 
     def label(self) -> str:
         """`30d`, `20td`, `mtd`, `all`, `snapshot`."""

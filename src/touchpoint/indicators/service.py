@@ -120,8 +120,9 @@ def compute_indicators(
         population = population.order_by(ibis.random()).limit(sample)
     read = {d.source for d in definitions if d.source != "derived"}
     sources: dict[str, Any] = {s: env.analytics.table(s) for s in read}
+    held: dict[str, list[date]] = {s: [p.dt for p in env.analytics.partitions(s)] for s in read}
     bounds = {
-        d.name: window_bounds(d.window, day, env.calendar, [p.dt for p in env.analytics.partitions(d.source)])
+        d.name: window_bounds(d.window, d.source, day, env.calendar, held[d.source])
         for d in definitions
         if d.window is not None
     }

@@ -1,33 +1,41 @@
-"""Indicator values against a brute-force pandas computation on the same rows."""
+"""Indicator values against a brute-force pandas computation on the same rows.
+
+Expected windows come from `reference` (pandas over exchange-calendars' XSHG sessions), never from the
+project's own calendar or `window_bounds`.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
-from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.indicators import IndicatorDef, compute_indicators, save_indicator
-from touchpoint.indicators.compile import window_bounds
 from touchpoint.ingest import ImportOptions, import_arrow
 
-CAL = TradingCalendar()
+from .reference import expected_values
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 3, 31)
 CUSTOMERS = ["C1", "C2", "C3", "C4"]
-WINDOWS = [
+WINDOWS: list[dict[str, Any]] = [
     {"kind": "days", "n": 7},
+    {"kind": "trading_days", "n": 1},
     {"kind": "trading_days", "n": 5},
+    {"kind": "trading_days", "n": 20},
     {"kind": "month_to_date"},
     {"kind": "all_time"},
 ]
@@ -43,6 +51,17 @@ AGGREGATIONS = [
     "days_since_first",
     "days_since_last",
 ]
+# Business dates around closures: National Day 2025-10-01..08, weekends, New Year 2026.
+DAYS = [
+    DAY,
+    date(2025, 10, 9),
+    date(2025, 10, 8),
+    date(2025, 10, 10),
+    date(2025, 10, 12),
+    date(2025, 10, 13),
+    date(2025, 9, 30),
+    date(2026, 1, 5),
+]
 
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
@@ -52,10 +71,16 @@ def _load(container: Container, table: str, data: pa.Table, day: date | None = N
     )
 
 
-def _customers(container: Container) -> None:
+def _customers(container: Container, day: date = DAY) -> None:
     _load(
-        container, "customers", pa.table({"customer_no": CUSTOMERS, "open_date": [date(2020, 1, 1)] * 4}), DAY
+        container, "customers", pa.table({"customer_no": CUSTOMERS, "open_date": [date(2020, 1, 1)] * 4}), day
     )
+
+
+def _beijing(day: date, second: int) -> datetime:
+    """`second` seconds after Beijing midnight of `day`, in UTC."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+    return (midnight + timedelta(seconds=second)).astimezone(UTC)
 
 
 def _definitions() -> list[IndicatorDef]:
@@ -79,70 +104,62 @@ def _definitions() -> list[IndicatorDef]:
     return found
 
 
-def _expected(trades: pd.DataFrame, definition: IndicatorDef) -> dict[str, object]:
-    start, end = window_bounds(definition.window, DAY, CAL, sorted(trades["dt"].unique()))
-    rows = trades[(trades["dt"] <= end) & (trades["side"].isin(["buy", "sell"]))]
-    if start is not None:
-        rows = rows[rows["dt"] >= start]
-    out: dict[str, object] = {}
-    for customer in CUSTOMERS:
-        mine = rows[rows["customer_no"] == customer].sort_values("time")
-        out[customer] = _aggregate(mine, definition.aggregation)
-    return out
-
-
-def _aggregate(rows: pd.DataFrame, aggregation: str) -> object:
-    if rows.empty:
-        return 0 if aggregation in ("count", "count_distinct", "sum") else None
-    return {
-        "count": lambda: len(rows),
-        "count_distinct": lambda: rows["product_code"].nunique(),
-        "sum": lambda: rows["amount"].sum(),
-        "avg": lambda: rows["amount"].mean(),
-        "min": lambda: rows["amount"].min(),
-        "max": lambda: rows["amount"].max(),
-        "first": lambda: rows["amount"].iloc[0],
-        "last": lambda: rows["amount"].iloc[-1],
-        "days_since_first": lambda: (DAY - rows["dt"].min()).days,
-        "days_since_last": lambda: (DAY - rows["dt"].max()).days,
-    }[aggregation]()
-
-
+# (customer, days before D (negative: after D), second of the Beijing day, side, product, amount)
+TradeRow = tuple[str, int, int, str, str, int]
 trade_rows = st.lists(
     st.tuples(
         st.sampled_from(CUSTOMERS),
-        st.integers(0, 50),
-        st.integers(0, 86_399),
+        st.integers(-2, 45),
+        # Few distinct seconds, so that trades often share an instant; 0 and 86,399 are the day's edges.
+        st.one_of(st.sampled_from([0, 1, 34_200, 86_399]), st.integers(0, 86_399)),
         st.sampled_from(["buy", "sell", "subscribe"]),
         st.sampled_from(["600000", "000001", "110000"]),
         st.integers(1, 10_000),
     ),
     min_size=1,
     max_size=40,
-    unique_by=lambda r: (r[1], r[2]),
 )
+NATIONAL_DAY_ROWS: list[TradeRow] = [
+    *[("C1", k, 36_000, "subscribe" if k % 3 else "buy", "110000", 100 + k) for k in range(0, 12)],
+    ("C2", 0, 0, "buy", "600000", 10),  # two trades at one instant: ties break by trade id
+    ("C2", 0, 0, "sell", "000001", 20),
+    ("C2", 3, 50_000, "buy", "600000", 30),  # a fund order on a holiday counts for 10-09
+    ("C3", -1, 0, "buy", "600000", 40),  # exactly the next midnight: not in D's windows
+    ("C3", 0, 86_399, "sell", "600000", 50),
+    ("C4", 9, 86_399, "buy", "000001", 60),  # 09-30, the last session before the closure
+]
+WINDOW_START_ROWS: list[TradeRow] = [
+    ("C1", 6, 0, "buy", "600000", 1),  # 03-25 00:00, the exact start of D's 5-trading-day window
+    ("C1", 7, 86_399, "buy", "600000", 2),  # 03-24 23:59:59, the second before it
+    ("C2", 4, 0, "buy", "600000", 3),  # Saturday 03-28 rolls onto Monday 03-30
+    ("C2", 4, 0, "sell", "000001", 4),
+    ("C3", -1, 0, "sell", "000001", 5),
+    ("C3", 0, 0, "sell", "000001", 6),
+]
 
 
 @settings(max_examples=15, deadline=None)
-@given(rows=trade_rows)
-def test_every_aggregation_and_window_matches_pandas(rows: list[tuple]) -> None:  # type: ignore[type-arg]
+@given(day=st.sampled_from(DAYS), rows=trade_rows)
+@example(day=date(2025, 10, 9), rows=NATIONAL_DAY_ROWS)
+@example(day=date(2025, 10, 8), rows=NATIONAL_DAY_ROWS)
+@example(day=DAY, rows=WINDOW_START_ROWS)
+def test_every_aggregation_and_window_matches_pandas(day: date, rows: list[TradeRow]) -> None:
     with tempfile.TemporaryDirectory() as home:
         container = build(load_settings(Path(home)), clock=VirtualClock(datetime(2026, 4, 1, tzinfo=UTC)))
         try:
-            _check_against_pandas(container, rows)
+            _check_against_pandas(container, day, rows)
         finally:
             container.close()
 
 
-def _check_against_pandas(container: Container, rows: list[tuple]) -> None:  # type: ignore[type-arg]
-    _customers(container)
-    start = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # 2026-04-01 00:00 Beijing: offsets count back from here
+def _check_against_pandas(container: Container, day: date, rows: list[TradeRow]) -> None:
+    _customers(container, day)
     frame = pd.DataFrame(
         [
             {
-                "trade_id": f"T{i}",
+                "trade_id": f"T{i:03d}",
                 "customer_no": c,
-                "time": start - timedelta(days=d, seconds=s + 1),
+                "time": _beijing(day - timedelta(days=d), s),
                 "side": side,
                 "product_code": p,
                 "amount": float(a),
@@ -153,10 +170,21 @@ def _check_against_pandas(container: Container, rows: list[tuple]) -> None:  # t
     _load(container, "trades", pa.Table.from_pandas(frame, preserve_index=False), None)
     frame["dt"] = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
     definitions = _definitions()
-    table = compute_indicators(env=container.indicator_env, day=DAY, definitions=definitions).to_pandas()
+    table = compute_indicators(env=container.indicator_env, day=day, definitions=definitions).to_pandas()
     table = table.set_index("customer_no")
+    keep = frame["side"].isin(["buy", "sell"])
     for definition in definitions:
-        expected = _expected(frame, definition)
+        assert definition.window is not None
+        expected = expected_values(
+            frame,
+            customers=CUSTOMERS,
+            source="trades",
+            aggregation=definition.aggregation,
+            column=definition.column,
+            window=definition.window.model_dump(),
+            day=day,
+            keep=keep,
+        )
         for customer in CUSTOMERS:
             got = table.loc[customer, definition.name]
             want = expected[customer]
@@ -166,28 +194,28 @@ def _check_against_pandas(container: Container, rows: list[tuple]) -> None:  # t
                 assert got == pytest.approx(want), (definition.name, customer, got, want)
 
 
-def test_snapshot_window_reads_the_latest_date_on_or_before(sqlite_container: Container) -> None:
+def test_a_window_with_no_partition_of_its_source_has_no_value_not_zero(
+    sqlite_container: Container,
+) -> None:
     _customers(sqlite_container)
-    for day, assets in ((date(2026, 3, 27), 100.0), (date(2026, 3, 30), 200.0), (date(2026, 4, 1), 999.0)):
-        _load(
-            sqlite_container,
-            "assets",
-            pa.table({"customer_no": ["C1"], "date": [day], "total_assets": [assets]}),
+    trade = {"trade_id": ["T1"], "customer_no": ["C1"], "side": ["buy"], "product_code": ["600000"]}
+    _load(sqlite_container, "trades", pa.table({**trade, "time": [_beijing(date(2026, 3, 2), 36_000)]}))
+    counts = [
+        IndicatorDef(
+            name=f"trades_{n}d",
+            title="t",
+            source="trades",
+            aggregation="count",
+            window={"kind": "days", "n": n},
         )
-    definition = IndicatorDef(
-        name="total_assets",
-        title="总资产",
-        source="assets",
-        aggregation="sum",
-        column="total_assets",
-        window={"kind": "snapshot"},
-    )
-    table = compute_indicators(
-        env=sqlite_container.indicator_env, day=DAY, definitions=[definition]
-    ).to_pandas()
-    values = dict(zip(table["customer_no"], table["total_assets"], strict=True))
-    assert values["C1"] == 200.0  # 2026-03-31 has no row: the snapshot of the 30th, never the future
-    assert values["C2"] == 0.0
+        for n in (7, 30)
+    ]
+    table = compute_indicators(env=sqlite_container.indicator_env, day=DAY, definitions=counts).to_pandas()
+    values = table.set_index("customer_no")
+    # The trades feed holds nothing in the last 7 days: that is missing data, not "no trades".
+    assert values["trades_7d"].isna().all()
+    # 30 days reach 03-02: the feed has data there, so a customer without trades has 0.
+    assert values["trades_30d"].to_dict() == {"C1": 1, "C2": 0, "C3": 0, "C4": 0}
 
 
 def test_events_of_anonymous_ids_count_for_the_linked_customer(sqlite_container: Container) -> None:
