@@ -88,14 +88,21 @@ def highest_admitted(
     today: date,
     valid_days: int,
 ) -> tuple[str, str]:
-    """The highest product risk level a customer admits, and why (DOMAIN.md §3.1 table)."""
+    """The highest product risk level a customer admits, and why (DOMAIN.md §3.1 table). An assessment
+    counts from the day it was taken through its `valid_days`-th day after; one dated after `today` is no
+    assessment (a bad import or a wrong clock), so it admits R1 only, as a missing one does."""
     if lowest_category:
         return "R1", "lowest risk category (最低类别) admits R1 only"
     if (investor_type or "").lower() == "professional":
         return "R5", "professional investor"
     if level not in CUSTOMER_LEVELS:
         return "R1", "no valid risk assessment (admits R1 only)"
-    if assessed_at is None or (today - assessed_at).days > valid_days:
+    if assessed_at is None:
+        return "R1", "risk assessment undated (admits R1 only)"
+    age_days = (today - assessed_at).days
+    if age_days < 0:
+        return "R1", "risk assessment dated after today (admits R1 only)"
+    if age_days > valid_days:
         return "R1", "risk assessment expired (admits R1 only)"
     return PRODUCT_LEVELS[CUSTOMER_LEVELS.index(level)], f"{level} admits up to R{level[1]}"
 

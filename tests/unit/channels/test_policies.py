@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from touchpoint.channels.policies import (
@@ -29,7 +30,9 @@ TABLE = {
 }
 
 
-def _decide(level: str | None, investor: str, lowest: bool, assessed: date | None, product: str) -> bool:
+def _decide(
+    level: str | None, investor: str | None, lowest: bool, assessed: date | None, product: str
+) -> bool:
     return suitability(
         customer_level=level,
         investor_type=investor,
@@ -43,28 +46,114 @@ def _decide(level: str | None, investor: str, lowest: bool, assessed: date | Non
     ).allowed
 
 
+# The spellings of a professional investor (专业投资者) the rule must recognise, written out.
+PROFESSIONAL = {"professional", "Professional", "PROFESSIONAL"}
+VALID_DAYS = 730  # risk_test_valid_days' default
+
+
+def _admits_more_than_r1(age_days: int | None) -> bool:
+    """An assessment counts from the day it is taken through its 730th day after; none, or one dated after
+    today (a bad import or a wrong clock, never a real assessment), admits nothing above R1."""
+    return age_days is not None and 0 <= age_days <= VALID_DAYS
+
+
 @given(
-    level=st.sampled_from(["C1", "C2", "C3", "C4", "C5", None, "X9"]),
-    investor=st.sampled_from(["ordinary", "professional", ""]),
+    level=st.sampled_from(["C1", "C2", "C3", "C4", "C5", None, "X9", "c3"]),
+    investor=st.sampled_from(["ordinary", "professional", "Professional", "PROFESSIONAL", "", None]),
     lowest=st.booleans(),
-    age_days=st.one_of(st.none(), st.integers(min_value=0, max_value=1500)),
+    age_days=st.one_of(st.none(), st.integers(min_value=-40, max_value=1500)),
     product=st.sampled_from(["R1", "R2", "R3", "R4", "R5"]),
 )
+# The expiry at its limit: the 729th and 730th days still admit the level, the 731st does not.
+@example(level="C3", investor="ordinary", lowest=False, age_days=729, product="R3")
+@example(level="C3", investor="ordinary", lowest=False, age_days=730, product="R3")
+@example(level="C3", investor="ordinary", lowest=False, age_days=731, product="R3")
+@example(level="C3", investor="ordinary", lowest=False, age_days=731, product="R1")
+@example(level="C5", investor="ordinary", lowest=False, age_days=0, product="R5")
+# An assessment dated tomorrow is no assessment.
+@example(level="C5", investor="ordinary", lowest=False, age_days=-1, product="R2")
+@example(level="C5", investor="ordinary", lowest=False, age_days=-1, product="R1")
+# A professional investor whatever the case of the word, and nothing for a missing type.
+@example(level="C1", investor="Professional", lowest=False, age_days=100, product="R5")
+@example(level="C1", investor="PROFESSIONAL", lowest=False, age_days=None, product="R5")
+@example(level="C1", investor=None, lowest=False, age_days=100, product="R2")
+@example(level="C1", investor="PROFESSIONAL", lowest=True, age_days=100, product="R2")
 def test_suitability_follows_the_matching_table(
-    level: str | None, investor: str, lowest: bool, age_days: int | None, product: str
+    level: str | None, investor: str | None, lowest: bool, age_days: int | None, product: str
 ) -> None:
     assessed = TODAY - timedelta(days=age_days) if age_days is not None else None
     if lowest:
         expected = product == "R1"  # the lowest category may be matched with R1 only, whatever else holds
-    elif investor == "professional":
+    elif investor in PROFESSIONAL:
         expected = True
-    elif level not in TABLE or assessed is None or age_days is None or age_days > 730:
+    elif level not in TABLE or not _admits_more_than_r1(age_days):
         expected = product == "R1"  # no valid assessment: nothing above R1
     else:
-        expected = product in TABLE[level]
+        expected = product in TABLE[str(level)]
     assert _decide(level, investor, lowest, assessed, product) is expected
-    if level == "C2" and investor != "professional" and product in ("R3", "R4", "R5"):
-        assert not _decide(level, investor, lowest, assessed, product)
+
+
+@pytest.mark.parametrize(
+    ("age_days", "admits", "reason"),
+    [
+        (-1, "R1", "risk assessment dated after today (admits R1 only)"),
+        (0, "R4", "C4 admits up to R4"),
+        (729, "R4", "C4 admits up to R4"),
+        (730, "R4", "C4 admits up to R4"),
+        (731, "R1", "risk assessment expired (admits R1 only)"),
+        (None, "R1", "risk assessment undated (admits R1 only)"),
+    ],
+)
+def test_the_assessment_expires_after_its_730th_day_and_a_future_one_is_refused(
+    age_days: int | None, admits: str, reason: str
+) -> None:
+    assessed = TODAY - timedelta(days=age_days) if age_days is not None else None
+    decision = suitability(
+        customer_level="C4",
+        investor_type="ordinary",
+        lowest_category=False,
+        assessed_at=assessed,
+        product_code="F1",
+        product_level="R2",
+        today=TODAY,
+        valid_days=VALID_DAYS,
+        rule_version="v",
+    )
+    assert decision.evidence["admits_up_to"] == admits
+    expected_reason = f"suitable: {reason}, product is R2" if admits == "R4" else f"unsuitable: {reason}, "
+    assert decision.reason.startswith(expected_reason)
+    assert decision.allowed is (admits == "R4")
+
+
+@pytest.mark.parametrize(
+    ("investor", "lowest", "level", "admits", "reason"),
+    [
+        ("Professional", False, None, "R5", "professional investor"),
+        ("PROFESSIONAL", False, "C1", "R5", "professional investor"),
+        ("professional", True, "C5", "R1", "lowest risk category (最低类别) admits R1 only"),
+        (None, False, "X9", "R1", "no valid risk assessment (admits R1 only)"),
+        ("ordinary", False, "C2", "R2", "C2 admits up to R2"),
+    ],
+)
+def test_each_rule_names_itself_in_the_reason(
+    investor: str | None, lowest: bool, level: str | None, admits: str, reason: str
+) -> None:
+    decision = suitability(
+        customer_level=level,
+        investor_type=investor,
+        lowest_category=lowest,
+        assessed_at=TODAY,
+        product_code="F7",
+        product_level="R3",
+        today=TODAY,
+        valid_days=VALID_DAYS,
+        rule_version="v",
+    )
+    assert decision.evidence["admits_up_to"] == admits
+    if admits in ("R5",):
+        assert decision.reason == f"suitable: {reason}, product is R3"
+    else:
+        assert decision.reason == f"unsuitable: {reason}, product F7 is R3"
 
 
 def test_the_evidence_names_levels_and_rule_version() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -31,7 +31,7 @@ customer = st.tuples(
     st.sampled_from(["C1", "C2", "C3", "C4", "C5", None]),
     st.sampled_from(["ordinary", "professional"]),
     st.booleans(),  # lowest category
-    st.integers(min_value=0, max_value=1200),  # days since the risk assessment
+    st.integers(min_value=-30, max_value=1200),  # days since the risk assessment (below 0: dated after today)
 )
 products = st.lists(st.sampled_from(["R1", "R2", "R3", "R4", "R5"]), min_size=1, max_size=5)
 
@@ -42,7 +42,7 @@ def _allowed(level: str | None, investor: str, lowest: bool, age: int, product: 
         return rank == 1
     if investor == "professional":
         return True
-    if level is None or age > 730:
+    if level is None or not 0 <= age <= 730:  # valid through its 730th day; a future date is no assessment
         return rank == 1
     return rank <= ADMITS[level]
 
@@ -77,6 +77,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(people=st.lists(customer, min_size=1, max_size=12), shelf=products)
+# The limits of the expiry and a future date, each on a customer whose level would admit R3 when valid.
+@example(
+    people=[("C3", "ordinary", False, age) for age in (729, 730, 731, -1, 0)],
+    shelf=["R1", "R3"],
+)
 def test_no_unsuitable_product_message_is_ever_sent(
     shop: Container, people: list[tuple[str | None, str, bool, int]], shelf: list[str]
 ) -> None:
