@@ -260,16 +260,15 @@ def wake_time(
 
 
 def after(start: datetime, text: str, calendar: TradingCalendar) -> datetime:
-    """The instant a duration after `start` (trading days keep the Beijing time of day)."""
+    """The instant a duration after `start` (trading days keep the Beijing time of day). `Ntd` is the N-th
+    trading day after start's Beijing date and `-Ntd` the N-th before it, so from a closed day (a weekend,
+    a holiday) `1td` is the next session and `-1td` the last one before."""
     duration = Duration(text)
     span = duration.span()
     if span is not None:
         return start + span
-    # N trading days later, at the same Beijing time of day.
     local = start.astimezone(calendar.tz)
-    day = local.date()
-    anchor = day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
-    target = calendar.add_trading_days(anchor, -duration.n if duration.negative else duration.n)
+    target = calendar.add_trading_days(local.date(), -duration.n if duration.negative else duration.n)
     return calendar.to_utc(target, local.time())
 
 
