@@ -29,6 +29,7 @@ from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import admit, route_events, tick
 from touchpoint.journeys.service import customer_runs, parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import channel_events, channel_sends, journey_outbox
+from unit.journeys.passes import drain
 
 DAY = date(2026, 3, 31)
 TOKEN = "receipts-0123456789abcdef"
@@ -147,10 +148,8 @@ def _run(
 ) -> None:
     env = container.journey_env
     admit(env=env, name=journey, customers=customers, payloads=dict.fromkeys(customers, payload or {}))
-    while tick(env=env):
-        pass
-    while dispatch(env=env):
-        pass
+    drain(lambda: tick(env=env), "tick")
+    drain(lambda: dispatch(env=env), "dispatch")
 
 
 def _sends(container: Container) -> dict[tuple[str, str], dict[str, Any]]:
@@ -224,8 +223,7 @@ def test_a_capped_customer_is_skipped_and_priority_decides_who_wins(world: Any) 
     payloads = {"C4OK": {"fund_code": "F002"}}
     admit(env=env, name="low", customers=["C4OK"], payloads=payloads)
     admit(env=env, name="high", customers=["C4OK"], payloads=payloads)
-    while tick(env=env):
-        pass
+    drain(lambda: tick(env=env), "tick")
     dispatch(env=env, limit=1)  # one effect per batch: the claim itself takes the higher priority first
     dispatch(env=env, limit=1)
     status = {o["journey"]: (o["status"], o["last_error"]) for o in _outbox(container)}
@@ -421,8 +419,7 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
     feedback.forward_events(env=container.channel_env)
     sync_customers(env=container.identity_env, analytics=container.analytics)  # One ID knows the customers
     route_events(env=env)
-    while tick(env=env):
-        pass
+    drain(lambda: tick(env=env), "tick")
     runs = {r["journey"]: r for r in customer_runs(env=env, customer_no="C4OK")}
     assert runs["nudge"]["status"] == "done"
     assert [e["node"] for e in runs["nudge"]["effects"]] == ["offer", "thanks"]

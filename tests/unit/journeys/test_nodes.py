@@ -48,6 +48,7 @@ from touchpoint.segments.service import SegmentDef, context_at, read_rule, save_
 from touchpoint.store.operational.schema import journey_attempts, journey_outbox, journey_runs, journey_steps
 from touchpoint.tags import repo as tags_repo
 from touchpoint.tags.service import list_tags
+from unit.journeys.passes import drain
 from unit.journeys.test_runtime import _all_customers, _customers, _go_live, _journey, _runs, _send, _sends
 
 END = date(2026, 3, 31)
@@ -96,10 +97,8 @@ def _next_session_at(moment: datetime, at: time) -> datetime:
 def _work(env: JourneyEnv) -> None:
     """One pass of the worker's journey duties at the current instant."""
     route_events(env=env)
-    while tick(env=env):
-        pass
-    while dispatch(env=env, http=_NO_NETWORK):
-        pass
+    drain(lambda: tick(env=env), "tick")
+    drain(lambda: dispatch(env=env, http=_NO_NETWORK), "dispatch")
 
 
 def _drive(env: JourneyEnv, clock: VirtualClock, hours: float, step: float = 0.5) -> None:

@@ -21,6 +21,7 @@ from touchpoint.journeys.runtime import admit, admit_segments, route_events, tic
 from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey, set_status
 from touchpoint.segments.service import SegmentDef, current_members, save_segment
 from touchpoint.store.operational.schema import channel_log, journey_outbox, journey_runs
+from unit.journeys.passes import drain
 
 END = date(2026, 3, 31)
 START = datetime(2026, 3, 31, 1, tzinfo=UTC)  # 09:00 Beijing
@@ -59,10 +60,8 @@ def _drive(env: JourneyEnv, clock: VirtualClock, hours: float, step: float = 0.5
     end = clock.now() + timedelta(hours=hours)
     while True:
         route_events(env=env)
-        while tick(env=env):
-            pass
-        while dispatch(env=env):
-            pass
+        drain(lambda: tick(env=env), "tick")
+        drain(lambda: dispatch(env=env), "dispatch")
         if clock.now() >= end:
             return
         clock.advance(timedelta(hours=step))
