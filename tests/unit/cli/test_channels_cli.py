@@ -1,26 +1,50 @@
 """The channels CLI on a small demo, as a new user drives it: templates (list, check, preview, a faulty
-template refused), consent, do-not-disturb, the inbox and the message report — each with --json."""
+template refused), consent, do-not-disturb, the inbox and the message report — each with --json.
+
+The CLI runs on the wall clock; here every command it builds gets a clock frozen at one instant, so the
+send-time rules (quiet hours 21:00–08:00 Beijing) take one known branch: 10:00 on a trading day for most
+tests, 23:00 for the one about quiet hours."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from touchpoint.bootstrap import build
+from touchpoint.bootstrap import Container, build
+from touchpoint.cli import main as cli_main
 from touchpoint.cli.main import app
-from touchpoint.config import load_settings
+from touchpoint.config import Settings, load_settings
+from touchpoint.core.clock import VirtualClock
 from touchpoint.store.operational.schema import journey_outbox
 
 RUNNER = CliRunner()
+DAYTIME = datetime(2026, 3, 31, 2, tzinfo=UTC)  # Tuesday 10:00 in Beijing, a session of the exchange
+NIGHT = datetime(2026, 3, 31, 15, tzinfo=UTC)  # 23:00 in Beijing, inside the quiet hours
+
+
+FROZEN_AT: dict[Path, datetime] = {}  # each demo home's instant
+
+
+def _invoke(home: Path, *args: str) -> Result:
+    """One CLI command on `home`, with the clock of every container it builds frozen at the home's instant."""
+    instant = FROZEN_AT[home]
+
+    def frozen_build(settings: Settings) -> Container:
+        return build(settings, clock=VirtualClock(instant))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli_main, "build", frozen_build)
+        return RUNNER.invoke(app, ["--home", str(home), *args])
 
 
 def _run(home: Path, *args: str, code: int = 0) -> str:
-    result = RUNNER.invoke(app, ["--home", str(home), *args])
+    result = _invoke(home, *args)
     assert result.exit_code == code, (result.output, result.exception)
     return result.output
 
@@ -29,12 +53,22 @@ def _json(home: Path, *args: str) -> object:
     return json.loads(_run(home, *args, "--json"))
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("channels-cli") / "home"
+def _demo_at(instant: datetime, path: Path) -> Path:
+    """A small demo made and worked once at `instant`."""
+    FROZEN_AT[path] = instant
     _json(path, "demo", "--no-serve", "--customers", "150", "--days", "12", "--seed", "3")
     _run(path, "worker", "--once")
     return path
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _demo_at(DAYTIME, tmp_path_factory.mktemp("channels-cli") / "home")
+
+
+@pytest.fixture(scope="module")
+def night_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _demo_at(NIGHT, tmp_path_factory.mktemp("channels-cli-night") / "home")
 
 
 def test_templates_from_the_cli(home: Path, tmp_path: Path) -> None:
@@ -65,31 +99,36 @@ def test_templates_from_the_cli(home: Path, tmp_path: Path) -> None:
     saved = _json(home, "template", "save", str(bad))
     assert isinstance(saved, dict)
     assert saved["version"] == 1
-    result = RUNNER.invoke(app, ["--home", str(home), "template", "activate", "bad_promo"])
+    result = _invoke(home, "template", "activate", "bad_promo")
     assert result.exit_code != 0
     message = str(result.exception or result.output)
     assert "banned word '保本'" in message
     assert "risk disclosure" in message
 
 
+def test_at_night_the_morning_brief_waits_for_the_end_of_quiet_hours(night_home: Path) -> None:
+    customer, reason = _brief_effect(night_home, "pending")
+    assert reason == "delayed: quiet hours until 08:00"
+    inbox = _json(night_home, "channel", "inbox", customer)
+    assert isinstance(inbox, dict)
+    assert inbox["unread"] == 0
+    assert _json(night_home, "channel", "messages", customer) == []
+
+
 def test_consent_dnd_inbox_and_messages(home: Path) -> None:
-    # The demo runs on the wall clock: in Beijing quiet hours (21:00-08:00) the morning brief waits for 08:00.
-    customer, status, reason = _brief_effect(home)
+    # At 10:00 the morning brief goes at once to a customer who consented.
+    customer, reason = _brief_effect(home, "sent")
+    assert reason is None
     inbox = _json(home, "channel", "inbox", customer)
     assert isinstance(inbox, dict)
-    if status == "pending":
-        assert reason == "delayed: quiet hours until 08:00"
-        assert inbox["unread"] == 0
-    else:
-        assert status in ("sent", "skipped")
-        messages = _json(home, "channel", "messages", customer)
-        assert isinstance(messages, list)
-        assert messages[0]["template"] == "market_morning_brief"
-        assert inbox["unread"] == (status == "sent")
+    assert inbox["unread"] == 1
+    messages = _json(home, "channel", "messages", customer)
+    assert isinstance(messages, list)
+    assert [m["template"] for m in messages] == ["market_morning_brief"]
     withdrawn = _json(home, "channel", "consent", customer, "--withdraw", "inbox")
     assert isinstance(withdrawn, dict)
     assert withdrawn["channels"]["inbox"] == "opted out of marketing on inbox"
-    assert withdrawn["channels"]["sms"] in ("marketing consent on the profile", "no marketing consent")
+    assert withdrawn["channels"]["sms"] == "marketing consent on the profile"  # the inbox went out on it
     added = _json(home, "channel", "dnd", customer, "--reason", "客户投诉")
     assert isinstance(added, dict)
     assert added["reason"] == "客户投诉"
@@ -107,18 +146,18 @@ def test_consent_dnd_inbox_and_messages(home: Path) -> None:
     assert all(r["channel"] == "inbox" for r in report["templates"])
 
 
-def _brief_effect(home: Path) -> tuple[str, str, str | None]:
-    """A customer the demo queued the morning brief for, with that effect's status and last error."""
+def _brief_effect(home: Path, status: str) -> tuple[str, str | None]:
+    """The first customer (by number) whose morning brief from the demo is in `status`, and its last error."""
     container = build(load_settings(home))
     try:
         with container.ops.begin() as connection:
             query = (
-                select(journey_outbox.c.customer_no, journey_outbox.c.status, journey_outbox.c.last_error)
-                .where(journey_outbox.c.node == "content")
-                .order_by(journey_outbox.c.status.desc())
+                select(journey_outbox.c.customer_no, journey_outbox.c.last_error)
+                .where(journey_outbox.c.node == "content", journey_outbox.c.status == status)
+                .order_by(journey_outbox.c.customer_no)
                 .limit(1)
             )
-            customer, status, reason = connection.execute(query).one()
-        return str(customer), str(status), reason
+            customer, reason = connection.execute(query).one()
+        return str(customer), reason
     finally:
         container.close()
