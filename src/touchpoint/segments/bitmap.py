@@ -3,7 +3,9 @@ query per behaviour condition, combined with bitmap set operations."""
 
 from __future__ import annotations
 
+import itertools
 from array import array
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -157,39 +159,81 @@ def _event(rule: EventCondition, context: Context) -> BitMap:
 def sequence_customers(rule: SequenceCondition, context: Context) -> set[str]:
     """Customer numbers who did the steps in order, each within the gap of the previous, inside the window.
 
-    One pass over the step events sorted by customer and time, with a small state machine per customer:
-    `reached[k]` is the latest time a valid chain reached step k (the latest is best for later gaps).
+    A chain is distinct events, one per step, each at or after the previous step's time and at most `gap`
+    after it; steps at one instant may be filled by those events in any order.
+
+    One pass over the step events by customer and instant, with a small state machine per customer:
+    `reached[k]` is the latest instant a valid chain reached step k (the latest is best for later gaps).
     """
     rows = _step_rows(rule, context)
     gap = gap_of(rule.gap)
-    last = len(rule.sequence) - 1
     done: set[str] = set()
     customer: str | None = None
     reached: list[Any] = []
-    for who, at, step in zip(rows["customer_no"], rows["time"], rows["step"], strict=True):
+    instants = itertools.groupby(
+        zip(rows["customer_no"], rows["time"], rows["event_id"], rows["step"], strict=True),
+        key=lambda row: (row[0], row[1]),
+    )
+    for (who, at), group in instants:
         if who != customer:
-            customer, reached = who, [None] * (last + 1)
+            customer, reached = who, [None] * len(rule.sequence)
         if who in done:
             continue
-        if step == 0:
-            reached[0] = at
-        elif reached[step - 1] is not None and at - reached[step - 1] <= gap:
+        fills: dict[str, set[int]] = {}
+        for _, _, event_id, step in group:
+            fills.setdefault(event_id, set()).add(int(step))
+        for step in _reachable_at(at, list(fills.values()), reached, gap):
             reached[step] = at
-        if reached[last] is not None:
+        if reached[-1] is not None:
             done.add(who)
     return done
 
 
+def _reachable_at(at: Any, fills: list[set[int]], reached: list[Any], gap: timedelta) -> set[int]:
+    """The steps a chain can reach at instant `at`, given the steps each event of that instant can fill.
+
+    A chain reaches step k here when it continues a chain that reached some step j - 1 earlier (within the
+    gap; or starts at j = 0) with steps j..k filled by distinct events of this instant.
+    """
+    reachable: set[int] = set()
+    for start in sorted(set().union(*fills)):  # a run can only start at a step some event here fills
+        if start > 0 and (reached[start - 1] is None or at - reached[start - 1] > gap):
+            continue
+        reachable.update(_run_from(start, fills, len(reached)))
+    return reachable
+
+
+def _run_from(start: int, fills: list[set[int]], steps: int) -> range:
+    """Steps start..k that distinct events of one instant can fill together, for the largest such k.
+
+    A step may be fillable by several events and an event may fill several steps, so this is a bipartite
+    matching, grown one step at a time by augmenting paths.
+    """
+    owner: dict[int, int] = {}  # event → the step it fills
+    end = start
+    while end < steps and _augment(end, fills, owner, set()):
+        end += 1
+    return range(start, end)
+
+
+def _augment(step: int, fills: list[set[int]], owner: dict[int, int], tried: set[int]) -> bool:
+    """Find `step` an event, moving other steps to other events where needed."""
+    for event, can in enumerate(fills):
+        if step in can and event not in tried:
+            tried.add(event)
+            if event not in owner or _augment(owner[event], fills, owner, tried):
+                owner[event] = step
+                return True
+    return False
+
+
 def _step_rows(rule: SequenceCondition, context: Context) -> pd.DataFrame:
-    """Every event matching some step, once per step it matches, in the order the state machine reads them:
-    by customer and time, and for one event its later steps first (one event fills one step of a chain)."""
+    """Every event matching some step, once per step it matches, sorted by customer and time."""
     window = Window(rule.within)
     frames = []
     for index, step in enumerate(rule.sequence):
         events = property_filters(context.events([step.event], window), step.where)
         frames.append(events.select("customer_no", "time", "event_id").to_pandas().assign(step=index))
     rows: pd.DataFrame = pd.concat(frames)
-    ordered: pd.DataFrame = rows.sort_values(
-        ["customer_no", "time", "event_id", "step"], ascending=[True, True, True, False], kind="stable"
-    )
+    ordered: pd.DataFrame = rows.sort_values(["customer_no", "time", "event_id", "step"], kind="stable")
     return ordered

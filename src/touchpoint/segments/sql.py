@@ -78,7 +78,10 @@ class _Compiler:
                 return column.isin(rule.in_)
             return column.notnull() & ~column.isin(rule.not_in or [])
         if isinstance(rule, IndicatorCondition):
-            return _compare(ibis._[f"i__{rule.indicator}"].cast("float64"), rule.op, rule.value)
+            value = ibis._[f"i__{rule.indicator}"].cast("float64")
+            # NaN (0/0 in a derived indicator) is no value, as on the bitmap path; engines order it above
+            # every number, so without this `> 1` would hold for it.
+            return _compare(value, rule.op, rule.value) & ~value.isnan()
         if isinstance(rule, AttributeCondition):
             return _attribute(ibis._[f"a__{rule.attribute}"], rule)
         if isinstance(rule, EventCondition):

@@ -1,0 +1,572 @@
+"""The bitmap path, the SQL path and a brute-force evaluation on small worlds generated per example: steps at
+one instant, gaps exactly at their limit, events at a window's exact start, customers with no indicator value,
+uids with gaps, and trading-day windows counted from exchange-calendars' XSHG directly."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import exchange_calendars
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+from pyroaring import BitMap
+
+from touchpoint.bootstrap import Container, build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.identity.service import link_business_ids
+from touchpoint.segments.bitmap import evaluate
+from touchpoint.segments.service import context_at, read_rule
+from touchpoint.segments.sql import evaluate_sql
+from touchpoint.tags.layout import TAG_BITMAPS
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+XSHG_SESSIONS: list[date] = [s.date() for s in exchange_calendars.get_calendar("XSHG").sessions]
+POOL = [f"C{i}" for i in range(1, 7)]
+STRANGER = "anon-7"  # a distinct id One ID links to no customer: its events count for nobody
+EVENTS = ["login", "fund_detail_view", "fund_subscribe"]
+HALF_HOUR = timedelta(minutes=30)
+TICK = timedelta(microseconds=1)
+
+
+def _beijing(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BEIJING).astimezone(UTC)
+
+
+# Evaluation instants around closures: the first session after National Day, a holiday, a Saturday midnight,
+# a Qingming midnight, and an ordinary afternoon.
+INSTANTS = [
+    _beijing(2025, 10, 9, 15),
+    _beijing(2025, 10, 8, 9, 30),
+    _beijing(2025, 10, 11),
+    _beijing(2026, 4, 6),
+    _beijing(2026, 3, 31, 15),
+]
+
+
+@dataclass(frozen=True)
+class Customer:
+    """One customer of the snapshot: uid, an indicator `score` and a tag `tier` and attribute `risk_level`
+    that may each be missing."""
+
+    customer_no: str
+    uid: int
+    score: float | None = None
+    tier: str | None = None
+    risk: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    event: str
+    distinct_id: str
+    time: datetime
+    fund_type: str = "equity"
+
+
+@dataclass(frozen=True)
+class World:
+    at: datetime
+    customers: tuple[Customer, ...]
+    events: tuple[Event, ...] = field(default=())
+
+
+# ---- the independent computation ---------------------------------------------------------------------------
+
+
+def trading_window_start(at: datetime, n: int) -> datetime:
+    """00:00 Beijing of the first of the last `n` XSHG sessions up to `at`'s Beijing date."""
+    last = bisect.bisect_right(XSHG_SESSIONS, at.astimezone(BEIJING).date()) - 1
+    first = XSHG_SESSIONS[last - (n - 1)]
+    return datetime.combine(first, time(0), tzinfo=BEIJING).astimezone(UTC)
+
+
+def span(text: str) -> timedelta:
+    """`12h` or `7d` as a duration."""
+    return timedelta(hours=int(text[:-1])) if text.endswith("h") else timedelta(days=int(text[:-1]))
+
+
+def window_start(at: datetime, within: str) -> datetime:
+    """Where a window starts: exclusive at T − span (`h`, `d`), inclusive at a session's midnight (`td`)."""
+    if within.endswith("td"):
+        return trading_window_start(at, int(within[:-2]))
+    return at - span(within)
+
+
+def inside(world: World, within: str) -> list[Event]:
+    """Events of known customers in the window: (T − span, T], or [first session's midnight, T] for `td`."""
+    start = window_start(world.at, within)
+    known = [e for e in world.events if e.distinct_id in POOL and e.time <= world.at]
+    if within.endswith("td"):
+        return [e for e in known if e.time >= start]
+    return [e for e in known if e.time > start]
+
+
+def compare(value: Any, op: str, wanted: Any) -> bool:
+    """A comparison that no missing value satisfies (SQL's unknown read as false)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    if op == "between":
+        return bool(wanted[0] <= value <= wanted[1])
+    results = {
+        "=": value == wanted,
+        "!=": value != wanted,
+        ">": value > wanted,
+        ">=": value >= wanted,
+        "<": value < wanted,
+        "<=": value <= wanted,
+    }
+    return bool(results[op])
+
+
+def step_matches(event: Event, step: dict[str, Any]) -> bool:
+    """The event is the step's and passes its filters (only `fund_type = equity` is generated)."""
+    return event.event == step["event"] and all(event.fund_type == w["value"] for w in step.get("where", []))
+
+
+def did_sequence(world: World, rule: dict[str, Any], customer: str) -> bool:
+    """Any chain of distinct events, one per step, each at or after the previous and within the gap."""
+    gap = span(rule["gap"])
+    mine = [e for e in inside(world, rule["within"]) if e.distinct_id == customer]
+    candidates = [[e for e in mine if step_matches(e, step)] for step in rule["sequence"]]
+    for chain in itertools.product(*candidates):
+        if len({e.event_id for e in chain}) < len(chain):
+            continue
+        if all(timedelta(0) <= b.time - a.time <= gap for a, b in itertools.pairwise(chain)):
+            return True
+    return False
+
+
+def holds(world: World, rule: dict[str, Any], customer: Customer) -> bool:
+    """Whether one leaf of a rule holds for one customer."""
+    if "tag" in rule:
+        if "exists" in rule:
+            return (customer.tier is not None) == rule["exists"]
+        if "in" in rule:
+            return customer.tier in rule["in"]
+        return customer.tier is not None and customer.tier not in rule["not_in"]
+    if "indicator" in rule:
+        return compare(customer.score, rule["op"], rule["value"])
+    if "attribute" in rule:
+        if "exists" in rule:
+            return (customer.risk is not None) == rule["exists"]
+        if "in" in rule:
+            return customer.risk in rule["in"]
+        return compare(customer.risk, rule["op"], rule["value"])
+    if "event" in rule:
+        step = {"event": rule["event"], "where": rule.get("where", [])}
+        count = sum(
+            1
+            for e in inside(world, rule["within"])
+            if e.distinct_id == customer.customer_no and step_matches(e, step)
+        )
+        test = rule.get("count", {"op": ">=", "value": 1})
+        return compare(count, test["op"], test["value"])
+    return did_sequence(world, rule, customer.customer_no)
+
+
+def brute_force(world: World, rule: dict[str, Any]) -> set[str]:
+    """The customer numbers a rule selects, by the documented semantics, in plain Python."""
+    if "all" in rule:
+        return set.intersection(*(brute_force(world, r) for r in rule["all"]))
+    if "any" in rule:
+        return set.union(*(brute_force(world, r) for r in rule["any"]))
+    if "not" in rule:
+        return {c.customer_no for c in world.customers} - brute_force(world, rule["not"])
+    return {c.customer_no for c in world.customers if holds(world, rule, c)}
+
+
+# ---- the world in the store --------------------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    container: Container
+    event_days: set[date] = field(default_factory=set)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    home = tmp_path_factory.mktemp("segment-boundaries")
+    container = build(load_settings(home), clock=VirtualClock(INSTANTS[0]))
+    link_business_ids(env=container.tag_env.indicators.identity, customers=[{"customer_no": c} for c in POOL])
+    yield Store(container)
+    container.close()
+
+
+def publish(store: Store, world: World) -> None:
+    """Write the world's snapshots on T's Beijing date, and its events, replacing what an earlier example
+    wrote (days it used and this one does not become empty)."""
+    analytics = store.container.analytics
+    day = world.at.astimezone(BEIJING).date()
+    people = sorted(world.customers, key=lambda c: c.uid)
+    numbers = [c.customer_no for c in people]
+    uids = pa.array([c.uid for c in people], pa.int64())
+    analytics.replace_partitions(
+        "indicator_values",
+        {day: pa.table({"uid": uids, "customer_no": numbers, "score": pa.array([c.score for c in people])})},
+    )
+    tiers = pa.array([c.tier for c in people], pa.string())
+    analytics.replace_partitions(
+        "tag_values", {day: pa.table({"uid": uids, "customer_no": numbers, "tier": tiers})}
+    )
+    bitmaps = [
+        {"tag": "tier", "value": value, "count": len(m), "bitmap": m.serialize()}
+        for value in sorted({c.tier for c in people if c.tier is not None})
+        for m in [BitMap(c.uid for c in people if c.tier == value)]
+    ]
+    analytics.replace_partitions(
+        "tag_bitmaps", {day: pa.Table.from_pylist(bitmaps, schema=TAG_BITMAPS.schema)}
+    )
+    customers = pa.table(
+        {"customer_no": numbers, "risk_level": pa.array([c.risk for c in people], pa.string())}
+    )
+    analytics.replace_partitions("customers", {day: customers})
+    by_day: dict[date, list[dict[str, Any]]] = {d: [] for d in store.event_days}
+    for e in world.events:
+        by_day.setdefault(e.time.astimezone(BEIJING).date(), []).append(
+            {
+                "event_id": e.event_id,
+                "event": e.event,
+                "distinct_id": e.distinct_id,
+                "time": e.time,
+                "properties": json.dumps({"fund_type": e.fund_type}),
+                "source": "import",
+            }
+        )
+    schema = analytics.layout("events").schema
+    analytics.replace_partitions(
+        "events", {d: pa.Table.from_pylist(rows, schema=schema) for d, rows in by_day.items()}
+    )
+    store.event_days = {d for d, rows in by_day.items() if rows}
+
+
+def members_by_path(store: Store, world: World, rule: dict[str, Any]) -> dict[str, set[str]]:
+    """The customer numbers each evaluation path selects, after checking that the bitmap's uids map back to
+    the same customer numbers as a plain lookup of the world gives."""
+    publish(store, world)
+    context = context_at(env=store.container.tag_env, at=world.at)
+    parsed = read_rule(rule)
+    number_of = {c.uid: c.customer_no for c in world.customers}
+    bitmap = evaluate(parsed, context)
+    assert context.customer_numbers(bitmap) == [number_of[uid] for uid in sorted(bitmap)]
+    return {
+        "bitmap": {number_of[uid] for uid in bitmap},
+        "sql": {number_of[uid] for uid in evaluate_sql(parsed, context)},
+    }
+
+
+# ---- generated worlds and rules ----------------------------------------------------------------------------
+
+WINDOWS = ["12h", "1d", "7d", "1td", "3td", "5td"]
+GAPS = ["1h", "2h", "1d"]
+scores = st.one_of(st.none(), st.just(float("nan")), st.sampled_from([0.0, 1.0, 2.0, 5.0]))
+tiers = st.one_of(st.none(), st.sampled_from(["高净值", "大众"]))
+risks = st.one_of(st.none(), st.sampled_from(["C1", "C2", "C3"]))
+
+
+WINDOW_STARTS = {at: [window_start(at, w) - at for w in WINDOWS] for at in INSTANTS}
+
+
+@st.composite
+def customers_of(draw: st.DrawFn) -> tuple[Customer, ...]:
+    """A base of some pool customers, uids ascending and sometimes with gaps (persons with no customer)."""
+    members = draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=len(POOL), unique=True))
+    uid = draw(st.integers(1, 4))
+    chosen = []
+    for number in sorted(members, key=POOL.index):
+        chosen.append(Customer(number, uid, draw(scores), draw(tiers), draw(risks)))
+        uid += 1 + draw(st.sampled_from([0, 0, 1, 3]))
+    return tuple(chosen)
+
+
+@st.composite
+def worlds(
+    draw: st.DrawFn,
+    events: tuple[int, int] = (0, 10),
+    names: tuple[str, ...] = tuple(EVENTS),
+    within: str | None = None,
+) -> World:
+    """Events cluster on a few instants (window starts among them) and land at, just before or just after
+    whole gaps from them, so steps at one instant and gaps exactly at their limit are common. With `within`,
+    the instants lie in that window."""
+    at = draw(st.sampled_from(INSTANTS))
+    customers = draw(customers_of())
+    starts = WINDOW_STARTS[at] if within is None else [window_start(at, within) - at]
+    earliest = min(starts) // HALF_HOUR
+    anywhen = st.integers(earliest, 2).map(lambda k: k * HALF_HOUR)
+    anchors = draw(st.lists(st.one_of(st.sampled_from(starts), anywhen), min_size=1, max_size=3))
+    actors = [c.customer_no for c in customers[:2]]
+    count = draw(st.integers(*events))
+    ids = draw(st.permutations(range(count)))  # event ids in an order unrelated to time
+    events = []
+    for index in range(count):
+        offset = draw(st.sampled_from(anchors)) + draw(
+            st.sampled_from(
+                [timedelta(0), timedelta(0), timedelta(hours=1), timedelta(hours=2), timedelta(days=1)]
+            )
+        )
+        jitter = draw(st.sampled_from([timedelta(0), timedelta(0), -TICK, TICK]))
+        events.append(
+            Event(
+                event_id=f"e{ids[index]}",
+                event=draw(st.sampled_from(names)),
+                distinct_id=draw(st.sampled_from([*actors, *actors, *actors, *POOL, STRANGER])),
+                time=at + offset + jitter,
+                fund_type=draw(st.sampled_from(["equity", "bond"])),
+            )
+        )
+    return World(at=at, customers=customers, events=tuple(events))
+
+
+EQUITY = [{"property": "fund_type", "op": "=", "value": "equity"}]
+tag_rules = st.one_of(
+    st.lists(st.sampled_from(["高净值", "大众"]), min_size=1, max_size=2).map(
+        lambda v: {"tag": "tier", "in": v}
+    ),
+    st.sampled_from(["高净值", "大众"]).map(lambda v: {"tag": "tier", "not_in": [v]}),
+    st.booleans().map(lambda b: {"tag": "tier", "exists": b}),
+)
+indicator_rules = st.one_of(
+    st.tuples(st.sampled_from(["=", "!=", ">", ">=", "<", "<="]), st.sampled_from([0, 1, 2, 5])).map(
+        lambda t: {"indicator": "score", "op": t[0], "value": t[1]}
+    ),
+    st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from([0, 1, 3])).map(
+        lambda t: {"indicator": "score", "op": "between", "value": [t[0], t[0] + t[1]]}
+    ),
+)
+attribute_rules = st.one_of(
+    st.lists(st.sampled_from(["C1", "C2", "C3"]), min_size=1, max_size=2).map(
+        lambda v: {"attribute": "risk_level", "in": v}
+    ),
+    st.tuples(st.sampled_from(["=", "!="]), st.sampled_from(["C1", "C2"])).map(
+        lambda t: {"attribute": "risk_level", "op": t[0], "value": t[1]}
+    ),
+    st.booleans().map(lambda b: {"attribute": "risk_level", "exists": b}),
+)
+event_rules = st.builds(
+    lambda event, where, op, value, within: {
+        "event": event,
+        "where": where,
+        "count": {"op": op, "value": value},
+        "within": within,
+    },
+    st.sampled_from(EVENTS),
+    st.sampled_from([[], EQUITY]),
+    st.sampled_from(["=", ">=", "<", "!="]),
+    st.integers(0, 2),
+    st.sampled_from(WINDOWS),
+)
+steps = st.builds(
+    lambda e, w: {"event": e, "where": w}, st.sampled_from(EVENTS), st.sampled_from([[], EQUITY])
+)
+sequence_rules = st.builds(
+    lambda chain, gap, within: {"sequence": chain, "gap": gap, "within": within},
+    st.lists(steps, min_size=2, max_size=3),
+    st.sampled_from(GAPS),
+    st.sampled_from(WINDOWS),
+)
+column_rules = st.one_of(indicator_rules, attribute_rules)
+leaves = st.one_of(tag_rules, indicator_rules, attribute_rules, event_rules, sequence_rules)
+rules = st.one_of(
+    # An AND of bitmap parts and column parts: the column parts are tested at the bitmap's positions.
+    st.tuples(
+        st.lists(st.one_of(tag_rules, event_rules, sequence_rules), min_size=1, max_size=2), column_rules
+    ).map(lambda t: {"all": [*t[0], t[1]]}),
+    st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, min_size=1, max_size=3).map(lambda c: {"all": c})
+            | st.lists(inner, min_size=1, max_size=3).map(lambda c: {"any": c})
+            | inner.map(lambda c: {"not": c})
+        ),
+        max_leaves=4,
+    ),
+)
+
+
+# ---- fixed cases at the limits -----------------------------------------------------------------------------
+
+AT = INSTANTS[0]  # 2025-10-09 15:00 Beijing, the first session after the National Day closure
+BASE = (
+    Customer("C1", 3, score=None, tier="大众", risk=None),
+    Customer("C2", 7, score=5.0, tier="高净值", risk="C2"),
+)
+LOGIN_THEN_SUBSCRIBE = {
+    "sequence": [{"event": "login"}, {"event": "fund_subscribe"}],
+    "gap": "2h",
+    "within": "7d",
+}
+
+
+def _world(
+    *events: tuple[str, str, str, datetime], at: datetime = AT, base: tuple[Customer, ...] = BASE
+) -> World:
+    return World(at=at, customers=base, events=tuple(Event(i, n, c, t) for i, n, c, t in events))
+
+
+NOON = AT - timedelta(hours=3)
+SAME_INSTANT = _world(("e0", "fund_subscribe", "C1", NOON), ("e1", "login", "C1", NOON))
+GAP_AT_LIMIT = _world(
+    ("e0", "login", "C1", NOON - timedelta(hours=2)),
+    ("e1", "fund_subscribe", "C1", NOON),
+    ("e2", "login", "C2", NOON - timedelta(hours=2) - TICK),
+    ("e3", "fund_subscribe", "C2", NOON),
+)
+SEVEN_DAYS_START = _world(
+    ("e0", "login", "C1", AT - timedelta(days=7)), ("e1", "login", "C2", AT - timedelta(days=7) + TICK)
+)
+TD_START = trading_window_start(AT, 3)  # 2025-09-29 00:00 Beijing: 3 sessions are 09-29, 09-30, 10-09
+THREE_TD_START = _world(("e0", "login", "C1", TD_START), ("e1", "login", "C2", TD_START - TICK))
+LATE = _world(("e0", "login", "C1", AT), ("e1", "login", "C2", AT + TICK))
+ONE_LOGIN_TWO_STEPS = _world(
+    ("e0", "login", "C1", NOON), ("e1", "login", "C2", NOON), ("e2", "login", "C2", NOON)
+)
+# At one instant e0 can fill only the second step and e1 only the first: a chain needs e1 → e0.
+CROSSED = World(
+    at=AT,
+    customers=BASE,
+    events=(
+        Event("e0", "fund_detail_view", "C1", NOON, "equity"),
+        Event("e1", "fund_detail_view", "C1", NOON, "bond"),
+    ),
+)
+ANY_THEN_EQUITY = {
+    "sequence": [{"event": "fund_detail_view"}, {"event": "fund_detail_view", "where": EQUITY}],
+    "gap": "1h",
+    "within": "1d",
+}
+# C1 has no score and C3 a NaN one (a derived indicator's 0/0): neither is a value.
+MISSING = _world(base=(*BASE, Customer("C3", 8, score=float("nan"))))
+GAPPED = (
+    Customer("C1", 2, score=1.0, tier="大众"),
+    Customer("C3", 5, score=None, tier="大众"),
+    Customer("C4", 6, score=2.0, tier="大众"),
+    Customer("C6", 11, score=2.0),
+)
+DENSE_FROM_NINE = tuple(Customer(c, 9 + i, score=float(i), tier="大众") for i, c in enumerate(POOL))
+
+CASES = [
+    pytest.param(SAME_INSTANT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="later-step-same-instant-smaller-id"),
+    pytest.param(GAP_AT_LIMIT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="gap-exactly-at-limit"),
+    pytest.param(SEVEN_DAYS_START, {"event": "login", "within": "7d"}, {"C2"}, id="7d-start-excluded"),
+    pytest.param(
+        THREE_TD_START, {"event": "login", "within": "3td"}, {"C1"}, id="3td-first-midnight-included"
+    ),
+    pytest.param(LATE, {"event": "login", "within": "12h"}, {"C1"}, id="at-T-included-after-T-not"),
+    pytest.param(
+        ONE_LOGIN_TWO_STEPS,
+        {"sequence": [{"event": "login"}, {"event": "login"}], "gap": "1h", "within": "1d"},
+        {"C2"},
+        id="one-event-fills-one-step",
+    ),
+    pytest.param(CROSSED, ANY_THEN_EQUITY, {"C1"}, id="same-instant-crossed-steps"),
+    pytest.param(
+        MISSING, {"indicator": "score", "op": "!=", "value": 1}, {"C2"}, id="missing-is-not-unequal"
+    ),
+    pytest.param(
+        MISSING, {"not": {"indicator": "score", "op": "!=", "value": 5}}, {"C1", "C2", "C3"}, id="not-unequal"
+    ),
+    pytest.param(MISSING, {"indicator": "score", "op": ">", "value": 1}, {"C2"}, id="nan-is-no-value"),
+    pytest.param(MISSING, {"attribute": "risk_level", "op": "!=", "value": "C1"}, {"C2"}, id="missing-attr"),
+    pytest.param(
+        _world(base=GAPPED),
+        {"all": [{"tag": "tier", "in": ["大众"]}, {"indicator": "score", "op": ">=", "value": 1}]},
+        {"C1", "C4"},
+        id="uids-with-gaps",
+    ),
+    pytest.param(
+        _world(base=DENSE_FROM_NINE),
+        {"all": [{"tag": "tier", "in": ["大众"]}, {"indicator": "score", "op": "between", "value": [2, 3]}]},
+        {"C3", "C4"},
+        id="dense-uids-from-nine",
+    ),
+]
+
+
+@pytest.mark.parametrize(("world", "rule", "expected"), CASES)
+def test_stated_semantics_at_the_limits(
+    store: Store, world: World, rule: dict[str, Any], expected: set[str]
+) -> None:
+    assert brute_force(world, rule) == expected
+    assert members_by_path(store, world, rule) == {"bitmap": expected, "sql": expected}
+
+
+# ---- properties --------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(world=worlds(), rule=rules)
+@example(world=SAME_INSTANT, rule=LOGIN_THEN_SUBSCRIBE)
+@example(world=GAP_AT_LIMIT, rule={"not": LOGIN_THEN_SUBSCRIBE})
+@example(world=SEVEN_DAYS_START, rule={"event": "login", "within": "7d", "count": {"op": "=", "value": 0}})
+@example(
+    world=THREE_TD_START,
+    rule={"any": [{"event": "login", "within": "3td"}, {"tag": "tier", "exists": False}]},
+)
+@example(world=LATE, rule={"event": "login", "within": "1td", "count": {"op": ">=", "value": 1}})
+@example(world=CROSSED, rule=ANY_THEN_EQUITY)
+@example(world=MISSING, rule={"indicator": "score", "op": "!=", "value": 1})
+@example(world=MISSING, rule={"not": {"indicator": "score", "op": "between", "value": [0, 5]}})
+@example(
+    world=_world(base=GAPPED),
+    rule={"all": [{"tag": "tier", "exists": True}, {"indicator": "score", "op": "!=", "value": 2}]},
+)
+@example(
+    world=_world(base=DENSE_FROM_NINE),
+    rule={"all": [{"tag": "tier", "in": ["大众"]}, {"indicator": "score", "op": "<=", "value": 2}]},
+)
+def test_paths_agree_with_brute_force(store: Store, world: World, rule: dict[str, Any]) -> None:
+    expected = brute_force(world, rule)
+    assert members_by_path(store, world, rule) == {"bitmap": expected, "sql": expected}, rule
+
+
+@st.composite
+def sequence_cases(draw: st.DrawFn) -> tuple[World, dict[str, Any]]:
+    """A sequence rule and a world whose events are of its steps."""
+    rule = draw(sequence_rules)
+    names = tuple(s["event"] for s in rule["sequence"])
+    return draw(worlds(events=(len(names), 8), names=names, within=rule["within"])), rule
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=sequence_cases())
+@example(case=(SAME_INSTANT, LOGIN_THEN_SUBSCRIBE))
+@example(case=(GAP_AT_LIMIT, LOGIN_THEN_SUBSCRIBE))
+@example(case=(CROSSED, ANY_THEN_EQUITY))
+def test_sequences_agree_when_every_step_happened(store: Store, case: tuple[World, dict[str, Any]]) -> None:
+    world, rule = case
+
+    # Only worlds where someone did every step inside the window, so order, ties and gaps decide.
+    def did_every_step(customer: str) -> bool:
+        mine = [e for e in inside(world, rule["within"]) if e.distinct_id == customer]
+        return all(any(step_matches(e, step) for e in mine) for step in rule["sequence"])
+
+    assume(any(did_every_step(c.customer_no) for c in world.customers))
+    expected = {c.customer_no for c in world.customers if did_sequence(world, rule, c.customer_no)}
+    assert members_by_path(store, world, rule) == {"bitmap": expected, "sql": expected}, rule
+
+
+@settings(max_examples=40, deadline=None)
+@given(base=customers_of(), data=st.data())
+@example(base=GAPPED, data=None)
+@example(base=DENSE_FROM_NINE, data=None)
+def test_positions_of_uids_with_and_without_gaps(store: Store, base: tuple[Customer, ...], data: Any) -> None:
+    publish(store, World(at=AT, customers=base))
+    context = context_at(env=store.container.tag_env, at=AT)
+    ordered = sorted(c.uid for c in base)
+    chosen = ordered if data is None else sorted(data.draw(st.sets(st.sampled_from(ordered))))
+    assert context.dense == (ordered == list(range(ordered[0], ordered[-1] + 1)))
+    found = context.positions(np.array(chosen, dtype=np.uint32))
+    assert found.tolist() == [ordered.index(u) for u in chosen]
