@@ -275,6 +275,9 @@ def compute_command(
         datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="business date")
     ] = None,
     runs: Annotated[bool, typer.Option("--runs", help="list recent runs instead of computing")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="store the result even if missing inputs move many tags")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Compute every indicator and tag for a business date (default: the latest date with data)."""
@@ -284,7 +287,7 @@ def compute_command(
         return
     business_date = day.date() if day else latest_data_date(env=c.tag_env)
     with console.status(f"computing indicators and tags for {business_date} …"):
-        result = compute(env=c.tag_env, principal=SYSTEM, day=business_date)
+        result = compute(env=c.tag_env, principal=SYSTEM, day=business_date, force=force)
     if as_json:
         print_json(result)
     else:

@@ -23,6 +23,7 @@ from touchpoint.indicators.validate import check_indicator
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags import repo
 from touchpoint.tags.evaluate import bitmaps, bucket_values, rule_values
+from touchpoint.tags.guard import MissingInputsError, missing_input_problem
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.learn import score_model_tag
 from touchpoint.tags.model import TagDef
@@ -262,14 +263,18 @@ def compute_due(*, env: TagEnv, refresh: timedelta, retry: timedelta) -> date | 
     return day if stale or now - finished >= refresh else None
 
 
-def compute(*, env: TagEnv, principal: Principal, day: date) -> dict[str, Any]:
-    """Compute every indicator and tag for `day` and store them; a failure leaves the previous snapshot."""
+def compute(*, env: TagEnv, principal: Principal, day: date, force: bool = False) -> dict[str, Any]:
+    """Compute every indicator and tag for `day` and store them; a failure leaves the previous snapshot.
+
+    A result that would move many customers' tags because their inputs went missing (a partial feed) is
+    refused with MissingInputsError unless `force`; a forced run records what it accepted.
+    """
     ienv = env.indicators
     run_id = new_id("cmp")
     with ienv.ops.begin() as connection:
         repo.start_run(connection, run_id, day, ienv.clock.now())
     try:
-        stats = _compute(env, day)
+        stats = _compute(env, day, force=force)
     except Exception as exc:
         with ienv.ops.begin() as connection:
             repo.finish_run(connection, run_id, status="failed", now=ienv.clock.now(), error=str(exc))
@@ -290,7 +295,7 @@ def compute(*, env: TagEnv, principal: Principal, day: date) -> dict[str, Any]:
     return {"run_id": run_id, "business_date": day.isoformat(), **stats}
 
 
-def _compute(env: TagEnv, day: date) -> dict[str, Any]:
+def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
     indicator_defs: list[IndicatorDef] = list(list_indicators(env=env.indicators).values())
     if not indicator_defs:
         raise ValidationError("no indicators are defined; install the default library first")
@@ -298,6 +303,16 @@ def _compute(env: TagEnv, day: date) -> dict[str, Any]:
     tags = list(list_tags(env=env).values())
     frame = customer_frame(env=env, day=day, indicators=indicators)
     evaluated = evaluate_tags(env=env, tags=tags, frame=frame)
+    problem = missing_input_problem(
+        analytics=env.indicators.analytics,
+        day=day,
+        definitions={d.name: d for d in indicator_defs},
+        tags=tags,
+        indicators=indicators,
+        values=evaluated.values,
+    )
+    if problem is not None and not force:
+        raise MissingInputsError(problem)
     tag_table = pa.table(
         {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
         | {name: pa.array(values, type=pa.string()) for name, values in evaluated.values.items()}
@@ -312,7 +327,7 @@ def _compute(env: TagEnv, day: date) -> dict[str, Any]:
         "indicators": len(indicator_defs),
         "tags": len(tags),
         "model_metrics": evaluated.metrics,
-    }
+    } | ({"forced": problem} if problem is not None else {})
 
 
 def _bitmap_table(uids: np.ndarray, values: dict[str, np.ndarray]) -> pa.Table:

@@ -187,10 +187,14 @@ def definitions_dry_run(
 
 @router.post("/compute")
 def compute_date(
-    c: Deps, caller: Caller, day: Annotated[date | None, Query(alias="date")] = None
+    c: Deps,
+    caller: Caller,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    force: Annotated[bool, Query(description="store it even if missing inputs move many tags")] = False,
 ) -> dict[str, Any]:
     """Compute every indicator and tag for a business date (default: the newest date with data)."""
-    return compute(env=c.tag_env, principal=caller, day=day or latest_data_date(env=c.tag_env))
+    business_date = day or latest_data_date(env=c.tag_env)
+    return compute(env=c.tag_env, principal=caller, day=business_date, force=force)
 
 
 @router.get("/compute/runs")
