@@ -118,34 +118,39 @@ class Context:
     def events(self, names: list[str], within: Window) -> Table:
         """Events of `names` inside the window ending at `at`, each with its customer number."""
         analytics = self.analytics
-        if not analytics.partitions("events"):
-            return ibis.memtable(
-                pa.table({"customer_no": pa.array([], pa.string()), "event": pa.array([], pa.string())})
-            )
-        start, first_day = self.window_start(within)
-        events = analytics.table("events")
-        at = ibis.literal(self.at)
+        if analytics.partitions("events"):
+            events = analytics.table("events")
+        else:  # nothing collected yet: an empty table with every column, so each rule reads what it needs
+            events = ibis.memtable(analytics.layout("events").full_schema.empty_table())
+        start, first_day, last_day = self.window_dates(within)
         chosen = events.filter(
             events.event.isin(names),
-            events.time <= at,
+            events.time <= ibis.literal(self.at),
             events.dt >= first_day,
-            events.dt <= self.env.indicators.calendar.business_date(self.at),
+            events.dt <= last_day,
         )
         if start is not None:
             chosen = chosen.filter(chosen.time > ibis.literal(start))
         resolved = resolve_customers(chosen, self.id_map)
         return resolved.filter(resolved.customer_no.notnull())
 
-    def window_start(self, within: Window) -> tuple[datetime | None, date]:
-        """The exclusive start instant of a window (None for trading days) and its first business date."""
+    def window_dates(self, within: Window) -> tuple[datetime | None, date, date]:
+        """The exclusive start instant of a window (None for trading days) and the first and last Beijing
+        dates whose events it reads.
+
+        A window of N trading days reads the events of those N trading days, an event dated on a closed day
+        counting for the next trading day (as indicators count it): the closed days just before the first
+        trading day are in, and the closed days after the last trading day on or before today are not.
+        """
         calendar = self.env.indicators.calendar
+        today = calendar.business_date(self.at)
         span = within.span()
         if span is not None:
             start = self.at - span
-            return start, calendar.business_date(start)
-        today = calendar.business_date(self.at)
+            return start, calendar.business_date(start), today
         last = today if calendar.is_trading_day(today) else calendar.previous_trading_day(today)
-        return None, calendar.add_trading_days(last, -(within.n - 1))
+        first_trading_day = calendar.add_trading_days(last, -(within.n - 1))
+        return None, calendar.previous_trading_day(first_trading_day) + timedelta(days=1), last
 
     def customer_numbers(self, members: BitMap) -> list[str]:
         """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take)."""

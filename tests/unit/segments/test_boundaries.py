@@ -85,11 +85,17 @@ class World:
 # ---- the independent computation ---------------------------------------------------------------------------
 
 
+def last_session(at: datetime) -> date:
+    """The last XSHG session on or before `at`'s Beijing date."""
+    return XSHG_SESSIONS[bisect.bisect_right(XSHG_SESSIONS, at.astimezone(BEIJING).date()) - 1]
+
+
 def trading_window_start(at: datetime, n: int) -> datetime:
-    """00:00 Beijing of the first of the last `n` XSHG sessions up to `at`'s Beijing date."""
-    last = bisect.bisect_right(XSHG_SESSIONS, at.astimezone(BEIJING).date()) - 1
-    first = XSHG_SESSIONS[last - (n - 1)]
-    return datetime.combine(first, time(0), tzinfo=BEIJING).astimezone(UTC)
+    """The first instant whose events count for the last `n` XSHG sessions up to `at`'s Beijing date: 00:00
+    Beijing of the day after the session before them (closed days roll onto the next session)."""
+    first = XSHG_SESSIONS.index(last_session(at)) - (n - 1)
+    day_after = XSHG_SESSIONS[first - 1] + timedelta(days=1)
+    return datetime.combine(day_after, time(0), tzinfo=BEIJING).astimezone(UTC)
 
 
 def span(text: str) -> timedelta:
@@ -98,18 +104,20 @@ def span(text: str) -> timedelta:
 
 
 def window_start(at: datetime, within: str) -> datetime:
-    """Where a window starts: exclusive at T − span (`h`, `d`), inclusive at a session's midnight (`td`)."""
+    """Where a window starts: exclusive at T − span (`h`, `d`), inclusive for `td` (trading_window_start)."""
     if within.endswith("td"):
         return trading_window_start(at, int(within[:-2]))
     return at - span(within)
 
 
 def inside(world: World, within: str) -> list[Event]:
-    """Events of known customers in the window: (T − span, T], or [first session's midnight, T] for `td`."""
+    """Events of known customers in the window: (T − span, T]; for `td`, events whose session (the next one
+    for a closed day) is one of the last n sessions up to T, and not after T."""
     start = window_start(world.at, within)
     known = [e for e in world.events if e.distinct_id in POOL and e.time <= world.at]
     if within.endswith("td"):
-        return [e for e in known if e.time >= start]
+        last = last_session(world.at)
+        return [e for e in known if e.time >= start and e.time.astimezone(BEIJING).date() <= last]
     return [e for e in known if e.time > start]
 
 
@@ -427,8 +435,16 @@ GAP_AT_LIMIT = _world(
 SEVEN_DAYS_START = _world(
     ("e0", "login", "C1", AT - timedelta(days=7)), ("e1", "login", "C2", AT - timedelta(days=7) + TICK)
 )
-TD_START = trading_window_start(AT, 3)  # 2025-09-29 00:00 Beijing: 3 sessions are 09-29, 09-30, 10-09
+# 3 sessions up to 10-09 are 09-29, 09-30, 10-09; the weekend before 09-29 rolls onto it, 09-26 does not
+TD_START = trading_window_start(AT, 3)  # 2025-09-27 00:00 Beijing
 THREE_TD_START = _world(("e0", "login", "C1", TD_START), ("e1", "login", "C2", TD_START - TICK))
+# On a holiday (10-04) the last session is 09-30: an event of 10-03 counts for 10-09, outside `1td`
+HOLIDAY = _beijing(2025, 10, 4, 12)
+AFTER_LAST_SESSION = _world(
+    ("e0", "login", "C1", _beijing(2025, 9, 30, 23, 59)),
+    ("e1", "login", "C2", _beijing(2025, 10, 3, 9)),
+    at=HOLIDAY,
+)
 LATE = _world(("e0", "login", "C1", AT), ("e1", "login", "C2", AT + TICK))
 ONE_LOGIN_TWO_STEPS = _world(
     ("e0", "login", "C1", NOON), ("e1", "login", "C2", NOON), ("e2", "login", "C2", NOON)
@@ -465,6 +481,12 @@ CASES = [
         THREE_TD_START, {"event": "login", "within": "3td"}, {"C1"}, id="3td-first-midnight-included"
     ),
     pytest.param(LATE, {"event": "login", "within": "12h"}, {"C1"}, id="at-T-included-after-T-not"),
+    pytest.param(
+        AFTER_LAST_SESSION,
+        {"event": "login", "within": "1td"},
+        {"C1"},
+        id="td-closed-days-after-last-session",
+    ),
     pytest.param(
         ONE_LOGIN_TWO_STEPS,
         {"sequence": [{"event": "login"}, {"event": "login"}], "gap": "1h", "within": "1d"},
