@@ -12,15 +12,21 @@ from rich.table import Table
 from touchpoint.cli.output import console, errors, print_json, stage_progress
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import TABLES, ImportOptions, ImportRejected, ImportReport, import_file
+from touchpoint.ingest.history import ImportVersion, import_history
 
 LARGE_FILE_BYTES = 8 << 20
 """Files above this size show a progress bar."""
+HISTORY = "history"
+"""`touchpoint import history TABLE [--date D] [--json]` lists the versions imports wrote."""
 
 
 def import_command(
     ctx: typer.Context,
-    table: Annotated[str, typer.Argument(help=f"one of: {', '.join(TABLES)}")],
-    path: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK), Parquet, or JSON Lines (events)")],
+    table: Annotated[str, typer.Argument(help=f"one of: {', '.join(TABLES)}; or `{HISTORY}`")],
+    path: Annotated[
+        Path,
+        typer.Argument(help=f"CSV (UTF-8 or GBK), Parquet, or JSON Lines (events); after {HISTORY}: TABLE"),
+    ],
     business_date: Annotated[
         datetime | None,
         typer.Option(
@@ -40,8 +46,23 @@ def import_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Import a file into a canonical table. A file with bad rows is rejected whole unless --skip-bad-rows."""
+    """Import a file into a canonical table. A file with bad rows is rejected whole unless --skip-bad-rows.
+
+    `touchpoint import history TABLE [--date D] [--json]` lists every kept version of the table's dates with
+    the import that wrote it: who, when, the file and its sha256, the rows.
+    """
     container = ctx.obj.container
+    if table == HISTORY:
+        _show_history(
+            import_history(
+                env=container.import_env,
+                principal=SYSTEM,
+                table=str(path),
+                business_date=business_date.date() if business_date else None,
+            ),
+            as_json,
+        )
+        return
     options = ImportOptions(
         business_date=business_date.date() if business_date else None,
         skip_bad_rows=skip_bad_rows,
@@ -86,3 +107,29 @@ def _show(report: ImportReport, as_json: bool) -> None:
         out.print(f"bad rows written to {report.reject_file}", highlight=False)
     if report.status == "rejected":
         out.print("nothing was imported; fix the rows above or use --skip-bad-rows", highlight=False)
+    if report.status == "already_imported":
+        out.print(
+            f"this file is the current version of its rows (import {report.run_id}): nothing was read or "
+            "written; --force applies it again",
+            highlight=False,
+        )
+
+
+def _show_history(versions: list[ImportVersion], as_json: bool) -> None:
+    if as_json:
+        print_json([v.model_dump(mode="json") for v in versions])
+        return
+    if not versions:
+        console.print("no versions recorded")
+    for v in versions:  # one line each: a table would cut the run id and the hash on a narrow terminal
+        state = "current" if v.superseded_by is None else f"replaced by v{v.superseded_by}"
+        made = f"by {v.actor} at {_when(v.imported_at)} from {v.source} sha256 {v.sha256}" if v.run_id else ""
+        console.print(
+            f"{v.date.isoformat()}  v{v.version}  {state}  {v.rows} rows  {made}  run {v.run_id or '-'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"

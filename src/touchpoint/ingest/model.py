@@ -295,5 +295,16 @@ def partition_dates_label(dates: list[date]) -> str:
 
 
 def analytical_layouts() -> list[TableLayout]:
-    """How each canonical table is laid out in the analytical store."""
-    return [TableLayout(name=s.name, schema=s.arrow_schema(), key=s.key) for s in TABLES.values()]
+    """How each canonical table is laid out in the analytical store: every import's versions kept; a fact
+    whose date comes from its time (a correction may move it to another day) has one row in the whole
+    table."""
+    return [
+        TableLayout(
+            name=s.name,
+            schema=s.arrow_schema(),
+            key=s.key,
+            key_scope="table" if s.partition_by == "time" else "partition",
+            keep_history=True,
+        )
+        for s in TABLES.values()
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -62,10 +63,10 @@ def finish_run(
     )
 
 
-def find_completed(
+def completed_runs_of_file(
     connection: Connection, *, table: str, sha256: str, business_date: date | None, options: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The last completed run of the same file into the same table with the same options, if any."""
+) -> list[dict[str, Any]]:
+    """Every completed run of the same file into the same table with the same options, newest first."""
     rows = connection.execute(
         select(import_runs)
         .where(
@@ -75,10 +76,17 @@ def find_completed(
         )
         .order_by(import_runs.c.started_at.desc())
     ).mappings()
-    for row in rows:
-        if row["business_date"] == business_date and row["options"] == options:
-            return dict(row)
-    return None
+    return [dict(row) for row in rows if row["business_date"] == business_date and row["options"] == options]
+
+
+def runs_by_id(connection: Connection, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The import runs with the given ids (those that exist), by id."""
+    wanted = sorted(set(run_ids))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        query = select(import_runs).where(import_runs.c.id.in_(wanted[start : start + 500]))
+        found.update({row["id"]: dict(row) for row in connection.execute(query).mappings()})
+    return found
 
 
 def recent_runs(connection: Connection, *, limit: int = 20) -> list[dict[str, Any]]:

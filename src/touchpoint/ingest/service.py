@@ -141,17 +141,29 @@ def _previous_import(
     env: ImportEnv, spec: TableSpec, sha: str, business_date: date | None, options: ImportOptions
 ) -> ImportReport | None:
     with env.ops.begin() as connection:
-        run = repo.find_completed(
+        runs = repo.completed_runs_of_file(
             connection,
             table=spec.name,
             sha256=sha,
             business_date=business_date,
             options=options.fingerprint(),
         )
+    # Only a file whose rows are still the current version is a no-op; an older file re-sent after a
+    # correction is applied again, since the sender means it (docs/ingest.md).
+    run = next((r for r in runs if _still_current(env.analytics, spec.name, r)), None)
     if run is None:
         return None
     report = ImportReport.model_validate(run["report"])
-    return report.model_copy(update={"status": "already_imported"})
+    nothing: dict[str, Any] = {"rows_read": 0, "rows_imported": 0, "rows_rejected": 0, "error_count": 0}
+    nothing |= {"errors": [], "errors_by_reason": {}, "partitions": [], "reject_file": None}
+    return report.model_copy(update=nothing | {"status": "already_imported"})
+
+
+def _still_current(analytics: AnalyticalStore, table: str, run: dict[str, Any]) -> bool:
+    """True when every partition the run wrote still holds the version it wrote (no write replaced it)."""
+    written = ImportReport.model_validate(run["report"]).partitions
+    current = analytics.manifest(table).partitions
+    return all(dt in current and current[dt].origin == run["id"] for dt in written)
 
 
 def _import_raw(
@@ -232,7 +244,7 @@ def _check_and_write(
         report.status = "imported_with_rejects"
     if progress:
         progress("write", 0, 1)
-    report.partitions = _write(env.analytics, spec, outcome.valid, business_date, options.replace)
+    report.partitions = _write(env.analytics, spec, outcome.valid, business_date, options.replace, run_id)
     report.rows_imported = outcome.valid.num_rows
     if progress:
         progress("write", 1, 1)
@@ -245,8 +257,15 @@ def _reason_label(error: RowError) -> str:
 
 
 def _write(
-    analytics: AnalyticalStore, spec: TableSpec, valid: pa.Table, business_date: date | None, replace: bool
+    analytics: AnalyticalStore,
+    spec: TableSpec,
+    valid: pa.Table,
+    business_date: date | None,
+    replace: bool,
+    run_id: str,
 ) -> list[date]:
+    """Write the rows; every partition version written names the run. Returns the dates rewritten, including
+    those that only lost a row a correction moved to another date."""
     if spec.partition_by == "snapshot":
         assert business_date is not None
         snapshot = valid.drop_columns([PARTITION_COLUMN])
@@ -254,13 +273,12 @@ def _write(
             base_date = analytics.latest_partition_on_or_before(spec.name, business_date)
             base = analytics.read_partition(spec.name, base_date) if base_date else None
             snapshot = upsert_by_key(base, snapshot, spec.key)
-        analytics.replace_partitions(spec.name, {business_date: snapshot})
-        return [business_date]
-    if replace:
+        written = analytics.replace_partitions(spec.name, {business_date: snapshot}, origin=run_id)
+    elif replace:
         parts = {_as_date(dt): t for dt, t in split_by_partition(valid, PARTITION_COLUMN).items()}
-        analytics.replace_partitions(spec.name, parts)
-        return sorted(parts)
-    written = analytics.upsert(spec.name, valid)
+        written = analytics.replace_partitions(spec.name, parts, origin=run_id)
+    else:
+        written = analytics.upsert(spec.name, valid, origin=run_id)
     return [p.dt for p in written]
 
 

@@ -1,9 +1,10 @@
 """The Catalog of logical tables over Hive-partitioned Parquet.
 
 Each table is a folder of `dt=YYYY-MM-DD/part-*.parquet` files and a `_manifest.json` naming the current file
-of every partition. A write puts new files beside the old ones and then swaps the manifest in one atomic
-rename, so a crash at any point leaves the previous version whole and readable, and a reader that has
-listed its files keeps them for a grace period even if a writer commits meanwhile.
+of every partition (and, for tables that keep history, the earlier versions — see `manifest.py`). A write puts
+new files beside the old ones and then swaps the manifest in one atomic rename, so a crash at any point leaves
+the previous version whole and readable, and a reader that has listed its files keeps them for a grace period
+even if a writer commits meanwhile.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,11 +27,33 @@ from touchpoint.store.analytical.files import (
     write_bytes_atomic,
     write_parquet_atomic,
 )
-from touchpoint.store.analytical.merge import align_schema, split_by_partition, upsert_by_key
+from touchpoint.store.analytical.keys import may_hold, partitions_holding, sorted_first_keys
+from touchpoint.store.analytical.manifest import MANIFEST, Manifest, PartitionInfo, load_manifest
+from touchpoint.store.analytical.merge import (
+    align_schema,
+    drop_keys,
+    key_range,
+    last_by_key,
+    split_by_partition,
+    upsert_by_key,
+)
 
 PARTITION_COLUMN = "dt"
-MANIFEST = "_manifest.json"
 GARBAGE_GRACE_SECONDS = 15 * 60
+HISTORY_RETENTION = timedelta(days=366)
+"""How long a superseded partition version stays readable (a full year, leap day included)."""
+
+__all__ = [
+    "HISTORY_RETENTION",
+    "MANIFEST",
+    "PARTITION_COLUMN",
+    "AnalyticalStore",
+    "Manifest",
+    "PartitionInfo",
+    "TableLayout",
+]
+
+KeyScope = Literal["partition", "table"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,12 @@ class TableLayout:
     open_schema: bool = False
     """True for tables whose columns follow the definitions (one per indicator or tag): `schema` then names
     only the columns every version has, and each partition keeps the columns it was written with."""
+    key_scope: KeyScope = "partition"
+    """`partition`: a key is unique within its date (snapshots: each date holds every key once).
+    `table`: a key occurs once in the whole table, so a re-sent key replaces its row wherever it lives —
+    for facts whose date comes from a time that a correction may move to another day."""
+    keep_history: bool = False
+    """Keep the partition versions that named writers (import runs) replaced, readable for the retention."""
 
     def align(self, table: pa.Table) -> pa.Table:
         """Conform a table to the layout (open layouts only check that the fixed columns are there)."""
@@ -59,32 +87,27 @@ class TableLayout:
         """The table's columns plus the partition column, as readers see it."""
         return self.schema.append(pa.field(PARTITION_COLUMN, pa.date32()))
 
-
-@dataclass(frozen=True)
-class PartitionInfo:
-    """One partition as the manifest records it."""
-
-    dt: date
-    rows: int
-    file: str
-    bytes: int
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The committed state of one table."""
-
-    version: int
-    partitions: dict[date, PartitionInfo]
+    @property
+    def unique_key(self) -> tuple[str, ...]:
+        """The columns that identify a row among all rows handed to one write."""
+        return self.key if self.key_scope == "table" else (*self.key, PARTITION_COLUMN)
 
 
 class AnalyticalStore:
     """Reads and writes the logical tables; queries go through the engine backend (Ibis)."""
 
-    def __init__(self, root: Path, layouts: Iterable[TableLayout], backend: Any) -> None:
+    def __init__(
+        self,
+        root: Path,
+        layouts: Iterable[TableLayout],
+        backend: Any,
+        *,
+        history_retention: timedelta = HISTORY_RETENTION,
+    ) -> None:
         self.root = root
         self.layouts: Mapping[str, TableLayout] = {layout.name: layout for layout in layouts}
         self.backend = backend
+        self.history_retention = history_retention
         self._local = threading.local()
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -102,25 +125,33 @@ class AnalyticalStore:
         path = self.root / name / MANIFEST
         if not path.exists():
             return Manifest(version=0, partitions={})
-        raw = orjson.loads(path.read_bytes())
-        partitions = {
-            date.fromisoformat(dt): PartitionInfo(
-                dt=date.fromisoformat(dt), rows=p["rows"], file=p["file"], bytes=p["bytes"]
-            )
-            for dt, p in raw["partitions"].items()
-        }
-        return Manifest(version=raw["version"], partitions=partitions)
+        return load_manifest(path.read_bytes())
 
     def partitions(self, name: str) -> list[PartitionInfo]:
         """The table's partitions in date order."""
         return [p for _, p in sorted(self.manifest(name).partitions.items())]
 
-    def read_partition(self, name: str, dt: date) -> pa.Table | None:
-        """One partition as Arrow (without the `dt` column), or None when absent."""
-        info = self.manifest(name).partitions.get(dt)
-        if info is None:
-            return None
-        return self.layout(name).align(pq.read_table(self.root / name / info.file))
+    def read_partition(self, name: str, dt: date, *, as_of_version: int | None = None) -> pa.Table | None:
+        """One partition as Arrow (without the `dt` column), or None when absent.
+
+        With `as_of_version`, the partition as table version `as_of_version` left it (None if it did not exist
+        yet; LookupError when that version is no longer kept).
+        """
+        manifest = self.manifest(name)
+        info = manifest.partitions.get(dt) if as_of_version is None else manifest.as_of(dt, as_of_version)
+        return None if info is None else self._read_file(self.layout(name), info)
+
+    def partition_versions(self, name: str, dt: date) -> list[PartitionInfo]:
+        """Every kept version of one partition, oldest first, the current one last."""
+        return self.manifest(name).versions_of(dt)
+
+    def version_written_by(self, name: str, origin: str) -> int | None:
+        """The table version of the commit a named writer (an import run) made, if it is still on record."""
+        manifest = self.manifest(name)
+        versions = [
+            p.version for dt in manifest.partitions for p in manifest.versions_of(dt) if p.origin == origin
+        ]
+        return max(versions) if versions else None
 
     def latest_partition_on_or_before(self, name: str, dt: date) -> date | None:
         """The newest partition date not after `dt` (for snapshot tables)."""
@@ -143,6 +174,9 @@ class AnalyticalStore:
         cache[name] = (files, expr)
         return expr
 
+    def _read_file(self, layout: TableLayout, info: PartitionInfo) -> pa.Table:
+        return layout.align(pq.read_table(self.root / layout.name / info.file))
+
     def _view_cache(self) -> dict[str, tuple[list[Path], Any]]:
         cache = getattr(self._local, "views", None)
         if cache is None:
@@ -151,65 +185,151 @@ class AnalyticalStore:
 
     # ---- writing ---------------------------------------------------------------------------------
 
-    def upsert(self, name: str, data: pa.Table) -> list[PartitionInfo]:
-        """Merge rows into their `dt` partitions by key (new rows win) and commit atomically."""
-        layout = self.layout(name)
-        with exclusive_lock(self.root / name / ".lock"):
-            manifest = self.manifest(name)
-            merged = {}
-            for dt, part in split_by_partition(data, PARTITION_COLUMN).items():
-                incoming = layout.align(part)
-                existing = (
-                    self.read_partition(name, _as_date(dt)) if _as_date(dt) in manifest.partitions else None
-                )
-                merged[_as_date(dt)] = upsert_by_key(existing, incoming, layout.key)
-            return self._commit(layout, manifest, merged)
+    def upsert(self, name: str, data: pa.Table, *, origin: str | None = None) -> list[PartitionInfo]:
+        """Merge rows into their `dt` partitions by key (new rows win) and commit atomically.
 
-    def replace_partitions(self, name: str, partitions: Mapping[date, pa.Table]) -> list[PartitionInfo]:
-        """Replace whole partitions with the given tables and commit atomically."""
+        In a table whose key scope is `table`, a key's old row is removed from whatever partition held it,
+        in the same commit. `origin` names the writer (an import run id) in the manifest's version history.
+        Returns every partition version written, including partitions that only lost moved rows.
+        """
+        layout = self.layout(name)
+        data = last_by_key(data, layout.unique_key)
+        with exclusive_lock(self.root / name / ".lock"):
+            manifest = self.manifest(name)
+            incoming = {
+                _as_date(dt): layout.align(part)
+                for dt, part in split_by_partition(data, PARTITION_COLUMN).items()
+            }
+            if layout.key_scope == "table":
+                merged = self._table_wide(layout, manifest, incoming, keep_old_rows=True)
+            else:
+                merged = {
+                    dt: upsert_by_key(self._current(layout, manifest, dt), part, layout.key)
+                    for dt, part in incoming.items()
+                }
+            return self._commit(layout, manifest, merged, origin)
+
+    def replace_partitions(
+        self, name: str, partitions: Mapping[date, pa.Table], *, origin: str | None = None
+    ) -> list[PartitionInfo]:
+        """Replace whole partitions with the given tables and commit atomically.
+
+        In a table whose key scope is `table`, the given rows' keys are also removed from other partitions
+        (the caller must not give one key to two dates).
+        """
         layout = self.layout(name)
         with exclusive_lock(self.root / name / ".lock"):
             manifest = self.manifest(name)
-            aligned = {dt: layout.align(t) for dt, t in partitions.items()}
-            return self._commit(layout, manifest, aligned)
+            aligned = {dt: last_by_key(layout.align(t), layout.key) for dt, t in partitions.items()}
+            if layout.key_scope == "table":
+                aligned = self._table_wide(layout, manifest, aligned, keep_old_rows=False)
+            return self._commit(layout, manifest, aligned, origin)
+
+    def _current(self, layout: TableLayout, manifest: Manifest, dt: date) -> pa.Table | None:
+        info = manifest.partitions.get(dt)
+        return None if info is None else self._read_file(layout, info)
+
+    def _table_wide(
+        self,
+        layout: TableLayout,
+        manifest: Manifest,
+        incoming: Mapping[date, pa.Table],
+        *,
+        keep_old_rows: bool,
+    ) -> dict[date, pa.Table]:
+        """The new content of every partition a write touches, in a table whose keys are unique table-wide:
+        the incoming partitions (after their old rows, unless they are replaced) and the partitions that only
+        lose rows whose key the write moves elsewhere."""
+        if not incoming:
+            return {}
+        keys = pa.concat_tables([t.select(list(layout.key)) for t in incoming.values()])
+        first_keys = sorted_first_keys(keys)
+        outside = [
+            p for dt, p in manifest.partitions.items() if dt not in incoming and may_hold(p, first_keys)
+        ]
+        holders = partitions_holding(self.root / layout.name, outside, keys, PARTITION_COLUMN)
+        merged_into = {dt for dt in incoming if dt in manifest.partitions} if keep_old_rows else set()
+        old = self._rows_without(layout, manifest, sorted(holders | merged_into), keys)
+        result = {dt: old[dt] for dt in holders}
+        for dt, part in incoming.items():
+            result[dt] = pa.concat_tables([old[dt], part]) if dt in old else part
+        return result
+
+    def _rows_without(
+        self, layout: TableLayout, manifest: Manifest, dates: list[date], keys: pa.Table
+    ) -> dict[date, pa.Table]:
+        """The current rows of the given partitions less those whose key is among `keys`.
+
+        One anti-join over all of them: a re-sent file of a million rows would otherwise hash its keys once
+        per partition."""
+        if not dates:
+            return {}
+        dated = []
+        for dt in dates:
+            rows = self._read_file(layout, manifest.partitions[dt])
+            dated.append(
+                rows.append_column(PARTITION_COLUMN, pa.repeat(pa.scalar(dt, pa.date32()), len(rows)))
+            )
+        kept = split_by_partition(drop_keys(pa.concat_tables(dated), keys, layout.key), PARTITION_COLUMN)
+        return {dt: kept[dt] if dt in kept else layout.schema.empty_table() for dt in dates}
 
     def _commit(
-        self, layout: TableLayout, manifest: Manifest, new_parts: Mapping[date, pa.Table]
+        self,
+        layout: TableLayout,
+        manifest: Manifest,
+        new_parts: Mapping[date, pa.Table],
+        origin: str | None,
     ) -> list[PartitionInfo]:
+        if not new_parts:
+            return []
         table_dir = self.root / layout.name
         version = manifest.version + 1
-        written: list[PartitionInfo] = []
-        for dt, part in sorted(new_parts.items()):
-            relative = (
-                f"{PARTITION_COLUMN}={dt.isoformat()}/part-{version:06d}-{secrets.token_hex(4)}.parquet"
-            )
-            size = write_parquet_atomic(table_dir / relative, part)
-            written.append(PartitionInfo(dt=dt, rows=part.num_rows, file=relative, bytes=size))
-        partitions = dict(manifest.partitions)
-        partitions.update({p.dt: p for p in written})
-        self._write_manifest(table_dir, version, partitions)
-        self._collect_garbage(table_dir, partitions)
-        return written
+        now = datetime.now(UTC)
+        written = [
+            self._write_version(table_dir, layout, dt, part, version, origin, now)
+            for dt, part in sorted(new_parts.items())
+        ]
+        committed = manifest.advance(
+            written, now=now, keep_history=layout.keep_history, retention=self.history_retention
+        )
+        # The rename of the manifest is the commit: before it every reader sees the previous version whole.
+        write_bytes_atomic(table_dir / MANIFEST, committed.dump())
+        self._collect_garbage(table_dir, committed.named_files())
+        return [committed.partitions[p.dt] for p in written]
 
     @staticmethod
-    def _write_manifest(table_dir: Path, version: int, partitions: Mapping[date, PartitionInfo]) -> None:
-        body = {
-            "version": version,
-            "partitions": {
-                dt.isoformat(): {"rows": p.rows, "file": p.file, "bytes": p.bytes}
-                for dt, p in sorted(partitions.items())
-            },
-        }
-        write_bytes_atomic(table_dir / MANIFEST, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    def _write_version(
+        table_dir: Path,
+        layout: TableLayout,
+        dt: date,
+        part: pa.Table,
+        version: int,
+        origin: str | None,
+        now: datetime,
+    ) -> PartitionInfo:
+        relative = f"{PARTITION_COLUMN}={dt.isoformat()}/part-{version:06d}-{secrets.token_hex(4)}.parquet"
+        size = write_parquet_atomic(table_dir / relative, part)
+        bounds = key_range(part, layout.key[0]) if layout.key_scope == "table" else None
+        return PartitionInfo(
+            dt=dt,
+            rows=part.num_rows,
+            file=relative,
+            bytes=size,
+            version=version,
+            origin=origin,
+            committed_at=now,
+            key_min=bounds[0] if bounds else None,
+            key_max=bounds[1] if bounds else None,
+        )
 
     @staticmethod
-    def _collect_garbage(table_dir: Path, partitions: Mapping[date, PartitionInfo]) -> None:
+    def _collect_garbage(table_dir: Path, named: set[str]) -> None:
         # Superseded files stay for a grace period: a reader may have listed them just before the commit.
-        live = {p.file for p in partitions.values()}
+        # Files the manifest's history still names stay until their retention has passed.
         cutoff = time.time() - GARBAGE_GRACE_SECONDS
         for path in table_dir.glob(f"{PARTITION_COLUMN}=*/*"):
             relative = path.relative_to(table_dir).as_posix()
-            stale = path.name.endswith(PARTIAL_SUFFIX) or (relative not in live)
+            stale = path.name.endswith(PARTIAL_SUFFIX) or (relative not in named)
             if stale and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
 
