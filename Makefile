@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck layers unit bench clean
+.PHONY: install demo test lint typecheck layers unit bench clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Touchpoint needs Python 3.11 or newer")'
@@ -35,6 +35,12 @@ test: lint typecheck layers unit
 
 bench: install
 	$(BIN)/python bench/bench_import.py
+
+# Mutation testing of the rule modules ([tool.mutmut] in pyproject.toml, docs/testing.md). Slow: not part of
+# `make test`. `make mutation MUTANTS='touchpoint.channels.policies.*'` runs one module's mutants.
+mutation: install
+	set -f; $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time as system_time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +20,7 @@ from touchpoint.channels.policies import (
     marketing_allowed,
     quiet_hours_end,
     suitability,
+    truthy,
 )
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -190,14 +195,20 @@ def test_the_evidence_names_levels_and_rule_version() -> None:
         valid_days=730,
         rule_version="v",
     )
-    assert not unknown.allowed
-    assert "no known risk level" in unknown.reason
+    assert unknown.allowed is False
+    assert unknown.reason == "product F9 has no known risk level"
+    assert unknown.evidence["product_level"] is None
+    assert unknown.evidence["admits_up_to"] == "R5"
 
 
 def test_consent_newest_record_wins_and_no_flag_means_no() -> None:
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     assert marketing_allowed("sms", None, []) == (False, "no marketing consent")
-    assert marketing_allowed("sms", "是", [])[0]
+    assert marketing_allowed("sms", "是", []) == (True, "marketing consent on the profile")
+    assert marketing_allowed("email", False, [ConsentRecord("*", False, t0)]) == (
+        False,
+        "opted out of marketing on all channels",
+    )
     assert marketing_allowed("sms", True, [ConsentRecord("sms", False, t0)]) == (
         False,
         "opted out of marketing on sms",
@@ -255,3 +266,95 @@ def test_an_early_morning_grant_is_dated_in_beijing_and_a_missing_flag_withdraws
     assert marketing_allowed("sms", False, at_0730, date(2026, 3, 31), BEIJING)[0]
     assert not marketing_allowed("sms", False, at_0730, date(2026, 4, 1), BEIJING)[0]
     assert marketing_allowed("sms", None, at_0730, date(2026, 4, 1), BEIJING)[0]  # no flag: no statement
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        (False, False),
+        (None, False),
+        (1, True),
+        (2, True),
+        (0, False),
+        (0.0, False),
+        (-1, True),
+        ("yes", True),
+        (" Y ", True),
+        ("TRUE", True),
+        ("是", True),
+        ("同意", True),
+        ("no", False),
+        ("否", False),
+        ("", False),
+    ],
+)
+def test_an_imported_flag_reads_as_yes_only_when_it_says_so(value: Any, expected: bool) -> None:
+    assert truthy(value) is expected
+
+
+def test_a_later_profile_withdraws_a_grant_only_with_an_explicit_no() -> None:
+    granted = [ConsentRecord("sms", True, datetime(2026, 3, 1, 2, tzinfo=UTC))]
+    later = date(2026, 3, 5)
+    assert marketing_allowed("sms", "", granted, later) == (True, "consent granted (sms)")  # blank: no answer
+    assert marketing_allowed("sms", True, granted, later) == (True, "consent granted (sms)")
+    assert marketing_allowed("sms", "否", granted, later)[0] is False
+
+
+@pytest.fixture(params=["UTC", "Pacific/Kiritimati", "America/Los_Angeles"])
+def machine_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with the machine's own time zone set to a far-apart one: no answer may depend on it."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    system_time.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    system_time.tzset()
+
+
+@pytest.mark.usefixtures("machine_zone")
+def test_a_grant_recorded_in_another_zone_is_dated_by_its_own_clock_when_no_zone_is_given() -> None:
+    # 01:00 on 03-02 in Beijing is 03-01 in UTC and 03-02 past UTC+14: the record's own date is 03-02.
+    granted = [ConsentRecord("sms", True, datetime(2026, 3, 2, 1, tzinfo=BEIJING))]
+    assert marketing_allowed("sms", False, granted, date(2026, 3, 2))[0]
+    assert not marketing_allowed("sms", False, granted, date(2026, 3, 3))[0]
+
+
+@pytest.mark.usefixtures("machine_zone")
+@pytest.mark.parametrize(
+    ("local", "until"),
+    [
+        (datetime(2026, 4, 1, 3, 0, tzinfo=BEIJING), datetime(2026, 4, 1, 8, 0, tzinfo=BEIJING)),
+        (datetime(2026, 3, 31, 21, 0, tzinfo=BEIJING), datetime(2026, 4, 1, 8, 0, tzinfo=BEIJING)),
+        (datetime(2026, 4, 1, 7, 59, 59, tzinfo=BEIJING), datetime(2026, 4, 1, 8, 0, tzinfo=BEIJING)),
+    ],
+)
+def test_quiet_hours_end_in_beijing_whatever_the_machine_zone(local: datetime, until: datetime) -> None:
+    for moment in (local, local.astimezone(UTC)):
+        found = quiet_hours_end(moment, time(21), time(8), BEIJING)
+        assert found == until
+        assert found is not None
+        assert found.utcoffset() == moment.utcoffset()  # answered in the caller's zone
+
+
+@pytest.mark.parametrize(
+    ("at", "quiet"),
+    [(time(11, 59), False), (time(12, 0), True), (time(13, 59), True), (time(14, 0), False)],
+)
+def test_quiet_hours_within_one_day_include_the_start_and_exclude_the_end(at: time, quiet: bool) -> None:
+    moment = datetime.combine(date(2026, 4, 1), at, tzinfo=BEIJING)
+    assert in_quiet_hours(moment, time(12), time(14), BEIJING) is quiet
+    expected = datetime(2026, 4, 1, 14, tzinfo=BEIJING) if quiet else None
+    assert quiet_hours_end(moment, time(12), time(14), BEIJING) == expected
+
+
+@pytest.mark.usefixtures("machine_zone")
+def test_an_evening_quiet_window_ends_the_same_beijing_day_whatever_the_machine_zone() -> None:
+    # 22:00 in Beijing is already the next day on a UTC+14 machine; the window still ends at 23:30 today.
+    moment = datetime(2026, 4, 1, 22, tzinfo=BEIJING)
+    assert quiet_hours_end(moment, time(18, 30), time(23, 30), BEIJING) == datetime(
+        2026, 4, 1, 23, 30, tzinfo=BEIJING
+    )

@@ -9,8 +9,11 @@ project's calendar; expected A/B variants come from hashing the documented key h
 from __future__ import annotations
 
 import hashlib
+import os
+import time as system_time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +42,7 @@ class Facts:
     attributes: dict[str, Any] = field(default_factory=dict)
     events: list[datetime] = field(default_factory=list)
     asked_since: list[datetime] = field(default_factory=list)
+    asked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def matches(self, rule: dict[str, Any]) -> bool:
         """A branch rule holds when it says so (the rule language is the segments' business)."""
@@ -55,6 +59,7 @@ class Facts:
     def event_since(self, node: WaitForEventNode, payload: dict[str, Any], since: datetime) -> bool:
         """Whether an event happened at or after `since` (each question is recorded)."""
         self.asked_since.append(since)
+        self.asked.append((node.id, payload))
         return any(at >= since for at in self.events)
 
     def render(self, template: str, context: dict[str, Any]) -> str:
@@ -90,6 +95,20 @@ def _sessions(start: date, end: date) -> list[date]:
     return [ts.date() for ts in XSHG.sessions_in_range(pd.Timestamp(start), pd.Timestamp(min(end, last)))]
 
 
+@pytest.fixture(params=["UTC", "Pacific/Kiritimati", "America/Los_Angeles"])
+def machine_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with the machine's own time zone set far apart: no instant may depend on it."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    system_time.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    system_time.tzset()
+
+
 # Entering, ending, exits -----------------------------------------------------------------------------------
 
 
@@ -101,10 +120,27 @@ def test_a_run_that_ended_is_returned_untouched(status: str) -> None:
 
 
 def test_advancing_never_changes_the_run_it_was_given() -> None:
-    journey = _journey([{"id": "w", "type": "wait", "duration": "2h", "next": "bye"}, _bye()])
     run = _run(context={"payload": {"a": 1}})
-    _advance(journey, run, FRIDAY, trigger="enter")
+    out = _advance(_event_journey(), run, FRIDAY, trigger="enter")
+    assert out.run.context == {"payload": {"a": 1}, "reached_at": FRIDAY.isoformat()}
     assert (run.node, run.status, run.wake_at, run.context) == (None, "ready", None, {"payload": {"a": 1}})
+
+
+def test_entering_starts_at_the_start_node_even_for_a_run_that_holds_another() -> None:
+    journey = _journey([_bye("first"), _bye("other")])
+    out = _advance(journey, _run("other", "waiting"), FRIDAY, trigger="enter")
+    assert out.steps == [Step("first", 0, "exit", None)]
+
+
+def test_a_ready_run_moved_onto_a_wait_starts_that_wait_afresh() -> None:
+    # Publishing a version moves runs by node id; a run made ready at a wait node waits its full duration.
+    journey = _journey([{"id": "w", "type": "wait", "duration": "2td", "next": "bye"}, _bye()])
+    out = _advance(journey, _run("w", "ready", step=2), FRIDAY)
+    assert (out.run.status, out.run.wake_at, out.steps) == (
+        "waiting",
+        datetime(2025, 9, 30, 10, tzinfo=BJ),
+        [],
+    )
 
 
 @pytest.mark.parametrize(("trigger", "node"), [("enter", None), ("timer", None)])
@@ -197,6 +233,19 @@ def test_a_missing_bad_or_present_date_passes_on_at_once(raw: Any, detail: str |
     assert out.steps == [Step("w", 0, "next", detail), Step("bye", 1, "exit", None)]
 
 
+def test_a_run_without_a_payload_has_no_date_to_wait_for() -> None:
+    out = _advance(_until_field("payload.deadline"), _run(), FRIDAY)
+    assert out.steps[0] == Step("w", 0, "next", "no date")
+
+
+def test_a_trading_day_offset_from_a_date_in_the_payload() -> None:
+    # Two sessions before 15:00 on the first session after the National Day closure (10-09).
+    run = _run(context={"payload": {"deadline": "2025-10-09T15:00:00+08:00"}})
+    out = _advance(_until_field("payload.deadline", "-2td"), run, FRIDAY)
+    expected = datetime.combine(_nth_session(date(2025, 10, 9), -2), time(15), tzinfo=BJ)
+    assert out.run.wake_at == expected
+
+
 def test_an_attribute_date_with_an_offset_and_a_date_already_past() -> None:
     facts = Facts(attributes={"birthday": "2025-09-27T10:00:00+08:00"})
     out = _advance(_until_field("attribute.birthday", "-4h"), _run(), FRIDAY, facts)
@@ -206,6 +255,14 @@ def test_an_attribute_date_with_an_offset_and_a_date_already_past() -> None:
     # The payload is not the attribute: a payload key of the same name is no date for attribute.NAME.
     payload = _run(context={"payload": {"birthday": "2025-09-27"}})
     assert _advance(_until_field("attribute.birthday"), payload, FRIDAY).steps[0].detail == "no date"
+
+
+@pytest.mark.usefixtures("machine_zone")
+def test_a_time_of_day_already_past_in_the_beijing_morning_waits_for_tomorrow() -> None:
+    now = datetime(2025, 9, 26, 7, tzinfo=BJ)  # 23:00 the day before in UTC
+    journey = _journey([{"id": "w", "type": "wait", "until_time": "06:00", "next": "bye"}, _bye()])
+    out = _advance(journey, _run(entered_at=now), now, trigger="enter")
+    assert out.run.wake_at == datetime(2025, 9, 27, 6, tzinfo=BJ)
 
 
 @pytest.mark.parametrize(
@@ -219,6 +276,7 @@ def test_an_attribute_date_with_an_offset_and_a_date_already_past() -> None:
         (datetime(2025, 10, 4, 8, 0, tzinfo=BJ), False, datetime(2025, 10, 4, 9, 30, tzinfo=BJ)),
     ],
 )
+@pytest.mark.usefixtures("machine_zone")
 def test_a_time_of_day_wait_on_calendar_and_trading_days(
     now: datetime, trading_day: bool, wake_at: datetime
 ) -> None:
@@ -296,8 +354,10 @@ def _event_journey() -> JourneyDef:
 def test_an_event_between_entering_and_reaching_the_node_counts() -> None:
     facts = Facts(events=[FRIDAY - timedelta(minutes=5)])
     entered = FRIDAY - timedelta(hours=1)
-    out = _advance(_event_journey(), _run(entered_at=entered), FRIDAY, facts, "enter")
+    run = _run(entered_at=entered, context={"payload": {"code": "732001"}})
+    out = _advance(_event_journey(), run, FRIDAY, facts, "enter")
     assert facts.asked_since == [entered]
+    assert facts.asked == [("pay", {"code": "732001"})]  # the node's event, matched against the payload
     assert out.steps == [
         Step("pay", 0, "on_event", "before reaching the node"),
         Step("paid", 1, "exit", None),
@@ -305,7 +365,9 @@ def test_an_event_between_entering_and_reaching_the_node_counts() -> None:
 
 
 def test_reaching_the_node_without_the_event_waits_for_it_until_the_timeout() -> None:
-    out = _advance(_event_journey(), _run(), FRIDAY, Facts(events=[FRIDAY - TICK]), "enter")
+    facts = Facts(events=[FRIDAY - TICK])
+    out = _advance(_event_journey(), _run(), FRIDAY, facts, "enter")
+    assert facts.asked == [("pay", {})]
     assert (out.run.status, out.run.wait_event) == ("waiting_event", "ipo_payment")
     assert out.run.wake_at == FRIDAY + timedelta(days=1)
     assert out.run.context == {"reached_at": FRIDAY.isoformat()}
@@ -335,8 +397,11 @@ def test_the_event_itself_moves_the_run_on_and_clears_the_wait() -> None:
 def test_a_timer_finds_an_event_since_the_node_was_reached() -> None:
     reached = FRIDAY + timedelta(hours=1)
     facts = Facts(events=[reached])
-    out = _advance(_event_journey(), _waiting_for_payment(), FRIDAY + timedelta(hours=2), facts)
+    out = _advance(
+        _event_journey(), _waiting_for_payment(payload={"code": "732001"}), FRIDAY + timedelta(hours=2), facts
+    )
     assert facts.asked_since == [reached]
+    assert facts.asked == [("pay", {"code": "732001"})]
     assert out.steps[0] == Step("pay", 0, "on_event", None)
 
 
@@ -353,7 +418,15 @@ def test_a_run_waiting_without_a_reached_time_counts_events_since_it_entered() -
     facts = Facts()
     run = _run("pay", "waiting_event", wake_at=FRIDAY + timedelta(days=1))
     _advance(_event_journey(), run, FRIDAY + timedelta(hours=2), facts)
-    assert facts.asked_since == [FRIDAY]
+    assert (facts.asked_since, facts.asked) == ([FRIDAY], [("pay", {})])
+
+
+def test_a_timeout_in_trading_days_spans_the_closure() -> None:
+    journey = _event_journey().model_copy(deep=True)
+    journey.nodes[0].timeout = "1td"
+    at = datetime(2025, 9, 30, 14, tzinfo=BJ)
+    out = _advance(journey, _run(entered_at=at), at, trigger="enter")
+    assert out.run.wake_at == datetime.combine(_nth_session(at.date(), 1), at.time(), tzinfo=BJ)
 
 
 def test_a_run_left_waiting_at_a_node_that_no_longer_waits_is_visited_again() -> None:
@@ -447,12 +520,21 @@ def test_pick_variant_follows_the_weights_for_any_customer(
 
 def test_an_ab_split_records_the_variant_in_the_run() -> None:
     node = _split([1, 1]).model_dump()
-    out = _advance(
-        _journey([node, _bye()]), _run(context={"variants": {"old": "x"}}), FRIDAY, trigger="enter"
-    )
+    run = _run(context={"variants": {"old": "x"}})
+    out = _advance(_journey([node, _bye()]), run, FRIDAY, trigger="enter")
     chosen = f"v{_expected_variant(_point('j', 'ab', 'C1', 2), [1, 1])}"
-    assert out.steps[0] == Step("ab", 0, f"variant:{chosen}", None)
+    assert out.steps == [Step("ab", 0, f"variant:{chosen}", None), Step("bye", 1, "exit", None)]
     assert out.run.context["variants"] == {"old": "x", "ab": chosen}
+
+
+def test_an_ab_split_hashes_the_journey_name_for_every_customer() -> None:
+    weights = [1, 1, 1]
+    journey = _journey([_split(weights).model_dump(), _bye()], name="welcome")
+    for number in range(30):
+        run = Run("r", "welcome", 1, f"C{number}", None, 0, "ready", FRIDAY)
+        out = _advance(journey, run, FRIDAY, trigger="enter")
+        expected = _expected_variant(_point("welcome", "ab", f"C{number}", 3), weights)
+        assert out.run.context == {"variants": {"ab": f"v{expected}"}}
 
 
 # Actions ---------------------------------------------------------------------------------------------------
@@ -486,6 +568,22 @@ def test_a_template_send_or_webhook_carries_the_payload_and_variants(action: dic
     dumped = journey.node("act").action.model_dump(mode="json")
     context = {"payload": {"code": "F1"}, "variants": {"ab": "v1"}}
     assert out.effects == [Effect("act", 4, action["kind"], {**dumped, "context": context})]
+
+
+def test_actions_of_a_run_without_payload_or_variants_carry_empty_ones() -> None:
+    note = _journey([_action({"kind": "send", "channel": "log", "text": "hi"}), _bye()])
+    [effect] = _advance(note, _run(), FRIDAY, trigger="enter").effects
+    assert effect.payload["content"] == Facts().render("hi", {})
+    send = _journey([_action({"kind": "send", "channel": "sms", "template": "offer"}), _bye()])
+    [effect] = _advance(send, _run(), FRIDAY, trigger="enter").effects
+    assert effect.payload["context"] == {"payload": {}, "variants": {}}
+
+
+def test_an_effect_payload_is_plain_json() -> None:
+    # Effects go to the outbox as JSON: a date given to set_attribute travels as its ISO text.
+    action = {"kind": "set_attribute", "attribute": "due", "value": date(2025, 10, 9)}
+    [effect] = _advance(_journey([_action(action, None)]), _run(), FRIDAY, trigger="enter").effects
+    assert effect.payload == {"kind": "set_attribute", "attribute": "due", "value": "2025-10-09"}
 
 
 def test_a_tag_action_carries_only_itself_and_an_action_without_next_ends_the_path() -> None:
