@@ -39,6 +39,7 @@ from touchpoint.channels.templates import (
     rewrite_links,
     with_utm,
 )
+from touchpoint.core.calendar import TradingCalendar
 from touchpoint.store.operational.counters import bump_below, counter_value
 
 TEMPLATE_KIND = "template"
@@ -275,7 +276,7 @@ def _check_suitability(job: _Job, profile: dict[str, Any], code: str | None, pro
         customer_level=profile.get("risk_level"),
         investor_type=profile.get("investor_type"),
         lowest_category=truthy(profile.get("lowest_risk_category")),
-        assessed_at=_as_date(profile.get("risk_assessed_at")),
+        assessed_at=_as_date(profile.get("risk_assessed_at"), job.env.calendar),
         product_code=code,
         product_level=product.get("risk_level"),
         today=job.env.calendar.business_date(job.now),
@@ -287,9 +288,9 @@ def _check_suitability(job: _Job, profile: dict[str, Any], code: str | None, pro
         raise Skip(f"suitability: {decision.reason}")
 
 
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
+def _as_date(value: Any, calendar: TradingCalendar) -> date | None:
+    if isinstance(value, datetime):  # an instant: its Beijing date (a naive one is taken as written)
+        return calendar.business_date(value) if value.tzinfo is not None else value.date()
     if isinstance(value, date):
         return value
     if isinstance(value, str) and value:
