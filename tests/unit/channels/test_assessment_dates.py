@@ -1,4 +1,4 @@
-"""A risk assessment recorded as an instant is dated by its Beijing day, as suitability's expiry counts days."""
+"""A risk assessment recorded as an instant is dated by its Beijing day, as the expiry counts days."""
 
 from datetime import UTC, date, datetime
 
