@@ -34,6 +34,10 @@ def import_command(
         ),
     ] = None,
     file_format: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="a CSV file's encoding, utf-8 or gbk (default: judged from it)"),
+    ] = None,
     skip_bad_rows: Annotated[
         bool,
         typer.Option("--skip-bad-rows", help="import the good rows; write the bad ones to a reject file"),
@@ -68,6 +72,7 @@ def import_command(
         skip_bad_rows=skip_bad_rows,
         replace=replace,
         force=force,
+        encoding=encoding,
     )
     try:
         with stage_progress(

@@ -2,17 +2,19 @@
 
 Readers only parse; they never judge values. Rows the parser itself cannot read (a CSV line with the wrong
 number of fields, a JSON line that is not an object) come back as row errors, with the file row number.
+A CSV file is first read once whole, in chunks, to judge its encoding from every line (`encoding`) and to
+find its blank lines; once pyarrow has parsed it, those and the line breaks kept in quoted values give the
+line on which each row starts (`csvlines`).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, NamedTuple
 
 import numpy as np
 import orjson
@@ -21,13 +23,18 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from touchpoint.core.errors import ValidationError
+from touchpoint.ingest.csvlines import RecordLines, blank_lines, line_breaks, record_lines
+from touchpoint.ingest.encoding import Encoding, EncodingJudge, encoding_named
 from touchpoint.ingest.model import RowError
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while a file is read."""
 
-_SNIFF_BYTES = 4 << 20
+SCAN_BYTES = 4 << 20
+"""How much of a CSV file is judged at a time, in whole lines (tests make it small to cross chunk edges)."""
+_BLOCK_BYTES = 8 << 20
+"""pyarrow's block: no CSV record may be longer."""
 _EVENT_FIELDS = ("event_id", "event", "customer_no", "distinct_id", "login_id", "anonymous_id", "time")
 
 
@@ -40,6 +47,11 @@ class RawTable:
     unreadable: list[RowError] = field(default_factory=list)
     encoding: str | None = None
     header_lines: int = 0
+    record_lines: RecordLines | None = None
+
+    def line_of(self, row: int) -> int | None:
+        """The file line on which table row `row` (1-based, header not counted) starts, for a CSV file."""
+        return None if self.record_lines is None else self.record_lines.start_line(row)
 
 
 def detect_format(path: Path, declared: str | None = None) -> FileFormat:
@@ -59,22 +71,24 @@ def detect_format(path: Path, declared: str | None = None) -> FileFormat:
     return formats[name]
 
 
-def read_source(path: Path, fmt: FileFormat, progress: Progress | None = None) -> RawTable:
-    """Parse `path` as `fmt` into a RawTable."""
+def read_source(
+    path: Path, fmt: FileFormat, progress: Progress | None = None, encoding: str | None = None
+) -> RawTable:
+    """Parse `path` as `fmt` into a RawTable; `encoding` forces a CSV file's text encoding (utf-8, gbk)."""
+    forced = encoding_named(encoding)
     if not path.is_file():
         raise ValidationError(f"no such file: {path}")
-    readers = {"csv": read_csv, "parquet": read_parquet, "jsonl": read_jsonl}
+    if fmt == "csv":
+        return read_csv(path, progress, forced)
+    readers = {"parquet": read_parquet, "jsonl": read_jsonl}
     return readers[fmt](path, progress)
 
 
-def detect_encoding(sample: bytes) -> str:
-    """`utf-8` when the sample decodes as UTF-8 (a cut multi-byte tail allowed), else GB18030 (⊇ GBK)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(sample, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "gb18030"
+def detect_encoding(text: bytes) -> Encoding:
+    """The encoding of whole lines of text, judged as a CSV file's lines are (see `encoding`)."""
+    judge = EncodingJudge("text")
+    judge.feed(text, line_breaks(text), first_line=1)
+    return judge.encoding()
 
 
 class _CountingReader(io.RawIOBase):
@@ -98,35 +112,157 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-def read_csv(path: Path, progress: Progress | None = None) -> RawTable:
-    """Read every column as text; rows with the wrong number of fields become row errors."""
+def read_csv(path: Path, progress: Progress | None = None, encoding: str | None = None) -> RawTable:
+    """Read every column as text; rows with the wrong number of fields become row errors.
+
+    The encoding is judged from the whole file unless `encoding` forces one; a file in neither UTF-8 nor
+    GBK/GB18030, or mixing them, is refused with a ValidationError naming the lines. Row errors and
+    `RawTable.line_of` give the physical line where a row starts.
+    """
+    judging, parsing = _halves(progress, path.stat().st_size)
+    detected, blank = _scan_csv(path, encoding_named(encoding), judging)
+    table, header_breaks, skipped = _parse_csv(path, detected, parsing)
+    rows = _rows_skipping(table.num_rows, sorted(s.number - 1 for s in skipped if s.number))
+    breaks = _breaks_per_record(table, header_breaks, rows, skipped)
+    lines = record_lines(breaks, blank) if breaks is not None else None
+    unreadable = [
+        RowError(row=s.number - 1, line=lines.start_line(s.number - 1) if lines else None, reason=s.reason)
+        if s.number
+        else RowError(row=0, reason=s.reason)
+        for s in skipped
+    ]
+    return RawTable(
+        table=table.rename_columns([_clean_name(n) for n in table.column_names]),
+        row_numbers=rows,
+        unreadable=unreadable,
+        encoding=detected,
+        header_lines=1,
+        record_lines=lines,
+    )
+
+
+class _Skipped(NamedTuple):
+    """A record the parser could not read: its number (the header is 1), why, and its line breaks."""
+
+    number: int | None
+    reason: str
+    breaks: int
+
+
+def _halves(progress: Progress | None, total: int) -> tuple[Progress | None, Progress | None]:
+    """Progress for the judging pass (first half) and the parsing pass (second half) over one file."""
+    if progress is None:
+        return None, None
+    report = progress
+    return (
+        lambda done, _total: report(done // 2, total),
+        lambda done, _total: report((total + done) // 2, total),
+    )
+
+
+def _scan_csv(path: Path, forced: Encoding | None, progress: Progress | None) -> tuple[Encoding, list[int]]:
+    """Judge the encoding from every line, and find the blank lines, a chunk at a time."""
+    judge, blank, line = EncodingJudge(path.name, forced), [], 1
+    done, total = 0, path.stat().st_size
     with path.open("rb") as handle:
-        encoding = detect_encoding(handle.read(_SNIFF_BYTES))
+        try:
+            for chunk in _whole_line_chunks(handle):
+                breaks = line_breaks(chunk)
+                judge.feed(chunk, breaks, first_line=line)
+                blank += blank_lines(chunk, breaks, first_line=line)
+                line += breaks.size
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        except _OverlongLine:
+            message = f"{path.name}: line {line} is longer than {_BLOCK_BYTES >> 20} MB"
+            raise ValidationError(message) from None
+    return judge.encoding(), blank
+
+
+class _OverlongLine(Exception):
+    """A line longer than the parser's block, which no record may be."""
+
+
+def _whole_line_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """The file in chunks of about SCAN_BYTES that end at a line break (the last may not)."""
+    carry = b""
+    while block := handle.read(SCAN_BYTES):
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) > _BLOCK_BYTES:
+            raise _OverlongLine
+        if cut:
+            yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
+
+
+def _parse_csv(
+    path: Path, encoding: Encoding, progress: Progress | None
+) -> tuple[pa.Table, int, list[_Skipped]]:
+    """The table as the file names its columns, the line breaks inside the header, and the skipped rows."""
     names = _csv_header(path, encoding)
-    skipped: list[tuple[int | None, str]] = []
+    skipped: list[_Skipped] = []
 
     def on_invalid(row: Any) -> str:
-        skipped.append((row.number, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        skipped.append(_Skipped(row.number, reason, row.text.count("\n")))
         return "skip"
 
     total = path.stat().st_size
     with path.open("rb") as handle:
-        reader = pacsv.open_csv(
-            _CountingReader(handle, total, progress),
-            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={variant: pa.string() for n in names for variant in (n, _clean_name(n))},
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
-        )
-        table = reader.read_all()
-    table = table.rename_columns([_clean_name(n) for n in table.column_names])
-    unreadable = [RowError(row=(n - 1) if n else 0, line=n, reason=reason) for n, reason in skipped]
-    rows = _rows_skipping(table.num_rows, sorted(e.row for e in unreadable))
-    return RawTable(table=table, row_numbers=rows, unreadable=unreadable, encoding=encoding, header_lines=1)
+        try:
+            table = pacsv.open_csv(
+                _CountingReader(handle, total, progress),
+                read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False, block_size=_BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={variant: pa.string() for n in names for variant in (n, _clean_name(n))},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                    quoted_strings_can_be_null=True,
+                ),
+            ).read_all()
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # e.g. a record longer than a block
+            raise ValidationError(f"{path.name} is not a readable CSV file: {exc}") from exc
+    return table, sum(n.count("\n") for n in table.column_names), skipped
+
+
+def _breaks_per_record(
+    table: pa.Table, header_breaks: int, rows: np.ndarray, skipped: list[_Skipped]
+) -> np.ndarray | None:
+    """The line breaks inside each record (index 0 the header), which the parser keeps in quoted values;
+    None when the parser did not number a skipped record."""
+    if any(s.number is None for s in skipped):
+        return None
+    breaks = np.zeros(1 + table.num_rows + len(skipped), dtype=np.int64)
+    breaks[0] = header_breaks
+    in_rows = [counts for column in table.columns if (counts := _breaks_in_values(column)) is not None]
+    if in_rows:
+        breaks[rows] = np.sum(in_rows, axis=0)
+    for s in skipped:
+        breaks[int(s.number or 0) - 1] = s.breaks
+    return breaks
+
+
+def _breaks_in_values(column: pa.ChunkedArray) -> np.ndarray | None:
+    """The line feeds in each value of a text column, counted in its data buffers; None when it has none."""
+    feeds = [_feeds(chunk) for chunk in column.chunks]
+    if not any(f.size for f in feeds):
+        return None
+    counts = []
+    for chunk, in_chunk in zip(column.chunks, feeds, strict=True):
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        counts.append(np.diff(np.searchsorted(in_chunk, offsets)))
+    return np.concatenate(counts)
+
+
+def _feeds(chunk: pa.Array) -> np.ndarray:
+    data = chunk.buffers()[2]
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A) if data else np.zeros(0, np.int64)
 
 
 def _csv_header(path: Path, encoding: str) -> list[str]:

@@ -59,10 +59,12 @@ class ImportOptions:
     skip_bad_rows: bool = False
     replace: bool = False
     force: bool = False
+    encoding: str | None = None
+    """A CSV file's text encoding (utf-8, gbk); None judges it from the whole file."""
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that make two imports of one file the same import."""
-        return {"replace": self.replace}
+        return {"replace": self.replace} | ({"encoding": self.encoding} if self.encoding else {})
 
 
 def table_spec(name: str) -> TableSpec:
@@ -92,7 +94,12 @@ def import_file(
         previous = _previous_import(env, spec, sha, business_date, options)
         if previous is not None:
             return previous
-    raw = read_source(path, fmt, (lambda done, total: progress("read", done, total)) if progress else None)
+    raw = read_source(
+        path,
+        fmt,
+        (lambda done, total: progress("read", done, total)) if progress else None,
+        encoding=options.encoding,
+    )
     return _import_raw(
         env=env,
         principal=principal,

