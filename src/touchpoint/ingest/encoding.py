@@ -73,9 +73,9 @@ _SYMBOLS = "·×÷°±¥"
 
 
 def _plain_chinese_table() -> np.ndarray:
-    """For each BMP code point, whether it is plain Chinese business text: ASCII, common hanzi, or
-    Chinese and general punctuation (full-width forms included)."""
-    plain = np.zeros(0x10000, dtype=bool)
+    """For each code point, whether it is plain Chinese business text: ASCII, common hanzi, or Chinese
+    and general punctuation (full-width forms included)."""
+    plain = np.zeros(0x110000, dtype=bool)
     plain[:0x80] = True
     for first, last in _PUNCTUATION:
         plain[first : last + 1] = True
@@ -92,7 +92,7 @@ def _code_points(text: str) -> np.ndarray:
 
 def _odd_offsets(codes: np.ndarray) -> np.ndarray:
     """The offsets of the code points that are not plain Chinese text."""
-    return np.flatnonzero(~_PLAIN[np.minimum(codes, 0xFFFF)])  # U+FFFF is not plain, nor is beyond
+    return np.flatnonzero(~_PLAIN[codes])
 
 
 def _oddness(text: str) -> tuple[int, int]:
