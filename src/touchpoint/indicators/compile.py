@@ -55,7 +55,7 @@ def window_bounds(
         latest = max(on_or_before) if on_or_before else None
         return WindowSpan(latest, latest)
     if window.kind == "snapshot":
-        return _snapshot_span(window, day, calendar, partitions)
+        return _snapshot_span(window, day, calendar)
     if window.kind == "trading_days":
         assert window.n is not None
         return _trading_span(window.n, source, day, calendar, partitions)
@@ -72,13 +72,9 @@ def _last_trading_day(day: date, calendar: TradingCalendar) -> date:
     return day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
 
 
-def _snapshot_span(
-    window: Window, day: date, calendar: TradingCalendar, partitions: Sequence[date]
-) -> WindowSpan:
+def _snapshot_span(window: Window, day: date, calendar: TradingCalendar) -> WindowSpan:
     """Each customer's latest rows on or before `day`, no older than the staleness limit allows."""
     oldest = calendar.add_trading_days(_last_trading_day(day, calendar), -window.staleness)
-    if not _holds_data(partitions, oldest, day):
-        return WindowSpan(None, None)
     return WindowSpan(oldest, day, per_customer=True)
 
 

@@ -199,23 +199,25 @@ def test_a_window_with_no_partition_of_its_source_has_no_value_not_zero(
 ) -> None:
     _customers(sqlite_container)
     trade = {"trade_id": ["T1"], "customer_no": ["C1"], "side": ["buy"], "product_code": ["600000"]}
-    _load(sqlite_container, "trades", pa.table({**trade, "time": [_beijing(date(2026, 3, 2), 36_000)]}))
+    # Sunday 03-01: in a trading-day window it counts for Monday 03-02, the 22nd session before 03-31.
+    _load(sqlite_container, "trades", pa.table({**trade, "time": [_beijing(date(2026, 3, 1), 36_000)]}))
+    windows: dict[str, dict[str, Any]] = {
+        "days_7": {"kind": "days", "n": 7},
+        "days_31": {"kind": "days", "n": 31},
+        "td_21": {"kind": "trading_days", "n": 21},
+        "td_22": {"kind": "trading_days", "n": 22},
+    }
     counts = [
-        IndicatorDef(
-            name=f"trades_{n}d",
-            title="t",
-            source="trades",
-            aggregation="count",
-            window={"kind": "days", "n": n},
-        )
-        for n in (7, 30)
+        IndicatorDef(name=name, title=name, source="trades", aggregation="count", window=window)
+        for name, window in windows.items()
     ]
     table = compute_indicators(env=sqlite_container.indicator_env, day=DAY, definitions=counts).to_pandas()
     values = table.set_index("customer_no")
-    # The trades feed holds nothing in the last 7 days: that is missing data, not "no trades".
-    assert values["trades_7d"].isna().all()
-    # 30 days reach 03-02: the feed has data there, so a customer without trades has 0.
-    assert values["trades_30d"].to_dict() == {"C1": 1, "C2": 0, "C3": 0, "C4": 0}
+    # The trades feed holds nothing in these windows: that is missing data, not "no trades".
+    assert values[["days_7", "td_21"]].isna().all().all()
+    # These reach back to the feed's data, so a customer without trades has 0.
+    for name in ("days_31", "td_22"):
+        assert values[name].to_dict() == {"C1": 1, "C2": 0, "C3": 0, "C4": 0}, name
 
 
 def test_events_of_anonymous_ids_count_for_the_linked_customer(sqlite_container: Container) -> None:
