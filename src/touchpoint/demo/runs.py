@@ -16,6 +16,7 @@ from touchpoint.core.errors import ConflictError
 from touchpoint.demo.model import DemoParams, DemoSummary
 from touchpoint.demo.service import generate_demo
 from touchpoint.governance import Principal
+from touchpoint.identity.service import sync_customers, sync_imported_events
 from touchpoint.indicators import list_indicators
 from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
 from touchpoint.journeys.service import JourneyEnv, list_journeys, parse_journey, publish, save_journey
@@ -126,5 +127,9 @@ def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | N
     """
     if not list_indicators(env=env.indicators):
         apply_import(env=env, principal=principal, text=default_library())
+    # One ID first, as the worker does: the devices in the imported history count for their customers.
+    identity, analytics = env.indicators.identity, env.indicators.analytics
+    sync_customers(env=identity, analytics=analytics)
+    sync_imported_events(env=identity, analytics=analytics)
     day = compute_due(env=env, refresh=timedelta(days=36_500), retry=timedelta(0))
     return compute(env=env, principal=principal, day=day) if day is not None else None
