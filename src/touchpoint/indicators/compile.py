@@ -27,6 +27,10 @@ TIE_COLUMN = {"holdings": "product_code", "trades": "trade_id", "cash_flows": "f
 # A snapshot row is the state at a day's close: a closed day's row repeats the previous close.
 SNAPSHOT_SOURCES = frozenset({"assets", "holdings"})
 KEY = "customer_no"
+# A snapshot table whose file lists only what customers hold, and the daily feed that names every customer
+# of that day (see _answered_roll_call).
+ROLL_CALL = {"holdings": "assets"}
+HELD = "_held"
 
 
 @dataclass(frozen=True)
@@ -121,19 +125,29 @@ def compile_indicators(
     result = population
     for members in groups.values():
         first = members[0]
-        aggregated = _aggregate(sources[first.source], members, bounds[first.name], id_map, day)
+        roll_call = sources.get(ROLL_CALL.get(first.source, ""))
+        aggregated = _aggregate(sources[first.source], members, bounds[first.name], id_map, day, roll_call)
         result = result.left_join(aggregated, KEY).drop(f"{KEY}_right")
     result = result.mutate(**{d.name: _finish(result[d.name], d, bounds[d.name]) for d in base})
     return _derive(result, [d for d in definitions if d.source == "derived"])
 
 
 def _aggregate(
-    table: Table, members: Sequence[IndicatorDef], span: WindowSpan, id_map: Table, day: date
+    table: Table,
+    members: Sequence[IndicatorDef],
+    span: WindowSpan,
+    id_map: Table,
+    day: date,
+    roll_call: Table | None = None,
 ) -> Table:
     """One row per customer with a value for each of `members` (same source, filters and window)."""
     first = members[0]
     rows = _rows(table, first, span, id_map)
+    if span.per_customer and roll_call is not None:
+        rows = _answered_roll_call(rows, _in_span(roll_call, span))
     keep = _conditions(rows, first)
+    if HELD in rows.columns:
+        keep = rows[HELD] if keep is None else keep & rows[HELD]
     if not span.per_customer:
         rows = rows if keep is None else rows.filter(keep)
         return rows.group_by(KEY).agg(**{d.name: _metric(rows, d, day) for d in members})
@@ -181,6 +195,25 @@ def _rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map: Tabl
         latest = table.group_by(KEY).agg(latest_dt=table.dt.max())
         table = table.join(latest, [KEY, table.dt == latest.latest_dt]).drop("latest_dt")
     return table
+
+
+def _in_span(table: Table, span: WindowSpan) -> Table:
+    """Rows dated within the span (a snapshot's staleness range)."""
+    table = table.filter(table.dt <= span.end)
+    return table if span.start is None else table.filter(table.dt >= span.start)
+
+
+def _answered_roll_call(rows: Table, roll_call: Table) -> Table:
+    """Each customer's latest snapshot rows, where a later date of the roll call (the daily assets feed) that
+    lists the customer with no row here means they held nothing that day: a holdings file lists positions
+    only, so a customer who sold everything is absent from it but present in that day's assets. Such a
+    customer gets one empty row (`HELD` false): 0 positions, not the old ones and not no value."""
+    dates = rows.select(KEY, "dt").union(roll_call.select(KEY, "dt"))
+    latest = dates.group_by(KEY).agg(latest_dt=dates.dt.max())
+    mine = rows.join(latest, [KEY, rows.dt == latest.latest_dt]).drop("latest_dt")
+    joined = latest.left_join(mine, [latest[KEY] == mine[KEY], latest.latest_dt == mine.dt])
+    joined = joined.mutate(**{HELD: joined[f"{KEY}_right"].notnull()})
+    return joined.drop(f"{KEY}_right", "latest_dt")
 
 
 def _on_trading_days(table: Table, mapping: tuple[tuple[date, date], ...]) -> Table:

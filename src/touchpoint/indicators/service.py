@@ -15,7 +15,7 @@ from touchpoint.core.clock import Clock
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
-from touchpoint.indicators.compile import compile_indicators, window_bounds
+from touchpoint.indicators.compile import ROLL_CALL, compile_indicators, window_bounds
 from touchpoint.indicators.model import IndicatorDef
 from touchpoint.indicators.validate import check_indicator
 from touchpoint.store import AnalyticalStore, OperationalStore
@@ -120,6 +120,9 @@ def compute_indicators(
         population = population.order_by(ibis.random()).limit(sample)
     read = {d.source for d in definitions if d.source != "derived"}
     sources: dict[str, Any] = {s: env.analytics.table(s) for s in read}
+    for listed, roll_call in ROLL_CALL.items():
+        if listed in read and roll_call not in sources and env.analytics.partitions(roll_call):
+            sources[roll_call] = env.analytics.table(roll_call)
     held: dict[str, list[date]] = {s: [p.dt for p in env.analytics.partitions(s)] for s in read}
     bounds = {
         d.name: window_bounds(d.window, d.source, day, env.calendar, held[d.source])

@@ -28,6 +28,7 @@ from .reference import expected_values
 
 DAY = date(2026, 3, 31)
 CUSTOMERS = ["C1", "C2", "C3", "C4"]
+SNAPSHOT = Window(kind="snapshot")
 
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
@@ -210,6 +211,51 @@ def test_holdings_are_the_customers_latest_positions_then_filtered(sqlite_contai
     assert values.loc["C2"].tolist() == [40.0, 40.0, 1]
     assert values.loc["C3"].tolist() == [10.0, 0.0, 0]
     assert values.loc["C4"].isna().all()
+
+
+def test_a_customer_in_the_days_assets_but_not_its_holdings_sold_everything(
+    sqlite_container: Container,
+) -> None:
+    """A holdings file lists positions only: the daily assets feed says who was in that day's files."""
+    _customers(sqlite_container)
+    before = date(2026, 3, 30)
+    holdings = [
+        ("C1", before, "110000", 500.0),  # C1 sold out on 03-31: in 03-31's assets, absent from its holdings
+        ("C2", before, "110000", 40.0),  # C2 is in neither 03-31 file (a partial feed): its 03-30 positions
+        ("C3", DAY, "600000", 10.0),
+    ]
+    customers, days, products, values = zip(*holdings, strict=True)
+    _load(
+        sqlite_container,
+        "holdings",
+        pa.table(
+            {
+                "customer_no": list(customers),
+                "date": list(days),
+                "product_code": list(products),
+                "market_value": list(values),
+            }
+        ),
+    )
+    _assets(
+        sqlite_container, [("C1", before, 600.0), ("C2", before, 50.0), ("C1", DAY, 700.0), ("C3", DAY, 9.0)]
+    )
+    definitions = [
+        IndicatorDef(
+            name=name, title=name, source="holdings", aggregation=agg, column=column, window=SNAPSHOT
+        )  # type: ignore[arg-type]
+        for name, agg, column in (
+            ("holding_count", "count", None),
+            ("holding_value", "sum", "market_value"),
+            ("holding_top", "max", "market_value"),
+        )
+    ]
+    values = _values(sqlite_container, DAY, definitions)
+    assert values.loc["C1", ["holding_count", "holding_value"]].tolist() == [0, 0.0]
+    assert pd.isna(values.loc["C1", "holding_top"])
+    assert values.loc["C2", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 40.0, 40.0]
+    assert values.loc["C3", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 10.0, 10.0]
+    assert values.loc["C4", ["holding_count", "holding_value", "holding_top"]].isna().all()
 
 
 def test_max_age_belongs_to_snapshot_windows() -> None:
