@@ -260,3 +260,15 @@ def test_a_crash_while_moving_keys_leaves_the_previous_version_whole(
     assert reopened.manifest("facts").version == 1
     reopened.upsert("facts", _arrow([("a", 2, D2), ("c", 2, D3)]), origin="run-3")
     assert _as_set(_stored(reopened)) == {("a", 2, D2), ("b", 1, D1), ("c", 2, D3)}
+
+
+def test_a_write_within_its_partitions_leaves_other_days_unread(tmp_path: Path) -> None:
+    """The event compactor's mode: only the days written are searched (it never moves a key)."""
+    store = _store(tmp_path)
+    store.upsert("facts", _arrow([("a", 1, D1), ("b", 2, D2)]))
+    store.upsert("facts", _arrow([("b", 3, D2), ("c", 4, D3)]), within_partitions=True)
+    rows = store.table("facts").to_pyarrow().sort_by("k").to_pylist()
+    assert [(r["k"], r["v"], r["dt"]) for r in rows] == [("a", 1, D1), ("b", 3, D2), ("c", 4, D3)]
+    store.upsert("facts", _arrow([("b", 5, D1)]), within_partitions=True)
+    rows = store.table("facts").to_pyarrow().sort_by([("k", "ascending"), ("dt", "ascending")]).to_pylist()
+    assert [(r["k"], r["v"]) for r in rows] == [("a", 1), ("b", 5), ("b", 3), ("c", 4)]  # D2 was not read

@@ -87,11 +87,6 @@ class TableLayout:
         """The table's columns plus the partition column, as readers see it."""
         return self.schema.append(pa.field(PARTITION_COLUMN, pa.date32()))
 
-    @property
-    def unique_key(self) -> tuple[str, ...]:
-        """The columns that identify a row among all rows handed to one write."""
-        return self.key if self.key_scope == "table" else (*self.key, PARTITION_COLUMN)
-
 
 class AnalyticalStore:
     """Reads and writes the logical tables; queries go through the engine backend (Ibis)."""
@@ -185,22 +180,27 @@ class AnalyticalStore:
 
     # ---- writing ---------------------------------------------------------------------------------
 
-    def upsert(self, name: str, data: pa.Table, *, origin: str | None = None) -> list[PartitionInfo]:
+    def upsert(
+        self, name: str, data: pa.Table, *, origin: str | None = None, within_partitions: bool = False
+    ) -> list[PartitionInfo]:
         """Merge rows into their `dt` partitions by key (new rows win) and commit atomically.
 
         In a table whose key scope is `table`, a key's old row is removed from whatever partition held it,
-        in the same commit. `origin` names the writer (an import run id) in the manifest's version history.
-        Returns every partition version written, including partitions that only lost moved rows.
+        in the same commit — unless the writer knows its keys cannot have moved (`within_partitions`: the
+        event compactor, whose ids come with their time) and spares every other partition a scan.
+        `origin` names the writer (an import run id) in the manifest's version history. Returns every
+        partition version written, including partitions that only lost moved rows.
         """
         layout = self.layout(name)
-        data = last_by_key(data, layout.unique_key)
+        table_wide = layout.key_scope == "table" and not within_partitions
+        data = last_by_key(data, layout.key if table_wide else (*layout.key, PARTITION_COLUMN))
         with exclusive_lock(self.root / name / ".lock"):
             manifest = self.manifest(name)
             incoming = {
                 _as_date(dt): layout.align(part)
                 for dt, part in split_by_partition(data, PARTITION_COLUMN).items()
             }
-            if layout.key_scope == "table":
+            if table_wide:
                 merged = self._table_wide(layout, manifest, incoming, keep_old_rows=True)
             else:
                 merged = {
