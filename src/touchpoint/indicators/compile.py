@@ -144,7 +144,7 @@ def _aggregate(
     first = members[0]
     rows = _rows(table, first, span, id_map)
     if span.per_customer and roll_call is not None:
-        rows = _answered_roll_call(rows, _in_span(roll_call, span))
+        rows = _answered_roll_call(rows, _in_span(roll_call, span), table)
     keep = _conditions(rows, first)
     if HELD in rows.columns:
         keep = rows[HELD] if keep is None else keep & rows[HELD]
@@ -203,11 +203,14 @@ def _in_span(table: Table, span: WindowSpan) -> Table:
     return table if span.start is None else table.filter(table.dt >= span.start)
 
 
-def _answered_roll_call(rows: Table, roll_call: Table) -> Table:
+def _answered_roll_call(rows: Table, roll_call: Table, source: Table) -> Table:
     """Each customer's latest snapshot rows, where a later date of the roll call (the daily assets feed) that
     lists the customer with no row here means they held nothing that day: a holdings file lists positions
     only, so a customer who sold everything is absent from it but present in that day's assets. Such a
-    customer gets one empty row (`HELD` false): 0 positions, not the old ones and not no value."""
+    customer gets one empty row (`HELD` false): 0 positions, not the old ones and not no value. Only dates
+    with a holdings file answer: assets of a day whose holdings are late (or a closed day) prove nothing."""
+    filed = source.select("dt").distinct()
+    roll_call = roll_call.filter(roll_call.dt.isin(filed.dt))
     dates = rows.select(KEY, "dt").union(roll_call.select(KEY, "dt"))
     latest = dates.group_by(KEY).agg(latest_dt=dates.dt.max())
     mine = rows.join(latest, [KEY, rows.dt == latest.latest_dt]).drop("latest_dt")

@@ -256,6 +256,13 @@ def test_a_customer_in_the_days_assets_but_not_its_holdings_sold_everything(
     assert values.loc["C2", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 40.0, 40.0]
     assert values.loc["C3", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 10.0, 10.0]
     assert values.loc["C4", ["holding_count", "holding_value", "holding_top"]].isna().all()
+    # Assets of 04-01 (and of Saturday 04-04) arrive before that day's holdings: they prove nothing yet.
+    _assets(sqlite_container, [("C1", date(2026, 4, 1), 700.0), ("C3", date(2026, 4, 1), 9.0)])
+    _assets(sqlite_container, [("C3", date(2026, 4, 4), 9.0)])
+    for day in (date(2026, 4, 1), date(2026, 4, 4)):
+        late = _values(sqlite_container, day, definitions)
+        assert late.loc["C3", ["holding_count", "holding_value"]].tolist() == [1, 10.0], day
+        assert late.loc["C1", ["holding_count", "holding_value"]].tolist() == [0, 0.0], day
 
 
 def test_max_age_belongs_to_snapshot_windows() -> None:
