@@ -40,7 +40,7 @@ def unmerge(
             )
         if not others:
             raise ValidationError(f"{ident.label()} is linked to nothing else; nothing to detach")
-        target = _destination(connection, ident, now)
+        target = _destination(connection, ident, uid, now)
         repo.link(connection, ident, target, now)
         login = next((i for i in others if i.is_login), None)
         for other in [login] if login is not None else others:
@@ -81,10 +81,10 @@ def _identifier(connection: Connection, value: str, id_type: str | None) -> tupl
     return uid, ident
 
 
-def _destination(connection: Connection, ident: Identifier, now: Any) -> int:
+def _destination(connection: Connection, ident: Identifier, uid: int, now: Any) -> int:
     """The person a detached identifier goes to: where a merge brought it from, if that person is empty
     now, else a new person."""
-    entry = repo.last_attaching_entry(connection, ident)
+    entry = repo.last_attaching_entry(connection, ident, uid)
     origin = entry["from_uid"] if entry is not None else None
     if origin is not None and not repo.ids_of(connection, origin):
         return int(origin)

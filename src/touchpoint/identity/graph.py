@@ -78,10 +78,12 @@ class Graph:
             return self.ensure(login)
         if is_generic(login.value):
             return self.ensure(anonymous)
+        anon_uid = repo.uid_of(self.connection, anonymous)
+        if anon_uid is not None and anon_uid == repo.uid_of(self.connection, login):
+            return anon_uid  # already one person (the usual case: every event after a login says so again)
         if anonymous.id_type == ANONYMOUS and self._shared(anonymous, login):
             self.ensure(anonymous)
             return self.ensure(login)
-        anon_uid = repo.uid_of(self.connection, anonymous)
         if (
             repo.uid_of(self.connection, login) is None
             and anon_uid is not None

@@ -39,6 +39,10 @@ SENSORS_IDENTITY_TYPES = {
 
 Mode = Literal["one_to_one", "many_to_one"]
 
+RESOLUTION_ORDER = ("customer_no", ANONYMOUS)
+"""How a value known under several id types resolves, as the collector resolves a distinct id: a customer
+number first, then an anonymous id, then any other type (by type name, for a stable answer)."""
+
 
 def is_generic(value: str | None) -> bool:
     """True for placeholder ids ("null", "undefined", "0", …) that must never link two people."""

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 
-from touchpoint.identity.model import ANONYMOUS, Identifier
-from touchpoint.store.operational.bulk import fetch_tuples
+from touchpoint.identity.model import RESOLUTION_ORDER, Identifier
+from touchpoint.store.operational.bulk import fetch_tuples, insert_ignoring_duplicates
 from touchpoint.store.operational.schema import (
     identity_links,
     identity_log,
@@ -112,22 +112,22 @@ def log_entries(connection: Connection, uids: Iterable[int]) -> list[dict[str, A
     return [dict(r) for r in connection.execute(query).mappings()]
 
 
-def last_attaching_entry(connection: Connection, ident: Identifier) -> dict[str, Any] | None:
-    """The newest link or merge entry, not yet undone, that attached `ident` to its present uid."""
+def last_attaching_entry(connection: Connection, ident: Identifier, uid: int) -> dict[str, Any] | None:
+    """The newest link or merge entry, not yet undone, that attached `ident` to its present person `uid`
+    (such an entry names that uid, so only its entries are read)."""
     query = (
         select(identity_log)
-        .where(identity_log.c.action.in_(("link", "merge")), identity_log.c.undone_by.is_(None))
+        .where(
+            identity_log.c.uid == uid,
+            identity_log.c.action.in_(("link", "merge")),
+            identity_log.c.undone_by.is_(None),
+        )
         .order_by(identity_log.c.id.desc())
     )
     for row in connection.execute(query).mappings():
         if ident.label() in row["ids"]:
             return dict(row)
     return None
-
-
-def mark_undone(connection: Connection, entry_id: int, by: int) -> None:
-    """Record that a log entry was reversed by another."""
-    connection.execute(update(identity_log).where(identity_log.c.id == entry_id).values(undone_by=by))
 
 
 def profile(connection: Connection, uid: int) -> dict[str, Any]:
@@ -181,26 +181,21 @@ def graph_marker(connection: Connection) -> tuple[Any, ...]:
 
 
 def _precedence() -> Any:
-    """How one value known under several id types resolves, as the collector resolves a distinct id: a
-    customer number first, then an anonymous id, then any other type (by name, for a stable answer)."""
-    return case(
-        (identity_links.c.id_type == "customer_no", 0),
-        (identity_links.c.id_type == ANONYMOUS, 1),
-        else_=2,
-    )
+    """RESOLUTION_ORDER as a sort key in SQL."""
+    ranks = [(identity_links.c.id_type == t, rank) for rank, t in enumerate(RESOLUTION_ORDER)]
+    return case(*ranks, else_=len(RESOLUTION_ORDER))
 
 
-def _resolved_values(values: list[str] | None = None) -> Any:
-    """One row per identifier value: (value, uid) by precedence — a value never names two people."""
+def _resolved_values(values: list[str]) -> Any:
+    """One row per identifier value among `values`: (value, uid) by precedence — a value never names two
+    people."""
     rank = (
         func.row_number()
         .over(partition_by=identity_links.c.id_value, order_by=(_precedence(), identity_links.c.id_type))
         .label("rank")
     )
     query = select(identity_links.c.id_value, identity_links.c.uid, rank)
-    if values is not None:
-        query = query.where(identity_links.c.id_value.in_(values))
-    return query.subquery("ranked")
+    return query.where(identity_links.c.id_value.in_(values)).subquery("ranked")
 
 
 def _with_customer(ranked: Any) -> Any:
@@ -222,18 +217,10 @@ def customers_of_values(connection: Connection, values: list[str]) -> dict[str, 
     return found
 
 
-def customer_uids(connection: Connection) -> list[tuple[str, int]]:
-    """(customer number, uid) for every customer number."""
-    query = select(identity_links.c.id_value, identity_links.c.uid).where(
-        identity_links.c.id_type == "customer_no"
-    )
+def all_links(connection: Connection) -> list[tuple[str, str, int]]:
+    """(id type, id value, uid) of every link, straight from the driver (for the analytical lookup tables)."""
+    query = select(identity_links.c.id_type, identity_links.c.id_value, identity_links.c.uid)
     return fetch_tuples(connection, query)
-
-
-def resolved_identifiers(connection: Connection) -> list[tuple[str, int, str | None]]:
-    """(identifier value, uid, customer number or None) with exactly one row per value, for resolving
-    events' distinct ids: a join through this table can never count an event twice."""
-    return fetch_tuples(connection, _with_customer(_resolved_values()))
 
 
 def delete_link(connection: Connection, ident: Identifier) -> None:
@@ -314,14 +301,9 @@ def separations_of(connection: Connection, idents: Iterable[Identifier]) -> list
 def record_sighting(connection: Connection, device: Identifier, login: str, now: datetime) -> int:
     """Note that a device was seen with a login; returns how many different logins it has been seen with."""
     table = identity_sightings
+    row = {"id_type": device.id_type, "id_value": device.value, "login": login, "seen_at": now}
+    insert_ignoring_duplicates(connection, table, row)
     where = (table.c.id_type == device.id_type) & (table.c.id_value == device.value)
-    known = connection.execute(
-        select(func.count()).select_from(table).where(where, table.c.login == login)
-    ).scalar_one()
-    if not known:
-        connection.execute(
-            insert(table).values(id_type=device.id_type, id_value=device.value, login=login, seen_at=now)
-        )
     return int(connection.execute(select(func.count()).select_from(table).where(where)).scalar_one())
 
 
@@ -333,10 +315,6 @@ def is_shared(connection: Connection, ident: Identifier) -> bool:
 
 
 def mark_shared(connection: Connection, ident: Identifier, reason: str, now: datetime) -> None:
-    """Mark a device shared (idempotent)."""
-    if not is_shared(connection, ident):
-        connection.execute(
-            insert(identity_shared).values(
-                id_type=ident.id_type, id_value=ident.value, marked_at=now, reason=reason
-            )
-        )
+    """Mark a device shared (idempotent, and safe when two workers do it at once)."""
+    row = {"id_type": ident.id_type, "id_value": ident.value, "marked_at": now, "reason": reason}
+    insert_ignoring_duplicates(connection, identity_shared, row)

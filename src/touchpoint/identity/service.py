@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from touchpoint.core.clock import Clock
@@ -14,7 +15,7 @@ from touchpoint.core.errors import NotFoundError
 from touchpoint.identity import repo
 from touchpoint.identity.bulk import link_customers
 from touchpoint.identity.graph import Graph
-from touchpoint.identity.model import Identifier, IdentityPolicy
+from touchpoint.identity.model import RESOLUTION_ORDER, Identifier, IdentityPolicy
 from touchpoint.identity.observe import observe
 from touchpoint.identity.profiles import apply_operation
 from touchpoint.ingest.ports import EventLog, LogRecord
@@ -237,7 +238,7 @@ _ID_TABLES: dict[tuple[Any, ...], tuple[pa.Table, pa.Table]] = {}
 
 def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
     """Two lookup tables for the analytical engine: (customer_no, uid), and the event id map (id_value,
-    person_uid, customer_no) with exactly one row per identifier value (see repo.resolved_identifiers).
+    person_uid, customer_no) with exactly one row per identifier value (see event_id_map).
 
     Remembered while the graph is unchanged: every analysis resolves events through them, and reading a
     large graph costs seconds.
@@ -251,18 +252,32 @@ def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
 
 
 def _read_id_tables(connection: Any) -> tuple[pa.Table, pa.Table]:
-    uids = repo.customer_uids(connection)
-    resolved = repo.resolved_identifiers(connection)
-    numbers, uid_values = zip(*uids, strict=True) if uids else ((), ())
-    uid_table = pa.table(
-        {"customer_no": pa.array(numbers, pa.string()), "uid": pa.array(uid_values, pa.int64())}
-    )
-    values, persons, owners = zip(*resolved, strict=True) if resolved else ((), (), ())
-    id_map = pa.table(
+    links = repo.all_links(connection)
+    types, values, uids = zip(*links, strict=True) if links else ((), (), ())
+    table = pa.table(
         {
+            "id_type": pa.array(types, pa.string()),
             "id_value": pa.array(values, pa.string()),
-            "person_uid": pa.array(persons, pa.int64()),
-            "customer_no": pa.array(owners, pa.string()),
+            "uid": pa.array(uids, pa.int64()),
         }
     )
-    return uid_table, id_map
+    customers = table.filter(pc.equal(table["id_type"], "customer_no"))
+    uid_table = pa.table({"customer_no": customers["id_value"], "uid": customers["uid"]})
+    return uid_table, event_id_map(table, uid_table)
+
+
+def event_id_map(links: pa.Table, customers: pa.Table) -> pa.Table:
+    """(id_value, person_uid, customer_no) with exactly one row per identifier value — the first of its
+    links by RESOLUTION_ORDER — so a join of events through it can never count an event twice."""
+    rank = pc.fill_null(pc.index_in(links["id_type"], pa.array(RESOLUTION_ORDER)), len(RESOLUTION_ORDER))
+    ranked = links.append_column("rank", rank).sort_by(
+        [("id_value", "ascending"), ("rank", "ascending"), ("id_type", "ascending")]
+    )
+    values = ranked["id_value"].combine_chunks()
+    first = pc.invert(pc.equal(values[1:], values[:-1])) if len(values) > 1 else pa.array([], pa.bool_())
+    keep = pa.concat_arrays([pa.array([True] * min(len(values), 1), pa.bool_()), first])
+    chosen = ranked.filter(keep).select(["id_value", "uid"]).rename_columns(["id_value", "person_uid"])
+    owners = customers.rename_columns(["customer_no", "person_uid"])
+    return chosen.join(owners, "person_uid", join_type="left outer").select(
+        ["id_value", "person_uid", "customer_no"]
+    )

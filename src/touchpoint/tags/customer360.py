@@ -59,10 +59,8 @@ def _events(env: TagEnv, customer_no: str, limit: int) -> list[dict[str, Any]]:
         return []
     id_map = event_id_map(env.indicators)
     theirs = id_map.filter(pc.equal(id_map["customer_no"], customer_no))
-    values = theirs["id_value"].to_pylist() or [customer_no]
-    events = analytics.table("events")
-    candidates = events.filter(events.distinct_id.isin(values) | (events.customer_no == customer_no))
-    resolved = resolve_customers(candidates, ibis.memtable(theirs))
+    # Joined, not listed in the query: a customer may have thousands of cookies under many-to-one.
+    resolved = resolve_customers(analytics.table("events"), ibis.memtable(theirs))
     mine = resolved.filter(resolved.customer_no == customer_no).drop("person_uid")
     rows = mine.order_by(mine.time.desc()).limit(limit).to_pyarrow()
     return [_jsonable(r) for r in rows.to_pylist()]

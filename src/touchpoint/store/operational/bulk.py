@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def fetch_tuples(connection: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
@@ -30,3 +31,11 @@ def copy_table(source: Connection, target: Connection, table: Table, batch: int 
         target.execute(insert(table), [dict(r) for r in rows])
         copied += len(rows)
     return copied
+
+
+def insert_ignoring_duplicates(connection: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """Insert a row unless one with its primary key exists (INSERT … ON CONFLICT DO NOTHING), so concurrent
+    writers of the same row never abort each other's transaction; True when this call inserted it."""
+    dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**row).on_conflict_do_nothing()
+    return bool(connection.execute(statement).rowcount)
