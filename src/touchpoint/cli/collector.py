@@ -59,7 +59,7 @@ def quarantine(
     if not replay:
         if why is not None:
             raise typer.BadParameter("--why goes with --replay")
-        page = list_quarantine(env=c.collector_env, reason=reason, limit=limit)
+        page = list_quarantine(env=c.collector_env, principal=SYSTEM, reason=reason, limit=limit)
         _print_quarantine(page.items, as_json)
         return
     ids, by_reason = _replay_selection(replay, reason)

@@ -207,11 +207,12 @@ class ReplayRequest(BaseModel):
 @admin.get("/collector/quarantine")
 def quarantine_list(
     c: Deps,
+    caller: Caller,
     reason: Annotated[str | None, Query(max_length=64, description="only this reason")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")] = 50,
 ) -> QuarantinePage:
     """The newest quarantined messages with their reasons and what their requests said."""
-    return list_quarantine(env=c.collector_env, reason=reason, limit=limit)
+    return list_quarantine(env=c.collector_env, principal=caller, reason=reason, limit=limit)
 
 
 @admin.post("/collector/quarantine/replay")

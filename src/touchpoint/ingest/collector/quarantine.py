@@ -45,8 +45,15 @@ MAX_WHY = 500
 ACTION = "collector.quarantine.replay"
 
 
-def list_quarantine(*, env: CollectorEnv, reason: str | None = None, limit: int = 20) -> QuarantinePage:
-    """The newest quarantined messages (optionally of one reason) and how many there are in all."""
+def list_quarantine(
+    *, env: CollectorEnv, principal: Principal, reason: str | None = None, limit: int = 20
+) -> QuarantinePage:
+    """The newest quarantined messages (optionally of one reason) and how many there are in all.
+
+    They are raw messages of any customer, so only a caller who sees every customer may read them; the
+    write key their request carried is not shown."""
+    if not principal.sees_everything:
+        raise UnauthorizedError("the quarantine holds messages of every customer: the caller must see all")
     with env.ops.begin() as connection:
         rows = repo.recent_quarantine(connection, limit, reason)
         total = repo.count_quarantine(connection, reason)
@@ -62,7 +69,7 @@ def _entry(row: dict[str, Any]) -> QuarantineEntry:
         reason=row["reason"],
         detail=row["detail"],
         payload=stored.message if stored.replayable else stored.request,
-        context=stored.context,
+        context={k: v for k, v in stored.context.items() if k != "key"},
         replayable=stored.replayable,
     )
 

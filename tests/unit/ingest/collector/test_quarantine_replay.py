@@ -226,11 +226,13 @@ def test_a_reused_row_id_is_not_taken_for_a_duplicate(container: Container) -> N
     assert sorted(e["event"] for e in _log(container)) == ["first_late", "second_late"]
 
 
-def test_a_caller_with_a_branch_scope_cannot_replay(container: Container) -> None:
+def test_a_caller_with_a_branch_scope_cannot_replay_or_read(container: Container) -> None:
     _late_world(container)
     branch = Principal(user="branch-7", scope_uids=frozenset({1, 2}))
     with pytest.raises(UnauthorizedError):
         quarantine.replay_quarantine(env=container.collector_env, principal=branch, why="x", reason="too_old")
+    with pytest.raises(UnauthorizedError):
+        quarantine.list_quarantine(env=container.collector_env, principal=branch)
     assert _log(container) == []
 
 
@@ -260,6 +262,7 @@ def test_list_and_replay_over_http(client: TestClient, container: Container) -> 
     assert body["total"] == 4
     native = next(i for i in body["items"] if i["payload"].get("event") == "ipo_allotment")
     assert native["context"]["project"] == "branch_feed"
+    assert all("key" not in item["context"] for item in body["items"])  # write keys are not shown
     assert native["replayable"] is True
 
     bad = client.post("/api/v1/collector/quarantine/replay", json={"ids": [native["id"]], "why": ""})
