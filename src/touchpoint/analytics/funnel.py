@@ -1,26 +1,27 @@
 """Funnels (漏斗): how far customers get through 2–20 steps within a conversion window.
 
-Semantics: a customer's first step is an occurrence on a Beijing day inside [from, to]; from each such
-occurrence (a chain) the customer reaches step k if steps 2..k follow it within the window after it. The
-reported step is the furthest reached over all of the customer's chains.
-- `ordered`: steps 2..k in order, each at or after the previous (one event fills one step); other events may
-  come between.
+Semantics. A chain enters at a first-step event on a Beijing day inside [from, to]; it reaches step k when
+events exist for steps 2..k, each a different event, that keep the mode's order, the window (every step by
+the deadline: N minutes, hours or days after the entry, or the end of the Nth XSHG trading day after the
+entry's Beijing day) and the exclusions. A customer reaches step k when ANY chain of theirs does: every
+combination of events counts, not just the earliest occurrence of each step.
+- `ordered`: steps 2..k in order, each at or after the previous (events at one instant may fill consecutive
+  steps in any order); other events may come between.
 - `strict`: each next step is the customer's very next tracked event (ties at one instant by event id).
-- `unordered`: steps 2..k each happen at or after the first step, in any order (the steps must be different
-  events, so one event never fills two steps).
-An exclusion step (ordered and unordered) stops a chain at step k-1 when the excluded event happens strictly
-between the chain's step k-1 and step k, for k in the exclusion's span; each step is taken at its earliest
-usable occurrence, which is never worse for the steps after it.
+- `unordered`: steps 2..k each at or after the entry, in any order (the steps must be different events);
+  step k is reached at the latest moment of steps 1..k.
+- An exclusion (ordered and unordered) with span A..B forbids its event strictly between the moments a
+  chain reaches steps k-1 and k, for k in A+1..B; an excluded event at the very instant of a step is not
+  between steps.
+Step times (for the seconds between steps) are, for each customer's earliest entry among those that go
+furthest, the earliest moment any of its chains reaches each step.
 
-Computed as one sorted key array per step (person code and time packed into one int64) scanned by a small
-vectorised state machine: for each next step every chain looks up its earliest usable occurrence with one
-`searchsorted`, not one self-join per step.
+The events are read in one query and searched in NumPy (`chains.py`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 from ibis.expr.types import BooleanValue, Table
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from touchpoint.analytics.chains import TIME_BITS, TIME_MASK, Chains, Events, follow_strictly, search
 from touchpoint.analytics.events import check_events, check_range, events_between
 from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, top_labels, with_property
 from touchpoint.core.calendar import TradingCalendar
@@ -43,8 +45,6 @@ from touchpoint.segments.model import PropertyFilter
 from touchpoint.segments.service import save_list_segment
 from touchpoint.tags.service import TagEnv
 
-TIME_BITS = 36  # milliseconds since the query's first instant: about two years
-TIME_MASK = (1 << TIME_BITS) - 1
 MODES = ("ordered", "strict", "unordered")
 
 
@@ -135,33 +135,6 @@ def parse_window(text: str) -> tuple[int, str]:
     return n, found.group(2)
 
 
-@dataclass
-class Events:
-    """The funnel's events sorted by person then time: packed keys (person code << TIME_BITS | milliseconds
-    since `origin`), Beijing days, which step and exclusion each event matches, and per person whether it is
-    a customer."""
-
-    people: pd.Index
-    keys: np.ndarray
-    days: np.ndarray
-    steps: list[np.ndarray]
-    excluded: list[np.ndarray]
-    groups: np.ndarray | None
-    is_customer: np.ndarray
-    origin: int
-
-
-@dataclass
-class Chains:
-    """Every first-step occurrence in range and how far it got: `times[k]` is when step k+1 was reached
-    (milliseconds since the events' origin, -1 when not reached); `anchor` is the occurrence's row."""
-
-    person: np.ndarray
-    anchor: np.ndarray
-    reached: np.ndarray
-    times: list[np.ndarray]
-
-
 def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
     """Customers reaching each step, conversions, and time from the previous step (median and mean), overall
     and, with `by`, per group."""
@@ -231,13 +204,18 @@ def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Events, Chains]:
     first = np.flatnonzero(events.steps[0] & in_range)
     deadline = _deadlines(events, first, query, calendar)
     if query.mode == "strict":
-        return events, _scan_strict(events, first, deadline)
-    chains = (_scan_unordered if query.mode == "unordered" else _scan)(events, first, deadline)
+        return events, follow_strictly(events, first, deadline)
+    return events, search(events, first, deadline, query.mode, _stops(events, query))
+
+
+def _stops(events: Events, query: FunnelQuery) -> list[np.ndarray]:
+    """Per step k (0-based), which events may not lie between a chain's steps k-1 and k: those of every
+    exclusion `after` A `before` B with A < k+1 <= B (steps numbered from 1)."""
+    stops = [np.zeros(len(events.keys), dtype=bool) for _ in query.steps]
     for j, exclusion in enumerate(query.exclusions):
-        _exclude(
-            chains, events.keys[events.excluded[j]], exclusion.after, exclusion.before or len(query.steps)
-        )
-    return events, chains
+        for k in range(exclusion.after, exclusion.before or len(query.steps)):
+            stops[k] |= events.excluded[j]
+    return stops
 
 
 def _load(env: TagEnv, query: FunnelQuery, last_day: date) -> Events:
@@ -296,100 +274,6 @@ def _matches(table: Table, event: str, where: list[PropertyFilter]) -> BooleanVa
     return condition.fill_null(False)
 
 
-def _scan(events: Events, first: np.ndarray, deadline: np.ndarray) -> Chains:
-    """Ordered: each next step at its earliest occurrence at or after the previous one, not already used."""
-    chain_key = events.keys[first]
-    used = [first]
-    person = chain_key >> TIME_BITS
-    reached = np.ones(len(first), dtype=np.int64)
-    alive = np.ones(len(first), dtype=bool)
-    times = [chain_key & TIME_MASK]
-    for member in events.steps[1:]:
-        rows = np.flatnonzero(member)
-        keys = events.keys[rows]
-        index = np.searchsorted(keys, chain_key, side="left")
-        for _ in range(len(used)):
-            # An event already used by this chain cannot fill another step: take the next occurrence.
-            picked = _at(rows, index, -1)
-            clash = np.zeros(len(index), dtype=bool)
-            for earlier in used:
-                clash |= picked == earlier
-            if not clash.any():
-                break
-            index = index + clash
-        found_key = _at(keys, index, 0)
-        found = alive & (index < len(keys)) & ((found_key >> TIME_BITS) == person)
-        found &= (found_key & TIME_MASK) <= deadline
-        reached += found
-        alive = found
-        chain_key = np.where(found, found_key, chain_key)
-        used.append(np.where(found, _at(rows, index, -1), -1))
-        times.append(np.where(found, found_key & TIME_MASK, -1))
-    return Chains(person, first, reached, times)
-
-
-def _scan_unordered(events: Events, first: np.ndarray, deadline: np.ndarray) -> Chains:
-    """Each later step at its earliest occurrence at or after the first step; step k is reached when steps
-    2..k all happened in the window, at the latest of their times."""
-    chain_key = events.keys[first]
-    person = chain_key >> TIME_BITS
-    reached = np.ones(len(first), dtype=np.int64)
-    alive = np.ones(len(first), dtype=bool)
-    times = [chain_key & TIME_MASK]
-    for member in events.steps[1:]:
-        keys = events.keys[member]
-        index = np.searchsorted(keys, chain_key, side="left")
-        found_key = _at(keys, index, 0)
-        found = alive & (index < len(keys)) & ((found_key >> TIME_BITS) == person)
-        found &= (found_key & TIME_MASK) <= deadline
-        reached += found
-        alive = found
-        times.append(np.where(found, np.maximum(times[-1], found_key & TIME_MASK), -1))
-    return Chains(person, first, reached, times)
-
-
-def _scan_strict(events: Events, first: np.ndarray, deadline: np.ndarray) -> Chains:
-    """Strict: each next step must be the customer's very next tracked event (ties by event id)."""
-    keys = events.keys
-    position = first
-    person = keys[position] >> TIME_BITS
-    reached = np.ones(len(position), dtype=np.int64)
-    alive = np.ones(len(position), dtype=bool)
-    times = [keys[position] & TIME_MASK]
-    for member in events.steps[1:]:
-        following = np.minimum(position + 1, max(len(keys) - 1, 0))
-        found = alive & (position + 1 < len(keys)) & ((keys[following] >> TIME_BITS) == person)
-        found &= member[following] & ((keys[following] & TIME_MASK) <= deadline)
-        reached += found
-        alive = found
-        position = np.where(found, following, position)
-        times.append(np.where(found, keys[following] & TIME_MASK, -1))
-    return Chains(person, first, reached, times)
-
-
-def _at(values: np.ndarray, index: np.ndarray, empty: Any) -> np.ndarray:
-    """values[index], with `empty` where the index runs past the end."""
-    if not len(values):
-        return np.full(len(index), empty)
-    picked: np.ndarray = values[np.minimum(index, len(values) - 1)]
-    return np.where(index < len(values), picked, empty)
-
-
-def _exclude(chains: Chains, excluded: np.ndarray, after: int, before: int) -> None:
-    """Stop each chain at step k-1 when an excluded event lies strictly between its steps k-1 and k, for
-    k in after+1..before (steps numbered from 1)."""
-    for k in range(after, before):  # 0-based index of step k+1
-        live = chains.reached > k
-        previous = (chains.person << TIME_BITS) | np.maximum(chains.times[k - 1], 0)
-        index = np.searchsorted(excluded, previous, side="right")
-        found = _at(excluded, index, -1)
-        cut = live & (index < len(excluded)) & ((found >> TIME_BITS) == chains.person)
-        cut &= (found & TIME_MASK) < chains.times[k]
-        chains.reached = np.where(cut, k, chains.reached)
-        for later in range(k, len(chains.times)):
-            chains.times[later] = np.where(cut, -1, chains.times[later])
-
-
 def _labels(env: TagEnv, query: FunnelQuery, events: Events, chains: Chains) -> np.ndarray:
     """Each chain's group: its first step's property value, or its customer's attribute or tag value; all
     but the `top` groups with most first-step customers fold into 其他."""
@@ -415,9 +299,9 @@ def _best(chains: Chains, labels: np.ndarray | None) -> pd.DataFrame:
     if labels is not None:
         frame["group"] = labels
         keys = ["group", "person"]
-    for k, column in enumerate(chains.times):
-        frame[f"t{k}"] = column
     best: pd.DataFrame = frame.sort_values("reached", ascending=False, kind="stable").drop_duplicates(keys)
+    for k, column in enumerate(chains.when(best.index.to_numpy())):
+        best[f"t{k}"] = column
     return best
 
 
@@ -443,18 +327,20 @@ def _steps(query: FunnelQuery, best: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _last_day(end: date, n: int, unit: str, calendar: TradingCalendar) -> date:
+    """The last Beijing day a chain entered on `end` may reach a step on: that of the deadline of an entry
+    at the day's last instant (the Nth trading day after `end` for a `td` window)."""
     if unit == "td":
-        return calendar.add_trading_days(
-            end if calendar.is_trading_day(end) else calendar.previous_trading_day(end), n
-        ) + timedelta(days=1)
+        return calendar.add_trading_days(end, n)
     span = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
-    return end + timedelta(days=span.days + 1)
+    latest = timedelta(days=1) - timedelta(milliseconds=1) + span  # from the start of `end`
+    return end + timedelta(days=latest // timedelta(days=1))
 
 
 def _deadlines(
     events: Events, first: np.ndarray, query: FunnelQuery, calendar: TradingCalendar
 ) -> np.ndarray:
-    """The last moment (milliseconds since the origin) each chain may reach a step."""
+    """The last moment (milliseconds since the origin) each chain may reach a step: N minutes, hours or days
+    after its entry, or the last millisecond of the Nth trading day after the entry's Beijing day."""
     n, unit = parse_window(query.window)
     started = events.keys[first] & TIME_MASK
     if unit != "td":
@@ -464,8 +350,7 @@ def _deadlines(
     days = events.days[first]
     ends = {}
     for day in np.unique(days).astype(object):
-        anchor = day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
-        last = calendar.add_trading_days(anchor, n)
+        last = calendar.add_trading_days(day, n)
         midnight = calendar.to_utc(last + timedelta(days=1), time(0, 0))
         ends[day] = int(midnight.timestamp() * 1000) - events.origin - 1
     return np.array([ends[d] for d in days.astype(object)], dtype=np.int64)

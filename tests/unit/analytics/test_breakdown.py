@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import exchange_calendars
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -28,10 +29,12 @@ from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
 from touchpoint.segments.service import members_of
 from touchpoint.tags.layout import TAG_VALUES
+from unit.analytics.funnel_reference import Step, reach_by_person, rows_of
 
 END = date(2026, 3, 31)
 START = date(2026, 3, 12)
 STEPS = ["fund_detail_view", "fund_compare", "fund_subscribe"]
+XSHG = exchange_calendars.get_calendar("XSHG")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +103,14 @@ def test_dropped_customers_saved_from_the_cli_become_a_static_segment(demo: tupl
     env = container.tag_env
     counts = [s["customers"] for s in funnel(env=env, query=_query())["steps"]]
     dropped = funnel_customers(env=env, query=_query(), step=2, who="dropped")
-    assert 0 < len(dropped) <= counts[0] - counts[1]
+    # Every chain of the demo's fund events, enumerated: people by the furthest step they reach.
+    events = events_between(env, STEPS, START, END + timedelta(days=3)).to_pandas()
+    rows = rows_of(events[["event_id", "event", "time"]].assign(distinct_id=events["person"]))
+    furthest = reach_by_person(rows, [Step(s) for s in STEPS], "3d", START, END, "ordered")
+    customers = set(events.loc[events["customer_no"].notna(), "person"])
+    assert counts == [sum(1 for t in furthest.values() if len(t) > k) for k in range(len(STEPS))]
+    assert dropped == sorted(p for p, t in furthest.items() if len(t) == 1 and p in customers)
+    assert dropped, "the demo should have customers who viewed a fund and compared none"
     runner = CliRunner()
     args = ["--home", str(home), "analytics", "funnel", "--steps", ",".join(STEPS), "--window", "3d"]
     args += ["--from", START.isoformat(), "--to", END.isoformat(), "--save-segment", "fund_view_no_compare"]
@@ -121,7 +131,13 @@ def test_a_retention_cell_saved_over_http_holds_that_cells_customers(demo: tuple
     cell = retention_customers(
         env=env, query=RetentionQuery.model_validate(asked), cohort=date(2026, 3, 20), offset=2
     )
-    assert 0 < len(cell) <= cohort["retained"][1]
+    logins = events_between(env, ["login"], date(2026, 3, 20), date(2026, 3, 22)).to_pandas()
+    days = pd.to_datetime(logins["dt"]).dt.day
+    on = {day: set(logins.loc[days == day, "person"]) for day in (20, 22)}
+    everyone = on[20] & on[22]  # back two days later, customers or not
+    assert cohort["retained"][1] == len(everyone)
+    assert cell == sorted(everyone & set(logins.loc[logins["customer_no"].notna(), "person"]))
+    assert cell, "the demo should have customers logging in on 03-20 and 03-22"
     with TestClient(create_app(container)) as client:
         saved = client.post(
             "/api/v1/analytics/retention/segment",
@@ -190,11 +206,14 @@ def test_events_cli_filters_measures_and_compares(demo: tuple[Container, Path]) 
     outcome = CliRunner().invoke(app, [*args, "--compare-from", "2026-03-12", "--json"])
     assert outcome.exit_code == 0, outcome.output
     got = json.loads(outcome.output)
-    rows = events_between(env, ["fund_subscribe"], date(2026, 3, 19), END).select("properties").to_pandas()
+    subscribed = events_between(env, ["fund_subscribe"], date(2026, 3, 19), END)
+    rows = subscribed.select("properties", "dt").to_pandas()
     amounts = pd.Series([json.loads(p).get("amount") for p in rows["properties"]], dtype=float)
     assert got["total"]["count"] == int((amounts >= 2000).sum()) > 0
     assert got["total"]["value"] == float(amounts[amounts >= 2000].sum())
-    assert {date.fromisoformat(r["date"]).weekday() for r in got["series"]} <= {0, 1, 2, 3, 4}
+    days = pd.to_datetime(rows.loc[(amounts >= 2000).to_numpy(), "dt"])
+    sessions = {str(XSHG.date_to_session(d, direction="next").date()) for d in days}
+    assert [r["date"] for r in got["series"]] == sorted(sessions)
     assert (got["comparison"]["from"], got["comparison"]["to"]) == ("2026-03-12", "2026-03-24")
     bad = CliRunner().invoke(app, [*args[:8], "--to", "2026-03-31", "--where", "amount~3"])
     assert bad.exit_code == 2

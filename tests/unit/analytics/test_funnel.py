@@ -1,18 +1,21 @@
-"""Funnels against a brute-force search of the stated semantics, on random events around Beijing midnight."""
+"""Funnels against a brute-force enumeration of every chain (funnel_reference.py), on random events around
+Beijing midnight and across the 2025 National Day and 2026 Spring Festival closures, with fixed examples at
+every limit: the window's last instant, the next midnight of a trading-day window, the first instant of the
+range, a late chain on the range's last day, an excluded event at the very instant of a step."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import exchange_calendars
 import pandas as pd
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from support import import_events
@@ -21,231 +24,230 @@ from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
+from unit.analytics.funnel_reference import SHANGHAI, Exclusion, Step, brute_force, rows_of
 
 NAMES = ["a", "b", "c"]
-XSHG = exchange_calendars.get_calendar("XSHG")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-BASE = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)  # 2026-03-10 00:00 Beijing
-UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-events = st.lists(
-    st.tuples(
-        st.sampled_from(["P1", "P2", "P3"]),
-        st.sampled_from(NAMES),
-        st.integers(-3 * 60, 4 * 24 * 60).map(lambda m: m - m % 30),  # minutes; multiples of 30 give ties
-    ),
-    min_size=1,
-    max_size=40,
-)
-queries = st.tuples(
-    st.lists(st.sampled_from(NAMES), min_size=2, max_size=4),
-    st.sampled_from(["30m", "2h", "1d", "2d", "1td"]),
-    st.integers(0, 2),
-    st.integers(0, 2),
-    st.sampled_from(["ordered", "strict", "unordered"]),
-    st.one_of(st.none(), st.tuples(st.sampled_from(NAMES), st.integers(1, 3), st.integers(2, 4))),
-)
+MODES = ["ordered", "strict", "unordered"]
+WINDOWS = ["30m", "2h", "1d", "2d", "1td", "2td"]
+# Beijing midnights the random events start from: the eve of the 2025 National Day closure (10-01..10-08),
+# its last two closed days (10-09 is the first trading day after it), the Friday before the 2026 Spring
+# Festival closure (02-16..02-23, next session 02-24) and an ordinary Tuesday.
+SEASONS = [
+    datetime(2025, 9, 30, tzinfo=SHANGHAI),
+    datetime(2025, 10, 7, tzinfo=SHANGHAI),
+    datetime(2026, 2, 13, tzinfo=SHANGHAI),
+    datetime(2026, 3, 10, tzinfo=SHANGHAI),
+]
+minutes = st.integers(-3 * 60, 4 * 24 * 60).map(lambda m: m - m % 30)  # multiples of 30 give ties
 
 
-def _load(container: Container, rows: list[tuple[str, str, int]]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "event_id": [f"e{i:03d}" for i in range(len(rows))],
-            "event": [r[1] for r in rows],
-            "distinct_id": [r[0] for r in rows],
-            "time": [BASE + timedelta(minutes=r[2]) for r in rows],
-        }
-    )
-    import_events(container, frame)
-    return frame
+@st.composite
+def cases(draw: st.DrawFn) -> dict[str, Any]:
+    """A funnel question and events that hold each of its steps at least once (so every example asks a
+    real question), around one of the SEASONS."""
+    mode = draw(st.sampled_from(MODES))
+    if mode == "unordered":  # an unordered funnel's steps are different events
+        steps = draw(st.permutations(NAMES))[: draw(st.integers(2, 3))]
+    else:
+        steps = draw(st.lists(st.sampled_from(NAMES), min_size=2, max_size=4))
+    exclusion = None
+    if mode != "strict" and draw(st.booleans()):
+        after = draw(st.integers(1, len(steps) - 1))
+        exclusion = (draw(st.sampled_from([*NAMES, "x"])), after, draw(st.integers(after + 1, len(steps))))
+    needed = sorted(set(steps) | ({exclusion[0]} if exclusion else set()))
+    people = st.sampled_from(["P1", "P2", "P3"])
+    rows = [(draw(people), name, draw(minutes)) for name in needed]
+    rows += draw(st.lists(st.tuples(people, st.sampled_from([*NAMES, "x"]), minutes), max_size=30))
+    return {
+        "rows": rows,
+        "steps": steps,
+        "window": draw(st.sampled_from(WINDOWS)),
+        "season": draw(st.integers(0, len(SEASONS) - 1)),
+        "offset": draw(st.integers(-1, 2)),
+        "length": draw(st.integers(0, 2)),
+        "mode": mode,
+        "exclusion": exclusion,
+    }
 
 
-def _furthest(
-    rows: pd.DataFrame, steps: list[str], start: datetime, deadline: datetime, used: set[str]
-) -> int:
-    """How many more steps can follow from `start`, trying every occurrence (the brute force)."""
-    if not steps:
-        return 0
-    best = 0
-    candidates = rows[(rows["event"] == steps[0]) & (rows["time"] >= start) & (rows["time"] <= deadline)]
-    for row in candidates.itertuples():
-        if row.event_id not in used:
-            best = max(best, 1 + _furthest(rows, steps[1:], row.time, deadline, used | {row.event_id}))
-    return best
-
-
-def _strict(mine: pd.DataFrame, steps: list[str], start_id: str, deadline: datetime) -> int:
-    """Steps done as the very next events after `start_id` in the customer's stream (time, then id)."""
-    stream = mine.sort_values(["time", "event_id"]).reset_index(drop=True)
-    at = int(stream.index[stream["event_id"] == start_id][0])
-    done = 0
-    for step in steps:
-        at += 1
-        if at >= len(stream) or stream.loc[at, "event"] != step or stream.loc[at, "time"] > deadline:
-            break
-        done += 1
-    return done
-
-
-def _unordered(mine: pd.DataFrame, steps: list[str], start: datetime, deadline: datetime) -> list[datetime]:
-    """When each further step was reached: steps 2..k all done in [start, deadline], at the latest of them."""
-    reached_at = [start]
-    for step in steps:
-        times = mine.loc[
-            (mine["event"] == step) & (mine["time"] >= start) & (mine["time"] <= deadline), "time"
-        ]
-        if times.empty:
-            break
-        reached_at.append(max(reached_at[-1], times.min()))
-    return reached_at[1:]
-
-
-def _greedy(mine: pd.DataFrame, steps: list[str], row: Any, deadline: datetime) -> list[datetime]:
-    """Each further step at its earliest unused occurrence at or after the previous step (time, then id)."""
-    at, used, reached_at = row.time, {row.event_id}, []
-    for step in steps:
-        options = mine[(mine["event"] == step) & (mine["time"] >= at) & ~mine["event_id"].isin(used)]
-        options = options.sort_values(["time", "event_id"])
-        if options.empty or options.iloc[0]["time"] > deadline:
-            break
-        at = options.iloc[0]["time"]
-        used.add(options.iloc[0]["event_id"])
-        reached_at.append(at)
-    return reached_at
-
-
-def _cut(
-    mine: pd.DataFrame, start: datetime, reached_at: list[datetime], exclusion: tuple[str, int, int]
-) -> int:
-    """Steps reached once an exclusion between steps `after` and `before` stops the chain."""
-    event, after, before = exclusion
-    times = [start, *reached_at]
-    excluded = mine.loc[mine["event"] == event, "time"]
-    for k in range(1, len(times)):  # times[k] is step k+1
-        if after <= k < before and ((excluded > times[k - 1]) & (excluded < times[k])).any():
-            return k
-    return len(times)
-
-
-def _average_gaps(
-    frame: pd.DataFrame, steps: list[str], mode: str, exclusion: tuple[str, int, int]
-) -> list[float | None]:
-    """Mean seconds between steps over each customer's earliest chain among those going furthest."""
-    best: dict[str, tuple[int, list[datetime]]] = {}
-    for row in frame[frame["event"] == steps[0]].sort_values(["time", "event_id"]).itertuples():
-        mine = frame[frame["distinct_id"] == row.distinct_id]
-        deadline = row.time + timedelta(days=1)
-        if mode == "unordered":
-            done = _unordered(mine, steps[1:], row.time, deadline)
-        else:
-            done = _greedy(mine, steps[1:], row, deadline)
-        reached = _cut(mine, row.time, done, exclusion)
-        if reached > best.get(row.distinct_id, (0, []))[0]:
-            best[row.distinct_id] = (reached, [row.time, *done])
-    averages: list[float | None] = []
-    for k in range(1, len(steps)):
-        gaps = [(t[k] - t[k - 1]).total_seconds() for n, t in best.values() if n > k]
-        averages.append(sum(gaps) / len(gaps) if gaps else None)
-    return averages
-
-
-def _deadline(start: datetime, window: str) -> datetime:
-    """The window's end: a span after `start`, or the end of the Nth XSHG session after its Beijing day."""
-    if not window.endswith("td"):
-        return start + UNITS[window[-1]] * int(window[:-1])
-    day = start.astimezone(SHANGHAI).date()
-    session = XSHG.date_to_session(pd.Timestamp(day), direction="previous")
-    last = XSHG.session_offset(session, int(window[:-2])).date()
-    return datetime.combine(last + timedelta(days=1), datetime.min.time(), SHANGHAI) - timedelta(
-        milliseconds=1
-    )
-
-
-def _brute_force(
-    frame: pd.DataFrame,
+def case(
+    rows: list[tuple[str, str, int]],
     steps: list[str],
     window: str,
-    first: date,
-    last: date,
-    mode: str,
+    *,
+    season: int = 3,
+    offset: int = 0,
+    length: int = 0,
+    mode: str = "ordered",
     exclusion: tuple[str, int, int] | None = None,
-) -> list[int]:
-    local = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
-    furthest: dict[str, int] = {}
-    for row in frame[(frame["event"] == steps[0]) & (local >= first) & (local <= last)].itertuples():
-        mine = frame[frame["distinct_id"] == row.distinct_id]
-        deadline = _deadline(row.time, window)
-        if mode == "strict":
-            reached = 1 + _strict(mine, steps[1:], row.event_id, deadline)
-        elif exclusion is not None:
-            done = _greedy(mine, steps[1:], row, deadline)
-            if mode == "unordered":
-                done = _unordered(mine, steps[1:], row.time, deadline)
-            reached = _cut(mine, row.time, done, exclusion)
-        elif mode == "unordered":
-            reached = 1 + len(_unordered(mine, steps[1:], row.time, deadline))
-        else:
-            reached = 1 + _furthest(mine, steps[1:], row.time, deadline, {row.event_id})
-        furthest[row.distinct_id] = max(furthest.get(row.distinct_id, 0), reached)
-    return [sum(1 for r in furthest.values() if r >= k + 1) for k in range(len(steps))]
+) -> dict[str, Any]:
+    """A fixed example: minutes after the season's first Beijing midnight; the range starts `offset` days
+    after it and holds `length` more days."""
+    return {
+        "rows": rows,
+        "steps": steps,
+        "window": window,
+        "season": season,
+        "offset": offset,
+        "length": length,
+        "mode": mode,
+        "exclusion": exclusion,
+    }
+
+
+DAY = 24 * 60
 
 
 @settings(max_examples=150, deadline=None)
 @example(  # one trading day from Tuesday ends with Wednesday: Thursday's step is too late
-    rows=[("P1", "a", 600), ("P1", "b", 2 * 1440 + 600)], query=(["a", "b"], "1td", 1, 2, "ordered", None)
+    drawn=case([("P1", "a", 600), ("P1", "b", 2 * DAY + 600)], ["a", "b"], "1td")
+)
+@example(  # ... and exactly Wednesday's last minute is in time, Thursday's first instant is not
+    drawn=case(
+        [("P1", "a", 600), ("P2", "a", 600), ("P1", "b", 2 * DAY - 1), ("P2", "b", 2 * DAY)],
+        ["a", "b"],
+        "1td",
+    )
 )
 @example(  # one trading day from Friday runs to the end of Monday
-    rows=[("P1", "a", 3 * 1440 + 600), ("P1", "b", 6 * 1440 + 600)],
-    query=(["a", "b"], "1td", 2, 2, "ordered", None),
+    drawn=case([("P1", "a", 3 * DAY + 600), ("P1", "b", 6 * DAY + 600)], ["a", "b"], "1td", offset=3)
 )
-@given(rows=events, query=queries)
-def test_funnel_matches_brute_force(rows: list[tuple[str, str, int]], query: tuple) -> None:  # type: ignore[type-arg]
-    steps, window, offset, length, mode, excluded = query
-    if mode == "unordered":
-        steps = list(dict.fromkeys(steps))
-    exclusion = None
-    if excluded is not None and mode != "strict":
-        exclusion = (excluded[0], excluded[1], min(excluded[2], len(steps)))
-        if exclusion[1] >= exclusion[2]:
-            exclusion = None
-    with tempfile.TemporaryDirectory() as home:
-        container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
-        try:
-            frame = _load(container, rows)
-            if len(steps) < 2 or not set(steps) <= set(frame["event"]):
-                return
-            if exclusion is not None and exclusion[0] not in set(frame["event"]):
-                exclusion = None
-            exclusions = (
-                [] if exclusion is None else [dict(zip(["event", "after", "before"], exclusion, strict=True))]
-            )
-            first = date(2026, 3, 10) + timedelta(days=offset - 1)
-            last = first + timedelta(days=length)
-            got = funnel(
-                env=container.tag_env,
-                query=FunnelQuery(
-                    steps=[{"event": s} for s in steps],
-                    window=window,
-                    start=first,
-                    end=last,
-                    mode=mode,
-                    exclusions=exclusions,
-                ),
-            )
-            want = _brute_force(frame, steps, window, first, last, mode, exclusion)
-            assert [s["customers"] for s in got["steps"]] == want, (
-                steps,
-                window,
-                first,
-                last,
-                mode,
-                exclusion,
-            )
-        finally:
-            container.close()
+@example(  # entered on 10-07 (closed): one trading day runs to the end of 10-09, not into 10-10
+    drawn=case(
+        [("P1", "a", 600), ("P2", "a", 600), ("P1", "b", 3 * DAY - 1), ("P2", "b", 3 * DAY)],
+        ["a", "b"],
+        "1td",
+        season=1,
+    )
+)
+@example(  # entered on the eve of the closure: one trading day is 10-09, nine days later
+    drawn=case(
+        [("P1", "a", 1380), ("P1", "b", 9 * DAY + 1000), ("P2", "a", 1380), ("P2", "b", 10 * DAY)],
+        ["a", "b"],
+        "1td",
+        season=0,
+    )
+)
+@example(  # the Friday before the Spring Festival: two trading days end with 02-25
+    drawn=case(
+        [("P1", "a", 0), ("P1", "b", 12 * DAY + 1439), ("P2", "a", 0), ("P2", "b", 13 * DAY)],
+        ["a", "b"],
+        "2td",
+        season=2,
+        mode="unordered",
+    )
+)
+@example(  # a late chain on the range's last day: 30 minutes reach past midnight, inclusive
+    drawn=case(
+        [("P1", "a", DAY - 15), ("P1", "b", DAY + 15), ("P2", "a", DAY - 15), ("P2", "b", DAY + 16)],
+        ["a", "b"],
+        "30m",
+    )
+)
+@example(  # ... and two hours, with the range's last day two days in
+    drawn=case(
+        [
+            ("P1", "a", 3 * DAY - 60),
+            ("P1", "b", 3 * DAY + 60),
+            ("P2", "a", 3 * DAY - 1),
+            ("P2", "b", 3 * DAY + 120),
+        ],
+        ["a", "b"],
+        "2h",
+        length=2,
+    )
+)
+@example(  # a day's window from the last minute of the last day
+    drawn=case([("P1", "a", DAY - 1), ("P1", "b", 2 * DAY - 1), ("P1", "c", 2 * DAY)], ["a", "b", "c"], "1d")
+)
+@example(  # an entry at the range's first instant counts, one a minute before it does not
+    drawn=case([("P1", "a", 0), ("P1", "b", 10), ("P2", "a", -1), ("P2", "b", 10)], ["a", "b"], "30m")
+)
+@example(  # an excluded event at the very instant of a step is not between steps
+    drawn=case(
+        [("P1", "a", 60), ("P1", "x", 60), ("P1", "b", 120), ("P1", "x", 120)],
+        ["a", "b"],
+        "2h",
+        exclusion=("x", 1, 2),
+    )
+)
+@example(  # the issue's chain: the later b avoids the excluded x
+    drawn=case(
+        [("P1", "a", 600), ("P1", "b", 660), ("P1", "x", 720), ("P1", "b", 780), ("P1", "c", 840)],
+        ["a", "b", "c"],
+        "1d",
+        exclusion=("x", 2, 3),
+    )
+)
+@example(  # the same, unordered
+    drawn=case(
+        [("P1", "a", 600), ("P1", "b", 660), ("P1", "x", 720), ("P1", "b", 780), ("P1", "c", 840)],
+        ["a", "b", "c"],
+        "1d",
+        mode="unordered",
+        exclusion=("x", 2, 3),
+    )
+)
+@example(  # a repeated step at one instant needs two events
+    drawn=case([("P1", "a", 60), ("P1", "a", 60), ("P2", "a", 60), ("P2", "b", 60)], ["a", "a", "b"], "30m")
+)
+@given(drawn=cases())
+def test_funnel_matches_brute_force(drawn: dict[str, Any]) -> None:
+    """Customers per step and the mean and median seconds from the previous step, in every mode."""
+    first = SEASONS[drawn["season"]].date() + timedelta(days=drawn["offset"])
+    last = first + timedelta(days=drawn["length"])
+    exclusion = drawn["exclusion"]
+    with _stored(drawn["rows"], SEASONS[drawn["season"]]) as (container, frame):
+        got = funnel(
+            env=container.tag_env,
+            query=FunnelQuery(
+                steps=[{"event": s} for s in drawn["steps"]],
+                window=drawn["window"],
+                start=first,
+                end=last,
+                mode=drawn["mode"],
+                exclusions=[] if exclusion is None else [_exclusion(*exclusion)],
+            ),
+        )
+    want = brute_force(
+        rows_of(frame),
+        [Step(s) for s in drawn["steps"]],
+        drawn["window"],
+        first,
+        last,
+        drawn["mode"],
+        [] if exclusion is None else [Exclusion(*exclusion)],
+    )
+    assert [s["customers"] for s in got["steps"]] == want.customers
+    assert [s["avg_seconds_from_previous"] for s in got["steps"]] == pytest.approx(want.mean_gaps)
+    assert [s["median_seconds_from_previous"] for s in got["steps"]] == pytest.approx(want.median_gaps)
+
+
+def test_a_later_step_that_avoids_the_exclusion_carries_the_chain(sqlite_container: Container) -> None:
+    """a@10:00, b@11:00, x@12:00, b@13:00, c@14:00 with x excluded between steps 2 and 3: the chain through
+    b@13:00 reaches step 3 (the earliest b, taken alone, would be cut by x)."""
+    base = SEASONS[3]
+    times = {"a": [10], "b": [11, 13], "x": [12], "c": [14]}
+    _import(sqlite_container, [("P1", e, h * 60) for e, hours in times.items() for h in hours], base)
+    for mode in ("ordered", "unordered"):
+        got = funnel(
+            env=sqlite_container.tag_env,
+            query=FunnelQuery(
+                steps=[{"event": "a"}, {"event": "b"}, {"event": "c"}],
+                window="1d",
+                start=base.date(),
+                end=base.date(),
+                mode=mode,
+                exclusions=[{"event": "x", "after": 2, "before": 3}],
+            ),
+        )
+        assert [s["customers"] for s in got["steps"]] == [1, 1, 1], mode
+        # Step 2 was first reached at 11:00 (the chain that stops there), step 3 at 14:00.
+        assert [s["avg_seconds_from_previous"] for s in got["steps"]] == [None, 3600.0, 10800.0], mode
 
 
 def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
-    _load(sqlite_container, [("P1", "a", 0), ("P1", "b", 10)])
+    _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10)], SEASONS[3])
     env = sqlite_container.tag_env
     base = {
         "steps": [{"event": "a"}, {"event": "b"}],
@@ -288,32 +290,91 @@ dense_events = st.tuples(
 def test_exclusions_on_crowded_timelines_match_brute_force(
     rows: list[tuple[str, str, int]], mode: str, exclusion: tuple[str, int, int]
 ) -> None:
-    """Few instants, many ties: exclusions at the very instant of a step, and steps out of order."""
+    """Few instants, many ties: exclusions at the very instant of a step, steps out of order, and several
+    exclusion events between the same steps (a later step occurrence may avoid them)."""
     steps = ["a", "b", "c"]
+    day = SEASONS[3].date()
+    with _stored(rows, SEASONS[3]) as (container, frame):
+        got = funnel(
+            env=container.tag_env,
+            query=FunnelQuery(
+                steps=[{"event": s} for s in steps],
+                window="1d",
+                start=day,
+                end=day,
+                mode=mode,
+                exclusions=[dict(zip(["event", "after", "before"], exclusion, strict=True))],
+            ),
+        )
+    want = brute_force(
+        rows_of(frame), [Step(s) for s in steps], "1d", day, day, mode, [Exclusion(*exclusion)]
+    )
+    assert [s["customers"] for s in got["steps"]] == want.customers
+    assert [s["avg_seconds_from_previous"] for s in got["steps"]] == pytest.approx(want.mean_gaps)
+
+
+@settings(max_examples=80, deadline=None)
+@example(  # three events at one instant: the b without the kind must fill step 2, the b with it step 3
+    rows=[("P1", "a", 0, None), ("P1", "b", 0, "x"), ("P1", "b", 0, "y")],
+    steps=[("a", None), ("b", None), ("b", "x")],
+    mode="ordered",
+)
+@example(  # the entry's own event cannot fill a later step at the same instant
+    rows=[("P1", "a", 60, "x"), ("P1", "a", 60, None)],
+    steps=[("a", None), ("a", "x")],
+    mode="ordered",
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2"]),
+            st.sampled_from(NAMES[:2]),
+            st.integers(0, 4).map(lambda h: h * 60),
+            st.sampled_from(["x", "y", None]),
+        ),
+        min_size=2,
+        max_size=14,
+    ),
+    steps=st.lists(
+        st.tuples(st.sampled_from(NAMES[:2]), st.sampled_from(["x", "y", None])), min_size=2, max_size=4
+    ),
+    mode=st.sampled_from(MODES),
+)
+def test_steps_with_property_filters_at_one_instant(
+    rows: list[tuple[str, str, int, str | None]], steps: list[tuple[str, str | None]], mode: str
+) -> None:
+    """Several events at one instant, each matching several steps through property filters: a step is
+    reached when the events can be shared out among the steps, one event per step."""
     if mode == "unordered":
-        exclusion = ("x", exclusion[1], exclusion[2])  # an unordered funnel's steps are different events
+        steps = list({name: (name, kind) for name, kind in steps}.values())
+    assume(len(steps) >= 2 and {name for name, _ in steps} <= {r[1] for r in rows})
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i:03d}" for i in range(len(rows))],
+            "event": [r[1] for r in rows],
+            "distinct_id": [r[0] for r in rows],
+            "time": [SEASONS[3] + timedelta(minutes=r[2]) for r in rows],
+            "properties": [json.dumps({} if r[3] is None else {"kind": r[3]}) for r in rows],
+            "kind": [r[3] for r in rows],
+        }
+    )
+    day = SEASONS[3].date()
+    wanted = [
+        {"event": n} | ({"where": [{"property": "kind", "op": "=", "value": k}]} if k else {})
+        for n, k in steps
+    ]
     with tempfile.TemporaryDirectory() as home:
-        container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
+        container = build(load_settings(Path(home)), clock=VirtualClock(SEASONS[3] + timedelta(days=10)))
         try:
-            frame = _load(container, rows)
-            day = date(2026, 3, 10)
+            import_events(container, frame.drop(columns="kind"))
             got = funnel(
                 env=container.tag_env,
-                query=FunnelQuery(
-                    steps=[{"event": s} for s in steps],
-                    window="1d",
-                    start=day,
-                    end=day,
-                    mode=mode,
-                    exclusions=[dict(zip(["event", "after", "before"], exclusion, strict=True))],
-                ),
+                query=FunnelQuery(steps=wanted, window="2h", start=day, end=day, mode=mode),
             )
-            want = _brute_force(frame, steps, "1d", day, day, mode, exclusion)
-            assert [s["customers"] for s in got["steps"]] == want
-            gaps = _average_gaps(frame, steps, mode, exclusion)
-            assert [s["avg_seconds_from_previous"] for s in got["steps"][1:]] == pytest.approx(gaps)
         finally:
             container.close()
+    want = brute_force(rows_of(frame), [Step(n, k) for n, k in steps], "2h", day, day, mode)
+    assert [s["customers"] for s in got["steps"]] == want.customers
 
 
 @settings(max_examples=60, deadline=None)
@@ -333,24 +394,24 @@ def test_exclusions_on_crowded_timelines_match_brute_force(
 def test_breakdown_by_property_splits_chains_by_their_first_step(
     rows: list[tuple[str, str, int, str | None]], steps: list[str]
 ) -> None:
-    """Per group, the funnel of the chains whose first step carries that property value."""
+    """Per group, the funnel of the chains whose first step carries that property value; the sizes of
+    the groups add up to the funnel's."""
+    assume(set(steps) <= {r[1] for r in rows})
     frame = pd.DataFrame(
         {
             "event_id": [f"e{i:03d}" for i in range(len(rows))],
             "event": [r[1] for r in rows],
             "distinct_id": [r[0] for r in rows],
-            "time": [BASE + timedelta(minutes=r[2]) for r in rows],
+            "time": [SEASONS[3] + timedelta(minutes=r[2]) for r in rows],
             "properties": [json.dumps({} if r[3] is None else {"kind": r[3]}) for r in rows],
         }
     )
-    kinds = pd.Series([r[3] or "(无)" for r in rows])
+    kinds = [r[3] or "(无)" for r in rows]
     first, last = date(2026, 3, 10), date(2026, 3, 11)
     with tempfile.TemporaryDirectory() as home:
-        container = build(load_settings(Path(home)), clock=VirtualClock(BASE + timedelta(days=10)))
+        container = build(load_settings(Path(home)), clock=VirtualClock(SEASONS[3] + timedelta(days=10)))
         try:
             import_events(container, frame)
-            if not set(steps) <= set(frame["event"]):
-                return
             got = funnel(
                 env=container.tag_env,
                 query=FunnelQuery(
@@ -359,17 +420,44 @@ def test_breakdown_by_property_splits_chains_by_their_first_step(
             )
         finally:
             container.close()
-    local = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
+    every = rows_of(frame)
     want = {}
     for kind in sorted(set(kinds)):
-        furthest: dict[str, int] = {}
-        entries = frame[(frame["event"] == steps[0]) & (local >= first) & (local <= last) & (kinds == kind)]
-        for row in entries.itertuples():
-            mine = frame[frame["distinct_id"] == row.distinct_id]
-            deadline = row.time + timedelta(days=1)
-            reached = 1 + _furthest(mine, steps[1:], row.time, deadline, {row.event_id})
-            furthest[row.distinct_id] = max(furthest.get(row.distinct_id, 0), reached)
-        if furthest:
-            want[kind] = [sum(1 for r in furthest.values() if r >= k + 1) for k in range(len(steps))]
+        # A chain's group is its entry's: only entries of this kind, with every event to continue them.
+        entries = {r.event_id for r, k in zip(every, kinds, strict=True) if k == kind}
+        counts = brute_force(every, [Step(s) for s in steps], "1d", first, last, "ordered", entries=entries)
+        if counts.customers[0]:
+            want[kind] = counts.customers
     have = {g["group"]: [s["customers"] for s in g["steps"]] for g in got.get("breakdown", [])}
     assert have == want
+    overall = brute_force(every, [Step(s) for s in steps], "1d", first, last, "ordered")
+    assert [s["customers"] for s in got["steps"]] == overall.customers
+
+
+def _exclusion(event: str, after: int, before: int) -> dict[str, Any]:
+    return {"event": event, "after": after, "before": before}
+
+
+@contextmanager
+def _stored(rows: list[tuple[str, str, int]], base: datetime) -> Iterator[tuple[Container, pd.DataFrame]]:
+    """A fresh store holding `rows` (person, event, minutes after `base`), and those rows as a frame."""
+    with tempfile.TemporaryDirectory() as home:
+        clock = VirtualClock(base.astimezone(UTC) + timedelta(days=30))
+        container = build(load_settings(Path(home)), clock=clock)
+        try:
+            yield container, _import(container, rows, base)
+        finally:
+            container.close()
+
+
+def _import(container: Container, rows: list[tuple[str, str, int]], base: datetime) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i:03d}" for i in range(len(rows))],
+            "event": [r[1] for r in rows],
+            "distinct_id": [r[0] for r in rows],
+            "time": pd.Series([base + timedelta(minutes=r[2]) for r in rows]).dt.tz_convert("UTC"),
+        }
+    )
+    import_events(container, frame)
+    return frame
