@@ -131,7 +131,7 @@ def _days_read(start: date, end: date, unit: Unit, calendar: TradingCalendar) ->
     sessions = calendar.trading_days(start, end) if unit == "trading_day" else []
     if not sessions:
         return start, end
-    return calendar.previous_trading_day(sessions[0]) + timedelta(days=1), sessions[-1]
+    return calendar.first_day_rolling_into(sessions[0]), sessions[-1]
 
 
 def _with_period(table: Table, unit: Unit, start: date, end: date, calendar: TradingCalendar) -> Table:

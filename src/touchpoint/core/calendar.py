@@ -84,6 +84,20 @@ class TradingCalendar:
         """The last trading day strictly before `day`."""
         return self.add_trading_days(day, -1)
 
+    def on_or_before(self, day: date) -> date:
+        """`day` when the exchange is open on it, else the last trading day before it."""
+        return day if self.is_trading_day(day) else self.previous_trading_day(day)
+
+    def trailing_sessions(self, day: date, n: int) -> tuple[date, date]:
+        """The first and last of the `n` trading days that end with the last one on or before `day`."""
+        last = self.on_or_before(day)
+        return self.add_trading_days(last, -(n - 1)), last
+
+    def first_day_rolling_into(self, session: date) -> date:
+        """The first calendar date whose rows count for trading day `session` when a closed day's rows count
+        for the next trading day: the day after the trading day before it."""
+        return self.previous_trading_day(session) + timedelta(days=1)
+
     def trading_days(self, start: date, end: date) -> list[date]:
         """Every trading day in the closed range [start, end]."""
         lo = bisect.bisect_left(self._ordinals, start.toordinal())

@@ -72,13 +72,9 @@ def window_bounds(
     return WindowSpan(start, day, zero_when_empty=_holds_data(partitions, start, day))
 
 
-def _last_trading_day(day: date, calendar: TradingCalendar) -> date:
-    return day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
-
-
 def _snapshot_span(window: Window, day: date, calendar: TradingCalendar) -> WindowSpan:
     """Each customer's latest rows on or before `day`, no older than the staleness limit allows."""
-    oldest = calendar.add_trading_days(_last_trading_day(day, calendar), -window.staleness)
+    oldest = calendar.add_trading_days(calendar.on_or_before(day), -window.staleness)
     return WindowSpan(oldest, day, per_customer=True)
 
 
@@ -92,13 +88,12 @@ def _trading_span(
     trading day, as a holiday fund order is processed then — so one dated after the last trading day
     counts on a trading day after the window.
     """
-    last = _last_trading_day(day, calendar)
-    first_day = calendar.add_trading_days(last, -(n - 1))
+    first_day, last = calendar.trailing_sessions(day, n)
     if source in SNAPSHOT_SOURCES:
         first = first_day
         mapping = tuple((d, d) for d in calendar.trading_days(first, last))
     else:
-        first = calendar.previous_trading_day(first_day) + timedelta(days=1)
+        first = calendar.first_day_rolling_into(first_day)
         dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         mapping = tuple((d, calendar.add_trading_days(d, 0)) for d in dates)
     return WindowSpan(first, last, trading_days=mapping, zero_when_empty=_holds_data(partitions, first, day))

@@ -148,9 +148,8 @@ class Context:
         if span is not None:
             start = self.at - span
             return start, calendar.business_date(start), today
-        last = today if calendar.is_trading_day(today) else calendar.previous_trading_day(today)
-        first_trading_day = calendar.add_trading_days(last, -(within.n - 1))
-        return None, calendar.previous_trading_day(first_trading_day) + timedelta(days=1), last
+        first_trading_day, last = calendar.trailing_sessions(today, within.n)
+        return None, calendar.first_day_rolling_into(first_trading_day), last
 
     def customer_numbers(self, members: BitMap) -> list[str]:
         """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take)."""

@@ -1,7 +1,9 @@
+import bisect
 from datetime import UTC, date, datetime, time, timedelta
 
+import exchange_calendars
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from touchpoint.core.calendar import TradingCalendar
@@ -75,3 +77,23 @@ def test_sessions_match_exchange_calendars_day_by_day() -> None:
     while day <= date(2025, 12, 31):
         assert CAL.is_trading_day(day) == reference.is_session(day.isoformat()), day
         day += timedelta(days=1)
+
+
+XSHG_SESSIONS = [s.date() for s in exchange_calendars.get_calendar("XSHG").sessions]
+
+
+@settings(max_examples=200, deadline=None)
+@example(day=date(2025, 10, 4), n=1)  # National Day: the last session is 09-30
+@example(day=date(2025, 10, 9), n=3)  # 09-29, 09-30, 10-09; the weekend 09-27/28 rolls onto 09-29
+@example(day=date(2026, 3, 2), n=1)  # a Monday: Saturday and Sunday roll onto it
+@given(day=st.dates(date(2020, 2, 1), date(2026, 12, 1)), n=st.integers(1, 30))
+def test_trailing_sessions_and_the_days_rolling_into_them(day: date, n: int) -> None:
+    """Against exchange-calendars' XSHG sessions directly."""
+    last_index = bisect.bisect_right(XSHG_SESSIONS, day) - 1
+    first, last = CAL.trailing_sessions(day, n)
+    assert (first, last) == (XSHG_SESSIONS[last_index - n + 1], XSHG_SESSIONS[last_index])
+    assert CAL.on_or_before(day) == XSHG_SESSIONS[last_index]
+    rolled_from = CAL.first_day_rolling_into(first)
+    assert rolled_from == XSHG_SESSIONS[last_index - n] + timedelta(days=1)
+    rolled = [rolled_from + timedelta(days=k) for k in range((first - rolled_from).days + 1)]
+    assert {CAL.add_trading_days(d, 0) for d in rolled} == {first}
