@@ -83,6 +83,23 @@ def timelines(draw: st.DrawFn) -> tuple[list[Row], list[Step], list[Exclusion], 
         "unordered",
     )
 )
+@example(  # x may not come between steps 1 and 2, y not between 2 and 3: b@20 (x at its very instant) is
+    # the b to take, as y@15 cuts b@10 off from c@25
+    case=(
+        [
+            Row("e0", "P1", "a", ORIGIN),
+            Row("e1", "P1", "b", ORIGIN + timedelta(minutes=10)),
+            Row("e2", "P1", "y", ORIGIN + timedelta(minutes=15)),
+            Row("e3", "P1", "x", ORIGIN + timedelta(minutes=20)),
+            Row("e4", "P1", "b", ORIGIN + timedelta(minutes=20)),
+            Row("e5", "P1", "c", ORIGIN + timedelta(minutes=25)),
+        ],
+        [Step("a"), Step("b"), Step("c")],
+        [Exclusion("x", 1, 2), Exclusion("y", 2, 3)],
+        "30m",
+        "ordered",
+    )
+)
 @given(case=timelines())
 def test_search_matches_every_chain(case: tuple[list[Row], list[Step], list[Exclusion], str, str]) -> None:
     rows, steps, exclusions, window, mode = case

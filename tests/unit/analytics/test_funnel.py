@@ -109,6 +109,15 @@ DAY = 24 * 60
         "1td",
     )
 )
+@example(  # the same with the range running on to Thursday, so that Thursday's events are read: only the
+    # deadline keeps Thursday 00:00 out
+    drawn=case(
+        [("P1", "a", 600), ("P2", "a", 600), ("P1", "b", 2 * DAY - 1), ("P2", "b", 2 * DAY)],
+        ["a", "b"],
+        "1td",
+        length=2,
+    )
+)
 @example(  # one trading day from Friday runs to the end of Monday
     drawn=case([("P1", "a", 3 * DAY + 600), ("P1", "b", 6 * DAY + 600)], ["a", "b"], "1td", offset=3)
 )
