@@ -55,6 +55,12 @@ def _assets(container: Container, rows: list[tuple[str, date, float]]) -> None:
     )
 
 
+def _holdings(container: Container, rows: list[tuple[str, date, str, float]]) -> None:
+    customers, days, products, values = zip(*rows, strict=True)
+    columns = {"customer_no": customers, "date": days, "product_code": products, "market_value": values}
+    _load(container, "holdings", pa.table({k: list(v) for k, v in columns.items()}))
+
+
 def _snapshot(name: str, aggregation: str, column: str | None, **window: Any) -> IndicatorDef:
     return IndicatorDef(
         name=name,
@@ -165,19 +171,7 @@ def test_holdings_are_the_customers_latest_positions_then_filtered(sqlite_contai
         ("C2", date(2026, 3, 27), "110000", 40.0),  # the newest holdings file left C2 out
         ("C3", DAY, "600000", 10.0),
     ]
-    customers, days, products, values = zip(*rows, strict=True)
-    _load(
-        sqlite_container,
-        "holdings",
-        pa.table(
-            {
-                "customer_no": list(customers),
-                "date": list(days),
-                "product_code": list(products),
-                "market_value": list(values),
-            }
-        ),
-    )
+    _holdings(sqlite_container, rows)
     fund = [{"column": "product_code", "op": "=", "value": "110000"}]
     definitions = [
         IndicatorDef(
@@ -224,19 +218,7 @@ def test_a_customer_in_the_days_assets_but_not_its_holdings_sold_everything(
         ("C2", before, "110000", 40.0),  # C2 is in neither 03-31 file (a partial feed): its 03-30 positions
         ("C3", DAY, "600000", 10.0),
     ]
-    customers, days, products, values = zip(*holdings, strict=True)
-    _load(
-        sqlite_container,
-        "holdings",
-        pa.table(
-            {
-                "customer_no": list(customers),
-                "date": list(days),
-                "product_code": list(products),
-                "market_value": list(values),
-            }
-        ),
-    )
+    _holdings(sqlite_container, holdings)
     _assets(
         sqlite_container, [("C1", before, 600.0), ("C2", before, 50.0), ("C1", DAY, 700.0), ("C3", DAY, 9.0)]
     )
