@@ -97,6 +97,9 @@ _chinese_text = st.text(st.sampled_from([*ALL_HANZI, *PUNCTUATION, *"0123456789A
 @example(names=["中文"])  # GB18030 reads these six bytes too, as "涓枃"
 @example(names=["阿依古丽·买买提", "John·Smith"])  # a middle dot between name parts
 @example(names=["¥100", "25°C", "3×4"])
+@example(names=["张伟", "小张🌸"])  # the review: GB18030 read these as 寮犱紵, 灏忓紶馃尭
+@example(names=["Copyright ©"])  # GB18030: "Copyright 漏"
+@example(names=["张三", "VIP®"])  # refused as mixing encodings
 def test_utf8_chinese_text_stays_utf8(tmp_path: Path, names: list[str]) -> None:
     write_customers(tmp_path / "c.csv", names, "utf-8")
     raw = read_csv(tmp_path / "c.csv")

@@ -1,5 +1,6 @@
-"""Issue 13, fault 6, end to end: a GBK file of the 930 ambiguous hanzi imports exactly, a mixed file is
-refused with both line numbers (by the use case, the CLI and the API), and `--encoding` forces an encoding."""
+"""Issue 13, fault 6, end to end: a GBK file of the 930 ambiguous hanzi imports exactly, so does a UTF-8 file
+of names with emoji and symbols, a mixed file is refused with both line numbers (by the use case, the CLI and
+the API), and `--encoding` forces an encoding."""
 
 from __future__ import annotations
 
@@ -60,6 +61,21 @@ def test_a_gbk_file_of_the_930_ambiguous_hanzi_round_trips(container: Container,
     path.write_bytes(data)
     report = _import(container, path)
     assert (report.status, report.rows_imported, report.encoding) == ("imported", 930, "gb18030")
+    stored = container.analytics.table("customers").to_pyarrow().to_pandas()
+    assert dict(zip(stored["customer_no"], stored["name"], strict=True)) == names
+
+
+def test_a_utf8_file_of_names_with_emoji_and_symbols_imports_exactly(
+    container: Container, tmp_path: Path
+) -> None:
+    # The review of fault 6: each of these lines once voted GBK, and 张伟 was stored as 寮犱紵
+    names = {"C1": "张伟", "C2": "小张🌸", "C3": "Copyright ©", "C4": "VIP®", "C5": "【VIP】王芳👍🏻"}
+    path = tmp_path / "customers.csv"
+    path.write_bytes(
+        ("customer_no,name\n" + "".join(f"{no},{name}\n" for no, name in names.items())).encode()
+    )
+    report = _import(container, path)
+    assert (report.status, report.rows_imported, report.encoding) == ("imported", 5, "utf-8")
     stored = container.analytics.table("customers").to_pyarrow().to_pandas()
     assert dict(zip(stored["customer_no"], stored["name"], strict=True)) == names
 
