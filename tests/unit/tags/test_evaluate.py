@@ -141,3 +141,60 @@ def test_bitmaps_hold_exactly_the_members_of_each_value(assigned: list[str | Non
     for value in {v for v in assigned if v is not None}:
         assert set(maps[value]) == {int(u) for u, v in zip(uids, assigned, strict=True) if v == value}
     assert set(maps) == {v for v in assigned if v is not None}  # a missing value has no bitmap
+
+
+def test_errors_name_the_tag_and_the_unknown_name() -> None:
+    rule_tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        rules=[{"when": {"indicator": "x", "op": ">", "value": {"param": "q"}}, "value": "hit"}],
+        default="none",
+    )
+    with pytest.raises(ValidationError, match=r"^tag t: unknown parameter 'q'$"):
+        rule_values(rule_tag, pd.DataFrame({"x": [1.0]}))
+    unknown_indicator = TagDef(
+        name="b",
+        title="b",
+        category="c",
+        kind="bucket",
+        bucket={"indicator": "z", "edges": [1], "labels": ["lo", "hi"]},
+    )
+    with pytest.raises(ValidationError, match=r"^tag b: unknown indicator 'z'$"):
+        bucket_values(unknown_indicator, pd.DataFrame({"x": [1.0]}))
+    unknown_edge = TagDef(
+        name="b",
+        title="b",
+        category="c",
+        kind="bucket",
+        bucket={"indicator": "x", "edges": [{"param": "cut"}], "labels": ["lo", "hi"]},
+    )
+    with pytest.raises(ValidationError, match=r"^tag b: unknown parameter 'cut'$"):
+        bucket_values(unknown_edge, pd.DataFrame({"x": [1.0]}))
+
+
+def test_a_rule_value_longer_than_the_default_is_kept_whole() -> None:
+    # A one-character default must not size the result's strings: 高净值 stays 高净值, not 高.
+    tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        rules=[{"when": {"indicator": "x", "op": ">=", "value": 5}, "value": "高净值"}],
+        default="低",
+    )
+    got = rule_values(tag, pd.DataFrame({"x": [6.0, 1.0, None]}))
+    assert list(got) == ["高净值", "低", "低"]
+
+
+def test_a_value_that_is_not_a_number_gets_no_bucket() -> None:
+    tag = TagDef(
+        name="b",
+        title="b",
+        category="c",
+        kind="bucket",
+        bucket={"indicator": "x", "edges": [10], "labels": ["lo", "hi"]},
+    )
+    frame = pd.DataFrame({"x": pd.Series(["n/a", 5, "12.5", None], dtype=object)})
+    assert list(bucket_values(tag, frame)) == [None, "lo", "hi", None]
