@@ -154,6 +154,18 @@ def test_errors_name_the_tag_and_the_unknown_name() -> None:
     )
     with pytest.raises(ValidationError, match=r"^tag t: unknown parameter 'q'$"):
         rule_values(rule_tag, pd.DataFrame({"x": [1.0]}))
+    # The name reaches a comparison nested inside all / any / not as well.
+    nested = {"all": [{"any": [{"not": {"indicator": "x", "op": "=", "value": {"param": "q"}}}]}]}
+    nested_tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        rules=[{"when": nested, "value": "hit"}],
+        default="none",
+    )
+    with pytest.raises(ValidationError, match=r"^tag t: unknown parameter 'q'$"):
+        rule_values(nested_tag, pd.DataFrame({"x": [1.0]}))
     unknown_indicator = TagDef(
         name="b",
         title="b",
