@@ -210,3 +210,23 @@ def test_a_value_that_is_not_a_number_gets_no_bucket() -> None:
     )
     frame = pd.DataFrame({"x": pd.Series(["n/a", 5, "12.5", None], dtype=object)})
     assert list(bucket_values(tag, frame)) == [None, "lo", "hi", None]
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"indicator": "z", "op": ">", "value": 1}, "tag t: unknown indicator 'z'"),
+        ({"attribute": "branch", "op": "=", "value": "SH01"}, "tag t: unknown attribute 'branch'"),
+    ],
+)
+def test_an_unknown_column_in_a_rule_is_named_with_its_kind(condition: dict[str, Any], message: str) -> None:
+    tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        rules=[{"when": condition, "value": "hit"}],
+        default="none",
+    )
+    with pytest.raises(ValidationError, match=f"^{message}$"):
+        rule_values(tag, pd.DataFrame({"x": [1.0]}))
