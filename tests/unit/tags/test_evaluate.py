@@ -17,7 +17,7 @@ from touchpoint.tags.model import TagDef
 
 values = st.one_of(st.none(), st.integers(-5, 5).map(float))
 frames = st.lists(st.tuples(values, values), min_size=1, max_size=30)
-ops = st.sampled_from(["=", "!=", ">", ">=", "<", "<=", "exists", "not_exists", "between", "in"])
+ops = st.sampled_from(["=", "!=", ">", ">=", "<", "<=", "exists", "not_exists", "between", "in", "not_in"])
 
 
 @st.composite
@@ -31,8 +31,8 @@ def comparisons(draw: st.DrawFn) -> dict[str, Any]:
     if op == "between":
         low = draw(st.integers(-5, 5))
         return {"indicator": target, "op": "between", "value": [low, low + draw(st.integers(0, 4))]}
-    if op == "in":
-        return {"indicator": target, "op": "in", "value": draw(st.lists(st.integers(-5, 5), max_size=3))}
+    if op in ("in", "not_in"):
+        return {"indicator": target, "op": op, "value": draw(st.lists(st.integers(-5, 5), max_size=3))}
     return {"indicator": target, "op": op, "value": {"param": "p"} if draw(st.booleans()) else 1}
 
 
@@ -70,6 +70,7 @@ def _holds(condition: dict[str, Any], row: dict[str, float | None], p: float) ->
         "<=": lambda: value <= wanted,
         "between": lambda: wanted[0] <= value <= wanted[1],
         "in": lambda: value in wanted,
+        "not_in": lambda: value not in wanted,
     }
     return bool(checks[condition["op"]]())
 
