@@ -231,3 +231,30 @@ def test_an_unknown_column_in_a_rule_is_named_with_its_kind(condition: dict[str,
     )
     with pytest.raises(ValidationError, match=f"^{message}$"):
         rule_values(tag, pd.DataFrame({"x": [1.0]}))
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"indicator": "x", "op": ">", "value": 1}, ["yes", "no", "no"]),
+        ({"indicator": "x", "op": "=", "value": 0}, ["no", "yes", "no"]),
+        ({"indicator": "x", "op": "between", "value": [0, 5]}, ["yes", "yes", "no"]),
+        ({"indicator": "x", "op": "in", "value": [{"param": "p"}, 0]}, ["yes", "yes", "no"]),
+    ],
+)
+def test_a_nullable_column_with_na_and_params_inside_lists(
+    condition: dict[str, Any], expected: list[str]
+) -> None:
+    """Pandas' nullable Float64 compares <NA> to <NA>: a missing value still matches nothing, and a
+    parameter inside a list value is resolved like a bare one."""
+    tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        params={"p": 2.5},
+        rules=[{"when": condition, "value": "yes"}],
+        default="no",
+    )
+    frame = pd.DataFrame({"x": pd.array([2.5, 0.0, None], dtype="Float64")})
+    assert list(rule_values(tag, frame)) == expected
