@@ -157,11 +157,12 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     if migrate:
         ops.upgrade()
     layouts = [*analytical_layouts(), INDICATOR_VALUES, TAG_VALUES, TAG_BITMAPS, SEGMENT_MEMBERS]
-    analytics = AnalyticalStore(settings.analytical_dir, layouts, _engine_backend(settings))
+    clock = clock or SystemClock()
+    analytics = AnalyticalStore(settings.analytical_dir, layouts, _engine_backend(settings), clock=clock)
     calendar = TradingCalendar(settings.timezone, settings.exchange, settings.extra_holidays)
     return Container(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         calendar=calendar,
         ops=ops,
         analytics=analytics,

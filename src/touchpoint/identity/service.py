@@ -113,7 +113,7 @@ def link_business_ids(
 def resolve(*, env: IdentityEnv, value: str, id_type: str | None = None) -> int | None:
     """The uid an identifier resolves to (any type when `id_type` is None)."""
     with env.ops.begin() as connection:
-        return _find(connection, value, id_type)
+        return find(connection, value, id_type)
 
 
 def customer_numbers(connection: Connection, values: list[str]) -> dict[str, str]:
@@ -124,10 +124,6 @@ def customer_numbers(connection: Connection, values: list[str]) -> dict[str, str
 
 def find(connection: Connection, value: str, id_type: str | None) -> int | None:
     """The uid of a value of the given type, or of any type (customer number first) when None."""
-    return _find(connection, value, id_type)
-
-
-def _find(connection: Connection, value: str, id_type: str | None) -> int | None:
     if id_type is not None:
         return repo.uid_of(connection, Identifier(id_type, value))
     for candidate in ("customer_no", "anonymous_id", "phone", "wechat_openid", "fund_account", "email"):
@@ -140,7 +136,7 @@ def _find(connection: Connection, value: str, id_type: str | None) -> int | None
 def show(*, env: IdentityEnv, value: str, id_type: str | None = None) -> dict[str, Any]:
     """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries."""
     with env.ops.begin() as connection:
-        uid = _find(connection, value, id_type)
+        uid = find(connection, value, id_type)
         if uid is None:
             raise NotFoundError(f"no customer is known by {value!r}")
         ids = repo.ids_of(connection, uid)

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from touchpoint.core.clock import Clock, SystemClock
 from touchpoint.store.analytical.files import (
     PARTIAL_SUFFIX,
     exclusive_lock,
@@ -98,8 +99,10 @@ class AnalyticalStore:
         backend: Any,
         *,
         history_retention: timedelta = HISTORY_RETENTION,
+        clock: Clock | None = None,
     ) -> None:
         self.root = root
+        self.clock: Clock = clock or SystemClock()
         self.layouts: Mapping[str, TableLayout] = {layout.name: layout for layout in layouts}
         self.backend = backend
         self.history_retention = history_retention
@@ -284,7 +287,7 @@ class AnalyticalStore:
             return []
         table_dir = self.root / layout.name
         version = manifest.version + 1
-        now = datetime.now(UTC)
+        now = self.clock.now()
         written = [
             self._write_version(table_dir, layout, dt, part, version, origin, now)
             for dt, part in sorted(new_parts.items())
