@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from touchpoint import __version__
+from touchpoint.api.errors import errors, install_error_handlers
 from touchpoint.api.routes import (
     analytics,
     channels,
@@ -21,26 +22,6 @@ from touchpoint.api.routes import (
     tagging,
 )
 from touchpoint.bootstrap import Container
-from touchpoint.core.errors import (
-    ConflictError,
-    NotFoundError,
-    TouchpointError,
-    UnauthorizedError,
-    ValidationError,
-)
-from touchpoint.ingest import ImportRejected
-from touchpoint.ingest.collector.payload import PayloadError
-from touchpoint.ingest.collector.service import CollectorUnavailable, UnknownWriteKey
-
-_STATUS_BY_ERROR: list[tuple[type[TouchpointError], int]] = [
-    (ImportRejected, 422),
-    (CollectorUnavailable, 503),
-    (UnknownWriteKey, 401),
-    (UnauthorizedError, 401),
-    (ValidationError, 400),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-]
 
 
 def create_app(container: Container, *, collector_only: bool = False) -> FastAPI:
@@ -52,6 +33,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         title="Touchpoint",
         version=__version__,
         description="券商客户数据与客户旅程平台 · Customer data and journeys for securities brokerages",
+        responses=errors(422),
     )
     app.state.container = container
     app.include_router(health.router)
@@ -70,23 +52,8 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         app.include_router(channels.public)
         app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
-    app.add_exception_handler(TouchpointError, _touchpoint_error)  # type: ignore[arg-type]
-    app.add_exception_handler(PayloadError, _payload_error)  # type: ignore[arg-type]
+    install_error_handlers(app)
     return app
-
-
-async def _touchpoint_error(_request: Request, exc: TouchpointError) -> JSONResponse:
-    code = next((status for kind, status in _STATUS_BY_ERROR if isinstance(exc, kind)), 400)
-    # `code` and `message` too: the Segment SDK reads those from an error body.
-    body: dict[str, object] = {"error": exc.code, "detail": str(exc), "code": exc.code, "message": str(exc)}
-    if isinstance(exc, ImportRejected):
-        body["report"] = exc.report.model_dump(mode="json")
-    headers = {"Retry-After": "5"} if code == 503 else None
-    return JSONResponse(status_code=code, content=body, headers=headers)
-
-
-async def _payload_error(_request: Request, exc: PayloadError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content={"error": exc.reason, "detail": exc.detail})
 
 
 def _landing() -> str:

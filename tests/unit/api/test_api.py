@@ -42,16 +42,16 @@ def test_rejected_upload_is_422_with_the_report(client: TestClient) -> None:
     response = client.post("/api/v1/import/trades", files={"file": ("t.csv", bad, "text/csv")})
     assert response.status_code == 422
     body = response.json()
-    assert body["error"] == "invalid"
-    assert body["report"]["errors"][0]["column"] == "amount"
-    assert body["report"]["errors"][0]["row"] == 1
+    assert body["error"]["code"] == "invalid"
+    assert body["error"]["report"]["errors"][0]["column"] == "amount"
+    assert body["error"]["report"]["errors"][0]["row"] == 1
     assert client.get("/api/v1/status").json()["tables"]["trades"]["rows"] == 0
 
 
 def test_unknown_table_is_400(client: TestClient) -> None:
     response = client.post("/api/v1/import/orders", files={"file": ("t.csv", TRADES, "text/csv")})
     assert response.status_code == 400
-    assert "unknown table 'orders'" in response.json()["detail"]
+    assert "unknown table 'orders'" in response.json()["error"]["message"]
 
 
 def test_snapshot_upload_takes_the_date_query(client: TestClient) -> None:

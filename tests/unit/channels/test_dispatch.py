@@ -303,7 +303,7 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     assert feedback.match_pending_receipts(env=container.channel_env) == 1  # an unknown one is forgotten
     bad = client.post(RECEIPTS, content=b'[{"biz_id": "x", "status": "MAYBE"}]')
     assert bad.status_code == 400
-    assert "DELIVERED or FAILED" in bad.json()["detail"]
+    assert "DELIVERED or FAILED" in bad.json()["error"]["message"]
     [link] = [t for t in c4["content"].split() if t.startswith("https://t.example.cn/t/")]
     for _ in range(2):  # a second click of one message is not a second conversion
         redirect = client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False)

@@ -50,7 +50,7 @@ def test_the_url_check_echoes_only_for_the_right_signature(client: TestClient) -
     assert (answer.status_code, answer.text) == (200, "hello-wechat")
     forged = client.get(URL, params={**_signed(token="guessed-token-000000"), "echostr": "x"})
     assert forged.status_code == 401
-    assert "signature does not match" in forged.json()["detail"]
+    assert "signature does not match" in forged.json()["error"]["message"]
     stale = _signed(timestamp=str(int(NOW.timestamp()) - 600))  # a captured URL replayed ten minutes on
     assert client.get(URL, params={**stale, "echostr": "x"}).status_code == 401
 
@@ -62,4 +62,4 @@ def test_event_pushes_need_the_signature_or_the_token(client: TestClient) -> Non
     assert client.post(URL, params={"token": TOKEN}, content=EVENT.encode()).status_code == 200
     unconfigured = client.post("/api/v1/channels/sms/receipts", params={"token": TOKEN}, content=b"[]")
     assert unconfigured.status_code == 401
-    assert "channels.sms.receipt_token" in unconfigured.json()["detail"]
+    assert "channels.sms.receipt_token" in unconfigured.json()["error"]["message"]

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import error_response
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.ingest.collector import native, posthog, segment, sensors
@@ -59,7 +60,7 @@ async def _refuse(c: Container, source: str, error: PayloadError, raw: bytes) ->
         detail=error.detail,
         raw=raw,
     )
-    return JSONResponse(status_code=error.status, content={"error": error.reason, "detail": error.detail})
+    return error_response(error.status, error.reason, error.detail)
 
 
 # ---- Sensors -------------------------------------------------------------------------------------------
@@ -105,9 +106,7 @@ async def _sensors(request: Request, c: Deps, *, debug: bool) -> Response:
 async def segment_calls(route: str, request: Request, c: Deps) -> Response:
     """Segment: `/v1/batch`, and single calls `/v1/track`, `/v1/t`, `/v1/identify`, `/v1/i`, …"""
     if route != "batch" and route not in segment.SINGLE_ROUTES:
-        return JSONResponse(
-            status_code=404, content={"error": "not_found", "detail": f"no Segment route {route}"}
-        )
+        return error_response(404, "not_found", f"no Segment route {route}")
     body = await _body(request, c.collector_env.max_body)
     try:
         batch = segment.decode(

@@ -271,7 +271,7 @@ def test_list_and_replay_over_http(client: TestClient, container: Container) -> 
         "/api/v1/collector/quarantine/replay", json={"ids": [native["id"]], "reason": "too_old", "why": "x"}
     )
     assert both.status_code == 400
-    assert both.json()["error"] == "invalid"
+    assert both.json()["error"]["code"] == "invalid"
 
     done = client.post("/api/v1/collector/quarantine/replay", json={"ids": [native["id"]], "why": "call"})
     assert done.status_code == 200, done.text

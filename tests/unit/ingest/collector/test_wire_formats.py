@@ -112,7 +112,7 @@ def test_wrong_crc_truncated_base64_and_encrypted_are_400(client: TestClient, co
     data = _b64([_event("x", "d")], gz=True)
     wrong = client.post("/sa", data={"data_list": data, "crc": str(java_string_hash(data) + 1), "gzip": "1"})
     assert wrong.status_code == 400
-    assert wrong.json()["error"] == "bad_crc"
+    assert wrong.json()["error"]["code"] == "bad_crc"
     truncated = client.post("/sa", data={"data_list": data[: len(data) // 2], "gzip": "1"})
     assert truncated.status_code == 400
     encrypted = client.post("/sa", data={"data_list": data, "gzip": "9"})
