@@ -114,6 +114,26 @@ collector_counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+# A log record a consumer could not process: kept with its error, so the consumer moves past it.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("consumer", String(64), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("event_id", Text, nullable=True),
+    Column("received_at", UTCDateTime, nullable=True),
+    Column("record", JSONText, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | retrying | resolved
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retried_at", UTCDateTime, nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    UniqueConstraint("consumer", "offset"),
+    Index(None, "status", "consumer"),
+)
+
 # ---- One ID ---------------------------------------------------------------------------------------------
 
 persons = Table(
