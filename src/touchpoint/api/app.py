@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from touchpoint import __version__
+from touchpoint.api.docs import mount_docs
 from touchpoint.api.errors import errors, install_error_handlers
 from touchpoint.api.routes import (
     analytics,
@@ -34,7 +35,10 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         version=__version__,
         description="券商客户数据与客户旅程平台 · Customer data and journeys for securities brokerages",
         responses=errors(422),
+        docs_url=None,  # mount_docs serves /docs and /redoc from local assets (no CDN on an intranet)
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.container = container
     app.include_router(health.router)
     app.include_router(collector.router)

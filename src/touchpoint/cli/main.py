@@ -1,38 +1,211 @@
-"""`touchpoint` — the entry point. Subcommands live beside this file, one module per domain."""
+"""`touchpoint` — the entry point. Subcommands live beside this file, one module per domain.
+
+The domain modules pull in the stores, pandas, pyarrow, DuckDB, ibis and scikit-learn: several seconds
+before anything is printed. So this module imports none of them. Each subcommand is registered below by
+name, the dotted path of what implements it and its one-line help; its module is imported only when the
+command runs (or its own `--help` is asked for). `touchpoint --help` and `touchpoint version` stay fast,
+and `tests/unit/cli/test_cli_start.py` keeps it so.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.core
 
 from touchpoint import __version__
-from touchpoint.bootstrap import Container, build
-from touchpoint.cli import (
-    analytics,
-    calendar,
-    channels,
-    collector,
-    demo,
-    identity,
-    imports,
-    journeys,
-    segments,
-    serve,
-    status,
-    tagging,
+
+if TYPE_CHECKING:
+    from touchpoint.bootstrap import Container
+    from touchpoint.config import Settings
+
+# Set to 1 to let an unexpected error print its traceback (for bug reports) instead of one line.
+DEBUG_ENV = "TOUCHPOINT_DEBUG"
+
+
+@dataclass(frozen=True)
+class LazyEntry:
+    """A subcommand known by name and help, implemented by `target` ("module:attribute").
+
+    `group` is True when the attribute is a Typer app (a command group), False for a command function."""
+
+    name: str
+    target: str
+    help: str
+    group: bool
+
+
+def _group(name: str, target: str, help: str) -> LazyEntry:
+    return LazyEntry(name, target, help, group=True)
+
+
+def _command(name: str, target: str, help: str) -> LazyEntry:
+    return LazyEntry(name, target, help, group=False)
+
+
+# The help texts repeat the first paragraph of each command's docstring (or its Typer's help);
+# test_cli_start.py fails when they drift apart.
+LAZY_ENTRIES: tuple[LazyEntry, ...] = (
+    _command(
+        "import",
+        "touchpoint.cli.imports:import_command",
+        "Import a file into a canonical table. A file with bad rows is rejected whole unless --skip-bad-rows.",
+    ),
+    _command(
+        "status",
+        "touchpoint.cli.status:status_command",
+        "Data directory, store URLs, and row counts per table and date.",
+    ),
+    _command(
+        "serve",
+        "touchpoint.cli.serve:serve_command",
+        "Serve the API, the collector endpoints and the background worker; OpenAPI docs at /docs.",
+    ),
+    _command(
+        "collect",
+        "touchpoint.cli.serve:collect_command",
+        "Serve only the collector endpoints (SDKs, native events, /metrics), e.g. behind a balancer.",
+    ),
+    _command(
+        "worker",
+        "touchpoint.cli.serve:worker_command",
+        "Run the event-log consumers (One ID, compaction, journeys), scheduled computation, segment "
+        "refreshes, journey runs and their effects, and housekeeping.",
+    ),
+    _command(
+        "demo",
+        "touchpoint.cli.demo:demo_command",
+        "Generate a demo brokerage (once per data directory and parameters), print a summary, then serve.",
+    ),
+    _command(
+        "compute",
+        "touchpoint.cli.tagging:compute_command",
+        "Compute every indicator and tag for a business date (default: the latest date with data).",
+    ),
+    _group("calendar", "touchpoint.cli.calendar:app", "Trading days (XSHG) in the brokerage time zone."),
+    _group("collector", "touchpoint.cli.collector:app", "Event collector: stats, quarantine, compaction."),
+    _group(
+        "identity",
+        "touchpoint.cli.identity:app",
+        "One ID: resolve identifiers, show the merge log, detach (unmerge) and allow again.",
+    ),
+    _group("indicator", "touchpoint.cli.tagging:indicator_app", "Indicators (指标): list, show, delete."),
+    _group("tag", "touchpoint.cli.tagging:tag_app", "Tags (标签): list, tree, show, upload, delete."),
+    _group("definitions", "touchpoint.cli.tagging:definitions_app", "Indicator and tag definitions as YAML."),
+    _group("library", "touchpoint.cli.tagging:library_app", "The default brokerage tag library."),
+    _group("customer", "touchpoint.cli.tagging:customer_app", "Customer 360° view."),
+    _group("segment", "touchpoint.cli.segments:app", "Segments (人群): preview a rule, save, list, show."),
+    _group(
+        "analytics",
+        "touchpoint.cli.analytics:app",
+        "Behaviour analytics (行为分析): funnels, retention, event trends.",
+    ),
+    _group("journey", "touchpoint.cli.journeys:app", "Journeys (客户旅程): define, publish, pause, inspect."),
+    _group(
+        "template",
+        "touchpoint.cli.channels:template_app",
+        "Message templates (消息模板): save, check, preview, activate.",
+    ),
+    _group(
+        "channel",
+        "touchpoint.cli.channels:channel_app",
+        "Channels (渠道): consent, do-not-disturb, inbox, message report.",
+    ),
 )
-from touchpoint.cli.output import fail
-from touchpoint.config import load_settings
-from touchpoint.core.errors import TouchpointError
+
+
+def load_entry(entry: LazyEntry) -> Any:
+    """The click command (or group) of `entry`, importing its module now."""
+    module_name, attribute = entry.target.split(":")
+    implementation = getattr(importlib.import_module(module_name), attribute)
+    # A throw-away parent with a callback always yields a group, from which the subcommand is taken as
+    # Typer would have built it under the real app.
+    parent = typer.Typer(add_completion=False)
+    parent.callback()(lambda: None)
+    if entry.group:
+        parent.add_typer(implementation, name=entry.name)
+    else:
+        parent.command(name=entry.name)(implementation)
+    return typer.main.get_command(parent).commands[entry.name]  # type: ignore[attr-defined]
+
+
+class LazyCommand(typer.core.TyperCommand):
+    """Stands in for a subcommand in the top-level help; the real command is loaded when it is run."""
+
+    def __init__(self, entry: LazyEntry) -> None:
+        super().__init__(name=entry.name, help=entry.help, short_help=entry.help)
+        self.entry = entry
+        self._loaded: Any = None
+
+    def load(self) -> Any:
+        """The real click command, imported once."""
+        if self._loaded is None:
+            self._loaded = load_entry(self.entry)
+        return self._loaded
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        """Hand parsing to the real command: the context it returns runs the real command."""
+        return self.load().make_context(info_name, args, parent=parent, **extra)
+
+
+class TouchpointGroup(typer.core.TyperGroup):
+    """The top-level group: the lazy subcommands, and one-line errors instead of tracebacks."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for entry in LAZY_ENTRIES:
+            self.commands[entry.name] = LazyCommand(entry)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the subcommand; a domain error or a bad input becomes `error: …` and exit code 1."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence; see _fail_on
+            raise _fail_on(exc) from None
+
+
+def _fail_on(exc: Exception) -> BaseException:
+    """The Exit (or the original error, when debugging) for an exception that reached the top."""
+    from typer._click.exceptions import ClickException
+
+    from touchpoint.cli.output import fail
+    from touchpoint.core.errors import TouchpointError
+
+    if isinstance(exc, ClickException | typer.TyperException):
+        return exc  # usage errors print themselves, with exit code 2
+    if isinstance(exc, TouchpointError):
+        return fail(str(exc))
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return fail(f"{exc.strerror or exc}: {exc.filename}")
+    if os.environ.get(DEBUG_ENV) == "1":
+        return exc
+    # A fault of ours, not of the input: still one line, with the way to get the traceback.
+    return fail(
+        f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see where; please report it)"
+    )
+
 
 app = typer.Typer(
     name="touchpoint",
     help="Touchpoint — 券商客户数据与客户旅程平台 (customer data and journeys for securities brokerages).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=TouchpointGroup,
 )
+
+
+def build(settings: Settings) -> Container:
+    """Wire the services for `settings` (imported here: the stores are heavy). Tests replace it."""
+    from touchpoint.bootstrap import build as build_container
+
+    return build_container(settings)
 
 
 class Context:
@@ -46,6 +219,8 @@ class Context:
     def container(self) -> Container:
         """The wired services for this invocation (stores opened and migrated once)."""
         if self._container is None:
+            from touchpoint.config import load_settings
+
             self._container = build(load_settings(self.home))
         return self._container
 
@@ -78,36 +253,7 @@ def init(ctx: typer.Context) -> None:
     )
 
 
-app.command(name="import")(imports.import_command)
-app.command(name="status")(status.status_command)
-app.command(name="serve")(serve.serve_command)
-app.command(name="collect")(serve.collect_command)
-app.command(name="worker")(serve.worker_command)
-app.command(name="demo")(demo.demo_command)
-app.add_typer(calendar.app, name="calendar")
-app.add_typer(collector.app, name="collector")
-app.add_typer(identity.app, name="identity")
-app.command(name="compute")(tagging.compute_command)
-app.add_typer(tagging.indicator_app, name="indicator")
-app.add_typer(tagging.tag_app, name="tag")
-app.add_typer(tagging.definitions_app, name="definitions")
-app.add_typer(tagging.library_app, name="library")
-app.add_typer(tagging.customer_app, name="customer")
-app.add_typer(segments.app, name="segment")
-app.add_typer(analytics.app, name="analytics")
-app.add_typer(journeys.app, name="journey")
-app.add_typer(channels.template_app, name="template")
-app.add_typer(channels.channel_app, name="channel")
-
-
 def run() -> None:
-    """Console-script entry: turn domain errors into a clear message and exit code 1."""
-    try:
-        app()
-    except TouchpointError as exc:
-        raise SystemExit(_exit_code(exc)) from None
+    """Console-script entry."""
+    app()
 
-
-def _exit_code(exc: TouchpointError) -> int:
-    fail(str(exc))
-    return 1
