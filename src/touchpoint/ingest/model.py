@@ -193,8 +193,9 @@ TRADES = TableSpec(
         ColumnSpec("time", Kind.TIMESTAMP, required=True),
         ColumnSpec("product_code", required=True),
         ColumnSpec("side", required=True, choices=TRADE_SIDES),
-        ColumnSpec("quantity", Kind.FLOAT),
-        ColumnSpec("amount", Kind.FLOAT),
+        # The side says the direction; a negative quantity or amount is an export fault, not a sell.
+        ColumnSpec("quantity", Kind.FLOAT, min_value=0),
+        ColumnSpec("amount", Kind.FLOAT, min_value=0),
         ColumnSpec("channel"),
     ),
 )
