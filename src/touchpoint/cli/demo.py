@@ -8,7 +8,7 @@ import typer
 
 from touchpoint.bootstrap import describe_deployment
 from touchpoint.cli.output import console, print_json, stage_progress
-from touchpoint.cli.serve import serve
+from touchpoint.cli.serve import ensure_port_free, serve
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import TABLES, data_status
 
@@ -23,7 +23,7 @@ def demo_command(
         bool, typer.Option("--no-serve", help="generate, print the summary and exit")
     ] = False,
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
-    port: Annotated[int | None, typer.Option(help="port")] = None,
+    port: Annotated[int | None, typer.Option(help="port to serve on (default 8000, or TOUCHPOINT_PORT)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Generate a demo brokerage (once per data directory and parameters), print a summary, then serve."""
@@ -32,6 +32,9 @@ def demo_command(
     from touchpoint.demo.runs import ensure_demo, ensure_demo_journeys, ensure_demo_tags
 
     container = ctx.obj.container
+    if not no_serve:
+        # Say so now, not after minutes of generating: the port is taken.
+        ensure_port_free(host or container.settings.host, port or container.settings.port)
     params = DemoParams(customers=customers, days=days, seed=seed)
     with stage_progress(enabled=not as_json) as bar:
         outcome = ensure_demo(

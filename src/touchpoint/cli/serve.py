@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -9,7 +11,7 @@ import uvicorn
 
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
-from touchpoint.cli.output import print_json
+from touchpoint.cli.output import fail, print_json
 from touchpoint.worker.loop import BackgroundWorker, run_pass
 
 HostOption = Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")]
@@ -25,6 +27,7 @@ def serve(container: Container, host: str | None, port: int | None, *, with_work
     """Run uvicorn on the container's app (and the worker thread) until interrupted."""
     bind_host = host or container.settings.host
     bind_port = port or container.settings.port
+    ensure_port_free(bind_host, bind_port)
     worker = BackgroundWorker(container) if with_worker else None
     if worker:
         worker.start()
@@ -36,11 +39,41 @@ def serve(container: Container, host: str | None, port: int | None, *, with_work
             worker.stop()
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse to start, naming the port and how to pick another, when `host:port` cannot be bound.
+
+    Checked before the worker starts and before uvicorn logs its own traceback-like error."""
+    try:
+        with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+            # As uvicorn binds: SO_REUSEADDR, so a port left in TIME_WAIT by a stopped server counts as free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise fail(_bind_problem(host, port, exc)) from None
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    how = (
+        "choose another with --port N (make demo: make demo DEMO_ARGS=\"--port N\"), "
+        "or set TOUCHPOINT_PORT / `port` in touchpoint.toml"
+    )
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use (another Touchpoint, or another program); {how}"
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on port {port} (ports below 1024 need root); {how}"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host, or {how}"
+
+
 def collect_command(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
     """Serve only the collector endpoints (SDKs, native events, /metrics), e.g. behind a balancer."""
     container = ctx.obj.container
     bind_host = host or container.settings.host
     bind_port = port or container.settings.port
+    ensure_port_free(bind_host, bind_port)
     typer.echo(f"Touchpoint collector on http://{bind_host}:{bind_port}")
     uvicorn.run(create_app(container, collector_only=True), host=bind_host, port=bind_port, log_level="info")
 
