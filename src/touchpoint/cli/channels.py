@@ -4,6 +4,7 @@ in-app inbox and the message report (渠道与模板)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +16,9 @@ from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
 from touchpoint.cli.output import console, print_json
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import resolve
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 template_app = typer.Typer(
@@ -30,6 +32,21 @@ VersionOption = Annotated[int | None, typer.Option(help="a saved version (defaul
 
 def _env(ctx: typer.Context) -> Any:
     return ctx.obj.container.channel_env
+
+
+def _require_known_customer(ctx: typer.Context, customer_no: str) -> None:
+    """Refuse a customer number that neither One ID nor the newest customers snapshot knows: a mistyped
+    number would otherwise answer with an empty inbox or default consents, as if all were well."""
+    container = ctx.obj.container
+    if resolve(env=container.identity_env, value=customer_no, id_type="customer_no") is not None:
+        return
+    analytics = container.analytics
+    snapshot = analytics.latest_partition_on_or_before("customers", date.max)
+    table = analytics.read_partition("customers", snapshot) if snapshot is not None else None
+    if table is None or customer_no not in set(table["customer_no"].to_pylist()):
+        raise NotFoundError(
+            f"no customer {customer_no!r} (neither One ID nor the customers snapshot knows it)"
+        )
 
 
 def _faults(faults: list[str]) -> None:
@@ -227,6 +244,7 @@ def consent_command(
             source="cli",
         )
     else:
+        _require_known_customer(ctx, customer)
         result = audience.consent_of(env=env, customer_no=customer)
     if as_json:
         print_json(result)
@@ -283,6 +301,7 @@ def dnd_command(
 @channel_app.command("inbox")
 def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
     """A customer's in-app messages (what the app shows)."""
+    _require_known_customer(ctx, customer)
     result = feedback.inbox(env=_env(ctx), customer_no=customer)
     if as_json:
         print_json(result)
@@ -297,6 +316,7 @@ def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False
 @channel_app.command("messages")
 def messages_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
     """A customer's newest messages with status, reason and evidence."""
+    _require_known_customer(ctx, customer)
     rows = service.customer_messages(env=_env(ctx), customer_no=customer)
     if as_json:
         print_json(rows)

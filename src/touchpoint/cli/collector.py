@@ -40,7 +40,7 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("quarantine")
 def quarantine(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="how many of the newest to show")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="how many of the newest to show")] = 20,
     reason: Annotated[str | None, typer.Option(help="only messages quarantined for this reason")] = None,
     replay: Annotated[
         list[str] | None,

@@ -54,7 +54,8 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
     _command(
         "import",
         "touchpoint.cli.imports:import_command",
-        "Import a file into a canonical table. A file with bad rows is rejected whole unless --skip-bad-rows.",
+        "Import a file into a canonical table. A file with bad rows is rejected whole unless "
+        "--skip-bad-rows.",
     ),
     _command(
         "status",
@@ -167,7 +168,7 @@ class TouchpointGroup(typer.core.TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence; see _fail_on
+        except Exception as exc:
             raise _fail_on(exc) from None
 
 
@@ -187,9 +188,7 @@ def _fail_on(exc: Exception) -> BaseException:
     if os.environ.get(DEBUG_ENV) == "1":
         return exc
     # A fault of ours, not of the input: still one line, with the way to get the traceback.
-    return fail(
-        f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see where; please report it)"
-    )
+    return fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see where; please report it)")
 
 
 app = typer.Typer(
@@ -256,4 +255,3 @@ def init(ctx: typer.Context) -> None:
 def run() -> None:
     """Console-script entry."""
     app()
-

@@ -30,7 +30,8 @@ def test_serve_on_a_busy_port_says_which_and_how_to_choose_another(
     result = RUNNER.invoke(app, ["--home", str(tmp_path / "h"), command, "--port", str(busy_port)])
     assert result.exit_code == 1
     assert f"port {busy_port} on 127.0.0.1 is already in use" in result.output
-    assert "--port" in result.output and "TOUCHPOINT_PORT" in result.output
+    assert "--port" in result.output
+    assert "TOUCHPOINT_PORT" in result.output
     assert "Traceback" not in result.output
     assert "serving on" not in result.output
 
