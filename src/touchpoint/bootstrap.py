@@ -18,6 +18,7 @@ from touchpoint.identity.service import IdentityEnv
 from touchpoint.indicators import IndicatorEnv
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.ingest import ImportEnv, analytical_layouts
+from touchpoint.ingest.collector.limits import CollectorLimits
 from touchpoint.ingest.collector.service import CollectorEnv
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
@@ -83,8 +84,16 @@ class Container:
                 max_age=timedelta(days=s.collector_max_age_days),
                 max_future=timedelta(minutes=s.collector_max_future_minutes),
             ),
-            inflate_limit=s.collector_max_inflated_mb << 20,
-            max_body=s.collector_max_body_mb << 20,
+            limits=CollectorLimits(
+                max_body=s.collector_max_body_mb << 20,
+                max_inflated=s.collector_max_inflated_mb << 20,
+                max_events=s.collector_max_events,
+                max_values=s.collector_max_values,
+                max_properties=s.collector_max_properties,
+                max_depth=s.collector_max_depth,
+                max_value_chars=s.collector_max_value_chars,
+                concurrent_batches=s.collector_concurrent_batches,
+            ),
             write_keys=frozenset(s.collector_write_keys),
         )
 
@@ -130,6 +139,7 @@ class Container:
                 policy=self.settings.channel_policy,
                 providers=build_providers(self.settings.channels, self._http, self.clock),
                 public_url=self.settings.public_url,
+                lease_seconds=self.settings.dispatch_lease_seconds,
                 receipt_tokens={
                     channel: str(config["receipt_token"])
                     for channel, config in self.settings.channels.items()

@@ -109,6 +109,21 @@ class Settings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server for event_log = nats")
     collector_max_body_mb: int = Field(default=8, description="largest request body the collector reads")
     collector_max_inflated_mb: int = Field(default=32, description="largest decompressed payload")
+    # One set of collector limits, the same for parsing and storing (ingest/collector/limits.py).
+    collector_max_events: int = Field(default=1_000, ge=1, description="events in one request")
+    collector_max_values: int = Field(
+        default=200_000, ge=1_000, description="JSON values in one request, counted before it is parsed"
+    )
+    collector_max_properties: int = Field(
+        default=1_000, ge=1, description="members of any object or array in one event (its properties…)"
+    )
+    collector_max_depth: int = Field(
+        default=32, ge=3, le=250, description="levels of objects and arrays in one event (the event is 1)"
+    )
+    collector_max_value_chars: int = Field(default=65_536, ge=1, description="characters in one string value")
+    collector_concurrent_batches: int = Field(
+        default=4, ge=1, description="requests a collector process decodes and stores at once"
+    )
     collector_max_age_days: int = Field(default=30, description="older events are quarantined")
     collector_max_future_minutes: int = Field(default=60, description="events further ahead are quarantined")
     collector_dedupe_days: int = Field(default=7, description="how long resent events are recognised")

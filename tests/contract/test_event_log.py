@@ -14,7 +14,7 @@ from support import postgres_schema_url
 from touchpoint.core.events import LogEntry
 from touchpoint.ingest.ports import EventLog
 from touchpoint.store import OperationalStore
-from touchpoint.store.operational.event_log import SqlEventLog
+from touchpoint.store.operational.event_log import SqlEventLog, stored_dedupe_key
 
 NATS_ENV = "TOUCHPOINT_TEST_NATS_URL"
 POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
@@ -101,3 +101,56 @@ def test_trim_drops_only_processed_records_and_offsets_stay_valid(log: EventLog)
     assert [r.payload["n"] for r in log.read_after(0, 100)] == [2, 3, 4]
     assert [r.offset for r in log.read_after(offsets[2], 100)] == offsets[3:]
     assert log.head() == offsets[-1]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "seg|wk|" + "m" * 400,
+        "ph|" + "k" * 10_000 + "|u1",
+        "quote'\\\"; drop table x; --",
+        "nul\x00key",
+        "张三🌸",
+    ],
+)
+def test_a_dedupe_key_of_any_length_or_content_is_stored_and_recognised(log: EventLog, key: str) -> None:
+    first = log.append([_entry(key, 1)], received_at=T0)
+    assert (len(first.offsets), first.duplicates) == (1, 0)
+    again = log.append([_entry(key, 2), _entry(key + "x", 3)], received_at=T0)
+    assert again.duplicates == 1
+    assert [r.payload["n"] for r in log.read_after(0, 100)] == [1, 3]
+
+
+def test_keys_that_share_a_long_prefix_are_not_confused(log: EventLog) -> None:
+    prefix = "sa|default|" + "7" * 500
+    result = log.append([_entry(prefix + "|a", 1), _entry(prefix + "|b", 2)], received_at=T0)
+    assert result.duplicates == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_key_stored_raw_before_hashing_is_still_recognised(database: str, tmp_path: Path) -> None:
+    """Upgrade: keys were stored as text before they were hashed; a resend across it stays a duplicate."""
+    from touchpoint.store.operational.schema import event_dedupe
+
+    if database == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'ops.db'}"])
+    else:
+        base = os.environ.get(POSTGRES_ENV)
+        if not base:
+            pytest.skip(f"{POSTGRES_ENV} is not set")
+        urls = postgres_schema_url(base)
+    for url in urls:
+        ops = OperationalStore(url)
+        ops.upgrade()
+        with ops.begin() as connection:
+            connection.execute(event_dedupe.insert().values(key="seg|wk|m-1", seen_at=T0))
+        log = SqlEventLog(ops)
+        result = log.append([_entry("seg|wk|m-1", 1), _entry("seg|wk|m-2", 2)], received_at=T0)
+        assert result.duplicates == 1
+        assert [r.payload["n"] for r in log.read_after(0, 100)] == [2]
+        with ops.begin() as connection:
+            stored = set(
+                connection.execute(event_dedupe.select().with_only_columns(event_dedupe.c.key)).scalars()
+            )
+        assert stored == {"seg|wk|m-1", stored_dedupe_key("seg|wk|m-2")}
+        ops.dispose()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Source = Literal["sensors", "segment", "posthog", "native"]
 SENSORS_NAME = re.compile(r"^[a-zA-Z_$][a-zA-Z0-9_$]{0,99}$")
@@ -32,6 +32,9 @@ SENSORS_RESERVED = frozenset(
     }
 )
 MAX_ID_LENGTH = 255
+MAX_WHY = 500
+# C0 controls (NUL, newline, escape…), DEL and C1: never part of an identifier, and they poison downstream.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class EventProblem(Exception):
@@ -147,9 +150,37 @@ def require_id(value: Any, field_name: str, *, required: bool = True) -> str | N
     text = str(value) if isinstance(value, int | str) else None
     if text is None:
         raise EventProblem("bad_id", f"{field_name} must be a string")
+    return _clean_id(text, field_name)
+
+
+def _clean_id(text: str, field_name: str) -> str:
     if len(text) > MAX_ID_LENGTH:
         raise EventProblem("bad_id", f"{field_name} is longer than {MAX_ID_LENGTH} characters")
+    if CONTROL_CHARACTERS.search(text):
+        raise EventProblem("bad_id", f"{field_name} contains a control character")
     return text
+
+
+def check_hint(value: Any, field_name: str) -> Any:
+    """An identity hint as sent (any JSON value, as before), quarantined when it is text with a control
+    character or longer than 255 characters."""
+    if isinstance(value, str):
+        _clean_id(value, field_name)
+    return value
+
+
+def check_hints(values: Any, field_name: str) -> Any:
+    """A map of identity hints (Sensors `identities`) whose keys and text values are each `check_hint`ed."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            check_hint(key, field_name)
+            check_hint(value, f"{field_name}.{key}")
+    return values
+
+
+def text_or_none(value: Any) -> str | None:
+    """A key or token as text; anything else (a number, an object) reads as absent."""
+    return value if isinstance(value, str) and value else None
 
 
 def require_object(value: Any, field_name: str) -> dict[str, Any]:
@@ -196,3 +227,65 @@ def payload(
         "ids": ids or {},
         "profile": profile,
     }
+
+
+class CollectResultRead(BaseModel):
+    """What one batch came to: events taken into the log, resends dropped, messages quarantined by reason."""
+
+    accepted: int = Field(description="events appended to the event log")
+    duplicates: int = Field(description="resent events the log already held (dropped)")
+    quarantined: int = Field(description="messages kept in the quarantine")
+    reasons: dict[str, int] = Field(description="quarantined messages by reason, e.g. bad_time, bad_id")
+
+
+class SegmentAck(BaseModel):
+    """Segment's success answer."""
+
+    success: bool = True
+
+
+class PostHogAck(BaseModel):
+    """PostHog's success answer (its SDKs check for exactly 200)."""
+
+    status: int = 1
+
+
+class FlagsRead(BaseModel):
+    """No feature flags: the answer that keeps posthog-js quiet."""
+
+    featureFlags: dict[str, Any] = Field(default_factory=dict)
+    flags: dict[str, Any] = Field(default_factory=dict)
+    errorsWhileComputingFlags: bool = False
+
+
+class ConsumerLagRead(BaseModel):
+    """How far one consumer of the event log is behind."""
+
+    committed: int = Field(description="the last offset it processed")
+    records: int = Field(description="events it has not processed")
+    seconds: float = Field(description="age of the oldest event it has not processed")
+
+
+class CollectorStatsRead(BaseModel):
+    """The collector's counters (since the store was created) and each consumer's lag."""
+
+    accepted: dict[str, int] = Field(description="events accepted, by source")
+    duplicates: dict[str, int] = Field(description="resent events dropped, by source")
+    batches: dict[str, int] = Field(description="requests that carried events, by source")
+    rejected_batches: dict[str, int] = Field(
+        description="requests refused whole (400/401/413/415), by reason"
+    )
+    quarantined: dict[str, int] = Field(description="messages in the quarantine now, by reason")
+    replayed: dict[str, int] = Field(description="quarantined messages an operator let in, by reason")
+    log_head: int = Field(description="offset of the newest event")
+    consumers: dict[str, ConsumerLagRead]
+
+
+class ReplayRequest(BaseModel):
+    """Messages to check again with the age limit lifted: by id, or every message of one reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(default_factory=list, max_length=10_000, description="quarantine ids")
+    reason: str | None = Field(default=None, min_length=1, max_length=64, description="e.g. too_old")
+    why: str = Field(min_length=1, max_length=MAX_WHY, description="kept in the audit log")

@@ -6,26 +6,36 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from touchpoint.ingest.collector.limits import DEFAULT_LIMITS, CollectorLimits
 from touchpoint.ingest.collector.model import (
     SENSORS_NAME,
     Batch,
     EventProblem,
     Normalised,
+    check_hint,
     event_id_for,
     payload,
     require_id,
     require_object,
 )
-from touchpoint.ingest.collector.payload import PayloadError, maybe_gunzip, parse_json
+from touchpoint.ingest.collector.payload import PayloadError
 from touchpoint.ingest.collector.timing import TimeWindow, any_time, to_millis
 
 
-def decode(body: bytes, *, inflate_limit: int, project: str = "default") -> Batch:
+def decode(
+    body: bytes,
+    *,
+    limits: CollectorLimits = DEFAULT_LIMITS,
+    inflate_limit: int | None = None,
+    project: str = "default",
+) -> Batch:
     """`{"events": [...]}` or a bare array of events."""
-    document = parse_json(maybe_gunzip(body, inflate_limit))
+    limits = limits.inflating_at_most(inflate_limit)
+    document = limits.parse(body)
     messages = document.get("events") if isinstance(document, dict) else document
     if not isinstance(messages, list):
         raise PayloadError("bad_json", 'the body must be {"events": [...]} or an array of events')
+    limits.check_batch(messages)
     return Batch(source="native", project=project, messages=messages)
 
 
@@ -61,8 +71,8 @@ def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow
             properties=dict(require_object(message.get("properties"), "properties")),
             ids={
                 "customer_no": customer_no,
-                "login_id": message.get("login_id"),
-                "anonymous_id": message.get("anonymous_id"),
+                "login_id": check_hint(message.get("login_id"), "login_id"),
+                "anonymous_id": check_hint(message.get("anonymous_id"), "anonymous_id"),
                 "is_login": customer_no is not None and customer_no == distinct_id,
             },
         ),

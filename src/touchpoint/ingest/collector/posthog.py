@@ -6,22 +6,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from touchpoint.ingest.collector.limits import DEFAULT_LIMITS, CollectorLimits
 from touchpoint.ingest.collector.model import (
     Batch,
     EventProblem,
     Normalised,
+    check_hint,
     event_id_for,
     payload,
     require_id,
     require_object,
+    text_or_none,
 )
-from touchpoint.ingest.collector.payload import PayloadError, maybe_gunzip, parse_json
+from touchpoint.ingest.collector.payload import PayloadError
 from touchpoint.ingest.collector.timing import TimeWindow, corrected, from_iso, to_millis
 
 
-def decode(body: bytes, *, inflate_limit: int) -> Batch:
+def decode(
+    body: bytes, *, limits: CollectorLimits = DEFAULT_LIMITS, inflate_limit: int | None = None
+) -> Batch:
     """A PostHog request (a batch, a list or one event) as a batch."""
-    document = parse_json(maybe_gunzip(body, inflate_limit))
+    limits = limits.inflating_at_most(inflate_limit)
+    document = limits.parse(body)
     if isinstance(document, list):
         document = {"batch": document}
     if not isinstance(document, dict):
@@ -29,7 +35,10 @@ def decode(body: bytes, *, inflate_limit: int) -> Batch:
     messages = document.get("batch") if "batch" in document else [document]
     if not isinstance(messages, list):
         raise PayloadError("bad_json", "`batch` must be an array")
-    key = document.get("api_key") or document.get("token") or _first_token(messages)
+    limits.check_batch(messages)
+    key = (
+        text_or_none(document.get("api_key")) or text_or_none(document.get("token")) or _first_token(messages)
+    )
     sent_raw = document.get("sent_at")
     try:
         sent_at = from_iso(sent_raw, "sent_at") if sent_raw else None
@@ -49,11 +58,12 @@ def decode(body: bytes, *, inflate_limit: int) -> Batch:
 def _first_token(messages: list[Any]) -> str | None:
     for message in messages:
         if isinstance(message, dict):
-            token = message.get("api_key") or require_object(message.get("properties"), "properties").get(
-                "token"
+            properties = message.get("properties")
+            token = text_or_none(message.get("api_key")) or (
+                text_or_none(properties.get("token")) if isinstance(properties, dict) else None
             )
             if token:
-                return str(token)
+                return token
     return None
 
 
@@ -95,10 +105,14 @@ def _kind(name: str) -> str:
 
 def _identity_hints(name: str, properties: dict[str, Any], distinct_id: str | None) -> dict[str, Any]:
     if name == "$identify":
-        anon = properties.get("$anon_distinct_id")
+        anon = check_hint(properties.get("$anon_distinct_id"), "$anon_distinct_id")
         return {"login_id": distinct_id, "anonymous_id": anon, "is_login": True}
     if name == "$create_alias":
-        return {"login_id": properties.get("alias"), "anonymous_id": distinct_id, "is_login": False}
+        return {
+            "login_id": check_hint(properties.get("alias"), "alias"),
+            "anonymous_id": distinct_id,
+            "is_login": False,
+        }
     return {"is_login": False}
 
 

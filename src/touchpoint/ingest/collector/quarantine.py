@@ -23,7 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from touchpoint.core.errors import UnauthorizedError, ValidationError
 from touchpoint.governance import Principal, record_operation
 from touchpoint.ingest.collector import repo
+from touchpoint.ingest.collector.limits import CollectorLimits
 from touchpoint.ingest.collector.model import (
+    MAX_WHY,
     EventProblem,
     QuarantineEntry,
     QuarantinePage,
@@ -36,12 +38,12 @@ from touchpoint.ingest.collector.service import (
     CollectorEnv,
     CollectorUnavailable,
     batch_of_one,
+    check_message,
 )
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import LogEntry
 
 PAGE = 500
-MAX_WHY = 500
 ACTION = "collector.quarantine.replay"
 
 
@@ -141,15 +143,14 @@ class _Recheck:
     problem: EventProblem | None = None
 
 
-def _recheck(row: dict[str, Any], window: TimeWindow) -> _Recheck:
+def _recheck(row: dict[str, Any], window: TimeWindow, limits: CollectorLimits) -> _Recheck:
     stored = repo.read_payload(row["payload"])
-    normalise = NORMALISERS.get(row["source"])
-    if not stored.replayable or normalise is None:
+    if not stored.replayable or row["source"] not in NORMALISERS:
         return _Recheck(row)
     batch = batch_of_one(row["source"], stored.message, stored.context)
     received: datetime = row["received_at"]
     try:
-        normalised = normalise(stored.message, batch, received, window)
+        normalised = check_message(stored.message, batch, received, window, limits)
     except EventProblem as problem:
         return _Recheck(row, problem=problem)
     key = normalised.dedupe_key or _row_key(row)
@@ -174,7 +175,7 @@ def _replay_page(
     window: TimeWindow,
     report: ReplayReport,
 ) -> list[ReplayOutcome]:
-    checks = [_recheck(row, window) for row in rows]
+    checks = [_recheck(row, window, env.limits) for row in rows]
     try:
         fresh, duplicates = _append(env, [(c.row["source"], c.entry) for c in checks if c.entry is not None])
         with env.ops.begin() as connection:

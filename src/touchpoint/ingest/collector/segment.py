@@ -7,16 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from touchpoint.ingest.collector.limits import DEFAULT_LIMITS, CollectorLimits
 from touchpoint.ingest.collector.model import (
     Batch,
     EventProblem,
     Normalised,
+    check_hint,
     event_id_for,
     payload,
     require_id,
     require_object,
+    text_or_none,
 )
-from touchpoint.ingest.collector.payload import PayloadError, maybe_gunzip, parse_json
+from touchpoint.ingest.collector.payload import PayloadError
 from touchpoint.ingest.collector.timing import TimeWindow, corrected, from_iso, to_millis
 
 SINGLE_ROUTES = {
@@ -36,9 +39,17 @@ SINGLE_ROUTES = {
 KINDS = set(SINGLE_ROUTES.values())
 
 
-def decode(body: bytes, authorization: str | None, route: str, *, inflate_limit: int) -> Batch:
+def decode(
+    body: bytes,
+    authorization: str | None,
+    route: str,
+    *,
+    limits: CollectorLimits = DEFAULT_LIMITS,
+    inflate_limit: int | None = None,
+) -> Batch:
     """A Segment request as a batch; `route` is `batch` or a single-call name such as `track` or `t`."""
-    document = parse_json(maybe_gunzip(body, inflate_limit))
+    limits = limits.inflating_at_most(inflate_limit)
+    document = limits.parse(body)
     if not isinstance(document, dict):
         raise PayloadError("bad_json", "the body must be a JSON object")
     if route == "batch":
@@ -47,7 +58,8 @@ def decode(body: bytes, authorization: str | None, route: str, *, inflate_limit:
             raise PayloadError("bad_json", "a batch body needs a `batch` array")
     else:
         messages = [{"type": SINGLE_ROUTES[route], **document}]
-    key = _basic_user(authorization) or document.get("writeKey")
+    limits.check_batch(messages)
+    key = _basic_user(authorization) or text_or_none(document.get("writeKey"))
     sent_at = _sent_at(document.get("sentAt"))
     return Batch(source="segment", project=str(key or "default"), messages=messages, sent_at=sent_at, key=key)
 
@@ -102,7 +114,9 @@ def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow
             ids={
                 "login_id": user_id,
                 "anonymous_id": anonymous_id,
-                "original_id": message.get("previousId") if kind == "alias" else None,
+                "original_id": check_hint(message.get("previousId"), "previousId")
+                if kind == "alias"
+                else None,
                 "is_login": user_id is not None,
             },
             profile={"op": "profile_set", "values": traits} if kind == "identify" and traits else None,

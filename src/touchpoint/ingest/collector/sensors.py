@@ -6,24 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from touchpoint.ingest.collector.limits import DEFAULT_LIMITS, CollectorLimits
 from touchpoint.ingest.collector.model import (
     SENSORS_NAME,
     SENSORS_RESERVED,
     Batch,
     EventProblem,
     Normalised,
+    check_hint,
+    check_hints,
     event_id_for,
     payload,
     require_id,
     require_object,
 )
-from touchpoint.ingest.collector.payload import (
-    PayloadError,
-    decode_base64,
-    java_string_hash,
-    maybe_gunzip,
-    parse_json,
-)
+from touchpoint.ingest.collector.payload import PayloadError, decode_base64, java_string_hash
 from touchpoint.ingest.collector.timing import TimeWindow, corrected, from_millis, to_millis
 
 TRACK_KINDS = {"track", "track_signup", "track_id_bind", "track_id_unbind"}
@@ -44,7 +41,13 @@ PROTOCOL_KEYS = frozenset({LOGIN_FLAG, "$token"})
 LIBRARY_PREFIX = "$lib"
 
 
-def decode(fields: dict[str, str], *, dry_run: bool, inflate_limit: int) -> Batch:
+def decode(
+    fields: dict[str, str],
+    *,
+    dry_run: bool,
+    limits: CollectorLimits = DEFAULT_LIMITS,
+    inflate_limit: int | None = None,
+) -> Batch:
     """Turn the form fields of one request into a batch of raw Sensors messages."""
     encoded = fields.get("data_list") or fields.get("data")
     if not encoded:
@@ -52,10 +55,11 @@ def decode(fields: dict[str, str], *, dry_run: bool, inflate_limit: int) -> Batc
     if fields.get("gzip") == "9":
         raise PayloadError("encrypted", "encrypted payloads (gzip=9) need the decryption plugin")
     _check_crc(fields, encoded)
-    body = parse_json(maybe_gunzip(decode_base64(encoded), inflate_limit))
+    body = limits.inflating_at_most(inflate_limit).parse(decode_base64(encoded))
     messages = body if isinstance(body, list) else [body]
     if not all(isinstance(m, dict) for m in messages):
         raise PayloadError("bad_json", "each event must be a JSON object")
+    limits.check_batch(messages)
     project = fields.get("project") or "default"
     return Batch(source="sensors", project=project, messages=messages, dry_run=dry_run)
 
@@ -165,16 +169,16 @@ def _dedupe_key(message: dict[str, Any], project: str, distinct_id: str | None) 
 def _identity_hints(
     message: dict[str, Any], hints: dict[str, Any], distinct_id: str | None
 ) -> dict[str, Any]:
-    login_id = message.get("login_id")
+    login_id = check_hint(message.get("login_id"), "login_id")
     # Only a JSON `true` marks a login, as the SDKs send it: a string such as "false" must not.
     is_login = hints.get(LOGIN_FLAG) is True or message.get("type") == "track_signup"
     is_login = is_login or (login_id is not None and login_id == distinct_id)
-    given = message.get("identities")
-    named = {k: v for k, v in hints.items() if k.startswith(IDENTITY_PREFIX)}
+    given = check_hints(message.get("identities"), "identities")
+    named = check_hints({k: v for k, v in hints.items() if k.startswith(IDENTITY_PREFIX)}, "properties")
     return {
         "login_id": login_id,
-        "anonymous_id": message.get("anonymous_id"),
-        "original_id": message.get("original_id"),
+        "anonymous_id": check_hint(message.get("anonymous_id"), "anonymous_id"),
+        "original_id": check_hint(message.get("original_id"), "original_id"),
         "is_login": is_login,
         # The top-level map is the protocol's place for identities; it wins over a property of the same key.
         "identities": {**named, **given} if isinstance(given, dict) else named,

@@ -14,11 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from touchpoint.core.clock import Clock
 from touchpoint.core.errors import TouchpointError
 from touchpoint.ingest.collector import native, posthog, repo, segment, sensors
+from touchpoint.ingest.collector.limits import DEFAULT_LIMITS, CollectorLimits
 from touchpoint.ingest.collector.model import Batch, Checked, EventProblem, Normalised, Quarantined, Source
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog, LogEntry
 from touchpoint.store import OperationalStore
 
+# How much of a refused request is kept: enough to see what was sent, never the whole of a large body.
+REFUSED_SAMPLE_BYTES = 64 << 10
 Normaliser = Callable[[Any, Batch, datetime, TimeWindow], Normalised]
 NORMALISERS: dict[str, Normaliser] = {
     "sensors": sensors.normalise,
@@ -48,8 +51,7 @@ class CollectorEnv:
     ops: OperationalStore
     clock: Clock
     window: TimeWindow = field(default_factory=TimeWindow)
-    inflate_limit: int = 32 << 20
-    max_body: int = 8 << 20
+    limits: CollectorLimits = DEFAULT_LIMITS
     write_keys: frozenset[str] = frozenset()
 
     def check_key(self, key: str | None) -> None:
@@ -68,22 +70,31 @@ class CollectResult:
     reasons: dict[str, int]
 
 
-def check_batch(batch: Batch, received: datetime, window: TimeWindow) -> Checked:
+def check_batch(
+    batch: Batch, received: datetime, window: TimeWindow, limits: CollectorLimits = DEFAULT_LIMITS
+) -> Checked:
     """Split a batch into normalised events and quarantined messages (pure)."""
-    normalise = NORMALISERS[batch.source]
     checked = Checked()
     for message in batch.messages:
         try:
-            checked.accepted.append(normalise(message, batch, received, window))
+            checked.accepted.append(check_message(message, batch, received, window, limits))
         except EventProblem as problem:
             checked.quarantined.append(Quarantined(problem.reason, problem.detail, message))
     return checked
 
 
+def check_message(
+    message: Any, batch: Batch, received: datetime, window: TimeWindow, limits: CollectorLimits
+) -> Normalised:
+    """One message within the per-event limits, normalised by its SDK's rules; EventProblem otherwise."""
+    limits.check_event(message)
+    return NORMALISERS[batch.source](message, batch, received, window)
+
+
 def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
     """Check and store one batch; returns only once accepted events and quarantined ones are durable."""
     received = env.clock.now()
-    checked = check_batch(batch, received, env.window)
+    checked = check_batch(batch, received, env.window, env.limits)
     reasons = dict(Counter(q.reason for q in checked.quarantined))
     if batch.dry_run:
         return CollectResult(len(checked.accepted), 0, len(checked.quarantined), reasons)
@@ -125,11 +136,15 @@ def batch_of_one(source: str, message: Any, context: dict[str, Any]) -> Batch:
 
 
 def record_rejected_batch(*, env: CollectorEnv, source: str, reason: str, detail: str, raw: bytes) -> None:
-    """Keep a whole request that could never be valid in the quarantine, so nothing vanishes unseen."""
-    text = raw[:4096].decode("utf-8", errors="replace")
-    with env.ops.begin() as connection:
-        repo.quarantine_request(connection, source, reason, detail, text, env.clock.now())
-        repo.bump(connection, {f"rejected_batches|{reason}": 1})
+    """Count a request refused whole by its reason and keep its first 64 KB in the quarantine, so nothing
+    vanishes unseen. Best effort: when the store is down the refusal is still answered, uncounted."""
+    text = raw[:REFUSED_SAMPLE_BYTES].decode("utf-8", errors="replace")
+    try:
+        with env.ops.begin() as connection:
+            repo.quarantine_request(connection, source, reason, detail, text, env.clock.now())
+            repo.bump(connection, {f"rejected_batches|{reason}": 1})
+    except DBAPIError:
+        return
 
 
 def _counters(source: str, accepted: int, duplicates: int, reasons: dict[str, int]) -> dict[str, int]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from touchpoint.ingest.collector.model import EventProblem
 
+MAX_MILLIS_DIGITS = 18
+
 
 @dataclass(frozen=True)
 class TimeWindow:
@@ -59,7 +61,10 @@ def from_iso(value: Any, field_name: str = "timestamp") -> datetime:
 
 def any_time(value: Any, field_name: str = "time") -> datetime:
     """Epoch milliseconds or ISO 8601 with an offset."""
-    if isinstance(value, str) and value.isdigit():
+    # Only ASCII digits are milliseconds ("²".isdigit() is true), and no more than fit an instant.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > MAX_MILLIS_DIGITS:
+            raise EventProblem("bad_time", f"{field_name} is out of range")
         return from_millis(int(value), field_name)
     return from_iso(value, field_name) if isinstance(value, str) else from_millis(value, field_name)
 

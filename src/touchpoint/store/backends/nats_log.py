@@ -20,6 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+from touchpoint.store.operational.event_log import stored_dedupe_key
 
 T = TypeVar("T")
 SUBJECT_PREFIX = "touchpoint.events"
@@ -68,7 +69,7 @@ class NatsEventLog:
                 self._js.publish(
                     self.subject,
                     orjson.dumps({"event_id": e.event_id, "received_at": stamp, "payload": e.payload}),
-                    headers={"Nats-Msg-Id": e.dedupe_key or e.event_id},
+                    headers={"Nats-Msg-Id": _message_id(e)},
                 )
                 for e in entries
             )
@@ -151,6 +152,14 @@ class NatsEventLog:
             self._run(self._nc.drain())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+def _message_id(entry: LogEntry) -> str:
+    """JetStream's duplicate id: the SHA-256 of the dedupe key, as the SQL log stores it (a header of any
+    length or byte would not do), else the event id. Messages published before this change carry the raw
+    key: an event first sent before the upgrade and resent within the duplicate window is stored twice in
+    the stream, once in the analytical store (rows are upserted by event id)."""
+    return stored_dedupe_key(entry.dedupe_key) if entry.dedupe_key is not None else entry.event_id
 
 
 def _record(message: Any) -> LogRecord:

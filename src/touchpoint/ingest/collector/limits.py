@@ -1,0 +1,151 @@
+"""The collector's one set of limits, enforced while a request is parsed and before anything is stored.
+
+A request is refused whole (413 or 400, naming the setting) when it is too big to look at: its body, its
+inflated size, the number of JSON values in it (checked on the raw bytes, before the parser builds a single
+object, so that memory stays bounded), its events, or the nesting of one event. One event that breaks a
+per-event limit (properties, string length) goes to the quarantine like any malformed message.
+
+The nesting limit exists because of storage: orjson, which writes the event log, the quarantine and the
+analytical store, refuses to serialise containers nested more than 254 deep. An event is stored wrapped in at
+most `STORAGE_WRAPPING` further levels (the log record, its payload, the quarantine's envelope), so an event
+may nest at most `MAX_STORABLE_DEPTH` levels — the setting cannot go past it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from touchpoint.ingest.collector.model import EventProblem
+from touchpoint.ingest.collector.payload import PayloadError, maybe_gunzip, parse_json
+
+ORJSON_MAX_DEPTH = 254
+STORAGE_WRAPPING = 4
+MAX_STORABLE_DEPTH = ORJSON_MAX_DEPTH - STORAGE_WRAPPING
+# Where a request's events sit: {"batch": [event]} puts an event two levels down.
+BATCH_WRAPPING = 2
+# A JSON string, matched whole so that the structure counted outside strings ignores their contents.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+@dataclass(frozen=True)
+class CollectorLimits:
+    """Every limit a collector request meets; the setting named in parentheses is what a refusal quotes.
+
+    `max_values` bounds what the JSON parser may build for one request (each value costs up to ~80 bytes of
+    Python objects), and `concurrent_batches` how many requests are decoded and stored at once, so that
+    resident memory stays bounded whatever arrives.
+    """
+
+    max_body: int = 8 << 20  # collector_max_body_mb
+    max_inflated: int = 32 << 20  # collector_max_inflated_mb
+    max_events: int = 1_000  # collector_max_events
+    max_values: int = 200_000  # collector_max_values
+    max_properties: int = 1_000  # collector_max_properties
+    max_depth: int = 32  # collector_max_depth
+    max_value_chars: int = 65_536  # collector_max_value_chars
+    concurrent_batches: int = 4  # collector_concurrent_batches
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.max_depth <= MAX_STORABLE_DEPTH:
+            raise ValueError(f"collector_max_depth must be between 3 and {MAX_STORABLE_DEPTH}")
+
+    def inflating_at_most(self, inflate_limit: int | None) -> CollectorLimits:
+        """These limits with another inflated size (callers that pass only that limit)."""
+        return self if inflate_limit is None else replace(self, max_inflated=inflate_limit)
+
+    def parse(self, data: bytes) -> Any:
+        """JSON from a request body: inflated within `max_inflated`, its values counted, then parsed."""
+        inflated = maybe_gunzip(data, self.max_inflated)
+        self.check_values(inflated)
+        return parse_json(inflated)
+
+    def check_values(self, data: bytes) -> None:
+        """Refuse JSON holding more values than `max_values`, from its bytes, before it is parsed (413)."""
+        if _values_at_most(data, strings_included=True) <= self.max_values:
+            return
+        if _values_at_most(data, strings_included=False) > self.max_values:
+            raise PayloadError(
+                "too_many_values",
+                f"the payload holds more than {self.max_values:,} JSON values (collector_max_values)",
+                status=413,
+            )
+
+    def check_batch(self, messages: list[Any]) -> None:
+        """Refuse a batch with more events than `max_events` (413) or an event nested deeper than
+        `max_depth` (400): too deep to store, it could not even be kept in the quarantine."""
+        if len(messages) > self.max_events:
+            raise PayloadError(
+                "too_many_events",
+                f"the batch holds {len(messages):,} events, more than {self.max_events:,} "
+                "(collector_max_events)",
+                status=413,
+            )
+        for index, message in enumerate(messages):
+            if _deeper_than(message, self.max_depth):
+                raise PayloadError(
+                    "too_deep",
+                    f"event {index} nests objects and arrays deeper than {self.max_depth} levels "
+                    "(collector_max_depth)",
+                )
+
+    def check_event(self, message: Any) -> None:
+        """Quarantine one event with more than `max_properties` members in an object or array, or a string
+        longer than `max_value_chars`."""
+        for value in _walk(message):
+            if isinstance(value, str):
+                if len(value) > self.max_value_chars:
+                    raise EventProblem(
+                        "value_too_long",
+                        f"a value is longer than {self.max_value_chars:,} characters "
+                        "(collector_max_value_chars)",
+                    )
+            elif len(value) > self.max_properties:
+                raise EventProblem(
+                    "too_many_properties",
+                    f"an object or array holds {len(value):,} members, more than {self.max_properties:,} "
+                    "(collector_max_properties)",
+                )
+
+
+DEFAULT_LIMITS = CollectorLimits()
+
+
+def _values_at_most(data: bytes, *, strings_included: bool) -> int:
+    """An upper bound of the JSON values in `data`: each value but the first of its container follows a comma,
+    and each container adds one. Counting in the raw bytes is C-speed but counts commas inside strings too;
+    without `strings_included`, strings are blanked first (exact for valid JSON, slower, only when needed)."""
+    structure = data if strings_included else _JSON_STRING.sub(b'""', data)
+    return structure.count(b",") + structure.count(b"{") + structure.count(b"[") + 1
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when `value` nests objects and arrays more than `limit` levels (itself being level 1)."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        children = current.values() if isinstance(current, dict) else current
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    """Every string, object and array in `value` (depth first, no recursion)."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            yield current
+        elif isinstance(current, dict):
+            yield current
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            yield current
+            stack.extend(current)
