@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck layers unit bench clean mutation
+.PHONY: install demo test lint typecheck layers unit fuzz openapi bench clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Touchpoint needs Python 3.11 or newer")'
@@ -32,6 +32,15 @@ unit: install
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck layers unit
+
+# The schemathesis run over docs/openapi.json (tests/fuzz) is part of `unit`; this runs it alone.
+# TOUCHPOINT_FUZZ_EXAMPLES=50 make fuzz tries more requests per operation.
+fuzz: install
+	$(BIN)/pytest -p no:randomly tests/fuzz $(PYTEST_ARGS)
+
+# docs/openapi.json, the API contract the console's types come from; tests/unit/api fails when it drifts.
+openapi: install
+	$(BIN)/python -m touchpoint.api.openapi docs/openapi.json
 
 bench: install
 	$(BIN)/python bench/bench_import.py

@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from touchpoint import __version__
+from touchpoint.api.allow import AllowHeaderMiddleware
 from touchpoint.api.docs import mount_docs
 from touchpoint.api.errors import errors, install_error_handlers
 from touchpoint.api.routes import (
@@ -56,6 +57,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         app.include_router(channels.public)
         app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(AllowHeaderMiddleware)  # a 405 lists every method of the path
     install_error_handlers(app)
     return app
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 LOGIN_TYPES = frozenset({"customer_no"})
 """Identifier types that name a customer for certain: two of them are never merged."""
@@ -87,3 +89,50 @@ class IdentityPolicy:
     def mode(self, project: str) -> Mode:
         """The binding mode of one project."""
         return self.modes.get(project, self.default_mode)
+
+
+# --- The shapes of the One ID API (api/routes/identity.py). ---
+
+
+class LinkedIdentifier(BaseModel):
+    """One identifier of a person."""
+
+    id_type: str
+    id_value: str
+
+
+class Separation(BaseModel):
+    """Two identifiers an operator keeps apart, who did it and when."""
+
+    left: str
+    right: str
+    by: str
+    at: str
+
+
+class IdentityRead(BaseModel):
+    """The uid an identifier resolves to, every identifier linked to it, the merge log and separations."""
+
+    uid: int
+    identifiers: list[LinkedIdentifier]
+    profile: dict[str, Any] = Field(description="the SDK-maintained profile")
+    log: list[dict[str, Any]] = Field(description="merge-log entries that touched the person, oldest first")
+    separations: list[Separation]
+    shared: list[str] = Field(description="identifiers seen on several people (a shared device, say)")
+
+
+class UnmergeRead(BaseModel):
+    """An identifier detached from its person onto a person of its own."""
+
+    identifier: str
+    from_uid: int
+    to_uid: int
+    moved: list[str]
+
+
+class AllowRead(BaseModel):
+    """A separation between two identifiers lifted."""
+
+    identifier: str
+    other: str
+    lifted: int

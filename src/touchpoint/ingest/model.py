@@ -309,3 +309,64 @@ def analytical_layouts() -> list[TableLayout]:
         )
         for s in TABLES.values()
     ]
+
+
+# --- The shape of GET /status (api/routes/status.py): where the stores are and what data they hold. ---
+
+
+class OperationalStoreStatus(BaseModel):
+    """The operational store: its URL (password hidden), dialect and schema revision."""
+
+    url: str
+    dialect: str
+    revision: str | None
+
+
+class AnalyticalStoreStatus(BaseModel):
+    """The analytical store: its folder and query engine."""
+
+    path: str
+    engine: str
+
+
+class CalendarStatus(BaseModel):
+    """The trading calendar in use, and how far its holidays are known."""
+
+    exchange: str
+    holidays_recorded_until: str
+
+
+class TableStatus(BaseModel):
+    """One canonical table: rows in all and on the newest date, and rows per date."""
+
+    rows: int
+    latest_rows: int
+    first_date: str | None
+    last_date: str | None
+    dates: dict[str, int]
+
+
+class ImportRunStatus(BaseModel):
+    """One recent import run."""
+
+    id: str
+    table_name: str
+    source_name: str | None
+    status: str
+    rows_imported: int | None
+    rows_rejected: int | None
+    started_at: str
+
+
+class StatusRead(BaseModel):
+    """Data directory, store URLs, row counts per table and date, recent imports."""
+
+    home: str
+    config_file: str | None
+    operational_store: OperationalStoreStatus
+    analytical_store: AnalyticalStoreStatus
+    event_log: str
+    timezone: str
+    calendar: CalendarStatus
+    tables: dict[str, TableStatus]
+    recent_imports: list[ImportRunStatus]

@@ -36,6 +36,12 @@ def tgi_profile(
     unknown = [t for t in chosen if t not in catalogue]
     if unknown:
         raise ValidationError(f"unknown tag(s) {', '.join(unknown)}")
+    computed = set(context.indicator_table.column_names) - {"uid", "customer_no"}
+    missing = [name for name in indicators or [] if name not in computed]
+    if missing:  # a name absent from the snapshot is the caller's mistake, not a lookup that may fail later
+        raise ValidationError(
+            f"unknown indicator(s) {', '.join(missing)} (not in the {context.snapshot} snapshot)"
+        )
     profiles = [_tag_profile(context, name, members, base) for name in chosen]
     profiles.sort(key=lambda p: -p["distance"])
     return {

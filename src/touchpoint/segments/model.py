@@ -262,3 +262,84 @@ def parse_rule(body: Any) -> Rule:
 def rule_schema() -> dict[str, Any]:
     """The published JSON Schema of a rule tree."""
     return SegmentRule.model_json_schema(by_alias=True)
+
+
+# --- The shapes of the segment API (api/routes/segments.py): request bodies and answers. ---
+
+
+class SegmentCreate(BaseModel):
+    """The body of PUT /segments/{name}: a saved segment without its name (which comes from the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, description="default: the name")
+    description: str = ""
+    owner: str | None = Field(default=None, description="default: system")
+    kind: Literal["dynamic", "static"] = "dynamic"
+    rule: Rule
+
+    def fields(self) -> dict[str, Any]:
+        """The segment's fields as JSON, without those left out (so that defaults stay the service's)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
+
+
+class SizePoint(BaseModel):
+    """A segment's member count on one business date."""
+
+    date: str
+    size: int
+
+
+class SegmentRead(BaseModel):
+    """A saved segment: rule, size history, last computation and last error."""
+
+    name: str
+    title: str
+    description: str
+    owner: str
+    kind: Literal["dynamic", "static"]
+    rule: dict[str, Any] = Field(description="the rule tree (GET /segments/schema)")
+    size: int | None = None
+    last_computed: str | None = None
+    last_error: str | None = None
+    retry_at: str | None = None
+    history: list[SizePoint] = Field(default_factory=list)
+
+
+class SegmentDefinitionRead(BaseModel):
+    """A saved segment's definition (the list of GET /segments)."""
+
+    name: str
+    title: str
+    description: str
+    owner: str
+    kind: Literal["dynamic", "static"]
+    rule: dict[str, Any] = Field(description="the rule tree (GET /segments/schema)")
+
+
+class ListUploadRead(BaseModel):
+    """An uploaded list of customer numbers: its id, rows, and the numbers no customer has."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    list_id: str = Field(alias="list", description="the list's id, as a rule's `list` node names it")
+    rows: int
+    unknown: list[str]
+
+
+class SegmentUploadRead(SegmentRead):
+    """A static segment made from an uploaded list, refreshed at once."""
+
+    upload: ListUploadRead
+
+
+class PreviewRead(BaseModel):
+    """The live count of an unsaved rule and a masked sample of its members."""
+
+    count: int
+    base: int
+    at: str
+    snapshot_date: str | None
+    path: Literal["bitmap", "sql"]
+    elapsed_ms: float
+    sample: list[str]

@@ -12,7 +12,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
 from touchpoint.indicators import IndicatorDef, list_indicators, save_indicator
 from touchpoint.indicators.validate import check_indicator
-from touchpoint.tags.model import TagDef
+from touchpoint.tags.model import DefinitionsDocument, TagDef
 from touchpoint.tags.references import check_tag
 from touchpoint.tags.service import TagEnv, list_tags, save_tag
 
@@ -38,10 +38,13 @@ def parse_yaml(text: str) -> tuple[list[IndicatorDef], list[TagDef]]:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ValidationError(f"not valid YAML: {exc}") from exc
-    if not isinstance(document, dict):
-        raise ValidationError("a definitions file is a mapping with `indicators` and `tags` lists")
-    indicators = [_parse(IndicatorDef, item, "indicator") for item in document.get("indicators") or []]
-    tags = [_parse(TagDef, item, "tag") for item in document.get("tags") or []]
+    shape = "a definitions file is a mapping with `indicators` and `tags` lists of mappings"
+    try:  # the outline first: `indicators: 5` or an unknown key is the document's fault, said as such
+        outline = DefinitionsDocument.model_validate(document)
+    except PydanticError as exc:
+        raise ValidationError(f"{shape}: {_listed_problems(exc)}") from None
+    indicators = [_parse(IndicatorDef, item, "indicator") for item in outline.indicators or []]
+    tags = [_parse(TagDef, item, "tag") for item in outline.tags or []]
     return indicators, tags
 
 
@@ -56,8 +59,11 @@ def _parse(model: Any, item: Any, kind: str) -> Any:
     try:
         return model.model_validate(item)
     except PydanticError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-        raise ValidationError(f"{kind} {name}: {problems}") from None
+        raise ValidationError(f"{kind} {name}: {_listed_problems(exc)}") from None
+
+
+def _listed_problems(exc: PydanticError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def plan_import(*, env: TagEnv, text: str) -> list[dict[str, str]]:

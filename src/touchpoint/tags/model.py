@@ -6,7 +6,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from touchpoint.indicators.model import NAME_PATTERN
+from touchpoint.indicators.model import NAME_PATTERN, Aggregation, Filter, IndicatorDef, Source, Window
 
 CompareOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "exists"]
 
@@ -155,3 +155,240 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 RuleCase.model_rebuild()
 ModelSpec.model_rebuild()
+
+
+# --- The shapes of the indicator and tag API (api/routes/tagging.py): request bodies and answers. ---
+# A definition's name comes from the URL, so the bodies are the definitions without it; the checks that span
+# several fields (a bucket's labels against its edges, a window for every source but derived…) run when the
+# definition is built from body and name, and answer 400 naming the fault.
+
+
+class IndicatorCreate(BaseModel):
+    """The body of PUT /indicators/{name} and its dry run: an indicator definition without its name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    description: str = ""
+    category: str = "其他"
+    source: Source
+    aggregation: Aggregation
+    column: str | None = None
+    event: str | None = Field(default=None, description="events only: the event name")
+    filters: list[Filter] = Field(default_factory=list)
+    window: Window | None = Field(default=None, description="every source but derived needs one")
+    formula: str | None = Field(
+        default=None, description="derived only: arithmetic over other indicators, e.g. `a / b`"
+    )
+    unit: str = ""
+
+    def named(self, name: str) -> dict[str, Any]:
+        """The full definition's fields, with the name from the path (validated by the caller)."""
+        return self.model_dump(mode="json", exclude_unset=True) | {"name": name}
+
+
+class IndicatorRead(IndicatorDef):
+    """One indicator and what reads it."""
+
+    read_by: list[str] = Field(description="tags and derived indicators that read it, e.g. 'tag elderly'")
+
+
+class TagCreate(BaseModel):
+    """The body of PUT /tags/{name} and its dry run: a tag definition without its name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    category: str = Field(description="path in the category tree, e.g. 资产/资产等级")
+    kind: TagKind
+    description: str = ""
+    owner: str = "system"
+    schedule: str = "daily"
+    sensitive: bool = False
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+    rules: list[RuleCase] | None = None
+    default: str | None = None
+    bucket: Bucket | None = None
+    model: ModelSpec | None = None
+    values: list[str] | None = Field(default=None, description="the values an imported tag may take")
+
+    def named(self, name: str) -> dict[str, Any]:
+        """The full definition's fields, with the name from the path (validated by the caller)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True) | {"name": name}
+
+
+class DefinitionVersion(BaseModel):
+    """A saved definition and the version it became."""
+
+    name: str
+    version: int
+
+
+class Deleted(BaseModel):
+    """The name of what was deleted."""
+
+    deleted: str
+
+
+class IndicatorSummary(BaseModel):
+    """An indicator computed on a sample: the share of customers with a value, and the range of numbers."""
+
+    non_null: float
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+class TagSampleSummary(BaseModel):
+    """A tag evaluated on a sample: coverage and customers per value."""
+
+    coverage: float
+    distribution: dict[str, int]
+    model_metrics: dict[str, Any] | None = None
+
+
+class DryRunRead(BaseModel):
+    """Definitions computed on a random sample of customers; nothing was written."""
+
+    business_date: str | None
+    sample: int
+    indicators: dict[str, IndicatorSummary]
+    tags: dict[str, TagSampleSummary]
+
+
+class TagValueCount(BaseModel):
+    """Customers carrying one value, and their share of the population."""
+
+    value: str
+    count: int
+    share: float
+
+
+class TagHistoryPoint(BaseModel):
+    """Customers per value on one business date."""
+
+    date: str
+    counts: dict[str, int]
+
+
+class TagLineage(BaseModel):
+    """What a tag reads."""
+
+    indicators: list[str]
+    attributes: list[str]
+
+
+class TagDetailRead(BaseModel):
+    """One tag: definition, coverage and distribution on the latest date, history, lineage, model metrics."""
+
+    definition: TagDef
+    business_date: str | None
+    population: int
+    coverage: float
+    distribution: list[TagValueCount]
+    history: list[TagHistoryPoint]
+    lineage: TagLineage
+    model_metrics: dict[str, Any] | None = None
+
+
+class CatalogueTag(BaseModel):
+    """A tag as listed in the category tree."""
+
+    name: str
+    title: str
+    kind: TagKind
+    sensitive: bool
+
+
+class CategoryNode(BaseModel):
+    """A category of the tree, its sub-categories and its tags."""
+
+    name: str
+    children: list[CategoryNode]
+    tags: list[CatalogueTag]
+
+
+class TagMembersRead(BaseModel):
+    """How many customers carry a tag value on a date, and the first of them."""
+
+    tag: str
+    value: str
+    business_date: str
+    count: int
+    customers: list[str]
+
+
+class TagUploadRead(BaseModel):
+    """An imported tag's list replaced: rows kept, and listed customers the newest snapshot does not hold."""
+
+    tag: str
+    rows: int
+    unknown_customers: list[str]
+
+
+class PlanStep(BaseModel):
+    """What an import does to one definition."""
+
+    kind: str = Field(description="indicator or tag")
+    name: str
+    action: str = Field(description="create, update or unchanged")
+
+
+class DefinitionImportRead(BaseModel):
+    """The plan of a definitions import, and whether it was applied."""
+
+    applied: bool
+    plan: list[PlanStep]
+
+
+class ComputeRead(BaseModel):
+    """A computation of every indicator and tag for one business date."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    business_date: str
+    customers: int
+    indicators: int
+    tags: int
+    forced: str | None = Field(default=None, description="what a forced run accepted, in words")
+
+
+class ComputeRunRead(BaseModel):
+    """One computation run: date, status, timings, figures or the error."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    business_date: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    stats: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Customer360Read(BaseModel):
+    """Everything known about one customer, newest first where it is a history."""
+
+    customer_no: str
+    uid: int | None
+    attributes: dict[str, Any]
+    identities: list[dict[str, Any]]
+    sdk_profile: dict[str, Any]
+    tags: dict[str, Any]
+    indicators: dict[str, Any]
+    assets: list[dict[str, Any]]
+    holdings: list[dict[str, Any]]
+    trades: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+class DefinitionsDocument(BaseModel):
+    """A definitions YAML document (`touchpoint definitions export`): lists of indicators and tags; each entry
+    is checked as an IndicatorDef or TagDef afterwards, so that a fault names the entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicators: list[dict[str, Any]] | None = None
+    tags: list[dict[str, Any]] | None = None

@@ -3,52 +3,54 @@ lifting such a separation."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.identity.corrections import allow, unmerge
+from touchpoint.identity.model import AllowRead, IdentityRead, UnmergeRead
 from touchpoint.identity.service import show
 
 router = APIRouter(tags=["identity"])
+Deps = Annotated[Container, Depends(container)]
+Caller = Annotated[Principal, Depends(principal)]
+IdType = Annotated[str | None, Query(description="customer_no, anonymous_id, phone, … (default: any)")]
 
 
-@router.get("/identity/{value}")
-def identity_show(
-    value: str,
-    c: Annotated[Container, Depends(container)],
-    id_type: Annotated[str | None, Query(description="customer_no, anonymous_id, phone, …")] = None,
-) -> dict[str, Any]:
+@router.get("/identity/{value}", responses=errors(404))
+def identity_show(value: str, c: Deps, id_type: IdType = None) -> IdentityRead:
     """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries."""
-    return show(env=c.identity_env, value=value, id_type=id_type)
+    return IdentityRead.model_validate(show(env=c.identity_env, value=value, id_type=id_type))
 
 
-@router.post("/identity/{value}/unmerge")
+@router.post("/identity/{value}/unmerge", responses=errors(400, 404))
 def identity_unmerge(
     value: str,
-    c: Annotated[Container, Depends(container)],
-    caller: Annotated[Principal, Depends(principal)],
-    id_type: str | None = None,
+    c: Deps,
+    caller: Caller,
+    id_type: IdType = None,
     reason: Annotated[str | None, Query(max_length=500)] = None,
-) -> dict[str, Any]:
+) -> UnmergeRead:
     """Detach exactly this identifier from its person; the two stay apart until the separation is lifted."""
-    return unmerge(env=c.identity_env, principal=caller, value=value, id_type=id_type, reason=reason)
+    detached = unmerge(env=c.identity_env, principal=caller, value=value, id_type=id_type, reason=reason)
+    return UnmergeRead.model_validate(detached)
 
 
-@router.post("/identity/{value}/allow")
+@router.post("/identity/{value}/allow", responses=errors(400, 404))
 def identity_allow(
     value: str,
-    c: Annotated[Container, Depends(container)],
-    caller: Annotated[Principal, Depends(principal)],
+    c: Deps,
+    caller: Caller,
     other: Annotated[str, Query(description="the identifier it was separated from")],
-    id_type: str | None = None,
-    other_type: str | None = None,
-) -> dict[str, Any]:
+    id_type: IdType = None,
+    other_type: IdType = None,
+) -> AllowRead:
     """Lift the separation between two identifiers, so that later events may link them again."""
-    return allow(
+    lifted = allow(
         env=c.identity_env,
         principal=caller,
         value=value,
@@ -56,3 +58,4 @@ def identity_allow(
         id_type=id_type,
         other_type=other_type,
     )
+    return AllowRead.model_validate(lifted)

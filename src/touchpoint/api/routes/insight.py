@@ -7,12 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
-from touchpoint.core.errors import NotFoundError
+from touchpoint.core.errors import Fault, NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal
 from touchpoint.insight.lookalike import JOBS, Job, lookalike, run_in_background
+from touchpoint.insight.model import JobRead, LookalikeCreate, OverlapRead, TgiProfileRead
 from touchpoint.insight.profile import overlap, tgi_profile
+from touchpoint.segments.service import get_segment
 
 router = APIRouter(tags=["insight"])
 Deps = Annotated[Container, Depends(container)]
@@ -23,37 +26,48 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-@router.get("/segments/{name}/insight")
+@router.get("/segments/{name}/insight", responses=errors(400, 404))
 def insight(
     name: str,
     c: Deps,
-    against: str | None = None,
+    against: Annotated[
+        str | None, Query(description="another segment as the base (default: everyone)")
+    ] = None,
     tags: Annotated[str, Query(description="comma-separated (default: every non-sensitive tag)")] = "",
     indicators: Annotated[str, Query(description="comma-separated")] = "",
-) -> dict[str, Any]:
+) -> TgiProfileRead:
     """TGI of every tag value against the base (or another segment), ranked; indicator summaries."""
-    return tgi_profile(
-        env=c.tag_env, segment=name, against=against, tags=_names(tags) or None, indicators=_names(indicators)
+    profile = tgi_profile(
+        env=c.tag_env,
+        segment=name,
+        against=against or None,
+        tags=_names(tags) or None,
+        indicators=_names(indicators),
     )
+    return TgiProfileRead.model_validate(profile)
 
 
-@router.get("/insight/overlap")
+@router.get("/insight/overlap", responses=errors(400, 404))
 def segments_overlap(
     c: Deps, names: Annotated[str, Query(description="2–4 comma-separated segments")]
-) -> dict[str, Any]:
+) -> OverlapRead:
     """Sizes of the segments and of every overlap (Venn regions)."""
-    return overlap(env=c.tag_env, segments=_names(names))
+    return OverlapRead.model_validate(overlap(env=c.tag_env, segments=_names(names)))
 
 
-@router.post("/segments/{seed}/lookalike", status_code=202)
+@router.post("/segments/{seed}/lookalike", status_code=202, responses=errors(400, 404))
 def start_lookalike(
     seed: str,
     c: Deps,
     caller: Caller,
-    body: Annotated[dict[str, Any], Body(description="target, and top (K) or min_score; optional pool")],
-) -> dict[str, Any]:
+    body: Annotated[LookalikeCreate, Body(description="target, and top (K) or min_score; optional pool")],
+) -> JobRead:
     """Start a lookalike expansion in the background; poll GET /jobs/{id}, cancel with DELETE."""
-    target = str(body.get("target") or f"{seed}_lookalike")
+    if (body.top is None) == (body.min_score is None):
+        problem = "give exactly one of top (K customers) or min_score (0–1)"
+        raise ValidationError(problem, faults=[Fault(loc=("body", "top"), msg=problem)])
+    get_segment(env=c.tag_env, name=seed)  # an unknown seed is answered now, not found later by the job
+    target = body.target or f"{seed}_lookalike"
     job = Job(id=new_id("lal"), seed=seed, target=target)
     JOBS[job.id] = job
 
@@ -63,28 +77,28 @@ def start_lookalike(
             principal=caller,
             seed=seed,
             target=target,
-            top=body.get("top"),
-            min_score=body.get("min_score"),
-            pool=body.get("pool"),
+            top=body.top,
+            min_score=body.min_score,
+            pool=body.pool,
             job=running,
         )
 
     run_in_background(work, job)
-    return job.view()
+    return JobRead.model_validate(job.view())
 
 
-@router.get("/jobs/{job_id}")
-def job_status(job_id: str) -> dict[str, Any]:
+@router.get("/jobs/{job_id}", responses=errors(404))
+def job_status(job_id: str) -> JobRead:
     """A background job's stage, progress, result or error."""
     if job_id not in JOBS:
         raise NotFoundError(f"no job {job_id!r}")
-    return JOBS[job_id].view()
+    return JobRead.model_validate(JOBS[job_id].view())
 
 
-@router.delete("/jobs/{job_id}")
-def cancel_job(job_id: str) -> dict[str, Any]:
+@router.delete("/jobs/{job_id}", responses=errors(404))
+def cancel_job(job_id: str) -> JobRead:
     """Ask a background job to stop at its next stage."""
     if job_id not in JOBS:
         raise NotFoundError(f"no job {job_id!r}")
     JOBS[job_id].cancel.set()
-    return JOBS[job_id].view()
+    return JobRead.model_validate(JOBS[job_id].view())

@@ -9,9 +9,18 @@ from fastapi import APIRouter, Body, Depends, Query, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
-from touchpoint.segments.model import rule_schema
+from touchpoint.segments.model import (
+    PreviewRead,
+    Rule,
+    SegmentCreate,
+    SegmentDefinitionRead,
+    SegmentRead,
+    SegmentUploadRead,
+    rule_schema,
+)
 from touchpoint.segments.service import (
     export_members,
     list_segments,
@@ -23,77 +32,86 @@ from touchpoint.segments.service import (
     segment_from,
     status,
 )
+from touchpoint.tags.model import DefinitionVersion
 
 router = APIRouter(tags=["segments"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 @router.get("/segments/schema")
 def schema() -> dict[str, Any]:
-    """The JSON Schema of a rule tree."""
+    """The JSON Schema of a rule tree (itself a JSON Schema document, hence an open object)."""
     return rule_schema()
 
 
-@router.post("/segments/preview")
+@router.post("/segments/preview", responses=errors(400, 404))
 def preview_rule(
     c: Deps,
-    rule: Annotated[dict[str, Any], Body(description="a rule tree (see /segments/schema)")],
+    rule: Annotated[Rule, Body(description="a rule tree (see /segments/schema)")],
     at: Annotated[datetime | None, Query(description="evaluate as of this instant (default now)")] = None,
     path: Annotated[
         Literal["bitmap", "sql"], Query(description="bitmap (fast) or sql (reference)")
     ] = "bitmap",
     sample: Annotated[int, Query(ge=0, le=100)] = 10,
-) -> dict[str, Any]:
+) -> PreviewRead:
     """The live count of an unsaved rule and a masked sample of its members."""
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=c.calendar.tz)
-    return preview(env=c.tag_env, rule=rule, at=at, path=path, sample=sample)
+    tree = rule.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return PreviewRead.model_validate(preview(env=c.tag_env, rule=tree, at=at, path=path, sample=sample))
 
 
 @router.get("/segments")
-def segments(c: Deps) -> list[dict[str, Any]]:
+def segments(c: Deps) -> list[SegmentDefinitionRead]:
     """Every saved segment."""
-    return [s.model_dump(mode="json") for s in list_segments(env=c.tag_env).values()]
+    return [
+        SegmentDefinitionRead.model_validate(s.model_dump()) for s in list_segments(env=c.tag_env).values()
+    ]
 
 
-@router.get("/segments/{name}")
-def segment(name: str, c: Deps) -> dict[str, Any]:
+@router.get("/segments/{name}", responses=errors(404))
+def segment(name: str, c: Deps) -> SegmentRead:
     """One saved segment: rule, size history, last computation and last error."""
-    return status(env=c.tag_env, name=name)
+    return SegmentRead.model_validate(status(env=c.tag_env, name=name))
 
 
-@router.post("/segments/{name}/refresh")
-def refresh(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/segments/{name}/refresh", responses=errors(400, 404))
+def refresh(name: str, c: Deps, caller: Caller) -> SegmentRead:
     """Evaluate a saved segment now and keep today's member snapshot."""
-    return refresh_segment(env=c.tag_env, principal=caller, name=name)
+    return SegmentRead.model_validate(refresh_segment(env=c.tag_env, principal=caller, name=name))
 
 
-@router.get("/segments/{name}/export", response_class=PlainTextResponse)
+@router.get("/segments/{name}/export", response_class=PlainTextResponse, responses=CSV | errors(400, 404))
 def export(
     name: str, c: Deps, caller: Caller, attributes: Annotated[str, Query(description="comma-separated")] = ""
-) -> str:
+) -> PlainTextResponse:
     """The members of the newest snapshot as CSV (recorded in the audit log)."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
-    return export_members(env=c.tag_env, principal=caller, name=name, attributes=chosen)
+    text = export_members(env=c.tag_env, principal=caller, name=name, attributes=chosen)
+    return PlainTextResponse(text, media_type="text/csv")
 
 
-@router.post("/segments/{name}/upload")
-async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/segments/{name}/upload", responses=errors(400))
+async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> SegmentUploadRead:
     """Make a static segment from an uploaded file of customer numbers; unknown numbers are reported."""
     numbers = read_numbers(await file.read())
-    return save_list_segment(
+    saved = save_list_segment(
         env=c.tag_env, principal=caller, name=name, title=name, numbers=numbers, source=file.filename or name
     )
+    return SegmentUploadRead.model_validate(saved)
 
 
-@router.put("/segments/{name}")
+@router.put("/segments/{name}", responses=errors(400, 404))
 def put_segment(
     name: str,
     c: Deps,
     caller: Caller,
-    body: Annotated[dict[str, Any], Body(description="title, description, kind, rule; name from the path")],
-) -> dict[str, Any]:
+    body: Annotated[SegmentCreate, Body(description="title, description, kind, rule; name from the path")],
+) -> DefinitionVersion:
     """Create or update a saved segment after checking its rule."""
-    definition = segment_from(body, name)
-    return {"name": name, "version": save_segment(env=c.tag_env, principal=caller, segment=definition)}
+    definition = segment_from(body.fields(), name)
+    return DefinitionVersion(
+        name=name, version=save_segment(env=c.tag_env, principal=caller, segment=definition)
+    )

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from touchpoint.api.deps import container
 from touchpoint.bootstrap import Container, describe_deployment
 from touchpoint.ingest import data_status
+from touchpoint.ingest.model import StatusRead
 
 router = APIRouter(tags=["status"])
 
 
 @router.get("/status")
-def status(c: Annotated[Container, Depends(container)]) -> dict[str, Any]:
+def status(c: Annotated[Container, Depends(container)]) -> StatusRead:
     """Data directory, store URLs, row counts per table and date, recent imports."""
-    return describe_deployment(c) | data_status(analytics=c.analytics, ops=c.ops)
+    return StatusRead.model_validate(describe_deployment(c) | data_status(analytics=c.analytics, ops=c.ops))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, UploadFile
 from fastapi.responses import PlainTextResponse
 
+from touchpoint.api.days import DayQuery, resolve_day
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.indicators import (
@@ -27,7 +28,25 @@ from touchpoint.tags.definitions_io import (
     plan_import,
 )
 from touchpoint.tags.inspect import catalogue, member_list, tag_detail
-from touchpoint.tags.model import TagDef
+from touchpoint.tags.model import (
+    CategoryNode,
+    ComputeRead,
+    ComputeRunRead,
+    Customer360Read,
+    DefinitionImportRead,
+    DefinitionsDocument,
+    DefinitionVersion,
+    Deleted,
+    DryRunRead,
+    IndicatorCreate,
+    IndicatorRead,
+    PlanStep,
+    TagCreate,
+    TagDef,
+    TagDetailRead,
+    TagMembersRead,
+    TagUploadRead,
+)
 from touchpoint.tags.service import (
     compute,
     delete_tag,
@@ -46,164 +65,177 @@ router = APIRouter(tags=["indicators and tags"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
 IndicatorBody = Annotated[
-    dict[str, Any],
-    Body(description="an indicator definition (IndicatorDef); the name comes from the path"),
+    IndicatorCreate, Body(description="an indicator definition; the name comes from the path")
 ]
-TagBody = Annotated[
-    dict[str, Any], Body(description="a tag definition (TagDef); the name comes from the path")
-]
+TagBody = Annotated[TagCreate, Body(description="a tag definition; the name comes from the path")]
 Sample = Annotated[int, Query(ge=1, le=1_000_000, description="customers to compute on")]
+YamlText = Annotated[str, Body(media_type="application/yaml", description="a definitions YAML document")]
+# The body is YAML text, read by parse_yaml; the document says what that text holds, so that the console and a
+# fuzzer know its outline (FastAPI alone would publish a bare string).
+YAML_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/yaml": {"schema": DefinitionsDocument.model_json_schema()}},
+    }
+}
 
 
 @router.get("/indicators")
-def indicators(c: Deps) -> list[dict[str, Any]]:
+def indicators(c: Deps) -> list[IndicatorDef]:
     """Every indicator definition."""
-    return [d.model_dump(mode="json") for d in list_indicators(env=c.indicator_env).values()]
+    return list(list_indicators(env=c.indicator_env).values())
 
 
-@router.get("/indicators/{name}")
-def indicator(name: str, c: Deps) -> dict[str, Any]:
+@router.get("/indicators/{name}", responses=errors(404))
+def indicator(name: str, c: Deps) -> IndicatorRead:
     """One indicator and the tags that read it."""
-    body = get_indicator(env=c.indicator_env, name=name).model_dump(mode="json")
-    return body | {"read_by": indicator_dependents(env=c.tag_env, indicator=name)}
+    body = get_indicator(env=c.indicator_env, name=name).model_dump()
+    return IndicatorRead.model_validate(
+        body | {"read_by": indicator_dependents(env=c.tag_env, indicator=name)}
+    )
 
 
-@router.put("/indicators/{name}")
-def put_indicator(name: str, body: IndicatorBody, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.put("/indicators/{name}", responses=errors(400))
+def put_indicator(name: str, body: IndicatorBody, c: Deps, caller: Caller) -> DefinitionVersion:
     """Create or update an indicator (a new version)."""
-    definition = parse_definition(IndicatorDef, body | {"name": name})
+    definition = parse_definition(IndicatorDef, body.named(name))
     version = save_indicator(env=c.indicator_env, principal=caller, definition=definition)
-    return {"name": name, "version": version}
+    return DefinitionVersion(name=name, version=version)
 
 
-@router.delete("/indicators/{name}")
-def remove_indicator(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.delete("/indicators/{name}", responses=errors(404, 409))
+def remove_indicator(name: str, c: Deps, caller: Caller) -> Deleted:
     """Delete an indicator no tag reads."""
     dependents = indicator_dependents(env=c.tag_env, indicator=name)
     delete_indicator(env=c.indicator_env, principal=caller, name=name, dependents=dependents)
-    return {"deleted": name}
+    return Deleted(deleted=name)
 
 
-@router.post("/indicators/{name}/dry-run")
-def indicator_dry_run(name: str, body: IndicatorBody, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
+@router.post("/indicators/{name}/dry-run", responses=errors(400, 404))
+def indicator_dry_run(name: str, body: IndicatorBody, c: Deps, sample: Sample = 1000) -> DryRunRead:
     """Check an indicator and compute it on a random sample of customers, without saving it."""
-    definition = parse_definition(IndicatorDef, body | {"name": name})
-    return dry_run(env=c.tag_env, indicators=[definition], sample=sample)
+    definition = parse_definition(IndicatorDef, body.named(name))
+    return DryRunRead.model_validate(dry_run(env=c.tag_env, indicators=[definition], sample=sample))
 
 
-@router.get("/tags")
-def tags(c: Deps) -> list[dict[str, Any]]:
+@router.get("/tags", response_model_exclude_none=True)
+def tags(c: Deps) -> list[TagDef]:
     """Every tag definition."""
-    return [
-        t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in list_tags(env=c.tag_env).values()
-    ]
+    return list(list_tags(env=c.tag_env).values())
 
 
 @router.get("/tags/tree")
-def tag_tree(c: Deps) -> list[dict[str, Any]]:
+def tag_tree(c: Deps) -> list[CategoryNode]:
     """The catalogue as a category tree."""
-    return catalogue(env=c.tag_env)
+    return [CategoryNode.model_validate(node) for node in catalogue(env=c.tag_env)]
 
 
-@router.get("/tags/{name}")
-def tag(name: str, c: Deps) -> dict[str, Any]:
+@router.get("/tags/{name}", responses=errors(404))
+def tag(name: str, c: Deps) -> TagDetailRead:
     """Coverage, distribution, history, lineage and model metrics of one tag."""
-    return tag_detail(env=c.tag_env, name=name)
+    return TagDetailRead.model_validate(tag_detail(env=c.tag_env, name=name))
 
 
-@router.put("/tags/{name}")
-def put_tag(name: str, body: TagBody, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.put("/tags/{name}", responses=errors(400))
+def put_tag(name: str, body: TagBody, c: Deps, caller: Caller) -> DefinitionVersion:
     """Create or update a tag after checking what it reads."""
-    definition = parse_definition(TagDef, body | {"name": name})
-    return {"name": name, "version": save_tag(env=c.tag_env, principal=caller, tag=definition)}
+    definition = parse_definition(TagDef, body.named(name))
+    return DefinitionVersion(name=name, version=save_tag(env=c.tag_env, principal=caller, tag=definition))
 
 
-@router.post("/tags/{name}/dry-run")
-def tag_dry_run(name: str, body: TagBody, c: Deps, sample: Sample = 1000) -> dict[str, Any]:
+@router.post("/tags/{name}/dry-run", responses=errors(400, 404))
+def tag_dry_run(name: str, body: TagBody, c: Deps, sample: Sample = 1000) -> DryRunRead:
     """Check a tag and evaluate it on a random sample of customers, without saving it."""
-    definition = parse_definition(TagDef, body | {"name": name})
-    return dry_run(env=c.tag_env, tags=[definition], sample=sample)
+    definition = parse_definition(TagDef, body.named(name))
+    return DryRunRead.model_validate(dry_run(env=c.tag_env, tags=[definition], sample=sample))
 
 
-@router.get("/tags/{name}/members")
+@router.get("/tags/{name}/members", responses=errors(400, 404))
 def tag_members(
     name: str,
     value: str,
     c: Deps,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: DayQuery = None,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-) -> dict[str, Any]:
+) -> TagMembersRead:
     """How many customers carry a tag value on a date (default: the latest), and the first of them."""
-    return member_list(env=c.tag_env, name=name, value=value, day=day, limit=limit)
+    chosen = resolve_day(c, day)
+    return TagMembersRead.model_validate(
+        member_list(env=c.tag_env, name=name, value=value, day=chosen, limit=limit)
+    )
 
 
-@router.post("/tags/{name}/upload")
-async def tag_upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/tags/{name}/upload", responses=errors(400, 404))
+async def tag_upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> TagUploadRead:
     """Replace an imported tag's list from a CSV with columns customer_no,value."""
     rows = read_imported_csv(await file.read())
-    return upload_imported(env=c.tag_env, principal=caller, tag=name, rows=rows)
+    return TagUploadRead.model_validate(upload_imported(env=c.tag_env, principal=caller, tag=name, rows=rows))
 
 
-@router.delete("/tags/{name}")
-def remove_tag(name: str, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.delete("/tags/{name}", responses=errors(404, 409))
+def remove_tag(name: str, c: Deps, caller: Caller) -> Deleted:
     """Delete a tag."""
     get_tag(env=c.tag_env, name=name)
     delete_tag(env=c.tag_env, principal=caller, name=name)
-    return {"deleted": name}
+    return Deleted(deleted=name)
 
 
-@router.get("/definitions/export", response_class=PlainTextResponse)
+@router.get(
+    "/definitions/export",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def definitions_export(c: Deps) -> str:
     """Every indicator and tag as YAML."""
     return export_yaml(env=c.tag_env)
 
 
-@router.post("/definitions/import")
+@router.post("/definitions/import", responses=errors(400), openapi_extra=YAML_BODY)
 def definitions_import(
     c: Deps,
     caller: Caller,
-    text: Annotated[str, Body(media_type="application/yaml", description="a definitions YAML document")],
+    text: YamlText,
     apply: Annotated[bool, Query(description="write the changes; otherwise only the plan")] = False,
-) -> dict[str, Any]:
+) -> DefinitionImportRead:
     """The plan of what an import changes; with apply=true, the import itself."""
     plan = (
         apply_import(env=c.tag_env, principal=caller, text=text)
         if apply
         else plan_import(env=c.tag_env, text=text)
     )
-    return {"applied": apply, "plan": plan}
+    return DefinitionImportRead(applied=apply, plan=[PlanStep.model_validate(step) for step in plan])
 
 
-@router.post("/definitions/dry-run")
-def definitions_dry_run(
-    c: Deps,
-    text: Annotated[str, Body(media_type="application/yaml", description="a definitions YAML document")],
-    sample: Sample = 1000,
-) -> dict[str, Any]:
+@router.post("/definitions/dry-run", responses=errors(400, 404), openapi_extra=YAML_BODY)
+def definitions_dry_run(c: Deps, text: YamlText, sample: Sample = 1000) -> DryRunRead:
     """Check a YAML document's definitions and compute them on a random sample; nothing is written."""
     indicators, tags = parse_yaml(text)
-    return dry_run(env=c.tag_env, indicators=indicators, tags=tags, sample=sample)
+    return DryRunRead.model_validate(dry_run(env=c.tag_env, indicators=indicators, tags=tags, sample=sample))
 
 
-@router.post("/compute")
+@router.post("/compute", responses=errors(400, 404, 409))
 def compute_date(
     c: Deps,
     caller: Caller,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: DayQuery = None,
     force: Annotated[bool, Query(description="store it even if missing inputs move many tags")] = False,
-) -> dict[str, Any]:
+) -> ComputeRead:
     """Compute every indicator and tag for a business date (default: the newest date with data)."""
-    business_date = day or latest_data_date(env=c.tag_env)
-    return compute(env=c.tag_env, principal=caller, day=business_date, force=force)
+    business_date = resolve_day(c, day) or latest_data_date(env=c.tag_env)
+    return ComputeRead.model_validate(
+        compute(env=c.tag_env, principal=caller, day=business_date, force=force)
+    )
 
 
 @router.get("/compute/runs")
-def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
+def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[ComputeRunRead]:
     """Recent computation runs, newest first (a failed run carries its error)."""
-    return recent_compute_runs(env=c.tag_env, limit=limit)
+    return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c.tag_env, limit=limit)]
 
 
-@router.get("/customers/{customer_no}")
-def customer(customer_no: str, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.get("/customers/{customer_no}", responses=errors(404))
+def customer(customer_no: str, c: Deps, caller: Caller) -> Customer360Read:
     """The customer 360° view."""
-    return customer_view(env=c.tag_env, principal=caller, customer_no=customer_no)
+    return Customer360Read.model_validate(
+        customer_view(env=c.tag_env, principal=caller, customer_no=customer_no)
+    )
