@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         description="a provider per channel: [channels.sms] provider = 'http_sms', url = …, signature = …",
     )
     channel_policy: ChannelPolicy = Field(default_factory=ChannelPolicy)
+    dispatch_lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="a dispatcher's claim on journey effects; longer than twice a provider's time-out",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="base of tracked links and unsubscribe links"
     )

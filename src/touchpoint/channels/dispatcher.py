@@ -1,10 +1,13 @@
 """The dispatcher: one send request through the policies, in order — consent, suitability, do-not-disturb
 and quiet hours, frequency caps, the provider's rate limit — then rendering, link tracking and the provider.
 
-Everything it writes (the send with its evidence, cap counters, tracked links, the inbox row, the message
-event) goes into the caller's transaction, so a send is recorded exactly when the journey's effect is. The
-provider is called with the request's key as idempotency key: a retry after an unknown outcome repeats the
-key, and the gateway drops the repeat.
+A send takes three steps, so that no database transaction is open while a gateway works. `stage`, in the
+caller's transaction, applies the policies, takes the caps, renders, tracks the links and records the send
+as `sending`; `transmit`, with no transaction open, hands the message to the provider; `conclude`, in the
+caller's next transaction, records the answer (the send's status and its message event) or undoes the
+staging for a retry. The provider is called with the request's key as idempotency key: a retry after an
+unknown outcome, or a repeat after a dispatcher died between the answer and its record, repeats the key,
+and the gateway drops the repeat.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from touchpoint.channels.policies import (
     suitability,
     truthy,
 )
-from touchpoint.channels.providers.base import OutboundMessage, PermanentError, SendContext
+from touchpoint.channels.providers.base import (
+    Delivery,
+    OutboundMessage,
+    PermanentError,
+    Provider,
+    ProviderError,
+    SendContext,
+)
 from touchpoint.channels.recipients import ADDRESS_COLUMNS, Recipients, render_context
 from touchpoint.channels.templates import (
     Rendered,
@@ -40,10 +50,11 @@ from touchpoint.channels.templates import (
     with_utm,
 )
 from touchpoint.core.calendar import TradingCalendar
-from touchpoint.store.operational.counters import bump_below, counter_value
+from touchpoint.store.operational.counters import bump_below, counter_value, give_back
 
 TEMPLATE_KIND = "template"
 DONE = ("sent", "delivered", "opened", "clicked")
+SENDING = "sending"  # staged and handed to the provider; its outcome is not recorded yet
 UNCAPPED = ("log", "wecom")  # a record, or a note to the advisor: neither touches the customer
 
 
@@ -69,6 +80,35 @@ class Prepared:
         if isinstance(found, PermanentError):
             raise found
         return found
+
+
+@dataclass
+class Staged:
+    """A send past its policies, rendered and recorded as `sending`: the message for its provider (called
+    with no transaction open), and what recording the provider's answer needs."""
+
+    request: SendRequest
+    provider: Provider
+    message: OutboundMessage
+    send: dict[str, Any]
+    caps: list[tuple[str, str]]  # (scope, period) counters the send took, given back if it does not go
+    token: bool  # whether it took a rate-limit token
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a provider said to one message: its delivery, or the error it raised."""
+
+    delivery: Delivery | None = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The attempt failed in a way that may pass (a time-out, a 5xx): try again later with the same key."""
+
+    reason: str
 
 
 class Skip(Exception):
@@ -106,16 +146,23 @@ def active_template(connection: Any, name: str) -> tuple[TemplateDef, int]:
     return TemplateDef.model_validate(body), int(version)
 
 
-def deliver(
+def stage(
     connection: Any, env: ChannelEnv, request: SendRequest, prepared: Prepared | None = None
-) -> SendResult:
-    """Carry one request through the policies to its provider. Returns sent, skipped (with the reason),
-    delayed (until when) or failed (the provider's reason); a transient provider failure raises
-    TransientError for the caller to retry with back-off."""
+) -> Staged | SendResult:
+    """Carry one request through the policies in the caller's transaction: a send that may go out takes its
+    caps and token, is rendered, and is recorded as `sending`; it comes back as Staged, for `transmit` to
+    hand to the provider once that transaction has committed. Anything else comes back as its result:
+    already sent, skipped (the reason), delayed (until when) or failed (a missing template, a content fault).
+
+    A request whose earlier attempt was handed to the provider with no outcome recorded (its dispatcher
+    died) is staged again as it was: its policies were passed and its caps taken then, and the same key
+    lets the gateway drop the repeat."""
     prepared = prepared or prepare(connection, env, [request])
     earlier = prepared.earlier.get(request.key)
     if earlier is not None and earlier["status"] in DONE:
         return SendResult("sent", "already sent", evidence=earlier["evidence"])
+    if earlier is not None and earlier["status"] == SENDING:
+        return _restage(connection, env, request, prepared, earlier)
     try:
         template, version = prepared.template(connection, request.template)
     except PermanentError as exc:
@@ -123,7 +170,7 @@ def deliver(
     job = _Job(connection, env, request, template, prepared, env.clock.now(), earlier is not None)
     job.send = _send_row(request, template, version, job.now)
     try:
-        return _deliver(job)
+        return _stage(job)
     except Skip as skip:
         if skip.until is not None:
             return SendResult("delayed", skip.reason, until=skip.until, evidence=job.evidence)
@@ -132,6 +179,53 @@ def deliver(
     except PermanentError as exc:
         _finish(job, "failed", str(exc))
         return SendResult("failed", str(exc), evidence=job.evidence)
+
+
+def transmit(env: ChannelEnv, staged: Staged) -> Answer:
+    """Hand a staged message to its provider. Call it with no transaction open: a gateway may take seconds,
+    and nothing of the database waits for it (the inbox provider writes in a short transaction of its own).
+    Never raises: whatever the provider raised is the answer."""
+    try:
+        delivery = staged.provider.send(staged.message, SendContext(now=staged.now, store=env.ops))
+    except Exception as exc:  # a provider's failure, of any type, is this attempt's outcome
+        return Answer(error=exc)
+    return Answer(delivery=delivery)
+
+
+def conclude(connection: Any, env: ChannelEnv, staged: Staged, answer: Answer) -> SendResult | Retry:
+    """Record the provider's answer in the caller's transaction: sent (with the gateway's message id and the
+    `message_sent` event), failed for good (`message_failed`), or Retry when the failure may pass. A failed
+    attempt gives its caps and token back, and a retried one leaves no send row: the next attempt checks the
+    policies again. The tracked links stay: a gateway that timed out may have delivered the message."""
+    send = staged.send
+    if answer.delivery is not None:
+        provider_id = (answer.delivery.provider_message_id or "")[:128] or None  # the column's width
+        send.update(provider_message_id=provider_id)
+        _record(connection, send, "sent", answer.delivery.detail, env.clock.now(), exists=True)
+        return SendResult("sent", answer.delivery.detail, evidence=send["evidence"])
+    error = answer.error
+    if isinstance(error, PermanentError):
+        _give_back(connection, env, staged)
+        _record(connection, send, "failed", str(error), env.clock.now(), exists=True)
+        return SendResult("failed", str(error), evidence=send["evidence"])
+    unstage(connection, env, staged)
+    return Retry(str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}")
+
+
+def unstage(connection: Any, env: ChannelEnv, staged: Staged) -> None:
+    """Undo a staged send whose attempt did not go through, or was never made: its caps are given back, its
+    rate-limit token returned and its `sending` row removed (its tracked links stay, harmless)."""
+    _give_back(connection, env, staged)
+    repo.delete_send(connection, staged.send["id"])
+
+
+def _give_back(connection: Any, env: ChannelEnv, staged: Staged) -> None:
+    for scope, period in staged.caps:
+        give_back(connection, customer_no=staged.request.customer_no, scope=scope, period=period)
+    if staged.token:
+        bucket = env.bucket(staged.request.channel)
+        if bucket is not None:
+            bucket.give_back()
 
 
 def decide(connection: Any, env: ChannelEnv, request: SendRequest, template: TemplateDef) -> dict[str, Any]:
@@ -180,7 +274,7 @@ class _Job:
         return evidence
 
 
-def _deliver(job: _Job) -> SendResult:
+def _stage(job: _Job) -> Staged:
     request, template = job.request, job.template
     if template.channel != request.channel:
         raise PermanentError(f"template {template.name!r} is for {template.channel}, not {request.channel}")
@@ -195,23 +289,54 @@ def _deliver(job: _Job) -> SendResult:
     address = job.prepared.recipients.address(request.channel, request.customer_no, profile)
     if address is None:
         raise Skip(f"no {ADDRESS_COLUMNS[request.channel]} on the profile for {request.channel}")
-    savepoint = job.connection.begin_nested()  # caps, links and the provider's own writes undo together
+    savepoint = job.connection.begin_nested()  # caps and links undo together when the message cannot go
     token = False
     try:
-        _take_caps(job)
+        caps = _take_caps(job)
         token = _take_token(job)
         rendered = _render(job, profile, product)
-        delivery = provider.send(_message(job, address, rendered), SendContext(job.connection, job.now))
     except BaseException:
         savepoint.rollback()
         if token:
             job.env.bucket(request.channel).give_back()  # type: ignore[union-attr]
         raise
     savepoint.commit()
-    provider_id = (delivery.provider_message_id or "")[:128] or None  # the column's width: it must record
-    job.send.update(provider_message_id=provider_id, content=rendered.body)
-    _finish(job, "sent", delivery.detail)
-    return SendResult("sent", delivery.detail, evidence=job.evidence)
+    job.send["content"] = rendered.body
+    _record(job.connection, job.send, SENDING, "handed to the provider", job.now, exists=job.exists)
+    return Staged(request, provider, _message(job, address, rendered), job.send, caps, token, job.now)
+
+
+def _restage(
+    connection: Any, env: ChannelEnv, request: SendRequest, prepared: Prepared, earlier: dict[str, Any]
+) -> Staged | SendResult:
+    """The message of an attempt whose outcome was never recorded, rendered again from the same template
+    version for the same channel; its policies and caps are not taken again (they were, the first time)."""
+    version = int(earlier["template_version"])
+    body = repo.template_body(connection, TEMPLATE_KIND, earlier["template"], version)
+    provider = env.providers.get(request.channel)
+    profile = prepared.recipients.customers.row(request.customer_no)
+    address = prepared.recipients.address(request.channel, request.customer_no, profile) if profile else None
+    if body is None or provider is None or address is None:
+        reason = f"send {request.key} cannot be repeated: its template, provider or address is gone"
+        _record(connection, earlier, "failed", reason, env.clock.now(), exists=True)
+        return SendResult("failed", reason, evidence=earlier["evidence"])
+    template = TemplateDef.model_validate(body)
+    job = _Job(connection, env, request, template, prepared, env.clock.now(), True)
+    job.send = {**earlier, "evidence": dict(earlier["evidence"] or {})}
+    code = earlier["product"]
+    try:
+        rendered = _render(job, profile, prepared.recipients.products.row(code) if code else {})
+    except PermanentError as exc:
+        _finish(job, "failed", str(exc))
+        return SendResult("failed", str(exc), evidence=job.evidence)
+    caps = [_cap_of(entry) for entry in job.evidence.get("caps", [])]
+    return Staged(request, provider, _message(job, address, rendered), job.send, caps, False, job.now)
+
+
+def _cap_of(entry: str) -> tuple[str, str]:
+    """(scope, period) of a cap as the evidence lists it: `period` for all channels, `channel:period`."""
+    scope, _, period = entry.rpartition(":")
+    return scope or ALL_CHANNELS, period
 
 
 def _send_row(request: SendRequest, template: TemplateDef, version: int, now: datetime) -> dict[str, Any]:
@@ -317,13 +442,17 @@ def _cap_rules(job: _Job) -> list[tuple[str, str, int, str]]:
     return rules
 
 
-def _take_caps(job: _Job) -> None:
-    """Count a marketing send against every cap that applies, atomically; the first full cap skips it."""
+def _take_caps(job: _Job) -> list[tuple[str, str]]:
+    """Count a marketing send against every cap that applies, atomically; the first full cap skips it.
+    Returns the (scope, period) counters taken."""
     customer = job.request.customer_no
+    taken = []
     for scope, period, limit, why in _cap_rules(job):
         if not bump_below(job.connection, customer_no=customer, scope=scope, period=period, limit=limit):
             raise Skip(why)
         job.evidence.setdefault("caps", []).append(period if scope == ALL_CHANNELS else f"{scope}:{period}")
+        taken.append((scope, period))
+    return taken
 
 
 def _take_token(job: _Job) -> bool:
@@ -436,9 +565,16 @@ def _message(job: _Job, address: str, rendered: Rendered) -> OutboundMessage:
 
 def _finish(job: _Job, status: str, reason: str) -> None:
     """Record the send with its outcome and, when it went out or failed at the gateway, its event."""
-    send, now = job.send, job.now
+    _record(job.connection, job.send, status, reason, job.now, exists=job.exists)
+
+
+def _record(
+    connection: Any, send: dict[str, Any], status: str, reason: str, now: datetime, *, exists: bool
+) -> None:
+    """Write the send row with this status (inserted, or over the row an earlier stage left) and, when it
+    went out or failed at the gateway, its message event in the same transaction."""
     send.update(status=status, reason=reason, updated_at=now)
-    repo.record_send(job.connection, send, exists=job.exists)
+    repo.record_send(connection, send, exists=exists)
     if status in ("sent", "failed"):
         name = "message_sent" if status == "sent" else "message_failed"
-        repo.add_event(job.connection, send["id"], name, message_event(name, send, now, reason=reason), now)
+        repo.add_event(connection, send["id"], name, message_event(name, send, now, reason=reason), now)

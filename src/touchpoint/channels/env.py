@@ -23,6 +23,7 @@ class ChannelEnv:
     providers: dict[str, Provider]
     public_url: str = "http://127.0.0.1:8000"
     receipt_tokens: dict[str, str] = field(default_factory=dict)
+    lease_seconds: float = 60.0  # how long a dispatcher's claim on an effect lasts (dispatch_lease_seconds)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict, init=False)
 
     @property
@@ -50,7 +51,12 @@ class ChannelEnv:
         applies consent, suitability, quiet hours and caps exactly as a real send would, and sends nothing."""
         providers: dict[str, Provider] = {channel: LogProvider(LogConfig()) for channel in self.providers}
         return ChannelEnv(
-            tags=tags, log=log, policy=self.policy, providers=providers, public_url=self.public_url
+            tags=tags,
+            log=log,
+            policy=self.policy,
+            providers=providers,
+            public_url=self.public_url,
+            lease_seconds=self.lease_seconds,
         )
 
     def bucket(self, channel: str) -> TokenBucket | None:

@@ -78,6 +78,11 @@ def record_send(connection: Connection, row: dict[str, Any], *, exists: bool) ->
         connection.execute(update(channel_sends).where(channel_sends.c.id == row["id"]).values(**values))
 
 
+def delete_send(connection: Connection, send_id: str) -> None:
+    """Forget a send staged for an attempt that did not go through (the next attempt stages it afresh)."""
+    connection.execute(channel_sends.delete().where(channel_sends.c.id == send_id))
+
+
 def send_by_provider_id(
     connection: Connection, channel: str, provider_message_id: str
 ) -> dict[str, Any] | None:

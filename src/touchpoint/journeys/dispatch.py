@@ -1,114 +1,289 @@
-"""The journey outbox's dispatcher: due effects carried out in one transaction a batch — messages through the
-channels (their policies, templates and providers), tags and attributes set, webhooks posted — each in its own
-savepoint, each attempt recorded, failures retried with back-off. Effects are claimed with FOR UPDATE SKIP
-LOCKED, higher journey priority first, so several workers never take the same one."""
+"""The journey outbox's dispatcher: due effects carried out — messages through the channels (their policies,
+templates and providers), tags and attributes set, webhooks posted through the signed webhook provider —
+each attempt recorded, failures retried with back-off.
+
+No database transaction is open while a provider works. A batch takes three short transactions:
+
+1. claim: due effects of live journeys, higher journey priority first, are marked as claimed by this batch
+   until a lease runs out (`dispatch_lease_seconds`), and the claim commits;
+2. stage: what needs no provider is done and recorded (inline log notes, tags, attributes, a policy's skip
+   or delay); a message passes its policies, takes its caps, is rendered and recorded as `sending`;
+   then every provider is called, one after the other, with the effect's id as idempotency key;
+3. conclude: each answer is recorded — only for effects this batch still holds.
+
+A dispatcher killed after a provider answered and before the outcome committed leaves its effects claimed:
+once the lease runs out another dispatcher claims them again and sends them again under the same key, which
+the gateway drops as a repeat, so the customer gets one message.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+from pydantic import ValidationError as PydanticError
 
-from touchpoint.channels.dispatcher import Prepared, deliver, prepare
+from touchpoint.channels.dispatcher import (
+    Answer,
+    Prepared,
+    Retry,
+    Staged,
+    conclude,
+    prepare,
+    stage,
+    transmit,
+    unstage,
+)
 from touchpoint.channels.model import SendRequest, SendResult
+from touchpoint.channels.providers.base import Delivery, PermanentError, ProviderError
+from touchpoint.channels.providers.webhook import WebhookProvider
 from touchpoint.core.errors import ValidationError
+from touchpoint.core.ids import new_id
 from touchpoint.identity.service import set_profile_values
 from touchpoint.journeys import repo
+from touchpoint.journeys.effects import (
+    Effect,
+    SendEffect,
+    SetAttributeEffect,
+    SetTagEffect,
+    WebhookEffect,
+    parse_effect,
+)
 from touchpoint.journeys.runtime import Catalog
 from touchpoint.journeys.service import JourneyEnv
 from touchpoint.tags.service import set_imported_value
 
 MAX_ATTEMPTS = 5
-# Wall time one dispatch transaction may spend with gateways: its locks (SQLite's single writer above all)
-# are held meanwhile, and a gateway that times out on every call must not hold them for minutes.
-BATCH_SECONDS = 10.0
+DEFAULT_LEASE_SECONDS = 60.0
 
 
-def dispatch(
-    *, env: JourneyEnv, limit: int = 200, http: httpx.Client | None = None, catalog: Catalog | None = None
-) -> int:
+@dataclass
+class _Call:
+    """A claimed effect waiting for its provider: a staged message, or a webhook post; then the answer."""
+
+    row: dict[str, Any]
+    staged: Staged | None = None
+    webhook: tuple[WebhookProvider, WebhookEffect] | None = None
+    answer: Answer | None = None
+
+
+def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = None) -> int:
     """Carry out due effects; each attempt is recorded; failures retry with back-off up to MAX_ATTEMPTS.
     Returns how many were concluded (sent, or skipped by a channel policy)."""
-    now = env.clock.now()
-    done = 0
-    client = http or httpx.Client(timeout=10)
+    claimer = new_id("dsp")  # this batch's claims; 28 characters, within the column's 32
+    lease = timedelta(seconds=lease_seconds(env))
+    started = time.monotonic()
+    rows = _claim(env, claimer, limit, lease, catalog)
+    if not rows:
+        return 0
+    done, calls = _stage(env, rows, claimer, lease)
+    # Calls stop starting halfway through the lease, so that the last one (up to a provider's time-out)
+    # still ends while the batch holds its claims.
+    deadline = started + lease.total_seconds() / 2
+    for call in calls:
+        if time.monotonic() > deadline:
+            break  # the rest are released unattempted: due again at once
+        call.answer = _transmit(env, call)
+    return done + _conclude(env, calls, claimer, lease)
+
+
+def lease_seconds(env: JourneyEnv) -> float:
+    """How long a batch's claim on its effects lasts (the `dispatch_lease_seconds` setting)."""
+    return env.channels.lease_seconds if env.channels is not None else DEFAULT_LEASE_SECONDS
+
+
+def _claim(
+    env: JourneyEnv, claimer: str, limit: int, lease: timedelta, catalog: Catalog | None
+) -> list[dict[str, Any]]:
+    """The claim transaction: mark due effects as this batch's, with the lease's end, and commit."""
+    with env.ops.begin() as connection:
+        now = env.clock.now()
+        states = catalog[0] if catalog is not None else repo.all_states(connection)
+        live = [n for n, st in states.items() if st["status"] == "live"]
+        return repo.claim_outbox(connection, now, limit, live, claimer=claimer, lease_until=now + lease)
+
+
+def _stage(
+    env: JourneyEnv, rows: list[dict[str, Any]], claimer: str, lease: timedelta
+) -> tuple[int, list[_Call]]:
+    """The staging transaction: effects that need no provider are carried out and recorded; messages and
+    webhooks are made ready for their providers. Returns how many were concluded, and the calls to make."""
+    with env.ops.begin() as connection:
+        now = env.clock.now()
+        held = repo.hold(connection, [r["id"] for r in rows], claimer, now + lease)
+        effects: dict[str, Effect] = {}
+        for row in rows:
+            if row["id"] in held:
+                effect = _typed(connection, row, now)
+                if effect is not None:
+                    effects[row["id"]] = effect
+        rows = [r for r in rows if r["id"] in effects]
+        inline = [r for r in rows if _is_inline(effects[r["id"]])]
+        repo.log_messages(connection, inline, now)  # inline log notes in a few statements for the whole batch
+        done = len(inline)
+        rest = [r for r in rows if not _is_inline(effects[r["id"]])]
+        requests = {}
+        for row in rest:
+            effect = effects[row["id"]]
+            if isinstance(effect, SendEffect):
+                requests[row["id"]] = _send_request(row, effect)
+        prepared = (
+            prepare(connection, env.channels, list(requests.values())) if requests and env.channels else None
+        )
+        calls = []
+        for row in rest:
+            try:
+                with connection.begin_nested():  # a failing effect rolls back alone, not the batch
+                    staged = _stage_one(connection, env, row, effects[row["id"]], requests, prepared)
+            except Exception as exc:  # the effect's own failure (a tag or attribute refused): retried
+                _retry(connection, row, str(exc), now)
+                continue
+            if isinstance(staged, _Call):
+                calls.append(staged)
+            else:
+                _settle(connection, row, staged, now)
+                # Concluded ones count: drainers loop while batches conclude something.
+                done += staged.status in ("sent", "skipped")
+    return done, calls
+
+
+def _typed(connection: Any, row: dict[str, Any], now: datetime) -> Effect | None:
+    """The row's typed effect; one that cannot be read fails for good (no retry can make it readable)."""
     try:
-        with env.ops.begin() as connection:
-            states = catalog[0] if catalog is not None else repo.all_states(connection)
-            live = [n for n, st in states.items() if st["status"] == "live"]
-            rows = repo.claim_outbox(connection, now, limit, live)
-            done = _dispatch_batch(connection, env, rows, client, now)
-    finally:
-        if http is None:
-            client.close()
-    return done
+        return parse_effect(row["payload"])
+    except PydanticError as exc:
+        reason = f"unreadable {row['kind']} effect: {exc.errors()[0]['msg'] if exc.errors() else exc}"
+        repo.finish_attempt(
+            connection, row, ok=False, detail=reason[:500], now=now, status="failed", last_error=reason[:500]
+        )
+        return None
 
 
-def _send_request(row: dict[str, Any]) -> SendRequest:
-    payload = row["payload"]
-    context = payload.get("context", {})
-    variants = context.get("variants", {})
+def _is_inline(effect: Effect) -> bool:
+    return isinstance(effect, SendEffect) and effect.inline
+
+
+def _send_request(row: dict[str, Any], effect: SendEffect) -> SendRequest:
+    context = effect.context
+    variants = context.variants if context is not None else {}
     return SendRequest(
         key=row["id"],
         customer_no=row["customer_no"],
-        channel=payload["channel"],
-        template=payload["template"],
-        payload=context.get("payload", {}),
+        channel=effect.channel,
+        template=str(effect.template),
+        payload=context.payload if context is not None else {},
         journey=row["journey"],
         node=row["node"],
         variant=",".join(str(v) for v in variants.values()) or None,
     )
 
 
-def _dispatch_batch(
-    connection: Any, env: JourneyEnv, rows: list[dict[str, Any]], client: httpx.Client, now: datetime
-) -> int:
-    logged = [r for r in rows if r["kind"] == "send" and "content" in r["payload"]]
-    repo.log_messages(connection, logged, now)  # inline log notes in a few statements for the whole batch
-    done = len(logged)
-    handled = {r["id"] for r in logged}
-    templated = [r for r in rows if r["kind"] == "send" and r["id"] not in handled]
-    requests = {r["id"]: _send_request(r) for r in templated}
-    prepared = (
-        prepare(connection, env.channels, list(requests.values())) if requests and env.channels else None
-    )
-    deadline = time.monotonic() + BATCH_SECONDS
-    for row in rows:
-        if row["id"] in handled:
-            continue
-        if time.monotonic() > deadline:
-            break  # slow gateways: commit what is done; the rest stays pending for the next batch
-        try:
-            with connection.begin_nested():  # a failing effect rolls back alone, not the batch
-                if row["id"] in requests:
-                    result = _deliver(connection, env, requests[row["id"]], prepared)
-                else:
-                    result = SendResult("sent", _perform(connection, env, row, client))
-        except Exception as exc:  # a provider's failure is the effect's, recorded and retried
-            attempts = int(row["attempts"]) + 1
-            final = attempts >= MAX_ATTEMPTS
-            repo.finish_attempt(
-                connection,
-                row,
-                ok=False,
-                detail=str(exc)[:500],
-                now=now,
-                status="failed" if final else "pending",
-                last_error=str(exc)[:500],
-                next_attempt_at=None if final else now + timedelta(minutes=2**attempts),
+def _stage_one(
+    connection: Any,
+    env: JourneyEnv,
+    row: dict[str, Any],
+    effect: Effect,
+    requests: dict[str, SendRequest],
+    prepared: Prepared | None,
+) -> _Call | SendResult:
+    """One effect in the staging transaction: carried out when it needs no provider, else made ready."""
+    customer, now = row["customer_no"], env.clock.now()
+    if isinstance(effect, SendEffect):
+        if env.channels is None:
+            raise ValidationError("channels are not wired into this journey environment")
+        staged = stage(connection, env.channels, requests[row["id"]], prepared)
+        return _Call(row, staged=staged) if isinstance(staged, Staged) else staged
+    if isinstance(effect, WebhookEffect):
+        provider = env.channels.providers.get("webhook") if env.channels is not None else None
+        if not isinstance(provider, WebhookProvider):
+            return SendResult(
+                "failed", "no webhook provider: [channels.webhook] with a secret signs journey webhooks"
             )
-            continue
-        _settle(connection, row, result, now)
-        done += result.status in ("sent", "skipped")  # concluded: drainers loop while batches conclude
+        return _Call(row, webhook=(provider, effect))
+    if isinstance(effect, SetTagEffect):
+        set_imported_value(connection, env=env.tags, tag=effect.tag, customer_no=customer, value=effect.value)
+        return SendResult("sent", f"{effect.tag}={effect.value}")
+    if isinstance(effect, SetAttributeEffect):
+        values = {effect.attribute: effect.value}
+        if not set_profile_values(connection, customer_no=customer, values=values, source="journey", now=now):
+            raise ValidationError(f"One ID does not know customer {customer}")
+        return SendResult("sent", f"{effect.attribute} set")
+    raise ValidationError(f"unknown effect kind {row['kind']!r}")
+
+
+def _transmit(env: JourneyEnv, call: _Call) -> Answer:
+    """Call the provider of one effect, with no transaction open."""
+    if call.staged is not None and env.channels is not None:
+        return transmit(env.channels, call.staged)
+    assert call.webhook is not None
+    provider, effect = call.webhook
+    row = call.row
+    document = {
+        "customer_no": row["customer_no"],
+        "journey": row["journey"],
+        "node": row["node"],
+        "outbox_id": row["id"],
+        "context": effect.context.model_dump(mode="json"),
+    }
+    try:
+        delivery: Delivery = provider.post(effect.url, document, key=row["id"])
+    except Exception as exc:  # a receiver's failure, of any type, is this attempt's outcome
+        return Answer(error=exc)
+    return Answer(delivery=delivery)
+
+
+def _conclude(env: JourneyEnv, calls: list[_Call], claimer: str, lease: timedelta) -> int:
+    """The outcome transaction: each answer recorded for the effects this batch still holds (a sent message
+    counts even if its run was cancelled meanwhile: it went out); unattempted effects released."""
+    if not calls:
+        return 0
+    done = 0
+    with env.ops.begin() as connection:
+        now = env.clock.now()
+        ids = [c.row["id"] for c in calls]
+        held = repo.hold(connection, ids, claimer, now + lease, pending_only=False)
+        unattempted = []
+        for call in calls:
+            if call.row["id"] not in held:
+                continue  # another dispatcher took it over after our lease ran out: its outcome counts
+            if call.answer is None:
+                if call.staged is not None and env.channels is not None:
+                    unstage(connection, env.channels, call.staged)
+                unattempted.append(call.row["id"])
+                continue
+            result = _outcome(connection, env, call, call.answer)
+            if isinstance(result, Retry):
+                _retry(connection, call.row, result.reason, now)
+                continue
+            _settle(connection, call.row, result, now)
+            done += result.status in ("sent", "skipped")
+        repo.release(connection, unattempted)
     return done
 
 
-def _deliver(connection: Any, env: JourneyEnv, request: SendRequest, prepared: Prepared | None) -> SendResult:
-    if env.channels is None:
-        raise ValidationError("channels are not wired into this journey environment")
-    return deliver(connection, env.channels, request, prepared)
+def _outcome(connection: Any, env: JourneyEnv, call: _Call, answer: Answer) -> SendResult | Retry:
+    if call.staged is not None and env.channels is not None:
+        return conclude(connection, env.channels, call.staged, answer)
+    if answer.delivery is not None:
+        return SendResult("sent", answer.delivery.detail)
+    error = answer.error
+    if isinstance(error, PermanentError):
+        return SendResult("failed", str(error))
+    return Retry(str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}")
+
+
+def _retry(connection: Any, row: dict[str, Any], reason: str, now: datetime) -> None:
+    """Record a failed attempt: retried after 2, 4, 8 … minutes, failed for good after MAX_ATTEMPTS."""
+    attempts = int(row["attempts"]) + 1
+    final = attempts >= MAX_ATTEMPTS
+    values: dict[str, Any] = {"last_error": reason[:500]}
+    if final:
+        values |= {"status": "failed", "next_attempt_at": None}
+    else:
+        values["next_attempt_at"] = now + timedelta(minutes=2**attempts)
+    repo.finish_attempt(connection, row, ok=False, detail=reason[:500], now=now, **values)
 
 
 def _settle(connection: Any, row: dict[str, Any], result: SendResult, now: datetime) -> None:
@@ -128,30 +303,3 @@ def _settle(connection: Any, row: dict[str, Any], result: SendResult, now: datet
         last_error=None if ok else result.reason[:500],
         done_at=now,
     )
-
-
-def _perform(connection: Any, env: JourneyEnv, row: dict[str, Any], client: httpx.Client) -> str:
-    payload, customer, kind = row["payload"], row["customer_no"], row["kind"]
-    now = env.clock.now()
-    if kind == "set_tag":
-        set_imported_value(
-            connection, env=env.tags, tag=payload["tag"], customer_no=customer, value=payload["value"]
-        )
-        return f"{payload['tag']}={payload['value']}"
-    if kind == "set_attribute":
-        values = {payload["attribute"]: payload["value"]}
-        if not set_profile_values(connection, customer_no=customer, values=values, source="journey", now=now):
-            raise ValidationError(f"One ID does not know customer {customer}")
-        return f"{payload['attribute']} set"
-    if kind == "webhook":
-        body = {
-            "customer_no": customer,
-            "journey": row["journey"],
-            "node": row["node"],
-            "outbox_id": row["id"],
-            "context": payload.get("context", {}),
-        }
-        response = client.post(payload["url"], json=body, headers={"Idempotency-Key": row["id"]})
-        response.raise_for_status()
-        return f"HTTP {response.status_code}"
-    raise ValidationError(f"unknown action kind {kind!r}")

@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal, Protocol
 
 from touchpoint.core.calendar import TradingCalendar
+from touchpoint.journeys import effects
 from touchpoint.journeys.model import (
     AbSplitNode,
     ActionNode,
@@ -89,8 +90,17 @@ class Effect:
 
     node: str
     step: int
-    kind: str
-    payload: dict[str, Any]
+    action: effects.Effect
+
+    @property
+    def kind(self) -> str:
+        """The action's kind (send, set_tag, set_attribute, webhook), stored next to the payload."""
+        return self.action.kind
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The effect as the outbox stores it (plain JSON)."""
+        return effects.effect_json(self.action)
 
 
 @dataclass
@@ -220,15 +230,17 @@ def _act(node: ActionNode, out: Outcome, facts: Facts) -> None:
         _go(out, node.id, "skipped", node.next, "hold-out")
         return
     action = node.action
-    payload: dict[str, Any] = action.model_dump(mode="json")
     if isinstance(action, SendMessage) and action.text is not None:
-        payload["content"] = facts.render(action.text, run.context.get("payload", {}))
+        content = facts.render(action.text, run.context.get("payload", {}))
+        effect = effects.effect_of(action, content=content)
     elif isinstance(action, SendMessage | CallWebhook):  # rendered or posted when dispatched
-        payload["context"] = {
-            "payload": run.context.get("payload", {}),
-            "variants": run.context.get("variants", {}),
-        }
-    out.effects.append(Effect(node.id, run.step, action.kind, payload))
+        context = effects.EffectContext(
+            payload=run.context.get("payload", {}), variants=run.context.get("variants", {})
+        )
+        effect = effects.effect_of(action, context=context)
+    else:
+        effect = effects.effect_of(action)
+    out.effects.append(Effect(node.id, run.step, effect))
     _go(out, node.id, "queued", node.next)
 
 

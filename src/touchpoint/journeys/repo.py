@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.engine import ACTIVE, Run, Step
@@ -281,35 +281,85 @@ def inbox_events(connection: Connection, customer: str, event: str, since: datet
     return [{"time": t, "properties": p} for t, p in connection.execute(query)]
 
 
-def claim_outbox(connection: Connection, now: datetime, limit: int, live: list[str]) -> list[dict[str, Any]]:
-    """Pending effects of live journeys due now, higher journey priority first (a capped slot goes to the
-    more important journey), locked for this transaction (others skip them)."""
+def claim_outbox(
+    connection: Connection, now: datetime, limit: int, live: list[str], *, claimer: str, lease_until: datetime
+) -> list[dict[str, Any]]:
+    """Claim pending effects of live journeys due now for `claimer` until `lease_until`, higher journey
+    priority first (a capped slot goes to the more important journey); returns them in that order.
+
+    One UPDATE whose subquery picks the due rows: on PostgreSQL it skips rows another claim is locking (FOR
+    UPDATE SKIP LOCKED), on SQLite the statement holds the only writer. Commit the claim at once: the effects
+    stay claimed while providers are called outside any transaction. An effect whose lease ran out (its
+    dispatcher died) is due again."""
     if not live:
         return []
-    query = (
-        select(journey_outbox)
-        .where(
-            journey_outbox.c.status == "pending",
-            journey_outbox.c.next_attempt_at <= now,
-            journey_outbox.c.journey.in_(live),
-        )
-        .order_by(journey_outbox.c.priority.desc(), journey_outbox.c.next_attempt_at)
+    c = journey_outbox.c
+    due = (
+        select(c.id)
+        .where(c.status == "pending", c.next_attempt_at <= now, c.journey.in_(live), _unclaimed(now))
+        .order_by(c.priority.desc(), c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [dict(r) for r in connection.execute(query).mappings()]
+    statement = (
+        update(journey_outbox)
+        .where(c.id.in_(due.scalar_subquery()), _unclaimed(now))
+        .values(claimed_by=claimer, lease_until=lease_until)
+        .returning(*journey_outbox.c)
+    )
+    rows = [dict(r) for r in connection.execute(statement).mappings()]
+    return sorted(rows, key=lambda r: (-int(r["priority"]), as_utc(r["next_attempt_at"]), r["id"]))
+
+
+def _unclaimed(now: datetime) -> Any:
+    """No dispatcher holds the effect: never claimed, released, or its lease ran out."""
+    return or_(journey_outbox.c.lease_until.is_(None), journey_outbox.c.lease_until <= now)
+
+
+def hold(
+    connection: Connection, ids: list[str], claimer: str, lease_until: datetime, *, pending_only: bool = True
+) -> set[str]:
+    """Renew `claimer`'s lease on these effects and return the ids it still holds: not those claimed by
+    another dispatcher after the lease ran out, nor (with `pending_only`) those cancelled meanwhile.
+
+    Make it the first statement of a transaction that works on claimed effects: the rows it updates stay
+    locked (PostgreSQL) or the writer held (SQLite) until that transaction ends, so nobody takes them over
+    in between."""
+    held: set[str] = set()
+    c = journey_outbox.c
+    for start in range(0, len(ids), 500):
+        where = [c.id.in_(ids[start : start + 500]), c.claimed_by == claimer]
+        if pending_only:
+            where.append(c.status == "pending")
+        statement = update(journey_outbox).where(*where).values(lease_until=lease_until).returning(c.id)
+        held.update(connection.execute(statement).scalars())
+    return held
+
+
+def release(connection: Connection, ids: list[str]) -> None:
+    """Let go of claimed effects that were not attempted (a batch out of time): due again at once, no
+    attempt spent. Call it only after `hold` in the same transaction."""
+    if ids:
+        connection.execute(
+            update(journey_outbox)
+            .where(journey_outbox.c.id.in_(ids))
+            .values(claimed_by=None, lease_until=None)
+        )
 
 
 def finish_attempt(
     connection: Connection, row: dict[str, Any], *, ok: bool, detail: str | None, now: datetime, **values: Any
 ) -> None:
-    """Record one attempt and the effect's new status."""
+    """Record one attempt and the effect's new values; the claim is released. A retry passes no `status`, so
+    an effect its run cancelled meanwhile stays cancelled."""
     attempt = int(row["attempts"]) + 1
     connection.execute(
         insert(journey_attempts).values(outbox_id=row["id"], attempt=attempt, ok=ok, detail=detail, at=now)
     )
     connection.execute(
-        update(journey_outbox).where(journey_outbox.c.id == row["id"]).values(attempts=attempt, **values)
+        update(journey_outbox)
+        .where(journey_outbox.c.id == row["id"])
+        .values(attempts=attempt, claimed_by=None, lease_until=None, **values)
     )
 
 
@@ -330,7 +380,7 @@ def delay_effect(connection: Connection, outbox_id: str, until: datetime, reason
     connection.execute(
         update(journey_outbox)
         .where(journey_outbox.c.id == outbox_id)
-        .values(next_attempt_at=until, last_error=f"delayed: {reason}")
+        .values(next_attempt_at=until, last_error=f"delayed: {reason}", claimed_by=None, lease_until=None)
     )
 
 
@@ -569,7 +619,7 @@ def log_messages(connection: Connection, rows: list[dict[str, Any]], now: dateti
     connection.execute(
         update(journey_outbox)
         .where(journey_outbox.c.id == bindparam("outbox_id"))
-        .values(status="sent", attempts=bindparam("attempt"), done_at=now),
+        .values(status="sent", attempts=bindparam("attempt"), done_at=now, claimed_by=None, lease_until=None),
         [{"outbox_id": r["id"], "attempt": int(r["attempts"]) + 1} for r in rows],
     )
     return len(fresh)

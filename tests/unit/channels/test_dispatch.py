@@ -13,22 +13,33 @@ import orjson
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from provider_servers import FakeGateway
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import audience, feedback, service
+from touchpoint.channels.providers.base import Delivery, OutboundMessage, SendContext
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import sync_customers
 from touchpoint.ingest.service import ImportOptions, import_arrow
+from touchpoint.journeys import dispatch as journeys_dispatch
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import admit, route_events, tick
 from touchpoint.journeys.service import customer_runs, parse_journey, publish, save_journey
-from touchpoint.store.operational.schema import channel_events, channel_sends, journey_outbox
+from touchpoint.store.operational.schema import (
+    channel_counters,
+    channel_events,
+    channel_sends,
+    journey_attempts,
+    journey_outbox,
+)
 from unit.journeys.passes import drain
 
 DAY = date(2026, 3, 31)
@@ -460,3 +471,146 @@ def test_suitability_never_lapses_for_marketing_and_never_blocks_a_service_notic
     _run(container, "dividends", ["C2OK"], {"fund_code": "F004"})  # bought above level after the warning
     assert _sends(container)[("C2OK", "dividend_paid")]["status"] == "sent"
     assert "杠杆指数B分红已到账" in gateway.requests_to("/sms")[-1].json["content"]
+
+
+# Sends outside database transactions -----------------------------------------------------------------------
+
+
+class _Probe:
+    """Wraps a channel's provider: each time it is called it checks, before passing the message on, that the
+    dispatcher holds no database connection and that another connection can write to the effect's outbox row
+    at once (SQLite: its only writer is free; PostgreSQL: the row is not locked)."""
+
+    def __init__(self, container: Container, inner: Any) -> None:
+        self.container, self.inner = container, inner
+        self.kind, self.rate_per_second, self.burst = inner.kind, inner.rate_per_second, inner.burst
+        url = make_url(container.ops.url)
+        impatient = {"timeout": 0.2} if url.get_backend_name() == "sqlite" else {}
+        self.other = create_engine(url, connect_args=impatient, poolclass=NullPool)
+        self.seen: list[tuple[int, str]] = []
+
+    def send(self, message: OutboundMessage, context: SendContext) -> Delivery:
+        """Probe, then send through the real provider."""
+        self.seen.append((self.container.ops.engine.pool.checkedout(), self._write_elsewhere(message.key)))
+        delivery: Delivery = self.inner.send(message, context)
+        return delivery
+
+    def _write_elsewhere(self, key: str) -> str:
+        try:
+            with self.other.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                touch = update(journey_outbox).where(journey_outbox.c.id == key)
+                connection.execute(touch.values(last_error=journey_outbox.c.last_error))
+        except OperationalError as exc:
+            return f"blocked: {exc.orig}"
+        return "free"
+
+    def parse_receipt(self, body: bytes, headers: Any) -> list[Any]:
+        """As the real provider."""
+        found: list[Any] = self.inner.parse_receipt(body, headers)
+        return found
+
+
+def test_no_transaction_is_open_while_the_gateway_works(world: Any) -> None:
+    container, _, gateway = world
+    providers = container.channel_env.providers
+    probe = _Probe(container, providers["sms"])
+    providers["sms"] = probe
+    try:
+        _journey(container, "notice", "deduction_failed")
+        _run(container, "notice", ["C2OK", "C4OK", "PRO"])
+    finally:
+        providers["sms"] = probe.inner
+        probe.other.dispose()
+    assert probe.seen == [(0, "free")] * 3
+    assert sorted(_phones(gateway)) == ["13800000001", "13800000002", "13800000004"]
+    assert {o["status"] for o in _outbox(container)} == {"sent"}
+
+
+class _Died(BaseException):
+    """Stands for a dispatcher killed between the provider's answer and the outcome's commit."""
+
+
+def test_a_dispatcher_that_died_before_recording_is_repeated_with_the_same_key_after_its_lease(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container, clock, gateway = world
+    env = container.journey_env
+    _journey(container, "promo", "fund_promo")
+    admit(env=env, name="promo", customers=["C4OK"], payloads={"C4OK": {"fund_code": "F002"}})
+    drain(lambda: tick(env=env), "tick")
+
+    def die(*args: Any, **kwargs: Any) -> int:
+        raise _Died
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journeys_dispatch, "_conclude", die)
+        with pytest.raises(_Died):
+            dispatch(env=env)
+    [claimed] = _outbox(container)
+    lease = timedelta(seconds=container.settings.dispatch_lease_seconds)
+    assert (claimed["status"], claimed["attempts"]) == ("pending", 0)
+    assert claimed["claimed_by"] is not None
+    assert claimed["lease_until"] == clock.now() + lease
+    assert _sends(container)[("C4OK", "fund_promo")]["status"] == "sending"
+    assert gateway.deliveries() == [claimed["id"]]  # the gateway took it; nobody recorded it
+
+    clock.advance(lease - timedelta(seconds=1))
+    assert dispatch(env=env) == 0  # still claimed: nobody else sends it meanwhile
+    assert len(gateway.requests_to("/sms")) == 1
+    clock.advance(timedelta(seconds=1))
+    assert dispatch(env=env) == 1  # the lease ran out: claimed again, sent again under the same key
+
+    assert [r.key for r in gateway.requests_to("/sms")] == [claimed["id"], claimed["id"]]
+    assert gateway.deliveries() == [claimed["id"]]  # the gateway dropped the repeat: one message
+    [effect] = _outbox(container)
+    assert (effect["status"], effect["attempts"], effect["claimed_by"]) == ("sent", 1, None)
+    send = _sends(container)[("C4OK", "fund_promo")]
+    assert (send["status"], send["id"]) == ("sent", claimed["id"])
+    assert len(send["evidence"]["caps"]) == 2  # the day and the week, each counted once
+    with container.ops.begin() as connection:
+        events = connection.execute(select(channel_events.c.send_id, channel_events.c.event)).all()
+        counted = connection.execute(select(channel_counters.c.count)).scalars().all()
+    assert [tuple(e) for e in events] == [(claimed["id"], "message_sent")]
+    assert counted == [1, 1]
+
+
+def test_an_answer_recorded_after_another_dispatcher_took_over_does_not_count(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container, clock, gateway = world
+    env = container.journey_env
+    _journey(container, "notice", "deduction_failed")
+    admit(env=env, name="notice", customers=["C2OK"])
+    drain(lambda: tick(env=env), "tick")
+    lease = timedelta(seconds=container.settings.dispatch_lease_seconds)
+    slow = container.channel_env.providers["sms"]
+    taken_over: list[int] = []
+
+    class _Stalls:
+        """A gateway call outlasting the lease: meanwhile another dispatcher claims and sends the effect."""
+
+        kind, rate_per_second, burst = slow.kind, slow.rate_per_second, slow.burst
+        parse_receipt = slow.parse_receipt
+
+        def send(self, message: OutboundMessage, context: SendContext) -> Delivery:
+            container.channel_env.providers["sms"] = slow
+            clock.advance(lease + timedelta(seconds=1))
+            taken_over.append(dispatch(env=env))
+            delivery: Delivery = slow.send(message, context)
+            return delivery
+
+    container.channel_env.providers["sms"] = _Stalls()
+    try:
+        assert dispatch(env=env) == 0  # its answer came after it lost the claim: not recorded again
+    finally:
+        container.channel_env.providers["sms"] = slow
+    assert taken_over == [1]
+    [effect] = _outbox(container)
+    assert (effect["status"], effect["attempts"]) == ("sent", 1)
+    assert len(gateway.requests_to("/sms")) == 2
+    assert len(gateway.deliveries()) == 1
+    with container.ops.begin() as connection:
+        attempts = connection.execute(select(journey_attempts.c.outbox_id)).scalars().all()
+    assert attempts == [effect["id"]]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import service
-from touchpoint.channels.dispatcher import deliver, prepare
+from touchpoint.channels.dispatcher import Staged, conclude, prepare, stage, transmit
 from touchpoint.channels.model import SendRequest
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -93,10 +93,13 @@ def test_no_unsuitable_product_message_is_ever_sent(
         for j in range(len(shelf))
     ]
     env = shop.channel_env
-    with shop.ops.begin() as connection:
+    with shop.ops.begin() as connection:  # as the journey dispatcher does: stage, send, then record
         prepared = prepare(connection, env, requests)
-        for request in requests:
-            deliver(connection, env, request, prepared)
+        staged = [stage(connection, env, request, prepared) for request in requests]
+    answers = [(s, transmit(env, s)) for s in staged if isinstance(s, Staged)]
+    with shop.ops.begin() as connection:
+        for message, answer in answers:
+            conclude(connection, env, message, answer)
         rows = connection.execute(select(channel_sends.c.id, channel_sends.c.status)).all()
     sent = {send_id for send_id, status in rows if status == "sent" and send_id.startswith(f"e{example}-")}
     expected = {

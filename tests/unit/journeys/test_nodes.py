@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from support import demo_world
 from touchpoint.bootstrap import Container
+from touchpoint.channels.providers.webhook import WebhookConfig, WebhookProvider, verify
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
@@ -61,13 +62,20 @@ XSHG = exchange_calendars.get_calendar("XSHG")
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Container, VirtualClock]]:
-    yield from demo_world(request, tmp_path_factory.mktemp("journey_nodes") / "home", None)
+    yield from demo_world(request, tmp_path_factory.mktemp("journey_nodes") / "home", _sign_hooks_with)
 
 
 # Helpers ---------------------------------------------------------------------------------------------------
 
 # Any webhook reached by a worker pass that did not bring its own transport fails here instead of going out.
 _NO_NETWORK = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(503, text="no network")))
+HOOK_SECRET = "journey-hook-secret"
+
+
+def _sign_hooks_with(container: Container, client: httpx.Client = _NO_NETWORK) -> None:
+    """Journey webhooks go through the signed webhook provider: one whose posts reach `client`."""
+    config = WebhookConfig(url="https://hooks.example.test/", secret=HOOK_SECRET)
+    container.channel_env.providers["webhook"] = WebhookProvider(config, client, container.clock)
 
 
 def _bj(day: date, hour: int = 0, minute: int = 0) -> datetime:
@@ -98,7 +106,7 @@ def _work(env: JourneyEnv) -> None:
     """One pass of the worker's journey duties at the current instant."""
     route_events(env=env)
     drain(lambda: tick(env=env), "tick")
-    drain(lambda: dispatch(env=env, http=_NO_NETWORK), "dispatch")
+    drain(lambda: dispatch(env=env), "dispatch")
 
 
 def _drive(env: JourneyEnv, clock: VirtualClock, hours: float, step: float = 0.5) -> None:
@@ -393,7 +401,7 @@ class _Hook:
         return httpx.Response(self.status_code, json={"ok": self.status_code < 400})
 
 
-def test_webhook_posts_once_with_the_outbox_id_and_retries_failures(
+def test_webhook_posts_once_signed_with_the_outbox_id_and_retries_failures(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
@@ -407,13 +415,17 @@ def test_webhook_posts_once_with_the_outbox_id_and_retries_failures(
     ok = _Hook(clock, 200)
     admit(env=env, name="hook", customers=[good], payloads={good: {"order_id": "A-1"}})
     tick(env=env)
-    assert dispatch(env=env, http=ok.client) == 1
-    assert dispatch(env=env, http=ok.client) == 0  # sent once
+    _sign_hooks_with(container, ok.client)
+    assert dispatch(env=env) == 1
+    assert dispatch(env=env) == 0  # sent once
     [effect] = _outbox(env, "hook")
     assert (effect["status"], effect["attempts"]) == ("sent", 1)
     [(_, request)] = ok.calls
     assert (request.method, str(request.url)) == ("POST", url)
     assert request.headers["Idempotency-Key"] == effect["id"]
+    stamp, signature = request.headers["X-Touchpoint-Timestamp"], request.headers["X-Touchpoint-Signature"]
+    assert verify(HOOK_SECRET, stamp, request.content, signature, clock.now().timestamp())
+    assert not verify("another-secret", stamp, request.content, signature, clock.now().timestamp())
     body = json.loads(request.content)
     assert body == {
         "customer_no": good,
@@ -427,9 +439,11 @@ def test_webhook_posts_once_with_the_outbox_id_and_retries_failures(
     admit(env=env, name="hook", customers=[bad])
     tick(env=env)
     started = clock.now()
+    _sign_hooks_with(container, down.client)
     for _ in range(45):  # a dispatch every virtual minute for 45 minutes
-        assert dispatch(env=env, http=down.client) == 0
+        assert dispatch(env=env) == 0
         clock.advance(timedelta(minutes=1))
+    _sign_hooks_with(container)
     [failed] = [e for e in _outbox(env, "hook") if e["customer_no"] == bad]
     # Back-off of 2, 4, 8 and 16 minutes between five attempts, then no more.
     assert [(at - started) // timedelta(minutes=1) for at, _ in down.calls] == [0, 2, 6, 14, 30]
@@ -538,7 +552,8 @@ def test_an_exit_segment_skips_what_the_run_still_had_queued(world: tuple[Contai
     down = _Hook(clock, 500)
     admit(env=env, name="hook_then_wait", customers=[customer])
     tick(env=env)
-    dispatch(env=env, http=down.client)  # fails; the effect stays pending for a retry in 2 minutes
+    _sign_hooks_with(container, down.client)
+    dispatch(env=env)  # fails; the effect stays pending for a retry in 2 minutes
     widened = SegmentDef(name="quitters", title="quitters", rule=_tier("长尾", "富裕"))
     save_segment(env=container.tag_env, principal=SYSTEM, segment=widened)
     clock.advance(timedelta(minutes=10))
@@ -546,8 +561,9 @@ def test_an_exit_segment_skips_what_the_run_still_had_queued(world: tuple[Contai
     [run] = _runs(env, "hook_then_wait")
     assert (run["status"], run["end_reason"]) == ("exited", "segment quitters")
     for _ in range(40):
-        dispatch(env=env, http=down.client)
+        dispatch(env=env)
         clock.advance(timedelta(minutes=1))
+    _sign_hooks_with(container)
     [effect] = _outbox(env, "hook_then_wait")
     assert len(down.calls) == 1  # nothing after the exit
     assert effect["status"] == "skipped"

@@ -73,10 +73,12 @@ class ReceiptError(ValueError):
 
 @dataclass(frozen=True)
 class SendContext:
-    """What an in-house provider (inbox, log) may touch: the dispatcher's open transaction and its time."""
+    """What a provider may use besides the message: the dispatcher's time, and the operational store, on
+    which an in-house provider (the inbox) writes in a short transaction of its own — the dispatcher holds
+    none while a provider works."""
 
-    connection: Any
     now: datetime
+    store: Any = None
 
 
 class Provider(Protocol):

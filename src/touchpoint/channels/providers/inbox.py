@@ -21,8 +21,8 @@ class InboxConfig(ProviderConfig):
 
 
 class InboxProvider:
-    """Writes the message into the inbox table in the dispatcher's transaction: it is there exactly when the
-    send is recorded."""
+    """Writes the message into the inbox table, in a transaction of its own: the message's key is the row's
+    id, so a repeat of the same send (after a dispatcher died before recording it) stores nothing twice."""
 
     kind = "inbox"
 
@@ -32,18 +32,17 @@ class InboxProvider:
 
     def send(self, message: OutboundMessage, context: SendContext) -> Delivery:
         """Store the message for the customer (a repeat of the same key is a no-op)."""
-        fresh = repo.add_inbox_message(
-            context.connection,
-            {
-                "id": message.key,
-                "customer_no": message.customer_no,
-                "title": message.title,
-                "body": message.body,
-                "url": message.url,
-                "created_at": context.now,
-                "read_at": None,
-            },
-        )
+        row = {
+            "id": message.key,
+            "customer_no": message.customer_no,
+            "title": message.title,
+            "body": message.body,
+            "url": message.url,
+            "created_at": context.now,
+            "read_at": None,
+        }
+        with context.store.begin() as connection:
+            fresh = repo.add_inbox_message(connection, row)
         return Delivery(message.key, "stored in the inbox" if fresh else "already in the inbox")
 
     parse_receipt = staticmethod(no_receipts)

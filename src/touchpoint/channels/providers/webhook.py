@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -91,6 +91,12 @@ class WebhookProvider:
             "params": message.params,
             "metadata": message.metadata,
         }
+        return self.post(self.config.url, document, key=message.key)
+
+    def post(self, url: str, document: dict[str, Any], *, key: str) -> Delivery:
+        """Post `document` as JSON to `url`, signed with this provider's secret, under the idempotency key
+        `key` (a journey's webhook action posts to its own URL this way). A 2xx answer is a delivery, with the
+        answer's JSON `id` when it has one; failures raise TransientError or PermanentError."""
         try:
             body = orjson.dumps(document)
         except TypeError as exc:
@@ -100,13 +106,13 @@ class WebhookProvider:
             "Content-Type": "application/json",
             "X-Touchpoint-Timestamp": str(timestamp),
             "X-Touchpoint-Signature": sign(self.config.secret, timestamp, body),
-            "Idempotency-Key": message.key,
+            "Idempotency-Key": key,
         }
         # Receivers often answer a bare "ok" or nothing: any 2xx is taken; an id is read when there is one.
         answer = request_json(
             self.client,
             "POST",
-            self.config.url,
+            url,
             timeout=self.config.timeout_seconds,
             headers=headers,
             content=body,

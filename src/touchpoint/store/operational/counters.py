@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from touchpoint.store.operational.schema import channel_counters
@@ -46,3 +46,18 @@ def counter_value(connection: Connection, *, customer_no: str, scope: str, perio
         channel_counters.c.period == period,
     )
     return int(connection.execute(query).scalar_one())
+
+
+def give_back(connection: Connection, *, customer_no: str, scope: str, period: str) -> None:
+    """Take one off the counter (a send it counted did not go out), never below zero."""
+    table = channel_counters
+    connection.execute(
+        update(table)
+        .where(
+            table.c.customer_no == customer_no,
+            table.c.scope == scope,
+            table.c.period == period,
+            table.c.count > 0,
+        )
+        .values(count=table.c.count - 1)
+    )

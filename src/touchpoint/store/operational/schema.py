@@ -366,6 +366,9 @@ journey_outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
+    # A dispatcher's claim: who holds the effect and until when (it calls providers outside any transaction).
+    Column("claimed_by", String(32), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
     UniqueConstraint("run_id", "node", "step"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "status", "priority", "next_attempt_at"),

@@ -13,7 +13,7 @@ from touchpoint.channels.providers.base import OutboundMessage, PermanentError, 
 from touchpoint.channels.providers.email import SmtpConfig, SmtpProvider, message_id
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-CONTEXT = SendContext(connection=None, now=START)
+CONTEXT = SendContext(now=START)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from touchpoint.channels.providers.base import PermanentError, ReceiptError, Sen
 from touchpoint.channels.providers.http_push import HttpPushProvider, PushConfig
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-CONTEXT = SendContext(connection=None, now=START)
+CONTEXT = SendContext(now=START)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from touchpoint.channels.providers.base import (
 from touchpoint.channels.providers.http_sms import HttpSmsProvider, SmsConfig, sms_text
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-CONTEXT = SendContext(connection=None, now=START)
+CONTEXT = SendContext(now=START)
 SIGNATURE = "【演示证券】"
 
 

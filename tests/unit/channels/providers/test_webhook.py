@@ -13,7 +13,7 @@ from touchpoint.channels.providers.webhook import WebhookConfig, WebhookProvider
 from touchpoint.core.clock import VirtualClock
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-CONTEXT = SendContext(connection=None, now=START)
+CONTEXT = SendContext(now=START)
 SECRET = "whsec-演示-0001"
 NOW = int(START.timestamp())
 

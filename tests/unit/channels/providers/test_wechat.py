@@ -25,7 +25,7 @@ from touchpoint.channels.providers.wechat import (
 from touchpoint.core.clock import VirtualClock
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-CONTEXT = SendContext(connection=None, now=START)
+CONTEXT = SendContext(now=START)
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
 WECOM_SEND = "/cgi-bin/message/send"
 
