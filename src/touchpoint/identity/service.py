@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,19 +13,22 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from touchpoint.core.clock import Clock
-from touchpoint.core.errors import NotFoundError
+from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.identity import repo
 from touchpoint.identity.bulk import link_customers
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import RESOLUTION_ORDER, Identifier, IdentityPolicy
-from touchpoint.identity.observe import observe
+from touchpoint.identity.observe import Observation, observe
 from touchpoint.identity.profiles import apply_operation
 from touchpoint.ingest.ports import EventLog, LogRecord
 from touchpoint.store import AnalyticalStore, OperationalStore
+from touchpoint.store.operational.consumers import consume_isolated
 from touchpoint.store.operational.meta import get_value, set_value
-from touchpoint.store.operational.offsets import get_offset, set_offset
+from touchpoint.store.operational.offsets import get_offset
 
 CONSUMER = "identity"
+MAX_IDENTIFIER_CHARS = 255  # identity_links.id_value
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -36,15 +41,23 @@ class IdentityEnv:
 
 
 def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
-    """Apply the next events of the log to the graph and profiles; offset and effects commit together."""
-    with env.ops.begin() as connection:
-        after = get_offset(connection, CONSUMER)
-        records = log.read_after(after, limit)
+    """Apply the next events of the log to the graph and profiles; offset and effects commit together. An
+    event that cannot be applied becomes a dead letter and the offset moves past it; returns the events
+    consumed (and dead letters retried)."""
+
+    def apply(connection: Connection, records: Sequence[LogRecord]) -> None:
         for record in records:
             apply_event(connection, record, env.policy, env.clock.now())
-        if records:
-            set_offset(connection, CONSUMER, records[-1].offset, env.clock.now())
-    return len(records)
+
+    consumed = consume_isolated(
+        ops=env.ops,
+        consumer=CONSUMER,
+        position=lambda connection: get_offset(connection, CONSUMER),
+        read=lambda after: log.read_after(after, limit),
+        apply=apply,
+        now=env.clock.now,
+    )
+    return consumed.records + consumed.retried
 
 
 def apply_event(
@@ -57,6 +70,7 @@ def apply_event(
     )
     mode = policy.mode(str(body.get("project", "default")))
     obs = observe(body)
+    _refuse_malformed_identifiers(obs)
     for anonymous, login in obs.pairs:
         graph.bind(anonymous, login, mode)
     if obs.group:
@@ -68,6 +82,22 @@ def apply_event(
     if uid is not None and profile:
         _apply_profile(connection, uid, profile, str(body.get("source")), now)
     return uid
+
+
+def _refuse_malformed_identifiers(obs: Observation) -> None:
+    """An identifier with a control character or longer than an identifier column can never be stored on
+    every database alike (PostgreSQL refuses NUL and 256 characters): the event is refused whole, so it
+    becomes a dead letter rather than a person on one database and an error on the other."""
+    named = [obs.subject] if obs.subject else []
+    named += [i for pair in obs.pairs for i in pair] + obs.group + obs.unbind
+    for ident in named:
+        if len(ident.value) > MAX_IDENTIFIER_CHARS:
+            raise ValidationError(
+                f"identifier {ident.id_type} is {len(ident.value):,} characters long"
+                f" (at most {MAX_IDENTIFIER_CHARS})"
+            )
+        if _CONTROL.search(ident.value):
+            raise ValidationError(f"identifier {ident.id_type} contains a control character")
 
 
 def _subject_uid(graph: Graph, subject: Identifier | None, loose: bool) -> int | None:

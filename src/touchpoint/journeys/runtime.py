@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronsim import CronSim
 
 from touchpoint.core.errors import ValidationError
+from touchpoint.core.events import LogRecord
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import customer_numbers
 from touchpoint.journeys import repo
@@ -34,7 +36,8 @@ from touchpoint.journeys.model import (
 from touchpoint.journeys.service import KIND, JourneyEnv
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import definitions as store
-from touchpoint.store.operational.offsets import lock_offset, set_offset
+from touchpoint.store.operational.consumers import consume_isolated
+from touchpoint.store.operational.offsets import lock_offset
 
 log = logging.getLogger("touchpoint.journeys")
 CONSUMER = "journeys"
@@ -282,13 +285,11 @@ def _persist(
 
 def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     """Route the next log records: event entries, kept events for waits, goals, exits, and wake-ups of runs
-    waiting for the event. The offset commits with all of it."""
+    waiting for the event. The offset commits with all of it; a record that cannot be routed becomes a
+    dead letter and the offset moves past it. Returns the records consumed (and dead letters retried)."""
     catalog = live_versions(env)
-    with env.ops.begin() as connection:
-        after = lock_offset(connection, CONSUMER, env.clock.now())
-        records = env.log.read_after(after, limit)
-        if not records:
-            return 0
+
+    def route(connection: Any, records: Sequence[LogRecord]) -> None:
         events = [r.payload for r in records if r.payload.get("event")]
         owners = customer_numbers(connection, [v for e in events for v in _ids(e)])
         routed = []
@@ -297,8 +298,16 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
             if customer is not None:
                 routed.append((event, customer))
         route_batch(connection, env, catalog, routed)
-        set_offset(connection, CONSUMER, records[-1].offset, env.clock.now())
-    return len(records)
+
+    consumed = consume_isolated(
+        ops=env.ops,
+        consumer=CONSUMER,
+        position=lambda connection: lock_offset(connection, CONSUMER, env.clock.now()),
+        read=lambda after: env.log.read_after(after, limit),
+        apply=route,
+        now=env.clock.now,
+    )
+    return consumed.records + consumed.retried
 
 
 def route_batch(

@@ -42,4 +42,5 @@ def insert_ignoring_duplicates(connection: Connection, table: Table, row: dict[s
     writers of the same row never abort each other's transaction; True when this call inserted it."""
     dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**row).on_conflict_do_nothing()
-    return bool(connection.execute(statement).rowcount)
+    # A row comes back only when inserted (rowcount is -1 on psycopg once the insert returns its new id).
+    return connection.execute(statement.returning(*table.primary_key.columns)).first() is not None
