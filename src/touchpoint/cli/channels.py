@@ -10,12 +10,11 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
 from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import resolve
@@ -82,7 +81,7 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "channel", "class", "status", "active", "latest", "title")
+    table = new_table("name", "channel", "class", "status", "active", "latest", "title")
     for r in rows:
         kind = r["classification"] + (" (urgent)" if r["urgent"] else "")
         table.add_row(
@@ -194,25 +193,16 @@ def report_command(
     if as_json:
         print_json(result)
         return
-    table = Table(
-        "channel",
-        "template",
-        "sent",
-        "delivered",
-        "opened",
-        "clicked",
-        "failed",
-        "skipped",
-        "top skip reason",
-    )
+    counts = ("sent", "delivered", "opened", "clicked", "failed", "skipped")
+    table = new_table("channel", "template", *counts, "top skip reason", numeric=counts)
     for row in result["templates"]:
         funnel, reasons = row["funnel"], row["skip_reasons"]
         top = max(reasons, key=reasons.get) if reasons else ""
         table.add_row(
             row["channel"],
             row["template"],
-            *(str(funnel[k]) for k in ("sent", "delivered", "opened", "clicked", "failed")),
-            str(row["statuses"].get("skipped", 0)),
+            *(fmt(funnel[k]) for k in ("sent", "delivered", "opened", "clicked", "failed")),
+            fmt(row["statuses"].get("skipped", 0)),
             top,
         )
     console.print(table)
@@ -249,8 +239,10 @@ def consent_command(
     if as_json:
         print_json(result)
         return
+    table = new_table("channel", "marketing consent · 营销授权")
     for channel, why in result["channels"].items():
-        console.print(f"{channel:<8} {why}", highlight=False)
+        table.add_row(channel, why)
+    print_table(table)
     if result["do_not_disturb"]:
         console.print(f"do-not-disturb · 免打扰: {result['do_not_disturb']}", highlight=False)
 
@@ -321,8 +313,7 @@ def messages_command(ctx: typer.Context, customer: str, as_json: JsonOption = Fa
     if as_json:
         print_json(rows)
         return
+    table = new_table("at", "channel", "template", "status", "reason")
     for r in rows:
-        console.print(
-            f"{r['at'][:16]} {r['channel']:<7} {r['template']:<24} {r['status']:<9} {r['reason'] or ''}",
-            highlight=False,
-        )
+        table.add_row(r["at"][:16], r["channel"], r["template"], r["status"], r["reason"] or "")
+    print_table(table)

@@ -23,7 +23,9 @@ def demo_command(
         bool, typer.Option("--no-serve", help="generate, print the summary and exit")
     ] = False,
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
-    port: Annotated[int | None, typer.Option(help="port to serve on (default 8000, or TOUCHPOINT_PORT)")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port to serve on (default 8000, or TOUCHPOINT_PORT)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Generate a demo brokerage (once per data directory and parameters), print a summary, then serve."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import console, new_table, print_json
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.corrections import allow, unmerge
 from touchpoint.identity.service import show
@@ -30,11 +29,11 @@ def show_command(
         print_json(body)
         return
     console.print(f"uid {body['uid']}", highlight=False)
-    ids = Table("id_type", "id_value")
+    ids = new_table("id_type", "id_value")
     for ident in body["identifiers"]:
         ids.add_row(ident["id_type"], ident["id_value"])
     console.print(ids)
-    log = Table("#", "at", "action", "uid", "from", "ids", "reason")
+    log = new_table("#", "at", "action", "uid", "from", "ids", "reason")
     for e in body["log"]:
         log.add_row(
             str(e["id"]),

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from touchpoint.cli.output import console, errors, print_json, stage_progress
+from touchpoint.cli.output import console, errors, new_table, print_json, stage_progress
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import TABLES, ImportOptions, ImportRejected, ImportReport, import_file
 from touchpoint.ingest.history import ImportVersion, import_history
@@ -100,7 +99,15 @@ def _show(report: ImportReport, as_json: bool) -> None:
     out = errors if report.status == "rejected" else console
     out.print(report.summary(), highlight=False)
     if report.errors:
-        table = Table("row", "line", "column", "value", "reason", title=f"{report.error_count} problem(s)")
+        table = new_table(
+            "row",
+            "line",
+            "column",
+            "value",
+            "reason",
+            title=f"{report.error_count} problem(s)",
+            numeric=("row", "line"),
+        )
         for error in report.errors[:50]:
             table.add_row(
                 str(error.row), str(error.line or ""), error.column or "", error.value or "", error.reason

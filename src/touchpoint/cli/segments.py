@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.governance import SYSTEM
@@ -196,12 +196,14 @@ def insight_command(
         print_json(body)
         return
     console.print(f"{name}: {body['segment_size']:,} vs {body['against']} {body['base_size']:,}")
+    table = new_table("tag", "top value", "TGI", "share of segment", numeric=("TGI", "share of segment"))
     for tag in body["tags"][:10]:
         top = tag["values"][0] if tag["values"] else None
         if top:
-            console.print(
-                f"  {tag['tag']:<28} {top['value']:<10} TGI {top['tgi']}  ({top['segment_share']:.0%})"
+            table.add_row(
+                tag["tag"], str(top["value"]), fmt(top["tgi"], digits=1), fmt_share(top["segment_share"])
             )
+    print_table(table)
 
 
 @app.command("overlap")
@@ -211,8 +213,10 @@ def overlap_command(ctx: typer.Context, names: list[str], as_json: JsonOption = 
     if as_json:
         print_json(body)
         return
+    table = new_table("segments", "customers", numeric=("customers",))
     for region in body["regions"]:
-        console.print(f"  {' ∩ '.join(region['segments']):<50} {region['intersection']:>10,}")
+        table.add_row(" ∩ ".join(region["segments"]), fmt(region["intersection"]))
+    print_table(table)
 
 
 @app.command("lookalike")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from touchpoint.bootstrap import describe_deployment
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import console, new_table, print_json
 from touchpoint.ingest import data_status
 
 
@@ -27,7 +26,7 @@ def status_command(
     console.print(
         f"analytical       {body['analytical_store']['path']} ({body['analytical_store']['engine']})"
     )
-    table = Table("table", "rows", "dates", "first", "last")
+    table = new_table("table", "rows", "dates", "first", "last", numeric=("rows", "dates"))
     for name, info in body["tables"].items():
         table.add_row(
             name,

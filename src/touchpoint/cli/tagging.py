@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
 from touchpoint.governance import SYSTEM
 from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
 from touchpoint.tags.customer360 import customer_view
@@ -48,7 +47,7 @@ def indicator_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([d.model_dump(mode="json", exclude_none=True) for d in found.values()])
         return
-    table = Table("name", "title", "category", "source", "aggregation", "window", "unit")
+    table = new_table("name", "title", "category", "source", "aggregation", "window", "unit")
     for d in found.values():
         table.add_row(
             d.name,
@@ -86,7 +85,7 @@ def tag_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in found.values()])
         return
-    table = Table("name", "title", "category", "kind", "values", "sensitive")
+    table = new_table("name", "title", "category", "kind", "values", "sensitive")
     for t in found.values():
         table.add_row(
             t.name, t.title, t.category, t.kind, " / ".join(t.possible_values()), "yes" if t.sensitive else ""
@@ -134,7 +133,7 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
         f"business date {detail['business_date']}, "
         f"coverage {detail['coverage']:.1%} of {detail['population']:,}"
     )
-    table = Table("value", "customers", "share")
+    table = new_table("value", "customers", "share", numeric=("customers", "share"))
     for row in detail["distribution"]:
         table.add_row(row["value"], f"{row['count']:,}", f"{row['share']:.1%}")
     console.print(table)
@@ -252,9 +251,12 @@ def _print_plan(plan: list[dict[str, str]], *, applied: bool, as_json: bool) -> 
     if as_json:
         print_json({"applied": applied, "plan": plan})
         return
-    for step in plan:
-        if step["action"] != "unchanged":
-            console.print(f"{step['action']:<7} {step['kind']:<9} {step['name']}")
+    changes = [step for step in plan if step["action"] != "unchanged"]
+    if changes:
+        table = new_table("action", "kind", "name")
+        for step in changes:
+            table.add_row(step["action"], step["kind"], step["name"])
+        print_table(table)
     counts = {a: sum(1 for s in plan if s["action"] == a) for a in ("create", "update", "unchanged")}
     verb = "applied" if applied else "plan (use --apply to write)"
     typer.echo(
@@ -302,7 +304,7 @@ def _print_runs(runs: list[dict[str, object]], *, as_json: bool) -> None:
     if as_json:
         print_json(runs)
         return
-    table = Table("date", "status", "started (UTC)", "seconds", "detail")
+    table = new_table("date", "status", "started (UTC)", "seconds", "detail", numeric=("seconds",))
     for run in runs:
         stats = run["stats"] if isinstance(run["stats"], dict) else {}
         detail = run["error"] or (
@@ -334,8 +336,9 @@ def customer_show(ctx: typer.Context, customer_no: str, as_json: JsonOption = Fa
     )
     for section in ("tags", "indicators"):
         values = view[section].get("values", {})
-        console.print(f"{section} ({view[section].get('business_date')}):")
+        table = new_table(section[:-1], "value", title=f"{section} ({view[section].get('business_date')})")
         for key, value in values.items():
             if value is not None:
-                console.print(f"  {key:<32} {value}")
+                table.add_row(key, fmt(value))
+        print_table(table)
     console.print(f"{len(view['trades'])} recent trades, {len(view['events'])} recent events")

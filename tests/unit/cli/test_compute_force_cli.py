@@ -16,7 +16,6 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import ImportOptions, import_arrow
 from touchpoint.tags.definitions_io import apply_import
-from touchpoint.tags.guard import MissingInputsError
 from touchpoint.tags.service import compute
 
 RUNNER = CliRunner()
@@ -67,10 +66,11 @@ def test_compute_stops_on_missing_inputs_and_force_stores_the_result(tmp_path: P
     home = tmp_path / "home"
     _prepare(home)
     refused = RUNNER.invoke(app, ["--home", str(home), "compute", "--date", "2026-03-12"])
-    # The console entry point (`cli.main.run`) prints a TouchpointError's message and exits 1.
-    assert isinstance(refused.exception, MissingInputsError)
-    assert "tier 4 of 5 (80%)" in str(refused.exception)
-    assert "total_assets (assets)" in str(refused.exception)
+    # A TouchpointError (here MissingInputsError) prints its message as one error line and exits 1.
+    assert refused.exit_code == 1
+    assert "error: " in refused.output
+    assert "tier 4 of 5 (80%)" in refused.output
+    assert "total_assets (assets)" in refused.output
     forced = RUNNER.invoke(app, ["--home", str(home), "compute", "--date", "2026-03-12", "--force", "--json"])
     assert forced.exit_code == 0, forced.output
     assert "tier 4 of 5" in json.loads(forced.output)["forced"]

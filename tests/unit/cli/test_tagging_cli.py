@@ -78,5 +78,7 @@ def test_export_plan_dry_run_and_refusal(home: Path, tmp_path: Path) -> None:
     assert dry["tags"]["asset_tier"]["distribution"].get("高净值", 0) == dry["sample"] == 50
     refused = RUNNER.invoke(app, ["--home", str(home), "indicator", "delete", "total_assets"])
     assert refused.exit_code != 0
-    assert "is read by" in str(refused.exception)
-    assert "tag asset_tier" in str(refused.exception)
+    # A domain error is one line on stderr, not an exception (issue 14: no traceback for bad input).
+    assert "is read by" in refused.output
+    assert "tag asset_tier" in refused.output
+    assert "Traceback" not in refused.output

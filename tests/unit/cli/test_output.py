@@ -1,0 +1,53 @@
+"""CLI tables: headers always, never cut when piped, numbers rounded by one rule (issue 14, item 9)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from touchpoint.cli.output import fmt, fmt_share, new_table, print_table
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1234567, "1,234,567"),
+        (1234567.891, "1,234,567.89"),
+        (0.5, "0.5"),
+        (2.0, "2"),
+        (-3.14159, "-3.14"),
+        (None, "-"),
+        (True, "yes"),
+        (date(2026, 3, 2), "2026-03-02"),
+        (datetime(2026, 3, 2, 9, 31, 5), "2026-03-02 09:31"),
+        ("C1000001", "C1000001"),
+    ],
+)
+def test_one_rule_formats_every_cell(value: object, shown: str) -> None:
+    assert fmt(value) == shown
+
+
+def test_shares_are_percentages_with_one_decimal() -> None:
+    assert fmt_share(0.12345) == "12.3%"
+    assert fmt_share(None) == "-"
+
+
+def test_a_piped_table_keeps_its_headers_and_every_character() -> None:
+    """Under CliRunner stdout is not a terminal, as when piped to `grep` or a file."""
+    long_reason = "column amount: must be at least 0 " * 10
+    table = new_table("row", "reason", numeric=("row",))
+    table.add_row(fmt(12), long_reason.strip())
+
+    def show() -> None:
+        print_table(table)
+
+    command = typer.Typer()
+    command.command()(show)
+    output = CliRunner().invoke(command, [], env={"COLUMNS": "40"}).output
+    assert "row" in output
+    assert "reason" in output
+    assert long_reason.strip() in output  # on one line, not wrapped, folded or cut with …
+    assert "…" not in output
