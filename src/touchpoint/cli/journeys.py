@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.progress import Progress
+from rich.table import Table
 
 from touchpoint.cli.days import DAY_HELP, FromOption, ToOption, parse_day
 from touchpoint.cli.output import console, print_json
@@ -16,9 +19,11 @@ from touchpoint.governance import SYSTEM
 from touchpoint.journeys.model import journey_schema
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
+    RUNS_PAGE_MAX,
     customer_runs,
     get_journey,
     list_journeys,
+    list_runs,
     parse_journey,
     publish,
     resume_run,
@@ -199,12 +204,32 @@ def stats_command(ctx: typer.Context, name: str, as_json: JsonOption = False) ->
 @app.command("runs")
 def runs_command(
     ctx: typer.Context,
-    customer: Annotated[str, typer.Option(help="customer number")],
+    name: Annotated[str | None, typer.Argument(help="a journey: list its runs in bulk")] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="or: every run of one customer, with its effects")
+    ] = None,
+    node: Annotated[str | None, typer.Option(help="only runs at this node")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="only runs with this status (active, waiting, done, converted, …)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=RUNS_PAGE_MAX, help="runs per page")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="the next_cursor of the previous page")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A customer's runs: where each is, why, what it waits for, and each effect's outcome (sent, skipped by
-    a channel policy with the reason, delayed, failed)."""
-    runs = customer_runs(env=ctx.obj.container.journey_env, customer_no=customer)
+    """A journey's runs in bulk (`runs NAME [--node N] [--status S]`, paged, customer numbers masked), or a
+    customer's runs (`runs --customer C…`): where each is, why, what it waits for, and each effect's outcome
+    (sent, skipped by a channel policy with the reason, delayed, failed)."""
+    env = ctx.obj.container.journey_env
+    if (name is None) == (customer is None):
+        raise typer.BadParameter("give a journey NAME or --customer, not both")
+    if name is not None:
+        page = list_runs(env=env, name=name, node=node, status=status, limit=limit, cursor=cursor)
+        if as_json:
+            print_json(page)
+            return
+        _print_run_page(page)
+        return
+    runs = customer_runs(env=env, customer_no=str(customer))
     if as_json:
         print_json(runs)
         return
@@ -220,6 +245,24 @@ def runs_command(
             console.print(
                 f"    {effect['node']}: {effect['kind']} {effect['status']}{reason}", highlight=False
             )
+
+
+def _print_run_page(page: dict[str, Any]) -> None:
+    table = Table("run", "customer", "v", "status", "node", "entered", "wake at", "hold-out")
+    for run in page["runs"]:
+        table.add_row(
+            run["run"],
+            run["customer_no"],
+            str(run["version"]),
+            run["status"],
+            run["node"] or "-",
+            run["entered_at"][:16],
+            (run["wake_at"] or "-")[:16],
+            "yes" if run["holdout"] else "",
+        )
+    console.print(table)
+    if page["next_cursor"]:
+        console.print(f"more: --cursor {page['next_cursor']}", highlight=False)
 
 
 @app.command("stuck")
@@ -263,7 +306,7 @@ def simulate_command(
         start=parse_day(ctx, start),
         end=parse_day(ctx, end),
         sample=sample,
-        progress=not as_json,
+        on_event=None if as_json else _progress_bar(),
     )
     _print_walk(result, as_json)
 
@@ -292,17 +335,52 @@ def walk_command(
     _print_walk(result, as_json)
 
 
+def _progress_bar() -> Callable[[int, int], None]:
+    """A callback that draws the replay's progress on the terminal (cleared when the replay ends)."""
+    bar = Progress(transient=True, console=console)
+    task = bar.add_task("replaying events", total=None)
+
+    def advance(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+        if done >= total:
+            bar.stop()
+
+    return advance
+
+
 def _print_walk(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    console.print(f"{result['events_replayed']:,} events replayed · runs {result['runs']}", highlight=False)
+    console.print(
+        f"{result['events_replayed']:,} events replayed · "
+        f"{result['entered']:,} runs entered: {result['runs']}",
+        highlight=False,
+    )
     for node in result["nodes"]:
-        outcomes = ", ".join(f"{k} {v}" for k, v in node["outcomes"].items())
-        console.print(f"  {node['node']:<20} entered {node['entered']:>7,}  {outcomes}", highlight=False)
+        outcomes = ", ".join(f"{k} {v:,}" for k, v in node["outcomes"].items())
+        console.print(
+            f"  {node['node']:<20} entered {node['entered']:>7,}  waiting {node['waiting']:>6,}  {outcomes}",
+            highlight=False,
+        )
     for path in result["paths"]:
         console.print(f"{path['customer_no']} · {path['status']}", style="bold", highlight=False)
         for step in path["steps"]:
             console.print(f"  {step['at']}  {step['node']:<20} {step['outcome']}", highlight=False)
         for message in path["messages"]:
             console.print(f"  ✉ {message['node']}: {message['content']}", highlight=False)
+        for effect in path["effects"]:
+            when = effect["at"] or (f"due {effect['due_at']}" if effect["due_at"] else "")
+            reason = f" — {effect['reason']}" if effect["reason"] else ""
+            console.print(
+                f"  {when}  {effect['node']:<20} {effect['kind']} {effect['status']}{reason}", highlight=False
+            )
+    for note in result.get("notes", []):
+        console.print(f"note: {note}", highlight=False)
+    for walked in result.get("customers", []):
+        verdict = "entered" if walked["entered"] else "did not enter"
+        console.print(f"{walked['customer_no']}: {verdict}", style="bold", highlight=False)
+        for reason in walked["why"]:
+            console.print(f"  · {reason}", highlight=False)

@@ -12,7 +12,7 @@ import uvicorn
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
 from touchpoint.cli.output import fail, print_json
-from touchpoint.worker.loop import BackgroundWorker, run_pass
+from touchpoint.worker.loop import BackgroundWorker, PassResult, run_pass
 
 HostOption = Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")]
 PortOption = Annotated[int | None, typer.Option(help="port (default 8000)")]
@@ -58,7 +58,7 @@ def _family(host: str) -> socket.AddressFamily:
 
 def _bind_problem(host: str, port: int, exc: OSError) -> str:
     how = (
-        "choose another with --port N (make demo: make demo DEMO_ARGS=\"--port N\"), "
+        'choose another with --port N (make demo: make demo DEMO_ARGS="--port N"), '
         "or set TOUCHPOINT_PORT / `port` in touchpoint.toml"
     )
     if exc.errno == errno.EADDRINUSE:
@@ -81,31 +81,70 @@ def collect_command(ctx: typer.Context, host: HostOption = None, port: PortOptio
 def worker_command(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="process everything pending, then exit")] = False,
+    jobs: Annotated[
+        str | None,
+        typer.Option(
+            help="run only these jobs, comma-separated: consumers, timers, dispatch, compute, segments, "
+            "housekeeping (default all; split roles across processes)"
+        ),
+    ] = None,
+    clock: Annotated[
+        str, typer.Option(help="system, or virtual: run a STAGING data directory through time (--until)")
+    ] = "system",
+    start: Annotated[
+        str | None,
+        typer.Option(help="virtual clock: where it starts, YYYY-MM-DD[THH:MM] Beijing (default now)"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="virtual clock: where it stops, YYYY-MM-DD[THH:MM] Beijing or +7d, +12h"),
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(help="virtual clock: the longest jump between passes, e.g. 1h (default: none)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print what the pass did as JSON")] = False,
 ) -> None:
-    """Run the event-log consumers (One ID, compaction, journeys), scheduled computation, segment refreshes,
-    journey runs and their effects, and housekeeping."""
+    """Run the worker's jobs, each in its own thread on its own cadence: consumers (One ID, compaction,
+    journey routing), timers (journey admissions and steps), dispatch (sends), compute (indicators and tags),
+    segments (refreshes) and housekeeping. `--clock virtual` rehearses a staging directory through time."""
+    from touchpoint.cli.rehearse import rehearse_command
+    from touchpoint.worker.jobs import parse_jobs
+
+    chosen = parse_jobs(jobs)
+    if clock == "virtual":
+        rehearse_command(ctx, jobs=chosen, start=start, until=until, step=step, as_json=as_json)
+        return
+    if clock != "system":
+        raise typer.BadParameter(f"--clock {clock!r}: choose system or virtual")
+    if start or until or step:
+        raise typer.BadParameter("--start, --until and --step need --clock virtual")
     container = ctx.obj.container
     if once:
-        result = run_pass(container)
-        body = {
-            "identity_events": result.identity_events,
-            "compacted_records": result.compacted_records,
-            "customers_linked": result.customers_linked,
-            "computed": result.computed,
-            "segments_refreshed": result.segments_refreshed,
-            "journey_runs_advanced": result.journey_steps,
-            "journey_effects_done": result.effects_done,
-        }
+        result = run_pass(container, chosen)
+        body = pass_body(result)
         if as_json:
             print_json(body)
         else:
             typer.echo(", ".join(f"{k} {v}" for k, v in body.items()))
         return
-    worker = BackgroundWorker(container)
+    worker = BackgroundWorker(container, jobs=chosen)
     worker.start()
-    typer.echo("Touchpoint worker running; Ctrl-C to stop")
+    typer.echo(f"Touchpoint worker running {', '.join(worker.jobs)}; Ctrl-C to stop")
     try:
         worker.wait()
     except KeyboardInterrupt:
         worker.stop()
+
+
+def pass_body(result: PassResult) -> dict[str, object]:
+    """What one worker pass did, as printed by `touchpoint worker --once`."""
+    return {
+        "identity_events": result.identity_events,
+        "compacted_records": result.compacted_records,
+        "customers_linked": result.customers_linked,
+        "computed": result.computed,
+        "segments_refreshed": result.segments_refreshed,
+        "journey_runs_advanced": result.journey_steps,
+        "journey_effects_done": result.effects_done,
+    }

@@ -349,3 +349,213 @@ class JourneyDef(_Strict):
 def journey_schema() -> dict[str, Any]:
     """The published JSON Schema of a journey definition."""
     return JourneyDef.model_json_schema()
+
+
+# Over HTTP: what routes take and answer -------------------------------------------------------------------
+
+
+class JourneyWrite(JourneyDef):
+    """A journey definition as `PUT /journeys/{name}` takes it: the name comes from the path (a `name` in the
+    body, if any, must be the same)."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)  # type: ignore[assignment]
+
+
+class JourneySchemaRead(BaseModel):
+    """The JSON Schema of a journey definition (draft 2020-12, as pydantic writes it)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    title: str
+    type: str
+    properties: dict[str, Any]
+    required: list[str] = Field(default_factory=list)
+    defs: dict[str, Any] = Field(default_factory=dict, alias="$defs")
+
+
+class JourneyRead(BaseModel):
+    """A journey in the list: its lifecycle status, the live version and the newest saved one."""
+
+    name: str
+    title: str
+    status: str
+    live_version: int | None = None
+    latest_version: int
+
+
+class JourneySaved(BaseModel):
+    """The version a save made (a draft until published)."""
+
+    name: str
+    version: int
+
+
+class PublishRequest(_Strict):
+    """What happens to runs on older versions: keep them, move them (old node → new node), or end them."""
+
+    in_flight: Literal["keep", "move", "end"] = "keep"
+    node_map: dict[str, str] = Field(default_factory=dict)
+
+
+class PublishRead(BaseModel):
+    """The journey made live: its version and how many older runs were moved or ended."""
+
+    name: str
+    status: str
+    version: int
+    runs_changed: int
+
+
+CustomerNo = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class EnterRequest(_Strict):
+    """Customers to admit, with the entry payload."""
+
+    # Customer numbers as the collector accepts identifiers: no control characters, at most 255 characters.
+    customers: list[CustomerNo] = Field(min_length=1, max_length=10_000)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdmissionRead(BaseModel):
+    """How many were admitted, how many of them are in the hold-out, how many the rules refused."""
+
+    admitted: int
+    holdout: int
+    refused_by_reentry: int
+    refused_by_cap: int
+
+
+class StatusRead(BaseModel):
+    """A journey's new lifecycle status and the runs the change ended."""
+
+    name: str
+    status: str
+    runs_ended: int
+
+
+class GoalRate(BaseModel):
+    """Runs, runs that reached the goal, and their rate (None without runs)."""
+
+    runs: int
+    converted: int
+    rate: float | None = None
+
+
+class GoalStats(BaseModel):
+    """Goal conversion of the treated runs against the hold-out group."""
+
+    treated: GoalRate
+    holdout: GoalRate
+
+
+class NodeStats(BaseModel):
+    """One node: runs that entered it = those that left it by an edge (`passed`), ended there (`ended`:
+    converted, stopped, failed) and wait there now; `outcomes` counts each edge and end."""
+
+    node: str
+    type: str
+    entered: int
+    passed: int
+    ended: int
+    waiting: int
+    outcomes: dict[str, int]
+    actions: dict[str, int]
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    skip_reasons: dict[str, int] = Field(default_factory=dict)
+
+
+class JourneyStatsRead(BaseModel):
+    """Per-node statistics, runs by status (`entered` is their sum) and goal conversion."""
+
+    name: str
+    entered: int
+    runs: dict[str, int]
+    nodes: list[NodeStats]
+    goal: GoalStats
+
+
+class StepRead(BaseModel):
+    """A node a run passed through and how it left it."""
+
+    node: str
+    outcome: str
+    detail: str | None = None
+    at: str
+
+
+class EffectRead(BaseModel):
+    """An effect of a run: its status, attempts and, when it did not go, why."""
+
+    node: str
+    kind: str
+    status: str
+    attempts: int
+    reason: str | None = None
+
+
+class CustomerRunRead(BaseModel):
+    """A customer's run: where it is, what it waits for, its steps and effects."""
+
+    run: str
+    journey: str
+    version: int
+    status: str
+    node: str | None = None
+    wake_at: str | None = None
+    waiting_for: str | None = None
+    holdout: bool
+    entered_at: str
+    end_reason: str | None = None
+    last_error: str | None = None
+    steps: list[StepRead]
+    effects: list[EffectRead]
+
+
+RunStatus = Literal[
+    "active", "ready", "waiting", "waiting_event", "done", "converted", "exited", "stopped", "failed"
+]  # `active`: any status of a run not ended yet
+
+
+class RunRead(BaseModel):
+    """A run in a journey's bulk listing (the customer number masked)."""
+
+    run: str
+    journey: str
+    version: int
+    customer_no: str
+    status: str
+    node: str | None = None
+    waiting_for: str | None = None
+    wake_at: str | None = None
+    entered_at: str
+    holdout: bool
+    end_reason: str | None = None
+    errors: int = 0
+
+
+class RunPage(BaseModel):
+    """A page of a journey's runs; `next_cursor` fetches the next (None on the last page)."""
+
+    journey: str
+    runs: list[RunRead]
+    next_cursor: str | None = None
+
+
+class StuckRunRead(BaseModel):
+    """An active run past its wake-at that no worker took."""
+
+    run: str
+    journey: str
+    customer_no: str
+    node: str | None = None
+    wake_at: str | None = None
+    errors: int = 0
+
+
+class RunChangeRead(BaseModel):
+    """A run resumed or stopped by an operator."""
+
+    run: str
+    status: str
+    wake_at: str | None = None

@@ -8,9 +8,10 @@ version they entered on unless the editor moves them (mapping old nodes to new) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
 
+from cronsim import CronSim
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.channels.env import ChannelEnv
@@ -22,11 +23,11 @@ from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.ingest.ports import EventLog
-from touchpoint.journeys import repo
+from touchpoint.journeys import reads, repo
 from touchpoint.journeys.engine import ACTIVE
-from touchpoint.journeys.model import ActionNode, JourneyDef, SendMessage
+from touchpoint.journeys.model import ActionNode, JourneyDef, RunStatus, SegmentEntry, SendMessage
 from touchpoint.journeys.validate import Known, problems
-from touchpoint.segments.service import check, list_segments, read_rule
+from touchpoint.segments.service import check, list_segments, mask_customer_no, read_rule
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags.service import TagEnv, list_tags
 
@@ -259,24 +260,31 @@ def set_status(*, env: JourneyEnv, principal: Principal, name: str, to: str) -> 
     return {"name": name, "status": to, "runs_ended": ended}
 
 
+ENDED_AT_NODE = ("converted", "stopped", "failed")  # ends that record no step leaving the node
+
+
 def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None) -> dict[str, Any]:
-    """Per node: runs that passed (by how they left), waiting now, effects by status; goal conversion of
-    treated runs and of the hold-out group."""
+    """Per node: runs that left it (by the edge they took), that ended there (converted by the goal, stopped,
+    failed) and that wait there now, so that `entered` = the sum of `outcomes` + `waiting`; effects by
+    status; goal conversion of treated runs and of the hold-out group. For the journey: runs `entered` =
+    the sum of `runs` by status (active ones included)."""
     journey = journey or get_journey(env=env, name=name)
     with env.ops.begin() as connection:
         counts = repo.node_counts(connection, name)
         goals = repo.goal_counts(connection, name)
-    nodes: dict[str, dict[str, Any]] = {
-        n.id: {"node": n.id, "type": n.type, "passed": 0, "waiting": 0, "outcomes": {}, "actions": {}}
-        for n in journey.nodes
-    }
+        ended = reads.ended_counts(connection, name)
+    nodes: dict[str, dict[str, Any]] = {n.id: _node_item(n.id, n.type) for n in journey.nodes}
     for node, outcome, count in counts["outcomes"]:
-        item = nodes.setdefault(
-            node, {"node": node, "type": "?", "passed": 0, "waiting": 0, "outcomes": {}, "actions": {}}
-        )
-        if outcome != "goal":
-            item["passed"] += count
+        if outcome == "goal":
+            continue  # a goal step marks a conversion; the run's end (if any) is counted by its status below
+        item = nodes.setdefault(node, _node_item(node, "?"))
+        item["passed"] += count
         item["outcomes"][outcome] = count
+    for node, run_status, count in ended:
+        if node is not None and run_status in ENDED_AT_NODE:
+            item = nodes.setdefault(node, _node_item(node, "?"))
+            item["ended"] += count
+            item["outcomes"][run_status] = item["outcomes"].get(run_status, 0) + count
     for node, count in counts["waiting"]:
         if node in nodes:
             nodes[node]["waiting"] = count
@@ -290,7 +298,7 @@ def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None)
         if node in nodes:
             nodes[node].setdefault("skip_reasons", {})[str(reason)[:120]] = count
     for item in nodes.values():
-        item["entered"] = item["passed"] + item["waiting"]
+        item["entered"] = item["passed"] + item["ended"] + item["waiting"]
         if item["type"] == "action":
             actions = item["actions"]
             actions["attempted"] = sum(n for status, n in actions.items() if status != "skipped")
@@ -299,15 +307,60 @@ def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None)
                 actions["skipped"] = actions.get("skipped", 0) + held
                 item.setdefault("skip_reasons", {})["hold-out"] = held
     treated, holdout = goals[False], goals[True]
+    runs = {f"{status}{' (hold-out)' if held else ''}": n for status, held, n in counts["runs"]}
     return {
         "name": name,
-        "runs": {f"{status}{' (hold-out)' if held else ''}": n for status, held, n in counts["runs"]},
+        "entered": sum(runs.values()),
+        "runs": runs,
         "nodes": list(nodes.values()),
         "goal": {
             "treated": {"runs": treated[0], "converted": treated[1], "rate": _rate(treated)},
             "holdout": {"runs": holdout[0], "converted": holdout[1], "rate": _rate(holdout)},
         },
     }
+
+
+def _node_item(node: str, kind: str) -> dict[str, Any]:
+    return {
+        "node": node,
+        "type": kind,
+        "entered": 0,
+        "passed": 0,
+        "ended": 0,
+        "waiting": 0,
+        "outcomes": {},
+        "actions": {},
+    }
+
+
+def next_instant(*, env: JourneyEnv, after: datetime) -> datetime | None:
+    """The next instant after `after` at which the journey runtime has something to do: a run wakes (a wait
+    ends, a time-out), or an effect falls due (a send delayed by quiet hours or a rate limit, a retry). A
+    virtual clock (simulations, `touchpoint worker --clock virtual`) jumps there; None when nothing is
+    scheduled."""
+    with env.ops.begin() as connection:
+        found = [
+            reads.next_wake_after(connection, after),
+            reads.next_effect_due(connection, after),
+            _next_scheduled_entry(connection, env, after),
+        ]
+    return min((moment for moment in found if moment is not None), default=None)
+
+
+def _next_scheduled_entry(connection: Any, env: JourneyEnv, after: datetime) -> datetime | None:
+    """The next cron time (Beijing) after `after` of a live journey whose segment entry recurs."""
+    tz = env.calendar.tz
+    upcoming = []
+    for name, st in repo.all_states(connection).items():
+        if st["status"] != "live" or st.get("version") is None:
+            continue
+        saved = [v for v in store.history(connection, KIND, name) if v["version"] == st["version"]]
+        if not saved or saved[0]["body"] is None:
+            continue
+        entry = JourneyDef.model_validate(saved[0]["body"]).entry
+        if isinstance(entry, SegmentEntry) and entry.schedule is not None:
+            upcoming.append(next(CronSim(entry.schedule, after.astimezone(tz))).astimezone(UTC))
+    return min(upcoming, default=None)
 
 
 def _rate(pair: tuple[int, int]) -> float | None:
@@ -340,6 +393,55 @@ def customer_runs(*, env: JourneyEnv, customer_no: str) -> list[dict[str, Any]]:
             }
             for run in runs
         ]
+
+
+RUNS_PAGE_MAX = 1_000
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+
+def list_runs(
+    *,
+    env: JourneyEnv,
+    name: str,
+    node: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A page of a journey's runs (oldest id first), optionally only those at `node` or with `status`
+    (`active`: any not ended). Customer numbers are masked; `next_cursor` fetches the next page (None on the
+    last one)."""
+    if status is not None and status not in RUN_STATUSES:
+        raise ValidationError(f"unknown run status {status!r}: choose {', '.join(RUN_STATUSES)}")
+    if not 1 <= limit <= RUNS_PAGE_MAX:
+        raise ValidationError(f"limit must be between 1 and {RUNS_PAGE_MAX}")
+    with env.ops.begin() as connection:
+        if repo.state(connection, name) is None:
+            raise NotFoundError(f"no journey named {name!r}")
+        runs = reads.list_runs(connection, name, node=node, status=status, after_id=cursor, limit=limit + 1)
+    page = runs[:limit]
+    return {
+        "journey": name,
+        "runs": [_run_row(run) for run in page],
+        "next_cursor": page[-1].id if len(runs) > limit else None,
+    }
+
+
+def _run_row(run: Any) -> dict[str, Any]:
+    return {
+        "run": run.id,
+        "journey": run.journey,
+        "version": run.version,
+        "customer_no": mask_customer_no(run.customer_no),
+        "status": run.status,
+        "node": run.node,
+        "waiting_for": run.wait_event,
+        "wake_at": repo.as_utc(run.wake_at).isoformat() if run.wake_at else None,
+        "entered_at": repo.as_utc(run.entered_at).isoformat(),
+        "holdout": run.holdout,
+        "end_reason": run.end_reason,
+        "errors": int(run.context.get("errors", 0)),
+    }
 
 
 def stuck(*, env: JourneyEnv, grace_minutes: int = 10) -> list[dict[str, Any]]:

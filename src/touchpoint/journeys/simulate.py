@@ -10,25 +10,33 @@ between them the clock jumps to each due wake-up, so waits, time-outs and goals 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.progress import Progress
 
 from touchpoint.analytics.events import events_between
 from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import AppendResult, LogEntry, LogRecord
 from touchpoint.identity.service import IdentityEnv
 from touchpoint.indicators.service import IndicatorEnv
-from touchpoint.journeys import repo
+from touchpoint.journeys import reads, repo
 from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.model import EventEntry, JourneyDef, SegmentEntry, WaitForEventNode
+from touchpoint.journeys.facts import passes
+from touchpoint.journeys.model import (
+    ApiEntry,
+    EventEntry,
+    JourneyDef,
+    SegmentEntry,
+    SplitNode,
+    WaitForEventNode,
+)
 from touchpoint.journeys.runtime import Catalog, admit_in, admit_segments, route_batch, tick
-from touchpoint.journeys.service import JourneyEnv, statistics, validate
+from touchpoint.journeys.service import JourneyEnv, next_instant, statistics, validate
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational.bulk import copy_table
 from touchpoint.store.operational.db import OperationalStore
@@ -42,6 +50,7 @@ from touchpoint.store.operational.schema import (
     segment_lists,
     tag_imports,
 )
+from touchpoint.tags.layout import TAG_VALUES
 from touchpoint.tags.service import TagEnv
 
 COPIED = (
@@ -99,12 +108,14 @@ def simulate(
     customers: list[str] | None = None,
     payload: dict[str, Any] | None = None,
     sample: int = 5,
-    progress: bool = False,
+    on_event: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Replay [start, end] (Beijing days) through the journey; per-node statistics and a sample of paths.
-    With `customers`, only their events and runs (a test walk); API- and segment-entry journeys admit them at
-    the start (segment entry only if they are members then)."""
+    With `customers`, only their events and runs (a test walk), and for each customer why they did not enter
+    or what held their messages back; API- and segment-entry journeys admit them at the start (segment entry
+    only if they are members then). `on_event(done, total)` follows the replay (a progress bar)."""
     validate(env=env, journey=journey)
+    start, notes = _first_day_with_tags(env, journey, start, end)
     calendar = env.calendar
     clock = VirtualClock(calendar.to_utc(start))
     finish = calendar.to_utc(end + timedelta(days=1))
@@ -123,18 +134,49 @@ def simulate(
         )
         events = _recorded_events(env, journey, start, end, customers)
         _admit_at_start(sim, journey, catalog, customers, payload or {})
-        with Progress(transient=True, disable=not progress) as bar:
-            task = bar.add_task("replaying events", total=len(events))
-            for event, customer in events:
-                _run_until(
-                    sim, clock, catalog, datetime.fromtimestamp(event["time"] / 1000, tz=clock.now().tzinfo)
-                )
-                with sim.ops.begin() as connection:
-                    route_batch(connection, sim, catalog, [(event, customer)])
-                _drain(sim, catalog)
-                bar.advance(task)
-            _run_until(sim, clock, catalog, finish)
-        return _report(sim, journey, clock, events, sample)
+        for done, (event, customer) in enumerate(events, start=1):
+            _run_until(
+                sim, clock, catalog, datetime.fromtimestamp(event["time"] / 1000, tz=clock.now().tzinfo)
+            )
+            with sim.ops.begin() as connection:
+                route_batch(connection, sim, catalog, [(event, customer)])
+            _drain(sim, catalog)
+            if on_event is not None:
+                on_event(done, len(events))
+        _run_until(sim, clock, catalog, finish)
+        report = _report(sim, journey, clock, events, sample) | {
+            "started_on": start.isoformat(),
+            "notes": notes,
+        }
+        if customers is not None:
+            report["customers"] = [
+                _why(sim, journey, customer, events, payload or {}, (start, end)) for customer in customers
+            ]
+        return report
+
+
+def _first_day_with_tags(
+    env: JourneyEnv, journey: JourneyDef, start: date, end: date
+) -> tuple[date, list[str]]:
+    """The day the simulation starts on: `start`, or — for a journey that reads tags (a segment entry, a
+    split, an exit segment) — the first day with a tag snapshot when `start` is earlier (tags are read as they
+    were on each day, and there were none before). Refused when there is no snapshot by `end`."""
+    reads_tags = (
+        isinstance(journey.entry, SegmentEntry)
+        or any(isinstance(node, SplitNode) for node in journey.nodes)
+        or any(criterion.segment for criterion in journey.exit_criteria)
+    )
+    if not reads_tags:
+        return start, []
+    days = sorted(p.dt for p in env.tags.indicators.analytics.partitions(TAG_VALUES.name))
+    first = days[0] if days else None
+    if first is None or first > end:
+        raise ValidationError(
+            f"journey {journey.name} reads tags and there is no tag snapshot by {end}; run touchpoint compute"
+        )
+    if first <= start:
+        return start, []
+    return first, [f"started on {first}, the first day with a tag snapshot (the journey reads tags)"]
 
 
 def _recorded_events(
@@ -193,6 +235,8 @@ def _admit_at_start(
         customers = [c for c in customers if c in numbers]
     elif isinstance(journey.entry, EventEntry) or customers is None:
         return
+    elif any(key not in payload for key in journey.entry.required):
+        return  # the live API refuses such a call; the walk says why the customer did not enter
     with sim.ops.begin() as connection:
         admit_in(connection, sim, journey, 1, customers, dict.fromkeys(customers, payload))
     _drain(sim, catalog)
@@ -206,14 +250,11 @@ def _drain(sim: JourneyEnv, catalog: Catalog) -> None:
 
 
 def _run_until(sim: JourneyEnv, clock: VirtualClock, catalog: Catalog, until: datetime) -> None:
-    """Move the clock to `until`, stopping at every wake-up on the way."""
-    while True:
-        with sim.ops.begin() as connection:
-            wake = repo.next_wake(connection)
-        if wake is None or wake > until:
-            break
-        if wake > clock.now():
-            clock.set(wake)
+    """Move the clock to `until`, stopping at every scheduled instant on the way: run wake-ups, and sends
+    delayed (quiet hours, a rate limit) or retried after a failure."""
+    _drain(sim, catalog)
+    while (instant := next_instant(env=sim, after=clock.now())) is not None and instant <= until:
+        clock.set(instant)
         _drain(sim, catalog)
     if until > clock.now():
         clock.set(until)
@@ -226,29 +267,108 @@ def _report(
     stats = statistics(env=sim, name=journey.name, journey=journey)
     tz = sim.calendar.tz
     with sim.ops.begin() as connection:
-        paths = []
-        for run in repo.sample_runs(connection, journey.name, sample):
-            steps = repo.steps_of(connection, run.id)
-            messages = repo.messages_of(connection, run.id)
-            paths.append(
-                {
-                    "customer_no": run.customer_no,
-                    "status": run.status,
-                    "holdout": run.holdout,
-                    "steps": [
-                        {
-                            "at": s.at.astimezone(tz).isoformat(timespec="minutes"),
-                            "node": s.node,
-                            "outcome": s.outcome,
-                            "detail": s.detail,
-                        }
-                        for s in steps
-                    ],
-                    "messages": messages,
-                }
-            )
+        paths = [_path(connection, run, tz) for run in repo.sample_runs(connection, journey.name, sample)]
     return stats | {
         "events_replayed": len(events),
         "ended_at": clock.now().astimezone(tz).isoformat(),
         "paths": paths,
     }
+
+
+def _path(connection: Any, run: Any, tz: Any) -> dict[str, Any]:
+    """One run's walk: its steps, the log channel's notes, and each effect with when it went (or is due)."""
+
+    def local(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(tz).isoformat(timespec="minutes")
+
+    return {
+        "customer_no": run.customer_no,
+        "status": run.status,
+        "holdout": run.holdout,
+        "steps": [
+            {"at": local(s.at), "node": s.node, "outcome": s.outcome, "detail": s.detail}
+            for s in repo.steps_of(connection, run.id)
+        ],
+        "messages": repo.messages_of(connection, run.id),
+        "effects": [
+            {
+                "node": e["node"],
+                "kind": e["kind"],
+                "status": e["status"],
+                "reason": e["reason"],
+                "at": local(e["done_at"]),
+                "due_at": local(e["due_at"]),
+            }
+            for e in reads.effect_times(connection, run.id)
+        ],
+    }
+
+
+def _why(
+    sim: JourneyEnv,
+    journey: JourneyDef,
+    customer: str,
+    events: list[tuple[dict[str, Any], str]],
+    payload: dict[str, Any],
+    period: tuple[date, date],
+) -> dict[str, Any]:
+    """Whether a walked customer entered and, in words, why not — or what kept their actions back."""
+    with sim.ops.begin() as connection:
+        runs = [r for r in repo.runs_of_customer(connection, customer) if r.journey == journey.name]
+        effects = [e for r in runs for e in repo.effects_of(connection, r.id)]
+    if not runs:
+        return {
+            "customer_no": customer,
+            "entered": False,
+            "why": _not_entered(sim, journey, customer, events, period, payload),
+        }
+    why = []
+    if any(r.holdout for r in runs):
+        why.append(
+            f"in the hold-out group ({journey.holdout_percent:g} %): walks the journey, but no action is "
+            "carried out (the control group of the goal's conversion)"
+        )
+    for effect in effects:
+        if effect["status"] in ("skipped", "failed") and effect["reason"]:
+            why.append(f"{effect['node']}: {effect['kind']} {effect['status']} — {effect['reason']}")
+        elif effect["status"] == "pending":
+            why.append(
+                f"{effect['node']}: {effect['kind']} still pending — {effect['reason'] or 'not due yet'}"
+            )
+    return {"customer_no": customer, "entered": True, "why": why}
+
+
+def _not_entered(
+    sim: JourneyEnv,
+    journey: JourneyDef,
+    customer: str,
+    events: list[tuple[dict[str, Any], str]],
+    period: tuple[date, date],
+    payload: dict[str, Any],
+) -> list[str]:
+    entry = journey.entry
+    if isinstance(entry, SegmentEntry):
+        context, members = current_members(env=sim.tags, name=entry.segment)
+        uid = context.uid_of.get(customer)
+        if uid is None or uid not in members:
+            known = uid is not None
+            return [
+                f"not a member of segment {entry.segment} now (the walk admits its current members)"
+                if known
+                else f"customer {customer} is not in the newest tag snapshot (unknown, or not computed yet)"
+            ]
+    elif isinstance(entry, EventEntry):
+        done = [e for e, c in events if c == customer and e["event"] == entry.event]
+        first, last = period
+        if not done:
+            return [f"did not do {entry.event} between {first} and {last} (the journey's entry event)"]
+        if not any(passes(e.get("properties") or {}, entry.where) for e in done):
+            return [
+                f"did {entry.event} {len(done)} time(s) between {first} and {last}, "
+                "none matching the entry filter"
+            ]
+    elif isinstance(entry, ApiEntry):
+        missing = [key for key in entry.required if key not in payload]
+        if missing:
+            return [f"the entry payload lacks {', '.join(missing)} (give it with --payload)"]
+    return ["refused by the journey's entry caps or its re-entry rule"]

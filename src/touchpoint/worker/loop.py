@@ -1,29 +1,34 @@
-"""The worker loop: drain the identity consumer, compact events to Parquet, forget old dedupe keys, and
-compute indicators and tags when the data or the definitions have changed (or a day has passed)."""
+"""The worker: its jobs (worker/jobs.py) each in its own thread on its own cadence, or one synchronous pass
+of all of them (`run_pass`, for tests, `touchpoint worker --once` and the virtual clock)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import TypeVar
 
 from touchpoint.bootstrap import Container
-from touchpoint.channels.feedback import forward_events, match_pending_receipts
-from touchpoint.governance import SYSTEM
-from touchpoint.identity.service import CONSUMER as IDENTITY
-from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
-from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
-from touchpoint.ingest.compactor import compact
-from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
-from touchpoint.journeys.runtime import admit_segments, route_events, tick
-from touchpoint.segments.service import refresh_segment, refreshes_due
-from touchpoint.store.operational.offsets import all_offsets
-from touchpoint.tags.service import compute, compute_due
+from touchpoint.worker.jobs import (
+    JOB_NAMES,
+    JOBS,
+    REQUIRED_CONSUMERS,
+    Advanced,
+    Consumed,
+    advance_timers,
+    cadence,
+    compute_scheduled,
+    consume,
+    housekeep,
+    refresh_segments,
+    send_due,
+)
 
+__all__ = ["REQUIRED_CONSUMERS", "BackgroundWorker", "PassResult", "run_pass"]
 log = logging.getLogger("touchpoint.worker")
-REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, JOURNEYS)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,134 +44,101 @@ class PassResult:
     effects_done: int = 0
 
 
-def run_pass(container: Container) -> PassResult:
-    """One full pass: everything pending is processed before it returns."""
-    linked = sync_customers(env=container.identity_env, analytics=container.analytics)
-    linked += sync_imported_events(env=container.identity_env, analytics=container.analytics)
-    identity_events = 0
-    while (n := process_log(env=container.identity_env, log=container.log)) > 0:
-        identity_events += n
-    compacted = 0
-    while (
-        step := compact(
-            log=container.log,
-            ops=container.ops,
-            analytics=container.analytics,
-            clock=container.clock,
-            calendar=container.calendar,
-        )
-    ).records > 0:
-        compacted += step.records
-    computed = _scheduled_compute(container)
-    refreshed = _scheduled_refreshes(container)
-    steps, effects = _journeys(container)
-    _housekeeping(container)
+def run_pass(container: Container, jobs: Sequence[str] = JOB_NAMES) -> PassResult:
+    """One full pass of the named jobs (all by default), one after another: everything pending is processed
+    before it returns. A failing job is logged and the others still run."""
+    consumed = _guarded(container, "consumers", jobs, consume, Consumed())
+    computed = _guarded(container, "compute", jobs, compute_scheduled, None)
+    refreshed = _guarded(container, "segments", jobs, refresh_segments, 0)
+    advanced = _guarded(container, "timers", jobs, advance_timers, Advanced())
+    effects = _guarded(container, "dispatch", jobs, send_due, 0)
+    _guarded(container, "housekeeping", jobs, housekeep, None)
     return PassResult(
-        identity_events=identity_events,
-        compacted_records=compacted,
-        customers_linked=linked,
+        identity_events=consumed.identity_events,
+        compacted_records=consumed.compacted_records,
+        customers_linked=consumed.customers_linked,
         computed=computed,
         segments_refreshed=refreshed,
-        journey_steps=steps,
+        journey_steps=advanced.steps,
         effects_done=effects,
     )
 
 
-def _journeys(container: Container, rounds: int = 50) -> tuple[int, int]:
-    """Route new events to journeys, admit due segment entries, advance due runs, carry out due effects."""
-    env = container.journey_env
-    while route_events(env=env) > 0:
-        pass
+def _guarded(
+    container: Container, name: str, jobs: Sequence[str], job: Callable[[Container], T], default: T
+) -> T:
+    """Run one job of a pass if it was asked for; its failure is logged and `default` stands in."""
+    if name not in jobs:
+        return default
     try:
-        admit_segments(env=env)
-    except Exception:  # e.g. no tag snapshot yet: admission is retried next pass
-        log.exception("admitting segment members to journeys failed")
-    steps = effects = 0
-    for _ in range(rounds):  # bounded, so one pass never starves the rest of the loop
-        taken = tick(env=env)
-        steps += taken
-        if not taken:
-            break
-    for _ in range(rounds):
-        done = dispatch(env=env)
-        effects += done
-        if not done:
-            break
-    match_pending_receipts(env=container.channel_env)  # receipts that beat their send's commit
-    while forward_events(env=container.channel_env) > 0:  # message events join the event log
-        pass
-    return steps, effects
-
-
-def _scheduled_refreshes(container: Container) -> int:
-    if not container.analytics.partitions("tag_values"):
-        return 0
-    refreshed = 0
-    for name in refreshes_due(env=container.tag_env):
-        try:
-            refresh_segment(env=container.tag_env, principal=SYSTEM, name=name)
-            refreshed += 1
-        except Exception:
-            # Recorded on the segment with its error and the time of the next attempt (back-off).
-            log.exception("refreshing segment %s failed", name)
-    return refreshed
-
-
-def _scheduled_compute(container: Container) -> str | None:
-    settings = container.settings
-    day = compute_due(
-        env=container.tag_env,
-        refresh=timedelta(hours=settings.compute_refresh_hours),
-        retry=timedelta(minutes=settings.compute_retry_minutes),
-    )
-    if day is None:
-        return None
-    try:
-        compute(env=container.tag_env, principal=SYSTEM, day=day)
+        result = job(container)
     except Exception:
-        # The run is recorded as failed with its error; the next attempt waits for the retry interval.
-        log.exception("scheduled computation for %s failed", day)
-        return None
-    return day.isoformat()
+        log.exception("worker job %s failed; it runs again on the next pass", name)
+        return default
+    return result
 
 
-def _housekeeping(container: Container) -> None:
-    settings, now = container.settings, container.clock.now()
-    container.log.forget_dedupe_keys(older_than=now - timedelta(days=settings.collector_dedupe_days))
-    with container.ops.begin() as connection:
-        offsets = all_offsets(connection)
-    # Only what every consumer (compactor, One ID, and any later one) has processed may go.
-    consumed = min([offsets.get(name, 0) for name in REQUIRED_CONSUMERS] + list(offsets.values()))
-    container.log.trim(up_to=consumed, older_than=now - timedelta(days=settings.event_log_retention_days))
+@dataclass
+class JobState:
+    """How a job of the background worker has fared: runs, failures, the last error and when it last ran."""
+
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_seconds: float | None = None
 
 
 class BackgroundWorker:
-    """Runs `run_pass` every few seconds in a daemon thread until stopped; errors are logged, not fatal."""
+    """Runs each job in its own daemon thread on its own cadence until stopped. A job's error is logged and
+    the job runs again at its next tick; a slow or failing job never holds up the others."""
 
-    def __init__(self, container: Container, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        container: Container,
+        jobs: Sequence[str] = JOB_NAMES,
+        cadences: Mapping[str, float] | None = None,
+    ) -> None:
         self.container = container
-        self.interval = interval if interval is not None else container.settings.worker_interval_seconds
+        self.jobs = tuple(name for name in JOB_NAMES if name in jobs)
+        chosen = dict(cadences or {})
+        self.cadences = {name: chosen.get(name, cadence(container.settings, name)) for name in self.jobs}
+        self.states = {name: JobState() for name in self.jobs}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="touchpoint-worker", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, args=(name,), name=f"touchpoint-{name}", daemon=True)
+            for name in self.jobs
+        ]
 
     def start(self) -> None:
-        """Start the loop."""
-        self._thread.start()
+        """Start every job's thread."""
+        for thread in self._threads:
+            thread.start()
 
     def wait(self) -> None:
         """Block until the worker is stopped (Ctrl-C in the foreground)."""
-        while self._thread.is_alive():
-            self._thread.join(1.0)
+        while any(thread.is_alive() for thread in self._threads):
+            for thread in self._threads:
+                thread.join(1.0)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to finish its pass and wait for it."""
+        """Ask every job to finish its current run and wait for them (at most `timeout` seconds in all)."""
         self._stop.set()
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _run(self) -> None:
+    def _run(self, name: str) -> None:
+        every, state = self.cadences[name], self.states[name]
         while not self._stop.is_set():
+            # Pacing is wall time (how often a thread wakes), not business time: it never reads the clock.
+            started = time.monotonic()
             try:
-                run_pass(self.container)
-            except Exception:  # a failing pass leaves everything in place and is retried next time
-                log.exception("worker pass failed; retrying in %.0f s", self.interval)
-            self._stop.wait(self.interval)
+                JOBS[name](self.container)
+                state.last_error = None
+            except Exception as exc:  # the job runs again at its next tick; the other jobs go on meanwhile
+                state.failures += 1
+                state.last_error = str(exc)[:300]
+                log.exception("worker job %s failed; retrying in %.0f s", name, every)
+            state.runs += 1
+            state.last_seconds = time.monotonic() - started
+            self._stop.wait(max(0.0, every - state.last_seconds))

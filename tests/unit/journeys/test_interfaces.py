@@ -92,7 +92,7 @@ def test_a_yaml_journey_through_the_cli(home: tuple[Container, Path, VirtualCloc
     broken.write_text(json.dumps(dict(JOURNEY, start="nowhere")), encoding="utf-8")
     refused = runner.invoke(app, ["--home", str(root), "journey", "save", str(broken)])
     assert refused.exit_code != 0
-    assert "start: unknown node 'nowhere'" in str(refused.exception)
+    assert "start: unknown node 'nowhere'" in refused.output
 
 
 def test_event_entry_over_http_and_the_worker(home: tuple[Container, Path, VirtualClock]) -> None:

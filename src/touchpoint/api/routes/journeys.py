@@ -1,24 +1,44 @@
 """Journeys over HTTP: the definition schema, saving and reading versions, the lifecycle, entry by API call,
-statistics, and the runs of a customer — everything the console's canvas needs."""
+statistics, a journey's runs in bulk, and the runs of a customer — everything the console's canvas needs."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query
 
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
-from touchpoint.journeys.model import journey_schema
+from touchpoint.journeys.model import (
+    NODE_PATTERN,
+    AdmissionRead,
+    CustomerRunRead,
+    EnterRequest,
+    JourneyDef,
+    JourneyRead,
+    JourneySaved,
+    JourneySchemaRead,
+    JourneyStatsRead,
+    JourneyWrite,
+    PublishRead,
+    PublishRequest,
+    RunChangeRead,
+    RunPage,
+    RunStatus,
+    StatusRead,
+    StuckRunRead,
+    journey_schema,
+)
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
+    RUNS_PAGE_MAX,
     customer_runs,
     get_journey,
     list_journeys,
-    parse_journey,
+    list_runs,
     publish,
     resume_run,
     save_journey,
@@ -34,100 +54,102 @@ Caller = Annotated[Principal, Depends(principal)]
 STATUSES = {"pause": "paused", "resume": "live", "stop": "stopped", "archive": "archived"}
 
 
-class PublishRequest(BaseModel):
-    """What happens to runs on older versions: keep them, move them (old node → new node), or end them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    in_flight: Literal["keep", "move", "end"] = "keep"
-    node_map: dict[str, str] = Field(default_factory=dict)
-
-
-class EnterRequest(BaseModel):
-    """Customers to admit, with the entry payload."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    customers: list[str] = Field(min_length=1, max_length=10_000)
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-@router.get("/journeys/schema")
-def schema() -> dict[str, Any]:
+@router.get("/journeys/schema", response_model=JourneySchemaRead, response_model_by_alias=True)
+def schema() -> JourneySchemaRead:
     """The JSON Schema of a journey definition."""
-    return journey_schema()
+    return JourneySchemaRead.model_validate(journey_schema())
 
 
-@router.get("/journeys")
-def journeys(c: Deps) -> list[dict[str, Any]]:
+@router.get("/journeys", response_model=list[JourneyRead])
+def journeys(c: Deps) -> list[JourneyRead]:
     """Every journey with its status and versions."""
-    return list_journeys(env=c.journey_env)
+    return [JourneyRead.model_validate(row) for row in list_journeys(env=c.journey_env)]
 
 
-@router.put("/journeys/{name}")
-def save(name: str, c: Deps, caller: Caller, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+@router.put("/journeys/{name}", response_model=JourneySaved, responses=errors(400))
+def save(name: str, c: Deps, caller: Caller, body: JourneyWrite) -> JourneySaved:
     """Save the definition as the next version (validated; a draft until published)."""
-    journey = parse_journey({**body, "name": name})
-    return {"name": name, "version": save_journey(env=c.journey_env, principal=caller, journey=journey)}
+    if body.name is not None and body.name != name:
+        raise ValidationError(f"the body names journey {body.name!r}, the path {name!r}")
+    journey = JourneyDef.model_validate(body.model_dump(by_alias=True) | {"name": name})
+    return JourneySaved(name=name, version=save_journey(env=c.journey_env, principal=caller, journey=journey))
 
 
-@router.get("/journeys/stuck")
-def stuck_runs(c: Deps) -> list[dict[str, Any]]:
+@router.get("/journeys/stuck", response_model=list[StuckRunRead])
+def stuck_runs(c: Deps) -> list[StuckRunRead]:
     """Active runs past their wake-at that no worker took."""
-    return stuck(env=c.journey_env)
+    return [StuckRunRead.model_validate(row) for row in stuck(env=c.journey_env)]
 
 
-@router.get("/journeys/{name}")
-def show(name: str, c: Deps, version: int | None = None) -> dict[str, Any]:
+@router.get("/journeys/{name}", response_model=JourneyDef, responses=errors(404))
+def show(name: str, c: Deps, version: Annotated[int | None, Query(ge=1)] = None) -> JourneyDef:
     """A journey's definition: the newest version, or `?version=N`."""
-    return get_journey(env=c.journey_env, name=name, version=version).model_dump(mode="json")
+    return get_journey(env=c.journey_env, name=name, version=version)
 
 
-@router.post("/journeys/{name}/publish")
-def publish_route(name: str, c: Deps, caller: Caller, body: PublishRequest | None = None) -> dict[str, Any]:
+@router.get("/journeys/{name}/runs", response_model=RunPage, responses=errors(400, 404))
+def runs(
+    name: str,
+    c: Deps,
+    node: Annotated[str | None, Query(pattern=NODE_PATTERN)] = None,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=RUNS_PAGE_MAX)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> RunPage:
+    """A page of the journey's runs, oldest first: at a node, with a status (`active`: not ended); customer
+    numbers masked. Pass `next_cursor` as `cursor` for the next page."""
+    page = list_runs(env=c.journey_env, name=name, node=node, status=status, limit=limit, cursor=cursor)
+    return RunPage.model_validate(page)
+
+
+@router.post("/journeys/{name}/publish", response_model=PublishRead, responses=errors(400, 404))
+def publish_route(name: str, c: Deps, caller: Caller, body: PublishRequest | None = None) -> PublishRead:
     """Make the newest saved version live."""
     chosen = body or PublishRequest()
-    return publish(
+    result = publish(
         env=c.journey_env, principal=caller, name=name, in_flight=chosen.in_flight, node_map=chosen.node_map
     )
+    return PublishRead.model_validate(result)
 
 
-@router.post("/journeys/{name}/enter")
-def enter(name: str, c: Deps, body: EnterRequest) -> dict[str, Any]:
+@router.post("/journeys/{name}/enter", response_model=AdmissionRead, responses=errors(400, 404))
+def enter(name: str, c: Deps, body: EnterRequest) -> AdmissionRead:
     """Admit customers (an API-entry journey); re-entry, caps and hold-out apply."""
-    return admit(
+    result = admit(
         env=c.journey_env,
         name=name,
         customers=body.customers,
         payloads=dict.fromkeys(body.customers, body.payload),
     )
+    return AdmissionRead.model_validate(result)
 
 
-@router.post("/journeys/{name}/{action}")
-def lifecycle(name: str, action: str, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/journeys/{name}/{action}", response_model=StatusRead, responses=errors(400, 404))
+def lifecycle(
+    name: str, action: Literal["pause", "resume", "stop", "archive"], c: Deps, caller: Caller
+) -> StatusRead:
     """`pause`, `resume`, `stop` or `archive`."""
-    if action not in STATUSES:
-        raise ValidationError(f"unknown action {action!r}: choose {', '.join(STATUSES)} (or publish, enter)")
-    return set_status(env=c.journey_env, principal=caller, name=name, to=STATUSES[action])
+    result = set_status(env=c.journey_env, principal=caller, name=name, to=STATUSES[action])
+    return StatusRead.model_validate(result)
 
 
-@router.get("/journeys/{name}/stats")
-def stats(name: str, c: Deps) -> dict[str, Any]:
+@router.get("/journeys/{name}/stats", response_model=JourneyStatsRead, responses=errors(404))
+def stats(name: str, c: Deps) -> JourneyStatsRead:
     """Per-node statistics and goal conversion of treated runs and the hold-out."""
-    return statistics(env=c.journey_env, name=name)
+    return JourneyStatsRead.model_validate(statistics(env=c.journey_env, name=name))
 
 
-@router.get("/customers/{customer_no}/journeys")
-def runs_of(customer_no: str, c: Deps) -> list[dict[str, Any]]:
+@router.get("/customers/{customer_no}/journeys", response_model=list[CustomerRunRead])
+def runs_of(customer_no: str, c: Deps) -> list[CustomerRunRead]:
     """The customer's runs: where each is, its steps, and what it waits for."""
-    return customer_runs(env=c.journey_env, customer_no=customer_no)
+    return [
+        CustomerRunRead.model_validate(r) for r in customer_runs(env=c.journey_env, customer_no=customer_no)
+    ]
 
 
-@router.post("/journey-runs/{run_id}/{action}")
-def run_action(run_id: str, action: str, c: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/journey-runs/{run_id}/{action}", response_model=RunChangeRead, responses=errors(400, 404))
+def run_action(run_id: str, action: Literal["resume", "stop"], c: Deps, caller: Caller) -> RunChangeRead:
     """`resume` (due now) or `stop` one run."""
     if action == "stop":
-        return stop_run(env=c.journey_env, principal=caller, run_id=run_id)
-    if action == "resume":
-        return resume_run(env=c.journey_env, principal=caller, run_id=run_id)
-    raise ValidationError(f"unknown run action {action!r}: choose resume or stop")
+        return RunChangeRead.model_validate(stop_run(env=c.journey_env, principal=caller, run_id=run_id))
+    return RunChangeRead.model_validate(resume_run(env=c.journey_env, principal=caller, run_id=run_id))

@@ -1,0 +1,213 @@
+"""The worker's jobs: each a function of the container that does what is due now and returns.
+
+Jobs are independent: the consumers drain the event log (One ID, compaction, journey routing), the timers
+admit segment entries and advance due journey runs, dispatch carries out due effects, compute builds the
+indicators and tags when they are due, segments refreshes due segments, housekeeping trims the log. The
+background worker runs each in its own thread on its own cadence, so a minute-long computation never delays a
+due journey step or a send; `run_pass` runs them one after another (tests, `touchpoint worker --once`, the
+virtual clock).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from touchpoint.bootstrap import Container
+from touchpoint.channels.feedback import forward_events, match_pending_receipts
+from touchpoint.config import Settings
+from touchpoint.core.errors import ValidationError
+from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import CONSUMER as IDENTITY
+from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
+from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
+from touchpoint.ingest.compactor import compact
+from touchpoint.journeys.dispatch import dispatch
+from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
+from touchpoint.journeys.runtime import admit_segments, route_events, tick
+from touchpoint.segments.service import refresh_segment, refreshes_due
+from touchpoint.store.operational.offsets import all_offsets
+from touchpoint.tags.service import compute, compute_due
+
+log = logging.getLogger("touchpoint.worker")
+REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, JOURNEYS)
+ROUNDS = 50  # batches one run of a job takes at most, so a flood never keeps one run going for ever
+JOB_NAMES = ("consumers", "timers", "dispatch", "compute", "segments", "housekeeping")
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """What one run of the consumers did."""
+
+    customers_linked: int = 0
+    identity_events: int = 0
+    compacted_records: int = 0
+    journey_records: int = 0
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """What one run of the timers did."""
+
+    admitted: int = 0
+    steps: int = 0
+
+
+def consume(container: Container) -> Consumed:
+    """Drain the event log: customers and imported events linked by One ID, the log's events identified,
+    compacted to Parquet and routed to journeys (event entries, waits, goals, exits)."""
+    linked = sync_customers(env=container.identity_env, analytics=container.analytics)
+    linked += sync_imported_events(env=container.identity_env, analytics=container.analytics)
+    # Consumers drain the log whole: each runs in its own thread, and a stopped drain only adds lag.
+    identity_events = _drain(lambda: process_log(env=container.identity_env, log=container.log), None)
+    compacted = _drain(
+        lambda: (
+            compact(
+                log=container.log,
+                ops=container.ops,
+                analytics=container.analytics,
+                clock=container.clock,
+                calendar=container.calendar,
+            ).records
+        ),
+        None,
+    )
+    routed = _drain(lambda: route_events(env=container.journey_env), None)
+    return Consumed(linked, identity_events, compacted, routed)
+
+
+def advance_timers(container: Container) -> Advanced:
+    """Admit the members of segment-entry journeys that are due, then advance the journey runs that are due
+    (waits over, time-outs, newly admitted or woken runs)."""
+    env = container.journey_env
+    admitted = 0
+    try:
+        admitted = admit_segments(env=env)
+    except Exception:  # e.g. no tag snapshot yet: admission is retried on the next run; the steps go on
+        log.exception("admitting segment members to journeys failed")
+    return Advanced(admitted=admitted, steps=_drain(lambda: tick(env=env)))
+
+
+def send_due(container: Container) -> int:
+    """Carry out the due effects (sends, tags, attributes, webhooks), match receipts that beat their send's
+    commit, and forward message events to the event log. Returns how many effects concluded."""
+    env = container.journey_env
+    done = _drain(lambda: dispatch(env=env))
+    match_pending_receipts(env=container.channel_env)
+    _drain(lambda: forward_events(env=container.channel_env))
+    return done
+
+
+def compute_scheduled(container: Container) -> str | None:
+    """Compute indicators and tags when the data or definitions changed or the refresh interval passed;
+    returns the business date computed, or None."""
+    settings = container.settings
+    day = compute_due(
+        env=container.tag_env,
+        refresh=timedelta(hours=settings.compute_refresh_hours),
+        retry=timedelta(minutes=settings.compute_retry_minutes),
+    )
+    if day is None:
+        return None
+    try:
+        compute(env=container.tag_env, principal=SYSTEM, day=day)
+    except Exception:
+        # The run is recorded as failed with its error; the next attempt waits for the retry interval.
+        log.exception("scheduled computation for %s failed", day)
+        return None
+    return day.isoformat()
+
+
+def refresh_segments(container: Container) -> int:
+    """Refresh the dynamic segments that have no snapshot for today yet; returns how many were refreshed."""
+    if not container.analytics.partitions("tag_values"):
+        return 0
+    refreshed = 0
+    for name in refreshes_due(env=container.tag_env):
+        try:
+            refresh_segment(env=container.tag_env, principal=SYSTEM, name=name)
+            refreshed += 1
+        except Exception:
+            # Recorded on the segment with its error and the time of the next attempt (back-off).
+            log.exception("refreshing segment %s failed", name)
+    return refreshed
+
+
+def housekeep(container: Container) -> None:
+    """Forget dedupe keys past their window and trim what every consumer has processed from the log."""
+    settings, now = container.settings, container.clock.now()
+    container.log.forget_dedupe_keys(older_than=now - timedelta(days=settings.collector_dedupe_days))
+    with container.ops.begin() as connection:
+        offsets = all_offsets(connection)
+    # Only what every consumer (compactor, One ID, and any later one) has processed may go.
+    consumed = min([offsets.get(name, 0) for name in REQUIRED_CONSUMERS] + list(offsets.values()))
+    container.log.trim(up_to=consumed, older_than=now - timedelta(days=settings.event_log_retention_days))
+
+
+JOBS: dict[str, Callable[[Container], object]] = {
+    "consumers": consume,
+    "timers": advance_timers,
+    "dispatch": send_due,
+    "compute": compute_scheduled,
+    "segments": refresh_segments,
+    "housekeeping": housekeep,
+}
+
+
+DEFAULT_CADENCES = {
+    "consumers": 1.0,
+    "timers": 1.0,
+    "dispatch": 1.0,
+    "compute": 60.0,
+    "segments": 60.0,
+    "housekeeping": 300.0,
+}
+
+
+def cadence(settings: Settings, job: str) -> float:
+    """Seconds between the starts of two runs of `job`: settings `worker_<job>_seconds`, else the default."""
+    seconds = getattr(settings, f"worker_{job}_seconds", None)
+    return float(seconds) if seconds is not None else DEFAULT_CADENCES[job]
+
+
+def parse_jobs(text: str | None) -> tuple[str, ...]:
+    """Job names from `consumers,timers,dispatch` (every job when empty), unknown names refused."""
+    if text is None or not text.strip():
+        return JOB_NAMES
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in wanted if name not in JOBS]
+    if unknown:
+        raise ValidationError(f"unknown worker job {unknown[0]!r}: choose from {', '.join(JOB_NAMES)}")
+    return tuple(name for name in JOB_NAMES if name in wanted)
+
+
+def run_jobs(container: Container, jobs: Sequence[str]) -> None:
+    """Run the named jobs once each, in the order of JOB_NAMES; a failing job is logged and the others run."""
+    for name in JOB_NAMES:
+        if name in jobs:
+            run_job(container, name)
+
+
+def run_job(container: Container, name: str) -> bool:
+    """Run one job once; its error is logged (it is retried on its next run). Returns whether it succeeded."""
+    try:
+        JOBS[name](container)
+    except Exception:
+        log.exception("worker job %s failed; retrying on its next run", name)
+        return False
+    return True
+
+
+def _drain(work: Callable[[], int], rounds: int | None = ROUNDS) -> int:
+    """Call `work` until a call does nothing (at most `rounds` calls; None: no bound); returns the sum of
+    what it did."""
+    total = calls = 0
+    while rounds is None or calls < rounds:
+        done = work()
+        calls += 1
+        total += done
+        if not done:
+            break
+    return total

@@ -1,0 +1,215 @@
+"""The simulator's clock stops at every scheduled instant (run wake-ups and delayed or retried sends), its
+counts add up (entered = sum of outcomes + still waiting, per node and for the journey), and a walk says why a
+customer did not enter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from support import demo_world
+from touchpoint.bootstrap import Container, build
+from touchpoint.channels import service as channels
+from touchpoint.config import load_settings
+from touchpoint.core.clock import VirtualClock
+from touchpoint.demo.runs import ensure_demo_journeys
+from touchpoint.governance import SYSTEM
+from touchpoint.ingest.service import ImportOptions, import_arrow
+from touchpoint.journeys.model import JourneyDef
+from touchpoint.journeys.service import get_journey, parse_journey
+from touchpoint.journeys.simulate import simulate
+
+DAY = date(2026, 3, 31)
+PROMO = {
+    "name": "fund_promo",
+    "title": "基金推荐",
+    "channel": "sms",
+    "classification": "marketing",
+    "product": "payload.fund_code",
+    "provider_template_id": "SMS_1",
+    "body": "{{ customer.name }}，{{ product.name }}（{{ product.risk_level }}）现可申购。"
+    "市场有风险，投资需谨慎。",
+}
+EVENING_PROMO = {
+    "name": "evening_promo",
+    "title": "晚间推荐",
+    "entry": {"type": "api", "required": ["fund_code"]},
+    "start": "evening",
+    "nodes": [
+        {"id": "evening", "type": "wait", "until_time": "22:30", "next": "send"},
+        {
+            "id": "send",
+            "type": "action",
+            "action": {"kind": "send", "channel": "sms", "template": "fund_promo"},
+        },
+    ],
+}
+
+
+@pytest.fixture
+def sms_world(tmp_path: Path) -> Iterator[Container]:
+    """Two consenting customers, a fund, an active marketing SMS template and an SMS provider (never called:
+    a simulation records sends instead)."""
+    settings = load_settings(
+        tmp_path / "home",
+        channels={"sms": {"provider": "http_sms", "url": "http://127.0.0.1:9/sms", "signature": "【测试】"}},
+    )
+    container = build(settings, clock=VirtualClock(datetime(2026, 3, 31, 4, tzinfo=UTC)))
+    tables = {
+        "customers": pa.table(
+            {
+                "customer_no": ["C4OK", "C4OK2"],
+                "name": ["客户甲", "客户乙"],
+                "risk_level": ["C4", "C4"],
+                "risk_assessed_at": ["2026-01-05", "2026-01-05"],
+                "investor_type": ["ordinary", "ordinary"],
+                "consent_marketing": [True, True],
+                "phone": ["13800000002", "13800000003"],
+            }
+        ),
+        "products": pa.table(
+            {"product_code": ["F002"], "name": ["稳健债券A"], "product_type": ["fund"], "risk_level": ["R2"]}
+        ),
+    }
+    try:
+        for table, data in tables.items():
+            import_arrow(
+                env=container.import_env,
+                principal=SYSTEM,
+                table=table,
+                data=data,
+                options=ImportOptions(business_date=DAY),
+                source_name=f"{table}.test",
+            )
+        template = channels.parse_template(PROMO)
+        channels.save_template(env=container.channel_env, principal=SYSTEM, template=template)
+        channels.activate_template(env=container.channel_env, principal=SYSTEM, name="fund_promo")
+        yield container
+    finally:
+        container.close()
+
+
+def _walk(container: Container, end: date, **options: Any) -> dict[str, Any]:
+    return simulate(
+        env=container.journey_env,
+        journey=parse_journey(EVENING_PROMO),
+        start=DAY,
+        end=end,
+        customers=["C4OK"],
+        payload={"fund_code": "F002"},
+        **options,
+    )
+
+
+def test_a_2230_marketing_sms_is_sent_at_the_end_of_quiet_hours_the_next_day(sms_world: Container) -> None:
+    result = _walk(sms_world, end=date(2026, 4, 1))
+    [path] = result["paths"]
+    [effect] = path["effects"]
+    assert (effect["status"], effect["at"]) == ("sent", "2026-04-01T08:00+08:00")
+    assert path["status"] == "done"
+    assert [s["at"] for s in path["steps"]] == ["2026-03-31T22:30+08:00"] * 2  # waited, then queued
+
+
+def test_a_send_still_held_by_quiet_hours_at_the_end_shows_when_it_is_due(sms_world: Container) -> None:
+    result = _walk(sms_world, end=DAY)  # the period ends at midnight, inside the quiet hours
+    [effect] = result["paths"][0]["effects"]
+    assert (effect["status"], effect["at"], effect["due_at"]) == ("pending", None, "2026-04-01T08:00+08:00")
+    [walked] = result["customers"]
+    assert walked["entered"]
+    assert walked["why"] == ["send: send still pending — delayed: quiet hours until 08:00"]
+
+
+def test_a_walk_says_why_the_customer_did_not_enter(sms_world: Container) -> None:
+    result = simulate(
+        env=sms_world.journey_env,
+        journey=parse_journey(EVENING_PROMO),
+        start=DAY,
+        end=DAY,
+        customers=["C4OK"],
+        payload={},
+    )
+    assert result["entered"] == 0
+    assert result["customers"] == [
+        {
+            "customer_no": "C4OK",
+            "entered": False,
+            "why": ["the entry payload lacks fund_code (give it with --payload)"],
+        }
+    ]
+
+
+# Counts that add up, over the demo's journeys and a few more shapes -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, VirtualClock]]:
+    yield from demo_world(
+        SimpleNamespace(param="sqlite"),  # the simulation's sandbox is SQLite whatever the live store is
+        tmp_path_factory.mktemp("simulate") / "home",
+        lambda c: ensure_demo_journeys(env=c.journey_env, principal=SYSTEM),
+    )
+
+
+FOLLOWUP = {
+    "name": "followup",
+    "title": "浏览跟进",
+    "entry": {"type": "event", "event": "fund_detail_view"},
+    "start": "wait",
+    "nodes": [
+        {"id": "wait", "type": "wait", "duration": "1h", "next": "bought"},
+        {
+            "id": "bought",
+            "type": "wait_for_event",
+            "event": "fund_subscribe",
+            "timeout": "2d",
+            "on_event": "done",
+            "on_timeout": "nudge",
+        },
+        {"id": "nudge", "type": "action", "action": {"kind": "send", "channel": "log", "text": "还在等您"}},
+        {"id": "done", "type": "exit"},
+    ],
+    "goal": {"event": "login", "within": "1d"},
+    "exit_criteria": [{"event": "autoinvest_plan_create"}],
+    "holdout_percent": 20,
+    "reentry": {"mode": "after_exit"},
+}
+
+
+def _assert_counts_add_up(result: dict[str, Any], journey: JourneyDef) -> None:
+    assert result["entered"] == sum(result["runs"].values())
+    for node in result["nodes"]:
+        assert node["entered"] == sum(node["outcomes"].values()) + node["waiting"], node
+        assert "goal" not in node["outcomes"]  # a conversion is counted by how the run ended, once
+    start = next(n for n in result["nodes"] if n["node"] == journey.start)
+    assert start["entered"] == result["entered"]  # every run starts at the start node
+    goal = result["goal"]
+    assert goal["treated"]["runs"] + goal["holdout"]["runs"] == result["entered"]
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("ipo_payment_reminder", None),
+        ("dormant_wakeup", None),
+        ("followup", FOLLOWUP),
+        ("followup_short", dict(FOLLOWUP, name="followup_short", goal={"event": "fund_detail_view"})),
+    ],
+)
+def test_entered_is_the_sum_of_outcomes_and_still_waiting(
+    world: tuple[Container, VirtualClock], name: str, body: dict[str, Any] | None
+) -> None:
+    container, _ = world
+    env = container.journey_env
+    journey = get_journey(env=env, name=name) if body is None else parse_journey(body)
+    result = simulate(env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31))
+    assert result["entered"] > 0
+    _assert_counts_add_up(result, journey)
+    if name == "ipo_payment_reminder":
+        paid = next(n for n in result["nodes"] if n["node"] == "paid")
+        assert paid["outcomes"].get("converted", 0) == result["runs"].get("converted", 0)
