@@ -147,6 +147,17 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(
         default=5.0, description="background compaction and identity cadence"
     )
+    # Each worker job runs in its own thread on its own cadence (seconds between the starts of two runs).
+    worker_consumers_seconds: float = Field(
+        default=1.0, gt=0, description="One ID, compaction and journey event routing"
+    )
+    worker_timers_seconds: float = Field(default=1.0, gt=0, description="journey admissions and due steps")
+    worker_dispatch_seconds: float = Field(default=1.0, gt=0, description="due sends and other effects")
+    worker_compute_seconds: float = Field(default=60.0, gt=0, description="check whether computing is due")
+    worker_segments_seconds: float = Field(default=60.0, gt=0, description="check for due segment refreshes")
+    worker_housekeeping_seconds: float = Field(
+        default=300.0, gt=0, description="forget old dedupe keys and trim the event log"
+    )
     compute_refresh_hours: float = Field(
         default=24.0,
         gt=0,

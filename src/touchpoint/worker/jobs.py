@@ -156,20 +156,10 @@ JOBS: dict[str, Callable[[Container], object]] = {
 }
 
 
-DEFAULT_CADENCES = {
-    "consumers": 1.0,
-    "timers": 1.0,
-    "dispatch": 1.0,
-    "compute": 60.0,
-    "segments": 60.0,
-    "housekeeping": 300.0,
-}
-
-
 def cadence(settings: Settings, job: str) -> float:
-    """Seconds between the starts of two runs of `job`: settings `worker_<job>_seconds`, else the default."""
-    seconds = getattr(settings, f"worker_{job}_seconds", None)
-    return float(seconds) if seconds is not None else DEFAULT_CADENCES[job]
+    """Seconds between the starts of two runs of `job` (setting `worker_<job>_seconds`)."""
+    seconds: float = getattr(settings, f"worker_{job}_seconds")
+    return seconds
 
 
 def parse_jobs(text: str | None) -> tuple[str, ...]:
