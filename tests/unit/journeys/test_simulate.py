@@ -24,6 +24,7 @@ from touchpoint.ingest.service import ImportOptions, import_arrow
 from touchpoint.journeys.model import JourneyDef
 from touchpoint.journeys.service import get_journey, parse_journey
 from touchpoint.journeys.simulate import simulate
+from touchpoint.segments.service import current_members
 
 DAY = date(2026, 3, 31)
 PROMO = {
@@ -213,3 +214,39 @@ def test_entered_is_the_sum_of_outcomes_and_still_waiting(
     if name == "ipo_payment_reminder":
         paid = next(n for n in result["nodes"] if n["node"] == "paid")
         assert paid["outcomes"].get("converted", 0) == result["runs"].get("converted", 0)
+
+
+def test_the_demo_walk_says_who_enters_and_why_others_do_not(world: tuple[Container, VirtualClock]) -> None:
+    container, _ = world
+    env = container.journey_env
+    journey = get_journey(env=env, name="dormant_wakeup")
+    context, members = current_members(env=container.tag_env, name="dormant_customers")
+    member = context.customer_numbers(members)[0]
+    outsider = next(
+        c
+        for c in context.customer_numbers(context.universe)
+        if c not in set(context.customer_numbers(members))
+    )
+    # As the README runs it: --from -30d, long before the demo's only tag snapshot.
+    result = simulate(
+        env=env,
+        journey=journey,
+        start=date(2026, 3, 1),
+        end=date(2026, 3, 31),
+        customers=[member, outsider, "C9"],
+    )
+    assert result["started_on"] == "2026-03-31"
+    assert result["notes"] == [
+        "started on 2026-03-31, the first day with a tag snapshot (the journey reads tags)"
+    ]
+    walked = {w["customer_no"]: w for w in result["customers"]}
+    assert walked[member]["entered"]
+    assert walked[outsider] == {
+        "customer_no": outsider,
+        "entered": False,
+        "why": ["not a member of segment dormant_customers now (the walk admits its current members)"],
+    }
+    assert walked["C9"]["why"] == [
+        "customer C9 is not in the newest tag snapshot (unknown, or not computed yet)"
+    ]
+    assert result["entered"] == 1
