@@ -14,6 +14,7 @@ from touchpoint.api.routes import (
     analytics,
     channels,
     collector,
+    dead_letters,
     health,
     identity,
     imports,
@@ -46,6 +47,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
     if not collector_only:
         app.include_router(imports.router, prefix="/api/v1")
         app.include_router(collector.admin, prefix="/api/v1")
+        app.include_router(dead_letters.router, prefix="/api/v1")
         app.include_router(status.router, prefix="/api/v1")
         app.include_router(identity.router, prefix="/api/v1")
         app.include_router(tagging.router, prefix="/api/v1")

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
 from touchpoint.governance import SYSTEM
+from touchpoint.ingest.collector.dead_letters import list_dead_letters, retry_dead_letter
 from touchpoint.ingest.collector.model import QuarantineEntry, ReplayReport
 from touchpoint.ingest.collector.quarantine import list_quarantine, replay_quarantine
 from touchpoint.ingest.collector.service import replay_sensors_log
@@ -150,3 +151,54 @@ def compact_now(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json({"compacted_records": total})
     else:
         typer.echo(f"compacted {total:,} records")
+
+
+@app.command("dead-letters")
+def dead_letters(
+    ctx: typer.Context,
+    retry: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=2**62, help="ask the letter's consumer to process its record again on its next pass"
+        ),
+    ] = None,
+    consumer: Annotated[str | None, typer.Option(help="only this consumer's: identity, compactor…")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="only letters in this status: open, retrying or resolved")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="how many of the newest to show")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Event-log records a consumer could not process (consumer, offset, error); `--retry ID` tries one
+    again at the worker's next pass."""
+    c = ctx.obj.container
+    if retry is not None:
+        letter = retry_dead_letter(ops=c.ops, clock=c.clock, principal=SYSTEM, letter_id=retry)
+        if as_json:
+            print_json(letter.model_dump(mode="json"))
+        else:
+            typer.echo(
+                f"dead letter {letter.id} ({letter.consumer}, offset {letter.offset}) is {letter.status}: "
+                "the worker's next pass processes it again"
+            )
+        return
+    if status is not None and status not in ("open", "retrying", "resolved"):
+        raise typer.BadParameter(f"--status is open, retrying or resolved, not {status!r}")
+    page = list_dead_letters(ops=c.ops, principal=SYSTEM, consumer=consumer, status=status, limit=limit)
+    if as_json:
+        print_json(page.model_dump(mode="json"))
+        return
+    table = new_table("id", "consumer", "offset", "status", "attempts", "created", "event id", "error")
+    for d in page.items:
+        table.add_row(
+            str(d.id),
+            d.consumer,
+            fmt(d.offset),
+            d.status,
+            fmt(d.attempts),
+            fmt(d.created_at),
+            d.event_id or "-",
+            d.error,
+        )
+    print_table(table)
+    typer.echo(f"{page.unresolved:,} unresolved")

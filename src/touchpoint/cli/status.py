@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +26,7 @@ def status_command(
     console.print(
         f"analytical       {body['analytical_store']['path']} ({body['analytical_store']['engine']})"
     )
+    console.print(_dead_letters_line(body.get("dead_letters") or {}), highlight=False)
     table = new_table("table", "rows", "dates", "first", "last", numeric=("rows", "dates"))
     for name, info in body["tables"].items():
         table.add_row(
@@ -36,3 +37,15 @@ def status_command(
             info["last_date"] or "-",
         )
     console.print(table)
+
+
+def _dead_letters_line(dead: dict[str, Any]) -> str:
+    """How many event-log records consumers could not process, by consumer, and where to look."""
+    unresolved = int(dead.get("unresolved", 0))
+    by_consumer = {
+        name: sum(n for s, n in by.items() if s != "resolved")
+        for name, by in dead.get("by_consumer", {}).items()
+    }
+    detail = ", ".join(f"{name} {n:,}" for name, n in sorted(by_consumer.items()) if n)
+    hint = f" ({detail}) — touchpoint collector dead-letters" if unresolved else ""
+    return f"dead letters     {unresolved:,} unresolved{hint}"

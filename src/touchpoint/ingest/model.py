@@ -358,6 +358,15 @@ class ImportRunStatus(BaseModel):
     started_at: str
 
 
+class DeadLettersStatus(BaseModel):
+    """Event-log records consumers could not process (see `touchpoint collector dead-letters`)."""
+
+    unresolved: int = 0
+    by_consumer: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="consumer → status (open, retrying, resolved) → letters"
+    )
+
+
 class StatusRead(BaseModel):
     """Data directory, store URLs, row counts per table and date, recent imports."""
 
@@ -370,3 +379,4 @@ class StatusRead(BaseModel):
     calendar: CalendarStatus
     tables: dict[str, TableStatus]
     recent_imports: list[ImportRunStatus]
+    dead_letters: DeadLettersStatus = Field(default_factory=DeadLettersStatus)

@@ -25,6 +25,7 @@ from touchpoint.ingest.readers import RawTable, detect_format, read_source
 from touchpoint.ingest.validate import PARTITION_COLUMN, Outcome, validate
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.store.analytical.merge import split_by_partition, upsert_by_key
+from touchpoint.store.operational import dead_letters
 
 StageProgress = Callable[[str, int, int], None]
 """Called with (stage, done, total) as an import reads, checks and writes."""
@@ -349,8 +350,13 @@ def data_status(*, analytics: AnalyticalStore, ops: OperationalStore, recent: in
         }
     with ops.begin() as connection:
         runs = repo.recent_runs(connection, limit=recent)
+        dead = dead_letters.counts(connection)
     return {
         "tables": tables,
+        "dead_letters": {
+            "unresolved": sum(n for by in dead.values() for s, n in by.items() if s != dead_letters.RESOLVED),
+            "by_consumer": dead,
+        },
         "recent_imports": [
             {
                 k: run[k]

@@ -279,6 +279,9 @@ class CollectorStatsRead(BaseModel):
     replayed: dict[str, int] = Field(description="quarantined messages an operator let in, by reason")
     log_head: int = Field(description="offset of the newest event")
     consumers: dict[str, ConsumerLagRead]
+    dead_letters: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="records a consumer could not process: consumer → status → count"
+    )
 
 
 class ReplayRequest(BaseModel):
@@ -289,3 +292,33 @@ class ReplayRequest(BaseModel):
     ids: list[int] = Field(default_factory=list, max_length=10_000, description="quarantine ids")
     reason: str | None = Field(default=None, min_length=1, max_length=64, description="e.g. too_old")
     why: str = Field(min_length=1, max_length=MAX_WHY, description="kept in the audit log")
+
+
+# ---- dead letters (records a consumer of the event log could not process) -------------------------------
+
+DeadLetterStatus = Literal["open", "retrying", "resolved"]
+
+
+class DeadLetterRead(BaseModel):
+    """One event-log record a consumer could not process: kept, and moved past."""
+
+    id: int
+    consumer: str = Field(description="the consumer that could not process it: identity, compactor…")
+    offset: int = Field(description="its offset in the event log")
+    event_id: str | None
+    received_at: datetime | None = Field(description="when the collector received the event")
+    record: Any = Field(description="the normalised event as the log holds it")
+    error: str = Field(description="why it could not be processed (the latest attempt)")
+    status: DeadLetterStatus = Field(description="open; retrying (at the consumer's next pass); resolved")
+    attempts: int
+    created_at: datetime
+    retried_at: datetime | None
+    resolved_at: datetime | None
+
+
+class DeadLetterPage(BaseModel):
+    """Dead letters, newest first, with the count of each consumer's by status."""
+
+    unresolved: int = Field(description="letters open or waiting for their retry")
+    counts: dict[str, dict[str, int]] = Field(description="consumer → status → letters")
+    items: list[DeadLetterRead]

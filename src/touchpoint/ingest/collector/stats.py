@@ -9,6 +9,7 @@ from touchpoint.ingest.collector import repo
 from touchpoint.ingest.compactor import consumer_lag
 from touchpoint.ingest.ports import EventLog
 from touchpoint.store import OperationalStore
+from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets
 
 CONSUMERS = ("compactor", "identity")
@@ -21,6 +22,7 @@ def collector_stats(*, log: EventLog, ops: OperationalStore, clock: Clock) -> di
         counters = repo.counters(connection)
         quarantined = repo.quarantine_by_reason(connection)
         known = set(all_offsets(connection))
+        dead = dead_letters.counts(connection)
     consumers = sorted(known | set(CONSUMERS))
     return {
         "accepted": _by_label(counters, "accepted"),
@@ -31,6 +33,7 @@ def collector_stats(*, log: EventLog, ops: OperationalStore, clock: Clock) -> di
         "replayed": _by_label(counters, "replayed"),
         "log_head": log.head(),
         "consumers": {name: consumer_lag(log=log, ops=ops, clock=clock, consumer=name) for name in consumers},
+        "dead_letters": dead,
     }
 
 
@@ -83,4 +86,13 @@ def prometheus_text(stats: dict[str, Any]) -> str:
     ):
         lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
         lines += [f'{metric}{{consumer="{c}"}} {lag[field]}' for c, lag in sorted(stats["consumers"].items())]
+    lines += [
+        "# HELP touchpoint_dead_letters Event-log records a consumer could not process, by status",
+        "# TYPE touchpoint_dead_letters gauge",
+    ]
+    for consumer, by_status in sorted(stats.get("dead_letters", {}).items()):
+        lines += [
+            f'touchpoint_dead_letters{{consumer="{consumer}",status="{s}"}} {n}'
+            for s, n in sorted(by_status.items())
+        ]
     return "\n".join(lines) + "\n"
