@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from touchpoint.cli.output import console, new_table, print_json
+from touchpoint.cli.output import console, fmt, new_table, print_json
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.corrections import allow, unmerge
 from touchpoint.identity.service import show
@@ -33,11 +34,11 @@ def show_command(
     for ident in body["identifiers"]:
         ids.add_row(ident["id_type"], ident["id_value"])
     console.print(ids)
-    log = new_table("#", "at", "action", "uid", "from", "ids", "reason")
+    log = new_table("#", "at (UTC)", "action", "uid", "from", "ids", "reason", numeric=("#",))
     for e in body["log"]:
         log.add_row(
             str(e["id"]),
-            e["at"],
+            fmt(datetime.fromisoformat(e["at"])),
             e["action"],
             str(e["uid"]),
             str(e["from_uid"] or ""),

@@ -15,6 +15,7 @@ from pyroaring import BitMap
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.governance.masking import mask_customer_no as mask_customer_no  # re-exported: journeys
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
 from touchpoint.indicators.service import known_events
@@ -195,13 +196,6 @@ def local_instant(*, env: TagEnv, text: str) -> datetime:
 
 def _iso(day: date) -> str:
     return day.isoformat()
-
-
-def mask_customer_no(number: str) -> str:
-    """`C1000123` → `C10***23`: enough to tell rows apart, not enough to identify a customer."""
-    if len(number) <= 4:
-        return "*" * len(number)
-    return f"{number[:3]}{'*' * (len(number) - 5)}{number[-2:]}"
 
 
 def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[str]) -> dict[str, Any]:
