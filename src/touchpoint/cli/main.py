@@ -75,8 +75,10 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
     _command(
         "worker",
         "touchpoint.cli.serve:worker_command",
-        "Run the event-log consumers (One ID, compaction, journeys), scheduled computation, segment "
-        "refreshes, journey runs and their effects, and housekeeping.",
+        "Run the worker's jobs, each in its own thread on its own cadence: consumers (One ID, compaction, "
+        "journey routing), timers (journey admissions and steps), dispatch (sends), compute (indicators and "
+        "tags), segments (refreshes) and housekeeping. `--clock virtual` rehearses a staging directory "
+        "through time.",
     ),
     _command(
         "demo",
