@@ -19,14 +19,14 @@ clock moved on a second a batch: a token taken a send, never short); then render
 signed post, the send row and its event.
 
 The figure: `--messages` requests (default 5,000), each a distinct key for a customer drawn at random,
-dispatched `--batch` (default 200) to a transaction as the journey runtime does (`prepare` once a batch,
-`deliver` each request; the time includes prepare, the policies, the posts and the commit), beside the
-peer: as many `httpx.Client.post` calls of a webhook-shaped JSON body (with an Idempotency-Key, so that the
-gateway keeps the same books) to the same server, the bodies built beforehand. Each dispatcher batch is
-followed by its batch of bare posts, so that both see the same machine. The ratio dispatcher ÷ bare is
-printed for requests/s and for sent/s (a skipped request makes no post); the gateway's count of deliveries
-must equal the sends. `--profile` runs one more batch under cProfile (not counted) and lists its top
-entries.
+dispatched `--batch` (default 200) at a time as the journey dispatcher does (`prepare` once a batch and
+`stage` each request in one transaction, `transmit` with none open, `conclude` in a second; the time includes
+all of it), beside the peer: as many `httpx.Client.post` calls of a webhook-shaped JSON body (with an
+Idempotency-Key, so that the gateway keeps the same books) to the same server, the bodies built beforehand.
+Each dispatcher batch is followed by its batch of bare posts, so that both see the same machine. The ratio
+dispatcher ÷ bare is printed for requests/s and for sent/s (a skipped request makes no post); the gateway's
+count of deliveries must equal the sends. `--profile` runs one more batch under cProfile (not counted) and
+lists its top entries.
 Run: `python bench/bench_channels.py [--customers N] [--messages N] [--batch N] [--profile] [--json]`
 (the default on 2 CPUs: about 20 s, peak RSS about 0.35 GiB).
 """
@@ -59,9 +59,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench_journeys import peak_rss_bytes, print_profile, top_entries
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels.audience import add_do_not_disturb, set_consent
-from touchpoint.channels.dispatcher import deliver, prepare
+from touchpoint.channels.dispatcher import Retry, Staged, conclude, prepare, stage, transmit
 from touchpoint.channels.env import ChannelEnv
-from touchpoint.channels.model import SendRequest
+from touchpoint.channels.model import SendRequest, SendResult
 from touchpoint.channels.service import activate_template, parse_template, save_template
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -257,13 +257,22 @@ def send_requests(size: int, count: int, rng: np.random.Generator, prefix: str) 
 
 
 def dispatch_batch(env: ChannelEnv, batch: list[SendRequest], outcomes: Counter[str]) -> None:
-    """One transaction: prepare once, deliver each request (as the journey runtime's dispatch does)."""
+    """As the journey dispatcher does: one transaction stages the batch (prepare once, the policies, caps and
+    rendering per request), the posts go out with no transaction open, a second transaction records them."""
+    results: list[SendResult | Retry] = []
     with env.ops.begin() as connection:
         prepared = prepare(connection, env, batch)
-        for request in batch:
-            result = deliver(connection, env, request, prepared)
-            # The reason's first word (consent, suitability, do-not-disturb, frequency …) names the policy.
-            outcomes[result.status if result.status != "skipped" else result.reason.split(":")[0]] += 1
+        staged = [stage(connection, env, request, prepared) for request in batch]
+    answers = [(s, transmit(env, s)) for s in staged if isinstance(s, Staged)]
+    with env.ops.begin() as connection:
+        results += [conclude(connection, env, s, answer) for s, answer in answers]
+    results += [s for s in staged if isinstance(s, SendResult)]
+    for result in results:
+        if isinstance(result, Retry):
+            outcomes["retry"] += 1
+            continue
+        # The reason's first word (consent, suitability, do-not-disturb, frequency …) names the policy.
+        outcomes[result.status if result.status != "skipped" else result.reason.split(":")[0]] += 1
 
 
 def bare_bodies(requests: list[SendRequest]) -> list[tuple[str, bytes]]:
@@ -354,7 +363,7 @@ def profile_batch(env: ChannelEnv, requests: list[SendRequest]) -> list[dict[str
     """One more batch under cProfile (fresh keys, warm caches): its top entries."""
     profiler = cProfile.Profile()
     profiler.runcall(dispatch_batch, env, requests, Counter())
-    return top_entries(profiler, entry="prepare + deliver")
+    return top_entries(profiler, entry="prepare + stage + transmit + conclude")
 
 
 # Running ---------------------------------------------------------------------------------------------------
@@ -406,7 +415,9 @@ def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
     figures["gateway_deliveries"] = delivered
     if profile:
         figures["batch_profile"] = profile
-        print_profile(f"one more batch of {args.batch}", profile, out, what="prepare + deliver")
+        print_profile(
+            f"one more batch of {args.batch}", profile, out, what="prepare + stage + transmit + conclude"
+        )
     figures["max_rss_bytes"] = peak_rss_bytes()
     print(f"peak RSS of the whole run {figures['max_rss_bytes'] / 2**30:.2f} GiB", file=out)
     return figures

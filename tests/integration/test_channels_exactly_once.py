@@ -276,3 +276,75 @@ def test_a_time_out_then_success_is_not_sent_twice(tmp_path: Path, database_url:
     assert (row["status"], row["attempts"]) == ("sent", 2)
     assert attempts == [(1, False), (2, True)]
     assert (send["id"], send["status"]) == (row["id"], "sent")
+
+
+DYING_DISPATCHER = """
+import os, signal, sys
+from pathlib import Path
+from touchpoint.bootstrap import build
+from touchpoint.config import load_settings
+from touchpoint.journeys import dispatch as journeys_dispatch
+
+def killed(*args, **kwargs):
+    # kill -9 of this very process after every provider answered, before the outcomes' transaction begins
+    os.kill(os.getpid(), signal.SIGKILL)
+
+journeys_dispatch._conclude = killed
+container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
+journeys_dispatch.dispatch(env=container.journey_env)
+"""
+LEASE_SECONDS = 4  # calls may start for half of it: a cold process reads its snapshots first
+
+
+@pytest.mark.slow
+def test_a_dispatcher_killed_between_the_answer_and_its_record_resends_once_after_the_lease(
+    tmp_path: Path, database_url: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    customers = CUSTOMERS[:4]
+    with FakeGateway() as gateway, FakeSmtp() as relay:
+        channels = {
+            name: config for name, config in _channels(gateway, relay).items() if name in ("sms", "webhook")
+        }
+        settings = {"channels": channels, "dispatch_lease_seconds": LEASE_SECONDS}
+        (home / CONFIG_FILE_NAME).write_text(tomli_w.dumps(settings))
+        container = build(load_settings(home, database_url=database_url), clock=SystemClock())
+        try:
+            _prepare(container, ["sms", "webhook"], customers)
+            env = container.journey_env
+            admit(env=env, name="notices", customers=customers)
+            assert tick(env=env) == len(customers)
+            dying = subprocess.run(
+                [sys.executable, "-c", DYING_DISPATCHER, str(home), database_url],
+                capture_output=True,
+                timeout=120,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            assert dying.returncode == -9, dying.stderr[-2000:]
+            claimed = _rows(container, journey_outbox)
+            sending = _rows(container, channel_sends)
+            answered = gateway.deliveries()
+            [worker] = _start(home, database_url, 1)
+            try:
+                _settle(container)
+            finally:
+                _stop([worker])
+            outbox, sends = _rows(container, journey_outbox), _rows(container, channel_sends)
+            events = _rows(container, channel_events)
+        finally:
+            container.close()
+    # The dying dispatcher's gateway calls went through; nothing of their outcome was recorded.
+    keys = sorted(r["id"] for r in claimed)
+    assert sorted(answered) == keys
+    assert {(r["status"], r["attempts"]) for r in claimed} == {("pending", 0)}
+    assert all(r["claimed_by"] and r["lease_until"] for r in claimed)
+    assert sorted((s["id"], s["status"]) for s in sending) == [(k, "sending") for k in keys]
+    # After the lease each was claimed again and posted again under the same key: one message each.
+    for channel, path in (("sms", "/sms"), ("webhook", "/hook")):
+        mine = [r["id"] for r in outbox if r["payload"]["channel"] == channel]
+        assert Counter(r.key for r in gateway.requests_to(path)) == Counter(dict.fromkeys(mine, 2)), channel
+    assert sorted(gateway.deliveries()) == keys
+    assert {(r["status"], r["attempts"], r["claimed_by"]) for r in outbox} == {("sent", 1, None)}
+    assert sorted((s["id"], s["status"]) for s in sends) == [(k, "sent") for k in keys]
+    assert Counter((e["send_id"], e["event"]) for e in events) == Counter((k, "message_sent") for k in keys)

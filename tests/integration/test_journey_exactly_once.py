@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from touchpoint.bootstrap import build
-from touchpoint.config import load_settings
+from touchpoint.config import CONFIG_FILE_NAME, load_settings
 from touchpoint.core.clock import SystemClock
 from touchpoint.governance import SYSTEM
 from touchpoint.journeys.runtime import admit
@@ -31,7 +31,7 @@ WORKER = """
 import sys, time
 from pathlib import Path
 from touchpoint.bootstrap import build
-from touchpoint.config import load_settings
+from touchpoint.config import CONFIG_FILE_NAME, load_settings
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import tick
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
@@ -76,6 +76,9 @@ def _start(home: Path, url: str) -> subprocess.Popen[str]:
 @pytest.mark.slow
 def test_kill_9_between_steps_and_sends_never_sends_twice(tmp_path: Path, database_url: str) -> None:
     home = tmp_path / "home"
+    home.mkdir()
+    # A killed worker's claimed effects wait for its lease to run out: a short one keeps the test short.
+    (home / CONFIG_FILE_NAME).write_text("dispatch_lease_seconds = 2\n")
     container = build(load_settings(home, database_url=database_url), clock=SystemClock())
     env = container.journey_env
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(JOURNEY))

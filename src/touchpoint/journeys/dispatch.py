@@ -74,14 +74,13 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = Non
     Returns how many were concluded (sent, or skipped by a channel policy)."""
     claimer = new_id("dsp")  # this batch's claims; 28 characters, within the column's 32
     lease = timedelta(seconds=lease_seconds(env))
-    started = time.monotonic()
     rows = _claim(env, claimer, limit, lease, catalog)
     if not rows:
         return 0
     done, calls = _stage(env, rows, claimer, lease)
-    # Calls stop starting halfway through the lease, so that the last one (up to a provider's time-out)
-    # still ends while the batch holds its claims.
-    deadline = started + lease.total_seconds() / 2
+    # The stage renewed the lease as it committed. Calls stop starting halfway through it, so that the last
+    # one (up to a provider's time-out) still ends while the batch holds its claims.
+    deadline = time.monotonic() + lease.total_seconds() / 2
     for call in calls:
         if time.monotonic() > deadline:
             break  # the rest are released unattempted: due again at once
@@ -146,6 +145,8 @@ def _stage(
                 _settle(connection, row, staged, now)
                 # Concluded ones count: drainers loop while batches conclude something.
                 done += staged.status in ("sent", "skipped")
+        # The lease runs from here: staging a large batch (snapshots read cold) does not eat into the calls.
+        repo.hold(connection, [c.row["id"] for c in calls], claimer, env.clock.now() + lease)
     return done, calls
 
 

@@ -614,3 +614,47 @@ def test_an_answer_recorded_after_another_dispatcher_took_over_does_not_count(
     with container.ops.begin() as connection:
         attempts = connection.execute(select(journey_attempts.c.outbox_id)).scalars().all()
     assert attempts == [effect["id"]]
+
+
+def test_an_unreadable_effect_fails_for_good_and_the_rest_of_the_batch_goes_out(world: Any) -> None:
+    container, _clock, gateway = world
+    env = container.journey_env
+    _journey(container, "notice", "deduction_failed")
+    admit(env=env, name="notice", customers=["C2OK", "C4OK"])
+    drain(lambda: tick(env=env), "tick")
+    broken, fine = sorted(_outbox(container), key=lambda r: r["customer_no"])
+    with container.ops.begin() as connection:  # a row written by an older version, or by hand
+        connection.execute(
+            update(journey_outbox)
+            .where(journey_outbox.c.id == broken["id"])
+            .values(payload={"kind": "send", "channel": "sms"})
+        )
+    assert dispatch(env=env) == 1
+    after = {r["id"]: r for r in _outbox(container)}
+    assert (after[broken["id"]]["status"], after[broken["id"]]["attempts"]) == ("failed", 1)
+    assert "unreadable send effect" in after[broken["id"]]["last_error"]
+    assert "exactly one of template" in after[broken["id"]]["last_error"]
+    assert after[fine["id"]]["status"] == "sent"
+    assert [r.key for r in gateway.requests_to("/sms")] == [fine["id"]]
+
+
+def test_a_webhook_action_without_a_webhook_provider_fails_saying_what_to_configure(world: Any) -> None:
+    container, _, _ = world
+    env = container.journey_env
+    body = {
+        "name": "hooked",
+        "title": "hooked",
+        "entry": {"type": "api"},
+        "start": "call",
+        "nodes": [
+            {"id": "call", "type": "action", "action": {"kind": "webhook", "url": "https://crm.test/h"}}
+        ],
+    }
+    save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
+    publish(env=env, principal=SYSTEM, name="hooked")
+    admit(env=env, name="hooked", customers=["C2OK"])
+    drain(lambda: tick(env=env), "tick")
+    assert dispatch(env=env) == 0
+    [effect] = _outbox(container)
+    assert (effect["status"], effect["attempts"]) == ("failed", 1)
+    assert "[channels.webhook]" in effect["last_error"]
