@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,8 +96,10 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([s.model_dump(mode="json") for s in segments.values()])
         return
+    table = new_table("name", "title", "kind", "description")
     for segment in segments.values():
-        console.print(f"{segment.name}  {segment.title}  ({segment.kind})  {segment.description}")
+        table.add_row(segment.name, segment.title, segment.kind, segment.description or "")
+    print_table(table)
 
 
 @app.command("show")
@@ -106,12 +109,16 @@ def show_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> 
     if as_json:
         print_json(body)
         return
-    console.print(f"{body['name']}  {body['title']}  ({body['kind']})  size {body['size']}")
-    console.print(f"last computed {body['last_computed'] or 'never'}")
+    console.print(f"{body['name']}  {body['title']}  ({body['kind']})  size {fmt(body['size'])}")
+    computed = body["last_computed"]
+    console.print(f"last computed {fmt(datetime.fromisoformat(computed)) + ' UTC' if computed else 'never'}")
     if body["last_error"]:
         console.print(f"last error: {body['last_error']} (retry at {body['retry_at']})")
-    for point in body["history"]:
-        console.print(f"  {point['date']}  {point['size']:,}")
+    if body["history"]:
+        history = new_table("date", "size", title="size history", numeric=("size",))
+        for point in body["history"]:
+            history.add_row(str(point["date"]), fmt(point["size"]))
+        print_table(history)
     console.print(json.dumps(body["rule"], ensure_ascii=False, indent=2))
 
 
