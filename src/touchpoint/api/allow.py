@@ -1,27 +1,30 @@
-"""A 405 answer names every method the path takes, not only those of the first route that matched it.
+"""A 405 answer names the methods of the path, as the OpenAPI document lists them.
 
-Starlette stops at the first route whose path matches and answers 405 with that route's methods, so
-`PATCH /api/v1/tags/x` said `Allow: GET` although PUT and DELETE exist on the same path (RFC 9110 §15.5.6:
-Allow lists the methods the target resource supports). This middleware rewrites the header of a 405 with
-the union over every route of the path.
+Starlette answers 405 with the methods of the first route whose path matched, so `PATCH /api/v1/tags/x` said
+`Allow: GET` although PUT and DELETE exist on the same path (RFC 9110 §15.5.6: Allow lists the methods the
+target resource supports). This middleware rewrites the header of a 405 with every method the document gives
+the request's path: the literal path when there is one (`/tags/tree`), else the first template that matches
+it (`/tags/{name}`), in the routes' order — the route Starlette itself would pick.
 """
 
 from __future__ import annotations
 
-from starlette.routing import Match
+import re
+from functools import cache
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_CANDIDATES = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+_METHODS = ("delete", "get", "head", "options", "patch", "post", "put", "trace")
 
 
 class AllowHeaderMiddleware:
-    """Completes the `Allow` header of 405 answers from every route that matches the path."""
+    """Completes the `Allow` header of 405 answers from the app's OpenAPI document."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; on a 405, list every method of the path in `Allow`."""
+        """Pass the request on; on a 405, list the methods of the path in `Allow`."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -38,11 +41,26 @@ class AllowHeaderMiddleware:
 
 
 def allowed_methods(scope: Scope) -> list[str]:
-    """The methods some route of the app takes on the request's path, sorted (each tried as a full match:
-    included routers answer `matches` for their own routes)."""
-    routes = getattr(scope.get("app"), "routes", [])
-    return [
-        method
-        for method in _CANDIDATES
-        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)
-    ]
+    """The methods the OpenAPI document gives the request's path, sorted; [] for an undocumented path."""
+    app = scope.get("app")
+    openapi = getattr(app, "openapi", None)
+    if openapi is None:
+        return []
+    paths: dict[str, dict[str, object]] = openapi().get("paths", {})
+    path = scope["path"]
+    template = path if path in paths else next((t for t in paths if _pattern(t).fullmatch(path)), None)
+    if template is None:
+        return []
+    return sorted(method.upper() for method in paths[template] if method in _METHODS)
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    """`/tags/{name}` as a regular expression: a parameter is one path segment (`{x:path}` any rest)."""
+    parts = re.split(r"(\{[^}]*\})", template)
+    return re.compile(
+        "".join(
+            (".+" if part.endswith(":path}") else "[^/]+") if part.startswith("{") else re.escape(part)
+            for part in parts
+        )
+    )

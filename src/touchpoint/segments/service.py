@@ -245,7 +245,10 @@ def read_numbers(data: bytes) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("gbk")
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:  # bytes that are no text: the sender's mistake, said as such
+            raise ValidationError("the list is neither UTF-8 nor GBK text") from None
     rows = [line.split(",") for line in text.splitlines() if line.strip()]
     if not rows:
         return []

@@ -102,7 +102,10 @@ def read_imported_csv(data: bytes) -> list[tuple[str, str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("gbk", errors="strict")
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:  # bytes that are no text: the sender's mistake, said as such
+            raise ValidationError("the list is neither UTF-8 nor GBK text") from None
     reader = csv.DictReader(io.StringIO(text))
     missing = {"customer_no", "value"} - set(reader.fieldnames or [])
     if missing:

@@ -81,7 +81,7 @@ def test_relative_days_are_read_as_the_cli_reads_them(client: TestClient) -> Non
     back = client.get("/api/v1/tags/age_band/members", params={"value": value, "date": "-30d"})
     assert back.status_code == 404  # no snapshot as old as 2026-03-01
     late = client.get("/api/v1/tags/age_band/members", params={"value": value, "date": "9999-12-31"})
-    assert late.status_code == 400
+    assert late.status_code == 422  # after 2100: refused by the published pattern, naming the parameter
     assert late.json()["error"]["details"][0]["loc"] == ["query", "date"]
     wrong = client.get("/api/v1/tags/age_band/members", params={"value": value, "date": "soon"})
     assert wrong.status_code == 422
@@ -98,3 +98,18 @@ def test_a_segment_body_is_a_typed_rule(client: TestClient) -> None:
     answer = client.put("/api/v1/segments/bad", json={"rule": {"nonsense": 1}})
     assert answer.status_code == 422
     assert answer.json()["error"]["details"][0]["loc"][:2] == ["body", "rule"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/segments/from_bytes/upload", "/api/v1/tags/age_band/upload"])
+def test_an_uploaded_list_that_is_no_text_is_refused(client: TestClient, path: str) -> None:
+    answer = client.post(path, files={"file": ("list.csv", b"customer_no\n\xff\xfe\xff\x00\x81", "text/csv")})
+    assert answer.status_code == 400, answer.text
+    assert "neither UTF-8 nor GBK" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("document", ["indicators: 5\n", "tags: [1, 2]\n", "other: []\n", "- a\n- b\n"])
+def test_a_definitions_document_of_the_wrong_outline_is_refused(client: TestClient, document: str) -> None:
+    for path in ("/api/v1/definitions/import", "/api/v1/definitions/dry-run"):
+        answer = client.post(path, content=document, headers={"content-type": "application/yaml"})
+        assert answer.status_code == 400, (path, answer.text)
+        assert "definitions file is a mapping" in answer.json()["error"]["message"]
