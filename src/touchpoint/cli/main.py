@@ -220,10 +220,26 @@ class Context:
     def container(self) -> Container:
         """The wired services for this invocation (stores opened and migrated once)."""
         if self._container is None:
-            from touchpoint.config import load_settings
-
-            self._container = build(load_settings(self.home))
+            self._container = build(_settings(self.home))
         return self._container
+
+
+def _settings(home: Path | None) -> Settings:
+    """The settings of `home`; a bad value (from TOUCHPOINT_* or touchpoint.toml) is named in one line."""
+    import tomllib
+
+    from pydantic import ValidationError as PydanticError
+
+    from touchpoint.config import load_settings
+    from touchpoint.core.errors import ValidationError, pydantic_faults
+
+    try:
+        return load_settings(home)
+    except PydanticError as exc:
+        where = "TOUCHPOINT_* variables or touchpoint.toml"
+        raise ValidationError(f"bad setting ({where}): {pydantic_faults(exc)}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"touchpoint.toml is not valid TOML: {exc}") from None
 
 
 @app.callback()

@@ -239,3 +239,20 @@ def test_every_command_is_covered() -> None:
     assert {"import", "journey simulate", "segment preview", "analytics funnel"} <= {
         leaf.label for leaf in LEAVES
     }
+
+
+def test_a_bad_setting_is_named_in_one_line(tmp_path: Path) -> None:
+    result = RUNNER.invoke(app, ["--home", str(tmp_path), "status"], env={"TOUCHPOINT_PORT": "abc"})
+    assert result.exit_code == 1
+    assert "bad setting" in result.output
+    assert "port" in result.output
+    assert "Traceback" not in result.output
+    assert "unexpected" not in result.output
+
+
+def test_a_malformed_settings_file_is_named_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "touchpoint.toml").write_text("port = [\n")
+    result = RUNNER.invoke(app, ["--home", str(tmp_path), "status"])
+    assert result.exit_code == 1
+    assert "touchpoint.toml is not valid TOML" in result.output
+    assert "unexpected" not in result.output
