@@ -8,10 +8,10 @@ from typing import Any
 
 from touchpoint.channels import repo
 from touchpoint.channels.env import ChannelEnv
-from touchpoint.channels.model import CHANNELS
+from touchpoint.channels.model import CHANNELS, MAX_DND_DAYS
 from touchpoint.channels.policies import ALL_CHANNELS, ConsentRecord, marketing_allowed
 from touchpoint.channels.recipients import Recipients
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import Fault, ValidationError
 from touchpoint.governance import record_operation
 from touchpoint.governance.model import Principal
 
@@ -95,9 +95,11 @@ def add_do_not_disturb_list(
     number is named and nothing is added."""
     if not reason.strip():
         raise ValidationError("a do-not-disturb entry needs a reason")
-    if days is not None and days < 1:
+    if days is not None and not 1 <= days <= MAX_DND_DAYS:  # beyond, timedelta and datetime overflow
         raise ValidationError(
-            f"days must be at least 1 (got {days}); leave it out to keep the entry until removed"
+            f"days must be between 1 and {MAX_DND_DAYS} (got {days}); leave it out to keep the entry until"
+            " removed",
+            faults=[Fault(loc=("days",), msg=f"must be between 1 and {MAX_DND_DAYS}")],
         )
     for customer_no in customers:
         _check_customer_no(customer_no)

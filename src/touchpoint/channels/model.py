@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,42 +15,55 @@ Channel = Literal["push", "sms", "wechat", "wecom", "email", "webhook", "inbox",
 Classification = Literal["marketing", "service"]
 NEEDS_PROVIDER_TEMPLATE = ("sms", "wechat")  # gateways that only send registered templates
 PAYLOAD_REF = "payload."
+MAX_MESSAGE_CHARS = (
+    200_000  # no message, and no value a template builds, is longer: more is an attack on memory
+)
+MAX_PARAMS = 50  # values of a gateway's registered template
 
 
-class TemplateDef(BaseModel):
-    """A message template of one channel, rendered in Jinja's sandbox for each customer.
-
-    Variables: `customer` (profile attributes), `tags`, `indicators`, `payload` (the journey's entry payload),
-    `product` (the product this message is about), `customer_no` and `unsubscribe_url`.
-    """
+class TemplateContent(BaseModel):
+    """What a message template says and how it is sent: every field of a template but its name."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN)
     title: str = Field(min_length=1, max_length=200)
     channel: Channel
     classification: Classification
     urgent: bool = Field(default=False, description="a service notice that may go in quiet hours")
-    subject: str = Field(default="", description="push / email / inbox title")
-    body: str = Field(min_length=1)
-    url: str | None = Field(default=None, description="the message's link (push, WeChat, inbox)")
+    subject: str = Field(default="", max_length=MAX_MESSAGE_CHARS, description="push / email / inbox title")
+    body: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    url: str | None = Field(
+        default=None, max_length=MAX_MESSAGE_CHARS, description="the message's link (push, WeChat, inbox)"
+    )
     product: str | None = Field(
         default=None,
+        max_length=128,
         description="the product promoted: a product code, or payload.KEY to take it from the entry",
     )
     provider_template_id: str | None = Field(
-        default=None, description="the template registered with the gateway (SMS template code, WeChat id)"
+        default=None,
+        max_length=128,
+        description="the template registered with the gateway (SMS template code, WeChat id)",
     )
-    params: dict[str, str] = Field(
+    params: dict[str, Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]] = Field(
         default_factory=dict,
+        max_length=MAX_PARAMS,
         description="values for the gateway's registered template, each a Jinja expression",
     )
     track_links: bool = True
-    description: str = ""
-    owner: str = "system"
+    description: str = Field(default="", max_length=2_000)
+    owner: str = Field(default="system", min_length=1, max_length=128)
 
     @model_validator(mode="after")
-    def _urgent_is_service(self) -> TemplateDef:
+    def _no_nul(self) -> Self:
+        # A NUL character cannot be stored (PostgreSQL refuses it in text and JSON) nor shown.
+        for place, text in {**self.texts(), "title": self.title, "description": self.description}.items():
+            if "\x00" in text:
+                raise ValueError(f"{place}: a NUL character (\\x00) is not allowed")
+        return self
+
+    @model_validator(mode="after")
+    def _urgent_is_service(self) -> Self:
         if self.urgent and self.classification != "service":
             raise ValueError(
                 "urgent: only a service notice can be urgent (marketing always keeps quiet hours)"
@@ -72,6 +85,26 @@ class TemplateDef(BaseModel):
         if self.url:
             found["url"] = self.url
         return found
+
+
+class TemplateDef(TemplateContent):
+    """A message template of one channel, rendered in Jinja's sandbox for each customer.
+
+    Variables: `customer` (profile attributes), `tags`, `indicators`, `payload` (the journey's entry payload),
+    `product` (the product this message is about), `customer_no` and `unsubscribe_url`.
+    """
+
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class TemplateCreate(TemplateContent):
+    """The body of `PUT /templates/{name}`: a template, its name taken from the path (or repeated)."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, description="the path's name, if repeated")
+
+    def named(self, name: str) -> TemplateDef:
+        """The template under the path's name."""
+        return TemplateDef.model_validate({**self.model_dump(exclude={"name"}), "name": name})
 
 
 @dataclass(frozen=True)
@@ -111,3 +144,243 @@ def product_code(reference: str | None, payload: dict[str, Any]) -> str | None:
         value = payload.get(reference.removeprefix(PAYLOAD_REF))
         return None if value in (None, "") else str(value)
     return reference
+
+
+# API contracts ---------------------------------------------------------------------------------------------
+
+MAX_DND_DAYS = 3_650  # ten years: a longer do-not-disturb entry is one without an end (leave `days` out)
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # one line of text: no NUL (PostgreSQL refuses it), no control characters
+CUSTOMER_NO = r"^[^\x00-\x1f\x7f]{1,64}$"
+CustomerNo = Annotated[str, Field(min_length=1, max_length=64, pattern=CUSTOMER_NO)]
+Scalar = bool | int | float | str | None
+
+
+class TemplateSummaryRead(BaseModel):
+    """A template in the list: what it is, and which version sends."""
+
+    name: str
+    title: str
+    channel: Channel
+    classification: Classification
+    urgent: bool
+    status: str = Field(description="draft, active or retired")
+    active_version: int | None
+    latest_version: int
+
+
+class TemplateSavedRead(BaseModel):
+    """A saved version, with the content check's faults (a draft may have some; activation may not)."""
+
+    name: str
+    version: int
+    faults: list[str]
+
+
+class TemplateCheckRead(BaseModel):
+    """The content check's verdict."""
+
+    name: str
+    ok: bool
+    faults: list[str]
+
+
+class TemplateStatusRead(BaseModel):
+    """A template's status after activation or retirement."""
+
+    name: str
+    status: str = Field(description="active or retired")
+    active_version: int | None
+
+
+class TemplateSchemaRead(BaseModel):
+    """The JSON Schema of a template (for editors)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    title: str
+    type: str
+    properties: dict[str, Any]
+    required: list[str] = Field(default_factory=list)
+
+
+class PreviewCreate(BaseModel):
+    """Render a template for one customer, with an entry payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_no: CustomerNo
+    payload: dict[str, Any] = Field(default_factory=dict, description="the journey entry's payload")
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class PolicyDecisionRead(BaseModel):
+    """What the policies would do with a send now, with their evidence."""
+
+    model_config = ConfigDict(extra="allow")
+
+    outcome: str = Field(description="would send, skipped or delayed")
+    reason: str | None
+    until: str | None
+
+
+class PreviewRead(BaseModel):
+    """A template rendered for one customer (nothing sent), with the policies' decision and the check."""
+
+    name: str
+    channel: Channel
+    customer_no: str
+    policies: PolicyDecisionRead
+    address: str | None
+    subject: str
+    body: str
+    url: str | None
+    params: dict[str, str]
+    length: int
+    faults: list[str]
+
+
+class ConsentCreate(BaseModel):
+    """Grant or withdraw marketing consent on a channel ('*' for all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["push", "sms", "wechat", "wecom", "email", "webhook", "inbox", "log", "*"] = Field(
+        default="*", description="a channel, or * for all"
+    )
+    granted: bool
+    source: str = Field(default="api", min_length=1, max_length=64, pattern=NO_CONTROL)
+
+
+class ConsentHistoryRead(BaseModel):
+    """One recorded consent change."""
+
+    channel: str
+    granted: bool
+    source: str
+    at: str
+
+
+class ConsentRead(BaseModel):
+    """Marketing consent per channel now, the profile's flag, do-not-disturb, and the history as evidence."""
+
+    customer_no: str
+    profile_consent_marketing: Scalar
+    channels: dict[str, str]
+    do_not_disturb: str | None
+    history: list[ConsentHistoryRead]
+
+
+class MessageRead(BaseModel):
+    """One send to a customer, with its status, reason and evidence."""
+
+    id: str
+    at: str
+    channel: str
+    template: str
+    version: int
+    journey: str | None
+    node: str | None
+    status: str
+    reason: str | None
+    content: str
+    evidence: dict[str, Any]
+
+
+class DndCreate(BaseModel):
+    """Put a customer on the do-not-disturb list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, pattern=NO_CONTROL)
+    days: int | None = Field(
+        default=None, ge=1, le=MAX_DND_DAYS, description="for how long; left out, until removed"
+    )
+
+
+class DndListCreate(DndCreate):
+    """Put many customers on the list at once."""
+
+    customers: list[CustomerNo] = Field(min_length=1, max_length=100_000)
+
+
+class DndRead(BaseModel):
+    """A customer put on the list."""
+
+    customer_no: str
+    reason: str
+    until: str | None
+
+
+class DndEntryRead(DndRead):
+    """An entry of the do-not-disturb list."""
+
+    added_by: str
+
+
+class DndAddedRead(BaseModel):
+    """Customers put on the list at once."""
+
+    added: int
+    reason: str
+    until: str | None
+
+
+class DndRemovedRead(BaseModel):
+    """A customer taken off the list."""
+
+    customer_no: str
+    removed: bool
+
+
+class InboxMessageRead(BaseModel):
+    """An in-app message."""
+
+    id: str
+    title: str
+    body: str
+    url: str | None
+    created_at: str
+    read: bool
+
+
+class InboxRead(BaseModel):
+    """A customer's in-app messages, newest first, with the unread count."""
+
+    customer_no: str
+    unread: int
+    messages: list[InboxMessageRead]
+
+
+class InboxOpenedRead(BaseModel):
+    """An in-app message marked read."""
+
+    id: str
+    read: bool
+
+
+class ReceiptCountsRead(BaseModel):
+    """What a provider's callback did."""
+
+    applied: int
+    pending: int
+    opt_outs: int
+    ignored: int
+
+
+class ReportRowRead(BaseModel):
+    """Sends and the message funnel of one channel and template."""
+
+    channel: str
+    template: str
+    statuses: dict[str, int]
+    skip_reasons: dict[str, int]
+    failure_reasons: dict[str, int]
+    funnel: dict[str, int]
+
+
+class ReportRead(BaseModel):
+    """The message report."""
+
+    days: int
+    journey: str | None
+    templates: list[ReportRowRead]

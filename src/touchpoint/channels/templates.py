@@ -12,48 +12,27 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from touchpoint.channels.model import NEEDS_PROVIDER_TEMPLATE, TemplateDef
+from touchpoint.channels.model import MAX_MESSAGE_CHARS, NEEDS_PROVIDER_TEMPLATE, TemplateDef
+from touchpoint.channels.sandbox import MAX_RANGE, BoundedSandbox, step_budget
 from touchpoint.config import ChannelPolicy
 
-MAX_OUTPUT = 200_000  # characters: no message is longer; a bigger value is an attack on memory
+MAX_OUTPUT = MAX_MESSAGE_CHARS  # characters: no message is longer; a bigger value is an attack on memory
 UNSAFE_FILTERS = frozenset({"attr", "format"})  # reach attributes or format strings by a computed name
 UNSAFE_METHODS = frozenset({"format", "format_map", "mro"})
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with repetition (`'x' * 10**9`) and powers bounded."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        """Refuse powers, and repetitions longer than any message."""
-        if operator == "**":
-            raise SecurityError("the power operator is not allowed in templates")
-        for seq, times in ((left, right), (right, left)):
-            if (
-                isinstance(seq, str | list | tuple)
-                and isinstance(times, int)
-                and len(seq) * times > MAX_OUTPUT
-            ):
-                raise SecurityError(f"a repetition longer than {MAX_OUTPUT} characters")
-        return super().call_binop(context, operator, left, right)
-
-
-MAX_RANGE = 1_000
+CACHED_TEXT = 10_000  # characters: longer texts are compiled each time, so the cache stays within megabytes
 COMMENT = re.compile(r"\{#.*?#\}", re.S)
 HTML_TAG = re.compile(r"<[a-zA-Z/!]")
-_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False)
-_HTML = _Sandbox(undefined=StrictUndefined, autoescape=True)  # HTML email: values cannot inject markup
-for _globals in (_ENV.globals, _HTML.globals):
-    for _name in ("namespace", "lipsum", "cycler", "joiner"):  # state across a loop, or text by the megabyte
-        _globals.pop(_name, None)
+# Widths and precisions in a literal format string: `%0999999s`, `{:>999999}`.
+FORMAT_NUMBERS = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\d+)?(?:\.(\d+))?|\{[^{}]*:[^{}\d]*(\d+)(?:\.(\d+))?")
+_ENV = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+_HTML = BoundedSandbox(undefined=StrictUndefined, autoescape=True)  # HTML email: values cannot inject markup
 ROOTS = ("customer", "tags", "indicators", "payload", "product", "customer_no", "unsubscribe_url")
 # A link ends at a space, a quote, CJK punctuation, or a sentence's closing mark (which is not the link's).
 LINK = re.compile(r"https?://[^\s<>\"'（）()【】，。！？；：、]+(?<![.,!?;:])")
 PRIVATE = re.compile(r"^_")
 SAMPLE = "示例值六个字"  # six characters: a stand-in of typical length when checking message lengths
+LONG_SAMPLE = "长" * 1_000  # a long value: a template must not grow past the limit with values this long
 
 
 @dataclass(frozen=True)
@@ -100,18 +79,28 @@ class TemplateRenderError(ValueError):
         self.security = security
 
 
-@lru_cache(maxsize=1024)
 def compiled(text: str, html: bool = False) -> Template:
-    """A template text compiled once (HTML-escaping its values for email)."""
+    """A template text compiled (HTML-escaping its values for email); short texts, the usual ones, once."""
+    if len(text) > CACHED_TEXT:
+        return (_HTML if html else _ENV).from_string(text)
+    return _compiled_once(text, html)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_once(text: str, html: bool) -> Template:
     return (_HTML if html else _ENV).from_string(text)
 
 
 def parse_fault(text: str) -> str | None:
-    """Why a text does not parse as a template, or None."""
+    """Why a text does not parse (or compile, e.g. an unknown filter) as a template, or None."""
     try:
-        _ENV.parse(text)
+        compiled(text)
     except TemplateSyntaxError as exc:
         return f"does not parse: {exc.message} (line {exc.lineno})"
+    except RecursionError:
+        return "does not parse: nested too deeply"
+    except ValueError as exc:  # a literal number of more than 4,300 digits
+        return f"does not parse: {exc}"
     return None
 
 
@@ -147,6 +136,7 @@ def check(template: TemplateDef, *, policy: ChannelPolicy, known: Known) -> list
         shown = {place: COMMENT.sub("", text) for place, text in texts.items()}
     else:
         faults += _length_faults(template, shown, policy)
+        faults += _growth_faults(template)
     faults += _banned_word_faults(shown, policy.banned_words)
     if names_product(template) and not has_disclosure(shown, policy.disclosures):
         wanted = ", ".join(policy.disclosures)
@@ -177,6 +167,52 @@ def _variable_faults(text: str, known: Known) -> list[str]:
     for name in sorted(meta.find_undeclared_variables(tree)):
         if name not in ROOTS and name not in _ENV.globals:
             faults.append(f"unknown variable {name}")
+    return faults
+
+
+def _size_faults(tree: nodes.Template) -> list[str]:
+    """What the source alone shows can outgrow any message, wherever it sits (a branch the stand-in values
+    do not take is never rendered by the check): powers, literal numbers over the limit given to a call, a
+    filter or a repetition, and literal format strings with such a width or precision."""
+    faults = ["sandbox: the power operator is not allowed in templates" for _ in tree.find_all(nodes.Pow)]
+    for node in tree.find_all((nodes.Call, nodes.Filter, nodes.Mul)):
+        if isinstance(node, nodes.Mul):
+            operands: list[nodes.Node] = [node.left, node.right]
+        else:
+            called = cast(nodes.Call, node)  # a Filter has the same args and kwargs
+            operands = [*called.args, *(k.value for k in called.kwargs)]
+        for const in operands:
+            if isinstance(const, nodes.Const) and _over(const.value):
+                faults.append(f"sandbox: the number {const.value} is larger than any message ({MAX_OUTPUT})")
+    for const in tree.find_all(nodes.Const):
+        if isinstance(const.value, str) and any(
+            len(n) > 6 or int(n) > MAX_OUTPUT
+            for match in FORMAT_NUMBERS.findall(const.value)
+            for n in match
+            if n
+        ):
+            faults.append(f"sandbox: the format {const.value[:40]!r} pads or cuts beyond any message")
+    return faults
+
+
+def _over(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_OUTPUT
+
+
+def _growth_faults(template: TemplateDef) -> list[str]:
+    """What can outgrow any message although the rendering with stand-in values did not: the source's
+    powers and huge literal numbers (in a branch not taken), and a rendering with long stand-in values
+    (`{{ customer.name * 500 }}` fails for a customer with a long name)."""
+    faults = [
+        f"{place}: {fault}"
+        for place, text in template.texts().items()
+        for fault in _size_faults(_ENV.parse(text))
+    ]
+    try:
+        render(template, sample_context(LONG_SAMPLE))
+    except TemplateRenderError as exc:
+        if exc.security:
+            faults.append(f"{exc} (with values of {len(LONG_SAMPLE)} characters)")
     return faults
 
 
@@ -243,20 +279,24 @@ def banned_words_in(rendered: Rendered, banned: Iterable[str]) -> list[str]:
 
 
 class _Sample(dict[str, Any]):
-    """Any name resolves to a stand-in value of typical length (length checks before a customer exists)."""
+    """Any name resolves to a stand-in value (length checks before a customer exists)."""
+
+    def __init__(self, value: str = SAMPLE) -> None:
+        super().__init__()
+        self.value = value
 
     def __missing__(self, key: str) -> str:
-        return SAMPLE
+        return self.value
 
 
-def sample_context() -> dict[str, Any]:
-    """A context in which every known variable has a stand-in value."""
+def sample_context(value: str = SAMPLE) -> dict[str, Any]:
+    """A context in which every known variable has a stand-in value (of typical length by default)."""
     return {
-        "customer": _Sample(),
-        "tags": _Sample(),
-        "indicators": _Sample(),
-        "payload": _Sample(),
-        "product": _Sample(),
+        "customer": _Sample(value),
+        "tags": _Sample(value),
+        "indicators": _Sample(value),
+        "payload": _Sample(value),
+        "product": _Sample(value),
         "customer_no": "C000000000",
         "unsubscribe_url": "https://t.example.cn/u/0123456789ab",
     }
@@ -288,14 +328,16 @@ def _render_one(place: str, text: str, context: dict[str, Any], *, html: bool = 
 
 
 def _bounded(template: Template, context: dict[str, Any]) -> str:
-    """Render piece by piece, stopping as soon as the text outgrows any message."""
+    """Render piece by piece within a budget of steps, stopping as soon as the text outgrows any message
+    (each piece is bounded already: see channels/sandbox.py)."""
     pieces: list[str] = []
     size = 0
-    for piece in template.generate(**context):
-        size += len(piece)
-        if size > MAX_OUTPUT:
-            raise SecurityError(f"the message grows past {MAX_OUTPUT} characters")
-        pieces.append(piece)
+    with step_budget():
+        for piece in template.generate(**context):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise SecurityError(f"the message grows past {MAX_OUTPUT} characters")
+            pieces.append(piece)
     return "".join(pieces)
 
 

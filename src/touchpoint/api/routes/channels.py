@@ -1,20 +1,50 @@
 """Channels over HTTP: templates (save, check, preview, activate, retire), consent and do-not-disturb, the
-in-app inbox the app reads, provider receipts, tracked links and unsubscribes, and the message report."""
+in-app inbox the app reads, provider receipts, tracked links and unsubscribes, and the message report.
+
+Every body is a model of channels/model.py, every answer one too (or a redirect, an HTML page, WeChat's bare
+word), and every error status a route can give is declared with `errors(...)`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint.api.deps import container, principal
+from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.channels import audience, feedback, service
-from touchpoint.channels.model import TemplateDef
-from touchpoint.core.errors import NotFoundError
+from touchpoint.channels.model import (
+    CUSTOMER_NO,
+    NAME_PATTERN,
+    NO_CONTROL,
+    Channel,
+    ConsentCreate,
+    ConsentRead,
+    DndAddedRead,
+    DndCreate,
+    DndEntryRead,
+    DndListCreate,
+    DndRead,
+    DndRemovedRead,
+    InboxOpenedRead,
+    InboxRead,
+    MessageRead,
+    PreviewCreate,
+    PreviewRead,
+    ReceiptCountsRead,
+    ReportRead,
+    TemplateCheckRead,
+    TemplateCreate,
+    TemplateDef,
+    TemplateSavedRead,
+    TemplateSchemaRead,
+    TemplateStatusRead,
+    TemplateSummaryRead,
+)
+from touchpoint.core.errors import Fault, NotFoundError, ValidationError
 from touchpoint.governance import Principal
 
 router = APIRouter(tags=["channels"])
@@ -22,104 +52,116 @@ public = APIRouter(tags=["channels"])  # links customers open: outside /api/v1, 
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
 Limit = Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")]
+TemplateName = Annotated[str, Path(pattern=NAME_PATTERN, description="the template's name")]
+Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a version (default: the newest)")]
+CustomerNo = Annotated[str, Path(pattern=CUSTOMER_NO, description="the customer number")]
+MessageId = Annotated[str, Path(pattern=r"^[^\x00-\x1f\x7f/]{1,64}$", description="the message's id")]
+LinkCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the link's code")]
+# WeChat's signature query: a Unix time in digits, and one line of text each (never a NUL, which PostgreSQL
+# refuses, nor a digit such as '²' that int() cannot read).
+Timestamp = Annotated[str, Query(pattern=r"^[0-9]{1,12}$", description="WeChat: Unix time of the call")]
+Word = Annotated[str, Query(max_length=256, pattern=NO_CONTROL)]
+OptionalWord = Annotated[str | None, Query(max_length=256, pattern=NO_CONTROL)]
+OptionalTimestamp = Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$", description="WeChat: Unix time")]
 
 
-class PreviewRequest(BaseModel):
-    """Render a template for one customer, with an entry payload."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    customer_no: str
-    payload: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = None
-
-
-class ConsentRequest(BaseModel):
-    """Grant or withdraw marketing consent on a channel ('*' for all)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    channel: str = "*"
-    granted: bool
-    source: str = Field(default="api", min_length=1, max_length=64)
+def json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`errors(...)` for a route whose success is not JSON (HTML, a redirect, plain text): FastAPI would list
+    the error body under the success's media type, but errors always answer JSON."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {"description": described["description"], "content": {"application/json": {"schema": schema}}}
+        for status, described in errors(*statuses).items()
+    }
 
 
-class DndRequest(BaseModel):
-    """Put a customer on the do-not-disturb list."""
+# Provider callbacks come as JSON, XML (WeChat) or a form (some SMS gateways): read as bytes, parsed by the
+# channel's provider.
+RECEIPT_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "application/xml": {"schema": {"type": "string"}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": True}},
+        },
+    }
+}
 
-    model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1)
-    days: int | None = Field(default=None, ge=1)
-
-
-@router.get("/templates/schema")
-def template_schema() -> dict[str, Any]:
+@router.get("/templates/schema", response_model=TemplateSchemaRead)
+def template_schema() -> TemplateSchemaRead:
     """The JSON Schema of a template."""
-    return TemplateDef.model_json_schema()
+    return TemplateSchemaRead.model_validate(TemplateDef.model_json_schema())
 
 
-@router.get("/templates")
-def templates(deps: Deps) -> list[dict[str, Any]]:
+@router.get("/templates", response_model=list[TemplateSummaryRead])
+def templates(deps: Deps) -> list[TemplateSummaryRead]:
     """Every template with its status and versions."""
-    return service.list_templates(env=deps.channel_env)
+    return [TemplateSummaryRead.model_validate(t) for t in service.list_templates(env=deps.channel_env)]
 
 
-@router.put("/templates/{name}")
-def save(name: str, deps: Deps, caller: Caller, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+@router.put("/templates/{name}", response_model=TemplateSavedRead, responses=errors(400, 409))
+def save(name: TemplateName, body: TemplateCreate, deps: Deps, caller: Caller) -> TemplateSavedRead:
     """Save a new version (a draft); the content check's faults come back for the editor."""
-    template = service.parse_template({**body, "name": name})
-    return service.save_template(env=deps.channel_env, principal=caller, template=template)
+    if body.name is not None and body.name != name:
+        fault = Fault(loc=("body", "name"), msg=f"the path names the template {name!r}")
+        raise ValidationError(f"body names {body.name!r} but the path {name!r}", faults=[fault])
+    saved = service.save_template(env=deps.channel_env, principal=caller, template=body.named(name))
+    return TemplateSavedRead.model_validate(saved)
 
 
-@router.get("/templates/{name}")
-def get(name: str, deps: Deps, version: int | None = None) -> dict[str, Any]:
+@router.get("/templates/{name}", response_model=TemplateDef, responses=errors(404))
+def get(name: TemplateName, deps: Deps, version: Version = None) -> TemplateDef:
     """A template's newest (or a given) version."""
-    return service.get_template(env=deps.channel_env, name=name, version=version).model_dump(mode="json")
+    return service.get_template(env=deps.channel_env, name=name, version=version)
 
 
-@router.post("/templates/{name}/check")
-def check(name: str, deps: Deps, version: int | None = None) -> dict[str, Any]:
-    """The content check: banned words, risk disclosure, lengths, variables, sandbox."""
+@router.post("/templates/{name}/check", response_model=TemplateCheckRead, responses=errors(404))
+def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCheckRead:
+    """The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits."""
     template = service.get_template(env=deps.channel_env, name=name, version=version)
     faults = service.check_template(env=deps.channel_env, template=template)
-    return {"name": name, "ok": not faults, "faults": faults}
+    return TemplateCheckRead(name=name, ok=not faults, faults=faults)
 
 
-@router.post("/templates/{name}/preview")
-def preview(name: str, deps: Deps, request: PreviewRequest) -> dict[str, Any]:
+@router.post("/templates/{name}/preview", response_model=PreviewRead, responses=errors(400, 404))
+def preview(name: TemplateName, deps: Deps, request: PreviewCreate) -> PreviewRead:
     """The template rendered for a chosen customer (nothing is sent)."""
-    return service.preview(
+    shown = service.preview(
         env=deps.channel_env,
         name=name,
         customer_no=request.customer_no,
         payload=request.payload,
         version=request.version,
     )
+    return PreviewRead.model_validate(shown)
 
 
-@router.post("/templates/{name}/activate")
-def activate(name: str, deps: Deps, caller: Caller, version: int | None = None) -> dict[str, Any]:
+@router.post("/templates/{name}/activate", response_model=TemplateStatusRead, responses=errors(400, 404))
+def activate(name: TemplateName, deps: Deps, caller: Caller, version: Version = None) -> TemplateStatusRead:
     """Make a version the one that sends (refused with every fault when the content check fails)."""
-    return service.activate_template(env=deps.channel_env, principal=caller, name=name, version=version)
+    done = service.activate_template(env=deps.channel_env, principal=caller, name=name, version=version)
+    return TemplateStatusRead.model_validate(done)
 
 
-@router.post("/templates/{name}/retire")
-def retire(name: str, deps: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/templates/{name}/retire", response_model=TemplateStatusRead, responses=errors(404))
+def retire(name: TemplateName, deps: Deps, caller: Caller) -> TemplateStatusRead:
     """Stop a template from sending."""
-    return service.retire_template(env=deps.channel_env, principal=caller, name=name)
+    done = service.retire_template(env=deps.channel_env, principal=caller, name=name)
+    return TemplateStatusRead.model_validate(done)
 
 
-@router.get("/customers/{customer_no}/consent")
-def consent(customer_no: str, deps: Deps) -> dict[str, Any]:
+@router.get("/customers/{customer_no}/consent", response_model=ConsentRead)
+def consent(customer_no: CustomerNo, deps: Deps) -> ConsentRead:
     """Marketing consent per channel, do-not-disturb, and the consent history."""
-    return audience.consent_of(env=deps.channel_env, customer_no=customer_no)
+    return ConsentRead.model_validate(audience.consent_of(env=deps.channel_env, customer_no=customer_no))
 
 
-@router.post("/customers/{customer_no}/consent")
-def set_consent(customer_no: str, request: ConsentRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/customers/{customer_no}/consent", response_model=ConsentRead, responses=errors(400))
+def set_consent(customer_no: CustomerNo, request: ConsentCreate, deps: Deps, caller: Caller) -> ConsentRead:
     """Record a consent change."""
-    return audience.set_consent(
+    changed = audience.set_consent(
         env=deps.channel_env,
         principal=caller,
         customer_no=customer_no,
@@ -127,82 +169,89 @@ def set_consent(customer_no: str, request: ConsentRequest, deps: Deps, caller: C
         granted=request.granted,
         source=request.source,
     )
+    return ConsentRead.model_validate(changed)
 
 
-@router.get("/customers/{customer_no}/messages")
-def messages(customer_no: str, deps: Deps, limit: Limit = 50) -> list[dict[str, Any]]:
+@router.get("/customers/{customer_no}/messages", response_model=list[MessageRead])
+def messages(customer_no: CustomerNo, deps: Deps, limit: Limit = 50) -> list[MessageRead]:
     """A customer's newest messages with status, reason and evidence."""
-    return service.customer_messages(env=deps.channel_env, customer_no=customer_no, limit=limit)
+    found = service.customer_messages(env=deps.channel_env, customer_no=customer_no, limit=limit)
+    return [MessageRead.model_validate(m) for m in found]
 
 
-@router.get("/do-not-disturb")
-def dnd_list(deps: Deps) -> list[dict[str, Any]]:
+@router.get("/do-not-disturb", response_model=list[DndEntryRead])
+def dnd_list(deps: Deps) -> list[DndEntryRead]:
     """The do-not-disturb list."""
-    return audience.do_not_disturb_list(env=deps.channel_env)
+    return [DndEntryRead.model_validate(e) for e in audience.do_not_disturb_list(env=deps.channel_env)]
 
 
-class DndListRequest(DndRequest):
-    """Put many customers on the list at once."""
-
-    customers: list[str] = Field(min_length=1, max_length=100_000)
-
-
-@router.post("/do-not-disturb")
-def dnd_add_many(request: DndListRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
+@router.post("/do-not-disturb", response_model=DndAddedRead, responses=errors(400))
+def dnd_add_many(request: DndListCreate, deps: Deps, caller: Caller) -> DndAddedRead:
     """Put a list of customers on the do-not-disturb list (all or none; a bad number is named)."""
-    return audience.add_do_not_disturb_list(
+    added = audience.add_do_not_disturb_list(
         env=deps.channel_env,
         principal=caller,
         customers=request.customers,
         reason=request.reason,
         days=request.days,
     )
+    return DndAddedRead.model_validate(added)
 
 
-@router.put("/do-not-disturb/{customer_no}")
-def dnd_add(customer_no: str, request: DndRequest, deps: Deps, caller: Caller) -> dict[str, Any]:
+@router.put("/do-not-disturb/{customer_no}", response_model=DndRead, responses=errors(400))
+def dnd_add(customer_no: CustomerNo, request: DndCreate, deps: Deps, caller: Caller) -> DndRead:
     """Put a customer on the list."""
-    return audience.add_do_not_disturb(
+    added = audience.add_do_not_disturb(
         env=deps.channel_env,
         principal=caller,
         customer_no=customer_no,
         reason=request.reason,
         days=request.days,
     )
+    return DndRead.model_validate(added)
 
 
-@router.delete("/do-not-disturb/{customer_no}")
-def dnd_remove(customer_no: str, deps: Deps, caller: Caller) -> dict[str, Any]:
+@router.delete("/do-not-disturb/{customer_no}", response_model=DndRemovedRead, responses=errors(404))
+def dnd_remove(customer_no: CustomerNo, deps: Deps, caller: Caller) -> DndRemovedRead:
     """Take a customer off the list."""
     if not audience.remove_do_not_disturb(env=deps.channel_env, principal=caller, customer_no=customer_no):
         raise NotFoundError(f"customer {customer_no} is not on the do-not-disturb list")
-    return {"customer_no": customer_no, "removed": True}
+    return DndRemovedRead(customer_no=customer_no, removed=True)
 
 
-@router.get("/inbox/{customer_no}")
-def inbox(customer_no: str, deps: Deps, limit: Limit = 50, unread_only: bool = False) -> dict[str, Any]:
+@router.get("/inbox/{customer_no}", response_model=InboxRead)
+def inbox(customer_no: CustomerNo, deps: Deps, limit: Limit = 50, unread_only: bool = False) -> InboxRead:
     """The customer's in-app messages for the app to show, newest first."""
-    return feedback.inbox(env=deps.channel_env, customer_no=customer_no, limit=limit, unread_only=unread_only)
+    box = feedback.inbox(env=deps.channel_env, customer_no=customer_no, limit=limit, unread_only=unread_only)
+    return InboxRead.model_validate(box)
 
 
-@router.post("/inbox/{customer_no}/{message_id}/read")
-def inbox_read(customer_no: str, message_id: str, deps: Deps) -> dict[str, Any]:
+@router.post("/inbox/{customer_no}/{message_id}/read", response_model=InboxOpenedRead, responses=errors(404))
+def inbox_read(customer_no: CustomerNo, message_id: MessageId, deps: Deps) -> InboxOpenedRead:
     """The app shows a message: mark it read (its first reading is `message_opened`)."""
     if not feedback.read_inbox_message(env=deps.channel_env, customer_no=customer_no, message_id=message_id):
         raise NotFoundError(f"no unread message {message_id} for {customer_no}")
-    return {"id": message_id, "read": True}
+    return InboxOpenedRead(id=message_id, read=True)
 
 
-@router.post("/channels/{channel}/receipts", response_model=None)
+@router.post(
+    "/channels/{channel}/receipts",
+    response_model=ReceiptCountsRead,
+    responses={
+        **errors(400, 401, 404),
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "WeChat: success"},
+    },
+    openapi_extra=RECEIPT_BODY,
+)
 async def receipts(
-    channel: str,
+    channel: Channel,
     request: Request,
     deps: Deps,
-    token: str | None = None,
-    signature: str | None = None,
-    timestamp: str | None = None,
-    nonce: str | None = None,
-) -> dict[str, int] | PlainTextResponse:
+    token: OptionalWord = None,
+    signature: OptionalWord = None,
+    timestamp: OptionalTimestamp = None,
+    nonce: OptionalWord = None,
+) -> ReceiptCountsRead | PlainTextResponse:
     """A provider's callback (delivery reports, opens, SMS replies), carrying the channel's receipt token as
     `?token=` or the `X-Touchpoint-Token` header (WeChat: its signature made with that token)."""
     body = await request.body()
@@ -218,12 +267,12 @@ async def receipts(
     )
     if channel == "wechat":  # WeChat wants the bare word; anything else shows followers an error notice
         return PlainTextResponse("success")
-    return counts
+    return ReceiptCountsRead.model_validate(counts)
 
 
-@router.get("/channels/{channel}/receipts", response_class=PlainTextResponse)
+@router.get("/channels/{channel}/receipts", response_class=PlainTextResponse, responses=json_errors(401, 422))
 def wechat_handshake(
-    channel: str, deps: Deps, signature: str, timestamp: str, nonce: str, echostr: str
+    channel: Channel, deps: Deps, signature: Word, timestamp: Timestamp, nonce: Word, echostr: Word
 ) -> str:
     """WeChat checks the server URL before it sends events: echo `echostr` when the signature holds."""
     signed = feedback.WechatSignature(signature, timestamp, nonce)
@@ -238,22 +287,24 @@ def _signed(
     return None
 
 
-@router.get("/channels/report")
+@router.get("/channels/report", response_model=ReportRead)
 def report(
-    deps: Deps, days: Annotated[int, Query(ge=1, le=3660)] = 7, journey: str | None = None
-) -> dict[str, Any]:
+    deps: Deps,
+    days: Annotated[int, Query(ge=1, le=3660)] = 7,
+    journey: Annotated[str | None, Query(pattern=NAME_PATTERN, description="one journey's sends")] = None,
+) -> ReportRead:
     """Sends by status and reason, and the message funnel, per channel and template."""
-    return service.report(env=deps.channel_env, days=days, journey=journey)
+    return ReportRead.model_validate(service.report(env=deps.channel_env, days=days, journey=journey))
 
 
-@public.get("/t/{code}")
-def follow(code: str, deps: Deps) -> RedirectResponse:
+@public.get("/t/{code}", response_class=RedirectResponse, status_code=302, responses=json_errors(404, 422))
+def follow(code: LinkCode, deps: Deps) -> RedirectResponse:
     """A tracked link: record the click, then redirect to the target with its UTM parameters."""
     return RedirectResponse(feedback.follow_link(env=deps.channel_env, code=code), status_code=302)
 
 
-@public.get("/u/{code}", response_class=HTMLResponse)
-def unsubscribe(code: str, deps: Deps) -> str:
+@public.get("/u/{code}", response_class=HTMLResponse, responses=json_errors(404, 422))
+def unsubscribe(code: LinkCode, deps: Deps) -> str:
     """An unsubscribe link: opt out of marketing on the message's channel."""
     done = feedback.unsubscribe(env=deps.channel_env, code=code)
     return (
