@@ -1,5 +1,6 @@
 """A signed JSON webhook: the brokerage's own systems (CRM, advisor app, a message hub) take the message and
-check the HMAC signature with the shared secret."""
+check the HMAC signature with the shared secret. A journey's `webhook` action posts through the same provider
+(`post`) to the action's own URL, signed with this secret."""
 
 from __future__ import annotations
 
