@@ -119,8 +119,8 @@ def test_properties_at_the_depth_limit_are_stored_and_compacted(
     client: TestClient, container: Container
 ) -> None:
     limit = container.collector_env.limits.max_depth
-    # the event object is level 1 and its properties level 2: this fills every level the limit allows
-    properties = _nested(limit - 2)
+    # the event object is level 1: properties nested this far fill every level the limit allows
+    properties = _nested(limit - 1)
     event = {
         "event_id": "deep",
         "event": "x",
