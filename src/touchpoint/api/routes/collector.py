@@ -265,14 +265,18 @@ def _limiter(request: Request, env: CollectorEnv) -> anyio.CapacityLimiter:
     return limiter
 
 
-def _decode_and_collect(env: CollectorEnv, decode: Decoder, body: bytes) -> CollectResult:
-    """Everything CPU-bound about one request, run in a worker thread."""
+def _decode_and_collect(env: CollectorEnv, decode: Decoder, body: bytes, keyed: bool) -> CollectResult:
+    """Everything CPU-bound about one request, run in a worker thread; `keyed` SDKs (Segment, PostHog)
+    name a write key that must be known when keys are configured."""
     batch = decode(body)
-    env.check_key(batch.key)
+    if keyed:
+        env.check_key(batch.key)
     return collect(env=env, batch=batch)
 
 
-async def _ingest(request: Request, c: Container, source: str, decode: Decoder) -> CollectResult | Response:
+async def _ingest(
+    request: Request, c: Container, source: str, decode: Decoder, *, keyed: bool = False
+) -> CollectResult | Response:
     """Read, decode and store one request; a refusal is counted, sampled and answered in the error shape."""
     env = c.collector_env
     try:
@@ -283,7 +287,7 @@ async def _ingest(request: Request, c: Container, source: str, decode: Decoder) 
         return await _refuse(env, source, refused.error, refused.sample)
     try:
         return await anyio.to_thread.run_sync(
-            _decode_and_collect, env, decode, body, limiter=_limiter(request, env)
+            _decode_and_collect, env, decode, body, keyed, limiter=_limiter(request, env)
         )
     except PayloadError as error:
         return await _refuse(env, source, error, body or str(request.query_params).encode())
@@ -382,7 +386,7 @@ async def segment_calls(route: str, request: Request, c: Deps) -> Response:
     def decode(body: bytes) -> Batch:
         return segment.decode(body, authorization, route, limits=limits)
 
-    result = await _ingest(request, c, "segment", decode)
+    result = await _ingest(request, c, "segment", decode, keyed=True)
     if isinstance(result, Response):
         return result
     return JSONResponse(status_code=200, content=SegmentAck().model_dump())
@@ -412,7 +416,7 @@ async def posthog_capture(request: Request, c: Deps) -> Response:
     def decode(body: bytes) -> Batch:
         return posthog.decode(body, limits=limits)
 
-    result = await _ingest(request, c, "posthog", decode)
+    result = await _ingest(request, c, "posthog", decode, keyed=True)
     if isinstance(result, Response):
         return result
     return JSONResponse(status_code=200, content=PostHogAck().model_dump())

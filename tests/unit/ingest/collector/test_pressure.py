@@ -294,6 +294,11 @@ def test_unknown_write_key_and_unsupported_encoding_are_counted(container: Conta
         brotli = client.post("/api/v1/events", content=b"\x00\x01", headers={"Content-Encoding": "br"})
         assert brotli.status_code == 415
         assert brotli.json()["error"]["code"] == "unsupported_encoding"
+        # Sensors and native requests carry no write key: configured keys never refuse them
+        sensors = [{"type": "track", "event": "x", "distinct_id": "d", "time": _now_ms()}]
+        assert client.post("/sa", content=_sensors_form(sensors)).status_code == 200
+        native = {"event": "x", "customer_no": "C1", "time": _now_ms()}
+        assert _native(client, native).status_code == 200
     counters = _counters(container)
     assert counters["rejected_batches|unknown_key"] == 1
     assert counters["rejected_batches|unsupported_encoding"] == 1
