@@ -27,9 +27,35 @@ MAX_DIGITS = 9  # longer numbers are over the bound in every unit; also keeps in
 _UNIT_SPAN = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 _GRAMMAR = re.compile(r"(-?)([0-9]+)(td|m|h|d)")  # [0-9], not \\d: int() would take other scripts' digits
 EXAMPLES = "30m, 12h, 7d or 5td"
-# For JSON Schema: the shape only (the ten-year bound is checked on parsing).
-PATTERN = r"^-?[1-9][0-9]{0,8}(m|h|d|td)$"
-UNSIGNED_PATTERN = r"^[1-9][0-9]{0,8}(m|h|d|td)$"
+
+
+def _up_to(limit: int) -> str:
+    """A regular expression for the whole numbers 1 … `limit`, written without leading zeros."""
+    digits = str(limit)
+    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        low = 1 if i == 0 else 0
+        last = i == len(digits) - 1
+        high = int(digit) if last else int(digit) - 1  # equal digits go on to the next position
+        if high >= low:
+            rest = len(digits) - i - 1
+            span = str(low) if low == high else f"[{low}-{high}]"
+            parts.append(digits[:i] + span + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "(" + "|".join(parts) + ")"
+
+
+def _limit(unit: Unit) -> int:
+    """The largest N of a duration in `unit` (ten years)."""
+    if unit == "td":
+        return MAX_TRADING_DAYS
+    return MAX_CALENDAR // _UNIT_SPAN[unit]
+
+
+def duration_pattern(units: tuple[Unit, ...] = UNITS, *, signed: bool = False) -> str:
+    """The JSON Schema pattern of exactly the texts `parse_duration(text, signed=…, units=…)` accepts, bound
+    included, so that a value the schema allows is never refused (and the other way round)."""
+    numbers = "|".join(f"{_up_to(_limit(unit))}{unit}" for unit in units)
+    return f"^{'-?' if signed else ''}({numbers})$"
 
 
 class DurationError(ValidationError, ValueError):
@@ -91,6 +117,10 @@ def parse_duration(text: object, *, signed: bool = False, units: tuple[Unit, ...
     return duration
 
 
+PATTERN = duration_pattern(signed=True)
+UNSIGNED_PATTERN = duration_pattern()
+
+
 def format_duration(duration: Duration) -> str:
     """The text that parses back to `duration` (`-3d`, `5td`)."""
     return f"{'-' if duration.negative else ''}{duration.n}{duration.unit}"
@@ -110,8 +140,17 @@ def _check_bound(text: str, duration: Duration) -> None:
 EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(2100, 12, 31)
 DAY_FORMS = "YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before)"
-# For JSON Schema: a date or a relative day.
-DAY_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|today|yesterday|-[1-9][0-9]{0,8}(d|td))$"
+# For JSON Schema, exactly the texts parse_day accepts: a real date from 1900 to 2100 (Feb 29 in leap years
+# only: 1904 … 2096, 2000 included, 1900 and 2100 not) or a relative day within ten years.
+_YEAR = "(19[0-9]{2}|20[0-9]{2}|2100)"
+_MONTH_DAY = (
+    "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_DAY = "(19(0[48]|[2468][048]|[13579][26])|20([02468][048]|[13579][26]))-02-29"
+DAY_PATTERN = (
+    f"^({_YEAR}-{_MONTH_DAY}|{_LEAP_DAY}|today|yesterday"
+    f"|-({_up_to(MAX_CALENDAR.days)}d|{_up_to(MAX_TRADING_DAYS)}td))$"
+)
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

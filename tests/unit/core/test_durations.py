@@ -21,6 +21,7 @@ from touchpoint.core.durations import (
     DurationError,
     RelativeDay,
     day_from_text,
+    duration_pattern,
     format_duration,
     parse_day,
     parse_duration,
@@ -152,3 +153,34 @@ def test_relative_days_count_back_from_today_in_days_or_trading_days() -> None:
     assert day_from_text("2026-01-05", today, CALENDAR) == date(2026, 1, 5)
     with pytest.raises(DurationError, match="outside the calendar"):
         day_from_text("-2500td", date(2008, 1, 2), CALENDAR)
+
+
+@given(st.from_regex(PATTERN, fullmatch=True))
+@example("5260320m")
+@example("-2520td")
+def test_every_text_the_published_pattern_allows_parses(text: str) -> None:
+    """The JSON Schema pattern and the parser agree both ways, bound included: the API never refuses with a
+    422 a value its own schema allows (a fuzzer's positive examples all pass)."""
+    assert format_duration(parse_duration(text, signed=True)) == text
+
+
+@given(st.from_regex(duration_pattern(("d", "h", "td")), fullmatch=True))
+def test_a_narrowed_pattern_matches_the_narrowed_parser(text: str) -> None:
+    assert parse_duration(text, units=("d", "h", "td")).unit in ("d", "h", "td")
+
+
+@given(st.from_regex(DAY_PATTERN, fullmatch=True))
+@example("2000-02-29")
+@example("2096-02-29")
+@example("2100-12-31")
+def test_every_day_the_published_pattern_allows_parses(text: str) -> None:
+    parse_day(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["1900-02-29", "2100-02-29", "2026-02-29", "2026-04-31", "-3654d", "-2521td"]
+)
+def test_days_that_do_not_exist_or_lie_too_far_are_outside_the_pattern_too(text: str) -> None:
+    assert not re.fullmatch(DAY_PATTERN, text)
+    with pytest.raises(DurationError):
+        parse_day(text)
