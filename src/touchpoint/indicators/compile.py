@@ -14,6 +14,7 @@ from ibis.expr.types import BooleanValue, Table, Value
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.indicators.formula import evaluate_formula, evaluation_order
 from touchpoint.indicators.model import ZERO_WHEN_EMPTY, Filter, IndicatorDef, Window
+from touchpoint.indicators.properties import Kind, property_matches, property_value
 
 ORDER_COLUMN = {
     "assets": "date",
@@ -248,15 +249,10 @@ def resolve_customers(events: Table, id_map: Table) -> Table:
 
 def property_condition(table: Table, condition: Filter) -> BooleanValue:
     """A filter on a source column, or on an event property read from its JSON."""
-    if condition.property is not None:
-        numeric = isinstance(condition.value, int | float) and not isinstance(condition.value, bool)
-        target = table.properties.cast("json")[condition.property].unwrap_as(
-            "float64" if numeric else "string"
-        )
-    else:
-        assert condition.column is not None
-        target = table[condition.column]
-    return _compare(target, condition.op, condition.value)
+    if condition.property is not None:  # by its exact name, never as a JSON path
+        return property_matches(table, condition.property, condition.op, condition.value)
+    assert condition.column is not None
+    return _compare(table[condition.column], condition.op, condition.value)
 
 
 def _compare(target: Value, op: str, value: Any) -> BooleanValue:
@@ -278,8 +274,8 @@ def _compare(target: Value, op: str, value: Any) -> BooleanValue:
 def _column(rows: Table, definition: IndicatorDef) -> Value:
     assert definition.column is not None
     if definition.column.startswith("properties."):
-        kind = "string" if definition.aggregation in ("count_distinct", "first", "last") else "float64"
-        return rows.properties.cast("json")[definition.column.removeprefix("properties.")].unwrap_as(kind)
+        kind: Kind = "string" if definition.aggregation in ("count_distinct", "first", "last") else "float64"
+        return property_value(rows, definition.column.removeprefix("properties."), kind)
     return rows[definition.column]
 
 

@@ -8,36 +8,32 @@ the goal, exit criteria, re-entry rule, hold-out share, entry caps and priority.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from touchpoint.core.durations import parse_duration
 from touchpoint.segments.model import PropertyFilter
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 NODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-DURATION = re.compile(r"^(-?)([1-9][0-9]{0,5})(m|h|d|td)$")
 
 
 class Duration:
-    """`30m`, `12h`, `3d` or `2td` (XSHG trading days); a leading `-` for offsets before a date."""
+    """`30m`, `12h`, `3d` or `2td` (XSHG trading days); a leading `-` for offsets before a date. The grammar
+    and its ten-year bound are core.durations'; DurationError (a ValueError) names bad text."""
 
     def __init__(self, text: str) -> None:
-        found = DURATION.fullmatch(text.strip())
-        if found is None:
-            raise ValueError(f"duration {text!r} is not N followed by m, h, d or td (e.g. 30m, 3d, 2td)")
-        self.negative = found.group(1) == "-"
-        self.n = int(found.group(2))
-        self.unit = found.group(3)
+        parsed = parse_duration(text.strip(), signed=True)
+        self.negative = parsed.negative
+        self.n = parsed.n
+        self.unit = parsed.unit
+        self._span = parsed.span
 
     def span(self) -> timedelta | None:
         """The length as a timedelta; None for trading days (they depend on the calendar)."""
-        if self.unit == "td":
-            return None
-        length = {"m": timedelta(minutes=self.n), "h": timedelta(hours=self.n), "d": timedelta(days=self.n)}
-        return -length[self.unit] if self.negative else length[self.unit]
+        return self._span
 
 
 def _duration(value: str | None, *, signed: bool = False) -> str | None:

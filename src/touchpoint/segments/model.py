@@ -7,34 +7,43 @@ saved segment, or an uploaded list.
 
 from __future__ import annotations
 
-import re
+import math
 from datetime import timedelta
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from touchpoint.core.durations import duration_pattern, parse_duration
 
 CompareOp = Literal["=", "!=", ">", ">=", "<", "<=", "between"]
 PropertyOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "exists"]
-WINDOW_PATTERN = r"^[1-9][0-9]{0,4}(d|h|td)$"
+WINDOW_PATTERN = duration_pattern(("d", "h", "td"))  # exactly what Window accepts, ten-year bound included
+MAX_EXACT_INT = 2**53
 
 
 class Window:
     """A relative window back from the evaluation time: `7d` days, `12h` hours or `5td` XSHG trading days."""
 
     def __init__(self, text: str) -> None:
-        found = re.fullmatch(r"([1-9][0-9]{0,4})(d|h|td)", text)
-        if found is None:
-            raise ValueError(f"window {text!r} is not N followed by d, h or td (e.g. 7d, 12h, 5td)")
-        self.n = int(found.group(1))
-        self.unit = found.group(2)
+        # The grammar and its ten-year bound are core.durations' (DurationError names the text).
+        parsed = parse_duration(text, units=("d", "h", "td"))
+        self.n = parsed.n
+        self.unit = parsed.unit
+        self._span = parsed.span
 
     def span(self) -> timedelta | None:
         """The length of a day or hour window; None for trading days (it depends on the calendar)."""
-        if self.unit == "d":
-            return timedelta(days=self.n)
-        if self.unit == "h":
-            return timedelta(hours=self.n)
-        return None
+        return self._span
 
 
 class _Leaf(BaseModel):
@@ -93,17 +102,83 @@ class AttributeCondition(_Leaf):
         return self
 
 
-class PropertyFilter(_Leaf):
-    """A condition on an event property."""
+_SCALAR_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": 1000},
+        {"type": "number", "minimum": -MAX_EXACT_INT, "maximum": MAX_EXACT_INT},
+        {"type": "boolean"},
+    ]
+}
+# in/not_in take a list, every other operator one value (or null): stated in the schema too, so that a value
+# the schema allows is never refused.
+_VALUE_FITS_OP: dict[str, Any] = {
+    "if": {"properties": {"op": {"enum": ["in", "not_in"]}}, "required": ["op"]},
+    "then": {"properties": {"value": {"type": "array"}}, "required": ["value"]},
+    "else": {"properties": {"value": {"not": {"type": "array"}}}},
+}
 
-    property: str
+
+def _scalar(value: object) -> str | int | float | bool:
+    """One filter value: text, a finite number within ±2**53 (compared as a double) or true/false."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        # abs() first: math.isfinite of a 400-digit int would overflow converting it to a float.
+        if not (abs(value) <= MAX_EXACT_INT and math.isfinite(value)):
+            raise ValueError("numbers are compared as doubles: give a finite number within ±2**53")
+        return value
+    if isinstance(value, str):
+        if len(value) > 1000:
+            raise ValueError("text values are at most 1,000 characters")
+        return value
+    raise ValueError("a filter value is text, a number or true/false (or, for in/not_in, a list of them)")
+
+
+def _filter_value(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        if len(value) > 1000:
+            raise ValueError("in/not_in take at most 1,000 values")
+        return [_scalar(item) for item in value]
+    return _scalar(value)
+
+
+# A property filter's value: a scalar, a list of scalars (in, not_in) or null (exists); never an object.
+FilterValue = Annotated[
+    Any,
+    PlainValidator(_filter_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _SCALAR_SCHEMA,
+                {"type": "array", "items": _SCALAR_SCHEMA, "maxItems": 1000},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
+class PropertyFilter(_Leaf):
+    """A condition on an event property, named exactly (`$os`, `fund.type`: never a JSON path)."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra={"allOf": [_VALUE_FITS_OP]}
+    )
+
+    property: str = Field(min_length=1, max_length=200)
     op: PropertyOp = "="
-    value: Any = None
+    value: FilterValue = None
 
     @model_validator(mode="after")
     def _list_for_in(self) -> PropertyFilter:
         if self.op in ("in", "not_in") and not isinstance(self.value, list):
             raise ValueError(f"property {self.property!r}: {self.op} takes a list")
+        if self.op not in ("in", "not_in") and isinstance(self.value, list):
+            raise ValueError(
+                f"property {self.property!r}: {self.op} takes one value (in and not_in take a list)"
+            )
         return self
 
 

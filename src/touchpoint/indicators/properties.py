@@ -1,0 +1,111 @@
+"""Event properties by name (事件属性): an event's properties are stored as one JSON object, and a property is
+addressed by its exact key — `$os`, `fund.type`, `a/b`, `x"y`, `中文` — never read as a JSON path.
+
+The key reaches the engine as a JSON Pointer (RFC 6901: `/` then the key with `~` written `~0` and `/`
+written `~1`), which names one member of the object whatever characters its key holds. The pointer travels as
+data — a one-row table read by a scalar subquery — so no property name ever becomes SQL text.
+
+A value is compared with the property's values of the same JSON type: a number with numbers, text with text,
+true/false with booleans; a property missing, null or of another type does not match (except `not_in`, which
+matches any present value outside the list, and `exists: false`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+import pyarrow as pa
+from ibis.expr.types import BooleanValue, JSONValue, Table, Value
+
+Kind = Literal["float64", "string", "boolean"]
+
+
+@ibis.udf.scalar.builtin(name="json_extract")  # type: ignore[untyped-decorator]
+def _json_member(document: dt.JSON, pointer: str) -> dt.JSON:
+    """DuckDB's json_extract: the member a JSON Pointer names (NULL when absent or JSON null)."""
+
+
+@ibis.udf.scalar.builtin(name="json_type")  # type: ignore[untyped-decorator]
+def _json_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
+    """DuckDB's json_type: NULL, BOOLEAN, BIGINT, UBIGINT, DOUBLE, VARCHAR, ARRAY or OBJECT."""
+
+
+def json_pointer(name: str) -> str:
+    """The RFC 6901 pointer to the top-level member named exactly `name`."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
+
+
+def property_json(table: Table, name: str) -> JSONValue:
+    """The JSON value of the event property named exactly `name` (NULL when the event lacks it; JSON null
+    when it holds null)."""
+    pointer = ibis.memtable(pa.table({"pointer": pa.array([json_pointer(name)], pa.string())}))
+    member: JSONValue = _json_member(table.properties.cast("json"), pointer.pointer.as_scalar())
+    return member
+
+
+def property_value(table: Table, name: str, kind: Kind) -> Value:
+    """The property as a number, text or boolean; NULL when missing or of another JSON type."""
+    value: Value = property_json(table, name).unwrap_as(kind)
+    return value
+
+
+def property_present(table: Table, name: str) -> BooleanValue:
+    """Whether each event has the property with a value other than null."""
+    present: BooleanValue = (_json_type(property_json(table, name)) != "NULL").fill_null(False)
+    return present
+
+
+def kind_of(value: object) -> Kind:
+    """The JSON type a filter value is compared with."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "float64"
+    return "string"
+
+
+def property_matches(table: Table, name: str, op: str, value: Any) -> BooleanValue:
+    """Whether each event's property `name` passes `op value` (see the module docstring)."""
+    if op == "exists":
+        present = property_present(table, name)
+        return present if value in (None, True) else ~present
+    if op in ("in", "not_in"):
+        return _membership(table, name, op == "not_in", list(value))
+    if value is None:  # `= null`: missing or null; `!= null`: present
+        present = property_present(table, name)
+        return present if op == "!=" else ~present
+    target = property_value(table, name, kind_of(value))
+    return _compare(target, op, float(value) if kind_of(value) == "float64" else value)
+
+
+def _membership(table: Table, name: str, negate: bool, values: Sequence[Any]) -> BooleanValue:
+    """`in`: the property equals one of `values` (each compared within its JSON type); `not_in`: the property
+    is present and equals none of them."""
+    by_kind: dict[Kind, list[Any]] = {}
+    for item in values:
+        if item is not None:
+            by_kind.setdefault(kind_of(item), []).append(float(item) if kind_of(item) == "float64" else item)
+    found: BooleanValue = ibis.literal(False)
+    for kind, members in by_kind.items():
+        found |= property_value(table, name, kind).isin(members).fill_null(False)
+    if not negate:
+        return found
+    return property_present(table, name) & ~found
+
+
+def _compare(target: Value, op: str, value: Any) -> BooleanValue:
+    comparisons: dict[str, Any] = {
+        "=": lambda: target == value,
+        "!=": lambda: target != value,
+        ">": lambda: target > value,
+        ">=": lambda: target >= value,
+        "<": lambda: target < value,
+        "<=": lambda: target <= value,
+    }
+    if op not in comparisons:
+        raise ValueError(f"operator {op!r} is not one of =, !=, >, >=, <, <=, in, not_in, exists")
+    result: BooleanValue = comparisons[op]()
+    return result
