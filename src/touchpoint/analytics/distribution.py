@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.events import check_events, date_range, events_between
+from touchpoint.core.durations import DayRef
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.tags.service import TagEnv
 
@@ -17,10 +17,10 @@ BUCKETS = [1, 2, 3, 6, 11, 21, 51, 101]
 
 
 def distribution(
-    *, env: TagEnv, event: str, start: date, end: date, where: list[PropertyFilter] | None = None
+    *, env: TagEnv, event: str, start: DayRef, end: DayRef, where: list[PropertyFilter] | None = None
 ) -> dict[str, Any]:
     """How many customers did the event 1, 2, 3–5, 6–10, 11–20, 21–50, 51–100 and over 100 times."""
-    check_range(start, end)
+    start, end = date_range(env, start, end)
     check_events(env, [event])
     frame: pd.DataFrame = events_between(env, [event], start, end, where).select("person").to_pandas()
     per_person = frame.groupby("person").size().to_numpy()

@@ -7,22 +7,55 @@ from datetime import date
 import ibis
 from ibis.expr.types import Table
 
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.calendar import TradingCalendar
+from touchpoint.core.durations import MAX_CALENDAR, DayRef, resolve_day
+from touchpoint.core.errors import Fault, ValidationError
 from touchpoint.indicators.compile import resolve_customers
 from touchpoint.indicators.service import event_id_map, known_events
 from touchpoint.segments.context import property_filters
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.tags.service import TagEnv
 
-MAX_RANGE_DAYS = 3660
+MAX_RANGE_DAYS = MAX_CALENDAR.days  # ten years
 
 
 def check_range(start: date, end: date) -> None:
-    """Refuse a reversed or absurd date range."""
+    """Refuse a reversed or absurd date range (naming `to`, the field to change)."""
     if start > end:
-        raise ValidationError(f"from {start} is after to {end}")
+        message = f"from {start} is after to {end}"
+        raise ValidationError(message, faults=[_to(message)])
     if (end - start).days > MAX_RANGE_DAYS:
-        raise ValidationError(f"a query covers at most {MAX_RANGE_DAYS} days")
+        message = f"a query covers at most {MAX_RANGE_DAYS} days"
+        raise ValidationError(message, faults=[_to(message)])
+
+
+def _to(msg: str) -> Fault:
+    return Fault(loc=("body", "to"), msg=msg)
+
+
+def today(env: TagEnv) -> date:
+    """Today's Beijing date on the deployment's clock (a virtual clock moves it too)."""
+    indicators = env.indicators
+    return indicators.calendar.business_date(indicators.clock.now())
+
+
+def date_range(env: TagEnv, start: DayRef, end: DayRef) -> tuple[date, date]:
+    """The dates `start` and `end` stand for today (relative days resolved on the clock), checked."""
+    now, calendar = today(env), env.indicators.calendar
+    first, last = resolve_day(start, now, calendar), resolve_day(end, now, calendar)
+    check_range(first, last)
+    return first, last
+
+
+def check_calendar(calendar: TradingCalendar, *days: date) -> None:
+    """Refuse days outside the trading calendar, for queries counted in trading days."""
+    # Strictly after the first trading day: a range's first session needs the one before it.
+    outside = [d for d in days if not calendar.first_day < d <= calendar.last_day]
+    if outside:
+        raise ValidationError(
+            f"{outside[0]} is outside the trading calendar ({calendar.first_day} – {calendar.last_day}): "
+            "trading days are known only there"
+        )
 
 
 def check_events(env: TagEnv, names: list[str]) -> None:

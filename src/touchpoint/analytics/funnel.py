@@ -21,7 +21,7 @@ The events are read in one query and searched in NumPy (`chains.py`).
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any, Literal
 
@@ -30,13 +30,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.expr.types import BooleanValue, Table
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from touchpoint.analytics.chains import TIME_BITS, TIME_MASK, Chains, Events, follow_strictly, search
-from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.events import check_calendar, check_events, date_range, events_between
 from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, top_labels, with_property
+from touchpoint.analytics.model import Exclusion, FunnelQuery, FunnelStep, parse_window
 from touchpoint.core.calendar import TradingCalendar
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.durations import Duration
+from touchpoint.core.errors import Fault, ValidationError
 from touchpoint.governance import Principal
 from touchpoint.indicators.compile import property_condition
 from touchpoint.indicators.model import Filter
@@ -45,110 +46,87 @@ from touchpoint.segments.model import PropertyFilter
 from touchpoint.segments.service import save_list_segment
 from touchpoint.tags.service import TagEnv
 
-MODES = ("ordered", "strict", "unordered")
+__all__ = ["Exclusion", "FunnelQuery", "FunnelStep", "funnel", "funnel_customers", "save_funnel_segment"]
 
 
-class FunnelStep(BaseModel):
-    """One step: an event with property filters."""
+@dataclass(frozen=True)
+class _Dated:
+    """A funnel query with its days resolved on the clock (`start`, `end`) and its window parsed."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    event: str
-    where: list[PropertyFilter] = Field(default_factory=list)
-
-
-class Exclusion(BaseModel):
-    """An event that, done between step `after` and step `before` (default: the last), stops the chain."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event: str
-    where: list[PropertyFilter] = Field(default_factory=list)
-    after: int = Field(default=1, ge=1)
-    before: int | None = None
-
-
-class FunnelQuery(BaseModel):
-    """2–20 steps, a conversion window (`30m`, `12h`, `7d`, `5td`), Beijing dates (inclusive), a mode,
-    exclusion steps and a breakdown (`by`: a property, `attribute:NAME` or `tag:NAME`; top N + 其他)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    steps: list[FunnelStep] = Field(min_length=2, max_length=20)
-    window: str
+    query: FunnelQuery
     start: date
     end: date
-    mode: str = "ordered"
-    exclusions: list[Exclusion] = Field(default_factory=list)
-    by: str | None = None
-    top: int = Field(default=10, ge=1, le=100)
+    window: Duration
+    last_day: date  # the last Beijing day a chain may reach a step on
 
-    @field_validator("window")
-    @classmethod
-    def _window(cls, value: str) -> str:
-        parse_window(value)
-        return value
 
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, value: str) -> str:
-        if value not in MODES:
-            raise ValueError(f"mode {value!r}: choose ordered, strict or unordered")
-        return value
+def _dated(env: TagEnv, query: FunnelQuery) -> _Dated:
+    _check_steps(query)
+    start, end = date_range(env, query.start, query.end)
+    window = parse_window(query.window)
+    calendar = env.indicators.calendar
+    if window.unit == "td":
+        check_calendar(calendar, start, end)
+    try:
+        last_day = _last_day(end, window, calendar)
+    except ValueError:  # the Nth trading day after `end` lies past the calendar
+        raise ValidationError(
+            f"window {query.window}: {end} plus the window lies past the trading calendar "
+            f"(it ends {calendar.last_day})",
+            faults=[Fault(loc=("body", "window"), msg="reaches past the trading calendar")],
+        ) from None
+    return _Dated(query, start, end, window, last_day)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> FunnelQuery:
-        if self.mode == "unordered":
-            names = [step.event for step in self.steps]
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise ValueError(
-                    f"an unordered funnel needs a different event at each step ({repeated[0]} repeats)"
-                )
-        if self.exclusions and self.mode == "strict":
-            raise ValueError(
-                "a strict funnel already allows no other event between steps: drop the exclusions"
+
+def _check_steps(query: FunnelQuery) -> None:
+    """The rules across fields: distinct events in an unordered funnel, no exclusions in a strict one, each
+    exclusion's span inside the steps, a breakdown of a known kind (ValidationError naming the field)."""
+
+    def refuse(message: str, *loc: str | int) -> None:
+        raise ValidationError(message, faults=[Fault(loc=("body", *loc), msg=message)])
+
+    if query.mode == "unordered":
+        names = [step.event for step in query.steps]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            refuse(
+                f"an unordered funnel needs a different event at each step ({repeated[0]} repeats)", "steps"
             )
-        for i, exclusion in enumerate(self.exclusions):
-            before = exclusion.before or len(self.steps)
-            if not exclusion.after < before <= len(self.steps):
-                raise ValueError(
-                    f"exclusions[{i}]: after {exclusion.after} and before {before} must be steps "
-                    f"1..{len(self.steps)} with after < before"
-                )
-        if self.by is not None:
-            try:
-                Breakdown.parse(self.by)
-            except ValidationError as exc:
-                raise ValueError(str(exc)) from None
-        return self
-
-
-def parse_window(text: str) -> tuple[int, str]:
-    """(N, unit) of a window such as `7d`; N must be positive."""
-    found = re.fullmatch(r"(-?\d+)(m|h|d|td)", text.strip())
-    if found is None:
-        raise ValueError(f"window {text!r} is not N followed by m, h, d or td (e.g. 7d)")
-    n = int(found.group(1))
-    if n <= 0:
-        raise ValueError(f"window {text!r} must be longer than zero")
-    return n, found.group(2)
+    if query.exclusions and query.mode == "strict":
+        refuse(
+            "a strict funnel already allows no other event between steps: drop the exclusions", "exclusions"
+        )
+    for i, exclusion in enumerate(query.exclusions):
+        before = exclusion.before or len(query.steps)
+        if not exclusion.after < before <= len(query.steps):
+            refuse(
+                f"exclusions[{i}]: after {exclusion.after} and before {before} must be steps "
+                f"1..{len(query.steps)} with after < before",
+                "exclusions",
+                i,
+            )
+    if query.by is not None:
+        try:
+            Breakdown.parse(query.by)
+        except ValidationError as exc:
+            refuse(str(exc), "by")
 
 
 def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
     """Customers reaching each step, conversions, and time from the previous step (median and mean), overall
     and, with `by`, per group."""
-    events, chains = _chains(env, query)
+    asked = _dated(env, query)
+    events, chains = _chains(env, asked)
     best = _best(chains, None)
     result = {
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
+        "from": asked.start.isoformat(),
+        "to": asked.end.isoformat(),
         "window": query.window,
         "mode": query.mode,
         "steps": _steps(query, best),
     }
     if query.by is not None:
-        grouped = _best(chains, _labels(env, query, events, chains))
+        grouped = _best(chains, _labels(env, asked, events, chains))
         sizes = grouped.groupby("group").size().sort_values(ascending=False, kind="stable")
         order = [label for label in sizes.index if label != OTHER] + [OTHER] * (OTHER in sizes.index)
         result["by"] = query.by
@@ -165,7 +143,7 @@ def funnel_customers(
     """Customer numbers who reached step `step` (1-based), or who dropped at it: reached step-1, not step."""
     if not 1 <= step <= len(query.steps) or (who == "dropped" and step == 1):
         raise ValidationError(f"step {step}: give 1..{len(query.steps)} (2.. for drop-offs)")
-    events, chains = _chains(env, query)
+    events, chains = _chains(env, _dated(env, query))
     best = _best(chains, None)
     chosen = best["reached"] >= step if who == "reached" else best["reached"] == step - 1
     codes = best.loc[chosen, "person"].to_numpy()
@@ -186,23 +164,23 @@ def save_funnel_segment(
     numbers = funnel_customers(env=env, query=query, step=step, who=who)
     verb = "到达" if who == "reached" else "流失于"
     source = f"funnel {' → '.join(s.event for s in query.steps)} {who} step {step}"
-    label = title or f"漏斗{verb}第{step}步 {query.start}~{query.end}"
+    asked = _dated(env, query)
+    label = title or f"漏斗{verb}第{step}步 {asked.start}~{asked.end}"
     return save_list_segment(
         env=env, principal=principal, name=name, title=label, numbers=numbers, source=source
     )
 
 
-def _chains(env: TagEnv, query: FunnelQuery) -> tuple[Events, Chains]:
-    check_range(query.start, query.end)
+def _chains(env: TagEnv, asked: _Dated) -> tuple[Events, Chains]:
+    query = asked.query
     names = [step.event for step in query.steps] + [e.event for e in query.exclusions]
     check_events(env, list(dict.fromkeys(names)))
-    n, unit = parse_window(query.window)
     calendar = env.indicators.calendar
-    events = _load(env, query, _last_day(query.end, n, unit, calendar))
+    events = _load(env, query, asked.start, asked.last_day)
     # datetime64 bounds: comparing with a `date` object would go element by element in Python.
-    in_range = (events.days >= np.datetime64(query.start)) & (events.days <= np.datetime64(query.end))
+    in_range = (events.days >= np.datetime64(asked.start)) & (events.days <= np.datetime64(asked.end))
     first = np.flatnonzero(events.steps[0] & in_range)
-    deadline = _deadlines(events, first, query, calendar)
+    deadline = _deadlines(events, first, asked.window, calendar)
     if query.mode == "strict":
         return events, follow_strictly(events, first, deadline)
     return events, search(events, first, deadline, query.mode, _stops(events, query))
@@ -218,13 +196,13 @@ def _stops(events: Events, query: FunnelQuery) -> list[np.ndarray]:
     return stops
 
 
-def _load(env: TagEnv, query: FunnelQuery, last_day: date) -> Events:
+def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date) -> Events:
     """One query for every event the funnel reads (a strict funnel reads every tracked event)."""
     if query.mode == "strict":
         names = sorted(known_events(env.indicators.analytics))
     else:
         names = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
-    table = events_between(env, names, query.start, last_day)
+    table = events_between(env, names, start, last_day)
     group = Breakdown.parse(query.by) if query.by else None
     if group is not None and group.kind == "property":
         table = with_property(table, group.name)
@@ -274,15 +252,16 @@ def _matches(table: Table, event: str, where: list[PropertyFilter]) -> BooleanVa
     return condition.fill_null(False)
 
 
-def _labels(env: TagEnv, query: FunnelQuery, events: Events, chains: Chains) -> np.ndarray:
+def _labels(env: TagEnv, asked: _Dated, events: Events, chains: Chains) -> np.ndarray:
     """Each chain's group: its first step's property value, or its customer's attribute or tag value; all
     but the `top` groups with most first-step customers fold into 其他."""
+    query = asked.query
     by = Breakdown.parse(str(query.by))
     if by.kind == "property":
         assert events.groups is not None
         raw = pd.Series(events.groups[chains.anchor], dtype=object)
     else:
-        labels = customer_labels(env, by, query.end)
+        labels = customer_labels(env, by, asked.end)
         raw = pd.Series(events.people[chains.person], dtype=object).map(labels)
     pairs = pd.DataFrame({"label": raw.fillna(MISSING).astype(str), "person": chains.person})
     distinct = pairs.drop_duplicates()
@@ -326,27 +305,25 @@ def _steps(query: FunnelQuery, best: pd.DataFrame) -> list[dict[str, Any]]:
     return steps
 
 
-def _last_day(end: date, n: int, unit: str, calendar: TradingCalendar) -> date:
+def _last_day(end: date, window: Duration, calendar: TradingCalendar) -> date:
     """The last Beijing day a chain entered on `end` may reach a step on: that of the deadline of an entry
     at the day's last instant (the Nth trading day after `end` for a `td` window)."""
-    if unit == "td":
-        return calendar.add_trading_days(end, n)
-    span = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
+    span = window.span
+    if span is None:
+        return calendar.add_trading_days(end, window.n)
     latest = timedelta(days=1) - timedelta(milliseconds=1) + span  # from the start of `end`
     return end + timedelta(days=latest // timedelta(days=1))
 
 
-def _deadlines(
-    events: Events, first: np.ndarray, query: FunnelQuery, calendar: TradingCalendar
-) -> np.ndarray:
+def _deadlines(events: Events, first: np.ndarray, window: Duration, calendar: TradingCalendar) -> np.ndarray:
     """The last moment (milliseconds since the origin) each chain may reach a step: N minutes, hours or days
     after its entry, or the last millisecond of the Nth trading day after the entry's Beijing day."""
-    n, unit = parse_window(query.window)
     started = events.keys[first] & TIME_MASK
-    if unit != "td":
-        span = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[unit] * n
-        deadline: np.ndarray = started + span
+    span = window.span
+    if span is not None:
+        deadline: np.ndarray = started + span // timedelta(milliseconds=1)
         return deadline
+    n = window.n
     days = events.days[first]
     ends = {}
     for day in np.unique(days).astype(object):

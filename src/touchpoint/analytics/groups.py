@@ -10,6 +10,7 @@ import pandas as pd
 from ibis.expr.types import Table
 
 from touchpoint.core.errors import ValidationError
+from touchpoint.indicators.properties import property_value
 from touchpoint.tags.layout import TAG_VALUES
 from touchpoint.tags.service import TagEnv, list_tags
 
@@ -36,8 +37,8 @@ class Breakdown:
 
 
 def with_property(table: Table, name: str) -> Table:
-    """The events with a `group` column: the property's value as text."""
-    return table.mutate(group=table.properties.cast("json")[name].unwrap_as("string"))
+    """The events with a `group` column: the value of the property named exactly `name`, as text."""
+    return table.mutate(group=property_value(table, name, "string"))
 
 
 def customer_labels(env: TagEnv, by: Breakdown, day: date) -> pd.Series:

@@ -10,12 +10,13 @@ The heaviest edges are returned.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 
-from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.events import check_events, date_range, events_between
+from touchpoint.core.durations import DayRef
 from touchpoint.core.errors import ValidationError
 from touchpoint.indicators.service import known_events
 from touchpoint.tags.service import TagEnv
@@ -40,15 +41,15 @@ def sessions(frame: pd.DataFrame) -> list[list[str]]:
 def paths(
     *,
     env: TagEnv,
-    start: date,
-    end: date,
+    start: DayRef,
+    end: DayRef,
     from_event: str | None = None,
     to_event: str | None = None,
     steps: int = 5,
     limit: int = 50,
 ) -> dict[str, Any]:
     """Nodes and the heaviest links of the paths after `from_event` (or before `to_event`)."""
-    check_range(start, end)
+    start, end = date_range(env, start, end)
     if (from_event is None) == (to_event is None):
         raise ValidationError("give exactly one of from_event or to_event")
     if not 2 <= steps <= MAX_STEPS:

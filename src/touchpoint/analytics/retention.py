@@ -9,20 +9,21 @@ return event in period start + k. Periods are Beijing days, weeks from Monday, o
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from ibis.expr.types import Table
-from pydantic import BaseModel, ConfigDict, Field
 
-from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.events import check_events, date_range, events_between, today
+from touchpoint.analytics.model import RetentionQuery, RetentionUnit
+from touchpoint.core.durations import DayRef, resolve_day
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.segments.service import save_list_segment
 from touchpoint.tags.service import TagEnv
 
-Unit = Literal["day", "week", "month"]
+Unit = RetentionUnit
 EARLIEST = date(1990, 1, 1)
 
 
@@ -42,33 +43,18 @@ def _shift(day: date, unit: Unit, n: int) -> date:
     return date(day.year + month // 12, month % 12 + 1, 1)
 
 
-class RetentionQuery(BaseModel):
-    """Start and return events (with filters), Beijing dates (`from`, `to`), periods and unit."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    start_event: str
-    return_event: str
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
-    periods: int = 7
-    unit: Unit = "day"
-    first_time: bool = False
-    start_where: list[PropertyFilter] = Field(default_factory=list)
-    return_where: list[PropertyFilter] = Field(default_factory=list)
-
-
 def save_retention_segment(
     *,
     env: TagEnv,
     principal: Principal,
     query: RetentionQuery,
-    cohort: date,
+    cohort: DayRef,
     offset: int,
     name: str,
     title: str | None = None,
 ) -> dict[str, Any]:
     """Save one cell of the triangle (offset 0: the whole cohort) as a static segment."""
+    cohort = _resolved(env, cohort)
     numbers = retention_customers(env=env, query=query, cohort=cohort, offset=offset)
     source = f"retention {query.start_event} → {query.return_event} cohort {cohort} +{offset} {query.unit}"
     label = title or f"留存 {query.start_event}→{query.return_event} {cohort} 第{offset}期"
@@ -82,8 +68,8 @@ def retention(
     env: TagEnv,
     start_event: str,
     return_event: str,
-    start: date,
-    end: date,
+    start: DayRef,
+    end: DayRef,
     periods: int,
     unit: Unit = "day",
     first_time: bool = False,
@@ -105,13 +91,25 @@ def retention(
     return {"unit": unit, "periods": periods, "first_time": first_time, "cohorts": cohorts}
 
 
-def retention_customers(*, env: TagEnv, query: RetentionQuery, cohort: date, offset: int) -> list[str]:
+def retention_customers(*, env: TagEnv, query: RetentionQuery, cohort: DayRef, offset: int) -> list[str]:
     """The customer numbers in one cell: the cohort starting `cohort` (offset 0: all of it) or those of it
     who came back `offset` periods later."""
+    cohort = _resolved(env, cohort)
     periods, unit = query.periods, query.unit
     if not 0 <= offset <= periods:
         raise ValidationError(f"offset {offset}: give 0 (the whole cohort) to {periods}")
-    members, joined = _cohorts(env, **dict(query))
+    members, joined = _cohorts(
+        env,
+        query.start_event,
+        query.return_event,
+        query.start,
+        query.end,
+        periods,
+        unit,
+        query.first_time,
+        query.start_where,
+        query.return_where,
+    )
     members = members.filter(members.period == cohort)
     if offset:
         chosen = joined.filter(joined.period == cohort, joined.offset == offset).select("person")
@@ -128,8 +126,8 @@ def _cohorts(
     env: TagEnv,
     start_event: str,
     return_event: str,
-    start: date,
-    end: date,
+    start: DayRef,
+    end: DayRef,
     periods: int,
     unit: Unit,
     first_time: bool,
@@ -138,7 +136,7 @@ def _cohorts(
 ) -> tuple[Table, Table]:
     """Each cohort membership (person, period, is_customer) and each return within `periods` (person,
     period, offset), one row per person and period — as queries for the engine."""
-    check_range(start, end)
+    start, end = date_range(env, start, end)
     if not 1 <= periods <= 120:
         raise ValidationError(f"periods {periods}: give 1 to 120")
     check_events(env, list(dict.fromkeys([start_event, return_event])))
@@ -164,6 +162,11 @@ def _periods(table: Table, unit: Unit) -> Table:
     """The events with `period`: the first day of their Beijing day's day, week (from Monday) or month."""
     truncated = {"day": table.dt, "week": table.dt.truncate("W"), "month": table.dt.truncate("M")}[unit]
     return table.mutate(period=truncated)
+
+
+def _resolved(env: TagEnv, day: DayRef) -> date:
+    """A day as a date, relative days counted back from today on the deployment's clock."""
+    return resolve_day(day, today(env), env.indicators.calendar)
 
 
 def _offset(earlier: Any, later: Any, unit: Unit) -> Any:

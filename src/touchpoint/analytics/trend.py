@@ -18,10 +18,12 @@ import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 
-from touchpoint.analytics.events import check_events, check_range, events_between
+from touchpoint.analytics.events import check_calendar, check_events, date_range, events_between, today
 from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, with_property
 from touchpoint.core.calendar import TradingCalendar
+from touchpoint.core.durations import DayRef, resolve_day
 from touchpoint.core.errors import ValidationError
+from touchpoint.indicators.properties import property_value
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.tags.service import TagEnv
 
@@ -42,26 +44,28 @@ def event_trend(
     *,
     env: TagEnv,
     event: str,
-    start: date,
-    end: date,
+    start: DayRef,
+    end: DayRef,
     unit: Unit = "day",
     by: str | None = None,
     where: list[PropertyFilter] | None = None,
     top: int = 10,
     measure: str | None = None,
-    compare_from: date | None = None,
+    compare_from: DayRef | None = None,
 ) -> dict[str, Any]:
     """One row per period (and group): events, distinct customers, events per customer (and the measure);
     totals for the range; with `compare_from`, the same figures for a period as long starting then."""
-    check_range(start, end)
+    start, end = date_range(env, start, end)
     check_events(env, [event])
     if unit not in UNITS:
         raise ValidationError(f"unit {unit!r}: choose day, week, month or trading_day")
+    calendar = env.indicators.calendar
+    if unit == "trading_day":
+        check_calendar(calendar, start, end)
     breakdown = Breakdown.parse(by) if by else None
     how = parse_measure(measure) if measure else None
     if not 1 <= top <= 100:
         raise ValidationError(f"top {top}: give 1 to 100")
-    calendar = env.indicators.calendar
     rows = _rows(env, event, start, end, where, breakdown, how, unit, calendar)
     leaders: list[str] | None = None
     if breakdown is not None:
@@ -79,8 +83,10 @@ def event_trend(
         "total": total,
     }
     if compare_from is not None:
-        compare_to = compare_from + (end - start)
-        check_range(compare_from, compare_to)
+        compare_start = resolve_day(compare_from, today(env), calendar)
+        compare_from, compare_to = date_range(env, compare_start, compare_start + (end - start))
+        if unit == "trading_day":
+            check_calendar(calendar, compare_from, compare_to)
         earlier = _rows(env, event, compare_from, compare_to, where, breakdown, how, unit, calendar)
         if leaders is not None:
             earlier = _fold(earlier, leaders)
@@ -120,7 +126,7 @@ def _rows(
     if breakdown is not None:
         table = table.mutate(group=table.group.fill_null(MISSING))
     if how is not None:
-        table = table.mutate(value=table.properties.cast("json")[how[1]].unwrap_as("float64"))
+        table = table.mutate(value=property_value(table, how[1], "float64"))
     return _with_period(table, unit, start, end, calendar)
 
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 from rich.table import Table
 
 from touchpoint.analytics.distribution import distribution
-from touchpoint.analytics.funnel import FunnelQuery, funnel, save_funnel_segment
+from touchpoint.analytics.funnel import funnel, save_funnel_segment
+from touchpoint.analytics.model import FunnelQuery, RetentionQuery
 from touchpoint.analytics.paths import paths
-from touchpoint.analytics.retention import RetentionQuery, retention, save_retention_segment
+from touchpoint.analytics.retention import retention, save_retention_segment
 from touchpoint.analytics.trend import UNITS, Unit, event_trend
 from touchpoint.cli.days import FromOption, ToOption, parse_day
 from touchpoint.cli.output import console, print_json
+from touchpoint.core.errors import ValidationError, pydantic_faults
 from touchpoint.governance import SYSTEM
 from touchpoint.segments.model import PropertyFilter
 
+M = TypeVar("M", bound=BaseModel)
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 WhereOption = Annotated[
     list[str] | None, typer.Option("--where", help="event property filter such as amount>=1000; repeatable")
@@ -50,7 +55,8 @@ def funnel_command(
     as_json: JsonOption = False,
 ) -> None:
     """Customers reaching each step of a funnel, with conversions and times between steps."""
-    query = FunnelQuery.model_validate(
+    query = _validated(
+        FunnelQuery,
         {
             "steps": [{"event": e.strip()} for e in steps.split(",") if e.strip()],
             "window": window,
@@ -60,7 +66,7 @@ def funnel_command(
             "exclusions": [_exclusion(text) for text in exclude or []],
             "by": by,
             "top": top,
-        }
+        },
     )
     env = ctx.obj.container.tag_env
     if save_segment is not None:
@@ -187,8 +193,16 @@ def _filters(texts: list[str] | None) -> list[PropertyFilter]:
         value: object = raw
         with contextlib.suppress(ValueError):
             value = float(raw) if "." in raw else int(raw)
-        filters.append(PropertyFilter.model_validate({"property": name, "op": op, "value": value}))
+        filters.append(_validated(PropertyFilter, {"property": name, "op": op, "value": value}))
     return filters
+
+
+def _validated(model: type[M], body: dict[str, Any]) -> M:
+    """The model built from options; a fault becomes an error naming the option's field, not a traceback."""
+    try:
+        return model.model_validate(body)
+    except PydanticError as exc:
+        raise ValidationError(pydantic_faults(exc, root=model.__name__)) from None
 
 
 def _unit(text: str) -> Unit:
@@ -221,14 +235,17 @@ def retention_command(
     """The cohort triangle: per start period, its size and how many came back in each later period."""
     if unit not in ("day", "week", "month"):
         raise typer.BadParameter(f"--unit {unit!r}: choose day, week or month")
-    query = RetentionQuery(
-        start_event=start_event,
-        return_event=return_event,
-        start=parse_day(ctx, start),
-        end=parse_day(ctx, end),
-        periods=periods,
-        unit="week" if unit == "week" else "month" if unit == "month" else "day",
-        first_time=first_time,
+    query = _validated(
+        RetentionQuery,
+        {
+            "start_event": start_event,
+            "return_event": return_event,
+            "start": parse_day(ctx, start),
+            "end": parse_day(ctx, end),
+            "periods": periods,
+            "unit": unit,
+            "first_time": first_time,
+        },
     )
     env = ctx.obj.container.tag_env
     if save_segment is not None:

@@ -1,32 +1,27 @@
-"""Days on the command line: `YYYY-MM-DD`, `today`, `yesterday` or `-Nd`, as Beijing dates on the
-deployment's clock (so a virtual clock moves them too)."""
+"""Days on the command line: `YYYY-MM-DD`, `today`, `yesterday`, `-Nd` or `-Ntd`, as Beijing dates on the
+deployment's clock (so a virtual clock moves them too). The grammar is `core.durations.parse_day`, the one
+the API reads; the command line also forgives case and surrounding spaces."""
 
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 
 import typer
 
-DAY_HELP = "YYYY-MM-DD, today, yesterday or -Nd (N days before today), a Beijing date"
+from touchpoint.core.durations import DAY_FORMS, DurationError, day_from_text
+
+DAY_HELP = DAY_FORMS + ", a Beijing date"
 FromOption = Annotated[str, typer.Option("--from", help=f"first day: {DAY_HELP}")]
 ToOption = Annotated[str, typer.Option("--to", help=f"last day (inclusive): {DAY_HELP}")]
 
 
 def parse_day(ctx: typer.Context, text: str) -> date:
-    """A Beijing date from YYYY-MM-DD, `today`, `yesterday` or `-Nd` (relative to the deployment's clock)."""
+    """A Beijing date from YYYY-MM-DD, `today`, `yesterday`, `-Nd` or `-Ntd` (relative to the deployment's
+    clock); typer.BadParameter naming the text and the forms otherwise."""
     container = ctx.obj.container
     today: date = container.calendar.business_date(container.clock.now())
-    word = text.strip().lower()
-    relative = re.fullmatch(r"-(\d{1,4})d", word)
-    if word == "today":
-        return today
-    if word == "yesterday":
-        return today - timedelta(days=1)
-    if relative:
-        return today - timedelta(days=int(relative.group(1)))
     try:
-        return date.fromisoformat(word)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date: write {DAY_HELP}") from None
+        return day_from_text(text.strip().lower(), today, container.calendar)
+    except DurationError as exc:
+        raise typer.BadParameter(str(exc)) from None

@@ -275,7 +275,7 @@ def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
         ask(window="0d")
     with pytest.raises(ValueError, match="at most 20"):
         ask(steps=[{"event": "a"}] * 21)
-    with pytest.raises(ValueError, match="choose ordered, strict or unordered"):
+    with pytest.raises(ValueError, match="'ordered', 'strict' or 'unordered'"):
         ask(mode="sideways")
     with pytest.raises(ValidationError, match="is after to"):
         ask(start="2026-03-12", end="2026-03-10")

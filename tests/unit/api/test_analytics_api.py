@@ -90,7 +90,9 @@ def test_funnel_retention_events_and_distribution(sqlite_container: Container) -
         assert {b["times"]: b["customers"] for b in buckets if b["customers"]} == {"1": 1, "2": 1, "3-5": 1}
 
 
-def test_bad_queries_answer_400_naming_the_fault(sqlite_container: Container) -> None:
+def test_bad_queries_answer_422_or_400_naming_the_fault(sqlite_container: Container) -> None:
+    """A body that breaks the query's schema is a 422 naming the field; a well-formed query that cannot run
+    (an unknown event, a reversed range) is a 400."""
     with _client(sqlite_container) as client:
         bad_window = client.post(
             "/api/v1/analytics/funnel",
@@ -101,8 +103,9 @@ def test_bad_queries_answer_400_naming_the_fault(sqlite_container: Container) ->
                 "to": "2026-03-03",
             },
         )
-        assert bad_window.status_code == 400
-        assert "longer than zero" in bad_window.text
+        assert bad_window.status_code == 422
+        assert bad_window.json()["error"]["details"][0]["loc"] == ["body", "window"]
+        assert "positive" in bad_window.text
         unknown = client.post(
             "/api/v1/analytics/events", json={"event": "nope", "from": "2026-03-01", "to": "2026-03-03"}
         )
