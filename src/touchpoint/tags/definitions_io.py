@@ -35,7 +35,7 @@ def export_yaml(*, env: TagEnv) -> str:
 def parse_yaml(text: str) -> tuple[list[IndicatorDef], list[TagDef]]:
     """Parse and validate a definitions document, naming the first faulty entry."""
     try:
-        document = yaml.safe_load(text) or {}
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValidationError(f"not valid YAML: {exc}") from exc
     shape = "a definitions file is a mapping with `indicators` and `tags` lists of mappings"

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, UploadFile
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from touchpoint.api.deps import container, principal
 from touchpoint.api.errors import errors
@@ -37,7 +37,9 @@ from touchpoint.tags.model import DefinitionVersion
 router = APIRouter(tags=["segments"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
-CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the members as CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 @router.get("/segments/schema")
@@ -83,7 +85,8 @@ def refresh(name: str, c: Deps, caller: Caller) -> SegmentRead:
     return SegmentRead.model_validate(refresh_segment(env=c.tag_env, principal=caller, name=name))
 
 
-@router.get("/segments/{name}/export", response_class=PlainTextResponse, responses=CSV | errors(400, 404))
+# The errors stay JSON: a route-wide response_class would have the document say text/plain for them too.
+@router.get("/segments/{name}/export", response_class=Response, responses=CSV | errors(400, 404))
 def export(
     name: str, c: Deps, caller: Caller, attributes: Annotated[str, Query(description="comma-separated")] = ""
 ) -> PlainTextResponse:
