@@ -107,7 +107,9 @@ def test_an_uploaded_list_that_is_no_text_is_refused(client: TestClient, path: s
     assert "neither UTF-8 nor GBK" in answer.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("document", ["indicators: 5\n", "tags: [1, 2]\n", "other: []\n", "- a\n- b\n", "null\n"])
+@pytest.mark.parametrize(
+    "document", ["indicators: 5\n", "tags: [1, 2]\n", "other: []\n", "- a\n- b\n", "null\n"]
+)
 def test_a_definitions_document_of_the_wrong_outline_is_refused(client: TestClient, document: str) -> None:
     for path in ("/api/v1/definitions/import", "/api/v1/definitions/dry-run"):
         answer = client.post(path, content=document, headers={"content-type": "application/yaml"})
