@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 CHANNELS = ("push", "sms", "wechat", "wecom", "email", "webhook", "inbox", "log")
@@ -29,7 +29,7 @@ class TemplateContent(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     channel: Channel
     classification: Classification
-    urgent: bool = Field(default=False, description="a service notice that may go in quiet hours")
+    urgent: StrictBool = Field(default=False, description="a service notice that may go in quiet hours")
     subject: str = Field(default="", max_length=MAX_MESSAGE_CHARS, description="push / email / inbox title")
     body: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     url: str | None = Field(
@@ -247,7 +247,7 @@ class ConsentCreate(BaseModel):
     channel: Literal["push", "sms", "wechat", "wecom", "email", "webhook", "inbox", "log", "*"] = Field(
         default="*", description="a channel, or * for all"
     )
-    granted: bool
+    granted: StrictBool
     source: str = Field(default="api", min_length=1, max_length=64, pattern=NO_CONTROL)
 
 

@@ -269,3 +269,9 @@ def test_bodies_and_answers_are_the_models(client: TestClient) -> None:
     assert preview["policies"]["outcome"] in ("would send", "skipped", "delayed")
     consent = client.post(f"{API}/customers/A1/consent", json={"channel": "fax", "granted": True})
     assert (consent.status_code, consent.json()["error"]["details"][0]["loc"]) == (422, ["body", "channel"])
+
+
+def test_flags_are_true_or_false_not_numbers(client: TestClient) -> None:
+    consent = client.post(f"{API}/customers/A1/consent", json={"channel": "sms", "granted": 0})
+    assert consent.status_code == 422
+    assert consent.json()["error"]["details"][0]["loc"] == ["body", "granted"]

@@ -158,3 +158,15 @@ def test_hostile_input_never_causes_a_server_error(
             _shape(answer.json())
     # Whatever was thrown at them, the routes still work.
     assert client.get("/api/v1/journeys/welcome").json()["name"] == "welcome"
+
+
+def test_another_method_on_a_read_route_is_405_not_an_unknown_action(
+    world: tuple[Container, TestClient, Path],
+) -> None:
+    _, client, _ = world
+    for path in ("/api/v1/journeys/welcome/stats", "/api/v1/journeys/welcome/runs"):
+        answer = client.post(path)
+        assert answer.status_code == 405, (path, answer.text)
+        assert answer.headers["allow"] == "GET"
+        assert answer.json()["error"]["code"] == "method_not_allowed"
+    assert client.post("/api/v1/journeys/welcome/explode").status_code in (404, 405)

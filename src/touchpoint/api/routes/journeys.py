@@ -3,6 +3,7 @@ statistics, a journey's runs in bulk, and the runs of a customer — everything 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -124,13 +125,27 @@ def enter(name: str, c: Deps, body: EnterRequest) -> AdmissionRead:
     return AdmissionRead.model_validate(result)
 
 
-@router.post("/journeys/{name}/{action}", response_model=StatusRead, responses=errors(400, 404))
-def lifecycle(
-    name: str, action: Literal["pause", "resume", "stop", "archive"], c: Deps, caller: Caller
-) -> StatusRead:
-    """`pause`, `resume`, `stop` or `archive`."""
-    result = set_status(env=c.journey_env, principal=caller, name=name, to=STATUSES[action])
-    return StatusRead.model_validate(result)
+def _lifecycle(action: str) -> Callable[..., StatusRead]:
+    """The route of one lifecycle action: one path each, so that another method on /stats or /runs is a
+    405 rather than an unknown action."""
+
+    def lifecycle(name: str, c: Deps, caller: Caller) -> StatusRead:
+        result = set_status(env=c.journey_env, principal=caller, name=name, to=STATUSES[action])
+        return StatusRead.model_validate(result)
+
+    lifecycle.__doc__ = f"`{action}` the journey (to `{STATUSES[action]}`)."
+    return lifecycle
+
+
+for _action in STATUSES:
+    router.add_api_route(
+        f"/journeys/{{name}}/{_action}",
+        _lifecycle(_action),
+        methods=["POST"],
+        name=f"journey_{_action}",
+        response_model=StatusRead,
+        responses=errors(400, 404),
+    )
 
 
 @router.get("/journeys/{name}/stats", response_model=JourneyStatsRead, responses=errors(404))
