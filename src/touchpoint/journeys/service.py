@@ -20,6 +20,7 @@ from touchpoint.channels.model import CHANNELS
 from touchpoint.channels.service import template_fault, template_ready
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.governance.masking import mask_customer_no
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.ingest.ports import EventLog
@@ -27,7 +28,7 @@ from touchpoint.journeys import reads, repo
 from touchpoint.journeys.engine import ACTIVE
 from touchpoint.journeys.model import ActionNode, JourneyDef, RunStatus, SegmentEntry, SendMessage
 from touchpoint.journeys.validate import Known, problems
-from touchpoint.segments.service import check, list_segments, mask_customer_no, read_rule
+from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags.service import TagEnv, list_tags
 
