@@ -166,11 +166,10 @@ def test_lookalike_job_over_http(demo: Container) -> None:
         assert view["result"]["size"] == 30  # type: ignore[index]
         assert client.get("/api/v1/segments/via_api").json()["size"] == 30
         assert client.get("/api/v1/jobs/nope").status_code == 404
+        # Refused up front, before a job starts: neither top nor min_score.
         missing = client.post("/api/v1/segments/recurring/lookalike", json={"target": "x"})
-        assert missing.status_code == 202
-        failed = _finished(client, missing.json()["id"])
-        assert failed["stage"] == "failed"
-        assert "exactly one of top" in str(failed["error"])
+        assert missing.status_code == 400
+        assert "exactly one of top" in missing.json()["error"]["message"]
 
 
 def test_a_job_cancelled_over_http_stops_and_saves_nothing(

@@ -145,8 +145,8 @@ def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> N
         assert saved.status_code == 200, saved.text
         assert client.get("/api/v1/segments/engaged").json()["title"] == "活跃"
         refused = client.put("/api/v1/segments/x", json={"rule": RULE, "kind": "weird"})
-        assert refused.status_code == 400
-        assert "kind" in refused.text
+        assert refused.status_code == 422
+        assert refused.json()["error"]["details"][0]["loc"][:2] == ["body", "kind"]
 
 
 def test_refresh_keeps_snapshots_and_history(demo: tuple[Container, Path]) -> None:
