@@ -170,3 +170,12 @@ def test_another_method_on_a_read_route_is_405_not_an_unknown_action(
         assert answer.headers["allow"] == "GET"
         assert answer.json()["error"]["code"] == "method_not_allowed"
     assert client.post("/api/v1/journeys/welcome/explode").status_code in (404, 405)
+
+
+def test_a_journey_name_outside_the_pattern_is_422_naming_the_path(
+    world: tuple[Container, TestClient, Path],
+) -> None:
+    _, client, _ = world
+    answer = client.put("/api/v1/journeys/0", json=dict(JOURNEY, name=None))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["loc"] == ["path", "name"]

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import ValidationError as PydanticError
 
 from touchpoint.api.deps import container, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import ValidationError, fault_list, pydantic_faults
 from touchpoint.governance import Principal
 from touchpoint.journeys.model import (
+    NAME_PATTERN,
     NODE_PATTERN,
     AdmissionRead,
     CustomerRunRead,
@@ -68,11 +70,19 @@ def journeys(c: Deps) -> list[JourneyRead]:
 
 
 @router.put("/journeys/{name}", response_model=JourneySaved, responses=errors(400))
-def save(name: str, c: Deps, caller: Caller, body: JourneyWrite) -> JourneySaved:
+def save(
+    name: Annotated[str, Path(pattern=NAME_PATTERN, description="lower case, digits and _")],
+    c: Deps,
+    caller: Caller,
+    body: JourneyWrite,
+) -> JourneySaved:
     """Save the definition as the next version (validated; a draft until published)."""
     if body.name is not None and body.name != name:
         raise ValidationError(f"the body names journey {body.name!r}, the path {name!r}")
-    journey = JourneyDef.model_validate(body.model_dump(by_alias=True) | {"name": name})
+    try:
+        journey = JourneyDef.model_validate(body.model_dump(by_alias=True) | {"name": name})
+    except PydanticError as exc:
+        raise ValidationError(pydantic_faults(exc), faults=fault_list(exc.errors())) from exc
     return JourneySaved(name=name, version=save_journey(env=c.journey_env, principal=caller, journey=journey))
 
 
