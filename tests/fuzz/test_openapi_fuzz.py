@@ -50,6 +50,8 @@ CROSS_FIELD_RULES = {
     "POST /api/v1/segments/preview",
     # a journey's graph (every `next` names a node, one kind of wait per node) is checked by its model
     "PUT /api/v1/journeys/{name}",
+    # only a service notice may be urgent
+    "PUT /api/v1/templates/{name}",
 }
 # SDK batches: the collector answers 200 to a batch holding malformed events and quarantines each of them
 # (the answer and `collector quarantine` name them), so one bad event never loses the batch an SDK would

@@ -50,7 +50,7 @@ class TemplateContent(BaseModel):
         max_length=MAX_PARAMS,
         description="values for the gateway's registered template, each a Jinja expression",
     )
-    track_links: bool = True
+    track_links: StrictBool = True
     description: str = Field(default="", max_length=2_000)
     owner: str = Field(default="system", min_length=1, max_length=128)
 
