@@ -12,9 +12,7 @@ answered while a large body is decoded, and resident memory stays bounded howeve
 from __future__ import annotations
 
 import base64
-import gc
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
@@ -50,17 +48,7 @@ from touchpoint.ingest.collector.service import (
 )
 from touchpoint.ingest.collector.stats import collector_stats, prometheus_text
 
-
-@asynccontextmanager
-async def _freeze_startup_heap(_app: Any) -> AsyncIterator[None]:
-    """Move what start-up built (modules, SQLAlchemy, pydantic: ~300k objects) out of the garbage collector's
-    full passes: one pass over them, triggered by the objects a large batch allocates, held the GIL for up
-    to 1.3 s on a loaded machine and stalled every request of the process."""
-    gc.freeze()
-    yield
-
-
-router = APIRouter(tags=["collector"], lifespan=_freeze_startup_heap)
+router = APIRouter(tags=["collector"])
 # Operator endpoints: mounted under /api/v1 by the full API only, never on a public collector-only process.
 admin = APIRouter(tags=["collector"])
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
