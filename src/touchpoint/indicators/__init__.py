@@ -1,6 +1,6 @@
 """Indicators (指标): declared per-customer metrics, computed per business date."""
 
-from touchpoint.indicators.model import Filter, IndicatorDef, Window
+from touchpoint.indicators.model import Filter, IndicatorCreate, IndicatorDef, Window
 from touchpoint.indicators.service import (
     IndicatorEnv,
     compute_indicators,
@@ -12,6 +12,7 @@ from touchpoint.indicators.service import (
 
 __all__ = [
     "Filter",
+    "IndicatorCreate",
     "IndicatorDef",
     "IndicatorEnv",
     "Window",

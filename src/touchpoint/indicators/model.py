@@ -91,12 +91,28 @@ class Window(BaseModel):
         )
 
 
-class IndicatorDef(BaseModel):
-    """One indicator: source, aggregation, filters, window, unit."""
+class Named(BaseModel):
+    """A definition's name, which the API takes from the path (`PUT /indicators/{name}`, `PUT /tags/{name}`).
+
+    A definition is its request body plus this: `class IndicatorDef(IndicatorCreate, Named)`. Named comes last
+    among the bases because pydantic orders fields by the reversed MRO, so `name` stays the first field and
+    the stored JSON, the YAML export and the JSON Schema keep the order they always had.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
+
+
+class IndicatorCreate(BaseModel):
+    """The body of PUT /indicators/{name} and its dry run: an indicator definition without its name.
+
+    Each field is checked here (a fault is a 422); the checks that span fields, and the name, belong to
+    IndicatorDef, built from the body and the path (a fault is a 400 naming it).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     title: str
     description: str = ""
     category: str = "其他"
@@ -110,6 +126,14 @@ class IndicatorDef(BaseModel):
         default=None, description="derived only: arithmetic over other indicators, e.g. `a / b`"
     )
     unit: str = ""
+
+    def named(self, name: str) -> dict[str, Any]:
+        """The full definition's fields, with the name from the path (validated by the caller)."""
+        return self.model_dump(mode="json", exclude_unset=True) | {"name": name}
+
+
+class IndicatorDef(IndicatorCreate, Named):
+    """One indicator: source, aggregation, filters, window, unit."""
 
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorDef:

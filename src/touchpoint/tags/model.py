@@ -6,7 +6,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from touchpoint.indicators.model import NAME_PATTERN, Aggregation, Filter, IndicatorDef, Source, Window
+from touchpoint.indicators.model import IndicatorDef, Named
 
 CompareOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "exists"]
 
@@ -111,12 +111,15 @@ class ModelSpec(BaseModel):
 TagKind = Literal["rule", "bucket", "model", "imported"]
 
 
-class TagDef(BaseModel):
-    """One tag of the catalogue."""
+class TagCreate(BaseModel):
+    """The body of PUT /tags/{name} and its dry run: a tag definition without its name.
+
+    Each field is checked here (a fault is a 422); the checks that span fields, and the name, belong to
+    TagDef, built from the body and the path (a fault is a 400 naming it).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN)
     title: str
     category: str = Field(description="path in the category tree, e.g. 资产/资产等级")
     kind: TagKind
@@ -130,6 +133,14 @@ class TagDef(BaseModel):
     bucket: Bucket | None = None
     model: ModelSpec | None = None
     values: list[str] | None = Field(default=None, description="the values an imported tag may take")
+
+    def named(self, name: str) -> dict[str, Any]:
+        """The full definition's fields, with the name from the path (validated by the caller)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True) | {"name": name}
+
+
+class TagDef(TagCreate, Named):
+    """One tag of the catalogue."""
 
     @model_validator(mode="after")
     def _kind_has_its_part(self) -> TagDef:
@@ -157,64 +168,17 @@ RuleCase.model_rebuild()
 ModelSpec.model_rebuild()
 
 
-# --- The shapes of the indicator and tag API (api/routes/tagging.py): request bodies and answers. ---
-# A definition's name comes from the URL, so the bodies are the definitions without it; the checks that span
-# several fields (a bucket's labels against its edges, a window for every source but derived…) run when the
-# definition is built from body and name, and answer 400 naming the fault.
-
-
-class IndicatorCreate(BaseModel):
-    """The body of PUT /indicators/{name} and its dry run: an indicator definition without its name."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str
-    description: str = ""
-    category: str = "其他"
-    source: Source
-    aggregation: Aggregation
-    column: str | None = None
-    event: str | None = Field(default=None, description="events only: the event name")
-    filters: list[Filter] = Field(default_factory=list)
-    window: Window | None = Field(default=None, description="every source but derived needs one")
-    formula: str | None = Field(
-        default=None, description="derived only: arithmetic over other indicators, e.g. `a / b`"
-    )
-    unit: str = ""
-
-    def named(self, name: str) -> dict[str, Any]:
-        """The full definition's fields, with the name from the path (validated by the caller)."""
-        return self.model_dump(mode="json", exclude_unset=True) | {"name": name}
+# --- The answers of the indicator and tag API (api/routes/tagging.py). ---
+# Its request bodies are TagCreate (above) and IndicatorCreate (indicators/model.py), each beside the
+# definition that is the body plus the name from the URL; the definition's own checks (a kind without its
+# section, a window for every source but derived…) run when it is built from body and name, and answer 400
+# naming the fault.
 
 
 class IndicatorRead(IndicatorDef):
     """One indicator and what reads it."""
 
     read_by: list[str] = Field(description="tags and derived indicators that read it, e.g. 'tag elderly'")
-
-
-class TagCreate(BaseModel):
-    """The body of PUT /tags/{name} and its dry run: a tag definition without its name."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str
-    category: str = Field(description="path in the category tree, e.g. 资产/资产等级")
-    kind: TagKind
-    description: str = ""
-    owner: str = "system"
-    schedule: str = "daily"
-    sensitive: bool = False
-    params: dict[str, float | int | str] = Field(default_factory=dict)
-    rules: list[RuleCase] | None = None
-    default: str | None = None
-    bucket: Bucket | None = None
-    model: ModelSpec | None = None
-    values: list[str] | None = Field(default=None, description="the values an imported tag may take")
-
-    def named(self, name: str) -> dict[str, Any]:
-        """The full definition's fields, with the name from the path (validated by the caller)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True) | {"name": name}
 
 
 class DefinitionVersion(BaseModel):

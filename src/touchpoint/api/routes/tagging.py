@@ -13,6 +13,7 @@ from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.indicators import (
+    IndicatorCreate,
     IndicatorDef,
     delete_indicator,
     get_indicator,
@@ -38,7 +39,6 @@ from touchpoint.tags.model import (
     DefinitionVersion,
     Deleted,
     DryRunRead,
-    IndicatorCreate,
     IndicatorRead,
     PlanStep,
     TagCreate,
