@@ -156,6 +156,7 @@ class Container:
                 closer()
             if self._http is not None:
                 self._http.close()
+            self.analytics.close()
             self.ops.dispose()
             self._closed = True
 

@@ -108,6 +108,13 @@ class AnalyticalStore:
         self.history_retention = history_retention
         self._local = threading.local()
 
+    def close(self) -> None:
+        """Release the engine's connections (and the views cached on them)."""
+        self._local = threading.local()
+        closer = getattr(self.backend, "close", None)
+        if closer is not None:
+            closer()
+
     # ---- reading ---------------------------------------------------------------------------------
 
     def layout(self, name: str) -> TableLayout:

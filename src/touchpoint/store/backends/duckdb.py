@@ -20,6 +20,10 @@ class DuckDBBackend:
     def __init__(self, threads: int | None = None) -> None:
         self._threads = threads
         self._local = threading.local()
+        # Every thread's connection, so that close() can release them: a connection left to be finalised
+        # in a worker thread at interpreter exit aborts the process ("terminate called after throwing").
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
 
     @property
     def connection(self) -> Any:
@@ -30,7 +34,17 @@ class DuckDBBackend:
             if self._threads:
                 con.raw_sql(f"SET threads = {int(self._threads)}")
             self._local.con = con
+            with self._lock:
+                self._opened.append(con)
         return con
+
+    def close(self) -> None:
+        """Disconnect every thread's connection; a thread that queries again gets a new one."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for con in opened:
+            con.disconnect()
+        self._local = threading.local()
 
     def read_parquet_files(self, name: str, version: int, files: Sequence[Path], schema: pa.Schema) -> Any:
         """An Ibis table over exactly `files` (`dt` from the Hive path); no files gives an empty table."""
