@@ -48,7 +48,7 @@ bench: install
 # Mutation testing of the rule modules ([tool.mutmut] in pyproject.toml, docs/testing.md). Slow: not part of
 # `make test`. `make mutation MUTANTS='touchpoint.channels.policies.*'` runs one module's mutants.
 mutation: install
-	set -f; $(BIN)/mutmut run $(MUTANTS)
+	set -f; TOUCHPOINT_MUTATION=1 $(BIN)/mutmut run $(MUTANTS)
 	$(BIN)/mutmut results
 
 clean:

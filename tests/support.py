@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+# `make mutation` sets this: every mutant reruns the property tests, so they draw fewer examples there.
+MUTATION_RUN = os.environ.get("TOUCHPOINT_MUTATION") == "1"
+
+
+def examples(n: int) -> int:
+    """Hypothesis examples for a property test: `n`, or a tenth of it (at least 10) under `make mutation`.
+
+    mutmut reruns a module's tests once per mutant (about 300 per module), and the brute-force property
+    tests build a store per example: at full counts a module took days."""
+    return max(10, n // 10) if MUTATION_RUN else n
 
 
 def postgres_schema_url(base: str) -> Iterator[str]:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from support import import_events
+from support import examples, import_events
 from touchpoint.analytics.funnel import FunnelQuery, funnel
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
@@ -98,7 +98,7 @@ def case(
 DAY = 24 * 60
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @example(  # one trading day from Tuesday ends with Wednesday: Thursday's step is too late
     drawn=case([("P1", "a", 600), ("P1", "b", 2 * DAY + 600)], ["a", "b"], "1td")
 )
@@ -288,7 +288,7 @@ dense_events = st.tuples(
 ).map(lambda drawn: [("P1", n, h) for n, h in zip([*NAMES, "x"], drawn[0], strict=True)] + drawn[1])
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(
     rows=dense_events,
     mode=st.sampled_from(["ordered", "unordered"]),
@@ -322,7 +322,7 @@ def test_exclusions_on_crowded_timelines_match_brute_force(
     assert [s["avg_seconds_from_previous"] for s in got["steps"]] == pytest.approx(want.mean_gaps)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @example(  # three events at one instant: the b without the kind must fill step 2, the b with it step 3
     rows=[("P1", "a", 0, None), ("P1", "b", 0, "x"), ("P1", "b", 0, "y")],
     steps=[("a", None), ("b", None), ("b", "x")],
@@ -386,7 +386,7 @@ def test_steps_with_property_filters_at_one_instant(
     assert [s["customers"] for s in got["steps"]] == want.customers
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     rows=st.lists(
         st.tuples(

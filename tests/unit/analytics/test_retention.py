@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from support import import_events
+from support import examples, import_events
 from touchpoint.analytics.retention import retention
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
@@ -83,7 +83,7 @@ def _brute_force(frame: pd.DataFrame, first: date, last: date, n: int, unit: str
     return result
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @example(  # a start at the day's last minute and a return at the last minute of the last period count;
     # a return at the next midnight (period 3 of 2) and a start a minute before the range do not
     data=[("P1", "open", DAY - 1), ("P1", "trade", 3 * DAY - 1), ("P2", "open", 0), ("P2", "trade", 3 * DAY),

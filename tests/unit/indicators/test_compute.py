@@ -18,6 +18,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -138,7 +139,7 @@ WINDOW_START_ROWS: list[TradeRow] = [
 ]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(day=st.sampled_from(DAYS), rows=trade_rows)
 @example(day=date(2025, 10, 9), rows=NATIONAL_DAY_ROWS)
 @example(day=date(2025, 10, 8), rows=NATIONAL_DAY_ROWS)

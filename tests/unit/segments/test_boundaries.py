@@ -21,6 +21,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from pyroaring import BitMap
 
+from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -528,7 +529,7 @@ def test_stated_semantics_at_the_limits(
 # ---- properties --------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(world=worlds(), rule=rules)
 @example(world=SAME_INSTANT, rule=LOGIN_THEN_SUBSCRIBE)
 @example(world=GAP_AT_LIMIT, rule={"not": LOGIN_THEN_SUBSCRIBE})
@@ -562,7 +563,7 @@ def sequence_cases(draw: st.DrawFn) -> tuple[World, dict[str, Any]]:
     return draw(worlds(events=(len(names), 8), names=names, within=rule["within"])), rule
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(case=sequence_cases())
 @example(case=(SAME_INSTANT, LOGIN_THEN_SUBSCRIBE))
 @example(case=(GAP_AT_LIMIT, LOGIN_THEN_SUBSCRIBE))
@@ -580,7 +581,7 @@ def test_sequences_agree_when_every_step_happened(store: Store, case: tuple[Worl
     assert members_by_path(store, world, rule) == {"bitmap": expected, "sql": expected}, rule
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(base=customers_of(), data=st.data())
 @example(base=GAPPED, data=None)
 @example(base=DENSE_FROM_NINE, data=None)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.calendar import TradingCalendar
@@ -255,7 +256,9 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rule=rules)
 def test_bitmap_sql_and_brute_force_agree(
     world: tuple[Container, pd.DataFrame], rule: dict[str, Any]
