@@ -22,6 +22,7 @@ from touchpoint.analytics.events import events_between
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+from touchpoint.governance.masking import mask_customer_no
 from touchpoint.identity.service import IdentityEnv
 from touchpoint.indicators.service import IndicatorEnv
 from touchpoint.journeys import reads, repo
@@ -113,7 +114,10 @@ def simulate(
     """Replay [start, end] (Beijing days) through the journey; per-node statistics and a sample of paths.
     With `customers`, only their events and runs (a test walk), and for each customer why they did not enter
     or what held their messages back; API- and segment-entry journeys admit them at the start (segment entry
-    only if they are members then). `on_event(done, total)` follows the replay (a progress bar)."""
+    only if they are members then). `on_event(done, total)` follows the replay (a progress bar).
+
+    The sample paths of a simulation show customer numbers masked (they only illustrate the counts); a test
+    walk's paths show the numbers the caller gave, whole (see governance.masking)."""
     validate(env=env, journey=journey)
     start, notes = _first_day_with_tags(env, journey, start, end)
     calendar = env.calendar
@@ -144,7 +148,7 @@ def simulate(
             if on_event is not None:
                 on_event(done, len(events))
         _run_until(sim, clock, catalog, finish)
-        report = _report(sim, journey, clock, events, sample) | {
+        report = _report(sim, journey, clock, events, sample, masked=customers is None) | {
             "started_on": start.isoformat(),
             "notes": notes,
         }
@@ -262,12 +266,21 @@ def _run_until(sim: JourneyEnv, clock: VirtualClock, catalog: Catalog, until: da
 
 
 def _report(
-    sim: JourneyEnv, journey: JourneyDef, clock: VirtualClock, events: list[Any], sample: int
+    sim: JourneyEnv,
+    journey: JourneyDef,
+    clock: VirtualClock,
+    events: list[Any],
+    sample: int,
+    *,
+    masked: bool,
 ) -> dict[str, Any]:
     stats = statistics(env=sim, name=journey.name, journey=journey)
     tz = sim.calendar.tz
+    show = mask_customer_no if masked else str
     with sim.ops.begin() as connection:
-        paths = [_path(connection, run, tz) for run in repo.sample_runs(connection, journey.name, sample)]
+        paths = [
+            _path(connection, run, tz, show) for run in repo.sample_runs(connection, journey.name, sample)
+        ]
     return stats | {
         "events_replayed": len(events),
         "ended_at": clock.now().astimezone(tz).isoformat(),
@@ -275,14 +288,15 @@ def _report(
     }
 
 
-def _path(connection: Any, run: Any, tz: Any) -> dict[str, Any]:
-    """One run's walk: its steps, the log channel's notes, and each effect with when it went (or is due)."""
+def _path(connection: Any, run: Any, tz: Any, show: Callable[[str], str]) -> dict[str, Any]:
+    """One run's walk: its steps, the log channel's notes, and each effect with when it went (or is due);
+    the customer number as `show` gives it (masked in a simulation's sample)."""
 
     def local(moment: datetime | None) -> str | None:
         return None if moment is None else moment.astimezone(tz).isoformat(timespec="minutes")
 
     return {
-        "customer_no": run.customer_no,
+        "customer_no": show(run.customer_no),
         "status": run.status,
         "holdout": run.holdout,
         "steps": [

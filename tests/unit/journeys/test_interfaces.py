@@ -22,6 +22,7 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.demo import DemoParams
 from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
+from touchpoint.governance.masking import mask_customer_no
 from touchpoint.journeys.service import parse_journey
 from touchpoint.journeys.simulate import simulate
 from touchpoint.store.operational.schema import journey_runs
@@ -166,11 +167,14 @@ def test_simulation_replays_recorded_events_without_touching_live_runs(
     assert nodes["nudge"]["actions"].get("sent", 0) == bought["outcomes"].get("on_timeout", 0)
     assert result["paths"]
     assert all(p["steps"][0]["node"] == "wait" for p in result["paths"])
+    # The sample's numbers are masked; with the demo's 100 customers (C1000000…C1000099) each mask is one's.
+    masked = result["paths"][0]["customer_no"]
+    [customer] = [c for c in views["customer_no"].dropna().unique() if mask_customer_no(c) == masked]
     path = tmp_path / "journey.json"
     path.write_text(json.dumps(dict(JOURNEY, name="sim_followup")), encoding="utf-8")
     walked = CliRunner().invoke(
         app,
-        ["--home", str(root), "journey", "test", str(path), "--customer", result["paths"][0]["customer_no"],
+        ["--home", str(root), "journey", "test", str(path), "--customer", customer,
          "--from", str(first), "--to", str(last), "--json"],
     )  # fmt: skip
     assert walked.exit_code == 0, walked.output

@@ -1,6 +1,6 @@
 """The simulator's clock stops at every scheduled instant (run wake-ups and delayed or retried sends), its
-counts add up (entered = sum of outcomes + still waiting, per node and for the journey), and a walk says why a
-customer did not enter."""
+counts add up (entered = sum of outcomes + still waiting, per node and for the journey), a walk says why a
+customer did not enter, and sample paths show customer numbers masked."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import pyarrow as pa
 import pytest
 
 from support import demo_world
+from touchpoint.analytics.events import events_between
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import service as channels
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.demo.runs import ensure_demo_journeys
 from touchpoint.governance import SYSTEM
+from touchpoint.governance.masking import mask_customer_no
 from touchpoint.ingest.service import ImportOptions, import_arrow
 from touchpoint.journeys.model import JourneyDef
 from touchpoint.journeys.service import get_journey, parse_journey
@@ -250,3 +252,30 @@ def test_the_demo_walk_says_who_enters_and_why_others_do_not(world: tuple[Contai
         "customer C9 is not in the newest tag snapshot (unknown, or not computed yet)"
     ]
     assert result["entered"] == 1
+
+
+def test_sample_paths_mask_customer_numbers_and_a_walk_shows_the_customer_it_was_given(
+    world: tuple[Container, VirtualClock],
+) -> None:
+    """One rule (governance.masking): a simulation's sample only illustrates its counts, so its numbers are
+    masked; a test walk is of customers the caller named, so their own paths show them whole."""
+    container, _ = world
+    env = container.journey_env
+    journey = parse_journey(FOLLOWUP)
+    result = simulate(env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), sample=3)
+    shown = [path["customer_no"] for path in result["paths"]]
+    assert shown
+    viewers = sorted(
+        set(
+            events_between(container.tag_env, ["fund_detail_view"], date(2026, 3, 24), date(2026, 3, 31))
+            .to_pandas()["customer_no"]
+            .dropna()
+        )
+    )
+    assert set(shown) <= {mask_customer_no(c) for c in viewers}
+    assert not set(shown) & set(viewers)
+    customer = next(c for c in viewers if mask_customer_no(c) == shown[0])
+    walked = simulate(
+        env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), customers=[customer]
+    )
+    assert {path["customer_no"] for path in walked["paths"]} == {customer}
