@@ -26,7 +26,14 @@ from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.ingest.ports import EventLog
 from touchpoint.journeys import reads, repo
 from touchpoint.journeys.engine import ACTIVE
-from touchpoint.journeys.model import ActionNode, JourneyDef, RunStatus, SegmentEntry, SendMessage
+from touchpoint.journeys.model import (
+    ActionNode,
+    CallWebhook,
+    JourneyDef,
+    RunStatus,
+    SegmentEntry,
+    SendMessage,
+)
 from touchpoint.journeys.validate import Known, problems
 from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
@@ -99,15 +106,23 @@ def _template_fault(env: JourneyEnv, name: str, channel: str) -> str | None:
 
 
 def _not_ready(env: JourneyEnv, journey: JourneyDef) -> list[str]:
-    """Sends whose template is not active or whose channel has no provider (publishing waits for both)."""
+    """Sends whose template is not active or whose channel has no provider, and webhook actions without the
+    webhook provider that signs them (publishing waits for all: such a run would only fail at run time)."""
     if env.channels is None:
         return []
     found = []
     for node in journey.nodes:
-        if isinstance(node, ActionNode) and isinstance(node.action, SendMessage) and node.action.template:
+        if not isinstance(node, ActionNode):
+            continue
+        if isinstance(node.action, SendMessage) and node.action.template:
             why = template_ready(env=env.channels, name=node.action.template, channel=node.action.channel)
             if why:
                 found.append(f"nodes.{node.id}.action.template: {why}")
+        elif isinstance(node.action, CallWebhook) and "webhook" not in env.channels.providers:
+            found.append(
+                f"nodes.{node.id}.action: a webhook action needs channels.webhook, which is not configured "
+                "(未配置 webhook 渠道); add [channels.webhook] with a url and a secret to the settings"
+            )
     return found
 
 

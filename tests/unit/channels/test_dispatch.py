@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pyarrow as pa
 import pytest
@@ -23,6 +24,7 @@ from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.providers.base import Delivery, OutboundMessage, SendContext
+from touchpoint.channels.providers.webhook import WebhookConfig, WebhookProvider
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
@@ -639,6 +641,8 @@ def test_an_unreadable_effect_fails_for_good_and_the_rest_of_the_batch_goes_out(
 
 
 def test_a_webhook_action_without_a_webhook_provider_fails_saying_what_to_configure(world: Any) -> None:
+    """Publishing refuses such a journey (tests/unit/journeys/test_service.py); a provider removed from the
+    settings after publishing still fails the action at run time, naming what to configure."""
     container, _, _ = world
     env = container.journey_env
     body = {
@@ -651,7 +655,12 @@ def test_a_webhook_action_without_a_webhook_provider_fails_saying_what_to_config
         ],
     }
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
-    publish(env=env, principal=SYSTEM, name="hooked")
+    providers = container.channel_env.providers
+    with httpx.Client() as client:
+        config = WebhookConfig(url="https://crm.test/", secret="s")
+        providers["webhook"] = WebhookProvider(config, client, container.clock)
+        publish(env=env, principal=SYSTEM, name="hooked")
+        del providers["webhook"]
     admit(env=env, name="hooked", customers=["C2OK"])
     drain(lambda: tick(env=env), "tick")
     assert dispatch(env=env) == 0
