@@ -18,7 +18,16 @@ from touchpoint.analytics.paths import paths
 from touchpoint.analytics.retention import retention, save_retention_segment
 from touchpoint.analytics.trend import UNITS, Unit, event_trend
 from touchpoint.cli.days import FromOption, ToOption, parse_day
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import (
+    console,
+    fmt,
+    fmt_change,
+    fmt_money,
+    fmt_share,
+    new_table,
+    print_json,
+    print_table,
+)
 from touchpoint.core.errors import ValidationError, pydantic_faults
 from touchpoint.governance import SYSTEM
 from touchpoint.segments.model import PropertyFilter
@@ -87,21 +96,19 @@ def funnel_command(
         print_json(result)
         return
     for group in [{"group": "全部 · all", "steps": result["steps"]}, *result.get("breakdown", [])]:
-        console.print(_funnel_table(group["group"], group["steps"]))
+        print_table(_funnel_table(group["group"], group["steps"]))
 
 
 def _funnel_table(title: str, steps: list[dict[str, Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("步骤 step", no_wrap=True)
-    for header in ("客户", "环比 vs prev", "总体 vs first", "用时 median"):
-        table.add_column(header, justify="right", no_wrap=True)
+    numbers = ("客户 customers", "环比 vs prev", "总体 vs first", "用时 median")
+    table = new_table("步骤 step", *numbers, title=title, numeric=numbers)
     for k, step in enumerate(steps, start=1):
         median = step["median_seconds_from_previous"]
         table.add_row(
             f"{k}. {step['event']}",
-            f"{step['customers']:,}",
-            f"{step['conversion_from_previous']:.1%}",
-            f"{step['conversion_from_first']:.1%}",
+            fmt(step["customers"]),
+            fmt_share(step["conversion_from_previous"]),
+            fmt_share(step["conversion_from_first"]),
             "-" if median is None else _duration(median),
         )
     return table
@@ -167,19 +174,36 @@ def events_command(
     if as_json:
         print_json(result)
         return
-    for row in result["series"]:
-        group = f"  {row['group']}" if "group" in row else ""
-        value = f" {row['value']:>14,.2f}" if row.get("value") is not None else ""
-        console.print(
-            f"{row['date']}{group:<14} {row['count']:>10,} {row['customers']:>10,}{value}", highlight=False
-        )
+    print_table(_trend_table(result))
     if "comparison" in result:
-        change = result["comparison"]["change"]
-        console.print(
-            f"vs {result['comparison']['from']}~{result['comparison']['to']}: "
-            + ", ".join(f"{k} {v:+.1%}" for k, v in change.items() if v is not None),
-            highlight=False,
+        comparison = result["comparison"]
+        changes = ", ".join(
+            f"{_TREND_WORDS.get(k, k)} {fmt_change(v)}" for k, v in comparison["change"].items()
         )
+        console.print(f"对比 vs {comparison['from']} ~ {comparison['to']}: {changes}", highlight=False)
+
+
+_TREND_WORDS = {"count": "events", "customers": "customers", "per_customer": "per customer", "value": "value"}
+
+
+def _trend_table(result: dict[str, Any]) -> Table:
+    """One row per period (and group), then the period's total; the measure's column only when asked."""
+    grouped = result.get("by") is not None
+    measure = result.get("measure")
+    numbers = ("事件 events", "客户 customers", "人均 per customer", *([f"{measure}"] if measure else []))
+    headers = ("日期 date", *(["分组 group"] if grouped else []), *numbers)
+    table = new_table(*headers, title=result["event"], numeric=numbers)
+    rows = [*result["series"], {"date": "合计 total", **result["total"]}]
+    for row in rows:
+        table.add_row(
+            str(row["date"]),
+            *([str(row.get("group", ""))] if grouped else []),
+            fmt(row["count"]),
+            fmt(row["customers"]),
+            fmt(row["per_customer"]),
+            *([fmt_money(row.get("value"))] if measure else []),
+        )
+    return table
 
 
 def _filters(texts: list[str] | None) -> list[PropertyFilter]:
@@ -265,12 +289,14 @@ def retention_command(
     if as_json:
         print_json(result)
         return
-    offsets = " ".join(f"{'+' + str(k):>6}" for k in range(1, result["periods"] + 1))
-    console.print(f"{'cohort 批次':<10} {'size':>8}  {offsets}", highlight=False)
+    offsets = tuple(f"+{k}" for k in range(1, result["periods"] + 1))
+    numbers = ("人数 size", *offsets)
+    table = new_table("批次 cohort", *numbers, numeric=numbers)
     for row in result["cohorts"]:
         size = row["size"]
-        rates = " ".join(f"{n / size:>6.1%}" if size else "     -" for n in row["retained"])
-        console.print(f"{row['start']} {size:>8,}  {rates}", highlight=False)
+        rates = [fmt_share(n / size) if size else "-" for n in row["retained"]]
+        table.add_row(str(row["start"]), fmt(size), *rates)
+    print_table(table)
 
 
 @app.command("distribution")
@@ -293,8 +319,13 @@ def distribution_command(
     if as_json:
         print_json(result)
         return
+    total = sum(bucket["customers"] for bucket in result["buckets"])
+    numbers = ("客户 customers", "占比 share")
+    table = new_table("次数 times", *numbers, title=result["event"], numeric=(*numbers, "次数 times"))
     for bucket in result["buckets"]:
-        console.print(f"{bucket['times']:>8} {bucket['customers']:>10,}", highlight=False)
+        share = bucket["customers"] / total if total else None
+        table.add_row(str(bucket["times"]), fmt(bucket["customers"]), fmt_share(share))
+    print_table(table)
 
 
 @app.command("paths")
@@ -321,5 +352,8 @@ def paths_command(
     if as_json:
         print_json(result)
         return
+    # A node id is `step:event`; the step shows how far into the path the link is.
+    table = new_table("从 from", "到 to", "会话 sessions", numeric=("会话 sessions",))
     for link in result["links"]:
-        console.print(f"{link['source']:<30} → {link['target']:<30} {link['value']:>8,}", highlight=False)
+        table.add_row(str(link["source"]), str(link["target"]), fmt(link["value"]))
+    print_table(table)

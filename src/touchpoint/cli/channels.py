@@ -14,7 +14,7 @@ import yaml
 from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
-from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
+from touchpoint.cli.output import console, fmt, fmt_utc, new_table, print_json, print_table
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import resolve
@@ -93,7 +93,7 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
             str(r["latest_version"]),
             r["title"],
         )
-    console.print(table)
+    print_table(table)
 
 
 @template_app.command("show")
@@ -205,7 +205,7 @@ def report_command(
             fmt(row["statuses"].get("skipped", 0)),
             top,
         )
-    console.print(table)
+    print_table(table)
 
 
 @channel_app.command("consent")
@@ -286,8 +286,13 @@ def dnd_command(
     if as_json:
         print_json(result)
         return
-    for row in result if isinstance(result, list) else [result]:
-        console.print(" · ".join(f"{k}={v}" for k, v in row.items()), highlight=False)
+    if not isinstance(result, list):  # one change: what was done, on one line
+        console.print(" · ".join(f"{k}={v}" for k, v in result.items()), highlight=False)
+        return
+    table = new_table("customer", "reason · 原因", "until (UTC)", "added by")
+    for row in result:
+        table.add_row(row["customer_no"], row["reason"], fmt_utc(row["until"]), row["added_by"])
+    print_table(table)
 
 
 @channel_app.command("inbox")
@@ -298,11 +303,12 @@ def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False
     if as_json:
         print_json(result)
         return
-    console.print(f"{customer}: {result['unread']} unread · 未读")
+    console.print(f"{customer}: {fmt(result['unread'])} unread · 未读", highlight=False)
+    table = new_table("unread · 未读", "at (UTC)", "title", "body")
     for m in result["messages"]:
-        console.print(
-            f"{'  ' if m['read'] else '● '}{m['created_at'][:16]} {m['title']}: {m['body']}", highlight=False
-        )
+        table.add_row("" if m["read"] else "●", fmt_utc(m["created_at"]), m["title"], m["body"])
+    if result["messages"]:
+        print_table(table)
 
 
 @channel_app.command("messages")

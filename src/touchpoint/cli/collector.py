@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
+from touchpoint.cli.output import fmt, new_table, print_json, print_table
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest.collector.dead_letters import list_dead_letters, retry_dead_letter
 from touchpoint.ingest.collector.model import QuarantineEntry, ReplayReport
@@ -29,13 +28,13 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(body)
         return
-    table = Table("metric", "label", "value")
+    table = new_table("metric", "label", "value", numeric=("value",))
     for key in ("accepted", "duplicates", "batches", "quarantined", "replayed", "rejected_batches"):
         for label, value in sorted(body[key].items()):
-            table.add_row(key, label, f"{value:,}")
+            table.add_row(key, label, fmt(value))
     for name, lag in body["consumers"].items():
-        table.add_row("lag", name, f"{lag['records']:,} events, {lag['seconds']} s")
-    console.print(table)
+        table.add_row("lag", name, f"{fmt(lag['records'])} events, {fmt(lag['seconds'])} s")
+    print_table(table)
 
 
 @app.command("quarantine")
@@ -89,10 +88,10 @@ def _print_quarantine(items: list[QuarantineEntry], as_json: bool) -> None:
     if as_json:
         print_json([item.model_dump(mode="json") for item in items])
         return
-    table = Table("id", "received", "source", "reason", "detail")
+    table = new_table("id", "received (UTC)", "source", "reason", "detail", numeric=("id",))
     for item in items:
-        table.add_row(str(item.id), item.received_at.isoformat(), item.source, item.reason, item.detail)
-    console.print(table)
+        table.add_row(str(item.id), fmt(item.received_at), item.source, item.reason, item.detail)
+    print_table(table)
 
 
 def _print_replay(report: ReplayReport, as_json: bool) -> None:
@@ -106,10 +105,10 @@ def _print_replay(report: ReplayReport, as_json: bool) -> None:
     )
     left = [o for o in report.outcomes if o.outcome != "admitted"]
     if left:
-        table = Table("id", "outcome", "reason", "detail")
+        table = new_table("id", "outcome", "reason", "detail", numeric=("id",))
         for o in left:
             table.add_row(str(o.id), o.outcome, o.reason or "", o.detail or "")
-        console.print(table)
+        print_table(table)
 
 
 @app.command("replay")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from touchpoint.bootstrap import describe_deployment
-from touchpoint.cli.output import console, print_json, stage_progress
+from touchpoint.cli.output import console, fmt, new_table, print_json, print_table, stage_progress
 from touchpoint.cli.serve import ensure_port_free, serve
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import TABLES, data_status
@@ -82,8 +82,10 @@ def _print_summary(summary: dict[str, object]) -> None:
         else "演示券商已存在 · demo already present"
     )
     console.print(head, style="bold")
+    table = new_table("table · 表", "rows · 行数", numeric=("rows · 行数",))
     for name in ("customers", "products", "trades", "cash_flows", "assets", "holdings", "events"):
-        console.print(f"  {name:<11} {rows.get(name, 0):>12,}", highlight=False)
+        table.add_row(name, fmt(rows.get(name, 0)))
+    print_table(table)
     console.print(f"  date range  {summary['first_date']} … {summary['last_date']}", highlight=False)
     journeys = summary.get("journeys")
     if isinstance(journeys, list) and journeys:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from touchpoint.cli.output import console, fmt, new_table, print_json
+from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.corrections import allow, unmerge
 from touchpoint.identity.service import show
@@ -33,7 +33,7 @@ def show_command(
     ids = new_table("id_type", "id_value")
     for ident in body["identifiers"]:
         ids.add_row(ident["id_type"], ident["id_value"])
-    console.print(ids)
+    print_table(ids)
     log = new_table("#", "at (UTC)", "action", "uid", "from", "ids", "reason", numeric=("#",))
     for e in body["log"]:
         log.add_row(
@@ -45,7 +45,7 @@ def show_command(
             ", ".join(e["ids"]),
             e["reason"] or "",
         )
-    console.print(log)
+    print_table(log)
     for shared in body["shared"]:
         console.print(f"shared device (stays anonymous): {shared}", highlight=False)
     for separation in body["separations"]:

@@ -13,7 +13,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from touchpoint.cli.days import DAY_HELP, FromOption, ToOption, parse_day
-from touchpoint.cli.output import console, print_json
+from touchpoint.cli.output import (
+    console,
+    fmt,
+    fmt_share,
+    fmt_utc,
+    new_table,
+    print_json,
+    print_table,
+)
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.journeys.model import journey_schema
@@ -86,12 +94,13 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
+    table = new_table("name", "title", "status", "live", "latest")
     for row in rows:
-        console.print(
-            f"{row['name']:<24} {row['status']:<9} live v{row['live_version'] or '-'}"
-            f" · latest v{row['latest_version']}  {row['title']}",
-            highlight=False,
+        live = row["live_version"]
+        table.add_row(
+            row["name"], row["title"], row["status"], f"v{live}" if live else "-", f"v{row['latest_version']}"
         )
+    print_table(table)
 
 
 @app.command("show")
@@ -185,19 +194,43 @@ def stats_command(ctx: typer.Context, name: str, as_json: JsonOption = False) ->
     if as_json:
         print_json(result)
         return
-    for node in result["nodes"]:
-        outcomes = ", ".join(f"{k} {v}" for k, v in node["outcomes"].items())
-        actions = ", ".join(f"{k} {v}" for k, v in node["actions"].items())
-        console.print(
-            f"{node['node']:<16} {node['type']:<15} entered {node['entered']:>7,}"
-            f"  waiting {node['waiting']:>6,}",
-            highlight=False,
+    console.print(f"{result['name']}: {_runs_entered(result)}", highlight=False)
+    print_table(_node_table(result["nodes"]))
+    _print_goal(result["goal"])
+
+
+def _runs_entered(result: dict[str, Any]) -> str:
+    """`36 runs entered · 进入旅程 (waiting_event 30, done 6)`: the journey's runs by status."""
+    by_status = ", ".join(f"{k} {fmt(v)}" for k, v in result["runs"].items())
+    return f"{fmt(result['entered'])} runs entered · 进入旅程" + (f" ({by_status})" if by_status else "")
+
+
+def _node_table(nodes: list[dict[str, Any]]) -> Table:
+    """Per node: runs that entered it and wait there, how they left (outcomes) and its actions by status."""
+    table = new_table(
+        "node", "type", "entered", "waiting", "outcomes", "actions", numeric=("entered", "waiting")
+    )
+    for node in nodes:
+        table.add_row(
+            node["node"],
+            node["type"],
+            fmt(node["entered"]),
+            fmt(node["waiting"]),
+            ", ".join(f"{k} {fmt(v)}" for k, v in node["outcomes"].items()),
+            ", ".join(f"{k} {fmt(v)}" for k, v in node["actions"].items()),
         )
-        if outcomes or actions:
-            console.print(f"    {outcomes}{' · actions: ' + actions if actions else ''}", highlight=False)
-    goal = result["goal"]
+    return table
+
+
+def _print_goal(goal: dict[str, Any]) -> None:
+    """Goal conversion of treated runs against the hold-out, as percentages with the counts behind them."""
+
+    def rate(group: dict[str, Any]) -> str:
+        return f"{fmt_share(group['rate'])} ({fmt(group['converted'])} of {fmt(group['runs'])})"
+
     console.print(
-        f"goal: treated {goal['treated']['rate']} · hold-out {goal['holdout']['rate']}", highlight=False
+        f"goal · 目标转化: treated {rate(goal['treated'])} · hold-out 对照组 {rate(goal['holdout'])}",
+        highlight=False,
     )
 
 
@@ -233,34 +266,49 @@ def runs_command(
     if as_json:
         print_json(runs)
         return
+    _print_customer_runs(runs)
+
+
+def _print_customer_runs(runs: list[dict[str, Any]]) -> None:
+    """One table of the runs (where each is and why), then one of their effects with each outcome."""
+    table = new_table("run", "journey", "v", "status", "node", "last step", "wake at (UTC)", numeric=("v",))
+    effects = new_table("run", "node", "action", "status", "reason")
     for run in runs:
         why = run["steps"][-1]["outcome"] if run["steps"] else "entered"
-        console.print(
-            f"{run['journey']:<20} v{run['version']} {run['status']:<13} at {run['node']}"
-            f" (last: {why}) wake {run['wake_at']}",
-            highlight=False,
+        table.add_row(
+            run["run"],
+            run["journey"],
+            fmt(run["version"]),
+            run["status"],
+            run["node"] or "-",
+            why,
+            fmt_utc(run["wake_at"]),
         )
         for effect in run["effects"]:
-            reason = f" — {effect['reason']}" if effect["reason"] else ""
-            console.print(
-                f"    {effect['node']}: {effect['kind']} {effect['status']}{reason}", highlight=False
+            effects.add_row(
+                run["run"], effect["node"], effect["kind"], effect["status"], effect["reason"] or ""
             )
+    print_table(table)
+    if effects.row_count:
+        print_table(effects)
 
 
 def _print_run_page(page: dict[str, Any]) -> None:
-    table = Table("run", "customer", "v", "status", "node", "entered", "wake at", "hold-out")
+    table = new_table(
+        "run", "customer", "v", "status", "node", "entered (UTC)", "wake at (UTC)", "hold-out", numeric=("v",)
+    )
     for run in page["runs"]:
         table.add_row(
             run["run"],
             run["customer_no"],
-            str(run["version"]),
+            fmt(run["version"]),
             run["status"],
             run["node"] or "-",
-            run["entered_at"][:16],
-            (run["wake_at"] or "-")[:16],
+            fmt_utc(run["entered_at"]),
+            fmt_utc(run["wake_at"]),
             "yes" if run["holdout"] else "",
         )
-    console.print(table)
+    print_table(table)
     if page["next_cursor"]:
         console.print(f"more: --cursor {page['next_cursor']}", highlight=False)
 
@@ -280,7 +328,18 @@ def stuck_command(
     if as_json:
         print_json({"stuck": found, "resumed": len(found) if resume else 0})
         return
-    console.print(f"{len(found)} stuck run(s){' resumed' if resume else ''}")
+    console.print(
+        f"{fmt(len(found))} stuck run(s) · 卡住的实例{' resumed · 已唤醒' if resume else ''}", highlight=False
+    )
+    if not found:
+        return
+    # No customer column: a run is acted on by its id, and a run list shows customer numbers only masked.
+    table = new_table("run", "journey", "node", "wake at (UTC)", "errors", numeric=("errors",))
+    for run in found:
+        table.add_row(
+            run["run"], run["journey"], run["node"] or "-", fmt_utc(run["wake_at"]), fmt(run["errors"])
+        )
+    print_table(table)
 
 
 @app.command("stop-run")
@@ -355,28 +414,26 @@ def _print_walk(result: dict[str, Any], as_json: bool) -> None:
         print_json(result)
         return
     console.print(
-        f"{result['events_replayed']:,} events replayed · "
-        f"{result['entered']:,} runs entered: {result['runs']}",
+        f"{fmt(result['events_replayed'])} events replayed · 回放事件, {_runs_entered(result)}",
         highlight=False,
     )
-    for node in result["nodes"]:
-        outcomes = ", ".join(f"{k} {v:,}" for k, v in node["outcomes"].items())
-        console.print(
-            f"  {node['node']:<20} entered {node['entered']:>7,}  waiting {node['waiting']:>6,}  {outcomes}",
-            highlight=False,
-        )
+    print_table(_node_table(result["nodes"]))
+    _print_goal(result["goal"])
     for path in result["paths"]:
-        console.print(f"{path['customer_no']} · {path['status']}", style="bold", highlight=False)
+        held = " (hold-out)" if path["holdout"] else ""
+        table = new_table(
+            "at", "node", "what", "detail", title=f"{path['customer_no']} · {path['status']}{held}"
+        )
         for step in path["steps"]:
-            console.print(f"  {step['at']}  {step['node']:<20} {step['outcome']}", highlight=False)
+            table.add_row(step["at"], step["node"], step["outcome"], step["detail"] or "")
         for message in path["messages"]:
-            console.print(f"  ✉ {message['node']}: {message['content']}", highlight=False)
+            table.add_row("", message["node"], "✉ message", message["content"])
         for effect in path["effects"]:
             when = effect["at"] or (f"due {effect['due_at']}" if effect["due_at"] else "")
-            reason = f" — {effect['reason']}" if effect["reason"] else ""
-            console.print(
-                f"  {when}  {effect['node']:<20} {effect['kind']} {effect['status']}{reason}", highlight=False
+            table.add_row(
+                when, effect["node"], f"{effect['kind']} {effect['status']}", effect["reason"] or ""
             )
+        print_table(table)
     for note in result.get("notes", []):
         console.print(f"note: {note}", highlight=False)
     for walked in result.get("customers", []):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -69,6 +69,26 @@ def _fmt_real(value: float, digits: int) -> str:
 def fmt_share(value: float | None) -> str:
     """A share (0–1) as a percentage with one decimal."""
     return "-" if value is None else f"{value:.1%}"
+
+
+def fmt_utc(moment: str | datetime | None) -> str:
+    """An instant (ISO text or a datetime) in UTC to the minute, as `fmt` shows times; one without an offset
+    is UTC already (the stores keep UTC). For columns headed `(UTC)`."""
+    if moment is None:
+        return "-"
+    instant = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return fmt(instant.astimezone(UTC) if instant.tzinfo else instant)
+
+
+def fmt_change(value: float | None) -> str:
+    """A relative change (0.25 = a quarter more) as a signed percentage with one decimal."""
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def fmt_money(value: float | Decimal | None) -> str:
+    """An amount with thousands separators and always two decimals (yuan and fen), so that a column of
+    amounts lines up on the decimal point."""
+    return "-" if value is None else f"{float(value):,.2f}"
 
 
 def new_table(*headers: str, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from touchpoint.bootstrap import describe_deployment
-from touchpoint.cli.output import console, new_table, print_json
+from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
 from touchpoint.ingest import data_status
 
 
@@ -31,12 +31,12 @@ def status_command(
     for name, info in body["tables"].items():
         table.add_row(
             name,
-            f"{info['rows']:,}",
-            str(len(info["dates"])),
+            fmt(info["rows"]),
+            fmt(len(info["dates"])),
             info["first_date"] or "-",
             info["last_date"] or "-",
         )
-    console.print(table)
+    print_table(table)
 
 
 def _dead_letters_line(dead: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
+from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
 from touchpoint.governance import SYSTEM
 from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
 from touchpoint.tags.customer360 import customer_view
@@ -58,7 +58,7 @@ def indicator_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
             d.window.label() if d.window else f"= {d.formula}",
             d.unit,
         )
-    console.print(table)
+    print_table(table)
 
 
 @indicator_app.command("show")
@@ -90,7 +90,7 @@ def tag_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         table.add_row(
             t.name, t.title, t.category, t.kind, " / ".join(t.possible_values()), "yes" if t.sensitive else ""
         )
-    console.print(table)
+    print_table(table)
 
 
 @tag_app.command("tree")
@@ -136,7 +136,7 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
     table = new_table("value", "customers", "share", numeric=("customers", "share"))
     for row in detail["distribution"]:
         table.add_row(row["value"], f"{row['count']:,}", f"{row['share']:.1%}")
-    console.print(table)
+    print_table(table)
     lineage = detail["lineage"]
     console.print(
         "reads: "
@@ -151,8 +151,9 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
     metrics = detail["model_metrics"]
     if metrics:
         console.print(
-            f"model: {metrics.get('algorithm')}, hold-out AUC {metrics.get('auc_holdout')}, "
-            f"{metrics.get('train_rows', 0):,} training rows, positive rate {metrics.get('positive_rate')}"
+            f"model: {metrics.get('algorithm')}, hold-out AUC {fmt(metrics.get('auc_holdout'), digits=3)}, "
+            f"{fmt(metrics.get('train_rows', 0))} training rows, "
+            f"positive rate {fmt_share(metrics.get('positive_rate'))}"
             if "auc_holdout" in metrics
             else f"model: {metrics.get('error')}"
         )
@@ -319,7 +320,7 @@ def _print_runs(runs: list[dict[str, object]], *, as_json: bool) -> None:
         table.add_row(
             str(run["business_date"]), str(run["status"]), f"{started:%Y-%m-%d %H:%M}", took, str(detail)
         )
-    console.print(table)
+    print_table(table)
 
 
 @customer_app.command("show")

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from touchpoint.cli.output import fmt, fmt_share, new_table, print_table
+from touchpoint.cli.output import fmt, fmt_change, fmt_money, fmt_share, fmt_utc, new_table, print_table
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,14 @@ def test_a_piped_table_keeps_its_headers_and_every_character() -> None:
     assert "reason" in output
     assert long_reason.strip() in output  # on one line, not wrapped, folded or cut with …
     assert "…" not in output
+
+
+def test_amounts_changes_and_utc_instants() -> None:
+    assert fmt_money(1234.5) == "1,234.50"  # an amount keeps its fen
+    assert fmt_money(None) == "-"
+    assert fmt_change(0.25) == "+25.0%"
+    assert fmt_change(-0.0333) == "-3.3%"
+    assert fmt_change(None) == "-"
+    assert fmt_utc("2026-03-31T10:00:00+08:00") == "2026-03-31 02:00"
+    assert fmt_utc("2026-03-31T02:00:59") == "2026-03-31 02:00"  # no offset: UTC as stored
+    assert fmt_utc(None) == "-"
