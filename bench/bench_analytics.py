@@ -357,7 +357,7 @@ def synthesise(container: Container, events: int, customers: int) -> dict[str, A
     brokerage, customers_data = make_brokerage(container.calendar, customers)
     brokerage.scale = calibrate(brokerage, events)
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=customers_data,
@@ -376,7 +376,7 @@ def synthesise(container: Container, events: int, customers: int) -> dict[str, A
         for index in range(DAYS):
             table = day_events(brokerage, index, pending)
             report = import_arrow(
-                env=container.import_env,
+                env=container,
                 principal=SYSTEM,
                 table="events",
                 data=table,
@@ -389,11 +389,11 @@ def synthesise(container: Container, events: int, customers: int) -> dict[str, A
     imported = time.perf_counter() - started
     console.print(f"{written:,} events imported in {imported:.1f} s")
     started = time.perf_counter()
-    linked = sync_customers(env=container.identity_env, analytics=container.analytics)
+    linked = sync_customers(env=container, analytics=container.analytics)
     console.print(f"One ID: {linked:,} customer ids linked in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     with console.status("One ID: linking anonymous ids from the imported events (as the worker does)"):
-        bound = sync_imported_events(env=container.identity_env, analytics=container.analytics)
+        bound = sync_imported_events(env=container, analytics=container.analytics)
     linking = time.perf_counter() - started
     console.print(f"One ID: {bound:,} anonymous → login pairs bound in {linking:.1f} s")
     return {"events": written, "import_seconds": round(imported, 2), "link_seconds": round(linking, 2)}
@@ -451,7 +451,7 @@ def scan(files: list[str]) -> Callable[[], Any]:
 
 def analyses(container: Container) -> dict[str, Callable[[], dict[str, Any]]]:
     """The three analyses under test, each a call of the service as the API makes it."""
-    env = container.tag_env
+    env = container
     start, end = RANGE
     query = FunnelQuery(
         steps=[FunnelStep(event=name) for name in FUNNEL_STEPS], window="7d", start=start, end=end

@@ -204,7 +204,7 @@ def synthesise(container: Container, size: int, rng: np.random.Generator) -> dic
     options = ImportOptions(business_date=DAY, force=True)
     for table, data in (("customers", customers), ("products", products)):
         report = import_arrow(
-            env=container.import_env,
+            env=container,
             principal=SYSTEM,
             table=table,
             data=data,
@@ -213,7 +213,7 @@ def synthesise(container: Container, size: int, rng: np.random.Generator) -> dic
         )
         assert report.rows_imported == data.num_rows, report.errors[:3]
 
-    env = container.channel_env
+    env = container
     # Consent records, through the use case the console calls: withdrawals on every channel for about 1 % of
     # the consenting customers, webhook grants for about a tenth of those without the flag.
     withdrawn = np.flatnonzero(consent & (rng.random(size) < 0.01)).tolist()
@@ -397,7 +397,7 @@ def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
                 f"operational store {container.ops.dialect}",
                 file=out,
             )
-            env = container.channel_env
+            env = container
             requests = send_requests(args.customers, args.messages, rng, "bench")
             measured = measure(env, clock, url, requests, args.batch)
             # Every key is new, so the gateway took each send once and each bare post once.

@@ -51,9 +51,7 @@ def time_touchpoint(path: Path, home: Path) -> float:
     """Seconds for a full import through the product's import path."""
     container = build(load_settings(home))
     started = time.perf_counter()
-    report = import_file(
-        env=container.import_env, principal=SYSTEM, table="trades", path=path, options=ImportOptions()
-    )
+    report = import_file(env=container, principal=SYSTEM, table="trades", path=path, options=ImportOptions())
     elapsed = time.perf_counter() - started
     assert report.rows_imported > 0, report.summary()
     container.close()

@@ -160,7 +160,7 @@ def synthesise(container: Container, size: int) -> None:
     """The customers snapshot, three tags' values and bitmaps for `size` customers (as bench_segments.py
     makes them), and the audience segment."""
     synthesise_tags(container, size, np.random.default_rng(size))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=AUDIENCE)
+    save_segment(env=container, principal=SYSTEM, segment=AUDIENCE)
 
 
 def go_live(env: JourneyEnv, body: dict[str, Any]) -> None:
@@ -327,7 +327,7 @@ def segment_journey(
     out: TextIO,
 ) -> dict[str, Any]:
     """Part 1: admission, three tick passes and dispatch, each beside the bare insert."""
-    env = container.journey_env
+    env = container
     started = time.perf_counter()
     with console.status(f"synthesising {size:,} customers, their tags and the audience segment"):
         synthesise(container, size)
@@ -558,7 +558,7 @@ def journey_latency(
 ) -> dict[str, Any]:
     """Feed the event journey and run the worker's route + tick until every event is handled, or until
     `drain` seconds after the producer stopped (events still unhandled then count as infinitely late)."""
-    env = container.journey_env
+    env = container
     producer = Producer(container, "login", customers, rate, seconds)
     busy, loops = 0.0, 0
     total = int(rate * seconds)
@@ -617,7 +617,7 @@ def journey_latency(
 
 def profile_burst(container: Container, customers: list[str]) -> list[dict[str, Any]]:
     """Append one batch of login events at once, then route and tick them all under cProfile."""
-    env = container.journey_env
+    env = container
     now = container.clock.now()
     ms = int(now.timestamp() * 1000)
     entries = [
@@ -691,10 +691,8 @@ def event_latency(
     try:
         customers = customer_numbers(offset + 2 * total + BURST).tolist()[offset:]
         linked = customers[:total] + customers[2 * total :]
-        link_business_ids(
-            env=container.identity_env, customers=[{"customer_no": c} for c in linked], id_columns={}
-        )
-        go_live(container.journey_env, WELCOME)
+        link_business_ids(env=container, customers=[{"customer_no": c} for c in linked], id_columns={})
+        go_live(container, WELCOME)
         journey = journey_latency(container, customers[:total], rate, seconds, drain)
         rows = profile_burst(container, customers[2 * total :]) if profile else []
         peer = log_latency(container, customers[total : 2 * total], rate, seconds)

@@ -61,7 +61,7 @@ def synthesise_tags(
     numbers = np.char.add("C", np.arange(10_000_000, 10_000_000 + size).astype(str))
     uids = np.arange(1, size + 1, dtype=np.int64)
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=pa.table({"customer_no": numbers}),
@@ -78,7 +78,7 @@ def synthesise_tags(
                 {"tag": name, "value": value, "count": len(members), "bitmap": members.serialize()}
             )
         tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
-        save_tag(env=container.tag_env, principal=SYSTEM, tag=tag)
+        save_tag(env=container, principal=SYSTEM, tag=tag)
     analytics = container.analytics
     analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
     analytics.replace_partitions(
@@ -98,7 +98,7 @@ def synthesise(container: Container, size: int) -> None:
     }
     for name in indicators:
         save_indicator(
-            env=container.indicator_env,
+            env=container,
             principal=SYSTEM,
             definition=IndicatorDef(
                 name=name, title=name, source="assets", aggregation="count", window={"kind": "snapshot"}
@@ -117,7 +117,7 @@ def measure(size: int) -> None:
     synthesise(container, size)
     print(f"{size:,} customers synthesised in {time.perf_counter() - started:.1f} s")
     rule = read_rule(RULE)
-    context = context_at(env=container.tag_env, at=AT)
+    context = context_at(env=container, at=AT)
     started = time.perf_counter()
     cold = evaluate(rule, context)
     cold_ms = (time.perf_counter() - started) * 1000

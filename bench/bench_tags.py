@@ -50,13 +50,13 @@ def prepare(home: Path, customers: int, days: int) -> Container:
     container = build(load_settings(home), clock=VirtualClock(NOW))
     params = DemoParams(customers=customers, days=days, seed=7, end_date=NOW.date())
     started = time.perf_counter()
-    outcome = ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
+    outcome = ensure_demo(env=container, principal=SYSTEM, params=params)
     if outcome.generated:
         print(f"generated demo in {time.perf_counter() - started:.1f} s")
-    apply_import(env=container.tag_env, principal=SYSTEM, text=default_library())
+    apply_import(env=container, principal=SYSTEM, text=default_library())
     # The worker links new customers to One ID as they are imported; do it before timing the computation.
     started = time.perf_counter()
-    linked = sync_customers(env=container.identity_env, analytics=container.analytics)
+    linked = sync_customers(env=container, analytics=container.analytics)
     if linked:
         print(f"linked {linked:,} customers to One ID in {time.perf_counter() - started:.1f} s")
     return container
@@ -83,10 +83,10 @@ def main() -> None:
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-tags-"))
     container = prepare(home, args.customers, args.days)
-    day = latest_data_date(env=container.tag_env)
+    day = latest_data_date(env=container)
     reset_peak_memory()
     started = time.perf_counter()
-    result = compute(env=container.tag_env, principal=SYSTEM, day=day)
+    result = compute(env=container, principal=SYSTEM, day=day)
     seconds = time.perf_counter() - started
     peak = peak_memory_bytes()
     scan = min(full_scan_seconds(container.analytics.root) for _ in range(3))

@@ -48,7 +48,7 @@ def import_events(container: Any, frame: Any) -> None:
     from touchpoint.ingest import ImportOptions, import_arrow
 
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="events",
         data=pa.Table.from_pandas(frame, preserve_index=False),
@@ -77,8 +77,8 @@ def demo_world(request: Any, home: Any, prepare: Any = None) -> Iterator[tuple[A
         clock = VirtualClock(datetime(2026, 3, 31, 1, tzinfo=UTC))
         container = build(settings, clock=clock)
         params = DemoParams(customers=200, days=15, seed=3, end_date=date(2026, 3, 31))
-        ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
-        ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+        ensure_demo(env=container, principal=SYSTEM, params=params)
+        ensure_demo_tags(env=container, principal=SYSTEM)
         if prepare is not None:
             prepare(container)
         yield container, clock

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.providers.base import Provider
+from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
-from touchpoint.config import Settings
+from touchpoint.channels.ratelimit import TokenBucket
+from touchpoint.config import ChannelPolicy, Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
 from touchpoint.identity.model import IdentityPolicy
-from touchpoint.identity.service import IdentityEnv
-from touchpoint.indicators import IndicatorEnv
 from touchpoint.indicators.layout import INDICATOR_VALUES
-from touchpoint.ingest import ImportEnv, analytical_layouts
+from touchpoint.ingest import analytical_layouts
 from touchpoint.ingest.collector.limits import CollectorLimits
-from touchpoint.ingest.collector.service import CollectorEnv
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
-from touchpoint.journeys.service import JourneyEnv
 from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
-from touchpoint.tags.service import TagEnv
 
 
 def _engine_backend(settings: Settings) -> Any:
@@ -49,7 +47,11 @@ def _event_log(settings: Settings, ops: OperationalStore) -> EventLog:
 
 @dataclass
 class Container:
-    """Everything an entry point needs, built once from Settings."""
+    """Everything an entry point needs, built once from Settings: one flat, typed object.
+
+    Each domain states what it reads as a protocol (`IdentityEnv`, `IndicatorEnv`, `TagEnv`, `ChannelEnv`,
+    `JourneyEnv`, `ImportEnv`, `CollectorEnv`); the container provides them all and is passed down as is.
+    """
 
     settings: Settings
     clock: Clock
@@ -57,99 +59,37 @@ class Container:
     ops: OperationalStore
     analytics: AnalyticalStore
     log: EventLog
-    _closed: bool = field(default=False, init=False)
-    _channels: ChannelEnv | None = field(default=None, init=False)
-    _http: httpx.Client | None = field(default=None, init=False)
+    identity_policy: IdentityPolicy
+    channel_policy: ChannelPolicy
+    public_url: str
+    receipt_tokens: dict[str, str]
+    lease_seconds: float
+    rejects_dir: Path
+    collector_window: TimeWindow
+    collector_limits: CollectorLimits
+    write_keys: frozenset[str]
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _providers: dict[str, Provider] | None = field(default=None, repr=False)
+    _http: httpx.Client | None = field(default=None, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     @property
-    def import_env(self) -> ImportEnv:
-        """What the import use cases write to."""
-        return ImportEnv(
-            ops=self.ops,
-            analytics=self.analytics,
-            clock=self.clock,
-            calendar=self.calendar,
-            rejects_dir=self.settings.rejects_dir,
-        )
-
-    @property
-    def collector_env(self) -> CollectorEnv:
-        """What the collector writes to, with its limits from settings."""
-        s = self.settings
-        return CollectorEnv(
-            log=self.log,
-            ops=self.ops,
-            clock=self.clock,
-            window=TimeWindow(
-                max_age=timedelta(days=s.collector_max_age_days),
-                max_future=timedelta(minutes=s.collector_max_future_minutes),
-            ),
-            limits=CollectorLimits(
-                max_body=s.collector_max_body_mb << 20,
-                max_inflated=s.collector_max_inflated_mb << 20,
-                max_events=s.collector_max_events,
-                max_values=s.collector_max_values,
-                max_properties=s.collector_max_properties,
-                max_depth=s.collector_max_depth,
-                max_value_chars=s.collector_max_value_chars,
-                concurrent_batches=s.collector_concurrent_batches,
-            ),
-            write_keys=frozenset(s.collector_write_keys),
-        )
-
-    @property
-    def identity_env(self) -> IdentityEnv:
-        """What the One ID use cases read and write."""
-        policy = IdentityPolicy(
-            default_mode=self.settings.identity_mode,
-            modes=self.settings.identity_project_modes,
-            shared_after=self.settings.identity_shared_device_logins,
-        )
-        return IdentityEnv(ops=self.ops, clock=self.clock, policy=policy)
-
-    @property
-    def indicator_env(self) -> IndicatorEnv:
-        """What the indicator use cases read and write."""
-        return IndicatorEnv(
-            ops=self.ops,
-            analytics=self.analytics,
-            clock=self.clock,
-            calendar=self.calendar,
-            identity=self.identity_env,
-        )
-
-    @property
-    def tag_env(self) -> TagEnv:
-        """What the tag use cases read and write."""
-        return TagEnv(indicators=self.indicator_env)
-
-    @property
-    def journey_env(self) -> JourneyEnv:
-        """What the journey use cases and the runtime read and write."""
-        return JourneyEnv(tags=self.tag_env, log=self.log, channels=self.channel_env)
-
-    @property
-    def channel_env(self) -> ChannelEnv:
-        """Providers (built once: they keep access tokens, connections and rate buckets), policies, stores."""
-        if self._channels is None:
+    def providers(self) -> dict[str, Provider]:
+        """The configured provider of each channel, built on first use (they keep access tokens and
+        connections; most commands never send)."""
+        if self._providers is None:
             self._http = httpx.Client(timeout=10)
-            self._channels = ChannelEnv(
-                tags=self.tag_env,
-                log=self.log,
-                policy=self.settings.channel_policy,
-                providers=build_providers(self.settings.channels, self._http, self.clock),
-                public_url=self.settings.public_url,
-                lease_seconds=self.settings.dispatch_lease_seconds,
-                receipt_tokens={
-                    channel: str(config["receipt_token"])
-                    for channel, config in self.settings.channels.items()
-                    if config.get("receipt_token")
-                },
-            )
-        return self._channels
+            self._providers = build_providers(self.settings.channels, self._http, self.clock)
+        return self._providers
+
+    def recording(self, *, ops: OperationalStore, clock: Clock, log: EventLog) -> Container:
+        """The same settings on other stores and clock, every provider replaced by one that records (a
+        simulation applies every rule a real send would, and sends nothing)."""
+        recorders: dict[str, Provider] = {channel: LogProvider(LogConfig()) for channel in self.providers}
+        return replace(self, ops=ops, clock=clock, log=log, buckets={}, _providers=recorders, _http=None)
 
     def close(self) -> None:
-        """Release database connections and the event log."""
+        """Release database connections, the analytical engine's connections and the event log."""
         if not self._closed:
             closer = getattr(self.log, "close", None)
             if closer is not None:
@@ -171,6 +111,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     clock = clock or SystemClock()
     analytics = AnalyticalStore(settings.analytical_dir, layouts, _engine_backend(settings), clock=clock)
     calendar = TradingCalendar(settings.timezone, settings.exchange, settings.extra_holidays)
+    s = settings
     return Container(
         settings=settings,
         clock=clock,
@@ -178,6 +119,35 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ops=ops,
         analytics=analytics,
         log=_event_log(settings, ops),
+        identity_policy=IdentityPolicy(
+            default_mode=s.identity_mode,
+            modes=s.identity_project_modes,
+            shared_after=s.identity_shared_device_logins,
+        ),
+        channel_policy=s.channel_policy,
+        public_url=s.public_url,
+        receipt_tokens={
+            channel: str(config["receipt_token"])
+            for channel, config in s.channels.items()
+            if config.get("receipt_token")
+        },
+        lease_seconds=s.dispatch_lease_seconds,
+        rejects_dir=s.rejects_dir,
+        collector_window=TimeWindow(
+            max_age=timedelta(days=s.collector_max_age_days),
+            max_future=timedelta(minutes=s.collector_max_future_minutes),
+        ),
+        collector_limits=CollectorLimits(
+            max_body=s.collector_max_body_mb << 20,
+            max_inflated=s.collector_max_inflated_mb << 20,
+            max_events=s.collector_max_events,
+            max_values=s.collector_max_values,
+            max_properties=s.collector_max_properties,
+            max_depth=s.collector_max_depth,
+            max_value_chars=s.collector_max_value_chars,
+            concurrent_batches=s.collector_concurrent_batches,
+        ),
+        write_keys=frozenset(s.collector_write_keys),
     )
 
 

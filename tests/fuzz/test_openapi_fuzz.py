@@ -92,8 +92,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         clock=VirtualClock(datetime(2026, 3, 31, 1, tzinfo=UTC)),
     )
     params = DemoParams(customers=120, days=10, seed=5, end_date=date(2026, 3, 31))
-    ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    ensure_demo(env=container, principal=SYSTEM, params=params)
+    ensure_demo_tags(env=container, principal=SYSTEM)
     yield create_app(container)
     _stop_background_jobs()
     container.close()

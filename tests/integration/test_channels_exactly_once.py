@@ -58,7 +58,7 @@ from touchpoint.config import load_settings
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import tick
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
-env = container.journey_env
+env = container
 print("ready", flush=True)
 while True:
     moved = tick(env=env, limit=5)
@@ -110,7 +110,7 @@ def _prepare(container: Container, channels: Sequence[str], customers: list[str]
         }
     )
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=table,
@@ -130,8 +130,8 @@ def _prepare(container: Container, channels: Sequence[str], customers: list[str]
         }
         if channel in ("sms", "wechat"):
             body |= {"provider_template_id": "SMS_2026001", "params": {"customer": "{{ customer_no }}"}}
-        save_template(env=container.channel_env, principal=SYSTEM, template=parse_template(body))
-        activate_template(env=container.channel_env, principal=SYSTEM, name=f"notice_{channel}")
+        save_template(env=container, principal=SYSTEM, template=parse_template(body))
+        activate_template(env=container, principal=SYSTEM, name=f"notice_{channel}")
     nodes: list[dict[str, Any]] = [
         {"id": c, "type": "action", "action": {"kind": "send", "channel": c, "template": f"notice_{c}"}}
         for c in channels
@@ -139,7 +139,7 @@ def _prepare(container: Container, channels: Sequence[str], customers: list[str]
     for node, after in zip(nodes, channels[1:], strict=False):
         node["next"] = after
     journey = {"name": "notices", "title": "对账单", "entry": {"type": "api"}, "start": channels[0]}
-    env = container.journey_env
+    env = container
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(journey | {"nodes": nodes}))
     publish(env=env, principal=SYSTEM, name="notices")
 
@@ -206,7 +206,7 @@ def test_each_provider_delivers_each_step_exactly_once_with_two_dispatchers(
         _prepare(container, CHANNELS, CUSTOMERS)
         workers = _start(home, postgres_url, 2)
         try:
-            admit(env=container.journey_env, name="notices", customers=CUSTOMERS)  # both are polling now
+            admit(env=container, name="notices", customers=CUSTOMERS)  # both are polling now
             _settle(container)
         finally:
             _stop(workers)
@@ -254,7 +254,7 @@ def test_a_time_out_then_success_is_not_sent_twice(tmp_path: Path, database_url:
         container = build(settings, clock=clock)
         try:
             _prepare(container, ["webhook"], ["C000001"])
-            env = container.journey_env
+            env = container
             admit(env=env, name="notices", customers=["C000001"])
             assert tick(env=env) == 1
             assert dispatch(env=env) == 0
@@ -291,7 +291,7 @@ def killed(*args, **kwargs):
 
 journeys_dispatch._conclude = killed
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
-journeys_dispatch.dispatch(env=container.journey_env)
+journeys_dispatch.dispatch(env=container)
 """
 LEASE_SECONDS = 4  # calls may start for half of it: a cold process reads its snapshots first
 
@@ -312,7 +312,7 @@ def test_a_dispatcher_killed_between_the_answer_and_its_record_resends_once_afte
         container = build(load_settings(home, database_url=database_url), clock=SystemClock())
         try:
             _prepare(container, ["sms", "webhook"], customers)
-            env = container.journey_env
+            env = container
             admit(env=env, name="notices", customers=customers)
             assert tick(env=env) == len(customers)
             dying = subprocess.run(

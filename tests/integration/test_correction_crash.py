@@ -33,7 +33,7 @@ from touchpoint.governance import SYSTEM
 from touchpoint.ingest import ImportOptions, import_file
 container = build(load_settings(Path(sys.argv[1])))
 print("ready", flush=True)
-import_file(env=container.import_env, principal=SYSTEM, table="trades", path=Path(sys.argv[2]),
+import_file(env=container, principal=SYSTEM, table="trades", path=Path(sys.argv[2]),
             options=ImportOptions())
 print("done", flush=True)
 """
@@ -68,7 +68,7 @@ def test_kill_9_mid_correction_keeps_each_trade_once_at_one_version(tmp_path: Pa
     _trades(old, shift=0, amount=1.0)
     _trades(new, shift=1, amount=2.0)
     container = build(load_settings(home))
-    import_file(env=container.import_env, principal=SYSTEM, table="trades", path=old, options=ImportOptions())
+    import_file(env=container, principal=SYSTEM, table="trades", path=old, options=ImportOptions())
 
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(home), str(new)], stdout=subprocess.PIPE, text=True

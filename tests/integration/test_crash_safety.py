@@ -30,7 +30,7 @@ from touchpoint.governance import SYSTEM
 from touchpoint.ingest import ImportOptions, import_file
 container = build(load_settings(Path(sys.argv[1])))
 print("ready", flush=True)
-import_file(env=container.import_env, principal=SYSTEM, table="trades", path=Path(sys.argv[2]),
+import_file(env=container, principal=SYSTEM, table="trades", path=Path(sys.argv[2]),
             options=ImportOptions(force=True))
 print("done", flush=True)
 """
@@ -63,7 +63,7 @@ def test_kill_9_mid_import_keeps_a_whole_version(tmp_path: Path, delay: float) -
     _trades(old, 1.0)
     _trades(new, 2.0)
     container = build(load_settings(home))
-    import_file(env=container.import_env, principal=SYSTEM, table="trades", path=old, options=ImportOptions())
+    import_file(env=container, principal=SYSTEM, table="trades", path=old, options=ImportOptions())
 
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(home), str(new)], stdout=subprocess.PIPE, text=True

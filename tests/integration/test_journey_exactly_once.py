@@ -35,7 +35,7 @@ from touchpoint.config import CONFIG_FILE_NAME, load_settings
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import tick
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
-env = container.journey_env
+env = container
 print("ready", flush=True)
 while True:
     moved = tick(env=env, limit=15)
@@ -80,7 +80,7 @@ def test_kill_9_between_steps_and_sends_never_sends_twice(tmp_path: Path, databa
     # A killed worker's claimed effects wait for its lease to run out: a short one keeps the test short.
     (home / CONFIG_FILE_NAME).write_text("dispatch_lease_seconds = 2\n")
     container = build(load_settings(home, database_url=database_url), clock=SystemClock())
-    env = container.journey_env
+    env = container
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(JOURNEY))
     publish(env=env, principal=SYSTEM, name="twice")
     admit(env=env, name="twice", customers=[f"C{i:06d}" for i in range(CUSTOMERS)])

@@ -60,7 +60,7 @@ def test_sensors_python_sdk_story(container: Container, live_server: str) -> Non
     assert view["distinct_id"] == "dev-1"
     assert '"tags":["A","B"]' in view["properties"]
     assert _same_person(container, "dev-1", "C001")
-    profile = show(env=container.identity_env, value="C001")["profile"]
+    profile = show(env=container, value="C001")["profile"]
     assert profile["risk_level"] == "C3"
     assert profile["trade_count"] == 2
     assert profile["held_codes"] == ["600519"]
@@ -79,7 +79,7 @@ def test_segment_python_sdk_story_and_resent_batches(container: Container, live_
     events = _events(container)
     assert sorted(e["event"] for e in events) == ["$pageview", "Order Completed", "Quote Viewed"]
     assert _same_person(container, "anon-7", "C007")
-    assert show(env=container.identity_env, value="C007")["profile"]["risk_level"] == "C4"
+    assert show(env=container, value="C007")["profile"]["risk_level"] == "C4"
     stats = collector_stats(log=container.log, ops=container.ops, clock=container.clock)
     assert stats["duplicates"]["segment"] == 1
 
@@ -107,7 +107,7 @@ def test_posthog_python_sdk_story(container: Container, live_server: str) -> Non
     assert len(opens) == 1
     assert opens[0]["source"] == "posthog"
     assert _same_person(container, "ph-anon", "C042")
-    assert show(env=container.identity_env, value="C042")["profile"]["risk_level"] == "C2"
+    assert show(env=container, value="C042")["profile"]["risk_level"] == "C2"
     assert (
         pc.sum(pc.equal(container.analytics.table("events").to_pyarrow()["event"], "app_open")).as_py() == 1
     )
@@ -128,13 +128,11 @@ def test_sensors_logging_consumer_files_replay_through_the_collector(
     with files[0].open("ab") as handle:
         handle.write(b"not json at all\n")
     with files[0].open("rb") as handle:
-        result = replay_sensors_log(
-            env=container.collector_env, lines=handle, project="default", historical=False
-        )
+        result = replay_sensors_log(env=container, lines=handle, project="default", historical=False)
     assert (result.accepted, result.quarantined) == (3, 1)
     assert sorted(e["event"] for e in _events(container)) == ["$SignUp", "content_view"]
     assert _same_person(container, "dev-5", "C005")
-    assert show(env=container.identity_env, value="C005")["profile"]["city"] == "上海"
+    assert show(env=container, value="C005")["profile"]["city"] == "上海"
 
 
 def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
@@ -159,7 +157,7 @@ def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
     ph.shutdown()
     run_pass(container)
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=pa.table({"customer_no": ["S7", "PH7"], "name": ["卢伟", "叶园"]}),
@@ -169,7 +167,7 @@ def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
     run_pass(container)
 
     day = container.calendar.business_date(container.clock.now())
-    frame = events_between(container.tag_env, ["content_view"], day, day).to_pandas()
+    frame = events_between(container, ["content_view"], day, day).to_pandas()
     assert frame.groupby("person").size().to_dict() == {"S7": 4, "PH7": 3}
     views = IndicatorDef(
         name="content_view_30d",
@@ -179,10 +177,10 @@ def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
         aggregation="count",
         window=Window(kind="days", n=30),
     )
-    computed = compute_indicators(env=container.indicator_env, day=day, definitions=[views]).to_pylist()
+    computed = compute_indicators(env=container, day=day, definitions=[views]).to_pylist()
     assert {r["customer_no"]: r["content_view_30d"] for r in computed} == {"S7": 4, "PH7": 3}
     for customer, count in (("S7", 4), ("PH7", 3)):
-        view = customer_view(env=container.tag_env, principal=SYSTEM, customer_no=customer)
+        view = customer_view(env=container, principal=SYSTEM, customer_no=customer)
         assert [i["id_value"] for i in view["identities"]] == [customer]
         assert [e["event"] for e in view["events"] if e["event"] != "$identify"] == ["content_view"] * count
 
@@ -192,7 +190,7 @@ def test_the_360_view_shows_events_from_the_sdks_through_one_id(
 ) -> None:
     """Segment events before the login (anonymousId only) and after it both appear on the customer's page."""
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=pa.table({"customer_no": ["C008"], "name": ["王芳"]}),
@@ -205,6 +203,6 @@ def test_the_360_view_shows_events_from_the_sdks_through_one_id(
     client.track(user_id="C008", event="Order Completed", properties={"qty": 100})
     client.track(anonymous_id="someone-else", event="Quote Viewed", properties={"symbol": "000001"})
     run_pass(container)
-    view = customer_view(env=container.tag_env, principal=SYSTEM, customer_no="C008")
+    view = customer_view(env=container, principal=SYSTEM, customer_no="C008")
     assert sorted(e["event"] for e in view["events"]) == ["Order Completed", "Quote Viewed"]
     assert {e["distinct_id"] for e in view["events"]} == {"anon-8", "C008"}

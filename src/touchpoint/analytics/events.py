@@ -35,13 +35,13 @@ def _to(msg: str) -> Fault:
 
 def today(env: TagEnv) -> date:
     """Today's Beijing date on the deployment's clock (a virtual clock moves it too)."""
-    indicators = env.indicators
+    indicators = env
     return indicators.calendar.business_date(indicators.clock.now())
 
 
 def date_range(env: TagEnv, start: DayRef, end: DayRef) -> tuple[date, date]:
     """The dates `start` and `end` stand for today (relative days resolved on the clock), checked."""
-    now, calendar = today(env), env.indicators.calendar
+    now, calendar = today(env), env.calendar
     first, last = resolve_day(start, now, calendar), resolve_day(end, now, calendar)
     check_range(first, last)
     return first, last
@@ -60,7 +60,7 @@ def check_calendar(calendar: TradingCalendar, *days: date) -> None:
 
 def check_events(env: TagEnv, names: list[str]) -> None:
     """Refuse events never collected or imported."""
-    seen = known_events(env.indicators.analytics)
+    seen = known_events(env.analytics)
     unknown = [n for n in names if n not in seen]
     if unknown:
         raise ValidationError(f"unknown event(s) {', '.join(unknown)} (never collected or imported)")
@@ -71,10 +71,10 @@ def events_between(
 ) -> Table:
     """Events of `names` on Beijing days first…last, with `person`: the customer number; else, for someone
     not (yet) known as a customer, `~uid` of their One ID person; else the raw distinct id."""
-    events = env.indicators.analytics.table("events")
+    events = env.analytics.table("events")
     chosen = events.filter(events.event.isin(names), events.dt >= first, events.dt <= last)
     chosen = property_filters(chosen, where or [])
-    resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env.indicators)))
+    resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env)))
     anonymous = ibis.literal(ANONYMOUS_PERSON) + resolved.person_uid.cast("string")
     return resolved.mutate(person=ibis.coalesce(resolved.customer_no, anonymous, resolved.distinct_id))
 

@@ -64,7 +64,7 @@ def _dated(env: TagEnv, query: FunnelQuery) -> _Dated:
     _check_steps(query)
     start, end = date_range(env, query.start, query.end)
     window = parse_window(query.window)
-    calendar = env.indicators.calendar
+    calendar = env.calendar
     if window.unit == "td":
         check_calendar(calendar, start, end)
     try:
@@ -175,7 +175,7 @@ def _chains(env: TagEnv, asked: _Dated) -> tuple[Events, Chains]:
     query = asked.query
     names = [step.event for step in query.steps] + [e.event for e in query.exclusions]
     check_events(env, list(dict.fromkeys(names)))
-    calendar = env.indicators.calendar
+    calendar = env.calendar
     events = _load(env, query, asked.start, asked.last_day)
     # datetime64 bounds: comparing with a `date` object would go element by element in Python.
     in_range = (events.days >= np.datetime64(asked.start)) & (events.days <= np.datetime64(asked.end))
@@ -199,7 +199,7 @@ def _stops(events: Events, query: FunnelQuery) -> list[np.ndarray]:
 def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date) -> Events:
     """One query for every event the funnel reads (a strict funnel reads every tracked event)."""
     if query.mode == "strict":
-        names = sorted(known_events(env.indicators.analytics))
+        names = sorted(known_events(env.analytics))
     else:
         names = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
     table = events_between(env, names, start, last_day)

@@ -44,7 +44,7 @@ def with_property(table: Table, name: str) -> Table:
 def customer_labels(env: TagEnv, by: Breakdown, day: date) -> pd.Series:
     """customer_no → the customer's attribute or tag value as text, as of the latest snapshot on or before
     `day` (else the earliest there is)."""
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     if by.kind == "tag":
         tag = list_tags(env=env).get(by.name)
         if tag is None:

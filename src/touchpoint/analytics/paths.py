@@ -57,7 +57,7 @@ def paths(
     anchor = from_event or to_event
     assert anchor is not None
     check_events(env, [anchor])
-    table = events_between(env, sorted(known_events(env.indicators.analytics)), start, end)
+    table = events_between(env, sorted(known_events(env.analytics)), start, end)
     frame: pd.DataFrame = (
         table.select("person", "time", "event", "event_id")
         .to_pandas()

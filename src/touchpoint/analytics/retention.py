@@ -166,7 +166,7 @@ def _periods(table: Table, unit: Unit) -> Table:
 
 def _resolved(env: TagEnv, day: DayRef) -> date:
     """A day as a date, relative days counted back from today on the deployment's clock."""
-    return resolve_day(day, today(env), env.indicators.calendar)
+    return resolve_day(day, today(env), env.calendar)
 
 
 def _offset(earlier: Any, later: Any, unit: Unit) -> Any:

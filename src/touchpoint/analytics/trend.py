@@ -59,7 +59,7 @@ def event_trend(
     check_events(env, [event])
     if unit not in UNITS:
         raise ValidationError(f"unit {unit!r}: choose day, week, month or trading_day")
-    calendar = env.indicators.calendar
+    calendar = env.calendar
     if unit == "trading_day":
         check_calendar(calendar, start, end)
     breakdown = Breakdown.parse(by) if by else None

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from touchpoint.channels import repo
-from touchpoint.channels.env import ChannelEnv
+from touchpoint.channels.env import ChannelEnv, token_bucket
 from touchpoint.channels.events import message_event
 from touchpoint.channels.model import SendRequest, SendResult, TemplateDef, product_code
 from touchpoint.channels.policies import (
@@ -223,7 +223,7 @@ def _give_back(connection: Any, env: ChannelEnv, staged: Staged) -> None:
     for scope, period in staged.caps:
         give_back(connection, customer_no=staged.request.customer_no, scope=scope, period=period)
     if staged.token:
-        bucket = env.bucket(staged.request.channel)
+        bucket = token_bucket(env, staged.request.channel)
         if bucket is not None:
             bucket.give_back()
 
@@ -298,7 +298,7 @@ def _stage(job: _Job) -> Staged:
     except BaseException:
         savepoint.rollback()
         if token:
-            job.env.bucket(request.channel).give_back()  # type: ignore[union-attr]
+            token_bucket(job.env, request.channel).give_back()  # type: ignore[union-attr]
         raise
     savepoint.commit()
     job.send["content"] = rendered.body
@@ -384,7 +384,7 @@ def _check_policies(job: _Job, profile: dict[str, Any]) -> dict[str, Any]:
     if template.marketing and request.customer_no in prepared.dnd:
         raise Skip(f"do-not-disturb: {prepared.dnd[request.customer_no]}")
     if not template.urgent:
-        policy = job.env.policy
+        policy = job.env.channel_policy
         until = quiet_hours_end(job.now, policy.quiet_start, policy.quiet_end, job.env.calendar.tz)
         if until is not None:
             raise Skip(f"quiet hours until {policy.quiet_end.strftime('%H:%M')}", until=until)
@@ -405,8 +405,8 @@ def _check_suitability(job: _Job, profile: dict[str, Any], code: str | None, pro
         product_code=code,
         product_level=product.get("risk_level"),
         today=job.env.calendar.business_date(job.now),
-        valid_days=job.env.policy.risk_test_valid_days,
-        rule_version=job.env.policy.suitability_rule_version,
+        valid_days=job.env.channel_policy.risk_test_valid_days,
+        rule_version=job.env.channel_policy.suitability_rule_version,
     )
     job.evidence["suitability"] = {**decision.evidence, "decision": decision.reason}
     if not decision.allowed:
@@ -425,7 +425,7 @@ def _as_date(value: Any, calendar: TradingCalendar) -> date | None:
 
 def _cap_rules(job: _Job) -> list[tuple[str, str, int, str]]:
     """The counters a marketing send counts in: (scope, period, limit, why it is full)."""
-    channel, policy = job.request.channel, job.env.policy
+    channel, policy = job.request.channel, job.env.channel_policy
     if not job.template.marketing or channel in UNCAPPED:
         return []
     day, week = cap_periods(job.now, job.env.calendar.tz)
@@ -457,7 +457,7 @@ def _take_caps(job: _Job) -> list[tuple[str, str]]:
 
 def _take_token(job: _Job) -> bool:
     """Take the provider's token (True when one was taken, to give back if the send does not happen)."""
-    bucket = job.env.bucket(job.request.channel)
+    bucket = token_bucket(job.env, job.request.channel)
     if bucket is None:
         return False
     wait = bucket.take(job.now)
@@ -478,7 +478,7 @@ def _render(job: _Job, profile: dict[str, Any], product: dict[str, Any]) -> Rend
         rendered = render(template, context)
     except TemplateRenderError as exc:
         raise PermanentError(f"template {template.name}: {exc}") from exc
-    policy = job.env.policy
+    policy = job.env.channel_policy
     banned = banned_words_in(rendered, policy.banned_words)
     if banned:  # a value from the entry payload or the profile can bring one in
         raise PermanentError(f"content check: the message as rendered contains {', '.join(banned)}")

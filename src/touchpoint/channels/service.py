@@ -43,15 +43,15 @@ def known_names(env: ChannelEnv) -> Known:
     customer_columns |= set(customers.column_names) | customers.extra_names()
     return Known(
         customer=frozenset(customer_columns),
-        tags=frozenset(list_tags(env=env.tags)),
-        indicators=frozenset(list_indicators(env=env.tags.indicators)),
+        tags=frozenset(list_tags(env=env)),
+        indicators=frozenset(list_indicators(env=env)),
         product=frozenset(PRODUCTS.column_names),
     )
 
 
 def check_template(*, env: ChannelEnv, template: TemplateDef) -> list[str]:
     """The content check's faults (empty when the template may be activated)."""
-    return check(template, policy=env.policy, known=known_names(env))
+    return check(template, policy=env.channel_policy, known=known_names(env))
 
 
 def save_template(*, env: ChannelEnv, principal: Principal, template: TemplateDef) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def funnel_command(
             "top": top,
         },
     )
-    env = ctx.obj.container.tag_env
+    env = ctx.obj.container
     if save_segment is not None:
         if step is None or who not in ("dropped", "reached"):
             raise typer.BadParameter("--save-segment needs --step K and --who dropped|reached")
@@ -160,7 +160,7 @@ def events_command(
 ) -> None:
     """Events, customers and events per customer by Beijing day (or week, month, trading day)."""
     result = event_trend(
-        env=ctx.obj.container.tag_env,
+        env=ctx.obj.container,
         event=event,
         start=parse_day(ctx, start),
         end=parse_day(ctx, end),
@@ -271,7 +271,7 @@ def retention_command(
             "first_time": first_time,
         },
     )
-    env = ctx.obj.container.tag_env
+    env = ctx.obj.container
     if save_segment is not None:
         if cohort is None:
             raise typer.BadParameter("--save-segment needs --cohort YYYY-MM-DD (and --offset K)")
@@ -310,7 +310,7 @@ def distribution_command(
 ) -> None:
     """Customers by how many times they did the event (1, 2, 3–5, 6–10, …)."""
     result = distribution(
-        env=ctx.obj.container.tag_env,
+        env=ctx.obj.container,
         event=event,
         start=parse_day(ctx, start),
         end=parse_day(ctx, end),
@@ -341,7 +341,7 @@ def paths_command(
 ) -> None:
     """Sankey data of what customers do after (or before) an event, within 30-minute sessions."""
     result = paths(
-        env=ctx.obj.container.tag_env,
+        env=ctx.obj.container,
         start=parse_day(ctx, start),
         end=parse_day(ctx, end),
         from_event=from_event,

@@ -30,14 +30,14 @@ VersionOption = Annotated[int | None, typer.Option(help="a saved version (defaul
 
 
 def _env(ctx: typer.Context) -> Any:
-    return ctx.obj.container.channel_env
+    return ctx.obj.container
 
 
 def _require_known_customer(ctx: typer.Context, customer_no: str) -> None:
     """Refuse a customer number that neither One ID nor the newest customers snapshot knows: a mistyped
     number would otherwise answer with an empty inbox or default consents, as if all were well."""
     container = ctx.obj.container
-    if resolve(env=container.identity_env, value=customer_no, id_type="customer_no") is not None:
+    if resolve(env=container, value=customer_no, id_type="customer_no") is not None:
         return
     analytics = container.analytics
     snapshot = analytics.latest_partition_on_or_before("customers", date.max)

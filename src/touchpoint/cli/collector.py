@@ -59,13 +59,13 @@ def quarantine(
     if not replay:
         if why is not None:
             raise typer.BadParameter("--why goes with --replay")
-        page = list_quarantine(env=c.collector_env, principal=SYSTEM, reason=reason, limit=limit)
+        page = list_quarantine(env=c, principal=SYSTEM, reason=reason, limit=limit)
         _print_quarantine(page.items, as_json)
         return
     ids, by_reason = _replay_selection(replay, reason)
     if not why or not why.strip():
         raise typer.BadParameter("--replay needs --why: the reason is kept in the audit log")
-    report = replay_quarantine(env=c.collector_env, principal=SYSTEM, why=why, ids=ids, reason=by_reason)
+    report = replay_quarantine(env=c, principal=SYSTEM, why=why, ids=ids, reason=by_reason)
     _print_replay(report, as_json)
 
 
@@ -124,7 +124,7 @@ def replay(
     if not path.is_file():
         raise typer.BadParameter(f"no such file: {path}")
     with path.open("rb") as handle:
-        result = replay_sensors_log(env=c.collector_env, lines=handle, project=project, historical=historical)
+        result = replay_sensors_log(env=c, lines=handle, project=project, historical=historical)
     body = {
         "accepted": result.accepted,
         "duplicates": result.duplicates,

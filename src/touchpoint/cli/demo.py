@@ -39,12 +39,10 @@ def demo_command(
         ensure_port_free(host or container.settings.host, port or container.settings.port)
     params = DemoParams(customers=customers, days=days, seed=seed)
     with stage_progress(enabled=not as_json) as bar:
-        outcome = ensure_demo(
-            env=container.import_env, principal=SYSTEM, params=params, reset=reset, progress=bar
-        )
+        outcome = ensure_demo(env=container, principal=SYSTEM, params=params, reset=reset, progress=bar)
     with console.status("计算指标与标签 · computing indicators and tags …"):
-        computed = ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
-        journeys = ensure_demo_journeys(env=container.journey_env, principal=SYSTEM)
+        computed = ensure_demo_tags(env=container, principal=SYSTEM)
+        journeys = ensure_demo_journeys(env=container, principal=SYSTEM)
     status = data_status(analytics=container.analytics, ops=container.ops)
     summary = _summary(status, generated=outcome.generated) | {"computed": computed, "journeys": journeys}
     if as_json:

@@ -25,7 +25,7 @@ def show_command(
     ctx: typer.Context, value: str, id_type: TypeOption = None, as_json: JsonOption = False
 ) -> None:
     """The uid VALUE resolves to, every identifier linked to it, and the merge-log entries."""
-    body = show(env=ctx.obj.container.identity_env, value=value, id_type=id_type)
+    body = show(env=ctx.obj.container, value=value, id_type=id_type)
     if as_json:
         print_json(body)
         return
@@ -65,9 +65,7 @@ def unmerge_command(
 ) -> None:
     """Detach exactly VALUE from the person it is linked to (the customer keeps its uid and profile); the
     two are not linked again until `identity allow`."""
-    body = unmerge(
-        env=ctx.obj.container.identity_env, principal=SYSTEM, value=value, id_type=id_type, reason=reason
-    )
+    body = unmerge(env=ctx.obj.container, principal=SYSTEM, value=value, id_type=id_type, reason=reason)
     if as_json:
         print_json(body)
     else:
@@ -85,7 +83,7 @@ def allow_command(
 ) -> None:
     """Lift the separation between VALUE and OTHER made by an unmerge: later events may link them again."""
     body = allow(
-        env=ctx.obj.container.identity_env,
+        env=ctx.obj.container,
         principal=SYSTEM,
         value=value,
         other=other,

@@ -58,7 +58,7 @@ def import_command(
     if table == HISTORY:
         _show_history(
             import_history(
-                env=container.import_env,
+                env=container,
                 principal=SYSTEM,
                 table=str(path),
                 business_date=business_date.date() if business_date else None,
@@ -78,7 +78,7 @@ def import_command(
             enabled=not as_json and path.stat().st_size > 8 << 20 if path.exists() else False
         ) as bar:
             report = import_file(
-                env=container.import_env,
+                env=container,
                 principal=SYSTEM,
                 table=table,
                 path=path,

@@ -69,7 +69,7 @@ def schema_command() -> None:
 def validate_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
     """Check a journey file without saving it."""
     journey = parse_journey(read_definition(path))
-    validate(env=ctx.obj.container.journey_env, journey=journey)
+    validate(env=ctx.obj.container, journey=journey)
     if as_json:
         print_json({"name": journey.name, "valid": True})
         return
@@ -80,7 +80,7 @@ def validate_command(ctx: typer.Context, path: Path, as_json: JsonOption = False
 def save_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
     """Save a journey file as the journey's next version (a draft until published)."""
     journey = parse_journey(read_definition(path))
-    version = save_journey(env=ctx.obj.container.journey_env, principal=SYSTEM, journey=journey)
+    version = save_journey(env=ctx.obj.container, principal=SYSTEM, journey=journey)
     if as_json:
         print_json({"name": journey.name, "version": version})
         return
@@ -90,7 +90,7 @@ def save_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) ->
 @app.command("list")
 def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every journey with its status and versions."""
-    rows = list_journeys(env=ctx.obj.container.journey_env)
+    rows = list_journeys(env=ctx.obj.container)
     if as_json:
         print_json(rows)
         return
@@ -111,7 +111,7 @@ def show_command(
     yaml_out: Annotated[bool, typer.Option("--yaml", help="print as YAML")] = False,
 ) -> None:
     """Print a journey's definition (JSON, or YAML to keep in version control)."""
-    body = get_journey(env=ctx.obj.container.journey_env, name=name, version=version).model_dump(mode="json")
+    body = get_journey(env=ctx.obj.container, name=name, version=version).model_dump(mode="json")
     if yaml_out:
         typer.echo(yaml.safe_dump(body, allow_unicode=True, sort_keys=False))
         return
@@ -133,7 +133,7 @@ def publish_command(
         raise typer.BadParameter(f"--in-flight {in_flight!r}: choose keep, move or end")
     pairs = dict(_pair(text) for text in node_map or [])
     result = publish(
-        env=ctx.obj.container.journey_env,
+        env=ctx.obj.container,
         principal=SYSTEM,
         name=name,
         in_flight="move" if in_flight == "move" else "end" if in_flight == "end" else "keep",
@@ -151,7 +151,7 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _status_command(to: str, doc: str) -> Any:
     def command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
-        _done(set_status(env=ctx.obj.container.journey_env, principal=SYSTEM, name=name, to=to), as_json)
+        _done(set_status(env=ctx.obj.container, principal=SYSTEM, name=name, to=to), as_json)
 
     command.__doc__ = doc
     return command
@@ -183,14 +183,14 @@ def enter_command(
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--payload is not JSON ({exc})") from None
-    env = ctx.obj.container.journey_env
+    env = ctx.obj.container
     _done(admit(env=env, name=name, customers=customer, payloads=dict.fromkeys(customer, body)), as_json)
 
 
 @app.command("stats")
 def stats_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Per-node statistics and goal conversion against the hold-out."""
-    result = statistics(env=ctx.obj.container.journey_env, name=name)
+    result = statistics(env=ctx.obj.container, name=name)
     if as_json:
         print_json(result)
         return
@@ -252,7 +252,7 @@ def runs_command(
     """A journey's runs in bulk (`runs NAME [--node N] [--status S]`, paged, customer numbers masked), or a
     customer's runs (`runs --customer C…`): where each is, why, what it waits for, and each effect's outcome
     (sent, skipped by a channel policy with the reason, delayed, failed)."""
-    env = ctx.obj.container.journey_env
+    env = ctx.obj.container
     if (name is None) == (customer is None):
         raise typer.BadParameter("give a journey NAME or --customer, not both")
     if name is not None:
@@ -320,7 +320,7 @@ def stuck_command(
     as_json: JsonOption = False,
 ) -> None:
     """Runs past their wake-at that no worker has taken (and, with --resume, wake them)."""
-    env = ctx.obj.container.journey_env
+    env = ctx.obj.container
     found = stuck(env=env)
     if resume:
         for run in found:
@@ -345,7 +345,7 @@ def stuck_command(
 @app.command("stop-run")
 def stop_run_command(ctx: typer.Context, run: str, as_json: JsonOption = False) -> None:
     """End one run."""
-    _done(stop_run(env=ctx.obj.container.journey_env, principal=SYSTEM, run_id=run), as_json)
+    _done(stop_run(env=ctx.obj.container, principal=SYSTEM, run_id=run), as_json)
 
 
 @app.command("simulate")
@@ -360,7 +360,7 @@ def simulate_command(
     """Replay a period's recorded events and data through a journey file (log channel, virtual clock)."""
     journey = parse_journey(read_definition(path))
     result = simulate(
-        env=ctx.obj.container.journey_env,
+        env=ctx.obj.container,
         journey=journey,
         start=parse_day(ctx, start),
         end=parse_day(ctx, end),
@@ -381,7 +381,7 @@ def walk_command(
     as_json: JsonOption = False,
 ) -> None:
     """Walk one customer through a journey file step by step, time fast-forwarded."""
-    env = ctx.obj.container.journey_env
+    env = ctx.obj.container
     first, last = parse_day(ctx, start), parse_day(ctx, end)
     try:
         body = json.loads(payload)

@@ -53,7 +53,7 @@ def preview_command(
     as_json: JsonOption = False,
 ) -> None:
     """How many customers a rule selects, and a masked sample of them."""
-    env = ctx.obj.container.tag_env
+    env = ctx.obj.container
     if path not in ("bitmap", "sql"):
         raise ValidationError(f"--path {path!r}: choose bitmap or sql")
     instant = local_instant(env=env, text=at) if at else None
@@ -82,7 +82,7 @@ def create_command(
 ) -> None:
     """Save a segment (a new version if it exists)."""
     segment = SegmentDef(name=name, title=title or name, description=description, rule=_read_rule(rule))
-    version = save_segment(env=ctx.obj.container.tag_env, principal=SYSTEM, segment=segment)
+    version = save_segment(env=ctx.obj.container, principal=SYSTEM, segment=segment)
     if as_json:
         print_json({"name": name, "version": version})
     else:
@@ -92,7 +92,7 @@ def create_command(
 @app.command("list")
 def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every saved segment."""
-    segments = list_segments(env=ctx.obj.container.tag_env)
+    segments = list_segments(env=ctx.obj.container)
     if as_json:
         print_json([s.model_dump(mode="json") for s in segments.values()])
         return
@@ -105,7 +105,7 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("show")
 def show_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """A saved segment: its rule, size history, last computation and last error."""
-    body = status(env=ctx.obj.container.tag_env, name=name)
+    body = status(env=ctx.obj.container, name=name)
     if as_json:
         print_json(body)
         return
@@ -125,7 +125,7 @@ def show_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> 
 @app.command("refresh")
 def refresh_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Evaluate a saved segment now and keep today's member snapshot."""
-    body = refresh_segment(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name)
+    body = refresh_segment(env=ctx.obj.container, principal=SYSTEM, name=name)
     if as_json:
         print_json(body)
     else:
@@ -141,7 +141,7 @@ def upload_command(
     as_json: JsonOption = False,
 ) -> None:
     """Make a static segment from a file of customer numbers (one per line, or CSV with customer_no)."""
-    env = ctx.obj.container.tag_env
+    env = ctx.obj.container
     numbers = read_numbers(path.read_bytes())
     body = save_list_segment(
         env=env, principal=SYSTEM, name=name, title=title or name, numbers=numbers, source=path.name
@@ -167,7 +167,7 @@ def export_command(
 ) -> None:
     """Write the members of the newest snapshot as CSV (recorded in the audit log)."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
-    text = export_members(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name, attributes=chosen)
+    text = export_members(env=ctx.obj.container, principal=SYSTEM, name=name, attributes=chosen)
     output.write_text(text, encoding="utf-8")
     rows = max(text.count("\n") - 1, 0)
     if as_json:
@@ -193,7 +193,7 @@ def insight_command(
 ) -> None:
     """What sets a segment apart: TGI of every tag value against the base, indicator summaries."""
     body = tgi_profile(
-        env=ctx.obj.container.tag_env,
+        env=ctx.obj.container,
         segment=name,
         against=against,
         tags=_names(tags) or None,
@@ -216,7 +216,7 @@ def insight_command(
 @app.command("overlap")
 def overlap_command(ctx: typer.Context, names: list[str], as_json: JsonOption = False) -> None:
     """Sizes of 2–4 segments and of every overlap between them (for a Venn chart)."""
-    body = overlap(env=ctx.obj.container.tag_env, segments=names)
+    body = overlap(env=ctx.obj.container, segments=names)
     if as_json:
         print_json(body)
         return
@@ -239,7 +239,7 @@ def lookalike_command(
     as_json: JsonOption = False,
 ) -> None:
     """Expand a seed segment into a new static segment of look-alikes (Ctrl-C cancels)."""
-    env = ctx.obj.container.tag_env
+    env = ctx.obj.container
     job = Job(id=new_id("lal"), seed=seed, target=target)
 
     def work(running: Job) -> Any:

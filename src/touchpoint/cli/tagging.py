@@ -43,7 +43,7 @@ customer_app = typer.Typer(help="Customer 360° view.", no_args_is_help=True)
 @indicator_app.command("list")
 def indicator_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every indicator with its source, aggregation and window."""
-    found = list_indicators(env=ctx.obj.container.indicator_env)
+    found = list_indicators(env=ctx.obj.container)
     if as_json:
         print_json([d.model_dump(mode="json", exclude_none=True) for d in found.values()])
         return
@@ -65,23 +65,23 @@ def indicator_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def indicator_show(ctx: typer.Context, name: str, as_json: JsonOption = True) -> None:
     """One indicator's definition and the tags that read it."""
     c = ctx.obj.container
-    body = get_indicator(env=c.indicator_env, name=name).model_dump(mode="json", exclude_none=True)
-    print_json(body | {"read_by": indicator_dependents(env=c.tag_env, indicator=name)})
+    body = get_indicator(env=c, name=name).model_dump(mode="json", exclude_none=True)
+    print_json(body | {"read_by": indicator_dependents(env=c, indicator=name)})
 
 
 @indicator_app.command("delete")
 def indicator_delete(ctx: typer.Context, name: str) -> None:
     """Delete an indicator that no tag reads."""
     c = ctx.obj.container
-    dependents = indicator_dependents(env=c.tag_env, indicator=name)
-    delete_indicator(env=c.indicator_env, principal=SYSTEM, name=name, dependents=dependents)
+    dependents = indicator_dependents(env=c, indicator=name)
+    delete_indicator(env=c, principal=SYSTEM, name=name, dependents=dependents)
     typer.echo(f"deleted indicator {name}")
 
 
 @tag_app.command("list")
 def tag_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every tag with its category and kind."""
-    found = list_tags(env=ctx.obj.container.tag_env)
+    found = list_tags(env=ctx.obj.container)
     if as_json:
         print_json([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in found.values()])
         return
@@ -96,7 +96,7 @@ def tag_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @tag_app.command("tree")
 def tag_tree(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The tag catalogue as a category tree."""
-    tree = catalogue(env=ctx.obj.container.tag_env)
+    tree = catalogue(env=ctx.obj.container)
     if as_json:
         print_json(tree)
         return
@@ -115,7 +115,7 @@ def _print_node(node: dict[str, object], depth: int) -> None:
 @tag_app.command("show")
 def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Coverage, distribution, history, lineage and model metrics of one tag."""
-    detail = tag_detail(env=ctx.obj.container.tag_env, name=name)
+    detail = tag_detail(env=ctx.obj.container, name=name)
     if as_json:
         print_json(detail)
         return
@@ -163,7 +163,7 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
 def tag_upload(ctx: typer.Context, name: str, path: Path, as_json: JsonOption = False) -> None:
     """Replace an imported tag's list from a CSV with columns customer_no,value."""
     rows = read_imported_csv(path.read_bytes())
-    result = upload_imported(env=ctx.obj.container.tag_env, principal=SYSTEM, tag=name, rows=rows)
+    result = upload_imported(env=ctx.obj.container, principal=SYSTEM, tag=name, rows=rows)
     if as_json:
         print_json(result)
         return
@@ -186,7 +186,7 @@ def tag_members(
 ) -> None:
     """How many customers carry a tag value, and the first of them."""
     result = member_list(
-        env=ctx.obj.container.tag_env, name=name, value=value, day=day.date() if day else None, limit=limit
+        env=ctx.obj.container, name=name, value=value, day=day.date() if day else None, limit=limit
     )
     if as_json:
         print_json(result)
@@ -199,14 +199,14 @@ def tag_members(
 @tag_app.command("delete")
 def tag_delete(ctx: typer.Context, name: str) -> None:
     """Delete a tag (its past snapshots stay)."""
-    delete_tag(env=ctx.obj.container.tag_env, principal=SYSTEM, name=name)
+    delete_tag(env=ctx.obj.container, principal=SYSTEM, name=name)
     typer.echo(f"deleted tag {name}")
 
 
 @definitions_app.command("export")
 def definitions_export(ctx: typer.Context, path: Path) -> None:
     """Write every indicator and tag to a YAML file."""
-    path.write_text(export_yaml(env=ctx.obj.container.tag_env), encoding="utf-8")
+    path.write_text(export_yaml(env=ctx.obj.container), encoding="utf-8")
     typer.echo(f"wrote {path}")
 
 
@@ -220,7 +220,7 @@ def definitions_dry_run(
     """Check a YAML file's definitions and compute them on a random sample; nothing is written."""
     indicators, tags = parse_yaml(path.read_text(encoding="utf-8"))
     with console.status(f"dry run on {sample:,} customers …"):
-        result = dry_run(env=ctx.obj.container.tag_env, indicators=indicators, tags=tags, sample=sample)
+        result = dry_run(env=ctx.obj.container, indicators=indicators, tags=tags, sample=sample)
     if as_json:
         print_json(result)
         return
@@ -243,7 +243,7 @@ def definitions_import(
 ) -> None:
     """Show what importing a YAML file would change; with --apply, change it."""
     text = path.read_text(encoding="utf-8")
-    env = ctx.obj.container.tag_env
+    env = ctx.obj.container
     plan = apply_import(env=env, principal=SYSTEM, text=text) if apply else plan_import(env=env, text=text)
     _print_plan(plan, applied=apply, as_json=as_json)
 
@@ -268,7 +268,7 @@ def _print_plan(plan: list[dict[str, str]], *, applied: bool, as_json: bool) -> 
 @library_app.command("install")
 def library_install(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Install or update the default brokerage library (indicators and tags)."""
-    plan = apply_import(env=ctx.obj.container.tag_env, principal=SYSTEM, text=default_library())
+    plan = apply_import(env=ctx.obj.container, principal=SYSTEM, text=default_library())
     _print_plan(plan, applied=True, as_json=as_json)
 
 
@@ -286,11 +286,11 @@ def compute_command(
     """Compute every indicator and tag for a business date (default: the latest date with data)."""
     c = ctx.obj.container
     if runs:
-        _print_runs(recent_compute_runs(env=c.tag_env), as_json=as_json)
+        _print_runs(recent_compute_runs(env=c), as_json=as_json)
         return
-    business_date = day.date() if day else latest_data_date(env=c.tag_env)
+    business_date = day.date() if day else latest_data_date(env=c)
     with console.status(f"computing indicators and tags for {business_date} …"):
-        result = compute(env=c.tag_env, principal=SYSTEM, day=business_date, force=force)
+        result = compute(env=c, principal=SYSTEM, day=business_date, force=force)
     if as_json:
         print_json(result)
     else:
@@ -326,7 +326,7 @@ def _print_runs(runs: list[dict[str, object]], *, as_json: bool) -> None:
 @customer_app.command("show")
 def customer_show(ctx: typer.Context, customer_no: str, as_json: JsonOption = False) -> None:
     """Attributes, identities, tags, indicators, assets, holdings, trades and events of one customer."""
-    view = customer_view(env=ctx.obj.container.tag_env, principal=SYSTEM, customer_no=customer_no)
+    view = customer_view(env=ctx.obj.container, principal=SYSTEM, customer_no=customer_no)
     if as_json:
         print_json(view)
         return

@@ -79,14 +79,11 @@ DEMO_SEGMENTS = {"dormant_customers": ("沉睡客户", {"tag": "lifecycle_stage"
 def ensure_demo_journeys(*, env: JourneyEnv, principal: Principal) -> list[str]:
     """Save and publish the demo journeys (and the segment one enters from) unless they exist already;
     returns the names published now."""
-    saved = list_segments(env=env.tags)
+    saved = list_segments(env=env)
     for name, (title, rule) in DEMO_SEGMENTS.items():
         if name not in saved:
-            save_segment(
-                env=env.tags, principal=principal, segment=SegmentDef(name=name, title=title, rule=rule)
-            )
-    if env.channels is not None:
-        ensure_demo_templates(env=env.channels, principal=principal)
+            save_segment(env=env, principal=principal, segment=SegmentDef(name=name, title=title, rule=rule))
+    ensure_demo_templates(env=env, principal=principal)
     existing = {row["name"] for row in list_journeys(env=env)}
     published = []
     for body in _demo_definitions("journeys"):
@@ -125,10 +122,10 @@ def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | N
     Returns the computation's summary, or None when the newest date was already computed and nothing
     it reads has changed since.
     """
-    if not list_indicators(env=env.indicators):
+    if not list_indicators(env=env):
         apply_import(env=env, principal=principal, text=default_library())
     # One ID first, as the worker does: the devices in the imported history count for their customers.
-    identity, analytics = env.indicators.identity, env.indicators.analytics
+    identity, analytics = env, env.analytics
     sync_customers(env=identity, analytics=analytics)
     sync_imported_events(env=identity, analytics=analytics)
     day = compute_due(env=env, refresh=timedelta(days=36_500), retry=timedelta(0))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,13 +30,13 @@ MAX_IDENTIFIER_CHARS = 255  # identity_links.id_value
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-@dataclass(frozen=True)
-class IdentityEnv:
-    """What the identity use cases read and write."""
+class IdentityEnv(Protocol):
+    """What the identity use cases read: the composition root's container provides it (and every other
+    domain's environment), so that one flat, typed object is passed down."""
 
     ops: OperationalStore
     clock: Clock
-    policy: IdentityPolicy = field(default_factory=IdentityPolicy)
+    identity_policy: IdentityPolicy
 
 
 def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
@@ -47,7 +46,7 @@ def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
 
     def apply(connection: Connection, records: Sequence[LogRecord]) -> None:
         for record in records:
-            apply_event(connection, record, env.policy, env.clock.now())
+            apply_event(connection, record, env.identity_policy, env.clock.now())
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -234,12 +233,12 @@ def sync_imported_events(*, env: IdentityEnv, analytics: AnalyticalStore) -> int
         pairs = _anonymous_login_pairs(table)
         now = env.clock.now()
         with env.ops.begin() as connection:
-            graph = Graph(connection, now=now, source="import", shared_after=env.policy.shared_after)
+            graph = Graph(connection, now=now, source="import", shared_after=env.identity_policy.shared_after)
             for anonymous, login in pairs:
                 graph.bind(
                     Identifier("anonymous_id", anonymous),
                     Identifier("customer_no", login),
-                    env.policy.default_mode,
+                    env.identity_policy.default_mode,
                 )
             done[partition.dt.isoformat()] = partition.file
             set_value(connection, EVENTS_SYNCED, done, now=now)

@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import pyarrow as pa
 
 from touchpoint.core.calendar import TradingCalendar
-from touchpoint.core.clock import Clock
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
 from touchpoint.indicators.compile import ROLL_CALL, compile_indicators, window_bounds
 from touchpoint.indicators.model import IndicatorDef
 from touchpoint.indicators.validate import check_indicator
-from touchpoint.store import AnalyticalStore, OperationalStore
+from touchpoint.store import AnalyticalStore
 from touchpoint.store.operational import definitions as store
 
 KIND = "indicator"
 
 
-@dataclass(frozen=True)
-class IndicatorEnv:
-    """What indicator use cases read and write."""
+class IndicatorEnv(IdentityEnv, Protocol):
+    """What indicator use cases read and write: One ID's, the analytical store and the trading calendar."""
 
-    ops: OperationalStore
     analytics: AnalyticalStore
-    clock: Clock
     calendar: TradingCalendar
-    identity: IdentityEnv
 
 
 def list_indicators(*, env: IndicatorEnv) -> dict[str, IndicatorDef]:
@@ -144,18 +138,18 @@ def compute_indicators(
 def event_id_map(env: IndicatorEnv) -> pa.Table:
     """(id_value, person_uid, customer_no), one row per identifier value, for resolving events' distinct
     ids to people (see indicators.compile.resolve_customers)."""
-    return id_tables(env=env.identity)[1]
+    return id_tables(env=env)[1]
 
 
 def _population(env: IndicatorEnv, snapshot: date) -> tuple[Any, pa.Table, pa.Table]:
     """The snapshot's customers, every one linked to a uid, with One ID's lookup tables."""
     customers = env.analytics.table("customers")
     population = customers.filter(customers.dt == snapshot).select("customer_no")
-    uids, aliases = id_tables(env=env.identity)
+    uids, aliases = id_tables(env=env)
     missing = population.anti_join(ibis.memtable(uids), "customer_no").to_pyarrow()
     if missing.num_rows:
-        link_business_ids(env=env.identity, customers=missing.to_pylist())
-        uids, aliases = id_tables(env=env.identity)
+        link_business_ids(env=env, customers=missing.to_pylist())
+        uids, aliases = id_tables(env=env)
     return population, uids, aliases
 
 

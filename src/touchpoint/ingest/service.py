@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -41,9 +41,8 @@ class ImportRejected(ValidationError):
         self.report = report
 
 
-@dataclass(frozen=True)
-class ImportEnv:
-    """What an import writes to and reads time from."""
+class ImportEnv(Protocol):
+    """What an import writes to and reads time from (the composition root's container provides it)."""
 
     ops: OperationalStore
     analytics: AnalyticalStore

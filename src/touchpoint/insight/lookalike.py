@@ -158,7 +158,7 @@ def _features(env: TagEnv, context: Context, excluded: set[str]) -> pd.DataFrame
     """Numeric indicators and one-hot tag values for every customer of the base (in base order)."""
     tags = list_tags(env=env)
     columns: dict[str, np.ndarray] = {}
-    for name, definition in list_indicators(env=env.indicators).items():
+    for name, definition in list_indicators(env=env).items():
         if name not in excluded and gives_number(definition):
             columns[name] = context.indicator(name)
     # Whatever reads the same indicators as the seed's rule would re-read the definition: leave it out too.

@@ -56,7 +56,6 @@ from touchpoint.journeys.service import JourneyEnv
 from touchpoint.tags.service import set_imported_value
 
 MAX_ATTEMPTS = 5
-DEFAULT_LEASE_SECONDS = 60.0
 
 
 @dataclass
@@ -90,7 +89,7 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = Non
 
 def lease_seconds(env: JourneyEnv) -> float:
     """How long a batch's claim on its effects lasts (the `dispatch_lease_seconds` setting)."""
-    return env.channels.lease_seconds if env.channels is not None else DEFAULT_LEASE_SECONDS
+    return env.lease_seconds
 
 
 def _claim(
@@ -128,9 +127,7 @@ def _stage(
             effect = effects[row["id"]]
             if isinstance(effect, SendEffect):
                 requests[row["id"]] = _send_request(row, effect)
-        prepared = (
-            prepare(connection, env.channels, list(requests.values())) if requests and env.channels else None
-        )
+        prepared = prepare(connection, env, list(requests.values())) if requests else None
         calls = []
         for row in rest:
             try:
@@ -192,19 +189,17 @@ def _stage_one(
     """One effect in the staging transaction: carried out when it needs no provider, else made ready."""
     customer, now = row["customer_no"], env.clock.now()
     if isinstance(effect, SendEffect):
-        if env.channels is None:
-            raise ValidationError("channels are not wired into this journey environment")
-        staged = stage(connection, env.channels, requests[row["id"]], prepared)
+        staged = stage(connection, env, requests[row["id"]], prepared)
         return _Call(row, staged=staged) if isinstance(staged, Staged) else staged
     if isinstance(effect, WebhookEffect):
-        provider = env.channels.providers.get("webhook") if env.channels is not None else None
+        provider = env.providers.get("webhook")
         if not isinstance(provider, WebhookProvider):
             return SendResult(
                 "failed", "no webhook provider: [channels.webhook] with a secret signs journey webhooks"
             )
         return _Call(row, webhook=(provider, effect))
     if isinstance(effect, SetTagEffect):
-        set_imported_value(connection, env=env.tags, tag=effect.tag, customer_no=customer, value=effect.value)
+        set_imported_value(connection, env=env, tag=effect.tag, customer_no=customer, value=effect.value)
         return SendResult("sent", f"{effect.tag}={effect.value}")
     if isinstance(effect, SetAttributeEffect):
         values = {effect.attribute: effect.value}
@@ -216,8 +211,8 @@ def _stage_one(
 
 def _transmit(env: JourneyEnv, call: _Call) -> Answer:
     """Call the provider of one effect, with no transaction open."""
-    if call.staged is not None and env.channels is not None:
-        return transmit(env.channels, call.staged)
+    if call.staged is not None:
+        return transmit(env, call.staged)
     assert call.webhook is not None
     provider, effect = call.webhook
     row = call.row
@@ -250,8 +245,8 @@ def _conclude(env: JourneyEnv, calls: list[_Call], claimer: str, lease: timedelt
             if call.row["id"] not in held:
                 continue  # another dispatcher took it over after our lease ran out: its outcome counts
             if call.answer is None:
-                if call.staged is not None and env.channels is not None:
-                    unstage(connection, env.channels, call.staged)
+                if call.staged is not None:
+                    unstage(connection, env, call.staged)
                 unattempted.append(call.row["id"])
                 continue
             result = _outcome(connection, env, call, call.answer)
@@ -265,8 +260,8 @@ def _conclude(env: JourneyEnv, calls: list[_Call], claimer: str, lease: timedelt
 
 
 def _outcome(connection: Any, env: JourneyEnv, call: _Call, answer: Answer) -> SendResult | Retry:
-    if call.staged is not None and env.channels is not None:
-        return conclude(connection, env.channels, call.staged, answer)
+    if call.staged is not None:
+        return conclude(connection, env, call.staged, answer)
     if answer.delivery is not None:
         return SendResult("sent", answer.delivery.detail)
     error = answer.error

@@ -47,12 +47,12 @@ class Snapshot:
     def context(self) -> Context:
         """The rule context as of now — reused from an earlier batch on the same tag snapshot for up to five
         minutes, because loading a million customers' base costs more than the batch itself."""
-        ienv = self.env.indicators
-        now = ienv.clock.now()
-        key = str(ienv.analytics.root)
+        env = self.env
+        now = env.clock.now()
+        key = str(env.analytics.root)
         cached = _CONTEXTS.get(key)
         if cached is not None and timedelta(0) <= now - cached.at <= REUSE:
-            fresh_day = ienv.calendar.business_date(now)
+            fresh_day = env.calendar.business_date(now)
             if cached.snapshot == _newest_snapshot(self.env, fresh_day):
                 cached.segment_rule = segment_resolver(env=self.env)  # segments saved since count
                 return cached
@@ -79,9 +79,9 @@ class Snapshot:
     def attributes(self) -> KeyedRows:
         """The customers snapshot on or before today (else the earliest); it needs no tag snapshot, so
         templates render before the first computation too. Kept across batches while its file holds."""
-        ienv = self.env.indicators
-        today = ienv.calendar.business_date(ienv.clock.now())
-        return snapshot_rows(ienv.analytics, "customers", today, "customer_no")
+        env = self.env
+        today = env.calendar.business_date(env.clock.now())
+        return snapshot_rows(env.analytics, "customers", today, "customer_no")
 
     def kept_events(
         self, connection: Any, customer: str, event: str, since: datetime
@@ -93,7 +93,7 @@ class Snapshot:
 
 
 def _newest_snapshot(env: TagEnv, day: date) -> date | None:
-    stored = [p.dt for p in env.indicators.analytics.partitions(TAG_VALUES.name) if p.dt <= day]
+    stored = [p.dt for p in env.analytics.partitions(TAG_VALUES.name) if p.dt <= day]
     return max(stored) if stored else None
 
 

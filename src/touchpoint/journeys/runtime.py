@@ -184,7 +184,7 @@ def admit_segments(*, env: JourneyEnv, catalog: Catalog | None = None) -> int:
         entry = journey.entry
         if not isinstance(entry, SegmentEntry) or not _entry_due(entry, st, now, env):
             continue
-        context, members = current_members(env=env.tags, name=entry.segment)
+        context, members = current_members(env=env, name=entry.segment)
         customers = context.customer_numbers(members)
         with env.ops.begin() as connection:
             admitted += admit_in(connection, env, journey, st["version"], customers, {})["admitted"]
@@ -214,7 +214,7 @@ def tick(*, env: JourneyEnv, limit: int = BATCH, catalog: Catalog | None = None)
     now = env.clock.now()
     with env.ops.begin() as connection:
         runs = repo.claim_due(connection, now, live, limit)
-        snapshot = Snapshot(env.tags, [run.customer_no for run in runs])
+        snapshot = Snapshot(env, [run.customer_no for run in runs])
         outcomes = []
         for run in runs:
             journey = versions[(run.journey, run.version)]

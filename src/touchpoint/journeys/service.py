@@ -7,9 +7,8 @@ version they entered on unless the editor moves them (mapping old nodes to new) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from cronsim import CronSim
 from pydantic import ValidationError as PydanticError
@@ -23,7 +22,6 @@ from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.governance.masking import mask_customer_no
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
-from touchpoint.ingest.ports import EventLog
 from touchpoint.journeys import reads, repo
 from touchpoint.journeys.engine import ACTIVE
 from touchpoint.journeys.model import (
@@ -37,34 +35,14 @@ from touchpoint.journeys.model import (
 from touchpoint.journeys.validate import Known, problems
 from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
-from touchpoint.tags.service import TagEnv, list_tags
+from touchpoint.tags.service import list_tags
 
 KIND = "journey"
 InFlight = Literal["keep", "move", "end"]
 
 
-@dataclass
-class JourneyEnv:
-    """What journey use cases read and write."""
-
-    tags: TagEnv
-    log: EventLog
-    channels: ChannelEnv | None = None
-
-    @property
-    def ops(self) -> Any:
-        """The operational store."""
-        return self.tags.indicators.ops
-
-    @property
-    def clock(self) -> Any:
-        """The clock (virtual in simulations)."""
-        return self.tags.indicators.clock
-
-    @property
-    def calendar(self) -> Any:
-        """The brokerage time zone and trading calendar."""
-        return self.tags.indicators.calendar
+class JourneyEnv(ChannelEnv, Protocol):
+    """What journey use cases and the runtime read and write: everything channels do (journeys send)."""
 
 
 def parse_journey(body: Any) -> JourneyDef:
@@ -81,17 +59,14 @@ def parse_journey(body: Any) -> JourneyDef:
 
 def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
     """Refuse a journey whose graph or references are unsound, naming every fault."""
-    tag_env = env.tags
 
     def check_rule(rule: dict[str, Any]) -> None:
-        check(env=tag_env, rule=read_rule(rule))
+        check(env=env, rule=read_rule(rule))
 
     known = Known(
-        events=set(known_events(tag_env.indicators.analytics)) | set(CATALOGUE_EVENTS) | set(MESSAGE_EVENTS),
-        segments=set(list_segments(env=tag_env)),
-        tags={
-            name: tag.values or [] for name, tag in list_tags(env=tag_env).items() if tag.kind == "imported"
-        },
+        events=set(known_events(env.analytics)) | set(CATALOGUE_EVENTS) | set(MESSAGE_EVENTS),
+        segments=set(list_segments(env=env)),
+        tags={name: tag.values or [] for name, tag in list_tags(env=env).items() if tag.kind == "imported"},
         channels=CHANNELS,
         check_rule=check_rule,
         template_fault=lambda name, channel: _template_fault(env, name, channel),
@@ -102,23 +77,21 @@ def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
 
 
 def _template_fault(env: JourneyEnv, name: str, channel: str) -> str | None:
-    return None if env.channels is None else template_fault(env=env.channels, name=name, channel=channel)
+    return template_fault(env=env, name=name, channel=channel)
 
 
 def _not_ready(env: JourneyEnv, journey: JourneyDef) -> list[str]:
     """Sends whose template is not active or whose channel has no provider, and webhook actions without the
     webhook provider that signs them (publishing waits for all: such a run would only fail at run time)."""
-    if env.channels is None:
-        return []
     found = []
     for node in journey.nodes:
         if not isinstance(node, ActionNode):
             continue
         if isinstance(node.action, SendMessage) and node.action.template:
-            why = template_ready(env=env.channels, name=node.action.template, channel=node.action.channel)
+            why = template_ready(env=env, name=node.action.template, channel=node.action.channel)
             if why:
                 found.append(f"nodes.{node.id}.action.template: {why}")
-        elif isinstance(node.action, CallWebhook) and "webhook" not in env.channels.providers:
+        elif isinstance(node.action, CallWebhook) and "webhook" not in env.providers:
             found.append(
                 f"nodes.{node.id}.action: a webhook action needs channels.webhook, which is not configured "
                 "(未配置 webhook 渠道); add [channels.webhook] with a url and a secret to the settings"

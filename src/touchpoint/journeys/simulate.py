@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import AppendResult, LogEntry, LogRecord
 from touchpoint.governance.masking import mask_customer_no
-from touchpoint.identity.service import IdentityEnv
-from touchpoint.indicators.service import IndicatorEnv
 from touchpoint.journeys import reads, repo
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.facts import passes
@@ -52,7 +49,6 @@ from touchpoint.store.operational.schema import (
     tag_imports,
 )
 from touchpoint.tags.layout import TAG_VALUES
-from touchpoint.tags.service import TagEnv
 
 COPIED = (
     definitions,
@@ -92,12 +88,7 @@ def sandbox(env: JourneyEnv, clock: VirtualClock, workdir: Path) -> JourneyEnv:
     with env.ops.begin() as source, ops.begin() as target:
         for table in COPIED:
             copy_table(source, target, table)
-    live = env.tags.indicators
-    identity = IdentityEnv(ops=ops, clock=clock, policy=live.identity.policy)
-    indicators: IndicatorEnv = replace(live, ops=ops, clock=clock, identity=identity)
-    tags = TagEnv(indicators=indicators)
-    channels = env.channels.recording(tags, _NoLog()) if env.channels is not None else None
-    return JourneyEnv(tags=tags, log=_NoLog(), channels=channels)
+    return env.recording(ops=ops, clock=clock, log=_NoLog())
 
 
 def simulate(
@@ -172,7 +163,7 @@ def _first_day_with_tags(
     )
     if not reads_tags:
         return start, []
-    days = sorted(p.dt for p in env.tags.indicators.analytics.partitions(TAG_VALUES.name))
+    days = sorted(p.dt for p in env.analytics.partitions(TAG_VALUES.name))
     first = days[0] if days else None
     if first is None or first > end:
         raise ValidationError(
@@ -194,9 +185,9 @@ def _recorded_events(
     names |= {c.event for c in journey.exit_criteria if c.event}
     if journey.goal is not None:
         names.add(journey.goal.event)
-    if not names or not env.tags.indicators.analytics.partitions("events"):
+    if not names or not env.analytics.partitions("events"):
         return []
-    table = events_between(env.tags, sorted(names), start, end)
+    table = events_between(env, sorted(names), start, end)
     table = table.filter(table.customer_no.notnull())
     if customers is not None:
         table = table.filter(table.customer_no.isin(customers))
@@ -234,7 +225,7 @@ def _admit_at_start(
         if customers is None:
             admit_segments(env=sim, catalog=catalog)
             return
-        context, members = current_members(env=sim.tags, name=journey.entry.segment)
+        context, members = current_members(env=sim, name=journey.entry.segment)
         numbers = set(context.customer_numbers(members))
         customers = [c for c in customers if c in numbers]
     elif isinstance(journey.entry, EventEntry) or customers is None:
@@ -362,7 +353,7 @@ def _not_entered(
 ) -> list[str]:
     entry = journey.entry
     if isinstance(entry, SegmentEntry):
-        context, members = current_members(env=sim.tags, name=entry.segment)
+        context, members = current_members(env=sim, name=entry.segment)
         uid = context.uid_of.get(customer)
         if uid is None or uid not in members:
             known = uid is not None

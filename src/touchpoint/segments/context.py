@@ -41,7 +41,7 @@ class Context:
     @property
     def analytics(self) -> Any:
         """The analytical store."""
-        return self.env.indicators.analytics
+        return self.env.analytics
 
     @cached_property
     def base(self) -> pa.Table:
@@ -113,7 +113,7 @@ class Context:
     @cached_property
     def id_map(self) -> Table:
         """Distinct id → customer number for events."""
-        return ibis.memtable(event_id_map(self.env.indicators))
+        return ibis.memtable(event_id_map(self.env))
 
     def events(self, names: list[str], within: Window) -> Table:
         """Events of `names` inside the window ending at `at`, each with its customer number."""
@@ -142,7 +142,7 @@ class Context:
         counting for the next trading day (as indicators count it): the closed days just before the first
         trading day are in, and the closed days after the last trading day on or before today are not.
         """
-        calendar = self.env.indicators.calendar
+        calendar = self.env.calendar
         today = calendar.business_date(self.at)
         span = within.span()
         if span is not None:

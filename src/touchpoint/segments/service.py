@@ -80,7 +80,7 @@ def _place(loc: tuple[Any, ...]) -> str:
 
 def list_segments(*, env: TagEnv) -> dict[str, SegmentDef]:
     """Every saved segment by name."""
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         bodies = store.current(connection, KIND)
     return {name: SegmentDef.model_validate(body) for name, body in sorted(bodies.items())}
 
@@ -99,8 +99,8 @@ def check(*, env: TagEnv, rule: Rule, segments: dict[str, SegmentDef] | None = N
     check_rule(
         rule,
         tags=list_tags(env=env),
-        indicators=list_indicators(env=env.indicators),
-        events=known_events(env.indicators.analytics),
+        indicators=list_indicators(env=env),
+        events=known_events(env.analytics),
         segment_rule=_resolver(saved),
         lists=_list_ids(env),
     )
@@ -123,7 +123,7 @@ def _resolver(saved: dict[str, SegmentDef]) -> Callable[[str], Rule]:
 
 
 def _list_ids(env: TagEnv) -> set[str]:
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         return repo.list_ids(connection)
 
 
@@ -133,24 +133,24 @@ def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> i
     saved = list_segments(env=env) | {segment.name: segment}
     check(env=env, rule=rule, segments=saved)
     body = segment.model_dump(mode="json")
-    ienv = env.indicators
+    env = env
     return save_definition(
-        ienv.ops, clock=ienv.clock, principal=principal, kind=KIND, name=segment.name, body=body
+        env.ops, clock=env.clock, principal=principal, kind=KIND, name=segment.name, body=body
     )
 
 
 def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
     """What rules are evaluated against as of `at` (default now): the newest tag snapshot on or before it."""
-    ienv = env.indicators
-    instant = at or ienv.clock.now()
-    business_date = ienv.calendar.business_date(instant)
-    days = [p.dt for p in ienv.analytics.partitions(TAG_VALUES.name) if p.dt <= business_date]
+    env = env
+    instant = at or env.clock.now()
+    business_date = env.calendar.business_date(instant)
+    days = [p.dt for p in env.analytics.partitions(TAG_VALUES.name) if p.dt <= business_date]
     if not days:
         raise ValidationError(f"no tag snapshot on or before {business_date}; run touchpoint compute first")
     segment_rule = _resolver(list_segments(env=env))
 
     def list_members(name: str) -> list[str]:
-        with ienv.ops.begin() as connection:
+        with env.ops.begin() as connection:
             if name not in repo.list_ids(connection):
                 raise ValidationError(f"unknown list {name!r}")
             return repo.list_members(connection, name)
@@ -175,7 +175,7 @@ def preview(
     return {
         "count": len(members),
         "base": len(context.universe),
-        "at": context.at.astimezone(env.indicators.calendar.tz).isoformat(),
+        "at": context.at.astimezone(env.calendar.tz).isoformat(),
         "snapshot_date": _iso(context.snapshot),
         "path": path,
         "elapsed_ms": round(elapsed * 1000, 2),
@@ -190,7 +190,7 @@ def local_instant(*, env: TagEnv, text: str) -> datetime:
     except ValueError:
         raise ValidationError(f"--at {text!r} is not YYYY-MM-DDTHH:MM") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=env.indicators.calendar.tz)
+        parsed = parsed.replace(tzinfo=env.calendar.tz)
     return parsed
 
 
@@ -203,13 +203,13 @@ def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[s
     cleaned = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
     if not cleaned:
         raise ValidationError("the list holds no customer numbers")
-    ienv = env.indicators
+    env = env
     list_id = new_id("lst")
-    with ienv.ops.begin() as connection:
-        repo.save_list(connection, list_id, name, cleaned, principal.user, ienv.clock.now())
+    with env.ops.begin() as connection:
+        repo.save_list(connection, list_id, name, cleaned, principal.user, env.clock.now())
         record_operation(
             connection,
-            clock=ienv.clock,
+            clock=env.clock,
             principal=principal,
             action="segment.list_upload",
             target_type="segment_list",
@@ -232,7 +232,7 @@ def save_list_segment(
 
 
 def _known_customers(env: TagEnv) -> set[str]:
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     day = analytics.latest_partition_on_or_before("customers", date.max)
     if day is None:
         return set()
@@ -268,12 +268,12 @@ def refresh_segment(
     segment with its error and the time the next attempt may run (doubling back-off, at most a day).
     """
     segment = get_segment(env=env, name=name)
-    ienv = env.indicators
-    instant = at or ienv.clock.now()
-    day = ienv.calendar.business_date(instant)
+    env = env
+    instant = at or env.clock.now()
+    day = env.calendar.business_date(instant)
     if segment.kind == "static" and not force and _snapshot_dates(env, name):
         return status(env=env, name=name)
-    with ienv.ops.begin() as connection:
+    with env.ops.begin() as connection:
         previous = repo.runs_of(connection, name, limit=1)
         attempt = previous[0]["attempt"] + 1 if previous and previous[0]["status"] == "failed" else 1
         run_id = new_id("srf")
@@ -286,25 +286,25 @@ def refresh_segment(
         _store_members(env, name, day, members)
     except Exception as exc:
         retry = instant + min(timedelta(minutes=2 ** (attempt - 1)), timedelta(days=1))
-        with ienv.ops.begin() as connection:
+        with env.ops.begin() as connection:
             repo.finish_run(
                 connection,
                 run_id,
                 status="failed",
                 error=str(exc),
                 retry_at=retry,
-                finished_at=ienv.clock.now(),
+                finished_at=env.clock.now(),
             )
         raise
-    with ienv.ops.begin() as connection:
+    with env.ops.begin() as connection:
         repo.finish_run(
-            connection, run_id, status="succeeded", size=len(members), finished_at=ienv.clock.now()
+            connection, run_id, status="succeeded", size=len(members), finished_at=env.clock.now()
         )
     return status(env=env, name=name)
 
 
 def _store_members(env: TagEnv, name: str, day: date, members: BitMap) -> None:
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     existing = analytics.read_partition(SEGMENT_MEMBERS.name, day)
     rows = [r for r in (existing.to_pylist() if existing is not None else []) if r["segment"] != name]
     rows.append({"segment": name, "count": len(members), "bitmap": members.serialize()})
@@ -315,13 +315,13 @@ def _store_members(env: TagEnv, name: str, day: date, members: BitMap) -> None:
 
 def _snapshot_dates(env: TagEnv, name: str) -> list[date]:
     # Every successful refresh stored a snapshot for its date: the runs index them without reading files.
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         return repo.snapshot_dates(connection, name)
 
 
 def members_of(*, env: TagEnv, name: str, day: date | None = None) -> tuple[date, BitMap]:
     """The newest member snapshot of a segment on or before `day`."""
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     days = [d for d in _snapshot_dates(env, name) if day is None or d <= day]
     if not days:
         raise NotFoundError(
@@ -336,7 +336,7 @@ def members_of(*, env: TagEnv, name: str, day: date | None = None) -> tuple[date
 def status(*, env: TagEnv, name: str) -> dict[str, Any]:
     """A saved segment with its size history, last computation and last error."""
     segment = get_segment(env=env, name=name)
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         runs = repo.runs_of(connection, name)
     succeeded = [r for r in runs if r["status"] == "succeeded"]
     failed = runs[0] if runs and runs[0]["status"] == "failed" else None
@@ -354,14 +354,14 @@ def status(*, env: TagEnv, name: str) -> dict[str, Any]:
 
 def refreshes_due(*, env: TagEnv) -> list[str]:
     """Dynamic segments without a successful refresh for today's business date, not waiting out a back-off."""
-    ienv = env.indicators
-    now = ienv.clock.now()
-    today = ienv.calendar.business_date(now)
+    env = env
+    now = env.clock.now()
+    today = env.calendar.business_date(now)
     due = []
     for name, segment in list_segments(env=env).items():
         if segment.kind != "dynamic":
             continue
-        with ienv.ops.begin() as connection:
+        with env.ops.begin() as connection:
             runs = repo.runs_of(connection, name, limit=1)
         last = runs[0] if runs else None
         if last and last["status"] == "succeeded" and last["business_date"] >= today:
@@ -379,7 +379,7 @@ def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: 
     if unknown:
         raise ValidationError(f"unknown attribute(s) {', '.join(unknown)} (attributes: {sorted(allowed)})")
     day, members = members_of(env=env, name=name)
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     tag_day = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
     values = analytics.read_partition(TAG_VALUES.name, tag_day) if tag_day else None
     if values is None:
@@ -392,10 +392,10 @@ def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: 
     if wanted and customers is not None:
         frame = frame.merge(customers.to_pandas()[["customer_no", *wanted]], on="customer_no", how="left")
     text = frame.drop(columns=["uid"]).sort_values("customer_no").to_csv(index=False)
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         record_operation(
             connection,
-            clock=env.indicators.clock,
+            clock=env.clock,
             principal=principal,
             action="segment.export",
             target_type=KIND,
@@ -408,7 +408,7 @@ def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: 
 def current_members(*, env: TagEnv, name: str) -> tuple[Context, BitMap]:
     """A saved segment's members as of now: today's snapshot if there is one, else evaluated live."""
     context = context_at(env=env)
-    today = env.indicators.calendar.business_date(context.at)
+    today = env.calendar.business_date(context.at)
     if today in _snapshot_dates(env, name):
         return context, members_of(env=env, name=name, day=today)[1]
     segment = get_segment(env=env, name=name)

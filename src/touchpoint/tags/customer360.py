@@ -26,14 +26,14 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
 
     Sensitive tags show as `***` unless the caller holds a role that may read them.
     """
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     customers = analytics.table("customers")
     latest = customers.filter(customers.customer_no == customer_no).order_by(customers.dt.desc()).limit(1)
     rows = latest.to_pyarrow().to_pylist()
     if not rows:
         raise NotFoundError(f"no customer {customer_no!r}")
     try:
-        identity = identity_show(env=env.indicators.identity, value=customer_no, id_type="customer_no")
+        identity = identity_show(env=env, value=customer_no, id_type="customer_no")
     except NotFoundError:
         identity = {"uid": None, "identifiers": [], "profile": {}, "log": []}
     return {
@@ -54,10 +54,10 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
 def _events(env: TagEnv, customer_no: str, limit: int) -> list[dict[str, Any]]:
     """The person's newest events through One ID: SDK events under any of their device or login ids, not
     only those that name the customer number."""
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     if not analytics.partitions("events"):
         return []
-    id_map = event_id_map(env.indicators)
+    id_map = event_id_map(env)
     theirs = id_map.filter(pc.equal(id_map["customer_no"], customer_no))
     # Joined, not listed in the query: a customer may have thousands of cookies under many-to-one.
     resolved = resolve_customers(analytics.table("events"), ibis.memtable(theirs))
@@ -73,7 +73,7 @@ def _masked_tags(env: TagEnv, principal: Principal) -> set[str]:
 
 
 def _latest_row(env: TagEnv, table_name: str, customer_no: str, masked: set[str]) -> dict[str, Any]:
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     partitions = analytics.partitions(table_name)
     if not partitions:
         return {}
@@ -95,7 +95,7 @@ def _latest_row(env: TagEnv, table_name: str, customer_no: str, masked: set[str]
 
 
 def _latest_rows(env: TagEnv, table_name: str, customer_no: str) -> list[dict[str, Any]]:
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     partitions = analytics.partitions(table_name)
     if not partitions:
         return []
@@ -105,7 +105,7 @@ def _latest_rows(env: TagEnv, table_name: str, customer_no: str) -> list[dict[st
 
 
 def _history(env: TagEnv, table_name: str, customer_no: str, order: str, limit: int) -> list[dict[str, Any]]:
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     if not analytics.partitions(table_name):
         return []
     table = analytics.table(table_name)

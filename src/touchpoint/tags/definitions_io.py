@@ -23,7 +23,7 @@ def export_yaml(*, env: TagEnv) -> str:
     """Every current indicator and tag as one YAML document."""
     document = {
         "indicators": [
-            d.model_dump(mode="json", exclude_none=True) for d in list_indicators(env=env.indicators).values()
+            d.model_dump(mode="json", exclude_none=True) for d in list_indicators(env=env).values()
         ],
         "tags": [
             t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in list_tags(env=env).values()
@@ -69,7 +69,7 @@ def _listed_problems(exc: PydanticError) -> str:
 def plan_import(*, env: TagEnv, text: str) -> list[dict[str, str]]:
     """What importing `text` would do to each definition: create, update or unchanged (nothing is written)."""
     indicators, tags = parse_yaml(text)
-    current_indicators = list_indicators(env=env.indicators)
+    current_indicators = list_indicators(env=env)
     current_tags = list_tags(env=env)
     after = {**current_indicators, **{d.name: d for d in indicators}}
     names = set(after)
@@ -99,7 +99,7 @@ def apply_import(*, env: TagEnv, principal: Principal, text: str) -> list[dict[s
     changing = {(s["kind"], s["name"]) for s in plan if s["action"] != "unchanged"}
     for definition in indicators:
         if ("indicator", definition.name) in changing:
-            save_indicator(env=env.indicators, principal=principal, definition=definition)
+            save_indicator(env=env, principal=principal, definition=definition)
     for tag in tags:
         if ("tag", tag.name) in changing:
             save_tag(env=env, principal=principal, tag=tag)

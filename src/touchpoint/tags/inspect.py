@@ -50,7 +50,7 @@ def _as_list(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _counts_by_date(env: TagEnv, name: str) -> dict[date, dict[str, int]]:
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     if not analytics.partitions(TAG_BITMAPS.name):
         return {}
     table = analytics.table(TAG_BITMAPS.name)
@@ -63,7 +63,7 @@ def _counts_by_date(env: TagEnv, name: str) -> dict[date, dict[str, int]]:
 
 def population_size(env: TagEnv, day: date) -> int:
     """How many customers the snapshot of `day` covers."""
-    for partition in env.indicators.analytics.partitions("tag_values"):
+    for partition in env.analytics.partitions("tag_values"):
         if partition.dt == day:
             return partition.rows
     return 0
@@ -77,7 +77,7 @@ def tag_detail(*, env: TagEnv, name: str) -> dict[str, Any]:
     distribution = history.get(latest, {}) if latest else {}
     population = population_size(env, latest) if latest else 0
     covered = sum(distribution.values())
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         metrics = repo.latest_metrics(connection, name) if tag.kind == "model" else None
     return {
         "definition": tag.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -96,7 +96,7 @@ def tag_detail(*, env: TagEnv, name: str) -> dict[str, Any]:
 
 def members(*, env: TagEnv, name: str, value: str, day: date | None = None) -> BitMap:
     """The uids carrying `value` of tag `name` on `day` (default: the latest computed date)."""
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     dates = [p.dt for p in analytics.partitions(TAG_BITMAPS.name) if day is None or p.dt <= day]
     if not dates:
         raise NotFoundError("no tag snapshot has been computed yet (run touchpoint compute)")
@@ -115,7 +115,7 @@ def member_list(
     tag = get_tag(env=env, name=name)
     if value not in tag.possible_values():
         raise ValidationError(f"tag {name!r} has no value {value!r} (values: {tag.possible_values()})")
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     dates = [p.dt for p in analytics.partitions(TAG_BITMAPS.name) if day is None or p.dt <= day]
     if not dates:
         raise NotFoundError("no tag snapshot has been computed yet (run touchpoint compute)")

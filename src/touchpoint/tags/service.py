@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,16 +32,13 @@ from touchpoint.tags.references import check_tag, lineage
 KIND = "tag"
 
 
-@dataclass(frozen=True)
-class TagEnv:
-    """Tags read indicators; everything else comes through the indicator environment."""
-
-    indicators: IndicatorEnv
+class TagEnv(IndicatorEnv, Protocol):
+    """What tag use cases read and write: exactly what indicators do (tags are computed from them)."""
 
 
 def list_tags(*, env: TagEnv) -> dict[str, TagDef]:
     """Every current tag by name."""
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         bodies = store.current(connection, KIND)
     return {name: TagDef.model_validate(body) for name, body in sorted(bodies.items())}
 
@@ -56,17 +53,15 @@ def get_tag(*, env: TagEnv, name: str) -> TagDef:
 
 def save_tag(*, env: TagEnv, principal: Principal, tag: TagDef) -> int:
     """Create or update a tag after checking what it reads; returns the version."""
-    check_tag(tag, set(list_indicators(env=env.indicators)))
+    check_tag(tag, set(list_indicators(env=env)))
     body = tag.model_dump(mode="json", by_alias=True, exclude_none=True)
-    ienv = env.indicators
-    return save_definition(
-        ienv.ops, clock=ienv.clock, principal=principal, kind=KIND, name=tag.name, body=body
-    )
+    env = env
+    return save_definition(env.ops, clock=env.clock, principal=principal, kind=KIND, name=tag.name, body=body)
 
 
 def delete_tag(*, env: TagEnv, principal: Principal, name: str) -> None:
     """Delete a tag (its past snapshots stay)."""
-    ops, clock = env.indicators.ops, env.indicators.clock
+    ops, clock = env.ops, env.clock
     with ops.begin() as connection:
         before = store.current(connection, KIND).get(name)
         if before is None:
@@ -91,7 +86,7 @@ def indicator_dependents(*, env: TagEnv, indicator: str) -> list[str]:
     ]
     formulas = [
         f"indicator {name}"
-        for name, definition in list_indicators(env=env.indicators).items()
+        for name, definition in list_indicators(env=env).items()
         if indicator in definition.inputs()
     ]
     return formulas + tags
@@ -131,7 +126,7 @@ def upload_imported(
     wrong = sorted({v for _, v in rows if allowed and v not in allowed})
     if wrong:
         raise ValidationError(f"tag {tag!r}: values {wrong} are not among {sorted(allowed)}")
-    ops, clock = env.indicators.ops, env.indicators.clock
+    ops, clock = env.ops, env.clock
     with ops.begin() as connection:
         repo.replace_imported(connection, tag, rows, clock.now())
         record_operation(
@@ -154,12 +149,12 @@ def set_imported_value(connection: Any, *, env: TagEnv, tag: str, customer_no: s
         raise ValidationError(f"tag {tag!r} is a {definition.kind} tag; only imported tags can be set")
     if definition.values and value not in definition.values:
         raise ValidationError(f"tag {tag!r}: value {value!r} is not among {sorted(definition.values)}")
-    repo.set_imported_value(connection, tag, customer_no, value, env.indicators.clock.now())
+    repo.set_imported_value(connection, tag, customer_no, value, env.clock.now())
 
 
 def _unknown_customers(env: TagEnv, rows: list[tuple[str, str]]) -> list[str]:
     """Listed customer numbers the newest customers snapshot does not hold (kept, but worth a look)."""
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     snapshot = analytics.latest_partition_on_or_before("customers", date.max)
     if snapshot is None:
         return sorted({c for c, _ in rows})
@@ -190,7 +185,7 @@ def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Ev
             scored = score_model_tag(tag, frame)
             values[tag.name], metrics[tag.name] = scored.values, scored.metrics
         else:
-            with env.indicators.ops.begin() as connection:
+            with env.ops.begin() as connection:
                 listed = repo.imported_values(connection, tag.name)
             values[tag.name] = _labels(frame["customer_no"].map(listed).to_numpy())
     return Evaluated(values=values, metrics=metrics)
@@ -205,7 +200,7 @@ def _labels(values: np.ndarray) -> np.ndarray:
 
 def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFrame:
     """Indicators joined to the customers snapshot's attributes, one row per customer."""
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     snapshot = analytics.latest_partition_on_or_before("customers", day)
     attributes = analytics.read_partition("customers", snapshot) if snapshot else None
     frame: pd.DataFrame = indicators.to_pandas()
@@ -219,14 +214,14 @@ def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFr
 
 def latest_data_date(*, env: TagEnv) -> date:
     """The newest date the customers or assets snapshots hold, else today's business date."""
-    ienv = env.indicators
-    dates = [p.dt for name in ("assets", "customers") for p in ienv.analytics.partitions(name)]
-    return max(dates) if dates else ienv.calendar.business_date(ienv.clock.now())
+    env = env
+    dates = [p.dt for name in ("assets", "customers") for p in env.analytics.partitions(name)]
+    return max(dates) if dates else env.calendar.business_date(env.clock.now())
 
 
 def recent_compute_runs(*, env: TagEnv, limit: int = 20) -> list[dict[str, Any]]:
     """The newest computation runs first: date, status, timings, figures or the error."""
-    with env.indicators.ops.begin() as connection:
+    with env.ops.begin() as connection:
         runs = repo.recent_runs(connection, limit)
     return [
         {
@@ -246,12 +241,12 @@ def compute_due(*, env: TagEnv, refresh: timedelta, retry: timedelta) -> date | 
     changed since its last success, or when that success is older than `refresh`. A failure is retried
     only after `retry`, so a broken definition does not spin the worker.
     """
-    ienv = env.indicators
-    if not ienv.analytics.partitions("customers") or not list_indicators(env=ienv):
+    env = env
+    if not env.analytics.partitions("customers") or not list_indicators(env=env):
         return None
     day = latest_data_date(env=env)
-    now = ienv.clock.now()
-    with ienv.ops.begin() as connection:
+    now = env.clock.now()
+    with env.ops.begin() as connection:
         latest = repo.last_run_of(connection, day)
         success = repo.last_run_of(connection, day, status="succeeded")
         changed = repo.last_input_change(connection)
@@ -272,23 +267,23 @@ def compute(*, env: TagEnv, principal: Principal, day: date, force: bool = False
     A result that would move many customers' tags because their inputs went missing (a partial feed) is
     refused with MissingInputsError unless `force`; a forced run records what it accepted.
     """
-    ienv = env.indicators
+    env = env
     run_id = new_id("cmp")
-    with ienv.ops.begin() as connection:
-        repo.start_run(connection, run_id, day, ienv.clock.now())
+    with env.ops.begin() as connection:
+        repo.start_run(connection, run_id, day, env.clock.now())
     try:
         stats = _compute(env, day, force=force)
     except Exception as exc:
-        with ienv.ops.begin() as connection:
-            repo.finish_run(connection, run_id, status="failed", now=ienv.clock.now(), error=str(exc))
+        with env.ops.begin() as connection:
+            repo.finish_run(connection, run_id, status="failed", now=env.clock.now(), error=str(exc))
         raise
-    with ienv.ops.begin() as connection:
+    with env.ops.begin() as connection:
         for tag, metrics in stats.pop("model_metrics").items():
-            repo.save_metrics(connection, tag, day, metrics, ienv.clock.now())
-        repo.finish_run(connection, run_id, status="succeeded", now=ienv.clock.now(), stats=stats)
+            repo.save_metrics(connection, tag, day, metrics, env.clock.now())
+        repo.finish_run(connection, run_id, status="succeeded", now=env.clock.now(), stats=stats)
         record_operation(
             connection,
-            clock=ienv.clock,
+            clock=env.clock,
             principal=principal,
             action="compute",
             target_type="business_date",
@@ -299,15 +294,15 @@ def compute(*, env: TagEnv, principal: Principal, day: date, force: bool = False
 
 
 def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
-    indicator_defs: list[IndicatorDef] = list(list_indicators(env=env.indicators).values())
+    indicator_defs: list[IndicatorDef] = list(list_indicators(env=env).values())
     if not indicator_defs:
         raise ValidationError("no indicators are defined; install the default library first")
-    indicators = compute_indicators(env=env.indicators, day=day, definitions=indicator_defs)
+    indicators = compute_indicators(env=env, day=day, definitions=indicator_defs)
     tags = list(list_tags(env=env).values())
     frame = customer_frame(env=env, day=day, indicators=indicators)
     evaluated = evaluate_tags(env=env, tags=tags, frame=frame)
     problem = missing_input_problem(
-        analytics=env.indicators.analytics,
+        analytics=env.analytics,
         day=day,
         definitions={d.name: d for d in indicator_defs},
         tags=tags,
@@ -321,7 +316,7 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
         | {name: pa.array(values, type=pa.string()) for name, values in evaluated.values.items()}
     )
     bitmap_table = _bitmap_table(indicators["uid"].to_numpy(), evaluated.values)
-    analytics = env.indicators.analytics
+    analytics = env.analytics
     analytics.replace_partitions(INDICATOR_VALUES.name, {day: indicators})
     analytics.replace_partitions(TAG_VALUES.name, {day: tag_table})
     analytics.replace_partitions(TAG_BITMAPS.name, {day: bitmap_table})
@@ -354,16 +349,16 @@ def dry_run(
     Given definitions replace current ones of the same name; the rest of the library is computed beside
     them so that tags and formulas can read it.
     """
-    ienv = env.indicators
-    everything = {**list_indicators(env=ienv), **{d.name: d for d in indicators}}
-    known = known_events(ienv.analytics)
+    env = env
+    everything = {**list_indicators(env=env), **{d.name: d for d in indicators}}
+    known = known_events(env.analytics)
     for definition in indicators:
         check_indicator(definition, known, everything)
     for tag in tags:
         check_tag(tag, set(everything))
     business_date = day or latest_data_date(env=env)
     values = compute_indicators(
-        env=ienv, day=business_date, definitions=list(everything.values()), sample=sample
+        env=env, day=business_date, definitions=list(everything.values()), sample=sample
     )
     frame = customer_frame(env=env, day=business_date, indicators=values)
     evaluated = evaluate_tags(env=env, tags=list(tags), frame=frame)

@@ -58,10 +58,10 @@ class Advanced:
 def consume(container: Container) -> Consumed:
     """Drain the event log: customers and imported events linked by One ID, the log's events identified,
     compacted to Parquet and routed to journeys (event entries, waits, goals, exits)."""
-    linked = sync_customers(env=container.identity_env, analytics=container.analytics)
-    linked += sync_imported_events(env=container.identity_env, analytics=container.analytics)
+    linked = sync_customers(env=container, analytics=container.analytics)
+    linked += sync_imported_events(env=container, analytics=container.analytics)
     # Consumers drain the log whole: each runs in its own thread, and a stopped drain only adds lag.
-    identity_events = _drain(lambda: process_log(env=container.identity_env, log=container.log), None)
+    identity_events = _drain(lambda: process_log(env=container, log=container.log), None)
     compacted = _drain(
         lambda: (
             compact(
@@ -74,14 +74,14 @@ def consume(container: Container) -> Consumed:
         ),
         None,
     )
-    routed = _drain(lambda: route_events(env=container.journey_env), None)
+    routed = _drain(lambda: route_events(env=container), None)
     return Consumed(linked, identity_events, compacted, routed)
 
 
 def advance_timers(container: Container) -> Advanced:
     """Admit the members of segment-entry journeys that are due, then advance the journey runs that are due
     (waits over, time-outs, newly admitted or woken runs)."""
-    env = container.journey_env
+    env = container
     admitted = 0
     try:
         admitted = admit_segments(env=env)
@@ -93,10 +93,10 @@ def advance_timers(container: Container) -> Advanced:
 def send_due(container: Container) -> int:
     """Carry out the due effects (sends, tags, attributes, webhooks), match receipts that beat their send's
     commit, and forward message events to the event log. Returns how many effects concluded."""
-    env = container.journey_env
+    env = container
     done = _drain(lambda: dispatch(env=env))
-    match_pending_receipts(env=container.channel_env)
-    _drain(lambda: forward_events(env=container.channel_env))
+    match_pending_receipts(env=container)
+    _drain(lambda: forward_events(env=container))
     return done
 
 
@@ -105,14 +105,14 @@ def compute_scheduled(container: Container) -> str | None:
     returns the business date computed, or None."""
     settings = container.settings
     day = compute_due(
-        env=container.tag_env,
+        env=container,
         refresh=timedelta(hours=settings.compute_refresh_hours),
         retry=timedelta(minutes=settings.compute_retry_minutes),
     )
     if day is None:
         return None
     try:
-        compute(env=container.tag_env, principal=SYSTEM, day=day)
+        compute(env=container, principal=SYSTEM, day=day)
     except Exception:
         # The run is recorded as failed with its error; the next attempt waits for the retry interval.
         log.exception("scheduled computation for %s failed", day)
@@ -125,9 +125,9 @@ def refresh_segments(container: Container) -> int:
     if not container.analytics.partitions("tag_values"):
         return 0
     refreshed = 0
-    for name in refreshes_due(env=container.tag_env):
+    for name in refreshes_due(env=container):
         try:
-            refresh_segment(env=container.tag_env, principal=SYSTEM, name=name)
+            refresh_segment(env=container, principal=SYSTEM, name=name)
             refreshed += 1
         except Exception:
             # Recorded on the segment with its error and the time of the next attempt (back-off).

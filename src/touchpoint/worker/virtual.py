@@ -84,7 +84,7 @@ def next_scheduled(container: Container, now: datetime, step: timedelta | None =
     computations); or `now + step`, whichever comes first."""
     calendar = container.calendar
     candidates = [calendar.to_utc(calendar.business_date(now) + timedelta(days=1))]
-    journey = next_instant(env=container.journey_env, after=now)
+    journey = next_instant(env=container, after=now)
     if journey is not None:
         candidates.append(journey)
     if step is not None:

@@ -42,11 +42,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
     home = tmp_path_factory.mktemp("breakdown") / "home"
     container = build(load_settings(home), clock=VirtualClock(datetime(2026, 3, 31, 8, tzinfo=UTC)))
     ensure_demo(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         params=DemoParams(customers=400, days=20, seed=5, end_date=END),
     )
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    ensure_demo_tags(env=container, principal=SYSTEM)
     yield container, home
     container.close()
 
@@ -57,7 +57,7 @@ def _query(**extra: object) -> FunnelQuery:
 
 
 def _snapshot(container: Container, table: str, column: str) -> pd.Series:
-    analytics = container.tag_env.indicators.analytics
+    analytics = container.analytics
     day = analytics.latest_partition_on_or_before(table, END)
     frame = analytics.read_partition(table, day).to_pandas()
     return frame.set_index("customer_no")[column].astype(str)
@@ -71,7 +71,7 @@ def test_funnel_groups_are_the_overall_funnel_split_by_the_snapshot(
     demo: tuple[Container, Path], by: str, table: str, column: str
 ) -> None:
     container, _ = demo
-    env = container.tag_env
+    env = container
     result = funnel(env=env, query=_query(by=by, top=3))
     labels = _snapshot(container, table, column)
     reached = [set(funnel_customers(env=env, query=_query(), step=k + 1, who="reached")) for k in range(3)]
@@ -87,7 +87,7 @@ def test_funnel_groups_are_the_overall_funnel_split_by_the_snapshot(
 
 def test_trend_by_tag_counts_each_groups_events(demo: tuple[Container, Path]) -> None:
     container, _ = demo
-    env = container.tag_env
+    env = container
     got = event_trend(env=env, event="login", start=START, end=END, unit="month", by="tag:lifecycle_stage")
     events = events_between(env, ["login"], START, END).select("person").to_pandas()
     labels = _snapshot(container, TAG_VALUES.name, "lifecycle_stage")
@@ -100,7 +100,7 @@ def test_trend_by_tag_counts_each_groups_events(demo: tuple[Container, Path]) ->
 
 def test_dropped_customers_saved_from_the_cli_become_a_static_segment(demo: tuple[Container, Path]) -> None:
     container, home = demo
-    env = container.tag_env
+    env = container
     counts = [s["customers"] for s in funnel(env=env, query=_query())["steps"]]
     dropped = funnel_customers(env=env, query=_query(), step=2, who="dropped")
     # Every chain of the demo's fund events, enumerated: people by the furthest step they reach.
@@ -123,7 +123,7 @@ def test_dropped_customers_saved_from_the_cli_become_a_static_segment(demo: tupl
 
 def test_a_retention_cell_saved_over_http_holds_that_cells_customers(demo: tuple[Container, Path]) -> None:
     container, _ = demo
-    env = container.tag_env
+    env = container
     query = {"start_event": "login", "return_event": "login", "from": "2026-03-20", "to": "2026-03-22"}
     asked = {"start_event": "login", "return_event": "login", "periods": 3}
     asked |= {"start": date(2026, 3, 20), "end": date(2026, 3, 22)}
@@ -178,12 +178,12 @@ def test_bad_funnel_options_are_refused(
     """Rules across fields are the query's own: a ValidationError (HTTP 400) naming the field, since the
     body itself fits the published schema."""
     with pytest.raises(ValidationError, match=fault) as refused:
-        funnel(env=demo[0].tag_env, query=_query(**change))
+        funnel(env=demo[0], query=_query(**change))
     assert refused.value.faults[0].loc[:2] == ("body", next(iter(change.keys() - {"mode"})))
 
 
 def test_bad_breakdowns_and_measures_name_the_fault(demo: tuple[Container, Path]) -> None:
-    env = demo[0].tag_env
+    env = demo[0]
     with pytest.raises(ValidationError, match="no such tag"):
         funnel(env=env, query=_query(by="tag:shoe_size"))
     with pytest.raises(ValidationError, match="has no such column"):
@@ -196,7 +196,7 @@ def test_bad_breakdowns_and_measures_name_the_fault(demo: tuple[Container, Path]
 
 def test_events_cli_filters_measures_and_compares(demo: tuple[Container, Path]) -> None:
     container, home = demo
-    env = container.tag_env
+    env = container
     args = ["--home", str(home), "analytics", "events", "--event", "fund_subscribe", "--from", "2026-03-19"]
     args += [
         "--to",

@@ -208,7 +208,7 @@ def test_funnel_matches_brute_force(drawn: dict[str, Any]) -> None:
     exclusion = drawn["exclusion"]
     with _stored(drawn["rows"], SEASONS[drawn["season"]]) as (container, frame):
         got = funnel(
-            env=container.tag_env,
+            env=container,
             query=FunnelQuery(
                 steps=[{"event": s} for s in drawn["steps"]],
                 window=drawn["window"],
@@ -240,7 +240,7 @@ def test_a_later_step_that_avoids_the_exclusion_carries_the_chain(sqlite_contain
     _import(sqlite_container, [("P1", e, h * 60) for e, hours in times.items() for h in hours], base)
     for mode in ("ordered", "unordered"):
         got = funnel(
-            env=sqlite_container.tag_env,
+            env=sqlite_container,
             query=FunnelQuery(
                 steps=[{"event": "a"}, {"event": "b"}, {"event": "c"}],
                 window="1d",
@@ -257,7 +257,7 @@ def test_a_later_step_that_avoids_the_exclusion_carries_the_chain(sqlite_contain
 
 def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
     _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10)], SEASONS[3])
-    env = sqlite_container.tag_env
+    env = sqlite_container
     base = {
         "steps": [{"event": "a"}, {"event": "b"}],
         "window": "7d",
@@ -305,7 +305,7 @@ def test_exclusions_on_crowded_timelines_match_brute_force(
     day = SEASONS[3].date()
     with _stored(rows, SEASONS[3]) as (container, frame):
         got = funnel(
-            env=container.tag_env,
+            env=container,
             query=FunnelQuery(
                 steps=[{"event": s} for s in steps],
                 window="1d",
@@ -377,7 +377,7 @@ def test_steps_with_property_filters_at_one_instant(
         try:
             import_events(container, frame.drop(columns="kind"))
             got = funnel(
-                env=container.tag_env,
+                env=container,
                 query=FunnelQuery(steps=wanted, window="2h", start=day, end=day, mode=mode),
             )
         finally:
@@ -422,7 +422,7 @@ def test_breakdown_by_property_splits_chains_by_their_first_step(
         try:
             import_events(container, frame)
             got = funnel(
-                env=container.tag_env,
+                env=container,
                 query=FunnelQuery(
                     steps=[{"event": s} for s in steps], window="1d", start=first, end=last, by="kind"
                 ),

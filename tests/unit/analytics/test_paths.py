@@ -76,7 +76,7 @@ def test_paths_match_a_plain_walk(data: list[tuple[str, str, int]], forward: boo
             frame = _load(container, data)
             anchor = {"from_event": "fund"} if forward else {"to_event": "fund"}
             got = paths(
-                env=container.tag_env,
+                env=container,
                 start=date(2026, 3, 2),
                 end=date(2026, 3, 2),
                 steps=steps,
@@ -91,7 +91,7 @@ def test_paths_match_a_plain_walk(data: list[tuple[str, str, int]], forward: boo
 
 def test_path_queries_are_checked(sqlite_container: Container) -> None:
     _load(sqlite_container, [("P1", "home", 0), ("P1", "fund", 5)])
-    env = sqlite_container.tag_env
+    env = sqlite_container
     with pytest.raises(ValidationError, match="exactly one of"):
         paths(env=env, start=date(2026, 3, 2), end=date(2026, 3, 2))
     with pytest.raises(ValidationError, match="steps 11"):

@@ -145,7 +145,7 @@ def test_every_filter_matches_the_property_of_exactly_that_name(
     """Every operator, through the helper that analytics, segments' conditions and indicators share (one
     query per name: a column per filter)."""
     container, frame = world
-    events = container.tag_env.indicators.analytics.table("events")
+    events = container.analytics.table("events")
     views = events.filter(events.event == "view")
     marks = {f"f{i}": property_matches(views, name, op, value) for i, (op, value) in enumerate(FILTERS)}
     got = views.mutate(**marks).select("event_id", *marks).to_pandas().set_index("event_id")
@@ -162,7 +162,7 @@ def test_every_filter_matches_the_property_of_exactly_that_name(
 def test_every_analytics_query_reads_exact_names(world: tuple[Container, pd.DataFrame], name: str) -> None:
     """Filters in events, distribution, funnel and retention queries; breakdowns; measures."""
     container, frame = world
-    env = container.tag_env
+    env = container
     where = [PropertyFilter(property=name, op="not_in", value=["q", 1])]
     wanted = _expected(frame, "view", name, "not_in", ["q", 1])
     got = event_trend(env=env, event="view", start=DAY, end=DAY, where=where)["total"]

@@ -125,7 +125,7 @@ def test_retention_matches_brute_force(
             first = date(2026, 1, 5) + timedelta(days=offset)
             last = first + timedelta(days=length)
             got = retention(
-                env=container.tag_env,
+                env=container,
                 start_event="open",
                 return_event="trade",
                 start=first,
@@ -142,7 +142,7 @@ def test_retention_matches_brute_force(
 
 def test_bad_retention_queries_are_refused(sqlite_container: Container) -> None:
     _load(sqlite_container, [("P1", "open", 0), ("P1", "trade", 1500)])
-    env = sqlite_container.tag_env
+    env = sqlite_container
     with pytest.raises(ValidationError, match="periods 0"):
         retention(
             env=env,

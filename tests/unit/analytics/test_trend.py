@@ -63,7 +63,7 @@ def _container(home: str, frame: pd.DataFrame) -> Container:
     latest = frame["time"].max().to_pydatetime()
     container = build(load_settings(Path(home)), clock=VirtualClock(latest + timedelta(days=20)))
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="events",
         data=pa.Table.from_pandas(frame, preserve_index=False),
@@ -122,7 +122,7 @@ def test_trend_matches_pandas(
         container = _container(home, frame)
         try:
             got = event_trend(
-                env=container.tag_env,
+                env=container,
                 event="view",
                 start=first,
                 end=last,
@@ -189,7 +189,7 @@ def test_trading_day_range_holds_buckets_not_beijing_days(
     start, end = date.fromisoformat(first), date.fromisoformat(last)
     container = _container(str(tmp_path), frame)
     try:
-        got = event_trend(env=container.tag_env, event="view", start=start, end=end, unit="trading_day")
+        got = event_trend(env=container, event="view", start=start, end=end, unit="trading_day")
     finally:
         container.close()
     views = _views(frame, start, end, "trading_day")

@@ -27,8 +27,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         clock=VirtualClock(datetime(2026, 3, 31, 1, tzinfo=UTC)),
     )
     params = DemoParams(customers=60, days=5, seed=5, end_date=date(2026, 3, 31))
-    ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    ensure_demo(env=container, principal=SYSTEM, params=params)
+    ensure_demo_tags(env=container, principal=SYSTEM)
     with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
         saved = test_client.put("/api/v1/segments/everyone", json={"rule": RULE})
         assert saved.status_code == 200, saved.text

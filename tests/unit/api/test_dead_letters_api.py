@@ -40,7 +40,7 @@ def client(container: Container, clock: VirtualClock) -> Iterator[TestClient]:
         for p in (_payload("bad", "C\x001", now), _payload("good", "C2", now))
     ]
     container.log.append(entries, received_at=clock.now())
-    while process_log(env=container.identity_env, log=container.log) > 0:
+    while process_log(env=container, log=container.log) > 0:
         pass
     with TestClient(create_app(container)) as test_client:
         yield test_client
@@ -65,7 +65,7 @@ def test_dead_letters_are_listed_retried_and_counted(client: TestClient, contain
     assert retried.json()["status"] == "retrying"
     assert client.post(f"/api/v1/collector/dead-letters/{letter['id']}/retry").json()["status"] == "retrying"
 
-    process_log(env=container.identity_env, log=container.log)  # the consumer tries it: still bad
+    process_log(env=container, log=container.log)  # the consumer tries it: still bad
     again = client.get("/api/v1/collector/dead-letters").json()["items"][0]
     assert (again["status"], again["attempts"]) == ("open", 2)
 

@@ -86,7 +86,7 @@ def client(tmp_path: Path, database_url: str, clock: VirtualClock) -> Iterator[T
     container = build(settings, clock=clock)
     customers = pa.table({"customer_no": ["A1"], "name": ["张三"], "consent_marketing": [True]})
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=customers,
@@ -219,9 +219,7 @@ def test_do_not_disturb_days_are_bounded_and_named(client: TestClient, clock: Vi
 
 def test_the_use_case_bounds_days_too(container: Container) -> None:
     with pytest.raises(ValidationError, match="days must be between 1 and 3650"):
-        audience.add_do_not_disturb(
-            env=container.channel_env, principal=SYSTEM, customer_no="A1", reason="r", days=10**9
-        )
+        audience.add_do_not_disturb(env=container, principal=SYSTEM, customer_no="A1", reason="r", days=10**9)
 
 
 def _typed(schema: dict[str, Any]) -> bool:

@@ -97,10 +97,8 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Container, Virtua
         try:
             _brokerage(container)
             for body in (PROMO, NOTICE):
-                service.save_template(
-                    env=container.channel_env, principal=SYSTEM, template=service.parse_template(body)
-                )
-                service.activate_template(env=container.channel_env, principal=SYSTEM, name=body["name"])
+                service.save_template(env=container, principal=SYSTEM, template=service.parse_template(body))
+                service.activate_template(env=container, principal=SYSTEM, name=body["name"])
             yield container, clock, gateway
         finally:
             container.close()
@@ -128,7 +126,7 @@ def _brokerage(container: Container) -> None:
     )
     for table, data in (("customers", customers), ("products", products)):
         import_arrow(
-            env=container.import_env,
+            env=container,
             principal=SYSTEM,
             table=table,
             data=data,
@@ -152,14 +150,14 @@ def _journey(container: Container, name: str, template: str, priority: int = 0) 
             }
         ],
     }
-    save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(body))
-    publish(env=container.journey_env, principal=SYSTEM, name=name)
+    save_journey(env=container, principal=SYSTEM, journey=parse_journey(body))
+    publish(env=container, principal=SYSTEM, name=name)
 
 
 def _run(
     container: Container, journey: str, customers: list[str], payload: dict[str, Any] | None = None
 ) -> None:
-    env = container.journey_env
+    env = container
     admit(env=env, name=journey, customers=customers, payloads=dict.fromkeys(customers, payload or {}))
     drain(lambda: tick(env=env), "tick")
     drain(lambda: dispatch(env=env), "dispatch")
@@ -211,9 +209,7 @@ def test_a_product_message_goes_only_to_customers_whose_level_admits_it(world: A
 
 def test_an_opted_out_customer_gets_service_notices_but_not_marketing(world: Any) -> None:
     container, clock, gateway = world
-    audience.set_consent(
-        env=container.channel_env, principal=SYSTEM, customer_no="C4OK", channel="sms", granted=False
-    )
+    audience.set_consent(env=container, principal=SYSTEM, customer_no="C4OK", channel="sms", granted=False)
     _journey(container, "promo_r2", "fund_promo")
     _journey(container, "notice", "deduction_failed")
     _run(container, "promo_r2", ["C4OK"], {"fund_code": "F002"})
@@ -232,7 +228,7 @@ def test_a_capped_customer_is_skipped_and_priority_decides_who_wins(world: Any) 
     container, _, gateway = world
     _journey(container, "low", "fund_promo", priority=1)
     _journey(container, "high", "fund_promo", priority=90)
-    env = container.journey_env
+    env = container
     payloads = {"C4OK": {"fund_code": "F002"}}
     admit(env=env, name="low", customers=["C4OK"], payloads=payloads)
     admit(env=env, name="high", customers=["C4OK"], payloads=payloads)
@@ -256,10 +252,8 @@ def test_a_2230_marketing_sms_leaves_at_0800_and_an_urgent_notice_at_once(world:
         "urgent": True,
         "body": "{{ customer.name }}，请及时追加担保物。",
     }
-    service.save_template(
-        env=container.channel_env, principal=SYSTEM, template=service.parse_template(urgent)
-    )
-    service.activate_template(env=container.channel_env, principal=SYSTEM, name="margin_call")
+    service.save_template(env=container, principal=SYSTEM, template=service.parse_template(urgent))
+    service.activate_template(env=container, principal=SYSTEM, name="margin_call")
     _journey(container, "evening_promo", "fund_promo")
     _journey(container, "margin", "margin_call")
     clock.set(datetime(2026, 3, 31, 14, 30, tzinfo=UTC))  # 22:30 Beijing
@@ -272,10 +266,10 @@ def test_a_2230_marketing_sms_leaves_at_0800_and_an_urgent_notice_at_once(world:
     assert held["next_attempt_at"] == datetime(2026, 4, 1, 0, 0, tzinfo=UTC)  # 08:00 Beijing
     assert held["last_error"] == "delayed: quiet hours until 08:00"
     clock.set(datetime(2026, 3, 31, 23, 59, tzinfo=UTC))
-    dispatch(env=container.journey_env)
+    dispatch(env=container)
     assert len(gateway.requests_to("/sms")) == 1
     clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=UTC))
-    dispatch(env=container.journey_env)
+    dispatch(env=container)
     assert _phones(gateway) == ["13800000001", "13800000002"]
     assert _sends(container)[("C4OK", "fund_promo")]["status"] == "sent"
 
@@ -300,7 +294,7 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     assert answer.json() == {"applied": 2, "pending": 1, "opt_outs": 1, "ignored": 1}
     again = client.post(RECEIPTS, content=orjson.dumps(report[:2]))  # a gateway repeats its reports
     assert again.json()["applied"] == 2
-    assert feedback.match_pending_receipts(env=container.channel_env) == 0  # kept a while for its send
+    assert feedback.match_pending_receipts(env=container) == 0  # kept a while for its send
     # The receipt beat its send's commit: once the send is there, the worker matches it.
     _run(container, "promo", ["C2OK"], {"fund_code": "F002"})
     with container.ops.begin() as connection:
@@ -309,11 +303,11 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
             .where(channel_sends.c.customer_no == "C2OK")
             .values(provider_message_id="not-committed-yet")
         )
-    assert feedback.match_pending_receipts(env=container.channel_env) == 1
+    assert feedback.match_pending_receipts(env=container) == 1
     assert _sends(container)[("C2OK", "fund_promo")]["status"] == "delivered"
     client.post(RECEIPTS, content=orjson.dumps([{"biz_id": "never-ours", "status": "DELIVERED"}]))
     clock.advance(timedelta(hours=25))
-    assert feedback.match_pending_receipts(env=container.channel_env) == 1  # an unknown one is forgotten
+    assert feedback.match_pending_receipts(env=container) == 1  # an unknown one is forgotten
     bad = client.post(RECEIPTS, content=b'[{"biz_id": "x", "status": "MAYBE"}]')
     assert bad.status_code == 400
     assert "DELIVERED or FAILED" in bad.json()["error"]["message"]
@@ -325,14 +319,12 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     assert target.startswith("https://m.example.cn/f/F002?")
     assert "utm_medium=sms" in target
     assert "utm_campaign=promo" in target
-    consent = audience.consent_of(env=container.channel_env, customer_no="PRO")
+    consent = audience.consent_of(env=container, customer_no="PRO")
     assert consent["channels"]["sms"] == "opted out of marketing on sms"  # the 退订 reply
     assert consent["channels"]["push"] == "marketing consent on the profile"
     unsubscribe = c4["evidence"]["unsubscribe_url"].removeprefix("https://t.example.cn")
     assert client.get(unsubscribe).status_code == 200
-    assert audience.consent_of(env=container.channel_env, customer_no="C4OK")["channels"]["sms"].startswith(
-        "opted out"
-    )
+    assert audience.consent_of(env=container, customer_no="C4OK")["channels"]["sms"].startswith("opted out")
     with container.ops.begin() as connection:
         events = connection.execute(select(channel_events.c.event, channel_events.c.payload)).all()
     names = sorted(e for e, _ in events)
@@ -353,8 +345,8 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
         "template": "fund_promo",
         "channel": "sms",
     }
-    assert feedback.forward_events(env=container.channel_env) == 7
-    assert feedback.forward_events(env=container.channel_env) == 0
+    assert feedback.forward_events(env=container) == 7
+    assert feedback.forward_events(env=container) == 0
     logged = [r.payload["event"] for r in container.log.read_after(0, 100)]
     assert sorted(logged) == names
     del gateway
@@ -363,7 +355,7 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
 def test_a_send_without_an_active_template_or_provider_cannot_be_published(world: Any) -> None:
     container, _, _ = world
     draft = {**NOTICE, "name": "draft_notice"}
-    service.save_template(env=container.channel_env, principal=SYSTEM, template=service.parse_template(draft))
+    service.save_template(env=container, principal=SYSTEM, template=service.parse_template(draft))
     body = {
         "name": "uses_draft",
         "title": "t",
@@ -377,17 +369,17 @@ def test_a_send_without_an_active_template_or_provider_cannot_be_published(world
             }
         ],
     }
-    save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(body))
+    save_journey(env=container, principal=SYSTEM, journey=parse_journey(body))
     with pytest.raises(
         ValidationError, match=r"nodes\.a\.action\.template: template 'draft_notice' is not active"
     ):
-        publish(env=container.journey_env, principal=SYSTEM, name="uses_draft")
+        publish(env=container, principal=SYSTEM, name="uses_draft")
     wrong = {**body, "name": "wrong_channel"}
     wrong["nodes"] = [
         {"id": "a", "type": "action", "action": {"kind": "send", "channel": "push", "template": "fund_promo"}}
     ]
     with pytest.raises(ValidationError, match="template 'fund_promo' is for sms, not push"):
-        save_journey(env=container.journey_env, principal=SYSTEM, journey=parse_journey(wrong))
+        save_journey(env=container, principal=SYSTEM, journey=parse_journey(wrong))
 
 
 def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any) -> None:
@@ -421,7 +413,7 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
             {"id": "done", "type": "exit"},
         ],
     }
-    env = container.journey_env
+    env = container
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
     publish(env=env, principal=SYSTEM, name="nudge")
     _run(container, "nudge", ["C4OK", "C2OK"], {"fund_code": "F004"})
@@ -429,8 +421,8 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
     clock.advance(timedelta(hours=1))
     client = TestClient(create_app(container))
     assert client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False).status_code == 302
-    feedback.forward_events(env=container.channel_env)
-    sync_customers(env=container.identity_env, analytics=container.analytics)  # One ID knows the customers
+    feedback.forward_events(env=container)
+    sync_customers(env=container, analytics=container.analytics)  # One ID knows the customers
     route_events(env=env)
     drain(lambda: tick(env=env), "tick")
     runs = {r["journey"]: r for r in customer_runs(env=env, customer_no="C4OK")}
@@ -465,10 +457,8 @@ def test_suitability_never_lapses_for_marketing_and_never_blocks_a_service_notic
         "product": "payload.fund_code",
         "body": "{{ customer.name }}，您持有的{{ product.name }}分红已到账。市场有风险，投资需谨慎。",
     }
-    service.save_template(
-        env=container.channel_env, principal=SYSTEM, template=service.parse_template(dividend)
-    )
-    service.activate_template(env=container.channel_env, principal=SYSTEM, name="dividend_paid")
+    service.save_template(env=container, principal=SYSTEM, template=service.parse_template(dividend))
+    service.activate_template(env=container, principal=SYSTEM, name="dividend_paid")
     _journey(container, "dividends", "dividend_paid")
     _run(container, "dividends", ["C2OK"], {"fund_code": "F004"})  # bought above level after the warning
     assert _sends(container)[("C2OK", "dividend_paid")]["status"] == "sent"
@@ -516,7 +506,7 @@ class _Probe:
 
 def test_no_transaction_is_open_while_the_gateway_works(world: Any) -> None:
     container, _, gateway = world
-    providers = container.channel_env.providers
+    providers = container.providers
     probe = _Probe(container, providers["sms"])
     providers["sms"] = probe
     try:
@@ -538,7 +528,7 @@ def test_a_dispatcher_that_died_before_recording_is_repeated_with_the_same_key_a
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container, clock, gateway = world
-    env = container.journey_env
+    env = container
     _journey(container, "promo", "fund_promo")
     admit(env=env, name="promo", customers=["C4OK"], payloads={"C4OK": {"fund_code": "F002"}})
     drain(lambda: tick(env=env), "tick")
@@ -582,12 +572,12 @@ def test_an_answer_recorded_after_another_dispatcher_took_over_does_not_count(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container, clock, gateway = world
-    env = container.journey_env
+    env = container
     _journey(container, "notice", "deduction_failed")
     admit(env=env, name="notice", customers=["C2OK"])
     drain(lambda: tick(env=env), "tick")
     lease = timedelta(seconds=container.settings.dispatch_lease_seconds)
-    slow = container.channel_env.providers["sms"]
+    slow = container.providers["sms"]
     taken_over: list[int] = []
 
     class _Stalls:
@@ -597,17 +587,17 @@ def test_an_answer_recorded_after_another_dispatcher_took_over_does_not_count(
         parse_receipt = slow.parse_receipt
 
         def send(self, message: OutboundMessage, context: SendContext) -> Delivery:
-            container.channel_env.providers["sms"] = slow
+            container.providers["sms"] = slow
             clock.advance(lease + timedelta(seconds=1))
             taken_over.append(dispatch(env=env))
             delivery: Delivery = slow.send(message, context)
             return delivery
 
-    container.channel_env.providers["sms"] = _Stalls()
+    container.providers["sms"] = _Stalls()
     try:
         assert dispatch(env=env) == 0  # its answer came after it lost the claim: not recorded again
     finally:
-        container.channel_env.providers["sms"] = slow
+        container.providers["sms"] = slow
     assert taken_over == [1]
     [effect] = _outbox(container)
     assert (effect["status"], effect["attempts"]) == ("sent", 1)
@@ -620,7 +610,7 @@ def test_an_answer_recorded_after_another_dispatcher_took_over_does_not_count(
 
 def test_an_unreadable_effect_fails_for_good_and_the_rest_of_the_batch_goes_out(world: Any) -> None:
     container, _clock, gateway = world
-    env = container.journey_env
+    env = container
     _journey(container, "notice", "deduction_failed")
     admit(env=env, name="notice", customers=["C2OK", "C4OK"])
     drain(lambda: tick(env=env), "tick")
@@ -644,7 +634,7 @@ def test_a_webhook_action_without_a_webhook_provider_fails_saying_what_to_config
     """Publishing refuses such a journey (tests/unit/journeys/test_service.py); a provider removed from the
     settings after publishing still fails the action at run time, naming what to configure."""
     container, _, _ = world
-    env = container.journey_env
+    env = container
     body = {
         "name": "hooked",
         "title": "hooked",
@@ -655,7 +645,7 @@ def test_a_webhook_action_without_a_webhook_provider_fails_saying_what_to_config
         ],
     }
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
-    providers = container.channel_env.providers
+    providers = container.providers
     with httpx.Client() as client:
         config = WebhookConfig(url="https://crm.test/", secret="s")
         providers["webhook"] = WebhookProvider(config, client, container.clock)

@@ -68,7 +68,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
         "provider_template_id": "S1",
         "body": "{{ product.name }} 市场有风险，投资需谨慎。",
     }
-    env = container.channel_env
+    env = container
     service.save_template(env=env, principal=SYSTEM, template=service.parse_template(template))
     service.activate_template(env=env, principal=SYSTEM, name="offer")
     yield container
@@ -92,7 +92,7 @@ def test_no_unsuitable_product_message_is_ever_sent(
         for i in range(len(people))
         for j in range(len(shelf))
     ]
-    env = shop.channel_env
+    env = shop
     with shop.ops.begin() as connection:  # as the journey dispatcher does: stage, send, then record
         prepared = prepare(connection, env, requests)
         staged = [stage(connection, env, request, prepared) for request in requests]
@@ -134,7 +134,7 @@ def _import(container: Container, people: list[tuple[str | None, str, bool, int]
     )
     for table, data in (("customers", customers), ("products", products_table)):
         import_arrow(
-            env=container.import_env,
+            env=container,
             principal=SYSTEM,
             table=table,
             data=data,

@@ -146,7 +146,7 @@ def shop(container: Container) -> Container:
     )
     for table, data in (("customers", customers), ("products", products)):
         import_arrow(
-            env=container.import_env,
+            env=container,
             principal=SYSTEM,
             table=table,
             data=data,
@@ -157,7 +157,7 @@ def shop(container: Container) -> Container:
 
 
 def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(shop: Container) -> None:
-    env = shop.channel_env
+    env = shop
     bad = service.parse_template({**GOOD, "body": "无风险高收益的{{ product.name }}"})
     saved = service.save_template(env=env, principal=SYSTEM, template=bad)
     assert saved["version"] == 1
@@ -194,7 +194,7 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
 
 
 def test_the_inbox_serves_messages_and_the_first_reading_is_an_open(shop: Container) -> None:
-    env = shop.channel_env
+    env = shop
     notice = {
         "name": "statement",
         "title": "对账单",
@@ -218,11 +218,11 @@ def test_the_inbox_serves_messages_and_the_first_reading_is_an_open(shop: Contai
             }
         ],
     }
-    save_journey(env=shop.journey_env, principal=SYSTEM, journey=parse_journey(journey))
-    publish(env=shop.journey_env, principal=SYSTEM, name="statements")
-    admit(env=shop.journey_env, name="statements", customers=["A1", "A2"])
-    tick(env=shop.journey_env)
-    dispatch(env=shop.journey_env)
+    save_journey(env=shop, principal=SYSTEM, journey=parse_journey(journey))
+    publish(env=shop, principal=SYSTEM, name="statements")
+    admit(env=shop, name="statements", customers=["A1", "A2"])
+    tick(env=shop)
+    dispatch(env=shop)
     box = feedback.inbox(env=env, customer_no="A2")
     assert box["unread"] == 1
     [message] = box["messages"]

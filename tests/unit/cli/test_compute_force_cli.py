@@ -42,7 +42,7 @@ def _prepare(home: Path) -> None:
 
         def load(table: str, data: pa.Table, day: date | None = None) -> None:
             import_arrow(
-                env=container.import_env,
+                env=container,
                 principal=SYSTEM,
                 table=table,
                 data=data,
@@ -51,10 +51,10 @@ def _prepare(home: Path) -> None:
             )
 
         load("customers", pa.table({"customer_no": CUSTOMERS}), date(2026, 3, 2))
-        apply_import(env=container.tag_env, principal=SYSTEM, text=LIBRARY)
+        apply_import(env=container, principal=SYSTEM, text=LIBRARY)
         assets = {"customer_no": CUSTOMERS, "date": [date(2026, 3, 2)] * 5, "total_assets": [50_000.0] * 5}
         load("assets", pa.table(assets))
-        compute(env=container.tag_env, principal=SYSTEM, day=date(2026, 3, 2))
+        compute(env=container, principal=SYSTEM, day=date(2026, 3, 2))
         # Eight trading days later only one customer's assets arrive: the others' values are stale.
         later = {"customer_no": ["C0"], "date": [date(2026, 3, 12)], "total_assets": [60_000.0]}
         load("assets", pa.table(later))

@@ -35,7 +35,7 @@ def _with_a_dead_letter(home: Path) -> None:
             "source": "native",
         }
         container.log.append([LogEntry(None, "bad", body)], received_at=now)
-        process_log(env=container.identity_env, log=container.log)
+        process_log(env=container, log=container.log)
     finally:
         container.close()
 

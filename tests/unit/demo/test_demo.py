@@ -108,7 +108,7 @@ def test_dormant_customers_are_silent_for_sixty_days() -> None:
 @pytest.mark.slow
 def test_generate_demo_through_the_import_path(sqlite_container: Container) -> None:
     params = DemoParams(customers=300, days=20, seed=3, end_date=END)
-    outcome = ensure_demo(env=sqlite_container.import_env, principal=SYSTEM, params=params)
+    outcome = ensure_demo(env=sqlite_container, principal=SYSTEM, params=params)
     summary = outcome.summary
     assert outcome.generated
     assert summary is not None
@@ -119,11 +119,9 @@ def test_generate_demo_through_the_import_path(sqlite_container: Container) -> N
     assert summary.events == analytics.table("events").count().execute() > 0
     assert summary.assets == analytics.table("assets").count().execute() == 300 * sessions
     assert summary.last_date == END
-    assert not ensure_demo(env=sqlite_container.import_env, principal=SYSTEM, params=params).generated
+    assert not ensure_demo(env=sqlite_container, principal=SYSTEM, params=params).generated
     with pytest.raises(ConflictError, match="--reset"):
-        ensure_demo(
-            env=sqlite_container.import_env, principal=SYSTEM, params=params.model_copy(update={"seed": 4})
-        )
-    reset = ensure_demo(env=sqlite_container.import_env, principal=SYSTEM, params=params, reset=True)
+        ensure_demo(env=sqlite_container, principal=SYSTEM, params=params.model_copy(update={"seed": 4}))
+    reset = ensure_demo(env=sqlite_container, principal=SYSTEM, params=params, reset=True)
     assert reset.generated
     assert analytics.table("customers").count().execute() == 300

@@ -26,12 +26,12 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
     )
     try:
         ensure_demo(
-            env=container.import_env,
+            env=container,
             principal=SYSTEM,
             params=DemoParams(customers=300, days=20, seed=2, end_date=date(2026, 3, 31)),
         )
-        ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
-        env = container.journey_env
+        ensure_demo_tags(env=container, principal=SYSTEM)
+        env = container
         assert ensure_demo_journeys(env=env, principal=SYSTEM) == ["dormant_wakeup", "ipo_payment_reminder"]
         assert ensure_demo_journeys(env=env, principal=SYSTEM) == []
         assert {(j["name"], j["status"]) for j in list_journeys(env=env)} == {
@@ -39,7 +39,7 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
             ("ipo_payment_reminder", "live"),
         }
         run_pass(container)
-        _, dormant = current_members(env=container.tag_env, name="dormant_customers")
+        _, dormant = current_members(env=container, name="dormant_customers")
         stats = statistics(env=env, name="dormant_wakeup")
         assert stats["nodes"][0]["entered"] == len(dormant) > 0
         # The morning brief goes through the policies to the in-app inbox: sent to consenting customers,
@@ -47,13 +47,13 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
         content = next(n for n in stats["nodes"] if n["node"] == "content")
         queued = content["outcomes"].get("queued", 0)
         assert queued > 0
-        report = service.report(env=container.channel_env, journey="dormant_wakeup")
+        report = service.report(env=container, journey="dormant_wakeup")
         [brief] = [r for r in report["templates"] if r["template"] == "market_morning_brief"]
         assert sum(brief["statuses"].values()) == queued
         assert brief["statuses"].get("sent", 0) > 0, brief["failure_reasons"]
         assert set(brief["skip_reasons"]) <= {"consent: no marketing consent"}
         sent = next(m for m in _sends(container) if m["status"] == "sent")
-        inbox = feedback.inbox(env=container.channel_env, customer_no=sent["customer_no"])
+        inbox = feedback.inbox(env=container, customer_no=sent["customer_no"])
         assert inbox["unread"] == 1
         assert "/t/" in inbox["messages"][0]["body"]  # the brief's link is tracked
     finally:

@@ -49,7 +49,7 @@ def test_an_anonymous_id_that_is_the_login_becomes_the_login(container: Containe
     assert _ids(container, LOGIN("C0007")) == {"customer_no:C0007"}
     _bind(container, "C0007", "C0007")  # a login call naming the same value as its own anonymous id
     assert _ids(container, LOGIN("C0007")) == {"customer_no:C0007"}
-    shown = show(env=container.identity_env, value="C0007")
+    shown = show(env=container, value="C0007")
     assert [i["id_value"] for i in shown["identifiers"]] == ["C0007"]
 
 
@@ -62,7 +62,7 @@ def test_event_id_map_has_one_row_per_value(container: Container) -> None:
     _bind(container, "C2", "C1")
     with container.ops.begin() as connection:
         Graph(connection, now=NOW, source="t").ensure(Identifier("phone", "X1"))
-    _, id_map = id_tables(env=container.identity_env)
+    _, id_map = id_tables(env=container)
     values = id_map["id_value"].to_pylist()
     assert len(values) == len(set(values))
     owner = dict(zip(values, id_map["customer_no"].to_pylist(), strict=True))
@@ -72,7 +72,7 @@ def test_event_id_map_has_one_row_per_value(container: Container) -> None:
 
 
 def test_every_device_of_a_customer_joins_it_by_default(container: Container) -> None:
-    assert container.identity_env.policy.default_mode == "many_to_one"
+    assert container.identity_policy.default_mode == "many_to_one"
     for device in ("phone-1", "tablet-1", "pc-1"):
         _bind(container, device, "C1")
     assert _ids(container, LOGIN("C1")) == {
@@ -104,17 +104,17 @@ def test_kiosk_unmerge_detaches_the_device_and_is_remembered(
     customer_uid = _uid(container, LOGIN("C1"))
     with container.ops.begin() as connection:
         repo.write_profile(connection, customer_uid, {"risk_level": "C4"}, [], "test", NOW)  # type: ignore[arg-type]
-    result = unmerge(env=container.identity_env, principal=SYSTEM, value="kiosk", reason="branch kiosk")
+    result = unmerge(env=container, principal=SYSTEM, value="kiosk", reason="branch kiosk")
     assert result["moved"] == ["anonymous_id:kiosk"]
     assert _uid(container, LOGIN("C1")) == customer_uid  # the customer keeps its uid …
-    assert show(env=container.identity_env, value="C1")["profile"] == {"risk_level": "C4"}  # … and profile
+    assert show(env=container, value="C1")["profile"] == {"risk_level": "C4"}  # … and profile
     assert _ids(container, LOGIN("C1")) == {"customer_no:C1"}
     assert _ids(container, ANON("kiosk")) == {"anonymous_id:kiosk"}
     assert _uid(container, ANON("kiosk")) == (kiosk_uid if customer_known_first else result["to_uid"])
     _bind(container, "kiosk", "C1")  # the next event carrying both does not merge them again
     assert _uid(container, ANON("kiosk")) != _uid(container, LOGIN("C1"))
-    assert show(env=container.identity_env, value="C1")["separations"][0]["left"] == "anonymous_id:kiosk"
-    allow(env=container.identity_env, principal=SYSTEM, value="kiosk", other="C1")
+    assert show(env=container, value="C1")["separations"][0]["left"] == "anonymous_id:kiosk"
+    allow(env=container, principal=SYSTEM, value="kiosk", other="C1")
     _bind(container, "kiosk", "C1")
     assert _uid(container, ANON("kiosk")) == _uid(container, LOGIN("C1"))
 
@@ -122,12 +122,12 @@ def test_kiosk_unmerge_detaches_the_device_and_is_remembered(
 def test_unmerge_refuses_a_customer_number_and_a_lone_identifier(container: Container) -> None:
     _bind(container, "dev-1", "C1")
     with pytest.raises(ValidationError, match=r"name the identifier to detach.*anonymous_id:dev-1"):
-        unmerge(env=container.identity_env, principal=SYSTEM, value="C1")
+        unmerge(env=container, principal=SYSTEM, value="C1")
     _ensure(container, ANON("alone"))
     with pytest.raises(ValidationError, match="nothing to detach"):
-        unmerge(env=container.identity_env, principal=SYSTEM, value="alone")
+        unmerge(env=container, principal=SYSTEM, value="alone")
     with pytest.raises(ValidationError, match="not separated"):
-        allow(env=container.identity_env, principal=SYSTEM, value="dev-1", other="C1")
+        allow(env=container, principal=SYSTEM, value="dev-1", other="C1")
 
 
 def test_a_device_seen_with_three_customers_is_shared(container: Container) -> None:
@@ -140,7 +140,7 @@ def test_a_device_seen_with_three_customers_is_shared(container: Container) -> N
     assert _ids(container, LOGIN("C1")) == {"customer_no:C1"}
     _bind(container, "kiosk", "C4")
     assert _ids(container, ANON("kiosk")) == {"anonymous_id:kiosk"}
-    assert show(env=container.identity_env, value="kiosk")["shared"] == ["anonymous_id:kiosk"]
-    _, id_map = id_tables(env=container.identity_env)
+    assert show(env=container, value="kiosk")["shared"] == ["anonymous_id:kiosk"]
+    _, id_map = id_tables(env=container)
     owner = dict(zip(id_map["id_value"].to_pylist(), id_map["customer_no"].to_pylist(), strict=True))
     assert owner["kiosk"] is None  # its events stay anonymous

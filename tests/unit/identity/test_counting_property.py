@@ -67,7 +67,7 @@ class World:
 
     def send(self, source: str, messages: list[dict[str, Any]]) -> None:
         batch = Batch(source=source, project="default", messages=messages, key="k")  # type: ignore[arg-type]
-        result = collect(env=self.container.collector_env, batch=batch)
+        result = collect(env=self.container, batch=batch)
         assert result.quarantined == 0, messages
 
     def anonymous(self, source: str, device: str) -> None:
@@ -131,8 +131,8 @@ class World:
     def settle(self) -> None:
         """Apply everything sent so far to the graph and the analytical store."""
         c = self.container
-        sync_customers(env=c.identity_env, analytics=c.analytics)
-        while process_log(env=c.identity_env, log=c.log) > 0:
+        sync_customers(env=c, analytics=c.analytics)
+        while process_log(env=c, log=c.log) > 0:
             pass
         while compact(
             log=c.log, ops=c.ops, analytics=c.analytics, clock=c.clock, calendar=c.calendar
@@ -171,7 +171,7 @@ def brute_force(container: Container) -> Counter[str]:
 
 def _import_customers(container: Container) -> None:
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         data=pa.table({"customer_no": CUSTOMERS, "name": CUSTOMERS}),
@@ -190,7 +190,7 @@ def _check(world: World) -> None:
     if not stored:
         return
     day = date(2026, 3, 10)
-    frame = events_between(container.tag_env, [EVENT], day - timedelta(days=1), day).to_pandas()
+    frame = events_between(container, [EVENT], day - timedelta(days=1), day).to_pandas()
     assert len(frame) == stored  # the join added no rows
     assert Counter(frame["person"].tolist()) == expected
     definition = IndicatorDef(
@@ -201,7 +201,7 @@ def _check(world: World) -> None:
         aggregation="count",
         window=Window(kind="days", n=30),
     )
-    values = compute_indicators(env=container.indicator_env, day=day, definitions=[definition]).to_pylist()
+    values = compute_indicators(env=container, day=day, definitions=[definition]).to_pylist()
     got = {r["customer_no"]: r["views_30d"] for r in values}
     assert got == {c: expected.get(c, 0) for c in CUSTOMERS}
 
@@ -259,7 +259,7 @@ def test_every_event_counts_for_exactly_one_person(history: list[tuple[str, ...]
                     world.settle()
                     # a device never linked to anyone else has nothing to detach
                     with contextlib.suppress(NotFoundError, ValidationError):
-                        unmerge(env=container.identity_env, principal=SYSTEM, value=step[1])
+                        unmerge(env=container, principal=SYSTEM, value=step[1])
             world.settle()
             _check(world)
         finally:

@@ -58,7 +58,7 @@ def test_two_customer_numbers_are_never_merged(container: Container) -> None:
     _graph_do(container, lambda g: g.ensure(LOGIN("C002")))
     _graph_do(container, lambda g: g.bind_all([LOGIN("C001"), LOGIN("C002")], "many_to_one"))
     assert _uid(container, LOGIN("C001")) != _uid(container, LOGIN("C002"))
-    body = show(env=container.identity_env, value="C001")
+    body = show(env=container, value="C001")
     assert any(e["action"] == "refused" for e in body["log"])
 
 
@@ -75,14 +75,14 @@ def test_merge_of_an_anonymous_person_then_unmerge(container: Container) -> None
     login_uid = _graph_do(container, lambda g: g.ensure(LOGIN("C001")))
     _graph_do(container, lambda g: g.bind(ANON("dev-1"), LOGIN("C001"), "one_to_one"))
     assert _uid(container, ANON("dev-1")) == login_uid
-    result = unmerge(env=container.identity_env, principal=SYSTEM, value="dev-1")
+    result = unmerge(env=container, principal=SYSTEM, value="dev-1")
     assert result["to_uid"] == anon_uid
     assert _uid(container, ANON("dev-1")) == anon_uid
     assert _uid(container, LOGIN("C001")) == login_uid
     with pytest.raises(ValidationError, match="nothing to detach"):
-        unmerge(env=container.identity_env, principal=SYSTEM, value="dev-1")
+        unmerge(env=container, principal=SYSTEM, value="dev-1")
     with pytest.raises(NotFoundError):
-        unmerge(env=container.identity_env, principal=SYSTEM, value="nobody")
+        unmerge(env=container, principal=SYSTEM, value="nobody")
 
 
 def test_business_ids_link_in_bulk_and_idempotently(container: Container) -> None:
@@ -90,10 +90,10 @@ def test_business_ids_link_in_bulk_and_idempotently(container: Container) -> Non
         {"customer_no": "C001", "phone": "13800000001", "wechat_openid": "o1"},
         {"customer_no": "C002", "phone": "13800000002", "wechat_openid": None},
     ]
-    link_business_ids(env=container.identity_env, customers=rows)
-    link_business_ids(env=container.identity_env, customers=rows)
+    link_business_ids(env=container, customers=rows)
+    link_business_ids(env=container, customers=rows)
     assert _uid(container, Identifier("phone", "13800000001")) == _uid(container, LOGIN("C001"))
     assert _uid(container, Identifier("wechat_openid", "o1")) == _uid(container, LOGIN("C001"))
     assert _uid(container, LOGIN("C002")) != _uid(container, LOGIN("C001"))
-    body = show(env=container.identity_env, value="13800000002", id_type="phone")
+    body = show(env=container, value="13800000002", id_type="phone")
     assert {i["id_value"] for i in body["identifiers"]} == {"C002", "13800000002"}

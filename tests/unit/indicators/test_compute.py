@@ -67,9 +67,7 @@ DAYS = [
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
     options = ImportOptions(business_date=day, force=True)
-    import_arrow(
-        env=container.import_env, principal=SYSTEM, table=table, data=data, options=options, source_name=table
-    )
+    import_arrow(env=container, principal=SYSTEM, table=table, data=data, options=options, source_name=table)
 
 
 def _customers(container: Container, day: date = DAY) -> None:
@@ -171,7 +169,7 @@ def _check_against_pandas(container: Container, day: date, rows: list[TradeRow])
     _load(container, "trades", pa.Table.from_pandas(frame, preserve_index=False), None)
     frame["dt"] = frame["time"].dt.tz_convert("Asia/Shanghai").dt.date
     definitions = _definitions()
-    table = compute_indicators(env=container.indicator_env, day=day, definitions=definitions).to_pandas()
+    table = compute_indicators(env=container, day=day, definitions=definitions).to_pandas()
     table = table.set_index("customer_no")
     keep = frame["side"].isin(["buy", "sell"])
     for definition in definitions:
@@ -212,7 +210,7 @@ def test_a_window_with_no_partition_of_its_source_has_no_value_not_zero(
         IndicatorDef(name=name, title=name, source="trades", aggregation="count", window=window)
         for name, window in windows.items()
     ]
-    table = compute_indicators(env=sqlite_container.indicator_env, day=DAY, definitions=counts).to_pandas()
+    table = compute_indicators(env=sqlite_container, day=DAY, definitions=counts).to_pandas()
     values = table.set_index("customer_no")
     # The trades feed holds nothing in these windows: that is missing data, not "no trades".
     assert values[["days_7", "td_21"]].isna().all().all()
@@ -258,15 +256,13 @@ def test_events_of_anonymous_ids_count_for_the_linked_customer(sqlite_container:
         window={"kind": "days", "n": 7},
         filters=[{"property": "fund_type", "op": "=", "value": "equity"}],
     )
-    table = compute_indicators(
-        env=sqlite_container.indicator_env, day=DAY, definitions=[views, equity]
-    ).to_pandas()
+    table = compute_indicators(env=sqlite_container, day=DAY, definitions=[views, equity]).to_pandas()
     c1 = table[table["customer_no"] == "C1"].iloc[0]
     assert (c1["views"], c1["equity_views"]) == (2, 1)
 
 
 def test_definitions_naming_unknown_things_are_refused(sqlite_container: Container) -> None:
-    env = sqlite_container.indicator_env
+    env = sqlite_container
     bad_column = IndicatorDef(
         name="x",
         title="x",
@@ -342,7 +338,7 @@ def test_derived_indicators_follow_their_formula_in_dependency_order(sqlite_cont
         name="share", title="s", source="derived", aggregation="formula", formula="hold_top / hold_total"
     )
     table = compute_indicators(
-        env=sqlite_container.indicator_env, day=DAY, definitions=[percent, total, top, share]
+        env=sqlite_container, day=DAY, definitions=[percent, total, top, share]
     ).to_pandas()
     values = table.set_index("customer_no")
     assert values.loc["C1", "share"] == pytest.approx(0.75)
@@ -354,7 +350,7 @@ def test_derived_indicators_follow_their_formula_in_dependency_order(sqlite_cont
 def test_formulas_naming_unknown_indicators_or_closing_a_cycle_are_refused(
     sqlite_container: Container,
 ) -> None:
-    env = sqlite_container.indicator_env
+    env = sqlite_container
 
     def derived(name: str, formula: str) -> IndicatorDef:
         return IndicatorDef(name=name, title=name, source="derived", aggregation="formula", formula=formula)

@@ -33,7 +33,7 @@ SNAPSHOT = Window(kind="snapshot")
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table=table,
         data=data,
@@ -73,7 +73,7 @@ def _snapshot(name: str, aggregation: str, column: str | None, **window: Any) ->
 
 
 def _values(container: Container, day: date, definitions: list[IndicatorDef]) -> pd.DataFrame:
-    table = compute_indicators(env=container.indicator_env, day=day, definitions=definitions)
+    table = compute_indicators(env=container, day=day, definitions=definitions)
     return table.to_pandas().set_index("customer_no")
 
 

@@ -35,7 +35,7 @@ TRADE_AGGREGATIONS = ["count", "count_distinct", "sum", "days_since_first", "day
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table=table,
         data=data,
@@ -161,7 +161,7 @@ def _check_trading_days(
     definitions = [
         _definition(f"assets_{a}", "assets", a, _asset_column(a), n) for a in ASSET_AGGREGATIONS
     ] + [_definition(f"trades_{a}", "trades", a, _trade_column(a), n) for a in TRADE_AGGREGATIONS]
-    table = compute_indicators(env=container.indicator_env, day=day, definitions=definitions).to_pandas()
+    table = compute_indicators(env=container, day=day, definitions=definitions).to_pandas()
     table = table.set_index("customer_no")
     for definition in definitions:
         frame = asset_frame if definition.source == "assets" else trade_frame
@@ -204,9 +204,7 @@ def test_twenty_trading_days_across_national_day(sqlite_container: Container) ->
     )
     average = _definition("avg_assets_20td", "assets", "avg", "total_assets", 20)
     trade_days = _definition("trade_days_20td", "trades", "count_distinct", "dt", 20)
-    table = compute_indicators(
-        env=sqlite_container.indicator_env, day=day, definitions=[average, trade_days]
-    ).to_pandas()
+    table = compute_indicators(env=sqlite_container, day=day, definitions=[average, trade_days]).to_pandas()
     c1 = table.set_index("customer_no").loc["C1"]
     sessions = sessions_ending(day, 20)
     by_day = dict(zip(calendar_days, values, strict=True))
@@ -273,7 +271,7 @@ def test_events_at_the_edges_of_a_trading_day_window(
         aggregation="count",
         window={"kind": "trading_days", "n": n},
     )
-    table = compute_indicators(env=sqlite_container.indicator_env, day=day, definitions=[logins]).to_pandas()
+    table = compute_indicators(env=sqlite_container, day=day, definitions=[logins]).to_pandas()
     got = table.set_index("customer_no").loc["C1", "logins"]
     frame = pd.DataFrame(
         {"customer_no": ["C1"] * len(times), "time": times, "event_id": [f"e{i}" for i in range(len(times))]}

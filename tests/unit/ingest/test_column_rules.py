@@ -17,7 +17,7 @@ def _import_trades(container: Container, tmp_path: Path, rows: str, **options: o
     path = tmp_path / "trades.csv"
     path.write_text(HEADER + rows)
     return import_file(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="trades",
         path=path,

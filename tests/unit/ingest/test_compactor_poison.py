@@ -82,7 +82,7 @@ def test_one_id_refuses_control_characters_and_overlong_identifiers(
         _payload("c", "C" * 256, now),
         _payload("d", "C4", now),
     )
-    while process_log(env=container.identity_env, log=container.log) > 0:
+    while process_log(env=container, log=container.log) > 0:
         pass
     with container.ops.begin() as connection:
         assert get_offset(connection, IDENTITY) == offsets[-1]
@@ -90,7 +90,7 @@ def test_one_id_refuses_control_characters_and_overlong_identifiers(
     assert sorted(letters) == offsets[1:3]
     assert "control character" in letters[offsets[1]].error
     assert "256 characters" in letters[offsets[2]].error
-    env = container.identity_env
+    env = container
     assert resolve(env=env, value="C1") is not None
     assert resolve(env=env, value="C4") is not None
     assert resolve(env=env, value="C" * 256) is None  # never linked, on either database

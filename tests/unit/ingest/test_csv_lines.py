@@ -49,7 +49,7 @@ def test_the_import_report_names_the_physical_line_of_a_bad_value(
     )
     with pytest.raises(ImportRejected) as rejected:
         import_file(
-            env=sqlite_container.import_env,
+            env=sqlite_container,
             principal=SYSTEM,
             table="customers",
             path=path,

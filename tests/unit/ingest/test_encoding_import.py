@@ -43,7 +43,7 @@ def _ambiguous_hanzi() -> list[str]:
 
 def _import(container: Container, path: Path, **options: object):  # type: ignore[no-untyped-def]
     return import_file(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table="customers",
         path=path,

@@ -38,7 +38,7 @@ def _write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Pat
 
 def _import(container: Container, table: str, path: Path, **options: object):  # type: ignore[no-untyped-def]
     return import_file(
-        env=container.import_env, principal=SYSTEM, table=table, path=path, options=ImportOptions(**options)
+        env=container, principal=SYSTEM, table=table, path=path, options=ImportOptions(**options)
     )
 
 
@@ -325,9 +325,7 @@ BOB = Principal(user="bob", roles=frozenset({"admin"}))
 
 
 def _import_as(container: Container, who: Principal, table: str, path: Path, **options: object):  # type: ignore[no-untyped-def]
-    return import_file(
-        env=container.import_env, principal=who, table=table, path=path, options=ImportOptions(**options)
-    )
+    return import_file(env=container, principal=who, table=table, path=path, options=ImportOptions(**options))
 
 
 def _risk(table: pa.Table | None, customer_no: str) -> str:
@@ -345,7 +343,7 @@ def test_a_snapshot_reimported_for_the_same_date_keeps_each_version_traceable(
     container.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
     second = _import_as(container, BOB, "customers", corrected, business_date=D)
 
-    versions = import_history(env=container.import_env, principal=SYSTEM, table="customers", business_date=D)
+    versions = import_history(env=container, principal=SYSTEM, table="customers", business_date=D)
     assert [(v.run_id, v.actor, v.sha256, v.rows, v.current) for v in versions] == [
         (first.run_id, "alice", hashlib.sha256(first_file.read_bytes()).hexdigest(), 3, False),
         (second.run_id, "bob", hashlib.sha256(corrected.read_bytes()).hexdigest(), 3, True),
@@ -357,7 +355,7 @@ def test_a_snapshot_reimported_for_the_same_date_keeps_each_version_traceable(
 
     def as_of(run_id: str) -> pa.Table | None:
         return read_as_of_import(
-            env=container.import_env, principal=SYSTEM, table="customers", business_date=D, run_id=run_id
+            env=container, principal=SYSTEM, table="customers", business_date=D, run_id=run_id
         )
 
     assert _risk(as_of(first.run_id), "C002") == "C2"
@@ -367,7 +365,7 @@ def test_a_snapshot_reimported_for_the_same_date_keeps_each_version_traceable(
         as_of("imp_never")
     with pytest.raises(UnauthorizedError):
         read_as_of_import(
-            env=container.import_env,
+            env=container,
             principal=Principal(user="branch", scope_uids=frozenset({1})),
             table="customers",
             business_date=D,

@@ -38,9 +38,9 @@ AT = datetime(2026, 3, 31, 8, tzinfo=UTC)
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     container = build(load_settings(tmp_path_factory.mktemp("insight")), clock=VirtualClock(AT))
     params = DemoParams(customers=1500, days=30, seed=13, end_date=END)
-    ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
-    env = container.tag_env
+    ensure_demo(env=container, principal=SYSTEM, params=params)
+    ensure_demo_tags(env=container, principal=SYSTEM)
+    env = container
     for name, rule in (
         ("recurring", {"tag": "recurring_investor", "in": ["是"]}),
         ("rich", {"tag": "asset_tier", "in": ["高净值", "富裕"]}),
@@ -53,7 +53,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
 
 def test_tgi_matches_shares_counted_by_pandas(demo: Container) -> None:
     tags = demo.analytics.read_partition("tag_values", END).to_pandas()
-    body = tgi_profile(env=demo.tag_env, segment="rich", tags=["lifecycle_stage", "risk_level"])
+    body = tgi_profile(env=demo, segment="rich", tags=["lifecycle_stage", "risk_level"])
     members = tags[tags["asset_tier"].isin(["高净值", "富裕"])]
     assert body["segment_size"] == len(members)
     for profile in body["tags"]:
@@ -69,7 +69,7 @@ def test_tgi_matches_shares_counted_by_pandas(demo: Container) -> None:
 
 def test_tgi_against_another_segment_and_indicator_summary(demo: Container) -> None:
     body = tgi_profile(
-        env=demo.tag_env, segment="rich", against="active", tags=["asset_tier"], indicators=["total_assets"]
+        env=demo, segment="rich", against="active", tags=["asset_tier"], indicators=["total_assets"]
     )
     values = demo.analytics.read_partition("indicator_values", END).to_pandas()
     tags = demo.analytics.read_partition("tag_values", END).to_pandas()
@@ -78,7 +78,7 @@ def test_tgi_against_another_segment_and_indicator_summary(demo: Container) -> N
     rich = values[tags["asset_tier"].isin(["高净值", "富裕"]).to_numpy()]
     assert body["indicators"][0]["segment"]["median"] == pytest.approx(rich["total_assets"].median())
     with pytest.raises(ValidationError, match="unknown tag"):
-        tgi_profile(env=demo.tag_env, segment="rich", tags=["nope"])
+        tgi_profile(env=demo, segment="rich", tags=["nope"])
 
 
 def test_overlap_regions_are_set_arithmetic(demo: Container) -> None:
@@ -89,25 +89,25 @@ def test_overlap_regions_are_set_arithmetic(demo: Container) -> None:
         "rich": set(tags.index[tags["asset_tier"].isin(["高净值", "富裕"])]),
         "active": set(values.index[values["login_days_30d"] >= 4]),
     }
-    body = overlap(env=demo.tag_env, segments=list(sets))
+    body = overlap(env=demo, segments=list(sets))
     for region in body["regions"]:
         inside = set.intersection(*(sets[n] for n in region["segments"]))
         others = [sets[n] for n in sets if n not in region["segments"]]
         exactly = inside - set.union(*others) if others else inside
         assert (region["intersection"], region["exactly"]) == (len(inside), len(exactly))
     with pytest.raises(ValidationError, match="2 to 4"):
-        overlap(env=demo.tag_env, segments=["rich"])
+        overlap(env=demo, segments=["rich"])
 
 
 def test_lookalike_finds_the_planted_recurring_investors(demo: Container) -> None:
-    result = lookalike(env=demo.tag_env, principal=SYSTEM, seed="recurring", target="recurring_like", top=100)
+    result = lookalike(env=demo, principal=SYSTEM, seed="recurring", target="recurring_like", top=100)
     assert result["auc_holdout"] > 0.75  # the demo plants them among fund-heavy portfolios
     assert result["size"] == 100
     assert not any("recurring_investor" in f or "autoinvest" in f for f in result["features"])
     tags = demo.analytics.read_partition("tag_values", END).to_pandas()
     chosen = set(demo.analytics.read_partition("segment_members", END).to_pandas()["segment"])
     assert "recurring_like" in chosen
-    again = lookalike(env=demo.tag_env, principal=SYSTEM, seed="recurring", target="recurring_like", top=50)
+    again = lookalike(env=demo, principal=SYSTEM, seed="recurring", target="recurring_like", top=50)
     assert again["size"] == 50  # a rerun replaces the frozen list
     assert len(tags) == 1500
 
@@ -120,7 +120,7 @@ def test_lookalike_recalls_the_hidden_half_of_a_planted_group(demo: Container) -
     planted = sorted(tags.loc[tags["recurring_investor"] == "是", "customer_no"])
     seed = sorted(random.Random(13).sample(planted, len(planted) // 2))
     hidden = set(planted) - set(seed)
-    env = demo.tag_env
+    env = demo
     uploaded = upload_list(env=env, principal=SYSTEM, name="planted half", numbers=seed)
     definition = SegmentDef(
         name="planted_half", title="planted", kind="static", rule={"list": uploaded["list"]}
@@ -141,7 +141,7 @@ def test_lookalike_recalls_the_hidden_half_of_a_planted_group(demo: Container) -
 
 def _numbers(container: Container, segment: str) -> set[str]:
     """A segment's current members as customer numbers."""
-    context, members = current_members(env=container.tag_env, name=segment)
+    context, members = current_members(env=container, name=segment)
     numbers = context.base.to_pandas().set_index("uid")["customer_no"]
     return {str(numbers[int(uid)]) for uid in members.to_array()}
 
@@ -205,11 +205,9 @@ def test_a_cancelled_job_stops_at_its_next_stage_and_saves_nothing(demo: Contain
     job.cancel.set()
 
     def work(running: Job) -> object:
-        return lookalike(
-            env=demo.tag_env, principal=SYSTEM, seed="recurring", target="stopped", top=10, job=running
-        )
+        return lookalike(env=demo, principal=SYSTEM, seed="recurring", target="stopped", top=10, job=running)
 
     run_in_background(work, job).join(30)
     assert job.stage == "cancelled"
     assert "cancelled" in str(job.error)
-    assert "stopped" not in list_segments(env=demo.tag_env)
+    assert "stopped" not in list_segments(env=demo)

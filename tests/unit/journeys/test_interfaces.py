@@ -64,8 +64,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
     clock = VirtualClock(datetime(2026, 3, 31, 8, tzinfo=UTC))
     container = build(load_settings(root), clock=clock)
     params = DemoParams(customers=100, days=10, seed=4, end_date=END)
-    ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    ensure_demo(env=container, principal=SYSTEM, params=params)
+    ensure_demo_tags(env=container, principal=SYSTEM)
     yield container, root, clock
     container.close()
 
@@ -143,7 +143,7 @@ def test_simulation_replays_recorded_events_without_touching_live_runs(
     home: tuple[Container, Path, VirtualClock], tmp_path: Path
 ) -> None:
     container, root, _ = home
-    env = container.journey_env
+    env = container
     first, last = date(2026, 3, 25), date(2026, 3, 29)
     journey = parse_journey(dict(JOURNEY, name="sim_followup"))
     with env.ops.begin() as connection:
@@ -151,7 +151,7 @@ def test_simulation_replays_recorded_events_without_touching_live_runs(
     result = simulate(env=env, journey=journey, start=first, end=last, sample=3)
     with env.ops.begin() as connection:
         assert connection.execute(select(func.count()).select_from(journey_runs)).scalar_one() == runs_before
-    views = events_between(container.tag_env, ["fund_detail_view"], first, last).to_pandas()
+    views = events_between(container, ["fund_detail_view"], first, last).to_pandas()
     viewers = views.loc[views["customer_no"].notna(), "customer_no"].nunique()
     nodes = {n["node"]: n for n in result["nodes"]}
     assert viewers > 0

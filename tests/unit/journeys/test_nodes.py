@@ -75,7 +75,7 @@ HOOK_SECRET = "journey-hook-secret"
 def _sign_hooks_with(container: Container, client: httpx.Client = _NO_NETWORK) -> None:
     """Journey webhooks go through the signed webhook provider: one whose posts reach `client`."""
     config = WebhookConfig(url="https://hooks.example.test/", secret=HOOK_SECRET)
-    container.channel_env.providers["webhook"] = WebhookProvider(config, client, container.clock)
+    container.providers["webhook"] = WebhookProvider(config, client, container.clock)
 
 
 def _bj(day: date, hour: int = 0, minute: int = 0) -> datetime:
@@ -149,7 +149,7 @@ def _outbox(env: JourneyEnv, journey: str) -> list[dict[str, Any]]:
 
 def _who(container: Container, rule: dict[str, Any]) -> list[str]:
     """Customer numbers satisfying a segment rule on the newest tag snapshot (to pick test customers)."""
-    context = context_at(env=container.tag_env)
+    context = context_at(env=container)
     numbers = context.base.to_pandas().set_index("uid")["customer_no"]
     return sorted(str(numbers[uid]) for uid in evaluate(read_rule(rule), context))
 
@@ -178,7 +178,7 @@ def test_wait_until_a_time_of_day_and_until_the_next_trading_day(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -240,7 +240,7 @@ def test_wait_until_a_time_of_day_and_until_the_next_trading_day(
 
 def test_wait_of_trading_days_skips_weekends_and_holidays(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -278,7 +278,7 @@ def test_wait_of_trading_days_skips_weekends_and_holidays(world: tuple[Container
 
 def test_wait_until_a_payload_date_with_an_offset(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -331,7 +331,7 @@ def test_wait_until_a_payload_date_with_an_offset(world: tuple[Container, Virtua
 
 def test_set_tag_and_set_attribute_actions(world: tuple[Container, VirtualClock]) -> None:
     container = world[0]
-    env = container.journey_env
+    env = container
     imported = [n for n, t in _tag_kinds(container).items() if t == "imported"]
     assert "key_account" in imported
     _go_live(
@@ -379,11 +379,11 @@ def test_set_tag_and_set_attribute_actions(world: tuple[Container, VirtualClock]
 
 
 def _tag_kinds(container: Container) -> dict[str, str]:
-    return {name: tag.kind for name, tag in list_tags(env=container.tag_env).items()}
+    return {name: tag.kind for name, tag in list_tags(env=container).items()}
 
 
 def _profile(container: Container, customer: str) -> dict[str, Any]:
-    found: dict[str, Any] = show(env=container.identity_env, value=customer, id_type="customer_no")["profile"]
+    found: dict[str, Any] = show(env=container, value=customer, id_type="customer_no")["profile"]
     return found
 
 
@@ -405,7 +405,7 @@ def test_webhook_posts_once_signed_with_the_outbox_id_and_retries_failures(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     url = "https://crm.example.test/journey-hook"
     _go_live(
         env, _journey("hook", [{"id": "call", "type": "action", "action": {"kind": "webhook", "url": url}}])
@@ -466,7 +466,7 @@ def test_webhook_posts_once_signed_with_the_outbox_id_and_retries_failures(
 
 def test_an_exit_event_ends_active_runs_when_routed(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -496,10 +496,10 @@ def test_an_exit_event_ends_active_runs_when_routed(world: tuple[Container, Virt
 
 def test_an_exit_segment_ends_the_run_at_its_next_step(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     longtail, affluent, mass = (_who(container, _tier(v))[0] for v in ("长尾", "富裕", "大众"))
     leavers = SegmentDef(name="leavers", title="leavers", rule=_tier("长尾"))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=leavers)
+    save_segment(env=container, principal=SYSTEM, segment=leavers)
     _go_live(
         env,
         _journey(
@@ -515,7 +515,7 @@ def test_an_exit_segment_ends_the_run_at_its_next_step(world: tuple[Container, V
     assert runs[affluent]["status"] == runs[mass]["status"] == "waiting"
 
     widened = SegmentDef(name="leavers", title="leavers", rule=_tier("长尾", "富裕"))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=widened)
+    save_segment(env=container, principal=SYSTEM, segment=widened)
     clock.advance(timedelta(minutes=30))
     _work(env)
     assert _run_of(env, "stay_or_go")[affluent]["status"] == "waiting"  # checked when the run moves on
@@ -532,10 +532,10 @@ def test_an_exit_segment_ends_the_run_at_its_next_step(world: tuple[Container, V
 
 def test_an_exit_segment_skips_what_the_run_still_had_queued(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     customer = _who(container, _tier("富裕"))[0]
     quitters = SegmentDef(name="quitters", title="quitters", rule=_tier("长尾"))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=quitters)
+    save_segment(env=container, principal=SYSTEM, segment=quitters)
     url = "https://crm.example.test/exit-hook"
     _go_live(
         env,
@@ -555,7 +555,7 @@ def test_an_exit_segment_skips_what_the_run_still_had_queued(world: tuple[Contai
     _sign_hooks_with(container, down.client)
     dispatch(env=env)  # fails; the effect stays pending for a retry in 2 minutes
     widened = SegmentDef(name="quitters", title="quitters", rule=_tier("长尾", "富裕"))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=widened)
+    save_segment(env=container, principal=SYSTEM, segment=widened)
     clock.advance(timedelta(minutes=10))
     tick(env=env)
     [run] = _runs(env, "hook_then_wait")
@@ -574,7 +574,7 @@ def test_an_exit_segment_skips_what_the_run_still_had_queued(world: tuple[Contai
 
 def test_daily_cap_counts_entries_per_beijing_day(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(env, _journey("daily_cap", [{"id": "bye", "type": "exit"}], caps={"per_day": 3}))
     day = _today(clock) + timedelta(days=1)
     people = _customers(container, 8)
@@ -591,7 +591,7 @@ def test_daily_cap_counts_entries_per_beijing_day(world: tuple[Container, Virtua
 
 def test_total_cap_admits_no_more_ever(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(env, _journey("total_cap", [{"id": "bye", "type": "exit"}], caps={"total": 4}))
     people = _customers(container, 8)
     assert admit(env=env, name="total_cap", customers=people[:3])["admitted"] == 3
@@ -611,12 +611,12 @@ def test_scheduled_segment_entry_admits_at_publishing_then_new_members_at_each_c
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     longtail, affluent = _who(container, _tier("长尾")), _who(container, _tier("富裕"))
     assert longtail
     assert affluent
     segment = SegmentDef(name="daily_pick", title="daily pick", rule=_tier("长尾"))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=segment)
+    save_segment(env=container, principal=SYSTEM, segment=segment)
     day = _today(clock) + timedelta(days=1)
     clock.set(_bj(day, 10))
     _go_live(
@@ -634,7 +634,7 @@ def test_scheduled_segment_entry_admits_at_publishing_then_new_members_at_each_c
     assert admit_segments(env=env) == 0  # the next cron time is tomorrow 09:00
 
     grown = SegmentDef(name="daily_pick", title="daily pick", rule=_tier("长尾", "富裕"))
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=grown)
+    save_segment(env=container, principal=SYSTEM, segment=grown)
     clock.set(_bj(day + timedelta(days=1), 8, 59))
     assert admit_segments(env=env) == 0  # new members wait for 09:00
     clock.set(_bj(day + timedelta(days=1), 9))
@@ -663,7 +663,7 @@ V2 = [{"id": "hold2", "type": "wait", "duration": "1h", "next": "say2"}, _send_n
 
 
 def _waiting_on_v1(container: Container, name: str, n: int) -> list[str]:
-    env = container.journey_env
+    env = container
     _go_live(env, _journey(name, V1))
     customers = _customers(container, n)
     admit(env=env, name=name, customers=customers)
@@ -675,7 +675,7 @@ def _waiting_on_v1(container: Container, name: str, n: int) -> list[str]:
 
 def test_publish_moves_runs_to_the_mapped_node(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     customers = _waiting_on_v1(container, "mover", 3)
     result = publish(env=env, principal=SYSTEM, name="mover", in_flight="move", node_map={"hold": "hold2"})
     assert (result["version"], result["runs_changed"]) == (2, 3)
@@ -687,7 +687,7 @@ def test_publish_moves_runs_to_the_mapped_node(world: tuple[Container, VirtualCl
 
 def test_a_run_moved_to_a_wait_starts_that_wait_afresh(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _waiting_on_v1(container, "mover_wait", 1)
     moved_at = clock.now()
     publish(env=env, principal=SYSTEM, name="mover_wait", in_flight="move", node_map={"hold": "hold2"})
@@ -701,7 +701,7 @@ def test_a_run_moved_to_a_wait_starts_that_wait_afresh(world: tuple[Container, V
 
 def test_publish_can_end_runs_in_flight(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _waiting_on_v1(container, "ender", 2)
     result = publish(env=env, principal=SYSTEM, name="ender", in_flight="end")
     assert (result["version"], result["runs_changed"]) == (2, 2)
@@ -715,7 +715,7 @@ def test_publish_refuses_a_node_map_that_leaves_a_current_node_unmapped(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _waiting_on_v1(container, "mapper", 2)
     with pytest.raises(ValidationError, match="'hold'"):
         publish(env=env, principal=SYSTEM, name="mapper", in_flight="move", node_map={"say1": "say2"})
@@ -729,7 +729,7 @@ def test_publish_refuses_a_node_map_that_leaves_a_current_node_unmapped(
 
 def test_publish_move_takes_runs_that_have_not_started(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     early = _waiting_on_v1(container, "mover_new", 1)
     [late] = _customers(container, 1)
     admit(env=env, name="mover_new", customers=[late])  # admitted; the worker has not advanced it yet
@@ -750,7 +750,7 @@ def test_publish_move_takes_runs_that_have_not_started(world: tuple[Container, V
 
 def test_stuck_runs_are_listed_resumed_and_stopped(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -805,7 +805,7 @@ def test_stuck_runs_are_listed_resumed_and_stopped(world: tuple[Container, Virtu
 
 def test_a_stopped_run_sends_nothing_more(world: tuple[Container, VirtualClock]) -> None:
     container = world[0]
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -833,7 +833,7 @@ def test_statistics_count_skipped_actions_of_hold_out_and_of_ended_runs(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container = world[0]
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(
@@ -868,7 +868,7 @@ def test_ab_split_follows_the_weights_and_keeps_a_customer_in_one_variant(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     _go_live(
         env,
         _journey(

@@ -36,7 +36,7 @@ def world(
 
 def _save_rich(container: Container) -> None:
     rich = SegmentDef(name="rich", title="rich", rule={"tag": "asset_tier", "in": ["高净值", "富裕"]})
-    save_segment(env=container.tag_env, principal=SYSTEM, segment=rich)
+    save_segment(env=container, principal=SYSTEM, segment=rich)
 
 
 def _journey(name: str, nodes: list[dict[str, Any]], **settings: Any) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def test_segment_entry_waits_splits_and_sends_once_per_customer(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     body = _journey(
         "welcome",
         [
@@ -133,7 +133,7 @@ def test_segment_entry_waits_splits_and_sends_once_per_customer(
     )
     _go_live(env, body)
     admitted = admit_segments(env=env)
-    _, members = current_members(env=container.tag_env, name="rich")
+    _, members = current_members(env=container, name="rich")
     assert admitted == len(members) > 0
     _drive(env, clock, hours=12)
     assert _sends(env, "welcome") == []  # still waiting out the day
@@ -153,7 +153,7 @@ def test_wait_for_event_counts_an_event_that_came_before_the_node(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     body = _journey(
         "ipo_payment",
         [
@@ -201,7 +201,7 @@ def test_wait_for_event_counts_an_event_that_came_before_the_node(
 
 def test_goal_converts_and_holdout_receives_nothing(world: tuple[Container, VirtualClock]) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     body = _journey(
         "nudge",
         [
@@ -251,7 +251,7 @@ def test_reentry_rules(
     world: tuple[Container, VirtualClock], mode: str, interval: str | None, second_admits: int
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     name = f"again_{mode}"
     reentry = {"mode": mode} | ({"interval": interval} if interval else {})
     _go_live(env, _journey(name, [{"id": "bye", "type": "exit"}], reentry=reentry))
@@ -266,7 +266,7 @@ def test_pause_holds_runs_and_a_new_version_leaves_runs_in_flight_on_theirs(
     world: tuple[Container, VirtualClock],
 ) -> None:
     container, clock = world
-    env = container.journey_env
+    env = container
     nodes = [
         {"id": "wait", "type": "wait", "duration": "2h", "next": "say"},
         {"id": "say", "type": "action", "action": {"kind": "send", "channel": "log", "text": "v1"}},
@@ -287,7 +287,7 @@ def test_pause_holds_runs_and_a_new_version_leaves_runs_in_flight_on_theirs(
 
 
 def test_invalid_journeys_are_refused_naming_the_node(world: tuple[Container, VirtualClock]) -> None:
-    env = world[0].journey_env
+    env = world[0]
     cases = [
         (
             [{"id": "a", "type": "wait", "duration": "1d", "next": "zz"}],

@@ -83,7 +83,7 @@ def sms_world(tmp_path: Path) -> Iterator[Container]:
     try:
         for table, data in tables.items():
             import_arrow(
-                env=container.import_env,
+                env=container,
                 principal=SYSTEM,
                 table=table,
                 data=data,
@@ -91,8 +91,8 @@ def sms_world(tmp_path: Path) -> Iterator[Container]:
                 source_name=f"{table}.test",
             )
         template = channels.parse_template(PROMO)
-        channels.save_template(env=container.channel_env, principal=SYSTEM, template=template)
-        channels.activate_template(env=container.channel_env, principal=SYSTEM, name="fund_promo")
+        channels.save_template(env=container, principal=SYSTEM, template=template)
+        channels.activate_template(env=container, principal=SYSTEM, name="fund_promo")
         yield container
     finally:
         container.close()
@@ -100,7 +100,7 @@ def sms_world(tmp_path: Path) -> Iterator[Container]:
 
 def _walk(container: Container, end: date, **options: Any) -> dict[str, Any]:
     return simulate(
-        env=container.journey_env,
+        env=container,
         journey=parse_journey(EVENING_PROMO),
         start=DAY,
         end=end,
@@ -130,7 +130,7 @@ def test_a_send_still_held_by_quiet_hours_at_the_end_shows_when_it_is_due(sms_wo
 
 def test_a_walk_says_why_the_customer_did_not_enter(sms_world: Container) -> None:
     result = simulate(
-        env=sms_world.journey_env,
+        env=sms_world,
         journey=parse_journey(EVENING_PROMO),
         start=DAY,
         end=DAY,
@@ -155,7 +155,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container,
     yield from demo_world(
         SimpleNamespace(param="sqlite"),  # the simulation's sandbox is SQLite whatever the live store is
         tmp_path_factory.mktemp("simulate") / "home",
-        lambda c: ensure_demo_journeys(env=c.journey_env, principal=SYSTEM),
+        lambda c: ensure_demo_journeys(env=c, principal=SYSTEM),
     )
 
 
@@ -208,7 +208,7 @@ def test_entered_is_the_sum_of_outcomes_and_still_waiting(
     world: tuple[Container, VirtualClock], name: str, body: dict[str, Any] | None
 ) -> None:
     container, _ = world
-    env = container.journey_env
+    env = container
     journey = get_journey(env=env, name=name) if body is None else parse_journey(body)
     result = simulate(env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31))
     assert result["entered"] > 0
@@ -220,9 +220,9 @@ def test_entered_is_the_sum_of_outcomes_and_still_waiting(
 
 def test_the_demo_walk_says_who_enters_and_why_others_do_not(world: tuple[Container, VirtualClock]) -> None:
     container, _ = world
-    env = container.journey_env
+    env = container
     journey = get_journey(env=env, name="dormant_wakeup")
-    context, members = current_members(env=container.tag_env, name="dormant_customers")
+    context, members = current_members(env=container, name="dormant_customers")
     member = context.customer_numbers(members)[0]
     outsider = next(
         c
@@ -260,14 +260,14 @@ def test_sample_paths_mask_customer_numbers_and_a_walk_shows_the_customer_it_was
     """One rule (governance.masking): a simulation's sample only illustrates its counts, so its numbers are
     masked; a test walk is of customers the caller named, so their own paths show them whole."""
     container, _ = world
-    env = container.journey_env
+    env = container
     journey = parse_journey(FOLLOWUP)
     result = simulate(env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), sample=3)
     shown = [path["customer_no"] for path in result["paths"]]
     assert shown
     viewers = sorted(
         set(
-            events_between(container.tag_env, ["fund_detail_view"], date(2026, 3, 24), date(2026, 3, 31))
+            events_between(container, ["fund_detail_view"], date(2026, 3, 24), date(2026, 3, 31))
             .to_pandas()["customer_no"]
             .dropna()
         )

@@ -209,7 +209,7 @@ class Store:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     home = tmp_path_factory.mktemp("segment-boundaries")
     container = build(load_settings(home), clock=VirtualClock(INSTANTS[0]))
-    link_business_ids(env=container.tag_env.indicators.identity, customers=[{"customer_no": c} for c in POOL])
+    link_business_ids(env=container, customers=[{"customer_no": c} for c in POOL])
     yield Store(container)
     container.close()
 
@@ -265,7 +265,7 @@ def members_by_path(store: Store, world: World, rule: dict[str, Any]) -> dict[st
     """The customer numbers each evaluation path selects, after checking that the bitmap's uids map back to
     the same customer numbers as a plain lookup of the world gives."""
     publish(store, world)
-    context = context_at(env=store.container.tag_env, at=world.at)
+    context = context_at(env=store.container, at=world.at)
     parsed = read_rule(rule)
     number_of = {c.uid: c.customer_no for c in world.customers}
     bitmap = evaluate(parsed, context)
@@ -587,7 +587,7 @@ def test_sequences_agree_when_every_step_happened(store: Store, case: tuple[Worl
 @example(base=DENSE_FROM_NINE, data=None)
 def test_positions_of_uids_with_and_without_gaps(store: Store, base: tuple[Customer, ...], data: Any) -> None:
     publish(store, World(at=AT, customers=base))
-    context = context_at(env=store.container.tag_env, at=AT)
+    context = context_at(env=store.container, at=AT)
     ordered = sorted(c.uid for c in base)
     chosen = ordered if data is None else sorted(data.draw(st.sets(st.sampled_from(ordered))))
     assert context.dense == (ordered == list(range(ordered[0], ordered[-1] + 1)))

@@ -38,9 +38,7 @@ CAL = TradingCalendar()
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
     options = ImportOptions(business_date=day, force=True)
-    import_arrow(
-        env=container.import_env, principal=SYSTEM, table=table, data=data, options=options, source_name=table
-    )
+    import_arrow(env=container, principal=SYSTEM, table=table, data=data, options=options, source_name=table)
 
 
 def _events() -> pd.DataFrame:
@@ -80,9 +78,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container,
     )
     events = _events()
     _load(container, "events", pa.Table.from_pandas(events, preserve_index=False))
-    env = container.tag_env
+    env = container
     save_indicator(
-        env=env.indicators,
+        env=env,
         principal=SYSTEM,
         definition=IndicatorDef(
             name="total_assets",
@@ -94,7 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container,
         ),
     )
     save_indicator(
-        env=env.indicators,
+        env=env,
         principal=SYSTEM,
         definition=IndicatorDef(
             name="logins_30d",
@@ -264,7 +262,7 @@ def test_bitmap_sql_and_brute_force_agree(
     world: tuple[Container, pd.DataFrame], rule: dict[str, Any]
 ) -> None:
     container, events = world
-    context = context_at(env=container.tag_env, at=AT)
+    context = context_at(env=container, at=AT)
     parsed = read_rule(rule)
     uid_of = context.uid_of
     want = {uid_of[c] for c in BruteForce(container, events).members(rule)}

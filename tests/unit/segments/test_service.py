@@ -41,11 +41,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
     home = tmp_path_factory.mktemp("seg") / "home"
     container = build(load_settings(home), clock=VirtualClock(AT))
     ensure_demo(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         params=DemoParams(customers=300, days=20, seed=9, end_date=END),
     )
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    ensure_demo_tags(env=container, principal=SYSTEM)
     yield container, home
     container.close()
 
@@ -79,12 +79,12 @@ def test_faulty_rules_are_refused_naming_the_place(
 ) -> None:
     container, _ = demo
     with pytest.raises(ValidationError, match=fault):
-        preview(env=container.tag_env, rule=rule, at=AT)
+        preview(env=container, rule=rule, at=AT)
 
 
 def test_saved_segments_nest_and_cycles_are_refused(demo: tuple[Container, Path]) -> None:
     container, _ = demo
-    env = container.tag_env
+    env = container
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich", title="富", rule=RULE["all"][0]))
     nested = {"all": [{"segment": "rich"}, {"indicator": "login_days_30d", "op": ">=", "value": 1}]}
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich_active", title="活跃", rule=nested))
@@ -97,8 +97,8 @@ def test_saved_segments_nest_and_cycles_are_refused(demo: tuple[Container, Path]
 
 def test_preview_paths_agree_and_sample_is_masked(demo: tuple[Container, Path]) -> None:
     container, _ = demo
-    fast = preview(env=container.tag_env, rule=RULE, at=AT)
-    slow = preview(env=container.tag_env, rule=RULE, at=AT, path="sql")
+    fast = preview(env=container, rule=RULE, at=AT)
+    slow = preview(env=container, rule=RULE, at=AT, path="sql")
     assert fast["count"] == slow["count"] > 0
     assert fast["sample"] == slow["sample"]
     assert all("***" in s for s in fast["sample"])
@@ -127,7 +127,7 @@ def test_cli_preview_at_a_beijing_time(demo: tuple[Container, Path], tmp_path: P
     )
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert body["count"] == preview(env=container.tag_env, rule=RULE, at=AT)["count"]
+    assert body["count"] == preview(env=container, rule=RULE, at=AT)["count"]
     assert body["at"].startswith("2026-03-31T16:00:00+08:00")
 
 
@@ -137,7 +137,7 @@ def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> N
         assert client.get("/api/v1/segments/schema").json() == rule_schema()
         answer = client.post("/api/v1/segments/preview?at=2026-03-31T16:00:00", json=RULE)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["count"] == preview(env=container.tag_env, rule=RULE, at=AT)["count"]
+        assert answer.json()["count"] == preview(env=container, rule=RULE, at=AT)["count"]
         bad = client.post("/api/v1/segments/preview", json={"tag": "nope", "exists": True})
         assert bad.status_code == 400
         assert "unknown tag 'nope'" in bad.text
@@ -153,7 +153,7 @@ def test_refresh_keeps_snapshots_and_history(demo: tuple[Container, Path]) -> No
     from touchpoint.segments.service import members_of, refresh_segment, refreshes_due, status
 
     container, _ = demo
-    env = container.tag_env
+    env = container
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="browsers", title="浏览", rule=RULE))
     assert "browsers" in refreshes_due(env=env)
     body = refresh_segment(env=env, principal=SYSTEM, name="browsers")
@@ -174,7 +174,7 @@ def test_a_failing_refresh_is_recorded_and_retried_with_back_off(
     from touchpoint.segments.service import refresh_segment, refreshes_due, status
 
     container, _ = demo
-    env = container.tag_env
+    env = container
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="fragile", title="f", rule=RULE))
 
     def broken(*_: object, **__: object) -> object:
@@ -200,7 +200,7 @@ def test_uploaded_list_becomes_a_static_segment_and_exports(
     from touchpoint.segments.service import export_members, read_numbers, upload_list
 
     container, home = demo
-    env = container.tag_env
+    env = container
     numbers = read_numbers("customer_no,备注\nC1000001,a\nC1000002,b\nC9999999,c\n".encode("gbk"))
     assert numbers == ["C1000001", "C1000002", "C9999999"]
     uploaded = upload_list(env=env, principal=SYSTEM, name="vip.csv", numbers=numbers)

@@ -23,7 +23,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     home = tmp_path_factory.mktemp("demo")
     container = build(load_settings(home), clock=VirtualClock(datetime(2026, 3, 31, 12, tzinfo=UTC)))
     params = DemoParams(customers=800, days=60, seed=11, end_date=DEMO_END)
-    ensure_demo(env=container.import_env, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container.tag_env, principal=SYSTEM)
+    ensure_demo(env=container, principal=SYSTEM, params=params)
+    ensure_demo_tags(env=container, principal=SYSTEM)
     yield container
     container.close()

@@ -166,7 +166,7 @@ def test_model_tags_store_their_training_metrics(demo: Container) -> None:
     from touchpoint.tags.inspect import tag_detail
 
     for name in ("churn_propensity", "fund_purchase_propensity"):
-        metrics = tag_detail(env=demo.tag_env, name=name)["model_metrics"]
+        metrics = tag_detail(env=demo, name=name)["model_metrics"]
         assert metrics is not None
         assert 0.5 < metrics["auc_holdout"] <= 1.0, metrics
         assert metrics["train_rows"] + metrics["holdout_rows"] == 800
@@ -176,7 +176,7 @@ def test_model_tags_store_their_training_metrics(demo: Container) -> None:
 def test_detail_reports_coverage_distribution_and_lineage(demo: Container, name: str) -> None:
     from touchpoint.tags.inspect import tag_detail
 
-    detail = tag_detail(env=demo.tag_env, name=name)
+    detail = tag_detail(env=demo, name=name)
     assert detail["business_date"] == DEMO_END.isoformat()
     assert sum(d["count"] for d in detail["distribution"]) == round(detail["coverage"] * 800)
     assert detail["lineage"]["indicators"]

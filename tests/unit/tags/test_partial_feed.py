@@ -26,7 +26,7 @@ LATER = date(2026, 3, 12)
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table=table,
         data=data,
@@ -48,7 +48,7 @@ def _assets(container: Container, day: date, values: dict[str, float]) -> None:
 def _library(container: Container) -> None:
     _load(container, "customers", pa.table({"customer_no": CUSTOMERS}), MONDAY)
     save_indicator(
-        env=container.indicator_env,
+        env=container,
         principal=SYSTEM,
         definition=IndicatorDef(
             name="total_assets",
@@ -84,10 +84,10 @@ def _library(container: Container) -> None:
         ],
         default="正常",
     )
-    save_tag(env=container.tag_env, principal=SYSTEM, tag=tier)
-    save_tag(env=container.tag_env, principal=SYSTEM, tag=churn)
+    save_tag(env=container, principal=SYSTEM, tag=tier)
+    save_tag(env=container, principal=SYSTEM, tag=churn)
     _assets(container, MONDAY, dict.fromkeys(CUSTOMERS, 50_000.0))
-    compute(env=container.tag_env, principal=SYSTEM, day=MONDAY)
+    compute(env=container, principal=SYSTEM, day=MONDAY)
 
 
 def _tags(container: Container, day: date) -> dict[str, tuple[str | None, str | None]]:
@@ -100,7 +100,7 @@ def _tags(container: Container, day: date) -> dict[str, tuple[str | None, str | 
 def test_a_partial_feed_within_the_staleness_limit_moves_nobody(container: Container) -> None:
     _library(container)
     _assets(container, TUESDAY, {"C01": 60_000.0, "C02": 50.0})  # a partial file: 2 of 10 customers
-    compute(env=container.tag_env, principal=SYSTEM, day=TUESDAY)
+    compute(env=container, principal=SYSTEM, day=TUESDAY)
     values = _tags(container, TUESDAY)
     assert values["C02"] == ("长尾", "流失预警")  # C02 really emptied the account
     # The other eight keep Monday's 50,000: not 0, not 长尾, not 流失预警.
@@ -114,18 +114,18 @@ def test_a_result_that_loses_inputs_for_many_customers_is_refused_until_forced(
     clock.advance(timedelta(hours=1))
     _assets(container, LATER, {"C01": 60_000.0, "C02": 70_000.0})
     with pytest.raises(MissingInputsError) as refused:
-        compute(env=container.tag_env, principal=SYSTEM, day=LATER)
+        compute(env=container, principal=SYSTEM, day=LATER)
     message = str(refused.value)
     assert "tier 8 of 10 (80%)" in message
     assert "churn" not in message  # missing assets leave churn at its default 正常: nobody moved
     assert "total_assets (assets) for 8" in message
     assert "--force" in message
     assert [p.dt for p in container.analytics.partitions("tag_values")] == [MONDAY]
-    runs = recent_compute_runs(env=container.tag_env)
+    runs = recent_compute_runs(env=container)
     assert (runs[0]["business_date"], runs[0]["status"]) == (LATER.isoformat(), "failed")
     assert runs[0]["error"] == message
 
-    result = compute(env=container.tag_env, principal=SYSTEM, day=LATER, force=True)
+    result = compute(env=container, principal=SYSTEM, day=LATER, force=True)
     assert result["forced"] == message
     values = _tags(container, LATER)
     assert values["C01"] == ("大众", "正常")
@@ -141,9 +141,9 @@ def test_the_limit_is_a_share_of_customers_moved_by_missing_inputs(
     refused = left_out / len(CUSTOMERS) > MAX_SHARE  # 2 of 10 is exactly 20 %: still accepted
     if refused:
         with pytest.raises(MissingInputsError, match=f"tier {left_out} of 10"):
-            compute(env=container.tag_env, principal=SYSTEM, day=LATER)
+            compute(env=container, principal=SYSTEM, day=LATER)
     else:
-        compute(env=container.tag_env, principal=SYSTEM, day=LATER)
+        compute(env=container, principal=SYSTEM, day=LATER)
     stored = [p.dt for p in container.analytics.partitions("tag_values")]
     assert stored == ([MONDAY] if refused else [MONDAY, LATER])
 
@@ -151,5 +151,5 @@ def test_the_limit_is_a_share_of_customers_moved_by_missing_inputs(
 def test_a_complete_feed_may_move_everyone(container: Container) -> None:
     _library(container)
     _assets(container, TUESDAY, dict.fromkeys(CUSTOMERS, 0.0))  # a market crash, not a missing file
-    compute(env=container.tag_env, principal=SYSTEM, day=TUESDAY)
+    compute(env=container, principal=SYSTEM, day=TUESDAY)
     assert set(_tags(container, TUESDAY).values()) == {("长尾", "流失预警")}

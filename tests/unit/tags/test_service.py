@@ -32,7 +32,7 @@ CUSTOMERS = ["C1", "C2", "C3", "C4"]
 
 def _load(container: Container, table: str, data: pa.Table, day: date | None = None) -> None:
     import_arrow(
-        env=container.import_env,
+        env=container,
         principal=SYSTEM,
         table=table,
         data=data,
@@ -56,7 +56,7 @@ def _library(container: Container) -> None:
     )
     _assets(container, D1, [100.0, 50_000.0, 7_000_000.0, 0.0])
     save_indicator(
-        env=container.indicator_env,
+        env=container,
         principal=SYSTEM,
         definition=IndicatorDef(
             name="total_assets",
@@ -67,7 +67,7 @@ def _library(container: Container) -> None:
             window={"kind": "snapshot"},
         ),
     )
-    save_tag(env=container.tag_env, principal=SYSTEM, tag=_tier())
+    save_tag(env=container, principal=SYSTEM, tag=_tier())
 
 
 def _tier(**params: float) -> TagDef:
@@ -96,23 +96,23 @@ def _values(container: Container, day: date) -> dict[str, str]:
 
 def test_compute_writes_values_bitmaps_and_a_run(container: Container) -> None:
     _library(container)
-    result = compute(env=container.tag_env, principal=SYSTEM, day=D1)
+    result = compute(env=container, principal=SYSTEM, day=D1)
     assert (result["customers"], result["indicators"], result["tags"]) == (4, 1, 1)
     assert _values(container, D1) == {"C1": "长尾", "C2": "大众", "C3": "高净值", "C4": "长尾"}
-    listed = member_list(env=container.tag_env, name="tier", value="长尾")
+    listed = member_list(env=container, name="tier", value="长尾")
     assert (listed["count"], sorted(listed["customers"])) == (2, ["C1", "C4"])
-    detail = tag_detail(env=container.tag_env, name="tier")
+    detail = tag_detail(env=container, name="tier")
     assert detail["coverage"] == 1.0
     assert detail["lineage"] == {"indicators": ["total_assets"], "attributes": []}
     with pytest.raises(ValidationError, match="no value '富裕'"):
-        member_list(env=container.tag_env, name="tier", value="富裕")
+        member_list(env=container, name="tier", value="富裕")
 
 
 def test_a_failed_computation_leaves_the_previous_snapshot(
     container: Container, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
 ) -> None:
     _library(container)
-    compute(env=container.tag_env, principal=SYSTEM, day=D1)
+    compute(env=container, principal=SYSTEM, day=D1)
     before = _values(container, D1)
     clock.advance(timedelta(hours=1))
     _assets(container, D2, [9_000_000.0] * 4)
@@ -122,15 +122,15 @@ def test_a_failed_computation_leaves_the_previous_snapshot(
 
     monkeypatch.setattr(service, "compute_indicators", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        compute(env=container.tag_env, principal=SYSTEM, day=D2)
+        compute(env=container, principal=SYSTEM, day=D2)
     assert [p.dt for p in container.analytics.partitions("tag_values")] == [D1]
     assert _values(container, D1) == before
-    assert tag_detail(env=container.tag_env, name="tier")["business_date"] == D1.isoformat()
+    assert tag_detail(env=container, name="tier")["business_date"] == D1.isoformat()
     with container.ops.begin() as connection:
         run = service.repo.last_run_of(connection, D2)
     assert run is not None
     assert (run["status"], run["error"]) == ("failed", "disk full")
-    listed = service.recent_compute_runs(env=container.tag_env)
+    listed = service.recent_compute_runs(env=container)
     assert [(r["business_date"], r["status"]) for r in listed] == [
         (D2.isoformat(), "failed"),
         (D1.isoformat(), "succeeded"),
@@ -177,7 +177,7 @@ def test_faulty_tags_are_refused_naming_the_fault(
     _library(container)
     body = _tier().model_dump(by_alias=True, exclude_none=True) | change
     with pytest.raises(ValidationError, match=fault):
-        save_tag(env=container.tag_env, principal=SYSTEM, tag=TagDef.model_validate(body))
+        save_tag(env=container, principal=SYSTEM, tag=TagDef.model_validate(body))
 
 
 def test_wrong_shapes_are_refused_by_the_model() -> None:
@@ -196,72 +196,70 @@ def test_wrong_shapes_are_refused_by_the_model() -> None:
 def test_imported_tags_take_listed_values_and_report_unknown_customers(container: Container) -> None:
     _library(container)
     save_tag(
-        env=container.tag_env,
+        env=container,
         principal=SYSTEM,
         tag=TagDef(name="vip", title="VIP", category="价值", kind="imported", values=["VIP"]),
     )
     rows = read_imported_csv("customer_no,value\nC2,VIP\nC9,VIP\n".encode("gbk"))
-    result = upload_imported(env=container.tag_env, principal=SYSTEM, tag="vip", rows=rows)
+    result = upload_imported(env=container, principal=SYSTEM, tag="vip", rows=rows)
     assert result["unknown_customers"] == ["C9"]
     with pytest.raises(ValidationError, match=r"values \['Gold'\] are not among \['VIP'\]"):
-        upload_imported(env=container.tag_env, principal=SYSTEM, tag="vip", rows=[("C1", "Gold")])
+        upload_imported(env=container, principal=SYSTEM, tag="vip", rows=[("C1", "Gold")])
     with pytest.raises(ValidationError, match="missing value"):
         read_imported_csv(b"customer_no,level\nC1,VIP\n")
-    compute(env=container.tag_env, principal=SYSTEM, day=D1)
-    assert member_list(env=container.tag_env, name="vip", value="VIP")["customers"] == ["C2"]
+    compute(env=container, principal=SYSTEM, day=D1)
+    assert member_list(env=container, name="vip", value="VIP")["customers"] == ["C2"]
 
 
 def test_yaml_plan_shows_changes_before_they_are_applied(container: Container) -> None:
     _library(container)
-    exported = export_yaml(env=container.tag_env)
-    assert {s["action"] for s in plan_import(env=container.tag_env, text=exported)} == {"unchanged"}
+    exported = export_yaml(env=container)
+    assert {s["action"] for s in plan_import(env=container, text=exported)} == {"unchanged"}
     changed = exported.replace("rich: 6000000", "rich: 5000000")
     assert changed != exported
-    plan = plan_import(env=container.tag_env, text=changed)
+    plan = plan_import(env=container, text=changed)
     assert [s for s in plan if s["action"] != "unchanged"] == [
         {"kind": "tag", "name": "tier", "action": "update"}
     ]
-    assert service.get_tag(env=container.tag_env, name="tier").params["rich"] == 6_000_000  # only planned
-    apply_import(env=container.tag_env, principal=SYSTEM, text=changed)
-    assert service.get_tag(env=container.tag_env, name="tier").params["rich"] == 5_000_000
+    assert service.get_tag(env=container, name="tier").params["rich"] == 6_000_000  # only planned
+    apply_import(env=container, principal=SYSTEM, text=changed)
+    assert service.get_tag(env=container, name="tier").params["rich"] == 5_000_000
     with pytest.raises(ValidationError, match=r"tag broken: .*kind"):
-        plan_import(
-            env=container.tag_env, text="tags:\n  - {name: broken, title: b, category: c, kind: weird}\n"
-        )
+        plan_import(env=container, text="tags:\n  - {name: broken, title: b, category: c, kind: weird}\n")
     cycle = (
         "indicators:\n"
         "  - {name: a, title: a, source: derived, aggregation: formula, formula: b + 1}\n"
         "  - {name: b, title: b, source: derived, aggregation: formula, formula: a * 2}\n"
     )
     with pytest.raises(ValidationError, match="cycle"):
-        plan_import(env=container.tag_env, text=cycle)
+        plan_import(env=container, text=cycle)
 
 
 def test_the_schedule_computes_when_data_or_definitions_change(
     container: Container, clock: VirtualClock
 ) -> None:
     refresh, retry = timedelta(hours=24), timedelta(minutes=15)
-    assert compute_due(env=container.tag_env, refresh=refresh, retry=retry) is None  # nothing yet
+    assert compute_due(env=container, refresh=refresh, retry=retry) is None  # nothing yet
     _library(container)
-    assert compute_due(env=container.tag_env, refresh=refresh, retry=retry) == D1
+    assert compute_due(env=container, refresh=refresh, retry=retry) == D1
     clock.advance(timedelta(minutes=1))
-    compute(env=container.tag_env, principal=SYSTEM, day=D1)
-    assert compute_due(env=container.tag_env, refresh=refresh, retry=retry) is None
+    compute(env=container, principal=SYSTEM, day=D1)
+    assert compute_due(env=container, refresh=refresh, retry=retry) is None
     clock.advance(timedelta(minutes=1))
     _assets(container, D2, [1.0] * 4)
-    assert compute_due(env=container.tag_env, refresh=refresh, retry=retry) == D2
+    assert compute_due(env=container, refresh=refresh, retry=retry) == D2
     clock.advance(timedelta(minutes=1))
-    compute(env=container.tag_env, principal=SYSTEM, day=D2)
-    assert compute_due(env=container.tag_env, refresh=refresh, retry=retry) is None
+    compute(env=container, principal=SYSTEM, day=D2)
+    assert compute_due(env=container, refresh=refresh, retry=retry) is None
     clock.advance(timedelta(hours=25))
-    assert compute_due(env=container.tag_env, refresh=refresh, retry=retry) == D2
+    assert compute_due(env=container, refresh=refresh, retry=retry) == D2
 
 
 def test_customer_360_shows_profile_tags_indicators_and_assets(container: Container) -> None:
     _library(container)
     _assets(container, D2, [200.0, 1.0, 1.0, 1.0])
-    compute(env=container.tag_env, principal=SYSTEM, day=D2)
-    view = customer_view(env=container.tag_env, principal=SYSTEM, customer_no="C1")
+    compute(env=container, principal=SYSTEM, day=D2)
+    view = customer_view(env=container, principal=SYSTEM, customer_no="C1")
     assert view["attributes"]["risk_level"] == "C1"
     assert view["indicators"]["values"]["total_assets"] == 200.0
     assert view["tags"]["values"]["tier"] == "长尾"
@@ -272,13 +270,12 @@ def test_sensitive_tags_are_masked_for_callers_without_the_role(container: Conta
     from touchpoint.governance import Principal
 
     _library(container)
-    save_tag(env=container.tag_env, principal=SYSTEM, tag=_tier().model_copy(update={"sensitive": True}))
-    compute(env=container.tag_env, principal=SYSTEM, day=D1)
+    save_tag(env=container, principal=SYSTEM, tag=_tier().model_copy(update={"sensitive": True}))
+    compute(env=container, principal=SYSTEM, day=D1)
     operator = Principal(user="ops", roles=frozenset({"operator"}))
-    seen = customer_view(env=container.tag_env, principal=operator, customer_no="C3")["tags"]
+    seen = customer_view(env=container, principal=operator, customer_no="C3")["tags"]
     assert (seen["values"]["tier"], seen["masked"]) == ("***", ["tier"])
     reader = Principal(user="risk", roles=frozenset({"sensitive_reader"}))
     assert (
-        customer_view(env=container.tag_env, principal=reader, customer_no="C3")["tags"]["values"]["tier"]
-        == "高净值"
+        customer_view(env=container, principal=reader, customer_no="C3")["tags"]["values"]["tier"] == "高净值"
     )

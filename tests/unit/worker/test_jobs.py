@@ -37,7 +37,7 @@ def _waiting_journey(container: Container) -> None:
             {"id": "note", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}},
         ],
     }
-    env = container.journey_env
+    env = container
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
     publish(env=env, principal=SYSTEM, name="hour_later")
     admit(env=env, name="hour_later", customers=["C1"])

@@ -14,7 +14,7 @@ def _send(container: Container, *events: dict[str, object]) -> None:
     import orjson
 
     batch = native.decode(orjson.dumps({"events": list(events)}), inflate_limit=1 << 20)
-    collect(env=container.collector_env, batch=batch)
+    collect(env=container, batch=batch)
 
 
 def test_pass_links_compacts_and_later_trims_the_log(container: Container, clock: VirtualClock) -> None:

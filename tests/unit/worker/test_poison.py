@@ -49,7 +49,7 @@ def _welcome_journey(container: Container) -> None:
             {"id": "hello", "type": "action", "action": {"kind": "send", "channel": "log", "text": "欢迎"}},
         ],
     }
-    env = container.journey_env
+    env = container
     save_journey(env=env, principal=SYSTEM, journey=parse_journey(body))
     publish(env=env, principal=SYSTEM, name="welcome_poison")
 
@@ -61,7 +61,7 @@ def _append_native(
     they name (the collector would quarantine them) and append straight to the log."""
     received = container.clock.now()
     batch = native.decode(orjson.dumps({"events": list(events)}), inflate_limit=1 << 24)
-    checked = check_batch(batch, received, container.collector_env.window)
+    checked = check_batch(batch, received, container.collector_window)
     assert not checked.quarantined
     payloads = [_replaced(n.payload, poison or {}) for n in checked.accepted]
     entries = [LogEntry(None, p["event_id"], p) for p in payloads]

@@ -36,7 +36,7 @@ def _staging(home: Path) -> None:
     """A staging directory with a live journey and one customer admitted at 21:00 Beijing, 31 March."""
     container = build(load_settings(home), clock=VirtualClock(datetime(2026, 3, 31, 13, tzinfo=UTC)))
     try:
-        env = container.journey_env
+        env = container
         save_journey(env=env, principal=SYSTEM, journey=parse_journey(EVENING))
         publish(env=env, principal=SYSTEM, name="evening_note")
         admit(env=env, name="evening_note", customers=["C1"])

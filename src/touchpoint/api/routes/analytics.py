@@ -50,7 +50,7 @@ ONLY_SET = True
 )
 def funnel_route(c: Deps, query: FunnelQuery) -> FunnelRead:
     """Steps `[{"event", "where"}]`, `window`, `from`, `to` (Beijing days), `mode`, `exclusions`, `by`."""
-    return FunnelRead.model_validate(funnel(env=c.tag_env, query=query))
+    return FunnelRead.model_validate(funnel(env=c, query=query))
 
 
 @router.post("/analytics/funnel/segment", response_model=SavedSegmentRead, responses=errors(400, 409))
@@ -59,7 +59,7 @@ def funnel_segment_route(c: Deps, caller: Caller, query: FunnelSegmentQuery) -> 
     a static segment."""
     save = query.save
     saved = save_funnel_segment(
-        env=c.tag_env,
+        env=c,
         principal=caller,
         query=query,
         step=save.step,
@@ -78,7 +78,7 @@ def funnel_segment_route(c: Deps, caller: Caller, query: FunnelSegmentQuery) -> 
 )
 def retention_route(c: Deps, query: RetentionQuery) -> RetentionRead:
     """The cohort triangle."""
-    return RetentionRead.model_validate(retention(env=c.tag_env, **dict(query)))
+    return RetentionRead.model_validate(retention(env=c, **dict(query)))
 
 
 @router.post("/analytics/retention/segment", response_model=SavedSegmentRead, responses=errors(400, 409))
@@ -86,7 +86,7 @@ def retention_segment_route(c: Deps, caller: Caller, query: RetentionSegmentQuer
     """A retention query plus `save: {"segment", "cohort", "offset"}`: that cell becomes a static segment."""
     save = query.save
     saved = save_retention_segment(
-        env=c.tag_env,
+        env=c,
         principal=caller,
         query=query,
         cohort=save.cohort,
@@ -105,7 +105,7 @@ def retention_segment_route(c: Deps, caller: Caller, query: RetentionSegmentQuer
 )
 def events_route(c: Deps, query: TrendQuery) -> TrendRead:
     """Counts, customers and per-customer averages by period (and group)."""
-    return TrendRead.model_validate(event_trend(env=c.tag_env, **dict(query)))
+    return TrendRead.model_validate(event_trend(env=c, **dict(query)))
 
 
 @router.post(
@@ -116,7 +116,7 @@ def events_route(c: Deps, query: TrendQuery) -> TrendRead:
 )
 def distribution_route(c: Deps, query: DistributionQuery) -> DistributionRead:
     """Customers by how many times they did the event."""
-    return DistributionRead.model_validate(distribution(env=c.tag_env, **dict(query)))
+    return DistributionRead.model_validate(distribution(env=c, **dict(query)))
 
 
 @router.post(
@@ -124,4 +124,4 @@ def distribution_route(c: Deps, query: DistributionQuery) -> DistributionRead:
 )
 def paths_route(c: Deps, query: PathQuery) -> PathsRead:
     """Nodes and the heaviest links (Sankey data) of session paths around an event."""
-    return PathsRead.model_validate(paths(env=c.tag_env, **dict(query)))
+    return PathsRead.model_validate(paths(env=c, **dict(query)))

@@ -98,7 +98,7 @@ def template_schema() -> TemplateSchemaRead:
 @router.get("/templates", response_model=list[TemplateSummaryRead])
 def templates(deps: Deps) -> list[TemplateSummaryRead]:
     """Every template with its status and versions."""
-    return [TemplateSummaryRead.model_validate(t) for t in service.list_templates(env=deps.channel_env)]
+    return [TemplateSummaryRead.model_validate(t) for t in service.list_templates(env=deps)]
 
 
 @router.put("/templates/{name}", response_model=TemplateSavedRead, responses=errors(400, 409))
@@ -107,21 +107,21 @@ def save(name: TemplateName, body: TemplateCreate, deps: Deps, caller: Caller) -
     if body.name is not None and body.name != name:
         fault = Fault(loc=("body", "name"), msg=f"the path names the template {name!r}")
         raise ValidationError(f"body names {body.name!r} but the path {name!r}", faults=[fault])
-    saved = service.save_template(env=deps.channel_env, principal=caller, template=body.named(name))
+    saved = service.save_template(env=deps, principal=caller, template=body.named(name))
     return TemplateSavedRead.model_validate(saved)
 
 
 @router.get("/templates/{name}", response_model=TemplateDef, responses=errors(404))
 def get(name: TemplateName, deps: Deps, version: Version = None) -> TemplateDef:
     """A template's newest (or a given) version."""
-    return service.get_template(env=deps.channel_env, name=name, version=version)
+    return service.get_template(env=deps, name=name, version=version)
 
 
 @router.post("/templates/{name}/check", response_model=TemplateCheckRead, responses=errors(404))
 def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCheckRead:
     """The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits."""
-    template = service.get_template(env=deps.channel_env, name=name, version=version)
-    faults = service.check_template(env=deps.channel_env, template=template)
+    template = service.get_template(env=deps, name=name, version=version)
+    faults = service.check_template(env=deps, template=template)
     return TemplateCheckRead(name=name, ok=not faults, faults=faults)
 
 
@@ -129,7 +129,7 @@ def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCh
 def preview(name: TemplateName, deps: Deps, request: PreviewCreate) -> PreviewRead:
     """The template rendered for a chosen customer (nothing is sent)."""
     shown = service.preview(
-        env=deps.channel_env,
+        env=deps,
         name=name,
         customer_no=request.customer_no,
         payload=request.payload,
@@ -141,28 +141,28 @@ def preview(name: TemplateName, deps: Deps, request: PreviewCreate) -> PreviewRe
 @router.post("/templates/{name}/activate", response_model=TemplateStatusRead, responses=errors(400, 404))
 def activate(name: TemplateName, deps: Deps, caller: Caller, version: Version = None) -> TemplateStatusRead:
     """Make a version the one that sends (refused with every fault when the content check fails)."""
-    done = service.activate_template(env=deps.channel_env, principal=caller, name=name, version=version)
+    done = service.activate_template(env=deps, principal=caller, name=name, version=version)
     return TemplateStatusRead.model_validate(done)
 
 
 @router.post("/templates/{name}/retire", response_model=TemplateStatusRead, responses=errors(404))
 def retire(name: TemplateName, deps: Deps, caller: Caller) -> TemplateStatusRead:
     """Stop a template from sending."""
-    done = service.retire_template(env=deps.channel_env, principal=caller, name=name)
+    done = service.retire_template(env=deps, principal=caller, name=name)
     return TemplateStatusRead.model_validate(done)
 
 
 @router.get("/customers/{customer_no}/consent", response_model=ConsentRead)
 def consent(customer_no: CustomerNo, deps: Deps) -> ConsentRead:
     """Marketing consent per channel, do-not-disturb, and the consent history."""
-    return ConsentRead.model_validate(audience.consent_of(env=deps.channel_env, customer_no=customer_no))
+    return ConsentRead.model_validate(audience.consent_of(env=deps, customer_no=customer_no))
 
 
 @router.post("/customers/{customer_no}/consent", response_model=ConsentRead, responses=errors(400))
 def set_consent(customer_no: CustomerNo, request: ConsentCreate, deps: Deps, caller: Caller) -> ConsentRead:
     """Record a consent change."""
     changed = audience.set_consent(
-        env=deps.channel_env,
+        env=deps,
         principal=caller,
         customer_no=customer_no,
         channel=request.channel,
@@ -175,21 +175,21 @@ def set_consent(customer_no: CustomerNo, request: ConsentCreate, deps: Deps, cal
 @router.get("/customers/{customer_no}/messages", response_model=list[MessageRead])
 def messages(customer_no: CustomerNo, deps: Deps, limit: Limit = 50) -> list[MessageRead]:
     """A customer's newest messages with status, reason and evidence."""
-    found = service.customer_messages(env=deps.channel_env, customer_no=customer_no, limit=limit)
+    found = service.customer_messages(env=deps, customer_no=customer_no, limit=limit)
     return [MessageRead.model_validate(m) for m in found]
 
 
 @router.get("/do-not-disturb", response_model=list[DndEntryRead])
 def dnd_list(deps: Deps) -> list[DndEntryRead]:
     """The do-not-disturb list."""
-    return [DndEntryRead.model_validate(e) for e in audience.do_not_disturb_list(env=deps.channel_env)]
+    return [DndEntryRead.model_validate(e) for e in audience.do_not_disturb_list(env=deps)]
 
 
 @router.post("/do-not-disturb", response_model=DndAddedRead, responses=errors(400))
 def dnd_add_many(request: DndListCreate, deps: Deps, caller: Caller) -> DndAddedRead:
     """Put a list of customers on the do-not-disturb list (all or none; a bad number is named)."""
     added = audience.add_do_not_disturb_list(
-        env=deps.channel_env,
+        env=deps,
         principal=caller,
         customers=request.customers,
         reason=request.reason,
@@ -202,7 +202,7 @@ def dnd_add_many(request: DndListCreate, deps: Deps, caller: Caller) -> DndAdded
 def dnd_add(customer_no: CustomerNo, request: DndCreate, deps: Deps, caller: Caller) -> DndRead:
     """Put a customer on the list."""
     added = audience.add_do_not_disturb(
-        env=deps.channel_env,
+        env=deps,
         principal=caller,
         customer_no=customer_no,
         reason=request.reason,
@@ -214,7 +214,7 @@ def dnd_add(customer_no: CustomerNo, request: DndCreate, deps: Deps, caller: Cal
 @router.delete("/do-not-disturb/{customer_no}", response_model=DndRemovedRead, responses=errors(404))
 def dnd_remove(customer_no: CustomerNo, deps: Deps, caller: Caller) -> DndRemovedRead:
     """Take a customer off the list."""
-    if not audience.remove_do_not_disturb(env=deps.channel_env, principal=caller, customer_no=customer_no):
+    if not audience.remove_do_not_disturb(env=deps, principal=caller, customer_no=customer_no):
         raise NotFoundError(f"customer {customer_no} is not on the do-not-disturb list")
     return DndRemovedRead(customer_no=customer_no, removed=True)
 
@@ -222,14 +222,14 @@ def dnd_remove(customer_no: CustomerNo, deps: Deps, caller: Caller) -> DndRemove
 @router.get("/inbox/{customer_no}", response_model=InboxRead)
 def inbox(customer_no: CustomerNo, deps: Deps, limit: Limit = 50, unread_only: bool = False) -> InboxRead:
     """The customer's in-app messages for the app to show, newest first."""
-    box = feedback.inbox(env=deps.channel_env, customer_no=customer_no, limit=limit, unread_only=unread_only)
+    box = feedback.inbox(env=deps, customer_no=customer_no, limit=limit, unread_only=unread_only)
     return InboxRead.model_validate(box)
 
 
 @router.post("/inbox/{customer_no}/{message_id}/read", response_model=InboxOpenedRead, responses=errors(404))
 def inbox_read(customer_no: CustomerNo, message_id: MessageId, deps: Deps) -> InboxOpenedRead:
     """The app shows a message: mark it read (its first reading is `message_opened`)."""
-    if not feedback.read_inbox_message(env=deps.channel_env, customer_no=customer_no, message_id=message_id):
+    if not feedback.read_inbox_message(env=deps, customer_no=customer_no, message_id=message_id):
         raise NotFoundError(f"no unread message {message_id} for {customer_no}")
     return InboxOpenedRead(id=message_id, read=True)
 
@@ -258,7 +258,7 @@ async def receipts(
     headers = {k.lower(): v for k, v in request.headers.items()}
     counts = await run_in_threadpool(
         feedback.apply_receipts,
-        env=deps.channel_env,
+        env=deps,
         channel=channel,
         body=body,
         headers=headers,
@@ -276,7 +276,7 @@ def wechat_handshake(
 ) -> str:
     """WeChat checks the server URL before it sends events: echo `echostr` when the signature holds."""
     signed = feedback.WechatSignature(signature, timestamp, nonce)
-    return feedback.wechat_handshake(env=deps.channel_env, channel=channel, signed=signed, echostr=echostr)
+    return feedback.wechat_handshake(env=deps, channel=channel, signed=signed, echostr=echostr)
 
 
 def _signed(
@@ -294,19 +294,19 @@ def report(
     journey: Annotated[str | None, Query(pattern=NAME_PATTERN, description="one journey's sends")] = None,
 ) -> ReportRead:
     """Sends by status and reason, and the message funnel, per channel and template."""
-    return ReportRead.model_validate(service.report(env=deps.channel_env, days=days, journey=journey))
+    return ReportRead.model_validate(service.report(env=deps, days=days, journey=journey))
 
 
 @public.get("/t/{code}", response_class=RedirectResponse, status_code=302, responses=json_errors(404, 422))
 def follow(code: LinkCode, deps: Deps) -> RedirectResponse:
     """A tracked link: record the click, then redirect to the target with its UTM parameters."""
-    return RedirectResponse(feedback.follow_link(env=deps.channel_env, code=code), status_code=302)
+    return RedirectResponse(feedback.follow_link(env=deps, code=code), status_code=302)
 
 
 @public.get("/u/{code}", response_class=HTMLResponse, responses=json_errors(404, 422))
 def unsubscribe(code: LinkCode, deps: Deps) -> str:
     """An unsubscribe link: opt out of marketing on the message's channel."""
-    done = feedback.unsubscribe(env=deps.channel_env, code=code)
+    done = feedback.unsubscribe(env=deps, code=code)
     return (
         "<!doctype html><meta charset='utf-8'><title>退订成功 · Unsubscribed</title>"
         f"<p>您已退订 {done['channel']} 营销消息。</p>"

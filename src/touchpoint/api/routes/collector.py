@@ -43,6 +43,7 @@ from touchpoint.ingest.collector.service import (
     CollectorEnv,
     CollectResult,
     UnknownWriteKey,
+    check_key,
     collect,
     record_rejected_batch,
 )
@@ -248,7 +249,7 @@ def _limiter(request: Request, env: CollectorEnv) -> anyio.CapacityLimiter:
     state = request.app.state
     limiter: anyio.CapacityLimiter | None = getattr(state, "collector_limiter", None)
     if limiter is None:
-        limiter = anyio.CapacityLimiter(env.limits.concurrent_batches)
+        limiter = anyio.CapacityLimiter(env.collector_limits.concurrent_batches)
         state.collector_limiter = limiter
     return limiter
 
@@ -258,7 +259,7 @@ def _decode_and_collect(env: CollectorEnv, decode: Decoder, body: bytes, keyed: 
     name a write key that must be known when keys are configured."""
     batch = decode(body)
     if keyed:
-        env.check_key(batch.key)
+        check_key(env, batch.key)
     return collect(env=env, batch=batch)
 
 
@@ -266,9 +267,9 @@ async def _ingest(
     request: Request, c: Container, source: str, decode: Decoder, *, keyed: bool = False
 ) -> CollectResult | Response:
     """Read, decode and store one request; a refusal is counted, sampled and answered in the error shape."""
-    env = c.collector_env
+    env = c
     try:
-        body = await _body(request, env.limits.max_body)
+        body = await _body(request, env.collector_limits.max_body)
     except PayloadError as error:
         return await _refuse(env, source, error, b"")
     except _BodyRefused as refused:
@@ -339,7 +340,7 @@ async def sensors_debug(request: Request, c: Deps) -> Response:
 async def _sensors(request: Request, c: Deps, *, debug: bool) -> Response:
     query = dict(request.query_params)
     dry_run = debug and request.headers.get("dry-run", "").lower() == "true"
-    limits = c.collector_env.limits
+    limits = c.collector_limits
 
     def decode(body: bytes) -> Batch:
         return sensors.decode(form_fields(query, body), dry_run=dry_run, limits=limits)
@@ -369,7 +370,7 @@ async def segment_calls(route: str, request: Request, c: Deps) -> Response:
     if route != "batch" and route not in segment.SINGLE_ROUTES:
         return error_response(404, "not_found", f"no Segment route {route}")
     authorization = request.headers.get("authorization")
-    limits = c.collector_env.limits
+    limits = c.collector_limits
 
     def decode(body: bytes) -> Batch:
         return segment.decode(body, authorization, route, limits=limits)
@@ -399,7 +400,7 @@ async def segment_calls(route: str, request: Request, c: Deps) -> Response:
 @router.post("/track/", include_in_schema=False)
 async def posthog_capture(request: Request, c: Deps) -> Response:
     """PostHog: `/batch/`, `/capture/`, `/e/`, `/i/v0/e/`, `/track/`; success is exactly 200."""
-    limits = c.collector_env.limits
+    limits = c.collector_limits
 
     def decode(body: bytes) -> Batch:
         return posthog.decode(body, limits=limits)
@@ -434,7 +435,7 @@ async def native_events(
     ] = "default",
 ) -> Response:
     """Touchpoint's own batch: `{"events": [{event, customer_no|distinct_id, time, properties, …}]}`."""
-    limits = c.collector_env.limits
+    limits = c.collector_limits
 
     def decode(body: bytes) -> Batch:
         return native.decode(body, limits=limits, project=project)
@@ -480,7 +481,7 @@ def quarantine_list(
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")] = 50,
 ) -> QuarantinePage:
     """The newest quarantined messages with their reasons and what their requests said."""
-    return list_quarantine(env=c.collector_env, principal=caller, reason=reason, limit=limit)
+    return list_quarantine(env=c, principal=caller, reason=reason, limit=limit)
 
 
 @admin.post("/collector/quarantine/replay", response_model=ReplayReport, responses=errors(400, 401, 503))
@@ -488,6 +489,4 @@ def quarantine_replay(body: ReplayRequest, c: Deps, caller: Caller) -> ReplayRep
     """Check messages again as on arrival with the age limit lifted; admit those that pass (recorded in the
     audit log with `why`), keep the others with the reason they fail now. Answers once admitted events are
     durable; replaying again admits nothing twice."""
-    return replay_quarantine(
-        env=c.collector_env, principal=caller, why=body.why, ids=body.ids, reason=body.reason
-    )
+    return replay_quarantine(env=c, principal=caller, why=body.why, ids=body.ids, reason=body.reason)

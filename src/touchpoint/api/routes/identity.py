@@ -24,7 +24,7 @@ IdType = Annotated[str | None, Query(description="customer_no, anonymous_id, pho
 @router.get("/identity/{value}", responses=errors(404))
 def identity_show(value: str, c: Deps, id_type: IdType = None) -> IdentityRead:
     """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries."""
-    return IdentityRead.model_validate(show(env=c.identity_env, value=value, id_type=id_type))
+    return IdentityRead.model_validate(show(env=c, value=value, id_type=id_type))
 
 
 @router.post("/identity/{value}/unmerge", responses=errors(400, 404))
@@ -36,7 +36,7 @@ def identity_unmerge(
     reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> UnmergeRead:
     """Detach exactly this identifier from its person; the two stay apart until the separation is lifted."""
-    detached = unmerge(env=c.identity_env, principal=caller, value=value, id_type=id_type, reason=reason)
+    detached = unmerge(env=c, principal=caller, value=value, id_type=id_type, reason=reason)
     return UnmergeRead.model_validate(detached)
 
 
@@ -51,7 +51,7 @@ def identity_allow(
 ) -> AllowRead:
     """Lift the separation between two identifiers, so that later events may link them again."""
     lifted = allow(
-        env=c.identity_env,
+        env=c,
         principal=caller,
         value=value,
         other=other,

@@ -50,7 +50,7 @@ def import_upload(
             encoding=encoding,
         )
         return import_file(
-            env=c.import_env,
+            env=c,
             principal=caller,
             table=table,
             path=path,

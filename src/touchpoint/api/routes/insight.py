@@ -38,7 +38,7 @@ def insight(
 ) -> TgiProfileRead:
     """TGI of every tag value against the base (or another segment), ranked; indicator summaries."""
     profile = tgi_profile(
-        env=c.tag_env,
+        env=c,
         segment=name,
         against=against or None,
         tags=_names(tags) or None,
@@ -52,7 +52,7 @@ def segments_overlap(
     c: Deps, names: Annotated[str, Query(description="2–4 comma-separated segments")]
 ) -> OverlapRead:
     """Sizes of the segments and of every overlap (Venn regions)."""
-    return OverlapRead.model_validate(overlap(env=c.tag_env, segments=_names(names)))
+    return OverlapRead.model_validate(overlap(env=c, segments=_names(names)))
 
 
 @router.post("/segments/{seed}/lookalike", status_code=202, responses=errors(400, 404))
@@ -66,14 +66,14 @@ def start_lookalike(
     if (body.top is None) == (body.min_score is None):
         problem = "give exactly one of top (K customers) or min_score (0–1)"
         raise ValidationError(problem, faults=[Fault(loc=("body", "top"), msg=problem)])
-    get_segment(env=c.tag_env, name=seed)  # an unknown seed is answered now, not found later by the job
+    get_segment(env=c, name=seed)  # an unknown seed is answered now, not found later by the job
     target = body.target or f"{seed}_lookalike"
     job = Job(id=new_id("lal"), seed=seed, target=target)
     JOBS[job.id] = job
 
     def work(running: Job) -> Any:
         return lookalike(
-            env=c.tag_env,
+            env=c,
             principal=caller,
             seed=seed,
             target=target,

@@ -66,7 +66,7 @@ def schema() -> JourneySchemaRead:
 @router.get("/journeys", response_model=list[JourneyRead])
 def journeys(c: Deps) -> list[JourneyRead]:
     """Every journey with its status and versions."""
-    return [JourneyRead.model_validate(row) for row in list_journeys(env=c.journey_env)]
+    return [JourneyRead.model_validate(row) for row in list_journeys(env=c)]
 
 
 @router.put("/journeys/{name}", response_model=JourneySaved, responses=errors(400))
@@ -83,19 +83,19 @@ def save(
         journey = JourneyDef.model_validate(body.model_dump(by_alias=True) | {"name": name})
     except PydanticError as exc:
         raise ValidationError(pydantic_faults(exc), faults=fault_list(exc.errors())) from exc
-    return JourneySaved(name=name, version=save_journey(env=c.journey_env, principal=caller, journey=journey))
+    return JourneySaved(name=name, version=save_journey(env=c, principal=caller, journey=journey))
 
 
 @router.get("/journeys/stuck", response_model=list[StuckRunRead])
 def stuck_runs(c: Deps) -> list[StuckRunRead]:
     """Active runs past their wake-at that no worker took."""
-    return [StuckRunRead.model_validate(row) for row in stuck(env=c.journey_env)]
+    return [StuckRunRead.model_validate(row) for row in stuck(env=c)]
 
 
 @router.get("/journeys/{name}", response_model=JourneyDef, responses=errors(404))
 def show(name: str, c: Deps, version: Annotated[int | None, Query(ge=1)] = None) -> JourneyDef:
     """A journey's definition: the newest version, or `?version=N`."""
-    return get_journey(env=c.journey_env, name=name, version=version)
+    return get_journey(env=c, name=name, version=version)
 
 
 @router.get("/journeys/{name}/runs", response_model=RunPage, responses=errors(400, 404))
@@ -109,7 +109,7 @@ def runs(
 ) -> RunPage:
     """A page of the journey's runs, oldest first: at a node, with a status (`active`: not ended); customer
     numbers masked. Pass `next_cursor` as `cursor` for the next page."""
-    page = list_runs(env=c.journey_env, name=name, node=node, status=status, limit=limit, cursor=cursor)
+    page = list_runs(env=c, name=name, node=node, status=status, limit=limit, cursor=cursor)
     return RunPage.model_validate(page)
 
 
@@ -117,9 +117,7 @@ def runs(
 def publish_route(name: str, c: Deps, caller: Caller, body: PublishRequest | None = None) -> PublishRead:
     """Make the newest saved version live."""
     chosen = body or PublishRequest()
-    result = publish(
-        env=c.journey_env, principal=caller, name=name, in_flight=chosen.in_flight, node_map=chosen.node_map
-    )
+    result = publish(env=c, principal=caller, name=name, in_flight=chosen.in_flight, node_map=chosen.node_map)
     return PublishRead.model_validate(result)
 
 
@@ -127,7 +125,7 @@ def publish_route(name: str, c: Deps, caller: Caller, body: PublishRequest | Non
 def enter(name: str, c: Deps, body: EnterRequest) -> AdmissionRead:
     """Admit customers (an API-entry journey); re-entry, caps and hold-out apply."""
     result = admit(
-        env=c.journey_env,
+        env=c,
         name=name,
         customers=body.customers,
         payloads=dict.fromkeys(body.customers, body.payload),
@@ -140,7 +138,7 @@ def _lifecycle(action: str) -> Callable[..., StatusRead]:
     405 rather than an unknown action."""
 
     def lifecycle(name: str, c: Deps, caller: Caller) -> StatusRead:
-        result = set_status(env=c.journey_env, principal=caller, name=name, to=STATUSES[action])
+        result = set_status(env=c, principal=caller, name=name, to=STATUSES[action])
         return StatusRead.model_validate(result)
 
     lifecycle.__doc__ = f"`{action}` the journey (to `{STATUSES[action]}`)."
@@ -161,20 +159,18 @@ for _action in STATUSES:
 @router.get("/journeys/{name}/stats", response_model=JourneyStatsRead, responses=errors(404))
 def stats(name: str, c: Deps) -> JourneyStatsRead:
     """Per-node statistics and goal conversion of treated runs and the hold-out."""
-    return JourneyStatsRead.model_validate(statistics(env=c.journey_env, name=name))
+    return JourneyStatsRead.model_validate(statistics(env=c, name=name))
 
 
 @router.get("/customers/{customer_no}/journeys", response_model=list[CustomerRunRead])
 def runs_of(customer_no: str, c: Deps) -> list[CustomerRunRead]:
     """The customer's runs: where each is, its steps, and what it waits for."""
-    return [
-        CustomerRunRead.model_validate(r) for r in customer_runs(env=c.journey_env, customer_no=customer_no)
-    ]
+    return [CustomerRunRead.model_validate(r) for r in customer_runs(env=c, customer_no=customer_no)]
 
 
 @router.post("/journey-runs/{run_id}/{action}", response_model=RunChangeRead, responses=errors(400, 404))
 def run_action(run_id: str, action: Literal["resume", "stop"], c: Deps, caller: Caller) -> RunChangeRead:
     """`resume` (due now) or `stop` one run."""
     if action == "stop":
-        return RunChangeRead.model_validate(stop_run(env=c.journey_env, principal=caller, run_id=run_id))
-    return RunChangeRead.model_validate(resume_run(env=c.journey_env, principal=caller, run_id=run_id))
+        return RunChangeRead.model_validate(stop_run(env=c, principal=caller, run_id=run_id))
+    return RunChangeRead.model_validate(resume_run(env=c, principal=caller, run_id=run_id))

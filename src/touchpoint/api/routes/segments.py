@@ -62,27 +62,25 @@ def preview_rule(
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=c.calendar.tz)
     tree = rule.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return PreviewRead.model_validate(preview(env=c.tag_env, rule=tree, at=at, path=path, sample=sample))
+    return PreviewRead.model_validate(preview(env=c, rule=tree, at=at, path=path, sample=sample))
 
 
 @router.get("/segments")
 def segments(c: Deps) -> list[SegmentDefinitionRead]:
     """Every saved segment."""
-    return [
-        SegmentDefinitionRead.model_validate(s.model_dump()) for s in list_segments(env=c.tag_env).values()
-    ]
+    return [SegmentDefinitionRead.model_validate(s.model_dump()) for s in list_segments(env=c).values()]
 
 
 @router.get("/segments/{name}", responses=errors(404))
 def segment(name: str, c: Deps) -> SegmentRead:
     """One saved segment: rule, size history, last computation and last error."""
-    return SegmentRead.model_validate(status(env=c.tag_env, name=name))
+    return SegmentRead.model_validate(status(env=c, name=name))
 
 
 @router.post("/segments/{name}/refresh", responses=errors(400, 404))
 def refresh(name: str, c: Deps, caller: Caller) -> SegmentRead:
     """Evaluate a saved segment now and keep today's member snapshot."""
-    return SegmentRead.model_validate(refresh_segment(env=c.tag_env, principal=caller, name=name))
+    return SegmentRead.model_validate(refresh_segment(env=c, principal=caller, name=name))
 
 
 # The errors stay JSON: a route-wide response_class would have the document say text/plain for them too.
@@ -92,7 +90,7 @@ def export(
 ) -> PlainTextResponse:
     """The members of the newest snapshot as CSV (recorded in the audit log)."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
-    text = export_members(env=c.tag_env, principal=caller, name=name, attributes=chosen)
+    text = export_members(env=c, principal=caller, name=name, attributes=chosen)
     return PlainTextResponse(text, media_type="text/csv")
 
 
@@ -101,7 +99,7 @@ async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> Segmen
     """Make a static segment from an uploaded file of customer numbers; unknown numbers are reported."""
     numbers = read_numbers(await file.read())
     saved = save_list_segment(
-        env=c.tag_env, principal=caller, name=name, title=name, numbers=numbers, source=file.filename or name
+        env=c, principal=caller, name=name, title=name, numbers=numbers, source=file.filename or name
     )
     return SegmentUploadRead.model_validate(saved)
 
@@ -115,6 +113,4 @@ def put_segment(
 ) -> DefinitionVersion:
     """Create or update a saved segment after checking its rule."""
     definition = segment_from(body.fields(), name)
-    return DefinitionVersion(
-        name=name, version=save_segment(env=c.tag_env, principal=caller, segment=definition)
-    )
+    return DefinitionVersion(name=name, version=save_segment(env=c, principal=caller, segment=definition))

@@ -83,31 +83,29 @@ YAML_BODY: dict[str, Any] = {
 @router.get("/indicators")
 def indicators(c: Deps) -> list[IndicatorDef]:
     """Every indicator definition."""
-    return list(list_indicators(env=c.indicator_env).values())
+    return list(list_indicators(env=c).values())
 
 
 @router.get("/indicators/{name}", responses=errors(404))
 def indicator(name: str, c: Deps) -> IndicatorRead:
     """One indicator and the tags that read it."""
-    body = get_indicator(env=c.indicator_env, name=name).model_dump()
-    return IndicatorRead.model_validate(
-        body | {"read_by": indicator_dependents(env=c.tag_env, indicator=name)}
-    )
+    body = get_indicator(env=c, name=name).model_dump()
+    return IndicatorRead.model_validate(body | {"read_by": indicator_dependents(env=c, indicator=name)})
 
 
 @router.put("/indicators/{name}", responses=errors(400))
 def put_indicator(name: str, body: IndicatorBody, c: Deps, caller: Caller) -> DefinitionVersion:
     """Create or update an indicator (a new version)."""
     definition = parse_definition(IndicatorDef, body.named(name))
-    version = save_indicator(env=c.indicator_env, principal=caller, definition=definition)
+    version = save_indicator(env=c, principal=caller, definition=definition)
     return DefinitionVersion(name=name, version=version)
 
 
 @router.delete("/indicators/{name}", responses=errors(404, 409))
 def remove_indicator(name: str, c: Deps, caller: Caller) -> Deleted:
     """Delete an indicator no tag reads."""
-    dependents = indicator_dependents(env=c.tag_env, indicator=name)
-    delete_indicator(env=c.indicator_env, principal=caller, name=name, dependents=dependents)
+    dependents = indicator_dependents(env=c, indicator=name)
+    delete_indicator(env=c, principal=caller, name=name, dependents=dependents)
     return Deleted(deleted=name)
 
 
@@ -115,39 +113,39 @@ def remove_indicator(name: str, c: Deps, caller: Caller) -> Deleted:
 def indicator_dry_run(name: str, body: IndicatorBody, c: Deps, sample: Sample = 1000) -> DryRunRead:
     """Check an indicator and compute it on a random sample of customers, without saving it."""
     definition = parse_definition(IndicatorDef, body.named(name))
-    return DryRunRead.model_validate(dry_run(env=c.tag_env, indicators=[definition], sample=sample))
+    return DryRunRead.model_validate(dry_run(env=c, indicators=[definition], sample=sample))
 
 
 @router.get("/tags", response_model_exclude_none=True)
 def tags(c: Deps) -> list[TagDef]:
     """Every tag definition."""
-    return list(list_tags(env=c.tag_env).values())
+    return list(list_tags(env=c).values())
 
 
 @router.get("/tags/tree")
 def tag_tree(c: Deps) -> list[CategoryNode]:
     """The catalogue as a category tree."""
-    return [CategoryNode.model_validate(node) for node in catalogue(env=c.tag_env)]
+    return [CategoryNode.model_validate(node) for node in catalogue(env=c)]
 
 
 @router.get("/tags/{name}", responses=errors(404))
 def tag(name: str, c: Deps) -> TagDetailRead:
     """Coverage, distribution, history, lineage and model metrics of one tag."""
-    return TagDetailRead.model_validate(tag_detail(env=c.tag_env, name=name))
+    return TagDetailRead.model_validate(tag_detail(env=c, name=name))
 
 
 @router.put("/tags/{name}", responses=errors(400))
 def put_tag(name: str, body: TagBody, c: Deps, caller: Caller) -> DefinitionVersion:
     """Create or update a tag after checking what it reads."""
     definition = parse_definition(TagDef, body.named(name))
-    return DefinitionVersion(name=name, version=save_tag(env=c.tag_env, principal=caller, tag=definition))
+    return DefinitionVersion(name=name, version=save_tag(env=c, principal=caller, tag=definition))
 
 
 @router.post("/tags/{name}/dry-run", responses=errors(400, 404))
 def tag_dry_run(name: str, body: TagBody, c: Deps, sample: Sample = 1000) -> DryRunRead:
     """Check a tag and evaluate it on a random sample of customers, without saving it."""
     definition = parse_definition(TagDef, body.named(name))
-    return DryRunRead.model_validate(dry_run(env=c.tag_env, tags=[definition], sample=sample))
+    return DryRunRead.model_validate(dry_run(env=c, tags=[definition], sample=sample))
 
 
 @router.get("/tags/{name}/members", responses=errors(400, 404))
@@ -160,23 +158,21 @@ def tag_members(
 ) -> TagMembersRead:
     """How many customers carry a tag value on a date (default: the latest), and the first of them."""
     chosen = resolve_day(c, day)
-    return TagMembersRead.model_validate(
-        member_list(env=c.tag_env, name=name, value=value, day=chosen, limit=limit)
-    )
+    return TagMembersRead.model_validate(member_list(env=c, name=name, value=value, day=chosen, limit=limit))
 
 
 @router.post("/tags/{name}/upload", responses=errors(400, 404))
 async def tag_upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> TagUploadRead:
     """Replace an imported tag's list from a CSV with columns customer_no,value."""
     rows = read_imported_csv(await file.read())
-    return TagUploadRead.model_validate(upload_imported(env=c.tag_env, principal=caller, tag=name, rows=rows))
+    return TagUploadRead.model_validate(upload_imported(env=c, principal=caller, tag=name, rows=rows))
 
 
 @router.delete("/tags/{name}", responses=errors(404, 409))
 def remove_tag(name: str, c: Deps, caller: Caller) -> Deleted:
     """Delete a tag."""
-    get_tag(env=c.tag_env, name=name)
-    delete_tag(env=c.tag_env, principal=caller, name=name)
+    get_tag(env=c, name=name)
+    delete_tag(env=c, principal=caller, name=name)
     return Deleted(deleted=name)
 
 
@@ -187,7 +183,7 @@ def remove_tag(name: str, c: Deps, caller: Caller) -> Deleted:
 )
 def definitions_export(c: Deps) -> str:
     """Every indicator and tag as YAML."""
-    return export_yaml(env=c.tag_env)
+    return export_yaml(env=c)
 
 
 @router.post("/definitions/import", responses=errors(400), openapi_extra=YAML_BODY)
@@ -198,11 +194,7 @@ def definitions_import(
     apply: Annotated[bool, Query(description="write the changes; otherwise only the plan")] = False,
 ) -> DefinitionImportRead:
     """The plan of what an import changes; with apply=true, the import itself."""
-    plan = (
-        apply_import(env=c.tag_env, principal=caller, text=text)
-        if apply
-        else plan_import(env=c.tag_env, text=text)
-    )
+    plan = apply_import(env=c, principal=caller, text=text) if apply else plan_import(env=c, text=text)
     return DefinitionImportRead(applied=apply, plan=[PlanStep.model_validate(step) for step in plan])
 
 
@@ -210,7 +202,7 @@ def definitions_import(
 def definitions_dry_run(c: Deps, text: YamlText, sample: Sample = 1000) -> DryRunRead:
     """Check a YAML document's definitions and compute them on a random sample; nothing is written."""
     indicators, tags = parse_yaml(text)
-    return DryRunRead.model_validate(dry_run(env=c.tag_env, indicators=indicators, tags=tags, sample=sample))
+    return DryRunRead.model_validate(dry_run(env=c, indicators=indicators, tags=tags, sample=sample))
 
 
 @router.post("/compute", responses=errors(400, 404, 409))
@@ -221,21 +213,17 @@ def compute_date(
     force: Annotated[bool, Query(description="store it even if missing inputs move many tags")] = False,
 ) -> ComputeRead:
     """Compute every indicator and tag for a business date (default: the newest date with data)."""
-    business_date = resolve_day(c, day) or latest_data_date(env=c.tag_env)
-    return ComputeRead.model_validate(
-        compute(env=c.tag_env, principal=caller, day=business_date, force=force)
-    )
+    business_date = resolve_day(c, day) or latest_data_date(env=c)
+    return ComputeRead.model_validate(compute(env=c, principal=caller, day=business_date, force=force))
 
 
 @router.get("/compute/runs")
 def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[ComputeRunRead]:
     """Recent computation runs, newest first (a failed run carries its error)."""
-    return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c.tag_env, limit=limit)]
+    return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c, limit=limit)]
 
 
 @router.get("/customers/{customer_no}", responses=errors(404))
 def customer(customer_no: str, c: Deps, caller: Caller) -> Customer360Read:
     """The customer 360° view."""
-    return Customer360Read.model_validate(
-        customer_view(env=c.tag_env, principal=caller, customer_no=customer_no)
-    )
+    return Customer360Read.model_validate(customer_view(env=c, principal=caller, customer_no=customer_no))

@@ -88,7 +88,7 @@ def replay_quarantine(
     those that pass; returns once every admitted event is durable in the log and released."""
     why = _checked_request(principal, why, ids, reason)
     report = ReplayReport()
-    window = env.window.lifting_age_limit()
+    window = env.collector_window.lifting_age_limit()
     for page, missing in _pages(env, ids, reason):
         report.outcomes += [ReplayOutcome(id=i, outcome="not_found") for i in missing]
         report.outcomes += _replay_page(env, principal, why, page, window, report)
@@ -175,7 +175,7 @@ def _replay_page(
     window: TimeWindow,
     report: ReplayReport,
 ) -> list[ReplayOutcome]:
-    checks = [_recheck(row, window, env.limits) for row in rows]
+    checks = [_recheck(row, window, env.collector_limits) for row in rows]
     try:
         fresh, duplicates = _append(env, [(c.row["source"], c.entry) for c in checks if c.entry is not None])
         with env.ops.begin() as connection:

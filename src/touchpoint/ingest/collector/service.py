@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy.exc import DBAPIError
@@ -43,21 +43,21 @@ class UnknownWriteKey(TouchpointError):
     code = "unauthorized"
 
 
-@dataclass(frozen=True)
-class CollectorEnv:
-    """What the collector writes to, and its limits."""
+class CollectorEnv(Protocol):
+    """What the collector writes to, and its limits (the composition root's container provides it)."""
 
     log: EventLog
     ops: OperationalStore
     clock: Clock
-    window: TimeWindow = field(default_factory=TimeWindow)
-    limits: CollectorLimits = DEFAULT_LIMITS
-    write_keys: frozenset[str] = frozenset()
+    collector_window: TimeWindow
+    collector_limits: CollectorLimits
+    write_keys: frozenset[str]
 
-    def check_key(self, key: str | None) -> None:
-        """Refuse an unknown Segment/PostHog key when keys are configured (HTTP 401)."""
-        if self.write_keys and key not in self.write_keys:
-            raise UnknownWriteKey("unknown write key / api_key")
+
+def check_key(env: CollectorEnv, key: str | None) -> None:
+    """Refuse an unknown Segment/PostHog key when keys are configured (HTTP 401)."""
+    if env.write_keys and key not in env.write_keys:
+        raise UnknownWriteKey("unknown write key / api_key")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def check_message(
 def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
     """Check and store one batch; returns only once accepted events and quarantined ones are durable."""
     received = env.clock.now()
-    checked = check_batch(batch, received, env.window, env.limits)
+    checked = check_batch(batch, received, env.collector_window, env.collector_limits)
     reasons = dict(Counter(q.reason for q in checked.quarantined))
     if batch.dry_run:
         return CollectResult(len(checked.accepted), 0, len(checked.quarantined), reasons)

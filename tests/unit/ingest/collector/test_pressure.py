@@ -118,7 +118,7 @@ def test_deep_properties_on_every_sdk_are_refused(client: TestClient, depth: int
 def test_properties_at_the_depth_limit_are_stored_and_compacted(
     client: TestClient, container: Container
 ) -> None:
-    limit = container.collector_env.limits.max_depth
+    limit = container.collector_limits.max_depth
     # the event object is level 1: properties nested this far fill every level the limit allows
     properties = _nested(limit - 1)
     event = {
@@ -140,7 +140,7 @@ def test_properties_at_the_depth_limit_are_stored_and_compacted(
 
 
 def test_too_many_properties_quarantines_the_event(client: TestClient, container: Container) -> None:
-    limit = container.collector_env.limits.max_properties
+    limit = container.collector_limits.max_properties
     wide = {f"p{i}": i for i in range(limit + 1)}
     ok = {"event": "x", "customer_no": "C1", "time": _now_ms(), "properties": {"a": 1}}
     response = _native(client, {**ok, "properties": wide}, ok)
@@ -152,14 +152,14 @@ def test_too_many_properties_quarantines_the_event(client: TestClient, container
 def test_a_string_value_over_the_limit_quarantines_the_event(
     client: TestClient, container: Container
 ) -> None:
-    limit = container.collector_env.limits.max_value_chars
+    limit = container.collector_limits.max_value_chars
     event = {"event": "x", "customer_no": "C1", "time": _now_ms(), "properties": {"note": "x" * (limit + 1)}}
     response = _native(client, event)
     assert response.json()["reasons"] == {"value_too_long": 1}
 
 
 def test_too_many_events_in_a_batch_is_413(client: TestClient, container: Container) -> None:
-    limit = container.collector_env.limits.max_events
+    limit = container.collector_limits.max_events
     event = {"event": "x", "customer_no": "C1", "time": _now_ms()}
     response = _native(client, *([event] * (limit + 1)))
     assert response.status_code == 413
@@ -273,7 +273,7 @@ def test_a_400_character_posthog_api_key_is_stored_and_deduplicated(
 def test_a_body_over_the_limit_is_counted_and_its_start_kept(
     client: TestClient, container: Container
 ) -> None:
-    body = b'{"events": [' + b" " * (container.collector_env.limits.max_body + 10) + b"]}"
+    body = b'{"events": [' + b" " * (container.collector_limits.max_body + 10) + b"]}"
     response = client.post("/api/v1/events", content=body)
     assert response.status_code == 413
     assert "collector_max_body_mb" in response.json()["error"]["message"]
@@ -287,7 +287,7 @@ def test_a_body_over_the_limit_is_counted_and_its_start_kept(
 
 
 def test_unknown_write_key_and_unsupported_encoding_are_counted(container: Container) -> None:
-    container.settings.collector_write_keys = ["good"]
+    container.write_keys = frozenset({"good"})
     with TestClient(create_app(container)) as client:
         refused = client.post("/v1/batch", content=orjson.dumps({"writeKey": "bad", "batch": []}))
         assert refused.status_code == 401

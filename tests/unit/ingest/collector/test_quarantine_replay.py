@@ -63,7 +63,7 @@ def _late_world(container: Container) -> datetime:
     """Four too-old events from three SDKs (one with a second fault), one from the future, one bad name."""
     now = container.clock.now()
     old = now - timedelta(days=40)
-    env = container.collector_env
+    env = container
     native = [
         {"event_id": "allot-1", "event": "ipo_allotment", "customer_no": "C1", "time": _ms(old)},
         {"event_id": {"not": "an id"}, "event": "ipo_refund", "customer_no": "C2", "time": _ms(old)},
@@ -178,7 +178,7 @@ def test_nothing_is_released_when_the_log_cannot_take_it(
 
     monkeypatch.setattr(container.log, "append", unavailable)
     with pytest.raises(CollectorUnavailable):
-        quarantine.replay_quarantine(env=container.collector_env, principal=SYSTEM, why="x", reason="too_old")
+        quarantine.replay_quarantine(env=container, principal=SYSTEM, why="x", reason="too_old")
     assert _rows(container) == before
     assert _audit(container) == []
 
@@ -198,7 +198,7 @@ def test_rows_without_a_message_stay_as_they_are(container: Container) -> None:
             ],
         )  # fmt: skip
     record_rejected_batch(
-        env=container.collector_env, source="segment", reason="bad_json", detail="no batch", raw=b'{"b": 1}'
+        env=container, source="segment", reason="bad_json", detail="no batch", raw=b'{"b": 1}'
     )
     ids = [str(r["id"]) for r in _rows(container)]
     replays = [arg for i in ids for arg in ("--replay", i)]
@@ -215,13 +215,11 @@ def test_a_reused_row_id_is_not_taken_for_a_duplicate(container: Container) -> N
     for name in ("first_late", "second_late"):
         message = {"type": "track", "event": name, "distinct_id": "C8", "time": _ms(old), "properties": {}}
         collect(
-            env=container.collector_env,
+            env=container,
             batch=Batch(source="sensors", project="default", messages=[message]),
         )
         (row,) = _rows(container)
-        report = quarantine.replay_quarantine(
-            env=container.collector_env, principal=SYSTEM, why="late", ids=[row["id"]]
-        )
+        report = quarantine.replay_quarantine(env=container, principal=SYSTEM, why="late", ids=[row["id"]])
         assert (report.admitted, report.duplicates) == (1, 0)
     assert sorted(e["event"] for e in _log(container)) == ["first_late", "second_late"]
 
@@ -230,9 +228,9 @@ def test_a_caller_with_a_branch_scope_cannot_replay_or_read(container: Container
     _late_world(container)
     branch = Principal(user="branch-7", scope_uids=frozenset({1, 2}))
     with pytest.raises(UnauthorizedError):
-        quarantine.replay_quarantine(env=container.collector_env, principal=branch, why="x", reason="too_old")
+        quarantine.replay_quarantine(env=container, principal=branch, why="x", reason="too_old")
     with pytest.raises(UnauthorizedError):
-        quarantine.list_quarantine(env=container.collector_env, principal=branch)
+        quarantine.list_quarantine(env=container, principal=branch)
     assert _log(container) == []
 
 
@@ -338,7 +336,7 @@ def test_every_arrival_ends_in_the_log_once_or_in_the_quarantine(
         elif key:
             message["event_id"] = key
         messages.append(message)
-    collect(env=container.collector_env, batch=Batch(source="native", project="p", messages=messages))
+    collect(env=container, batch=Batch(source="native", project="p", messages=messages))
     # Brute force of the arrival checks: too old past the limit (checked first), else a bad id.
     too_old = [i for i, a in enumerate(arrivals) if a["past_limit_ms"] > 0]
     bad_in_window = [i for i, a in enumerate(arrivals) if a["bad_id"] and i not in too_old]
@@ -350,7 +348,7 @@ def test_every_arrival_ends_in_the_log_once_or_in_the_quarantine(
 
     ids = [r["id"] for r in mine]
     for _ in range(2):
-        quarantine.replay_quarantine(env=container.collector_env, principal=SYSTEM, why="prop", ids=ids)
+        quarantine.replay_quarantine(env=container, principal=SYSTEM, why="prop", ids=ids)
 
     # Brute force: a keyed event is in the log once per key, a keyless one once per arrival; a bad id stays.
     def logged_key(i: int) -> str:

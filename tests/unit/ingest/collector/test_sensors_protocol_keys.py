@@ -69,12 +69,10 @@ def _sdk_messages(at: datetime) -> list[dict[str, Any]]:
 
 def test_profile_from_the_real_sdk_holds_only_customer_attributes(container: Container) -> None:
     messages = _sdk_messages(container.clock.now())
-    result = collect(
-        env=container.collector_env, batch=Batch(source="sensors", project="default", messages=messages)
-    )
+    result = collect(env=container, batch=Batch(source="sensors", project="default", messages=messages))
     assert (result.accepted, result.quarantined) == (len(messages), 0)
     run_pass(container)
-    shown = show(env=container.identity_env, value="C001")
+    shown = show(env=container, value="C001")
     # Worked out by hand from the calls above: set, 2 + 1, one append, set-once, the bind's own set.
     assert shown["profile"] == {
         "risk_level": "C3",
@@ -91,7 +89,7 @@ def test_profile_from_the_real_sdk_holds_only_customer_attributes(container: Con
 
 def test_event_properties_drop_the_login_flag_and_keep_the_library(container: Container) -> None:
     messages = _sdk_messages(container.clock.now())[:1]
-    collect(env=container.collector_env, batch=Batch(source="sensors", project="default", messages=messages))
+    collect(env=container, batch=Batch(source="sensors", project="default", messages=messages))
     records = container.log.read_after(0, 10)
     assert len(records) == 1
     body = records[0].payload

@@ -75,7 +75,7 @@ def test_android_batch_with_crc_and_gzip(client: TestClient, container: Containe
     assert sorted(e["event"] for e in stored) == ["$AppStart", "login"]
     from touchpoint.identity.service import show
 
-    ids = {i["id_value"] for i in show(env=container.identity_env, value="C100")["identifiers"]}
+    ids = {i["id_value"] for i in show(env=container, value="C100")["identifiers"]}
     assert ids == {"C100", "android-1"}
 
 
@@ -180,7 +180,7 @@ def test_native_batch_reports_what_happened(client: TestClient, container: Conta
 
 
 def test_segment_single_call_route_and_unknown_key(container: Container) -> None:
-    container.settings.collector_write_keys = ["wk_live"]
+    container.write_keys = frozenset({"wk_live"})
     with TestClient(create_app(container)) as client:
         message = {
             "userId": "C1",
