@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -170,8 +171,20 @@ class TouchpointGroup(typer.core.TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
+        except BrokenPipeError:
+            raise _reader_left() from None
         except Exception as exc:
             raise _fail_on(exc) from None
+
+
+def _reader_left() -> SystemExit:
+    """The reader of stdout went away (`touchpoint status | head`): stop quietly with exit code 1, as rich
+    and Click already do when the cut reaches them first.
+
+    stdout is pointed at /dev/null first, so that the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return SystemExit(1)
 
 
 def _fail_on(exc: Exception) -> BaseException:

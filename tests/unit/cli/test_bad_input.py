@@ -10,6 +10,8 @@ through that it should have turned into a message.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,3 +258,19 @@ def test_a_malformed_settings_file_is_named_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "touchpoint.toml is not valid TOML" in result.output
     assert "unexpected" not in result.output
+
+
+def test_a_reader_that_leaves_early_stops_the_command_quietly(tmp_path: Path) -> None:
+    """`touchpoint … | head`: no 'unexpected BrokenPipeError' line, exit code 1 (as rich and Click do)."""
+    code = (
+        "import sys; from touchpoint.cli import main as m; "
+        "m.typer.echo = lambda _: [sys.stdout.write('x' * 99 + chr(10)) for _ in range(100_000)]; "
+        f"sys.argv = ['touchpoint', '--home', {str(tmp_path)!r}, 'version']; m.run()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    assert child.stderr is not None
+    assert child.stdout.read(10) == b"x" * 10
+    child.stdout.close()
+    assert child.wait(timeout=60) == 1
+    assert child.stderr.read() == b""
