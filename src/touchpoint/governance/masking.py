@@ -3,9 +3,9 @@
 A customer number is shown whole only where the caller asked for those customers in order to act on them:
 one customer looked up by number (`customer show`, `identity show`, a channel's inbox or consent, the paths
 of a journey test walk of the customers named), a tag's member list, and an export (`segment export`,
-audited). Everywhere a number only illustrates a count — a rule preview's sample, a journey's run list, a
-simulation's sample paths — it is masked with `mask_customer_no`: enough to tell rows apart, not enough to
-identify a customer.
+audited). Everywhere a number only illustrates a count — a rule preview's sample, a journey's run list and
+its stuck runs, a simulation's sample paths — it is masked with `mask_customer_no`: enough to tell rows
+apart, not enough to identify a customer.
 """
 
 from __future__ import annotations

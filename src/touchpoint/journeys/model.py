@@ -539,11 +539,11 @@ class RunPage(BaseModel):
 
 
 class StuckRunRead(BaseModel):
-    """An active run past its wake-at that no worker took."""
+    """An active run past its wake-at that no worker took (resumed or stopped by its run id)."""
 
     run: str
     journey: str
-    customer_no: str
+    customer_no: str = Field(description="masked, as in every run list")
     node: str | None = None
     wake_at: str | None = None
     errors: int = 0

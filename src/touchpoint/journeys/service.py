@@ -443,7 +443,7 @@ def stuck(*, env: JourneyEnv, grace_minutes: int = 10) -> list[dict[str, Any]]:
         {
             "run": r.id,
             "journey": r.journey,
-            "customer_no": r.customer_no,
+            "customer_no": mask_customer_no(r.customer_no),  # a run list: acted on by run id
             "node": r.node,
             "wake_at": r.wake_at.isoformat() if r.wake_at else None,
             "errors": r.context.get("errors", 0),

@@ -28,6 +28,7 @@ from touchpoint.channels.providers.webhook import WebhookConfig, WebhookProvider
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
+from touchpoint.governance.masking import mask_customer_no
 from touchpoint.identity.service import show
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import admit, admit_segments, route_events, tick
@@ -769,15 +770,17 @@ def test_stuck_runs_are_listed_resumed_and_stopped(world: tuple[Container, Virtu
     wake = runs[resumed]["wake_at"]
     clock.advance(timedelta(hours=3))  # no worker ran meanwhile
 
-    listed = {s["customer_no"]: s for s in stuck(env=env) if s["journey"] == "ops"}
-    assert sorted(listed) == sorted([resumed, stopped])
-    assert (listed[resumed]["node"], listed[resumed]["wake_at"]) == ("pause", wake.isoformat())
+    listed = {s["run"]: s for s in stuck(env=env) if s["journey"] == "ops"}
+    assert sorted(listed) == sorted([runs[resumed]["id"], runs[stopped]["id"]])
+    late = listed[runs[resumed]["id"]]
+    assert (late["node"], late["wake_at"]) == ("pause", wake.isoformat())
+    assert late["customer_no"] == mask_customer_no(resumed) != resumed  # a run list masks, as every list does
     assert not [s for s in stuck(env=env, grace_minutes=180) if s["journey"] == "ops"]  # 2 h late only
 
     now = clock.now()
     assert resume_run(env=env, principal=SYSTEM, run_id=runs[resumed]["id"])["wake_at"] == now.isoformat()
     assert stop_run(env=env, principal=SYSTEM, run_id=runs[stopped]["id"])["status"] == "stopped"
-    assert [s["customer_no"] for s in stuck(env=env) if s["journey"] == "ops"] == []
+    assert [s["run"] for s in stuck(env=env) if s["journey"] == "ops"] == []
     with pytest.raises(ValidationError, match="already ended"):
         stop_run(env=env, principal=SYSTEM, run_id=runs[stopped]["id"])
     _drive(env, clock, hours=2)
