@@ -12,11 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
-from support import postgres_schema_url
+from support import MUTATION_RUN, postgres_schema_url
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
+
+if MUTATION_RUN:
+    # A mutant that makes a property test fail is killed at the first failing example: shrinking it (hundreds
+    # of re-runs, each building a store) made mutmut time out on mutants that fail at their first line.
+    settings.register_profile("mutation", phases=[Phase.explicit, Phase.generate], database=None)
+    settings.load_profile("mutation")
 
 POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 Beijing on a Monday that is a trading day
