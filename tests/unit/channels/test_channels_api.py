@@ -269,7 +269,39 @@ def test_bodies_and_answers_are_the_models(client: TestClient) -> None:
     assert (consent.status_code, consent.json()["error"]["details"][0]["loc"]) == (422, ["body", "channel"])
 
 
-def test_flags_are_true_or_false_not_numbers(client: TestClient) -> None:
-    consent = client.post(f"{API}/customers/A1/consent", json={"channel": "sms", "granted": 0})
-    assert consent.status_code == 422
-    assert consent.json()["error"]["details"][0]["loc"] == ["body", "granted"]
+def _refused(response: Response, *fields: str) -> None:
+    """A 422 in the one error shape whose details name exactly these body fields."""
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert all(set(d) == {"loc", "msg"} for d in error["details"])
+    assert sorted(d["loc"] for d in error["details"]) == sorted(["body", f] for f in fields)
+
+
+@pytest.mark.parametrize("granted", [0, 1, "true"])
+def test_flags_are_true_or_false_not_numbers(client: TestClient, granted: Any) -> None:
+    consent = client.post(f"{API}/customers/A1/consent", json={"channel": "sms", "granted": granted})
+    _refused(consent, "granted")
+    assert client.get(f"{API}/customers/A1/consent").json()["history"] == []  # nothing recorded
+
+
+@pytest.mark.parametrize(
+    ("flags", "fields"),
+    [
+        ({"track_links": 0}, ["track_links"]),
+        ({"track_links": "false"}, ["track_links"]),
+        ({"urgent": 1}, ["urgent"]),
+        ({"urgent": "true"}, ["urgent"]),
+        ({"urgent": 1, "track_links": 0}, ["urgent", "track_links"]),
+    ],
+)
+def test_template_flags_are_true_or_false_not_numbers(
+    client: TestClient, flags: dict[str, Any], fields: list[str]
+) -> None:
+    _refused(client.put(f"{API}/templates/flags", json={**TEMPLATE, **flags}), *fields)
+    assert client.get(f"{API}/templates/flags").status_code == 404  # nothing saved
+    _refused(client.put(f"{API}/templates/statement", json={**TEMPLATE, **flags}), *fields)
+    listed = client.get(f"{API}/templates").json()
+    assert [(t["name"], t["latest_version"]) for t in listed] == [("statement", 1)]  # no new version
+    statement = client.get(f"{API}/templates/statement").json()
+    assert (statement["urgent"], statement["track_links"]) == (False, True)

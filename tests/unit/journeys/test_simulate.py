@@ -1,11 +1,13 @@
-"""The simulator's clock stops at every scheduled instant (run wake-ups and delayed or retried sends), its
-counts add up (entered = sum of outcomes + still waiting, per node and for the journey), a walk says why a
-customer did not enter, and sample paths show customer numbers masked."""
+"""The simulator's clock stops at every scheduled instant (run wake-ups and delayed or retried sends: the
+runtime's next instant includes a retry after a transient gateway failure), its counts add up (entered = sum
+of outcomes + still waiting, per node and for the journey), a walk says why a customer did not enter, and
+sample paths show customer numbers masked."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from provider_servers import FakeGateway, Reply
 from support import demo_world
 from touchpoint.analytics.events import events_between
 from touchpoint.bootstrap import Container, build
@@ -23,10 +26,14 @@ from touchpoint.demo.runs import ensure_demo_journeys
 from touchpoint.governance import SYSTEM
 from touchpoint.governance.masking import mask_customer_no
 from touchpoint.ingest.service import ImportOptions, import_arrow
+from touchpoint.journeys import reads, repo
+from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.model import JourneyDef
-from touchpoint.journeys.service import get_journey, parse_journey
+from touchpoint.journeys.runtime import admit, tick
+from touchpoint.journeys.service import get_journey, next_instant, parse_journey, publish, save_journey
 from touchpoint.journeys.simulate import simulate
 from touchpoint.segments.service import current_members
+from unit.journeys.passes import drain
 
 DAY = date(2026, 3, 31)
 PROMO = {
@@ -55,13 +62,35 @@ EVENING_PROMO = {
 }
 
 
+NOON_PROMO = {
+    "name": "noon_promo",
+    "title": "午间推荐",
+    "entry": {"type": "api", "required": ["fund_code"]},
+    "start": "send",
+    "nodes": [
+        {
+            "id": "send",
+            "type": "action",
+            "action": {"kind": "send", "channel": "sms", "template": "fund_promo"},
+        }
+    ],
+}
+
+
 @pytest.fixture
 def sms_world(tmp_path: Path) -> Iterator[Container]:
     """Two consenting customers, a fund, an active marketing SMS template and an SMS provider (never called:
     a simulation records sends instead)."""
+    with _sms_container(tmp_path, "http://127.0.0.1:9/sms") as container:
+        yield container
+
+
+@contextmanager
+def _sms_container(tmp_path: Path, sms_url: str) -> Iterator[Container]:
+    """The SMS world at 12:00 Beijing on DAY, its SMS provider posting to `sms_url`."""
     settings = load_settings(
         tmp_path / "home",
-        channels={"sms": {"provider": "http_sms", "url": "http://127.0.0.1:9/sms", "signature": "【测试】"}},
+        channels={"sms": {"provider": "http_sms", "url": sms_url, "signature": "【测试】"}},
     )
     container = build(settings, clock=VirtualClock(datetime(2026, 3, 31, 4, tzinfo=UTC)))
     tables = {
@@ -126,6 +155,43 @@ def test_a_send_still_held_by_quiet_hours_at_the_end_shows_when_it_is_due(sms_wo
     [walked] = result["customers"]
     assert walked["entered"]
     assert walked["why"] == ["send: send still pending — delayed: quiet hours until 08:00"]
+
+
+def test_the_next_instant_is_the_retry_of_a_send_the_gateway_failed_and_then_it_goes_once(
+    tmp_path: Path,
+) -> None:
+    with FakeGateway() as gateway, _sms_container(tmp_path, gateway.url_for("/sms")) as container:
+        clock = container.clock
+        assert isinstance(clock, VirtualClock)
+        save_journey(env=container, principal=SYSTEM, journey=parse_journey(NOON_PROMO))
+        publish(env=container, principal=SYSTEM, name="noon_promo")
+        admit(env=container, name="noon_promo", customers=["C4OK"], payloads={"C4OK": {"fund_code": "F002"}})
+        drain(lambda: tick(env=container), "tick")
+        gateway.script("/sms", Reply(status=503, json={"error": "busy"}))  # a failure that may pass
+        now = clock.now()
+        assert dispatch(env=container) == 0
+        with container.ops.begin() as connection:
+            [run] = repo.runs_of_customer(connection, "C4OK")
+            [effect] = reads.effect_times(connection, run.id)
+        assert (effect["status"], effect["done_at"]) == ("pending", None)
+        assert "503" in effect["reason"]
+        retry_at = effect["due_at"]
+        assert retry_at is not None
+        assert retry_at > now
+
+        assert next_instant(env=container, after=now) == retry_at
+
+        clock.set(retry_at - timedelta(seconds=1))
+        assert dispatch(env=container) == 0  # not due yet
+        assert len(gateway.requests_to("/sms")) == 1
+        clock.set(retry_at)
+        assert drain(lambda: dispatch(env=container), "dispatch") == 1
+        with container.ops.begin() as connection:
+            [effect] = reads.effect_times(connection, run.id)
+        assert (effect["status"], effect["done_at"], effect["due_at"]) == ("sent", retry_at, None)
+        assert [r.json["phone"] for r in gateway.requests_to("/sms")] == ["13800000002"] * 2
+        assert len(gateway.deliveries()) == 1  # the failed attempt delivered nothing: one message
+        assert next_instant(env=container, after=clock.now()) is None  # nothing left to do
 
 
 def test_a_walk_says_why_the_customer_did_not_enter(sms_world: Container) -> None:
