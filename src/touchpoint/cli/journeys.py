@@ -22,9 +22,9 @@ from touchpoint.cli.output import (
     print_json,
     print_table,
 )
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import SYSTEM
-from touchpoint.journeys.model import journey_schema
+from touchpoint.journeys.model import JourneyDef, journey_schema
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
     RUNS_PAGE_MAX,
@@ -351,14 +351,14 @@ def stop_run_command(ctx: typer.Context, run: str, as_json: JsonOption = False) 
 @app.command("simulate")
 def simulate_command(
     ctx: typer.Context,
-    path: Path,
+    source: Annotated[str, typer.Argument(metavar="FILE|NAME", help=SOURCE_HELP)],
     start: FromOption,
     end: ToOption,
     sample: Annotated[int, typer.Option(help="paths to show")] = 5,
     as_json: JsonOption = False,
 ) -> None:
-    """Replay a period's recorded events and data through a journey file (log channel, virtual clock)."""
-    journey = parse_journey(read_definition(path))
+    """Replay a period's recorded events and data through a journey (log channel, virtual clock)."""
+    journey = _journey_of(ctx, source)
     result = simulate(
         env=ctx.obj.container,
         journey=journey,
@@ -373,25 +373,41 @@ def simulate_command(
 @app.command("test")
 def walk_command(
     ctx: typer.Context,
-    path: Path,
+    source: Annotated[str, typer.Argument(metavar="FILE|NAME", help=SOURCE_HELP)],
     customer: Annotated[str, typer.Option(help="the customer to walk through")],
     start: Annotated[str, typer.Option("--from", help=f"first day (default -30d): {DAY_HELP}")] = "-30d",
     end: Annotated[str, typer.Option("--to", help=f"last day (default today): {DAY_HELP}")] = "today",
     payload: Annotated[str, typer.Option(help="entry payload as JSON (API entry)")] = "{}",
     as_json: JsonOption = False,
 ) -> None:
-    """Walk one customer through a journey file step by step, time fast-forwarded."""
+    """Walk one customer through a journey step by step, time fast-forwarded."""
     env = ctx.obj.container
     first, last = parse_day(ctx, start), parse_day(ctx, end)
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--payload is not JSON ({exc})") from None
-    journey = parse_journey(read_definition(path))
+    journey = _journey_of(ctx, source)
     result = simulate(
         env=env, journey=journey, start=first, end=last, customers=[customer], payload=body, sample=1
     )
     _print_walk(result, as_json)
+
+
+SOURCE_HELP = "a journey file (YAML or JSON), or the name of a saved journey (its newest version)"
+
+
+def _journey_of(ctx: typer.Context, source: str) -> JourneyDef:
+    """The journey in the file `source`, or else the newest saved version of the journey named `source`."""
+    path = Path(source)
+    if path.exists():
+        return parse_journey(read_definition(path))
+    try:
+        return get_journey(env=ctx.obj.container, name=source)
+    except NotFoundError:
+        raise NotFoundError(
+            f"{source}: no such file, and no saved journey of that name (文件不存在，也没有同名旅程)"
+        ) from None
 
 
 def _progress_bar() -> Callable[[int, int], None]:

@@ -286,15 +286,22 @@ def _path(connection: Any, run: Any, tz: Any, show: Callable[[str], str]) -> dic
     def local(moment: datetime | None) -> str | None:
         return None if moment is None else moment.astimezone(tz).isoformat(timespec="minutes")
 
+    def hide(text: Any) -> Any:
+        """The customer number wherever a rendered message or a step's note repeats it, shown as `show`
+        gives it: a masked sample must not print the number in the message text."""
+        return text.replace(run.customer_no, show(run.customer_no)) if isinstance(text, str) else text
+
     return {
         "customer_no": show(run.customer_no),
         "status": run.status,
         "holdout": run.holdout,
         "steps": [
-            {"at": local(s.at), "node": s.node, "outcome": s.outcome, "detail": s.detail}
+            {"at": local(s.at), "node": s.node, "outcome": s.outcome, "detail": hide(s.detail)}
             for s in repo.steps_of(connection, run.id)
         ],
-        "messages": repo.messages_of(connection, run.id),
+        "messages": [
+            {"node": m["node"], "content": hide(m["content"])} for m in repo.messages_of(connection, run.id)
+        ],
         "effects": [
             {
                 "node": e["node"],

@@ -206,6 +206,27 @@ def test_a_simulation_prints_tables_and_masks_its_sample_paths(home: Path) -> No
     assert f"treated {fmt_share(goal['rate'])} ({fmt(goal['converted'])} of {fmt(goal['runs'])})" in shown
 
 
+def test_a_saved_journey_is_simulated_by_name_as_its_file_is(home: Path) -> None:
+    """The demo journeys are saved: `journey simulate NAME` replays the newest version without a file."""
+    by_file = _json(
+        home,
+        "journey",
+        "simulate",
+        str(JOURNEYS / "ipo_payment_reminder.yaml"),
+        "--from",
+        FIRST,
+        "--to",
+        LAST,
+    )
+    by_name = _json(home, "journey", "simulate", "ipo_payment_reminder", "--from", FIRST, "--to", LAST)
+    assert by_name["entered"] == by_file["entered"]
+    assert by_name["runs"] == by_file["runs"]
+    missing = _invoke(home, "journey", "simulate", "no_such_journey", "--from", FIRST, "--to", LAST)
+    assert missing.exit_code == 1
+    assert "no such file, and no saved journey of that name" in missing.output
+    assert "Traceback" not in missing.output
+
+
 # Elsewhere -------------------------------------------------------------------------------------------------
 
 

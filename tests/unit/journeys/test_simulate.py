@@ -5,6 +5,7 @@ sample paths show customer numbers masked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -327,10 +328,18 @@ def test_sample_paths_mask_customer_numbers_and_a_walk_shows_the_customer_it_was
     masked; a test walk is of customers the caller named, so their own paths show them whole."""
     container, _ = world
     env = container
-    journey = parse_journey(FOLLOWUP)
-    result = simulate(env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), sample=3)
+    # the message repeats the customer number, as an advisor's note does: the sample must not print it either
+    body = json.loads(
+        json.dumps(FOLLOWUP, ensure_ascii=False).replace("还在等您", "还在等您 {{ customer_no }}")
+    )
+    journey = parse_journey(body)
+    # every run in the sample (run ids are random: a few could all be still waiting or held out)
+    result = simulate(env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), sample=500)
     shown = [path["customer_no"] for path in result["paths"]]
     assert shown
+    messages = [m["content"] for path in result["paths"] for m in path["messages"]]
+    assert messages
+    assert all(m.startswith("还在等您 ") for m in messages)
     viewers = sorted(
         set(
             events_between(container, ["fund_detail_view"], date(2026, 3, 24), date(2026, 3, 31))
@@ -340,6 +349,9 @@ def test_sample_paths_mask_customer_numbers_and_a_walk_shows_the_customer_it_was
     )
     assert set(shown) <= {mask_customer_no(c) for c in viewers}
     assert not set(shown) & set(viewers)
+    printed = json.dumps(result["paths"], ensure_ascii=False)
+    assert not [c for c in viewers if c in printed], "a sample path prints a whole customer number"
+    assert {m.removeprefix("还在等您 ") for m in messages} <= set(shown)
     customer = next(c for c in viewers if mask_customer_no(c) == shown[0])
     walked = simulate(
         env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), customers=[customer]
