@@ -358,12 +358,13 @@ def simulate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Replay a period's recorded events and data through a journey (log channel, virtual clock)."""
+    first, last = parse_day(ctx, start), parse_day(ctx, end)  # the options before the journey is looked up
     journey = _journey_of(ctx, source)
     result = simulate(
         env=ctx.obj.container,
         journey=journey,
-        start=parse_day(ctx, start),
-        end=parse_day(ctx, end),
+        start=first,
+        end=last,
         sample=sample,
         on_event=None if as_json else _progress_bar(),
     )
