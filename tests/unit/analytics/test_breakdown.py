@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from touchpoint.analytics.events import events_between
-from touchpoint.analytics.funnel import FunnelQuery, funnel, funnel_customers
+from touchpoint.analytics.funnel import FunnelQuery, funnel, funnel_customers, save_funnel_segment
 from touchpoint.analytics.retention import RetentionQuery, retention, retention_customers
 from touchpoint.analytics.trend import event_trend
 from touchpoint.api.app import create_app
@@ -27,7 +27,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.demo import DemoParams
 from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
-from touchpoint.segments.service import members_of
+from touchpoint.segments.service import get_segment, members_of
 from touchpoint.tags.layout import TAG_VALUES
 from unit.analytics.funnel_reference import Step, reach_by_person, rows_of
 
@@ -161,6 +161,28 @@ def test_a_retention_cell_saved_over_http_holds_that_cells_customers(demo: tuple
         assert funnel_saved.json()["size"] == len(
             funnel_customers(env=env, query=_query(), step=3, who="reached")
         )
+
+
+def test_a_saved_funnel_segment_is_titled_by_who_and_which_step(demo: tuple[Container, Path]) -> None:
+    """Reached and dropped-off segments are told apart by their title; each holds exactly those customers."""
+    env = demo[0]
+    for who, verb, step in (("reached", "到达", 3), ("dropped", "流失于", 2)):
+        saved = save_funnel_segment(
+            env=env, principal=SYSTEM, query=_query(), step=step, who=who, name=f"funnel_{who}"
+        )
+        assert get_segment(env=env, name=f"funnel_{who}").title == f"漏斗{verb}第{step}步 {START}~{END}"
+        assert saved["size"] == len(funnel_customers(env=env, query=_query(), step=step, who=who))
+    named = save_funnel_segment(
+        env=env,
+        principal=SYSTEM,
+        query=_query(),
+        step=2,
+        who="dropped",
+        name="funnel_named",
+        title="犹豫客户",
+    )
+    assert get_segment(env=env, name="funnel_named").title == "犹豫客户"
+    assert named["size"] == saved["size"]
 
 
 @pytest.mark.parametrize(
