@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,13 @@ def test_funnel_matches_brute_force(drawn: dict[str, Any]) -> None:
     assert [s["customers"] for s in got["steps"]] == want.customers
     assert [s["avg_seconds_from_previous"] for s in got["steps"]] == pytest.approx(want.mean_gaps)
     assert [s["median_seconds_from_previous"] for s in got["steps"]] == pytest.approx(want.median_gaps)
+    assert [s["event"] for s in got["steps"]] == list(drawn["steps"])
+    counts = want.customers
+    # shares to 4 decimals; a share of nobody is 0
+    previous = [1.0] + [round(b / a, 4) if a else 0.0 for a, b in pairwise(counts)]
+    first_share = [round(c / counts[0], 4) if counts[0] else 0.0 for c in counts]
+    assert [s["conversion_from_previous"] for s in got["steps"]] == previous
+    assert [s["conversion_from_first"] for s in got["steps"]] == first_share
 
 
 def test_a_later_step_that_avoids_the_exclusion_carries_the_chain(sqlite_container: Container) -> None:
