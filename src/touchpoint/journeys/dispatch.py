@@ -72,7 +72,7 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = Non
     """Carry out due effects; each attempt is recorded; failures retry with back-off up to MAX_ATTEMPTS.
     Returns how many were concluded (sent, or skipped by a channel policy)."""
     claimer = new_id("dsp")  # this batch's claims; 28 characters, within the column's 32
-    lease = timedelta(seconds=lease_seconds(env))
+    lease = timedelta(seconds=env.lease_seconds)  # the `dispatch_lease_seconds` setting
     rows = _claim(env, claimer, limit, lease, catalog)
     if not rows:
         return 0
@@ -85,11 +85,6 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = Non
             break  # the rest are released unattempted: due again at once
         call.answer = _transmit(env, call)
     return done + _conclude(env, calls, claimer, lease)
-
-
-def lease_seconds(env: JourneyEnv) -> float:
-    """How long a batch's claim on its effects lasts (the `dispatch_lease_seconds` setting)."""
-    return env.lease_seconds
 
 
 def _claim(

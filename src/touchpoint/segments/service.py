@@ -133,7 +133,6 @@ def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> i
     saved = list_segments(env=env) | {segment.name: segment}
     check(env=env, rule=rule, segments=saved)
     body = segment.model_dump(mode="json")
-    env = env
     return save_definition(
         env.ops, clock=env.clock, principal=principal, kind=KIND, name=segment.name, body=body
     )
@@ -141,7 +140,6 @@ def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> i
 
 def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
     """What rules are evaluated against as of `at` (default now): the newest tag snapshot on or before it."""
-    env = env
     instant = at or env.clock.now()
     business_date = env.calendar.business_date(instant)
     days = [p.dt for p in env.analytics.partitions(TAG_VALUES.name) if p.dt <= business_date]
@@ -203,7 +201,6 @@ def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[s
     cleaned = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
     if not cleaned:
         raise ValidationError("the list holds no customer numbers")
-    env = env
     list_id = new_id("lst")
     with env.ops.begin() as connection:
         repo.save_list(connection, list_id, name, cleaned, principal.user, env.clock.now())
@@ -268,7 +265,6 @@ def refresh_segment(
     segment with its error and the time the next attempt may run (doubling back-off, at most a day).
     """
     segment = get_segment(env=env, name=name)
-    env = env
     instant = at or env.clock.now()
     day = env.calendar.business_date(instant)
     if segment.kind == "static" and not force and _snapshot_dates(env, name):
@@ -354,7 +350,6 @@ def status(*, env: TagEnv, name: str) -> dict[str, Any]:
 
 def refreshes_due(*, env: TagEnv) -> list[str]:
     """Dynamic segments without a successful refresh for today's business date, not waiting out a back-off."""
-    env = env
     now = env.clock.now()
     today = env.calendar.business_date(now)
     due = []

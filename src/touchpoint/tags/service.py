@@ -55,7 +55,6 @@ def save_tag(*, env: TagEnv, principal: Principal, tag: TagDef) -> int:
     """Create or update a tag after checking what it reads; returns the version."""
     check_tag(tag, set(list_indicators(env=env)))
     body = tag.model_dump(mode="json", by_alias=True, exclude_none=True)
-    env = env
     return save_definition(env.ops, clock=env.clock, principal=principal, kind=KIND, name=tag.name, body=body)
 
 
@@ -214,7 +213,6 @@ def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFr
 
 def latest_data_date(*, env: TagEnv) -> date:
     """The newest date the customers or assets snapshots hold, else today's business date."""
-    env = env
     dates = [p.dt for name in ("assets", "customers") for p in env.analytics.partitions(name)]
     return max(dates) if dates else env.calendar.business_date(env.clock.now())
 
@@ -241,7 +239,6 @@ def compute_due(*, env: TagEnv, refresh: timedelta, retry: timedelta) -> date | 
     changed since its last success, or when that success is older than `refresh`. A failure is retried
     only after `retry`, so a broken definition does not spin the worker.
     """
-    env = env
     if not env.analytics.partitions("customers") or not list_indicators(env=env):
         return None
     day = latest_data_date(env=env)
@@ -267,7 +264,6 @@ def compute(*, env: TagEnv, principal: Principal, day: date, force: bool = False
     A result that would move many customers' tags because their inputs went missing (a partial feed) is
     refused with MissingInputsError unless `force`; a forced run records what it accepted.
     """
-    env = env
     run_id = new_id("cmp")
     with env.ops.begin() as connection:
         repo.start_run(connection, run_id, day, env.clock.now())
@@ -349,7 +345,6 @@ def dry_run(
     Given definitions replace current ones of the same name; the rest of the library is computed beside
     them so that tags and formulas can read it.
     """
-    env = env
     everything = {**list_indicators(env=env), **{d.name: d for d in indicators}}
     known = known_events(env.analytics)
     for definition in indicators:
