@@ -92,3 +92,34 @@ def demo_world(request: Any, home: Any, prepare: Any = None) -> Iterator[tuple[A
         pytest.skip("TOUCHPOINT_TEST_POSTGRES_URL is not set")
     for url in postgres_schema_url(base):
         yield from world(load_settings(home, database_url=url))
+
+
+TEST_PASSWORD = "correct-horse-42"
+
+
+def signed_token(container: Any, *, roles: tuple[str, ...] = ("admin",), **user: Any) -> str:
+    """A personal API token of a new user with these roles (and `branches`, `advisor_id` if given)."""
+    from touchpoint.governance import SYSTEM
+    from touchpoint.governance.accounts import create_token, create_user
+    from touchpoint.governance.model import TokenCreate, UserCreate
+
+    username = user.pop("username", None) or f"u{uuid.uuid4().hex[:10]}"
+    create_user(
+        container,
+        principal=SYSTEM,
+        user=UserCreate(username=username, roles=list(roles), password=TEST_PASSWORD, **user),
+    )
+    return create_token(container, principal=SYSTEM, username=username, token=TokenCreate(name="tests")).token
+
+
+def api_client(
+    container: Any, *, roles: tuple[str, ...] = ("admin",), username: str | None = None, **client: Any
+) -> Any:
+    """A TestClient on the container's API, signed in with the token of a new user holding `roles` (named
+    `username`, or a random name)."""
+    from fastapi.testclient import TestClient
+
+    from touchpoint.api.app import create_app
+
+    token = signed_token(container, roles=roles, username=username)
+    return TestClient(create_app(container), headers={"Authorization": f"Bearer {token}"}, **client)

@@ -13,7 +13,7 @@ from touchpoint.channels.providers.base import Provider
 from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
 from touchpoint.channels.ratelimit import TokenBucket
-from touchpoint.config import ChannelPolicy, Settings
+from touchpoint.config import AccountPolicy, ChannelPolicy, Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
 from touchpoint.identity.model import IdentityPolicy
@@ -68,6 +68,7 @@ class Container:
     collector_window: TimeWindow
     collector_limits: CollectorLimits
     write_keys: frozenset[str]
+    account_policy: AccountPolicy
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _providers: dict[str, Provider] | None = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
@@ -148,6 +149,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
             concurrent_batches=s.collector_concurrent_batches,
         ),
         write_keys=frozenset(s.collector_write_keys),
+        account_policy=s.accounts,
     )
 
 

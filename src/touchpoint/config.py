@@ -84,6 +84,19 @@ class ChannelPolicy(BaseModel):
     suitability_rule_version: str = "CSRC-2017-适当性匹配-v1"
 
 
+class AccountPolicy(BaseModel):
+    """Sign-in rules: password strength, lock-out after failures, session lifetime (issue 15)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    lockout_failures: int = Field(default=5, ge=1, description="failed sign-ins in a row that lock a user")
+    lockout_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
+    session_idle_minutes: int = Field(default=120, ge=1, description="a session unused this long ends")
+    session_max_hours: int = Field(default=12, ge=1, description="a session ends this long after sign-in")
+    cookie_secure: bool = Field(default=False, description="send the session cookie over HTTPS only")
+
+
 CONFIG_FILE_NAME = "touchpoint.toml"
 
 
@@ -180,6 +193,7 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="base of tracked links and unsubscribe links"
     )
+    accounts: AccountPolicy = Field(default_factory=AccountPolicy)
 
     @field_validator("home")
     @classmethod

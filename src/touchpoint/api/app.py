@@ -5,16 +5,19 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from touchpoint import __version__
 from touchpoint.api.allow import AllowHeaderMiddleware
+from touchpoint.api.deps import public
 from touchpoint.api.docs import mount_docs
 from touchpoint.api.errors import errors, install_error_handlers
 from touchpoint.api.routes import (
+    accounts,
     analytics,
     channels,
     collector,
@@ -40,6 +43,28 @@ async def _freeze_startup_heap(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def mounted_routers(*, collector_only: bool = False) -> list[tuple[str, APIRouter]]:
+    """Every router the app serves, with its prefix (the route-permission walk reads this list)."""
+    sdk: list[tuple[str, APIRouter]] = [("", health.router), ("", collector.router)]
+    if collector_only:
+        return sdk
+    api = [
+        accounts.router,
+        imports.router,
+        collector.admin,
+        dead_letters.router,
+        status.router,
+        identity.router,
+        tagging.router,
+        segments.router,
+        insight.router,
+        analytics.router,
+        journeys.router,
+        channels.router,
+    ]
+    return [*sdk, *(("/api/v1", router) for router in api), ("", channels.public_links)]
+
+
 def create_app(container: Container, *, collector_only: bool = False) -> FastAPI:
     """The API with every router mounted and errors mapped to statuses.
 
@@ -56,26 +81,47 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
     )
     mount_docs(app)
     app.state.container = container
-    app.include_router(health.router)
-    app.include_router(collector.router)
+    for prefix, router in mounted_routers(collector_only=collector_only):
+        app.include_router(router, prefix=prefix)
     if not collector_only:
-        app.include_router(imports.router, prefix="/api/v1")
-        app.include_router(collector.admin, prefix="/api/v1")
-        app.include_router(dead_letters.router, prefix="/api/v1")
-        app.include_router(status.router, prefix="/api/v1")
-        app.include_router(identity.router, prefix="/api/v1")
-        app.include_router(tagging.router, prefix="/api/v1")
-        app.include_router(segments.router, prefix="/api/v1")
-        app.include_router(insight.router, prefix="/api/v1")
-        app.include_router(analytics.router, prefix="/api/v1")
-        app.include_router(journeys.router, prefix="/api/v1")
-        app.include_router(channels.router, prefix="/api/v1")
-        app.include_router(channels.public)
-        app.add_api_route("/", _landing, include_in_schema=False, response_class=HTMLResponse)
+        app.add_api_route(
+            "/",
+            _landing,
+            include_in_schema=False,
+            response_class=HTMLResponse,
+            dependencies=[public("the landing page")],
+        )
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(AllowHeaderMiddleware)  # a 405 lists every method of the path
     install_error_handlers(app)
+    _document_sign_in_errors(app)
     return app
+
+
+def _document_sign_in_errors(app: FastAPI) -> None:
+    """Every operation that needs sign-in can answer 401 (no or unknown credential) and 403 (no permission,
+    a password to change first, a change without the session's CSRF token): say so once, here, in the
+    document the console and the fuzzer read."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                if "security" in operation:
+                    responses = operation.setdefault("responses", {})
+                    for status, text in SIGN_IN_ERRORS.items():
+                        responses.setdefault(str(status), {"description": text, "content": body})
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+SIGN_IN_ERRORS = {
+    401: "Missing or unknown credential",
+    403: "Not allowed: a missing permission, a password to change first, or no CSRF token",
+}
 
 
 def _landing() -> str:

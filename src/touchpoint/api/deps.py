@@ -1,11 +1,33 @@
-"""Request-scoped access to the container and the caller."""
+"""Request-scoped access to the container and the caller, and the permission every route declares.
+
+A caller proves who they are with a session cookie (the console: changes also need the session's CSRF token
+in `X-CSRF-Token`) or a personal API token (`Authorization: Bearer tp_…`). Every route declares one of:
+
+- `needs("object:verb")` — a signed-in caller holding that permission (401 without a credential, 403 without
+  the permission);
+- `signed_in()` — any signed-in caller, for their own account (who am I, my password, my tokens);
+- `public("why")` — no sign-in, because the route proves its caller otherwise (an ingestion key, a provider's
+  signature) or serves anyone (health, tracked links).
+
+`tests/unit/api/test_route_permissions.py` walks every route and fails on one that declares none.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from touchpoint.bootstrap import Container
-from touchpoint.governance import SYSTEM, Principal
+from touchpoint.core.errors import ForbiddenError, UnauthorizedError
+from touchpoint.governance import Principal
+from touchpoint.governance.accounts import Account, csrf_matches, session_account, token_account
+from touchpoint.governance.permissions import ALL_PERMISSIONS
+
+SESSION_COOKIE = "tp_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def container(request: Request) -> Container:
@@ -14,6 +36,95 @@ def container(request: Request) -> Container:
     return value
 
 
-def principal() -> Principal:
-    """The caller; the system principal until sign-in exists."""
-    return SYSTEM
+def source_of(request: Request) -> str:
+    """Where a request came from, for the audit log."""
+    return f"api:{request.client.host if request.client else 'unknown'}"
+
+
+# Declared as FastAPI security schemes so that the OpenAPI document states how to sign in; the checks are
+# ours (auto_error=False), to answer in the one error shape.
+BEARER = HTTPBearer(auto_error=False, description="a personal API token: `Authorization: Bearer tp_…`")
+COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="the console's session")
+
+
+def account(
+    request: Request,
+    c: Annotated[Container, Depends(container)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    cookie: Annotated[str | None, Depends(COOKIE)],
+) -> Account:
+    """The signed-in account, from a bearer token or the session cookie."""
+    if request.headers.get("authorization") is not None:
+        if bearer is None:
+            raise UnauthorizedError("the Authorization header must be 'Bearer <token>'")
+        found = token_account(c, secret=bearer.credentials.strip())
+        if found is None:
+            raise UnauthorizedError("unknown, revoked or expired token, or its user is disabled")
+        return found
+    if cookie is None:
+        raise UnauthorizedError("sign in (POST /api/v1/auth/sign-in) or send 'Authorization: Bearer <token>'")
+    session = session_account(c, secret=cookie)
+    if session is None:
+        raise UnauthorizedError("the session has ended; sign in again")
+    if request.method not in SAFE_METHODS and not csrf_matches(session, request.headers.get(CSRF_HEADER)):
+        raise ForbiddenError(f"a change needs the session's CSRF token in {CSRF_HEADER}")
+    return session
+
+
+Signed = Annotated[Account, Depends(account)]
+
+
+def principal(request: Request, signed: Signed) -> Principal:
+    """The caller as services take it. A user given a one-time password must change it before anything
+    else."""
+    if signed.must_change_password:
+        raise ForbiddenError("change your password first (POST /api/v1/auth/password)")
+    return signed.principal(source=source_of(request))
+
+
+class Needs:
+    """The dependency of a route that needs one permission; it yields the caller."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def __call__(self, caller: Annotated[Principal, Depends(principal)]) -> Principal:
+        """Refuse a caller without the permission."""
+        if not caller.can(self.permission):
+            raise ForbiddenError(f"this needs the permission {self.permission!r}")
+        return caller
+
+
+class SignedIn:
+    """The dependency of a route any signed-in account may call, for itself."""
+
+    def __call__(self, signed: Signed) -> Account:
+        """The account."""
+        return signed
+
+
+class Public:
+    """The marker of a route open without sign-in, with the reason it may be."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __call__(self) -> None:
+        """Nothing to check here; the route checks its own credential, if any."""
+
+
+def needs(permission: str) -> Any:
+    """`dependencies=[needs("segment:read")]`: the route needs this permission."""
+    if permission not in ALL_PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    return Depends(Needs(permission))
+
+
+def signed_in() -> Any:
+    """`dependencies=[signed_in()]`: any signed-in caller."""
+    return Depends(SignedIn())
+
+
+def public(reason: str) -> Any:
+    """`dependencies=[public("ingestion key")]`: no sign-in, for this reason."""
+    return Depends(Public(reason))

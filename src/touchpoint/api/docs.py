@@ -14,11 +14,16 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from touchpoint.api.deps import public
+
 ASSETS_URL = "/docs-assets"
 SWAGGER_JS = "swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui.css"
 REDOC_JS = "redoc.standalone.js"
 FAVICON = "favicon.png"
+
+
+DOCUMENTATION = public("the API documentation (the document itself is public)")
 
 
 def mount_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
@@ -49,8 +54,16 @@ def mount_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/redo
             with_google_fonts=False,  # fonts.googleapis.com is out of reach too; the page uses system fonts
         )
 
-    app.add_api_route(docs_url, swagger_ui, include_in_schema=False, response_class=HTMLResponse)
-    app.add_api_route(redoc_url, redoc, include_in_schema=False, response_class=HTMLResponse)
+    app.add_api_route(
+        docs_url,
+        swagger_ui,
+        include_in_schema=False,
+        response_class=HTMLResponse,
+        dependencies=[DOCUMENTATION],
+    )
+    app.add_api_route(
+        redoc_url, redoc, include_in_schema=False, response_class=HTMLResponse, dependencies=[DOCUMENTATION]
+    )
 
 
 def _root(request: Request) -> str:

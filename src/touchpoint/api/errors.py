@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from touchpoint.core.errors import (
     ConflictError,
     Fault,
+    ForbiddenError,
     NotFoundError,
     TouchpointError,
     UnauthorizedError,
@@ -73,6 +74,7 @@ _STATUS_BY_ERROR: list[tuple[type[TouchpointError], int]] = [
     (CollectorUnavailable, 503),
     (UnknownWriteKey, 401),
     (UnauthorizedError, 401),
+    (ForbiddenError, 403),
     (ValidationError, 400),
     (NotFoundError, 404),
     (ConflictError, 409),

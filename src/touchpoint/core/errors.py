@@ -56,6 +56,12 @@ class UnauthorizedError(TouchpointError):
     code = "unauthorized"
 
 
+class ForbiddenError(TouchpointError):
+    """The caller is known but lacks the permission or the scope this needs (HTTP 403)."""
+
+    code = "forbidden"
+
+
 def fault_list(errors: Sequence[Mapping[str, Any]]) -> list[Fault]:
     """Pydantic's error dictionaries (from `ValidationError.errors()` or FastAPI's `RequestValidationError`)
     as `(loc, msg)` pairs — the one translation every entry point shares."""

@@ -17,14 +17,13 @@ from touchpoint.tags.service import TagEnv, list_tags
 RECENT = 20
 
 
-SENSITIVE_READERS = frozenset({"admin", "sensitive_reader"})
 MASK = "***"
 
 
 def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dict[str, Any]:
     """Everything known about one customer, newest first where it is a history.
 
-    Sensitive tags show as `***` unless the caller holds a role that may read them.
+    Sensitive tags show as `***` unless the caller holds `tag:sensitive`.
     """
     analytics = env.analytics
     customers = analytics.table("customers")
@@ -67,7 +66,7 @@ def _events(env: TagEnv, customer_no: str, limit: int) -> list[dict[str, Any]]:
 
 
 def _masked_tags(env: TagEnv, principal: Principal) -> set[str]:
-    if principal.roles & SENSITIVE_READERS:
+    if principal.can("tag:sensitive"):
         return set()
     return {name for name, tag in list_tags(env=env).items() if tag.sensitive}
 

@@ -11,14 +11,13 @@ from pathlib import Path
 import exchange_calendars
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from support import api_client
 from touchpoint.analytics.events import events_between
 from touchpoint.analytics.funnel import FunnelQuery, funnel, funnel_customers, save_funnel_segment
 from touchpoint.analytics.retention import RetentionQuery, retention, retention_customers
 from touchpoint.analytics.trend import event_trend
-from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
 from touchpoint.config import load_settings
@@ -138,7 +137,7 @@ def test_a_retention_cell_saved_over_http_holds_that_cells_customers(demo: tuple
     assert cohort["retained"][1] == len(everyone)
     assert cell == sorted(everyone & set(logins.loc[logins["customer_no"].notna(), "person"]))
     assert cell, "the demo should have customers logging in on 03-20 and 03-22"
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         saved = client.post(
             "/api/v1/analytics/retention/segment",
             json=query

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from support import import_events
-from touchpoint.api.app import create_app
+from support import api_client, import_events
 from touchpoint.bootstrap import Container
 
 BASE = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # 2026-03-02 00:00 Beijing
@@ -28,7 +27,7 @@ def _client(container: Container) -> TestClient:
         }
     )
     import_events(container, frame)
-    return TestClient(create_app(container))
+    return api_client(container)
 
 
 def test_funnel_retention_events_and_distribution(sqlite_container: Container) -> None:

@@ -14,8 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import import_events
-from touchpoint.api.app import create_app
+from support import api_client, import_events
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -64,7 +63,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         }
     )
     import_events(container, frame)
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         yield test_client
     container.close()
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 
 TRADES = (
@@ -16,7 +16,7 @@ TRADES = (
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         yield test_client
 
 

@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 
 CUSTOMERS = b"customer_no\nC1\nC2\nC3\nC4\n"
@@ -37,7 +37,7 @@ def _import(client: TestClient, table: str, body: bytes, day: str | None = None)
 
 
 def test_compute_refuses_missing_inputs_with_409_until_forced(container: Container) -> None:
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         _import(client, "customers", CUSTOMERS, "2026-03-02")
         _import(client, "assets", FULL)
         assert client.put("/api/v1/indicators/total_assets", json=TOTAL).status_code == 200

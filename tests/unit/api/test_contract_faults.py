@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.api.routes.imports import upload_name
 from touchpoint.bootstrap import build
 from touchpoint.config import load_settings
@@ -29,7 +29,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     params = DemoParams(customers=60, days=5, seed=5, end_date=date(2026, 3, 31))
     ensure_demo(env=container, principal=SYSTEM, params=params)
     ensure_demo_tags(env=container, principal=SYSTEM)
-    with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
+    with api_client(container, raise_server_exceptions=False) as test_client:
         saved = test_client.put("/api/v1/segments/everyone", json={"rule": RULE})
         assert saved.status_code == 200, saved.text
         yield test_client

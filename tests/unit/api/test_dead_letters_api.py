@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.events import LogEntry
@@ -42,7 +42,7 @@ def client(container: Container, clock: VirtualClock) -> Iterator[TestClient]:
     container.log.append(entries, received_at=clock.now())
     while process_log(env=container, log=container.log) > 0:
         pass
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         yield test_client
 
 

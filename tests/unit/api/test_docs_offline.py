@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from support import api_client
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
 
@@ -17,7 +18,7 @@ ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*["']([^"']+)["
 
 @pytest.fixture
 def client(sqlite_container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_container)) as test_client:
+    with api_client(sqlite_container) as test_client:
         yield test_client
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import Identifier
@@ -19,7 +19,7 @@ def client(container: Container) -> Iterator[TestClient]:
     with container.ops.begin() as connection:
         graph = Graph(connection, now=NOW, source="test")
         graph.bind(Identifier("anonymous_id", "kiosk-7"), Identifier("customer_no", "C1"), "many_to_one")
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container, username="ops.lee") as test_client:
         yield test_client
 
 
@@ -34,7 +34,7 @@ def test_unmerge_then_allow_over_http(client: TestClient) -> None:
     assert shown["separations"][0] | {"at": None} == {
         "left": "anonymous_id:kiosk-7",
         "right": "customer_no:C1",
-        "by": "system",
+        "by": "ops.lee",
         "at": None,
     }
     again = client.post("/api/v1/identity/kiosk-7/unmerge")

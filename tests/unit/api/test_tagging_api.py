@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 
 CUSTOMERS = b"customer_no,risk_level,consent_marketing\nC1,C2,true\nC2,C4,false\nC3,C5,true\n"
@@ -31,7 +31,7 @@ TIER = {
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         for table, body in (("customers", CUSTOMERS), ("assets", ASSETS)):
             response = test_client.post(
                 f"/api/v1/import/{table}?date=2026-02-27", files={"file": (f"{table}.csv", body, "text/csv")}

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.api.routes import channels as channels_routes
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import audience
@@ -93,7 +93,7 @@ def client(tmp_path: Path, database_url: str, clock: VirtualClock) -> Iterator[T
         options=ImportOptions(business_date=date(2026, 3, 2)),
         source_name="customers",
     )
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         assert test_client.put(f"{API}/templates/statement", json=TEMPLATE).status_code == 200
         yield test_client
     container.close()
@@ -230,7 +230,7 @@ def _typed(schema: dict[str, Any]) -> bool:
 def test_every_route_declares_its_models_and_errors(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     channel_paths = {API + r.path for r in channels_routes.router.routes} | {
-        r.path for r in channels_routes.public.routes
+        r.path for r in channels_routes.public_links.routes
     }
     assert len(channel_paths) == 17
     for path in channel_paths:

@@ -13,14 +13,13 @@ import httpx
 import orjson
 import pyarrow as pa
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from provider_servers import FakeGateway
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.providers.base import Delivery, OutboundMessage, SendContext
@@ -287,7 +286,7 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
         {"phone": "+86 138-0000-0004", "content": "ＴＤ。", "send_time": "2026-03-31 12:01:00"},
         {"phone": "13800000001", "content": "好的", "send_time": "2026-03-31 12:01:00"},
     ]
-    client = TestClient(create_app(container))
+    client = api_client(container)
     unsigned = client.post("/api/v1/channels/sms/receipts", content=orjson.dumps(report))
     assert unsigned.status_code == 401  # anyone could otherwise opt customers out or forge deliveries
     answer = client.post(RECEIPTS, content=orjson.dumps(report))
@@ -419,7 +418,7 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
     _run(container, "nudge", ["C4OK", "C2OK"], {"fund_code": "F004"})
     link = next(t for t in _sends(container)[("C4OK", "fund_promo")]["content"].split() if "/t/" in t)
     clock.advance(timedelta(hours=1))
-    client = TestClient(create_app(container))
+    client = api_client(container)
     assert client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False).status_code == 302
     feedback.forward_events(env=container)
     sync_customers(env=container, analytics=container.analytics)  # One ID knows the customers

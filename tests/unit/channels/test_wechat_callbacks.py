@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -40,7 +40,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     wechat = {"provider": "wechat_mp", "appid": "wx1", "secret": "s", "receipt_token": TOKEN}
     container = build(load_settings(tmp_path / "home", channels={"wechat": wechat}), clock=VirtualClock(NOW))
     try:
-        yield TestClient(create_app(container))
+        yield api_client(container)
     finally:
         container.close()
 

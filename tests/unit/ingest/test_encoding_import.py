@@ -8,10 +8,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 from touchpoint.cli.main import app
 from touchpoint.core.errors import ValidationError
@@ -121,7 +120,7 @@ def test_the_cli_takes_an_encoding(tmp_path: Path) -> None:
 
 
 def test_the_api_takes_an_encoding_and_refuses_a_mixed_file(container: Container) -> None:
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         refused = client.post(
             "/api/v1/import/customers", params={"date": "2026-03-02"}, files={"file": ("c.csv", MIXED)}
         )

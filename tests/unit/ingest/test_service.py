@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from pyroaring import FrozenBitMap
 from sqlalchemy import select
 
 from touchpoint.bootstrap import Container
@@ -366,7 +367,7 @@ def test_a_snapshot_reimported_for_the_same_date_keeps_each_version_traceable(
     with pytest.raises(UnauthorizedError):
         read_as_of_import(
             env=container,
-            principal=Principal(user="branch", scope_uids=frozenset({1})),
+            principal=Principal(user="branch", scope=FrozenBitMap([1])),
             table="customers",
             business_date=D,
             run_id=first.run_id,

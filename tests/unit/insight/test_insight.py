@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -158,7 +158,7 @@ def _finished(client: TestClient, job: str, seconds: float = 60) -> dict[str, ob
 
 
 def test_lookalike_job_over_http(demo: Container) -> None:
-    with TestClient(create_app(demo)) as client:
+    with api_client(demo) as client:
         started = client.post("/api/v1/segments/recurring/lookalike", json={"target": "via_api", "top": 30})
         assert started.status_code == 202
         view = _finished(client, started.json()["id"])
@@ -185,7 +185,7 @@ def test_a_job_cancelled_over_http_stops_and_saves_nothing(
         return load(**kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(lookalike_module, "current_members", held_load)
-    with TestClient(create_app(demo)) as client:
+    with api_client(demo) as client:
         job = client.post("/api/v1/segments/recurring/lookalike", json={"target": "never", "top": 5}).json()
         assert loading.wait(30)
         answer = client.delete(f"/api/v1/jobs/{job['id']}")

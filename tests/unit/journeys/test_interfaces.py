@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from support import api_client
 from touchpoint.analytics.events import events_between
-from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
 from touchpoint.config import load_settings
@@ -98,7 +97,7 @@ def test_a_yaml_journey_through_the_cli(home: tuple[Container, Path, VirtualCloc
 
 def test_event_entry_over_http_and_the_worker(home: tuple[Container, Path, VirtualClock]) -> None:
     container, _, clock = home
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         saved = client.put("/api/v1/journeys/fund_followup", json=JOURNEY)
         assert saved.status_code == 200, saved.text
         assert client.post("/api/v1/journeys/fund_followup/publish", json={}).json()["status"] == "live"

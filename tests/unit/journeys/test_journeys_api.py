@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
 from touchpoint.config import load_settings
@@ -38,7 +38,7 @@ CUSTOMERS = [f"C{1000000 + i}" for i in range(7)]
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, TestClient, Path]]:
     home = tmp_path_factory.mktemp("journeys-api") / "home"
     container = build(load_settings(home), clock=VirtualClock(datetime(2026, 3, 31, 2, tzinfo=UTC)))
-    client = TestClient(create_app(container))
+    client = api_client(container)
     assert client.put("/api/v1/journeys/welcome", json=JOURNEY).status_code == 200
     assert client.post("/api/v1/journeys/welcome/publish").status_code == 200
     entered = client.post("/api/v1/journeys/welcome/enter", json={"customers": CUSTOMERS})

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli import main as cli_main
 from touchpoint.cli.main import app
@@ -57,7 +57,7 @@ def _world(home: Path, **settings: Any) -> Iterator[tuple[Container, TestClient,
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cli_main, "build", same_container)
-        yield container, TestClient(create_app(container)), home
+        yield container, api_client(container), home
     container.close()
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
 from touchpoint.config import load_settings
@@ -133,7 +132,7 @@ def test_cli_preview_at_a_beijing_time(demo: tuple[Container, Path], tmp_path: P
 
 def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> None:
     container, _ = demo
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         assert client.get("/api/v1/segments/schema").json() == rule_schema()
         answer = client.post("/api/v1/segments/preview?at=2026-03-31T16:00:00", json=RULE)
         assert answer.status_code == 200, answer.text

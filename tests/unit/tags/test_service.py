@@ -266,16 +266,16 @@ def test_customer_360_shows_profile_tags_indicators_and_assets(container: Contai
     assert [a["total_assets"] for a in view["assets"]][-2:] in ([100.0, 200.0], [200.0, 100.0])
 
 
-def test_sensitive_tags_are_masked_for_callers_without_the_role(container: Container) -> None:
+def test_sensitive_tags_are_masked_for_callers_without_tag_sensitive(container: Container) -> None:
     from touchpoint.governance import Principal
 
     _library(container)
     save_tag(env=container, principal=SYSTEM, tag=_tier().model_copy(update={"sensitive": True}))
     compute(env=container, principal=SYSTEM, day=D1)
-    operator = Principal(user="ops", roles=frozenset({"operator"}))
+    operator = Principal(user="ops", roles=frozenset({"operator"}), permissions=frozenset({"customer:read"}))
     seen = customer_view(env=container, principal=operator, customer_no="C3")["tags"]
     assert (seen["values"]["tier"], seen["masked"]) == ("***", ["tier"])
-    reader = Principal(user="risk", roles=frozenset({"sensitive_reader"}))
+    reader = Principal(user="risk", permissions=frozenset({"customer:read", "tag:sensitive"}))
     assert (
         customer_view(env=container, principal=reader, customer_no="C3")["tags"]["values"]["tier"] == "高净值"
     )

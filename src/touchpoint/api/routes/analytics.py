@@ -30,7 +30,7 @@ from touchpoint.analytics.model import (
 from touchpoint.analytics.paths import paths
 from touchpoint.analytics.retention import retention, save_retention_segment
 from touchpoint.analytics.trend import event_trend
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
@@ -44,6 +44,7 @@ ONLY_SET = True
 
 @router.post(
     "/analytics/funnel",
+    dependencies=[needs("analytics:read")],
     response_model=FunnelRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
@@ -53,7 +54,12 @@ def funnel_route(c: Deps, query: FunnelQuery) -> FunnelRead:
     return FunnelRead.model_validate(funnel(env=c, query=query))
 
 
-@router.post("/analytics/funnel/segment", response_model=SavedSegmentRead, responses=errors(400, 409))
+@router.post(
+    "/analytics/funnel/segment",
+    dependencies=[needs("segment:write")],
+    response_model=SavedSegmentRead,
+    responses=errors(400, 409),
+)
 def funnel_segment_route(c: Deps, caller: Caller, query: FunnelSegmentQuery) -> SavedSegmentRead:
     """A funnel query plus `save: {"segment", "step", "who": "dropped"|"reached"}`: those customers become
     a static segment."""
@@ -72,6 +78,7 @@ def funnel_segment_route(c: Deps, caller: Caller, query: FunnelSegmentQuery) -> 
 
 @router.post(
     "/analytics/retention",
+    dependencies=[needs("analytics:read")],
     response_model=RetentionRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
@@ -81,7 +88,12 @@ def retention_route(c: Deps, query: RetentionQuery) -> RetentionRead:
     return RetentionRead.model_validate(retention(env=c, **dict(query)))
 
 
-@router.post("/analytics/retention/segment", response_model=SavedSegmentRead, responses=errors(400, 409))
+@router.post(
+    "/analytics/retention/segment",
+    dependencies=[needs("segment:write")],
+    response_model=SavedSegmentRead,
+    responses=errors(400, 409),
+)
 def retention_segment_route(c: Deps, caller: Caller, query: RetentionSegmentQuery) -> SavedSegmentRead:
     """A retention query plus `save: {"segment", "cohort", "offset"}`: that cell becomes a static segment."""
     save = query.save
@@ -99,6 +111,7 @@ def retention_segment_route(c: Deps, caller: Caller, query: RetentionSegmentQuer
 
 @router.post(
     "/analytics/events",
+    dependencies=[needs("analytics:read")],
     response_model=TrendRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
@@ -110,6 +123,7 @@ def events_route(c: Deps, query: TrendQuery) -> TrendRead:
 
 @router.post(
     "/analytics/distribution",
+    dependencies=[needs("analytics:read")],
     response_model=DistributionRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
@@ -120,7 +134,11 @@ def distribution_route(c: Deps, query: DistributionQuery) -> DistributionRead:
 
 
 @router.post(
-    "/analytics/paths", response_model=PathsRead, responses=errors(400), response_model_exclude_unset=ONLY_SET
+    "/analytics/paths",
+    dependencies=[needs("analytics:read")],
+    response_model=PathsRead,
+    responses=errors(400),
+    response_model_exclude_unset=ONLY_SET,
 )
 def paths_route(c: Deps, query: PathQuery) -> PathsRead:
     """Nodes and the heaviest links (Sankey data) of session paths around an event."""

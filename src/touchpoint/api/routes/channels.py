@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal, public
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.channels import audience, feedback, service
@@ -48,7 +48,9 @@ from touchpoint.core.errors import Fault, NotFoundError, ValidationError
 from touchpoint.governance import Principal
 
 router = APIRouter(tags=["channels"])
-public = APIRouter(tags=["channels"])  # links customers open: outside /api/v1, short
+public_links = APIRouter(
+    tags=["channels"], dependencies=[public("links customers open")]
+)  # outside /api/v1, short
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
 Limit = Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")]
@@ -89,19 +91,24 @@ RECEIPT_BODY = {
 }
 
 
-@router.get("/templates/schema", response_model=TemplateSchemaRead)
+@router.get("/templates/schema", dependencies=[needs("template:read")], response_model=TemplateSchemaRead)
 def template_schema() -> TemplateSchemaRead:
     """The JSON Schema of a template."""
     return TemplateSchemaRead.model_validate(TemplateDef.model_json_schema())
 
 
-@router.get("/templates", response_model=list[TemplateSummaryRead])
+@router.get("/templates", dependencies=[needs("template:read")], response_model=list[TemplateSummaryRead])
 def templates(deps: Deps) -> list[TemplateSummaryRead]:
     """Every template with its status and versions."""
     return [TemplateSummaryRead.model_validate(t) for t in service.list_templates(env=deps)]
 
 
-@router.put("/templates/{name}", response_model=TemplateSavedRead, responses=errors(400, 409))
+@router.put(
+    "/templates/{name}",
+    dependencies=[needs("template:write")],
+    response_model=TemplateSavedRead,
+    responses=errors(400, 409),
+)
 def save(name: TemplateName, body: TemplateCreate, deps: Deps, caller: Caller) -> TemplateSavedRead:
     """Save a new version (a draft); the content check's faults come back for the editor."""
     if body.name is not None and body.name != name:
@@ -111,13 +118,23 @@ def save(name: TemplateName, body: TemplateCreate, deps: Deps, caller: Caller) -
     return TemplateSavedRead.model_validate(saved)
 
 
-@router.get("/templates/{name}", response_model=TemplateDef, responses=errors(404))
+@router.get(
+    "/templates/{name}",
+    dependencies=[needs("template:read")],
+    response_model=TemplateDef,
+    responses=errors(404),
+)
 def get(name: TemplateName, deps: Deps, version: Version = None) -> TemplateDef:
     """A template's newest (or a given) version."""
     return service.get_template(env=deps, name=name, version=version)
 
 
-@router.post("/templates/{name}/check", response_model=TemplateCheckRead, responses=errors(404))
+@router.post(
+    "/templates/{name}/check",
+    dependencies=[needs("template:read")],
+    response_model=TemplateCheckRead,
+    responses=errors(404),
+)
 def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCheckRead:
     """The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits."""
     template = service.get_template(env=deps, name=name, version=version)
@@ -125,7 +142,12 @@ def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCh
     return TemplateCheckRead(name=name, ok=not faults, faults=faults)
 
 
-@router.post("/templates/{name}/preview", response_model=PreviewRead, responses=errors(400, 404))
+@router.post(
+    "/templates/{name}/preview",
+    dependencies=[needs("template:read")],
+    response_model=PreviewRead,
+    responses=errors(400, 404),
+)
 def preview(name: TemplateName, deps: Deps, request: PreviewCreate) -> PreviewRead:
     """The template rendered for a chosen customer (nothing is sent)."""
     shown = service.preview(
@@ -138,27 +160,44 @@ def preview(name: TemplateName, deps: Deps, request: PreviewCreate) -> PreviewRe
     return PreviewRead.model_validate(shown)
 
 
-@router.post("/templates/{name}/activate", response_model=TemplateStatusRead, responses=errors(400, 404))
+@router.post(
+    "/templates/{name}/activate",
+    dependencies=[needs("template:activate")],
+    response_model=TemplateStatusRead,
+    responses=errors(400, 404),
+)
 def activate(name: TemplateName, deps: Deps, caller: Caller, version: Version = None) -> TemplateStatusRead:
     """Make a version the one that sends (refused with every fault when the content check fails)."""
     done = service.activate_template(env=deps, principal=caller, name=name, version=version)
     return TemplateStatusRead.model_validate(done)
 
 
-@router.post("/templates/{name}/retire", response_model=TemplateStatusRead, responses=errors(404))
+@router.post(
+    "/templates/{name}/retire",
+    dependencies=[needs("template:activate")],
+    response_model=TemplateStatusRead,
+    responses=errors(404),
+)
 def retire(name: TemplateName, deps: Deps, caller: Caller) -> TemplateStatusRead:
     """Stop a template from sending."""
     done = service.retire_template(env=deps, principal=caller, name=name)
     return TemplateStatusRead.model_validate(done)
 
 
-@router.get("/customers/{customer_no}/consent", response_model=ConsentRead)
+@router.get(
+    "/customers/{customer_no}/consent", dependencies=[needs("customer:read")], response_model=ConsentRead
+)
 def consent(customer_no: CustomerNo, deps: Deps) -> ConsentRead:
     """Marketing consent per channel, do-not-disturb, and the consent history."""
     return ConsentRead.model_validate(audience.consent_of(env=deps, customer_no=customer_no))
 
 
-@router.post("/customers/{customer_no}/consent", response_model=ConsentRead, responses=errors(400))
+@router.post(
+    "/customers/{customer_no}/consent",
+    dependencies=[needs("consent:write")],
+    response_model=ConsentRead,
+    responses=errors(400),
+)
 def set_consent(customer_no: CustomerNo, request: ConsentCreate, deps: Deps, caller: Caller) -> ConsentRead:
     """Record a consent change."""
     changed = audience.set_consent(
@@ -172,20 +211,29 @@ def set_consent(customer_no: CustomerNo, request: ConsentCreate, deps: Deps, cal
     return ConsentRead.model_validate(changed)
 
 
-@router.get("/customers/{customer_no}/messages", response_model=list[MessageRead])
+@router.get(
+    "/customers/{customer_no}/messages",
+    dependencies=[needs("customer:read")],
+    response_model=list[MessageRead],
+)
 def messages(customer_no: CustomerNo, deps: Deps, limit: Limit = 50) -> list[MessageRead]:
     """A customer's newest messages with status, reason and evidence."""
     found = service.customer_messages(env=deps, customer_no=customer_no, limit=limit)
     return [MessageRead.model_validate(m) for m in found]
 
 
-@router.get("/do-not-disturb", response_model=list[DndEntryRead])
+@router.get("/do-not-disturb", dependencies=[needs("customer:read")], response_model=list[DndEntryRead])
 def dnd_list(deps: Deps) -> list[DndEntryRead]:
     """The do-not-disturb list."""
     return [DndEntryRead.model_validate(e) for e in audience.do_not_disturb_list(env=deps)]
 
 
-@router.post("/do-not-disturb", response_model=DndAddedRead, responses=errors(400))
+@router.post(
+    "/do-not-disturb",
+    dependencies=[needs("consent:write")],
+    response_model=DndAddedRead,
+    responses=errors(400),
+)
 def dnd_add_many(request: DndListCreate, deps: Deps, caller: Caller) -> DndAddedRead:
     """Put a list of customers on the do-not-disturb list (all or none; a bad number is named)."""
     added = audience.add_do_not_disturb_list(
@@ -198,7 +246,12 @@ def dnd_add_many(request: DndListCreate, deps: Deps, caller: Caller) -> DndAdded
     return DndAddedRead.model_validate(added)
 
 
-@router.put("/do-not-disturb/{customer_no}", response_model=DndRead, responses=errors(400))
+@router.put(
+    "/do-not-disturb/{customer_no}",
+    dependencies=[needs("consent:write")],
+    response_model=DndRead,
+    responses=errors(400),
+)
 def dnd_add(customer_no: CustomerNo, request: DndCreate, deps: Deps, caller: Caller) -> DndRead:
     """Put a customer on the list."""
     added = audience.add_do_not_disturb(
@@ -211,7 +264,12 @@ def dnd_add(customer_no: CustomerNo, request: DndCreate, deps: Deps, caller: Cal
     return DndRead.model_validate(added)
 
 
-@router.delete("/do-not-disturb/{customer_no}", response_model=DndRemovedRead, responses=errors(404))
+@router.delete(
+    "/do-not-disturb/{customer_no}",
+    dependencies=[needs("consent:write")],
+    response_model=DndRemovedRead,
+    responses=errors(404),
+)
 def dnd_remove(customer_no: CustomerNo, deps: Deps, caller: Caller) -> DndRemovedRead:
     """Take a customer off the list."""
     if not audience.remove_do_not_disturb(env=deps, principal=caller, customer_no=customer_no):
@@ -219,14 +277,19 @@ def dnd_remove(customer_no: CustomerNo, deps: Deps, caller: Caller) -> DndRemove
     return DndRemovedRead(customer_no=customer_no, removed=True)
 
 
-@router.get("/inbox/{customer_no}", response_model=InboxRead)
+@router.get("/inbox/{customer_no}", dependencies=[needs("channel:inbox")], response_model=InboxRead)
 def inbox(customer_no: CustomerNo, deps: Deps, limit: Limit = 50, unread_only: bool = False) -> InboxRead:
     """The customer's in-app messages for the app to show, newest first."""
     box = feedback.inbox(env=deps, customer_no=customer_no, limit=limit, unread_only=unread_only)
     return InboxRead.model_validate(box)
 
 
-@router.post("/inbox/{customer_no}/{message_id}/read", response_model=InboxOpenedRead, responses=errors(404))
+@router.post(
+    "/inbox/{customer_no}/{message_id}/read",
+    dependencies=[needs("channel:inbox")],
+    response_model=InboxOpenedRead,
+    responses=errors(404),
+)
 def inbox_read(customer_no: CustomerNo, message_id: MessageId, deps: Deps) -> InboxOpenedRead:
     """The app shows a message: mark it read (its first reading is `message_opened`)."""
     if not feedback.read_inbox_message(env=deps, customer_no=customer_no, message_id=message_id):
@@ -236,6 +299,7 @@ def inbox_read(customer_no: CustomerNo, message_id: MessageId, deps: Deps) -> In
 
 @router.post(
     "/channels/{channel}/receipts",
+    dependencies=[public("signed by the provider")],
     response_model=ReceiptCountsRead,
     responses={
         **errors(400, 401, 404),
@@ -270,7 +334,12 @@ async def receipts(
     return ReceiptCountsRead.model_validate(counts)
 
 
-@router.get("/channels/{channel}/receipts", response_class=PlainTextResponse, responses=json_errors(401, 422))
+@router.get(
+    "/channels/{channel}/receipts",
+    dependencies=[public("signed by the provider")],
+    response_class=PlainTextResponse,
+    responses=json_errors(401, 422),
+)
 def wechat_handshake(
     channel: Channel, deps: Deps, signature: Word, timestamp: Timestamp, nonce: Word, echostr: Word
 ) -> str:
@@ -287,7 +356,7 @@ def _signed(
     return None
 
 
-@router.get("/channels/report", response_model=ReportRead)
+@router.get("/channels/report", dependencies=[needs("channel:read")], response_model=ReportRead)
 def report(
     deps: Deps,
     days: Annotated[int, Query(ge=1, le=3660)] = 7,
@@ -297,13 +366,15 @@ def report(
     return ReportRead.model_validate(service.report(env=deps, days=days, journey=journey))
 
 
-@public.get("/t/{code}", response_class=RedirectResponse, status_code=302, responses=json_errors(404, 422))
+@public_links.get(
+    "/t/{code}", response_class=RedirectResponse, status_code=302, responses=json_errors(404, 422)
+)
 def follow(code: LinkCode, deps: Deps) -> RedirectResponse:
     """A tracked link: record the click, then redirect to the target with its UTM parameters."""
     return RedirectResponse(feedback.follow_link(env=deps, code=code), status_code=302)
 
 
-@public.get("/u/{code}", response_class=HTMLResponse, responses=json_errors(404, 422))
+@public_links.get("/u/{code}", response_class=HTMLResponse, responses=json_errors(404, 422))
 def unsubscribe(code: LinkCode, deps: Deps) -> str:
     """An unsubscribe link: opt out of marketing on the message's channel."""
     done = feedback.unsubscribe(env=deps, code=code)

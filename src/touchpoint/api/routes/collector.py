@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal, public
 from touchpoint.api.errors import error_response, errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
@@ -52,6 +52,7 @@ from touchpoint.ingest.collector.stats import collector_stats, prometheus_text
 router = APIRouter(tags=["collector"])
 # Operator endpoints: mounted under /api/v1 by the full API only, never on a public collector-only process.
 admin = APIRouter(tags=["collector"])
+INGESTION = "SDK and native events: the ingestion key is checked per batch"
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
@@ -298,6 +299,7 @@ async def _refuse(env: CollectorEnv, source: str, error: PayloadError, raw: byte
 
 @router.get(
     "/sa",
+    dependencies=[public(INGESTION)],
     operation_id="sensors_get",
     response_class=Response,
     responses={**_GIF_200, **errors(*_REFUSALS)},
@@ -305,13 +307,14 @@ async def _refuse(env: CollectorEnv, source: str, error: PayloadError, raw: byte
 )
 @router.post(
     "/sa",
+    dependencies=[public(INGESTION)],
     operation_id="sensors_post",
     response_class=Response,
     responses={**_EMPTY_200, **errors(*_REFUSALS)},
     openapi_extra={**_SENSORS_BODY, **_SENSORS_QUERY},
 )
-@router.get("/sa.gif", include_in_schema=False)
-@router.post("/sa.gif", include_in_schema=False)
+@router.get("/sa.gif", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/sa.gif", dependencies=[public(INGESTION)], include_in_schema=False)
 async def sensors_track(request: Request, c: Deps) -> Response:
     """Sensors SDKs (Android, iOS, JS, server SDKs): `data` or `data_list`, base64, optional gzip and crc."""
     return await _sensors(request, c, debug=False)
@@ -319,6 +322,7 @@ async def sensors_track(request: Request, c: Deps) -> Response:
 
 @router.get(
     "/debug",
+    dependencies=[public(INGESTION)],
     operation_id="sensors_debug_get",
     response_model=CollectResultRead,
     responses=errors(*_REFUSALS),
@@ -326,6 +330,7 @@ async def sensors_track(request: Request, c: Deps) -> Response:
 )
 @router.post(
     "/debug",
+    dependencies=[public(INGESTION)],
     operation_id="sensors_debug_post",
     response_model=CollectResultRead,
     responses=errors(*_REFUSALS),
@@ -361,6 +366,7 @@ async def _sensors(request: Request, c: Deps, *, debug: bool) -> Response:
 
 @router.post(
     "/v1/{route}",
+    dependencies=[public(INGESTION)],
     response_model=SegmentAck,
     responses=errors(400, 401, 404, 413, 415, 503),
     openapi_extra=_SEGMENT_BODY,
@@ -386,18 +392,19 @@ async def segment_calls(route: str, request: Request, c: Deps) -> Response:
 
 @router.post(
     "/batch/",
+    dependencies=[public(INGESTION)],
     response_model=PostHogAck,
     responses=errors(400, 401, 413, 415, 503),
     openapi_extra=_POSTHOG_BODY,
 )
-@router.post("/batch", include_in_schema=False)
-@router.post("/capture/", include_in_schema=False)
-@router.post("/capture", include_in_schema=False)
-@router.post("/e/", include_in_schema=False)
-@router.post("/e", include_in_schema=False)
-@router.post("/i/v0/e/", include_in_schema=False)
-@router.post("/i/v0/e", include_in_schema=False)
-@router.post("/track/", include_in_schema=False)
+@router.post("/batch", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/capture/", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/capture", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/e/", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/e", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/i/v0/e/", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/i/v0/e", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/track/", dependencies=[public(INGESTION)], include_in_schema=False)
 async def posthog_capture(request: Request, c: Deps) -> Response:
     """PostHog: `/batch/`, `/capture/`, `/e/`, `/i/v0/e/`, `/track/`; success is exactly 200."""
     limits = c.collector_limits
@@ -411,8 +418,8 @@ async def posthog_capture(request: Request, c: Deps) -> Response:
     return JSONResponse(status_code=200, content=PostHogAck().model_dump())
 
 
-@router.post("/flags/", include_in_schema=False)
-@router.post("/decide/", include_in_schema=False)
+@router.post("/flags/", dependencies=[public(INGESTION)], include_in_schema=False)
+@router.post("/decide/", dependencies=[public(INGESTION)], include_in_schema=False)
 async def posthog_flags() -> FlagsRead:
     """Feature flags are not served: an empty set keeps posthog-js quiet."""
     return FlagsRead()
@@ -423,6 +430,7 @@ async def posthog_flags() -> FlagsRead:
 
 @router.post(
     "/api/v1/events",
+    dependencies=[public(INGESTION)],
     response_model=CollectResultRead,
     responses=errors(*_REFUSALS),
     openapi_extra=_NATIVE_BODY,
@@ -458,13 +466,15 @@ def _result_body(result: CollectResult) -> CollectResultRead:
 # ---- observability -------------------------------------------------------------------------------------
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", dependencies=[public("Prometheus scrape")], response_class=PlainTextResponse)
 def metrics(c: Deps) -> str:
     """Prometheus metrics: accepted, duplicates, quarantined by reason, consumer and compaction lag."""
     return prometheus_text(collector_stats(log=c.log, ops=c.ops, clock=c.clock))
 
 
-@router.get("/api/v1/collector/stats", response_model=CollectorStatsRead)
+@router.get(
+    "/api/v1/collector/stats", dependencies=[needs("collector:read")], response_model=CollectorStatsRead
+)
 def stats(c: Deps) -> CollectorStatsRead:
     """The collector's counters and lags as JSON."""
     return CollectorStatsRead.model_validate(collector_stats(log=c.log, ops=c.ops, clock=c.clock))
@@ -473,7 +483,12 @@ def stats(c: Deps) -> CollectorStatsRead:
 # ---- the quarantine (operators) ------------------------------------------------------------------------
 
 
-@admin.get("/collector/quarantine", response_model=QuarantinePage, responses=errors(401))
+@admin.get(
+    "/collector/quarantine",
+    dependencies=[needs("collector:read")],
+    response_model=QuarantinePage,
+    responses=errors(401),
+)
 def quarantine_list(
     c: Deps,
     caller: Caller,
@@ -484,7 +499,12 @@ def quarantine_list(
     return list_quarantine(env=c, principal=caller, reason=reason, limit=limit)
 
 
-@admin.post("/collector/quarantine/replay", response_model=ReplayReport, responses=errors(400, 401, 503))
+@admin.post(
+    "/collector/quarantine/replay",
+    dependencies=[needs("collector:operate")],
+    response_model=ReplayReport,
+    responses=errors(400, 401, 503),
+)
 def quarantine_replay(body: ReplayRequest, c: Deps, caller: Caller) -> ReplayReport:
     """Check messages again as on arrival with the age limit lifted; admit those that pass (recorded in the
     audit log with `why`), keep the others with the reason they fail now. Answers once admitted events are

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
@@ -19,7 +19,12 @@ Caller = Annotated[Principal, Depends(principal)]
 MAX_ID = 2**62  # a database id never exceeds it; larger path values are refused (422), not overflowed
 
 
-@router.get("/collector/dead-letters", response_model=DeadLetterPage, responses=errors(401))
+@router.get(
+    "/collector/dead-letters",
+    dependencies=[needs("collector:read")],
+    response_model=DeadLetterPage,
+    responses=errors(401),
+)
 def dead_letters_list(
     c: Deps,
     caller: Caller,
@@ -33,6 +38,7 @@ def dead_letters_list(
 
 @router.post(
     "/collector/dead-letters/{letter_id}/retry",
+    dependencies=[needs("collector:operate")],
     response_model=DeadLetterRead,
     responses=errors(401, 404, 409),
 )

@@ -9,10 +9,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from touchpoint import __version__
-from touchpoint.api.deps import container
+from touchpoint.api.deps import container, public
 from touchpoint.bootstrap import Container
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[public("a balancer's health check")])
 
 
 class HealthRead(BaseModel):

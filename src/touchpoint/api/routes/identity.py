@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
@@ -21,13 +21,13 @@ Caller = Annotated[Principal, Depends(principal)]
 IdType = Annotated[str | None, Query(description="customer_no, anonymous_id, phone, … (default: any)")]
 
 
-@router.get("/identity/{value}", responses=errors(404))
+@router.get("/identity/{value}", dependencies=[needs("identity:read")], responses=errors(404))
 def identity_show(value: str, c: Deps, id_type: IdType = None) -> IdentityRead:
     """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries."""
     return IdentityRead.model_validate(show(env=c, value=value, id_type=id_type))
 
 
-@router.post("/identity/{value}/unmerge", responses=errors(400, 404))
+@router.post("/identity/{value}/unmerge", dependencies=[needs("identity:write")], responses=errors(400, 404))
 def identity_unmerge(
     value: str,
     c: Deps,
@@ -40,7 +40,7 @@ def identity_unmerge(
     return UnmergeRead.model_validate(detached)
 
 
-@router.post("/identity/{value}/allow", responses=errors(400, 404))
+@router.post("/identity/{value}/allow", dependencies=[needs("identity:write")], responses=errors(400, 404))
 def identity_allow(
     value: str,
     c: Deps,

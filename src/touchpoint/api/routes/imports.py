@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from touchpoint.api.days import DayQuery, resolve_day
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import ValidationError
@@ -21,7 +21,7 @@ router = APIRouter(tags=["import"])
 MAX_NAME = 60  # characters: 240 bytes of UTF-8 at most, under every file system's 255
 
 
-@router.post("/import/{table}", responses=errors(400, 409))
+@router.post("/import/{table}", dependencies=[needs("import:run")], responses=errors(400, 409))
 def import_upload(
     table: str,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK), Parquet, or JSON Lines for events")],

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import Fault, NotFoundError, ValidationError
@@ -26,7 +26,7 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-@router.get("/segments/{name}/insight", responses=errors(400, 404))
+@router.get("/segments/{name}/insight", dependencies=[needs("analytics:read")], responses=errors(400, 404))
 def insight(
     name: str,
     c: Deps,
@@ -47,7 +47,7 @@ def insight(
     return TgiProfileRead.model_validate(profile)
 
 
-@router.get("/insight/overlap", responses=errors(400, 404))
+@router.get("/insight/overlap", dependencies=[needs("analytics:read")], responses=errors(400, 404))
 def segments_overlap(
     c: Deps, names: Annotated[str, Query(description="2–4 comma-separated segments")]
 ) -> OverlapRead:
@@ -55,7 +55,12 @@ def segments_overlap(
     return OverlapRead.model_validate(overlap(env=c, segments=_names(names)))
 
 
-@router.post("/segments/{seed}/lookalike", status_code=202, responses=errors(400, 404))
+@router.post(
+    "/segments/{seed}/lookalike",
+    dependencies=[needs("insight:run")],
+    status_code=202,
+    responses=errors(400, 404),
+)
 def start_lookalike(
     seed: str,
     c: Deps,
@@ -87,7 +92,7 @@ def start_lookalike(
     return JobRead.model_validate(job.view())
 
 
-@router.get("/jobs/{job_id}", responses=errors(404))
+@router.get("/jobs/{job_id}", dependencies=[needs("analytics:read")], responses=errors(404))
 def job_status(job_id: str) -> JobRead:
     """A background job's stage, progress, result or error."""
     if job_id not in JOBS:
@@ -95,7 +100,7 @@ def job_status(job_id: str) -> JobRead:
     return JobRead.model_validate(JOBS[job_id].view())
 
 
-@router.delete("/jobs/{job_id}", responses=errors(404))
+@router.delete("/jobs/{job_id}", dependencies=[needs("insight:run")], responses=errors(404))
 def cancel_job(job_id: str) -> JobRead:
     """Ask a background job to stop at its next stage."""
     if job_id not in JOBS:

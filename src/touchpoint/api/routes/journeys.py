@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import ValidationError as PydanticError
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import ValidationError, fault_list, pydantic_faults
@@ -57,19 +57,29 @@ Caller = Annotated[Principal, Depends(principal)]
 STATUSES = {"pause": "paused", "resume": "live", "stop": "stopped", "archive": "archived"}
 
 
-@router.get("/journeys/schema", response_model=JourneySchemaRead, response_model_by_alias=True)
+@router.get(
+    "/journeys/schema",
+    dependencies=[needs("journey:read")],
+    response_model=JourneySchemaRead,
+    response_model_by_alias=True,
+)
 def schema() -> JourneySchemaRead:
     """The JSON Schema of a journey definition."""
     return JourneySchemaRead.model_validate(journey_schema())
 
 
-@router.get("/journeys", response_model=list[JourneyRead])
+@router.get("/journeys", dependencies=[needs("journey:read")], response_model=list[JourneyRead])
 def journeys(c: Deps) -> list[JourneyRead]:
     """Every journey with its status and versions."""
     return [JourneyRead.model_validate(row) for row in list_journeys(env=c)]
 
 
-@router.put("/journeys/{name}", response_model=JourneySaved, responses=errors(400))
+@router.put(
+    "/journeys/{name}",
+    dependencies=[needs("journey:write")],
+    response_model=JourneySaved,
+    responses=errors(400),
+)
 def save(
     name: Annotated[str, Path(pattern=NAME_PATTERN, description="lower case, digits and _")],
     c: Deps,
@@ -86,19 +96,26 @@ def save(
     return JourneySaved(name=name, version=save_journey(env=c, principal=caller, journey=journey))
 
 
-@router.get("/journeys/stuck", response_model=list[StuckRunRead])
+@router.get("/journeys/stuck", dependencies=[needs("journey:read")], response_model=list[StuckRunRead])
 def stuck_runs(c: Deps) -> list[StuckRunRead]:
     """Active runs past their wake-at that no worker took."""
     return [StuckRunRead.model_validate(row) for row in stuck(env=c)]
 
 
-@router.get("/journeys/{name}", response_model=JourneyDef, responses=errors(404))
+@router.get(
+    "/journeys/{name}", dependencies=[needs("journey:read")], response_model=JourneyDef, responses=errors(404)
+)
 def show(name: str, c: Deps, version: Annotated[int | None, Query(ge=1)] = None) -> JourneyDef:
     """A journey's definition: the newest version, or `?version=N`."""
     return get_journey(env=c, name=name, version=version)
 
 
-@router.get("/journeys/{name}/runs", response_model=RunPage, responses=errors(400, 404))
+@router.get(
+    "/journeys/{name}/runs",
+    dependencies=[needs("journey:read")],
+    response_model=RunPage,
+    responses=errors(400, 404),
+)
 def runs(
     name: str,
     c: Deps,
@@ -113,7 +130,12 @@ def runs(
     return RunPage.model_validate(page)
 
 
-@router.post("/journeys/{name}/publish", response_model=PublishRead, responses=errors(400, 404))
+@router.post(
+    "/journeys/{name}/publish",
+    dependencies=[needs("journey:publish")],
+    response_model=PublishRead,
+    responses=errors(400, 404),
+)
 def publish_route(name: str, c: Deps, caller: Caller, body: PublishRequest | None = None) -> PublishRead:
     """Make the newest saved version live."""
     chosen = body or PublishRequest()
@@ -121,7 +143,12 @@ def publish_route(name: str, c: Deps, caller: Caller, body: PublishRequest | Non
     return PublishRead.model_validate(result)
 
 
-@router.post("/journeys/{name}/enter", response_model=AdmissionRead, responses=errors(400, 404))
+@router.post(
+    "/journeys/{name}/enter",
+    dependencies=[needs("journey:operate")],
+    response_model=AdmissionRead,
+    responses=errors(400, 404),
+)
 def enter(name: str, c: Deps, body: EnterRequest) -> AdmissionRead:
     """Admit customers (an API-entry journey); re-entry, caps and hold-out apply."""
     result = admit(
@@ -151,24 +178,39 @@ for _action in STATUSES:
         _lifecycle(_action),
         methods=["POST"],
         name=f"journey_{_action}",
+        dependencies=[needs("journey:operate")],
         response_model=StatusRead,
         responses=errors(400, 404),
     )
 
 
-@router.get("/journeys/{name}/stats", response_model=JourneyStatsRead, responses=errors(404))
+@router.get(
+    "/journeys/{name}/stats",
+    dependencies=[needs("journey:read")],
+    response_model=JourneyStatsRead,
+    responses=errors(404),
+)
 def stats(name: str, c: Deps) -> JourneyStatsRead:
     """Per-node statistics and goal conversion of treated runs and the hold-out."""
     return JourneyStatsRead.model_validate(statistics(env=c, name=name))
 
 
-@router.get("/customers/{customer_no}/journeys", response_model=list[CustomerRunRead])
+@router.get(
+    "/customers/{customer_no}/journeys",
+    dependencies=[needs("customer:read")],
+    response_model=list[CustomerRunRead],
+)
 def runs_of(customer_no: str, c: Deps) -> list[CustomerRunRead]:
     """The customer's runs: where each is, its steps, and what it waits for."""
     return [CustomerRunRead.model_validate(r) for r in customer_runs(env=c, customer_no=customer_no)]
 
 
-@router.post("/journey-runs/{run_id}/{action}", response_model=RunChangeRead, responses=errors(400, 404))
+@router.post(
+    "/journey-runs/{run_id}/{action}",
+    dependencies=[needs("journey:operate")],
+    response_model=RunChangeRead,
+    responses=errors(400, 404),
+)
 def run_action(run_id: str, action: Literal["resume", "stop"], c: Deps, caller: Caller) -> RunChangeRead:
     """`resume` (due now) or `stop` one run."""
     if action == "stop":

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
@@ -42,13 +42,13 @@ CSV: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/segments/schema")
+@router.get("/segments/schema", dependencies=[needs("segment:read")])
 def schema() -> dict[str, Any]:
     """The JSON Schema of a rule tree (itself a JSON Schema document, hence an open object)."""
     return rule_schema()
 
 
-@router.post("/segments/preview", responses=errors(400, 404))
+@router.post("/segments/preview", dependencies=[needs("segment:read")], responses=errors(400, 404))
 def preview_rule(
     c: Deps,
     rule: Annotated[Rule, Body(description="a rule tree (see /segments/schema)")],
@@ -65,26 +65,31 @@ def preview_rule(
     return PreviewRead.model_validate(preview(env=c, rule=tree, at=at, path=path, sample=sample))
 
 
-@router.get("/segments")
+@router.get("/segments", dependencies=[needs("segment:read")])
 def segments(c: Deps) -> list[SegmentDefinitionRead]:
     """Every saved segment."""
     return [SegmentDefinitionRead.model_validate(s.model_dump()) for s in list_segments(env=c).values()]
 
 
-@router.get("/segments/{name}", responses=errors(404))
+@router.get("/segments/{name}", dependencies=[needs("segment:read")], responses=errors(404))
 def segment(name: str, c: Deps) -> SegmentRead:
     """One saved segment: rule, size history, last computation and last error."""
     return SegmentRead.model_validate(status(env=c, name=name))
 
 
-@router.post("/segments/{name}/refresh", responses=errors(400, 404))
+@router.post("/segments/{name}/refresh", dependencies=[needs("segment:write")], responses=errors(400, 404))
 def refresh(name: str, c: Deps, caller: Caller) -> SegmentRead:
     """Evaluate a saved segment now and keep today's member snapshot."""
     return SegmentRead.model_validate(refresh_segment(env=c, principal=caller, name=name))
 
 
 # The errors stay JSON: a route-wide response_class would have the document say text/plain for them too.
-@router.get("/segments/{name}/export", response_class=Response, responses=CSV | errors(400, 404))
+@router.get(
+    "/segments/{name}/export",
+    dependencies=[needs("segment:export")],
+    response_class=Response,
+    responses=CSV | errors(400, 404),
+)
 def export(
     name: str, c: Deps, caller: Caller, attributes: Annotated[str, Query(description="comma-separated")] = ""
 ) -> PlainTextResponse:
@@ -94,7 +99,7 @@ def export(
     return PlainTextResponse(text, media_type="text/csv")
 
 
-@router.post("/segments/{name}/upload", responses=errors(400))
+@router.post("/segments/{name}/upload", dependencies=[needs("segment:write")], responses=errors(400))
 async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> SegmentUploadRead:
     """Make a static segment from an uploaded file of customer numbers; unknown numbers are reported."""
     numbers = read_numbers(await file.read())
@@ -104,7 +109,7 @@ async def upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> Segmen
     return SegmentUploadRead.model_validate(saved)
 
 
-@router.put("/segments/{name}", responses=errors(400, 404))
+@router.put("/segments/{name}", dependencies=[needs("segment:write")], responses=errors(400, 404))
 def put_segment(
     name: str,
     c: Deps,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from touchpoint.api.days import DayQuery, resolve_day
-from touchpoint.api.deps import container, principal
+from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
@@ -80,20 +80,20 @@ YAML_BODY: dict[str, Any] = {
 }
 
 
-@router.get("/indicators")
+@router.get("/indicators", dependencies=[needs("indicator:read")])
 def indicators(c: Deps) -> list[IndicatorDef]:
     """Every indicator definition."""
     return list(list_indicators(env=c).values())
 
 
-@router.get("/indicators/{name}", responses=errors(404))
+@router.get("/indicators/{name}", dependencies=[needs("indicator:read")], responses=errors(404))
 def indicator(name: str, c: Deps) -> IndicatorRead:
     """One indicator and the tags that read it."""
     body = get_indicator(env=c, name=name).model_dump()
     return IndicatorRead.model_validate(body | {"read_by": indicator_dependents(env=c, indicator=name)})
 
 
-@router.put("/indicators/{name}", responses=errors(400))
+@router.put("/indicators/{name}", dependencies=[needs("indicator:write")], responses=errors(400))
 def put_indicator(name: str, body: IndicatorBody, c: Deps, caller: Caller) -> DefinitionVersion:
     """Create or update an indicator (a new version)."""
     definition = parse_definition(IndicatorDef, body.named(name))
@@ -101,7 +101,7 @@ def put_indicator(name: str, body: IndicatorBody, c: Deps, caller: Caller) -> De
     return DefinitionVersion(name=name, version=version)
 
 
-@router.delete("/indicators/{name}", responses=errors(404, 409))
+@router.delete("/indicators/{name}", dependencies=[needs("indicator:write")], responses=errors(404, 409))
 def remove_indicator(name: str, c: Deps, caller: Caller) -> Deleted:
     """Delete an indicator no tag reads."""
     dependents = indicator_dependents(env=c, indicator=name)
@@ -109,46 +109,46 @@ def remove_indicator(name: str, c: Deps, caller: Caller) -> Deleted:
     return Deleted(deleted=name)
 
 
-@router.post("/indicators/{name}/dry-run", responses=errors(400, 404))
+@router.post("/indicators/{name}/dry-run", dependencies=[needs("indicator:read")], responses=errors(400, 404))
 def indicator_dry_run(name: str, body: IndicatorBody, c: Deps, sample: Sample = 1000) -> DryRunRead:
     """Check an indicator and compute it on a random sample of customers, without saving it."""
     definition = parse_definition(IndicatorDef, body.named(name))
     return DryRunRead.model_validate(dry_run(env=c, indicators=[definition], sample=sample))
 
 
-@router.get("/tags", response_model_exclude_none=True)
+@router.get("/tags", dependencies=[needs("tag:read")], response_model_exclude_none=True)
 def tags(c: Deps) -> list[TagDef]:
     """Every tag definition."""
     return list(list_tags(env=c).values())
 
 
-@router.get("/tags/tree")
+@router.get("/tags/tree", dependencies=[needs("tag:read")])
 def tag_tree(c: Deps) -> list[CategoryNode]:
     """The catalogue as a category tree."""
     return [CategoryNode.model_validate(node) for node in catalogue(env=c)]
 
 
-@router.get("/tags/{name}", responses=errors(404))
+@router.get("/tags/{name}", dependencies=[needs("tag:read")], responses=errors(404))
 def tag(name: str, c: Deps) -> TagDetailRead:
     """Coverage, distribution, history, lineage and model metrics of one tag."""
     return TagDetailRead.model_validate(tag_detail(env=c, name=name))
 
 
-@router.put("/tags/{name}", responses=errors(400))
+@router.put("/tags/{name}", dependencies=[needs("tag:write")], responses=errors(400))
 def put_tag(name: str, body: TagBody, c: Deps, caller: Caller) -> DefinitionVersion:
     """Create or update a tag after checking what it reads."""
     definition = parse_definition(TagDef, body.named(name))
     return DefinitionVersion(name=name, version=save_tag(env=c, principal=caller, tag=definition))
 
 
-@router.post("/tags/{name}/dry-run", responses=errors(400, 404))
+@router.post("/tags/{name}/dry-run", dependencies=[needs("tag:read")], responses=errors(400, 404))
 def tag_dry_run(name: str, body: TagBody, c: Deps, sample: Sample = 1000) -> DryRunRead:
     """Check a tag and evaluate it on a random sample of customers, without saving it."""
     definition = parse_definition(TagDef, body.named(name))
     return DryRunRead.model_validate(dry_run(env=c, tags=[definition], sample=sample))
 
 
-@router.get("/tags/{name}/members", responses=errors(400, 404))
+@router.get("/tags/{name}/members", dependencies=[needs("tag:read")], responses=errors(400, 404))
 def tag_members(
     name: str,
     value: str,
@@ -161,14 +161,14 @@ def tag_members(
     return TagMembersRead.model_validate(member_list(env=c, name=name, value=value, day=chosen, limit=limit))
 
 
-@router.post("/tags/{name}/upload", responses=errors(400, 404))
+@router.post("/tags/{name}/upload", dependencies=[needs("tag:write")], responses=errors(400, 404))
 async def tag_upload(name: str, file: UploadFile, c: Deps, caller: Caller) -> TagUploadRead:
     """Replace an imported tag's list from a CSV with columns customer_no,value."""
     rows = read_imported_csv(await file.read())
     return TagUploadRead.model_validate(upload_imported(env=c, principal=caller, tag=name, rows=rows))
 
 
-@router.delete("/tags/{name}", responses=errors(404, 409))
+@router.delete("/tags/{name}", dependencies=[needs("tag:write")], responses=errors(404, 409))
 def remove_tag(name: str, c: Deps, caller: Caller) -> Deleted:
     """Delete a tag."""
     get_tag(env=c, name=name)
@@ -178,6 +178,7 @@ def remove_tag(name: str, c: Deps, caller: Caller) -> Deleted:
 
 @router.get(
     "/definitions/export",
+    dependencies=[needs("tag:read")],
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
@@ -186,7 +187,12 @@ def definitions_export(c: Deps) -> str:
     return export_yaml(env=c)
 
 
-@router.post("/definitions/import", responses=errors(400), openapi_extra=YAML_BODY)
+@router.post(
+    "/definitions/import",
+    dependencies=[needs("definition:apply")],
+    responses=errors(400),
+    openapi_extra=YAML_BODY,
+)
 def definitions_import(
     c: Deps,
     caller: Caller,
@@ -198,14 +204,19 @@ def definitions_import(
     return DefinitionImportRead(applied=apply, plan=[PlanStep.model_validate(step) for step in plan])
 
 
-@router.post("/definitions/dry-run", responses=errors(400, 404), openapi_extra=YAML_BODY)
+@router.post(
+    "/definitions/dry-run",
+    dependencies=[needs("tag:read")],
+    responses=errors(400, 404),
+    openapi_extra=YAML_BODY,
+)
 def definitions_dry_run(c: Deps, text: YamlText, sample: Sample = 1000) -> DryRunRead:
     """Check a YAML document's definitions and compute them on a random sample; nothing is written."""
     indicators, tags = parse_yaml(text)
     return DryRunRead.model_validate(dry_run(env=c, indicators=indicators, tags=tags, sample=sample))
 
 
-@router.post("/compute", responses=errors(400, 404, 409))
+@router.post("/compute", dependencies=[needs("compute:run")], responses=errors(400, 404, 409))
 def compute_date(
     c: Deps,
     caller: Caller,
@@ -217,13 +228,13 @@ def compute_date(
     return ComputeRead.model_validate(compute(env=c, principal=caller, day=business_date, force=force))
 
 
-@router.get("/compute/runs")
+@router.get("/compute/runs", dependencies=[needs("indicator:read")])
 def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[ComputeRunRead]:
     """Recent computation runs, newest first (a failed run carries its error)."""
     return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c, limit=limit)]
 
 
-@router.get("/customers/{customer_no}", responses=errors(404))
+@router.get("/customers/{customer_no}", dependencies=[needs("customer:read")], responses=errors(404))
 def customer(customer_no: str, c: Deps, caller: Caller) -> Customer360Read:
     """The customer 360° view."""
     return Customer360Read.model_validate(customer_view(env=c, principal=caller, customer_no=customer_no))

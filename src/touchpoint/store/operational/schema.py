@@ -57,7 +57,103 @@ audit_log = Table(
     Column("target_id", String(256), nullable=False),
     Column("before", JSONText, nullable=True),
     Column("after", JSONText, nullable=True),
+    # The hash chain (governance/audit.py): `seq` counts from 1 without gaps, `hash` covers the entry and the
+    # previous entry's hash, so an edited, removed or reordered entry breaks the chain where it happened.
+    Column("seq", BigInteger, nullable=True),
+    Column("source", String(128), nullable=True),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
     Index(None, "target_type", "target_id"),
+    Index(None, "seq", unique=True),
+    Index(None, "actor", "at"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    # One row: the newest entry's position and hash. Appending updates it first, which takes its row lock
+    # on PostgreSQL (SQLite serialises writers anyway), so two appenders cannot fork the chain.
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# ---- users, sessions, API tokens, roles, ingestion keys (governance/) ------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("roles", JSONText, nullable=False),
+    Column("branches", JSONText, nullable=False),
+    Column("advisor_id", String(64), nullable=True),
+    Column("disabled", Boolean, nullable=False),
+    Column("must_change_password", Boolean, nullable=False),
+    Column("failed_attempts", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+    Column("last_sign_in_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    # The cookie holds the session's secret; only its SHA-256 is kept: a copy of the database signs no one in.
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("source", String(128), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    # Only roles an admin created or edited; a built-in role without a row has its catalogue permissions.
+    Column("name", String(64), primary_key=True),
+    Column("title", String(128), nullable=False),
+    Column("permissions", JSONText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+ingest_keys = Table(
+    "ingest_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("rate_per_second", Integer, nullable=False),
+    Column("burst", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
 )
 
 meta_values = Table(

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import SystemClock
 from touchpoint.ingest.collector import repo
@@ -31,7 +31,7 @@ def clock() -> SystemClock:
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         yield test_client
 
 
@@ -288,7 +288,7 @@ def test_a_body_over_the_limit_is_counted_and_its_start_kept(
 
 def test_unknown_write_key_and_unsupported_encoding_are_counted(container: Container) -> None:
     container.write_keys = frozenset({"good"})
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         refused = client.post("/v1/batch", content=orjson.dumps({"writeKey": "bad", "batch": []}))
         assert refused.status_code == 401
         brotli = client.post("/api/v1/events", content=b"\x00\x01", headers={"Content-Encoding": "br"})

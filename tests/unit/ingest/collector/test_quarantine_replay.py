@@ -16,10 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from pyroaring import FrozenBitMap
 from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
+from support import api_client
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
 from touchpoint.cli.collector import app as collector_cli
@@ -226,7 +228,7 @@ def test_a_reused_row_id_is_not_taken_for_a_duplicate(container: Container) -> N
 
 def test_a_caller_with_a_branch_scope_cannot_replay_or_read(container: Container) -> None:
     _late_world(container)
-    branch = Principal(user="branch-7", scope_uids=frozenset({1, 2}))
+    branch = Principal(user="branch-7", scope=FrozenBitMap([1, 2]))
     with pytest.raises(UnauthorizedError):
         quarantine.replay_quarantine(env=container, principal=branch, why="x", reason="too_old")
     with pytest.raises(UnauthorizedError):
@@ -248,7 +250,7 @@ def test_replay_needs_a_why_and_one_selection(container: Container) -> None:
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         yield test_client
 
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from touchpoint.api.app import create_app
+from support import api_client
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import SystemClock
 from touchpoint.ingest.collector.payload import java_string_hash
@@ -27,7 +27,7 @@ def clock() -> SystemClock:
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container)) as test_client:
+    with api_client(container) as test_client:
         yield test_client
 
 
@@ -181,7 +181,7 @@ def test_native_batch_reports_what_happened(client: TestClient, container: Conta
 
 def test_segment_single_call_route_and_unknown_key(container: Container) -> None:
     container.write_keys = frozenset({"wk_live"})
-    with TestClient(create_app(container)) as client:
+    with api_client(container) as client:
         message = {
             "userId": "C1",
             "event": "Signed In",
