@@ -29,7 +29,6 @@ from touchpoint.cli.output import (
     print_table,
 )
 from touchpoint.core.errors import ValidationError, pydantic_faults
-from touchpoint.governance import SYSTEM
 from touchpoint.segments.model import PropertyFilter
 
 M = TypeVar("M", bound=BaseModel)
@@ -83,7 +82,7 @@ def funnel_command(
             raise typer.BadParameter("--save-segment needs --step K and --who dropped|reached")
         saved = save_funnel_segment(
             env=env,
-            principal=SYSTEM,
+            principal=ctx.obj.principal,
             query=query,
             step=step,
             who="reached" if who == "reached" else "dropped",
@@ -277,7 +276,7 @@ def retention_command(
             raise typer.BadParameter("--save-segment needs --cohort YYYY-MM-DD (and --offset K)")
         saved = save_retention_segment(
             env=env,
-            principal=SYSTEM,
+            principal=ctx.obj.principal,
             query=query,
             cohort=parse_day(ctx, cohort),
             offset=offset,

@@ -16,7 +16,6 @@ from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
 from touchpoint.cli.output import console, fmt, fmt_utc, new_table, print_json, print_table
 from touchpoint.core.errors import NotFoundError, ValidationError
-from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import resolve
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
@@ -63,7 +62,7 @@ def schema_command() -> None:
 def save_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
     """Save a template file (YAML or JSON) as the template's next version (a draft until activated)."""
     result = service.save_template(
-        env=_env(ctx), principal=SYSTEM, template=service.parse_template(read_definition(path))
+        env=_env(ctx), principal=ctx.obj.principal, template=service.parse_template(read_definition(path))
     )
     if as_json:
         print_json(result)
@@ -164,7 +163,7 @@ def activate_command(
     ctx: typer.Context, name: str, version: VersionOption = None, as_json: JsonOption = False
 ) -> None:
     """Make a version the one that sends (refused, naming each fault, when the content check fails)."""
-    result = service.activate_template(env=_env(ctx), principal=SYSTEM, name=name, version=version)
+    result = service.activate_template(env=_env(ctx), principal=ctx.obj.principal, name=name, version=version)
     if as_json:
         print_json(result)
         return
@@ -174,7 +173,7 @@ def activate_command(
 @template_app.command("retire")
 def retire_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Stop a template from sending."""
-    result = service.retire_template(env=_env(ctx), principal=SYSTEM, name=name)
+    result = service.retire_template(env=_env(ctx), principal=ctx.obj.principal, name=name)
     if as_json:
         print_json(result)
         return
@@ -227,7 +226,7 @@ def consent_command(
     if grant or withdraw:
         result = audience.set_consent(
             env=env,
-            principal=SYSTEM,
+            principal=ctx.obj.principal,
             customer_no=customer,
             channel=grant or withdraw or "*",
             granted=bool(grant),
@@ -268,18 +267,20 @@ def dnd_command(
             raise typer.BadParameter("give --reason with --file")
         numbers = [line.strip() for line in file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
         result = audience.add_do_not_disturb_list(
-            env=env, principal=SYSTEM, customers=numbers, reason=reason, days=days
+            env=env, principal=ctx.obj.principal, customers=numbers, reason=reason, days=days
         )
     elif customer is None:
         result = audience.do_not_disturb_list(env=env)
     elif remove:
         result = {
             "customer_no": customer,
-            "removed": audience.remove_do_not_disturb(env=env, principal=SYSTEM, customer_no=customer),
+            "removed": audience.remove_do_not_disturb(
+                env=env, principal=ctx.obj.principal, customer_no=customer
+            ),
         }
     elif reason:
         result = audience.add_do_not_disturb(
-            env=env, principal=SYSTEM, customer_no=customer, reason=reason, days=days
+            env=env, principal=ctx.obj.principal, customer_no=customer, reason=reason, days=days
         )
     else:
         raise typer.BadParameter("give --reason to add the customer, or --remove")

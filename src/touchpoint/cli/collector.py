@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from touchpoint.cli.output import fmt, new_table, print_json, print_table
-from touchpoint.governance import SYSTEM
 from touchpoint.ingest.collector.dead_letters import list_dead_letters, retry_dead_letter
 from touchpoint.ingest.collector.model import QuarantineEntry, ReplayReport
 from touchpoint.ingest.collector.quarantine import list_quarantine, replay_quarantine
@@ -59,13 +58,13 @@ def quarantine(
     if not replay:
         if why is not None:
             raise typer.BadParameter("--why goes with --replay")
-        page = list_quarantine(env=c, principal=SYSTEM, reason=reason, limit=limit)
+        page = list_quarantine(env=c, principal=ctx.obj.principal, reason=reason, limit=limit)
         _print_quarantine(page.items, as_json)
         return
     ids, by_reason = _replay_selection(replay, reason)
     if not why or not why.strip():
         raise typer.BadParameter("--replay needs --why: the reason is kept in the audit log")
-    report = replay_quarantine(env=c, principal=SYSTEM, why=why, ids=ids, reason=by_reason)
+    report = replay_quarantine(env=c, principal=ctx.obj.principal, why=why, ids=ids, reason=by_reason)
     _print_replay(report, as_json)
 
 
@@ -172,7 +171,7 @@ def dead_letters(
     again at the worker's next pass."""
     c = ctx.obj.container
     if retry is not None:
-        letter = retry_dead_letter(ops=c.ops, clock=c.clock, principal=SYSTEM, letter_id=retry)
+        letter = retry_dead_letter(ops=c.ops, clock=c.clock, principal=ctx.obj.principal, letter_id=retry)
         if as_json:
             print_json(letter.model_dump(mode="json"))
         else:
@@ -183,7 +182,9 @@ def dead_letters(
         return
     if status is not None and status not in ("open", "retrying", "resolved"):
         raise typer.BadParameter(f"--status is open, retrying or resolved, not {status!r}")
-    page = list_dead_letters(ops=c.ops, principal=SYSTEM, consumer=consumer, status=status, limit=limit)
+    page = list_dead_letters(
+        ops=c.ops, principal=ctx.obj.principal, consumer=consumer, status=status, limit=limit
+    )
     if as_json:
         print_json(page.model_dump(mode="json"))
         return

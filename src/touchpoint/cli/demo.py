@@ -9,7 +9,6 @@ import typer
 from touchpoint.bootstrap import describe_deployment
 from touchpoint.cli.output import console, fmt, new_table, print_json, print_table, stage_progress
 from touchpoint.cli.serve import ensure_port_free, serve
-from touchpoint.governance import SYSTEM
 from touchpoint.ingest import TABLES, data_status
 
 
@@ -39,10 +38,12 @@ def demo_command(
         ensure_port_free(host or container.settings.host, port or container.settings.port)
     params = DemoParams(customers=customers, days=days, seed=seed)
     with stage_progress(enabled=not as_json) as bar:
-        outcome = ensure_demo(env=container, principal=SYSTEM, params=params, reset=reset, progress=bar)
+        outcome = ensure_demo(
+            env=container, principal=ctx.obj.principal, params=params, reset=reset, progress=bar
+        )
     with console.status("计算指标与标签 · computing indicators and tags …"):
-        computed = ensure_demo_tags(env=container, principal=SYSTEM)
-        journeys = ensure_demo_journeys(env=container, principal=SYSTEM)
+        computed = ensure_demo_tags(env=container, principal=ctx.obj.principal)
+        journeys = ensure_demo_journeys(env=container, principal=ctx.obj.principal)
     status = data_status(analytics=container.analytics, ops=container.ops)
     summary = _summary(status, generated=outcome.generated) | {"computed": computed, "journeys": journeys}
     if as_json:

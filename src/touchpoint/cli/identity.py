@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from touchpoint.cli.output import console, fmt, new_table, print_json, print_table
-from touchpoint.governance import SYSTEM
 from touchpoint.identity.corrections import allow, unmerge
 from touchpoint.identity.service import show
 
@@ -65,7 +64,9 @@ def unmerge_command(
 ) -> None:
     """Detach exactly VALUE from the person it is linked to (the customer keeps its uid and profile); the
     two are not linked again until `identity allow`."""
-    body = unmerge(env=ctx.obj.container, principal=SYSTEM, value=value, id_type=id_type, reason=reason)
+    body = unmerge(
+        env=ctx.obj.container, principal=ctx.obj.principal, value=value, id_type=id_type, reason=reason
+    )
     if as_json:
         print_json(body)
     else:
@@ -84,7 +85,7 @@ def allow_command(
     """Lift the separation between VALUE and OTHER made by an unmerge: later events may link them again."""
     body = allow(
         env=ctx.obj.container,
-        principal=SYSTEM,
+        principal=ctx.obj.principal,
         value=value,
         other=other,
         id_type=id_type,

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from touchpoint.cli.output import console, errors, new_table, print_json, stage_progress
-from touchpoint.governance import SYSTEM
 from touchpoint.ingest import TABLES, ImportOptions, ImportRejected, ImportReport, import_file
 from touchpoint.ingest.history import ImportVersion, import_history
 
@@ -59,7 +58,7 @@ def import_command(
         _show_history(
             import_history(
                 env=container,
-                principal=SYSTEM,
+                principal=ctx.obj.principal,
                 table=str(path),
                 business_date=business_date.date() if business_date else None,
             ),
@@ -79,7 +78,7 @@ def import_command(
         ) as bar:
             report = import_file(
                 env=container,
-                principal=SYSTEM,
+                principal=ctx.obj.principal,
                 table=table,
                 path=path,
                 options=options,

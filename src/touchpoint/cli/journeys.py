@@ -23,7 +23,6 @@ from touchpoint.cli.output import (
     print_table,
 )
 from touchpoint.core.errors import NotFoundError, ValidationError
-from touchpoint.governance import SYSTEM
 from touchpoint.journeys.model import JourneyDef, journey_schema
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
@@ -80,7 +79,7 @@ def validate_command(ctx: typer.Context, path: Path, as_json: JsonOption = False
 def save_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
     """Save a journey file as the journey's next version (a draft until published)."""
     journey = parse_journey(read_definition(path))
-    version = save_journey(env=ctx.obj.container, principal=SYSTEM, journey=journey)
+    version = save_journey(env=ctx.obj.container, principal=ctx.obj.principal, journey=journey)
     if as_json:
         print_json({"name": journey.name, "version": version})
         return
@@ -134,7 +133,7 @@ def publish_command(
     pairs = dict(_pair(text) for text in node_map or [])
     result = publish(
         env=ctx.obj.container,
-        principal=SYSTEM,
+        principal=ctx.obj.principal,
         name=name,
         in_flight="move" if in_flight == "move" else "end" if in_flight == "end" else "keep",
         node_map=pairs,
@@ -151,7 +150,7 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _status_command(to: str, doc: str) -> Any:
     def command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
-        _done(set_status(env=ctx.obj.container, principal=SYSTEM, name=name, to=to), as_json)
+        _done(set_status(env=ctx.obj.container, principal=ctx.obj.principal, name=name, to=to), as_json)
 
     command.__doc__ = doc
     return command
@@ -324,7 +323,7 @@ def stuck_command(
     found = stuck(env=env)
     if resume:
         for run in found:
-            resume_run(env=env, principal=SYSTEM, run_id=run["run"])
+            resume_run(env=env, principal=ctx.obj.principal, run_id=run["run"])
     if as_json:
         print_json({"stuck": found, "resumed": len(found) if resume else 0})
         return
@@ -345,7 +344,7 @@ def stuck_command(
 @app.command("stop-run")
 def stop_run_command(ctx: typer.Context, run: str, as_json: JsonOption = False) -> None:
     """End one run."""
-    _done(stop_run(env=ctx.obj.container, principal=SYSTEM, run_id=run), as_json)
+    _done(stop_run(env=ctx.obj.container, principal=ctx.obj.principal, run_id=run), as_json)
 
 
 @app.command("simulate")

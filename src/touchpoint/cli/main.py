@@ -24,6 +24,7 @@ from touchpoint import __version__
 if TYPE_CHECKING:
     from touchpoint.bootstrap import Container
     from touchpoint.config import Settings
+    from touchpoint.governance import Principal
 
 # Set to 1 to let an unexpected error print its traceback (for bug reports) instead of one line.
 DEBUG_ENV = "TOUCHPOINT_DEBUG"
@@ -90,6 +91,23 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
         "compute",
         "touchpoint.cli.tagging:compute_command",
         "Compute every indicator and tag for a business date (default: the latest date with data).",
+    ),
+    _command(
+        "init",
+        "touchpoint.cli.accounts:init_command",
+        "Set up a data directory: migrate its stores and create the first administrator, printing a "
+        "one-time password to change at the first sign-in.",
+    ),
+    _group(
+        "user",
+        "touchpoint.cli.accounts:user_app",
+        "Users (用户): create, list, disable, reset passwords, API tokens.",
+    ),
+    _group("role", "touchpoint.cli.accounts:role_app", "Roles (角色) and their permissions."),
+    _group(
+        "audit",
+        "touchpoint.cli.accounts:audit_app",
+        "The audit log (操作日志): search it, verify its hash chain.",
     ),
     _group("calendar", "touchpoint.cli.calendar:app", "Trading days (XSHG) in the brokerage time zone."),
     _group("collector", "touchpoint.cli.collector:app", "Event collector: stats, quarantine, compaction."),
@@ -230,11 +248,28 @@ class Context:
         self._container: Container | None = None
 
     @property
+    def principal(self) -> Principal:
+        """The caller of every command: whoever runs the CLI on the data directory administers it, and the
+        audit log records their operating-system user."""
+        from touchpoint.governance import local_administrator
+
+        return local_administrator(_os_user())
+
+    @property
     def container(self) -> Container:
         """The wired services for this invocation (stores opened and migrated once)."""
         if self._container is None:
             self._container = build(_settings(self.home))
         return self._container
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (a bare container)
+        return f"uid{os.getuid()}"
 
 
 def _settings(home: Path | None) -> Settings:
@@ -271,16 +306,6 @@ def main(
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
-
-
-@app.command()
-def init(ctx: typer.Context) -> None:
-    """Create the data directory and bring the operational schema up to date."""
-    container = ctx.obj.container
-    typer.echo(f"data directory: {container.settings.home}")
-    typer.echo(
-        f"operational store: {container.ops.display_url} (revision {container.ops.current_revision()})"
-    )
 
 
 def run() -> None:

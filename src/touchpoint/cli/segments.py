@@ -13,7 +13,6 @@ from rich.progress import Progress
 from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
-from touchpoint.governance import SYSTEM
 from touchpoint.insight.lookalike import Job, lookalike, run_in_background
 from touchpoint.insight.profile import overlap, tgi_profile
 from touchpoint.segments.model import rule_schema
@@ -82,7 +81,7 @@ def create_command(
 ) -> None:
     """Save a segment (a new version if it exists)."""
     segment = SegmentDef(name=name, title=title or name, description=description, rule=_read_rule(rule))
-    version = save_segment(env=ctx.obj.container, principal=SYSTEM, segment=segment)
+    version = save_segment(env=ctx.obj.container, principal=ctx.obj.principal, segment=segment)
     if as_json:
         print_json({"name": name, "version": version})
     else:
@@ -125,7 +124,7 @@ def show_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> 
 @app.command("refresh")
 def refresh_command(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Evaluate a saved segment now and keep today's member snapshot."""
-    body = refresh_segment(env=ctx.obj.container, principal=SYSTEM, name=name)
+    body = refresh_segment(env=ctx.obj.container, principal=ctx.obj.principal, name=name)
     if as_json:
         print_json(body)
     else:
@@ -144,7 +143,12 @@ def upload_command(
     env = ctx.obj.container
     numbers = read_numbers(path.read_bytes())
     body = save_list_segment(
-        env=env, principal=SYSTEM, name=name, title=title or name, numbers=numbers, source=path.name
+        env=env,
+        principal=ctx.obj.principal,
+        name=name,
+        title=title or name,
+        numbers=numbers,
+        source=path.name,
     )
     uploaded = body["upload"]
     if as_json:
@@ -167,7 +171,7 @@ def export_command(
 ) -> None:
     """Write the members of the newest snapshot as CSV (recorded in the audit log)."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
-    text = export_members(env=ctx.obj.container, principal=SYSTEM, name=name, attributes=chosen)
+    text = export_members(env=ctx.obj.container, principal=ctx.obj.principal, name=name, attributes=chosen)
     output.write_text(text, encoding="utf-8")
     rows = max(text.count("\n") - 1, 0)
     if as_json:
@@ -245,7 +249,7 @@ def lookalike_command(
     def work(running: Job) -> Any:
         return lookalike(
             env=env,
-            principal=SYSTEM,
+            principal=ctx.obj.principal,
             seed=seed,
             target=target,
             top=top,

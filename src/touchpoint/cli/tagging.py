@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
-from touchpoint.governance import SYSTEM
 from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
 from touchpoint.tags.customer360 import customer_view
 from touchpoint.tags.definitions_io import (
@@ -74,7 +73,7 @@ def indicator_delete(ctx: typer.Context, name: str) -> None:
     """Delete an indicator that no tag reads."""
     c = ctx.obj.container
     dependents = indicator_dependents(env=c, indicator=name)
-    delete_indicator(env=c, principal=SYSTEM, name=name, dependents=dependents)
+    delete_indicator(env=c, principal=ctx.obj.principal, name=name, dependents=dependents)
     typer.echo(f"deleted indicator {name}")
 
 
@@ -163,7 +162,7 @@ def tag_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
 def tag_upload(ctx: typer.Context, name: str, path: Path, as_json: JsonOption = False) -> None:
     """Replace an imported tag's list from a CSV with columns customer_no,value."""
     rows = read_imported_csv(path.read_bytes())
-    result = upload_imported(env=ctx.obj.container, principal=SYSTEM, tag=name, rows=rows)
+    result = upload_imported(env=ctx.obj.container, principal=ctx.obj.principal, tag=name, rows=rows)
     if as_json:
         print_json(result)
         return
@@ -199,7 +198,7 @@ def tag_members(
 @tag_app.command("delete")
 def tag_delete(ctx: typer.Context, name: str) -> None:
     """Delete a tag (its past snapshots stay)."""
-    delete_tag(env=ctx.obj.container, principal=SYSTEM, name=name)
+    delete_tag(env=ctx.obj.container, principal=ctx.obj.principal, name=name)
     typer.echo(f"deleted tag {name}")
 
 
@@ -244,7 +243,11 @@ def definitions_import(
     """Show what importing a YAML file would change; with --apply, change it."""
     text = path.read_text(encoding="utf-8")
     env = ctx.obj.container
-    plan = apply_import(env=env, principal=SYSTEM, text=text) if apply else plan_import(env=env, text=text)
+    plan = (
+        apply_import(env=env, principal=ctx.obj.principal, text=text)
+        if apply
+        else plan_import(env=env, text=text)
+    )
     _print_plan(plan, applied=apply, as_json=as_json)
 
 
@@ -268,7 +271,7 @@ def _print_plan(plan: list[dict[str, str]], *, applied: bool, as_json: bool) -> 
 @library_app.command("install")
 def library_install(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Install or update the default brokerage library (indicators and tags)."""
-    plan = apply_import(env=ctx.obj.container, principal=SYSTEM, text=default_library())
+    plan = apply_import(env=ctx.obj.container, principal=ctx.obj.principal, text=default_library())
     _print_plan(plan, applied=True, as_json=as_json)
 
 
@@ -290,7 +293,7 @@ def compute_command(
         return
     business_date = day.date() if day else latest_data_date(env=c)
     with console.status(f"computing indicators and tags for {business_date} …"):
-        result = compute(env=c, principal=SYSTEM, day=business_date, force=force)
+        result = compute(env=c, principal=ctx.obj.principal, day=business_date, force=force)
     if as_json:
         print_json(result)
     else:
@@ -326,7 +329,7 @@ def _print_runs(runs: list[dict[str, object]], *, as_json: bool) -> None:
 @customer_app.command("show")
 def customer_show(ctx: typer.Context, customer_no: str, as_json: JsonOption = False) -> None:
     """Attributes, identities, tags, indicators, assets, holdings, trades and events of one customer."""
-    view = customer_view(env=ctx.obj.container, principal=SYSTEM, customer_no=customer_no)
+    view = customer_view(env=ctx.obj.container, principal=ctx.obj.principal, customer_no=customer_no)
     if as_json:
         print_json(view)
         return

@@ -44,6 +44,14 @@ SYSTEM = Principal(user="system", roles=frozenset({"admin"}), permissions=ALL_PE
 """The principal of the worker's own work (scheduled computations, journey steps): it sees everything."""
 
 
+def local_administrator(os_user: str) -> Principal:
+    """The CLI's caller: it works on the data directory itself, so whoever may run it administers the
+    installation; the audit log names their operating-system user (`os:alice`)."""
+    return Principal(
+        user=f"os:{os_user}", roles=frozenset({"admin"}), permissions=ALL_PERMISSIONS, source="cli"
+    )
+
+
 class UserCreate(BaseModel):
     """A new local user. The password is generated and shown once when none is given."""
 

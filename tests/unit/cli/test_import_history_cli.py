@@ -1,5 +1,6 @@
 """`touchpoint import history TABLE [--date D] [--json]`: the versions imports wrote: who, when, what."""
 
+import getpass
 import hashlib
 import json
 from pathlib import Path
@@ -10,6 +11,9 @@ from touchpoint.cli.main import app
 
 RUNNER = CliRunner()
 CUSTOMERS = "customer_no,name,risk_level\nC001,张三,C2\nC002,李四,C3\n"
+
+
+OS_ACTOR = f"os:{getpass.getuser()}"  # the CLI records the operating-system user
 
 
 def _run(home: Path, *args: str):  # type: ignore[no-untyped-def]
@@ -30,8 +34,8 @@ def test_history_lists_each_import_of_a_date_and_a_resend_is_reported_truthfully
 
     listed = json.loads(_run(home, "import", "history", "customers", "--date", "2026-03-02", "--json").output)
     assert [(v["run_id"], v["sha256"], v["rows"], v["current"], v["actor"]) for v in listed] == [
-        (runs[0], hashlib.sha256(first.read_bytes()).hexdigest(), 2, False, "system"),
-        (runs[1], hashlib.sha256(second.read_bytes()).hexdigest(), 2, True, "system"),
+        (runs[0], hashlib.sha256(first.read_bytes()).hexdigest(), 2, False, OS_ACTOR),
+        (runs[1], hashlib.sha256(second.read_bytes()).hexdigest(), 2, True, OS_ACTOR),
     ]
     every_date = json.loads(_run(home, "import", "history", "customers", "--json").output)
     assert [v["date"] for v in every_date] == ["2026-03-02", "2026-03-02", "2026-03-03"]
@@ -40,7 +44,7 @@ def test_history_lists_each_import_of_a_date_and_a_resend_is_reported_truthfully
     assert shown.exit_code == 0
     lines = [line for line in shown.output.splitlines() if line.strip()]
     assert len(lines) == 2
-    assert lines[0].startswith("2026-03-02  v1  replaced by v2  2 rows  by system")
+    assert lines[0].startswith(f"2026-03-02  v1  replaced by v2  2 rows  by {OS_ACTOR}")
     assert runs[0] in lines[0]
     assert hashlib.sha256(first.read_bytes()).hexdigest() in lines[0]
 

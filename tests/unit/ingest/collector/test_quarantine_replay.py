@@ -4,6 +4,7 @@ kept (with the new reason) when another check still fails."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import uuid
 from collections.abc import Iterator
@@ -120,7 +121,7 @@ def test_replay_by_reason_admits_once_and_keeps_what_still_fails(container: Cont
     ]
     audit = _audit(container)
     assert len(audit) == 4
-    assert {a["actor"] for a in audit} == {"system"}
+    assert {a["actor"] for a in audit} == {f"os:{getpass.getuser()}"}  # the CLI names the OS user
     assert {a["after"]["why"] for a in audit} == {"branch feed late"}
     assert sorted(a["after"]["outcome"] for a in audit) == ["admitted"] * 3 + ["quarantined"]
     assert {a["before"]["reason"] for a in audit} == {"too_old"}
