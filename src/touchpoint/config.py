@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     collector_write_keys: list[str] = Field(
         default_factory=list, description="accepted Segment/PostHog keys; empty accepts any"
     )
+    collector_cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="sites whose pages may post events to the collector from a browser (CORS); '*' any",
+    )
     identity_mode: Literal["one_to_one", "many_to_one"] = Field(
         default="many_to_one",
         description="how anonymous ids bind to logins: every device of a customer (many_to_one) or its first",

@@ -93,8 +93,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The full API over a 120-customer demo brokerage in a data directory of this run only."""
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """The full API over a 120-customer demo brokerage in a data directory of this run only, and its
+    container."""
     from touchpoint.api.app import create_app
     from touchpoint.bootstrap import build
     from touchpoint.config import load_settings
@@ -112,7 +113,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     params = DemoParams(customers=120, days=10, seed=5, end_date=date(2026, 3, 31))
     ensure_demo(env=container, principal=SYSTEM, params=params)
     ensure_demo_tags(env=container, principal=SYSTEM)
-    yield create_app(container)
+    yield create_app(container), container
     _stop_background_jobs()
     container.close()
 
@@ -129,15 +130,39 @@ def _stop_background_jobs() -> None:
             thread.join(timeout=60)
 
 
+@pytest.fixture(scope="module")
+def sign_in(world: tuple[Any, Any]) -> Any:
+    """Headers of a fresh API token of an administrator, one per request: a generated request may revoke the
+    token it was sent with (`DELETE /auth/tokens/{id}`), and must not sign the rest of the run out. The
+    administrator's name is one a generated username will not hit."""
+    from support import signed_token
+
+    _, container = world
+    username = "fuzz.admin.7f3a9c2e4b1d"
+    signed_token(container, username=username)
+
+    def headers() -> dict[str, str]:
+        from touchpoint.governance import SYSTEM
+        from touchpoint.governance.accounts import create_token
+        from touchpoint.governance.model import TokenCreate
+
+        token = create_token(container, principal=SYSTEM, username=username, token=TokenCreate(name="fuzz"))
+        return {"Authorization": f"Bearer {token.token}"}
+
+    return headers
+
+
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_operation_keeps_its_contract(case: Any, app: Any) -> None:
-    """Each generated request is answered without a server error and as the document says."""
+def test_operation_keeps_its_contract(case: Any, world: tuple[Any, Any], sign_in: Any) -> None:
+    """Each generated request, sent signed in as an administrator, is answered without a server error and
+    as the document says."""
     label = case.operation.label
     relaxed = [positive_data_acceptance] if label in CROSS_FIELD_RULES else []
     if label in QUARANTINING_BATCHES:
         relaxed.append(negative_data_rejection)
-    case.call_and_validate(app=app, excluded_checks=relaxed, timeout=TIMEOUT_SECONDS)
+    app, _ = world
+    case.call_and_validate(app=app, headers=sign_in(), excluded_checks=relaxed, timeout=TIMEOUT_SECONDS)
 
 
 @schemathesis.serializer("application/gzip")

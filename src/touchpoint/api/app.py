@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 
 from touchpoint import __version__
 from touchpoint.api.allow import AllowHeaderMiddleware
@@ -31,6 +32,7 @@ from touchpoint.api.routes import (
     status,
     tagging,
 )
+from touchpoint.api.security import CollectorCorsMiddleware, SecurityHeadersMiddleware
 from touchpoint.bootstrap import Container
 
 
@@ -65,6 +67,16 @@ def mounted_routers(*, collector_only: bool = False) -> list[tuple[str, APIRoute
     return [*sdk, *(("/api/v1", router) for router in api), ("", channels.public_links)]
 
 
+def browser_collector_paths() -> list[re.Pattern[str]]:
+    """The paths the web SDKs post events to (every collector route but the scrape and the stats)."""
+    internal = {"/metrics", "/api/v1/collector/stats"}
+    return [
+        route.path_regex
+        for route in collector.router.routes
+        if isinstance(route, APIRoute) and route.path not in internal
+    ]
+
+
 def create_app(container: Container, *, collector_only: bool = False) -> FastAPI:
     """The API with every router mounted and errors mapped to statuses.
 
@@ -91,7 +103,12 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
             response_class=HTMLResponse,
             dependencies=[public("the landing page")],
         )
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(
+        CollectorCorsMiddleware,
+        paths=browser_collector_paths(),
+        origins=container.settings.collector_cors_origins,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AllowHeaderMiddleware)  # a 405 lists every method of the path
     install_error_handlers(app)
     _document_sign_in_errors(app)
