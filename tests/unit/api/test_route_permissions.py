@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from support import signed_token
 
+from support import signed_token
 from touchpoint.api.app import create_app, mounted_routers
 from touchpoint.api.deps import Needs, Public, SignedIn
 from touchpoint.bootstrap import Container
