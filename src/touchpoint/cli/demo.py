@@ -30,6 +30,7 @@ def demo_command(
     """Generate a demo brokerage (once per data directory and parameters), print a summary, then serve."""
     # Imported here: the generator pulls in Faker, which would slow every other command's start-up.
     from touchpoint.demo import DemoParams
+    from touchpoint.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_demo_accounts
     from touchpoint.demo.runs import ensure_demo, ensure_demo_journeys, ensure_demo_tags
 
     container = ctx.obj.container
@@ -44,8 +45,17 @@ def demo_command(
     with console.status("计算指标与标签 · computing indicators and tags …"):
         computed = ensure_demo_tags(env=container, principal=ctx.obj.principal)
         journeys = ensure_demo_journeys(env=container, principal=ctx.obj.principal)
+    ensure_demo_accounts(env=container, principal=ctx.obj.principal)
     status = data_status(analytics=container.analytics, ops=container.ops)
-    summary = _summary(status, generated=outcome.generated) | {"computed": computed, "journeys": journeys}
+    accounts = {
+        "users": {a.username: a.role for a in DEMO_ACCOUNTS},
+        "password": DEMO_PASSWORD,
+    }
+    summary = _summary(status, generated=outcome.generated) | {
+        "computed": computed,
+        "journeys": journeys,
+        "accounts": accounts,
+    }
     if as_json:
         print_json(summary | {"home": describe_deployment(container)["home"]})
     else:
@@ -89,6 +99,11 @@ def _print_summary(summary: dict[str, object]) -> None:
     journeys = summary.get("journeys")
     if isinstance(journeys, list) and journeys:
         console.print(f"  旅程 journeys published: {', '.join(journeys)}", highlight=False)
+    accounts = summary.get("accounts")
+    if isinstance(accounts, dict):
+        users = " ".join(f"{name} ({role})" for name, role in accounts["users"].items())
+        console.print(f"  登录 sign in as: {users}", highlight=False)
+        console.print(f"  演示密码 demo password: {accounts['password']}", highlight=False)
     computed = summary.get("computed")
     if isinstance(computed, dict):
         console.print(
