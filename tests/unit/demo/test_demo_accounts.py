@@ -23,7 +23,9 @@ def test_every_role_has_a_demo_account_and_two_advisors_work_in_different_branch
     assert not any(u.must_change_password for u in users.values())
 
 
-def test_the_documented_password_signs_each_in_and_a_second_run_adds_nobody(sqlite_container: Container) -> None:
+def test_the_documented_password_signs_each_in_and_a_second_run_adds_nobody(
+    sqlite_container: Container,
+) -> None:
     ensure_demo_accounts(env=sqlite_container, principal=SYSTEM)
     for account in DEMO_ACCOUNTS:
         opened = sign_in(sqlite_container, username=account.username, password=DEMO_PASSWORD, source="test")
