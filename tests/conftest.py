@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
@@ -48,17 +49,27 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def container(tmp_path: Path, database_url: str, clock: VirtualClock) -> Iterator[Container]:
+def settings_overrides() -> dict[str, Any]:
+    """Settings a test module changes from the defaults (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+def container(
+    tmp_path: Path, database_url: str, clock: VirtualClock, settings_overrides: dict[str, Any]
+) -> Iterator[Container]:
     """Stores and services on a fresh data directory, for each operational database."""
-    settings = load_settings(tmp_path / "home", database_url=database_url)
+    settings = load_settings(tmp_path / "home", database_url=database_url, **settings_overrides)
     built = build(settings, clock=clock)
     yield built
     built.close()
 
 
 @pytest.fixture
-def sqlite_container(tmp_path: Path, clock: VirtualClock) -> Iterator[Container]:
+def sqlite_container(
+    tmp_path: Path, clock: VirtualClock, settings_overrides: dict[str, Any]
+) -> Iterator[Container]:
     """Stores and services on SQLite only, for tests about the analytical side."""
-    built = build(load_settings(tmp_path / "home"), clock=clock)
+    built = build(load_settings(tmp_path / "home", **settings_overrides), clock=clock)
     yield built
     built.close()

@@ -123,3 +123,21 @@ def api_client(
 
     token = signed_token(container, roles=roles, username=username)
     return TestClient(create_app(container), headers={"Authorization": f"Bearer {token}"}, **client)
+
+
+def ingest_keys(container: Any) -> dict[str, str]:
+    """A live ingestion key for each source (sensors, segment, posthog, native), by source."""
+    from touchpoint.governance import SYSTEM
+    from touchpoint.ingest.collector.keys import IngestKeyCreate, create_key
+
+    return {
+        source: create_key(
+            container, principal=SYSTEM, key=IngestKeyCreate(name=f"tests {source}", source=source)
+        ).key
+        for source in ("sensors", "segment", "posthog", "native")
+    }
+
+
+WIRE_FORMATS_ONLY = {"collector_require_keys": False}
+"""`settings_overrides` of a module about what the collector does with a batch once admitted, not about
+which keys admit it (tests/unit/ingest/collector/test_keys.py is)."""

@@ -12,10 +12,10 @@ import httpx
 from touchpoint.channels.providers.base import Provider
 from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
-from touchpoint.channels.ratelimit import TokenBucket
 from touchpoint.config import AccountPolicy, ChannelPolicy, Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
+from touchpoint.core.ratelimit import TokenBucket
 from touchpoint.identity.model import IdentityPolicy
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.ingest import analytical_layouts
@@ -67,9 +67,9 @@ class Container:
     rejects_dir: Path
     collector_window: TimeWindow
     collector_limits: CollectorLimits
-    write_keys: frozenset[str]
     account_policy: AccountPolicy
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    ingest_buckets: dict[int, TokenBucket] = field(default_factory=dict)
     _providers: dict[str, Provider] | None = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
@@ -148,7 +148,6 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
             max_value_chars=s.collector_max_value_chars,
             concurrent_batches=s.collector_concurrent_batches,
         ),
-        write_keys=frozenset(s.collector_write_keys),
         account_policy=s.accounts,
     )
 

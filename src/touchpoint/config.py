@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     event_log_retention_days: int = Field(
         default=7, description="processed events older than this leave the event log (they stay in Parquet)"
     )
-    collector_write_keys: list[str] = Field(
-        default_factory=list, description="accepted Segment/PostHog keys; empty accepts any"
+    collector_require_keys: bool = Field(
+        default=True,
+        description="accept events only with a live ingestion key of their source (`collector key`)",
     )
     collector_cors_origins: list[str] = Field(
         default_factory=lambda: ["*"],

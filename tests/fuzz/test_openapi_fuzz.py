@@ -28,7 +28,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config._checks import PositiveDataAcceptanceConfig
 from schemathesis.config._operations import OperationConfig, OperationsConfig
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -72,6 +76,10 @@ CROSS_FIELD_RULES = {
 QUARANTINING_BATCHES = {"POST /api/v1/events", "POST /batch/"}
 # Computation and dry runs over the whole demo take seconds, more on a loaded machine.
 TIMEOUT_SECONDS = 120
+# schemathesis's `ignored_auth` check resends a signed-in request without its credential through the
+# schema's own transport, which for a document read from a file cannot reach the in-process app. The same
+# proof is tests/unit/api/test_route_permissions.py: every route, without a credential, with a forged one and
+# without its permission.
 
 schema = schemathesis.openapi.from_path(CONTRACT)
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -162,7 +170,9 @@ def test_operation_keeps_its_contract(case: Any, world: tuple[Any, Any], sign_in
     if label in QUARANTINING_BATCHES:
         relaxed.append(negative_data_rejection)
     app, _ = world
-    case.call_and_validate(app=app, headers=sign_in(), excluded_checks=relaxed, timeout=TIMEOUT_SECONDS)
+    case.call_and_validate(
+        app=app, headers=sign_in(), excluded_checks=[*relaxed, ignored_auth], timeout=TIMEOUT_SECONDS
+    )
 
 
 @schemathesis.serializer("application/gzip")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from support import ingest_keys
 from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import SystemClock
@@ -49,3 +50,9 @@ def live_server(container: Container) -> Iterator[str]:
     yield base
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def keys(container: Container) -> dict[str, str]:
+    """A live ingestion key per source, configured in the SDKs as a brokerage would."""
+    return ingest_keys(container)

@@ -46,9 +46,11 @@ def _stored(container: Container) -> list[str]:
 
 
 def test_sensors_sync_consumer_raises_on_503_and_succeeds_after(
-    container: Container, flaky: FlakyLog, live_server: str
+    container: Container, flaky: FlakyLog, live_server: str, keys: dict[str, str]
 ) -> None:
-    sa = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DefaultConsumer(f"{live_server}/sa"))
+    sa = sensorsanalytics.SensorsAnalytics(
+        sensorsanalytics.DefaultConsumer(f"{live_server}/sa?token={keys['sensors']}")
+    )
     flaky.failures = 1
     with pytest.raises(sensorsanalytics.SensorsAnalyticsNetworkException):
         sa.track("dev-1", "first_try", {})
@@ -57,11 +59,11 @@ def test_sensors_sync_consumer_raises_on_503_and_succeeds_after(
 
 
 def test_segment_retries_a_503_and_the_event_lands_once(
-    container: Container, flaky: FlakyLog, live_server: str
+    container: Container, flaky: FlakyLog, live_server: str, keys: dict[str, str]
 ) -> None:
     flaky.failures = 1
     client = SegmentClient(
-        write_key="wk", host=live_server, max_retries=4
+        write_key=keys["segment"], host=live_server, max_retries=4
     )  # the retrying background consumer
     client.track(user_id="C1", event="Order Completed", message_id="m-1")
     client.flush()

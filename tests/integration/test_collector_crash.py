@@ -26,7 +26,12 @@ PER_BATCH = 50
 
 
 def _start(home: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TOUCHPOINT_DATABASE_URL": database_url}
+    # What is measured is durability across a crash, not admission: keys are off (test_keys.py covers them).
+    env = {
+        **os.environ,
+        "TOUCHPOINT_DATABASE_URL": database_url,
+        "TOUCHPOINT_COLLECTOR_REQUIRE_KEYS": "false",
+    }
     command = [sys.executable, "-m", "touchpoint", "--home", str(home), "collect", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

@@ -37,8 +37,8 @@ def _same_person(container: Container, anonymous: str, login: str) -> bool:
     return a is not None and a == b
 
 
-def test_sensors_python_sdk_story(container: Container, live_server: str) -> None:
-    url = f"{live_server}/sa?project=default"
+def test_sensors_python_sdk_story(container: Container, live_server: str, keys: dict[str, str]) -> None:
+    url = f"{live_server}/sa?project=default&token={keys['sensors']}"
     sa = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DefaultConsumer(url))
     sa.track("dev-1", "fund_detail_view", {"fund_code": "000001", "price": 1.5, "tags": ["A", "B"]})
     sa.track_signup("C001", "dev-1")
@@ -66,8 +66,10 @@ def test_sensors_python_sdk_story(container: Container, live_server: str) -> Non
     assert profile["held_codes"] == ["600519"]
 
 
-def test_segment_python_sdk_story_and_resent_batches(container: Container, live_server: str) -> None:
-    client = SegmentClient(write_key="wk_test", host=live_server, sync_mode=True)
+def test_segment_python_sdk_story_and_resent_batches(
+    container: Container, live_server: str, keys: dict[str, str]
+) -> None:
+    client = SegmentClient(write_key=keys["segment"], host=live_server, sync_mode=True)
     client.track(
         anonymous_id="anon-7", event="Quote Viewed", properties={"symbol": "600519"}, message_id="m1"
     )
@@ -84,8 +86,8 @@ def test_segment_python_sdk_story_and_resent_batches(container: Container, live_
     assert stats["duplicates"]["segment"] == 1
 
 
-def test_posthog_python_sdk_story(container: Container, live_server: str) -> None:
-    client = Posthog("phc_test", host=live_server, sync_mode=True)
+def test_posthog_python_sdk_story(container: Container, live_server: str, keys: dict[str, str]) -> None:
+    client = Posthog(keys["posthog"], host=live_server, sync_mode=True)
     client.capture(
         "app_open",
         distinct_id="ph-anon",
@@ -136,16 +138,16 @@ def test_sensors_logging_consumer_files_replay_through_the_collector(
 
 
 def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
-    container: Container, live_server: str
+    container: Container, live_server: str, keys: dict[str, str]
 ) -> None:
     """Sensors track(X, is_login_id=False) then X as a login; PostHog capture("PH7") then $identify PH7: the
     person holds one identifier, and each event counts once in analytics, indicators and the 360° view."""
     sa = sensorsanalytics.SensorsAnalytics(
-        sensorsanalytics.DefaultConsumer(f"{live_server}/sa?project=default")
+        sensorsanalytics.DefaultConsumer(f"{live_server}/sa?project=default&token={keys['sensors']}")
     )
     sa.track("S7", "content_view", {"topic": "基金"}, is_login_id=False)
     sa.track("S7", "content_view", {"topic": "打新"}, is_login_id=False)
-    ph = Posthog("phc_test", host=live_server, sync_mode=True)
+    ph = Posthog(keys["posthog"], host=live_server, sync_mode=True)
     for topic in ("基金", "打新"):
         ph.capture("content_view", distinct_id="PH7", properties={"topic": topic})
     ph.flush()
@@ -186,7 +188,7 @@ def test_an_id_seen_anonymous_then_as_login_counts_each_event_once(
 
 
 def test_the_360_view_shows_events_from_the_sdks_through_one_id(
-    container: Container, live_server: str
+    container: Container, live_server: str, keys: dict[str, str]
 ) -> None:
     """Segment events before the login (anonymousId only) and after it both appear on the customer's page."""
     import_arrow(
@@ -197,7 +199,7 @@ def test_the_360_view_shows_events_from_the_sdks_through_one_id(
         options=ImportOptions(business_date=container.calendar.business_date(container.clock.now())),
         source_name="customers",
     )
-    client = SegmentClient(write_key="wk_test", host=live_server, sync_mode=True)
+    client = SegmentClient(write_key=keys["segment"], host=live_server, sync_mode=True)
     client.track(anonymous_id="anon-8", event="Quote Viewed", properties={"symbol": "600519"})
     client.identify(user_id="C008", anonymous_id="anon-8")
     client.track(user_id="C008", event="Order Completed", properties={"qty": 100})

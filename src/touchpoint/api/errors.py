@@ -27,8 +27,9 @@ from touchpoint.core.errors import (
     fault_list,
 )
 from touchpoint.ingest import ImportRejected
+from touchpoint.ingest.collector.keys import UnknownWriteKey
 from touchpoint.ingest.collector.payload import PayloadError
-from touchpoint.ingest.collector.service import CollectorUnavailable, UnknownWriteKey
+from touchpoint.ingest.collector.service import CollectorUnavailable
 
 
 class ErrorDetail(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Protocol, Self
 
 from touchpoint.channels.providers.base import Provider
-from touchpoint.channels.ratelimit import TokenBucket
 from touchpoint.config import ChannelPolicy
 from touchpoint.core.clock import Clock
+from touchpoint.core.ratelimit import TokenBucket
 from touchpoint.ingest.ports import EventLog
 from touchpoint.store import OperationalStore
 from touchpoint.tags.service import TagEnv

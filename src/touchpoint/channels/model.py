@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from touchpoint.core.numbers import MaybeWhole
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 CHANNELS = ("push", "sms", "wechat", "wecom", "email", "webhook", "inbox", "log")
 Channel = Literal["push", "sms", "wechat", "wecom", "email", "webhook", "inbox", "log"]
@@ -292,7 +294,7 @@ class DndCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500, pattern=NO_CONTROL)
-    days: int | None = Field(
+    days: MaybeWhole = Field(
         default=None, ge=1, le=MAX_DND_DAYS, description="for how long; left out, until removed"
     )
 

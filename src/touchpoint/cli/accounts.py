@@ -6,7 +6,7 @@ operating-system user who ran it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -328,14 +328,15 @@ def search_command(
 ) -> None:
     """Audit entries, newest first, filtered by user, kind, object, action and time."""
     env = ctx.obj.container
+    calendar = env.calendar
     entries = search(
         env.ops,
         actor=user,
         kind=kind,
         target=target,
         action=action,
-        since=None if first is None else _day_start(ctx, parse_day(ctx, first)),
-        until=None if last is None else _day_start(ctx, parse_day(ctx, last) + timedelta(days=1)),
+        since=None if first is None else calendar.to_utc(parse_day(ctx, first)),
+        until=None if last is None else calendar.to_utc(parse_day(ctx, last) + timedelta(days=1)),
         limit=limit,
     )
     if as_json:
@@ -347,8 +348,3 @@ def search_command(
             str(e.seq), fmt_utc(e.at), e.actor, e.source or "", e.action, f"{e.target_type}:{e.target_id}"
         )
     print_table(table)
-
-
-def _day_start(ctx: typer.Context, day: date) -> datetime:
-    """Midnight in the brokerage's time zone (the day a user means)."""
-    return datetime.combine(day, time(), tzinfo=ctx.obj.container.calendar.tz)

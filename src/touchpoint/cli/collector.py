@@ -7,15 +7,18 @@ from typing import Annotated
 
 import typer
 
-from touchpoint.cli.output import fmt, new_table, print_json, print_table
+from touchpoint.cli.output import fmt, fmt_utc, new_table, print_json, print_table
 from touchpoint.ingest.collector.dead_letters import list_dead_letters, retry_dead_letter
+from touchpoint.ingest.collector.keys import IngestKeyCreate, create_key, list_keys, revoke_key
 from touchpoint.ingest.collector.model import QuarantineEntry, ReplayReport
 from touchpoint.ingest.collector.quarantine import list_quarantine, replay_quarantine
 from touchpoint.ingest.collector.service import replay_sensors_log
 from touchpoint.ingest.collector.stats import collector_stats
 from touchpoint.ingest.compactor import compact
 
-app = typer.Typer(help="Event collector: stats, quarantine, compaction.", no_args_is_help=True)
+app = typer.Typer(
+    help="Event collector: stats, quarantine, compaction, ingestion keys.", no_args_is_help=True
+)
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 
 
@@ -202,3 +205,68 @@ def dead_letters(
         )
     print_table(table)
     typer.echo(f"{page.unresolved:,} unresolved")
+
+
+key_app = typer.Typer(
+    help="Ingestion keys (接入密钥): one per source, shown once, revocable, rate-limited.",
+    no_args_is_help=True,
+)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("create")
+def key_create_command(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="sensors, segment, posthog or native")],
+    name: Annotated[str, typer.Option(help="what sends with it: 'iOS app', 'web site'")],
+    rate: Annotated[int, typer.Option(min=1, help="requests a second, per collector process")] = 200,
+    burst: Annotated[int, typer.Option(min=1, help="requests saved up for a spike")] = 1_000,
+    as_json: JsonOption = False,
+) -> None:
+    """A key for SOURCE: printed once, kept only as a digest."""
+    key = create_key(
+        ctx.obj.container,
+        principal=ctx.obj.principal,
+        key=IngestKeyCreate.model_validate(
+            {"name": name, "source": source, "rate_per_second": rate, "burst": burst}
+        ),
+    )
+    if as_json:
+        print_json(key.model_dump(mode="json"))
+        return
+    typer.echo(f"key {key.id} for {key.source} ({key.name}), {key.rate_per_second}/s, burst {key.burst}")
+    typer.echo(key.key)
+
+
+@key_app.command("list")
+def key_list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every ingestion key (never its secret)."""
+    keys = list_keys(ctx.obj.container)
+    if as_json:
+        print_json([k.model_dump(mode="json") for k in keys])
+        return
+    table = new_table(
+        "id", "source", "name", "prefix", "rate/s", "burst", "created", "revoked", numeric=("id",)
+    )
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.source,
+            k.name,
+            k.prefix + "…",
+            fmt(k.rate_per_second),
+            fmt(k.burst),
+            fmt_utc(k.created_at),
+            fmt_utc(k.revoked_at),
+        )
+    print_table(table)
+
+
+@key_app.command("revoke")
+def key_revoke_command(ctx: typer.Context, key_id: int, as_json: JsonOption = False) -> None:
+    """Revoke a key: every collector process refuses it from its next batch on."""
+    key = revoke_key(ctx.obj.container, principal=ctx.obj.principal, key_id=key_id)
+    if as_json:
+        print_json(key.model_dump(mode="json"))
+    else:
+        typer.echo(f"revoked key {key.id} ({key.source}, {key.name})")

@@ -110,7 +110,11 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
         "The audit log (操作日志): search it, verify its hash chain.",
     ),
     _group("calendar", "touchpoint.cli.calendar:app", "Trading days (XSHG) in the brokerage time zone."),
-    _group("collector", "touchpoint.cli.collector:app", "Event collector: stats, quarantine, compaction."),
+    _group(
+        "collector",
+        "touchpoint.cli.collector:app",
+        "Event collector: stats, quarantine, compaction, ingestion keys.",
+    ),
     _group(
         "identity",
         "touchpoint.cli.identity:app",
@@ -207,15 +211,18 @@ def _reader_left() -> SystemExit:
 
 def _fail_on(exc: Exception) -> BaseException:
     """The Exit (or the original error, when debugging) for an exception that reached the top."""
+    from pydantic import ValidationError as PydanticError
     from typer._click.exceptions import ClickException
 
     from touchpoint.cli.output import fail
-    from touchpoint.core.errors import TouchpointError
+    from touchpoint.core.errors import TouchpointError, pydantic_faults
 
     if isinstance(exc, ClickException | typer.TyperException):
         return exc  # usage errors print themselves, with exit code 2
     if isinstance(exc, TouchpointError):
         return fail(str(exc))
+    if isinstance(exc, PydanticError):  # an option's value a model refused: name it, as the API's 422 does
+        return fail(f"invalid input: {pydantic_faults(exc)}")
     if isinstance(exc, OSError) and exc.filename is not None:
         return fail(f"{exc.strerror or exc}: {exc.filename}")
     if os.environ.get(DEBUG_ENV) == "1":

@@ -108,8 +108,11 @@ def verify(ops: OperationalStore) -> AuditVerifyRead:
         for entry in rows.walk(connection):
             count += 1
             problems.extend(_check_entry(entry, expected_seq, prev_hash))
-            expected_seq = (entry["seq"] or expected_seq) + 1
-            prev_hash = entry["hash"] or ""
+            if (
+                entry["seq"] is not None
+            ):  # a row outside the chain is reported alone; the chain goes on past it
+                expected_seq = entry["seq"] + 1
+                prev_hash = entry["hash"] or ""
         head_seq, head_hash = rows.head(connection)
     if (head_seq, head_hash) != (expected_seq - 1, prev_hash):
         problems.append(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pyroaring import FrozenBitMap
 
+from touchpoint.core.numbers import MaybeWhole
 from touchpoint.governance.permissions import ALL_PERMISSIONS
 
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,63}$")]
@@ -76,7 +77,7 @@ class UserUpdate(BaseModel):
     roles: list[RoleName] | None = Field(default=None, min_length=1)
     branches: list[BranchId] | None = None
     advisor_id: str | None = Field(default=None, max_length=64)
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, strict=True)
 
 
 class UserRead(BaseModel):
@@ -140,7 +141,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=128)
-    days: int | None = Field(
+    days: MaybeWhole = Field(
         default=90, ge=1, le=3650, description="expires after this many days (None: never)"
     )
 

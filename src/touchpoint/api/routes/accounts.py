@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from touchpoint.api.days import resolve_day
 from touchpoint.api.deps import (
     SESSION_COOKIE,
     Needs,
@@ -19,6 +20,7 @@ from touchpoint.api.deps import (
 )
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
+from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN
 from touchpoint.core.errors import ForbiddenError
 from touchpoint.governance import Principal
 from touchpoint.governance import accounts as service
@@ -69,7 +71,7 @@ def _me(account: Account) -> MeRead:
     "/auth/sign-in",
     dependencies=[public("signing in")],
     response_model=MeRead,
-    responses=errors(401),
+    responses=errors(400, 401),
 )
 def sign_in(body: SignIn, request: Request, response: Response, c: Deps) -> MeRead:
     """Check a username and password and open a session: an HttpOnly, SameSite=Lax cookie, and the CSRF token
@@ -113,7 +115,10 @@ def my_tokens(me: Me, c: Deps) -> list[TokenRead]:
 
 
 @router.post(
-    "/auth/tokens", dependencies=[signed_in()], response_model=TokenCreatedRead, responses=errors(401, 403)
+    "/auth/tokens",
+    dependencies=[signed_in()],
+    response_model=TokenCreatedRead,
+    responses=errors(400, 401, 403),
 )
 def new_token(body: TokenCreate, me: Me, request: Request, c: Deps) -> TokenCreatedRead:
     """A personal API token for scripts; its secret is in this answer only."""
@@ -259,20 +264,25 @@ def audit(
     kind: Annotated[str | None, Query(max_length=64)] = None,
     target: Annotated[str | None, Query(max_length=256)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    first: Annotated[
+        str | None, Query(alias="from", pattern=DAY_PATTERN, description=f"first day: {DAY_FORMS}")
+    ] = None,
+    last: Annotated[
+        str | None, Query(alias="to", pattern=DAY_PATTERN, description=f"last day (inclusive): {DAY_FORMS}")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Query(ge=1, description="page back from this position")] = None,
 ) -> list[AuditEntryRead]:
-    """Audit entries, newest first, filtered by user, kind, object, action and time."""
+    """Audit entries, newest first, filtered by user, kind, object, action and days (Beijing dates)."""
+    since, until = resolve_day(c, first, name="from"), resolve_day(c, last, name="to")
     return search(
         c.ops,
         actor=user,
         kind=kind,
         target=target,
         action=action,
-        since=since,
-        until=until,
+        since=None if since is None else c.calendar.to_utc(since),
+        until=None if until is None else c.calendar.to_utc(until + timedelta(days=1)),
         limit=limit,
         before_seq=before,
     )

@@ -12,6 +12,7 @@ answered while a large body is decoded, and resident memory stays bounded howeve
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -20,11 +21,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from touchpoint.api.deps import container, needs, principal, public
+from touchpoint.api.deps import Needs, container, needs, principal, public
 from touchpoint.api.errors import error_response, errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.ingest.collector import native, posthog, segment, sensors
+from touchpoint.ingest.collector.keys import (
+    IngestKeyCreate,
+    IngestKeyCreatedRead,
+    IngestKeyRead,
+    RateLimited,
+    UnknownWriteKey,
+    admit,
+    create_key,
+    list_keys,
+    revoke_key,
+)
 from touchpoint.ingest.collector.model import (
     Batch,
     CollectorStatsRead,
@@ -42,8 +54,6 @@ from touchpoint.ingest.collector.service import (
     REFUSED_SAMPLE_BYTES,
     CollectorEnv,
     CollectResult,
-    UnknownWriteKey,
-    check_key,
     collect,
     record_rejected_batch,
 )
@@ -255,17 +265,18 @@ def _limiter(request: Request, env: CollectorEnv) -> anyio.CapacityLimiter:
     return limiter
 
 
-def _decode_and_collect(env: CollectorEnv, decode: Decoder, body: bytes, keyed: bool) -> CollectResult:
-    """Everything CPU-bound about one request, run in a worker thread; `keyed` SDKs (Segment, PostHog)
-    name a write key that must be known when keys are configured."""
+def _decode_and_collect(
+    env: Container, decode: Decoder, body: bytes, source: str, key: str | None
+) -> CollectResult:
+    """Everything CPU-bound about one request, run in a worker thread. The ingestion key comes with the
+    request (Sensors' token, a native bearer) or inside the batch (Segment's write key, PostHog's api_key)."""
     batch = decode(body)
-    if keyed:
-        check_key(env, batch.key)
+    admit(env, source=source, secret=key or batch.key)
     return collect(env=env, batch=batch)
 
 
 async def _ingest(
-    request: Request, c: Container, source: str, decode: Decoder, *, keyed: bool = False
+    request: Request, c: Container, source: str, decode: Decoder, *, key: str | None = None
 ) -> CollectResult | Response:
     """Read, decode and store one request; a refusal is counted, sampled and answered in the error shape."""
     env = c
@@ -277,7 +288,7 @@ async def _ingest(
         return await _refuse(env, source, refused.error, refused.sample)
     try:
         return await anyio.to_thread.run_sync(
-            _decode_and_collect, env, decode, body, keyed, limiter=_limiter(request, env)
+            _decode_and_collect, env, decode, body, source, key, limiter=_limiter(request, env)
         )
     except PayloadError as error:
         return await _refuse(env, source, error, body or str(request.query_params).encode())
@@ -285,6 +296,10 @@ async def _ingest(
         refusal = PayloadError("unknown_key", str(error), status=401)
         await _refuse(env, source, refusal, body)
         return error_response(401, error.code, str(error))
+    except RateLimited as error:
+        # Not recorded as a refused batch: the SDK sends it again after Retry-After, nothing is lost.
+        seconds = max(1, math.ceil(error.retry_after.total_seconds()))
+        return error_response(429, error.code, str(error), headers={"Retry-After": str(seconds)})
 
 
 async def _refuse(env: CollectorEnv, source: str, error: PayloadError, raw: bytes) -> JSONResponse:
@@ -350,7 +365,7 @@ async def _sensors(request: Request, c: Deps, *, debug: bool) -> Response:
     def decode(body: bytes) -> Batch:
         return sensors.decode(form_fields(query, body), dry_run=dry_run, limits=limits)
 
-    result = await _ingest(request, c, "sensors", decode)
+    result = await _ingest(request, c, "sensors", decode, key=query.get("token"))
     if isinstance(result, Response):
         return result
     if debug:
@@ -381,7 +396,7 @@ async def segment_calls(route: str, request: Request, c: Deps) -> Response:
     def decode(body: bytes) -> Batch:
         return segment.decode(body, authorization, route, limits=limits)
 
-    result = await _ingest(request, c, "segment", decode, keyed=True)
+    result = await _ingest(request, c, "segment", decode)
     if isinstance(result, Response):
         return result
     return JSONResponse(status_code=200, content=SegmentAck().model_dump())
@@ -412,7 +427,7 @@ async def posthog_capture(request: Request, c: Deps) -> Response:
     def decode(body: bytes) -> Batch:
         return posthog.decode(body, limits=limits)
 
-    result = await _ingest(request, c, "posthog", decode, keyed=True)
+    result = await _ingest(request, c, "posthog", decode)
     if isinstance(result, Response):
         return result
     return JSONResponse(status_code=200, content=PostHogAck().model_dump())
@@ -448,10 +463,15 @@ async def native_events(
     def decode(body: bytes) -> Batch:
         return native.decode(body, limits=limits, project=project)
 
-    result = await _ingest(request, c, "native", decode)
+    result = await _ingest(request, c, "native", decode, key=_bearer(request))
     if isinstance(result, Response):
         return result
     return JSONResponse(status_code=200, content=_result_body(result).model_dump())
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    return secret.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _result_body(result: CollectResult) -> CollectResultRead:
@@ -510,3 +530,42 @@ def quarantine_replay(body: ReplayRequest, c: Deps, caller: Caller) -> ReplayRep
     audit log with `why`), keep the others with the reason they fail now. Answers once admitted events are
     durable; replaying again admits nothing twice."""
     return replay_quarantine(env=c, principal=caller, why=body.why, ids=body.ids, reason=body.reason)
+
+
+# ---- ingestion keys ------------------------------------------------------------------------------------
+
+KeyAdmin = Annotated[Principal, Depends(Needs("key:manage"))]
+
+
+@admin.get(
+    "/collector/keys",
+    dependencies=[needs("key:manage")],
+    response_model=list[IngestKeyRead],
+    responses=errors(401, 403),
+)
+def ingest_keys(c: Deps) -> list[IngestKeyRead]:
+    """Every ingestion key (never its secret), revoked ones too."""
+    return list_keys(c)
+
+
+@admin.post(
+    "/collector/keys",
+    dependencies=[needs("key:manage")],
+    response_model=IngestKeyCreatedRead,
+    status_code=201,
+    responses=errors(400, 401, 403),
+)
+def new_ingest_key(body: IngestKeyCreate, caller: KeyAdmin, c: Deps) -> IngestKeyCreatedRead:
+    """A key for one source (sensors, segment, posthog, native); its secret is in this answer only."""
+    return create_key(c, principal=caller, key=body)
+
+
+@admin.delete(
+    "/collector/keys/{key_id}",
+    dependencies=[needs("key:manage")],
+    response_model=IngestKeyRead,
+    responses=errors(401, 403, 404),
+)
+def revoke_ingest_key(key_id: int, caller: KeyAdmin, c: Deps) -> IngestKeyRead:
+    """Revoke a key: refused from the next batch on, by every collector process."""
+    return revoke_key(c, principal=caller, key_id=key_id)

@@ -37,12 +37,6 @@ class CollectorUnavailable(TouchpointError):
     code = "unavailable"
 
 
-class UnknownWriteKey(TouchpointError):
-    """The request names a key this deployment does not accept (HTTP 401)."""
-
-    code = "unauthorized"
-
-
 class CollectorEnv(Protocol):
     """What the collector writes to, and its limits (the composition root's container provides it)."""
 
@@ -51,13 +45,6 @@ class CollectorEnv(Protocol):
     clock: Clock
     collector_window: TimeWindow
     collector_limits: CollectorLimits
-    write_keys: frozenset[str]
-
-
-def check_key(env: CollectorEnv, key: str | None) -> None:
-    """Refuse an unknown Segment/PostHog key when keys are configured (HTTP 401)."""
-    if env.write_keys and key not in env.write_keys:
-        raise UnknownWriteKey("unknown write key / api_key")
 
 
 @dataclass(frozen=True)

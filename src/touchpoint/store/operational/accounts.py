@@ -135,3 +135,9 @@ def revoke_ingest_key(connection: Connection, key_id: int, *, now: datetime) -> 
 def _inserted_id(key: Any) -> int:
     assert key is not None
     return int(key[0])
+
+
+def ingest_key_by_hash(connection: Connection, key_hash: str) -> dict[str, Any] | None:
+    """One ingestion key by the hash of its secret, or None."""
+    row = connection.execute(select(ingest_keys).where(ingest_keys.c.key_hash == key_hash)).mappings().first()
+    return None if row is None else dict(row)

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from support import api_client
+from support import WIRE_FORMATS_ONLY, api_client
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import SystemClock
 from touchpoint.ingest.collector import repo
@@ -27,6 +27,11 @@ from touchpoint.worker.loop import run_pass
 @pytest.fixture
 def clock() -> SystemClock:
     return SystemClock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return WIRE_FORMATS_ONLY
 
 
 @pytest.fixture
@@ -284,26 +289,6 @@ def test_a_body_over_the_limit_is_counted_and_its_start_kept(
     assert kept is not None
     assert kept.startswith('{"events": [')
     assert len(kept) == 64 * 1024
-
-
-def test_unknown_write_key_and_unsupported_encoding_are_counted(container: Container) -> None:
-    container.write_keys = frozenset({"good"})
-    with api_client(container) as client:
-        refused = client.post("/v1/batch", content=orjson.dumps({"writeKey": "bad", "batch": []}))
-        assert refused.status_code == 401
-        brotli = client.post("/api/v1/events", content=b"\x00\x01", headers={"Content-Encoding": "br"})
-        assert brotli.status_code == 415
-        assert brotli.json()["error"]["code"] == "unsupported_encoding"
-        # Sensors and native requests carry no write key: configured keys never refuse them
-        sensors = [{"type": "track", "event": "x", "distinct_id": "d", "time": _now_ms()}]
-        assert client.post("/sa", content=_sensors_form(sensors)).status_code == 200
-        native = {"event": "x", "customer_no": "C1", "time": _now_ms()}
-        assert _native(client, native).status_code == 200
-    counters = _counters(container)
-    assert counters["rejected_batches|unknown_key"] == 1
-    assert counters["rejected_batches|unsupported_encoding"] == 1
-    reasons = {row["reason"] for row in _quarantine(container)}
-    assert reasons == {"unknown_key", "unsupported_encoding"}
 
 
 def test_refusals_are_on_metrics_by_reason(client: TestClient) -> None:

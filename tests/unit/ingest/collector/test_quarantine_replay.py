@@ -27,7 +27,7 @@ from touchpoint.api.app import create_app
 from touchpoint.bootstrap import Container
 from touchpoint.cli.collector import app as collector_cli
 from touchpoint.core.errors import UnauthorizedError
-from touchpoint.governance import SYSTEM, Principal
+from touchpoint.governance import SYSTEM, Principal, local_administrator
 from touchpoint.ingest.collector import quarantine
 from touchpoint.ingest.collector.model import Batch
 from touchpoint.ingest.collector.service import CollectorUnavailable, collect, record_rejected_batch
@@ -42,7 +42,8 @@ def _ms(at: datetime) -> int:
 
 
 def _cli(container: Container, *args: str, code: int = 0) -> Any:
-    result = RUNNER.invoke(collector_cli, list(args), obj=SimpleNamespace(container=container))
+    obj = SimpleNamespace(container=container, principal=local_administrator(getpass.getuser()))
+    result = RUNNER.invoke(collector_cli, list(args), obj=obj)
     assert result.exit_code == code, (result.output, result.exception)
     return json.loads(result.output) if "--json" in args and code == 0 else result.output
 

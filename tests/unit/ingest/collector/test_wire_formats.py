@@ -7,12 +7,13 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support import api_client
+from support import WIRE_FORMATS_ONLY, api_client
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import SystemClock
 from touchpoint.ingest.collector.payload import java_string_hash
@@ -23,6 +24,11 @@ from touchpoint.worker.loop import run_pass
 @pytest.fixture
 def clock() -> SystemClock:
     return SystemClock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return WIRE_FORMATS_ONLY
 
 
 @pytest.fixture
@@ -177,21 +183,6 @@ def test_native_batch_reports_what_happened(client: TestClient, container: Conta
     }
     stored = _stored(container)
     assert [(e["event"], e["customer_no"]) for e in stored] == [("ipo_allotment", "C9")]
-
-
-def test_segment_single_call_route_and_unknown_key(container: Container) -> None:
-    container.write_keys = frozenset({"wk_live"})
-    with api_client(container) as client:
-        message = {
-            "userId": "C1",
-            "event": "Signed In",
-            "timestamp": "2026-11-22T09:00:00.000+08:00",
-            "messageId": "x",
-        }
-        denied = client.post("/v1/track", json=message, auth=("wk_other", ""))
-        assert denied.status_code == 401
-        ok = client.post("/v1/t", json={**message, "writeKey": "wk_live", "timestamp": None})
-        assert ok.status_code == 200
 
 
 def test_posthog_answers_exactly_200(client: TestClient) -> None:

@@ -1,4 +1,5 @@
-"""A token bucket per provider: a steady rate with a burst, on the clock the dispatcher runs on."""
+"""A token bucket: a steady rate with a burst, on whatever clock the caller runs on (a provider's sends, an
+ingestion key's requests)."""
 
 from __future__ import annotations
 
