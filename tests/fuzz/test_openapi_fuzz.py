@@ -114,8 +114,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]
 
     home = tmp_path_factory.mktemp("fuzz-home")
     # SQLite inside the throw-away directory, whatever TOUCHPOINT_DATABASE_URL says: never a shared database.
+    # Keys off, so that generated batches reach the decoders (admission is tested in collector/test_keys.py).
     container = build(
-        load_settings(home, database_url=f"sqlite:///{home / 'ops.db'}"),
+        load_settings(home, database_url=f"sqlite:///{home / 'ops.db'}", collector_require_keys=False),
         clock=VirtualClock(datetime(2026, 3, 31, 1, tzinfo=UTC)),
     )
     params = DemoParams(customers=120, days=10, seed=5, end_date=date(2026, 3, 31))

@@ -24,6 +24,7 @@ from touchpoint.core.errors import ForbiddenError, UnauthorizedError
 from touchpoint.governance import Principal
 from touchpoint.governance.accounts import Account, csrf_matches, session_account, token_account
 from touchpoint.governance.permissions import ALL_PERMISSIONS
+from touchpoint.identity.scopes import scope_for
 
 SESSION_COOKIE = "tp_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -74,24 +75,32 @@ def account(
 Signed = Annotated[Account, Depends(account)]
 
 
-def principal(request: Request, signed: Signed) -> Principal:
-    """The caller as services take it. A user given a one-time password must change it before anything
-    else."""
+def principal(request: Request, signed: Signed, c: Annotated[Container, Depends(container)]) -> Principal:
+    """The caller as services take it, with the bitmap of the customers a scoped user may see. A user given
+    a one-time password must change it before anything else."""
     if signed.must_change_password:
         raise ForbiddenError("change your password first (POST /api/v1/auth/password)")
-    return signed.principal(source=source_of(request))
+    scope = scope_for(c, branches=signed.branches, advisor_id=signed.advisor_id) if signed.scoped else None
+    return signed.principal(source=source_of(request), scope=scope)
 
 
 class Needs:
-    """The dependency of a route that needs one permission; it yields the caller."""
+    """The dependency of a route that needs one permission; it yields the caller.
 
-    def __init__(self, permission: str) -> None:
+    `scoped` says the route's service narrows what it shows to the caller's branch scope. A user limited to
+    branches or to their own customers is refused every other route (403): what has not been narrowed yet is
+    closed to them, never shown whole."""
+
+    def __init__(self, permission: str, *, scoped: bool = False) -> None:
         self.permission = permission
+        self.scoped = scoped
 
     def __call__(self, caller: Annotated[Principal, Depends(principal)]) -> Principal:
-        """Refuse a caller without the permission."""
+        """Refuse a caller without the permission, or limited to a scope this route does not narrow to."""
         if not caller.can(self.permission):
             raise ForbiddenError(f"this needs the permission {self.permission!r}")
+        if caller.scope is not None and not self.scoped:
+            raise ForbiddenError("this is not open to users limited to branches or to their own customers")
         return caller
 
 
@@ -113,11 +122,12 @@ class Public:
         """Nothing to check here; the route checks its own credential, if any."""
 
 
-def needs(permission: str) -> Any:
-    """`dependencies=[needs("segment:read")]`: the route needs this permission."""
+def needs(permission: str, *, scoped: bool = False) -> Any:
+    """`dependencies=[needs("segment:read")]`: the route needs this permission (`scoped=True`: and its
+    service narrows to the caller's branch scope)."""
     if permission not in ALL_PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
-    return Depends(Needs(permission))
+    return Depends(Needs(permission, scoped=scoped))
 
 
 def signed_in() -> Any:

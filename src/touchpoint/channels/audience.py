@@ -14,6 +14,7 @@ from touchpoint.channels.recipients import Recipients
 from touchpoint.core.errors import Fault, ValidationError
 from touchpoint.governance import record_operation
 from touchpoint.governance.model import Principal
+from touchpoint.identity.scopes import ensure_visible
 
 
 def _channel_or_all(channel: str) -> str:
@@ -46,11 +47,12 @@ def set_consent(
             detail=f"by {principal.user}",
             now=env.clock.now(),
         )
-    return consent_of(env=env, customer_no=customer_no)
+    return consent_of(env=env, principal=principal, customer_no=customer_no)
 
 
-def consent_of(*, env: ChannelEnv, customer_no: str) -> dict[str, Any]:
+def consent_of(*, env: ChannelEnv, principal: Principal, customer_no: str) -> dict[str, Any]:
     """A customer's marketing consent per channel now, the profile flag, and the history as evidence."""
+    ensure_visible(env, principal, customer_no)
     customers = Recipients(env.analytics, env.calendar.business_date(env.clock.now())).customers
     profile_flag = customers.value(customer_no, "consent_marketing")
     with env.ops.begin() as connection:

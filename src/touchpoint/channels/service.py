@@ -18,6 +18,7 @@ from touchpoint.channels.templates import Known, TemplateRenderError, check, ren
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError, pydantic_faults
 from touchpoint.governance import record_operation, save_definition
 from touchpoint.governance.model import Principal
+from touchpoint.identity.scopes import ensure_visible
 from touchpoint.indicators.service import list_indicators
 from touchpoint.ingest.model import CUSTOMERS, PRODUCTS
 from touchpoint.store.operational import definitions as store
@@ -252,8 +253,11 @@ def _report_row(channel: str, template: str) -> dict[str, Any]:
     }
 
 
-def customer_messages(*, env: ChannelEnv, customer_no: str, limit: int = 50) -> list[dict[str, Any]]:
+def customer_messages(
+    *, env: ChannelEnv, principal: Principal, customer_no: str, limit: int = 50
+) -> list[dict[str, Any]]:
     """A customer's newest sends with status, reason and evidence (the 360 view's message history)."""
+    ensure_visible(env, principal, customer_no)
     with env.ops.begin() as connection:
         rows = repo.sends_of_customer(connection, customer_no, limit)
     return [

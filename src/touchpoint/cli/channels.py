@@ -234,7 +234,7 @@ def consent_command(
         )
     else:
         _require_known_customer(ctx, customer)
-        result = audience.consent_of(env=env, customer_no=customer)
+        result = audience.consent_of(env=env, principal=ctx.obj.principal, customer_no=customer)
     if as_json:
         print_json(result)
         return
@@ -316,7 +316,7 @@ def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False
 def messages_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
     """A customer's newest messages with status, reason and evidence."""
     _require_known_customer(ctx, customer)
-    rows = service.customer_messages(env=_env(ctx), customer_no=customer)
+    rows = service.customer_messages(env=_env(ctx), principal=ctx.obj.principal, customer_no=customer)
     if as_json:
         print_json(rows)
         return

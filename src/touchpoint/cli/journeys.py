@@ -261,7 +261,7 @@ def runs_command(
             return
         _print_run_page(page)
         return
-    runs = customer_runs(env=env, customer_no=str(customer))
+    runs = customer_runs(env=env, principal=ctx.obj.principal, customer_no=str(customer))
     if as_json:
         print_json(runs)
         return

@@ -185,7 +185,12 @@ def tag_members(
 ) -> None:
     """How many customers carry a tag value, and the first of them."""
     result = member_list(
-        env=ctx.obj.container, name=name, value=value, day=day.date() if day else None, limit=limit
+        principal=ctx.obj.principal,
+        env=ctx.obj.container,
+        name=name,
+        value=value,
+        day=day.date() if day else None,
+        limit=limit,
     )
     if as_json:
         print_json(result)

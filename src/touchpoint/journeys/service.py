@@ -20,6 +20,7 @@ from touchpoint.channels.service import template_fault, template_ready
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation, save_definition
 from touchpoint.governance.masking import mask_customer_no
+from touchpoint.identity.scopes import ensure_visible
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.journeys import reads, repo
@@ -356,9 +357,10 @@ def _rate(pair: tuple[int, int]) -> float | None:
     return round(pair[1] / pair[0], 4) if pair[0] else None
 
 
-def customer_runs(*, env: JourneyEnv, customer_no: str) -> list[dict[str, Any]]:
+def customer_runs(*, env: JourneyEnv, principal: Principal, customer_no: str) -> list[dict[str, Any]]:
     """Every run of a customer with where it is, why (its last steps), what it waits for, and its effects
     (sent, skipped with the channel policy's reason, delayed, failed)."""
+    ensure_visible(env, principal, customer_no)
     with env.ops.begin() as connection:
         runs = repo.runs_of_customer(connection, customer_no)
         return [

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import Principal
+from touchpoint.identity.scopes import ensure_visible
 from touchpoint.identity.service import show as identity_show
 from touchpoint.indicators.compile import resolve_customers
 from touchpoint.indicators.service import event_id_map
@@ -25,6 +26,7 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
 
     Sensitive tags show as `***` unless the caller holds `tag:sensitive`.
     """
+    ensure_visible(env, principal, customer_no)
     analytics = env.analytics
     customers = analytics.table("customers")
     latest = customers.filter(customers.customer_no == customer_no).order_by(customers.dt.desc()).limit(1)

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance import Principal
 from touchpoint.tags import repo
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.model import TagDef
@@ -109,9 +110,10 @@ def members(*, env: TagEnv, name: str, value: str, day: date | None = None) -> B
 
 
 def member_list(
-    *, env: TagEnv, name: str, value: str, day: date | None = None, limit: int = 100
+    *, env: TagEnv, principal: Principal, name: str, value: str, day: date | None = None, limit: int = 100
 ) -> dict[str, Any]:
-    """How many customers carry a tag value on a date, and the first `limit` customer numbers."""
+    """How many customers carry a tag value on a date, and the first `limit` customer numbers — of those the
+    caller's scope holds."""
     tag = get_tag(env=env, name=name)
     if value not in tag.possible_values():
         raise ValidationError(f"tag {name!r} has no value {value!r} (values: {tag.possible_values()})")
@@ -121,6 +123,8 @@ def member_list(
         raise NotFoundError("no tag snapshot has been computed yet (run touchpoint compute)")
     snapshot = max(dates)
     uids = members(env=env, name=name, value=value, day=snapshot)
+    if principal.scope is not None:
+        uids = uids & principal.scope
     first = pa.array(list(uids[:limit]) if limit else [], type=pa.int64())
     rows = analytics.read_partition(TAG_VALUES.name, snapshot)
     assert rows is not None

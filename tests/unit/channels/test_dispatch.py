@@ -318,12 +318,13 @@ def test_receipts_clicks_and_unsubscribes_become_events_and_opt_outs(world: Any)
     assert target.startswith("https://m.example.cn/f/F002?")
     assert "utm_medium=sms" in target
     assert "utm_campaign=promo" in target
-    consent = audience.consent_of(env=container, customer_no="PRO")
+    consent = audience.consent_of(env=container, principal=SYSTEM, customer_no="PRO")
     assert consent["channels"]["sms"] == "opted out of marketing on sms"  # the 退订 reply
     assert consent["channels"]["push"] == "marketing consent on the profile"
     unsubscribe = c4["evidence"]["unsubscribe_url"].removeprefix("https://t.example.cn")
     assert client.get(unsubscribe).status_code == 200
-    assert audience.consent_of(env=container, customer_no="C4OK")["channels"]["sms"].startswith("opted out")
+    consent = audience.consent_of(env=container, principal=SYSTEM, customer_no="C4OK")
+    assert consent["channels"]["sms"].startswith("opted out")
     with container.ops.begin() as connection:
         events = connection.execute(select(channel_events.c.event, channel_events.c.payload)).all()
     names = sorted(e for e, _ in events)
@@ -424,10 +425,10 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
     sync_customers(env=container, analytics=container.analytics)  # One ID knows the customers
     route_events(env=env)
     drain(lambda: tick(env=env), "tick")
-    runs = {r["journey"]: r for r in customer_runs(env=env, customer_no="C4OK")}
+    runs = {r["journey"]: r for r in customer_runs(env=env, principal=SYSTEM, customer_no="C4OK")}
     assert runs["nudge"]["status"] == "done"
     assert [e["node"] for e in runs["nudge"]["effects"]] == ["offer", "thanks"]
-    [skipped] = customer_runs(env=env, customer_no="C2OK")
+    [skipped] = customer_runs(env=env, principal=SYSTEM, customer_no="C2OK")
     assert skipped["node"] == "clicked"  # still waiting: the unsuitable offer was never sent
     assert skipped["effects"] == [
         {

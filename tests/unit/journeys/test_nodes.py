@@ -791,14 +791,16 @@ def test_stuck_runs_are_listed_resumed_and_stopped(world: tuple[Container, Virtu
     assert sorted(_sends(env, "ops")) == sorted(
         [("first", resumed, "一"), ("first", stopped, "一"), ("second", resumed, "二")]
     )
-    [shown] = [r for r in customer_runs(env=env, customer_no=resumed) if r["journey"] == "ops"]
+    runs = customer_runs(env=env, principal=SYSTEM, customer_no=resumed)
+    [shown] = [r for r in runs if r["journey"] == "ops"]
     assert [(s["node"], s["outcome"]) for s in shown["steps"]] == [
         ("first", "queued"),
         ("pause", "next"),
         ("second", "queued"),
     ]
     assert [s["at"] for s in shown["steps"]] == sorted(s["at"] for s in shown["steps"])
-    [halted] = [r for r in customer_runs(env=env, customer_no=stopped) if r["journey"] == "ops"]
+    runs = customer_runs(env=env, principal=SYSTEM, customer_no=stopped)
+    [halted] = [r for r in runs if r["journey"] == "ops"]
     assert (halted["status"], halted["node"], [s["node"] for s in halted["steps"]]) == (
         "stopped",
         "pause",

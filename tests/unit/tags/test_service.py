@@ -99,13 +99,13 @@ def test_compute_writes_values_bitmaps_and_a_run(container: Container) -> None:
     result = compute(env=container, principal=SYSTEM, day=D1)
     assert (result["customers"], result["indicators"], result["tags"]) == (4, 1, 1)
     assert _values(container, D1) == {"C1": "长尾", "C2": "大众", "C3": "高净值", "C4": "长尾"}
-    listed = member_list(env=container, name="tier", value="长尾")
+    listed = member_list(env=container, principal=SYSTEM, name="tier", value="长尾")
     assert (listed["count"], sorted(listed["customers"])) == (2, ["C1", "C4"])
     detail = tag_detail(env=container, name="tier")
     assert detail["coverage"] == 1.0
     assert detail["lineage"] == {"indicators": ["total_assets"], "attributes": []}
     with pytest.raises(ValidationError, match="no value '富裕'"):
-        member_list(env=container, name="tier", value="富裕")
+        member_list(env=container, principal=SYSTEM, name="tier", value="富裕")
 
 
 def test_a_failed_computation_leaves_the_previous_snapshot(
@@ -208,7 +208,7 @@ def test_imported_tags_take_listed_values_and_report_unknown_customers(container
     with pytest.raises(ValidationError, match="missing value"):
         read_imported_csv(b"customer_no,level\nC1,VIP\n")
     compute(env=container, principal=SYSTEM, day=D1)
-    assert member_list(env=container, name="vip", value="VIP")["customers"] == ["C2"]
+    assert member_list(env=container, principal=SYSTEM, name="vip", value="VIP")["customers"] == ["C2"]
 
 
 def test_yaml_plan_shows_changes_before_they_are_applied(container: Container) -> None:

@@ -185,11 +185,16 @@ def retire(name: TemplateName, deps: Deps, caller: Caller) -> TemplateStatusRead
 
 
 @router.get(
-    "/customers/{customer_no}/consent", dependencies=[needs("customer:read")], response_model=ConsentRead
+    "/customers/{customer_no}/consent",
+    dependencies=[needs("customer:read", scoped=True)],
+    response_model=ConsentRead,
+    responses=errors(404),
 )
-def consent(customer_no: CustomerNo, deps: Deps) -> ConsentRead:
+def consent(customer_no: CustomerNo, deps: Deps, caller: Caller) -> ConsentRead:
     """Marketing consent per channel, do-not-disturb, and the consent history."""
-    return ConsentRead.model_validate(audience.consent_of(env=deps, customer_no=customer_no))
+    return ConsentRead.model_validate(
+        audience.consent_of(env=deps, principal=caller, customer_no=customer_no)
+    )
 
 
 @router.post(
@@ -213,12 +218,13 @@ def set_consent(customer_no: CustomerNo, request: ConsentCreate, deps: Deps, cal
 
 @router.get(
     "/customers/{customer_no}/messages",
-    dependencies=[needs("customer:read")],
+    dependencies=[needs("customer:read", scoped=True)],
     response_model=list[MessageRead],
+    responses=errors(404),
 )
-def messages(customer_no: CustomerNo, deps: Deps, limit: Limit = 50) -> list[MessageRead]:
+def messages(customer_no: CustomerNo, deps: Deps, caller: Caller, limit: Limit = 50) -> list[MessageRead]:
     """A customer's newest messages with status, reason and evidence."""
-    found = service.customer_messages(env=deps, customer_no=customer_no, limit=limit)
+    found = service.customer_messages(env=deps, principal=caller, customer_no=customer_no, limit=limit)
     return [MessageRead.model_validate(m) for m in found]
 
 

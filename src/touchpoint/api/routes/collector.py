@@ -222,7 +222,9 @@ _EMPTY_200: dict[int | str, dict[str, Any]] = {200: {"description": "Stored (an 
 _GIF_200: dict[int | str, dict[str, Any]] = {
     200: {"description": "Stored: a 1×1 GIF", "content": {"image/gif": {"schema": {"type": "string"}}}}
 }
-_REFUSALS = (400, 413, 415, 503)
+# Every way an ingest route refuses: bad input, no or a wrong ingestion key, too large, unsupported, over the
+# key's rate, the log unavailable.
+_REFUSALS = (400, 401, 413, 415, 429, 503)
 
 
 # ---- reading, decoding and storing off the event loop -----------------------------------------------------
@@ -383,7 +385,7 @@ async def _sensors(request: Request, c: Deps, *, debug: bool) -> Response:
     "/v1/{route}",
     dependencies=[public(INGESTION)],
     response_model=SegmentAck,
-    responses=errors(400, 401, 404, 413, 415, 503),
+    responses=errors(*_REFUSALS, 404),
     openapi_extra=_SEGMENT_BODY,
 )
 async def segment_calls(route: str, request: Request, c: Deps) -> Response:
@@ -409,7 +411,7 @@ async def segment_calls(route: str, request: Request, c: Deps) -> Response:
     "/batch/",
     dependencies=[public(INGESTION)],
     response_model=PostHogAck,
-    responses=errors(400, 401, 413, 415, 503),
+    responses=errors(*_REFUSALS),
     openapi_extra=_POSTHOG_BODY,
 )
 @router.post("/batch", dependencies=[public(INGESTION)], include_in_schema=False)

@@ -197,12 +197,16 @@ def stats(name: str, c: Deps) -> JourneyStatsRead:
 
 @router.get(
     "/customers/{customer_no}/journeys",
-    dependencies=[needs("customer:read")],
+    dependencies=[needs("customer:read", scoped=True)],
     response_model=list[CustomerRunRead],
+    responses=errors(404),
 )
-def runs_of(customer_no: str, c: Deps) -> list[CustomerRunRead]:
+def runs_of(customer_no: str, c: Deps, caller: Caller) -> list[CustomerRunRead]:
     """The customer's runs: where each is, its steps, and what it waits for."""
-    return [CustomerRunRead.model_validate(r) for r in customer_runs(env=c, customer_no=customer_no)]
+    return [
+        CustomerRunRead.model_validate(r)
+        for r in customer_runs(env=c, principal=caller, customer_no=customer_no)
+    ]
 
 
 @router.post(

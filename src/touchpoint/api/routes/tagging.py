@@ -148,17 +148,20 @@ def tag_dry_run(name: str, body: TagBody, c: Deps, sample: Sample = 1000) -> Dry
     return DryRunRead.model_validate(dry_run(env=c, tags=[definition], sample=sample))
 
 
-@router.get("/tags/{name}/members", dependencies=[needs("tag:read")], responses=errors(400, 404))
+@router.get("/tags/{name}/members", dependencies=[needs("tag:read", scoped=True)], responses=errors(400, 404))
 def tag_members(
     name: str,
     value: str,
     c: Deps,
+    caller: Caller,
     day: DayQuery = None,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
 ) -> TagMembersRead:
     """How many customers carry a tag value on a date (default: the latest), and the first of them."""
     chosen = resolve_day(c, day)
-    return TagMembersRead.model_validate(member_list(env=c, name=name, value=value, day=chosen, limit=limit))
+    return TagMembersRead.model_validate(
+        member_list(env=c, principal=caller, name=name, value=value, day=chosen, limit=limit)
+    )
 
 
 @router.post("/tags/{name}/upload", dependencies=[needs("tag:write")], responses=errors(400, 404))
@@ -234,7 +237,9 @@ def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> li
     return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c, limit=limit)]
 
 
-@router.get("/customers/{customer_no}", dependencies=[needs("customer:read")], responses=errors(404))
+@router.get(
+    "/customers/{customer_no}", dependencies=[needs("customer:read", scoped=True)], responses=errors(404)
+)
 def customer(customer_no: str, c: Deps, caller: Caller) -> Customer360Read:
     """The customer 360° view."""
     return Customer360Read.model_validate(customer_view(env=c, principal=caller, customer_no=customer_no))

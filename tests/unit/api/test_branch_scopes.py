@@ -1,0 +1,127 @@
+"""Branch scopes (issue 15, item 3): a user limited to branches or to their own customers sees only those.
+
+The scope is checked against a brute-force computation over the customers snapshot and One ID, and a walk over
+every route with an advisor of one branch and a customer of another proves no answer shows that customer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from support import demo_world, signed_token
+from touchpoint.api.app import create_app, mounted_routers
+from touchpoint.bootstrap import Container
+from touchpoint.governance import SYSTEM
+from touchpoint.identity.scopes import scope_for
+from touchpoint.identity.service import show
+from touchpoint.tags.inspect import member_list
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    for container, _ in demo_world(request, tmp_path_factory.mktemp("scopes") / "home"):
+        yield container
+
+
+def _customers(container: Container) -> list[dict[str, Any]]:
+    newest = container.analytics.partitions("customers")[-1].dt
+    table = container.analytics.read_partition("customers", newest)
+    assert table is not None
+    return table.select(["customer_no", "branch_id", "advisor_id"]).to_pylist()
+
+
+def _expected(container: Container, branches: tuple[str, ...], advisor: str | None) -> set[int]:
+    """Brute force: each customer's uid looked up one by one through One ID's `show`."""
+    return {
+        show(env=container, value=row["customer_no"], id_type="customer_no")["uid"]
+        for row in _customers(container)
+        if (not branches or row["branch_id"] in branches)
+        and (advisor is None or row["advisor_id"] == advisor)
+    }
+
+
+@pytest.mark.parametrize(
+    ("branches", "advisor"),
+    [(("B1",), None), (("B1", "B3"), None), (("B1",), "A1-1"), ((), "A3-2"), (("B99",), None)],
+)
+def test_the_scope_is_exactly_the_customers_the_limits_allow(
+    world: Container, branches: tuple[str, ...], advisor: str | None
+) -> None:
+    scope = scope_for(world, branches=branches, advisor_id=advisor)
+    assert set(scope) == _expected(world, branches, advisor)
+
+
+def _advisor(container: Container, roles: tuple[str, ...] = ("advisor",)) -> TestClient:
+    token = signed_token(container, roles=roles, branches=["B1"], advisor_id="A1-1")
+    return TestClient(
+        create_app(container), headers={"Authorization": f"Bearer {token}"}, raise_server_exceptions=False
+    )
+
+
+def _own_and_foreign(container: Container) -> tuple[str, str]:
+    rows = _customers(container)
+    own = next(r["customer_no"] for r in rows if r["branch_id"] == "B1" and r["advisor_id"] == "A1-1")
+    foreign = next(r["customer_no"] for r in rows if r["branch_id"] == "B3")
+    return own, foreign
+
+
+def test_an_advisor_sees_their_own_customer_and_no_other(world: Container) -> None:
+    own, foreign = _own_and_foreign(world)
+    with _advisor(world) as client:
+        for path in (
+            "/api/v1/customers/{}",
+            "/api/v1/customers/{}/consent",
+            "/api/v1/customers/{}/messages",
+            "/api/v1/customers/{}/journeys",
+        ):
+            assert client.get(path.format(own)).status_code == 200, path
+            refused = client.get(path.format(foreign))
+            assert refused.status_code == 404, path
+            assert refused.json()["error"]["message"] == f"no customer {foreign!r}"
+
+
+def test_tag_members_are_counted_and_listed_within_the_scope(world: Container) -> None:
+    scope = scope_for(world, branches=("B1",), advisor_id="A1-1")
+    everyone = member_list(env=world, principal=SYSTEM, name="elderly", value="否", limit=10_000)
+    expected = [
+        n for n in everyone["customers"] if show(env=world, value=n, id_type="customer_no")["uid"] in scope
+    ]
+    with _advisor(world) as client:
+        answer = client.get("/api/v1/tags/elderly/members", params={"value": "否", "limit": 10_000}).json()
+    assert answer["count"] == len(expected)
+    assert answer["customers"] == expected
+    assert 0 < len(expected) < everyone["count"]
+
+
+def _routes() -> list[tuple[str, str]]:
+    return [
+        (method, prefix + route.path)
+        for prefix, router in mounted_routers()
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
+
+
+@pytest.mark.parametrize("roles", [("advisor",), ("admin",)])
+def test_no_route_shows_a_scoped_user_a_customer_of_another_branch(
+    world: Container, roles: tuple[str, ...]
+) -> None:
+    """Walked as an advisor, and as a user holding every permission but limited to the same customers: the
+    limit holds whatever the permissions."""
+    _, foreign = _own_and_foreign(world)
+    shown: list[str] = []
+    with _advisor(world, roles) as client:
+        for method, path in _routes():
+            url = re.sub(r"\{(customer_no|value|seed)\}", foreign, path)
+            url = re.sub(r"\{name\}", "elderly", url)
+            url = re.sub(r"\{[^}]+\}", "1", url)
+            answer = client.request(method, url, params={"value": "否", "customer": foreign})
+            if answer.status_code < 300 and foreign in answer.text:
+                shown.append(f"{method} {path}: {answer.status_code}")
+    assert shown == []
