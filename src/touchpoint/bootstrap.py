@@ -12,7 +12,7 @@ import httpx
 from touchpoint.channels.providers.base import Provider
 from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
-from touchpoint.config import AccountPolicy, ChannelPolicy, Settings
+from touchpoint.config import AccountPolicy, ChannelPolicy, PiiKind, Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
 from touchpoint.core.ratelimit import TokenBucket
@@ -68,6 +68,7 @@ class Container:
     collector_window: TimeWindow
     collector_limits: CollectorLimits
     account_policy: AccountPolicy
+    pii_attributes: dict[str, PiiKind]
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     ingest_buckets: dict[int, TokenBucket] = field(default_factory=dict)
     _providers: dict[str, Provider] | None = field(default=None, repr=False)
@@ -149,6 +150,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
             concurrent_batches=s.collector_concurrent_batches,
         ),
         account_policy=s.accounts,
+        pii_attributes=s.pii_attributes,
     )
 
 

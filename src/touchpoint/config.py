@@ -84,6 +84,19 @@ class ChannelPolicy(BaseModel):
     suitability_rule_version: str = "CSRC-2017-适当性匹配-v1"
 
 
+PiiKind = Literal["name", "phone", "id_number", "email", "address"]
+DEFAULT_PII_ATTRIBUTES: dict[str, PiiKind] = {
+    "name": "name",
+    "phone": "phone",
+    "mobile": "phone",
+    "id_number": "id_number",
+    "email": "email",
+    "address": "address",
+}
+"""The attributes that hold personal data in the canonical tables and SDK profiles, by kind
+(governance/masking.py masks them for callers without `pii:view`)."""
+
+
 class AccountPolicy(BaseModel):
     """Sign-in rules: password strength, lock-out after failures, session lifetime (issue 15)."""
 
@@ -199,6 +212,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="base of tracked links and unsubscribe links"
     )
     accounts: AccountPolicy = Field(default_factory=AccountPolicy)
+    pii_attributes: dict[str, PiiKind] = Field(
+        default_factory=lambda: dict(DEFAULT_PII_ATTRIBUTES),
+        description="attributes holding personal data, by kind (name, phone, id_number, email, address)",
+    )
 
     @field_validator("home")
     @classmethod

@@ -15,9 +15,11 @@ from touchpoint.channels import repo
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.events import RECEIPT_EVENTS, message_event
 from touchpoint.channels.providers.base import Receipt, ReceiptError
-from touchpoint.channels.recipients import Recipients
+from touchpoint.channels.recipients import Recipients, known_pii
 from touchpoint.core.errors import NotFoundError, UnauthorizedError, ValidationError
 from touchpoint.core.events import LogEntry
+from touchpoint.governance.masking import PiiMask
+from touchpoint.governance.model import Principal
 
 OPT_OUT_REPLIES = frozenset({"td", "t", "n", "退订", "退", "取消"})
 SIGNATURE_MAX_AGE = 300  # seconds
@@ -25,19 +27,25 @@ SIGNATURE_MAX_AGE = 300  # seconds
 # Inbox -----------------------------------------------------------------------------------------------------
 
 
-def inbox(*, env: ChannelEnv, customer_no: str, limit: int = 50, unread_only: bool = False) -> dict[str, Any]:
-    """A customer's in-app messages, newest first, with the unread count."""
+def inbox(
+    *, env: ChannelEnv, principal: Principal, customer_no: str, limit: int = 50, unread_only: bool = False
+) -> dict[str, Any]:
+    """A customer's in-app messages, newest first, with the unread count (the app's backend reads it with
+    pii:view; anyone else sees the customer's name and phone masked in them)."""
     with env.ops.begin() as connection:
         rows = repo.inbox_of(connection, customer_no, limit, unread_only)
         unread = repo.unread_count(connection, customer_no)
+    pii = PiiMask(principal, env.pii_attributes)
+    day = env.calendar.business_date(env.clock.now())
+    known = known_pii(env.analytics, day, customer_no, env.pii_attributes) if pii.active else []
     return {
         "customer_no": customer_no,
         "unread": unread,
         "messages": [
             {
                 "id": r["id"],
-                "title": r["title"],
-                "body": r["body"],
+                "title": pii.text(r["title"], known),
+                "body": pii.text(r["body"], known),
                 "url": r["url"],
                 "created_at": r["created_at"].isoformat(),
                 "read": r["read_at"] is not None,

@@ -5,6 +5,7 @@ kept while its date holds, because a batch of sends asks about many customers of
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from touchpoint.config import PiiKind
 from touchpoint.ingest.model import ATTRIBUTES_COLUMN
 from touchpoint.store import AnalyticalStore
 
@@ -172,3 +174,12 @@ class LazyRow(dict[str, Any]):
     def __contains__(self, key: object) -> bool:
         self._load()
         return super().__contains__(key)
+
+
+def known_pii(
+    analytics: AnalyticalStore, day: date, customer_no: str, attributes: Mapping[str, PiiKind]
+) -> list[tuple[PiiKind, str]]:
+    """The personal values the customers snapshot holds for one customer (its name, phone, …), to mask them
+    wherever a message or its evidence repeats them."""
+    row = Recipients(analytics, day).customers.row(customer_no)
+    return [(kind, str(row[name])) for name, kind in attributes.items() if row.get(name)]

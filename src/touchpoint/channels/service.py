@@ -13,10 +13,12 @@ from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, decid
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.model import SendRequest, TemplateDef, product_code
 from touchpoint.channels.providers.base import PermanentError
-from touchpoint.channels.recipients import Recipients, render_context
+from touchpoint.channels.recipients import Recipients, known_pii, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
+from touchpoint.config import PiiKind
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError, pydantic_faults
 from touchpoint.governance import record_operation, save_definition
+from touchpoint.governance.masking import PiiMask
 from touchpoint.governance.model import Principal
 from touchpoint.identity.scopes import ensure_visible
 from touchpoint.indicators.service import list_indicators
@@ -180,6 +182,7 @@ def template_ready(*, env: ChannelEnv, name: str, channel: str) -> str | None:
 def preview(
     *,
     env: ChannelEnv,
+    principal: Principal,
     name: str,
     customer_no: str,
     payload: dict[str, Any] | None = None,
@@ -202,16 +205,19 @@ def preview(
     with env.ops.begin() as connection:
         request = SendRequest("preview", customer_no, template.channel, name, payload or {})
         decision = decide(connection, env, request, template)
+    pii = PiiMask(principal, env.pii_attributes)
+    known = [(kind, str(profile[a])) for a, kind in env.pii_attributes.items() if profile.get(a)]
+    address = recipients.address(template.channel, customer_no, profile)
     return {
         "name": name,
         "channel": template.channel,
         "customer_no": customer_no,
         "policies": decision,
-        "address": recipients.address(template.channel, customer_no, profile),
-        "subject": rendered.subject,
-        "body": rendered.body,
+        "address": None if address is None else pii.text(address, known),
+        "subject": None if rendered.subject is None else pii.text(rendered.subject, known),
+        "body": pii.text(rendered.body, known),
         "url": rendered.url,
-        "params": rendered.params,
+        "params": pii.tree(rendered.params, known),
         "length": len(rendered.body),
         "faults": check_template(env=env, template=template),
     }
@@ -260,6 +266,8 @@ def customer_messages(
     ensure_visible(env, principal, customer_no)
     with env.ops.begin() as connection:
         rows = repo.sends_of_customer(connection, customer_no, limit)
+    pii = PiiMask(principal, env.pii_attributes)
+    known = _known(env, customer_no) if pii.active else []
     return [
         {
             "id": r["id"],
@@ -271,8 +279,13 @@ def customer_messages(
             "node": r["node"],
             "status": r["status"],
             "reason": r["reason"],
-            "content": r["content"],
-            "evidence": r["evidence"],
+            "content": pii.text(r["content"], known),
+            "evidence": pii.tree(r["evidence"], known),
         }
         for r in rows
     ]
+
+
+def _known(env: ChannelEnv, customer_no: str) -> list[tuple[PiiKind, str]]:
+    day = env.calendar.business_date(env.clock.now())
+    return known_pii(env.analytics, day, customer_no, env.pii_attributes)

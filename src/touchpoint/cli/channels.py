@@ -142,7 +142,14 @@ def preview_command(
         values = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"--payload is not JSON: {exc}") from None
-    result = service.preview(env=_env(ctx), name=name, customer_no=customer, payload=values, version=version)
+    result = service.preview(
+        env=_env(ctx),
+        principal=ctx.obj.principal,
+        name=name,
+        customer_no=customer,
+        payload=values,
+        version=version,
+    )
     if as_json:
         print_json(result)
         return
@@ -300,7 +307,7 @@ def dnd_command(
 def inbox_command(ctx: typer.Context, customer: str, as_json: JsonOption = False) -> None:
     """A customer's in-app messages (what the app shows)."""
     _require_known_customer(ctx, customer)
-    result = feedback.inbox(env=_env(ctx), customer_no=customer)
+    result = feedback.inbox(env=_env(ctx), principal=ctx.obj.principal, customer_no=customer)
     if as_json:
         print_json(result)
         return

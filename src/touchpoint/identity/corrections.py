@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal, record_operation
+from touchpoint.governance.masking import PiiMask
 from touchpoint.identity import repo
 from touchpoint.identity.model import Identifier
 from touchpoint.identity.service import IdentityEnv, find
@@ -33,7 +34,8 @@ def unmerge(
         uid, ident = _identifier(connection, value, id_type)
         others = [i for i in repo.ids_of(connection, uid) if i != ident]
         if ident.is_login:
-            named = ", ".join(i.label() for i in others) or "none"
+            pii = PiiMask(principal, env.pii_attributes)
+            named = ", ".join(pii.label(i.label()) for i in others) or "none"
             raise ValidationError(
                 f"{ident.label()} is the customer itself; name the identifier to detach from it "
                 f"(linked: {named})"
@@ -70,7 +72,9 @@ def unmerge(
                 "separated_from": [login.label()] if login else [o.label() for o in others],
             },
         )
-    return {"identifier": ident.label(), "from_uid": uid, "to_uid": target, "moved": [ident.label()]}
+    pii = PiiMask(principal, env.pii_attributes)
+    shown = pii.label(ident.label())
+    return {"identifier": shown, "from_uid": uid, "to_uid": target, "moved": [shown]}
 
 
 def _identifier(connection: Connection, value: str, id_type: str | None) -> tuple[int, Identifier]:
@@ -118,4 +122,5 @@ def allow(
             before={"separated_from": right.label()},
             after=None,
         )
-    return {"identifier": left.label(), "other": right.label(), "lifted": lifted}
+    pii = PiiMask(principal, env.pii_attributes)
+    return {"identifier": pii.label(left.label()), "other": pii.label(right.label()), "lifted": lifted}

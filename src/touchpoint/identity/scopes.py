@@ -20,8 +20,9 @@ from pyroaring import FrozenBitMap
 
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import Principal
+from touchpoint.governance.masking import PiiMask
 from touchpoint.identity import repo
-from touchpoint.identity.service import IdentityEnv, id_tables
+from touchpoint.identity.service import IdentityEnv, id_tables, show
 
 _CACHE_SIZE = 64
 _SCOPES: OrderedDict[tuple[Any, ...], FrozenBitMap] = OrderedDict()
@@ -98,3 +99,30 @@ def visible_numbers(env: IdentityEnv, principal: Principal, numbers: list[str]) 
         if uid in principal.scope
     }
     return [n for n in numbers if n in allowed]
+
+
+def show_for(
+    env: IdentityEnv, *, principal: Principal, value: str, id_type: str | None = None
+) -> dict[str, Any]:
+    """`identity.show` as this caller may see it: a person outside their scope is unknown, and phone and
+    email identifiers and personal profile values are masked without `pii:view` (in the merge log and the
+    separations too, which name identifiers as `type:value`)."""
+    body = show(env=env, value=value, id_type=id_type)
+    if principal.scope is not None and body["uid"] not in principal.scope:
+        raise NotFoundError(f"no customer is known by {value!r}")
+    mask = PiiMask(principal, env.pii_attributes)
+    if not mask.active:
+        return body
+
+    return {
+        **body,
+        "identifiers": [
+            {**i, "id_value": mask.identifier(i["id_type"], i["id_value"])} for i in body["identifiers"]
+        ],
+        "profile": mask.record(body["profile"]),
+        "log": [{**e, "ids": [mask.label(i) for i in e["ids"]]} for e in body["log"]],
+        "separations": [
+            {**s, "left": mask.label(s["left"]), "right": mask.label(s["right"])} for s in body["separations"]
+        ],
+        "shared": [mask.label(s) for s in body["shared"]],
+    }

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
+from touchpoint.config import PiiKind
 from touchpoint.core.clock import Clock
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.identity import repo
@@ -37,6 +38,7 @@ class IdentityEnv(Protocol):
     ops: OperationalStore
     clock: Clock
     identity_policy: IdentityPolicy
+    pii_attributes: dict[str, PiiKind]
 
 
 def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:

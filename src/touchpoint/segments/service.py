@@ -15,6 +15,7 @@ from pyroaring import BitMap
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.governance.masking import PiiMask
 from touchpoint.governance.masking import mask_customer_no as mask_customer_no  # re-exported: journeys
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
@@ -368,7 +369,8 @@ def refreshes_due(*, env: TagEnv) -> list[str]:
 
 
 def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: list[str]) -> str:
-    """The members of the newest snapshot as CSV: customer number and the chosen attributes (audited)."""
+    """The members of the newest snapshot as CSV: customer number and the chosen attributes (audited; names,
+    phones and other personal attributes masked without pii:view)."""
     allowed = set(TABLES["customers"].column_names)
     unknown = [a for a in attributes if a not in allowed]
     if unknown:
@@ -386,6 +388,10 @@ def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: 
     wanted = [a for a in attributes if a != "customer_no"]
     if wanted and customers is not None:
         frame = frame.merge(customers.to_pandas()[["customer_no", *wanted]], on="customer_no", how="left")
+    pii = PiiMask(principal, env.pii_attributes)
+    for column in wanted:
+        if pii.active and column in env.pii_attributes:
+            frame[column] = [pii.value(column, v) for v in frame[column]]
     text = frame.drop(columns=["uid"]).sort_values("customer_no").to_csv(index=False)
     with env.ops.begin() as connection:
         record_operation(

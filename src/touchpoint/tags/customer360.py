@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import Principal
+from touchpoint.governance.masking import PiiMask
 from touchpoint.identity.scopes import ensure_visible
 from touchpoint.identity.service import show as identity_show
 from touchpoint.indicators.compile import resolve_customers
@@ -37,12 +38,15 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
         identity = identity_show(env=env, value=customer_no, id_type="customer_no")
     except NotFoundError:
         identity = {"uid": None, "identifiers": [], "profile": {}, "log": []}
+    pii = PiiMask(principal, env.pii_attributes)
     return {
         "customer_no": customer_no,
         "uid": identity["uid"],
-        "attributes": _jsonable(rows[0]),
-        "identities": identity["identifiers"],
-        "sdk_profile": identity["profile"],
+        "attributes": pii.record(_jsonable(rows[0])),
+        "identities": [
+            {**i, "id_value": pii.identifier(i["id_type"], i["id_value"])} for i in identity["identifiers"]
+        ],
+        "sdk_profile": pii.record(identity["profile"]),
         "tags": _latest_row(env, "tag_values", customer_no, masked=_masked_tags(env, principal)),
         "indicators": _latest_row(env, "indicator_values", customer_no, masked=set()),
         "assets": _history(env, "assets", customer_no, "date", 30),

@@ -179,7 +179,9 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
     assert service.activate_template(env=env, principal=SYSTEM, name="good")["active_version"] == 2
     [row] = service.list_templates(env=env)
     assert (row["status"], row["active_version"], row["latest_version"]) == ("active", 2, 2)
-    preview = service.preview(env=env, name="good", customer_no="A1", payload={"fund_code": "F1"})
+    preview = service.preview(
+        env=env, principal=SYSTEM, name="good", customer_no="A1", payload={"fund_code": "F1"}
+    )
     assert preview["subject"] == "张三，新品上线"
     assert preview["body"].startswith("金卡客户，推荐 沪深300指数")
     assert preview["address"] == "A1"
@@ -187,7 +189,9 @@ def test_a_faulty_template_cannot_be_activated_and_the_error_names_the_fault(sho
     assert preview["policies"]["reason"] == (
         "suitability: unsuitable: no valid risk assessment (admits R1 only), product F1 is R3"
     )
-    old = service.preview(env=env, name="good", customer_no="A1", payload={"fund_code": "F1"}, version=1)
+    old = service.preview(
+        env=env, principal=SYSTEM, name="good", customer_no="A1", payload={"fund_code": "F1"}, version=1
+    )
     assert old["body"].startswith("无风险高收益")
     service.retire_template(env=env, principal=SYSTEM, name="good")
     assert service.list_templates(env=env)[0]["status"] == "retired"
@@ -223,14 +227,14 @@ def test_the_inbox_serves_messages_and_the_first_reading_is_an_open(shop: Contai
     admit(env=shop, name="statements", customers=["A1", "A2"])
     tick(env=shop)
     dispatch(env=shop)
-    box = feedback.inbox(env=env, customer_no="A2")
+    box = feedback.inbox(env=env, principal=SYSTEM, customer_no="A2")
     assert box["unread"] == 1
     [message] = box["messages"]
     assert (message["title"], message["body"]) == ("三月对账单", "李四，您的三月对账单已生成。")
     assert feedback.read_inbox_message(env=env, customer_no="A2", message_id=message["id"])
     assert not feedback.read_inbox_message(env=env, customer_no="A2", message_id=message["id"])
     assert not feedback.read_inbox_message(env=env, customer_no="A1", message_id=message["id"])  # not A1's
-    assert feedback.inbox(env=env, customer_no="A2")["unread"] == 0
+    assert feedback.inbox(env=env, principal=SYSTEM, customer_no="A2")["unread"] == 0
     with shop.ops.begin() as connection:
         events = sorted(connection.execute(select(channel_events.c.event)).scalars())
     assert events == ["message_opened", "message_sent", "message_sent"]

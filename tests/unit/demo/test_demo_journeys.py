@@ -53,7 +53,7 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
         assert brief["statuses"].get("sent", 0) > 0, brief["failure_reasons"]
         assert set(brief["skip_reasons"]) <= {"consent: no marketing consent"}
         sent = next(m for m in _sends(container) if m["status"] == "sent")
-        inbox = feedback.inbox(env=container, customer_no=sent["customer_no"])
+        inbox = feedback.inbox(env=container, principal=SYSTEM, customer_no=sent["customer_no"])
         assert inbox["unread"] == 1
         assert "/t/" in inbox["messages"][0]["body"]  # the brief's link is tracked
     finally:

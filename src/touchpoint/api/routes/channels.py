@@ -148,10 +148,12 @@ def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCh
     response_model=PreviewRead,
     responses=errors(400, 404),
 )
-def preview(name: TemplateName, deps: Deps, request: PreviewCreate) -> PreviewRead:
-    """The template rendered for a chosen customer (nothing is sent)."""
+def preview(name: TemplateName, deps: Deps, caller: Caller, request: PreviewCreate) -> PreviewRead:
+    """The template rendered for a chosen customer (nothing is sent; personal data masked without
+    pii:view)."""
     shown = service.preview(
         env=deps,
+        principal=caller,
         name=name,
         customer_no=request.customer_no,
         payload=request.payload,
@@ -284,9 +286,13 @@ def dnd_remove(customer_no: CustomerNo, deps: Deps, caller: Caller) -> DndRemove
 
 
 @router.get("/inbox/{customer_no}", dependencies=[needs("channel:inbox")], response_model=InboxRead)
-def inbox(customer_no: CustomerNo, deps: Deps, limit: Limit = 50, unread_only: bool = False) -> InboxRead:
+def inbox(
+    customer_no: CustomerNo, deps: Deps, caller: Caller, limit: Limit = 50, unread_only: bool = False
+) -> InboxRead:
     """The customer's in-app messages for the app to show, newest first."""
-    box = feedback.inbox(env=deps, customer_no=customer_no, limit=limit, unread_only=unread_only)
+    box = feedback.inbox(
+        env=deps, principal=caller, customer_no=customer_no, limit=limit, unread_only=unread_only
+    )
     return InboxRead.model_validate(box)
 
 

@@ -13,7 +13,7 @@ from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.identity.corrections import allow, unmerge
 from touchpoint.identity.model import AllowRead, IdentityRead, UnmergeRead
-from touchpoint.identity.service import show
+from touchpoint.identity.scopes import show_for
 
 router = APIRouter(tags=["identity"])
 Deps = Annotated[Container, Depends(container)]
@@ -21,10 +21,11 @@ Caller = Annotated[Principal, Depends(principal)]
 IdType = Annotated[str | None, Query(description="customer_no, anonymous_id, phone, … (default: any)")]
 
 
-@router.get("/identity/{value}", dependencies=[needs("identity:read")], responses=errors(404))
-def identity_show(value: str, c: Deps, id_type: IdType = None) -> IdentityRead:
-    """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries."""
-    return IdentityRead.model_validate(show(env=c, value=value, id_type=id_type))
+@router.get("/identity/{value}", dependencies=[needs("identity:read", scoped=True)], responses=errors(404))
+def identity_show(value: str, c: Deps, caller: Caller, id_type: IdType = None) -> IdentityRead:
+    """The uid an identifier resolves to, every identifier linked to it, and the merge-log entries (phones
+    and emails masked without pii:view)."""
+    return IdentityRead.model_validate(show_for(c, principal=caller, value=value, id_type=id_type))
 
 
 @router.post("/identity/{value}/unmerge", dependencies=[needs("identity:write")], responses=errors(400, 404))
