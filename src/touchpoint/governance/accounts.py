@@ -123,12 +123,13 @@ def _check_password(policy: AccountPolicy, username: str, password: str) -> None
         raise ValidationError("the password needs " + ", ".join(problems))
 
 
-def generate_password(length: int = 16) -> str:
-    """A random password that meets every rule: letters, digits and a symbol."""
+def generate_password(policy: AccountPolicy, username: str, length: int = 16) -> str:
+    """A random password that meets every rule for this user: letters, digits and a symbol, and not
+    containing the username (a short username could otherwise turn up in it)."""
     alphabet = string.ascii_letters + string.digits
     while True:
         body = "".join(secrets.choice(alphabet) for _ in range(length - 1)) + secrets.choice("-_.!")
-        if any(c.isdigit() for c in body) and any(c.isalpha() for c in body):
+        if not password_problems(policy, username, body):
             return body
 
 
@@ -157,7 +158,7 @@ def create_user(env: AccountsEnv, *, principal: Principal, user: UserCreate) -> 
     """Add a local user; a password is generated (and returned this once) when none is given, and then must
     be changed at the first sign-in."""
     generated = user.password is None
-    password = generate_password() if user.password is None else user.password
+    password = generate_password(env.account_policy, user.username) if generated else str(user.password)
     _check_password(env.account_policy, user.username, password)
     password_hash = _HASHER.hash(password)
     now = env.clock.now()
@@ -250,7 +251,9 @@ def reset_password(
 ) -> str:
     """Give a user a new password (generated when none is given), to be changed at the next sign-in; ends
     their sessions and lifts a lock. Returns the password."""
-    new = generate_password() if password is None else password
+    with env.ops.begin() as connection:
+        _row(connection, username)  # an unknown user is a 404 before any rule about the password
+    new = generate_password(env.account_policy, username) if password is None else password
     _check_password(env.account_policy, username, new)
     new_hash = _HASHER.hash(new)
     now = env.clock.now()

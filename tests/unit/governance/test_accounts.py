@@ -11,18 +11,22 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from support import examples
 from touchpoint.bootstrap import Container
 from touchpoint.config import AccountPolicy
 from touchpoint.core.clock import VirtualClock
-from touchpoint.core.errors import ConflictError, UnauthorizedError, ValidationError
+from touchpoint.core.errors import ConflictError, NotFoundError, UnauthorizedError, ValidationError
 from touchpoint.governance import SYSTEM, Principal
 from touchpoint.governance.accounts import (
     Account,
     change_password,
     create_token,
     create_user,
+    generate_password,
     get_user,
     list_tokens,
     password_problems,
@@ -586,3 +590,16 @@ def test_every_change_is_audited_with_its_actor(container: Container) -> None:
         ("root", ["analyst"], ["operator"])
     ]
     assert [e.action for e in search(container.ops, actor="root")] == ["user.update", "user.create"]
+
+
+@given(st.from_regex(r"[a-z][a-z0-9_.-]{1,5}", fullmatch=True))
+@settings(max_examples=examples(200), deadline=None)
+def test_a_generated_password_meets_every_rule_for_its_user(username: str) -> None:
+    """A short username once turned up inside a generated password, and reset-password answered 400."""
+    password = generate_password(AccountPolicy(), username)
+    assert password_problems(AccountPolicy(), username, password) == []
+
+
+def test_resetting_an_unknown_users_password_is_not_found(container: Container) -> None:
+    with pytest.raises(NotFoundError, match="no user 'ghost'"):
+        reset_password(container, principal=ADMIN, username="ghost")
