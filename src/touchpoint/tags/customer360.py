@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import Principal
+from touchpoint.governance.audit import record
 from touchpoint.governance.masking import PiiMask
 from touchpoint.identity.scopes import ensure_visible
 from touchpoint.identity.service import show as identity_show
@@ -25,7 +26,8 @@ MASK = "***"
 def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dict[str, Any]:
     """Everything known about one customer, newest first where it is a history.
 
-    Sensitive tags show as `***` unless the caller holds `tag:sensitive`.
+    Sensitive tags show as `***` unless the caller holds `tag:sensitive`; personal data is masked without
+    `pii:view`; every view is in the audit log.
     """
     ensure_visible(env, principal, customer_no)
     analytics = env.analytics
@@ -39,6 +41,14 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
     except NotFoundError:
         identity = {"uid": None, "identifiers": [], "profile": {}, "log": []}
     pii = PiiMask(principal, env.pii_attributes)
+    record(
+        env.ops,
+        clock=env.clock,
+        principal=principal,
+        action="customer.view",
+        target_type="customer",
+        target_id=customer_no,
+    )
     return {
         "customer_no": customer_no,
         "uid": identity["uid"],

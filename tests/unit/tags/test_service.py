@@ -266,6 +266,22 @@ def test_customer_360_shows_profile_tags_indicators_and_assets(container: Contai
     assert [a["total_assets"] for a in view["assets"]][-2:] in ([100.0, 200.0], [200.0, 100.0])
 
 
+def test_every_view_of_a_customer_is_in_the_audit_log(container: Container) -> None:
+    from touchpoint.governance import Principal
+    from touchpoint.governance.audit import search
+
+    _library(container)
+    compute(env=container, principal=SYSTEM, day=D1)
+    viewer = Principal(user="adv.wang", permissions=frozenset({"customer:read"}), source="api:10.1.2.3")
+    customer_view(env=container, principal=viewer, customer_no="C2")
+    customer_view(env=container, principal=viewer, customer_no="C3")
+    views = search(container.ops, action="customer.view")
+    assert [(e.actor, e.source, e.target_type, e.target_id) for e in views] == [
+        ("adv.wang", "api:10.1.2.3", "customer", "C3"),
+        ("adv.wang", "api:10.1.2.3", "customer", "C2"),
+    ]
+
+
 def test_sensitive_tags_are_masked_for_callers_without_tag_sensitive(container: Container) -> None:
     from touchpoint.governance import Principal
 
