@@ -82,6 +82,21 @@ def test_funnel_groups_are_the_overall_funnel_split_by_the_snapshot(
         assert [s["customers"] for s in group["steps"]] == [len(r & members) for r in reached]
     totals = [sum(g["steps"][k]["customers"] for g in result["breakdown"]) for k in range(3)]
     assert totals == [s["customers"] for s in result["steps"]]
+    # The answer names what was asked, and lists the biggest groups first, 其他 (the rest) last.
+    assert {k: result[k] for k in ("from", "to", "window", "mode", "by")} == {
+        "from": START.isoformat(),
+        "to": END.isoformat(),
+        "window": "3d",
+        "mode": "ordered",
+        "by": by,
+    }
+    entered = [g["steps"][0]["customers"] for g in result["breakdown"] if g["group"] != "其他"]
+    assert entered == sorted(entered, reverse=True)
+    assert [g["group"] for g in result["breakdown"]].index("其他") == len(result["breakdown"]) - 1
+    first = result["steps"][0]["customers"]
+    assert [s["conversion_from_first"] for s in result["steps"]] == [
+        round(s["customers"] / first, 4) for s in result["steps"]
+    ]
 
 
 def test_trend_by_tag_counts_each_groups_events(demo: tuple[Container, Path]) -> None:
