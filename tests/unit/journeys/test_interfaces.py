@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from support import api_client
+from support import api_client, ingest_keys
 from touchpoint.analytics.events import events_between
 from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
@@ -116,7 +116,11 @@ def test_event_entry_over_http_and_the_worker(home: tuple[Container, Path, Virtu
             }
             for i, c in enumerate(["C1000001", "C1000002"])
         ]
-        assert client.post("/api/v1/events", json={"events": events}).status_code == 200
+        key = ingest_keys(container)["native"]
+        sent = client.post(
+            "/api/v1/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert sent.status_code == 200, sent.text
         run_pass(container)
         clock.advance(timedelta(hours=2))
         buy = {
@@ -125,7 +129,10 @@ def test_event_entry_over_http_and_the_worker(home: tuple[Container, Path, Virtu
             "customer_no": "C1000001",
             "time": now + 3_600_000 * 2,
         }
-        client.post("/api/v1/events", json={"events": [buy]})
+        bought = client.post(
+            "/api/v1/events", json={"events": [buy]}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert bought.status_code == 200, bought.text
         run_pass(container)
         clock.advance(timedelta(days=1))
         run_pass(container)
