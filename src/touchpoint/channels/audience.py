@@ -14,7 +14,7 @@ from touchpoint.channels.recipients import Recipients
 from touchpoint.core.errors import Fault, ValidationError
 from touchpoint.governance import record_operation
 from touchpoint.governance.model import Principal
-from touchpoint.identity.scopes import ensure_visible
+from touchpoint.identity.scopes import ensure_visible, visible_numbers
 
 
 def _channel_or_all(channel: str) -> str:
@@ -137,10 +137,12 @@ def _check_customer_no(customer_no: str) -> None:
         raise ValidationError(f"customer number {customer_no[:80]!r} must be 1 to 64 characters")
 
 
-def do_not_disturb_list(*, env: ChannelEnv) -> list[dict[str, Any]]:
-    """The do-not-disturb list."""
+def do_not_disturb_list(*, env: ChannelEnv, principal: Principal) -> list[dict[str, Any]]:
+    """The do-not-disturb list (of the customers the caller's scope holds)."""
     with env.ops.begin() as connection:
         rows = repo.dnd_list(connection)
+    visible = set(visible_numbers(env, principal, [r["customer_no"] for r in rows]))
+    rows = [r for r in rows if r["customer_no"] in visible]
     return [
         {
             "customer_no": r["customer_no"],

@@ -277,7 +277,7 @@ def dnd_command(
             env=env, principal=ctx.obj.principal, customers=numbers, reason=reason, days=days
         )
     elif customer is None:
-        result = audience.do_not_disturb_list(env=env)
+        result = audience.do_not_disturb_list(env=env, principal=ctx.obj.principal)
     elif remove:
         result = {
             "customer_no": customer,

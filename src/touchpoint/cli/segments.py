@@ -56,7 +56,13 @@ def preview_command(
     if path not in ("bitmap", "sql"):
         raise ValidationError(f"--path {path!r}: choose bitmap or sql")
     instant = local_instant(env=env, text=at) if at else None
-    result = preview(env=env, rule=_read_rule(rule), at=instant, path="sql" if path == "sql" else "bitmap")
+    result = preview(
+        env=env,
+        principal=ctx.obj.principal,
+        rule=_read_rule(rule),
+        at=instant,
+        path="sql" if path == "sql" else "bitmap",
+    )
     if as_json:
         print_json(result)
         return

@@ -160,20 +160,30 @@ def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
 
 
 def preview(
-    *, env: TagEnv, rule: Any, at: datetime | None = None, path: Path = "bitmap", sample: int = 10
+    *,
+    env: TagEnv,
+    principal: Principal,
+    rule: Any,
+    at: datetime | None = None,
+    path: Path = "bitmap",
+    sample: int = 10,
 ) -> dict[str, Any]:
-    """How many customers a rule selects now (or as of `at`), with a masked sample of them."""
+    """How many customers a rule selects now (or as of `at`), with a masked sample of them — of the customers
+    the caller's scope holds (the base too)."""
     parsed = read_rule(rule)
     check(env=env, rule=parsed)
     context = context_at(env=env, at=at)
     started = time.perf_counter()
     members = evaluate(parsed, context) if path == "bitmap" else evaluate_sql(parsed, context)
     elapsed = time.perf_counter() - started
+    universe = context.universe
+    if principal.scope is not None:
+        members, universe = members & principal.scope, universe & principal.scope
     numbers = context.base.to_pandas().set_index("uid")["customer_no"]
     chosen = [numbers[uid] for uid in list(members[:sample])] if sample else []
     return {
         "count": len(members),
-        "base": len(context.universe),
+        "base": len(universe),
         "at": context.at.astimezone(env.calendar.tz).isoformat(),
         "snapshot_date": _iso(context.snapshot),
         "path": path,

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from support import demo_world, signed_token
 from touchpoint.api.app import create_app, mounted_routers
 from touchpoint.bootstrap import Container
+from touchpoint.channels.audience import add_do_not_disturb_list
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.scopes import scope_for
 from touchpoint.identity.service import show
@@ -125,3 +126,21 @@ def test_no_route_shows_a_scoped_user_a_customer_of_another_branch(
             if answer.status_code < 300 and foreign in answer.text:
                 shown.append(f"{method} {path}: {answer.status_code}")
     assert shown == []
+
+
+def test_a_rule_preview_counts_within_the_scope(world: Container) -> None:
+    scope = scope_for(world, branches=("B1",), advisor_id="A1-1")
+    everyone = member_list(env=world, principal=SYSTEM, name="elderly", value="否", limit=10_000)
+    uids = {show(env=world, value=n, id_type="customer_no")["uid"] for n in everyone["customers"]}
+    with _advisor(world, ("admin",)) as client:
+        answer = client.post("/api/v1/segments/preview", json={"tag": "elderly", "in": ["否"]}).json()
+    assert (answer["count"], answer["base"]) == (len(uids & set(scope)), len(scope))
+    assert answer["count"] < everyone["count"]
+
+
+def test_the_do_not_disturb_list_shows_only_the_scopes_customers(world: Container) -> None:
+    own, foreign = _own_and_foreign(world)
+    add_do_not_disturb_list(env=world, principal=SYSTEM, customers=[own, foreign], reason="客户要求", days=30)
+    with _advisor(world, ("admin",)) as client:
+        listed = [e["customer_no"] for e in client.get("/api/v1/do-not-disturb").json()]
+    assert listed == [own]

@@ -78,7 +78,7 @@ def test_faulty_rules_are_refused_naming_the_place(
 ) -> None:
     container, _ = demo
     with pytest.raises(ValidationError, match=fault):
-        preview(env=container, rule=rule, at=AT)
+        preview(env=container, principal=SYSTEM, rule=rule, at=AT)
 
 
 def test_saved_segments_nest_and_cycles_are_refused(demo: tuple[Container, Path]) -> None:
@@ -87,8 +87,12 @@ def test_saved_segments_nest_and_cycles_are_refused(demo: tuple[Container, Path]
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich", title="富", rule=RULE["all"][0]))
     nested = {"all": [{"segment": "rich"}, {"indicator": "login_days_30d", "op": ">=", "value": 1}]}
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich_active", title="活跃", rule=nested))
-    direct = preview(env=env, rule={"all": RULE["all"][:2]}, at=AT)
-    assert preview(env=env, rule={"segment": "rich_active"}, at=AT)["count"] == direct["count"] > 0
+    direct = preview(env=env, principal=SYSTEM, rule={"all": RULE["all"][:2]}, at=AT)
+    assert (
+        preview(env=env, principal=SYSTEM, rule={"segment": "rich_active"}, at=AT)["count"]
+        == direct["count"]
+        > 0
+    )
     loop = {"any": [{"segment": "rich_active"}]}
     with pytest.raises(ValidationError, match="segment cycle rich_active → rich → rich_active"):
         save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="rich", title="富", rule=loop))
@@ -96,8 +100,8 @@ def test_saved_segments_nest_and_cycles_are_refused(demo: tuple[Container, Path]
 
 def test_preview_paths_agree_and_sample_is_masked(demo: tuple[Container, Path]) -> None:
     container, _ = demo
-    fast = preview(env=container, rule=RULE, at=AT)
-    slow = preview(env=container, rule=RULE, at=AT, path="sql")
+    fast = preview(env=container, principal=SYSTEM, rule=RULE, at=AT)
+    slow = preview(env=container, principal=SYSTEM, rule=RULE, at=AT, path="sql")
     assert fast["count"] == slow["count"] > 0
     assert fast["sample"] == slow["sample"]
     assert all("***" in s for s in fast["sample"])
@@ -126,7 +130,7 @@ def test_cli_preview_at_a_beijing_time(demo: tuple[Container, Path], tmp_path: P
     )
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert body["count"] == preview(env=container, rule=RULE, at=AT)["count"]
+    assert body["count"] == preview(env=container, principal=SYSTEM, rule=RULE, at=AT)["count"]
     assert body["at"].startswith("2026-03-31T16:00:00+08:00")
 
 
@@ -136,7 +140,7 @@ def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> N
         assert client.get("/api/v1/segments/schema").json() == rule_schema()
         answer = client.post("/api/v1/segments/preview?at=2026-03-31T16:00:00", json=RULE)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["count"] == preview(env=container, rule=RULE, at=AT)["count"]
+        assert answer.json()["count"] == preview(env=container, principal=SYSTEM, rule=RULE, at=AT)["count"]
         bad = client.post("/api/v1/segments/preview", json={"tag": "nope", "exists": True})
         assert bad.status_code == 400
         assert "unknown tag 'nope'" in bad.text
@@ -156,7 +160,7 @@ def test_refresh_keeps_snapshots_and_history(demo: tuple[Container, Path]) -> No
     save_segment(env=env, principal=SYSTEM, segment=SegmentDef(name="browsers", title="浏览", rule=RULE))
     assert "browsers" in refreshes_due(env=env)
     body = refresh_segment(env=env, principal=SYSTEM, name="browsers")
-    expected = preview(env=env, rule=RULE, at=AT)["count"]
+    expected = preview(env=env, principal=SYSTEM, rule=RULE, at=AT)["count"]
     assert body["size"] == expected
     assert body["history"] == [{"date": "2026-03-31", "size": expected}]
     assert body["last_error"] is None
@@ -204,7 +208,7 @@ def test_uploaded_list_becomes_a_static_segment_and_exports(
     assert numbers == ["C1000001", "C1000002", "C9999999"]
     uploaded = upload_list(env=env, principal=SYSTEM, name="vip.csv", numbers=numbers)
     assert uploaded["unknown"] == ["C9999999"]
-    listed = preview(env=env, rule={"list": uploaded["list"]}, at=AT)
+    listed = preview(env=env, principal=SYSTEM, rule={"list": uploaded["list"]}, at=AT)
     assert listed["count"] == 2
     files = tmp_path / "vip.txt"
     files.write_text("C1000003\nC1000004\n", encoding="utf-8")

@@ -230,10 +230,12 @@ def messages(customer_no: CustomerNo, deps: Deps, caller: Caller, limit: Limit =
     return [MessageRead.model_validate(m) for m in found]
 
 
-@router.get("/do-not-disturb", dependencies=[needs("customer:read")], response_model=list[DndEntryRead])
-def dnd_list(deps: Deps) -> list[DndEntryRead]:
-    """The do-not-disturb list."""
-    return [DndEntryRead.model_validate(e) for e in audience.do_not_disturb_list(env=deps)]
+@router.get(
+    "/do-not-disturb", dependencies=[needs("customer:read", scoped=True)], response_model=list[DndEntryRead]
+)
+def dnd_list(deps: Deps, caller: Caller) -> list[DndEntryRead]:
+    """The do-not-disturb list (of the caller's customers, for a user limited to branches)."""
+    return [DndEntryRead.model_validate(e) for e in audience.do_not_disturb_list(env=deps, principal=caller)]
 
 
 @router.post(

@@ -48,9 +48,12 @@ def schema() -> dict[str, Any]:
     return rule_schema()
 
 
-@router.post("/segments/preview", dependencies=[needs("segment:read")], responses=errors(400, 404))
+@router.post(
+    "/segments/preview", dependencies=[needs("segment:read", scoped=True)], responses=errors(400, 404)
+)
 def preview_rule(
     c: Deps,
+    caller: Caller,
     rule: Annotated[Rule, Body(description="a rule tree (see /segments/schema)")],
     at: Annotated[datetime | None, Query(description="evaluate as of this instant (default now)")] = None,
     path: Annotated[
@@ -62,7 +65,9 @@ def preview_rule(
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=c.calendar.tz)
     tree = rule.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return PreviewRead.model_validate(preview(env=c, rule=tree, at=at, path=path, sample=sample))
+    return PreviewRead.model_validate(
+        preview(env=c, principal=caller, rule=tree, at=at, path=path, sample=sample)
+    )
 
 
 @router.get("/segments", dependencies=[needs("segment:read")])
