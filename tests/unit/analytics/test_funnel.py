@@ -263,6 +263,46 @@ def test_a_later_step_that_avoids_the_exclusion_carries_the_chain(sqlite_contain
         assert [s["avg_seconds_from_previous"] for s in got["steps"]] == [None, 3600.0, 10800.0], mode
 
 
+def _three_steps(container: Container, day: date, exclusions: list[dict[str, Any]]) -> list[int]:
+    query = FunnelQuery(
+        steps=[{"event": "a"}, {"event": "b"}, {"event": "c"}],
+        window="1d",
+        start=day,
+        end=day,
+        exclusions=exclusions,
+    )
+    return [s["customers"] for s in funnel(env=container, query=query)["steps"]]
+
+
+def test_an_exclusion_between_steps_1_and_2_does_not_cut_a_later_gap(sqlite_container: Container) -> None:
+    """a@0, b@10, x@20, c@30 with x excluded between steps 1 and 2 only: the x after b cuts nothing."""
+    base = SEASONS[3]
+    _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10), ("P1", "x", 20), ("P1", "c", 30)], base)
+    assert _three_steps(sqlite_container, base.date(), [{"event": "x", "after": 1, "before": 2}]) == [1, 1, 1]
+
+
+def test_two_exclusions_between_the_same_steps_both_apply(sqlite_container: Container) -> None:
+    """a@0, x@5, b@10 with x and then y excluded between steps 1 and 2: the first one still cuts the chain."""
+    base = SEASONS[3]
+    _import(
+        sqlite_container,
+        [("P1", "a", 0), ("P1", "x", 5), ("P1", "b", 10), ("P1", "y", 40), ("P9", "c", 50)],
+        base,
+    )
+    exclusions = [{"event": "x", "after": 1, "before": 2}, {"event": "y", "after": 1, "before": 2}]
+    assert _three_steps(sqlite_container, base.date(), exclusions) == [1, 0, 0]
+
+
+def test_an_entry_after_the_ranges_last_day_is_not_an_entry(sqlite_container: Container) -> None:
+    """The window reads events past the range's last day (to finish chains begun in it), but a first step
+    among them does not enter the funnel."""
+    base = SEASONS[3]
+    next_day = 24 * 60 + 60
+    rows = [("P1", "a", next_day), ("P1", "b", next_day + 10), ("P2", "a", 0), ("P9", "c", 50)]
+    _import(sqlite_container, rows, base)
+    assert _three_steps(sqlite_container, base.date(), []) == [1, 0, 0]
+
+
 def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
     _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10)], SEASONS[3])
     env = sqlite_container
