@@ -75,11 +75,16 @@ def account(
 Signed = Annotated[Account, Depends(account)]
 
 
+def ensure_password_changed(signed: Account) -> None:
+    """Refuse (403) an account still on a one-time password: it must change it first."""
+    if signed.must_change_password:
+        raise ForbiddenError("change your password first (POST /api/v1/auth/password)")
+
+
 def principal(request: Request, signed: Signed, c: Annotated[Container, Depends(container)]) -> Principal:
     """The caller as services take it, with the bitmap of the customers a scoped user may see. A user given
     a one-time password must change it before anything else."""
-    if signed.must_change_password:
-        raise ForbiddenError("change your password first (POST /api/v1/auth/password)")
+    ensure_password_changed(signed)
     scope = scope_for(c, branches=signed.branches, advisor_id=signed.advisor_id) if signed.scoped else None
     return signed.principal(source=source_of(request), scope=scope)
 

@@ -14,6 +14,7 @@ import orjson
 import pyarrow as pa
 
 from touchpoint.config import PiiKind
+from touchpoint.governance.masking import personal_values
 from touchpoint.ingest.model import ATTRIBUTES_COLUMN
 from touchpoint.store import AnalyticalStore
 
@@ -181,5 +182,4 @@ def known_pii(
 ) -> list[tuple[PiiKind, str]]:
     """The personal values the customers snapshot holds for one customer (its name, phone, …), to mask them
     wherever a message or its evidence repeats them."""
-    row = Recipients(analytics, day).customers.row(customer_no)
-    return [(kind, str(row[name])) for name, kind in attributes.items() if row.get(name)]
+    return personal_values(Recipients(analytics, day).customers.row(customer_no), attributes)

@@ -18,7 +18,7 @@ from touchpoint.channels.templates import Known, TemplateRenderError, check, ren
 from touchpoint.config import PiiKind
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError, pydantic_faults
 from touchpoint.governance import record_operation, save_definition
-from touchpoint.governance.masking import PiiMask
+from touchpoint.governance.masking import PiiMask, personal_values
 from touchpoint.governance.model import Principal
 from touchpoint.identity.scopes import ensure_visible
 from touchpoint.indicators.service import list_indicators
@@ -206,7 +206,7 @@ def preview(
         request = SendRequest("preview", customer_no, template.channel, name, payload or {})
         decision = decide(connection, env, request, template)
     pii = PiiMask(principal, env.pii_attributes)
-    known = [(kind, str(profile[a])) for a, kind in env.pii_attributes.items() if profile.get(a)]
+    known = personal_values(profile, env.pii_attributes)
     address = recipients.address(template.channel, customer_no, profile)
     return {
         "name": name,

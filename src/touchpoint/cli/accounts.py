@@ -14,6 +14,7 @@ import typer
 from touchpoint.cli.days import DAY_HELP, parse_day
 from touchpoint.cli.output import console, fail, fmt_utc, new_table, print_json, print_table
 from touchpoint.governance import accounts as service
+from touchpoint.governance import roles as role_service
 from touchpoint.governance.audit import search, verify
 from touchpoint.governance.model import RoleUpdate, TokenCreate, UserCreate, UserRead, UserUpdate
 from touchpoint.governance.permissions import PERMISSIONS
@@ -244,7 +245,7 @@ def token_revoke_command(
 @role_app.command("list")
 def role_list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every role and its permissions."""
-    roles = service.list_roles(ctx.obj.container)
+    roles = role_service.list_roles(ctx.obj.container)
     if as_json:
         print_json([r.model_dump(mode="json") for r in roles])
         return
@@ -284,7 +285,7 @@ def role_set_command(
     as_json: JsonOption = False,
 ) -> None:
     """Create role NAME or replace its permissions (the admin role cannot be edited)."""
-    role = service.set_role(
+    role = role_service.set_role(
         ctx.obj.container,
         principal=ctx.obj.principal,
         name=name,

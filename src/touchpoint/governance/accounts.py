@@ -1,4 +1,4 @@
-"""Local users, sign-in sessions and personal API tokens, and the roles that give them permissions.
+"""Local users, sign-in sessions and personal API tokens (their roles' permissions: `roles.py`).
 
 Passwords are kept as argon2id hashes; session and token secrets, which are random and long, as SHA-256
 digests — a copy of the database signs no one in. Sign-in is the only place a password is checked, so an
@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -32,8 +32,6 @@ from touchpoint.core.errors import (
 from touchpoint.governance.audit import record_operation
 from touchpoint.governance.model import (
     Principal,
-    RoleRead,
-    RoleUpdate,
     TokenCreate,
     TokenCreatedRead,
     TokenRead,
@@ -42,7 +40,7 @@ from touchpoint.governance.model import (
     UserRead,
     UserUpdate,
 )
-from touchpoint.governance.permissions import BUILTIN_BY_NAME, BUILTIN_ROLES, unknown_permissions
+from touchpoint.governance.roles import check_roles, permissions_of
 from touchpoint.store import OperationalStore
 from touchpoint.store.operational import accounts as rows
 
@@ -147,13 +145,6 @@ def _row(connection: Connection, username: str) -> dict[str, Any]:
     return found
 
 
-def _check_roles(connection: Connection, names: list[str]) -> None:
-    known = set(BUILTIN_BY_NAME) | set(rows.edited_roles(connection))
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise ValidationError(f"unknown role {', '.join(unknown)}; roles are {', '.join(sorted(known))}")
-
-
 def create_user(env: AccountsEnv, *, principal: Principal, user: UserCreate) -> UserCreatedRead:
     """Add a local user; a password is generated (and returned this once) when none is given, and then must
     be changed at the first sign-in."""
@@ -181,7 +172,7 @@ def create_user(env: AccountsEnv, *, principal: Principal, user: UserCreate) -> 
     with env.ops.begin() as connection:
         if rows.user_by_name(connection, user.username) is not None:
             raise ConflictError(f"user {user.username!r} exists")
-        _check_roles(connection, user.roles)
+        check_roles(connection, user.roles)
         rows.add_user(connection, values)
         shown = _public(values)
         record_operation(
@@ -223,7 +214,7 @@ def update_user(env: AccountsEnv, *, principal: Principal, username: str, change
         before = _row(connection, username)
         if "roles" in values:
             values["roles"] = sorted(set(values["roles"]))
-            _check_roles(connection, values["roles"])
+            check_roles(connection, values["roles"])
         if "branches" in values:
             values["branches"] = sorted(set(values["branches"]))
         if values.get("disabled") is False:
@@ -438,7 +429,7 @@ def session_account(env: AccountsEnv, *, secret: str) -> Account | None:
                 connection, id_hash, seen=now, expires=now + timedelta(minutes=policy.session_idle_minutes)
             )
         account = _account(connection, user)
-    return Account(**{**account.__dict__, "csrf_token": session["csrf_token"], "session_hash": id_hash})
+    return replace(account, csrf_token=session["csrf_token"], session_hash=id_hash)
 
 
 def sign_out(env: AccountsEnv, *, account: Account) -> None:
@@ -551,9 +542,6 @@ def token_account(env: AccountsEnv, *, secret: str) -> Account | None:
         return _account(connection, user)
 
 
-# ---- roles --------------------------------------------------------------------------------------------
-
-
 def _account(connection: Connection, user: dict[str, Any]) -> Account:
     user_roles = frozenset(user["roles"])
     return Account(
@@ -561,86 +549,8 @@ def _account(connection: Connection, user: dict[str, Any]) -> Account:
         username=user["username"],
         display_name=user["display_name"],
         roles=user_roles,
-        permissions=_permissions_of(connection, user_roles),
+        permissions=permissions_of(connection, user_roles),
         branches=tuple(user["branches"]),
         advisor_id=user["advisor_id"],
         must_change_password=bool(user["must_change_password"]),
     )
-
-
-def _permissions_of(connection: Connection, names: frozenset[str]) -> frozenset[str]:
-    edited = rows.edited_roles(connection)
-    granted: set[str] = set()
-    for name in names:
-        if name in edited:
-            granted |= set(edited[name]["permissions"])
-        elif name in BUILTIN_BY_NAME:
-            granted |= BUILTIN_BY_NAME[name].permissions
-    return frozenset(granted)
-
-
-def list_roles(env: AccountsEnv) -> list[RoleRead]:
-    """Every role: the built-in ones (as edited, if they were) and those an admin added."""
-    with env.ops.begin() as connection:
-        edited = rows.edited_roles(connection)
-    found = []
-    for role in BUILTIN_ROLES:
-        row = edited.get(role.name)
-        found.append(
-            RoleRead(
-                name=role.name,
-                title=row["title"] if row else f"{role.zh} · {role.en}",
-                permissions=sorted(row["permissions"] if row else role.permissions),
-                builtin=True,
-                edited=row is not None,
-            )
-        )
-    for name in sorted(set(edited) - set(BUILTIN_BY_NAME)):
-        row = edited[name]
-        found.append(
-            RoleRead(
-                name=name,
-                title=row["title"],
-                permissions=sorted(row["permissions"]),
-                builtin=False,
-                edited=True,
-            )
-        )
-    return found
-
-
-def set_role(env: AccountsEnv, *, principal: Principal, name: str, change: RoleUpdate) -> RoleRead:
-    """Create a role or replace a role's permissions. The admin role keeps every permission, so that no edit
-    can lock every administrator out."""
-    unknown = unknown_permissions(frozenset(change.permissions))
-    if unknown:
-        raise ValidationError(f"unknown permission {', '.join(unknown)}")
-    if name == "admin":
-        raise ValidationError("the admin role holds every permission and cannot be edited")
-    before = next((r for r in list_roles(env) if r.name == name), None)
-    builtin = BUILTIN_BY_NAME.get(name)
-    title = (
-        change.title
-        or (before.title if before else None)
-        or (f"{builtin.zh} · {builtin.en}" if builtin else name)
-    )
-    values = {
-        "name": name,
-        "title": title,
-        "permissions": sorted(set(change.permissions)),
-        "updated_at": env.clock.now(),
-        "updated_by": principal.user,
-    }
-    with env.ops.begin() as connection:
-        rows.put_role(connection, values)
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action="role.set",
-            target_type="role",
-            target_id=name,
-            before=None if before is None else before.model_dump(),
-            after={"title": title, "permissions": values["permissions"]},
-        )
-    return next(r for r in list_roles(env) if r.name == name)

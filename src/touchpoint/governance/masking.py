@@ -51,6 +51,12 @@ def mask_pii(kind: PiiKind, value: str) -> str:
     return value[:head] + "*" * (len(value) - head - tail) + (value[-tail:] if tail else "")
 
 
+def personal_values(row: Mapping[str, Any], attributes: Mapping[str, PiiKind]) -> list[tuple[PiiKind, str]]:
+    """The declared personal values a record holds (its name, phone, …), by kind: what `PiiMask.text`
+    masks wherever a message repeats them."""
+    return [(kind, str(row[name])) for name, kind in attributes.items() if row.get(name)]
+
+
 class PiiMask:
     """The masking of personal data for one caller: nothing for a holder of `pii:view`, the rules above for
     everyone else."""

@@ -19,9 +19,9 @@ from touchpoint.api.app import create_app, mounted_routers
 from touchpoint.bootstrap import Container
 from touchpoint.demo.runs import ensure_demo_journeys
 from touchpoint.governance import SYSTEM
-from touchpoint.governance.accounts import set_role
 from touchpoint.governance.model import RoleUpdate
 from touchpoint.governance.permissions import ALL_PERMISSIONS
+from touchpoint.governance.roles import set_role
 
 NAMES_BY_PREFIX = {
     "/api/v1/templates/": "fund_autoinvest_offer",

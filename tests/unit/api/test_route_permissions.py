@@ -17,9 +17,9 @@ from touchpoint.api.app import create_app, mounted_routers
 from touchpoint.api.deps import Needs, Public, SignedIn
 from touchpoint.bootstrap import Container
 from touchpoint.governance import SYSTEM
-from touchpoint.governance.accounts import set_role
 from touchpoint.governance.model import RoleUpdate
 from touchpoint.governance.permissions import ALL_PERMISSIONS
+from touchpoint.governance.roles import set_role
 
 Marker = Needs | SignedIn | Public
 

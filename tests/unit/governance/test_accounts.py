@@ -33,7 +33,6 @@ from touchpoint.governance.accounts import (
     reset_password,
     revoke_token,
     session_account,
-    set_role,
     sign_in,
     sign_out,
     token_account,
@@ -48,6 +47,7 @@ from touchpoint.governance.model import (
     UserUpdate,
 )
 from touchpoint.governance.permissions import BUILTIN_BY_NAME
+from touchpoint.governance.roles import set_role
 from touchpoint.store.operational.schema import api_tokens, user_sessions, users
 
 PASSWORD = "Blue-harbour-2718"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from touchpoint.api.deps import (
     Needs,
     SignedIn,
     container,
+    ensure_password_changed,
     needs,
     public,
     signed_in,
@@ -21,9 +23,9 @@ from touchpoint.api.deps import (
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN
-from touchpoint.core.errors import ForbiddenError
 from touchpoint.governance import Principal
 from touchpoint.governance import accounts as service
+from touchpoint.governance import roles as role_service
 from touchpoint.governance.accounts import Account
 from touchpoint.governance.audit import search, verify
 from touchpoint.governance.model import (
@@ -86,7 +88,7 @@ def sign_in(body: SignIn, request: Request, response: Response, c: Deps) -> MeRe
         max_age=c.account_policy.session_max_hours * 3600,
         path="/",
     )
-    return _me(Account(**{**opened.account.__dict__, "csrf_token": opened.csrf_token}))
+    return _me(replace(opened.account, csrf_token=opened.csrf_token))
 
 
 @router.post("/auth/sign-out", dependencies=[signed_in()], status_code=204, responses=errors(401, 403))
@@ -122,8 +124,7 @@ def my_tokens(me: Me, c: Deps) -> list[TokenRead]:
 )
 def new_token(body: TokenCreate, me: Me, request: Request, c: Deps) -> TokenCreatedRead:
     """A personal API token for scripts; its secret is in this answer only."""
-    if me.must_change_password:
-        raise ForbiddenError("change your password first (POST /api/v1/auth/password)")
+    ensure_password_changed(me)
     return service.create_token(
         c, principal=me.principal(source=source_of(request)), username=me.username, token=body
     )
@@ -227,7 +228,7 @@ def revoke_user_token(username: str, token_id: int, caller: UserAdmin, c: Deps) 
 )
 def roles(c: Deps) -> list[RoleRead]:
     """Every role and its permissions."""
-    return service.list_roles(c)
+    return role_service.list_roles(c)
 
 
 @router.put(
@@ -238,7 +239,7 @@ def roles(c: Deps) -> list[RoleRead]:
 )
 def set_role(name: RoleName, body: RoleUpdate, caller: RoleAdmin, c: Deps) -> RoleRead:
     """Create a role or replace its permissions (the admin role cannot be edited)."""
-    return service.set_role(c, principal=caller, name=name, change=body)
+    return role_service.set_role(c, principal=caller, name=name, change=body)
 
 
 @router.get(
