@@ -78,7 +78,7 @@ def demo_world(request: Any, home: Any, prepare: Any = None) -> Iterator[tuple[A
         container = build(settings, clock=clock)
         params = DemoParams(customers=200, days=15, seed=3, end_date=date(2026, 3, 31))
         ensure_demo(env=container, principal=SYSTEM, params=params)
-        ensure_demo_tags(env=container, principal=SYSTEM)
+        ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
         if prepare is not None:
             prepare(container)
         yield container, clock

@@ -12,19 +12,26 @@ import httpx
 from touchpoint.channels.providers.base import Provider
 from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
+from touchpoint.channels.service import activation_handler, template_kind
 from touchpoint.config import AccountPolicy, ChannelPolicy, PiiKind, Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
 from touchpoint.core.ratelimit import TokenBucket
+from touchpoint.governance.approvals import Handler
+from touchpoint.governance.registry import Registry
 from touchpoint.identity.model import IdentityPolicy
 from touchpoint.indicators.layout import INDICATOR_VALUES
+from touchpoint.indicators.service import indicator_kind
 from touchpoint.ingest import analytical_layouts
 from touchpoint.ingest.collector.limits import CollectorLimits
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
+from touchpoint.journeys.service import journey_kind, publication_handler, segments_in_use
 from touchpoint.segments.layout import SEGMENT_MEMBERS
+from touchpoint.segments.service import segment_kind
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
+from touchpoint.tags.service import indicator_dependents, tag_kind
 
 
 def _engine_backend(settings: Settings) -> Any:
@@ -83,6 +90,33 @@ class Container:
             self._http = httpx.Client(timeout=10)
             self._providers = build_providers(self.settings.channels, self._http, self.clock)
         return self._providers
+
+    @property
+    def registry(self) -> Registry:
+        """The one definitions registry, every kind registered in the order apply writes them."""
+        return Registry(
+            ops=self.ops,
+            clock=self.clock,
+            kinds=[
+                indicator_kind(self, lambda name: indicator_dependents(env=self, indicator=name)),
+                tag_kind(self),
+                segment_kind(self, lambda name: name in segments_in_use(env=self)),
+                template_kind(self),
+                journey_kind(self),
+            ],
+        )
+
+    @property
+    def approval_handlers(self) -> dict[str, Handler]:
+        """What applies each kind of approved request."""
+        registry = self.registry
+        return {
+            "definitions.apply": registry.handler,
+            "segment.change": registry.handler,
+            "journey.publish": publication_handler(self),
+            "template.activate": activation_handler(self),
+            "segment.export": lambda payload, maker: lambda connection: {"granted": maker.user},
+        }
 
     def recording(self, *, ops: OperationalStore, clock: Clock, log: EventLog) -> Container:
         """The same settings on other stores and clock, every provider replaced by one that records (a

@@ -121,7 +121,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]
     )
     params = DemoParams(customers=120, days=10, seed=5, end_date=date(2026, 3, 31))
     ensure_demo(env=container, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container, principal=SYSTEM)
+    ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
     yield create_app(container), container
     _stop_background_jobs()
     container.close()

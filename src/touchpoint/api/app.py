@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
 from touchpoint import __version__
 from touchpoint.api.allow import AllowHeaderMiddleware
-from touchpoint.api.deps import public
+from touchpoint.api.deps import public, single_query_values
 from touchpoint.api.docs import mount_docs
 from touchpoint.api.errors import errors, install_error_handlers
 from touchpoint.api.routes import (
     accounts,
     analytics,
+    approvals,
     channels,
     collector,
     dead_letters,
@@ -52,6 +53,7 @@ def mounted_routers(*, collector_only: bool = False) -> list[tuple[str, APIRoute
         return sdk
     api = [
         accounts.router,
+        approvals.router,
         imports.router,
         collector.admin,
         dead_letters.router,
@@ -90,6 +92,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
         docs_url=None,  # mount_docs serves /docs and /redoc from local assets (no CDN on an intranet)
         redoc_url=None,
         lifespan=_freeze_startup_heap,
+        dependencies=[Depends(single_query_values)],
     )
     mount_docs(app)
     app.state.container = container

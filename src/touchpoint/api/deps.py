@@ -14,9 +14,15 @@ in `X-CSRF-Token`) or a personal API token (`Authorization: Bearer tp_…`). Eve
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections import Counter
+from collections.abc import Sequence
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from touchpoint.bootstrap import Container
@@ -143,3 +149,41 @@ def signed_in() -> Any:
 def public(reason: str) -> Any:
     """`dependencies=[public("ingestion key")]`: no sign-in, for this reason."""
     return Depends(Public(reason))
+
+
+def single_query_values(request: Request) -> None:
+    """Refuse a query parameter given more than once unless it takes a list (the app-wide dependency):
+    FastAPI would keep the last value silently, and a filter read from one copy of two is a guess."""
+    counts = Counter(key for key, _ in request.query_params.multi_items())
+    repeated = {key for key, n in counts.items() if n > 1}
+    route = request.scope.get("route")
+    if not repeated or not isinstance(route, APIRoute):
+        return
+    for field in _query_fields(route.dependant):
+        if field.alias in repeated and not _takes_many(field.field_info.annotation):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("query", field.alias),
+                        "msg": f"{field.alias} is given {counts[field.alias]} times; it takes one value",
+                        "input": request.query_params.getlist(field.alias),
+                    }
+                ]
+            )
+
+
+def _query_fields(dependant: Dependant) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found += _query_fields(sub)
+    return found
+
+
+def _takes_many(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, set, frozenset, tuple, Sequence):
+        return True
+    if origin in (Union, UnionType, Annotated):
+        return any(_takes_many(arg) for arg in get_args(annotation))
+    return False

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from touchpoint.core.numbers import MaybeWhole
+from touchpoint.governance.approvals import ApprovalRead
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 CHANNELS = ("push", "sms", "wechat", "wecom", "email", "webhook", "inbox", "log")
@@ -190,8 +191,11 @@ class TemplateStatusRead(BaseModel):
     """A template's status after activation or retirement."""
 
     name: str
-    status: str = Field(description="active or retired")
+    status: str = Field(description="active or retired; pending while the activation awaits approval")
     active_version: int | None
+    pending_approval: ApprovalRead | None = Field(
+        default=None, description="the request holding the activation (template.activate needs approval)"
+    )
 
 
 class TemplateSchemaRead(BaseModel):

@@ -4,9 +4,10 @@ list, the in-app inbox, receipts, tracked clicks and unsubscribes, message event
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError as PydanticError
+from sqlalchemy import Connection
 
 from touchpoint.channels import repo
 from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, decide
@@ -17,9 +18,10 @@ from touchpoint.channels.recipients import Recipients, known_pii, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
 from touchpoint.config import PiiKind
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError, pydantic_faults
-from touchpoint.governance import record_operation, save_definition
+from touchpoint.governance import approvals, record_operation
 from touchpoint.governance.masking import PiiMask, personal_values
 from touchpoint.governance.model import Principal
+from touchpoint.governance.registry import Bundle, DefinitionKind, body_diff, write_definition
 from touchpoint.identity.scopes import ensure_visible
 from touchpoint.indicators.service import list_indicators
 from touchpoint.ingest.model import CUSTOMERS, PRODUCTS
@@ -59,22 +61,60 @@ def check_template(*, env: ChannelEnv, template: TemplateDef) -> list[str]:
 
 def save_template(*, env: ChannelEnv, principal: Principal, template: TemplateDef) -> dict[str, Any]:
     """Store a new version (a draft until activated); the content check's faults come back as a warning."""
+    check_channel_kept(env, template)
+    with env.ops.begin() as connection:
+        version = write_template(connection, env=env, principal=principal, template=template)
+    return {"name": template.name, "version": version, "faults": check_template(env=env, template=template)}
+
+
+def check_channel_kept(env: ChannelEnv, template: TemplateDef) -> None:
+    """Refuse a new version on another channel than the template's (a new channel needs a new name)."""
     with env.ops.begin() as connection:
         state = repo.template_state(connection, template.name)
     if state is not None and state["channel"] != template.channel:
         raise ConflictError(
             f"template {template.name!r} is for {state['channel']}; a new channel needs a new name"
         )
+
+
+def write_template(
+    connection: Connection, *, env: ChannelEnv, principal: Principal, template: TemplateDef
+) -> int:
+    """Store a template version in the caller's transaction (a new template starts as a draft)."""
     body = template.model_dump(mode="json")
-    version = save_definition(
-        env.ops, clock=env.clock, principal=principal, kind=TEMPLATE_KIND, name=template.name, body=body
+    version = write_definition(
+        connection, clock=env.clock, principal=principal, kind=TEMPLATE_KIND, name=template.name, body=body
     )
-    with env.ops.begin() as connection:
-        if state is None:
-            repo.set_template_state(
-                connection, template.name, env.clock.now(), channel=template.channel, status="draft"
-            )
-    return {"name": template.name, "version": version, "faults": check_template(env=env, template=template)}
+    if repo.template_state(connection, template.name) is None:
+        repo.set_template_state(
+            connection, template.name, env.clock.now(), channel=template.channel, status="draft"
+        )
+    return version
+
+
+def template_kind(env: ChannelEnv) -> DefinitionKind:
+    """Templates as a kind of the definitions registry (versions only: activation is its own step)."""
+
+    def parse(name: str, body: Any) -> TemplateDef:
+        return parse_template({**body, "name": name} if isinstance(body, dict) else body)
+
+    def delete(principal: Principal, name: str) -> None:
+        raise ValidationError(
+            f"template {name!r} is retired, not deleted (deliveries name it): "
+            f"touchpoint template retire {name}"
+        )
+
+    def check(template: Any, bundle: Bundle) -> None:
+        check_channel_kept(env, cast(TemplateDef, template))
+
+    return DefinitionKind(
+        name=TEMPLATE_KIND,
+        parse=parse,
+        dump=lambda t: cast(TemplateDef, t).model_dump(mode="json"),
+        check=check,
+        write=lambda c, p, t: write_template(c, env=env, principal=p, template=cast(TemplateDef, t)),
+        delete=delete,
+    )
 
 
 def get_template(*, env: ChannelEnv, name: str, version: int | None = None) -> TemplateDef:
@@ -117,38 +157,78 @@ def list_templates(*, env: ChannelEnv) -> list[dict[str, Any]]:
 def activate_template(
     *, env: ChannelEnv, principal: Principal, name: str, version: int | None = None
 ) -> dict[str, Any]:
-    """Make a version the one that sends once the content check passes (ValidationError names faults)."""
+    """Make a version the one that sends once the content check passes (ValidationError names faults);
+    held as a request when `template.activate` needs approval."""
+    template, version = _checked_version(env, name, version)
+    if approvals.required(env.ops, "template.activate"):
+        with env.ops.begin() as connection:
+            before = repo.template_state(connection, name)
+        live = before and before["active_version"]
+        old = _template_version(env, name, live)[0].model_dump(mode="json") if live else None
+        held = approvals.request(
+            env.ops,
+            clock=env.clock,
+            principal=principal,
+            name="template.activate",
+            target=f"template/{name}",
+            summary=f"activate template {name} version {version}",
+            payload={"name": name, "version": version},
+            diff=body_diff(TEMPLATE_KIND, name, old, template.model_dump(mode="json")),
+        )
+        pending = held.model_dump(mode="json")
+        return {
+            "name": name,
+            "status": "pending",
+            "active_version": live or None,
+            "pending_approval": pending,
+        }
+    with env.ops.begin() as connection:
+        return _set_status(connection, env, principal, name, "active", version)
+
+
+def _checked_version(env: ChannelEnv, name: str, version: int | None) -> tuple[TemplateDef, int]:
     template, version = _template_version(env, name, version)  # the very version that is checked
     faults = check_template(env=env, template=template)
     if faults:
         raise ValidationError(
             f"template {name!r} version {version} cannot be activated: " + "; ".join(faults)
         )
-    return _set_status(env, principal, name, "active", version)
+    return template, version
+
+
+def activation_handler(env: ChannelEnv) -> approvals.Handler:
+    """Approving `template.activate`: check the requested version again, then activate it."""
+
+    def prepare(payload: Any, maker: Principal) -> approvals.Writer:
+        name, version = str(payload["name"]), int(payload["version"])
+        _checked_version(env, name, version)
+        return lambda connection: _set_status(connection, env, maker, name, "active", version)
+
+    return prepare
 
 
 def retire_template(*, env: ChannelEnv, principal: Principal, name: str) -> dict[str, Any]:
     """Stop a template from sending (steps that use it then fail with the reason)."""
     get_template(env=env, name=name)
-    return _set_status(env, principal, name, "retired", None)
+    with env.ops.begin() as connection:
+        return _set_status(connection, env, principal, name, "retired", None)
 
 
 def _set_status(
-    env: ChannelEnv, principal: Principal, name: str, status: str, version: int | None
+    connection: Connection, env: ChannelEnv, principal: Principal, name: str, status: str, version: int | None
 ) -> dict[str, Any]:
-    with env.ops.begin() as connection:
-        before = repo.template_state(connection, name)
-        repo.set_template_state(connection, name, env.clock.now(), status=status, active_version=version)
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action=f"template.{status}",
-            target_type=TEMPLATE_KIND,
-            target_id=name,
-            before={"status": before["status"], "version": before["active_version"]} if before else None,
-            after={"status": status, "version": version},
-        )
+    before = repo.template_state(connection, name)
+    repo.set_template_state(connection, name, env.clock.now(), status=status, active_version=version)
+    record_operation(
+        connection,
+        clock=env.clock,
+        principal=principal,
+        action=f"template.{status}",
+        target_type=TEMPLATE_KIND,
+        target_id=name,
+        before={"status": before["status"], "version": before["active_version"]} if before else None,
+        after={"status": status, "version": version},
+    )
     return {"name": name, "status": status, "active_version": version}
 
 

@@ -14,6 +14,7 @@ import typer
 from touchpoint.cli.days import DAY_HELP, parse_day
 from touchpoint.cli.output import console, fail, fmt_utc, new_table, print_json, print_table
 from touchpoint.governance import accounts as service
+from touchpoint.governance import approvals
 from touchpoint.governance import roles as role_service
 from touchpoint.governance.audit import search, verify
 from touchpoint.governance.model import RoleUpdate, TokenCreate, UserCreate, UserRead, UserUpdate
@@ -62,14 +63,26 @@ def init_command(
         principal=ctx.obj.principal,
         user=UserCreate(username=username, display_name="管理员 · Administrator", roles=["admin"]),
     )
+    gated = approvals.switch_all_on(env.ops, clock=env.clock, principal=ctx.obj.principal)
     if as_json:
-        print_json({**where, "created": created.model_dump(mode="json")})
+        print_json(
+            {
+                **where,
+                "created": created.model_dump(mode="json"),
+                "approvals": [p.model_dump(mode="json") for p in gated],
+            }
+        )
         return
     typer.echo(f"data directory: {where['home']}")
     typer.echo(f"operational store: {where['operational_store']} (revision {where['revision']})")
     typer.echo(f"created administrator {created.username}")
     typer.echo(f"one-time password: {created.password}")
     typer.echo("sign in and change it: the password is not shown again")
+    typer.echo(
+        "approval (四眼原则) is required for: "
+        + ", ".join(p.action for p in gated if p.required)
+        + " — switch with `touchpoint approval policy set ACTION --on/--off`"
+    )
 
 
 @user_app.command("create")

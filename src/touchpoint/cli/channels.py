@@ -14,8 +14,9 @@ import yaml
 from touchpoint.channels import audience, feedback, service
 from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
-from touchpoint.cli.output import console, fmt, fmt_utc, new_table, print_json, print_table
+from touchpoint.cli.output import console, fmt, fmt_utc, new_table, pending_text, print_json, print_table
 from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance.approvals import ApprovalRead
 from touchpoint.identity.service import resolve
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
@@ -173,6 +174,9 @@ def activate_command(
     result = service.activate_template(env=_env(ctx), principal=ctx.obj.principal, name=name, version=version)
     if as_json:
         print_json(result)
+        return
+    if result.get("pending_approval"):
+        console.print(pending_text(ApprovalRead.model_validate(result["pending_approval"])), highlight=False)
         return
     console.print(f"{name}: version {result['active_version']} active · 已启用", highlight=False)
 

@@ -9,6 +9,7 @@ import typer
 from touchpoint.bootstrap import describe_deployment
 from touchpoint.cli.output import console, fmt, new_table, print_json, print_table, stage_progress
 from touchpoint.cli.serve import ensure_port_free, serve
+from touchpoint.governance import approvals
 from touchpoint.ingest import TABLES, data_status
 
 
@@ -43,9 +44,12 @@ def demo_command(
             env=container, principal=ctx.obj.principal, params=params, reset=reset, progress=bar
         )
     with console.status("计算指标与标签 · computing indicators and tags …"):
-        computed = ensure_demo_tags(env=container, principal=ctx.obj.principal)
+        computed = ensure_demo_tags(env=container, registry=container.registry, principal=ctx.obj.principal)
         journeys = ensure_demo_journeys(env=container, principal=ctx.obj.principal)
     ensure_demo_accounts(env=container, principal=ctx.obj.principal)
+    # As `touchpoint init` does: from here on a publication, an activation, a definitions apply, a live
+    # segment's rule and a large export wait for comp.sun (合规) to approve them.
+    gated = approvals.switch_all_on(container.ops, clock=container.clock, principal=ctx.obj.principal)
     status = data_status(analytics=container.analytics, ops=container.ops)
     accounts = {
         "users": {a.username: a.role for a in DEMO_ACCOUNTS},
@@ -55,6 +59,7 @@ def demo_command(
         "computed": computed,
         "journeys": journeys,
         "accounts": accounts,
+        "approvals": [p.action for p in gated if p.required],
     }
     if as_json:
         print_json(summary | {"home": describe_deployment(container)["home"]})
@@ -104,6 +109,11 @@ def _print_summary(summary: dict[str, object]) -> None:
         users = " ".join(f"{name} ({role})" for name, role in accounts["users"].items())
         console.print(f"  登录 sign in as: {users}", highlight=False)
         console.print(f"  演示密码 demo password: {accounts['password']}", highlight=False)
+    gated = summary.get("approvals")
+    if isinstance(gated, list) and gated:
+        console.print(
+            f"  审批 approval required for: {', '.join(gated)} (comp.sun approves)", highlight=False
+        )
     computed = summary.get("computed")
     if isinstance(computed, dict):
         console.print(

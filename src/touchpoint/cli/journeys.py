@@ -19,10 +19,12 @@ from touchpoint.cli.output import (
     fmt_share,
     fmt_utc,
     new_table,
+    pending_text,
     print_json,
     print_table,
 )
 from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance.approvals import ApprovalRead
 from touchpoint.journeys.model import JourneyDef, journey_schema
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
@@ -165,6 +167,9 @@ app.command("archive")(_status_command("archived", "Archive a stopped or draft j
 def _done(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(result)
+        return
+    if result.get("pending_approval"):
+        console.print(pending_text(ApprovalRead.model_validate(result["pending_approval"])), highlight=False)
         return
     console.print(", ".join(f"{k}: {v}" for k, v in result.items()), highlight=False)
 

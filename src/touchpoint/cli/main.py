@@ -122,7 +122,16 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
     ),
     _group("indicator", "touchpoint.cli.tagging:indicator_app", "Indicators (指标): list, show, delete."),
     _group("tag", "touchpoint.cli.tagging:tag_app", "Tags (标签): list, tree, show, upload, delete."),
-    _group("definitions", "touchpoint.cli.tagging:definitions_app", "Indicator and tag definitions as YAML."),
+    _group(
+        "definitions",
+        "touchpoint.cli.definitions:app",
+        "Definitions of every kind (定义): export a directory, plan, apply; history, diff.",
+    ),
+    _group(
+        "approval",
+        "touchpoint.cli.approvals:app",
+        "Maker-checker approvals (审批): list, show, approve, reject, withdraw; which actions need them.",
+    ),
     _group("library", "touchpoint.cli.tagging:library_app", "The default brokerage tag library."),
     _group("customer", "touchpoint.cli.tagging:customer_app", "Customer 360° view."),
     _group("segment", "touchpoint.cli.segments:app", "Segments (人群): preview a rule, save, list, show."),

@@ -141,3 +141,11 @@ def stage_progress(
             progress.update(tasks[stage], completed=done, total=max(total, 1))
 
         yield update
+
+
+def pending_text(approval: Any) -> str:
+    """One line saying a change is held for approval (已提交审批), and how a checker decides it."""
+    return (
+        f"held for approval 已提交审批: request {approval.id} ({approval.action} {approval.target}); "
+        f"a checker decides it with `touchpoint approval approve|reject {approval.id} --reason …`"
+    )

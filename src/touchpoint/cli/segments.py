@@ -10,14 +10,14 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
-from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
+from touchpoint.cli.output import console, fmt, fmt_share, new_table, pending_text, print_json, print_table
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
+from touchpoint.governance.approvals import ApprovalRead
 from touchpoint.insight.lookalike import Job, lookalike, run_in_background
 from touchpoint.insight.profile import overlap, tgi_profile
 from touchpoint.segments.model import rule_schema
 from touchpoint.segments.service import (
-    SegmentDef,
     export_members,
     list_segments,
     local_instant,
@@ -25,7 +25,6 @@ from touchpoint.segments.service import (
     read_numbers,
     refresh_segment,
     save_list_segment,
-    save_segment,
     status,
 )
 
@@ -86,12 +85,14 @@ def create_command(
     as_json: JsonOption = False,
 ) -> None:
     """Save a segment (a new version if it exists)."""
-    segment = SegmentDef(name=name, title=title or name, description=description, rule=_read_rule(rule))
-    version = save_segment(env=ctx.obj.container, principal=ctx.obj.principal, segment=segment)
+    body = {"title": title or name, "description": description, "rule": _read_rule(rule)}
+    saved = ctx.obj.container.registry.save(ctx.obj.principal, "segment", name, body)
     if as_json:
-        print_json({"name": name, "version": version})
+        print_json(saved.model_dump(mode="json"))
+    elif saved.pending_approval is not None:
+        console.print(pending_text(saved.pending_approval))
     else:
-        console.print(f"saved segment {name} (version {version})")
+        console.print(f"saved segment {name} (version {saved.version})")
 
 
 @app.command("list")
@@ -173,11 +174,25 @@ def export_command(
     attributes: Annotated[
         str, typer.Option("--attributes", help="comma-separated customer attributes to add")
     ] = "",
+    approval: Annotated[
+        int | None, typer.Option(help="the approved request of a large export (used once)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the members of the newest snapshot as CSV (recorded in the audit log)."""
+    """Write the members of the newest snapshot as CSV (recorded in the audit log; above the segment.export
+    threshold, a request for approval first)."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
-    text = export_members(env=ctx.obj.container, principal=ctx.obj.principal, name=name, attributes=chosen)
+    text = export_members(
+        env=ctx.obj.container, principal=ctx.obj.principal, name=name, attributes=chosen, approval=approval
+    )
+    if isinstance(text, ApprovalRead):
+        if as_json:
+            print_json({"pending_approval": text.model_dump(mode="json")})
+        else:
+            console.print(
+                pending_text(text) + f"; once approved: touchpoint segment export {name} --approval {text.id}"
+            )
+        return
     output.write_text(text, encoding="utf-8")
     rows = max(text.count("\n") - 1, 0)
     if as_json:

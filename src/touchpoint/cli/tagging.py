@@ -1,4 +1,4 @@
-"""`touchpoint indicator|tag|definitions|library|compute|customer …` — the tag-management CLI."""
+"""`touchpoint indicator|tag|library|compute|customer …` — the tag-management CLI."""
 
 from __future__ import annotations
 
@@ -8,21 +8,15 @@ from typing import Annotated
 
 import typer
 
+from touchpoint.cli.definitions import print_plan
 from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
 from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
 from touchpoint.tags.customer360 import customer_view
-from touchpoint.tags.definitions_io import (
-    apply_import,
-    default_library,
-    export_yaml,
-    parse_yaml,
-    plan_import,
-)
+from touchpoint.tags.definitions_io import apply_import, default_library
 from touchpoint.tags.inspect import catalogue, member_list, tag_detail
 from touchpoint.tags.service import (
     compute,
     delete_tag,
-    dry_run,
     indicator_dependents,
     latest_data_date,
     list_tags,
@@ -34,7 +28,6 @@ from touchpoint.tags.service import (
 JsonOption = Annotated[bool, typer.Option("--json", help="print as JSON")]
 indicator_app = typer.Typer(help="Indicators (指标): list, show, delete.", no_args_is_help=True)
 tag_app = typer.Typer(help="Tags (标签): list, tree, show, upload, delete.", no_args_is_help=True)
-definitions_app = typer.Typer(help="Indicator and tag definitions as YAML.", no_args_is_help=True)
 library_app = typer.Typer(help="The default brokerage tag library.", no_args_is_help=True)
 customer_app = typer.Typer(help="Customer 360° view.", no_args_is_help=True)
 
@@ -207,77 +200,12 @@ def tag_delete(ctx: typer.Context, name: str) -> None:
     typer.echo(f"deleted tag {name}")
 
 
-@definitions_app.command("export")
-def definitions_export(ctx: typer.Context, path: Path) -> None:
-    """Write every indicator and tag to a YAML file."""
-    path.write_text(export_yaml(env=ctx.obj.container), encoding="utf-8")
-    typer.echo(f"wrote {path}")
-
-
-@definitions_app.command("dry-run")
-def definitions_dry_run(
-    ctx: typer.Context,
-    path: Path,
-    sample: Annotated[int, typer.Option(min=1, help="customers to compute on")] = 1000,
-    as_json: JsonOption = False,
-) -> None:
-    """Check a YAML file's definitions and compute them on a random sample; nothing is written."""
-    indicators, tags = parse_yaml(path.read_text(encoding="utf-8"))
-    with console.status(f"dry run on {sample:,} customers …"):
-        result = dry_run(env=ctx.obj.container, indicators=indicators, tags=tags, sample=sample)
-    if as_json:
-        print_json(result)
-        return
-    typer.echo(f"{result['business_date']}: {result['sample']:,} customers sampled")
-    for name, summary in result["indicators"].items():
-        shown = {k: v for k, v in summary.items() if k != "top_values"}
-        typer.echo(f"  indicator {name}: {shown}")
-    for name, summary in result["tags"].items():
-        typer.echo(f"  tag {name}: coverage {summary['coverage']:.1%} {summary['distribution']}")
-
-
-@definitions_app.command("import")
-def definitions_import(
-    ctx: typer.Context,
-    path: Path,
-    apply: Annotated[
-        bool, typer.Option("--apply", help="write the changes (default: only show the plan)")
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Show what importing a YAML file would change; with --apply, change it."""
-    text = path.read_text(encoding="utf-8")
-    env = ctx.obj.container
-    plan = (
-        apply_import(env=env, principal=ctx.obj.principal, text=text)
-        if apply
-        else plan_import(env=env, text=text)
-    )
-    _print_plan(plan, applied=apply, as_json=as_json)
-
-
-def _print_plan(plan: list[dict[str, str]], *, applied: bool, as_json: bool) -> None:
-    if as_json:
-        print_json({"applied": applied, "plan": plan})
-        return
-    changes = [step for step in plan if step["action"] != "unchanged"]
-    if changes:
-        table = new_table("action", "kind", "name")
-        for step in changes:
-            table.add_row(step["action"], step["kind"], step["name"])
-        print_table(table)
-    counts = {a: sum(1 for s in plan if s["action"] == a) for a in ("create", "update", "unchanged")}
-    verb = "applied" if applied else "plan (use --apply to write)"
-    typer.echo(
-        f"{verb}: {counts['create']} to create, {counts['update']} to update, {counts['unchanged']} unchanged"
-    )
-
-
 @library_app.command("install")
 def library_install(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Install or update the default brokerage library (indicators and tags)."""
-    plan = apply_import(env=ctx.obj.container, principal=ctx.obj.principal, text=default_library())
-    _print_plan(plan, applied=True, as_json=as_json)
+    container = ctx.obj.container
+    done = apply_import(registry=container.registry, principal=ctx.obj.principal, text=default_library())
+    print_plan(done, as_json=as_json)
 
 
 def compute_command(

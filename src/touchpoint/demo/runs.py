@@ -16,6 +16,7 @@ from touchpoint.core.errors import ConflictError
 from touchpoint.demo.model import DemoParams, DemoSummary
 from touchpoint.demo.service import generate_demo
 from touchpoint.governance import Principal
+from touchpoint.governance.registry import Registry
 from touchpoint.identity.service import sync_customers, sync_imported_events
 from touchpoint.indicators import list_indicators
 from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
@@ -116,14 +117,14 @@ def _demo_definitions(folder: str) -> list[Any]:
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in paths if p.name.endswith(".yaml")]
 
 
-def ensure_demo_tags(*, env: TagEnv, principal: Principal) -> dict[str, Any] | None:
+def ensure_demo_tags(*, env: TagEnv, registry: Registry, principal: Principal) -> dict[str, Any] | None:
     """Install the default library if no indicator exists yet, then compute the newest date unless done.
 
     Returns the computation's summary, or None when the newest date was already computed and nothing
     it reads has changed since.
     """
     if not list_indicators(env=env):
-        apply_import(env=env, principal=principal, text=default_library())
+        apply_import(registry=registry, principal=principal, text=default_library())
     # One ID first, as the worker does: the devices in the imported history count for their customers.
     identity, analytics = env, env.analytics
     sync_customers(env=identity, analytics=analytics)

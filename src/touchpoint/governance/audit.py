@@ -15,7 +15,6 @@ from touchpoint.core.clock import Clock
 from touchpoint.governance.model import AuditEntryRead, AuditProblem, AuditVerifyRead, Principal
 from touchpoint.store import OperationalStore
 from touchpoint.store.operational import audit as rows
-from touchpoint.store.operational import definitions
 
 
 def record_operation(
@@ -146,28 +145,3 @@ def _check_entry(entry: dict[str, Any], expected_seq: int, prev_hash: str) -> li
     if entry["hash"] != rows.entry_hash(entry["prev_hash"] or "", entry):
         problem("its content does not match its hash (the entry was edited)")
     return found
-
-
-def save_definition(
-    ops: OperationalStore, *, clock: Clock, principal: Principal, kind: str, name: str, body: dict[str, Any]
-) -> int:
-    """Store a new version of a definition with its audit entry; an unchanged body adds nothing.
-
-    Returns the definition's version (the existing one when nothing changed).
-    """
-    with ops.begin() as connection:
-        before = definitions.current(connection, kind).get(name)
-        if before == body:
-            return len(definitions.history(connection, kind, name))
-        version = definitions.save(connection, kind, name, body, actor=principal.user, now=clock.now())
-        record_operation(
-            connection,
-            clock=clock,
-            principal=principal,
-            action=f"{kind}.save",
-            target_type=kind,
-            target_id=name,
-            before=before,
-            after=body,
-        )
-    return version

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import ibis
 import pyarrow as pa
+from pydantic import ValidationError as PydanticError
+from sqlalchemy import Connection
 
 from touchpoint.core.calendar import TradingCalendar
-from touchpoint.core.errors import NotFoundError, ValidationError
-from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.core.errors import NotFoundError, ValidationError, pydantic_faults
+from touchpoint.governance import Principal, record_operation
+from touchpoint.governance.registry import Bundle, DefinitionKind, write_definition
 from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
 from touchpoint.indicators.compile import ROLL_CALL, compile_indicators, window_bounds
 from touchpoint.indicators.model import IndicatorDef
@@ -66,10 +69,50 @@ def known_events(analytics: AnalyticalStore) -> set[str]:
 
 def save_indicator(*, env: IndicatorEnv, principal: Principal, definition: IndicatorDef) -> int:
     """Create or update an indicator (a new version); returns the version."""
-    check_indicator(definition, known_events(env.analytics), list_indicators(env=env))
+    check_indicator_in(env, definition, {})
+    with env.ops.begin() as connection:
+        return write_indicator(connection, env=env, principal=principal, definition=definition)
+
+
+def check_indicator_in(env: IndicatorEnv, definition: IndicatorDef, bundle: Bundle) -> None:
+    """Check an indicator against the live ones and those of the same bundle."""
+    others = {**list_indicators(env=env), **bundle.get(KIND, {})}
+    check_indicator(definition, known_events(env.analytics), others)
+
+
+def write_indicator(
+    connection: Connection, *, env: IndicatorEnv, principal: Principal, definition: IndicatorDef
+) -> int:
+    """Store a checked indicator in the caller's transaction; returns the version."""
     body = definition.model_dump(mode="json", exclude_defaults=False)
-    return save_definition(
-        env.ops, clock=env.clock, principal=principal, kind=KIND, name=definition.name, body=body
+    return write_definition(
+        connection, clock=env.clock, principal=principal, kind=KIND, name=definition.name, body=body
+    )
+
+
+def parse_indicator(name: str, body: Any) -> IndicatorDef:
+    """An indicator from a mapping (its name from where it is stored), faults named."""
+    if not isinstance(body, dict):
+        raise ValidationError(f"indicator {name}: a definition is a mapping")
+    try:
+        return IndicatorDef.model_validate({**body, "name": name})
+    except PydanticError as exc:
+        raise ValidationError(f"indicator {name}: {pydantic_faults(exc)}") from None
+
+
+def indicator_kind(env: IndicatorEnv, dependents: Callable[[str], Sequence[str]]) -> DefinitionKind:
+    """Indicators as a kind of the definitions registry (`dependents` names what reads one)."""
+
+    def delete(principal: Principal, name: str) -> None:
+        delete_indicator(env=env, principal=principal, name=name, dependents=dependents(name))
+
+    return DefinitionKind(
+        name=KIND,
+        parse=parse_indicator,
+        dump=lambda d: cast(IndicatorDef, d).model_dump(mode="json", exclude_defaults=False),
+        check=lambda d, bundle: check_indicator_in(env, cast(IndicatorDef, d), bundle),
+        write=lambda c, p, d: write_indicator(c, env=env, principal=p, definition=cast(IndicatorDef, d)),
+        delete=delete,
     )
 
 

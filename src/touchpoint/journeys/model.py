@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from touchpoint.core.durations import parse_duration
+from touchpoint.governance.approvals import ApprovalRead
 from touchpoint.segments.model import PropertyFilter
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -397,9 +398,12 @@ class PublishRead(BaseModel):
     """The journey made live: its version and how many older runs were moved or ended."""
 
     name: str
-    status: str
+    status: str = Field(description="live; pending while the publication awaits approval")
     version: int
     runs_changed: int
+    pending_approval: ApprovalRead | None = Field(
+        default=None, description="the request holding the publication (journey.publish needs approval)"
+    )
 
 
 CustomerNo = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]

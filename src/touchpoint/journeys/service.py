@@ -8,7 +8,7 @@ version they entered on unless the editor moves them (mapping old nodes to new) 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, cast, get_args
 
 from cronsim import CronSim
 from pydantic import ValidationError as PydanticError
@@ -17,9 +17,10 @@ from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.events import MESSAGE_EVENTS
 from touchpoint.channels.model import CHANNELS
 from touchpoint.channels.service import template_fault, template_ready
-from touchpoint.core.errors import NotFoundError, ValidationError
-from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
+from touchpoint.governance import Principal, approvals, record_operation
 from touchpoint.governance.masking import mask_customer_no
+from touchpoint.governance.registry import Bundle, DefinitionKind, body_diff, write_definition
 from touchpoint.identity.scopes import ensure_visible
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
@@ -34,6 +35,7 @@ from touchpoint.journeys.model import (
     SendMessage,
 )
 from touchpoint.journeys.validate import Known, problems
+from touchpoint.segments.model import segment_references
 from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags.service import list_tags
@@ -58,19 +60,29 @@ def parse_journey(body: Any) -> JourneyDef:
         raise ValidationError("journey: " + "; ".join(faults)) from None
 
 
-def validate(*, env: JourneyEnv, journey: JourneyDef) -> None:
-    """Refuse a journey whose graph or references are unsound, naming every fault."""
+def validate(*, env: JourneyEnv, journey: JourneyDef, bundle: Bundle | None = None) -> None:
+    """Refuse a journey whose graph or references are unsound, naming every fault. Segments and templates
+    of the same `bundle` (a definitions directory being applied) count as saved."""
+    coming = bundle or {}
+    segments = list_segments(env=env) | dict(coming.get("segment", {}))
+    templates = coming.get("template", {})
 
     def check_rule(rule: dict[str, Any]) -> None:
-        check(env=env, rule=read_rule(rule))
+        check(env=env, rule=read_rule(rule), segments=segments)
+
+    def template_problem(name: str, channel: str) -> str | None:
+        if name in templates:
+            theirs = templates[name].channel
+            return None if theirs == channel else f"template {name!r} is for {theirs}, not {channel}"
+        return _template_fault(env, name, channel)
 
     known = Known(
         events=set(known_events(env.analytics)) | set(CATALOGUE_EVENTS) | set(MESSAGE_EVENTS),
-        segments=set(list_segments(env=env)),
+        segments=set(segments),
         tags={name: tag.values or [] for name, tag in list_tags(env=env).items() if tag.kind == "imported"},
         channels=CHANNELS,
         check_rule=check_rule,
-        template_fault=lambda name, channel: _template_fault(env, name, channel),
+        template_fault=template_problem,
     )
     found = problems(journey, known)
     if found:
@@ -103,14 +115,53 @@ def _not_ready(env: JourneyEnv, journey: JourneyDef) -> list[str]:
 def save_journey(*, env: JourneyEnv, principal: Principal, journey: JourneyDef) -> int:
     """Validate and store a new version (a draft until published); returns the version."""
     validate(env=env, journey=journey)
-    body = journey.model_dump(mode="json", by_alias=True, exclude_defaults=False)
-    version = save_definition(
-        env.ops, clock=env.clock, principal=principal, kind=KIND, name=journey.name, body=body
-    )
     with env.ops.begin() as connection:
-        if repo.state(connection, journey.name) is None:
-            repo.set_state(connection, journey.name, env.clock.now(), status="draft")
+        return write_journey(connection, env=env, principal=principal, journey=journey)
+
+
+def write_journey(connection: Any, *, env: JourneyEnv, principal: Principal, journey: JourneyDef) -> int:
+    """Store a validated journey version in the caller's transaction (a new journey starts as a draft)."""
+    body = journey.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+    version = write_definition(
+        connection, clock=env.clock, principal=principal, kind=KIND, name=journey.name, body=body
+    )
+    if repo.state(connection, journey.name) is None:
+        repo.set_state(connection, journey.name, env.clock.now(), status="draft")
     return version
+
+
+def journey_kind(env: JourneyEnv) -> DefinitionKind:
+    """Journeys as a kind of the definitions registry (versions only: publication is its own step)."""
+
+    def parse(name: str, body: Any) -> JourneyDef:
+        return parse_journey({**body, "name": name} if isinstance(body, dict) else body)
+
+    def delete(principal: Principal, name: str) -> None:
+        raise ValidationError(
+            f"journey {name!r} is archived, not deleted (its runs name it): touchpoint journey archive {name}"
+        )
+
+    return DefinitionKind(
+        name=KIND,
+        parse=parse,
+        dump=lambda j: cast(JourneyDef, j).model_dump(mode="json", by_alias=True, exclude_defaults=False),
+        check=lambda j, bundle: validate(env=env, journey=cast(JourneyDef, j), bundle=bundle),
+        write=lambda c, p, j: write_journey(c, env=env, principal=p, journey=cast(JourneyDef, j)),
+        delete=delete,
+    )
+
+
+def segments_in_use(*, env: JourneyEnv) -> set[str]:
+    """The saved segments the live version of a live or paused journey names (entry, exits, splits)."""
+    used: set[str] = set()
+    with env.ops.begin() as connection:
+        for name, st in repo.all_states(connection).items():
+            if st.get("status") not in ("live", "paused") or st.get("version") is None:
+                continue
+            for saved in store.history(connection, KIND, name):
+                if saved["version"] == st["version"] and saved["body"] is not None:
+                    used |= segment_references(saved["body"])
+    return used
 
 
 def list_journeys(*, env: JourneyEnv) -> list[dict[str, Any]]:
@@ -166,32 +217,99 @@ def publish(
     node_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Make the newest saved version live. Runs on an older version stay on it (`keep`), move to the new
-    version at the mapped node (`move`, every current node mapped), or end (`end`)."""
+    version at the mapped node (`move`, every current node mapped), or end (`end`). Held as a request when
+    `journey.publish` needs approval."""
+    journey, version = _publishable(env, name, None)
+    if approvals.required(env.ops, "journey.publish"):
+        held = approvals.request(
+            env.ops,
+            clock=env.clock,
+            principal=principal,
+            name="journey.publish",
+            target=f"journey/{name}",
+            summary=f"publish journey {name} version {version} (in-flight runs: {in_flight})",
+            payload={"name": name, "version": version, "in_flight": in_flight, "node_map": node_map or {}},
+            diff=_publication_diff(env, name, journey),
+        )
+        live = status(env=env, name=name).get("version")
+        return {
+            "name": name,
+            "status": "pending",
+            "version": live or 0,
+            "runs_changed": 0,
+            "pending_approval": held.model_dump(mode="json"),
+        }
+    with env.ops.begin() as connection:
+        return _publish_in(connection, env, principal, name, version, in_flight, node_map or {})
+
+
+def _publishable(env: JourneyEnv, name: str, version: int | None) -> tuple[JourneyDef, int]:
+    """The newest version, checked for publication (a `version` that is no longer the newest is stale)."""
+    with env.ops.begin() as connection:
+        newest = len(store.history(connection, KIND, name))
+    if version is not None and version != newest:
+        raise ConflictError(
+            f"journey {name} has version {newest} saved since version {version} was submitted; publish again"
+        )
     journey = get_journey(env=env, name=name)
     validate(env=env, journey=journey)
     not_ready = _not_ready(env, journey)
     if not_ready:
         raise ValidationError(f"journey {name} cannot be published: " + "; ".join(not_ready))
+    return journey, newest
+
+
+def _publication_diff(env: JourneyEnv, name: str, journey: JourneyDef) -> str:
+    live = status(env=env, name=name).get("version")
+    before = (
+        get_journey(env=env, name=name, version=live).model_dump(mode="json", by_alias=True) if live else None
+    )
+    return body_diff(KIND, name, before, journey.model_dump(mode="json", by_alias=True))
+
+
+def publication_handler(env: JourneyEnv) -> approvals.Handler:
+    """Approving `journey.publish`: check the requested version again (still the newest, still ready),
+    then make it live as its maker asked."""
+
+    def prepare(payload: Any, maker: Principal) -> approvals.Writer:
+        name, version = str(payload["name"]), int(payload["version"])
+        _publishable(env, name, version)
+        in_flight, node_map = payload.get("in_flight", "keep"), dict(payload.get("node_map") or {})
+        return lambda connection: _publish_in(connection, env, maker, name, version, in_flight, node_map)
+
+    return prepare
+
+
+def _publish_in(
+    connection: Any,
+    env: JourneyEnv,
+    principal: Principal,
+    name: str,
+    version: int,
+    in_flight: InFlight,
+    node_map: dict[str, str],
+) -> dict[str, Any]:
     now = env.clock.now()
-    with env.ops.begin() as connection:
-        before = repo.state(connection, name) or {}
-        if before.get("status") in ("stopped", "archived"):
-            raise ValidationError(
-                f"journey {name} is {before['status']}; save it under a new name to run again"
-            )
-        version = len(store.history(connection, KIND, name))
-        moved = _in_flight(connection, name, version, journey, in_flight, node_map or {}, now)
-        repo.set_state(connection, name, now, status="live", version=version, published_at=now)
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action="journey.publish",
-            target_type=KIND,
-            target_id=name,
-            before={"status": before.get("status"), "version": before.get("version")},
-            after={"status": "live", "version": version, "in_flight": in_flight, "runs": moved},
-        )
+    before = repo.state(connection, name) or {}
+    if before.get("status") in ("stopped", "archived"):
+        raise ValidationError(f"journey {name} is {before['status']}; save it under a new name to run again")
+    if len(store.history(connection, KIND, name)) != version:
+        raise ConflictError(f"journey {name} changed while it was being published; publish again")
+    journey = JourneyDef.model_validate(
+        next(v["body"] for v in store.history(connection, KIND, name) if v["version"] == version)
+    )
+    moved = _in_flight(connection, name, version, journey, in_flight, node_map, now)
+    repo.set_state(connection, name, now, status="live", version=version, published_at=now)
+    record_operation(
+        connection,
+        clock=env.clock,
+        principal=principal,
+        action="journey.publish",
+        target_type=KIND,
+        target_id=name,
+        before={"status": before.get("status"), "version": before.get("version")},
+        after={"status": "live", "version": version, "in_flight": in_flight, "runs": moved},
+    )
     return {"name": name, "status": "live", "version": version, "runs_changed": moved}
 
 

@@ -339,6 +339,22 @@ def rule_schema() -> dict[str, Any]:
     return SegmentRule.model_json_schema(by_alias=True)
 
 
+def segment_references(tree: Any) -> set[str]:
+    """The saved segments a JSON tree names (a rule's `segment` conditions, a journey's entry, exits and
+    splits): every mapping's string `segment` value, at any depth."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("segment"), str):
+                found.add(node["segment"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 # --- The shapes of the segment API (api/routes/segments.py): request bodies and answers. ---
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from pyroaring import BitMap
+from sqlalchemy import Connection
 
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
-from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.governance import Principal, approvals, record_operation
 from touchpoint.governance.masking import PiiMask
 from touchpoint.governance.masking import mask_customer_no as mask_customer_no  # re-exported: journeys
+from touchpoint.governance.registry import Bundle, DefinitionKind, write_definition
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
 from touchpoint.indicators.service import known_events
@@ -25,7 +27,7 @@ from touchpoint.segments import repo
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.context import Context
 from touchpoint.segments.layout import SEGMENT_MEMBERS
-from touchpoint.segments.model import Rule, parse_rule
+from touchpoint.segments.model import Rule, parse_rule, segment_references
 from touchpoint.segments.sql import evaluate_sql
 from touchpoint.segments.validate import check_rule
 from touchpoint.store.operational import definitions as store
@@ -130,12 +132,66 @@ def _list_ids(env: TagEnv) -> set[str]:
 
 def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> int:
     """Create or update a saved segment after checking its rule (a cycle through it is refused)."""
-    rule = read_rule(segment.rule)
-    saved = list_segments(env=env) | {segment.name: segment}
-    check(env=env, rule=rule, segments=saved)
+    check_segment_in(env, segment, {})
+    with env.ops.begin() as connection:
+        return write_segment(connection, env=env, principal=principal, segment=segment)
+
+
+def check_segment_in(env: TagEnv, segment: SegmentDef, bundle: Bundle) -> None:
+    """Check a segment's rule against the live segments and those of the same bundle."""
+    saved = list_segments(env=env) | dict(bundle.get(KIND, {})) | {segment.name: segment}
+    check(env=env, rule=read_rule(segment.rule), segments=saved)
+
+
+def write_segment(connection: Connection, *, env: TagEnv, principal: Principal, segment: SegmentDef) -> int:
+    """Store a checked segment in the caller's transaction; returns the version."""
     body = segment.model_dump(mode="json")
-    return save_definition(
-        env.ops, clock=env.clock, principal=principal, kind=KIND, name=segment.name, body=body
+    return write_definition(
+        connection, clock=env.clock, principal=principal, kind=KIND, name=segment.name, body=body
+    )
+
+
+def delete_segment(*, env: TagEnv, principal: Principal, name: str, in_use: bool) -> None:
+    """Delete a saved segment that no other segment and no live journey names (its snapshots stay)."""
+    saved = list_segments(env=env)
+    if name not in saved:
+        raise NotFoundError(f"no segment named {name!r}")
+    readers = sorted(n for n, s in saved.items() if n != name and name in segment_references(s.rule))
+    if readers or in_use:
+        named = ", ".join(readers) + (" and a live journey" if in_use else "")
+        raise ValidationError(
+            f"segment {name!r} is used by {named.removeprefix(' and ')}; change those first"
+        )
+    with env.ops.begin() as connection:
+        store.save(connection, KIND, name, None, actor=principal.user, now=env.clock.now())
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action="segment.delete",
+            target_type=KIND,
+            target_id=name,
+            before=saved[name].model_dump(mode="json"),
+            after=None,
+        )
+
+
+def segment_kind(env: TagEnv, in_use: Callable[[str], bool]) -> DefinitionKind:
+    """Segments as a kind of the definitions registry. Changing the rule of a segment `in_use` by a live
+    journey is the `segment.change` approval action."""
+
+    def gate(name: str, before: dict[str, Any] | None, after: dict[str, Any]) -> str | None:
+        changed = before is not None and before.get("rule") != after.get("rule")
+        return "segment.change" if changed and in_use(name) else None
+
+    return DefinitionKind(
+        name=KIND,
+        parse=lambda name, body: segment_from(body if isinstance(body, dict) else {"rule": body}, name),
+        dump=lambda d: cast(SegmentDef, d).model_dump(mode="json"),
+        check=lambda d, bundle: check_segment_in(env, cast(SegmentDef, d), bundle),
+        write=lambda c, p, d: write_segment(c, env=env, principal=p, segment=cast(SegmentDef, d)),
+        delete=lambda p, name: delete_segment(env=env, principal=p, name=name, in_use=in_use(name)),
+        gate=gate,
     )
 
 
@@ -378,14 +434,37 @@ def refreshes_due(*, env: TagEnv) -> list[str]:
     return due
 
 
-def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: list[str]) -> str:
+def export_members(
+    *, env: TagEnv, principal: Principal, name: str, attributes: list[str], approval: int | None = None
+) -> str | approvals.ApprovalRead:
     """The members of the newest snapshot as CSV: customer number and the chosen attributes (audited; names,
-    phones and other personal attributes masked without pii:view)."""
+    phones and other personal attributes masked without pii:view).
+
+    More members than the `segment.export` threshold (when that action needs approval) make a request
+    instead; once approved, its maker exports with `approval` — once."""
     allowed = set(TABLES["customers"].column_names)
     unknown = [a for a in attributes if a not in allowed]
     if unknown:
         raise ValidationError(f"unknown attribute(s) {', '.join(unknown)} (attributes: {sorted(allowed)})")
     day, members = members_of(env=env, name=name)
+    if approval is not None:
+        _spend_export_approval(env, principal, name, attributes, approval)
+    elif approvals.required(env.ops, "segment.export", size=len(members)):
+        return approvals.request(
+            env.ops,
+            clock=env.clock,
+            principal=principal,
+            name="segment.export",
+            target=f"segment/{name}",
+            summary=f"export {len(members):,} customers of segment {name} "
+            f"({', '.join(attributes) or 'customer numbers only'})",
+            payload={
+                "segment": name,
+                "attributes": attributes,
+                "members": len(members),
+                "day": day.isoformat(),
+            },
+        )
     analytics = env.analytics
     tag_day = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
     values = analytics.read_partition(TAG_VALUES.name, tag_day) if tag_day else None
@@ -414,6 +493,23 @@ def export_members(*, env: TagEnv, principal: Principal, name: str, attributes: 
             after={"rows": len(frame), "attributes": attributes, "business_date": day.isoformat()},
         )
     return str(text)
+
+
+def _spend_export_approval(
+    env: TagEnv, principal: Principal, name: str, attributes: list[str], approval: int
+) -> None:
+    with env.ops.begin() as connection:
+        payload = approvals.use_once(
+            connection,
+            approval_id=approval,
+            principal=principal,
+            name="segment.export",
+            target=f"segment/{name}",
+        )
+        if sorted(payload.get("attributes", [])) != sorted(attributes):
+            raise ValidationError(
+                f"request {approval} approved the attributes {payload.get('attributes')}, not {attributes}"
+            )
 
 
 def current_members(*, env: TagEnv, name: str) -> tuple[Context, BitMap]:

@@ -1,4 +1,5 @@
-"""Definitions as YAML: export, a plan of what an import would change, then apply — all or nothing."""
+"""A definitions file (indicators and tags, the tag library's format) as YAML: export, a plan of what an
+import would change, then apply through the definitions registry — all or nothing."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from pydantic import ValidationError as PydanticError
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
-from touchpoint.indicators import IndicatorDef, list_indicators, save_indicator
-from touchpoint.indicators.validate import check_indicator
+from touchpoint.governance.registry import ApplyRead, PlanRead, Registry
+from touchpoint.indicators import IndicatorDef, list_indicators
 from touchpoint.tags.model import DefinitionsDocument, TagDef
-from touchpoint.tags.references import check_tag
-from touchpoint.tags.service import TagEnv, list_tags, save_tag
+from touchpoint.tags.service import TagEnv, list_tags
 
 T = TypeVar("T", IndicatorDef, TagDef)
 
@@ -66,44 +66,26 @@ def _listed_problems(exc: PydanticError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
 
 
-def plan_import(*, env: TagEnv, text: str) -> list[dict[str, str]]:
-    """What importing `text` would do to each definition: create, update or unchanged (nothing is written)."""
+def library_bundle(text: str) -> dict[str, dict[str, Any]]:
+    """A definitions file's indicators and tags as registry bodies by kind and name (each entry checked)."""
     indicators, tags = parse_yaml(text)
-    current_indicators = list_indicators(env=env)
-    current_tags = list_tags(env=env)
-    after = {**current_indicators, **{d.name: d for d in indicators}}
-    names = set(after)
-    for definition in indicators:
-        check_indicator(definition, set(), after)
-    for tag in tags:
-        check_tag(tag, names)
-    plan = [_step("indicator", d.name, current_indicators.get(d.name), d) for d in indicators]
-    plan += [_step("tag", t.name, current_tags.get(t.name), t) for t in tags]
-    return plan
+    return {
+        "indicator": {d.name: d.model_dump(mode="json", exclude_defaults=False) for d in indicators},
+        "tag": {t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tags},
+    }
 
 
-def _step(kind: str, name: str, current: Any, new: Any) -> dict[str, str]:
-    if current is None:
-        action = "create"
-    elif current.model_dump(mode="json") == new.model_dump(mode="json"):
-        action = "unchanged"
-    else:
-        action = "update"
-    return {"kind": kind, "name": name, "action": action}
+def plan_import(*, registry: Registry, text: str) -> PlanRead:
+    """What importing `text` would do to each definition it holds (nothing is written)."""
+    plan = registry.plan(library_bundle(text))
+    return PlanRead(items=[i for i in plan.items if i.action != "absent"], changes=plan.changes)
 
 
-def apply_import(*, env: TagEnv, principal: Principal, text: str) -> list[dict[str, str]]:
-    """Check everything first, then write indicators before the tags that read them."""
-    plan = plan_import(env=env, text=text)
-    indicators, tags = parse_yaml(text)
-    changing = {(s["kind"], s["name"]) for s in plan if s["action"] != "unchanged"}
-    for definition in indicators:
-        if ("indicator", definition.name) in changing:
-            save_indicator(env=env, principal=principal, definition=definition)
-    for tag in tags:
-        if ("tag", tag.name) in changing:
-            save_tag(env=env, principal=principal, tag=tag)
-    return plan
+def apply_import(*, registry: Registry, principal: Principal, text: str) -> ApplyRead:
+    """Apply a definitions file through the registry: every change in one transaction, indicators before
+    the tags that read them — or held in one request when `definitions.apply` needs approval."""
+    done = registry.apply(principal, library_bundle(text))
+    return done.model_copy(update={"items": [i for i in done.items if i.action != "absent"]})
 
 
 def default_library() -> str:

@@ -6,6 +6,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from touchpoint.governance.approvals import ApprovalRead
 from touchpoint.indicators.model import IndicatorDef, Named
 
 CompareOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "exists"]
@@ -182,10 +183,13 @@ class IndicatorRead(IndicatorDef):
 
 
 class DefinitionVersion(BaseModel):
-    """A saved definition and the version it became."""
+    """A saved definition and the version it became (the live one while a change awaits approval)."""
 
     name: str
     version: int
+    pending_approval: ApprovalRead | None = Field(
+        default=None, description="the request holding the change (segment.change needs approval)"
+    )
 
 
 class Deleted(BaseModel):
@@ -299,10 +303,13 @@ class PlanStep(BaseModel):
 
 
 class DefinitionImportRead(BaseModel):
-    """The plan of a definitions import, and whether it was applied."""
+    """The plan of a definitions import, and whether it was applied (or is held for approval)."""
 
     applied: bool
     plan: list[PlanStep]
+    pending_approval: ApprovalRead | None = Field(
+        default=None, description="the request holding the changes (definitions.apply needs approval)"
+    )
 
 
 class ComputeRead(BaseModel):

@@ -7,15 +7,18 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pydantic import ValidationError as PydanticError
+from sqlalchemy import Connection
 
-from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.core.errors import NotFoundError, ValidationError, pydantic_faults
 from touchpoint.core.ids import new_id
-from touchpoint.governance import Principal, record_operation, save_definition
+from touchpoint.governance import Principal, record_operation
+from touchpoint.governance.registry import Bundle, DefinitionKind, write_definition
 from touchpoint.indicators import IndicatorDef, IndicatorEnv, compute_indicators, list_indicators
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.indicators.service import known_events
@@ -53,9 +56,44 @@ def get_tag(*, env: TagEnv, name: str) -> TagDef:
 
 def save_tag(*, env: TagEnv, principal: Principal, tag: TagDef) -> int:
     """Create or update a tag after checking what it reads; returns the version."""
-    check_tag(tag, set(list_indicators(env=env)))
+    check_tag_in(env, tag, {})
+    with env.ops.begin() as connection:
+        return write_tag(connection, env=env, principal=principal, tag=tag)
+
+
+def check_tag_in(env: TagEnv, tag: TagDef, bundle: Bundle) -> None:
+    """Check what a tag reads against the live indicators and those of the same bundle."""
+    check_tag(tag, set(list_indicators(env=env)) | set(bundle.get("indicator", {})))
+
+
+def write_tag(connection: Connection, *, env: TagEnv, principal: Principal, tag: TagDef) -> int:
+    """Store a checked tag in the caller's transaction; returns the version."""
     body = tag.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return save_definition(env.ops, clock=env.clock, principal=principal, kind=KIND, name=tag.name, body=body)
+    return write_definition(
+        connection, clock=env.clock, principal=principal, kind=KIND, name=tag.name, body=body
+    )
+
+
+def parse_tag(name: str, body: Any) -> TagDef:
+    """A tag from a mapping (its name from where it is stored), faults named."""
+    if not isinstance(body, dict):
+        raise ValidationError(f"tag {name}: a definition is a mapping")
+    try:
+        return TagDef.model_validate({**body, "name": name})
+    except PydanticError as exc:
+        raise ValidationError(f"tag {name}: {pydantic_faults(exc)}") from None
+
+
+def tag_kind(env: TagEnv) -> DefinitionKind:
+    """Tags as a kind of the definitions registry."""
+    return DefinitionKind(
+        name=KIND,
+        parse=parse_tag,
+        dump=lambda t: cast(TagDef, t).model_dump(mode="json", by_alias=True, exclude_none=True),
+        check=lambda t, bundle: check_tag_in(env, cast(TagDef, t), bundle),
+        write=lambda c, p, t: write_tag(c, env=env, principal=p, tag=cast(TagDef, t)),
+        delete=lambda p, name: delete_tag(env=env, principal=p, name=name),
+    )
 
 
 def delete_tag(*, env: TagEnv, principal: Principal, name: str) -> None:

@@ -45,7 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
         principal=SYSTEM,
         params=DemoParams(customers=400, days=20, seed=5, end_date=END),
     )
-    ensure_demo_tags(env=container, principal=SYSTEM)
+    ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
     yield container, home
     container.close()
 

@@ -28,7 +28,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     )
     params = DemoParams(customers=60, days=5, seed=5, end_date=date(2026, 3, 31))
     ensure_demo(env=container, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container, principal=SYSTEM)
+    ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
     with api_client(container, raise_server_exceptions=False) as test_client:
         saved = test_client.put("/api/v1/segments/everyone", json={"rule": RULE})
         assert saved.status_code == 200, saved.text

@@ -51,7 +51,7 @@ def _prepare(home: Path) -> None:
             )
 
         load("customers", pa.table({"customer_no": CUSTOMERS}), date(2026, 3, 2))
-        apply_import(env=container, principal=SYSTEM, text=LIBRARY)
+        apply_import(registry=container.registry, principal=SYSTEM, text=LIBRARY)
         assets = {"customer_no": CUSTOMERS, "date": [date(2026, 3, 2)] * 5, "total_assets": [50_000.0] * 5}
         load("assets", pa.table(assets))
         compute(env=container, principal=SYSTEM, day=date(2026, 3, 2))

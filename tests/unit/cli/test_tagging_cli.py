@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from touchpoint.cli.main import app
+from touchpoint.tags.definitions_io import default_library
 
 RUNNER = CliRunner()
 
@@ -61,19 +62,32 @@ def test_lists_and_details(home: Path) -> None:
 
 
 def test_export_plan_dry_run_and_refusal(home: Path, tmp_path: Path) -> None:
-    exported = tmp_path / "lib.yaml"
+    exported = tmp_path / "config"
     _run(home, "definitions", "export", str(exported))
-    plan = _json(home, "definitions", "import", str(exported))
+    kinds = {p.name for p in exported.iterdir()}
+    assert {"indicator", "tag", "segment", "template", "journey"} <= kinds
+    plan = _json(home, "definitions", "plan", str(exported))
     assert isinstance(plan, dict)
-    assert {s["action"] for s in plan["plan"]} == {"unchanged"}
-    changed = tmp_path / "changed.yaml"
-    changed.write_text(
-        exported.read_text(encoding="utf-8").replace("high_net_worth: 6000000", "high_net_worth: 1")
-    )
-    plan = _json(home, "definitions", "import", str(changed))
+    assert plan["changes"] == 0 and {i["action"] for i in plan["items"]} == {"unchanged"}
+    tier = exported / "tag" / "asset_tier.yaml"
+    tier.write_text(tier.read_text(encoding="utf-8").replace("high_net_worth: 6000000", "high_net_worth: 1"))
+    plan = _json(home, "definitions", "plan", str(exported))
     assert isinstance(plan, dict)
-    assert [s["name"] for s in plan["plan"] if s["action"] == "update"] == ["asset_tier"]
-    dry = _json(home, "definitions", "dry-run", str(changed), "--sample", "50")
+    assert [(i["kind"], i["name"]) for i in plan["items"] if i["action"] == "update"] == [("tag", "asset_tier")]
+    diff = next(i["diff"] for i in plan["items"] if i["action"] == "update")
+    assert "-  high_net_worth: 6000000\n+  high_net_worth: 1\n" in diff
+    # The demo requires approval of a definitions apply, as `touchpoint init` does: nothing changes yet.
+    held = _json(home, "definitions", "apply", str(exported))
+    assert isinstance(held, dict)
+    assert held["applied"] is False and held["pending_approval"]["action"] == "definitions.apply"
+    assert "high_net_worth: 6000000" in _run(home, "definitions", "get", "tag", "asset_tier")
+    request = str(held["pending_approval"]["id"])
+    refused = RUNNER.invoke(app, ["--home", str(home), "approval", "approve", request, "--reason", "ok"])
+    assert refused.exit_code != 0 and "四眼原则" in refused.output  # the CLI's own user made it
+    _run(home, "approval", "withdraw", request)
+    library = tmp_path / "lib.yaml"
+    library.write_text(default_library().replace("high_net_worth: 6000000", "high_net_worth: 1"))
+    dry = _json(home, "definitions", "dry-run", str(library), "--sample", "50")
     assert isinstance(dry, dict)
     assert dry["tags"]["asset_tier"]["distribution"].get("高净值", 0) == dry["sample"] == 50
     refused = RUNNER.invoke(app, ["--home", str(home), "indicator", "delete", "total_assets"])

@@ -30,7 +30,7 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
             principal=SYSTEM,
             params=DemoParams(customers=300, days=20, seed=2, end_date=date(2026, 3, 31)),
         )
-        ensure_demo_tags(env=container, principal=SYSTEM)
+        ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
         env = container
         assert ensure_demo_journeys(env=env, principal=SYSTEM) == ["dormant_wakeup", "ipo_payment_reminder"]
         assert ensure_demo_journeys(env=env, principal=SYSTEM) == []

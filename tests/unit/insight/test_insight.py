@@ -39,7 +39,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     container = build(load_settings(tmp_path_factory.mktemp("insight")), clock=VirtualClock(AT))
     params = DemoParams(customers=1500, days=30, seed=13, end_date=END)
     ensure_demo(env=container, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container, principal=SYSTEM)
+    ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
     env = container
     for name, rule in (
         ("recurring", {"tag": "recurring_investor", "in": ["是"]}),

@@ -64,7 +64,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
     container = build(load_settings(root), clock=clock)
     params = DemoParams(customers=100, days=10, seed=4, end_date=END)
     ensure_demo(env=container, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container, principal=SYSTEM)
+    ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
     yield container, root, clock
     container.close()
 

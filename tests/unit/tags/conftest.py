@@ -24,6 +24,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     container = build(load_settings(home), clock=VirtualClock(datetime(2026, 3, 31, 12, tzinfo=UTC)))
     params = DemoParams(customers=800, days=60, seed=11, end_date=DEMO_END)
     ensure_demo(env=container, principal=SYSTEM, params=params)
-    ensure_demo_tags(env=container, principal=SYSTEM)
+    ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
     yield container
     container.close()

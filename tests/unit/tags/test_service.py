@@ -214,25 +214,29 @@ def test_imported_tags_take_listed_values_and_report_unknown_customers(container
 def test_yaml_plan_shows_changes_before_they_are_applied(container: Container) -> None:
     _library(container)
     exported = export_yaml(env=container)
-    assert {s["action"] for s in plan_import(env=container, text=exported)} == {"unchanged"}
+    unchanged = plan_import(registry=container.registry, text=exported)
+    assert {i.action for i in unchanged.items} == {"unchanged"} and unchanged.changes == 0
     changed = exported.replace("rich: 6000000", "rich: 5000000")
     assert changed != exported
-    plan = plan_import(env=container, text=changed)
-    assert [s for s in plan if s["action"] != "unchanged"] == [
-        {"kind": "tag", "name": "tier", "action": "update"}
+    plan = plan_import(registry=container.registry, text=changed)
+    assert [(i.kind, i.name, i.action) for i in plan.items if i.action != "unchanged"] == [
+        ("tag", "tier", "update")
     ]
+    assert "-  rich: 6000000\n+  rich: 5000000\n" in plan.items[-1].diff
     assert service.get_tag(env=container, name="tier").params["rich"] == 6_000_000  # only planned
-    apply_import(env=container, principal=SYSTEM, text=changed)
+    apply_import(registry=container.registry, principal=SYSTEM, text=changed)
     assert service.get_tag(env=container, name="tier").params["rich"] == 5_000_000
     with pytest.raises(ValidationError, match=r"tag broken: .*kind"):
-        plan_import(env=container, text="tags:\n  - {name: broken, title: b, category: c, kind: weird}\n")
+        plan_import(
+            registry=container.registry, text="tags:\n  - {name: broken, title: b, category: c, kind: weird}\n"
+        )
     cycle = (
         "indicators:\n"
         "  - {name: a, title: a, source: derived, aggregation: formula, formula: b + 1}\n"
         "  - {name: b, title: b, source: derived, aggregation: formula, formula: a * 2}\n"
     )
     with pytest.raises(ValidationError, match="cycle"):
-        plan_import(env=container, text=cycle)
+        plan_import(registry=container.registry, text=cycle)
 
 
 def test_the_schedule_computes_when_data_or_definitions_change(

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, UploadFile
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
+from touchpoint.governance.approvals import ApprovalRead, PendingApproval
 from touchpoint.segments.model import (
     PreviewRead,
     Rule,
@@ -28,8 +29,6 @@ from touchpoint.segments.service import (
     read_numbers,
     refresh_segment,
     save_list_segment,
-    save_segment,
-    segment_from,
     status,
 )
 from touchpoint.tags.model import DefinitionVersion
@@ -38,7 +37,8 @@ router = APIRouter(tags=["segments"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
 CSV: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the members as CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+    200: {"description": "the members as CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+    202: {"description": "held for approval (segment.export)", "model": PendingApproval},
 }
 
 
@@ -96,12 +96,23 @@ def refresh(name: str, c: Deps, caller: Caller) -> SegmentRead:
     responses=CSV | errors(400, 404),
 )
 def export(
-    name: str, c: Deps, caller: Caller, attributes: Annotated[str, Query(description="comma-separated")] = ""
-) -> PlainTextResponse:
-    """The members of the newest snapshot as CSV (recorded in the audit log)."""
+    name: str,
+    c: Deps,
+    caller: Caller,
+    attributes: Annotated[str, Query(description="comma-separated")] = "",
+    approval: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="the approved request of a large export (used once)"),
+    ] = None,
+) -> Response:
+    """The members of the newest snapshot as CSV (recorded in the audit log). Above the `segment.export`
+    threshold the answer is 202 with the approval request; once approved, export again with `approval`."""
     chosen = [a.strip() for a in attributes.split(",") if a.strip()]
-    text = export_members(env=c, principal=caller, name=name, attributes=chosen)
-    return PlainTextResponse(text, media_type="text/csv")
+    done = export_members(env=c, principal=caller, name=name, attributes=chosen, approval=approval)
+    if isinstance(done, ApprovalRead):
+        held = PendingApproval(pending_approval=done)
+        return JSONResponse(held.model_dump(mode="json"), status_code=202)
+    return PlainTextResponse(done, media_type="text/csv")
 
 
 @router.post("/segments/{name}/upload", dependencies=[needs("segment:write")], responses=errors(400))
@@ -122,5 +133,9 @@ def put_segment(
     body: Annotated[SegmentCreate, Body(description="title, description, kind, rule; name from the path")],
 ) -> DefinitionVersion:
     """Create or update a saved segment after checking its rule."""
-    definition = segment_from(body.fields(), name)
-    return DefinitionVersion(name=name, version=save_segment(env=c, principal=caller, segment=definition))
+    saved = c.registry.save(caller, "segment", name, body.fields())
+    if saved.pending_approval is not None:
+        live = c.registry.history("segment", name)[-1].version
+        return DefinitionVersion(name=name, version=live, pending_approval=saved.pending_approval)
+    assert saved.version is not None  # a save that was not held has its version
+    return DefinitionVersion(name=name, version=saved.version)

@@ -12,6 +12,7 @@ from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
+from touchpoint.governance.registry import PlanRead
 from touchpoint.indicators import (
     IndicatorCreate,
     IndicatorDef,
@@ -203,8 +204,16 @@ def definitions_import(
     apply: Annotated[bool, Query(description="write the changes; otherwise only the plan")] = False,
 ) -> DefinitionImportRead:
     """The plan of what an import changes; with apply=true, the import itself."""
-    plan = apply_import(env=c, principal=caller, text=text) if apply else plan_import(env=c, text=text)
-    return DefinitionImportRead(applied=apply, plan=[PlanStep.model_validate(step) for step in plan])
+    if not apply:
+        return DefinitionImportRead(applied=False, plan=_steps(plan_import(registry=c.registry, text=text)))
+    done = apply_import(registry=c.registry, principal=caller, text=text)
+    return DefinitionImportRead(
+        applied=done.applied, plan=_steps(done), pending_approval=done.pending_approval
+    )
+
+
+def _steps(plan: PlanRead) -> list[PlanStep]:
+    return [PlanStep(kind=i.kind, name=i.name, action=i.action) for i in plan.items]
 
 
 @router.post(

@@ -156,6 +156,38 @@ ingest_keys = Table(
     Column("revoked_at", UTCDateTime, nullable=True),
 )
 
+approvals = Table(
+    "approvals",
+    metadata,
+    # A change held back until a second person (not its maker) approves it: what it does (`action`, its
+    # `target`), the payload that is applied on approval, the diff the checker reads, and the decision.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(64), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("summary", String(512), nullable=False),
+    Column("payload", JSONText, nullable=False),
+    Column("diff", Text, nullable=False),
+    Column("maker", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checker", String(128), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("result", JSONText, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Index(None, "status", "created_at"),
+)
+
+approval_policies = Table(
+    "approval_policies",
+    metadata,
+    # Only actions an admin switched; an action without a row has the default of its catalogue entry.
+    Column("action", String(64), primary_key=True),
+    Column("required", Boolean, nullable=False),
+    Column("threshold", Integer, nullable=True),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 meta_values = Table(
     "meta_values",
     metadata,
