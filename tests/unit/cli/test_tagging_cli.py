@@ -68,22 +68,27 @@ def test_export_plan_dry_run_and_refusal(home: Path, tmp_path: Path) -> None:
     assert {"indicator", "tag", "segment", "template", "journey"} <= kinds
     plan = _json(home, "definitions", "plan", str(exported))
     assert isinstance(plan, dict)
-    assert plan["changes"] == 0 and {i["action"] for i in plan["items"]} == {"unchanged"}
+    assert plan["changes"] == 0
+    assert {i["action"] for i in plan["items"]} == {"unchanged"}
     tier = exported / "tag" / "asset_tier.yaml"
     tier.write_text(tier.read_text(encoding="utf-8").replace("high_net_worth: 6000000", "high_net_worth: 1"))
     plan = _json(home, "definitions", "plan", str(exported))
     assert isinstance(plan, dict)
-    assert [(i["kind"], i["name"]) for i in plan["items"] if i["action"] == "update"] == [("tag", "asset_tier")]
+    assert [(i["kind"], i["name"]) for i in plan["items"] if i["action"] == "update"] == [
+        ("tag", "asset_tier")
+    ]
     diff = next(i["diff"] for i in plan["items"] if i["action"] == "update")
     assert "-  high_net_worth: 6000000\n+  high_net_worth: 1\n" in diff
     # The demo requires approval of a definitions apply, as `touchpoint init` does: nothing changes yet.
     held = _json(home, "definitions", "apply", str(exported))
     assert isinstance(held, dict)
-    assert held["applied"] is False and held["pending_approval"]["action"] == "definitions.apply"
+    assert held["applied"] is False
+    assert held["pending_approval"]["action"] == "definitions.apply"
     assert "high_net_worth: 6000000" in _run(home, "definitions", "get", "tag", "asset_tier")
     request = str(held["pending_approval"]["id"])
     refused = RUNNER.invoke(app, ["--home", str(home), "approval", "approve", request, "--reason", "ok"])
-    assert refused.exit_code != 0 and "四眼原则" in refused.output  # the CLI's own user made it
+    assert refused.exit_code != 0
+    assert "四眼原则" in refused.output
     _run(home, "approval", "withdraw", request)
     library = tmp_path / "lib.yaml"
     library.write_text(default_library().replace("high_net_worth: 6000000", "high_net_worth: 1"))

@@ -29,7 +29,9 @@ def _journey(name: str, text: str = "hi") -> dict[str, Any]:
         "title": name,
         "entry": {"type": "api"},
         "start": "note",
-        "nodes": [{"id": "note", "type": "action", "action": {"kind": "send", "channel": "log", "text": text}}],
+        "nodes": [
+            {"id": "note", "type": "action", "action": {"kind": "send", "channel": "log", "text": text}}
+        ],
     }
 
 
@@ -55,7 +57,7 @@ def test_actions_need_no_approval_until_switched_on_and_init_switches_them_all(c
     switched = approvals.switch_all_on(container.ops, clock=container.clock, principal=SYSTEM)
     assert {p.action for p in switched if p.required} == {a.name for a in approvals.ACTIONS}
     assert [p.threshold for p in switched if p.action == "segment.export"] == [10_000]
-    with pytest.raises(ValidationError, match="only segment.export"):
+    with pytest.raises(ValidationError, match=r"only segment\.export"):
         approvals.set_policy(
             container.ops,
             clock=container.clock,
@@ -70,8 +72,10 @@ def test_a_held_publication_goes_live_only_when_another_person_approves(containe
     save_journey(env=container, principal=MAKER, journey=journey_from(_journey("welcome")))
     held = publish(env=container, principal=MAKER, name="welcome")
     request = held["pending_approval"]
-    assert held["status"] == "pending" and request["status"] == "pending"
-    assert request["maker"] == "ops.chen" and "+title: welcome\n" in request["diff"]
+    assert held["status"] == "pending"
+    assert request["status"] == "pending"
+    assert request["maker"] == "ops.chen"
+    assert "+title: welcome\n" in request["diff"]
     assert _status(container, "welcome") == ("draft", None)
     maker_as_checker = Principal(user="ops.chen", permissions=ALL_PERMISSIONS, source="tests")
     with pytest.raises(ForbiddenError, match="四眼原则"):
@@ -127,7 +131,9 @@ def test_a_request_whose_journey_changed_since_is_refused_and_stays_pending(cont
         )
     assert approvals.get(container.ops, request["id"]).status == "pending"
     assert _status(container, "welcome") == ("draft", None)
-    withdrawn = approvals.withdraw(container.ops, clock=container.clock, principal=MAKER, approval_id=request["id"])
+    withdrawn = approvals.withdraw(
+        container.ops, clock=container.clock, principal=MAKER, approval_id=request["id"]
+    )
     assert withdrawn.status == "withdrawn"
 
 
@@ -146,7 +152,9 @@ def test_an_approval_whose_change_fails_midway_leaves_nothing_behind(container: 
 
     def half_then_fail(payload: Any, maker: Principal) -> approvals.Writer:
         def write(connection: Connection) -> dict[str, Any]:
-            store.save(connection, "tag", "first", {"name": "first"}, actor=maker.user, now=container.clock.now())
+            store.save(
+                connection, "tag", "first", {"name": "first"}, actor=maker.user, now=container.clock.now()
+            )
             raise ConflictError("the second tag no longer fits")
 
         return write
@@ -202,9 +210,14 @@ def test_the_api_holds_approves_and_refuses_by_role(container: Container) -> Non
     assert [a["id"] for a in operator.get("/api/v1/approvals").json()] == [request]
     assert compliance.post(f"/api/v1/approvals/{request}/approve", json={"reason": ""}).status_code == 422
     done = compliance.post(f"/api/v1/approvals/{request}/approve", json={"reason": "fine"})
-    assert done.status_code == 200 and done.json()["status"] == "approved"
+    assert done.status_code == 200
+    assert done.json()["status"] == "approved"
     assert get_journey(env=container, name="welcome").title == "welcome"
     assert _status(container, "welcome") == ("live", 1)
     policies = {p["action"]: p["required"] for p in compliance.get("/api/v1/approvals/policies").json()}
-    assert policies["journey.publish"] is True and policies["template.activate"] is False
-    assert compliance.put("/api/v1/approvals/policies/journey.publish", json={"required": False}).status_code == 403
+    assert policies["journey.publish"] is True
+    assert policies["template.activate"] is False
+    assert (
+        compliance.put("/api/v1/approvals/policies/journey.publish", json={"required": False}).status_code
+        == 403
+    )

@@ -37,7 +37,11 @@ def _journey(name: str = "care", template: str = "notice", exit_segment: str | N
         "entry": {"type": "api"},
         "start": "send",
         "nodes": [
-            {"id": "send", "type": "action", "action": {"kind": "send", "channel": "log", "template": template}}
+            {
+                "id": "send",
+                "type": "action",
+                "action": {"kind": "send", "channel": "log", "template": template},
+            }
         ],
     }
     if exit_segment:
@@ -93,10 +97,12 @@ def test_a_directory_carries_the_whole_configuration_to_another_installation(
     assert write_directory(folder, exported) == sum(len(b) for b in exported.values())
     assert {p.name for p in folder.iterdir()} == {"indicator", "tag", "segment", "template", "journey"}
     plan = container.registry.plan(read_directory(folder))
-    assert plan.changes == 0 and {i.action for i in plan.items} == {"unchanged"}
+    assert plan.changes == 0
+    assert {i.action for i in plan.items} == {"unchanged"}
 
     done = second.registry.apply(SYSTEM, read_directory(folder))
-    assert done.applied and done.changes == len(done.items) == len(plan.items)
+    assert done.applied
+    assert done.changes == len(done.items) == len(plan.items)
     assert [i.kind for i in done.items] == sorted(
         (i.kind for i in done.items), key=container.registry.kinds.index
     )  # dependency order: indicators before the tags that read them, templates before journeys
@@ -112,11 +118,17 @@ def test_plan_shows_the_diff_and_apply_writes_only_the_changes(container: Contai
     notice.write_text(notice.read_text(encoding="utf-8").replace("body: 您好", "body: 您好，请查收"))
     plan = container.registry.plan(read_directory(folder))
     [change] = [i for i in plan.items if i.action != "unchanged"]
-    assert (change.kind, change.name, change.action, change.live_version) == ("template", "notice", "update", 1)
+    assert (change.kind, change.name, change.action, change.live_version) == (
+        "template",
+        "notice",
+        "update",
+        1,
+    )
     assert "-body: 您好\n+body: 您好，请查收\n" in change.diff
     container.registry.apply(SYSTEM, read_directory(folder))
     history = container.registry.history("template", "notice")
-    assert [v.version for v in history] == [1, 2] and history[-1].body["body"] == "您好，请查收"
+    assert [v.version for v in history] == [1, 2]
+    assert history[-1].body["body"] == "您好，请查收"
     assert container.registry.get("template", "notice", version=1).body["body"] == "您好"
     assert container.registry.apply(SYSTEM, read_directory(folder)).changes == 0
 
@@ -146,7 +158,8 @@ def test_a_held_apply_takes_effect_on_approval_and_a_stale_one_is_refused(contai
     _require(container, "definitions.apply")
     changed = {"template": {"notice": _template(body="第二版")}}
     held = container.registry.apply(MAKER, changed)
-    assert not held.applied and held.pending_approval is not None
+    assert not held.applied
+    assert held.pending_approval is not None
     assert "+body: 第二版" in held.pending_approval.diff
     assert container.registry.get("template", "notice").body["body"] == "您好"
     done = _approve(container, held.pending_approval.id)
@@ -174,14 +187,17 @@ def test_changing_a_segment_a_live_journey_uses_needs_approval(container: Contai
     _require(container, "segment.change")
     stricter = {"title": "高风险", "rule": {"attribute": "risk_level", "in": ["C4", "C5"]}}
     held = container.registry.save(MAKER, "segment", "risky", stricter)
-    assert held.pending_approval is not None and held.version is None
+    assert held.pending_approval is not None
+    assert held.version is None
     assert container.registry.get("segment", "risky").body["rule"] == RISKY
     _approve(container, held.pending_approval.id)
     assert container.registry.get("segment", "risky").body["rule"] == stricter["rule"]
     retitled = container.registry.save(MAKER, "segment", "risky", {**stricter, "title": "高风险客户"})
-    assert retitled.changed and retitled.version == 3  # the rule is the same: no approval needed
+    assert retitled.changed
+    assert retitled.version == 3
     unused = container.registry.save(MAKER, "segment", "calm", {"title": "稳健", "rule": RISKY})
-    assert unused.changed and unused.version == 1
+    assert unused.changed
+    assert unused.version == 1
     with pytest.raises(ValidationError, match="used by a live journey"):
         container.registry.delete(MAKER, "segment", "risky")
     again = container.registry.save(MAKER, "segment", "risky", {"title": "高风险", "rule": RISKY})
@@ -197,10 +213,10 @@ def test_directory_and_kind_faults_are_named(tmp_path: Path, container: Containe
     with pytest.raises(ValidationError, match=r"tag/a.yaml: the file names 'a' but its body names 'b'"):
         read_directory(tmp_path)
     (tmp_path / "tag" / "a.yaml").write_text("- a list\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match="tag/a.yaml: a definition is a mapping"):
+    with pytest.raises(ValidationError, match=r"tag/a\.yaml: a definition is a mapping"):
         read_directory(tmp_path)
     (tmp_path / "tag" / "a.yaml").write_text("name: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match="tag/a.yaml: not valid UTF-8 YAML"):
+    with pytest.raises(ValidationError, match=r"tag/a\.yaml: not valid UTF-8 YAML"):
         read_directory(tmp_path)
     with pytest.raises(NotFoundError, match="no definition kind 'widget'"):
         container.registry.plan({"widget": {"a": {}}})

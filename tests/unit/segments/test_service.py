@@ -16,7 +16,7 @@ from touchpoint.bootstrap import Container, build
 from touchpoint.cli.main import app
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import ConflictError, ForbiddenError, ValidationError
 from touchpoint.demo import DemoParams
 from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
@@ -223,3 +223,74 @@ def test_uploaded_list_becomes_a_static_segment_and_exports(
     assert [line.split(",")[0] for line in lines[1:]] == ["C1000003", "C1000004"]
     with pytest.raises(ValidationError, match="unknown attribute"):
         export_members(env=env, principal=SYSTEM, name="vips", attributes=["shoe"])
+
+
+def test_a_large_export_waits_for_approval_and_is_used_once_by_its_maker(
+    demo: tuple[Container, Path],
+) -> None:
+    from touchpoint.governance import Principal, approvals
+    from touchpoint.governance.approvals import ApprovalPolicyUpdate, ApprovalRead
+    from touchpoint.governance.permissions import ALL_PERMISSIONS
+    from touchpoint.segments.service import export_members, refresh_segment
+
+    container, _ = demo
+    save_segment(
+        env=container,
+        principal=SYSTEM,
+        segment=SegmentDef(
+            name="cautious", title="保守", rule={"attribute": "risk_level", "in": ["C1", "C2"]}
+        ),
+    )
+    maker = Principal(user="ops.chen", permissions=ALL_PERMISSIONS - {"approval:review"}, source="tests")
+    other = Principal(user="ana.liu", permissions=ALL_PERMISSIONS - {"approval:review"}, source="tests")
+    checker = Principal(user="comp.sun", permissions=frozenset({"approval:review"}), source="tests")
+
+    def switch(required: bool, threshold: int | None = None) -> None:
+        update = ApprovalPolicyUpdate(required=required, threshold=threshold)
+        approvals.set_policy(
+            container.ops, clock=container.clock, principal=SYSTEM, name="segment.export", update=update
+        )
+
+    refresh_segment(env=container, principal=SYSTEM, name="cautious")
+    members = (
+        len(export_members(env=container, principal=maker, name="cautious", attributes=[]).splitlines()) - 1
+    )
+    assert members > 2
+    switch(True, threshold=members)  # exactly the threshold: no approval needed
+    assert isinstance(export_members(env=container, principal=maker, name="cautious", attributes=[]), str)
+    switch(True, threshold=members - 1)
+    try:
+        held = export_members(env=container, principal=maker, name="cautious", attributes=["city"])
+        assert isinstance(held, ApprovalRead)
+        assert held.payload["members"] == members
+        with pytest.raises(ConflictError, match="pending; only an approved request"):
+            export_members(
+                env=container, principal=maker, name="cautious", attributes=["city"], approval=held.id
+            )
+        approvals.approve(
+            container.ops,
+            clock=container.clock,
+            principal=checker,
+            approval_id=held.id,
+            reason="for the branch campaign",
+            handlers=container.approval_handlers,
+        )
+        with pytest.raises(ForbiddenError, match="only they may use it"):
+            export_members(
+                env=container, principal=other, name="cautious", attributes=["city"], approval=held.id
+            )
+        with pytest.raises(ValidationError, match="approved the attributes"):
+            export_members(
+                env=container, principal=maker, name="cautious", attributes=["gender"], approval=held.id
+            )
+        text = export_members(
+            env=container, principal=maker, name="cautious", attributes=["city"], approval=held.id
+        )
+        assert isinstance(text, str)
+        assert len(text.splitlines()) == members + 1
+        with pytest.raises(ConflictError, match="is used"):
+            export_members(
+                env=container, principal=maker, name="cautious", attributes=["city"], approval=held.id
+            )
+    finally:
+        switch(False)

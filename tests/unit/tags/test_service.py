@@ -215,7 +215,8 @@ def test_yaml_plan_shows_changes_before_they_are_applied(container: Container) -
     _library(container)
     exported = export_yaml(env=container)
     unchanged = plan_import(registry=container.registry, text=exported)
-    assert {i.action for i in unchanged.items} == {"unchanged"} and unchanged.changes == 0
+    assert {i.action for i in unchanged.items} == {"unchanged"}
+    assert unchanged.changes == 0
     changed = exported.replace("rich: 6000000", "rich: 5000000")
     assert changed != exported
     plan = plan_import(registry=container.registry, text=changed)
@@ -228,7 +229,8 @@ def test_yaml_plan_shows_changes_before_they_are_applied(container: Container) -
     assert service.get_tag(env=container, name="tier").params["rich"] == 5_000_000
     with pytest.raises(ValidationError, match=r"tag broken: .*kind"):
         plan_import(
-            registry=container.registry, text="tags:\n  - {name: broken, title: b, category: c, kind: weird}\n"
+            registry=container.registry,
+            text="tags:\n  - {name: broken, title: b, category: c, kind: weird}\n",
         )
     cycle = (
         "indicators:\n"
