@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import ibis
+import numpy as np
+import pyarrow as pa
 from ibis.expr.types import Table
+from pyroaring import FrozenBitMap
 
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.durations import MAX_CALENDAR, DayRef, resolve_day
@@ -67,14 +70,25 @@ def check_events(env: TagEnv, names: list[str]) -> None:
 
 
 def events_between(
-    env: TagEnv, names: list[str], first: date, last: date, where: list[PropertyFilter] | None = None
+    env: TagEnv,
+    names: list[str],
+    first: date,
+    last: date,
+    where: list[PropertyFilter] | None = None,
+    scope: FrozenBitMap | None = None,
 ) -> Table:
     """Events of `names` on Beijing days first…last, with `person`: the customer number; else, for someone
-    not (yet) known as a customer, `~uid` of their One ID person; else the raw distinct id."""
+    not (yet) known as a customer, `~uid` of their One ID person; else the raw distinct id.
+
+    A `scope` (the caller's branch or own customers, as uids) keeps only its customers' events: every
+    analysis built on this sees, counts and lists nobody else."""
     events = env.analytics.table("events")
     chosen = events.filter(events.event.isin(names), events.dt >= first, events.dt <= last)
     chosen = property_filters(chosen, where or [])
     resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env)))
+    if scope is not None:
+        members = ibis.memtable(pa.table({"scope_uid": pa.array(np.fromiter(scope, np.int64, len(scope)))}))
+        resolved = resolved.semi_join(members, resolved.person_uid == members.scope_uid)
     anonymous = ibis.literal(ANONYMOUS_PERSON) + resolved.person_uid.cast("string")
     return resolved.mutate(person=ibis.coalesce(resolved.customer_no, anonymous, resolved.distinct_id))
 

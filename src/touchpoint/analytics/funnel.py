@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.expr.types import BooleanValue, Table
+from pyroaring import FrozenBitMap
 
 from touchpoint.analytics.chains import TIME_BITS, TIME_MASK, Chains, Events, follow_strictly, search
 from touchpoint.analytics.events import check_calendar, check_events, date_range, events_between
@@ -112,11 +113,11 @@ def _check_steps(query: FunnelQuery) -> None:
             refuse(str(exc), "by")
 
 
-def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
+def funnel(*, env: TagEnv, query: FunnelQuery, scope: FrozenBitMap | None = None) -> dict[str, Any]:
     """Customers reaching each step, conversions, and time from the previous step (median and mean), overall
-    and, with `by`, per group."""
+    and, with `by`, per group (of the customers in `scope` only, when given)."""
     asked = _dated(env, query)
-    events, chains = _chains(env, asked)
+    events, chains = _chains(env, asked, scope)
     best = _best(chains, None)
     result = {
         "from": asked.start.isoformat(),
@@ -138,12 +139,17 @@ def funnel(*, env: TagEnv, query: FunnelQuery) -> dict[str, Any]:
 
 
 def funnel_customers(
-    *, env: TagEnv, query: FunnelQuery, step: int, who: Literal["reached", "dropped"]
+    *,
+    env: TagEnv,
+    query: FunnelQuery,
+    step: int,
+    who: Literal["reached", "dropped"],
+    scope: FrozenBitMap | None = None,
 ) -> list[str]:
     """Customer numbers who reached step `step` (1-based), or who dropped at it: reached step-1, not step."""
     if not 1 <= step <= len(query.steps) or (who == "dropped" and step == 1):
         raise ValidationError(f"step {step}: give 1..{len(query.steps)} (2.. for drop-offs)")
-    events, chains = _chains(env, _dated(env, query))
+    events, chains = _chains(env, _dated(env, query), scope)
     best = _best(chains, None)
     chosen = best["reached"] >= step if who == "reached" else best["reached"] == step - 1
     codes = best.loc[chosen, "person"].to_numpy()
@@ -161,7 +167,7 @@ def save_funnel_segment(
     title: str | None = None,
 ) -> dict[str, Any]:
     """Save the customers who reached (or dropped at) a step as a static segment."""
-    numbers = funnel_customers(env=env, query=query, step=step, who=who)
+    numbers = funnel_customers(env=env, query=query, step=step, who=who, scope=principal.scope)
     verb = "到达" if who == "reached" else "流失于"
     source = f"funnel {' → '.join(s.event for s in query.steps)} {who} step {step}"
     asked = _dated(env, query)
@@ -171,12 +177,12 @@ def save_funnel_segment(
     )
 
 
-def _chains(env: TagEnv, asked: _Dated) -> tuple[Events, Chains]:
+def _chains(env: TagEnv, asked: _Dated, scope: FrozenBitMap | None) -> tuple[Events, Chains]:
     query = asked.query
     names = [step.event for step in query.steps] + [e.event for e in query.exclusions]
     check_events(env, list(dict.fromkeys(names)))
     calendar = env.calendar
-    events = _load(env, query, asked.start, asked.last_day)
+    events = _load(env, query, asked.start, asked.last_day, scope)
     # datetime64 bounds: comparing with a `date` object would go element by element in Python.
     in_range = (events.days >= np.datetime64(asked.start)) & (events.days <= np.datetime64(asked.end))
     first = np.flatnonzero(events.steps[0] & in_range)
@@ -196,13 +202,13 @@ def _stops(events: Events, query: FunnelQuery) -> list[np.ndarray]:
     return stops
 
 
-def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date) -> Events:
+def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date, scope: FrozenBitMap | None) -> Events:
     """One query for every event the funnel reads (a strict funnel reads every tracked event)."""
     if query.mode == "strict":
         names = sorted(known_events(env.analytics))
     else:
         names = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
-    table = events_between(env, names, start, last_day)
+    table = events_between(env, names, start, last_day, scope=scope)
     group = Breakdown.parse(query.by) if query.by else None
     if group is not None and group.kind == "property":
         table = with_property(table, group.name)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
+from pyroaring import FrozenBitMap
 
 from touchpoint.analytics.events import check_events, date_range, events_between
 from touchpoint.core.durations import DayRef
@@ -47,6 +48,7 @@ def paths(
     to_event: str | None = None,
     steps: int = 5,
     limit: int = 50,
+    scope: FrozenBitMap | None = None,
 ) -> dict[str, Any]:
     """Nodes and the heaviest links of the paths after `from_event` (or before `to_event`)."""
     start, end = date_range(env, start, end)
@@ -57,7 +59,7 @@ def paths(
     anchor = from_event or to_event
     assert anchor is not None
     check_events(env, [anchor])
-    table = events_between(env, sorted(known_events(env.analytics)), start, end)
+    table = events_between(env, sorted(known_events(env.analytics)), start, end, scope=scope)
     frame: pd.DataFrame = (
         table.select("person", "time", "event", "event_id")
         .to_pandas()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 from ibis.expr.types import Table
+from pyroaring import FrozenBitMap
 
 from touchpoint.analytics.events import check_events, date_range, events_between, today
 from touchpoint.analytics.model import RetentionQuery, RetentionUnit
@@ -55,7 +56,7 @@ def save_retention_segment(
 ) -> dict[str, Any]:
     """Save one cell of the triangle (offset 0: the whole cohort) as a static segment."""
     cohort = _resolved(env, cohort)
-    numbers = retention_customers(env=env, query=query, cohort=cohort, offset=offset)
+    numbers = retention_customers(env=env, query=query, cohort=cohort, offset=offset, scope=principal.scope)
     source = f"retention {query.start_event} → {query.return_event} cohort {cohort} +{offset} {query.unit}"
     label = title or f"留存 {query.start_event}→{query.return_event} {cohort} 第{offset}期"
     return save_list_segment(
@@ -75,10 +76,22 @@ def retention(
     first_time: bool = False,
     start_where: list[PropertyFilter] | None = None,
     return_where: list[PropertyFilter] | None = None,
+    scope: FrozenBitMap | None = None,
 ) -> dict[str, Any]:
-    """The cohort triangle: per start period, its size and the customers retained in each later period."""
+    """The cohort triangle: per start period, its size and the customers retained in each later period
+    (of the customers in `scope` only, when given)."""
     cohort, joined = _cohorts(
-        env, start_event, return_event, start, end, periods, unit, first_time, start_where, return_where
+        env,
+        start_event,
+        return_event,
+        start,
+        end,
+        periods,
+        unit,
+        first_time,
+        start_where,
+        return_where,
+        scope,
     )
     sizes = cohort.group_by("period").agg(size=cohort.person.count()).to_pandas()
     counts = joined.group_by(["period", "offset"]).agg(n=joined.person.count()).to_pandas()
@@ -91,7 +104,9 @@ def retention(
     return {"unit": unit, "periods": periods, "first_time": first_time, "cohorts": cohorts}
 
 
-def retention_customers(*, env: TagEnv, query: RetentionQuery, cohort: DayRef, offset: int) -> list[str]:
+def retention_customers(
+    *, env: TagEnv, query: RetentionQuery, cohort: DayRef, offset: int, scope: FrozenBitMap | None = None
+) -> list[str]:
     """The customer numbers in one cell: the cohort starting `cohort` (offset 0: all of it) or those of it
     who came back `offset` periods later."""
     cohort = _resolved(env, cohort)
@@ -109,6 +124,7 @@ def retention_customers(*, env: TagEnv, query: RetentionQuery, cohort: DayRef, o
         query.first_time,
         query.start_where,
         query.return_where,
+        scope,
     )
     members = members.filter(members.period == cohort)
     if offset:
@@ -133,6 +149,7 @@ def _cohorts(
     first_time: bool,
     start_where: list[PropertyFilter] | None,
     return_where: list[PropertyFilter] | None,
+    scope: FrozenBitMap | None,
 ) -> tuple[Table, Table]:
     """Each cohort membership (person, period, is_customer) and each return within `periods` (person,
     period, offset), one row per person and period — as queries for the engine."""
@@ -143,14 +160,14 @@ def _cohorts(
     first_period, last_period = _period_of(start, unit), _period_of(end, unit)
     reach = _shift(last_period, unit, periods + 1) - timedelta(days=1)
     starts = _periods(
-        events_between(env, [start_event], EARLIEST if first_time else start, end, start_where), unit
+        events_between(env, [start_event], EARLIEST if first_time else start, end, start_where, scope), unit
     )
     in_range = starts.filter(starts.dt >= start, starts.dt <= end)
     cohort = in_range.group_by(["person", "period"]).agg(is_customer=in_range.customer_no.notnull().any())
     if first_time:
         first_ever = starts.group_by("person").agg(first=starts.period.min())
         cohort = cohort.join(first_ever, "person").filter(lambda t: t.period == t.first).drop("first")
-    returned = _periods(events_between(env, [return_event], first_period, reach, return_where), unit)
+    returned = _periods(events_between(env, [return_event], first_period, reach, return_where, scope), unit)
     returns = returned.select("person", later=returned.period).distinct()
     joined = cohort.join(returns, "person")
     joined = joined.mutate(offset=_offset(joined.period, joined.later, unit))

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
+from pyroaring import FrozenBitMap
 
 from touchpoint.analytics.events import check_calendar, check_events, date_range, events_between, today
 from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, with_property
@@ -52,6 +53,7 @@ def event_trend(
     top: int = 10,
     measure: str | None = None,
     compare_from: DayRef | None = None,
+    scope: FrozenBitMap | None = None,
 ) -> dict[str, Any]:
     """One row per period (and group): events, distinct customers, events per customer (and the measure);
     totals for the range; with `compare_from`, the same figures for a period as long starting then."""
@@ -66,7 +68,7 @@ def event_trend(
     how = parse_measure(measure) if measure else None
     if not 1 <= top <= 100:
         raise ValidationError(f"top {top}: give 1 to 100")
-    rows = _rows(env, event, start, end, where, breakdown, how, unit, calendar)
+    rows = _rows(env, event, start, end, where, breakdown, how, unit, calendar, scope)
     leaders: list[str] | None = None
     if breakdown is not None:
         leaders = _leaders(rows, top)
@@ -87,7 +89,7 @@ def event_trend(
         compare_from, compare_to = date_range(env, compare_start, compare_start + (end - start))
         if unit == "trading_day":
             check_calendar(calendar, compare_from, compare_to)
-        earlier = _rows(env, event, compare_from, compare_to, where, breakdown, how, unit, calendar)
+        earlier = _rows(env, event, compare_from, compare_to, where, breakdown, how, unit, calendar, scope)
         if leaders is not None:
             earlier = _fold(earlier, leaders)
         before = _figures(earlier, [], how)[0]
@@ -111,10 +113,11 @@ def _rows(
     how: tuple[str, str] | None,
     unit: Unit,
     calendar: TradingCalendar,
+    scope: FrozenBitMap | None,
 ) -> Table:
     """One row per event: person, period, and the group and measured value when asked for (a query)."""
     first, last = _days_read(start, end, unit, calendar)
-    table = events_between(env, [event], first, last, where)
+    table = events_between(env, [event], first, last, where, scope)
     if breakdown is not None and breakdown.kind == "property":
         table = with_property(table, breakdown.name)
     elif breakdown is not None:

@@ -44,14 +44,14 @@ ONLY_SET = True
 
 @router.post(
     "/analytics/funnel",
-    dependencies=[needs("analytics:read")],
+    dependencies=[needs("analytics:read", scoped=True)],
     response_model=FunnelRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
 )
-def funnel_route(c: Deps, query: FunnelQuery) -> FunnelRead:
+def funnel_route(c: Deps, caller: Caller, query: FunnelQuery) -> FunnelRead:
     """Steps `[{"event", "where"}]`, `window`, `from`, `to` (Beijing days), `mode`, `exclusions`, `by`."""
-    return FunnelRead.model_validate(funnel(env=c, query=query))
+    return FunnelRead.model_validate(funnel(env=c, query=query, scope=caller.scope))
 
 
 @router.post(
@@ -78,14 +78,14 @@ def funnel_segment_route(c: Deps, caller: Caller, query: FunnelSegmentQuery) -> 
 
 @router.post(
     "/analytics/retention",
-    dependencies=[needs("analytics:read")],
+    dependencies=[needs("analytics:read", scoped=True)],
     response_model=RetentionRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
 )
-def retention_route(c: Deps, query: RetentionQuery) -> RetentionRead:
+def retention_route(c: Deps, caller: Caller, query: RetentionQuery) -> RetentionRead:
     """The cohort triangle."""
-    return RetentionRead.model_validate(retention(env=c, **dict(query)))
+    return RetentionRead.model_validate(retention(env=c, **dict(query), scope=caller.scope))
 
 
 @router.post(
@@ -111,35 +111,35 @@ def retention_segment_route(c: Deps, caller: Caller, query: RetentionSegmentQuer
 
 @router.post(
     "/analytics/events",
-    dependencies=[needs("analytics:read")],
+    dependencies=[needs("analytics:read", scoped=True)],
     response_model=TrendRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
 )
-def events_route(c: Deps, query: TrendQuery) -> TrendRead:
+def events_route(c: Deps, caller: Caller, query: TrendQuery) -> TrendRead:
     """Counts, customers and per-customer averages by period (and group)."""
-    return TrendRead.model_validate(event_trend(env=c, **dict(query)))
+    return TrendRead.model_validate(event_trend(env=c, **dict(query), scope=caller.scope))
 
 
 @router.post(
     "/analytics/distribution",
-    dependencies=[needs("analytics:read")],
+    dependencies=[needs("analytics:read", scoped=True)],
     response_model=DistributionRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
 )
-def distribution_route(c: Deps, query: DistributionQuery) -> DistributionRead:
+def distribution_route(c: Deps, caller: Caller, query: DistributionQuery) -> DistributionRead:
     """Customers by how many times they did the event."""
-    return DistributionRead.model_validate(distribution(env=c, **dict(query)))
+    return DistributionRead.model_validate(distribution(env=c, **dict(query), scope=caller.scope))
 
 
 @router.post(
     "/analytics/paths",
-    dependencies=[needs("analytics:read")],
+    dependencies=[needs("analytics:read", scoped=True)],
     response_model=PathsRead,
     responses=errors(400),
     response_model_exclude_unset=ONLY_SET,
 )
-def paths_route(c: Deps, query: PathQuery) -> PathsRead:
+def paths_route(c: Deps, caller: Caller, query: PathQuery) -> PathsRead:
     """Nodes and the heaviest links (Sankey data) of session paths around an event."""
-    return PathsRead.model_validate(paths(env=c, **dict(query)))
+    return PathsRead.model_validate(paths(env=c, **dict(query), scope=caller.scope))
