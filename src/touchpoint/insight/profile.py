@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 import numpy as np
-from pyroaring import BitMap
+from pyroaring import BitMap, FrozenBitMap
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.segments.context import Context
@@ -21,14 +21,18 @@ def tgi_profile(
     against: str | None = None,
     tags: list[str] | None = None,
     indicators: list[str] | None = None,
+    scope: FrozenBitMap | None = None,
 ) -> dict[str, Any]:
     """Per tag, each value's share in the segment and in the base and its TGI (segment ÷ base × 100).
 
     Tags are ranked by how far the segment's distribution is from the base's (half the sum of the absolute
-    share differences: 0 = alike, 1 = nothing in common). The base is every customer, or another segment.
+    share differences: 0 = alike, 1 = nothing in common). The base is every customer, or another segment;
+    with a `scope`, both hold only the scope's customers.
     """
     context, members = current_members(env=env, name=segment)
     base = current_members(env=env, name=against)[1] if against else context.universe
+    if scope is not None:
+        members, base = members & scope, base & scope
     if not members:
         raise ValidationError(f"segment {segment!r} has no members to profile")
     catalogue = list_tags(env=env)
@@ -93,11 +97,14 @@ def _summary(context: Context, indicator: str, members: BitMap, base: BitMap) ->
     return {"indicator": indicator, "segment": describe(members), "base": describe(base)}
 
 
-def overlap(*, env: TagEnv, segments: list[str]) -> dict[str, Any]:
-    """Sizes of 2–4 segments, of every intersection, and of every Venn region (in exactly those segments)."""
+def overlap(*, env: TagEnv, segments: list[str], scope: FrozenBitMap | None = None) -> dict[str, Any]:
+    """Sizes of 2–4 segments, of every intersection, and of every Venn region (in exactly those segments);
+    with a `scope`, of its customers only."""
     if not 2 <= len(segments) <= 4 or len(set(segments)) != len(segments):
         raise ValidationError("overlap takes 2 to 4 different segments")
     members = {name: current_members(env=env, name=name)[1] for name in segments}
+    if scope is not None:
+        members = {name: found & scope for name, found in members.items()}
     regions = []
     for size in range(1, len(segments) + 1):
         for combo in itertools.combinations(segments, size):

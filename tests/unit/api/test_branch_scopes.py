@@ -199,3 +199,43 @@ def test_behaviour_analytics_count_only_the_scopes_customers(world: Container) -
         assert manager.post("/api/v1/analytics/funnel", json=funnel).json()["steps"][0]["customers"] == len(
             per_person
         )
+
+
+def test_segment_insight_and_overlap_profile_only_the_scopes_customers(world: Container) -> None:
+    from touchpoint.segments.service import SegmentDef, save_segment
+
+    rule = {"attribute": "risk_level", "in": ["C3", "C4", "C5"]}
+    save_segment(env=world, principal=SYSTEM, segment=SegmentDef(name="bolder", title="进取", rule=rule))
+    save_segment(
+        env=world,
+        principal=SYSTEM,
+        segment=SegmentDef(
+            name="calmer", title="稳健", rule={"attribute": "risk_level", "in": ["C1", "C2", "C3"]}
+        ),
+    )
+    newest = world.analytics.partitions("customers")[-1].dt
+    table = world.analytics.read_partition("customers", newest)
+    assert table is not None
+    rows = table.select(["customer_no", "branch_id", "risk_level"]).to_pylist()
+
+    def uids(levels: set[str]) -> set[int]:  # brute force, one customer at a time through One ID
+        return {
+            show(env=world, value=r["customer_no"], id_type="customer_no")["uid"]
+            for r in rows
+            if r["branch_id"] == "B1" and r["risk_level"] in levels
+        }
+
+    bolder, calmer = uids({"C3", "C4", "C5"}), uids({"C1", "C2", "C3"})
+    assert 0 < len(bolder) < sum(1 for r in rows if r["risk_level"] in {"C3", "C4", "C5"})
+    token = signed_token(world, roles=("branch_manager",), branches=["B1"])
+    with TestClient(create_app(world), headers={"Authorization": f"Bearer {token}"}) as manager:
+        hidden = manager.get("/api/v1/segments/bolder/insight", params={"tags": "risk_level,asset_tier"})
+        assert hidden.status_code == 403  # asset_tier is sensitive; a branch manager lacks tag:sensitive
+        assert "asset_tier" in hidden.json()["error"]["message"]
+        profile = manager.get("/api/v1/segments/bolder/insight", params={"tags": "risk_level"}).json()
+        assert profile["segment_size"] == len(bolder)
+        assert profile["base_size"] == len(_expected(world, ("B1",), None))
+        venn = manager.get("/api/v1/insight/overlap", params={"names": "bolder,calmer"}).json()
+        assert venn["sizes"] == {"bolder": len(bolder), "calmer": len(calmer)}
+        both = next(r for r in venn["regions"] if r["segments"] == ["bolder", "calmer"])
+        assert both["intersection"] == len(bolder & calmer)

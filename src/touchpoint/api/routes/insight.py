@@ -9,13 +9,14 @@ from fastapi import APIRouter, Body, Depends, Query
 from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
-from touchpoint.core.errors import Fault, NotFoundError, ValidationError
+from touchpoint.core.errors import Fault, ForbiddenError, NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal
 from touchpoint.insight.lookalike import JOBS, Job, lookalike, run_in_background
 from touchpoint.insight.model import JobRead, LookalikeCreate, OverlapRead, TgiProfileRead
 from touchpoint.insight.profile import overlap, tgi_profile
 from touchpoint.segments.service import get_segment
+from touchpoint.tags.service import list_tags
 
 router = APIRouter(tags=["insight"])
 Deps = Annotated[Container, Depends(container)]
@@ -26,33 +27,49 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-@router.get("/segments/{name}/insight", dependencies=[needs("analytics:read")], responses=errors(400, 404))
+@router.get(
+    "/segments/{name}/insight",
+    dependencies=[needs("analytics:read", scoped=True)],
+    responses=errors(400, 403, 404),
+)
 def insight(
     name: str,
     c: Deps,
+    caller: Caller,
     against: Annotated[
         str | None, Query(description="another segment as the base (default: everyone)")
     ] = None,
     tags: Annotated[str, Query(description="comma-separated (default: every non-sensitive tag)")] = "",
     indicators: Annotated[str, Query(description="comma-separated")] = "",
 ) -> TgiProfileRead:
-    """TGI of every tag value against the base (or another segment), ranked; indicator summaries."""
+    """TGI of every tag value against the base (or another segment), ranked; indicator summaries (of the
+    caller's customers only, for a user limited to branches; sensitive tags need tag:sensitive)."""
+    chosen = _names(tags) or None
+    if chosen and not caller.can("tag:sensitive"):
+        hidden = sorted(set(chosen) & {n for n, t in list_tags(env=c).items() if t.sensitive})
+        if hidden:
+            raise ForbiddenError(
+                f"{', '.join(hidden)} are sensitive tags; profiling them needs tag:sensitive"
+            )
     profile = tgi_profile(
         env=c,
         segment=name,
         against=against or None,
-        tags=_names(tags) or None,
+        tags=chosen,
         indicators=_names(indicators),
+        scope=caller.scope,
     )
     return TgiProfileRead.model_validate(profile)
 
 
-@router.get("/insight/overlap", dependencies=[needs("analytics:read")], responses=errors(400, 404))
+@router.get(
+    "/insight/overlap", dependencies=[needs("analytics:read", scoped=True)], responses=errors(400, 404)
+)
 def segments_overlap(
-    c: Deps, names: Annotated[str, Query(description="2–4 comma-separated segments")]
+    c: Deps, caller: Caller, names: Annotated[str, Query(description="2–4 comma-separated segments")]
 ) -> OverlapRead:
-    """Sizes of the segments and of every overlap (Venn regions)."""
-    return OverlapRead.model_validate(overlap(env=c, segments=_names(names)))
+    """Sizes of the segments and of every overlap (Venn regions), within the caller's customers."""
+    return OverlapRead.model_validate(overlap(env=c, segments=_names(names), scope=caller.scope))
 
 
 @router.post(
