@@ -87,6 +87,14 @@ def ensure_visible(env: IdentityEnv, principal: Principal, customer_no: str) -> 
         raise NotFoundError(f"no customer {customer_no!r}")
 
 
+def scope_numbers(env: IdentityEnv, scope: FrozenBitMap) -> list[str]:
+    """Every customer number whose One ID person is in `scope` (to filter operational rows, which name
+    customers by number)."""
+    uid_table, _ = id_tables(env=env)
+    inside = pc.is_in(uid_table["uid"], pa.array(scope.to_array(), type=uid_table["uid"].type))
+    return [str(n) for n in uid_table.filter(inside)["customer_no"].to_pylist()]
+
+
 def visible_numbers(env: IdentityEnv, principal: Principal, numbers: list[str]) -> list[str]:
     """The customer numbers of the list the caller may see, in the list's order."""
     if principal.scope is None:

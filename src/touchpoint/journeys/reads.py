@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from touchpoint.journeys.engine import ACTIVE, Run
-from touchpoint.journeys.repo import as_utc, run_of
+from touchpoint.journeys.repo import as_utc, run_of, within
 from touchpoint.store.operational.schema import journey_outbox, journey_runs
 
 
@@ -64,10 +64,13 @@ def list_runs(
     status: str | None = None,
     after_id: str | None = None,
     limit: int = 100,
+    customers: Table | None = None,
 ) -> list[Run]:
     """A page of a journey's runs in id order (`after_id`: the last id of the previous page), optionally only
     those at a node or with a status (`active` means any active status)."""
-    query = select(journey_runs).where(journey_runs.c.journey == journey)
+    query = select(journey_runs).where(
+        journey_runs.c.journey == journey, within(journey_runs.c.customer_no, customers)
+    )
     if node is not None:
         query = query.where(journey_runs.c.node == node)
     if status == "active":
@@ -80,11 +83,18 @@ def list_runs(
     return [run_of(row) for row in connection.execute(query).mappings()]
 
 
-def ended_counts(connection: Connection, journey: str) -> list[tuple[str | None, str, int]]:
-    """Ended runs by (node they ended at, status): how many runs each node lost to goals, stops, failures."""
+def ended_counts(
+    connection: Connection, journey: str, customers: Table | None = None
+) -> list[tuple[str | None, str, int]]:
+    """Ended runs by (node they ended at, status): how many runs each node lost to goals, stops, failures
+    (of `customers` only, if given)."""
     query = (
         select(journey_runs.c.node, journey_runs.c.status, func.count())
-        .where(journey_runs.c.journey == journey, journey_runs.c.status.not_in(ACTIVE))
+        .where(
+            journey_runs.c.journey == journey,
+            journey_runs.c.status.not_in(ACTIVE),
+            within(journey_runs.c.customer_no, customers),
+        )
         .group_by(journey_runs.c.node, journey_runs.c.status)
     )
     return [(node, status, int(n)) for node, status, n in connection.execute(query)]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, func, insert, or_, select, true, update
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.engine import ACTIVE, Run, Step
@@ -400,43 +400,57 @@ def steps_of(connection: Connection, run_id: str) -> list[Row[Any]]:
     return list(connection.execute(query))
 
 
-def node_counts(connection: Connection, journey: str) -> dict[str, Any]:
-    """Per node: steps by outcome; runs waiting at it; effects by status."""
+def within(column: Any, customers: Table | None) -> Any:
+    """A condition keeping rows of the customers in `customers` (a scratch set), or every row for None."""
+    return true() if customers is None else column.in_(select(customers.c.customer_no))
+
+
+def runs_within(column: Any, customers: Table | None) -> Any:
+    """A condition keeping steps (by their run id) of runs of the customers in `customers`."""
+    if customers is None:
+        return true()
+    return column.in_(select(journey_runs.c.id).where(within(journey_runs.c.customer_no, customers)))
+
+
+def node_counts(connection: Connection, journey: str, customers: Table | None = None) -> dict[str, Any]:
+    """Per node: steps by outcome; runs waiting at it; effects by status (of `customers` only, if given)."""
+    steps, runs, outbox = journey_steps.c, journey_runs.c, journey_outbox.c
     outcomes = fetch_tuples(
         connection,
-        select(journey_steps.c.node, journey_steps.c.outcome, func.count())
-        .where(journey_steps.c.journey == journey)
-        .group_by(journey_steps.c.node, journey_steps.c.outcome),
+        select(steps.node, steps.outcome, func.count())
+        .where(steps.journey == journey, runs_within(steps.run_id, customers))
+        .group_by(steps.node, steps.outcome),
     )
     waiting = fetch_tuples(
         connection,
-        select(journey_runs.c.node, func.count())
-        .where(journey_runs.c.journey == journey, journey_runs.c.status.in_(ACTIVE))
-        .group_by(journey_runs.c.node),
+        select(runs.node, func.count())
+        .where(runs.journey == journey, runs.status.in_(ACTIVE), within(runs.customer_no, customers))
+        .group_by(runs.node),
     )
+    mine = within(outbox.customer_no, customers)
     effects = fetch_tuples(
         connection,
-        select(journey_outbox.c.node, journey_outbox.c.status, func.count())
-        .where(journey_outbox.c.journey == journey)
-        .group_by(journey_outbox.c.node, journey_outbox.c.status),
+        select(outbox.node, outbox.status, func.count())
+        .where(outbox.journey == journey, mine)
+        .group_by(outbox.node, outbox.status),
     )
     failures = fetch_tuples(
         connection,
-        select(journey_outbox.c.node, journey_outbox.c.last_error, func.count())
-        .where(journey_outbox.c.journey == journey, journey_outbox.c.status == "failed")
-        .group_by(journey_outbox.c.node, journey_outbox.c.last_error),
+        select(outbox.node, outbox.last_error, func.count())
+        .where(outbox.journey == journey, outbox.status == "failed", mine)
+        .group_by(outbox.node, outbox.last_error),
     )
     cancelled = fetch_tuples(
         connection,
-        select(journey_outbox.c.node, journey_outbox.c.last_error, func.count())
-        .where(journey_outbox.c.journey == journey, journey_outbox.c.status == "skipped")
-        .group_by(journey_outbox.c.node, journey_outbox.c.last_error),
+        select(outbox.node, outbox.last_error, func.count())
+        .where(outbox.journey == journey, outbox.status == "skipped", mine)
+        .group_by(outbox.node, outbox.last_error),
     )
     ends = fetch_tuples(
         connection,
-        select(journey_runs.c.status, journey_runs.c.holdout, func.count())
-        .where(journey_runs.c.journey == journey)
-        .group_by(journey_runs.c.status, journey_runs.c.holdout),
+        select(runs.status, runs.holdout, func.count())
+        .where(runs.journey == journey, within(runs.customer_no, customers))
+        .group_by(runs.status, runs.holdout),
     )
     return {
         "outcomes": outcomes,
@@ -509,12 +523,15 @@ def move_runs(
     return moved
 
 
-def goal_counts(connection: Connection, journey: str) -> dict[bool, tuple[int, int]]:
-    """Per hold-out flag: (runs, runs that reached the goal)."""
+def goal_counts(
+    connection: Connection, journey: str, customers: Table | None = None
+) -> dict[bool, tuple[int, int]]:
+    """Per hold-out flag: (runs, runs that reached the goal), of `customers` only if given."""
+    mine = within(journey_runs.c.customer_no, customers)
     runs: dict[Any, int] = dict(
         connection.execute(
             select(journey_runs.c.holdout, func.count())
-            .where(journey_runs.c.journey == journey)
+            .where(journey_runs.c.journey == journey, mine)
             .group_by(journey_runs.c.holdout)
         ).all()
     )
@@ -522,7 +539,7 @@ def goal_counts(connection: Connection, journey: str) -> dict[bool, tuple[int, i
         connection.execute(
             select(journey_runs.c.holdout, func.count(func.distinct(journey_steps.c.run_id)))
             .join(journey_runs, journey_runs.c.id == journey_steps.c.run_id)
-            .where(journey_steps.c.journey == journey, journey_steps.c.outcome == "goal")
+            .where(journey_steps.c.journey == journey, journey_steps.c.outcome == "goal", mine)
             .group_by(journey_runs.c.holdout)
         ).all()
     )

@@ -7,6 +7,8 @@ version they entered on unless the editor moves them (mapping old nodes to new) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, cast, get_args
 
@@ -21,7 +23,7 @@ from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
 from touchpoint.governance import Principal, approvals, record_operation
 from touchpoint.governance.masking import mask_customer_no
 from touchpoint.governance.registry import Bundle, DefinitionKind, body_diff, write_definition
-from touchpoint.identity.scopes import ensure_visible
+from touchpoint.identity.scopes import ensure_visible, scope_numbers
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
 from touchpoint.journeys import reads, repo
@@ -38,6 +40,7 @@ from touchpoint.journeys.validate import Known, problems
 from touchpoint.segments.model import segment_references
 from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
+from touchpoint.store.operational.scratch import customer_set
 from touchpoint.tags.service import list_tags
 
 KIND = "journey"
@@ -371,16 +374,20 @@ def set_status(*, env: JourneyEnv, principal: Principal, name: str, to: str) -> 
 ENDED_AT_NODE = ("converted", "stopped", "failed")  # ends that record no step leaving the node
 
 
-def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None) -> dict[str, Any]:
+def statistics(
+    *, env: JourneyEnv, name: str, journey: JourneyDef | None = None, principal: Principal | None = None
+) -> dict[str, Any]:
     """Per node: runs that left it (by the edge they took), that ended there (converted by the goal, stopped,
     failed) and that wait there now, so that `entered` = the sum of `outcomes` + `waiting`; effects by
     status; goal conversion of treated runs and of the hold-out group. For the journey: runs `entered` =
-    the sum of `runs` by status (active ones included)."""
+    the sum of `runs` by status (active ones included). A principal limited to branches counts only the runs
+    of their customers."""
     journey = journey or get_journey(env=env, name=name)
-    with env.ops.begin() as connection:
-        counts = repo.node_counts(connection, name)
-        goals = repo.goal_counts(connection, name)
-        ended = reads.ended_counts(connection, name)
+    numbers = _scope_numbers(env, principal)
+    with env.ops.begin() as connection, _customers(connection, numbers) as customers:
+        counts = repo.node_counts(connection, name, customers)
+        goals = repo.goal_counts(connection, name, customers)
+        ended = reads.ended_counts(connection, name, customers)
     nodes: dict[str, dict[str, Any]] = {n.id: _node_item(n.id, n.type) for n in journey.nodes}
     for node, outcome, count in counts["outcomes"]:
         if outcome == "goal":
@@ -426,6 +433,22 @@ def statistics(*, env: JourneyEnv, name: str, journey: JourneyDef | None = None)
             "holdout": {"runs": holdout[0], "converted": holdout[1], "rate": _rate(holdout)},
         },
     }
+
+
+def _scope_numbers(env: JourneyEnv, principal: Principal | None) -> list[str] | None:
+    """The customer numbers a scoped principal may see (None: everyone), read before any transaction."""
+    if principal is None or principal.scope is None:
+        return None
+    return scope_numbers(env, principal.scope)
+
+
+@contextmanager
+def _customers(connection: Any, numbers: list[str] | None) -> Iterator[Any]:
+    if numbers is None:
+        yield None
+        return
+    with customer_set(connection, numbers) as table:
+        yield table
 
 
 def _node_item(node: str, kind: str) -> dict[str, Any]:
@@ -516,18 +539,22 @@ def list_runs(
     status: str | None = None,
     limit: int = 100,
     cursor: str | None = None,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
     """A page of a journey's runs (oldest id first), optionally only those at `node` or with `status`
-    (`active`: any not ended). Customer numbers are masked; `next_cursor` fetches the next page (None on the
-    last one)."""
+    (`active`: any not ended), of the principal's customers when they are limited to branches. Customer
+    numbers are masked; `next_cursor` fetches the next page (None on the last one)."""
     if status is not None and status not in RUN_STATUSES:
         raise ValidationError(f"unknown run status {status!r}: choose {', '.join(RUN_STATUSES)}")
     if not 1 <= limit <= RUNS_PAGE_MAX:
         raise ValidationError(f"limit must be between 1 and {RUNS_PAGE_MAX}")
-    with env.ops.begin() as connection:
+    numbers = _scope_numbers(env, principal)
+    with env.ops.begin() as connection, _customers(connection, numbers) as customers:
         if repo.state(connection, name) is None:
             raise NotFoundError(f"no journey named {name!r}")
-        runs = reads.list_runs(connection, name, node=node, status=status, after_id=cursor, limit=limit + 1)
+        runs = reads.list_runs(
+            connection, name, node=node, status=status, after_id=cursor, limit=limit + 1, customers=customers
+        )
     page = runs[:limit]
     return {
         "journey": name,

@@ -20,6 +20,7 @@ from touchpoint.bootstrap import Container
 from touchpoint.channels.audience import add_do_not_disturb_list
 from touchpoint.core.errors import NotFoundError
 from touchpoint.governance import SYSTEM
+from touchpoint.governance.masking import mask_customer_no
 from touchpoint.identity.scopes import scope_for
 from touchpoint.identity.service import show
 from touchpoint.tags.inspect import member_list
@@ -239,3 +240,42 @@ def test_segment_insight_and_overlap_profile_only_the_scopes_customers(world: Co
         assert venn["sizes"] == {"bolder": len(bolder), "calmer": len(calmer)}
         both = next(r for r in venn["regions"] if r["segments"] == ["bolder", "calmer"])
         assert both["intersection"] == len(bolder & calmer)
+
+
+def test_journey_statistics_and_runs_count_only_the_scopes_customers(world: Container) -> None:
+    from touchpoint.journeys.runtime import admit, tick
+    from touchpoint.journeys.service import parse_journey, publish, save_journey
+
+    journey = {
+        "name": "hello_scoped",
+        "title": "hello",
+        "entry": {"type": "api"},
+        "start": "note",
+        "nodes": [
+            {"id": "note", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}
+        ],
+    }
+    save_journey(env=world, principal=SYSTEM, journey=parse_journey(journey))
+    publish(env=world, principal=SYSTEM, name="hello_scoped")
+    rows = _customers(world)
+    b1 = [r["customer_no"] for r in rows if r["branch_id"] == "B1"][:3]
+    b3 = [r["customer_no"] for r in rows if r["branch_id"] == "B3"][:4]
+    admit(env=world, name="hello_scoped", customers=b1 + b3, payloads={})
+    while tick(env=world):
+        pass
+    token = signed_token(world, roles=("branch_manager",), branches=["B1"])
+    everyone = statistics_of(world, None)
+    assert everyone["entered"] == len(b1) + len(b3)
+    with TestClient(create_app(world), headers={"Authorization": f"Bearer {token}"}) as manager:
+        mine = manager.get("/api/v1/journeys/hello_scoped/stats").json()
+        assert mine["entered"] == len(b1)
+        assert [n["entered"] for n in mine["nodes"]] == [len(b1)]
+        page = manager.get("/api/v1/journeys/hello_scoped/runs").json()
+        assert len(page["runs"]) == len(b1)
+        assert {r["customer_no"] for r in page["runs"]} == {mask_customer_no(n) for n in b1}
+
+
+def statistics_of(world: Container, principal: Any) -> dict[str, Any]:
+    from touchpoint.journeys.service import statistics
+
+    return statistics(env=world, name="hello_scoped", principal=principal)

@@ -59,7 +59,7 @@ STATUSES = {"pause": "paused", "resume": "live", "stop": "stopped", "archive": "
 
 @router.get(
     "/journeys/schema",
-    dependencies=[needs("journey:read")],
+    dependencies=[needs("journey:read", scoped=True)],
     response_model=JourneySchemaRead,
     response_model_by_alias=True,
 )
@@ -68,7 +68,8 @@ def schema() -> JourneySchemaRead:
     return JourneySchemaRead.model_validate(journey_schema())
 
 
-@router.get("/journeys", dependencies=[needs("journey:read")], response_model=list[JourneyRead])
+# Definitions hold no customer data: a user limited to branches reads them as everyone does.
+@router.get("/journeys", dependencies=[needs("journey:read", scoped=True)], response_model=list[JourneyRead])
 def journeys(c: Deps) -> list[JourneyRead]:
     """Every journey with its status and versions."""
     return [JourneyRead.model_validate(row) for row in list_journeys(env=c)]
@@ -103,7 +104,10 @@ def stuck_runs(c: Deps) -> list[StuckRunRead]:
 
 
 @router.get(
-    "/journeys/{name}", dependencies=[needs("journey:read")], response_model=JourneyDef, responses=errors(404)
+    "/journeys/{name}",
+    dependencies=[needs("journey:read", scoped=True)],
+    response_model=JourneyDef,
+    responses=errors(404),
 )
 def show(name: str, c: Deps, version: Annotated[int | None, Query(ge=1)] = None) -> JourneyDef:
     """A journey's definition: the newest version, or `?version=N`."""
@@ -112,13 +116,14 @@ def show(name: str, c: Deps, version: Annotated[int | None, Query(ge=1)] = None)
 
 @router.get(
     "/journeys/{name}/runs",
-    dependencies=[needs("journey:read")],
+    dependencies=[needs("journey:read", scoped=True)],
     response_model=RunPage,
     responses=errors(400, 404),
 )
 def runs(
     name: str,
     c: Deps,
+    caller: Caller,
     node: Annotated[str | None, Query(pattern=NODE_PATTERN)] = None,
     status: RunStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=RUNS_PAGE_MAX)] = 100,
@@ -126,7 +131,7 @@ def runs(
 ) -> RunPage:
     """A page of the journey's runs, oldest first: at a node, with a status (`active`: not ended); customer
     numbers masked. Pass `next_cursor` as `cursor` for the next page."""
-    page = list_runs(env=c, name=name, node=node, status=status, limit=limit, cursor=cursor)
+    page = list_runs(env=c, name=name, node=node, status=status, limit=limit, cursor=cursor, principal=caller)
     return RunPage.model_validate(page)
 
 
@@ -186,13 +191,14 @@ for _action in STATUSES:
 
 @router.get(
     "/journeys/{name}/stats",
-    dependencies=[needs("journey:read")],
+    dependencies=[needs("journey:read", scoped=True)],
     response_model=JourneyStatsRead,
     responses=errors(404),
 )
-def stats(name: str, c: Deps) -> JourneyStatsRead:
-    """Per-node statistics and goal conversion of treated runs and the hold-out."""
-    return JourneyStatsRead.model_validate(statistics(env=c, name=name))
+def stats(name: str, c: Deps, caller: Caller) -> JourneyStatsRead:
+    """Per-node statistics and goal conversion of treated runs and the hold-out (of the caller's customers
+    only, for a user limited to branches)."""
+    return JourneyStatsRead.model_validate(statistics(env=c, name=name, principal=caller))
 
 
 @router.get(
