@@ -81,7 +81,7 @@ def init_command(
     typer.echo(
         "approval (四眼原则) is required for: "
         + ", ".join(p.action for p in gated if p.required)
-        + " — switch with `touchpoint approval policy set ACTION --on/--off`"
+        + " — switch with `touchpoint approval policy on|off ACTION`"
     )
 
 

@@ -108,24 +108,29 @@ def policy_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     print_table(table)
 
 
-@policy_app.command("set")
-def policy_set(
+@policy_app.command("on")
+def policy_on(
     ctx: typer.Context,
     action: str,
-    required: Annotated[bool, typer.Option("--on/--off", help="whether the action needs approval")],
     threshold: Annotated[
         int | None, typer.Option(min=1, help="segment.export: customers above which approval is needed")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Switch approval on or off for one action (a small brokerage may approve only journeys)."""
+    """Require approval for one action."""
+    _switch(ctx, action, ApprovalPolicyUpdate(required=True, threshold=threshold), as_json=as_json)
+
+
+@policy_app.command("off")
+def policy_off(ctx: typer.Context, action: str, as_json: JsonOption = False) -> None:
+    """Stop requiring approval for one action (a small brokerage may approve only journeys)."""
+    _switch(ctx, action, ApprovalPolicyUpdate(required=False), as_json=as_json)
+
+
+def _switch(ctx: typer.Context, action: str, update: ApprovalPolicyUpdate, *, as_json: bool) -> None:
     container = ctx.obj.container
     done = approvals.set_policy(
-        container.ops,
-        clock=container.clock,
-        principal=ctx.obj.principal,
-        name=action,
-        update=ApprovalPolicyUpdate(required=required, threshold=threshold),
+        container.ops, clock=container.clock, principal=ctx.obj.principal, name=action, update=update
     )
     if as_json:
         print_json(done.model_dump(mode="json"))

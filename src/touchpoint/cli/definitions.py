@@ -32,14 +32,15 @@ def export_command(
 ) -> None:
     """Write every live definition of every kind to a directory (to keep the configuration in git)."""
     exported = ctx.obj.container.registry.export()
-    written = write_directory(directory, exported)
+    written, removed = write_directory(directory, exported)
     counts = {kind: len(bodies) for kind, bodies in exported.items()}
     if as_json:
-        print_json({"directory": str(directory), "files": written, "kinds": counts})
+        print_json({"directory": str(directory), "files": written, "removed": removed, "kinds": counts})
         return
-    console.print(
-        f"wrote {written} definitions to {directory}: " + ", ".join(f"{k} {n}" for k, n in counts.items())
-    )
+    shown = ", ".join(f"{k} {n}" for k, n in counts.items())
+    console.print(f"wrote {written} definitions to {directory}: {shown}", highlight=False)
+    if removed:
+        console.print(f"removed {removed} file(s) of definitions no longer live", highlight=False)
 
 
 @app.command("plan")

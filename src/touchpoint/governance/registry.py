@@ -369,13 +369,25 @@ def read_directory(root: Path) -> dict[str, dict[str, Any]]:
     return documents
 
 
-def write_directory(root: Path, exported: Mapping[str, Mapping[str, Any]]) -> int:
-    """Write each body to `root/<kind>/<name>.yaml`; returns how many files were written."""
-    written = 0
+def write_directory(root: Path, exported: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+    """Write each body to `root/<kind>/<name>.yaml`, and remove the YAML files of definitions that are no
+    longer live, so that the directory mirrors the registry (a git diff then shows every change).
+
+    `root` may be new, but its parent must exist. Returns (files written, files removed)."""
+    base = Path(root)
+    if not base.parent.is_dir():
+        raise ValidationError(f"{base.parent} does not exist; create it first (export writes {base}/<kind>/)")
+    if base.exists() and not base.is_dir():
+        raise ValidationError(f"{base} is a file; export writes a directory")
+    written = removed = 0
     for kind, bodies in exported.items():
-        folder = Path(root) / kind
+        folder = base / kind
         folder.mkdir(parents=True, exist_ok=True)
         for name, body in bodies.items():
             (folder / f"{name}.yaml").write_text(yaml_text(body), encoding="utf-8")
             written += 1
-    return written
+        for stale in folder.glob("*.yaml"):
+            if stale.stem not in bodies:
+                stale.unlink()
+                removed += 1
+    return written, removed

@@ -94,7 +94,7 @@ def test_a_directory_carries_the_whole_configuration_to_another_installation(
     _configure(container)
     folder = tmp_path / "config"
     exported = container.registry.export()
-    assert write_directory(folder, exported) == sum(len(b) for b in exported.values())
+    assert write_directory(folder, exported) == (sum(len(b) for b in exported.values()), 0)
     assert {p.name for p in folder.iterdir()} == {"indicator", "tag", "segment", "template", "journey"}
     plan = container.registry.plan(read_directory(folder))
     assert plan.changes == 0
@@ -205,6 +205,24 @@ def test_changing_a_segment_a_live_journey_uses_needs_approval(container: Contai
     container.registry.save(MAKER, "segment", "risky", {**stricter, "title": "改名"})
     with pytest.raises(ConflictError, match=r"segment risky changed since the request \(version 3 → 4\)"):
         _approve(container, again.pending_approval.id)
+
+
+def test_an_export_mirrors_the_registry_and_needs_an_existing_parent(
+    tmp_path: Path, container: Container
+) -> None:
+    _configure(container)
+    folder = tmp_path / "config"
+    write_directory(folder, container.registry.export())
+    (folder / "segment" / "retired.yaml").write_text("name: retired\n", encoding="utf-8")
+    (folder / "segment" / "notes.txt").write_text("kept: not a definition file\n", encoding="utf-8")
+    _, removed = write_directory(folder, container.registry.export())
+    assert removed == 1
+    assert sorted(p.name for p in (folder / "segment").iterdir()) == ["notes.txt", "risky.yaml"]
+    with pytest.raises(ValidationError, match="does not exist; create it first"):
+        write_directory(tmp_path / "missing" / "config", {})
+    (tmp_path / "plain").write_text("x", encoding="utf-8")
+    with pytest.raises(ValidationError, match="is a file"):
+        write_directory(tmp_path / "plain", {})
 
 
 def test_directory_and_kind_faults_are_named(tmp_path: Path, container: Container) -> None:
