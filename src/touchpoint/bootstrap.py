@@ -12,7 +12,6 @@ import httpx
 from touchpoint.channels.providers.base import Provider
 from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
-from touchpoint.channels.service import activation_handler, template_kind
 from touchpoint.config import AccountPolicy, ChannelPolicy, PiiKind, Settings
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock, SystemClock
@@ -21,17 +20,13 @@ from touchpoint.governance.approvals import Handler
 from touchpoint.governance.registry import Registry
 from touchpoint.identity.model import IdentityPolicy
 from touchpoint.indicators.layout import INDICATOR_VALUES
-from touchpoint.indicators.service import indicator_kind
 from touchpoint.ingest import analytical_layouts
 from touchpoint.ingest.collector.limits import CollectorLimits
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
-from touchpoint.journeys.service import journey_kind, publication_handler, segments_in_use
 from touchpoint.segments.layout import SEGMENT_MEMBERS
-from touchpoint.segments.service import segment_kind
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
-from touchpoint.tags.service import indicator_dependents, tag_kind
 
 
 def _engine_backend(settings: Settings) -> Any:
@@ -94,6 +89,14 @@ class Container:
     @property
     def registry(self) -> Registry:
         """The one definitions registry, every kind registered in the order apply writes them."""
+        # Imported here: the domain services pull in pandas, ibis and the channel stack, which would slow
+        # the start of every command that builds a container and never touches a definition.
+        from touchpoint.channels.service import template_kind
+        from touchpoint.indicators.service import indicator_kind
+        from touchpoint.journeys.service import journey_kind, segments_in_use
+        from touchpoint.segments.service import segment_kind
+        from touchpoint.tags.service import indicator_dependents, tag_kind
+
         return Registry(
             ops=self.ops,
             clock=self.clock,
@@ -109,6 +112,9 @@ class Container:
     @property
     def approval_handlers(self) -> dict[str, Handler]:
         """What applies each kind of approved request."""
+        from touchpoint.channels.service import activation_handler  # imported late, as in `registry`
+        from touchpoint.journeys.service import publication_handler
+
         registry = self.registry
         return {
             "definitions.apply": registry.handler,
