@@ -16,20 +16,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import Connection
 
 from touchpoint.core.clock import Clock
-from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
+from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError, pydantic_faults
 from touchpoint.governance import approvals
 from touchpoint.governance.audit import record_operation
 from touchpoint.governance.model import Principal
 from touchpoint.store import OperationalStore
 from touchpoint.store.operational import definitions as store
 
+M = TypeVar("M", bound=BaseModel)
 Bundle = Mapping[str, Mapping[str, Any]]
 """Parsed definitions by kind and name: what a directory brings, seen by each check beside the live ones."""
 
@@ -127,6 +129,37 @@ def write_definition(
         after=body,
     )
     return version
+
+
+def remove_definition(
+    connection: Connection, *, clock: Clock, principal: Principal, kind: str, name: str
+) -> None:
+    """Delete a live definition (a version without a body) with its audit entry, in the caller's
+    transaction; NotFoundError when there is none."""
+    before = store.current(connection, kind).get(name)
+    if before is None:
+        raise NotFoundError(f"no {kind} named {name!r}")
+    store.save(connection, kind, name, None, actor=principal.user, now=clock.now())
+    record_operation(
+        connection,
+        clock=clock,
+        principal=principal,
+        action=f"{kind}.delete",
+        target_type=kind,
+        target_id=name,
+        before=before,
+        after=None,
+    )
+
+
+def parse_named(model: type[M], kind: str, name: str, body: Any) -> M:
+    """A definition from a mapping, its name taken from where it is stored; faults named with the kind."""
+    if not isinstance(body, dict):
+        raise ValidationError(f"{kind} {name}: a definition is a mapping, not {type(body).__name__}")
+    try:
+        return model.model_validate({**body, "name": name})
+    except PydanticError as exc:
+        raise ValidationError(f"{kind} {name}: {pydantic_faults(exc)}") from None
 
 
 def yaml_text(body: Any) -> str:

@@ -8,13 +8,18 @@ from typing import Any, Protocol, cast
 
 import ibis
 import pyarrow as pa
-from pydantic import ValidationError as PydanticError
 from sqlalchemy import Connection
 
 from touchpoint.core.calendar import TradingCalendar
-from touchpoint.core.errors import NotFoundError, ValidationError, pydantic_faults
-from touchpoint.governance import Principal, record_operation
-from touchpoint.governance.registry import Bundle, DefinitionKind, write_definition
+from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.governance import Principal
+from touchpoint.governance.registry import (
+    Bundle,
+    DefinitionKind,
+    parse_named,
+    remove_definition,
+    write_definition,
+)
 from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
 from touchpoint.indicators.compile import ROLL_CALL, compile_indicators, window_bounds
 from touchpoint.indicators.model import IndicatorDef
@@ -92,12 +97,7 @@ def write_indicator(
 
 def parse_indicator(name: str, body: Any) -> IndicatorDef:
     """An indicator from a mapping (its name from where it is stored), faults named."""
-    if not isinstance(body, dict):
-        raise ValidationError(f"indicator {name}: a definition is a mapping")
-    try:
-        return IndicatorDef.model_validate({**body, "name": name})
-    except PydanticError as exc:
-        raise ValidationError(f"indicator {name}: {pydantic_faults(exc)}") from None
+    return parse_named(IndicatorDef, "indicator", name, body)
 
 
 def indicator_kind(env: IndicatorEnv, dependents: Callable[[str], Sequence[str]]) -> DefinitionKind:
@@ -125,20 +125,7 @@ def delete_indicator(
             f"indicator {name!r} is read by {', '.join(sorted(dependents))}; delete those first"
         )
     with env.ops.begin() as connection:
-        before = store.current(connection, KIND).get(name)
-        if before is None:
-            raise NotFoundError(f"no indicator named {name!r}")
-        store.save(connection, KIND, name, None, actor=principal.user, now=env.clock.now())
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action="indicator.delete",
-            target_type=KIND,
-            target_id=name,
-            before=before,
-            after=None,
-        )
+        remove_definition(connection, clock=env.clock, principal=principal, kind=KIND, name=name)
 
 
 def compute_indicators(

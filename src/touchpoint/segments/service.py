@@ -18,7 +18,7 @@ from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, approvals, record_operation
 from touchpoint.governance.masking import PiiMask
 from touchpoint.governance.masking import mask_customer_no as mask_customer_no  # re-exported: journeys
-from touchpoint.governance.registry import Bundle, DefinitionKind, write_definition
+from touchpoint.governance.registry import Bundle, DefinitionKind, remove_definition, write_definition
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
 from touchpoint.indicators.service import known_events
@@ -163,17 +163,7 @@ def delete_segment(*, env: TagEnv, principal: Principal, name: str, in_use: bool
             f"segment {name!r} is used by {named.removeprefix(' and ')}; change those first"
         )
     with env.ops.begin() as connection:
-        store.save(connection, KIND, name, None, actor=principal.user, now=env.clock.now())
-        record_operation(
-            connection,
-            clock=env.clock,
-            principal=principal,
-            action="segment.delete",
-            target_type=KIND,
-            target_id=name,
-            before=saved[name].model_dump(mode="json"),
-            after=None,
-        )
+        remove_definition(connection, clock=env.clock, principal=principal, kind=KIND, name=name)
 
 
 def segment_kind(env: TagEnv, in_use: Callable[[str], bool]) -> DefinitionKind:

@@ -12,13 +12,18 @@ from typing import Any, Protocol, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import ValidationError as PydanticError
 from sqlalchemy import Connection
 
-from touchpoint.core.errors import NotFoundError, ValidationError, pydantic_faults
+from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, record_operation
-from touchpoint.governance.registry import Bundle, DefinitionKind, write_definition
+from touchpoint.governance.registry import (
+    Bundle,
+    DefinitionKind,
+    parse_named,
+    remove_definition,
+    write_definition,
+)
 from touchpoint.indicators import IndicatorDef, IndicatorEnv, compute_indicators, list_indicators
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.indicators.service import known_events
@@ -76,12 +81,7 @@ def write_tag(connection: Connection, *, env: TagEnv, principal: Principal, tag:
 
 def parse_tag(name: str, body: Any) -> TagDef:
     """A tag from a mapping (its name from where it is stored), faults named."""
-    if not isinstance(body, dict):
-        raise ValidationError(f"tag {name}: a definition is a mapping")
-    try:
-        return TagDef.model_validate({**body, "name": name})
-    except PydanticError as exc:
-        raise ValidationError(f"tag {name}: {pydantic_faults(exc)}") from None
+    return parse_named(TagDef, "tag", name, body)
 
 
 def tag_kind(env: TagEnv) -> DefinitionKind:
@@ -98,22 +98,8 @@ def tag_kind(env: TagEnv) -> DefinitionKind:
 
 def delete_tag(*, env: TagEnv, principal: Principal, name: str) -> None:
     """Delete a tag (its past snapshots stay)."""
-    ops, clock = env.ops, env.clock
-    with ops.begin() as connection:
-        before = store.current(connection, KIND).get(name)
-        if before is None:
-            raise NotFoundError(f"no tag named {name!r}")
-        store.save(connection, KIND, name, None, actor=principal.user, now=clock.now())
-        record_operation(
-            connection,
-            clock=clock,
-            principal=principal,
-            action="tag.delete",
-            target_type=KIND,
-            target_id=name,
-            before=before,
-            after=None,
-        )
+    with env.ops.begin() as connection:
+        remove_definition(connection, clock=env.clock, principal=principal, kind=KIND, name=name)
 
 
 def indicator_dependents(*, env: TagEnv, indicator: str) -> list[str]:
