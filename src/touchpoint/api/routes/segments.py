@@ -42,7 +42,8 @@ CSV: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/segments/schema", dependencies=[needs("segment:read")])
+# A rule's schema and the saved definitions hold no customer data: users limited to branches read them too.
+@router.get("/segments/schema", dependencies=[needs("segment:read", scoped=True)])
 def schema() -> dict[str, Any]:
     """The JSON Schema of a rule tree (itself a JSON Schema document, hence an open object)."""
     return rule_schema()
@@ -70,9 +71,9 @@ def preview_rule(
     )
 
 
-@router.get("/segments", dependencies=[needs("segment:read")])
+@router.get("/segments", dependencies=[needs("segment:read", scoped=True)])
 def segments(c: Deps) -> list[SegmentDefinitionRead]:
-    """Every saved segment."""
+    """Every saved segment's definition (sizes and members: GET /segments/{name})."""
     return [SegmentDefinitionRead.model_validate(s.model_dump()) for s in list_segments(env=c).values()]
 
 
