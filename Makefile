@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck layers unit fuzz openapi bench clean mutation
+WEB_STAMP := web/node_modules/.installed
+
+.PHONY: install demo test lint typecheck layers unit fuzz openapi bench clean mutation web web-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Touchpoint needs Python 3.11 or newer")'
@@ -15,7 +17,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: install
+# The console (web/, Node 20+): packages exactly as web/package-lock.json pins them, then the production build
+# into src/touchpoint/console, which `touchpoint serve` serves at / (every asset from the package, no CDN).
+$(WEB_STAMP): web/package-lock.json
+	@command -v npm >/dev/null || { echo "The console needs Node.js 20+ and npm to build (https://nodejs.org)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+	cd web && npm run build
+
+# The console's TypeScript types must match docs/openapi.json (regenerate with `cd web && npm run api`); then
+# the type check and the Vitest unit tests.
+web-check: $(WEB_STAMP)
+	cd web && npm run api:check && npm run typecheck && npm test
+
+demo: install web
 	$(BIN)/touchpoint demo $(DEMO_ARGS)
 
 lint: install
@@ -31,7 +48,8 @@ layers: install
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-test: lint typecheck layers unit
+# tests/e2e drives the built console in Debian's Chromium (skipped when /usr/bin/chromium is absent, except in CI).
+test: lint typecheck layers web-check web unit
 
 # The schemathesis run over docs/openapi.json (tests/fuzz) is part of `unit`; this runs it alone.
 # TOUCHPOINT_FUZZ_EXAMPLES=50 make fuzz tries more requests per operation.
@@ -52,4 +70,4 @@ mutation: install
 	$(BIN)/mutmut results
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache web/node_modules src/touchpoint/console

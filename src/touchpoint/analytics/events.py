@@ -71,19 +71,21 @@ def check_events(env: TagEnv, names: list[str]) -> None:
 
 def events_between(
     env: TagEnv,
-    names: list[str],
+    names: list[str] | None,
     first: date,
     last: date,
     where: list[PropertyFilter] | None = None,
     scope: FrozenBitMap | None = None,
 ) -> Table:
-    """Events of `names` on Beijing days first…last, with `person`: the customer number; else, for someone
-    not (yet) known as a customer, `~uid` of their One ID person; else the raw distinct id.
+    """Events of `names` (None: every event) on Beijing days first…last, with `person`: the customer number;
+    else, for someone not (yet) known as a customer, `~uid` of their One ID person; else the raw distinct id.
 
     A `scope` (the caller's branch or own customers, as uids) keeps only its customers' events: every
     analysis built on this sees, counts and lists nobody else."""
     events = env.analytics.table("events")
-    chosen = events.filter(events.event.isin(names), events.dt >= first, events.dt <= last)
+    chosen = events.filter(events.dt >= first, events.dt <= last)
+    if names is not None:
+        chosen = chosen.filter(chosen.event.isin(names))
     chosen = property_filters(chosen, where or [])
     resolved = resolve_customers(chosen, ibis.memtable(event_id_map(env)))
     if scope is not None:

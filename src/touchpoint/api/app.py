@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
 from touchpoint import __version__
 from touchpoint.api.allow import AllowHeaderMiddleware
-from touchpoint.api.deps import public, single_query_values
+from touchpoint.api.console import mount_console
+from touchpoint.api.deps import single_query_values
 from touchpoint.api.docs import mount_docs
 from touchpoint.api.errors import errors, install_error_handlers
 from touchpoint.api.routes import (
@@ -99,13 +99,7 @@ def create_app(container: Container, *, collector_only: bool = False) -> FastAPI
     for prefix, router in mounted_routers(collector_only=collector_only):
         app.include_router(router, prefix=prefix)
     if not collector_only:
-        app.add_api_route(
-            "/",
-            _landing,
-            include_in_schema=False,
-            response_class=HTMLResponse,
-            dependencies=[public("the landing page")],
-        )
+        mount_console(app)
     app.add_middleware(
         CollectorCorsMiddleware,
         paths=browser_collector_paths(),
@@ -142,15 +136,3 @@ SIGN_IN_ERRORS = {
     401: "Missing or unknown credential",
     403: "Not allowed: a missing permission, a password to change first, or no CSRF token",
 }
-
-
-def _landing() -> str:
-    return """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Touchpoint</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
-<h1>Touchpoint 客户旅程平台</h1>
-<p>券商客户数据与客户旅程平台。Customer data and journeys for securities brokerages.</p>
-<ul>
-<li><a href="/docs">API 文档 · API docs (OpenAPI)</a></li>
-<li><a href="/api/v1/status">数据状态 · Data status</a></li>
-<li><a href="/healthz">健康检查 · Health</a></li>
-</ul></body></html>"""

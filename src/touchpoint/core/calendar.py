@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -16,6 +17,18 @@ from zoneinfo import ZoneInfo
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_EXCHANGE = "XSHG"
 _FALLBACK_YEARS = 5
+HORIZON_WARNING_DAYS = 60
+
+
+@dataclass(frozen=True)
+class CalendarHorizon:
+    """The end of the recorded closures as of one day, and whether to warn about it."""
+
+    recorded_until: date
+    days_left: int
+    next_year: int
+    next_year_configured: bool
+    warning: bool
 
 
 class TradingCalendar:
@@ -29,9 +42,25 @@ class TradingCalendar:
     ) -> None:
         self.tz = ZoneInfo(timezone)
         self.exchange = exchange
-        recorded, fallback = _sessions(exchange, tuple(sorted(set(extra_holidays))))
+        self.extra_holidays: tuple[date, ...] = tuple(sorted(set(extra_holidays)))
+        recorded, fallback = _sessions(exchange, self.extra_holidays)
         self.recorded_until: date = date.fromordinal(recorded[-1])
         self._ordinals = recorded + fallback
+
+    def horizon(self, today: date, warn_days: int = HORIZON_WARNING_DAYS) -> CalendarHorizon:
+        """How far ahead the closures are known: a warning from `warn_days` before the last recorded session
+        until the brokerage configures a closure of the following year (`extra_holidays`) — past that point
+        trading days are weekdays only, and a T+2 deadline on the wrong day is a compliance incident."""
+        next_year = self.recorded_until.year + 1
+        configured = any(day.year >= next_year for day in self.extra_holidays)
+        days_left = (self.recorded_until - today).days
+        return CalendarHorizon(
+            recorded_until=self.recorded_until,
+            days_left=days_left,
+            next_year=next_year,
+            next_year_configured=configured,
+            warning=not configured and days_left <= warn_days,
+        )
 
     @property
     def first_day(self) -> date:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from touchpoint.store.operational.schema import import_runs
 
@@ -93,6 +93,29 @@ def recent_runs(connection: Connection, *, limit: int = 20) -> list[dict[str, An
     """The newest import runs first."""
     query = select(import_runs).order_by(import_runs.c.started_at.desc()).limit(limit)
     return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def latest_per_table(connection: Connection) -> list[dict[str, Any]]:
+    """The newest import run of each table, by table name."""
+    newest = (
+        select(import_runs.c.table_name, func.max(import_runs.c.started_at).label("at"))
+        .group_by(import_runs.c.table_name)
+        .subquery()
+    )
+    query = (
+        select(import_runs)
+        .join(
+            newest,
+            (import_runs.c.table_name == newest.c.table_name) & (import_runs.c.started_at == newest.c.at),
+        )
+        .order_by(import_runs.c.table_name, import_runs.c.id)
+    )
+    runs: dict[str, dict[str, Any]] = {}
+    for row in connection.execute(query).mappings():
+        runs.setdefault(
+            row["table_name"], dict(row)
+        )  # two runs started at the same instant: either is newest
+    return list(runs.values())
 
 
 def supersede_completed(connection: Connection) -> int:

@@ -367,6 +367,33 @@ def data_status(*, analytics: AnalyticalStore, ops: OperationalStore, recent: in
     }
 
 
+def import_freshness(*, ops: OperationalStore) -> list[dict[str, Any]]:
+    """The newest import of each table: status, start and end, and what went wrong when it did not import."""
+    with ops.begin() as connection:
+        runs = repo.latest_per_table(connection)
+    return [
+        {
+            "table_name": run["table_name"],
+            "status": run["status"],
+            "started_at": run["started_at"].isoformat(),
+            "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
+            "error": _run_error(run),
+        }
+        for run in runs
+    ]
+
+
+def _run_error(run: dict[str, Any]) -> str | None:
+    """The first reason a rejected or failed import gives, with how many rows had one."""
+    if run["status"] not in ("rejected", "failed"):
+        return None
+    errors = (run["report"] or {}).get("errors") or []
+    if not errors:
+        return str(run["status"])
+    first = str(errors[0].get("reason", ""))
+    return first if len(errors) == 1 else f"{first} (+{len(errors) - 1} more)"
+
+
 def clear_analytical_data(*, env: ImportEnv, principal: Principal) -> int:
     """Delete every imported table from the analytical store; the same files may then be imported anew."""
     root = env.analytics.root

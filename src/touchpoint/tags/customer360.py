@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import ibis
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from touchpoint.core.errors import NotFoundError
+from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal
 from touchpoint.governance.audit import record
 from touchpoint.governance.masking import PiiMask
-from touchpoint.identity.scopes import ensure_visible
+from touchpoint.identity.scopes import ensure_visible, visible_numbers
 from touchpoint.identity.service import show as identity_show
 from touchpoint.indicators.compile import resolve_customers
 from touchpoint.indicators.service import event_id_map
 from touchpoint.tags.service import TagEnv, list_tags
 
 RECENT = 20
+SEARCH_LIMIT = 50
+MASKED_PHONE = re.compile(r"(\d{3})\*{1,8}(\d{4})")
+PHONE_TAIL = re.compile(r"\d{4}")
 
 
 MASK = "***"
@@ -63,6 +69,71 @@ def customer_view(*, env: TagEnv, principal: Principal, customer_no: str) -> dic
         "holdings": _latest_rows(env, "holdings", customer_no),
         "trades": _history(env, "trades", customer_no, "time", RECENT),
         "events": _events(env, customer_no, RECENT),
+    }
+
+
+def search_customers(
+    *, env: TagEnv, principal: Principal, text: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Customers of the newest snapshot found by customer number (prefix), phone (its last 4 digits, or masked
+    as `138****5678`; a full number only for a holder of `pii:view`) or name (any part), within the caller's
+    scope, masked as the caller may see them, in customer-number order."""
+    query = text.strip()
+    if not query:
+        raise ValidationError("q: give a customer number, a phone's last 4 digits (or 138****5678) or a name")
+    partitions = env.analytics.partitions("customers")
+    if not partitions:
+        return []
+    table = env.analytics.read_partition("customers", partitions[-1].dt)
+    assert table is not None
+    found = table.filter(_matching(table, query, env.pii_attributes, principal.can("pii:view")))
+    numbers = sorted(str(n) for n in found["customer_no"].to_pylist())
+    wanted = visible_numbers(env, principal, numbers)[: min(limit, SEARCH_LIMIT)]
+    rows = {str(r["customer_no"]): r for r in found.to_pylist()}
+    pii = PiiMask(principal, env.pii_attributes)
+    return [_hit(pii.record(_jsonable(rows[n])), env.pii_attributes) for n in wanted]
+
+
+def _matching(table: pa.Table, query: str, pii: Mapping[str, str], full_phone: bool) -> pa.ChunkedArray:
+    """Which rows the query names: by number prefix, by a phone column, or by a name column."""
+    number = pc.utf8_upper(pc.cast(table["customer_no"], pa.string()))
+    hits = pc.starts_with(number, query.upper())
+    for column, kind in pii.items():
+        if column not in table.column_names:
+            continue
+        values = pc.cast(table[column], pa.string())
+        found = None
+        if kind == "phone":
+            found = _phone_hits(values, query, full_phone)
+        elif kind == "name":
+            found = pc.match_substring(values, query, ignore_case=True)
+        if found is not None:
+            hits = pc.or_kleene(hits, pc.fill_null(found, False))
+    return pc.fill_null(hits, False)
+
+
+def _phone_hits(values: pa.ChunkedArray, query: str, full_phone: bool) -> pa.ChunkedArray | None:
+    masked = MASKED_PHONE.fullmatch(query)
+    if masked:
+        return pc.and_(pc.starts_with(values, masked[1]), pc.ends_with(values, masked[2]))
+    if PHONE_TAIL.fullmatch(query):
+        return pc.ends_with(values, query)
+    if full_phone and query.isdigit():
+        return pc.equal(values, query)
+    return None
+
+
+def _hit(row: dict[str, Any], pii: Mapping[str, str]) -> dict[str, Any]:
+    name = next((row.get(c) for c, kind in pii.items() if kind == "name" and c in row), None)
+    phone = next((row.get(c) for c, kind in pii.items() if kind == "phone" and c in row), None)
+    return {
+        "customer_no": str(row["customer_no"]),
+        "name": name,
+        "phone": phone,
+        "branch_id": row.get("branch_id"),
+        "advisor_id": row.get("advisor_id"),
+        "risk_level": row.get("risk_level"),
+        "open_date": row.get("open_date"),
     }
 
 

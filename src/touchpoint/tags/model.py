@@ -339,6 +339,18 @@ class ComputeRunRead(BaseModel):
     error: str | None = None
 
 
+class CustomerHit(BaseModel):
+    """One customer found by a search, masked as the caller may see them."""
+
+    customer_no: str
+    name: str | None
+    phone: str | None
+    branch_id: str | None
+    advisor_id: str | None
+    risk_level: str | None
+    open_date: str | None
+
+
 class Customer360Read(BaseModel):
     """Everything known about one customer, newest first where it is a history."""
 

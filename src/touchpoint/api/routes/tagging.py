@@ -21,7 +21,7 @@ from touchpoint.indicators import (
     list_indicators,
     save_indicator,
 )
-from touchpoint.tags.customer360 import customer_view
+from touchpoint.tags.customer360 import customer_view, search_customers
 from touchpoint.tags.definitions_io import (
     apply_import,
     export_yaml,
@@ -35,6 +35,7 @@ from touchpoint.tags.model import (
     ComputeRead,
     ComputeRunRead,
     Customer360Read,
+    CustomerHit,
     DefinitionImportRead,
     DefinitionsDocument,
     DefinitionVersion,
@@ -244,6 +245,20 @@ def compute_date(
 def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[ComputeRunRead]:
     """Recent computation runs, newest first (a failed run carries its error)."""
     return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c, limit=limit)]
+
+
+@router.get("/customers", dependencies=[needs("customer:read", scoped=True)])
+def customers(
+    c: Deps,
+    caller: Caller,
+    q: Annotated[str, Query(min_length=1, max_length=64, description="客户号、手机号后四位或姓名")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> list[CustomerHit]:
+    """Find customers by customer number (prefix), phone (last 4 digits or `138****5678`) or name, within
+    the caller's scope, masked as the caller may see them."""
+    return [
+        CustomerHit.model_validate(h) for h in search_customers(env=c, principal=caller, text=q, limit=limit)
+    ]
 
 
 @router.get(

@@ -1,0 +1,91 @@
+"""The console's part-1 pages in the browser, as an operator, compliance and an advisor would use them."""
+
+from __future__ import annotations
+
+import re
+
+from console_support import Session, api_client
+
+
+def test_operator_signs_in_and_sees_the_overview(session: Session) -> None:
+    session.open("/")
+    session.page.wait_for_selector("[data-testid=sign-in-username]")
+    session.shot("sign-in")
+    session.sign_in("ops.chen")
+    page = session.page
+    page.wait_for_selector("[data-testid=overview-page]")
+    assert re.search(r"/overview$", page.url)
+    customers = page.locator("[data-testid='kpi-overview.customers'] .ant-statistic-content").inner_text()
+    assert customers.replace(",", "").strip() == "300"
+    page.wait_for_selector("[data-testid=chart-activity] canvas")
+    page.wait_for_selector("[data-testid=freshness-table] tbody tr")
+    session.shot("overview")
+
+    # Time to first render of the home page, signed in, from navigation start (printed by the run).
+    page.goto(session.base + "/overview")
+    page.wait_for_selector("[data-testid='kpi-overview.customers'] .ant-statistic-content")
+    elapsed = page.evaluate("performance.now()")
+    print(f"\nhome page first render ({session.locale}): {elapsed:.0f} ms")
+
+
+def test_customer_found_from_the_top_bar_opens_the_360_view(session: Session) -> None:
+    session.sign_in("ops.chen")
+    page = session.page
+    page.fill("[data-testid=topbar-search] input", "C100000")
+    page.locator(".ant-select-item-option", has_text="C1000001").click()
+    page.wait_for_selector("[data-testid=customer-360-page]")
+    assert page.url.endswith("/customers/C1000001")
+    profile = page.locator("[data-testid=c360-profile]").inner_text()
+    assert re.search(r"1\d{10}", profile), "an operator holds pii:view: the full phone number shows"
+    page.wait_for_selector("[data-testid=chart-assets] canvas")
+    session.shot("customer-360")
+
+    page.goto(session.base + "/customers?q=C10000")
+    page.wait_for_selector("[data-testid=customer-results] tbody tr >> text=C1000000")
+    session.shot("customer-search")
+
+
+def test_compliance_sees_masked_personal_data(session: Session) -> None:
+    session.sign_in("comp.sun")
+    page = session.page
+    page.goto(session.base + "/customers/C1000001")
+    page.wait_for_selector("[data-testid=customer-360-page]")
+    profile = page.locator("[data-testid=c360-profile]").inner_text()
+    assert re.search(r"\d{3}\*{4}\d{4}", profile)
+    assert not re.search(r"1\d{10}", profile)
+
+
+def test_advisor_cannot_open_a_customer_of_another_branch(session: Session, console_url: str) -> None:
+    admin = api_client(console_url, "admin")
+    me = api_client(console_url, "adv.wang").get("/api/v1/auth/me").json()
+    hits = admin.get("/api/v1/customers", params={"q": "C", "limit": 50}).json()
+    foreign = next(h for h in hits if h["advisor_id"] != me["advisor_id"])
+    own = next(h for h in hits if h["advisor_id"] == me["advisor_id"])
+
+    session.sign_in("adv.wang")
+    page = session.page
+    assert page.url.endswith("/customers"), "an advisor lands on customer search (no overview permission)"
+    assert me["advisor_id"] in page.locator("[data-testid=scope-chip]").inner_text()
+    session.expect_failure(f"/api/v1/customers/{foreign['customer_no']}")
+    page.goto(f"{session.base}/customers/{foreign['customer_no']}")
+    page.wait_for_selector("[data-testid=customer-missing]")
+    assert page.locator("[data-testid=customer-360-page]").count() == 0
+    session.shot("customer-forbidden")
+
+    page.goto(f"{session.base}/customers/{own['customer_no']}")
+    page.wait_for_selector("[data-testid=customer-360-page]")
+    page.goto(f"{session.base}/overview")
+    page.wait_for_selector(".ant-result-403")
+
+
+def test_a_refused_sign_in_is_explained_in_the_users_language(session: Session) -> None:
+    session.open("/sign-in")
+    page = session.page
+    session.expect_failure("/api/v1/auth/sign-in")
+    page.fill("[data-testid=sign-in-username]", "ops.chen")
+    page.fill("[data-testid=sign-in-password]", "not-the-password-1")
+    page.click("[data-testid=sign-in-submit]")
+    notice = page.wait_for_selector(".ant-notification-notice")
+    title = notice.inner_text()
+    assert ("请重新登录" if session.locale == "zh-CN" else "Please sign in again") in title
+    session.shot("sign-in-refused")

@@ -1,0 +1,58 @@
+import { DashboardOutlined, TeamOutlined } from '@ant-design/icons';
+import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
+import type { MessageKey } from '@/locales/zh-CN';
+
+/** One page of the console: its path, menu entry and the permission it needs (the API enforces the same). */
+export interface PageRoute {
+  path: string;
+  title: MessageKey;
+  permission: string;
+  page: LazyExoticComponent<ComponentType>;
+  /** Shown in the menu under `section` (hidden routes are reached by links). */
+  menu?: boolean;
+}
+
+export interface Section {
+  key: string;
+  title: MessageKey;
+  icon: ReactNode;
+  routes: PageRoute[];
+}
+
+// One lazily loaded chunk per route: a user downloads only the pages they open.
+const OverviewPage = lazy(() => import('@/features/overview/OverviewPage'));
+const CustomerSearchPage = lazy(() => import('@/features/customers/CustomerSearchPage'));
+const Customer360Page = lazy(() => import('@/features/customers/Customer360Page'));
+
+/** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
+export const SECTIONS: Section[] = [
+  {
+    key: 'overview',
+    title: 'menu.overview',
+    icon: <DashboardOutlined />,
+    routes: [{ path: '/overview', title: 'menu.overview', permission: 'status:read', page: OverviewPage, menu: true }],
+  },
+  {
+    key: 'customers',
+    title: 'menu.customers',
+    icon: <TeamOutlined />,
+    routes: [
+      {
+        path: '/customers',
+        title: 'menu.customers.search',
+        permission: 'customer:read',
+        page: CustomerSearchPage,
+        menu: true,
+      },
+      { path: '/customers/:customerNo', title: 'c360.title', permission: 'customer:read', page: Customer360Page },
+    ],
+  },
+];
+
+/** Every route, flat. */
+export const ROUTES: PageRoute[] = SECTIONS.flatMap((s) => s.routes);
+
+/** The first page the permissions open, or null when none does. */
+export function landingPath(permissions: string[]): string | null {
+  return ROUTES.find((r) => r.menu && permissions.includes(r.permission))?.path ?? null;
+}
