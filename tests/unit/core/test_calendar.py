@@ -97,3 +97,15 @@ def test_trailing_sessions_and_the_days_rolling_into_them(day: date, n: int) -> 
     assert rolled_from == XSHG_SESSIONS[last_index - n] + timedelta(days=1)
     rolled = [rolled_from + timedelta(days=k) for k in range((first - rolled_from).days + 1)]
     assert {CAL.add_trading_days(d, 0) for d in rolled} == {first}
+
+
+def test_the_horizon_warning_ends_once_the_next_years_closures_are_configured() -> None:
+    plain = TradingCalendar()
+    end = plain.recorded_until
+    assert plain.horizon(end - timedelta(days=10)).warning
+    configured = TradingCalendar(extra_holidays=[date(end.year + 1, 1, 1)])
+    horizon = configured.horizon(end - timedelta(days=10))
+    assert horizon.next_year_configured
+    assert not horizon.warning
+    assert horizon.days_left == 10
+    assert horizon.next_year == end.year + 1

@@ -164,6 +164,20 @@ export const zhCN = {
   'c360.key': '项目',
   'c360.value': '值',
   'c360.noUid': '该客户尚无行为数据（未建立 One ID）',
+  'attr.name': '姓名',
+  'attr.gender': '性别',
+  'attr.birth_date': '出生日期',
+  'attr.phone': '手机号',
+  'attr.city': '城市',
+  'attr.province': '省份',
+  'attr.branch_id': '营业部',
+  'attr.advisor_id': '投顾',
+  'attr.open_date': '开户日期',
+  'attr.risk_level': '风险等级',
+  'attr.risk_assessed_at': '风险测评日期',
+  'attr.investor_type': '投资者类别',
+  'attr.consent_marketing': '营销授权',
+  'c360.category': '分类',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;

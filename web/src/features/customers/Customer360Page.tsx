@@ -2,17 +2,22 @@ import { Alert, Card, Col, Descriptions, Empty, Result, Row, Table, Tag, Tabs, T
 import { useMemo } from 'react';
 import { useParams } from 'react-router-dom';
 import { ApiError, type Schemas } from '@/api/client';
+import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
+import type { MessageKey } from '@/locales/zh-CN';
 import { PageLoading } from '@/app/PageLoading';
 import { Chart, type ChartOption } from '@/components/Chart';
 import { PageHeader } from '@/components/PageHeader';
 import { formatMoney, formatTime, formatValue } from '@/lib/format';
-import { useCustomer360, useCustomerJourneys, useCustomerMessages } from './queries';
+import { useCustomer360, useCustomerJourneys, useCustomerMessages, useDefinitionTitles } from './queries';
 
 type View = Schemas['Customer360Read'];
+type ProfileField =
+  | 'name' | 'gender' | 'birth_date' | 'phone' | 'city' | 'province' | 'branch_id' | 'advisor_id' | 'open_date'
+  | 'risk_level' | 'risk_assessed_at' | 'investor_type' | 'consent_marketing';
 type Row = Record<string, unknown>;
 
-const PROFILE_FIELDS = [
+const PROFILE_FIELDS: ProfileField[] = [
   'name', 'gender', 'birth_date', 'phone', 'city', 'province', 'branch_id', 'advisor_id', 'open_date',
   'risk_level', 'risk_assessed_at', 'investor_type', 'consent_marketing',
 ];
@@ -44,7 +49,7 @@ export default function Customer360Page() {
           <Card title={t('c360.profile')}>
             <Descriptions size="small" column={1} data-testid="c360-profile">
               {PROFILE_FIELDS.filter((f) => f in attributes).map((field) => (
-                <Descriptions.Item key={field} label={field}>
+                <Descriptions.Item key={field} label={t(`attr.${field}` as MessageKey)}>
                   {formatValue(attributes[field])}
                 </Descriptions.Item>
               ))}
@@ -60,8 +65,12 @@ export default function Customer360Page() {
           <Card>
             <Tabs
               items={[
-                { key: 'tags', label: t('c360.tags'), children: <Values block={data.tags} /> },
-                { key: 'indicators', label: t('c360.indicators'), children: <Values block={data.indicators} /> },
+                { key: 'tags', label: t('c360.tags'), children: <Values block={data.tags} kind="tags" /> },
+                {
+                  key: 'indicators',
+                  label: t('c360.indicators'),
+                  children: <Values block={data.indicators} kind="indicators" />,
+                },
                 { key: 'identities', label: t('c360.identities'), children: <Identities view={data} /> },
                 { key: 'holdings', label: t('c360.holdings'), children: <Holdings rows={data.holdings as Row[]} /> },
                 { key: 'trades', label: t('c360.trades'), children: <Trades rows={data.trades as Row[]} /> },
@@ -86,10 +95,12 @@ export default function Customer360Page() {
   );
 }
 
-function Values({ block }: { block: Record<string, unknown> }) {
+function Values({ block, kind }: { block: Record<string, unknown>; kind: 'tags' | 'indicators' }) {
   const { t } = useI18n();
+  const me = useMe();
+  const titles = useDefinitionTitles(kind, can(me, kind === 'tags' ? 'tag:read' : 'indicator:read'));
   const values = (block.values ?? {}) as Row;
-  const rows = Object.entries(values).map(([key, value]) => ({ key, value }));
+  const rows = Object.entries(values).map(([key, value]) => ({ key, value, ...titles.get(key) }));
   if (rows.length === 0) return <Empty description={t('common.empty')} />;
   return (
     <>
@@ -102,7 +113,16 @@ function Values({ block }: { block: Record<string, unknown> }) {
         dataSource={rows}
         pagination={{ pageSize: 20, showSizeChanger: false }}
         columns={[
-          { title: t('c360.key'), dataIndex: 'key' },
+          {
+            title: t('c360.key'),
+            dataIndex: 'key',
+            render: (key: string, row: { title?: string }) => (
+              <span>
+                {row.title ?? key} {row.title && <Typography.Text type="secondary">{key}</Typography.Text>}
+              </span>
+            ),
+          },
+          { title: t('c360.category'), dataIndex: 'category', render: (v?: string) => v ?? '—' },
           {
             title: t('c360.value'),
             dataIndex: 'value',

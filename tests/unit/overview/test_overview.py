@@ -1,0 +1,138 @@
+"""经营概览 against brute force on a small demo brokerage: each figure and trend day recomputed with pandas
+from the raw imported tables, events resolved one distinct id at a time through One ID's `show`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from functools import cache
+
+import pandas as pd
+import pytest
+
+from support import demo_world
+from touchpoint.bootstrap import Container
+from touchpoint.core.errors import NotFoundError
+from touchpoint.governance import SYSTEM, Principal
+from touchpoint.identity.scopes import scope_for
+from touchpoint.identity.service import show
+from touchpoint.overview import overview
+
+TODAY = date(2026, 3, 31)  # the demo world's clock
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    for container, _ in demo_world(request, tmp_path_factory.mktemp("overview") / "home"):
+        yield container
+
+
+def _table(container: Container, name: str) -> pd.DataFrame:
+    frames = []
+    for partition in container.analytics.partitions(name):
+        part = container.analytics.read_partition(name, partition.dt)
+        assert part is not None
+        frames.append(part.to_pandas().assign(dt=partition.dt))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _customer_of(container: Container) -> dict[str, str | None]:
+    """Each distinct id's customer number, looked up one by one (None: not a customer)."""
+
+    @cache
+    def lookup(value: str) -> str | None:
+        try:
+            person = show(env=container, value=value)
+        except NotFoundError:
+            return None
+        numbers = [i["id_value"] for i in person["identifiers"] if i["id_type"] == "customer_no"]
+        return numbers[0] if numbers else None
+
+    events = _table(container, "events")
+    return {v: lookup(v) for v in events["distinct_id"].unique()}
+
+
+def _expected(container: Container, branches: tuple[str, ...]) -> dict[str, object]:
+    customers = _table(container, "customers")
+    newest = customers[customers["dt"] == customers["dt"].max()]
+    allowed = set(newest.loc[newest["branch_id"].isin(branches), "customer_no"]) if branches else None
+
+    def keep(frame: pd.DataFrame, column: str = "customer_no") -> pd.DataFrame:
+        return frame if allowed is None else frame[frame[column].isin(allowed)]
+
+    events = _table(container, "events")
+    events["customer_no"] = events["distinct_id"].map(_customer_of(container))
+    events = keep(events) if allowed is not None else events
+    first = TODAY - timedelta(days=29)
+    window = events[(events["dt"] >= first) & (events["dt"] <= TODAY)]
+    assets, flows = keep(_table(container, "assets")), keep(_table(container, "cash_flows"))
+    flows = flows.assign(net=flows["amount"].where(flows["direction"] == "in", -flows["amount"]))
+    trend = []
+    for n in range(30):
+        day = first + timedelta(days=n)
+        today = window[window["dt"] == day]
+        day_assets = assets[assets["dt"] == day]["total_assets"]
+        day_flows = flows.loc[flows["dt"] == day, "net"]
+        imported = day in set(_table(container, "cash_flows")["dt"])
+        trend.append(
+            {
+                "date": day.isoformat(),
+                "events": len(today),
+                "active_customers": today["customer_no"].dropna().nunique(),
+                "total_assets": round(float(day_assets.sum()), 2) if len(day_assets) else None,
+                "net_inflow": round(float(day_flows.sum()), 2) if imported else None,
+            }
+        )
+    week = window[window["dt"] > TODAY - timedelta(days=7)]
+    latest_assets = assets[assets["dt"] == _table(container, "assets")["dt"].max()]
+    return {
+        "customers": len(keep(newest)),
+        "active_customers_7d": week["customer_no"].dropna().nunique(),
+        "total_aum": round(float(latest_assets["total_assets"].sum()), 2),
+        "trend": trend,
+    }
+
+
+@pytest.mark.parametrize("branches", [(), ("B1",), ("B2", "B5")])
+def test_figures_and_trends_match_a_brute_force_count(world: Container, branches: tuple[str, ...]) -> None:
+    caller = SYSTEM
+    if branches:
+        scope = scope_for(world, branches=branches, advisor_id=None)
+        caller = Principal(user="mgr", permissions=frozenset({"status:read"}), scope=scope)
+    body = overview(env=world, principal=caller)
+    expected = _expected(world, branches)
+    assert body["as_of"] == TODAY.isoformat()
+    figures = body["figures"]
+    assert figures["customers"] == expected["customers"]
+    assert figures["active_customers_7d"] == expected["active_customers_7d"]
+    assert figures["total_aum"] == pytest.approx(expected["total_aum"])
+    for got, want in zip(body["trend"], expected["trend"], strict=True):
+        assert got["date"] == want["date"]
+        assert got["events"] == want["events"], got["date"]
+        assert got["active_customers"] == want["active_customers"], got["date"]
+        for money in ("total_assets", "net_inflow"):
+            assert (got[money] is None) == (want[money] is None), (got["date"], money)
+            if want[money] is not None:
+                assert got[money] == pytest.approx(want[money]), (got["date"], money)
+    assert figures["events_today"] == expected["trend"][-1]["events"]
+    days_before_data = [t for t in body["trend"] if t["date"] < "2026-03-17"]
+    assert days_before_data
+    assert all(t["total_assets"] is None for t in days_before_data), "no snapshot: no value"
+
+
+def test_freshness_lists_each_import_the_computation_and_each_segment(world: Container) -> None:
+    items = overview(env=world, principal=SYSTEM)["freshness"]
+    kinds = {(i["kind"], i["name"]) for i in items}
+    for table in ("customers", "assets", "events", "cash_flows"):
+        assert ("import", table) in kinds
+    assert any(kind == "computation" for kind, _ in kinds)
+    assert all(i["error"] is None for i in items if i["status"] in ("imported", "succeeded"))
+
+
+def test_the_calendar_warns_from_60_days_before_the_recorded_closures_end(world: Container) -> None:
+    horizon = world.calendar.horizon
+    end = world.calendar.recorded_until
+    assert horizon(end - timedelta(days=61)).warning is False
+    assert horizon(end - timedelta(days=60)).warning is True
+    assert horizon(end + timedelta(days=5)).days_left == -5
+    assert overview(env=world, principal=SYSTEM)["calendar"]["holidays_recorded_until"] == end.isoformat()
