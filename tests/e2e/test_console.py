@@ -89,3 +89,44 @@ def test_a_refused_sign_in_is_explained_in_the_users_language(session: Session) 
     title = notice.inner_text()
     assert ("请重新登录" if session.locale == "zh-CN" else "Please sign in again") in title
     session.shot("sign-in-refused")
+
+
+def _dry_run(session: Session) -> dict[str, int]:
+    """Click 试算, wait for its answer and for the button to settle, and read the distribution table."""
+    page = session.page
+    with page.expect_response(lambda r: r.url.endswith("/dry-run?sample=2000") and r.status == 200):
+        page.click("[data-testid=tag-dry-run]")
+    page.wait_for_selector("[data-testid=tag-dry-run]:not(.ant-btn-loading)")
+    rows = page.locator("[data-testid=dry-run-table] tbody tr.ant-table-row")
+    rows.first.wait_for()
+    return {
+        rows.nth(i).locator("td").nth(0).inner_text(): int(rows.nth(i).locator("td").nth(1).inner_text())
+        for i in range(rows.count())
+    }
+
+
+def test_a_rule_tags_threshold_edited_changes_its_dry_run(session: Session, console_url: str) -> None:
+    session.sign_in("ana.liu")
+    page = session.page
+    page.goto(session.base + "/catalog/tags")
+    page.wait_for_selector("[data-testid=tags-page] tbody tr")
+    session.shot("tags")
+    page.goto(session.base + "/catalog/tags/elderly")
+    page.wait_for_selector("[data-testid=chart-distribution] canvas")
+    session.shot("tag-detail")
+    page.click("[data-testid=tag-edit]")
+    page.wait_for_selector("[data-testid=tag-editor-page]")
+    before = _dry_run(session)
+
+    page.locator("[data-testid=param-0]").fill("40")
+    after = _dry_run(session)
+    session.shot("tag-editor-dry-run")
+    assert after != before
+    assert after.get("是", 0) > before.get("是", 0), "a lower age threshold makes more customers elderly"
+
+    api = api_client(console_url, "ana.liu")
+    definition = api.get("/api/v1/tags/elderly").json()["definition"]
+    body = {k: v for k, v in definition.items() if k != "name" and v is not None}
+    body["params"] = {**body["params"], "elderly_age": 40}
+    answer = api.post("/api/v1/tags/elderly/dry-run", params={"sample": 2000}, json=body).json()
+    assert answer["tags"]["elderly"]["distribution"] == after

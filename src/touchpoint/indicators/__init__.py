@@ -6,6 +6,7 @@ from touchpoint.indicators.service import (
     compute_indicators,
     delete_indicator,
     get_indicator,
+    known_fields,
     list_indicators,
     save_indicator,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "compute_indicators",
     "delete_indicator",
     "get_indicator",
+    "known_fields",
     "list_indicators",
     "save_indicator",
 ]

@@ -72,6 +72,16 @@ def known_events(analytics: AnalyticalStore) -> set[str]:
     return set(_EVENT_NAMES[key])
 
 
+def known_fields(env: IndicatorEnv) -> dict[str, list[str]]:
+    """What rules and indicators can name: the customer attributes (columns of the customers snapshot) and
+    the events collected or imported so far (for the console's pickers)."""
+    attributes: list[str] = []
+    if env.analytics.partitions("customers"):
+        columns = env.analytics.table("customers").columns
+        attributes = [c for c in columns if c not in ("customer_no", "dt", "attributes")]
+    return {"attributes": attributes, "events": sorted(known_events(env.analytics))}
+
+
 def save_indicator(*, env: IndicatorEnv, principal: Principal, definition: IndicatorDef) -> int:
     """Create or update an indicator (a new version); returns the version."""
     check_indicator_in(env, definition, {})

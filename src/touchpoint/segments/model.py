@@ -342,13 +342,19 @@ def rule_schema() -> dict[str, Any]:
 def segment_references(tree: Any) -> set[str]:
     """The saved segments a JSON tree names (a rule's `segment` conditions, a journey's entry, exits and
     splits): every mapping's string `segment` value, at any depth."""
+    return references(tree, "segment")
+
+
+def references(tree: Any, key: str) -> set[str]:
+    """Every mapping's string value under `key` in a JSON tree, at any depth (`tag`: the tags a rule or a
+    journey names; `indicator`: the indicators)."""
     found: set[str] = set()
     stack = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if isinstance(node.get("segment"), str):
-                found.add(node["segment"])
+            if isinstance(node.get(key), str):
+                found.add(node[key])
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)

@@ -339,6 +339,20 @@ class ComputeRunRead(BaseModel):
     error: str | None = None
 
 
+class FieldsRead(BaseModel):
+    """What a rule can name besides indicators and tags: customer attributes and known events."""
+
+    attributes: list[str]
+    events: list[str]
+
+
+class UsedByRead(BaseModel):
+    """The saved segments and journeys that read a tag or an indicator (directly or through a segment)."""
+
+    segments: list[str]
+    journeys: list[str]
+
+
 class CustomerHit(BaseModel):
     """One customer found by a search, masked as the caller may see them."""
 

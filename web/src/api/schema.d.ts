@@ -915,6 +915,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fields
+         * @description The customer attributes and the events that indicators and rules can name (the console's pickers).
+         */
+        get: operations["fields_api_v1_fields_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/identity/{value}": {
         parameters: {
             query?: never;
@@ -1098,6 +1118,26 @@ export interface paths {
          * @description Check an indicator and compute it on a random sample of customers, without saving it.
          */
         post: operations["indicator_dry_run_api_v1_indicators__name__dry_run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/indicators/{name}/used-by": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Indicator Used By
+         * @description The saved segments and journeys whose rules read this indicator (directly or through a segment).
+         */
+        get: operations["indicator_used_by_api_v1_indicators__name__used_by_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1944,6 +1984,27 @@ export interface paths {
          * @description Replace an imported tag's list from a CSV with columns customer_no,value.
          */
         post: operations["tag_upload_api_v1_tags__name__upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags/{name}/used-by": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tag Used By
+         * @description The saved segments and journeys that read this tag (directly or through a segment): the downstream
+         *     half of its lineage.
+         */
+        get: operations["tag_used_by_api_v1_tags__name__used_by_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3629,6 +3690,16 @@ export interface components {
              * @enum {string}
              */
             type: "exit";
+        };
+        /**
+         * FieldsRead
+         * @description What a rule can name besides indicators and tags: customer attributes and known events.
+         */
+        FieldsRead: {
+            /** Attributes */
+            attributes: string[];
+            /** Events */
+            events: string[];
         };
         /**
          * Figures
@@ -6555,6 +6626,16 @@ export interface components {
             moved: string[];
             /** To Uid */
             to_uid: number;
+        };
+        /**
+         * UsedByRead
+         * @description The saved segments and journeys that read a tag or an indicator (directly or through a segment).
+         */
+        UsedByRead: {
+            /** Journeys */
+            journeys: string[];
+            /** Segments */
+            segments: string[];
         };
         /**
          * UserCreate
@@ -9881,6 +9962,53 @@ export interface operations {
             };
         };
     };
+    fields_api_v1_fields_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     identity_show_api_v1_identity__value__get: {
         parameters: {
             query?: {
@@ -10551,6 +10679,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    indicator_used_by_api_v1_indicators__name__used_by_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsedByRead"];
                 };
             };
             /** @description Missing or unknown credential */
@@ -13414,6 +13600,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    tag_used_by_api_v1_tags__name__used_by_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsedByRead"];
                 };
             };
             /** @description Missing or unknown credential */

@@ -17,7 +17,12 @@ const client: QueryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 30_000, refetchOnWindowFocus: false } },
   // One place for every failed request: a notification in the user's language; a lapsed session signs out.
   queryCache: new QueryCache({ onError: onRequestError }),
-  mutationCache: new MutationCache({ onError: onRequestError }),
+  mutationCache: new MutationCache({
+    // An editor that shows a refusal on its own fields marks its mutation `meta: { silent: true }`.
+    onError: (error, _variables, _context, mutation) => {
+      if (!mutation.meta?.silent) onRequestError(error);
+    },
+  }),
 });
 
 function onRequestError(error: unknown): void {

@@ -1,4 +1,4 @@
-import { DashboardOutlined, TeamOutlined } from '@ant-design/icons';
+import { DashboardOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
 
@@ -23,6 +23,12 @@ export interface Section {
 const OverviewPage = lazy(() => import('@/features/overview/OverviewPage'));
 const CustomerSearchPage = lazy(() => import('@/features/customers/CustomerSearchPage'));
 const Customer360Page = lazy(() => import('@/features/customers/Customer360Page'));
+const TagsPage = lazy(() => import('@/features/tags/TagsPage'));
+const TagDetailPage = lazy(() => import('@/features/tags/TagDetailPage'));
+const TagEditorPage = lazy(() => import('@/features/tags/TagEditorPage'));
+const IndicatorsPage = lazy(() => import('@/features/tags/IndicatorsPage'));
+const IndicatorEditorPage = lazy(() => import('@/features/tags/IndicatorEditorPage'));
+const ComputeRunsPage = lazy(() => import('@/features/tags/ComputeRunsPage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -45,6 +51,32 @@ export const SECTIONS: Section[] = [
         menu: true,
       },
       { path: '/customers/:customerNo', title: 'c360.title', permission: 'customer:read', page: Customer360Page },
+    ],
+  },
+  {
+    key: 'catalog',
+    title: 'menu.catalog',
+    icon: <TagsOutlined />,
+    routes: [
+      { path: '/catalog/tags', title: 'menu.catalog.tags', permission: 'tag:read', page: TagsPage, menu: true },
+      { path: '/catalog/tags/new', title: 'catalog.tags.new', permission: 'tag:write', page: TagEditorPage },
+      { path: '/catalog/tags/:name', title: 'menu.catalog.tags', permission: 'tag:read', page: TagDetailPage },
+      { path: '/catalog/tags/:name/edit', title: 'tag.edit', permission: 'tag:write', page: TagEditorPage },
+      {
+        path: '/catalog/indicators',
+        title: 'menu.catalog.indicators',
+        permission: 'indicator:read',
+        page: IndicatorsPage,
+        menu: true,
+      },
+      { path: '/catalog/indicators/new', title: 'ind.new', permission: 'indicator:write', page: IndicatorEditorPage },
+      {
+        path: '/catalog/indicators/:name/edit',
+        title: 'tag.edit',
+        permission: 'indicator:write',
+        page: IndicatorEditorPage,
+      },
+      { path: '/catalog/runs', title: 'menu.catalog.runs', permission: 'indicator:read', page: ComputeRunsPage, menu: true },
     ],
   },
 ];

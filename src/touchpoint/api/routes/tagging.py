@@ -18,9 +18,11 @@ from touchpoint.indicators import (
     IndicatorDef,
     delete_indicator,
     get_indicator,
+    known_fields,
     list_indicators,
     save_indicator,
 )
+from touchpoint.journeys.lineage import used_by
 from touchpoint.tags.customer360 import customer_view, search_customers
 from touchpoint.tags.definitions_io import (
     apply_import,
@@ -41,6 +43,7 @@ from touchpoint.tags.model import (
     DefinitionVersion,
     Deleted,
     DryRunRead,
+    FieldsRead,
     IndicatorRead,
     PlanStep,
     TagCreate,
@@ -48,6 +51,7 @@ from touchpoint.tags.model import (
     TagDetailRead,
     TagMembersRead,
     TagUploadRead,
+    UsedByRead,
 )
 from touchpoint.tags.service import (
     compute,
@@ -88,11 +92,24 @@ def indicators(c: Deps) -> list[IndicatorDef]:
     return list(list_indicators(env=c).values())
 
 
+@router.get("/fields", dependencies=[needs("indicator:read")])
+def fields(c: Deps) -> FieldsRead:
+    """The customer attributes and the events that indicators and rules can name (the console's pickers)."""
+    return FieldsRead.model_validate(known_fields(c))
+
+
 @router.get("/indicators/{name}", dependencies=[needs("indicator:read")], responses=errors(404))
 def indicator(name: str, c: Deps) -> IndicatorRead:
     """One indicator and the tags that read it."""
     body = get_indicator(env=c, name=name).model_dump()
     return IndicatorRead.model_validate(body | {"read_by": indicator_dependents(env=c, indicator=name)})
+
+
+@router.get("/indicators/{name}/used-by", dependencies=[needs("indicator:read")], responses=errors(404))
+def indicator_used_by(name: str, c: Deps) -> UsedByRead:
+    """The saved segments and journeys whose rules read this indicator (directly or through a segment)."""
+    get_indicator(env=c, name=name)
+    return UsedByRead.model_validate(used_by(env=c, kind="indicator", name=name))
 
 
 @router.put("/indicators/{name}", dependencies=[needs("indicator:write")], responses=errors(400))
@@ -134,6 +151,14 @@ def tag_tree(c: Deps) -> list[CategoryNode]:
 def tag(name: str, c: Deps) -> TagDetailRead:
     """Coverage, distribution, history, lineage and model metrics of one tag."""
     return TagDetailRead.model_validate(tag_detail(env=c, name=name))
+
+
+@router.get("/tags/{name}/used-by", dependencies=[needs("tag:read")], responses=errors(404))
+def tag_used_by(name: str, c: Deps) -> UsedByRead:
+    """The saved segments and journeys that read this tag (directly or through a segment): the downstream
+    half of its lineage."""
+    get_tag(env=c, name=name)
+    return UsedByRead.model_validate(used_by(env=c, kind="tag", name=name))
 
 
 @router.put("/tags/{name}", dependencies=[needs("tag:write")], responses=errors(400))
