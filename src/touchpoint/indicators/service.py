@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any, Protocol, cast
 
 import ibis
+import orjson
 import pyarrow as pa
 from sqlalchemy import Connection
 
@@ -72,14 +73,43 @@ def known_events(analytics: AnalyticalStore) -> set[str]:
     return set(_EVENT_NAMES[key])
 
 
-def known_fields(env: IndicatorEnv) -> dict[str, list[str]]:
-    """What rules and indicators can name: the customer attributes (columns of the customers snapshot) and
-    the events collected or imported so far (for the console's pickers)."""
+PROPERTY_SAMPLE_ROWS = 50_000
+"""How many of the newest events are read to learn their property names (a bounded look, not a scan)."""
+
+
+def known_fields(env: IndicatorEnv) -> dict[str, Any]:
+    """What rules and indicators can name: the customer attributes (columns of the customers snapshot), the
+    events collected or imported so far, and the property names seen on each event among the newest ones
+    (for the console's pickers)."""
     attributes: list[str] = []
     if env.analytics.partitions("customers"):
         columns = env.analytics.table("customers").columns
         attributes = [c for c in columns if c not in ("customer_no", "dt", "attributes")]
-    return {"attributes": attributes, "events": sorted(known_events(env.analytics))}
+    return {
+        "attributes": attributes,
+        "events": sorted(known_events(env.analytics)),
+        "event_properties": _event_properties(env.analytics),
+    }
+
+
+def _event_properties(analytics: AnalyticalStore) -> dict[str, list[str]]:
+    seen: dict[str, set[str]] = {}
+    read = 0
+    for partition in reversed(analytics.partitions("events")):  # newest days first, until enough rows
+        table = analytics.read_partition("events", partition.dt)
+        if table is None:
+            continue
+        for event, text in zip(table["event"].to_pylist(), table["properties"].to_pylist(), strict=True):
+            try:
+                properties = orjson.loads(text or "{}")
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(properties, dict):
+                seen.setdefault(event, set()).update(properties)
+        read += table.num_rows
+        if read >= PROPERTY_SAMPLE_ROWS:
+            break
+    return {event: sorted(names) for event, names in sorted(seen.items())}
 
 
 def save_indicator(*, env: IndicatorEnv, principal: Principal, definition: IndicatorDef) -> int:

@@ -344,6 +344,9 @@ class FieldsRead(BaseModel):
 
     attributes: list[str]
     events: list[str]
+    event_properties: dict[str, list[str]] = Field(
+        description="property names seen on each event, newest events"
+    )
 
 
 class UsedByRead(BaseModel):

@@ -3698,6 +3698,13 @@ export interface components {
         FieldsRead: {
             /** Attributes */
             attributes: string[];
+            /**
+             * Event Properties
+             * @description property names seen on each event, newest events
+             */
+            event_properties: {
+                [key: string]: string[];
+            };
             /** Events */
             events: string[];
         };

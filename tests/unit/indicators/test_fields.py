@@ -1,0 +1,38 @@
+"""The pickers' fields: customer attributes, events and each event's property names, against a full scan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from support import demo_world
+from touchpoint.bootstrap import Container
+from touchpoint.indicators import known_fields
+
+
+class _Sqlite:
+    """The request demo_world reads."""
+
+    param = "sqlite"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    for container, _ in demo_world(_Sqlite(), tmp_path_factory.mktemp("fields") / "home"):
+        yield container
+
+
+def test_fields_are_the_snapshot_columns_and_every_events_properties(world: Container) -> None:
+    fields = known_fields(world)
+    events = world.analytics.table("events").select("event", "properties").to_pyarrow().to_pylist()
+    expected: dict[str, set[str]] = {}
+    for row in events:
+        expected.setdefault(row["event"], set()).update(json.loads(row["properties"] or "{}"))
+    assert fields["events"] == sorted(expected)
+    assert fields["event_properties"] == {e: sorted(p) for e, p in sorted(expected.items())}
+    assert any(fields["event_properties"].values()), "the demo's events carry properties"
+    customers = world.analytics.table("customers").columns
+    assert fields["attributes"] == [c for c in customers if c not in ("customer_no", "dt", "attributes")]
+    assert "risk_level" in fields["attributes"]
