@@ -43,9 +43,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`touchpoint serve` on a small demo brokerage, with the built console."""
+    """`touchpoint serve` on a small demo brokerage, with the built console (per module: the server and the
+    browser stop when the module's tests end, not when the worker's whole share of the suite does)."""
     if not CHROMIUM.exists():
         if _required():
             pytest.fail(f"TOUCHPOINT_TEST_E2E=1 but {CHROMIUM} is missing (apt-get install -y chromium)")
@@ -91,7 +92,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("touchpoint serve did not answer /healthz within 60 s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless (Playwright's own browser download does not work here)."""
     from playwright.sync_api import sync_playwright

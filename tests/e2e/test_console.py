@@ -130,3 +130,64 @@ def test_a_rule_tags_threshold_edited_changes_its_dry_run(session: Session, cons
     body["params"] = {**body["params"], "elderly_age": 40}
     answer = api.post("/api/v1/tags/elderly/dry-run", params={"sample": 2000}, json=body).json()
     assert answer["tags"]["elderly"]["distribution"] == after
+
+
+def _pick(session: Session, select: str, search: str, option: str) -> None:
+    """Open an Ant Design select, type to search and click the option whose text holds `option`."""
+    page = session.page
+    page.locator(select).last.click()
+    page.keyboard.type(search)
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
+
+
+def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
+    session: Session, console_url: str
+) -> None:
+    session.sign_in("ops.chen")
+    page = session.page
+    page.goto(session.base + "/segments/new")
+    page.wait_for_selector("[data-testid=rule-builder]")
+    name = "e2e_rich_active_" + session.locale.replace("-", "_").lower()
+    page.fill("[data-testid=segment-name]", name)
+    page.fill("[data-testid=segment-title]", "E2E 富裕活跃")
+
+    _pick(session, "[data-testid=rule-tag]", "asset_tier", "(asset_tier)")
+    page.locator("[data-testid=rule-tag-values]").click()
+    for value in ("富裕", "高净值"):
+        page.locator(f".ant-select-dropdown:visible .ant-select-item-option[title='{value}']").click()
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=count-value]")
+
+    page.click("[data-testid=rule-add-0]")
+    page.click("[data-testid=add-indicator]")
+    _pick(session, "[data-testid=rule-indicator]", "total_assets", "(total_assets)")
+    page.locator("[data-testid=rule-number]").last.fill("50000")
+
+    page.click("[data-testid=rule-add-0]")
+    page.click("[data-testid=add-event]")
+    _pick(session, "[data-testid=rule-event]", "login", "login")
+    page.locator("[data-testid=rule-count]").last.fill("2")
+    page.locator("[data-testid=rule-within]").last.fill("20")
+    page.locator("[data-testid=rule-within-unit]").last.click()
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option").nth(1).click()  # trading days
+
+    rule = {
+        "all": [
+            {"tag": "asset_tier", "in": ["富裕", "高净值"]},
+            {"indicator": "total_assets", "op": ">=", "value": 50000},
+            {"event": "login", "count": {"op": ">=", "value": 2}, "within": "20td"},
+        ]
+    }
+    expected = api_client(console_url, "ops.chen").post("/api/v1/segments/preview", json=rule).json()["count"]
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=count-value]')?.dataset.count === String(n)", arg=expected
+    )
+    assert page.locator("[data-testid=count-incomplete]").count() == 0
+    session.shot("segment-builder")
+
+    page.click("[data-testid=segment-save]")
+    page.wait_for_selector("[data-testid=segment-detail-page]")
+    assert page.url.endswith(f"/segments/{name}")
+    saved = api_client(console_url, "ops.chen").get(f"/api/v1/segments/{name}").json()
+    assert saved["rule"] == rule
+    session.shot("segment-detail")

@@ -16,11 +16,15 @@ const ChangePassword = lazy(() => import('./ChangePassword'));
 const client: QueryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 30_000, refetchOnWindowFocus: false } },
   // One place for every failed request: a notification in the user's language; a lapsed session signs out.
-  queryCache: new QueryCache({ onError: onRequestError }),
+  queryCache: new QueryCache({
+    onError: (error, query) => {
+      if (!query.meta?.silent || (error instanceof ApiError && error.status === 401)) onRequestError(error);
+    },
+  }),
   mutationCache: new MutationCache({
     // An editor that shows a refusal on its own fields marks its mutation `meta: { silent: true }`.
     onError: (error, _variables, _context, mutation) => {
-      if (!mutation.meta?.silent) onRequestError(error);
+      if (!mutation.meta?.silent || (error instanceof ApiError && error.status === 401)) onRequestError(error);
     },
   }),
 });

@@ -1,4 +1,4 @@
-import { DashboardOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
+import { ApartmentOutlined, DashboardOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
 
@@ -29,6 +29,9 @@ const TagEditorPage = lazy(() => import('@/features/tags/TagEditorPage'));
 const IndicatorsPage = lazy(() => import('@/features/tags/IndicatorsPage'));
 const IndicatorEditorPage = lazy(() => import('@/features/tags/IndicatorEditorPage'));
 const ComputeRunsPage = lazy(() => import('@/features/tags/ComputeRunsPage'));
+const SegmentsPage = lazy(() => import('@/features/segments/SegmentsPage'));
+const SegmentDetailPage = lazy(() => import('@/features/segments/SegmentDetailPage'));
+const SegmentEditorPage = lazy(() => import('@/features/segments/SegmentEditorPage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -77,6 +80,17 @@ export const SECTIONS: Section[] = [
         page: IndicatorEditorPage,
       },
       { path: '/catalog/runs', title: 'menu.catalog.runs', permission: 'indicator:read', page: ComputeRunsPage, menu: true },
+    ],
+  },
+  {
+    key: 'segments',
+    title: 'menu.segments',
+    icon: <ApartmentOutlined />,
+    routes: [
+      { path: '/segments', title: 'menu.segments.list', permission: 'segment:read', page: SegmentsPage, menu: true },
+      { path: '/segments/new', title: 'menu.segments.new', permission: 'segment:write', page: SegmentEditorPage, menu: true },
+      { path: '/segments/:name', title: 'menu.segments.list', permission: 'segment:read', page: SegmentDetailPage },
+      { path: '/segments/:name/edit', title: 'seg.edit', permission: 'segment:write', page: SegmentEditorPage },
     ],
   },
 ];
