@@ -191,3 +191,12 @@ def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
     saved = api_client(console_url, "ops.chen").get(f"/api/v1/segments/{name}").json()
     assert saved["rule"] == rule
     session.shot("segment-detail")
+
+    page.click("[data-testid=segment-insight]")
+    page.wait_for_selector("[data-testid=insight-page] [data-testid^=tgi-] canvas")
+    size = page.locator("[data-testid=insight-size] .ant-statistic-content").inner_text()
+    assert size.replace(",", "").strip() == str(expected)
+    session.shot("segment-insight")
+    page.goto(f"{session.base}/segments/compare?names=dormant_customers,{name}")
+    page.wait_for_selector("[data-testid=venn]")
+    session.shot("segment-overlap")

@@ -3,11 +3,11 @@ import { App as AntApp, Button, Result } from 'antd';
 import { Suspense, lazy, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { ApiError } from '@/api/client';
-import { can, MeProvider, useMe, useMeQuery, ME_KEY } from './auth';
+import { MeProvider, useMe, useMeQuery, ME_KEY } from './auth';
 import { ErrorCenter, reportError } from './errors';
 import { I18nProvider, useI18n } from './i18n';
 import { PageLoading } from './PageLoading';
-import { landingPath, ROUTES, type PageRoute } from './routes';
+import { landingPath, opens, ROUTES, type PageRoute } from './routes';
 import { Shell } from './Shell';
 
 const SignIn = lazy(() => import('./SignIn'));
@@ -92,14 +92,14 @@ function AppRoutes() {
 
 function Guarded({ route }: { route: PageRoute }): ReactNode {
   const me = useMe();
-  if (!can(me, route.permission)) return <Forbidden />;
+  if (!opens(route, me)) return <Forbidden />;
   const Page = route.page;
   return <Page />;
 }
 
 function Landing() {
   const me = useMe();
-  const path = landingPath(me.permissions);
+  const path = landingPath(me);
   return path ? <Navigate to={path} replace /> : <Forbidden />;
 }
 

@@ -30,7 +30,7 @@ export default function ChangePassword() {
       );
       message.success(t('password.done'));
       await client.invalidateQueries({ queryKey: ME_KEY });
-      navigate(landingPath(me.permissions) ?? '/');
+      navigate(landingPath(me) ?? '/');
     } catch (error) {
       reportError(error);
     } finally {

@@ -7,7 +7,7 @@ import { can, useMe, useSignOut } from './auth';
 import { reportError } from './errors';
 import { useI18n } from './i18n';
 import { PageLoading } from './PageLoading';
-import { SECTIONS } from './routes';
+import { opens, SECTIONS } from './routes';
 
 const { Header, Sider, Content } = Layout;
 
@@ -21,7 +21,7 @@ export function Shell() {
     () =>
       SECTIONS.map((section) => ({
         section,
-        routes: section.routes.filter((r) => r.menu && can(me, r.permission)),
+        routes: section.routes.filter((r) => r.menu && opens(r, me)),
       }))
         .filter(({ routes }) => routes.length > 0)
         .map(({ section, routes }) =>

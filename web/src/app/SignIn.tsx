@@ -24,7 +24,7 @@ export default function SignIn() {
       const me = await signIn(username, password);
       const next = new URLSearchParams(window.location.search).get('next');
       if (me.must_change_password) navigate('/account/password');
-      else navigate(next?.startsWith('/') && !next.startsWith('//') ? next : (landingPath(me.permissions) ?? '/'));
+      else navigate(next?.startsWith('/') && !next.startsWith('//') ? next : (landingPath(me) ?? '/'));
     } catch (error) {
       reportError(error);
     } finally {

@@ -10,6 +10,9 @@ export interface PageRoute {
   page: LazyExoticComponent<ComponentType>;
   /** Shown in the menu under `section` (hidden routes are reached by links). */
   menu?: boolean;
+  /** Open to a user limited to branches or own customers: the page's data narrows to their scope. Other
+   * pages show figures over every customer, which the API refuses to scoped users. */
+  scoped?: boolean;
 }
 
 export interface Section {
@@ -32,6 +35,8 @@ const ComputeRunsPage = lazy(() => import('@/features/tags/ComputeRunsPage'));
 const SegmentsPage = lazy(() => import('@/features/segments/SegmentsPage'));
 const SegmentDetailPage = lazy(() => import('@/features/segments/SegmentDetailPage'));
 const SegmentEditorPage = lazy(() => import('@/features/segments/SegmentEditorPage'));
+const InsightPage = lazy(() => import('@/features/insight/InsightPage'));
+const ComparePage = lazy(() => import('@/features/insight/ComparePage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -39,7 +44,7 @@ export const SECTIONS: Section[] = [
     key: 'overview',
     title: 'menu.overview',
     icon: <DashboardOutlined />,
-    routes: [{ path: '/overview', title: 'menu.overview', permission: 'status:read', page: OverviewPage, menu: true }],
+    routes: [{ path: '/overview', title: 'menu.overview', permission: 'status:read', page: OverviewPage, menu: true, scoped: true }],
   },
   {
     key: 'customers',
@@ -52,8 +57,15 @@ export const SECTIONS: Section[] = [
         permission: 'customer:read',
         page: CustomerSearchPage,
         menu: true,
+        scoped: true,
       },
-      { path: '/customers/:customerNo', title: 'c360.title', permission: 'customer:read', page: Customer360Page },
+      {
+        path: '/customers/:customerNo',
+        title: 'c360.title',
+        permission: 'customer:read',
+        page: Customer360Page,
+        scoped: true,
+      },
     ],
   },
   {
@@ -88,8 +100,24 @@ export const SECTIONS: Section[] = [
     icon: <ApartmentOutlined />,
     routes: [
       { path: '/segments', title: 'menu.segments.list', permission: 'segment:read', page: SegmentsPage, menu: true },
-      { path: '/segments/new', title: 'menu.segments.new', permission: 'segment:write', page: SegmentEditorPage, menu: true },
+      {
+        path: '/segments/new',
+        title: 'menu.segments.new',
+        permission: 'segment:write',
+        page: SegmentEditorPage,
+        menu: true,
+        scoped: true,
+      },
+      {
+        path: '/segments/compare',
+        title: 'menu.segments.compare',
+        permission: 'analytics:read',
+        page: ComparePage,
+        menu: true,
+        scoped: true,
+      },
       { path: '/segments/:name', title: 'menu.segments.list', permission: 'segment:read', page: SegmentDetailPage },
+      { path: '/segments/:name/insight', title: 'seg.insight', permission: 'analytics:read', page: InsightPage, scoped: true },
       { path: '/segments/:name/edit', title: 'seg.edit', permission: 'segment:write', page: SegmentEditorPage },
     ],
   },
@@ -98,7 +126,12 @@ export const SECTIONS: Section[] = [
 /** Every route, flat. */
 export const ROUTES: PageRoute[] = SECTIONS.flatMap((s) => s.routes);
 
-/** The first page the permissions open, or null when none does. */
-export function landingPath(permissions: string[]): string | null {
-  return ROUTES.find((r) => r.menu && permissions.includes(r.permission))?.path ?? null;
+/** Whether a caller may open a route: the permission, and for a scoped caller a page that narrows to them. */
+export function opens(route: PageRoute, caller: { permissions: string[]; scoped: boolean }): boolean {
+  return caller.permissions.includes(route.permission) && (!caller.scoped || route.scoped === true);
+}
+
+/** The first page in the menu a caller may open, or null when none is. */
+export function landingPath(caller: { permissions: string[]; scoped: boolean }): string | null {
+  return ROUTES.find((r) => r.menu && opens(r, caller))?.path ?? null;
 }

@@ -86,26 +86,28 @@ YAML_BODY: dict[str, Any] = {
 }
 
 
-@router.get("/indicators", dependencies=[needs("indicator:read")])
+@router.get("/indicators", dependencies=[needs("indicator:read", scoped=True)])
 def indicators(c: Deps) -> list[IndicatorDef]:
     """Every indicator definition."""
     return list(list_indicators(env=c).values())
 
 
-@router.get("/fields", dependencies=[needs("indicator:read")])
+@router.get("/fields", dependencies=[needs("indicator:read", scoped=True)])
 def fields(c: Deps) -> FieldsRead:
     """The customer attributes and the events that indicators and rules can name (the console's pickers)."""
     return FieldsRead.model_validate(known_fields(c))
 
 
-@router.get("/indicators/{name}", dependencies=[needs("indicator:read")], responses=errors(404))
+@router.get("/indicators/{name}", dependencies=[needs("indicator:read", scoped=True)], responses=errors(404))
 def indicator(name: str, c: Deps) -> IndicatorRead:
     """One indicator and the tags that read it."""
     body = get_indicator(env=c, name=name).model_dump()
     return IndicatorRead.model_validate(body | {"read_by": indicator_dependents(env=c, indicator=name)})
 
 
-@router.get("/indicators/{name}/used-by", dependencies=[needs("indicator:read")], responses=errors(404))
+@router.get(
+    "/indicators/{name}/used-by", dependencies=[needs("indicator:read", scoped=True)], responses=errors(404)
+)
 def indicator_used_by(name: str, c: Deps) -> UsedByRead:
     """The saved segments and journeys whose rules read this indicator (directly or through a segment)."""
     get_indicator(env=c, name=name)
@@ -135,13 +137,13 @@ def indicator_dry_run(name: str, body: IndicatorBody, c: Deps, sample: Sample = 
     return DryRunRead.model_validate(dry_run(env=c, indicators=[definition], sample=sample))
 
 
-@router.get("/tags", dependencies=[needs("tag:read")], response_model_exclude_none=True)
+@router.get("/tags", dependencies=[needs("tag:read", scoped=True)], response_model_exclude_none=True)
 def tags(c: Deps) -> list[TagDef]:
     """Every tag definition."""
     return list(list_tags(env=c).values())
 
 
-@router.get("/tags/tree", dependencies=[needs("tag:read")])
+@router.get("/tags/tree", dependencies=[needs("tag:read", scoped=True)])
 def tag_tree(c: Deps) -> list[CategoryNode]:
     """The catalogue as a category tree."""
     return [CategoryNode.model_validate(node) for node in catalogue(env=c)]
@@ -153,7 +155,7 @@ def tag(name: str, c: Deps) -> TagDetailRead:
     return TagDetailRead.model_validate(tag_detail(env=c, name=name))
 
 
-@router.get("/tags/{name}/used-by", dependencies=[needs("tag:read")], responses=errors(404))
+@router.get("/tags/{name}/used-by", dependencies=[needs("tag:read", scoped=True)], responses=errors(404))
 def tag_used_by(name: str, c: Deps) -> UsedByRead:
     """The saved segments and journeys that read this tag (directly or through a segment): the downstream
     half of its lineage."""

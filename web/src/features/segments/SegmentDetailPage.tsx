@@ -58,6 +58,11 @@ export default function SegmentDetailPage() {
         sub={<Typography.Text code>{data.name}</Typography.Text>}
         extra={
           <>
+            {can(me, 'analytics:read') && (
+              <Button onClick={() => navigate(`/segments/${name}/insight`)} data-testid="segment-insight">
+                {t('seg.insight')}
+              </Button>
+            )}
             {can(me, 'segment:write') && (
               <Button icon={<ReloadOutlined />} loading={refresh.isPending} onClick={() => refresh.mutateAsync().then((s) => message.success(t('seg.refreshed', { size: s.size ?? 0 }))).catch(() => undefined)}>
                 {t('seg.refresh')}
