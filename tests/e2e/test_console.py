@@ -200,3 +200,54 @@ def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
     page.goto(f"{session.base}/segments/compare?names=dormant_customers,{name}")
     page.wait_for_selector("[data-testid=venn]")
     session.shot("segment-overlap")
+
+
+def test_a_funnels_drop_off_is_saved_as_a_segment(session: Session, console_url: str) -> None:
+    session.sign_in("ops.chen")
+    page = session.page
+    page.goto(session.base + "/analytics/funnels")
+    page.click("[data-testid=funnel-run]")
+    page.wait_for_selector("[data-testid=funnel-table] tbody tr.ant-table-row >> nth=1")
+    page.wait_for_selector("[data-testid=chart-funnel] canvas")
+    session.shot("funnel")
+    reached = [
+        int(
+            page.locator("[data-testid=funnel-table] tbody tr.ant-table-row")
+            .nth(i)
+            .locator("td")
+            .nth(2)
+            .inner_text()
+            .replace(",", "")
+        )
+        for i in range(2)
+    ]
+    name = "e2e_dropped_" + session.locale.replace("-", "_").lower()
+    page.click("[data-testid=funnel-save-2]")
+    page.fill("[data-testid=save-segment-name]", name)
+    page.click("[data-testid=save-segment-ok]")
+    page.wait_for_selector("[data-testid=funnel-saved]")
+    saved = api_client(console_url, "ops.chen").get(f"/api/v1/segments/{name}").json()
+    assert saved["kind"] == "static"
+    assert saved["size"] == reached[0] - reached[1]
+
+
+def test_the_analysis_pages_draw_their_charts(session: Session) -> None:
+    session.sign_in("ana.liu")
+    page = session.page
+    for path, run, chart in (
+        ("/analytics/events", "events-run", "chart-events"),
+        ("/analytics/retention", "retention-run", "chart-retention"),
+        ("/analytics/paths", "paths-run", "chart-paths"),
+    ):
+        page.goto(session.base + path)
+        page.click(f"[data-testid={run}]")
+        page.wait_for_selector(f"[data-testid={chart}] canvas")
+        session.shot(path.strip("/").replace("/", "-"))
+    for path, ready in (
+        ("/catalog/indicators", "[data-testid=indicators-page] tbody tr"),
+        ("/catalog/runs", "[data-testid=compute-runs-page] tbody tr"),
+        ("/segments", "[data-testid=segments-page] tbody tr"),
+    ):
+        page.goto(session.base + path)
+        page.wait_for_selector(ready)
+        session.shot(path.strip("/").replace("/", "-"))

@@ -228,7 +228,7 @@ class CohortRead(_Read):
 
     start: str
     size: int
-    retained: list[int]
+    retained: list[int | None] = Field(description="per later period; null: the period has not begun yet")
 
 
 class RetentionRead(_Read):

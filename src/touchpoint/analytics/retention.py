@@ -3,7 +3,8 @@ each of the following periods.
 
 A customer belongs to the cohort of every period in which they did the start event (with `first_time`, only
 to the first such period of their whole history); `retained[k-1]` counts the cohort's customers who did the
-return event in period start + k. Periods are Beijing days, weeks from Monday, or calendar months.
+return event in period start + k. Periods are Beijing days, weeks from Monday, or calendar months. A period
+that has not begun yet (it starts after today) has no value (None), not zero: nobody could come back in it.
 """
 
 from __future__ import annotations
@@ -96,10 +97,13 @@ def retention(
     sizes = cohort.group_by("period").agg(size=cohort.person.count()).to_pandas()
     counts = joined.group_by(["period", "offset"]).agg(n=joined.person.count()).to_pandas()
     retained = {(pd.Timestamp(r.period).date(), int(r.offset)): int(r.n) for r in counts.itertuples()}
+    now = today(env)
     cohorts = []
     for row in sizes.sort_values("period").itertuples():
         day = pd.Timestamp(row.period).date()
-        cells = [retained.get((day, k), 0) for k in range(1, periods + 1)]
+        cells = [
+            None if _shift(day, unit, k) > now else retained.get((day, k), 0) for k in range(1, periods + 1)
+        ]
         cohorts.append({"start": day.isoformat(), "size": int(row.size), "retained": cells})
     return {"unit": unit, "periods": periods, "first_time": first_time, "cohorts": cohorts}
 

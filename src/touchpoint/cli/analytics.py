@@ -293,7 +293,7 @@ def retention_command(
     table = new_table("批次 cohort", *numbers, numeric=numbers)
     for row in result["cohorts"]:
         size = row["size"]
-        rates = [fmt_share(n / size) if size else "-" for n in row["retained"]]
+        rates = [fmt_share(n / size) if size and n is not None else "-" for n in row["retained"]]
         table.add_row(str(row["start"]), fmt(size), *rates)
     print_table(table)
 

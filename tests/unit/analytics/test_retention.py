@@ -52,6 +52,17 @@ def _period(day: date, unit: str) -> date:
     return day
 
 
+TODAY = date(2026, 4, 5)  # the property test's clock, BASE + 90 days, as a Beijing date
+
+
+def _nth_after(period: date, unit: str, k: int) -> date:
+    """The first day of the period k periods after `period`."""
+    if unit == "month":
+        month = period.month - 1 + k
+        return date(period.year + month // 12, month % 12 + 1, 1)
+    return period + timedelta(days=k * (7 if unit == "week" else 1))
+
+
 def _index(day: date, unit: str) -> int:
     if unit == "month":
         return day.year * 12 + day.month
@@ -71,8 +82,11 @@ def _brute_force(frame: pd.DataFrame, first: date, last: date, n: int, unit: str
         cohorts.setdefault(period, set()).add(person)
     result = {}
     for period, people in cohorts.items():
-        retained = []
+        retained: list[int | None] = []
         for k in range(1, n + 1):
+            if _nth_after(period, unit, k) > TODAY:
+                retained.append(None)  # the period has not begun on the clock's day
+                continue
             back = {
                 p
                 for p, e, d in facts
@@ -179,3 +193,18 @@ def test_bad_retention_queries_are_refused(sqlite_container: Container) -> None:
         periods=2,
     )
     assert table["cohorts"] == [{"start": "2026-01-05", "size": 1, "retained": [1, 0]}]
+
+
+def test_a_period_that_has_not_begun_has_no_value(sqlite_container: Container) -> None:
+    # The clock stands at 2026-03-02 09:00 Beijing: a cohort of 03-01 can have come back on 03-02, not later.
+    day = (date(2026, 3, 1) - date(2026, 1, 5)).days * DAY
+    _load(sqlite_container, [("P1", "open", day + 600), ("P1", "trade", day + DAY + 60)])
+    table = retention(
+        env=sqlite_container,
+        start_event="open",
+        return_event="trade",
+        start=date(2026, 3, 1),
+        end=date(2026, 3, 2),
+        periods=3,
+    )
+    assert table["cohorts"] == [{"start": "2026-03-01", "size": 1, "retained": [1, None, None]}]

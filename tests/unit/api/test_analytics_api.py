@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from support import api_client, import_events
 from touchpoint.bootstrap import Container
+from touchpoint.core.clock import VirtualClock
 
 BASE = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # 2026-03-02 00:00 Beijing
 EVENTS = [  # person, event, minutes after BASE
@@ -30,7 +31,8 @@ def _client(container: Container) -> TestClient:
     return api_client(container)
 
 
-def test_funnel_retention_events_and_distribution(sqlite_container: Container) -> None:
+def test_funnel_retention_events_and_distribution(sqlite_container: Container, clock: VirtualClock) -> None:
+    clock.advance(timedelta(days=3))  # past the last event (03-03): every period asked for has begun
     with _client(sqlite_container) as client:
         funnel = client.post(
             "/api/v1/analytics/funnel",

@@ -2888,8 +2888,11 @@ export interface components {
          * @description One cohort: its first day, size, and how many came back in each later period.
          */
         CohortRead: {
-            /** Retained */
-            retained: number[];
+            /**
+             * Retained
+             * @description per later period; null: the period has not begun yet
+             */
+            retained: (number | null)[];
             /** Size */
             size: number;
             /** Start */

@@ -1,4 +1,4 @@
-import { ApartmentOutlined, DashboardOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
+import { ApartmentOutlined, BarChartOutlined, DashboardOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
 
@@ -37,6 +37,10 @@ const SegmentDetailPage = lazy(() => import('@/features/segments/SegmentDetailPa
 const SegmentEditorPage = lazy(() => import('@/features/segments/SegmentEditorPage'));
 const InsightPage = lazy(() => import('@/features/insight/InsightPage'));
 const ComparePage = lazy(() => import('@/features/insight/ComparePage'));
+const EventsPage = lazy(() => import('@/features/analytics/EventsPage'));
+const FunnelsPage = lazy(() => import('@/features/analytics/FunnelsPage'));
+const RetentionPage = lazy(() => import('@/features/analytics/RetentionPage'));
+const PathsPage = lazy(() => import('@/features/analytics/PathsPage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -120,6 +124,19 @@ export const SECTIONS: Section[] = [
       { path: '/segments/:name/insight', title: 'seg.insight', permission: 'analytics:read', page: InsightPage, scoped: true },
       { path: '/segments/:name/edit', title: 'seg.edit', permission: 'segment:write', page: SegmentEditorPage },
     ],
+  },
+  {
+    key: 'analytics',
+    title: 'menu.analytics',
+    icon: <BarChartOutlined />,
+    routes: (
+      [
+        ['/analytics/events', 'menu.analytics.events', EventsPage],
+        ['/analytics/funnels', 'menu.analytics.funnels', FunnelsPage],
+        ['/analytics/retention', 'menu.analytics.retention', RetentionPage],
+        ['/analytics/paths', 'menu.analytics.paths', PathsPage],
+      ] as const
+    ).map(([path, title, page]) => ({ path, title, page, permission: 'analytics:read', menu: true, scoped: true })),
   },
 ];
 

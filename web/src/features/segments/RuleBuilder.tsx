@@ -319,7 +319,7 @@ function AttributeEditor({ body, set, catalog }: EditorProps) {
   );
 }
 
-function WindowInput({ value, onChange, testId }: { value: unknown; onChange: (text: string) => void; testId?: string }) {
+export function WindowInput({ value, onChange, testId }: { value: unknown; onChange: (text: string) => void; testId?: string }) {
   const { t } = useI18n();
   const { n, unit } = splitWindow(value);
   return (
@@ -336,7 +336,7 @@ function WindowInput({ value, onChange, testId }: { value: unknown; onChange: (t
   );
 }
 
-function Filters({ event, where, onChange, catalog }: { event: unknown; where: Json[]; onChange: (w: Json[]) => void; catalog: Catalog }) {
+export function Filters({ event, where, onChange, catalog }: { event: unknown; where: Json[]; onChange: (w: Json[]) => void; catalog: Catalog }) {
   const { t } = useI18n();
   const properties = catalog.eventProperties[String(event)] ?? [];
   const typed = (s: string): string | number => (s.trim() !== '' && !Number.isNaN(Number(s)) ? Number(s) : s);
