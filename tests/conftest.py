@@ -27,6 +27,23 @@ if MUTATION_RUN:
     settings.load_profile("mutation")
 
 POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
+_TIMINGS = Path(__file__).parent / "e2e" / "screenshots" / "timings.txt"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Forget the figures of an earlier run (the browser tests append this run's)."""
+    if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
+        _TIMINGS.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the browser tests measured (the home page's time to first render)."""
+    if _TIMINGS.exists():
+        terminalreporter.write_sep("-", "console timings (tests/e2e)")
+        for line in _TIMINGS.read_text("utf-8").splitlines():
+            terminalreporter.write_line(line)
+
+
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 Beijing on a Monday that is a trading day
 
 

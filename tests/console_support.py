@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 
 SCREENSHOTS = Path(__file__).parent / "e2e" / "screenshots"
+TIMINGS = SCREENSHOTS / "timings.txt"
+"""Figures the browser tests measure; tests/conftest.py prints them at the end of the run (an xdist worker's
+own output is not shown)."""
 PASSWORD = "Touchpoint-2026"  # the demo accounts' documented password
 
 
@@ -78,3 +81,10 @@ def api_client(base: str, username: str) -> httpx.Client:
     answer.raise_for_status()
     client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
     return client
+
+
+def record_timing(line: str) -> None:
+    """Keep a measured figure for the run's summary."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with TIMINGS.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from console_support import Session, api_client
+from console_support import Session, api_client, record_timing
 
 
 def test_operator_signs_in_and_sees_the_overview(session: Session) -> None:
@@ -25,7 +25,7 @@ def test_operator_signs_in_and_sees_the_overview(session: Session) -> None:
     page.goto(session.base + "/overview")
     page.wait_for_selector("[data-testid='kpi-overview.customers'] .ant-statistic-content")
     elapsed = page.evaluate("performance.now()")
-    print(f"\nhome page first render ({session.locale}): {elapsed:.0f} ms")
+    record_timing(f"home page first render ({session.locale}): {elapsed:.0f} ms")
 
 
 def test_customer_found_from_the_top_bar_opens_the_360_view(session: Session) -> None:

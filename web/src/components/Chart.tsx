@@ -1,66 +1,24 @@
-import { BarChart, HeatmapChart, LineChart, SankeyChart } from 'echarts/charts';
-import {
-  DataZoomComponent,
-  GridComponent,
-  LegendComponent,
-  TitleComponent,
-  TooltipComponent,
-  VisualMapComponent,
-} from 'echarts/components';
-import * as echarts from 'echarts/core';
-import { CanvasRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'react';
+import type { EChartsCoreOption, ECElementEvent } from 'echarts/core';
+import { lazy, Suspense } from 'react';
 
-// Only the chart kinds the console draws, on the canvas renderer (CONSOLE.md §6: import per chart type).
-echarts.use([
-  BarChart,
-  LineChart,
-  HeatmapChart,
-  SankeyChart,
-  GridComponent,
-  LegendComponent,
-  TitleComponent,
-  TooltipComponent,
-  VisualMapComponent,
-  DataZoomComponent,
-  CanvasRenderer,
-]);
+// ECharts (some 600 kB) loads on its own, after the page around a chart has drawn: the home page's figures
+// show before its charts do (CONSOLE.md §6, time to first render).
+const EChart = lazy(() => import('./EChart'));
 
-export type ChartOption = echarts.EChartsCoreOption;
+export type ChartOption = EChartsCoreOption;
 
-interface ChartProps {
+export interface ChartProps {
   option: ChartOption;
   height?: number;
   testId?: string;
-  onClick?: (params: echarts.ECElementEvent) => void;
+  onClick?: (params: ECElementEvent) => void;
 }
 
-/** One ECharts chart that follows its container's width and replaces its option when it changes. */
-export function Chart({ option, height = 300, testId, onClick }: ChartProps) {
-  const element = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
-  useEffect(() => {
-    if (!element.current) return undefined;
-    const instance = echarts.init(element.current, undefined, { renderer: 'canvas' });
-    chart.current = instance;
-    const resize = new ResizeObserver(() => instance.resize());
-    resize.observe(element.current);
-    return () => {
-      resize.disconnect();
-      instance.dispose();
-      chart.current = null;
-    };
-  }, []);
-  useEffect(() => {
-    chart.current?.setOption(option, { notMerge: true });
-  }, [option]);
-  useEffect(() => {
-    const instance = chart.current;
-    if (!instance || !onClick) return undefined;
-    instance.on('click', onClick);
-    return () => {
-      instance.off('click', onClick);
-    };
-  }, [onClick]);
-  return <div ref={element} className="chart" style={{ height }} data-testid={testId} />;
+/** A chart, drawn once the charting library has loaded (a blank box of the same height until then). */
+export function Chart(props: ChartProps) {
+  return (
+    <Suspense fallback={<div className="chart" style={{ height: props.height ?? 300 }} />}>
+      <EChart {...props} />
+    </Suspense>
+  );
 }
