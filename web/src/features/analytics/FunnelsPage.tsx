@@ -101,6 +101,7 @@ export default function FunnelsPage() {
       </Card>
       {saver.saved && <Alert type="success" showIcon title={saver.saved} style={{ marginBottom: 16 }} data-testid="funnel-saved" action={<Link to="/segments">{t('menu.segments.list')}</Link>} />}
       {run.data ? <FunnelView data={run.data} onDrop={can(me, 'segment:write') ? onDrop : undefined} /> : <Empty />}
+      {run.data?.breakdown && <BreakdownTable groups={run.data.breakdown} />}
       {saver.modal}
     </div>
   );
@@ -185,6 +186,35 @@ function FunnelView({ data, onDrop }: { data: Funnel; onDrop?: (step: number) =>
             title: t('an.medianTime'),
             dataIndex: 'median_seconds_from_previous',
             render: (v: number | null) => (v === null || v === undefined ? '—' : `${(v / 3600).toFixed(1)} h`),
+          },
+        ]}
+      />
+    </Card>
+  );
+}
+
+/** Each breakdown group's customers per step and its overall conversion (CONSOLE.md: breakdowns capped to the
+ * top groups and 其他, as the API returns them). */
+function BreakdownTable({ groups }: { groups: Schemas['FunnelGroupRead'][] }) {
+  const { t, locale } = useI18n();
+  const count = groups[0]?.steps.length ?? 0;
+  return (
+    <Card size="small" title={t('an.breakdown')} style={{ marginTop: 16 }} data-testid="funnel-breakdown">
+      <Table
+        size="small"
+        pagination={false}
+        rowKey="group"
+        dataSource={groups}
+        columns={[
+          { title: t('an.group'), dataIndex: 'group' },
+          ...Array.from({ length: count }, (_, i) => ({
+            title: `${i + 1}. ${groups[0]?.steps[i]?.event ?? ''}`,
+            render: (_: unknown, g: Schemas['FunnelGroupRead']) => formatCount(g.steps[i]?.customers ?? 0, locale),
+          })),
+          {
+            title: t('an.overall'),
+            render: (_: unknown, g: Schemas['FunnelGroupRead']) =>
+              `${((g.steps[g.steps.length - 1]?.conversion_from_first ?? 0) * 100).toFixed(1)}%`,
           },
         ]}
       />

@@ -1,10 +1,11 @@
 import { useQuery } from '@tanstack/react-query';
-import { Alert, Badge, Card, Col, Row, Statistic, Table, Tooltip, Typography } from 'antd';
+import { Alert, Badge, Card, Col, Row, Statistic, Table, Typography } from 'antd';
 import { useMemo } from 'react';
 import { api, unwrap, type Schemas } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import { PageLoading } from '@/app/PageLoading';
 import { Chart, type ChartOption } from '@/components/Chart';
+import { ErrorText } from '@/components/ErrorText';
 import { PageHeader } from '@/components/PageHeader';
 import { formatAmount, formatCount, formatTime } from '@/lib/format';
 import type { MessageKey } from '@/locales/zh-CN';
@@ -174,20 +175,7 @@ function FreshnessTable({ items }: { items: Freshness[] }) {
             ),
           },
           { title: t('overview.freshness.at'), dataIndex: 'at', render: (at: string | null) => formatTime(at) },
-          {
-            title: t('common.error'),
-            dataIndex: 'error',
-            render: (error: string | null) =>
-              error ? (
-                <Tooltip title={error}>
-                  <Typography.Text type="danger" ellipsis style={{ maxWidth: 420 }}>
-                    {error}
-                  </Typography.Text>
-                </Tooltip>
-              ) : (
-                '—'
-              ),
-          },
+          { title: t('common.error'), dataIndex: 'error', render: (e: string | null) => <ErrorText error={e} width={420} /> },
         ]}
       />
     </Card>

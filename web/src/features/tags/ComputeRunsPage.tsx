@@ -1,8 +1,9 @@
 import { PlayCircleOutlined } from '@ant-design/icons';
-import { App, Badge, Button, Card, Table, Tooltip, Typography } from 'antd';
+import { App, Badge, Button, Card, Table } from 'antd';
 import type { Schemas } from '@/api/client';
 import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
+import { ErrorText } from '@/components/ErrorText';
 import { PageHeader } from '@/components/PageHeader';
 import { formatTime, formatValue } from '@/lib/format';
 import type { MessageKey } from '@/locales/zh-CN';
@@ -66,20 +67,7 @@ export default function ComputeRunsPage() {
                       .join(' · ')
                   : '—',
             },
-            {
-              title: t('common.error'),
-              dataIndex: 'error',
-              render: (e: string | null) =>
-                e ? (
-                  <Tooltip title={e}>
-                    <Typography.Text type="danger" ellipsis style={{ maxWidth: 320 }}>
-                      {e}
-                    </Typography.Text>
-                  </Tooltip>
-                ) : (
-                  '—'
-                ),
-            },
+            { title: t('common.error'), dataIndex: 'error', render: (e: string | null) => <ErrorText error={e} width={320} /> },
           ]}
         />
       </Card>
