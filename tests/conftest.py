@@ -90,3 +90,26 @@ def sqlite_container(
     built = build(load_settings(tmp_path / "home", **settings_overrides), clock=clock)
     yield built
     built.close()
+
+
+class _SqliteRequest:
+    """What `support.demo_world` reads of a fixture request: the SQLite world."""
+
+    param = "sqlite"
+
+
+@pytest.fixture(scope="session")
+def demo_brokerage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    """One small demo brokerage on SQLite with its templates, journeys and the segment one enters from, shared
+    by every test that only reads it (building one takes some 20 s; one per xdist worker)."""
+    from support import demo_world
+    from touchpoint.demo.runs import ensure_demo_journeys, ensure_demo_templates
+    from touchpoint.governance import SYSTEM
+
+    def with_journeys(container: Container) -> None:
+        ensure_demo_templates(env=container, principal=SYSTEM)
+        ensure_demo_journeys(env=container, principal=SYSTEM)
+
+    yield from (
+        c for c, _ in demo_world(_SqliteRequest(), tmp_path_factory.mktemp("demo") / "home", with_journeys)
+    )

@@ -103,10 +103,7 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture(params=LOCALES)
-def session(request: pytest.FixtureRequest, browser: Any, console_url: str) -> Iterator[Session]:
-    """A fresh browser context in each language; the test fails on any console error or failed request."""
-    locale = request.param
+def _session(browser: Any, console_url: str, locale: str) -> Iterator[Session]:
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
     context.add_init_script(f"window.localStorage.setItem('touchpoint.locale', '{locale}')")
     page = context.new_page()
@@ -117,3 +114,16 @@ def session(request: pytest.FixtureRequest, browser: Any, console_url: str) -> I
     yield current
     context.close()
     assert not current.unexpected(), "\n".join(current.unexpected())
+
+
+@pytest.fixture
+def session(browser: Any, console_url: str) -> Iterator[Session]:
+    """A fresh browser context in Chinese (the default), failing on any console error or failed request.
+    The flows run once; `any_language` walks and screenshots every page in both languages."""
+    yield from _session(browser, console_url, "zh-CN")
+
+
+@pytest.fixture(params=LOCALES)
+def any_language(request: pytest.FixtureRequest, browser: Any, console_url: str) -> Iterator[Session]:
+    """A fresh browser context in each language in turn, failing likewise."""
+    yield from _session(browser, console_url, request.param)

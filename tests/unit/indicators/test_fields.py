@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from support import demo_world
 from touchpoint.bootstrap import Container
 from touchpoint.indicators import known_fields
 
 
-class _Sqlite:
-    """The request demo_world reads."""
-
-    param = "sqlite"
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    for container, _ in demo_world(_Sqlite(), tmp_path_factory.mktemp("fields") / "home"):
-        yield container
+def world(demo_brokerage: Container) -> Container:
+    """The shared demo brokerage (read only here)."""
+    return demo_brokerage
 
 
 def test_fields_are_the_snapshot_columns_and_every_events_properties(world: Container) -> None:

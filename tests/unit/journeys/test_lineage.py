@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from support import demo_world
 from touchpoint.bootstrap import Container
-from touchpoint.demo.runs import ensure_demo_journeys, ensure_demo_templates
-from touchpoint.governance import SYSTEM
 from touchpoint.journeys.lineage import used_by
 from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import list_segments
@@ -19,19 +15,9 @@ from touchpoint.tags.service import list_tags
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    def with_journeys(container: Container) -> None:
-        ensure_demo_templates(env=container, principal=SYSTEM)
-        ensure_demo_journeys(env=container, principal=SYSTEM)
-
-    for container, _ in demo_world(_Sqlite(), tmp_path_factory.mktemp("lineage") / "home", with_journeys):
-        yield container
-
-
-class _Sqlite:
-    """The request demo_world reads: the SQLite world (the lineage is plain JSON, the same on PostgreSQL)."""
-
-    param = "sqlite"
+def world(demo_brokerage: Container) -> Container:
+    """The shared demo brokerage (read only here)."""
+    return demo_brokerage
 
 
 def _mentions(tree: object, key: str, name: str) -> bool:

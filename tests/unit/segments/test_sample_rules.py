@@ -5,15 +5,12 @@ paths (bitmaps and SQL) select the same customers for it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import demo_world
 from touchpoint.bootstrap import Container
-from touchpoint.demo.runs import ensure_demo_journeys, ensure_demo_templates
 from touchpoint.governance import SYSTEM
 from touchpoint.segments.model import kind_of
 from touchpoint.segments.service import preview
@@ -22,20 +19,10 @@ SAMPLES = Path(__file__).parents[2] / "fixtures" / "segment_rules.json"
 RULES: list[Any] = json.loads(SAMPLES.read_text("utf-8"))
 
 
-class _Sqlite:
-    """The request demo_world reads."""
-
-    param = "sqlite"
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    def with_segments(container: Container) -> None:
-        ensure_demo_templates(env=container, principal=SYSTEM)
-        ensure_demo_journeys(env=container, principal=SYSTEM)  # saves the segment one journey enters from
-
-    for container, _ in demo_world(_Sqlite(), tmp_path_factory.mktemp("rules") / "home", with_segments):
-        yield container
+def world(demo_brokerage: Container) -> Container:
+    """The shared demo brokerage (read only here)."""
+    return demo_brokerage
 
 
 def test_the_samples_cover_every_kind_of_rule_node() -> None:

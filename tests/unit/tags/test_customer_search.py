@@ -3,15 +3,13 @@ pandas filter of the customers snapshot, within the caller's scope and masked wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from support import demo_world, examples
+from support import examples
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM, Principal
@@ -19,10 +17,10 @@ from touchpoint.identity.scopes import scope_for
 from touchpoint.tags.customer360 import SEARCH_LIMIT, search_customers
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    for container, _ in demo_world(request, tmp_path_factory.mktemp("search") / "home"):
-        yield container
+@pytest.fixture(scope="module")
+def world(demo_brokerage: Container) -> Container:
+    """The shared demo brokerage (read only here)."""
+    return demo_brokerage
 
 
 def _snapshot(container: Container) -> pd.DataFrame:
