@@ -89,7 +89,9 @@ def search_customers(
     found = table.filter(_matching(table, query, env.pii_attributes, principal.can("pii:view")))
     numbers = sorted(str(n) for n in found["customer_no"].to_pylist())
     wanted = visible_numbers(env, principal, numbers)[: min(limit, SEARCH_LIMIT)]
-    rows = {str(r["customer_no"]): r for r in found.to_pylist()}
+    # Only the page shown becomes Python rows: a one-letter query can match every customer.
+    page = found.filter(pc.is_in(pc.cast(found["customer_no"], pa.string()), pa.array(wanted, pa.string())))
+    rows = {str(r["customer_no"]): r for r in page.to_pylist()}
     pii = PiiMask(principal, env.pii_attributes)
     return [_hit(pii.record(_jsonable(rows[n])), env.pii_attributes) for n in wanted]
 

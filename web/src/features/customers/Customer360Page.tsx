@@ -9,7 +9,8 @@ import { PageLoading } from '@/app/PageLoading';
 import { Chart, type ChartOption } from '@/components/Chart';
 import { PageHeader } from '@/components/PageHeader';
 import { formatMoney, formatTime, formatValue } from '@/lib/format';
-import { useCustomer360, useCustomerJourneys, useCustomerMessages, useDefinitionTitles } from './queries';
+import { useIndicators, useTags } from '@/features/tags/queries';
+import { useCustomer360, useCustomerJourneys, useCustomerMessages } from './queries';
 
 type View = Schemas['Customer360Read'];
 type ProfileField =
@@ -98,7 +99,13 @@ export default function Customer360Page() {
 function Values({ block, kind }: { block: Record<string, unknown>; kind: 'tags' | 'indicators' }) {
   const { t } = useI18n();
   const me = useMe();
-  const titles = useDefinitionTitles(kind, can(me, kind === 'tags' ? 'tag:read' : 'indicator:read'));
+  const tags = useTags(kind === 'tags' && can(me, 'tag:read'));
+  const indicators = useIndicators(kind === 'indicators' && can(me, 'indicator:read'));
+  // The catalogues the tag pages and editors read already (one cache entry each), as labels by name.
+  const titles = useMemo(() => {
+    const rows = (kind === 'tags' ? tags.data : indicators.data) ?? [];
+    return new Map(rows.map((r) => [r.name, { title: r.title, category: r.category ?? undefined }]));
+  }, [kind, tags.data, indicators.data]);
   const values = (block.values ?? {}) as Row;
   const rows = Object.entries(values).map(([key, value]) => ({ key, value, ...titles.get(key) }));
   if (rows.length === 0) return <Empty description={t('common.empty')} />;

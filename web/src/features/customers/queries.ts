@@ -47,19 +47,3 @@ export function useCustomerMessages(customerNo: string, enabled: boolean) {
   });
 }
 
-/** The titles and categories of the tag or indicator definitions, by name (for labels). */
-export function useDefinitionTitles(kind: 'tags' | 'indicators', enabled: boolean) {
-  const { data } = useQuery({
-    queryKey: [kind, 'titles'],
-    queryFn: async () => {
-      const rows =
-        kind === 'tags'
-          ? await unwrap(api.GET('/api/v1/tags'))
-          : await unwrap(api.GET('/api/v1/indicators'));
-      return new Map(rows.map((r) => [r.name, { title: r.title, category: r.category ?? undefined }]));
-    },
-    enabled,
-    staleTime: 300_000,
-  });
-  return data ?? new Map<string, { title: string; category?: string }>();
-}

@@ -11,9 +11,9 @@ export function useTagTree() {
   return useQuery({ queryKey: ['tags', 'tree'], queryFn: () => unwrap(api.GET('/api/v1/tags/tree')) });
 }
 
-/** Every tag definition. */
-export function useTags() {
-  return useQuery({ queryKey: ['tags', 'list'], queryFn: () => unwrap(api.GET('/api/v1/tags')) });
+/** Every tag definition (`enabled: false` for a caller without `tag:read`). */
+export function useTags(enabled = true) {
+  return useQuery({ queryKey: ['tags', 'list'], queryFn: () => unwrap(api.GET('/api/v1/tags')), enabled });
 }
 
 /** One tag: definition, coverage, distribution, history, upstream lineage and model metrics. */
@@ -63,9 +63,13 @@ export function useTagMembers(name: string, value: string | null) {
   });
 }
 
-/** Every indicator definition. */
-export function useIndicators() {
-  return useQuery({ queryKey: ['indicators', 'list'], queryFn: () => unwrap(api.GET('/api/v1/indicators')) });
+/** Every indicator definition (`enabled: false` for a caller without `indicator:read`). */
+export function useIndicators(enabled = true) {
+  return useQuery({
+    queryKey: ['indicators', 'list'],
+    queryFn: () => unwrap(api.GET('/api/v1/indicators')),
+    enabled,
+  });
 }
 
 /** One indicator and what reads it. */
