@@ -94,6 +94,7 @@ class Container:
         from touchpoint.channels.service import template_kind
         from touchpoint.indicators.service import indicator_kind
         from touchpoint.journeys.service import journey_kind, segments_in_use
+        from touchpoint.moments.service import rule_kind
         from touchpoint.segments.service import segment_kind
         from touchpoint.tags.service import indicator_dependents, tag_kind
 
@@ -105,6 +106,7 @@ class Container:
                 tag_kind(self),
                 segment_kind(self, lambda name: name in segments_in_use(env=self)),
                 template_kind(self),
+                rule_kind(self),
                 journey_kind(self),
             ],
         )

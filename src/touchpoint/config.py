@@ -186,6 +186,12 @@ class Settings(BaseSettings):
     worker_dispatch_seconds: float = Field(default=1.0, gt=0, description="due sends and other effects")
     worker_compute_seconds: float = Field(default=60.0, gt=0, description="check whether computing is due")
     worker_segments_seconds: float = Field(default=60.0, gt=0, description="check for due segment refreshes")
+    worker_moments_seconds: float = Field(
+        default=30.0, gt=0, description="due MOT rule evaluations and advisor-task escalations"
+    )
+    task_claim_hours: float = Field(
+        default=4.0, gt=0, description="a task in a branch queue unclaimed this long escalates to the manager"
+    )
     worker_housekeeping_seconds: float = Field(
         default=300.0, gt=0, description="forget old dedupe keys and trim the event log"
     )

@@ -139,6 +139,18 @@ def _pick(session: Session, select: str, search: str, option: str) -> None:
     page.locator(select).last.click()
     page.keyboard.type(search)
     page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
+    _wait_dropdowns_closed(session)
+
+
+def _wait_dropdowns_closed(session: Session) -> None:
+    """Wait until no select's dropdown is open, so the next `:visible` option is the next select's own."""
+    open_dropdown = ".ant-select-dropdown:not(.ant-select-dropdown-hidden)"
+    session.page.wait_for_function(f"() => !document.querySelector('{open_dropdown}')")
+
+
+def _last_preview_rule(requests: list[object]) -> object:
+    """The rule of the newest segment preview the page sent (None before the first)."""
+    return requests[-1] if requests else None
 
 
 def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
@@ -146,6 +158,11 @@ def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
 ) -> None:
     session.sign_in("ops.chen")
     page = session.page
+    previews: list[object] = []
+    page.on(
+        "request",
+        lambda r: previews.append(r.post_data_json) if "/api/v1/segments/preview?" in r.url else None,
+    )
     page.goto(session.base + "/segments/new")
     page.wait_for_selector("[data-testid=rule-builder]")
     name = "e2e_rich_active_" + session.locale.replace("-", "_").lower()
@@ -157,6 +174,7 @@ def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
     for value in ("富裕", "高净值"):
         page.locator(f".ant-select-dropdown:visible .ant-select-item-option[title='{value}']").click()
     page.keyboard.press("Escape")
+    _wait_dropdowns_closed(session)
     page.wait_for_selector("[data-testid=count-value]")
 
     page.click("[data-testid=rule-add-0]")
@@ -170,7 +188,9 @@ def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
     page.locator("[data-testid=rule-count]").last.fill("2")
     page.locator("[data-testid=rule-within]").last.fill("20")
     page.locator("[data-testid=rule-within-unit]").last.click()
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option").nth(1).click()  # trading days
+    td = "交易日" if session.locale == "zh-CN" else "trading days"
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option[title='" + td + "']").click()
+    _wait_dropdowns_closed(session)
 
     rule = {
         "all": [
@@ -179,6 +199,12 @@ def test_a_three_condition_segment_built_by_clicking_counts_what_the_api_counts(
             {"event": "login", "count": {"op": ">=", "value": 2}, "within": "20td"},
         ]
     }
+    # The builder must have sent exactly this rule before its count can be compared with the API's.
+    for _ in range(100):
+        if _last_preview_rule(previews) == rule:
+            break
+        page.wait_for_timeout(100)
+    assert _last_preview_rule(previews) == rule
     expected = api_client(console_url, "ops.chen").post("/api/v1/segments/preview", json=rule).json()["count"]
     page.wait_for_function(
         "n => document.querySelector('[data-testid=count-value]')?.dataset.count === String(n)", arg=expected

@@ -313,6 +313,12 @@ def render(template: TemplateDef, context: dict[str, Any]) -> Rendered:
     )
 
 
+def render_text(place: str, text: str, context: dict[str, Any]) -> str:
+    """One text (a task's talking points) rendered in the sandbox with `context`, bounded as a message is;
+    TemplateRenderError names `place` and the fault."""
+    return _render_one(place, text, context)
+
+
 def _render_one(place: str, text: str, context: dict[str, Any], *, html: bool = False) -> str:
     try:
         rendered = _bounded(compiled(text, html), context)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, cast
 
 from touchpoint.core.calendar import TradingCalendar
@@ -136,6 +136,20 @@ def _check_bound(text: str, duration: Duration) -> None:
 
 
 # Relative days ---------------------------------------------------------------------------------------------
+
+
+def shift(start: datetime, text: str, calendar: TradingCalendar) -> datetime:
+    """The instant a duration after `start` (before it, for `-…`); trading days keep the Beijing time of day:
+    `Ntd` is the N-th trading day after start's Beijing date and `-Ntd` the N-th before it, so from a closed
+    day (a weekend, a holiday) `1td` is the next session and `-1td` the last one before."""
+    duration = parse_duration(text.strip(), signed=True)
+    span = duration.span
+    if span is not None:
+        return start + span
+    local = start.astimezone(calendar.tz)
+    target = calendar.add_trading_days(local.date(), -duration.n if duration.negative else duration.n)
+    return calendar.to_utc(target, local.time())
+
 
 EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(2100, 12, 31)

@@ -214,6 +214,56 @@ CASH_FLOWS = TableSpec(
     ),
 )
 
+IPO_ALLOTMENTS = TableSpec(
+    name="ipo_allotments",
+    description="IPO and new-bond allotments (中签): one row per customer and product, on its T+2",
+    partition_by="date",
+    key=("customer_no", "product_code"),
+    columns=(
+        ColumnSpec("customer_no", required=True),
+        ColumnSpec("product_code", required=True),
+        ColumnSpec("date", Kind.DATE, required=True),
+        ColumnSpec("shares", Kind.FLOAT, required=True, min_value=0),
+        _money("amount_due", required=True),
+        ColumnSpec("status", required=True, choices=("allotted", "paid", "forfeited")),
+        ColumnSpec("paid_at", Kind.TIMESTAMP),
+    ),
+)
+
+AUTOINVEST_PLANS = TableSpec(
+    name="autoinvest_plans",
+    description="Auto-invest plans (基金定投计划): one row per plan, a snapshot per business date",
+    partition_by="snapshot",
+    key=("plan_id",),
+    columns=(
+        ColumnSpec("plan_id", required=True),
+        ColumnSpec("customer_no", required=True),
+        ColumnSpec("product_code", required=True),
+        ColumnSpec("amount", Kind.FLOAT, required=True, min_value=0),
+        ColumnSpec("frequency", choices=("weekly", "biweekly", "monthly")),
+        ColumnSpec("start_date", Kind.DATE),
+        ColumnSpec("next_debit_date", Kind.DATE),
+        ColumnSpec("status", required=True, choices=("active", "paused", "terminated")),
+        ColumnSpec("default_count", Kind.INT, min_value=0),
+    ),
+)
+
+AUTOINVEST_DEDUCTIONS = TableSpec(
+    name="autoinvest_deductions",
+    description="Auto-invest debits (定投扣款): one row per debit attempt, on its date",
+    partition_by="date",
+    key=("deduction_id",),
+    columns=(
+        ColumnSpec("deduction_id", required=True),
+        ColumnSpec("plan_id", required=True),
+        ColumnSpec("customer_no", required=True),
+        ColumnSpec("date", Kind.DATE, required=True),
+        _money("amount", required=True),
+        ColumnSpec("status", required=True, choices=("success", "failed")),
+        ColumnSpec("reason"),
+    ),
+)
+
 EVENTS = TableSpec(
     name="events",
     description="Behavioural events (行为事件): historical loads; the collector appends the live ones",
@@ -236,7 +286,19 @@ EVENTS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (CUSTOMERS, PRODUCTS, ASSETS, HOLDINGS, TRADES, CASH_FLOWS, EVENTS)
+    spec.name: spec
+    for spec in (
+        CUSTOMERS,
+        PRODUCTS,
+        ASSETS,
+        HOLDINGS,
+        TRADES,
+        CASH_FLOWS,
+        IPO_ALLOTMENTS,
+        AUTOINVEST_PLANS,
+        AUTOINVEST_DEDUCTIONS,
+        EVENTS,
+    )
 }
 
 

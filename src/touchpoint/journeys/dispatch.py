@@ -39,11 +39,14 @@ from touchpoint.channels.dispatcher import (
 from touchpoint.channels.model import SendRequest, SendResult
 from touchpoint.channels.providers.base import Delivery, PermanentError, ProviderError
 from touchpoint.channels.providers.webhook import WebhookProvider
+from touchpoint.channels.templates import TemplateRenderError, render_text
+from touchpoint.core.durations import shift
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import set_profile_values
 from touchpoint.journeys import repo
 from touchpoint.journeys.effects import (
+    AdvisorTaskEffect,
     Effect,
     SendEffect,
     SetAttributeEffect,
@@ -54,6 +57,8 @@ from touchpoint.journeys.effects import (
 from touchpoint.journeys.runtime import Catalog
 from touchpoint.journeys.service import JourneyEnv
 from touchpoint.tags.service import set_imported_value
+from touchpoint.tasks.model import TaskDraft
+from touchpoint.tasks.service import assignments, create_tasks
 
 MAX_ATTEMPTS = 5
 
@@ -193,6 +198,8 @@ def _stage_one(
                 "failed", "no webhook provider: [channels.webhook] with a secret signs journey webhooks"
             )
         return _Call(row, webhook=(provider, effect))
+    if isinstance(effect, AdvisorTaskEffect):
+        return hand_to_advisor(connection, env, row, effect)
     if isinstance(effect, SetTagEffect):
         set_imported_value(connection, env=env, tag=effect.tag, customer_no=customer, value=effect.value)
         return SendResult("sent", f"{effect.tag}={effect.value}")
@@ -202,6 +209,35 @@ def _stage_one(
             raise ValidationError(f"One ID does not know customer {customer}")
         return SendResult("sent", f"{effect.attribute} set")
     raise ValidationError(f"unknown effect kind {row['kind']!r}")
+
+
+def hand_to_advisor(
+    connection: Any, env: JourneyEnv, row: dict[str, Any], effect: AdvisorTaskEffect
+) -> SendResult:
+    """Create the run's advisor task, once per (run, node, step): a retried effect finds the task it made."""
+    now = env.clock.now()
+    context = {"payload": effect.context.payload, "customer": {"customer_no": row["customer_no"]}}
+    try:
+        title = render_text("title", effect.title, context)
+        points = render_text("talking_points", effect.talking_points, context)
+    except TemplateRenderError as exc:
+        return SendResult("failed", str(exc)[:500])
+    draft = TaskDraft(
+        source_key=f"run:{row['run_id']}:{row['node']}:{row['step']}",
+        source="journey",
+        customer_no=row["customer_no"],
+        title=title,
+        reason=f"journey {row['journey']} · {row['node']}",
+        talking_points=points,
+        priority=effect.priority,
+        due_at=shift(now, effect.due, env.calendar),
+        facts=dict(effect.context.payload),
+        journey=row["journey"],
+        run_id=row["run_id"],
+        node=row["node"],
+    )
+    made = create_tasks(connection, drafts=[draft], assigned=assignments(env, [row["customer_no"]]), now=now)
+    return SendResult("sent", f"task {made[draft.source_key]}")
 
 
 def _transmit(env: JourneyEnv, call: _Call) -> Answer:

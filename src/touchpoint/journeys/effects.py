@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from touchpoint.journeys.model import CallWebhook, SendMessage, SetAttribute, SetTag
+from touchpoint.journeys.model import AdvisorTask, CallWebhook, SendMessage, SetAttribute, SetTag
 
 
 class EffectContext(BaseModel):
@@ -52,8 +52,15 @@ class WebhookEffect(CallWebhook):
     context: EffectContext = Field(default_factory=EffectContext)
 
 
+class AdvisorTaskEffect(AdvisorTask):
+    """Create an advisor task for the run's customer, its texts rendered with `context` when dispatched."""
+
+    context: EffectContext = Field(default_factory=EffectContext)
+
+
 Effect = Annotated[
-    SendEffect | SetTagEffect | SetAttributeEffect | WebhookEffect, Field(discriminator="kind")
+    SendEffect | SetTagEffect | SetAttributeEffect | WebhookEffect | AdvisorTaskEffect,
+    Field(discriminator="kind"),
 ]
 _EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 _OPTIONAL = ("content", "context")  # left out of the stored JSON when the kind of effect has none

@@ -12,12 +12,13 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal, Protocol
 
 from touchpoint.core.calendar import TradingCalendar
+from touchpoint.core.durations import shift
 from touchpoint.journeys import effects
 from touchpoint.journeys.model import (
     AbSplitNode,
     ActionNode,
+    AdvisorTask,
     CallWebhook,
-    Duration,
     ExitNode,
     JourneyDef,
     SendMessage,
@@ -233,7 +234,7 @@ def _act(node: ActionNode, out: Outcome, facts: Facts) -> None:
     if isinstance(action, SendMessage) and action.text is not None:
         content = facts.render(action.text, run.context.get("payload", {}))
         effect = effects.effect_of(action, content=content)
-    elif isinstance(action, SendMessage | CallWebhook):  # rendered or posted when dispatched
+    elif isinstance(action, SendMessage | CallWebhook | AdvisorTask):  # rendered or posted when dispatched
         context = effects.EffectContext(
             payload=run.context.get("payload", {}), variants=run.context.get("variants", {})
         )
@@ -272,16 +273,8 @@ def wake_time(
 
 
 def after(start: datetime, text: str, calendar: TradingCalendar) -> datetime:
-    """The instant a duration after `start` (trading days keep the Beijing time of day). `Ntd` is the N-th
-    trading day after start's Beijing date and `-Ntd` the N-th before it, so from a closed day (a weekend,
-    a holiday) `1td` is the next session and `-1td` the last one before."""
-    duration = Duration(text)
-    span = duration.span()
-    if span is not None:
-        return start + span
-    local = start.astimezone(calendar.tz)
-    target = calendar.add_trading_days(local.date(), -duration.n if duration.negative else duration.n)
-    return calendar.to_utc(target, local.time())
+    """The instant a duration after `start` (core.durations.shift: trading days keep the Beijing time)."""
+    return shift(start, text, calendar)
 
 
 def _next_time_of_day(now: datetime, text: str, trading_day: bool, calendar: TradingCalendar) -> datetime:

@@ -126,8 +126,29 @@ class CallWebhook(_Strict):
     url: str = Field(pattern=r"^https?://")
 
 
-Action = Annotated[SendMessage | SetTag | SetAttribute | CallWebhook, Field(discriminator="kind")]
-ACTION_KINDS = ("send", "set_tag", "set_attribute", "webhook")
+class AdvisorTask(_Strict):
+    """Hand the customer to their advisor (O2O): a task with a title and talking points (Jinja, sandboxed,
+    rendered with the entry `payload`), a priority and a due time after the step (`4h`, `1td`). Its outcome
+    comes back as the event `advisor_task_completed` (properties journey, node, outcome), which a later
+    `wait_for_event` can wait for."""
+
+    kind: Literal["advisor_task"]
+    title: str = Field(min_length=1, max_length=200)
+    talking_points: str = Field(default="", max_length=4000)
+    priority: Literal["urgent", "high", "normal", "low"] = "normal"
+    due: str = "1td"
+
+    @field_validator("due")
+    @classmethod
+    def _check_due(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+
+Action = Annotated[
+    SendMessage | SetTag | SetAttribute | CallWebhook | AdvisorTask, Field(discriminator="kind")
+]
+ACTION_KINDS = ("send", "set_tag", "set_attribute", "webhook", "advisor_task")
 
 
 # Nodes -----------------------------------------------------------------------------------------------------

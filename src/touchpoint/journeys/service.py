@@ -42,6 +42,7 @@ from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
 from touchpoint.store.operational.scratch import customer_set
 from touchpoint.tags.service import list_tags
+from touchpoint.tasks.model import COMPLETED_EVENT, MOT_RULE_KIND
 
 KIND = "journey"
 InFlight = Literal["keep", "move", "end"]
@@ -80,7 +81,10 @@ def validate(*, env: JourneyEnv, journey: JourneyDef, bundle: Bundle | None = No
         return _template_fault(env, name, channel)
 
     known = Known(
-        events=set(known_events(env.analytics)) | set(CATALOGUE_EVENTS) | set(MESSAGE_EVENTS),
+        events=set(known_events(env.analytics))
+        | set(CATALOGUE_EVENTS)
+        | set(MESSAGE_EVENTS)
+        | derived_events(env, bundle),
         segments=set(segments),
         tags={name: tag.values or [] for name, tag in list_tags(env=env).items() if tag.kind == "imported"},
         channels=CHANNELS,
@@ -90,6 +94,15 @@ def validate(*, env: JourneyEnv, journey: JourneyDef, bundle: Bundle | None = No
     found = problems(journey, known)
     if found:
         raise ValidationError(f"journey {journey.name}: " + "; ".join(found))
+
+
+def derived_events(env: JourneyEnv, bundle: Bundle | None) -> set[str]:
+    """The events the system derives that a journey may name: `mot_<rule>` of every MOT rule (saved or in
+    the same bundle) and `advisor_task_completed`."""
+    with env.ops.begin() as connection:
+        rules = set(store.current(connection, MOT_RULE_KIND))
+    rules |= set((bundle or {}).get(MOT_RULE_KIND, {}))
+    return {f"mot_{name}" for name in rules} | {COMPLETED_EVENT}
 
 
 def _template_fault(env: JourneyEnv, name: str, channel: str) -> str | None:

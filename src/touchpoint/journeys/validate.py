@@ -18,6 +18,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.model import (
     WAITING_TYPES,
     ActionNode,
+    AdvisorTask,
     EventEntry,
     JourneyDef,
     SegmentEntry,
@@ -155,6 +156,11 @@ def _node_references(node: Any, known: Known) -> list[str]:
                 fault = template_fault(action.text)
                 if fault:
                     found.append(f".action.text: {fault}")
+        if isinstance(action, AdvisorTask):
+            for place, text in (("title", action.title), ("talking_points", action.talking_points)):
+                fault = template_fault(text)
+                if fault:
+                    found.append(f".action.{place}: {fault}")
         if isinstance(action, SetTag):
             if action.tag not in known.tags:
                 found.append(f".action.tag: {action.tag!r} is not an imported tag (only those can be set)")

@@ -24,17 +24,22 @@ from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import process_log, sync_customers, sync_imported_events
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
+from touchpoint.ingest.derived import forward_derived
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
 from touchpoint.journeys.runtime import admit_segments, route_events, tick
+from touchpoint.moments.service import CONSUMER as MOMENTS
+from touchpoint.moments.service import evaluate_due
+from touchpoint.moments.service import route_events as route_moments
 from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.tags.service import compute, compute_due
+from touchpoint.tasks.service import escalate_due
 
 log = logging.getLogger("touchpoint.worker")
-REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, JOURNEYS)
+REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, JOURNEYS, MOMENTS)
 ROUNDS = 50  # batches one run of a job takes at most, so a flood never keeps one run going for ever
-JOB_NAMES = ("consumers", "timers", "dispatch", "compute", "segments", "housekeeping")
+JOB_NAMES = ("consumers", "timers", "dispatch", "compute", "segments", "moments", "housekeeping")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Consumed:
     identity_events: int = 0
     compacted_records: int = 0
     journey_records: int = 0
+    moment_records: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,8 @@ class Advanced:
 
 def consume(container: Container) -> Consumed:
     """Drain the event log: customers and imported events linked by One ID, the log's events identified,
-    compacted to Parquet and routed to journeys (event entries, waits, goals, exits)."""
+    compacted to Parquet, routed to journeys (event entries, waits, goals, exits) and to the MOT event
+    rules."""
     linked = sync_customers(env=container, analytics=container.analytics)
     linked += sync_imported_events(env=container, analytics=container.analytics)
     # Consumers drain the log whole: each runs in its own thread, and a stopped drain only adds lag.
@@ -75,7 +82,8 @@ def consume(container: Container) -> Consumed:
         None,
     )
     routed = _drain(lambda: route_events(env=container), None)
-    return Consumed(linked, identity_events, compacted, routed)
+    moments = _drain(lambda: route_moments(env=container), None)
+    return Consumed(linked, identity_events, compacted, routed, moments)
 
 
 def advance_timers(container: Container) -> Advanced:
@@ -91,12 +99,14 @@ def advance_timers(container: Container) -> Advanced:
 
 
 def send_due(container: Container) -> int:
-    """Carry out the due effects (sends, tags, attributes, webhooks), match receipts that beat their send's
-    commit, and forward message events to the event log. Returns how many effects concluded."""
+    """Carry out the due effects (sends, tags, attributes, webhooks, advisor tasks), match receipts that beat
+    their send's commit, and forward message events and derived events (mot_*, advisor_task_completed) to
+    the event log. Returns how many effects concluded."""
     env = container
     done = _drain(lambda: dispatch(env=env))
     match_pending_receipts(env=container)
     _drain(lambda: forward_events(env=container))
+    _drain(lambda: forward_derived(env=container))
     return done
 
 
@@ -135,6 +145,14 @@ def refresh_segments(container: Container) -> int:
     return refreshed
 
 
+def moments_due(container: Container) -> int:
+    """Evaluate the MOT condition and calendar rules whose times have come (or whose data changed since), then
+    escalate overdue or long-unclaimed advisor tasks; returns how many firings were recorded."""
+    evaluated = evaluate_due(env=container)
+    escalate_due(env=container, claim_hours=container.settings.task_claim_hours)
+    return sum(evaluated["fired"].values())
+
+
 def housekeep(container: Container) -> None:
     """Forget dedupe keys past their window and trim what every consumer has processed from the log."""
     settings, now = container.settings, container.clock.now()
@@ -152,6 +170,7 @@ JOBS: dict[str, Callable[[Container], object]] = {
     "dispatch": send_due,
     "compute": compute_scheduled,
     "segments": refresh_segments,
+    "moments": moments_due,
     "housekeeping": housekeep,
 }
 

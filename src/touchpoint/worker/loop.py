@@ -22,6 +22,7 @@ from touchpoint.worker.jobs import (
     compute_scheduled,
     consume,
     housekeep,
+    moments_due,
     refresh_segments,
     send_due,
 )
@@ -40,6 +41,7 @@ class PassResult:
     customers_linked: int
     computed: str | None = None
     segments_refreshed: int = 0
+    moments_fired: int = 0
     journey_steps: int = 0
     effects_done: int = 0
 
@@ -50,6 +52,7 @@ def run_pass(container: Container, jobs: Sequence[str] = JOB_NAMES) -> PassResul
     consumed = _guarded(container, "consumers", jobs, consume, Consumed())
     computed = _guarded(container, "compute", jobs, compute_scheduled, None)
     refreshed = _guarded(container, "segments", jobs, refresh_segments, 0)
+    fired = _guarded(container, "moments", jobs, moments_due, 0)
     advanced = _guarded(container, "timers", jobs, advance_timers, Advanced())
     effects = _guarded(container, "dispatch", jobs, send_due, 0)
     _guarded(container, "housekeeping", jobs, housekeep, None)
@@ -59,6 +62,7 @@ def run_pass(container: Container, jobs: Sequence[str] = JOB_NAMES) -> PassResul
         customers_linked=consumed.customers_linked,
         computed=computed,
         segments_refreshed=refreshed,
+        moments_fired=fired,
         journey_steps=advanced.steps,
         effects_done=effects,
     )

@@ -655,3 +655,6 @@ channel_links = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "send_id"),
 )
+
+# The MOT and advisor-task tables join the same metadata (imported last: that module imports `metadata`).
+from touchpoint.store.operational import schema_service  # noqa: E402,F401
