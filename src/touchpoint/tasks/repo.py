@@ -51,7 +51,7 @@ def listing(
         if value is not None:
             query = query.where(column == value)
     if overdue_at is not None:
-        query = query.where(and_(TASKS.c.status == "open", TASKS.c.due_at < overdue_at))
+        query = query.where(and_(TASKS.c.status == "open", TASKS.c.due_at <= overdue_at))
     if escalated is not None:
         query = query.where(
             TASKS.c.escalated_at.is_not(None) if escalated else TASKS.c.escalated_at.is_(None)

@@ -20,7 +20,7 @@ from touchpoint.ingest.derived import derived_event
 from touchpoint.store.operational import derived
 from touchpoint.tags.service import TagEnv
 from touchpoint.tasks import repo
-from touchpoint.tasks.model import COMPLETED_EVENT, Assignment, TaskComplete, TaskDraft
+from touchpoint.tasks.model import COMPLETED_EVENT, PRIORITY_ORDER, Assignment, TaskComplete, TaskDraft
 
 SUITABILITY_COLUMNS = ("risk_level", "risk_assessed_at", "investor_type", "consent_marketing")
 MAX_PAGE = 500
@@ -118,7 +118,10 @@ def list_tasks(
             escalated=escalated,
         )
     visible = set(visible_numbers(env, principal, sorted({r["customer_no"] for r in rows})))
-    rows = [r for r in rows if r["customer_no"] in visible]
+    rows = sorted(
+        (r for r in rows if r["customer_no"] in visible),
+        key=lambda r: (r["due_at"], PRIORITY_ORDER.get(r["priority"], 9), r["created_at"], r["customer_no"]),
+    )
     page = rows[offset : offset + limit]
     return {
         "tasks": [shown(r, now) for r in page],
@@ -134,7 +137,7 @@ def shown(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     hidden = ("source_key", "run_id", "node", "claimed_at")
     return {
         **{k: v for k, v in row.items() if k not in hidden},
-        "overdue": row["status"] == "open" and row["due_at"] < now,
+        "overdue": row["status"] == "open" and row["due_at"] <= now,
     }
 
 
