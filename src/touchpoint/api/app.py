@@ -29,6 +29,7 @@ from touchpoint.api.routes import (
     imports,
     insight,
     journeys,
+    moments,
     segments,
     status,
     tagging,
@@ -64,6 +65,7 @@ def mounted_routers(*, collector_only: bool = False) -> list[tuple[str, APIRoute
         insight.router,
         analytics.router,
         journeys.router,
+        moments.router,
         channels.router,
     ]
     return [*sdk, *(("/api/v1", router) for router in api), ("", channels.public_links)]

@@ -41,6 +41,12 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("journey:write", "编辑旅程", "Edit journeys"),
     Permission("journey:publish", "发布旅程", "Publish journeys"),
     Permission("journey:operate", "暂停、恢复、停止旅程与运行", "Pause, resume and stop journeys and runs"),
+    Permission("moment:read", "查看关键时刻规则与触发", "Read MOT rules and firings"),
+    Permission("moment:write", "编辑关键时刻规则", "Edit MOT rules"),
+    Permission("task:read", "查看服务任务", "Read advisor tasks"),
+    Permission("task:work", "领取与反馈服务任务", "Claim and complete advisor tasks"),
+    Permission("task:assign", "分派服务任务", "Assign advisor tasks"),
+    Permission("kpi:read", "查看服务考核指标", "Read service KPIs"),
     Permission("template:read", "查看消息模板", "Read message templates"),
     Permission("template:write", "编辑消息模板", "Edit message templates"),
     Permission("template:activate", "启用与下线模板", "Activate and retire templates"),
@@ -72,6 +78,7 @@ _READ_EVERYTHING = frozenset(
         "tag:read",
         "segment:read",
         "journey:read",
+        "moment:read",
         "template:read",
         "channel:read",
     }
@@ -108,33 +115,49 @@ BUILTIN_ROLES: tuple[RoleDefault, ...] = (
             "template:write",
             "template:activate",
             "channel:inbox",
+            "moment:write",
+            "task:read",
+            "kpi:read",
         },
     ),
     RoleDefault(
         "analyst",
         "分析师",
         "Analyst",
-        _READ_EVERYTHING | {"indicator:write", "tag:write", "compute:run", "analytics:read", "insight:run"},
+        _READ_EVERYTHING
+        | {"indicator:write", "tag:write", "compute:run", "analytics:read", "insight:run", "kpi:read"},
     ),
     RoleDefault(
         "advisor",
         "投顾",
         "Advisor",
         frozenset(
-            {"customer:read", "pii:view", "tag:read", "indicator:read", "channel:read", "journey:read"}
+            {
+                "customer:read",
+                "pii:view",
+                "tag:read",
+                "indicator:read",
+                "channel:read",
+                "journey:read",
+                "moment:read",
+                "task:read",
+                "task:work",
+            }
         ),
     ),
     RoleDefault(
         "branch_manager",
         "营业部负责人",
         "Branch manager",
-        _READ_EVERYTHING | {"pii:view", "analytics:read"},
+        _READ_EVERYTHING
+        | {"pii:view", "analytics:read", "task:read", "task:work", "task:assign", "kpi:read"},
     ),
     RoleDefault(
         "compliance",
         "合规",
         "Compliance",
-        _READ_EVERYTHING | {"approval:review", "audit:read", "analytics:read", "collector:read"},
+        _READ_EVERYTHING
+        | {"approval:review", "audit:read", "analytics:read", "collector:read", "task:read", "kpi:read"},
     ),
     RoleDefault(
         "data_engineer",

@@ -16,6 +16,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+from pydantic import BaseModel
 from sqlalchemy import select
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
@@ -252,3 +253,55 @@ def _by_day(
     keys = ("treated_entered", "treated_converted", "holdout_entered", "holdout_converted")
     return [{"day": day, **{k: counts.get(k, 0) for k in keys}} for day, counts in sorted(days.items())]
 
+
+class ReportGroup(BaseModel):
+    """One group's funnel and money: runs entered, runs that reached each node, got a message sent,
+    delivered, clicked, reached the goal; assets change and net inflow per customer (None: no value)."""
+
+    entered: int
+    nodes: dict[str, int]
+    sent: int
+    delivered: int
+    clicked: int
+    goal: int
+    conversion_rate: float | None
+    aum_customers: int
+    aum_change_per_customer: float | None
+    net_inflow_per_customer: float | None
+
+
+class UpliftRead(BaseModel):
+    """Treated against hold-out goal conversion: rates, uplift, 95 % interval of the difference, p-value."""
+
+    treated_rate: float | None
+    holdout_rate: float | None
+    absolute: float | None
+    relative: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+
+
+class ReportDay(BaseModel):
+    """Entries and conversions of one day of entry."""
+
+    day: date
+    treated_entered: int
+    treated_converted: int
+    holdout_entered: int
+    holdout_converted: int
+
+
+class JourneyReportRead(BaseModel):
+    """A journey's measured outcome over a period: groups (`treated`, `holdout`, `node:variant`), uplift."""
+
+    name: str
+    start: date | None
+    end: date | None
+    window: str
+    goal_event: str | None
+    groups: dict[str, ReportGroup]
+    uplift: UpliftRead
+    aum_uplift: float | None
+    net_inflow_uplift: float | None
+    by_day: list[ReportDay]

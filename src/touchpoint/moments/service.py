@@ -6,7 +6,7 @@ derived event `mot_<rule>` and, for advisor-owned rules, its task — all in one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from importlib import resources
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ from touchpoint.core.events import LogRecord
 from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal
 from touchpoint.governance.registry import (
+    Bundle,
     DefinitionKind,
     Registry,
     remove_definition,
@@ -66,12 +67,12 @@ def parse_rule(name: str, body: Any) -> MotRule:
         raise ValidationError(f"mot rule {name}: " + "; ".join(faults)) from None
 
 
-def check_rule(env: ChannelEnv, rule: MotRule) -> None:
-    """Refuse what parsing alone cannot see: a segment condition naming unknown tags or events, talking
-    points or a title that do not parse as templates."""
+def check_rule(env: ChannelEnv, rule: MotRule, bundle: Bundle | None = None) -> None:
+    """Refuse what parsing alone cannot see: a segment condition naming unknown tags or events (those of the
+    same bundle count as saved), talking points or a title that do not parse as templates."""
     params = rule.parsed_params()
     if rule.detector == "segment":
-        check_segment_rule(env=env, rule=read_rule(params.rule))
+        check_segment_rule(env=env, rule=read_rule(params.rule), bundle=bundle)
     if rule.task is not None:
         for place, text in (
             ("task.title", rule.task.title),
@@ -101,7 +102,7 @@ def rule_kind(env: ChannelEnv) -> DefinitionKind:
         name=KIND,
         parse=parse_rule,
         dump=lambda r: cast(MotRule, r).model_dump(mode="json", exclude={"name"}),
-        check=lambda r, bundle: check_rule(env, cast(MotRule, r)),
+        check=lambda r, bundle: check_rule(env, cast(MotRule, r), bundle),
         write=lambda c, p, r: write_rule(c, env=env, principal=p, rule=cast(MotRule, r)),
         delete=delete,
     )
@@ -367,29 +368,3 @@ def _rendered(place: str, text: str, context: dict[str, Any]) -> str:
         return render_text(place, text, context)
     except TemplateRenderError as exc:
         return f"[{exc}]"
-
-
-# Reading ---------------------------------------------------------------------------------------------------
-
-
-def rule_summaries(*, env: ChannelEnv) -> list[dict[str, Any]]:
-    """Every rule with its detector's kind, times and firings in the last 30 days."""
-    since = env.clock.now() - timedelta(days=30)
-    with env.ops.begin() as connection:
-        counts = repo.counts_since(connection, since)
-    return [
-        {
-            "name": rule.name,
-            "title": rule.title,
-            "catalogue": rule.catalogue,
-            "detector": rule.detector,
-            "kind": DETECTORS[rule.detector].kind,
-            "classification": rule.classification,
-            "owner": rule.owner,
-            "sla": rule.sla,
-            "enabled": rule.enabled,
-            "times": list(rule.times()),
-            "fired_30d": counts.get(rule.name, 0),
-        }
-        for rule in list_rules(env=env).values()
-    ]

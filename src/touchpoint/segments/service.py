@@ -96,13 +96,17 @@ def get_segment(*, env: TagEnv, name: str) -> SegmentDef:
     return found
 
 
-def check(*, env: TagEnv, rule: Rule, segments: dict[str, SegmentDef] | None = None) -> None:
-    """Validate a rule against the catalogue, the events seen, saved segments and lists."""
+def check(
+    *, env: TagEnv, rule: Rule, segments: dict[str, SegmentDef] | None = None, bundle: Bundle | None = None
+) -> None:
+    """Validate a rule against the catalogue, the events seen, saved segments and lists — and the tags and
+    indicators of the same `bundle` (a definitions directory being applied), as if already saved."""
     saved = segments if segments is not None else list_segments(env=env)
+    coming = bundle or {}
     check_rule(
         rule,
-        tags=list_tags(env=env),
-        indicators=list_indicators(env=env),
+        tags=list_tags(env=env) | dict(coming.get("tag", {})),
+        indicators=list_indicators(env=env) | dict(coming.get("indicator", {})),
         events=known_events(env.analytics),
         segment_rule=_resolver(saved),
         lists=_list_ids(env),
@@ -140,7 +144,7 @@ def save_segment(*, env: TagEnv, principal: Principal, segment: SegmentDef) -> i
 def check_segment_in(env: TagEnv, segment: SegmentDef, bundle: Bundle) -> None:
     """Check a segment's rule against the live segments and those of the same bundle."""
     saved = list_segments(env=env) | dict(bundle.get(KIND, {})) | {segment.name: segment}
-    check(env=env, rule=read_rule(segment.rule), segments=saved)
+    check(env=env, rule=read_rule(segment.rule), segments=saved, bundle=bundle)
 
 
 def write_segment(connection: Connection, *, env: TagEnv, principal: Principal, segment: SegmentDef) -> int:

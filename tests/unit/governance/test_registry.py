@@ -18,6 +18,7 @@ from touchpoint.governance.approvals import ApprovalPolicyUpdate
 from touchpoint.governance.permissions import ALL_PERMISSIONS
 from touchpoint.governance.registry import read_directory, write_directory
 from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.moments.service import install_library
 from touchpoint.segments.service import SegmentDef, save_segment
 from touchpoint.tags.definitions_io import apply_import, default_library
 
@@ -57,6 +58,7 @@ def _configure(container: Container) -> None:
     )
     save_template(env=container, principal=SYSTEM, template=TemplateDef.model_validate(_template()))
     save_journey(env=container, principal=SYSTEM, journey=parse_journey(_journey()))
+    install_library(registry=container.registry, principal=SYSTEM)  # the MOT rules (one reads indicators)
 
 
 def _require(container: Container, action: str) -> None:
@@ -95,7 +97,8 @@ def test_a_directory_carries_the_whole_configuration_to_another_installation(
     folder = tmp_path / "config"
     exported = container.registry.export()
     assert write_directory(folder, exported) == (sum(len(b) for b in exported.values()), 0)
-    assert {p.name for p in folder.iterdir()} == {"indicator", "tag", "segment", "template", "journey"}
+    kinds = {"indicator", "tag", "segment", "template", "mot_rule", "journey"}
+    assert {p.name for p in folder.iterdir()} == kinds
     plan = container.registry.plan(read_directory(folder))
     assert plan.changes == 0
     assert {i.action for i in plan.items} == {"unchanged"}

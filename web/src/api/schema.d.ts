@@ -1372,6 +1372,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/journeys/{name}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Report
+         * @description The journey's measured outcome: per variant and hold-out, the funnel to the goal, uplift with its 95 %
+         *     interval and p-value, assets change and net inflow per customer, by day (the caller's customers only).
+         */
+        get: operations["report_api_v1_journeys__name__report_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/journeys/{name}/resume": {
         parameters: {
             query?: never;
@@ -1448,6 +1469,154 @@ export interface paths {
          * @description `stop` the journey (to `stopped`).
          */
         post: operations["journey_stop_api_v1_journeys__name__stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/kpis/service": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service Kpis
+         * @description Service-process KPIs (服务过程考核) per advisor, branch or rule over the period (default 30 days).
+         */
+        get: operations["service_kpis_api_v1_kpis_service_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate
+         * @description Evaluate now the condition and calendar rules whose times have come (as the worker does).
+         */
+        post: operations["evaluate_api_v1_moments_evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/firings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Firings
+         * @description Firings newest first, of the caller's customers (customer numbers masked).
+         */
+        get: operations["firings_api_v1_moments_firings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/library": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Install
+         * @description Install or update the shipped rule library (23 rules of DOMAIN.md §2.1) in one transaction.
+         */
+        post: operations["install_api_v1_moments_library_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rules
+         * @description Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days.
+         */
+        get: operations["list_rules_api_v1_moments_rules_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/rules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show Rule
+         * @description One rule's definition.
+         */
+        get: operations["show_rule_api_v1_moments_rules__name__get"];
+        /**
+         * Save Rule
+         * @description Save a rule through the definitions registry (a new version; or a request when approval is on).
+         */
+        put: operations["save_rule_api_v1_moments_rules__name__put"];
+        post?: never;
+        /**
+         * Delete Rule
+         * @description Delete a rule (its firings and tasks stay).
+         */
+        delete: operations["delete_rule_api_v1_moments_rules__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stats
+         * @description Per rule over the period (30 days by default): fired, served, served within the SLA, by day.
+         */
+        get: operations["stats_api_v1_moments_stats_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2011,6 +2180,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tasks
+         * @description The caller's tasks, due soonest first (an advisor's own customers', a branch manager's branch's).
+         */
+        get: operations["tasks_api_v1_tasks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task
+         * @description One task of the caller's customers.
+         */
+        get: operations["task_api_v1_tasks__task_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assign
+         * @description Give an open task to an advisor.
+         */
+        post: operations["assign_api_v1_tasks__task_id__assign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim
+         * @description Take an open task to work on it.
+         */
+        post: operations["claim_api_v1_tasks__task_id__claim_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete
+         * @description Record the outcome and close the task (a journey waiting for it goes on).
+         */
+        post: operations["complete_api_v1_tasks__task_id__complete_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/templates": {
         parameters: {
             query?: never;
@@ -2466,7 +2735,7 @@ export interface components {
          */
         ActionNode: {
             /** Action */
-            action: components["schemas"]["SendMessage"] | components["schemas"]["SetTag"] | components["schemas"]["SetAttribute"] | components["schemas"]["CallWebhook"];
+            action: components["schemas"]["SendMessage"] | components["schemas"]["SetTag"] | components["schemas"]["SetAttribute"] | components["schemas"]["CallWebhook"] | components["schemas"]["AdvisorTask"];
             /** Id */
             id: string;
             /** Next */
@@ -2495,6 +2764,38 @@ export interface components {
             refused_by_cap: number;
             /** Refused By Reentry */
             refused_by_reentry: number;
+        };
+        /**
+         * AdvisorTask
+         * @description Hand the customer to their advisor (O2O): a task with a title and talking points (Jinja, sandboxed,
+         *     rendered with the entry `payload`), a priority and a due time after the step (`4h`, `1td`). Its outcome
+         *     comes back as the event `advisor_task_completed` (properties journey, node, outcome), which a later
+         *     `wait_for_event` can wait for.
+         */
+        AdvisorTask: {
+            /**
+             * Due
+             * @default 1td
+             */
+            due: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "advisor_task";
+            /**
+             * Priority
+             * @default normal
+             * @enum {string}
+             */
+            priority: "urgent" | "high" | "normal" | "low";
+            /**
+             * Talking Points
+             * @default
+             */
+            talking_points: string;
+            /** Title */
+            title: string;
         };
         /**
          * AllGroup
@@ -3619,6 +3920,22 @@ export interface components {
             } | null;
         };
         /**
+         * EvaluationRead
+         * @description What one evaluation (or event batch) of the rules found.
+         */
+        EvaluationRead: {
+            /** Errors */
+            errors: {
+                [key: string]: string;
+            };
+            /** Evaluated */
+            evaluated: string[];
+            /** Fired */
+            fired: {
+                [key: string]: number;
+            };
+        };
+        /**
          * EventCondition
          * @description Customers who did `event` (with property filters) a number of times within a window.
          */
@@ -3768,6 +4085,32 @@ export interface components {
             property?: string | null;
             /** Value */
             value?: unknown;
+        };
+        /**
+         * FiringRead
+         * @description One firing: who (masked per rights), which occurrence, what caused it, its task.
+         */
+        FiringRead: {
+            /** Classification */
+            classification: string;
+            /** Customer No */
+            customer_no: string;
+            /** Due At */
+            due_at: string | null;
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Fired At */
+            fired_at: string;
+            /** Id */
+            id: string;
+            /** Occurrence */
+            occurrence: string;
+            /** Rule */
+            rule: string;
+            /** Task Id */
+            task_id: string | null;
         };
         /**
          * FreshnessItem
@@ -4494,6 +4837,33 @@ export interface components {
             title: string;
         };
         /**
+         * JourneyReportRead
+         * @description A journey's measured outcome over a period: groups (`treated`, `holdout`, `node:variant`), uplift.
+         */
+        JourneyReportRead: {
+            /** Aum Uplift */
+            aum_uplift: number | null;
+            /** By Day */
+            by_day: components["schemas"]["ReportDay"][];
+            /** End */
+            end: string | null;
+            /** Goal Event */
+            goal_event: string | null;
+            /** Groups */
+            groups: {
+                [key: string]: components["schemas"]["ReportGroup"];
+            };
+            /** Name */
+            name: string;
+            /** Net Inflow Uplift */
+            net_inflow_uplift: number | null;
+            /** Start */
+            start: string | null;
+            uplift: components["schemas"]["UpliftRead"];
+            /** Window */
+            window: string;
+        };
+        /**
          * JourneySaved
          * @description The version a save made (a draft until published).
          */
@@ -4583,6 +4953,61 @@ export interface components {
             start: string;
             /** Title */
             title: string;
+        };
+        /**
+         * KpiRead
+         * @description Service-process KPIs over a period, one row per group and the total.
+         */
+        KpiRead: {
+            /**
+             * End
+             * Format: date
+             */
+            end: string;
+            /** Group By */
+            group_by: string;
+            /** Rows */
+            rows: components["schemas"]["KpiRow"][];
+            /**
+             * Start
+             * Format: date
+             */
+            start: string;
+            total: components["schemas"]["KpiRow"];
+            /** Within Days */
+            within_days: number;
+        };
+        /**
+         * KpiRow
+         * @description The KPIs of one advisor, branch or rule.
+         */
+        KpiRow: {
+            /** Completed */
+            completed: number;
+            /** Completion Rate */
+            completion_rate: number | null;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+            /** Converted */
+            converted: number;
+            /** Coverage Rate */
+            coverage_rate: number | null;
+            /** Covered */
+            covered: number;
+            /** Dispatched */
+            dispatched: number;
+            /** Group */
+            group: string;
+            /** On Time */
+            on_time: number;
+            /** On Time Rate */
+            on_time_rate: number | null;
+            /** Reach Rate */
+            reach_rate: number | null;
+            /** Reached */
+            reached: number;
+            /** Triggered */
+            triggered: number;
         };
         /**
          * LinkedIdentifier
@@ -4739,6 +5164,136 @@ export interface components {
             features: string[];
             /** Label */
             label: components["schemas"]["AllOf-Output"] | components["schemas"]["AnyOf-Output"] | components["schemas"]["NotOf-Output"] | components["schemas"]["Compare"];
+        };
+        /**
+         * MotRule
+         * @description One moment of truth: `detector` from the library, `params` overriding its thresholds, `at` the Beijing
+         *     times a condition or calendar rule is evaluated (the detector's own by default), `sla` the time within
+         *     which it should be served, `owner` system (journeys serve it) or advisor (a task).
+         */
+        MotRule: {
+            /** At */
+            at?: string[];
+            /**
+             * Catalogue
+             * @description the number in DOMAIN.md §2.1
+             */
+            catalogue?: number | null;
+            /**
+             * Classification
+             * @enum {string}
+             */
+            classification: "service" | "marketing";
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Detector */
+            detector: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @default system
+             * @enum {string}
+             */
+            owner: "system" | "advisor";
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Sla
+             * @default 1d
+             */
+            sla: string;
+            task?: components["schemas"]["TaskSpec"] | null;
+            /** Title */
+            title: string;
+        };
+        /**
+         * MotRuleRead
+         * @description A rule in the list, with its detector's kind and what it did in the last 30 days.
+         */
+        MotRuleRead: {
+            /** Catalogue */
+            catalogue: number | null;
+            /** Classification */
+            classification: string;
+            /** Detector */
+            detector: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Fired 30D */
+            fired_30d: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string;
+            /** Sla */
+            sla: string;
+            /** Times */
+            times: string[];
+            /** Title */
+            title: string;
+        };
+        /**
+         * MotRuleWrite
+         * @description A rule as `PUT /moments/rules/{name}` takes it: the name comes from the path.
+         */
+        MotRuleWrite: {
+            /** At */
+            at?: string[];
+            /**
+             * Catalogue
+             * @description the number in DOMAIN.md §2.1
+             */
+            catalogue?: number | null;
+            /**
+             * Classification
+             * @enum {string}
+             */
+            classification: "service" | "marketing";
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Detector */
+            detector: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Name */
+            name?: string | null;
+            /**
+             * Owner
+             * @default system
+             * @enum {string}
+             */
+            owner: "system" | "advisor";
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Sla
+             * @default 1d
+             */
+            sla: string;
+            task?: components["schemas"]["TaskSpec"] | null;
+            /** Title */
+            title: string;
         };
         /**
          * NodeStats
@@ -5282,6 +5837,54 @@ export interface components {
             why: string;
         };
         /**
+         * ReportDay
+         * @description Entries and conversions of one day of entry.
+         */
+        ReportDay: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Holdout Converted */
+            holdout_converted: number;
+            /** Holdout Entered */
+            holdout_entered: number;
+            /** Treated Converted */
+            treated_converted: number;
+            /** Treated Entered */
+            treated_entered: number;
+        };
+        /**
+         * ReportGroup
+         * @description One group's funnel and money: runs entered, runs that reached each node, got a message sent,
+         *     delivered, clicked, reached the goal; assets change and net inflow per customer (None: no value).
+         */
+        ReportGroup: {
+            /** Aum Change Per Customer */
+            aum_change_per_customer: number | null;
+            /** Aum Customers */
+            aum_customers: number;
+            /** Clicked */
+            clicked: number;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+            /** Delivered */
+            delivered: number;
+            /** Entered */
+            entered: number;
+            /** Goal */
+            goal: number;
+            /** Net Inflow Per Customer */
+            net_inflow_per_customer: number | null;
+            /** Nodes */
+            nodes: {
+                [key: string]: number;
+            };
+            /** Sent */
+            sent: number;
+        };
+        /**
          * ReportRead
          * @description The message report.
          */
@@ -5485,6 +6088,29 @@ export interface components {
             when: components["schemas"]["AllOf-Output"] | components["schemas"]["AnyOf-Output"] | components["schemas"]["NotOf-Output"] | components["schemas"]["Compare"];
         };
         /**
+         * RuleStatsRead
+         * @description A rule's firings over a period: how many were served (a message sent or the task done) and how many
+         *     of those within the SLA.
+         */
+        RuleStatsRead: {
+            /** By Day */
+            by_day: {
+                [key: string]: number;
+            };
+            /** Fired */
+            fired: number;
+            /** On Time */
+            on_time: number;
+            /** On Time Rate */
+            on_time_rate: number | null;
+            /** Rule */
+            rule: string;
+            /** Served */
+            served: number;
+            /** Served Rate */
+            served_rate: number | null;
+        };
+        /**
          * RunChangeRead
          * @description A run resumed or stopped by an operator.
          */
@@ -5558,6 +6184,24 @@ export interface components {
              * @enum {string}
              */
             who: "reached" | "dropped";
+        };
+        /**
+         * SaveRead
+         * @description One definition saved through the registry: its version, or the request holding it.
+         */
+        SaveRead: {
+            /**
+             * Changed
+             * @default false
+             */
+            changed: boolean;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            pending_approval?: components["schemas"]["ApprovalRead"] | null;
+            /** Version */
+            version?: number | null;
         };
         /**
          * SaveRetentionCell
@@ -6199,6 +6843,134 @@ export interface components {
             value: string;
         };
         /**
+         * TaskAssign
+         * @description Give a task to an advisor (a branch manager's or the advisor's own claim).
+         */
+        TaskAssign: {
+            /** Advisor Id */
+            advisor_id: string;
+        };
+        /**
+         * TaskComplete
+         * @description The outcome of serving the customer: reached, not reached, declined, converted, or follow up on a
+         *     date (then `follow_up_on` is required), with notes.
+         */
+        TaskComplete: {
+            /** Follow Up On */
+            follow_up_on?: string | null;
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "reached" | "not_reached" | "declined" | "converted" | "follow_up";
+        };
+        /**
+         * TaskPage
+         * @description A page of tasks, due soonest first; `next_offset` fetches the next (None on the last).
+         */
+        TaskPage: {
+            /** Next Offset */
+            next_offset?: number | null;
+            /** Tasks */
+            tasks: components["schemas"]["TaskRead"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * TaskRead
+         * @description A task as the workbench lists it (`overdue`: open and past its due time).
+         */
+        TaskRead: {
+            /** Advisor Id */
+            advisor_id: string | null;
+            /** Branch Id */
+            branch_id: string | null;
+            /** Claimed By */
+            claimed_by: string | null;
+            /** Completed At */
+            completed_at: string | null;
+            /** Completed By */
+            completed_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Customer No */
+            customer_no: string;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /** Escalated At */
+            escalated_at: string | null;
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Follow Up On */
+            follow_up_on: string | null;
+            /** Id */
+            id: string;
+            /** Journey */
+            journey: string | null;
+            /** Note */
+            note: string | null;
+            /** Outcome */
+            outcome: string | null;
+            /** Overdue */
+            overdue: boolean;
+            /** Priority */
+            priority: string;
+            /** Reason */
+            reason: string;
+            /** Rule */
+            rule: string | null;
+            /** Source */
+            source: string;
+            /** Status */
+            status: string;
+            /** Suitability */
+            suitability: {
+                [key: string]: unknown;
+            };
+            /** Talking Points */
+            talking_points: string;
+            /** Title */
+            title: string;
+        };
+        /**
+         * TaskSpec
+         * @description The advisor task a firing creates: its title and talking points (Jinja, sandboxed, rendered with
+         *     `facts`, `customer` and `rule`), priority, and its due time — `due` after the firing (`4h`, `1td`), or
+         *     `due_before` the moment's own deadline (`30m` before the 16:00 payment cut-off) when it has one.
+         */
+        TaskSpec: {
+            /** Due */
+            due?: string | null;
+            /** Due Before */
+            due_before?: string | null;
+            /**
+             * Priority
+             * @default normal
+             * @enum {string}
+             */
+            priority: "urgent" | "high" | "normal" | "low";
+            /**
+             * Talking Points
+             * @default
+             */
+            talking_points: string;
+            /** Title */
+            title: string;
+        };
+        /**
          * TemplateCheckRead
          * @description The content check's verdict.
          */
@@ -6636,6 +7408,26 @@ export interface components {
             moved: string[];
             /** To Uid */
             to_uid: number;
+        };
+        /**
+         * UpliftRead
+         * @description Treated against hold-out goal conversion: rates, uplift, 95 % interval of the difference, p-value.
+         */
+        UpliftRead: {
+            /** Absolute */
+            absolute: number | null;
+            /** Ci High */
+            ci_high: number | null;
+            /** Ci Low */
+            ci_low: number | null;
+            /** Holdout Rate */
+            holdout_rate: number | null;
+            /** P Value */
+            p_value: number | null;
+            /** Relative */
+            relative: number | null;
+            /** Treated Rate */
+            treated_rate: number | null;
         };
         /**
          * UsedByRead
@@ -11579,6 +12371,78 @@ export interface operations {
             };
         };
     };
+    report_api_v1_journeys__name__report_get: {
+        parameters: {
+            query?: {
+                /** @description first day of entry: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                from?: string | null;
+                /** @description last day of entry: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JourneyReportRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     journey_resume_api_v1_journeys__name__resume_post: {
         parameters: {
             query?: never;
@@ -11825,6 +12689,496 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    service_kpis_api_v1_kpis_service_get: {
+        parameters: {
+            query?: {
+                /** @description first day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                from?: string | null;
+                /** @description last day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                to?: string | null;
+                group_by?: "advisor" | "branch" | "rule";
+                within_days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KpiRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluate_api_v1_moments_evaluate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    firings_api_v1_moments_firings_get: {
+        parameters: {
+            query?: {
+                rule?: string | null;
+                customer_no?: string | null;
+                /** @description first day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                from?: string | null;
+                /** @description last day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                to?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FiringRead"][];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    install_api_v1_moments_library_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplyRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_rules_api_v1_moments_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MotRuleRead"][];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    show_rule_api_v1_moments_rules__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lower case, digits and _ */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MotRule"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    save_rule_api_v1_moments_rules__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lower case, digits and _ */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MotRuleWrite"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaveRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_moments_rules__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lower case, digits and _ */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stats_api_v1_moments_stats_get: {
+        parameters: {
+            query?: {
+                /** @description first day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                from?: string | null;
+                /** @description last day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleStatsRead"][];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13690,6 +15044,339 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    tasks_api_v1_tasks_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                overdue?: boolean;
+                escalated?: boolean | null;
+                rule?: string | null;
+                journey?: string | null;
+                customer_no?: string | null;
+                advisor_id?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPage"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    task_api_v1_tasks__task_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    assign_api_v1_tasks__task_id__assign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskAssign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    claim_api_v1_tasks__task_id__claim_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    complete_api_v1_tasks__task_id__complete_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskComplete"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

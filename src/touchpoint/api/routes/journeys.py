@@ -9,9 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import ValidationError as PydanticError
 
+from touchpoint.api.days import resolve_day
 from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
+from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN
 from touchpoint.core.errors import ValidationError, fault_list, pydantic_faults
 from touchpoint.governance import Principal
 from touchpoint.journeys.model import (
@@ -35,6 +37,7 @@ from touchpoint.journeys.model import (
     StuckRunRead,
     journey_schema,
 )
+from touchpoint.journeys.report import JourneyReportRead, journey_report
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
     RUNS_PAGE_MAX,
@@ -199,6 +202,32 @@ def stats(name: str, c: Deps, caller: Caller) -> JourneyStatsRead:
     """Per-node statistics and goal conversion of treated runs and the hold-out (of the caller's customers
     only, for a user limited to branches)."""
     return JourneyStatsRead.model_validate(statistics(env=c, name=name, principal=caller))
+
+
+@router.get(
+    "/journeys/{name}/report",
+    dependencies=[needs("journey:read", scoped=True)],
+    response_model=JourneyReportRead,
+    responses=errors(400, 404),
+)
+def report(
+    name: str,
+    c: Deps,
+    caller: Caller,
+    start: Annotated[
+        str | None, Query(alias="from", pattern=DAY_PATTERN, description=f"first day of entry: {DAY_FORMS}")
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", pattern=DAY_PATTERN, description=f"last day of entry: {DAY_FORMS}")
+    ] = None,
+) -> JourneyReportRead:
+    """The journey's measured outcome: per variant and hold-out, the funnel to the goal, uplift with its 95 %
+    interval and p-value, assets change and net inflow per customer, by day (the caller's customers only)."""
+    first, last = resolve_day(c, start, name="from"), resolve_day(c, end, name="to")
+    if first is not None and last is not None and first > last:
+        raise ValidationError(f"from {first} is after to {last}")
+    found = journey_report(env=c, principal=caller, name=name, start=first, end=last)
+    return JourneyReportRead.model_validate(found)
 
 
 @router.get(
