@@ -203,6 +203,54 @@ def stats_command(ctx: typer.Context, name: str, as_json: JsonOption = False) ->
     _print_goal(result["goal"])
 
 
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    name: str,
+    start: Annotated[
+        str | None, typer.Option("--from", help="first day of entry (default: every run)")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="last day of entry")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The measured outcome: funnel per variant and hold-out, uplift with its 95 % interval and p-value,
+    assets change and net inflow per customer over the attribution window, by day."""
+    from touchpoint.journeys.report import journey_report
+
+    first = parse_day(ctx, start) if start else None
+    last = parse_day(ctx, end) if end else None
+    found = journey_report(
+        env=ctx.obj.container, principal=ctx.obj.principal, name=name, start=first, end=last
+    )
+    if as_json:
+        print_json(found)
+        return
+    stages = ("entered", "sent", "delivered", "clicked", "goal")
+    table = new_table(
+        "group", *stages, "conv.", "ΔAUM/cust", "net in/cust", title=f"{name} · 效果报告", numeric=stages
+    )
+    for group, g in found["groups"].items():
+        rate = "-" if g["conversion_rate"] is None else f"{g['conversion_rate'] * 100:.1f}%"
+        table.add_row(
+            group,
+            *(fmt(g[s]) for s in stages),
+            rate,
+            fmt(g["aum_change_per_customer"]),
+            fmt(g["net_inflow_per_customer"]),
+        )
+    print_table(table)
+    u = found["uplift"]
+    if u["absolute"] is None:
+        console.print("uplift: no hold-out runs to compare with", highlight=False)
+        return
+    console.print(
+        f"uplift {u['absolute'] * 100:+.2f} pp "
+        f"(95% CI {fmt(u['ci_low'], digits=4)} … {fmt(u['ci_high'], digits=4)}), "
+        f"relative {fmt(u['relative'], digits=3)}, p = {fmt(u['p_value'], digits=4)}",
+        highlight=False,
+    )
+
+
 def _runs_entered(result: dict[str, Any]) -> str:
     """`36 runs entered · 进入旅程 (waiting_event 30, done 6)`: the journey's runs by status."""
     by_status = ", ".join(f"{k} {fmt(v)}" for k, v in result["runs"].items())
