@@ -97,7 +97,7 @@ def _print_summary(summary: dict[str, object]) -> None:
     )
     console.print(head, style="bold")
     table = new_table("table · 表", "rows · 行数", numeric=("rows · 行数",))
-    for name in ("customers", "products", "trades", "cash_flows", "assets", "holdings", "events"):
+    for name in TABLES:
         table.add_row(name, fmt(rows.get(name, 0)))
     print_table(table)
     console.print(f"  date range  {summary['first_date']} … {summary['last_date']}", highlight=False)

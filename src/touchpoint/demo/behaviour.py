@@ -141,7 +141,10 @@ def _deductions(
     due = holders[(holders + day.toordinal()) % 7 == 0]
     failed = rng.random(len(due)) < 0.08
     seconds = np.full(len(due), 10 * 3600.0)
-    props = [{"fund_code": str(portfolio.fund[i]), "amount": 1000} for i in due]
+    props = [
+        {"plan_id": f"P{population.customer_no[i]}", "fund_code": str(portfolio.fund[i]), "amount": 1000}
+        for i in due
+    ]
     buffer.add(
         due[~failed],
         seconds[~failed],

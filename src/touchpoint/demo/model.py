@@ -25,6 +25,9 @@ class DemoSummary(BaseModel):
     holdings: int
     trades: int
     cash_flows: int
+    ipo_allotments: int = 0
+    autoinvest_plans: int = 0
+    autoinvest_deductions: int = 0
     events: int
     first_date: date
     last_date: date
@@ -37,6 +40,9 @@ class DemoSummary(BaseModel):
             f"products    {self.products:>12,}",
             f"trades      {self.trades:>12,}",
             f"cash_flows  {self.cash_flows:>12,}",
+            f"allotments  {self.ipo_allotments:>12,}",
+            f"plans       {self.autoinvest_plans:>12,}",
+            f"debits      {self.autoinvest_deductions:>12,}",
             f"assets      {self.assets:>12,}",
             f"holdings    {self.holdings:>12,}",
             f"events      {self.events:>12,}",

@@ -21,6 +21,7 @@ from touchpoint.identity.service import sync_customers, sync_imported_events
 from touchpoint.indicators import list_indicators
 from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
 from touchpoint.journeys.service import JourneyEnv, list_journeys, parse_journey, publish, save_journey
+from touchpoint.moments.service import check_rule, default_rules, list_rules, parse_rule, write_rule
 from touchpoint.segments.service import SegmentDef, list_segments, save_segment
 from touchpoint.store.operational.meta import delete_value, get_value, set_value
 from touchpoint.tags.definitions_io import apply_import, default_library
@@ -77,9 +78,25 @@ def _forget_demo(env: ImportEnv) -> None:
 DEMO_SEGMENTS = {"dormant_customers": ("沉睡客户", {"tag": "lifecycle_stage", "in": ["沉睡"]})}
 
 
+def ensure_demo_moments(*, env: JourneyEnv, principal: Principal) -> list[str]:
+    """Install the shipped MOT rule library unless a rule exists already (the tag library first: one rule
+    reads its indicators); returns the rules added now."""
+    if list_rules(env=env):
+        return []
+    text = yaml.safe_load(default_rules())
+    rules = [parse_rule(r["name"], {k: v for k, v in r.items() if k != "name"}) for r in text["rules"]]
+    for rule in rules:
+        check_rule(env, rule)
+    with env.ops.begin() as connection:
+        for rule in rules:
+            write_rule(connection, env=env, principal=principal, rule=rule)
+    return [r.name for r in rules]
+
+
 def ensure_demo_journeys(*, env: JourneyEnv, principal: Principal) -> list[str]:
-    """Save and publish the demo journeys (and the segment one enters from) unless they exist already;
-    returns the names published now."""
+    """Save and publish the demo journeys (and the segment one enters from, the MOT rules they start on)
+    unless they exist already; returns the names published now."""
+    ensure_demo_moments(env=env, principal=principal)
     saved = list_segments(env=env)
     for name, (title, rule) in DEMO_SEGMENTS.items():
         if name not in saved:

@@ -9,9 +9,23 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from touchpoint.demo.behaviour import events_table
-from touchpoint.demo.daily import assets_table, cash_flows_table, holdings_table, make_portfolio, trades_table
+from touchpoint.demo.daily import (
+    Portfolio,
+    assets_table,
+    cash_flows_table,
+    holdings_table,
+    make_portfolio,
+    trades_table,
+)
 from touchpoint.demo.model import DemoParams, DemoSummary
-from touchpoint.demo.population import customers_table, make_population, make_shelf
+from touchpoint.demo.population import Population, customers_table, make_population, make_shelf
+from touchpoint.demo.servicing import (
+    allotments_table,
+    cash_events,
+    deductions_table,
+    plans_table,
+    servicing_rows,
+)
 from touchpoint.governance import Principal
 from touchpoint.ingest import ImportEnv, ImportOptions, import_arrow
 
@@ -48,6 +62,7 @@ def generate_demo(
     counts["products"] = load("products", shelf.table, end)
     report("profiles", 2, 2)
     totals = dict.fromkeys(("assets", "holdings", "trades", "cash_flows", "events"), 0)
+    servicing: list[pa.Table] = []
     for index, day in enumerate(days):
         if env.calendar.is_trading_day(day):
             totals["assets"] += load("assets", assets_table(params.seed, population, day, index))
@@ -57,12 +72,33 @@ def generate_demo(
             totals["trades"] += load(
                 "trades", trades_table(params.seed, population, portfolio, env.calendar, day, index)
             )
-            totals["cash_flows"] += load(
-                "cash_flows", cash_flows_table(params.seed, population, env.calendar, day, index)
-            )
+            flows = cash_flows_table(params.seed, population, env.calendar, day, index)
+            totals["cash_flows"] += load("cash_flows", flows)
+            totals["events"] += load("events", cash_events(flows))
         events = events_table(params.seed, population, shelf, portfolio, env.calendar, day, index, end)
         totals["events"] += load("events", events)
+        servicing.append(servicing_rows(events))
         report("daily data", index + 1, len(days))
+    counts |= _load_servicing(load, pa.concat_tables(servicing), population, portfolio, env, end)
     return DemoSummary(
         **counts, **totals, first_date=days[0], last_date=end, seconds=round(time.perf_counter() - started, 2)
     )
+
+
+def _load_servicing(
+    load: Callable[..., int],
+    servicing: pa.Table,
+    population: Population,
+    portfolio: Portfolio,
+    env: ImportEnv,
+    end: date,
+) -> dict[str, int]:
+    """IPO allotments, auto-invest debits and plans, drawn from the events so that the two agree."""
+    deductions = deductions_table(servicing, env.calendar)
+    return {
+        "ipo_allotments": load("ipo_allotments", allotments_table(servicing, env.calendar)),
+        "autoinvest_deductions": load("autoinvest_deductions", deductions),
+        "autoinvest_plans": load(
+            "autoinvest_plans", plans_table(population, portfolio, deductions, env.calendar, end), end
+        ),
+    }
