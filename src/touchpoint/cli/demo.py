@@ -32,7 +32,7 @@ def demo_command(
     # Imported here: the generator pulls in Faker, which would slow every other command's start-up.
     from touchpoint.demo import DemoParams
     from touchpoint.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_demo_accounts
-    from touchpoint.demo.runs import ensure_demo, ensure_demo_journeys, ensure_demo_tags
+    from touchpoint.demo.runs import ensure_demo, ensure_demo_history, ensure_demo_journeys, ensure_demo_tags
 
     container = ctx.obj.container
     if not no_serve:
@@ -46,6 +46,10 @@ def demo_command(
     with console.status("计算指标与标签 · computing indicators and tags …"):
         computed = ensure_demo_tags(env=container, registry=container.registry, principal=ctx.obj.principal)
         journeys = ensure_demo_journeys(env=container, principal=ctx.obj.principal)
+    with stage_progress(enabled=not as_json) as bar:
+        replayed = ensure_demo_history(
+            env=container, claim_hours=container.settings.task_claim_hours, progress=bar
+        )
     ensure_demo_accounts(env=container, principal=ctx.obj.principal)
     # As `touchpoint init` does: from here on a publication, an activation, a definitions apply, a live
     # segment's rule and a large export wait for comp.sun (合规) to approve them.
@@ -58,6 +62,7 @@ def demo_command(
     summary = _summary(status, generated=outcome.generated) | {
         "computed": computed,
         "journeys": journeys,
+        "replayed": replayed,
         "accounts": accounts,
         "approvals": [p.action for p in gated if p.required],
     }

@@ -13,6 +13,7 @@ import yaml
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.service import activate_template, list_templates, parse_template, save_template
 from touchpoint.core.errors import ConflictError
+from touchpoint.demo.history import ReplayEnv, replay_history
 from touchpoint.demo.model import DemoParams, DemoSummary
 from touchpoint.demo.service import generate_demo
 from touchpoint.governance import Principal
@@ -28,6 +29,7 @@ from touchpoint.tags.definitions_io import apply_import, default_library
 from touchpoint.tags.service import TagEnv, compute, compute_due
 
 DEMO_KEY = "demo.params"
+REPLAY_KEY = "demo.replayed"
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,22 @@ def _demo_definitions(folder: str) -> list[Any]:
     """The YAML definitions shipped in a folder of the demo package, in file-name order."""
     paths = sorted((files("touchpoint.demo") / folder).iterdir(), key=lambda p: p.name)
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in paths if p.name.endswith(".yaml")]
+
+
+def ensure_demo_history(
+    *, env: ReplayEnv, claim_hours: float, progress: Callable[[str, int, int], None] | None = None
+) -> dict[str, int] | None:
+    """Replay the demo's recent history through its journeys and MOT rules once per generated demo (see
+    demo/history.py); None when it was replayed already."""
+    with env.ops.begin() as connection:
+        done = get_value(connection, REPLAY_KEY)
+        params = get_value(connection, DEMO_KEY)
+    if done is not None and done == params:
+        return None
+    result = replay_history(env=env, claim_hours=claim_hours, progress=progress)
+    with env.ops.begin() as connection:
+        set_value(connection, REPLAY_KEY, params, now=env.clock.now())
+    return result
 
 
 def ensure_demo_tags(*, env: TagEnv, registry: Registry, principal: Principal) -> dict[str, Any] | None:

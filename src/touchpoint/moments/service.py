@@ -211,11 +211,21 @@ def evaluate_due(*, env: ChannelEnv, only: Sequence[str] | None = None) -> dict[
 # Event rules -----------------------------------------------------------------------------------------------
 
 
+def event_rules(env: ChannelEnv) -> list[MotRule]:
+    """The enabled rules that fire on an event."""
+    return [r for r in list_rules(env=env).values() if r.enabled and DETECTORS[r.detector].kind == "event"]
+
+
+def rule_events(rules: Sequence[MotRule]) -> set[str]:
+    """The event names these event rules read."""
+    return {e for r in rules for e in DETECTORS[r.detector].events(r.parsed_params())}
+
+
 def route_events(*, env: ChannelEnv, limit: int = 2_000) -> int:
     """The event-log consumer: the event rules' events, each batch's firings recorded with the offset; a
     record that cannot be processed becomes a dead letter. Returns the records consumed."""
-    rules = [r for r in list_rules(env=env).values() if r.enabled and DETECTORS[r.detector].kind == "event"]
-    wanted = {e for r in rules for e in DETECTORS[r.detector].events(r.parsed_params())}
+    rules = event_rules(env)
+    wanted = rule_events(rules)
 
     def apply(connection: Connection, records: Sequence[LogRecord]) -> None:
         events = [r.payload for r in records if r.payload.get("event") in wanted]
@@ -226,12 +236,8 @@ def route_events(*, env: ChannelEnv, limit: int = 2_000) -> int:
         for event in events:
             customer = next((owners[v] for v in _ids(event) if v in owners), None)
             if customer is not None:
-                seen.append(_seen(event, customer))
-        for rule in rules:
-            names = DETECTORS[rule.detector].events(rule.parsed_params())
-            mine = [e for e in seen if e.name in names]
-            if mine:
-                _record_events(connection, env, rule, mine)
+                seen.append(seen_event(event, customer))
+        record_events(connection, env, rules, seen)
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -244,13 +250,26 @@ def route_events(*, env: ChannelEnv, limit: int = 2_000) -> int:
     return consumed.records + consumed.retried
 
 
+def record_events(
+    connection: Connection, env: ChannelEnv, rules: Sequence[MotRule], seen: Sequence[EventSeen]
+) -> None:
+    """Run the event rules over events already attributed to customers, recording what fires in the
+    caller's transaction (the consumer's, or a replay of history)."""
+    for rule in rules:
+        names = DETECTORS[rule.detector].events(rule.parsed_params())
+        mine = [e for e in seen if e.name in names]
+        if mine:
+            _record_events(connection, env, rule, mine)
+
+
 def _ids(event: dict[str, Any]) -> list[str]:
     ids = event.get("ids") or {}
     found = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
     return [str(v) for v in found if v]
 
 
-def _seen(event: dict[str, Any], customer: str) -> EventSeen:
+def seen_event(event: dict[str, Any], customer: str) -> EventSeen:
+    """A normalised log event (times in epoch ms) as an event detector reads it."""
     at = datetime.fromtimestamp(int(event["time"]) / 1000, tz=UTC)
     properties = event.get("properties") or {}
     return EventSeen(str(event["event_id"]), str(event["event"]), customer, at, dict(properties))

@@ -6,7 +6,9 @@ For the tasks created in the period (the caller's customers only):
 - on-time rate: tasks closed by their due time ÷ tasks dispatched;
 - reach rate (有效接通率): closed tasks whose customer was reached (any outcome but `not_reached`) ÷ closed;
 - conversion rate: dispatched tasks whose customer traded, or transferred money in, within `within_days`
-  after the task was created (or whose advisor recorded `converted`) ÷ tasks dispatched.
+  after the task was created (strictly after: not the transfer that fired it), or whose advisor recorded
+  `converted`, ÷ tasks dispatched.
+Grouped by rule, a journey's hand-off counts under `journey:<name>`.
 A rate over nothing is None, never zero.
 """
 
@@ -130,6 +132,8 @@ def _advisor_firings(connection: Any, first: datetime, after: datetime) -> list[
 
 
 def _group(task: dict[str, Any], group_by: GroupBy) -> str:
+    if group_by == "rule" and task["rule"] is None and task["journey"]:
+        return f"journey:{task['journey']}"  # a journey's hand-off, grouped with its journey
     key = {"advisor": "advisor_id", "branch": "branch_id", "rule": "rule"}[group_by]
     return str(task[key] or UNASSIGNED)
 
@@ -197,7 +201,8 @@ def _converted(env: TagEnv, tasks: Iterable[dict[str, Any]], within_days: int) -
         facts = facts.filter(facts[keep].isin(list(wanted)))
         joined = memo.join(
             facts,
-            (memo.w_customer == facts.customer_no) & (facts.time >= memo.w_start) & (facts.time < memo.w_end),
+            # Strictly after the task: the transfer that fired a large-inflow rule is not its own conversion.
+            (memo.w_customer == facts.customer_no) & (facts.time > memo.w_start) & (facts.time < memo.w_end),
         )
         done |= set(joined.select("task_id").distinct().to_pyarrow()["task_id"].to_pylist())
     return done
