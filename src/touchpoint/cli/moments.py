@@ -35,7 +35,7 @@ def mot_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every rule: detector kind, class, owner, SLA, times and firings in the last 30 days."""
     from touchpoint.moments.reads import rule_summaries
 
-    rules = rule_summaries(env=ctx.obj.container)
+    rules = rule_summaries(env=ctx.obj.container, principal=ctx.obj.principal)
     if as_json:
         print_json(rules)
         return

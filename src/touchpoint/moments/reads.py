@@ -17,11 +17,21 @@ from touchpoint.moments.service import list_rules
 from touchpoint.store.operational import definitions as store
 
 
-def rule_summaries(*, env: ChannelEnv) -> list[dict[str, Any]]:
-    """Every rule with its detector's kind, times and firings in the last 30 days."""
+def rule_summaries(*, env: ChannelEnv, principal: Principal) -> list[dict[str, Any]]:
+    """Every rule with its detector's kind, times and firings in the last 30 days (of the caller's
+    customers)."""
     since = env.clock.now() - timedelta(days=30)
     with env.ops.begin() as connection:
-        counts = repo.counts_since(connection, since)
+        if principal.scope is None:
+            counts = repo.counts_since(connection, since)
+        else:
+            rows = repo.firings(connection, since=since)
+    if principal.scope is not None:
+        allowed = set(visible_numbers(env, principal, sorted({r["customer_no"] for r in rows})))
+        counts = {}
+        for row in rows:
+            if row["customer_no"] in allowed:
+                counts[row["rule"]] = counts.get(row["rule"], 0) + 1
     return [
         {
             "name": rule.name,

@@ -12,12 +12,23 @@ from touchpoint.channels import feedback, service
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.demo import DemoParams
-from touchpoint.demo.runs import ensure_demo, ensure_demo_journeys, ensure_demo_tags
+from touchpoint.demo.runs import ensure_demo, ensure_demo_history, ensure_demo_journeys, ensure_demo_tags
 from touchpoint.governance import SYSTEM
 from touchpoint.journeys.service import list_journeys, statistics
 from touchpoint.segments.service import current_members
-from touchpoint.store.operational.schema import channel_sends
+from touchpoint.store.operational.schema import channel_sends, journey_runs
+from touchpoint.store.operational.schema_service import advisor_tasks, derived_events, mot_firings
 from touchpoint.worker.loop import run_pass
+
+DEMO_JOURNEYS = [
+    "autoinvest_rescue",
+    "dormant_wakeup",
+    "fund_autoinvest",
+    "ipo_allotment_notice",
+    "ipo_payment_reminder",
+    "ipo_payment_short",
+    "ipo_subscription_day",
+]
 
 
 def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
@@ -32,11 +43,10 @@ def test_demo_journeys_are_published_once_and_run(tmp_path: Path) -> None:
         )
         ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
         env = container
-        assert ensure_demo_journeys(env=env, principal=SYSTEM) == ["dormant_wakeup", "ipo_payment_reminder"]
+        assert ensure_demo_journeys(env=env, principal=SYSTEM) == DEMO_JOURNEYS
         assert ensure_demo_journeys(env=env, principal=SYSTEM) == []
         assert {(j["name"], j["status"]) for j in list_journeys(env=env)} == {
-            ("dormant_wakeup", "live"),
-            ("ipo_payment_reminder", "live"),
+            (n, "live") for n in DEMO_JOURNEYS
         }
         run_pass(container)
         _, dormant = current_members(env=container, name="dormant_customers")
@@ -64,3 +74,32 @@ def _sends(container: Container) -> list[dict[str, object]]:
     with container.ops.begin() as connection:
         rows = connection.execute(select(channel_sends)).mappings().all()
     return [dict(r) for r in rows]
+
+
+def test_the_demo_replays_its_recent_history_once(tmp_path: Path) -> None:
+    clock = VirtualClock(datetime(2026, 3, 31, 9, tzinfo=UTC))
+    container = build(load_settings(tmp_path / "home"), clock=clock)
+    try:
+        params = DemoParams(customers=300, days=25, seed=5, end_date=date(2026, 3, 31))
+        ensure_demo(env=container, principal=SYSTEM, params=params)
+        ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
+        ensure_demo_journeys(env=container, principal=SYSTEM)
+        replayed = ensure_demo_history(env=container, claim_hours=4)
+        assert replayed is not None
+        assert replayed["events"] > 0
+        assert ensure_demo_history(env=container, claim_hours=4) is None  # once per generated demo
+        assert clock.now() == datetime(2026, 3, 31, 9, tzinfo=UTC)  # the live clock did not move
+        with container.ops.begin() as connection:
+            firings = connection.execute(select(mot_firings)).mappings().all()
+            tasks = connection.execute(select(advisor_tasks)).mappings().all()
+            pending = connection.execute(select(derived_events).where(~derived_events.c.forwarded)).all()
+            runs = connection.execute(select(journey_runs.c.journey)).scalars().all()
+        assert {f["rule"] for f in firings} >= {"large_inflow", "ipo_allotted", "autoinvest_debit_failed"}
+        assert all(f["fired_at"] <= clock.now() for f in firings)
+        assert {"ipo_allotment_notice", "autoinvest_rescue"} <= set(runs)  # journeys that start on mot_*
+        done = [t for t in tasks if t["status"] == "done"]
+        assert done
+        assert all(t["completed_at"] <= clock.now() for t in done)
+        assert pending == []  # the past's own events were routed, never to be routed again by the worker
+    finally:
+        container.close()

@@ -1564,7 +1564,8 @@ export interface paths {
         };
         /**
          * List Rules
-         * @description Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days.
+         * @description Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days (of the
+         *     caller's customers).
          */
         get: operations["list_rules_api_v1_moments_rules_get"];
         put?: never;

@@ -59,13 +59,14 @@ def _period(c: Container, start: str | None, end: str | None) -> tuple[date, dat
     return first, last
 
 
-@router.get("/moments/rules", dependencies=[needs("moment:read")])
-def list_rules(c: Deps) -> list[MotRuleRead]:
-    """Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days."""
-    return [MotRuleRead.model_validate(r) for r in reads.rule_summaries(env=c)]
+@router.get("/moments/rules", dependencies=[needs("moment:read", scoped=True)])
+def list_rules(c: Deps, caller: Caller) -> list[MotRuleRead]:
+    """Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days (of the
+    caller's customers)."""
+    return [MotRuleRead.model_validate(r) for r in reads.rule_summaries(env=c, principal=caller)]
 
 
-@router.get("/moments/rules/{name}", dependencies=[needs("moment:read")], responses=errors(404))
+@router.get("/moments/rules/{name}", dependencies=[needs("moment:read", scoped=True)], responses=errors(404))
 def show_rule(name: RuleName, c: Deps) -> MotRule:
     """One rule's definition."""
     return get_rule(env=c, name=name)
