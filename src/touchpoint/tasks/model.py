@@ -75,6 +75,7 @@ class TaskRead(BaseModel):
     follow_up_on: date | None
     completed_at: datetime | None
     completed_by: str | None
+    notice_status: str | None = None
 
 
 class TaskPage(BaseModel):

@@ -77,6 +77,10 @@ def create_tasks(
             "status": "open",
             "created_at": now,
             "due_at": draft.due_at,
+            # An urgent task of a customer with an advisor is announced to them on WeCom (tasks/notices.py).
+            "notice_status": "pending" if draft.priority == "urgent" and assignment.advisor_id else None,
+            "notice_at": now,
+            "notice_attempts": 0,
         }
         if repo.insert(connection, row):
             made[draft.source_key] = task_id
@@ -134,7 +138,7 @@ def shown(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A task row as the workbench shows it. Its texts hold no personal data: talking points are rendered
     from the moment's facts and the suitability facts, never from the name or phone (the 360° view shows
     those, masked per the caller's rights)."""
-    hidden = ("source_key", "run_id", "node", "claimed_at")
+    hidden = ("source_key", "run_id", "node", "claimed_at", "notice_at", "notice_attempts", "notice_error")
     return {
         **{k: v for k, v in row.items() if k not in hidden},
         "overdue": row["status"] == "open" and row["due_at"] <= now,

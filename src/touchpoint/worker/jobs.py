@@ -34,6 +34,7 @@ from touchpoint.moments.service import route_events as route_moments
 from touchpoint.segments.service import refresh_segment, refreshes_due
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.tags.service import compute, compute_due
+from touchpoint.tasks.notices import notify_urgent
 from touchpoint.tasks.service import escalate_due
 
 log = logging.getLogger("touchpoint.worker")
@@ -146,10 +147,12 @@ def refresh_segments(container: Container) -> int:
 
 
 def moments_due(container: Container) -> int:
-    """Evaluate the MOT condition and calendar rules whose times have come (or whose data changed since), then
-    escalate overdue or long-unclaimed advisor tasks; returns how many firings were recorded."""
+    """Evaluate the MOT condition and calendar rules whose times have come (or whose data changed since),
+    escalate overdue or long-unclaimed advisor tasks and announce urgent ones on WeCom; returns how many
+    firings were recorded."""
     evaluated = evaluate_due(env=container)
     escalate_due(env=container, claim_hours=container.settings.task_claim_hours)
+    notify_urgent(env=container)
     return sum(evaluated["fired"].values())
 
 

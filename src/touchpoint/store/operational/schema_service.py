@@ -75,7 +75,14 @@ advisor_tasks = Table(
     Column("follow_up_on", Date, nullable=True),
     Column("completed_at", UTCDateTime, nullable=True),
     Column("completed_by", String(128), nullable=True),
+    # The advisor's WeCom notice of an urgent task: pending → sending (claimed until `notice_at`) → sent or
+    # failed; a pending notice is next tried at `notice_at`.
+    Column("notice_status", String(16), nullable=True),
+    Column("notice_at", UTCDateTime, nullable=True),
+    Column("notice_attempts", Integer, nullable=False, default=0),
+    Column("notice_error", Text, nullable=True),
     Index(None, "status", "due_at"),
+    Index(None, "notice_status", "notice_at"),
     Index(None, "advisor_id", "status"),
     Index(None, "branch_id", "status"),
     Index(None, "customer_no", "created_at"),

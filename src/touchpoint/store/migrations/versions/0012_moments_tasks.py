@@ -49,6 +49,10 @@ def upgrade() -> None:
         sa.Column("follow_up_on", sa.Date(), nullable=True),
         sa.Column("completed_at", UTCDateTime(), nullable=True),
         sa.Column("completed_by", sa.String(length=128), nullable=True),
+        sa.Column("notice_status", sa.String(length=16), nullable=True),
+        sa.Column("notice_at", UTCDateTime(), nullable=True),
+        sa.Column("notice_attempts", sa.Integer(), nullable=False),
+        sa.Column("notice_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=("pk_advisor_tasks")),
         sa.UniqueConstraint("source_key", name=("uq_advisor_tasks_source_key")),
     )
@@ -66,6 +70,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_advisor_tasks_rule_created_at", "advisor_tasks", ["rule", "created_at"], unique=False)
     op.create_index("ix_advisor_tasks_status_due_at", "advisor_tasks", ["status", "due_at"], unique=False)
+    op.create_index(
+        "ix_advisor_tasks_notice_status_notice_at",
+        "advisor_tasks",
+        ["notice_status", "notice_at"],
+        unique=False,
+    )
     op.create_table(
         "derived_events",
         sa.Column(
