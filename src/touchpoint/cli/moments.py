@@ -200,6 +200,32 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
+@task_app.command("guidance")
+def task_guidance(
+    ctx: typer.Context,
+    segment: Annotated[
+        str | None, typer.Option(help="rank a segment's members (default: your own book)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """策略引导: customers ranked by a next best action, each suggestion with its reason."""
+    from touchpoint.moments.guidance import next_best_actions
+
+    found = next_best_actions(
+        env=ctx.obj.container, principal=ctx.obj.principal, segment=segment, limit=limit
+    )
+    if as_json:
+        print_json(found)
+        return
+    table = new_table("customer", "score", "suggestion", "action", title="策略引导 · next best actions")
+    for entry in found:
+        for n, s in enumerate(entry["suggestions"]):
+            action = " ".join(f"{k}={v}" for k, v in s["action"].items() if v is not None)
+            table.add_row(entry["customer_no"] if n == 0 else "", fmt(s["score"]), s["reason"], action)
+    print_table(table)
+
+
 # Advisor tasks ---------------------------------------------------------------------------------------------
 
 

@@ -163,3 +163,20 @@ class EvaluationRead(BaseModel):
     evaluated: list[str]
     fired: dict[str, int]
     errors: dict[str, str]
+
+
+class SuggestionRead(BaseModel):
+    """One suggested next action: its score, why, what to do (`task`, `call`, `product`) and the facts."""
+
+    score: int
+    reason: str
+    action: dict[str, Any]
+    facts: dict[str, Any]
+
+
+class GuidanceRead(BaseModel):
+    """A customer and their suggestions, best first."""
+
+    customer_no: str
+    score: int
+    suggestions: list[SuggestionRead]

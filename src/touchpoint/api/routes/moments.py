@@ -18,10 +18,12 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
 from touchpoint.governance.registry import ApplyRead, SaveRead
 from touchpoint.moments import reads
+from touchpoint.moments.guidance import next_best_actions
 from touchpoint.moments.model import (
     NAME_PATTERN,
     EvaluationRead,
     FiringRead,
+    GuidanceRead,
     MotRule,
     MotRuleRead,
     RuleStatsRead,
@@ -127,6 +129,21 @@ def stats(c: Deps, caller: Caller, start: FromDay = None, end: ToDay = None) -> 
         RuleStatsRead.model_validate(r)
         for r in reads.rule_stats(env=c, principal=caller, start=first, end=last)
     ]
+
+
+@router.get("/guidance", dependencies=[needs("customer:read", scoped=True)], responses=errors(400, 404))
+def guidance(
+    c: Deps,
+    caller: Caller,
+    segment: Annotated[
+        str | None, Query(pattern=NAME_PATTERN, description="rank a segment's members")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[GuidanceRead]:
+    """策略引导: the caller's customers (an advisor's book), or a segment's, ranked by a next best action —
+    unserved moments, propensity tags, suitable funds — each with its reason and proposed action."""
+    found = next_best_actions(env=c, principal=caller, segment=segment, limit=limit)
+    return [GuidanceRead.model_validate(g) for g in found]
 
 
 # The advisor workbench -------------------------------------------------------------------------------------
