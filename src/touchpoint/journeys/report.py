@@ -25,11 +25,23 @@ from touchpoint.governance import Principal
 from touchpoint.identity.scopes import scope_numbers
 from touchpoint.journeys.repo import as_utc
 from touchpoint.journeys.service import JourneyEnv, get_journey
-from touchpoint.store.operational.schema import channel_events, journey_outbox, journey_runs, journey_steps
+from touchpoint.store.operational.schema import (
+    channel_events,
+    channel_sends,
+    journey_outbox,
+    journey_runs,
+    journey_steps,
+)
 
 DEFAULT_WINDOW = "7d"
 TREATED, HOLDOUT = "treated", "holdout"
-MESSAGE_STAGES = {"message_sent": "sent", "message_delivered": "delivered", "message_clicked": "clicked"}
+MESSAGE_STAGES = {
+    "message_sent": "sent",
+    "message_delivered": "delivered",
+    "message_opened": "opened",
+    "message_clicked": "clicked",
+}
+SUPPRESSED = "skipped"  # a send a policy held back: no consent, unsuitable, quiet hours, a cap
 
 
 def uplift(treated: tuple[int, int], holdout: tuple[int, int]) -> dict[str, float | None]:
@@ -155,6 +167,16 @@ def _steps_and_messages(
         for run_id, event in connection.execute(sent):
             if run_id in wanted:
                 messages[run_id].add(MESSAGE_STAGES[event])
+        targeted = (
+            select(journey_outbox.c.run_id, channel_sends.c.status)
+            .join(channel_sends, channel_sends.c.id == journey_outbox.c.id)
+            .where(journey_outbox.c.journey == name)
+        )
+        for run_id, status in connection.execute(targeted):
+            if run_id in wanted:
+                messages[run_id].add("targeted")
+                if status == SUPPRESSED:
+                    messages[run_id].add("suppressed")
     return steps, messages
 
 
@@ -167,19 +189,31 @@ def _group(
 ) -> dict[str, Any]:
     aum = [money[i][0] for i in ids if money.get(i, (None, None))[0] is not None]
     inflow = [money[i][1] for i in ids if money.get(i, (None, None))[1] is not None]
+    stages = ("targeted", "suppressed", "sent", "delivered", "opened", "clicked")
+    counts = {stage: sum(stage in messages.get(i, ()) for i in ids) for stage in stages}
+    goal = sum("goal" in steps.get(i, ()) for i in ids)
+    delivered_goal = sum("goal" in steps.get(i, ()) and "delivered" in messages.get(i, ()) for i in ids)
     return {
         "entered": len(ids),
         "nodes": {node: sum(node in steps.get(i, ()) for i in ids) for node in node_ids},
-        **{
-            stage: sum(stage in messages.get(i, ()) for i in ids)
-            for stage in ("sent", "delivered", "clicked")
-        },
-        "goal": sum("goal" in steps.get(i, ()) for i in ids),
-        "conversion_rate": sum("goal" in steps.get(i, ()) for i in ids) / len(ids) if ids else None,
+        **counts,
+        "goal": goal,
+        "conversion_rate": goal / len(ids) if ids else None,
+        # DOMAIN.md §5.1: reach = delivered ÷ targeted; suppression = held back ÷ targeted; open and click
+        # ÷ delivered; conversion of the delivered = goal among them ÷ delivered.
+        "reach_rate": _share(counts["delivered"], counts["targeted"]),
+        "suppression_rate": _share(counts["suppressed"], counts["targeted"]),
+        "open_rate": _share(counts["opened"], counts["delivered"]),
+        "click_rate": _share(counts["clicked"], counts["delivered"]),
+        "delivered_conversion_rate": _share(delivered_goal, counts["delivered"]),
         "aum_customers": len(aum),
         "aum_change_per_customer": sum(a for a in aum if a is not None) / len(aum) if aum else None,
         "net_inflow_per_customer": sum(v for v in inflow if v is not None) / len(inflow) if inflow else None,
     }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _difference(treated: dict[str, Any] | None, holdout: dict[str, Any] | None, key: str) -> float | None:
@@ -255,16 +289,25 @@ def _by_day(
 
 
 class ReportGroup(BaseModel):
-    """One group's funnel and money: runs entered, runs that reached each node, got a message sent,
-    delivered, clicked, reached the goal; assets change and net inflow per customer (None: no value)."""
+    """One group's funnel and money: runs entered, runs that reached each node, were targeted by a message
+    (and had one held back by a policy), got one sent, delivered, opened, clicked, reached the goal; the
+    campaign rates of DOMAIN.md §5.1; assets change and net inflow per customer (None: no value)."""
 
     entered: int
     nodes: dict[str, int]
+    targeted: int
+    suppressed: int
     sent: int
     delivered: int
+    opened: int
     clicked: int
     goal: int
     conversion_rate: float | None
+    reach_rate: float | None
+    suppression_rate: float | None
+    open_rate: float | None
+    click_rate: float | None
+    delivered_conversion_rate: float | None
     aum_customers: int
     aum_change_per_customer: float | None
     net_inflow_per_customer: float | None

@@ -16,6 +16,7 @@ from touchpoint.bootstrap import Container
 from touchpoint.channels import service as channels
 from touchpoint.core.clock import VirtualClock
 from touchpoint.governance import SYSTEM
+from touchpoint.journeys.report import journey_report
 from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import channel_sends
 from touchpoint.store.operational.schema_service import advisor_tasks, mot_firings
@@ -153,6 +154,12 @@ def test_short_of_cash_at_two_gets_the_sms_and_a_task_due_before_four_enough_cas
         ("G", "732001@14:00"),
     ]
     assert all(f["task_id"] for f in firings)
+
+    report = journey_report(env=world, principal=SYSTEM, name="ipo_short_rescue")
+    treated = report["groups"]["treated"]
+    assert (treated["entered"], treated["targeted"], treated["sent"], treated["suppressed"]) == (3, 3, 3, 0)
+    assert treated["reach_rate"] == 0.0  # the log provider sends no delivery receipts
+    assert treated["open_rate"] is None  # nothing delivered: no rate
 
 
 def test_evaluating_again_after_a_new_import_fires_nothing_twice(

@@ -935,6 +935,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/guidance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Guidance
+         * @description 策略引导: the caller's customers (an advisor's book), or a segment's, ranked by a next best action —
+         *     unserved moments, propensity tags, suitable funds — each with its reason and proposed action.
+         */
+        get: operations["guidance_api_v1_guidance_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/identity/{value}": {
         parameters: {
             query?: never;
@@ -4314,6 +4335,18 @@ export interface components {
             treated: components["schemas"]["GoalRate"];
         };
         /**
+         * GuidanceRead
+         * @description A customer and their suggestions, best first.
+         */
+        GuidanceRead: {
+            /** Customer No */
+            customer_no: string;
+            /** Score */
+            score: number;
+            /** Suggestions */
+            suggestions: components["schemas"]["SuggestionRead"][];
+        };
+        /**
          * HealthRead
          * @description The answer of a healthy process (an entry-point shape: no domain owns it).
          */
@@ -5858,20 +5891,25 @@ export interface components {
         };
         /**
          * ReportGroup
-         * @description One group's funnel and money: runs entered, runs that reached each node, got a message sent,
-         *     delivered, clicked, reached the goal; assets change and net inflow per customer (None: no value).
+         * @description One group's funnel and money: runs entered, runs that reached each node, were targeted by a message
+         *     (and had one held back by a policy), got one sent, delivered, opened, clicked, reached the goal; the
+         *     campaign rates of DOMAIN.md §5.1; assets change and net inflow per customer (None: no value).
          */
         ReportGroup: {
             /** Aum Change Per Customer */
             aum_change_per_customer: number | null;
             /** Aum Customers */
             aum_customers: number;
+            /** Click Rate */
+            click_rate: number | null;
             /** Clicked */
             clicked: number;
             /** Conversion Rate */
             conversion_rate: number | null;
             /** Delivered */
             delivered: number;
+            /** Delivered Conversion Rate */
+            delivered_conversion_rate: number | null;
             /** Entered */
             entered: number;
             /** Goal */
@@ -5882,8 +5920,20 @@ export interface components {
             nodes: {
                 [key: string]: number;
             };
+            /** Open Rate */
+            open_rate: number | null;
+            /** Opened */
+            opened: number;
+            /** Reach Rate */
+            reach_rate: number | null;
             /** Sent */
             sent: number;
+            /** Suppressed */
+            suppressed: number;
+            /** Suppression Rate */
+            suppression_rate: number | null;
+            /** Targeted */
+            targeted: number;
         };
         /**
          * ReportRead
@@ -6568,6 +6618,24 @@ export interface components {
             wake_at?: string | null;
         };
         /**
+         * SuggestionRead
+         * @description One suggested next action: its score, why, what to do (`task`, `call`, `product`) and the facts.
+         */
+        SuggestionRead: {
+            /** Action */
+            action: {
+                [key: string]: unknown;
+            };
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+            /** Score */
+            score: number;
+        };
+        /**
          * TableStatus
          * @description One canonical table: rows in all and on the newest date, and rows per date.
          */
@@ -6923,6 +6991,8 @@ export interface components {
             journey: string | null;
             /** Note */
             note: string | null;
+            /** Notice Status */
+            notice_status?: string | null;
             /** Outcome */
             outcome: string | null;
             /** Overdue */
@@ -10794,6 +10864,75 @@ export interface operations {
             };
             /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    guidance_api_v1_guidance_get: {
+        parameters: {
+            query?: {
+                /** @description rank a segment's members */
+                segment?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuidanceRead"][];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
