@@ -297,3 +297,48 @@ def test_portfolio_loss_weekly_on_the_first_session_of_each_week(sqlite_containe
     # Week 41's first session is Thursday 8 Oct (the holiday took Monday to Wednesday); week 42's is Monday.
     assert by_day == {AFTER_HOLIDAY: ["L1"], date(2026, 10, 12): ["L1"]}
     assert firings_on(c, mot, AFTER_HOLIDAY)[0].occurrence == "2026-W41"
+
+
+def test_permission_threshold_weekly_for_customers_over_it_on_every_close_not_yet_opened(
+    sqlite_container: Container,
+) -> None:
+    c = sqlite_container
+    monday = date(2026, 10, 12)  # week 42's first session
+    sessions = [d for d in _days(date(2026, 9, 1), date(2026, 10, 9)) if c.calendar.is_trading_day(d)][-20:]
+    rows = []
+    for who, assets in (("P1", 600_000.0), ("P2", 600_000.0), ("P3", 400_000.0), ("P4", 600_000.0)):
+        rows += [
+            {"customer_no": who, "date": d, "total_assets": assets}
+            for d in sessions
+            if not (who == "P4" and d == sessions[3])
+        ]
+    load(c, "assets", rows)
+    _customers(
+        c,
+        [
+            {"customer_no": "P1", "star_market_enabled": "否"},
+            {"customer_no": "P2", "star_market_enabled": "是"},
+            {"customer_no": "P3"},
+            {"customer_no": "P4"},
+        ],
+    )
+    mot = rule("permission_eligible")
+    by_day = customers_by_day(c, mot, _days(date(2026, 10, 8), date(2026, 10, 16)))
+    # P2 opened it already, P3 is under the threshold, P4 has a close missing (no average is known).
+    assert by_day == {monday: ["P1"]}
+    assert firings_on(c, mot, monday)[0].occurrence == "star_market_enabled:2026-W42"
+
+
+def test_a_segment_condition_fires_for_its_members_once_a_month(demo_brokerage: Container) -> None:
+    c = demo_brokerage
+    mot = rule(
+        "segment", params={"rule": {"indicator": "login_days_30d", "op": ">=", "value": 3}, "every": "month"}
+    )
+    day = c.calendar.business_date(c.clock.now())
+    found = firings_on(c, mot, day, "09:00")
+    values = c.analytics.table("indicator_values").to_pandas()
+    latest = values[values.dt == values.dt.max()]
+    expected = sorted(latest[latest.login_days_30d >= 3].customer_no)
+    assert sorted(f.customer_no for f in found) == expected
+    assert expected
+    assert {f.occurrence for f in found} == {day.strftime("%Y-%m")}
