@@ -141,8 +141,16 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
         "Behaviour analytics (行为分析): funnels, retention, event trends.",
     ),
     _group("journey", "touchpoint.cli.journeys:app", "Journeys (客户旅程): define, publish, pause, inspect."),
-    _group("mot", "touchpoint.cli.moments:mot_app", "MOT rules (关键时刻): library, run, firings, stats."),
-    _group("task", "touchpoint.cli.moments:task_app", "Advisor tasks (服务任务): list, claim, complete."),
+    _group(
+        "mot",
+        "touchpoint.cli.moments:mot_app",
+        "MOT rules (关键时刻): the library, evaluation, firings, statistics.",
+    ),
+    _group(
+        "task",
+        "touchpoint.cli.moments:task_app",
+        "Advisor tasks (服务任务): list, show, claim, assign, complete; guidance.",
+    ),
     _group("kpi", "touchpoint.cli.moments:kpi_app", "Service-process KPIs (服务过程考核)."),
     _group(
         "template",

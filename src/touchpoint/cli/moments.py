@@ -18,7 +18,7 @@ mot_app = typer.Typer(
     help="MOT rules (关键时刻): the library, evaluation, firings, statistics.", no_args_is_help=True
 )
 task_app = typer.Typer(
-    help="Advisor tasks (服务任务): list, show, claim, assign, complete.", no_args_is_help=True
+    help="Advisor tasks (服务任务): list, show, claim, assign, complete; guidance.", no_args_is_help=True
 )
 kpi_app = typer.Typer(help="Service-process KPIs (服务过程考核).", no_args_is_help=True)
 
@@ -325,9 +325,13 @@ def task_complete(
     """Record the outcome and close the task (a journey waiting for it goes on)."""
     from pydantic import ValidationError as PydanticError
 
-    from touchpoint.tasks.model import TaskComplete
+    from touchpoint.tasks.model import OUTCOMES, TaskComplete
     from touchpoint.tasks.service import complete_task
 
+    if outcome not in OUTCOMES:
+        raise typer.BadParameter(
+            f"{outcome!r} is not an outcome: choose {', '.join(OUTCOMES)}", param_hint="--outcome"
+        )
     day = parse_day(ctx, follow_up_on) if follow_up_on else None
     try:
         result = TaskComplete.model_validate({"outcome": outcome, "note": note, "follow_up_on": day})

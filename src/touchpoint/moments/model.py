@@ -9,12 +9,12 @@ journey can start on or wait for; with `owner: advisor` it also becomes an advis
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
-from touchpoint.core.durations import parse_duration
+from touchpoint.core.durations import duration_pattern, parse_duration
 from touchpoint.moments.catalogue import DETECTORS
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,59}$"
@@ -22,6 +22,10 @@ TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 EVENT_PREFIX = "mot_"
 Classification = Literal["service", "marketing"]
 Priority = Literal["urgent", "high", "normal", "low"]
+
+
+DURATION = duration_pattern()
+Clock = Annotated[str, Field(pattern=TIME_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -42,29 +46,35 @@ class TaskSpec(_Strict):
     title: str = Field(min_length=1, max_length=200)
     talking_points: str = Field(default="", max_length=4000)
     priority: Priority = "normal"
-    due: str | None = None
-    due_before: str | None = None
+    due: str | None = Field(default=None, pattern=DURATION)
+    due_before: str | None = Field(default=None, pattern=DURATION)
 
     _check_due = field_validator("due", "due_before")(_duration)
 
 
-class MotRule(_Strict):
-    """One moment of truth: `detector` from the library, `params` overriding its thresholds, `at` the Beijing
-    times a condition or calendar rule is evaluated (the detector's own by default), `sla` the time within
-    which it should be served, `owner` system (journeys serve it) or advisor (a task)."""
+class MotRuleFields(_Strict):
+    """The fields of a rule and the constraints the JSON Schema states (the API's request body)."""
 
     name: str = Field(pattern=NAME_PATTERN)
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     catalogue: int | None = Field(default=None, ge=1, le=99, description="the number in DOMAIN.md §2.1")
-    detector: str
+    detector: str = Field(
+        min_length=1, max_length=64, description="a detector of the library (touchpoint mot list)"
+    )
     classification: Classification
     params: dict[str, Any] = Field(default_factory=dict)
-    at: list[str] = Field(default_factory=list, max_length=24)
-    sla: str = "1d"
+    at: list[Clock] = Field(default_factory=list, max_length=24)
+    sla: str = Field(default="1d", pattern=DURATION)
     owner: Literal["system", "advisor"] = "system"
     task: TaskSpec | None = None
     enabled: bool = True
+
+
+class MotRule(MotRuleFields):
+    """One moment of truth: `detector` from the library, `params` overriding its thresholds, `at` the Beijing
+    times a condition or calendar rule is evaluated (the detector's own by default), `sla` the time within
+    which it should be served, `owner` system (journeys serve it) or advisor (a task)."""
 
     _check_sla = field_validator("sla")(_duration)
 

@@ -101,9 +101,12 @@ def test_rules_are_read_by_operators_and_written_through_the_registry(world: Con
     listed = operator.get("/api/v1/moments/rules").json()
     assert [(r["name"], r["kind"], r["times"]) for r in listed] == [("birthday", "condition", ["09:00"])]
     wrong = operator.put("/api/v1/moments/rules/birthday", json={**rule, "detector": "horoscope"})
-    assert wrong.status_code == 422
+    assert wrong.status_code == 400
+    assert "detector 'horoscope' is unknown" in wrong.json()["error"]["message"]
     bad_owner = operator.put("/api/v1/moments/rules/birthday", json={**rule, "owner": "advisor"})
-    assert bad_owner.status_code == 422  # an advisor-owned rule says what the task is
+    assert bad_owner.status_code == 400  # an advisor-owned rule says what the task is
+    late = operator.put("/api/v1/moments/rules/birthday", json={**rule, "at": ["25:00"]})
+    assert late.status_code == 422  # the schema states the time of day
     advisor = _client(world, "advisor", advisor_id="ADV1")
     assert advisor.get("/api/v1/moments/rules").status_code == 200
     assert advisor.put("/api/v1/moments/rules/birthday", json=rule).status_code == 403

@@ -5223,7 +5223,10 @@ export interface components {
              * @default
              */
             description: string;
-            /** Detector */
+            /**
+             * Detector
+             * @description a detector of the library (touchpoint mot list)
+             */
             detector: string;
             /**
              * Enabled
@@ -5281,7 +5284,8 @@ export interface components {
         };
         /**
          * MotRuleWrite
-         * @description A rule as `PUT /moments/rules/{name}` takes it: the name comes from the path.
+         * @description A rule as `PUT /moments/rules/{name}` takes it: the name comes from the path; the detector and its
+         *     thresholds are checked against the library (400 naming the fault).
          */
         MotRuleWrite: {
             /** At */
@@ -5301,7 +5305,10 @@ export interface components {
              * @default
              */
             description: string;
-            /** Detector */
+            /**
+             * Detector
+             * @description a detector of the library (touchpoint mot list)
+             */
             detector: string;
             /**
              * Enabled
@@ -12872,6 +12879,15 @@ export interface operations {
                     "application/json": components["schemas"]["KpiRead"];
                 };
             };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Missing or unknown credential */
             401: {
                 headers: {
@@ -12972,6 +12988,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FiringRead"][];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Missing or unknown credential */
@@ -13306,6 +13331,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RuleStatsRead"][];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Missing or unknown credential */

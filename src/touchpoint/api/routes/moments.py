@@ -25,10 +25,11 @@ from touchpoint.moments.model import (
     FiringRead,
     GuidanceRead,
     MotRule,
+    MotRuleFields,
     MotRuleRead,
     RuleStatsRead,
 )
-from touchpoint.moments.service import KIND, evaluate_due, get_rule, install_library
+from touchpoint.moments.service import KIND, evaluate_due, get_rule, install_library, parse_rule
 from touchpoint.tasks import kpis
 from touchpoint.tasks.kpis import GroupBy, KpiRead
 from touchpoint.tasks.model import TaskAssign, TaskComplete, TaskPage, TaskRead
@@ -46,8 +47,9 @@ ToDay = Annotated[str | None, Query(alias="to", pattern=DAY_PATTERN, description
 DEFAULT_DAYS = 30
 
 
-class MotRuleWrite(MotRule):
-    """A rule as `PUT /moments/rules/{name}` takes it: the name comes from the path."""
+class MotRuleWrite(MotRuleFields):
+    """A rule as `PUT /moments/rules/{name}` takes it: the name comes from the path; the detector and its
+    thresholds are checked against the library (400 naming the fault)."""
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN)  # type: ignore[assignment]
 
@@ -79,7 +81,9 @@ def save_rule(name: RuleName, body: MotRuleWrite, c: Deps, caller: Caller) -> Sa
     """Save a rule through the definitions registry (a new version; or a request when approval is on)."""
     if body.name is not None and body.name != name:
         raise ValidationError(f"the body names rule {body.name!r}, the path {name!r}")
-    return c.registry.save(caller, KIND, name, body.model_dump(mode="json", exclude={"name"}))
+    fields = body.model_dump(mode="json", exclude={"name"}, exclude_unset=True)
+    rule = parse_rule(name, fields)  # the library's detectors and thresholds: ValidationError (400)
+    return c.registry.save(caller, KIND, name, rule.model_dump(mode="json", exclude={"name"}))
 
 
 @router.delete(
@@ -103,7 +107,7 @@ def evaluate(c: Deps) -> EvaluationRead:
     return EvaluationRead.model_validate(evaluate_due(env=c))
 
 
-@router.get("/moments/firings", dependencies=[needs("moment:read", scoped=True)])
+@router.get("/moments/firings", dependencies=[needs("moment:read", scoped=True)], responses=errors(400))
 def firings(
     c: Deps,
     caller: Caller,
@@ -121,7 +125,7 @@ def firings(
     return [FiringRead.model_validate(f) for f in found]
 
 
-@router.get("/moments/stats", dependencies=[needs("moment:read", scoped=True)])
+@router.get("/moments/stats", dependencies=[needs("moment:read", scoped=True)], responses=errors(400))
 def stats(c: Deps, caller: Caller, start: FromDay = None, end: ToDay = None) -> list[RuleStatsRead]:
     """Per rule over the period (30 days by default): fired, served, served within the SLA, by day."""
     first, last = _period(c, start, end)
@@ -223,7 +227,9 @@ def complete(task_id: TaskId, body: TaskComplete, c: Deps, caller: Caller) -> Ta
     return TaskRead.model_validate(complete_task(env=c, principal=caller, task_id=task_id, result=body))
 
 
-@router.get("/kpis/service", dependencies=[needs("kpi:read", scoped=True)], tags=["tasks"])
+@router.get(
+    "/kpis/service", dependencies=[needs("kpi:read", scoped=True)], responses=errors(400), tags=["tasks"]
+)
 def service_kpis(
     c: Deps,
     caller: Caller,
