@@ -13,7 +13,7 @@ here and marked forwarded: the live worker never routes them a second time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -22,12 +22,12 @@ from sqlalchemy import select, update
 
 from touchpoint.analytics.events import events_between
 from touchpoint.core.clock import VirtualClock
-from touchpoint.core.events import AppendResult, LogEntry, LogRecord
 from touchpoint.governance import Principal
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.model import EventEntry, WaitForEventNode
 from touchpoint.journeys.runtime import Catalog, live_versions, route_batch, tick
 from touchpoint.journeys.service import JourneyEnv
+from touchpoint.journeys.simulate import NoLog
 from touchpoint.moments.service import (
     evaluate_due,
     event_rules,
@@ -64,25 +64,6 @@ class ReplayEnv(JourneyEnv, Protocol):
         ...
 
 
-class _NoLog:
-    """The replay routes events itself; nothing is appended to or read from the live log."""
-
-    def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
-        return AppendResult(offsets=[], duplicates=0)
-
-    def read_after(self, offset: int, limit: int) -> list[LogRecord]:
-        return []
-
-    def head(self) -> int:
-        return 0
-
-    def forget_dedupe_keys(self, *, older_than: datetime) -> int:
-        return 0
-
-    def trim(self, *, up_to: int, older_than: datetime) -> int:
-        return 0
-
-
 def replay_history(
     *, env: ReplayEnv, days: int = REPLAY_DAYS, claim_hours: float = 4.0, progress: Progress | None = None
 ) -> dict[str, int]:
@@ -91,7 +72,7 @@ def replay_history(
     today = env.calendar.business_date(now)
     first = today - timedelta(days=days)
     clock = VirtualClock(env.calendar.to_utc(first))
-    replay = env.recording(ops=env.ops, clock=clock, log=_NoLog())
+    replay = env.recording(ops=env.ops, clock=clock, log=NoLog())
     catalog = live_versions(replay)
     rules = event_rules(replay)
     events = _recorded(replay, catalog, rule_events(rules), first, today)

@@ -21,7 +21,7 @@ from cronsim import CronSim
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import LogRecord
 from touchpoint.core.ids import new_id
-from touchpoint.identity.service import customer_numbers
+from touchpoint.identity.service import attributed
 from touchpoint.journeys import repo
 from touchpoint.journeys.engine import ACTIVE, Outcome, Run, Step, Trigger, advance, after
 from touchpoint.journeys.facts import LiveFacts, Snapshot, passes
@@ -291,13 +291,7 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
 
     def route(connection: Any, records: Sequence[LogRecord]) -> None:
         events = [r.payload for r in records if r.payload.get("event")]
-        owners = customer_numbers(connection, [v for e in events for v in _ids(e)])
-        routed = []
-        for event in events:
-            customer = next((owners[v] for v in _ids(event) if v in owners), None)
-            if customer is not None:
-                routed.append((event, customer))
-        route_batch(connection, env, catalog, routed)
+        route_batch(connection, env, catalog, attributed(connection, events))
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -387,12 +381,6 @@ def _goals_and_exits(
                     repo.insert_steps(connection, run, [step], now)
                 where = (repo.RUNS.c.journey == jname) & (repo.RUNS.c.customer_no == customer)
                 repo.end_runs(connection, where, "exited", f"event {name}"[:32], now)
-
-
-def _ids(event: dict[str, Any]) -> list[str]:
-    ids = event.get("ids") or {}
-    found = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
-    return [str(v) for v in found if v]
 
 
 def _convert(

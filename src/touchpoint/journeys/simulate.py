@@ -62,7 +62,7 @@ COPIED = (
 )
 
 
-class _NoLog:
+class NoLog:
     """A simulation feeds events itself; nothing reads or writes the live event log."""
 
     def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
@@ -88,7 +88,7 @@ def sandbox(env: JourneyEnv, clock: VirtualClock, workdir: Path) -> JourneyEnv:
     with env.ops.begin() as source, ops.begin() as target:
         for table in COPIED:
             copy_table(source, target, table)
-    return env.recording(ops=ops, clock=clock, log=_NoLog())
+    return env.recording(ops=ops, clock=clock, log=NoLog())
 
 
 def simulate(

@@ -28,7 +28,7 @@ from touchpoint.governance.registry import (
     remove_definition,
     write_definition,
 )
-from touchpoint.identity.service import customer_numbers
+from touchpoint.identity.service import attributed
 from touchpoint.ingest.derived import derived_event
 from touchpoint.moments import repo
 from touchpoint.moments.catalogue import DETECTORS
@@ -229,15 +229,9 @@ def route_events(*, env: ChannelEnv, limit: int = 2_000) -> int:
 
     def apply(connection: Connection, records: Sequence[LogRecord]) -> None:
         events = [r.payload for r in records if r.payload.get("event") in wanted]
-        if not events:
-            return
-        owners = customer_numbers(connection, [v for e in events for v in _ids(e)])
-        seen = []
-        for event in events:
-            customer = next((owners[v] for v in _ids(event) if v in owners), None)
-            if customer is not None:
-                seen.append(seen_event(event, customer))
-        record_events(connection, env, rules, seen)
+        if events:
+            seen = [seen_event(event, customer) for event, customer in attributed(connection, events)]
+            record_events(connection, env, rules, seen)
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -260,12 +254,6 @@ def record_events(
         mine = [e for e in seen if e.name in names]
         if mine:
             _record_events(connection, env, rule, mine)
-
-
-def _ids(event: dict[str, Any]) -> list[str]:
-    ids = event.get("ids") or {}
-    found = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
-    return [str(v) for v in found if v]
 
 
 def seen_event(event: dict[str, Any], customer: str) -> EventSeen:
