@@ -57,13 +57,17 @@ class OutflowParams(FlowParams):
 
 def large_flow(events: list[EventSeen], facts: EventFacts, params: FlowParams) -> list[Firing]:
     """Transfers at or over the threshold, or over the share of the customer's assets at the last close."""
+    days = {e.event_id: facts.data.calendar.business_date(e.at) for e in events}
+    priors = {
+        day: facts.prior_assets([e.customer_no for e in events if days[e.event_id] == day], day)
+        for day in set(days.values())
+    }  # one read per day of the batch, not one per event
     firings = []
     for event in events:
         amount = _amount(event)
         if amount is None:
             continue
-        day = facts.data.calendar.business_date(event.at)
-        prior = facts.prior_assets([event.customer_no], day).get(event.customer_no)
+        prior = priors[days[event.event_id]].get(event.customer_no)
         by_share = prior is not None and prior > 0 and amount >= params.share * prior
         if amount >= params.threshold or by_share:
             share = round(amount / prior, 4) if prior else None
