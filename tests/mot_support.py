@@ -82,7 +82,8 @@ def days_between(first: date, last: date) -> list[date]:
 def ipo_world(c: Container) -> None:
     """An IPO subscribed on Tue 29 Sep 2026 (T+2 on Thu 8 Oct after the National Day closure, listing 15 Oct):
     A is eligible on SH and short of cash at 10:00 (a deposit at 11:00 covers it), B holds only SZ, C too
-    little, D subscribes at 09:35; at T+2 A, E (enough cash), G (short all day) won and F won and paid."""
+    little, D subscribes at 09:35; at T+2 A, E (enough cash), G (short all day) won, F won and paid, and Z
+    won and, with no cash, forfeited by the evening."""
     shelf = [
         {
             "product_code": "600001",
@@ -154,7 +155,7 @@ def ipo_world(c: Container) -> None:
         "assets",
         [
             {"customer_no": who, "date": date(2026, 9, 30), "total_assets": cash + 10_000, "cash": cash}
-            for who, cash in (("A", 5_000.0), ("E", 20_000.0), ("G", 1_000.0), ("F", 0.0))
+            for who, cash in (("A", 5_000.0), ("E", 20_000.0), ("G", 1_000.0), ("F", 0.0), ("Z", 0.0))
         ],
     )
     # A deposits 20,000 at 11:00 on T+2: short at 10:00, covered by 14:00.
@@ -204,6 +205,14 @@ def ipo_world(c: Container) -> None:
             "amount_due": 15_000.0,
             "status": "paid",
             "paid_at": at(c, ALLOT, "09:10"),
+        },
+        {  # a file of the day's final statuses: Z forfeited after 16:00, unpaid at each check
+            "customer_no": "Z",
+            "product_code": IPO,
+            "date": ALLOT,
+            "shares": 500.0,
+            "amount_due": 7_500.0,
+            "status": "forfeited",
         },
     ]
     load(c, "ipo_allotments", allotments)

@@ -128,11 +128,10 @@ def ipo_allotted(data: DayData, slot: Slot, params: NoParams) -> list[Firing]:
 def ipo_payment_short(data: DayData, slot: Slot, params: NoParams) -> list[Firing]:
     """At each check before the deadline: winners not paid whose cash now is below the amount due."""
     found, shelf = _allotments(data)
+    # Unpaid now: not paid yet, or paid only later in the day (a file of the day's final statuses, where a
+    # forfeit after 16:00 already shows, is read as it stood at the check).
     unpaid = [
-        r
-        for r in found
-        if r["status"] == "allotted"
-        or (r["status"] == "paid" and r["paid_at"] is not None and r["paid_at"] > slot.now)
+        r for r in found if r["status"] != "paid" or (r["paid_at"] is not None and r["paid_at"] > slot.now)
     ]
     cash = cash_now(data, [str(r["customer_no"]) for r in unpaid], slot.now)
     firings = []

@@ -6,7 +6,7 @@ For the tasks created in the period (the caller's customers only):
 - on-time rate: tasks closed by their due time ÷ tasks dispatched;
 - reach rate (有效接通率): closed tasks whose customer was reached (any outcome but `not_reached`) ÷ closed;
 - conversion rate: dispatched tasks whose customer traded, or transferred money in, within `within_days`
-  after the task was created (strictly after: not the transfer that fired it), or whose advisor recorded
+  after the task was created (from a minute after: not the transfer that fired it), or whose advisor recorded
   `converted`, ÷ tasks dispatched.
 Grouped by rule, a journey's hand-off counts under `journey:<name>`.
 A rate over nothing is None, never zero.
@@ -36,6 +36,7 @@ from touchpoint.tasks.service import assignments
 
 GroupBy = Literal["advisor", "branch", "rule"]
 UNASSIGNED = "-"
+AFTER = timedelta(minutes=1)
 CONVERTING_SIDES = ("buy", "subscribe", "autoinvest", "ipo_subscribe", "ipo_pay")
 
 
@@ -184,7 +185,7 @@ def _converted(env: TagEnv, tasks: Iterable[dict[str, Any]], within_days: int) -
         {
             "task_id": pa.array([t["id"] for t in tasks], pa.string()),
             "w_customer": pa.array([t["customer_no"] for t in tasks], pa.string()),
-            "w_start": pa.array([t["created_at"] for t in tasks], pa.timestamp("us", tz="UTC")),
+            "w_start": pa.array([t["created_at"] + AFTER for t in tasks], pa.timestamp("us", tz="UTC")),
             "w_end": pa.array(
                 [t["created_at"] + timedelta(days=within_days) for t in tasks], pa.timestamp("us", tz="UTC")
             ),
@@ -201,8 +202,9 @@ def _converted(env: TagEnv, tasks: Iterable[dict[str, Any]], within_days: int) -
         facts = facts.filter(facts[keep].isin(list(wanted)))
         joined = memo.join(
             facts,
-            # Strictly after the task: the transfer that fired a large-inflow rule is not its own conversion.
-            (memo.w_customer == facts.customer_no) & (facts.time > memo.w_start) & (facts.time < memo.w_end),
+            # From a minute after the task: the transfer that fired a large-inflow rule (its time kept to the
+            # microsecond, the task's to the event's millisecond) is not its own conversion.
+            (memo.w_customer == facts.customer_no) & (facts.time >= memo.w_start) & (facts.time < memo.w_end),
         )
         done |= set(joined.select("task_id").distinct().to_pyarrow()["task_id"].to_pylist())
     return done

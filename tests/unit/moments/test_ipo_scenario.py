@@ -82,7 +82,7 @@ def world(container: Container, clock: VirtualClock) -> Container:
             "risk_level": "C3",
             "consent_marketing": False,
         }
-        for i, w in enumerate("ABCDEFG")
+        for i, w in enumerate("ABCDEFGZ")
     ]
     load(container, "customers", people, date(2026, 9, 1))
     container.registry.save(SYSTEM, "mot_rule", "ipo_payment_short", RULE)
@@ -129,16 +129,17 @@ def test_short_of_cash_at_two_gets_the_sms_and_a_task_due_before_four_enough_cas
     by_customer: dict[str, list[datetime]] = {}
     for send in sends:
         by_customer.setdefault(send["customer_no"], []).append(send["created_at"])
-    assert sorted(by_customer) == ["A", "G"]  # E had the cash; F had paid
+    assert sorted(by_customer) == ["A", "G", "Z"]  # E had the cash; F had paid
     assert len(by_customer["A"]) == 1  # at 10:00 only: A's 11:00 deposit covered it by 14:00
     assert len(by_customer["G"]) == 2  # 10:00 and 14:00
+    assert len(by_customer["Z"]) == 2  # unpaid at both checks (forfeited only after the deadline)
     deadline = at(world, ALLOT, "16:00")
     assert all(s["created_at"] < deadline for s in sends)  # nothing after the deadline
     assert all(s["status"] == "sent" and s["channel"] == "sms" for s in sends)
     assert "尚差 6500.0 元" in next(s["content"] for s in sends if s["customer_no"] == "G")
 
     tasks = _rows(world, advisor_tasks)
-    assert sorted(t["customer_no"] for t in tasks) == ["A", "G", "G"]
+    assert sorted(t["customer_no"] for t in tasks) == ["A", "G", "G", "Z", "Z"]
     for task in tasks:
         assert task["due_at"] == at(world, ALLOT, "15:30")
         assert task["priority"] == "urgent"
@@ -152,12 +153,14 @@ def test_short_of_cash_at_two_gets_the_sms_and_a_task_due_before_four_enough_cas
         ("A", "732001@10:00"),
         ("G", "732001@10:00"),
         ("G", "732001@14:00"),
+        ("Z", "732001@10:00"),
+        ("Z", "732001@14:00"),
     ]
     assert all(f["task_id"] for f in firings)
 
     report = journey_report(env=world, principal=SYSTEM, name="ipo_short_rescue")
     treated = report["groups"]["treated"]
-    assert (treated["entered"], treated["targeted"], treated["sent"], treated["suppressed"]) == (3, 3, 3, 0)
+    assert (treated["entered"], treated["targeted"], treated["sent"], treated["suppressed"]) == (5, 5, 5, 0)
     assert treated["reach_rate"] == 0.0  # the log provider sends no delivery receipts
     assert treated["open_rate"] is None  # nothing delivered: no rate
 
@@ -168,7 +171,7 @@ def test_evaluating_again_after_a_new_import_fires_nothing_twice(
     clock.set(at(world, ALLOT, "10:05"))
     run_pass(world, JOBS)
     first = len(_rows(world, mot_firings))
-    assert first == 2
+    assert first == 3
     load(
         world,
         "cash_flows",
@@ -185,6 +188,6 @@ def test_evaluating_again_after_a_new_import_fires_nothing_twice(
     clock.set(at(world, ALLOT, "10:20"))
     run_pass(world, JOBS)  # the import makes the 10:00 slot look again: E is now short too; A and G not twice
     firings = _rows(world, mot_firings)
-    assert sorted(f["customer_no"] for f in firings) == ["A", "E", "G"]
+    assert sorted(f["customer_no"] for f in firings) == ["A", "E", "G", "Z"]
     run_pass(world, JOBS)
-    assert len(_rows(world, mot_firings)) == 3
+    assert len(_rows(world, mot_firings)) == 4

@@ -37,7 +37,7 @@ def test_subscription_day_reminds_eligible_customers_not_yet_subscribed_with_the
 def test_allotment_is_announced_on_the_trading_day_t_plus_2_after_the_holiday(world: Container) -> None:
     mot = rule("ipo_allotted")
     by_day = customers_by_day(world, mot, _days(date(2026, 9, 29), date(2026, 10, 12)))
-    assert by_day == {ALLOT: ["A", "E", "F", "G"]}
+    assert by_day == {ALLOT: ["A", "E", "F", "G", "Z"]}
     firing = next(f for f in firings_on(world, mot, ALLOT) if f.customer_no == "A")
     assert firing.deadline == datetime(2026, 10, 8, 8, 0, tzinfo=UTC)
     assert firing.facts["amount_due"] == 15_000.0
@@ -48,8 +48,8 @@ def test_payment_short_at_ten_and_two_only_while_cash_is_short_and_never_after_t
 ) -> None:
     mot = rule("ipo_payment_short")
     days = _days(date(2026, 9, 30), date(2026, 10, 12))
-    assert customers_by_day(world, mot, days, "10:00") == {ALLOT: ["A", "G"]}
-    assert customers_by_day(world, mot, days, "14:00") == {ALLOT: ["G"]}  # A's 11:00 deposit covers it
+    assert customers_by_day(world, mot, days, "10:00") == {ALLOT: ["A", "G", "Z"]}
+    assert customers_by_day(world, mot, days, "14:00") == {ALLOT: ["G", "Z"]}  # A's 11:00 deposit covers it
     assert customers_by_day(world, mot, days, "16:00") == {}  # the deadline has passed: nothing helps now
     short = next(f for f in firings_on(world, mot, ALLOT, "14:00") if f.customer_no == "G")
     assert short.facts["shortfall"] == 6_500.0
