@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from touchpoint.analytics.events import events_between
 from touchpoint.core.clock import VirtualClock
+from touchpoint.demo.model import REPLAY_DAYS
 from touchpoint.governance import Principal
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.model import EventEntry, WaitForEventNode
@@ -37,10 +38,11 @@ from touchpoint.moments.service import (
     seen_event,
 )
 from touchpoint.store.operational.schema_service import advisor_tasks, derived_events
+from touchpoint.tags.layout import TAG_VALUES
+from touchpoint.tags.service import compute
 from touchpoint.tasks.model import TaskComplete
 from touchpoint.tasks.service import complete_task, escalate_due
 
-REPLAY_DAYS = 20
 STEP = timedelta(minutes=30)
 ADVISOR = Principal(
     user="demo.advisors", roles=frozenset({"advisor"}), permissions=frozenset(), source="demo"
@@ -73,6 +75,7 @@ def replay_history(
     first = today - timedelta(days=days)
     clock = VirtualClock(env.calendar.to_utc(first))
     replay = env.recording(ops=env.ops, clock=clock, log=NoLog())
+    _tags_as_of(env, first)
     catalog = live_versions(replay)
     rules = event_rules(replay)
     events = _recorded(replay, catalog, rule_events(rules), first, today)
@@ -97,6 +100,14 @@ def replay_history(
             break
     _route_derived(replay, catalog)
     return {"events": routed, "steps": steps}
+
+
+def _tags_as_of(env: JourneyEnv, first: date) -> None:
+    """A tag snapshot on the replay's first day, so that a journey's split reads the tags as they were then
+    (the demo computes only its newest day)."""
+    day = env.calendar.on_or_before(first)
+    if env.analytics.latest_partition_on_or_before(TAG_VALUES.name, day) is None:
+        compute(env=env, principal=ADVISOR.model_copy(update={"user": "demo"}), day=day, force=True)
 
 
 def _recorded(

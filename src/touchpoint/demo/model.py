@@ -6,6 +6,9 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+REPLAY_DAYS = 20
+"""The last days of the demo's history replayed through its journeys and MOT rules (demo/history.py)."""
+
 
 class DemoParams(BaseModel):
     """The size and seed of a demo brokerage; the same parameters give the same brokerage."""

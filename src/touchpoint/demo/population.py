@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from touchpoint.core.calendar import TradingCalendar
 
@@ -76,6 +77,15 @@ def make_population(seed: int, count: int, end: date) -> Population:
         allocation=allocation,
         open_date=np.array([end.toordinal()] * count) - days_open,
     )
+
+
+def master_as_of(master: pa.Table, day: date) -> pa.Table:
+    """The customer master as it stood on an earlier day: the customers opened by then, with no risk
+    assessment yet where theirs came later."""
+    opened = master.filter(pc.less_equal(master["open_date"], pa.scalar(day, pa.date32())))
+    later = pc.greater(opened["risk_assessed_at"], pa.scalar(day, pa.date32()))
+    assessed = pc.if_else(later, pa.scalar(None, pa.date32()), opened["risk_assessed_at"])
+    return opened.set_column(opened.schema.get_field_index("risk_assessed_at"), "risk_assessed_at", assessed)
 
 
 def customers_table(seed: int, population: Population, end: date) -> pa.Table:

@@ -17,8 +17,8 @@ from touchpoint.demo.daily import (
     make_portfolio,
     trades_table,
 )
-from touchpoint.demo.model import DemoParams, DemoSummary
-from touchpoint.demo.population import Population, customers_table, make_population, make_shelf
+from touchpoint.demo.model import REPLAY_DAYS, DemoParams, DemoSummary
+from touchpoint.demo.population import Population, customers_table, make_population, make_shelf, master_as_of
 from touchpoint.demo.servicing import (
     allotments_table,
     cash_events,
@@ -58,7 +58,12 @@ def generate_demo(
         ).rows_imported
 
     report("profiles", 0, 2)
-    counts = {"customers": load("customers", customers_table(params.seed, population, end), end)}
+    master = customers_table(params.seed, population, end)
+    replayed_from = end - timedelta(days=REPLAY_DAYS)
+    if replayed_from > days[0]:
+        # The master as exported when the replayed days begin: the tags of those days are computed from it.
+        load("customers", master_as_of(master, replayed_from), replayed_from)
+    counts = {"customers": load("customers", master, end)}
     counts["products"] = load("products", shelf.table, end)
     report("profiles", 2, 2)
     totals = dict.fromkeys(("assets", "holdings", "trades", "cash_flows", "events"), 0)
