@@ -72,7 +72,8 @@ def replay_history(
     """Replay the last `days` days up to now; returns how many events were routed and steps taken."""
     now = env.clock.now()
     today = env.calendar.business_date(now)
-    first = today - timedelta(days=days)
+    recorded = env.analytics.partitions("events")
+    first = max(today - timedelta(days=days), recorded[0].dt if recorded else today)  # no history before it
     clock = VirtualClock(env.calendar.to_utc(first))
     replay = env.recording(ops=env.ops, clock=clock, log=NoLog())
     _tags_as_of(env, first)
