@@ -6,5 +6,8 @@ from touchpoint.moments.firing import Detector
 from touchpoint.moments.rules_daily import DAILY_DETECTORS
 from touchpoint.moments.rules_event import EVENT_DETECTORS
 from touchpoint.moments.rules_ipo import IPO_DETECTORS
+from touchpoint.moments.rules_positions import POSITION_DETECTORS
 
-DETECTORS: dict[str, Detector] = {d.name: d for d in (*EVENT_DETECTORS, *DAILY_DETECTORS, *IPO_DETECTORS)}
+DETECTORS: dict[str, Detector] = {
+    d.name: d for d in (*EVENT_DETECTORS, *DAILY_DETECTORS, *POSITION_DETECTORS, *IPO_DETECTORS)
+}

@@ -150,3 +150,16 @@ class EventFacts:
             for r in rows(picked)
             if r["total_assets"] is not None
         }
+
+
+def first_session_of_week(data: DayData) -> bool:
+    """Whether the day is the week's first trading day (a weekly batch runs then, holidays included)."""
+    day = data.day
+    if not data.calendar.is_trading_day(day):
+        return False
+    return data.calendar.previous_trading_day(day).isocalendar()[:2] != day.isocalendar()[:2]
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
