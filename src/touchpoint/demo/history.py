@@ -72,8 +72,9 @@ def replay_history(
     """Replay the last `days` days up to now; returns how many events were routed and steps taken."""
     now = env.clock.now()
     today = env.calendar.business_date(now)
-    recorded = env.analytics.partitions("events")
-    first = max(today - timedelta(days=days), recorded[0].dt if recorded else today)  # no history before it
+    first = max(
+        today - timedelta(days=days), _first_day(env, "events", today), _first_day(env, "customers", today)
+    )
     clock = VirtualClock(env.calendar.to_utc(first))
     replay = env.recording(ops=env.ops, clock=clock, log=NoLog())
     _tags_as_of(env, first)
@@ -101,6 +102,13 @@ def replay_history(
             break
     _route_derived(replay, catalog)
     return {"events": routed, "steps": steps}
+
+
+def _first_day(env: JourneyEnv, table: str, default: date) -> date:
+    """The first day a table holds: no history is replayed before the events, or before a customer master
+    that the day's tags could be computed from."""
+    partitions = env.analytics.partitions(table)
+    return partitions[0].dt if partitions else default
 
 
 def _tags_as_of(env: JourneyEnv, first: date) -> None:
