@@ -17,18 +17,14 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import select, update
 
-from touchpoint.analytics.events import events_between
 from touchpoint.core.clock import VirtualClock
 from touchpoint.demo.model import REPLAY_DAYS
 from touchpoint.governance import Principal
-from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.model import EventEntry, WaitForEventNode
-from touchpoint.journeys.runtime import Catalog, live_versions, route_batch, tick
+from touchpoint.journeys.runtime import Catalog, live_versions, route_batch
 from touchpoint.journeys.service import JourneyEnv
-from touchpoint.journeys.simulate import NoLog
+from touchpoint.journeys.simulate import NoLog, drain_runtime, listened_events, recorded_events
 from touchpoint.moments.service import (
     evaluate_due,
     event_rules,
@@ -93,7 +89,7 @@ def replay_history(
         if _crosses_slot(replay, slots, start, end):
             evaluate_due(env=replay)
         _route_derived(replay, catalog)
-        _advance(replay, catalog)
+        drain_runtime(replay, catalog)
         _work_tasks(replay)
         escalate_due(env=replay, claim_hours=claim_hours)
         if progress is not None:
@@ -122,34 +118,11 @@ def _tags_as_of(env: JourneyEnv, first: date) -> None:
 def _recorded(
     env: JourneyEnv, catalog: Catalog, extra: set[str], first: date, last: date
 ) -> list[tuple[dict[str, Any], str]]:
-    """The recorded events of the days that the live journeys or the event rules listen to, oldest first."""
-    names = set(extra)
-    for journey in catalog[1].values():
-        if isinstance(journey.entry, EventEntry):
-            names.add(journey.entry.event)
-        names |= {n.event for n in journey.nodes if isinstance(n, WaitForEventNode)}
-        names |= {c.event for c in journey.exit_criteria if c.event}
-        if journey.goal is not None:
-            names.add(journey.goal.event)
+    """The recorded events of the days that the live journeys or the event rules listen to, oldest first (the
+    system's own events are made by the replay itself)."""
+    names = set(extra).union(*(listened_events(j) for j in catalog[1].values()))
     names = {n for n in names if not n.startswith("mot_") and n != "advisor_task_completed"}
-    if not names or not env.analytics.partitions("events"):
-        return []
-    table = events_between(env, sorted(names), first, last)
-    table = table.filter(table.customer_no.notnull()).select(
-        "event_id", "event", "time", "properties", "customer_no"
-    )
-    found = []
-    for row in table.order_by(["time", "event_id"]).to_pyarrow().to_pylist():
-        props = orjson.loads(row["properties"]) if row["properties"] else {}
-        event = {
-            "event_id": row["event_id"],
-            "event": row["event"],
-            "time": int(row["time"].timestamp() * 1000),
-            "properties": props if isinstance(props, dict) else {},
-            "ids": {"customer_no": row["customer_no"]},
-        }
-        found.append((event, str(row["customer_no"])))
-    return found
+    return recorded_events(env, names, first, last)
 
 
 def _route(env: JourneyEnv, catalog: Catalog, rules: Any, batch: list[tuple[dict[str, Any], str]]) -> None:
@@ -181,13 +154,6 @@ def _route_derived(env: JourneyEnv, catalog: Catalog) -> None:
         route_batch(connection, env, catalog, batch)
         ids = [row_id for row_id, _ in rows]
         connection.execute(update(derived_events).where(derived_events.c.id.in_(ids)).values(forwarded=True))
-
-
-def _advance(env: JourneyEnv, catalog: Catalog) -> None:
-    while tick(env=env, catalog=catalog):
-        pass
-    while dispatch(env=env, catalog=catalog):
-        pass
 
 
 def _work_tasks(env: JourneyEnv) -> None:

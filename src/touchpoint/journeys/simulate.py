@@ -135,7 +135,7 @@ def simulate(
             )
             with sim.ops.begin() as connection:
                 route_batch(connection, sim, catalog, [(event, customer)])
-            _drain(sim, catalog)
+            drain_runtime(sim, catalog)
             if on_event is not None:
                 on_event(done, len(events))
         _run_until(sim, clock, catalog, finish)
@@ -178,6 +178,11 @@ def _recorded_events(
     env: JourneyEnv, journey: JourneyDef, start: date, end: date, customers: list[str] | None
 ) -> list[tuple[dict[str, Any], str]]:
     """The period's events the journey listens to, oldest first, as (normalised event, customer number)."""
+    return recorded_events(env, listened_events(journey), start, end, customers)
+
+
+def listened_events(journey: JourneyDef) -> set[str]:
+    """The events a journey reads: its entry event, the events its nodes wait for, exits and goal."""
     names = set()
     if isinstance(journey.entry, EventEntry):
         names.add(journey.entry.event)
@@ -185,6 +190,14 @@ def _recorded_events(
     names |= {c.event for c in journey.exit_criteria if c.event}
     if journey.goal is not None:
         names.add(journey.goal.event)
+    return names
+
+
+def recorded_events(
+    env: JourneyEnv, names: set[str], start: date, end: date, customers: list[str] | None = None
+) -> list[tuple[dict[str, Any], str]]:
+    """The recorded events of these names on Beijing days start…end of known customers, oldest first, as
+    (normalised event, customer number)."""
     if not names or not env.analytics.partitions("events"):
         return []
     table = events_between(env, sorted(names), start, end)
@@ -234,10 +247,11 @@ def _admit_at_start(
         return  # the live API refuses such a call; the walk says why the customer did not enter
     with sim.ops.begin() as connection:
         admit_in(connection, sim, journey, 1, customers, dict.fromkeys(customers, payload))
-    _drain(sim, catalog)
+    drain_runtime(sim, catalog)
 
 
-def _drain(sim: JourneyEnv, catalog: Catalog) -> None:
+def drain_runtime(sim: JourneyEnv, catalog: Catalog) -> None:
+    """Advance every due run and carry out every due effect at the clock's instant."""
     while tick(env=sim, catalog=catalog):
         pass
     while dispatch(env=sim, catalog=catalog):
@@ -247,13 +261,13 @@ def _drain(sim: JourneyEnv, catalog: Catalog) -> None:
 def _run_until(sim: JourneyEnv, clock: VirtualClock, catalog: Catalog, until: datetime) -> None:
     """Move the clock to `until`, stopping at every scheduled instant on the way: run wake-ups, and sends
     delayed (quiet hours, a rate limit) or retried after a failure."""
-    _drain(sim, catalog)
+    drain_runtime(sim, catalog)
     while (instant := next_instant(env=sim, after=clock.now())) is not None and instant <= until:
         clock.set(instant)
-        _drain(sim, catalog)
+        drain_runtime(sim, catalog)
     if until > clock.now():
         clock.set(until)
-    _drain(sim, catalog)
+    drain_runtime(sim, catalog)
 
 
 def _report(

@@ -22,12 +22,14 @@ class Params(BaseModel):
 class Firing:
     """One customer at one occurrence of a moment: `occurrence` identifies it (an IPO, an expiry stage, a
     plan's default) so that it fires once; `facts` are what caused it; `deadline` the moment's own deadline
-    (the 16:00 payment cut-off), which a task's due time may count back from."""
+    (the 16:00 payment cut-off), which a task's due time may count back from; `at` when it happened, for a
+    firing on an event (the event's time; a slot's firings happen at the evaluation)."""
 
     customer_no: str
     occurrence: str
     facts: dict[str, Any] = field(default_factory=dict)
     deadline: datetime | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,12 @@ journey can start on or wait for; with `owner: advisor` it also becomes an advis
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
-from touchpoint.core.durations import duration_pattern, parse_duration
+from touchpoint.core.durations import duration_pattern
 from touchpoint.moments.catalogue import DETECTORS
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,59}$"
@@ -32,12 +31,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _duration(value: str | None) -> str | None:
-    if value is not None:
-        parse_duration(value.strip())
-    return value
-
-
 class TaskSpec(_Strict):
     """The advisor task a firing creates: its title and talking points (Jinja, sandboxed, rendered with
     `facts`, `customer` and `rule`), priority, and its due time — `due` after the firing (`4h`, `1td`), or
@@ -48,8 +41,6 @@ class TaskSpec(_Strict):
     priority: Priority = "normal"
     due: str | None = Field(default=None, pattern=DURATION)
     due_before: str | None = Field(default=None, pattern=DURATION)
-
-    _check_due = field_validator("due", "due_before")(_duration)
 
 
 class MotRuleFields(_Strict):
@@ -76,14 +67,10 @@ class MotRule(MotRuleFields):
     times a condition or calendar rule is evaluated (the detector's own by default), `sla` the time within
     which it should be served, `owner` system (journeys serve it) or advisor (a task)."""
 
-    _check_sla = field_validator("sla")(_duration)
-
     @field_validator("at")
     @classmethod
     def _times(cls, value: list[str]) -> list[str]:
-        for text in value:
-            if not re.fullmatch(TIME_PATTERN, text):
-                raise ValueError(f"at: {text!r} is not a time of day HH:MM")
+        """Each time once, in order (their form is the field's pattern)."""
         return sorted(set(value))
 
     @model_validator(mode="after")

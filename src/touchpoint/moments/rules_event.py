@@ -72,7 +72,7 @@ def large_flow(events: list[EventSeen], facts: EventFacts, params: FlowParams) -
         if amount >= params.threshold or by_share:
             share = round(amount / prior, 4) if prior else None
             facts_ = {"amount": money(amount), "prior_total_assets": money(prior), "share_of_assets": share}
-            firings.append(Firing(event.customer_no, f"event:{event.event_id}", facts_))
+            firings.append(Firing(event.customer_no, f"event:{event.event_id}", facts_, at=event.at))
     return firings
 
 
@@ -106,6 +106,7 @@ def debit_failed(events: list[EventSeen], facts: EventFacts, params: DebitFailed
                     "reason": props.get("reason"),
                     "retry_until": retry_until.isoformat(),
                 },
+                at=event.at,
             )
         )
     return firings
@@ -143,7 +144,7 @@ def suitability_mismatch(events: list[EventSeen], facts: EventFacts, params: Mis
                 "lowest_category": customer_risk == "C1",
                 "event": event.name,
             }
-            firings.append(Firing(event.customer_no, f"event:{event.event_id}", facts_))
+            firings.append(Firing(event.customer_no, f"event:{event.event_id}", facts_, at=event.at))
     return firings
 
 

@@ -269,9 +269,8 @@ def _record_events(connection: Connection, env: ChannelEnv, rule: MotRule, event
     found = detector.detect(
         events, EventFacts(DayData(env.analytics, env.calendar, day)), rule.parsed_params()
     )
-    at = {e.customer_no: e.at for e in events}
-    for firing in found:
-        _record_in(connection, env, rule, [firing], at.get(firing.customer_no, env.clock.now()))
+    for firing in found:  # each at its own event's time (a customer may have several in a batch)
+        _record_in(connection, env, rule, [firing], firing.at or env.clock.now())
 
 
 # Recording -------------------------------------------------------------------------------------------------
