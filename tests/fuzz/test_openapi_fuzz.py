@@ -128,14 +128,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]
 
 
 def _stop_background_jobs() -> None:
-    """Cancel the lookalike jobs the fuzzer started and wait for them: a daemon thread still inside DuckDB
+    """Cancel the background jobs the fuzzer started and wait for them: a daemon thread still inside DuckDB
     when the interpreter exits aborts the process."""
-    from touchpoint.insight.lookalike import JOBS
+    from touchpoint.core.jobs import JOBS
 
-    for job in JOBS.values():
-        job.cancel.set()
+    names = set(JOBS.cancel_all())
     for thread in threading.enumerate():
-        if thread.name.startswith("lookalike-"):
+        if thread.name in names:
             thread.join(timeout=60)
 
 

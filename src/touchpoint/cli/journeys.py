@@ -25,6 +25,7 @@ from touchpoint.cli.output import (
 )
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance.approvals import ApprovalRead
+from touchpoint.journeys.checks import validate
 from touchpoint.journeys.model import JourneyDef, journey_schema
 from touchpoint.journeys.runtime import admit
 from touchpoint.journeys.service import (
@@ -41,7 +42,6 @@ from touchpoint.journeys.service import (
     statistics,
     stop_run,
     stuck,
-    validate,
 )
 from touchpoint.journeys.simulate import simulate
 

@@ -12,9 +12,9 @@ from rich.progress import Progress
 
 from touchpoint.cli.output import console, fmt, fmt_share, new_table, pending_text, print_json, print_table
 from touchpoint.core.errors import ValidationError
-from touchpoint.core.ids import new_id
+from touchpoint.core.jobs import Job, run_in_background
 from touchpoint.governance.approvals import ApprovalRead
-from touchpoint.insight.lookalike import Job, lookalike, run_in_background
+from touchpoint.insight.lookalike import lookalike, lookalike_job
 from touchpoint.insight.profile import overlap, tgi_profile
 from touchpoint.segments.model import rule_schema
 from touchpoint.segments.service import (
@@ -265,7 +265,7 @@ def lookalike_command(
 ) -> None:
     """Expand a seed segment into a new static segment of look-alikes (Ctrl-C cancels)."""
     env = ctx.obj.container
-    job = Job(id=new_id("lal"), seed=seed, target=target)
+    job = lookalike_job(ctx.obj.principal, seed, target)
 
     def work(running: Job) -> Any:
         return lookalike(

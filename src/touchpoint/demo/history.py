@@ -22,8 +22,8 @@ from sqlalchemy import select, update
 from touchpoint.core.clock import VirtualClock
 from touchpoint.demo.model import REPLAY_DAYS
 from touchpoint.governance import Principal
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.runtime import Catalog, live_versions, route_batch
-from touchpoint.journeys.service import JourneyEnv
 from touchpoint.journeys.simulate import NoLog, drain_runtime, listened_events, recorded_events
 from touchpoint.moments.service import (
     evaluate_due,

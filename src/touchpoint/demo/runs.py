@@ -21,7 +21,8 @@ from touchpoint.governance.registry import Registry
 from touchpoint.identity.service import sync_customers, sync_imported_events
 from touchpoint.indicators import list_indicators
 from touchpoint.ingest import TABLES, ImportEnv, clear_analytical_data
-from touchpoint.journeys.service import JourneyEnv, list_journeys, parse_journey, publish, save_journey
+from touchpoint.journeys.checks import JourneyEnv
+from touchpoint.journeys.service import list_journeys, parse_journey, publish, save_journey
 from touchpoint.moments.service import check_rule, default_rules, list_rules, parse_rule, write_rule
 from touchpoint.segments.service import SegmentDef, list_segments, save_segment
 from touchpoint.store.operational.meta import delete_value, get_value, set_value

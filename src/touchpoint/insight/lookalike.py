@@ -8,9 +8,6 @@ everyone above a score) as a new static segment.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
+from touchpoint.core.jobs import Job
 from touchpoint.governance import Principal
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.validate import gives_number
@@ -43,42 +41,6 @@ from touchpoint.tags.service import TagEnv, list_tags
 SEED = 7
 
 
-class Cancelled(Exception):
-    """The job was asked to stop."""
-
-
-@dataclass
-class Job:
-    """A lookalike run's progress, result or error, and its cancel switch."""
-
-    id: str
-    seed: str
-    target: str
-    stage: str = "queued"
-    progress: float = 0.0
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-    def report(self, stage: str, progress: float) -> None:
-        """Move to a stage, unless asked to stop."""
-        if self.cancel.is_set():
-            raise Cancelled(f"lookalike {self.id} cancelled during {self.stage}")
-        self.stage, self.progress = stage, progress
-
-    def view(self) -> dict[str, Any]:
-        """The job as JSON."""
-        return {
-            "id": self.id,
-            "seed": self.seed,
-            "target": self.target,
-            "stage": self.stage,
-            "progress": self.progress,
-            "result": self.result,
-            "error": self.error,
-        }
-
-
 def lookalike(
     *,
     env: TagEnv,
@@ -93,7 +55,7 @@ def lookalike(
     """Train seed-vs-pool, report hold-out AUC, save the best-scoring non-members as segment `target`."""
     if (top is None) == (min_score is None):
         raise ValidationError("give exactly one of top (K customers) or min_score (0–1)")
-    job = job or Job(id=new_id("lal"), seed=seed, target=target)
+    job = job or lookalike_job(principal, seed, target)
     job.report("loading", 0.05)
     context, members = current_members(env=env, name=seed)
     candidates = current_members(env=env, name=pool)[1] if pool else context.universe
@@ -135,8 +97,15 @@ def lookalike(
         "min_score_taken": round(float(scores[chosen].min()), 4),
         "features": list(features.columns),
     }
-    job.result, job.stage, job.progress = result, "done", 1.0
+    job.finish(result)
     return result
+
+
+def lookalike_job(principal: Principal, seed: str, target: str) -> Job:
+    """A new lookalike job of `principal` expanding `seed` into `target`."""
+    return Job(
+        id=new_id("lal"), kind="lookalike", owner=principal.user, subject={"seed": seed, "target": target}
+    )
 
 
 def _read_by(env: TagEnv, seed: str) -> set[str]:
@@ -181,23 +150,3 @@ def _features(env: TagEnv, context: Context, excluded: set[str]) -> pd.DataFrame
 
 def _tag_inputs(tag: TagDef) -> list[str]:
     return list(lineage(tag)["indicators"])
-
-
-def run_in_background(work: Callable[[Job], Any], job: Job) -> threading.Thread:
-    """Run a job on a daemon thread; its error or cancellation lands on the job."""
-
-    def target() -> None:
-        try:
-            work(job)
-        except Cancelled as exc:
-            job.stage, job.error = "cancelled", str(exc)
-        except Exception as exc:
-            job.stage, job.error = "failed", str(exc)
-
-    thread = threading.Thread(target=target, name=f"lookalike-{job.id}", daemon=True)
-    thread.start()
-    return thread
-
-
-# Jobs of this process, for the API to report on and cancel (a restart forgets them).
-JOBS: dict[str, Job] = {}

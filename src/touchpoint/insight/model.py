@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -83,15 +81,3 @@ class LookalikeCreate(BaseModel):
         default=None, ge=0, le=1, description="keep everyone scoring at least this"
     )
     pool: str | None = Field(default=None, description="a segment to draw from (default: every customer)")
-
-
-class JobRead(BaseModel):
-    """A background job's stage, progress, result or error."""
-
-    id: str
-    seed: str
-    target: str
-    stage: str
-    progress: float
-    result: dict[str, Any] | None = None
-    error: str | None = None

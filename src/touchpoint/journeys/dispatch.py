@@ -45,6 +45,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import set_profile_values
 from touchpoint.journeys import repo
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.effects import (
     AdvisorTaskEffect,
     Effect,
@@ -55,7 +56,6 @@ from touchpoint.journeys.effects import (
     parse_effect,
 )
 from touchpoint.journeys.runtime import Catalog
-from touchpoint.journeys.service import JourneyEnv
 from touchpoint.tags.service import set_imported_value
 from touchpoint.tasks.model import TaskDraft
 from touchpoint.tasks.service import assignments, create_tasks

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from touchpoint.journeys.service import KIND, JourneyEnv
+from touchpoint.journeys.checks import JourneyEnv
+from touchpoint.journeys.service import KIND
 from touchpoint.segments.model import references, segment_references
 from touchpoint.segments.service import list_segments
 from touchpoint.store.operational import definitions as store

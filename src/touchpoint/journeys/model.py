@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from touchpoint.core.durations import parse_duration
+from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN, parse_duration
 from touchpoint.governance.approvals import ApprovalRead
 from touchpoint.segments.model import PropertyFilter
 
@@ -339,6 +339,16 @@ class Caps(_Strict):
     per_day: int | None = Field(default=None, ge=1)
 
 
+class Point(_Strict):
+    """Where a node sits on the canvas."""
+
+    x: float = Field(ge=-1_000_000, le=1_000_000)
+    y: float = Field(ge=-1_000_000, le=1_000_000)
+
+
+LayoutKey = Annotated[str, Field(pattern=r"^(entry|[A-Za-z][A-Za-z0-9_-]{0,63})$")]
+
+
 class JourneyDef(_Strict):
     """A journey: entry, start node, nodes and settings."""
 
@@ -355,6 +365,11 @@ class JourneyDef(_Strict):
     holdout_percent: float = Field(default=0.0, ge=0.0, le=50.0)
     caps: Caps = Field(default_factory=Caps)
     priority: int = Field(default=0, ge=0, le=100)
+    layout: dict[LayoutKey, Point] = Field(
+        default_factory=dict,
+        max_length=201,
+        description="where the canvas drew each node (`entry` for the entry); the engine ignores it",
+    )
 
     def node(self, node_id: str) -> Any:
         """The node with this id (KeyError when absent)."""
@@ -580,3 +595,33 @@ class RunChangeRead(BaseModel):
     run: str
     status: str
     wake_at: str | None = None
+
+
+class JourneyFault(BaseModel):
+    """One fault of a definition, placed on the node it concerns (None: the entry or the settings)."""
+
+    node: str | None = None
+    place: str = Field(description="where in the definition: `nodes[2] (wait_1).next`, `entry.segment`")
+    message: str
+
+
+class JourneyCheckRead(BaseModel):
+    """What stops a save (`faults`) and what would stop publication (`not_ready`: a template not active, a
+    channel without its provider)."""
+
+    faults: list[JourneyFault]
+    not_ready: list[JourneyFault]
+
+
+class SimulateRequest(_Strict):
+    """A period to replay through a saved version (default the newest); with `customers`, a test walk of
+    just them, step by step, with the reason at each node."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: str = Field(alias="from", pattern=DAY_PATTERN, description=f"first day: {DAY_FORMS}")
+    end: str = Field(alias="to", pattern=DAY_PATTERN, description=f"last day: {DAY_FORMS}")
+    version: int | None = Field(default=None, ge=1)
+    customers: list[CustomerNo] | None = Field(default=None, min_length=1, max_length=20)
+    payload: dict[str, Any] = Field(default_factory=dict, description="the entry payload of a test walk")
+    sample: int = Field(default=5, ge=0, le=50, description="how many runs' paths to show")

@@ -23,8 +23,9 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from touchpoint.core.durations import shift
 from touchpoint.governance import Principal
 from touchpoint.identity.scopes import scope_numbers
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.repo import as_utc
-from touchpoint.journeys.service import JourneyEnv, get_journey
+from touchpoint.journeys.service import get_journey
 from touchpoint.store.operational.schema import (
     channel_events,
     channel_sends,

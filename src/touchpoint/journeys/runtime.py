@@ -23,6 +23,7 @@ from touchpoint.core.events import LogRecord
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import attributed
 from touchpoint.journeys import repo
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.engine import ACTIVE, Outcome, Run, Step, Trigger, advance, after
 from touchpoint.journeys.facts import LiveFacts, Snapshot, passes
 from touchpoint.journeys.model import (
@@ -33,7 +34,7 @@ from touchpoint.journeys.model import (
     SegmentEntry,
     WaitForEventNode,
 )
-from touchpoint.journeys.service import KIND, JourneyEnv
+from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import definitions as store
 from touchpoint.store.operational.consumers import consume_isolated

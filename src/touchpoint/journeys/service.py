@@ -10,46 +10,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from cronsim import CronSim
 from pydantic import ValidationError as PydanticError
 
-from touchpoint.channels.env import ChannelEnv
-from touchpoint.channels.events import MESSAGE_EVENTS
-from touchpoint.channels.model import CHANNELS
-from touchpoint.channels.service import template_fault, template_ready
 from touchpoint.core.errors import ConflictError, NotFoundError, ValidationError
 from touchpoint.governance import Principal, approvals, record_operation
 from touchpoint.governance.masking import mask_customer_no
-from touchpoint.governance.registry import Bundle, DefinitionKind, body_diff, write_definition
-from touchpoint.identity.scopes import ensure_visible, scope_numbers
-from touchpoint.indicators.service import known_events
-from touchpoint.indicators.validate import CATALOGUE_EVENTS
+from touchpoint.governance.registry import DefinitionKind, body_diff, write_definition
+from touchpoint.identity.scopes import ensure_visible, scope_numbers, visible_numbers
 from touchpoint.journeys import reads, repo
+from touchpoint.journeys.checks import JourneyEnv, not_ready, validate
 from touchpoint.journeys.engine import ACTIVE
 from touchpoint.journeys.model import (
-    ActionNode,
-    CallWebhook,
     JourneyDef,
     RunStatus,
     SegmentEntry,
-    SendMessage,
 )
-from touchpoint.journeys.validate import Known, problems
 from touchpoint.segments.model import segment_references
-from touchpoint.segments.service import check, list_segments, read_rule
 from touchpoint.store.operational import definitions as store
 from touchpoint.store.operational.scratch import customer_set
-from touchpoint.tags.service import list_tags
-from touchpoint.tasks.model import COMPLETED_EVENT, MOT_RULE_KIND
 
 KIND = "journey"
 InFlight = Literal["keep", "move", "end"]
-
-
-class JourneyEnv(ChannelEnv, Protocol):
-    """What journey use cases and the runtime read and write: everything channels do (journeys send)."""
 
 
 def parse_journey(body: Any) -> JourneyDef:
@@ -62,70 +46,6 @@ def parse_journey(body: Any) -> JourneyDef:
             for e in exc.errors()[:8]
         ]
         raise ValidationError("journey: " + "; ".join(faults)) from None
-
-
-def validate(*, env: JourneyEnv, journey: JourneyDef, bundle: Bundle | None = None) -> None:
-    """Refuse a journey whose graph or references are unsound, naming every fault. Segments and templates
-    of the same `bundle` (a definitions directory being applied) count as saved."""
-    coming = bundle or {}
-    segments = list_segments(env=env) | dict(coming.get("segment", {}))
-    templates = coming.get("template", {})
-
-    def check_rule(rule: dict[str, Any]) -> None:
-        check(env=env, rule=read_rule(rule), segments=segments)
-
-    def template_problem(name: str, channel: str) -> str | None:
-        if name in templates:
-            theirs = templates[name].channel
-            return None if theirs == channel else f"template {name!r} is for {theirs}, not {channel}"
-        return _template_fault(env, name, channel)
-
-    known = Known(
-        events=set(known_events(env.analytics))
-        | set(CATALOGUE_EVENTS)
-        | set(MESSAGE_EVENTS)
-        | derived_events(env, bundle),
-        segments=set(segments),
-        tags={name: tag.values or [] for name, tag in list_tags(env=env).items() if tag.kind == "imported"},
-        channels=CHANNELS,
-        check_rule=check_rule,
-        template_fault=template_problem,
-    )
-    found = problems(journey, known)
-    if found:
-        raise ValidationError(f"journey {journey.name}: " + "; ".join(found))
-
-
-def derived_events(env: JourneyEnv, bundle: Bundle | None) -> set[str]:
-    """The events the system derives that a journey may name: `mot_<rule>` of every MOT rule (saved or in
-    the same bundle) and `advisor_task_completed`."""
-    with env.ops.begin() as connection:
-        rules = set(store.current(connection, MOT_RULE_KIND))
-    rules |= set((bundle or {}).get(MOT_RULE_KIND, {}))
-    return {f"mot_{name}" for name in rules} | {COMPLETED_EVENT}
-
-
-def _template_fault(env: JourneyEnv, name: str, channel: str) -> str | None:
-    return template_fault(env=env, name=name, channel=channel)
-
-
-def _not_ready(env: JourneyEnv, journey: JourneyDef) -> list[str]:
-    """Sends whose template is not active or whose channel has no provider, and webhook actions without the
-    webhook provider that signs them (publishing waits for all: such a run would only fail at run time)."""
-    found = []
-    for node in journey.nodes:
-        if not isinstance(node, ActionNode):
-            continue
-        if isinstance(node.action, SendMessage) and node.action.template:
-            why = template_ready(env=env, name=node.action.template, channel=node.action.channel)
-            if why:
-                found.append(f"nodes.{node.id}.action.template: {why}")
-        elif isinstance(node.action, CallWebhook) and "webhook" not in env.providers:
-            found.append(
-                f"nodes.{node.id}.action: a webhook action needs channels.webhook, which is not configured "
-                "(未配置 webhook 渠道); add [channels.webhook] with a url and a secret to the settings"
-            )
-    return found
 
 
 def save_journey(*, env: JourneyEnv, principal: Principal, journey: JourneyDef) -> int:
@@ -269,9 +189,9 @@ def _publishable(env: JourneyEnv, name: str, version: int | None) -> tuple[Journ
         )
     journey = get_journey(env=env, name=name)
     validate(env=env, journey=journey)
-    not_ready = _not_ready(env, journey)
-    if not_ready:
-        raise ValidationError(f"journey {name} cannot be published: " + "; ".join(not_ready))
+    unready = not_ready(env, journey)
+    if unready:
+        raise ValidationError(f"journey {name} cannot be published: " + "; ".join(unready))
     return journey, newest
 
 
@@ -516,28 +436,39 @@ def customer_runs(*, env: JourneyEnv, principal: Principal, customer_no: str) ->
     (sent, skipped with the channel policy's reason, delayed, failed)."""
     ensure_visible(env, principal, customer_no)
     with env.ops.begin() as connection:
-        runs = repo.runs_of_customer(connection, customer_no)
-        return [
-            {
-                "run": run.id,
-                "journey": run.journey,
-                "version": run.version,
-                "status": run.status,
-                "node": run.node,
-                "wake_at": run.wake_at.isoformat() if run.wake_at else None,
-                "waiting_for": run.wait_event,
-                "holdout": run.holdout,
-                "entered_at": run.entered_at.isoformat(),
-                "end_reason": run.end_reason,
-                "last_error": run.context.get("last_error"),
-                "steps": [
-                    {"node": s.node, "outcome": s.outcome, "detail": s.detail, "at": s.at.isoformat()}
-                    for s in repo.steps_of(connection, run.id)
-                ],
-                "effects": repo.effects_of(connection, run.id),
-            }
-            for run in runs
-        ]
+        return [_run_view(connection, run) for run in repo.runs_of_customer(connection, customer_no)]
+
+
+def run_path(*, env: JourneyEnv, principal: Principal, run_id: str) -> dict[str, Any]:
+    """One run's path through its journey, as `customer_runs` shows each (a run of a customer outside the
+    caller's scope is as unknown as one that never was)."""
+    with env.ops.begin() as connection:
+        run = repo.get_run(connection, run_id)
+    if run is None or not visible_numbers(env, principal, [run.customer_no]):
+        raise NotFoundError(f"no run {run_id!r}")
+    with env.ops.begin() as connection:
+        return _run_view(connection, run)
+
+
+def _run_view(connection: Any, run: Any) -> dict[str, Any]:
+    return {
+        "run": run.id,
+        "journey": run.journey,
+        "version": run.version,
+        "status": run.status,
+        "node": run.node,
+        "wake_at": run.wake_at.isoformat() if run.wake_at else None,
+        "waiting_for": run.wait_event,
+        "holdout": run.holdout,
+        "entered_at": run.entered_at.isoformat(),
+        "end_reason": run.end_reason,
+        "last_error": run.context.get("last_error"),
+        "steps": [
+            {"node": s.node, "outcome": s.outcome, "detail": s.detail, "at": s.at.isoformat()}
+            for s in repo.steps_of(connection, run.id)
+        ],
+        "effects": repo.effects_of(connection, run.id),
+    }
 
 
 RUNS_PAGE_MAX = 1_000

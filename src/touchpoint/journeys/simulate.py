@@ -23,6 +23,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import AppendResult, LogEntry, LogRecord
 from touchpoint.governance.masking import mask_customer_no
 from touchpoint.journeys import reads, repo
+from touchpoint.journeys.checks import JourneyEnv, validate
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.facts import passes
 from touchpoint.journeys.model import (
@@ -34,7 +35,7 @@ from touchpoint.journeys.model import (
     WaitForEventNode,
 )
 from touchpoint.journeys.runtime import Catalog, admit_in, admit_segments, route_batch, tick
-from touchpoint.journeys.service import JourneyEnv, next_instant, statistics, validate
+from touchpoint.journeys.service import next_instant, statistics
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational.bulk import copy_table
 from touchpoint.store.operational.db import OperationalStore

@@ -7,7 +7,8 @@ tags and channels, templates that parse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,31 @@ class Known:
     channels: Collection[str]
     check_rule: Callable[[dict[str, Any]], None]
     template_fault: Callable[[str, str], str | None] = lambda name, channel: None
+
+
+def finding(text: str) -> dict[str, str | None]:
+    """A fault as the canvas shows it: the node it concerns (None for the entry or the settings), its
+    place and what is wrong. `text` is `place: message` as `problems` writes it."""
+    place, _, message = text.partition(": ")
+    at = _NODE_PLACE.match(place)
+    return {"node": (at.group(1) or at.group(2)) if at else None, "place": place, "message": message}
+
+
+def shape_fault(body: Mapping[str, Any], loc: Sequence[int | str], message: str) -> dict[str, str | None]:
+    """A fault of the definition's shape (pydantic's `loc` and message), placed on its node when the body
+    names one there."""
+    node = None
+    if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
+        nodes = body.get("nodes")
+        if isinstance(nodes, list) and 0 <= loc[1] < len(nodes) and isinstance(nodes[loc[1]], dict):
+            found = nodes[loc[1]].get("id")
+            node = found if isinstance(found, str) else None
+    place = ".".join(str(p) for p in loc)
+    return {"node": node, "place": place, "message": message.removeprefix("Value error, ")}
+
+
+# `nodes[2] (wait_1)…` as the checks write a place, or `nodes.wait_1…` as publication's readiness does.
+_NODE_PLACE = re.compile(r"^nodes(?:\[\d+\] \(([^)]*)\)|\.([A-Za-z][A-Za-z0-9_-]*))")
 
 
 def problems(journey: JourneyDef, known: Known) -> list[str]:

@@ -17,7 +17,8 @@ from touchpoint.analytics.events import events_between, today
 from touchpoint.governance import Principal
 from touchpoint.identity.scopes import scope_numbers
 from touchpoint.ingest.service import import_freshness
-from touchpoint.journeys.service import JourneyEnv, list_journeys
+from touchpoint.journeys.checks import JourneyEnv
+from touchpoint.journeys.service import list_journeys
 from touchpoint.segments.service import list_segments
 from touchpoint.segments.service import status as segment_status
 from touchpoint.tags.service import recent_compute_runs

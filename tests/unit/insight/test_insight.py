@@ -198,10 +198,11 @@ def test_a_job_cancelled_over_http_stops_and_saves_nothing(
 
 
 def test_a_cancelled_job_stops_at_its_next_stage_and_saves_nothing(demo: Container) -> None:
-    from touchpoint.insight.lookalike import Job, run_in_background
+    from touchpoint.core.jobs import Job, run_in_background
+    from touchpoint.insight.lookalike import lookalike_job
     from touchpoint.segments.service import list_segments
 
-    job = Job(id="lal_test", seed="recurring", target="stopped")
+    job = lookalike_job(SYSTEM, "recurring", "stopped")
     job.cancel.set()
 
     def work(running: Job) -> object:
@@ -211,3 +212,14 @@ def test_a_cancelled_job_stops_at_its_next_stage_and_saves_nothing(demo: Contain
     assert job.stage == "cancelled"
     assert "cancelled" in str(job.error)
     assert "stopped" not in list_segments(env=demo)
+
+
+def test_a_job_is_shown_to_the_user_who_started_it_only(demo: Container) -> None:
+    with api_client(demo) as client, api_client(demo) as other:
+        job = client.post(
+            "/api/v1/segments/recurring/lookalike", json={"target": "mine_only", "top": 5}
+        ).json()
+        assert (job["kind"], job["subject"]) == ("lookalike", {"seed": "recurring", "target": "mine_only"})
+        assert other.get(f"/api/v1/jobs/{job['id']}").status_code == 404
+        assert other.delete(f"/api/v1/jobs/{job['id']}").status_code == 404
+        assert _finished(client, job["id"])["stage"] == "done"

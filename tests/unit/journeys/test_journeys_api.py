@@ -179,3 +179,70 @@ def test_a_journey_name_outside_the_pattern_is_422_naming_the_path(
     answer = client.put("/api/v1/journeys/0", json=dict(JOURNEY, name=None))
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["details"][0]["loc"] == ["path", "name"]
+
+
+# The canvas's routes: a check that places each fault on its node, positions kept, one run's path ------------
+
+
+def test_the_check_places_each_fault_on_the_node_it_concerns_and_saves_nothing(
+    world: tuple[Container, TestClient, Path],
+) -> None:
+    _, client, _ = world
+    draft = {
+        "name": "draft_one",
+        "title": "draft",
+        "entry": {"type": "event", "event": "no_such_event"},
+        "start": "wait",
+        "nodes": [
+            {"id": "wait", "type": "wait", "duration": "1d", "next": "gone"},
+            {"id": "hook", "type": "action", "action": {"kind": "webhook", "url": "https://crm.example/x"}},
+        ],
+    }
+    found = client.post("/api/v1/journeys/check", json=draft)
+    assert found.status_code == 200, found.text
+    faults = {(f["node"], f["place"]) for f in found.json()["faults"]}
+    # The dangling edge is on its node, the unknown event on none; an unreachable node is judged only once
+    # every edge lands.
+    assert faults == {("wait", "nodes[0] (wait).next"), (None, "entry.event")}
+    draft["nodes"][0]["next"] = "hook"  # type: ignore[index]
+    body = client.post("/api/v1/journeys/check", json=draft).json()
+    assert [(f["node"], f["place"]) for f in body["faults"]] == [(None, "entry.event")]
+    assert "no_such_event" in body["faults"][0]["message"]
+    # The webhook would stop publication, not a save: no provider signs it here.
+    assert [(f["node"], f["place"]) for f in body["not_ready"]] == [("hook", "nodes.hook.action")]
+    assert client.get("/api/v1/journeys/draft_one").status_code == 404
+
+
+def test_an_unfinished_node_is_a_fault_on_that_node(world: tuple[Container, TestClient, Path]) -> None:
+    _, client, _ = world
+    draft = dict(JOURNEY, nodes=[{"id": "wait", "type": "wait", "next": "note"}, JOURNEY["nodes"][1]])
+    faults = client.post("/api/v1/journeys/check", json=draft).json()["faults"]
+    assert [f["node"] for f in faults] == ["wait"]
+    assert "exactly one of duration, until_time, until_field" in faults[0]["message"]
+    # A body that is no journey at all is still answered with faults, never a server error.
+    for hostile in ({}, {"nodes": "x"}, {"nodes": [1, {"id": 5}]}, {"entry": {"type": "nope"}}):
+        answer = client.post("/api/v1/journeys/check", json=hostile)
+        assert answer.status_code == 200, (hostile, answer.text)
+        assert answer.json()["faults"]
+    assert client.post("/api/v1/journeys/check", json=JOURNEY).json() == {"faults": [], "not_ready": []}
+
+
+def test_positions_on_the_canvas_are_kept_with_the_version(world: tuple[Container, TestClient, Path]) -> None:
+    _, client, _ = world
+    layout = {"entry": {"x": 0.0, "y": -120.0}, "wait": {"x": 0.0, "y": 0.0}, "note": {"x": 40.5, "y": 130.0}}
+    saved = client.put("/api/v1/journeys/placed", json=dict(JOURNEY, name="placed", layout=layout))
+    assert saved.status_code == 200, saved.text
+    assert client.get("/api/v1/journeys/placed").json()["layout"] == layout
+    bad = client.put("/api/v1/journeys/placed", json=dict(JOURNEY, layout={"wait": {"x": "far", "y": 0}}))
+    assert bad.status_code == 422
+
+
+def test_one_runs_path_is_read_by_its_id(world: tuple[Container, TestClient, Path]) -> None:
+    _, client, _ = world
+    run = client.get("/api/v1/journeys/welcome/runs", params={"limit": 1}).json()["runs"][0]
+    path = client.get(f"/api/v1/journey-runs/{run['run']}")
+    assert path.status_code == 200, path.text
+    body = path.json()
+    assert (body["run"], body["journey"], body["node"]) == (run["run"], "welcome", run["node"])
+    assert (body["status"], body["steps"]) == (run["status"], [])  # admitted, not yet stepped
+    assert client.get("/api/v1/journey-runs/run_nope").status_code == 404

@@ -30,10 +30,10 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.governance import SYSTEM
 from touchpoint.governance.masking import mask_customer_no
 from touchpoint.identity.service import show
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import admit, admit_segments, route_events, tick
 from touchpoint.journeys.service import (
-    JourneyEnv,
     customer_runs,
     parse_journey,
     publish,

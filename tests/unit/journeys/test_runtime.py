@@ -16,9 +16,10 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import LogEntry
 from touchpoint.governance import SYSTEM
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import admit, admit_segments, route_events, tick
-from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey, set_status
+from touchpoint.journeys.service import parse_journey, publish, save_journey, set_status
 from touchpoint.segments.service import SegmentDef, current_members, save_segment
 from touchpoint.store.operational.schema import channel_log, journey_outbox, journey_runs
 from unit.journeys.passes import drain

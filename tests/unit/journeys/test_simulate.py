@@ -6,6 +6,7 @@ sample paths show customer numbers masked."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from provider_servers import FakeGateway, Reply
-from support import demo_world
+from support import api_client, demo_world
 from touchpoint.analytics.events import events_between
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import service as channels
@@ -357,3 +358,62 @@ def test_sample_paths_mask_customer_numbers_and_a_walk_shows_the_customer_it_was
         env=env, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31), customers=[customer]
     )
     assert {path["customer_no"] for path in walked["paths"]} == {customer}
+
+
+def test_a_simulation_started_over_http_runs_as_a_job_and_counts_as_the_function_does(
+    world: tuple[Container, VirtualClock],
+) -> None:
+    container, _ = world
+    journey = get_journey(env=container, name="dormant_wakeup")
+    direct = simulate(env=container, journey=journey, start=date(2026, 3, 24), end=date(2026, 3, 31))
+    with api_client(container) as client:
+        started = client.post(
+            "/api/v1/journeys/dormant_wakeup/simulate", json={"from": "2026-03-24", "to": "2026-03-31"}
+        )
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert (job["kind"], job["subject"]) == (
+            "simulation",
+            {"journey": "dormant_wakeup", "version": "newest"},
+        )
+        view = _finished(client, job["id"])
+        assert view["stage"] == "done", view
+        assert view["progress"] == 1.0
+        result = view["result"]
+        assert (result["entered"], result["runs"], result["nodes"]) == (
+            direct["entered"],
+            direct["runs"],
+            direct["nodes"],
+        )
+        # A test walk of one member: each step with its outcome, and nothing held back without a reason.
+        member = direct["paths"][0]["customer_no"]
+        context, members = current_members(env=container, name="dormant_customers")
+        whole = context.customer_numbers(members)[0]
+        walk = client.post(
+            "/api/v1/journeys/dormant_wakeup/simulate",
+            json={"from": "2026-03-24", "to": "2026-03-31", "customers": [whole], "sample": 1},
+        ).json()
+        walked = _finished(client, walk["id"])["result"]
+        assert walked["customers"][0]["customer_no"] == whole
+        assert walked["customers"][0]["entered"] is True
+        assert walked["paths"][0]["customer_no"] == whole
+        assert walked["paths"][0]["steps"][0]["node"] == journey.start
+        assert "*" in member  # the sample of a whole simulation is masked
+        bad = client.post(
+            "/api/v1/journeys/dormant_wakeup/simulate", json={"from": "2026-03-31", "to": "2026-03-01"}
+        )
+        assert bad.status_code == 400
+        assert (
+            client.post("/api/v1/journeys/nope/simulate", json={"from": "-7d", "to": "today"}).status_code
+            == 404
+        )
+
+
+def _finished(client: Any, job: str, seconds: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, Any] = client.get(f"/api/v1/jobs/{job}").json()
+        if view["stage"] in ("done", "failed", "cancelled"):
+            return view
+        assert time.monotonic() < deadline, view
+        time.sleep(0.1)

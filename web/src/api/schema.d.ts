@@ -1194,16 +1194,37 @@ export interface paths {
         };
         /**
          * Job Status
-         * @description A background job's stage, progress, result or error.
+         * @description A background job the caller started: its stage, progress, result or error.
          */
         get: operations["job_status_api_v1_jobs__job_id__get"];
         put?: never;
         post?: never;
         /**
          * Cancel Job
-         * @description Ask a background job to stop at its next stage.
+         * @description Ask a background job the caller started to stop at its next stage.
          */
         delete: operations["cancel_job_api_v1_jobs__job_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journey-runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Route
+         * @description One run's path through its journey: where it is, its steps and effects (a customer outside the
+         *     caller's scope: 404).
+         */
+        get: operations["run_route_api_v1_journey_runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1243,6 +1264,27 @@ export interface paths {
         get: operations["journeys_api_v1_journeys_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Route
+         * @description Every fault of a definition, each on the node it concerns: what stops a save and what would stop
+         *     publication.
+         */
+        post: operations["check_route_api_v1_journeys_check_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1449,6 +1491,28 @@ export interface paths {
         get: operations["runs_api_v1_journeys__name__runs_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{name}/simulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Simulate Route
+         * @description Replay a period's recorded events through a saved version in the background (log channel, virtual
+         *     clock); poll GET /jobs/{id}. Its result holds the per-node counts, sample paths and, for a test walk,
+         *     each customer's reason at each node.
+         */
+        post: operations["simulate_route_api_v1_journeys__name__simulate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4800,18 +4864,37 @@ export interface components {
             error?: string | null;
             /** Id */
             id: string;
+            /**
+             * Kind
+             * @description lookalike or simulation
+             */
+            kind: string;
             /** Progress */
             progress: number;
             /** Result */
             result?: {
                 [key: string]: unknown;
             } | null;
-            /** Seed */
-            seed: string;
             /** Stage */
             stage: string;
-            /** Target */
-            target: string;
+            /**
+             * Subject
+             * @description what it works on: seed and target; journey and version
+             */
+            subject: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * JourneyCheckRead
+         * @description What stops a save (`faults`) and what would stop publication (`not_ready`: a template not active, a
+         *     channel without its provider).
+         */
+        JourneyCheckRead: {
+            /** Faults */
+            faults: components["schemas"]["JourneyFault"][];
+            /** Not Ready */
+            not_ready: components["schemas"]["JourneyFault"][];
         };
         /**
          * JourneyDef
@@ -4834,6 +4917,13 @@ export interface components {
              * @default 0
              */
             holdout_percent: number;
+            /**
+             * Layout
+             * @description where the canvas drew each node (`entry` for the entry); the engine ignores it
+             */
+            layout?: {
+                [key: string]: components["schemas"]["Point"];
+            };
             /** Name */
             name: string;
             /** Nodes */
@@ -4853,6 +4943,21 @@ export interface components {
             start: string;
             /** Title */
             title: string;
+        };
+        /**
+         * JourneyFault
+         * @description One fault of a definition, placed on the node it concerns (None: the entry or the settings).
+         */
+        JourneyFault: {
+            /** Message */
+            message: string;
+            /** Node */
+            node?: string | null;
+            /**
+             * Place
+             * @description where in the definition: `nodes[2] (wait_1).next`, `entry.segment`
+             */
+            place: string;
         };
         /**
          * JourneyRead
@@ -4968,6 +5073,13 @@ export interface components {
              * @default 0
              */
             holdout_percent: number;
+            /**
+             * Layout
+             * @description where the canvas drew each node (`entry` for the entry); the engine ignores it
+             */
+            layout?: {
+                [key: string]: components["schemas"]["Point"];
+            };
             /** Name */
             name?: string | null;
             /** Nodes */
@@ -5613,6 +5725,16 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+        };
+        /**
+         * Point
+         * @description Where a node sits on the canvas.
+         */
+        Point: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
         };
         /**
          * PolicyDecisionRead
@@ -6543,6 +6665,40 @@ export interface components {
             password: string;
             /** Username */
             username: string;
+        };
+        /**
+         * SimulateRequest
+         * @description A period to replay through a saved version (default the newest); with `customers`, a test walk of
+         *     just them, step by step, with the reason at each node.
+         */
+        SimulateRequest: {
+            /** Customers */
+            customers?: string[] | null;
+            /**
+             * From
+             * @description first day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before)
+             */
+            from: string;
+            /**
+             * Payload
+             * @description the entry payload of a test walk
+             */
+            payload?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Sample
+             * @description how many runs' paths to show
+             * @default 5
+             */
+            sample: number;
+            /**
+             * To
+             * @description last day: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before)
+             */
+            to: string;
+            /** Version */
+            version?: number | null;
         };
         /**
          * SizePoint
@@ -11910,6 +12066,64 @@ export interface operations {
             };
         };
     };
+    run_route_api_v1_journey_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerRunRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     run_action_api_v1_journey_runs__run_id___action__post: {
         parameters: {
             query?: never;
@@ -11994,6 +12208,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JourneyRead"][];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    check_route_api_v1_journeys_check_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JourneyCheckRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Missing or unknown credential */
@@ -12680,6 +12956,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunPage"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    simulate_route_api_v1_journeys__name__simulate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRead"];
                 };
             };
             /** @description The input can never be valid as given */

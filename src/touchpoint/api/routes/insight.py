@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from touchpoint.api.deps import container, needs, principal
+from touchpoint.api.deps import container, needs, principal, signed_in
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import Fault, ForbiddenError, NotFoundError, ValidationError
-from touchpoint.core.ids import new_id
+from touchpoint.core.jobs import JOBS, Job, JobRead, run_in_background
 from touchpoint.governance import Principal
-from touchpoint.insight.lookalike import JOBS, Job, lookalike, run_in_background
-from touchpoint.insight.model import JobRead, LookalikeCreate, OverlapRead, TgiProfileRead
+from touchpoint.insight.lookalike import lookalike, lookalike_job
+from touchpoint.insight.model import LookalikeCreate, OverlapRead, TgiProfileRead
 from touchpoint.insight.profile import overlap, tgi_profile
 from touchpoint.segments.service import get_segment
 from touchpoint.tags.service import list_tags
@@ -90,8 +90,7 @@ def start_lookalike(
         raise ValidationError(problem, faults=[Fault(loc=("body", "top"), msg=problem)])
     get_segment(env=c, name=seed)  # an unknown seed is answered now, not found later by the job
     target = body.target or f"{seed}_lookalike"
-    job = Job(id=new_id("lal"), seed=seed, target=target)
-    JOBS[job.id] = job
+    job = JOBS.add(lookalike_job(caller, seed, target))
 
     def work(running: Job) -> Any:
         return lookalike(
@@ -109,18 +108,22 @@ def start_lookalike(
     return JobRead.model_validate(job.view())
 
 
-@router.get("/jobs/{job_id}", dependencies=[needs("analytics:read")], responses=errors(404))
-def job_status(job_id: str) -> JobRead:
-    """A background job's stage, progress, result or error."""
-    if job_id not in JOBS:
+def _own_job(job_id: str, caller: Principal) -> Job:
+    job = JOBS.get(job_id, caller.user)
+    if job is None:  # another user's job is as unknown as a job that never was
         raise NotFoundError(f"no job {job_id!r}")
-    return JobRead.model_validate(JOBS[job_id].view())
+    return job
 
 
-@router.delete("/jobs/{job_id}", dependencies=[needs("insight:run")], responses=errors(404))
-def cancel_job(job_id: str) -> JobRead:
-    """Ask a background job to stop at its next stage."""
-    if job_id not in JOBS:
-        raise NotFoundError(f"no job {job_id!r}")
-    JOBS[job_id].cancel.set()
-    return JobRead.model_validate(JOBS[job_id].view())
+@router.get("/jobs/{job_id}", dependencies=[signed_in()], responses=errors(404))
+def job_status(job_id: str, caller: Caller) -> JobRead:
+    """A background job the caller started: its stage, progress, result or error."""
+    return JobRead.model_validate(_own_job(job_id, caller).view())
+
+
+@router.delete("/jobs/{job_id}", dependencies=[signed_in()], responses=errors(404))
+def cancel_job(job_id: str, caller: Caller) -> JobRead:
+    """Ask a background job the caller started to stop at its next stage."""
+    job = _own_job(job_id, caller)
+    job.cancel.set()
+    return JobRead.model_validate(job.view())

@@ -4,9 +4,9 @@ statistics, a journey's runs in bulk, and the runs of a customer — everything 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.api.days import resolve_day
@@ -15,13 +15,17 @@ from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN
 from touchpoint.core.errors import ValidationError, fault_list, pydantic_faults
+from touchpoint.core.ids import new_id
+from touchpoint.core.jobs import JOBS, Job, JobRead, run_in_background
 from touchpoint.governance import Principal
+from touchpoint.journeys.checks import check_journey
 from touchpoint.journeys.model import (
     NAME_PATTERN,
     NODE_PATTERN,
     AdmissionRead,
     CustomerRunRead,
     EnterRequest,
+    JourneyCheckRead,
     JourneyDef,
     JourneyRead,
     JourneySaved,
@@ -33,6 +37,7 @@ from touchpoint.journeys.model import (
     RunChangeRead,
     RunPage,
     RunStatus,
+    SimulateRequest,
     StatusRead,
     StuckRunRead,
     journey_schema,
@@ -47,12 +52,14 @@ from touchpoint.journeys.service import (
     list_runs,
     publish,
     resume_run,
+    run_path,
     save_journey,
     set_status,
     statistics,
     stop_run,
     stuck,
 )
+from touchpoint.journeys.simulate import simulate
 
 router = APIRouter(tags=["journeys"])
 Deps = Annotated[Container, Depends(container)]
@@ -98,6 +105,62 @@ def save(
     except PydanticError as exc:
         raise ValidationError(pydantic_faults(exc), faults=fault_list(exc.errors())) from exc
     return JourneySaved(name=name, version=save_journey(env=c, principal=caller, journey=journey))
+
+
+@router.post(
+    "/journeys/check",
+    dependencies=[needs("journey:write")],
+    response_model=JourneyCheckRead,
+    responses=errors(400),
+)
+def check_route(
+    c: Deps,
+    body: Annotated[
+        dict[str, Any],
+        Body(description="a journey definition as the canvas holds it, finished or not (nothing is saved)"),
+    ],
+) -> JourneyCheckRead:
+    """Every fault of a definition, each on the node it concerns: what stops a save and what would stop
+    publication."""
+    return JourneyCheckRead.model_validate(check_journey(env=c, body=body))
+
+
+@router.post(
+    "/journeys/{name}/simulate",
+    dependencies=[needs("journey:write")],
+    status_code=202,
+    response_model=JobRead,
+    responses=errors(400, 404),
+)
+def simulate_route(name: str, c: Deps, caller: Caller, body: SimulateRequest) -> JobRead:
+    """Replay a period's recorded events through a saved version in the background (log channel, virtual
+    clock); poll GET /jobs/{id}. Its result holds the per-node counts, sample paths and, for a test walk,
+    each customer's reason at each node."""
+    first = resolve_day(c, body.start, name="from")
+    last = resolve_day(c, body.end, name="to")
+    assert first is not None
+    assert last is not None
+    if first > last:
+        raise ValidationError(f"from {first} is after to {last}")
+    journey = get_journey(env=c, name=name, version=body.version)  # unknown: 404 now, not in the job
+    subject = {"journey": name, "version": str(body.version or "newest")}
+    job = JOBS.add(Job(id=new_id("sim"), kind="simulation", owner=caller.user, subject=subject))
+
+    def work(running: Job) -> dict[str, Any]:
+        running.report("replaying", 0.0)
+        return simulate(
+            env=c,
+            journey=journey,
+            start=first,
+            end=last,
+            customers=body.customers,
+            payload=body.payload,
+            sample=body.sample,
+            on_event=lambda done, total: running.report("replaying", 0.95 * done / max(total, 1)),
+        )
+
+    run_in_background(work, job)
+    return JobRead.model_validate(job.view())
 
 
 @router.get("/journeys/stuck", dependencies=[needs("journey:read")], response_model=list[StuckRunRead])
@@ -242,6 +305,18 @@ def runs_of(customer_no: str, c: Deps, caller: Caller) -> list[CustomerRunRead]:
         CustomerRunRead.model_validate(r)
         for r in customer_runs(env=c, principal=caller, customer_no=customer_no)
     ]
+
+
+@router.get(
+    "/journey-runs/{run_id}",
+    dependencies=[needs("journey:read", scoped=True)],
+    response_model=CustomerRunRead,
+    responses=errors(404),
+)
+def run_route(run_id: str, c: Deps, caller: Caller) -> CustomerRunRead:
+    """One run's path through its journey: where it is, its steps and effects (a customer outside the
+    caller's scope: 404)."""
+    return CustomerRunRead.model_validate(run_path(env=c, principal=caller, run_id=run_id))
 
 
 @router.post(
