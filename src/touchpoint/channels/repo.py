@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from touchpoint.channels.policies import ConsentRecord
@@ -116,11 +116,15 @@ def sends_of_customer(connection: Connection, customer: str, limit: int) -> list
     return [dict(r) for r in connection.execute(query).mappings()]
 
 
-def send_counts(connection: Connection, since: datetime, journey: str | None) -> list[tuple[Any, ...]]:
+def send_counts(
+    connection: Connection, since: datetime, journey: str | None, customers: Table | None = None
+) -> list[tuple[Any, ...]]:
     """Sends by channel, template, status and reason since a time."""
     where = [channel_sends.c.created_at >= since]
     if journey is not None:
         where.append(channel_sends.c.journey == journey)
+    if customers is not None:  # a user limited to branches: their customers' sends only
+        where.append(channel_sends.c.customer_no.in_(select(customers.c.customer_no)))
     c = channel_sends.c
     return fetch_tuples(
         connection,
@@ -130,11 +134,15 @@ def send_counts(connection: Connection, since: datetime, journey: str | None) ->
     )
 
 
-def event_counts(connection: Connection, since: datetime, journey: str | None) -> list[tuple[Any, ...]]:
+def event_counts(
+    connection: Connection, since: datetime, journey: str | None, customers: Table | None = None
+) -> list[tuple[Any, ...]]:
     """Receipt events by channel, template and event name since a time (a send is counted once per event)."""
     where = [channel_sends.c.created_at >= since]
     if journey is not None:
         where.append(channel_sends.c.journey == journey)
+    if customers is not None:  # a user limited to branches: their customers' sends only
+        where.append(channel_sends.c.customer_no.in_(select(customers.c.customer_no)))
     c = channel_sends.c
     return fetch_tuples(
         connection,

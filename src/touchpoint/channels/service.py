@@ -22,10 +22,11 @@ from touchpoint.governance import approvals, record_operation
 from touchpoint.governance.masking import PiiMask, personal_values
 from touchpoint.governance.model import Principal
 from touchpoint.governance.registry import Bundle, DefinitionKind, body_diff, write_definition
-from touchpoint.identity.scopes import ensure_visible
+from touchpoint.identity.scopes import ensure_visible, scope_numbers
 from touchpoint.indicators.service import list_indicators
 from touchpoint.ingest.model import CUSTOMERS, PRODUCTS
 from touchpoint.store.operational import definitions as store
+from touchpoint.store.operational.scratch import maybe_customer_set
 from touchpoint.tags.service import list_tags
 
 OPT_OUT_REPLIES = frozenset({"td", "t", "n", "退订", "退", "取消"})
@@ -268,7 +269,9 @@ def preview(
     payload: dict[str, Any] | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
-    """The template rendered for one customer (links not rewritten, nothing sent), with the content check."""
+    """The template rendered for one customer (links not rewritten, nothing sent), with the content check;
+    a customer outside the caller's scope is unknown."""
+    ensure_visible(env, principal, customer_no)
     template = get_template(env=env, name=name, version=version)
     recipients = Recipients(env.analytics, env.calendar.business_date(env.clock.now()))
     profile = recipients.customers.row(customer_no)
@@ -306,15 +309,20 @@ def preview(
 # Reports ------------------------------------------------------------------------
 
 
-def report(*, env: ChannelEnv, days: int = 7, journey: str | None = None) -> dict[str, Any]:
+def report(
+    *, env: ChannelEnv, days: int = 7, journey: str | None = None, principal: Principal | None = None
+) -> dict[str, Any]:
     """Per channel and template: sends by status, skip and failure reasons, and the message funnel
-    (sent → delivered → opened → clicked) counted once per message."""
+    (sent → delivered → opened → clicked) counted once per message — of the caller's customers only, for a
+    user limited to branches."""
     if not 1 <= days <= 3660:
         raise ValidationError(f"days must be between 1 and 3660 (got {days})")
     since = env.clock.now() - timedelta(days=days)
-    with env.ops.begin() as connection:
-        sends = repo.send_counts(connection, since, journey)
-        events = repo.event_counts(connection, since, journey)
+    scope = principal.scope if principal is not None else None
+    numbers = scope_numbers(env, scope) if scope is not None else None  # read before the transaction
+    with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
+        sends = repo.send_counts(connection, since, journey, customers)
+        events = repo.event_counts(connection, since, journey, customers)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for channel, template, status, reason, count in sends:
         item = rows.setdefault((channel, template), _report_row(channel, template))

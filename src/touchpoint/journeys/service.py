@@ -7,8 +7,6 @@ version they entered on unless the editor moves them (mapping old nodes to new) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
@@ -30,7 +28,7 @@ from touchpoint.journeys.model import (
 )
 from touchpoint.segments.model import segment_references
 from touchpoint.store.operational import definitions as store
-from touchpoint.store.operational.scratch import customer_set
+from touchpoint.store.operational.scratch import maybe_customer_set
 
 KIND = "journey"
 InFlight = Literal["keep", "move", "end"]
@@ -317,7 +315,7 @@ def statistics(
     of their customers."""
     journey = journey or get_journey(env=env, name=name)
     numbers = _scope_numbers(env, principal)
-    with env.ops.begin() as connection, _customers(connection, numbers) as customers:
+    with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
         counts = repo.node_counts(connection, name, customers)
         goals = repo.goal_counts(connection, name, customers)
         ended = reads.ended_counts(connection, name, customers)
@@ -373,15 +371,6 @@ def _scope_numbers(env: JourneyEnv, principal: Principal | None) -> list[str] | 
     if principal is None or principal.scope is None:
         return None
     return scope_numbers(env, principal.scope)
-
-
-@contextmanager
-def _customers(connection: Any, numbers: list[str] | None) -> Iterator[Any]:
-    if numbers is None:
-        yield None
-        return
-    with customer_set(connection, numbers) as table:
-        yield table
 
 
 def _node_item(node: str, kind: str) -> dict[str, Any]:
@@ -493,7 +482,7 @@ def list_runs(
     if not 1 <= limit <= RUNS_PAGE_MAX:
         raise ValidationError(f"limit must be between 1 and {RUNS_PAGE_MAX}")
     numbers = _scope_numbers(env, principal)
-    with env.ops.begin() as connection, _customers(connection, numbers) as customers:
+    with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
         if repo.state(connection, name) is None:
             raise NotFoundError(f"no journey named {name!r}")
         runs = reads.list_runs(
@@ -524,8 +513,13 @@ def _run_row(run: Any) -> dict[str, Any]:
     }
 
 
-def stuck(*, env: JourneyEnv, grace_minutes: int = 10) -> list[dict[str, Any]]:
-    """Active runs of live journeys whose wake-at passed more than `grace_minutes` ago."""
+def stuck(
+    *, env: JourneyEnv, grace_minutes: int = 10, principal: Principal | None = None
+) -> list[dict[str, Any]]:
+    """Active runs of live journeys whose wake-at passed more than `grace_minutes` ago (of the caller's
+    customers only, for a user limited to branches)."""
+    numbers = _scope_numbers(env, principal)
+    visible = None if numbers is None else set(numbers)
     now = env.clock.now()
     with env.ops.begin() as connection:
         live = {n for n, s in repo.all_states(connection).items() if s["status"] == "live"}
@@ -540,7 +534,7 @@ def stuck(*, env: JourneyEnv, grace_minutes: int = 10) -> list[dict[str, Any]]:
             "errors": r.context.get("errors", 0),
         }
         for r in runs
-        if r.journey in live
+        if r.journey in live and (visible is None or r.customer_no in visible)
     ]
 
 

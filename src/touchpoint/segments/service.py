@@ -10,7 +10,7 @@ from typing import Any, Literal, cast
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap
 from sqlalchemy import Connection
 
 from touchpoint.core.errors import NotFoundError, ValidationError
@@ -390,23 +390,39 @@ def members_of(*, env: TagEnv, name: str, day: date | None = None) -> tuple[date
     return max(days), BitMap.deserialize(row["bitmap"])
 
 
-def status(*, env: TagEnv, name: str) -> dict[str, Any]:
-    """A saved segment with its size history, last computation and last error."""
+def status(*, env: TagEnv, name: str, scope: AbstractBitMap | None = None) -> dict[str, Any]:
+    """A saved segment with its size history, last computation and last error; within `scope` (a user
+    limited to branches), the sizes count the scope's members of each day's snapshot."""
     segment = get_segment(env=env, name=name)
     with env.ops.begin() as connection:
         runs = repo.runs_of(connection, name)
     succeeded = [r for r in runs if r["status"] == "succeeded"]
     failed = runs[0] if runs and runs[0]["status"] == "failed" else None
     history: dict[str, int] = {}
-    for run in reversed(succeeded):
-        history[run["business_date"].isoformat()] = int(run["size"])
+    if scope is None:
+        for run in reversed(succeeded):
+            history[run["business_date"].isoformat()] = int(run["size"])
+    else:
+        history = {day.isoformat(): size for day, size in _sizes_within(env, name, scope).items()}
+    size = (succeeded[0]["size"] if scope is None else list(history.values())[-1]) if history else None
     return segment.model_dump(mode="json") | {
-        "size": succeeded[0]["size"] if succeeded else None,
+        "size": size,
         "last_computed": succeeded[0]["finished_at"].isoformat() if succeeded else None,
         "last_error": failed["error"] if failed else None,
         "retry_at": failed["retry_at"].isoformat() if failed and failed["retry_at"] else None,
         "history": [{"date": d, "size": n} for d, n in history.items()],
     }
+
+
+def _sizes_within(env: TagEnv, name: str, scope: AbstractBitMap) -> dict[date, int]:
+    """The scope's members in each of the segment's daily snapshots, oldest first."""
+    sizes = {}
+    for day in sorted(_snapshot_dates(env, name)):
+        table = env.analytics.read_partition(SEGMENT_MEMBERS.name, day)
+        rows = [] if table is None else [r for r in table.to_pylist() if r["segment"] == name]
+        if rows:
+            sizes[day] = len(BitMap.deserialize(rows[0]["bitmap"]) & scope)
+    return sizes
 
 
 def refreshes_due(*, env: TagEnv) -> list[str]:
@@ -441,6 +457,8 @@ def export_members(
     if unknown:
         raise ValidationError(f"unknown attribute(s) {', '.join(unknown)} (attributes: {sorted(allowed)})")
     day, members = members_of(env=env, name=name)
+    if principal.scope is not None:
+        members &= principal.scope  # a user limited to branches exports their customers only
     if approval is not None:
         _spend_export_approval(env, principal, name, attributes, approval)
     elif approvals.required(env.ops, "segment.export", size=len(members)):

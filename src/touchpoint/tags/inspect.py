@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap
 
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.governance import Principal
@@ -50,15 +50,20 @@ def _as_list(node: dict[str, Any]) -> dict[str, Any]:
     return {**node, "children": [_as_list(child) for child in node["children"].values()]}
 
 
-def _counts_by_date(env: TagEnv, name: str) -> dict[date, dict[str, int]]:
+def _counts_by_date(
+    env: TagEnv, name: str, scope: AbstractBitMap | None = None
+) -> dict[date, dict[str, int]]:
+    """Holders of each value of the tag on each computed date (within `scope`: its uids only)."""
     analytics = env.analytics
     if not analytics.partitions(TAG_BITMAPS.name):
         return {}
     table = analytics.table(TAG_BITMAPS.name)
-    rows = table.filter(table.tag == name).select("dt", "value", "count").to_pyarrow().to_pylist()
+    columns = ("dt", "value", "count") if scope is None else ("dt", "value", "bitmap")
+    rows = table.filter(table.tag == name).select(*columns).to_pyarrow().to_pylist()
     history: dict[date, dict[str, int]] = {}
     for row in rows:
-        history.setdefault(row["dt"], {})[row["value"]] = int(row["count"])
+        count = row["count"] if scope is None else len(BitMap.deserialize(row["bitmap"]) & scope)
+        history.setdefault(row["dt"], {})[row["value"]] = int(count)
     return dict(sorted(history.items()))
 
 
@@ -70,13 +75,17 @@ def population_size(env: TagEnv, day: date) -> int:
     return 0
 
 
-def tag_detail(*, env: TagEnv, name: str) -> dict[str, Any]:
-    """Definition, coverage and distribution on the latest date, history, lineage, model metrics."""
+def tag_detail(*, env: TagEnv, name: str, scope: AbstractBitMap | None = None) -> dict[str, Any]:
+    """Definition, coverage and distribution on the latest date, history, lineage, model metrics — of the
+    customers in `scope` only, for a user limited to branches (its population: the scope's customers)."""
     tag: TagDef = get_tag(env=env, name=name)
-    history = _counts_by_date(env, name)
+    history = _counts_by_date(env, name, scope)
     latest = max(history) if history else None
     distribution = history.get(latest, {}) if latest else {}
-    population = population_size(env, latest) if latest else 0
+    if scope is not None:
+        population = len(scope) if latest else 0
+    else:
+        population = population_size(env, latest) if latest else 0
     covered = sum(distribution.values())
     with env.ops.begin() as connection:
         metrics = repo.latest_metrics(connection, name) if tag.kind == "model" else None

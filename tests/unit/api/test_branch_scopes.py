@@ -279,3 +279,82 @@ def statistics_of(world: Container, principal: Any) -> dict[str, Any]:
     from touchpoint.journeys.service import statistics
 
     return statistics(env=world, name="hello_scoped", principal=principal)
+
+
+def test_a_tags_figures_count_only_the_scopes_customers(world: Container) -> None:
+    scope = scope_for(world, branches=("B1",), advisor_id="A1-1")
+    everyone = member_list(env=world, principal=SYSTEM, name="elderly", value="否", limit=100_000)
+    uids = {n: show(env=world, value=n, id_type="customer_no")["uid"] for n in everyone["customers"]}
+    expected = sum(1 for uid in uids.values() if uid in scope)  # brute force, one customer at a time
+    with _advisor(world) as client:
+        detail = client.get("/api/v1/tags/elderly").json()
+    counts = {row["value"]: row["count"] for row in detail["distribution"]}
+    assert counts["否"] == expected
+    assert detail["population"] == len(scope)
+    assert sum(counts.values()) <= len(scope)
+    assert detail["history"][-1]["counts"] == counts
+
+
+def test_a_saved_segments_sizes_and_export_hold_only_the_scopes_customers(world: Container) -> None:
+    from touchpoint.segments.service import SegmentDef, members_of, refresh_segment, save_segment
+
+    name = "not_elderly"
+    rule = {"tag": "elderly", "in": ["否"]}
+    save_segment(env=world, principal=SYSTEM, segment=SegmentDef(name=name, title=name, rule=rule))
+    refresh_segment(env=world, principal=SYSTEM, name=name, force=True)
+    _, members = members_of(env=world, name=name)
+    scope = scope_for(world, branches=("B1",), advisor_id="A1-1")
+    assert 0 < len(members & scope) < len(members)
+    with _advisor(world, ("admin",)) as client:
+        seen = client.get(f"/api/v1/segments/{name}")
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["size"] == len(members & scope)
+        assert seen.json()["history"][-1]["size"] == len(members & scope)
+        exported = client.get(f"/api/v1/segments/{name}/export")
+        assert exported.status_code == 200, exported.text
+    numbers = exported.text.splitlines()[1:]
+    assert len(numbers) == len(members & scope)
+    assert all(show(env=world, value=n, id_type="customer_no")["uid"] in scope for n in numbers)
+
+
+def test_the_channel_report_and_stuck_runs_count_only_the_scopes_customers(world: Container) -> None:
+    from touchpoint.channels.service import report
+    from touchpoint.store.operational.schema import channel_sends
+
+    rows = _customers(world)
+    b1 = [r["customer_no"] for r in rows if r["branch_id"] == "B1"][:3]
+    b3 = [r["customer_no"] for r in rows if r["branch_id"] == "B3"][:5]
+    now = world.clock.now()
+    with world.ops.begin() as connection:  # sends as the dispatcher records them, three of B1, five of B3
+        for i, customer in enumerate(b1 + b3):
+            connection.execute(
+                channel_sends.insert().values(
+                    id=f"snd_scope_{i}",
+                    customer_no=customer,
+                    channel="sms",
+                    provider="log",
+                    template="t",
+                    template_version=1,
+                    marketing=True,
+                    status="sent" if i % 2 else "skipped",
+                    reason=None if i % 2 else "quiet hours",
+                    evidence={},
+                    content="",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    everyone = report(env=world, days=3660)
+    mine = report(
+        env=world,
+        days=3660,
+        principal=SYSTEM.model_copy(update={"scope": scope_for(world, branches=("B1",), advisor_id=None)}),
+    )
+    total = sum(sum(row["statuses"].values()) for row in everyone["templates"])
+    scoped = sum(sum(row["statuses"].values()) for row in mine["templates"])
+    assert (scoped, total) == (3, 8)
+    token = signed_token(world, roles=("branch_manager",), branches=["B1"])
+    with TestClient(create_app(world), headers={"Authorization": f"Bearer {token}"}) as manager:
+        over_http = manager.get("/api/v1/channels/report", params={"days": 3660}).json()
+        assert over_http["templates"] == mine["templates"]
+        assert manager.get("/api/v1/journeys/stuck").status_code == 200

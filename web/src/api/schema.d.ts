@@ -1320,7 +1320,7 @@ export interface paths {
         };
         /**
          * Stuck Runs
-         * @description Active runs past their wake-at that no worker took.
+         * @description Active runs past their wake-at that no worker took (the caller's customers' only).
          */
         get: operations["stuck_runs_api_v1_journeys_stuck_get"];
         put?: never;
@@ -1980,7 +1980,8 @@ export interface paths {
         };
         /**
          * Segment
-         * @description One saved segment: rule, size history, last computation and last error.
+         * @description One saved segment: rule, size history, last computation and last error (the sizes count the caller's
+         *     customers only, for a user limited to branches).
          */
         get: operations["segment_api_v1_segments__name__get"];
         /**
@@ -2166,7 +2167,8 @@ export interface paths {
         };
         /**
          * Tag
-         * @description Coverage, distribution, history, lineage and model metrics of one tag.
+         * @description Coverage, distribution, history, lineage and model metrics of one tag (of the caller's customers
+         *     only, for a user limited to branches).
          */
         get: operations["tag_api_v1_tags__name__get"];
         /**

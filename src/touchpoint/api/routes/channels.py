@@ -91,13 +91,18 @@ RECEIPT_BODY = {
 }
 
 
-@router.get("/templates/schema", dependencies=[needs("template:read")], response_model=TemplateSchemaRead)
+# Templates hold no customer data: a user limited to branches reads them (a preview is of their customers).
+@router.get(
+    "/templates/schema", dependencies=[needs("template:read", scoped=True)], response_model=TemplateSchemaRead
+)
 def template_schema() -> TemplateSchemaRead:
     """The JSON Schema of a template."""
     return TemplateSchemaRead.model_validate(TemplateDef.model_json_schema())
 
 
-@router.get("/templates", dependencies=[needs("template:read")], response_model=list[TemplateSummaryRead])
+@router.get(
+    "/templates", dependencies=[needs("template:read", scoped=True)], response_model=list[TemplateSummaryRead]
+)
 def templates(deps: Deps) -> list[TemplateSummaryRead]:
     """Every template with its status and versions."""
     return [TemplateSummaryRead.model_validate(t) for t in service.list_templates(env=deps)]
@@ -120,7 +125,7 @@ def save(name: TemplateName, body: TemplateCreate, deps: Deps, caller: Caller) -
 
 @router.get(
     "/templates/{name}",
-    dependencies=[needs("template:read")],
+    dependencies=[needs("template:read", scoped=True)],
     response_model=TemplateDef,
     responses=errors(404),
 )
@@ -131,7 +136,7 @@ def get(name: TemplateName, deps: Deps, version: Version = None) -> TemplateDef:
 
 @router.post(
     "/templates/{name}/check",
-    dependencies=[needs("template:read")],
+    dependencies=[needs("template:read", scoped=True)],
     response_model=TemplateCheckRead,
     responses=errors(404),
 )
@@ -144,7 +149,7 @@ def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCh
 
 @router.post(
     "/templates/{name}/preview",
-    dependencies=[needs("template:read")],
+    dependencies=[needs("template:read", scoped=True)],
     response_model=PreviewRead,
     responses=errors(400, 404),
 )
@@ -370,14 +375,15 @@ def _signed(
     return None
 
 
-@router.get("/channels/report", dependencies=[needs("channel:read")], response_model=ReportRead)
+@router.get("/channels/report", dependencies=[needs("channel:read", scoped=True)], response_model=ReportRead)
 def report(
     deps: Deps,
+    caller: Caller,
     days: Annotated[int, Query(ge=1, le=3660)] = 7,
     journey: Annotated[str | None, Query(pattern=NAME_PATTERN, description="one journey's sends")] = None,
 ) -> ReportRead:
     """Sends by status and reason, and the message funnel, per channel and template."""
-    return ReportRead.model_validate(service.report(env=deps, days=days, journey=journey))
+    return ReportRead.model_validate(service.report(env=deps, days=days, journey=journey, principal=caller))
 
 
 @public_links.get(

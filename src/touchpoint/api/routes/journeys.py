@@ -163,10 +163,12 @@ def simulate_route(name: str, c: Deps, caller: Caller, body: SimulateRequest) ->
     return JobRead.model_validate(job.view())
 
 
-@router.get("/journeys/stuck", dependencies=[needs("journey:read")], response_model=list[StuckRunRead])
-def stuck_runs(c: Deps) -> list[StuckRunRead]:
-    """Active runs past their wake-at that no worker took."""
-    return [StuckRunRead.model_validate(row) for row in stuck(env=c)]
+@router.get(
+    "/journeys/stuck", dependencies=[needs("journey:read", scoped=True)], response_model=list[StuckRunRead]
+)
+def stuck_runs(c: Deps, caller: Caller) -> list[StuckRunRead]:
+    """Active runs past their wake-at that no worker took (the caller's customers' only)."""
+    return [StuckRunRead.model_validate(row) for row in stuck(env=c, principal=caller)]
 
 
 @router.get(

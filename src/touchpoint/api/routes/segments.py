@@ -77,10 +77,11 @@ def segments(c: Deps) -> list[SegmentDefinitionRead]:
     return [SegmentDefinitionRead.model_validate(s.model_dump()) for s in list_segments(env=c).values()]
 
 
-@router.get("/segments/{name}", dependencies=[needs("segment:read")], responses=errors(404))
-def segment(name: str, c: Deps) -> SegmentRead:
-    """One saved segment: rule, size history, last computation and last error."""
-    return SegmentRead.model_validate(status(env=c, name=name))
+@router.get("/segments/{name}", dependencies=[needs("segment:read", scoped=True)], responses=errors(404))
+def segment(name: str, c: Deps, caller: Caller) -> SegmentRead:
+    """One saved segment: rule, size history, last computation and last error (the sizes count the caller's
+    customers only, for a user limited to branches)."""
+    return SegmentRead.model_validate(status(env=c, name=name, scope=caller.scope))
 
 
 @router.post("/segments/{name}/refresh", dependencies=[needs("segment:write")], responses=errors(400, 404))
@@ -92,7 +93,7 @@ def refresh(name: str, c: Deps, caller: Caller) -> SegmentRead:
 # The errors stay JSON: a route-wide response_class would have the document say text/plain for them too.
 @router.get(
     "/segments/{name}/export",
-    dependencies=[needs("segment:export")],
+    dependencies=[needs("segment:export", scoped=True)],
     response_class=Response,
     responses=CSV | errors(400, 404),
 )

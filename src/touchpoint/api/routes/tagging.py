@@ -149,10 +149,11 @@ def tag_tree(c: Deps) -> list[CategoryNode]:
     return [CategoryNode.model_validate(node) for node in catalogue(env=c)]
 
 
-@router.get("/tags/{name}", dependencies=[needs("tag:read")], responses=errors(404))
-def tag(name: str, c: Deps) -> TagDetailRead:
-    """Coverage, distribution, history, lineage and model metrics of one tag."""
-    return TagDetailRead.model_validate(tag_detail(env=c, name=name))
+@router.get("/tags/{name}", dependencies=[needs("tag:read", scoped=True)], responses=errors(404))
+def tag(name: str, c: Deps, caller: Caller) -> TagDetailRead:
+    """Coverage, distribution, history, lineage and model metrics of one tag (of the caller's customers
+    only, for a user limited to branches)."""
+    return TagDetailRead.model_validate(tag_detail(env=c, name=name, scope=caller.scope))
 
 
 @router.get("/tags/{name}/used-by", dependencies=[needs("tag:read", scoped=True)], responses=errors(404))
@@ -208,9 +209,10 @@ def remove_tag(name: str, c: Deps, caller: Caller) -> Deleted:
     return Deleted(deleted=name)
 
 
+# Definitions and the computation log hold no customer data: a user limited to branches reads them too.
 @router.get(
     "/definitions/export",
-    dependencies=[needs("tag:read")],
+    dependencies=[needs("tag:read", scoped=True)],
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
@@ -268,7 +270,7 @@ def compute_date(
     return ComputeRead.model_validate(compute(env=c, principal=caller, day=business_date, force=force))
 
 
-@router.get("/compute/runs", dependencies=[needs("indicator:read")])
+@router.get("/compute/runs", dependencies=[needs("indicator:read", scoped=True)])
 def compute_runs(c: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[ComputeRunRead]:
     """Recent computation runs, newest first (a failed run carries its error)."""
     return [ComputeRunRead.model_validate(run) for run in recent_compute_runs(env=c, limit=limit)]

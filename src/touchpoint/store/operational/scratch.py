@@ -30,3 +30,13 @@ def customer_set(connection: Connection, numbers: Iterable[str]) -> Iterator[Tab
         yield table
     finally:
         table.drop(connection)
+
+
+@contextmanager
+def maybe_customer_set(connection: Connection, numbers: Iterable[str] | None) -> Iterator[Table | None]:
+    """`customer_set` of the numbers, or None when there is no list (everyone)."""
+    if numbers is None:
+        yield None
+        return
+    with customer_set(connection, numbers) as table:
+        yield table
