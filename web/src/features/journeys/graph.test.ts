@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fixture from '../../../../tests/fixtures/journeys.json';
-import { ENTRY_ID, fromCanvas, handlesOf, toCanvas, type Canvas, type Json } from './graph';
+import {
+  addFromPalette, connect, duplicate, ENTRY_ID, fromCanvas, handlesOf, outcomeKeys, paletteKeyOf, removeItem, removeNodes, toCanvas,
+  type Canvas, type Json,
+} from './graph';
 
 const shapes = fixture.flatMap((item) => [
   [`${item.name} as written`, item.written as Json] as const,
@@ -70,3 +73,62 @@ function target(node: Json, handle: string): string | null {
   const value = field === 'branch' ? item(node.branches) : field === 'variant' ? item(node.variants) : node[field];
   return typeof value === 'string' ? value : null;
 }
+
+describe('editing the canvas', () => {
+  const base = toCanvas(fixture.find((i) => i.name === 'fund_autoinvest')!.written as Json);
+
+  it('places a palette item under a fresh id, and an entry item replaces the entry', () => {
+    const { canvas, id } = addFromPalette(base, 'wait', { x: 5, y: 6 });
+    expect(id).toBe('wait_1');
+    expect(canvas.nodes.at(-1)).toMatchObject({ id: 'wait_1', kind: 'wait', position: { x: 5, y: 6 }, data: { duration: '1d' } });
+    expect(addFromPalette(canvas, 'wait', { x: 0, y: 0 }).id).toBe('wait_2');
+    const entry = addFromPalette(base, 'entry_api', { x: 0, y: 0 }).canvas;
+    expect(entry.nodes.filter((n) => n.kind === 'entry')).toHaveLength(1);
+    expect(entry.nodes[0]!.data).toEqual({ type: 'api', required: [] });
+    expect(paletteKeyOf(entry.nodes[0]!)).toBe('entry_api');
+  });
+
+  it('gives a handle one target and never leads into the entry or a node itself', () => {
+    const once = connect(base, 'tier', 'default', 'advisor');
+    expect(once.edges.filter((e) => e.source === 'tier' && e.handle === 'default').map((e) => e.target)).toEqual(['advisor']);
+    expect(connect(base, 'tier', 'default', ENTRY_ID)).toBe(base);
+    expect(connect(base, 'tier', 'default', 'tier')).toBe(base);
+  });
+
+  it('removes nodes with their edges but never the entry', () => {
+    const cut = removeNodes(base, ['tier', ENTRY_ID]);
+    expect(cut.nodes.map((n) => n.id)).toContain(ENTRY_ID);
+    expect(cut.nodes.map((n) => n.id)).not.toContain('tier');
+    expect(cut.edges.some((e) => e.source === 'tier' || e.target === 'tier')).toBe(false);
+  });
+
+  it('moves the edges of later branches up when a branch is removed', () => {
+    let canvas = toCanvas({
+      name: 'x', title: 'x', entry: { type: 'api' }, start: 's',
+      nodes: [
+        { id: 's', type: 'split', branches: ['a', 'b', 'c'].map((n) => ({ name: n, rule: { all: [] }, next: n })), default: 'a' },
+        ...['a', 'b', 'c'].map((id) => ({ id, type: 'exit' })),
+      ],
+    });
+    canvas = removeItem(canvas, 's', 'branches', 0);
+    const split = (fromCanvas(canvas).nodes as Json[])[0]!;
+    expect(split.branches).toEqual([{ name: 'b', rule: { all: [] }, next: 'b' }, { name: 'c', rule: { all: [] }, next: 'c' }]);
+    expect(split.default).toBe('a');
+  });
+
+  it('copies nodes under new ids with the edges among them only', () => {
+    const { canvas, ids } = duplicate(base, ['advisor', 'subscribed', ENTRY_ID]);
+    expect(ids).toEqual(['advisor_1', 'subscribed_1']);
+    const copied = canvas.edges.filter((e) => ids.includes(e.source));
+    expect(copied.map((e) => [e.source, e.handle, e.target])).toEqual([['advisor_1', 'next', 'subscribed_1']]);
+    const original = base.nodes.find((n) => n.id === 'advisor')!;
+    expect(canvas.nodes.find((n) => n.id === 'advisor_1')!.position).toEqual({ x: original.position.x + 40, y: original.position.y + 40 });
+  });
+
+  it('names what leaving by a handle counts as in the statistics', () => {
+    const tier = base.nodes.find((n) => n.id === 'tier')!;
+    expect(outcomeKeys(tier, 'branch:0')).toEqual(['branch:高价值']);
+    expect(outcomeKeys(tier, 'default')).toEqual(['default']);
+    expect(outcomeKeys(base.nodes.find((n) => n.id === 'advisor')!, 'next')).toEqual(['queued', 'skipped']);
+  });
+});

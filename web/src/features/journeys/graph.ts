@@ -180,3 +180,131 @@ function list(value: unknown): unknown[] {
 function round(value: number): number {
   return Math.round(value * 10) / 10;
 }
+
+// Editing ------------------------------------------------------------------------------------------------------
+
+/** What the palette offers: each key makes a node of a kind with blank data (entries replace the entry). */
+export const PALETTE = {
+  entry_segment: { kind: 'entry', data: { type: 'segment', segment: '' } },
+  entry_schedule: { kind: 'entry', data: { type: 'segment', segment: '', schedule: '0 9 * * 1-5' } },
+  entry_event: { kind: 'entry', data: { type: 'event', event: '' } },
+  entry_mot: { kind: 'entry', data: { type: 'event', event: 'mot_' } },
+  entry_api: { kind: 'entry', data: { type: 'api', required: [] } },
+  wait: { kind: 'wait', data: { duration: '1d' } },
+  wait_until: { kind: 'wait', data: { until_time: '10:00', trading_day: true } },
+  wait_for_event: { kind: 'wait_for_event', data: { event: '', timeout: '2d' } },
+  split: { kind: 'split', data: { branches: [{ name: '分支1', rule: { all: [] } }] } },
+  ab_split: { kind: 'ab_split', data: { variants: [{ name: 'A', weight: 50 }, { name: 'B', weight: 50 }] } },
+  send: { kind: 'action', data: { action: { kind: 'send', channel: 'sms', template: '' } } },
+  advisor_task: {
+    kind: 'action',
+    data: { action: { kind: 'advisor_task', title: '', talking_points: '', priority: 'normal', due: '1td' } },
+  },
+  set_tag: { kind: 'action', data: { action: { kind: 'set_tag', tag: '', value: '' } } },
+  set_attribute: { kind: 'action', data: { action: { kind: 'set_attribute', attribute: '', value: '' } } },
+  webhook: { kind: 'action', data: { action: { kind: 'webhook', url: 'https://' } } },
+  exit: { kind: 'exit', data: {} },
+} as const satisfies Record<string, { kind: NodeKind; data: Json }>;
+
+export type PaletteKey = keyof typeof PALETTE;
+
+/** The palette key a node stands for (an action by its kind, an entry by its type; an MOT event is MOT). */
+export function paletteKeyOf(node: Pick<CanvasNode, 'kind' | 'data'>): PaletteKey {
+  const data = node.data;
+  if (node.kind === 'entry') {
+    if (data.type === 'api') return 'entry_api';
+    if (data.type === 'event') return String(data.event ?? '').startsWith('mot_') ? 'entry_mot' : 'entry_event';
+    return data.schedule ? 'entry_schedule' : 'entry_segment';
+  }
+  if (node.kind === 'action') return String((data.action as Json | undefined)?.kind ?? 'send') as PaletteKey;
+  if (node.kind === 'wait') return data.duration === undefined ? 'wait_until' : 'wait';
+  return node.kind as PaletteKey;
+}
+
+/** A node id not yet on the canvas: `wait_1`, `wait_2`… */
+export function freshId(canvas: Canvas, base: string): string {
+  const taken = new Set(canvas.nodes.map((n) => n.id));
+  for (let i = 1; ; i += 1) {
+    const id = `${base}_${i}`;
+    if (!taken.has(id)) return id;
+  }
+}
+
+/** The canvas with a palette item placed at `position` (an entry item replaces the entry's data instead). */
+export function addFromPalette(canvas: Canvas, key: PaletteKey, position: Point): { canvas: Canvas; id: string } {
+  const item = PALETTE[key];
+  const data = structuredClone(item.data) as Json;
+  if (item.kind === 'entry') {
+    const nodes = canvas.nodes.map((n) => (n.kind === 'entry' ? { ...n, data } : n));
+    return { canvas: { ...canvas, nodes }, id: ENTRY_ID };
+  }
+  const id = freshId(canvas, key);
+  return { canvas: { ...canvas, nodes: [...canvas.nodes, { id, kind: item.kind, position, data }] }, id };
+}
+
+/** Connect a handle to a node: a handle leads to one node, so an earlier edge from it is replaced. */
+export function connect(canvas: Canvas, source: string, handle: string, target: string): Canvas {
+  if (source === target || target === ENTRY_ID) return canvas;
+  const id = edgeId(source, handle);
+  return { ...canvas, edges: [...canvas.edges.filter((e) => e.id !== id), { id, source, handle, target }] };
+}
+
+/** Remove nodes (never the entry) and every edge touching them. */
+export function removeNodes(canvas: Canvas, ids: string[]): Canvas {
+  const gone = new Set(ids.filter((id) => id !== ENTRY_ID));
+  return {
+    ...canvas,
+    nodes: canvas.nodes.filter((n) => !gone.has(n.id)),
+    edges: canvas.edges.filter((e) => !gone.has(e.source) && !gone.has(e.target)),
+  };
+}
+
+/** Remove a split's branch or an A/B split's variant; the edges of the items after it move up one handle. */
+export function removeItem(canvas: Canvas, nodeId: string, list: 'branches' | 'variants', index: number): Canvas {
+  const prefix = list === 'branches' ? 'branch' : 'variant';
+  const nodes = canvas.nodes.map((n) =>
+    n.id === nodeId ? { ...n, data: { ...n.data, [list]: (n.data[list] as Json[]).filter((_, i) => i !== index) } } : n,
+  );
+  const edges: CanvasEdge[] = [];
+  for (const e of canvas.edges) {
+    const [head, at] = e.handle.split(':');
+    if (e.source !== nodeId || head !== prefix) {
+      edges.push(e);
+      continue;
+    }
+    const i = Number(at);
+    if (i === index) continue;
+    const handle = `${prefix}:${i > index ? i - 1 : i}`;
+    edges.push({ ...e, handle, id: edgeId(nodeId, handle) });
+  }
+  return { ...canvas, nodes, edges };
+}
+
+/** Copies of nodes (new ids, shifted by `offset`) with the edges among them. */
+export function duplicate(canvas: Canvas, ids: string[], offset: Point = { x: 40, y: 40 }): { canvas: Canvas; ids: string[] } {
+  const chosen = canvas.nodes.filter((n) => ids.includes(n.id) && n.kind !== 'entry');
+  let next = canvas;
+  const renamed = new Map<string, string>();
+  for (const node of chosen) {
+    const id = freshId(next, node.id.replace(/_\d+$/, ''));
+    renamed.set(node.id, id);
+    const copy = { ...node, id, data: structuredClone(node.data), position: { x: node.position.x + offset.x, y: node.position.y + offset.y } };
+    next = { ...next, nodes: [...next.nodes, copy] };
+  }
+  const edges = canvas.edges
+    .filter((e) => renamed.has(e.source) && renamed.has(e.target))
+    .map((e) => {
+      const source = renamed.get(e.source)!;
+      return { ...e, source, target: renamed.get(e.target)!, id: edgeId(source, e.handle) };
+    });
+  return { canvas: { ...next, edges: [...next.edges, ...edges] }, ids: [...renamed.values()] };
+}
+
+/** The engine's name for what leaving a node by `handle` counts as (NodeStats.outcomes keys). */
+export function outcomeKeys(node: Pick<CanvasNode, 'kind' | 'data'>, handle: string): string[] {
+  const [head, at] = handle.split(':');
+  if (head === 'branch') return [`branch:${String((list(node.data.branches)[Number(at)] as Json | undefined)?.name)}`];
+  if (head === 'variant') return [`variant:${String((list(node.data.variants)[Number(at)] as Json | undefined)?.name)}`];
+  if (node.kind === 'action') return ['queued', 'skipped'];
+  return [handle];
+}
