@@ -1,4 +1,4 @@
-import { ApartmentOutlined, BarChartOutlined, DashboardOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
+import { ApartmentOutlined, BarChartOutlined, DashboardOutlined, NodeIndexOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
 
@@ -41,6 +41,9 @@ const EventsPage = lazy(() => import('@/features/analytics/EventsPage'));
 const FunnelsPage = lazy(() => import('@/features/analytics/FunnelsPage'));
 const RetentionPage = lazy(() => import('@/features/analytics/RetentionPage'));
 const PathsPage = lazy(() => import('@/features/analytics/PathsPage'));
+const JourneysPage = lazy(() => import('@/features/journeys/JourneysPage'));
+const JourneyEditorPage = lazy(() => import('@/features/journeys/JourneyEditorPage'));
+const JourneyLivePage = lazy(() => import('@/features/journeys/JourneyLivePage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -137,6 +140,17 @@ export const SECTIONS: Section[] = [
         ['/analytics/paths', 'menu.analytics.paths', PathsPage],
       ] as const
     ).map(([path, title, page]) => ({ path, title, page, permission: 'analytics:read', menu: true, scoped: true })),
+  },
+  {
+    key: 'journeys',
+    title: 'menu.journeys',
+    icon: <NodeIndexOutlined />,
+    routes: [
+      { path: '/journeys', title: 'menu.journeys.list', permission: 'journey:read', page: JourneysPage, menu: true, scoped: true },
+      { path: '/journeys/new', title: 'journey.new', permission: 'journey:write', page: JourneyEditorPage },
+      { path: '/journeys/:name/edit', title: 'journey.edit', permission: 'journey:read', page: JourneyEditorPage },
+      { path: '/journeys/:name/live', title: 'journey.live', permission: 'journey:read', page: JourneyLivePage, scoped: true },
+    ],
   },
 ];
 

@@ -39,7 +39,7 @@ export function useJob(id: string | null) {
     enabled: id !== null,
     refetchInterval: (query) => {
       const stage = query.state.data?.stage;
-      return stage === 'done' || stage === 'failed' ? false : 1000;
+      return stage === 'done' || stage === 'failed' || stage === 'cancelled' ? false : 1000;
     },
   });
 }

@@ -5,10 +5,10 @@ import { ApiError } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import { PageLoading } from '@/app/PageLoading';
 import { PageHeader } from '@/components/PageHeader';
-import { useFields, useIndicators, useTags } from '@/features/tags/queries';
 import { LiveCount } from './LiveCount';
-import { useSaveSegment, useSegment, useSegments } from './queries';
-import { RuleBuilder, type Catalog } from './RuleBuilder';
+import { useRuleCatalog } from './catalog';
+import { useSaveSegment, useSegment } from './queries';
+import { RuleBuilder } from './RuleBuilder';
 import { blankLeaf, fromRule, group, isComplete, toRule, type RuleNode } from './ruleTree';
 import { summarize } from './summary';
 
@@ -28,29 +28,11 @@ export default function SegmentEditorPage() {
   return <Editor key={name ?? 'new'} existing={name} initialTree={tree} basics={basics} />;
 }
 
-function useCatalog(): Catalog {
-  const tags = useTags();
-  const indicators = useIndicators();
-  const fields = useFields();
-  const segments = useSegments();
-  return useMemo(
-    () => ({
-      tags: tags.data ?? [],
-      indicators: (indicators.data ?? []).map((i) => ({ name: i.name, title: i.title })),
-      attributes: fields.data?.attributes ?? [],
-      events: fields.data?.events ?? [],
-      eventProperties: fields.data?.event_properties ?? {},
-      segments: (segments.data ?? []).map((s) => s.name),
-    }),
-    [tags.data, indicators.data, fields.data, segments.data],
-  );
-}
-
 function Editor({ existing, initialTree, basics }: { existing?: string; initialTree: RuleNode; basics: Basics }) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const navigate = useNavigate();
-  const catalog = useCatalog();
+  const catalog = useRuleCatalog();
   const [tree, setTree] = useState<RuleNode>(initialTree);
   const [form] = Form.useForm<Basics>();
   const name = Form.useWatch('name', form) ?? basics.name;

@@ -1,0 +1,151 @@
+import { ReactFlowProvider } from '@xyflow/react';
+import { App, Button, Descriptions, Drawer, Popconfirm, Space, Table, Tag, Timeline, Typography } from 'antd';
+import { useMemo, useState } from 'react';
+import { Link, useParams } from 'react-router-dom';
+import { ApiError } from '@/api/client';
+import { can, useMe } from '@/app/auth';
+import { useI18n } from '@/app/i18n';
+import { PageLoading } from '@/app/PageLoading';
+import { toCanvas, type Json } from './graph';
+import { JourneyCanvas } from './JourneyCanvas';
+import { actionsOf } from './JourneysPage';
+import {
+  useJourney, useJourneys, useJourneyStats, useLifecycle, useNodeRuns, useRunPath, type JourneyFault, type Lifecycle, type RunRow,
+} from './queries';
+import { StatusBadge } from './status';
+
+const NO_FAULTS = new Map<string, JourneyFault[]>();
+
+/** 运行监控: the live version's canvas, read-only, each node with its counts refreshing every 5 s; a node's
+ * customers (masked per rights) and one customer's path; pause, resume, stop. */
+export default function JourneyLivePage() {
+  const { name = '' } = useParams();
+  const list = useJourneys();
+  const summary = list.data?.find((j) => j.name === name);
+  const definition = useJourney(summary ? name : undefined, summary?.live_version ?? summary?.latest_version);
+  if (list.isPending || (summary && definition.isPending)) return <PageLoading />;
+  if (!summary || !definition.data) return <Typography.Text type="danger">{name}</Typography.Text>;
+  return (
+    <ReactFlowProvider>
+      <Live name={name} definition={definition.data as Json} status={summary.status} version={summary.live_version ?? summary.latest_version} />
+    </ReactFlowProvider>
+  );
+}
+
+function Live({ name, definition, status, version }: { name: string; definition: Json; status: string; version: number }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const me = useMe();
+  const canvas = useMemo(() => toCanvas(definition), [definition]);
+  const stats = useJourneyStats(name);
+  const lifecycle = useLifecycle(name);
+  const [node, setNode] = useState<string | null>(null);
+  const byNode = useMemo(() => new Map((stats.data?.nodes ?? []).map((n) => [n.node, n])), [stats.data]);
+  const act = async (action: Lifecycle) => {
+    try {
+      await lifecycle.mutateAsync(action);
+      message.success(t(`journey.lifecycle.${action}.done`));
+    } catch (error) {
+      message.error(error instanceof ApiError ? error.message : String(error));
+    }
+  };
+  const goal = stats.data?.goal;
+  return (
+    <div className="journey-editor">
+      <div className="journey-toolbar">
+        <Space wrap>
+          <Typography.Title level={4} style={{ margin: 0 }}>
+            {String(definition.title ?? name)}
+          </Typography.Title>
+          <StatusBadge status={status} />
+          <Tag color="blue">V{version}</Tag>
+          <Typography.Text type="secondary">{t('journey.live.refresh')}</Typography.Text>
+        </Space>
+        <Space wrap style={{ marginLeft: 'auto' }}>
+          <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>
+          {can(me, 'journey:operate') &&
+            actionsOf(status).map((action) => (
+              <Popconfirm key={action} title={t(`journey.lifecycle.${action}.confirm`)} onConfirm={() => act(action)}>
+                <Button danger={action === 'stop'} data-testid={`journey-${action}`}>
+                  {t(`journey.lifecycle.${action}`)}
+                </Button>
+              </Popconfirm>
+            ))}
+        </Space>
+      </div>
+      {stats.data && (
+        <Descriptions size="small" column={4} style={{ padding: '0 16px' }} data-testid="journey-live-summary">
+          <Descriptions.Item label={t('journey.stats.entered')}>{stats.data.entered.toLocaleString()}</Descriptions.Item>
+          <Descriptions.Item label={t('journey.sim.runs')}>
+            <Space wrap>
+              {Object.entries(stats.data.runs).map(([s, n]) => (
+                <Tag key={s}>
+                  {s} {n.toLocaleString()}
+                </Tag>
+              ))}
+            </Space>
+          </Descriptions.Item>
+          {goal && (
+            <Descriptions.Item label={t('journey.goal')}>
+              {t('journey.live.goal', {
+                treated: goal.treated.rate === null || goal.treated.rate === undefined ? '—' : `${(goal.treated.rate * 100).toFixed(1)}%`,
+                holdout: goal.holdout.rate === null || goal.holdout.rate === undefined ? '—' : `${(goal.holdout.rate * 100).toFixed(1)}%`,
+              })}
+            </Descriptions.Item>
+          )}
+        </Descriptions>
+      )}
+      <div className="journey-body">
+        <JourneyCanvas canvas={canvas} selected={node ? [node] : []} faults={NO_FAULTS} stats={byNode} readOnly onSelect={() => undefined} onNodeOpen={setNode} />
+      </div>
+      {node && <NodeRuns name={name} node={node} onClose={() => setNode(null)} />}
+    </div>
+  );
+}
+
+function NodeRuns({ name, node, onClose }: { name: string; node: string; onClose: () => void }) {
+  const { t } = useI18n();
+  const runs = useNodeRuns(name, node);
+  const [run, setRun] = useState<string | null>(null);
+  return (
+    <Drawer open title={t('journey.live.atNode', { node })} onClose={onClose} width={560} data-testid="journey-node-runs">
+      <Table
+        size="small"
+        rowKey="run"
+        loading={runs.isPending}
+        dataSource={runs.data?.runs ?? []}
+        pagination={{ pageSize: 20 }}
+        onRow={(r: RunRow) => ({ onClick: () => setRun(r.run), style: { cursor: 'pointer' } })}
+        columns={[
+          { title: t('journey.runs.customer'), dataIndex: 'customer_no' },
+          { title: t('journey.runs.status'), dataIndex: 'status' },
+          { title: t('journey.runs.entered'), dataIndex: 'entered_at', render: (v: string) => v.slice(0, 16).replace('T', ' ') },
+          { title: t('journey.runs.wake'), dataIndex: 'wake_at', render: (v?: string | null) => (v ? v.slice(0, 16).replace('T', ' ') : '—') },
+        ]}
+      />
+      {run && <RunPathView run={run} />}
+    </Drawer>
+  );
+}
+
+function RunPathView({ run }: { run: string }) {
+  const { t } = useI18n();
+  const path = useRunPath(run);
+  if (!path.data) return null;
+  return (
+    <div data-testid="journey-run-path">
+      <Typography.Title level={5}>{t('journey.live.path')}</Typography.Title>
+      <Timeline
+        items={[
+          ...path.data.steps.map((s) => ({
+            children: `${s.at.slice(0, 16).replace('T', ' ')} ${s.node} → ${s.outcome}${s.detail ? `（${s.detail}）` : ''}`,
+          })),
+          ...path.data.effects.map((e) => ({
+            color: e.status === 'done' || e.status === 'sent' ? 'green' : e.status === 'skipped' || e.status === 'failed' ? 'red' : 'blue',
+            children: `${e.node} · ${e.kind} · ${e.status}${e.reason ? `（${e.reason}）` : ''}`,
+          })),
+        ]}
+      />
+    </div>
+  );
+}
