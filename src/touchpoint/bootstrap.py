@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from touchpoint.channels.channel_policy import ChannelPolicyRead, PolicyCache, channel_policy_kind
 from touchpoint.channels.providers.base import Provider
 from touchpoint.channels.providers.log import LogConfig, LogProvider
 from touchpoint.channels.providers.registry import build_providers
@@ -62,7 +63,8 @@ class Container:
     analytics: AnalyticalStore
     log: EventLog
     identity_policy: IdentityPolicy
-    channel_policy: ChannelPolicy
+    settings_channel_policy: ChannelPolicy
+    """The settings' [channel_policy]: in effect until the registry holds channel_policy/default."""
     public_url: str
     receipt_tokens: dict[str, str]
     lease_seconds: float
@@ -76,6 +78,17 @@ class Container:
     _providers: dict[str, Provider] | None = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
+    _policy: PolicyCache = field(default_factory=PolicyCache, init=False, repr=False)
+
+    @property
+    def channel_policy(self) -> ChannelPolicy:
+        """The policy every send and content check uses: the registry's channel_policy/default when it
+        exists, else the settings' (its version re-checked every few seconds: channels/channel_policy.py)."""
+        return self.effective_channel_policy().policy
+
+    def effective_channel_policy(self) -> ChannelPolicyRead:
+        """The effective channel policy with its source and version."""
+        return self._policy.read(self.ops, self.settings_channel_policy)
 
     @property
     def providers(self) -> dict[str, Provider]:
@@ -106,6 +119,7 @@ class Container:
                 tag_kind(self),
                 segment_kind(self, lambda name: name in segments_in_use(env=self)),
                 template_kind(self),
+                channel_policy_kind(ops=self.ops, clock=self.clock, on_change=self._policy.forget),
                 rule_kind(self),
                 journey_kind(self),
             ],
@@ -168,7 +182,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
             modes=s.identity_project_modes,
             shared_after=s.identity_shared_device_logins,
         ),
-        channel_policy=s.channel_policy,
+        settings_channel_policy=s.channel_policy,
         public_url=s.public_url,
         receipt_tokens={
             channel: str(config["receipt_token"])

@@ -17,11 +17,16 @@ class ChannelEnv(TagEnv, Protocol):
     """The tag environment plus the event log, the rules, the providers by channel and their buckets."""
 
     log: EventLog
-    channel_policy: ChannelPolicy
     public_url: str
     receipt_tokens: dict[str, str]
     lease_seconds: float  # how long a dispatcher's claim on an effect lasts (dispatch_lease_seconds)
     buckets: dict[str, TokenBucket]  # one per channel per process, filled by `token_bucket`
+
+    @property
+    def channel_policy(self) -> ChannelPolicy:
+        """The effective send-time and content rules (the registry's channel_policy/default, else the
+        settings'); may change between two reads when the definition changes."""
+        ...
 
     @property
     def providers(self) -> dict[str, Provider]:

@@ -12,6 +12,9 @@ import typer
 import yaml
 
 from touchpoint.channels import audience, feedback, service
+from touchpoint.channels.channel_policy import KIND as POLICY_KIND
+from touchpoint.channels.channel_policy import NAME as POLICY_NAME
+from touchpoint.channels.channel_policy import parse_policy, save_policy
 from touchpoint.channels.model import TemplateDef
 from touchpoint.cli.journeys import read_definition
 from touchpoint.cli.output import console, fmt, fmt_utc, new_table, pending_text, print_json, print_table
@@ -26,6 +29,11 @@ template_app = typer.Typer(
 channel_app = typer.Typer(
     help="Channels (渠道): consent, do-not-disturb, inbox, message report.", no_args_is_help=True
 )
+policy_app = typer.Typer(
+    help="The channel policy (渠道设置): quiet hours, caps, banned words, disclosures, lengths.",
+    no_args_is_help=True,
+)
+channel_app.add_typer(policy_app, name="policy")
 VersionOption = Annotated[int | None, typer.Option(help="a saved version (default: the newest)")]
 
 
@@ -335,3 +343,37 @@ def messages_command(ctx: typer.Context, customer: str, as_json: JsonOption = Fa
     for r in rows:
         table.add_row(r["at"][:16], r["channel"], r["template"], r["status"], r["reason"] or "")
     print_table(table)
+
+
+@policy_app.command("show")
+def policy_show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Print the policy every send uses now (YAML, as `policy set` reads it) and where it comes from."""
+    effective = _env(ctx).effective_channel_policy()
+    if as_json:
+        print_json(effective.model_dump(mode="json"))
+        return
+    where = (
+        f"registry {POLICY_KIND}/{POLICY_NAME} version {effective.version}"
+        if effective.source == "registry"
+        else "settings [channel_policy] (no channel_policy/default saved)"
+    )
+    console.print(f"# in effect: {where}", highlight=False)
+    typer.echo(yaml.safe_dump(effective.policy.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
+
+
+@policy_app.command("set")
+def policy_set_command(ctx: typer.Context, path: Path, as_json: JsonOption = False) -> None:
+    """Save a policy file (YAML or JSON, every field optional: a missing one takes its default) as the next
+    version of channel_policy/default, through the definitions registry (audited)."""
+    policy = parse_policy(POLICY_NAME, read_definition(path))
+    container = _env(ctx)
+    saved = save_policy(registry=container.registry, principal=ctx.obj.principal, policy=policy)
+    if as_json:
+        print_json(saved.model_dump(mode="json"))
+        return
+    if saved.pending_approval is not None:
+        console.print(pending_text(saved.pending_approval), highlight=False)
+    elif saved.changed:
+        console.print(f"channel policy: saved as version {saved.version}", highlight=False)
+    else:
+        console.print(f"channel policy: unchanged (version {saved.version})", highlight=False)

@@ -51,6 +51,7 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("template:write", "编辑消息模板", "Edit message templates"),
     Permission("template:activate", "启用与下线模板", "Activate and retire templates"),
     Permission("channel:read", "查看渠道与发送记录", "Read channels and deliveries"),
+    Permission("channel:write", "编辑渠道设置", "Edit channel settings"),
     Permission("channel:receipt", "回传渠道回执", "Post channel receipts"),
     Permission("channel:inbox", "读写站内信", "Read and mark in-app messages"),
     Permission(
@@ -114,6 +115,7 @@ BUILTIN_ROLES: tuple[RoleDefault, ...] = (
             "journey:operate",
             "template:write",
             "template:activate",
+            "channel:write",
             "channel:inbox",
             "moment:write",
             "task:read",

@@ -59,6 +59,7 @@ def _configure(container: Container) -> None:
     save_template(env=container, principal=SYSTEM, template=TemplateDef.model_validate(_template()))
     save_journey(env=container, principal=SYSTEM, journey=parse_journey(_journey()))
     install_library(registry=container.registry, principal=SYSTEM)  # the MOT rules (one reads indicators)
+    container.registry.save(SYSTEM, "channel_policy", "default", {"quiet_start": "20:30:00"})
 
 
 def _require(container: Container, action: str) -> None:
@@ -97,7 +98,7 @@ def test_a_directory_carries_the_whole_configuration_to_another_installation(
     folder = tmp_path / "config"
     exported = container.registry.export()
     assert write_directory(folder, exported) == (sum(len(b) for b in exported.values()), 0)
-    kinds = {"indicator", "tag", "segment", "template", "mot_rule", "journey"}
+    kinds = {"indicator", "tag", "segment", "template", "channel_policy", "mot_rule", "journey"}
     assert {p.name for p in folder.iterdir()} == kinds
     plan = container.registry.plan(read_directory(folder))
     assert plan.changes == 0

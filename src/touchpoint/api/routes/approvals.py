@@ -26,7 +26,12 @@ Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
 ApprovalId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Kind = Annotated[
-    str, Path(min_length=1, max_length=32, description="indicator, tag, segment, template, journey")
+    str,
+    Path(
+        min_length=1,
+        max_length=32,
+        description="indicator, tag, segment, template, channel_policy, mot_rule, journey",
+    ),
 ]
 Name = Annotated[str, Path(min_length=1, max_length=128)]
 Documents = Annotated[
@@ -147,6 +152,11 @@ def registry_apply(documents: Documents, c: Deps, caller: Caller) -> ApplyRead:
     return c.registry.apply(caller, documents)
 
 
+READ_PERMISSIONS = {"mot_rule": "moment:read", "channel_policy": "channel:read"}
+"""Kinds whose read permission is not `<kind>:read`."""
+
+
 def _readable(caller: Principal, kind: str) -> None:
-    if not caller.can(f"{kind}:read"):
-        raise ForbiddenError(f"reading {kind} definitions needs the permission {kind}:read")
+    permission = READ_PERMISSIONS.get(kind, f"{kind}:read")
+    if not caller.can(permission):
+        raise ForbiddenError(f"reading {kind} definitions needs the permission {permission}")

@@ -16,6 +16,7 @@ from touchpoint.api.deps import container, needs, principal, public
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.channels import audience, feedback, service
+from touchpoint.channels.channel_policy import ChannelPolicyRead, ChannelPolicySaved, save_policy
 from touchpoint.channels.model import (
     CUSTOMER_NO,
     NAME_PATTERN,
@@ -44,6 +45,7 @@ from touchpoint.channels.model import (
     TemplateStatusRead,
     TemplateSummaryRead,
 )
+from touchpoint.config import ChannelPolicy
 from touchpoint.core.errors import Fault, NotFoundError, ValidationError
 from touchpoint.governance import Principal
 
@@ -373,6 +375,33 @@ def _signed(
     if signature and timestamp and nonce:
         return feedback.WechatSignature(signature, timestamp, nonce)
     return None
+
+
+# The policy holds no customer data: a user limited to branches reads it.
+@router.get(
+    "/channels/policy", dependencies=[needs("channel:read", scoped=True)], response_model=ChannelPolicyRead
+)
+def channel_policy(deps: Deps) -> ChannelPolicyRead:
+    """The channel policy every send and content check uses now: the registry's channel_policy/default,
+    or the settings' [channel_policy] while none was saved."""
+    return deps.effective_channel_policy()
+
+
+@router.put(
+    "/channels/policy",
+    dependencies=[needs("channel:write")],
+    response_model=ChannelPolicySaved,
+    responses=errors(400, 409),
+)
+def set_channel_policy(policy: ChannelPolicy, deps: Deps, caller: Caller) -> ChannelPolicySaved:
+    """Save the whole policy as the next version of channel_policy/default (audited; in effect at once
+    here, within seconds in the other processes)."""
+    saved = save_policy(registry=deps.registry, principal=caller, policy=policy)
+    return ChannelPolicySaved(
+        **deps.effective_channel_policy().model_dump(),
+        changed=saved.changed,
+        pending_approval=saved.pending_approval,
+    )
 
 
 @router.get("/channels/report", dependencies=[needs("channel:read", scoped=True)], response_model=ReportRead)
