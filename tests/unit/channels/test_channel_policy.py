@@ -4,6 +4,7 @@ faulty field, audited, and seen by another process within seconds."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,26 @@ def test_the_api_reads_and_puts_the_effective_policy(container: Container) -> No
     assert analyst.put("/api/v1/channels/policy", json=body).status_code == 403
     advisor = api_client(container, roles=("data_engineer",))
     assert advisor.get("/api/v1/registry/mot_rule").status_code == 403  # moment:read, not mot_rule:read
+
+
+def test_the_cli_shows_and_sets_the_policy(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from touchpoint.cli.main import app
+
+    runner, home = CliRunner(), str(tmp_path / "home")
+    shown = runner.invoke(app, ["--home", home, "channel", "policy", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert "settings [channel_policy]" in shown.output
+    good, bad = tmp_path / "policy.yaml", tmp_path / "bad.yaml"
+    good.write_text('quiet_start: "20:00"\n', encoding="utf-8")
+    bad.write_text('quiet_start: "26:00"\n', encoding="utf-8")
+    assert (
+        "saved as version 1"
+        in runner.invoke(app, ["--home", home, "channel", "policy", "set", str(good)]).output
+    )
+    refused = runner.invoke(app, ["--home", home, "channel", "policy", "set", str(bad)])
+    assert refused.exit_code != 0
+    assert "quiet_start" in refused.output + str(refused.stderr_bytes or b"", "utf-8")
+    shown = runner.invoke(app, ["--home", home, "channel", "policy", "show", "--json"])
+    assert (json.loads(shown.output)["source"], json.loads(shown.output)["version"]) == ("registry", 1)
