@@ -450,6 +450,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Channel Policy
+         * @description The channel policy every send and content check uses now: the registry's channel_policy/default,
+         *     or the settings' [channel_policy] while none was saved.
+         */
+        get: operations["channel_policy_api_v1_channels_policy_get"];
+        /**
+         * Set Channel Policy
+         * @description Save the whole policy as the next version of channel_policy/default (audited; in effect at once
+         *     here, within seconds in the other processes).
+         */
+        put: operations["set_channel_policy_api_v1_channels_policy_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels/report": {
         parameters: {
             query?: never;
@@ -3273,6 +3299,96 @@ export interface components {
             tags: components["schemas"]["CatalogueTag"][];
         };
         /**
+         * ChannelPolicy
+         * @description The send-time rules and content rules (DOMAIN.md §3); defaults where no regulation sets a number.
+         */
+        ChannelPolicy: {
+            /** Banned Words */
+            banned_words?: string[];
+            /** @description marketing touches per customer across every channel */
+            caps_all_channels?: components["schemas"]["FrequencyCap"];
+            /** Caps Per Channel */
+            caps_per_channel?: {
+                [key: string]: components["schemas"]["FrequencyCap"];
+            };
+            /**
+             * Disclosures
+             * @description one of these must appear in any template that names a product
+             */
+            disclosures?: string[];
+            /** Max Lengths */
+            max_lengths?: {
+                [key: string]: number;
+            };
+            /**
+             * Quiet End
+             * Format: time
+             * @description and end
+             * @default 08:00:00
+             */
+            quiet_end: string;
+            /**
+             * Quiet Start
+             * Format: time
+             * @description marketing quiet hours begin (Beijing time)
+             * @default 21:00:00
+             */
+            quiet_start: string;
+            /**
+             * Risk Test Valid Days
+             * @description a risk assessment expires after this
+             * @default 730
+             */
+            risk_test_valid_days: number;
+            /**
+             * Suitability Rule Version
+             * @default CSRC-2017-适当性匹配-v1
+             */
+            suitability_rule_version: string;
+        };
+        /**
+         * ChannelPolicyRead
+         * @description The policy every send and content check uses now, and where it comes from.
+         */
+        ChannelPolicyRead: {
+            policy: components["schemas"]["ChannelPolicy"];
+            /**
+             * Source
+             * @description registry: the definition channel_policy/default; settings: [channel_policy] of the TOML
+             * @enum {string}
+             */
+            source: "settings" | "registry";
+            /**
+             * Version
+             * @description the definition's version (0: none was ever saved)
+             */
+            version: number;
+        };
+        /**
+         * ChannelPolicySaved
+         * @description A policy saved through the registry: what is in effect now, or the request holding the change.
+         */
+        ChannelPolicySaved: {
+            /**
+             * Changed
+             * @default false
+             */
+            changed: boolean;
+            pending_approval?: components["schemas"]["ApprovalRead"] | null;
+            policy: components["schemas"]["ChannelPolicy"];
+            /**
+             * Source
+             * @description registry: the definition channel_policy/default; settings: [channel_policy] of the TOML
+             * @enum {string}
+             */
+            source: "settings" | "registry";
+            /**
+             * Version
+             * @description the definition's version (0: none was ever saved)
+             */
+            version: number;
+        };
+        /**
          * CohortRead
          * @description One cohort: its first day, size, and how many came back in each later period.
          */
@@ -4199,6 +4315,16 @@ export interface components {
             rule: string;
             /** Task Id */
             task_id: string | null;
+        };
+        /**
+         * FrequencyCap
+         * @description At most this many marketing messages per customer per Beijing day and per week (None: no cap).
+         */
+        FrequencyCap: {
+            /** Per Day */
+            per_day?: number | null;
+            /** Per Week */
+            per_week?: number | null;
         };
         /**
          * FreshnessItem
@@ -9337,6 +9463,122 @@ export interface operations {
             };
         };
     };
+    channel_policy_api_v1_channels_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelPolicyRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_channel_policy_api_v1_channels_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelPolicy"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelPolicySaved"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     report_api_v1_channels_report_get: {
         parameters: {
             query?: {
@@ -14025,7 +14267,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description indicator, tag, segment, template, journey */
+                /** @description indicator, tag, segment, template, channel_policy, mot_rule, journey */
                 kind: string;
             };
             cookie?: never;
@@ -14088,7 +14330,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description indicator, tag, segment, template, journey */
+                /** @description indicator, tag, segment, template, channel_policy, mot_rule, journey */
                 kind: string;
                 name: string;
             };
@@ -14163,7 +14405,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description indicator, tag, segment, template, journey */
+                /** @description indicator, tag, segment, template, channel_policy, mot_rule, journey */
                 kind: string;
                 name: string;
             };
