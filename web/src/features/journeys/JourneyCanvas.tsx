@@ -1,11 +1,10 @@
 import {
-  Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
+  Background, Controls, MarkerType, ReactFlow, useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useMemo, type DragEvent } from 'react';
-import { useI18n } from '@/app/i18n';
-import { addFromPalette, connect, ENTRY_ID, outcomeKeys, removeNodes, type Canvas, type PaletteKey } from './graph';
-import { handleLabel, JourneyStep, type StepNode } from './JourneyNode';
+import { addFromPalette, connect, outcomeKeys, removeNodes, type Canvas, type PaletteKey } from './graph';
+import { JourneyStep, type StepNode } from './JourneyNode';
 import type { JourneyFault, NodeStats } from './queries';
 
 export const DRAG_TYPE = 'application/x-touchpoint-node';
@@ -33,7 +32,6 @@ interface Props {
 /** The journey drawn with React Flow: nodes from the canvas state, edges from their handles, the palette dropped
  * onto it; read-only in the live view, where each node and edge carries its counts. */
 export function JourneyCanvas({ canvas, selected, faults, stats, marks, readOnly, onSelect, onCommit, onReplace, onDragStart, onNodeOpen }: Props) {
-  const { t } = useI18n();
   const flow = useReactFlow();
   const chosen = useMemo(() => new Set(selected), [selected]);
   const nodes: StepNode[] = useMemo(
@@ -54,11 +52,11 @@ export function JourneyCanvas({ canvas, selected, faults, stats, marks, readOnly
     () =>
       canvas.edges.map((e) => {
         const source = byId.get(e.source);
-        const label = source ? handleLabel(source, e.handle, t) : '';
         const counted = source && stats?.get(e.source) ? outcomeKeys(source, e.handle).reduce((n, k) => n + (stats.get(e.source)!.outcomes[k] ?? 0), 0) : null;
         const entered = source && stats?.get(e.source)?.entered;
         const share = counted !== null && entered ? ` · ${Math.round((counted / entered) * 1000) / 10}%` : '';
-        const text = [label, counted !== null ? `${counted.toLocaleString()}${share}` : ''].filter(Boolean).join(' ');
+        // The handle names its way at the node; the edge carries the count of customers who took it.
+        const text = counted !== null ? `${counted.toLocaleString()}${share}` : '';
         return {
           id: e.id,
           source: e.source,
@@ -71,7 +69,7 @@ export function JourneyCanvas({ canvas, selected, faults, stats, marks, readOnly
           selected: chosen.has(e.id),
         };
       }),
-    [canvas.edges, byId, stats, chosen, readOnly, t],
+    [canvas.edges, byId, stats, chosen, readOnly],
   );
 
   const onNodesChange = useCallback(
@@ -150,7 +148,6 @@ export function JourneyCanvas({ canvas, selected, faults, stats, marks, readOnly
       >
         <Background gap={16} />
         <Controls showInteractive={false} />
-        <MiniMap pannable zoomable nodeColor={(n) => (n.id === ENTRY_ID ? '#1f5fbf' : '#bfbfbf')} />
       </ReactFlow>
     </div>
   );

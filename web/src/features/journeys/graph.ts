@@ -109,7 +109,7 @@ export function fromCanvas(canvas: Canvas): Json {
 /** Positions for every node, top to bottom in the order edges lead (dagre). */
 export function autoLayout(nodes: CanvasNode[], edges: CanvasEdge[]): CanvasNode[] {
   const graph = new dagre.graphlib.Graph();
-  graph.setGraph({ rankdir: 'TB', nodesep: 48, ranksep: 64 });
+  graph.setGraph({ rankdir: 'TB', nodesep: 56, ranksep: 96 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) graph.setNode(n.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
   for (const e of edges) if (graph.hasNode(e.target)) graph.setEdge(e.source, e.target);
