@@ -87,11 +87,11 @@ def _structure(journey: JourneyDef) -> list[str]:
             found.append(f"{_place(i, node)}: id {node.id!r} is also nodes[{ids[node.id]}]")
         ids.setdefault(node.id, i)
     if journey.start not in ids:
-        found.append(f"start: unknown node {journey.start!r}")
+        found.append(f"start: {_unknown(journey.start)}")
     for i, node in enumerate(journey.nodes):
         for label, target in successors(node):
             if target not in ids:
-                found.append(f"{_place(i, node)}.{label}: unknown node {target!r}")
+                found.append(f"{_place(i, node)}.{label}: {_unknown(target)}")
     if found:
         return found
     reachable = _reachable(journey)
@@ -102,6 +102,12 @@ def _structure(journey: JourneyDef) -> list[str]:
     if cycle:
         found.append(f"nodes {' → '.join(cycle)}: a cycle without a wait would repeat at once, forever")
     return found
+
+
+def _unknown(target: str) -> str:
+    if not target:
+        return "leads nowhere: connect it to the next node (未连接下一个节点)"
+    return f"unknown node {target!r}"
 
 
 def _reachable(journey: JourneyDef) -> set[str]:

@@ -244,7 +244,7 @@ function SplitForm({ d, set, pickers, onRemove }: Part & { onRemove: (i: number)
       <Button
         icon={<PlusOutlined />}
         disabled={branches.length >= 20}
-        onClick={() => set({ branches: [...branches, { name: `${t('journey.split.branch')}${branches.length + 1}`, rule: { all: [] } }] })}
+        onClick={() => set({ branches: [...branches, { name: `${t('journey.split.branch')}${branches.length + 1}`, rule: { all: [{ tag: '', in: [] }] } }] })}
       >
         {t('journey.split.add')}
       </Button>

@@ -193,7 +193,7 @@ export const PALETTE = {
   wait: { kind: 'wait', data: { duration: '1d' } },
   wait_until: { kind: 'wait', data: { until_time: '10:00', trading_day: true } },
   wait_for_event: { kind: 'wait_for_event', data: { event: '', timeout: '2d' } },
-  split: { kind: 'split', data: { branches: [{ name: '分支1', rule: { all: [] } }] } },
+  split: { kind: 'split', data: { branches: [{ name: '分支1', rule: { all: [{ tag: '', in: [] }] } }] } },
   ab_split: { kind: 'ab_split', data: { variants: [{ name: 'A', weight: 50 }, { name: 'B', weight: 50 }] } },
   send: { kind: 'action', data: { action: { kind: 'send', channel: 'sms', template: '' } } },
   advisor_task: {

@@ -1,0 +1,178 @@
+"""The journey canvas in a real browser (issue 18): a 基金定投 journey built from an empty canvas with the mouse,
+saved, simulated with per-node counts equal to the API's, submitted for approval and approved by compliance
+(not by its maker); the canvas, live view and simulation drawn in both languages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from console_support import Session, api_client
+
+NAME = "fund_canvas"
+
+
+def _drop(session: Session, key: str, x: int, y: int) -> None:
+    """Drag a palette item onto the canvas at (x, y) of the canvas, then click the empty pane (the panel
+    closes, the canvas is whole again)."""
+    page = session.page
+    before = page.locator(".react-flow__node").count()
+    page.drag_and_drop(f"[data-testid=palette-{key}]", "[data-testid=journey-canvas]", target_position={"x": x, "y": y})
+    page.wait_for_function(f"() => document.querySelectorAll('.react-flow__node').length > {before}")
+    page.keyboard.press("Escape")
+
+
+def _centre(box: dict[str, float]) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def _connect(session: Session, source: str, handle: str, target: str) -> None:
+    """Draw an edge with the mouse from a node's handle to another node's top."""
+    page = session.page
+    edges = page.locator(".react-flow__edge").count()
+    start = page.locator(f'.react-flow__node[data-id="{source}"] .react-flow__handle[data-handleid="{handle}"]')
+    end = page.locator(f'.react-flow__node[data-id="{target}"] .react-flow__handle.target')
+    x, y = _centre(start.bounding_box())
+    page.mouse.move(x, y)
+    page.mouse.down()
+    tx, ty = _centre(end.bounding_box())
+    page.mouse.move(tx, ty, steps=12)
+    page.mouse.up()
+    page.wait_for_function(f"() => document.querySelectorAll('.react-flow__edge').length > {edges}")
+
+
+def _open(session: Session, node: str) -> None:
+    session.page.locator(f'.react-flow__node[data-id="{node}"]').click()
+    session.page.wait_for_selector(f"[data-testid=journey-panel] >> text={node}")
+
+
+def _pick(session: Session, select: str, search: str, option: str) -> None:
+    page = session.page
+    page.locator(select).last.click()
+    page.keyboard.type(search)
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
+    page.wait_for_function("() => !document.querySelector('.ant-select-dropdown:not(.ant-select-dropdown-hidden)')")
+
+
+def _finished(api: Any, job: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        view: dict[str, Any] = api.get(f"/api/v1/jobs/{job}").json()
+        if view["stage"] in ("done", "failed", "cancelled"):
+            return view
+        time.sleep(0.5)
+    raise AssertionError(f"simulation {job} did not finish")
+
+
+def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(session: Session, console_url: str) -> None:
+    page = session.page
+    page.set_viewport_size({"width": 1920, "height": 1200})
+    api = api_client(console_url, "ops.chen")
+    segment = next(s["name"] for s in api.get("/api/v1/segments").json() if s["name"] == "dormant_customers")
+    session.sign_in("ops.chen")
+    session.open("/journeys/new")
+    page.wait_for_selector("[data-testid=journey-settings]")
+    page.fill("[data-testid=journey-name]", NAME)
+    page.fill("[data-testid=journey-title]", "基金定投（画布）")
+    page.locator(".ant-drawer-close").click()
+    page.wait_for_selector("[data-testid=journey-settings]", state="hidden")
+
+    # The entry sits in the middle of an empty canvas: the other nodes go around it.
+    for key, x, y in (
+        ("wait", 160, 120),
+        ("wait_for_event", 160, 360),
+        ("split", 160, 600),
+        ("send", 1180, 120),
+        ("advisor_task", 1180, 420),
+    ):
+        _drop(session, key, x, y)
+    _connect(session, "entry", "next", "wait_1")
+    _connect(session, "wait_1", "next", "wait_for_event_1")
+    _connect(session, "wait_for_event_1", "on_event", "advisor_task_1")
+    _connect(session, "wait_for_event_1", "on_timeout", "split_1")
+    _connect(session, "split_1", "branch:0", "advisor_task_1")
+    _connect(session, "split_1", "default", "send_1")
+
+    _open(session, "entry")
+    _pick(session, "[data-testid=entry-segment]", segment, segment)
+    page.wait_for_selector("[data-testid=entry-segment-size]")
+    _open(session, "wait_for_event_1")
+    _pick(session, "[data-testid=wait-event]", "fund_subscribe", "fund_subscribe")
+    _open(session, "split_1")
+    _pick(session, "[data-testid=rule-tag]", "asset_tier", "(asset_tier)")
+    page.locator("[data-testid=rule-tag-values]").click()
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option[title='高净值']").click()
+    page.keyboard.press("Escape")
+    _open(session, "send_1")
+    _pick(session, "[data-testid=send-channel]", "站内信", "站内信")
+    _pick(session, "[data-testid=send-template]", "fund_detail_nudge", "fund_detail_nudge")
+    _open(session, "advisor_task_1")
+    page.fill("[data-testid=task-title]", "定投意向跟进")
+    page.keyboard.press("Escape")
+
+    save = page.locator("[data-testid=journey-save]")
+    page.wait_for_function("() => !document.querySelector('[data-testid=journey-issues]')", timeout=15_000)
+    session.shot("journey-canvas-built")
+    save.click()
+    page.wait_for_url(f"**/journeys/{NAME}/edit")
+    saved = api.get(f"/api/v1/journeys/{NAME}").json()
+    assert saved["entry"] == {"type": "segment", "segment": segment, "schedule": None}
+    assert saved["start"] == "wait_1"
+    nodes = {n["id"]: n for n in saved["nodes"]}
+    assert nodes["wait_for_event_1"]["on_event"] == "advisor_task_1"
+    assert nodes["wait_for_event_1"]["on_timeout"] == "split_1"
+    assert nodes["split_1"]["branches"][0]["rule"] == {"all": [{"tag": "asset_tier", "in": ["高净值"]}]}
+    assert nodes["split_1"]["default"] == "send_1"
+    assert nodes["send_1"]["action"] == {"kind": "send", "channel": "inbox", "template": "fund_detail_nudge", "text": None}
+    assert nodes["advisor_task_1"]["action"]["title"] == "定投意向跟进"
+
+    # A simulation from the canvas paints each node's count: the API's simulation of the same period agrees.
+    page.click("[data-testid=journey-simulate]")
+    page.click("[data-testid=sim-run]")
+    page.wait_for_selector("[data-testid=sim-summary]", timeout=180_000)
+    start, end = (page.locator("[data-testid=sim-period] input").nth(i).input_value() for i in (0, 1))
+    job = api.post(f"/api/v1/journeys/{NAME}/simulate", json={"from": start, "to": end}).json()
+    expected = {n["node"]: n["entered"] for n in _finished(api, job["id"])["result"]["nodes"]}
+    assert expected["wait_1"] > 0
+    modal = page.locator("[data-testid=simulation-modal]")
+    for node, entered in expected.items():
+        counts = modal.locator(f'.react-flow__node[data-id="{node}"] [data-testid=journey-node-counts] b').first
+        assert counts.inner_text().replace(",", "") == str(entered), node
+    session.shot("journey-simulation")
+    page.keyboard.press("Escape")
+
+    # Submitted for approval: the maker cannot approve; compliance can, and the journey goes live.
+    page.click("[data-testid=journey-publish]")
+    page.locator("[data-testid=journey-publish-modal] .ant-btn-primary").click()
+    page.wait_for_selector("text=已提交审批")
+    mine = [a for a in api.get("/api/v1/approvals").json() if a["target"] == f"journey/{NAME}" and a["status"] == "pending"]
+    assert len(mine) == 1
+    assert api.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "自批"}).status_code == 403
+    checker = api_client(console_url, "comp.sun")
+    assert checker.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "合规"}).status_code == 200
+    session.open(f"/journeys/{NAME}/live")
+    page.wait_for_selector("[data-testid=journey-live-summary]")
+    assert "运行中" in page.locator("[data-testid=journey-status]").inner_text()
+
+
+PAGES = (
+    ("/journeys", "[data-testid=journey-status]"),
+    ("/journeys/fund_autoinvest/edit", ".react-flow__node[data-id=tier]"),
+    ("/journeys/fund_autoinvest/live", "[data-testid=journey-node-counts]"),
+    ("/journeys/new", "[data-testid=journey-settings]"),
+)
+
+
+def test_the_journey_pages_draw_in_both_languages(any_language: Session) -> None:
+    session = any_language
+    session.sign_in("ops.chen")
+    for path, ready in PAGES:
+        session.open(path)
+        session.page.wait_for_selector(ready)
+        session.shot("page" + path.replace("/", "-"))
+    session.open("/journeys/fund_autoinvest/live")
+    session.page.locator(".react-flow__node[data-id=bought]").click()
+    session.page.wait_for_selector("[data-testid=journey-node-runs] tbody tr")
+    session.page.locator("[data-testid=journey-node-runs] tbody tr.ant-table-row").first.click()
+    session.page.wait_for_selector("[data-testid=journey-run-path]")
+    session.shot("journey-live-run-path")
