@@ -17,7 +17,7 @@ class Figures(BaseModel):
     net_inflow_30d: float | None = Field(description="deposits minus withdrawals over 30 days (元)")
     events_today: int
     live_journeys: int
-    open_tasks: int | None = Field(description="open advisor tasks (null until the workbench exists)")
+    open_tasks: int = Field(description="open advisor tasks of the customers in the caller's scope")
 
 
 class TrendDay(BaseModel):

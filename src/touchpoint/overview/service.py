@@ -22,6 +22,7 @@ from touchpoint.journeys.service import list_journeys
 from touchpoint.segments.service import list_segments
 from touchpoint.segments.service import status as segment_status
 from touchpoint.tags.service import recent_compute_runs
+from touchpoint.tasks.service import count_open_tasks
 
 TREND_DAYS = 30
 ACTIVE_DAYS = 7
@@ -72,7 +73,7 @@ def _figures(
         "net_inflow_30d": round(sum(flows), 2) if flows else None,
         "events_today": trend[-1]["events"] if trend else 0,
         "live_journeys": sum(1 for j in list_journeys(env=env) if j["status"] == LIVE),
-        "open_tasks": None,  # the advisor workbench (tasks) does not exist yet
+        "open_tasks": count_open_tasks(env=env, principal=principal),
     }
 
 

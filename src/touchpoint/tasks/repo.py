@@ -60,6 +60,16 @@ def listing(
     return [dict(r._mapping) for r in connection.execute(query)]
 
 
+def open_by_customer(connection: Connection) -> dict[str, int]:
+    """Open tasks per customer number."""
+    query = (
+        select(TASKS.c.customer_no, func.count())
+        .where(TASKS.c.status == "open")
+        .group_by(TASKS.c.customer_no)
+    )
+    return {str(customer_no): int(n) for customer_no, n in connection.execute(query)}
+
+
 def set_values(
     connection: Connection, task_id: str, values: dict[str, Any], *, status: str | None = None
 ) -> bool:

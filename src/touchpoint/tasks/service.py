@@ -134,6 +134,14 @@ def list_tasks(
     }
 
 
+def count_open_tasks(*, env: TagEnv, principal: Principal) -> int:
+    """How many open tasks the caller can see (their customers' — the home page's figure)."""
+    with env.ops.begin() as connection:
+        per_customer = repo.open_by_customer(connection)
+    visible = visible_numbers(env, principal, sorted(per_customer))
+    return sum(per_customer[n] for n in set(visible))
+
+
 def shown(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A task row as the workbench shows it. Its texts hold no personal data: talking points are rendered
     from the moment's facts and the suitability facts, never from the name or phone (the 360° view shows

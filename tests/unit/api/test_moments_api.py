@@ -77,6 +77,12 @@ def test_an_advisor_lists_claims_and_completes_their_own_tasks_only(world: Conta
     assert done.json()["status"] == "done"
     assert advisor.post(f"/api/v1/tasks/{mine}/complete", json={"outcome": "reached"}).status_code == 409
     assert advisor.post(f"/api/v1/tasks/{mine}/assign", json={"advisor_id": "ADV2"}).status_code == 403
+    # A customer's task history (their 360° page): done ones too with `status=all`, only within the scope.
+    assert advisor.get("/api/v1/tasks", params={"customer_no": "K1"}).json()["total"] == 0
+    history = advisor.get("/api/v1/tasks", params={"customer_no": "K1", "status": "all"}).json()
+    assert [(t["id"], t["status"], t["outcome"]) for t in history["tasks"]] == [(mine, "done", "converted")]
+    assert advisor.get("/api/v1/tasks", params={"customer_no": "K3", "status": "all"}).json()["total"] == 0
+    assert advisor.get("/api/v1/tasks", params={"status": "any"}).status_code == 422
 
 
 def test_a_branch_manager_sees_the_branch_and_its_kpis(world: Container) -> None:

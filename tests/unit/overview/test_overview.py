@@ -9,6 +9,7 @@ from functools import cache
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from support import demo_world
 from touchpoint.bootstrap import Container
@@ -17,6 +18,9 @@ from touchpoint.governance import SYSTEM, Principal
 from touchpoint.identity.scopes import scope_for
 from touchpoint.identity.service import show
 from touchpoint.overview import overview
+from touchpoint.store.operational.schema_service import advisor_tasks
+from touchpoint.tasks.model import TaskComplete, TaskDraft
+from touchpoint.tasks.service import assignments, complete_task, create_tasks
 
 TODAY = date(2026, 3, 31)  # the demo world's clock
 
@@ -136,3 +140,60 @@ def test_the_calendar_warns_from_60_days_before_the_recorded_closures_end(world:
     assert horizon(end - timedelta(days=60)).warning is True
     assert horizon(end + timedelta(days=5)).days_left == -5
     assert overview(env=world, principal=SYSTEM)["calendar"]["holidays_recorded_until"] == end.isoformat()
+
+
+def _some_tasks(container: Container) -> None:
+    """A task for every fifth customer of the newest snapshot (idempotent: one per source key), a third of
+    them completed."""
+    customers = _table(container, "customers")
+    numbers = sorted(customers.loc[customers["dt"] == customers["dt"].max(), "customer_no"])[::5]
+    now = container.clock.now()
+    drafts = [
+        TaskDraft(
+            source_key=f"overview-test:{n}",
+            source="mot",
+            customer_no=n,
+            title=f"call {n}",
+            reason="r",
+            talking_points="p",
+            priority="normal",
+            due_at=now + timedelta(hours=4),
+            rule="birthday",
+        )
+        for n in numbers
+    ]
+    with container.ops.begin() as connection:
+        made = create_tasks(connection, drafts=drafts, assigned=assignments(container, numbers), now=now)
+    with container.ops.begin() as connection:
+        status = dict(connection.execute(select(advisor_tasks.c.id, advisor_tasks.c.status)).all())
+    for task_id in sorted(made.values())[::3]:
+        if status[task_id] == "open":
+            complete_task(
+                env=container, principal=SYSTEM, task_id=task_id, result=TaskComplete(outcome="reached")
+            )
+
+
+@pytest.mark.parametrize(
+    ("branches", "advisor"), [((), None), (("B1",), None), (("B2", "B5"), None), (("B1",), "first")]
+)
+def test_open_tasks_are_counted_within_the_callers_scope(
+    world: Container, branches: tuple[str, ...], advisor: str | None
+) -> None:
+    _some_tasks(world)
+    customers = _table(world, "customers")
+    newest = customers[customers["dt"] == customers["dt"].max()]
+    allowed = newest if not branches else newest[newest["branch_id"].isin(branches)]
+    caller = SYSTEM
+    if branches:
+        advisor_id = None
+        if advisor is not None:
+            advisor_id = str(sorted(allowed["advisor_id"].dropna())[0])
+            allowed = allowed[allowed["advisor_id"] == advisor_id]
+        scope = scope_for(world, branches=branches, advisor_id=advisor_id)
+        caller = Principal(user="mgr", permissions=frozenset({"status:read"}), scope=scope)
+    with world.ops.begin() as connection:
+        rows = connection.execute(select(advisor_tasks.c.customer_no, advisor_tasks.c.status)).all()
+    expected = sum(1 for number, status in rows if status == "open" and number in set(allowed["customer_no"]))
+    assert sum(1 for _, status in rows if status != "open"), "some tasks are closed"
+    assert expected, "the scope holds open tasks"
+    assert overview(env=world, principal=caller)["figures"]["open_tasks"] == expected

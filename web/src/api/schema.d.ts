@@ -2303,7 +2303,8 @@ export interface paths {
         };
         /**
          * Tasks
-         * @description The caller's tasks, due soonest first (an advisor's own customers', a branch manager's branch's).
+         * @description The caller's tasks, due soonest first (an advisor's own customers', a branch manager's branch's);
+         *     `status=all` lists every status (a customer's task history on their 360° page).
          */
         get: operations["tasks_api_v1_tasks_get"];
         put?: never;
@@ -4263,9 +4264,9 @@ export interface components {
             net_inflow_30d: number | null;
             /**
              * Open Tasks
-             * @description open advisor tasks (null until the workbench exists)
+             * @description open advisor tasks of the customers in the caller's scope
              */
-            open_tasks: number | null;
+            open_tasks: number;
             /**
              * Total Aum
              * @description total assets (元) on the newest assets snapshot
@@ -15830,7 +15831,7 @@ export interface operations {
     tasks_api_v1_tasks_get: {
         parameters: {
             query?: {
-                status?: string | null;
+                status?: string;
                 overdue?: boolean;
                 escalated?: boolean | null;
                 rule?: string | null;

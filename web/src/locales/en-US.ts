@@ -86,7 +86,6 @@ export const enUS: Record<MessageKey, string> = {
   'overview.eventsToday': 'Events today',
   'overview.liveJourneys': 'Live journeys',
   'overview.openTasks': 'Open tasks',
-  'overview.openTasks.none': 'Shown once the advisor workbench is live',
   'overview.trend.activity': 'Active customers and events, 30 days',
   'overview.trend.money': 'Total assets and net inflow, 30 days',
   'overview.trend.events': 'Events',

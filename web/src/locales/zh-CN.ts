@@ -85,7 +85,6 @@ export const zhCN = {
   'overview.eventsToday': '今日事件数',
   'overview.liveJourneys': '运行中旅程',
   'overview.openTasks': '待办任务',
-  'overview.openTasks.none': '投顾工作台上线后显示',
   'overview.trend.activity': '近 30 日活跃客户与事件',
   'overview.trend.money': '近 30 日总资产与净流入',
   'overview.trend.events': '事件数',

@@ -157,7 +157,7 @@ def guidance(
 def tasks(
     c: Deps,
     caller: Caller,
-    status: Annotated[str | None, Query(pattern=r"^(open|done|cancelled)$")] = "open",
+    status: Annotated[str, Query(pattern=r"^(open|done|cancelled|all)$")] = "open",
     overdue: bool = False,
     escalated: bool | None = None,
     rule: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
@@ -167,11 +167,12 @@ def tasks(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TaskPage:
-    """The caller's tasks, due soonest first (an advisor's own customers', a branch manager's branch's)."""
+    """The caller's tasks, due soonest first (an advisor's own customers', a branch manager's branch's);
+    `status=all` lists every status (a customer's task history on their 360° page)."""
     page: dict[str, Any] = list_tasks(
         env=c,
         principal=caller,
-        status=status,
+        status=None if status == "all" else status,
         overdue=overdue,
         escalated=escalated,
         rule=rule,

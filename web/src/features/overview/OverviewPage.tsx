@@ -86,11 +86,7 @@ function Figures({ data }: { data: Overview }) {
     { title: 'overview.netInflow30d', value: formatAmount(f.net_inflow_30d, locale) },
     { title: 'overview.eventsToday', value: formatCount(f.events_today, locale) },
     { title: 'overview.liveJourneys', value: formatCount(f.live_journeys, locale) },
-    {
-      title: 'overview.openTasks',
-      value: formatCount(f.open_tasks, locale),
-      hint: f.open_tasks === null ? t('overview.openTasks.none') : undefined,
-    },
+    { title: 'overview.openTasks', value: formatCount(f.open_tasks, locale) },
   ];
   return (
     <div className="kpi-grid">
