@@ -9,8 +9,10 @@ import { PageLoading } from '@/app/PageLoading';
 import { Chart, type ChartOption } from '@/components/Chart';
 import { PageHeader } from '@/components/PageHeader';
 import { formatMoney, formatTime, formatValue } from '@/lib/format';
+import { valueLabel } from '@/lib/labels';
 import { useIndicators, useTags } from '@/features/tags/queries';
-import { useCustomer360, useCustomerJourneys, useCustomerMessages } from './queries';
+import { useCustomer360, useCustomerJourneys, useCustomerMessages, useCustomerTasks } from './queries';
+import { historyOrder } from './taskOrder';
 
 type View = Schemas['Customer360Read'];
 type ProfileField =
@@ -23,14 +25,18 @@ const PROFILE_FIELDS: ProfileField[] = [
   'risk_level', 'risk_assessed_at', 'investor_type', 'consent_marketing',
 ];
 
-/** 客户360: profile, identities, tags, indicators, assets, holdings, trades, events, journeys and messages. */
+/** 客户360: profile, identities, tags, indicators, assets, holdings, trades, events, journeys, messages and
+ * advisor tasks. */
 export default function Customer360Page() {
   const { customerNo = '' } = useParams();
   const { t } = useI18n();
+  const me = useMe();
   const { data, error, isPending } = useCustomer360(customerNo);
   const loaded = data !== undefined;
   const journeys = useCustomerJourneys(customerNo, loaded);
   const messages = useCustomerMessages(customerNo, loaded);
+  const mayReadTasks = can(me, 'task:read');
+  const tasks = useCustomerTasks(customerNo, loaded && mayReadTasks);
   if (isPending) return <PageLoading />;
   if (!data) {
     const status = error instanceof ApiError && error.status === 404 ? '404' : 'error';
@@ -86,7 +92,15 @@ export default function Customer360Page() {
                   label: t('c360.messages'),
                   children: <Messages rows={(messages.data ?? []) as Schemas['MessageRead'][]} />,
                 },
-                { key: 'tasks', label: t('c360.tasks'), children: <Empty description={t('c360.tasks.none')} /> },
+                {
+                  key: 'tasks',
+                  label: t('c360.tasks'),
+                  children: mayReadTasks ? (
+                    <Tasks rows={tasks.data?.tasks ?? []} loading={tasks.isPending} />
+                  ) : (
+                    <Empty description={t('c360.tasks.forbidden')} />
+                  ),
+                },
               ]}
             />
           </Card>
@@ -215,10 +229,14 @@ function Trades({ rows }: { rows: Row[] }) {
       columns={[
         { title: t('common.time'), dataIndex: 'time', render: (v: string) => formatTime(v) },
         { title: t('c360.holdings.product'), dataIndex: 'product_code' },
-        { title: t('c360.trades.side'), dataIndex: 'side' },
+        { title: t('c360.trades.side'), dataIndex: 'side', render: (v: string) => valueLabel(t, 'val.side', v) },
         { title: t('c360.holdings.quantity'), dataIndex: 'quantity' },
         { title: t('c360.trades.amount'), dataIndex: 'amount', render: (v: number) => formatMoney(v, locale) },
-        { title: t('c360.trades.channel'), dataIndex: 'channel' },
+        {
+          title: t('c360.trades.channel'),
+          dataIndex: 'channel',
+          render: (v: string | null) => valueLabel(t, 'val.tradeChannel', v),
+        },
       ]}
     />
   );
@@ -253,7 +271,7 @@ function Journeys({ rows }: { rows: Schemas['CustomerRunRead'][] }) {
       columns={[
         { title: t('c360.journeys'), dataIndex: 'journey' },
         { title: t('c360.journeys.node'), dataIndex: 'node', render: (v: string | null) => v ?? '—' },
-        { title: t('c360.journeys.state'), dataIndex: 'status' },
+        { title: t('c360.journeys.state'), dataIndex: 'status', render: (v: string) => valueLabel(t, 'val.run', v) },
         { title: t('c360.journeys.entered'), dataIndex: 'entered_at', render: (v: string) => formatTime(v) },
       ]}
     />
@@ -270,10 +288,96 @@ function Messages({ rows }: { rows: Schemas['MessageRead'][] }) {
       pagination={false}
       columns={[
         { title: t('common.time'), dataIndex: 'at', render: (v: string) => formatTime(v) },
-        { title: t('c360.messages.channel'), dataIndex: 'channel' },
+        { title: t('c360.messages.channel'), dataIndex: 'channel', render: (v: string) => valueLabel(t, 'val.channel', v) },
         { title: t('c360.messages.template'), dataIndex: 'template' },
-        { title: t('c360.messages.status'), dataIndex: 'status' },
+        { title: t('c360.messages.status'), dataIndex: 'status', render: (v: string) => valueLabel(t, 'val.message', v) },
         { title: t('c360.messages.reason'), dataIndex: 'reason', render: (v: string | null) => v ?? '—' },
+      ]}
+    />
+  );
+}
+
+const PRIORITY_COLOURS: Record<string, string> = { urgent: 'red', high: 'orange', normal: 'blue', low: 'default' };
+
+function Tasks({ rows, loading }: { rows: Schemas['TaskRead'][]; loading: boolean }) {
+  const { t } = useI18n();
+  const ordered = useMemo(() => historyOrder(rows), [rows]);
+  return (
+    <Table<Schemas['TaskRead']>
+      size="small"
+      rowKey="id"
+      loading={loading}
+      dataSource={ordered}
+      pagination={{ pageSize: 20, hideOnSinglePage: true, showSizeChanger: false }}
+      data-testid="c360-tasks"
+      columns={[
+        {
+          title: t('c360.tasks.title'),
+          dataIndex: 'title',
+          render: (title: string, task) => (
+            <span>
+              {title}
+              {task.reason && (
+                <Typography.Text type="secondary" style={{ display: 'block', fontSize: 12 }}>
+                  {task.reason}
+                </Typography.Text>
+              )}
+            </span>
+          ),
+        },
+        {
+          title: t('c360.tasks.source'),
+          dataIndex: 'source',
+          render: (source: string, task) => (
+            <span>
+              {valueLabel(t, 'val.taskSource', source)}
+              <Typography.Text type="secondary"> · {task.rule ?? task.journey ?? '—'}</Typography.Text>
+            </span>
+          ),
+        },
+        {
+          title: t('c360.tasks.priority'),
+          dataIndex: 'priority',
+          render: (p: string) => <Tag color={PRIORITY_COLOURS[p] ?? 'default'}>{valueLabel(t, 'val.priority', p)}</Tag>,
+        },
+        { title: t('c360.tasks.status'), dataIndex: 'status', render: (v: string) => valueLabel(t, 'val.taskStatus', v) },
+        {
+          title: t('c360.tasks.due'),
+          dataIndex: 'due_at',
+          render: (due: string, task) =>
+            task.overdue ? (
+              <Typography.Text type="danger" data-testid="task-overdue">
+                {formatTime(due)} · {t('c360.tasks.overdue')}
+              </Typography.Text>
+            ) : (
+              formatTime(due)
+            ),
+        },
+        {
+          title: t('c360.tasks.assignee'),
+          dataIndex: 'advisor_id',
+          render: (advisor: string | null, task) => advisor ?? task.claimed_by ?? t('c360.tasks.queue'),
+        },
+        {
+          title: t('c360.tasks.outcome'),
+          dataIndex: 'outcome',
+          render: (outcome: string | null, task) =>
+            outcome === null ? (
+              '—'
+            ) : (
+              <span>
+                {valueLabel(t, 'val.outcome', outcome)}
+                {task.follow_up_on && (
+                  <Typography.Text type="secondary"> · {t('c360.tasks.followUp', { date: task.follow_up_on })}</Typography.Text>
+                )}
+                {task.note && (
+                  <Typography.Text type="secondary" style={{ display: 'block', fontSize: 12 }}>
+                    {task.note}
+                  </Typography.Text>
+                )}
+              </span>
+            ),
+        },
       ]}
     />
   );

@@ -47,3 +47,17 @@ export function useCustomerMessages(customerNo: string, enabled: boolean) {
   });
 }
 
+
+/** The customer's advisor tasks of every status (within the caller's scope: others' customers have none). */
+export function useCustomerTasks(customerNo: string, enabled: boolean) {
+  return useQuery({
+    queryKey: ['customers', customerNo, 'tasks'],
+    queryFn: () =>
+      unwrap(
+        api.GET('/api/v1/tasks', {
+          params: { query: { customer_no: customerNo, status: 'all', limit: 200 } },
+        }),
+      ),
+    enabled,
+  });
+}
