@@ -1,19 +1,18 @@
 import { DownloadOutlined } from '@ant-design/icons';
 import { Button, Card, Col, Empty, Row, Select, Table, Tag } from 'antd';
-import { useMemo } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import type { Schemas } from '@/api/client';
 import { useI18n } from '@/app/i18n';
-import { Chart, type ChartOption } from '@/components/Chart';
 import { PageHeader } from '@/components/PageHeader';
 import { useSegments } from '@/features/segments/queries';
 import { download, formatCount, toCsv } from '@/lib/format';
 import { useOverlap } from './queries';
+import { regionMask, VENN4_BOX, VENN4_ELLIPSES, venn4LabelPoints } from './venn4';
 
 type Region = Schemas['OverlapRegion'];
 const COLORS = ['#1f5fbf', '#13a8a8', '#d48806', '#9254de'];
 
-/** 重叠分析: 2–4 segments as a Venn diagram (2 or 3) with each region's count, and every region as bars. */
+/** 重叠分析: 2–4 segments as a Venn diagram with the count of each region, and every region in a table. */
 export default function ComparePage() {
   const { t, locale } = useI18n();
   const [params, setParams] = useSearchParams();
@@ -45,7 +44,7 @@ export default function ComparePage() {
               {names.length <= 3 ? (
                 <Venn names={names} sizes={overlap.data.sizes} regions={regions} />
               ) : (
-                <RegionBars regions={regions} />
+                <Venn4 names={names} sizes={overlap.data.sizes} regions={regions} />
               )}
             </Card>
           </Col>
@@ -126,17 +125,51 @@ function Venn({ names, sizes, regions }: { names: string[]; sizes: Record<string
   );
 }
 
-function RegionBars({ regions }: { regions: Region[] }) {
-  const { t } = useI18n();
-  const option = useMemo<ChartOption>(
-    () => ({
-      tooltip: { trigger: 'axis' },
-      grid: { left: 160, right: 40, top: 16, bottom: 32 },
-      xAxis: { type: 'value', name: t('common.people'), minInterval: 1 },
-      yAxis: { type: 'category', data: regions.map((r) => r.segments.join(' ∩ ')), axisLabel: { width: 150, overflow: 'truncate' } },
-      series: [{ type: 'bar', name: t('ins.overlap.exactly'), data: regions.map((r) => r.exactly), label: { show: true, position: 'right' } }],
-    }),
-    [regions, t],
+/** Four ellipses (the classic layout), the count of customers in exactly each of the 15 regions written in
+ * it, and the segments' names and sizes beneath. */
+function Venn4({ names, sizes, regions }: { names: string[]; sizes: Record<string, number>; regions: Region[] }) {
+  const { locale } = useI18n();
+  const byMask = new Map(regions.map((r) => [regionMask(r.segments, names), r.exactly]));
+  const box = VENN4_BOX;
+  return (
+    <div data-testid="venn">
+      <svg viewBox={`${box.x} ${box.y} ${box.width} ${box.height}`} width="100%" role="img" data-testid="venn4">
+        {VENN4_ELLIPSES.map((e, i) => (
+          <ellipse
+            key={names[i]}
+            cx={e.cx}
+            cy={e.cy}
+            rx={e.rx}
+            ry={e.ry}
+            transform={`rotate(${e.angle} ${e.cx} ${e.cy})`}
+            fill={COLORS[i]}
+            fillOpacity={0.14}
+            stroke={COLORS[i]}
+            strokeWidth={1.5}
+          />
+        ))}
+        {[...venn4LabelPoints()].map(([mask, point]) => (
+          <text
+            key={mask}
+            x={point.x}
+            y={point.y}
+            textAnchor="middle"
+            dominantBaseline="central"
+            fontSize={mask === 15 ? 15 : 12}
+            fontWeight={600}
+            data-testid={`venn4-region-${mask}`}
+          >
+            {formatCount(byMask.get(mask) ?? 0, locale)}
+          </text>
+        ))}
+      </svg>
+      <div style={{ display: 'flex', flexWrap: 'wrap', gap: '4px 16px', justifyContent: 'center' }}>
+        {names.map((name, i) => (
+          <span key={name} style={{ color: COLORS[i], overflowWrap: 'anywhere' }}>
+            ● {name} ({formatCount(sizes[name] ?? 0, locale)})
+          </span>
+        ))}
+      </div>
+    </div>
   );
-  return <Chart option={option} height={Math.max(240, regions.length * 28 + 60)} />;
 }
