@@ -299,3 +299,33 @@ def test_every_page_draws_in_both_languages(any_language: Session, console_url: 
             run.first.click()
             session.page.wait_for_selector("[data-testid^=chart-] canvas")
         session.shot("page" + path.split("?")[0].replace("/", "-"))
+    _richer_states(session, console_url)
+
+
+def _richer_states(session: Session, console_url: str) -> None:
+    """The states of the pages a plain walk does not reach: four segments' Venn, the events by a tag against
+    the previous period, and a customer's advisor tasks."""
+    client = api_client(console_url, "admin")
+    for name, title, rule in (
+        ("e2e_walk_mature", "E2E 成熟或沉睡", {"tag": "lifecycle_stage", "in": ["成熟", "沉睡"]}),
+        ("e2e_walk_aum", "E2E 10万以上", {"tag": "aum_band", "in": ["10-50万", "50-100万", "100-500万"]}),
+    ):
+        client.put(f"/api/v1/segments/{name}", json={"title": title, "rule": rule}).raise_for_status()
+    page = session.page
+    session.open("/segments/compare?names=dormant_customers,e2e_walk,e2e_walk_mature,e2e_walk_aum")
+    page.wait_for_selector("[data-testid=venn4-region-15]")
+    assert page.locator("[data-testid^=venn4-region-]").count() == 15
+    session.shot("page-segments-compare-4")
+    session.open("/analytics/events")
+    page.fill("[data-testid=events-by]", "tag:activity_level")
+    page.click("[data-testid=events-compare]")
+    page.click("[data-testid=events-run]")
+    page.wait_for_selector("[data-testid=events-totals]")
+    page.wait_for_selector("[data-testid=chart-events] canvas")
+    session.shot("page-analytics-events-compare")
+    found = client.get("/api/v1/tasks", params={"status": "all", "limit": 1}).json()["tasks"]
+    customer = found[0]["customer_no"] if found else "C1000001"
+    session.open(f"/customers/{customer}")
+    page.click(".ant-tabs-tab[data-node-key=tasks]")
+    page.wait_for_selector("[data-testid=c360-tasks]")
+    session.shot("page-customers-360-tasks")

@@ -47,8 +47,8 @@ export default function EventsPage() {
           <RangeInput value={range} onChange={setRange} />
           <EventSelect value={event} onChange={setEvent} events={catalog.events} testId="events-event" />
           <Select value={unit} style={{ width: 100 }} onChange={setUnit} options={(['day', 'week', 'month'] as const).map((u) => ({ value: u, label: t(`an.unit.${u}`) }))} />
-          <Input value={by} placeholder={t('an.by.hint')} style={{ width: 260 }} onChange={(e) => setBy(e.target.value.trim())} />
-          <Checkbox checked={compare} onChange={(e) => setCompare(e.target.checked)}>
+          <Input value={by} placeholder={t('an.by.hint')} style={{ width: 260 }} onChange={(e) => setBy(e.target.value.trim())} data-testid="events-by" />
+          <Checkbox checked={compare} onChange={(e) => setCompare(e.target.checked)} data-testid="events-compare">
             {t('an.compare')}
           </Checkbox>
           <Button type="primary" onClick={() => run.mutate()} loading={run.isPending} data-testid="events-run">
