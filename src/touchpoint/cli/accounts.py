@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from touchpoint.cli.days import DAY_HELP, parse_day
 from touchpoint.cli.output import console, fail, fmt_utc, new_table, print_json, print_table
@@ -321,7 +322,7 @@ def verify_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     else:
         for problem in report.problems:
             where = "head" if problem.seq is None else f"entry {problem.seq}"
-            console.print(f"[red]{where}[/red]: {problem.problem}", highlight=False)
+            console.print(Text(where, style="red") + Text(f": {problem.problem}"), highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
