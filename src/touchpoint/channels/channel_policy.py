@@ -101,6 +101,7 @@ def channel_policy_kind(
         check=lambda p, bundle: None,
         write=write,
         delete=delete,
+        read="channel:read",
     )
 
 

@@ -115,6 +115,7 @@ def template_kind(env: ChannelEnv) -> DefinitionKind:
         check=check,
         write=lambda c, p, t: write_template(c, env=env, principal=p, template=cast(TemplateDef, t)),
         delete=delete,
+        read="template:read",
     )
 
 

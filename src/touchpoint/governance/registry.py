@@ -50,6 +50,8 @@ class DefinitionKind:
     write: Callable[[Connection, Principal, BaseModel], int]
     """Write a new version with its side rows and audit entry, in the caller's transaction."""
     delete: Callable[[Principal, str], None]
+    read: str
+    """The permission that reads this kind (a name of the permissions catalogue: mot_rule → moment:read)."""
     gate: Callable[[str, dict[str, Any] | None, dict[str, Any]], str | None] = field(
         default=lambda name, before, after: None
     )

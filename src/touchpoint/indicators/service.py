@@ -153,6 +153,7 @@ def indicator_kind(env: IndicatorEnv, dependents: Callable[[str], Sequence[str]]
         check=lambda d, bundle: check_indicator_in(env, cast(IndicatorDef, d), bundle),
         write=lambda c, p, d: write_indicator(c, env=env, principal=p, definition=cast(IndicatorDef, d)),
         delete=delete,
+        read="indicator:read",
     )
 
 

@@ -82,6 +82,7 @@ def journey_kind(env: JourneyEnv) -> DefinitionKind:
         check=lambda j, bundle: validate(env=env, journey=cast(JourneyDef, j), bundle=bundle),
         write=lambda c, p, j: write_journey(c, env=env, principal=p, journey=cast(JourneyDef, j)),
         delete=delete,
+        read="journey:read",
     )
 
 

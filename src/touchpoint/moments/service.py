@@ -105,6 +105,7 @@ def rule_kind(env: ChannelEnv) -> DefinitionKind:
         check=lambda r, bundle: check_rule(env, cast(MotRule, r), bundle),
         write=lambda c, p, r: write_rule(c, env=env, principal=p, rule=cast(MotRule, r)),
         delete=delete,
+        read="moment:read",
     )
 
 

@@ -185,6 +185,7 @@ def segment_kind(env: TagEnv, in_use: Callable[[str], bool]) -> DefinitionKind:
         check=lambda d, bundle: check_segment_in(env, cast(SegmentDef, d), bundle),
         write=lambda c, p, d: write_segment(c, env=env, principal=p, segment=cast(SegmentDef, d)),
         delete=lambda p, name: delete_segment(env=env, principal=p, name=name, in_use=in_use(name)),
+        read="segment:read",
         gate=gate,
     )
 

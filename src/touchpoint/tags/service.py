@@ -93,6 +93,7 @@ def tag_kind(env: TagEnv) -> DefinitionKind:
         check=lambda t, bundle: check_tag_in(env, cast(TagDef, t), bundle),
         write=lambda c, p, t: write_tag(c, env=env, principal=p, tag=cast(TagDef, t)),
         delete=lambda p, name: delete_tag(env=env, principal=p, name=name),
+        read="tag:read",
     )
 
 
