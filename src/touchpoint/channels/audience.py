@@ -32,12 +32,14 @@ def set_consent(
     granted: bool,
     source: str = "console",
 ) -> dict[str, Any]:
-    """Record a marketing consent grant or withdrawal for one channel or all ('*')."""
+    """Record a marketing consent grant or withdrawal for one channel or all ('*'), audited with the
+    channel's previous record as before."""
     channel = _channel_or_all(channel)
     _check_customer_no(customer_no)
     if not source or len(source) > 64:
         raise ValidationError("source must be 1 to 64 characters")
     with env.ops.begin() as connection:
+        earlier = [h for h in repo.consents_of(connection, customer_no) if h["channel"] == channel]
         repo.add_consent(
             connection,
             customer=customer_no,
@@ -46,6 +48,16 @@ def set_consent(
             source=source,
             detail=f"by {principal.user}",
             now=env.clock.now(),
+        )
+        record_operation(
+            connection,
+            clock=env.clock,
+            principal=principal,
+            action="consent.grant" if granted else "consent.withdraw",
+            target_type="customer",
+            target_id=customer_no,
+            before=_consent_record(earlier[-1]) if earlier else None,
+            after={"channel": channel, "granted": granted, "source": source},
         )
     return consent_of(env=env, principal=principal, customer_no=customer_no)
 
@@ -94,7 +106,7 @@ def add_do_not_disturb_list(
     *, env: ChannelEnv, principal: Principal, customers: list[str], reason: str, days: int | None = None
 ) -> dict[str, Any]:
     """Put many customers on the list at once (a 谢绝营销 list from the call centre), all or none: a bad
-    number is named and nothing is added."""
+    number is named and nothing is added. Each customer's entry is audited with the one it replaces."""
     if not reason.strip():
         raise ValidationError("a do-not-disturb entry needs a reason")
     if days is not None and not 1 <= days <= MAX_DND_DAYS:  # beyond, timedelta and datetime overflow
@@ -108,17 +120,30 @@ def add_do_not_disturb_list(
     now = env.clock.now()
     until = now + timedelta(days=days) if days else None
     unique = list(dict.fromkeys(customers))
+    after = {"reason": reason, "until": until.isoformat() if until else None, "added_by": principal.user}
     with env.ops.begin() as connection:
         for customer_no in unique:
+            before = repo.dnd_entry(connection, customer_no)
             repo.set_dnd(
                 connection, customer=customer_no, reason=reason, until=until, actor=principal.user, now=now
+            )
+            record_operation(
+                connection,
+                clock=env.clock,
+                principal=principal,
+                action="do_not_disturb.add",
+                target_type="customer",
+                target_id=customer_no,
+                before=_dnd_record(before),
+                after=after,
             )
     return {"added": len(unique), "reason": reason, "until": until.isoformat() if until else None}
 
 
 def remove_do_not_disturb(*, env: ChannelEnv, principal: Principal, customer_no: str) -> bool:
-    """Take a customer off the list (recorded in the audit log)."""
+    """Take a customer off the list (recorded in the audit log with the entry it removes)."""
     with env.ops.begin() as connection:
+        before = repo.dnd_entry(connection, customer_no)
         removed = repo.remove_dnd(connection, customer_no) > 0
         if removed:
             record_operation(
@@ -128,8 +153,22 @@ def remove_do_not_disturb(*, env: ChannelEnv, principal: Principal, customer_no:
                 action="do_not_disturb.remove",
                 target_type="customer",
                 target_id=customer_no,
+                before=_dnd_record(before),
             )
     return removed
+
+
+def _consent_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A consent row as the audit log keeps it (its time is the entry's own)."""
+    return {"channel": row["channel"], "granted": bool(row["granted"]), "source": row["source"]}
+
+
+def _dnd_record(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A do-not-disturb entry as the audit log keeps it."""
+    if row is None:
+        return None
+    until = row["until"].isoformat() if row["until"] else None
+    return {"reason": row["reason"], "until": until, "added_by": row["added_by"]}
 
 
 def _check_customer_no(customer_no: str) -> None:

@@ -296,6 +296,13 @@ def set_dnd(
     )
 
 
+def dnd_entry(connection: Connection, customer: str) -> dict[str, Any] | None:
+    """A customer's do-not-disturb entry (an expired one too), or None."""
+    found = connection.execute(select(channel_dnd).where(channel_dnd.c.customer_no == customer)).mappings()
+    row = found.first()
+    return dict(row) if row is not None else None
+
+
 def remove_dnd(connection: Connection, customer: str) -> int:
     """Take a customer off the list."""
     result = connection.execute(channel_dnd.delete().where(channel_dnd.c.customer_no == customer))

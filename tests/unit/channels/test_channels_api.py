@@ -305,3 +305,20 @@ def test_template_flags_are_true_or_false_not_numbers(
     assert [(t["name"], t["latest_version"]) for t in listed] == [("statement", 1)]  # no new version
     statement = client.get(f"{API}/templates/statement").json()
     assert (statement["urgent"], statement["track_links"]) == (False, True)
+
+
+def test_consent_and_do_not_disturb_changes_are_audited_under_the_signed_in_user(client: TestClient) -> None:
+    me = client.get(f"{API}/auth/me").json()["username"]
+    assert (
+        client.post(f"{API}/customers/A1/consent", json={"channel": "sms", "granted": False}).status_code
+        == 200
+    )
+    assert client.put(f"{API}/do-not-disturb/A1", json={"reason": "投诉"}).status_code == 200
+    assert client.delete(f"{API}/do-not-disturb/A1").status_code == 200
+    trail = client.get(f"{API}/audit", params={"kind": "customer", "target": "A1"}).json()
+    assert [(e["action"], e["actor"]) for e in trail] == [
+        ("do_not_disturb.remove", me),
+        ("do_not_disturb.add", me),
+        ("consent.withdraw", me),
+    ]
+    assert trail[0]["before"]["reason"] == "投诉"

@@ -140,6 +140,13 @@ def test_consent_dnd_inbox_and_messages(home: Path) -> None:
     assert isinstance(bulk, dict)
     assert bulk["added"] == 2
     assert len(_json(home, "channel", "dnd")) == len({customer, "C1000001", "C1000002"})  # type: ignore[arg-type]
+    trail = _json(home, "audit", "search", "--kind", "customer", "--target", customer)
+    assert isinstance(trail, list)
+    assert [(e["action"], e["source"]) for e in trail] == [  # newest first, each by the CLI's OS user
+        ("do_not_disturb.add", "cli"),
+        ("consent.withdraw", "cli"),
+    ]
+    assert all(e["actor"].startswith("os:") for e in trail)
     report = _json(home, "channel", "report", "--journey", "dormant_wakeup")
     assert isinstance(report, dict)
     assert all(r["channel"] == "inbox" for r in report["templates"])
