@@ -5,7 +5,7 @@ As Feast's registry does for its objects, every kind is read and written through
 checked against the other definitions, and written with its side rows). A whole configuration travels as a
 directory (`DIR/<kind>/<name>.yaml`): `export`, `plan` (what would change, with a diff) and `apply` — which
 writes every change in one transaction, or holds them all in one approval request when `definitions.apply`
-needs approval.
+needs approval or any one change needs approval on its own (a live journey's segment, `segment.change`).
 """
 
 from __future__ import annotations
@@ -243,8 +243,8 @@ class Registry:
         before = self.list(kind).get(name)
         if before == after:
             return SaveRead(kind=kind, name=name, version=self._live_version(kind, name))
-        gate = entry.gate(name, before, after)
-        if gate is not None and approvals.required(self._ops, gate):
+        gate = self._gate(kind, name, before, after)
+        if gate is not None:
             held = approvals.request(
                 self._ops,
                 clock=self._clock,
@@ -259,6 +259,16 @@ class Registry:
         with self._ops.begin() as connection:
             version = entry.write(connection, principal, definition)
         return SaveRead(kind=kind, name=name, version=version, changed=True)
+
+    def held_by(self, kind: str, name: str, body: dict[str, Any]) -> str | None:
+        """The approval action that saving `body` (as `dump` gives it) as `name` would be held for now —
+        its kind's gate, switched on — or None when it would be written at once."""
+        before = self.list(kind).get(name)
+        return None if before == body else self._gate(kind, name, before, body)
+
+    def _gate(self, kind: str, name: str, before: dict[str, Any] | None, after: dict[str, Any]) -> str | None:
+        gate = self.kind(kind).gate(name, before, after)
+        return gate if gate is not None and approvals.required(self._ops, gate) else None
 
     def export(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every live body of every kind: what `definitions export DIR` writes."""
@@ -301,7 +311,9 @@ class Registry:
         return PlanRead(items=items, changes=sum(1 for i in items if i.action in ("create", "update")))
 
     def apply(self, principal: Principal, documents: Bundle) -> ApplyRead:
-        """Write every change of a directory in one transaction, or hold them in one approval request."""
+        """Write every change of a directory in one transaction, or hold them all in one approval request:
+        when `definitions.apply` needs approval, or else when any change needs it on its own (its kind's
+        gate, as saving it alone would: a live journey's segment) — the request then names that action."""
         plan = self.plan(documents)
         changes = [i for i in plan.items if i.action in ("create", "update")]
         if not changes:
@@ -314,21 +326,39 @@ class Registry:
             }
             for i in changes
         ]
-        if approvals.required(self._ops, "definitions.apply"):
+        summary = f"apply {len(changes)} definition change(s): "
+        gate: str | None = "definitions.apply"
+        if not approvals.required(self._ops, "definitions.apply"):
+            gated = self._gated(items)
+            gate = next(iter(gated.values()), None)
+            if gated:
+                summary += f"held because {', '.join(gated)} need(s) {gate}; "
+        if gate is not None:
             held = approvals.request(
                 self._ops,
                 clock=self._clock,
                 principal=principal,
-                name="definitions.apply",
+                name=gate,
                 target=", ".join(sorted({i.kind for i in changes})),
-                summary=f"apply {len(changes)} definition change(s): "
-                + ", ".join(f"{i.kind}/{i.name}" for i in changes[:20]),
+                summary=summary + ", ".join(f"{i.kind}/{i.name}" for i in changes[:20]),
                 payload={"items": items},
                 diff="".join(i.diff for i in changes),
             )
             return ApplyRead(**plan.model_dump(), applied=False, pending_approval=held)
         self.writer(items, principal)(None)
         return ApplyRead(**plan.model_dump(), applied=True)
+
+    def _gated(self, items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """`kind/name` → the approval action each item needs on its own now (items that need none left
+        out)."""
+        live = {kind: self.list(kind) for kind in {i["kind"] for i in items}}
+        gated: dict[str, str] = {}
+        for item in items:
+            kind, name = item["kind"], item["name"]
+            gate = self._gate(kind, name, live[kind].get(name), item["body"])
+            if gate is not None:
+                gated[f"{kind}/{name}"] = gate
+        return gated
 
     def handler(self, payload: Mapping[str, Any], maker: Principal) -> approvals.Writer:
         """The approval handler of `definitions.apply` and `segment.change`: check again, then write."""

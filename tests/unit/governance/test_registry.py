@@ -211,6 +211,34 @@ def test_changing_a_segment_a_live_journey_uses_needs_approval(container: Contai
         _approve(container, again.pending_approval.id)
 
 
+def test_applying_a_directory_holds_a_live_journeys_segment_even_when_apply_needs_no_approval(
+    container: Container,
+) -> None:
+    _configure(container)
+    save_journey(env=container, principal=SYSTEM, journey=parse_journey(_journey(exit_segment="risky")))
+    from touchpoint.channels.service import activate_template
+
+    activate_template(env=container, principal=SYSTEM, name="notice")
+    publish(env=container, principal=SYSTEM, name="care")
+    _require(container, "segment.change")  # definitions.apply stays off
+    stricter = {"title": "高风险", "rule": {"attribute": "risk_level", "in": ["C4", "C5"]}}
+    directory = {"segment": {"risky": stricter}, "template": {"notice": _template(body="新版")}}
+
+    done = container.registry.apply(MAKER, directory)
+
+    assert not done.applied
+    assert done.pending_approval is not None
+    assert done.pending_approval.action == "segment.change"
+    assert "segment/risky need(s) segment.change" in done.pending_approval.summary
+    assert container.registry.get("segment", "risky").body["rule"] == RISKY  # nothing written yet
+    assert container.registry.get("template", "notice").body["body"] == "您好"
+    _approve(container, done.pending_approval.id)
+    assert container.registry.get("segment", "risky").body["rule"] == stricter["rule"]
+    assert container.registry.get("template", "notice").body["body"] == "新版"
+    calm = container.registry.apply(MAKER, {"segment": {"calm": {"title": "稳健", "rule": RISKY}}})
+    assert calm.applied  # a segment no live journey uses is written at once
+
+
 def test_an_export_mirrors_the_registry_and_needs_an_existing_parent(
     tmp_path: Path, container: Container
 ) -> None:
