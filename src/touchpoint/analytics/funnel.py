@@ -44,7 +44,7 @@ from touchpoint.indicators.compile import property_condition
 from touchpoint.indicators.model import Filter
 from touchpoint.indicators.service import known_events
 from touchpoint.segments.model import PropertyFilter
-from touchpoint.segments.service import save_list_segment
+from touchpoint.segments.service import SegmentEnv, save_list_segment
 from touchpoint.tags.service import TagEnv
 
 __all__ = ["Exclusion", "FunnelQuery", "FunnelStep", "funnel", "funnel_customers", "save_funnel_segment"]
@@ -158,7 +158,7 @@ def funnel_customers(
 
 def save_funnel_segment(
     *,
-    env: TagEnv,
+    env: SegmentEnv,
     principal: Principal,
     query: FunnelQuery,
     step: int,

@@ -22,7 +22,7 @@ from touchpoint.core.durations import DayRef, resolve_day
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
 from touchpoint.segments.model import PropertyFilter
-from touchpoint.segments.service import save_list_segment
+from touchpoint.segments.service import SegmentEnv, save_list_segment
 from touchpoint.tags.service import TagEnv
 
 Unit = RetentionUnit
@@ -47,7 +47,7 @@ def _shift(day: date, unit: Unit, n: int) -> date:
 
 def save_retention_segment(
     *,
-    env: TagEnv,
+    env: SegmentEnv,
     principal: Principal,
     query: RetentionQuery,
     cohort: DayRef,

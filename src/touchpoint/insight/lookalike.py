@@ -24,13 +24,12 @@ from touchpoint.indicators.validate import gives_number
 from touchpoint.segments.context import Context
 from touchpoint.segments.model import IndicatorCondition, SegmentCondition, TagCondition
 from touchpoint.segments.service import (
-    SegmentDef,
+    SegmentEnv,
+    check_list_target,
     current_members,
     get_segment,
     read_rule,
-    refresh_segment,
-    save_segment,
-    upload_list,
+    save_list_segment,
 )
 from touchpoint.segments.validate import nodes
 from touchpoint.tags.learn import holdout_split
@@ -43,7 +42,7 @@ SEED = 7
 
 def lookalike(
     *,
-    env: TagEnv,
+    env: SegmentEnv,
     principal: Principal,
     seed: str,
     target: str,
@@ -55,6 +54,7 @@ def lookalike(
     """Train seed-vs-pool, report hold-out AUC, save the best-scoring non-members as segment `target`."""
     if (top is None) == (min_score is None):
         raise ValidationError("give exactly one of top (K customers) or min_score (0–1)")
+    check_list_target(env=env, name=target, title=target)  # refused before training, not after
     job = job or lookalike_job(principal, seed, target)
     job.report("loading", 0.05)
     context, members = current_members(env=env, name=seed)
@@ -80,13 +80,15 @@ def lookalike(
     listed = [str(numbers[int(u)]) for u in uids[chosen]]
     if not listed:
         raise ValidationError("no candidate scored high enough; lower min_score or use top")
-    uploaded = upload_list(env=env, principal=principal, name=f"lookalike of {seed}", numbers=listed)
-    description = f"种群扩散 lookalike of {seed}: hold-out AUC {auc:.3f}"
-    segment = SegmentDef(
-        name=target, title=target, description=description, kind="static", rule={"list": uploaded["list"]}
+    save_list_segment(
+        env=env,
+        principal=principal,
+        name=target,
+        title=target,
+        numbers=listed,
+        source=f"lookalike of {seed}",
+        description=f"种群扩散 lookalike of {seed}: hold-out AUC {auc:.3f}",
     )
-    save_segment(env=env, principal=principal, segment=segment)
-    refresh_segment(env=env, principal=principal, name=target, force=True)
     result = {
         "seed": seed,
         "seed_size": int(y.sum()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,13 @@ from touchpoint.core.ids import new_id
 from touchpoint.governance import Principal, approvals, record_operation
 from touchpoint.governance.masking import PiiMask
 from touchpoint.governance.masking import mask_customer_no as mask_customer_no  # re-exported: journeys
-from touchpoint.governance.registry import Bundle, DefinitionKind, remove_definition, write_definition
+from touchpoint.governance.registry import (
+    Bundle,
+    DefinitionKind,
+    Registry,
+    remove_definition,
+    write_definition,
+)
 from touchpoint.indicators import list_indicators
 from touchpoint.indicators.model import NAME_PATTERN
 from touchpoint.indicators.service import known_events
@@ -279,14 +285,46 @@ def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[s
     return {"list": list_id, "rows": len(cleaned), "unknown": [n for n in cleaned if n not in known]}
 
 
+class SegmentEnv(TagEnv, Protocol):
+    """What saving a list as a segment needs besides the tag environment: the definitions registry, whose
+    segment gate says when replacing a segment's rule needs approval."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+
+def check_list_target(*, env: SegmentEnv, name: str, title: str, description: str = "") -> None:
+    """Refuse to replace segment `name` with a list when changing its rule needs approval (the segment's gate
+    in the registry — a live journey uses it): a list segment is refreshed at once, so it cannot wait for a
+    checker; a bad name is refused too. Nothing is written."""
+    placeholder = {"title": title, "description": description, "kind": "static", "rule": {"list": "…"}}
+    body = segment_from(placeholder, name).model_dump(mode="json")  # a bad name fails here
+    gate = env.registry.held_by(KIND, name, body)
+    if gate is not None:
+        raise ValidationError(
+            f"segment {name!r} cannot be replaced by a list at once: {approvals.action(gate).en.lower()}"
+            f" needs approval ({gate}); save the list as a new segment, or change {name!r}'s rule through"
+            f" PUT /segments/{name} or `touchpoint segment create {name}`, which hold it for a checker"
+        )
+
+
 def save_list_segment(
-    *, env: TagEnv, principal: Principal, name: str, title: str, numbers: list[str], source: str
+    *,
+    env: SegmentEnv,
+    principal: Principal,
+    name: str,
+    title: str,
+    numbers: list[str],
+    source: str,
+    description: str = "",
 ) -> dict[str, Any]:
-    """A static segment of these customer numbers: the list kept, the segment saved and refreshed at once."""
-    segment_from({"title": title, "kind": "static", "rule": {}}, name)  # a bad name fails before any write
+    """A static segment of these customer numbers: the list kept, the segment saved and refreshed at once —
+    unless it would replace a segment whose change needs approval (`check_list_target`)."""
+    check_list_target(env=env, name=name, title=title, description=description)
     uploaded = upload_list(env=env, principal=principal, name=source, numbers=numbers)
-    segment = segment_from({"title": title, "kind": "static", "rule": {"list": uploaded["list"]}}, name)
-    save_segment(env=env, principal=principal, segment=segment)
+    rule = {"list": uploaded["list"]}
+    body = {"title": title, "description": description, "kind": "static", "rule": rule}
+    save_segment(env=env, principal=principal, segment=segment_from(body, name))
     return refresh_segment(env=env, principal=principal, name=name, force=True) | {"upload": uploaded}
 
 

@@ -223,3 +223,45 @@ def test_a_job_is_shown_to_the_user_who_started_it_only(demo: Container) -> None
         assert other.get(f"/api/v1/jobs/{job['id']}").status_code == 404
         assert other.delete(f"/api/v1/jobs/{job['id']}").status_code == 404
         assert _finished(client, job["id"])["stage"] == "done"
+
+
+def test_a_lookalike_may_not_replace_a_segment_a_live_journey_uses_while_its_change_needs_approval(
+    demo: Container,
+) -> None:
+    from touchpoint.governance import approvals
+    from touchpoint.governance.approvals import ApprovalPolicyUpdate
+    from touchpoint.journeys.service import parse_journey, publish, save_journey
+
+    journey = {
+        "name": "rich_care",
+        "title": "富裕关怀",
+        "entry": {"type": "api"},
+        "start": "note",
+        "nodes": [
+            {"id": "note", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}
+        ],
+        "exit_criteria": [{"segment": "rich"}],
+    }
+    save_journey(env=demo, principal=SYSTEM, journey=parse_journey(journey))
+    publish(env=demo, principal=SYSTEM, name="rich_care")
+
+    def switch(required: bool) -> None:
+        update = ApprovalPolicyUpdate(required=required)
+        approvals.set_policy(
+            demo.ops, clock=demo.clock, principal=SYSTEM, name="segment.change", update=update
+        )
+
+    switch(True)
+    try:
+        with pytest.raises(ValidationError, match=r"\(segment\.change\)"):
+            lookalike(env=demo, principal=SYSTEM, seed="recurring", target="rich", top=10)
+        with api_client(demo) as client:
+            refused = client.post("/api/v1/segments/recurring/lookalike", json={"target": "rich", "top": 10})
+        assert refused.status_code == 400
+        assert "segment.change" in refused.json()["error"]["message"]
+        assert demo.registry.get("segment", "rich").body["rule"] == {
+            "tag": "asset_tier",
+            "in": ["高净值", "富裕"],
+        }
+    finally:
+        switch(False)

@@ -294,3 +294,60 @@ def test_a_large_export_waits_for_approval_and_is_used_once_by_its_maker(
             )
     finally:
         switch(False)
+
+
+def test_a_list_cannot_replace_a_segment_a_live_journey_uses_while_its_change_needs_approval(
+    demo: tuple[Container, Path],
+) -> None:
+    from touchpoint.governance import approvals
+    from touchpoint.governance.approvals import ApprovalPolicyUpdate
+    from touchpoint.journeys.service import parse_journey, publish, save_journey
+    from touchpoint.segments.service import get_segment, save_list_segment
+
+    container, _ = demo
+    first = save_list_segment(
+        env=container, principal=SYSTEM, name="vip_call", title="回访", numbers=["C1000001"], source="a.csv"
+    )
+    assert first["size"] == 1
+    journey = {
+        "name": "vip_call_care",
+        "title": "回访关怀",
+        "entry": {"type": "api"},
+        "start": "note",
+        "nodes": [
+            {"id": "note", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}
+        ],
+        "exit_criteria": [{"segment": "vip_call"}],
+    }
+    save_journey(env=container, principal=SYSTEM, journey=parse_journey(journey))
+    publish(env=container, principal=SYSTEM, name="vip_call_care")
+    rule = get_segment(env=container, name="vip_call").rule
+
+    def switch(required: bool) -> None:
+        update = ApprovalPolicyUpdate(required=required)
+        approvals.set_policy(
+            container.ops, clock=container.clock, principal=SYSTEM, name="segment.change", update=update
+        )
+
+    switch(True)
+    try:
+        with pytest.raises(ValidationError, match=r"'vip_call' cannot be replaced .* \(segment\.change\)"):
+            save_list_segment(
+                env=container,
+                principal=SYSTEM,
+                name="vip_call",
+                title="回访",
+                numbers=["C1000002", "C1000003"],
+                source="b.csv",
+            )
+        assert get_segment(env=container, name="vip_call").rule == rule  # the live rule is kept
+        unused = save_list_segment(
+            env=container, principal=SYSTEM, name="vip_new", title="新", numbers=["C1000002"], source="b.csv"
+        )
+        assert unused["size"] == 1  # a segment no live journey uses is saved at once
+    finally:
+        switch(False)
+    again = save_list_segment(
+        env=container, principal=SYSTEM, name="vip_call", title="回访", numbers=["C1000002"], source="b.csv"
+    )
+    assert again["size"] == 1  # with the gate off, the list replaces it as before

@@ -15,7 +15,7 @@ from touchpoint.governance import Principal
 from touchpoint.insight.lookalike import lookalike, lookalike_job
 from touchpoint.insight.model import LookalikeCreate, OverlapRead, TgiProfileRead
 from touchpoint.insight.profile import overlap, tgi_profile
-from touchpoint.segments.service import get_segment
+from touchpoint.segments.service import check_list_target, get_segment
 from touchpoint.tags.service import list_tags
 
 router = APIRouter(tags=["insight"])
@@ -90,6 +90,7 @@ def start_lookalike(
         raise ValidationError(problem, faults=[Fault(loc=("body", "top"), msg=problem)])
     get_segment(env=c, name=seed)  # an unknown seed is answered now, not found later by the job
     target = body.target or f"{seed}_lookalike"
+    check_list_target(env=c, name=target, title=target)  # so is a target the segment gate protects
     job = JOBS.add(lookalike_job(caller, seed, target))
 
     def work(running: Job) -> Any:
