@@ -1,5 +1,5 @@
-"""The journey canvas in a real browser (issue 18): a 基金定投 journey built from an empty canvas with the mouse,
-saved, simulated with per-node counts equal to the API's, submitted for approval and approved by compliance
+"""The journey canvas in a real browser (issue 18): a 基金定投 journey built from an empty canvas with the
+mouse, saved, simulated with per-node counts equal to the API's, submitted for approval and approved by compliance
 (not by its maker); the canvas, live view and simulation drawn in both languages."""
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ def _drop(session: Session, key: str, x: int, y: int) -> None:
     closes, the canvas is whole again)."""
     page = session.page
     before = page.locator(".react-flow__node").count()
-    page.drag_and_drop(f"[data-testid=palette-{key}]", "[data-testid=journey-canvas]", target_position={"x": x, "y": y})
+    page.drag_and_drop(
+        f"[data-testid=palette-{key}]", "[data-testid=journey-canvas]", target_position={"x": x, "y": y}
+    )
     page.wait_for_function(f"() => document.querySelectorAll('.react-flow__node').length > {before}")
     page.keyboard.press("Escape")
 
@@ -30,7 +32,9 @@ def _connect(session: Session, source: str, handle: str, target: str) -> None:
     """Draw an edge with the mouse from a node's handle to another node's top."""
     page = session.page
     edges = page.locator(".react-flow__edge").count()
-    start = page.locator(f'.react-flow__node[data-id="{source}"] .react-flow__handle[data-handleid="{handle}"]')
+    start = page.locator(
+        f'.react-flow__node[data-id="{source}"] .react-flow__handle[data-handleid="{handle}"]'
+    )
     end = page.locator(f'.react-flow__node[data-id="{target}"] .react-flow__handle.target')
     x, y = _centre(start.bounding_box())
     page.mouse.move(x, y)
@@ -51,7 +55,9 @@ def _pick(session: Session, select: str, search: str, option: str) -> None:
     page.locator(select).last.click()
     page.keyboard.type(search)
     page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
-    page.wait_for_function("() => !document.querySelector('.ant-select-dropdown:not(.ant-select-dropdown-hidden)')")
+    page.wait_for_function(
+        "() => !document.querySelector('.ant-select-dropdown:not(.ant-select-dropdown-hidden)')"
+    )
 
 
 def _finished(api: Any, job: str) -> dict[str, Any]:
@@ -64,7 +70,9 @@ def _finished(api: Any, job: str) -> dict[str, Any]:
     raise AssertionError(f"simulation {job} did not finish")
 
 
-def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(session: Session, console_url: str) -> None:
+def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
+    session: Session, console_url: str
+) -> None:
     page = session.page
     page.set_viewport_size({"width": 1920, "height": 1200})
     api = api_client(console_url, "ops.chen")
@@ -123,7 +131,12 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(session:
     assert nodes["wait_for_event_1"]["on_timeout"] == "split_1"
     assert nodes["split_1"]["branches"][0]["rule"] == {"all": [{"tag": "asset_tier", "in": ["高净值"]}]}
     assert nodes["split_1"]["default"] == "send_1"
-    assert nodes["send_1"]["action"] == {"kind": "send", "channel": "inbox", "template": "fund_detail_nudge", "text": None}
+    assert nodes["send_1"]["action"] == {
+        "kind": "send",
+        "channel": "inbox",
+        "template": "fund_detail_nudge",
+        "text": None,
+    }
     assert nodes["advisor_task_1"]["action"]["title"] == "定投意向跟进"
 
     # A simulation from the canvas paints each node's count: the API's simulation of the same period agrees.
@@ -136,7 +149,9 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(session:
     assert expected["wait_1"] > 0
     modal = page.locator("[data-testid=simulation-modal]")
     for node, entered in expected.items():
-        counts = modal.locator(f'.react-flow__node[data-id="{node}"] [data-testid=journey-node-counts] b').first
+        counts = modal.locator(
+            f'.react-flow__node[data-id="{node}"] [data-testid=journey-node-counts] b'
+        ).first
         assert counts.inner_text().replace(",", "") == str(entered), node
     session.shot("journey-simulation")
     page.keyboard.press("Escape")
@@ -145,11 +160,17 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(session:
     page.click("[data-testid=journey-publish]")
     page.locator("[data-testid=journey-publish-modal] .ant-btn-primary").click()
     page.wait_for_selector("text=已提交审批")
-    mine = [a for a in api.get("/api/v1/approvals").json() if a["target"] == f"journey/{NAME}" and a["status"] == "pending"]
+    mine = [
+        a
+        for a in api.get("/api/v1/approvals").json()
+        if a["target"] == f"journey/{NAME}" and a["status"] == "pending"
+    ]
     assert len(mine) == 1
     assert api.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "自批"}).status_code == 403
     checker = api_client(console_url, "comp.sun")
-    assert checker.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "合规"}).status_code == 200
+    assert (
+        checker.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "合规"}).status_code == 200
+    )
     session.open(f"/journeys/{NAME}/live")
     page.wait_for_selector("[data-testid=journey-live-summary]")
     assert "运行中" in page.locator("[data-testid=journey-status]").inner_text()

@@ -14268,7 +14268,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description indicator, tag, segment, template, channel_policy, mot_rule, journey */
+                /** @description indicator, tag, segment, template, journey */
                 kind: string;
             };
             cookie?: never;
@@ -14331,7 +14331,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description indicator, tag, segment, template, channel_policy, mot_rule, journey */
+                /** @description indicator, tag, segment, template, journey */
                 kind: string;
                 name: string;
             };
@@ -14406,7 +14406,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description indicator, tag, segment, template, channel_policy, mot_rule, journey */
+                /** @description indicator, tag, segment, template, journey */
                 kind: string;
                 name: string;
             };
