@@ -1,6 +1,6 @@
 """The journey canvas in a real browser (issue 18): a 基金定投 journey built from an empty canvas with the
-mouse, saved, simulated with per-node counts equal to the API's, submitted for approval and approved by compliance
-(not by its maker); the canvas, live view and simulation drawn in both languages."""
+mouse, saved, simulated with per-node counts equal to the API's, submitted for approval and approved by
+compliance (not by its maker); the canvas, live view and simulation drawn in both languages."""
 
 from __future__ import annotations
 

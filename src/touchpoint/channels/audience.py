@@ -36,6 +36,7 @@ def set_consent(
     channel's previous record as before."""
     channel = _channel_or_all(channel)
     _check_customer_no(customer_no)
+    ensure_visible(env, principal, customer_no)  # a user limited to branches changes only their customers
     if not source or len(source) > 64:
         raise ValidationError("source must be 1 to 64 characters")
     with env.ops.begin() as connection:
@@ -109,6 +110,9 @@ def add_do_not_disturb_list(
     number is named and nothing is added. Each customer's entry is audited with the one it replaces."""
     if not reason.strip():
         raise ValidationError("a do-not-disturb entry needs a reason")
+    hidden = sorted(set(customers) - set(visible_numbers(env, principal, customers)))
+    if hidden:  # a user limited to branches: another branch's customer is as unknown as none
+        raise ValidationError(f"no customer {hidden[0]!r}")
     if days is not None and not 1 <= days <= MAX_DND_DAYS:  # beyond, timedelta and datetime overflow
         raise ValidationError(
             f"days must be between 1 and {MAX_DND_DAYS} (got {days}); leave it out to keep the entry until"

@@ -58,7 +58,7 @@ def _require_known_customer(ctx: typer.Context, customer_no: str) -> None:
 
 def _faults(faults: list[str]) -> None:
     for fault in faults:
-        console.print(f"  [red]✗[/red] {fault}", highlight=False)
+        console.print(f"  ✗ {fault}", highlight=False)
 
 
 @template_app.command("schema")

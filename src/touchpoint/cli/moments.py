@@ -80,7 +80,7 @@ def mot_show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
         print_json(body)
         return
     for key, value in body.items():
-        console.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        console.print(f"{key}: {value}", highlight=False)
 
 
 @mot_app.command("install")
@@ -114,7 +114,7 @@ def mot_run(
     for name, count in sorted(result["fired"].items()):
         console.print(f"{name}: {count} new firing(s)", highlight=False)
     for name, error in sorted(result["errors"].items()):
-        console.print(f"[red]{name}: {error}[/red]", highlight=False)
+        console.print(f"{name}: {error}", highlight=False)
     if not result["evaluated"]:
         console.print(
             "nothing due: every slot that has come today was evaluated on today's data", highlight=False
@@ -268,7 +268,7 @@ def task_list(
         title=f"服务任务 · {page['total']} task(s)",
     )
     for t in page["tasks"]:
-        due = fmt_utc(t["due_at"]) + (" [red]overdue[/red]" if t["overdue"] else "")
+        due = fmt_utc(t["due_at"]) + (" overdue 已逾期" if t["overdue"] else "")
         table.add_row(
             t["id"],
             due,
@@ -366,7 +366,7 @@ def _print_task(task: dict[str, Any], as_json: bool) -> None:
         "follow_up_on",
         "escalated_at",
     ):
-        console.print(f"[bold]{key}[/bold]: {task.get(key)}", highlight=False)
+        console.print(f"{key}: {task.get(key)}", highlight=False)
 
 
 # KPIs ------------------------------------------------------------------------------------------------------

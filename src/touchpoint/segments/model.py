@@ -424,6 +424,18 @@ class ListUploadRead(BaseModel):
     unknown: list[str]
 
 
+class UploadedListRead(BaseModel):
+    """An uploaded list as a rule's list condition picks it (its members are not shown)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    list_id: str = Field(alias="list")
+    name: str
+    rows: int
+    actor: str
+    at: str
+
+
 class SegmentUploadRead(SegmentRead):
     """A static segment made from an uploaded list, refreshed at once."""
 

@@ -29,6 +29,12 @@ def list_ids(connection: Connection) -> set[str]:
     return {row[0] for row in connection.execute(select(segment_lists.c.id))}
 
 
+def lists(connection: Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest uploaded lists: id, name, rows, who uploaded it and when."""
+    query = select(segment_lists).order_by(segment_lists.c.created_at.desc(), segment_lists.c.id).limit(limit)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
 def list_members(connection: Connection, list_id: str) -> list[str]:
     """The customer numbers of one uploaded list."""
     query = select(segment_list_members.c.customer_no).where(segment_list_members.c.list_id == list_id)

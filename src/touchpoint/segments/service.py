@@ -285,6 +285,23 @@ def upload_list(*, env: TagEnv, principal: Principal, name: str, numbers: list[s
     return {"list": list_id, "rows": len(cleaned), "unknown": [n for n in cleaned if n not in known]}
 
 
+def uploaded_lists(*, env: TagEnv, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest uploaded lists for a rule's list condition: id, name, rows, uploader and time (no customer
+    numbers)."""
+    with env.ops.begin() as connection:
+        rows = repo.lists(connection, limit)
+    return [
+        {
+            "list": r["id"],
+            "name": r["name"],
+            "rows": r["rows"],
+            "actor": r["actor"],
+            "at": r["created_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+
 class SegmentEnv(TagEnv, Protocol):
     """What saving a list as a segment needs besides the tag environment: the definitions registry, whose
     segment gate says when replacing a segment's rule needs approval."""

@@ -1606,6 +1606,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists
+         * @description The newest 200 uploaded lists (for a rule's 导入名单 condition), newest first.
+         */
+        get: operations["lists_api_v1_lists_get"];
+        put?: never;
+        /**
+         * Upload A List
+         * @description Upload a file of customer numbers (one per line, UTF-8 or GBK) as a list a rule can name; the numbers
+         *     no customer has are reported.
+         */
+        post: operations["upload_a_list_api_v1_lists_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/moments/evaluate": {
         parameters: {
             query?: never;
@@ -3171,6 +3196,11 @@ export interface components {
         };
         /** Body_tag_upload_api_v1_tags__name__upload_post */
         Body_tag_upload_api_v1_tags__name__upload_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_upload_a_list_api_v1_lists_post */
+        Body_upload_a_list_api_v1_lists_post: {
             /** File */
             file: string;
         };
@@ -7791,6 +7821,22 @@ export interface components {
             relative: number | null;
             /** Treated Rate */
             treated_rate: number | null;
+        };
+        /**
+         * UploadedListRead
+         * @description An uploaded list as a rule's list condition picks it (its members are not shown).
+         */
+        UploadedListRead: {
+            /** Actor */
+            actor: string;
+            /** At */
+            at: string;
+            /** List */
+            list: string;
+            /** Name */
+            name: string;
+            /** Rows */
+            rows: number;
         };
         /**
          * UsedByRead
@@ -13469,6 +13515,113 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["KpiRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    lists_api_v1_lists_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedListRead"][];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload_a_list_api_v1_lists_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_a_list_api_v1_lists_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListUploadRead"];
                 };
             };
             /** @description The input can never be valid as given */

@@ -369,6 +369,8 @@ export const zhCN = {
   'builder.pickAttribute': '选择属性',
   'builder.pickEvent': '选择事件',
   'builder.pickSegment': '选择人群',
+  'builder.listUpload': '上传名单',
+  'builder.listUploaded': '已上传 {rows} 个客户号，其中 {unknown} 个不是本券商客户',
   'builder.listName': '名单标识',
   'builder.within': '时间窗口',
   'builder.unit.d': '自然日',
@@ -717,15 +719,8 @@ export const zhCN = {
   'journey.sim.entered': '进入了旅程',
   'journey.sim.notEntered': '未进入旅程',
   'journey.sim.paths': '路径样本',
+  'journey.holdoutSuffix': '（对照组）',
   'journey.sim.steps': '步骤',
-  'channel.sms': '短信',
-  'channel.push': 'App 推送',
-  'channel.wechat': '微信模板消息',
-  'channel.wecom': '企业微信',
-  'channel.inbox': '站内信',
-  'channel.email': '邮件',
-  'channel.webhook': 'Webhook',
-  'channel.log': '日志（不发送）',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;

@@ -14,12 +14,14 @@ from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.governance.approvals import ApprovalRead, PendingApproval
 from touchpoint.segments.model import (
+    ListUploadRead,
     PreviewRead,
     Rule,
     SegmentCreate,
     SegmentDefinitionRead,
     SegmentRead,
     SegmentUploadRead,
+    UploadedListRead,
     rule_schema,
 )
 from touchpoint.segments.service import (
@@ -30,6 +32,8 @@ from touchpoint.segments.service import (
     refresh_segment,
     save_list_segment,
     status,
+    upload_list,
+    uploaded_lists,
 )
 from touchpoint.tags.model import DefinitionVersion
 
@@ -115,6 +119,34 @@ def export(
         held = PendingApproval(pending_approval=done)
         return JSONResponse(held.model_dump(mode="json"), status_code=202)
     return PlainTextResponse(done, media_type="text/csv")
+
+
+# Lists hold customer numbers but their listing shows only names and sizes: open to scoped users.
+@router.get(
+    "/lists",
+    dependencies=[needs("segment:read", scoped=True)],
+    response_model=list[UploadedListRead],
+    response_model_by_alias=True,
+)
+def lists(c: Deps) -> list[UploadedListRead]:
+    """The newest 200 uploaded lists (for a rule's 导入名单 condition), newest first."""
+    return [UploadedListRead.model_validate(row) for row in uploaded_lists(env=c)]
+
+
+@router.post(
+    "/lists",
+    dependencies=[needs("segment:write")],
+    response_model=ListUploadRead,
+    response_model_by_alias=True,
+    responses=errors(400),
+)
+async def upload_a_list(file: UploadFile, c: Deps, caller: Caller) -> ListUploadRead:
+    """Upload a file of customer numbers (one per line, UTF-8 or GBK) as a list a rule can name; the numbers
+    no customer has are reported."""
+    numbers = read_numbers(await file.read())
+    return ListUploadRead.model_validate(
+        upload_list(env=c, principal=caller, name=file.filename or "list", numbers=numbers)
+    )
 
 
 @router.post("/segments/{name}/upload", dependencies=[needs("segment:write")], responses=errors(400))

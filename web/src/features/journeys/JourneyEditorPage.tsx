@@ -136,12 +136,15 @@ function Editor({ existing, definition, summary, readOnly, version }: EditorProp
 
   // Keyboard: undo/redo, copy/paste of the selected nodes (deletion is React Flow's Backspace/Delete).
   useEffect(() => {
-    if (readOnly) return undefined;
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
       if (target && (target.closest('input, textarea, [contenteditable="true"]') || target.isContentEditable)) return;
+      if (event.key === 'Escape') {
+        setSelected([]); // the panel closes, the canvas is whole again
+        return;
+      }
       const mod = event.ctrlKey || event.metaKey;
-      if (!mod) return;
+      if (!mod || readOnly) return;
       const key = event.key.toLowerCase();
       if (key === 'z' && !event.shiftKey) history.undo();
       else if ((key === 'z' && event.shiftKey) || key === 'y') history.redo();

@@ -8,6 +8,7 @@ import { useI18n } from '@/app/i18n';
 import { PageLoading } from '@/app/PageLoading';
 import { toCanvas, type Json } from './graph';
 import { JourneyCanvas } from './JourneyCanvas';
+import { runLabel } from './JourneyNode';
 import { actionsOf } from './JourneysPage';
 import {
   useJourney, useJourneys, useJourneyStats, useLifecycle, useNodeRuns, useRunPath, type JourneyFault, type Lifecycle, type RunRow,
@@ -80,7 +81,7 @@ function Live({ name, definition, status, version }: { name: string; definition:
             <Space wrap>
               {Object.entries(stats.data.runs).map(([s, n]) => (
                 <Tag key={s}>
-                  {s} {n.toLocaleString()}
+                  {runLabel(t, s)} {n.toLocaleString()}
                 </Tag>
               ))}
             </Space>
@@ -118,7 +119,7 @@ function NodeRuns({ name, node, onClose }: { name: string; node: string; onClose
         onRow={(r: RunRow) => ({ onClick: () => setRun(r.run), style: { cursor: 'pointer' } })}
         columns={[
           { title: t('journey.runs.customer'), dataIndex: 'customer_no' },
-          { title: t('journey.runs.status'), dataIndex: 'status' },
+          { title: t('journey.runs.status'), dataIndex: 'status', render: (v: string) => runLabel(t, v) },
           { title: t('journey.runs.entered'), dataIndex: 'entered_at', render: (v: string) => v.slice(0, 16).replace('T', ' ') },
           { title: t('journey.runs.wake'), dataIndex: 'wake_at', render: (v?: string | null) => (v ? v.slice(0, 16).replace('T', ' ') : '—') },
         ]}

@@ -6,6 +6,7 @@ import { Handle, Position, type Node, type NodeProps } from '@xyflow/react';
 import { Tooltip } from 'antd';
 import { memo, type ReactNode } from 'react';
 import { useI18n } from '@/app/i18n';
+import { valueLabel } from '@/lib/labels';
 import type { MessageKey } from '@/locales/zh-CN';
 import { handlesOf, NODE_WIDTH, paletteKeyOf, type Json, type NodeKind, type PaletteKey } from './graph';
 import type { JourneyFault, NodeStats } from './queries';
@@ -132,6 +133,13 @@ export function handleLabel(step: Pick<StepData, 'kind' | 'data'>, handle: strin
   return '';
 }
 
+/** A run status as the statistics key it (`converted (hold-out)`) in the user's language. */
+export function runLabel(t: T, key: string): string {
+  const holdout = key.endsWith(' (hold-out)');
+  const status = holdout ? key.slice(0, -' (hold-out)'.length) : key;
+  return valueLabel(t, 'val.run', status) + (holdout ? t('journey.holdoutSuffix') : '');
+}
+
 /** One line saying what the node does, from its definition. */
 export function summary(step: Pick<StepData, 'kind' | 'data'>, t: T): string {
   const d = step.data;
@@ -153,7 +161,7 @@ export function summary(step: Pick<StepData, 'kind' | 'data'>, t: T): string {
       return ((d.variants as Json[]) ?? []).map((v) => `${String(v.name)} ${String(v.weight)}`).join(' / ');
     case 'action': {
       const a = (d.action as Json | undefined) ?? {};
-      if (a.kind === 'send') return `${t(`channel.${String(a.channel)}` as MessageKey)} · ${text(a.template ?? a.text)}`;
+      if (a.kind === 'send') return `${valueLabel(t, 'val.channel', a.channel)} · ${text(a.template ?? a.text)}`;
       if (a.kind === 'advisor_task') return t('journey.sum.task', { title: text(a.title), due: String(a.due ?? '') });
       if (a.kind === 'set_tag') return `${text(a.tag)} = ${text(a.value)}`;
       if (a.kind === 'set_attribute') return `${text(a.attribute)} = ${JSON.stringify(a.value ?? '')}`;

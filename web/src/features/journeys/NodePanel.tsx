@@ -1,6 +1,7 @@
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import { Alert, Button, Divider, Form, Input, InputNumber, Radio, Select, Space, Switch, Tag, Typography } from 'antd';
 import { useI18n } from '@/app/i18n';
+import { valueLabel } from '@/lib/labels';
 import { Filters, RuleBuilder, tagValues, type Catalog } from '@/features/segments/RuleBuilder';
 import { fromRule, toRule } from '@/features/segments/ruleTree';
 import { useSegment } from '@/features/segments/queries';
@@ -286,7 +287,7 @@ function ActionForm({ action, set, pickers }: { action: Json; set: (action: Json
         <Form.Item label={t('journey.field.channel')}>
           <Select
             value={String(action.channel)}
-            options={CHANNELS.map((c) => ({ value: c, label: t(`channel.${c}` as MessageKey) }))}
+            options={CHANNELS.map((c) => ({ value: c, label: valueLabel(t, 'val.channel', c) }))}
             onChange={(channel: string) => set({ kind: 'send', channel, template: '' })}
             data-testid="send-channel"
           />

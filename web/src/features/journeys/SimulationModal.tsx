@@ -7,6 +7,7 @@ import { useI18n } from '@/app/i18n';
 import { useJob } from '@/features/insight/queries';
 import type { Canvas, Json } from './graph';
 import { JourneyCanvas } from './JourneyCanvas';
+import { runLabel } from './JourneyNode';
 import { useStartSimulation, type JourneyFault, type NodeStats } from './queries';
 
 interface Props {
@@ -73,7 +74,7 @@ export function SimulationModal({ name, canvas, onClose }: Props) {
               <Space wrap>
                 {Object.entries((result.runs as Record<string, number>) ?? {}).map(([status, n]) => (
                   <Tag key={status}>
-                    {status} {n.toLocaleString()}
+                    {runLabel(t, status)} {n.toLocaleString()}
                   </Tag>
                 ))}
               </Space>
@@ -121,7 +122,7 @@ function Walks({ result }: { result: Json }) {
         pagination={false}
         columns={[
           { title: t('journey.runs.customer'), dataIndex: 'customer_no', width: 140 },
-          { title: t('journey.runs.status'), dataIndex: 'status', width: 100 },
+          { title: t('journey.runs.status'), dataIndex: 'status', width: 100, render: (v: string) => runLabel(t, v) },
           {
             title: t('journey.sim.steps'),
             render: (_, p: Json) => (

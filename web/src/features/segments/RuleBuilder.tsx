@@ -1,13 +1,15 @@
-import { DeleteOutlined, PlusOutlined, StopOutlined } from '@ant-design/icons';
-import { Button, Dropdown, Input, InputNumber, Select, Space, Tag, Tooltip, Typography } from 'antd';
+import { DeleteOutlined, PlusOutlined, StopOutlined, UploadOutlined } from '@ant-design/icons';
+import { useQueryClient } from '@tanstack/react-query';
+import { App, Button, Dropdown, Input, InputNumber, Select, Space, Tag, Tooltip, Typography, Upload } from 'antd';
 import type { ReactNode } from 'react';
-import type { Schemas } from '@/api/client';
+import { postForm, type Schemas } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import type { MessageKey } from '@/locales/zh-CN';
 import {
   addChild, blankLeaf, depthOf, group, isComplete, MAX_DEPTH, negate, removeNode, replaceNode, splitWindow,
   type Json, type LeafNode, type LeafType, type RuleNode,
 } from './ruleTree';
+import { useLists } from './queries';
 
 /** What the pickers offer: the catalogue's tags, indicators, attributes, events and saved segments. */
 export interface Catalog {
@@ -474,7 +476,40 @@ function SegmentPicker({ body, set, catalog }: EditorProps) {
   );
 }
 
+/** 导入名单: pick an uploaded list by its name and size, or upload a file of customer numbers as a new one
+ * (the numbers no customer has are reported). */
 function ListName({ body, set }: { body: Json; set: (b: Json) => void }) {
   const { t } = useI18n();
-  return <Input value={(body.list as string) ?? ''} placeholder={t('builder.listName')} style={{ width: 200 }} onChange={(e) => set({ list: e.target.value })} />;
+  const { message } = App.useApp();
+  const client = useQueryClient();
+  const lists = useLists();
+  const upload = async (file: Blob) => {
+    const form = new FormData();
+    form.append('file', file);
+    try {
+      const kept = await postForm<Schemas['ListUploadRead']>('/api/v1/lists', form);
+      await client.invalidateQueries({ queryKey: ['lists'] });
+      set({ list: kept.list });
+      message.success(t('builder.listUploaded', { rows: kept.rows, unknown: kept.unknown.length }));
+    } catch (error) {
+      message.error(error instanceof Error ? error.message : String(error));
+    }
+  };
+  return (
+    <Space.Compact>
+      <Select
+        showSearch
+        optionFilterProp="label"
+        value={(body.list as string) || undefined}
+        placeholder={t('builder.listName')}
+        style={{ width: 260 }}
+        options={(lists.data ?? []).map((l) => ({ value: l.list, label: `${l.name} · ${l.rows.toLocaleString()} · ${l.at.slice(0, 10)}` }))}
+        onChange={(list: string) => set({ list })}
+        data-testid="rule-list"
+      />
+      <Upload accept=".csv,.txt,text/csv,text/plain" showUploadList={false} customRequest={({ file }) => upload(file as Blob)}>
+        <Button icon={<UploadOutlined />}>{t('builder.listUpload')}</Button>
+      </Upload>
+    </Space.Compact>
+  );
 }

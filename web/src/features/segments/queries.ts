@@ -60,3 +60,8 @@ export async function exportSegment(name: string): Promise<{ csv: string } | { p
   if (!response.ok) throw toApiError(response.status, await response.json().catch(() => undefined));
   return { csv: await response.text() };
 }
+
+/** The newest uploaded lists, for a rule's 导入名单 condition. */
+export function useLists() {
+  return useQuery({ queryKey: ['lists'], queryFn: () => unwrap(api.GET('/api/v1/lists')) });
+}
