@@ -27,6 +27,7 @@ def test_each_kind_reads_with_a_permission_of_the_catalogue(sqlite_container: Co
         "template": "template:read",
         "mot_rule": "moment:read",
         "journey": "journey:read",
+        "channel_policy": "channel:read",
     }
     assert {registry.kind(k).read for k in registry.kinds} <= ALL_PERMISSIONS
 

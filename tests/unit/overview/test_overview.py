@@ -183,17 +183,20 @@ def test_open_tasks_are_counted_within_the_callers_scope(
     customers = _table(world, "customers")
     newest = customers[customers["dt"] == customers["dt"].max()]
     allowed = newest if not branches else newest[newest["branch_id"].isin(branches)]
+    with world.ops.begin() as connection:
+        rows = connection.execute(select(advisor_tasks.c.customer_no, advisor_tasks.c.status)).all()
+    open_numbers = {number for number, status in rows if status == "open"}
     caller = SYSTEM
     if branches:
         advisor_id = None
-        if advisor is not None:
-            advisor_id = str(sorted(allowed["advisor_id"].dropna())[0])
+        if advisor is not None:  # the first advisor (by id) of the branch whose customers have open tasks
+            holding = allowed[allowed["customer_no"].isin(open_numbers)]
+            advisor_id = str(sorted(holding["advisor_id"].dropna())[0])
             allowed = allowed[allowed["advisor_id"] == advisor_id]
         scope = scope_for(world, branches=branches, advisor_id=advisor_id)
         caller = Principal(user="mgr", permissions=frozenset({"status:read"}), scope=scope)
-    with world.ops.begin() as connection:
-        rows = connection.execute(select(advisor_tasks.c.customer_no, advisor_tasks.c.status)).all()
-    expected = sum(1 for number, status in rows if status == "open" and number in set(allowed["customer_no"]))
+    inside = set(allowed["customer_no"])
+    expected = sum(1 for number, status in rows if status == "open" and number in inside)
     assert sum(1 for _, status in rows if status != "open"), "some tasks are closed"
     assert expected, "the scope holds open tasks"
     assert overview(env=world, principal=caller)["figures"]["open_tasks"] == expected
