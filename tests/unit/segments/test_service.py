@@ -351,3 +351,27 @@ def test_a_list_cannot_replace_a_segment_a_live_journey_uses_while_its_change_ne
         env=container, principal=SYSTEM, name="vip_call", title="回访", numbers=["C1000002"], source="b.csv"
     )
     assert again["size"] == 1  # with the gate off, the list replaces it as before
+
+
+def test_a_list_uploaded_over_http_is_listed_by_name_and_size_and_named_by_a_rule(
+    demo: tuple[Container, Path],
+) -> None:
+    container, _ = demo
+    with api_client(container) as client:
+        body = "C1000005\nC1000006\nC1000006\nC8888888\n".encode("gbk")
+        kept = client.post("/api/v1/lists", files={"file": ("回访名单.txt", body, "text/plain")})
+        assert kept.status_code == 200, kept.text
+        assert (kept.json()["rows"], kept.json()["unknown"]) == (3, ["C8888888"])
+        listed = client.get("/api/v1/lists").json()
+        assert listed[0] == {
+            "list": kept.json()["list"],
+            "name": "回访名单.txt",
+            "rows": 3,
+            "actor": listed[0]["actor"],
+            "at": listed[0]["at"],
+        }
+        assert "C1000005" not in json.dumps(listed)  # the listing shows no customer number
+        count = client.post("/api/v1/segments/preview", json={"list": kept.json()["list"]}).json()["count"]
+        assert count == 2
+        empty = client.post("/api/v1/lists", files={"file": ("空.txt", b"\n\n", "text/plain")})
+        assert empty.status_code == 400
