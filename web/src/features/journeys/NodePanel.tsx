@@ -1,5 +1,6 @@
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import { Alert, Button, Divider, Form, Input, InputNumber, Radio, Select, Space, Switch, Tag, Typography } from 'antd';
+import { useEffect, useState } from 'react';
 import { useI18n } from '@/app/i18n';
 import { valueLabel } from '@/lib/labels';
 import { Filters, RuleBuilder, tagValues, type Catalog } from '@/features/segments/RuleBuilder';
@@ -239,7 +240,7 @@ function SplitForm({ d, set, pickers, onRemove }: Part & { onRemove: (i: number)
             <Input value={String(branch.name ?? '')} onChange={(e) => update(i, { name: e.target.value })} addonBefore={t('journey.split.branch')} />
             <Button type="text" danger icon={<DeleteOutlined />} disabled={branches.length <= 1} onClick={() => onRemove(i)} />
           </Space>
-          <RuleBuilder tree={fromRule(branch.rule ?? { all: [] })} catalog={pickers.catalog} onChange={(tree) => update(i, { rule: toRule(tree) })} />
+          <BranchRule rule={(branch.rule as Json | undefined) ?? { all: [] }} catalog={pickers.catalog} onChange={(rule) => update(i, { rule })} />
         </div>
       ))}
       <Button
@@ -252,6 +253,26 @@ function SplitForm({ d, set, pickers, onRemove }: Part & { onRemove: (i: number)
       <Divider plain>{t('journey.handle.default')}</Divider>
       <Typography.Text type="secondary">{t('journey.split.defaultHelp')}</Typography.Text>
     </>
+  );
+}
+
+/** A branch's rule in the segment rule builder. The builder's tree (with its ids) is kept while it still says
+ * the rule, so a re-render does not remount its conditions; a rule changed elsewhere (undo) rebuilds it. */
+function BranchRule({ rule, catalog, onChange }: { rule: Json; catalog: Catalog; onChange: (rule: Json) => void }) {
+  const [tree, setTree] = useState(() => fromRule(rule));
+  const stale = JSON.stringify(toRule(tree)) !== JSON.stringify(rule);
+  useEffect(() => {
+    if (stale) setTree(fromRule(rule));
+  }, [stale, rule]);
+  return (
+    <RuleBuilder
+      tree={tree}
+      catalog={catalog}
+      onChange={(next) => {
+        setTree(next);
+        onChange(toRule(next));
+      }}
+    />
   );
 }
 
