@@ -141,3 +141,17 @@ def ingest_keys(container: Any) -> dict[str, str]:
 WIRE_FORMATS_ONLY = {"collector_require_keys": False}
 """`settings_overrides` of a module about what the collector does with a batch once admitted, not about
 which keys admit it (tests/unit/ingest/collector/test_keys.py is)."""
+
+
+def finished_job(client: Any, job: str, seconds: float = 120) -> dict[str, Any]:
+    """Poll GET /api/v1/jobs/{job} until the job is done, failed or cancelled; fail with its last view past
+    `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, Any] = client.get(f"/api/v1/jobs/{job}").json()
+        if view["stage"] in ("done", "failed", "cancelled"):
+            return view
+        assert time.monotonic() < deadline, f"job {job} still running after {seconds} s: {view}"
+        time.sleep(0.05)

@@ -140,11 +140,13 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     assert nodes["advisor_task_1"]["action"]["title"] == "定投意向跟进"
 
     # A simulation from the canvas paints each node's count: the API's simulation of the same period agrees.
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/simulate") else None)
     page.click("[data-testid=journey-simulate]")
     page.click("[data-testid=sim-run]")
     page.wait_for_selector("[data-testid=sim-summary]", timeout=180_000)
-    start, end = (page.locator("[data-testid=sim-period] input").nth(i).input_value() for i in (0, 1))
-    job = api.post(f"/api/v1/journeys/{NAME}/simulate", json={"from": start, "to": end}).json()
+    period = {"from": sent[0]["from"], "to": sent[0]["to"]}
+    job = api.post(f"/api/v1/journeys/{NAME}/simulate", json=period).json()
     expected = {n["node"]: n["entered"] for n in _finished(api, job["id"])["result"]["nodes"]}
     assert expected["wait_1"] > 0
     modal = page.locator("[data-testid=simulation-modal]")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 
-from support import api_client
+from support import api_client, finished_job
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -146,22 +144,11 @@ def _numbers(container: Container, segment: str) -> set[str]:
     return {str(numbers[int(uid)]) for uid in members.to_array()}
 
 
-def _finished(client: TestClient, job: str, seconds: float = 60) -> dict[str, object]:
-    """Poll a job until it is done, failed or cancelled; fail with its last view past `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        view: dict[str, object] = client.get(f"/api/v1/jobs/{job}").json()
-        if view["stage"] in ("done", "failed", "cancelled"):
-            return view
-        assert time.monotonic() < deadline, f"job {job} still running after {seconds} s: {view}"
-        time.sleep(0.05)
-
-
 def test_lookalike_job_over_http(demo: Container) -> None:
     with api_client(demo) as client:
         started = client.post("/api/v1/segments/recurring/lookalike", json={"target": "via_api", "top": 30})
         assert started.status_code == 202
-        view = _finished(client, started.json()["id"])
+        view = finished_job(client, started.json()["id"])
         assert view["stage"] == "done", view
         assert view["result"]["size"] == 30  # type: ignore[index]
         assert client.get("/api/v1/segments/via_api").json()["size"] == 30
@@ -191,7 +178,7 @@ def test_a_job_cancelled_over_http_stops_and_saves_nothing(
         answer = client.delete(f"/api/v1/jobs/{job['id']}")
         cancelled.set()
         assert (answer.status_code, answer.json()["stage"]) == (200, "loading")
-        view = _finished(client, job["id"])
+        view = finished_job(client, job["id"])
         assert (view["stage"], view["result"]) == ("cancelled", None)
         assert view["error"] == f"lookalike {job['id']} cancelled during loading"
         assert client.get("/api/v1/segments/never").status_code == 404
@@ -222,7 +209,7 @@ def test_a_job_is_shown_to_the_user_who_started_it_only(demo: Container) -> None
         assert (job["kind"], job["subject"]) == ("lookalike", {"seed": "recurring", "target": "mine_only"})
         assert other.get(f"/api/v1/jobs/{job['id']}").status_code == 404
         assert other.delete(f"/api/v1/jobs/{job['id']}").status_code == 404
-        assert _finished(client, job["id"])["stage"] == "done"
+        assert finished_job(client, job["id"])["stage"] == "done"
 
 
 def test_a_lookalike_may_not_replace_a_segment_a_live_journey_uses_while_its_change_needs_approval(

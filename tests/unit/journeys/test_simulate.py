@@ -6,7 +6,6 @@ sample paths show customer numbers masked."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from provider_servers import FakeGateway, Reply
-from support import api_client, demo_world
+from support import api_client, demo_world, finished_job
 from touchpoint.analytics.events import events_between
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels import service as channels
@@ -376,7 +375,7 @@ def test_a_simulation_started_over_http_runs_as_a_job_and_counts_as_the_function
             "simulation",
             {"journey": "dormant_wakeup", "version": "newest"},
         )
-        view = _finished(client, job["id"])
+        view = finished_job(client, job["id"])
         assert view["stage"] == "done", view
         assert view["progress"] == 1.0
         result = view["result"]
@@ -393,7 +392,7 @@ def test_a_simulation_started_over_http_runs_as_a_job_and_counts_as_the_function
             "/api/v1/journeys/dormant_wakeup/simulate",
             json={"from": "2026-03-24", "to": "2026-03-31", "customers": [whole], "sample": 1},
         ).json()
-        walked = _finished(client, walk["id"])["result"]
+        walked = finished_job(client, walk["id"])["result"]
         assert walked["customers"][0]["customer_no"] == whole
         assert walked["customers"][0]["entered"] is True
         assert walked["paths"][0]["customer_no"] == whole
@@ -407,13 +406,3 @@ def test_a_simulation_started_over_http_runs_as_a_job_and_counts_as_the_function
             client.post("/api/v1/journeys/nope/simulate", json={"from": "-7d", "to": "today"}).status_code
             == 404
         )
-
-
-def _finished(client: Any, job: str, seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        view: dict[str, Any] = client.get(f"/api/v1/jobs/{job}").json()
-        if view["stage"] in ("done", "failed", "cancelled"):
-            return view
-        assert time.monotonic() < deadline, view
-        time.sleep(0.1)

@@ -706,6 +706,7 @@ export const enUS: Record<MessageKey, string> = {
   'journey.live.refresh': 'Refreshes every 5 s',
   'journey.live.goal': 'Treated {treated} · hold-out {holdout}',
   'journey.live.atNode': 'Customers at {node}',
+  'journey.live.noSteps': 'Just entered: at {node}, no step yet',
   'journey.live.path': 'Path',
   'journey.runs.customer': 'Customer no.',
   'journey.runs.status': 'Status',

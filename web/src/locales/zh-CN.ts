@@ -704,6 +704,7 @@ export const zhCN = {
   'journey.live.refresh': '每 5 秒刷新',
   'journey.live.goal': '实验组 {treated} · 对照组 {holdout}',
   'journey.live.atNode': '节点 {node} 的客户',
+  'journey.live.noSteps': '刚进入，停在 {node}，尚无步骤',
   'journey.live.path': '客户路径',
   'journey.runs.customer': '客户号',
   'journey.runs.status': '状态',

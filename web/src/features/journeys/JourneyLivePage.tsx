@@ -1,17 +1,17 @@
 import { ReactFlowProvider } from '@xyflow/react';
-import { App, Button, Descriptions, Drawer, Popconfirm, Space, Table, Tag, Timeline, Typography } from 'antd';
+import { Button, Descriptions, Drawer, Popconfirm, Space, Table, Tag, Timeline, Typography } from 'antd';
 import { useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { ApiError } from '@/api/client';
 import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
 import { PageLoading } from '@/app/PageLoading';
+import { formatTime } from '@/lib/format';
 import { toCanvas, type Json } from './graph';
 import { JourneyCanvas } from './JourneyCanvas';
 import { runLabel } from './JourneyNode';
 import { actionsOf } from './JourneysPage';
 import {
-  useJourney, useJourneys, useJourneyStats, useLifecycle, useNodeRuns, useRunPath, type JourneyFault, type Lifecycle, type RunRow,
+  useJourney, useJourneys, useJourneyStats, useLifecycleAction, useNodeRuns, useRunPath, type JourneyFault, type RunRow,
 } from './queries';
 import { StatusBadge } from './status';
 
@@ -35,21 +35,12 @@ export default function JourneyLivePage() {
 
 function Live({ name, definition, status, version }: { name: string; definition: Json; status: string; version: number }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
   const me = useMe();
   const canvas = useMemo(() => toCanvas(definition), [definition]);
   const stats = useJourneyStats(name);
-  const lifecycle = useLifecycle(name);
+  const act = useLifecycleAction(name);
   const [node, setNode] = useState<string | null>(null);
   const byNode = useMemo(() => new Map((stats.data?.nodes ?? []).map((n) => [n.node, n])), [stats.data]);
-  const act = async (action: Lifecycle) => {
-    try {
-      await lifecycle.mutateAsync(action);
-      message.success(t(`journey.lifecycle.${action}.done`));
-    } catch (error) {
-      message.error(error instanceof ApiError ? error.message : String(error));
-    }
-  };
   const goal = stats.data?.goal;
   return (
     <div className="journey-editor">
@@ -120,8 +111,8 @@ function NodeRuns({ name, node, onClose }: { name: string; node: string; onClose
         columns={[
           { title: t('journey.runs.customer'), dataIndex: 'customer_no' },
           { title: t('journey.runs.status'), dataIndex: 'status', render: (v: string) => runLabel(t, v) },
-          { title: t('journey.runs.entered'), dataIndex: 'entered_at', render: (v: string) => v.slice(0, 16).replace('T', ' ') },
-          { title: t('journey.runs.wake'), dataIndex: 'wake_at', render: (v?: string | null) => (v ? v.slice(0, 16).replace('T', ' ') : '—') },
+          { title: t('journey.runs.entered'), dataIndex: 'entered_at', render: (v: string) => formatTime(v) },
+          { title: t('journey.runs.wake'), dataIndex: 'wake_at', render: (v?: string | null) => formatTime(v) },
         ]}
       />
       {run && <RunPathView run={run} />}
@@ -136,10 +127,13 @@ function RunPathView({ run }: { run: string }) {
   return (
     <div data-testid="journey-run-path">
       <Typography.Title level={5}>{t('journey.live.path')}</Typography.Title>
+      {path.data.steps.length === 0 && path.data.effects.length === 0 && (
+        <Typography.Paragraph type="secondary">{t('journey.live.noSteps', { node: path.data.node ?? '—' })}</Typography.Paragraph>
+      )}
       <Timeline
         items={[
           ...path.data.steps.map((s) => ({
-            children: `${s.at.slice(0, 16).replace('T', ' ')} ${s.node} → ${s.outcome}${s.detail ? `（${s.detail}）` : ''}`,
+            children: `${formatTime(s.at)} ${s.node} → ${s.outcome}${s.detail ? `（${s.detail}）` : ''}`,
           })),
           ...path.data.effects.map((e) => ({
             color: e.status === 'done' || e.status === 'sent' ? 'green' : e.status === 'skipped' || e.status === 'failed' ? 'red' : 'blue',

@@ -1,11 +1,10 @@
 import { PlusOutlined } from '@ant-design/icons';
-import { App, Button, Popconfirm, Space, Table } from 'antd';
+import { Button, Popconfirm, Space, Table } from 'antd';
 import { Link, useNavigate } from 'react-router-dom';
-import { ApiError } from '@/api/client';
 import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
 import { PageHeader } from '@/components/PageHeader';
-import { useJourneys, useLifecycle, type JourneySummary, type Lifecycle } from './queries';
+import { useJourneys, useLifecycleAction, type JourneySummary, type Lifecycle } from './queries';
 import { StatusBadge } from './status';
 
 /** What a journey in each status allows (CONSOLE.md §4's status table). */
@@ -59,18 +58,9 @@ export default function JourneysPage() {
 
 function Actions({ journey }: { journey: JourneySummary }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
   const me = useMe();
-  const lifecycle = useLifecycle(journey.name);
+  const act = useLifecycleAction(journey.name);
   const canOperate = can(me, 'journey:operate');
-  const act = async (action: Lifecycle) => {
-    try {
-      await lifecycle.mutateAsync(action);
-      message.success(t(`journey.lifecycle.${action}.done`));
-    } catch (error) {
-      message.error(error instanceof ApiError ? error.message : String(error));
-    }
-  };
   return (
     <Space wrap>
       <Link to={`/journeys/${journey.name}/edit`}>{t('journey.edit')}</Link>

@@ -5,6 +5,7 @@ import { useMemo, useState } from 'react';
 import { ApiError } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import { useJob } from '@/features/insight/queries';
+import { formatTime } from '@/lib/format';
 import type { Canvas, Json } from './graph';
 import { JourneyCanvas } from './JourneyCanvas';
 import { runLabel } from './JourneyNode';
@@ -128,7 +129,7 @@ function Walks({ result }: { result: Json }) {
             render: (_, p: Json) => (
               <Timeline
                 items={((p.steps as Json[]) ?? []).map((s) => ({
-                  children: `${String(s.at ?? '')} ${String(s.node)} → ${String(s.outcome)}${s.detail ? `（${String(s.detail)}）` : ''}`,
+                  children: `${formatTime(s.at as string | null)} ${String(s.node)} → ${String(s.outcome)}${s.detail ? `（${String(s.detail)}）` : ''}`,
                 }))}
               />
             ),

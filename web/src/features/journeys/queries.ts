@@ -1,4 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { App } from 'antd';
+import { ApiError } from '@/api/client';
+import { useI18n } from '@/app/i18n';
 import { api, unwrap, type Schemas } from '@/api/client';
 import { useDebounced } from '@/lib/useDebounced';
 import type { Json } from './graph';
@@ -71,6 +74,21 @@ export function useLifecycle(name: string) {
     mutationFn: (action: Lifecycle) => unwrap(api.POST(`/api/v1/journeys/{name}/${action}`, { params: { path: { name } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: ['journeys'] }),
   });
+}
+
+/** Carry out a lifecycle action and say how it went in the user's language. */
+export function useLifecycleAction(name: string): (action: Lifecycle) => Promise<void> {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const lifecycle = useLifecycle(name);
+  return async (action) => {
+    try {
+      await lifecycle.mutateAsync(action);
+      message.success(t(`journey.lifecycle.${action}.done`));
+    } catch (error) {
+      message.error(error instanceof ApiError ? error.message : String(error));
+    }
+  };
 }
 
 /** Per-node statistics, refreshed every `every` ms while the page is open (live view). */
