@@ -4,10 +4,10 @@ compliance (not by its maker); the canvas, live view and simulation drawn in bot
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from console_support import Session, api_client
+from support import finished_job
 
 NAME = "fund_canvas"
 
@@ -60,14 +60,17 @@ def _pick(session: Session, select: str, search: str, option: str) -> None:
     )
 
 
-def _finished(api: Any, job: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        view: dict[str, Any] = api.get(f"/api/v1/jobs/{job}").json()
-        if view["stage"] in ("done", "failed", "cancelled"):
-            return view
-        time.sleep(0.5)
-    raise AssertionError(f"simulation {job} did not finish")
+def _second_session(session: Session, username: str) -> Session:
+    """Another person signed in, in a browser context of their own, watched like the first."""
+    context = session.page.context.browser.new_context(
+        viewport={"width": 1600, "height": 1000}, locale=session.locale
+    )
+    context.add_init_script(f"window.localStorage.setItem('touchpoint.locale', '{session.locale}')")
+    other = Session(page=context.new_page(), base=session.base, locale=session.locale)
+    other.expect_failure("/api/v1/auth/me")
+    other.watch()
+    other.sign_in(username)
+    return other
 
 
 def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
@@ -147,7 +150,7 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     page.wait_for_selector("[data-testid=sim-summary]", timeout=180_000)
     period = {"from": sent[0]["from"], "to": sent[0]["to"]}
     job = api.post(f"/api/v1/journeys/{NAME}/simulate", json=period).json()
-    expected = {n["node"]: n["entered"] for n in _finished(api, job["id"])["result"]["nodes"]}
+    expected = {n["node"]: n["entered"] for n in finished_job(api, job["id"], seconds=180)["result"]["nodes"]}
     assert expected["wait_1"] > 0
     modal = page.locator("[data-testid=simulation-modal]")
     for node, entered in expected.items():
@@ -169,10 +172,29 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     ]
     assert len(mine) == 1
     assert api.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "自批"}).status_code == 403
-    checker = api_client(console_url, "comp.sun")
-    assert (
-        checker.post(f"/api/v1/approvals/{mine[0]['id']}/approve", json={"reason": "合规"}).status_code == 200
+    checker_api = api_client(console_url, "comp.sun")
+    session.open("/approvals")
+    page.locator("[data-testid=approvals-page] tbody tr", has_text=f"journey/{NAME}").first.click()
+    page.wait_for_selector("[data-testid=approval-status]")
+    assert page.locator("[data-testid=approval-approve]").count() == 0  # the maker is no reviewer
+
+    # Compliance reviews in the console: the journey on the canvas, every node new in a first version.
+    checker = _second_session(session, "comp.sun")
+    checker.open("/approvals")
+    checker.page.locator("[data-testid=approvals-page] tbody tr", has_text=f"journey/{NAME}").first.click()
+    checker.page.wait_for_selector('[data-testid=approval-journey-diff] .react-flow__node[data-id="wait_1"]')
+    assert checker.page.locator("[data-testid=approval-journey-diff] .journey-mark-added").count() == 5
+    checker.shot("approval-journey")
+    checker.page.fill("[data-testid=approval-reason]", "合规审查通过")
+    checker.page.click("[data-testid=approval-approve]")
+    checker.page.wait_for_selector("[data-testid=approval-drawer]", state="hidden")
+    decided = checker_api.get(f"/api/v1/approvals/{mine[0]['id']}").json()
+    assert (decided["status"], decided["checker"], decided["reason"]) == (
+        "approved",
+        "comp.sun",
+        "合规审查通过",
     )
+    assert not checker.unexpected(), checker.unexpected()
     session.open(f"/journeys/{NAME}/live")
     page.wait_for_selector("[data-testid=journey-live-summary]")
     assert "运行中" in page.locator("[data-testid=journey-status]").inner_text()
@@ -183,6 +205,9 @@ PAGES = (
     ("/journeys/fund_autoinvest/edit", ".react-flow__node[data-id=tier]"),
     ("/journeys/fund_autoinvest/live", "[data-testid=journey-node-counts]"),
     ("/journeys/new", "[data-testid=journey-settings]"),
+    ("/mot/rules", "[data-testid=mot-rules-page] tbody tr.ant-table-row"),
+    ("/mot/firings", "[data-testid=mot-firings-page] tbody tr.ant-table-row"),
+    ("/approvals", "[data-testid=approvals-page] tbody tr.ant-table-row"),
 )
 
 
@@ -199,3 +224,7 @@ def test_the_journey_pages_draw_in_both_languages(any_language: Session) -> None
     session.page.locator("[data-testid=journey-node-runs] tbody tr.ant-table-row").first.click()
     session.page.wait_for_selector("[data-testid=journey-run-path]")
     session.shot("journey-live-run-path")
+    session.open("/mot/rules")
+    session.page.locator("[data-testid=mot-rules-page] tbody tr.ant-table-row").first.click()
+    session.page.wait_for_selector("[data-testid=mot-rule-drawer]")
+    session.shot("mot-rule")

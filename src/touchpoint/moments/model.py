@@ -125,6 +125,10 @@ class MotRuleRead(BaseModel):
     enabled: bool
     times: list[str]
     fired_30d: int
+    journeys: list[str] = Field(
+        default_factory=list,
+        description="the journeys that listen for its event mot_<name>, as entry or wait",
+    )
 
 
 class FiringRead(BaseModel):

@@ -117,3 +117,33 @@ def test_rules_are_read_by_operators_and_written_through_the_registry(world: Con
     assert advisor.get("/api/v1/moments/rules").status_code == 200
     assert advisor.put("/api/v1/moments/rules/birthday", json=rule).status_code == 403
     assert operator.get("/api/v1/moments/stats").json() == []
+
+
+def test_each_rule_names_the_journeys_its_event_feeds(world: Container) -> None:
+    admin = _client(world, "admin")
+    for name in ("birthday", "large_inflow"):
+        rule = {"title": name, "detector": name, "classification": "service"}
+        assert admin.put(f"/api/v1/moments/rules/{name}", json=rule).status_code == 200
+    note = {"kind": "send", "channel": "log", "text": "hi"}
+    journeys = {
+        "greet": {"entry": {"type": "event", "event": "mot_birthday"}, "start": "a"},
+        "watch": {"entry": {"type": "api"}, "start": "w", "goal": {"event": "mot_large_inflow"}},
+    }
+    for name, body in journeys.items():
+        nodes = [{"id": "a", "type": "action", "action": note}]
+        if name == "watch":
+            nodes.insert(
+                0,
+                {
+                    "id": "w",
+                    "type": "wait_for_event",
+                    "event": "mot_birthday",
+                    "timeout": "1d",
+                    "on_event": "a",
+                    "on_timeout": "a",
+                },
+            )
+        saved = admin.put(f"/api/v1/journeys/{name}", json={"title": name, **body, "nodes": nodes})
+        assert saved.status_code == 200, saved.text
+    fed = {r["name"]: r["journeys"] for r in admin.get("/api/v1/moments/rules").json()}
+    assert fed == {"birthday": ["greet", "watch"], "large_inflow": ["watch"]}

@@ -1700,8 +1700,8 @@ export interface paths {
         };
         /**
          * List Rules
-         * @description Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days (of the
-         *     caller's customers).
+         * @description Every MOT rule with its detector's kind, evaluation times, firings in the last 30 days (of the
+         *     caller's customers) and the journeys its event feeds.
          */
         get: operations["list_rules_api_v1_moments_rules_get"];
         put?: never;
@@ -5540,6 +5540,11 @@ export interface components {
             enabled: boolean;
             /** Fired 30D */
             fired_30d: number;
+            /**
+             * Journeys
+             * @description the journeys that listen for its event mot_<name>, as entry or wait
+             */
+            journeys?: string[];
             /** Kind */
             kind: string;
             /** Name */

@@ -1,4 +1,6 @@
-import { ApartmentOutlined, BarChartOutlined, DashboardOutlined, NodeIndexOutlined, TagsOutlined, TeamOutlined } from '@ant-design/icons';
+import {
+  ApartmentOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FlagOutlined, NodeIndexOutlined, TagsOutlined, TeamOutlined,
+} from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
 
@@ -6,6 +8,7 @@ import type { MessageKey } from '@/locales/zh-CN';
 export interface PageRoute {
   path: string;
   title: MessageKey;
+  /** The permission the page needs ('' for a page every signed-in user may open). */
   permission: string;
   page: LazyExoticComponent<ComponentType>;
   /** Shown in the menu under `section` (hidden routes are reached by links). */
@@ -44,6 +47,9 @@ const PathsPage = lazy(() => import('@/features/analytics/PathsPage'));
 const JourneysPage = lazy(() => import('@/features/journeys/JourneysPage'));
 const JourneyEditorPage = lazy(() => import('@/features/journeys/JourneyEditorPage'));
 const JourneyLivePage = lazy(() => import('@/features/journeys/JourneyLivePage'));
+const ApprovalsPage = lazy(() => import('@/features/approvals/ApprovalsPage'));
+const MotRulesPage = lazy(() => import('@/features/moments/MotRulesPage'));
+const FiringsPage = lazy(() => import('@/features/moments/FiringsPage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -152,6 +158,22 @@ export const SECTIONS: Section[] = [
       { path: '/journeys/:name/live', title: 'journey.live', permission: 'journey:read', page: JourneyLivePage, scoped: true },
     ],
   },
+  {
+    key: 'mot',
+    title: 'menu.mot',
+    icon: <FlagOutlined />,
+    routes: [
+      { path: '/mot/rules', title: 'menu.mot.rules', permission: 'moment:read', page: MotRulesPage, menu: true, scoped: true },
+      { path: '/mot/firings', title: 'menu.mot.firings', permission: 'moment:read', page: FiringsPage, menu: true, scoped: true },
+    ],
+  },
+  {
+    key: 'approvals',
+    title: 'menu.approvals',
+    icon: <AuditOutlined />,
+    // Every signed-in user sees their own requests; a reviewer also the queue (the API decides which).
+    routes: [{ path: '/approvals', title: 'menu.approvals', permission: '', page: ApprovalsPage, menu: true }],
+  },
 ];
 
 /** Every route, flat. */
@@ -159,7 +181,8 @@ export const ROUTES: PageRoute[] = SECTIONS.flatMap((s) => s.routes);
 
 /** Whether a caller may open a route: the permission, and for a scoped caller a page that narrows to them. */
 export function opens(route: PageRoute, caller: { permissions: string[]; scoped: boolean }): boolean {
-  return caller.permissions.includes(route.permission) && (!caller.scoped || route.scoped === true);
+  const permitted = route.permission === '' || caller.permissions.includes(route.permission);
+  return permitted && (!caller.scoped || route.scoped === true);
 }
 
 /** The first page in the menu a caller may open, or null when none is. */

@@ -17,6 +17,7 @@ from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN
 from touchpoint.core.errors import ValidationError
 from touchpoint.governance import Principal
 from touchpoint.governance.registry import ApplyRead, SaveRead
+from touchpoint.journeys.lineage import journeys_by_event
 from touchpoint.moments import reads
 from touchpoint.moments.guidance import next_best_actions
 from touchpoint.moments.model import (
@@ -65,9 +66,13 @@ def _period(c: Container, start: str | None, end: str | None) -> tuple[date, dat
 
 @router.get("/moments/rules", dependencies=[needs("moment:read", scoped=True)])
 def list_rules(c: Deps, caller: Caller) -> list[MotRuleRead]:
-    """Every MOT rule with its detector's kind, evaluation times and firings in the last 30 days (of the
-    caller's customers)."""
-    return [MotRuleRead.model_validate(r) for r in reads.rule_summaries(env=c, principal=caller)]
+    """Every MOT rule with its detector's kind, evaluation times, firings in the last 30 days (of the
+    caller's customers) and the journeys its event feeds."""
+    fed = journeys_by_event(env=c)
+    return [
+        MotRuleRead.model_validate(r | {"journeys": fed.get(f"mot_{r['name']}", [])})
+        for r in reads.rule_summaries(env=c, principal=caller)
+    ]
 
 
 @router.get("/moments/rules/{name}", dependencies=[needs("moment:read", scoped=True)], responses=errors(404))
