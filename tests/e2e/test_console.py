@@ -64,7 +64,7 @@ def test_advisor_cannot_open_a_customer_of_another_branch(session: Session, cons
 
     session.sign_in("adv.wang")
     page = session.page
-    assert page.url.endswith("/customers"), "an advisor lands on customer search (no overview permission)"
+    assert page.url.endswith("/workbench/tasks"), "an advisor lands on their own tasks"
     assert me["advisor_id"] in page.locator("[data-testid=scope-chip]").inner_text()
     session.expect_failure(f"/api/v1/customers/{foreign['customer_no']}")
     page.goto(f"{session.base}/customers/{foreign['customer_no']}")

@@ -4,6 +4,7 @@ compliance (not by its maker); the canvas, live view and simulation drawn in bot
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from console_support import Session, api_client
@@ -73,13 +74,19 @@ def _second_session(session: Session, username: str) -> Session:
     return other
 
 
-def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
+def test_a_journey_built_with_the_mouse_runs_to_an_advisor_who_completes_its_task_on_a_phone(
     session: Session, console_url: str
 ) -> None:
+    """The acceptance of issue 18: built, saved, simulated, approved by compliance (not its maker); its runs
+    reach the advisor task, the advisor completes it on a phone, and the run moves on."""
     page = session.page
     page.set_viewport_size({"width": 1920, "height": 1200})
     api = api_client(console_url, "ops.chen")
-    segment = next(s["name"] for s in api.get("/api/v1/segments").json() if s["name"] == "dormant_customers")
+    # The entry: adv.wang's customers (so that the advisor who signs in below gets the tasks).
+    segment = "e2e_wang_customers"
+    rule = {"attribute": "advisor_id", "in": ["A1-1"]}
+    api.put(f"/api/v1/segments/{segment}", json={"title": "王投顾的客户", "rule": rule}).raise_for_status()
+    api.post(f"/api/v1/segments/{segment}/refresh").raise_for_status()
     session.sign_in("ops.chen")
     session.open("/journeys/new")
     page.wait_for_selector("[data-testid=journey-settings]")
@@ -90,25 +97,33 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
 
     # The entry sits in the middle of an empty canvas: the other nodes go around it.
     for key, x, y in (
-        ("wait", 160, 120),
-        ("wait_for_event", 160, 360),
-        ("split", 160, 600),
-        ("send", 1180, 120),
-        ("advisor_task", 1180, 420),
+        ("wait", 160, 100),
+        ("wait_for_event", 160, 330),
+        ("split", 160, 560),
+        ("send", 1180, 100),
+        ("advisor_task", 1180, 330),
+        ("wait_for_event", 1180, 560),
+        ("exit", 1180, 790),
     ):
         _drop(session, key, x, y)
     _connect(session, "entry", "next", "wait_1")
     _connect(session, "wait_1", "next", "wait_for_event_1")
-    _connect(session, "wait_for_event_1", "on_event", "advisor_task_1")
+    _connect(session, "wait_for_event_1", "on_event", "exit_1")
     _connect(session, "wait_for_event_1", "on_timeout", "split_1")
-    _connect(session, "split_1", "branch:0", "advisor_task_1")
-    _connect(session, "split_1", "default", "send_1")
+    _connect(session, "split_1", "branch:0", "send_1")
+    _connect(session, "split_1", "default", "advisor_task_1")
+    _connect(session, "advisor_task_1", "next", "wait_for_event_2")
+    _connect(session, "wait_for_event_2", "on_event", "exit_1")
+    _connect(session, "wait_for_event_2", "on_timeout", "exit_1")
 
     _open(session, "entry")
     _pick(session, "[data-testid=entry-segment]", segment, segment)
     page.wait_for_selector("[data-testid=entry-segment-size]")
+    _open(session, "wait_1")
+    page.fill("[data-testid=wait-duration]", "1m")
     _open(session, "wait_for_event_1")
     _pick(session, "[data-testid=wait-event]", "fund_subscribe", "fund_subscribe")
+    page.fill("[data-testid=wait-timeout]", "1m")
     _open(session, "split_1")
     _pick(session, "[data-testid=rule-tag]", "asset_tier", "(asset_tier)")
     page.locator("[data-testid=rule-tag-values]").click()
@@ -119,6 +134,8 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     _pick(session, "[data-testid=send-template]", "fund_detail_nudge", "fund_detail_nudge")
     _open(session, "advisor_task_1")
     page.fill("[data-testid=task-title]", "定投意向跟进")
+    _open(session, "wait_for_event_2")
+    _pick(session, "[data-testid=wait-event]", "advisor_task_completed", "advisor_task_completed")
     page.keyboard.press("Escape")
 
     save = page.locator("[data-testid=journey-save]")
@@ -130,10 +147,16 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     assert saved["entry"] == {"type": "segment", "segment": segment, "schedule": None}
     assert saved["start"] == "wait_1"
     nodes = {n["id"]: n for n in saved["nodes"]}
-    assert nodes["wait_for_event_1"]["on_event"] == "advisor_task_1"
-    assert nodes["wait_for_event_1"]["on_timeout"] == "split_1"
+    assert nodes["wait_1"]["duration"] == "1m"
+    assert (nodes["wait_for_event_1"]["on_event"], nodes["wait_for_event_1"]["on_timeout"]) == (
+        "exit_1",
+        "split_1",
+    )
     assert nodes["split_1"]["branches"][0]["rule"] == {"all": [{"tag": "asset_tier", "in": ["高净值"]}]}
-    assert nodes["split_1"]["default"] == "send_1"
+    assert (nodes["split_1"]["branches"][0]["next"], nodes["split_1"]["default"]) == (
+        "send_1",
+        "advisor_task_1",
+    )
     assert nodes["send_1"]["action"] == {
         "kind": "send",
         "channel": "inbox",
@@ -141,6 +164,8 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
         "text": None,
     }
     assert nodes["advisor_task_1"]["action"]["title"] == "定投意向跟进"
+    assert nodes["advisor_task_1"]["next"] == "wait_for_event_2"
+    assert nodes["wait_for_event_2"]["event"] == "advisor_task_completed"
 
     # A simulation from the canvas paints each node's count: the API's simulation of the same period agrees.
     sent: list[Any] = []
@@ -161,7 +186,7 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     session.shot("journey-simulation")
     page.keyboard.press("Escape")
 
-    # Submitted for approval: the maker cannot approve; compliance can, and the journey goes live.
+    # Submitted for approval: the maker cannot approve; compliance can, in the console, and it goes live.
     page.click("[data-testid=journey-publish]")
     page.locator("[data-testid=journey-publish-modal] .ant-btn-primary").click()
     page.wait_for_selector("text=已提交审批")
@@ -178,26 +203,69 @@ def test_a_journey_built_with_the_mouse_is_saved_simulated_and_approved(
     page.wait_for_selector("[data-testid=approval-status]")
     assert page.locator("[data-testid=approval-approve]").count() == 0  # the maker is no reviewer
 
-    # Compliance reviews in the console: the journey on the canvas, every node new in a first version.
     checker = _second_session(session, "comp.sun")
     checker.open("/approvals")
     checker.page.locator("[data-testid=approvals-page] tbody tr", has_text=f"journey/{NAME}").first.click()
     checker.page.wait_for_selector('[data-testid=approval-journey-diff] .react-flow__node[data-id="wait_1"]')
-    assert checker.page.locator("[data-testid=approval-journey-diff] .journey-mark-added").count() == 5
+    assert checker.page.locator("[data-testid=approval-journey-diff] .journey-mark-added").count() == 7
     checker.shot("approval-journey")
     checker.page.fill("[data-testid=approval-reason]", "合规审查通过")
     checker.page.click("[data-testid=approval-approve]")
     checker.page.wait_for_selector("[data-testid=approval-drawer]", state="hidden")
     decided = checker_api.get(f"/api/v1/approvals/{mine[0]['id']}").json()
-    assert (decided["status"], decided["checker"], decided["reason"]) == (
-        "approved",
-        "comp.sun",
-        "合规审查通过",
-    )
+    assert (decided["status"], decided["checker"]) == ("approved", "comp.sun")
+    assert decided["reason"] == "合规审查通过"
     assert not checker.unexpected(), checker.unexpected()
+    checker.page.context.close()
     session.open(f"/journeys/{NAME}/live")
     page.wait_for_selector("[data-testid=journey-live-summary]")
     assert "运行中" in page.locator("[data-testid=journey-status]").inner_text()
+
+    # The worker walks the runs (1 minute, then 1 minute more) to the advisor task.
+    advisor_api = api_client(console_url, "adv.wang")
+    task = _first_task_of(advisor_api, NAME)
+    session.shot("journey-live-running")
+
+    # The advisor, on a phone, finds the task, reads the talking points and records the outcome.
+    phone = _second_session(session, "adv.wang", viewport={"width": 390, "height": 844})
+    assert phone.page.url.endswith("/workbench/tasks")
+    phone.page.locator(f"[data-testid=task-{task['id']}]").click()
+    phone.page.wait_for_selector("[data-testid=task-detail] [data-testid=task-talking-points]")
+    phone.shot("workbench-phone-task")
+    phone.page.locator("[data-testid=task-outcome] label", has_text="已联系").click()
+    phone.page.fill("[data-testid=task-note]", "已电话沟通定投")
+    phone.page.click("[data-testid=task-complete]")
+    phone.page.wait_for_selector("text=已反馈，任务完成")
+    done = advisor_api.get(f"/api/v1/tasks/{task['id']}").json()
+    assert (done["status"], done["outcome"], done["note"]) == ("done", "reached", "已电话沟通定投")
+    assert not phone.unexpected(), phone.unexpected()
+    phone.page.context.close()
+
+    # The completed task comes back as advisor_task_completed: the run leaves its wait and ends.
+    admin = api_client(console_url, "admin")
+    customer = admin.get(f"/api/v1/tasks/{task['id']}").json()[
+        "customer_no"
+    ]  # whole: admin sees personal data
+    deadline = time.monotonic() + 120
+    while True:
+        runs = admin.get(f"/api/v1/customers/{customer}/journeys").json()
+        run = next(r for r in runs if r["journey"] == NAME)
+        if run["status"] == "done":
+            break
+        assert time.monotonic() < deadline, run
+        time.sleep(1)
+    assert [s["node"] for s in run["steps"]][-2:] == ["wait_for_event_2", "exit_1"]
+
+
+def _first_task_of(advisor: Any, journey: str) -> dict[str, Any]:
+    """The first open task the journey made for the advisor, waiting for the worker to make one."""
+    deadline = time.monotonic() + 240
+    while True:
+        tasks = advisor.get("/api/v1/tasks", params={"journey": journey}).json()["tasks"]
+        if tasks:
+            return dict(tasks[0])
+        assert time.monotonic() < deadline, "no task reached the advisor"
+        time.sleep(2)
 
 
 PAGES = (
@@ -228,3 +296,14 @@ def test_the_journey_pages_draw_in_both_languages(any_language: Session) -> None
     session.page.locator("[data-testid=mot-rules-page] tbody tr.ant-table-row").first.click()
     session.page.wait_for_selector("[data-testid=mot-rule-drawer]")
     session.shot("mot-rule")
+    for user, path, ready, size in (
+        ("adv.wang", "/workbench/tasks", "[data-testid=my-tasks-page]", {"width": 1440, "height": 900}),
+        ("adv.wang", "/workbench/tasks", "[data-testid=my-tasks-page]", {"width": 390, "height": 844}),
+        ("mgr.zhao", "/workbench/team", "[data-testid=team-tasks-page]", {"width": 1440, "height": 900}),
+    ):
+        other = _second_session(session, user, viewport=size)
+        other.open(path)
+        other.page.wait_for_selector(ready)
+        other.shot(f"page{path.replace('/', '-')}-{size['width']}")
+        assert not other.unexpected(), other.unexpected()
+        other.page.context.close()

@@ -1,5 +1,6 @@
 import {
-  ApartmentOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FlagOutlined, NodeIndexOutlined, TagsOutlined, TeamOutlined,
+  ApartmentOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FlagOutlined, NodeIndexOutlined, SolutionOutlined, TagsOutlined,
+  TeamOutlined,
 } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
@@ -50,6 +51,8 @@ const JourneyLivePage = lazy(() => import('@/features/journeys/JourneyLivePage')
 const ApprovalsPage = lazy(() => import('@/features/approvals/ApprovalsPage'));
 const MotRulesPage = lazy(() => import('@/features/moments/MotRulesPage'));
 const FiringsPage = lazy(() => import('@/features/moments/FiringsPage'));
+const MyTasksPage = lazy(() => import('@/features/workbench/MyTasksPage'));
+const TeamTasksPage = lazy(() => import('@/features/workbench/TeamTasksPage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -168,6 +171,15 @@ export const SECTIONS: Section[] = [
     ],
   },
   {
+    key: 'workbench',
+    title: 'menu.workbench',
+    icon: <SolutionOutlined />,
+    routes: [
+      { path: '/workbench/tasks', title: 'menu.workbench.tasks', permission: 'task:work', page: MyTasksPage, menu: true, scoped: true },
+      { path: '/workbench/team', title: 'menu.workbench.team', permission: 'task:assign', page: TeamTasksPage, menu: true, scoped: true },
+    ],
+  },
+  {
     key: 'approvals',
     title: 'menu.approvals',
     icon: <AuditOutlined />,
@@ -185,7 +197,15 @@ export function opens(route: PageRoute, caller: { permissions: string[]; scoped:
   return permitted && (!caller.scoped || route.scoped === true);
 }
 
-/** The first page in the menu a caller may open, or null when none is. */
+/** Where the roles that work a branch's tasks start (CONSOLE.md §1: a branch manager on the team's tasks, an
+ * advisor on their own), before the first page of the menu. */
+const LANDINGS: [string, string][] = [
+  ['task:assign', '/workbench/team'],
+  ['task:work', '/workbench/tasks'],
+];
+
+/** The page a caller lands on: their role's own page, else the first in the menu they may open (null: none). */
 export function landingPath(caller: { permissions: string[]; scoped: boolean }): string | null {
-  return ROUTES.find((r) => r.menu && opens(r, caller))?.path ?? null;
+  const own = caller.scoped ? LANDINGS.find(([permission]) => caller.permissions.includes(permission)) : undefined;
+  return own?.[1] ?? ROUTES.find((r) => r.menu && opens(r, caller))?.path ?? null;
 }

@@ -338,7 +338,7 @@ function ActionForm({ action, set, pickers }: { action: Json; set: (action: Json
         <Form.Item label={t('journey.task.priority')}>
           <Select
             value={String(action.priority ?? 'normal')}
-            options={['urgent', 'high', 'normal', 'low'].map((p) => ({ value: p, label: t(`journey.priority.${p}` as MessageKey) }))}
+            options={['urgent', 'high', 'normal', 'low'].map((p) => ({ value: p, label: valueLabel(t, 'val.priority', p) }))}
             onChange={(priority: string) => patch({ priority })}
           />
         </Form.Item>

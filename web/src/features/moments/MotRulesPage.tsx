@@ -4,6 +4,7 @@ import { Link } from 'react-router-dom';
 import { api, ApiError, unwrap } from '@/api/client';
 import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
+import { valueLabel } from '@/lib/labels';
 import { PageHeader } from '@/components/PageHeader';
 import type { MessageKey } from '@/locales/zh-CN';
 import { useRule, useRules, useRuleStats, useSaveRule, type Rule, type RuleSummary } from './queries';
@@ -180,7 +181,7 @@ function RuleDrawer({ name, writable, onClose }: { name: string; writable: boole
                   <Select
                     style={{ width: 120 }}
                     value={current.task.priority ?? 'normal'}
-                    options={(['urgent', 'high', 'normal', 'low'] as const).map((p) => ({ value: p, label: t(`journey.priority.${p}`) }))}
+                    options={(['urgent', 'high', 'normal', 'low'] as const).map((p) => ({ value: p, label: valueLabel(t, 'val.priority', p) }))}
                     onChange={(priority) => set({ task: { ...current.task!, priority } })}
                   />
                 </Form.Item>
