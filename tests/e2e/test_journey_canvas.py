@@ -61,11 +61,11 @@ def _pick(session: Session, select: str, search: str, option: str) -> None:
     )
 
 
-def _second_session(session: Session, username: str) -> Session:
-    """Another person signed in, in a browser context of their own, watched like the first."""
-    context = session.page.context.browser.new_context(
-        viewport={"width": 1600, "height": 1000}, locale=session.locale
-    )
+def _second_session(session: Session, username: str, viewport: dict[str, int] | None = None) -> Session:
+    """Another person signed in, in a browser context of their own (a desktop screen unless `viewport`),
+    watched like the first."""
+    size = viewport or {"width": 1600, "height": 1000}
+    context = session.page.context.browser.new_context(viewport=size, locale=session.locale)
     context.add_init_script(f"window.localStorage.setItem('touchpoint.locale', '{session.locale}')")
     other = Session(page=context.new_page(), base=session.base, locale=session.locale)
     other.expect_failure("/api/v1/auth/me")
