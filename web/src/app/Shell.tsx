@@ -55,8 +55,8 @@ export function Shell() {
       </Sider>
       <Layout>
         <Header className="topbar">
-          {can(me, 'customer:read') && <CustomerSearch />}
-          <Space size="middle" style={{ marginLeft: 'auto' }}>
+          {can(me, 'customer:read') && <div className="topbar-search"><CustomerSearch /></div>}
+          <Space size="middle" className="topbar-tools" style={{ marginLeft: 'auto' }}>
             <ScopeChip />
             <LanguageSwitch />
             <AccountMenu />
