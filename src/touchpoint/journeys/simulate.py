@@ -294,6 +294,19 @@ def _report(
     }
 
 
+MASKED_CONTENT = "（已脱敏：需要查看个人信息权限 · masked: needs pii:view）"
+
+
+def without_message_text(result: dict[str, Any]) -> dict[str, Any]:
+    """A simulation's result for a caller without `pii:view`: each sample path's messages keep their node
+    but not their rendered text, which names and addresses the customer."""
+    paths = [
+        path | {"messages": [m | {"content": MASKED_CONTENT} for m in path.get("messages", [])]}
+        for path in result.get("paths", [])
+    ]
+    return result | {"paths": paths}
+
+
 def _path(connection: Any, run: Any, tz: Any, show: Callable[[str], str]) -> dict[str, Any]:
     """One run's walk: its steps, the log channel's notes, and each effect with when it went (or is due);
     the customer number as `show` gives it (masked in a simulation's sample)."""

@@ -406,3 +406,22 @@ def test_a_simulation_started_over_http_runs_as_a_job_and_counts_as_the_function
             client.post("/api/v1/journeys/nope/simulate", json={"from": "-7d", "to": "today"}).status_code
             == 404
         )
+
+
+def test_a_caller_without_pii_view_gets_the_sample_messages_without_their_text() -> None:
+    from touchpoint.journeys.simulate import MASKED_CONTENT, without_message_text
+
+    result = {
+        "entered": 1,
+        "paths": [
+            {
+                "customer_no": "C10***01",
+                "messages": [{"node": "n", "content": "张三您好，138 0013 8000"}],
+                "steps": [],
+            }
+        ],
+    }
+    shown = without_message_text(result)
+    assert shown["paths"][0]["messages"] == [{"node": "n", "content": MASKED_CONTENT}]
+    assert (shown["entered"], shown["paths"][0]["customer_no"]) == (1, "C10***01")
+    assert result["paths"][0]["messages"][0]["content"].startswith("张三")  # the original is left as it was

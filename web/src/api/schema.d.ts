@@ -13343,7 +13343,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            /** @description Not allowed */
             403: {
                 headers: {
                     [name: string]: unknown;

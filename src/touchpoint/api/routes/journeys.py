@@ -14,7 +14,7 @@ from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
 from touchpoint.core.durations import DAY_FORMS, DAY_PATTERN
-from touchpoint.core.errors import ValidationError, fault_list, pydantic_faults
+from touchpoint.core.errors import ForbiddenError, ValidationError, fault_list, pydantic_faults
 from touchpoint.core.ids import new_id
 from touchpoint.core.jobs import JOBS, Job, JobRead, run_in_background
 from touchpoint.governance import Principal
@@ -59,7 +59,7 @@ from touchpoint.journeys.service import (
     stop_run,
     stuck,
 )
-from touchpoint.journeys.simulate import simulate
+from touchpoint.journeys.simulate import simulate, without_message_text
 
 router = APIRouter(tags=["journeys"])
 Deps = Annotated[Container, Depends(container)]
@@ -130,7 +130,7 @@ def check_route(
     dependencies=[needs("journey:write")],
     status_code=202,
     response_model=JobRead,
-    responses=errors(400, 404),
+    responses=errors(400, 403, 404),
 )
 def simulate_route(name: str, c: Deps, caller: Caller, body: SimulateRequest) -> JobRead:
     """Replay a period's recorded events through a saved version in the background (log channel, virtual
@@ -142,13 +142,15 @@ def simulate_route(name: str, c: Deps, caller: Caller, body: SimulateRequest) ->
     assert last is not None
     if first > last:
         raise ValidationError(f"from {first} is after to {last}")
+    if body.customers and not caller.can("customer:read"):
+        raise ForbiddenError("a test walk of named customers needs the permission customer:read")
     journey = get_journey(env=c, name=name, version=body.version)  # unknown: 404 now, not in the job
     subject = {"journey": name, "version": str(body.version or "newest")}
     job = JOBS.add(Job(id=new_id("sim"), kind="simulation", owner=caller.user, subject=subject))
 
     def work(running: Job) -> dict[str, Any]:
         running.report("replaying", 0.0)
-        return simulate(
+        result = simulate(
             env=c,
             journey=journey,
             start=first,
@@ -158,6 +160,7 @@ def simulate_route(name: str, c: Deps, caller: Caller, body: SimulateRequest) ->
             sample=body.sample,
             on_event=lambda done, total: running.report("replaying", 0.95 * done / max(total, 1)),
         )
+        return result if caller.can("pii:view") else without_message_text(result)
 
     run_in_background(work, job)
     return JobRead.model_validate(job.view())

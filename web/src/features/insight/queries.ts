@@ -37,9 +37,10 @@ export function useJob(id: string | null) {
     queryKey: ['jobs', id],
     queryFn: () => unwrap(api.GET('/api/v1/jobs/{job_id}', { params: { path: { job_id: id ?? '' } } })),
     enabled: id !== null,
+    retry: false, // a job this process no longer holds (a restart) answers 404: say so, do not poll on
     refetchInterval: (query) => {
       const stage = query.state.data?.stage;
-      return stage === 'done' || stage === 'failed' || stage === 'cancelled' ? false : 1000;
+      return query.state.status === 'error' || stage === 'done' || stage === 'failed' || stage === 'cancelled' ? false : 1000;
     },
   });
 }

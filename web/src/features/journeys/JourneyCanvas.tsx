@@ -2,7 +2,7 @@ import {
   Background, Controls, MarkerType, ReactFlow, useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { useCallback, useMemo, type DragEvent } from 'react';
+import { useCallback, useMemo, useRef, type DragEvent } from 'react';
 import { addFromPalette, connect, outcomeKeys, removeNodes, type Canvas, type PaletteKey } from './graph';
 import { JourneyStep, type StepNode } from './JourneyNode';
 import type { JourneyFault, NodeStats } from './queries';
@@ -33,6 +33,24 @@ interface Props {
  * onto it; read-only in the live view, where each node and edge carries its counts. */
 export function JourneyCanvas({ canvas, selected, faults, stats, marks, readOnly, onSelect, onCommit, onReplace, onDragStart, onNodeOpen }: Props) {
   const flow = useReactFlow();
+  // React Flow reports a node change and an edge change one after the other before React renders again: each
+  // handler works on what the one before it left (a deleted node must not come back with the edges' change).
+  const latest = useRef({ canvas, selected });
+  latest.current = { canvas, selected };
+  const commit = useCallback(
+    (next: Canvas) => {
+      latest.current = { ...latest.current, canvas: next };
+      onCommit?.(next);
+    },
+    [onCommit],
+  );
+  const select = useCallback(
+    (ids: string[]) => {
+      latest.current = { ...latest.current, selected: ids };
+      onSelect(ids);
+    },
+    [onSelect],
+  );
   const chosen = useMemo(() => new Set(selected), [selected]);
   const nodes: StepNode[] = useMemo(
     () =>
@@ -75,41 +93,47 @@ export function JourneyCanvas({ canvas, selected, faults, stats, marks, readOnly
   const onNodesChange = useCallback(
     (changes: NodeChange<StepNode>[]) => {
       const removed = changes.flatMap((c) => (c.type === 'remove' ? [c.id] : []));
-      if (removed.length && onCommit && !readOnly) onCommit(removeNodes(canvas, removed));
+      if (removed.length && onCommit && !readOnly) commit(removeNodes(latest.current.canvas, removed));
       const moves = changes.flatMap((c) => (c.type === 'position' && c.position ? [[c.id, c.position] as const] : []));
       if (moves.length && onReplace && !readOnly) {
         const at = new Map(moves);
-        onReplace({ ...canvas, nodes: canvas.nodes.map((n) => (at.has(n.id) ? { ...n, position: at.get(n.id)! } : n)) });
+        const base = latest.current.canvas;
+        const next = { ...base, nodes: base.nodes.map((n) => (at.has(n.id) ? { ...n, position: at.get(n.id)! } : n)) };
+        latest.current = { ...latest.current, canvas: next };
+        onReplace(next);
       }
       const picks = changes.filter((c) => c.type === 'select');
       if (picks.length) {
-        const next = new Set(selected);
+        const next = new Set(latest.current.selected);
         for (const c of picks) if (c.type === 'select') (c.selected ? next.add(c.id) : next.delete(c.id));
-        onSelect([...next]);
+        select([...next]);
       }
     },
-    [canvas, selected, onCommit, onReplace, onSelect, readOnly],
+    [commit, onCommit, onReplace, select, readOnly],
   );
 
   const onEdgesChange = useCallback(
     (changes: EdgeChange[]) => {
       const removed = new Set(changes.filter((c) => c.type === 'remove').map((c) => c.id));
-      if (removed.size && onCommit && !readOnly) onCommit({ ...canvas, edges: canvas.edges.filter((e) => !removed.has(e.id)) });
+      const base = latest.current.canvas;
+      if (removed.size && onCommit && !readOnly && base.edges.some((e) => removed.has(e.id))) {
+        commit({ ...base, edges: base.edges.filter((e) => !removed.has(e.id)) });
+      }
       const picks = changes.filter((c) => c.type === 'select');
       if (picks.length) {
-        const next = new Set(selected);
+        const next = new Set(latest.current.selected);
         for (const c of picks) if (c.type === 'select') (c.selected ? next.add(c.id) : next.delete(c.id));
-        onSelect([...next]);
+        select([...next]);
       }
     },
-    [canvas, selected, onCommit, onSelect, readOnly],
+    [commit, onCommit, select, readOnly],
   );
 
   const onConnect = useCallback(
     (c: Connection) => {
-      if (onCommit && !readOnly) onCommit(connect(canvas, c.source, c.sourceHandle ?? 'next', c.target));
+      if (onCommit && !readOnly) commit(connect(latest.current.canvas, c.source, c.sourceHandle ?? 'next', c.target));
     },
-    [canvas, onCommit, readOnly],
+    [commit, onCommit, readOnly],
   );
 
   const onDrop = useCallback(

@@ -303,7 +303,7 @@ function Editor({ existing, definition, summary, readOnly, version }: EditorProp
       />
       {publishing && summary && <PublishModal summary={summary} onClose={() => setPublishing(false)} />}
       {simulating && existing && (
-        <SimulationModal name={existing} canvas={canvas} onClose={() => setSimulating(false)} />
+        <SimulationModal name={existing} version={version} canvas={canvas} onClose={() => setSimulating(false)} />
       )}
     </div>
   );
@@ -352,7 +352,7 @@ function Issues({ faults, unready, onFocus }: { faults: JourneyFault[]; unready:
         dataSource={items}
         renderItem={(item) => (
           <List.Item
-            onClick={() => (item.node ? onFocus(item.node) : item.place.startsWith('entry') ? onFocus(ENTRY_ID) : undefined)}
+            onClick={() => (item.node ? onFocus(item.node) : item.place.startsWith('entry') || item.place === 'start' ? onFocus(ENTRY_ID) : undefined)}
             style={{ cursor: item.node ? 'pointer' : undefined }}
           >
             <Badge status={item.level} />

@@ -13,6 +13,8 @@ import { useStartSimulation, type JourneyFault, type NodeStats } from './queries
 
 interface Props {
   name: string;
+  /** The saved version the canvas shows (the newest when absent). */
+  version?: number;
   canvas: Canvas;
   onClose: () => void;
 }
@@ -21,7 +23,7 @@ const NO_FAULTS = new Map<string, JourneyFault[]>();
 
 /** 试运行: replay a period's recorded events through the saved journey in the background, then see each node's
  * counts painted on the canvas; with a customer number, walk that customer step by step with the reasons. */
-export function SimulationModal({ name, canvas, onClose }: Props) {
+export function SimulationModal({ name, version, canvas, onClose }: Props) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const [period, setPeriod] = useState<[Dayjs, Dayjs]>([dayjs().subtract(7, 'day'), dayjs()]);
@@ -40,6 +42,7 @@ export function SimulationModal({ name, canvas, onClose }: Props) {
       const started = await start.mutateAsync({
         from: period[0].format('YYYY-MM-DD'),
         to: period[1].format('YYYY-MM-DD'),
+        ...(version ? { version } : {}),
         ...(customer.trim() ? { customers: [customer.trim()], sample: 1 } : { sample: 5 }),
       });
       setJobId(started.id);
@@ -57,7 +60,7 @@ export function SimulationModal({ name, canvas, onClose }: Props) {
         <Form.Item label={t('journey.sim.customer')} tooltip={t('journey.sim.customerHelp')}>
           <Input value={customer} onChange={(e) => setCustomer(e.target.value)} style={{ width: 160 }} data-testid="sim-customer" />
         </Form.Item>
-        <Button type="primary" onClick={run} loading={start.isPending} disabled={Boolean(jobId && !job.data?.error && job.data?.stage !== 'done')} data-testid="sim-run">
+        <Button type="primary" onClick={run} loading={start.isPending} disabled={Boolean(jobId && !job.isError && !job.data?.error && job.data?.stage !== 'done')} data-testid="sim-run">
           {t('journey.sim.run')}
         </Button>
       </Form>
@@ -65,6 +68,7 @@ export function SimulationModal({ name, canvas, onClose }: Props) {
         <Progress percent={Math.round(job.data.progress * 100)} status="active" data-testid="sim-progress" />
       )}
       {job.data?.error && <Alert type="error" showIcon message={job.data.error} />}
+      {job.isError && <Alert type="error" showIcon message={job.error.message} />}
       {result && (
         <>
           <Descriptions size="small" column={4} data-testid="sim-summary">

@@ -96,6 +96,7 @@ function useSaved(): (rule: Rule) => Promise<boolean> {
 
 /** The rule's switch in the list: the whole rule is read, flipped and saved as its next version. */
 function EnabledSwitch({ name, enabled, disabled }: { name: string; enabled: boolean; disabled: boolean }) {
+  const { message } = App.useApp();
   const saved = useSaved();
   const [busy, setBusy] = useState(false);
   return (
@@ -107,9 +108,14 @@ function EnabledSwitch({ name, enabled, disabled }: { name: string; enabled: boo
         data-testid={`mot-enabled-${name}`}
         onChange={async (checked) => {
           setBusy(true);
-          const current = await unwrap(api.GET('/api/v1/moments/rules/{name}', { params: { path: { name } } }));
-          await saved({ ...current, enabled: checked });
-          setBusy(false);
+          try {
+            const current = await unwrap(api.GET('/api/v1/moments/rules/{name}', { params: { path: { name } } }));
+            await saved({ ...current, enabled: checked });
+          } catch (error) {
+            message.error(error instanceof ApiError ? error.message : String(error));
+          } finally {
+            setBusy(false);
+          }
         }}
       />
     </span>

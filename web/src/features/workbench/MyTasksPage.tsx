@@ -137,7 +137,12 @@ function TaskDetail({ task }: { task: Task }) {
       {working && (
         <Card size="small" title={t('task.outcome')} style={{ marginTop: 12 }}>
           {!task.claimed_by && (
-            <Button onClick={() => actions.claim.mutate()} loading={actions.claim.isPending} style={{ marginBottom: 12 }} data-testid="task-claim">
+            <Button
+              onClick={() => actions.claim.mutate(undefined, { onError: (error) => message.error(error instanceof ApiError ? error.message : String(error)) })}
+              loading={actions.claim.isPending}
+              style={{ marginBottom: 12 }}
+              data-testid="task-claim"
+            >
               {t('task.claim')}
             </Button>
           )}
