@@ -47,6 +47,9 @@ def _connect(session: Session, source: str, handle: str, target: str) -> None:
 
 
 def _open(session: Session, node: str) -> None:
+    """Close the panel (a click on the empty pane) so that no node is under it, then open `node`'s."""
+    session.page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    session.page.wait_for_selector("[data-testid=journey-panel]", state="detached")
     session.page.locator(f'.react-flow__node[data-id="{node}"]').click()
     session.page.wait_for_selector(f"[data-testid=journey-panel] >> text={node}")
 
@@ -275,7 +278,7 @@ PAGES = (
     ("/journeys/new", "[data-testid=journey-settings]"),
     ("/mot/rules", "[data-testid=mot-rules-page] tbody tr.ant-table-row"),
     ("/mot/firings", "[data-testid=mot-firings-page] tbody tr.ant-table-row"),
-    ("/approvals", "[data-testid=approvals-page] tbody tr.ant-table-row"),
+    ("/approvals", "[data-testid=approvals-page] .ant-table"),
 )
 
 
