@@ -5,7 +5,7 @@ import { ApiError } from '@/api/client';
 import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
 import { PageHeader } from '@/components/PageHeader';
-import { diffNodes, diffSettings } from '@/features/journeys/diff';
+import { diffNodes, diffSettings, versionMarks } from '@/features/journeys/diff';
 import { toCanvas, type Json } from '@/features/journeys/graph';
 import { JourneyCanvas } from '@/features/journeys/JourneyCanvas';
 import { useJourney, useJourneys, type JourneyFault } from '@/features/journeys/queries';
@@ -144,11 +144,10 @@ function JourneyDiff({ payload }: { payload: Record<string, unknown> }) {
   const proposed = useJourney(name, version);
   const before = useJourney(live ? name : undefined, live);
   const after = proposed.data as Json | undefined;
-  const marks = useMemo(() => {
-    if (!after) return undefined;
-    const diff = diffNodes((before.data as Json | undefined) ?? { nodes: [] }, after);
-    return new Map<string, 'added' | 'changed'>([...diff.added.map((id) => [id, 'added'] as const), ...diff.changed.map((id) => [id, 'changed'] as const)]);
-  }, [after, before.data]);
+  const marks = useMemo(
+    () => (after ? versionMarks((before.data as Json | undefined) ?? { nodes: [] }, after) : undefined),
+    [after, before.data],
+  );
   if (!after) return null;
   const nodes = diffNodes((before.data as Json | undefined) ?? { nodes: [] }, after);
   const settings = before.data ? diffSettings(before.data as Json, after) : [];

@@ -10,7 +10,7 @@ import { useI18n } from '@/app/i18n';
 import { PageLoading } from '@/app/PageLoading';
 import { useRuleCatalog } from '@/features/segments/catalog';
 import type { MessageKey } from '@/locales/zh-CN';
-import { diffNodes, diffSettings } from './diff';
+import { diffNodes, diffSettings, versionMarks } from './diff';
 import { autoLayout, duplicate, ENTRY_ID, fromCanvas, PALETTE, removeItem, toCanvas, type Canvas, type Json, type PaletteKey } from './graph';
 import { useHistory } from './history';
 import { DRAG_TYPE, JourneyCanvas } from './JourneyCanvas';
@@ -88,7 +88,11 @@ function Editor({ existing, definition, summary, readOnly, version }: EditorProp
   const { message } = App.useApp();
   const navigate = useNavigate();
   const pickers = usePickers();
-  const history = useHistory<Canvas>(toCanvas(definition));
+  // The loaded definition as the canvas gives it back: the start of the history and what "saved" compares to
+  // (laid out once, not on every render: a definition without positions is laid out by dagre).
+  const initial = useMemo(() => toCanvas(definition), [definition]);
+  const savedText = useMemo(() => JSON.stringify(fromCanvas(initial)), [initial]);
+  const history = useHistory<Canvas>(initial);
   const canvas = history.present;
   const [selected, setSelected] = useState<string[]>([]);
   const [settingsOpen, setSettingsOpen] = useState(!existing);
@@ -100,7 +104,7 @@ function Editor({ existing, definition, summary, readOnly, version }: EditorProp
   const check = useJourneyCheck(body);
   const save = useSaveJourney();
   const name = String(canvas.settings.name ?? '');
-  const saved = JSON.stringify(body) === JSON.stringify(fromCanvas(toCanvas(definition)));
+  const saved = JSON.stringify(body) === savedText;
 
   // Unsaved work survives a reload: the canvas's definition is kept in the browser until it is saved.
   const [restorable, setRestorable] = useState<Json | null>(() => {
@@ -125,11 +129,7 @@ function Editor({ existing, definition, summary, readOnly, version }: EditorProp
   const unready = check.data?.not_ready ?? [];
 
   const compared = useJourney(compareTo !== null ? existing : undefined, compareTo ?? undefined);
-  const marks = useMemo(() => {
-    if (!compared.data) return undefined;
-    const diff = diffNodes(compared.data as Json, body);
-    return new Map<string, 'added' | 'changed'>([...diff.added.map((id) => [id, 'added'] as const), ...diff.changed.map((id) => [id, 'changed'] as const)]);
-  }, [compared.data, body]);
+  const marks = useMemo(() => (compared.data ? versionMarks(compared.data as Json, body) : undefined), [compared.data, body]);
 
   const focus = useCallback((id: string) => setSelected([id]), []);
   const node = selected.length === 1 ? canvas.nodes.find((n) => n.id === selected[0]) : undefined;

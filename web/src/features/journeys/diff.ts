@@ -27,3 +27,9 @@ function sorted(value: unknown): unknown {
   }
   return value;
 }
+
+/** The canvas marks of a version against another: each added node `added`, each changed one `changed`. */
+export function versionMarks(before: Json, after: Json): Map<string, 'added' | 'changed'> {
+  const diff = diffNodes(before, after);
+  return new Map([...diff.added.map((id) => [id, 'added'] as const), ...diff.changed.map((id) => [id, 'changed'] as const)]);
+}

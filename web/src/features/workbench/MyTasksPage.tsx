@@ -8,9 +8,10 @@ import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
 import { PageHeader } from '@/components/PageHeader';
 import { useCustomer360 } from '@/features/customers/queries';
+import { historyOrder } from '@/features/customers/taskOrder';
 import { formatTime, formatValue } from '@/lib/format';
 import { valueLabel } from '@/lib/labels';
-import { byDue, useOpenTasks, useTaskAction, type Task } from './queries';
+import { useOpenTasks, useTaskAction, type Task } from './queries';
 
 const PRIORITY_COLOURS: Record<string, string> = { urgent: 'red', high: 'orange', normal: 'blue', low: 'default' };
 const OUTCOMES = ['reached', 'not_reached', 'declined', 'converted', 'follow_up'] as const;
@@ -23,7 +24,7 @@ export default function MyTasksPage() {
   const screens = Grid.useBreakpoint();
   const phone = !screens.md;
   const tasks = useOpenTasks();
-  const ordered = useMemo(() => byDue(tasks.data?.tasks ?? []), [tasks.data]);
+  const ordered = useMemo(() => historyOrder(tasks.data?.tasks ?? []), [tasks.data]);
   const [chosen, setChosen] = useState<string | null>(null);
   const task = ordered.find((x) => x.id === chosen) ?? (phone ? undefined : ordered[0]);
   const list = (

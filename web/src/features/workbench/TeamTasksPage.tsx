@@ -4,16 +4,17 @@ import { Link } from 'react-router-dom';
 import { ApiError } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import { PageHeader } from '@/components/PageHeader';
+import { historyOrder } from '@/features/customers/taskOrder';
 import { formatTime } from '@/lib/format';
 import { valueLabel } from '@/lib/labels';
-import { byDue, useOpenTasks, useTaskAction, type Task } from './queries';
+import { useOpenTasks, useTaskAction, type Task } from './queries';
 
 /** 团队任务: a branch manager's open tasks of the branch — whose they are, due and overdue, escalated — with
  * reassignment to another advisor; the advisors' load counted above. */
 export default function TeamTasksPage() {
   const { t } = useI18n();
   const tasks = useOpenTasks();
-  const ordered = useMemo(() => byDue(tasks.data?.tasks ?? []), [tasks.data]);
+  const ordered = useMemo(() => historyOrder(tasks.data?.tasks ?? []), [tasks.data]);
   const load = useMemo(() => {
     const counts = new Map<string, { open: number; overdue: number }>();
     for (const x of ordered) {

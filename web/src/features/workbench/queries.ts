@@ -28,8 +28,3 @@ export function useTaskAction(id: string) {
     }),
   };
 }
-
-/** Open tasks soonest due first (overdue ones are the soonest). */
-export function byDue(tasks: Task[]): Task[] {
-  return [...tasks].sort((a, b) => String(a.due_at).localeCompare(String(b.due_at)) || a.id.localeCompare(b.id));
-}
