@@ -6,13 +6,17 @@ import { can, useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
 import { PageLoading } from '@/app/PageLoading';
 import { formatTime } from '@/lib/format';
+import { valueLabel } from '@/lib/labels';
 import { toCanvas, type Json } from './graph';
 import { JourneyCanvas } from './JourneyCanvas';
 import { runLabel } from './JourneyNode';
 import { actionsOf } from './JourneysPage';
 import {
-  useJourney, useJourneys, useJourneyStats, useLifecycleAction, useNodeRuns, useRunPath, type JourneyFault, type RunRow,
+  useJourney, useJourneys, useJourneyStats, useLifecycleAction, useNodeRuns, useRunPath, type JourneyFault, type NodeStats,
+  type RunRow,
 } from './queries';
+import { ReasonBreakdown } from './ReasonBreakdown';
+import { mergeReasons } from './reasons';
 import { StatusBadge } from './status';
 
 const NO_FAULTS = new Map<string, JourneyFault[]>();
@@ -42,6 +46,9 @@ function Live({ name, definition, status, version }: { name: string; definition:
   const [node, setNode] = useState<string | null>(null);
   const byNode = useMemo(() => new Map((stats.data?.nodes ?? []).map((n) => [n.node, n])), [stats.data]);
   const goal = stats.data?.goal;
+  const allReasons = useMemo(() => mergeReasons((stats.data?.nodes ?? []).map((n) => n.skip_reasons)), [stats.data]);
+  const heldBack = Object.values(allReasons).reduce((a, b) => a + b, 0);
+  const [reasonsOpen, setReasonsOpen] = useState(false);
   return (
     <div className="journey-editor">
       <div className="journey-toolbar">
@@ -77,6 +84,13 @@ function Live({ name, definition, status, version }: { name: string; definition:
               ))}
             </Space>
           </Descriptions.Item>
+          {heldBack > 0 && (
+            <Descriptions.Item label={t('journey.stats.skipped')}>
+              <Button type="link" size="small" style={{ padding: 0 }} onClick={() => setReasonsOpen(true)} data-testid="journey-held-back">
+                {heldBack.toLocaleString()}
+              </Button>
+            </Descriptions.Item>
+          )}
           {goal && (
             <Descriptions.Item label={t('journey.goal')}>
               {t('journey.live.goal', {
@@ -90,17 +104,61 @@ function Live({ name, definition, status, version }: { name: string; definition:
       <div className="journey-body">
         <JourneyCanvas canvas={canvas} selected={node ? [node] : []} faults={NO_FAULTS} stats={byNode} readOnly onSelect={() => undefined} onNodeOpen={setNode} />
       </div>
-      {node && <NodeRuns name={name} node={node} onClose={() => setNode(null)} />}
+      {node && <NodeRuns name={name} node={node} stats={byNode.get(node)} onClose={() => setNode(null)} />}
+      <Drawer open={reasonsOpen} title={t('journey.live.reasons')} onClose={() => setReasonsOpen(false)} width={560}>
+        <ReasonBreakdown reasons={allReasons} testId="journey-reasons" />
+      </Drawer>
     </div>
   );
 }
 
-function NodeRuns({ name, node, onClose }: { name: string; node: string; onClose: () => void }) {
+/** A node's counts: entered, waiting, passed on, ended there, each outcome and action status, and why
+ * messages were held back. */
+function NodeStatsView({ stats }: { stats: NodeStats }) {
+  const { t } = useI18n();
+  const actions = Object.entries(stats.actions).filter(([status]) => status !== 'attempted');
+  return (
+    <div data-testid="journey-node-stats" style={{ marginBottom: 16 }}>
+      <Descriptions size="small" column={2} title={t('journey.live.nodeStats')}>
+        <Descriptions.Item label={t('journey.stats.entered')}>{stats.entered.toLocaleString()}</Descriptions.Item>
+        <Descriptions.Item label={t('journey.stats.waiting')}>{stats.waiting.toLocaleString()}</Descriptions.Item>
+        <Descriptions.Item label={t('journey.stats.passed')}>{stats.passed.toLocaleString()}</Descriptions.Item>
+        <Descriptions.Item label={t('journey.stats.ended')}>{stats.ended.toLocaleString()}</Descriptions.Item>
+        {actions.map(([status, n]) => (
+          <Descriptions.Item key={status} label={valueLabel(t, 'val.message', status)}>
+            {n.toLocaleString()}
+          </Descriptions.Item>
+        ))}
+      </Descriptions>
+      {Object.keys(stats.skip_reasons ?? {}).length > 0 && (
+        <>
+          <Typography.Title level={5}>{t('journey.live.reasons')}</Typography.Title>
+          <ReasonBreakdown reasons={stats.skip_reasons} testId="journey-node-reasons" />
+        </>
+      )}
+      {Object.keys(stats.failure_reasons ?? {}).length > 0 && (
+        <>
+          <Typography.Title level={5}>{t('journey.stats.failed')}</Typography.Title>
+          <ul>
+            {Object.entries(stats.failure_reasons ?? {}).map(([why, n]) => (
+              <li key={why}>
+                <Typography.Text code>{why}</Typography.Text> {n.toLocaleString()}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
+  );
+}
+
+function NodeRuns({ name, node, stats, onClose }: { name: string; node: string; stats?: NodeStats; onClose: () => void }) {
   const { t } = useI18n();
   const runs = useNodeRuns(name, node);
   const [run, setRun] = useState<string | null>(null);
   return (
     <Drawer open title={t('journey.live.atNode', { node })} onClose={onClose} width={560} data-testid="journey-node-runs">
+      {stats && <NodeStatsView stats={stats} />}
       <Table
         size="small"
         rowKey="run"
