@@ -441,3 +441,14 @@ class TemplateVersionRead(BaseModel):
     actor: str
     created_at: datetime
     active: bool = Field(description="the version that sends now")
+
+
+class TemplateVariablesRead(BaseModel):
+    """The names a template may use, by root (`customer.NAME`, `tags.NAME` …), for an editor's picker;
+    `payload.KEY` takes any key of the journey entry's payload."""
+
+    customer: list[str]
+    tags: list[str]
+    indicators: list[str]
+    product: list[str]
+    globals: list[str] = Field(description="names used alone: customer_no, unsubscribe_url")

@@ -55,6 +55,18 @@ def known_names(env: ChannelEnv) -> Known:
     )
 
 
+def template_variables(*, env: ChannelEnv) -> dict[str, list[str]]:
+    """The names a template may use under each root, sorted (what the content check knows)."""
+    known = known_names(env)
+    return {
+        "customer": sorted(known.customer),
+        "tags": sorted(known.tags),
+        "indicators": sorted(known.indicators),
+        "product": sorted(known.product),
+        "globals": ["customer_no", "unsubscribe_url"],
+    }
+
+
 def check_template(*, env: ChannelEnv, template: TemplateDef) -> list[str]:
     """The content check's faults (empty when the template may be activated)."""
     return check(template, policy=env.channel_policy, known=known_names(env))

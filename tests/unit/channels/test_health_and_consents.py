@@ -248,3 +248,17 @@ def test_template_versions_name_who_saved_each_and_which_sends(container: Contai
         (2, "ops.li", True),
         (1, "ops.li", False),
     ]
+
+
+def test_the_variables_are_the_names_the_content_check_accepts(container: Container) -> None:
+    with api_client(container, roles=("operator",)) as client:
+        answer = client.get(f"{API}/templates/variables")
+        assert answer.status_code == 200
+        names = answer.json()
+        assert "name" in names["customer"]
+        template = {"title": "t", "channel": "push", "classification": "service"}
+        used = " ".join(f"{{{{ customer.{n} }}}}" for n in names["customer"][:20])
+        saved = client.put(f"{API}/templates/every_name", json={**template, "body": used}).json()
+        assert not [f for f in saved["faults"] if "unknown variable" in f]
+        wrong = client.put(f"{API}/templates/wrong_name", json={**template, "body": "{{ customer.nope_x }}"})
+        assert "body: unknown variable customer.nope_x" in wrong.json()["faults"]

@@ -2503,6 +2503,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/templates/variables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Template Variables
+         * @description The names a template may use by root (profile columns, tags, indicators, product columns), for the
+         *     editor's variable picker.
+         */
+        get: operations["template_variables_api_v1_templates_variables_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/templates/{name}": {
         parameters: {
             query?: never;
@@ -7765,6 +7786,26 @@ export interface components {
             title: string;
             /** Urgent */
             urgent: boolean;
+        };
+        /**
+         * TemplateVariablesRead
+         * @description The names a template may use, by root (`customer.NAME`, `tags.NAME` …), for an editor's picker;
+         *     `payload.KEY` takes any key of the journey entry's payload.
+         */
+        TemplateVariablesRead: {
+            /** Customer */
+            customer: string[];
+            /**
+             * Globals
+             * @description names used alone: customer_no, unsubscribe_url
+             */
+            globals: string[];
+            /** Indicators */
+            indicators: string[];
+            /** Product */
+            product: string[];
+            /** Tags */
+            tags: string[];
         };
         /**
          * TemplateVersionRead
@@ -16675,6 +16716,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TemplateSchemaRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    template_variables_api_v1_templates_variables_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVariablesRead"];
                 };
             };
             /** @description Missing or unknown credential */

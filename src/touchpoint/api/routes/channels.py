@@ -46,6 +46,7 @@ from touchpoint.channels.model import (
     TemplateSchemaRead,
     TemplateStatusRead,
     TemplateSummaryRead,
+    TemplateVariablesRead,
     TemplateVersionRead,
 )
 from touchpoint.config import ChannelPolicy
@@ -103,6 +104,17 @@ RECEIPT_BODY = {
 def template_schema() -> TemplateSchemaRead:
     """The JSON Schema of a template."""
     return TemplateSchemaRead.model_validate(TemplateDef.model_json_schema())
+
+
+@router.get(
+    "/templates/variables",
+    dependencies=[needs("template:read", scoped=True)],
+    response_model=TemplateVariablesRead,
+)
+def template_variables(deps: Deps) -> TemplateVariablesRead:
+    """The names a template may use by root (profile columns, tags, indicators, product columns), for the
+    editor's variable picker."""
+    return TemplateVariablesRead.model_validate(service.template_variables(env=deps))
 
 
 @router.get(
