@@ -39,6 +39,7 @@ export function templateLines(template: Record<string, unknown>): string {
   const order = ['title', 'channel', 'classification', 'urgent', 'subject', 'body', 'url', 'product', 'provider_template_id', 'params', 'track_links', 'description', 'owner'];
   const keys = [...order.filter((k) => k in template), ...Object.keys(template).filter((k) => !order.includes(k) && k !== 'name').sort()];
   return keys
+    .filter((k) => template[k] !== null && template[k] !== undefined && template[k] !== '')
     .map((k) => {
       const value = template[k];
       if (value && typeof value === 'object') {
