@@ -152,7 +152,9 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
             {name && <Tag color={STATUS_COLORS[state]} data-testid="template-status">{valueLabel(t, 'val.templateStatus', state)}</Tag>}
             {latest !== undefined && (
               <Tag data-testid="template-version-chip">
-                {summary?.active_version ? t('tpl.versionChip', { active: summary.active_version, latest }) : `v${latest}`}
+                {summary?.active_version && summary.active_version !== latest
+                  ? t('tpl.versionChip', { active: summary.active_version, latest })
+                  : `v${latest}`}
               </Tag>
             )}
           </Space>
@@ -287,7 +289,7 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
         </Col>
         <Col xs={24} xl={10}>
           {name ? (
-            <PreviewCard name={name} version={latest} dirty={dirty} />
+            <PreviewCard name={name} version={latest} dirty={dirty} payloadKeys={payloadKeys(draft)} />
           ) : (
             <Card size="small" title={t('tpl.preview')}>
               <Typography.Text type="secondary">{t('tpl.previewAfterSave')}</Typography.Text>
@@ -298,6 +300,13 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
       {name && <VersionsCard name={name} />}
     </div>
   );
+}
+
+/** The keys of the journey entry's payload a template reads (`payload.KEY` in any text or its product). */
+function payloadKeys(template: Template): string[] {
+  const texts = [template.subject, template.body, template.url, template.product, ...Object.values(template.params ?? {})];
+  const keys = texts.flatMap((text) => [...(text ?? '').matchAll(/payload\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] ?? ''));
+  return [...new Set(keys)].filter(Boolean);
 }
 
 /** The draft as the API's body: the fields the channel does not use left out. */
@@ -410,7 +419,7 @@ function ParamsEditor({ params, disabled, onChange }: { params: Record<string, s
 }
 
 /** The saved version rendered for a chosen customer, and what the policies would do with it now. */
-function PreviewCard({ name, version, dirty }: { name: string; version: number | undefined; dirty: boolean }) {
+function PreviewCard({ name, version, dirty, payloadKeys }: { name: string; version: number | undefined; dirty: boolean; payloadKeys: string[] }) {
   const { t } = useI18n();
   const preview = usePreview();
   const [customer, setCustomer] = useState('');
@@ -459,6 +468,11 @@ function PreviewCard({ name, version, dirty }: { name: string; version: number |
         status={payloadError ? 'error' : undefined}
       />
       {payloadError && <Typography.Text type="danger">{payloadError}</Typography.Text>}
+      {payloadKeys.length > 0 && (
+        <Typography.Paragraph type="secondary" style={{ margin: '4px 0 0' }} data-testid="preview-payload-keys">
+          {t('tpl.payloadKeys', { keys: payloadKeys.join(', ') })}
+        </Typography.Paragraph>
+      )}
       {shown && <PreviewResult preview={shown} />}
     </Card>
   );
@@ -548,7 +562,7 @@ function VersionsCard({ name }: { name: string }) {
           />
         </Col>
         <Col xs={24} xl={14}>
-          <Space style={{ marginBottom: 8 }} wrap>
+          <Space style={{ marginBottom: 8, display: list.length < 2 ? 'none' : undefined }} wrap>
             <Typography.Text>{t('tpl.compare')}</Typography.Text>
             <Select style={{ width: 90 }} value={from} options={choices} onChange={(v) => setPicked([v, to])} data-testid="diff-from" />
             <Typography.Text>→</Typography.Text>
