@@ -900,6 +900,7 @@ export const enUS: Record<MessageKey, string> = {
   'tpl.previewRun': "Preview",
   'tpl.payload': "Entry payload as JSON (optional), e.g. {\"fund_code\": \"000001\"}",
   'tpl.payloadKeys': 'This template reads the entry payload: {keys}',
+  'tpl.activateBlocked': 'The newest version fails the content check: fix and save it first',
   'tpl.payloadInvalid': "Not valid JSON",
   'tpl.address': "Address",
   'tpl.policiesNow': "Send policies now",

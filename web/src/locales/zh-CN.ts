@@ -898,6 +898,7 @@ export const zhCN = {
   'tpl.previewRun': "预览",
   'tpl.payload': "入口数据 JSON（可选），如 {\"fund_code\": \"000001\"}",
   'tpl.payloadKeys': '该模板读取入口数据：{keys}',
+  'tpl.activateBlocked': '最新版本未通过合规检查，修改并保存后再启用',
   'tpl.payloadInvalid': "不是有效的 JSON",
   'tpl.address': "发送地址",
   'tpl.policiesNow': "触达策略（当前）",

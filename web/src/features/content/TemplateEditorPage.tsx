@@ -1,6 +1,6 @@
 import { DeleteOutlined, EyeOutlined, PlusOutlined } from '@ant-design/icons';
 import {
-  Alert, App, Button, Card, Col, Descriptions, Empty, Form, Input, Row, Select, Space, Switch, Table, Tag, Typography,
+  Alert, App, Button, Card, Col, Descriptions, Empty, Form, Input, Row, Select, Space, Switch, Table, Tag, Tooltip, Typography,
 } from 'antd';
 import type { TextAreaRef } from 'antd/es/input/TextArea';
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
@@ -169,9 +169,16 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
               </Button>
             )}
             {name && activates && (state !== 'active' || summary?.active_version !== latest) && (
-              <Button onClick={() => onStatus('activate', latest)} disabled={dirty} loading={status.isPending} data-testid="template-activate">
-                {t('tpl.activate', { v: latest ?? '' })}
-              </Button>
+              <Tooltip title={faults.length > 0 ? t('tpl.activateBlocked') : undefined}>
+                <Button
+                  onClick={() => onStatus('activate', latest)}
+                  disabled={dirty || faults.length > 0}
+                  loading={status.isPending}
+                  data-testid="template-activate"
+                >
+                  {t('tpl.activate', { v: latest ?? '' })}
+                </Button>
+              </Tooltip>
             )}
             {writable && (
               <Button type="primary" onClick={onSave} loading={save.isPending} disabled={!dirty} data-testid="template-save">
