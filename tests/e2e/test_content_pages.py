@@ -112,3 +112,32 @@ def test_content_pages_in_both_languages(any_language: Session) -> None:
     page.locator(".ant-tabs-tab").nth(1).click()
     page.wait_for_selector("[data-testid=consent-table] tbody tr >> text=C1000003")
     session.shot("content-policies-consent")
+
+
+def test_operator_adds_and_removes_a_do_not_disturb_entry_and_filters_consent(session: Session) -> None:
+    api = api_client(session.base, "ops.chen")
+    consent = {"channel": "email", "granted": False, "source": "e2e"}
+    assert api.post("/api/v1/customers/C1000005/consent", json=consent).status_code == 200
+    session.sign_in("ops.chen")
+    page = session.page
+    session.open("/content/policies")
+    page.wait_for_selector("[data-testid=dnd-table]")
+    page.click("[data-testid=dnd-add]")
+    page.fill("[data-testid=dnd-customer]", "C1000004")
+    page.fill("[data-testid=dnd-reason]", "客户来电要求")
+    page.click("#dnd-submit")
+    page.wait_for_selector("[data-testid=dnd-table] tbody tr >> text=C1000004")
+    listed = {e["customer_no"] for e in api.get("/api/v1/do-not-disturb").json()}
+    assert "C1000004" in listed
+    page.click("[data-testid=dnd-remove-C1000004]")
+    page.locator(".ant-popconfirm .ant-btn-primary").click()
+    page.wait_for_selector("[data-testid=dnd-table] tbody tr >> text=C1000004", state="detached")
+    assert "C1000004" not in {e["customer_no"] for e in api.get("/api/v1/do-not-disturb").json()}
+
+    page.locator(".ant-tabs-tab").nth(1).click()
+    page.locator("[data-testid=consent-channel]").click()
+    page.locator(".ant-select-item-option", has_text="邮件").click()
+    page.wait_for_selector("[data-testid=consent-table] tbody tr >> text=C1000005")
+    expected = api.get("/api/v1/consents", params={"channel": "email", "limit": 500}).json()
+    rows = page.locator("[data-testid=consent-table] tbody tr.ant-table-row").count()
+    assert rows == min(expected["total"], 20)
