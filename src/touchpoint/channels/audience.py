@@ -14,7 +14,8 @@ from touchpoint.channels.recipients import Recipients
 from touchpoint.core.errors import Fault, ValidationError
 from touchpoint.governance import record_operation
 from touchpoint.governance.model import Principal
-from touchpoint.identity.scopes import ensure_visible, visible_numbers
+from touchpoint.identity.scopes import ensure_visible, scope_numbers, visible_numbers
+from touchpoint.store.operational.scratch import maybe_customer_set
 
 
 def _channel_or_all(channel: str) -> str:
@@ -195,3 +196,30 @@ def do_not_disturb_list(*, env: ChannelEnv, principal: Principal) -> list[dict[s
         }
         for r in rows
     ]
+
+
+def consent_list(
+    *,
+    env: ChannelEnv,
+    principal: Principal,
+    channel: str | None = None,
+    granted: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """The newest consent record of each customer and channel, filtered by channel ('*' names the records
+    for all channels) and by granted or withdrawn, a page at a time — of the caller's customers only, for a
+    user limited to branches."""
+    if channel is not None:
+        channel = _channel_or_all(channel)
+    numbers = scope_numbers(env, principal.scope) if principal.scope is not None else None
+    with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
+        rows, total = repo.latest_consents(
+            connection, channel=channel, granted=granted, limit=limit, offset=offset, customers=customers
+        )
+    following = offset + len(rows)
+    return {
+        "consents": [{**r, "granted": bool(r["granted"])} for r in rows],
+        "total": total,
+        "next_offset": following if following < total else None,
+    }

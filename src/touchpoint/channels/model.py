@@ -390,3 +390,65 @@ class ReportRead(BaseModel):
     days: int
     journey: str | None
     templates: list[ReportRowRead]
+
+
+class ChannelHealthRead(BaseModel):
+    """One channel's provider and how its sends went: counts within the window, last times ever."""
+
+    channel: Channel
+    provider: str | None = Field(description="the configured provider's kind; null: none configured")
+    sent: int = Field(description="sends accepted by the provider within the window (sent, delivered …)")
+    failed: int = Field(description="sends that failed for good within the window")
+    skipped: int = Field(description="sends the policies skipped within the window")
+    last_success_at: datetime | None = Field(description="when a send last reached sent or delivered")
+    last_failure_at: datetime | None = Field(description="when a send last failed")
+    last_failure_error: str | None = Field(description="the reason of that failure")
+    receipts: int = Field(
+        description="provider receipts (delivered, failed, opened) recorded within the window"
+    )
+    last_receipt_at: datetime | None = Field(description="when a provider receipt was last recorded")
+
+
+class ChannelHealthListRead(BaseModel):
+    """Every channel's provider health over the last `days` days."""
+
+    days: int
+    channels: list[ChannelHealthRead]
+
+
+class ConsentStateRead(BaseModel):
+    """A customer's newest consent record on one channel ('*': all channels)."""
+
+    customer_no: str
+    channel: str
+    granted: bool
+    source: str
+    at: datetime
+
+
+class ConsentPageRead(BaseModel):
+    """A page of the consent list, ordered by customer and channel; `total` counts every match."""
+
+    consents: list[ConsentStateRead]
+    total: int
+    next_offset: int | None = None
+
+
+class TemplateVersionRead(BaseModel):
+    """One saved version of a template: who saved it and when (null body fields mark a deletion)."""
+
+    version: int
+    actor: str
+    created_at: datetime
+    active: bool = Field(description="the version that sends now")
+
+
+class TemplateVariablesRead(BaseModel):
+    """The names a template may use, by root (`customer.NAME`, `tags.NAME` …), for an editor's picker;
+    `payload.KEY` takes any key of the journey entry's payload."""
+
+    customer: list[str]
+    tags: list[str]
+    indicators: list[str]
+    product: list[str]
+    globals: list[str] = Field(description="names used alone: customer_no, unsubscribe_url")

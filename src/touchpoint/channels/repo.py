@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from touchpoint.channels.policies import ConsentRecord
@@ -386,3 +386,115 @@ def template_body(connection: Connection, kind: str, name: str, version: int) ->
     )
     body = connection.execute(query).scalar_one_or_none()
     return dict(body) if body else None
+
+
+# Provider health and the consent list ----------------------------------------------------------------------
+
+# Events a provider's receipt records on a send (a click comes from a tracked link, not from the provider).
+RECEIPT_EVENT_NAMES = ("message_delivered", "message_failed", "message_opened")
+
+
+def _in_scope(customers: Table | None) -> list[Any]:
+    """The condition narrowing sends to a scope's customers (none for everyone)."""
+    if customers is None:
+        return []
+    return [channel_sends.c.customer_no.in_(select(customers.c.customer_no))]
+
+
+def status_counts_by_channel(
+    connection: Connection, since: datetime, customers: Table | None = None
+) -> list[tuple[Any, ...]]:
+    """Sends made since a time by channel and status (of the scope's customers when one is given)."""
+    c = channel_sends.c
+    query = (
+        select(c.channel, c.status, func.count())
+        .where(c.created_at >= since, *_in_scope(customers))
+        .group_by(c.channel, c.status)
+    )
+    return fetch_tuples(connection, query)
+
+
+def last_send_by_channel(
+    connection: Connection, statuses: tuple[str, ...], customers: Table | None = None
+) -> dict[str, tuple[datetime, str | None]]:
+    """Per channel, the time the newest send with one of these statuses reached it, and its reason (ever,
+    not only within a window: a channel idle for weeks should say when it last worked)."""
+    c = channel_sends.c
+    ranked = (
+        select(
+            c.channel,
+            c.updated_at,
+            c.reason,
+            func.row_number()
+            .over(partition_by=c.channel, order_by=(c.updated_at.desc(), c.id.desc()))
+            .label("rank"),
+        )
+        .where(c.status.in_(statuses), *_in_scope(customers))
+        .subquery()
+    )
+    query = select(ranked.c.channel, ranked.c.updated_at, ranked.c.reason).where(ranked.c.rank == 1)
+    return {str(channel): (at, reason) for channel, at, reason in connection.execute(query)}
+
+
+def receipt_counts_by_channel(
+    connection: Connection, since: datetime, customers: Table | None = None
+) -> list[tuple[Any, ...]]:
+    """Per channel: receipts recorded since a time on sends the provider accepted, and the newest one's
+    time (ever)."""
+    c = channel_sends.c
+    e = channel_events.c
+    base = (
+        select(c.channel, func.count(), func.max(e.created_at))
+        .join(channel_events, e.send_id == c.id)
+        .where(e.event.in_(RECEIPT_EVENT_NAMES), c.provider_message_id.is_not(None), *_in_scope(customers))
+        .group_by(c.channel)
+    )
+    # Row objects, not the driver's tuples: the time's column type reads SQLite's text back as a datetime.
+    totals = {str(ch): at for ch, _, at in connection.execute(base)}
+    recent = {str(ch): n for ch, n, _ in connection.execute(base.where(e.created_at >= since))}
+    return [(channel, recent.get(channel, 0), at) for channel, at in totals.items()]
+
+
+def latest_consents(
+    connection: Connection,
+    *,
+    channel: str | None,
+    granted: bool | None,
+    limit: int,
+    offset: int,
+    customers: Table | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """The newest consent record of each customer and channel (filtered, a page of them ordered by
+    customer and channel) and how many there are in all."""
+    k = channel_consents.c
+    where: list[ColumnElement[bool]] = (
+        [] if customers is None else [k.customer_no.in_(select(customers.c.customer_no))]
+    )
+    if channel is not None:
+        where.append(k.channel == channel)
+    ranked = (
+        select(
+            k.customer_no,
+            k.channel,
+            k.granted,
+            k.source,
+            k.at,
+            func.row_number()
+            .over(partition_by=(k.customer_no, k.channel), order_by=(k.at.desc(), k.id.desc()))
+            .label("rank"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    latest: list[ColumnElement[bool]] = [ranked.c.rank == 1]
+    if granted is not None:
+        latest.append(ranked.c.granted == granted)
+    total = int(connection.execute(select(func.count()).select_from(ranked).where(*latest)).scalar_one())
+    page = (
+        select(ranked.c.customer_no, ranked.c.channel, ranked.c.granted, ranked.c.source, ranked.c.at)
+        .where(*latest)
+        .order_by(ranked.c.customer_no, ranked.c.channel)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(r) for r in connection.execute(page).mappings()], total

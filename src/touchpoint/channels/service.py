@@ -10,9 +10,9 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy import Connection
 
 from touchpoint.channels import repo
-from touchpoint.channels.dispatcher import TEMPLATE_KIND, active_template, decide
+from touchpoint.channels.dispatcher import DONE, TEMPLATE_KIND, active_template, decide
 from touchpoint.channels.env import ChannelEnv
-from touchpoint.channels.model import SendRequest, TemplateDef, product_code
+from touchpoint.channels.model import CHANNELS, SendRequest, TemplateDef, product_code
 from touchpoint.channels.providers.base import PermanentError
 from touchpoint.channels.recipients import Recipients, known_pii, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
@@ -53,6 +53,18 @@ def known_names(env: ChannelEnv) -> Known:
         indicators=frozenset(list_indicators(env=env)),
         product=frozenset(PRODUCTS.column_names),
     )
+
+
+def template_variables(*, env: ChannelEnv) -> dict[str, list[str]]:
+    """The names a template may use under each root, sorted (what the content check knows)."""
+    known = known_names(env)
+    return {
+        "customer": sorted(known.customer),
+        "tags": sorted(known.tags),
+        "indicators": sorted(known.indicators),
+        "product": sorted(known.product),
+        "globals": ["customer_no", "unsubscribe_url"],
+    }
 
 
 def check_template(*, env: ChannelEnv, template: TemplateDef) -> list[str]:
@@ -308,6 +320,77 @@ def preview(
 
 
 # Reports ------------------------------------------------------------------------
+
+
+def template_versions(*, env: ChannelEnv, name: str) -> list[dict[str, Any]]:
+    """Every saved version of a template, newest first: who saved it, when, and whether it sends now."""
+    with env.ops.begin() as connection:
+        history = store.history(connection, TEMPLATE_KIND, name)
+        state = repo.template_state(connection, name)
+    if not any(h["body"] is not None for h in history):
+        raise NotFoundError(f"template {name!r} does not exist")
+    active = state["active_version"] if state and state["status"] == "active" else None
+    return [
+        {
+            "version": h["version"],
+            "actor": h["actor"],
+            "created_at": h["created_at"],
+            "active": h["version"] == active,
+        }
+        for h in reversed(history)
+        if h["body"] is not None
+    ]
+
+
+def channel_health(*, env: ChannelEnv, days: int = 7, principal: Principal | None = None) -> dict[str, Any]:
+    """Per channel: the configured provider, sends accepted, failed and skipped within the last `days` days,
+    receipts recorded then, and when a send last succeeded or failed (with its error) and a receipt last came
+    — of the caller's customers only, for a user limited to branches (as the report)."""
+    if not 1 <= days <= 3660:
+        raise ValidationError(f"days must be between 1 and 3660 (got {days})")
+    since = env.clock.now() - timedelta(days=days)
+    scope = principal.scope if principal is not None else None
+    numbers = scope_numbers(env, scope) if scope is not None else None  # read before the transaction
+    with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
+        statuses = repo.status_counts_by_channel(connection, since, customers)
+        successes = repo.last_send_by_channel(connection, DONE, customers)
+        failures = repo.last_send_by_channel(connection, ("failed",), customers)
+        receipts = {ch: (n, at) for ch, n, at in repo.receipt_counts_by_channel(connection, since, customers)}
+    counts: dict[str, dict[str, int]] = {}
+    for channel, status, count in statuses:
+        kind = "sent" if status in DONE else status
+        counts.setdefault(channel, {}).setdefault(kind, 0)
+        counts[channel][kind] += count
+    return {
+        "days": days,
+        "channels": [_health_row(env, c, counts, successes, failures, receipts) for c in CHANNELS],
+    }
+
+
+def _health_row(
+    env: ChannelEnv,
+    channel: str,
+    counts: dict[str, dict[str, int]],
+    successes: dict[str, tuple[Any, str | None]],
+    failures: dict[str, tuple[Any, str | None]],
+    receipts: dict[str, tuple[int, Any]],
+) -> dict[str, Any]:
+    provider = env.providers.get(channel)
+    mine = counts.get(channel, {})
+    failure = failures.get(channel)
+    receipt = receipts.get(channel, (0, None))
+    return {
+        "channel": channel,
+        "provider": provider.kind if provider is not None else None,
+        "sent": mine.get("sent", 0),
+        "failed": mine.get("failed", 0),
+        "skipped": mine.get("skipped", 0),
+        "last_success_at": successes[channel][0] if channel in successes else None,
+        "last_failure_at": failure[0] if failure else None,
+        "last_failure_error": failure[1] if failure else None,
+        "receipts": receipt[0],
+        "last_receipt_at": receipt[1],
+    }
 
 
 def report(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -358,3 +359,50 @@ def test_the_channel_report_and_stuck_runs_count_only_the_scopes_customers(world
         over_http = manager.get("/api/v1/channels/report", params={"days": 3660}).json()
         assert over_http["templates"] == mine["templates"]
         assert manager.get("/api/v1/journeys/stuck").status_code == 200
+
+
+def test_the_consent_list_and_channel_health_count_only_the_scopes_customers(world: Container) -> None:
+    from touchpoint.channels.audience import consent_list, set_consent
+    from touchpoint.channels.service import channel_health
+    from touchpoint.store.operational.schema import channel_sends
+
+    rows = _customers(world)
+    b1 = [r["customer_no"] for r in rows if r["branch_id"] == "B1"][:2]
+    b3 = [r["customer_no"] for r in rows if r["branch_id"] == "B3"][:4]
+    now = world.clock.now()
+    with world.ops.begin() as connection:  # two failed sends of B1, four of B3, on a channel nobody else uses
+        for i, customer in enumerate(b1 + b3):
+            connection.execute(
+                channel_sends.insert().values(
+                    id=f"snd_health_{i}",
+                    customer_no=customer,
+                    channel="webhook",
+                    provider="log",
+                    template="t",
+                    template_version=1,
+                    marketing=True,
+                    status="failed",
+                    reason=f"gateway down for {customer}",
+                    evidence={},
+                    content="",
+                    created_at=now,
+                    updated_at=now + timedelta(seconds=i),
+                )
+            )
+    for customer in b1 + b3:
+        set_consent(env=world, principal=SYSTEM, customer_no=customer, channel="email", granted=False)
+    manager = SYSTEM.model_copy(update={"scope": scope_for(world, branches=("B1",), advisor_id=None)})
+    mine = consent_list(env=world, principal=manager, channel="email", granted=False, limit=500)
+    assert {c["customer_no"] for c in mine["consents"]} == set(b1)
+    everyone = consent_list(env=world, principal=SYSTEM, channel="email", granted=False, limit=500)
+    assert {c["customer_no"] for c in everyone["consents"]} >= set(b1 + b3)
+    webhook = next(
+        c for c in channel_health(env=world, principal=manager)["channels"] if c["channel"] == "webhook"
+    )
+    assert (webhook["failed"], webhook["last_failure_error"]) == (2, f"gateway down for {b1[-1]}")
+    token = signed_token(world, roles=("branch_manager",), branches=["B1"])
+    with TestClient(create_app(world), headers={"Authorization": f"Bearer {token}"}) as client:
+        listed = client.get("/api/v1/consents", params={"channel": "email", "limit": 500}).json()
+        assert {c["customer_no"] for c in listed["consents"]} == set(b1)
+        health = client.get("/api/v1/channels/health").json()["channels"]
+        assert next(c for c in health if c["channel"] == "webhook")["failed"] == 2

@@ -166,6 +166,7 @@ def test_no_hostile_path_or_query_makes_a_server_error(client: TestClient) -> No
             ("POST", f"{API}/inbox/{customer}/{customer}/read"),
         ]
     for name in BAD_NAMES:
+        requests.append(("GET", f"{API}/templates/{name}/versions"))
         for action in ("", "/check", "/activate", "/retire"):
             requests.append(("GET" if not action else "POST", f"{API}/templates/{name}{action}"))
     for number in ("-1", "0", "x", "1e3", str(10**30), "%00"):
@@ -176,10 +177,13 @@ def test_no_hostile_path_or_query_makes_a_server_error(client: TestClient) -> No
             ("GET", f"{API}/customers/A1/messages?limit={number}"),
             ("GET", f"{API}/inbox/A1?limit={number}&unread_only={number}"),
             ("GET", f"{API}/channels/report?days={number}"),
+            ("GET", f"{API}/channels/health?days={number}"),
+            ("GET", f"{API}/consents?limit={number}&offset={number}&granted={number}"),
         ]
     for word in ("%00", "%C2%B2", "x" * 300, "'; drop table x; --"):
         requests += [
             ("GET", f"{API}/channels/report?journey={word}"),
+            ("GET", f"{API}/consents?channel={word}"),
             ("GET", f"/t/{word}"),
             ("GET", f"/u/{word}"),
             ("GET", f"{API}/channels/wechat/receipts?signature={word}&timestamp={word}&nonce=n&echostr=e"),
@@ -232,7 +236,7 @@ def test_every_route_declares_its_models_and_errors(client: TestClient) -> None:
     channel_paths = {API + r.path for r in channels_routes.router.routes} | {
         r.path for r in channels_routes.public_links.routes
     }
-    assert len(channel_paths) == 18
+    assert len(channel_paths) == 22
     for path in channel_paths:
         for method, operation in spec["paths"][path].items():
             where = f"{method.upper()} {path}"

@@ -450,6 +450,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health
+         * @description Per channel: the provider configured, sends accepted, failed and skipped and receipts recorded over
+         *     the last `days` days, and when a send last succeeded or failed (with its error) and a receipt last
+         *     came.
+         */
+        get: operations["health_api_v1_channels_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels/policy": {
         parameters: {
             query?: never;
@@ -700,6 +722,27 @@ export interface paths {
          * @description Recent computation runs, newest first (a failed run carries its error).
          */
         get: operations["compute_runs_api_v1_compute_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Consents
+         * @description The newest consent record of each customer and channel, a page at a time (of the caller's customers,
+         *     for a user limited to branches).
+         */
+        get: operations["consents_api_v1_consents_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2460,6 +2503,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/templates/variables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Template Variables
+         * @description The names a template may use by root (profile columns, tags, indicators, product columns), for the
+         *     editor's variable picker.
+         */
+        get: operations["template_variables_api_v1_templates_variables_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/templates/{name}": {
         parameters: {
             query?: never;
@@ -2559,6 +2623,26 @@ export interface paths {
          * @description Stop a template from sending.
          */
         post: operations["retire_api_v1_templates__name__retire_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/templates/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Versions
+         * @description Every saved version of a template, newest first: who saved it, when, and which one sends.
+         */
+        get: operations["versions_api_v1_templates__name__versions_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3330,6 +3414,72 @@ export interface components {
             tags: components["schemas"]["CatalogueTag"][];
         };
         /**
+         * ChannelHealthListRead
+         * @description Every channel's provider health over the last `days` days.
+         */
+        ChannelHealthListRead: {
+            /** Channels */
+            channels: components["schemas"]["ChannelHealthRead"][];
+            /** Days */
+            days: number;
+        };
+        /**
+         * ChannelHealthRead
+         * @description One channel's provider and how its sends went: counts within the window, last times ever.
+         */
+        ChannelHealthRead: {
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "push" | "sms" | "wechat" | "wecom" | "email" | "webhook" | "inbox" | "log";
+            /**
+             * Failed
+             * @description sends that failed for good within the window
+             */
+            failed: number;
+            /**
+             * Last Failure At
+             * @description when a send last failed
+             */
+            last_failure_at: string | null;
+            /**
+             * Last Failure Error
+             * @description the reason of that failure
+             */
+            last_failure_error: string | null;
+            /**
+             * Last Receipt At
+             * @description when a provider receipt was last recorded
+             */
+            last_receipt_at: string | null;
+            /**
+             * Last Success At
+             * @description when a send last reached sent or delivered
+             */
+            last_success_at: string | null;
+            /**
+             * Provider
+             * @description the configured provider's kind; null: none configured
+             */
+            provider: string | null;
+            /**
+             * Receipts
+             * @description provider receipts (delivered, failed, opened) recorded within the window
+             */
+            receipts: number;
+            /**
+             * Sent
+             * @description sends accepted by the provider within the window (sent, delivered …)
+             */
+            sent: number;
+            /**
+             * Skipped
+             * @description sends the policies skipped within the window
+             */
+            skipped: number;
+        };
+        /**
          * ChannelPolicy
          * @description The send-time rules and content rules (DOMAIN.md §3); defaults where no regulation sets a number.
          */
@@ -3644,6 +3794,18 @@ export interface components {
             source: string;
         };
         /**
+         * ConsentPageRead
+         * @description A page of the consent list, ordered by customer and channel; `total` counts every match.
+         */
+        ConsentPageRead: {
+            /** Consents */
+            consents: components["schemas"]["ConsentStateRead"][];
+            /** Next Offset */
+            next_offset?: number | null;
+            /** Total */
+            total: number;
+        };
+        /**
          * ConsentRead
          * @description Marketing consent per channel now, the profile's flag, do-not-disturb, and the history as evidence.
          */
@@ -3660,6 +3822,25 @@ export interface components {
             history: components["schemas"]["ConsentHistoryRead"][];
             /** Profile Consent Marketing */
             profile_consent_marketing: boolean | number | string | null;
+        };
+        /**
+         * ConsentStateRead
+         * @description A customer's newest consent record on one channel ('*': all channels).
+         */
+        ConsentStateRead: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Channel */
+            channel: string;
+            /** Customer No */
+            customer_no: string;
+            /** Granted */
+            granted: boolean;
+            /** Source */
+            source: string;
         };
         /**
          * ConsumerLagRead
@@ -7607,6 +7788,46 @@ export interface components {
             urgent: boolean;
         };
         /**
+         * TemplateVariablesRead
+         * @description The names a template may use, by root (`customer.NAME`, `tags.NAME` …), for an editor's picker;
+         *     `payload.KEY` takes any key of the journey entry's payload.
+         */
+        TemplateVariablesRead: {
+            /** Customer */
+            customer: string[];
+            /**
+             * Globals
+             * @description names used alone: customer_no, unsubscribe_url
+             */
+            globals: string[];
+            /** Indicators */
+            indicators: string[];
+            /** Product */
+            product: string[];
+            /** Tags */
+            tags: string[];
+        };
+        /**
+         * TemplateVersionRead
+         * @description One saved version of a template: who saved it and when (null body fields mark a deletion).
+         */
+        TemplateVersionRead: {
+            /**
+             * Active
+             * @description the version that sends now
+             */
+            active: boolean;
+            /** Actor */
+            actor: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
          * TgiProfileRead
          * @description What sets a segment apart: every tag ranked by distance from the base, indicator summaries.
          */
@@ -9515,6 +9736,56 @@ export interface operations {
             };
         };
     };
+    health_api_v1_channels_health_get: {
+        parameters: {
+            query?: {
+                /** @description the window */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelHealthListRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     channel_policy_api_v1_channels_policy_get: {
         parameters: {
             query?: never;
@@ -10355,6 +10626,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ComputeRunRead"][];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    consents_api_v1_consents_get: {
+        parameters: {
+            query?: {
+                /** @description one channel's records ('*': those for all) */
+                channel?: ("push" | "sms" | "wechat" | "wecom" | "email" | "webhook" | "inbox" | "log") | "*" | null;
+                /** @description only grants (true) or withdrawals (false) */
+                granted?: boolean | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentPageRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Missing or unknown credential */
@@ -16413,6 +16747,53 @@ export interface operations {
             };
         };
     };
+    template_variables_api_v1_templates_variables_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVariablesRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_v1_templates__name__get: {
         parameters: {
             query?: {
@@ -16771,6 +17152,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TemplateStatusRead"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_api_v1_templates__name__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the template's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVersionRead"][];
                 };
             };
             /** @description Missing or unknown credential */

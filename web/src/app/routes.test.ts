@@ -16,4 +16,11 @@ describe('where a caller lands and what they may open', () => {
     expect(opens(route('/journeys/:name/edit'), { permissions: ['journey:read'], scoped: true })).toBe(false);
     expect(opens(route('/approvals'), { permissions: [], scoped: false })).toBe(true);
   });
+
+  it('opens the content pages with the permissions the API enforces', () => {
+    const operator = { permissions: ['template:read', 'template:write', 'channel:read', 'customer:read'], scoped: false };
+    expect(['/content/templates', '/content/templates/new', '/content/channels', '/content/policies'].every((p) => opens(route(p), operator))).toBe(true);
+    expect(opens(route('/content/templates/new'), { permissions: ['template:read'], scoped: false })).toBe(false);
+    expect(opens(route('/content/channels'), { permissions: ['template:read'], scoped: false })).toBe(false);
+  });
 });

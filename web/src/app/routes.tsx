@@ -1,5 +1,6 @@
 import {
-  ApartmentOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FlagOutlined, NodeIndexOutlined, SolutionOutlined, TagsOutlined,
+  ApartmentOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FlagOutlined, MessageOutlined, NodeIndexOutlined, SolutionOutlined,
+  TagsOutlined,
   TeamOutlined,
 } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
@@ -49,6 +50,10 @@ const JourneysPage = lazy(() => import('@/features/journeys/JourneysPage'));
 const JourneyEditorPage = lazy(() => import('@/features/journeys/JourneyEditorPage'));
 const JourneyLivePage = lazy(() => import('@/features/journeys/JourneyLivePage'));
 const ApprovalsPage = lazy(() => import('@/features/approvals/ApprovalsPage'));
+const TemplatesPage = lazy(() => import('@/features/content/TemplatesPage'));
+const TemplateEditorPage = lazy(() => import('@/features/content/TemplateEditorPage'));
+const ChannelsPage = lazy(() => import('@/features/content/ChannelsPage'));
+const PoliciesPage = lazy(() => import('@/features/content/PoliciesPage'));
 const MotRulesPage = lazy(() => import('@/features/moments/MotRulesPage'));
 const FiringsPage = lazy(() => import('@/features/moments/FiringsPage'));
 const MyTasksPage = lazy(() => import('@/features/workbench/MyTasksPage'));
@@ -159,6 +164,20 @@ export const SECTIONS: Section[] = [
       { path: '/journeys/new', title: 'journey.new', permission: 'journey:write', page: JourneyEditorPage },
       { path: '/journeys/:name/edit', title: 'journey.edit', permission: 'journey:read', page: JourneyEditorPage },
       { path: '/journeys/:name/live', title: 'journey.live', permission: 'journey:read', page: JourneyLivePage, scoped: true },
+    ],
+  },
+  {
+    key: 'content',
+    title: 'menu.content',
+    icon: <MessageOutlined />,
+    // As the API: templates need template:read (new ones template:write), the policy and provider health
+    // channel:read, the do-not-disturb and consent lists customer:read; each narrows to a scoped caller.
+    routes: [
+      { path: '/content/templates', title: 'menu.content.templates', permission: 'template:read', page: TemplatesPage, menu: true, scoped: true },
+      { path: '/content/templates/new', title: 'tpl.new', permission: 'template:write', page: TemplateEditorPage },
+      { path: '/content/templates/:name', title: 'menu.content.templates', permission: 'template:read', page: TemplateEditorPage, scoped: true },
+      { path: '/content/channels', title: 'menu.content.channels', permission: 'channel:read', page: ChannelsPage, menu: true, scoped: true },
+      { path: '/content/policies', title: 'menu.content.policies', permission: 'customer:read', page: PoliciesPage, menu: true, scoped: true },
     ],
   },
   {

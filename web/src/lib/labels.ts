@@ -10,7 +10,10 @@ export type ValueKind =
   | 'val.taskStatus'
   | 'val.priority'
   | 'val.outcome'
-  | 'val.taskSource';
+  | 'val.taskSource'
+  | 'val.templateStatus'
+  | 'val.classification'
+  | 'val.policyOutcome';
 
 /** A coded value (a status, a trade side…) in the user's language: its `<kind>.<value>` message when the
  * locale files know it, else the value as it came (a new status shows raw rather than not at all). */

@@ -6,7 +6,7 @@ word), and every error status a route can give is declared with `errors(...)`.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +22,9 @@ from touchpoint.channels.model import (
     NAME_PATTERN,
     NO_CONTROL,
     Channel,
+    ChannelHealthListRead,
     ConsentCreate,
+    ConsentPageRead,
     ConsentRead,
     DndAddedRead,
     DndCreate,
@@ -44,6 +46,8 @@ from touchpoint.channels.model import (
     TemplateSchemaRead,
     TemplateStatusRead,
     TemplateSummaryRead,
+    TemplateVariablesRead,
+    TemplateVersionRead,
 )
 from touchpoint.config import ChannelPolicy
 from touchpoint.core.errors import Fault, NotFoundError, ValidationError
@@ -103,6 +107,17 @@ def template_schema() -> TemplateSchemaRead:
 
 
 @router.get(
+    "/templates/variables",
+    dependencies=[needs("template:read", scoped=True)],
+    response_model=TemplateVariablesRead,
+)
+def template_variables(deps: Deps) -> TemplateVariablesRead:
+    """The names a template may use by root (profile columns, tags, indicators, product columns), for the
+    editor's variable picker."""
+    return TemplateVariablesRead.model_validate(service.template_variables(env=deps))
+
+
+@router.get(
     "/templates", dependencies=[needs("template:read", scoped=True)], response_model=list[TemplateSummaryRead]
 )
 def templates(deps: Deps) -> list[TemplateSummaryRead]:
@@ -134,6 +149,17 @@ def save(name: TemplateName, body: TemplateCreate, deps: Deps, caller: Caller) -
 def get(name: TemplateName, deps: Deps, version: Version = None) -> TemplateDef:
     """A template's newest (or a given) version."""
     return service.get_template(env=deps, name=name, version=version)
+
+
+@router.get(
+    "/templates/{name}/versions",
+    dependencies=[needs("template:read", scoped=True)],
+    response_model=list[TemplateVersionRead],
+    responses=errors(404),
+)
+def versions(name: TemplateName, deps: Deps) -> list[TemplateVersionRead]:
+    """Every saved version of a template, newest first: who saved it, when, and which one sends."""
+    return [TemplateVersionRead.model_validate(v) for v in service.template_versions(env=deps, name=name)]
 
 
 @router.post(
@@ -235,6 +261,30 @@ def messages(customer_no: CustomerNo, deps: Deps, caller: Caller, limit: Limit =
     """A customer's newest messages with status, reason and evidence."""
     found = service.customer_messages(env=deps, principal=caller, customer_no=customer_no, limit=limit)
     return [MessageRead.model_validate(m) for m in found]
+
+
+@router.get(
+    "/consents",
+    dependencies=[needs("customer:read", scoped=True)],
+    response_model=ConsentPageRead,
+    responses=errors(400),
+)
+def consents(
+    deps: Deps,
+    caller: Caller,
+    channel: Annotated[
+        Channel | Literal["*"] | None, Query(description="one channel's records ('*': those for all)")
+    ] = None,
+    granted: Annotated[bool | None, Query(description="only grants (true) or withdrawals (false)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ConsentPageRead:
+    """The newest consent record of each customer and channel, a page at a time (of the caller's customers,
+    for a user limited to branches)."""
+    page = audience.consent_list(
+        env=deps, principal=caller, channel=channel, granted=granted, limit=limit, offset=offset
+    )
+    return ConsentPageRead.model_validate(page)
 
 
 @router.get(
@@ -413,6 +463,21 @@ def report(
 ) -> ReportRead:
     """Sends by status and reason, and the message funnel, per channel and template."""
     return ReportRead.model_validate(service.report(env=deps, days=days, journey=journey, principal=caller))
+
+
+# Scoped like the report: a user limited to branches sees the figures of their customers' sends only.
+@router.get(
+    "/channels/health",
+    dependencies=[needs("channel:read", scoped=True)],
+    response_model=ChannelHealthListRead,
+)
+def health(
+    deps: Deps, caller: Caller, days: Annotated[int, Query(ge=1, le=3660, description="the window")] = 7
+) -> ChannelHealthListRead:
+    """Per channel: the provider configured, sends accepted, failed and skipped and receipts recorded over
+    the last `days` days, and when a send last succeeded or failed (with its error) and a receipt last
+    came."""
+    return ChannelHealthListRead.model_validate(service.channel_health(env=deps, days=days, principal=caller))
 
 
 @public_links.get(
