@@ -54,6 +54,7 @@ function Live({ name, definition, status, version }: { name: string; definition:
           <Typography.Text type="secondary">{t('journey.live.refresh')}</Typography.Text>
         </Space>
         <Space wrap style={{ marginLeft: 'auto' }}>
+          <Link to={`/journeys/${name}/report`} data-testid="journey-live-report">{t('journey.report')}</Link>
           <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>
           {can(me, 'journey:operate') &&
             actionsOf(status).map((action) => (
