@@ -97,9 +97,9 @@ function UpliftCard({ data }: { data: JourneyReport }) {
   );
   const option = useMemo<ChartOption>(
     () => ({
-      grid: { left: 16, right: 32, top: 16, bottom: 32, containLabel: true },
+      grid: { left: 16, right: 32, top: 16, bottom: 40, containLabel: true },
       tooltip: { trigger: 'item' },
-      xAxis: { type: 'value', name: pp, nameLocation: 'end', axisLabel: { formatter: (v: number) => `${v}` } },
+      xAxis: { type: 'value', name: pp, nameLocation: 'middle', nameGap: 28, axisLabel: { formatter: (v: number) => `${v}` } },
       yAxis: { type: 'category', data: intervals.labels, axisLabel: { show: false }, axisTick: { show: false } },
       series: [
         errorBarSeries(intervals, t('report.ci'), true),
@@ -208,6 +208,7 @@ const GROUP_COLUMNS: [keyof ReportGroup, MessageKey, 'count' | 'rate' | 'money']
   ['entered', 'report.col.entered', 'count'],
   ['targeted', 'report.col.targeted', 'count'],
   ['suppression_rate', 'kpi.col.suppressionRate', 'rate'],
+  ['sent', 'kpi.col.sent', 'count'],
   ['delivered', 'report.col.delivered', 'count'],
   ['reach_rate', 'kpi.col.reachRate', 'rate'],
   ['open_rate', 'kpi.col.openRate', 'rate'],

@@ -22,6 +22,7 @@ const COLUMNS: [MessageKey, Getter, Kind][] = [
   ['kpi.col.targeted', (r) => r.targeted, 'count'],
   ['kpi.col.suppressed', (r) => r.suppressed, 'count'],
   ['kpi.col.suppressionRate', (r) => r.suppression_rate, 'rate'],
+  ['kpi.col.sent', (r) => r.sent, 'count'],
   ['kpi.col.delivered', (r) => r.delivered, 'count'],
   ['kpi.col.reachRate', (r) => r.reach_rate, 'rate'],
   ['kpi.col.openRate', (r) => r.open_rate, 'rate'],
@@ -130,7 +131,7 @@ export default function CampaignsPage() {
                 {(
                   [
                     [total.entered, 'count'], [total.holdout_entered, 'count'], [total.targeted, 'count'], [total.suppressed, 'count'],
-                    [total.suppression_rate, 'rate'], [total.delivered, 'count'], [total.reach_rate, 'rate'], [total.open_rate, 'rate'],
+                    [total.suppression_rate, 'rate'], [total.sent, 'count'], [total.delivered, 'count'], [total.reach_rate, 'rate'], [total.open_rate, 'rate'],
                     [total.click_rate, 'rate'],
                   ] as [number | null | undefined, Kind][]
                 ).map(([v, kind], i) => (
@@ -138,7 +139,7 @@ export default function CampaignsPage() {
                     {show(v, kind)}
                   </Table.Summary.Cell>
                 ))}
-                <Table.Summary.Cell index={11} colSpan={6}>
+                <Table.Summary.Cell index={12} colSpan={6}>
                   <Typography.Text type="secondary">{t('kpi.campaigns.noPooled')}</Typography.Text>
                 </Table.Summary.Cell>
               </Table.Summary.Row>

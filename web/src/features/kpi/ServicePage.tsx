@@ -7,7 +7,7 @@ import { PageHeader } from '@/components/PageHeader';
 import { formatCount, formatPercent } from '@/lib/format';
 import { useServiceKpis } from './queries';
 import { groupLabel, RATE_KEYS, serviceColumns } from './columns';
-import { rateSeries, SERVICE_COUNTS, SERVICE_RATES, serviceCsv, type ServiceRate, type ServiceRow } from './series';
+import { inNaturalOrder, rateSeries, SERVICE_COUNTS, SERVICE_RATES, serviceCsv, type ServiceRate, type ServiceRow } from './series';
 import { CsvButton, PeriodInput, usePeriod } from './shared';
 
 const CHARTED: ServiceRate[] = ['completion_rate', 'on_time_rate', 'conversion_rate'];
@@ -24,7 +24,7 @@ export default function ServicePage() {
   const groupBy = (['advisor', 'branch', 'rule'] as const).find((g) => g === search.get('by')) ?? 'advisor';
   const [within, setWithin] = useState(7);
   const kpis = useServiceKpis(period.query, groupBy, within);
-  const rows = useMemo(() => kpis.data?.rows ?? [], [kpis.data]);
+  const rows = useMemo(() => inNaturalOrder(kpis.data?.rows ?? []), [kpis.data]);
   const option = useMemo<ChartOption>(() => {
     const shaped = rateSeries(rows, CHARTED);
     return {

@@ -20,6 +20,7 @@ export function errorBarSeries(intervals: Intervals, name: string, horizontal = 
     name,
     data,
     z: 3,
+    itemStyle: { color: WHISKER }, // the legend's colour
     encode: horizontal ? { y: 0, x: [1, 2] } : { x: 0, y: [1, 2] },
     renderItem: (_: unknown, api: RenderApi) => {
       const at = api.value(0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toCsv } from '@/lib/format';
 import {
-  byDayCsv, campaignsCsv, dailyConversion, ENTERED, GOAL, groupRows, groupsCsv, nodeFunnel, nodesCsv, ranked, rankingCsv, rateSeries,
+  byDayCsv, campaignsCsv, dailyConversion, ENTERED, GOAL, groupRows, groupsCsv, inNaturalOrder, nodeFunnel, nodesCsv, ranked, rankingCsv, rateSeries,
   serviceCsv, upliftIntervals, verdict, type CampaignRow, type JourneyReport, type ReportGroup, type ServiceRow, type Uplift,
 } from './series';
 
@@ -115,25 +115,32 @@ describe('service KPIs and the branch ranking', () => {
     service('B1', { dispatched: 10, completion_rate: 0.9 }),
     service('B4', {}),
     service('B2', { dispatched: 2, completion_rate: 0.5 }),
+    service('-', { dispatched: 1, completion_rate: 1 }),
   ];
 
   it('ranks best first, ties share a rank, branches without a value last and unranked', () => {
     const found = ranked(rows, 'completion_rate');
-    expect(found.map((r) => [r.group, r.rank])).toEqual([['B1', 1], ['B2', 2], ['B3', 2], ['B4', null]]);
-    expect(ranked(rows, 'dispatched').map((r) => r.group)).toEqual(['B1', 'B3', 'B2', 'B4']);
+    expect(found.map((r) => [r.group, r.rank])).toEqual([['B1', 1], ['B2', 2], ['B3', 2], ['-', null], ['B4', null]]);
+    expect(ranked(rows, 'dispatched').map((r) => r.group)).toEqual(['B1', 'B3', 'B2', 'B4', '-']); // a count of 0 is a value; the queue is no branch
+  });
+
+  it('ranks tied branches in natural order of their codes', () => {
+    const tied = ['B10', 'B2', 'B1'].map((g) => service(g, { completion_rate: 1 }));
+    expect(ranked(tied, 'completion_rate').map((r) => [r.group, r.rank])).toEqual([['B1', 1], ['B2', 1], ['B10', 1]]);
+    expect(inNaturalOrder([service('A10-1', {}), service('-', {}), service('A2-1', {})]).map((r) => r.group)).toEqual(['-', 'A2-1', 'A10-1']);
   });
 
   it('charts rates as percentages and leaves a missing rate out, not at zero', () => {
-    expect(rateSeries(rows, ['completion_rate'])).toEqual({ groups: ['B3', 'B1', 'B4', 'B2'], series: { completion_rate: [50, 90, null, 50] } });
+    expect(rateSeries(rows.slice(0, 4), ['completion_rate'])).toEqual({ groups: ['B3', 'B1', 'B4', 'B2'], series: { completion_rate: [50, 90, null, 50] } });
   });
 
   it('writes the rows and the total as CSV, and the ranking with its rank first', () => {
     const table = serviceCsv(rows, service('total', { dispatched: 16 }), 'branch');
     expect(table.columns.slice(0, 2)).toEqual(['branch', 'triggered']);
-    expect(table.rows).toHaveLength(5);
-    expect(table.rows[4]?.[0]).toBe('total');
+    expect(table.rows).toHaveLength(6);
+    expect(table.rows[5]?.[0]).toBe('total');
     const ranking = rankingCsv(ranked(rows, 'completion_rate'));
     expect(ranking.columns.slice(0, 2)).toEqual(['rank', 'branch']);
-    expect(ranking.rows.map((r) => [r[0], r[1]])).toEqual([[1, 'B1'], [2, 'B2'], [2, 'B3'], [null, 'B4']]);
+    expect(ranking.rows.map((r) => [r[0], r[1]])).toEqual([[1, 'B1'], [2, 'B2'], [2, 'B3'], [null, '-'], [null, 'B4']]);
   });
 });

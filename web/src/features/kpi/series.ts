@@ -91,6 +91,19 @@ export const SERVICE_RATES: ServiceRate[] = ['coverage_rate', 'completion_rate',
 export type ServiceCount = 'triggered' | 'covered' | 'dispatched' | 'completed' | 'on_time' | 'reached' | 'converted';
 export const SERVICE_COUNTS: ServiceCount[] = ['triggered', 'covered', 'dispatched', 'completed', 'on_time', 'reached', 'converted'];
 
+/** The API's group of tasks with no advisor or branch (the branch queue). */
+export const UNASSIGNED = '-';
+
+/** Codes in natural order: A2-1 before A10-1, B2 before B10. */
+export function naturally(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/** Groups in natural order of their codes, the unassigned group first (as the API lists it). */
+export function inNaturalOrder(rows: ServiceRow[]): ServiceRow[] {
+  return [...rows].sort((a, b) => Number(b.group === UNASSIGNED) - Number(a.group === UNASSIGNED) || naturally(a.group, b.group));
+}
+
 /** Rates of each group as percentages for a bar chart (null stays null: no bar, not a zero bar). */
 export function rateSeries(rows: ServiceRow[], rates: ServiceRate[]): { groups: string[]; series: Record<string, (number | null)[]> } {
   return {
@@ -102,14 +115,15 @@ export function rateSeries(rows: ServiceRow[], rates: ServiceRate[]): { groups: 
 /** Groups ranked by a KPI, best first; groups without a value last (a branch with no tasks is not last with
  * 0 %, it has no rate), ties by name. Each with its rank (null without a value). */
 export function ranked(rows: ServiceRow[], by: ServiceRate | ServiceCount): (ServiceRow & { rank: number | null })[] {
-  const value = (r: ServiceRow) => (r[by] === null || r[by] === undefined ? null : Number(r[by]));
+  // The tasks of no branch (`-`, the API's unassigned group) are shown but not ranked: they are no branch.
+  const value = (r: ServiceRow) => (r.group === UNASSIGNED || r[by] === null || r[by] === undefined ? null : Number(r[by]));
   const sorted = [...rows].sort((a, b) => {
     const va = value(a);
     const vb = value(b);
-    if (va === null && vb === null) return a.group.localeCompare(b.group);
+    if (va === null && vb === null) return naturally(a.group, b.group);
     if (va === null) return 1;
     if (vb === null) return -1;
-    return vb - va || a.group.localeCompare(b.group);
+    return vb - va || naturally(a.group, b.group);
   });
   let rank = 0;
   let previous: number | null = null;
@@ -171,7 +185,7 @@ export function byDayCsv(report: JourneyReport): CsvTable {
 
 const CAMPAIGN_KEYS = [
   'name', 'title', 'status', 'goal_event', 'window', 'entered', 'holdout_entered', 'targeted', 'suppressed', 'suppression_rate',
-  'delivered', 'reach_rate', 'opened', 'open_rate', 'clicked', 'click_rate', 'goal', 'conversion_rate', 'delivered_conversion_rate',
+  'sent', 'delivered', 'reach_rate', 'opened', 'open_rate', 'clicked', 'click_rate', 'goal', 'conversion_rate', 'delivered_conversion_rate',
 ] as const;
 const UPLIFT_KEYS = ['treated_rate', 'holdout_rate', 'absolute', 'relative', 'ci_low', 'ci_high', 'p_value'] as const;
 
