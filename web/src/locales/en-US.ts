@@ -877,6 +877,8 @@ export const enUS: Record<MessageKey, string> = {
   'kpi.campaigns.chart': 'Conversion uplift per journey (95% interval)',
   'kpi.campaigns.chartHint': 'Bars are the estimated uplift in percentage points, whiskers the 95% interval; whiskers crossing 0 mean not significant.',
   'kpi.campaigns.none': 'No journey ran or was entered in this period',
+  'kpi.campaigns.noUplift': 'No journey had a hold-out in this period: no uplift to draw',
+  'kpi.campaigns.notDrawn': '{n} more journeys had no hold-out or no treatment runs in the period and are not drawn.',
   'kpi.campaigns.table': 'Campaign KPIs',
   'kpi.campaigns.noPooled': 'Goals differ between journeys: conversion and uplift are not pooled',
   'kpi.total': 'Total ({n} journeys)',

@@ -875,6 +875,8 @@ export const zhCN = {
   'kpi.campaigns.chart': '各旅程的转化提升度（95% 置信区间）',
   'kpi.campaigns.chartHint': '柱为提升度估计值（个百分点），误差线为 95% 置信区间；误差线跨过 0 即不显著。',
   'kpi.campaigns.none': '该期间没有运行中或有客户进入的旅程',
+  'kpi.campaigns.noUplift': '该期间没有旅程有对照组，无法计算提升度',
+  'kpi.campaigns.notDrawn': '另有 {n} 个旅程在该期间没有对照组或实验组，未绘出。',
   'kpi.campaigns.table': '活动指标',
   'kpi.campaigns.noPooled': '各旅程的转化目标不同，不汇总转化率与提升度',
   'kpi.total': '合计（{n} 个旅程）',

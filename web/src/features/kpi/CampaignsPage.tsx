@@ -53,9 +53,11 @@ export default function CampaignsPage() {
   const kpis = useCampaignKpis(period.query);
   const rows = useMemo(() => kpis.data?.rows ?? [], [kpis.data]);
   const pp = t('report.pp');
+  // Only journeys with an uplift are drawn: one without a hold-out in the period has none (not a zero bar).
+  const measured = useMemo(() => rows.filter((r) => r.uplift.absolute !== null && r.uplift.absolute !== undefined), [rows]);
   const option = useMemo(
-    () => upliftChart(upliftIntervals(rows), { uplift: t('kpi.col.uplift'), interval: t('report.ci'), unit: pp }),
-    [rows, t, pp],
+    () => upliftChart(upliftIntervals(measured), { uplift: t('kpi.col.uplift'), interval: t('report.ci'), unit: pp }),
+    [measured, t, pp],
   );
   const show = (v: number | null | undefined, kind: Kind) =>
     kind === 'rate' ? formatPercent(v) : kind === 'points' ? formatPoints(v, pp) : kind === 'money' ? formatMoney(v, locale) : formatCount(v, locale);
@@ -100,12 +102,15 @@ export default function CampaignsPage() {
         extra={<PeriodInput period={period} shown={kpis.data ? [kpis.data.start, kpis.data.end] : null} />}
       />
       <Card size="small" title={t('kpi.campaigns.chart')} style={{ marginBottom: 16 }}>
-        {rows.length === 0 ? (
-          <Empty description={kpis.isPending ? t('common.loading') : t('kpi.campaigns.none')} />
+        {measured.length === 0 ? (
+          <Empty description={kpis.isPending ? t('common.loading') : rows.length ? t('kpi.campaigns.noUplift') : t('kpi.campaigns.none')} />
         ) : (
           <>
             <Chart option={option} height={320} testId="chart-campaign-uplift" />
-            <Typography.Text type="secondary">{t('kpi.campaigns.chartHint')}</Typography.Text>
+            <Typography.Text type="secondary">
+              {t('kpi.campaigns.chartHint')}
+              {rows.length > measured.length && ` ${t('kpi.campaigns.notDrawn', { n: rows.length - measured.length })}`}
+            </Typography.Text>
           </>
         )}
       </Card>
