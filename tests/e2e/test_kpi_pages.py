@@ -145,6 +145,12 @@ def test_the_kpi_pages_draw_in_both_languages(any_language: Session) -> None:
     other.open("/kpi/branches")
     other.page.wait_for_selector("[data-testid=kpi-branches-page] .ant-table")
     other.shot("page-kpi-branches-manager")
+    other.open(f"/journeys/{JOURNEY}/report")
+    other.page.wait_for_selector("[data-testid=report-uplift]")
+    other.page.wait_for_selector("[data-testid=chart-report-funnel] canvas")
+    other.shot("journey-report-manager")
+    # The canvas does not open to a scoped caller: no link to it from the report (nor from the live view).
+    assert other.page.locator(f"a[href='/journeys/{JOURNEY}/edit']").count() == 0
     assert not other.unexpected(), other.unexpected()
     other.page.context.close()
 

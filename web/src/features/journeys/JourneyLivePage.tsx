@@ -55,7 +55,7 @@ function Live({ name, definition, status, version }: { name: string; definition:
         </Space>
         <Space wrap style={{ marginLeft: 'auto' }}>
           <Link to={`/journeys/${name}/report`} data-testid="journey-live-report">{t('journey.report')}</Link>
-          <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>
+          {!me.scoped && <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>}
           {can(me, 'journey:operate') &&
             actionsOf(status).map((action) => (
               <Popconfirm key={action} title={t(`journey.lifecycle.${action}.confirm`)} onConfirm={() => act(action)}>

@@ -1,6 +1,7 @@
 import { Alert, Card, Col, Descriptions, Empty, Row, Space, Statistic, Table, Tag, Typography } from 'antd';
 import { useMemo } from 'react';
 import { Link, useParams } from 'react-router-dom';
+import { useMe } from '@/app/auth';
 import { useI18n } from '@/app/i18n';
 import { Chart, type ChartOption } from '@/components/Chart';
 import { PageHeader } from '@/components/PageHeader';
@@ -21,6 +22,7 @@ import { useJourney, useJourneys } from './queries';
 export default function JourneyReportPage() {
   const { name = '' } = useParams();
   const { t } = useI18n();
+  const me = useMe(); // the canvas is not a page of scoped callers' (it opens to unscoped ones only)
   const period = usePeriod();
   const report = useJourneyReport(name, period.query);
   const summary = useJourneys().data?.find((j) => j.name === name);
@@ -39,7 +41,7 @@ export default function JourneyReportPage() {
           <>
             <PeriodInput period={period} placeholder={[t('report.allRuns'), t('report.allRuns')]} />
             <Link to={`/journeys/${name}/live`}>{t('journey.live')}</Link>
-            <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>
+            {!me.scoped && <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>}
           </>
         }
       />
