@@ -8,7 +8,7 @@ answers 400 naming the parameter.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import Query
@@ -32,3 +32,13 @@ def resolve_day(c: Container, text: str | None, *, name: str = "date") -> date |
         return day_from_text(text, today, c.calendar)
     except DurationError as exc:
         raise ValidationError(str(exc), faults=[Fault(loc=("query", name), msg=str(exc))]) from None
+
+
+def resolve_period(c: Container, start: str | None, end: str | None, *, days: int = 30) -> tuple[date, date]:
+    """The days a `from`/`to` pair names: to today and from `days` days before `to` by default; 400 when
+    `from` is after `to`."""
+    last = resolve_day(c, end, name="to") or c.calendar.business_date(c.clock.now())
+    first = resolve_day(c, start, name="from") or last - timedelta(days=days - 1)
+    if first > last:
+        raise ValidationError(f"from {first} is after to {last}")
+    return first, last

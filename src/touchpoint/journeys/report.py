@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,6 +43,9 @@ MESSAGE_STAGES = {
     "message_opened": "opened",
     "message_clicked": "clicked",
 }
+MESSAGE_COUNTS = ("targeted", "suppressed", "sent", "delivered", "opened", "clicked")
+"""A group's runs at each message stage: targeted by a message, one held back, sent, delivered, opened,
+clicked."""
 SUPPRESSED = "skipped"  # a send a policy held back: no consent, unsuitable, quiet hours, a cap
 
 
@@ -190,8 +194,7 @@ def _group(
 ) -> dict[str, Any]:
     aum = [money[i][0] for i in ids if money.get(i, (None, None))[0] is not None]
     inflow = [money[i][1] for i in ids if money.get(i, (None, None))[1] is not None]
-    stages = ("targeted", "suppressed", "sent", "delivered", "opened", "clicked")
-    counts = {stage: sum(stage in messages.get(i, ()) for i in ids) for stage in stages}
+    counts = {stage: sum(stage in messages.get(i, ()) for i in ids) for stage in MESSAGE_COUNTS}
     goal = sum("goal" in steps.get(i, ()) for i in ids)
     delivered_goal = sum("goal" in steps.get(i, ()) and "delivered" in messages.get(i, ()) for i in ids)
     return {
@@ -200,16 +203,23 @@ def _group(
         **counts,
         "goal": goal,
         "conversion_rate": goal / len(ids) if ids else None,
-        # DOMAIN.md §5.1: reach = delivered ÷ targeted; suppression = held back ÷ targeted; open and click
-        # ÷ delivered; conversion of the delivered = goal among them ÷ delivered.
-        "reach_rate": _share(counts["delivered"], counts["targeted"]),
-        "suppression_rate": _share(counts["suppressed"], counts["targeted"]),
-        "open_rate": _share(counts["opened"], counts["delivered"]),
-        "click_rate": _share(counts["clicked"], counts["delivered"]),
+        **send_rates(counts),
+        # DOMAIN.md §5.1: conversion of the delivered = goal among them ÷ delivered.
         "delivered_conversion_rate": _share(delivered_goal, counts["delivered"]),
         "aum_customers": len(aum),
         "aum_change_per_customer": sum(a for a in aum if a is not None) / len(aum) if aum else None,
         "net_inflow_per_customer": sum(v for v in inflow if v is not None) / len(inflow) if inflow else None,
+    }
+
+
+def send_rates(counts: Mapping[str, int]) -> dict[str, float | None]:
+    """The message rates of DOMAIN.md §5.1 from a group's counts (None where the denominator is 0): reach =
+    delivered ÷ targeted; suppression = held back ÷ targeted; open and click ÷ delivered."""
+    return {
+        "reach_rate": _share(counts["delivered"], counts["targeted"]),
+        "suppression_rate": _share(counts["suppressed"], counts["targeted"]),
+        "open_rate": _share(counts["opened"], counts["delivered"]),
+        "click_rate": _share(counts["clicked"], counts["delivered"]),
     }
 
 

@@ -1629,6 +1629,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/kpis/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Campaigns
+         * @description Campaign KPIs (活动效果) per journey running now or entered in the period (the last 30 days by
+         *     default): the treated runs' reach, suppression, open, click and conversion, uplift against the hold-out
+         *     with its 95 % interval, assets and net-inflow uplift, as each journey's report has them; the counts'
+         *     total (the caller's customers only).
+         */
+        get: operations["campaigns_api_v1_kpis_campaigns_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/kpis/service": {
         parameters: {
             query?: never;
@@ -3373,6 +3396,112 @@ export interface components {
             kind: "webhook";
             /** Url */
             url: string;
+        };
+        /**
+         * CampaignKpiRow
+         * @description One journey's campaign KPIs: its treated runs' counts and rates (None: no denominator), goal
+         *     conversion of those entered and of those delivered, and the uplifts against its hold-out.
+         */
+        CampaignKpiRow: {
+            /** Aum Uplift */
+            aum_uplift: number | null;
+            /** Click Rate */
+            click_rate: number | null;
+            /** Clicked */
+            clicked: number;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+            /** Delivered */
+            delivered: number;
+            /** Delivered Conversion Rate */
+            delivered_conversion_rate: number | null;
+            /** Entered */
+            entered: number;
+            /** Goal */
+            goal: number;
+            /** Goal Event */
+            goal_event: string | null;
+            /** Holdout Entered */
+            holdout_entered: number;
+            /** Holdout Goal */
+            holdout_goal: number;
+            /** Name */
+            name: string;
+            /** Net Inflow Uplift */
+            net_inflow_uplift: number | null;
+            /** Open Rate */
+            open_rate: number | null;
+            /** Opened */
+            opened: number;
+            /** Reach Rate */
+            reach_rate: number | null;
+            /** Sent */
+            sent: number;
+            /** Status */
+            status: string;
+            /** Suppressed */
+            suppressed: number;
+            /** Suppression Rate */
+            suppression_rate: number | null;
+            /** Targeted */
+            targeted: number;
+            /** Title */
+            title: string;
+            uplift: components["schemas"]["UpliftRead"];
+            /** Window */
+            window: string;
+        };
+        /**
+         * CampaignKpisRead
+         * @description Campaign KPIs over a period of entry days: one row per journey and the total.
+         */
+        CampaignKpisRead: {
+            /**
+             * End
+             * Format: date
+             */
+            end: string;
+            /** Rows */
+            rows: components["schemas"]["CampaignKpiRow"][];
+            /**
+             * Start
+             * Format: date
+             */
+            start: string;
+            total: components["schemas"]["CampaignTotalRead"];
+        };
+        /**
+         * CampaignTotalRead
+         * @description The rows' counts summed and the message rates of the sums (no conversion or uplift: the journeys'
+         *     goals differ).
+         */
+        CampaignTotalRead: {
+            /** Click Rate */
+            click_rate: number | null;
+            /** Clicked */
+            clicked: number;
+            /** Delivered */
+            delivered: number;
+            /** Entered */
+            entered: number;
+            /** Holdout Entered */
+            holdout_entered: number;
+            /** Journeys */
+            journeys: number;
+            /** Open Rate */
+            open_rate: number | null;
+            /** Opened */
+            opened: number;
+            /** Reach Rate */
+            reach_rate: number | null;
+            /** Sent */
+            sent: number;
+            /** Suppressed */
+            suppressed: number;
+            /** Suppression Rate */
+            suppression_rate: number | null;
+            /** Targeted */
+            targeted: number;
         };
         /**
          * Caps
@@ -13813,6 +13942,67 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match its schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    campaigns_api_v1_kpis_campaigns_get: {
+        parameters: {
+            query?: {
+                /** @description first day of entry: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                from?: string | null;
+                /** @description last day of entry: YYYY-MM-DD, today, yesterday, -Nd (N days before today) or -Ntd (N trading days before) */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignKpisRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: a missing permission, a password to change first, or no CSRF token */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,6 @@
 import {
   ApartmentOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FlagOutlined, MessageOutlined, NodeIndexOutlined, SolutionOutlined,
-  TagsOutlined,
-  TeamOutlined,
+  TagsOutlined, TeamOutlined, TrophyOutlined,
 } from '@ant-design/icons';
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import type { MessageKey } from '@/locales/zh-CN';
@@ -49,6 +48,7 @@ const PathsPage = lazy(() => import('@/features/analytics/PathsPage'));
 const JourneysPage = lazy(() => import('@/features/journeys/JourneysPage'));
 const JourneyEditorPage = lazy(() => import('@/features/journeys/JourneyEditorPage'));
 const JourneyLivePage = lazy(() => import('@/features/journeys/JourneyLivePage'));
+const JourneyReportPage = lazy(() => import('@/features/journeys/JourneyReportPage'));
 const ApprovalsPage = lazy(() => import('@/features/approvals/ApprovalsPage'));
 const TemplatesPage = lazy(() => import('@/features/content/TemplatesPage'));
 const TemplateEditorPage = lazy(() => import('@/features/content/TemplateEditorPage'));
@@ -58,6 +58,9 @@ const MotRulesPage = lazy(() => import('@/features/moments/MotRulesPage'));
 const FiringsPage = lazy(() => import('@/features/moments/FiringsPage'));
 const MyTasksPage = lazy(() => import('@/features/workbench/MyTasksPage'));
 const TeamTasksPage = lazy(() => import('@/features/workbench/TeamTasksPage'));
+const CampaignsPage = lazy(() => import('@/features/kpi/CampaignsPage'));
+const ServiceKpiPage = lazy(() => import('@/features/kpi/ServicePage'));
+const BranchesPage = lazy(() => import('@/features/kpi/BranchesPage'));
 
 /** The menu tree (CONSOLE.md §1), in menu order; the first route a user may open is their landing page. */
 export const SECTIONS: Section[] = [
@@ -164,6 +167,7 @@ export const SECTIONS: Section[] = [
       { path: '/journeys/new', title: 'journey.new', permission: 'journey:write', page: JourneyEditorPage },
       { path: '/journeys/:name/edit', title: 'journey.edit', permission: 'journey:read', page: JourneyEditorPage },
       { path: '/journeys/:name/live', title: 'journey.live', permission: 'journey:read', page: JourneyLivePage, scoped: true },
+      { path: '/journeys/:name/report', title: 'journey.report', permission: 'journey:read', page: JourneyReportPage, scoped: true },
     ],
   },
   {
@@ -204,6 +208,18 @@ export const SECTIONS: Section[] = [
     icon: <AuditOutlined />,
     // Every signed-in user sees their own requests; a reviewer also the queue (the API decides which).
     routes: [{ path: '/approvals', title: 'menu.approvals', permission: '', page: ApprovalsPage, menu: true }],
+  },
+  {
+    key: 'kpi',
+    title: 'menu.kpi',
+    icon: <TrophyOutlined />,
+    // The permissions the API enforces: campaign KPIs are the journeys' reports (journey:read), the service KPIs
+    // kpi:read; each narrows to a scoped caller's customers, so a branch manager sees their branch.
+    routes: [
+      { path: '/kpi/campaigns', title: 'menu.kpi.campaigns', permission: 'journey:read', page: CampaignsPage, menu: true, scoped: true },
+      { path: '/kpi/service', title: 'menu.kpi.service', permission: 'kpi:read', page: ServiceKpiPage, menu: true, scoped: true },
+      { path: '/kpi/branches', title: 'menu.kpi.branches', permission: 'kpi:read', page: BranchesPage, menu: true, scoped: true },
+    ],
   },
 ];
 

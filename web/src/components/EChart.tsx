@@ -1,8 +1,9 @@
-import { BarChart, HeatmapChart, LineChart, SankeyChart } from 'echarts/charts';
+import { BarChart, CustomChart, HeatmapChart, LineChart, SankeyChart, ScatterChart } from 'echarts/charts';
 import {
   DataZoomComponent,
   GridComponent,
   LegendComponent,
+  MarkLineComponent,
   TitleComponent,
   TooltipComponent,
   VisualMapComponent,
@@ -18,7 +19,10 @@ echarts.use([
   LineChart,
   HeatmapChart,
   SankeyChart,
+  ScatterChart,
+  CustomChart,
   GridComponent,
+  MarkLineComponent,
   LegendComponent,
   TitleComponent,
   TooltipComponent,

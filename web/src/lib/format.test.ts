@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { format } from '@/app/i18n';
-import { formatAmount, formatCount, formatTime, toCsv } from './format';
+import { formatAmount, formatCount, formatPercent, formatPoints, formatTime, toCsv } from './format';
 import { enUS } from '@/locales/en-US';
 import { zhCN } from '@/locales/zh-CN';
 
@@ -29,7 +29,22 @@ describe('formatTime', () => {
   });
 });
 
+describe('formatPercent and formatPoints', () => {
+  it('shows a rate over nothing as a dash, never 0 %', () => {
+    expect(formatPercent(0.1234)).toBe('12.3%');
+    expect(formatPercent(0)).toBe('0.0%');
+    expect(formatPercent(null)).toBe('—');
+    expect(formatPoints(0.0234, 'pp')).toBe('+2.34 pp');
+    expect(formatPoints(-0.01, 'pp')).toBe('-1.00 pp');
+    expect(formatPoints(undefined, 'pp')).toBe('—');
+  });
+});
+
 describe('toCsv', () => {
+  it('keeps Chinese text and a line break inside a quoted cell', () => {
+    expect(toCsv(['营业部'], [['上海\n浦东']])).toBe('\ufeff营业部\r\n"上海\n浦东"\r\n');
+  });
+
   it('quotes commas, quotes and line breaks and starts with a BOM for Excel', () => {
     const text = toCsv(['a', 'b'], [['x,y', 'say "hi"'], [null, 2]]);
     expect(text).toBe('\ufeffa,b\r\n"x,y","say ""hi"""\r\n,2\r\n');

@@ -29,6 +29,19 @@ export function formatMoney(value: number | null | undefined, locale: Locale): s
   return new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(value);
 }
 
+/** A rate as a percentage with one decimal (0.1234 → 12.3%). Null — a rate over nothing — is “—”, never 0 %. */
+export function formatPercent(value: number | null | undefined, digits = 1): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+/** A difference of two rates in percentage points, signed (0.0234 → +2.34 pp); null is “—”. */
+export function formatPoints(value: number | null | undefined, unit: string, digits = 2): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  const text = (value * 100).toFixed(digits);
+  return `${value > 0 ? '+' : ''}${text} ${unit}`;
+}
+
 /** An instant in Beijing time (the brokerage's business time), e.g. 2026-12-03 09:30:05. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';

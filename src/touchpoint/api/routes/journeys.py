@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import ValidationError as PydanticError
 
-from touchpoint.api.days import resolve_day
+from touchpoint.api.days import resolve_day, resolve_period
 from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
@@ -18,6 +18,7 @@ from touchpoint.core.errors import ForbiddenError, ValidationError, fault_list, 
 from touchpoint.core.ids import new_id
 from touchpoint.core.jobs import JOBS, Job, JobRead, run_in_background
 from touchpoint.governance import Principal
+from touchpoint.journeys.campaigns import CampaignKpisRead, campaign_kpis
 from touchpoint.journeys.checks import check_journey
 from touchpoint.journeys.model import (
     NAME_PATTERN,
@@ -64,6 +65,7 @@ from touchpoint.journeys.simulate import simulate, without_message_text
 router = APIRouter(tags=["journeys"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
+CAMPAIGN_DAYS = 30  # the default period of the campaign KPIs, as the service KPIs'
 STATUSES = {"pause": "paused", "resume": "live", "stop": "stopped", "archive": "archived"}
 
 
@@ -296,6 +298,30 @@ def report(
         raise ValidationError(f"from {first} is after to {last}")
     found = journey_report(env=c, principal=caller, name=name, start=first, end=last)
     return JourneyReportRead.model_validate(found)
+
+
+@router.get(
+    "/kpis/campaigns",
+    dependencies=[needs("journey:read", scoped=True)],
+    response_model=CampaignKpisRead,
+    responses=errors(400),
+)
+def campaigns(
+    c: Deps,
+    caller: Caller,
+    start: Annotated[
+        str | None, Query(alias="from", pattern=DAY_PATTERN, description=f"first day of entry: {DAY_FORMS}")
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", pattern=DAY_PATTERN, description=f"last day of entry: {DAY_FORMS}")
+    ] = None,
+) -> CampaignKpisRead:
+    """Campaign KPIs (活动效果) per journey running now or entered in the period (the last 30 days by
+    default): the treated runs' reach, suppression, open, click and conversion, uplift against the hold-out
+    with its 95 % interval, assets and net-inflow uplift, as each journey's report has them; the counts'
+    total (the caller's customers only)."""
+    first, last = resolve_period(c, start, end, days=CAMPAIGN_DAYS)
+    return CampaignKpisRead.model_validate(campaign_kpis(env=c, principal=caller, start=first, end=last))
 
 
 @router.get(

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
-from touchpoint.api.days import resolve_day
+from touchpoint.api.days import resolve_period
 from touchpoint.api.deps import container, needs, principal
 from touchpoint.api.errors import errors
 from touchpoint.bootstrap import Container
@@ -57,11 +57,7 @@ class MotRuleWrite(MotRuleFields):
 
 def _period(c: Container, start: str | None, end: str | None) -> tuple[date, date]:
     """The days a period names, the last 30 days by default."""
-    last = resolve_day(c, end, name="to") or c.calendar.business_date(c.clock.now())
-    first = resolve_day(c, start, name="from") or last - timedelta(days=DEFAULT_DAYS - 1)
-    if first > last:
-        raise ValidationError(f"from {first} is after to {last}")
-    return first, last
+    return resolve_period(c, start, end, days=DEFAULT_DAYS)
 
 
 @router.get("/moments/rules", dependencies=[needs("moment:read", scoped=True)])

@@ -61,7 +61,8 @@ function Live({ name, definition, status, version }: { name: string; definition:
           <Typography.Text type="secondary">{t('journey.live.refresh')}</Typography.Text>
         </Space>
         <Space wrap style={{ marginLeft: 'auto' }}>
-          <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>
+          <Link to={`/journeys/${name}/report`} data-testid="journey-live-report">{t('journey.report')}</Link>
+          {!me.scoped && <Link to={`/journeys/${name}/edit`}>{t('journey.edit')}</Link>}
           {can(me, 'journey:operate') &&
             actionsOf(status).map((action) => (
               <Popconfirm key={action} title={t(`journey.lifecycle.${action}.confirm`)} onConfirm={() => act(action)}>

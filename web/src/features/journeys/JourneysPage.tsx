@@ -65,6 +65,7 @@ function Actions({ journey }: { journey: JourneySummary }) {
     <Space wrap>
       <Link to={`/journeys/${journey.name}/edit`}>{t('journey.edit')}</Link>
       {journey.live_version && <Link to={`/journeys/${journey.name}/live`}>{t('journey.live')}</Link>}
+      {journey.live_version && <Link to={`/journeys/${journey.name}/report`} data-testid={`journey-report-${journey.name}`}>{t('journey.report')}</Link>}
       {canOperate &&
         actionsOf(journey.status).map((action) => (
           <Popconfirm key={action} title={t(`journey.lifecycle.${action}.confirm`)} onConfirm={() => act(action)}>
