@@ -8,7 +8,9 @@ a person to look at; any browser console error or failed request fails the test.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 CONSOLE_INDEX = Path(__file__).resolve().parents[2] / "src" / "touchpoint" / "console" / "index.html"
 LOCALES = ("zh-CN", "en-US")
+CLI = [sys.executable, "-m", "touchpoint"]
 
 
 def _required() -> bool:
@@ -43,30 +46,49 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`touchpoint serve` on a small demo brokerage, with the built console (per module: the server and the
-    browser stop when the module's tests end, not when the worker's whole share of the suite does)."""
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo brokerage, generated once for the whole run: the first xdist worker to need it builds it
+    under a lock in the run's shared temporary directory, the others wait and reuse it (each module then
+    serves a copy of its own, so that what one module's tests change no other module sees)."""
     if not CHROMIUM.exists():
         if _required():
             pytest.fail(f"TOUCHPOINT_TEST_E2E=1 but {CHROMIUM} is missing (apt-get install -y chromium)")
         pytest.skip(f"{CHROMIUM} is not installed")
     if not CONSOLE_INDEX.exists():
         pytest.fail("the console is not built: run `make web`")
-    home = tmp_path_factory.mktemp("e2e-home")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    # Under xdist every worker's base directory sits in one directory of this run; alone, our own is it.
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent / f"e2e-demo-{run}" if run else base / "e2e-demo"
+    shared.mkdir(exist_ok=True)
+    home, built = shared / "home", shared / "built"
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(home, ignore_errors=True)
+            subprocess.run(
+                [*CLI, "demo", "--customers", "300", "--days", "40", "--no-serve", "--json"],
+                env={**os.environ, "TOUCHPOINT_HOME": str(home)},
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+            built.touch()
+    return home
+
+
+@pytest.fixture(scope="module")
+def console_url(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`touchpoint serve` on a copy of the demo brokerage, with the built console (per module: the server and
+    the browser stop when the module's tests end, not when the worker's whole share of the suite does)."""
+    home = tmp_path_factory.mktemp("e2e-home") / "home"
+    shutil.copytree(demo_home, home)
     env = {**os.environ, "TOUCHPOINT_HOME": str(home)}
-    cli = [sys.executable, "-m", "touchpoint"]
-    subprocess.run(
-        [*cli, "demo", "--customers", "300", "--days", "40", "--no-serve", "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
     port = _free_port()
     log = (home / "serve.log").open("wb")
     server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:
