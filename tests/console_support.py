@@ -15,6 +15,9 @@ own output is not shown)."""
 PASSWORD = "Touchpoint-2026"  # the demo accounts' documented password
 
 
+MOVING = "[class*=-enter-active], [class*=-appear-active], [class*=-leave-active]"
+
+
 @dataclass
 class Session:
     """One browser context in one language, recording what went wrong in it."""
@@ -41,6 +44,8 @@ class Session:
         """A full-page screenshot named after the page and the language."""
         SCREENSHOTS.mkdir(exist_ok=True)
         self.page.wait_for_load_state("networkidle")
+        # A drawer or modal still sliding in would be drawn half-way: wait for Ant Design's motions to end.
+        self.page.wait_for_function(f"() => !document.querySelector('{MOVING}')", timeout=5_000)
         path = SCREENSHOTS / f"{name}-{self.locale}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
