@@ -1,6 +1,6 @@
 """Content & channels in a real browser (issue 18, part 4): an operator edits a demo template — a variable
 from the picker, a preview for a demo customer with what the policies would do, a banned word marked and
-found under the body once saved, the new version's diff — then opens the channel settings with the
+found under the body as it is typed, the new version's diff — then opens the channel settings with the
 providers' health and the do-not-disturb and consent lists; every page drawn in both languages."""
 
 from __future__ import annotations
@@ -36,12 +36,19 @@ def test_operator_edits_previews_and_versions_a_template(session: Session) -> No
     after = page.input_value(BODY)
     assert after == "{{ customer.name }}" + before
 
-    # The preview renders the saved version for a demo customer, with the policies' decision now.
+    # The preview renders what is on screen (the unsaved change too) for a demo customer, with the policies'
+    # decision now: the API's preview of the same draft.
     page.fill("[data-testid=preview-customer]", CUSTOMER)
     page.click("[data-testid=preview-run]")
     page.wait_for_selector("[data-testid=preview-policies] [data-testid=preview-outcome]")
     api = api_client(session.base, "ops.chen")
-    expected = api.post(f"/api/v1/templates/{TEMPLATE}/preview", json={"customer_no": CUSTOMER}).json()
+    draft = {k: v for k, v in api.get(f"/api/v1/templates/{TEMPLATE}").json().items() if k != "name"}
+    draft["body"] = after
+    expected = api.post(
+        f"/api/v1/templates/{TEMPLATE}/preview", json={"customer_no": CUSTOMER, "draft": draft}
+    ).json()
+    saved_only = api.post(f"/api/v1/templates/{TEMPLATE}/preview", json={"customer_no": CUSTOMER}).json()
+    assert expected["body"] != saved_only["body"]  # the inserted name shows before it is saved
     shown = page.locator("[data-testid=preview-outcome]").inner_text()
     assert (
         shown
@@ -51,14 +58,14 @@ def test_operator_edits_previews_and_versions_a_template(session: Session) -> No
     )
     assert page.locator("[data-testid=preview-body]").inner_text() == expected["body"]
 
-    # A banned word is marked as it is typed, and once saved the content check names it under the body.
+    # A banned word is marked as it is typed, and the content check names it under the body before saving.
     page.locator(BODY).click()
     page.keyboard.press("ControlOrMeta+End")
     page.keyboard.type("稳赚不赔")
     page.wait_for_selector("[data-testid=banned-marks] mark >> text=稳赚不赔")
+    page.wait_for_selector("[data-testid=fault-body] >> text=稳赚")
     versions = page.locator("[data-testid=template-versions] tbody tr").count()
     page.click("[data-testid=template-save]")
-    page.wait_for_selector("[data-testid=fault-body] >> text=稳赚")
     page.wait_for_function(
         f"() => document.querySelectorAll('[data-testid=template-versions] tbody tr').length > {versions}"
     )

@@ -217,6 +217,15 @@ class PreviewCreate(BaseModel):
     customer_no: CustomerNo
     payload: dict[str, Any] = Field(default_factory=dict, description="the journey entry's payload")
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    draft: TemplateCreate | None = Field(
+        default=None, description="unsaved fields to render and check instead of a saved version (the editor's)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PreviewCreate:
+        if self.draft is not None and self.version is not None:
+            raise ValueError("give a saved version or a draft, not both")
+        return self
 
 
 class PolicyDecisionRead(BaseModel):

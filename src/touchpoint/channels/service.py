@@ -281,11 +281,12 @@ def preview(
     customer_no: str,
     payload: dict[str, Any] | None = None,
     version: int | None = None,
+    draft: TemplateDef | None = None,
 ) -> dict[str, Any]:
-    """The template rendered for one customer (links not rewritten, nothing sent), with the content check;
-    a customer outside the caller's scope is unknown."""
+    """The template (a saved version, or the editor's unsaved `draft`) rendered for one customer (links not
+    rewritten, nothing sent), with the content check; a customer outside the caller's scope is unknown."""
     ensure_visible(env, principal, customer_no)
-    template = get_template(env=env, name=name, version=version)
+    template = draft or get_template(env=env, name=name, version=version)
     recipients = Recipients(env.analytics, env.calendar.business_date(env.clock.now()))
     profile = recipients.customers.row(customer_no)
     if not profile:

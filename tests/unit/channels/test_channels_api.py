@@ -227,7 +227,10 @@ def test_the_use_case_bounds_days_too(container: Container) -> None:
 
 
 def _typed(schema: dict[str, Any]) -> bool:
-    """A schema that names a model (or a list of models), not a free-form object."""
+    """A schema that names a model (or a list of models, or an optional model), not a free-form object."""
+    if "anyOf" in schema:
+        kinds = schema["anyOf"]
+        return all(_typed(k) or k == {"type": "null"} for k in kinds) and any(_typed(k) for k in kinds)
     return "$ref" in schema or ("items" in schema and "$ref" in schema["items"])
 
 
@@ -326,3 +329,30 @@ def test_consent_and_do_not_disturb_changes_are_audited_under_the_signed_in_user
         ("consent.withdraw", me),
     ]
     assert trail[0]["before"]["reason"] == "投诉"
+
+
+def test_a_draft_is_checked_and_previewed_without_being_saved(client: TestClient) -> None:
+    """The editor checks and previews what is typed: the answer is of the draft, and nothing is stored."""
+    assert client.put(f"{API}/templates/statement", json=TEMPLATE).status_code == 200
+    draft = {**TEMPLATE, "body": "{{ customer.name }}，稳赚不赔的对账单已生成。"}
+    checked = client.post(f"{API}/templates/statement/check", json=draft).json()
+    assert not checked["ok"]
+    assert any(f.startswith("body: banned word") for f in checked["faults"]), checked
+    assert client.post(f"{API}/templates/statement/check").json()["ok"]  # the saved version is clean
+    asked = {"customer_no": "A1", "draft": draft}
+    shown = client.post(f"{API}/templates/statement/preview", json=asked).json()
+    assert shown["body"] == "张三，稳赚不赔的对账单已生成。"
+    assert shown["faults"] == checked["faults"]
+    saved = client.post(f"{API}/templates/statement/preview", json={"customer_no": "A1"}).json()
+    assert saved["body"] == "张三，您的三月对账单已生成。"
+    # A template not yet saved can be checked and previewed under the name it will get.
+    new = client.post(f"{API}/templates/unsaved/preview", json={"customer_no": "A1", "draft": draft})
+    assert new.status_code == 200, new.text
+    assert [t["name"] for t in client.get(f"{API}/templates").json()] == ["statement"]
+    assert [v["version"] for v in client.get(f"{API}/templates/statement/versions").json()] == [1]
+    both = client.post(
+        f"{API}/templates/statement/preview", json={"customer_no": "A1", "draft": draft, "version": 1}
+    )
+    assert both.status_code == 422
+    both = client.post(f"{API}/templates/statement/check", params={"version": 1}, json=draft)
+    assert both.status_code == 400

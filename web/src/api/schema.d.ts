@@ -2602,7 +2602,8 @@ export interface paths {
         put?: never;
         /**
          * Check
-         * @description The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits.
+         * @description The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits — of a
+         *     saved version, or of the unsaved fields in the body (the editor checks as it is typed in).
          */
         post: operations["check_api_v1_templates__name__check_post"];
         delete?: never;
@@ -6245,6 +6246,8 @@ export interface components {
         PreviewCreate: {
             /** Customer No */
             customer_no: string;
+            /** @description unsaved fields to render and check instead of a saved version (the editor's) */
+            draft?: components["schemas"]["TemplateCreate"] | null;
             /**
              * Payload
              * @description the journey entry's payload
@@ -17202,7 +17205,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TemplateCreate"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -17211,6 +17218,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TemplateCheckRead"];
+                };
+            };
+            /** @description The input can never be valid as given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Missing or unknown credential */

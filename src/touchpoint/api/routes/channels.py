@@ -166,11 +166,16 @@ def versions(name: TemplateName, deps: Deps) -> list[TemplateVersionRead]:
     "/templates/{name}/check",
     dependencies=[needs("template:read", scoped=True)],
     response_model=TemplateCheckRead,
-    responses=errors(404),
+    responses=errors(400, 404),
 )
-def check(name: TemplateName, deps: Deps, version: Version = None) -> TemplateCheckRead:
-    """The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits."""
-    template = service.get_template(env=deps, name=name, version=version)
+def check(
+    name: TemplateName, deps: Deps, version: Version = None, draft: TemplateCreate | None = None
+) -> TemplateCheckRead:
+    """The content check: banned words, risk disclosure, lengths, variables, sandbox and size limits — of a
+    saved version, or of the unsaved fields in the body (the editor checks as it is typed in)."""
+    if draft is not None and version is not None:
+        raise ValidationError("give a saved version or a draft, not both")
+    template = draft.named(name) if draft else service.get_template(env=deps, name=name, version=version)
     faults = service.check_template(env=deps, template=template)
     return TemplateCheckRead(name=name, ok=not faults, faults=faults)
 
@@ -191,6 +196,7 @@ def preview(name: TemplateName, deps: Deps, caller: Caller, request: PreviewCrea
         customer_no=request.customer_no,
         payload=request.payload,
         version=request.version,
+        draft=request.draft.named(name) if request.draft else None,
     )
     return PreviewRead.model_validate(shown)
 

@@ -12,9 +12,10 @@ import { PageLoading } from '@/app/PageLoading';
 import { PageHeader } from '@/components/PageHeader';
 import { formatTime } from '@/lib/format';
 import { valueLabel } from '@/lib/labels';
+import { useDebounced } from '@/lib/useDebounced';
 import { CHANNEL_OPTIONS, fieldsOf, OUTCOME_COLORS, STATUS_COLORS } from './channels';
 import {
-  useCheck, usePolicy, usePreview, useSaveTemplate, useTemplate, useTemplates, useTemplateStatus, useVariables, useVersions,
+  useDraftCheck, usePolicy, usePreview, useSaveTemplate, useTemplate, useTemplates, useTemplateStatus, useVariables, useVersions,
   type Preview, type Template, type TemplateBody,
 } from './queries';
 import { faultsByPlace, insertVariable, lineDiff, markBanned, templateLines, type FaultPlace } from './text';
@@ -65,14 +66,16 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
   const policy = usePolicy();
   const [draft, setDraft] = useState<Template>(loaded ?? BLANK);
   const [dirty, setDirty] = useState(false);
-  const [savedFaults, setSavedFaults] = useState<string[] | null>(null);
-  const check = useCheck(name, undefined);
+  // What is on screen is checked (and previewed) as typed: the fields, once typing pauses.
+  const typed = useDebounced(useMemo(() => draftBody(draft, fieldsOf(draft.channel)), [draft]), 400);
+  const checkName = name ?? (NAME_PATTERN.test(draft.name) ? draft.name : 'draft');
+  const check = useDraftCheck(checkName, typed.body ? typed : null);
   const save = useSaveTemplate();
   const status = useTemplateStatus();
   const writable = can(me, 'template:write');
   const activates = can(me, 'template:activate');
   const fields = fieldsOf(draft.channel);
-  const faults = savedFaults ?? check.data?.faults ?? [];
+  const faults = check.data?.faults ?? [];
   const { byPlace, general } = useMemo(() => faultsByPlace(faults), [faults]);
   const banned = policy.data?.policy.banned_words ?? [];
 
@@ -105,12 +108,9 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
       message.error(t('tpl.nameRule'));
       return;
     }
-    const { name: _omit, ...content } = draft;
-    void _omit;
-    const body = cleaned(content as TemplateBody, fields);
+    const body = draftBody(draft, fields);
     try {
       const done = await save.mutateAsync({ name: saveAs, body });
-      setSavedFaults(done.faults);
       setDirty(false);
       message.success(done.faults.length ? t('tpl.savedWithFaults', { v: done.version, n: done.faults.length }) : t('tpl.saved', { v: done.version }));
       if (!name) navigate(`/content/templates/${saveAs}`, { replace: true });
@@ -201,7 +201,6 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
                 description={<ul style={{ margin: 0, paddingLeft: 18 }}>{general.map((f) => <li key={f}>{f}</li>)}</ul>}
               />
             )}
-            {dirty && faults.length > 0 && <Typography.Paragraph type="secondary">{t('tpl.faultsOfSaved')}</Typography.Paragraph>}
             <Form layout="vertical" component="div">
               <Row gutter={12}>
                 {!name && (
@@ -295,13 +294,7 @@ function Editor({ name, loaded }: { name: string | null; loaded: Template | null
           </Card>
         </Col>
         <Col xs={24} xl={10}>
-          {name ? (
-            <PreviewCard name={name} version={latest} dirty={dirty} payloadKeys={payloadKeys(draft)} />
-          ) : (
-            <Card size="small" title={t('tpl.preview')}>
-              <Typography.Text type="secondary">{t('tpl.previewAfterSave')}</Typography.Text>
-            </Card>
-          )}
+          <PreviewCard name={checkName} version={dirty || !name ? undefined : latest} draft={dirty || !name ? draftBody(draft, fields) : null} payloadKeys={payloadKeys(draft)} />
         </Col>
       </Row>
       {name && <VersionsCard name={name} />}
@@ -317,6 +310,13 @@ function payloadKeys(template: Template): string[] {
 }
 
 /** The draft as the API's body: the fields the channel does not use left out. */
+/** The editor's fields as the API takes them (the name comes from the path). */
+function draftBody(draft: Template, fields: ReturnType<typeof fieldsOf>): TemplateBody {
+  const { name: _omit, ...content } = draft;
+  void _omit;
+  return cleaned(content as TemplateBody, fields);
+}
+
 function cleaned(content: TemplateBody, fields: ReturnType<typeof fieldsOf>): TemplateBody {
   const body: TemplateBody = { ...content };
   if (!fields.subject) body.subject = '';
@@ -425,8 +425,8 @@ function ParamsEditor({ params, disabled, onChange }: { params: Record<string, s
   );
 }
 
-/** The saved version rendered for a chosen customer, and what the policies would do with it now. */
-function PreviewCard({ name, version, dirty, payloadKeys }: { name: string; version: number | undefined; dirty: boolean; payloadKeys: string[] }) {
+/** The saved version (or the unsaved draft) rendered for a chosen customer, and what the policies would do with it now. */
+function PreviewCard({ name, version, draft, payloadKeys }: { name: string; version: number | undefined; draft: TemplateBody | null; payloadKeys: string[] }) {
   const { t } = useI18n();
   const preview = usePreview();
   const [customer, setCustomer] = useState('');
@@ -445,7 +445,7 @@ function PreviewCard({ name, version, dirty, payloadKeys }: { name: string; vers
     }
     setPayloadError(null);
     try {
-      setShown(await preview.mutateAsync({ name, body: { customer_no: customer.trim(), payload: parsed, version } }));
+      setShown(await preview.mutateAsync({ name, body: { customer_no: customer.trim(), payload: parsed, ...(draft ? { draft } : { version }) } }));
     } catch (error) {
       setShown(null);
       reportError(error);
@@ -453,7 +453,7 @@ function PreviewCard({ name, version, dirty, payloadKeys }: { name: string; vers
   };
   return (
     <Card size="small" title={t('tpl.preview')} extra={version !== undefined && <Tag>{`v${version}`}</Tag>} data-testid="template-preview">
-      {dirty && <Alert type="info" showIcon style={{ marginBottom: 8 }} title={t('tpl.previewSaved')} />}
+      {draft && <Typography.Paragraph type="secondary">{t('tpl.previewDraft')}</Typography.Paragraph>}
       <Space.Compact style={{ width: '100%' }}>
         <Input
           placeholder={t('tpl.customerNo')}

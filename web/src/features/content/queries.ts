@@ -43,13 +43,15 @@ export function useVariables() {
   });
 }
 
-/** The content check of a saved version (the editor shows its faults under their fields). */
-export function useCheck(name: string | null, version: number | undefined) {
+/** The content check of the editor's unsaved fields, asked once typing pauses (`draft` is already
+ * debounced); the previous answer stays on screen while the next is on its way. */
+export function useDraftCheck(name: string, draft: TemplateBody | null) {
   return useQuery({
-    queryKey: ['content', 'check', name, version ?? 'latest'],
+    queryKey: ['content', 'draft-check', name, draft],
     queryFn: () =>
-      unwrap(api.POST('/api/v1/templates/{name}/check', { params: { path: { name: name ?? '' }, query: { version } } })),
-    enabled: name !== null,
+      unwrap(api.POST('/api/v1/templates/{name}/check', { params: { path: { name } }, body: draft ?? undefined })),
+    enabled: draft !== null,
+    placeholderData: (previous) => previous,
   });
 }
 
@@ -75,7 +77,7 @@ export function useTemplateStatus() {
   });
 }
 
-/** Render a saved version for one customer, with what the policies would do now. */
+/** Render a saved version, or the editor's draft, for one customer, with what the policies would do now. */
 export function usePreview() {
   return useMutation({
     mutationFn: ({ name, body }: { name: string; body: Schemas['PreviewCreate'] }) =>
