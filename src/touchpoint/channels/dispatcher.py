@@ -201,7 +201,10 @@ def conclude(connection: Any, env: ChannelEnv, staged: Staged, answer: Answer) -
     if answer.delivery is not None:
         provider_id = (answer.delivery.provider_message_id or "")[:128] or None  # the column's width
         send.update(provider_message_id=provider_id)
-        _record(connection, send, "sent", answer.delivery.detail, env.clock.now(), exists=True)
+        now = env.clock.now()
+        _record(connection, send, "sent", answer.delivery.detail, now, exists=True)
+        if answer.delivery.delivered:
+            _record_delivered(connection, send, now)
         return SendResult("sent", answer.delivery.detail, evidence=send["evidence"])
     error = answer.error
     if isinstance(error, PermanentError):
@@ -561,6 +564,14 @@ def _message(job: _Job, address: str, rendered: Rendered) -> OutboundMessage:
             "unsubscribe_url": job.evidence.get("unsubscribe_url"),
         },
     )
+
+
+def _record_delivered(connection: Any, send: dict[str, Any], now: datetime) -> None:
+    """A message the provider delivered as it took it: the `message_delivered` event and the send's status,
+    as a delivery receipt would have recorded them (once, whatever repeats)."""
+    event = message_event("message_delivered", send, now, reason=None)
+    if repo.add_event_once(connection, send["id"], "message_delivered", event, now):
+        repo.set_send_status(connection, send["id"], "delivered", None, now)
 
 
 def _finish(job: _Job, status: str, reason: str) -> None:

@@ -218,7 +218,7 @@ class PreviewCreate(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict, description="the journey entry's payload")
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     draft: TemplateCreate | None = Field(
-        default=None, description="unsaved fields to render and check instead of a saved version (the editor's)"
+        default=None, description="unsaved fields to render and check instead of a saved version"
     )
 
     @model_validator(mode="after")

@@ -151,7 +151,7 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
         "touchpoint.cli.moments:task_app",
         "Advisor tasks (服务任务): list, show, claim, assign, complete; guidance.",
     ),
-    _group("kpi", "touchpoint.cli.moments:kpi_app", "Service-process KPIs (服务过程考核)."),
+    _group("kpi", "touchpoint.cli.moments:kpi_app", "Campaign and service KPIs (活动效果, 服务考核)."),
     _group(
         "template",
         "touchpoint.cli.channels:template_app",

@@ -20,7 +20,7 @@ mot_app = typer.Typer(
 task_app = typer.Typer(
     help="Advisor tasks (服务任务): list, show, claim, assign, complete; guidance.", no_args_is_help=True
 )
-kpi_app = typer.Typer(help="Service-process KPIs (服务过程考核).", no_args_is_help=True)
+kpi_app = typer.Typer(help="Campaign and service KPIs (活动效果, 服务过程考核).", no_args_is_help=True)
 
 
 def _period(ctx: typer.Context, start: str, end: str) -> tuple[date, date]:
@@ -411,3 +411,41 @@ def kpi_service(
             _pct(row["conversion_rate"]),
         )
     print_table(table)
+
+
+@kpi_app.command("campaigns")
+def kpi_campaigns(
+    ctx: typer.Context, start: FromText = "-30d", end: ToText = "today", as_json: JsonOption = False
+) -> None:
+    """Per journey its treated customers' reach, open, click and conversion rates and the conversion uplift
+    against its hold-out with the 95 % interval (活动效果; runs entered in the period)."""
+    from touchpoint.journeys.campaigns import campaign_kpis
+
+    first, last = _period(ctx, start, end)
+    found = campaign_kpis(env=ctx.obj.container, principal=ctx.obj.principal, start=first, end=last)
+    if as_json:
+        print_json(found)
+        return
+    headers = ("entered", "sent", "reach", "click", "conversion", "uplift", "95% interval")
+    table = new_table("journey", *headers, title=f"活动效果 · {first} … {last}", numeric=headers)
+    for row in found["rows"]:
+        uplift = row["uplift"] or {}
+        low, high = uplift.get("ci_low"), uplift.get("ci_high")
+        table.add_row(
+            row["name"],
+            fmt(row["entered"]),
+            fmt(row["sent"]),
+            _pct(row["reach_rate"]),
+            _pct(row["click_rate"]),
+            _pct(row["conversion_rate"]),
+            _points(uplift.get("absolute")),
+            "-" if low is None or high is None else f"{_points(low)} … {_points(high)}",
+        )
+    total = found["total"]
+    table.add_row("total", fmt(total["entered"]), fmt(total["sent"]), _pct(total["reach_rate"]), *["-"] * 4)
+    print_table(table)
+
+
+def _points(value: float | None) -> str:
+    """A difference of two rates in percentage points."""
+    return "-" if value is None else f"{value * 100:+.1f} pp"

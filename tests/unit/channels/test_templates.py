@@ -21,7 +21,7 @@ from touchpoint.ingest.service import ImportOptions, import_arrow
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import admit, tick
 from touchpoint.journeys.service import parse_journey, publish, save_journey
-from touchpoint.store.operational.schema import channel_events
+from touchpoint.store.operational.schema import channel_events, channel_sends
 
 KNOWN = Known(
     customer=frozenset({"name", "risk_level"}),
@@ -237,7 +237,17 @@ def test_the_inbox_serves_messages_and_the_first_reading_is_an_open(shop: Contai
     assert feedback.inbox(env=env, principal=SYSTEM, customer_no="A2")["unread"] == 0
     with shop.ops.begin() as connection:
         events = sorted(connection.execute(select(channel_events.c.event)).scalars())
-    assert events == ["message_opened", "message_sent", "message_sent"]
+    # The inbox is where an app customer reads: stored is delivered, with no receipt to wait for.
+    assert events == [
+        "message_delivered",
+        "message_delivered",
+        "message_opened",
+        "message_sent",
+        "message_sent",
+    ]
+    with shop.ops.begin() as connection:
+        statuses = connection.execute(select(channel_sends.c.status)).scalars().all()
+    assert statuses == ["delivered", "delivered"]
 
 
 def test_email_values_are_escaped_and_links_end_before_punctuation() -> None:

@@ -6246,7 +6246,7 @@ export interface components {
         PreviewCreate: {
             /** Customer No */
             customer_no: string;
-            /** @description unsaved fields to render and check instead of a saved version (the editor's) */
+            /** @description unsaved fields to render and check instead of a saved version */
             draft?: components["schemas"]["TemplateCreate"] | null;
             /**
              * Payload

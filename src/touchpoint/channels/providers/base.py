@@ -41,6 +41,9 @@ class Delivery:
 
     provider_message_id: str | None
     detail: str
+    delivered: bool = False
+    """The provider put the message where the customer reads it (the in-app inbox): it is delivered as it is
+    sent, with no receipt to wait for."""
 
 
 @dataclass(frozen=True)

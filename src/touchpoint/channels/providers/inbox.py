@@ -43,6 +43,7 @@ class InboxProvider:
         }
         with context.store.begin() as connection:
             fresh = repo.add_inbox_message(connection, row)
-        return Delivery(message.key, "stored in the inbox" if fresh else "already in the inbox")
+        detail = "stored in the inbox" if fresh else "already in the inbox"
+        return Delivery(message.key, detail, delivered=True)
 
     parse_receipt = staticmethod(no_receipts)
