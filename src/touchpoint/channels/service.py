@@ -3,7 +3,7 @@ list, the in-app inbox, receipts, tracked clicks and unsubscribes, message event
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError as PydanticError
@@ -343,15 +343,22 @@ def template_versions(*, env: ChannelEnv, name: str) -> list[dict[str, Any]]:
     ]
 
 
+def _window_and_scope(
+    env: ChannelEnv, days: int, principal: Principal | None
+) -> tuple[datetime, list[str] | None]:
+    """The start of the last `days` days (1 … 3660), and the customers of a caller limited to some (None:
+    every customer)."""
+    if not 1 <= days <= 3660:
+        raise ValidationError(f"days must be between 1 and 3660 (got {days})")
+    scope = principal.scope if principal is not None else None
+    return env.clock.now() - timedelta(days=days), scope_numbers(env, scope) if scope is not None else None
+
+
 def channel_health(*, env: ChannelEnv, days: int = 7, principal: Principal | None = None) -> dict[str, Any]:
     """Per channel: the configured provider, sends accepted, failed and skipped within the last `days` days,
     receipts recorded then, and when a send last succeeded or failed (with its error) and a receipt last came
     — of the caller's customers only, for a user limited to branches (as the report)."""
-    if not 1 <= days <= 3660:
-        raise ValidationError(f"days must be between 1 and 3660 (got {days})")
-    since = env.clock.now() - timedelta(days=days)
-    scope = principal.scope if principal is not None else None
-    numbers = scope_numbers(env, scope) if scope is not None else None  # read before the transaction
+    since, numbers = _window_and_scope(env, days, principal)  # the scope is read before the transaction
     with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
         statuses = repo.status_counts_by_channel(connection, since, customers)
         successes = repo.last_send_by_channel(connection, DONE, customers)
@@ -400,11 +407,7 @@ def report(
     """Per channel and template: sends by status, skip and failure reasons, and the message funnel
     (sent → delivered → opened → clicked) counted once per message — of the caller's customers only, for a
     user limited to branches."""
-    if not 1 <= days <= 3660:
-        raise ValidationError(f"days must be between 1 and 3660 (got {days})")
-    since = env.clock.now() - timedelta(days=days)
-    scope = principal.scope if principal is not None else None
-    numbers = scope_numbers(env, scope) if scope is not None else None  # read before the transaction
+    since, numbers = _window_and_scope(env, days, principal)  # the scope is read before the transaction
     with env.ops.begin() as connection, maybe_customer_set(connection, numbers) as customers:
         sends = repo.send_counts(connection, since, journey, customers)
         events = repo.event_counts(connection, since, journey, customers)

@@ -65,6 +65,12 @@ from touchpoint.journeys.simulate import simulate, without_message_text
 router = APIRouter(tags=["journeys"])
 Deps = Annotated[Container, Depends(container)]
 Caller = Annotated[Principal, Depends(principal)]
+EntryFrom = Annotated[
+    str | None, Query(alias="from", pattern=DAY_PATTERN, description=f"first day of entry: {DAY_FORMS}")
+]
+EntryTo = Annotated[
+    str | None, Query(alias="to", pattern=DAY_PATTERN, description=f"last day of entry: {DAY_FORMS}")
+]
 CAMPAIGN_DAYS = 30  # the default period of the campaign KPIs, as the service KPIs'
 STATUSES = {"pause": "paused", "resume": "live", "stop": "stopped", "archive": "archived"}
 
@@ -284,12 +290,8 @@ def report(
     name: str,
     c: Deps,
     caller: Caller,
-    start: Annotated[
-        str | None, Query(alias="from", pattern=DAY_PATTERN, description=f"first day of entry: {DAY_FORMS}")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", pattern=DAY_PATTERN, description=f"last day of entry: {DAY_FORMS}")
-    ] = None,
+    start: EntryFrom = None,
+    end: EntryTo = None,
 ) -> JourneyReportRead:
     """The journey's measured outcome: per variant and hold-out, the funnel to the goal, uplift with its 95 %
     interval and p-value, assets change and net inflow per customer, by day (the caller's customers only)."""
@@ -309,12 +311,8 @@ def report(
 def campaigns(
     c: Deps,
     caller: Caller,
-    start: Annotated[
-        str | None, Query(alias="from", pattern=DAY_PATTERN, description=f"first day of entry: {DAY_FORMS}")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", pattern=DAY_PATTERN, description=f"last day of entry: {DAY_FORMS}")
-    ] = None,
+    start: EntryFrom = None,
+    end: EntryTo = None,
 ) -> CampaignKpisRead:
     """Campaign KPIs (活动效果) per journey running now or entered in the period (the last 30 days by
     default): the treated runs' reach, suppression, open, click and conversion, uplift against the hold-out
