@@ -294,7 +294,11 @@ def preview(
     code = product_code(template.product, payload or {})
     product = recipients.products.row(code) if code else {}
     unsubscribe = f"{env.public_url.rstrip('/')}/u/preview" if template.marketing else ""
-    context = render_context(recipients, customer_no, profile, payload or {}, product, unsubscribe)
+    pii = PiiMask(principal, env.pii_attributes)
+    # Rendered from the masked profile: a template may reshape a value (spell it digit by digit) past any
+    # masking of the rendered text, and a draft's text is the caller's own.
+    shown_profile = pii.record(profile)
+    context = render_context(recipients, customer_no, shown_profile, payload or {}, product, unsubscribe)
     try:
         rendered = render(template, context)
     except TemplateRenderError as exc:
@@ -302,7 +306,6 @@ def preview(
     with env.ops.begin() as connection:
         request = SendRequest("preview", customer_no, template.channel, name, payload or {})
         decision = decide(connection, env, request, template)
-    pii = PiiMask(principal, env.pii_attributes)
     known = personal_values(profile, env.pii_attributes)
     address = recipients.address(template.channel, customer_no, profile)
     return {

@@ -98,6 +98,11 @@ def journey_report(
         (treated["goal"] if treated else 0, treated["entered"] if treated else 0),
         (holdout["goal"] if holdout else 0, holdout["entered"] if holdout else 0),
     )
+    if journey.goal is None:
+        # Nothing was measured: a conversion rate of 0 % and an uplift of 0 ± 0 would read as a measured null.
+        conversions = ((0, 0), (0, 0))
+        for group in report_groups.values():
+            group["conversion_rate"] = group["delivered_conversion_rate"] = None
     return {
         "name": name,
         "start": start,

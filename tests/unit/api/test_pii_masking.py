@@ -126,3 +126,18 @@ def test_the_same_walk_with_pii_view_shows_them(world: Container) -> None:
         "POST /api/v1/templates/{name}/preview",
     }
     assert {label: answers[label][:300] for label in expected - showing} == {}
+
+
+@pytest.mark.parametrize("pii", [False, True])
+def test_a_draft_cannot_reshape_personal_data_past_the_mask(world: Container, pii: bool) -> None:
+    """A previewed draft renders a masked profile for a caller without pii:view: spelling a phone number
+    digit by digit or a name character by character shows no more than the mask (with pii:view, all)."""
+    row = _customers(world)[0]
+    body = "{{ customer.phone|list|join('-') }} / {{ customer.name|list|join('-') }}"
+    draft = {"title": "t", "channel": "inbox", "classification": "service", "subject": "s", "body": body}
+    asked = {"customer_no": row["customer_no"], "draft": draft}
+    with _client(world, pii=pii) as client:
+        shown = client.post("/api/v1/templates/anything/preview", json=asked)
+    assert shown.status_code == 200, shown.text
+    spelled = shown.json()["body"].replace("-", "")
+    assert (row["phone"] in spelled and row["name"] in spelled) is pii, spelled

@@ -183,3 +183,20 @@ def test_report_groups_conversion_and_money_equal_a_hand_computation(
             "holdout_converted": ch,
         }
     ]
+
+
+def test_a_journey_without_a_goal_reports_no_conversion_rather_than_zero(world: Container) -> None:
+    """No goal, nothing measured: the conversion rates and the uplift are absent, not 0 % and 0 ± 0."""
+    unmeasured = {**JOURNEY, "name": "no_goal", "goal": None}
+    save_journey(env=world, principal=SYSTEM, journey=parse_journey(unmeasured))
+    publish(env=world, principal=SYSTEM, name="no_goal")
+    admit(env=world, name="no_goal", customers=CUSTOMERS)
+    run_pass(world, ("consumers", "timers", "dispatch"))
+    report = journey_report(env=world, principal=SYSTEM, name="no_goal")
+    assert report["goal_event"] is None
+    assert sum(g["entered"] for g in report["groups"].values()) == len(CUSTOMERS)
+    for group in report["groups"].values():
+        assert (group["conversion_rate"], group["delivered_conversion_rate"]) == (None, None)
+    assert set(report["uplift"].values()) == {None}
+    treated = report["groups"]["treated"]
+    assert treated["nodes"]["note"] == treated["entered"] > 0  # the funnel is still counted
