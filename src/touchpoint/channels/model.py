@@ -412,8 +412,9 @@ class ChannelHealthRead(BaseModel):
     last_success_at: datetime | None = Field(description="when a send last reached sent or delivered")
     last_failure_at: datetime | None = Field(description="when a send last failed")
     last_failure_error: str | None = Field(description="the reason of that failure")
-    receipts: int = Field(
-        description="provider receipts (delivered, failed, opened) recorded within the window"
+    receipts: int | None = Field(
+        description="provider receipts (delivered, failed, opened) recorded within the window; null: the "
+        "provider sends none (the in-app inbox delivers as it stores)"
     )
     last_receipt_at: datetime | None = Field(description="when a provider receipt was last recorded")
 

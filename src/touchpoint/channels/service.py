@@ -13,7 +13,7 @@ from touchpoint.channels import repo
 from touchpoint.channels.dispatcher import DONE, TEMPLATE_KIND, active_template, decide
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.model import CHANNELS, SendRequest, TemplateDef, product_code
-from touchpoint.channels.providers.base import PermanentError
+from touchpoint.channels.providers.base import PermanentError, no_receipts
 from touchpoint.channels.recipients import Recipients, known_pii, render_context
 from touchpoint.channels.templates import Known, TemplateRenderError, check, render
 from touchpoint.config import PiiKind
@@ -389,7 +389,9 @@ def _health_row(
     provider = env.providers.get(channel)
     mine = counts.get(channel, {})
     failure = failures.get(channel)
-    receipt = receipts.get(channel, (0, None))
+    # A provider that never calls back has no receipts to count (its own delivered events are no callback).
+    calls_back = provider is not None and provider.parse_receipt is not no_receipts
+    receipt = receipts.get(channel, (0, None)) if calls_back else (None, None)
     return {
         "channel": channel,
         "provider": provider.kind if provider is not None else None,

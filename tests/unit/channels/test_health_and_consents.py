@@ -111,10 +111,15 @@ def _brute_health(
             "last_success_at": max((s["updated_at"] for s in done), default=None),
             "last_failure_at": failed[-1]["updated_at"] if failed else None,
             "last_failure_error": failed[-1]["reason"] if failed else None,
-            "receipts": sum(at >= since for at in receipts),
-            "last_receipt_at": max(receipts, default=None),
+            # Only a provider that calls back has receipts (the test's sms and push gateways do).
+            "receipts": sum(at >= since for at in receipts) if channel in CALLING_BACK else None,
+            "last_receipt_at": max(receipts, default=None) if channel in CALLING_BACK else None,
         }
     return rows
+
+
+CALLING_BACK = {"sms", "push"}
+"""The channels whose provider in this test's settings takes receipts (HTTP gateways; no email provider)."""
 
 
 def _comparable(row: dict[str, Any]) -> dict[str, Any]:

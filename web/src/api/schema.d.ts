@@ -3595,9 +3595,9 @@ export interface components {
             provider: string | null;
             /**
              * Receipts
-             * @description provider receipts (delivered, failed, opened) recorded within the window
+             * @description provider receipts (delivered, failed, opened) recorded within the window; null: the provider sends none (the in-app inbox delivers as it stores)
              */
-            receipts: number;
+            receipts: number | null;
             /**
              * Sent
              * @description sends accepted by the provider within the window (sent, delivered …)

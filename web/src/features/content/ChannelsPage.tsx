@@ -64,7 +64,7 @@ function HealthCard() {
             width: 120,
             render: (v: string | null) => (v ? <Tag color="blue">{v}</Tag> : <Typography.Text type="secondary">{t('chn.noProvider')}</Typography.Text>),
           },
-          { title: t('chn.sent'), dataIndex: 'sent', width: 80, align: 'right', render: (v: number) => formatCount(v, locale) },
+          { title: t('chn.sent'), dataIndex: 'sent', width: 80, align: 'right', render: (v: number | null) => formatCount(v, locale) },
           {
             title: t('chn.failed'),
             dataIndex: 'failed',
@@ -72,7 +72,7 @@ function HealthCard() {
             align: 'right',
             render: (v: number) => <Typography.Text type={v > 0 ? 'danger' : undefined}>{formatCount(v, locale)}</Typography.Text>,
           },
-          { title: t('chn.skipped'), dataIndex: 'skipped', width: 80, align: 'right', render: (v: number) => formatCount(v, locale) },
+          { title: t('chn.skipped'), dataIndex: 'skipped', width: 80, align: 'right', render: (v: number | null) => formatCount(v, locale) },
           { title: t('chn.lastSuccess'), dataIndex: 'last_success_at', width: 170, render: (v: string | null) => formatTime(v) },
           {
             title: t('chn.lastFailure'),
@@ -84,7 +84,7 @@ function HealthCard() {
               </Space>
             ),
           },
-          { title: t('chn.receipts'), dataIndex: 'receipts', width: 80, align: 'right', render: (v: number) => formatCount(v, locale) },
+          { title: t('chn.receipts'), dataIndex: 'receipts', width: 80, align: 'right', render: (v: number | null) => formatCount(v, locale) },
           { title: t('chn.lastReceipt'), dataIndex: 'last_receipt_at', width: 170, render: (v: string | null) => formatTime(v) },
         ]}
       />
