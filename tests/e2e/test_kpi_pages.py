@@ -61,7 +61,12 @@ def test_a_journey_report_shows_the_apis_uplift_and_downloads_its_tables(
     p = uplift["p_value"]
     assert p_shown == ("—" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}")
     sentence = page.inner_text("[data-testid=uplift-verdict]")
-    significant = p is not None and p < 0.05
+    # The page's rule: the p-value when there is one, else whether the interval leaves out zero.
+    low, high = uplift["ci_low"], uplift["ci_high"]
+    if p is not None:
+        significant = p < 0.05
+    else:
+        significant = low is not None and high is not None and (low > 0 or high < 0)
     assert ("不显著" not in sentence) == significant, sentence
 
     groups = _download(session, "[data-testid=csv-groups]")
