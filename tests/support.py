@@ -155,3 +155,24 @@ def finished_job(client: Any, job: str, seconds: float = 120) -> dict[str, Any]:
             return view
         assert time.monotonic() < deadline, f"job {job} still running after {seconds} s: {view}"
         time.sleep(0.05)
+
+
+def newcombe_interval(ct: int, nt: int, ch: int, nh: int) -> tuple[float, float]:
+    """The 95 % interval of p1 - p2 by Newcombe's hybrid score method (1998, method 10), by hand from the
+    two Wilson score intervals."""
+    import math
+
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.975))
+
+    def wilson(c: int, n: int) -> tuple[float, float]:
+        p = c / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    p1, p2 = ct / nt, ch / nh
+    (l1, u1), (l2, u2) = wilson(ct, nt), wilson(ch, nh)
+    d = p1 - p2
+    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)

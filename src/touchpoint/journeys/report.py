@@ -3,8 +3,10 @@ goal, for each A/B variant and for the hold-out; the goal conversion of the trea
 absolute and relative uplift, a 95 % interval of the difference and a two-proportion z-test; the change in
 assets and the net inflow per customer over the attribution window; and the same by day of entry.
 
-The interval is Wald's for a difference of independent proportions and the test the pooled z-test, both from
-statsmodels; with no hold-out, or no runs in a group, they have no value (None), never zero.
+The interval is Newcombe's hybrid score interval for a difference of independent proportions (Wald's collapses
+to [0, 0] when neither group converts, a precise-looking zero from 0 of 14 against 0 of 1; Newcombe's keeps
+its width and stays inside [-1, 1]) and the test the pooled z-test, both from statsmodels; with no hold-out,
+or no runs in a group, they have no value (None), never zero.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ SUPPRESSED = "skipped"  # a send a policy held back: no consent, unsuitable, qui
 
 def uplift(treated: tuple[int, int], holdout: tuple[int, int]) -> dict[str, float | None]:
     """Goal conversion of treated vs hold-out from (converted, runs) pairs: rates, absolute and relative
-    uplift, the 95 % interval of the difference (Wald) and the two-sided p-value of the pooled z-test."""
+    uplift, the 95 % interval of the difference (Newcombe) and the two-sided p-value of the pooled z-test."""
     (ct, nt), (ch, nh) = treated, holdout
     found: dict[str, float | None] = {
         "treated_rate": ct / nt if nt else None,
@@ -67,7 +69,7 @@ def uplift(treated: tuple[int, int], holdout: tuple[int, int]) -> dict[str, floa
     difference = ct / nt - ch / nh
     found["absolute"] = difference
     found["relative"] = difference / (ch / nh) if ch else None
-    low, high = confint_proportions_2indep(ct, nt, ch, nh, method="wald", compare="diff")
+    low, high = confint_proportions_2indep(ct, nt, ch, nh, method="newcomb", compare="diff")
     found["ci_low"], found["ci_high"] = _finite(low), _finite(high)
     if 0 < ct + ch < nt + nh:  # the test needs some successes and some failures overall
         _, p = proportions_ztest([ct, ch], [nt, nh])

@@ -4,18 +4,16 @@ which journeys have a row; the total; the route."""
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import pytest
-from scipy.stats import norm
 from sqlalchemy import insert
 
 from mot_support import load
-from support import api_client, signed_token
+from support import api_client, newcombe_interval, signed_token
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import VirtualClock
 from touchpoint.governance import SYSTEM, Principal
@@ -247,10 +245,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def _textbook_uplift(ct: int, nt: int, ch: int, nh: int) -> tuple[float, float, float]:
-    """Difference of proportions and its Wald 95 % interval, by hand."""
-    p1, p2 = ct / nt, ch / nh
-    half = norm.ppf(0.975) * math.sqrt(p1 * (1 - p1) / nt + p2 * (1 - p2) / nh)
-    return p1 - p2, p1 - p2 - half, p1 - p2 + half
+    """Difference of proportions and its Newcombe 95 % interval, by hand."""
+    return (ct / nt - ch / nh, *newcombe_interval(ct, nt, ch, nh))
 
 
 def _check_against_brute_force(row: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from scipy.stats import norm
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from mot_support import load
-from support import examples
+from support import examples, newcombe_interval
 from touchpoint.bootstrap import Container
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.events import LogEntry
@@ -29,7 +29,7 @@ def test_uplift_equals_the_hand_computation_and_statsmodels() -> None:
     found = uplift((30, 100), (20, 100))
     assert found["absolute"] == pytest.approx(0.1)
     assert found["relative"] == pytest.approx(0.5)
-    low, high = confint_proportions_2indep(30, 100, 20, 100, method="wald", compare="diff")
+    low, high = confint_proportions_2indep(30, 100, 20, 100, method="newcomb", compare="diff")
     assert (found["ci_low"], found["ci_high"]) == (pytest.approx(low), pytest.approx(high))
     assert found["p_value"] == pytest.approx(proportions_ztest([30, 20], [100, 100])[1])
     assert uplift((3, 10), (0, 0))["absolute"] is None  # no hold-out: no uplift, not zero
@@ -47,10 +47,12 @@ def test_interval_and_p_value_follow_the_textbook_formulas(
     (ct, nt), (ch, nh) = treated, holdout
     p1, p2 = ct / nt, ch / nh
     found = uplift(treated, holdout)
-    se = math.sqrt(p1 * (1 - p1) / nt + p2 * (1 - p2) / nh)
-    z95 = norm.ppf(0.975)
-    assert found["ci_low"] == pytest.approx(p1 - p2 - z95 * se, abs=1e-9)
-    assert found["ci_high"] == pytest.approx(p1 - p2 + z95 * se, abs=1e-9)
+    low, high = newcombe_interval(ct, nt, ch, nh)
+    assert found["ci_low"] == pytest.approx(low, abs=1e-9)
+    assert found["ci_high"] == pytest.approx(high, abs=1e-9)
+    assert -1 <= low <= p1 - p2 <= high <= 1
+    if ct == ch == 0:
+        assert high > low  # no conversion on either side is no precise zero
     pooled = (ct + ch) / (nt + nh)
     if 0 < pooled < 1:
         z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nh))
