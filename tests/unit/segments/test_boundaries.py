@@ -593,3 +593,29 @@ def test_positions_of_uids_with_and_without_gaps(store: Store, base: tuple[Custo
     assert context.dense == (ordered == list(range(ordered[0], ordered[-1] + 1)))
     found = context.positions(np.array(chosen, dtype=np.uint32))
     assert found.tolist() == [ordered.index(u) for u in chosen]
+
+
+def test_an_empty_base_has_no_positions(store: Store) -> None:
+    # A snapshot of no customers: positions and customer numbers of nobody are empty, not an IndexError.
+    publish(store, World(at=AT, customers=()))
+    context = context_at(env=store.container, at=AT)
+    assert context.dense
+    assert context.positions(np.array([], dtype=np.uint32)).tolist() == []
+    assert context.customer_numbers(BitMap()) == []
+
+
+def test_event_conditions_before_any_event_is_collected(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # No events partition at all (the store's read would fail): nobody did anything, so `= 0` is everyone.
+    container = build(load_settings(tmp_path_factory.mktemp("no-events")), clock=VirtualClock(INSTANTS[0]))
+    try:
+        link_business_ids(env=container, customers=[{"customer_no": c} for c in POOL])
+        fresh = Store(container)
+        world = _world()
+        none = {"event": "login", "within": "7d", "count": {"op": "=", "value": 0}}
+        some = {"event": "login", "within": "3td"}
+        assert not container.analytics.partitions("events")
+        assert members_by_path(fresh, world, none) == {"bitmap": {"C1", "C2"}, "sql": {"C1", "C2"}}
+        assert not container.analytics.partitions("events")
+        assert members_by_path(fresh, world, some) == {"bitmap": set(), "sql": set()}
+    finally:
+        container.close()
