@@ -8,7 +8,7 @@ import bisect
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
 from touchpoint.identity.service import link_business_ids
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.service import context_at, read_rule
@@ -172,6 +173,8 @@ def holds(world: World, rule: dict[str, Any], customer: Customer) -> bool:
             return (customer.risk is not None) == rule["exists"]
         if "in" in rule:
             return customer.risk in rule["in"]
+        if "not_in" in rule:
+            return customer.risk is not None and customer.risk not in rule["not_in"]
         return compare(customer.risk, rule["op"], rule["value"])
     if "event" in rule:
         step = {"event": rule["event"], "where": rule.get("where", [])}
@@ -503,6 +506,15 @@ CASES = [
     ),
     pytest.param(MISSING, {"indicator": "score", "op": ">", "value": 1}, {"C2"}, id="nan-is-no-value"),
     pytest.param(MISSING, {"attribute": "risk_level", "op": "!=", "value": "C1"}, {"C2"}, id="missing-attr"),
+    pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C1"]}, {"C2"}, id="missing-attr-not-in"),
+    pytest.param(
+        _world(),
+        {"all": [{"tag": "tier", "exists": True}, {"tag": "tier", "in": ["高净值"]}]},
+        {"C2"},
+        id="all-of-two-bitmaps",
+    ),
+    pytest.param(_world(), {"tag": "tier", "not_in": ["大众"]}, {"C2"}, id="tag-not-in"),
+    pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C2"]}, set(), id="attr-not-in-own-value"),
     pytest.param(
         _world(base=GAPPED),
         {"all": [{"tag": "tier", "in": ["大众"]}, {"indicator": "score", "op": ">=", "value": 1}]},
@@ -619,3 +631,11 @@ def test_event_conditions_before_any_event_is_collected(tmp_path_factory: pytest
         assert members_by_path(fresh, world, some) == {"bitmap": set(), "sql": set()}
     finally:
         container.close()
+
+
+def test_a_segment_cycle_through_an_all_group_is_refused(store: Store) -> None:
+    publish(store, _world())
+    cyclic = read_rule({"all": [{"tag": "tier", "exists": True}, {"segment": "a"}]})
+    context = replace(context_at(env=store.container, at=AT), segment_rule=lambda name: cyclic)
+    with pytest.raises(ValidationError, match="segment cycle a → a"):
+        evaluate(read_rule({"segment": "a"}), context)
