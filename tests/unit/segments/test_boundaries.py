@@ -8,7 +8,7 @@ import bisect
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
+from touchpoint.core.errors import ValidationError
 from touchpoint.identity.service import link_business_ids
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.service import context_at, read_rule
@@ -172,6 +173,8 @@ def holds(world: World, rule: dict[str, Any], customer: Customer) -> bool:
             return (customer.risk is not None) == rule["exists"]
         if "in" in rule:
             return customer.risk in rule["in"]
+        if "not_in" in rule:
+            return customer.risk is not None and customer.risk not in rule["not_in"]
         return compare(customer.risk, rule["op"], rule["value"])
     if "event" in rule:
         step = {"event": rule["event"], "where": rule.get("where", [])}
@@ -503,6 +506,15 @@ CASES = [
     ),
     pytest.param(MISSING, {"indicator": "score", "op": ">", "value": 1}, {"C2"}, id="nan-is-no-value"),
     pytest.param(MISSING, {"attribute": "risk_level", "op": "!=", "value": "C1"}, {"C2"}, id="missing-attr"),
+    pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C1"]}, {"C2"}, id="missing-attr-not-in"),
+    pytest.param(
+        _world(),
+        {"all": [{"tag": "tier", "exists": True}, {"tag": "tier", "in": ["高净值"]}]},
+        {"C2"},
+        id="all-of-two-bitmaps",
+    ),
+    pytest.param(_world(), {"tag": "tier", "not_in": ["大众"]}, {"C2"}, id="tag-not-in"),
+    pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C2"]}, set(), id="attr-not-in-own-value"),
     pytest.param(
         _world(base=GAPPED),
         {"all": [{"tag": "tier", "in": ["大众"]}, {"indicator": "score", "op": ">=", "value": 1}]},
@@ -593,3 +605,37 @@ def test_positions_of_uids_with_and_without_gaps(store: Store, base: tuple[Custo
     assert context.dense == (ordered == list(range(ordered[0], ordered[-1] + 1)))
     found = context.positions(np.array(chosen, dtype=np.uint32))
     assert found.tolist() == [ordered.index(u) for u in chosen]
+
+
+def test_an_empty_base_has_no_positions(store: Store) -> None:
+    # A snapshot of no customers: positions and customer numbers of nobody are empty, not an IndexError.
+    publish(store, World(at=AT, customers=()))
+    context = context_at(env=store.container, at=AT)
+    assert context.dense
+    assert context.positions(np.array([], dtype=np.uint32)).tolist() == []
+    assert context.customer_numbers(BitMap()) == []
+
+
+def test_event_conditions_before_any_event_is_collected(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # No events partition at all (the store's read would fail): nobody did anything, so `= 0` is everyone.
+    container = build(load_settings(tmp_path_factory.mktemp("no-events")), clock=VirtualClock(INSTANTS[0]))
+    try:
+        link_business_ids(env=container, customers=[{"customer_no": c} for c in POOL])
+        fresh = Store(container)
+        world = _world()
+        none = {"event": "login", "within": "7d", "count": {"op": "=", "value": 0}}
+        some = {"event": "login", "within": "3td"}
+        assert not container.analytics.partitions("events")
+        assert members_by_path(fresh, world, none) == {"bitmap": {"C1", "C2"}, "sql": {"C1", "C2"}}
+        assert not container.analytics.partitions("events")
+        assert members_by_path(fresh, world, some) == {"bitmap": set(), "sql": set()}
+    finally:
+        container.close()
+
+
+def test_a_segment_cycle_through_an_all_group_is_refused(store: Store) -> None:
+    publish(store, _world())
+    cyclic = read_rule({"all": [{"tag": "tier", "exists": True}, {"segment": "a"}]})
+    context = replace(context_at(env=store.container, at=AT), segment_rule=lambda name: cyclic)
+    with pytest.raises(ValidationError, match="segment cycle a → a"):
+        evaluate(read_rule({"segment": "a"}), context)
