@@ -553,6 +553,7 @@ def test_stated_semantics_at_the_limits(
 @example(world=LATE, rule={"event": "login", "within": "1td", "count": {"op": ">=", "value": 1}})
 @example(world=CROSSED, rule=ANY_THEN_EQUITY)
 @example(world=MISSING, rule={"indicator": "score", "op": "!=", "value": 1})
+@example(world=MISSING, rule={"indicator": "score", "op": "=", "value": 5})  # C2: no value never equals
 @example(world=MISSING, rule={"not": {"indicator": "score", "op": "between", "value": [0, 5]}})
 @example(
     world=_world(base=GAPPED),
