@@ -41,7 +41,7 @@ export function Shell() {
     .map((r) => r.path);
   return (
     <Layout style={{ minHeight: '100vh' }}>
-      <Sider width={208} breakpoint="lg" collapsedWidth={56} theme="light">
+      <Sider width={232} breakpoint="lg" collapsedWidth={56} theme="light">
         <div className="brand" data-testid="brand">
           {t('app.short')}
         </div>
