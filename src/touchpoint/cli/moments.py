@@ -20,7 +20,7 @@ mot_app = typer.Typer(
 task_app = typer.Typer(
     help="Advisor tasks (服务任务): list, show, claim, assign, complete; guidance.", no_args_is_help=True
 )
-kpi_app = typer.Typer(help="Campaign and service KPIs (活动效果, 服务过程考核).", no_args_is_help=True)
+kpi_app = typer.Typer(help="Campaign and service KPIs (活动效果, 服务考核).", no_args_is_help=True)
 
 
 def _period(ctx: typer.Context, start: str, end: str) -> tuple[date, date]:

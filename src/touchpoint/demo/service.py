@@ -59,7 +59,9 @@ def generate_demo(
 
     report("profiles", 0, 2)
     master = customers_table(params.seed, population, end)
-    replayed_from = end - timedelta(days=REPLAY_DAYS)
+    # On a trading day: the replay computes its first tags on the session on or before its first day, and
+    # that needs this master (a weekend start put the master a day after that session: no snapshot).
+    replayed_from = env.calendar.on_or_before(end - timedelta(days=REPLAY_DAYS))
     if replayed_from > days[0]:
         # The master as exported when the replayed days begin: the tags of those days are computed from it.
         load("customers", master_as_of(master, replayed_from), replayed_from)

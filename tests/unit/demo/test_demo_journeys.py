@@ -107,3 +107,24 @@ def test_the_demo_replays_its_recent_history_once(tmp_path: Path) -> None:
         assert pending == []  # the past's own events were routed, never to be routed again by the worker
     finally:
         container.close()
+
+
+def test_a_demo_whose_replay_starts_on_a_weekend_replays(tmp_path: Path) -> None:
+    """At 00:45 in Beijing on Friday 2026-12-04 (still the 3rd in UTC) the replay's first day, 20 days back,
+    is a Saturday: its first tags are of the Friday before, and the demo's earlier customer master must
+    already hold that day (it was dated the Saturday: no snapshot, and `touchpoint demo` failed)."""
+    clock = VirtualClock(datetime(2026, 12, 3, 16, 45, tzinfo=UTC))
+    container = build(load_settings(tmp_path / "home"), clock=clock)
+    try:
+        params = DemoParams(customers=300, days=25, seed=7)
+        outcome = ensure_demo(env=container, principal=SYSTEM, params=params)
+        assert outcome.summary is not None
+        assert outcome.summary.last_date == date(2026, 12, 4)
+        ensure_demo_tags(env=container, registry=container.registry, principal=SYSTEM)
+        snapshots = [p.dt for p in container.analytics.partitions("customers")]
+        assert snapshots[0] == date(2026, 11, 13)  # the session on or before Saturday the 14th
+        assert all(container.calendar.is_trading_day(d) for d in snapshots)
+        replayed = ensure_demo_history(env=container, claim_hours=4)
+        assert replayed is not None
+    finally:
+        container.close()
