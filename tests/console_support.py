@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,13 @@ class Session:
         """A full-page screenshot named after the page and the language."""
         SCREENSHOTS.mkdir(exist_ok=True)
         self.page.wait_for_load_state("networkidle")
-        # A drawer or modal still sliding in would be drawn half-way: wait for Ant Design's motions to end.
-        self.page.wait_for_function(f"() => !document.querySelector('{MOVING}')", timeout=5_000)
+        # A drawer or modal still sliding in would be drawn half-way: wait for Ant Design's motions to end,
+        # but a screenshot is for a person to look at, never a reason to fail (some parts animate for as
+        # long as they are shown).
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        with contextlib.suppress(PlaywrightTimeout):
+            self.page.wait_for_function(f"() => !document.querySelector('{MOVING}')", timeout=2_000)
         path = SCREENSHOTS / f"{name}-{self.locale}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
