@@ -42,7 +42,9 @@ def _event_log(settings: Settings, ops: OperationalStore) -> EventLog:
     if settings.event_log == "nats":
         from touchpoint.store.backends.nats_log import NatsEventLog
 
-        return NatsEventLog(settings.nats_url, dedupe_window=timedelta(days=settings.collector_dedupe_days))
+        return NatsEventLog(
+            settings.nats_url, dedupe_window=timedelta(days=settings.collector_dedupe_days), ops=ops
+        )
     from touchpoint.store.operational.event_log import SqlEventLog
 
     return SqlEventLog(ops)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from support import postgres_schema_url
-from touchpoint.core.events import LogEntry
+from touchpoint.core.events import AppendResult, LogEntry, LogGroup
 from touchpoint.ingest.ports import EventLog
 from touchpoint.store import OperationalStore
 from touchpoint.store.operational.event_log import SqlEventLog, stored_dedupe_key
@@ -101,6 +102,66 @@ def test_trim_drops_only_processed_records_and_offsets_stay_valid(log: EventLog)
     assert [r.payload["n"] for r in log.read_after(0, 100)] == [2, 3, 4]
     assert [r.offset for r in log.read_after(offsets[2], 100)] == offsets[3:]
     assert log.head() == offsets[-1]
+
+
+def test_a_log_trimmed_whole_numbers_new_records_after_the_old_ones(log: EventLog) -> None:
+    # SQLite numbered the next record 1 once every record was trimmed: below every consumer's offset, so
+    # consumers never read it.
+    offsets = log.append([_entry(f"k{n}", n) for n in range(3)], received_at=T0).offsets
+    log.trim(up_to=offsets[-1], older_than=T0 + timedelta(days=30))
+    later = log.append([_entry("late", 9)], received_at=T0 + timedelta(days=31)).offsets
+    assert later[0] > offsets[-1]
+    assert [r.payload["n"] for r in log.read_after(offsets[-1], 10)] == [9]
+
+
+def test_groups_are_appended_together_and_a_key_repeated_in_a_later_group_is_its_duplicate(
+    log: EventLog,
+) -> None:
+    later = T0 + timedelta(seconds=1)
+    first, second = log.append_groups(
+        [
+            LogGroup([_entry("a", 1), _entry("b", 2)], T0),
+            LogGroup([_entry("b", 3), _entry(None, 4), _entry("c", 5)], later),
+        ]
+    )
+    assert (len(first.offsets), first.duplicates) == (2, 0)
+    assert (len(second.offsets), second.duplicates) == (2, 1)
+    assert first.offsets == sorted(first.offsets)
+    assert second.offsets == sorted(second.offsets)
+    assert max(first.offsets) < min(second.offsets)
+    records = log.read_after(0, 100)
+    assert [r.payload["n"] for r in records] == [1, 2, 4, 5]
+    assert [r.offset for r in records] == first.offsets + second.offsets
+    assert [r.received_at for r in records] == [T0, T0, later, later]
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_sql_log_writes_bookkeeping_in_the_same_transaction(tmp_path: Path, database: str) -> None:
+    """A collector's counters fail to write: its events are not in the log either (the SDK's retry
+    would otherwise store them twice)."""
+    seen: list[int] = []
+
+    def bookkeeping(connection: Connection, results: Sequence[AppendResult]) -> None:
+        seen.extend(r.duplicates for r in results)
+        raise RuntimeError("the counters could not be written")
+
+    for sql_log in _logs_of(database, tmp_path):
+        with pytest.raises(RuntimeError, match="counters"):
+            sql_log.append_groups([LogGroup([_entry("a", 1)], T0)], bookkeeping=bookkeeping)
+        assert seen == [0]
+        assert sql_log.read_after(0, 10) == []
+        assert sql_log.append([_entry("a", 1)], received_at=T0).duplicates == 0
+
+
+def _logs_of(database: str, tmp_path: Path) -> Iterator[EventLog]:
+    if database == "sqlite":
+        yield from _sql_log(f"sqlite:///{tmp_path / 'ops.db'}")
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    for url in postgres_schema_url(base):
+        yield from _sql_log(url)
 
 
 @pytest.mark.parametrize(

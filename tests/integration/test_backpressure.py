@@ -11,7 +11,7 @@ from segment.analytics.client import Client as SegmentClient
 from sqlalchemy.exc import OperationalError
 
 from touchpoint.bootstrap import Container
-from touchpoint.core.events import AppendResult, LogEntry
+from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup
 from touchpoint.ingest.ports import EventLog
 from touchpoint.worker.loop import run_pass
 
@@ -24,10 +24,15 @@ class FlakyLog:
         self.failures = failures
 
     def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
+        return self.append_groups([LogGroup(entries, received_at)])[0]
+
+    def append_groups(
+        self, groups: Sequence[LogGroup], *, bookkeeping: Bookkeeping | None = None
+    ) -> list[AppendResult]:
         if self.failures > 0:
             self.failures -= 1
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return self.inner.append(entries, received_at=received_at)
+        return self.inner.append_groups(groups, bookkeeping=bookkeeping)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)

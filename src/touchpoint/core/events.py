@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,14 @@ class LogEntry:
     dedupe_key: str | None
     event_id: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    """The entries of one request, appended together with other requests' in one durable write."""
+
+    entries: Sequence[LogEntry]
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -32,3 +44,8 @@ class AppendResult:
 
     offsets: list[int]
     duplicates: int
+
+
+# What a writer records beside the events it appends (the collector's counters and quarantined messages),
+# given each group's result: in the same transaction when the log lives in the operational store.
+Bookkeeping = Callable[["Connection", Sequence[AppendResult]], None]

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup, LogRecord
 
-__all__ = ["AppendResult", "EventLog", "LogEntry", "LogRecord"]
+__all__ = ["AppendResult", "Bookkeeping", "EventLog", "LogEntry", "LogGroup", "LogRecord"]
 
 
 class EventLog(Protocol):
@@ -16,6 +16,14 @@ class EventLog(Protocol):
 
     def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
         """Append new entries durably (all or none) and return once they would survive a crash."""
+        ...
+
+    def append_groups(
+        self, groups: Sequence[LogGroup], *, bookkeeping: Bookkeeping | None = None
+    ) -> list[AppendResult]:
+        """Append several requests' entries in one durable write (group commit), all or none, a result per
+        group; a key repeated in a later group is that group's duplicate. `bookkeeping` is written in the
+        same transaction as the events when the log is in the operational store, right after otherwise."""
         ...
 
     def read_after(self, offset: int, limit: int) -> list[LogRecord]:

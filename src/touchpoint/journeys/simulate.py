@@ -20,7 +20,7 @@ import orjson
 from touchpoint.analytics.events import events_between
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
-from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup, LogRecord
 from touchpoint.governance.masking import mask_customer_no
 from touchpoint.journeys import reads, repo
 from touchpoint.journeys.checks import JourneyEnv, validate
@@ -68,6 +68,11 @@ class NoLog:
 
     def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
         return AppendResult(offsets=[], duplicates=0)
+
+    def append_groups(
+        self, groups: Sequence[LogGroup], *, bookkeeping: Bookkeeping | None = None
+    ) -> list[AppendResult]:
+        return [AppendResult(offsets=[], duplicates=0) for _ in groups]
 
     def read_after(self, offset: int, limit: int) -> list[LogRecord]:
         return []

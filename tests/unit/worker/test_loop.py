@@ -31,6 +31,7 @@ def test_pass_links_compacts_and_later_trims_the_log(container: Container, clock
 
     clock.advance(timedelta(days=container.settings.event_log_retention_days + 1))
     run_pass(container)
-    assert container.log.read_after(0, 10) == []
+    # Every processed record is trimmed but the newest, which keeps the numbering going on after it.
+    assert [r.offset for r in container.log.read_after(0, 10)] == [2]
     assert container.analytics.table("events").count().execute() == 2  # Parquet keeps everything
     assert run_pass(container).compacted_records == 0

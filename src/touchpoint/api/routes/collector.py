@@ -4,13 +4,17 @@ Each answers the status its SDK treats as success only after the batch is durabl
 take it (the SDKs retry); 400/401/413/415 only for requests that can never be valid — each refusal counted by
 its reason, with the first 64 KB of its body kept in the quarantine.
 
-Only reading the body happens on the event loop. Inflating, decoding, checking and storing run in worker
-threads, at most `collector_concurrent_batches` requests at a time, so that `/healthz` and other requests are
-answered while a large body is decoded, and resident memory stays bounded however many arrive at once.
+Only reading the body happens on the event loop. Inflating, decoding and checking run in worker threads, at
+most `collector_concurrent_batches` requests at a time, so that `/healthz` and other requests are answered
+while a large body is decoded. Storing is the collector's single writer's (group commit, see
+`ingest/collector/committer`): the requests waiting together share one durable write. At most twice
+`collector_concurrent_batches` requests are decoded or waiting for their write, so resident memory stays
+bounded however many arrive at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 from collections.abc import Callable
@@ -26,6 +30,7 @@ from touchpoint.api.errors import error_response, errors
 from touchpoint.bootstrap import Container
 from touchpoint.governance import Principal
 from touchpoint.ingest.collector import native, posthog, segment, sensors
+from touchpoint.ingest.collector.committer import GroupCommitter
 from touchpoint.ingest.collector.keys import (
     IngestKeyCreate,
     IngestKeyCreatedRead,
@@ -54,7 +59,8 @@ from touchpoint.ingest.collector.service import (
     REFUSED_SAMPLE_BYTES,
     CollectorEnv,
     CollectResult,
-    collect,
+    Prepared,
+    prepare,
     record_rejected_batch,
 )
 from touchpoint.ingest.collector.stats import collector_stats, prometheus_text
@@ -258,7 +264,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 def _limiter(request: Request, env: CollectorEnv) -> anyio.CapacityLimiter:
-    """The threads that decode and store: one pool per application, `concurrent_batches` wide."""
+    """The threads that decode and check: one pool per application, `concurrent_batches` wide."""
     state = request.app.state
     limiter: anyio.CapacityLimiter | None = getattr(state, "collector_limiter", None)
     if limiter is None:
@@ -267,14 +273,35 @@ def _limiter(request: Request, env: CollectorEnv) -> anyio.CapacityLimiter:
     return limiter
 
 
-def _decode_and_collect(
+def _in_flight(request: Request, env: CollectorEnv) -> anyio.CapacityLimiter:
+    """Requests decoded or waiting for their write at once: twice the decoding threads, so that the writer
+    always has the next group ready while it commits one."""
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "collector_in_flight", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(2 * env.collector_limits.concurrent_batches)
+        state.collector_in_flight = limiter
+    return limiter
+
+
+def _committer(request: Request, env: CollectorEnv) -> GroupCommitter:
+    """The application's single writer, started with its first request (closed when the app stops)."""
+    state = request.app.state
+    committer: GroupCommitter | None = getattr(state, "collector_committer", None)
+    if committer is None:
+        committer = GroupCommitter(env)
+        state.collector_committer = committer
+    return committer
+
+
+def _decode_and_prepare(
     env: Container, decode: Decoder, body: bytes, source: str, key: str | None
-) -> CollectResult:
+) -> Prepared:
     """Everything CPU-bound about one request, run in a worker thread. The ingestion key comes with the
     request (Sensors' token, a native bearer) or inside the batch (Segment's write key, PostHog's api_key)."""
     batch = decode(body)
     admit(env, source=source, secret=key or batch.key)
-    return collect(env=env, batch=batch)
+    return prepare(env=env, batch=batch)
 
 
 async def _ingest(
@@ -289,9 +316,13 @@ async def _ingest(
     except _BodyRefused as refused:
         return await _refuse(env, source, refused.error, refused.sample)
     try:
-        return await anyio.to_thread.run_sync(
-            _decode_and_collect, env, decode, body, source, key, limiter=_limiter(request, env)
-        )
+        async with _in_flight(request, env):
+            prepared = await anyio.to_thread.run_sync(
+                _decode_and_prepare, env, decode, body, source, key, limiter=_limiter(request, env)
+            )
+            if prepared.batch.dry_run:
+                return prepared.dry_result()
+            return await asyncio.wrap_future(_committer(request, env).submit(prepared))
     except PayloadError as error:
         return await _refuse(env, source, error, body or str(request.query_params).encode())
     except UnknownWriteKey as error:

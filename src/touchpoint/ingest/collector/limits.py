@@ -14,7 +14,6 @@ may nest at most `MAX_STORABLE_DEPTH` levels — the setting cannot go past it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -95,21 +94,19 @@ class CollectorLimits:
 
     def check_event(self, message: Any) -> None:
         """Quarantine one event with more than `max_properties` members in an object or array, or a string
-        longer than `max_value_chars`."""
-        for value in _walk(message):
-            if isinstance(value, str):
-                if len(value) > self.max_value_chars:
-                    raise EventProblem(
-                        "value_too_long",
-                        f"a value is longer than {self.max_value_chars:,} characters "
-                        "(collector_max_value_chars)",
-                    )
-            elif len(value) > self.max_properties:
-                raise EventProblem(
-                    "too_many_properties",
-                    f"an object or array holds {len(value):,} members, more than {self.max_properties:,} "
-                    "(collector_max_properties)",
-                )
+        (a value or a key) longer than `max_value_chars`."""
+        if (members := _largest_over(message, self.max_properties, self.max_value_chars)) is None:
+            return
+        if members < 0:
+            raise EventProblem(
+                "value_too_long",
+                f"a value is longer than {self.max_value_chars:,} characters (collector_max_value_chars)",
+            )
+        raise EventProblem(
+            "too_many_properties",
+            f"an object or array holds {members:,} members, more than {self.max_properties:,} "
+            "(collector_max_properties)",
+        )
 
 
 DEFAULT_LIMITS = CollectorLimits()
@@ -151,17 +148,26 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def _walk(value: Any) -> Iterator[Any]:
-    """Every string, object and array in `value` (depth first, no recursion)."""
+def _largest_over(value: Any, max_members: int, max_chars: int) -> int | None:
+    """The size of the first object or array in `value` with more than `max_members` members, -1 for a
+    string longer than `max_chars`, None when there is neither. One loop without a generator: it runs for
+    every event the collector takes."""
     stack = [value]
     while stack:
         current = stack.pop()
         if isinstance(current, str):
-            yield current
-        elif isinstance(current, dict):
-            yield current
-            stack.extend(current.keys())
-            stack.extend(current.values())
+            if len(current) > max_chars:
+                return -1
+            continue
+        if isinstance(current, dict):
+            if len(current) > max_members:
+                return len(current)
+            for key, child in current.items():
+                if isinstance(key, str) and len(key) > max_chars:
+                    return -1
+                stack.append(child)
         elif isinstance(current, list):
-            yield current
+            if len(current) > max_members:
+                return len(current)
             stack.extend(current)
+    return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
 import orjson
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from touchpoint.core.clock import Clock
@@ -17,7 +18,7 @@ from touchpoint.ingest.collector import native, posthog, repo, segment, sensors
 from touchpoint.ingest.collector.limits import DEFAULT_LIMITS, CollectorLimits
 from touchpoint.ingest.collector.model import Batch, Checked, EventProblem, Normalised, Quarantined, Source
 from touchpoint.ingest.collector.timing import TimeWindow
-from touchpoint.ingest.ports import EventLog, LogEntry
+from touchpoint.ingest.ports import AppendResult, EventLog, LogEntry, LogGroup
 from touchpoint.store import OperationalStore
 
 # How much of a refused request is kept: enough to see what was sent, never the whole of a large body.
@@ -78,25 +79,76 @@ def check_message(
     return NORMALISERS[batch.source](message, batch, received, window)
 
 
-def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
-    """Check and store one batch; returns only once accepted events and quarantined ones are durable."""
+@dataclass(frozen=True)
+class Prepared:
+    """One request checked and ready to store: its entries for the log, its quarantined messages."""
+
+    batch: Batch
+    received: datetime
+    checked: Checked
+    entries: list[LogEntry]
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        """Quarantined messages by reason."""
+        return dict(Counter(q.reason for q in self.checked.quarantined))
+
+    def dry_result(self) -> CollectResult:
+        """What storing it would report, for a dry run that stores nothing."""
+        return CollectResult(len(self.entries), 0, len(self.checked.quarantined), self.reasons)
+
+
+def prepare(*, env: CollectorEnv, batch: Batch) -> Prepared:
+    """Check a batch against the limits and its SDK's rules (CPU only, nothing stored)."""
     received = env.clock.now()
     checked = check_batch(batch, received, env.collector_window, env.collector_limits)
-    reasons = dict(Counter(q.reason for q in checked.quarantined))
-    if batch.dry_run:
-        return CollectResult(len(checked.accepted), 0, len(checked.quarantined), reasons)
     entries = [LogEntry(n.dedupe_key, n.payload["event_id"], n.payload) for n in checked.accepted]
+    return Prepared(batch, received, checked, entries)
+
+
+def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
+    """Check and store one batch; returns only once accepted events and quarantined ones are durable."""
+    prepared = prepare(env=env, batch=batch)
+    if batch.dry_run:
+        return prepared.dry_result()
+    return store(env=env, prepared=[prepared])[0]
+
+
+def store(*, env: CollectorEnv, prepared: Sequence[Prepared]) -> list[CollectResult]:
+    """Store checked requests together: their events, quarantined messages and counters in one durable write
+    (one transaction on the SQL log), a result per request. Raises CollectorUnavailable when the log or the
+    store fails; then nothing of any of them was stored."""
+    groups = [LogGroup(p.entries, p.received) for p in prepared]
+
+    def bookkeeping(connection: Connection, appended: Sequence[AppendResult]) -> None:
+        counters: Counter[str] = Counter()
+        for request, result in zip(prepared, appended, strict=True):
+            batch = request.batch
+            repo.quarantine(
+                connection, batch.source, request.checked.quarantined, request.received, batch_context(batch)
+            )
+            counters.update(
+                _counters(
+                    batch.source, len(request.entries) - result.duplicates, result.duplicates, request.reasons
+                )
+            )
+        repo.bump(connection, dict(counters))
+
     try:
-        appended = env.log.append(entries, received_at=received) if entries else None
-        duplicates = appended.duplicates if appended else 0
-        with env.ops.begin() as connection:
-            repo.quarantine(connection, batch.source, checked.quarantined, received, batch_context(batch))
-            repo.bump(connection, _counters(batch.source, len(entries) - duplicates, duplicates, reasons))
+        appended = env.log.append_groups(groups, bookkeeping=bookkeeping)
     except DBAPIError as exc:
         raise CollectorUnavailable(
             f"the event log is unavailable, retry later ({exc.__class__.__name__})"
         ) from exc
-    return CollectResult(len(entries) - duplicates, duplicates, len(checked.quarantined), reasons)
+    return [
+        CollectResult(
+            len(request.entries) - result.duplicates,
+            result.duplicates,
+            len(request.checked.quarantined),
+            request.reasons,
+        )
+        for request, result in zip(prepared, appended, strict=True)
+    ]
 
 
 def batch_context(batch: Batch) -> dict[str, Any]:

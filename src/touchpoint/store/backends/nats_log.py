@@ -19,18 +19,30 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from touchpoint.core.events import AppendResult, LogEntry, LogRecord
+from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup, LogRecord
+from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.event_log import stored_dedupe_key
 
 T = TypeVar("T")
 SUBJECT_PREFIX = "touchpoint.events"
+# Publishes awaiting the server's acknowledgement at once: enough to keep the connection busy, few enough
+# that a large group does not flood the server's pending queue.
+MAX_PENDING_ACKS = 512
 
 
 class NatsEventLog:
     """EventLog on JetStream, with a private asyncio loop so callers stay synchronous."""
 
-    def __init__(self, url: str, *, dedupe_window: timedelta, stream: str = "TOUCHPOINT_EVENTS") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        dedupe_window: timedelta,
+        ops: OperationalStore | None = None,
+        stream: str = "TOUCHPOINT_EVENTS",
+    ) -> None:
         self.url = url
+        self.ops = ops
         self.stream = stream
         self.subject = f"{SUBJECT_PREFIX}.{stream.lower()}"
         self._loop = asyncio.new_event_loop()
@@ -60,22 +72,40 @@ class NatsEventLog:
 
     def append(self, entries: Sequence[LogEntry], *, received_at: datetime) -> AppendResult:
         """Publish every entry and wait for the server's acknowledgements."""
-        return self._run(self._append(entries, received_at))
+        return self.append_groups([LogGroup(entries, received_at)])[0]
 
-    async def _append(self, entries: Sequence[LogEntry], received_at: datetime) -> AppendResult:
-        stamp = received_at.astimezone(UTC).isoformat()
-        acks = await asyncio.gather(
-            *(
-                self._js.publish(
-                    self.subject,
-                    orjson.dumps({"event_id": e.event_id, "received_at": stamp, "payload": e.payload}),
-                    headers={"Nats-Msg-Id": _message_id(e)},
+    def append_groups(
+        self, groups: Sequence[LogGroup], *, bookkeeping: Bookkeeping | None = None
+    ) -> list[AppendResult]:
+        """Publish every group's entries, at most `MAX_PENDING_ACKS` awaiting the server at a time, then
+        write `bookkeeping` to the operational store (after the publish: no network call inside a
+        transaction). A key repeated in a later group is that group's duplicate, as JetStream decides."""
+        results = self._run(self._append_groups(groups))
+        if bookkeeping is not None:
+            if self.ops is None:
+                raise RuntimeError("this NATS event log was opened without the operational store")
+            with self.ops.begin() as connection:
+                bookkeeping(connection, results)
+        return results
+
+    async def _append_groups(self, groups: Sequence[LogGroup]) -> list[AppendResult]:
+        pending = asyncio.Semaphore(MAX_PENDING_ACKS)
+
+        async def publish(entry: LogEntry, stamp: str) -> Any:
+            async with pending:
+                body = {"event_id": entry.event_id, "received_at": stamp, "payload": entry.payload}
+                return await self._js.publish(
+                    self.subject, orjson.dumps(body), headers={"Nats-Msg-Id": _message_id(entry)}
                 )
-                for e in entries
-            )
-        )
-        fresh = [int(a.seq) for a in acks if not a.duplicate]
-        return AppendResult(offsets=fresh, duplicates=len(entries) - len(fresh))
+
+        results = []
+        # Group after group, so that a key repeated across groups is the later group's duplicate.
+        for group in groups:
+            stamp = group.received_at.astimezone(UTC).isoformat()
+            acks = await asyncio.gather(*(publish(e, stamp) for e in group.entries))
+            fresh = [int(a.seq) for a in acks if not a.duplicate]
+            results.append(AppendResult(offsets=fresh, duplicates=len(group.entries) - len(fresh)))
+        return results
 
     def read_after(self, offset: int, limit: int) -> list[LogRecord]:
         """Up to `limit` messages from sequence offset + 1, through a short-lived ordered consumer."""
