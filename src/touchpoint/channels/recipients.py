@@ -32,15 +32,17 @@ class KeyedRows:
         keys = table[key].to_pylist() if table is not None and key in table.column_names else []
         self._index = {k: i for i, k in enumerate(keys)}
         self._columns: dict[str, list[Any]] = {}
+        # pyarrow builds a new list for each `column_names`: asked per lookup, it cost more than the send.
+        self._names = table.column_names if table is not None else []
+        self._known = set(self._names)
 
     @property
     def column_names(self) -> list[str]:
         """The snapshot's columns (without the packed extra attributes)."""
-        names = self._table.column_names if self._table is not None else []
-        return [n for n in names if n != ATTRIBUTES_COLUMN]
+        return [n for n in self._names if n != ATTRIBUTES_COLUMN]
 
     def _column(self, name: str) -> list[Any] | None:
-        if self._table is None or name not in self._table.column_names:
+        if self._table is None or name not in self._known:
             return None
         if name not in self._columns:
             self._columns[name] = self._table[name].to_pylist()

@@ -37,7 +37,7 @@ from touchpoint.journeys.model import (
 from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import definitions as store
-from touchpoint.store.operational.consumers import consume_isolated
+from touchpoint.store.operational.consumers import caught_up, consume_isolated
 from touchpoint.store.operational.offsets import lock_offset
 
 log = logging.getLogger("touchpoint.journeys")
@@ -49,6 +49,12 @@ BATCH = 1_000
 Catalog = tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]
 
 
+# The newest catalog per operational store, with the lifecycle rows it was built from: saved versions never
+# change, so while no journey's status or version moves, the catalog is the same (the worker asks for it on
+# every poll, and reading and validating every saved version cost more than the poll's own queries).
+_CATALOGS: dict[str, tuple[tuple[Any, ...], Catalog]] = {}
+
+
 def live_versions(env: JourneyEnv, catalog: Catalog | None = None) -> Catalog:
     """Lifecycle rows, and every saved version of journeys that are live or paused (a simulation hands in
     its own catalog instead)."""
@@ -56,6 +62,12 @@ def live_versions(env: JourneyEnv, catalog: Catalog | None = None) -> Catalog:
         return catalog
     with env.ops.begin() as connection:
         states = repo.all_states(connection)
+        marker = tuple(
+            sorted((name, st["status"], st["version"], st["updated_at"]) for name, st in states.items())
+        )
+        cached = _CATALOGS.get(env.ops.url)
+        if cached is not None and cached[0] == marker:
+            return cached[1]
         versions: dict[tuple[str, int], JourneyDef] = {}
         for name, st in states.items():
             if st["status"] not in ("live", "paused"):
@@ -63,7 +75,25 @@ def live_versions(env: JourneyEnv, catalog: Catalog | None = None) -> Catalog:
             for saved in store.history(connection, KIND, name):
                 if saved["body"] is not None:
                     versions[(name, saved["version"])] = JourneyDef.model_validate(saved["body"])
+    _CATALOGS[env.ops.url] = (marker, (states, versions))
     return states, versions
+
+
+def listened_events(catalog: Catalog) -> set[str]:
+    """The event names that live or paused journeys act on: entries, waits, goals and exits. Routing reads
+    only these; the rest of the log (most of it: page views, clicks) is passed over before One ID."""
+    states, versions = catalog
+    names: set[str] = set()
+    for (name, _), journey in versions.items():
+        if states.get(name, {}).get("status") not in ("live", "paused"):
+            continue
+        if isinstance(journey.entry, EventEntry):
+            names.add(journey.entry.event)
+        names.update(n.event for n in journey.nodes if isinstance(n, WaitForEventNode))
+        if journey.goal is not None:
+            names.add(journey.goal.event)
+        names.update(c.event for c in journey.exit_criteria if c.event)
+    return names
 
 
 # Admission -------------------------------------------------------------------------------------------------
@@ -289,10 +319,12 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     waiting for the event. The offset commits with all of it; a record that cannot be routed becomes a
     dead letter and the offset moves past it. Returns the records consumed (and dead letters retried)."""
     catalog = live_versions(env)
+    listened = listened_events(catalog)
 
     def route(connection: Any, records: Sequence[LogRecord]) -> None:
-        events = [r.payload for r in records if r.payload.get("event")]
-        route_batch(connection, env, catalog, attributed(connection, events))
+        events = [r.payload for r in records if r.payload.get("event") in listened]
+        if events:
+            route_batch(connection, env, catalog, attributed(connection, events))
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -301,6 +333,7 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
         read=lambda after: env.log.read_after(after, limit),
         apply=route,
         now=env.clock.now,
+        caught_up=lambda: caught_up(env.ops, CONSUMER, env.log.head),
     )
     return consumed.records + consumed.retried
 

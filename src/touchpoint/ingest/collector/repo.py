@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from touchpoint.ingest.collector.model import Quarantined
+from touchpoint.store.operational.counters import add_counts
 from touchpoint.store.operational.schema import collector_counters, event_quarantine
 
 # A stored row says what it holds, so that a replay can tell a message (with what its request said) from a
@@ -83,15 +84,8 @@ def _dumps(value: Any) -> str:
 
 
 def bump(connection: Connection, counters: dict[str, int]) -> None:
-    """Add to named counters, creating them at zero."""
-    for name, delta in counters.items():
-        updated = connection.execute(
-            update(collector_counters)
-            .where(collector_counters.c.name == name)
-            .values(value=collector_counters.c.value + delta)
-        )
-        if not updated.rowcount:
-            connection.execute(insert(collector_counters).values(name=name, value=delta))
+    """Add to named counters, creating them at zero (concurrent writers never collide)."""
+    add_counts(connection, counters)
 
 
 def counters(connection: Connection) -> dict[str, int]:

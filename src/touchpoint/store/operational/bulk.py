@@ -54,6 +54,13 @@ def bind_processor(connection: Connection, column: ColumnElement[Any]) -> Callab
     return process if process is not None else _identity
 
 
+def result_processor(connection: Connection, column: ColumnElement[Any]) -> Callable[[Any], Any]:
+    """The function turning what the driver returns for `column` into its Python value (its type's result
+    processing, as SQLAlchemy would apply it), for rows read with `fetch_tuples`."""
+    process = column.type._cached_result_processor(connection.dialect, None)
+    return process if process is not None else _identity
+
+
 def insert_bound(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert many rows whose values are already bound (see `bind_processor`) in one executemany.
 

@@ -26,7 +26,7 @@ from sqlalchemy import exc as sa_exc
 from touchpoint.core.events import LogRecord
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.db import OperationalStore
-from touchpoint.store.operational.offsets import set_offset
+from touchpoint.store.operational.offsets import get_offset, set_offset
 
 log = logging.getLogger("touchpoint.consumers")
 
@@ -107,6 +107,7 @@ def consume_isolated(
     read: Callable[[int], Sequence[LogRecord]],
     apply: Apply,
     now: Callable[[], datetime],
+    caught_up: Callable[[], bool] | None = None,
 ) -> Consumed:
     """Apply the records after the consumer's position and move its offset, in one transaction; records
     that cannot be processed become dead letters and the offset moves past them. Dead letters an operator
@@ -114,8 +115,12 @@ def consume_isolated(
 
     `position(connection)` reads (or locks) the consumer's offset inside the transaction; `read(after)`
     returns the next records of the log; `apply(connection, records)` applies them in that transaction.
+    `caught_up()`, when given, is asked first: True ends the call without a write transaction (an idle
+    worker polls every few milliseconds).
     """
     retried = retry_dead_letters(ops=ops, consumer=consumer, apply=apply, now=now)
+    if caught_up is not None and caught_up():
+        return Consumed(records=0, retried=retried)
     batch: list[LogRecord] = []
     try:
         with ops.begin() as connection:
@@ -156,6 +161,14 @@ def consume_isolated(
 
     dead = isolate_poison(batch, attempt, bury, failure)
     return Consumed(records=len(batch), dead=dead, retried=retried)
+
+
+def caught_up(ops: OperationalStore, consumer: str, head: Callable[[], int]) -> bool:
+    """Whether the consumer's committed offset has reached the log's head (read without a lock: offsets
+    only move forward, so a stale answer only delays the next poll's work, never skips it)."""
+    with ops.engine.connect() as connection:
+        offset = get_offset(connection, consumer)
+    return offset >= head()
 
 
 def retry_dead_letters(

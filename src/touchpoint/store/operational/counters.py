@@ -1,4 +1,5 @@
-"""Counters that concurrent writers raise atomically up to a limit (frequency caps)."""
+"""Counters that concurrent writers raise atomically: up to a limit (frequency caps), or by any amount (the
+collector's counts)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from touchpoint.store.operational.schema import channel_counters
+from touchpoint.store.operational.schema import channel_counters, collector_counters
 
 
 def bump_below(connection: Connection, *, customer_no: str, scope: str, period: str, limit: int) -> bool:
@@ -60,4 +61,23 @@ def give_back(connection: Connection, *, customer_no: str, scope: str, period: s
             table.c.count > 0,
         )
         .values(count=table.c.count - 1)
+    )
+
+
+def add_counts(connection: Connection, counts: dict[str, int]) -> None:
+    """Add to named collector counters, creating them: one INSERT … ON CONFLICT DO UPDATE per name, so two
+    collector processes creating the same counter at once both succeed (an UPDATE, then an INSERT when
+    nothing was updated, made the second one's whole write fail)."""
+    if counts:
+        rows = [{"name": name, "delta": delta} for name, delta in sorted(counts.items())]
+        connection.execute(_add_statement(connection.dialect.name), rows)
+
+
+@cache
+def _add_statement(dialect_name: str) -> Any:
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
+    table = collector_counters
+    statement = dialect.insert(table).values(name=bindparam("name"), value=bindparam("delta"))
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.name], set_={"value": table.c.value + statement.excluded.value}
     )

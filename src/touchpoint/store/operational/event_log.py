@@ -9,7 +9,7 @@ still recognised; the raw ones age out with the dedupe window.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup, LogRecord
-from touchpoint.store.operational.bulk import bind_processor, insert_bound
+from touchpoint.store.operational.bulk import bind_processor, fetch_tuples, insert_bound, result_processor
 from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.schema import event_dedupe, event_log
 
@@ -62,12 +62,15 @@ class SqlEventLog:
         """Records after `after`, in offset order."""
         query = select(event_log).where(event_log.c.offset > after).order_by(event_log.c.offset).limit(limit)
         with self.ops.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
+            rows = fetch_tuples(connection, query)
+            stamp = remembered(result_processor(connection, event_log.c.received_at))
+            parse = result_processor(connection, event_log.c.payload)
+        # Plain tuples, each arrival time converted once: SQLAlchemy's rows cost more than a consumer's work.
         return [
             LogRecord(
-                offset=r["offset"], event_id=r["event_id"], received_at=r["received_at"], payload=r["payload"]
+                offset=int(offset), event_id=event_id, received_at=stamp(received), payload=parse(payload)
             )
-            for r in rows
+            for offset, event_id, received, payload in rows
         ]
 
     def head(self) -> int:
@@ -165,6 +168,18 @@ def _insert_records(connection: Connection, pairs: list[tuple[LogGroup, list[Log
         insert(event_log).returning(event_log.c.offset, sort_by_parameter_order=True), records
     )
     return [int(o) for o in result.scalars()]
+
+
+def remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert` remembering its answers: the records of one write share their arrival time."""
+    seen: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = convert(value)
+        return seen[value]
+
+    return converted
 
 
 def _fresh(entries: Sequence[LogEntry], seen: set[str]) -> list[LogEntry]:
