@@ -18,35 +18,28 @@ distinct_id` over the same events Parquet files and date range: one pass over th
 per-customer analysis of it. Each is run 3 times: the first run is the cold figure (new views, the event
 names and the id map not yet seen; the files are in the OS page cache either way), the best is the warm one.
 The ratio analysis ÷ scan is the figure. `--profile` runs one more funnel under cProfile and lists the
-top entries by cumulative time within touchpoint/analytics, pandas and ibis.
-Run: `python bench/bench_analytics.py [--events N] [--customers N] [--json] [--profile]` (20M events on
+top entries by own time, and by cumulative time within touchpoint/analytics, pandas and ibis.
+Run: `python bench/bench_analytics.py [--events N] [--customers N] [--runs N] [--profile] [--smoke] [--json]`
+(20M events on
 2 CPUs: about 7 minutes, 4 of them One ID binding the anonymous ids; peak RSS about 4 GiB, in retention).
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import json
-import pstats
-import resource
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import _harness as h
 from touchpoint.analytics.funnel import FunnelQuery, FunnelStep, funnel
 from touchpoint.analytics.retention import retention
 from touchpoint.analytics.trend import event_trend
@@ -67,7 +60,6 @@ DAYS = 90
 FIRST = END - timedelta(days=DAYS - 1)
 RANGE = (FIRST, FIRST + timedelta(days=29))  # the queries' 30 days; retention's returns run 30 days beyond
 NOW = datetime(2026, 4, 1, 2, tzinfo=UTC)
-RUNS = 3
 FUNNEL_STEPS = ["login", "fund_detail_view", "fund_compare", "fund_subscribe"]
 TREND_EVENT, TREND_BY = "content_view", "topic"
 AMOUNTS = [500, 1000, 2000, 5000]
@@ -87,8 +79,6 @@ NAMES = [
 ]
 CODE = {name: i for i, name in enumerate(NAMES)}
 NO_TEXT = pa.scalar(None, pa.string())
-
-console = Console(stderr=True)
 
 
 def session_events() -> float:
@@ -337,41 +327,29 @@ def _to_table(buffer: DayBuffer, brokerage: Brokerage, day: date) -> pa.Table:
     )
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
-def synthesise(container: Container, events: int, customers: int) -> dict[str, Any]:
+def synthesise(bench: h.Bench, container: Container, events: int, customers: int) -> dict[str, Any]:
     """Import the customers and about `events` events over 90 days, then link every id to One ID.
 
-    Returns the seconds each stage took and the number of events written.
+    Returns the seconds each stage took, the events written and the ids One ID linked.
     """
-    started = time.perf_counter()
-    brokerage, customers_data = make_brokerage(container.calendar, customers)
-    brokerage.scale = calibrate(brokerage, events)
-    import_arrow(
-        env=container,
-        principal=SYSTEM,
-        table="customers",
-        data=customers_data,
-        options=ImportOptions(business_date=END, replace=True, force=True),
-        source_name="bench:customers",
-    )
-    console.print(
-        f"{customers:,} customers imported in {time.perf_counter() - started:.1f} s; "
+    with h.Stopwatch() as watch:
+        brokerage, customers_data = make_brokerage(container.calendar, customers)
+        brokerage.scale = calibrate(brokerage, events)
+        import_arrow(
+            env=container,
+            principal=SYSTEM,
+            table="customers",
+            data=customers_data,
+            options=ImportOptions(business_date=END, replace=True, force=True),
+            source_name="bench:customers",
+        )
+    bench.say(
+        f"{customers:,} customers imported in {watch.seconds:.1f} s; "
         f"session rate × {brokerage.scale:.2f} of the demo's"
     )
     written = 0
     pending: dict[date, DayBuffer] = {}
-    started = time.perf_counter()
-    with _progress() as progress:
+    with h.Stopwatch() as importing, bench.progress() as progress:
         task = progress.add_task("events", total=DAYS, note="")
         for index in range(DAYS):
             table = day_events(brokerage, index, pending)
@@ -386,59 +364,27 @@ def synthesise(container: Container, events: int, customers: int) -> dict[str, A
             assert report.partitions == [FIRST + timedelta(days=index)], report.summary()
             written += report.rows_imported
             progress.update(task, advance=1, note=f"{written:,} events")
-    imported = time.perf_counter() - started
-    console.print(f"{written:,} events imported in {imported:.1f} s")
-    started = time.perf_counter()
-    linked = sync_customers(env=container, analytics=container.analytics)
-    console.print(f"One ID: {linked:,} customer ids linked in {time.perf_counter() - started:.1f} s")
-    started = time.perf_counter()
-    with console.status("One ID: linking anonymous ids from the imported events (as the worker does)"):
+    bench.say(f"{written:,} events imported in {importing.seconds:.1f} s")
+    with h.Stopwatch() as watch:
+        linked = sync_customers(env=container, analytics=container.analytics)
+    bench.say(f"One ID: {linked:,} customer ids linked in {watch.seconds:.1f} s")
+    with (
+        bench.status("One ID: linking anonymous ids from the imported events (as the worker does)"),
+        h.Stopwatch() as linking,
+    ):
         bound = sync_imported_events(env=container, analytics=container.analytics)
-    linking = time.perf_counter() - started
-    console.print(f"One ID: {bound:,} anonymous → login pairs bound in {linking:.1f} s")
-    return {"events": written, "import_seconds": round(imported, 2), "link_seconds": round(linking, 2)}
+    bench.say(f"One ID: {bound:,} anonymous → login pairs bound in {linking.seconds:.1f} s")
+    return {
+        "events": written,
+        "import_seconds": round(importing.seconds, 2),
+        "customer_ids_linked": linked,
+        "pairs_bound": bound,
+        "link_seconds": round(linking.seconds, 2),
+        "pairs_bound_per_second": round(bound / linking.seconds) if linking.seconds else None,
+    }
 
 
-@dataclass
-class Timing:
-    """Seconds of the first (cold) and best (warm) of several runs, and the peak RSS over them."""
-
-    cold: float
-    warm: float
-    peak_bytes: int | None
-    result: Any
-
-
-def reset_peak_memory() -> bool:
-    """Start measuring the resident-set peak afresh (Linux: writing 5 to clear_refs resets VmHWM)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_memory_bytes() -> int:
-    """The resident-set high-water mark since the last reset (since start when it cannot be reset)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def measure(work: Callable[[], Any], runs: int = RUNS) -> Timing:
-    """Run `work` `runs` times: the first run's seconds, the best run's seconds, the peak RSS, the result."""
-    reset = reset_peak_memory()
-    seconds = []
-    result = None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = work()
-        seconds.append(time.perf_counter() - started)
-    return Timing(seconds[0], min(seconds), peak_memory_bytes() if reset else None, result)
-
-
-def scan(files: list[str]) -> Callable[[], Any]:
+def scan(files: list[str]) -> Any:
     """The peer: DuckDB counting each distinct id's events in the queries' date range (a new connection)."""
     connection = duckdb.connect()
     source = f"read_parquet({files!r}, hive_partitioning = true)"
@@ -449,7 +395,13 @@ def scan(files: list[str]) -> Callable[[], Any]:
     return lambda: connection.sql(sql).to_arrow_table()
 
 
-def analyses(container: Container) -> dict[str, Callable[[], dict[str, Any]]]:
+def events_in_files(files: list[str]) -> int:
+    """Every event the store's Parquet files hold, counted by DuckDB: the import's count must agree."""
+    [(count,)] = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet({files!r})").fetchall()
+    return int(count)
+
+
+def analyses(container: Container) -> dict[str, Any]:
     """The three analyses under test, each a call of the service as the API makes it."""
     env = container
     start, end = RANGE
@@ -480,106 +432,88 @@ def summary(name: str, result: dict[str, Any]) -> str:
     return f"{len(result['series'])} rows over {len(groups)} groups of {TREND_BY}"
 
 
-def profile_funnel(work: Callable[[], Any], top: int = 10) -> list[dict[str, Any]]:
-    """One run under cProfile: the `top` entries by cumulative time in touchpoint/analytics, pandas, ibis."""
-    profiler = cProfile.Profile()
-    profiler.runcall(work)
-    stats = pstats.Stats(profiler)
-    wanted = ("touchpoint/analytics/", "/pandas/", "/ibis/")
-    entries: list[tuple[float, float, int, str]] = [
-        (total, own, calls, f"{file}:{line}({func})")
-        for (file, line, func), (_, calls, own, total, _) in stats.stats.items()  # type: ignore[attr-defined]
-        if any(part in file for part in wanted)
-    ]
-    entries.sort(reverse=True)
-    return [
-        {"where": where, "calls": calls, "tottime": round(own, 4), "cumtime": round(total, 4)}
-        for total, own, calls, where in entries[:top]
-    ]
+def counts(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The counts of an analysis' answer that a smoke run checks."""
+    if name == "funnel":
+        return {"step_customers": [s["customers"] for s in result["steps"]]}
+    if name == "retention":
+        return {"cohorts": len(result["cohorts"]), "cohort_sizes": sum(c["size"] for c in result["cohorts"])}
+    return {"rows": len(result["series"]), "groups": len({row["group"] for row in result["series"]})}
 
 
-def _short(where: str) -> str:
-    for marker in ("site-packages/", "src/"):
-        if marker in where:
-            return where.split(marker, 1)[1]
-    return where
-
-
-def run(home: Path, events: int, customers: int, *, profile: bool, out: TextIO) -> dict[str, Any]:
+def run(bench: h.Bench, home: Path, events: int, customers: int) -> dict[str, Any]:
     """Synthesise the events in `home`, time each analysis beside the scan; print and return the figures."""
+    runs, profile = bench.args.runs, bench.args.profile
     container = build(load_settings(home), clock=VirtualClock(NOW))
     figures: dict[str, Any] = {
         "events_requested": events,
         "customers": customers,
         "days": DAYS,
         "range": [RANGE[0].isoformat(), RANGE[1].isoformat()],
+        "runs": runs,
     }
     try:
-        figures |= synthesise(container, events, customers)
+        figures |= synthesise(bench, container, events, customers)
         files = [str(p) for p in container.analytics.files("events")]
-        peaks = [peak_memory_bytes()]  # synthesis; each measurement below resets the high-water mark
+        figures["events_in_files"] = events_in_files(files)
         for name, work in analyses(container).items():
-            with console.status(f"timing {name} ({RUNS} runs) and the scan beside it"):
-                timed = measure(work)
-                peer = measure(scan(files))
-            peaks += [timed.peak_bytes or 0, peer.peak_bytes or 0]
-            figures[name] = report(name, timed, peer, out)
-        figures["max_rss_bytes"] = max(*peaks, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-        print(f"peak RSS of the whole run {figures['max_rss_bytes'] / 2**30:.2f} GiB", file=out)
+            with bench.status(f"timing {name} ({runs} runs) and the scan beside it"):
+                timed = h.measure(work, runs)
+                peer = h.measure(scan(files), runs)
+            figures[name] = line(bench, name, timed, peer)
+        figures["max_rss_bytes"] = h.lifetime_peak_rss()
+        bench.say(f"peak RSS of the whole run {figures['max_rss_bytes'] / h.GiB:.2f} GiB")
         if profile:
-            rows = profile_funnel(analyses(container)["funnel"])
-            figures["funnel_profile"] = rows
-            print(
-                "funnel under cProfile, top by cumulative time (touchpoint/analytics, pandas, ibis):",
-                file=out,
+            profiler = cProfile.Profile()
+            profiler.runcall(analyses(container)["funnel"])
+            rows = h.top_entries(
+                profiler, top=10, entry="funnel", ours=("touchpoint/analytics/", "/pandas/", "/ibis/")
             )
-            for row in rows:
-                print(
-                    f"  {row['cumtime']:7.2f} s cum {row['tottime']:6.2f} s own {row['calls']:>8,} calls "
-                    f"{_short(row['where'])}",
-                    file=out,
-                )
+            figures["funnel_profile"] = rows
+            h.print_profile(
+                bench, "(touchpoint/analytics, pandas, ibis by cumulative time)", rows, what="funnel"
+            )
     finally:
         container.close()
     return figures
 
 
-def report(name: str, timed: Timing, peer: Timing, out: TextIO) -> dict[str, Any]:
+def line(bench: h.Bench, name: str, timed: h.Timing[Any], peer: h.Timing[Any]) -> dict[str, Any]:
     """Print one analysis' line (its times, the scan's, the ratios) and return the same figures."""
-    ratio, cold_ratio = timed.warm / peer.warm, timed.cold / peer.cold
-    peak = f"{timed.peak_bytes / 2**30:.2f} GiB" if timed.peak_bytes is not None else "n/a"
-    print(
-        f"{name:<9} cold {timed.cold:7.2f} s  warm {timed.warm:7.2f} s  peak RSS {peak} | scan cold "
-        f"{peer.cold:5.2f} s warm {peer.warm:5.2f} s | ratio warm {ratio:6.1f}×, "
-        f"cold {cold_ratio:6.1f}× | {summary(name, timed.result)}",
-        file=out,
+    ratio, cold_ratio = timed.min / peer.min, timed.first / peer.first
+    peak = f"{timed.peak_rss_bytes / h.GiB:.2f} GiB" if timed.peak_rss_bytes is not None else "n/a"
+    bench.say(
+        f"{name:<9} cold {timed.first:7.2f} s  warm {timed.min:7.2f} s  peak RSS {peak} | scan cold "
+        f"{peer.first:5.2f} s warm {peer.min:5.2f} s | ratio warm {ratio:6.1f}×, "
+        f"cold {cold_ratio:6.1f}× | {summary(name, timed.result)}"
     )
     return {
-        "cold_seconds": round(timed.cold, 4),
-        "warm_seconds": round(timed.warm, 4),
-        "peak_rss_bytes": timed.peak_bytes,
-        "scan_cold_seconds": round(peer.cold, 4),
-        "scan_warm_seconds": round(peer.warm, 4),
+        "cold_seconds": round(timed.first, 4),
+        "warm_seconds": round(timed.min, 4),
+        "peak_rss_bytes": timed.peak_rss_bytes,
+        "scan_cold_seconds": round(peer.first, 4),
+        "scan_warm_seconds": round(peer.min, 4),
+        "scan_ids": peer.result.num_rows,
         "ratio_warm": round(ratio, 2),
         "ratio_cold": round(cold_ratio, 2),
         "result": summary(name, timed.result),
+        **counts(name, timed.result),
     }
 
 
 def main() -> None:
     """Parse the options, run the benchmark in a throwaway data directory, print the figures (or JSON)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__)
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--customers", type=int, default=None, help="default: one per 100 events")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each analysis: the first is cold")
     parser.add_argument("--profile", action="store_true", help="profile one more funnel with cProfile")
-    args = parser.parse_args()
+    bench = h.start("bench_analytics", parser, smoke={"events": 20_000, "customers": 200, "runs": 2})
+    args = bench.args
     customers = args.customers or max(args.events // 100, 1000)
-    out = sys.stderr if args.json else sys.stdout
     with tempfile.TemporaryDirectory(prefix="bench-analytics-") as home:
-        figures = run(Path(home), args.events, customers, profile=args.profile, out=out)
-    if args.json:
-        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        figures = run(bench, Path(home), args.events, customers)
+    bench.report(figures)
 
 
 if __name__ == "__main__":

@@ -27,36 +27,30 @@ Each dispatcher batch is followed by its batch of bare posts, so that both see t
 dispatcher ÷ bare is printed for requests/s and for sent/s (a skipped request makes no post); the gateway's
 count of deliveries must equal the sends. `--profile` runs one more batch under cProfile (not counted) and
 lists its top entries.
-Run: `python bench/bench_channels.py [--customers N] [--messages N] [--batch N] [--profile] [--json]`
-(the default on 2 CPUs: about 20 s, peak RSS about 0.35 GiB).
+Run: `python bench/bench_channels.py [--customers N] [--messages N] [--batch N] [--profile] [--smoke]
+[--json]` (the default on 2 CPUs: about 20 s, peak RSS about 0.35 GiB).
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import json
-import multiprocessing
+import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
 import numpy as np
 import orjson
 import pyarrow as pa
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench_journeys import peak_rss_bytes, print_profile, top_entries
+import _harness as h
 from touchpoint.bootstrap import Container, build
 from touchpoint.channels.audience import add_do_not_disturb, set_consent
 from touchpoint.channels.dispatcher import Retry, Staged, conclude, prepare, stage, transmit
@@ -67,9 +61,6 @@ from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.governance import SYSTEM
 from touchpoint.ingest import ImportOptions, import_arrow
-
-# FakeGateway lives with the tests; the tests directory goes on the path as pytest's `pythonpath` puts it.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 DAY = date(2026, 3, 31)  # a Tuesday, a trading day
 AT = datetime(2026, 3, 31, 2, tzinfo=UTC)  # 10:00 Beijing: quiet hours (21:00-08:00) are checked, never hit
@@ -100,66 +91,67 @@ CHANNEL_POLICY = {
 }
 RISK_LEVELS = (["C1", "C2", "C3", "C4", "C5"], [0.02, 0.03, 0.4, 0.4, 0.15])
 
-console = Console(stderr=True)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
 
 # The local webhook server ----------------------------------------------------------------------------------
 
 
-def serve_gateway(pipe: Connection) -> None:
-    """In the child process: run a FakeGateway, send its URL, answer "deliveries" with the count of keys it
-    accepted, and stop on "stop"."""
-    from provider_servers import FakeGateway
+# FakeGateway lives with the tests. A plain child interpreter that imports only it (not a multiprocessing
+# spawn, which re-imports this script and with it all of Touchpoint: seconds of start-up for nothing).
+GATEWAY = """
+import sys
 
-    with FakeGateway() as gateway:
-        pipe.send(gateway.url)
-        while (command := pipe.recv()) != "stop":
-            assert command == "deliveries", command
-            pipe.send(len(gateway.deliveries()))
+sys.path.insert(0, sys.argv[1])
+from provider_servers import FakeGateway
+
+with FakeGateway() as gateway:
+    print(gateway.url, flush=True)
+    for command in sys.stdin:
+        if command.strip() != "deliveries":
+            break
+        print(len(gateway.deliveries()), flush=True)
+"""
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 class Gateway:
     """The parent's handle on the child process's FakeGateway."""
 
-    def __init__(self, pipe: Connection, url: str) -> None:
-        self._pipe = pipe
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self._process = process
         self.url = url
 
     def deliveries(self) -> int:
         """Distinct keys the gateway accepted so far."""
-        self._pipe.send("deliveries")
-        count: int = self._pipe.recv()
-        return count
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write("deliveries\n")
+        self._process.stdin.flush()
+        return int(self._process.stdout.readline())
 
 
 @contextmanager
 def gateway_process() -> Iterator[Gateway]:
-    """A FakeGateway in a child process (spawned: no forked copy of this process's threads and stores)."""
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(target=serve_gateway, args=(theirs,), name="bench-gateway", daemon=True)
-    process.start()
+    """A FakeGateway in a child process: a real receiver is another process, whose threads take no GIL time
+    from the dispatcher. It answers "deliveries" on its stdin with the count, and stops at "stop" or EOF."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", GATEWAY, str(TESTS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
     try:
-        if not ours.poll(60):
-            raise RuntimeError("the gateway process did not start")
-        yield Gateway(ours, ours.recv())
+        url = process.stdout.readline().strip()
+        if not url:
+            raise RuntimeError(f"the gateway process did not start (exit status {process.wait(10)})")
+        yield Gateway(process, url)
     finally:
-        if process.is_alive():
-            ours.send("stop")
-        process.join(10)
-        if process.is_alive():
+        if process.poll() is None:
+            process.stdin.write("stop\n")
+            process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
             process.terminate()
+            process.wait(10)
 
 
 # The brokerage ---------------------------------------------------------------------------------------------
@@ -167,7 +159,7 @@ def gateway_process() -> Iterator[Gateway]:
 
 def customer_numbers(size: int) -> list[str]:
     """The synthetic customer numbers, C10000000 onwards."""
-    return [f"C{n}" for n in range(10_000_000, 10_000_000 + size)]
+    return list(h.customer_numbers(size).tolist())
 
 
 def synthesise(container: Container, size: int, rng: np.random.Generator) -> dict[str, int]:
@@ -328,28 +320,30 @@ class Measured:
     dispatch_seconds: float = 0.0
     first_batch_seconds: float = 0.0
     bare_seconds: float = 0.0
+    bare_posts: int = 0
 
 
-def measure(
-    env: ChannelEnv, clock: VirtualClock, url: str, requests: list[SendRequest], batch: int
+def dispatch_and_post(
+    bench: h.Bench, env: ChannelEnv, clock: VirtualClock, url: str, requests: list[SendRequest], batch: int
 ) -> Measured:
     """Each batch through the dispatcher, then as many bare posts. Interleaved rather than one phase after
     the other so that both see the same machine: on a shared 2-CPU box the load drifts within a minute."""
     bodies = bare_bodies(requests)  # built beforehand, as the floor should be
     measured = Measured()
-    with httpx.Client(timeout=10) as client, _progress() as progress:  # as the container's own client
+    with httpx.Client(timeout=10) as client, bench.progress() as progress:  # as the container's own client
         task = progress.add_task("dispatcher | bare", total=len(requests), note="")
         for start in range(0, len(requests), batch):
             chunk = requests[start : start + batch]
-            started = time.perf_counter()
-            dispatch_batch(env, chunk, measured.outcomes)
-            elapsed = time.perf_counter() - started
-            measured.dispatch_seconds += elapsed
-            measured.first_batch_seconds = measured.first_batch_seconds or elapsed
+            with h.Stopwatch() as dispatching:
+                dispatch_batch(env, chunk, measured.outcomes)
+            measured.dispatch_seconds += dispatching.seconds
+            measured.first_batch_seconds = measured.first_batch_seconds or dispatching.seconds
             clock.advance(BATCH_TICK)
-            started = time.perf_counter()
-            post_batch(client, url, bodies[start : start + batch])
-            measured.bare_seconds += time.perf_counter() - started
+            chunk_bodies = bodies[start : start + batch]
+            with h.Stopwatch() as posting:
+                post_batch(client, url, chunk_bodies)
+            measured.bare_seconds += posting.seconds
+            measured.bare_posts += len(chunk_bodies)
             done = start + len(chunk)
             progress.update(
                 task,
@@ -363,14 +357,15 @@ def profile_batch(env: ChannelEnv, requests: list[SendRequest]) -> list[dict[str
     """One more batch under cProfile (fresh keys, warm caches): its top entries."""
     profiler = cProfile.Profile()
     profiler.runcall(dispatch_batch, env, requests, Counter())
-    return top_entries(profiler, entry="prepare + stage + transmit + conclude")
+    return h.top_entries(profiler, entry="prepare + stage + transmit + conclude")
 
 
 # Running ---------------------------------------------------------------------------------------------------
 
 
-def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
+def run(bench: h.Bench, home: Path) -> dict[str, Any]:
     """Synthesise, then dispatch and post; print and return the figures."""
+    args = bench.args
     rng = np.random.default_rng(args.customers)
     with gateway_process() as gateway:
         url = gateway.url + HOOK_PATH
@@ -387,21 +382,22 @@ def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
         clock = VirtualClock(AT)
         container = build(settings, clock=clock)
         try:
-            started = time.perf_counter()
-            with console.status(f"synthesising {args.customers:,} customers, consent, do-not-disturb"):
+            with (
+                bench.status(f"synthesising {args.customers:,} customers, consent, do-not-disturb"),
+                h.Stopwatch() as watch,
+            ):
                 expected = synthesise(container, args.customers, rng)
-            print(
-                f"{args.customers:,} customers synthesised in {time.perf_counter() - started:.1f} s: "
+            bench.say(
+                f"{args.customers:,} customers synthesised in {watch.seconds:.1f} s: "
                 f"{expected['without_consent']:,} may not get marketing ({expected['consent_records']:,} "
                 f"consent records), {expected['do_not_disturb']:,} on the do-not-disturb list; "
-                f"operational store {container.ops.dialect}",
-                file=out,
+                f"operational store {container.ops.dialect}"
             )
             env = container
             requests = send_requests(args.customers, args.messages, rng, "bench")
-            measured = measure(env, clock, url, requests, args.batch)
+            measured = dispatch_and_post(bench, env, clock, url, requests, args.batch)
             # Every key is new, so the gateway took each send once and each bare post once.
-            delivered = gateway.deliveries() - len(requests)
+            delivered = gateway.deliveries() - measured.bare_posts
             sent = measured.outcomes["sent"]
             assert delivered == sent, f"the gateway took {delivered:,} messages, the dispatcher sent {sent:,}"
             profile = (
@@ -411,45 +407,46 @@ def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
             )
         finally:
             container.close()
-    figures = summarise(args, measured, out)
+    figures = summarise(bench, measured)
     figures["gateway_deliveries"] = delivered
     if profile:
         figures["batch_profile"] = profile
-        print_profile(
-            f"one more batch of {args.batch}", profile, out, what="prepare + stage + transmit + conclude"
+        h.print_profile(
+            bench, f"one more batch of {args.batch}", profile, what="prepare + stage + transmit + conclude"
         )
-    figures["max_rss_bytes"] = peak_rss_bytes()
-    print(f"peak RSS of the whole run {figures['max_rss_bytes'] / 2**30:.2f} GiB", file=out)
+    figures["max_rss_bytes"] = h.lifetime_peak_rss()
+    bench.say(f"peak RSS of the whole run {figures['max_rss_bytes'] / h.GiB:.2f} GiB")
     return figures
 
 
-def summarise(args: argparse.Namespace, measured: Measured, out: TextIO) -> dict[str, Any]:
+def summarise(bench: h.Bench, measured: Measured) -> dict[str, Any]:
     """Print the rates and the ratio; return them."""
+    args = bench.args
     outcomes, messages = measured.outcomes, args.messages
     sent = outcomes["sent"]
     rate, bare_rate = messages / measured.dispatch_seconds, messages / measured.bare_seconds
     sent_rate = sent / measured.dispatch_seconds
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items()) if k != "sent")
-    print(
+    bench.say(
         f"dispatcher {messages:,} requests ({sent:,} sent; skipped: {skipped}) in "
         f"{measured.dispatch_seconds:.1f} s = {rate:,.0f} requests/s, {sent_rate:,.0f} sent/s, "
         f"{1000 / rate:.2f} ms a request (first batch of {args.batch} {measured.first_batch_seconds:.2f} s: "
         f"snapshots read cold) | bare httpx posts {messages:,} in {measured.bare_seconds:.1f} s = "
         f"{bare_rate:,.0f}/s, {1000 / bare_rate:.2f} ms a post | ratio dispatcher ÷ bare "
-        f"{rate / bare_rate:.2f}× (sent/s ÷ bare {sent_rate / bare_rate:.2f}×)",
-        file=out,
+        f"{rate / bare_rate:.2f}× (sent/s ÷ bare {sent_rate / bare_rate:.2f}×)"
     )
     return {
         "customers": args.customers,
         "messages": messages,
         "batch": args.batch,
         "outcomes": dict(outcomes),
+        "requests_concluded": sum(outcomes.values()),
         "sent": sent,
         "dispatch_seconds": round(measured.dispatch_seconds, 3),
         "first_batch_seconds": round(measured.first_batch_seconds, 3),
         "requests_per_second": round(rate, 1),
         "sent_per_second": round(sent_rate, 1),
-        "bare_posts": messages,
+        "bare_posts": measured.bare_posts,
         "bare_seconds": round(measured.bare_seconds, 3),
         "bare_posts_per_second": round(bare_rate, 1),
         "ratio_dispatcher_to_bare": round(rate / bare_rate, 3),
@@ -459,18 +456,15 @@ def summarise(args: argparse.Namespace, measured: Measured, out: TextIO) -> dict
 
 def main() -> None:
     """Parse the options, run in a throwaway home, print the figures (or JSON)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--messages", type=int, default=5_000, help="send requests dispatched")
     parser.add_argument("--batch", type=int, default=200, help="requests a transaction")
     parser.add_argument("--profile", action="store_true", help="profile one more batch")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    args = parser.parse_args()
-    out = sys.stderr if args.json else sys.stdout
+    bench = h.start("bench_channels", parser, smoke={"customers": 500, "messages": 100, "batch": 50})
     with tempfile.TemporaryDirectory(prefix="bench-channels-") as home:
-        figures = run(Path(home), args, out)
-    if args.json:
-        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        figures = run(bench, Path(home))
+    bench.report(figures)
 
 
 if __name__ == "__main__":

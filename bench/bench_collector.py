@@ -2,47 +2,33 @@
 
 A load generator (this process) drives the collector on loopback with Sensors `data_list` batches of 50
 (gzip + base64, as the Android SDK sends) and native batches of 500, and drives the same requests at a bare
-endpoint that only reads the body (bench/bare_server.py) — the ratio to it is the figure.
-Run: `python bench/bench_collector.py [--sensors-batches N] [--native-batches N] [--concurrency C]`.
+endpoint that only reads the body (bench/bare_server.py) — the ratio to it is the figure. The collector's
+own count of accepted events (its /metrics) must equal the events sent.
+SQLite event log by default; `--database-url postgresql://…` puts the operational store and the event log
+on PostgreSQL, in a fresh schema dropped afterwards (`--smoke` without it: SQLite, and PostgreSQL
+too when TOUCHPOINT_TEST_POSTGRES_URL is set).
+Run: `python bench/bench_collector.py [--sensors-batches N] [--native-batches N] [--concurrency C]
+[--database-url URL] [--smoke] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import gzip
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-import numpy as np
 import orjson
 
-HERE = Path(__file__).resolve().parent
+import _harness as h
 
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{base} did not start")
+SOURCES = {"/sa": "sensors", "/api/v1/events": "native"}  # the collector counts accepted events by source
+ACCEPTED = "touchpoint_collector_accepted_total"
 
 
 def sensors_bodies(count: int, now_ms: int) -> list[bytes]:
@@ -111,17 +97,69 @@ async def drive(
     return time.perf_counter() - started, latencies
 
 
-def _serve(command: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def run_store(
+    bench: h.Bench,
+    bare: h.Server,
+    database_url: str | None,
+    cases: list[tuple[str, str, str, list[bytes], int]],
+) -> dict[str, Any]:
+    """Every case against a fresh collector on one store and against the bare server; print each line and
+    return the figures."""
+    concurrency = bench.args.concurrency
+    results: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory() as home,
+        h.store_url(database_url) as url,
+        h.collector(home, database_url=url) as ours,
+    ):
+        bench.say(
+            f"bench_collector  concurrency={concurrency}  ({h.store_name(database_url)} event log, "
+            "one collector process)"
+        )
+        for label, path, content_type, bodies, per in cases:
+            source = SOURCES[path]
+            before = h.counter(h.metrics(ours.base), ACCEPTED, source)
+            figures = {}
+            for name, server in (("touchpoint", ours), ("bare", bare)):
+                seconds, latencies = asyncio.run(
+                    drive(f"{server.base}{path}", bodies, content_type, concurrency)
+                )
+                figures[name] = (len(bodies) * per / seconds, h.percentiles(latencies, (99,))[99] * 1000)
+            accepted = h.counter(h.metrics(ours.base), ACCEPTED, source) - before
+            rate, p99 = figures["touchpoint"]
+            bare_rate, bare_p99 = figures["bare"]
+            bench.say(
+                f"{label:<22} touchpoint {rate:10,.0f} events/s  p99 {p99:7.1f} ms | "
+                f"bare {bare_rate:10,.0f} events/s  p99 {bare_p99:6.1f} ms | "
+                f"ratio {rate / bare_rate:5.2f}"
+            )
+            results.append(
+                {
+                    "case": label,
+                    "requests": len(bodies),
+                    "events_sent": len(bodies) * per,
+                    "events_accepted": accepted,
+                    "events_per_second": round(rate),
+                    "p99_ms": round(p99, 2),
+                    "bare_events_per_second": round(bare_rate),
+                    "bare_p99_ms": round(bare_p99, 2),
+                    "ratio": round(rate / bare_rate, 3),
+                }
+            )
+    return {"cases": results}
 
 
 def main() -> None:
-    """Print events/s and p99 for Touchpoint and the bare peer, per payload kind."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Print events/s and p99 for Touchpoint and the bare peer, per payload kind and store."""
+    parser = h.parser(__doc__)
     parser.add_argument("--sensors-batches", type=int, default=400)
     parser.add_argument("--native-batches", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
+    parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite (fresh schema)")
+    bench = h.start(
+        "bench_collector", parser, smoke={"sensors_batches": 8, "native_batches": 2, "concurrency": 4}
+    )
+    args = bench.args
     now_ms = int(time.time() * 1000)
     cases = [
         (
@@ -139,52 +177,22 @@ def main() -> None:
             500,
         ),
     ]
-    with tempfile.TemporaryDirectory() as home:
-        ours_port, bare_port = _port(), _port()
-        # Keys off: the figure compares decoding and storing with a bare server (keys add one lookup a batch).
-        env = {**os.environ, "TOUCHPOINT_COLLECTOR_REQUIRE_KEYS": "false"}
-        ours = _serve(
-            [sys.executable, "-m", "touchpoint", "--home", home, "collect", "--port", str(ours_port)], env
-        )
-        bare = _serve(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare_server:app",
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-            ],
-            env,
-            cwd=HERE,
-        )
-        try:
-            _wait(f"http://127.0.0.1:{ours_port}")
-            _wait(f"http://127.0.0.1:{bare_port}")
-            print(
-                f"bench_collector  concurrency={args.concurrency}  (SQLite event log, one collector process)"
-            )
-            for label, path, content_type, bodies, per in cases:
-                results = {}
-                for name, port in (("touchpoint", ours_port), ("bare", bare_port)):
-                    seconds, latencies = asyncio.run(
-                        drive(f"http://127.0.0.1:{port}{path}", bodies, content_type, args.concurrency)
-                    )
-                    results[name] = (len(bodies) * per / seconds, float(np.percentile(latencies, 99)) * 1000)
-                rate, p99 = results["touchpoint"]
-                bare_rate, bare_p99 = results["bare"]
-                print(
-                    f"{label:<22} touchpoint {rate:10,.0f} events/s  p99 {p99:7.1f} ms | "
-                    f"bare {bare_rate:10,.0f} events/s  p99 {bare_p99:6.1f} ms | "
-                    f"ratio {rate / bare_rate:5.2f}"
-                )
-        finally:
-            ours.terminate()
-            bare.terminate()
-            ours.wait(10)
-            bare.wait(10)
+    port = h.free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bare_server:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    stores: dict[str, Any] = {}
+    with h.serve(command, port, cwd=h.HERE) as bare:
+        for database_url in h.operational_stores(args.database_url, bench.smoke):
+            stores[h.store_name(database_url)] = run_store(bench, bare, database_url, cases)
+    bench.report({"concurrency": args.concurrency, "stores": stores})
 
 
 if __name__ == "__main__":

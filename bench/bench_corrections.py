@@ -5,39 +5,41 @@ which move to the next day, and (b) the whole table re-sent. The peer is the sam
 `key_scope="partition"` (the old behaviour, which leaves a moved trade in both days): the ratio is what
 finding and removing a re-sent key wherever it lives costs. Trade ids are drawn in random order (no
 partition's key range can be skipped: the worst case) and in time order (most ranges skipped).
-Run: `python bench/bench_corrections.py [--rows N]`.
+Each case also counts the rows afterwards: unique table-wide keeps one row a trade, the peer keeps a moved
+trade twice.
+Run: `python bench/bench_corrections.py [--rows N] [--days D] [--corrected N] [--moved N] [--smoke] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
+import _harness as h
 from touchpoint.ingest import analytical_layouts
 from touchpoint.store import AnalyticalStore, TableLayout
 from touchpoint.store.backends.duckdb import DuckDBBackend
 
-DAYS = 250
 FIRST_DAY = date(2025, 1, 2)
 
 
-def trades(rows: int, ordered_ids: bool, seed: int = 7) -> pa.Table:
-    """`rows` trades spread over DAYS days, with ids in time order or shuffled."""
+def trades(rows: int, days: int, ordered_ids: bool, seed: int = 7) -> pa.Table:
+    """`rows` trades spread over `days` days, with ids in time order or shuffled."""
     rng = np.random.default_rng(seed)
-    days = np.sort(rng.integers(0, DAYS, rows))
+    spread = np.sort(rng.integers(0, days, rows))
     numbers = np.arange(rows) if ordered_ids else rng.permutation(rows)
     return pa.table(
         {
             "trade_id": [f"T{n:010d}" for n in numbers],
             "customer_no": [f"C{c:07d}" for c in rng.integers(0, 100_000, rows)],
             "amount": np.round(rng.lognormal(9, 1, rows), 2),
-            "dt": pa.array(days.astype("int32") + _epoch_day(FIRST_DAY), pa.int32()).cast(pa.date32()),
+            "dt": pa.array(spread.astype("int32") + _epoch_day(FIRST_DAY), pa.int32()).cast(pa.date32()),
         }
     )
 
@@ -54,13 +56,16 @@ def correction(table: pa.Table, day: int, size: int, moved: int, seed: int = 8) 
     )
 
 
-def timed_store(layout: TableLayout, root: Path, table: pa.Table, write: pa.Table) -> float:
-    """Load `table`, then time one upsert of `write`."""
+def timed_store(layout: TableLayout, root: Path, table: pa.Table, write: pa.Table) -> tuple[float, int, int]:
+    """Load `table`, then time one upsert of `write`: the seconds, then the rows and distinct trade ids the
+    table holds afterwards."""
     store = AnalyticalStore(root, [layout], DuckDBBackend())
     store.upsert(layout.name, table)
-    started = time.perf_counter()
-    store.upsert(layout.name, write, origin="bench")
-    return time.perf_counter() - started
+    seconds = h.measure(lambda: store.upsert(layout.name, write, origin="bench"), runs=1).first
+    files = [str(p) for p in store.files(layout.name)]
+    query = f"SELECT count(*), count(DISTINCT trade_id) FROM read_parquet({files!r})"
+    [(rows, ids)] = duckdb.connect().execute(query).fetchall()
+    return seconds, int(rows), int(ids)
 
 
 def _epoch_day(day: date) -> int:
@@ -69,9 +74,15 @@ def _epoch_day(day: date) -> int:
 
 def main() -> None:
     """Print the time of each case on both layouts and their ratio."""
-    parser = argparse.ArgumentParser()
+    parser = h.parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
+    parser.add_argument("--days", type=int, default=250, help="Beijing days the trades spread over")
+    parser.add_argument("--corrected", type=int, default=2_000, help="trades of one day in the correction")
+    parser.add_argument("--moved", type=int, default=500, help="corrected trades moved to the next day")
+    bench = h.start(
+        "bench_corrections", parser, smoke={"rows": 5_000, "days": 10, "corrected": 100, "moved": 25}
+    )
+    rows, days, corrected, moved = bench.args.rows, bench.args.days, bench.args.corrected, bench.args.moved
     wide = next(layout for layout in analytical_layouts() if layout.name == "trades")
     schema = pa.schema([("trade_id", pa.string()), ("customer_no", pa.string()), ("amount", pa.float64())])
     wide = TableLayout(
@@ -80,21 +91,35 @@ def main() -> None:
     confined = TableLayout(
         name="trades", schema=schema, key=wide.key, key_scope="partition", keep_history=True
     )
+    results: list[dict[str, Any]] = []
     for ordered in (False, True):
-        table = trades(rows, ordered)
-        cases = [
-            ("a day's 2,000 trades corrected, 500 moved to the next day", correction(table, 100, 2_000, 500))
-        ]
-        cases += [] if ordered else [("the whole table re-sent", table)]
-        for label, write in cases:
+        table = trades(rows, days, ordered)
+        label = f"a day's {corrected:,} trades corrected, {moved:,} moved to the next day"
+        # Day 100 of 250 as ever: a day in the middle, with a next day to move trades into.
+        cases = [(label, correction(table, days * 2 // 5, corrected, moved), moved)]
+        cases += [] if ordered else [("the whole table re-sent", table, 0)]
+        for case, write, moving in cases:
             with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-                ours = timed_store(wide, Path(a), table, write)
-                peer = timed_store(confined, Path(b), table, write)
+                ours, rows_after, ids_after = timed_store(wide, Path(a), table, write)
+                peer, peer_rows_after, _ = timed_store(confined, Path(b), table, write)
             ids = "ids in time order" if ordered else "ids shuffled"
-            print(
-                f"{rows:,} rows, {DAYS} days, {ids}, {label}: unique table-wide {ours:.2f} s, "
+            bench.say(
+                f"{rows:,} rows, {days} days, {ids}, {case}: unique table-wide {ours:.2f} s, "
                 f"within its dates only {peer:.2f} s, ratio {ours / peer:.2f}"
             )
+            results.append(
+                {
+                    "case": f"{ids}, {case}",
+                    "moved": moving,
+                    "seconds": round(ours, 4),
+                    "rows_after": rows_after,
+                    "distinct_ids_after": ids_after,
+                    "peer_seconds": round(peer, 4),
+                    "peer_rows_after": peer_rows_after,
+                    "ratio": round(ours / peer, 3),
+                }
+            )
+    bench.report({"rows": rows, "days": days, "cases": results})
 
 
 if __name__ == "__main__":

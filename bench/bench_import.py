@@ -2,14 +2,12 @@
 
 The peer does no validation, no key checks and no manifest; the ratio says what Touchpoint's checks and
 atomic commit cost on top of reading and writing the same data.
-Run: `python bench/bench_import.py [--rows N]`.
+Run: `python bench/bench_import.py [--rows N] [--smoke] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+import _harness as h
 from touchpoint.bootstrap import build
 from touchpoint.config import load_settings
 from touchpoint.governance import SYSTEM
@@ -47,44 +46,68 @@ def write_trades_csv(path: Path, rows: int, seed: int = 1) -> None:
     pacsv.write_csv(table, path)
 
 
-def time_touchpoint(path: Path, home: Path) -> float:
-    """Seconds for a full import through the product's import path."""
+def time_touchpoint(path: Path, home: Path) -> tuple[float, int]:
+    """Seconds for a full import through the product's import path, and the rows it imported."""
     container = build(load_settings(home))
-    started = time.perf_counter()
-    report = import_file(env=container, principal=SYSTEM, table="trades", path=path, options=ImportOptions())
-    elapsed = time.perf_counter() - started
+    try:
+        timing = h.measure(
+            lambda: import_file(
+                env=container, principal=SYSTEM, table="trades", path=path, options=ImportOptions()
+            ),
+            runs=1,
+        )
+    finally:
+        container.close()
+    report = timing.result
     assert report.rows_imported > 0, report.summary()
-    container.close()
-    return elapsed
+    return timing.first, report.rows_imported
 
 
-def time_duckdb_copy(path: Path, out: Path) -> float:
-    """Seconds for DuckDB to read the CSV and write date-partitioned Parquet, with no checks."""
+def time_duckdb_copy(path: Path, out: Path) -> tuple[float, int]:
+    """Seconds for DuckDB to read the CSV and write date-partitioned Parquet with no checks, and the rows
+    it wrote."""
     con = duckdb.connect()
-    started = time.perf_counter()
-    con.execute(
-        f"COPY (SELECT *, CAST(time AS DATE) AS dt FROM read_csv('{path}', all_varchar=true)) "
-        f"TO '{out}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)"
+    timing = h.measure(
+        lambda: con.execute(
+            f"COPY (SELECT *, CAST(time AS DATE) AS dt FROM read_csv('{path}', all_varchar=true)) "
+            f"TO '{out}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)"
+        ),
+        runs=1,
     )
-    return time.perf_counter() - started
+    (rows,) = con.execute(f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')").fetchone() or (0,)
+    return timing.first, int(rows)
 
 
 def main() -> None:
     """Print rows/s for Touchpoint and the DuckDB peer, and their ratio."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = h.parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    args = parser.parse_args()
+    bench = h.start("bench_import", parser, smoke={"rows": 2_000})
+    rows = bench.args.rows
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         csv_path = root / "trades.csv"
-        write_trades_csv(csv_path, args.rows)
-        size_mb = csv_path.stat().st_size / 1e6
-        ours = time_touchpoint(csv_path, root / "home")
-        peer = time_duckdb_copy(csv_path, root / "peer")
-    print(f"bench_import  {datetime.now(UTC):%Y-%m-%d}  rows={args.rows:,}  csv={size_mb:.0f} MB")
-    print(f"touchpoint import_file : {ours:6.2f} s  {args.rows / ours:12,.0f} rows/s")
-    print(f"duckdb bare copy (peer): {peer:6.2f} s  {args.rows / peer:12,.0f} rows/s")
-    print(f"ratio touchpoint/peer  : {ours / peer:6.2f}x")
+        write_trades_csv(csv_path, rows)
+        size = csv_path.stat().st_size
+        ours, imported = time_touchpoint(csv_path, root / "home")
+        peer, copied = time_duckdb_copy(csv_path, root / "peer")
+    bench.say(f"bench_import  {datetime.now(UTC):%Y-%m-%d}  rows={rows:,}  csv={size / 1e6:.0f} MB")
+    bench.say(f"touchpoint import_file : {ours:6.2f} s  {rows / ours:12,.0f} rows/s")
+    bench.say(f"duckdb bare copy (peer): {peer:6.2f} s  {rows / peer:12,.0f} rows/s")
+    bench.say(f"ratio touchpoint/peer  : {ours / peer:6.2f}x")
+    bench.report(
+        {
+            "rows": rows,
+            "csv_bytes": size,
+            "rows_imported": imported,
+            "seconds": round(ours, 4),
+            "rows_per_second": round(rows / ours),
+            "peer_rows": copied,
+            "peer_seconds": round(peer, 4),
+            "peer_rows_per_second": round(rows / peer),
+            "ratio": round(ours / peer, 3),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -40,38 +40,29 @@ consumer that only polls `read_after` (latency = when the read returned the reco
 the round trip the journey consumer's own reads start from.
 
 SQLite in a throwaway home by default; `--database-url postgresql://…` runs the operational store (and the
-event log) on PostgreSQL, in a fresh schema dropped afterwards.
+event log) on PostgreSQL, in a fresh schema dropped afterwards. `--smoke` runs both parts at tiny sizes on
+SQLite, and again on PostgreSQL when TOUCHPOINT_TEST_POSTGRES_URL is set (only there with `--database-url`).
 Run: `python bench/bench_journeys.py [--customers N] [--advance N] [--batch N] [--seconds S] [--rate R]
-[--drain S] [--database-url URL] [--profile] [--json]` (the default on 2 CPUs and SQLite: about 20
-minutes, peak RSS about 1.4 GiB).
+[--drain S] [--database-url URL] [--profile] [--smoke] [--json]` (the default on 2 CPUs and SQLite: about
+20 minutes, peak RSS about 1.4 GiB).
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import json
 import math
-import pstats
-import resource
-import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Column, Index, MetaData, Table, create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Index, MetaData, Table, func, insert, select
 
+import _harness as h
 from bench_segments import synthesise_tags
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import Settings, load_settings
@@ -81,9 +72,10 @@ from touchpoint.core.ids import new_id
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import link_business_ids
 from touchpoint.journeys import repo
+from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import CONSUMER, admit_segments, route_events, tick
-from touchpoint.journeys.service import JourneyEnv, parse_journey, publish, save_journey
+from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.segments.service import SegmentDef, save_segment
 from touchpoint.store.operational.offsets import lock_offset, set_offset
 from touchpoint.store.operational.schema import NAMING, journey_outbox, journey_runs, journey_steps
@@ -102,7 +94,7 @@ def _send(node: str, text: str, after: str | None = None) -> dict[str, Any]:
     return {"id": node, "type": "action", "action": action} | ({"next": after} if after else {})
 
 
-NURTURE = {
+NURTURE: dict[str, Any] = {
     "name": "bench_nurture",
     "title": "新品认购培育",
     "entry": {"type": "segment", "segment": AUDIENCE.name},
@@ -129,31 +121,13 @@ NURTURE = {
         _send("remind", "{{ customer_no }}，新发基金认购明日截止"),
     ],
 }
-WELCOME = {
+WELCOME: dict[str, Any] = {
     "name": "bench_welcome",
     "title": "登录欢迎",
     "entry": {"type": "event", "event": "login"},
     "start": "welcome",
     "nodes": [_send("welcome", "欢迎回来 {{ payload.seq }}")],
 }
-
-console = Console(stderr=True)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
-def customer_numbers(size: int) -> np.ndarray:
-    """The synthetic customer numbers, C10000000 onwards (one width, so text order is number order)."""
-    return np.char.add("C", np.arange(10_000_000, 10_000_000 + size).astype(str))
 
 
 def synthesise(container: Container, size: int) -> None:
@@ -185,7 +159,7 @@ def bare_insert(container: Container, size: int) -> float:
         *(Index(None, *(c.name for c in index.columns)) for index in journey_runs.indexes),
     )
     now = container.clock.now()
-    numbers = customer_numbers(size).tolist()
+    numbers = h.customer_numbers(size).tolist()
     rows = [
         {
             "id": new_id("run"),
@@ -210,14 +184,12 @@ def bare_insert(container: Container, size: int) -> float:
     engine = container.ops.engine
     copy.create(engine)
     try:
-        started = time.perf_counter()
-        with engine.begin() as connection:
+        with h.Stopwatch() as watch, engine.begin() as connection:
             for start in range(0, len(rows), CHUNK):
                 connection.execute(insert(copy), rows[start : start + CHUNK])
-        seconds = time.perf_counter() - started
     finally:
         copy.drop(engine)
-    return seconds
+    return watch.seconds
 
 
 def counts(env: JourneyEnv, journey: str) -> tuple[int, int]:
@@ -245,24 +217,24 @@ class Pass:
     profile: list[dict[str, Any]] = field(default_factory=list)
 
 
-def tick_pass(env: JourneyEnv, name: str, total: int, batch: int, *, profile: bool) -> Pass:
+def tick_pass(bench: h.Bench, env: JourneyEnv, name: str, total: int, batch: int, *, profile: bool) -> Pass:
     """Tick until nothing is due; with `profile`, the first call runs under cProfile and is not counted."""
     result = Pass(name)
     steps_before, effects_before = counts(env, NURTURE["name"])
     profiled_runs = 0
-    with _progress() as progress:
+    with bench.progress() as progress:
         task = progress.add_task(f"tick {name}", total=total, note="")
         if profile:
             profiler = cProfile.Profile()
             profiled_runs = profiler.runcall(lambda: tick(env=env, limit=batch))
-            result.profile = top_entries(profiler)
+            result.profile = h.top_entries(profiler)
             progress.update(task, advance=profiled_runs, note="(first call profiled)")
             steps_after, effects_after = counts(env, NURTURE["name"])
             steps_before, effects_before = steps_after, effects_after
         while True:
-            started = time.perf_counter()
-            taken = tick(env=env, limit=batch)
-            result.seconds += time.perf_counter() - started
+            with h.Stopwatch() as watch:
+                taken = tick(env=env, limit=batch)
+            result.seconds += watch.seconds
             if not taken:
                 break
             result.runs += taken
@@ -276,39 +248,15 @@ def tick_pass(env: JourneyEnv, name: str, total: int, batch: int, *, profile: bo
     return result
 
 
-def top_entries(profiler: cProfile.Profile, top: int = 15, entry: str = "tick") -> list[dict[str, Any]]:
-    """The `top` entries by own time, then the `top` touchpoint functions by cumulative time."""
-    stats = pstats.Stats(profiler)
-    entries = [
-        (own, total, calls, f"{file}:{line}({func_name})")
-        for (file, line, func_name), (_, calls, own, total, _) in stats.stats.items()  # type: ignore[attr-defined]
-    ]
-    by_own = sorted(entries, reverse=True)[:top]
-    ours = sorted(
-        ((total, own, calls, where) for own, total, calls, where in entries if "touchpoint/" in where),
-        reverse=True,
-    )[:top]
-    total_seconds = max((t for _, t, _, _ in entries), default=0.0)
-    rows = [
-        {"by": "own", "where": w, "calls": c, "tottime": round(o, 4), "cumtime": round(t, 4)}
-        for o, t, c, w in by_own
-    ]
-    rows += [
-        {"by": "cumulative", "where": w, "calls": c, "tottime": round(o, 4), "cumtime": round(t, 4)}
-        for t, o, c, w in ours
-    ]
-    return [{"by": "total", "where": entry, "calls": 1, "tottime": 0.0, "cumtime": total_seconds}, *rows]
-
-
-def drain_outbox(env: JourneyEnv, total: int, batch: int) -> tuple[int, float]:
+def drain_outbox(bench: h.Bench, env: JourneyEnv, total: int, batch: int) -> tuple[int, float]:
     """Dispatch until nothing is due: (effects done, seconds)."""
     done, seconds = 0, 0.0
-    with _progress() as progress:
+    with bench.progress() as progress:
         task = progress.add_task("dispatch", total=total, note="")
         while True:
-            started = time.perf_counter()
-            n = dispatch(env=env, limit=batch)
-            seconds += time.perf_counter() - started
+            with h.Stopwatch() as watch:
+                n = dispatch(env=env, limit=batch)
+            seconds += watch.seconds
             if not n:
                 break
             done += n
@@ -317,6 +265,7 @@ def drain_outbox(env: JourneyEnv, total: int, batch: int) -> tuple[int, float]:
 
 
 def segment_journey(
+    bench: h.Bench,
     container: Container,
     clock: VirtualClock,
     size: int,
@@ -324,29 +273,28 @@ def segment_journey(
     batch: int,
     *,
     profile: bool,
-    out: TextIO,
 ) -> dict[str, Any]:
     """Part 1: admission, three tick passes and dispatch, each beside the bare insert."""
     env = container
-    started = time.perf_counter()
-    with console.status(f"synthesising {size:,} customers, their tags and the audience segment"):
+    with (
+        bench.status(f"synthesising {size:,} customers, their tags and the audience segment"),
+        h.Stopwatch() as watch,
+    ):
         synthesise(container, size)
-    print(f"{size:,} customers synthesised in {time.perf_counter() - started:.1f} s", file=out)
+    bench.say(f"{size:,} customers synthesised in {watch.seconds:.1f} s")
     go_live(env, NURTURE)
-    with console.status(f"admit_segments: {size:,} members"):
-        started = time.perf_counter()
+    with bench.status(f"admit_segments: {size:,} members"), h.Stopwatch() as admitting:
         admitted = admit_segments(env=env)
-        admit_seconds = time.perf_counter() - started
+    admit_seconds = admitting.seconds
     assert admitted == size, f"admitted {admitted:,} of {size:,}"
-    with console.status(f"peer: bare executemany of {admitted:,} journey_runs rows"):
+    with bench.status(f"peer: bare executemany of {admitted:,} journey_runs rows"):
         bare_seconds = bare_insert(container, admitted)
     admit_rate, bare_rate = admitted / admit_seconds, admitted / bare_seconds
-    print(
+    bench.say(
         f"admission  {admitted:,} runs in {admit_seconds:.1f} s = {admit_rate:,.0f} admitted/s | bare "
         f"insert {bare_seconds:.1f} s = {bare_rate:,.0f} rows/s | ratio admission ÷ bare "
         f"{admit_rate / bare_rate:.2f}× | anchors' published {ANCHOR:,} entries/s: "
-        f"{admit_rate / ANCHOR:.2f}×",
-        file=out,
+        f"{admit_rate / ANCHOR:.2f}×"
     )
     figures: dict[str, Any] = {
         "customers": size,
@@ -360,7 +308,7 @@ def segment_journey(
     }
     advanced = min(advance, admitted)
     if advanced < admitted:
-        cutoff = str(customer_numbers(advanced + 1)[-1])
+        cutoff = str(h.customer_numbers(advanced + 1)[-1])
         with env.ops.begin() as connection:
             stopped = repo.end_runs(
                 connection,
@@ -369,41 +317,37 @@ def segment_journey(
                 "bench: not advanced",
                 clock.now(),
             )
-        print(
-            f"advancing a subset: {advanced:,} of the {admitted:,} admitted runs ({stopped:,} stopped first)",
-            file=out,
+        bench.say(
+            f"advancing a subset: {advanced:,} of the {admitted:,} admitted runs ({stopped:,} stopped first)"
         )
     figures["advanced"] = advanced
-    passes = [tick_pass(env, "entry", advanced, batch, profile=False)]
+    passes = [tick_pass(bench, env, "entry", advanced, batch, profile=False)]
     clock.advance(timedelta(days=1, minutes=1))
-    passes.append(tick_pass(env, "+1 day", advanced, batch, profile=profile))
+    passes.append(tick_pass(bench, env, "+1 day", advanced, batch, profile=profile))
     clock.advance(timedelta(days=1, minutes=1))
-    passes.append(tick_pass(env, "+2 days", advanced, batch, profile=profile))
+    passes.append(tick_pass(bench, env, "+2 days", advanced, batch, profile=profile))
     for p in passes:
         runs_rate, steps_rate = p.runs / p.seconds, p.steps / p.seconds
-        print(
+        bench.say(
             f"tick {p.name}: {p.runs:,} runs, {p.steps:,} steps, {p.effects:,} effects in {p.seconds:.1f} s "
             f"({p.calls} calls) = {runs_rate:,.0f} runs/s, {steps_rate:,.0f} steps/s | ratio runs/s ÷ bare "
-            f"{runs_rate / bare_rate:.3f}×",
-            file=out,
+            f"{runs_rate / bare_rate:.3f}×"
         )
     runs = sum(p.runs for p in passes)
     steps = sum(p.steps for p in passes)
     queued = sum(p.effects for p in passes)
     seconds = sum(p.seconds for p in passes)
-    print(
+    bench.say(
         f"advancing  {runs:,} run advances, {steps:,} steps, {queued:,} effects queued in {seconds:.1f} s = "
         f"{runs / seconds:,.0f} run advances/s, {steps / seconds:,.0f} steps/s | ratio steps/s ÷ bare "
-        f"{steps / seconds / bare_rate:.3f}×",
-        file=out,
+        f"{steps / seconds / bare_rate:.3f}×"
     )
     _, pending = counts(env, NURTURE["name"])
-    done, dispatch_seconds = drain_outbox(env, pending, batch)
+    done, dispatch_seconds = drain_outbox(bench, env, pending, batch)
     effects_rate = done / dispatch_seconds
-    print(
+    bench.say(
         f"dispatch   {done:,} effects in {dispatch_seconds:.1f} s = {effects_rate:,.0f} effects/s | "
-        f"ratio ÷ bare {effects_rate / bare_rate:.3f}×",
-        file=out,
+        f"ratio ÷ bare {effects_rate / bare_rate:.3f}×"
     )
     figures |= {
         "passes": [
@@ -431,29 +375,8 @@ def segment_journey(
         figures["tick_profiles"] = {p.name: p.profile for p in passes if p.profile}
         for p in passes:
             if p.profile:
-                print_profile(f"{p.name}, first call", p.profile, out)
+                h.print_profile(bench, f"{p.name}, first call", p.profile)
     return figures
-
-
-def print_profile(name: str, rows: list[dict[str, Any]], out: TextIO, what: str = "tick") -> None:
-    """The profiled call's top entries, by own time and (touchpoint) by cumulative time."""
-    print(f"{what} {name} under cProfile ({rows[0]['cumtime']:.2f} s):", file=out)
-    for by in ("own", "cumulative"):
-        print(f"  top by {by} time:", file=out)
-        for row in rows:
-            if row["by"] == by:
-                print(
-                    f"    {row['cumtime']:7.2f} s cum {row['tottime']:6.2f} s own {row['calls']:>9,} calls "
-                    f"{_short(row['where'])}",
-                    file=out,
-                )
-
-
-def _short(where: str) -> str:
-    for marker in ("site-packages/", "src/", "lib/python3"):
-        if marker in where:
-            return where.split(marker, 1)[1]
-    return where
 
 
 # Part 2 ----------------------------------------------------------------------------------------------------
@@ -503,8 +426,9 @@ class Producer:
             entries = []
             for seq in range(n, due):
                 customer = self.customers[seq]
+                event_id = f"{self.event}-{seq}-{ms}"
                 body = {
-                    "event_id": f"{self.event}-{seq}-{ms}",
+                    "event_id": event_id,
                     "kind": "track",
                     "event": self.event,
                     "time": ms,
@@ -512,7 +436,7 @@ class Producer:
                     "properties": {"seq": seq},
                     "ids": {"customer_no": customer},
                 }
-                entries.append(LogEntry(None, body["event_id"], body))
+                entries.append(LogEntry(None, event_id, body))
             log.append(entries, received_at=now)
             if n == 0:
                 self.first = time.perf_counter()
@@ -527,18 +451,15 @@ class Producer:
         return (len(self.sent) - 1) / span if span > 0 else float("nan")
 
 
-def percentiles(values: list[float]) -> dict[str, float | None]:
+def latency_ms(values: list[float]) -> dict[str, float | None]:
     """p50, p99 and max of latencies in seconds, as milliseconds (nearest rank); None where the rank falls
     on an event never handled (its latency, infinite here, is beyond the drain window)."""
-    if not values:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    ordered = sorted(values)
-
-    def rank(q: float) -> float | None:
-        value = ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-        return round(value * 1000, 2) if math.isfinite(value) else None
-
-    return {"p50_ms": rank(0.5), "p99_ms": rank(0.99), "max_ms": rank(1.0)}
+    return {
+        f"{name}_ms": round(value * 1000, 2) if math.isfinite(value) else None
+        for name, value in zip(
+            ("p50", "p99", "max"), h.percentiles(values, (50, 99, 100)).values(), strict=True
+        )
+    }
 
 
 def _ms(value: float | None) -> str:
@@ -554,7 +475,7 @@ def _times(ratio: float | None) -> str:
 
 
 def journey_latency(
-    container: Container, customers: list[str], rate: int, seconds: float, drain: float
+    bench: h.Bench, container: Container, customers: list[str], rate: int, seconds: float, drain: float
 ) -> dict[str, Any]:
     """Feed the event journey and run the worker's route + tick until every event is handled, or until
     `drain` seconds after the producer stopped (events still unhandled then count as infinitely late)."""
@@ -564,7 +485,7 @@ def journey_latency(
     total = int(rate * seconds)
     thread = producer.start()
     wall = time.perf_counter()
-    with _progress() as progress:
+    with bench.progress() as progress:
         task = progress.add_task("event → outbox", total=total, note="")
         while True:
             started = time.perf_counter()
@@ -609,9 +530,9 @@ def journey_latency(
         "handled_per_busy_second": round(len(rows) / busy, 1) if busy else 0.0,
         "consumer_loops": loops,
         "drain_seconds_after_producer": round(finished - producer.last, 2),
-        **percentiles(latencies),
-        "first_tenth_p50_ms": percentiles(latencies[:tenth])["p50_ms"],
-        "last_tenth_p50_ms": percentiles(latencies[-tenth:])["p50_ms"],
+        **latency_ms(latencies),
+        "first_tenth_p50_ms": latency_ms(latencies[:tenth])["p50_ms"],
+        "last_tenth_p50_ms": latency_ms(latencies[-tenth:])["p50_ms"],
     }
 
 
@@ -638,7 +559,7 @@ def profile_burst(container: Container, customers: list[str]) -> list[dict[str, 
     ]
     with env.ops.begin() as connection:  # skip any backlog the drain window left: only the burst is profiled
         lock_offset(connection, CONSUMER, now)
-        set_offset(connection, CONSUMER, int(container.log.head()), now)  # type: ignore[attr-defined]
+        set_offset(connection, CONSUMER, int(container.log.head()), now)
     container.log.append(entries, received_at=now)
     profiler = cProfile.Profile()
 
@@ -649,17 +570,19 @@ def profile_burst(container: Container, customers: list[str]) -> list[dict[str, 
             pass
 
     profiler.runcall(handle)
-    return top_entries(profiler, entry="route_events + tick")
+    return h.top_entries(profiler, entry="route_events + tick")
 
 
-def log_latency(container: Container, customers: list[str], rate: int, seconds: float) -> dict[str, Any]:
+def log_latency(
+    bench: h.Bench, container: Container, customers: list[str], rate: int, seconds: float
+) -> dict[str, Any]:
     """The peer: the same producer, a consumer that only reads the log back."""
     log, clock = container.log, container.clock
-    after = int(log.head())  # type: ignore[attr-defined]
+    after = int(log.head())
     producer = Producer(container, "$pageview", customers, rate, seconds)
     latencies: list[float] = []
     thread = producer.start()
-    with _progress() as progress:
+    with bench.progress() as progress:
         task = progress.add_task("append → read_after", total=int(rate * seconds), note="")
         while True:
             records = log.read_after(after, 2_000)
@@ -677,29 +600,30 @@ def log_latency(container: Container, customers: list[str], rate: int, seconds: 
         raise producer.error
     return {
         "appended": len(producer.sent),
+        "read": len(latencies),
         "achieved_rate": round(producer.achieved(), 1),
-        **percentiles(latencies),
+        **latency_ms(latencies),
     }
 
 
 def event_latency(
-    settings: Settings, offset: int, rate: int, seconds: float, drain: float, *, profile: bool, out: TextIO
+    bench: h.Bench, settings: Settings, offset: int, rate: int, seconds: float, drain: float, *, profile: bool
 ) -> dict[str, Any]:
     """Part 2 in a container on the system clock over the same store."""
     container = build(settings, clock=SystemClock(), migrate=False)
     total = int(rate * seconds)
     try:
-        customers = customer_numbers(offset + 2 * total + BURST).tolist()[offset:]
+        customers = h.customer_numbers(offset + 2 * total + BURST).tolist()[offset:]
         linked = customers[:total] + customers[2 * total :]
         link_business_ids(env=container, customers=[{"customer_no": c} for c in linked], id_columns={})
         go_live(container, WELCOME)
-        journey = journey_latency(container, customers[:total], rate, seconds, drain)
+        journey = journey_latency(bench, container, customers[:total], rate, seconds, drain)
         rows = profile_burst(container, customers[2 * total :]) if profile else []
-        peer = log_latency(container, customers[total : 2 * total], rate, seconds)
+        peer = log_latency(bench, container, customers[total : 2 * total], rate, seconds)
     finally:
         container.close()
     j, p = journey, peer
-    print(
+    bench.say(
         f"event → outbox  {j['outbox_rows']:,} of {j['appended']:,} events handled ({j['unhandled']:,} not "
         f"within {drain:.0f} s of the last append), appended at {j['achieved_rate']:,.0f}/s: p50 "
         f"{_ms(j['p50_ms'])}, p99 {_ms(j['p99_ms'])}, max {_ms(j['max_ms'])} (first tenth p50 "
@@ -707,8 +631,7 @@ def event_latency(
         f"{j['consumer_busy_share']:.0%}, {j['handled_per_busy_second']:,.0f} events per busy second) | "
         f"append → read_after at {p['achieved_rate']:,.0f}/s: p50 {_ms(p['p50_ms'])}, p99 "
         f"{_ms(p['p99_ms'])}, max {_ms(p['max_ms'])} | ratio p50 {_times(_ratio(j['p50_ms'], p['p50_ms']))}, "
-        f"p99 {_times(_ratio(j['p99_ms'], p['p99_ms']))}",
-        file=out,
+        f"p99 {_times(_ratio(j['p99_ms'], p['p99_ms']))}"
     )
     figures = {
         "rate": rate,
@@ -721,66 +644,38 @@ def event_latency(
     }
     if rows:
         figures["burst_profile"] = rows
-        print_profile(f"{BURST:,} login events at once", rows, out, what="route_events + tick")
+        h.print_profile(bench, f"{BURST:,} login events at once", rows, what="route_events + tick")
     return figures
 
 
 # Running ---------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def operational_url(database_url: str | None) -> Iterator[str | None]:
-    """None (SQLite in the home) or a URL into a fresh PostgreSQL schema, dropped afterwards."""
-    if database_url is None:
-        yield None
-        return
-    url = make_url(database_url)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def peak_rss_bytes() -> int:
-    """The process's resident-set high-water mark."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def run(home: Path, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
-    """Both parts in one store; print and return the figures."""
+def run(bench: h.Bench, home: Path, database_url: str | None) -> dict[str, Any]:
+    """Both parts in one store (SQLite in `home`, or a scratch schema at `database_url`); print and return
+    the figures."""
+    args = bench.args
     figures: dict[str, Any] = {}
-    with operational_url(args.database_url) as url:
+    with h.store_url(database_url) as url:
         settings = load_settings(home, database_url=url) if url else load_settings(home)
         clock = VirtualClock(AT)
         container = build(settings, clock=clock)
-        figures["store"] = container.ops.dialect
-        print(f"operational store: {container.ops.dialect}", file=out)
+        bench.say(f"operational store: {container.ops.dialect}")
         try:
             figures["segment_journey"] = segment_journey(
-                container, clock, args.customers, args.advance, args.batch, profile=args.profile, out=out
+                bench, container, clock, args.customers, args.advance, args.batch, profile=args.profile
             )
         finally:
             container.close()
         figures["event_latency"] = event_latency(
-            settings, args.customers, args.rate, args.seconds, args.drain, profile=args.profile, out=out
+            bench, settings, args.customers, args.rate, args.seconds, args.drain, profile=args.profile
         )
-    figures["max_rss_bytes"] = peak_rss_bytes()
-    print(f"peak RSS of the whole run {figures['max_rss_bytes'] / 2**30:.2f} GiB", file=out)
     return figures
 
 
 def main() -> None:
-    """Parse the options, run both parts in a throwaway home, print the figures (or JSON)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Parse the options, run both parts in a throwaway home per store, print the figures (or JSON)."""
+    parser = h.parser(__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--advance", type=int, default=200_000, help="advance only this many of the runs")
     parser.add_argument("--batch", type=int, default=10_000, help="tick and dispatch limit per call")
@@ -791,13 +686,15 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite (fresh schema)")
     parser.add_argument("--profile", action="store_true", help="profile one tick of each later pass")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    args = parser.parse_args()
-    out = sys.stderr if args.json else sys.stdout
-    with tempfile.TemporaryDirectory(prefix="bench-journeys-") as home:
-        figures = run(Path(home), args, out)
-    if args.json:
-        print(json.dumps(figures, indent=2, ensure_ascii=False))
+    smoke = {"customers": 300, "advance": 300, "batch": 100, "seconds": 1.0, "rate": 100, "drain": 30.0}
+    bench = h.start("bench_journeys", parser, smoke=smoke)
+    stores: dict[str, Any] = {}
+    for database_url in h.operational_stores(bench.args.database_url, bench.smoke):
+        with tempfile.TemporaryDirectory(prefix="bench-journeys-") as home:
+            stores[h.store_name(database_url)] = run(bench, Path(home), database_url)
+    lifetime = h.lifetime_peak_rss()
+    bench.say(f"peak RSS of the whole run {lifetime / h.GiB:.2f} GiB")
+    bench.report({"stores": stores, "max_rss_bytes": lifetime})
 
 
 if __name__ == "__main__":

@@ -5,20 +5,20 @@ bitmaps, indicator values, the customers snapshot) with realistic value mixes, t
 bitmap path and on the SQL reference path (one Ibis query on DuckDB) in the same run; the counts must agree.
 Two bitmap figures: cold (reading the snapshot, as the first preview of a day does) and warm (the snapshot
 already loaded, as an editor's repeated previews are). The ratio SQL ÷ warm bitmap is the figure.
-Run: `python bench/bench_segments.py [--sizes 1000000 10000000]`.
+Run: `python bench/bench_segments.py [--sizes 1000000 10000000] [--smoke] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+import _harness as h
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -58,7 +58,7 @@ def synthesise_tags(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The customers snapshot and three tags' values and Roaring bitmaps for `size` customers (C10000000
     onwards); returns their uids and customer numbers. Shared with bench_journeys.py."""
-    numbers = np.char.add("C", np.arange(10_000_000, 10_000_000 + size).astype(str))
+    numbers = h.customer_numbers(size)
     uids = np.arange(1, size + 1, dtype=np.int64)
     import_arrow(
         env=container,
@@ -109,41 +109,46 @@ def synthesise(container: Container, size: int) -> None:
     analytics.replace_partitions(INDICATOR_VALUES.name, {DAY: values})
 
 
-def measure(size: int) -> None:
-    """Print cold and warm bitmap times, the SQL time and their ratio for one size."""
-    home = Path(tempfile.mkdtemp(prefix=f"bench-seg-{size}-"))
-    container = build(load_settings(home), clock=VirtualClock(AT))
-    started = time.perf_counter()
-    synthesise(container, size)
-    print(f"{size:,} customers synthesised in {time.perf_counter() - started:.1f} s")
-    rule = read_rule(RULE)
-    context = context_at(env=container, at=AT)
-    started = time.perf_counter()
-    cold = evaluate(rule, context)
-    cold_ms = (time.perf_counter() - started) * 1000
-    warm_ms = min(_timed(lambda: evaluate(rule, context)) for _ in range(5))
-    sql_ms = min(_timed(lambda: evaluate_sql(rule, context)) for _ in range(3))
-    assert len(evaluate_sql(rule, context)) == len(cold), "the two paths disagree"
-    print(
-        f"  {len(cold):,} members · bitmap cold {cold_ms:.0f} ms, warm {warm_ms:.1f} ms · "
+def measure(bench: h.Bench, size: int) -> dict[str, Any]:
+    """Print cold and warm bitmap times, the SQL time and their ratio for one size; return them."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-seg-{size}-") as home:
+        container = build(load_settings(Path(home)), clock=VirtualClock(AT))
+        try:
+            with h.Stopwatch() as watch:
+                synthesise(container, size)
+            bench.say(f"{size:,} customers synthesised in {watch.seconds:.1f} s")
+            rule = read_rule(RULE)
+            context = context_at(env=container, at=AT)
+            cold = h.measure(lambda: evaluate(rule, context), runs=1)
+            warm = h.measure(lambda: evaluate(rule, context), runs=5)
+            sql = h.measure(lambda: evaluate_sql(rule, context), runs=3)
+        finally:
+            container.close()
+    members, sql_members = len(cold.result), len(sql.result)
+    assert sql_members == members, f"the two paths disagree: bitmap {members:,}, SQL {sql_members:,}"
+    cold_ms, warm_ms, sql_ms = cold.first * 1000, warm.min * 1000, sql.min * 1000
+    bench.say(
+        f"  {members:,} members · bitmap cold {cold_ms:.0f} ms, warm {warm_ms:.1f} ms · "
         f"SQL on DuckDB {sql_ms:.0f} ms · ratio SQL / warm bitmap {sql_ms / warm_ms:.1f}×"
     )
-    container.close()
-
-
-def _timed(work: object) -> float:
-    assert callable(work)
-    started = time.perf_counter()
-    work()
-    return (time.perf_counter() - started) * 1000
+    return {
+        "customers": size,
+        "members_bitmap": members,
+        "members_sql": sql_members,
+        "cold_ms": round(cold_ms, 3),
+        "warm_ms": round(warm_ms, 3),
+        "sql_ms": round(sql_ms, 3),
+        "ratio_sql_to_warm": round(sql_ms / warm_ms, 2),
+        "ratio_cold_to_sql": round(cold_ms / sql_ms, 3),
+    }
 
 
 def main() -> None:
     """Measure each size."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    for size in parser.parse_args().sizes:
-        measure(size)
+    bench = h.start("bench_segments", parser, smoke={"sizes": [2_000]})
+    bench.report({"sizes": [measure(bench, size) for size in bench.args.sizes]})
 
 
 if __name__ == "__main__":
