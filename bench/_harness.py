@@ -315,6 +315,13 @@ def reset_peak_rss() -> bool:
     return True
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc/PID/stat (fields 14 and 15, in clock ticks)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss() -> int:
     """This process's resident-set peak since the last `reset_peak_rss` (since it started without one)."""
     try:
@@ -410,6 +417,11 @@ class Server:
     def pid(self) -> int:
         """The server's process id."""
         return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far (user + system, every thread): on a shared machine, CPU per
+        event is the figure that other jobs' load does not move."""
+        return process_cpu_seconds(self.pid)
 
 
 @contextmanager

@@ -121,17 +121,23 @@ def run_store(
             before = h.counter(h.metrics(ours.base), ACCEPTED, source)
             figures = {}
             for name, server in (("touchpoint", ours), ("bare", bare)):
+                cpu = server.cpu_seconds()
                 seconds, latencies = asyncio.run(
                     drive(f"{server.base}{path}", bodies, content_type, concurrency)
                 )
-                figures[name] = (len(bodies) * per / seconds, h.percentiles(latencies, (99,))[99] * 1000)
+                cpu_us = (server.cpu_seconds() - cpu) / (len(bodies) * per) * 1e6
+                figures[name] = (
+                    len(bodies) * per / seconds,
+                    h.percentiles(latencies, (99,))[99] * 1000,
+                    cpu_us,
+                )
             accepted = h.counter(h.metrics(ours.base), ACCEPTED, source) - before
-            rate, p99 = figures["touchpoint"]
-            bare_rate, bare_p99 = figures["bare"]
+            rate, p99, cpu_us = figures["touchpoint"]
+            bare_rate, bare_p99, bare_cpu_us = figures["bare"]
             bench.say(
-                f"{label:<22} touchpoint {rate:10,.0f} events/s  p99 {p99:7.1f} ms | "
-                f"bare {bare_rate:10,.0f} events/s  p99 {bare_p99:6.1f} ms | "
-                f"ratio {rate / bare_rate:5.2f}"
+                f"{label:<22} touchpoint {rate:10,.0f} events/s  p99 {p99:7.1f} ms  {cpu_us:5.1f} CPU µs/e | "
+                f"bare {bare_rate:10,.0f} events/s  p99 {bare_p99:6.1f} ms  {bare_cpu_us:5.1f} CPU µs/e | "
+                f"ratio {rate / bare_rate:5.2f}, CPU {bare_cpu_us / cpu_us:5.2f}"
             )
             results.append(
                 {
@@ -144,6 +150,9 @@ def run_store(
                     "bare_events_per_second": round(bare_rate),
                     "bare_p99_ms": round(bare_p99, 2),
                     "ratio": round(rate / bare_rate, 3),
+                    "cpu_us_per_event": round(cpu_us, 2),
+                    "bare_cpu_us_per_event": round(bare_cpu_us, 2),
+                    "cpu_ratio": round(bare_cpu_us / cpu_us, 3),
                 }
             )
     return {"cases": results}

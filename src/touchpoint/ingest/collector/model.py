@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -134,10 +135,11 @@ class ReplayReport(BaseModel):
     outcomes: list[ReplayOutcome] = Field(default_factory=list)
 
 
-def event_id_for(dedupe_key: str | None, fallback: str) -> str:
-    """A stable event id from the dedupe key (so a resend maps to the same row), else the fallback."""
+def event_id_for(dedupe_key: str | None, fallback: str | None = None) -> str:
+    """A stable event id from the dedupe key (so a resend maps to the same row), else the fallback, else a
+    random one (drawn only then: a random id per event, most of them unused, showed in the profile)."""
     if dedupe_key is None:
-        return fallback
+        return uuid.uuid4().hex if fallback is None else fallback
     return hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -83,7 +82,7 @@ def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow
     return Normalised(
         dedupe_key=key,
         payload=payload(
-            event_id=event_id_for(key, uuid.uuid4().hex),
+            event_id=event_id_for(key),
             source="posthog",
             project=batch.project,
             kind=_kind(name),

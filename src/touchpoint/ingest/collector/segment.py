@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -101,7 +100,7 @@ def normalise(message: Any, batch: Batch, received: datetime, window: TimeWindow
     return Normalised(
         dedupe_key=key,
         payload=payload(
-            event_id=event_id_for(key, uuid.uuid4().hex),
+            event_id=event_id_for(key),
             source="segment",
             project=batch.project,
             kind=str(kind),
