@@ -481,18 +481,20 @@ def journey_latency(
     `drain` seconds after the producer stopped (events still unhandled then count as infinitely late)."""
     env = container
     producer = Producer(container, "login", customers, rate, seconds)
-    busy, loops = 0.0, 0
+    busy, loops, cpu = 0.0, 0, 0.0
     total = int(rate * seconds)
     thread = producer.start()
     wall = time.perf_counter()
     with bench.progress() as progress:
         task = progress.add_task("event → outbox", total=total, note="")
         while True:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             routed = route_events(env=env)
             ticked = 0
             while (n := tick(env=env)) > 0:
                 ticked += n
+            # The consumer's own CPU, empty polls included: unlike its wall time, other jobs' load leaves it.
+            cpu += time.thread_time() - started_cpu
             if routed or ticked:  # empty polls (about 4 ms each on SQLite) are not counted as busy
                 busy += time.perf_counter() - started
                 loops += 1
@@ -528,6 +530,7 @@ def journey_latency(
         "achieved_rate": round(producer.achieved(), 1),
         "consumer_busy_share": round(busy / wall, 3),
         "handled_per_busy_second": round(len(rows) / busy, 1) if busy else 0.0,
+        "consumer_cpu_ms_per_event": round(cpu / len(rows) * 1000, 3) if rows else None,
         "consumer_loops": loops,
         "drain_seconds_after_producer": round(finished - producer.last, 2),
         **latency_ms(latencies),
@@ -628,7 +631,8 @@ def event_latency(
         f"within {drain:.0f} s of the last append), appended at {j['achieved_rate']:,.0f}/s: p50 "
         f"{_ms(j['p50_ms'])}, p99 {_ms(j['p99_ms'])}, max {_ms(j['max_ms'])} (first tenth p50 "
         f"{_ms(j['first_tenth_p50_ms'])}, last tenth {_ms(j['last_tenth_p50_ms'])}; consumer working "
-        f"{j['consumer_busy_share']:.0%}, {j['handled_per_busy_second']:,.0f} events per busy second) | "
+        f"{j['consumer_busy_share']:.0%}, {j['handled_per_busy_second']:,.0f} events per busy second, "
+        f"{j['consumer_cpu_ms_per_event'] or 0:.2f} CPU ms per event) | "
         f"append → read_after at {p['achieved_rate']:,.0f}/s: p50 {_ms(p['p50_ms'])}, p99 "
         f"{_ms(p['p99_ms'])}, max {_ms(p['max_ms'])} | ratio p50 {_times(_ratio(j['p50_ms'], p['p50_ms']))}, "
         f"p99 {_times(_ratio(j['p99_ms'], p['p99_ms']))}"
