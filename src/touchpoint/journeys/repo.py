@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, Table, and_, bindparam, func, insert, or
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.engine import ACTIVE, Run, Step
-from touchpoint.store.operational.bulk import fetch_tuples
+from touchpoint.store.operational.bulk import fetch_tuples, insert_rows
 from touchpoint.store.operational.schema import (
     channel_log,
     journey_attempts,
@@ -89,8 +89,7 @@ def as_utc(moment: Any) -> datetime:
 
 def insert_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
     """Store new runs (one statement for the batch)."""
-    if runs:
-        connection.execute(insert(journey_runs), [_row(run, now) for run in runs])
+    insert_rows(connection, journey_runs, [_row(run, now) for run in runs])
 
 
 def _row(run: Run, now: datetime) -> dict[str, Any]:
@@ -199,8 +198,7 @@ def save_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
 
 def insert_step_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Record many steps at once (rows as `insert_steps` builds them)."""
-    if rows:
-        connection.execute(insert(journey_steps), rows)
+    insert_rows(connection, journey_steps, rows)
 
 
 def step_rows(run: Run, steps: list[Step], now: datetime) -> list[dict[str, Any]]:
@@ -227,8 +225,7 @@ def insert_steps(connection: Connection, run: Run, steps: list[Step], now: datet
 
 def insert_outbox(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Queue effects; the unique (run, node, step) key refuses a second copy of one."""
-    if rows:
-        connection.execute(insert(journey_outbox), rows)
+    insert_rows(connection, journey_outbox, rows)
 
 
 def active_runs_of(connection: Connection, customers: list[str], journeys_: list[str]) -> list[Run]:
