@@ -9,14 +9,14 @@ that has not begun yet (it starts after today) has no value (None), not zero: no
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-import pandas as pd
+import ibis
 from ibis.expr.types import Table
 from pyroaring import FrozenBitMap
 
-from touchpoint.analytics.events import check_events, date_range, events_between, today
+from touchpoint.analytics.events import Role, check_events, date_range, events_in_roles, today
 from touchpoint.analytics.model import RetentionQuery, RetentionUnit
 from touchpoint.core.durations import DayRef, resolve_day
 from touchpoint.core.errors import ValidationError
@@ -94,17 +94,22 @@ def retention(
         return_where,
         scope,
     )
-    sizes = cohort.group_by("period").agg(size=cohort.person.count()).to_pandas()
-    counts = joined.group_by(["period", "offset"]).agg(n=joined.person.count()).to_pandas()
-    retained = {(pd.Timestamp(r.period).date(), int(r.offset)): int(r.n) for r in counts.itertuples()}
+    # One query: the cohort sizes as offset 0 beside the retained counts, so the events are read, resolved
+    # and grouped by person once (the engine shares the cohort between both branches).
+    sizes = cohort.group_by("period").agg(n=cohort.person.count())
+    sizes = sizes.select("period", offset=ibis.literal(0, "int64"), n=sizes.n)
+    counts = joined.group_by(["period", "offset"]).agg(n=joined.person.count())
+    cells = sizes.union(counts.select("period", offset=counts.offset.cast("int64"), n=counts.n)).to_pyarrow()
+    found = zip(*(cells[c].to_pylist() for c in ("period", "offset", "n")), strict=True)
+    counted = {(_day(day), int(k)): int(n) for day, k, n in found}
+    retained = {key: n for key, n in counted.items() if key[1]}
     now = today(env)
     cohorts = []
-    for row in sizes.sort_values("period").itertuples():
-        day = pd.Timestamp(row.period).date()
-        cells = [
+    for day in sorted(day for day, k in counted if k == 0):
+        row = [
             None if _shift(day, unit, k) > now else retained.get((day, k), 0) for k in range(1, periods + 1)
         ]
-        cohorts.append({"start": day.isoformat(), "size": int(row.size), "retained": cells})
+        cohorts.append({"start": day.isoformat(), "size": counted[(day, 0)], "retained": row})
     return {"unit": unit, "periods": periods, "first_time": first_time, "cohorts": cohorts}
 
 
@@ -163,16 +168,26 @@ def _cohorts(
     check_events(env, list(dict.fromkeys([start_event, return_event])))
     first_period, last_period = _period_of(start, unit), _period_of(end, unit)
     reach = _shift(last_period, unit, periods + 1) - timedelta(days=1)
-    starts = _periods(
-        events_between(env, [start_event], EARLIEST if first_time else start, end, start_where, scope), unit
+    roles = {
+        "is_start": Role([start_event], EARLIEST if first_time else start, end, start_where),
+        "is_return": Role([return_event], first_period, reach, return_where),
+    }
+    facts = _periods(events_in_roles(env, roles, scope), unit)
+    in_range = facts.is_start & (facts.dt >= start)
+    # One row per person and period saying what they did in it: the cohorts and the returns both come
+    # from this one grouping of one scan.
+    per = facts.group_by(["person", "period"]).agg(
+        started=in_range.any(),
+        is_customer=(in_range & facts.customer_no.notnull()).any(),
+        ever=facts.is_start.any(),
+        returned=facts.is_return.any(),
     )
-    in_range = starts.filter(starts.dt >= start, starts.dt <= end)
-    cohort = in_range.group_by(["person", "period"]).agg(is_customer=in_range.customer_no.notnull().any())
-    if first_time:
-        first_ever = starts.group_by("person").agg(first=starts.period.min())
-        cohort = cohort.join(first_ever, "person").filter(lambda t: t.period == t.first).drop("first")
-    returned = _periods(events_between(env, [return_event], first_period, reach, return_where, scope), unit)
-    returns = returned.select("person", later=returned.period).distinct()
+    cohort = per.filter(per.started)
+    if first_time:  # the person's first period with a start event, over their whole history
+        first = ibis.ifelse(per.ever, per.period, ibis.null(per.period.type())).min().over(group_by="person")
+        cohort = per.mutate(first=first).filter(lambda t: t.started & (t.period == t.first))
+    cohort = cohort.select("person", "period", "is_customer")
+    returns = per.filter(per.returned).select("person", later=per.period)
     joined = cohort.join(returns, "person")
     joined = joined.mutate(offset=_offset(joined.period, joined.later, unit))
     joined = joined.filter(joined.offset >= 1, joined.offset <= periods).select("person", "period", "offset")
@@ -183,6 +198,11 @@ def _periods(table: Table, unit: Unit) -> Table:
     """The events with `period`: the first day of their Beijing day's day, week (from Monday) or month."""
     truncated = {"day": table.dt, "week": table.dt.truncate("W"), "month": table.dt.truncate("M")}[unit]
     return table.mutate(period=truncated)
+
+
+def _day(value: date | datetime) -> date:
+    """A period start as a date, whether the engine answered with a date or a timestamp."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 def _resolved(env: TagEnv, day: DayRef) -> date:

@@ -68,12 +68,16 @@ def event_trend(
     how = parse_measure(measure) if measure else None
     if not 1 <= top <= 100:
         raise ValidationError(f"top {top}: give 1 to 100")
-    rows = _rows(env, event, start, end, where, breakdown, how, unit, calendar, scope)
-    leaders: list[str] | None = None
-    if breakdown is not None:
-        leaders = _leaders(rows, top)
-        rows = _fold(rows, leaders)
-    total = _figures(rows, [], how)[0]
+    parts = [_rows(env, event, start, end, where, breakdown, how, unit, calendar, scope)]
+    if compare_from is not None:
+        compare_start = resolve_day(compare_from, today(env), calendar)
+        compare_from, compare_to = date_range(env, compare_start, compare_start + (end - start))
+        if unit == "trading_day":
+            check_calendar(calendar, compare_from, compare_to)
+        parts.append(
+            _rows(env, event, compare_from, compare_to, where, breakdown, how, unit, calendar, scope)
+        )
+    series, totals = _figures(parts, breakdown is not None, how, top)
     result: dict[str, Any] = {
         "event": event,
         "from": start.isoformat(),
@@ -81,24 +85,17 @@ def event_trend(
         "unit": unit,
         "by": by,
         "measure": measure,
-        "series": _figures(rows, ["period", "group"] if breakdown else ["period"], how),
-        "total": total,
+        "series": series[0],
+        "total": totals[0],
     }
     if compare_from is not None:
-        compare_start = resolve_day(compare_from, today(env), calendar)
-        compare_from, compare_to = date_range(env, compare_start, compare_start + (end - start))
-        if unit == "trading_day":
-            check_calendar(calendar, compare_from, compare_to)
-        earlier = _rows(env, event, compare_from, compare_to, where, breakdown, how, unit, calendar, scope)
-        if leaders is not None:
-            earlier = _fold(earlier, leaders)
-        before = _figures(earlier, [], how)[0]
+        before = totals[1]
         result["comparison"] = {
             "from": compare_from.isoformat(),
             "to": compare_to.isoformat(),
-            "series": _figures(earlier, ["period", "group"] if breakdown else ["period"], how),
+            "series": series[1],
             "total": before,
-            "change": {key: _change(total[key], before[key]) for key in before},
+            "change": {key: _change(totals[0][key], before[key]) for key in before},
         }
     return result
 
@@ -165,39 +162,66 @@ def _with_period(table: Table, unit: Unit, start: date, end: date, calendar: Tra
     return table.mutate(period=truncated)
 
 
-def _leaders(rows: Table, top: int) -> list[str]:
-    """The `top` groups with the most events (ties by name)."""
-    counts = rows.group_by("group").agg(n=rows.count()).order_by([ibis.desc("n"), "group"]).limit(top)
-    leaders: list[str] = counts.to_pyarrow()["group"].to_pylist()
-    return leaders
+def _figures(
+    parts: list[Table], grouped: bool, how: tuple[str, str] | None, top: int
+) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Per part (the range, then the comparison period): its series — events, distinct customers, events
+    per customer and the measure per period (and group), sorted — and the same figures over the whole part.
 
-
-def _fold(rows: Table, leaders: list[str]) -> Table:
-    """Every group outside `leaders` becomes 其他."""
-    return rows.mutate(group=ibis.ifelse(rows.group.isin(leaders), rows.group, OTHER))
-
-
-def _figures(rows: Table, keys: list[str], how: tuple[str, str] | None) -> list[dict[str, Any]]:
-    """Events, distinct customers, events per customer and the measure, per `keys` (or in all), sorted."""
+    One query answers it all: the rows are read and resolved once, the leading groups found among the
+    range's rows fold every other group into 其他 in both parts, and the series and totals are grouped
+    beside each other, so only those few rows leave the engine.
+    """
+    columns = ["person", "period", *(["group"] if grouped else []), *(["value"] if how else [])]
+    chosen = [p.select(*columns, part=ibis.literal(i, "int8")) for i, p in enumerate(parts)]
+    rows = chosen[0].union(*chosen[1:]) if len(chosen) > 1 else chosen[0]
+    if grouped:
+        rows = _fold(rows, _leaders(rows.filter(rows.part == 0), top))
     metrics: dict[str, Any] = {"count": rows.count(), "customers": rows.person.nunique()}
     if how is not None:
         value = rows.value
         metrics["value"] = {"sum": value.sum(), "avg": value.mean(), "max": value.max()}[how[0]]
-    aggregated = rows.group_by(keys).agg(**metrics).order_by(keys) if keys else rows.agg(**metrics)
-    figures = []
-    for row in aggregated.to_pyarrow().to_pylist():
-        count, customers = int(row["count"]), int(row["customers"])
-        item: dict[str, Any] = {}
-        if "period" in row:
-            item["date"] = row["period"].isoformat()
-        if "group" in row:
-            item["group"] = row["group"]
-        item |= {"count": count, "customers": customers}
-        item["per_customer"] = round(count / customers, 4) if customers else 0.0
-        if how is not None:
-            item["value"] = None if row["value"] is None else float(row["value"])
-        figures.append(item)
-    return figures
+    keys = ["part", "period", *(["group"] if grouped else [])]
+    series = rows.group_by(keys).agg(**metrics).mutate(whole=False)
+    whole = rows.group_by("part").agg(**metrics)
+    nothing = {"period": ibis.null(rows.period.type())} | ({"group": ibis.null("string")} if grouped else {})
+    whole = whole.mutate(whole=True, **nothing).select(*series.columns)
+    answer = series.union(whole).order_by(["part", "whole", *keys[1:]]).to_pyarrow().to_pylist()
+    lists: list[list[dict[str, Any]]] = [[] for _ in parts]
+    totals = [_item({"count": 0, "customers": 0, "value": None}, how) for _ in parts]
+    for row in answer:
+        if row["whole"]:
+            totals[row["part"]] = _item(row, how)
+        else:
+            lists[row["part"]].append(_item(row, how))
+    return lists, totals
+
+
+def _leaders(rows: Table, top: int) -> Table:
+    """The `top` groups with the most events (ties by name), as a query."""
+    counts = rows.group_by("group").agg(n=rows.count())
+    return counts.order_by([ibis.desc("n"), "group"]).limit(top).select("group")
+
+
+def _fold(rows: Table, leaders: Table) -> Table:
+    """Every group outside `leaders` becomes 其他."""
+    return rows.mutate(group=ibis.ifelse(rows.group.isin(leaders.group), rows.group, OTHER))
+
+
+def _item(row: dict[str, Any], how: tuple[str, str] | None) -> dict[str, Any]:
+    """One figure as the answer shows it: its date and group (for a series row), events, customers, events
+    per customer and the measure."""
+    count, customers = int(row["count"]), int(row["customers"])
+    item: dict[str, Any] = {}
+    if row.get("period") is not None:
+        item["date"] = row["period"].isoformat()
+    if row.get("group") is not None:
+        item["group"] = row["group"]
+    item |= {"count": count, "customers": customers}
+    item["per_customer"] = round(count / customers, 4) if customers else 0.0
+    if how is not None:
+        item["value"] = None if row["value"] is None else float(row["value"])
+    return item
 
 
 def _change(now: Any, before: Any) -> float | None:
