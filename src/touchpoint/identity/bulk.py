@@ -10,7 +10,8 @@ from sqlalchemy import Connection, insert, select
 
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import ANONYMOUS, Identifier, is_generic
-from touchpoint.store.operational.schema import identity_links, identity_log, persons
+from touchpoint.identity.snapshot import new_uids
+from touchpoint.store.operational.schema import identity_links, identity_log
 
 _CHUNK = 5000
 
@@ -74,15 +75,7 @@ def _links(connection: Connection, id_types: list[str]) -> dict[str, dict[str, i
 
 
 def _create_people(connection: Connection, customers: list[str], now: datetime) -> dict[str, int]:
-    created: dict[str, int] = {}
-    for start in range(0, len(customers), _CHUNK):
-        chunk = customers[start : start + _CHUNK]
-        result = connection.execute(
-            insert(persons).returning(persons.c.uid, sort_by_parameter_order=True),
-            [{"created_at": now}] * len(chunk),
-        )
-        uids = [int(u) for u in result.scalars()]
-        created.update(zip(chunk, uids, strict=True))
+    created = dict(zip(customers, new_uids(connection, len(customers), now), strict=True))
     _insert_links(connection, [(Identifier("customer_no", c), u) for c, u in created.items()], now, "create")
     return created
 

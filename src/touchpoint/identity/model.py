@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -51,9 +51,9 @@ def is_generic(value: str | None) -> bool:
     return value is None or value.strip().lower() in GENERIC_IDS
 
 
-@dataclass(frozen=True)
-class Identifier:
-    """One identifier: its type and value."""
+class Identifier(NamedTuple):
+    """One identifier: its type and value. A named tuple, not a dataclass: bulk binding hashes and compares
+    millions of them, and a tuple does both in C."""
 
     id_type: str
     value: str

@@ -15,11 +15,13 @@ from touchpoint.config import PiiKind
 from touchpoint.core.clock import Clock
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.identity import repo
+from touchpoint.identity.binding import apply_steps, bind_pairs
 from touchpoint.identity.bulk import link_customers
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import RESOLUTION_ORDER, Identifier, IdentityPolicy
 from touchpoint.identity.observe import Observation, observe
 from touchpoint.identity.profiles import apply_operation
+from touchpoint.identity.replay import Step
 from touchpoint.ingest.ports import EventLog, LogRecord
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.store.operational.consumers import consume_isolated
@@ -47,8 +49,7 @@ def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
     consumed (and dead letters retried)."""
 
     def apply(connection: Connection, records: Sequence[LogRecord]) -> None:
-        for record in records:
-            apply_event(connection, record, env.identity_policy, env.clock.now())
+        apply_events(connection, records, env.identity_policy, env.clock.now())
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -59,6 +60,42 @@ def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
         now=env.clock.now,
     )
     return consumed.records + consumed.retried
+
+
+def apply_events(
+    connection: Connection, records: Sequence[LogRecord], policy: IdentityPolicy, now: datetime
+) -> None:
+    """Apply events in order with the outcome of `apply_event` on each: a run of events that only bind
+    anonymous ids to logins and name their subject goes through the bulk binder as one batch; an event that
+    also binds a group, unbinds or changes a profile is applied on its own, after the run before it."""
+    run: list[Step] = []
+    for record in records:
+        steps = _plain_steps(record.payload, policy)
+        if steps is not None:
+            run += steps
+            continue
+        if run:
+            apply_steps(connection, run, now=now, shared_after=policy.shared_after)
+            run = []
+        apply_event(connection, record, policy, now)
+    if run:
+        apply_steps(connection, run, now=now, shared_after=policy.shared_after)
+
+
+def _plain_steps(body: dict[str, Any], policy: IdentityPolicy) -> list[Step] | None:
+    """The graph calls `apply_event` makes for an event, as steps — None for an event that binds a group,
+    unbinds or carries a profile operation (it is applied on its own). A malformed identifier is refused
+    here as there."""
+    obs = observe(body)
+    _refuse_malformed_identifiers(obs)
+    if obs.group or obs.unbind or body.get("profile"):
+        return None
+    source = str(body.get("source", "event"))
+    mode = policy.mode(str(body.get("project", "default")))
+    steps = [Step("bind", anonymous, login, mode, source) for anonymous, login in obs.pairs]
+    if obs.subject is not None:
+        steps.append(Step("loose" if obs.subject_is_loose else "ensure", obs.subject, source=source))
+    return steps
 
 
 def apply_event(
@@ -242,40 +279,67 @@ _CUSTOMER_ID_COLUMNS = ["customer_no", "phone", "wechat_openid"]
 EVENTS_SYNCED = "identity.imported_event_partitions"
 
 
+IMPORT_BATCH_PAIRS = 50_000
+"""Pairs of imported history bound in one transaction: the partitions are gathered, in order, until they
+hold this many (one day of a brokerage's history holds a few thousand)."""
+
+
 def sync_imported_events(*, env: IdentityEnv, analytics: AnalyticalStore) -> int:
-    """Link the anonymous and login ids that imported history carries (new or rewritten partitions only)."""
+    """Link the anonymous and login ids that imported history carries (new or rewritten partitions only).
+
+    Partitions are bound in order, each one's pairs sorted, through the bulk binder — several partitions to a
+    transaction, which also records them as done."""
     with env.ops.begin() as connection:
         done: dict[str, str] = get_value(connection, EVENTS_SYNCED) or {}
     pending = [p for p in analytics.partitions("events") if done.get(p.dt.isoformat()) != p.file]
     linked = 0
-    for partition in pending:
-        table = analytics.read_partition("events", partition.dt)
-        pairs = _anonymous_login_pairs(table)
-        now = env.clock.now()
-        with env.ops.begin() as connection:
-            graph = Graph(connection, now=now, source="import", shared_after=env.identity_policy.shared_after)
-            for anonymous, login in pairs:
-                graph.bind(
-                    Identifier("anonymous_id", anonymous),
-                    Identifier("customer_no", login),
-                    env.identity_policy.default_mode,
-                )
-            done[partition.dt.isoformat()] = partition.file
-            set_value(connection, EVENTS_SYNCED, done, now=now)
+    batch: list[tuple[Identifier, Identifier]] = []
+    for index, partition in enumerate(pending):
+        pairs = _anonymous_login_pairs(analytics.read_partition("events", partition.dt))
+        batch += [(Identifier("anonymous_id", a), Identifier("customer_no", b)) for a, b in pairs]
+        done[partition.dt.isoformat()] = partition.file
         linked += len(pairs)
+        if len(batch) >= IMPORT_BATCH_PAIRS or index == len(pending) - 1:
+            _bind_imported(env, batch, done)
+            batch = []
     return linked
 
 
+def _bind_imported(
+    env: IdentityEnv, pairs: list[tuple[Identifier, Identifier]], done: dict[str, str]
+) -> None:
+    """Bind pairs of imported history and record the partitions they came from as done, in one transaction."""
+    now = env.clock.now()
+    policy = env.identity_policy
+    with env.ops.begin() as connection:
+        bind_pairs(
+            connection,
+            pairs,
+            mode=policy.default_mode,
+            now=now,
+            source="import",
+            shared_after=policy.shared_after,
+        )
+        set_value(connection, EVENTS_SYNCED, done, now=now)
+
+
 def _anonymous_login_pairs(table: Any) -> list[tuple[str, str]]:
+    """The distinct (anonymous id, login) pairs of imported events, sorted; the login is the login id, else
+    the customer number. Computed in Arrow: a day of history holds hundreds of thousands of events."""
     if table is None or table.num_rows == 0:
         return []
-    rows = table.select(["anonymous_id", "login_id", "customer_no", "source"]).to_pylist()
-    pairs = {
-        (r["anonymous_id"], r["login_id"] or r["customer_no"])
-        for r in rows
-        if r["source"] == "import" and r["anonymous_id"] and (r["login_id"] or r["customer_no"])
-    }
-    return sorted(pairs)
+    anonymous = table["anonymous_id"]
+    login = pc.if_else(_present(table["login_id"]), table["login_id"], table["customer_no"])
+    imported = pc.fill_null(pc.equal(table["source"], "import"), False)
+    keep = pc.and_(imported, pc.and_(_present(anonymous), _present(login)))
+    pairs = pa.table({"anonymous": anonymous, "login": login}).filter(keep)
+    distinct = pairs.group_by(["anonymous", "login"]).aggregate([])
+    return sorted(zip(distinct["anonymous"].to_pylist(), distinct["login"].to_pylist(), strict=True))
+
+
+def _present(column: Any) -> Any:
+    """Neither null nor empty (a value Python would call true)."""
+    return pc.fill_null(pc.not_equal(column, ""), False)
 
 
 _ID_TABLES: dict[tuple[Any, ...], tuple[pa.Table, pa.Table]] = {}
