@@ -17,15 +17,19 @@ from touchpoint.identity.replay import Snapshot, Step, replayable, trivial, twin
 def identifiers(steps: Iterable[Step]) -> set[Identifier]:
     """Every identifier whose state the steps may read: those they name, and each login's anonymous twin
     (a login seen first may take it over)."""
-    raw: set[Identifier] = set()
+    named: set[Identifier] = set()
     for step in steps:
-        raw.add(step.ident)
+        named.add(step.ident)
         if step.login is not None:
-            raw.add(step.login)
+            named.add(step.login)
         if step.kind == "loose":
-            raw.add(Identifier("customer_no", step.ident.value))
-    raw |= {twin(i) for i in raw if i.is_login}
-    return {i for i in raw if not is_generic(i.value)}
+            named.add(Identifier("customer_no", step.ident.value))
+    return with_twins(named)
+
+
+def with_twins(named: set[Identifier]) -> set[Identifier]:
+    """`named` and each login's anonymous twin, placeholder ids left out."""
+    return {i for i in named | {twin(i) for i in named if i.is_login} if not is_generic(i.value)}
 
 
 def settled(step: Step, uids: dict[Identifier, int]) -> bool:

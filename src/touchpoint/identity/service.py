@@ -19,7 +19,7 @@ from touchpoint.identity.binding import apply_steps, bind_pairs
 from touchpoint.identity.bulk import link_customers
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import RESOLUTION_ORDER, Identifier, IdentityPolicy
-from touchpoint.identity.observe import Observation, observe
+from touchpoint.identity.observe import Observation, imported_pairs, observe
 from touchpoint.identity.profiles import apply_operation
 from touchpoint.identity.replay import Step
 from touchpoint.ingest.ports import EventLog, LogRecord
@@ -294,15 +294,28 @@ def sync_imported_events(*, env: IdentityEnv, analytics: AnalyticalStore) -> int
     pending = [p for p in analytics.partitions("events") if done.get(p.dt.isoformat()) != p.file]
     linked = 0
     batch: list[tuple[Identifier, Identifier]] = []
+    anonymous, logins = _Interned("anonymous_id"), _Interned("customer_no")
     for index, partition in enumerate(pending):
-        pairs = _anonymous_login_pairs(analytics.read_partition("events", partition.dt))
-        batch += [(Identifier("anonymous_id", a), Identifier("customer_no", b)) for a, b in pairs]
+        pairs = imported_pairs(analytics.read_partition("events", partition.dt))
+        batch += [(anonymous[a], logins[b]) for a, b in pairs]
         done[partition.dt.isoformat()] = partition.file
         linked += len(pairs)
         if len(batch) >= IMPORT_BATCH_PAIRS or index == len(pending) - 1:
             _bind_imported(env, batch, done)
             batch = []
     return linked
+
+
+class _Interned(dict[str, Identifier]):
+    """Identifiers of one type by value, each made once: history names the same ids day after day."""
+
+    def __init__(self, id_type: str) -> None:
+        super().__init__()
+        self.id_type = id_type
+
+    def __missing__(self, value: str) -> Identifier:
+        ident = self[value] = Identifier(self.id_type, value)
+        return ident
 
 
 def _bind_imported(
@@ -321,25 +334,6 @@ def _bind_imported(
             shared_after=policy.shared_after,
         )
         set_value(connection, EVENTS_SYNCED, done, now=now)
-
-
-def _anonymous_login_pairs(table: Any) -> list[tuple[str, str]]:
-    """The distinct (anonymous id, login) pairs of imported events, sorted; the login is the login id, else
-    the customer number. Computed in Arrow: a day of history holds hundreds of thousands of events."""
-    if table is None or table.num_rows == 0:
-        return []
-    anonymous = table["anonymous_id"]
-    login = pc.if_else(_present(table["login_id"]), table["login_id"], table["customer_no"])
-    imported = pc.fill_null(pc.equal(table["source"], "import"), False)
-    keep = pc.and_(imported, pc.and_(_present(anonymous), _present(login)))
-    pairs = pa.table({"anonymous": anonymous, "login": login}).filter(keep)
-    distinct = pairs.group_by(["anonymous", "login"]).aggregate([])
-    return sorted(zip(distinct["anonymous"].to_pylist(), distinct["login"].to_pylist(), strict=True))
-
-
-def _present(column: Any) -> Any:
-    """Neither null nor empty (a value Python would call true)."""
-    return pc.fill_null(pc.not_equal(column, ""), False)
 
 
 _ID_TABLES: dict[tuple[Any, ...], tuple[pa.Table, pa.Table]] = {}

@@ -18,6 +18,7 @@ from touchpoint.governance import SYSTEM
 from touchpoint.identity import service
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import ANONYMOUS, Identifier
+from touchpoint.identity.observe import imported_pairs
 from touchpoint.identity.service import link_business_ids, sync_imported_events
 from touchpoint.ingest import ImportOptions, import_arrow
 from touchpoint.store.operational.schema import identity_links, identity_log
@@ -42,7 +43,7 @@ def reference_pairs(table: pa.Table) -> list[tuple[str, str]]:
 def test_pairs_of_a_partition_as_read_row_by_row(rows: list[tuple[str | None, ...]]) -> None:
     names = ["anonymous_id", "login_id", "customer_no", "source"]
     table = pa.table({name: pa.array([r[n] for r in rows], pa.string()) for n, name in enumerate(names)})
-    assert service._anonymous_login_pairs(table) == reference_pairs(table)
+    assert imported_pairs(table) == reference_pairs(table)
 
 
 CUSTOMERS = ["C1", "C2", "C4"]
