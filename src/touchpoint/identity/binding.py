@@ -1,12 +1,15 @@
 """Binding a batch in bulk: a few set queries, the rules replayed in memory, one write per table.
 
 The per-pair path (`Graph.bind` per anonymous id → login pair) costs several single-row statements per pair,
-most of them re-reading links that exist already. Here a batch of steps is read with a few set queries
-(snapshot.read_snapshot), replayed in memory by the Graph's own rules (replay.Replay), and what the replay
-changed is written with one multi-row statement per table. The outcome is that of applying every step one
-by one through the Graph, in order. A step the replay does not mirror goes through the Graph after that
-write, with every step that shares an identifier or a person with it (parts.for_graph): the other steps
-cannot see the difference, so the order between them and the rest does not matter.
+most of them re-reading links that exist already. Here a batch of steps is read with a few set queries:
+the links of every identifier it names (snapshot.read_links), which settle most steps (their ends already
+are one person: parts.settled), then, for the other steps only, their persons' identifiers, shared marks,
+sightings and separations (snapshot.read_snapshot). Those steps are replayed in memory by the Graph's own
+rules (replay.Replay), and what the replay changed is written with one statement per table. The outcome is
+that of applying every step one by one through the Graph, in order. A step the replay does not mirror goes
+through the Graph after that write, with every step that shares an identifier or a person with it
+(parts.for_graph): the other steps cannot see the difference, so the order between them and the rest does
+not matter.
 """
 
 from __future__ import annotations
