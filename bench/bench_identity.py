@@ -2,12 +2,13 @@
 
 What is timed is `sync_imported_events`, as the worker runs it after a historical import: read each new
 events partition, take its (anonymous id, login) pairs, bind them. The history is shaped like a brokerage's
-app history: about `--sizes` pairs over `--days` days, about 11 pairs per customer (customers linked first,
-as `sync_customers` does); each customer has a phone (`dev-…`), one in eight also a tablet; each is active
-on a third of the days, every active day binding its device to its customer number again (so most pairs
-repeat a link made already); branch kiosks seen with many customers (they become shared); a few placeholder
-ids ("null"), anonymous ids that are the login itself, and logins that are no imported customer. Each pair
-is carried by EVENTS_PER_PAIR events.
+app history, about `--sizes` pairs over each of `--days` days of history (customers linked first, as
+`sync_customers` does): each customer has a phone (`dev-…`), one in eight also a tablet; each is active on a
+third of the days, every active day binding its device to its customer number again; branch kiosks seen
+with many customers (they become shared); a few placeholder ids ("null"), anonymous ids that are the login
+itself, and logins that are no imported customer. Over 30 days a customer has about 11 pairs and most pairs
+repeat a link made already; over 3 days about one, and nearly every pair is a device seen for the first time
+(the shape of bench_analytics' history). Each pair is carried by EVENTS_PER_PAIR events.
 
 The figure is pairs/s of the bulk path over the whole history. The peer in the same run is the path as it
 was (`before_sync`: each partition's pairs through `Graph.bind` one by one, a transaction per partition)
@@ -18,7 +19,7 @@ beside them, because other jobs share this machine's two cores (on PostgreSQL th
 counted). SQLite in a throwaway home, and PostgreSQL too (a fresh schema, dropped afterwards) when
 TOUCHPOINT_TEST_POSTGRES_URL is set; `--database-url` runs PostgreSQL alone. `--profile bulk|per-pair` runs
 one sync at the first size under cProfile instead.
-Run: `python bench/bench_identity.py [--sizes 10000,50000,110000] [--days 30] [--peer-pairs 10000]
+Run: `python bench/bench_identity.py [--sizes 10000,50000,110000] [--days 30,3] [--peer-pairs 10000]
 [--database-url URL] [--profile bulk|per-pair] [--smoke] [--json]`.
 """
 
@@ -213,10 +214,10 @@ def graph_summary(connection: Any) -> dict[str, Any]:
     return {"people": sorted(sorted(g) for g in groups.values()), "shared": shared, "log": dict(kinds)}
 
 
-def measure(bench: h.Bench, database_url: str | None, size: int) -> dict[str, Any]:
+def measure(bench: h.Bench, database_url: str | None, size: int, days: int) -> dict[str, Any]:
     """The bulk figure at one size and, on a subset, the per-pair peer (and the same subset in bulk, whose
     graph must equal the per-pair one)."""
-    load = workload(size, bench.args.days)
+    load = workload(size, days)
     subset = load.subset(max(1, -(-load.pairs // bench.args.peer_pairs)))
     with bench.status(f"{h.store_name(database_url)}: {load.pairs:,} pairs in bulk"):
         bulk = timed_sync(database_url, load, sync_imported_events)
@@ -230,6 +231,7 @@ def measure(bench: h.Bench, database_url: str | None, size: int) -> dict[str, An
         )
     return {
         "store": h.store_name(database_url),
+        "days": days,
         "pairs": bulk.pairs,
         "events": load.pairs * EVENTS_PER_PAIR,
         "customers": len(load.customers),
@@ -248,7 +250,7 @@ def measure(bench: h.Bench, database_url: str | None, size: int) -> dict[str, An
 
 def profiled(bench: h.Bench, size: int, per_pair: bool) -> list[dict[str, Any]]:
     """One sync at `size` on SQLite under cProfile: its top entries."""
-    load = workload(size, bench.args.days)
+    load = workload(size, int(bench.args.days.split(",")[0]))
     profiler = cProfile.Profile()
     with tempfile.TemporaryDirectory(prefix="bench-identity-") as home:
         container = prepared(None, Path(home), load)
@@ -265,11 +267,11 @@ def main() -> None:
     """Print pairs/s of the bulk path and of the per-pair peer at each size, on each store."""
     parser = h.parser(__doc__)
     parser.add_argument("--sizes", default="10000,50000,110000", help="pair counts, comma-separated")
-    parser.add_argument("--days", type=int, default=30, help="days of history (one partition each)")
+    parser.add_argument("--days", default="30,3", help="days of history (a partition each), comma-separated")
     parser.add_argument("--peer-pairs", type=int, default=10_000, help="the per-pair peer's subset size")
     parser.add_argument("--database-url", default=None, help="PostgreSQL alone (a fresh schema)")
     parser.add_argument("--profile", choices=["bulk", "per-pair"], help="cProfile one sync at the first size")
-    bench = h.start("bench_identity", parser, smoke={"sizes": "600", "days": 5, "peer_pairs": 300})
+    bench = h.start("bench_identity", parser, smoke={"sizes": "600", "days": "5", "peer_pairs": 300})
     sizes = [int(s) for s in bench.args.sizes.split(",")]
     if bench.args.profile:
         rows = profiled(bench, sizes[0], bench.args.profile == "per-pair")
@@ -282,15 +284,16 @@ def main() -> None:
     )
     results = []
     for database_url in stores:
-        for size in sizes:
-            results.append(measure(bench, database_url, size))
-            _say(bench, results[-1])
+        for days in [int(d) for d in bench.args.days.split(",")]:
+            for size in sizes:
+                results.append(measure(bench, database_url, size, days))
+                _say(bench, results[-1])
     bench.report({"sizes": results})
 
 
 def _say(bench: h.Bench, r: dict[str, Any]) -> None:
     bench.say(
-        f"{r['store']:<10} {r['pairs']:>8,} pairs ({r['events']:,} events, {r['customers']:,} customers): "
+        f"{r['store']:<10} {r['days']:>2} days, {r['pairs']:>7,} pairs ({r['customers']:,} customers): "
         f"bulk {r['pairs_per_second']:>7,}/s ({r['seconds']:.2f} s, CPU {r['cpu_seconds']:.2f} s); "
         f"per pair {r['peer_pairs_per_second']:>5,}/s over {r['peer_pairs']:,} pairs "
         f"({r['peer_seconds']:.2f} s, CPU {r['peer_cpu_seconds']:.2f} s); × {r['speed_up']}"

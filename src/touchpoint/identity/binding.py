@@ -23,8 +23,8 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from touchpoint.identity.graph import Graph
-from touchpoint.identity.model import DEFAULT_SHARED_AFTER, Identifier, Mode
-from touchpoint.identity.parts import expand, for_graph, identifiers, settled, with_twins
+from touchpoint.identity.model import DEFAULT_SHARED_AFTER, Identifier, Mode, is_generic
+from touchpoint.identity.parts import expand, for_graph, identifiers, settled, twins
 from touchpoint.identity.replay import Replay, Step
 from touchpoint.identity.snapshot import read_links, read_snapshot, write_effects
 
@@ -64,7 +64,7 @@ def _bind_pairs(
     # Imported history names each pair on many days: the links are read, and settled pairs found (as in
     # `settled`), once per distinct pair; only the pairs left become steps.
     distinct = set(pairs)
-    links = read_links(connection, with_twins({i for pair in distinct for i in pair}))
+    links = _links(connection, {i for pair in distinct for i in pair if not is_generic(i.value)})
     uid = links.get
     done = {
         pair for pair in distinct if (anonymous := uid(pair[0])) is not None and anonymous == uid(pair[1])
@@ -78,9 +78,16 @@ def apply_steps(
 ) -> BindReport:
     """Apply identity steps with the outcome of applying them one by one through the Graph, in order."""
     with paused_gc():
-        links = read_links(connection, identifiers(steps))
+        links = _links(connection, identifiers(steps))
         active = [step for step in steps if not settled(step, links)]
         return _apply_active(connection, links, active, len(steps) - len(active), now, shared_after)
+
+
+def _links(connection: Connection, named: set[Identifier]) -> dict[Identifier, int]:
+    """The links of `named`, and of the anonymous twins of its new logins."""
+    links = read_links(connection, named)
+    links.update(read_links(connection, twins(named, links)))
+    return links
 
 
 @contextmanager
@@ -109,7 +116,8 @@ def _apply_active(
 ) -> BindReport:
     """Apply the steps the links do not settle. Most of a batch repeats links that exist: those steps change
     nothing whatever the batch does (see `settled`), so only these are read further, replayed and written."""
-    snapshot = read_snapshot(connection, links, identifiers(active))
+    reached = identifiers(active)
+    snapshot = read_snapshot(connection, links, reached | twins(reached, links))
     simpler = expand(active, snapshot)
     left = for_graph(simpler, snapshot)
     replay = Replay(snapshot, shared_after=shared_after)

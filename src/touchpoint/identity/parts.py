@@ -1,9 +1,9 @@
 """Planning a batch of identity steps for the bulk binder (pure).
 
-A batch is read once (`identifiers` names what to read), simplified (`expand`), and split into independent
-parts when some step must go through the Graph (`for_graph`): two steps share a part when they name a
-common identifier or a common person (a union-find over both), so that a part's outcome depends on nothing
-outside it and the parts may be replayed and written, or applied by the Graph, separately.
+A batch is read once (`identifiers` and `twins` name what to read), simplified (`expand`), and split into
+independent parts when some step must go through the Graph (`for_graph`): two steps share a part when they
+name a common identifier or a common person (a union-find over both), so that a part's outcome depends on
+nothing outside it and the parts may be replayed and written, or applied by the Graph, separately.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from touchpoint.identity.replay import Snapshot, Step, replayable, trivial, twin
 
 
 def identifiers(steps: Iterable[Step]) -> set[Identifier]:
-    """Every identifier whose state the steps may read: those they name, and each login's anonymous twin
-    (a login seen first may take it over)."""
+    """Every identifier the steps name (placeholder ids left out: they are never read)."""
     named: set[Identifier] = set()
     for step in steps:
         named.add(step.ident)
@@ -24,12 +23,14 @@ def identifiers(steps: Iterable[Step]) -> set[Identifier]:
             named.add(step.login)
         if step.kind == "loose":
             named.add(Identifier("customer_no", step.ident.value))
-    return with_twins(named)
+    return {i for i in named if not is_generic(i.value)}
 
 
-def with_twins(named: set[Identifier]) -> set[Identifier]:
-    """`named` and each login's anonymous twin, placeholder ids left out."""
-    return {i for i in named | {twin(i) for i in named if i.is_login} if not is_generic(i.value)}
+def twins(named: set[Identifier], uids: dict[Identifier, int]) -> set[Identifier]:
+    """The anonymous twins of the logins among `named` that have no person yet — only such a login, seen
+    first, may take its twin over — leaving out twins `named` holds already."""
+    found = {twin(i) for i in named if i.is_login and i not in uids}
+    return {i for i in found if i not in named and not is_generic(i.value)}
 
 
 def settled(step: Step, uids: dict[Identifier, int]) -> bool:
@@ -103,9 +104,12 @@ def components(steps: list[Step], snapshot: Snapshot) -> list[list[int]]:
     everywhere = {i for ids in touched for i in ids}
     firsts: list[object] = []
     for ids in touched:
-        # A twin ties a login to its anonymous id only when that id exists or some step creates it. A
-        # known identifier stands for its person (so do all the identifiers a merge moves with it).
-        ids += [t for i in ids if i.is_login and ((t := twin(i)) in uids or t in everywhere)]
+        # A twin ties a login to its anonymous id only when the login is new (else it never takes it over)
+        # and the id exists or some step creates it. A known identifier stands for its person (so do all
+        # the identifiers a merge moves with it).
+        ids += [
+            t for i in ids if i.is_login and i not in uids and ((t := twin(i)) in uids or t in everywhere)
+        ]
         keys: set[object] = {uids.get(i, i) for i in ids}
         first: object = keys.pop() if keys else None
         for key in keys:

@@ -35,8 +35,8 @@ class Snapshot:
     """The part of the graph a batch can touch, read before it is replayed."""
 
     uids: dict[Identifier, int]
-    """The person of every identifier the batch names (and of each login's anonymous twin), and of every
-    identifier of those persons."""
+    """The person of every identifier the batch names (and of the anonymous twin of each login new to the
+    graph), and of every identifier of those persons."""
     members: dict[int, set[Identifier]]
     """Every identifier of each of those persons."""
     shared: set[Identifier]

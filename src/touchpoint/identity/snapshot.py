@@ -71,7 +71,7 @@ def read_snapshot(connection: Connection, uids: dict[Identifier, int], idents: s
         members=members,
         shared={Identifier(ANONYMOUS, v) for (v,) in _device_rows(connection, identity_shared, devices)},
         sightings=_sightings(connection, devices),
-        separations=_separations(connection, list(labels)),
+        separations=_separations(connection, labels),
     )
 
 
@@ -106,19 +106,23 @@ def _sightings(connection: Connection, devices: list[str]) -> dict[Identifier, s
     return seen
 
 
-def _separations(connection: Connection, labels: list[str]) -> dict[str, set[str]]:
+def _separations(connection: Connection, labels: set[str]) -> dict[str, set[str]]:
     """Active separations naming any of `labels`, as label → the labels it is kept apart from."""
     table = identity_separations
     apart: dict[str, set[str]] = {}
     if not labels:
         return apart
-    query: Select[Any] = select(table.c.left_label, table.c.right_label).where(
-        table.c.lifted_at.is_(None),
-        _among(connection, labels, table.c.left_label, table.c.right_label),
-    )
+    active = table.c.lifted_at.is_(None)
+    # Operators separate ids by hand, so there are usually far fewer separations than labels in a batch: then
+    # reading them all costs less than sending the labels (and SQLite indexing them, twice, for the IN).
+    count = connection.execute(select(func.count()).select_from(table).where(active)).scalar_one()
+    query: Select[Any] = select(table.c.left_label, table.c.right_label).where(active)
+    if count > len(labels):
+        query = query.where(_among(connection, list(labels), table.c.left_label, table.c.right_label))
     for left, right in fetch_tuples(connection, query):
-        apart.setdefault(left, set()).add(right)
-        apart.setdefault(right, set()).add(left)
+        if left in labels or right in labels:
+            apart.setdefault(left, set()).add(right)
+            apart.setdefault(right, set()).add(left)
     return apart
 
 

@@ -223,6 +223,12 @@ SETTINGS = settings(
     mode="many_to_one",
     shared_after=3,
 )
+@example(  # a new login takes over its anonymous twin, which the batch never names
+    setup=[("anon", "C2"), ("anon", "d2")],
+    batch=[("d1", "C2"), ("d2", "C3")],
+    mode="many_to_one",
+    shared_after=3,
+)
 @example(  # a shared anonymous id is never taken over by the login of the same value
     setup=[("bind", "C1", "C2", "many_to_one"), ("bind", "C1", "C3", "many_to_one")],
     batch=[("d1", "C1")],
@@ -374,3 +380,19 @@ def test_bulk_events_equal_event_by_event(
     with store.begin() as connection:
         apply_events(connection, records, policy, NOW)
     assert summary(store) == expected
+
+
+def test_a_separation_is_found_among_more_separations_than_the_batch_names(store: OperationalStore) -> None:
+    """With more active separations than labels in the batch, only those naming the batch's ids are read."""
+    build(store, [("bind", "d1", "C1", "many_to_one"), ("unmerge", "d1")], shared_after=3)
+    with store.begin() as connection:
+        for n in range(40):  # separations of other ids, and lifted ones, which must not matter
+            repo.add_separation(
+                connection, ANON(f"x{n}"), LOGIN(f"Y{n}"), actor="test", reason="other", now=NOW
+            )
+        report = bind_pairs(
+            connection, [(ANON("d1"), LOGIN("C1"))], mode="many_to_one", now=NOW, source="import"
+        )
+        refused = connection.execute(select(identity_log.c.reason).where(identity_log.c.action == "refused"))
+        assert [r for (r,) in refused] == ["anonymous_id:d1 and customer_no:C1 were separated by an operator"]
+    assert report.replayed == 1
