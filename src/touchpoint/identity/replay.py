@@ -46,8 +46,7 @@ class Snapshot:
     """Active operator separations touching the batch, by label, in both directions."""
 
 
-@dataclass(frozen=True)
-class LogRow:
+class LogRow(NamedTuple):
     """One merge-log entry to write (uids may be placeholders of persons not yet created)."""
 
     action: str
