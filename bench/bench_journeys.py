@@ -488,6 +488,7 @@ def journey_latency(
     with bench.progress() as progress:
         task = progress.add_task("event → outbox", total=total, note="")
         while True:
+            finished = producer.done.is_set()  # before routing, as in log_latency
             started, started_cpu = time.perf_counter(), time.thread_time()
             routed = route_events(env=env)
             ticked = 0
@@ -499,7 +500,7 @@ def journey_latency(
                 busy += time.perf_counter() - started
                 loops += 1
             progress.update(task, advance=ticked, note=f"{len(producer.sent):,} appended")
-            if producer.done.is_set() and not routed and not ticked:
+            if finished and not routed and not ticked:
                 break
             if producer.done.is_set() and time.perf_counter() - producer.last > drain:
                 progress.update(task, note=f"drain window of {drain:.0f} s over")
@@ -588,13 +589,16 @@ def log_latency(
     with bench.progress() as progress:
         task = progress.add_task("append → read_after", total=int(rate * seconds), note="")
         while True:
+            # Asked before the read: an empty read after the producer finished has seen its last append
+            # (asked after, the last append could land between the two and be left unread).
+            finished = producer.done.is_set()
             records = log.read_after(after, 2_000)
             now = clock.now()
             latencies += [(now - r.received_at).total_seconds() for r in records]
             if records:
                 after = records[-1].offset
                 progress.update(task, advance=len(records))
-            elif producer.done.is_set():
+            elif finished:
                 break
             else:
                 time.sleep(POLL)
