@@ -117,7 +117,8 @@ def collect(*, env: CollectorEnv, batch: Batch) -> CollectResult:
 def store(*, env: CollectorEnv, prepared: Sequence[Prepared]) -> list[CollectResult]:
     """Store checked requests together: their events, quarantined messages and counters in one durable write
     (one transaction on the SQL log), a result per request. Raises CollectorUnavailable when the log or the
-    store fails; then nothing of any of them was stored."""
+    store fails: on the SQL log nothing of any of them was stored then; on NATS the events may have been
+    published before the counters failed (a retry is then a duplicate, dropped by its key)."""
     groups = [LogGroup(p.entries, p.received) for p in prepared]
 
     def bookkeeping(connection: Connection, appended: Sequence[AppendResult]) -> None:
