@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from touchpoint.core.errors import ConflictError
 from touchpoint.indicators import IndicatorDef
@@ -50,11 +50,12 @@ def missing_input_problem(
     definitions: Mapping[str, IndicatorDef],
     tags: Sequence[TagDef],
     indicators: pa.Table,
-    values: Mapping[str, np.ndarray],
+    values: pa.Table,
     max_share: float = MAX_SHARE,
 ) -> str | None:
     """Why this result should not replace the previous one, or None when it may.
 
+    `indicators` and `values` are the new result's indicator and tag tables (both with `customer_no`).
     The previous result is the newest computed date on or before `day` (the same date when it is being
     recomputed); without one there is nothing to compare with.
     """
@@ -65,43 +66,72 @@ def missing_input_problem(
     old_indicators = analytics.read_partition(INDICATOR_VALUES.name, before)
     if old_tags is None or old_indicators is None:
         return None
-    now = indicators.to_pandas().set_index("customer_no")
-    old = Results(
-        old_indicators.to_pandas().set_index("customer_no"), old_tags.to_pandas().set_index("customer_no")
-    )
-    new = Results(now, pd.DataFrame(dict(values), index=now.index))
-    common = old.indicators.index.intersection(now.index)
-    if common.empty:
+    old, new = _aligned(Results(old_indicators, old_tags), Results(indicators, values))
+    if new.indicators.num_rows == 0:
         return None
-    found = (_moved(tag, old.on(common), new.on(common)) for tag in tags)
+    lost: dict[str, np.ndarray] = {}
+    found = (_moved(tag, old, new, lost) for tag in tags)
     moved = [m for m in found if m is not None and m.moved > max_share * m.customers]
     return _message(moved, before, definitions, max_share) if moved else None
 
 
 @dataclass(frozen=True)
 class Results:
-    """One computation's indicator and tag values, indexed by customer number."""
+    """One computation's indicator and tag tables, each with a `customer_no` column."""
 
-    indicators: pd.DataFrame
-    tags: pd.DataFrame
+    indicators: pa.Table
+    tags: pa.Table
 
-    def on(self, customers: pd.Index) -> Results:
-        """The same results for `customers` only, in that order."""
-        return Results(self.indicators.loc[customers], self.tags.loc[customers])
+    def take(self, indicator_rows: pa.Array, tag_rows: pa.Array) -> Results:
+        """The rows at those positions, in that order."""
+        return Results(self.indicators.take(indicator_rows), self.tags.take(tag_rows))
 
 
-def _moved(tag: TagDef, old: Results, new: Results) -> MovedTag | None:
-    """How many customers' values of `tag` changed while an indicator it reads went missing."""
-    if tag.kind == "imported" or tag.name not in old.tags.columns or tag.name not in new.tags.columns:
+def _aligned(old: Results, new: Results) -> tuple[Results, Results]:
+    """Both results restricted to the customers all four tables hold, row i the same customer in each.
+
+    Positions come from hash lookups of the customer numbers (Arrow's `index_in`), not from a pandas
+    index: at a million customers a label lookup costs seconds per column.
+    """
+    customers = new.indicators["customer_no"]
+    positions = [
+        pc.index_in(customers, value_set=table["customer_no"])
+        for table in (old.indicators, old.tags, new.tags)
+    ]
+    held = pc.and_(pc.and_(pc.is_valid(positions[0]), pc.is_valid(positions[1])), pc.is_valid(positions[2]))
+    rows = pc.indices_nonzero(held)
+    old_rows, old_tag_rows, new_tag_rows = (p.filter(held) for p in positions)
+    return old.take(old_rows, old_tag_rows), new.take(rows, new_tag_rows)
+
+
+def _moved(tag: TagDef, old: Results, new: Results, lost: dict[str, np.ndarray]) -> MovedTag | None:
+    """How many customers' values of `tag` changed while an indicator it reads went missing.
+
+    `lost` remembers, per indicator, where it had a value before and has none now (tags share inputs).
+    """
+    names = (old.tags.column_names, new.tags.column_names)
+    if tag.kind == "imported" or tag.name not in names[0] or tag.name not in names[1]:
         return None
-    reads = [i for i in lineage(tag)["indicators"] if i in old.indicators.columns and i in new.indicators]
+    columns = (old.indicators.column_names, new.indicators.column_names)
+    reads = [i for i in lineage(tag)["indicators"] if i in columns[0] and i in columns[1]]
     if not reads:
         return None
-    lost = {i: (old.indicators[i].notna() & new.indicators[i].isna()).to_numpy() for i in reads}
-    changed = (old.tags[tag.name].fillna("\0") != new.tags[tag.name].fillna("\0")).to_numpy()
-    moved = int((np.logical_or.reduce(list(lost.values())) & changed).sum())
-    missing = {i: int(mask.sum()) for i, mask in lost.items() if mask.any()}
+    for i in reads:
+        if i not in lost:
+            went = pc.and_(pc.is_valid(old.indicators[i]), pc.is_null(new.indicators[i]))
+            lost[i] = went.to_numpy(zero_copy_only=False)
+    changed = _differs(old.tags[tag.name], new.tags[tag.name])
+    moved = int((np.logical_or.reduce([lost[i] for i in reads]) & changed).sum())
+    missing = {i: int(lost[i].sum()) for i in reads if lost[i].any()}
     return MovedTag(tag=tag.name, moved=moved, customers=len(changed), missing=missing)
+
+
+def _differs(old: pa.ChunkedArray, new: pa.ChunkedArray) -> np.ndarray:
+    """Where two tag columns differ, a missing value being a value of its own."""
+    both = pc.fill_null(pc.not_equal(old.cast(pa.string()), new.cast(pa.string())), True)
+    same_missing = pc.and_(pc.is_null(old), pc.is_null(new))
+    result: np.ndarray = pc.and_not(both, same_missing).to_numpy(zero_copy_only=False)
+    return result
 
 
 def _message(

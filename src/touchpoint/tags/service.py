@@ -322,20 +322,20 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
     tags = list(list_tags(env=env).values())
     frame = customer_frame(env=env, day=day, indicators=indicators)
     evaluated = evaluate_tags(env=env, tags=tags, frame=frame)
+    tag_table = pa.table(
+        {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
+        | {name: pa.array(values, type=pa.string()) for name, values in evaluated.values.items()}
+    )
     problem = missing_input_problem(
         analytics=env.analytics,
         day=day,
         definitions={d.name: d for d in indicator_defs},
         tags=tags,
         indicators=indicators,
-        values=evaluated.values,
+        values=tag_table,
     )
     if problem is not None and not force:
         raise MissingInputsError(problem)
-    tag_table = pa.table(
-        {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
-        | {name: pa.array(values, type=pa.string()) for name, values in evaluated.values.items()}
-    )
     bitmap_table = _bitmap_table(indicators["uid"].to_numpy(), evaluated.values)
     analytics = env.analytics
     analytics.replace_partitions(INDICATOR_VALUES.name, {day: indicators})
