@@ -113,22 +113,87 @@ def compile_indicators(
     id_map: Table,
     bounds: Mapping[str, WindowSpan],
 ) -> Table:
-    """One row per customer of `population` with a column per indicator (derived ones last)."""
+    """One row per customer of `population` with a column per indicator (derived ones last).
+
+    Each source is read once for all its flow windows (one grouping with a filtered aggregate per
+    indicator) and once per distinct snapshot span: a default library of 59 indicators reads its six
+    sources in eight passes, not one pass per window and filter.
+    """
     base = [d for d in definitions if d.source != "derived"]
-    groups: dict[str, list[IndicatorDef]] = defaultdict(list)
+    plans: dict[tuple[str, WindowSpan | None], list[IndicatorDef]] = defaultdict(list)
     for definition in base:
-        groups[definition.group_key()].append(definition)
+        span = bounds[definition.name]
+        plans[(definition.source, span if span.per_customer else None)].append(definition)
     result = population
-    for members in groups.values():
-        first = members[0]
-        roll_call = sources.get(ROLL_CALL.get(first.source, ""))
-        aggregated = _aggregate(sources[first.source], members, bounds[first.name], id_map, day, roll_call)
+    for (source, snapshot), members in plans.items():
+        if snapshot is None:
+            aggregated = _flow(sources[source], members, bounds, id_map, day)
+        else:
+            roll_call = sources.get(ROLL_CALL.get(source, ""))
+            aggregated = _snapshot(sources[source], members, snapshot, id_map, day, roll_call)
         result = result.left_join(aggregated, KEY).drop(f"{KEY}_right")
     result = result.mutate(**{d.name: _finish(result[d.name], d, bounds[d.name]) for d in base})
     return _derive(result, [d for d in definitions if d.source == "derived"])
 
 
-def _aggregate(
+def _flow(
+    table: Table, members: Sequence[IndicatorDef], bounds: Mapping[str, WindowSpan], id_map: Table, day: date
+) -> Table:
+    """One row per customer with each of `members` (one source, any windows and filters) aggregated over
+    the rows of its own window that pass its own filters.
+
+    The rows read are those of the widest window; each indicator's window and filters are its aggregate's
+    filter. A customer none of whose rows pass has no value here (a count of 0 is made missing), exactly as
+    if the indicator had been grouped alone; `_finish` then decides between 0 and no value.
+    """
+    spans = [bounds[d.name] for d in members]
+    rows = _widest(table, spans)
+    trading = {
+        mapping: f"_td{k}"
+        for k, mapping in enumerate(sorted({s.trading_days for s in spans if s.trading_days}))
+    }
+    for mapping, name in trading.items():
+        rows = _with_trading_day(rows, mapping, name)
+    if members[0].source == "events":
+        rows = resolve_customers(rows, id_map)
+    rows = rows.filter(rows[KEY].notnull())
+    metrics: dict[str, Value] = {}
+    for definition, span in zip(members, spans, strict=True):
+        dt = rows[trading[span.trading_days]] if span.trading_days else rows.dt
+        keep = _in_window(rows, span, dt)
+        conditions = _conditions(rows, definition)
+        where = keep if conditions is None else keep & conditions
+        value = _metric(rows, definition, day, where, dt)
+        metrics[definition.name] = (
+            value.nullif(0) if definition.aggregation in ("count", "count_distinct") else value
+        )
+    return rows.group_by(KEY).agg(**metrics)
+
+
+def _widest(table: Table, spans: Sequence[WindowSpan]) -> Table:
+    """The rows any of the spans reads (dated from the earliest start to the latest end)."""
+    live = [s for s in spans if s.end is not None]
+    if not live:
+        return table.filter(ibis.literal(False))
+    table = table.filter(table.dt <= max(s.end for s in live if s.end is not None))
+    starts = [s.start for s in live]
+    if any(start is None for start in starts):
+        return table
+    return table.filter(table.dt >= min(start for start in starts if start is not None))
+
+
+def _in_window(rows: Table, span: WindowSpan, dt: Value) -> BooleanValue:
+    """Whether a row of the widest window is one of `span`'s (`dt` its trading day where it has one)."""
+    if span.end is None:
+        return ibis.literal(False)
+    if span.trading_days is not None:
+        within: BooleanValue = dt.notnull()
+        return within
+    within = rows.dt <= span.end
+    return within if span.start is None else within & (rows.dt >= span.start)
+
+
+def _snapshot(
     table: Table,
     members: Sequence[IndicatorDef],
     span: WindowSpan,
@@ -136,20 +201,20 @@ def _aggregate(
     day: date,
     roll_call: Table | None = None,
 ) -> Table:
-    """One row per customer with a value for each of `members` (same source, filters and window)."""
-    first = members[0]
-    rows = _rows(table, first, span, id_map)
-    if span.per_customer and roll_call is not None:
+    """One row per customer with a value for each of `members` (same source and snapshot span): each
+    customer's latest rows in the span, every indicator's filters picking among them."""
+    rows = _rows(table, members[0], span, id_map)
+    if roll_call is not None:
         rows = _answered_roll_call(rows, _in_span(roll_call, span), table)
-    keep = _conditions(rows, first)
-    if HELD in rows.columns:
-        keep = rows[HELD] if keep is None else keep & rows[HELD]
-    if not span.per_customer:
-        rows = rows if keep is None else rows.filter(keep)
-        return rows.group_by(KEY).agg(**{d.name: _metric(rows, d, day) for d in members})
-    # A snapshot holds a customer when it has any row for them; the filters then pick among those rows,
-    # so a customer it holds with no row passing them has 0 of a count or sum, not no value.
-    metrics = {d.name: _metric(rows, d, day, keep) for d in members}
+    metrics: dict[str, Value] = {}
+    for definition in members:
+        keep = _conditions(rows, definition)
+        if HELD in rows.columns:
+            keep = rows[HELD] if keep is None else keep & rows[HELD]
+        value = _metric(rows, definition, day, keep, rows.dt)
+        # A snapshot holds a customer when it has any row for them; the filters then pick among those
+        # rows, so a customer it holds with no row passing them has 0 of a sum, not no value.
+        metrics[definition.name] = value.fill_null(0) if definition.aggregation == "sum" else value
     return rows.group_by(KEY).agg(**metrics)
 
 
@@ -170,27 +235,19 @@ def _divide_or_null(left: Any, right: Any) -> Any:
 
 
 def _rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map: Table) -> Table:
-    """The window's rows with a customer number, before the definition's event and filters."""
-    if definition.source == "customers":
-        table = table if span.end is None else table.filter(table.dt == span.end)
-        return table.filter(table[KEY].notnull())
-    if span.end is None:
-        return table.filter(ibis.literal(False))
+    """Each customer's latest rows within a snapshot span, before any filter."""
+    assert span.end is not None
     table = table.filter(table.dt <= span.end)
     if span.start is not None:
         table = table.filter(table.dt >= span.start)
-    if span.trading_days is not None:
-        table = _on_trading_days(table, span.trading_days)
     if definition.source == "events":
         table = resolve_customers(table, id_map)
     table = table.filter(table[KEY].notnull())
-    if span.per_customer:
-        # Each customer's own latest date: a file that leaves some customers out is not their snapshot.
-        # A join, not `max().over(group_by=…)`: DuckDB 2.0.0 rewrites that window into an aggregate that
-        # loses the date filters on hive-partitioned files, and then picks dates after D.
-        latest = table.group_by(KEY).agg(latest_dt=table.dt.max())
-        table = table.join(latest, [KEY, table.dt == latest.latest_dt]).drop("latest_dt")
-    return table
+    # Each customer's own latest date: a file that leaves some customers out is not their snapshot.
+    # A join, not `max().over(group_by=…)`: DuckDB 2.0.0 rewrites that window into an aggregate that
+    # loses the date filters on hive-partitioned files, and then picks dates after D.
+    latest = table.group_by(KEY).agg(latest_dt=table.dt.max())
+    return table.join(latest, [KEY, table.dt == latest.latest_dt]).drop("latest_dt")
 
 
 def _in_span(table: Table, span: WindowSpan) -> Table:
@@ -215,14 +272,13 @@ def _answered_roll_call(rows: Table, roll_call: Table, source: Table) -> Table:
     return joined.drop(f"{KEY}_right", "latest_dt")
 
 
-def _on_trading_days(table: Table, mapping: tuple[tuple[date, date], ...]) -> Table:
-    """Rows of the mapped dates only, `dt` replaced by the trading day each date counts for."""
+def _with_trading_day(table: Table, mapping: tuple[tuple[date, date], ...], name: str) -> Table:
+    """`table` with column `name`: the trading day each row's date counts for (missing: not counted)."""
     days = ibis.memtable(
-        {"dt": [d for d, _ in mapping], "trading_dt": [t for _, t in mapping]},
-        schema={"dt": "date", "trading_dt": "date"},
+        {f"{name}_dt": [d for d, _ in mapping], name: [t for _, t in mapping]},
+        schema={f"{name}_dt": "date", name: "date"},
     )
-    joined = table.join(days, "dt")
-    return joined.mutate(dt=joined.trading_dt).drop("trading_dt")
+    return table.left_join(days, table.dt == days[f"{name}_dt"]).drop(f"{name}_dt")
 
 
 def _conditions(rows: Table, definition: IndicatorDef) -> BooleanValue | None:
@@ -271,44 +327,44 @@ def _compare(target: Value, op: str, value: Any) -> BooleanValue:
     return result
 
 
-def _column(rows: Table, definition: IndicatorDef) -> Value:
+def _column(rows: Table, definition: IndicatorDef, dt: Value) -> Value:
     assert definition.column is not None
+    if definition.column == "dt":
+        return dt
     if definition.column.startswith("properties."):
         kind: Kind = "string" if definition.aggregation in ("count_distinct", "first", "last") else "float64"
         return property_value(rows, definition.column.removeprefix("properties."), kind)
     return rows[definition.column]
 
 
-def _metric(rows: Table, definition: IndicatorDef, day: date, where: BooleanValue | None = None) -> Value:
+def _metric(rows: Table, definition: IndicatorDef, day: date, where: BooleanValue | None, dt: Value) -> Value:
+    """The definition's aggregate over the rows where `where` holds (`dt`: the date each row counts on)."""
     agg = definition.aggregation
     if agg == "count":
         count: Value = rows.count(where=where)
         return count
     if agg in ("days_since_first", "days_since_last"):
-        dates = rows[definition.column] if definition.column else rows.dt
+        dates = _column(rows, definition, dt) if definition.column else dt
         edge = dates.min(where=where) if agg == "days_since_first" else dates.max(where=where)
         return ibis.literal(day).delta(edge.cast("date"), unit="day")
-    column = _column(rows, definition)
+    column = _column(rows, definition, dt)
     metrics: dict[str, Any] = {
         "count_distinct": lambda: column.nunique(where=where),
         "sum": lambda: column.sum(where=where),
         "avg": lambda: column.mean(where=where),
         "min": lambda: column.min(where=where),
         "max": lambda: column.max(where=where),
-        "first": lambda: column.argmin(_order(rows, definition.source), where=where),
-        "last": lambda: column.argmax(_order(rows, definition.source), where=where),
+        "first": lambda: column.argmin(_order(rows, definition.source, dt), where=where),
+        "last": lambda: column.argmax(_order(rows, definition.source, dt), where=where),
         "value": lambda: column.arbitrary(where=where),
     }
     value: Value = metrics[agg]()
-    if agg == "sum" and where is not None:
-        # Only customers the snapshot holds are grouped here: none of their rows passing is 0.
-        value = value.fill_null(0)
     return value
 
 
-def _order(rows: Table, source: str) -> Value:
+def _order(rows: Table, source: str, dt: Value) -> Value:
     """When a row happened, then its key: rows at one instant still have one order."""
-    order = rows[ORDER_COLUMN.get(source, "dt")]
+    order = rows[ORDER_COLUMN[source]] if source in ORDER_COLUMN else dt
     tie = TIE_COLUMN.get(source)
     if tie is None or tie not in rows.columns:
         return order

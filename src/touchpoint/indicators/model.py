@@ -177,9 +177,3 @@ class IndicatorDef(IndicatorCreate, Named):
         """Counts and day differences are whole numbers; everything else is a decimal."""
         whole = self.aggregation in ("count", "count_distinct", "days_since_first", "days_since_last")
         return "int" if whole else "float"
-
-    def group_key(self) -> str:
-        """Indicators with the same source, event, filters and window are computed in one pass."""
-        filters = [f.model_dump() for f in self.filters]
-        window = self.window.model_dump() if self.window else None
-        return repr((self.source, self.event, filters, window))

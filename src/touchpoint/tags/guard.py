@@ -66,7 +66,12 @@ def missing_input_problem(
     old_indicators = analytics.read_partition(INDICATOR_VALUES.name, before)
     if old_tags is None or old_indicators is None:
         return None
-    old, new = _aligned(Results(old_indicators, old_tags), Results(indicators, values))
+    read = {t.name: lineage(t)["indicators"] for t in tags if t.kind != "imported"}
+    inputs = sorted(set().union(*read.values()))
+    old, new = _aligned(
+        Results(old_indicators, old_tags).only(inputs, list(read)),
+        Results(indicators, values).only(inputs, list(read)),
+    )
     if new.indicators.num_rows == 0:
         return None
     lost: dict[str, np.ndarray] = {}
@@ -82,22 +87,32 @@ class Results:
     indicators: pa.Table
     tags: pa.Table
 
+    def only(self, indicators: Sequence[str], tags: Sequence[str]) -> Results:
+        """The customer numbers and those of the indicator and tag columns the tables have."""
+        return Results(_columns(self.indicators, indicators), _columns(self.tags, tags))
+
     def take(self, indicator_rows: pa.Array, tag_rows: pa.Array) -> Results:
         """The rows at those positions, in that order."""
         return Results(self.indicators.take(indicator_rows), self.tags.take(tag_rows))
+
+
+def _columns(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    present = set(table.column_names)
+    return table.select(["customer_no", *(n for n in names if n in present)])
 
 
 def _aligned(old: Results, new: Results) -> tuple[Results, Results]:
     """Both results restricted to the customers all four tables hold, row i the same customer in each.
 
     Positions come from hash lookups of the customer numbers (Arrow's `index_in`), not from a pandas
-    index: at a million customers a label lookup costs seconds per column.
+    index: at a million customers a label lookup costs seconds per column. Tables that already list the
+    same customers in the same order (the usual day) are used as they are.
     """
     customers = new.indicators["customer_no"]
-    positions = [
-        pc.index_in(customers, value_set=table["customer_no"])
-        for table in (old.indicators, old.tags, new.tags)
-    ]
+    others = (old.indicators, old.tags, new.tags)
+    if all(table["customer_no"].equals(customers) for table in others):
+        return old, new
+    positions = [pc.index_in(customers, value_set=table["customer_no"]) for table in others]
     held = pc.and_(pc.and_(pc.is_valid(positions[0]), pc.is_valid(positions[1])), pc.is_valid(positions[2]))
     rows = pc.indices_nonzero(held)
     old_rows, old_tag_rows, new_tag_rows = (p.filter(held) for p in positions)

@@ -153,3 +153,20 @@ def test_a_complete_feed_may_move_everyone(container: Container) -> None:
     _assets(container, TUESDAY, dict.fromkeys(CUSTOMERS, 0.0))  # a market crash, not a missing file
     compute(env=container, principal=SYSTEM, day=TUESDAY)
     assert set(_tags(container, TUESDAY).values()) == {("长尾", "流失预警")}
+
+
+def test_customers_who_joined_since_the_last_result_are_compared_by_number_not_position(
+    container: Container,
+) -> None:
+    _library(container)
+    # New customers sort before the old ones and have no earlier result: only the ten old customers
+    # are compared, each with their own earlier values, whatever their position in either result.
+    joined = ["A01", "A02", "A03"]
+    _load(container, "customers", pa.table({"customer_no": joined + CUSTOMERS[::-1]}), LATER)
+    _assets(container, LATER, dict.fromkeys(joined + CUSTOMERS[:7], 50_000.0))
+    with pytest.raises(MissingInputsError, match=r"tier 3 of 10 \(30%\)"):
+        compute(env=container, principal=SYSTEM, day=LATER)
+    _assets(container, LATER, dict.fromkeys(joined + CUSTOMERS[:8], 50_000.0))
+    compute(env=container, principal=SYSTEM, day=LATER)
+    mass = {c for c, v in _tags(container, LATER).items() if v == ("大众", "正常")}
+    assert mass == {*joined, *CUSTOMERS[:8]}
