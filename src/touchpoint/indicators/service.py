@@ -9,6 +9,7 @@ from typing import Any, Protocol, cast
 import ibis
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from touchpoint.core.calendar import TradingCalendar
@@ -22,7 +23,7 @@ from touchpoint.governance.registry import (
     write_definition,
 )
 from touchpoint.identity.service import IdentityEnv, id_tables, link_business_ids
-from touchpoint.indicators.compile import ROLL_CALL, compile_indicators, window_bounds
+from touchpoint.indicators.compile import ROLL_CALL, finish_indicators, indicator_passes, window_bounds
 from touchpoint.indicators.model import IndicatorDef
 from touchpoint.indicators.validate import check_indicator
 from touchpoint.store import AnalyticalStore
@@ -194,16 +195,25 @@ def compute_indicators(
         for d in definitions
         if d.window is not None
     }
-    expr = compile_indicators(
-        definitions,
-        day=day,
-        population=population.join(ibis.memtable(uids), "customer_no"),
-        sources=sources,
-        id_map=ibis.memtable(aliases),
-        bounds=bounds,
+    passes = indicator_passes(
+        definitions, day=day, sources=sources, id_map=ibis.memtable(aliases), bounds=bounds
     )
-    table: pa.Table = expr.to_pyarrow()
+    customers = population.join(ibis.memtable(uids), "customer_no").to_pyarrow()
+    raw = side_by_side(customers, [found.to_pyarrow() for found in passes])
+    table: pa.Table = finish_indicators(definitions, raw=ibis.memtable(raw), bounds=bounds).to_pyarrow()
     return table.sort_by("uid")
+
+
+def side_by_side(customers: pa.Table, found: Sequence[pa.Table]) -> pa.Table:
+    """`customers` with every column of each table in `found` (one row per customer it lists, by
+    `customer_no`) beside its customer; no value where a table does not list the customer."""
+    keys = customers["customer_no"]
+    for part in found:
+        rows = pc.index_in(keys, value_set=part["customer_no"])
+        for name in part.column_names:
+            if name != "customer_no":
+                customers = customers.append_column(name, part[name].take(rows))
+    return customers
 
 
 def event_id_map(env: IndicatorEnv) -> pa.Table:
