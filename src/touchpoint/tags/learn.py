@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.tags.evaluate import mask
@@ -21,6 +22,11 @@ from touchpoint.tags.model import TagDef
 
 SEED = 20_17
 MAX_TRAIN_ROWS = 200_000
+# Training and scoring run on one thread. The gradient-boosting trees synchronise their OpenMP threads many
+# times per tree, and when another job holds a core those threads spin instead of working: at a million
+# customers on two cores shared with one other process, a model took 26-33 s with two threads and 3-4 s
+# with one. A computation shares its machine with the API and the workers, so one thread is the safe speed.
+MODEL_THREADS = 1
 
 
 @dataclass
@@ -49,9 +55,10 @@ def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
         }
         return Scored(values=np.full(len(frame), None, dtype=object), metrics=metrics)
     train_x, test_x, train_y, test_y = holdout_split(features, label)
-    model = _estimator(spec.algorithm).fit(train_x, train_y)
-    auc = float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
-    probability = model.predict_proba(features)[:, 1]
+    with threadpool_limits(limits=MODEL_THREADS):
+        model = _estimator(spec.algorithm).fit(train_x, train_y)
+        auc = float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
+        probability = model.predict_proba(features)[:, 1]
     bands = np.array(spec.bands, dtype=object)[
         np.searchsorted(np.array(spec.cutoffs), probability, side="right")
     ]
