@@ -54,19 +54,20 @@ def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
             "positives": positives,
         }
         return Scored(values=np.full(len(frame), None, dtype=object), metrics=metrics)
-    train_x, test_x, train_y, test_y = holdout_split(features, label)
+    train, test = holdout_rows(label)
     with threadpool_limits(limits=MODEL_THREADS):
-        model = _estimator(spec.algorithm).fit(train_x, train_y)
-        auc = float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
-        probability = model.predict_proba(features)[:, 1]
+        model = _estimator(spec.algorithm).fit(features[train], label[train])
+    # Everyone is scored once; the hold-out's AUC reads its rows' scores (scoring parallelises well).
+    probability = model.predict_proba(features)[:, 1]
+    auc = float(roc_auc_score(label[test], probability[test]))
     bands = np.array(spec.bands, dtype=object)[
         np.searchsorted(np.array(spec.cutoffs), probability, side="right")
     ]
     metrics = {
         "algorithm": spec.algorithm,
         "auc_holdout": round(auc, 4),
-        "train_rows": len(train_y),
-        "holdout_rows": len(test_y),
+        "train_rows": len(train),
+        "holdout_rows": len(test),
         "positive_rate": round(positives / len(label), 4),
         "features": list(spec.features),
     }
@@ -74,16 +75,21 @@ def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
 
 
 def holdout_split(features: np.ndarray, label: np.ndarray) -> tuple[Any, Any, Any, Any]:
-    """Train and hold-out rows, stratified 75/25, training capped at MAX_TRAIN_ROWS rows."""
-    train_x, test_x, train_y, test_y = train_test_split(
-        features, label, test_size=0.25, stratify=label, random_state=SEED
-    )
-    if len(train_y) > MAX_TRAIN_ROWS:
+    """Train and hold-out rows' features and labels, stratified 75/25, training capped at MAX_TRAIN_ROWS."""
+    train, test = holdout_rows(label)
+    return features[train], features[test], label[train], label[test]
+
+
+def holdout_rows(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and hold-out rows, stratified 75/25, training capped at MAX_TRAIN_ROWS."""
+    rows = np.arange(len(label))
+    train, test = train_test_split(rows, test_size=0.25, stratify=label, random_state=SEED)
+    if len(train) > MAX_TRAIN_ROWS:
         # Past a few hundred thousand rows a bigger training set adds time, not accuracy.
-        train_x, _, train_y, _ = train_test_split(
-            train_x, train_y, train_size=MAX_TRAIN_ROWS, stratify=train_y, random_state=SEED
+        train, _ = train_test_split(
+            train, train_size=MAX_TRAIN_ROWS, stratify=label[train], random_state=SEED
         )
-    return train_x, test_x, train_y, test_y
+    return train, test
 
 
 def _estimator(algorithm: str) -> Any:
