@@ -3,7 +3,7 @@
 `BitMap(uids[mask])` first gathers the passing uids (a branchy pass over the whole mask) and then inserts them
 one by one: about 70 ms for 4.5 million of 10 million customers. When the uids are one unbroken run, a mask
 already *is* a bitset in uid order, so it can be packed (`np.packbits`) and handed to CRoaring in its portable
-serialization format, which stores a dense chunk as exactly that packed bitset: about 3 ms for the same mask.
+serialization format, which stores a dense chunk as exactly that packed bitset: about 2 ms for the same mask.
 Format: https://github.com/RoaringBitmap/RoaringFormatSpec (no run containers, so no run-flag section).
 """
 
@@ -30,25 +30,45 @@ def bitmap_from_mask(first: int, mask: np.ndarray) -> BitMap:
         raise ValueError(f"uids {first}..{first + len(flags) - 1} are outside 0..2**32-1")
     if not flags.any():
         return BitMap()
-    chunks = _aligned_chunks(first, flags)
-    packed = np.packbits(chunks, axis=1, bitorder="little")  # one 8 KiB bitset per chunk, bit i = uid i
+    packed = _packed_chunks(first, flags)  # one 8 KiB bitset per container, bit i = its uid i
     counts = np.bitwise_count(packed.view(np.uint64)).sum(axis=1, dtype=np.int64)
     used = np.flatnonzero(counts)
     payloads = [
-        packed[i].tobytes() if counts[i] > ARRAY_LIMIT else np.flatnonzero(chunks[i]).astype("<u2").tobytes()
+        packed[i].tobytes() if counts[i] > ARRAY_LIMIT else _members(flags, first % CHUNK, int(i))
         for i in used
     ]
     return BitMap.deserialize(_serialized(first // CHUNK + used, counts[used], payloads))
 
 
-def _aligned_chunks(first: int, flags: np.ndarray) -> np.ndarray:
-    """The mask as rows of CHUNK flags, row k holding the uids of container key first // CHUNK + k (padded
-    with false before `first` and after the last uid)."""
+def _packed_chunks(first: int, flags: np.ndarray) -> np.ndarray:
+    """The flags packed 8 to a byte, one row of CHUNK bits per container from key first // CHUNK on.
+
+    Only the partial first and last containers are copied to be padded; the whole ones are packed from
+    a view (padding the whole mask cost as much as packing it).
+    """
     lead = first % CHUNK
-    rows = -(-(lead + len(flags)) // CHUNK)
-    padded = np.zeros(rows * CHUNK, dtype=bool)
-    padded[lead : lead + len(flags)] = flags
-    return padded.reshape(rows, CHUNK)
+    head = min(len(flags), (CHUNK - lead) % CHUNK)  # the flags before the first container boundary
+    whole = (len(flags) - head) // CHUNK * CHUNK
+    parts = [flags[head : head + whole].reshape(-1, CHUNK)]
+    if head:
+        parts.insert(0, _padded(flags[:head], lead))
+    if head + whole < len(flags):
+        parts.append(_padded(flags[head + whole :], 0))
+    return np.concatenate([np.packbits(part, axis=1, bitorder="little") for part in parts])
+
+
+def _padded(flags: np.ndarray, at: int) -> np.ndarray:
+    """One container's row of flags: `flags` from position `at`, false elsewhere."""
+    row = np.zeros((1, CHUNK), dtype=bool)
+    row[0, at : at + len(flags)] = flags
+    return row
+
+
+def _members(flags: np.ndarray, lead: int, row: int) -> bytes:
+    """A sparse container's members as the format stores them: the low 16 bits of its uids, ascending."""
+    start = max(row * CHUNK - lead, 0)  # the first flag in this container
+    found = np.flatnonzero(flags[start : (row + 1) * CHUNK - lead]) + (start + lead) % CHUNK
+    return found.astype("<u2").tobytes()
 
 
 def _serialized(keys: np.ndarray, counts: np.ndarray, payloads: list[bytes]) -> bytes:

@@ -74,6 +74,7 @@ def _all(rule: AllGroup, context: Context, visiting: tuple[str, ...]) -> BitMap:
         found = intersect(parts)
         if len(found) * FEW < len(context.uids):
             return _test(found, pending, context)
+        parts = [found]
     return intersect([*parts, *(_leaf(p, context) for p in pending)])
 
 

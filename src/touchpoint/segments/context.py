@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.expr.types import Table
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from touchpoint.core.errors import NotFoundError
 from touchpoint.core.roaring import bitmap_from_mask
@@ -28,6 +28,9 @@ from touchpoint.segments.model import PropertyFilter, Window
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.service import TagEnv
 
+FEW_NUMBERS = 1_000
+"""Up to this many customer numbers are looked up by uid (a row group each at most) rather than by reading
+the base's whole customer-number column."""
 MEMO_ENTRIES = 256
 """Condition results a context keeps (a dense one is ~1.2 MB at 10M customers)."""
 
@@ -247,11 +250,26 @@ class Context:
         first_trading_day, last = calendar.trailing_sessions(today, within.n)
         return None, calendar.first_day_rolling_into(first_trading_day), last
 
-    def customer_numbers(self, members: BitMap) -> list[str]:
-        """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take)."""
+    def customer_numbers(self, members: AbstractBitMap) -> list[str]:
+        """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take).
+
+        A few members (a preview's sample) are looked up in the snapshot by uid unless the base is loaded
+        already: the customer numbers are the largest column there is, and a preview needs ten of them.
+        """
+        if len(members) <= FEW_NUMBERS and "base" not in self.__dict__:
+            return self._few_numbers(members)
         uids = np.frombuffer(members.to_array(), dtype=np.uint32)
         numbers: list[str] = self.base["customer_no"].take(pa.array(self.positions(uids))).to_pylist()
         return numbers
+
+    def _few_numbers(self, members: AbstractBitMap) -> list[str]:
+        wanted = ("uid", list(members))
+        rows = self.analytics.read_partition(
+            TAG_VALUES.name, self.snapshot, columns=["uid", "customer_no"], where_in=wanted
+        )
+        assert rows is not None
+        number_of = dict(zip(rows["uid"].to_pylist(), rows["customer_no"].to_pylist(), strict=True))
+        return [number_of[uid] for uid in members]
 
     def bitmap_of(self, customer_numbers: list[str] | pd.Series) -> BitMap:
         """The uids of customer numbers that are in the base."""

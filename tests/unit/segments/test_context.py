@@ -103,3 +103,17 @@ def test_as_floats_reads_numbers_and_leaves_the_rest_missing() -> None:
     text = as_floats(pa.chunked_array([pa.array(["2.5", "x", None])]))
     assert text[0] == 2.5
     assert np.isnan(text[1:]).all()
+
+
+def test_a_few_customer_numbers_are_looked_up_without_loading_the_base(tmp_path: Path) -> None:
+    context = make_context(tmp_path, [4, 2, 9, 7])
+    assert context.customer_numbers(BitMap([9, 2])) == ["C2", "C9"]
+    assert "base" not in context.__dict__  # looked up by uid in the snapshot
+    assert context.customer_numbers(BitMap()) == []
+
+
+def test_many_customer_numbers_come_from_the_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context_module, "FEW_NUMBERS", 1)
+    context = make_context(tmp_path, [4, 2, 9, 7])
+    assert context.customer_numbers(BitMap([9, 2, 7])) == ["C2", "C7", "C9"]
+    assert "base" in context.__dict__

@@ -153,3 +153,15 @@ def test_a_projected_read_of_an_unknown_column_names_it(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="nope"):
         store.read_partition("wide", D1, columns=["k", "nope"])
     assert store.read_partition("wide", D2, columns=["k"]) is None
+
+
+def test_where_in_reads_only_the_rows_holding_the_values(tmp_path: Path) -> None:
+    store = AnalyticalStore(tmp_path, [LAYOUT, WIDE], DuckDBBackend())
+    store.replace_partitions("wide", {D1: pa.table({"k": ["a", "b", "c"], "v": [1, 2, 3], "x": [7, 8, 9]})})
+    read = store.read_partition("wide", D1, columns=["x"], where_in=("v", [3, 1, 42]))
+    assert read is not None
+    assert read.to_pydict() == {"x": [7, 9]}
+    with pytest.raises(KeyError, match="nope"):
+        store.read_partition("wide", D1, columns=["x"], where_in=("nope", [1]))
+    with pytest.raises(ValueError, match="named columns"):
+        store.read_partition("wide", D1, where_in=("v", [1]))
