@@ -3,8 +3,11 @@
 Synthesises the computed snapshots a day of `touchpoint compute` would leave (tag values and their Roaring
 bitmaps, indicator values, the customers snapshot) with realistic value mixes, then times the same rule on the
 bitmap path and on the SQL reference path (one Ibis query on DuckDB) in the same run; the counts must agree.
-Two bitmap figures: cold (reading the snapshot, as the first preview of a day does) and warm (the snapshot
-already loaded, as an editor's repeated previews are). The ratio SQL ÷ warm bitmap is the figure.
+Three bitmap figures: cold (reading the snapshot, as the first preview of a day does), warm (the snapshot
+already loaded and the same rule previewed again) and edited (the snapshot loaded, one condition's threshold
+changed between previews, as an editor tunes a rule: a context remembers the results of snapshot conditions,
+so warm is set operations alone while edited also tests one column). The ratio SQL ÷ warm bitmap is the
+figure.
 Run: `python bench/bench_segments.py [--sizes 1000000 10000000] [--smoke] [--json]`.
 """
 
@@ -109,6 +112,14 @@ def synthesise(container: Container, size: int) -> None:
     analytics.replace_partitions(INDICATOR_VALUES.name, {DAY: values})
 
 
+def with_assets_at_least(threshold: int) -> dict[str, Any]:
+    """RULE with its total_assets threshold set to `threshold` (the condition an editor is tuning)."""
+    conditions = [
+        {**c, "value": threshold} if c.get("indicator") == "total_assets" else c for c in RULE["all"]
+    ]
+    return {"all": conditions}
+
+
 def measure(bench: h.Bench, size: int) -> dict[str, Any]:
     """Print cold and warm bitmap times, the SQL time and their ratio for one size; return them."""
     with tempfile.TemporaryDirectory(prefix=f"bench-seg-{size}-") as home:
@@ -121,14 +132,20 @@ def measure(bench: h.Bench, size: int) -> dict[str, Any]:
             context = context_at(env=container, at=AT)
             cold = h.measure(lambda: evaluate(rule, context), runs=1)
             warm = h.measure(lambda: evaluate(rule, context), runs=5)
+            thresholds = iter(range(90_000, 100_000, 1_000))
+            edited = h.measure(
+                lambda: evaluate(read_rule(with_assets_at_least(next(thresholds))), context), runs=5
+            )
             sql = h.measure(lambda: evaluate_sql(rule, context), runs=3)
         finally:
             container.close()
     members, sql_members = len(cold.result), len(sql.result)
     assert sql_members == members, f"the two paths disagree: bitmap {members:,}, SQL {sql_members:,}"
     cold_ms, warm_ms, sql_ms = cold.first * 1000, warm.min * 1000, sql.min * 1000
+    edited_ms = edited.min * 1000
     bench.say(
-        f"  {members:,} members · bitmap cold {cold_ms:.0f} ms, warm {warm_ms:.1f} ms · "
+        f"  {members:,} members · bitmap cold {cold_ms:.0f} ms, warm {warm_ms:.1f} ms, "
+        f"edited {edited_ms:.1f} ms · "
         f"SQL on DuckDB {sql_ms:.0f} ms · ratio SQL / warm bitmap {sql_ms / warm_ms:.1f}×"
     )
     return {
@@ -137,6 +154,7 @@ def measure(bench: h.Bench, size: int) -> dict[str, Any]:
         "members_sql": sql_members,
         "cold_ms": round(cold_ms, 3),
         "warm_ms": round(warm_ms, 3),
+        "edited_ms": round(edited_ms, 3),
         "sql_ms": round(sql_ms, 3),
         "ratio_sql_to_warm": round(sql_ms / warm_ms, 2),
         "ratio_cold_to_sql": round(cold_ms / sql_ms, 3),

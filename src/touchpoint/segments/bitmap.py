@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.segments.context import Context, gap_of, property_filters
@@ -31,6 +31,12 @@ from touchpoint.segments.model import (
 from touchpoint.tags.evaluate import mask
 from touchpoint.tags.model import Compare
 
+FEW = 16
+"""Test a column condition on the candidates other conditions leave only when they are under 1/FEW of the
+base. Gathering k scattered values of a column touches about k cache lines (64 bytes each), so past about an
+eighth of the base it reads as much memory as a pass over the whole column, which `where` turns into a
+bitmap that later previews reuse."""
+
 
 def evaluate(rule: Rule, context: Context, visiting: tuple[str, ...] = ()) -> BitMap:
     """The uids the rule selects from the customer base."""
@@ -44,25 +50,57 @@ def evaluate(rule: Rule, context: Context, visiting: tuple[str, ...] = ()) -> Bi
         if rule.segment in visiting:
             raise ValidationError(f"segment cycle {' → '.join([*visiting, rule.segment])}")
         return evaluate(context.segment_rule(rule.segment), context, (*visiting, rule.segment))
-    return _leaf(rule, context)
+    return BitMap(_leaf(rule, context))  # a copy: remembered results are shared
 
 
 def _all(rule: AllGroup, context: Context, visiting: tuple[str, ...]) -> BitMap:
-    """Intersect the bitmap parts first, then test column conditions only on the customers left.
+    """Intersect the parts, smallest first, testing column conditions on the candidates when they are few.
 
-    Building a bitmap from a column condition costs in proportion to how many customers pass it; testing
-    the few candidates an intersection of tags leaves costs far less.
+    A column condition (indicator, attribute) already remembered is a bitmap like any other. One that is not
+    is tested on the candidates the other parts leave if they are few (see FEW); otherwise it is built over
+    the whole base, which costs about the same as testing that many candidates and is remembered for the next
+    preview of a rule that shares the condition.
     """
     columns = [p for p in rule.all if isinstance(p, IndicatorCondition | AttributeCondition)]
-    others = [evaluate(p, context, visiting) for p in rule.all if p not in columns]
-    if not others:
-        return _where(context, np.logical_and.reduce([_mask(p, context) for p in columns]))
-    found = BitMap.intersection(*others) if len(others) > 1 else others[0]
-    if not columns or not found:
-        return found
+    parts: list[AbstractBitMap] = [evaluate(p, context, visiting) for p in rule.all if p not in columns]
+    pending: list[IndicatorCondition | AttributeCondition] = []
+    for part in columns:
+        known = context.recall(_key(part))
+        if known is None:
+            pending.append(part)
+        else:
+            parts.append(known)
+    if parts and pending:
+        found = intersect(parts)
+        if len(found) * FEW < len(context.uids):
+            return _test(found, pending, context)
+        parts = [found]
+    return intersect([*parts, *(_leaf(p, context) for p in pending)])
+
+
+def intersect(bitmaps: list[AbstractBitMap]) -> BitMap:
+    """The members common to every bitmap (at least one), as a new bitmap.
+
+    Smallest first, so each step can only shrink what the next has to visit.
+    """
+    ordered = sorted(bitmaps, key=len)
+    result = BitMap(ordered[0])
+    for bitmap in ordered[1:]:
+        if not result:
+            break
+        result &= bitmap
+    return result
+
+
+def _test(found: BitMap, columns: list[IndicatorCondition | AttributeCondition], context: Context) -> BitMap:
+    """The members of `found` passing every column condition, each tested on those the previous left."""
     positions = context.positions(np.frombuffer(found.to_array(), dtype=np.uint32))
-    keep = np.logical_and.reduce([_mask(p, context, positions) for p in columns])
-    return BitMap(array("I", context.uids[positions[keep]].tobytes()))
+    for rule in columns:
+        if not len(positions):
+            break
+        positions = positions[_mask(rule, context, positions)]
+    # array('I') is the buffer pyroaring ingests without a Python-level loop.
+    return BitMap(array("I", context.uids[positions].tobytes()))
 
 
 def _mask(
@@ -76,11 +114,16 @@ def _mask(
     return attribute_mask(rule, series if at is None else series.iloc[at])
 
 
-def _leaf(rule: Rule, context: Context) -> BitMap:
+def _key(rule: Rule) -> str:
+    """What identifies a condition's result among those a context remembers."""
+    return f"{type(rule).__name__}:{rule.model_dump_json(by_alias=True)}"
+
+
+def _leaf(rule: Rule, context: Context) -> AbstractBitMap:
     if isinstance(rule, TagCondition):
-        return _tag(rule, context)
+        return context.remember(_key(rule), lambda: _tag(rule, context))
     if isinstance(rule, IndicatorCondition | AttributeCondition):
-        return _where(context, _mask(rule, context))
+        return context.remember(_key(rule), lambda: context.where(_mask(rule, context)))
     if isinstance(rule, EventCondition):
         return _event(rule, context)
     if isinstance(rule, SequenceCondition):
@@ -89,19 +132,13 @@ def _leaf(rule: Rule, context: Context) -> BitMap:
     return context.bitmap_of(context.list_members(rule.list_))
 
 
-def _where(context: Context, mask: np.ndarray) -> BitMap:
-    # array('I') is the buffer pyroaring ingests without a Python-level loop.
-    return BitMap(array("I", context.uids[mask].tobytes()))
-
-
 def _tag(rule: TagCondition, context: Context) -> BitMap:
-    bitmaps = context.tag_bitmaps
-    present = [bitmap for (tag, _), bitmap in bitmaps.items() if tag == rule.tag]
-    having = BitMap.union(*present) if present else BitMap()
+    bitmaps = context.tag_values(rule.tag)
+    having = BitMap.union(*bitmaps.values()) if bitmaps else BitMap()
     if rule.exists is not None:
         return having if rule.exists else context.universe - having
     listed = rule.in_ if rule.in_ is not None else rule.not_in or []
-    chosen = [bitmaps.get((rule.tag, value), BitMap()) for value in listed]
+    chosen = [bitmaps.get(value, BitMap()) for value in listed]
     union = BitMap.union(*chosen) if chosen else BitMap()
     return union if rule.in_ is not None else having - union
 

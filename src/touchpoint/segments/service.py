@@ -236,8 +236,7 @@ def preview(
     universe = context.universe
     if principal.scope is not None:
         members, universe = members & principal.scope, universe & principal.scope
-    numbers = context.base.to_pandas().set_index("uid")["customer_no"]
-    chosen = [numbers[uid] for uid in list(members[:sample])] if sample else []
+    chosen = context.customer_numbers(members[:sample]) if sample else []
     return {
         "count": len(members),
         "base": len(universe),

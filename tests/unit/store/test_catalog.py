@@ -113,3 +113,55 @@ def test_upserts_equal_last_write_wins_in_pandas(
     rows = store.table("facts").to_pyarrow().to_pylist()
     assert {(r["k"], r["dt"]): r["v"] for r in rows} == expected
     assert len(rows) == len(expected)
+
+
+WIDE = TableLayout(
+    name="wide", schema=pa.schema([("k", pa.string()), ("v", pa.int64())]), key=("k",), open_schema=True
+)
+
+
+def test_read_partition_reads_only_the_columns_asked_in_their_order(tmp_path: Path) -> None:
+    store = AnalyticalStore(tmp_path, [LAYOUT, WIDE], DuckDBBackend())
+    store.replace_partitions("wide", {D1: pa.table({"k": ["a", "b"], "v": [1, 2], "x": [0.5, None]})})
+    read = store.read_partition("wide", D1, columns=["x", "k"])
+    assert read is not None
+    assert read.column_names == ["x", "k"]
+    assert read.to_pydict() == {"x": [0.5, None], "k": ["a", "b"]}
+
+
+def test_a_projected_read_conforms_like_a_whole_read(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.replace_partitions("facts", {D1: pa.table({"k": ["a"], "v": pa.array([1], pa.int32())})})
+    read = store.read_partition("facts", D1, columns=["v"])
+    assert read is not None
+    assert read.schema.field("v").type == pa.int64()  # cast to the layout's type, as align_schema does
+    assert read["v"].to_pylist() == [1]
+
+
+def test_a_projected_read_of_a_layout_column_the_file_lacks_is_nulls(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.replace_partitions("facts", {D1: pa.table({"k": ["a", "b"]})})
+    read = store.read_partition("facts", D1, columns=["k", "v"])
+    assert read is not None
+    assert read.to_pydict() == {"k": ["a", "b"], "v": [None, None]}
+    assert read.to_pydict() == store.read_partition("facts", D1).to_pydict()  # type: ignore[union-attr]
+
+
+def test_a_projected_read_of_an_unknown_column_names_it(tmp_path: Path) -> None:
+    store = AnalyticalStore(tmp_path, [LAYOUT, WIDE], DuckDBBackend())
+    store.replace_partitions("wide", {D1: pa.table({"k": ["a"], "v": [1]})})
+    with pytest.raises(KeyError, match="nope"):
+        store.read_partition("wide", D1, columns=["k", "nope"])
+    assert store.read_partition("wide", D2, columns=["k"]) is None
+
+
+def test_where_in_reads_only_the_rows_holding_the_values(tmp_path: Path) -> None:
+    store = AnalyticalStore(tmp_path, [LAYOUT, WIDE], DuckDBBackend())
+    store.replace_partitions("wide", {D1: pa.table({"k": ["a", "b", "c"], "v": [1, 2, 3], "x": [7, 8, 9]})})
+    read = store.read_partition("wide", D1, columns=["x"], where_in=("v", [3, 1, 42]))
+    assert read is not None
+    assert read.to_pydict() == {"x": [7, 9]}
+    with pytest.raises(KeyError, match="nope"):
+        store.read_partition("wide", D1, columns=["x"], where_in=("nope", [1]))
+    with pytest.raises(ValueError, match="named columns"):
+        store.read_partition("wide", D1, where_in=("v", [1]))

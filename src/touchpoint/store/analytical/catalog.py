@@ -12,13 +12,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from touchpoint.core.clock import Clock, SystemClock
@@ -136,15 +137,35 @@ class AnalyticalStore:
         """The table's partitions in date order."""
         return [p for _, p in sorted(self.manifest(name).partitions.items())]
 
-    def read_partition(self, name: str, dt: date, *, as_of_version: int | None = None) -> pa.Table | None:
+    def read_partition(
+        self,
+        name: str,
+        dt: date,
+        *,
+        as_of_version: int | None = None,
+        columns: Sequence[str] | None = None,
+        where_in: tuple[str, Sequence[Any]] | None = None,
+    ) -> pa.Table | None:
         """One partition as Arrow (without the `dt` column), or None when absent.
 
         With `as_of_version`, the partition as table version `as_of_version` left it (None if it did not exist
-        yet; LookupError when that version is no longer kept).
+        yet; LookupError when that version is no longer kept). With `columns`, only those columns, in that
+        order: Parquet is columnar, so a reader that needs two columns of a wide snapshot decodes only those.
+        A requested column the layout names but the file lacks reads as nulls, as in a whole read; one that
+        neither has is a KeyError. With `where_in` (column, values) — `columns` too — only the rows whose
+        column holds one of the values: row groups whose statistics rule them out are not decoded at all, so a
+        few customers of a snapshot sorted by uid cost one row group, not the file.
         """
+        if where_in is not None and columns is None:
+            raise ValueError("where_in reads named columns only")
         manifest = self.manifest(name)
         info = manifest.partitions.get(dt) if as_of_version is None else manifest.as_of(dt, as_of_version)
-        return None if info is None else self._read_file(self.layout(name), info)
+        if info is None:
+            return None
+        layout = self.layout(name)
+        if columns is None:
+            return self._read_file(layout, info)
+        return self._read_columns(layout, info, columns, where_in)
 
     def partition_versions(self, name: str, dt: date) -> list[PartitionInfo]:
         """Every kept version of one partition, oldest first, the current one last."""
@@ -181,6 +202,32 @@ class AnalyticalStore:
 
     def _read_file(self, layout: TableLayout, info: PartitionInfo) -> pa.Table:
         return layout.align(pq.read_table(self.root / layout.name / info.file))
+
+    def _read_columns(
+        self,
+        layout: TableLayout,
+        info: PartitionInfo,
+        columns: Sequence[str],
+        where_in: tuple[str, Sequence[Any]] | None,
+    ) -> pa.Table:
+        path = self.root / layout.name / info.file
+        present = set(pq.read_schema(path).names)
+        unknown = [c for c in columns if c not in present and c not in layout.schema.names]
+        if where_in is not None and where_in[0] not in present:
+            unknown.append(where_in[0])
+        if unknown:
+            raise KeyError(f"{layout.name}: no columns {unknown}")
+        rows = None if where_in is None else pc.field(where_in[0]).isin(list(where_in[1]))
+        table = pq.read_table(path, columns=[c for c in columns if c in present], filters=rows)
+        fixed = {f.name: f.type for f in layout.schema}
+        # The same conforming as a whole read (align_schema), restricted to the requested columns.
+        arrays = [
+            pa.nulls(table.num_rows, fixed[c])
+            if c not in present
+            else (pc.cast(table[c], fixed[c]) if c in fixed else table[c])
+            for c in columns
+        ]
+        return pa.Table.from_arrays(arrays, names=list(columns))
 
     def _view_cache(self) -> dict[str, tuple[list[Path], Any]]:
         cache = getattr(self._local, "views", None)
