@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyroaring import BitMap
 
 from touchpoint.core.errors import ValidationError
@@ -73,22 +75,82 @@ def _compare(condition: Compare, frame: pd.DataFrame, params: Mapping[str, Any],
     return compared.fillna(False).to_numpy(dtype=bool) & present
 
 
-def rule_values(tag: TagDef, frame: pd.DataFrame) -> np.ndarray:
+@dataclass(frozen=True)
+class Labels:
+    """A tag's value for every row as an index into `names` (-1: no value).
+
+    Tags are computed, counted, stored and turned into bitmaps through these codes: a million rows of Python
+    strings cost seconds per tag to build, to hash back into values and to convert to Arrow.
+    """
+
+    codes: np.ndarray
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Labels:
+        """The labels of an object array of values (None or NaN: no value)."""
+        codes, uniques = pd.factorize(values)
+        return cls(codes.astype(np.int32), tuple(str(u) for u in uniques))
+
+    @classmethod
+    def chosen(cls, picks: np.ndarray, choices: Sequence[str | None]) -> Labels:
+        """Row i takes `choices[picks[i]]` (a pick of -1 or a None choice: no value; choices may repeat)."""
+        unique: dict[str, int] = {}
+        remap = np.full(len(choices) + 1, -1, dtype=np.int32)  # the extra last slot answers a pick of -1
+        for i, choice in enumerate(choices):
+            if choice is not None:
+                remap[i] = unique.setdefault(str(choice), len(unique))
+        return cls(remap[np.asarray(picks, dtype=np.int64)], tuple(unique))
+
+    @classmethod
+    def none(cls, rows: int) -> Labels:
+        """No value for any of `rows` rows."""
+        return cls(np.full(rows, -1, dtype=np.int32), ())
+
+    def values(self) -> np.ndarray:
+        """The value of each row as an object array (None: no value)."""
+        names = np.array([*self.names, None], dtype=object)
+        values: np.ndarray = names[self.codes]  # a code of -1 reads the None at the end
+        return values
+
+    def arrow(self) -> pa.Array:
+        """The value of each row as an Arrow string array."""
+        names = pa.array(self.names, type=pa.string())
+        return names.take(pa.array(self.codes, mask=self.codes < 0, type=pa.int32()))
+
+    def counts(self) -> dict[str, int]:
+        """How many rows hold each value."""
+        found = np.bincount(self.codes[self.codes >= 0], minlength=len(self.names))
+        return {name: int(n) for name, n in zip(self.names, found, strict=True) if n}
+
+    def members(self, uids: np.ndarray) -> dict[str, BitMap]:
+        """A Roaring bitmap of the `uids` (one per row) holding each value; values no row holds have none."""
+        order = np.argsort(self.codes, kind="stable")
+        bounds = np.searchsorted(self.codes[order], np.arange(len(self.names) + 1))
+        as_uint32 = np.asarray(uids, dtype=np.uint32)[order]
+        # array('I') is the buffer pyroaring ingests without a Python-level loop.
+        return {
+            name: BitMap(array("I", as_uint32[bounds[k] : bounds[k + 1]].tobytes()))
+            for k, name in enumerate(self.names)
+            if bounds[k + 1] > bounds[k]
+        }
+
+
+def rule_values(tag: TagDef, frame: pd.DataFrame) -> Labels:
     """First matching case's value for each row, else the default."""
     where = f"tag {tag.name}"
-    masks = [mask(case.when, frame, tag.params, where) for case in tag.rules or []]
-    values = [case.value for case in tag.rules or []]
-    result = np.full(len(frame), tag.default, dtype=object)
+    cases = tag.rules or []
+    picks = np.full(len(frame), len(cases), dtype=np.int64)  # the default, past the cases
     decided = np.zeros(len(frame), dtype=bool)
-    for case_mask, value in zip(masks, values, strict=True):
-        chosen = case_mask & ~decided
-        result[chosen] = value
+    for k, case in enumerate(cases):
+        case_mask = mask(case.when, frame, tag.params, where)
+        picks[case_mask & ~decided] = k
         decided |= case_mask
-    return result
+    return Labels.chosen(picks, [*(case.value for case in cases), tag.default])
 
 
-def bucket_values(tag: TagDef, frame: pd.DataFrame) -> np.ndarray:
-    """The bucket label of each row's indicator value (None where the indicator is missing)."""
+def bucket_values(tag: TagDef, frame: pd.DataFrame) -> Labels:
+    """The bucket label of each row's indicator value (none where the indicator is missing)."""
     bucket: Bucket | None = tag.bucket
     assert bucket is not None
     where = f"tag {tag.name}"
@@ -99,17 +161,11 @@ def bucket_values(tag: TagDef, frame: pd.DataFrame) -> np.ndarray:
         raise ValidationError(f"{where}: bucket edges must ascend, got {edges}")
     series = pd.to_numeric(frame[bucket.indicator], errors="coerce")
     index = np.searchsorted(np.array(edges), series.to_numpy(dtype=float), side="right")
-    labels = np.array(bucket.labels, dtype=object)[np.minimum(index, len(bucket.labels) - 1)]
-    labels[series.isna().to_numpy()] = None
-    return labels
+    picks = np.minimum(index, len(bucket.labels) - 1)
+    picks[series.isna().to_numpy()] = -1
+    return Labels.chosen(picks, bucket.labels)
 
 
 def bitmaps(uids: np.ndarray, values: np.ndarray) -> dict[str, BitMap]:
     """A Roaring bitmap of uids per tag value (missing values have none)."""
-    codes, uniques = pd.factorize(values)
-    as_uint32 = np.asarray(uids, dtype=np.uint32)
-    # array('I') is the buffer pyroaring ingests without a Python-level loop.
-    return {
-        str(value): BitMap(array("I", as_uint32[codes == code].tobytes()))
-        for code, value in enumerate(uniques)
-    }
+    return Labels.of(values).members(uids)

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from touchpoint.core.errors import ValidationError
-from touchpoint.tags.evaluate import mask
+from touchpoint.tags.evaluate import Labels, mask
 from touchpoint.tags.model import TagDef
 
 SEED = 20_17
@@ -33,7 +33,7 @@ MODEL_THREADS = 1
 class Scored:
     """Band per row and the model's training metrics."""
 
-    values: np.ndarray
+    values: Labels
     metrics: dict[str, Any]
 
 
@@ -53,16 +53,14 @@ def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
             "error": f"too few examples of each class ({positives} of {len(label)})",
             "positives": positives,
         }
-        return Scored(values=np.full(len(frame), None, dtype=object), metrics=metrics)
+        return Scored(values=Labels.none(len(frame)), metrics=metrics)
     train, test = holdout_rows(label)
     with threadpool_limits(limits=MODEL_THREADS):
         model = _estimator(spec.algorithm).fit(features[train], label[train])
     # Everyone is scored once; the hold-out's AUC reads its rows' scores (scoring parallelises well).
     probability = model.predict_proba(features)[:, 1]
     auc = float(roc_auc_score(label[test], probability[test]))
-    bands = np.array(spec.bands, dtype=object)[
-        np.searchsorted(np.array(spec.cutoffs), probability, side="right")
-    ]
+    bands = Labels.chosen(np.searchsorted(np.array(spec.cutoffs), probability, side="right"), spec.bands)
     metrics = {
         "algorithm": spec.algorithm,
         "auc_holdout": round(auc, 4),

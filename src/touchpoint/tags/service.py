@@ -30,7 +30,7 @@ from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import check_indicator
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags import repo
-from touchpoint.tags.evaluate import bitmaps, bucket_values, rule_values
+from touchpoint.tags.evaluate import Labels, bucket_values, rule_values
 from touchpoint.tags.guard import MissingInputsError, missing_input_problem
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.learn import score_model_tag
@@ -190,15 +190,15 @@ def _unknown_customers(env: TagEnv, rows: list[tuple[str, str]]) -> list[str]:
 
 @dataclass
 class Evaluated:
-    """Tag columns for every customer, and model metrics."""
+    """Tag values for every customer, and model metrics."""
 
-    values: dict[str, np.ndarray]
+    values: dict[str, Labels]
     metrics: dict[str, dict[str, Any]]
 
 
 def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Evaluated:
     """Every tag's value for every row of `frame` (indicators and attributes side by side)."""
-    values: dict[str, np.ndarray] = {}
+    values: dict[str, Labels] = {}
     metrics: dict[str, dict[str, Any]] = {}
     for tag in tags:
         if tag.kind == "rule":
@@ -211,15 +211,8 @@ def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Ev
         else:
             with env.ops.begin() as connection:
                 listed = repo.imported_values(connection, tag.name)
-            values[tag.name] = _labels(frame["customer_no"].map(listed).to_numpy())
+            values[tag.name] = Labels.of(frame["customer_no"].map(listed).to_numpy(dtype=object))
     return Evaluated(values=values, metrics=metrics)
-
-
-def _labels(values: np.ndarray) -> np.ndarray:
-    """Listed values with None where the list has no entry (the join leaves NaN)."""
-    labels = values.astype(object)
-    labels[pd.isna(labels)] = None
-    return labels
 
 
 def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFrame:
@@ -324,7 +317,7 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
     evaluated = evaluate_tags(env=env, tags=tags, frame=frame)
     tag_table = pa.table(
         {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
-        | {name: pa.array(values, type=pa.string()) for name, values in evaluated.values.items()}
+        | {name: labels.arrow() for name, labels in evaluated.values.items()}
     )
     problem = missing_input_problem(
         analytics=env.analytics,
@@ -349,10 +342,10 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
     } | ({"forced": problem} if problem is not None else {})
 
 
-def _bitmap_table(uids: np.ndarray, values: dict[str, np.ndarray]) -> pa.Table:
+def _bitmap_table(uids: np.ndarray, values: dict[str, Labels]) -> pa.Table:
     rows: list[dict[str, Any]] = []
-    for tag, column in values.items():
-        for value, members in sorted(bitmaps(uids, column).items()):
+    for tag, labels in values.items():
+        for value, members in sorted(labels.members(uids).items()):
             rows.append({"tag": tag, "value": value, "count": len(members), "bitmap": members.serialize()})
     return pa.Table.from_pylist(rows, schema=TAG_BITMAPS.schema)
 
@@ -404,10 +397,11 @@ def _indicator_summary(column: pd.Series) -> dict[str, Any]:
     return summary
 
 
-def _tag_summary(values: np.ndarray) -> dict[str, Any]:
-    counts = pd.Series(values).dropna().value_counts()
-    size = len(values)
+def _tag_summary(labels: Labels) -> dict[str, Any]:
+    counts = labels.counts()
+    size = len(labels.codes)
+    ordered = sorted(counts.items(), key=lambda item: -item[1])  # most held first, ties in first-seen order
     return {
-        "coverage": round(int(counts.sum()) / size, 4) if size else 0.0,
-        "distribution": {str(v): int(n) for v, n in counts.items()},
+        "coverage": round(sum(counts.values()) / size, 4) if size else 0.0,
+        "distribution": dict(ordered),
     }

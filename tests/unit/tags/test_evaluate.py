@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from touchpoint.core.errors import ValidationError
-from touchpoint.tags.evaluate import bitmaps, bucket_values, rule_values
+from touchpoint.tags.evaluate import Labels, bitmaps, bucket_values, rule_values
 from touchpoint.tags.model import TagDef
 
 values = st.one_of(st.none(), st.integers(-5, 5).map(float))
@@ -90,7 +90,7 @@ def test_rule_tags_take_the_first_matching_case(
         default="none",
     )
     frame = pd.DataFrame(rows, columns=["x", "y"], dtype=float)
-    got = rule_values(tag, frame)
+    got = rule_values(tag, frame).values()
     for i, (x, y) in enumerate(rows):
         row = {"x": x, "y": y}
         want = next((f"v{n}" for n, c in enumerate(cases) if _holds(c, row, p)), "none")
@@ -113,7 +113,7 @@ def test_buckets_match_pandas_cut(numbers: list[float | None], edges: list[int])
     )
     frame = pd.DataFrame({"x": pd.Series(numbers, dtype=float)})
     cut = pd.cut(frame["x"], [-math.inf, *edges, math.inf], right=False, labels=labels)
-    got = bucket_values(tag, frame)
+    got = bucket_values(tag, frame).values()
     for mine, theirs in zip(got, cut, strict=True):
         assert (mine is None and pd.isna(theirs)) or mine == theirs
 
@@ -142,6 +142,29 @@ def test_bitmaps_hold_exactly_the_members_of_each_value(assigned: list[str | Non
     for value in {v for v in assigned if v is not None}:
         assert set(maps[value]) == {int(u) for u, v in zip(uids, assigned, strict=True) if v == value}
     assert set(maps) == {v for v in assigned if v is not None}  # a missing value has no bitmap
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    choices=st.lists(st.one_of(st.none(), st.sampled_from(["高", "中", "低"])), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_labels_chosen_by_position_read_back_as_the_choices(
+    choices: list[str | None], data: st.DataObject
+) -> None:
+    """Repeated and missing choices included: values, Arrow, counts and bitmaps all agree with the picks."""
+    picks = data.draw(st.lists(st.integers(-1, len(choices) - 1), max_size=40))
+    labels = Labels.chosen(np.array(picks, dtype=np.int64), choices)
+    expected = [None if p < 0 else choices[p] for p in picks]
+    assert list(labels.values()) == expected
+    assert labels.arrow().to_pylist() == expected
+    held = [v for v in expected if v is not None]
+    assert labels.counts() == {v: held.count(v) for v in set(held)}
+    uids = np.arange(100, 100 + len(picks))
+    members = labels.members(uids)
+    assert {v: sorted(m) for v, m in members.items()} == {
+        v: [int(u) for u, e in zip(uids, expected, strict=True) if e == v] for v in set(held)
+    }
 
 
 def test_errors_name_the_tag_and_the_unknown_name() -> None:
@@ -197,7 +220,7 @@ def test_a_rule_value_longer_than_the_default_is_kept_whole() -> None:
         rules=[{"when": {"indicator": "x", "op": ">=", "value": 5}, "value": "高净值"}],
         default="低",
     )
-    got = rule_values(tag, pd.DataFrame({"x": [6.0, 1.0, None]}))
+    got = rule_values(tag, pd.DataFrame({"x": [6.0, 1.0, None]})).values()
     assert list(got) == ["高净值", "低", "低"]
 
 
@@ -210,7 +233,7 @@ def test_a_value_that_is_not_a_number_gets_no_bucket() -> None:
         bucket={"indicator": "x", "edges": [10], "labels": ["lo", "hi"]},
     )
     frame = pd.DataFrame({"x": pd.Series(["n/a", 5, "12.5", None], dtype=object)})
-    assert list(bucket_values(tag, frame)) == [None, "lo", "hi", None]
+    assert list(bucket_values(tag, frame).values()) == [None, "lo", "hi", None]
 
 
 @pytest.mark.parametrize(
@@ -257,4 +280,4 @@ def test_a_nullable_column_with_na_and_params_inside_lists(
         default="no",
     )
     frame = pd.DataFrame({"x": pd.array([2.5, 0.0, None], dtype="Float64")})
-    assert list(rule_values(tag, frame)) == expected
+    assert list(rule_values(tag, frame).values()) == expected
