@@ -62,15 +62,14 @@ def missing_input_problem(
     before = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
     if before is None:
         return None
-    old_tags = analytics.read_partition(TAG_VALUES.name, before)
-    old_indicators = analytics.read_partition(INDICATOR_VALUES.name, before)
-    if old_tags is None or old_indicators is None:
-        return None
     read = {t.name: lineage(t)["indicators"] for t in tags if t.kind != "imported"}
     inputs = sorted(set().union(*read.values()))
+    old_tags = _read(analytics, TAG_VALUES.name, before, list(read))
+    old_indicators = _read(analytics, INDICATOR_VALUES.name, before, inputs)
+    if old_tags is None or old_indicators is None:
+        return None
     old, new = _aligned(
-        Results(old_indicators, old_tags).only(inputs, list(read)),
-        Results(indicators, values).only(inputs, list(read)),
+        Results(old_indicators, old_tags), Results(indicators, values).only(inputs, list(read))
     )
     if new.indicators.num_rows == 0:
         return None
@@ -94,6 +93,15 @@ class Results:
     def take(self, indicator_rows: pa.Array, tag_rows: pa.Array) -> Results:
         """The rows at those positions, in that order."""
         return Results(self.indicators.take(indicator_rows), self.tags.take(tag_rows))
+
+
+def _read(analytics: AnalyticalStore, table: str, dt: date, names: Sequence[str]) -> pa.Table | None:
+    """The customer numbers and those of `names` one stored result holds (only those are decoded)."""
+    present = analytics.partition_columns(table, dt)
+    if present is None:
+        return None
+    wanted = ["customer_no", *(n for n in names if n in present)]
+    return analytics.read_partition(table, dt, columns=wanted)
 
 
 def _columns(table: pa.Table, names: Sequence[str]) -> pa.Table:

@@ -129,6 +129,15 @@ def test_read_partition_reads_only_the_columns_asked_in_their_order(tmp_path: Pa
     assert read.to_pydict() == {"x": [0.5, None], "k": ["a", "b"]}
 
 
+def test_an_open_tables_partitions_name_their_own_columns(tmp_path: Path) -> None:
+    store = AnalyticalStore(tmp_path, [LAYOUT, WIDE], DuckDBBackend())
+    store.replace_partitions("wide", {D1: pa.table({"k": ["a"], "v": [1], "x": [0.5]})})
+    store.replace_partitions("wide", {D2: pa.table({"k": ["a"], "v": [1], "y": ["z"]})})
+    assert store.partition_columns("wide", D1) == ["k", "v", "x"]
+    assert store.partition_columns("wide", D2) == ["k", "v", "y"]
+    assert store.partition_columns("wide", date(2030, 1, 1)) is None
+
+
 def test_a_projected_read_conforms_like_a_whole_read(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.replace_partitions("facts", {D1: pa.table({"k": ["a"], "v": pa.array([1], pa.int32())})})

@@ -137,6 +137,13 @@ class AnalyticalStore:
         """The table's partitions in date order."""
         return [p for _, p in sorted(self.manifest(name).partitions.items())]
 
+    def partition_columns(self, name: str, dt: date) -> list[str] | None:
+        """The columns one partition's file holds (an open table's vary by date), or None when absent."""
+        info = self.manifest(name).partitions.get(dt)
+        if info is None:
+            return None
+        return list(pq.read_schema(self.root / name / info.file).names)
+
     def read_partition(
         self,
         name: str,

@@ -41,12 +41,22 @@ def write_parquet_atomic(path: Path, table: pa.Table) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
     with tmp.open("wb") as handle:
-        pq.write_table(table, handle, compression="zstd", row_group_size=256_000)
+        pq.write_table(
+            table, handle, compression="zstd", row_group_size=256_000, use_dictionary=_repetitive(table)
+        )
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
     return path.stat().st_size
+
+
+def _repetitive(table: pa.Table) -> list[str]:
+    """The columns worth dictionary-encoding: text and binary, where values repeat (a tag's few values, an
+    event's name). Measures and timestamps rarely do; trying cost half the write time of a million customers'
+    indicators and made the file larger."""
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_dictionary)
+    return [f.name for f in table.schema if any(kind(f.type) for kind in kinds)]
 
 
 @contextlib.contextmanager
