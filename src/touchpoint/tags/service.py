@@ -313,8 +313,11 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
         raise ValidationError("no indicators are defined; install the default library first")
     indicators = compute_indicators(env=env, day=day, definitions=indicator_defs)
     tags = list(list_tags(env=env).values())
-    frame = customer_frame(env=env, day=day, indicators=indicators)
-    evaluated = evaluate_tags(env=env, tags=tags, frame=frame)
+    evaluated = evaluate_tags(
+        env=env, tags=tags, frame=customer_frame(env=env, day=day, indicators=indicators)
+    )
+    # The frame (a pandas copy of every indicator and attribute) is gone before the comparison reads the
+    # previous result: at a million customers each is most of a gigabyte.
     tag_table = pa.table(
         {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
         | {name: labels.arrow() for name, labels in evaluated.values.items()}
