@@ -367,17 +367,33 @@ def _read_id_tables(connection: Any) -> tuple[pa.Table, pa.Table]:
     return uid_table, event_id_map(table, uid_table)
 
 
-def event_id_map(links: pa.Table, customers: pa.Table) -> pa.Table:
-    """(id_value, person_uid, customer_no) with exactly one row per identifier value — the first of its
-    links by RESOLUTION_ORDER — so a join of events through it can never count an event twice."""
-    rank = pc.fill_null(pc.index_in(links["id_type"], pa.array(RESOLUTION_ORDER)), len(RESOLUTION_ORDER))
-    ranked = links.append_column("rank", rank).sort_by(
+def _repeated(links: pa.Table) -> pa.ChunkedArray:
+    """Whether each link's value is also another link's (a phone number that is someone's login too)."""
+    counts = links.group_by("id_value").aggregate([("id_value", "count")])
+    shared = counts.filter(pc.greater(counts["id_value_count"], 1))["id_value"]
+    return pc.is_in(links["id_value"], value_set=shared.combine_chunks())
+
+
+def _first_by_precedence(shared: pa.Table) -> pa.Table:
+    """(id_value, uid) of the first link by RESOLUTION_ORDER (then type name) of each value."""
+    rank = pc.fill_null(pc.index_in(shared["id_type"], pa.array(RESOLUTION_ORDER)), len(RESOLUTION_ORDER))
+    ranked = shared.append_column("rank", rank).sort_by(
         [("id_value", "ascending"), ("rank", "ascending"), ("id_type", "ascending")]
     )
     values = ranked["id_value"].combine_chunks()
     first = pc.invert(pc.equal(values[1:], values[:-1])) if len(values) > 1 else pa.array([], pa.bool_())
     keep = pa.concat_arrays([pa.array([True] * min(len(values), 1), pa.bool_()), first])
-    chosen = ranked.filter(keep).select(["id_value", "uid"]).rename_columns(["id_value", "person_uid"])
+    return ranked.filter(keep).select(["id_value", "uid"])
+
+
+def event_id_map(links: pa.Table, customers: pa.Table) -> pa.Table:
+    """(id_value, person_uid, customer_no) with exactly one row per identifier value — the first of its
+    links by RESOLUTION_ORDER — so a join of events through it can never count an event twice."""
+    repeated = _repeated(links)
+    # Nearly every value has one link, taken as it is; only the values several links share are sorted.
+    single = links.filter(pc.invert(repeated)).select(["id_value", "uid"])
+    chosen = pa.concat_tables([single, _first_by_precedence(links.filter(repeated))])
+    chosen = chosen.rename_columns(["id_value", "person_uid"])
     owners = customers.rename_columns(["customer_no", "person_uid"])
     return chosen.join(owners, "person_uid", join_type="left outer").select(
         ["id_value", "person_uid", "customer_no"]
