@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -62,16 +63,12 @@ def missing_input_problem(
     before = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
     if before is None:
         return None
-    read = {t.name: lineage(t)["indicators"] for t in tags if t.kind != "imported"}
-    inputs = sorted(set().union(*read.values()))
-    old_tags = _read(analytics, TAG_VALUES.name, before, list(read))
-    old_indicators = _read(analytics, INDICATOR_VALUES.name, before, inputs)
+    old_tags = Stored.of(analytics, TAG_VALUES.name, before)
+    old_indicators = Stored.of(analytics, INDICATOR_VALUES.name, before)
     if old_tags is None or old_indicators is None:
         return None
-    old, new = _aligned(
-        Results(old_indicators, old_tags), Results(indicators, values).only(inputs, list(read))
-    )
-    if new.indicators.num_rows == 0:
+    old, new = _aligned(Results(old_indicators, old_tags), Results(InMemory(indicators), InMemory(values)))
+    if len(new.indicators.column("customer_no")) == 0:
         return None
     lost: dict[str, np.ndarray] = {}
     found = (_moved(tag, old, new, lost) for tag in tags)
@@ -79,34 +76,79 @@ def missing_input_problem(
     return _message(moved, before, definitions, max_share) if moved else None
 
 
+class Columns(Protocol):
+    """One table of a result: its column names, and a column's values in the compared customers' order."""
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The table's columns."""
+        ...
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """The values of one column."""
+        ...
+
+    def at(self, rows: pa.Array) -> Columns:
+        """The same table read at those row positions, in that order."""
+        ...
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """A table the computation holds."""
+
+    table: pa.Table
+    rows: pa.Array | None = None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The table's columns."""
+        return frozenset(self.table.column_names)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """The values of one column at the rows compared."""
+        values = self.table[name]
+        return values if self.rows is None else values.take(self.rows)
+
+    def at(self, rows: pa.Array) -> InMemory:
+        """The same table at those row positions."""
+        return InMemory(self.table, rows)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored result's table, each column decoded when asked for and dropped after use: the comparison
+    needs one or two columns at a time, and a whole result of a million customers is most of a gigabyte."""
+
+    analytics: AnalyticalStore
+    table: str
+    dt: date
+    names: frozenset[str]
+    rows: pa.Array | None = None
+
+    @classmethod
+    def of(cls, analytics: AnalyticalStore, table: str, dt: date) -> Stored | None:
+        """The table's partition of `dt`, or None when there is none."""
+        present = analytics.partition_columns(table, dt)
+        return None if present is None else cls(analytics, table, dt, frozenset(present))
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """The values of one column at the rows compared."""
+        read = self.analytics.read_partition(self.table, self.dt, columns=[name])
+        assert read is not None  # named by the manifest a moment ago; a computation keeps its partitions
+        return read[name] if self.rows is None else read[name].take(self.rows)
+
+    def at(self, rows: pa.Array) -> Stored:
+        """The same table at those row positions."""
+        return Stored(self.analytics, self.table, self.dt, self.names, rows)
+
+
 @dataclass(frozen=True)
 class Results:
     """One computation's indicator and tag tables, each with a `customer_no` column."""
 
-    indicators: pa.Table
-    tags: pa.Table
-
-    def only(self, indicators: Sequence[str], tags: Sequence[str]) -> Results:
-        """The customer numbers and those of the indicator and tag columns the tables have."""
-        return Results(_columns(self.indicators, indicators), _columns(self.tags, tags))
-
-    def take(self, indicator_rows: pa.Array, tag_rows: pa.Array) -> Results:
-        """The rows at those positions, in that order."""
-        return Results(self.indicators.take(indicator_rows), self.tags.take(tag_rows))
-
-
-def _read(analytics: AnalyticalStore, table: str, dt: date, names: Sequence[str]) -> pa.Table | None:
-    """The customer numbers and those of `names` one stored result holds (only those are decoded)."""
-    present = analytics.partition_columns(table, dt)
-    if present is None:
-        return None
-    wanted = ["customer_no", *(n for n in names if n in present)]
-    return analytics.read_partition(table, dt, columns=wanted)
-
-
-def _columns(table: pa.Table, names: Sequence[str]) -> pa.Table:
-    present = set(table.column_names)
-    return table.select(["customer_no", *(n for n in names if n in present)])
+    indicators: Columns
+    tags: Columns
 
 
 def _aligned(old: Results, new: Results) -> tuple[Results, Results]:
@@ -116,15 +158,15 @@ def _aligned(old: Results, new: Results) -> tuple[Results, Results]:
     index: at a million customers a label lookup costs seconds per column. Tables that already list the
     same customers in the same order (the usual day) are used as they are.
     """
-    customers = new.indicators["customer_no"]
-    others = (old.indicators, old.tags, new.tags)
-    if all(table["customer_no"].equals(customers) for table in others):
+    customers = new.indicators.column("customer_no")
+    others = [side.column("customer_no") for side in (old.indicators, old.tags, new.tags)]
+    if all(numbers.equals(customers) for numbers in others):
         return old, new
-    positions = [pc.index_in(customers, value_set=table["customer_no"]) for table in others]
+    positions = [pc.index_in(customers, value_set=numbers) for numbers in others]
     held = pc.and_(pc.and_(pc.is_valid(positions[0]), pc.is_valid(positions[1])), pc.is_valid(positions[2]))
-    rows = pc.indices_nonzero(held)
     old_rows, old_tag_rows, new_tag_rows = (p.filter(held) for p in positions)
-    return old.take(old_rows, old_tag_rows), new.take(rows, new_tag_rows)
+    aligned_old = Results(old.indicators.at(old_rows), old.tags.at(old_tag_rows))
+    return aligned_old, Results(new.indicators.at(pc.indices_nonzero(held)), new.tags.at(new_tag_rows))
 
 
 def _moved(tag: TagDef, old: Results, new: Results, lost: dict[str, np.ndarray]) -> MovedTag | None:
@@ -132,18 +174,17 @@ def _moved(tag: TagDef, old: Results, new: Results, lost: dict[str, np.ndarray])
 
     `lost` remembers, per indicator, where it had a value before and has none now (tags share inputs).
     """
-    names = (old.tags.column_names, new.tags.column_names)
-    if tag.kind == "imported" or tag.name not in names[0] or tag.name not in names[1]:
+    if tag.kind == "imported" or tag.name not in old.tags.names or tag.name not in new.tags.names:
         return None
-    columns = (old.indicators.column_names, new.indicators.column_names)
-    reads = [i for i in lineage(tag)["indicators"] if i in columns[0] and i in columns[1]]
+    both = old.indicators.names & new.indicators.names
+    reads = [i for i in lineage(tag)["indicators"] if i in both]
     if not reads:
         return None
     for i in reads:
         if i not in lost:
-            went = pc.and_(pc.is_valid(old.indicators[i]), pc.is_null(new.indicators[i]))
+            went = pc.and_(pc.is_valid(old.indicators.column(i)), pc.is_null(new.indicators.column(i)))
             lost[i] = went.to_numpy(zero_copy_only=False)
-    changed = _differs(old.tags[tag.name], new.tags[tag.name])
+    changed = _differs(old.tags.column(tag.name), new.tags.column(tag.name))
     moved = int((np.logical_or.reduce([lost[i] for i in reads]) & changed).sum())
     missing = {i: int(lost[i].sum()) for i in reads if lost[i].any()}
     return MovedTag(tag=tag.name, moved=moved, customers=len(changed), missing=missing)
