@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 
 from touchpoint.identity.model import RESOLUTION_ORDER, Identifier
-from touchpoint.store.operational.bulk import fetch_tuples, insert_ignoring_duplicates
+from touchpoint.store.operational.bulk import fetch_arrow, insert_ignoring_duplicates
 from touchpoint.store.operational.schema import (
     identity_links,
     identity_log,
@@ -217,10 +218,13 @@ def customers_of_values(connection: Connection, values: list[str]) -> dict[str, 
     return found
 
 
-def all_links(connection: Connection) -> list[tuple[str, str, int]]:
-    """(id type, id value, uid) of every link, straight from the driver (for the analytical lookup tables)."""
+LINKS = pa.schema([("id_type", pa.string()), ("id_value", pa.string()), ("uid", pa.int64())])
+
+
+def all_links(connection: Connection) -> pa.Table:
+    """(id type, id value, uid) of every link as Arrow (for the analytical lookup tables)."""
     query = select(identity_links.c.id_type, identity_links.c.id_value, identity_links.c.uid)
-    return fetch_tuples(connection, query)
+    return fetch_arrow(connection, query, LINKS)
 
 
 def delete_link(connection: Connection, ident: Identifier) -> None:

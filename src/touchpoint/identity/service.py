@@ -354,14 +354,8 @@ def id_tables(*, env: IdentityEnv) -> tuple[pa.Table, pa.Table]:
     return _ID_TABLES[key]
 
 
-_LINK = pa.struct([("id_type", pa.string()), ("id_value", pa.string()), ("uid", pa.int64())])
-
-
 def _read_id_tables(connection: Any) -> tuple[pa.Table, pa.Table]:
-    # The driver's tuples become Arrow as struct values in one call; unzipping them in Python cost more
-    # than reading them.
-    links = pa.array(repo.all_links(connection), type=_LINK)
-    table = pa.Table.from_struct_array(links)
+    table = repo.all_links(connection)
     customers = table.filter(pc.equal(table["id_type"], "customer_no"))
     uid_table = pa.table({"customer_no": customers["id_value"], "uid": customers["uid"]})
     return uid_table, event_id_map(table, uid_table)

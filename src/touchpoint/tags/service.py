@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
@@ -12,6 +12,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from touchpoint.core.errors import NotFoundError, ValidationError
@@ -215,18 +216,37 @@ def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Ev
     return Evaluated(values=values, metrics=metrics)
 
 
-def customer_frame(*, env: TagEnv, day: date, indicators: pa.Table) -> pd.DataFrame:
-    """Indicators joined to the customers snapshot's attributes, one row per customer."""
+def customer_frame(
+    *, env: TagEnv, day: date, indicators: pa.Table, columns: Collection[str] | None = None
+) -> pd.DataFrame:
+    """Indicators beside the customers snapshot's attributes, one row per customer of `indicators`.
+
+    With `columns`, only those indicators and attributes (and `customer_no`): a computation converts to
+    pandas what its tags read, not every column of a million customers. An indicator and an attribute of
+    one name is the indicator.
+    """
+    keep = ["customer_no", *(c for c in indicators.column_names if c != "customer_no")]
+    if columns is not None:
+        keep = [c for c in keep if c == "customer_no" or c in columns]
+    table = indicators.select(keep)
     analytics = env.analytics
     snapshot = analytics.latest_partition_on_or_before("customers", day)
-    attributes = analytics.read_partition("customers", snapshot) if snapshot else None
-    frame: pd.DataFrame = indicators.to_pandas()
-    if attributes is None:
-        return frame
-    merged: pd.DataFrame = frame.merge(
-        attributes.drop_columns(["attributes"]).to_pandas(), on="customer_no", how="left"
-    )
-    return merged
+    in_file = analytics.partition_columns("customers", snapshot) if snapshot else None
+    if snapshot is not None and in_file is not None:
+        # A column the layout names reads as no values where the file lacks it, as in a whole read.
+        present = dict.fromkeys([*analytics.layout("customers").schema.names, *in_file])
+        wanted = [
+            c
+            for c in present
+            if c not in table.column_names and c != "attributes" and (columns is None or c in columns)
+        ]
+        attributes = analytics.read_partition("customers", snapshot, columns=["customer_no", *wanted])
+        assert attributes is not None
+        rows = pc.index_in(table["customer_no"], value_set=attributes["customer_no"])
+        for name in wanted:
+            table = table.append_column(name, attributes[name].take(rows))
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def latest_data_date(*, env: TagEnv) -> date:
@@ -314,7 +334,9 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
     indicators = compute_indicators(env=env, day=day, definitions=indicator_defs)
     tags = list(list_tags(env=env).values())
     evaluated = evaluate_tags(
-        env=env, tags=tags, frame=customer_frame(env=env, day=day, indicators=indicators)
+        env=env,
+        tags=tags,
+        frame=customer_frame(env=env, day=day, indicators=indicators, columns=_read_by(tags)),
     )
     # The frame (a pandas copy of every indicator and attribute) is gone before the comparison reads the
     # previous result: at a million customers each is most of a gigabyte.
@@ -343,6 +365,11 @@ def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
         "tags": len(tags),
         "model_metrics": evaluated.metrics,
     } | ({"forced": problem} if problem is not None else {})
+
+
+def _read_by(tags: Sequence[TagDef]) -> set[str]:
+    """The indicators and attributes any of `tags` reads."""
+    return {name for tag in tags for names in lineage(tag).values() for name in names}
 
 
 def _bitmap_table(uids: np.ndarray, values: dict[str, Labels]) -> pa.Table:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, exc, insert, inspect, select
 
-from touchpoint.store.operational.bulk import fetch_tuples
+from touchpoint.store.operational.bulk import fetch_arrow, fetch_tuples
 from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.types import UTCDateTime
 
@@ -83,3 +84,16 @@ def test_a_nul_byte_is_data_on_sqlite_and_refused_cleanly_on_postgresql(ops: Ope
 def test_an_empty_in_list_reads_nothing(ops: OperationalStore) -> None:
     with ops.begin() as connection:
         assert fetch_tuples(connection, select(things.c.id).where(things.c.name.in_([]))) == []
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 100])
+def test_fetch_arrow_reads_every_row_in_order_whatever_the_chunk(ops: OperationalStore, chunk: int) -> None:
+    schema = pa.schema([("id", pa.int64()), ("name", pa.string())])
+    query = select(things.c.id, things.c.name).where(things.c.name.in_(HOSTILE)).order_by(things.c.id)
+    with ops.begin() as connection:
+        table = fetch_arrow(connection, query, schema, chunk=chunk)
+        nothing = fetch_arrow(connection, query.where(things.c.id < 0), schema, chunk=chunk)
+    assert table.schema == schema
+    assert table.to_pylist() == [{"id": i, "name": name} for i, name in enumerate(HOSTILE)]
+    assert nothing.num_rows == 0
+    assert nothing.schema == schema
