@@ -173,6 +173,8 @@ def test_persons_are_coded_once_per_id_map(monkeypatch: pytest.MonkeyPatch) -> N
     calls: list[pa.Table] = []
     real = events_module.code_persons
     monkeypatch.setattr(events_module, "code_persons", lambda ids: calls.append(ids) or real(ids))
+    fresh = ID_MAP.slice(0)  # a map no other test has had coded
+    monkeypatch.setattr(events_module, "event_id_map", lambda env: fresh)
     first = events_module.persons(None)  # type: ignore[arg-type]
     assert events_module.persons(None) is first  # type: ignore[arg-type]
     changed = ID_MAP.slice(0, 2)
