@@ -3,9 +3,11 @@
 Events are packed keys, person code << TIME_BITS | milliseconds since the events' first instant, sorted, so
 that one `searchsorted` finds a person's next event of a kind. Each mode is a few such passes per step, so a
 funnel costs about the same however many chains its customers' events allow:
-- ordered: backwards over the steps, for every event of every step, the earliest moment a chain through it
-  reaches each later step. An event's successors are the next step's events after it up to the first
-  excluded event (a stretch), so the best of them is a minimum over the end of a stretch;
+- ordered with no excluded event: one chain per entry, each step at the first instant that has it (the
+  earliest chain is never worse there);
+- ordered with exclusions: backwards over the steps, for every event of every step, the earliest moment a
+  chain through it reaches each later step. An event's successors are the next step's events after it up
+  to the first excluded event (a stretch), so the best of them is a minimum over the end of a stretch;
 - unordered: a later moment reached is never worse than an earlier one, so each step is taken at its
   latest usable event; the earliest moments are found by bisecting the deadline, for reported chains only;
 - strict: each entry's very next events.
