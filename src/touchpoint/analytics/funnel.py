@@ -33,7 +33,13 @@ from ibis.expr.types import BooleanValue, Table
 from pyroaring import FrozenBitMap
 
 from touchpoint.analytics.chains import TIME_BITS, TIME_MASK, Chains, Events, follow_strictly, search
-from touchpoint.analytics.events import check_calendar, check_events, date_range, events_between
+from touchpoint.analytics.events import (
+    check_calendar,
+    check_events,
+    coded_events_between,
+    date_range,
+    decode_persons,
+)
 from touchpoint.analytics.groups import MISSING, OTHER, Breakdown, customer_labels, top_labels, with_property
 from touchpoint.analytics.model import Exclusion, FunnelQuery, FunnelStep, parse_window
 from touchpoint.core.calendar import TradingCalendar
@@ -179,8 +185,6 @@ def save_funnel_segment(
 
 def _chains(env: TagEnv, asked: _Dated, scope: FrozenBitMap | None) -> tuple[Events, Chains]:
     query = asked.query
-    names = [step.event for step in query.steps] + [e.event for e in query.exclusions]
-    check_events(env, list(dict.fromkeys(names)))
     calendar = env.calendar
     events = _load(env, query, asked.start, asked.last_day, scope)
     # datetime64 bounds: comparing with a `date` object would go element by element in Python.
@@ -203,12 +207,15 @@ def _stops(events: Events, query: FunnelQuery) -> list[np.ndarray]:
 
 
 def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date, scope: FrozenBitMap | None) -> Events:
-    """One query for every event the funnel reads (a strict funnel reads every tracked event)."""
+    """One query for every event the funnel reads (a strict funnel reads every tracked event): integer person
+    codes, times, days and which steps and exclusions each event matches, sorted by person then time."""
+    asked = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
     if query.mode == "strict":
+        check_events(env, asked)
         names = sorted(known_events(env.analytics))
     else:
-        names = list(dict.fromkeys([s.event for s in query.steps] + [e.event for e in query.exclusions]))
-    table = events_between(env, names, start, last_day, scope=scope)
+        names = asked
+    table, coded = coded_events_between(env, names, start, last_day, scope=scope)
     group = Breakdown.parse(query.by) if query.by else None
     if group is not None and group.kind == "property":
         table = with_property(table, group.name)
@@ -216,38 +223,47 @@ def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date, scope: F
     marks |= {f"x{j}": _matches(table, e.event, e.where) for j, e in enumerate(query.exclusions)}
     if group is not None and group.kind == "property":
         marks["group"] = table.group
-    columns = ["person", "customer_no", "time", "dt", *(["event_id"] if query.mode == "strict" else [])]
-    arrow = table.mutate(**marks).select(*columns, *marks).to_pyarrow().combine_chunks()
-    encoded = pc.dictionary_encode(arrow["person"]).combine_chunks()
-    code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    columns = ["person_code", "person_name", "is_customer", "time", "dt"]
+    columns += ["event_id"] if query.mode == "strict" else []
+    arrow = table.select(*columns, **marks).to_pyarrow().combine_chunks()
+    if query.mode != "strict":
+        check_events(env, _unseen(query, arrow))
+    people = decode_persons(coded, arrow)
     millis = arrow["time"].cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64()).to_numpy()
     origin = int(millis.min()) if len(millis) else 0
     if len(millis) and int(millis.max()) - origin > TIME_MASK:
         raise ValidationError("a funnel reads at most about 790 days of events: shorten the range or window")
-    keys = (code << TIME_BITS) | (millis - origin)
+    keys = (people.codes << TIME_BITS) | (millis - origin)
     if query.mode == "strict":
         # The very next event is defined by time, then event id.
         order = np.lexsort((arrow["event_id"].to_numpy(zero_copy_only=False), keys))
     else:
         order = np.argsort(keys)  # events at one instant may come in any order: they fill steps alike
-    people = pd.Index(encoded.dictionary.to_pylist())
-    is_customer = np.zeros(len(people), dtype=bool)
-    is_customer[code[pc.is_valid(arrow["customer_no"]).to_numpy(zero_copy_only=False)]] = True
 
     def column(name: str) -> np.ndarray:
         values: np.ndarray = arrow[name].fill_null(False).to_numpy(zero_copy_only=False)[order]
         return values
 
     return Events(
-        people=people,
+        people=people.names,
         keys=keys[order],
         days=arrow["dt"].to_numpy(zero_copy_only=False).astype("datetime64[D]")[order],
         steps=[column(f"s{k}") for k in range(len(query.steps))],
         excluded=[column(f"x{j}") for j in range(len(query.exclusions))],
         groups=arrow["group"].to_numpy(zero_copy_only=False)[order] if "group" in marks else None,
-        is_customer=is_customer,
+        is_customer=people.is_customer,
         origin=origin,
     )
+
+
+def _unseen(query: FunnelQuery, arrow: pa.Table) -> list[str]:
+    """The events of the steps and exclusions that matched no row read: only these can be unknown. An event
+    read is known, and asking which events exist scans every event file once per file set (on a cold start
+    a good part of the funnel's time)."""
+    marked = [(step.event, f"s{k}") for k, step in enumerate(query.steps)]
+    marked += [(e.event, f"x{j}") for j, e in enumerate(query.exclusions)]
+    unseen = [name for name, column in marked if not pc.any(arrow[column]).as_py()]
+    return list(dict.fromkeys(unseen))
 
 
 def _matches(table: Table, event: str, where: list[PropertyFilter]) -> BooleanValue:
@@ -279,36 +295,58 @@ def _labels(env: TagEnv, asked: _Dated, events: Events, chains: Chains) -> np.nd
 
 def _best(chains: Chains, labels: np.ndarray | None) -> pd.DataFrame:
     """Per person (and group), the chain that got furthest (the earliest such) with its step times."""
-    frame = pd.DataFrame({"person": chains.person, "reached": chains.reached})
-    keys = ["person"]
-    if labels is not None:
-        frame["group"] = labels
-        keys = ["group", "person"]
-    best: pd.DataFrame = frame.sort_values("reached", ascending=False, kind="stable").drop_duplicates(keys)
+    if labels is None:
+        chosen = furthest_per_person(chains.person, chains.reached)
+        picked = {"person": chains.person[chosen], "reached": chains.reached[chosen]}
+        best = pd.DataFrame(picked, index=chosen)
+    else:
+        frame = pd.DataFrame({"person": chains.person, "reached": chains.reached, "group": labels})
+        ranked = frame.sort_values("reached", ascending=False, kind="stable")
+        best = ranked.drop_duplicates(["group", "person"])
     for k, column in enumerate(chains.when(best.index.to_numpy())):
         best[f"t{k}"] = column
     return best
+
+
+def furthest_per_person(person: np.ndarray, reached: np.ndarray) -> np.ndarray:
+    """The position of each person's chain that reached most steps, the first such, for chains sorted by
+    person (as entries are): a pass over runs of one person instead of a sort of every chain."""
+    if not len(person):
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.append(True, person[1:] != person[:-1]))
+    most = np.maximum.reduceat(reached, starts)
+    tops = np.flatnonzero(reached == np.repeat(most, np.diff(np.append(starts, len(person)))))
+    first: np.ndarray = tops[np.append(True, person[tops][1:] != person[tops][:-1])]
+    return first
 
 
 def _steps(query: FunnelQuery, best: pd.DataFrame) -> list[dict[str, Any]]:
     counts = [int((best["reached"] >= k + 1).sum()) for k in range(len(query.steps))]
     steps = []
     for k, step in enumerate(query.steps):
-        gap = pd.Series(dtype=float)
+        millis = np.empty(0, dtype=np.int64)
         if k:
             done = best[best["reached"] > k]
-            gap = (done[f"t{k}"] - done[f"t{k - 1}"]) / 1000.0
+            millis = (done[f"t{k}"] - done[f"t{k - 1}"]).to_numpy(dtype=np.int64)
         steps.append(
             {
                 "event": step.event,
                 "customers": counts[k],
                 "conversion_from_previous": _ratio(counts[k], counts[k - 1]) if k else 1.0,
                 "conversion_from_first": _ratio(counts[k], counts[0]),
-                "median_seconds_from_previous": float(gap.median()) if len(gap) else None,
-                "avg_seconds_from_previous": float(gap.mean()) if len(gap) else None,
+                "median_seconds_from_previous": float(np.median(millis / 1000.0)) if len(millis) else None,
+                "avg_seconds_from_previous": _mean_seconds(millis),
             }
         )
     return steps
+
+
+def _mean_seconds(millis: np.ndarray) -> float | None:
+    """The mean of `millis` in seconds, summed exactly in integers: the same answer whatever order the
+    engine returned the customers in (a sum of floats differs in its last digits)."""
+    if not len(millis):
+        return None
+    return int(millis.sum()) / (len(millis) * 1000)
 
 
 def _last_day(end: date, window: Duration, calendar: TradingCalendar) -> date:

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from touchpoint.analytics.chains import TIME_BITS, Events, search
+from touchpoint.analytics.chains import TIME_BITS, Events, _ordered, _ordered_earliest, search
 from unit.analytics.funnel_reference import Exclusion, Row, Step, earliest_reach
 
 ORIGIN = datetime(2026, 3, 10, tzinfo=UTC)
@@ -119,6 +119,39 @@ def test_search_matches_every_chain(case: tuple[list[Row], list[Step], list[Excl
         have = [t for t in (times[k][position] for k in range(len(steps))) if t >= 0]
         assert chains.reached[position] == len(want), (anchor, want)
         assert have == [(t - ORIGIN) // timedelta(milliseconds=1) for t in want], anchor
+
+
+@settings(max_examples=400, deadline=None)
+@example(  # a repeated step at one instant takes two events; the tie carries the chain to step 3 at once
+    case=(
+        [
+            Row("e0", "P1", "a", ORIGIN),
+            Row("e1", "P1", "a", ORIGIN + timedelta(minutes=15)),
+            Row("e2", "P1", "b", ORIGIN + timedelta(minutes=15)),
+            Row("e3", "P1", "a", ORIGIN + timedelta(minutes=15)),
+        ],
+        [Step("a"), Step("a"), Step("b"), Step("a")],
+        [],
+        "30m",
+        "ordered",
+    )
+)
+@given(case=timelines())
+def test_earliest_chain_without_exclusions_is_the_full_search(
+    case: tuple[list[Row], list[Step], list[Exclusion], str, str],
+) -> None:
+    """Ordered with no exclusions, the one greedy chain per entry gives the same steps reached and the same
+    earliest moments as the search over every pair of steps (and the brute force, through `search`)."""
+    rows, steps, _, window, _ = case
+    events, _ = _events(rows, steps, [])
+    first = np.flatnonzero(events.steps[0])
+    deadline = (events.keys[first] & ((1 << TIME_BITS) - 1)) + SPANS[window]
+    stops = [np.zeros(len(rows), dtype=bool) for _ in steps]
+    fast, full = _ordered_earliest(events, first, deadline), _ordered(events, first, deadline, stops)
+    assert fast.reached.tolist() == full.reached.tolist()
+    chosen = np.arange(len(first))
+    assert [t.tolist() for t in fast.when(chosen)] == [t.tolist() for t in full.when(chosen)]
+    assert fast.person.tolist() == full.person.tolist()
 
 
 def _events(rows: list[Row], steps: list[Step], exclusions: list[Exclusion]) -> tuple[Events, list[Row]]:

@@ -14,13 +14,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from support import examples, import_events
-from touchpoint.analytics.funnel import FunnelQuery, funnel
+from touchpoint.analytics import events as events_module
+from touchpoint.analytics.funnel import FunnelQuery, _mean_seconds, funnel, furthest_per_person
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -518,3 +520,48 @@ def _import(container: Container, rows: list[tuple[str, str, int]], base: dateti
     )
     import_events(container, frame)
     return frame
+
+
+def test_furthest_per_person_takes_the_first_of_the_furthest_chains() -> None:
+    person = np.array([0, 0, 0, 3, 3, 7], dtype=np.int64)
+    reached = np.array([1, 3, 3, 2, 2, 1], dtype=np.int64)
+    assert furthest_per_person(person, reached).tolist() == [1, 3, 5]
+    assert furthest_per_person(person[:0], reached[:0]).tolist() == []
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 4)), max_size=40))
+def test_furthest_per_person_is_the_sort_it_replaces(chains: list[tuple[int, int]]) -> None:
+    frame = pd.DataFrame(sorted(chains, key=lambda c: c[0]), columns=["person", "reached"], dtype=np.int64)
+    want = frame.sort_values("reached", ascending=False, kind="stable").drop_duplicates(["person"])
+    got = furthest_per_person(frame["person"].to_numpy(), frame["reached"].to_numpy())
+    assert sorted(got.tolist()) == sorted(want.index.tolist())
+
+
+def test_the_mean_gap_is_summed_exactly_whatever_the_order() -> None:
+    millis = np.array([100_001, 1, 2**40 + 7, 3], dtype=np.int64)
+    assert _mean_seconds(millis) == _mean_seconds(millis[::-1]) == (100_001 + 1 + 2**40 + 7 + 3) / 4000
+    assert _mean_seconds(millis[:0]) is None
+
+
+def test_known_events_are_asked_only_about_steps_without_events(
+    sqlite_container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing the known events scans every event file: a funnel whose steps all have events skips it, and
+    one with a step without events still tells an unknown event from a quiet one."""
+    _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10), ("P2", "c", 0)], SEASONS[3])
+    asked: list[list[str]] = []
+    real = events_module.known_events
+    monkeypatch.setattr(events_module, "known_events", lambda analytics: asked.append([]) or real(analytics))
+    base = {"window": "7d", "start": "2026-03-10", "end": "2026-03-12"}
+
+    def ask(*steps: str) -> list[int]:
+        query = FunnelQuery.model_validate(base | {"steps": [{"event": s} for s in steps]})
+        return [s["customers"] for s in funnel(env=sqlite_container, query=query)["steps"]]
+
+    assert ask("a", "b") == [1, 1]
+    assert asked == []
+    assert ask("c", "a", "b") == [1, 0, 0]  # c on 03-10 counts; a and b come in the same read
+    assert asked == []
+    with pytest.raises(ValidationError, match=r"unknown event\(s\) zzz"):
+        ask("a", "zzz")
+    assert len(asked) == 1
