@@ -278,6 +278,33 @@ def test_events_of_anonymous_ids_count_for_the_linked_customer(sqlite_container:
     assert (c1["views"], c1["equity_views"]) == (2, 1)
 
 
+def test_an_indicator_of_every_event_beside_one_of_a_named_event(sqlite_container: Container) -> None:
+    """One pass reads a source's events for all its indicators: naming no event still counts every one."""
+    _customers(sqlite_container)
+    at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
+    events = pa.table(
+        {
+            "event_id": ["e1", "e2", "e3", "e4"],
+            "event": ["login", "fund_detail_view", "content_view", "login"],
+            "distinct_id": ["C1", "C1", "C1", "C2"],
+            "customer_no": ["C1", "C1", "C1", "C2"],
+            "time": [at] * 4,
+            "properties": ["{}"] * 4,
+        }
+    )
+    _load(sqlite_container, "events", events)
+    window = {"kind": "days", "n": 7}
+    every = IndicatorDef(name="events_7d", title="e", source="events", aggregation="count", window=window)
+    logins = IndicatorDef(
+        name="logins_7d", title="l", source="events", event="login", aggregation="count", window=window
+    )
+    table = compute_indicators(env=sqlite_container, day=DAY, definitions=[logins, every]).to_pandas()
+    got = table.set_index("customer_no")[["events_7d", "logins_7d"]].to_dict("index")
+    assert got["C1"] == {"events_7d": 3, "logins_7d": 1}
+    assert got["C2"] == {"events_7d": 1, "logins_7d": 1}
+    assert got["C3"] == {"events_7d": 0, "logins_7d": 0}
+
+
 def test_definitions_naming_unknown_things_are_refused(sqlite_container: Container) -> None:
     env = sqlite_container
     bad_column = IndicatorDef(
