@@ -305,6 +305,53 @@ def test_an_indicator_of_every_event_beside_one_of_a_named_event(sqlite_containe
     assert got["C3"] == {"events_7d": 0, "logins_7d": 0}
 
 
+FILTER_OPS: list[tuple[str, Any, Any]] = [
+    ("=", 30.0, lambda a: a == 30),
+    ("!=", 30.0, lambda a: a != 30),
+    (">", 30.0, lambda a: a > 30),
+    (">=", 30.0, lambda a: a >= 30),
+    ("<", 30.0, lambda a: a < 30),
+    ("<=", 30.0, lambda a: a <= 30),
+    ("in", [10.0, 40.0], lambda a: a in (10, 40)),
+    ("not_in", [10.0, 40.0], lambda a: a not in (10, 40)),
+]
+
+
+def test_every_filter_operator_keeps_the_rows_pandas_keeps(sqlite_container: Container) -> None:
+    """A filter on a source column, each operator beside the others in one pass."""
+    _customers(sqlite_container)
+    amounts = {"C1": [10, 20, 30, 40], "C2": [30, 30, 50], "C3": [5]}
+    rows = [(c, a) for c, listed in amounts.items() for a in listed]
+    trades = pa.table(
+        {
+            "trade_id": [f"T{i}" for i in range(len(rows))],
+            "customer_no": [c for c, _ in rows],
+            "time": [_beijing(DAY, 36_000 + i) for i in range(len(rows))],
+            "side": ["buy"] * len(rows),
+            "product_code": ["600000"] * len(rows),
+            "amount": [float(a) for _, a in rows],
+        }
+    )
+    _load(sqlite_container, "trades", trades)
+    definitions = [
+        IndicatorDef(
+            name=f"op_{i}",
+            title=op,
+            source="trades",
+            aggregation="count",
+            window={"kind": "days", "n": 7},
+            filters=[{"column": "amount", "op": op, "value": value}],
+        )
+        for i, (op, value, _) in enumerate(FILTER_OPS)
+    ]
+    table = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
+    got = table.set_index("customer_no")
+    for i, (op, _, keeps) in enumerate(FILTER_OPS):
+        for customer in CUSTOMERS:
+            want = sum(1 for a in amounts.get(customer, []) if keeps(a))
+            assert got.loc[customer, f"op_{i}"] == want, (op, customer)
+
+
 def test_definitions_naming_unknown_things_are_refused(sqlite_container: Container) -> None:
     env = sqlite_container
     bad_column = IndicatorDef(
