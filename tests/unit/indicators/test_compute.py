@@ -428,10 +428,15 @@ def test_derived_indicators_follow_their_formula_in_dependency_order(sqlite_cont
     share = IndicatorDef(
         name="share", title="s", source="derived", aggregation="formula", formula="hold_top / hold_total"
     )
+    # Only a zero divisor is no value: one of 1 divides like any other.
+    unit = IndicatorDef(
+        name="unit", title="u", source="derived", aggregation="formula", formula="hold_total / 1.0"
+    )
     table = compute_indicators(
-        env=sqlite_container, day=DAY, definitions=[percent, total, top, share]
+        env=sqlite_container, day=DAY, definitions=[percent, total, top, share, unit]
     ).to_pandas()
     values = table.set_index("customer_no")
+    assert values.loc["C1", "unit"] == pytest.approx(400.0)
     assert values.loc["C1", "share"] == pytest.approx(0.75)
     assert values.loc["C1", "top_percent"] == pytest.approx(75.0)
     assert values.loc["C2", "share"] == pytest.approx(1.0)
