@@ -232,7 +232,20 @@ def test_a_customer_in_the_days_assets_but_not_its_holdings_sold_everything(
             ("holding_top", "max", "market_value"),
         )
     ]
+    # With the roll call too, a filter picks among the latest positions: C3 holds no fund.
+    definitions.append(
+        IndicatorDef(
+            name="fund_value",
+            title="f",
+            source="holdings",
+            aggregation="sum",
+            column="market_value",
+            window=SNAPSHOT,
+            filters=[{"column": "product_code", "op": "=", "value": "110000"}],
+        )
+    )
     values = _values(sqlite_container, DAY, definitions)
+    assert values.loc[["C1", "C2", "C3"], "fund_value"].tolist() == [0.0, 40.0, 0.0]
     assert values.loc["C1", ["holding_count", "holding_value"]].tolist() == [0, 0.0]
     assert pd.isna(values.loc["C1", "holding_top"])
     assert values.loc["C2", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 40.0, 40.0]
