@@ -305,22 +305,26 @@ def test_an_indicator_of_every_event_beside_one_of_a_named_event(sqlite_containe
     assert got["C3"] == {"events_7d": 0, "logins_7d": 0}
 
 
+# A missing amount passes no comparison (SQL's NULL), only `exists: false`.
 FILTER_OPS: list[tuple[str, Any, Any]] = [
-    ("=", 30.0, lambda a: a == 30),
-    ("!=", 30.0, lambda a: a != 30),
-    (">", 30.0, lambda a: a > 30),
-    (">=", 30.0, lambda a: a >= 30),
-    ("<", 30.0, lambda a: a < 30),
-    ("<=", 30.0, lambda a: a <= 30),
+    ("=", 30.0, lambda a: a is not None and a == 30),
+    ("!=", 30.0, lambda a: a is not None and a != 30),
+    (">", 30.0, lambda a: a is not None and a > 30),
+    (">=", 30.0, lambda a: a is not None and a >= 30),
+    ("<", 30.0, lambda a: a is not None and a < 30),
+    ("<=", 30.0, lambda a: a is not None and a <= 30),
     ("in", [10.0, 40.0], lambda a: a in (10, 40)),
-    ("not_in", [10.0, 40.0], lambda a: a not in (10, 40)),
+    ("not_in", [10.0, 40.0], lambda a: a is not None and a not in (10, 40)),
+    ("exists", True, lambda a: a is not None),
+    ("exists", None, lambda a: a is not None),
+    ("exists", False, lambda a: a is None),
 ]
 
 
 def test_every_filter_operator_keeps_the_rows_pandas_keeps(sqlite_container: Container) -> None:
     """A filter on a source column, each operator beside the others in one pass."""
     _customers(sqlite_container)
-    amounts = {"C1": [10, 20, 30, 40], "C2": [30, 30, 50], "C3": [5]}
+    amounts: dict[str, list[int | None]] = {"C1": [10, 20, 30, 40, None], "C2": [30, 30, 50], "C3": [None, 5]}
     rows = [(c, a) for c, listed in amounts.items() for a in listed]
     trades = pa.table(
         {
@@ -329,7 +333,7 @@ def test_every_filter_operator_keeps_the_rows_pandas_keeps(sqlite_container: Con
             "time": [_beijing(DAY, 36_000 + i) for i in range(len(rows))],
             "side": ["buy"] * len(rows),
             "product_code": ["600000"] * len(rows),
-            "amount": [float(a) for _, a in rows],
+            "amount": pa.array([None if a is None else float(a) for _, a in rows], pa.float64()),
         }
     )
     _load(sqlite_container, "trades", trades)
@@ -346,10 +350,10 @@ def test_every_filter_operator_keeps_the_rows_pandas_keeps(sqlite_container: Con
     ]
     table = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
     got = table.set_index("customer_no")
-    for i, (op, _, keeps) in enumerate(FILTER_OPS):
+    for i, (op, value, keeps) in enumerate(FILTER_OPS):
         for customer in CUSTOMERS:
             want = sum(1 for a in amounts.get(customer, []) if keeps(a))
-            assert got.loc[customer, f"op_{i}"] == want, (op, customer)
+            assert got.loc[customer, f"op_{i}"] == want, (op, value, customer)
 
 
 def test_definitions_naming_unknown_things_are_refused(sqlite_container: Container) -> None:

@@ -260,6 +260,53 @@ def test_a_customer_in_the_days_assets_but_not_its_holdings_sold_everything(
         assert late.loc["C1", ["holding_count", "holding_value"]].tolist() == [0, 0.0], day
 
 
+def test_days_since_a_customers_latest_snapshot_row(sqlite_container: Container) -> None:
+    """One snapshot indicator alone in its pass: the days from each customer's own latest row to D."""
+    _customers(sqlite_container)
+    _assets(
+        sqlite_container, [("C1", date(2026, 3, 27), 1.0), ("C1", date(2026, 3, 20), 2.0), ("C2", DAY, 3.0)]
+    )
+    values = _values(sqlite_container, DAY, [_snapshot("age", "days_since_last", None)])
+    assert values.loc[["C1", "C2"], "age"].tolist() == [4, 0]  # Friday 03-27 to Tuesday 03-31
+    assert values.loc[["C3", "C4"], "age"].isna().all()
+
+
+def test_an_events_snapshot_counts_the_events_of_anonymous_ids_through_one_id(
+    sqlite_container: Container,
+) -> None:
+    """A snapshot of events reads each customer's latest day of events, an anonymous id's for its customer."""
+    from touchpoint.identity.graph import Graph
+    from touchpoint.identity.model import Identifier
+
+    _customers(sqlite_container)
+    monday, tuesday = datetime(2026, 3, 30, 2, 0, tzinfo=UTC), datetime(2026, 3, 31, 2, 0, tzinfo=UTC)
+    events = {
+        "event_id": ["e1", "e2", "e3", "e4", "e5"],
+        "event": ["login"] * 5,
+        "distinct_id": ["C1", "dev-9", "dev-9", "C2", "dev-x"],
+        "customer_no": ["C1", None, None, "C2", None],
+        "time": [monday, tuesday, tuesday, monday, tuesday],
+        "properties": ["{}"] * 5,
+    }
+    _load(sqlite_container, "events", pa.table(events))
+    with sqlite_container.ops.begin() as connection:
+        Graph(connection, now=monday, source="test").bind(
+            Identifier("anonymous_id", "dev-9"), Identifier("customer_no", "C1"), "one_to_one"
+        )
+    logins = IndicatorDef(
+        name="last_day_logins",
+        title="l",
+        source="events",
+        event="login",
+        aggregation="count",
+        window=SNAPSHOT,
+    )
+    values = _values(sqlite_container, DAY, [logins])
+    # C1's latest day is Tuesday, through dev-9 (2 events); C2's is Monday; dev-x is nobody's.
+    assert values.loc[["C1", "C2"], "last_day_logins"].tolist() == [2, 1]
+    assert values.loc[["C3", "C4"], "last_day_logins"].isna().all()
+
+
 def test_max_age_belongs_to_snapshot_windows() -> None:
     with pytest.raises(ValueError, match="max_age applies to snapshot windows"):
         Window(kind="days", n=3, max_age=2)
