@@ -35,6 +35,10 @@ def _engine_backend(settings: Settings) -> Any:
         from touchpoint.store.backends.duckdb import DuckDBBackend
 
         return DuckDBBackend()
+    if settings.engine == "spark":
+        from touchpoint.store.backends.spark import SparkBackend
+
+        return SparkBackend(settings.spark_master, settings.spark_config)
     raise ValueError(f"unknown analytical engine {settings.engine!r}")
 
 

@@ -122,7 +122,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="operational store; SQLite file in the data directory when unset"
     )
-    engine: Literal["duckdb"] = Field(default="duckdb", description="analytical engine")
+    engine: Literal["duckdb", "spark"] = Field(default="duckdb", description="analytical engine")
+    spark_master: str = Field(default="local[*]", description="Spark master URL for engine = spark")
+    spark_config: dict[str, str] = Field(
+        default_factory=dict, description="Spark settings for engine = spark (spark.local.dir, memory…)"
+    )
     timezone: str = Field(default="Asia/Shanghai", description="brokerage time zone for business rules")
     exchange: str = Field(default="XSHG", description="exchange calendar for trading days")
     extra_holidays: list[date] = Field(

@@ -33,28 +33,88 @@ def _json_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
     """DuckDB's json_type: NULL, BOOLEAN, BIGINT, UBIGINT, DOUBLE, VARCHAR, ARRAY or OBJECT."""
 
 
+# Spark has no JSON Pointer: the properties are parsed into a map of VARIANT values, and the member is
+# looked up by its key, which still travels as data. A variant's type names its JSON type.
+SPARK_MEMBERS = "map<string,variant>"
+
+
+@ibis.udf.scalar.builtin(name="from_json")  # type: ignore[untyped-decorator]
+def _spark_members(document: str, schema: str) -> dt.JSON:
+    """Spark's from_json into `SPARK_MEMBERS` (NULL when the text is not a JSON object)."""
+
+
+@ibis.udf.scalar.builtin(name="element_at")  # type: ignore[untyped-decorator]
+def _spark_member(members: dt.JSON, key: str) -> dt.JSON:
+    """Spark's element_at: the member whose key is exactly `key` (NULL when absent)."""
+
+
+@ibis.udf.scalar.builtin(name="schema_of_variant")  # type: ignore[untyped-decorator]
+def _spark_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
+    """Spark's schema_of_variant: VOID (JSON null), BOOLEAN, BIGINT, DECIMAL(p,s), DOUBLE, STRING…"""
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")  # type: ignore[untyped-decorator]
+def _spark_float(value: dt.JSON, path: str, kind: str) -> float:  # type: ignore[empty-body]
+    """Spark's try_variant_get of the whole value (path `$`) as a double."""
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")  # type: ignore[untyped-decorator]
+def _spark_string(value: dt.JSON, path: str, kind: str) -> str:  # type: ignore[empty-body]
+    """Spark's try_variant_get of the whole value (path `$`) as a string."""
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")  # type: ignore[untyped-decorator]
+def _spark_boolean(value: dt.JSON, path: str, kind: str) -> bool:  # type: ignore[empty-body]
+    """Spark's try_variant_get of the whole value (path `$`) as a boolean."""
+
+
 def json_pointer(name: str) -> str:
     """The RFC 6901 pointer to the top-level member named exactly `name`."""
     return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
+def _on_spark(table: Table) -> bool:
+    return bool(ibis.get_backend(table).name == "pyspark")
+
+
+def _as_data(value: str) -> Value:
+    """A string as a one-row table's scalar subquery: it reaches the engine as data, never as SQL text."""
+    one = ibis.memtable(pa.table({"value": pa.array([value], pa.string())}))
+    scalar: Value = one.value.as_scalar()
+    return scalar
+
+
 def property_json(table: Table, name: str) -> JSONValue:
     """The JSON value of the event property named exactly `name` (NULL when the event lacks it; JSON null
-    when it holds null)."""
-    pointer = ibis.memtable(pa.table({"pointer": pa.array([json_pointer(name)], pa.string())}))
-    member: JSONValue = _json_member(table.properties.cast("json"), pointer.pointer.as_scalar())
+    when it holds null). On Spark, a VARIANT (read it with `property_value` and `property_present`)."""
+    if _on_spark(table):
+        members = _spark_members(table.properties, SPARK_MEMBERS)
+        variant: JSONValue = _spark_member(members, _as_data(name))
+        return variant
+    member: JSONValue = _json_member(table.properties.cast("json"), _as_data(json_pointer(name)))
     return member
 
 
 def property_value(table: Table, name: str, kind: Kind) -> Value:
     """The property as a number, text or boolean; NULL when missing or of another JSON type."""
-    value: Value = property_json(table, name).unwrap_as(kind)
-    return value
+    member = property_json(table, name)
+    if not _on_spark(table):
+        value: Value = member.unwrap_as(kind)
+        return value
+    spark_type = _spark_type(member)
+    if kind == "float64":
+        number = spark_type.isin(["BIGINT", "DOUBLE"]) | spark_type.startswith("DECIMAL")
+        return number.ifelse(_spark_float(member, "$", "double"), ibis.null("float64"))
+    if kind == "string":
+        return (spark_type == "STRING").ifelse(_spark_string(member, "$", "string"), ibis.null("string"))
+    return (spark_type == "BOOLEAN").ifelse(_spark_boolean(member, "$", "boolean"), ibis.null("boolean"))
 
 
 def property_present(table: Table, name: str) -> BooleanValue:
     """Whether each event has the property with a value other than null."""
-    present: BooleanValue = (_json_type(property_json(table, name)) != "NULL").fill_null(False)
+    member = property_json(table, name)
+    kind = _spark_type(member) if _on_spark(table) else _json_type(member)
+    present: BooleanValue = (kind != ("VOID" if _on_spark(table) else "NULL")).fill_null(False)
     return present
 
 
