@@ -276,7 +276,6 @@ def _rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map: Tabl
 
 def _span_rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map: Table) -> Table:
     """Every row within a snapshot span that names a customer."""
-    assert span.end is not None
     table = _in_span(table, span)
     if definition.source == "events":
         table = resolve_customers(table, id_map)
@@ -284,9 +283,9 @@ def _span_rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map:
 
 
 def _in_span(table: Table, span: WindowSpan) -> Table:
-    """Rows dated within the span (a snapshot's staleness range)."""
-    table = table.filter(table.dt <= span.end)
-    return table if span.start is None else table.filter(table.dt >= span.start)
+    """Rows dated within the span (a snapshot's staleness range, which always has a start)."""
+    assert span.start is not None and span.end is not None
+    return table.filter(table.dt <= span.end, table.dt >= span.start)
 
 
 def _answered_roll_call(rows: Table, roll_call: Table, source: Table) -> Table:

@@ -281,12 +281,13 @@ def test_an_events_snapshot_counts_the_events_of_anonymous_ids_through_one_id(
     _customers(sqlite_container)
     monday, tuesday = datetime(2026, 3, 30, 2, 0, tzinfo=UTC), datetime(2026, 3, 31, 2, 0, tzinfo=UTC)
     events = {
-        "event_id": ["e1", "e2", "e3", "e4", "e5"],
-        "event": ["login"] * 5,
-        "distinct_id": ["C1", "dev-9", "dev-9", "C2", "dev-x"],
-        "customer_no": ["C1", None, None, "C2", None],
-        "time": [monday, tuesday, tuesday, monday, tuesday],
-        "properties": ["{}"] * 5,
+        "event_id": ["e1", "e2", "e3", "e4", "e5", "e6", "e7"],
+        "event": ["login"] * 7,
+        "distinct_id": ["C1", "dev-9", "dev-9", "C2", "dev-x", "dev-z", "dev-z"],
+        # dev-z is no id One ID knows, but its events say whose they are.
+        "customer_no": ["C1", None, None, "C2", None, "C3", "C3"],
+        "time": [monday, tuesday, tuesday, monday, tuesday, monday, tuesday],
+        "properties": ["{}"] * 7,
     }
     _load(sqlite_container, "events", pa.table(events))
     with sqlite_container.ops.begin() as connection:
@@ -303,8 +304,8 @@ def test_an_events_snapshot_counts_the_events_of_anonymous_ids_through_one_id(
     )
     values = _values(sqlite_container, DAY, [logins])
     # C1's latest day is Tuesday, through dev-9 (2 events); C2's is Monday; dev-x is nobody's.
-    assert values.loc[["C1", "C2"], "last_day_logins"].tolist() == [2, 1]
-    assert values.loc[["C3", "C4"], "last_day_logins"].isna().all()
+    assert values.loc[["C1", "C2", "C3"], "last_day_logins"].tolist() == [2, 1, 1]
+    assert pd.isna(values.loc["C4", "last_day_logins"])
 
 
 def test_max_age_belongs_to_snapshot_windows() -> None:
