@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: install demo test lint typecheck layers unit fuzz openapi bench clean mutation web web-check
+.PHONY: install demo test contract lint typecheck layers unit fuzz openapi bench clean mutation web web-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Touchpoint needs Python 3.11 or newer")'
@@ -49,7 +49,16 @@ unit: install
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # tests/e2e drives the built console in Debian's Chromium (skipped when /usr/bin/chromium is absent, except in CI).
-test: lint typecheck layers web-check web unit
+test: lint typecheck layers web-check web unit contract
+
+# The contract pass (docs/testing.md): the analytical tests again with engine = spark (PySpark local), over the
+# same Parquet files; tests/contract compares the two engines' answers on one demo brokerage. Skipped where
+# Spark cannot run (no Java); CI sets TOUCHPOINT_TEST_SPARK=1 so that it fails instead. The operational store is
+# SQLite here: PostgreSQL's parameters ran in `unit`.
+CONTRACT_TESTS := tests/unit/indicators tests/unit/analytics tests/unit/segments tests/unit/tags tests/unit/insight
+contract: install
+	env -u TOUCHPOINT_TEST_POSTGRES_URL TOUCHPOINT_ENGINE=spark $(BIN)/pytest -n 2 --dist loadfile -p no:randomly \
+		$(CONTRACT_TESTS) $(PYTEST_ARGS)
 
 # The schemathesis run over docs/openapi.json (tests/fuzz) is part of `unit`; this runs it alone.
 # TOUCHPOINT_FUZZ_EXAMPLES=50 make fuzz tries more requests per operation.

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import Phase, settings
 
-from support import MUTATION_RUN, postgres_schema_url
+from support import MUTATION_RUN, SPARK_RUN, postgres_schema_url, spark_missing
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -34,6 +34,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Forget the figures of an earlier run (the browser tests append this run's)."""
     if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
         _TIMINGS.unlink(missing_ok=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Spark pass (TOUCHPOINT_ENGINE=spark) where Spark cannot run: skipped, or failed in CI."""
+    missing = spark_missing() if SPARK_RUN else None
+    if missing is None:
+        return
+    if os.environ.get("TOUCHPOINT_TEST_SPARK") == "1":
+        raise pytest.UsageError(f"TOUCHPOINT_ENGINE=spark with TOUCHPOINT_TEST_SPARK=1, but {missing}")
+    for item in items:
+        item.add_marker(pytest.mark.skip(reason=missing))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

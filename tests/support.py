@@ -12,14 +12,45 @@ from sqlalchemy.engine import make_url
 
 # `make mutation` sets this: every mutant reruns the property tests, so they draw fewer examples there.
 MUTATION_RUN = os.environ.get("TOUCHPOINT_MUTATION") == "1"
+# `make contract` runs the analytical tests again on Spark, where each query costs a job (tenths of a second).
+SPARK_RUN = os.environ.get("TOUCHPOINT_ENGINE") == "spark"
 
 
 def examples(n: int) -> int:
-    """Hypothesis examples for a property test: `n`, or a tenth of it (at least 10) under `make mutation`.
+    """Hypothesis examples for a property test: `n`, or a tenth of it (at least 10) under `make mutation` and
+    in the Spark pass of `make contract`.
 
     mutmut reruns a module's tests once per mutant (about 300 per module), and the brute-force property
-    tests build a store per example: at full counts a module took days."""
-    return max(10, n // 10) if MUTATION_RUN else n
+    tests build a store per example: at full counts a module took days. On Spark every example runs its
+    queries as Spark jobs; the full counts run on DuckDB, and the Spark pass checks the same properties."""
+    return max(10, n // 10) if MUTATION_RUN or SPARK_RUN else n
+
+
+SPARK_ENV = "TOUCHPOINT_TEST_SPARK"
+
+
+def spark_missing() -> str | None:
+    """Why Spark cannot run here (no Java, no pyspark), or None when it can."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Spark needs Java 17 or newer (no java on PATH, no JAVA_HOME)"
+    return None
+
+
+def spark_or_skip() -> None:
+    """Skip a Spark test where Spark cannot run — or fail, when TOUCHPOINT_TEST_SPARK=1 (CI) says it must."""
+    import pytest
+
+    missing = spark_missing()
+    if missing is None:
+        return
+    if os.environ.get(SPARK_ENV) == "1":
+        pytest.fail(f"{SPARK_ENV}=1 but {missing}")
+    pytest.skip(missing)
 
 
 def postgres_schema_url(base: str) -> Iterator[str]:

@@ -284,7 +284,8 @@ def _span_rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map:
 
 def _in_span(table: Table, span: WindowSpan) -> Table:
     """Rows dated within the span (a snapshot's staleness range, which always has a start)."""
-    assert span.start is not None and span.end is not None
+    assert span.start is not None
+    assert span.end is not None
     return table.filter(table.dt <= span.end, table.dt >= span.start)
 
 

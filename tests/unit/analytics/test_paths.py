@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from support import import_events
+from support import examples, import_events
 from touchpoint.analytics.paths import paths
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
@@ -66,7 +66,7 @@ def _expected(frame: pd.DataFrame, anchor: str, forward: bool, steps: int) -> Co
     return edges
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=rows, forward=st.booleans(), steps=st.integers(2, 4))
 def test_paths_match_a_plain_walk(data: list[tuple[str, str, int]], forward: bool, steps: int) -> None:
     assume(any(r[1] == "fund" for r in data))  # paths from an event never seen are refused

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from support import examples
 from touchpoint.analytics.trend import event_trend
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
@@ -73,7 +74,7 @@ def _container(home: str, frame: pd.DataFrame) -> Container:
     return container
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @example(  # a Saturday's view counts toward Monday's trading day
     data=[("P1", "view", 4 * 1440 + 60, "x", 3)], season=2, offset=0, length=6, back=7, unit="trading_day",
     grouped=False, measure="sum",

@@ -44,6 +44,7 @@ class SparkBackend:
         self._config = {**SESSION_CONFIG, **(config or {})}
         self._lock = threading.Lock()
         self._con: Any = None
+        self._views: list[str] = []
 
     @property
     def connection(self) -> Any:
@@ -62,13 +63,13 @@ class SparkBackend:
             return self._con
 
     def close(self) -> None:
-        """Forget the views; the session itself lives as long as the process (Spark allows one)."""
+        """Drop the views this backend registered; the session lives as long as the process (Spark allows
+        one), and other backends in the process (tests build many) keep theirs."""
         with self._lock:
-            con, self._con = self._con, None
+            con, views, self._views = self._con, self._views, []
         if con is not None:
-            for view in con._session.catalog.listTables():
-                if view.isTemporary:
-                    con._session.catalog.dropTempView(view.name)
+            for view in views:
+                con._session.catalog.dropTempView(view)
 
     def read_parquet_files(self, name: str, version: int, files: Sequence[Path], schema: pa.Schema) -> Any:
         """An Ibis table over exactly `files` (`dt` from the Hive path); no files gives an empty table."""
@@ -81,6 +82,8 @@ class SparkBackend:
             base = str(Path(files[0]).parents[1])
             frame = session.read.options(basePath=base, mergeSchema="true").parquet(*[str(f) for f in files])
         frame.createOrReplaceTempView(view)
+        with self._lock:
+            self._views.append(view)
         return con.table(view)
 
 
