@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 # Settings every session gets: UTC so that timestamps mean what the Parquet files say; Arrow both ways so
 # results come back as columns, not as rows through Py4J; no UI or event log in an embedded session.
@@ -45,6 +47,7 @@ class SparkBackend:
         self._lock = threading.Lock()
         self._con: Any = None
         self._views: list[str] = []
+        self._footers: dict[str, pa.Schema] = {}
 
     @property
     def connection(self) -> Any:
@@ -80,11 +83,36 @@ class SparkBackend:
             frame = session.createDataFrame(schema.empty_table().to_pandas(), schema=_spark_schema(schema))
         else:
             base = str(Path(files[0]).parents[1])
-            frame = session.read.options(basePath=base, mergeSchema="true").parquet(*[str(f) for f in files])
+            merged = _spark_schema(self._merged_schema(files).append(pa.field("dt", pa.date32())))
+            frame = session.read.schema(merged).options(basePath=base).parquet(*[str(f) for f in files])
         frame.createOrReplaceTempView(view)
         with self._lock:
             self._views.append(view)
-        return con.table(view)
+        return _as_instants(con.table(view))
+
+    def _merged_schema(self, files: Sequence[Path]) -> pa.Schema:
+        """The columns of all the files, a column typed differently in two files widened (an open table's
+        indicator may be an int in one partition and a float in another: Spark's own schema merging refuses
+        that, DuckDB's union by name widens it). Files never change once written, so footers are cached."""
+        schemas = []
+        for path in files:
+            key = str(path)
+            if key not in self._footers:
+                self._footers[key] = pq.read_schema(path).remove_metadata()
+            schemas.append(self._footers[key])
+        merged = pa.unify_schemas(schemas, promote_options="permissive")
+        # A column no file has a value in (an indicator nobody has yet) is Arrow's null type, which Spark
+        # cannot read: it is read as a float, as missing numbers are.
+        return pa.schema([f.with_type(pa.float64()) if pa.types.is_null(f.type) else f for f in merged])
+
+
+def _as_instants(table: Any) -> Any:
+    """Spark's TIMESTAMP is an instant shown in the session's zone (UTC here) but reaches Ibis without a zone;
+    typed as UTC, times come back as the same instants DuckDB returns (tz-aware, never naive)."""
+    naive = [name for name, kind in table.schema().items() if kind.is_timestamp() and kind.timezone is None]
+    if not naive:
+        return table
+    return table.mutate(**{name: table[name].cast(dt.Timestamp(timezone="UTC")) for name in naive})
 
 
 def _spark_schema(schema: pa.Schema) -> Any:
