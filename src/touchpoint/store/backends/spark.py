@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Settings every session gets: UTC so that timestamps mean what the Parquet files say; Arrow both ways so
-# results come back as columns, not as rows through Py4J; no UI or event log in an embedded session.
+# results come back as columns, not as rows through Py4J; no web UI or progress bars in an embedded session.
 SESSION_CONFIG = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -32,6 +32,8 @@ SESSION_CONFIG = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
 }
+# Footers remembered per file (a long-running process sees every new version's files).
+FOOTER_CACHE_LIMIT = 100_000
 
 
 class SparkBackend:
@@ -94,6 +96,8 @@ class SparkBackend:
         """The columns of all the files, a column typed differently in two files widened (an open table's
         indicator may be an int in one partition and a float in another: Spark's own schema merging refuses
         that, DuckDB's union by name widens it). Files never change once written, so footers are cached."""
+        if len(self._footers) > FOOTER_CACHE_LIMIT:  # old versions' files are collected; forget them too
+            self._footers.clear()
         schemas = []
         for path in files:
             key = str(path)

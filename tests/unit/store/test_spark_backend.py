@@ -1,0 +1,82 @@
+"""The Spark backend reads committed files as DuckDB does: widened columns, UTC instants, only its views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from support import spark_or_skip
+from touchpoint.store.backends.duckdb import DuckDBBackend
+
+pytestmark = pytest.mark.spark
+
+AT = datetime(2026, 3, 30, 17, 30, tzinfo=UTC)  # 01:30 on 03-31 in Beijing
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    spark_or_skip()
+    from touchpoint.store.backends.spark import SparkBackend
+
+    backend = SparkBackend("local[1]")
+    yield backend
+    backend.close()
+
+
+def _write(root: Path, day: date, table: pa.Table) -> Path:
+    path = root / "values" / f"dt={day.isoformat()}" / "part-1.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def test_partitions_of_different_columns_and_types_read_as_on_duckdb(spark: Any, tmp_path: Path) -> None:
+    """An open table: a column an int in one partition, a float in the next, never filled in a third."""
+    files = [
+        _write(tmp_path, date(2026, 3, 30), pa.table({"c": ["A"], "score": pa.array([1], pa.int32())})),
+        _write(tmp_path, date(2026, 3, 31), pa.table({"c": ["B"], "score": [2.5], "extra": ["x"]})),
+        _write(tmp_path, date(2026, 4, 1), pa.table({"c": ["C"], "score": pa.nulls(1)})),
+    ]
+    schema = pa.schema([("c", pa.string()), ("dt", pa.date32())])
+    got = spark.read_parquet_files("values", 3, files, schema).order_by("c").to_pyarrow()
+    expected = DuckDBBackend().read_parquet_files("values", 3, files, schema).order_by("c").to_pyarrow()
+    assert got.column("score").to_pylist() == expected.column("score").to_pylist() == [1.0, 2.5, None]
+    assert got.column("extra").to_pylist() == [None, "x", None]
+    assert got.column("dt").to_pylist() == [date(2026, 3, 30), date(2026, 3, 31), date(2026, 4, 1)]
+
+
+def test_times_are_utc_instants(spark: Any, tmp_path: Path) -> None:
+    times = pa.array([AT], pa.timestamp("us", tz="UTC"))
+    files = [_write(tmp_path, date(2026, 3, 31), pa.table({"c": ["A"], "time": times}))]
+    table = spark.read_parquet_files("values", 1, files, pa.schema([]))
+    assert table.schema()["time"].timezone == "UTC"
+    got = table.mutate(beijing=table.time.cast("timestamp('Asia/Shanghai')").date()).to_pyarrow()
+    assert got.column("time").to_pylist() == [AT]
+    assert got.column("time").type.tz == "UTC"
+    assert table.filter(table.time >= datetime(2026, 3, 30, 17, tzinfo=UTC)).count().to_pyarrow().as_py() == 1
+
+
+def test_an_empty_table_has_the_layouts_columns(spark: Any) -> None:
+    schema = pa.schema([("c", pa.string()), ("n", pa.float64()), ("dt", pa.date32())])
+    table = spark.read_parquet_files("values", 0, [], schema)
+    assert table.count().to_pyarrow().as_py() == 0
+    assert list(table.schema().names) == ["c", "n", "dt"]
+
+
+def test_close_drops_only_its_own_views(spark: Any, tmp_path: Path) -> None:
+    from touchpoint.store.backends.spark import SparkBackend
+
+    files = [_write(tmp_path, date(2026, 3, 31), pa.table({"c": ["A"]}))]
+    other = SparkBackend("local[1]")  # the process's one session, shared
+    mine = other.read_parquet_files("values", 1, files, pa.schema([]))
+    kept = spark.read_parquet_files("values", 1, files, pa.schema([]))
+    other.close()
+    assert kept.count().to_pyarrow().as_py() == 1
+    with pytest.raises(Exception, match=r"(?i)not found|cannot be found|TABLE_OR_VIEW"):
+        mine.count().to_pyarrow()
