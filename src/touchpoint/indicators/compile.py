@@ -38,14 +38,14 @@ HELD = "_held"
 class WindowSpan:
     """The rows a window reads, worked out from the calendar and the source's partitions.
 
-    Rows dated start..end (inclusive; start None: from the first); end None reads nothing. `trading_days`
+    Rows dated start..end (inclusive; start None: from the first). `trading_days`
     maps each date read to the trading day its rows count for (dates it leaves out are not read);
     `per_customer` keeps each customer's latest date only; `zero_when_empty` says whether a customer
     without rows has 0 for a count or sum (the source has data for the window) or no value.
     """
 
     start: date | None
-    end: date | None
+    end: date
     trading_days: tuple[tuple[date, date], ...] | None = None
     per_customer: bool = False
     zero_when_empty: bool = False
@@ -55,9 +55,8 @@ def window_bounds(
     window: Window, source: str, day: date, calendar: TradingCalendar, partitions: Sequence[date]
 ) -> WindowSpan:
     """What a window of `source` reads for business date `day`, given the dates the source holds."""
-    if source == "customers":
-        on_or_before = [d for d in partitions if d <= day]
-        latest = max(on_or_before) if on_or_before else None
+    if source == "customers":  # the snapshot on or before D (compute_indicators refuses a D without one)
+        latest = max(d for d in partitions if d <= day)
         return WindowSpan(latest, latest)
     if window.kind == "snapshot":
         return _snapshot_span(window, day, calendar)
@@ -200,11 +199,8 @@ def _event_customers(events: Table, members: Sequence[IndicatorDef], id_map: Tab
 
 def _widest(table: Table, spans: Sequence[WindowSpan]) -> Table:
     """The rows any of the spans reads (dated from the earliest start to the latest end)."""
-    live = [s for s in spans if s.end is not None]
-    if not live:
-        return table.filter(ibis.literal(False))
-    table = table.filter(table.dt <= max(s.end for s in live if s.end is not None))
-    starts = [s.start for s in live]
+    table = table.filter(table.dt <= max(s.end for s in spans))
+    starts = [s.start for s in spans]
     if any(start is None for start in starts):
         return table
     return table.filter(table.dt >= min(start for start in starts if start is not None))
@@ -212,8 +208,6 @@ def _widest(table: Table, spans: Sequence[WindowSpan]) -> Table:
 
 def _in_window(rows: Table, span: WindowSpan, dt: Value) -> BooleanValue:
     """Whether a row of the widest window is one of `span`'s (`dt` its trading day where it has one)."""
-    if span.end is None:
-        return ibis.literal(False)
     if span.trading_days is not None:
         within: BooleanValue = dt.notnull()
         return within
@@ -285,7 +279,6 @@ def _span_rows(table: Table, definition: IndicatorDef, span: WindowSpan, id_map:
 def _in_span(table: Table, span: WindowSpan) -> Table:
     """Rows dated within the span (a snapshot's staleness range, which always has a start)."""
     assert span.start is not None
-    assert span.end is not None
     return table.filter(table.dt <= span.end, table.dt >= span.start)
 
 
@@ -398,7 +391,7 @@ def _order(rows: Table, source: str, dt: Value) -> Value:
     """When a row happened, then its key: rows at one instant still have one order."""
     order = rows[ORDER_COLUMN[source]] if source in ORDER_COLUMN else dt
     tie = TIE_COLUMN.get(source)
-    if tie is None or tie not in rows.columns:
+    if tie is None:
         return order
     return ibis.struct({"at": order, "tie": rows[tie]})
 

@@ -6,6 +6,7 @@ project's own calendar or `window_bounds`.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -303,6 +304,86 @@ def test_an_indicator_of_every_event_beside_one_of_a_named_event(sqlite_containe
     assert got["C1"] == {"events_7d": 3, "logins_7d": 1}
     assert got["C2"] == {"events_7d": 1, "logins_7d": 1}
     assert got["C3"] == {"events_7d": 0, "logins_7d": 0}
+
+
+def test_event_property_indicators_read_each_property_as_its_json_type(sqlite_container: Container) -> None:
+    """Text properties are counted and ordered as text, numbers summed; another JSON type is no value."""
+    _customers(sqlite_container)
+    props = [
+        ("C1", 1, {"fund_code": "F2", "fund_type": "bond", "amount": 100}),
+        ("C1", 2, {"fund_code": "F1", "fund_type": "equity", "amount": 2.5}),
+        ("C1", 3, {"fund_code": "F2", "fund_type": "money", "amount": "5"}),  # text: not a number
+        ("C2", 1, {"fund_type": "equity", "amount": 7}),  # no fund code
+    ]
+    at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
+    events = pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(len(props))],
+            "event": ["fund_detail_view"] * len(props),
+            "distinct_id": [c for c, _, _ in props],
+            "customer_no": [c for c, _, _ in props],
+            "time": [at + timedelta(minutes=m) for _, m, _ in props],
+            "properties": [json.dumps(p) for _, _, p in props],
+        }
+    )
+    _load(sqlite_container, "events", events)
+    window = {"kind": "days", "n": 7}
+    wanted = {
+        "funds": ("count_distinct", "properties.fund_code"),
+        "first_type": ("first", "properties.fund_type"),
+        "last_type": ("last", "properties.fund_type"),
+        "amount": ("sum", "properties.amount"),
+    }
+    definitions = [
+        IndicatorDef(name=n, title=n, source="events", aggregation=a, column=c, window=window)  # type: ignore[arg-type]
+        for n, (a, c) in wanted.items()
+    ]
+    got = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
+    rows = got.set_index("customer_no")[list(wanted)].to_dict("index")
+    assert rows["C1"] == {"funds": 2, "first_type": "bond", "last_type": "money", "amount": 102.5}
+    assert rows["C2"] == {"funds": 0, "first_type": "equity", "last_type": "equity", "amount": 7.0}
+
+
+def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_container: Container) -> None:
+    """One customers file is the snapshot, however old: never two files' rows, never no value for its age."""
+    march_20 = date(2026, 3, 20)
+    for day, level in ((march_20, "C2"), (DAY, "C5")):
+        customers = {"customer_no": ["C1"], "risk_level": [level], "consent_marketing": [level == "C5"]}
+        _load(sqlite_container, "customers", pa.table(customers), day)
+    snapshot = {"kind": "snapshot"}
+    definitions = [
+        IndicatorDef(name="rows", title="r", source="customers", aggregation="count", window=snapshot),
+        IndicatorDef(
+            name="level",
+            title="l",
+            source="customers",
+            aggregation="last",
+            column="risk_level",
+            window=snapshot,
+        ),
+    ]
+    # A yes/no column is a number like any other non-text value: 1 or 0.
+    consent = IndicatorDef(
+        name="consent",
+        title="c",
+        source="customers",
+        aggregation="last",
+        column="consent_marketing",
+        window=snapshot,
+    )
+    definitions.append(consent)
+    on_31 = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
+    assert on_31[["rows", "level", "consent"]].to_dict("records") == [
+        {"rows": 1, "level": "C5", "consent": 1.0}
+    ]
+    assert on_31["consent"].dtype == "float64"
+    # 03-30: the newest file on or before it is 03-20's, six sessions old, and it is still the snapshot.
+    on_30 = compute_indicators(
+        env=sqlite_container, day=date(2026, 3, 30), definitions=definitions
+    ).to_pandas()
+    assert on_30[["rows", "level", "consent"]].to_dict("records") == [
+        {"rows": 1, "level": "C2", "consent": 0.0}
+    ]
 
 
 # A missing amount passes no comparison (SQL's NULL), only `exists: false`.

@@ -251,6 +251,9 @@ def test_a_customer_in_the_days_assets_but_not_its_holdings_sold_everything(
     assert values.loc["C2", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 40.0, 40.0]
     assert values.loc["C3", ["holding_count", "holding_value", "holding_top"]].tolist() == [1, 10.0, 10.0]
     assert values.loc["C4", ["holding_count", "holding_value", "holding_top"]].isna().all()
+    # Alone in its pass, an indicator reads what it read beside the others.
+    alone = _values(sqlite_container, DAY, definitions[:1])["holding_count"]
+    pd.testing.assert_series_equal(alone, values["holding_count"])
     # Assets of 04-01 (and of Saturday 04-04) arrive before that day's holdings: they prove nothing yet.
     _assets(sqlite_container, [("C1", date(2026, 4, 1), 700.0), ("C3", date(2026, 4, 1), 9.0)])
     _assets(sqlite_container, [("C3", date(2026, 4, 4), 9.0)])
