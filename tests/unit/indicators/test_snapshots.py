@@ -17,6 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -110,7 +111,7 @@ asset_rows = st.lists(
 )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     day=st.sampled_from([DAY, date(2025, 10, 8), date(2025, 10, 9), date(2025, 10, 13), date(2026, 3, 29)]),
     max_age=st.one_of(st.none(), st.integers(0, 7)),

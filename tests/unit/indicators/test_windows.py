@@ -17,6 +17,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from support import examples
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
@@ -103,7 +104,7 @@ EVERY_DAY_C1 = [("C1", k, 700_000 + 1_000 * k) for k in range(0, 40)]  # calenda
 HOLIDAY_ORDERS = [("C2", k, 36_000, 100 * k) for k in (0, 2, 5, 9, 10, 13)]  # 10-09, holidays, 09-30 …
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     day=st.dates(date(2025, 9, 15), date(2026, 3, 31)),
     n=st.integers(1, 25),
