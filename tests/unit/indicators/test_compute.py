@@ -371,12 +371,22 @@ def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_cont
         column="consent_marketing",
         window=snapshot,
     )
-    definitions.append(consent)
+    first = IndicatorDef(
+        name="first_level",
+        title="f",
+        source="customers",
+        aggregation="first",
+        column="risk_level",
+        window=snapshot,
+    )
+    definitions += [consent, first]
     on_31 = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
     assert on_31[["rows", "level", "consent"]].to_dict("records") == [
         {"rows": 1, "level": "C5", "consent": 1.0}
     ]
     assert on_31["consent"].dtype == "float64"
+    assert on_31["rows"].dtype == "int64"
+    assert on_31["first_level"].tolist() == ["C5"]
     # 03-30: the newest file on or before it is 03-20's, six sessions old, and it is still the snapshot.
     on_30 = compute_indicators(
         env=sqlite_container, day=date(2026, 3, 30), definitions=definitions
@@ -435,6 +445,43 @@ def test_every_filter_operator_keeps_the_rows_pandas_keeps(sqlite_container: Con
         for customer in CUSTOMERS:
             want = sum(1 for a in amounts.get(customer, []) if keeps(a))
             assert got.loc[customer, f"op_{i}"] == want, (op, value, customer)
+        assert got[f"op_{i}"].dtype == "int64"  # a count is a whole number, stored as one
+
+
+def test_a_value_indicator_reads_a_row_its_filters_keep(sqlite_container: Container) -> None:
+    _customers(sqlite_container)
+    rows = [
+        ("C1", "buy", "600000"),
+        ("C1", "buy", "600001"),
+        ("C1", "sell", "000001"),
+        ("C2", "buy", "600000"),
+    ]
+    trades = pa.table(
+        {
+            "trade_id": [f"T{i}" for i in range(len(rows))],
+            "customer_no": [c for c, _, _ in rows],
+            "time": [_beijing(DAY, 36_000 + i) for i in range(len(rows))],
+            "side": [side for _, side, _ in rows],
+            "product_code": [code for _, _, code in rows],
+        }
+    )
+    _load(sqlite_container, "trades", trades)
+    sold = IndicatorDef(
+        name="sold",
+        title="s",
+        source="trades",
+        aggregation="value",
+        column="product_code",
+        window={"kind": "days", "n": 7},
+        filters=[{"column": "side", "op": "=", "value": "sell"}],
+    )
+    got = (
+        compute_indicators(env=sqlite_container, day=DAY, definitions=[sold])
+        .to_pandas()
+        .set_index("customer_no")
+    )
+    assert got.loc["C1", "sold"] == "000001"
+    assert got.loc[["C2", "C3"], "sold"].isna().all()
 
 
 def test_definitions_naming_unknown_things_are_refused(sqlite_container: Container) -> None:
