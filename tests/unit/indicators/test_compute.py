@@ -348,7 +348,12 @@ def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_cont
     """One customers file is the snapshot, however old: never two files' rows, never no value for its age."""
     march_20 = date(2026, 3, 20)
     for day, level in ((march_20, "C2"), (DAY, "C5")):
-        customers = {"customer_no": ["C1"], "risk_level": [level], "consent_marketing": [level == "C5"]}
+        customers = {
+            "customer_no": ["C1"],
+            "risk_level": [level],
+            "consent_marketing": [level == "C5"],
+            "open_date": [date(2020, 1, 1)],
+        }
         _load(sqlite_container, "customers", pa.table(customers), day)
     snapshot = {"kind": "snapshot"}
     definitions = [
@@ -379,7 +384,15 @@ def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_cont
         column="risk_level",
         window=snapshot,
     )
-    definitions += [consent, first]
+    tenure = IndicatorDef(
+        name="tenure",
+        title="t",
+        source="customers",
+        aggregation="days_since_first",
+        column="open_date",
+        window=snapshot,
+    )
+    definitions += [consent, first, tenure]
     on_31 = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
     assert on_31[["rows", "level", "consent"]].to_dict("records") == [
         {"rows": 1, "level": "C5", "consent": 1.0}
@@ -387,6 +400,7 @@ def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_cont
     assert on_31["consent"].dtype == "float64"
     assert on_31["rows"].dtype == "int64"
     assert on_31["first_level"].tolist() == ["C5"]
+    assert on_31["tenure"].tolist() == [(DAY - date(2020, 1, 1)).days]  # from the column, not the file's date
     # 03-30: the newest file on or before it is 03-20's, six sessions old, and it is still the snapshot.
     on_30 = compute_indicators(
         env=sqlite_container, day=date(2026, 3, 30), definitions=definitions
