@@ -489,11 +489,18 @@ def test_a_value_indicator_reads_a_row_its_filters_keep(sqlite_container: Contai
         window={"kind": "days", "n": 7},
         filters=[{"column": "side", "op": "=", "value": "sell"}],
     )
-    got = (
-        compute_indicators(env=sqlite_container, day=DAY, definitions=[sold])
-        .to_pandas()
-        .set_index("customer_no")
+    # `dt` names the date each row counts on (its trading day in a trading-day window).
+    since = IndicatorDef(
+        name="since",
+        title="d",
+        source="trades",
+        aggregation="days_since_last",
+        column="dt",
+        window={"kind": "trading_days", "n": 5},
     )
+    found = compute_indicators(env=sqlite_container, day=DAY, definitions=[sold, since])
+    got = found.to_pandas().set_index("customer_no")
+    assert got.loc[["C1", "C2"], "since"].tolist() == [0, 0]
     assert got.loc["C1", "sold"] == "000001"
     assert got.loc[["C2", "C3"], "sold"].isna().all()
 
