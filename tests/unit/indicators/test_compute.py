@@ -355,44 +355,24 @@ def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_cont
             "open_date": [date(2020, 1, 1)],
         }
         _load(sqlite_container, "customers", pa.table(customers), day)
-    snapshot = {"kind": "snapshot"}
-    definitions = [
-        IndicatorDef(name="rows", title="r", source="customers", aggregation="count", window=snapshot),
-        IndicatorDef(
-            name="level",
-            title="l",
+
+    def of_customers(name: str, aggregation: str, column: str | None = None) -> IndicatorDef:
+        return IndicatorDef(
+            name=name,
+            title=name,
             source="customers",
-            aggregation="last",
-            column="risk_level",
-            window=snapshot,
-        ),
+            aggregation=aggregation,  # type: ignore[arg-type]
+            column=column,
+            window={"kind": "snapshot"},
+        )
+
+    definitions = [
+        of_customers("rows", "count"),
+        of_customers("level", "last", "risk_level"),
+        of_customers("consent", "last", "consent_marketing"),  # yes/no is a number like any non-text value
+        of_customers("first_level", "first", "risk_level"),
+        of_customers("tenure", "days_since_first", "open_date"),
     ]
-    # A yes/no column is a number like any other non-text value: 1 or 0.
-    consent = IndicatorDef(
-        name="consent",
-        title="c",
-        source="customers",
-        aggregation="last",
-        column="consent_marketing",
-        window=snapshot,
-    )
-    first = IndicatorDef(
-        name="first_level",
-        title="f",
-        source="customers",
-        aggregation="first",
-        column="risk_level",
-        window=snapshot,
-    )
-    tenure = IndicatorDef(
-        name="tenure",
-        title="t",
-        source="customers",
-        aggregation="days_since_first",
-        column="open_date",
-        window=snapshot,
-    )
-    definitions += [consent, first, tenure]
     on_31 = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
     assert on_31[["rows", "level", "consent"]].to_dict("records") == [
         {"rows": 1, "level": "C5", "consent": 1.0}
