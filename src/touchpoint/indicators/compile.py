@@ -14,7 +14,7 @@ from ibis.expr.types import BooleanValue, Table, Value
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.indicators.formula import evaluate_formula, evaluation_order
 from touchpoint.indicators.model import ZERO_WHEN_EMPTY, Filter, IndicatorDef, Window
-from touchpoint.indicators.properties import Kind, property_matches, property_value
+from touchpoint.indicators.properties import property_matches, property_text, property_value
 
 ORDER_COLUMN = {
     "assets": "date",
@@ -357,8 +357,10 @@ def _column(rows: Table, definition: IndicatorDef, dt: Value) -> Value:
     if definition.column == "dt":
         return dt
     if definition.column.startswith("properties."):
-        kind: Kind = "string" if definition.aggregation in ("count_distinct", "first", "last") else "float64"
-        return property_value(rows, definition.column.removeprefix("properties."), kind)
+        name = definition.column.removeprefix("properties.")
+        if definition.aggregation in ("count_distinct", "first", "last", "value"):
+            return property_text(rows, name)
+        return property_value(rows, name, "float64")
     return rows[definition.column]
 
 

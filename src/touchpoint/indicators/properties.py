@@ -33,6 +33,11 @@ def _json_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
     """DuckDB's json_type: NULL, BOOLEAN, BIGINT, UBIGINT, DOUBLE, VARCHAR, ARRAY or OBJECT."""
 
 
+@ibis.udf.scalar.builtin(name="json_extract_string")  # type: ignore[untyped-decorator]
+def _json_text(value: dt.JSON, path: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's json_extract_string: a string member unquoted, any other value as its JSON text."""
+
+
 # Spark has no JSON Pointer: the properties are parsed into a map of VARIANT values, and the member is
 # looked up by its key, which still travels as data. A variant's type names its JSON type.
 SPARK_MEMBERS = "map<string,variant>"
@@ -108,6 +113,26 @@ def property_value(table: Table, name: str, kind: Kind) -> Value:
     if kind == "string":
         return (spark_type == "STRING").ifelse(_spark_string(member, "$", "string"), ibis.null("string"))
     return (spark_type == "BOOLEAN").ifelse(_spark_boolean(member, "$", "boolean"), ibis.null("boolean"))
+
+
+def property_text(table: Table, name: str) -> Value:
+    """The property's scalar value as text, whatever its JSON type: a string as itself, an integer as its
+    digits, another number as a decimal (`2.5`), a boolean as `true`/`false`; NULL when
+    missing, null, an array or an object. What distinct counts, first, last and value keep: a fund code
+    sent as the number 110011 is the code "110011"."""
+    member = property_json(table, name)
+    if _on_spark(table):
+        spark_type = _spark_type(member)
+        as_string = _spark_string(member, "$", "string")
+        number = (spark_type == "DOUBLE") | spark_type.startswith("DECIMAL")
+        return ibis.cases(
+            (spark_type.isin(["STRING", "BIGINT", "BOOLEAN"]), as_string),
+            (number, _spark_float(member, "$", "double").cast("string")),
+            else_=ibis.null("string"),
+        )
+    scalar = _json_type(member).isin(["VARCHAR", "BIGINT", "UBIGINT", "DOUBLE", "BOOLEAN"])
+    text: Value = scalar.ifelse(_json_text(member, "$"), ibis.null("string"))
+    return text
 
 
 def property_present(table: Table, name: str) -> BooleanValue:

@@ -619,7 +619,7 @@ SELECT
             *
           FROM "memtable_0" AS "t1"
         )
-      ) = 'VARCHAR'
+      ) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN')
       THEN (
         CAST("t17"."properties" AS JSON) -> (
           SELECT
@@ -627,7 +627,7 @@ SELECT
           FROM "memtable_0" AS "t1"
         )
       ) ->> '$'
-      ELSE NULL
+      ELSE CAST(NULL AS TEXT)
     END ORDER BY {'at': "t17"."time", 'tie': "t17"."event_id"} DESC
   ) FILTER(WHERE
     (
@@ -698,7 +698,7 @@ SELECT
             *
           FROM "memtable_2" AS "t2"
         )
-      ) = 'VARCHAR'
+      ) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN')
       THEN (
         CAST("t17"."properties" AS JSON) -> (
           SELECT
@@ -706,7 +706,7 @@ SELECT
           FROM "memtable_2" AS "t2"
         )
       ) ->> '$'
-      ELSE NULL
+      ELSE CAST(NULL AS TEXT)
     END ORDER BY {'at': "t17"."time", 'tie': "t17"."event_id"} DESC
   ) FILTER(WHERE
     (

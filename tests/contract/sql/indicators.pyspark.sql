@@ -793,8 +793,8 @@ SELECT
       AND (
         `t17`.`event` = 'content_view'
       ),
-      IF(
-        SCHEMA_OF_VARIANT(
+      CASE
+        WHEN SCHEMA_OF_VARIANT(
           ELEMENT_AT(
             FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
             (
@@ -803,8 +803,8 @@ SELECT
               FROM `memtable_0` AS `t1`
             )
           )
-        ) = 'STRING',
-        TRY_VARIANT_GET(
+        ) IN ('STRING', 'BIGINT', 'BOOLEAN')
+        THEN TRY_VARIANT_GET(
           ELEMENT_AT(
             FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
             (
@@ -815,9 +815,46 @@ SELECT
           ),
           '$',
           'string'
-        ),
-        CAST(NULL AS STRING)
-      ),
+        )
+        WHEN (
+          SCHEMA_OF_VARIANT(
+            ELEMENT_AT(
+              FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
+              (
+                SELECT
+                  *
+                FROM `memtable_0` AS `t1`
+              )
+            )
+          ) = 'DOUBLE'
+        )
+        OR STARTSWITH(
+          SCHEMA_OF_VARIANT(
+            ELEMENT_AT(
+              FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
+              (
+                SELECT
+                  *
+                FROM `memtable_0` AS `t1`
+              )
+            )
+          ),
+          'DECIMAL'
+        )
+        THEN CAST(TRY_VARIANT_GET(
+          ELEMENT_AT(
+            FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
+            (
+              SELECT
+                *
+              FROM `memtable_0` AS `t1`
+            )
+          ),
+          '$',
+          'double'
+        ) AS STRING)
+        ELSE CAST(NULL AS STRING)
+      END,
       NULL
     ),
     IF(
@@ -906,8 +943,8 @@ SELECT
       AND (
         `t17`.`event` = 'fund_detail_view'
       ),
-      IF(
-        SCHEMA_OF_VARIANT(
+      CASE
+        WHEN SCHEMA_OF_VARIANT(
           ELEMENT_AT(
             FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
             (
@@ -916,8 +953,8 @@ SELECT
               FROM `memtable_2` AS `t2`
             )
           )
-        ) = 'STRING',
-        TRY_VARIANT_GET(
+        ) IN ('STRING', 'BIGINT', 'BOOLEAN')
+        THEN TRY_VARIANT_GET(
           ELEMENT_AT(
             FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
             (
@@ -928,9 +965,46 @@ SELECT
           ),
           '$',
           'string'
-        ),
-        CAST(NULL AS STRING)
-      ),
+        )
+        WHEN (
+          SCHEMA_OF_VARIANT(
+            ELEMENT_AT(
+              FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
+              (
+                SELECT
+                  *
+                FROM `memtable_2` AS `t2`
+              )
+            )
+          ) = 'DOUBLE'
+        )
+        OR STARTSWITH(
+          SCHEMA_OF_VARIANT(
+            ELEMENT_AT(
+              FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
+              (
+                SELECT
+                  *
+                FROM `memtable_2` AS `t2`
+              )
+            )
+          ),
+          'DECIMAL'
+        )
+        THEN CAST(TRY_VARIANT_GET(
+          ELEMENT_AT(
+            FROM_JSON(`t17`.`properties`, 'map<string,variant>'),
+            (
+              SELECT
+                *
+              FROM `memtable_2` AS `t2`
+            )
+          ),
+          '$',
+          'double'
+        ) AS STRING)
+        ELSE CAST(NULL AS STRING)
+      END,
       NULL
     ),
     IF(

@@ -344,6 +344,73 @@ def test_event_property_indicators_read_each_property_as_its_json_type(sqlite_co
     assert rows["C2"] == {"funds": 0, "first_type": "equity", "last_type": "equity", "amount": 7.0}
 
 
+def test_event_property_values_of_any_scalar_json_type_are_counted_and_kept_as_text(
+    sqlite_container: Container,
+) -> None:
+    """A fund code sent as a number is still a code: distinct counts, first, last and value read every
+    scalar JSON type (an integer as its digits, a boolean as true/false); null, arrays and objects are
+    no value. First and last are the first and last event's value, as for any column."""
+    _customers(sqlite_container)
+    props = [
+        ("C1", 1, {"code": 110011, "flag": True}),
+        ("C1", 2, {"code": "110011"}),  # the same code as text: one distinct value
+        ("C1", 3, {"code": None}),
+        ("C1", 4, {"code": [1]}),
+        ("C1", 5, {"code": 2.5, "flag": False}),
+        ("C2", 1, {"code": 600519}),
+        ("C2", 2, {"code": {"a": 1}}),
+        ("C3", 1, {"code": None}),
+    ]
+    at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
+    events = pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(len(props))],
+            "event": ["trade_view"] * len(props),
+            "distinct_id": [c for c, _, _ in props],
+            "customer_no": [c for c, _, _ in props],
+            "time": [at + timedelta(minutes=m) for _, m, _ in props],
+            "properties": [json.dumps(p) for _, _, p in props],
+        }
+    )
+    _load(sqlite_container, "events", events)
+    window = {"kind": "days", "n": 7}
+    wanted = {
+        "codes": ("count_distinct", "properties.code"),
+        "first_code": ("first", "properties.code"),
+        "last_code": ("last", "properties.code"),
+        "first_flag": ("first", "properties.flag"),
+        "last_flag": ("last", "properties.flag"),
+    }
+    definitions = [
+        IndicatorDef(name=n, title=n, source="events", aggregation=a, column=c, window=window)  # type: ignore[arg-type]
+        for n, (a, c) in wanted.items()
+    ]
+    got = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
+    rows = got.set_index("customer_no")[list(wanted)].astype(object)
+    table = rows.where(rows.notna(), None).to_dict("index")
+    assert table["C1"] == {
+        "codes": 2,
+        "first_code": "110011",
+        "last_code": "2.5",
+        "first_flag": "true",
+        "last_flag": "false",
+    }
+    assert table["C2"] == {
+        "codes": 1,
+        "first_code": "600519",
+        "last_code": None,  # the last event's code is an object
+        "first_flag": None,
+        "last_flag": None,
+    }
+    assert table["C3"] == {
+        "codes": 0,
+        "first_code": None,
+        "last_code": None,
+        "first_flag": None,
+        "last_flag": None,
+    }
+
+
 def test_customer_indicators_read_the_snapshot_on_or_before_the_date(sqlite_container: Container) -> None:
     """One customers file is the snapshot, however old: never two files' rows, never no value for its age."""
     march_20 = date(2026, 3, 20)
