@@ -10,7 +10,7 @@ import pandas as pd
 from ibis.expr.types import Table
 
 from touchpoint.core.errors import ValidationError
-from touchpoint.indicators.properties import property_value
+from touchpoint.indicators.properties import property_text
 from touchpoint.tags.layout import TAG_VALUES
 from touchpoint.tags.service import TagEnv, list_tags
 
@@ -37,8 +37,9 @@ class Breakdown:
 
 
 def with_property(table: Table, name: str) -> Table:
-    """The events with a `group` column: the value of the property named exactly `name`, as text."""
-    return table.mutate(group=property_value(table, name, "string"))
+    """The events with a `group` column: the value of the property named exactly `name`, as text (a number
+    or a boolean as its text, as indicators read it; null, a list or an object is no value)."""
+    return table.mutate(group=property_text(table, name))
 
 
 def customer_labels(env: TagEnv, by: Breakdown, day: date) -> pd.Series:

@@ -92,6 +92,15 @@ def _same(stored: Any, wanted: Any) -> bool:
     return isinstance(stored, str) and stored == wanted
 
 
+def _as_text(value: Any) -> str:
+    """A property's breakdown label: a scalar as text (JSON's true/false, an integer's digits), else (无)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return "(无)"
+
+
 def _kind(value: Any) -> str:
     """The JSON type a value is compared within."""
     if value is None:
@@ -171,9 +180,9 @@ def test_every_analytics_query_reads_exact_names(world: tuple[Container, pd.Data
     assert sum(b["customers"] for b in buckets) == wanted["distinct_id"].nunique()
     views = frame[frame["event"] == "view"]
     stored = views["props"].map(lambda p: p.get(name))
-    # Breakdown: the property's text values (anything else is (无)), top 100 so nothing folds.
+    # Breakdown: the property's scalar values as text (null and objects are (无)), top 100 so nothing folds.
     got = event_trend(env=env, event="view", start=DAY, end=DAY, by=name, top=100)["series"]
-    labels = stored.map(lambda v: v if isinstance(v, str) else "(无)")
+    labels = stored.map(_as_text)
     assert {r["group"]: r["count"] for r in got} == labels.value_counts().to_dict()
     # Measure: the sum of the property's numeric values.
     total = event_trend(env=env, event="view", start=DAY, end=DAY, measure=f"sum:{name}")["total"]
