@@ -47,7 +47,10 @@ def _event_log(settings: Settings, ops: OperationalStore) -> EventLog:
         from touchpoint.store.backends.nats_log import NatsEventLog
 
         return NatsEventLog(
-            settings.nats_url, dedupe_window=timedelta(days=settings.collector_dedupe_days), ops=ops
+            settings.nats_url,
+            dedupe_window=timedelta(days=settings.collector_dedupe_days),
+            ops=ops,
+            stream=settings.nats_stream,
         )
     from touchpoint.store.operational.event_log import SqlEventLog
 

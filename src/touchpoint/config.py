@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=2048, description="largest import file the API accepts")
     event_log: Literal["sql", "nats"] = Field(default="sql", description="event log backend")
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server for event_log = nats")
+    nats_stream: str = Field(
+        default="TOUCHPOINT_EVENTS",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="JetStream stream of the event log: one per deployment sharing a NATS server",
+    )
     collector_max_body_mb: int = Field(default=8, description="largest request body the collector reads")
     collector_max_inflated_mb: int = Field(default=32, description="largest decompressed payload")
     # One set of collector limits, the same for parsing and storing (ingest/collector/limits.py).

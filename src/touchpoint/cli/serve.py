@@ -18,9 +18,21 @@ HostOption = Annotated[str | None, typer.Option(help="address to bind (default 1
 PortOption = Annotated[int | None, typer.Option(help="port (default 8000)")]
 
 
-def serve_command(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
+def serve_command(
+    ctx: typer.Context,
+    host: HostOption = None,
+    port: PortOption = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="run the background jobs in this process too; --no-worker for API processes beside "
+            "`touchpoint worker` processes",
+        ),
+    ] = True,
+) -> None:
     """Serve the API, the collector endpoints and the background worker; OpenAPI docs at /docs."""
-    serve(ctx.obj.container, host, port)
+    serve(ctx.obj.container, host, port, with_worker=worker)
 
 
 def serve(container: Container, host: str | None, port: int | None, *, with_worker: bool = True) -> None:

@@ -26,7 +26,7 @@ from touchpoint.ingest.ports import EventLog, LogRecord
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.store.operational.consumers import consume_isolated
 from touchpoint.store.operational.meta import get_value, set_value
-from touchpoint.store.operational.offsets import get_offset
+from touchpoint.store.operational.offsets import lock_offset
 
 CONSUMER = "identity"
 MAX_IDENTIFIER_CHARS = 255  # identity_links.id_value
@@ -54,7 +54,8 @@ def process_log(*, env: IdentityEnv, log: EventLog, limit: int = 2000) -> int:
     consumed = consume_isolated(
         ops=env.ops,
         consumer=CONSUMER,
-        position=lambda connection: get_offset(connection, CONSUMER),
+        # Locked: two workers never apply the same events (a merge logged twice, a sighting counted twice).
+        position=lambda connection: lock_offset(connection, CONSUMER, env.clock.now()),
         read=lambda after: log.read_after(after, limit),
         apply=apply,
         now=env.clock.now,

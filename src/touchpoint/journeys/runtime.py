@@ -21,6 +21,7 @@ from cronsim import CronSim
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.events import LogRecord
 from touchpoint.core.ids import new_id
+from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import attributed
 from touchpoint.journeys import repo
 from touchpoint.journeys.checks import JourneyEnv
@@ -333,7 +334,8 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
         read=lambda after: env.log.read_after(after, limit),
         apply=route,
         now=env.clock.now,
-        caught_up=lambda: caught_up(env.ops, CONSUMER, env.log.head),
+        caught_up=lambda: caught_up(env.ops, CONSUMER, env.log.head, behind=IDENTITY),
+        behind=IDENTITY,  # who an event is comes from One ID: an event it has not linked yet waits
     )
     return consumed.records + consumed.retried
 

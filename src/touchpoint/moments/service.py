@@ -28,6 +28,7 @@ from touchpoint.governance.registry import (
     remove_definition,
     write_definition,
 )
+from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import attributed
 from touchpoint.ingest.derived import derived_event
 from touchpoint.moments import repo
@@ -241,6 +242,7 @@ def route_events(*, env: ChannelEnv, limit: int = 2_000) -> int:
         read=lambda after: env.log.read_after(after, limit),
         apply=apply,
         now=env.clock.now,
+        behind=IDENTITY,  # who an event is comes from One ID: an event it has not linked yet waits
     )
     return consumed.records + consumed.retried
 

@@ -5,8 +5,12 @@ advanced, so every tick claims it anew) then fails in a second instead of hangin
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+
+from touchpoint.identity.service import process_log
+from touchpoint.journeys.runtime import route_events
 
 MAX_PASSES = 50  # a demo world of 200 customers drains in a handful of passes (ticks take 1,000 runs each)
 
@@ -24,3 +28,10 @@ def drain(work: Callable[[], int], what: str, limit: int = MAX_PASSES) -> int:
         f"{what} still had work after {limit} passes at one instant ({total} items): a run or an effect is "
         "due again as soon as it is handled — look at wake_at / next_attempt_at"
     )
+
+
+def route(env: Any) -> int:
+    """Route the event log to journeys as the worker's consumers job does: One ID links the events first
+    (routing waits for it), then the journeys consumer reads them; returns the records routed."""
+    process_log(env=env, log=env.log)
+    return route_events(env=env)

@@ -32,7 +32,7 @@ from touchpoint.governance.masking import mask_customer_no
 from touchpoint.identity.service import show
 from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.runtime import admit, admit_segments, route_events, tick
+from touchpoint.journeys.runtime import admit, admit_segments, tick
 from touchpoint.journeys.service import (
     customer_runs,
     parse_journey,
@@ -50,7 +50,7 @@ from touchpoint.segments.service import SegmentDef, context_at, read_rule, save_
 from touchpoint.store.operational.schema import journey_attempts, journey_outbox, journey_runs, journey_steps
 from touchpoint.tags import repo as tags_repo
 from touchpoint.tags.service import list_tags
-from unit.journeys.passes import drain
+from unit.journeys.passes import drain, route
 from unit.journeys.test_runtime import _all_customers, _customers, _go_live, _journey, _runs, _send, _sends
 
 END = date(2026, 3, 31)
@@ -105,7 +105,7 @@ def _next_session_at(moment: datetime, at: time) -> datetime:
 
 def _work(env: JourneyEnv) -> None:
     """One pass of the worker's journey duties at the current instant."""
-    route_events(env=env)
+    route(env)
     drain(lambda: tick(env=env), "tick")
     drain(lambda: dispatch(env=env), "dispatch")
 
@@ -484,7 +484,7 @@ def test_an_exit_event_ends_active_runs_when_routed(world: tuple[Container, Virt
     _send(env, clock, buyer, "fund_subscribe", amount=5000)
     _send(env, clock, small, "fund_subscribe", amount=10)  # fails the filter
     _send(env, clock, idle, "fund_compare")  # another event
-    route_events(env=env)
+    route(env)
 
     runs = _run_of(env, "until_bought")
     assert (runs[buyer]["status"], runs[buyer]["end_reason"]) == ("exited", "event fund_subscribe")

@@ -22,7 +22,7 @@ from touchpoint.journeys.runtime import admit, admit_segments, route_events, tic
 from touchpoint.journeys.service import parse_journey, publish, save_journey, set_status
 from touchpoint.segments.service import SegmentDef, current_members, save_segment
 from touchpoint.store.operational.schema import channel_log, journey_outbox, journey_runs
-from unit.journeys.passes import drain
+from unit.journeys.passes import drain, route
 
 END = date(2026, 3, 31)
 START = datetime(2026, 3, 31, 1, tzinfo=UTC)  # 09:00 Beijing
@@ -60,7 +60,7 @@ def _drive(env: JourneyEnv, clock: VirtualClock, hours: float, step: float = 0.5
     """Run the worker's journey duties while the virtual clock moves on `hours`."""
     end = clock.now() + timedelta(hours=hours)
     while True:
-        route_events(env=env)
+        route(env)
         drain(lambda: tick(env=env), "tick")
         drain(lambda: dispatch(env=env), "dispatch")
         if clock.now() >= end:
@@ -148,6 +148,27 @@ def test_segment_entry_waits_splits_and_sends_once_per_customer(
     assert admit_segments(env=env) == 0  # a once-only entry admits once
     _drive(env, clock, hours=1)
     assert len(_sends(env, "welcome")) == admitted
+
+
+def test_a_new_customers_event_waits_for_one_id_before_it_is_routed(
+    world: tuple[Container, VirtualClock],
+) -> None:
+    """The first event of a customer One ID has not linked yet is not dropped by journey routing: routing
+    does not pass One ID's committed offset (the two consumers run in separate passes, or processes)."""
+    container, clock = world
+    env = container
+    body = _journey(
+        "first_login",
+        [{"id": "hi", "type": "action", "action": {"kind": "send", "channel": "log", "text": "欢迎"}}],
+        entry={"type": "event", "event": "login"},
+    )
+    _go_live(env, body)
+    newcomer = "C_NEW_0001"  # in no import: only its own event will tell One ID about it
+    route(env)  # whatever other tests left in the log
+    _send(env, clock, newcomer, "login")
+    assert route_events(env=env) == 0  # One ID has not read it: routing waits
+    route(env)
+    assert [r["customer_no"] for r in _runs(env, "first_login")] == [newcomer]
 
 
 def test_wait_for_event_counts_an_event_that_came_before_the_node(

@@ -82,3 +82,18 @@ def test_audit_entries_of_a_release_before_the_chain_are_chained_on_upgrade(data
         assert actors == [f"ops{i}" for i in range(5)]
     finally:
         store.dispose()
+
+
+def test_processes_starting_together_migrate_once(database_url: str) -> None:
+    """After an upgrade every process of a deployment starts at once and each brings the schema up to date:
+    on PostgreSQL they take turns, so none fails on a table another is creating (SQLite: one writer)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [OperationalStore(database_url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            list(pool.map(lambda store: store.upgrade(), stores))
+        assert {store.current_revision() for store in stores} == {REVISIONS[-1]}
+    finally:
+        for store in stores:
+            store.dispose()

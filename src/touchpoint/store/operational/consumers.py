@@ -108,6 +108,7 @@ def consume_isolated(
     apply: Apply,
     now: Callable[[], datetime],
     caught_up: Callable[[], bool] | None = None,
+    behind: str | None = None,
 ) -> Consumed:
     """Apply the records after the consumer's position and move its offset, in one transaction; records
     that cannot be processed become dead letters and the offset moves past them. Dead letters an operator
@@ -116,7 +117,9 @@ def consume_isolated(
     `position(connection)` reads (or locks) the consumer's offset inside the transaction; `read(after)`
     returns the next records of the log; `apply(connection, records)` applies them in that transaction.
     `caught_up()`, when given, is asked first: True ends the call without a write transaction (an idle
-    worker polls every few milliseconds).
+    worker polls every few milliseconds). `behind` names a consumer whose effects these records need
+    (One ID's links, for a consumer that looks up who an event is): records past its committed offset wait
+    for it, whichever process runs it.
     """
     retried = retry_dead_letters(ops=ops, consumer=consumer, apply=apply, now=now)
     if caught_up is not None and caught_up():
@@ -125,6 +128,11 @@ def consume_isolated(
     try:
         with ops.begin() as connection:
             batch = list(read(position(connection)))
+            if behind is not None:
+                # Read after this consumer's lock: the other's offset commits with its effects, so every
+                # record up to it finds them.
+                bound = get_offset(connection, behind)
+                batch = [r for r in batch if r.offset <= bound]
             if batch:
                 apply(connection, batch)
                 set_offset(connection, consumer, batch[-1].offset, now())
@@ -163,11 +171,16 @@ def consume_isolated(
     return Consumed(records=len(batch), dead=dead, retried=retried)
 
 
-def caught_up(ops: OperationalStore, consumer: str, head: Callable[[], int]) -> bool:
-    """Whether the consumer's committed offset has reached the log's head (read without a lock: offsets
-    only move forward, so a stale answer only delays the next poll's work, never skips it)."""
+def caught_up(
+    ops: OperationalStore, consumer: str, head: Callable[[], int], behind: str | None = None
+) -> bool:
+    """Whether the consumer's committed offset has reached the log's head, or the offset of the consumer it
+    waits for (`behind`) — read without a lock: offsets only move forward, so a stale answer only delays
+    the next poll's work, never skips it."""
     with ops.engine.connect() as connection:
         offset = get_offset(connection, consumer)
+        if behind is not None and offset >= get_offset(connection, behind):
+            return True
     return offset >= head()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from touchpoint.store.analytical.files import exclusive_lock
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# PostgreSQL advisory lock key of schema migrations ("tpmigrat" as a 64-bit integer).
+MIGRATION_LOCK = int.from_bytes(b"tpmigrat", "big") - 2**63
 
 
 class OperationalStore:
@@ -41,9 +45,21 @@ class OperationalStore:
             yield connection
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
-        with self.engine.begin() as connection:
+        """Bring the schema to the newest migration (idempotent). On PostgreSQL the processes of a deployment
+        starting together after an upgrade take turns (an advisory lock held until the migration commits):
+        the first migrates, the others find the schema at the head; on SQLite, by a lock file."""
+        with self._sqlite_turn(), self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             command.upgrade(_alembic_config(connection), "head")
+
+    def _sqlite_turn(self) -> AbstractContextManager[None]:
+        """SQLite runs a migration's DDL outside a transaction, so processes of one data directory take
+        turns by a lock file beside the database."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return nullcontext()
+        return exclusive_lock(Path(f"{database}.migrate.lock"))
 
     def current_revision(self) -> str | None:
         """The migration the database is at, or None for an empty database."""
