@@ -171,7 +171,11 @@ class Container:
 def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Container:
     """Wire the stores and services for `settings`; upgrade the operational schema unless told not to."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    ops = OperationalStore(settings.operational_url)
+    ops = OperationalStore(
+        settings.operational_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     if migrate:
         ops.upgrade()
     layouts = [*analytical_layouts(), INDICATOR_VALUES, TAG_VALUES, TAG_BITMAPS, SEGMENT_MEMBERS]

@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="operational store; SQLite file in the data directory when unset"
     )
+    database_pool_size: int = Field(
+        default=5, ge=1, le=200, description="PostgreSQL: connections each process keeps open"
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, le=200, description="PostgreSQL: connections a process may open beyond the pool"
+    )
     engine: Literal["duckdb", "spark"] = Field(default="duckdb", description="analytical engine")
     spark_master: str = Field(default="local[*]", description="Spark master URL for engine = spark")
     spark_config: dict[str, str] = Field(

@@ -24,9 +24,9 @@ MIGRATION_LOCK = int.from_bytes(b"tpmigrat", "big") - 2**63
 class OperationalStore:
     """A SQLAlchemy engine on the operational database, with the schema managed by Alembic."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
 
     @property
     def dialect(self) -> str:
@@ -82,7 +82,7 @@ def _alembic_config(connection: Connection | None) -> Config:
     return config
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -92,7 +92,7 @@ def _create_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
