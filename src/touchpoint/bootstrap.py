@@ -77,6 +77,7 @@ class Container:
     public_url: str
     receipt_tokens: dict[str, str]
     lease_seconds: float
+    routing_partitions: int
     rejects_dir: Path
     collector_window: TimeWindow
     collector_limits: CollectorLimits
@@ -203,6 +204,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
             if config.get("receipt_token")
         },
         lease_seconds=s.dispatch_lease_seconds,
+        routing_partitions=s.journey_routing_partitions,
         rejects_dir=s.rejects_dir,
         collector_window=TimeWindow(
             max_age=timedelta(days=s.collector_max_age_days),

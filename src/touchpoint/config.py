@@ -224,6 +224,13 @@ class Settings(BaseSettings):
         description="a provider per channel: [channels.sms] provider = 'http_sms', url = …, signature = …",
     )
     channel_policy: ChannelPolicy = Field(default_factory=ChannelPolicy)
+    journey_routing_partitions: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="journey routing split by customer into this many partitions, each routed by one "
+        "worker at a time: several workers route at once",
+    )
     dispatch_lease_seconds: float = Field(
         default=60.0,
         ge=1,

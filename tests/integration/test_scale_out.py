@@ -3,7 +3,7 @@ PostgreSQL and NATS JetStream, set up with the CLI as an operator would, running
 
 Events go to both collectors (one batch sent again to the other collector, as a client retrying through the
 load balancer); a worker is killed with SIGKILL mid-stream and a new one started. Every customer who logged in
-receives the journey's message exactly once.
+receives the journey's message exactly once; journey routing runs in four partitions, shared by the workers.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ class Deployment:
             "TOUCHPOINT_WORKER_CONSUMERS_SECONDS": "0.2",
             "TOUCHPOINT_WORKER_TIMERS_SECONDS": "0.2",
             "TOUCHPOINT_WORKER_DISPATCH_SECONDS": "0.2",
+            # Journey routing split in four: the two workers route partitions side by side.
+            "TOUCHPOINT_JOURNEY_ROUTING_PARTITIONS": "4",
         }
         self.children: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
@@ -164,6 +166,17 @@ def _missing(database_url: str) -> str:
     return f"no message: {missing}; offsets: {offsets}"
 
 
+def _routing_offsets(database_url: str) -> list[str]:
+    """The journey routing consumers that have an offset."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            names = connection.execute(select(consumer_offsets.c.consumer)).scalars().all()
+    finally:
+        engine.dispose()
+    return sorted(n for n in names if n.startswith("journeys"))
+
+
 def _counts(database_url: str) -> tuple[int, int, list[tuple[str, int]]]:
     """Journey runs, messages in the log channel, and the customers who got more than one."""
     engine = create_engine(database_url)
@@ -238,9 +251,9 @@ def test_two_collectors_an_api_and_two_workers_run_a_journey_end_to_end(
             time.sleep(0.5)
         time.sleep(2)  # anything sent twice would show now
         runs, sent, repeated = _counts(database_url)
-        assert (runs, sent, repeated) == (CUSTOMERS, CUSTOMERS, []), (
-            _missing(database_url) + deployment.output()
-        )
+        failure = _missing(database_url) + deployment.output()
+        assert (runs, sent, repeated) == (CUSTOMERS, CUSTOMERS, []), failure
+        assert _routing_offsets(database_url) == [f"journeys:{i}/4" for i in range(4)], failure
 
         # The API process reports what the workers did.
         stats = httpx.get(f"{api}/api/v1/journeys/welcome/stats", headers=headers, timeout=30)

@@ -26,6 +26,8 @@ from touchpoint.tasks.model import COMPLETED_EVENT, MOT_RULE_KIND
 class JourneyEnv(ChannelEnv, Protocol):
     """What journey use cases and the runtime read and write: everything channels do (journeys send)."""
 
+    routing_partitions: int  # journey_routing_partitions: routing split by customer hash
+
 
 def validate(*, env: JourneyEnv, journey: JourneyDef, bundle: Bundle | None = None) -> None:
     """Refuse a journey whose graph or references are unsound, naming every fault. Segments and templates

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +41,12 @@ from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import definitions as store
 from touchpoint.store.operational.consumers import caught_up, consume_isolated
-from touchpoint.store.operational.offsets import lock_offset
+from touchpoint.store.operational.offsets import (
+    all_offsets,
+    claim_offset,
+    offsets_of,
+    replace_consumers,
+)
 
 log = logging.getLogger("touchpoint.journeys")
 CONSUMER = "journeys"
@@ -318,23 +325,109 @@ def _persist(
 def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     """Route the next log records: event entries, kept events for waits, goals, exits, and wake-ups of runs
     waiting for the event. The offset commits with all of it; a record that cannot be routed becomes a
-    dead letter and the offset moves past it. Returns the records consumed (and dead letters retried)."""
+    dead letter and the offset moves past it. Returns the records consumed (and dead letters retried).
+
+    With `routing_partitions` N > 1 the customers are split by hash into N partitions, each with its own
+    offset, and a worker routes every partition no other worker holds at that moment (SKIP LOCKED): several
+    workers route at once, and each customer's events stay in order in one partition."""
     catalog = live_versions(env)
     listened = listened_events(catalog)
+    names, bound = _partitions_to_route(env, env.routing_partitions)
+    count = len(names)
+    consumed = 0
+    # Start at a different partition each call, so that workers do not all queue for the first one.
+    first = secrets.randbelow(count)
+    for index in [*range(first, count), *range(first)]:
+        consumed += _route_partition(env, catalog, listened, names[index], index, count, bound, limit)
+    return consumed
+
+
+def partition_names(partitions: int) -> list[str]:
+    """The routing consumers' names: `journeys` alone, or `journeys:i/N` for each of N partitions."""
+    if partitions == 1:
+        return [CONSUMER]
+    return [f"{CONSUMER}:{i}/{partitions}" for i in range(partitions)]
+
+
+def partition_of(customer: str, partitions: int) -> int:
+    """The partition a customer's events are routed in (stable across processes and releases)."""
+    return zlib.crc32(customer.encode("utf-8")) % partitions
+
+
+def _partitions_to_route(env: JourneyEnv, wanted: int) -> tuple[list[str], int | None]:
+    """The partitions to route now, and the offset they may not pass (None: the log's head).
+
+    After `routing_partitions` changes, the old partitions are routed up to the furthest of them, then
+    replaced, all at that offset, by the new ones in one transaction: no record is routed twice or never."""
+    now = env.clock.now()
+    with env.ops.begin() as connection:
+        stored = _routing_offsets(connection)
+        layouts = {_layout(name) or 1 for name in stored}
+        if not stored or layouts == {wanted}:
+            return partition_names(wanted), None
+        old = partition_names(min(layouts - {wanted}))
+        furthest = max(stored[name] for name in old if name in stored)
+        held = offsets_of(connection, old, lock=True)
+        if all(held.get(name, 0) == furthest for name in old):
+            replace_consumers(connection, list(stored), partition_names(wanted), furthest, now)
+            log.info("journey routing: %d partitions from offset %d", wanted, furthest)
+            return partition_names(wanted), None
+    return old, furthest
+
+
+def _routing_offsets(connection: Any) -> dict[str, int]:
+    return {n: o for n, o in all_offsets(connection).items() if _layout(n) is not None}
+
+
+def _layout(name: str) -> int | None:
+    """How many partitions a routing consumer's name belongs to (None: another consumer)."""
+    if name == CONSUMER:
+        return 1
+    prefix, _, rest = name.partition(":")
+    index, _, total = rest.partition("/")
+    if prefix != CONSUMER or not index.isdigit() or not total.isdigit():
+        return None
+    return int(total)
+
+
+def _route_partition(
+    env: JourneyEnv,
+    catalog: Catalog,
+    listened: set[str],
+    name: str,
+    index: int,
+    count: int,
+    bound: int | None,
+    limit: int,
+) -> int:
+    """Route one partition's events (those of its customers) after its offset, unless another worker holds
+    it; records past One ID's committed offset, or past `bound`, wait."""
 
     def route(connection: Any, records: Sequence[LogRecord]) -> None:
         events = [r.payload for r in records if r.payload.get("event") in listened]
-        if events:
-            route_batch(connection, env, catalog, attributed(connection, events))
+        if not events:
+            return
+        found = attributed(connection, events)
+        mine = found if count == 1 else [(e, c) for e, c in found if partition_of(c, count) == index]
+        if mine:
+            route_batch(connection, env, catalog, mine)
+
+    def read(after: int) -> Sequence[LogRecord]:
+        records = env.log.read_after(after, limit)
+        return records if bound is None else [r for r in records if r.offset <= bound]
+
+    def done() -> bool:
+        head = env.log.head if bound is None else (lambda: bound)
+        return caught_up(env.ops, name, head, behind=IDENTITY)
 
     consumed = consume_isolated(
         ops=env.ops,
-        consumer=CONSUMER,
-        position=lambda connection: lock_offset(connection, CONSUMER, env.clock.now()),
-        read=lambda after: env.log.read_after(after, limit),
+        consumer=name,
+        position=lambda connection: claim_offset(connection, name, env.clock.now()),
+        read=read,
         apply=route,
         now=env.clock.now,
-        caught_up=lambda: caught_up(env.ops, CONSUMER, env.log.head, behind=IDENTITY),
+        caught_up=done,
         behind=IDENTITY,  # who an event is comes from One ID: an event it has not linked yet waits
     )
     return consumed.records + consumed.retried

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from touchpoint.store.backends.duckdb import DuckDBBackend
@@ -31,3 +35,25 @@ def test_close_disconnects_the_connections_of_every_thread() -> None:
     fresh = backend.connection
     assert fresh is not mine
     assert fresh.raw_sql("select 2").fetchall() == [(2,)]
+
+
+def test_views_of_versions_nobody_holds_are_dropped(tmp_path: Path) -> None:
+    """A long-running process reads a new version at every compaction: the views of versions no expression
+    holds any more go (they piled up by the thousand), and one still held keeps working however many
+    versions come after it."""
+    path = tmp_path / "values" / "dt=2026-03-31" / "part-1.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"c": ["A", "B"]}), path)
+    backend = DuckDBBackend()
+    held = backend.read_parquet_files("values", 1, [path], pa.schema([]))
+    counted = held.filter(held.c == "B")
+    for version in range(2, 22):
+        backend.read_parquet_files("values", version, [path], pa.schema([])).count().to_pyarrow()
+        gc.collect()
+    latest = backend.read_parquet_files("values", 22, [path], pa.schema([]))
+    views = backend.connection.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal")
+    names = [n for (n,) in views.fetchall() if n.startswith("values__v")]
+    assert len(names) <= 3, names  # the held one, the latest, at most one not yet dropped
+    assert counted.count().to_pyarrow().as_py() == 1
+    assert latest.count().to_pyarrow().as_py() == 2
+    backend.close()

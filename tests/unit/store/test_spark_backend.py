@@ -80,3 +80,22 @@ def test_close_drops_only_its_own_views(spark: Any, tmp_path: Path) -> None:
     assert kept.count().to_pyarrow().as_py() == 1
     with pytest.raises(Exception, match=r"(?i)not found|cannot be found|TABLE_OR_VIEW"):
         mine.count().to_pyarrow()
+
+
+def test_views_of_versions_nobody_holds_are_dropped(spark: Any, tmp_path: Path) -> None:
+    """A long-running process reads a new version at every compaction: the views of versions no expression
+    holds any more go, and one still held keeps working however many versions come after it."""
+    import gc
+
+    files = [_write(tmp_path, date(2026, 3, 31), pa.table({"c": ["A", "B"]}))]
+    held = spark.read_parquet_files("values", 1, files, pa.schema([]))
+    counted = held.filter(held.c == "B")
+    for version in range(2, 22):
+        spark.read_parquet_files("values", version, files, pa.schema([])).count().to_pyarrow()
+        gc.collect()
+    latest = spark.read_parquet_files("values", 22, files, pa.schema([]))
+    session = spark.connection._session
+    names = [t.name for t in session.catalog.listTables() if t.name.startswith("values__v")]
+    assert len(names) <= 3, names  # the held one, the latest, at most one not yet dropped
+    assert counted.count().to_pyarrow().as_py() == 1
+    assert latest.count().to_pyarrow().as_py() == 2

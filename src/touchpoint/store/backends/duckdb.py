@@ -11,6 +11,8 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from touchpoint.store.backends import ViewJanitor
+
 
 class DuckDBBackend:
     """Turns committed Parquet files into Ibis tables on a DuckDB connection."""
@@ -50,7 +52,20 @@ class DuckDBBackend:
         """An Ibis table over exactly `files` (`dt` from the Hive path); no files gives an empty table."""
         if not files:
             return ibis.memtable(schema.empty_table())
+        con, janitor = self.connection, self._janitor()
+        for gone in janitor.released():
+            quoted = '"' + gone.replace('"', '""') + '"'
+            con.con.execute(f"DROP VIEW IF EXISTS {quoted}")
         view = f"{name}__v{version}_{secrets.token_hex(3)}"
-        return self.connection.read_parquet(
+        table = con.read_parquet(
             [str(f) for f in files], table_name=view, hive_partitioning=True, union_by_name=True
         )
+        janitor.watch(table, view)
+        return table
+
+    def _janitor(self) -> ViewJanitor:
+        """This thread's janitor: views live in this thread's connection, so only this thread drops them."""
+        janitor = getattr(self._local, "janitor", None)
+        if janitor is None:
+            janitor = self._local.janitor = ViewJanitor()
+        return janitor

@@ -19,6 +19,8 @@ import ibis.expr.datatypes as dt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from touchpoint.store.backends import ViewJanitor
+
 # Settings every session gets: UTC so that timestamps mean what the Parquet files say; Arrow both ways so
 # results come back as columns, not as rows through Py4J; no web UI or progress bars in an embedded session.
 SESSION_CONFIG = {
@@ -49,6 +51,7 @@ class SparkBackend:
         self._lock = threading.Lock()
         self._con: Any = None
         self._views: list[str] = []
+        self._janitor = ViewJanitor()
         self._footers: dict[str, pa.Schema] = {}
 
     @property
@@ -79,8 +82,13 @@ class SparkBackend:
     def read_parquet_files(self, name: str, version: int, files: Sequence[Path], schema: pa.Schema) -> Any:
         """An Ibis table over exactly `files` (`dt` from the Hive path); no files gives an empty table."""
         con = self.connection
-        view = f"{name}__v{version}_{secrets.token_hex(3)}"
         session = con._session
+        for gone in self._janitor.released():
+            session.catalog.dropTempView(gone)
+            with self._lock:
+                if gone in self._views:  # close() may have dropped it already
+                    self._views.remove(gone)
+        view = f"{name}__v{version}_{secrets.token_hex(3)}"
         if not files:
             frame = session.createDataFrame(schema.empty_table().to_pandas(), schema=_spark_schema(schema))
         else:
@@ -90,7 +98,9 @@ class SparkBackend:
         frame.createOrReplaceTempView(view)
         with self._lock:
             self._views.append(view)
-        return _as_instants(con.table(view))
+        table = con.table(view)
+        self._janitor.watch(table, view)
+        return _as_instants(table)
 
     def _merged_schema(self, files: Sequence[Path]) -> pa.Schema:
         """The columns of all the files, a column typed differently in two files widened (an open table's

@@ -103,7 +103,7 @@ def consume_isolated(
     *,
     ops: OperationalStore,
     consumer: str,
-    position: Callable[[Connection], int],
+    position: Callable[[Connection], int | None],
     read: Callable[[int], Sequence[LogRecord]],
     apply: Apply,
     now: Callable[[], datetime],
@@ -114,7 +114,8 @@ def consume_isolated(
     that cannot be processed become dead letters and the offset moves past them. Dead letters an operator
     asked to retry are processed first.
 
-    `position(connection)` reads (or locks) the consumer's offset inside the transaction; `read(after)`
+    `position(connection)` reads (or locks) the consumer's offset inside the transaction, or answers None
+    when another worker holds it (the call then does nothing); `read(after)`
     returns the next records of the log; `apply(connection, records)` applies them in that transaction.
     `caught_up()`, when given, is asked first: True ends the call without a write transaction (an idle
     worker polls every few milliseconds). `behind` names a consumer whose effects these records need
@@ -127,7 +128,10 @@ def consume_isolated(
     batch: list[LogRecord] = []
     try:
         with ops.begin() as connection:
-            batch = list(read(position(connection)))
+            after = position(connection)
+            if after is None:
+                return Consumed(records=0, retried=retried)
+            batch = list(read(after))
             if behind is not None:
                 # Read after this consumer's lock: the other's offset commits with its effects, so every
                 # record up to it finds them.
@@ -148,6 +152,8 @@ def consume_isolated(
     def attempt(chunk: Sequence[LogRecord]) -> None:
         with ops.begin() as connection:
             after = position(connection)
+            if after is None:
+                return  # another worker holds the consumer now: the records are its to apply
             todo = [r for r in chunk if r.offset > after]  # another worker may have taken some meanwhile
             if todo:
                 apply(connection, todo)
@@ -155,7 +161,8 @@ def consume_isolated(
 
     def bury(record: LogRecord, error: Exception) -> None:
         with ops.begin() as connection:
-            if position(connection) >= record.offset:
+            after = position(connection)
+            if after is None or after >= record.offset:
                 return
             dead_letters.add(
                 connection,

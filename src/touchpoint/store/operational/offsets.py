@@ -6,9 +6,10 @@ each event takes effect exactly once; others (the compactor) make their effects 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from touchpoint.store.operational.schema import consumer_offsets
@@ -25,6 +26,26 @@ def get_offset(connection: Connection, consumer: str) -> int:
 def lock_offset(connection: Connection, consumer: str, now: datetime) -> int:
     """The consumer's offset, its row locked until the transaction ends, so two workers never process the
     same records (PostgreSQL; SQLite's single writer refuses the second one at its first write)."""
+    _ensure_row(connection, consumer, now)
+    value = connection.execute(
+        select(consumer_offsets.c.offset).where(consumer_offsets.c.consumer == consumer).with_for_update()
+    ).scalar_one()
+    return int(value)
+
+
+def claim_offset(connection: Connection, consumer: str, now: datetime) -> int | None:
+    """As `lock_offset`, but None at once when another worker holds the row (PostgreSQL's SKIP LOCKED):
+    workers sharing a consumer's partitions each take the ones free."""
+    _ensure_row(connection, consumer, now)
+    value = connection.execute(
+        select(consumer_offsets.c.offset)
+        .where(consumer_offsets.c.consumer == consumer)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def _ensure_row(connection: Connection, consumer: str, now: datetime) -> None:
     if get_offset(connection, consumer) == 0:
         try:
             with connection.begin_nested():
@@ -33,10 +54,6 @@ def lock_offset(connection: Connection, consumer: str, now: datetime) -> int:
                 )
         except IntegrityError:
             pass  # another worker created it first
-    value = connection.execute(
-        select(consumer_offsets.c.offset).where(consumer_offsets.c.consumer == consumer).with_for_update()
-    ).scalar_one()
-    return int(value)
 
 
 def set_offset(connection: Connection, consumer: str, value: int, now: datetime) -> None:
@@ -57,3 +74,22 @@ def set_offset(connection: Connection, consumer: str, value: int, now: datetime)
 def all_offsets(connection: Connection) -> dict[str, int]:
     """Every consumer's offset."""
     return {r.consumer: int(r.offset) for r in connection.execute(select(consumer_offsets))}
+
+
+def offsets_of(connection: Connection, consumers: Sequence[str], *, lock: bool = False) -> dict[str, int]:
+    """The offsets of these consumers that have one (their rows locked with `lock`)."""
+    query = select(consumer_offsets.c.consumer, consumer_offsets.c.offset).where(
+        consumer_offsets.c.consumer.in_(list(consumers))
+    )
+    rows = connection.execute(query.with_for_update() if lock else query)
+    return {r.consumer: int(r.offset) for r in rows}
+
+
+def replace_consumers(
+    connection: Connection, old: Sequence[str], new: Sequence[str], offset: int, now: datetime
+) -> None:
+    """Put `new` consumers at `offset` in place of the `old` ones (the caller holds the old rows' locks)."""
+    connection.execute(delete(consumer_offsets).where(consumer_offsets.c.consumer.in_(list(old))))
+    connection.execute(
+        insert(consumer_offsets), [{"consumer": n, "offset": offset, "updated_at": now} for n in new]
+    )

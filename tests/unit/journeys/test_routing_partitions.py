@@ -1,0 +1,131 @@
+"""Journey routing in partitions by customer (`journey_routing_partitions`): every event is routed exactly
+once whatever the number of partitions, while the number changes, and while another worker holds a
+partition; each customer's events stay in one partition."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from touchpoint.bootstrap import Container
+from touchpoint.core.events import LogEntry
+from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import process_log
+from touchpoint.journeys.runtime import partition_names, partition_of, route_events
+from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.store.operational.offsets import all_offsets
+from touchpoint.store.operational.schema import journey_inbox
+
+JOURNEY = {
+    "name": "subscribers",
+    "title": "subscribers",
+    "entry": {"type": "api"},
+    "start": "hi",
+    "nodes": [{"id": "hi", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}],
+    # A goal's event is kept for every customer it is routed for: one inbox row per routed event.
+    "goal": {"event": "fund_subscribe", "within": "7d"},
+}
+
+
+@pytest.fixture
+def env(container: Container) -> Container:
+    save_journey(env=container, principal=SYSTEM, journey=parse_journey(JOURNEY))
+    publish(env=container, principal=SYSTEM, name="subscribers")
+    return container
+
+
+def _append(env: Container, rng: random.Random, count: int, start: int) -> list[tuple[str, int]]:
+    """`count` events of 25 customers, a third of them fund_subscribe; the (customer, ms) of those."""
+    sent = []
+    for n in range(start, start + count):
+        customer = f"C{rng.randrange(25):04d}"
+        event = rng.choice(["fund_subscribe", "page_view", "login"])
+        ms = int((env.clock.now() + timedelta(seconds=n)).timestamp() * 1000)
+        body = {
+            "event_id": f"e{n}",
+            "kind": "track",
+            "event": event,
+            "time": ms,
+            "distinct_id": customer,
+            "properties": {},
+            "ids": {"customer_no": customer},
+        }
+        env.log.append([LogEntry(None, body["event_id"], body)], received_at=env.clock.now())
+        if event == "fund_subscribe":
+            sent.append((customer, ms))
+    return sent
+
+
+def _route(env: Any) -> None:
+    """One ID, then routing, until nothing is left (as the worker's consumers job)."""
+    process_log(env=env, log=env.log)
+    while route_events(env=env, limit=7):
+        pass
+
+
+def _kept(env: Container) -> list[tuple[str, int]]:
+    with env.ops.begin() as connection:
+        rows = connection.execute(select(journey_inbox.c.customer_no, journey_inbox.c.time)).all()
+    return sorted((c, int(t.timestamp() * 1000)) for c, t in rows)
+
+
+def test_a_customer_always_falls_in_one_partition_of_each_layout() -> None:
+    customers = [f"C{i:07d}" for i in range(2_000)]
+    for partitions in (1, 2, 3, 8, 64):
+        seen = [partition_of(c, partitions) for c in customers]
+        assert seen == [partition_of(c, partitions) for c in customers]
+        assert set(seen) == set(range(partitions))  # every partition gets customers
+    assert partition_names(1) == ["journeys"]
+    assert partition_names(3) == ["journeys:0/3", "journeys:1/3", "journeys:2/3"]
+
+
+def test_every_event_is_routed_once_in_partitions_and_across_layout_changes(env: Container) -> None:
+    """1 partition, then 4, then 3: every kept event once, never twice; the old layout's offsets go."""
+    rng = random.Random(3)
+    expected: list[tuple[str, int]] = []
+    for partitions, start in ((1, 0), (4, 60), (3, 120)):
+        env = replace(env, routing_partitions=partitions)
+        expected += _append(env, rng, 60, start)
+        _route(env)
+        assert _kept(env) == sorted(expected)
+        with env.ops.begin() as connection:
+            routing = {n for n in all_offsets(connection) if n.startswith("journeys")}
+        assert routing == set(partition_names(partitions))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # row locks: PostgreSQL
+def test_a_partition_held_by_another_worker_is_skipped_then_caught_up_before_a_layout_change(
+    env: Container,
+) -> None:
+    """Another worker holds partition 0 (PostgreSQL's row lock): this one routes the other partitions
+    without waiting. Changing the number of partitions then first brings partition 0 to where the others
+    are, so its customers' events are routed once, not skipped by the new layout."""
+    rng = random.Random(5)
+    three = replace(env, routing_partitions=3)
+    expected = _append(three, rng, 90, 0)
+    _route(three)
+    later = _append(three, rng, 90, 90)
+    expected += later
+    process_log(env=three, log=three.log)
+    with three.ops.engine.connect() as other:
+        other.execute(text("SELECT 1 FROM consumer_offsets WHERE consumer = 'journeys:0/3' FOR UPDATE"))
+        while route_events(env=three, limit=7):
+            pass
+        held = [(c, ms) for c, ms in later if partition_of(c, 3) == 0]
+        assert held
+        assert sorted(set(expected) - set(held)) == _kept(three)
+        other.rollback()
+    two = replace(env, routing_partitions=2)
+    _route(two)
+    assert _kept(two) == sorted(expected)
+    with two.ops.begin() as connection:
+        count = connection.execute(select(func.count()).select_from(journey_inbox)).scalar_one()
+        routing = {n for n in all_offsets(connection) if n.startswith("journeys")}
+    assert count == len(expected)
+    assert routing == set(partition_names(2))
