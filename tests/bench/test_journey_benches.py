@@ -41,3 +41,11 @@ def test_channels_conclude_every_request_and_the_gateway_takes_every_send(run_be
     assert figures["gateway_deliveries"] == figures["sent"] > 0
     assert figures["bare_posts"] == figures["messages"]
     assert "retry" not in figures["outcomes"]
+
+
+def test_routing_by_several_workers_admits_every_event_once(run_bench: RunBench) -> None:
+    """One worker over one partition, and (with PostgreSQL) two workers over four: every login admitted."""
+    figures = run_bench("bench_routing.py")
+    layouts = [(r["workers"], r["partitions"]) for r in figures["layouts"]]
+    assert layouts == ([(1, 1), (2, 4)] if figures["store"] == "postgresql" else [(1, 1)])
+    assert [r["runs"] for r in figures["layouts"]] == [200] * len(layouts)

@@ -1,0 +1,223 @@
+"""Journey routing by several workers: a backlog of events routed by W worker processes over P partitions.
+
+The event log holds `--events` login events, one per customer, every customer already linked by One ID
+(One ID's consumer has read the whole log, untimed). A journey enters on login and sends one log message.
+For each layout of `--layouts` (W workers × P partitions, e.g. `1x1,2x4`), in a fresh store: W processes,
+started and ready beforehand, are told to go at once; each runs `route_events` until every partition has
+reached the log's head, then exits. Figures per layout: the wall time from "go" to the last exit, events
+routed per second, the runs admitted (must equal the events), the workers' CPU per event, and the speed-up
+over the first layout.
+
+The peer: one process reading the same log with `read_after` in batches of the same size, doing nothing
+with it — the floor of any consumer.
+
+PostgreSQL only for W > 1 (SQLite has one writer): `--database-url` (a scratch schema, dropped afterwards),
+or TOUCHPOINT_TEST_POSTGRES_URL. Without either, only the 1×1 layout runs, on SQLite. `--smoke` runs 200
+events. On a 2-core machine two workers share the cores with PostgreSQL itself; read the CPU per event as
+the figure other load does not move.
+
+Run: `python bench/bench_routing.py [--events N] [--layouts 1x1,2x4] [--batch N] [--database-url URL]
+[--smoke] [--json]`
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+import _harness as h
+from touchpoint.bootstrap import build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import SystemClock
+from touchpoint.core.events import LogEntry
+from touchpoint.governance import SYSTEM
+from touchpoint.identity.service import link_business_ids, process_log
+from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.store.operational.schema import journey_runs
+
+WELCOME: dict[str, Any] = {
+    "name": "welcome",
+    "title": "welcome",
+    "entry": {"type": "event", "event": "login"},
+    "start": "hi",
+    "nodes": [{"id": "hi", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}],
+}
+# A worker: build the container, say ready, wait for "go", route until every partition is at the head.
+WORKER = """
+import os, sys, time
+from pathlib import Path
+from touchpoint.bootstrap import build
+from touchpoint.config import load_settings
+from touchpoint.core.clock import SystemClock
+from touchpoint.journeys.runtime import partition_names, route_events
+from touchpoint.store.operational.offsets import all_offsets
+home, url, batch = Path(sys.argv[1]), sys.argv[2] or None, int(sys.argv[3])
+settings = load_settings(home, database_url=url) if url else load_settings(home)
+env = build(settings, clock=SystemClock(), migrate=False)
+names = partition_names(env.routing_partitions)
+print("ready", flush=True)
+sys.stdin.readline()
+before = os.times()
+head = env.log.head()
+while True:
+    if not route_events(env=env, limit=batch):
+        with env.ops.begin() as connection:
+            offsets = all_offsets(connection)
+        if all(offsets.get(n, 0) >= head for n in names):
+            break
+        time.sleep(0.005)
+after = os.times()
+print(f"cpu {after.user + after.system - before.user - before.system}", flush=True)
+env.close()
+"""
+
+
+def prepare(home: Path, url: str | None, events: int, partitions: int) -> None:
+    """A store whose log holds `events` logins of linked customers, the welcome journey live, One ID done."""
+    os.environ["TOUCHPOINT_JOURNEY_ROUTING_PARTITIONS"] = str(partitions)
+    settings = load_settings(home, database_url=url) if url else load_settings(home)
+    env = build(settings, clock=SystemClock())
+    try:
+        customers = h.customer_numbers(events).tolist()
+        link_business_ids(env=env, customers=[{"customer_no": c} for c in customers], id_columns={})
+        save_journey(env=env, principal=SYSTEM, journey=parse_journey(WELCOME))
+        publish(env=env, principal=SYSTEM, name="welcome")
+        now = datetime.now(UTC)
+        ms = int(now.timestamp() * 1000)
+        for start in range(0, events, 1_000):
+            entries = [
+                LogEntry(
+                    None,
+                    f"login-{c}",
+                    {
+                        "event_id": f"login-{c}",
+                        "kind": "track",
+                        "event": "login",
+                        "time": ms,
+                        "distinct_id": c,
+                        "properties": {},
+                        "ids": {"customer_no": c},
+                    },
+                )
+                for c in customers[start : start + 1_000]
+            ]
+            env.log.append(entries, received_at=now)
+        while process_log(env=env, log=env.log):
+            pass
+    finally:
+        env.close()
+
+
+def route_with_workers(home: Path, url: str | None, workers: int, batch: int) -> tuple[float, float]:
+    """Wall seconds from "go" until every worker is done, and the workers' CPU seconds together."""
+    command = [sys.executable, "-c", WORKER, str(home), url or "", str(batch)]
+    children = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ)
+        for _ in range(workers)
+    ]
+    for child in children:
+        if child.stdout is None or child.stdout.readline().strip() != "ready":
+            raise RuntimeError("a routing worker did not start")
+    started = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    cpu = 0.0
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline().split()
+        child.wait(timeout=600)
+        if child.returncode != 0 or not line or line[0] != "cpu":
+            raise RuntimeError(f"a routing worker failed: {line}")
+        cpu += float(line[1])
+    return time.perf_counter() - started, cpu
+
+
+def admitted(home: Path, url: str | None) -> int:
+    """Journey runs in the store."""
+    settings = load_settings(home, database_url=url) if url else load_settings(home)
+    env = build(settings, clock=SystemClock(), migrate=False)
+    try:
+        with env.ops.begin() as connection:
+            return int(connection.execute(select(func.count()).select_from(journey_runs)).scalar_one())
+    finally:
+        env.close()
+
+
+def read_only(home: Path, url: str | None, batch: int) -> float:
+    """Seconds one process takes to read the whole log in batches (the peer)."""
+    settings = load_settings(home, database_url=url) if url else load_settings(home)
+    env = build(settings, clock=SystemClock(), migrate=False)
+    try:
+        with h.Stopwatch() as watch:
+            offset = 0
+            while records := env.log.read_after(offset, batch):
+                offset = records[-1].offset
+        return watch.seconds
+    finally:
+        env.close()
+
+
+def layout(bench: h.Bench, base_url: str | None, workers: int, partitions: int) -> dict[str, Any]:
+    """One layout in a fresh store: prepared, routed, counted."""
+    args = bench.args
+    with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp, h.store_url(base_url) as url:
+        home = Path(tmp)
+        with bench.status(f"{workers}×{partitions}: preparing {args.events:,} events"):
+            prepare(home, url, args.events, partitions)
+        with bench.status(f"{workers}×{partitions}: routing"):
+            wall, cpu = route_with_workers(home, url, workers, args.batch)
+        runs = admitted(home, url)
+        peer = read_only(home, url, args.batch)
+    return {
+        "workers": workers,
+        "partitions": partitions,
+        "events": args.events,
+        "runs": runs,
+        "seconds": wall,
+        "events_per_second": args.events / wall,
+        "cpu_ms_per_event": 1000 * cpu / args.events,
+        "read_only_seconds": peer,
+        "ratio_to_read_only": wall / peer if peer else None,
+    }
+
+
+def main() -> None:
+    """Parse the options, run every layout, print the figures (or JSON)."""
+    parser = h.parser(__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--layouts", default="1x1,2x4", help="WORKERSxPARTITIONS, comma-separated")
+    parser.add_argument("--batch", type=int, default=2_000, help="records a routing call reads")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL (a scratch schema)")
+    bench = h.start("bench_routing", parser, smoke={"events": 200, "batch": 50})
+    args = bench.args
+    url = args.database_url or os.environ.get(h.POSTGRES_ENV)
+    wanted = [tuple(int(n) for n in item.split("x")) for item in args.layouts.split(",")]
+    if url is None:
+        wanted = [(1, 1)]
+        bench.say("no PostgreSQL: the 1×1 layout on SQLite only")
+    results = [layout(bench, url, w, p) for w, p in wanted]
+    first = results[0]["seconds"]
+    for result in results:
+        result["speed_up"] = first / result["seconds"]
+        bench.say(
+            f"{result['workers']} workers × {result['partitions']} partitions: {result['runs']:,} runs from "
+            f"{result['events']:,} events in {result['seconds']:.2f} s = {result['events_per_second']:,.0f} "
+            f"events/s ({result['speed_up']:.2f}× the first layout), {result['cpu_ms_per_event']:.2f} CPU ms "
+            f"per event | read only {result['read_only_seconds']:.2f} s, ratio "
+            f"{result['ratio_to_read_only']:.1f}×"
+        )
+    bench.report({"store": "postgresql" if url else "sqlite", "layouts": results})
+
+
+if __name__ == "__main__":
+    main()
