@@ -15,6 +15,7 @@ import logging
 import secrets
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -334,12 +335,39 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     listened = listened_events(catalog)
     names, bound = _partitions_to_route(env, env.routing_partitions)
     count = len(names)
+    seen = _Seen()
     consumed = 0
     # Start at a different partition each call, so that workers do not all queue for the first one.
     first = secrets.randbelow(count)
     for index in [*range(first, count), *range(first)]:
-        consumed += _route_partition(env, catalog, listened, names[index], index, count, bound, limit)
+        consumed += _route_partition(env, catalog, listened, seen, names[index], index, count, bound, limit)
     return consumed
+
+
+@dataclass
+class _Seen:
+    """What one routing call has read and whom One ID named for each event: partitions at the same place in
+    the log read it and look its senders up once, and all of them see one attribution of each event."""
+
+    reads: dict[tuple[int, int | None], list[LogRecord]] = field(default_factory=dict)
+    owners: dict[int, str | None] = field(default_factory=dict)
+
+    def read(self, log: Any, after: int, limit: int, bound: int | None) -> list[LogRecord]:
+        """The records after `after` (at most `limit`, none past `bound`), read once per call."""
+        key = (after, bound)
+        if key not in self.reads:
+            records = log.read_after(after, limit)
+            self.reads[key] = records if bound is None else [r for r in records if r.offset <= bound]
+        return self.reads[key]
+
+    def attributed(self, connection: Any, records: Sequence[LogRecord]) -> list[tuple[dict[str, Any], str]]:
+        """Each record's event with the customer One ID names for it (those it names), looked up once."""
+        missing = [r for r in records if r.offset not in self.owners]
+        if missing:
+            named = attributed(connection, [r.payload for r in missing])
+            found = {id(event): customer for event, customer in named}
+            self.owners.update({r.offset: found.get(id(r.payload)) for r in missing})
+        return [(r.payload, owner) for r in records if (owner := self.owners[r.offset]) is not None]
 
 
 def partition_names(partitions: int) -> list[str]:
@@ -394,6 +422,7 @@ def _route_partition(
     env: JourneyEnv,
     catalog: Catalog,
     listened: set[str],
+    seen: _Seen,
     name: str,
     index: int,
     count: int,
@@ -404,17 +433,16 @@ def _route_partition(
     it; records past One ID's committed offset, or past `bound`, wait."""
 
     def route(connection: Any, records: Sequence[LogRecord]) -> None:
-        events = [r.payload for r in records if r.payload.get("event") in listened]
-        if not events:
+        wanted = [r for r in records if r.payload.get("event") in listened]
+        if not wanted:
             return
-        found = attributed(connection, events)
+        found = seen.attributed(connection, wanted)
         mine = found if count == 1 else [(e, c) for e, c in found if partition_of(c, count) == index]
         if mine:
             route_batch(connection, env, catalog, mine)
 
     def read(after: int) -> Sequence[LogRecord]:
-        records = env.log.read_after(after, limit)
-        return records if bound is None else [r for r in records if r.offset <= bound]
+        return seen.read(env.log, after, limit, bound)
 
     def done() -> bool:
         head = env.log.head if bound is None else (lambda: bound)

@@ -279,6 +279,7 @@ identity_links = Table(
     Column("uid", BigInteger, nullable=False),
     Column("linked_at", UTCDateTime, nullable=False),
     Index(None, "uid"),
+    Index(None, "id_value"),  # events' identifiers are looked up by value, whatever their type
 )
 
 identity_log = Table(
