@@ -315,30 +315,14 @@ def test_event_property_indicators_read_each_property_as_its_json_type(sqlite_co
         ("C1", 3, {"fund_code": "F2", "fund_type": "money", "amount": "5"}),  # text: not a number
         ("C2", 1, {"fund_type": "equity", "amount": 7}),  # no fund code
     ]
-    at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
-    events = pa.table(
-        {
-            "event_id": [f"e{i}" for i in range(len(props))],
-            "event": ["fund_detail_view"] * len(props),
-            "distinct_id": [c for c, _, _ in props],
-            "customer_no": [c for c, _, _ in props],
-            "time": [at + timedelta(minutes=m) for _, m, _ in props],
-            "properties": [json.dumps(p) for _, _, p in props],
-        }
-    )
-    _load(sqlite_container, "events", events)
-    window = {"kind": "days", "n": 7}
+    _load(sqlite_container, "events", _property_events("fund_detail_view", props))
     wanted = {
         "funds": ("count_distinct", "properties.fund_code"),
         "first_type": ("first", "properties.fund_type"),
         "last_type": ("last", "properties.fund_type"),
         "amount": ("sum", "properties.amount"),
     }
-    definitions = [
-        IndicatorDef(name=n, title=n, source="events", aggregation=a, column=c, window=window)  # type: ignore[arg-type]
-        for n, (a, c) in wanted.items()
-    ]
-    got = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
+    got = _property_indicators(sqlite_container, wanted)
     rows = got.set_index("customer_no")[list(wanted)].to_dict("index")
     assert rows["C1"] == {"funds": 2, "first_type": "bond", "last_type": "money", "amount": 102.5}
     assert rows["C2"] == {"funds": 0, "first_type": "equity", "last_type": "equity", "amount": 7.0}
@@ -361,19 +345,7 @@ def test_event_property_values_of_any_scalar_json_type_are_counted_and_kept_as_t
         ("C2", 2, {"code": {"a": 1}}),
         ("C3", 1, {"code": None}),
     ]
-    at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
-    events = pa.table(
-        {
-            "event_id": [f"e{i}" for i in range(len(props))],
-            "event": ["trade_view"] * len(props),
-            "distinct_id": [c for c, _, _ in props],
-            "customer_no": [c for c, _, _ in props],
-            "time": [at + timedelta(minutes=m) for _, m, _ in props],
-            "properties": [json.dumps(p) for _, _, p in props],
-        }
-    )
-    _load(sqlite_container, "events", events)
-    window = {"kind": "days", "n": 7}
+    _load(sqlite_container, "events", _property_events("trade_view", props))
     wanted = {
         "codes": ("count_distinct", "properties.code"),
         "first_code": ("first", "properties.code"),
@@ -381,11 +353,7 @@ def test_event_property_values_of_any_scalar_json_type_are_counted_and_kept_as_t
         "first_flag": ("first", "properties.flag"),
         "last_flag": ("last", "properties.flag"),
     }
-    definitions = [
-        IndicatorDef(name=n, title=n, source="events", aggregation=a, column=c, window=window)  # type: ignore[arg-type]
-        for n, (a, c) in wanted.items()
-    ]
-    got = compute_indicators(env=sqlite_container, day=DAY, definitions=definitions).to_pandas()
+    got = _property_indicators(sqlite_container, wanted)
     rows = got.set_index("customer_no")[list(wanted)].astype(object)
     table = rows.where(rows.notna(), None).to_dict("index")
     assert table["C1"] == {
@@ -667,3 +635,28 @@ def test_formulas_naming_unknown_indicators_or_closing_a_cycle_are_refused(
         derived("d", "__import__('os')")
     with pytest.raises(ValueError, match="needs a window"):
         IndicatorDef(name="e", title="e", source="trades", aggregation="count")
+
+
+def _property_events(event: str, props: list[tuple[str, int, dict[str, Any]]]) -> pa.Table:
+    """Events named `event`, one per (customer, minute after 03-30 10:00 Beijing, properties)."""
+    at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
+    return pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(len(props))],
+            "event": [event] * len(props),
+            "distinct_id": [c for c, _, _ in props],
+            "customer_no": [c for c, _, _ in props],
+            "time": [at + timedelta(minutes=m) for _, m, _ in props],
+            "properties": [json.dumps(p) for _, _, p in props],
+        }
+    )
+
+
+def _property_indicators(container: Container, wanted: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Seven-day event indicators named by `wanted` (name → aggregation, column), computed on DAY."""
+    window = {"kind": "days", "n": 7}
+    definitions = [
+        IndicatorDef(name=n, title=n, source="events", aggregation=a, column=c, window=window)  # type: ignore[arg-type]
+        for n, (a, c) in wanted.items()
+    ]
+    return compute_indicators(env=container, day=DAY, definitions=definitions).to_pandas()
