@@ -32,7 +32,7 @@ from touchpoint.identity.service import sync_customers
 from touchpoint.ingest.service import ImportOptions, import_arrow
 from touchpoint.journeys import dispatch as journeys_dispatch
 from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.runtime import admit, route_events, tick
+from touchpoint.journeys.runtime import admit, tick
 from touchpoint.journeys.service import customer_runs, parse_journey, publish, save_journey
 from touchpoint.store.operational.schema import (
     channel_counters,
@@ -41,7 +41,7 @@ from touchpoint.store.operational.schema import (
     journey_attempts,
     journey_outbox,
 )
-from unit.journeys.passes import drain
+from unit.journeys.passes import drain, route
 
 DAY = date(2026, 3, 31)
 TOKEN = "receipts-0123456789abcdef"
@@ -423,7 +423,7 @@ def test_a_journey_waits_for_the_click_and_the_run_shows_each_effect(world: Any)
     assert client.get(link.removeprefix("https://t.example.cn"), follow_redirects=False).status_code == 302
     feedback.forward_events(env=container)
     sync_customers(env=container, analytics=container.analytics)  # One ID knows the customers
-    route_events(env=env)
+    route(env)  # One ID reads the forwarded events, then journeys route them (as the worker does)
     drain(lambda: tick(env=env), "tick")
     runs = {r["journey"]: r for r in customer_runs(env=env, principal=SYSTEM, customer_no="C4OK")}
     assert runs["nudge"]["status"] == "done"
