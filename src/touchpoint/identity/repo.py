@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, text, update
 
 from touchpoint.identity.model import RESOLUTION_ORDER, Identifier
 from touchpoint.store.operational.bulk import fetch_arrow, insert_ignoring_duplicates
@@ -322,3 +322,11 @@ def mark_shared(connection: Connection, ident: Identifier, reason: str, now: dat
     """Mark a device shared (idempotent, and safe when two workers do it at once)."""
     row = {"id_type": ident.id_type, "id_value": ident.value, "marked_at": now, "reason": reason}
     insert_ignoring_duplicates(connection, identity_shared, row)
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """PostgreSQL: sample identity_links' statistics again. Right after a bulk load the planner takes the
+    table for nearly empty and joins every event's links with every customer's (a routing batch took 100
+    times longer) until autovacuum gets to it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ANALYZE identity_links"))

@@ -176,7 +176,19 @@ def link_business_ids(
     """Give every customer number a uid and link its phone and WeChat openid to it; returns links made."""
     columns = id_columns or {"phone": "phone", "wechat_openid": "wechat_openid"}
     with env.ops.begin() as connection:
-        return link_customers(connection, customers, columns, env.clock.now())
+        linked = link_customers(connection, customers, columns, env.clock.now())
+    _after_bulk(env, linked)
+    return linked
+
+
+BULK_STATISTICS_ROWS = 10_000
+"""Links written at once after which the graph's statistics are refreshed (see `repo.refresh_statistics`)."""
+
+
+def _after_bulk(env: IdentityEnv, linked: int) -> None:
+    if linked >= BULK_STATISTICS_ROWS:
+        with env.ops.begin() as connection:
+            repo.refresh_statistics(connection)
 
 
 def resolve(*, env: IdentityEnv, value: str, id_type: str | None = None) -> int | None:
@@ -304,6 +316,7 @@ def sync_imported_events(*, env: IdentityEnv, analytics: AnalyticalStore) -> int
         if len(batch) >= IMPORT_BATCH_PAIRS or index == len(pending) - 1:
             _bind_imported(env, batch, done)
             batch = []
+    _after_bulk(env, linked)
     return linked
 
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from touchpoint.bootstrap import Container
 from touchpoint.core.errors import NotFoundError, ValidationError
@@ -11,7 +12,7 @@ from touchpoint.identity import repo
 from touchpoint.identity.corrections import unmerge
 from touchpoint.identity.graph import Graph
 from touchpoint.identity.model import Identifier
-from touchpoint.identity.service import link_business_ids, show
+from touchpoint.identity.service import BULK_STATISTICS_ROWS, link_business_ids, show
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 ANON = lambda v: Identifier("anonymous_id", v)  # noqa: E731
@@ -97,3 +98,19 @@ def test_business_ids_link_in_bulk_and_idempotently(container: Container) -> Non
     assert _uid(container, LOGIN("C002")) != _uid(container, LOGIN("C001"))
     body = show(env=container, value="13800000002", id_type="phone")
     assert {i["id_value"] for i in body["identifiers"]} == {"C002", "13800000002"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # planner statistics: PostgreSQL
+def test_a_bulk_link_refreshes_the_graphs_statistics(container: Container) -> None:
+    """After linking a brokerage's customers at once the planner knows the graph is large: unanalysed, it
+    took the table for empty and looked events' senders up with a join of every link with every customer."""
+    estimate = "SELECT reltuples FROM pg_class WHERE oid = 'identity_links'::regclass"
+    with container.ops.begin() as connection:
+        before = connection.execute(text(estimate)).scalar_one()
+    rows = [{"customer_no": f"C{i:07d}", "phone": f"138{i:08d}"} for i in range(6_000)]
+    assert link_business_ids(env=container, customers=rows) >= BULK_STATISTICS_ROWS
+    with container.ops.begin() as connection:
+        after = connection.execute(text(estimate)).scalar_one()
+    assert before <= 0  # never analysed
+    assert after == pytest.approx(12_000, rel=0.1)
