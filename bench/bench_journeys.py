@@ -23,13 +23,14 @@ figure is printed with its ratio to it, and admission beside the anchors' publis
 instances/s. Only `--advance` runs (default 200,000) are advanced and dispatched, the rest stopped first
 (the output says so): on SQLite the busy pass advances about 700 runs/s, so all of 1,000,000 would take
 about an hour. `--profile` runs the first tick of the +1-day and +2-day passes under cProfile (left out
-of their rates), and route_events + tick over a burst of 200 login events after part 2, and lists the
+of their rates), and One ID + route_events + tick over a burst of 200 login events after part 2, and lists the
 top entries.
 
 Part 2, on the SystemClock, in the same store: an event-entry journey (login → action send) fed at a
 steady `--rate` events/s (default 1,000) for `--seconds` by a producer thread appending to the event log
 (one append per due batch, each event for a new customer One ID knows), while the main thread runs
-`route_events` and `tick` in a loop as the worker does (polling every 2 ms when idle), until everything
+One ID's consumer, `route_events` and `tick` in a loop as the worker does (polling every 2 ms when idle;
+routing waits for One ID), until everything
 is handled or `--drain` seconds (default 60) have passed since the last append. Latency per event = its
 outbox row's created_at (the time tick started, before its commit) − the received_at it was appended
 with. Figures: p50/p99/max; the p50 of the first and last tenth of the events (a backlog shows as
@@ -70,7 +71,8 @@ from touchpoint.core.clock import SystemClock, VirtualClock
 from touchpoint.core.events import LogEntry
 from touchpoint.core.ids import new_id
 from touchpoint.governance import SYSTEM
-from touchpoint.identity.service import link_business_ids
+from touchpoint.identity.service import CONSUMER as IDENTITY
+from touchpoint.identity.service import link_business_ids, process_log
 from touchpoint.journeys import repo
 from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.dispatch import dispatch
@@ -490,6 +492,8 @@ def journey_latency(
         while True:
             finished = producer.done.is_set()  # before routing, as in log_latency
             started, started_cpu = time.perf_counter(), time.thread_time()
+            # As the worker's consumers job: One ID reads the new events first (routing waits for it).
+            process_log(env=env, log=env.log)
             routed = route_events(env=env)
             ticked = 0
             while (n := tick(env=env)) > 0:
@@ -562,12 +566,15 @@ def profile_burst(container: Container, customers: list[str]) -> list[dict[str, 
         for seq, customer in enumerate(customers)
     ]
     with env.ops.begin() as connection:  # skip any backlog the drain window left: only the burst is profiled
-        lock_offset(connection, CONSUMER, now)
-        set_offset(connection, CONSUMER, int(container.log.head()), now)
+        for consumer in (IDENTITY, CONSUMER):
+            lock_offset(connection, consumer, now)
+            set_offset(connection, consumer, int(container.log.head()), now)
     container.log.append(entries, received_at=now)
     profiler = cProfile.Profile()
 
     def handle() -> None:
+        while process_log(env=env, log=env.log):
+            pass
         while route_events(env=env):
             pass
         while tick(env=env):
