@@ -215,3 +215,22 @@ def test_a_key_stored_raw_before_hashing_is_still_recognised(database: str, tmp_
             )
         assert stored == {"seg|wk|m-1", stored_dedupe_key("seg|wk|m-2")}
         ops.dispose()
+
+
+@pytest.mark.nats
+def test_a_nats_cluster_is_given_as_comma_separated_urls() -> None:
+    """`nats_url = "nats://a:4222,nats://b:4222"` names a cluster's servers (as NATS tools take them): the
+    log connects through whichever answers, here after a server that refuses connections."""
+    url = os.environ.get(NATS_ENV)
+    if not url:
+        pytest.skip(f"{NATS_ENV} is not set")
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    cluster = f"nats://127.0.0.1:1, {url}"
+    nats_log = NatsEventLog(cluster, dedupe_window=timedelta(minutes=10), stream=f"T_{uuid.uuid4().hex[:10]}")
+    try:
+        nats_log.append([_entry("k", 1)], received_at=T0)
+        assert [r.payload["n"] for r in nats_log.read_after(0, 10)] == [1]
+    finally:
+        nats_log.delete_stream()
+        nats_log.close()

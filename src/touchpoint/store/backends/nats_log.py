@@ -56,7 +56,9 @@ class NatsEventLog:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _connect(self, dedupe_window: timedelta) -> None:
-        self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=3)
+        # A cluster is given as its servers' URLs separated by commas, as NATS tools take them.
+        servers = [u.strip() for u in self.url.split(",") if u.strip()]
+        self._nc = await nats.connect(servers, connect_timeout=5, max_reconnect_attempts=3)
         self._js = self._nc.jetstream()
         config = StreamConfig(
             name=self.stream,
