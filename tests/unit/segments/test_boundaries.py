@@ -476,6 +476,18 @@ GAPPED = (
     Customer("C6", 11, score=2.0),
 )
 DENSE_FROM_NINE = tuple(Customer(c, 9 + i, score=float(i), tier="大众") for i, c in enumerate(POOL))
+# Forty customers, uids with gaps, two of them 高净值: fewer than a sixteenth of the base, so the column
+# conditions of an `all` are tested on those two candidates only (`_test`), one after the other.
+FEW_CANDIDATES = tuple(
+    Customer(
+        f"C{i}",
+        3 * i + 1,
+        score=None if i % 5 == 0 else float(i % 4),
+        tier="高净值" if i in (3, 14) else "大众",
+        risk="C4" if i % 2 else "C2",
+    )
+    for i in range(1, 41)
+)
 
 CASES = [
     pytest.param(SAME_INSTANT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="later-step-same-instant-smaller-id"),
@@ -526,6 +538,24 @@ CASES = [
         {"all": [{"tag": "tier", "in": ["大众"]}, {"indicator": "score", "op": "between", "value": [2, 3]}]},
         {"C3", "C4"},
         id="dense-uids-from-nine",
+    ),
+    pytest.param(
+        _world(base=FEW_CANDIDATES),
+        {
+            "all": [
+                {"tag": "tier", "in": ["高净值"]},
+                {"indicator": "score", "op": ">=", "value": 1},
+                {"attribute": "risk_level", "op": "=", "value": "C4"},
+            ]
+        },
+        {"C3"},
+        id="few-candidates-two-columns",
+    ),
+    pytest.param(
+        _world(base=FEW_CANDIDATES),
+        {"all": [{"tag": "tier", "in": ["高净值"]}, {"indicator": "score", "op": "<=", "value": 2}]},
+        {"C14"},
+        id="few-candidates-one-column",
     ),
 ]
 
