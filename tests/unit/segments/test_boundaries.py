@@ -670,3 +670,16 @@ def test_a_segment_cycle_through_an_all_group_is_refused(store: Store) -> None:
     context = replace(context_at(env=store.container, at=AT), segment_rule=lambda name: cyclic)
     with pytest.raises(ValidationError, match="segment cycle a → a"):
         evaluate(read_rule({"segment": "a"}), context)
+
+
+def test_a_parameter_in_a_segments_attribute_value_is_refused_naming_it(store: Store) -> None:
+    """Segments have no parameters (tags do): `{"param": …}` as an attribute's value is a clear error naming
+    the attribute and the parameter on both paths, not a server fault (the SQL path raised Ibis's type
+    error)."""
+    publish(store, _world())
+    context = context_at(env=store.container, at=AT)
+    rule = read_rule({"attribute": "risk_level", "op": "=", "value": {"param": "level"}})
+    with pytest.raises(ValidationError, match=r"attribute risk_level: unknown parameter 'level'"):
+        evaluate(rule, context)
+    with pytest.raises(ValidationError, match=r"attribute risk_level: unknown parameter 'level'"):
+        evaluate_sql(rule, context)
