@@ -59,8 +59,8 @@ from touchpoint.config import load_settings
 from touchpoint.core.clock import SystemClock
 from touchpoint.journeys.runtime import partition_names, route_events
 from touchpoint.store.operational.offsets import all_offsets
-home, url, batch = Path(sys.argv[1]), sys.argv[2] or None, int(sys.argv[3])
-settings = load_settings(home, database_url=url) if url else load_settings(home)
+home, url, batch, partitions = Path(sys.argv[1]), sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4])
+settings = load_settings(home, database_url=url, journey_routing_partitions=partitions)
 env = build(settings, clock=SystemClock(), migrate=False)
 names = partition_names(env.routing_partitions)
 print("ready", flush=True)
@@ -82,8 +82,7 @@ env.close()
 
 def prepare(home: Path, url: str | None, events: int, partitions: int) -> None:
     """A store whose log holds `events` logins of linked customers, the welcome journey live, One ID done."""
-    os.environ["TOUCHPOINT_JOURNEY_ROUTING_PARTITIONS"] = str(partitions)
-    settings = load_settings(home, database_url=url) if url else load_settings(home)
+    settings = load_settings(home, database_url=url, journey_routing_partitions=partitions)
     env = build(settings, clock=SystemClock())
     try:
         customers = h.customer_numbers(events).tolist()
@@ -121,11 +120,13 @@ def prepare(home: Path, url: str | None, events: int, partitions: int) -> None:
         env.close()
 
 
-def route_with_workers(home: Path, url: str | None, workers: int, batch: int) -> tuple[float, float]:
+def route_with_workers(
+    home: Path, url: str | None, workers: int, partitions: int, batch: int
+) -> tuple[float, float]:
     """Wall seconds from "go" until every worker is done, and the workers' CPU seconds together."""
-    command = [sys.executable, "-c", WORKER, str(home), url or "", str(batch)]
+    command = [sys.executable, "-c", WORKER, str(home), url or "", str(batch), str(partitions)]
     children = [
-        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ)
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(workers)
     ]
     for child in children:
@@ -149,7 +150,7 @@ def route_with_workers(home: Path, url: str | None, workers: int, batch: int) ->
 
 def admitted(home: Path, url: str | None) -> int:
     """Journey runs in the store."""
-    settings = load_settings(home, database_url=url) if url else load_settings(home)
+    settings = load_settings(home, database_url=url)
     env = build(settings, clock=SystemClock(), migrate=False)
     try:
         with env.ops.begin() as connection:
@@ -160,7 +161,7 @@ def admitted(home: Path, url: str | None) -> int:
 
 def read_only(home: Path, url: str | None, batch: int) -> float:
     """Seconds one process takes to read the whole log in batches (the peer)."""
-    settings = load_settings(home, database_url=url) if url else load_settings(home)
+    settings = load_settings(home, database_url=url)
     env = build(settings, clock=SystemClock(), migrate=False)
     try:
         with h.Stopwatch() as watch:
@@ -180,7 +181,7 @@ def layout(bench: h.Bench, base_url: str | None, workers: int, partitions: int) 
         with bench.status(f"{workers}×{partitions}: preparing {args.events:,} events"):
             prepare(home, url, args.events, partitions)
         with bench.status(f"{workers}×{partitions}: routing"):
-            wall, cpu = route_with_workers(home, url, workers, args.batch)
+            wall, cpu = route_with_workers(home, url, workers, partitions, args.batch)
         runs = admitted(home, url)
         peer = read_only(home, url, args.batch)
     return {

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from support import postgres_schema_url
 from touchpoint.store.operational.schema import channel_log, consumer_offsets, journey_runs
@@ -153,44 +153,32 @@ def _logins(first: int, count: int, key: str) -> tuple[dict[str, Any], dict[str,
     return {"events": events}, {"Authorization": f"Bearer {key}"}
 
 
-def _missing(database_url: str) -> str:
+def _missing(database: Engine) -> str:
     """Who got no message, and where each consumer stands (for a failure's message)."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            got = {r.customer_no for r in connection.execute(select(channel_log.c.customer_no))}
-            offsets = connection.execute(select(consumer_offsets)).all()
-    finally:
-        engine.dispose()
+    with database.connect() as connection:
+        got = {r.customer_no for r in connection.execute(select(channel_log.c.customer_no))}
+        offsets = connection.execute(select(consumer_offsets)).all()
     missing = sorted({f"C{n:05d}" for n in range(CUSTOMERS)} - got)
     return f"no message: {missing}; offsets: {offsets}"
 
 
-def _routing_offsets(database_url: str) -> list[str]:
+def _routing_offsets(database: Engine) -> list[str]:
     """The journey routing consumers that have an offset."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            names = connection.execute(select(consumer_offsets.c.consumer)).scalars().all()
-    finally:
-        engine.dispose()
+    with database.connect() as connection:
+        names = connection.execute(select(consumer_offsets.c.consumer)).scalars().all()
     return sorted(n for n in names if n.startswith("journeys"))
 
 
-def _counts(database_url: str) -> tuple[int, int, list[tuple[str, int]]]:
+def _counts(database: Engine) -> tuple[int, int, list[tuple[str, int]]]:
     """Journey runs, messages in the log channel, and the customers who got more than one."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            runs = connection.execute(select(func.count()).select_from(journey_runs)).scalar_one()
-            sent = connection.execute(select(func.count()).select_from(channel_log)).scalar_one()
-            repeated = connection.execute(
-                select(channel_log.c.customer_no, func.count())
-                .group_by(channel_log.c.customer_no)
-                .having(func.count() > 1)
-            ).all()
-    finally:
-        engine.dispose()
+    with database.connect() as connection:
+        runs = connection.execute(select(func.count()).select_from(journey_runs)).scalar_one()
+        sent = connection.execute(select(func.count()).select_from(channel_log)).scalar_one()
+        repeated = connection.execute(
+            select(channel_log.c.customer_no, func.count())
+            .group_by(channel_log.c.customer_no)
+            .having(func.count() > 1)
+        ).all()
     return runs, sent, [(str(c), int(n)) for c, n in repeated]
 
 
@@ -199,6 +187,7 @@ def test_two_collectors_an_api_and_two_workers_run_a_journey_end_to_end(
 ) -> None:
     database_url, nats_url = services
     deployment = Deployment(tmp_path / "home", database_url, nats_url)
+    database = create_engine(database_url)  # the test's own reads of what the processes did
     try:
         # Set up with the CLI: the first administrator, a token for scripts, an ingestion key.
         created = deployment.cli("init")
@@ -243,17 +232,17 @@ def test_two_collectors_an_api_and_two_workers_run_a_journey_end_to_end(
 
         deadline = time.monotonic() + 120
         while True:
-            runs, sent, repeated = _counts(database_url)
+            runs, sent, repeated = _counts(database)
             if sent >= CUSTOMERS or time.monotonic() > deadline:
                 break
             for child in [*collectors, api_process, *workers]:
                 assert child.poll() is None, deployment.output()
             time.sleep(0.5)
         time.sleep(2)  # anything sent twice would show now
-        runs, sent, repeated = _counts(database_url)
-        failure = _missing(database_url) + deployment.output()
+        runs, sent, repeated = _counts(database)
+        failure = _missing(database) + deployment.output()
         assert (runs, sent, repeated) == (CUSTOMERS, CUSTOMERS, []), failure
-        assert _routing_offsets(database_url) == [f"journeys:{i}/4" for i in range(4)], failure
+        assert _routing_offsets(database) == [f"journeys:{i}/4" for i in range(4)], failure
 
         # The API process reports what the workers did.
         stats = httpx.get(f"{api}/api/v1/journeys/welcome/stats", headers=headers, timeout=30)
@@ -261,3 +250,4 @@ def test_two_collectors_an_api_and_two_workers_run_a_journey_end_to_end(
         assert stats.json()["entered"] == CUSTOMERS, stats.text
     finally:
         deployment.stop()
+        database.dispose()

@@ -26,26 +26,19 @@ def get_offset(connection: Connection, consumer: str) -> int:
 def lock_offset(connection: Connection, consumer: str, now: datetime) -> int:
     """The consumer's offset, its row locked until the transaction ends, so two workers never process the
     same records (PostgreSQL; SQLite's single writer refuses the second one at its first write)."""
-    _ensure_row(connection, consumer, now)
-    value = connection.execute(
-        select(consumer_offsets.c.offset).where(consumer_offsets.c.consumer == consumer).with_for_update()
-    ).scalar_one()
-    return int(value)
+    value = _locked(connection, consumer, now, skip_locked=False)
+    assert value is not None  # waited for the lock
+    return value
 
 
 def claim_offset(connection: Connection, consumer: str, now: datetime) -> int | None:
     """As `lock_offset`, but None at once when another worker holds the row (PostgreSQL's SKIP LOCKED):
     workers sharing a consumer's partitions each take the ones free."""
-    _ensure_row(connection, consumer, now)
-    value = connection.execute(
-        select(consumer_offsets.c.offset)
-        .where(consumer_offsets.c.consumer == consumer)
-        .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
-    return None if value is None else int(value)
+    return _locked(connection, consumer, now, skip_locked=True)
 
 
-def _ensure_row(connection: Connection, consumer: str, now: datetime) -> None:
+def _locked(connection: Connection, consumer: str, now: datetime, *, skip_locked: bool) -> int | None:
+    """The consumer's offset with its row locked (created first if missing); None when skipped."""
     if get_offset(connection, consumer) == 0:
         try:
             with connection.begin_nested():
@@ -54,6 +47,12 @@ def _ensure_row(connection: Connection, consumer: str, now: datetime) -> None:
                 )
         except IntegrityError:
             pass  # another worker created it first
+    value = connection.execute(
+        select(consumer_offsets.c.offset)
+        .where(consumer_offsets.c.consumer == consumer)
+        .with_for_update(skip_locked=skip_locked)
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 def set_offset(connection: Connection, consumer: str, value: int, now: datetime) -> None:
