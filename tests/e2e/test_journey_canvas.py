@@ -109,9 +109,11 @@ def test_a_journey_built_with_the_mouse_runs_to_an_advisor_who_completes_its_tas
         ("exit", 1180, 790),
     ):
         _drop(session, key, x, y)
-    _connect(session, "entry", "next", "wait_1")
-    _connect(session, "wait_1", "next", "wait_for_event_1")
-    _connect(session, "wait_for_event_1", "on_event", "exit_1")
+    # The run's path waits only for the first event's timeout (a minute of real time); the wait node sits on
+    # the branch of customers who subscribe meanwhile.
+    _connect(session, "entry", "next", "wait_for_event_1")
+    _connect(session, "wait_for_event_1", "on_event", "wait_1")
+    _connect(session, "wait_1", "next", "exit_1")
     _connect(session, "wait_for_event_1", "on_timeout", "split_1")
     _connect(session, "split_1", "branch:0", "send_1")
     _connect(session, "split_1", "default", "advisor_task_1")
@@ -148,11 +150,11 @@ def test_a_journey_built_with_the_mouse_runs_to_an_advisor_who_completes_its_tas
     page.wait_for_url(f"**/journeys/{NAME}/edit")
     saved = api.get(f"/api/v1/journeys/{NAME}").json()
     assert saved["entry"] == {"type": "segment", "segment": segment, "schedule": None}
-    assert saved["start"] == "wait_1"
+    assert saved["start"] == "wait_for_event_1"
     nodes = {n["id"]: n for n in saved["nodes"]}
-    assert nodes["wait_1"]["duration"] == "1m"
+    assert (nodes["wait_1"]["duration"], nodes["wait_1"]["next"]) == ("1m", "exit_1")
     assert (nodes["wait_for_event_1"]["on_event"], nodes["wait_for_event_1"]["on_timeout"]) == (
-        "exit_1",
+        "wait_1",
         "split_1",
     )
     assert nodes["split_1"]["branches"][0]["rule"] == {"all": [{"tag": "asset_tier", "in": ["高净值"]}]}
@@ -179,7 +181,7 @@ def test_a_journey_built_with_the_mouse_runs_to_an_advisor_who_completes_its_tas
     period = {"from": sent[0]["from"], "to": sent[0]["to"]}
     job = api.post(f"/api/v1/journeys/{NAME}/simulate", json=period).json()
     expected = {n["node"]: n["entered"] for n in finished_job(api, job["id"], seconds=180)["result"]["nodes"]}
-    assert expected["wait_1"] > 0
+    assert expected["wait_for_event_1"] > 0
     modal = page.locator("[data-testid=simulation-modal]")
     for node, entered in expected.items():
         counts = modal.locator(
@@ -224,7 +226,7 @@ def test_a_journey_built_with_the_mouse_runs_to_an_advisor_who_completes_its_tas
     page.wait_for_selector("[data-testid=journey-live-summary]")
     assert "运行中" in page.locator("[data-testid=journey-status]").inner_text()
 
-    # The worker walks the runs (1 minute, then 1 minute more) to the advisor task.
+    # The worker walks the runs to the advisor task when the first wait times out (1 minute).
     advisor_api = api_client(console_url, "adv.wang")
     task = _first_task_of(advisor_api, NAME)
     session.shot("journey-live-running")
