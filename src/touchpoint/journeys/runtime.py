@@ -14,7 +14,7 @@ import hashlib
 import logging
 import secrets
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,8 +40,9 @@ from touchpoint.journeys.model import (
 )
 from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
+from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational import definitions as store
-from touchpoint.store.operational.consumers import caught_up, consume_isolated
+from touchpoint.store.operational.consumers import caught_up, consume_isolated, retry_dead_letters
 from touchpoint.store.operational.offsets import (
     all_offsets,
     claim_offset,
@@ -336,7 +337,7 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
     names, bound = _partitions_to_route(env, env.routing_partitions)
     count = len(names)
     seen = _Seen()
-    consumed = 0
+    consumed = _retry_earlier_layouts_letters(env, catalog, listened, seen, names)
     # Start at a different partition each call, so that workers do not all queue for the first one.
     first = secrets.randbelow(count)
     for index in [*range(first, count), *range(first)]:
@@ -409,13 +410,19 @@ def _routing_offsets(connection: Any) -> dict[str, int]:
 
 def _layout(name: str) -> int | None:
     """How many partitions a routing consumer's name belongs to (None: another consumer)."""
+    place = _partition_place(name)
+    return None if place is None else place[1]
+
+
+def _partition_place(name: str) -> tuple[int, int] | None:
+    """A routing consumer's partition and how many there are, from its name (None: another consumer)."""
     if name == CONSUMER:
-        return 1
+        return 0, 1
     prefix, _, rest = name.partition(":")
     index, _, total = rest.partition("/")
-    if prefix != CONSUMER or not index.isdigit() or not total.isdigit():
+    if prefix != CONSUMER or not index.isdigit() or not total.isdigit() or int(index) >= int(total):
         return None
-    return int(total)
+    return int(index), int(total)
 
 
 def _route_partition(
@@ -432,14 +439,7 @@ def _route_partition(
     """Route one partition's events (those of its customers) after its offset, unless another worker holds
     it; records past One ID's committed offset, or past `bound`, wait."""
 
-    def route(connection: Any, records: Sequence[LogRecord]) -> None:
-        wanted = [r for r in records if r.payload.get("event") in listened]
-        if not wanted:
-            return
-        found = seen.attributed(connection, wanted)
-        mine = found if count == 1 else [(e, c) for e, c in found if partition_of(c, count) == index]
-        if mine:
-            route_batch(connection, env, catalog, mine)
+    route = _partition_router(env, catalog, listened, seen, index, count)
 
     def read(after: int) -> Sequence[LogRecord]:
         return seen.read(env.log, after, limit, bound)
@@ -459,6 +459,41 @@ def _route_partition(
         behind=IDENTITY,  # who an event is comes from One ID: an event it has not linked yet waits
     )
     return consumed.records + consumed.retried
+
+
+def _partition_router(
+    env: JourneyEnv, catalog: Catalog, listened: set[str], seen: _Seen, index: int, count: int
+) -> Callable[[Any, Sequence[LogRecord]], None]:
+    """Routes, in the caller's transaction, the events of records whose customer is in partition `index` of
+    `count`."""
+
+    def route(connection: Any, records: Sequence[LogRecord]) -> None:
+        wanted = [r for r in records if r.payload.get("event") in listened]
+        if not wanted:
+            return
+        found = seen.attributed(connection, wanted)
+        mine = found if count == 1 else [(e, c) for e, c in found if partition_of(c, count) == index]
+        if mine:
+            route_batch(connection, env, catalog, mine)
+
+    return route
+
+
+def _retry_earlier_layouts_letters(
+    env: JourneyEnv, catalog: Catalog, listened: set[str], seen: _Seen, names: list[str]
+) -> int:
+    """Retry the dead letters, asked for by an operator, of routing partitions that no longer exist (the
+    number of partitions changed since they were written): each as its own partition would have, routing
+    only that partition's customers, so a record lettered by several partitions is still routed once."""
+    with env.ops.engine.connect() as connection:
+        retrying = dead_letters.consumers_retrying(connection)
+    retried = 0
+    for name in sorted(retrying - set(names)):
+        place = _partition_place(name)
+        if place is not None:
+            route = _partition_router(env, catalog, listened, seen, *place)
+            retried += retry_dead_letters(ops=env.ops, consumer=name, apply=route, now=env.clock.now)
+    return retried
 
 
 def route_batch(

@@ -18,6 +18,7 @@ from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import process_log
 from touchpoint.journeys.runtime import partition_names, partition_of, route_events
 from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.store.operational.schema import journey_inbox
 
@@ -129,3 +130,46 @@ def test_a_partition_held_by_another_worker_is_skipped_then_caught_up_before_a_l
         routing = {n for n in all_offsets(connection) if n.startswith("journeys")}
     assert count == len(expected)
     assert routing == set(partition_names(2))
+
+
+def test_a_dead_letter_of_an_earlier_layout_is_retried_once_by_its_customers_partition(
+    env: Container,
+) -> None:
+    """A record routing could not read becomes a dead letter of its partition (`journeys:i/4`). After the
+    number of partitions changes that name is gone; retried on request, the letter is still routed — once,
+    whoever routes — not left waiting for a partition that no longer exists."""
+    four = replace(env, routing_partitions=4)
+    rng = random.Random(11)
+    expected = _append(four, rng, 40, 0)
+    bad = {
+        "event_id": "bad",
+        "kind": "track",
+        "event": "fund_subscribe",
+        "time": "at noon",  # routing reads a time in milliseconds
+        "distinct_id": "C0001",
+        "properties": {},
+        "ids": {"customer_no": "C0001"},
+    }
+    four.log.append([LogEntry(None, "bad", bad)], received_at=four.clock.now())
+    _route(four)
+    assert _kept(four) == sorted(expected)
+    with four.ops.begin() as connection:
+        routing = [d for d in dead_letters.list_letters(connection) if d.consumer.startswith("journeys")]
+    assert [d.consumer for d in routing] == [f"journeys:{partition_of('C0001', 4)}/4"]
+
+    three = replace(env, routing_partitions=3)
+    _route(three)  # the layout changes; the letter waits for an operator
+    ms = int(three.clock.now().timestamp() * 1000)
+    with three.ops.begin() as connection:  # the operator mends the record and asks for a retry
+        table = dead_letters.dead_letters
+        connection.execute(
+            table.update().where(table.c.id == routing[0].id).values(record={**bad, "time": ms})
+        )
+        dead_letters.request_retry(connection, routing[0].id)
+    _route(three)
+    _route(three)
+    assert _kept(three) == sorted([*expected, ("C0001", ms)])
+    with three.ops.begin() as connection:
+        letter = dead_letters.get_letter(connection, routing[0].id)
+    assert letter is not None
+    assert letter.status == "resolved"

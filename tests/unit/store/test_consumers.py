@@ -3,7 +3,10 @@ are applied once, in order, in one batch when they can be; a transient failure d
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +15,12 @@ from sqlalchemy import exc as sa_exc
 
 from touchpoint.core.events import LogRecord
 from touchpoint.store.operational import dead_letters
-from touchpoint.store.operational.consumers import consume_isolated, is_transient, isolate_poison
+from touchpoint.store.operational.consumers import (
+    consume_isolated,
+    is_transient,
+    isolate_poison,
+    retry_dead_letters,
+)
 from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.offsets import get_offset
 from touchpoint.store.operational.schema import audit_log
@@ -165,6 +173,44 @@ def test_a_dead_letter_is_retried_on_request(ops: OperationalStore) -> None:
     assert done is not None
     assert (done.status, done.resolved_at) == ("resolved", NOW)
     assert sorted(_applied(ops)) == [1, 2, 3]
+
+
+def test_two_workers_retrying_one_letter_apply_it_once(ops: OperationalStore) -> None:
+    """Two workers of one consumer both see a letter waiting for its retry: the first applies it, the other
+    finds it taken (it claims the letter in the transaction that would apply it) and applies nothing."""
+    effects = Effects()
+    log = FakeLog(_records(3, bad={2: "C\x002"}))
+    _consume(ops, log, effects)
+    with ops.begin() as connection:
+        (letter,) = dead_letters.list_letters(connection)
+        table = dead_letters.dead_letters
+        connection.execute(
+            table.update().where(table.c.id == letter.id).values(record={"n": 2, "customer_no": "C2"})
+        )
+        dead_letters.request_retry(connection, letter.id)
+    started, release = threading.Barrier(2, timeout=30), threading.Event()
+    slow = Effects()
+
+    def apply_slowly(connection: Connection, records: Sequence[LogRecord]) -> None:
+        release.wait(timeout=30)  # hold the claim while the other worker tries
+        slow.apply(connection, records)
+
+    def worker() -> int:
+        started.wait()
+        return retry_dead_letters(ops=ops, consumer=CONSUMER, apply=apply_slowly, now=lambda: NOW)
+
+    with ThreadPoolExecutor(2) as pool:
+        tries = [pool.submit(worker) for _ in range(2)]
+        time.sleep(0.5)  # both have listed the letter; one holds it, the other waits for it
+        release.set()
+        tried = sorted(t.result() for t in tries)
+    assert tried == [0, 1]
+    assert slow.calls == [[2]]
+    assert sorted(_applied(ops)) == [1, 2, 3]
+    with ops.begin() as connection:
+        done = dead_letters.get_letter(connection, letter.id)
+    assert done is not None
+    assert (done.status, done.attempts) == ("resolved", 2)
 
 
 def test_a_record_is_dead_lettered_once_even_when_a_pass_is_repeated(ops: OperationalStore) -> None:

@@ -192,21 +192,31 @@ def caught_up(
 
 
 def retry_dead_letters(
-    *, ops: OperationalStore, consumer: str, apply: Apply, now: Callable[[], datetime]
+    *,
+    ops: OperationalStore,
+    consumer: str | Sequence[str],
+    apply: Apply,
+    now: Callable[[], datetime],
 ) -> int:
-    """Process again, one by one, the consumer's dead letters an operator asked to retry: resolved when
-    applied, open again with the new error when not; returns how many were tried."""
+    """Process again, one by one, the dead letters of `consumer` (a name or several) an operator asked to
+    retry: resolved when applied, open again with the new error when not; returns how many this call tried.
+    Each letter is claimed in the transaction that applies it, so workers sharing a consumer never apply one
+    letter twice."""
+    consumers = [consumer] if isinstance(consumer, str) else list(consumer)
     with ops.begin() as connection:
-        letters = dead_letters.retries_requested(connection, consumer)
+        letters = dead_letters.retries_requested(connection, consumers)
+    tried = 0
     for letter in letters:
         try:
             with ops.begin() as connection:
+                if not dead_letters.mark_retried(connection, letter.id, error=None, now=now()):
+                    continue  # another worker took it
                 apply(connection, [letter.log_record()])
-                dead_letters.mark_retried(connection, letter.id, error=None, now=now())
         except Exception as exc:
             if is_transient(exc):
                 raise
             with ops.begin() as connection:
                 error = dead_letters.describe_error(exc)
                 dead_letters.mark_retried(connection, letter.id, error=error, now=now())
-    return len(letters)
+        tried += 1
+    return tried

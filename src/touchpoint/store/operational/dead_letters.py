@@ -7,6 +7,7 @@ next pass does so: `resolved` when it went through, `open` again with the new er
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,25 +117,39 @@ def request_retry(connection: Connection, letter_id: int) -> DeadLetter | None:
     return get_letter(connection, letter_id)
 
 
-def retries_requested(connection: Connection, consumer: str, limit: int = 100) -> list[DeadLetter]:
-    """The consumer's letters an operator asked to be tried again, oldest first."""
+def retries_requested(connection: Connection, consumers: Sequence[str], limit: int = 100) -> list[DeadLetter]:
+    """The letters of `consumers` an operator asked to be tried again, oldest first."""
     query = (
         select(dead_letters)
-        .where(dead_letters.c.consumer == consumer, dead_letters.c.status == RETRYING)
+        .where(dead_letters.c.consumer.in_(list(consumers)), dead_letters.c.status == RETRYING)
         .order_by(dead_letters.c.id)
         .limit(limit)
     )
     return [_letter(row) for row in connection.execute(query).mappings()]
 
 
-def mark_retried(connection: Connection, letter_id: int, *, error: str | None, now: datetime) -> None:
-    """Record a retry's outcome: resolved when `error` is None, else open again with the new error."""
+def consumers_retrying(connection: Connection) -> set[str]:
+    """The consumers that have letters waiting for their retry."""
+    query = select(dead_letters.c.consumer).where(dead_letters.c.status == RETRYING).distinct()
+    return {str(name) for name in connection.execute(query).scalars()}
+
+
+def mark_retried(connection: Connection, letter_id: int, *, error: str | None, now: datetime) -> bool:
+    """Record a retry's outcome if the letter still waits for it: resolved when `error` is None, else open
+    again with the new error. False when it no longer waits (another worker took it): written first in a
+    transaction, it is that transaction's claim on the letter (PostgreSQL locks the row, SQLite the
+    database), so two workers never apply one letter twice."""
     values: dict[str, Any] = {"retried_at": now, "attempts": dead_letters.c.attempts + 1}
     if error is None:
         values |= {"status": RESOLVED, "resolved_at": now}
     else:
         values |= {"status": OPEN, "error": printable(error, ERROR_CHARS)}
-    connection.execute(update(dead_letters).where(dead_letters.c.id == letter_id).values(**values))
+    changed = connection.execute(
+        update(dead_letters)
+        .where(dead_letters.c.id == letter_id, dead_letters.c.status == RETRYING)
+        .values(**values)
+    )
+    return bool(changed.rowcount)
 
 
 def counts(connection: Connection) -> dict[str, dict[str, int]]:
