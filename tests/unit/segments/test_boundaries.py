@@ -27,7 +27,7 @@ from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
 from touchpoint.core.errors import ValidationError
 from touchpoint.identity.service import link_business_ids
-from touchpoint.segments.bitmap import evaluate
+from touchpoint.segments.bitmap import _key, evaluate
 from touchpoint.segments.service import context_at, read_rule
 from touchpoint.segments.sql import evaluate_sql
 from touchpoint.tags.layout import TAG_BITMAPS
@@ -489,6 +489,40 @@ FEW_CANDIDATES = tuple(
     for i in range(1, 41)
 )
 
+VIEW_THEN_SUBSCRIBE = {
+    "sequence": [{"event": "login"}, {"event": "fund_detail_view"}, {"event": "fund_subscribe"}],
+    "gap": "1h",
+    "within": "1d",
+}
+# C1's view at 11:20 is too late after the login (80 minutes) to be step 2: the chain through the view at
+# 10:30 misses the subscription at 12:10 (100 minutes). C2's chain is whole.
+TEN = NOON - timedelta(hours=2)
+LATE_SECOND_STEP = _world(
+    ("e0", "login", "C1", TEN),
+    ("e1", "fund_detail_view", "C1", TEN + HALF_HOUR),
+    ("e2", "fund_detail_view", "C1", TEN + timedelta(minutes=80)),
+    ("e3", "fund_subscribe", "C1", TEN + timedelta(minutes=130)),
+    ("e4", "login", "C2", TEN),
+    ("e5", "fund_detail_view", "C2", TEN + HALF_HOUR),
+    ("e6", "fund_subscribe", "C2", TEN + 2 * HALF_HOUR),
+)
+# At 11:10 C1 views and subscribes at one instant: the view cannot continue the login (70 minutes), the
+# subscription continues the view of 10:50.
+BOTH_AT_ONE_INSTANT = _world(
+    ("e0", "login", "C1", TEN),
+    ("e1", "fund_detail_view", "C1", TEN + timedelta(minutes=50)),
+    ("e2", "fund_detail_view", "C1", TEN + timedelta(minutes=70)),
+    ("e3", "fund_subscribe", "C1", TEN + timedelta(minutes=70)),
+)
+# C1 logs in again after finishing the sequence; C2 finishes it after that.
+DONE_THEN_MORE = _world(
+    ("e0", "login", "C1", NOON - 2 * HALF_HOUR),
+    ("e1", "fund_subscribe", "C1", NOON - HALF_HOUR),
+    ("e2", "login", "C1", NOON),
+    ("e3", "login", "C2", NOON - HALF_HOUR),
+    ("e4", "fund_subscribe", "C2", NOON),
+)
+
 CASES = [
     pytest.param(SAME_INSTANT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="later-step-same-instant-smaller-id"),
     pytest.param(GAP_AT_LIMIT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="gap-exactly-at-limit"),
@@ -517,6 +551,12 @@ CASES = [
         MISSING, {"not": {"indicator": "score", "op": "!=", "value": 5}}, {"C1", "C2", "C3"}, id="not-unequal"
     ),
     pytest.param(MISSING, {"indicator": "score", "op": ">", "value": 1}, {"C2"}, id="nan-is-no-value"),
+    pytest.param(MISSING, {"indicator": "score", "op": ">", "value": 5}, set(), id="greater-excludes-equal"),
+    pytest.param(MISSING, {"indicator": "score", "op": "<", "value": 5}, set(), id="less-excludes-equal"),
+    pytest.param(MISSING, {"indicator": "score", "op": "<", "value": 6}, {"C2"}, id="less"),
+    pytest.param(LATE_SECOND_STEP, VIEW_THEN_SUBSCRIBE, {"C2"}, id="a-late-step-does-not-restart-the-gap"),
+    pytest.param(BOTH_AT_ONE_INSTANT, VIEW_THEN_SUBSCRIBE, {"C1"}, id="one-instant-continues-a-later-step"),
+    pytest.param(DONE_THEN_MORE, LOGIN_THEN_SUBSCRIBE, {"C1", "C2"}, id="events-after-a-finished-sequence"),
     pytest.param(MISSING, {"attribute": "risk_level", "op": "!=", "value": "C1"}, {"C2"}, id="missing-attr"),
     pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C1"]}, {"C2"}, id="missing-attr-not-in"),
     pytest.param(
@@ -526,6 +566,8 @@ CASES = [
         id="all-of-two-bitmaps",
     ),
     pytest.param(_world(), {"tag": "tier", "not_in": ["大众"]}, {"C2"}, id="tag-not-in"),
+    pytest.param(_world(), {"tag": "tier", "in": []}, set(), id="tag-in-no-values"),
+    pytest.param(_world(), {"tag": "tier", "not_in": []}, {"C1", "C2"}, id="tag-not-in-no-values"),
     pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C2"]}, set(), id="attr-not-in-own-value"),
     pytest.param(
         _world(base=GAPPED),
@@ -683,3 +725,54 @@ def test_a_parameter_in_a_segments_attribute_value_is_refused_naming_it(store: S
         evaluate(rule, context)
     with pytest.raises(ValidationError, match=r"attribute risk_level: unknown parameter 'level'"):
         evaluate_sql(rule, context)
+
+
+def _with_segments(store: Store, segments: dict[str, dict[str, Any]]) -> Any:
+    """The context at AT with these segment definitions (an unknown name is a KeyError)."""
+    rules = {name: read_rule(rule) for name, rule in segments.items()}
+    return replace(context_at(env=store.container, at=AT), segment_rule=lambda name: rules[name])
+
+
+def test_a_segment_reference_selects_its_segments_members_on_both_paths(store: Store) -> None:
+    publish(store, _world())
+    context = _with_segments(store, {"rich": {"tag": "tier", "in": ["高净值"]}})
+    # C1 (uid 3) is 大众, C2 (uid 7) 高净值 with risk level C2.
+    for rule, expected in (
+        ({"segment": "rich"}, [7]),
+        ({"not": {"segment": "rich"}}, [3]),
+        ({"any": [{"segment": "rich"}, {"attribute": "risk_level", "op": "=", "value": "C2"}]}, [7]),
+    ):
+        assert sorted(evaluate(read_rule(rule), context)) == expected, rule
+        assert sorted(evaluate_sql(read_rule(rule), context)) == expected, rule
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"any": [{"tag": "tier", "exists": False}, {"segment": "b"}]}, {"segment": "a"}),
+        ({"not": {"segment": "b"}}, {"all": [{"tag": "tier", "exists": True}, {"segment": "a"}]}),
+    ],
+    ids=["through-any", "through-not"],
+)
+def test_a_segment_cycle_through_any_or_not_is_refused_on_both_paths(
+    store: Store, a: dict[str, Any], b: dict[str, Any]
+) -> None:
+    publish(store, _world())
+    context = _with_segments(store, {"a": a, "b": b})
+    for path in (evaluate, evaluate_sql):
+        with pytest.raises(ValidationError, match="segment cycle a → b → a"):
+            path(read_rule({"segment": "a"}), context)
+
+
+def test_a_second_preview_reuses_the_conditions_the_first_built(store: Store) -> None:
+    """An editor previews a rule, then another that shares a column condition: the second takes the
+    remembered bitmap of that condition and answers as a fresh context does."""
+    publish(store, _world(base=DENSE_FROM_NINE))
+    shared = {"indicator": "score", "op": ">=", "value": 2}
+    first = {"all": [{"tag": "tier", "exists": True}, shared]}
+    second = {"all": [{"tag": "tier", "in": ["大众"]}, shared, {"indicator": "score", "op": "<", "value": 4}]}
+    context = context_at(env=store.container, at=AT)
+    assert sorted(evaluate(read_rule(first), context)) == [11, 12, 13, 14]
+    assert context.recall(_key(read_rule(shared))) is not None
+    assert sorted(evaluate(read_rule(second), context)) == [11, 12]
+    assert sorted(evaluate(read_rule(second), context_at(env=store.container, at=AT))) == [11, 12]

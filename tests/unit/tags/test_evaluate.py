@@ -281,3 +281,23 @@ def test_a_nullable_column_with_na_and_params_inside_lists(
     )
     frame = pd.DataFrame({"x": pd.array([2.5, 0.0, None], dtype="Float64")})
     assert list(rule_values(tag, frame).values()) == expected
+
+
+@pytest.mark.parametrize("value", [{"param": "q"}, [1, {"param": "q"}]], ids=["bare", "inside-a-list"])
+def test_an_unknown_parameter_is_named_with_its_tag(value: Any) -> None:
+    """The error names the tag whose rule refers to the parameter, wherever in the value the reference is."""
+    tag = TagDef(
+        name="t",
+        title="t",
+        category="c",
+        kind="rule",
+        rules=[
+            {
+                "when": {"indicator": "x", "op": "in" if isinstance(value, list) else "=", "value": value},
+                "value": "hit",
+            }
+        ],
+        default="none",
+    )
+    with pytest.raises(ValidationError, match=r"^tag t: unknown parameter 'q'$"):
+        rule_values(tag, pd.DataFrame({"x": [1.0]}))
