@@ -28,6 +28,7 @@ from touchpoint.segments.model import (
     TagCondition,
     Window,
 )
+from touchpoint.segments.validate import attribute_test
 from touchpoint.tags.evaluate import mask
 from touchpoint.tags.model import Compare
 
@@ -110,6 +111,7 @@ def _mask(
     if isinstance(rule, IndicatorCondition):
         values = context.indicator(rule.indicator)
         return _compare(values if at is None else values[at], rule.op, rule.value)
+    attribute_test(rule)  # an unknown attribute or a value of the wrong type, before reading the column
     series = context.attributes[rule.attribute]
     return attribute_mask(rule, series if at is None else series.iloc[at])
 
@@ -163,17 +165,8 @@ def _compare(values: np.ndarray, op: str, value: Any) -> np.ndarray:
 
 def attribute_mask(rule: AttributeCondition, series: pd.Series) -> np.ndarray:
     """Where an attribute condition holds, by the tag rules' comparison (a missing value satisfies nothing
-    but `exists: false`)."""
-    op: Any
-    value: Any
-    if rule.exists is not None:
-        op, value = "exists", rule.exists
-    elif rule.in_ is not None:
-        op, value = "in", rule.in_
-    elif rule.not_in is not None:
-        op, value = "not_in", rule.not_in
-    else:
-        op, value = rule.op, rule.value
+    but `exists: false`); the value is read as the column holds it (`attribute_test`)."""
+    op, value = attribute_test(rule)
     condition = Compare(attribute=rule.attribute, op=op, value=value)
     return mask(condition, series.to_frame(rule.attribute), {}, f"attribute {rule.attribute}")
 

@@ -27,7 +27,7 @@ from touchpoint.segments.model import (
     TagCondition,
     Window,
 )
-from touchpoint.tags.evaluate import resolve
+from touchpoint.segments.validate import attribute_test
 from touchpoint.tags.layout import TAG_VALUES
 
 
@@ -176,14 +176,13 @@ def _count_test(column: Value, op: str, value: Any) -> BooleanValue:
 
 
 def _attribute(column: Value, rule: AttributeCondition) -> BooleanValue:
-    # Values are read as the bitmap path reads them: a segment has no parameters, so `{"param": …}` is
-    # refused.
-    where = f"attribute {rule.attribute}"
-    if rule.exists is not None:
-        return column.notnull() if rule.exists else column.isnull()
-    if rule.in_ is not None:
-        return column.isin(resolve(rule.in_, {}, where))
-    if rule.not_in is not None:
-        return column.notnull() & ~column.isin(resolve(rule.not_in, {}, where))
-    assert rule.op is not None
-    return _compare(column, rule.op, resolve(rule.value, {}, where))
+    # Values are read as the bitmap path reads them (`attribute_test`): typed as the column, and a segment
+    # has no parameters, so `{"param": …}` is refused.
+    op, value = attribute_test(rule)
+    if op == "exists":
+        return column.notnull() if value else column.isnull()
+    if op == "in":
+        return column.isin(value)
+    if op == "not_in":
+        return column.notnull() & ~column.isin(value)
+    return _compare(column, op, value)

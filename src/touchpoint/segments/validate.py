@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import date
+from typing import Any
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.indicators.model import IndicatorDef
@@ -22,9 +26,11 @@ from touchpoint.segments.model import (
     SequenceCondition,
     TagCondition,
 )
+from touchpoint.tags.evaluate import resolve
 from touchpoint.tags.model import TagDef
 
 ORDERED_KINDS = {Kind.INT, Kind.FLOAT, Kind.DATE, Kind.TIMESTAMP}
+DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def nodes(rule: Rule, path: str = "rule") -> Iterator[tuple[str, Rule]]:
@@ -104,9 +110,10 @@ def _check_indicator(node: IndicatorCondition, indicators: Mapping[str, Indicato
 
 def _check_attribute(node: AttributeCondition, where: str) -> None:
     spec = TABLES["customers"]
-    if node.attribute not in spec.column_names or node.attribute == "customer_no":
-        attributes = sorted(set(spec.column_names) - {"customer_no"})
-        raise ValidationError(f"{where}unknown attribute {node.attribute!r} (attributes: {attributes})")
+    try:
+        attribute_test(node)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}{exc}") from None
     kind = spec.column(node.attribute).kind
     if node.op in (">", ">=", "<", "<=", "between") and kind not in ORDERED_KINDS:
         raise ValidationError(
@@ -119,3 +126,54 @@ def _check_attribute(node: AttributeCondition, where: str) -> None:
         raise ValidationError(
             f"{where}attribute {node.attribute!r} has no value {strange[0]!r} ({list(choices or ())})"
         )
+
+
+def attribute_test(rule: AttributeCondition) -> tuple[str, Any]:
+    """The operator of an attribute condition and its value as the customers column holds it — text, a
+    number, true or false, or a date from its `YYYY-MM-DD` text — so that both evaluation paths compare like
+    with like. ValidationError naming the attribute for an unknown attribute, a parameter reference
+    (segments have no parameters), a value of another type than the column's, or no value at all."""
+    where = f"attribute {rule.attribute}"
+    spec = TABLES["customers"]
+    if rule.attribute not in spec.column_names or rule.attribute == "customer_no":
+        attributes = sorted(set(spec.column_names) - {"customer_no"})
+        raise ValidationError(f"unknown attribute {rule.attribute!r} (attributes: {attributes})")
+    if rule.exists is not None:
+        return "exists", rule.exists
+    op: str
+    if rule.in_ is not None:
+        op, raw = "in", rule.in_
+    elif rule.not_in is not None:
+        op, raw = "not_in", rule.not_in
+    else:
+        assert rule.op is not None
+        op, raw = rule.op, rule.value
+    resolved = resolve(raw, {}, where)
+    kind = spec.column(rule.attribute).kind
+    if isinstance(resolved, list):
+        return op, [_typed(where, kind, value) for value in resolved]
+    return op, _typed(where, kind, resolved)
+
+
+def _typed(where: str, kind: Kind, value: Any) -> Any:
+    """One value of an attribute condition as a column of `kind` holds it."""
+    if value is None:
+        raise ValidationError(f"{where}: no value to compare with (customers without one: exists false)")
+    if kind is Kind.DATE:
+        if isinstance(value, str) and DATE_TEXT.fullmatch(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValidationError(f"{where} is a date: write it as YYYY-MM-DD, not {value!r}")
+    if kind is Kind.BOOL:
+        if isinstance(value, bool):
+            return value
+        raise ValidationError(f"{where} is true or false, not {value!r}")
+    if kind in (Kind.INT, Kind.FLOAT):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise ValidationError(f"{where} is a number, not {value!r}")
+    if isinstance(value, str):
+        return value
+    raise ValidationError(f"{where} is text, not {value!r}: write it in quotes, {json.dumps(str(value))}")

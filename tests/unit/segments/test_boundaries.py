@@ -66,6 +66,7 @@ class Customer:
     score: float | None = None
     tier: str | None = None
     risk: str | None = None
+    opened: date | None = None
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,19 @@ def holds(world: World, rule: dict[str, Any], customer: Customer) -> bool:
     if "indicator" in rule:
         return compare(customer.score, rule["op"], rule["value"])
     if "attribute" in rule:
+        # risk_level is text; open_date a date, written in rules as YYYY-MM-DD
+        value = customer.risk if rule["attribute"] == "risk_level" else customer.opened
+        read = (lambda v: v) if rule["attribute"] == "risk_level" else date.fromisoformat
         if "exists" in rule:
-            return (customer.risk is not None) == rule["exists"]
+            return (value is not None) == rule["exists"]
         if "in" in rule:
-            return customer.risk in rule["in"]
+            return value in [read(v) for v in rule["in"]]
         if "not_in" in rule:
-            return customer.risk is not None and customer.risk not in rule["not_in"]
-        return compare(customer.risk, rule["op"], rule["value"])
+            return value is not None and value not in [read(v) for v in rule["not_in"]]
+        wanted = rule["value"]
+        return compare(
+            value, rule["op"], [read(v) for v in wanted] if isinstance(wanted, list) else read(wanted)
+        )
     if "event" in rule:
         step = {"event": rule["event"], "where": rule.get("where", [])}
         count = sum(
@@ -242,7 +249,11 @@ def publish(store: Store, world: World) -> None:
         "tag_bitmaps", {day: pa.Table.from_pylist(bitmaps, schema=TAG_BITMAPS.schema)}
     )
     customers = pa.table(
-        {"customer_no": numbers, "risk_level": pa.array([c.risk for c in people], pa.string())}
+        {
+            "customer_no": numbers,
+            "risk_level": pa.array([c.risk for c in people], pa.string()),
+            "open_date": pa.array([c.opened for c in people], pa.date32()),
+        }
     )
     analytics.replace_partitions("customers", {day: customers})
     by_day: dict[date, list[dict[str, Any]]] = {d: [] for d in store.event_days}
@@ -523,6 +534,16 @@ DONE_THEN_MORE = _world(
     ("e4", "fund_subscribe", "C2", NOON),
 )
 
+# Accounts opened on three dates; C4 has no opening date.
+OPENED = _world(
+    base=(
+        Customer("C1", 3, opened=date(2020, 1, 1)),
+        Customer("C2", 7, opened=date(2020, 6, 1)),
+        Customer("C3", 8, opened=date(2021, 3, 15)),
+        Customer("C4", 9),
+    )
+)
+
 CASES = [
     pytest.param(SAME_INSTANT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="later-step-same-instant-smaller-id"),
     pytest.param(GAP_AT_LIMIT, LOGIN_THEN_SUBSCRIBE, {"C1"}, id="gap-exactly-at-limit"),
@@ -567,6 +588,25 @@ CASES = [
     ),
     pytest.param(_world(), {"tag": "tier", "not_in": ["大众"]}, {"C2"}, id="tag-not-in"),
     pytest.param(_world(), {"tag": "tier", "in": []}, set(), id="tag-in-no-values"),
+    pytest.param(
+        OPENED, {"attribute": "open_date", "op": ">=", "value": "2020-06-01"}, {"C2", "C3"}, id="date-from"
+    ),
+    pytest.param(
+        OPENED, {"attribute": "open_date", "op": "<", "value": "2020-06-01"}, {"C1"}, id="date-before"
+    ),
+    pytest.param(
+        OPENED,
+        {"attribute": "open_date", "op": "between", "value": ["2020-01-01", "2020-06-01"]},
+        {"C1", "C2"},
+        id="date-between",
+    ),
+    pytest.param(OPENED, {"attribute": "open_date", "in": ["2020-06-01"]}, {"C2"}, id="date-in"),
+    pytest.param(
+        OPENED, {"attribute": "open_date", "not_in": ["2020-06-01"]}, {"C1", "C3"}, id="date-not-in"
+    ),
+    pytest.param(
+        OPENED, {"attribute": "open_date", "op": "!=", "value": "2021-03-15"}, {"C1", "C2"}, id="date-ne"
+    ),
     pytest.param(_world(), {"tag": "tier", "not_in": []}, {"C1", "C2"}, id="tag-not-in-no-values"),
     pytest.param(MISSING, {"attribute": "risk_level", "not_in": ["C2"]}, set(), id="attr-not-in-own-value"),
     pytest.param(
@@ -776,3 +816,58 @@ def test_a_second_preview_reuses_the_conditions_the_first_built(store: Store) ->
     assert context.recall(_key(read_rule(shared))) is not None
     assert sorted(evaluate(read_rule(second), context)) == [11, 12]
     assert sorted(evaluate(read_rule(second), context_at(env=store.container, at=AT))) == [11, 12]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            {"attribute": "risk_level", "op": "=", "value": 5},
+            'attribute risk_level is text, not 5: write it in quotes, "5"',
+        ),
+        (
+            {"attribute": "branch_id", "in": ["SH01", 3101]},
+            'attribute branch_id is text, not 3101: write it in quotes, "3101"',
+        ),
+        (
+            {"attribute": "open_date", "op": ">=", "value": "2020/06/01"},
+            "attribute open_date is a date: write it as YYYY-MM-DD, not '2020/06/01'",
+        ),
+        (
+            {"attribute": "open_date", "op": "between", "value": ["2020-01-01", "2020-02-30"]},
+            "attribute open_date is a date: write it as YYYY-MM-DD, not '2020-02-30'",
+        ),
+        (
+            {"attribute": "consent_marketing", "op": "=", "value": 1},
+            "attribute consent_marketing is true or false, not 1",
+        ),
+        (
+            {"attribute": "risk_level", "op": "=", "value": None},
+            "attribute risk_level: no value to compare with (customers without one: exists false)",
+        ),
+        (
+            {"attribute": "riskiness", "op": "=", "value": "C1"},
+            "unknown attribute 'riskiness' (attributes: [",
+        ),
+    ],
+    ids=[
+        "number-for-text",
+        "number-in-a-text-list",
+        "not-iso-date",
+        "no-such-day",
+        "number-for-yes-no",
+        "null",
+        "unknown",
+    ],
+)
+def test_an_attribute_value_of_another_type_is_refused_naming_it_on_both_paths(
+    store: Store, rule: dict[str, Any], message: str
+) -> None:
+    """Both paths compare an attribute with a value of its own type (a date from its YYYY-MM-DD text); any
+    other value is a clear error, not an engine's type error or a silent empty answer."""
+    publish(store, OPENED)
+    context = context_at(env=store.container, at=AT)
+    for path in (evaluate, evaluate_sql):
+        with pytest.raises(ValidationError) as refused:
+            path(read_rule(rule), context)
+        assert str(refused.value).startswith(message), (path, str(refused.value))

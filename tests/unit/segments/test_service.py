@@ -65,6 +65,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
         ({"attribute": "shoe", "exists": True}, "unknown attribute 'shoe'"),
         ({"attribute": "gender", "op": ">", "value": "M"}, "> needs a number or date"),
         ({"attribute": "risk_level", "in": ["C9"]}, "has no value 'C9'"),
+        (
+            {"attribute": "branch_id", "op": "=", "value": 3101},
+            r"rule: attribute branch_id is text, not 3101",
+        ),
+        (
+            {"all": [{"attribute": "open_date", "op": ">=", "value": "2020.1.1"}]},
+            r"rule\.all\[0\]: attribute open_date is a date",
+        ),
         ({"event": "logni", "within": "7d"}, "unknown event"),
         ({"event": "login", "within": "7 days"}, "within"),
         ({"segment": "ghost"}, "unknown segment 'ghost'"),
@@ -144,6 +152,19 @@ def test_api_schema_preview_and_saved_segment(demo: tuple[Container, Path]) -> N
         bad = client.post("/api/v1/segments/preview", json={"tag": "nope", "exists": True})
         assert bad.status_code == 400
         assert "unknown tag 'nope'" in bad.text
+        for path in ("bitmap", "sql"):  # a value of another type than the attribute's: 400 on both paths
+            typed = client.post(
+                f"/api/v1/segments/preview?path={path}",
+                json={"attribute": "open_date", "op": ">=", "value": 20200101},
+            )
+            assert typed.status_code == 400, typed.text
+            assert "attribute open_date is a date: write it as YYYY-MM-DD, not 20200101" in typed.text
+        dated = {"attribute": "open_date", "op": ">=", "value": "2020-01-01"}
+        counts = [
+            client.post(f"/api/v1/segments/preview?path={p}", json=dated).json()["count"]
+            for p in ("bitmap", "sql")
+        ]
+        assert counts[0] == counts[1] > 0
         saved = client.put("/api/v1/segments/engaged", json={"title": "活跃", "rule": RULE})
         assert saved.status_code == 200, saved.text
         assert client.get("/api/v1/segments/engaged").json()["title"] == "活跃"
