@@ -26,6 +26,8 @@ from touchpoint.identity.service import IdentityEnv, id_tables, link_business_id
 from touchpoint.indicators.compile import ROLL_CALL, finish_indicators, indicator_passes, window_bounds
 from touchpoint.indicators.model import IndicatorDef
 from touchpoint.indicators.validate import check_indicator
+from touchpoint.ingest import TABLES
+from touchpoint.ingest.model import Kind
 from touchpoint.store import AnalyticalStore
 from touchpoint.store.operational import definitions as store
 
@@ -86,8 +88,12 @@ def known_fields(env: IndicatorEnv) -> dict[str, Any]:
     if env.analytics.partitions("customers"):
         columns = env.analytics.table("customers").columns
         attributes = [c for c in columns if c not in ("customer_no", "dt", "attributes")]
+    spec = TABLES["customers"]
+    named = set(spec.column_names)
+    kinds = {a: spec.column(a).kind.value if a in named else Kind.STRING.value for a in attributes}
     return {
         "attributes": attributes,
+        "attribute_kinds": kinds,
         "events": sorted(known_events(env.analytics)),
         "event_properties": _event_properties(env.analytics),
     }

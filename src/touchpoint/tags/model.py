@@ -343,6 +343,10 @@ class FieldsRead(BaseModel):
     """What a rule can name besides indicators and tags: customer attributes and known events."""
 
     attributes: list[str]
+    attribute_kinds: dict[str, str] = Field(
+        description="each attribute's type (string, date, bool, float, int): a rule compares it with a "
+        "value of that type, a date written YYYY-MM-DD"
+    )
     events: list[str]
     event_properties: dict[str, list[str]] = Field(
         description="property names seen on each event, newest events"

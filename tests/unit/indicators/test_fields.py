@@ -28,3 +28,15 @@ def test_fields_are_the_snapshot_columns_and_every_events_properties(world: Cont
     customers = world.analytics.table("customers").columns
     assert fields["attributes"] == [c for c in customers if c not in ("customer_no", "dt", "attributes")]
     assert "risk_level" in fields["attributes"]
+    # Each attribute's type, as the snapshot's column holds it, for the console to type a rule's value.
+    schema = world.analytics.table("customers").schema()
+    kinds = fields["attribute_kinds"]
+    assert set(kinds) == set(fields["attributes"])
+    assert (kinds["risk_level"], kinds["branch_id"], kinds["open_date"], kinds["consent_marketing"]) == (
+        "string",
+        "string",
+        "date",
+        "bool",
+    )
+    named = {"string": "is_string", "date": "is_date", "bool": "is_boolean", "float": "is_floating"}
+    assert all(getattr(schema[a], named[k])() for a, k in kinds.items())

@@ -4562,6 +4562,13 @@ export interface components {
          * @description What a rule can name besides indicators and tags: customer attributes and known events.
          */
         FieldsRead: {
+            /**
+             * Attribute Kinds
+             * @description each attribute's type (string, date, bool, float, int): a rule compares it with a value of that type, a date written YYYY-MM-DD
+             */
+            attribute_kinds: {
+                [key: string]: string;
+            };
             /** Attributes */
             attributes: string[];
             /**

@@ -16,6 +16,7 @@ export function useEventCatalog(): Catalog {
       tags: [],
       indicators: [],
       attributes: fields.data?.attributes ?? [],
+      attributeKinds: fields.data?.attribute_kinds ?? {},
       events: fields.data?.events ?? [],
       eventProperties: fields.data?.event_properties ?? {},
       segments: [],

@@ -6,7 +6,7 @@ import { postForm, type Schemas } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import type { MessageKey } from '@/locales/zh-CN';
 import {
-  addChild, blankLeaf, depthOf, group, isComplete, MAX_DEPTH, negate, removeNode, replaceNode, splitWindow,
+  addChild, attributeValue, blankLeaf, depthOf, group, isComplete, MAX_DEPTH, negate, removeNode, replaceNode, splitWindow,
   type Json, type LeafNode, type LeafType, type RuleNode,
 } from './ruleTree';
 import { useLists } from './queries';
@@ -16,6 +16,8 @@ export interface Catalog {
   tags: Schemas['TagDef'][];
   indicators: { name: string; title: string }[];
   attributes: string[];
+  /** Each attribute's type (string, date, bool, float, int), so that a typed value is sent as that type. */
+  attributeKinds?: Record<string, string>;
   events: string[];
   eventProperties: Record<string, string[]>;
   segments: string[];
@@ -285,7 +287,8 @@ function AttributeEditor({ body, set, catalog }: EditorProps) {
   const base = { attribute: body.attribute };
   const values = ((mode === 'not_in' ? body.not_in : body.in) as unknown[] | undefined) ?? [];
   const text = (v: unknown) => (v === null || v === undefined ? '' : String(v));
-  const typed = (s: string): string | number => (s.trim() !== '' && !Number.isNaN(Number(s)) ? Number(s) : s);
+  const kind = catalog.attributeKinds?.[String(body.attribute)];
+  const typed = (s: string) => attributeValue(kind, s);
   return (
     <>
       <Select
@@ -305,7 +308,13 @@ function AttributeEditor({ body, set, catalog }: EditorProps) {
       {mode === 'op' && (
         <>
           <Select value={body.op as string} style={{ width: 90 }} options={OPS.map((op) => ({ value: op, label: op }))} onChange={(op: string) => set({ ...body, op })} />
-          <Input value={text(body.value)} style={{ width: 140 }} onChange={(e) => set({ ...body, value: typed(e.target.value) })} />
+          <Input
+            value={text(body.value)}
+            style={{ width: 140 }}
+            placeholder={kind === 'date' ? 'YYYY-MM-DD' : undefined}
+            onChange={(e) => set({ ...body, value: typed(e.target.value) })}
+            data-testid="rule-attribute-value"
+          />
         </>
       )}
       {(mode === 'in' || mode === 'not_in') && (
@@ -314,7 +323,7 @@ function AttributeEditor({ body, set, catalog }: EditorProps) {
           value={values.map(String)}
           placeholder={t('builder.values')}
           style={{ minWidth: 200 }}
-          onChange={(chosen: string[]) => set(withMembership(base, mode, chosen))}
+          onChange={(chosen: string[]) => set(withMembership(base, mode, chosen.map(typed)))}
         />
       )}
     </>

@@ -15,6 +15,7 @@ export function useRuleCatalog(): Catalog {
       tags: tags.data ?? [],
       indicators: (indicators.data ?? []).map((i) => ({ name: i.name, title: i.title })),
       attributes: fields.data?.attributes ?? [],
+      attributeKinds: fields.data?.attribute_kinds ?? {},
       events: fields.data?.events ?? [],
       eventProperties: fields.data?.event_properties ?? {},
       segments: (segments.data ?? []).map((s) => s.name),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import samples from '../../../../tests/fixtures/segment_rules.json';
 import {
-  addChild, blankLeaf, depthOf, fromRule, group, isComplete, negate, removeNode, replaceNode, splitWindow, toRule, typeOf,
+  addChild, attributeValue, blankLeaf, depthOf, fromRule, group, isComplete, negate, removeNode, replaceNode, splitWindow, toRule, typeOf,
   type GroupNode,
 } from './ruleTree';
 
@@ -63,5 +63,21 @@ describe('editing the tree', () => {
     expect(splitWindow('20td')).toEqual({ n: 20, unit: 'td' });
     expect(splitWindow('48h')).toEqual({ n: 48, unit: 'h' });
     expect(splitWindow('bad')).toEqual({ n: 30, unit: 'd' });
+  });
+});
+
+describe('attribute values typed by the attribute', () => {
+  it.each([
+    ['string', '3101', '3101'],
+    ['date', '2020-06-01', '2020-06-01'],
+    ['float', '3101', 3101],
+    ['int', '-2', -2],
+    ['float', 'abc', 'abc'],
+    ['bool', 'true', true],
+    ['bool', 'false', false],
+    ['bool', 'yes', 'yes'],
+    [undefined, '42', '42'],
+  ] as const)('%s %s → %s', (kind, text, expected) => {
+    expect(attributeValue(kind, text)).toEqual(expected);
   });
 });

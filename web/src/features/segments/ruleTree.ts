@@ -183,3 +183,12 @@ export function splitWindow(text: unknown): { n: number; unit: 'd' | 'h' | 'td' 
   const match = typeof text === 'string' ? WINDOW.exec(text) : null;
   return match ? { n: Number(match[1]), unit: match[2] as 'd' | 'h' | 'td' } : { n: 30, unit: 'd' };
 }
+
+/** The value typed into an attribute condition, as the attribute's kind (`attribute_kinds` of the fields API)
+ * needs it: a number for numeric attributes, true/false for yes/no ones, text otherwise — a branch number
+ * `3101` stays the text "3101", and a date stays its YYYY-MM-DD text. */
+export function attributeValue(kind: string | undefined, text: string): string | number | boolean {
+  if ((kind === 'int' || kind === 'float') && text.trim() !== '' && !Number.isNaN(Number(text))) return Number(text);
+  if (kind === 'bool' && (text === 'true' || text === 'false')) return text === 'true';
+  return text;
+}
