@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import date
 from typing import Any
 
 from touchpoint.core.errors import ValidationError
@@ -26,11 +23,11 @@ from touchpoint.segments.model import (
     SequenceCondition,
     TagCondition,
 )
+from touchpoint.tags.attributes import typed_attribute_value
 from touchpoint.tags.evaluate import resolve
 from touchpoint.tags.model import TagDef
 
 ORDERED_KINDS = {Kind.INT, Kind.FLOAT, Kind.DATE, Kind.TIMESTAMP}
-DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def nodes(rule: Rule, path: str = "rule") -> Iterator[tuple[str, Rule]]:
@@ -148,32 +145,4 @@ def attribute_test(rule: AttributeCondition) -> tuple[str, Any]:
     else:
         assert rule.op is not None
         op, raw = rule.op, rule.value
-    resolved = resolve(raw, {}, where)
-    kind = spec.column(rule.attribute).kind
-    if isinstance(resolved, list):
-        return op, [_typed(where, kind, value) for value in resolved]
-    return op, _typed(where, kind, resolved)
-
-
-def _typed(where: str, kind: Kind, value: Any) -> Any:
-    """One value of an attribute condition as a column of `kind` holds it."""
-    if value is None:
-        raise ValidationError(f"{where}: no value to compare with (customers without one: exists false)")
-    if kind is Kind.DATE:
-        if isinstance(value, str) and DATE_TEXT.fullmatch(value):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        raise ValidationError(f"{where} is a date: write it as YYYY-MM-DD, not {value!r}")
-    if kind is Kind.BOOL:
-        if isinstance(value, bool):
-            return value
-        raise ValidationError(f"{where} is true or false, not {value!r}")
-    if kind in (Kind.INT, Kind.FLOAT):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        raise ValidationError(f"{where} is a number, not {value!r}")
-    if isinstance(value, str):
-        return value
-    raise ValidationError(f"{where} is text, not {value!r}: write it in quotes, {json.dumps(str(value))}")
+    return op, typed_attribute_value(rule.attribute, resolve(raw, {}, where))

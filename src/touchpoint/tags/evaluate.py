@@ -13,6 +13,7 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from touchpoint.core.errors import ValidationError
+from touchpoint.tags.attributes import typed_attribute_value
 from touchpoint.tags.model import AllOf, AnyOf, Bucket, Compare, Condition, NotOf, ParamRef, TagDef
 
 
@@ -54,6 +55,8 @@ def _compare(condition: Compare, frame: pd.DataFrame, params: Mapping[str, Any],
         )
     series = frame[column]
     value = resolve(condition.value, params, where)
+    if condition.attribute is not None and condition.op != "exists":
+        value = typed_attribute_value(condition.attribute, value, where)
     present = series.notna().to_numpy()
     op = condition.op
     if op == "exists":

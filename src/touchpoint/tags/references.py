@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterator
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.ingest import TABLES
+from touchpoint.tags.attributes import typed_attribute_value
 from touchpoint.tags.evaluate import resolve
 from touchpoint.tags.model import AllOf, AnyOf, Compare, Condition, NotOf, TagDef
 
@@ -78,6 +79,8 @@ def check_tag(tag: TagDef, indicators: Collection[str]) -> None:
 
 def _check_value(item: Compare, value: object, where: str) -> None:
     target = item.indicator or item.attribute
+    if item.attribute is not None and item.op != "exists":
+        typed_attribute_value(item.attribute, value, where)
     if item.op in (">", ">=", "<", "<=") and item.indicator and not isinstance(value, int | float):
         raise ValidationError(f"{where}: {target} {item.op} needs a number, got {value!r}")
     if item.op == "between" and (not isinstance(value, list) or len(value) != 2):
