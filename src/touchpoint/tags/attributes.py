@@ -2,8 +2,9 @@
 
 Tags and segments read the customers snapshot as typed columns — text, dates, yes/no, numbers — and a rule is
 JSON, where a date is text. Every rule value compared with an attribute goes through `typed_attribute_value`,
-so that a date is compared as a date on every path, and a value of another type is refused naming the
-attribute instead of matching nobody (a number against text) or failing inside an engine.
+so that a date is compared as a date on every path, a whole number written for a text code (a branch 3101)
+reads as its digits, and a value of another type is refused naming the attribute instead of matching nobody
+or failing inside an engine.
 """
 
 from __future__ import annotations
@@ -54,11 +55,19 @@ def _typed(subject: str, kind: Kind, value: Any) -> Any:
     if kind is Kind.BOOL:
         if isinstance(value, bool):
             return value
+        if value in ("true", "false"):  # what a form field holds
+            return value == "true"
         raise ValidationError(f"{subject} is true or false, not {value!r}")
     if kind in (Kind.INT, Kind.FLOAT):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
         raise ValidationError(f"{subject} is a number, not {value!r}")
+    if kind is not Kind.STRING:
+        raise ValidationError(f"{subject} holds {kind.value} values, which rules do not compare")
     if isinstance(value, str):
         return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # A code written without quotes (branch 3101) means its digits; rules saved so still select
+        # what they name.
+        return str(value)
     raise ValidationError(f"{subject} is text, not {value!r}: write it in quotes, {json.dumps(str(value))}")

@@ -822,12 +822,12 @@ def test_a_second_preview_reuses_the_conditions_the_first_built(store: Store) ->
     ("rule", "message"),
     [
         (
-            {"attribute": "risk_level", "op": "=", "value": 5},
-            'attribute risk_level is text, not 5: write it in quotes, "5"',
+            {"attribute": "risk_level", "op": "=", "value": 2.5},
+            'attribute risk_level is text, not 2.5: write it in quotes, "2.5"',
         ),
         (
-            {"attribute": "branch_id", "in": ["SH01", 3101]},
-            'attribute branch_id is text, not 3101: write it in quotes, "3101"',
+            {"attribute": "branch_id", "in": ["SH01", True]},
+            'attribute branch_id is text, not True: write it in quotes, "True"',
         ),
         (
             {"attribute": "open_date", "op": ">=", "value": "2020/06/01"},

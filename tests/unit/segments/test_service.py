@@ -66,8 +66,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, 
         ({"attribute": "gender", "op": ">", "value": "M"}, "> needs a number or date"),
         ({"attribute": "risk_level", "in": ["C9"]}, "has no value 'C9'"),
         (
-            {"attribute": "branch_id", "op": "=", "value": 3101},
-            r"rule: attribute branch_id is text, not 3101",
+            {"attribute": "branch_id", "op": "=", "value": 31.01},
+            r"rule: attribute branch_id is text, not 31.01",
         ),
         (
             {"all": [{"attribute": "open_date", "op": ">=", "value": "2020.1.1"}]},

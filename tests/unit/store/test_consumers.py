@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, insert, select
@@ -175,8 +176,10 @@ def test_a_dead_letter_is_retried_on_request(ops: OperationalStore) -> None:
     assert sorted(_applied(ops)) == [1, 2, 3]
 
 
-def test_two_workers_retrying_one_letter_apply_it_once(ops: OperationalStore) -> None:
-    """Two workers of one consumer both see a letter waiting for its retry: the first applies it, the other
+def test_two_workers_retrying_one_letter_apply_it_once(
+    ops: OperationalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers of one consumer both list a letter waiting for its retry: the first applies it, the other
     finds it taken (it claims the letter in the transaction that would apply it) and applies nothing."""
     effects = Effects()
     log = FakeLog(_records(3, bad={2: "C\x002"}))
@@ -188,7 +191,15 @@ def test_two_workers_retrying_one_letter_apply_it_once(ops: OperationalStore) ->
             table.update().where(table.c.id == letter.id).values(record={"n": 2, "customer_no": "C2"})
         )
         dead_letters.request_retry(connection, letter.id)
-    started, release = threading.Barrier(2, timeout=30), threading.Event()
+    listed, release = threading.Barrier(2, timeout=30), threading.Event()
+    real_listing = dead_letters.retries_requested
+
+    def list_then_wait_for_the_other(connection: Connection, consumers: Sequence[str]) -> Any:
+        letters = real_listing(connection, consumers)
+        listed.wait()  # neither goes on before both have listed the letter
+        return letters
+
+    monkeypatch.setattr(dead_letters, "retries_requested", list_then_wait_for_the_other)
     slow = Effects()
 
     def apply_slowly(connection: Connection, records: Sequence[LogRecord]) -> None:
@@ -196,12 +207,11 @@ def test_two_workers_retrying_one_letter_apply_it_once(ops: OperationalStore) ->
         slow.apply(connection, records)
 
     def worker() -> int:
-        started.wait()
         return retry_dead_letters(ops=ops, consumer=CONSUMER, apply=apply_slowly, now=lambda: NOW)
 
     with ThreadPoolExecutor(2) as pool:
         tries = [pool.submit(worker) for _ in range(2)]
-        time.sleep(0.5)  # both have listed the letter; one holds it, the other waits for it
+        time.sleep(0.5)  # one holds the claim, the other waits for it
         release.set()
         tried = sorted(t.result() for t in tries)
     assert tried == [0, 1]

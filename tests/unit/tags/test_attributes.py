@@ -22,6 +22,9 @@ from touchpoint.tags.references import check_tag
     ("attribute", "value", "typed"),
     [
         ("branch_id", "3101", "3101"),
+        ("branch_id", 3101, "3101"),  # a code written without quotes means its digits
+        ("branch_id", ["3101", 3102], ["3101", "3102"]),
+        ("consent_marketing", "true", True),  # a form field's text
         ("open_date", "2020-06-01", date(2020, 6, 1)),
         ("open_date", ["2020-01-01", "2024-02-29"], [date(2020, 1, 1), date(2024, 2, 29)]),
         ("consent_marketing", False, False),
@@ -37,7 +40,7 @@ def test_a_value_of_the_attributes_type_is_read_as_the_column_holds_it(
 @pytest.mark.parametrize(
     ("attribute", "value", "message"),
     [
-        ("branch_id", 3101, 'attribute branch_id is text, not 3101: write it in quotes, "3101"'),
+        ("branch_id", 31.5, 'attribute branch_id is text, not 31.5: write it in quotes, "31.5"'),
         ("risk_level", True, 'attribute risk_level is text, not True: write it in quotes, "True"'),
         ("open_date", "2020-6-1", "attribute open_date is a date: write it as YYYY-MM-DD, not '2020-6-1'"),
         (
@@ -47,7 +50,7 @@ def test_a_value_of_the_attributes_type_is_read_as_the_column_holds_it(
         ),
         ("open_date", "20200601", "attribute open_date is a date: write it as YYYY-MM-DD, not '20200601'"),
         ("open_date", 20200601, "attribute open_date is a date: write it as YYYY-MM-DD, not 20200601"),
-        ("consent_marketing", "true", "attribute consent_marketing is true or false, not 'true'"),
+        ("consent_marketing", "yes", "attribute consent_marketing is true or false, not 'yes'"),
         ("consent_marketing", 0, "attribute consent_marketing is true or false, not 0"),
         ("city", None, "attribute city: no value to compare with (customers without one: exists false)"),
         (
@@ -99,11 +102,25 @@ def test_a_tag_compares_a_date_attribute_as_a_date() -> None:
 
 
 def test_a_tag_comparing_an_attribute_with_another_type_is_refused_when_saved() -> None:
-    """A branch number written as a number matched nobody; the tag is refused when checked, naming it."""
-    with pytest.raises(ValidationError, match=r"^tag t: attribute branch_id is text, not 3101"):
-        check_tag(_tag({"attribute": "branch_id", "op": "=", "value": 3101}), indicators=[])
-    with pytest.raises(ValidationError, match=r"^tag t: attribute branch_id is text, not 3101"):
-        rule_values(
-            _tag({"attribute": "branch_id", "op": "=", "value": 3101}), pd.DataFrame({"branch_id": ["3101"]})
-        )
-    check_tag(_tag({"attribute": "branch_id", "op": "=", "value": "3101"}), indicators=[])
+    """A branch number written without quotes matched nobody; it now reads as its digits, and a value with no
+    such reading is refused when the tag is checked, naming it."""
+    branch = pd.DataFrame({"branch_id": ["3101", "3102"]})
+    by_number = _tag({"attribute": "branch_id", "op": "=", "value": 3101})
+    assert list(rule_values(by_number, branch).values()) == ["hit", "no"]
+    check_tag(by_number, indicators=[])
+    fraction = _tag({"attribute": "branch_id", "op": "=", "value": 31.5})
+    with pytest.raises(ValidationError, match=r"^tag t: attribute branch_id is text, not 31.5"):
+        check_tag(fraction, indicators=[])
+    with pytest.raises(ValidationError, match=r"^tag t: attribute branch_id is text, not 31.5"):
+        rule_values(fraction, branch)
+
+
+def test_an_attribute_of_a_kind_rules_do_not_compare_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the customers table to gain a timestamp or JSON column, a rule could not compare it as text."""
+    from touchpoint.ingest.model import Kind
+
+    monkeypatch.setitem(ATTRIBUTE_KINDS, "last_seen_at", Kind.TIMESTAMP)  # type: ignore[index]
+    with pytest.raises(
+        ValidationError, match="attribute last_seen_at holds timestamp values, which rules do not"
+    ):
+        typed_attribute_value("last_seen_at", "2026-01-01 09:30")

@@ -6,7 +6,7 @@ import { postForm, type Schemas } from '@/api/client';
 import { useI18n } from '@/app/i18n';
 import type { MessageKey } from '@/locales/zh-CN';
 import {
-  addChild, attributeValue, blankLeaf, depthOf, group, isComplete, MAX_DEPTH, negate, removeNode, replaceNode, splitWindow,
+  addChild, attributeValue, blankLeaf, retypeAttributeValue, depthOf, group, isComplete, MAX_DEPTH, negate, removeNode, replaceNode, splitWindow,
   type Json, type LeafNode, type LeafType, type RuleNode,
 } from './ruleTree';
 import { useLists } from './queries';
@@ -297,7 +297,16 @@ function AttributeEditor({ body, set, catalog }: EditorProps) {
         placeholder={t('builder.pickAttribute')}
         style={{ width: 180 }}
         options={catalog.attributes.map((a) => ({ value: a, label: a }))}
-        onChange={(attribute: string) => set({ ...body, attribute })}
+        onChange={(attribute: string) => {
+          const next = catalog.attributeKinds?.[attribute];
+          set({
+            ...body,
+            attribute,
+            ...('value' in body ? { value: retypeAttributeValue(next, body.value) } : {}),
+            ...('in' in body ? { in: retypeAttributeValue(next, body.in) } : {}),
+            ...('not_in' in body ? { not_in: retypeAttributeValue(next, body.not_in) } : {}),
+          });
+        }}
         data-testid="rule-attribute"
       />
       <MembershipSelect

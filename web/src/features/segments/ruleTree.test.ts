@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import samples from '../../../../tests/fixtures/segment_rules.json';
 import {
-  addChild, attributeValue, blankLeaf, depthOf, fromRule, group, isComplete, negate, removeNode, replaceNode, splitWindow, toRule, typeOf,
+  addChild, attributeValue, blankLeaf, retypeAttributeValue, depthOf, fromRule, group, isComplete, negate, removeNode, replaceNode, splitWindow, toRule, typeOf,
   type GroupNode,
 } from './ruleTree';
 
@@ -79,5 +79,15 @@ describe('attribute values typed by the attribute', () => {
     [undefined, '42', '42'],
   ] as const)('%s %s → %s', (kind, text, expected) => {
     expect(attributeValue(kind, text)).toEqual(expected);
+  });
+});
+
+describe('attribute values typed again when the attribute changes', () => {
+  it('turns a number into text for a text attribute and back for a numeric one, leaving parameters', () => {
+    expect(retypeAttributeValue('string', 3101)).toBe('3101');
+    expect(retypeAttributeValue('float', '3.5')).toBe(3.5);
+    expect(retypeAttributeValue('bool', ['true', 'x'])).toEqual([true, 'x']);
+    expect(retypeAttributeValue('string', { param: 'p' })).toEqual({ param: 'p' });
+    expect(retypeAttributeValue('date', undefined)).toBeUndefined();
   });
 });

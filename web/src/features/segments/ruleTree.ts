@@ -192,3 +192,11 @@ export function attributeValue(kind: string | undefined, text: string): string |
   if (kind === 'bool' && (text === 'true' || text === 'false')) return text === 'true';
   return text;
 }
+
+/** A condition's value after its attribute changed: each text or number typed again for the new attribute's
+ * kind (a parameter reference or no value stays as it is). */
+export function retypeAttributeValue(kind: string | undefined, value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => retypeAttributeValue(kind, v));
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return attributeValue(kind, String(value));
+  return value;
+}

@@ -1,6 +1,7 @@
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import { Button, Input, InputNumber, Select, Space, Switch, Typography } from 'antd';
 import { useI18n } from '@/app/i18n';
+import { attributeValue, retypeAttributeValue } from '@/features/segments/ruleTree';
 import type { MessageKey } from '@/locales/zh-CN';
 import {
   blank, isParam, kindOf, OPERATORS,
@@ -10,6 +11,8 @@ import {
 export interface Fields {
   indicators: { value: string; label: string }[];
   attributes: string[];
+  /** Each attribute's type (string, date, bool, float, int): an attribute's value is sent as that type. */
+  attributeKinds?: Record<string, string>;
   params: string[];
 }
 
@@ -111,7 +114,11 @@ function CompareRow({ value, onChange, fields }: { value: Compare; onChange: (v:
         optionFilterProp="label"
         options={fieldOptions.map((o) => ({ value: o.value, label: o.label === o.value ? o.value : `${o.label} (${o.value})` }))}
         onChange={(field: string) =>
-          onChange(source === 'indicator' ? { ...value, indicator: field, attribute: undefined } : { ...value, attribute: field, indicator: undefined })
+          onChange(
+            source === 'indicator'
+              ? { ...value, indicator: field, attribute: undefined }
+              : { ...value, attribute: field, indicator: undefined, value: retypeAttributeValue(fields.attributeKinds?.[field], value.value) },
+          )
         }
         data-testid="cond-field"
       />
@@ -122,12 +129,18 @@ function CompareRow({ value, onChange, fields }: { value: Compare; onChange: (v:
         options={OPERATORS.map((op) => ({ value: op, label: op }))}
         onChange={(op: Operator) => onChange({ ...value, op, value: op === 'exists' ? undefined : value.value })}
       />
-      <ValueInput op={value.op} value={value.value} params={fields.params} onChange={(v) => onChange({ ...value, value: v })} />
+      <ValueInput
+        op={value.op}
+        value={value.value}
+        params={fields.params}
+        kind={source === 'attribute' ? (fields.attributeKinds?.[String(value.attribute)] ?? 'string') : undefined}
+        onChange={(v) => onChange({ ...value, value: v })}
+      />
     </>
   );
 }
 
-/** Text that reads as a number becomes one (thresholds are numbers; attribute values stay text). */
+/** Text that reads as a number becomes one (an indicator's thresholds are numbers). */
 function numberOrText(text: string): number | string {
   const trimmed = text.trim();
   return trimmed !== '' && !Number.isNaN(Number(trimmed)) ? Number(trimmed) : text;
@@ -137,14 +150,18 @@ export function ValueInput({
   op,
   value,
   params,
+  kind,
   onChange,
 }: {
   op: Operator;
   value: unknown;
   params: string[];
+  /** The attribute's type when the value is an attribute's; undefined for an indicator's threshold. */
+  kind?: string;
   onChange: (v: unknown) => void;
 }) {
   const { t } = useI18n();
+  const typed = (text: string) => (kind === undefined ? numberOrText(text) : attributeValue(kind, text));
   if (op === 'exists') return null;
   if (op === 'in' || op === 'not_in') {
     const items = Array.isArray(value) ? value.map(String) : [];
@@ -154,12 +171,21 @@ export function ValueInput({
         value={items}
         style={{ minWidth: 200 }}
         placeholder={t('cond.value')}
-        onChange={(next: string[]) => onChange(next.map(numberOrText))}
+        onChange={(next: string[]) => onChange(next.map(typed))}
       />
     );
   }
   if (op === 'between') {
     const [low, high] = Array.isArray(value) ? value : [undefined, undefined];
+    if (kind !== undefined && kind !== 'int' && kind !== 'float') {
+      const shown = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+      return (
+        <Space.Compact>
+          <Input placeholder={kind === 'date' ? 'YYYY-MM-DD' : t('cond.low')} value={shown(low)} onChange={(e) => onChange([typed(e.target.value), high])} style={{ width: 130 }} />
+          <Input placeholder={kind === 'date' ? 'YYYY-MM-DD' : t('cond.high')} value={shown(high)} onChange={(e) => onChange([low, typed(e.target.value)])} style={{ width: 130 }} />
+        </Space.Compact>
+      );
+    }
     return (
       <Space.Compact>
         <InputNumber placeholder={t('cond.low')} value={low as number | undefined} onChange={(v) => onChange([v, high])} />
@@ -181,9 +207,9 @@ export function ValueInput({
       ) : (
         <Input
           style={{ width: 140 }}
-          placeholder={t('cond.value')}
+          placeholder={kind === 'date' ? 'YYYY-MM-DD' : t('cond.value')}
           value={value === undefined || value === null ? '' : String(value)}
-          onChange={(e) => onChange(numberOrText(e.target.value))}
+          onChange={(e) => onChange(typed(e.target.value))}
           data-testid="cond-value"
         />
       )}

@@ -131,6 +131,7 @@ function Editor({ existing, initial }: { existing?: string; initial: TagForm }) 
     () => ({
       indicators: (indicators.data ?? []).map((i) => ({ value: i.name, label: i.title })),
       attributes: known.data?.attributes ?? [],
+      attributeKinds: known.data?.attribute_kinds ?? {},
       params: paramRows.map((p) => p?.name).filter((p): p is string => Boolean(p)),
     }),
     [indicators.data, known.data, paramRows],
