@@ -329,6 +329,23 @@ def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
         ask(mode="sideways")
     with pytest.raises(ValidationError, match="is after to"):
         ask(start="2026-03-12", end="2026-03-10")
+    # Trading-day windows are counted only where XSHG's calendar is known: a range outside it is refused,
+    # and so is a window that would end past its last day (the fault names the window); calendar windows
+    # are not.
+    first, last = env.calendar.first_day, env.calendar.last_day
+    early = {"start": first.isoformat(), "end": (first + timedelta(days=30)).isoformat()}
+    with pytest.raises(ValidationError, match=rf"^{first} is outside the trading calendar"):
+        ask(window="1td", **early)
+    late = {"start": (last - timedelta(days=5)).isoformat(), "end": (last + timedelta(days=1)).isoformat()}
+    with pytest.raises(
+        ValidationError, match=rf"^{last + timedelta(days=1)} is outside the trading calendar"
+    ):
+        ask(window="1td", **late)
+    with pytest.raises(ValidationError, match=rf"^window 3td: {last} plus the window lies past") as past:
+        ask(window="3td", start=last.isoformat(), end=last.isoformat())
+    faults = [(f.loc, f.msg) for f in past.value.faults]
+    assert faults == [(("body", "window"), "reaches past the trading calendar")]
+    assert [s["customers"] for s in ask(window="1d", **early)["steps"]] == [0, 0]  # type: ignore[index]
 
 
 hours = st.integers(0, 8).map(lambda h: h * 60)
