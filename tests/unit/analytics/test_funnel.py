@@ -305,6 +305,25 @@ def test_an_entry_after_the_ranges_last_day_is_not_an_entry(sqlite_container: Co
     assert _three_steps(sqlite_container, base.date(), []) == [1, 0, 0]
 
 
+def test_a_funnel_over_more_than_two_years_of_events_is_refused_by_name(sqlite_container: Container) -> None:
+    """Chains keep each event's time as milliseconds from the first event in 36 bits (about 795 days): a range
+    whose events lie further apart is refused with what to do, not cut short."""
+    base = SEASONS[3]
+    apart = 800 * DAY  # minutes
+    _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10), ("P2", "a", apart)], base)
+    day = base.date()
+    query = FunnelQuery(
+        steps=[{"event": "a"}, {"event": "b"}], window="1d", start=day, end=day + timedelta(days=800)
+    )
+    with pytest.raises(ValidationError) as refused:
+        funnel(env=sqlite_container, query=query)
+    assert (
+        str(refused.value) == "a funnel reads at most about 790 days of events: shorten the range or window"
+    )
+    shorter = query.model_copy(update={"end": day + timedelta(days=700)})
+    assert [s["customers"] for s in funnel(env=sqlite_container, query=shorter)["steps"]] == [1, 1]
+
+
 def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
     _import(sqlite_container, [("P1", "a", 0), ("P1", "b", 10)], SEASONS[3])
     env = sqlite_container
