@@ -601,3 +601,25 @@ def test_known_events_are_asked_only_about_steps_without_events(
     with pytest.raises(ValidationError, match=r"unknown event\(s\) zzz"):
         ask("a", "zzz")
     assert len(asked) == 1
+
+
+def test_a_steps_property_filter_uses_its_operator(sqlite_container: Container) -> None:
+    """`!=` keeps the steps whose property differs — not those equal to it, nor those without the property
+    (a missing property fails every filter)."""
+    kinds = {"P1": "x", "P2": "y", "P3": None, "P4": "y"}
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"{p}-{n}" for p in kinds for n in ("a", "b")],
+            "event": [n for _ in kinds for n in ("a", "b")],
+            "distinct_id": [p for p in kinds for _ in ("a", "b")],
+            "time": [SEASONS[3] + timedelta(minutes=m) for _ in kinds for m in (0, 10)],
+            "properties": [
+                json.dumps({} if k is None else {"kind": k}) for k in kinds.values() for _ in "ab"
+            ],
+        }
+    )
+    import_events(sqlite_container, frame)
+    day = SEASONS[3].date()
+    steps = [{"event": "a", "where": [{"property": "kind", "op": "!=", "value": "x"}]}, {"event": "b"}]
+    got = funnel(env=sqlite_container, query=FunnelQuery(steps=steps, window="1h", start=day, end=day))
+    assert [s["customers"] for s in got["steps"]] == [2, 2]
