@@ -623,3 +623,25 @@ def test_a_steps_property_filter_uses_its_operator(sqlite_container: Container) 
     steps = [{"event": "a", "where": [{"property": "kind", "op": "!=", "value": "x"}]}, {"event": "b"}]
     got = funnel(env=sqlite_container, query=FunnelQuery(steps=steps, window="1h", start=day, end=day))
     assert [s["customers"] for s in got["steps"]] == [2, 2]
+
+
+def test_a_trading_day_window_ends_at_the_last_millisecond_of_its_last_session_day(
+    sqlite_container: Container,
+) -> None:
+    """1td from Tuesday 03-10 ends at Wednesday 03-11 23:59:59.999 Beijing: a step then is in time, one a
+    millisecond later is not."""
+    entered = SEASONS[3] + timedelta(hours=10)
+    last = datetime(2026, 3, 11, 23, 59, 59, 999_000, tzinfo=SHANGHAI)
+    frame = pd.DataFrame(
+        {
+            "event_id": ["p1-a", "p1-b", "p2-a", "p2-b"],
+            "event": ["a", "b", "a", "b"],
+            "distinct_id": ["P1", "P1", "P2", "P2"],
+            "time": [entered, last, entered, last + timedelta(milliseconds=1)],
+            "properties": ["{}"] * 4,
+        }
+    )
+    import_events(sqlite_container, frame)
+    day = SEASONS[3].date()
+    query = FunnelQuery(steps=[{"event": "a"}, {"event": "b"}], window="1td", start=day, end=day)
+    assert [s["customers"] for s in funnel(env=sqlite_container, query=query)["steps"]] == [2, 1]
