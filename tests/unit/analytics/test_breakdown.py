@@ -26,7 +26,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.demo import DemoParams
 from touchpoint.demo.runs import ensure_demo, ensure_demo_tags
 from touchpoint.governance import SYSTEM
-from touchpoint.segments.service import get_segment, members_of
+from touchpoint.segments.service import get_segment, members_of, uploaded_lists
 from touchpoint.tags.layout import TAG_VALUES
 from unit.analytics.funnel_reference import Step, reach_by_person, rows_of
 
@@ -186,6 +186,9 @@ def test_a_saved_funnel_segment_is_titled_by_who_and_which_step(demo: tuple[Cont
         )
         assert get_segment(env=env, name=f"funnel_{who}").title == f"漏斗{verb}第{step}步 {START}~{END}"
         assert saved["size"] == len(funnel_customers(env=env, query=_query(), step=step, who=who))
+        # The list behind it is named after the funnel, as the list picker shows it.
+        (kept,) = [x for x in uploaded_lists(env=env) if x["list"] == saved["upload"]["list"]]
+        assert kept["name"] == f"funnel {' → '.join(STEPS)} {who} step {step}"
     named = save_funnel_segment(
         env=env,
         principal=SYSTEM,
