@@ -645,3 +645,27 @@ def test_a_trading_day_window_ends_at_the_last_millisecond_of_its_last_session_d
     day = SEASONS[3].date()
     query = FunnelQuery(steps=[{"event": "a"}, {"event": "b"}], window="1td", start=day, end=day)
     assert [s["customers"] for s in funnel(env=sqlite_container, query=query)["steps"]] == [2, 1]
+
+
+def test_breakdown_groups_are_listed_by_size_then_by_name(sqlite_container: Container) -> None:
+    """Eighteen groups of two sizes: the larger first, equal sizes in the order of their names — NumPy sorts
+    more than 16 values with an unstable quicksort, so the order among equals is the code's to keep."""
+    groups = [f"k{i:02d}" for i in range(18)]
+    people = [(f"P{i:02d}{j}", g) for i, g in enumerate(groups) for j in range(2 if i % 2 == 0 else 1)]
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"{p}-{n}" for p, _ in people for n in ("a", "b")],
+            "event": [n for _ in people for n in ("a", "b")],
+            "distinct_id": [p for p, _ in people for _ in ("a", "b")],
+            "time": [SEASONS[3] + timedelta(minutes=m) for _ in people for m in (0, 10)],
+            "properties": [json.dumps({"kind": g}) for _, g in people for _ in ("a", "b")],
+        }
+    )
+    import_events(sqlite_container, frame)
+    day = SEASONS[3].date()
+    query = FunnelQuery(
+        steps=[{"event": "a"}, {"event": "b"}], window="1h", start=day, end=day, by="property:kind", top=100
+    )
+    breakdown = funnel(env=sqlite_container, query=query)["breakdown"]
+    assert [g["group"] for g in breakdown] == groups[0::2] + groups[1::2]
+    assert [g["steps"][0]["customers"] for g in breakdown] == [2] * 9 + [1] * 9
