@@ -340,6 +340,8 @@ def test_bad_queries_name_the_fault(sqlite_container: Container) -> None:
     assert [s["customers"] for s in ask()["steps"]] == [1, 1]  # type: ignore[index]
     with pytest.raises(ValidationError, match="unknown event"):
         ask(steps=[{"event": "a"}, {"event": "zzz"}])
+    with pytest.raises(ValidationError, match="unknown event"):  # a strict funnel reads every event
+        ask(steps=[{"event": "a"}, {"event": "zzz"}], mode="strict")
     with pytest.raises(ValueError, match="longer than zero"):
         ask(window="0d")
     with pytest.raises(ValueError, match="at most 20"):
