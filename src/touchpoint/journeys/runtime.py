@@ -42,7 +42,12 @@ from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational import definitions as store
-from touchpoint.store.operational.consumers import caught_up, consume_isolated, retry_dead_letters
+from touchpoint.store.operational.consumers import (
+    caught_up,
+    consume_isolated,
+    is_transient,
+    retry_dead_letters,
+)
 from touchpoint.store.operational.offsets import (
     all_offsets,
     claim_offset,
@@ -225,7 +230,17 @@ def admit_segments(*, env: JourneyEnv, catalog: Catalog | None = None) -> int:
         entry = journey.entry
         if not isinstance(entry, SegmentEntry) or not _entry_due(entry, st, now, env):
             continue
-        context, members = current_members(env=env, name=entry.segment)
+        try:
+            context, members = current_members(env=env, name=entry.segment)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # One journey's segment that cannot be evaluated (a definition an upgrade now refuses) must not
+            # hold back the journeys after it; it is tried again at the next pass, and logged each time.
+            log.error(
+                "journey %s: segment %s could not be evaluated, none admitted: %s", name, entry.segment, exc
+            )
+            continue
         customers = context.customer_numbers(members)
         with env.ops.begin() as connection:
             admitted += admit_in(connection, env, journey, st["version"], customers, {})["admitted"]

@@ -369,3 +369,35 @@ def _all_customers(container: Container) -> list[str]:
     analytics = container.analytics
     day = analytics.latest_partition_on_or_before("customers", END)
     return sorted(analytics.read_partition("customers", day)["customer_no"].to_pylist())
+
+
+def test_a_segment_that_cannot_be_evaluated_holds_back_no_other_journey(
+    world: tuple[Container, VirtualClock], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Journeys are admitted in name order: one whose segment fails (here: a stored rule an upgrade now
+    refuses) is logged and tried again next time, and the journeys after it are admitted meanwhile."""
+    container, _ = world
+    env = container
+    real = current_members
+
+    def failing_for_broken(*, env: Any, name: str) -> Any:
+        if name == "broken":
+            raise ValidationError("attribute branch_id is text, not 31.5")
+        return real(env=env, name=name)
+
+    broken = SegmentDef(name="broken", title="broken", rule={"tag": "asset_tier", "in": ["高净值", "富裕"]})
+    save_segment(env=container, principal=SYSTEM, segment=broken)
+    monkeypatch.setattr("touchpoint.journeys.runtime.current_members", failing_for_broken)
+    send = [{"id": "hi", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}]
+    _go_live(env, _journey("a_first", send, entry={"type": "segment", "segment": "broken"}))
+    _go_live(env, _journey("b_second", send, entry={"type": "segment", "segment": "rich"}))
+    _, members = current_members(env=container, name="rich")
+    with caplog.at_level("ERROR", logger="touchpoint.journeys"):
+        assert admit_segments(env=env) == len(members) > 0
+    assert "journey a_first: segment broken could not be evaluated" in caplog.text
+    context, _ = current_members(env=container, name="rich")
+    assert {r["customer_no"] for r in _runs(env, "b_second")} == set(context.customer_numbers(members))
+    assert _runs(env, "a_first") == []
+    monkeypatch.setattr("touchpoint.journeys.runtime.current_members", real)
+    assert admit_segments(env=env) == len(members)  # tried again, now that it can be evaluated
+    assert len(_runs(env, "a_first")) == len(members)
