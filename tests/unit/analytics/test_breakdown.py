@@ -221,6 +221,31 @@ def test_bad_funnel_options_are_refused(
     assert refused.value.faults[0].loc[:2] == ("body", next(iter(change.keys() - {"mode"})))
 
 
+@pytest.mark.parametrize(
+    ("exclusion", "message", "index"),
+    [
+        ({"event": "login", "after": 2, "before": 2}, "exclusions[0]: after 2 and before 2 must be steps", 0),
+        ({"event": "login", "after": 1, "before": 9}, "exclusions[1]: after 1 and before 9 must be steps", 1),
+    ],
+)
+def test_an_exclusion_span_is_refused_by_its_place(
+    demo: tuple[Container, Path], exclusion: dict[str, object], message: str, index: int
+) -> None:
+    """An exclusion between a step and itself, or past the last step, is refused naming which exclusion: the
+    fault's place is the field and the exclusion's index, its message the whole sentence."""
+    fine = {"event": "login", "after": 1, "before": 2}
+    exclusions = [exclusion] if index == 0 else [fine, exclusion]
+    with pytest.raises(ValidationError) as refused:
+        funnel(env=demo[0], query=_query(exclusions=exclusions))
+    expected = f"{message} 1..{len(STEPS)} with after < before"
+    assert str(refused.value) == expected
+    assert [(f.loc, f.msg) for f in refused.value.faults] == [(("body", "exclusions", index), expected)]
+    with pytest.raises(ValidationError) as strict:
+        funnel(env=demo[0], query=_query(mode="strict", exclusions=[fine]))
+    whole = "a strict funnel already allows no other event between steps: drop the exclusions"
+    assert (str(strict.value), strict.value.faults[0].msg) == (whole, whole)
+
+
 def test_bad_breakdowns_and_measures_name_the_fault(demo: tuple[Container, Path]) -> None:
     env = demo[0]
     with pytest.raises(ValidationError, match="no such tag"):
