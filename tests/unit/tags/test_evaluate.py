@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -301,3 +302,34 @@ def test_an_unknown_parameter_is_named_with_its_tag(value: Any) -> None:
     )
     with pytest.raises(ValidationError, match=r"^tag t: unknown parameter 'q'$"):
         rule_values(tag, pd.DataFrame({"x": [1.0]}))
+
+
+def test_labels_of_no_value_for_any_row() -> None:
+    """A model tag that could not be trained has no value for anyone: every row reads as missing, nothing is
+    counted or gets a bitmap, and the stored column is still text (an empty value list must not make it
+    Arrow's null type)."""
+    labels = Labels.none(3)
+    assert labels.codes.tolist() == [-1, -1, -1]
+    assert labels.codes.dtype == np.int32
+    assert labels.names == ()
+    assert labels.values().tolist() == [None, None, None]
+    assert labels.counts() == {}
+    assert labels.members(np.array([7, 8, 9])) == {}
+    column = labels.arrow()
+    assert column.type == pa.string()
+    assert column.to_pylist() == [None, None, None]
+    assert Labels.none(0).values().tolist() == []
+
+
+def test_labels_of_values_read_back_as_those_values() -> None:
+    """Imported or learnt values become codes into their names and read back unchanged, by row, by count,
+    as a text column and as one bitmap of uids per value (NaN and None: no value)."""
+    labels = Labels.of(np.array(["高", None, "低", "高", float("nan")], dtype=object))
+    assert labels.codes.dtype == np.int32
+    assert labels.values().tolist() == ["高", None, "低", "高", None]
+    assert labels.counts() == {"高": 2, "低": 1}
+    assert labels.arrow().to_pylist() == ["高", None, "低", "高", None]
+    assert {k: sorted(v) for k, v in labels.members(np.array([10, 11, 12, 13, 14])).items()} == {
+        "高": [10, 13],
+        "低": [12],
+    }
