@@ -111,9 +111,9 @@ def _mask(
     if isinstance(rule, IndicatorCondition):
         values = context.indicator(rule.indicator)
         return _compare(values if at is None else values[at], rule.op, rule.value)
-    attribute_test(rule)  # an unknown attribute or a value of the wrong type, before reading the column
+    op, value = attribute_test(rule)  # an unknown attribute or a wrong value, before reading the column
     series = context.attributes[rule.attribute]
-    return attribute_mask(rule, series if at is None else series.iloc[at])
+    return _attribute_mask(rule.attribute, op, value, series if at is None else series.iloc[at])
 
 
 def _key(rule: Rule) -> str:
@@ -163,12 +163,11 @@ def _compare(values: np.ndarray, op: str, value: Any) -> np.ndarray:
         return compared
 
 
-def attribute_mask(rule: AttributeCondition, series: pd.Series) -> np.ndarray:
-    """Where an attribute condition holds, by the tag rules' comparison (a missing value satisfies nothing
-    but `exists: false`); the value is read as the column holds it (`attribute_test`)."""
-    op, value = attribute_test(rule)
-    condition = Compare(attribute=rule.attribute, op=op, value=value)
-    return mask(condition, series.to_frame(rule.attribute), {}, f"attribute {rule.attribute}")
+def _attribute_mask(attribute: str, op: str, value: Any, series: pd.Series) -> np.ndarray:
+    """Where an attribute condition (`attribute_test`'s operator and typed value) holds, by the tag rules'
+    comparison (a missing value satisfies nothing but `exists: false`)."""
+    condition = Compare(attribute=attribute, op=op, value=value)
+    return mask(condition, series.to_frame(attribute), {}, f"attribute {attribute}")
 
 
 def event_counts(rule: EventCondition, context: Context) -> pd.Series:

@@ -23,7 +23,7 @@ from touchpoint.segments.model import (
     SequenceCondition,
     TagCondition,
 )
-from touchpoint.tags.attributes import typed_attribute_value
+from touchpoint.tags.attributes import ATTRIBUTE_KINDS, typed_attribute_value
 from touchpoint.tags.evaluate import resolve
 from touchpoint.tags.model import TagDef
 
@@ -131,10 +131,8 @@ def attribute_test(rule: AttributeCondition) -> tuple[str, Any]:
     with like. ValidationError naming the attribute for an unknown attribute, a parameter reference
     (segments have no parameters), a value of another type than the column's, or no value at all."""
     where = f"attribute {rule.attribute}"
-    spec = TABLES["customers"]
-    if rule.attribute not in spec.column_names or rule.attribute == "customer_no":
-        attributes = sorted(set(spec.column_names) - {"customer_no"})
-        raise ValidationError(f"unknown attribute {rule.attribute!r} (attributes: {attributes})")
+    if rule.attribute not in ATTRIBUTE_KINDS:
+        raise ValidationError(f"unknown attribute {rule.attribute!r} (attributes: {sorted(ATTRIBUTE_KINDS)})")
     if rule.exists is not None:
         return "exists", rule.exists
     op: str

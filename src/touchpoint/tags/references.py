@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 
 from touchpoint.core.errors import ValidationError
-from touchpoint.ingest import TABLES
-from touchpoint.tags.attributes import typed_attribute_value
+from touchpoint.tags.attributes import ATTRIBUTE_KINDS, typed_attribute_value
 from touchpoint.tags.evaluate import resolve
 from touchpoint.tags.model import AllOf, AnyOf, Compare, Condition, NotOf, TagDef
 
-ATTRIBUTES = frozenset(TABLES["customers"].column_names) - {"customer_no"}
+ATTRIBUTES = frozenset(ATTRIBUTE_KINDS)
 
 
 def compares(condition: Condition) -> Iterator[Compare]:

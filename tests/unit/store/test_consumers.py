@@ -194,8 +194,8 @@ def test_two_workers_retrying_one_letter_apply_it_once(
     listed, release = threading.Barrier(2, timeout=30), threading.Event()
     real_listing = dead_letters.retries_requested
 
-    def list_then_wait_for_the_other(connection: Connection, consumers: Sequence[str]) -> Any:
-        letters = real_listing(connection, consumers)
+    def list_then_wait_for_the_other(connection: Connection, consumer: str) -> Any:
+        letters = real_listing(connection, consumer)
         listed.wait()  # neither goes on before both have listed the letter
         return letters
 

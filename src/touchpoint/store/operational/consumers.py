@@ -192,19 +192,13 @@ def caught_up(
 
 
 def retry_dead_letters(
-    *,
-    ops: OperationalStore,
-    consumer: str | Sequence[str],
-    apply: Apply,
-    now: Callable[[], datetime],
+    *, ops: OperationalStore, consumer: str, apply: Apply, now: Callable[[], datetime]
 ) -> int:
-    """Process again, one by one, the dead letters of `consumer` (a name or several) an operator asked to
-    retry: resolved when applied, open again with the new error when not; returns how many this call tried.
-    Each letter is claimed in the transaction that applies it, so workers sharing a consumer never apply one
-    letter twice."""
-    consumers = [consumer] if isinstance(consumer, str) else list(consumer)
+    """Process again, one by one, the consumer's dead letters an operator asked to retry: resolved when
+    applied, open again with the new error when not; returns how many this call tried. Each letter is
+    claimed in the transaction that applies it, so workers sharing a consumer never apply one letter twice."""
     with ops.begin() as connection:
-        letters = dead_letters.retries_requested(connection, consumers)
+        letters = dead_letters.retries_requested(connection, consumer)
     tried = 0
     for letter in letters:
         try:

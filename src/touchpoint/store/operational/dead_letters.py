@@ -7,7 +7,6 @@ next pass does so: `resolved` when it went through, `open` again with the new er
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,11 +116,11 @@ def request_retry(connection: Connection, letter_id: int) -> DeadLetter | None:
     return get_letter(connection, letter_id)
 
 
-def retries_requested(connection: Connection, consumers: Sequence[str], limit: int = 100) -> list[DeadLetter]:
-    """The letters of `consumers` an operator asked to be tried again, oldest first."""
+def retries_requested(connection: Connection, consumer: str, limit: int = 100) -> list[DeadLetter]:
+    """The consumer's letters an operator asked to be tried again, oldest first."""
     query = (
         select(dead_letters)
-        .where(dead_letters.c.consumer.in_(list(consumers)), dead_letters.c.status == RETRYING)
+        .where(dead_letters.c.consumer == consumer, dead_letters.c.status == RETRYING)
         .order_by(dead_letters.c.id)
         .limit(limit)
     )
