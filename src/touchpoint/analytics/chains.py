@@ -24,10 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from touchpoint.core.errors import ValidationError
+
 TIME_BITS = 36  # milliseconds since the query's first instant: about two years
 TIME_MASK = (1 << TIME_BITS) - 1
 EMPTY = np.empty(0, dtype=np.int64)
 NEVER = TIME_MASK + 1  # a moment after every deadline: the step cannot be reached
+
+
+def pack_keys(codes: np.ndarray, millis: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each event's packed key (person code << TIME_BITS | milliseconds since the first event) and that
+    first instant; events further apart than TIME_BITS milliseconds are refused, never wrapped around."""
+    origin = int(millis.min()) if len(millis) else 0
+    if len(millis) and int(millis.max()) - origin > TIME_MASK:
+        raise ValidationError("a funnel reads at most about 790 days of events: shorten the range or window")
+    keys: np.ndarray = (codes << TIME_BITS) | (millis - origin)
+    return keys, origin
 
 
 @dataclass

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from ibis.expr.types import BooleanValue, Table
 from pyroaring import FrozenBitMap
 
-from touchpoint.analytics.chains import TIME_BITS, TIME_MASK, Chains, Events, follow_strictly, search
+from touchpoint.analytics.chains import TIME_MASK, Chains, Events, follow_strictly, pack_keys, search
 from touchpoint.analytics.events import (
     check_calendar,
     check_events,
@@ -230,10 +230,7 @@ def _load(env: TagEnv, query: FunnelQuery, start: date, last_day: date, scope: F
         check_events(env, _unseen(query, arrow))
     people = decode_persons(coded, arrow)
     millis = arrow["time"].cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64()).to_numpy()
-    origin = int(millis.min()) if len(millis) else 0
-    if len(millis) and int(millis.max()) - origin > TIME_MASK:
-        raise ValidationError("a funnel reads at most about 790 days of events: shorten the range or window")
-    keys = (people.codes << TIME_BITS) | (millis - origin)
+    keys, origin = pack_keys(people.codes, millis)
     if query.mode == "strict":
         # The very next event is defined by time, then event id.
         order = np.lexsort((arrow["event_id"].to_numpy(zero_copy_only=False), keys))

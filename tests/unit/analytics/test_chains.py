@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from touchpoint.analytics.chains import TIME_BITS, Events, _ordered, _ordered_earliest, search
+from touchpoint.analytics.chains import TIME_BITS, Events, _ordered, _ordered_earliest, pack_keys, search
+from touchpoint.core.errors import ValidationError
 from unit.analytics.funnel_reference import Exclusion, Row, Step, earliest_reach
 
 ORIGIN = datetime(2026, 3, 10, tzinfo=UTC)
@@ -179,3 +181,19 @@ def _events(rows: list[Row], steps: list[Step], exclusions: list[Exclusion]) -> 
         ),
         ordered,
     )
+
+
+def test_keys_hold_a_span_of_exactly_time_bits_and_refuse_one_millisecond_more() -> None:
+    """The last millisecond that fits is kept whole (person and time read back); one more is refused by name,
+    never wrapped into the next person's code."""
+    limit = (1 << TIME_BITS) - 1
+    codes = np.array([0, 1, 1], dtype=np.int64)
+    millis = np.array([1_000, 1_000, 1_000 + limit], dtype=np.int64)
+    keys, origin = pack_keys(codes, millis)
+    assert origin == 1_000
+    assert (keys >> TIME_BITS).tolist() == [0, 1, 1]
+    assert (keys & limit).tolist() == [0, 0, limit]
+    with pytest.raises(ValidationError, match="at most about 790 days"):
+        pack_keys(codes, millis + np.array([0, 0, 1]))
+    empty, start = pack_keys(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    assert (len(empty), start) == (0, 0)

@@ -637,6 +637,18 @@ def test_formulas_naming_unknown_indicators_or_closing_a_cycle_are_refused(
         IndicatorDef(name="e", title="e", source="trades", aggregation="count")
 
 
+def test_a_value_indicator_of_an_event_property_keeps_it_as_text(sqlite_container: Container) -> None:
+    """`value` reads a property as text, as distinct counts do: a code sent as a number is its digits, a
+    code sent as text stays text (read as a number, the first would be 110011.0 and the second nothing)."""
+    _customers(sqlite_container)
+    props = [("C1", 1, {"code": 110011}), ("C2", 1, {"code": "F7"}), ("C3", 1, {"other": 1})]
+    _load(sqlite_container, "events", _property_events("trade_view", props))
+    got = _property_indicators(sqlite_container, {"code": ("value", "properties.code")})
+    codes = got.set_index("customer_no")["code"].astype(object)
+    assert codes.loc[["C1", "C2"]].tolist() == ["110011", "F7"]
+    assert codes.loc[["C3", "C4"]].isna().all()
+
+
 def _property_events(event: str, props: list[tuple[str, int, dict[str, Any]]]) -> pa.Table:
     """Events named `event`, one per (customer, minute after 03-30 10:00 Beijing, properties)."""
     at = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)
