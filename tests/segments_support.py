@@ -11,7 +11,8 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from touchpoint.indicators.layout import INDICATOR_VALUES
-from touchpoint.segments.context import Context
+from touchpoint.ingest import analytical_layouts
+from touchpoint.segments.context import Context, SnapshotData
 from touchpoint.store import AnalyticalStore
 from touchpoint.store.backends.duckdb import DuckDBBackend
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
@@ -27,7 +28,9 @@ def make_context(
     tags: dict[str, dict[str, list[int]]] | None = None,
 ) -> Context:
     """A context over snapshots written as given (uids in the order listed, customer C<uid>)."""
-    store = AnalyticalStore(root, [TAG_VALUES, TAG_BITMAPS, INDICATOR_VALUES], DuckDBBackend())
+    store = AnalyticalStore(
+        root, [*analytical_layouts(), TAG_VALUES, TAG_BITMAPS, INDICATOR_VALUES], DuckDBBackend()
+    )
     numbers = [f"C{u}" for u in uids]
     store.replace_partitions(TAG_VALUES.name, {DAY: pa.table({"uid": uids, "customer_no": numbers})})
     rows = [
@@ -43,7 +46,7 @@ def make_context(
     return Context(
         env=env,
         at=datetime(2026, 3, 31, 8, tzinfo=UTC),
-        snapshot=DAY,
+        data=SnapshotData(store, DAY, None),
         segment_rule=lambda name: None,
         list_members=lambda name: [],
     )

@@ -4,7 +4,7 @@ attributes, the kept events runs wait for, and message templates rendered in Jin
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -18,13 +18,10 @@ from touchpoint.journeys.model import WaitForEventNode
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.context import Context
 from touchpoint.segments.model import PropertyFilter
-from touchpoint.segments.service import context_at, current_members, read_rule, segment_resolver
-from touchpoint.tags.layout import TAG_VALUES
+from touchpoint.segments.service import context_at, current_members, read_rule
 from touchpoint.tags.service import TagEnv
 
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
-REUSE = timedelta(minutes=5)  # a batch may use a rule context this much older than its own time
-_CONTEXTS: dict[str, Context] = {}
 
 
 @lru_cache(maxsize=512)
@@ -45,21 +42,10 @@ class Snapshot:
 
     @cached_property
     def context(self) -> Context:
-        """The rule context as of now — reused from an earlier batch on the same tag snapshot for up to five
-        minutes, because loading a million customers' base costs more than the batch itself."""
-        env = self.env
-        now = env.clock.now()
-        key = str(env.analytics.root)
-        cached = _CONTEXTS.get(key)
-        if cached is not None and timedelta(0) <= now - cached.at <= REUSE:
-            fresh_day = env.calendar.business_date(now)
-            if cached.snapshot == _newest_snapshot(self.env, fresh_day):
-                cached.segment_rule = segment_resolver(env=self.env)  # segments saved since count
-                return cached
-        context = context_at(env=self.env)
-        _CONTEXTS.clear()
-        _CONTEXTS[key] = context
-        return context
+        """The rule context as of now. Its snapshot data (the base, tag bitmaps, indicator columns and the
+        conditions built from them) is shared with earlier batches while the snapshot's files are unchanged,
+        because loading a million customers' base costs more than the batch itself."""
+        return context_at(env=self.env)
 
     def rule_members(self, rule: dict[str, Any]) -> BitMap:
         """Who satisfies a rule now (evaluated once per batch)."""
@@ -90,11 +76,6 @@ class Snapshot:
         if event not in self._inbox:
             self._inbox[event] = repo.inbox_of(connection, list(self.batch), event)
         return [e for e in self._inbox[event].get(customer, []) if e["time"] >= since]
-
-
-def _newest_snapshot(env: TagEnv, day: date) -> date | None:
-    stored = [p.dt for p in env.analytics.partitions(TAG_VALUES.name) if p.dt <= day]
-    return max(stored) if stored else None
 
 
 class LiveFacts:

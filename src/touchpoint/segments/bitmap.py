@@ -134,7 +134,7 @@ def _leaf(rule: Rule, context: Context) -> AbstractBitMap:
     return context.bitmap_of(context.list_members(rule.list_))
 
 
-def _tag(rule: TagCondition, context: Context) -> BitMap:
+def _tag(rule: TagCondition, context: Context) -> AbstractBitMap:
     bitmaps = context.tag_values(rule.tag)
     having = BitMap.union(*bitmaps.values()) if bitmaps else BitMap()
     if rule.exists is not None:

@@ -3,9 +3,10 @@ the events inside a relative window — all as of one evaluation time, loaded on
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -31,27 +32,32 @@ from touchpoint.tags.service import TagEnv
 FEW_NUMBERS = 1_000
 """Up to this many customer numbers are looked up by uid (a row group each at most) rather than by reading
 the base's whole customer-number column."""
+KNOWN_NUMBERS = 10_000
+"""Customer numbers looked up by uid that a snapshot's data keeps for the next preview's sample."""
 MEMO_ENTRIES = 256
-"""Condition results a context keeps (a dense one is ~1.2 MB at 10M customers)."""
+"""Condition results a snapshot's data keeps (a dense one is ~1.2 MB at 10M customers)."""
 
 
-@dataclass
-class Context:
-    """The data a rule is evaluated against, as of `at`."""
+class SnapshotData:
+    """What rules read from one tag snapshot: the customer base, tag bitmaps, indicator and attribute columns,
+    each loaded when a rule first needs it, and the condition results built from them.
 
-    env: TagEnv
-    at: datetime
-    snapshot: date
-    segment_rule: Callable[[str], Any]
-    list_members: Callable[[str], list[str]]
-    _columns: dict[str, np.ndarray] = field(default_factory=dict)
-    _tags: dict[str, dict[str, BitMap]] = field(default_factory=dict)
-    _memo: dict[str, FrozenBitMap] = field(default_factory=dict)
+    It depends on the snapshot's files alone, so contexts share it while those files stay the same
+    (`snapshot_data`): an editor's second preview finds the columns and results the first one loaded. Shared
+    by the API's threads: a value two threads load at once is loaded twice, harmlessly; the remembered
+    results are guarded, because evicting one is two steps.
+    """
 
-    @property
-    def analytics(self) -> Any:
-        """The analytical store."""
-        return self.env.analytics
+    def __init__(self, analytics: Any, snapshot: date, customers_day: date | None) -> None:
+        self.analytics = analytics
+        self.snapshot = snapshot
+        self.customers_day = customers_day
+        """The customers snapshot attributes are read from: the newest on or before `snapshot`."""
+        self._columns: dict[str, np.ndarray] = {}
+        self._tags: dict[str, dict[str, FrozenBitMap]] = {}
+        self._memo: dict[str, FrozenBitMap] = {}
+        self._numbers: dict[int, str] = {}
+        self._memo_lock = threading.Lock()
 
     @cached_property
     def base(self) -> pa.Table:
@@ -109,13 +115,12 @@ class Context:
         return BitMap(array("I", self.uids[mask].tobytes()))
 
     @cached_property
-    def universe(self) -> BitMap:
-        """The whole customer base as a bitmap."""
+    def universe(self) -> FrozenBitMap:
+        """The whole customer base as a bitmap (frozen: every context of the snapshot shares it)."""
         if self.dense and len(self.uids):
-            return BitMap(
-                range(int(self.uids[0]), int(self.uids[-1]) + 1)
-            )  # built run by run, not uid by uid
-        return BitMap(array("I", self.uids.tobytes()))
+            # built run by run, not uid by uid
+            return FrozenBitMap(range(int(self.uids[0]), int(self.uids[-1]) + 1))
+        return FrozenBitMap(array("I", self.uids.tobytes()))
 
     @cached_property
     def uid_of(self) -> dict[str, int]:
@@ -133,15 +138,15 @@ class Context:
             serialized.setdefault(row["tag"], {})[row["value"]] = row["bitmap"]
         return serialized
 
-    def tag_values(self, tag: str) -> dict[str, BitMap]:
+    def tag_values(self, tag: str) -> dict[str, FrozenBitMap]:
         """value → members of one tag on the snapshot date, deserialized when a rule first names the tag."""
         if tag not in self._tags:
             found = self._serialized_tags.get(tag, {})
-            self._tags[tag] = {value: BitMap.deserialize(raw) for value, raw in found.items()}
+            self._tags[tag] = {value: FrozenBitMap.deserialize(raw) for value, raw in found.items()}
         return self._tags[tag]
 
     @cached_property
-    def tag_bitmaps(self) -> dict[tuple[str, str], BitMap]:
+    def tag_bitmaps(self) -> dict[tuple[str, str], FrozenBitMap]:
         """(tag, value) → members on the snapshot date, for every tag."""
         return {
             (tag, value): bitmap
@@ -180,34 +185,182 @@ class Context:
                 aligned = np.full(len(rows), np.nan)
                 aligned[rows >= 0] = values[rows[rows >= 0]]
                 values = aligned
+            values.flags.writeable = False  # shared by every context of the snapshot
             self._columns[name] = values
         return self._columns[name]
 
     def recall(self, key: str) -> FrozenBitMap | None:
-        """A remembered condition result, if this context has built it."""
+        """A remembered condition result, if it has been built on this snapshot."""
         return self._memo.get(key)
 
-    def remember(self, key: str, build: Callable[[], BitMap]) -> FrozenBitMap:
-        """The members of a condition that depends on the snapshot alone, built once per context.
+    def remember(self, key: str, build: Callable[[], AbstractBitMap]) -> FrozenBitMap:
+        """The members of a condition that depends on the snapshot alone, built once per snapshot.
 
         An editor previews a rule again and again, changing one condition at a time: the others are then
         set operations on bitmaps already built. Frozen, so no caller can change a shared result.
         """
-        if key not in self._memo:
-            if len(self._memo) >= MEMO_ENTRIES:
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        built = FrozenBitMap(build())
+        with self._memo_lock:
+            if key not in self._memo and len(self._memo) >= MEMO_ENTRIES:
                 self._memo.pop(next(iter(self._memo)))  # the oldest: a bound on memory, not a cache policy
-            self._memo[key] = FrozenBitMap(build())
-        return self._memo[key]
+            return self._memo.setdefault(key, built)
 
     @cached_property
     def attributes(self) -> pd.DataFrame:
         """The customers snapshot on or before the snapshot date, one row per customer of the base."""
-        day = self.analytics.latest_partition_on_or_before("customers", self.snapshot)
-        if day is None:
+        if self.customers_day is None:
             raise NotFoundError("no customers snapshot; import customers first")
-        customers = self.analytics.read_partition("customers", day).drop_columns(["attributes"]).to_pandas()
-        aligned: pd.DataFrame = self.base.to_pandas().merge(customers, on="customer_no", how="left")
+        customers = self.analytics.read_partition("customers", self.customers_day)
+        assert customers is not None
+        frame = customers.drop_columns(["attributes"]).to_pandas()
+        aligned: pd.DataFrame = self.base.to_pandas().merge(frame, on="customer_no", how="left")
         return aligned
+
+    def customer_numbers(self, members: AbstractBitMap) -> list[str]:
+        """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take).
+
+        A few members (a preview's sample) are looked up in the snapshot by uid unless the base is loaded
+        already: the customer numbers are the largest column there is, and a preview needs ten of them.
+        """
+        if len(members) <= FEW_NUMBERS and "base" not in self.__dict__:
+            return self._few_numbers(members)
+        uids = np.frombuffer(members.to_array(), dtype=np.uint32)
+        numbers: list[str] = self.base["customer_no"].take(pa.array(self.positions(uids))).to_pylist()
+        return numbers
+
+    def _few_numbers(self, members: AbstractBitMap) -> list[str]:
+        """Looked up by uid in the snapshot (a row group each), and kept: an editor's previews of one rule
+        and its edits mostly show the same first members."""
+        known = self._numbers
+        found = {uid: number for uid in members if (number := known.get(uid)) is not None}
+        missing = [uid for uid in members if uid not in found]
+        if missing:
+            rows = self.analytics.read_partition(
+                TAG_VALUES.name, self.snapshot, columns=["uid", "customer_no"], where_in=("uid", missing)
+            )
+            assert rows is not None
+            fetched = dict(zip(rows["uid"].to_pylist(), rows["customer_no"].to_pylist(), strict=True))
+            found.update(fetched)
+            if len(known) + len(fetched) > KNOWN_NUMBERS:
+                known.clear()  # a bound on memory; the base itself is the place for many numbers
+            known.update(fetched)
+        return [found[uid] for uid in members]
+
+    def bitmap_of(self, customer_numbers: list[str] | pd.Series) -> BitMap:
+        """The uids of customer numbers that are in the base."""
+        uid_of = self.uid_of
+        return BitMap([uid_of[c] for c in customer_numbers if c in uid_of])
+
+
+def snapshot_data(analytics: Any, snapshot: date) -> SnapshotData:
+    """The snapshot data of one tag snapshot date, shared with earlier callers while its files are unchanged
+    (the tag values and bitmaps, the indicators, and the customers snapshot attributes come from)."""
+    customers_day = analytics.latest_partition_on_or_before("customers", snapshot)
+    sources = [
+        (TAG_VALUES.name, snapshot),
+        (TAG_BITMAPS.name, snapshot),
+        (INDICATOR_VALUES.name, snapshot),
+        ("customers", customers_day),
+    ]
+    data: SnapshotData = analytics.derived(
+        "segments.snapshot", sources, lambda: SnapshotData(analytics, snapshot, customers_day)
+    )
+    return data
+
+
+@dataclass
+class Context:
+    """The data a rule is evaluated against, as of `at`: one snapshot's data and the events before `at`."""
+
+    env: TagEnv
+    at: datetime
+    data: SnapshotData
+    segment_rule: Callable[[str], Any]
+    list_members: Callable[[str], list[str]]
+
+    @property
+    def analytics(self) -> Any:
+        """The analytical store."""
+        return self.env.analytics
+
+    @property
+    def snapshot(self) -> date:
+        """The tag snapshot's date."""
+        return self.data.snapshot
+
+    # The snapshot's readers, by name (what rules, insight and journeys ask a context for).
+
+    @property
+    def base(self) -> pa.Table:
+        """(uid, customer_no) of every customer, sorted by uid."""
+        return self.data.base
+
+    @property
+    def uids(self) -> np.ndarray:
+        """Every customer's uid, ascending."""
+        return self.data.uids
+
+    @property
+    def universe(self) -> BitMap:
+        """The whole customer base (a copy the caller may change; cheap: the base is mostly runs)."""
+        return BitMap(self.data.universe)
+
+    @property
+    def uid_of(self) -> dict[str, int]:
+        """customer_no → uid."""
+        return self.data.uid_of
+
+    @property
+    def tag_bitmaps(self) -> dict[tuple[str, str], FrozenBitMap]:
+        """(tag, value) → members, for every tag."""
+        return self.data.tag_bitmaps
+
+    @property
+    def indicator_table(self) -> pa.Table:
+        """The whole indicator snapshot."""
+        return self.data.indicator_table
+
+    @property
+    def attributes(self) -> pd.DataFrame:
+        """The customers snapshot, one row per customer of the base."""
+        return self.data.attributes
+
+    def positions(self, uids: np.ndarray) -> np.ndarray:
+        """Where each of `uids` (all in the base, ascending) sits in the base."""
+        return self.data.positions(uids)
+
+    def where(self, mask: np.ndarray) -> BitMap:
+        """The customers at the positions where `mask` is true."""
+        return self.data.where(mask)
+
+    def tag_values(self, tag: str) -> dict[str, FrozenBitMap]:
+        """value → members of one tag."""
+        return self.data.tag_values(tag)
+
+    def indicator(self, name: str) -> np.ndarray:
+        """One indicator's values for every customer of the base (NaN where missing)."""
+        return self.data.indicator(name)
+
+    def recall(self, key: str) -> FrozenBitMap | None:
+        """A remembered condition result."""
+        return self.data.recall(key)
+
+    def remember(self, key: str, build: Callable[[], AbstractBitMap]) -> FrozenBitMap:
+        """A snapshot condition's members, built once per snapshot."""
+        return self.data.remember(key, build)
+
+    def customer_numbers(self, members: AbstractBitMap) -> list[str]:
+        """The customer numbers of a bitmap of uids, in uid order."""
+        return self.data.customer_numbers(members)
+
+    def bitmap_of(self, customer_numbers: list[str] | pd.Series) -> BitMap:
+        """The uids of customer numbers that are in the base."""
+        return self.data.bitmap_of(customer_numbers)
+
+    # What depends on `at`: the events.
 
     @cached_property
     def id_map(self) -> Table:
@@ -249,32 +402,6 @@ class Context:
             return start, calendar.business_date(start), today
         first_trading_day, last = calendar.trailing_sessions(today, within.n)
         return None, calendar.first_day_rolling_into(first_trading_day), last
-
-    def customer_numbers(self, members: AbstractBitMap) -> list[str]:
-        """The customer numbers of a bitmap of uids in the base, in uid order (one vectorised take).
-
-        A few members (a preview's sample) are looked up in the snapshot by uid unless the base is loaded
-        already: the customer numbers are the largest column there is, and a preview needs ten of them.
-        """
-        if len(members) <= FEW_NUMBERS and "base" not in self.__dict__:
-            return self._few_numbers(members)
-        uids = np.frombuffer(members.to_array(), dtype=np.uint32)
-        numbers: list[str] = self.base["customer_no"].take(pa.array(self.positions(uids))).to_pylist()
-        return numbers
-
-    def _few_numbers(self, members: AbstractBitMap) -> list[str]:
-        wanted = ("uid", list(members))
-        rows = self.analytics.read_partition(
-            TAG_VALUES.name, self.snapshot, columns=["uid", "customer_no"], where_in=wanted
-        )
-        assert rows is not None
-        number_of = dict(zip(rows["uid"].to_pylist(), rows["customer_no"].to_pylist(), strict=True))
-        return [number_of[uid] for uid in members]
-
-    def bitmap_of(self, customer_numbers: list[str] | pd.Series) -> BitMap:
-        """The uids of customer numbers that are in the base."""
-        uid_of = self.uid_of
-        return BitMap([uid_of[c] for c in customer_numbers if c in uid_of])
 
 
 def _ascending(values: np.ndarray) -> bool:

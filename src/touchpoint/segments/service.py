@@ -31,7 +31,7 @@ from touchpoint.indicators.service import known_events
 from touchpoint.ingest import TABLES
 from touchpoint.segments import repo
 from touchpoint.segments.bitmap import evaluate
-from touchpoint.segments.context import Context
+from touchpoint.segments.context import Context, snapshot_data
 from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.segments.model import Rule, parse_rule, segment_references
 from touchpoint.segments.sql import evaluate_sql
@@ -211,9 +211,8 @@ def context_at(*, env: TagEnv, at: datetime | None = None) -> Context:
                 raise ValidationError(f"unknown list {name!r}")
             return repo.list_members(connection, name)
 
-    return Context(
-        env=env, at=instant, snapshot=max(days), segment_rule=segment_rule, list_members=list_members
-    )
+    data = snapshot_data(env.analytics, max(days))
+    return Context(env=env, at=instant, data=data, segment_rule=segment_rule, list_members=list_members)
 
 
 def preview(

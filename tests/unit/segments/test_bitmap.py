@@ -57,14 +57,14 @@ def test_both_ways_of_testing_columns_inside_all_agree(
 def test_a_repeated_preview_reuses_every_condition_and_an_edit_builds_one(tmp_path: Path) -> None:
     context = _context(tmp_path)
     first = evaluate(read_rule(RULE), context)
-    remembered = dict(context._memo)
+    remembered = dict(context.data._memo)
     assert len(remembered) == 3  # the tag and both columns (whole columns: 2/3 of the base are candidates)
     assert evaluate(read_rule(RULE), context) == first
-    assert context._memo == remembered
+    assert context.data._memo == remembered
     edited = {"all": [*RULE["all"][:1], {"indicator": "assets", "op": ">=", "value": 60}, RULE["all"][2]]}
     evaluate(read_rule(edited), context)
-    assert len(context._memo) == 4
-    assert all(context._memo[k] is v for k, v in remembered.items())
+    assert len(context.data._memo) == 4
+    assert all(context.data._memo[k] is v for k, v in remembered.items())
 
 
 def test_a_result_can_be_changed_without_changing_what_is_remembered(tmp_path: Path) -> None:

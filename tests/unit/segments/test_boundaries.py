@@ -715,7 +715,7 @@ def test_positions_of_uids_with_and_without_gaps(store: Store, base: tuple[Custo
     context = context_at(env=store.container, at=AT)
     ordered = sorted(c.uid for c in base)
     chosen = ordered if data is None else sorted(data.draw(st.sets(st.sampled_from(ordered))))
-    assert context.dense == (ordered == list(range(ordered[0], ordered[-1] + 1)))
+    assert context.data.dense == (ordered == list(range(ordered[0], ordered[-1] + 1)))
     found = context.positions(np.array(chosen, dtype=np.uint32))
     assert found.tolist() == [ordered.index(u) for u in chosen]
 
@@ -724,8 +724,9 @@ def test_an_empty_base_has_no_positions(store: Store) -> None:
     # A snapshot of no customers: positions and customer numbers of nobody are empty, not an IndexError.
     publish(store, World(at=AT, customers=()))
     context = context_at(env=store.container, at=AT)
-    assert context.dense
+    assert context.data.dense
     assert context.positions(np.array([], dtype=np.uint32)).tolist() == []
+    assert context.uids[context.positions(np.array([], dtype=np.uint32))].tolist() == []  # usable as an index
     assert context.customer_numbers(BitMap()) == []
 
 

@@ -3,16 +3,19 @@ named, and condition results remembered once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from pyroaring import BitMap, FrozenBitMap
 
-from segments_support import make_context
+from segments_support import DAY, make_context
+from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.segments import context as context_module
-from touchpoint.segments.context import as_floats, rows_of
+from touchpoint.segments.context import as_floats, rows_of, snapshot_data
 
 
 def test_uids_and_base_are_in_uid_order_whatever_order_they_were_written(tmp_path: Path) -> None:
@@ -41,7 +44,7 @@ def test_indicator_written_in_base_order_is_read_as_is(tmp_path: Path) -> None:
 def test_where_and_universe_on_dense_and_sparse_bases(tmp_path: Path) -> None:
     for folder, uids in (("dense", [5, 6, 7, 8]), ("sparse", [5, 9, 70_000, 70_001])):
         context = make_context(tmp_path / folder, uids)
-        assert context.dense == (folder == "dense")
+        assert context.data.dense == (folder == "dense")
         assert context.where(np.array([True, False, True, True])) == BitMap(
             np.array(uids)[[0, 2, 3]].tolist()
         )
@@ -52,7 +55,7 @@ def test_a_tags_bitmaps_are_deserialized_when_first_named(tmp_path: Path) -> Non
     tags = {"tier": {"a": [1], "b": [2, 3]}, "stage": {"new": [3]}}
     context = make_context(tmp_path, [1, 2, 3], tags=tags)
     assert context.tag_values("tier") == {"a": BitMap([1]), "b": BitMap([2, 3])}
-    assert set(context._tags) == {"tier"}
+    assert set(context.data._tags) == {"tier"}
     assert context.tag_values("unknown") == {}
     assert context.tag_bitmaps == {
         ("tier", "a"): BitMap([1]),
@@ -108,7 +111,7 @@ def test_as_floats_reads_numbers_and_leaves_the_rest_missing() -> None:
 def test_a_few_customer_numbers_are_looked_up_without_loading_the_base(tmp_path: Path) -> None:
     context = make_context(tmp_path, [4, 2, 9, 7])
     assert context.customer_numbers(BitMap([9, 2])) == ["C2", "C9"]
-    assert "base" not in context.__dict__  # looked up by uid in the snapshot
+    assert "base" not in context.data.__dict__  # looked up by uid in the snapshot
     assert context.customer_numbers(BitMap()) == []
 
 
@@ -116,4 +119,108 @@ def test_many_customer_numbers_come_from_the_base(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(context_module, "FEW_NUMBERS", 1)
     context = make_context(tmp_path, [4, 2, 9, 7])
     assert context.customer_numbers(BitMap([9, 2, 7])) == ["C2", "C7", "C9"]
-    assert "base" in context.__dict__
+    assert "base" in context.data.__dict__
+
+
+def test_snapshot_data_is_shared_until_one_of_the_snapshots_files_changes(tmp_path: Path) -> None:
+    """Contexts of one snapshot share what it loaded and the results built on it; after the indicators are
+    recomputed the next context reads the new values and remembers nothing from before."""
+    context = make_context(tmp_path, [1, 2, 3], indicators={"x": [1.0, 2.0, 3.0]})
+    store = context.analytics
+    first = snapshot_data(store, DAY)
+    assert snapshot_data(store, DAY) is first
+    assert first.customers_day is None
+    assert first.indicator("x").tolist() == [1.0, 2.0, 3.0]
+    first.remember("k", lambda: BitMap([1]))
+    recomputed = pa.table({"uid": [1, 2, 3], "customer_no": ["C1", "C2", "C3"], "x": [9.0, 8.0, 7.0]})
+    store.replace_partitions(INDICATOR_VALUES.name, {DAY: recomputed})
+    second = snapshot_data(store, DAY)
+    assert second is not first
+    assert second.indicator("x").tolist() == [9.0, 8.0, 7.0]
+    assert second.recall("k") is None
+    assert first.indicator("x").tolist() == [1.0, 2.0, 3.0]  # a caller still holding the old data keeps it
+    customers = pa.table({"customer_no": ["C2"], "risk_level": ["C3"]})
+    store.replace_partitions("customers", {DAY - timedelta(days=1): customers})
+    third = snapshot_data(store, DAY)
+    assert third is not second
+    assert third.customers_day == DAY - timedelta(days=1)
+    assert third.attributes["risk_level"].tolist()[1] == "C3"
+
+
+def test_shared_values_cannot_be_changed_through_a_context(tmp_path: Path) -> None:
+    context = make_context(tmp_path, [1, 2], indicators={"x": [1.0, 2.0]}, tags={"t": {"a": [1]}})
+    with pytest.raises(ValueError, match="read-only"):
+        context.indicator("x")[0] = 5.0
+    with pytest.raises(AttributeError):
+        context.tag_values("t")["a"].add(2)  # type: ignore[attr-defined]
+    universe = context.universe
+    universe.add(99)
+    assert 99 not in context.universe
+
+
+def test_a_snapshot_written_out_of_order_is_sorted_whatever_its_first_uid() -> None:
+    """Out of order although its first uid is the smallest: the order check compares neighbours."""
+    assert not context_module._ascending(np.array([10, 30, 20]))
+    assert not context_module._ascending(np.array([10, 10, 20]))
+    assert context_module._ascending(np.array([10, 20, 30]))
+
+
+def test_uids_written_out_of_order_after_the_smallest_are_sorted(tmp_path: Path) -> None:
+    context = make_context(tmp_path, [10, 30, 20], indicators={"x": [1.0, 3.0, 2.0]})
+    assert context.uids.tolist() == [10, 20, 30]
+    assert context.indicator("x").tolist() == [1.0, 2.0, 3.0]
+
+
+def test_rows_of_uids_beyond_every_key_are_missing() -> None:
+    found = rows_of(np.array([1, 5, 9], dtype=np.uint32), np.array([2, 1]))
+    assert found.tolist() == [1, -1, -1]  # type: ignore[union-attr]
+
+
+def test_as_floats_of_whole_numbers_in_text_are_floats() -> None:
+    values = as_floats(pa.chunked_array([pa.array(["1", "2"])]))
+    assert values.dtype == np.float64
+    assert values.tolist() == [1.0, 2.0]
+
+
+def test_a_rule_reads_only_the_columns_and_rows_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An indicator is one column of the snapshot; a sample's customer numbers are the sample's rows; once the
+    base is loaded, numbers come from it without another read; exactly FEW_NUMBERS members are still few."""
+    context = make_context(tmp_path, [1, 2, 3, 4], indicators={"x": [1, 2, 3, 4], "y": [5, 6, 7, 8]})
+    reads: list[tuple[list[str], int]] = []
+    read_partition = context.analytics.read_partition
+
+    def recording(*args: Any, **kwargs: Any) -> pa.Table:
+        table = read_partition(*args, **kwargs)
+        reads.append((table.column_names, table.num_rows))
+        return table
+
+    monkeypatch.setattr(context.analytics, "read_partition", recording)
+    monkeypatch.setattr(context_module, "FEW_NUMBERS", 2)
+    context.indicator("x")
+    assert ["x"] in [columns for columns, _ in reads]
+    assert all("y" not in columns for columns, _ in reads)
+    reads.clear()
+    assert context.customer_numbers(BitMap([2, 4])) == ["C2", "C4"]
+    assert reads == [(["uid", "customer_no"], 2)]
+    assert "base" not in context.data.__dict__
+    reads.clear()
+    assert context.customer_numbers(BitMap([1, 2])) == ["C1", "C2"]  # the next sample: only C1 is read
+    assert reads == [(["uid", "customer_no"], 1)]
+    context.base  # noqa: B018 - loaded by a larger request
+    reads.clear()
+    assert context.customer_numbers(BitMap([3])) == ["C3"]
+    assert reads == []
+
+
+def test_customer_numbers_looked_up_are_kept_within_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context_module, "KNOWN_NUMBERS", 3)
+    context = make_context(tmp_path, [1, 2, 3, 4, 5])
+    assert context.customer_numbers(BitMap([1, 2])) == ["C1", "C2"]
+    assert context.customer_numbers(BitMap([3])) == ["C3"]
+    assert set(context.data._numbers) == {1, 2, 3}
+    assert context.customer_numbers(BitMap([4, 5])) == ["C4", "C5"]
+    assert set(context.data._numbers) == {4, 5}

@@ -174,3 +174,32 @@ def test_where_in_reads_only_the_rows_holding_the_values(tmp_path: Path) -> None
         store.read_partition("wide", D1, columns=["x"], where_in=("nope", [1]))
     with pytest.raises(ValueError, match="named columns"):
         store.read_partition("wide", D1, where_in=("v", [1]))
+
+
+def test_a_derived_value_is_kept_while_its_partitions_files_are_and_rebuilt_after_a_write(
+    tmp_path: Path,
+) -> None:
+    """One value per kind: the same object again while every source partition has the file it had, a new one
+    after a write to any of them (another date's write does not count), and a missing partition is a source
+    like any other."""
+    store = _store(tmp_path)
+    store.upsert("facts", _rows(["a"], [1], D1))
+    builds: list[int] = []
+
+    def build() -> list[int]:
+        builds.append(len(builds))
+        return [len(builds)]
+
+    sources = [("facts", D1), ("facts", None)]
+    first = store.derived("k", sources, build)
+    assert store.derived("k", sources, build) is first
+    store.upsert("facts", _rows(["x"], [9], D2))  # another partition: D1's file is unchanged
+    assert store.derived("k", sources, build) is first
+    store.upsert("facts", _rows(["a"], [2], D1))
+    second = store.derived("k", sources, build)
+    assert second is not first
+    assert builds == [0, 1]
+    assert store.derived("other", sources, build) is not second  # kinds are kept apart
+    assert store.derived("k", [("facts", D2)], build) is not second
+    assert store.derived("k", sources, build) is not second  # one value per kind: the newest only
+    assert len(builds) == 5

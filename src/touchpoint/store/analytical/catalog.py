@@ -12,11 +12,11 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 KeyScope = Literal["partition", "table"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,14 @@ class AnalyticalStore:
         self.backend = backend
         self.history_retention = history_retention
         self._local = threading.local()
+        self._derived: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        self._derived_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the engine's connections (and the views cached on them)."""
         self._local = threading.local()
+        with self._derived_lock:
+            self._derived.clear()
         closer = getattr(self.backend, "close", None)
         if closer is not None:
             closer()
@@ -235,6 +240,28 @@ class AnalyticalStore:
             for c in columns
         ]
         return pa.Table.from_arrays(arrays, names=list(columns))
+
+    def derived(self, kind: str, sources: Sequence[tuple[str, date | None]], build: Callable[[], T]) -> T:
+        """A value built from partitions (table, date; None: no partition), kept while each still has the
+        file it had when the value was built: the same value again, or a new one after a write.
+
+        One value per kind is kept (the newest), so memory stays bounded whatever is asked; a caller still
+        holding an older value keeps using it. The key is checked against the manifests on every call, which
+        is a small file read per source.
+        """
+        key = tuple((name, dt, self._current_file(name, dt)) for name, dt in sources)
+        with self._derived_lock:
+            held = self._derived.get(kind)
+            if held is not None and held[0] == key:
+                return cast(T, held[1])
+        value = build()
+        with self._derived_lock:
+            self._derived[kind] = (key, value)
+        return value
+
+    def _current_file(self, name: str, dt: date | None) -> str | None:
+        info = self.manifest(name).partitions.get(dt) if dt is not None else None
+        return info.file if info is not None else None
 
     def _view_cache(self) -> dict[str, tuple[list[Path], Any]]:
         cache = getattr(self._local, "views", None)
