@@ -119,11 +119,6 @@ def check(
     )
 
 
-def segment_resolver(*, env: TagEnv) -> Callable[[str], Rule]:
-    """Look up saved segments' rules as they are now (for a context kept across evaluations)."""
-    return _resolver(list_segments(env=env))
-
-
 def _resolver(saved: dict[str, SegmentDef]) -> Callable[[str], Rule]:
     """Look up a saved segment's rule by name, refusing unknown names."""
 
