@@ -136,7 +136,7 @@ def measure(bench: h.Bench, size: int) -> dict[str, Any]:
             shared = context_at(env=container, at=AT)  # its snapshot data is what preview() will share
             data = shared.data
             # Data of its own, so that these figures start cold and leave preview()'s shared data unloaded.
-            context = replace(shared, data=SnapshotData(data.analytics, data.snapshot, data.customers_day))
+            context = replace(shared, data=SnapshotData(data.analytics, data.snapshot, data.versions))
             cold = h.measure(lambda: evaluate(rule, context), runs=1)
             warm = h.measure(lambda: evaluate(rule, context), runs=5)
             thresholds = iter(range(90_000, 100_000, 1_000))

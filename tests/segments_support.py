@@ -12,7 +12,7 @@ from pyroaring import BitMap
 
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.ingest import analytical_layouts
-from touchpoint.segments.context import Context, SnapshotData
+from touchpoint.segments.context import Context, snapshot_data
 from touchpoint.store import AnalyticalStore
 from touchpoint.store.backends.duckdb import DuckDBBackend
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
@@ -46,7 +46,7 @@ def make_context(
     return Context(
         env=env,
         at=datetime(2026, 3, 31, 8, tzinfo=UTC),
-        data=SnapshotData(store, DAY, None),
+        data=snapshot_data(store, DAY),
         segment_rule=lambda name: None,
         list_members=lambda name: [],
     )

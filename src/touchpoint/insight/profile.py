@@ -40,7 +40,7 @@ def tgi_profile(
     unknown = [t for t in chosen if t not in catalogue]
     if unknown:
         raise ValidationError(f"unknown tag(s) {', '.join(unknown)}")
-    computed = set(context.indicator_table.column_names) - {"uid", "customer_no"}
+    computed = set(context.indicator_names)
     missing = [name for name in indicators or [] if name not in computed]
     if missing:  # a name absent from the snapshot is the caller's mistake, not a lookup that may fail later
         raise ValidationError(

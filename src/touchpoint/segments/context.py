@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -26,6 +26,7 @@ from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.indicators.model import Filter
 from touchpoint.indicators.service import event_id_map
 from touchpoint.segments.model import PropertyFilter, Window
+from touchpoint.store import PartitionInfo
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.service import TagEnv
 
@@ -34,6 +35,8 @@ FEW_NUMBERS = 1_000
 the base's whole customer-number column."""
 KNOWN_NUMBERS = 10_000
 """Customer numbers looked up by uid that a snapshot's data keeps for the next preview's sample."""
+KEPT_COLUMNS = 8
+"""Indicator columns a snapshot's data keeps (80 MB each at 10M customers): a rule names a few."""
 MEMO_ENTRIES = 256
 """Condition results a snapshot's data keeps (a dense one is ~1.2 MB at 10M customers)."""
 
@@ -43,26 +46,45 @@ class SnapshotData:
     each loaded when a rule first needs it, and the condition results built from them.
 
     It depends on the snapshot's files alone, so contexts share it while those files stay the same
-    (`snapshot_data`): an editor's second preview finds the columns and results the first one loaded. Shared
-    by the API's threads: a value two threads load at once is loaded twice, harmlessly; the remembered
-    results are guarded, because evicting one is two steps.
+    (`snapshot_data`): an editor's second preview finds the columns and results the first one loaded. Every
+    piece is read from the partition versions it was keyed on (`versions`), so a recomputation committed
+    while it loads cannot mix two versions. Shared by the API's threads: a value two threads load at once may
+    be loaded twice (the later replaces the earlier); the remembered results are guarded, because evicting
+    one is two steps. Memory is bounded: the base, the uids, at most KEPT_COLUMNS indicator columns and
+    MEMO_ENTRIES results.
     """
 
-    def __init__(self, analytics: Any, snapshot: date, customers_day: date | None) -> None:
+    def __init__(self, analytics: Any, snapshot: date, versions: Mapping[str, PartitionInfo | None]) -> None:
         self.analytics = analytics
         self.snapshot = snapshot
-        self.customers_day = customers_day
-        """The customers snapshot attributes are read from: the newest on or before `snapshot`."""
+        self.versions = dict(versions)
+        """table → the partition version every read of that table uses (None: no such partition)."""
         self._columns: dict[str, np.ndarray] = {}
         self._tags: dict[str, dict[str, FrozenBitMap]] = {}
         self._memo: dict[str, FrozenBitMap] = {}
         self._numbers: dict[int, str] = {}
         self._memo_lock = threading.Lock()
 
+    @property
+    def customers_day(self) -> date | None:
+        """The customers snapshot attributes are read from: the newest on or before `snapshot`."""
+        info = self.versions.get("customers")
+        return info.dt if info is not None else None
+
+    def _read(
+        self, table: str, columns: list[str], where_in: tuple[str, list[int]] | None = None
+    ) -> pa.Table | None:
+        """Columns of the pinned version of one of the snapshot's tables (None when it has no partition)."""
+        info = self.versions.get(table)
+        if info is None:
+            return None
+        read: pa.Table = self.analytics.read_version(table, info, columns=columns, where_in=where_in)
+        return read
+
     @cached_property
     def base(self) -> pa.Table:
         """(uid, customer_no) of every customer in the tag snapshot, sorted by uid."""
-        table = self.analytics.read_partition(TAG_VALUES.name, self.snapshot, columns=["uid", "customer_no"])
+        table = self._read(TAG_VALUES.name, ["uid", "customer_no"])
         assert table is not None
         # Snapshots are written in uid order; sorting 10M rows with their strings cost ~0.7 s for nothing.
         return table if _ascending(table["uid"].to_numpy()) else table.sort_by("uid")
@@ -74,7 +96,7 @@ class SnapshotData:
         Read on its own: the bitmap path needs the uids, not the customer numbers (a string column as large
         as all the others together), nor any tag column.
         """
-        table = self.analytics.read_partition(TAG_VALUES.name, self.snapshot, columns=["uid"])
+        table = self._read(TAG_VALUES.name, ["uid"])
         assert table is not None
         return table["uid"]
 
@@ -91,8 +113,10 @@ class SnapshotData:
 
     @cached_property
     def uids(self) -> np.ndarray:
-        """Every customer's uid, ascending."""
-        return self._written_uids if self._written_in_order else np.sort(self._written_uids)
+        """Every customer's uid, ascending (read-only: shared by every context of the snapshot)."""
+        uids = self._written_uids if self._written_in_order else np.sort(self._written_uids)
+        uids.flags.writeable = False
+        return uids
 
     @cached_property
     def dense(self) -> bool:
@@ -130,9 +154,7 @@ class SnapshotData:
     @cached_property
     def _serialized_tags(self) -> dict[str, dict[str, bytes]]:
         """tag → value → its serialized bitmap: the bytes are small to hold, deserializing them is not."""
-        table = self.analytics.read_partition(
-            TAG_BITMAPS.name, self.snapshot, columns=["tag", "value", "bitmap"]
-        )
+        table = self._read(TAG_BITMAPS.name, ["tag", "value", "bitmap"])
         serialized: dict[str, dict[str, bytes]] = {}
         for row in table.to_pylist() if table is not None else []:
             serialized.setdefault(row["tag"], {})[row["value"]] = row["bitmap"]
@@ -155,17 +177,18 @@ class SnapshotData:
         }
 
     @cached_property
-    def indicator_table(self) -> pa.Table:
-        """The whole indicator snapshot, aligned to `base` (sorted by uid); `indicator` reads one column."""
-        table = self.analytics.read_partition(INDICATOR_VALUES.name, self.snapshot)
-        assert table is not None
-        return table.sort_by("uid")
+    def indicator_names(self) -> list[str]:
+        """The indicators the snapshot holds."""
+        info = self.versions.get(INDICATOR_VALUES.name)
+        assert info is not None
+        columns: list[str] = self.analytics.version_columns(INDICATOR_VALUES.name, info)
+        return [c for c in columns if c not in ("uid", "customer_no")]
 
     @cached_property
     def _indicator_rows(self) -> np.ndarray | None:
         """The row of the indicator snapshot holding each customer of the base (-1: none); None when its rows
         are the base's, in the same order, as `touchpoint compute` writes them."""
-        table = self.analytics.read_partition(INDICATOR_VALUES.name, self.snapshot, columns=["uid"])
+        table = self._read(INDICATOR_VALUES.name, ["uid"])
         assert table is not None
         if self._written_in_order and self._uid_column.equals(table["uid"]):
             return None  # written by the same compute, row for row: compared without copying either column
@@ -176,8 +199,10 @@ class SnapshotData:
 
         Reads that one column of the snapshot (not the whole snapshot) the first time a rule names it.
         """
-        if name not in self._columns:
-            table = self.analytics.read_partition(INDICATOR_VALUES.name, self.snapshot, columns=[name])
+        if name in self._columns:
+            values = self._columns.pop(name)  # kept as the most recently used
+        else:
+            table = self._read(INDICATOR_VALUES.name, [name])
             assert table is not None
             values = as_floats(table[name])
             rows = self._indicator_rows
@@ -186,8 +211,10 @@ class SnapshotData:
                 aligned[rows >= 0] = values[rows[rows >= 0]]
                 values = aligned
             values.flags.writeable = False  # shared by every context of the snapshot
-            self._columns[name] = values
-        return self._columns[name]
+        self._columns[name] = values
+        while len(self._columns) > KEPT_COLUMNS:
+            self._columns.pop(next(iter(self._columns)), None)  # the least recently used
+        return values
 
     def recall(self, key: str) -> FrozenBitMap | None:
         """A remembered condition result, if it has been built on this snapshot."""
@@ -211,10 +238,10 @@ class SnapshotData:
     @cached_property
     def attributes(self) -> pd.DataFrame:
         """The customers snapshot on or before the snapshot date, one row per customer of the base."""
-        if self.customers_day is None:
+        info = self.versions.get("customers")
+        if info is None:
             raise NotFoundError("no customers snapshot; import customers first")
-        customers = self.analytics.read_partition("customers", self.customers_day)
-        assert customers is not None
+        customers = self.analytics.read_version("customers", info)
         frame = customers.drop_columns(["attributes"]).to_pandas()
         aligned: pd.DataFrame = self.base.to_pandas().merge(frame, on="customer_no", how="left")
         return aligned
@@ -238,9 +265,7 @@ class SnapshotData:
         found = {uid: number for uid in members if (number := known.get(uid)) is not None}
         missing = [uid for uid in members if uid not in found]
         if missing:
-            rows = self.analytics.read_partition(
-                TAG_VALUES.name, self.snapshot, columns=["uid", "customer_no"], where_in=("uid", missing)
-            )
+            rows = self._read(TAG_VALUES.name, ["uid", "customer_no"], where_in=("uid", missing))
             assert rows is not None
             fetched = dict(zip(rows["uid"].to_pylist(), rows["customer_no"].to_pylist(), strict=True))
             found.update(fetched)
@@ -256,17 +281,18 @@ class SnapshotData:
 
 
 def snapshot_data(analytics: Any, snapshot: date) -> SnapshotData:
-    """The snapshot data of one tag snapshot date, shared with earlier callers while its files are unchanged
-    (the tag values and bitmaps, the indicators, and the customers snapshot attributes come from)."""
-    customers_day = analytics.latest_partition_on_or_before("customers", snapshot)
+    """The data of one tag snapshot date, shared with earlier callers while its files are unchanged (the tag
+    values and bitmaps, the indicators, and the customers snapshot attributes come from)."""
     sources = [
         (TAG_VALUES.name, snapshot),
         (TAG_BITMAPS.name, snapshot),
         (INDICATOR_VALUES.name, snapshot),
-        ("customers", customers_day),
+        ("customers", analytics.latest_partition_on_or_before("customers", snapshot)),
     ]
     data: SnapshotData = analytics.derived(
-        "segments.snapshot", sources, lambda: SnapshotData(analytics, snapshot, customers_day)
+        f"segments.snapshot:{snapshot.isoformat()}",
+        sources,
+        lambda versions: SnapshotData(analytics, snapshot, versions),
     )
     return data
 
@@ -319,9 +345,9 @@ class Context:
         return self.data.tag_bitmaps
 
     @property
-    def indicator_table(self) -> pa.Table:
-        """The whole indicator snapshot."""
-        return self.data.indicator_table
+    def indicator_names(self) -> list[str]:
+        """The indicators the snapshot holds."""
+        return self.data.indicator_names
 
     @property
     def attributes(self) -> pd.DataFrame:

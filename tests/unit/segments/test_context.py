@@ -189,14 +189,14 @@ def test_a_rule_reads_only_the_columns_and_rows_it_needs(
     base is loaded, numbers come from it without another read; exactly FEW_NUMBERS members are still few."""
     context = make_context(tmp_path, [1, 2, 3, 4], indicators={"x": [1, 2, 3, 4], "y": [5, 6, 7, 8]})
     reads: list[tuple[list[str], int]] = []
-    read_partition = context.analytics.read_partition
+    read_version = context.analytics.read_version
 
     def recording(*args: Any, **kwargs: Any) -> pa.Table:
-        table = read_partition(*args, **kwargs)
+        table = read_version(*args, **kwargs)
         reads.append((table.column_names, table.num_rows))
         return table
 
-    monkeypatch.setattr(context.analytics, "read_partition", recording)
+    monkeypatch.setattr(context.analytics, "read_version", recording)
     monkeypatch.setattr(context_module, "FEW_NUMBERS", 2)
     context.indicator("x")
     assert ["x"] in [columns for columns, _ in reads]
@@ -224,3 +224,31 @@ def test_customer_numbers_looked_up_are_kept_within_a_bound(
     assert set(context.data._numbers) == {1, 2, 3}
     assert context.customer_numbers(BitMap([4, 5])) == ["C4", "C5"]
     assert set(context.data._numbers) == {4, 5}
+
+
+def test_a_snapshots_data_reads_the_versions_it_was_keyed_on_even_after_a_recompute(tmp_path: Path) -> None:
+    """A context that has not loaded an indicator yet when a recomputation commits still reads the version
+    its uids came from: the two never mix (the next context reads the new one)."""
+    context = make_context(tmp_path, [1, 2, 3], indicators={"x": [1.0, 2.0, 3.0]})
+    assert context.uids.tolist() == [1, 2, 3]
+    store = context.analytics
+    recomputed = pa.table({"uid": [3, 1], "customer_no": ["C3", "C1"], "x": [30.0, 10.0]})
+    store.replace_partitions(INDICATOR_VALUES.name, {DAY: recomputed})
+    assert context.indicator("x").tolist() == [1.0, 2.0, 3.0]
+    assert context.indicator_names == ["x"]
+    fresh = snapshot_data(store, DAY)
+    assert fresh.indicator("x")[[0, 2]].tolist() == [10.0, 30.0]
+    assert np.isnan(fresh.indicator("x")[1])
+
+
+def test_a_snapshots_data_keeps_the_indicator_columns_used_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context_module, "KEPT_COLUMNS", 2)
+    context = make_context(tmp_path, [1, 2], indicators={"a": [1, 2], "b": [3, 4], "c": [5, 6]})
+    first = context.indicator("a")
+    context.indicator("b")
+    assert context.indicator("a") is first  # used again: now b is the oldest
+    context.indicator("c")
+    assert list(context.data._columns) == ["a", "c"]
+    assert context.indicator("b").tolist() == [3.0, 4.0]  # read again when named again

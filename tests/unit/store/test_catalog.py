@@ -1,5 +1,6 @@
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -181,30 +182,54 @@ def test_where_in_reads_only_the_rows_holding_the_values(tmp_path: Path) -> None
 def test_a_derived_value_is_kept_while_its_partitions_files_are_and_rebuilt_after_a_write(
     tmp_path: Path,
 ) -> None:
-    """One value per kind: the same object again while every source partition has the file it had, a new one
-    after a write to any of them (another date's write does not count), and a missing partition is a source
-    like any other."""
-    store = _store(tmp_path)
+    """The same object again while every source partition has the file it had (another date's write does not
+    count), a new one after a write to it; `build` is handed the versions it is keyed on, and a missing
+    partition is a source like any other."""
+    other = TableLayout(name="other", schema=LAYOUT.schema, key=("k",))
+    store = AnalyticalStore(tmp_path, [LAYOUT, other], DuckDBBackend())
     store.upsert("facts", _rows(["a"], [1], D1))
-    builds: list[int] = []
+    handed: list[dict[str, Any]] = []
 
-    def build() -> list[int]:
-        builds.append(len(builds))
-        return [len(builds)]
+    def build(versions: dict[str, Any]) -> list[int]:
+        handed.append(versions)
+        return [len(handed)]
 
-    sources = [("facts", D1), ("facts", None)]
+    sources = [("facts", D1), ("other", None)]
     first = store.derived("k", sources, build)
+    assert handed[0]["other"] is None
+    assert store.read_version("facts", handed[0]["facts"])["v"].to_pylist() == [1]
     assert store.derived("k", sources, build) is first
     store.upsert("facts", _rows(["x"], [9], D2))  # another partition: D1's file is unchanged
     assert store.derived("k", sources, build) is first
     store.upsert("facts", _rows(["a"], [2], D1))
     second = store.derived("k", sources, build)
     assert second is not first
-    assert builds == [0, 1]
-    assert store.derived("other", sources, build) is not second  # kinds are kept apart
-    assert store.derived("k", [("facts", D2)], build) is not second
-    assert store.derived("k", sources, build) is not second  # one value per kind: the newest only
-    assert len(builds) == 5
+    assert len(handed) == 2
+    assert store.read_version("facts", handed[0]["facts"])["v"].to_pylist() == [1]  # the pinned version
+    assert store.read_version("facts", handed[1]["facts"])["v"].to_pylist() == [2]
+    with pytest.raises(ValueError, match="one partition per table"):
+        store.derived("k", [("facts", D1), ("facts", D2)], build)
+
+
+def test_derived_values_of_two_kinds_in_turn_are_both_kept_and_a_third_evicts_the_oldest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "DERIVED_ENTRIES", 2)
+    store = _store(tmp_path)
+    store.upsert("facts", _rows(["a"], [1], D1))
+    store.upsert("facts", _rows(["b"], [2], D2))
+    built: list[str] = []
+
+    def value_of(kind: str, day: date) -> object:
+        return store.derived(kind, [("facts", day)], lambda _versions: built.append(kind) or object())
+
+    one, two = value_of("d1", D1), value_of("d2", D2)
+    assert value_of("d1", D1) is one  # used last: d2 is now the oldest
+    assert value_of("d2", D2) is two
+    value_of("d3", D1)
+    assert value_of("d2", D2) is two
+    assert value_of("d1", D1) is not one  # evicted by d3
+    assert built == ["d1", "d2", "d3", "d1"]
 
 
 def test_integer_date_and_time_columns_are_written_as_deltas_and_read_back_whole(tmp_path: Path) -> None:

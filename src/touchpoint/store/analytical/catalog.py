@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -42,6 +43,8 @@ from touchpoint.store.analytical.merge import (
 
 PARTITION_COLUMN = "dt"
 GARBAGE_GRACE_SECONDS = 15 * 60
+DERIVED_ENTRIES = 2
+"""Values built from partitions (`derived`) kept at once: today's snapshot and one other date."""
 HISTORY_RETENTION = timedelta(days=366)
 """How long a superseded partition version stays readable (a full year, leap day included)."""
 
@@ -109,7 +112,7 @@ class AnalyticalStore:
         self.backend = backend
         self.history_retention = history_retention
         self._local = threading.local()
-        self._derived: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        self._derived: OrderedDict[str, tuple[tuple[Any, ...], Any]] = OrderedDict()
         self._derived_lock = threading.Lock()
 
     def close(self) -> None:
@@ -174,10 +177,30 @@ class AnalyticalStore:
         info = manifest.partitions.get(dt) if as_of_version is None else manifest.as_of(dt, as_of_version)
         if info is None:
             return None
+        return self.read_version(name, info, columns=columns, where_in=where_in)
+
+    def read_version(
+        self,
+        name: str,
+        info: PartitionInfo,
+        *,
+        columns: Sequence[str] | None = None,
+        where_in: tuple[str, Sequence[Any]] | None = None,
+    ) -> pa.Table:
+        """One version of a partition, as the manifest named it when `info` was taken (`read_partition`'s
+        columns and rows): a reader that loads a partition piece by piece reads every piece from the same
+        file even if a writer commits meanwhile. Superseded files are kept for GARBAGE_GRACE_SECONDS after
+        the commit that replaced them (longer where the table keeps history); FileNotFoundError after that."""
+        if where_in is not None and columns is None:
+            raise ValueError("where_in reads named columns only")
         layout = self.layout(name)
         if columns is None:
             return self._read_file(layout, info)
         return self._read_columns(layout, info, columns, where_in)
+
+    def version_columns(self, name: str, info: PartitionInfo) -> list[str]:
+        """The columns one version of a partition holds."""
+        return list(pq.read_schema(self.root / name / info.file).names)
 
     def partition_versions(self, name: str, dt: date) -> list[PartitionInfo]:
         """Every kept version of one partition, oldest first, the current one last."""
@@ -241,27 +264,40 @@ class AnalyticalStore:
         ]
         return pa.Table.from_arrays(arrays, names=list(columns))
 
-    def derived(self, kind: str, sources: Sequence[tuple[str, date | None]], build: Callable[[], T]) -> T:
+    def derived(
+        self,
+        kind: str,
+        sources: Sequence[tuple[str, date | None]],
+        build: Callable[[dict[str, PartitionInfo | None]], T],
+    ) -> T:
         """A value built from partitions (table, date; None: no partition), kept while each still has the
         file it had when the value was built: the same value again, or a new one after a write.
 
-        One value per kind is kept (the newest), so memory stays bounded whatever is asked; a caller still
-        holding an older value keeps using it. The key is checked against the manifests on every call, which
-        is a small file read per source.
+        `build` is given the partition versions it is keyed on (table → version, None where absent), to read
+        exactly those however long it loads lazily. The DERIVED_ENTRIES kinds used last are kept (a caller
+        names one kind per snapshot date, so two dates in turn do not evict each other), which bounds memory;
+        a caller still holding an older value keeps using it. The key is checked against the manifests on
+        every call: a small file read per source.
         """
-        key = tuple((name, dt, self._current_file(name, dt)) for name, dt in sources)
+        if len({name for name, _ in sources}) != len(sources):
+            raise ValueError("derived: one partition per table")
+        pinned = {name: self._current_version(name, dt) for name, dt in sources}
+        key = tuple((name, dt, _file_of(pinned[name])) for name, dt in sources)
         with self._derived_lock:
             held = self._derived.get(kind)
             if held is not None and held[0] == key:
+                self._derived.move_to_end(kind)
                 return cast(T, held[1])
-        value = build()
+        value = build(pinned)
         with self._derived_lock:
             self._derived[kind] = (key, value)
+            self._derived.move_to_end(kind)
+            while len(self._derived) > DERIVED_ENTRIES:
+                self._derived.popitem(last=False)
         return value
 
-    def _current_file(self, name: str, dt: date | None) -> str | None:
-        info = self.manifest(name).partitions.get(dt) if dt is not None else None
-        return info.file if info is not None else None
+    def _current_version(self, name: str, dt: date | None) -> PartitionInfo | None:
+        return self.manifest(name).partitions.get(dt) if dt is not None else None
 
     def _view_cache(self) -> dict[str, tuple[list[Path], Any]]:
         cache = getattr(self._local, "views", None)
@@ -423,6 +459,10 @@ class AnalyticalStore:
             stale = path.name.endswith(PARTIAL_SUFFIX) or (relative not in named)
             if stale and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
+
+
+def _file_of(info: PartitionInfo | None) -> str | None:
+    return info.file if info is not None else None
 
 
 def _as_date(value: object) -> date:
