@@ -158,7 +158,7 @@ def test_shared_values_cannot_be_changed_through_a_context(tmp_path: Path) -> No
     assert 99 not in context.universe
 
 
-def test_a_snapshot_written_out_of_order_is_sorted_whatever_its_first_uid() -> None:
+def test_the_order_check_compares_each_uid_with_the_one_before() -> None:
     """Out of order although its first uid is the smallest: the order check compares neighbours."""
     assert not context_module._ascending(np.array([10, 30, 20]))
     assert not context_module._ascending(np.array([10, 10, 20]))

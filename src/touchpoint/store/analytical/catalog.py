@@ -147,10 +147,8 @@ class AnalyticalStore:
 
     def partition_columns(self, name: str, dt: date) -> list[str] | None:
         """The columns one partition's file holds (an open table's vary by date), or None when absent."""
-        info = self.manifest(name).partitions.get(dt)
-        if info is None:
-            return None
-        return list(pq.read_schema(self.root / name / info.file).names)
+        info = self._current_version(name, dt)
+        return self.version_columns(name, info) if info is not None else None
 
     def read_partition(
         self,
