@@ -2,14 +2,14 @@
 templates and providers), tags and attributes set, webhooks posted through the signed webhook provider —
 each attempt recorded, failures retried with back-off.
 
-No database transaction is open while a provider works. A batch takes three short transactions:
+No database transaction is open while a provider works. A batch takes two short transactions:
 
-1. claim: due effects of live journeys, higher journey priority first, are marked as claimed by this batch
-   until a lease runs out (`dispatch_lease_seconds`), and the claim commits;
-2. stage: what needs no provider is done and recorded (inline log notes, tags, attributes, a policy's skip
-   or delay); a message passes its policies, takes its caps, is rendered and recorded as `sending`;
-   then every provider is called, one after the other, with the effect's id as idempotency key;
-3. conclude: each answer is recorded — only for effects this batch still holds.
+1. claim and stage: due effects of live journeys, higher journey priority first, are marked as claimed by
+   this batch until a lease runs out (`dispatch_lease_seconds`); what needs no provider is done and
+   recorded (inline log notes, tags, attributes, a policy's skip or delay); a message passes its policies,
+   takes its caps, is rendered and recorded as `sending`; the lease of what is left is renewed and all of
+   it commits. Then every provider is called, one after the other, with the effect's id as idempotency key;
+2. conclude: each answer is recorded — only for effects this batch still holds.
 
 A dispatcher killed after a provider answered and before the outcome committed leaves its effects claimed:
 once the lease runs out another dispatcher claims them again and sends them again under the same key, which
@@ -78,10 +78,7 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = Non
     Returns how many were concluded (sent, or skipped by a channel policy)."""
     claimer = new_id("dsp")  # this batch's claims; 28 characters, within the column's 32
     lease = timedelta(seconds=env.lease_seconds)  # the `dispatch_lease_seconds` setting
-    rows = _claim(env, claimer, limit, lease, catalog)
-    if not rows:
-        return 0
-    done, calls = _stage(env, rows, claimer, lease)
+    done, calls = _claim_and_stage(env, claimer, limit, lease, catalog)
     # The stage renewed the lease as it committed. Calls stop starting halfway through it, so that the last
     # one (up to a provider's time-out) still ends while the batch holds its claims.
     deadline = time.monotonic() + lease.total_seconds() / 2
@@ -92,58 +89,60 @@ def dispatch(*, env: JourneyEnv, limit: int = 200, catalog: Catalog | None = Non
     return done + _conclude(env, calls, claimer, lease)
 
 
-def _claim(
+def _claim_and_stage(
     env: JourneyEnv, claimer: str, limit: int, lease: timedelta, catalog: Catalog | None
-) -> list[dict[str, Any]]:
-    """The claim transaction: mark due effects as this batch's, with the lease's end, and commit."""
+) -> tuple[int, list[_Call]]:
+    """The first transaction: due effects claimed for this batch (the rows stay locked, or the writer held,
+    until it commits, so no other dispatcher takes them meanwhile); effects that need no provider carried
+    out and recorded; messages and webhooks made ready for their providers. Returns how many were
+    concluded, and the calls to make."""
     with env.ops.begin() as connection:
         now = env.clock.now()
         states = catalog[0] if catalog is not None else repo.all_states(connection)
         live = [n for n, st in states.items() if st["status"] == "live"]
-        return repo.claim_outbox(connection, now, limit, live, claimer=claimer, lease_until=now + lease)
+        rows = repo.claim_outbox(connection, now, limit, live, claimer=claimer, lease_until=now + lease)
+        if not rows:
+            return 0, []
+        return _stage(connection, env, rows, claimer, lease)
 
 
 def _stage(
-    env: JourneyEnv, rows: list[dict[str, Any]], claimer: str, lease: timedelta
+    connection: Any, env: JourneyEnv, rows: list[dict[str, Any]], claimer: str, lease: timedelta
 ) -> tuple[int, list[_Call]]:
-    """The staging transaction: effects that need no provider are carried out and recorded; messages and
-    webhooks are made ready for their providers. Returns how many were concluded, and the calls to make."""
-    with env.ops.begin() as connection:
-        now = env.clock.now()
-        held = repo.hold(connection, [r["id"] for r in rows], claimer, now + lease)
-        effects: dict[str, Effect] = {}
-        for row in rows:
-            if row["id"] in held:
-                effect = _typed(connection, row, now)
-                if effect is not None:
-                    effects[row["id"]] = effect
-        rows = [r for r in rows if r["id"] in effects]
-        inline = [r for r in rows if _is_inline(effects[r["id"]])]
-        repo.log_messages(connection, inline, now)  # inline log notes in a few statements for the whole batch
-        done = len(inline)
-        rest = [r for r in rows if not _is_inline(effects[r["id"]])]
-        requests = {}
-        for row in rest:
-            effect = effects[row["id"]]
-            if isinstance(effect, SendEffect):
-                requests[row["id"]] = _send_request(row, effect)
-        prepared = prepare(connection, env, list(requests.values())) if requests else None
-        calls = []
-        for row in rest:
-            try:
-                with connection.begin_nested():  # a failing effect rolls back alone, not the batch
-                    staged = _stage_one(connection, env, row, effects[row["id"]], requests, prepared)
-            except Exception as exc:  # the effect's own failure (a tag or attribute refused): retried
-                _retry(connection, row, str(exc), now)
-                continue
-            if isinstance(staged, _Call):
-                calls.append(staged)
-            else:
-                _settle(connection, row, staged, now)
-                # Concluded ones count: drainers loop while batches conclude something.
-                done += staged.status in ("sent", "skipped")
-        # The lease runs from here: staging a large batch (snapshots read cold) does not eat into the calls.
-        repo.hold(connection, [c.row["id"] for c in calls], claimer, env.clock.now() + lease)
+    """Carry out what needs no provider and make the rest ready, in the claiming transaction."""
+    now = env.clock.now()
+    effects: dict[str, Effect] = {}
+    for row in rows:
+        effect = _typed(connection, row, now)
+        if effect is not None:
+            effects[row["id"]] = effect
+    rows = [r for r in rows if r["id"] in effects]
+    inline = [r for r in rows if _is_inline(effects[r["id"]])]
+    repo.log_messages(connection, inline, now)  # inline log notes in a few statements for the whole batch
+    done = len(inline)
+    rest = [r for r in rows if not _is_inline(effects[r["id"]])]
+    requests = {}
+    for row in rest:
+        effect = effects[row["id"]]
+        if isinstance(effect, SendEffect):
+            requests[row["id"]] = _send_request(row, effect)
+    prepared = prepare(connection, env, list(requests.values())) if requests else None
+    calls = []
+    for row in rest:
+        try:
+            with connection.begin_nested():  # a failing effect rolls back alone, not the batch
+                staged = _stage_one(connection, env, row, effects[row["id"]], requests, prepared)
+        except Exception as exc:  # the effect's own failure (a tag or attribute refused): retried
+            _retry(connection, row, str(exc), now)
+            continue
+        if isinstance(staged, _Call):
+            calls.append(staged)
+        else:
+            _settle(connection, row, staged, now)
+            # Concluded ones count: drainers loop while batches conclude something.
+            done += staged.status in ("sent", "skipped")
+    # The lease runs from here: staging a large batch (snapshots read cold) does not eat into the calls.
+    repo.hold(connection, [c.row["id"] for c in calls], claimer, env.clock.now() + lease)
     return done, calls
 
 

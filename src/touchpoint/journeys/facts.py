@@ -1,18 +1,18 @@
 """What the engine may ask about a customer, answered from the stores: segment rules evaluated on the newest
 tag snapshot (one evaluation per rule per batch, shared by every run in it), saved segments' members, profile
-attributes, the kept events runs wait for, and message templates rendered in Jinja's sandbox."""
+attributes, the kept events runs wait for, and notes rendered as message templates are
+(channels/templates.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
-from jinja2 import Template
-from jinja2.sandbox import SandboxedEnvironment
 from pyroaring import BitMap
 
 from touchpoint.channels.recipients import KeyedRows, snapshot_rows
+from touchpoint.channels.templates import TemplateRenderError, render_text, variables
 from touchpoint.journeys import repo
 from touchpoint.journeys.model import WaitForEventNode
 from touchpoint.segments.bitmap import evaluate
@@ -20,14 +20,6 @@ from touchpoint.segments.context import Context
 from touchpoint.segments.model import PropertyFilter
 from touchpoint.segments.service import context_at, current_members, read_rule
 from touchpoint.tags.service import TagEnv
-
-_TEMPLATES = SandboxedEnvironment(autoescape=False)
-
-
-@lru_cache(maxsize=512)
-def _compiled(text: str) -> Template:
-    """A template compiled once per distinct text."""
-    return _TEMPLATES.from_string(text)
 
 
 class Snapshot:
@@ -37,6 +29,7 @@ class Snapshot:
         self.env = env
         self.batch = set(batch or [])
         self._rules: dict[str, BitMap] = {}
+        self._by_identity: dict[int, tuple[dict[str, Any], BitMap]] = {}
         self._segments: dict[str, set[str]] = {}
         self._inbox: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
@@ -49,9 +42,15 @@ class Snapshot:
 
     def rule_members(self, rule: dict[str, Any]) -> BitMap:
         """Who satisfies a rule now (evaluated once per batch)."""
+        # Every run at a split asks with the same rule object of the journey's definition: known by identity
+        # (the rule is kept with its answer, so its id is not reused), spelled out only once.
+        known = self._by_identity.get(id(rule))
+        if known is not None and known[0] is rule:
+            return known[1]
         key = repr(sorted(rule.items()))
         if key not in self._rules:
             self._rules[key] = evaluate(read_rule(rule), self.context)
+        self._by_identity[id(rule)] = (rule, self._rules[key])
         return self._rules[key]
 
     def segment_members(self, name: str) -> set[str]:
@@ -116,9 +115,20 @@ class LiveFacts:
         return False
 
     def render(self, template: str, context: dict[str, Any]) -> str:
-        """The template rendered with `customer` (attributes), `customer_no` and `payload`."""
-        customer = self.snapshot.attributes.row(self.customer_no) if "customer" in template else {}
-        return _compiled(template).render(customer=customer, customer_no=self.customer_no, payload=context)
+        """A note's text rendered with `customer` (attributes, looked up only when the text reads them),
+        `customer_no` and `payload`, bounded as a message is. A text that cannot be rendered for this
+        customer (a value it names is missing, the sandbox refuses it) gives a note naming the fault: trying
+        again would fail the same way, and the run goes on."""
+        reads = variables(template)
+        values = {
+            "customer": self.snapshot.attributes.row(self.customer_no) if "customer" in reads else {},
+            "customer_no": self.customer_no,
+            "payload": context,
+        }
+        try:
+            return render_text("text", template, values)
+        except TemplateRenderError as exc:
+            return f"[not rendered: {exc}]"
 
 
 def passes(props: dict[str, Any], where: list[PropertyFilter]) -> bool:

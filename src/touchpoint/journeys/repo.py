@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import Connection, Row, Table, and_, func, insert, or_, select, true, update
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.engine import ACTIVE, Run, Step
-from touchpoint.store.operational.bulk import fetch_tuples, insert_rows
+from touchpoint.store.operational.bulk import fetch_tuples, insert_rows, update_rows
 from touchpoint.store.operational.schema import (
     channel_log,
     journey_attempts,
@@ -130,7 +130,9 @@ def claim_due(connection: Connection, now: datetime, live: Iterable[str], limit:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [run_of(row) for row in connection.execute(query).mappings()]
+    result = connection.execute(query)
+    names = list(result.keys())
+    return [run_of(dict(zip(names, row, strict=True))) for row in result]
 
 
 def run_of(row: Any) -> Run:
@@ -177,23 +179,11 @@ _SAVED = (
 
 def save_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
     """Write many runs' new states in one statement (a tick's batch)."""
-    if not runs:
-        return
-    statement = (
-        update(journey_runs)
-        .where(journey_runs.c.id == bindparam("run_id"))
-        .values(**{column: bindparam(column) for column in (*_SAVED, "ended_at")})
-    )
     rows = []
     for run in runs:
         row = _row(run, now)
-        rows.append({"run_id": run.id, "ended_at": row["ended_at"], **{c: row[c] for c in _SAVED}})
-    ended = [r for r in rows if r["ended_at"] is not None]
-    active = [r for r in rows if r["ended_at"] is None]
-    if active:  # an active run keeps ended_at empty; one statement shape per kind keeps executemany simple
-        connection.execute(statement, active)
-    if ended:
-        connection.execute(statement, ended)
+        rows.append({"id": run.id, "ended_at": row["ended_at"], **{c: row[c] for c in _SAVED}})
+    update_rows(connection, journey_runs, "id", rows)
 
 
 def insert_step_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -304,7 +294,9 @@ def claim_outbox(
         .values(claimed_by=claimer, lease_until=lease_until)
         .returning(*journey_outbox.c)
     )
-    rows = [dict(r) for r in connection.execute(statement).mappings()]
+    result = connection.execute(statement)
+    names = list(result.keys())
+    rows = [dict(zip(names, row, strict=True)) for row in result]  # RowMapping's per-row keys cost more
     return sorted(rows, key=lambda r: (-int(r["priority"]), as_utc(r["next_attempt_at"]), r["id"]))
 
 
@@ -603,22 +595,23 @@ def log_messages(connection: Connection, rows: list[dict[str, Any]], now: dateti
         )
     }
     fresh = [r for r in rows if r["id"] not in logged]
-    if fresh:
-        connection.execute(
-            insert(channel_log),
-            [
-                {
-                    "outbox_id": r["id"],
-                    "channel": "log",
-                    "customer_no": r["customer_no"],
-                    "content": r["payload"]["content"],
-                    "at": now,
-                }
-                for r in fresh
-            ],
-        )
-    connection.execute(
-        insert(journey_attempts),
+    insert_rows(
+        connection,
+        channel_log,
+        [
+            {
+                "outbox_id": r["id"],
+                "channel": "log",
+                "customer_no": r["customer_no"],
+                "content": r["payload"]["content"],
+                "at": now,
+            }
+            for r in fresh
+        ],
+    )
+    insert_rows(
+        connection,
+        journey_attempts,
         [
             {
                 "outbox_id": r["id"],
@@ -630,10 +623,11 @@ def log_messages(connection: Connection, rows: list[dict[str, Any]], now: dateti
             for r in rows
         ],
     )
-    connection.execute(
-        update(journey_outbox)
-        .where(journey_outbox.c.id == bindparam("outbox_id"))
-        .values(status="sent", attempts=bindparam("attempt"), done_at=now, claimed_by=None, lease_until=None),
-        [{"outbox_id": r["id"], "attempt": int(r["attempts"]) + 1} for r in rows],
+    sent = {"status": "sent", "done_at": now, "claimed_by": None, "lease_until": None}
+    update_rows(
+        connection,
+        journey_outbox,
+        "id",
+        [{"id": r["id"], "attempts": int(r["attempts"]) + 1} | sent for r in rows],
     )
     return len(fresh)

@@ -12,9 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
+from touchpoint.channels.templates import parse_fault
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.model import (
     WAITING_TYPES,
@@ -201,13 +199,7 @@ def _node_references(node: Any, known: Known) -> list[str]:
     return found
 
 
-_TEMPLATES = SandboxedEnvironment(autoescape=False)
-
-
 def template_fault(text: str) -> str | None:
-    """Why a message template does not parse, or None."""
-    try:
-        _TEMPLATES.parse(text)
-    except TemplateSyntaxError as exc:
-        return f"line {exc.lineno}: {exc.message}"
-    return None
+    """Why a note's or a task's text does not parse (or compile) as a template, or None: the same check
+    as a message template's, since the text is rendered as one."""
+    return parse_fault(text)

@@ -1,16 +1,16 @@
-"""Bulk reads bind every value through the driver: quotes, backslashes, NUL and SQL text in a value are data,
-never SQL, on SQLite and PostgreSQL."""
+"""Bulk reads and writes bind every value through the driver: quotes, backslashes, NUL and SQL text in a
+value are data, never SQL, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, exc, insert, inspect, select
 
-from touchpoint.store.operational.bulk import fetch_arrow, fetch_tuples
+from touchpoint.store.operational.bulk import fetch_arrow, fetch_tuples, insert_rows, update_rows
 from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.types import UTCDateTime
 
@@ -97,3 +97,51 @@ def test_fetch_arrow_reads_every_row_in_order_whatever_the_chunk(ops: Operationa
     assert table.to_pylist() == [{"id": i, "name": name} for i, name in enumerate(HOSTILE)]
     assert nothing.num_rows == 0
     assert nothing.schema == schema
+
+
+def _all_things(ops: OperationalStore) -> list[tuple[int, str, datetime]]:
+    with ops.begin() as connection:
+        return [tuple(r) for r in connection.execute(select(things).order_by(things.c.id))]  # type: ignore[misc]
+
+
+def test_update_rows_sets_each_row_by_its_key_and_nothing_else(ops: OperationalStore) -> None:
+    shared = WHEN + timedelta(days=1)  # one object in several rows: bound once, stored in each
+    before = _all_things(ops)
+    changes = [
+        {"id": 1, "name": HOSTILE[5], "at": shared},
+        {"id": 3, "name": "三", "at": shared},
+        {"id": 4, "name": HOSTILE[6], "at": WHEN - timedelta(minutes=1)},
+        {"id": 99, "name": "nobody has this key", "at": shared},
+    ]
+    with ops.begin() as connection:
+        update_rows(connection, things, "id", changes)
+    after = _all_things(ops)
+    expected = {i: (i, name, at) for i, name, at in before}
+    expected |= {c["id"]: (c["id"], c["name"], c["at"]) for c in changes if c["id"] in expected}
+    assert after == [expected[i] for i in sorted(expected)]
+    assert all(at.tzinfo is UTC for _, _, at in after)
+    with ops.begin() as connection:
+        assert fetch_tuples(connection, select(victim.c.id)) == [(1,)]
+
+
+def test_update_rows_with_the_key_first_or_last_and_no_rows(ops: OperationalStore) -> None:
+    with ops.begin() as connection:
+        update_rows(connection, things, "id", [])
+        update_rows(connection, things, "id", [{"name": "last key", "id": 2}])
+        update_rows(connection, things, "name", [{"name": "last key", "at": WHEN}])
+    assert _all_things(ops)[2] == (2, "last key", WHEN)
+
+
+def test_insert_rows_binds_a_repeated_object_and_distinct_equal_values_alike(ops: OperationalStore) -> None:
+    shared = WHEN + timedelta(days=2)
+    rows = [
+        {"id": 200, "name": "a", "at": shared},
+        {"id": 201, "name": "b", "at": shared},
+        {"id": 202, "name": "c", "at": WHEN + timedelta(days=3)},
+        {"id": 203, "name": "d", "at": shared},
+        {"id": 204, "name": "e", "at": (WHEN + timedelta(days=2)).astimezone(timezone(timedelta(hours=8)))},
+    ]
+    with ops.begin() as connection:
+        insert_rows(connection, things, rows)
+    stored = {i: at for i, _, at in _all_things(ops) if i >= 200}
+    assert stored == {200: shared, 201: shared, 202: WHEN + timedelta(days=3), 203: shared, 204: shared}

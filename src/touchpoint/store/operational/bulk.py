@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Connection, Select, Table, insert, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+
+_UNSEEN = object()  # what a bind processor's memory holds before its first value
 
 
 def fetch_tuples(connection: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
@@ -110,16 +112,66 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if connection.dialect.name != "sqlite":
         connection.execute(insert(table), list(rows))
         return
+    insert_bound(connection, table, bound_rows(connection, table, rows))
+
+
+def update_rows(connection: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Set columns of many rows, each found by its value of the column `key` (every row a dict with the same
+    keys, `key` among them), in one executemany.
+
+    On SQLite the values are bound as `insert_rows` binds them and go straight to the driver; elsewhere
+    through SQLAlchemy's executemany. The values are parameters, never inlined into the statement's text."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != key]
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam(f"where_{key}"))
+        .values({name: bindparam(f"set_{name}") for name in names})
+    )
+    if connection.dialect.name != "sqlite":
+        connection.execute(
+            statement, [{f"set_{n}": row[n] for n in names} | {f"where_{key}": row[key]} for row in rows]
+        )
+        return
+    bound = bound_rows(connection, table, rows)
+    compiled = statement.compile(dialect=connection.dialect, column_keys=[])
+    order = [name.removeprefix("set_").removeprefix("where_") for name in compiled.positiontup or ()]
+    connection.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in bound])
+
+
+def bound_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with each value turned into what the driver is given for its column (`bind_processor`).
+
+    A value that is the same object as the one before it in its column is bound once: a batch's rows share
+    their timestamp, and binding it was a third of writing a journey's steps."""
     names = list(rows[0])
     processors = [(name, bind_processor(connection, table.c[name])) for name in names]
     plain = [name for name, process in processors if process is _identity]
-    processed = [(name, process) for name, process in processors if process is not _identity]
+    processed = [(name, process, _Memo(process)) for name, process in processors if process is not _identity]
     bound = []
     for row in rows:
         values = {name: row[name] for name in plain}
-        values.update((name, process(row[name])) for name, process in processed)
+        for name, _, memo in processed:
+            values[name] = memo(row[name])
         bound.append(values)
-    insert_bound(connection, table, bound)
+    return bound
+
+
+class _Memo:
+    """A bind processor that remembers its last input by identity."""
+
+    __slots__ = ("_last", "_process", "_result")
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        self._process = process
+        self._last: Any = _UNSEEN
+        self._result: Any = None
+
+    def __call__(self, value: Any) -> Any:
+        if value is not self._last:
+            self._last, self._result = value, self._process(value)
+        return self._result
 
 
 def _identity(value: Any) -> Any:
