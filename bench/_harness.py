@@ -370,6 +370,25 @@ def operational_stores(database_url: str | None, smoke: bool) -> list[str | None
     return [None, postgres] if postgres else [None]
 
 
+@contextmanager
+def nats_stream(url: str) -> Iterator[dict[str, str]]:
+    """A scratch JetStream stream on the NATS server at `url`, deleted afterwards: yields the settings
+    (environment variables) that put a process's event log on it."""
+    from datetime import timedelta
+
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    stream = f"BENCH_{uuid.uuid4().hex[:12].upper()}"
+    try:
+        yield {"TOUCHPOINT_EVENT_LOG": "nats", "TOUCHPOINT_NATS_URL": url, "TOUCHPOINT_NATS_STREAM": stream}
+    finally:
+        log = NatsEventLog(url, dedupe_window=timedelta(minutes=2), stream=stream)
+        try:
+            log.delete_stream()
+        finally:
+            log.close()
+
+
 def store_url(database_url: str | None) -> AbstractContextManager[str | None]:
     """A context yielding None for SQLite, or a URL into a scratch schema of the PostgreSQL at the URL."""
     return nullcontext(None) if database_url is None else scratch_schema(database_url)

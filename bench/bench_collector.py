@@ -5,10 +5,11 @@ A load generator (this process) drives the collector on loopback with Sensors `d
 endpoint that only reads the body (bench/bare_server.py) — the ratio to it is the figure. The collector's
 own count of accepted events (its /metrics) must equal the events sent.
 SQLite event log by default; `--database-url postgresql://…` puts the operational store and the event log
-on PostgreSQL, in a fresh schema dropped afterwards (`--smoke` without it: SQLite, and PostgreSQL
-too when TOUCHPOINT_TEST_POSTGRES_URL is set).
+on PostgreSQL, in a fresh schema dropped afterwards; `--nats-url nats://…` runs once more with the event log
+on NATS JetStream (a scratch stream, deleted afterwards; the operational store SQLite). `--smoke` without
+them: SQLite, and PostgreSQL too when TOUCHPOINT_TEST_POSTGRES_URL is set.
 Run: `python bench/bench_collector.py [--sensors-batches N] [--native-batches N] [--concurrency C]
-[--database-url URL] [--smoke] [--json]`.
+[--database-url URL] [--nats-url URL] [--smoke] [--json]`.
 """
 
 from __future__ import annotations
@@ -102,20 +103,20 @@ def run_store(
     bare: h.Server,
     database_url: str | None,
     cases: list[tuple[str, str, str, list[bytes], int]],
+    *,
+    nats: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Every case against a fresh collector on one store and against the bare server; print each line and
-    return the figures."""
+    """Every case against a fresh collector on one store (with `nats`, its event log on that stream) and
+    against the bare server; print each line and return the figures."""
     concurrency = bench.args.concurrency
     results: list[dict[str, Any]] = []
+    log_name = "nats" if nats else h.store_name(database_url)
     with (
         tempfile.TemporaryDirectory() as home,
         h.store_url(database_url) as url,
-        h.collector(home, database_url=url) as ours,
+        h.collector(home, database_url=url, env=nats) as ours,
     ):
-        bench.say(
-            f"bench_collector  concurrency={concurrency}  ({h.store_name(database_url)} event log, "
-            "one collector process)"
-        )
+        bench.say(f"bench_collector  concurrency={concurrency}  ({log_name} event log, one collector)")
         for label, path, content_type, bodies, per in cases:
             source = SOURCES[path]
             before = h.counter(h.metrics(ours.base), ACCEPTED, source)
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument("--native-batches", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite (fresh schema)")
+    parser.add_argument("--nats-url", default=None, help="also with the event log on NATS JetStream")
     bench = h.start(
         "bench_collector", parser, smoke={"sensors_batches": 8, "native_batches": 2, "concurrency": 4}
     )
@@ -201,6 +203,9 @@ def main() -> None:
     with h.serve(command, port, cwd=h.HERE) as bare:
         for database_url in h.operational_stores(args.database_url, bench.smoke):
             stores[h.store_name(database_url)] = run_store(bench, bare, database_url, cases)
+        if args.nats_url:
+            with h.nats_stream(args.nats_url) as nats:
+                stores["nats"] = run_store(bench, bare, None, cases, nats=nats)
     bench.report({"concurrency": args.concurrency, "stores": stores})
 
 

@@ -51,6 +51,7 @@ Run: `python bench/bench_journeys.py [--customers N] [--advance N] [--batch N] [
 from __future__ import annotations
 
 import cProfile
+import gc
 import math
 import tempfile
 import threading
@@ -675,6 +676,7 @@ def run(bench: h.Bench, home: Path, database_url: str | None) -> dict[str, Any]:
         settings = load_settings(home, database_url=url) if url else load_settings(home)
         clock = VirtualClock(AT)
         container = build(settings, clock=clock)
+        gc.freeze()  # as `touchpoint worker` does once it has started
         bench.say(f"operational store: {container.ops.dialect}")
         try:
             figures["segment_journey"] = segment_journey(

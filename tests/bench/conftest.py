@@ -19,6 +19,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
+NATS_ENV = "TOUCHPOINT_TEST_NATS_URL"
 # Far below pytest's 600 s: a bench that hangs fails with its own output instead of a bare timeout.
 TIMEOUT = 300
 
@@ -31,6 +32,15 @@ def postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set")
+    return url
+
+
+@pytest.fixture
+def nats_url() -> str:
+    """The NATS JetStream server the suite tests against; the test is skipped when none is set."""
+    url = os.environ.get(NATS_ENV)
+    if not url:
+        pytest.skip(f"{NATS_ENV} is not set")
     return url
 
 

@@ -12,17 +12,32 @@ RunBench = Callable[..., dict[str, Any]]  # the run_bench fixture of tests/bench
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "store",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("nats", marks=pytest.mark.nats),
+    ],
+)
 def test_collector_accepts_every_event_sent(
     run_bench: RunBench, store: str, request: pytest.FixtureRequest
 ) -> None:
-    options = ["--database-url", request.getfixturevalue("postgres_url")] if store == "postgres" else []
+    options = {
+        "sqlite": [],
+        "postgres": ["--database-url", request.getfixturevalue("postgres_url")]
+        if store == "postgres"
+        else [],
+        "nats": ["--nats-url", request.getfixturevalue("nats_url")] if store == "nats" else [],
+    }[store]
     figures = run_bench("bench_collector.py", *options)
-    [(name, result)] = figures["stores"].items()
-    assert name == ("postgresql" if store == "postgres" else "sqlite")
-    assert [c["case"] for c in result["cases"]] == ["sensors data_list x50", "native batch x500"]
-    for case in result["cases"]:
-        assert case["events_accepted"] == case["events_sent"] > 0, case["case"]
+    # With NATS the bench runs on SQLite first, then with the event log on a scratch stream.
+    expected = {"sqlite": ["sqlite"], "postgres": ["postgresql"], "nats": ["sqlite", "nats"]}[store]
+    assert list(figures["stores"]) == expected
+    for result in figures["stores"].values():
+        assert [c["case"] for c in result["cases"]] == ["sensors data_list x50", "native batch x500"]
+        for case in result["cases"]:
+            assert case["events_accepted"] == case["events_sent"] > 0, case["case"]
 
 
 def test_collector_latency_body_is_accepted_whole(run_bench: RunBench) -> None:

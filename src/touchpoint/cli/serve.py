@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 from typing import Annotated
 
@@ -132,6 +133,9 @@ def worker_command(
     if start or until or step:
         raise typer.BadParameter("--start, --until and --step need --clock virtual")
     container = ctx.obj.container
+    # As the API does at start-up: what start-up built (~270k objects) leaves the garbage collector's full
+    # passes, which a journey batch's allocations set off several times per 10,000 runs (0.15 s each).
+    gc.freeze()
     if once:
         result = run_pass(container, chosen)
         body = pass_body(result)

@@ -125,6 +125,9 @@ def test_update_rows_sets_each_row_by_its_key_and_nothing_else(ops: OperationalS
 
 
 def test_update_rows_with_the_key_first_or_last_and_no_rows(ops: OperationalStore) -> None:
+    twice = [{"id": 2, "name": "a"}, {"id": 2, "name": "b"}]
+    with pytest.raises(ValueError, match=r"things\.id appears twice"), ops.begin() as connection:
+        update_rows(connection, things, "id", twice)
     with ops.begin() as connection:
         update_rows(connection, things, "id", [])
         update_rows(connection, things, "id", [{"name": "last key", "id": 2}])
@@ -145,3 +148,15 @@ def test_insert_rows_binds_a_repeated_object_and_distinct_equal_values_alike(ops
         insert_rows(connection, things, rows)
     stored = {i: at for i, _, at in _all_things(ops) if i >= 200}
     assert stored == {200: shared, 201: shared, 202: WHEN + timedelta(days=3), 203: shared, 204: shared}
+
+
+def test_insert_rows_keeps_every_value_as_data(ops: OperationalStore) -> None:
+    # On PostgreSQL the rows travel in a COPY stream, whose text format has its own escapes: a tab, a line
+    # break, a backslash and its NULL marker `\N` must arrive as written.
+    names = [*HOSTILE, "tab\there", "line\nbreak", "\\N", "\\.", "end\\"]
+    rows = [{"id": 300 + i, "name": name, "at": WHEN} for i, name in enumerate(names)]
+    with ops.begin() as connection:
+        insert_rows(connection, things, rows)
+    assert [(i - 300, name) for i, name, _ in _all_things(ops) if i >= 300] == list(enumerate(names))
+    with ops.begin() as connection:
+        assert fetch_tuples(connection, select(victim.c.id)) == [(1,)]

@@ -103,41 +103,92 @@ def insert_bound(connection: Connection, table: Table, rows: Sequence[dict[str, 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert many rows of Python values (every row with the same keys) in one statement.
 
-    On SQLite each value is bound by its column's own processing and the rows go to the driver's
-    executemany: SQLAlchemy's per-row parameter handling cost more than SQLite's insert (a journey tick
-    writes three rows per step). Elsewhere SQLAlchemy's batched insert, which PostgreSQL turns into
-    multi-row VALUES."""
+    Each value is bound by its column's own processing. On SQLite the rows go to the driver's executemany:
+    SQLAlchemy's per-row parameter handling cost more than SQLite's insert (a journey tick writes three rows
+    per step). On PostgreSQL they are streamed with COPY, three times faster than the driver's executemany
+    (a statement per row, pipelined) and ten times faster than multi-row VALUES with RETURNING; the values
+    travel as data in the copy stream, never in the statement's text. A table with Python-side defaults
+    for columns the rows leave out goes through SQLAlchemy, which fills them."""
     if not rows:
         return
-    if connection.dialect.name != "sqlite":
+    if connection.dialect.name == "sqlite":
+        insert_bound(connection, table, bound_rows(connection, table, rows))
+    elif connection.dialect.name == "postgresql" and not _defaults_left_out(table, rows[0]):
+        _copy_rows(connection, table, bound_rows(connection, table, rows))
+    else:
         connection.execute(insert(table), list(rows))
-        return
-    insert_bound(connection, table, bound_rows(connection, table, rows))
+
+
+def _defaults_left_out(table: Table, row: dict[str, Any]) -> bool:
+    return any(c.default is not None and c.name not in row for c in table.columns)
+
+
+def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Stream bound rows into `table` with COPY, within the connection's transaction."""
+    names = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
+    if table.schema:
+        target = f"{quote(table.schema)}.{target}"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+    finally:
+        cursor.close()
 
 
 def update_rows(connection: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
     """Set columns of many rows, each found by its value of the column `key` (every row a dict with the same
-    keys, `key` among them), in one executemany.
+    keys, `key` among them, each key once), in one statement.
 
-    On SQLite the values are bound as `insert_rows` binds them and go straight to the driver; elsewhere
-    through SQLAlchemy's executemany. The values are parameters, never inlined into the statement's text."""
+    The values are bound as `insert_rows` binds them and are parameters, never inlined into the statement's
+    text. On SQLite they go to the driver's executemany; on PostgreSQL each column travels as one array and
+    a single UPDATE joins the table with their `unnest` (a statement per row, even pipelined, cost three
+    quarters of a journey batch's time there); elsewhere through SQLAlchemy's executemany."""
     if not rows:
         return
+    if len({row[key] for row in rows}) < len(rows):  # which of two values would win differs by database
+        raise ValueError(f"update_rows: a {table.name}.{key} appears twice in one call")
     names = [name for name in rows[0] if name != key]
+    if connection.dialect.name == "postgresql":
+        _update_by_unnest(connection, table, key, names, bound_rows(connection, table, rows))
+        return
     statement = (
         update(table)
         .where(table.c[key] == bindparam(f"where_{key}"))
         .values({name: bindparam(f"set_{name}") for name in names})
     )
     if connection.dialect.name != "sqlite":
-        connection.execute(
-            statement, [{f"set_{n}": row[n] for n in names} | {f"where_{key}": row[key]} for row in rows]
-        )
+        parameters = [{f"set_{n}": row[n] for n in names} | {f"where_{key}": row[key]} for row in rows]
+        connection.execute(statement, parameters)
         return
     bound = bound_rows(connection, table, rows)
     compiled = statement.compile(dialect=connection.dialect, column_keys=[])
     order = [name.removeprefix("set_").removeprefix("where_") for name in compiled.positiontup or ()]
     connection.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in bound])
+
+
+def _update_by_unnest(
+    connection: Connection, table: Table, key: str, names: list[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """PostgreSQL: UPDATE … FROM unnest(one array per column) joined on `key`; the arrays are parameters."""
+    quote = connection.dialect.identifier_preparer.quote
+    columns = [key, *names]
+    arrays = ", ".join(
+        f"%(c{i})s::{table.c[name].type.compile(dialect=connection.dialect)}[]"
+        for i, name in enumerate(columns)
+    )
+    target = quote(table.name) if not table.schema else f"{quote(table.schema)}.{quote(table.name)}"
+    sets = ", ".join(f"{quote(name)} = v.{quote(name)}" for name in names)
+    statement = (
+        f"UPDATE {target} SET {sets} FROM unnest({arrays}) AS v({', '.join(quote(c) for c in columns)}) "
+        f"WHERE {target}.{quote(key)} = v.{quote(key)}"
+    )
+    connection.exec_driver_sql(
+        statement, {f"c{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
+    )
 
 
 def bound_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
