@@ -7,7 +7,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.journeys.engine import ACTIVE, Run, Step
@@ -113,19 +126,25 @@ def _row(run: Run, now: datetime) -> dict[str, Any]:
     }
 
 
+WAKE_AT_INDEX = "ix_journey_runs_wake_at"
+
+
 def claim_due(connection: Connection, now: datetime, live: Iterable[str], limit: int) -> list[Run]:
     """Active runs of live journeys whose wake-at has come, locked for this transaction; rows another worker
     holds are skipped (PostgreSQL), so two workers never take the same run."""
     names = list(live)
     if not names:
         return []
+    journey: ColumnElement[Any] = journey_runs.c.journey
+    if connection.dialect.name == "sqlite":
+        # Without statistics SQLite chose the (journey, entered_at) index and read every run a live journey
+        # ever had, ended ones too, on every tick. A unary plus (a no-op on any value) keeps the planner off
+        # that index, so it takes the wake-at one, which holds only what is due (ended runs have no wake-at).
+        # PostgreSQL's planner has its statistics.
+        journey = literal_column("+journey_runs.journey", journey.type)
     query = (
         select(journey_runs)
-        .where(
-            journey_runs.c.status.in_(ACTIVE),
-            journey_runs.c.wake_at <= now,
-            journey_runs.c.journey.in_(names),
-        )
+        .where(journey_runs.c.status.in_(ACTIVE), journey_runs.c.wake_at <= now, journey.in_(names))
         .order_by(journey_runs.c.wake_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
