@@ -371,22 +371,27 @@ def operational_stores(database_url: str | None, smoke: bool) -> list[str | None
 
 
 @contextmanager
-def nats_stream(url: str) -> Iterator[dict[str, str]]:
-    """A scratch JetStream stream on the NATS server at `url`, deleted afterwards: yields the settings
-    (environment variables) that put a process's event log on it."""
+def nats_stream(url: str) -> Iterator[str]:
+    """The name of a scratch JetStream stream on the NATS server at `url`, deleted afterwards."""
     from datetime import timedelta
 
     from touchpoint.store.backends.nats_log import NatsEventLog
 
     stream = f"BENCH_{uuid.uuid4().hex[:12].upper()}"
     try:
-        yield {"TOUCHPOINT_EVENT_LOG": "nats", "TOUCHPOINT_NATS_URL": url, "TOUCHPOINT_NATS_STREAM": stream}
+        yield stream
     finally:
         log = NatsEventLog(url, dedupe_window=timedelta(minutes=2), stream=stream)
         try:
             log.delete_stream()
         finally:
             log.close()
+
+
+def nats_settings(url: str, stream: str) -> dict[str, str]:
+    """The settings that put a process's event log on a JetStream stream, by name as `load_settings` takes
+    them (upper-cased with TOUCHPOINT_ as environment variables)."""
+    return {"event_log": "nats", "nats_url": url, "nats_stream": stream}
 
 
 def store_url(database_url: str | None) -> AbstractContextManager[str | None]:

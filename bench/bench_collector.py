@@ -204,7 +204,9 @@ def main() -> None:
         for database_url in h.operational_stores(args.database_url, bench.smoke):
             stores[h.store_name(database_url)] = run_store(bench, bare, database_url, cases)
         if args.nats_url:
-            with h.nats_stream(args.nats_url) as nats:
+            with h.nats_stream(args.nats_url) as stream:
+                settings = h.nats_settings(args.nats_url, stream)
+                nats = {f"TOUCHPOINT_{name.upper()}": value for name, value in settings.items()}
                 stores["nats"] = run_store(bench, bare, None, cases, nats=nats)
     bench.report({"concurrency": args.concurrency, "stores": stores})
 

@@ -44,8 +44,9 @@ SQLite in a throwaway home by default; `--database-url postgresql://…` runs th
 event log) on PostgreSQL, in a fresh schema dropped afterwards. `--smoke` runs both parts at tiny sizes on
 SQLite, and again on PostgreSQL when TOUCHPOINT_TEST_POSTGRES_URL is set (only there with `--database-url`).
 Run: `python bench/bench_journeys.py [--customers N] [--advance N] [--batch N] [--seconds S] [--rate R]
-[--drain S] [--database-url URL] [--profile] [--smoke] [--json]` (the default on 2 CPUs and SQLite: about
-20 minutes, peak RSS about 1.4 GiB).
+[--drain S] [--database-url URL] [--nats-url URL] [--profile] [--smoke] [--json]` (the default on 2 CPUs
+and SQLite: about 20 minutes, peak RSS about 1.4 GiB). `--nats-url` runs part 2 once more with the event
+log on a scratch JetStream stream, in a fresh operational store of the same kind.
 """
 
 from __future__ import annotations
@@ -687,6 +688,17 @@ def run(bench: h.Bench, home: Path, database_url: str | None) -> dict[str, Any]:
         figures["event_latency"] = event_latency(
             bench, settings, args.customers, args.rate, args.seconds, args.drain, profile=args.profile
         )
+    if args.nats_url:
+        # Part 2 again with the event log on a scratch JetStream stream, over a fresh store beside it (the
+        # consumers' offsets are positions in one log: the SQL log's would skip the stream's first records).
+        with h.nats_stream(args.nats_url) as stream, h.store_url(database_url) as url:
+            overrides = h.nats_settings(args.nats_url, stream) | ({"database_url": url} if url else {})
+            on_nats = load_settings(home / "nats", **overrides)
+            build(on_nats, clock=SystemClock()).close()  # its operational store, migrated
+            bench.say(f"event log: NATS JetStream, stream {stream}")
+            figures["event_latency_nats"] = event_latency(
+                bench, on_nats, args.customers, args.rate, args.seconds, args.drain, profile=False
+            )
     return figures
 
 
@@ -703,6 +715,7 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite (fresh schema)")
     parser.add_argument("--profile", action="store_true", help="profile one tick of each later pass")
+    parser.add_argument("--nats-url", default=None, help="part 2 again with the event log on NATS JetStream")
     smoke = {"customers": 300, "advance": 300, "batch": 100, "seconds": 1.0, "rate": 100, "drain": 30.0}
     bench = h.start("bench_journeys", parser, smoke=smoke)
     stores: dict[str, Any] = {}

@@ -35,6 +35,18 @@ def test_journeys_advance_and_dispatch_every_run_and_handle_every_event(
     assert log["appended"] == log["read"] == 100
 
 
+@pytest.mark.nats
+def test_the_event_path_on_nats_handles_every_event(run_bench: RunBench, nats_url: str) -> None:
+    figures = run_bench("bench_journeys.py", "--nats-url", nats_url)
+    [result] = figures["stores"].values()
+    for part in ("event_latency", "event_latency_nats"):
+        journey, log = result[part]["journey"], result[part]["log_round_trip"]
+        assert journey["appended"] == journey["outbox_rows"] == 100, part
+        assert journey["unhandled"] == 0, part
+        assert log["appended"] == log["read"] == 100, part
+        assert journey["p50_ms"] > 0, part  # each outbox row matched with its own event, none from before
+
+
 def test_channels_conclude_every_request_and_the_gateway_takes_every_send(run_bench: RunBench) -> None:
     figures = run_bench("bench_channels.py")
     assert figures["requests_concluded"] == sum(figures["outcomes"].values()) == figures["messages"] == 100
