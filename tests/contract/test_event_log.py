@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection
@@ -93,6 +94,27 @@ def test_read_after_pages_through_the_log(log: EventLog) -> None:
         offset = page[-1].offset
     assert seen == list(range(25))
     assert log.read_after(log.head(), 10) == []
+
+
+def test_readers_continue_where_they_stopped_see_what_came_meanwhile_and_may_go_back(log: EventLog) -> None:
+    # The NATS log keeps a reader's pull consumer between reads; every read must still be exactly the records
+    # after the offset asked for, whichever reader asks and in whatever order.
+    def numbers(records: Sequence[Any]) -> list[int]:
+        return [r.payload["n"] for r in records]
+
+    log.append([_entry(f"a{n}", n) for n in range(5)], received_at=T0)
+    first = log.read_after(0, 3)
+    assert numbers(first) == [0, 1, 2]
+    log.append([_entry(f"b{n}", n) for n in (5, 6)], received_at=T0)
+    second = log.read_after(first[-1].offset, 10)
+    assert numbers(second) == [3, 4, 5, 6]
+    assert numbers(log.read_after(0, 2)) == [0, 1]  # another reader, from the start
+    assert numbers(log.read_after(first[-1].offset, 10)) == [3, 4, 5, 6]  # the first reader, again
+    assert numbers(log.read_after(first[0].offset, 2)) == [1, 2]
+    assert log.read_after(second[-1].offset, 10) == []
+    log.append([_entry("c", 7)], received_at=T0)
+    assert numbers(log.read_after(second[-1].offset, 10)) == [7]
+    assert numbers(log.read_after(0, 100)) == list(range(8))
 
 
 def test_trim_drops_only_processed_records_and_offsets_stay_valid(log: EventLog) -> None:
@@ -234,3 +256,61 @@ def test_a_nats_cluster_is_given_as_comma_separated_urls() -> None:
     finally:
         nats_log.delete_stream()
         nats_log.close()
+
+
+@pytest.mark.nats
+def test_a_nats_reader_paging_through_keeps_one_consumer_and_a_restart_is_survived() -> None:
+    """Reads that continue where the last stopped reuse its pull consumer (one on the server, not one made
+    and deleted per read); a consumer the server lost (deleted under it) is replaced, not waited on."""
+    [nats_log] = list(_nats_log_open())
+    try:
+        nats_log.append([_entry(f"k{n}", n) for n in range(25)], received_at=T0)
+        seen, offset = [], 0
+        while page := nats_log.read_after(offset, 10):
+            seen.extend(r.payload["n"] for r in page)
+            offset = page[-1].offset
+            assert _consumers(nats_log) == 1
+        assert seen == list(range(25))
+        nats_log.append([_entry("k25", 25)], received_at=T0)
+        for name in _consumer_names(nats_log):  # as a restarted server without the ephemeral consumer
+            nats_log._run(nats_log._js.delete_consumer(nats_log.stream, name))
+        assert [r.payload["n"] for r in nats_log.read_after(offset, 10)] == [25]
+        nats_log.close()
+        assert _consumers(nats_log, reopen=True) == 0
+    finally:
+        _delete(nats_log)
+
+
+def _nats_log_open() -> Iterator[Any]:
+    url = os.environ.get(NATS_ENV)
+    if not url:
+        pytest.skip(f"{NATS_ENV} is not set")
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    yield NatsEventLog(url, dedupe_window=timedelta(minutes=10), stream=f"T_{uuid.uuid4().hex[:10]}")
+
+
+def _consumer_names(nats_log: Any) -> list[str]:
+    return [c.name for c in nats_log._run(nats_log._js.consumers_info(nats_log.stream))]
+
+
+def _consumers(nats_log: Any, *, reopen: bool = False) -> int:
+    if not reopen:
+        return len(_consumer_names(nats_log))
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    fresh = NatsEventLog(nats_log.url, dedupe_window=timedelta(minutes=10), stream=nats_log.stream)
+    try:
+        return len(_consumer_names(fresh))
+    finally:
+        fresh.close()
+
+
+def _delete(nats_log: Any) -> None:
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    fresh = NatsEventLog(nats_log.url, dedupe_window=timedelta(minutes=10), stream=nats_log.stream)
+    try:
+        fresh.delete_stream()
+    finally:
+        fresh.close()

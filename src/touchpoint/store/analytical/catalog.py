@@ -450,7 +450,9 @@ class AnalyticalStore:
     @staticmethod
     def _collect_garbage(table_dir: Path, named: set[str]) -> None:
         # Superseded files stay for a grace period: a reader may have listed them just before the commit.
-        # Files the manifest's history still names stay until their retention has passed.
+        # Files the manifest's history still names stay until their retention has passed. File times are
+        # the machine's, not the product's clock (a rehearsal's virtual clock runs days ahead), so the grace
+        # is measured on the machine's.
         cutoff = time.time() - GARBAGE_GRACE_SECONDS
         for path in table_dir.glob(f"{PARTITION_COLUMN}=*/*"):
             relative = path.relative_to(table_dir).as_posix()

@@ -8,8 +8,11 @@ the server with `sync_interval: always` when an acknowledged event must survive 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,10 +27,16 @@ from touchpoint.store.operational.db import OperationalStore
 from touchpoint.store.operational.event_log import stored_dedupe_key
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SUBJECT_PREFIX = "touchpoint.events"
 # Publishes awaiting the server's acknowledgement at once: enough to keep the connection busy, few enough
 # that a large group does not flood the server's pending queue.
 MAX_PENDING_ACKS = 512
+# Pull consumers kept open for readers that continue where they stopped (one per polling consumer, a few per
+# process), and how long the server keeps one that nobody reads before deleting it.
+MAX_CURSORS = 16
+FETCH_TIMEOUT = 0.5  # seconds one fetch waits for messages known to exist
+CURSOR_IDLE_SECONDS = 300.0
 
 
 class NatsEventLog:
@@ -50,6 +59,9 @@ class NatsEventLog:
         self._thread.start()
         self._nc: Any = None
         self._js: Any = None
+        self._cursors: OrderedDict[int, _Cursor] = (
+            OrderedDict()
+        )  # last offset given → its pull consumer (loop only)
         self._run(self._connect(dedupe_window))
 
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
@@ -118,29 +130,70 @@ class NatsEventLog:
         head = int(state.last_seq)
         if offset >= head or state.messages == 0:
             return []
+        # A consumer polling the log asks next for what follows the last record it was given: the pull
+        # consumer that gave it is kept and continues there, instead of a consumer made and deleted per read
+        # (three round trips more, and the server's work of starting one at a sequence).
+        cursor = self._cursors.pop(offset, None)
+        if cursor is not None:
+            records, complete = await self._fetch(cursor, limit, head, patience=FETCH_TIMEOUT)
+            if not records and not complete:  # a kept consumer that gives nothing may be gone with the server
+                await self._close_cursor(cursor)
+                cursor = None
+        if cursor is None:
+            cursor = await self._open_cursor(offset)
+            records, complete = await self._fetch(cursor, limit, head, patience=10.0)
+        if records and complete:
+            twin = self._cursors.pop(records[-1].offset, None)  # two readers at one place: one cursor will do
+            if twin is not None:
+                await self._close_cursor(twin)
+            self._cursors[records[-1].offset] = cursor
+            while len(self._cursors) > MAX_CURSORS:
+                await self._close_cursor(self._cursors.popitem(last=False)[1])
+        else:  # nothing came, or the fetch gave up: the cursor may be gone with a restarted server
+            await self._close_cursor(cursor)
+        return records
+
+    async def _open_cursor(self, offset: int) -> _Cursor:
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=offset + 1,
             ack_policy=AckPolicy.NONE,
-            inactive_threshold=30.0,
+            inactive_threshold=CURSOR_IDLE_SECONDS,
         )
         subscription = await self._js.pull_subscribe(self.subject, stream=self.stream, config=config)
+        # The server names an ephemeral consumer (a name asked for is ignored before NATS 2.9): learn it, so
+        # that closing the cursor deletes it.
+        return _Cursor((await subscription.consumer_info()).name, subscription)
+
+    async def _fetch(
+        self, cursor: _Cursor, limit: int, head: int, *, patience: float
+    ) -> tuple[list[LogRecord], bool]:
+        """Up to `limit` records, and whether the fetch ended by reaching the limit or the head seen before
+        it (not by giving up after `patience` seconds)."""
         records: list[LogRecord] = []
         # A fetch may time out on a loaded server before the messages that exist arrive: keep asking until
         # the head seen at the start is reached, so a slow moment never looks like an empty log.
-        deadline = self._loop.time() + 10.0
+        deadline = self._loop.time() + patience
+        while len(records) < limit and (not records or records[-1].offset < head):
+            try:
+                messages = await cursor.subscription.fetch(
+                    min(limit - len(records), 1000), timeout=FETCH_TIMEOUT
+                )
+            except NatsTimeout:
+                if self._loop.time() > deadline:
+                    return sorted(records, key=lambda r: r.offset), False
+                continue
+            records.extend(_record(m) for m in messages)
+        return sorted(records, key=lambda r: r.offset)[:limit], True
+
+    async def _close_cursor(self, cursor: _Cursor) -> None:
+        """Stop reading through a pull consumer and delete it from the server (unsubscribing alone leaves it
+        there until its idle time runs out: one per read, when every read made one)."""
         try:
-            while len(records) < limit and (not records or records[-1].offset < head):
-                try:
-                    messages = await subscription.fetch(min(limit - len(records), 1000), timeout=0.5)
-                except NatsTimeout:
-                    if self._loop.time() > deadline:
-                        break
-                    continue
-                records.extend(_record(m) for m in messages)
-        finally:
-            await subscription.unsubscribe()
-        return sorted(records, key=lambda r: r.offset)[:limit]
+            await cursor.subscription.unsubscribe()
+            await self._js.delete_consumer(self.stream, cursor.name)
+        except Exception:  # already gone with the server or the connection: nothing left to release
+            log.debug("closing a cursor of %s failed", self.stream, exc_info=True)
 
     def head(self) -> int:
         """The sequence number of the newest message."""
@@ -174,16 +227,30 @@ class NatsEventLog:
         """JetStream forgets message ids by itself when its duplicate window passes."""
         return 0
 
+    async def _close_cursors(self) -> None:
+        while self._cursors:
+            await self._close_cursor(self._cursors.popitem()[1])
+
     def delete_stream(self) -> None:
         """Remove the stream and everything in it (tests, decommissioning)."""
         self._run(self._js.delete_stream(self.stream))
 
     def close(self) -> None:
         """Drain the connection and stop the loop."""
+        if self._cursors:
+            self._run(self._close_cursors())
         if self._nc is not None:
             self._run(self._nc.drain())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """A pull consumer of the stream kept open for a reader, by the name it was created with."""
+
+    name: str
+    subscription: Any
 
 
 def _message_id(entry: LogEntry) -> str:
