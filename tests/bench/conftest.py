@@ -29,18 +29,19 @@ RunBench = Callable[..., dict[str, Any]]
 @pytest.fixture
 def postgres_url() -> str:
     """The PostgreSQL the suite tests against; the test is skipped when none is set."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    return url
+    return _configured(POSTGRES_ENV)
 
 
 @pytest.fixture
 def nats_url() -> str:
     """The NATS JetStream server the suite tests against; the test is skipped when none is set."""
-    url = os.environ.get(NATS_ENV)
+    return _configured(NATS_ENV)
+
+
+def _configured(variable: str) -> str:
+    url = os.environ.get(variable)
     if not url:
-        pytest.skip(f"{NATS_ENV} is not set")
+        pytest.skip(f"{variable} is not set")
     return url
 
 
