@@ -122,7 +122,8 @@ class NatsEventLog:
         return results
 
     def read_after(self, offset: int, limit: int) -> list[LogRecord]:
-        """Up to `limit` messages from sequence offset + 1, through a short-lived ordered consumer."""
+        """Up to `limit` messages from sequence offset + 1, through the pull consumer that gave a reader the
+        message at `offset` (kept for it), or a new one."""
         return self._run(self._read_after(offset, limit))
 
     async def _read_after(self, offset: int, limit: int) -> list[LogRecord]:
