@@ -149,9 +149,14 @@ def claim_due(connection: Connection, now: datetime, live: Iterable[str], limit:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    result = connection.execute(query)
+    return [run_of(row) for row in _dicts(connection.execute(query))]
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """A result's rows as dicts, the column names zipped in once (RowMapping builds its keys per row, which
+    cost more than a tick's claim itself)."""
     names = list(result.keys())
-    return [run_of(dict(zip(names, row, strict=True))) for row in result]
+    return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def run_of(row: Any) -> Run:
@@ -313,9 +318,7 @@ def claim_outbox(
         .values(claimed_by=claimer, lease_until=lease_until)
         .returning(*journey_outbox.c)
     )
-    result = connection.execute(statement)
-    names = list(result.keys())
-    rows = [dict(zip(names, row, strict=True)) for row in result]  # RowMapping's per-row keys cost more
+    rows = _dicts(connection.execute(statement))
     return sorted(rows, key=lambda r: (-int(r["priority"]), as_utc(r["next_attempt_at"]), r["id"]))
 
 
