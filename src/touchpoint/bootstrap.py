@@ -25,6 +25,7 @@ from touchpoint.ingest import analytical_layouts
 from touchpoint.ingest.collector.limits import CollectorLimits
 from touchpoint.ingest.collector.timing import TimeWindow
 from touchpoint.ingest.ports import EventLog
+from touchpoint.ingest.warehouse import WarehouseSource
 from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
@@ -149,6 +150,15 @@ class Container:
             "template.activate": activation_handler(self),
             "segment.export": lambda payload, maker: lambda connection: {"granted": maker.user},
         }
+
+    def warehouse(self) -> WarehouseSource:
+        """The data warehouse's tables through Spark's catalog (the engine's session when engine = spark;
+        else a session of its own from spark_master and spark_config, which name the metastore)."""
+        from touchpoint.store.backends.hive import SparkWarehouse
+        from touchpoint.store.backends.spark import spark_session
+
+        settings = self.settings
+        return SparkWarehouse(lambda: spark_session(settings.spark_master, settings.spark_config))
 
     def recording(self, *, ops: OperationalStore, clock: Clock, log: EventLog) -> Container:
         """The same settings on other stores and clock, every provider replaced by one that records (a

@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     spark_config: dict[str, str] = Field(
         default_factory=dict, description="Spark settings for engine = spark (spark.local.dir, memory…)"
     )
+    warehouse_map: Path | None = Field(
+        default=None,
+        description="file mapping a data warehouse's (Hive metastore's) tables to the canonical tables, read "
+        "by `touchpoint warehouse sync` through Spark (spark_master, spark_config); default "
+        "<home>/warehouse.toml",
+    )
     timezone: str = Field(default="Asia/Shanghai", description="brokerage time zone for business rules")
     exchange: str = Field(default="XSHG", description="exchange calendar for trading days")
     extra_holidays: list[date] = Field(
@@ -259,6 +265,11 @@ class Settings(BaseSettings):
     def analytical_dir(self) -> Path:
         """Root of the Parquet analytical store."""
         return self.home / "analytical"
+
+    @property
+    def warehouse_map_file(self) -> Path:
+        """The warehouse mapping file: `warehouse_map`, or warehouse.toml in the data directory."""
+        return self.warehouse_map or self.home / "warehouse.toml"
 
     @property
     def rejects_dir(self) -> Path:

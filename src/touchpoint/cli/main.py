@@ -59,6 +59,11 @@ LAZY_ENTRIES: tuple[LazyEntry, ...] = (
         "Import a file into a canonical table. A file with bad rows is rejected whole unless "
         "--skip-bad-rows.",
     ),
+    _group(
+        "warehouse",
+        "touchpoint.cli.warehouse:app",
+        "Data warehouse tables (数仓映射): check the mapping, sync new partitions.",
+    ),
     _command(
         "status",
         "touchpoint.cli.status:status_command",

@@ -47,7 +47,7 @@ class SparkBackend:
         self._master = master
         # The session is the process's, and so are its directories (spark.local.dir for spills): a
         # deployment sets them in `spark_config`, never per data directory.
-        self._config = {**SESSION_CONFIG, **(config or {})}
+        self._config = dict(config or {})
         self._lock = threading.Lock()
         self._con: Any = None
         self._views: list[str] = []
@@ -59,15 +59,7 @@ class SparkBackend:
         """The Ibis PySpark backend over this process's SparkSession (created on first use)."""
         with self._lock:
             if self._con is None:
-                from pyspark.sql import SparkSession
-
-                # Python code Spark runs in its workers (Arrow conversions) needs this interpreter's packages.
-                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-                builder = SparkSession.builder.master(self._master).appName("touchpoint")
-                for key, value in self._config.items():
-                    builder = builder.config(key, value)
-                self._con = ibis.pyspark.connect(builder.getOrCreate())
+                self._con = ibis.pyspark.connect(spark_session(self._master, self._config))
             return self._con
 
     def close(self) -> None:
@@ -118,6 +110,19 @@ class SparkBackend:
         # A column no file has a value in (an indicator nobody has yet) is Arrow's null type, which Spark
         # cannot read: it is read as a float, as missing numbers are.
         return pa.schema([f.with_type(pa.float64()) if pa.types.is_null(f.type) else f for f in merged])
+
+
+def spark_session(master: str, config: Mapping[str, str]) -> Any:
+    """This process's SparkSession, created with `master` and the session settings (and `config` over them)
+    on first use; later calls get the same session (Spark allows one per process)."""
+    from pyspark.sql import SparkSession
+
+    # Python code Spark runs in its workers (Arrow conversions) needs this interpreter's packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName("touchpoint")
+    for key, value in {**SESSION_CONFIG, **config}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
 def _as_instants(table: Any) -> Any:
