@@ -285,6 +285,45 @@ def percentiles(samples: Iterable[float], qs: Sequence[float] = (50, 99)) -> dic
     return {q: ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1] for q in qs}
 
 
+# Engines ---------------------------------------------------------------------------------------------------
+
+ENGINES = ("duckdb", "spark")
+
+
+def add_engine_option(argument_parser: argparse.ArgumentParser) -> None:
+    """`--engine duckdb|spark`: the analytical engine the timed queries run on (Spark: PySpark local[*])."""
+    argument_parser.add_argument(
+        "--engine", choices=ENGINES, default="duckdb", help="analytical engine (spark: PySpark local[*])"
+    )
+
+
+def engine_settings(engine: str) -> dict[str, Any]:
+    """The settings that put a container's analytical queries on `engine` (Spark in local mode, with the
+    driver's memory raised from Spark's 1 GiB default: a local session runs every task in the driver)."""
+    if engine == "duckdb":
+        return {}
+    return {
+        "engine": "spark",
+        "spark_master": "local[*]",
+        "spark_config": {"spark.driver.memory": os.environ.get("BENCH_SPARK_MEMORY", "8g")},
+    }
+
+
+def spark_session_of(container: Any) -> Any:
+    """The SparkSession behind a container whose engine is Spark."""
+    return container.analytics.backend.connection._session
+
+
+def jvm_peak_rss(container: Any) -> int | None:
+    """The resident-set peak of the Spark JVM a container started (None on DuckDB, in process): Spark's
+    memory is not this process's."""
+    if container.settings.engine != "spark":
+        return None
+    session = spark_session_of(container)
+    pid = int(session._jvm.java.lang.ProcessHandle.current().pid())
+    return rss(pid, "VmHWM")
+
+
 # Memory ----------------------------------------------------------------------------------------------------
 
 

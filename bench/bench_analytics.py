@@ -19,7 +19,10 @@ per-customer analysis of it. Each is run 3 times: the first run is the cold figu
 names and the id map not yet seen; the files are in the OS page cache either way), the best is the warm one.
 The ratio analysis ÷ scan is the figure. `--profile` runs one more funnel under cProfile and lists the
 top entries by own time, and by cumulative time within touchpoint/analytics, pandas and ibis.
-Run: `python bench/bench_analytics.py [--events N] [--customers N] [--runs N] [--profile] [--smoke] [--json]`
+With `--engine spark` the analyses and the peer's count run on Spark in local mode (the peer reads the same
+files with Spark's own reader), and the Spark JVM's peak memory is printed beside this process's.
+Run: `python bench/bench_analytics.py [--events N] [--customers N] [--runs N] [--engine duckdb|spark]
+[--profile] [--smoke] [--json]`
 (20M events on
 2 CPUs: about 7 minutes, 4 of them One ID binding the anonymous ids; peak RSS about 4 GiB, in retention).
 """
@@ -384,8 +387,11 @@ def synthesise(bench: h.Bench, container: Container, events: int, customers: int
     }
 
 
-def scan(files: list[str]) -> Any:
-    """The peer: DuckDB counting each distinct id's events in the queries' date range (a new connection)."""
+def scan(files: list[str], container: Container) -> Any:
+    """The peer: the engine counting each distinct id's events in the queries' date range — DuckDB on a new
+    connection, or the container's Spark session over the same files."""
+    if container.settings.engine == "spark":
+        return spark_scan(files, h.spark_session_of(container))
     connection = duckdb.connect()
     source = f"read_parquet({files!r}, hive_partitioning = true)"
     sql = (
@@ -393,6 +399,18 @@ def scan(files: list[str]) -> Any:
         f"WHERE dt BETWEEN DATE '{RANGE[0]}' AND DATE '{RANGE[1]}' GROUP BY distinct_id"
     )
     return lambda: connection.sql(sql).to_arrow_table()
+
+
+def spark_scan(files: list[str], session: Any) -> Any:
+    """The same count on Spark: its own read of the Hive-partitioned files, grouped in the JVM."""
+    base = str(Path(files[0]).parents[1])
+
+    def count() -> pa.Table:
+        frame = session.read.option("basePath", base).parquet(*files)
+        found = frame.where(frame.dt.between(RANGE[0], RANGE[1])).groupBy("distinct_id").count()
+        return found.toArrow()
+
+    return count
 
 
 def events_in_files(files: list[str]) -> int:
@@ -444,8 +462,10 @@ def counts(name: str, result: dict[str, Any]) -> dict[str, Any]:
 def run(bench: h.Bench, home: Path, events: int, customers: int) -> dict[str, Any]:
     """Synthesise the events in `home`, time each analysis beside the scan; print and return the figures."""
     runs, profile = bench.args.runs, bench.args.profile
-    container = build(load_settings(home), clock=VirtualClock(NOW))
+    engine = bench.args.engine
+    container = build(load_settings(home, **h.engine_settings(engine)), clock=VirtualClock(NOW))
     figures: dict[str, Any] = {
+        "engine": engine,
         "events_requested": events,
         "customers": customers,
         "days": DAYS,
@@ -459,10 +479,13 @@ def run(bench: h.Bench, home: Path, events: int, customers: int) -> dict[str, An
         for name, work in analyses(container).items():
             with bench.status(f"timing {name} ({runs} runs) and the scan beside it"):
                 timed = h.measure(work, runs)
-                peer = h.measure(scan(files), runs)
+                peer = h.measure(scan(files, container), runs)
             figures[name] = line(bench, name, timed, peer)
         figures["max_rss_bytes"] = h.lifetime_peak_rss()
-        bench.say(f"peak RSS of the whole run {figures['max_rss_bytes'] / h.GiB:.2f} GiB")
+        figures["jvm_peak_rss_bytes"] = h.jvm_peak_rss(container)
+        jvm = figures["jvm_peak_rss_bytes"]
+        spark = f", Spark JVM {jvm / h.GiB:.2f} GiB" if jvm is not None else ""
+        bench.say(f"peak RSS of the whole run {figures['max_rss_bytes'] / h.GiB:.2f} GiB{spark}")
         if profile:
             profiler = cProfile.Profile()
             profiler.runcall(analyses(container)["funnel"])
@@ -508,6 +531,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=None, help="default: one per 100 events")
     parser.add_argument("--runs", type=int, default=3, help="runs of each analysis: the first is cold")
     parser.add_argument("--profile", action="store_true", help="profile one more funnel with cProfile")
+    h.add_engine_option(parser)
     bench = h.start("bench_analytics", parser, smoke={"events": 20_000, "customers": 200, "runs": 2})
     args = bench.args
     customers = args.customers or max(args.events // 100, 1000)

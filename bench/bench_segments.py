@@ -2,7 +2,8 @@
 
 Synthesises the computed snapshots a day of `touchpoint compute` would leave (tag values and their Roaring
 bitmaps, indicator values, the customers snapshot) with realistic value mixes, then times the same rule on the
-bitmap path and on the SQL reference path (one Ibis query on DuckDB) in the same run; the counts must agree.
+bitmap path and on the SQL reference path (one Ibis query on the engine: DuckDB, or Spark in local mode with
+`--engine spark`) in the same run; the counts must agree.
 Three bitmap figures: cold (reading the snapshot, as the first preview of a day does), warm (the snapshot
 already loaded and the same rule previewed again) and edited (the snapshot loaded, one condition's threshold
 changed between previews, as an editor tunes a rule: a context remembers the results of snapshot conditions,
@@ -10,7 +11,8 @@ so warm is set operations alone while edited also tests one column). The ratio S
 figure. Then the whole `preview()` call an editor makes (a context, the evaluation, the masked sample): the
 first of the day, and again — a new context each time, sharing the snapshot's data and remembered conditions
 while the snapshot's files are unchanged.
-Run: `python bench/bench_segments.py [--sizes 1000000 10000000] [--smoke] [--json]`.
+Peak memory: this process's resident peak over the measurements, and the Spark JVM's on Spark.
+Run: `python bench/bench_segments.py [--sizes 1000000 10000000] [--engine duckdb|spark] [--smoke] [--json]`.
 """
 
 from __future__ import annotations
@@ -126,12 +128,15 @@ def with_assets_at_least(threshold: int) -> dict[str, Any]:
 
 def measure(bench: h.Bench, size: int) -> dict[str, Any]:
     """Print cold and warm bitmap times, the SQL time and their ratio for one size; return them."""
+    engine = bench.args.engine
     with tempfile.TemporaryDirectory(prefix=f"bench-seg-{size}-") as home:
-        container = build(load_settings(Path(home)), clock=VirtualClock(AT))
+        settings = load_settings(Path(home), **h.engine_settings(engine))
+        container = build(settings, clock=VirtualClock(AT))
         try:
             with h.Stopwatch() as watch:
                 synthesise(container, size)
             bench.say(f"{size:,} customers synthesised in {watch.seconds:.1f} s")
+            h.reset_peak_rss()
             rule = read_rule(RULE)
             shared = context_at(env=container, at=AT)  # its snapshot data is what preview() will share
             data = shared.data
@@ -146,6 +151,7 @@ def measure(bench: h.Bench, size: int) -> dict[str, Any]:
             sql = h.measure(lambda: evaluate_sql(rule, context), runs=3)
             first = h.measure(lambda: preview(env=container, principal=SYSTEM, rule=RULE, at=AT), runs=1)
             again = h.measure(lambda: preview(env=container, principal=SYSTEM, rule=RULE, at=AT), runs=5)
+            peak, jvm_peak = h.peak_rss(), h.jvm_peak_rss(container)
         finally:
             container.close()
     members, sql_members = len(cold.result), len(sql.result)
@@ -156,14 +162,19 @@ def measure(bench: h.Bench, size: int) -> dict[str, Any]:
     bench.say(
         f"  {members:,} members · bitmap cold {cold_ms:.0f} ms, warm {warm_ms:.1f} ms, "
         f"edited {edited_ms:.1f} ms · "
-        f"SQL on DuckDB {sql_ms:.0f} ms · ratio SQL / warm bitmap {sql_ms / warm_ms:.1f}×"
+        f"SQL on {engine} {sql_ms:.0f} ms · ratio SQL / warm bitmap {sql_ms / warm_ms:.1f}×"
     )
+    jvm = f", Spark JVM {jvm_peak / h.GiB:.2f} GiB" if jvm_peak is not None else ""
+    bench.say(f"  peak RSS while measuring: this process {peak / h.GiB:.2f} GiB{jvm}")
     first_ms, again_ms = first.first * 1000, again.min * 1000
     bench.say(
         f"  preview(): first {first_ms:.0f} ms, again {again_ms:.1f} ms ({first_ms / again_ms:.0f}× faster)"
     )
     return {
         "customers": size,
+        "engine": engine,
+        "peak_rss_bytes": peak,
+        "jvm_peak_rss_bytes": jvm_peak,
         "members_bitmap": members,
         "members_sql": sql_members,
         "cold_ms": round(cold_ms, 3),
@@ -181,6 +192,7 @@ def main() -> None:
     """Measure each size."""
     parser = h.parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    h.add_engine_option(parser)
     bench = h.start("bench_segments", parser, smoke={"sizes": [2_000]})
     bench.report({"sizes": [measure(bench, size) for size in bench.args.sizes]})
 

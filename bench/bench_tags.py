@@ -9,7 +9,10 @@ day only, so that result is the same day's). The peer is DuckDB reading every
 column of every source table once (`SELECT count(*), max(COLUMNS(*))` over each table's
 Parquet files): the floor for any computation that must look at all the data. The ratio is the figure.
 The customers computed must be the customers of the day's snapshot, and every installed indicator and tag
-computed. Run: `python bench/bench_tags.py [--customers N] [--days D] [--home DIR] [--smoke] [--json]`.
+computed. With `--engine spark` the computation and the scan run on Spark in local mode, and the Spark JVM's
+peak memory is printed beside this process's.
+Run: `python bench/bench_tags.py [--customers N] [--days D] [--home DIR] [--engine duckdb|spark] [--smoke]
+[--json]`.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ SOURCES = ("customers", "assets", "holdings", "trades", "cash_flows", "events")
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
 
 
-def prepare(bench: h.Bench, home: Path, customers: int, days: int) -> Container:
-    """The demo brokerage with the default library installed (generated once per home)."""
-    container = build(load_settings(home), clock=VirtualClock(NOW))
+def prepare(bench: h.Bench, home: Path, customers: int, days: int, engine: str = "duckdb") -> Container:
+    """The demo brokerage with the default library installed (generated once per home), computing on
+    `engine`."""
+    container = build(load_settings(home, **h.engine_settings(engine)), clock=VirtualClock(NOW))
     params = DemoParams(customers=customers, days=days, seed=7, end_date=NOW.date())
     with h.Stopwatch() as watch:
         outcome = ensure_demo(env=container, principal=SYSTEM, params=params)
@@ -61,8 +65,12 @@ def prepare(bench: h.Bench, home: Path, customers: int, days: int) -> Container:
     return container
 
 
-def full_scan(root: Path) -> None:
-    """DuckDB reading every column of every source table's Parquet files once."""
+def full_scan(root: Path, container: Container) -> None:
+    """The engine reading every column of every source table's Parquet files once: DuckDB on a connection
+    of its own, or the container's Spark session."""
+    if container.settings.engine == "spark":
+        spark_full_scan(root, h.spark_session_of(container))
+        return
     connection = duckdb.connect()
     for name in SOURCES:
         files = sorted(str(p) for p in (root / name).rglob("*.parquet"))
@@ -71,12 +79,26 @@ def full_scan(root: Path) -> None:
             connection.execute(f"SELECT count(*), max(COLUMNS(*))::VARCHAR FROM {source}").fetchall()
 
 
+def spark_full_scan(root: Path, session: Any) -> None:
+    """The same on Spark: each table's files read with their schemas merged, a count and every column's
+    maximum as text."""
+    from pyspark.sql import functions as F
+
+    for name in SOURCES:
+        files = sorted(str(p) for p in (root / name).rglob("*.parquet"))
+        if files:
+            frame = session.read.option("mergeSchema", "true").option("basePath", str(root / name))
+            frame = frame.parquet(*files)
+            frame.agg(F.count("*"), *[F.max(F.col(c).cast("string")) for c in frame.columns]).collect()
+
+
 def main() -> None:
     """Print the compute time, its peak memory, the DuckDB scan time and the ratio."""
     parser = h.parser(__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--home", type=Path, default=None, help="reuse a data directory between runs")
+    h.add_engine_option(parser)
     bench = h.start("bench_tags", parser, smoke={"customers": 100, "days": 5})
     args = bench.args
     # A throwaway home unless one is given to reuse (generating 1M customers takes minutes).
@@ -90,7 +112,7 @@ def main() -> None:
 def run(bench: h.Bench, home: Path) -> dict[str, Any]:
     """Prepare the demo in `home`, time compute and the scan beside it; print and return the figures."""
     args = bench.args
-    container = prepare(bench, home, args.customers, args.days)
+    container = prepare(bench, home, args.customers, args.days, args.engine)
     try:
         day = latest_data_date(env=container)
         snapshot = container.analytics.latest_partition_on_or_before("customers", day)
@@ -100,7 +122,8 @@ def run(bench: h.Bench, home: Path) -> dict[str, Any]:
         # its lookup tables were last read from; the previous day's computation left them in memory here.
         identity_service._ID_TABLES.clear()
         computing = h.measure(lambda: compute(env=container, principal=SYSTEM, day=day), runs=1)
-        scan = h.measure(lambda: full_scan(container.analytics.root), runs=3).min
+        scan = h.measure(lambda: full_scan(container.analytics.root, container), runs=3).min
+        jvm_peak = h.jvm_peak_rss(container)
     finally:
         container.close()
     result, seconds, peak = computing.result, computing.first, computing.peak_rss_bytes
@@ -109,7 +132,9 @@ def run(bench: h.Bench, home: Path) -> dict[str, Any]:
         f"compute {result['indicators']} indicators + {result['tags']} tags for {result['customers']:,} "
         f"customers on {day}: {seconds:.1f} s, peak RSS during compute {peak_text}"
     )
-    bench.say(f"peer: DuckDB full scan of the same sources: {scan:.2f} s")
+    if jvm_peak is not None:
+        bench.say(f"Spark JVM peak RSS over the run: {jvm_peak / h.GiB:.2f} GiB")
+    bench.say(f"peer: {args.engine} full scan of the same sources: {scan:.2f} s")
     bench.say(f"ratio compute / scan: {seconds / scan:.1f}×")
     return {
         "customers": args.customers,
@@ -123,6 +148,8 @@ def run(bench: h.Bench, home: Path) -> dict[str, Any]:
         "tags_computed": result["tags"],
         "seconds": round(seconds, 3),
         "peak_rss_bytes": peak,
+        "engine": args.engine,
+        "jvm_peak_rss_bytes": jvm_peak,
         "scan_seconds": round(scan, 4),
         "ratio": round(seconds / scan, 2),
     }

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from support import spark_or_skip
+
 RunBench = Callable[..., dict[str, Any]]  # the run_bench fixture of tests/bench/conftest.py
 
 pytestmark = pytest.mark.slow
@@ -34,6 +36,16 @@ def test_segments_bitmap_and_sql_paths_count_the_same_members(run_bench: RunBenc
     [size] = figures["sizes"]
     assert size["customers"] == 2_000
     assert size["members_bitmap"] == size["members_sql"] > 0
+
+
+@pytest.mark.spark
+def test_segments_bench_on_spark_counts_the_same_members_on_both_paths(run_bench: RunBench) -> None:
+    spark_or_skip()
+    figures = run_bench("bench_segments.py", "--engine", "spark")
+    [size] = figures["sizes"]
+    assert size["engine"] == "spark"
+    assert size["members_bitmap"] == size["members_sql"] > 0
+    assert size["jvm_peak_rss_bytes"] > 0
 
 
 def test_cli_start_runs_each_command(run_bench: RunBench) -> None:
