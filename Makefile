@@ -46,9 +46,12 @@ layers: install
 	$(BIN)/lint-imports
 
 unit: install
-	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n 3 --dist loadfile $(PYTEST_ARGS)
 
 # tests/e2e drives the built console in Debian's Chromium (skipped when /usr/bin/chromium is absent, except in CI).
+# The unit pass lists the test files that reach the analytical engine; the contract pass reruns those on Spark.
+ENGINE_TESTS := $(CURDIR)/.pytest_cache/engine-tests.txt
+test: export TOUCHPOINT_ENGINE_TESTS := $(ENGINE_TESTS)
 test: lint typecheck layers web-check web unit contract
 
 # The contract pass (docs/testing.md): the analytical tests again with engine = spark (PySpark local), over the
@@ -56,9 +59,17 @@ test: lint typecheck layers web-check web unit contract
 # Spark cannot run (no Java); CI sets TOUCHPOINT_TEST_SPARK=1 so that it fails instead. The operational store is
 # SQLite here: PostgreSQL's parameters ran in `unit` and are deselected.
 CONTRACT_TESTS := tests/unit/indicators tests/unit/analytics tests/unit/segments tests/unit/tags tests/unit/insight
+# Within `make test` it runs only the files of those directories that the unit pass saw reach the engine
+# (tests/conftest.py, TOUCHPOINT_ENGINE_TESTS); alone, all of them.
 contract: install
+	@files="$(CONTRACT_TESTS)"; listed="$${TOUCHPOINT_ENGINE_TESTS:-}"; \
+	if [ -n "$$listed" ] && [ -s "$$listed" ]; then \
+	  chosen=$$(grep -E '^($(subst $(eval) ,|,$(CONTRACT_TESTS)))/' "$$listed" | tr '\n' ' '); \
+	  if [ -n "$$chosen" ]; then files="$$chosen"; fi; \
+	fi; \
+	echo "contract pass on Spark: $$files"; \
 	TOUCHPOINT_ENGINE=spark $(BIN)/pytest -n 2 --dist loadfile -p no:randomly -m "not postgres" \
-		$(CONTRACT_TESTS) $(PYTEST_ARGS)
+		$$files $(PYTEST_ARGS)
 
 # The schemathesis run over docs/openapi.json (tests/fuzz) is part of `unit`; this runs it alone.
 # TOUCHPOINT_FUZZ_EXAMPLES=50 make fuzz tries more requests per operation.

@@ -7,6 +7,8 @@ each test gets its own schema so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,11 +16,14 @@ from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
+from sqlalchemy.engine import make_url
 
 from support import MUTATION_RUN, SPARK_RUN, postgres_schema_url, spark_missing
 from touchpoint.bootstrap import Container, build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import VirtualClock
+from touchpoint.store import OperationalStore
+from touchpoint.store.analytical.files import exclusive_lock
 
 if MUTATION_RUN:
     # A mutant that makes a property test fail is killed at the first failing example: shrinking it (hundreds
@@ -26,14 +31,114 @@ if MUTATION_RUN:
     settings.register_profile("mutation", phases=[Phase.explicit, Phase.generate], database=None)
     settings.load_profile("mutation")
 
+# A new SQLite database starts as a copy of one migrated once per process, not by running every migration
+# again: thousands of tests (each hypothesis example of the brute-force tests) build a store, and the
+# migrations were a third of such a test's time. The migrations themselves run here, once per process, and
+# from every earlier revision in tests/unit/store/test_upgrades.py, which turns the copy off.
+_migrate_by_copy = [True]
+_templates: dict[str, Path] = {}
+_real_upgrade = OperationalStore.upgrade
+
+
+def _upgrade_new_sqlite_by_copy(self: OperationalStore) -> None:
+    database = make_url(self.url).database
+    on_file = self.dialect == "sqlite" and database not in (None, "", ":memory:")
+    if not (on_file and _migrate_by_copy[0] and not Path(str(database)).exists()):
+        _real_upgrade(self)
+        return
+    self.engine.dispose()  # nothing is open on a file that does not exist; nothing will be across the copy
+    with exclusive_lock(Path(f"{database}.migrate.lock")):
+        if not Path(str(database)).exists():
+            shutil.copyfile(_template(), str(database))
+            return
+    _real_upgrade(self)
+
+
+def _template() -> Path:
+    """This process's migrated empty database (its WAL checkpointed into the file when it was closed)."""
+    if "sqlite" not in _templates:
+        path = Path(tempfile.mkdtemp(prefix="touchpoint-schema-")) / "template.db"
+        store = OperationalStore(f"sqlite:///{path}")
+        _real_upgrade(store)
+        store.dispose()
+        _templates["sqlite"] = path
+    return _templates["sqlite"]
+
+
+OperationalStore.upgrade = _upgrade_new_sqlite_by_copy  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def migrations_run_in_full() -> Iterator[None]:
+    """Every new SQLite database of the test migrated by Alembic, not copied (tests of the migrations)."""
+    _migrate_by_copy[0] = False
+    try:
+        yield
+    finally:
+        _migrate_by_copy[0] = True
+
+
 POSTGRES_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
 _TIMINGS = Path(__file__).parent / "e2e" / "screenshots" / "timings.txt"
 
 
+ENGINE_TESTS_ENV = "TOUCHPOINT_ENGINE_TESTS"
+"""`make test` names a file here. The DuckDB pass writes into it every test file whose tests read a table
+through the analytical engine (`read_parquet_files`, its one entry), and the Spark pass of `make contract`
+runs only those: a test that never reaches the engine would run the same code on Spark as on DuckDB."""
+_engine_files: set[str] = set()
+_current_file = [""]
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Forget the figures of an earlier run (the browser tests append this run's)."""
-    if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
+    """Forget the figures of an earlier run (the browser tests append this run's); in the DuckDB pass of
+    `make test`, start noting which test files reach the engine."""
+    controller = not hasattr(session.config, "workerinput")  # the controller, or a run without xdist
+    if controller:
         _TIMINGS.unlink(missing_ok=True)
+    listing = _engine_listing()
+    if listing is None:
+        return
+    if controller:
+        listing.unlink(missing_ok=True)
+        for old in listing.parent.glob(listing.name + ".*"):
+            old.unlink()
+    from touchpoint.store.backends.duckdb import DuckDBBackend
+
+    reader = DuckDBBackend.read_parquet_files
+
+    def noted(self: DuckDBBackend, *args: Any, **kwargs: Any) -> Any:
+        _engine_files.add(_current_file[0])
+        return reader(self, *args, **kwargs)
+
+    DuckDBBackend.read_parquet_files = noted  # type: ignore[method-assign]
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """The test file whose setup, body and teardown run now."""
+    _current_file[0] = nodeid.split("::")[0]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Each process writes the files it saw reach the engine; the controller, last, merges them."""
+    listing = _engine_listing()
+    if listing is None:
+        return
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{listing}.{worker}").write_text("".join(f"{f}\n" for f in sorted(_engine_files) if f), "utf-8")
+    if not hasattr(session.config, "workerinput"):
+        parts = sorted(listing.parent.glob(listing.name + ".*"))
+        found = {line for part in parts for line in part.read_text("utf-8").splitlines() if line}
+        listing.write_text("".join(f"{f}\n" for f in sorted(found)), "utf-8")
+        for part in parts:
+            part.unlink()
+
+
+def _engine_listing() -> Path | None:
+    """Where the DuckDB pass lists the test files that reach the engine (None: not asked to, or on Spark)."""
+    named = os.environ.get(ENGINE_TESTS_ENV)
+    return Path(named) if named and not SPARK_RUN else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -23,6 +23,8 @@ from touchpoint.store.operational.schema import metadata
 
 AT = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
+pytestmark = pytest.mark.usefixtures("migrations_run_in_full")
+
 
 def _revisions() -> list[str]:
     script = ScriptDirectory.from_config(_alembic_config(None))
