@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
-from touchpoint.core.errors import ValidationError
+from touchpoint.core.errors import ValidationError, pydantic_faults
 from touchpoint.governance import Principal
 from touchpoint.ingest.model import ATTRIBUTES_COLUMN, TABLES, ImportReport, TableSpec
 from touchpoint.ingest.service import ImportEnv, ImportOptions, ImportRejected, import_file
@@ -179,16 +179,16 @@ def load_warehouse_map(path: Path) -> WarehouseMap:
     try:
         return WarehouseMap.model_validate(raw)
     except PydanticError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValidationError(f"{path}: {problems}") from None
+        raise ValidationError(f"{path}: {pydantic_faults(exc, root='file')}") from None
 
 
 def plan_columns(name: str, mapped: MappedTable, source: WarehouseSource) -> ColumnPlan:
     """Which warehouse column each canonical column is read from (LookupError: no such warehouse table)."""
     spec = TABLES[name]
-    available = source.columns(mapped.source)
+    try:
+        available = source.columns(mapped.source)
+    except LookupError as missing:
+        raise ValidationError(f"{name}: {missing}; check source under [tables.{name}]") from None
     wanted = [*spec.column_names]
     select: list[tuple[str, str]] = []
     missing: list[str] = []

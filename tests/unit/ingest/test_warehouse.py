@@ -197,6 +197,9 @@ def test_a_required_column_nothing_provides_is_named_before_anything_is_read(
     wrong = MappedTable(source="dw.trade", partition="ds", columns={"trade_id": "trade_no"})
     with pytest.raises(ValidationError, match="no column 'trade_no'"):
         plan_columns("trades", wrong, warehouse)
+    gone = MappedTable(source="dw.trades_old", partition="ds")
+    with pytest.raises(ValidationError, match=r"trades: the warehouse has no table dw\.trades_old"):
+        plan_columns("trades", gone, warehouse)
 
 
 @pytest.mark.parametrize(
