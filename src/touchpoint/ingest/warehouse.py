@@ -187,8 +187,8 @@ def plan_columns(name: str, mapped: MappedTable, source: WarehouseSource) -> Col
     spec = TABLES[name]
     try:
         available = source.columns(mapped.source)
-    except LookupError as missing:
-        raise ValidationError(f"{name}: {missing}; check source under [tables.{name}]") from None
+    except LookupError as absent:
+        raise ValidationError(f"{name}: {absent}; check source under [tables.{name}]") from None
     wanted = [*spec.column_names]
     select: list[tuple[str, str]] = []
     missing: list[str] = []
