@@ -99,3 +99,17 @@ def test_views_of_versions_nobody_holds_are_dropped(spark: Any, tmp_path: Path) 
     assert len(names) <= 3, names  # the held one, the latest, at most one not yet dropped
     assert counted.count().to_pyarrow().as_py() == 1
     assert latest.count().to_pyarrow().as_py() == 2
+
+
+def test_an_in_memory_table_in_several_chunks_reaches_spark_whole(spark: Any) -> None:
+    """Spark takes an in-memory table in slices of 10,000 rows: a slice across two chunks of a text column
+    (pandas 3 keeps text in Arrow's chunks) failed the query."""
+    import ibis
+
+    half = pa.table({"id_value": [f"id{i}" for i in range(6_000)], "person_uid": list(range(6_000))})
+    ids = pa.concat_tables([half, half])
+    assert ids["id_value"].num_chunks == 2
+    found = spark.connection.to_pyarrow(
+        ibis.memtable(ids).aggregate(rows=ibis._.count(), people=ibis._.person_uid.nunique())
+    )
+    assert found.to_pylist() == [{"rows": 12_000, "people": 6_000}]

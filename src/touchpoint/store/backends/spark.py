@@ -59,7 +59,9 @@ class SparkBackend:
         """The Ibis PySpark backend over this process's SparkSession (created on first use)."""
         with self._lock:
             if self._con is None:
-                self._con = ibis.pyspark.connect(spark_session(self._master, self._config))
+                self._con = _memtables_in_one_chunk(
+                    ibis.pyspark.connect(spark_session(self._master, self._config))
+                )
             return self._con
 
     def close(self) -> None:
@@ -110,6 +112,28 @@ class SparkBackend:
         # A column no file has a value in (an indicator nobody has yet) is Arrow's null type, which Spark
         # cannot read: it is read as a float, as missing numbers are.
         return pa.schema([f.with_type(pa.float64()) if pa.types.is_null(f.type) else f for f in merged])
+
+
+def _memtables_in_one_chunk(con: Any) -> Any:
+    """`con`, registering in-memory tables (One ID's id map, a scope's uids) with each column in one chunk.
+
+    Ibis hands Spark an in-memory table as a pandas frame, and Spark sends it to the JVM in slices of
+    `spark.sql.execution.arrow.maxRecordsPerBatch` rows. Under pandas 3 a text column is backed by Arrow's
+    chunks; a slice across two chunks becomes a chunked array Spark cannot put in a batch, and the query
+    failed ("Cannot convert pyarrow.lib.ChunkedArray to pyarrow.lib.Array") once an id map read from
+    several Parquet row groups outgrew one slice — a funnel over 260,000 linked ids did."""
+    from ibis.formats.pyarrow import PyArrowTableProxy
+
+    register = con._register_in_memory_table
+
+    def in_one_chunk(op: Any) -> None:
+        table = op.data.to_pyarrow(op.schema)
+        if any(column.num_chunks > 1 for column in table.columns):
+            op = op.copy(data=PyArrowTableProxy(table.combine_chunks()))
+        register(op)
+
+    con._register_in_memory_table = in_one_chunk
+    return con
 
 
 def spark_session(master: str, config: Mapping[str, str]) -> Any:
