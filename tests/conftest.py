@@ -84,7 +84,7 @@ _TIMINGS = Path(__file__).parent / "e2e" / "screenshots" / "timings.txt"
 
 ENGINE_TESTS_ENV = "TOUCHPOINT_ENGINE_TESTS"
 """`make test` names a file here. The DuckDB pass writes into it every test file whose tests read a table
-through the analytical engine (`read_parquet_files`, its one entry), and the Spark pass of `make contract`
+through the analytical engine (`AnalyticalStore.table`, its one entry), and the Spark pass of `make contract`
 runs only those: a test that never reaches the engine would run the same code on Spark as on DuckDB."""
 _engine_files: set[str] = set()
 _current_file = [""]
@@ -103,15 +103,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         listing.unlink(missing_ok=True)
         for old in listing.parent.glob(listing.name + ".*"):
             old.unlink()
-    from touchpoint.store.backends.duckdb import DuckDBBackend
+    from touchpoint.store import AnalyticalStore
 
-    reader = DuckDBBackend.read_parquet_files
+    reader = AnalyticalStore.table
 
-    def noted(self: DuckDBBackend, *args: Any, **kwargs: Any) -> Any:
+    # The store's `table` (not the backend's read, which a store's cache of views may spare a later test).
+    def noted(self: AnalyticalStore, name: str) -> Any:
         _engine_files.add(_current_file[0])
-        return reader(self, *args, **kwargs)
+        return reader(self, name)
 
-    DuckDBBackend.read_parquet_files = noted  # type: ignore[method-assign]
+    AnalyticalStore.table = noted  # type: ignore[method-assign]
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:

@@ -28,7 +28,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     spark_or_skip()
     home = tmp_path_factory.mktemp("warehouse") / "home"
     done = subprocess.run(
-        [sys.executable, str(RUN), str(home)], capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, str(RUN), str(home)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=home.parent,  # Derby writes derby.log where it starts
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -55,6 +60,7 @@ def test_check_reads_each_mapped_tables_columns_and_partitions(run: dict[str, An
     assert customers["unmapped"] == ["note"]
     assert (customers["partitions"], customers["first"], customers["last"]) == (1, "20261201", "20261201")
     assert customers["not_dates"] == ["unknown"]
+    assert customers["problem"] is None
     assert checked["assets"]["date_from_partition"] is True  # the warehouse table has no date column
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from touchpoint.cli.output import console, errors, new_table, print_json, print_table, stage_progress
+from touchpoint.core.errors import ValidationError
 from touchpoint.ingest.warehouse import (
-    dated_partitions,
+    MappedTable,
+    WarehouseSource,
     load_warehouse_map,
     plan_columns,
+    plan_table,
     sync_warehouse,
 )
 
@@ -30,35 +33,50 @@ def check(ctx: typer.Context, table: TablesOption = None, as_json: JsonOption = 
     """Check the mapping file against the warehouse: each table's columns, what is missing, its partitions."""
     container = ctx.obj.container
     mapping = load_warehouse_map(container.settings.warehouse_map_file)
+    unknown = [name for name in table or [] if name not in mapping.tables]
+    if unknown:
+        raise ValidationError(f"not in the warehouse mapping: {', '.join(unknown)}")
     source = container.warehouse()
-    rows = []
-    for name, mapped in mapping.tables.items():
-        if table and name not in table:
-            continue
-        plan = plan_columns(name, mapped, source)
-        dated, undated = dated_partitions(mapped, source.partitions(mapped.source, mapped.partition))
-        rows.append(
-            plan.model_dump()
-            | {"partitions": len(dated), "first": dated[0][0] if dated else None}
-            | {"last": dated[-1][0] if dated else None, "not_dates": [p.value for p in undated]}
-        )
+    rows = [
+        _checked(name, mapped, source)
+        for name, mapped in mapping.tables.items()
+        if not table or name in table
+    ]
     if as_json:
         print_json(rows)
     else:
-        out = new_table("table", "source", "columns", "missing", "partitions", "first", "last")
+        out = new_table("table", "source", "columns", "partitions", "first", "last", "problem")
         for row in rows:
             out.add_row(
                 row["table"],
                 row["source"],
                 ", ".join(f"{c}←{s}" if s != c else c for s, c in row["select"]),
-                ", ".join(row["missing_required"]) or "-",
                 str(row["partitions"]),
                 row["first"] or "-",
                 row["last"] or "-",
+                row["problem"] or "",
             )
         print_table(out)
-    if any(row["missing_required"] for row in rows):
+    if any(row["problem"] for row in rows):
         raise typer.Exit(1)
+
+
+def _checked(name: str, mapped: MappedTable, source: WarehouseSource) -> dict[str, Any]:
+    """One table's check as a row: what `plan_table` finds, or the problem that stops it."""
+    row: dict[str, Any] = {"table": name, "source": mapped.source, "select": [], "missing_required": []}
+    row |= {"date_from_partition": False, "unmapped": [], "partitions": 0, "first": None, "last": None}
+    row |= {"not_dates": [], "problem": None}
+    try:
+        plan = plan_columns(name, mapped, source)
+        row |= plan.model_dump()
+        planned = plan_table(name, mapped, source)
+    except ValidationError as problem:
+        row["problem"] = str(problem)
+        return row
+    dated = planned.dated
+    row |= {"partitions": len(dated), "first": dated[0][0] if dated else None}
+    row |= {"last": dated[-1][0] if dated else None, "not_dates": [p.value for p in planned.skipped]}
+    return row
 
 
 @app.command("sync")

@@ -14,7 +14,6 @@ content and changes nothing (`already_imported`).
 
 from __future__ import annotations
 
-import re
 import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
@@ -32,10 +31,9 @@ from touchpoint.core.errors import ValidationError, pydantic_faults
 from touchpoint.governance import Principal
 from touchpoint.ingest.model import ATTRIBUTES_COLUMN, TABLES, ImportReport, TableSpec
 from touchpoint.ingest.service import ImportEnv, ImportOptions, ImportRejected, import_file
+from touchpoint.store.backends.hive import IDENTIFIER
 from touchpoint.store.operational import meta
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-TABLE_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]{0,127}\.)?[A-Za-z_][A-Za-z0-9_]{0,127}$")
 STATE_KEY = "warehouse.synced."
 """meta_values key prefix: the last partition synced per canonical table, with the source it came from."""
 
@@ -83,21 +81,21 @@ class MappedTable(BaseModel):
     @field_validator("source")
     @classmethod
     def _plain_table(cls, value: str) -> str:
-        if not TABLE_NAME.match(value):
+        if not all(IDENTIFIER.match(part) for part in value.split(".")) or value.count(".") > 1:
             raise ValueError(f"{value!r} is not `database.table` (letters, digits, _)")
         return value
 
     @field_validator("partition")
     @classmethod
     def _plain_column(cls, value: str) -> str:
-        if not NAME.match(value):
+        if not IDENTIFIER.match(value):
             raise ValueError(f"{value!r} is not a column name (letters, digits, _)")
         return value
 
     @field_validator("columns")
     @classmethod
     def _plain_columns(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [source for source in value.values() if not NAME.match(source)]
+        bad = [source for source in value.values() if not IDENTIFIER.match(source)]
         if bad:
             raise ValueError(f"not column names (letters, digits, _): {', '.join(map(repr, bad))}")
         return value
@@ -124,6 +122,11 @@ class WarehouseMap(BaseModel):
         for name, mapped in value.items():
             if name not in TABLES:
                 raise ValueError(f"unknown canonical table {name!r}; known: {', '.join(TABLES)}")
+            if name == "events":
+                raise ValueError(
+                    "events are not synced from a warehouse: an event's time needs its UTC offset, which a "
+                    "Hive timestamp does not keep (import them as JSON Lines, or send them to the collector)"
+                )
             spec = TABLES[name]
             unknown = sorted(set(mapped.columns) - set(spec.column_names))
             if unknown:
@@ -164,8 +167,8 @@ class TableSync(BaseModel):
 
     @property
     def failed(self) -> bool:
-        """Whether a partition was refused (a partition value that is no date is skipped, not a failure)."""
-        return any(p.status == "rejected" for p in self.partitions)
+        """Whether a partition was refused or unreadable (a value that is no date is skipped, no failure)."""
+        return any(p.status in STOPPING for p in self.partitions)
 
 
 def load_warehouse_map(path: Path) -> WarehouseMap:
@@ -183,12 +186,15 @@ def load_warehouse_map(path: Path) -> WarehouseMap:
 
 
 def plan_columns(name: str, mapped: MappedTable, source: WarehouseSource) -> ColumnPlan:
-    """Which warehouse column each canonical column is read from (LookupError: no such warehouse table)."""
+    """Which warehouse column each canonical column is read from; a ValidationError names a warehouse table
+    or column that is not there."""
     spec = TABLES[name]
     try:
         available = source.columns(mapped.source)
     except LookupError as absent:
         raise ValidationError(f"{name}: {absent}; check source under [tables.{name}]") from None
+    if mapped.partition not in available:
+        raise ValidationError(f"{name}: {mapped.source} has no partition column {mapped.partition!r}")
     wanted = [*spec.column_names]
     select: list[tuple[str, str]] = []
     missing: list[str] = []
@@ -229,29 +235,34 @@ def sync_warehouse(
     progress: SyncProgress | None = None,
 ) -> list[TableSync]:
     """Import the warehouse partitions not yet synced (and the last `recheck` again) into each mapped table,
-    oldest first; with `since`, every partition from that date on. A partition the import refuses stops that
-    table (later partitions wait for it to be fixed: their rows may correct it); other tables go on."""
+    oldest first; with `since`, every partition from that date on.
+
+    Every table's columns and partitions are checked before anything is imported, so a mapping fault stops
+    the sync before it has changed anything. A partition that is refused (by the import, or because it is
+    empty or holds rows of other dates) or cannot be read stops its table: later partitions wait for it to be
+    fixed (their rows may correct it). Other tables go on."""
     names = list(tables) if tables else list(mapping.tables)
     unknown = [n for n in names if n not in mapping.tables]
     if unknown:
         raise ValidationError(f"not in the warehouse mapping: {', '.join(unknown)}")
-    return [
-        _sync_table(env, principal, name, mapping.tables[name], source, mapping.recheck, since, progress)
-        for name in names
-    ]
+    planned = [plan_table(name, mapping.tables[name], source) for name in names]
+    return [_sync_table(env, principal, table, source, mapping.recheck, since, progress) for table in planned]
 
 
-def _sync_table(
-    env: ImportEnv,
-    principal: Principal,
-    name: str,
-    mapped: MappedTable,
-    source: WarehouseSource,
-    recheck: int,
-    since: date | None,
-    progress: SyncProgress | None,
-) -> TableSync:
-    result = TableSync(table=name, source=mapped.source, last_synced=_last_synced(env, name, mapped))
+class PlannedTable(BaseModel):
+    """One mapped table checked against the warehouse: its columns and its dated partitions."""
+
+    name: str
+    mapped: MappedTable
+    plan: ColumnPlan
+    dated: list[tuple[str, date]]
+    skipped: list[PartitionResult]
+
+
+def plan_table(name: str, mapped: MappedTable, source: WarehouseSource) -> PlannedTable:
+    """Check one mapped table: its columns (a required one nothing provides is named) and partitions (two
+    values naming one business day are refused: a partition must be a day, or each would replace the other's
+    rows)."""
     plan = plan_columns(name, mapped, source)
     if plan.missing_required:
         raise ValidationError(
@@ -259,21 +270,49 @@ def _sync_table(
             f"[tables.{name}.columns]"
         )
     dated, skipped = dated_partitions(mapped, source.partitions(mapped.source, mapped.partition))
-    result.partitions.extend(skipped)
-    todo = _to_read(dated, result.last_synced, mapped, recheck, since)
+    days: dict[date, str] = {}
+    for value, day in dated:
+        if day in days:
+            raise ValidationError(
+                f"{name}: {mapped.partition}={days[day]!r} and {mapped.partition}={value!r} are both "
+                f"{day} in the format {mapped.partition_format}; a partition must be one business day"
+            )
+        days[day] = value
+    return PlannedTable(name=name, mapped=mapped, plan=plan, dated=dated, skipped=skipped)
+
+
+def _sync_table(
+    env: ImportEnv,
+    principal: Principal,
+    table: PlannedTable,
+    source: WarehouseSource,
+    recheck: int,
+    since: date | None,
+    progress: SyncProgress | None,
+) -> TableSync:
+    name, mapped = table.name, table.mapped
+    last = _last_synced(env, name, mapped)
+    result = TableSync(table=name, source=mapped.source, last_synced=last[0] if last else None)
+    result.partitions.extend(table.skipped)
+    todo = _to_read(table.dated, last[1] if last else None, recheck, since)
     for done, (value, day) in enumerate(todo):
         if progress:
             progress(name, done, len(todo))
-        outcome = _sync_partition(env, principal, name, mapped, plan, source, value, day)
+        outcome = _sync_partition(env, principal, table, source, value, day)
         result.partitions.append(outcome)
-        if outcome.status == "rejected":
+        if outcome.status in STOPPING:
             break
-        if result.last_synced is None or day >= mapped.business_date(result.last_synced):
+        if last is None or day >= last[1]:
+            last = (value, day)
             result.last_synced = value
-            _remember(env, name, mapped, value)
+            _remember(env, name, mapped, value, day)
     if progress:
         progress(name, len(todo), len(todo))
     return result
+
+
+STOPPING = ("rejected", "failed")
+"""Partition outcomes that stop their table's sync."""
 
 
 def dated_partitions(
@@ -292,13 +331,12 @@ def dated_partitions(
 
 
 def _to_read(
-    dated: list[tuple[str, date]], last: str | None, mapped: MappedTable, recheck: int, since: date | None
+    dated: list[tuple[str, date]], last_day: date | None, recheck: int, since: date | None
 ) -> list[tuple[str, date]]:
     if since is not None:
         return [(v, d) for v, d in dated if d >= since]
-    if last is None:
+    if last_day is None:
         return dated
-    last_day = mapped.business_date(last)
     synced = [pair for pair in dated if pair[1] <= last_day]
     return (synced[-recheck:] if recheck else []) + [pair for pair in dated if pair[1] > last_day]
 
@@ -306,22 +344,29 @@ def _to_read(
 def _sync_partition(
     env: ImportEnv,
     principal: Principal,
-    name: str,
-    mapped: MappedTable,
-    plan: ColumnPlan,
+    table: PlannedTable,
     source: WarehouseSource,
     value: str,
     day: date,
 ) -> PartitionResult:
+    name, mapped, plan = table.name, table.mapped, table.plan
     spec = TABLES[name]
-    rows = source.read(mapped.source, plan.select, mapped.partition, value)
+    try:
+        rows = source.read(mapped.source, plan.select, mapped.partition, value)
+    except Exception as exc:  # the warehouse's fault (a file gone, a type Spark cannot read): say which
+        problem = f"reading {mapped.source} {mapped.partition}={value!r} failed: {type(exc).__name__}: {exc}"
+        return PartitionResult(value=value, business_date=day, status="failed", problem=problem[:2000])
+    if rows.num_rows == 0:
+        problem = "the partition has no rows (a warehouse job not finished, or failed?); nothing was imported"
+        return PartitionResult(value=value, business_date=day, status="rejected", problem=problem)
     if plan.date_from_partition:
         rows = rows.append_column("date", pa.array([day] * rows.num_rows, pa.date32()))
     replace = mapped.replace if mapped.replace is not None else spec.partition_by != "time"
-    options = ImportOptions(
-        business_date=day if spec.partition_by == "snapshot" else None,
-        replace=replace or spec.partition_by == "snapshot",
-    )
+    if replace and spec.partition_by == "date":
+        stray = _other_dates(rows, day)
+        if stray:
+            return PartitionResult(value=value, business_date=day, status="rejected", problem=stray)
+    options = ImportOptions(business_date=day if spec.partition_by == "snapshot" else None, replace=replace)
     with tempfile.TemporaryDirectory(prefix="warehouse-") as staging:
         path = Path(staging) / f"{name}-{value}.parquet"
         # In key order, so that the same rows make the same file: a partition read again unchanged is then
@@ -342,9 +387,23 @@ def _sync_partition(
     return _result(value, day, report, None)
 
 
+def _other_dates(rows: pa.Table, day: date) -> str | None:
+    """Why a partition that replaces its dates may not: rows dated other than the partition's day would
+    replace those whole days with themselves alone."""
+    dates = rows["date"].cast(pa.date32())
+    other = pc.filter(dates, pc.not_equal(dates, pa.scalar(day, pa.date32())))
+    if len(other) == 0:
+        return None
+    shown = sorted({d.isoformat() for d in other.to_pylist() if d is not None})[:3]
+    return (
+        f"{len(other)} row(s) dated other than the partition's day {day} ({', '.join(shown)}): they would "
+        "replace those days; set replace = false under the table to merge them by key instead"
+    )
+
+
 def _in_key_order(rows: pa.Table, spec: TableSpec) -> pa.Table:
     keys = [k for k in spec.key if k in rows.column_names]
-    if not keys or rows.num_rows == 0:
+    if not keys:
         return rows
     order = pc.sort_indices(rows, sort_keys=[(k, "ascending") for k in keys])
     return rows.take(order)
@@ -361,17 +420,20 @@ def _result(value: str, day: date, report: ImportReport, problem: str | None) ->
     )
 
 
-def _last_synced(env: ImportEnv, name: str, mapped: MappedTable) -> str | None:
-    """The last partition synced from this table's current source (a remapped table starts over)."""
+def _last_synced(env: ImportEnv, name: str, mapped: MappedTable) -> tuple[str, date] | None:
+    """The last partition synced from this table's current source, and its day (a remapped table starts
+    over; the day is kept, so a changed partition_format does not lose the place)."""
     with env.ops.begin() as connection:
         state = meta.get_value(connection, STATE_KEY + name)
     if not isinstance(state, dict) or state.get("source") != mapped.source:
         return None
-    value = state.get("partition")
-    return value if isinstance(value, str) else None
+    value, day = state.get("partition"), state.get("date")
+    if not isinstance(value, str) or not isinstance(day, str):
+        return None
+    return value, date.fromisoformat(day)
 
 
-def _remember(env: ImportEnv, name: str, mapped: MappedTable, value: str) -> None:
-    state = {"source": mapped.source, "partition": value}
+def _remember(env: ImportEnv, name: str, mapped: MappedTable, value: str, day: date) -> None:
+    state = {"source": mapped.source, "partition": value, "date": day.isoformat()}
     with env.ops.begin() as connection:
         meta.set_value(connection, STATE_KEY + name, state, now=env.clock.now())

@@ -150,6 +150,7 @@ def test_a_table_mapped_to_another_source_starts_over(
         assert meta.get_value(connection, STATE_KEY + "customers") == {
             "source": "dw.cust_v2",
             "partition": "05042026",
+            "date": "2026-04-05",
         }
 
 
@@ -237,3 +238,110 @@ def test_only_plain_names_are_quoted_into_warehouse_sql(name: str) -> None:
     assert quote_table("dw.cust") == "`dw`.`cust`"
     with pytest.raises(ValueError, match=r"database\.table"):
         quote_table("a.b.c")
+
+
+def test_an_empty_partition_is_refused_and_stops_its_table(
+    sqlite_container: Container, warehouse: Warehouse
+) -> None:
+    """A snapshot of nobody is a warehouse job that has not finished, not a brokerage without customers."""
+    warehouse.tables["dw.cust"]["03032026"] = []
+    result = _sync(sqlite_container, warehouse, WarehouseMap(tables={"customers": CUSTOMERS}))
+    assert _statuses(result) == [("02032026", "imported"), ("03032026", "rejected")]
+    assert "no rows" in (result[0].partitions[-1].problem or "")
+    assert sqlite_container.analytics.read_partition("customers", date(2026, 3, 3)) is None
+
+
+def test_two_partitions_of_one_day_are_refused_before_anything_is_read(
+    sqlite_container: Container, warehouse: Warehouse
+) -> None:
+    hourly = CUSTOMERS.model_copy(update={"partition_format": "%d%m%Y%H"})
+    warehouse.tables["dw.cust"] = {
+        "0203202609": _customers(("C1", "C1")),
+        "0203202610": _customers(("C2", "C2")),
+    }
+    with pytest.raises(ValidationError, match="are both 2026-03-02"):
+        _sync(sqlite_container, warehouse, WarehouseMap(tables={"customers": hourly}))
+    assert warehouse.reads == []
+
+
+def test_a_mapping_fault_in_a_later_table_stops_the_sync_before_the_first_is_imported(
+    sqlite_container: Container, warehouse: Warehouse
+) -> None:
+    broken = MappedTable(source="dw.cust", partition="day", columns={"product_code": "cust_id"})
+    mapping = WarehouseMap(tables={"customers": CUSTOMERS, "products": broken})
+    with pytest.raises(ValidationError, match="no partition column 'day'"):
+        _sync(sqlite_container, warehouse, mapping)
+    assert warehouse.reads == []
+
+
+def test_rows_of_another_day_in_a_replacing_partition_are_refused(sqlite_container: Container) -> None:
+    warehouse = Warehouse()
+    warehouse.tables["dw.asset"] = {
+        "20260302": [{"cust_id": "C1", "date": date(2026, 3, 2), "total_assets": 5.0}],
+        "20260303": [
+            {"cust_id": "C1", "date": date(2026, 3, 3), "total_assets": 6.0},
+            {"cust_id": "C2", "date": date(2026, 3, 2), "total_assets": 7.0},  # a late correction
+        ],
+    }
+    mapped = MappedTable(
+        source="dw.asset", partition="ds", partition_format="%Y%m%d", columns={"customer_no": "cust_id"}
+    )
+    result = _sync(sqlite_container, warehouse, WarehouseMap(tables={"assets": mapped}))
+    assert _statuses(result) == [("20260302", "imported"), ("20260303", "rejected")]
+    assert "2026-03-02" in (result[0].partitions[-1].problem or "")
+    merged = mapped.model_copy(update={"replace": False})
+    again = _sync(sqlite_container, warehouse, WarehouseMap(tables={"assets": merged}))
+    assert _statuses(again)[-1] == ("20260303", "imported")
+    day = sqlite_container.analytics.read_partition("assets", date(2026, 3, 2))
+    assert day is not None
+    assert sorted(day["customer_no"].to_pylist()) == ["C1", "C2"]  # merged by key, C1 kept
+
+
+def test_a_snapshot_table_mapped_not_to_replace_merges_into_the_days_before(
+    sqlite_container: Container, warehouse: Warehouse
+) -> None:
+    """A warehouse table of each day's changed customers only."""
+    changes = CUSTOMERS.model_copy(update={"replace": False})
+    warehouse.tables["dw.cust"] = {
+        "02032026": _customers(("C1", "C3"), ("C2", "C4")),
+        "03032026": _customers(("C2", "C5")),
+    }
+    _sync(sqlite_container, warehouse, WarehouseMap(tables={"customers": changes}))
+    day = sqlite_container.analytics.read_partition("customers", date(2026, 3, 3))
+    assert day is not None
+    risks = zip(day["customer_no"].to_pylist(), day["risk_level"].to_pylist(), strict=True)
+    assert dict(risks) == {"C1": "C3", "C2": "C5"}
+
+
+def test_a_partition_that_cannot_be_read_fails_its_table_with_the_reason(
+    sqlite_container: Container, warehouse: Warehouse
+) -> None:
+    def unreadable(table: str, select: Sequence[tuple[str, str]], column: str, value: str) -> pa.Table:
+        raise OSError(f"file of {value} is gone")
+
+    warehouse.read = unreadable  # type: ignore[method-assign]
+    result = _sync(sqlite_container, warehouse, WarehouseMap(tables={"customers": CUSTOMERS}))
+    assert _statuses(result) == [("02032026", "failed")]
+    assert result[0].failed
+    assert "file of 02032026 is gone" in (result[0].partitions[0].problem or "")
+
+
+def test_a_changed_partition_format_keeps_the_place(
+    sqlite_container: Container, warehouse: Warehouse
+) -> None:
+    mapping = WarehouseMap(tables={"customers": CUSTOMERS}, recheck=0)
+    _sync(sqlite_container, warehouse, mapping)
+    warehouse.tables["dw.cust"] = {
+        "2026-04-01": _customers(("C1", "C3")),
+        "2026-04-02": _customers(("C1", "C1")),
+    }
+    iso = CUSTOMERS.model_copy(update={"partition_format": "%Y-%m-%d"})
+    result = _sync(sqlite_container, warehouse, WarehouseMap(tables={"customers": iso}, recheck=0))
+    assert _statuses(result) == [("2026-04-02", "imported")]
+
+
+def test_events_are_not_mapped_from_a_warehouse(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.toml"
+    path.write_text("[tables.events]\nsource='dw.ev'\npartition='ds'", "utf-8")
+    with pytest.raises(ValidationError, match="UTC offset"):
+        load_warehouse_map(path)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 """A column, table or database name the mapping may use (Hive's own names, no quoting tricks)."""
@@ -41,14 +42,22 @@ class SparkWarehouse:
     """Reads mapped warehouse tables through a SparkSession whose catalog is the brokerage's metastore."""
 
     def __init__(self, session: Callable[[], Any]) -> None:
-        self._session = session
+        self._make_session = session
+        self._made: Any = None
+
+    def _session(self) -> Any:
+        if self._made is None:
+            self._made = self._make_session()
+        return self._made
 
     def columns(self, table: str) -> dict[str, bool]:
         """Each column of `table` and whether it is a partition column; LookupError when there is no such
         table in the catalog."""
         session = self._session()
         if not session.catalog.tableExists(table):
-            raise LookupError(f"the warehouse has no table {table}")
+            catalog = session.conf.get("spark.sql.catalogImplementation", "in-memory")
+            hint = "" if catalog == "hive" else f" (Spark's catalog is {catalog!r}, not a Hive metastore)"
+            raise LookupError(f"the warehouse has no table {table}{hint}")
         return {c.name: bool(c.isPartition) for c in session.catalog.listColumns(table)}
 
     def partitions(self, table: str, column: str) -> list[str]:
@@ -75,16 +84,18 @@ class SparkWarehouse:
             f"SELECT {items} FROM {quote_table(table)} "
             f"WHERE CAST({quote_identifier(column)} AS STRING) = :partition"
         )
-        rows = self._session().sql(query, args={"partition": value}).toArrow()
-        return _wall_times(rows)
+        session = self._session()
+        rows = session.sql(query, args={"partition": value}).toArrow()
+        return _wall_times(rows, session.conf.get("spark.sql.session.timeZone"))
 
 
-def _wall_times(rows: pa.Table) -> pa.Table:
+def _wall_times(rows: pa.Table, session_zone: str) -> pa.Table:
     """A Hive TIMESTAMP is a wall-clock time with no zone. Spark reads it as that time in the session's zone
-    (UTC, spark.py); without the zone it is the wall time again, which an import reads as the brokerage's
-    local time, as it reads a naive time in any file."""
+    and hands it over as an instant; that instant's wall time in the session's zone is the stored time again,
+    which an import reads as the brokerage's local time, as it reads a naive time in any file."""
     for index, field in enumerate(rows.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-            naive = rows.column(index).cast(pa.timestamp(field.type.unit))
+            zoned = rows.column(index).cast(pa.timestamp(field.type.unit, tz=session_zone))
+            naive = pc.local_timestamp(zoned)
             rows = rows.set_column(index, pa.field(field.name, naive.type), naive)
     return rows
