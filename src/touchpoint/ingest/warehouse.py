@@ -121,7 +121,8 @@ class WarehouseMap(BaseModel):
     def _canonical(cls, value: dict[str, MappedTable]) -> dict[str, MappedTable]:
         for name, mapped in value.items():
             if name not in TABLES:
-                raise ValueError(f"unknown canonical table {name!r}; known: {', '.join(TABLES)}")
+                mappable = ", ".join(t for t in TABLES if t != "events")
+                raise ValueError(f"unknown canonical table {name!r}; mappable: {mappable}")
             if name == "events":
                 raise ValueError(
                     "events are not synced from a warehouse: an event's time needs its UTC offset, which a "
