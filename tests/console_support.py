@@ -41,17 +41,20 @@ class Session:
         self.page.click("[data-testid=sign-in-submit]")
         self.page.wait_for_selector("[data-testid=account-menu]")
 
+    def settle(self, timeout: float = 2_000) -> None:
+        """Wait (at most `timeout` ms) for Ant Design's motions to end: a modal still zooming in moves its
+        buttons, and on a loaded machine a click aimed where a button was lands beside it. Never a reason
+        to fail: some parts animate for as long as they are shown."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        with contextlib.suppress(PlaywrightTimeout):
+            self.page.wait_for_function(f"() => !document.querySelector('{MOVING}')", timeout=timeout)
+
     def shot(self, name: str) -> Path:
         """A full-page screenshot named after the page and the language."""
         SCREENSHOTS.mkdir(exist_ok=True)
         self.page.wait_for_load_state("networkidle")
-        # A drawer or modal still sliding in would be drawn half-way: wait for Ant Design's motions to end,
-        # but a screenshot is for a person to look at, never a reason to fail (some parts animate for as
-        # long as they are shown).
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-        with contextlib.suppress(PlaywrightTimeout):
-            self.page.wait_for_function(f"() => !document.querySelector('{MOVING}')", timeout=2_000)
+        self.settle()  # a drawer or modal still sliding in would be drawn half-way
         path = SCREENSHOTS / f"{name}-{self.locale}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path

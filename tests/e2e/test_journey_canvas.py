@@ -190,10 +190,16 @@ def test_a_journey_built_with_the_mouse_runs_to_an_advisor_who_completes_its_tas
         assert counts.inner_text().replace(",", "") == str(entered), node
     session.shot("journey-simulation")
     page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=simulation-modal]", state="hidden")
 
     # Submitted for approval: the maker cannot approve; compliance can, in the console, and it goes live.
     page.click("[data-testid=journey-publish]")
-    page.locator("[data-testid=journey-publish-modal] .ant-btn-primary").click()
+    submit = page.locator("[data-testid=journey-publish-modal] .ant-btn-primary")
+    submit.wait_for()
+    session.settle(10_000)  # the modal zooms in: a click during it (a loaded CI machine) missed the button
+    published = f"/journeys/{NAME}/publish"
+    with page.expect_response(lambda answer: answer.url.endswith(published), timeout=60_000):
+        submit.click()
     page.wait_for_selector("text=已提交审批")
     mine = [
         a
