@@ -6,6 +6,7 @@ each test gets its own schema so tests never see each other's rows.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -36,7 +37,6 @@ if MUTATION_RUN:
 # migrations were a third of such a test's time. The migrations themselves run here, once per process, and
 # from every earlier revision in tests/unit/store/test_upgrades.py, which turns the copy off.
 _migrate_by_copy = [True]
-_templates: dict[str, Path] = {}
 _real_upgrade = OperationalStore.upgrade
 
 
@@ -54,15 +54,14 @@ def _upgrade_new_sqlite_by_copy(self: OperationalStore) -> None:
     _real_upgrade(self)
 
 
+@functools.cache
 def _template() -> Path:
     """This process's migrated empty database (its WAL checkpointed into the file when it was closed)."""
-    if "sqlite" not in _templates:
-        path = Path(tempfile.mkdtemp(prefix="touchpoint-schema-")) / "template.db"
-        store = OperationalStore(f"sqlite:///{path}")
-        _real_upgrade(store)
-        store.dispose()
-        _templates["sqlite"] = path
-    return _templates["sqlite"]
+    path = Path(tempfile.mkdtemp(prefix="touchpoint-schema-")) / "template.db"
+    store = OperationalStore(f"sqlite:///{path}")
+    _real_upgrade(store)
+    store.dispose()
+    return path
 
 
 OperationalStore.upgrade = _upgrade_new_sqlite_by_copy  # type: ignore[method-assign]

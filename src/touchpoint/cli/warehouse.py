@@ -62,14 +62,15 @@ def check(ctx: typer.Context, table: TablesOption = None, as_json: JsonOption = 
 
 
 def _checked(name: str, mapped: MappedTable, source: WarehouseSource) -> dict[str, Any]:
-    """One table's check as a row: what `plan_table` finds, or the problem that stops it."""
+    """One table's check as a row: its columns as `plan_columns` finds them and its partitions as
+    `plan_table` does, or the problem that stops it."""
     row: dict[str, Any] = {"table": name, "source": mapped.source, "select": [], "missing_required": []}
     row |= {"date_from_partition": False, "unmapped": [], "partitions": 0, "first": None, "last": None}
     row |= {"not_dates": [], "problem": None}
     try:
         plan = plan_columns(name, mapped, source)
         row |= plan.model_dump()
-        planned = plan_table(name, mapped, source)
+        planned = plan_table(name, mapped, source, plan)
     except ValidationError as problem:
         row["problem"] = str(problem)
         return row

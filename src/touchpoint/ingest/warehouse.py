@@ -260,11 +260,13 @@ class PlannedTable(BaseModel):
     skipped: list[PartitionResult]
 
 
-def plan_table(name: str, mapped: MappedTable, source: WarehouseSource) -> PlannedTable:
-    """Check one mapped table: its columns (a required one nothing provides is named) and partitions (two
-    values naming one business day are refused: a partition must be a day, or each would replace the other's
-    rows)."""
-    plan = plan_columns(name, mapped, source)
+def plan_table(
+    name: str, mapped: MappedTable, source: WarehouseSource, plan: ColumnPlan | None = None
+) -> PlannedTable:
+    """Check one mapped table: its columns (`plan`, when the caller has it already; a required one nothing
+    provides is named) and partitions (two values naming one business day are refused: a partition must be a
+    day, or each would replace the other's rows)."""
+    plan = plan or plan_columns(name, mapped, source)
     if plan.missing_required:
         raise ValidationError(
             f"{name}: {mapped.source} has no column for {', '.join(plan.missing_required)}; map them in "
