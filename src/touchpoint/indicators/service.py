@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from typing import Any, Protocol, cast
 
 import ibis
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from touchpoint.core.calendar import TradingCalendar
@@ -29,6 +28,7 @@ from touchpoint.indicators.validate import check_indicator
 from touchpoint.ingest import TABLES
 from touchpoint.ingest.model import Kind
 from touchpoint.store import AnalyticalStore
+from touchpoint.store.analytical.streamed import StagedResult, Staging
 from touchpoint.store.operational import definitions as store
 
 KIND = "indicator"
@@ -179,9 +179,31 @@ def delete_indicator(
 def compute_indicators(
     *, env: IndicatorEnv, day: date, definitions: Sequence[IndicatorDef], sample: int | None = None
 ) -> pa.Table:
-    """Every indicator for every customer of the snapshot on or before `day`: (uid, customer_no, …).
+    """Every indicator for every customer of the snapshot on or before `day`: (uid, customer_no, …) by uid.
 
-    With `sample`, only that many customers chosen at random (a dry run of new definitions).
+    With `sample`, only that many customers chosen at random (a dry run of new definitions). The whole
+    result is read into this process: the daily computation reads `stage_indicators` range by range.
+    """
+    with env.analytics.staging() as staging:
+        return stage_indicators(
+            env=env, day=day, definitions=definitions, staging=staging, sample=sample
+        ).read()
+
+
+def stage_indicators(
+    *,
+    env: IndicatorEnv,
+    day: date,
+    definitions: Sequence[IndicatorDef],
+    staging: Staging,
+    sample: int | None = None,
+    attributes: Collection[str] | None = (),
+) -> StagedResult:
+    """Every indicator for every customer, written by the engine to `staging` in uid order.
+
+    The columns are uid, customer_no, the indicators, then the customers snapshot's `attributes` (None:
+    every one) that no indicator shadows. Each pass is staged by the engine on its own (no engine holds
+    every source's groups at once) and the passes are joined there too: no row reaches this process.
     """
     customers_dates = [p.dt for p in env.analytics.partitions("customers")]
     snapshot = max((d for d in customers_dates if d <= day), default=None)
@@ -204,22 +226,51 @@ def compute_indicators(
     passes = indicator_passes(
         definitions, day=day, sources=sources, id_map=ibis.memtable(aliases), bounds=bounds
     )
-    customers = population.join(ibis.memtable(uids), "customer_no").to_pyarrow()
-    raw = side_by_side(customers, [found.to_pyarrow() for found in passes])
-    table: pa.Table = finish_indicators(definitions, raw=ibis.memtable(raw), bounds=bounds).to_pyarrow()
-    return table.sort_by("uid")
+    raw = side_by_side(
+        population.join(ibis.memtable(uids), "customer_no"),
+        [staging.write(f"pass{k}", found).table() for k, found in enumerate(passes)],
+    )
+    finished = finish_indicators(definitions, raw=raw, bounds=bounds)
+    with_attributes = _beside_attributes(env.analytics, finished, snapshot, attributes)
+    return staging.write("indicators", with_attributes.order_by("uid"))
 
 
-def side_by_side(customers: pa.Table, found: Sequence[pa.Table]) -> pa.Table:
-    """`customers` with every column of each table in `found` (one row per customer it lists, by
-    `customer_no`) beside its customer; no value where a table does not list the customer."""
-    keys = customers["customer_no"]
+def side_by_side(customers: Any, found: Sequence[Any]) -> Any:
+    """`customers` (a table with `customer_no`) with every column of each table in `found` (at most one row
+    per customer, by `customer_no`) beside its customer; no value where a table does not list the
+    customer."""
     for part in found:
-        rows = pc.index_in(keys, value_set=part["customer_no"])
-        for name in part.column_names:
-            if name != "customer_no":
-                customers = customers.append_column(name, part[name].take(rows))
+        joined = customers.left_join(part, "customer_no")
+        customers = joined.select(
+            *(joined[c] for c in customers.columns),
+            *(joined[c] for c in part.columns if c != "customer_no"),
+        )
     return customers
+
+
+def _beside_attributes(
+    analytics: AnalyticalStore, indicators: Any, snapshot: date, wanted: Collection[str] | None
+) -> Any:
+    """`indicators` with the snapshot's attributes named by `wanted` (None: all), typed as the layout says;
+    a column the layout names reads as no values where the snapshot's file lacks it, as in a whole read.
+    An indicator and an attribute of one name is the indicator."""
+    in_file = analytics.partition_columns("customers", snapshot) or []
+    fixed = {f.name: f.type for f in analytics.layout("customers").schema}
+    names = [
+        c
+        for c in dict.fromkeys([*fixed, *in_file])
+        if c not in indicators.columns and c != "attributes" and (wanted is None or c in wanted)
+    ]
+    if not names:
+        return indicators
+    customers = analytics.table("customers")
+    snap = customers.filter(customers.dt == snapshot)
+    columns = {
+        c: (snap[c] if c in in_file else ibis.null()).cast(ibis.dtype(fixed[c])) if c in fixed else snap[c]
+        for c in names
+    }
+    attributes = snap.select("customer_no", **columns)
+    return side_by_side(indicators, [attributes])
 
 
 def event_id_map(env: IndicatorEnv) -> pa.Table:

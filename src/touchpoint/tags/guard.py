@@ -56,24 +56,78 @@ def missing_input_problem(
 ) -> str | None:
     """Why this result should not replace the previous one, or None when it may.
 
-    `indicators` and `values` are the new result's indicator and tag tables (both with `customer_no`).
-    The previous result is the newest computed date on or before `day` (the same date when it is being
-    recomputed); without one there is nothing to compare with.
+    `indicators` and `values` are the new result's indicator and tag tables (both with `uid` and
+    `customer_no`). The previous result is the newest computed date on or before `day` (the same date when it
+    is being recomputed); without one there is nothing to compare with.
     """
-    before = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
-    if before is None:
-        return None
-    old_tags = Stored.of(analytics, TAG_VALUES.name, before)
-    old_indicators = Stored.of(analytics, INDICATOR_VALUES.name, before)
-    if old_tags is None or old_indicators is None:
-        return None
-    old, new = _aligned(Results(old_indicators, old_tags), Results(InMemory(indicators), InMemory(values)))
-    if len(new.indicators.column("customer_no")) == 0:
-        return None
-    lost: dict[str, np.ndarray] = {}
-    found = (_moved(tag, old, new, lost) for tag in tags)
-    moved = [m for m in found if m is not None and m.moved > max_share * m.customers]
-    return _message(moved, before, definitions, max_share) if moved else None
+    guard = MissingInputsGuard(analytics=analytics, day=day, definitions=definitions, tags=tags)
+    guard.add(indicators, values)
+    return guard.problem(max_share)
+
+
+class MissingInputsGuard:
+    """The comparison with the previous result, made one range of customers at a time and summed.
+
+    Each `add` gives a range of the new result (uids ascending from one range to the next); the previous
+    result is read for the same uids only, so the whole of neither is ever held.
+    """
+
+    def __init__(
+        self,
+        *,
+        analytics: AnalyticalStore,
+        day: date,
+        definitions: Mapping[str, IndicatorDef],
+        tags: Sequence[TagDef],
+    ) -> None:
+        self.definitions = definitions
+        self.tags = list(tags)
+        self.before = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
+        self._old: Results | None = None
+        if self.before is not None:
+            old_tags = Stored.of(analytics, TAG_VALUES.name, self.before)
+            old_indicators = Stored.of(analytics, INDICATOR_VALUES.name, self.before)
+            if old_tags is not None and old_indicators is not None:
+                self._old = Results(old_indicators, old_tags)
+        self._moved: dict[str, MovedTag] = {}
+
+    def add(self, indicators: pa.Table, values: pa.Table) -> None:
+        """Compare one range of the new result (its indicator and tag tables, the same customers) with the
+        previous result of the same uids."""
+        if self._old is None or indicators.num_rows == 0:
+            return
+        uids = indicators["uid"]
+        low, high = pc.min(uids).as_py(), pc.max(uids).as_py()
+        previous = Results(self._old.indicators.within(low, high), self._old.tags.within(low, high))
+        old, new = _aligned(previous, Results(InMemory(indicators), InMemory(values)))
+        if len(new.indicators.column("customer_no")) == 0:
+            return
+        lost: dict[str, np.ndarray] = {}
+        for tag in self.tags:
+            found = _moved(tag, old, new, lost)
+            if found is not None:
+                self._moved[tag.name] = _summed(self._moved.get(tag.name), found)
+
+    def problem(self, max_share: float = MAX_SHARE) -> str | None:
+        """Why the result added so far should not replace the previous one, or None when it may."""
+        moved = [m for m in self._moved.values() if m.moved > max_share * m.customers]
+        if not moved or self.before is None:
+            return None
+        return _message(moved, self.before, self.definitions, max_share)
+
+
+def _summed(total: MovedTag | None, more: MovedTag) -> MovedTag:
+    if total is None:
+        return more
+    missing = dict(total.missing)
+    for name, count in more.missing.items():
+        missing[name] = missing.get(name, 0) + count
+    return MovedTag(
+        tag=more.tag,
+        moved=total.moved + more.moved,
+        customers=total.customers + more.customers,
+        missing=missing,
+    )
 
 
 class Columns(Protocol):
@@ -90,6 +144,10 @@ class Columns(Protocol):
 
     def at(self, rows: pa.Array) -> Columns:
         """The same table read at those row positions, in that order."""
+        ...
+
+    def within(self, low: int, high: int) -> Columns:
+        """The same table restricted to the customers whose uid lies between low and high."""
         ...
 
 
@@ -114,6 +172,12 @@ class InMemory:
         """The same table at those row positions."""
         return InMemory(self.table, rows)
 
+    def within(self, low: int, high: int) -> InMemory:
+        """The same table restricted to the uids between low and high."""
+        uids = self.table["uid"]
+        keep = pc.and_(pc.greater_equal(uids, low), pc.less_equal(uids, high))
+        return InMemory(self.table.filter(keep))
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -125,6 +189,7 @@ class Stored:
     dt: date
     names: frozenset[str]
     rows: pa.Array | None = None
+    uids: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, analytics: AnalyticalStore, table: str, dt: date) -> Stored | None:
@@ -134,13 +199,19 @@ class Stored:
 
     def column(self, name: str) -> pa.ChunkedArray:
         """The values of one column at the rows compared."""
-        read = self.analytics.read_partition(self.table, self.dt, columns=[name])
+        where = None if self.uids is None else ("uid", *self.uids)
+        read = self.analytics.read_partition(self.table, self.dt, columns=[name], where_range=where)
         assert read is not None  # named by the manifest a moment ago; a computation keeps its partitions
         return read[name] if self.rows is None else read[name].take(self.rows)
 
     def at(self, rows: pa.Array) -> Stored:
         """The same table at those row positions."""
-        return Stored(self.analytics, self.table, self.dt, self.names, rows)
+        return Stored(self.analytics, self.table, self.dt, self.names, rows, self.uids)
+
+    def within(self, low: int, high: int) -> Stored:
+        """The same table restricted to the uids between low and high (read from the row groups that may
+        hold them: the stored results are sorted by uid)."""
+        return Stored(self.analytics, self.table, self.dt, self.names, None, (low, high))
 
 
 @dataclass(frozen=True)

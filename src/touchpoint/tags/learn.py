@@ -29,47 +29,83 @@ MAX_TRAIN_ROWS = 200_000
 MODEL_THREADS = 1
 
 
-@dataclass
-class Scored:
-    """Band per row and the model's training metrics."""
+MODEL_SAMPLE_ROWS = 1_000_000
+"""A model tag is trained (and its hold-out scored) on at most this many customers drawn at random; past a
+million, a bigger sample adds time, not accuracy (training itself is capped at MAX_TRAIN_ROWS)."""
 
-    values: Labels
+
+@dataclass
+class FittedModel:
+    """A model tag's classifier trained on the day's data (None when it could not be) and its metrics."""
+
+    tag: TagDef
+    model: Any | None
     metrics: dict[str, Any]
 
+    def bands(self, frame: pd.DataFrame) -> Labels:
+        """Each row's band by the model's probability of the label (none for every row without a model)."""
+        spec = self.tag.model
+        assert spec is not None
+        if self.model is None:
+            return Labels.none(len(frame))
+        features = _features(self.tag, frame)
+        with threadpool_limits(limits=MODEL_THREADS):
+            probability = self.model.predict_proba(features)[:, 1]
+        return Labels.chosen(np.searchsorted(np.array(spec.cutoffs), probability, side="right"), spec.bands)
 
-def score_model_tag(tag: TagDef, frame: pd.DataFrame) -> Scored:
-    """Train on a stratified 75 % of the customers, report AUC on the rest, band everyone by probability."""
+
+def fit_model_tag(tag: TagDef, frame: pd.DataFrame, *, population: int | None = None) -> FittedModel:
+    """Train on a stratified 75 % of `frame`'s rows and report the AUC on the rest.
+
+    `frame` is every customer, or a random sample of the `population` customers there are (recorded in
+    the metrics).
+    """
     spec = tag.model
     assert spec is not None
-    where = f"tag {tag.name}"
-    missing = [f for f in spec.features if f not in frame.columns]
-    if missing:
-        raise ValidationError(f"{where}: unknown feature indicator(s) {missing}")
-    label = mask(spec.label, frame, tag.params, where)
-    features = frame[spec.features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    label = mask(spec.label, frame, tag.params, f"tag {tag.name}")
+    features = _features(tag, frame)
     positives = int(label.sum())
     if positives < 10 or positives > len(label) - 10:
         metrics = {
             "error": f"too few examples of each class ({positives} of {len(label)})",
             "positives": positives,
         }
-        return Scored(values=Labels.none(len(frame)), metrics=metrics)
+        return FittedModel(tag=tag, model=None, metrics=metrics)
     train, test = holdout_rows(label)
     with threadpool_limits(limits=MODEL_THREADS):
         model = _estimator(spec.algorithm).fit(features[train], label[train])
-    # Everyone is scored once; the hold-out's AUC reads its rows' scores (scoring parallelises well).
-    probability = model.predict_proba(features)[:, 1]
-    auc = float(roc_auc_score(label[test], probability[test]))
-    bands = Labels.chosen(np.searchsorted(np.array(spec.cutoffs), probability, side="right"), spec.bands)
+        probability = model.predict_proba(features[test])[:, 1]
     metrics = {
         "algorithm": spec.algorithm,
-        "auc_holdout": round(auc, 4),
+        "auc_holdout": round(float(roc_auc_score(label[test], probability)), 4),
         "train_rows": len(train),
         "holdout_rows": len(test),
         "positive_rate": round(positives / len(label), 4),
         "features": list(spec.features),
     }
-    return Scored(values=bands, metrics=metrics)
+    if population is not None and population > len(frame):
+        metrics["sampled_from"] = population
+    return FittedModel(tag=tag, model=model, metrics=metrics)
+
+
+def _features(tag: TagDef, frame: pd.DataFrame) -> np.ndarray:
+    spec = tag.model
+    assert spec is not None
+    missing = [f for f in spec.features if f not in frame.columns]
+    if missing:
+        raise ValidationError(f"tag {tag.name}: unknown feature indicator(s) {missing}")
+    features: np.ndarray = frame[spec.features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return features
+
+
+def sample_positions(population: int, size: int | None = None) -> np.ndarray:
+    """Sorted row positions of a uniform random sample of `size` (default MODEL_SAMPLE_ROWS), the same
+    each run: all rows when there are no more."""
+    size = MODEL_SAMPLE_ROWS if size is None else size
+    if population <= size:
+        return np.arange(population)
+    chosen: np.ndarray = np.sort(np.random.default_rng(SEED).choice(population, size, replace=False))
+    return chosen
 
 
 def holdout_split(features: np.ndarray, label: np.ndarray) -> tuple[Any, Any, Any, Any]:

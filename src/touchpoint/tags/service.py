@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from touchpoint.core.errors import NotFoundError, ValidationError
@@ -25,16 +22,16 @@ from touchpoint.governance.registry import (
     remove_definition,
     write_definition,
 )
-from touchpoint.indicators import IndicatorDef, IndicatorEnv, compute_indicators, list_indicators
-from touchpoint.indicators.layout import INDICATOR_VALUES
-from touchpoint.indicators.service import known_events
+from touchpoint.indicators import IndicatorDef, IndicatorEnv, list_indicators
+from touchpoint.indicators.service import known_events, stage_indicators
 from touchpoint.indicators.validate import check_indicator
+from touchpoint.store.analytical.streamed import StagedResult
 from touchpoint.store.operational import definitions as store
 from touchpoint.tags import repo
-from touchpoint.tags.evaluate import Labels, bucket_values, rule_values
-from touchpoint.tags.guard import MissingInputsError, missing_input_problem
-from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
-from touchpoint.tags.learn import score_model_tag
+from touchpoint.tags.computation import COMPUTE_RANGE_ROWS, PreparedTags, write_snapshots
+from touchpoint.tags.evaluate import Labels
+from touchpoint.tags.guard import MissingInputsGuard
+from touchpoint.tags.learn import fit_model_tag, sample_positions
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import check_tag, lineage
 
@@ -198,55 +195,24 @@ class Evaluated:
 
 
 def evaluate_tags(*, env: TagEnv, tags: list[TagDef], frame: pd.DataFrame) -> Evaluated:
-    """Every tag's value for every row of `frame` (indicators and attributes side by side)."""
-    values: dict[str, Labels] = {}
-    metrics: dict[str, dict[str, Any]] = {}
-    for tag in tags:
-        if tag.kind == "rule":
-            values[tag.name] = rule_values(tag, frame)
-        elif tag.kind == "bucket":
-            values[tag.name] = bucket_values(tag, frame)
-        elif tag.kind == "model":
-            scored = score_model_tag(tag, frame)
-            values[tag.name], metrics[tag.name] = scored.values, scored.metrics
-        else:
-            with env.ops.begin() as connection:
-                listed = repo.imported_values(connection, tag.name)
-            values[tag.name] = Labels.of(frame["customer_no"].map(listed).to_numpy(dtype=object))
-    return Evaluated(values=values, metrics=metrics)
+    """Every tag's value for every row of `frame` (indicators and attributes side by side), model tags
+    trained on `frame` itself."""
+    prepared = prepare_tags(env=env, tags=tags, training=frame)
+    return Evaluated(values=prepared.label(frame), metrics=prepared.metrics)
 
 
-def customer_frame(
-    *, env: TagEnv, day: date, indicators: pa.Table, columns: Collection[str] | None = None
-) -> pd.DataFrame:
-    """Indicators beside the customers snapshot's attributes, one row per customer of `indicators`.
-
-    With `columns`, only those indicators and attributes (and `customer_no`): a computation converts to
-    pandas what its tags read, not every column of a million customers. An indicator and an attribute of
-    one name is the indicator.
-    """
-    keep = ["customer_no", *(c for c in indicators.column_names if c != "customer_no")]
-    if columns is not None:
-        keep = [c for c in keep if c == "customer_no" or c in columns]
-    table = indicators.select(keep)
-    analytics = env.analytics
-    snapshot = analytics.latest_partition_on_or_before("customers", day)
-    in_file = analytics.partition_columns("customers", snapshot) if snapshot else None
-    if snapshot is not None and in_file is not None:
-        # A column the layout names reads as no values where the file lacks it, as in a whole read.
-        present = dict.fromkeys([*analytics.layout("customers").schema.names, *in_file])
-        wanted = [
-            c
-            for c in present
-            if c not in table.column_names and c != "attributes" and (columns is None or c in columns)
-        ]
-        attributes = analytics.read_partition("customers", snapshot, columns=["customer_no", *wanted])
-        assert attributes is not None
-        rows = pc.index_in(table["customer_no"], value_set=attributes["customer_no"])
-        for name in wanted:
-            table = table.append_column(name, attributes[name].take(rows))
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+def prepare_tags(
+    *, env: TagEnv, tags: Sequence[TagDef], training: pd.DataFrame, population: int | None = None
+) -> PreparedTags:
+    """`tags` ready to label: each model tag fitted on `training` (every customer, or a sample of the
+    `population`), each uploaded tag's values loaded."""
+    models = {t.name: fit_model_tag(t, training, population=population) for t in tags if t.kind == "model"}
+    imported: dict[str, dict[str, str]] = {}
+    uploaded = [t.name for t in tags if t.kind == "imported"]
+    if uploaded:
+        with env.ops.begin() as connection:
+            imported = {name: repo.imported_values(connection, name) for name in uploaded}
+    return PreparedTags(tags=tags, models=models, imported=imported)
 
 
 def latest_data_date(*, env: TagEnv) -> date:
@@ -296,17 +262,25 @@ def compute_due(*, env: TagEnv, refresh: timedelta, retry: timedelta) -> date | 
     return day if stale or now - finished >= refresh else None
 
 
-def compute(*, env: TagEnv, principal: Principal, day: date, force: bool = False) -> dict[str, Any]:
+def compute(
+    *,
+    env: TagEnv,
+    principal: Principal,
+    day: date,
+    force: bool = False,
+    range_rows: int = COMPUTE_RANGE_ROWS,
+) -> dict[str, Any]:
     """Compute every indicator and tag for `day` and store them; a failure leaves the previous snapshot.
 
-    A result that would move many customers' tags because their inputs went missing (a partial feed) is
-    refused with MissingInputsError unless `force`; a forced run records what it accepted.
+    The engine computes the indicators; tags are labelled `range_rows` customers at a time. A result that
+    would move many customers' tags because their inputs went missing (a partial feed) is refused with
+    MissingInputsError unless `force`; a forced run records what it accepted.
     """
     run_id = new_id("cmp")
     with env.ops.begin() as connection:
         repo.start_run(connection, run_id, day, env.clock.now())
     try:
-        stats = _compute(env, day, force=force)
+        stats = _compute(env, day, force=force, range_rows=range_rows)
     except Exception as exc:
         with env.ops.begin() as connection:
             repo.finish_run(connection, run_id, status="failed", now=env.clock.now(), error=str(exc))
@@ -327,57 +301,56 @@ def compute(*, env: TagEnv, principal: Principal, day: date, force: bool = False
     return {"run_id": run_id, "business_date": day.isoformat(), **stats}
 
 
-def _compute(env: TagEnv, day: date, *, force: bool = False) -> dict[str, Any]:
+def _compute(
+    env: TagEnv, day: date, *, force: bool = False, range_rows: int = COMPUTE_RANGE_ROWS
+) -> dict[str, Any]:
     indicator_defs: list[IndicatorDef] = list(list_indicators(env=env).values())
     if not indicator_defs:
         raise ValidationError("no indicators are defined; install the default library first")
-    indicators = compute_indicators(env=env, day=day, definitions=indicator_defs)
     tags = list(list_tags(env=env).values())
-    evaluated = evaluate_tags(
-        env=env,
-        tags=tags,
-        frame=customer_frame(env=env, day=day, indicators=indicators, columns=_read_by(tags)),
-    )
-    # The frame (a pandas copy of every indicator and attribute) is gone before the comparison reads the
-    # previous result: at a million customers each is most of a gigabyte.
-    tag_table = pa.table(
-        {"uid": indicators["uid"], "customer_no": indicators["customer_no"]}
-        | {name: labels.arrow() for name, labels in evaluated.values.items()}
-    )
-    problem = missing_input_problem(
-        analytics=env.analytics,
-        day=day,
-        definitions={d.name: d for d in indicator_defs},
-        tags=tags,
-        indicators=indicators,
-        values=tag_table,
-    )
-    if problem is not None and not force:
-        raise MissingInputsError(problem)
-    bitmap_table = _bitmap_table(indicators["uid"].to_numpy(), evaluated.values)
-    analytics = env.analytics
-    analytics.replace_partitions(INDICATOR_VALUES.name, {day: indicators})
-    analytics.replace_partitions(TAG_VALUES.name, {day: tag_table})
-    analytics.replace_partitions(TAG_BITMAPS.name, {day: bitmap_table})
+    reads = sorted(_read_by(tags))
+    with env.analytics.staging() as staging:
+        staged = stage_indicators(
+            env=env, day=day, definitions=indicator_defs, staging=staging, attributes=reads
+        )
+        population = staged.num_rows
+        prepared = prepare_tags(
+            env=env, tags=tags, training=_training_frame(staged, tags), population=population
+        )
+        problem = write_snapshots(
+            analytics=env.analytics,
+            day=day,
+            staged=staged,
+            indicators=[d.name for d in indicator_defs],
+            reads=reads,
+            prepared=prepared,
+            guard=MissingInputsGuard(
+                analytics=env.analytics, day=day, definitions={d.name: d for d in indicator_defs}, tags=tags
+            ),
+            force=force,
+            range_rows=range_rows,
+        )
     return {
-        "customers": indicators.num_rows,
+        "customers": population,
         "indicators": len(indicator_defs),
         "tags": len(tags),
-        "model_metrics": evaluated.metrics,
+        "model_metrics": prepared.metrics,
     } | ({"forced": problem} if problem is not None else {})
+
+
+def _training_frame(staged: StagedResult, tags: Sequence[TagDef]) -> pd.DataFrame:
+    """What the model tags train on: the columns they read, for every customer or a random sample."""
+    models = [t for t in tags if t.kind == "model"]
+    if not models:
+        return pd.DataFrame()
+    columns = ["customer_no", *sorted(_read_by(models) - {"customer_no"})]
+    frame: pd.DataFrame = staged.take(sample_positions(staged.num_rows), columns).to_pandas()
+    return frame
 
 
 def _read_by(tags: Sequence[TagDef]) -> set[str]:
     """The indicators and attributes any of `tags` reads."""
     return {name for tag in tags for names in lineage(tag).values() for name in names}
-
-
-def _bitmap_table(uids: np.ndarray, values: dict[str, Labels]) -> pa.Table:
-    rows: list[dict[str, Any]] = []
-    for tag, labels in values.items():
-        for value, members in sorted(labels.members(uids).items()):
-            rows.append({"tag": tag, "value": value, "count": len(members), "bitmap": members.serialize()})
-    return pa.Table.from_pylist(rows, schema=TAG_BITMAPS.schema)
 
 
 def dry_run(
@@ -400,14 +373,20 @@ def dry_run(
     for tag in tags:
         check_tag(tag, set(everything))
     business_date = day or latest_data_date(env=env)
-    values = compute_indicators(
-        env=env, day=business_date, definitions=list(everything.values()), sample=sample
-    )
-    frame = customer_frame(env=env, day=business_date, indicators=values)
+    with env.analytics.staging() as staging:
+        staged = stage_indicators(
+            env=env,
+            day=business_date,
+            definitions=list(everything.values()),
+            staging=staging,
+            sample=sample,
+            attributes=None,
+        )
+        frame = staged.read().to_pandas()
     evaluated = evaluate_tags(env=env, tags=list(tags), frame=frame)
     return {
         "business_date": business_date.isoformat(),
-        "sample": values.num_rows,
+        "sample": len(frame),
         "indicators": {d.name: _indicator_summary(frame[d.name]) for d in indicators},
         "tags": {
             name: _tag_summary(column) | {"model_metrics": evaluated.metrics.get(name)}

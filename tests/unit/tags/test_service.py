@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -14,8 +15,10 @@ from touchpoint.governance import SYSTEM
 from touchpoint.indicators import IndicatorDef, save_indicator
 from touchpoint.ingest import ImportOptions, import_arrow
 from touchpoint.tags import service
+from touchpoint.tags.computation import PreparedTags
 from touchpoint.tags.customer360 import customer_view
 from touchpoint.tags.definitions_io import apply_import, export_yaml, plan_import
+from touchpoint.tags.evaluate import Labels
 from touchpoint.tags.inspect import member_list, tag_detail
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.service import (
@@ -117,13 +120,25 @@ def test_a_failed_computation_leaves_the_previous_snapshot(
     clock.advance(timedelta(hours=1))
     _assets(container, D2, [9_000_000.0] * 4)
 
-    def broken(**_: object) -> object:
-        raise RuntimeError("disk full")
+    label = PreparedTags.label
+    calls: list[int] = []
 
-    monkeypatch.setattr(service, "compute_indicators", broken)
+    def fails_on_the_third_range(self: PreparedTags, frame: pd.DataFrame) -> dict[str, Labels]:
+        calls.append(len(frame))
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return label(self, frame)
+
+    # Two ranges of customers are labelled and written before the third fails: nothing of them is kept.
+    monkeypatch.setattr(PreparedTags, "label", fails_on_the_third_range)
     with pytest.raises(RuntimeError, match="disk full"):
-        compute(env=container, principal=SYSTEM, day=D2)
-    assert [p.dt for p in container.analytics.partitions("tag_values")] == [D1]
+        compute(env=container, principal=SYSTEM, day=D2, range_rows=1)
+    assert calls == [1, 1, 1]
+    root = container.analytics.root
+    for table in ("indicator_values", "tag_values", "tag_bitmaps"):
+        assert [p.dt for p in container.analytics.partitions(table)] == [D1]
+        assert not list((root / table).glob("dt=2026-02-27/*")), table
+    assert not any((root / ".staging").iterdir())
     assert _values(container, D1) == before
     assert tag_detail(env=container, name="tier")["business_date"] == D1.isoformat()
     with container.ops.begin() as connection:

@@ -9,11 +9,12 @@ even if a writer commits meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ from touchpoint.store.analytical.merge import (
     split_by_partition,
     upsert_by_key,
 )
+from touchpoint.store.analytical.streamed import PartitionWriter, Staging
 
 PARTITION_COLUMN = "dt"
 GARBAGE_GRACE_SECONDS = 15 * 60
@@ -158,6 +160,7 @@ class AnalyticalStore:
         as_of_version: int | None = None,
         columns: Sequence[str] | None = None,
         where_in: tuple[str, Sequence[Any]] | None = None,
+        where_range: tuple[str, Any, Any] | None = None,
     ) -> pa.Table | None:
         """One partition as Arrow (without the `dt` column), or None when absent.
 
@@ -167,15 +170,14 @@ class AnalyticalStore:
         A requested column the layout names but the file lacks reads as nulls, as in a whole read; one that
         neither has is a KeyError. With `where_in` (column, values) — `columns` too — only the rows whose
         column holds one of the values: row groups whose statistics rule them out are not decoded at all, so a
-        few customers of a snapshot sorted by uid cost one row group, not the file.
+        few customers of a snapshot sorted by uid cost one row group, not the file. With `where_range`
+        (column, low, high), only the rows whose column lies between low and high, both included.
         """
-        if where_in is not None and columns is None:
-            raise ValueError("where_in reads named columns only")
         manifest = self.manifest(name)
         info = manifest.partitions.get(dt) if as_of_version is None else manifest.as_of(dt, as_of_version)
         if info is None:
             return None
-        return self.read_version(name, info, columns=columns, where_in=where_in)
+        return self.read_version(name, info, columns=columns, where_in=where_in, where_range=where_range)
 
     def read_version(
         self,
@@ -184,17 +186,26 @@ class AnalyticalStore:
         *,
         columns: Sequence[str] | None = None,
         where_in: tuple[str, Sequence[Any]] | None = None,
+        where_range: tuple[str, Any, Any] | None = None,
     ) -> pa.Table:
         """One version of a partition, as the manifest named it when `info` was taken (`read_partition`'s
         columns and rows): a reader that loads a partition piece by piece reads every piece from the same
         file even if a writer commits meanwhile. Superseded files are kept for GARBAGE_GRACE_SECONDS after
         the commit that replaced them (longer where the table keeps history); FileNotFoundError after that."""
-        if where_in is not None and columns is None:
-            raise ValueError("where_in reads named columns only")
+        if (where_in is not None or where_range is not None) and columns is None:
+            raise ValueError("where_in and where_range read named columns only")
         layout = self.layout(name)
         if columns is None:
             return self._read_file(layout, info)
-        return self._read_columns(layout, info, columns, where_in)
+        rows: pc.Expression | None = None
+        if where_in is not None:
+            rows = pc.field(where_in[0]).isin(list(where_in[1]))
+        if where_range is not None:
+            column, low, high = where_range
+            between = (pc.field(column) >= low) & (pc.field(column) <= high)
+            rows = between if rows is None else rows & between
+        filtered = [c for c in (where_in, where_range) if c is not None]
+        return self._read_columns(layout, info, columns, [c[0] for c in filtered], rows)
 
     def version_columns(self, name: str, info: PartitionInfo) -> list[str]:
         """The columns one version of a partition holds."""
@@ -241,16 +252,15 @@ class AnalyticalStore:
         layout: TableLayout,
         info: PartitionInfo,
         columns: Sequence[str],
-        where_in: tuple[str, Sequence[Any]] | None,
+        filtered: Sequence[str],
+        rows: pc.Expression | None,
     ) -> pa.Table:
         path = self.root / layout.name / info.file
         present = set(pq.read_schema(path).names)
         unknown = [c for c in columns if c not in present and c not in layout.schema.names]
-        if where_in is not None and where_in[0] not in present:
-            unknown.append(where_in[0])
+        unknown += [c for c in filtered if c not in present]
         if unknown:
             raise KeyError(f"{layout.name}: no columns {unknown}")
-        rows = None if where_in is None else pc.field(where_in[0]).isin(list(where_in[1]))
         table = pq.read_table(path, columns=[c for c in columns if c in present], filters=rows)
         fixed = {f.name: f.type for f in layout.schema}
         # The same conforming as a whole read (align_schema), restricted to the requested columns.
@@ -350,6 +360,60 @@ class AnalyticalStore:
                 aligned = self._table_wide(layout, manifest, aligned, keep_old_rows=False)
             return self._commit(layout, manifest, aligned, origin)
 
+    @contextlib.contextmanager
+    def partition_writer(self, name: str, dt: date, schema: pa.Schema) -> Iterator[PartitionWriter]:
+        """A new version of one partition of a snapshot table, written in pieces (rows in ascending key
+        order) and made current by `commit_written`; left uncommitted, it leaves nothing behind."""
+        layout = self.layout(name)
+        if layout.key_scope != "partition" or len(layout.key) != 1:
+            raise ValueError(
+                f"{name}: only a table keyed by one column within its dates is written in pieces"
+            )
+        layout.align(schema.empty_table())
+        writer = PartitionWriter(
+            self.root / name / f"{PARTITION_COLUMN}={dt.isoformat()}", schema, layout.key[0]
+        )
+        try:
+            yield writer
+        finally:
+            writer.discard()
+
+    def commit_written(
+        self, name: str, written: Mapping[date, PartitionWriter], *, origin: str | None = None
+    ) -> list[PartitionInfo]:
+        """Make the partitions `written` piece by piece current, replacing those dates, in one commit."""
+        layout = self.layout(name)
+        table_dir = self.root / name
+        with exclusive_lock(table_dir / ".lock"):
+            manifest = self.manifest(name)
+            version = manifest.version + 1
+            now = self.clock.now()
+            infos = []
+            for dt, writer in sorted(written.items()):
+                relative = _version_file(dt, version)
+                size = writer.finish(table_dir / relative)
+                infos.append(
+                    PartitionInfo(
+                        dt=dt,
+                        rows=writer.rows,
+                        file=relative,
+                        bytes=size,
+                        version=version,
+                        origin=origin,
+                        committed_at=now,
+                    )
+                )
+            return self._advance(layout, manifest, infos, now)
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """A scratch directory where the engine writes intermediate results, removed afterwards."""
+        staging = Staging(self.root, self.backend)
+        try:
+            yield staging
+        finally:
+            staging.remove()
+
     def _current(self, layout: TableLayout, manifest: Manifest, dt: date) -> pa.Table | None:
         info = manifest.partitions.get(dt)
         return None if info is None else self._read_file(layout, info)
@@ -414,6 +478,12 @@ class AnalyticalStore:
             self._write_version(table_dir, layout, dt, part, version, origin, now)
             for dt, part in sorted(new_parts.items())
         ]
+        return self._advance(layout, manifest, written, now)
+
+    def _advance(
+        self, layout: TableLayout, manifest: Manifest, written: list[PartitionInfo], now: datetime
+    ) -> list[PartitionInfo]:
+        table_dir = self.root / layout.name
         committed = manifest.advance(
             written, now=now, keep_history=layout.keep_history, retention=self.history_retention
         )
@@ -432,7 +502,7 @@ class AnalyticalStore:
         origin: str | None,
         now: datetime,
     ) -> PartitionInfo:
-        relative = f"{PARTITION_COLUMN}={dt.isoformat()}/part-{version:06d}-{secrets.token_hex(4)}.parquet"
+        relative = _version_file(dt, version)
         size = write_parquet_atomic(table_dir / relative, part)
         bounds = key_range(part, layout.key[0]) if layout.key_scope == "table" else None
         return PartitionInfo(
@@ -459,6 +529,11 @@ class AnalyticalStore:
             stale = path.name.endswith(PARTIAL_SUFFIX) or (relative not in named)
             if stale and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
+
+
+def _version_file(dt: date, version: int) -> str:
+    """Where a partition's version is written, relative to its table's folder."""
+    return f"{PARTITION_COLUMN}={dt.isoformat()}/part-{version:06d}-{secrets.token_hex(4)}.parquet"
 
 
 def _file_of(info: PartitionInfo | None) -> str | None:

@@ -63,6 +63,22 @@ class DuckDBBackend:
         janitor.watch(table, view)
         return table
 
+    def write_staged(self, expr: Any, directory: Path) -> list[Path]:
+        """Run `expr` and write its rows, in its order, as one Parquet file in `directory` (DuckDB streams
+        the result to the file, spilling a sort to disk, without handing it to Python)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "part-0.parquet"
+        expr.to_parquet(path, compression="zstd")
+        return [path]
+
+    def read_staged(self, name: str, files: Sequence[Path], schema: pa.Schema) -> Any:
+        """An Ibis table over files `write_staged` wrote."""
+        con, janitor = self.connection, self._janitor()
+        view = f"staged_{name}_{secrets.token_hex(3)}"
+        table = con.read_parquet([str(f) for f in files], table_name=view)
+        janitor.watch(table, view)
+        return table
+
     def _janitor(self) -> ViewJanitor:
         """This thread's janitor: views live in this thread's connection, so only this thread drops them."""
         janitor = getattr(self._local, "janitor", None)

@@ -96,6 +96,28 @@ class SparkBackend:
         self._janitor.watch(table, view)
         return _as_instants(table)
 
+    def write_staged(self, expr: Any, directory: Path) -> list[Path]:
+        """Run `expr` and have Spark write its rows as Parquet part files in `directory`; returned in part
+        order, which is the expression's order (a sorted result is range-partitioned, part 0 first)."""
+        self.connection.to_parquet(expr, directory)
+        return sorted(directory.glob("part-*.parquet"))
+
+    def read_staged(self, name: str, files: Sequence[Path], schema: pa.Schema) -> Any:
+        """An Ibis table over files `write_staged` wrote."""
+        con = self.connection
+        view = f"staged_{name}_{secrets.token_hex(3)}"
+        session = con._session
+        if files:
+            frame = session.read.schema(_spark_schema(schema)).parquet(*[str(f) for f in files])
+        else:
+            frame = session.createDataFrame(schema.empty_table().to_pandas(), schema=_spark_schema(schema))
+        frame.createOrReplaceTempView(view)
+        with self._lock:
+            self._views.append(view)
+        table = con.table(view)
+        self._janitor.watch(table, view)
+        return _as_instants(table)
+
     def _merged_schema(self, files: Sequence[Path]) -> pa.Schema:
         """The columns of all the files, a column typed differently in two files widened (an open table's
         indicator may be an int in one partition and a float in another: Spark's own schema merging refuses
