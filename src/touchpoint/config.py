@@ -216,6 +216,12 @@ class Settings(BaseSettings):
     worker_housekeeping_seconds: float = Field(
         default=300.0, gt=0, description="forget old dedupe keys and trim the event log"
     )
+    compute_range_rows: int | None = Field(
+        default=None,
+        ge=1_000,
+        description="customers whose tags are labelled at a time by a computation (memory grows with it); "
+        "default 500,000",
+    )
     compute_refresh_hours: float = Field(
         default=24.0,
         gt=0,

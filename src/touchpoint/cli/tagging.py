@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from touchpoint.cli.definitions import print_plan
-from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table
+from touchpoint.cli.output import console, fmt, fmt_share, new_table, print_json, print_table, stage_progress
 from touchpoint.indicators import delete_indicator, get_indicator, list_indicators
 from touchpoint.tags.customer360 import customer_view
 from touchpoint.tags.definitions_io import apply_import, default_library
@@ -225,8 +225,15 @@ def compute_command(
         _print_runs(recent_compute_runs(env=c), as_json=as_json)
         return
     business_date = day.date() if day else latest_data_date(env=c)
-    with console.status(f"computing indicators and tags for {business_date} …"):
-        result = compute(env=c, principal=ctx.obj.principal, day=business_date, force=force)
+    with stage_progress(enabled=not as_json) as bar:
+        result = compute(
+            env=c,
+            principal=ctx.obj.principal,
+            day=business_date,
+            force=force,
+            range_rows=c.settings.compute_range_rows,
+            progress=bar,
+        )
     if as_json:
         print_json(result)
     else:

@@ -13,13 +13,13 @@ here and marked forwarded: the live worker never routes them a second time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
 
 from touchpoint.core.clock import VirtualClock
+from touchpoint.core.progress import StageProgress
 from touchpoint.demo.model import REPLAY_DAYS
 from touchpoint.governance import Principal
 from touchpoint.journeys.checks import JourneyEnv
@@ -51,7 +51,6 @@ OUTCOMES = (
     ("follow_up", 5),
     (None, 5),
 )
-Progress = Callable[[str, int, int], None]
 
 
 class ReplayEnv(JourneyEnv, Protocol):
@@ -63,7 +62,11 @@ class ReplayEnv(JourneyEnv, Protocol):
 
 
 def replay_history(
-    *, env: ReplayEnv, days: int = REPLAY_DAYS, claim_hours: float = 4.0, progress: Progress | None = None
+    *,
+    env: ReplayEnv,
+    days: int = REPLAY_DAYS,
+    claim_hours: float = 4.0,
+    progress: StageProgress | None = None,
 ) -> dict[str, int]:
     """Replay the last `days` days up to now; returns how many events were routed and steps taken."""
     now = env.clock.now()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.resources import files
@@ -13,6 +12,7 @@ import yaml
 from touchpoint.channels.env import ChannelEnv
 from touchpoint.channels.service import activate_template, list_templates, parse_template, save_template
 from touchpoint.core.errors import ConflictError
+from touchpoint.core.progress import StageProgress
 from touchpoint.demo.history import ReplayEnv, replay_history
 from touchpoint.demo.model import DemoParams, DemoSummary
 from touchpoint.demo.service import generate_demo
@@ -47,7 +47,7 @@ def ensure_demo(
     principal: Principal,
     params: DemoParams,
     reset: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: StageProgress | None = None,
 ) -> DemoOutcome:
     """Generate the demo unless the same demo is already there; refuse to mix it into other data."""
     recorded = _recorded_params(env)
@@ -138,7 +138,7 @@ def _demo_definitions(folder: str) -> list[Any]:
 
 
 def ensure_demo_history(
-    *, env: ReplayEnv, claim_hours: float, progress: Callable[[str, int, int], None] | None = None
+    *, env: ReplayEnv, claim_hours: float, progress: StageProgress | None = None
 ) -> dict[str, int] | None:
     """Replay the demo's recent history through its journeys and MOT rules once per generated demo (see
     demo/history.py); None when it was replayed already."""

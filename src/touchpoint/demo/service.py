@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 
+from touchpoint.core.progress import StageProgress
 from touchpoint.demo.behaviour import events_table
 from touchpoint.demo.daily import (
     Portfolio,
@@ -29,8 +30,6 @@ from touchpoint.demo.servicing import (
 from touchpoint.governance import Principal
 from touchpoint.ingest import ImportEnv, ImportOptions, import_arrow
 
-Progress = Callable[[str, int, int], None]
-
 
 def demo_end_date(env: ImportEnv, params: DemoParams) -> date:
     """The last trading day on or before the requested end (default: today's business date)."""
@@ -39,7 +38,7 @@ def demo_end_date(env: ImportEnv, params: DemoParams) -> date:
 
 
 def generate_demo(
-    *, env: ImportEnv, principal: Principal, params: DemoParams, progress: Progress | None = None
+    *, env: ImportEnv, principal: Principal, params: DemoParams, progress: StageProgress | None = None
 ) -> DemoSummary:
     """Generate and import customers, products, daily assets and holdings, trades, cash flows and events."""
     started = time.perf_counter()

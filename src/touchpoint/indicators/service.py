@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.errors import NotFoundError, ValidationError
+from touchpoint.core.progress import StageProgress
 from touchpoint.governance import Principal
 from touchpoint.governance.registry import (
     Bundle,
@@ -198,6 +199,7 @@ def stage_indicators(
     staging: Staging,
     sample: int | None = None,
     attributes: Collection[str] | None = (),
+    progress: StageProgress | None = None,
 ) -> StagedResult:
     """Every indicator for every customer, written by the engine to `staging` in uid order.
 
@@ -226,13 +228,18 @@ def stage_indicators(
     passes = indicator_passes(
         definitions, day=day, sources=sources, id_map=ibis.memtable(aliases), bounds=bounds
     )
-    raw = side_by_side(
-        population.join(ibis.memtable(uids), "customer_no"),
-        [staging.write(f"pass{k}", found).table() for k, found in enumerate(passes)],
-    )
+    report = progress or (lambda _stage, _done, _total: None)
+    staged = []
+    for k, found in enumerate(passes):
+        report("indicators", k, len(passes) + 1)
+        staged.append(staging.write(f"pass{k}", found).table())
+    raw = side_by_side(population.join(ibis.memtable(uids), "customer_no"), staged)
     finished = finish_indicators(definitions, raw=raw, bounds=bounds)
     with_attributes = _beside_attributes(env.analytics, finished, snapshot, attributes)
-    return staging.write("indicators", with_attributes.order_by("uid"))
+    report("indicators", len(passes), len(passes) + 1)
+    result = staging.write("indicators", with_attributes.order_by("uid"))
+    report("indicators", len(passes) + 1, len(passes) + 1)
+    return result
 
 
 def side_by_side(customers: Any, found: Sequence[Any]) -> Any:

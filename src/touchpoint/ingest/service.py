@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ from touchpoint.core.calendar import TradingCalendar
 from touchpoint.core.clock import Clock
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import file_sha256, new_id
+from touchpoint.core.progress import StageProgress
 from touchpoint.governance import Principal, record_operation
 from touchpoint.ingest import repo
 from touchpoint.ingest.model import MAX_REPORTED_ERRORS, TABLES, ImportReport, RowError, TableSpec
@@ -27,7 +27,6 @@ from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.store.analytical.merge import split_by_partition, upsert_by_key
 from touchpoint.store.operational import dead_letters
 
-StageProgress = Callable[[str, int, int], None]
 """Called with (stage, done, total) as an import reads, checks and writes."""
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
 from touchpoint.core.errors import ValidationError, pydantic_faults
+from touchpoint.core.progress import StageProgress
 from touchpoint.governance import Principal
 from touchpoint.ingest.model import ATTRIBUTES_COLUMN, TABLES, ImportReport, TableSpec
 from touchpoint.ingest.service import ImportEnv, ImportOptions, ImportRejected, import_file
@@ -37,7 +38,6 @@ from touchpoint.store.operational import meta
 STATE_KEY = "warehouse.synced."
 """meta_values key prefix: the last partition synced per canonical table, with the source it came from."""
 
-SyncProgress = Callable[[str, int, int], None]
 """Called with (canonical table, partitions done, partitions to do)."""
 
 
@@ -233,7 +233,7 @@ def sync_warehouse(
     source: WarehouseSource,
     tables: Sequence[str] | None = None,
     since: date | None = None,
-    progress: SyncProgress | None = None,
+    progress: StageProgress | None = None,
 ) -> list[TableSync]:
     """Import the warehouse partitions not yet synced (and the last `recheck` again) into each mapped table,
     oldest first; with `since`, every partition from that date on.
@@ -291,7 +291,7 @@ def _sync_table(
     source: WarehouseSource,
     recheck: int,
     since: date | None,
-    progress: SyncProgress | None,
+    progress: StageProgress | None,
 ) -> TableSync:
     name, mapped = table.name, table.mapped
     last = _last_synced(env, name, mapped)

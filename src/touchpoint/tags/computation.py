@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from pyroaring import BitMap
 
+from touchpoint.core.progress import StageProgress
 from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.store import AnalyticalStore
 from touchpoint.store.analytical.streamed import StagedResult
@@ -72,6 +73,7 @@ def write_snapshots(
     guard: MissingInputsGuard,
     force: bool,
     range_rows: int = COMPUTE_RANGE_ROWS,
+    progress: StageProgress | None = None,
 ) -> str | None:
     """Label `staged` range by range, write the indicator and tag snapshots and the bitmaps of `day`.
 
@@ -86,6 +88,9 @@ def write_snapshots(
     )
     frame_columns = ["customer_no", *(c for c in reads if c in staged.schema.names and c != "customer_no")]
     members: dict[str, dict[str, BitMap]] = {t.name: {} for t in prepared.tags}
+    report = progress or (lambda _stage, _done, _total: None)
+    total = staged.num_rows
+    report("tags", 0, total)
     with (
         analytics.partition_writer(INDICATOR_VALUES.name, day, indicator_schema) as indicator_writer,
         analytics.partition_writer(TAG_VALUES.name, day, tag_schema) as tag_writer,
@@ -103,6 +108,7 @@ def write_snapshots(
             indicator_writer.write(indicator_piece)
             tag_writer.write(tag_piece)
             _gather(members, uids.to_numpy(), values)
+            report("tags", indicator_writer.rows, total)
         problem = guard.problem()
         if problem is not None and not force:
             raise MissingInputsError(problem)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from touchpoint.core.errors import NotFoundError, ValidationError
 from touchpoint.core.ids import new_id
+from touchpoint.core.progress import StageProgress
 from touchpoint.governance import Principal, record_operation
 from touchpoint.governance.registry import (
     Bundle,
@@ -268,11 +269,13 @@ def compute(
     principal: Principal,
     day: date,
     force: bool = False,
-    range_rows: int = COMPUTE_RANGE_ROWS,
+    range_rows: int | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, Any]:
     """Compute every indicator and tag for `day` and store them; a failure leaves the previous snapshot.
 
-    The engine computes the indicators; tags are labelled `range_rows` customers at a time. A result that
+    The engine computes the indicators; tags are labelled `range_rows` customers at a time (default
+    COMPUTE_RANGE_ROWS), `progress` told of both stages. A result that
     would move many customers' tags because their inputs went missing (a partial feed) is refused with
     MissingInputsError unless `force`; a forced run records what it accepted.
     """
@@ -280,7 +283,9 @@ def compute(
     with env.ops.begin() as connection:
         repo.start_run(connection, run_id, day, env.clock.now())
     try:
-        stats = _compute(env, day, force=force, range_rows=range_rows)
+        stats = _compute(
+            env, day, force=force, range_rows=range_rows or COMPUTE_RANGE_ROWS, progress=progress
+        )
     except Exception as exc:
         with env.ops.begin() as connection:
             repo.finish_run(connection, run_id, status="failed", now=env.clock.now(), error=str(exc))
@@ -302,7 +307,7 @@ def compute(
 
 
 def _compute(
-    env: TagEnv, day: date, *, force: bool = False, range_rows: int = COMPUTE_RANGE_ROWS
+    env: TagEnv, day: date, *, force: bool, range_rows: int, progress: StageProgress | None
 ) -> dict[str, Any]:
     indicator_defs: list[IndicatorDef] = list(list_indicators(env=env).values())
     if not indicator_defs:
@@ -311,7 +316,12 @@ def _compute(
     reads = sorted(_read_by(tags))
     with env.analytics.staging() as staging:
         staged = stage_indicators(
-            env=env, day=day, definitions=indicator_defs, staging=staging, attributes=reads
+            env=env,
+            day=day,
+            definitions=indicator_defs,
+            staging=staging,
+            attributes=reads,
+            progress=progress,
         )
         population = staged.num_rows
         prepared = prepare_tags(
@@ -329,6 +339,7 @@ def _compute(
             ),
             force=force,
             range_rows=range_rows,
+            progress=progress,
         )
     return {
         "customers": population,

@@ -123,7 +123,7 @@ def compute_scheduled(container: Container) -> str | None:
     if day is None:
         return None
     try:
-        compute(env=container, principal=SYSTEM, day=day)
+        compute(env=container, principal=SYSTEM, day=day, range_rows=settings.compute_range_rows)
     except Exception:
         # The run is recorded as failed with its error; the next attempt waits for the retry interval.
         log.exception("scheduled computation for %s failed", day)
