@@ -183,9 +183,14 @@ def save_run(connection: Connection, run: Run, now: datetime) -> None:
     values = _row(run, now)
     values.pop("id")
     values.pop("entered_at")
+    values.pop("customer_no")  # a run keeps its customer (and its partition)
     if run.status in ACTIVE:
         values.pop("ended_at")
-    connection.execute(update(journey_runs).where(journey_runs.c.id == run.id).values(**values))
+    # The customer number names the run's partition on PostgreSQL: one partition's index is probed, not all.
+    c = journey_runs.c
+    connection.execute(
+        update(journey_runs).where(c.id == run.id, c.customer_no == run.customer_no).values(**values)
+    )
 
 
 _SAVED = (
@@ -369,7 +374,7 @@ def finish_attempt(
     )
     connection.execute(
         update(journey_outbox)
-        .where(journey_outbox.c.id == row["id"])
+        .where(journey_outbox.c.id == row["id"], journey_outbox.c.customer_no == row["customer_no"])
         .values(attempts=attempt, claimed_by=None, lease_until=None, **values)
     )
 

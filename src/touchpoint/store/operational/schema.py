@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -435,13 +438,26 @@ journeys = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+JOURNEY_PARTITION_BY = "HASH (customer_no)"
+"""Journey runs and effects are hash-partitioned by customer on PostgreSQL (migration 0014 creates the
+partitions): their keys hold the customer number, as PostgreSQL requires of a partitioned table's keys."""
+
+PARTITION_TABLE = re.compile(r"(journey_runs|journey_outbox)_p\d{2}")
+
+
+def declared_name(name: str | None, type_: str, _parent: Any) -> bool:
+    """Alembic's `include_name`: False for a partition, which PostgreSQL lists as a table of its own but the
+    schema declares as part of its partitioned table."""
+    return not (type_ == "table" and name is not None and PARTITION_TABLE.fullmatch(name))
+
+
 journey_runs = Table(
     "journey_runs",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("journey", String(64), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("customer_no", String(64), nullable=False),
+    Column("customer_no", String(64), primary_key=True),
     Column("node", String(64), nullable=True),
     Column("step", Integer, nullable=False),
     Column("status", String(16), nullable=False),
@@ -449,7 +465,7 @@ journey_runs = Table(
     Column("wait_event", String(128), nullable=True),
     Column("holdout", Boolean, nullable=False),
     Column("context", JSONText, nullable=False),
-    Column("active_key", String(200), nullable=True, unique=True),
+    Column("active_key", String(200), nullable=True),
     Column("entered_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime, nullable=True),
@@ -459,6 +475,9 @@ journey_runs = Table(
     Index(None, "wait_event", "customer_no"),
     Index(None, "customer_no"),
     Index(None, "journey", "entered_at"),
+    # One active run per journey and customer (the key is `journey|customer`, so unique by itself).
+    UniqueConstraint("active_key", "customer_no"),
+    postgresql_partition_by=JOURNEY_PARTITION_BY,
 )
 
 journey_steps = Table(
@@ -485,7 +504,7 @@ journey_outbox = Table(
     Column("journey", String(64), nullable=False),
     Column("node", String(64), nullable=False),
     Column("step", Integer, nullable=False),
-    Column("customer_no", String(64), nullable=False),
+    Column("customer_no", String(64), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("payload", JSONText, nullable=False),
     Column("priority", Integer, nullable=False, server_default="0"),
@@ -498,10 +517,12 @@ journey_outbox = Table(
     # A dispatcher's claim: who holds the effect and until when (it calls providers outside any transaction).
     Column("claimed_by", String(32), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
-    UniqueConstraint("run_id", "node", "step"),
+    # One effect per run, node and step (a run belongs to one customer, so unique by itself).
+    UniqueConstraint("run_id", "node", "step", "customer_no"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "status", "priority", "next_attempt_at"),
     Index(None, "journey", "node"),
+    postgresql_partition_by=JOURNEY_PARTITION_BY,
 )
 
 journey_attempts = Table(
