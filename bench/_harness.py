@@ -299,9 +299,11 @@ def add_engine_option(argument_parser: argparse.ArgumentParser) -> None:
 
 def engine_settings(engine: str) -> dict[str, Any]:
     """The settings that put a container's analytical queries on `engine` (Spark in local mode, with the
-    driver's memory raised from Spark's 1 GiB default: a local session runs every task in the driver)."""
+    driver's memory raised from Spark's 1 GiB default: a local session runs every task in the driver). On
+    DuckDB, BENCH_DUCKDB_MEMORY (e.g. 4GB) caps the engine's memory, beyond which it spills to disk."""
     if engine == "duckdb":
-        return {}
+        limit = os.environ.get("BENCH_DUCKDB_MEMORY")
+        return {"duckdb_memory_limit": limit} if limit else {}
     return {
         "engine": "spark",
         "spark_master": "local[*]",

@@ -35,7 +35,8 @@ def _engine_backend(settings: Settings) -> Any:
     if settings.engine == "duckdb":
         from touchpoint.store.backends.duckdb import DuckDBBackend
 
-        return DuckDBBackend()
+        spill = settings.home / ".duckdb-spill" if settings.duckdb_memory_limit else None
+        return DuckDBBackend(memory_limit=settings.duckdb_memory_limit, spill_directory=spill)
     if settings.engine == "spark":
         from touchpoint.store.backends.spark import SparkBackend
 

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         default=10, ge=0, le=200, description="PostgreSQL: connections a process may open beyond the pool"
     )
     engine: Literal["duckdb", "spark"] = Field(default="duckdb", description="analytical engine")
+    duckdb_memory_limit: str | None = Field(
+        default=None,
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="engine = duckdb: the memory each process's DuckDB may use before it spills to "
+        "<home>/.duckdb-spill (e.g. \"4GB\"); default DuckDB's own, 80 % of the machine's memory",
+    )
     spark_master: str = Field(default="local[*]", description="Spark master URL for engine = spark")
     spark_config: dict[str, str] = Field(
         default_factory=dict, description="Spark settings for engine = spark (spark.local.dir, memory…)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Sequence
@@ -19,8 +20,17 @@ class DuckDBBackend:
 
     name = "duckdb"
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        *,
+        memory_limit: str | None = None,
+        spill_directory: Path | None = None,
+    ) -> None:
         self._threads = threads
+        # SET takes no parameters: the limit is checked against the settings' pattern before it gets here.
+        self._memory_limit = memory_limit
+        self._spill_directory = spill_directory
         self._local = threading.local()
         # Every thread's connection, so that close() can release them: a connection left to be finalised
         # in a worker thread at interpreter exit aborts the process ("terminate called after throwing").
@@ -35,6 +45,12 @@ class DuckDBBackend:
             con = ibis.duckdb.connect()
             if self._threads:
                 con.raw_sql(f"SET threads = {int(self._threads)}")
+            if self._memory_limit:
+                con.raw_sql(f"SET memory_limit = '{_size(self._memory_limit)}'")
+            if self._spill_directory is not None:
+                self._spill_directory.mkdir(parents=True, exist_ok=True)
+                quoted = str(self._spill_directory).replace("'", "''")
+                con.raw_sql(f"SET temp_directory = '{quoted}'")
             self._local.con = con
             with self._lock:
                 self._opened.append(con)
@@ -85,3 +101,13 @@ class DuckDBBackend:
         if janitor is None:
             janitor = self._local.janitor = ViewJanitor()
         return janitor
+
+
+SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
+
+
+def _size(text: str) -> str:
+    """A memory size DuckDB reads ("4GB"), refused unless it is one: it goes into a SET statement."""
+    if not SIZE.fullmatch(text):
+        raise ValueError(f"not a memory size: {text!r}")
+    return text
