@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from touchpoint.config import load_settings
 from touchpoint.store.backends.duckdb import DuckDBBackend
 
 
@@ -57,3 +58,21 @@ def test_views_of_versions_nobody_holds_are_dropped(tmp_path: Path) -> None:
     assert counted.count().to_pyarrow().as_py() == 1
     assert latest.count().to_pyarrow().as_py() == 2
     backend.close()
+
+
+def test_a_memory_limit_caps_duckdb_and_spills_to_the_directory_given(tmp_path: Path) -> None:
+    backend = DuckDBBackend(memory_limit="512MB", spill_directory=tmp_path / "spill")
+    limit, spill = backend.connection.raw_sql(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone()
+    assert limit == "488.2 MiB"  # 512 MB as DuckDB shows it
+    assert spill == str(tmp_path / "spill")
+    backend.close()
+
+
+@pytest.mark.parametrize("limit", ["4GB'; DROP VIEW x; --", "lots", "4 parsecs"])
+def test_a_memory_limit_that_is_no_size_is_refused(tmp_path: Path, limit: str) -> None:
+    with pytest.raises(ValueError, match=r"duckdb_memory_limit"):
+        load_settings(tmp_path, duckdb_memory_limit=limit)
+    with pytest.raises(ValueError, match="memory size"):
+        _ = DuckDBBackend(memory_limit=limit).connection
