@@ -237,7 +237,7 @@ def stage_indicators(
     finished = finish_indicators(definitions, raw=raw, bounds=bounds)
     with_attributes = _beside_attributes(env.analytics, finished, snapshot, attributes)
     report("indicators", len(passes), len(passes) + 1)
-    result = staging.write("indicators", with_attributes.order_by("uid"))
+    result = staging.write("indicators", with_attributes, order_by="uid")
     report("indicators", len(passes) + 1, len(passes) + 1)
     return result
 

@@ -27,8 +27,6 @@ from touchpoint.store import AnalyticalStore, OperationalStore
 from touchpoint.store.analytical.merge import split_by_partition, upsert_by_key
 from touchpoint.store.operational import dead_letters
 
-"""Called with (stage, done, total) as an import reads, checks and writes."""
-
 
 class ImportRejected(ValidationError):
     """The file was refused whole; `report` lists every row error."""

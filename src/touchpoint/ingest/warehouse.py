@@ -38,8 +38,6 @@ from touchpoint.store.operational import meta
 STATE_KEY = "warehouse.synced."
 """meta_values key prefix: the last partition synced per canonical table, with the source it came from."""
 
-"""Called with (canonical table, partitions done, partitions to do)."""
-
 
 class WarehouseSource(Protocol):
     """What a sync reads (store/backends/hive.py reads it through Spark's catalog)."""

@@ -2,9 +2,12 @@
 
 The engine has written every customer's indicators (and the attributes the tags read) to staged Parquet in
 uid order. Each range of rows is labelled, compared with the previous result, appended to the new
-indicator and tag snapshots, and its members OR-ed into the tag bitmaps; so this process holds one range
-and the bitmaps, never the population. Nothing is committed until the last range is done and the guard
-has allowed the result.
+indicator and tag snapshots, and its members OR-ed into the tag bitmaps: this process holds one range's
+frame, not every customer's indicators. What still grows with the population: the bitmaps (~2 bytes per
+customer per tag), One ID's lookup tables, uploaded tags' values and the model tags' training sample (at
+most MODEL_SAMPLE_ROWS). Nothing is committed until the last range is done and the guard has allowed the
+result; then the indicator snapshot, the tag snapshot and the bitmaps are committed in that order, each
+by its own atomic rename.
 """
 
 from __future__ import annotations

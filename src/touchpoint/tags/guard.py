@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from touchpoint.core.errors import ConflictError
 from touchpoint.indicators import IndicatorDef
 from touchpoint.indicators.layout import INDICATOR_VALUES
-from touchpoint.store import AnalyticalStore
+from touchpoint.store import AnalyticalStore, PartitionInfo
 from touchpoint.tags.layout import TAG_VALUES
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import lineage
@@ -182,36 +182,39 @@ class InMemory:
 @dataclass(frozen=True)
 class Stored:
     """A stored result's table, each column decoded when asked for and dropped after use: the comparison
-    needs one or two columns at a time, and a whole result of a million customers is most of a gigabyte."""
+    needs one or two columns at a time, and a whole result of a million customers is most of a gigabyte.
+    Every column is read from the version current when the comparison began, even if another computation
+    commits meanwhile (the files of a replaced version are kept for a grace period)."""
 
     analytics: AnalyticalStore
     table: str
-    dt: date
+    info: PartitionInfo
     names: frozenset[str]
     rows: pa.Array | None = None
     uids: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, analytics: AnalyticalStore, table: str, dt: date) -> Stored | None:
-        """The table's partition of `dt`, or None when there is none."""
-        present = analytics.partition_columns(table, dt)
-        return None if present is None else cls(analytics, table, dt, frozenset(present))
+        """The table's partition of `dt` as it is now, or None when there is none."""
+        info = next((p for p in analytics.partitions(table) if p.dt == dt), None)
+        if info is None:
+            return None
+        return cls(analytics, table, info, frozenset(analytics.version_columns(table, info)))
 
     def column(self, name: str) -> pa.ChunkedArray:
         """The values of one column at the rows compared."""
         where = None if self.uids is None else ("uid", *self.uids)
-        read = self.analytics.read_partition(self.table, self.dt, columns=[name], where_range=where)
-        assert read is not None  # named by the manifest a moment ago; a computation keeps its partitions
+        read = self.analytics.read_version(self.table, self.info, columns=[name], where_range=where)
         return read[name] if self.rows is None else read[name].take(self.rows)
 
     def at(self, rows: pa.Array) -> Stored:
         """The same table at those row positions."""
-        return Stored(self.analytics, self.table, self.dt, self.names, rows, self.uids)
+        return Stored(self.analytics, self.table, self.info, self.names, rows, self.uids)
 
     def within(self, low: int, high: int) -> Stored:
         """The same table restricted to the uids between low and high (read from the row groups that may
         hold them: the stored results are sorted by uid)."""
-        return Stored(self.analytics, self.table, self.dt, self.names, None, (low, high))
+        return Stored(self.analytics, self.table, self.info, self.names, None, (low, high))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Passes' results are put beside the customer they belong to, by number, on the engine: one row per
-customer, never a customer lost or repeated."""
+"""Passes' results (at most one row per customer each) are put beside the customer they belong to, by number,
+on the engine: one row per customer of the population, none lost."""
 
 from __future__ import annotations
 

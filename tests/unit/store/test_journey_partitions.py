@@ -158,3 +158,21 @@ def test_runs_and_effects_in_flight_survive_the_upgrade(postgres_url: str) -> No
     with pytest.raises(DUPLICATE), store.begin() as connection:
         insert_runs(connection, [_run("again", "C7")], AT)  # C7's run is still active after the upgrade
     store.dispose()
+
+
+def test_the_partitioning_downgrades_with_its_rows(database_url: str) -> None:
+    store = OperationalStore(database_url)
+    store.upgrade()
+    with store.begin() as connection:
+        insert_runs(connection, [_run("r1", "C1"), _run("r2", "C2")], AT)
+        connection.execute(sa.insert(journey_outbox), [_effect("e1", "r1", "C1")])
+    with store.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0013_identity_value_index")
+    with store.engine.connect() as connection:
+        runs = connection.execute(sa.text("SELECT id FROM journey_runs ORDER BY id")).scalars().all()
+        effects = connection.execute(sa.text("SELECT count(*) FROM journey_outbox")).scalar_one()
+        keys = sa.inspect(connection).get_pk_constraint("journey_runs")["constrained_columns"]
+    assert (runs, effects, keys) == (["r1", "r2"], 1, ["id"])
+    store.upgrade()  # and up again
+    assert store.current_revision() == store.head_revision()
+    store.dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,7 +108,7 @@ def test_a_staged_result_reads_back_in_order_piece_by_piece(
 ) -> None:
     store = _store(tmp_path_factory.mktemp("staged"))
     with store.staging() as staging:
-        staged = staging.write("t", ibis.memtable(_piece(uids)).order_by("uid"))
+        staged = staging.write("t", ibis.memtable(_piece(uids)), order_by="uid")
         pieces = list(staged.pieces(rows, ["uid", "x"]))
         assert all(0 < p.num_rows <= rows for p in pieces)
         expected = _piece(sorted(uids))
@@ -122,3 +123,26 @@ def test_a_staged_result_reads_back_in_order_piece_by_piece(
         directory = staging.directory
     assert not directory.exists()
     assert (store.root / STAGING).exists()
+
+
+def test_small_pieces_are_gathered_into_row_groups_of_the_store_s_size(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    with store.partition_writer("snap", D1, SCHEMA) as writer:
+        for start in range(0, 150, 3):
+            writer.write(_piece([start, start + 1, start + 2]))
+        (info,) = store.commit_written("snap", {D1: writer})
+    parquet = pq.ParquetFile(tmp_path / "snap" / info.file)
+    assert parquet.metadata.num_row_groups == 1
+    assert store.read_partition("snap", D1).equals(_piece(list(range(150))))
+
+
+def test_staged_integer_sums_stay_exact_past_a_double_s_precision(tmp_path: Path) -> None:
+    # DuckDB sums integers as 128-bit integers, which its Parquet writer would store as doubles.
+    big = 2**53 + 1
+    table = ibis.memtable(pa.table({"k": ["a", "a", "b"], "v": pa.array([big, 2, big], pa.int64())}))
+    store = _store(tmp_path)
+    with store.staging() as staging:
+        staged = staging.write("sums", table.group_by("k").agg(total=table.v.sum()), order_by="k")
+        read = staged.read()
+    assert read.schema.field("total").type == pa.int64()
+    assert read.to_pydict() == {"k": ["a", "b"], "total": [big + 2, big]}

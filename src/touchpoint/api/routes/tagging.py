@@ -267,7 +267,10 @@ def compute_date(
 ) -> ComputeRead:
     """Compute every indicator and tag for a business date (default: the newest date with data)."""
     business_date = resolve_day(c, day) or latest_data_date(env=c)
-    return ComputeRead.model_validate(compute(env=c, principal=caller, day=business_date, force=force))
+    result = compute(
+        env=c, principal=caller, day=business_date, force=force, range_rows=c.settings.compute_range_rows
+    )
+    return ComputeRead.model_validate(result)
 
 
 @router.get("/compute/runs", dependencies=[needs("indicator:read", scoped=True)])

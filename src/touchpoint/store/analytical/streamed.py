@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis.expr.datatypes as ibis_dt
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,6 +29,7 @@ from touchpoint.store.analytical.files import (
     parquet_options,
 )
 
+WIDE_INTEGER = ibis_dt.Decimal(38, 0)
 STAGING = ".staging"
 STALE_STAGING_SECONDS = 24 * 3600
 """A scratch directory older than this belongs to a process that died; the next staging removes it."""
@@ -46,6 +48,7 @@ class PartitionWriter:
         self.key = key
         self.rows = 0
         self._last: Any = None
+        self._buffered: list[pa.Table] = []
         directory.mkdir(parents=True, exist_ok=True)
         self._partial = directory / f".streamed-{secrets.token_hex(6)}.parquet{PARTIAL_SUFFIX}"
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
@@ -61,14 +64,24 @@ class PartitionWriter:
         keys = piece[self.key].to_numpy()
         if (keys[1:] <= keys[:-1]).any() or (self._last is not None and keys[0] <= self._last):
             raise ValueError(f"{self.key} must ascend strictly across the pieces written")
-        self._writer.write_table(piece.select(self.schema.names).cast(self.schema), ROW_GROUP_ROWS)
+        # Pieces are gathered into row groups of the store's size: a row group per small piece would make the
+        # footer, which every later read parses, grow with the number of pieces.
+        self._buffered.append(piece.select(self.schema.names).cast(self.schema))
         self._last = keys[-1]
         self.rows += piece.num_rows
+        if sum(t.num_rows for t in self._buffered) >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffered and self._writer is not None:
+            self._writer.write_table(pa.concat_tables(self._buffered), ROW_GROUP_ROWS)
+        self._buffered = []
 
     def finish(self, path: Path) -> int:
         """Close the file and make it durable as `path` (in the same directory); returns its size."""
         if self._writer is None:
             raise ValueError("the partition writer is closed")
+        self._flush()
         self._writer.close()
         self._writer = None
         with self._partial.open("rb") as handle:
@@ -79,6 +92,7 @@ class PartitionWriter:
 
     def discard(self) -> None:
         """Drop what was written (the writer is not committed)."""
+        self._buffered = []
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -91,8 +105,17 @@ class StagedResult:
 
     name: str
     files: tuple[Path, ...]
-    schema: pa.Schema
+    types: Any
+    """The expression's schema (Ibis): the types the result is read back as."""
+    stored: pa.Schema
+    """The files' schema: integers are stored as DECIMAL(38, 0) (see `Staging.write`)."""
     backend: Any
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The result's columns with the types the expression said."""
+        schema: pa.Schema = self.types.to_pyarrow()
+        return schema
 
     @property
     def num_rows(self) -> int:
@@ -101,7 +124,8 @@ class StagedResult:
 
     def table(self) -> Any:
         """The result as a table on the engine, for a query that reads it further."""
-        return self.backend.read_staged(self.name, list(self.files), self.schema)
+        table = self.backend.read_staged(self.name, list(self.files), self.stored)
+        return table.select(*(table[c].cast(kind).name(c) for c, kind in self.types.items()))
 
     def pieces(self, rows: int, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
         """The result's rows in order, at most `rows` at a time, typed as the engine's result was."""
@@ -110,7 +134,9 @@ class StagedResult:
         wanted = list(columns) if columns is not None else self.schema.names
         schema = pa.schema([self.schema.field(name) for name in wanted])
         for path in self.files:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=wanted):
+            # Spark writes timestamps as INT96 by default; read as nanoseconds they would wrap past 2262.
+            parquet = pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
+            for batch in parquet.iter_batches(batch_size=rows, columns=wanted):
                 # An engine may store a type its own way (Spark's timestamps): typed as its result was.
                 yield pa.Table.from_batches([batch]).select(wanted).cast(schema)
 
@@ -145,11 +171,24 @@ class Staging:
         self.directory = base / f"{int(time.time())}-{secrets.token_hex(4)}"
         self.directory.mkdir(parents=True)
 
-    def write(self, name: str, expr: Any) -> StagedResult:
-        """Have the engine run `expr` and write its rows (in the expression's order) under `name`."""
-        schema = expr.schema().to_pyarrow()
-        files = self.backend.write_staged(expr, self.directory / name)
-        return StagedResult(name=name, files=tuple(files), schema=schema, backend=self.backend)
+    def write(self, name: str, expr: Any, *, order_by: str | None = None) -> StagedResult:
+        """Have the engine run `expr` and write its rows under `name` (sorted by the column `order_by`), each
+        column of the type the expression says."""
+        types = expr.schema()
+        # DuckDB sums integers as 128-bit integers and its Parquet writer stores those as doubles, which
+        # would round past 2**53; Ibis sees an int64 and leaves out a cast to int64. Integers are therefore
+        # stored as DECIMAL(38, 0), exact in every engine, and cast back when read (an overflow is an error).
+        typed = expr.select(
+            *(
+                expr[name].cast(WIDE_INTEGER).name(name) if kind.is_integer() else expr[name]
+                for name, kind in types.items()
+            )
+        )
+        if order_by is not None:
+            typed = typed.order_by(order_by)  # last: the order of a query's inner parts is not kept
+        stored = typed.schema().to_pyarrow()
+        files = self.backend.write_staged(typed, self.directory / name)
+        return StagedResult(name=name, files=tuple(files), types=types, stored=stored, backend=self.backend)
 
     def remove(self) -> None:
         """Delete every staged file."""
@@ -161,5 +200,9 @@ def _remove_stale(base: Path) -> None:
         return
     cutoff = time.time() - STALE_STAGING_SECONDS
     for directory in base.iterdir():
-        if directory.stat().st_mtime < cutoff:
+        try:
+            stale = directory.stat().st_mtime < cutoff
+        except FileNotFoundError:  # another computation has just removed its own
+            continue
+        if stale:
             shutil.rmtree(directory, ignore_errors=True)

@@ -5,10 +5,13 @@ become hash-partitioned by customer number into JOURNEY_PARTITIONS partitions, s
 stay small, vacuum works partition by partition, and workers claiming due runs or effects spread over them.
 PostgreSQL requires a partitioned table's primary key and unique constraints to hold the partition key:
 the primary keys become (id, customer_no), a run's active key (journey|customer) is unique with its
-customer, and an effect's (run, node, step) with its customer. Both are the same constraints as before,
-since a run id and an active key each belong to one customer. SQLite gets the same keys, unpartitioned.
+customer, and an effect's (run, node, step) with its customer. The two unique keys hold as before, since an
+active key and a run each belong to one customer; an id alone is no longer unique in the database, but ids
+are random and made by the application. SQLite gets the same keys, unpartitioned.
 
-Upgrading copies each table's rows into the partitioned one, in the migration's transaction.
+Upgrading copies each table's rows into the partitioned one, in the migration's transaction; the keys and
+indexes are built after the copy, and the table is analysed (autovacuum never analyses a partitioned
+table's parent, whose statistics the planner uses).
 
 Revision ID: 0014_journey_partitions
 Revises: 0013_identity_value_index
@@ -117,9 +120,10 @@ def _rebuild(
                     f"FOR VALUES WITH (MODULUS {JOURNEY_PARTITIONS}, REMAINDER {remainder})"
                 )
             )
+    op.execute(sa.text(f'INSERT INTO "{table}" SELECT * FROM "{old}"'))
+    op.drop_table(old)
     op.create_primary_key(f"pk_{table}", table, key)
     op.create_unique_constraint(unique[0], table, unique[1])
     for name, columns in indexes.items():
         op.create_index(name, table, columns)
-    op.execute(sa.text(f'INSERT INTO "{table}" SELECT * FROM "{old}"'))
-    op.drop_table(old)
+    op.execute(sa.text(f'ANALYZE "{table}"'))
