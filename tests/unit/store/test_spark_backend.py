@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -113,3 +114,32 @@ def test_an_in_memory_table_in_several_chunks_reaches_spark_whole(spark: Any) ->
         ibis.memtable(ids).aggregate(rows=ibis._.count(), people=ibis._.person_uid.nunique())
     )
     assert found.to_pylist() == [{"rows": 12_000, "people": 6_000}]
+
+
+def test_a_result_staged_by_spark_reads_back_in_order_with_exact_integers_and_times(
+    spark: Any, tmp_path: Path
+) -> None:
+    from touchpoint.store import AnalyticalStore
+
+    big = 2**53 + 1
+    when = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    source = pa.table(
+        {
+            "uid": pa.array([3, 1, 2, 1], pa.int64()),
+            "v": pa.array([big, big, 5, 2], pa.int64()),
+            "at": pa.array([when] * 4, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    store = AnalyticalStore(tmp_path, [], spark)
+    table = ibis.memtable(source)
+    expr = table.group_by("uid").agg(total=table.v.sum(), last=table.at.max())
+    with store.staging() as staging:
+        staged = staging.write("sums", expr, order_by="uid")
+        read = pa.concat_tables(staged.pieces(2))
+        again = staged.table().order_by("uid").to_pyarrow()
+    assert read.column_names == ["uid", "total", "last"]
+    assert read["uid"].to_pylist() == [1, 2, 3]
+    assert read["total"].to_pylist() == [big + 2, 5, big]
+    assert read["total"].type == pa.int64()
+    assert read["last"].to_pylist() == [when] * 3
+    assert again["total"].to_pylist() == [big + 2, 5, big]
