@@ -75,8 +75,7 @@ class SparkBackend:
 
     def read_parquet_files(self, name: str, version: int, files: Sequence[Path], schema: pa.Schema) -> Any:
         """An Ibis table over exactly `files` (`dt` from the Hive path); no files gives an empty table."""
-        con = self.connection
-        session = con._session
+        session = self.connection._session
         for gone in self._janitor.released():
             session.catalog.dropTempView(gone)
             with self._lock:
@@ -89,12 +88,7 @@ class SparkBackend:
             base = str(Path(files[0]).parents[1])
             merged = _spark_schema(self._merged_schema(files).append(pa.field("dt", pa.date32())))
             frame = session.read.schema(merged).options(basePath=base).parquet(*[str(f) for f in files])
-        frame.createOrReplaceTempView(view)
-        with self._lock:
-            self._views.append(view)
-        table = con.table(view)
-        self._janitor.watch(table, view)
-        return _as_instants(table)
+        return self._registered(frame, view)
 
     def write_staged(self, expr: Any, directory: Path) -> list[Path]:
         """Run `expr` and have Spark write its rows as Parquet part files in `directory`; returned in part
@@ -104,17 +98,20 @@ class SparkBackend:
 
     def read_staged(self, name: str, files: Sequence[Path], schema: pa.Schema) -> Any:
         """An Ibis table over files `write_staged` wrote."""
-        con = self.connection
         view = f"staged_{name}_{secrets.token_hex(3)}"
-        session = con._session
+        session = self.connection._session
         if files:
             frame = session.read.schema(_spark_schema(schema)).parquet(*[str(f) for f in files])
         else:
             frame = session.createDataFrame(schema.empty_table().to_pandas(), schema=_spark_schema(schema))
+        return self._registered(frame, view)
+
+    def _registered(self, frame: Any, view: str) -> Any:
+        """`frame` as an Ibis table through a temporary view, dropped once nothing references the table."""
         frame.createOrReplaceTempView(view)
         with self._lock:
             self._views.append(view)
-        table = con.table(view)
+        table = self.connection.table(view)
         self._janitor.watch(table, view)
         return _as_instants(table)
 
