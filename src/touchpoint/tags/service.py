@@ -275,9 +275,9 @@ def compute(
     """Compute every indicator and tag for `day` and store them; a failure leaves the previous snapshot.
 
     The engine computes the indicators; tags are labelled `range_rows` customers at a time (default
-    COMPUTE_RANGE_ROWS), `progress` told of both stages. A result that
-    would move many customers' tags because their inputs went missing (a partial feed) is refused with
-    MissingInputsError unless `force`; a forced run records what it accepted.
+    COMPUTE_RANGE_ROWS), `progress` told of both stages. A result that would move many customers' tags
+    because their inputs went missing (a partial feed) is refused with MissingInputsError unless `force`;
+    a forced run records what it accepted.
     """
     run_id = new_id("cmp")
     with env.ops.begin() as connection:
