@@ -32,8 +32,8 @@ from touchpoint.tags.learn import FittedModel
 from touchpoint.tags.model import TagDef
 
 COMPUTE_RANGE_ROWS = 500_000
-"""Customers labelled at a time: one range's frame (every indicator a tag reads, as pandas) is what the
-computation holds besides the bitmaps, about 0.5 GB at the default library's width."""
+"""Customers labelled at a time: one range's frame (every indicator and attribute a tag reads, as pandas) is
+what the computation holds of the customers' indicators."""
 
 
 @dataclass(frozen=True)

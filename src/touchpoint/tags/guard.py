@@ -83,12 +83,12 @@ class MissingInputsGuard:
         self.definitions = definitions
         self.tags = list(tags)
         self.before = analytics.latest_partition_on_or_before(TAG_VALUES.name, day)
-        self._old: Results | None = None
+        self._old: tuple[Stored, Stored] | None = None  # (indicators, tags)
         if self.before is not None:
             old_tags = Stored.of(analytics, TAG_VALUES.name, self.before)
             old_indicators = Stored.of(analytics, INDICATOR_VALUES.name, self.before)
             if old_tags is not None and old_indicators is not None:
-                self._old = Results(old_indicators, old_tags)
+                self._old = (old_indicators, old_tags)
         self._moved: dict[str, MovedTag] = {}
 
     def add(self, indicators: pa.Table, values: pa.Table) -> None:
@@ -98,7 +98,7 @@ class MissingInputsGuard:
             return
         uids = indicators["uid"]
         low, high = pc.min(uids).as_py(), pc.max(uids).as_py()
-        previous = Results(self._old.indicators.within(low, high), self._old.tags.within(low, high))
+        previous = Results(self._old[0].within(low, high), self._old[1].within(low, high))
         old, new = _aligned(previous, Results(InMemory(indicators), InMemory(values)))
         if len(new.indicators.column("customer_no")) == 0:
             return
@@ -146,10 +146,6 @@ class Columns(Protocol):
         """The same table read at those row positions, in that order."""
         ...
 
-    def within(self, low: int, high: int) -> Columns:
-        """The same table restricted to the customers whose uid lies between low and high."""
-        ...
-
 
 @dataclass(frozen=True)
 class InMemory:
@@ -171,12 +167,6 @@ class InMemory:
     def at(self, rows: pa.Array) -> InMemory:
         """The same table at those row positions."""
         return InMemory(self.table, rows)
-
-    def within(self, low: int, high: int) -> InMemory:
-        """The same table restricted to the uids between low and high."""
-        uids = self.table["uid"]
-        keep = pc.and_(pc.greater_equal(uids, low), pc.less_equal(uids, high))
-        return InMemory(self.table.filter(keep))
 
 
 @dataclass(frozen=True)

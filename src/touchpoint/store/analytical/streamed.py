@@ -49,6 +49,7 @@ class PartitionWriter:
         self.rows = 0
         self._last: Any = None
         self._buffered: list[pa.Table] = []
+        self._buffered_rows = 0
         directory.mkdir(parents=True, exist_ok=True)
         self._partial = directory / f".streamed-{secrets.token_hex(6)}.parquet{PARTIAL_SUFFIX}"
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
@@ -67,15 +68,16 @@ class PartitionWriter:
         # Pieces are gathered into row groups of the store's size: a row group per small piece would make the
         # footer, which every later read parses, grow with the number of pieces.
         self._buffered.append(piece.select(self.schema.names).cast(self.schema))
+        self._buffered_rows += piece.num_rows
         self._last = keys[-1]
         self.rows += piece.num_rows
-        if sum(t.num_rows for t in self._buffered) >= ROW_GROUP_ROWS:
+        if self._buffered_rows >= ROW_GROUP_ROWS:
             self._flush()
 
     def _flush(self) -> None:
         if self._buffered and self._writer is not None:
             self._writer.write_table(pa.concat_tables(self._buffered), ROW_GROUP_ROWS)
-        self._buffered = []
+        self._buffered, self._buffered_rows = [], 0
 
     def finish(self, path: Path) -> int:
         """Close the file and make it durable as `path` (in the same directory); returns its size."""
@@ -92,7 +94,7 @@ class PartitionWriter:
 
     def discard(self) -> None:
         """Drop what was written (the writer is not committed)."""
-        self._buffered = []
+        self._buffered, self._buffered_rows = [], 0
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -107,20 +109,16 @@ class StagedResult:
     files: tuple[Path, ...]
     types: Any
     """The expression's schema (Ibis): the types the result is read back as."""
+    schema: pa.Schema
+    """The same as Arrow."""
     stored: pa.Schema
     """The files' schema: integers are stored as DECIMAL(38, 0) (see `Staging.write`)."""
+    num_rows: int
     backend: Any
 
-    @property
-    def schema(self) -> pa.Schema:
-        """The result's columns with the types the expression said."""
-        schema: pa.Schema = self.types.to_pyarrow()
-        return schema
-
-    @property
-    def num_rows(self) -> int:
-        """How many rows the result has (from the files' footers)."""
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+    def columns(self, names: Sequence[str]) -> pa.Schema:
+        """The result's schema for the columns `names`, in that order."""
+        return pa.schema([self.schema.field(name) for name in names])
 
     def table(self) -> Any:
         """The result as a table on the engine, for a query that reads it further."""
@@ -132,7 +130,7 @@ class StagedResult:
         if rows < 1:
             raise ValueError("pieces of at least one row")
         wanted = list(columns) if columns is not None else self.schema.names
-        schema = pa.schema([self.schema.field(name) for name in wanted])
+        schema = self.columns(wanted)
         for path in self.files:
             # Spark writes timestamps as INT96 by default; read as nanoseconds they would wrap past 2262.
             parquet = pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
@@ -143,9 +141,8 @@ class StagedResult:
     def read(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The whole result (a caller that knows it is small: a sample, a test)."""
         wanted = list(columns) if columns is not None else self.schema.names
-        schema = pa.schema([self.schema.field(name) for name in wanted])
         pieces = list(self.pieces(ROW_GROUP_ROWS, wanted))
-        return pa.concat_tables(pieces) if pieces else schema.empty_table()
+        return pa.concat_tables(pieces) if pieces else self.columns(wanted).empty_table()
 
     def take(self, positions: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """The rows at sorted `positions` (0-based over the whole result), read piece by piece."""
@@ -157,8 +154,7 @@ class StagedResult:
             if len(inside):
                 taken.append(piece.take(pa.array(inside)))
             start = end
-        wanted = pa.schema([self.schema.field(name) for name in columns])
-        return pa.concat_tables(taken) if taken else wanted.empty_table()
+        return pa.concat_tables(taken) if taken else self.columns(columns).empty_table()
 
 
 class Staging:
@@ -168,7 +164,7 @@ class Staging:
         self.backend = backend
         base = root / STAGING
         _remove_stale(base)
-        self.directory = base / f"{int(time.time())}-{secrets.token_hex(4)}"
+        self.directory = base / secrets.token_hex(8)
         self.directory.mkdir(parents=True)
 
     def write(self, name: str, expr: Any, *, order_by: str | None = None) -> StagedResult:
@@ -186,9 +182,16 @@ class Staging:
         )
         if order_by is not None:
             typed = typed.order_by(order_by)  # last: the order of a query's inner parts is not kept
-        stored = typed.schema().to_pyarrow()
-        files = self.backend.write_staged(typed, self.directory / name)
-        return StagedResult(name=name, files=tuple(files), types=types, stored=stored, backend=self.backend)
+        files = tuple(self.backend.write_staged(typed, self.directory / name))
+        return StagedResult(
+            name=name,
+            files=files,
+            types=types,
+            schema=types.to_pyarrow(),
+            stored=typed.schema().to_pyarrow(),
+            num_rows=sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+            backend=self.backend,
+        )
 
     def remove(self) -> None:
         """Delete every staged file."""
@@ -198,6 +201,7 @@ class Staging:
 def _remove_stale(base: Path) -> None:
     if not base.exists():
         return
+    # Judged by the files' times: the machine's, not the product's clock (as the catalog's garbage is).
     cutoff = time.time() - STALE_STAGING_SECONDS
     for directory in base.iterdir():
         try:
