@@ -24,7 +24,7 @@ from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.ingest import analytical_layouts
 from touchpoint.ingest.collector.limits import CollectorLimits
 from touchpoint.ingest.collector.timing import TimeWindow
-from touchpoint.ingest.ports import EventLog
+from touchpoint.ingest.ports import EventLog, RoutedLog
 from touchpoint.ingest.warehouse import WarehouseSource
 from touchpoint.segments.layout import SEGMENT_MEMBERS
 from touchpoint.store import AnalyticalStore, OperationalStore
@@ -59,6 +59,18 @@ def _event_log(settings: Settings, ops: OperationalStore) -> EventLog:
     return SqlEventLog(ops)
 
 
+def _routed_log(log: EventLog) -> RoutedLog | None:
+    """The routed stream beside a NATS event log (read to route back to the log after routing from it,
+    written only with journey_routing_source = "routed"); none beside the SQL log."""
+    from touchpoint.store.backends.nats_log import NatsEventLog
+
+    if not isinstance(log, NatsEventLog):
+        return None
+    from touchpoint.store.backends.nats_routed import NatsRoutedLog
+
+    return NatsRoutedLog(log)
+
+
 @dataclass
 class Container:
     """Everything an entry point needs, built once from Settings: one flat, typed object.
@@ -80,6 +92,9 @@ class Container:
     receipt_tokens: dict[str, str]
     lease_seconds: float
     routing_partitions: int
+    routed: RoutedLog | None
+    """The routed stream beside a NATS event log, on its connection (journeys/routing.py)."""
+    routing_source: str
     rejects_dir: Path
     collector_window: TimeWindow
     collector_limits: CollectorLimits
@@ -195,13 +210,14 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     analytics = AnalyticalStore(settings.analytical_dir, layouts, _engine_backend(settings), clock=clock)
     calendar = TradingCalendar(settings.timezone, settings.exchange, settings.extra_holidays)
     s = settings
+    event_log = _event_log(settings, ops)
     return Container(
         settings=settings,
         clock=clock,
         calendar=calendar,
         ops=ops,
         analytics=analytics,
-        log=_event_log(settings, ops),
+        log=event_log,
         identity_policy=IdentityPolicy(
             default_mode=s.identity_mode,
             modes=s.identity_project_modes,
@@ -216,6 +232,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         },
         lease_seconds=s.dispatch_lease_seconds,
         routing_partitions=s.journey_routing_partitions,
+        routed=_routed_log(event_log),
+        routing_source=s.journey_routing_source,
         rejects_dir=s.rejects_dir,
         collector_window=TimeWindow(
             max_age=timedelta(days=s.collector_max_age_days),

@@ -10,7 +10,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -249,6 +249,12 @@ class Settings(BaseSettings):
         description="journey routing split by customer into this many partitions, each routed by one "
         "worker at a time: several workers route at once",
     )
+    journey_routing_source: Literal["log", "routed"] = Field(
+        default="log",
+        description="what routing partitions read: the whole event log, or (event_log = nats) the routed "
+        "stream, where One ID's republisher puts each linked event on its customer's subject and each "
+        "partition reads only its own; partitions must then be a power of two",
+    )
     dispatch_lease_seconds: float = Field(
         default=60.0,
         ge=1,
@@ -267,6 +273,19 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _routed_routing_needs_nats(self) -> Settings:
+        if self.journey_routing_source == "routed":
+            if self.event_log != "nats":
+                raise ValueError("journey_routing_source = 'routed' needs event_log = 'nats'")
+            partitions = self.journey_routing_partitions
+            if partitions & (partitions - 1):
+                raise ValueError(
+                    f"journey_routing_partitions = {partitions}: the routed stream needs a power of two"
+                    " (1, 2, 4, 8, 16, 32 or 64)"
+                )
+        return self
 
     @property
     def config_file(self) -> Path:

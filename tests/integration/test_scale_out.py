@@ -3,7 +3,8 @@ PostgreSQL and NATS JetStream, set up with the CLI as an operator would, running
 
 Events go to both collectors (one batch sent again to the other collector, as a client retrying through the
 load balancer); a worker is killed with SIGKILL mid-stream and a new one started. Every customer who logged in
-receives the journey's message exactly once; journey routing runs in four partitions, shared by the workers.
+receives the journey's message exactly once; journey routing runs in four partitions of the routed stream,
+shared by the workers.
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ class Deployment:
             "TOUCHPOINT_WORKER_CONSUMERS_SECONDS": "0.2",
             "TOUCHPOINT_WORKER_TIMERS_SECONDS": "0.2",
             "TOUCHPOINT_WORKER_DISPATCH_SECONDS": "0.2",
-            # Journey routing split in four: the two workers route partitions side by side.
+            # Journey routing split in four, read from the routed stream (ADR 0005): both workers republish
+            # what One ID linked, and route partitions side by side, each reading only its own subjects.
             "TOUCHPOINT_JOURNEY_ROUTING_PARTITIONS": "4",
+            "TOUCHPOINT_JOURNEY_ROUTING_SOURCE": "routed",
         }
         self.children: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
@@ -136,10 +139,12 @@ class Deployment:
                 child.kill()
                 child.wait()
         from touchpoint.store.backends.nats_log import NatsEventLog
+        from touchpoint.store.backends.nats_routed import NatsRoutedLog
 
         log = NatsEventLog(
             self.env["TOUCHPOINT_NATS_URL"], dedupe_window=timedelta(minutes=1), stream=self.stream
         )
+        NatsRoutedLog(log).delete_stream()
         log.delete_stream()
         log.close()
 
@@ -166,7 +171,7 @@ def _routing_offsets(database: Engine) -> list[str]:
     """The journey routing consumers that have an offset."""
     with database.connect() as connection:
         names = connection.execute(select(consumer_offsets.c.consumer)).scalars().all()
-    return sorted(n for n in names if n.startswith("journeys"))
+    return sorted(n for n in names if n.startswith("journeys") or n == "routed")
 
 
 def _counts(database: Engine) -> tuple[int, int, list[tuple[str, int]]]:
@@ -242,7 +247,9 @@ def test_two_collectors_an_api_and_two_workers_run_a_journey_end_to_end(
         runs, sent, repeated = _counts(database)
         failure = _missing(database) + deployment.output()
         assert (runs, sent, repeated) == (CUSTOMERS, CUSTOMERS, []), failure
-        assert _routing_offsets(database) == [f"journeys:{i}/4" for i in range(4)], failure
+        assert _routing_offsets(database) == [*(f"journeys-routed:{i}/4" for i in range(4)), "routed"], (
+            failure
+        )
 
         # The API process reports what the workers did.
         stats = httpx.get(f"{api}/api/v1/journeys/welcome/stats", headers=headers, timeout=30)

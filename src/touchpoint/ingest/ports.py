@@ -6,9 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup, LogRecord
+from touchpoint.core.events import AppendResult, Bookkeeping, LogEntry, LogGroup, LogRecord, RoutedEvent
 
-__all__ = ["AppendResult", "Bookkeeping", "EventLog", "LogEntry", "LogGroup", "LogRecord"]
+__all__ = [
+    "AppendResult",
+    "Bookkeeping",
+    "EventLog",
+    "LogEntry",
+    "LogGroup",
+    "LogRecord",
+    "RoutedEvent",
+    "RoutedLog",
+]
 
 
 class EventLog(Protocol):
@@ -40,4 +49,34 @@ class EventLog(Protocol):
 
     def trim(self, *, up_to: int, older_than: datetime) -> int:
         """Delete records at or below offset `up_to` received before `older_than`; returns how many."""
+        ...
+
+
+class RoutedLog(Protocol):
+    """The routed stream (ADR 0005): linked events by customer subject, read by routing partition.
+    Offsets are its own sequence numbers, shared by all partitions (a partition's records are sparse)."""
+
+    def publish(self, events: Sequence[RoutedEvent]) -> int:
+        """Store the events in order, each on its customer's subject; one already stored under the same
+        source offset (within the duplicate window) is not stored again. Returns how many were new."""
+        ...
+
+    def read(self, after: int, limit: int, *, index: int, count: int) -> list[LogRecord]:
+        """Up to `limit` records of partition `index` of `count` after `after`, in order."""
+        ...
+
+    def next_offset(self, after: int, *, index: int, count: int) -> int | None:
+        """The offset of the partition's first record after `after` (None: it has none)."""
+        ...
+
+    def head(self) -> int:
+        """The offset of the newest record (0 when none was ever stored)."""
+        ...
+
+    def last_source(self) -> int:
+        """The event-log offset of the newest record (0 when it holds none)."""
+        ...
+
+    def trim(self, *, up_to: int) -> int:
+        """Delete the records at or below `up_to`; returns how many."""
         ...

@@ -15,6 +15,7 @@ from touchpoint.core.errors import ValidationError
 from touchpoint.governance.registry import Bundle
 from touchpoint.indicators.service import known_events
 from touchpoint.indicators.validate import CATALOGUE_EVENTS
+from touchpoint.ingest.ports import RoutedLog
 from touchpoint.journeys.model import ActionNode, CallWebhook, JourneyDef, SendMessage
 from touchpoint.journeys.validate import Known, finding, problems, shape_fault
 from touchpoint.segments.service import check, list_segments, read_rule
@@ -27,6 +28,8 @@ class JourneyEnv(ChannelEnv, Protocol):
     """What journey use cases and the runtime read and write: everything channels do (journeys send)."""
 
     routing_partitions: int  # journey_routing_partitions: routing split by customer hash
+    routed: RoutedLog | None  # the routed stream beside a NATS event log (journeys/routing.py)
+    routing_source: str  # journey_routing_source: "log" or "routed"
 
 
 def validate(*, env: JourneyEnv, journey: JourneyDef, bundle: Bundle | None = None) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from typing import Any
 from cronsim import CronSim
 
 from touchpoint.core.errors import ValidationError
-from touchpoint.core.events import LogRecord
+from touchpoint.core.events import LogRecord, RoutedEvent, routed_parts
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import attributed
@@ -38,6 +37,13 @@ from touchpoint.journeys.model import (
     SegmentEntry,
     WaitForEventNode,
 )
+from touchpoint.journeys.routing import (
+    REPUBLISHER,
+    ROUTED,
+    layout_to_route,
+    partition_of,
+    partition_place,
+)
 from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
 from touchpoint.store.operational import dead_letters
@@ -48,15 +54,9 @@ from touchpoint.store.operational.consumers import (
     is_transient,
     retry_dead_letters,
 )
-from touchpoint.store.operational.offsets import (
-    all_offsets,
-    claim_offset,
-    offsets_of,
-    replace_consumers,
-)
+from touchpoint.store.operational.offsets import claim_offset, get_offset, offsets_of, set_offset
 
 log = logging.getLogger("touchpoint.journeys")
-CONSUMER = "journeys"
 MAX_ERRORS = 5
 BATCH = 1_000
 
@@ -340,24 +340,73 @@ def _persist(
 
 
 def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
-    """Route the next log records: event entries, kept events for waits, goals, exits, and wake-ups of runs
+    """Route the next records: event entries, kept events for waits, goals, exits, and wake-ups of runs
     waiting for the event. The offset commits with all of it; a record that cannot be routed becomes a
     dead letter and the offset moves past it. Returns the records consumed (and dead letters retried).
 
-    With `routing_partitions` N > 1 the customers are split by hash into N partitions, each with its own
-    offset, and a worker routes every partition no other worker holds at that moment (SKIP LOCKED): several
-    workers route at once, and each customer's events stay in order in one partition."""
+    Routing is split by customer hash into `routing_partitions` partitions, each with its own offset, and a
+    worker routes every partition no other worker holds at that moment (SKIP LOCKED): several workers route
+    at once, and each customer's events stay in order in one partition. The partitions read the event log,
+    or the routed stream (`journey_routing_source`, journeys/routing.py)."""
     catalog = live_versions(env)
     listened = listened_events(catalog)
-    names, bound = _partitions_to_route(env, env.routing_partitions)
-    count = len(names)
+    layout = layout_to_route(env, env.routing_partitions, routed=env.routing_source == "routed")
+    count = len(layout.names)
     seen = _Seen()
-    consumed = _retry_earlier_layouts_letters(env, catalog, listened, seen, names)
+    consumed = _retry_earlier_layouts_letters(env, catalog, listened, seen, layout.names)
     # Start at a different partition each call, so that workers do not all queue for the first one.
     first = secrets.randbelow(count)
     for index in [*range(first, count), *range(first)]:
-        consumed += _route_partition(env, catalog, listened, seen, names[index], index, count, bound, limit)
+        place = _Place(layout.names[index], index, count, layout.routed)
+        consumed += _route_partition(env, catalog, listened, seen, place, layout.bound, limit)
     return consumed
+
+
+def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
+    """Hand the next events One ID has linked to the routed stream, each on its customer's subject (ADR
+    0005); returns the log records passed. Only events some live or paused journey listens to are handed
+    on, and only once routing has switched to the routed stream (the republisher's offset exists).
+
+    No transaction is open while publishing: the offset commits after the server has stored the batch. A
+    republisher stopped between the two publishes the batch again, and the stream drops the copies by
+    their source offset (its duplicate window); two workers at the same place publish the same records in
+    the same order, so each subject keeps log order."""
+    if env.routing_source != "routed" or env.routed is None:
+        return 0
+    with env.ops.engine.connect() as connection:
+        offsets = offsets_of(connection, [REPUBLISHER, IDENTITY])
+    if REPUBLISHER not in offsets or offsets[REPUBLISHER] >= offsets.get(IDENTITY, 0):
+        return 0
+    bound = offsets.get(IDENTITY, 0)  # who an event is comes from One ID: an event it has not linked waits
+    records = [r for r in env.log.read_after(offsets[REPUBLISHER], limit) if r.offset <= bound]
+    if not records:
+        return 0
+    listened = listened_events(live_versions(env))
+    wanted = [r for r in records if r.payload.get("event") in listened]
+    with env.ops.engine.connect() as connection:
+        owners = {
+            id(event): customer for event, customer in attributed(connection, [r.payload for r in wanted])
+        }
+    env.routed.publish(
+        [
+            RoutedEvent(r.offset, owners[id(r.payload)], r.event_id, r.received_at, r.payload)
+            for r in wanted
+            if id(r.payload) in owners
+        ]
+    )
+    with env.ops.begin() as connection:
+        set_offset(connection, REPUBLISHER, records[-1].offset, env.clock.now())
+    return len(records)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A routing partition: its consumer's name, its index of `count`, whether it reads the routed stream."""
+
+    name: str
+    index: int
+    count: int
+    routed: bool
 
 
 @dataclass
@@ -386,82 +435,35 @@ class _Seen:
         return [(r.payload, owner) for r in records if (owner := self.owners[r.offset]) is not None]
 
 
-def partition_names(partitions: int) -> list[str]:
-    """The routing consumers' names: `journeys` alone, or `journeys:i/N` for each of N partitions."""
-    if partitions == 1:
-        return [CONSUMER]
-    return [f"{CONSUMER}:{i}/{partitions}" for i in range(partitions)]
-
-
-def partition_of(customer: str, partitions: int) -> int:
-    """The partition a customer's events are routed in (stable across processes and releases)."""
-    return zlib.crc32(customer.encode("utf-8")) % partitions
-
-
-def _partitions_to_route(env: JourneyEnv, wanted: int) -> tuple[list[str], int | None]:
-    """The partitions to route now, and the offset they may not pass (None: the log's head).
-
-    After `routing_partitions` changes, the old partitions are routed up to the furthest of them, then
-    replaced, all at that offset, by the new ones in one transaction: no record is routed twice or never."""
-    now = env.clock.now()
-    with env.ops.begin() as connection:
-        stored = _routing_offsets(connection)
-        layouts = {_layout(name) or 1 for name in stored}
-        if not stored or layouts == {wanted}:
-            return partition_names(wanted), None
-        old = partition_names(min(layouts - {wanted}))
-        furthest = max(stored[name] for name in old if name in stored)
-        held = offsets_of(connection, old, lock=True)
-        if all(held.get(name, 0) == furthest for name in old):
-            replace_consumers(connection, list(stored), partition_names(wanted), furthest, now)
-            log.info("journey routing: %d partitions from offset %d", wanted, furthest)
-            return partition_names(wanted), None
-    return old, furthest
-
-
-def _routing_offsets(connection: Any) -> dict[str, int]:
-    return {n: o for n, o in all_offsets(connection).items() if _layout(n) is not None}
-
-
-def _layout(name: str) -> int | None:
-    """How many partitions a routing consumer's name belongs to (None: another consumer)."""
-    place = _partition_place(name)
-    return None if place is None else place[1]
-
-
-def _partition_place(name: str) -> tuple[int, int] | None:
-    """A routing consumer's partition and how many there are, from its name (None: another consumer)."""
-    if name == CONSUMER:
-        return 0, 1
-    prefix, _, rest = name.partition(":")
-    index, _, total = rest.partition("/")
-    if prefix != CONSUMER or not index.isdigit() or not total.isdigit() or int(index) >= int(total):
-        return None
-    return int(index), int(total)
-
-
 def _route_partition(
     env: JourneyEnv,
     catalog: Catalog,
     listened: set[str],
     seen: _Seen,
-    name: str,
-    index: int,
-    count: int,
+    place: _Place,
     bound: int | None,
     limit: int,
 ) -> int:
-    """Route one partition's events (those of its customers) after its offset, unless another worker holds
-    it; records past One ID's committed offset, or past `bound`, wait."""
-
-    route = _partition_router(env, catalog, listened, seen, index, count)
+    """Route one partition's events after its offset, unless another worker holds it. From the log:
+    records past One ID's committed offset, or past `bound`, wait; from the routed stream: records past
+    `bound` wait (every routed record is linked already)."""
+    route = _partition_router(env, catalog, listened, seen, place)
+    name, routed = place.name, env.routed if place.routed else None
 
     def read(after: int) -> Sequence[LogRecord]:
-        return seen.read(env.log, after, limit, bound)
+        if routed is None:
+            return seen.read(env.log, after, limit, bound)
+        records = routed.read(after, limit, index=place.index, count=place.count)
+        return records if bound is None else [r for r in records if r.offset <= bound]
 
     def done() -> bool:
-        head = env.log.head if bound is None else (lambda: bound)
-        return caught_up(env.ops, name, head, behind=IDENTITY)
+        if routed is None:
+            head = env.log.head if bound is None else (lambda: bound)
+            return caught_up(env.ops, name, head, behind=IDENTITY)
+        with env.ops.engine.connect() as connection:
+            offset = get_offset(connection, name)
+        following = routed.next_offset(offset, index=place.index, count=place.count)
+        return following is None or (bound is not None and following > bound)
 
     consumed = consume_isolated(
         ops=env.ops,
@@ -471,42 +473,51 @@ def _route_partition(
         apply=route,
         now=env.clock.now,
         caught_up=done,
-        behind=IDENTITY,  # who an event is comes from One ID: an event it has not linked yet waits
+        behind=IDENTITY if routed is None else None,
     )
     return consumed.records + consumed.retried
 
 
 def _partition_router(
-    env: JourneyEnv, catalog: Catalog, listened: set[str], seen: _Seen, index: int, count: int
+    env: JourneyEnv, catalog: Catalog, listened: set[str], seen: _Seen, place: _Place
 ) -> Callable[[Any, Sequence[LogRecord]], None]:
-    """Routes, in the caller's transaction, the events of records whose customer is in partition `index` of
-    `count`."""
+    """Routes, in the caller's transaction, the events of records whose customer is in the partition: from
+    the log, those One ID names in it; from the routed stream, every record (each names its customer)."""
 
-    def route(connection: Any, records: Sequence[LogRecord]) -> None:
+    def route_log(connection: Any, records: Sequence[LogRecord]) -> None:
         wanted = [r for r in records if r.payload.get("event") in listened]
         if not wanted:
             return
         found = seen.attributed(connection, wanted)
-        mine = found if count == 1 else [(e, c) for e, c in found if partition_of(c, count) == index]
+        mine = [(e, c) for e, c in found if place.count == 1 or partition_of(c, place.count) == place.index]
         if mine:
             route_batch(connection, env, catalog, mine)
 
-    return route
+    def route_routed(connection: Any, records: Sequence[LogRecord]) -> None:
+        events = [(event, customer) for event, customer, _ in map(routed_parts, records)]
+        mine = [(e, c) for e, c in events if e.get("event") in listened]
+        if mine:
+            route_batch(connection, env, catalog, mine)
+
+    return route_routed if place.routed else route_log
 
 
 def _retry_earlier_layouts_letters(
     env: JourneyEnv, catalog: Catalog, listened: set[str], seen: _Seen, names: list[str]
 ) -> int:
     """Retry the dead letters, asked for by an operator, of routing partitions that no longer exist (the
-    number of partitions changed since they were written): each as its own partition would have, routing
-    only that partition's customers, so a record lettered by several partitions is still routed once."""
+    number of partitions or their source changed since they were written): each as its own partition would
+    have, routing only that partition's customers, so a record lettered by several partitions is still
+    routed once."""
     with env.ops.engine.connect() as connection:
         retrying = dead_letters.consumers_retrying(connection)
     retried = 0
     for name in sorted(retrying - set(names)):
-        place = _partition_place(name)
-        if place is not None:
-            route = _partition_router(env, catalog, listened, seen, *place)
+        found = partition_place(name)
+        if found is not None:
+            prefix, index, count = found
+            place = _Place(name, index, count, prefix == ROUTED)
+            route = _partition_router(env, catalog, listened, seen, place)
             retried += retry_dead_letters(ops=env.ops, consumer=name, apply=route, now=env.clock.now)
     return retried
 

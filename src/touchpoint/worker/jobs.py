@@ -25,9 +25,10 @@ from touchpoint.identity.service import process_log, sync_customers, sync_import
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
 from touchpoint.ingest.compactor import compact
 from touchpoint.ingest.derived import forward_derived
+from touchpoint.ingest.ports import RoutedLog
 from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
-from touchpoint.journeys.runtime import admit_segments, route_events, tick
+from touchpoint.journeys.routing import ROUTED, log_routing_offsets, partition_place
+from touchpoint.journeys.runtime import admit_segments, republish, route_events, tick
 from touchpoint.moments.service import CONSUMER as MOMENTS
 from touchpoint.moments.service import evaluate_due
 from touchpoint.moments.service import route_events as route_moments
@@ -38,7 +39,9 @@ from touchpoint.tasks.notices import notify_urgent
 from touchpoint.tasks.service import escalate_due
 
 log = logging.getLogger("touchpoint.worker")
-REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, JOURNEYS, MOMENTS)
+# The log's consumers that must have processed a record before it may be trimmed, with journey routing
+# (whichever of its consumers read the log: `log_routing_offsets`).
+REQUIRED_CONSUMERS = (COMPACTOR, IDENTITY, MOMENTS)
 ROUNDS = 50  # batches one run of a job takes at most, so a flood never keeps one run going for ever
 JOB_NAMES = ("consumers", "timers", "dispatch", "compute", "segments", "moments", "housekeeping")
 
@@ -52,6 +55,7 @@ class Consumed:
     compacted_records: int = 0
     journey_records: int = 0
     moment_records: int = 0
+    republished_records: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,10 @@ def consume(container: Container) -> Consumed:
         ),
         None,
     )
+    republished = _drain(lambda: republish(env=container), None)
     routed = _drain(lambda: route_events(env=container), None)
     moments = _drain(lambda: route_moments(env=container), None)
-    return Consumed(linked, identity_events, compacted, routed, moments)
+    return Consumed(linked, identity_events, compacted, routed, moments, republished)
 
 
 def advance_timers(container: Container) -> Advanced:
@@ -157,14 +162,41 @@ def moments_due(container: Container) -> int:
 
 
 def housekeep(container: Container) -> None:
-    """Forget dedupe keys past their window and trim what every consumer has processed from the log."""
+    """Forget dedupe keys past their window and trim what every consumer has processed from the log (and
+    from the routed stream, what every routing partition has passed)."""
     settings, now = container.settings, container.clock.now()
     container.log.forget_dedupe_keys(older_than=now - timedelta(days=settings.collector_dedupe_days))
     with container.ops.begin() as connection:
         offsets = all_offsets(connection)
-    # Only what every consumer (compactor, One ID, and any later one) has processed may go.
-    consumed = min([offsets.get(name, 0) for name in REQUIRED_CONSUMERS] + list(offsets.values()))
+    in_log = {name: offset for name, offset in offsets.items() if not _reads_routed_stream(name)}
+    routing = log_routing_offsets(in_log)
+    # Only what every consumer (compactor, One ID, MOT, journey routing, and any later one) has processed
+    # may go; before routing has begun, nothing.
+    required = [in_log.get(name, 0) for name in REQUIRED_CONSUMERS] + [min(routing, default=0)]
+    consumed = min(required + list(in_log.values()))
     container.log.trim(up_to=consumed, older_than=now - timedelta(days=settings.event_log_retention_days))
+    if container.routed is not None:
+        _trim_routed(container.routed, {n: o for n, o in offsets.items() if _reads_routed_stream(n)})
+
+
+def _reads_routed_stream(consumer: str) -> bool:
+    place = partition_place(consumer)
+    return place is not None and place[0] == ROUTED
+
+
+def _trim_routed(routed: RoutedLog, partitions: dict[str, int]) -> None:
+    """Purge the routed records every routing partition has passed: each has passed everything before its
+    next record (all, when it has none), however sparse its records are."""
+    if not partitions:
+        return
+    head = routed.head()
+    passed = []
+    for name, offset in partitions.items():
+        place = partition_place(name)
+        assert place is not None
+        following = routed.next_offset(offset, index=place[1], count=place[2])
+        passed.append(head if following is None else following - 1)
+    routed.trim(up_to=min(passed))
 
 
 JOBS: dict[str, Callable[[Container], object]] = {

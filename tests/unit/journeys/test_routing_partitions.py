@@ -16,7 +16,8 @@ from touchpoint.bootstrap import Container
 from touchpoint.core.events import LogEntry
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import process_log
-from touchpoint.journeys.runtime import partition_names, partition_of, route_events
+from touchpoint.journeys.routing import partition_names, partition_of
+from touchpoint.journeys.runtime import route_events
 from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets

@@ -21,7 +21,7 @@ from touchpoint.ingest.collector import native
 from touchpoint.ingest.collector.service import check_batch
 from touchpoint.ingest.collector.timing import to_millis
 from touchpoint.ingest.compactor import CONSUMER as COMPACTOR
-from touchpoint.journeys.runtime import CONSUMER as JOURNEYS
+from touchpoint.journeys.routing import CONSUMER as JOURNEYS
 from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets

@@ -67,6 +67,15 @@ class NatsEventLog:
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run a coroutine on this log's loop and connection (the routed stream shares them)."""
+        return self._run(coroutine, timeout)
+
+    @property
+    def jetstream(self) -> Any:
+        """The JetStream context of this log's connection."""
+        return self._js
+
     async def _connect(self, dedupe_window: timedelta) -> None:
         # A cluster is given as its servers' URLs separated by commas, as NATS tools take them.
         servers = [u.strip() for u in self.url.split(",") if u.strip()]
@@ -184,7 +193,7 @@ class NatsEventLog:
                 if self._loop.time() > deadline:
                     return sorted(records, key=lambda r: r.offset), False
                 continue
-            records.extend(_record(m) for m in messages)
+            records.extend(record_of(m) for m in messages)
         return sorted(records, key=lambda r: r.offset)[:limit], True
 
     async def _close_cursor(self, cursor: _Cursor) -> None:
@@ -262,7 +271,8 @@ def _message_id(entry: LogEntry) -> str:
     return stored_dedupe_key(entry.dedupe_key) if entry.dedupe_key is not None else entry.event_id
 
 
-def _record(message: Any) -> LogRecord:
+def record_of(message: Any) -> LogRecord:
+    """The log record a JetStream message holds, at its stream sequence number."""
     body = orjson.loads(message.data)
     return LogRecord(
         offset=int(message.metadata.sequence.stream),

@@ -1,0 +1,212 @@
+"""The routed stream (ADR 0005): events One ID has linked, republished on a subject by customer hash, so that
+each journey routing partition reads only its own customers' events.
+
+A customer's subject is `touchpoint.routed.<stream>.b0.b1.b2.b3.b4.b5`, the bits of `crc32(customer) mod 64`
+least significant first. Partition i of N (a power of two) is then one subject filter, `….<the k low bits of
+i>.>` with N = 2^k — one filter per consumer is what NATS 2.9 has (2.10's filter lists are not needed).
+
+Offsets are the routed stream's sequence numbers, shared by every partition; a partition's records are
+sparse in them. Each republished message carries `Nats-Msg-Id = <source offset>`, so a batch published twice
+(a republisher killed before committing its offset, two workers at the same place) is stored once within the
+duplicate window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, timedelta
+from typing import Any
+
+import orjson
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from touchpoint.core.events import ROUTED_SUBJECTS, LogRecord, RoutedEvent, routed_subject_of
+from touchpoint.store.backends.nats_log import MAX_PENDING_ACKS, NatsEventLog, record_of
+
+log = logging.getLogger(__name__)
+PREFIX = "touchpoint.routed"
+BITS = ROUTED_SUBJECTS.bit_length() - 1  # 6 tokens: one per bit of the subject number
+# How long the server remembers a republished message's id: longer than a republisher can take between
+# publishing a batch and committing its offset (a batch is 2,000 events; a stalled one is retried sooner).
+DEDUPE_WINDOW = timedelta(minutes=10)
+FETCH_TIMEOUT = 1.0  # seconds one fetch waits for messages the consumer counted as pending
+
+
+def partition_filter(prefix: str, index: int, count: int) -> str:
+    """The subject filter of routing partition `index` of `count` (a power of two up to 64)."""
+    if count < 1 or count > ROUTED_SUBJECTS or count & (count - 1) or not 0 <= index < count:
+        raise ValueError(f"partition {index} of {count}: the routed stream needs a power of two up to 64")
+    bits = count.bit_length() - 1
+    tokens = [str((index >> b) & 1) for b in range(bits)]
+    return ".".join([prefix, *tokens] + ([">"] if bits < BITS else []))
+
+
+def subject_tokens(customer_no: str) -> list[str]:
+    """The six bit tokens of a customer's routed subject, least significant first."""
+    number = routed_subject_of(customer_no)
+    return [str((number >> b) & 1) for b in range(BITS)]
+
+
+class NatsRoutedLog:
+    """The routed stream beside an events stream, on the events log's connection and loop. The stream is
+    made by the first publish: a deployment that never routes through it has none, and reads find it
+    empty."""
+
+    def __init__(self, events: NatsEventLog) -> None:
+        self._events = events
+        self.stream = f"{events.stream}_ROUTED"
+        self.prefix = f"{PREFIX}.{events.stream.lower()}"
+        self._made = False
+
+    async def _ensure(self) -> None:
+        if self._made:
+            return
+        js = self._events.jetstream
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.prefix}.>"],
+            storage=StorageType.FILE,
+            duplicate_window=DEDUPE_WINDOW.total_seconds(),
+        )
+        try:
+            await js.stream_info(self.stream)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+        self._made = True
+
+    def publish(self, events: Sequence[RoutedEvent]) -> int:
+        """Publish the events in order, each on its customer's subject, and wait for the server to store
+        them; returns how many were new (the others were duplicates within the window)."""
+        return self._events.run(self._publish(events), timeout=120.0) if events else 0
+
+    async def _publish(self, events: Sequence[RoutedEvent]) -> int:
+        await self._ensure()
+        js = self._events.jetstream
+        pending = asyncio.Semaphore(MAX_PENDING_ACKS)
+
+        async def one(event: RoutedEvent) -> Any:
+            # Publishes on one connection reach the server in the order they are made, so each subject
+            # holds its customers' events in log order.
+            async with pending:
+                stamp = event.received_at.astimezone(UTC).isoformat()
+                body = {"event_id": event.event_id, "received_at": stamp, "payload": event.body()}
+                subject = ".".join([self.prefix, *subject_tokens(event.customer_no)])
+                return await js.publish(
+                    subject, orjson.dumps(body), headers={"Nats-Msg-Id": str(event.source)}
+                )
+
+        acks = await asyncio.gather(*(one(e) for e in events))
+        return sum(1 for a in acks if not a.duplicate)
+
+    def next_offset(self, after: int, *, index: int, count: int) -> int | None:
+        """The offset of partition `index`'s first record after `after`, or None when it has none."""
+        return self._events.run(self._next_offset(after, partition_filter(self.prefix, index, count)))
+
+    async def _next_offset(self, after: int, subject: str) -> int | None:
+        try:
+            message = await self._events.jetstream.get_msg(
+                self.stream, seq=after + 1, subject=subject, next=True
+            )
+        except NotFoundError:
+            return None
+        return int(message.seq)
+
+    def read(self, after: int, limit: int, *, index: int, count: int) -> list[LogRecord]:
+        """Up to `limit` records of partition `index` of `count` after offset `after`, in order."""
+        return self._events.run(self._read(after, limit, partition_filter(self.prefix, index, count)))
+
+    async def _read(self, after: int, limit: int, subject: str) -> list[LogRecord]:
+        head = await self._head()
+        if await self._next_offset(after, subject) is None:
+            return []
+        js = self._events.jetstream
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=after + 1,
+            ack_policy=AckPolicy.NONE,
+            filter_subject=subject,
+            inactive_threshold=60.0,
+        )
+        subscription = await js.pull_subscribe(subject, stream=self.stream, config=config)
+        name = (await subscription.consumer_info()).name
+        records: list[LogRecord] = []
+        misses = 0
+        try:
+            while len(records) < limit:
+                try:
+                    messages = await subscription.fetch(
+                        min(limit - len(records), 1000), timeout=FETCH_TIMEOUT
+                    )
+                except NatsTimeout:
+                    messages = []
+                records.extend(record_of(m) for m in messages)
+                # Done when the partition has no record left up to the head seen at the start (a consumer's
+                # own count of what is pending is not exact for a filtered start on NATS 2.9).
+                following = await self._next_offset(records[-1].offset if records else after, subject)
+                if following is None or following > head:
+                    break
+                misses = 0 if messages else misses + 1
+                if misses > 10:
+                    raise TimeoutError(f"the routed stream {self.stream} did not deliver its messages")
+        finally:
+            try:
+                await subscription.unsubscribe()
+                await js.delete_consumer(self.stream, name)
+            except Exception:  # gone with the connection: the server drops it when idle
+                log.debug("closing a reader of %s failed", self.stream, exc_info=True)
+        return records[:limit]
+
+    def head(self) -> int:
+        """The sequence number of the newest routed record (0 when none was ever stored)."""
+        return self._events.run(self._head())
+
+    async def _head(self) -> int:
+        try:
+            info = await self._events.jetstream.stream_info(self.stream)
+        except NotFoundError:
+            return 0
+        return int(info.state.last_seq)
+
+    def last_source(self) -> int:
+        """The event-log offset of the newest routed record (0 when the stream holds none)."""
+        return self._events.run(self._last_source())
+
+    async def _last_source(self) -> int:
+        js = self._events.jetstream
+        try:
+            state = (await js.stream_info(self.stream)).state
+        except NotFoundError:
+            return 0
+        if not state.messages:
+            return 0
+        message = await js.get_msg(self.stream, seq=int(state.last_seq))
+        return int(orjson.loads(message.data)["payload"]["source"])
+
+    def trim(self, *, up_to: int) -> int:
+        """Purge the records at or below `up_to` (every routing partition has passed them); offsets stay."""
+        return self._events.run(self._purge(up_to)) if up_to > 0 else 0
+
+    async def _purge(self, up_to: int) -> int:
+        js = self._events.jetstream
+        try:
+            before = (await js.stream_info(self.stream)).state.messages
+        except NotFoundError:
+            return 0
+        await js.purge_stream(self.stream, seq=up_to + 1)
+        after = (await js.stream_info(self.stream)).state.messages
+        return int(before - after)
+
+    def delete_stream(self) -> None:
+        """Remove the routed stream, if it was made (tests, decommissioning)."""
+        self._events.run(self._delete())
+
+    async def _delete(self) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self._events.jetstream.delete_stream(self.stream)
+        self._made = False
