@@ -78,7 +78,8 @@ from touchpoint.identity.service import link_business_ids, process_log
 from touchpoint.journeys import repo
 from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.runtime import CONSUMER, admit_segments, route_events, tick
+from touchpoint.journeys.routing import CONSUMER
+from touchpoint.journeys.runtime import admit_segments, route_events, tick
 from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.segments.service import SegmentDef, save_segment
 from touchpoint.store.operational.offsets import lock_offset, set_offset

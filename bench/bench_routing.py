@@ -8,6 +8,11 @@ reached the log's head, then exits. Figures per layout: the wall time from "go" 
 routed per second, the runs admitted (must equal the events), the workers' CPU per event, and the speed-up
 over the first layout.
 
+With `--nats-url` the event log is a JetStream stream, and `--sources log,routed` compares the two ways
+routing reads (docs/journeys.md): every partition reading the whole log, or One ID's republisher handing each
+linked event to the routed stream, where each partition reads only its own customers' subjects (ADR 0005;
+the republishing is timed with the routing, done by whichever worker is free).
+
 The peer: one process reading the same log with `read_after` in batches of the same size, doing nothing
 with it — the floor of any consumer.
 
@@ -17,16 +22,18 @@ events. On a 2-core machine two workers share the cores with PostgreSQL itself; 
 the figure other load does not move.
 
 Run: `python bench/bench_routing.py [--events N] [--layouts 1x1,2x4] [--batch N] [--database-url URL]
-[--smoke] [--json]`
+[--nats-url URL [--sources log,routed]] [--smoke] [--json]`
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,26 +59,37 @@ WELCOME: dict[str, Any] = {
 }
 # A worker: build the container, say ready, wait for "go", route until every partition is at the head.
 WORKER = """
-import os, sys, time
+import json, os, sys, time
 from pathlib import Path
 from touchpoint.bootstrap import build
 from touchpoint.config import load_settings
 from touchpoint.core.clock import SystemClock
-from touchpoint.journeys.runtime import partition_names, route_events
+from touchpoint.journeys.routing import CONSUMER, REPUBLISHER, ROUTED, partition_names
+from touchpoint.journeys.runtime import republish, route_events
 from touchpoint.store.operational.offsets import all_offsets
-home, url, batch, partitions = Path(sys.argv[1]), sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4])
-settings = load_settings(home, database_url=url, journey_routing_partitions=partitions)
+home, url, batch, options = Path(sys.argv[1]), sys.argv[2] or None, int(sys.argv[3]), json.loads(sys.argv[4])
+settings = load_settings(home, database_url=url, **options)
 env = build(settings, clock=SystemClock(), migrate=False)
-names = partition_names(env.routing_partitions)
+routed = env.routing_source == "routed"
+names = partition_names(env.routing_partitions, ROUTED if routed else CONSUMER)
 print("ready", flush=True)
 sys.stdin.readline()
 before = os.times()
 head = env.log.head()
+
+def finished():
+    with env.ops.begin() as connection:
+        offsets = all_offsets(connection)
+    if not routed:
+        return all(offsets.get(n, 0) >= head for n in names)
+    return offsets.get(REPUBLISHER, 0) >= head and all(
+        n in offsets and env.routed.next_offset(offsets[n], index=i, count=len(names)) is None
+        for i, n in enumerate(names)
+    )
+
 while True:
-    if not route_events(env=env, limit=batch):
-        with env.ops.begin() as connection:
-            offsets = all_offsets(connection)
-        if all(offsets.get(n, 0) >= head for n in names):
+    if not republish(env=env, limit=batch) + route_events(env=env, limit=batch):
+        if finished():
             break
         time.sleep(0.005)
 after = os.times()
@@ -80,9 +98,9 @@ env.close()
 """
 
 
-def prepare(home: Path, url: str | None, events: int, partitions: int) -> None:
+def prepare(home: Path, url: str | None, events: int, options: dict[str, Any]) -> None:
     """A store whose log holds `events` logins of linked customers, the welcome journey live, One ID done."""
-    settings = load_settings(home, database_url=url, journey_routing_partitions=partitions)
+    settings = load_settings(home, database_url=url, **options)
     env = build(settings, clock=SystemClock())
     try:
         customers = h.customer_numbers(events).tolist()
@@ -121,10 +139,10 @@ def prepare(home: Path, url: str | None, events: int, partitions: int) -> None:
 
 
 def route_with_workers(
-    home: Path, url: str | None, workers: int, partitions: int, batch: int
+    home: Path, url: str | None, workers: int, options: dict[str, Any], batch: int
 ) -> tuple[float, float]:
     """Wall seconds from "go" until every worker is done, and the workers' CPU seconds together."""
-    command = [sys.executable, "-c", WORKER, str(home), url or "", str(batch), str(partitions)]
+    command = [sys.executable, "-c", WORKER, str(home), url or "", str(batch), json.dumps(options)]
     children = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(workers)
@@ -148,9 +166,9 @@ def route_with_workers(
     return time.perf_counter() - started, cpu
 
 
-def admitted(home: Path, url: str | None) -> int:
+def admitted(home: Path, url: str | None, options: dict[str, Any]) -> int:
     """Journey runs in the store."""
-    settings = load_settings(home, database_url=url)
+    settings = load_settings(home, database_url=url, **options)
     env = build(settings, clock=SystemClock(), migrate=False)
     try:
         with env.ops.begin() as connection:
@@ -159,9 +177,9 @@ def admitted(home: Path, url: str | None) -> int:
         env.close()
 
 
-def read_only(home: Path, url: str | None, batch: int) -> float:
+def read_only(home: Path, url: str | None, batch: int, options: dict[str, Any]) -> float:
     """Seconds one process takes to read the whole log in batches (the peer)."""
-    settings = load_settings(home, database_url=url)
+    settings = load_settings(home, database_url=url, **options)
     env = build(settings, clock=SystemClock(), migrate=False)
     try:
         with h.Stopwatch() as watch:
@@ -173,20 +191,33 @@ def read_only(home: Path, url: str | None, batch: int) -> float:
         env.close()
 
 
-def layout(bench: h.Bench, base_url: str | None, workers: int, partitions: int) -> dict[str, Any]:
-    """One layout in a fresh store: prepared, routed, counted."""
+def layout(
+    bench: h.Bench, base_url: str | None, workers: int, partitions: int, source: str
+) -> dict[str, Any]:
+    """One layout in a fresh store (and a fresh stream on NATS): prepared, routed, counted."""
     args = bench.args
+    options: dict[str, Any] = {"journey_routing_partitions": partitions, "journey_routing_source": source}
+    if args.nats_url:
+        stream = f"BENCH_{uuid.uuid4().hex[:10]}"
+        options |= {"event_log": "nats", "nats_url": args.nats_url, "nats_stream": stream}
+    name = f"{workers}×{partitions} {source}"
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp, h.store_url(base_url) as url:
         home = Path(tmp)
-        with bench.status(f"{workers}×{partitions}: preparing {args.events:,} events"):
-            prepare(home, url, args.events, partitions)
-        with bench.status(f"{workers}×{partitions}: routing"):
-            wall, cpu = route_with_workers(home, url, workers, partitions, args.batch)
-        runs = admitted(home, url)
-        peer = read_only(home, url, args.batch)
+        try:
+            with bench.status(f"{name}: preparing {args.events:,} events"):
+                prepare(home, url, args.events, options)
+            with bench.status(f"{name}: routing"):
+                wall, cpu = route_with_workers(home, url, workers, options, args.batch)
+            runs = admitted(home, url, options)
+            peer = read_only(home, url, args.batch, options)
+        finally:
+            if args.nats_url:
+                drop_streams(home, url, options)
     return {
         "workers": workers,
         "partitions": partitions,
+        "source": source,
+        "event_log": "nats" if args.nats_url else "sql",
         "events": args.events,
         "runs": runs,
         "seconds": wall,
@@ -197,6 +228,17 @@ def layout(bench: h.Bench, base_url: str | None, workers: int, partitions: int) 
     }
 
 
+def drop_streams(home: Path, url: str | None, options: dict[str, Any]) -> None:
+    """Remove a layout's event stream and routed stream from the NATS server."""
+    env = build(load_settings(home, database_url=url, **options), clock=SystemClock(), migrate=False)
+    try:
+        if env.routed is not None:
+            env.routed.delete_stream()  # type: ignore[attr-defined]
+        env.log.delete_stream()  # type: ignore[attr-defined]
+    finally:
+        env.close()
+
+
 def main() -> None:
     """Parse the options, run every layout, print the figures (or JSON)."""
     parser = h.parser(__doc__)
@@ -204,19 +246,26 @@ def main() -> None:
     parser.add_argument("--layouts", default="1x1,2x4", help="WORKERSxPARTITIONS, comma-separated")
     parser.add_argument("--batch", type=int, default=2_000, help="records a routing call reads")
     parser.add_argument("--database-url", default=None, help="PostgreSQL (a scratch schema)")
+    parser.add_argument("--nats-url", default=None, help="the event log on this NATS server")
+    parser.add_argument("--sources", default="log", help="log, routed or both (routed needs --nats-url)")
     bench = h.start("bench_routing", parser, smoke={"events": 200, "batch": 50})
     args = bench.args
     url = args.database_url or os.environ.get(h.POSTGRES_ENV)
     wanted = [tuple(int(n) for n in item.split("x")) for item in args.layouts.split(",")]
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    if "routed" in sources and not args.nats_url:
+        parser.error("--sources routed needs --nats-url")
     if url is None:
         wanted = [(1, 1)]
         bench.say("no PostgreSQL: the 1×1 layout on SQLite only")
-    results = [layout(bench, url, w, p) for w, p in wanted]
+    results = [layout(bench, url, w, p, source) for source in sources for w, p in wanted]
     first = results[0]["seconds"]
     for result in results:
         result["speed_up"] = first / result["seconds"]
         bench.say(
-            f"{result['workers']} workers × {result['partitions']} partitions: {result['runs']:,} runs from "
+            f"{result['workers']} workers × {result['partitions']} partitions reading "
+            f"{'the routed stream' if result['source'] == 'routed' else 'the log'} ({result['event_log']}): "
+            f"{result['runs']:,} runs from "
             f"{result['events']:,} events in {result['seconds']:.2f} s = {result['events_per_second']:,.0f} "
             f"events/s ({result['speed_up']:.2f}× the first layout), {result['cpu_ms_per_event']:.2f} CPU ms "
             f"per event | read only {result['read_only_seconds']:.2f} s, ratio "

@@ -61,3 +61,19 @@ def test_routing_by_several_workers_admits_every_event_once(run_bench: RunBench)
     layouts = [(r["workers"], r["partitions"]) for r in figures["layouts"]]
     assert layouts == ([(1, 1), (2, 4)] if figures["store"] == "postgresql" else [(1, 1)])
     assert [r["runs"] for r in figures["layouts"]] == [200] * len(layouts)
+
+
+@pytest.mark.nats
+@pytest.mark.postgres
+def test_routing_from_the_log_and_from_the_routed_stream_on_nats_admits_every_event_once(
+    run_bench: RunBench, nats_url: str, postgres_url: str
+) -> None:
+    """Both ways of reading (every partition the whole log, or each its own subjects of the routed stream),
+    one worker over one partition and two over four: every login admitted once."""
+    figures = run_bench(
+        "bench_routing.py", "--database-url", postgres_url, "--nats-url", nats_url, "--sources", "log,routed"
+    )
+    layouts = [(r["source"], r["workers"], r["partitions"]) for r in figures["layouts"]]
+    assert layouts == [(s, w, p) for s in ("log", "routed") for w, p in ((1, 1), (2, 4))]
+    assert {r["event_log"] for r in figures["layouts"]} == {"nats"}
+    assert [r["runs"] for r in figures["layouts"]] == [200] * 4
