@@ -150,6 +150,17 @@ def test_insert_rows_binds_a_repeated_object_and_distinct_equal_values_alike(ops
     assert stored == {200: shared, 201: shared, 202: WHEN + timedelta(days=3), 203: shared, 204: shared}
 
 
+def test_a_duplicate_key_in_insert_rows_is_sqlalchemys_integrity_error_and_keeps_nothing(
+    ops: OperationalStore,
+) -> None:
+    # On PostgreSQL the rows go through the driver's own COPY, past SQLAlchemy's wrapping: a caller still sees
+    # IntegrityError (a consumer tells a conflict from a lost connection, its transient errors, by the type).
+    rows = [{"id": 400, "name": "new", "at": WHEN}, {"id": 0, "name": "taken", "at": WHEN}]
+    with pytest.raises(exc.IntegrityError), ops.begin() as connection:
+        insert_rows(connection, things, rows)
+    assert [i for i, _, _ in _all_things(ops) if i == 400] == []
+
+
 def test_insert_rows_keeps_every_value_as_data(ops: OperationalStore) -> None:
     # On PostgreSQL the rows travel in a COPY stream, whose text format has its own escapes: a tab, a line
     # break, a backslash and its NULL marker `\N` must arrive as written.

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 _UNSEEN = object()  # what a bind processor's memory holds before its first value
@@ -133,11 +134,18 @@ def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, An
     target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
     if table.schema:
         target = f"{quote(table.schema)}.{target}"
+    statement = f"COPY {target} FROM STDIN"
+    dbapi_error = connection.dialect.loaded_dbapi.Error
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        with cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row([row[name] for name in names])
+    except dbapi_error as exc:
+        # The driver's own cursor bypasses SQLAlchemy, which would have wrapped the error: wrap it the same
+        # way, so that callers see IntegrityError for a unique key and OperationalError for a lost
+        # connection (consumers retry the latter instead of taking the batch for poison).
+        raise sa_exc.DBAPIError.instance(statement, None, exc, dbapi_error) from exc
     finally:
         cursor.close()
 
