@@ -216,9 +216,12 @@ def attributed(connection: Connection, events: list[dict[str, Any]]) -> list[tup
 
 
 def _event_ids(event: dict[str, Any]) -> list[str]:
-    ids = event.get("ids") or {}
+    """The values an event names its sender by, in the order they are trusted. Total: a malformed event (one
+    One ID dead-lettered, read again by a later consumer) names no one instead of failing that consumer."""
+    ids = event.get("ids")
+    ids = ids if isinstance(ids, dict) else {}
     values = [ids.get("customer_no"), ids.get("login_id"), event.get("distinct_id")]
-    return [str(v) for v in values if v]
+    return [str(v) for v in values if v and isinstance(v, str | int)]
 
 
 def find(connection: Connection, value: str, id_type: str | None) -> int | None:

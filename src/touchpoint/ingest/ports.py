@@ -56,9 +56,10 @@ class RoutedLog(Protocol):
     """The routed stream (ADR 0005): linked events by customer subject, read by routing partition.
     Offsets are its own sequence numbers, shared by all partitions (a partition's records are sparse)."""
 
-    def publish(self, events: Sequence[RoutedEvent]) -> int:
+    def publish(self, events: Sequence[RoutedEvent]) -> list[tuple[RoutedEvent, str]]:
         """Store the events in order, each on its customer's subject; one already stored under the same
-        source offset (within the duplicate window) is not stored again. Returns how many were new."""
+        source offset (within the duplicate window) is not stored again. Returns the events refused as
+        they are (too large to store), each with why; a failure of the stream is a ConnectionError."""
         ...
 
     def read(self, after: int, limit: int, *, index: int, count: int) -> list[LogRecord]:
@@ -74,7 +75,7 @@ class RoutedLog(Protocol):
         ...
 
     def last_source(self) -> int:
-        """The event-log offset of the newest record (0 when it holds none)."""
+        """The event-log offset of the newest record (0 when it never held one: trimming keeps it)."""
         ...
 
     def trim(self, *, up_to: int) -> int:

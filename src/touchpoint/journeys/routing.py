@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from touchpoint.ingest.ports import RoutedLog
-from touchpoint.store.operational.offsets import all_offsets, offsets_of, replace_consumers
+from touchpoint.store.operational.offsets import all_offsets, replace_consumers
 from touchpoint.store.operational.schema import consumer_offsets
 
 log = logging.getLogger("touchpoint.journeys")
@@ -96,15 +96,8 @@ def _layout(env: Any, wanted: int, routed: RoutedLog | None) -> Layout:
     with env.ops.engine.connect() as connection:
         stored = _routing_offsets(connection)
     layouts = sorted({(place[0], place[2]) for name in stored if (place := partition_place(name))})
-    if not layouts:  # routing begins (a republisher alone is kept where it is)
-        if routed is not None:
-            head = routed.head()
-            republisher = None if REPUBLISHER in stored else 0
-            try:
-                with env.ops.begin() as connection:
-                    _start_routed(connection, target, republisher=republisher, at=head, now=env.clock.now())
-            except IntegrityError:
-                pass  # another worker began it at the same moment
+    if not layouts:
+        _begin(env, target, stored, routed)
         return Layout(target, routed is not None, None)
     target_layout = (ROUTED if routed is not None else CONSUMER, wanted)
     if layouts == [target_layout]:
@@ -130,13 +123,13 @@ def _replace_log_layout(
     # while no republisher offset exists, so its head cannot move meanwhile.
     head = routed.head() if routed is not None else 0
     with env.ops.begin() as connection:
-        held = offsets_of(connection, old, lock=True)
-        if any(held.get(name, 0) != furthest for name in old):
-            return Layout(old, False, furthest)
+        held = _locked_routing(connection)
+        if set(held) != set(stored) or any(held.get(name) != furthest for name in old):
+            return Layout(old, False, furthest)  # not there yet, or another worker changed the layout
         if routed is None:
-            replace_consumers(connection, list(stored), target, furthest, env.clock.now())
+            replace_consumers(connection, list(held), target, furthest, env.clock.now())
         else:
-            _drop(connection, list(stored))
+            _drop(connection, list(held))
             _start_routed(connection, target, republisher=furthest, at=head, now=env.clock.now())
     log.info("journey routing: %s from event-log offset %d", target[0], furthest)
     return Layout(target, routed is not None, None)
@@ -172,13 +165,13 @@ def _replace_routed_layout(
         # published but did not commit (it was stopped) is routed already.
         start = max(stored.get(REPUBLISHER, 0), routed.last_source())
     with env.ops.begin() as connection:
-        held = offsets_of(connection, old, lock=True)
-        if any(held.get(name, 0) != offset for name, offset in reached.items()):
-            return Layout(old, True, bound)  # a partition moved since it was checked: check again
+        held = _locked_routing(connection)
+        if set(held) != set(stored) or any(held.get(name) != offset for name, offset in reached.items()):
+            return Layout(old, True, bound)  # a partition moved since it was checked, or the layout changed
         if back_to_log:
-            replace_consumers(connection, list(stored), target, start, env.clock.now())
+            replace_consumers(connection, list(held), target, start, env.clock.now())
         else:
-            _drop(connection, [name for name in stored if name != REPUBLISHER])
+            _drop(connection, [name for name in held if name != REPUBLISHER])
             _start_routed(connection, target, republisher=None, at=bound, now=env.clock.now())
     log.info("journey routing: %s from offset %d", target[0], start if back_to_log else bound)
     return Layout(target, not back_to_log, None)
@@ -186,7 +179,38 @@ def _replace_routed_layout(
 
 def _routing_offsets(connection: Connection) -> dict[str, int]:
     """Every routing consumer's offset: partitions of either kind and the republisher."""
-    return {n: o for n, o in all_offsets(connection).items() if n == REPUBLISHER or partition_place(n)}
+    return {n: o for n, o in all_offsets(connection).items() if _is_routing(n)}
+
+
+def _is_routing(name: str) -> bool:
+    return name == REPUBLISHER or partition_place(name) is not None
+
+
+def _locked_routing(connection: Connection) -> dict[str, int]:
+    """Every routing consumer's offset, their rows locked until the transaction ends: a layout is replaced
+    only if it is still the one its checks were made on."""
+    c = consumer_offsets.c
+    named = or_(c.consumer.startswith(CONSUMER, autoescape=True), c.consumer == REPUBLISHER)
+    rows = connection.execute(select(c.consumer, c.offset).where(named).with_for_update())
+    return {name: int(offset) for name, offset in rows if _is_routing(name)}
+
+
+def _begin(env: Any, target: list[str], stored: dict[str, int], routed: RoutedLog | None) -> None:
+    """Make the first layout's rows (partitions read only rows that exist: a worker still routing a layout
+    another has replaced finds its rows gone and stops). From the log they start at 0, the log's beginning;
+    from the routed stream at its head, with the republisher (unless it exists) at the log's beginning."""
+    head = routed.head() if routed is not None else 0  # before the transaction: no network call inside
+    now = env.clock.now()
+    rows = [{"consumer": name, "offset": head, "updated_at": now} for name in target]
+    if routed is not None and REPUBLISHER not in stored:
+        rows.append({"consumer": REPUBLISHER, "offset": 0, "updated_at": now})
+    try:
+        with env.ops.begin() as connection:
+            if any(partition_place(name) for name in _locked_routing(connection)):
+                return  # another worker began at the same moment
+            connection.execute(consumer_offsets.insert(), rows)
+    except IntegrityError:
+        pass  # another worker began at the same moment (the rows did not exist to be locked)
 
 
 def _drop(connection: Connection, names: list[str]) -> None:

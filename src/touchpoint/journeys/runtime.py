@@ -25,6 +25,7 @@ from touchpoint.core.events import LogRecord, RoutedEvent, routed_parts
 from touchpoint.core.ids import new_id
 from touchpoint.identity.service import CONSUMER as IDENTITY
 from touchpoint.identity.service import attributed
+from touchpoint.ingest.ports import RoutedLog
 from touchpoint.journeys import repo
 from touchpoint.journeys.checks import JourneyEnv
 from touchpoint.journeys.engine import ACTIVE, Outcome, Run, Step, Trigger, advance, after
@@ -54,11 +55,17 @@ from touchpoint.store.operational.consumers import (
     is_transient,
     retry_dead_letters,
 )
-from touchpoint.store.operational.offsets import claim_offset, get_offset, offsets_of, set_offset
+from touchpoint.store.operational.offsets import (
+    claim_existing_offset,
+    get_offset,
+    offsets_of,
+    set_offset,
+)
 
 log = logging.getLogger("touchpoint.journeys")
 MAX_ERRORS = 5
 BATCH = 1_000
+ADMIT_BATCH = 10_000  # runs built and inserted at a time by an admission
 
 
 Catalog = tuple[dict[str, dict[str, Any]], dict[tuple[str, int], JourneyDef]]
@@ -151,27 +158,30 @@ def admit_in(
     allowed = _reentry_filter(journey, history, wanted, now)
     room = _room(connection, env, journey, now)
     admitted = allowed[:room] if room is not None else allowed
-    runs = [
-        Run(
-            id=new_id("run"),
-            journey=journey.name,
-            version=version,
-            customer_no=customer,
-            node=None,
-            step=0,
-            status="ready",
-            entered_at=(entered or {}).get(customer, now),
-            holdout=in_holdout(journey, customer),
-            wake_at=now,
-            context={"payload": payloads.get(customer, {})},
-        )
-        for customer in admitted
-    ]
-    for start in range(0, len(runs), 10_000):
-        repo.insert_runs(connection, runs[start : start + 10_000], now)
+    holdout = 0
+    # Built and stored 10,000 at a time: a segment of 10M customers as Run objects at once would hold ~6 GB.
+    for start in range(0, len(admitted), ADMIT_BATCH):
+        runs = [
+            Run(
+                id=new_id("run"),
+                journey=journey.name,
+                version=version,
+                customer_no=customer,
+                node=None,
+                step=0,
+                status="ready",
+                entered_at=(entered or {}).get(customer, now),
+                holdout=in_holdout(journey, customer),
+                wake_at=now,
+                context={"payload": payloads.get(customer, {})},
+            )
+            for customer in admitted[start : start + ADMIT_BATCH]
+        ]
+        repo.insert_runs(connection, runs, now)
+        holdout += sum(r.holdout for r in runs)
     return {
-        "admitted": len(runs),
-        "holdout": sum(r.holdout for r in runs),
+        "admitted": len(admitted),
+        "holdout": holdout,
         "refused_by_reentry": len(wanted) - len(allowed),
         "refused_by_cap": len(allowed) - len(admitted),
     }
@@ -368,35 +378,63 @@ def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
     on, and only once routing has switched to the routed stream (the republisher's offset exists).
 
     No transaction is open while publishing: the offset commits after the server has stored the batch. A
-    republisher stopped between the two publishes the batch again, and the stream drops the copies by
-    their source offset (its duplicate window); two workers at the same place publish the same records in
-    the same order, so each subject keeps log order."""
+    republisher stopped between the two publishes again only what the stream does not hold yet (its newest
+    record names the last event published), and within the duplicate window the stream drops copies by their
+    source offset, so two workers at the same place store each event once, in log order. An event the
+    stream refuses (larger than a message may be) becomes a dead letter of `routed`, committed with the
+    offset."""
     if env.routing_source != "routed" or env.routed is None:
         return 0
+    retried = _retry_republisher_letters(env, env.routed)
     with env.ops.engine.connect() as connection:
         offsets = offsets_of(connection, [REPUBLISHER, IDENTITY])
     if REPUBLISHER not in offsets or offsets[REPUBLISHER] >= offsets.get(IDENTITY, 0):
-        return 0
+        return retried
     bound = offsets.get(IDENTITY, 0)  # who an event is comes from One ID: an event it has not linked waits
     records = [r for r in env.log.read_after(offsets[REPUBLISHER], limit) if r.offset <= bound]
     if not records:
-        return 0
+        return retried
     listened = listened_events(live_versions(env))
-    wanted = [r for r in records if r.payload.get("event") in listened]
+    published = env.routed.last_source()
+    wanted = [r for r in records if r.offset > published and r.payload.get("event") in listened]
     with env.ops.engine.connect() as connection:
-        owners = {
-            id(event): customer for event, customer in attributed(connection, [r.payload for r in wanted])
-        }
-    env.routed.publish(
-        [
-            RoutedEvent(r.offset, owners[id(r.payload)], r.event_id, r.received_at, r.payload)
-            for r in wanted
-            if id(r.payload) in owners
-        ]
-    )
+        named = attributed(connection, [r.payload for r in wanted])
+    owners = {id(event): customer for event, customer in named}
+    events = [
+        RoutedEvent(r.offset, owners[id(r.payload)], r.event_id, r.received_at, r.payload)
+        for r in wanted
+        if id(r.payload) in owners
+    ]
+    refused = env.routed.publish(events)
+    by_source = {r.offset: r for r in records}
+    now = env.clock.now()
     with env.ops.begin() as connection:
-        set_offset(connection, REPUBLISHER, records[-1].offset, env.clock.now())
-    return len(records)
+        for event, why in refused:
+            record = by_source[event.source]
+            dead_letters.add(connection, consumer=REPUBLISHER, record=record, error=why, now=now)
+            log.error("%s: offset %d is a dead letter: %s", REPUBLISHER, record.offset, why)
+        set_offset(connection, REPUBLISHER, records[-1].offset, now)
+    return len(records) + retried
+
+
+def _retry_republisher_letters(env: JourneyEnv, routed: RoutedLog) -> int:
+    """Publish again the republisher's dead letters an operator asked to retry (mended, say), then record
+    each outcome; returns how many were tried. Published before it is marked, so a worker stopped between
+    the two publishes it again, and the stream drops the copy by its source offset."""
+    with env.ops.engine.connect() as connection:
+        letters = dead_letters.retries_requested(connection, REPUBLISHER)
+    for letter in letters:
+        record = letter.log_record()
+        with env.ops.engine.connect() as connection:
+            named = attributed(connection, [record.payload])
+        event = [RoutedEvent(record.offset, c, record.event_id, record.received_at, e) for e, c in named]
+        error: str | None = "One ID names no customer for it"
+        if event:
+            refused = routed.publish(event)
+            error = refused[0][1] if refused else None
+        with env.ops.begin() as connection:
+            dead_letters.mark_retried(connection, letter.id, error=error, now=env.clock.now())
+    return len(letters)
 
 
 @dataclass(frozen=True)
@@ -463,12 +501,19 @@ def _route_partition(
         with env.ops.engine.connect() as connection:
             offset = get_offset(connection, name)
         following = routed.next_offset(offset, index=place.index, count=place.count)
+        if following is None and offset > routed.head():
+            # The stream numbers from 1 again (deleted and made anew): its records would all be skipped.
+            raise RuntimeError(
+                f"{name} is at offset {offset}, past the routed stream's newest record {routed.head()}: the"
+                " stream was made anew; route from the log (journey_routing_source = 'log') to start again"
+            )
         return following is None or (bound is not None and following > bound)
 
     consumed = consume_isolated(
         ops=env.ops,
         consumer=name,
-        position=lambda connection: claim_offset(connection, name, env.clock.now()),
+        # A row that is gone belongs to a layout another worker replaced: this partition is skipped.
+        position=lambda connection: claim_existing_offset(connection, name),
         read=read,
         apply=route,
         now=env.clock.now,

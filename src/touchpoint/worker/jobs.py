@@ -86,7 +86,11 @@ def consume(container: Container) -> Consumed:
         ),
         None,
     )
-    republished = _drain(lambda: republish(env=container), None)
+    try:
+        republished = _drain(lambda: republish(env=container), None)
+    except Exception:  # the routed stream unavailable: retried next run; the consumers after it go on
+        log.exception("republishing to the routed stream failed; retrying on the next run")
+        republished = 0
     routed = _drain(lambda: route_events(env=container), None)
     moments = _drain(lambda: route_moments(env=container), None)
     return Consumed(linked, identity_events, compacted, routed, moments, republished)

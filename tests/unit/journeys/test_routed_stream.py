@@ -19,17 +19,17 @@ from sqlalchemy import select
 
 from touchpoint.bootstrap import Container
 from touchpoint.config import load_settings
-from touchpoint.core.clock import VirtualClock
 from touchpoint.core.events import LogEntry, routed_parts, routed_subject_of
 from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import process_log
-from touchpoint.journeys import runtime
-from touchpoint.journeys.routing import REPUBLISHER, ROUTED, partition_names, partition_of
+from touchpoint.journeys import routing, runtime
+from touchpoint.journeys.routing import REPUBLISHER, ROUTED, partition_names, partition_of, partition_place
 from touchpoint.journeys.runtime import republish, route_events
 from touchpoint.journeys.service import parse_journey, publish, save_journey
+from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.store.operational.schema import journey_inbox
-from touchpoint.worker.jobs import consume, housekeep
+from touchpoint.worker.jobs import housekeep
 
 NATS_ENV = "TOUCHPOINT_TEST_NATS_URL"
 JOURNEY = {
@@ -205,19 +205,191 @@ def test_a_republisher_stopped_before_committing_publishes_again_and_the_stream_
     assert _kept(env) == sorted(expected)
 
 
-def test_housekeeping_trims_what_every_consumer_passed_from_the_log_and_the_routed_stream(
-    env: Container, clock: VirtualClock
-) -> None:
+def _route_only(env: Container, names: list[str], routed: bool = True, bound: int | None = None) -> None:
+    """Route some partitions of a layout and not the others, as workers would while another holds those."""
+    catalog = runtime.live_versions(env)
+    listened = runtime.listened_events(catalog)
+    for name in names:
+        place = partition_place(name)
+        assert place is not None
+        spot = runtime._Place(name, place[1], place[2], routed=routed)
+        runtime._route_partition(env, catalog, listened, runtime._Seen(), spot, bound, 1_000)
+
+
+def test_housekeeping_purges_only_what_every_partition_passed(env: Container) -> None:
     eight = replace(env, routing_partitions=8)  # some partitions get few records: sparse offsets
-    _append(eight, random.Random(9), 100, 0)
+    rng = random.Random(9)
+    expected = _append(eight, rng, 100, 0)
     _route(eight)
-    consume(eight)  # the compactor and MOT read the log too
+    behind = _append(eight, rng, 100, 100)
+    expected += behind
+    process_log(env=eight, log=eight.log)
+    while republish(env=eight, limit=1_000):
+        pass
+    names = partition_names(8, ROUTED)
+    _route_only(eight, names[1:])  # partition 0 has not routed the new records
+    with eight.ops.begin() as connection:
+        offset = all_offsets(connection)[names[0]]
     assert eight.routed is not None
-    assert eight.routed.head() > 0
-    clock.advance(timedelta(days=eight.settings.event_log_retention_days + 1))
+    waiting = eight.routed.read(offset, 1_000, index=0, count=8)
+    assert waiting  # (the seed gives partition 0 some of the new records)
     housekeep(eight)
-    assert eight.routed.read(0, 1_000, index=0, count=1) == []  # every routed record passed and purged
-    assert eight.log.read_after(0, 1_000) == []
+    assert eight.routed.read(offset, 1_000, index=0, count=8) == waiting  # what it still needs is kept
+    _route(eight)
+    assert _kept(eight) == sorted(expected)
+    housekeep(eight)
+    newest = eight.routed.head()
+    assert [r.offset for r in eight.routed.read(0, 1_000, index=0, count=1)] == [newest]  # kept: see below
+    assert eight.routed.last_source() > 0  # the republisher's mark of what it published survives a purge
+
+
+def test_a_worker_routing_a_replaced_layout_routes_nothing_again(env: Container) -> None:
+    """Worker A takes the layout to route (2 partitions, one behind, with a bound); worker B catches the
+    late one up and replaces the layout by 4. A then routes its stale layout: its partitions' rows are gone,
+    so it routes nothing — not everything again from offset 0."""
+    rng = random.Random(3)
+    two = replace(env, routing_partitions=2)
+    expected = _append(two, rng, 60, 0)
+    _route(two)
+    expected += _append(two, rng, 60, 60)
+    process_log(env=two, log=two.log)
+    while republish(env=two, limit=50):
+        pass
+    _route_only(two, partition_names(2, ROUTED)[:1])
+    four = replace(env, routing_partitions=4)
+    stale = routing.layout_to_route(four, 4, routed=True)  # worker A
+    assert stale.names == partition_names(2, ROUTED)
+    assert stale.bound is not None
+    _route(four)  # worker B
+    _route_only(four, stale.names, bound=stale.bound)  # worker A goes on
+    assert _routing(four) == {*partition_names(4, ROUTED), REPUBLISHER}
+    assert _kept(four) == sorted(expected)
+    expected += _append(four, rng, 40, 200)
+    _route(four)
+    assert _kept(four) == sorted(expected)
+
+
+def test_a_worker_beginning_late_leaves_the_layout_another_began(env: Container) -> None:
+    """Two workers find no routing offsets at once; A begins, republishes and routes; B's begin, made on
+    its stale view, must change nothing (no offset moved back, no record skipped)."""
+    rng = random.Random(4)
+    expected = _append(env, rng, 80, 0)
+    _route(env)
+    expected += _append(env, rng, 40, 80)
+    process_log(env=env, log=env.log)
+    while republish(env=env, limit=1_000):
+        pass
+    with env.ops.begin() as connection:
+        before = all_offsets(connection)
+    routing._begin(env, partition_names(1, ROUTED), {}, env.routed)  # worker B, from its view of no rows
+    with env.ops.begin() as connection:
+        assert all_offsets(connection) == before
+    _route(env)
+    assert _kept(env) == sorted(expected)
+
+
+def test_back_to_the_log_after_a_purge_routes_an_unacknowledged_batch_once(
+    env: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The republisher is stopped after publishing, before committing; the partitions route the batch;
+    housekeeping purges the stream; routing goes back to the log: the log partitions start after what was
+    published, not after the republisher's stale offset."""
+    expected = _append(env, random.Random(6), 60, 0)
+    process_log(env=env, log=env.log)
+    route_events(env=env)
+
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("killed after publishing, before committing")
+
+    monkeypatch.setattr(runtime, "set_offset", stopped)
+    with pytest.raises(ConnectionError):
+        republish(env=env, limit=1_000)
+    monkeypatch.undo()
+    while route_events(env=env):
+        pass
+    housekeep(env)  # every partition passed the batch: the routed stream is purged of it
+    _route(replace(env, routing_source="log"))
+    assert _kept(env) == sorted(expected)
+
+
+def test_a_republisher_skips_what_the_stream_already_holds_even_past_the_duplicate_window(
+    env: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restarted long after it was stopped between publishing and committing, the republisher does not rely
+    on the server's duplicate window: it publishes only events after the newest one the stream holds."""
+    _append(env, random.Random(8), 60, 0)
+    process_log(env=env, log=env.log)
+    route_events(env=env)
+    assert env.routed is not None
+
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("killed after publishing, before committing")
+
+    monkeypatch.setattr(runtime, "set_offset", stopped)
+    with pytest.raises(ConnectionError):
+        republish(env=env, limit=1_000)
+    monkeypatch.undo()
+    sent: list[Any] = []
+    real = env.routed.publish
+    monkeypatch.setattr(env.routed, "publish", lambda events: sent.extend(events) or real(events))
+    assert republish(env=env, limit=1_000) == 60
+    assert sent == []
+
+
+def test_an_event_too_large_for_the_routed_stream_is_a_dead_letter_and_the_rest_go_on(env: Container) -> None:
+    largest = env.log.connection.max_payload  # type: ignore[attr-defined]
+    expected = _append(env, random.Random(10), 20, 0)
+    ms = int(env.clock.now().timestamp() * 1000)
+    big = {
+        "event_id": "big",
+        "kind": "track",
+        "event": "fund_subscribe",
+        "time": ms,
+        "distinct_id": "C0001",
+        "properties": {"note": "x" * (largest - 400)},  # fits the log, not the routed envelope
+        "ids": {"customer_no": "C0001"},
+    }
+    env.log.append([LogEntry(None, "big", big)], received_at=env.clock.now())
+    expected += _append(env, random.Random(11), 20, 20)
+    _route(env)
+    assert _kept(env) == sorted(expected)
+    with env.ops.begin() as connection:
+        letters = [d for d in dead_letters.list_letters(connection) if d.consumer == REPUBLISHER]
+    assert [d.record["event_id"] for d in letters] == ["big"]
+    assert "larger than" in letters[0].error
+
+
+def test_a_malformed_event_one_id_refused_does_not_stop_the_republisher(env: Container) -> None:
+    expected = _append(env, random.Random(12), 20, 0)
+    bad = {"event_id": "bad", "kind": "track", "event": "fund_subscribe", "time": 1, "ids": "oops"}
+    env.log.append([LogEntry(None, "bad", bad)], received_at=env.clock.now())
+    expected += _append(env, random.Random(13), 20, 20)
+    _route(env)
+    assert _kept(env) == sorted(expected)
+
+
+def test_a_malformed_routed_message_is_a_dead_letter_of_its_partition(env: Container) -> None:
+    expected = _append(env, random.Random(14), 20, 0)
+    _route(env)
+    routed = env.routed
+    assert routed is not None
+    subject = ".".join([routed.prefix, *["0"] * 6])  # type: ignore[attr-defined]
+    env.log.run(env.log.jetstream.publish(subject, b"not json"))  # type: ignore[attr-defined]
+    expected += _append(env, random.Random(15), 20, 20)
+    _route(env)
+    assert _kept(env) == sorted(expected)
+    with env.ops.begin() as connection:
+        letters = [d for d in dead_letters.list_letters(connection) if d.consumer == ROUTED]
+    assert [d.record.get("malformed") for d in letters] == ["not json"]
+
+
+def test_a_routed_stream_made_anew_is_an_error_not_a_silent_skip(env: Container) -> None:
+    _append(env, random.Random(16), 30, 0)
+    _route(env)
+    assert env.routed is not None
+    env.routed.delete_stream()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="made anew"):
+        route_events(env=env)
 
 
 @pytest.mark.parametrize("changes", [{"event_log": "sql"}, {"journey_routing_partitions": 3}])

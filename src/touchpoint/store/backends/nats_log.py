@@ -76,6 +76,11 @@ class NatsEventLog:
         """The JetStream context of this log's connection."""
         return self._js
 
+    @property
+    def connection(self) -> Any:
+        """This log's NATS connection (its `max_payload` is the server's)."""
+        return self._nc
+
     async def _connect(self, dedupe_window: timedelta) -> None:
         # A cluster is given as its servers' URLs separated by commas, as NATS tools take them.
         servers = [u.strip() for u in self.url.split(",") if u.strip()]
@@ -193,7 +198,7 @@ class NatsEventLog:
                 if self._loop.time() > deadline:
                     return sorted(records, key=lambda r: r.offset), False
                 continue
-            records.extend(record_of(m) for m in messages)
+            records.extend(_record(m) for m in messages)
         return sorted(records, key=lambda r: r.offset)[:limit], True
 
     async def _close_cursor(self, cursor: _Cursor) -> None:
@@ -271,8 +276,7 @@ def _message_id(entry: LogEntry) -> str:
     return stored_dedupe_key(entry.dedupe_key) if entry.dedupe_key is not None else entry.event_id
 
 
-def record_of(message: Any) -> LogRecord:
-    """The log record a JetStream message holds, at its stream sequence number."""
+def _record(message: Any) -> LogRecord:
     body = orjson.loads(message.data)
     return LogRecord(
         offset=int(message.metadata.sequence.stream),

@@ -17,16 +17,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import nats.errors
 import orjson
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from touchpoint.core.events import ROUTED_SUBJECTS, LogRecord, RoutedEvent, routed_subject_of
-from touchpoint.store.backends.nats_log import MAX_PENDING_ACKS, NatsEventLog, record_of
+from touchpoint.store.backends.nats_log import MAX_PENDING_ACKS, NatsEventLog
 
 log = logging.getLogger(__name__)
 PREFIX = "touchpoint.routed"
@@ -34,6 +35,7 @@ BITS = ROUTED_SUBJECTS.bit_length() - 1  # 6 tokens: one per bit of the subject 
 # How long the server remembers a republished message's id: longer than a republisher can take between
 # publishing a batch and committing its offset (a batch is 2,000 events; a stalled one is retried sooner).
 DEDUPE_WINDOW = timedelta(minutes=10)
+HEADROOM = 512  # bytes of a message's headers (Nats-Msg-Id) and protocol beside its body
 FETCH_TIMEOUT = 1.0  # seconds one fetch waits for messages the consumer counted as pending
 
 
@@ -80,29 +82,44 @@ class NatsRoutedLog:
             await js.add_stream(config)
         self._made = True
 
-    def publish(self, events: Sequence[RoutedEvent]) -> int:
+    def publish(self, events: Sequence[RoutedEvent]) -> list[tuple[RoutedEvent, str]]:
         """Publish the events in order, each on its customer's subject, and wait for the server to store
-        them; returns how many were new (the others were duplicates within the window)."""
-        return self._events.run(self._publish(events), timeout=120.0) if events else 0
+        them (one already stored under its source offset within the window is dropped by the server).
+        Returns the events refused, each with why: one larger than the server takes as a message (checked
+        before anything is sent). A failure of the server or the connection is a ConnectionError."""
+        if not events:
+            return []
+        try:
+            return self._events.run(self._publish(events), timeout=120.0)
+        except nats.errors.Error as exc:
+            if isinstance(exc, nats.errors.NoRespondersError | NotFoundError):
+                self._made = False  # the stream is gone: the next publish makes it again
+            raise ConnectionError(f"publishing to the routed stream {self.stream} failed: {exc!r}") from exc
 
-    async def _publish(self, events: Sequence[RoutedEvent]) -> int:
+    async def _publish(self, events: Sequence[RoutedEvent]) -> list[tuple[RoutedEvent, str]]:
         await self._ensure()
         js = self._events.jetstream
+        largest = int(self._events.connection.max_payload) - HEADROOM
+        messages, refused = [], []
+        for event in events:
+            stamp = event.received_at.astimezone(UTC).isoformat()
+            data = orjson.dumps({"event_id": event.event_id, "received_at": stamp, "payload": event.body()})
+            if len(data) > largest:
+                refused.append(
+                    (event, f"{len(data):,} bytes: larger than the server's {largest:,}-byte messages")
+                )
+            else:
+                messages.append((".".join([self.prefix, *subject_tokens(event.customer_no)]), data, event))
         pending = asyncio.Semaphore(MAX_PENDING_ACKS)
 
-        async def one(event: RoutedEvent) -> Any:
+        async def one(subject: str, data: bytes, event: RoutedEvent) -> Any:
             # Publishes on one connection reach the server in the order they are made, so each subject
             # holds its customers' events in log order.
             async with pending:
-                stamp = event.received_at.astimezone(UTC).isoformat()
-                body = {"event_id": event.event_id, "received_at": stamp, "payload": event.body()}
-                subject = ".".join([self.prefix, *subject_tokens(event.customer_no)])
-                return await js.publish(
-                    subject, orjson.dumps(body), headers={"Nats-Msg-Id": str(event.source)}
-                )
+                return await js.publish(subject, data, headers={"Nats-Msg-Id": str(event.source)})
 
-        acks = await asyncio.gather(*(one(e) for e in events))
-        return sum(1 for a in acks if not a.duplicate)
+        await asyncio.gather(*(one(*message) for message in messages))
+        return refused
 
     def next_offset(self, after: int, *, index: int, count: int) -> int | None:
         """The offset of partition `index`'s first record after `after`, or None when it has none."""
@@ -145,7 +162,7 @@ class NatsRoutedLog:
                     )
                 except NatsTimeout:
                     messages = []
-                records.extend(record_of(m) for m in messages)
+                records.extend(_routed_record(int(m.metadata.sequence.stream), m.data) for m in messages)
                 # Done when the partition has no record left up to the head seen at the start (a consumer's
                 # own count of what is pending is not exact for a filtered start on NATS 2.9).
                 following = await self._next_offset(records[-1].offset if records else after, subject)
@@ -186,17 +203,22 @@ class NatsRoutedLog:
         if not state.messages:
             return 0
         message = await js.get_msg(self.stream, seq=int(state.last_seq))
-        return int(orjson.loads(message.data)["payload"]["source"])
+        source = _routed_record(int(state.last_seq), message.data).payload.get("source")
+        return source if isinstance(source, int) else 0
 
     def trim(self, *, up_to: int) -> int:
-        """Purge the records at or below `up_to` (every routing partition has passed them); offsets stay."""
+        """Purge the records at or below `up_to` (every routing partition has passed them), but never the
+        newest: it tells the republisher what it published last (`last_source`). Offsets stay valid."""
         return self._events.run(self._purge(up_to)) if up_to > 0 else 0
 
     async def _purge(self, up_to: int) -> int:
         js = self._events.jetstream
         try:
-            before = (await js.stream_info(self.stream)).state.messages
+            state = (await js.stream_info(self.stream)).state
         except NotFoundError:
+            return 0
+        before, up_to = state.messages, min(up_to, int(state.last_seq) - 1)
+        if up_to < int(state.first_seq):
             return 0
         await js.purge_stream(self.stream, seq=up_to + 1)
         after = (await js.stream_info(self.stream)).state.messages
@@ -210,3 +232,21 @@ class NatsRoutedLog:
         with contextlib.suppress(NotFoundError):
             await self._events.jetstream.delete_stream(self.stream)
         self._made = False
+
+
+def _routed_record(offset: int, data: bytes) -> LogRecord:
+    """A routed message as a record; one that is not what the republisher writes becomes a record routing
+    refuses (a dead letter of its partition) instead of an error that would stop the partition's reads."""
+    try:
+        body = orjson.loads(data)
+        return LogRecord(
+            offset=offset,
+            event_id=str(body["event_id"]),
+            received_at=datetime.fromisoformat(body["received_at"]),
+            payload=dict(body["payload"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        text = data[:2_000].decode("utf-8", errors="replace")
+        return LogRecord(
+            offset, "", datetime(1970, 1, 1, tzinfo=UTC), {"malformed": text, "error": repr(exc)}
+        )

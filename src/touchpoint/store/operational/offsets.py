@@ -37,6 +37,18 @@ def claim_offset(connection: Connection, consumer: str, now: datetime) -> int | 
     return _locked(connection, consumer, now, skip_locked=True)
 
 
+def claim_existing_offset(connection: Connection, consumer: str) -> int | None:
+    """As `claim_offset` for a consumer whose row is made by someone else (journey routing makes a layout's
+    rows when it begins): None when the row is missing — the consumer was replaced — or another worker holds
+    it, never a new row."""
+    value = connection.execute(
+        select(consumer_offsets.c.offset)
+        .where(consumer_offsets.c.consumer == consumer)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
 def _locked(connection: Connection, consumer: str, now: datetime, *, skip_locked: bool) -> int | None:
     """The consumer's offset with its row locked (created first if missing); None when skipped."""
     if get_offset(connection, consumer) == 0:
