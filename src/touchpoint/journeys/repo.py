@@ -211,8 +211,12 @@ def save_runs(connection: Connection, runs: list[Run], now: datetime) -> None:
     rows = []
     for run in runs:
         row = _row(run, now)
-        rows.append({"id": run.id, "ended_at": row["ended_at"], **{c: row[c] for c in _SAVED}})
-    update_rows(connection, journey_runs, "id", rows)
+        rows.append(
+            {"id": run.id, "customer_no": run.customer_no, "ended_at": row["ended_at"]}
+            | {c: row[c] for c in _SAVED}
+        )
+    # By id and customer: journey_runs is partitioned by customer on PostgreSQL (one partition probed a row).
+    update_rows(connection, journey_runs, ("id", "customer_no"), rows)
 
 
 def insert_step_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -654,7 +658,10 @@ def log_messages(connection: Connection, rows: list[dict[str, Any]], now: dateti
     update_rows(
         connection,
         journey_outbox,
-        "id",
-        [{"id": r["id"], "attempts": int(r["attempts"]) + 1} | sent for r in rows],
+        ("id", "customer_no"),  # partitioned by customer on PostgreSQL
+        [
+            {"id": r["id"], "customer_no": r["customer_no"], "attempts": int(r["attempts"]) + 1} | sent
+            for r in rows
+        ],
     )
     return len(fresh)

@@ -36,6 +36,13 @@ things = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 victim = Table("x", metadata, Column("id", Integer, primary_key=True))
+owned = Table(  # a key of two columns, as journey_runs' (id, customer_no)
+    "owned",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+)
 
 
 @pytest.fixture
@@ -133,6 +140,23 @@ def test_update_rows_with_the_key_first_or_last_and_no_rows(ops: OperationalStor
         update_rows(connection, things, "id", [{"name": "last key", "id": 2}])
         update_rows(connection, things, "name", [{"name": "last key", "at": WHEN}])
     assert _all_things(ops)[2] == (2, "last key", WHEN)
+
+
+def test_update_rows_by_a_key_of_two_columns_sets_only_the_row_both_name(ops: OperationalStore) -> None:
+    with ops.begin() as connection:
+        connection.execute(
+            insert(owned), [{"id": i, "owner": o, "name": "old"} for i in (1, 2) for o in ("a", "b")]
+        )
+    changes = [{"id": 1, "owner": "b", "name": HOSTILE[5]}, {"name": "二", "owner": "a", "id": 2}]
+    with ops.begin() as connection:
+        update_rows(connection, owned, ("id", "owner"), changes)
+        if connection.dialect.name == "postgresql":  # the planner's settings are back for what follows
+            assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar() == "on"
+        rows = connection.execute(select(owned).order_by(owned.c.id, owned.c.owner)).all()
+    expected = [(1, "a", "old"), (1, "b", HOSTILE[5]), (2, "a", "二"), (2, "b", "old")]
+    assert [tuple(r) for r in rows] == expected
+    with pytest.raises(ValueError, match=r"owned\.id/owner appears twice"), ops.begin() as connection:
+        update_rows(connection, owned, ("id", "owner"), [changes[0], changes[0]])
 
 
 def test_insert_rows_binds_a_repeated_object_and_distinct_equal_values_alike(ops: OperationalStore) -> None:

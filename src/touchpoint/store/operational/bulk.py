@@ -150,9 +150,13 @@ def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, An
         cursor.close()
 
 
-def update_rows(connection: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Set columns of many rows, each found by its value of the column `key` (every row a dict with the same
-    keys, `key` among them, each key once), in one statement.
+def update_rows(
+    connection: Connection, table: Table, key: str | tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Set columns of many rows, each found by its value of the column `key` — or of the columns, a tuple
+    — (every row a dict with the same keys, the key columns among them, each key once), in one statement.
+    The key must be indexed. On a partitioned table, name the partition key among the key columns: each
+    row is then looked for in its own partition only.
 
     The values are bound as `insert_rows` binds them and are parameters, never inlined into the statement's
     text. On SQLite they go to the driver's executemany; on PostgreSQL each column travels as one array and
@@ -160,19 +164,22 @@ def update_rows(connection: Connection, table: Table, key: str, rows: Sequence[d
     quarters of a journey batch's time there); elsewhere through SQLAlchemy's executemany."""
     if not rows:
         return
-    if len({row[key] for row in rows}) < len(rows):  # which of two values would win differs by database
-        raise ValueError(f"update_rows: a {table.name}.{key} appears twice in one call")
-    names = [name for name in rows[0] if name != key]
+    keys = (key,) if isinstance(key, str) else key
+    if len({tuple(row[k] for k in keys) for row in rows}) < len(rows):  # which would win differs by database
+        raise ValueError(f"update_rows: a {table.name}.{'/'.join(keys)} appears twice in one call")
+    names = [name for name in rows[0] if name not in keys]
     if connection.dialect.name == "postgresql":
-        _update_by_unnest(connection, table, key, names, bound_rows(connection, table, rows))
+        _update_by_unnest(connection, table, keys, names, bound_rows(connection, table, rows))
         return
     statement = (
         update(table)
-        .where(table.c[key] == bindparam(f"where_{key}"))
+        .where(*(table.c[k] == bindparam(f"where_{k}") for k in keys))
         .values({name: bindparam(f"set_{name}") for name in names})
     )
     if connection.dialect.name != "sqlite":
-        parameters = [{f"set_{n}": row[n] for n in names} | {f"where_{key}": row[key]} for row in rows]
+        parameters = [
+            {f"set_{n}": row[n] for n in names} | {f"where_{k}": row[k] for k in keys} for row in rows
+        ]
         connection.execute(statement, parameters)
         return
     bound = bound_rows(connection, table, rows)
@@ -182,24 +189,45 @@ def update_rows(connection: Connection, table: Table, key: str, rows: Sequence[d
 
 
 def _update_by_unnest(
-    connection: Connection, table: Table, key: str, names: list[str], rows: Sequence[dict[str, Any]]
+    connection: Connection,
+    table: Table,
+    keys: tuple[str, ...],
+    names: list[str],
+    rows: Sequence[dict[str, Any]],
 ) -> None:
-    """PostgreSQL: UPDATE … FROM unnest(one array per column) joined on `key`; the arrays are parameters."""
+    """PostgreSQL: UPDATE … FROM unnest(one array per column) joined on the keys; the arrays are parameters.
+
+    Joined row by row through the key's index (a nested loop): the planner, counting the array's rows
+    against the table's, chose a hash join over a scan of every row — 4.3 s for 10,000 runs among 5.1M in
+    the 16 partitions of journey_runs, against 0.3 s by index with the partition key named (1.1 s without).
+    """
     quote = connection.dialect.identifier_preparer.quote
-    columns = [key, *names]
+    columns = [*keys, *names]
     arrays = ", ".join(
         f"%(c{i})s::{table.c[name].type.compile(dialect=connection.dialect)}[]"
         for i, name in enumerate(columns)
     )
     target = quote(table.name) if not table.schema else f"{quote(table.schema)}.{quote(table.name)}"
     sets = ", ".join(f"{quote(name)} = v.{quote(name)}" for name in names)
+    joined = " AND ".join(f"{target}.{quote(k)} = v.{quote(k)}" for k in keys)
     statement = (
         f"UPDATE {target} SET {sets} FROM unnest({arrays}) AS v({', '.join(quote(c) for c in columns)}) "
-        f"WHERE {target}.{quote(key)} = v.{quote(key)}"
+        f"WHERE {joined}"
+    )
+    # For this statement only (as SET LOCAL, then as RESET); a failure aborts the transaction, whose end
+    # undoes the setting anyway.
+    connection.exec_driver_sql(
+        f"SELECT set_config(name, 'off', true) FROM pg_settings WHERE name IN {_JOINS}"
     )
     connection.exec_driver_sql(
         statement, {f"c{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
     )
+    connection.exec_driver_sql(
+        f"SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN {_JOINS}"
+    )
+
+
+_JOINS = "('enable_hashjoin', 'enable_mergejoin')"  # the planner's join methods other than the nested loop
 
 
 def bound_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
