@@ -11,36 +11,23 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from touchpoint.bootstrap import Container
 from touchpoint.config import load_settings
 from touchpoint.core.events import LogEntry, routed_parts, routed_subject_of
-from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import process_log
 from touchpoint.journeys import routing, runtime
 from touchpoint.journeys.routing import REPUBLISHER, ROUTED, partition_names, partition_of, partition_place
 from touchpoint.journeys.runtime import republish, route_events
-from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets
-from touchpoint.store.operational.schema import journey_inbox
 from touchpoint.worker.jobs import housekeep
+from unit.journeys.routing_world import append, kept, publish_journey
 
 NATS_ENV = "TOUCHPOINT_TEST_NATS_URL"
-JOURNEY = {
-    "name": "subscribers",
-    "title": "subscribers",
-    "entry": {"type": "api"},
-    "start": "hi",
-    "nodes": [{"id": "hi", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}],
-    # A goal's event is kept for every customer it is routed for: one inbox row per routed event.
-    "goal": {"event": "fund_subscribe", "within": "7d"},
-}
 
 pytestmark = pytest.mark.nats
 
@@ -60,34 +47,11 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def env(container: Container) -> Iterator[Container]:
-    save_journey(env=container, principal=SYSTEM, journey=parse_journey(JOURNEY))
-    publish(env=container, principal=SYSTEM, name="subscribers")
+    publish_journey(container)
     yield container
     assert container.routed is not None
     container.routed.delete_stream()  # type: ignore[attr-defined]
     container.log.delete_stream()  # type: ignore[attr-defined]
-
-
-def _append(env: Container, rng: random.Random, count: int, start: int) -> list[tuple[str, int]]:
-    """`count` events of 25 customers, a third of them fund_subscribe; the (customer, ms) of those."""
-    sent = []
-    for n in range(start, start + count):
-        customer = f"C{rng.randrange(25):04d}"
-        event = rng.choice(["fund_subscribe", "page_view", "login"])
-        ms = int((env.clock.now() + timedelta(seconds=n)).timestamp() * 1000)
-        body = {
-            "event_id": f"e{n}",
-            "kind": "track",
-            "event": event,
-            "time": ms,
-            "distinct_id": customer,
-            "properties": {},
-            "ids": {"customer_no": customer},
-        }
-        env.log.append([LogEntry(None, body["event_id"], body)], received_at=env.clock.now())
-        if event == "fund_subscribe":
-            sent.append((customer, ms))
-    return sent
 
 
 def _route(env: Any) -> None:
@@ -96,10 +60,16 @@ def _route(env: Any) -> None:
         pass
 
 
-def _kept(env: Container) -> list[tuple[str, int]]:
-    with env.ops.begin() as connection:
-        rows = connection.execute(select(journey_inbox.c.customer_no, journey_inbox.c.time)).all()
-    return sorted((c, int(t.timestamp() * 1000)) for c, t in rows)
+def _republish_then_stop(env: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The republisher publishes a batch and is killed before it commits its offset."""
+
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("killed after publishing, before committing")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runtime, "set_offset", stopped)
+        with pytest.raises(ConnectionError):
+            republish(env=env, limit=1_000)
 
 
 def _routing(env: Container) -> set[str]:
@@ -117,7 +87,7 @@ def test_a_customers_subject_is_fixed_and_agrees_with_its_partition_of_every_pow
 
 
 def test_each_partition_reads_only_its_customers_events_in_log_order(env: Container) -> None:
-    expected = _append(env, random.Random(2), 120, 0)
+    expected = append(env, random.Random(2), 120, 0)
     process_log(env=env, log=env.log)
     route_events(env=env)  # routing begins: the republisher's offset is made
     while republish(env=env, limit=11):
@@ -146,9 +116,9 @@ def test_every_event_is_routed_once_across_partition_counts_and_between_log_and_
     layouts = (("log", 1), ("routed", 2), ("routed", 4), ("log", 3), ("routed", 8))
     for step, (source, partitions) in enumerate(layouts):
         now = replace(env, routing_source=source, routing_partitions=partitions)
-        expected += _append(now, rng, 60, 60 * step)
+        expected += append(now, rng, 60, 60 * step)
         _route(now)
-        assert _kept(now) == sorted(expected), (source, partitions)
+        assert kept(now) == sorted(expected), (source, partitions)
         prefix = ROUTED if source == "routed" else "journeys"
         wanted = set(partition_names(partitions, prefix)) | ({REPUBLISHER} if source == "routed" else set())
         assert _routing(now) == wanted
@@ -160,9 +130,9 @@ def test_a_change_of_source_waits_for_a_partition_behind_the_others(env: Contain
     is lost or doubled."""
     rng = random.Random(7)
     two = replace(env, routing_source="log", routing_partitions=2)
-    expected = _append(two, rng, 50, 0)
+    expected = append(two, rng, 50, 0)
     _route(two)
-    expected += _append(two, rng, 30, 50)
+    expected += append(two, rng, 30, 50)
     process_log(env=two, log=two.log)
     catalog = runtime.live_versions(two)
     # Partition 1 alone routes the new records (as a worker would while another held partition 0).
@@ -175,34 +145,27 @@ def test_a_change_of_source_waits_for_a_partition_behind_the_others(env: Contain
     assert offsets[partition_names(2)[0]] < offsets[partition_names(2)[1]]
     routed = replace(env, routing_partitions=4)
     _route(routed)
-    assert _kept(routed) == sorted(expected)
-    more = _append(routed, rng, 30, 80)
+    assert kept(routed) == sorted(expected)
+    more = append(routed, rng, 30, 80)
     _route(routed)
-    assert _kept(routed) == sorted(expected + more)
+    assert kept(routed) == sorted(expected + more)
     assert _routing(routed) == {*partition_names(4, ROUTED), REPUBLISHER}
 
 
 def test_a_republisher_stopped_before_committing_publishes_again_and_the_stream_keeps_one_copy(
     env: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = _append(env, random.Random(5), 80, 0)
+    expected = append(env, random.Random(5), 80, 0)
     process_log(env=env, log=env.log)
     route_events(env=env)
     assert env.routed is not None
-
-    def stopped(*args: Any, **kwargs: Any) -> None:
-        raise ConnectionError("killed after publishing, before committing")
-
-    monkeypatch.setattr(runtime, "set_offset", stopped)
-    with pytest.raises(ConnectionError):
-        republish(env=env, limit=1_000)
+    _republish_then_stop(env, monkeypatch)
     published = env.routed.head()
     assert published > 0
-    monkeypatch.undo()
     assert republish(env=env, limit=1_000) == 80  # the batch again: the offset moves now
     assert env.routed.head() == published  # every copy dropped by its source offset
     _route(env)
-    assert _kept(env) == sorted(expected)
+    assert kept(env) == sorted(expected)
 
 
 def _route_only(env: Container, names: list[str], routed: bool = True, bound: int | None = None) -> None:
@@ -219,9 +182,9 @@ def _route_only(env: Container, names: list[str], routed: bool = True, bound: in
 def test_housekeeping_purges_only_what_every_partition_passed(env: Container) -> None:
     eight = replace(env, routing_partitions=8)  # some partitions get few records: sparse offsets
     rng = random.Random(9)
-    expected = _append(eight, rng, 100, 0)
+    expected = append(eight, rng, 100, 0)
     _route(eight)
-    behind = _append(eight, rng, 100, 100)
+    behind = append(eight, rng, 100, 100)
     expected += behind
     process_log(env=eight, log=eight.log)
     while republish(env=eight, limit=1_000):
@@ -236,7 +199,7 @@ def test_housekeeping_purges_only_what_every_partition_passed(env: Container) ->
     housekeep(eight)
     assert eight.routed.read(offset, 1_000, index=0, count=8) == waiting  # what it still needs is kept
     _route(eight)
-    assert _kept(eight) == sorted(expected)
+    assert kept(eight) == sorted(expected)
     housekeep(eight)
     newest = eight.routed.head()
     assert [r.offset for r in eight.routed.read(0, 1_000, index=0, count=1)] == [newest]  # kept: see below
@@ -249,9 +212,9 @@ def test_a_worker_routing_a_replaced_layout_routes_nothing_again(env: Container)
     so it routes nothing — not everything again from offset 0."""
     rng = random.Random(3)
     two = replace(env, routing_partitions=2)
-    expected = _append(two, rng, 60, 0)
+    expected = append(two, rng, 60, 0)
     _route(two)
-    expected += _append(two, rng, 60, 60)
+    expected += append(two, rng, 60, 60)
     process_log(env=two, log=two.log)
     while republish(env=two, limit=50):
         pass
@@ -263,19 +226,19 @@ def test_a_worker_routing_a_replaced_layout_routes_nothing_again(env: Container)
     _route(four)  # worker B
     _route_only(four, stale.names, bound=stale.bound)  # worker A goes on
     assert _routing(four) == {*partition_names(4, ROUTED), REPUBLISHER}
-    assert _kept(four) == sorted(expected)
-    expected += _append(four, rng, 40, 200)
+    assert kept(four) == sorted(expected)
+    expected += append(four, rng, 40, 200)
     _route(four)
-    assert _kept(four) == sorted(expected)
+    assert kept(four) == sorted(expected)
 
 
 def test_a_worker_beginning_late_leaves_the_layout_another_began(env: Container) -> None:
     """Two workers find no routing offsets at once; A begins, republishes and routes; B's begin, made on
     its stale view, must change nothing (no offset moved back, no record skipped)."""
     rng = random.Random(4)
-    expected = _append(env, rng, 80, 0)
+    expected = append(env, rng, 80, 0)
     _route(env)
-    expected += _append(env, rng, 40, 80)
+    expected += append(env, rng, 40, 80)
     process_log(env=env, log=env.log)
     while republish(env=env, limit=1_000):
         pass
@@ -285,7 +248,7 @@ def test_a_worker_beginning_late_leaves_the_layout_another_began(env: Container)
     with env.ops.begin() as connection:
         assert all_offsets(connection) == before
     _route(env)
-    assert _kept(env) == sorted(expected)
+    assert kept(env) == sorted(expected)
 
 
 def test_back_to_the_log_after_a_purge_routes_an_unacknowledged_batch_once(
@@ -294,22 +257,15 @@ def test_back_to_the_log_after_a_purge_routes_an_unacknowledged_batch_once(
     """The republisher is stopped after publishing, before committing; the partitions route the batch;
     housekeeping purges the stream; routing goes back to the log: the log partitions start after what was
     published, not after the republisher's stale offset."""
-    expected = _append(env, random.Random(6), 60, 0)
+    expected = append(env, random.Random(6), 60, 0)
     process_log(env=env, log=env.log)
     route_events(env=env)
-
-    def stopped(*args: Any, **kwargs: Any) -> None:
-        raise ConnectionError("killed after publishing, before committing")
-
-    monkeypatch.setattr(runtime, "set_offset", stopped)
-    with pytest.raises(ConnectionError):
-        republish(env=env, limit=1_000)
-    monkeypatch.undo()
+    _republish_then_stop(env, monkeypatch)
     while route_events(env=env):
         pass
     housekeep(env)  # every partition passed the batch: the routed stream is purged of it
     _route(replace(env, routing_source="log"))
-    assert _kept(env) == sorted(expected)
+    assert kept(env) == sorted(expected)
 
 
 def test_a_republisher_skips_what_the_stream_already_holds_even_past_the_duplicate_window(
@@ -317,18 +273,11 @@ def test_a_republisher_skips_what_the_stream_already_holds_even_past_the_duplica
 ) -> None:
     """Restarted long after it was stopped between publishing and committing, the republisher does not rely
     on the server's duplicate window: it publishes only events after the newest one the stream holds."""
-    _append(env, random.Random(8), 60, 0)
+    append(env, random.Random(8), 60, 0)
     process_log(env=env, log=env.log)
     route_events(env=env)
     assert env.routed is not None
-
-    def stopped(*args: Any, **kwargs: Any) -> None:
-        raise ConnectionError("killed after publishing, before committing")
-
-    monkeypatch.setattr(runtime, "set_offset", stopped)
-    with pytest.raises(ConnectionError):
-        republish(env=env, limit=1_000)
-    monkeypatch.undo()
+    _republish_then_stop(env, monkeypatch)
     sent: list[Any] = []
     real = env.routed.publish
     monkeypatch.setattr(env.routed, "publish", lambda events: sent.extend(events) or real(events))
@@ -338,7 +287,7 @@ def test_a_republisher_skips_what_the_stream_already_holds_even_past_the_duplica
 
 def test_an_event_too_large_for_the_routed_stream_is_a_dead_letter_and_the_rest_go_on(env: Container) -> None:
     largest = env.log.connection.max_payload  # type: ignore[attr-defined]
-    expected = _append(env, random.Random(10), 20, 0)
+    expected = append(env, random.Random(10), 20, 0)
     ms = int(env.clock.now().timestamp() * 1000)
     big = {
         "event_id": "big",
@@ -350,9 +299,9 @@ def test_an_event_too_large_for_the_routed_stream_is_a_dead_letter_and_the_rest_
         "ids": {"customer_no": "C0001"},
     }
     env.log.append([LogEntry(None, "big", big)], received_at=env.clock.now())
-    expected += _append(env, random.Random(11), 20, 20)
+    expected += append(env, random.Random(11), 20, 20)
     _route(env)
-    assert _kept(env) == sorted(expected)
+    assert kept(env) == sorted(expected)
     with env.ops.begin() as connection:
         letters = [d for d in dead_letters.list_letters(connection) if d.consumer == REPUBLISHER]
     assert [d.record["event_id"] for d in letters] == ["big"]
@@ -360,31 +309,31 @@ def test_an_event_too_large_for_the_routed_stream_is_a_dead_letter_and_the_rest_
 
 
 def test_a_malformed_event_one_id_refused_does_not_stop_the_republisher(env: Container) -> None:
-    expected = _append(env, random.Random(12), 20, 0)
+    expected = append(env, random.Random(12), 20, 0)
     bad = {"event_id": "bad", "kind": "track", "event": "fund_subscribe", "time": 1, "ids": "oops"}
     env.log.append([LogEntry(None, "bad", bad)], received_at=env.clock.now())
-    expected += _append(env, random.Random(13), 20, 20)
+    expected += append(env, random.Random(13), 20, 20)
     _route(env)
-    assert _kept(env) == sorted(expected)
+    assert kept(env) == sorted(expected)
 
 
 def test_a_malformed_routed_message_is_a_dead_letter_of_its_partition(env: Container) -> None:
-    expected = _append(env, random.Random(14), 20, 0)
+    expected = append(env, random.Random(14), 20, 0)
     _route(env)
     routed = env.routed
     assert routed is not None
     subject = ".".join([routed.prefix, *["0"] * 6])  # type: ignore[attr-defined]
     env.log.run(env.log.jetstream.publish(subject, b"not json"))  # type: ignore[attr-defined]
-    expected += _append(env, random.Random(15), 20, 20)
+    expected += append(env, random.Random(15), 20, 20)
     _route(env)
-    assert _kept(env) == sorted(expected)
+    assert kept(env) == sorted(expected)
     with env.ops.begin() as connection:
         letters = [d for d in dead_letters.list_letters(connection) if d.consumer == ROUTED]
     assert [d.record.get("malformed") for d in letters] == ["not json"]
 
 
 def test_a_routed_stream_made_anew_is_an_error_not_a_silent_skip(env: Container) -> None:
-    _append(env, random.Random(16), 30, 0)
+    append(env, random.Random(16), 30, 0)
     _route(env)
     assert env.routed is not None
     env.routed.delete_stream()  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,53 +13,19 @@ from sqlalchemy import func, select, text
 
 from touchpoint.bootstrap import Container
 from touchpoint.core.events import LogEntry
-from touchpoint.governance import SYSTEM
 from touchpoint.identity.service import process_log
 from touchpoint.journeys.routing import partition_names, partition_of
 from touchpoint.journeys.runtime import route_events
-from touchpoint.journeys.service import parse_journey, publish, save_journey
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets
 from touchpoint.store.operational.schema import journey_inbox
-
-JOURNEY = {
-    "name": "subscribers",
-    "title": "subscribers",
-    "entry": {"type": "api"},
-    "start": "hi",
-    "nodes": [{"id": "hi", "type": "action", "action": {"kind": "send", "channel": "log", "text": "hi"}}],
-    # A goal's event is kept for every customer it is routed for: one inbox row per routed event.
-    "goal": {"event": "fund_subscribe", "within": "7d"},
-}
+from unit.journeys.routing_world import append, kept, publish_journey
 
 
 @pytest.fixture
 def env(container: Container) -> Container:
-    save_journey(env=container, principal=SYSTEM, journey=parse_journey(JOURNEY))
-    publish(env=container, principal=SYSTEM, name="subscribers")
+    publish_journey(container)
     return container
-
-
-def _append(env: Container, rng: random.Random, count: int, start: int) -> list[tuple[str, int]]:
-    """`count` events of 25 customers, a third of them fund_subscribe; the (customer, ms) of those."""
-    sent = []
-    for n in range(start, start + count):
-        customer = f"C{rng.randrange(25):04d}"
-        event = rng.choice(["fund_subscribe", "page_view", "login"])
-        ms = int((env.clock.now() + timedelta(seconds=n)).timestamp() * 1000)
-        body = {
-            "event_id": f"e{n}",
-            "kind": "track",
-            "event": event,
-            "time": ms,
-            "distinct_id": customer,
-            "properties": {},
-            "ids": {"customer_no": customer},
-        }
-        env.log.append([LogEntry(None, body["event_id"], body)], received_at=env.clock.now())
-        if event == "fund_subscribe":
-            sent.append((customer, ms))
-    return sent
 
 
 def _route(env: Any) -> None:
@@ -68,12 +33,6 @@ def _route(env: Any) -> None:
     process_log(env=env, log=env.log)
     while route_events(env=env, limit=7):
         pass
-
-
-def _kept(env: Container) -> list[tuple[str, int]]:
-    with env.ops.begin() as connection:
-        rows = connection.execute(select(journey_inbox.c.customer_no, journey_inbox.c.time)).all()
-    return sorted((c, int(t.timestamp() * 1000)) for c, t in rows)
 
 
 def test_a_customer_always_falls_in_one_partition_of_each_layout() -> None:
@@ -92,9 +51,9 @@ def test_every_event_is_routed_once_in_partitions_and_across_layout_changes(env:
     expected: list[tuple[str, int]] = []
     for partitions, start in ((1, 0), (4, 60), (3, 120)):
         env = replace(env, routing_partitions=partitions)
-        expected += _append(env, rng, 60, start)
+        expected += append(env, rng, 60, start)
         _route(env)
-        assert _kept(env) == sorted(expected)
+        assert kept(env) == sorted(expected)
         with env.ops.begin() as connection:
             routing = {n for n in all_offsets(connection) if n.startswith("journeys")}
         assert routing == set(partition_names(partitions))
@@ -110,9 +69,9 @@ def test_a_partition_held_by_another_worker_is_skipped_then_caught_up_before_a_l
     are, so its customers' events are routed once, not skipped by the new layout."""
     rng = random.Random(5)
     three = replace(env, routing_partitions=3)
-    expected = _append(three, rng, 90, 0)
+    expected = append(three, rng, 90, 0)
     _route(three)
-    later = _append(three, rng, 90, 90)
+    later = append(three, rng, 90, 90)
     expected += later
     process_log(env=three, log=three.log)
     with three.ops.engine.connect() as other:
@@ -121,11 +80,11 @@ def test_a_partition_held_by_another_worker_is_skipped_then_caught_up_before_a_l
             pass
         held = [(c, ms) for c, ms in later if partition_of(c, 3) == 0]
         assert held
-        assert sorted(set(expected) - set(held)) == _kept(three)
+        assert sorted(set(expected) - set(held)) == kept(three)
         other.rollback()
     two = replace(env, routing_partitions=2)
     _route(two)
-    assert _kept(two) == sorted(expected)
+    assert kept(two) == sorted(expected)
     with two.ops.begin() as connection:
         count = connection.execute(select(func.count()).select_from(journey_inbox)).scalar_one()
         routing = {n for n in all_offsets(connection) if n.startswith("journeys")}
@@ -141,7 +100,7 @@ def test_a_dead_letter_of_an_earlier_layout_is_retried_once_by_its_customers_par
     whoever routes — not left waiting for a partition that no longer exists."""
     four = replace(env, routing_partitions=4)
     rng = random.Random(11)
-    expected = _append(four, rng, 40, 0)
+    expected = append(four, rng, 40, 0)
     bad = {
         "event_id": "bad",
         "kind": "track",
@@ -153,7 +112,7 @@ def test_a_dead_letter_of_an_earlier_layout_is_retried_once_by_its_customers_par
     }
     four.log.append([LogEntry(None, "bad", bad)], received_at=four.clock.now())
     _route(four)
-    assert _kept(four) == sorted(expected)
+    assert kept(four) == sorted(expected)
     with four.ops.begin() as connection:
         routing = [d for d in dead_letters.list_letters(connection) if d.consumer.startswith("journeys")]
     assert [d.consumer for d in routing] == [f"journeys:{partition_of('C0001', 4)}/4"]
@@ -169,7 +128,7 @@ def test_a_dead_letter_of_an_earlier_layout_is_retried_once_by_its_customers_par
         dead_letters.request_retry(connection, routing[0].id)
     _route(three)
     _route(three)
-    assert _kept(three) == sorted([*expected, ("C0001", ms)])
+    assert kept(three) == sorted([*expected, ("C0001", ms)])
     with three.ops.begin() as connection:
         letter = dead_letters.get_letter(connection, routing[0].id)
     assert letter is not None

@@ -41,12 +41,7 @@ def claim_existing_offset(connection: Connection, consumer: str) -> int | None:
     """As `claim_offset` for a consumer whose row is made by someone else (journey routing makes a layout's
     rows when it begins): None when the row is missing — the consumer was replaced — or another worker holds
     it, never a new row."""
-    value = connection.execute(
-        select(consumer_offsets.c.offset)
-        .where(consumer_offsets.c.consumer == consumer)
-        .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
-    return None if value is None else int(value)
+    return _select_locked(connection, consumer, skip_locked=True)
 
 
 def _locked(connection: Connection, consumer: str, now: datetime, *, skip_locked: bool) -> int | None:
@@ -59,6 +54,10 @@ def _locked(connection: Connection, consumer: str, now: datetime, *, skip_locked
                 )
         except IntegrityError:
             pass  # another worker created it first
+    return _select_locked(connection, consumer, skip_locked=skip_locked)
+
+
+def _select_locked(connection: Connection, consumer: str, *, skip_locked: bool) -> int | None:
     value = connection.execute(
         select(consumer_offsets.c.offset)
         .where(consumer_offsets.c.consumer == consumer)
