@@ -74,8 +74,13 @@ class RoutedLog(Protocol):
         """The offset of the newest record (0 when none was ever stored)."""
         ...
 
-    def last_source(self) -> int:
-        """The event-log offset of the newest record (0 when it never held one: trimming keeps it)."""
+    def last_source(self) -> int | None:
+        """The event-log offset of the newest record (0 when it never held one: trimming keeps it; None
+        when there is no stream)."""
+        ...
+
+    def sources_after(self, source: int) -> set[int] | None:
+        """The source offsets above `source` held at the stream's end (None: too many to read back)."""
         ...
 
     def trim(self, *, up_to: int) -> int:

@@ -101,6 +101,9 @@ def _layout(env: Any, wanted: int, routed: RoutedLog | None) -> Layout:
         return Layout(target, routed is not None, None)
     target_layout = (ROUTED if routed is not None else CONSUMER, wanted)
     if layouts == [target_layout]:
+        missing = [name for name in target if name not in stored]
+        if missing:  # a deployment whose partitions were made one by one, as releases before 40 did
+            _add_rows(env, missing)
         return Layout(target, routed is not None, None)
     prefix, count = next(layout for layout in layouts if layout != target_layout)
     old = partition_names(count, prefix)
@@ -119,6 +122,8 @@ def _replace_log_layout(
     the new layout starts there: log partitions at that offset, or the republisher at it with routed
     partitions at the routed stream's head."""
     furthest = max(stored[name] for name in old if name in stored)
+    if any(stored.get(name) != furthest for name in old):
+        return Layout(old, False, furthest)  # not there yet: no need to lock anything to know it
     # Read before the transaction (no network call inside one). Nothing publishes to the routed stream
     # while no republisher offset exists, so its head cannot move meanwhile.
     head = routed.head() if routed is not None else 0
@@ -163,7 +168,7 @@ def _replace_routed_layout(
     if back_to_log:
         # The log partitions start after what the republisher committed and what it published: a batch it
         # published but did not commit (it was stopped) is routed already.
-        start = max(stored.get(REPUBLISHER, 0), routed.last_source())
+        start = max(stored.get(REPUBLISHER, 0), routed.last_source() or 0)
     with env.ops.begin() as connection:
         held = _locked_routing(connection)
         if set(held) != set(stored) or any(held.get(name) != offset for name, offset in reached.items()):
@@ -211,6 +216,18 @@ def _begin(env: Any, target: list[str], stored: dict[str, int], routed: RoutedLo
             connection.execute(consumer_offsets.insert(), rows)
     except IntegrityError:
         pass  # another worker began at the same moment (the rows did not exist to be locked)
+
+
+def _add_rows(env: Any, names: list[str]) -> None:
+    """Make the missing partitions' rows at offset 0 (where a partition made on first use began)."""
+    now = env.clock.now()
+    try:
+        with env.ops.begin() as connection:
+            connection.execute(
+                consumer_offsets.insert(), [{"consumer": n, "offset": 0, "updated_at": now} for n in names]
+            )
+    except IntegrityError:
+        pass  # another worker made them at the same moment
 
 
 def _drop(connection: Connection, names: list[str]) -> None:

@@ -56,9 +56,9 @@ from touchpoint.store.operational.consumers import (
     retry_dead_letters,
 )
 from touchpoint.store.operational.offsets import (
+    all_offsets,
     claim_existing_offset,
     get_offset,
-    offsets_of,
     set_offset,
 )
 
@@ -374,29 +374,47 @@ def route_events(*, env: JourneyEnv, limit: int = 2_000) -> int:
 
 def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
     """Hand the next events One ID has linked to the routed stream, each on its customer's subject (ADR
-    0005); returns the log records passed. Only events some live or paused journey listens to are handed
-    on, and only once routing has switched to the routed stream (the republisher's offset exists).
+    0005); returns the log records passed (and dead letters retried). Only events some live or paused
+    journey listens to are handed on, and only once routing has switched to the routed stream (the
+    republisher's offset exists).
 
     No transaction is open while publishing: the offset commits after the server has stored the batch. A
-    republisher stopped between the two publishes again only what the stream does not hold yet (its newest
-    record names the last event published), and within the duplicate window the stream drops copies by their
-    source offset, so two workers at the same place store each event once, in log order. An event the
-    stream refuses (larger than a message may be) becomes a dead letter of `routed`, committed with the
-    offset."""
-    if env.routing_source != "routed" or env.routed is None:
+    republisher stopped between the two finds, at the stream's end, what it had published past its offset
+    (`sources_after`) and publishes only the rest — however late it comes back, and even if the server
+    stored a later event of the batch but refused an earlier one. Two workers at the same place publish the
+    same records in the same order, and the stream drops copies by source offset within its duplicate
+    window. An event the stream refuses (larger than a message may be) becomes a dead letter of `routed`,
+    committed with the offset."""
+    routed = env.routed
+    if env.routing_source != "routed" or routed is None:
         return 0
-    retried = _retry_republisher_letters(env, env.routed)
     with env.ops.engine.connect() as connection:
-        offsets = offsets_of(connection, [REPUBLISHER, IDENTITY])
-    if REPUBLISHER not in offsets or offsets[REPUBLISHER] >= offsets.get(IDENTITY, 0):
-        return retried
+        offsets = all_offsets(connection)
+    if REPUBLISHER not in offsets:
+        return 0
+    committed, newest = offsets[REPUBLISHER], routed.last_source()
+    if newest is None and any(_reads_routed(name) and offset > 0 for name, offset in offsets.items()):
+        raise RuntimeError(
+            "the routed stream is gone while routing partitions had read it: route from the log"
+            " (journey_routing_source = 'log') to start again, or restore the stream"
+        )
+    retried = 0
+    if (newest or 0) <= committed:  # nothing published past the offset: a retried letter hides no batch
+        retried = _retry_republisher_letters(env, routed)
     bound = offsets.get(IDENTITY, 0)  # who an event is comes from One ID: an event it has not linked waits
-    records = [r for r in env.log.read_after(offsets[REPUBLISHER], limit) if r.offset <= bound]
+    if committed >= bound:
+        return retried
+    records = [r for r in env.log.read_after(committed, limit) if r.offset <= bound]
     if not records:
         return retried
+    held = routed.sources_after(committed) if (newest or 0) > committed else set()
+    if held is None:
+        log.warning(
+            "%s: too much published past its offset to read back; the duplicate window dedupes", REPUBLISHER
+        )
+        held = set()
     listened = listened_events(live_versions(env))
-    published = env.routed.last_source()
-    wanted = [r for r in records if r.offset > published and r.payload.get("event") in listened]
+    wanted = [r for r in records if r.offset not in held and r.payload.get("event") in listened]
     with env.ops.engine.connect() as connection:
         named = attributed(connection, [r.payload for r in wanted])
     owners = {id(event): customer for event, customer in named}
@@ -405,7 +423,7 @@ def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
         for r in wanted
         if id(r.payload) in owners
     ]
-    refused = env.routed.publish(events)
+    refused = routed.publish(events)
     by_source = {r.offset: r for r in records}
     now = env.clock.now()
     with env.ops.begin() as connection:
@@ -417,10 +435,16 @@ def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
     return len(records) + retried
 
 
+def _reads_routed(consumer: str) -> bool:
+    place = partition_place(consumer)
+    return place is not None and place[0] == ROUTED
+
+
 def _retry_republisher_letters(env: JourneyEnv, routed: RoutedLog) -> int:
     """Publish again the republisher's dead letters an operator asked to retry (mended, say), then record
     each outcome; returns how many were tried. Published before it is marked, so a worker stopped between
-    the two publishes it again, and the stream drops the copy by its source offset."""
+    the two publishes it again, and the stream drops the copy by its source offset. Called only while the
+    routed partitions exist and nothing is published past the republisher's offset."""
     with env.ops.engine.connect() as connection:
         letters = dead_letters.retries_requested(connection, REPUBLISHER)
     for letter in letters:

@@ -11,6 +11,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,10 +25,12 @@ from touchpoint.journeys.routing import REPUBLISHER, ROUTED, partition_names, pa
 from touchpoint.journeys.runtime import republish, route_events
 from touchpoint.store.operational import dead_letters
 from touchpoint.store.operational.offsets import all_offsets
+from touchpoint.store.operational.schema import consumer_offsets
 from touchpoint.worker.jobs import housekeep
 from unit.journeys.routing_world import append, kept, publish_journey
 
 NATS_ENV = "TOUCHPOINT_TEST_NATS_URL"
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.nats
 
@@ -306,6 +309,17 @@ def test_an_event_too_large_for_the_routed_stream_is_a_dead_letter_and_the_rest_
         letters = [d for d in dead_letters.list_letters(connection) if d.consumer == REPUBLISHER]
     assert [d.record["event_id"] for d in letters] == ["big"]
     assert "larger than" in letters[0].error
+    with env.ops.begin() as connection:  # the operator trims the note and asks for a retry
+        table = dead_letters.dead_letters
+        mended = big | {"properties": {"note": "short"}}
+        connection.execute(table.update().where(table.c.id == letters[0].id).values(record=mended))
+        dead_letters.request_retry(connection, letters[0].id)
+    _route(env)
+    assert kept(env) == sorted([*expected, ("C0001", ms)])
+    with env.ops.begin() as connection:
+        letter = dead_letters.get_letter(connection, letters[0].id)
+    assert letter is not None
+    assert letter.status == "resolved"
 
 
 def test_a_malformed_event_one_id_refused_does_not_stop_the_republisher(env: Container) -> None:
@@ -339,6 +353,49 @@ def test_a_routed_stream_made_anew_is_an_error_not_a_silent_skip(env: Container)
     env.routed.delete_stream()  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="made anew"):
         route_events(env=env)
+    append(env, random.Random(17), 30, 30)
+    process_log(env=env, log=env.log)
+    with pytest.raises(
+        RuntimeError, match="is gone"
+    ):  # not made again, numbering from 1, under the partitions
+        republish(env=env)
+    assert env.routed.last_source() is None
+
+
+def test_an_event_the_server_lost_from_an_unacknowledged_batch_is_published_again(
+    env: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch published and not committed, of which the server kept a later event but not an earlier one
+    (as a cluster's leader change can): the republisher publishes the missing one, and only it."""
+    expected = append(env, random.Random(18), 60, 0)
+    process_log(env=env, log=env.log)
+    route_events(env=env)
+    assert env.routed is not None
+    real = env.routed.publish
+
+    def losing_one(events: list[Any]) -> Any:
+        return real([e for i, e in enumerate(events) if i != len(events) // 2])
+
+    with monkeypatch.context() as patched:
+        patched.setattr(env.routed, "publish", losing_one)
+        _republish_then_stop(env, monkeypatch)
+    before = env.routed.head()
+    _route(env)
+    assert env.routed.head() == before + 1  # the lost event, once
+    assert kept(env) == sorted(expected)
+
+
+def test_partitions_made_one_by_one_by_an_earlier_release_are_completed(env: Container) -> None:
+    """Releases before 40 made a partition's offset on its first use, so a deployment may hold some of its
+    layout's rows: the missing ones are made (at the log's start, as first use did), none is skipped."""
+    two = replace(env, routing_source="log", routing_partitions=2)
+    expected = append(two, random.Random(19), 40, 0)
+    process_log(env=two, log=two.log)
+    with two.ops.begin() as connection:
+        connection.execute(consumer_offsets.insert().values(consumer="journeys:0/2", offset=0, updated_at=T0))
+    _route(two)
+    assert kept(two) == sorted(expected)
+    assert _routing(two) == set(partition_names(2))
 
 
 @pytest.mark.parametrize("changes", [{"event_log": "sql"}, {"journey_routing_partitions": 3}])

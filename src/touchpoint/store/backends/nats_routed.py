@@ -35,6 +35,7 @@ BITS = ROUTED_SUBJECTS.bit_length() - 1  # 6 tokens: one per bit of the subject 
 # How long the server remembers a republished message's id: longer than a republisher can take between
 # publishing a batch and committing its offset (a batch is 2,000 events; a stalled one is retried sooner).
 DEDUPE_WINDOW = timedelta(minutes=10)
+TAIL_LIMIT = 10_000  # records read back at most to learn what an unacknowledged batch published
 HEADROOM = 512  # bytes of a message's headers (Nats-Msg-Id) and protocol beside its body
 FETCH_TIMEOUT = 1.0  # seconds one fetch waits for messages the consumer counted as pending
 
@@ -190,21 +191,52 @@ class NatsRoutedLog:
             return 0
         return int(info.state.last_seq)
 
-    def last_source(self) -> int:
-        """The event-log offset of the newest routed record (0 when the stream holds none)."""
+    def last_source(self) -> int | None:
+        """The event-log offset of the newest routed record (0 when the stream holds none; None when there
+        is no stream)."""
         return self._events.run(self._last_source())
 
-    async def _last_source(self) -> int:
+    async def _last_source(self) -> int | None:
         js = self._events.jetstream
         try:
             state = (await js.stream_info(self.stream)).state
         except NotFoundError:
-            return 0
+            return None
         if not state.messages:
             return 0
         message = await js.get_msg(self.stream, seq=int(state.last_seq))
         source = _routed_record(int(state.last_seq), message.data).payload.get("source")
         return source if isinstance(source, int) else 0
+
+    def sources_after(self, source: int, *, limit: int = TAIL_LIMIT) -> set[int] | None:
+        """The source offsets above `source` held at the stream's end (what a republisher stopped before
+        committing had published), read back from the newest record; None when more than `limit` records
+        would have to be read."""
+        return self._events.run(self._sources_after(source, limit), timeout=120.0)
+
+    async def _sources_after(self, source: int, limit: int) -> set[int] | None:
+        js = self._events.jetstream
+        try:
+            state = (await js.stream_info(self.stream)).state
+        except NotFoundError:
+            return set()
+        found: set[int] = set()
+        seq = int(state.last_seq)
+        while seq >= max(int(state.first_seq), 1):
+            if len(found) >= limit:
+                return None
+            try:
+                message = await js.get_msg(self.stream, seq=seq)
+            except NotFoundError:  # a hole left by a purge
+                seq -= 1
+                continue
+            held = _routed_record(seq, message.data).payload.get("source")
+            if isinstance(held, int) and held <= source:
+                break
+            if isinstance(held, int):
+                found.add(held)
+            seq -= 1
+        return found
 
     def trim(self, *, up_to: int) -> int:
         """Purge the records at or below `up_to` (every routing partition has passed them), but never the

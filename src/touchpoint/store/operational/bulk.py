@@ -214,16 +214,17 @@ def _update_by_unnest(
         f"UPDATE {target} SET {sets} FROM unnest({arrays}) AS v({', '.join(quote(c) for c in columns)}) "
         f"WHERE {joined}"
     )
-    # For this statement only (as SET LOCAL, then as RESET); a failure aborts the transaction, whose end
-    # undoes the setting anyway.
-    connection.exec_driver_sql(
-        f"SELECT set_config(name, 'off', true) FROM pg_settings WHERE name IN {_JOINS}"
-    )
+    # For this statement only: the settings as they were are read while they are turned off, and put back
+    # after it (a failure aborts the transaction, whose end undoes them anyway).
+    before = connection.exec_driver_sql(
+        f"SELECT name, setting, set_config(name, 'off', true) FROM pg_settings WHERE name IN {_JOINS}"
+    ).all()
     connection.exec_driver_sql(
         statement, {f"c{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
     )
     connection.exec_driver_sql(
-        f"SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN {_JOINS}"
+        "SELECT set_config(n, v, true) FROM unnest(%(n)s::text[], %(v)s::text[]) AS s(n, v)",
+        {"n": [name for name, _, _ in before], "v": [value for _, value, _ in before]},
     )
 
 
