@@ -107,6 +107,10 @@ def _layout(env: Any, wanted: int, routed: RoutedLog | None) -> Layout:
         return Layout(target, routed is not None, None)
     prefix, count = next(layout for layout in layouts if layout != target_layout)
     old = partition_names(count, prefix)
+    missing = [name for name in old if name not in stored]
+    if missing:  # the old layout must reach its bound whole before it is replaced
+        _add_rows(env, missing)
+        return Layout(old, prefix == ROUTED, max(stored[name] for name in old if name in stored))
     if prefix == CONSUMER:
         return _replace_log_layout(env, stored, old, target, routed)
     stream: RoutedLog | None = routed or env.routed  # back to the log: the old partitions still read it
