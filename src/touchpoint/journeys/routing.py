@@ -71,6 +71,12 @@ def partition_place(name: str) -> tuple[str, int, int] | None:
     return prefix, int(index), int(total)
 
 
+def reads_routed_stream(consumer: str) -> bool:
+    """Whether a consumer is a routing partition of the routed stream (its offset is in that stream)."""
+    place = partition_place(consumer)
+    return place is not None and place[0] == ROUTED
+
+
 def log_routing_offsets(offsets: Mapping[str, int]) -> list[int]:
     """The offsets, in the event log, of journey routing's consumers that read it: the log partitions and
     the republisher (empty before routing has begun)."""

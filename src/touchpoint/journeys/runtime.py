@@ -44,6 +44,7 @@ from touchpoint.journeys.routing import (
     layout_to_route,
     partition_of,
     partition_place,
+    reads_routed_stream,
 )
 from touchpoint.journeys.service import KIND
 from touchpoint.segments.service import current_members
@@ -393,7 +394,7 @@ def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
     if REPUBLISHER not in offsets:
         return 0
     committed, newest = offsets[REPUBLISHER], routed.last_source()
-    if newest is None and any(_reads_routed(name) and offset > 0 for name, offset in offsets.items()):
+    if newest is None and any(reads_routed_stream(name) and offset > 0 for name, offset in offsets.items()):
         raise RuntimeError(
             "the routed stream is gone while routing partitions had read it: route from the log"
             " (journey_routing_source = 'log') to start again, or restore the stream"
@@ -433,11 +434,6 @@ def republish(*, env: JourneyEnv, limit: int = 2_000) -> int:
             log.error("%s: offset %d is a dead letter: %s", REPUBLISHER, record.offset, why)
         set_offset(connection, REPUBLISHER, records[-1].offset, now)
     return len(records) + retried
-
-
-def _reads_routed(consumer: str) -> bool:
-    place = partition_place(consumer)
-    return place is not None and place[0] == ROUTED
 
 
 def _retry_republisher_letters(env: JourneyEnv, routed: RoutedLog) -> int:

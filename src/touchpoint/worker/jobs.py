@@ -27,7 +27,7 @@ from touchpoint.ingest.compactor import compact
 from touchpoint.ingest.derived import forward_derived
 from touchpoint.ingest.ports import RoutedLog
 from touchpoint.journeys.dispatch import dispatch
-from touchpoint.journeys.routing import ROUTED, log_routing_offsets, partition_place
+from touchpoint.journeys.routing import log_routing_offsets, partition_place, reads_routed_stream
 from touchpoint.journeys.runtime import admit_segments, republish, route_events, tick
 from touchpoint.moments.service import CONSUMER as MOMENTS
 from touchpoint.moments.service import evaluate_due
@@ -172,7 +172,7 @@ def housekeep(container: Container) -> None:
     container.log.forget_dedupe_keys(older_than=now - timedelta(days=settings.collector_dedupe_days))
     with container.ops.begin() as connection:
         offsets = all_offsets(connection)
-    in_log = {name: offset for name, offset in offsets.items() if not _reads_routed_stream(name)}
+    in_log = {name: offset for name, offset in offsets.items() if not reads_routed_stream(name)}
     routing = log_routing_offsets(in_log)
     # Only what every consumer (compactor, One ID, MOT, journey routing, and any later one) has processed
     # may go; before routing has begun, nothing.
@@ -180,12 +180,7 @@ def housekeep(container: Container) -> None:
     consumed = min(required + list(in_log.values()))
     container.log.trim(up_to=consumed, older_than=now - timedelta(days=settings.event_log_retention_days))
     if container.routed is not None:
-        _trim_routed(container.routed, {n: o for n, o in offsets.items() if _reads_routed_stream(n)})
-
-
-def _reads_routed_stream(consumer: str) -> bool:
-    place = partition_place(consumer)
-    return place is not None and place[0] == ROUTED
+        _trim_routed(container.routed, {n: o for n, o in offsets.items() if reads_routed_stream(n)})
 
 
 def _trim_routed(routed: RoutedLog, partitions: dict[str, int]) -> None:
