@@ -36,10 +36,12 @@ from touchpoint.journeys.dispatch import dispatch
 from touchpoint.journeys.runtime import tick
 container = build(load_settings(Path(sys.argv[1]), database_url=sys.argv[2]), migrate=False)
 env = container
+steps, sends = int(sys.argv[3]), int(sys.argv[4])
 print("ready", flush=True)
+sys.stdin.readline()  # loaded while the previous round runs; starts work when told
 while True:
-    moved = tick(env=env, limit=15)
-    sent = dispatch(env=env, limit=7)
+    moved = tick(env=env, limit=steps)
+    sent = dispatch(env=env, limit=sends)
     if not moved and not sent:
         time.sleep(0.02)
 """
@@ -60,17 +62,29 @@ JOURNEY = {
 }
 
 
-def _start(home: Path, url: str) -> subprocess.Popen[str]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(home), url],
+def _spawn(home: Path, url: str, steps: int = 15, sends: int = 7) -> subprocess.Popen[str]:
+    """A worker advancing `steps` runs and sending `sends` messages per call (small batches, so that a kill
+    lands mid-flight), once `_go` tells it to: a process takes seconds to import and build its container,
+    so the next round's workers load while the current round's run."""
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(home), url, str(steps), str(sends)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
-    return child
+
+
+def _go(children: list[subprocess.Popen[str]]) -> None:
+    """Start loaded workers' work (after each has said it is ready)."""
+    for child in children:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
 
 
 @pytest.mark.slow
@@ -86,13 +100,19 @@ def test_kill_9_between_steps_and_sends_never_sends_twice(tmp_path: Path, databa
     admit(env=env, name="twice", customers=[f"C{i:06d}" for i in range(CUSTOMERS)])
     workers = 2 if container.ops.dialect == "postgresql" else 1
     rng = random.Random(7)
-    for _ in range(6):
-        children = [_start(home, database_url) for _ in range(workers)]
+    children = [_spawn(home, database_url) for _ in range(workers)]
+    for round_ in range(6):
+        _go(children)
+        killed = children
+        if round_ < 5:  # the next round loads meanwhile
+            children = [_spawn(home, database_url) for _ in range(workers)]
+        else:  # and after the last, the finisher: nobody kills it, so it takes whole batches
+            finisher = _spawn(home, database_url, steps=200, sends=100)
         time.sleep(rng.uniform(0.2, 0.8))
-        for child in children:
+        for child in killed:
             os.kill(child.pid, signal.SIGKILL)
             child.wait()
-    finisher = _start(home, database_url)
+    _go([finisher])
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:

@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
 
 from touchpoint.core.errors import ValidationError
 from touchpoint.core.ids import new_id
@@ -32,7 +30,7 @@ from touchpoint.segments.service import (
     save_list_segment,
 )
 from touchpoint.segments.validate import nodes
-from touchpoint.tags.learn import holdout_split
+from touchpoint.tags.learn import gradient_boosting, holdout_auc, holdout_split
 from touchpoint.tags.model import TagDef
 from touchpoint.tags.references import lineage
 from touchpoint.tags.service import TagEnv, list_tags
@@ -67,8 +65,8 @@ def lookalike(
         raise ValidationError(f"seed {seed!r} needs at least 10 members and 10 non-members in the pool")
     job.report("training", 0.2)
     train_x, test_x, train_y, test_y = holdout_split(x, y)
-    model = HistGradientBoostingClassifier(max_iter=150, random_state=SEED).fit(train_x, train_y)
-    auc = float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
+    model = gradient_boosting(SEED).fit(train_x, train_y)
+    auc = holdout_auc(test_y, model.predict_proba(test_x)[:, 1])
     job.report("scoring", 0.6)
     outside = ~y
     scores = model.predict_proba(x[outside])[:, 1]
