@@ -18,6 +18,8 @@ Run: `python bench/bench_segments.py [--sizes 1000000 10000000] [--engine duckdb
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from pyroaring import BitMap
 
 import _harness as h
 from touchpoint.bootstrap import Container, build
@@ -33,7 +36,6 @@ from touchpoint.core.clock import VirtualClock
 from touchpoint.governance import SYSTEM
 from touchpoint.indicators import IndicatorDef, save_indicator
 from touchpoint.indicators.layout import INDICATOR_VALUES
-from touchpoint.ingest import ImportOptions, import_arrow
 from touchpoint.segments.bitmap import evaluate
 from touchpoint.segments.context import SnapshotData
 from touchpoint.segments.service import context_at, preview, read_rule
@@ -62,50 +64,44 @@ RULE = {
 }
 
 
-def synthesise_tags(
-    container: Container, size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """The customers snapshot and three tags' values and Roaring bitmaps for `size` customers (C10000000
-    onwards); returns their uids and customer numbers. Shared with bench_journeys.py."""
-    numbers = h.customer_numbers(size)
-    uids = np.arange(1, size + 1, dtype=np.int64)
-    import_arrow(
-        env=container,
-        principal=SYSTEM,
-        table="customers",
-        data=pa.table({"customer_no": numbers}),
-        options=ImportOptions(business_date=DAY, force=True),
-        source_name=f"customers-{size}",
-    )
-    columns: dict[str, pa.Array] = {"uid": pa.array(uids), "customer_no": pa.array(numbers)}
-    bitmap_rows = []
-    for name, (values, weights) in TAGS.items():
-        chosen = np.array(values, dtype=object)[rng.choice(len(values), size, p=weights)]
-        columns[name] = pa.array(chosen, pa.string())
-        for value, members in bitmaps(uids, chosen).items():
-            bitmap_rows.append(
-                {"tag": name, "value": value, "count": len(members), "bitmap": members.serialize()}
-            )
-        tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
-        save_tag(env=container, principal=SYSTEM, tag=tag)
-    analytics = container.analytics
-    analytics.replace_partitions(TAG_VALUES.name, {DAY: pa.table(columns)})
-    analytics.replace_partitions(
+CHUNK = 5_000_000
+"""Customers synthesised and written at a time: 100M customers never sit in memory at once."""
+INDICATORS = ("total_assets", "trade_count_30d", "login_days_30d")
+"""The indicators the rule tests (synthesised as lognormal assets and Poisson counts)."""
+
+
+def synthesise_tags(container: Container, size: int, rng: np.random.Generator) -> None:
+    """The customers snapshot and three tags' values and Roaring bitmaps for `size` customers (uids 1..size,
+    C10000000 onwards; C100000000 onwards past 90M, so that the numbers keep one width and text order),
+    written CHUNK customers at a time. Shared with bench_journeys.py."""
+    with _writers(container, [(TAG_VALUES.name, _tag_schema()), ("customers", _CUSTOMERS)]) as (tags, people):
+        members: dict[tuple[str, str], BitMap] = {}
+        for uids, numbers in _chunks(size):
+            people.write(pa.table({"customer_no": numbers}, _CUSTOMERS))
+            columns: dict[str, pa.Array] = {"uid": pa.array(uids), "customer_no": pa.array(numbers)}
+            for name, (values, weights) in TAGS.items():
+                chosen = np.array(values, dtype=object)[rng.choice(len(values), len(uids), p=weights)]
+                columns[name] = pa.array(chosen, pa.string())
+                for value, found in bitmaps(uids, chosen).items():
+                    members.setdefault((name, value), BitMap()).update(found)
+            tags.write(pa.table(columns, _tag_schema()))
+    bitmap_rows = [
+        {"tag": tag, "value": value, "count": len(found), "bitmap": _optimised(found).serialize()}
+        for (tag, value), found in sorted(members.items())
+    ]
+    container.analytics.replace_partitions(
         TAG_BITMAPS.name, {DAY: pa.Table.from_pylist(bitmap_rows, TAG_BITMAPS.schema)}
     )
-    return uids, numbers
+    for name, (values, _) in TAGS.items():
+        tag = TagDef(name=name, title=name, category="bench", kind="imported", values=values)
+        save_tag(env=container, principal=SYSTEM, tag=tag)
 
 
 def synthesise(container: Container, size: int) -> None:
     """Definitions, a customers snapshot and the three computed snapshots for `size` customers."""
     rng = np.random.default_rng(size)
-    uids, numbers = synthesise_tags(container, size, rng)
-    indicators = {
-        "total_assets": np.round(np.exp(rng.normal(11.3, 1.9, size)), 2),
-        "trade_count_30d": rng.poisson(1.5, size).astype(np.int64),
-        "login_days_30d": rng.poisson(6, size).astype(np.int64),
-    }
-    for name in indicators:
+    synthesise_tags(container, size, rng)
+    for name in INDICATORS:
         save_indicator(
             env=container,
             principal=SYSTEM,
@@ -113,9 +109,58 @@ def synthesise(container: Container, size: int) -> None:
                 name=name, title=name, source="assets", aggregation="count", window={"kind": "snapshot"}
             ),
         )
+    schema = pa.schema(
+        [
+            ("uid", pa.int64()),
+            ("customer_no", pa.string()),
+            ("total_assets", pa.float64()),
+            ("trade_count_30d", pa.int64()),
+            ("login_days_30d", pa.int64()),
+        ]
+    )
+    with _writers(container, [(INDICATOR_VALUES.name, schema)]) as (writer,):
+        for uids, numbers in _chunks(size):
+            count = len(uids)
+            values = {
+                "total_assets": np.round(np.exp(rng.normal(11.3, 1.9, count)), 2),
+                "trade_count_30d": rng.poisson(1.5, count).astype(np.int64),
+                "login_days_30d": rng.poisson(6, count).astype(np.int64),
+            }
+            writer.write(pa.table({"uid": uids, "customer_no": numbers} | values, schema))
+
+
+_CUSTOMERS = pa.schema([("customer_no", pa.string())])
+
+
+def _tag_schema() -> pa.Schema:
+    return pa.schema([("uid", pa.int64()), ("customer_no", pa.string())] + [(n, pa.string()) for n in TAGS])
+
+
+def _chunks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(uids, customer numbers) of CHUNK customers at a time, uids 1..size ascending."""
+    first_number = 10_000_000 if size <= 90_000_000 else 100_000_000
+    for start in range(0, size, CHUNK):
+        count = min(CHUNK, size - start)
+        uids = np.arange(start + 1, start + count + 1, dtype=np.int64)
+        yield uids, np.char.add("C", (first_number + uids - 1).astype(str))
+
+
+@contextmanager
+def _writers(container: Container, tables: list[tuple[str, pa.Schema]]) -> Iterator[list[Any]]:
+    """A piece-by-piece writer of the DAY partition of each table, committed when the block ends."""
     analytics = container.analytics
-    values = pa.table({"uid": uids, "customer_no": numbers} | {k: pa.array(v) for k, v in indicators.items()})
-    analytics.replace_partitions(INDICATOR_VALUES.name, {DAY: values})
+    with ExitStack() as stack:
+        writers = [
+            stack.enter_context(analytics.partition_writer(name, DAY, schema)) for name, schema in tables
+        ]
+        yield writers
+        for (name, _), writer in zip(tables, writers, strict=True):
+            analytics.commit_written(name, {DAY: writer})
+
+
+def _optimised(bitmap: BitMap) -> BitMap:
+    bitmap.run_optimize()
+    return bitmap
 
 
 def with_assets_at_least(threshold: int) -> dict[str, Any]:
@@ -141,7 +186,9 @@ def measure(bench: h.Bench, size: int) -> dict[str, Any]:
             shared = context_at(env=container, at=AT)  # its snapshot data is what preview() will share
             data = shared.data
             # Data of its own, so that these figures start cold and leave preview()'s shared data unloaded.
-            context = replace(shared, data=SnapshotData(data.analytics, data.snapshot, data.versions))
+            context = replace(
+                shared, data=SnapshotData(data.analytics, data.snapshot, data.versions, data.pieces.budget)
+            )
             cold = h.measure(lambda: evaluate(rule, context), runs=1)
             warm = h.measure(lambda: evaluate(rule, context), runs=5)
             thresholds = iter(range(90_000, 100_000, 1_000))

@@ -26,10 +26,15 @@ def make_context(
     indicators: dict[str, list[Any]] | None = None,
     indicator_uids: list[int] | None = None,
     tags: dict[str, dict[str, list[int]]] | None = None,
+    cache_bytes: int = 1 << 20,
 ) -> Context:
-    """A context over snapshots written as given (uids in the order listed, customer C<uid>)."""
+    """A context over snapshots written as given (uids in the order listed, customer C<uid>), whose snapshot
+    data keeps `cache_bytes` of indicator pieces."""
     store = AnalyticalStore(
-        root, [*analytical_layouts(), TAG_VALUES, TAG_BITMAPS, INDICATOR_VALUES], DuckDBBackend()
+        root,
+        [*analytical_layouts(), TAG_VALUES, TAG_BITMAPS, INDICATOR_VALUES],
+        DuckDBBackend(),
+        derived_budget_bytes=cache_bytes,
     )
     numbers = [f"C{u}" for u in uids]
     store.replace_partitions(TAG_VALUES.name, {DAY: pa.table({"uid": uids, "customer_no": numbers})})

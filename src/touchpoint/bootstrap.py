@@ -207,7 +207,13 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ops.upgrade()
     layouts = [*analytical_layouts(), INDICATOR_VALUES, TAG_VALUES, TAG_BITMAPS, SEGMENT_MEMBERS]
     clock = clock or SystemClock()
-    analytics = AnalyticalStore(settings.analytical_dir, layouts, _engine_backend(settings), clock=clock)
+    analytics = AnalyticalStore(
+        settings.analytical_dir,
+        layouts,
+        _engine_backend(settings),
+        clock=clock,
+        derived_budget_bytes=settings.preview_cache_mb << 20,
+    )
     calendar = TradingCalendar(settings.timezone, settings.exchange, settings.extra_holidays)
     s = settings
     event_log = _event_log(settings, ops)

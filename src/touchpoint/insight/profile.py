@@ -84,10 +84,9 @@ def _tag_profile(context: Context, tag: str, members: BitMap, base: BitMap) -> d
 
 
 def _summary(context: Context, indicator: str, members: BitMap, base: BitMap) -> dict[str, Any]:
-    values = context.indicator(indicator)
-
     def describe(group: BitMap) -> dict[str, float | None]:
-        picked = values[context.positions(np.frombuffer(group.to_array(), dtype=np.uint32))]
+        positions = context.positions(np.frombuffer(group.to_array(), dtype=np.uint32))
+        picked = context.indicator_at(indicator, positions)
         picked = picked[~np.isnan(picked)]
         if not len(picked):
             return {"mean": None, "p25": None, "median": None, "p75": None}

@@ -104,16 +104,21 @@ def _test(found: BitMap, columns: list[IndicatorCondition | AttributeCondition],
     return BitMap(array("I", context.uids[positions].tobytes()))
 
 
-def _mask(
-    rule: IndicatorCondition | AttributeCondition, context: Context, at: np.ndarray | None = None
-) -> np.ndarray:
-    """A column condition over the base (or over the base positions `at`)."""
+def _mask(rule: IndicatorCondition | AttributeCondition, context: Context, at: np.ndarray) -> np.ndarray:
+    """A column condition over the base positions `at` (ascending)."""
     if isinstance(rule, IndicatorCondition):
-        values = context.indicator(rule.indicator)
-        return _compare(values if at is None else values[at], rule.op, rule.value)
+        return _compare(context.indicator_at(rule.indicator, at), rule.op, rule.value)
     op, value = attribute_test(rule)  # an unknown attribute or a wrong value, before reading the column
+    return _attribute_mask(rule.attribute, op, value, context.attributes[rule.attribute].iloc[at])
+
+
+def _members(rule: IndicatorCondition | AttributeCondition, context: Context) -> BitMap:
+    """The customers of the base passing a column condition: an indicator's shard by shard."""
+    if isinstance(rule, IndicatorCondition):
+        return context.indicator_where(rule.indicator, lambda values: _compare(values, rule.op, rule.value))
+    op, value = attribute_test(rule)
     series = context.attributes[rule.attribute]
-    return _attribute_mask(rule.attribute, op, value, series if at is None else series.iloc[at])
+    return context.where(_attribute_mask(rule.attribute, op, value, series))
 
 
 def _key(rule: Rule) -> str:
@@ -125,7 +130,7 @@ def _leaf(rule: Rule, context: Context) -> AbstractBitMap:
     if isinstance(rule, TagCondition):
         return context.remember(_key(rule), lambda: _tag(rule, context))
     if isinstance(rule, IndicatorCondition | AttributeCondition):
-        return context.remember(_key(rule), lambda: context.where(_mask(rule, context)))
+        return context.remember(_key(rule), lambda: _members(rule, context))
     if isinstance(rule, EventCondition):
         return _event(rule, context)
     if isinstance(rule, SequenceCondition):

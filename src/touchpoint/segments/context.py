@@ -26,6 +26,7 @@ from touchpoint.indicators.layout import INDICATOR_VALUES
 from touchpoint.indicators.model import Filter
 from touchpoint.indicators.service import event_id_map
 from touchpoint.segments.model import PropertyFilter, Window
+from touchpoint.segments.shards import PieceCache, in_parallel, spans
 from touchpoint.store import PartitionInfo
 from touchpoint.tags.layout import TAG_BITMAPS, TAG_VALUES
 from touchpoint.tags.service import TagEnv
@@ -35,33 +36,43 @@ FEW_NUMBERS = 1_000
 the base's whole customer-number column."""
 KNOWN_NUMBERS = 10_000
 """Customer numbers looked up by uid that a snapshot's data keeps for the next preview's sample."""
-KEPT_COLUMNS = 8
-"""Indicator columns a snapshot's data keeps (80 MB each at 10M customers): a rule names a few."""
 MEMO_ENTRIES = 256
-"""Condition results a snapshot's data keeps (a dense one is ~1.2 MB at 10M customers)."""
+"""Condition results a snapshot's data keeps (a dense one is ~1.2 MB at 10M customers, 12 MB at 100M), also
+bounded to a quarter of its cache's bytes."""
 
 
 class SnapshotData:
     """What rules read from one tag snapshot: the customer base, tag bitmaps, indicator and attribute columns,
-    each loaded when a rule first needs it, and the condition results built from them.
+    each loaded when a rule first needs it, and the condition results built from them. Indicator columns
+    are held and tested by uid range (`shards`), so that a preview at 100M customers keeps within
+    `cache_bytes` and tests an edited condition on the shards in parallel.
 
     It depends on the snapshot's files alone, so contexts share it while those files stay the same
     (`snapshot_data`): an editor's second preview finds the columns and results the first one loaded. Every
     piece is read from the partition versions it was keyed on (`versions`), so a recomputation committed
     while it loads cannot mix two versions. Shared by the API's threads: a value two threads load at once may
     be loaded twice (the later replaces the earlier); the remembered results are guarded, because evicting
-    one is two steps. Memory is bounded: the base, the uids, at most KEPT_COLUMNS indicator columns and
-    MEMO_ENTRIES results.
+    one is two steps. Memory is bounded: the base, the uids, indicator pieces within `cache_bytes`, and
+    MEMO_ENTRIES results within a quarter of it.
     """
 
-    def __init__(self, analytics: Any, snapshot: date, versions: Mapping[str, PartitionInfo | None]) -> None:
+    def __init__(
+        self,
+        analytics: Any,
+        snapshot: date,
+        versions: Mapping[str, PartitionInfo | None],
+        cache_bytes: int,
+    ) -> None:
         self.analytics = analytics
         self.snapshot = snapshot
         self.versions = dict(versions)
         """table → the partition version every read of that table uses (None: no such partition)."""
-        self._columns: dict[str, np.ndarray] = {}
+        self.pieces = PieceCache(cache_bytes)
+        """(indicator, shard) → that shard's values, within the budget (`preview_cache_mb`: 2 GiB is 25
+        columns at 10M customers, two and a half at 100M)."""
         self._tags: dict[str, dict[str, FrozenBitMap]] = {}
         self._memo: dict[str, FrozenBitMap] = {}
+        self._memo_bytes = 0
         self._numbers: dict[int, str] = {}
         self._memo_lock = threading.Lock()
 
@@ -72,13 +83,19 @@ class SnapshotData:
         return info.dt if info is not None else None
 
     def _read(
-        self, table: str, columns: list[str], where_in: tuple[str, list[int]] | None = None
+        self,
+        table: str,
+        columns: list[str],
+        where_in: tuple[str, list[int]] | None = None,
+        where_range: tuple[str, int, int] | None = None,
     ) -> pa.Table | None:
         """Columns of the pinned version of one of the snapshot's tables (None when it has no partition)."""
         info = self.versions.get(table)
         if info is None:
             return None
-        read: pa.Table = self.analytics.read_version(table, info, columns=columns, where_in=where_in)
+        read: pa.Table = self.analytics.read_version(
+            table, info, columns=columns, where_in=where_in, where_range=where_range
+        )
         return read
 
     @cached_property
@@ -90,31 +107,17 @@ class SnapshotData:
         return table if _ascending(table["uid"].to_numpy()) else table.sort_by("uid")
 
     @cached_property
-    def _uid_column(self) -> pa.ChunkedArray:
-        """The tag snapshot's uid column as written.
+    def uids(self) -> np.ndarray:
+        """Every customer's uid, ascending (read-only: shared by every context of the snapshot).
 
         Read on its own: the bitmap path needs the uids, not the customer numbers (a string column as large
-        as all the others together), nor any tag column.
+        as all the others together), nor any tag column; kept as 4 bytes a customer, not as read.
         """
         table = self._read(TAG_VALUES.name, ["uid"])
         assert table is not None
-        return table["uid"]
-
-    @cached_property
-    def _written_uids(self) -> np.ndarray:
-        """The tag snapshot's uids in the order they were written."""
-        uids: np.ndarray = pc.cast(self._uid_column, pa.uint32()).to_numpy()
-        return uids
-
-    @cached_property
-    def _written_in_order(self) -> bool:
-        """Whether the tag snapshot was written in uid order (`touchpoint compute` writes it so)."""
-        return _ascending(self._written_uids)
-
-    @cached_property
-    def uids(self) -> np.ndarray:
-        """Every customer's uid, ascending (read-only: shared by every context of the snapshot)."""
-        uids = self._written_uids if self._written_in_order else np.sort(self._written_uids)
+        uids: np.ndarray = pc.cast(table["uid"], pa.uint32()).to_numpy()
+        if not _ascending(uids):
+            uids = np.sort(uids)
         uids.flags.writeable = False
         return uids
 
@@ -133,10 +136,7 @@ class SnapshotData:
 
     def where(self, mask: np.ndarray) -> BitMap:
         """The customers of the base at the positions where `mask` (one flag per base customer) is true."""
-        if self.dense and len(self.uids):
-            return bitmap_from_mask(int(self.uids[0]), mask)  # the mask is already a bitset in uid order
-        # array('I') is the buffer pyroaring ingests without a Python-level loop.
-        return BitMap(array("I", self.uids[mask].tobytes()))
+        return self._where_from(0, mask) if len(self.uids) else BitMap()
 
     @cached_property
     def universe(self) -> FrozenBitMap:
@@ -185,36 +185,69 @@ class SnapshotData:
         return [c for c in columns if c not in ("uid", "customer_no")]
 
     @cached_property
-    def _indicator_rows(self) -> np.ndarray | None:
-        """The row of the indicator snapshot holding each customer of the base (-1: none); None when its rows
-        are the base's, in the same order, as `touchpoint compute` writes them."""
-        table = self._read(INDICATOR_VALUES.name, ["uid"])
+    def shards(self) -> list[tuple[int, int]]:
+        """The [start, stop) base positions of each shard (uid range) the indicator columns are held by."""
+        return spans(len(self.uids))
+
+    def indicator_piece(self, name: str, shard: int) -> np.ndarray:
+        """One indicator's values (floats, NaN where missing) for the customers of one shard of the base.
+
+        Read the first time from the row groups holding the shard's uid range (the snapshot is written in
+        uid order; a snapshot that is not is read whole per shard, slowly but rightly), aligned to the base
+        by uid: a uid missing from the indicator snapshot reads as no value, as the SQL path's left join says.
+        """
+        found = self.pieces.get((name, shard))
+        if found is not None:
+            return found
+        start, stop = self.shards[shard]
+        uids = self.uids[start:stop]
+        table = self._read(
+            INDICATOR_VALUES.name, ["uid", name], where_range=("uid", int(uids[0]), int(uids[-1]))
+        )
         assert table is not None
-        if self._written_in_order and self._uid_column.equals(table["uid"]):
-            return None  # written by the same compute, row for row: compared without copying either column
-        return rows_of(self.uids, table["uid"].to_numpy())
+        values = as_floats(table[name])
+        rows = rows_of(uids, table["uid"].to_numpy())
+        if rows is not None:  # not the base's rows in the base's order
+            aligned = np.full(len(rows), np.nan)
+            aligned[rows >= 0] = values[rows[rows >= 0]]
+            values = aligned
+        values.flags.writeable = False  # shared by every context of the snapshot
+        return self.pieces.put((name, shard), values)
 
     def indicator(self, name: str) -> np.ndarray:
-        """One indicator's values for every customer of the base, as floats (NaN where missing).
+        """One indicator's values for every customer of the base, as floats (NaN where missing): a new array
+        of the whole column (a comparison is `indicator_where`, a few values `indicator_at`)."""
+        pieces = in_parallel(lambda shard: self.indicator_piece(name, shard), range(len(self.shards)))
+        return np.concatenate(pieces) if pieces else np.empty(0)
 
-        Reads that one column of the snapshot (not the whole snapshot) the first time a rule names it.
-        """
-        if name in self._columns:
-            values = self._columns.pop(name)  # kept as the most recently used
-        else:
-            table = self._read(INDICATOR_VALUES.name, [name])
-            assert table is not None
-            values = as_floats(table[name])
-            rows = self._indicator_rows
-            if rows is not None:
-                aligned = np.full(len(rows), np.nan)
-                aligned[rows >= 0] = values[rows[rows >= 0]]
-                values = aligned
-            values.flags.writeable = False  # shared by every context of the snapshot
-        self._columns[name] = values
-        while len(self._columns) > KEPT_COLUMNS:
-            self._columns.pop(next(iter(self._columns)), None)  # the least recently used
-        return values
+    def indicator_at(self, name: str, positions: np.ndarray) -> np.ndarray:
+        """One indicator's values at base positions (ascending), read only from the shards holding them."""
+        bounds = np.searchsorted(positions, [start for start, _ in self.shards[1:]])
+        groups = np.split(positions, bounds)
+        chosen = [(shard, at) for shard, at in enumerate(groups) if len(at)]
+
+        def gather(item: tuple[int, np.ndarray]) -> np.ndarray:
+            shard, at = item
+            values: np.ndarray = self.indicator_piece(name, shard)[at - self.shards[shard][0]]
+            return values
+
+        found = in_parallel(gather, chosen)
+        return np.concatenate(found) if found else np.empty(0)
+
+    def indicator_where(self, name: str, test: Callable[[np.ndarray], np.ndarray]) -> BitMap:
+        """The customers whose value of one indicator passes `test` (values → flags), shard by shard."""
+
+        def members(shard: int) -> BitMap:
+            start, _ = self.shards[shard]
+            return self._where_from(start, test(self.indicator_piece(name, shard)))
+
+        return BitMap.union(*in_parallel(members, range(len(self.shards))))
+
+    def _where_from(self, start: int, mask: np.ndarray) -> BitMap:
+        """The customers at base positions start + i where `mask[i]` is true."""
+        if self.dense:
+            return bitmap_from_mask(int(self.uids[0]) + start, mask)
+        return BitMap(array("I", self.uids[start : start + len(mask)][mask].tobytes()))
 
     def recall(self, key: str) -> FrozenBitMap | None:
         """A remembered condition result, if it has been built on this snapshot."""
@@ -230,10 +263,18 @@ class SnapshotData:
         if found is not None:
             return found
         built = FrozenBitMap(build())
+        size = bitmap_bytes(built)
         with self._memo_lock:
-            if key not in self._memo and len(self._memo) >= MEMO_ENTRIES:
-                self._memo.pop(next(iter(self._memo)))  # the oldest: a bound on memory, not a cache policy
-            return self._memo.setdefault(key, built)
+            if key in self._memo:
+                return self._memo[key]
+            # The oldest go first: a bound on memory, not a cache policy.
+            while self._memo and (
+                len(self._memo) >= MEMO_ENTRIES or self._memo_bytes + size > self.pieces.budget // 4
+            ):
+                self._memo_bytes -= bitmap_bytes(self._memo.pop(next(iter(self._memo))))
+            self._memo[key] = built
+            self._memo_bytes += size
+            return built
 
     @cached_property
     def attributes(self) -> pd.DataFrame:
@@ -280,6 +321,16 @@ class SnapshotData:
         return BitMap([uid_of[c] for c in customer_numbers if c in uid_of])
 
 
+def bitmap_bytes(bitmap: AbstractBitMap) -> int:
+    """The bytes a bitmap's containers hold."""
+    stats = bitmap.get_statistics()
+    return int(
+        stats["n_bytes_array_containers"]
+        + stats["n_bytes_run_containers"]
+        + stats["n_bytes_bitset_containers"]
+    )
+
+
 def snapshot_data(analytics: Any, snapshot: date) -> SnapshotData:
     """The data of one tag snapshot date, shared with earlier callers while its files are unchanged (the tag
     values and bitmaps, the indicators, and the customers snapshot attributes come from)."""
@@ -292,7 +343,7 @@ def snapshot_data(analytics: Any, snapshot: date) -> SnapshotData:
     data: SnapshotData = analytics.derived(
         f"segments.snapshot:{snapshot.isoformat()}",
         sources,
-        lambda versions: SnapshotData(analytics, snapshot, versions),
+        lambda versions: SnapshotData(analytics, snapshot, versions, analytics.derived_budget_bytes),
     )
     return data
 
@@ -369,6 +420,14 @@ class Context:
     def indicator(self, name: str) -> np.ndarray:
         """One indicator's values for every customer of the base (NaN where missing)."""
         return self.data.indicator(name)
+
+    def indicator_at(self, name: str, positions: np.ndarray) -> np.ndarray:
+        """One indicator's values at base positions (ascending)."""
+        return self.data.indicator_at(name, positions)
+
+    def indicator_where(self, name: str, test: Callable[[np.ndarray], np.ndarray]) -> BitMap:
+        """The customers whose value of one indicator passes `test`."""
+        return self.data.indicator_where(name, test)
 
     def recall(self, key: str) -> FrozenBitMap | None:
         """A remembered condition result."""

@@ -150,7 +150,10 @@ def test_snapshot_data_is_shared_until_one_of_the_snapshots_files_changes(tmp_pa
 def test_shared_values_cannot_be_changed_through_a_context(tmp_path: Path) -> None:
     context = make_context(tmp_path, [1, 2], indicators={"x": [1.0, 2.0]}, tags={"t": {"a": [1]}})
     with pytest.raises(ValueError, match="read-only"):
-        context.indicator("x")[0] = 5.0
+        context.data.indicator_piece("x", 0)[0] = 5.0
+    whole = context.indicator("x")  # a copy of the pieces: changing it changes nothing shared
+    whole[0] = 5.0
+    assert context.indicator("x").tolist() == [1.0, 2.0]
     with pytest.raises(AttributeError):
         context.tag_values("t")["a"].add(2)  # type: ignore[attr-defined]
     universe = context.universe
@@ -199,7 +202,7 @@ def test_a_rule_reads_only_the_columns_and_rows_it_needs(
     monkeypatch.setattr(context.analytics, "read_version", recording)
     monkeypatch.setattr(context_module, "FEW_NUMBERS", 2)
     context.indicator("x")
-    assert ["x"] in [columns for columns, _ in reads]
+    assert ["uid", "x"] in [columns for columns, _ in reads]
     assert all("y" not in columns for columns, _ in reads)
     reads.clear()
     assert context.customer_numbers(BitMap([2, 4])) == ["C2", "C4"]
@@ -241,14 +244,16 @@ def test_a_snapshots_data_reads_the_versions_it_was_keyed_on_even_after_a_recomp
     assert np.isnan(fresh.indicator("x")[1])
 
 
-def test_a_snapshots_data_keeps_the_indicator_columns_used_last(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(context_module, "KEPT_COLUMNS", 2)
-    context = make_context(tmp_path, [1, 2], indicators={"a": [1, 2], "b": [3, 4], "c": [5, 6]})
-    first = context.indicator("a")
-    context.indicator("b")
-    assert context.indicator("a") is first  # used again: now b is the oldest
-    context.indicator("c")
-    assert list(context.data._columns) == ["a", "c"]
+def test_a_snapshots_data_keeps_the_indicator_pieces_used_last_within_its_budget(tmp_path: Path) -> None:
+    """Two customers' floats are 16 bytes a column: a 40-byte budget keeps two columns, the last used."""
+    context = make_context(
+        tmp_path, [1, 2], indicators={"a": [1, 2], "b": [3, 4], "c": [5, 6]}, cache_bytes=40
+    )
+    data = context.data
+    first = data.indicator_piece("a", 0)
+    data.indicator_piece("b", 0)
+    assert data.indicator_piece("a", 0) is first  # used again: now b is the oldest
+    data.indicator_piece("c", 0)
+    assert data.pieces.keys() == [("a", 0), ("c", 0)]
+    assert data.pieces.nbytes == 32
     assert context.indicator("b").tolist() == [3.0, 4.0]  # read again when named again

@@ -47,6 +47,8 @@ PARTITION_COLUMN = "dt"
 GARBAGE_GRACE_SECONDS = 15 * 60
 DERIVED_ENTRIES = 2
 """Values built from partitions (`derived`) kept at once: today's snapshot and one other date."""
+DERIVED_BUDGET_BYTES = 2 << 30
+"""What each derived value may keep in caches of its own, unless the settings say (`preview_cache_mb`)."""
 HISTORY_RETENTION = timedelta(days=366)
 """How long a superseded partition version stays readable (a full year, leap day included)."""
 
@@ -107,8 +109,12 @@ class AnalyticalStore:
         *,
         history_retention: timedelta = HISTORY_RETENTION,
         clock: Clock | None = None,
+        derived_budget_bytes: int = DERIVED_BUDGET_BYTES,
     ) -> None:
         self.root = root
+        self.derived_budget_bytes = derived_budget_bytes
+        """What each value `derived` builds may keep in caches of its own (a segment preview's indicator
+        columns), in bytes."""
         self.clock: Clock = clock or SystemClock()
         self.layouts: Mapping[str, TableLayout] = {layout.name: layout for layout in layouts}
         self.backend = backend
