@@ -19,9 +19,11 @@ from typing import TypeVar
 
 import numpy as np
 
-SHARD_ROWS = 1 << 20
-"""Base positions per shard: 8 MiB of floats per indicator piece, a multiple of the 65,536 uids of a Roaring
-container (so a dense shard's bitmap is whole containers but at the edges)."""
+from touchpoint.store import ROW_GROUP_ROWS
+
+SHARD_ROWS = 4 * ROW_GROUP_ROWS
+"""Base positions per shard (1,024,000: 8 MB of floats per indicator piece): four of the store's row groups,
+so that a shard of a snapshot written in uid order decodes no row it does not keep."""
 THREADS = min(4, os.cpu_count() or 1)
 """Shards tested at once."""
 

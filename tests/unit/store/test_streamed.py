@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from touchpoint.store import AnalyticalStore, TableLayout
+from touchpoint.store.analytical import files
 from touchpoint.store.analytical.streamed import STAGING
 from touchpoint.store.backends.duckdb import DuckDBBackend
 
@@ -95,6 +96,56 @@ def test_where_range_reads_the_rows_between_both_bounds(tmp_path: Path) -> None:
     assert read["v"].to_pylist() == ["v3", "v5", "v7"]
     with pytest.raises(ValueError, match="named columns"):
         store.read_partition("snap", D1, where_range=("uid", 1, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    uids=st.lists(st.integers(-50, 50), unique=True, max_size=40),
+    ordered=st.booleans(),
+    bounds=st.tuples(st.integers(-60, 60), st.integers(-60, 60)),
+    group=st.integers(1, 6),
+)
+def test_where_range_over_many_row_groups_is_the_brute_force_filter(
+    tmp_path_factory: pytest.TempPathFactory,
+    uids: list[int],
+    ordered: bool,
+    bounds: tuple[int, int],
+    group: int,
+) -> None:
+    """Sorted or not, in row groups of any size: the rows in the range, in file order, none else."""
+    written = sorted(uids) if ordered else uids
+    store = _store(tmp_path_factory.mktemp("range"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files, "ROW_GROUP_ROWS", group)
+        store.replace_partitions("snap", {D1: _piece(written)})
+    low, high = bounds
+    read = store.read_partition("snap", D1, columns=["v", "uid"], where_range=("uid", low, high))
+    assert read is not None
+    kept = [
+        u for u in store.read_partition("snap", D1, columns=["uid"])["uid"].to_pylist() if low <= u <= high
+    ]
+    assert read["uid"].to_pylist() == kept
+    assert read["v"].to_pylist() == [f"v{u}" for u in kept]
+
+
+def test_where_range_decodes_only_the_row_groups_it_overlaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(tmp_path)
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 3)
+    store.replace_partitions("snap", {D1: _piece(list(range(30)))})  # ten row groups of three uids
+    decoded: list[list[int]] = []
+    read_row_groups = pq.ParquetFile.read_row_groups
+
+    def spying(self: pq.ParquetFile, groups: list[int], *args: object, **kwargs: object) -> pa.Table:
+        decoded.append(list(groups))
+        return read_row_groups(self, groups, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spying)
+    read = store.read_partition("snap", D1, columns=["x"], where_range=("uid", 7, 10))
+    assert read is not None
+    assert read["x"].to_pylist() == [3.5, 4.0, 4.5, 5.0]
+    assert decoded == [[2, 3]]
 
 
 @settings(max_examples=40, deadline=None)
