@@ -227,7 +227,8 @@ class Settings(BaseSettings):
         ge=16,
         description="memory a process keeps per snapshot date it previews segments on (two dates at most) "
         "for the indicator columns rules test, held by uid range: 2048 MB is 25 columns at 10M customers, "
-        "two at 100M; past it the columns used least recently are read again when named",
+        "two at 100M; past it the columns used least recently are read again when named (condition results "
+        "take up to a quarter as much again)",
     )
     compute_range_rows: int | None = Field(
         default=None,

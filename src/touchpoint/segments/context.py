@@ -53,7 +53,7 @@ class SnapshotData:
     while it loads cannot mix two versions. Shared by the API's threads: a value two threads load at once may
     be loaded twice (the later replaces the earlier); the remembered results are guarded, because evicting
     one is two steps. Memory is bounded: the base, the uids, indicator pieces within `cache_bytes`, and
-    MEMO_ENTRIES results within a quarter of it.
+    MEMO_ENTRIES results within a quarter of it besides.
     """
 
     def __init__(
@@ -69,7 +69,7 @@ class SnapshotData:
         """table → the partition version every read of that table uses (None: no such partition)."""
         self.pieces = PieceCache(cache_bytes)
         """(indicator, shard) → that shard's values, within the budget (`preview_cache_mb`: 2 GiB is 25
-        columns at 10M customers, two and a half at 100M)."""
+        columns at 10M customers, two at 100M); remembered results take up to a quarter as much again."""
         self._tags: dict[str, dict[str, FrozenBitMap]] = {}
         self._memo: dict[str, FrozenBitMap] = {}
         self._memo_bytes = 0
@@ -207,7 +207,9 @@ class SnapshotData:
         assert table is not None
         values = as_floats(table[name])
         rows = rows_of(uids, table["uid"].to_numpy())
-        if rows is not None:  # not the base's rows in the base's order
+        if rows is None:  # the base's rows in its order: copied, or the piece would keep the row groups read
+            values = np.array(values, copy=True)
+        else:
             aligned = np.full(len(rows), np.nan)
             aligned[rows >= 0] = values[rows[rows >= 0]]
             values = aligned
@@ -241,7 +243,7 @@ class SnapshotData:
             start, _ = self.shards[shard]
             return self._where_from(start, test(self.indicator_piece(name, shard)))
 
-        return BitMap.union(*in_parallel(members, range(len(self.shards))))
+        return BitMap().union(*in_parallel(members, range(len(self.shards))))  # no shards: nobody
 
     def _where_from(self, start: int, mask: np.ndarray) -> BitMap:
         """The customers at base positions start + i where `mask[i]` is true."""
@@ -264,13 +266,14 @@ class SnapshotData:
             return found
         built = FrozenBitMap(build())
         size = bitmap_bytes(built)
+        limit = self.pieces.budget // 4
         with self._memo_lock:
             if key in self._memo:
                 return self._memo[key]
+            if size > limit:
+                return built  # larger than all results may be together: handed back, not kept
             # The oldest go first: a bound on memory, not a cache policy.
-            while self._memo and (
-                len(self._memo) >= MEMO_ENTRIES or self._memo_bytes + size > self.pieces.budget // 4
-            ):
+            while self._memo and (len(self._memo) >= MEMO_ENTRIES or self._memo_bytes + size > limit):
                 self._memo_bytes -= bitmap_bytes(self._memo.pop(next(iter(self._memo))))
             self._memo[key] = built
             self._memo_bytes += size

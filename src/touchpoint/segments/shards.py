@@ -30,6 +30,7 @@ THREADS = min(4, os.cpu_count() or 1)
 T = TypeVar("T")
 R = TypeVar("R")
 
+_PREFIX = "segment-shards"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -43,10 +44,12 @@ def spans(size: int, rows: int | None = None) -> list[tuple[int, int]]:
 def in_parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """`function` of each item, in order, on the shared threads (inline when there is one item or one core).
 
-    The tasks must not wait for other tasks of the pool (they would take its threads from one another).
+    A task that calls it again runs that call inline: a task waiting for others of the pool could hold
+    every thread of it.
     """
     chosen = list(items)
-    if len(chosen) <= 1 or THREADS == 1:
+    nested = threading.current_thread().name.startswith(_PREFIX)  # waiting on the pool from the pool hangs
+    if len(chosen) <= 1 or THREADS == 1 or nested:
         return [function(item) for item in chosen]
     return list(_threads().map(function, chosen))
 
@@ -55,7 +58,7 @@ def _threads() -> ThreadPoolExecutor:
     global _pool  # one pool per process, made when first needed
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="segment-shards")
+            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix=_PREFIX)
         return _pool
 
 

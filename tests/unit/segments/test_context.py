@@ -92,6 +92,15 @@ def test_remember_keeps_a_bounded_number_of_results(tmp_path: Path, monkeypatch:
     assert context.recall("c") is not None
 
 
+def test_a_result_larger_than_a_quarter_of_the_budget_is_not_kept(tmp_path: Path) -> None:
+    context = make_context(tmp_path, [1, 2, 3], cache_bytes=4096)  # results: 1,024 bytes together
+    small = context.remember("small", lambda: BitMap([1]))
+    large = context.remember("large", lambda: BitMap(range(0, 1 << 16, 2)))  # an 8 KiB bitset container
+    assert large == BitMap(range(0, 1 << 16, 2))
+    assert context.recall("large") is None
+    assert context.recall("small") is small  # not evicted for a result that is not kept
+
+
 def test_rows_of_finds_each_uid_or_minus_one() -> None:
     uids = np.array([1, 2, 3, 4], dtype=np.uint32)
     assert rows_of(uids, np.array([1, 2, 3, 4])) is None

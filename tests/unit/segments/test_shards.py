@@ -51,6 +51,28 @@ def test_in_parallel_keeps_the_order_of_its_items() -> None:
     assert in_parallel(lambda n: n, []) == []
 
 
+def test_in_parallel_called_from_its_own_threads_runs_inline() -> None:
+    """More outer tasks than threads, each waiting on inner ones: inline, or every thread would wait."""
+    outer = shards.THREADS * 3
+    found = in_parallel(lambda i: sum(in_parallel(lambda j: i * j, range(4))), range(outer))
+    assert found == [6 * i for i in range(outer)]
+
+
+def test_an_indicator_condition_on_an_empty_base_selects_nobody(tmp_path: Path) -> None:
+    context = make_context(tmp_path, [], indicators={"x": pa.array([], pa.float64())})
+    assert context.indicator_where("x", lambda v: v > 0) == BitMap()
+    assert context.indicator("x").tolist() == []
+
+
+def test_a_piece_owns_its_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a view of the row groups read (those would stay in memory, uncounted by the budget)."""
+    monkeypatch.setattr(shards, "SHARD_ROWS", 2)
+    context = make_context(tmp_path, [1, 2, 3, 4], indicators={"x": [1.0, 2.0, 3.0, 4.0]})
+    piece = context.data.indicator_piece("x", 1)
+    assert piece.tolist() == [3.0, 4.0]
+    assert piece.base is None
+
+
 def _brute_force(base: list[int], held: list[int], values: list[float | None]) -> np.ndarray:
     """The indicator aligned to the base: each base uid's value, NaN where it has none."""
     by_uid = {uid: (np.nan if value is None else value) for uid, value in zip(held, values, strict=True)}

@@ -574,12 +574,18 @@ def _read_range(
     wanted = list(dict.fromkeys([*columns, column]))
     table = file.read_row_groups(groups, columns=wanted) if groups else file.schema_arrow.empty_table()
     keys = table[column]
-    if keys.null_count == 0 and pa.types.is_integer(keys.type):
+    if keys.null_count == 0 and pa.types.is_integer(keys.type) and _whole_numbers(low, high):
         values = keys.to_numpy()
         if np.all(values[1:] >= values[:-1]):  # sorted (a snapshot by uid): a slice, no filter to evaluate
             first, stop = np.searchsorted(values, low, "left"), np.searchsorted(values, high, "right")
             return table.slice(int(first), int(stop - first)).select(columns)
     return table.filter(rows).select(columns)
+
+
+def _whole_numbers(*bounds: Any) -> bool:
+    """Whether bounds compare with an integer column as NumPy would search it (other types are the filter's
+    to judge: a text bound must not be turned into a number, nor a bool into 0 or 1)."""
+    return all(isinstance(b, int | np.integer) and not isinstance(b, bool | np.bool_) for b in bounds)
 
 
 def _may_overlap(group: pq.RowGroupMetaData, column: str, low: Any, high: Any) -> bool:
